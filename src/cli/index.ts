@@ -1,0 +1,20 @@
+import { Command } from "commander";
+import { MimicError, userMessageOf } from "../errors.ts";
+
+/**
+ * The `mimic` command line. Each subcommand lives in its own module under src/cli/commands and
+ * exports `register(program)`. Add one import + one call per command below.
+ */
+const program = new Command();
+program.name("mimic").description("Turn reaction images into personal memes.").showHelpAfterError();
+
+// -- commands (one line each)
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof MimicError) {
+    process.stderr.write(`mimic: ${e.userMessage}\n`);
+    process.exit(e.code === "CONFIG" || e.code === "BAD_INPUT" ? 2 : 1);
+  }
+  process.stderr.write(`mimic: ${userMessageOf(e)}\n${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,52 @@
+import os from "node:os";
+import { z } from "zod";
+import { MimicError } from "./errors.ts";
+
+/**
+ * All configuration comes from environment variables, validated once at start-up.
+ * Every variable is documented in README.md and .env.example. Empty strings count as unset.
+ */
+const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+const str = () => z.preprocess(emptyToUndefined, z.string().optional());
+const int = (def: number, min: number, max: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(def));
+const num = (def: number, min: number, max: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().min(min).max(max).default(def));
+
+export const configSchema = z.object({
+  // --- general
+  LOG_LEVEL: z.preprocess(
+    emptyToUndefined,
+    z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  ),
+  DATA_DIR: z.preprocess(emptyToUndefined, z.string().default("./data")),
+
+  // --- inference (onnxruntime-node)
+  ORT_EXECUTION_PROVIDER: z.preprocess(emptyToUndefined, z.enum(["cpu", "cuda"]).default("cpu")),
+  ORT_THREADS: int(Math.max(1, Math.min(os.availableParallelism(), 4)), 1, 64),
+  MAX_INPUT_PIXELS: int(40_000_000, 1_000, 1_000_000_000),
+  MAX_INPUT_BYTES: int(25 * 1024 * 1024, 1_024, 1024 * 1024 * 1024),
+  // --- section markers below: each area adds its own variables here (keep one block per area).
+  // --- store
+  DATABASE_URL: str(),
+  // --- queue
+  QUEUE_URL: str(),
+  // --- bots
+  DISCORD_TOKEN: str(),
+  TELEGRAM_TOKEN: str(),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Parse and validate; throws a CONFIG MimicError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new MimicError("CONFIG", `Invalid configuration: ${problems}`);
+  }
+  return parsed.data;
+}
+
+// Silence unused helper warnings until every area uses them.
+void num;

@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.ts";
+import { MimicError } from "../../src/errors.ts";
+
+describe("configuration", () => {
+  it("applies defaults when nothing is set", () => {
+    const c = loadConfig({});
+    expect(c.ORT_EXECUTION_PROVIDER).toBe("cpu");
+    expect(c.ORT_THREADS).toBeGreaterThanOrEqual(1);
+    expect(c.DISCORD_TOKEN).toBeUndefined();
+  });
+
+  it("treats empty strings as unset", () => {
+    expect(loadConfig({ ORT_THREADS: "", DISCORD_TOKEN: "  " }).DISCORD_TOKEN).toBeUndefined();
+  });
+
+  it("names every bad variable in one typed error", () => {
+    let err: unknown;
+    try {
+      loadConfig({ ORT_EXECUTION_PROVIDER: "tpu", ORT_THREADS: "zero" });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(MimicError);
+    expect((err as MimicError).code).toBe("CONFIG");
+    expect((err as MimicError).userMessage).toMatch(/ORT_EXECUTION_PROVIDER/);
+    expect((err as MimicError).userMessage).toMatch(/ORT_THREADS/);
+  });
+});
