@@ -1,0 +1,196 @@
+import sharp from "sharp";
+import { MimicError } from "../../errors.ts";
+import type { RgbImage } from "../types.ts";
+import { defaultInputLimits } from "./limits.ts";
+
+/**
+ * Decoding of untrusted uploads. Everything a chat user can send lands here first, so every failure
+ * becomes a typed MimicError with a message the user can act on, and size limits are checked from the
+ * header (sharp's metadata reads no pixels) before a single pixel buffer is allocated.
+ */
+
+export interface DecodeOptions {
+  /** Refuse images with more pixels than this (default MAX_INPUT_PIXELS). */
+  maxPixels?: number;
+  /** Refuse files larger than this (default MAX_INPUT_BYTES). */
+  maxBytes?: number;
+}
+
+export interface AnimationOptions extends DecodeOptions {
+  /** Keep at most this many frames (later frames are dropped, not an error). Default 120. */
+  maxFrames?: number;
+  /** Refuse when width × height × kept frames exceeds this. Default 4 × maxPixels, at most 100 M. */
+  maxTotalPixels?: number;
+}
+
+export interface DecodedAnimation {
+  frames: RgbImage[];
+  /** Display time of each frame in milliseconds (browser rule: GIF delays under 20 ms play as 100 ms). */
+  delaysMs: number[];
+  width: number;
+  height: number;
+}
+
+/** Formats we accept. SVG is refused: it is a document (fonts, external references), not a photo. */
+const ACCEPTED = new Set(["jpeg", "png", "webp", "gif", "tiff", "heif"]);
+const FRIENDLY_FORMATS = "JPEG, PNG, WebP or GIF";
+/** Flatten transparency onto white, as chat clients display it. */
+const WHITE = { r: 255, g: 255, b: 255 };
+
+function checkBytes(bytes: Uint8Array, maxBytes: number): void {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new MimicError("BAD_INPUT", "No image data was received. Please attach a picture.");
+  }
+  if (bytes.length === 0) {
+    throw new MimicError("BAD_INPUT", "That file is empty (0 bytes). Please send the picture again.");
+  }
+  if (bytes.length > maxBytes) {
+    throw new MimicError(
+      "IMAGE_TOO_LARGE",
+      `That file is too large (${formatMiB(bytes.length)}): the limit is ${formatMiB(maxBytes)}. Please send a smaller picture.`,
+      { details: { bytes: bytes.length, maxBytes } },
+    );
+  }
+}
+
+const formatMiB = (n: number) => `${(n / (1024 * 1024)).toFixed(n < 1024 * 1024 ? 2 : 1)} MiB`;
+
+interface HeaderInfo {
+  format: string;
+  width: number;
+  /** Height of one frame (pageHeight for multi-page inputs). */
+  height: number;
+  pages: number;
+  delay?: number[];
+}
+
+/** Reads only the header. Throws NOT_AN_IMAGE for anything sharp cannot identify or that we do not accept. */
+async function readHeader(bytes: Uint8Array, maxPixels: number): Promise<HeaderInfo> {
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false, failOn: "none" }).metadata();
+  } catch (cause) {
+    throw new MimicError(
+      "NOT_AN_IMAGE",
+      `That file is not a picture we can read. Please send a ${FRIENDLY_FORMATS} image.`,
+      { cause, logMessage: `image header unreadable: ${(cause as Error)?.message}` },
+    );
+  }
+  const format = meta.format ?? "unknown";
+  if (!ACCEPTED.has(format)) {
+    throw new MimicError(
+      "NOT_AN_IMAGE",
+      `${format.toUpperCase()} files are not supported. Please send a ${FRIENDLY_FORMATS} image.`,
+      { details: { format } },
+    );
+  }
+  const width = meta.width ?? 0;
+  const height = meta.pageHeight ?? meta.height ?? 0;
+  if (width < 1 || height < 1) {
+    throw new MimicError("NOT_AN_IMAGE", `That picture has no pixels. Please send a ${FRIENDLY_FORMATS} image.`);
+  }
+  if (width * height > maxPixels) {
+    throw new MimicError(
+      "IMAGE_TOO_LARGE",
+      `That picture is too large (${width}×${height} pixels): the limit is ${(maxPixels / 1e6).toFixed(0)} megapixels. Please send a smaller picture.`,
+      { details: { width, height, maxPixels } },
+    );
+  }
+  return { format, width, height, pages: Math.max(1, meta.pages ?? 1), delay: meta.delay };
+}
+
+function corrupt(cause: unknown): MimicError {
+  return new MimicError(
+    "NOT_AN_IMAGE",
+    "That picture looks damaged or incomplete (maybe the upload was cut off). Please send it again.",
+    { cause, logMessage: `image decode failed: ${(cause as Error)?.message}` },
+  );
+}
+
+/**
+ * Decodes one still image to interleaved RGB: EXIF orientation applied, first frame of an animation,
+ * transparency flattened onto white, any colour space converted to sRGB.
+ */
+export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<RgbImage> {
+  const limits = defaultInputLimits();
+  const maxPixels = opts.maxPixels ?? limits.maxPixels;
+  checkBytes(bytes, opts.maxBytes ?? limits.maxBytes);
+  await readHeader(bytes, maxPixels);
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: "truncated", pages: 1 })
+      .rotate()
+      .flatten({ background: WHITE })
+      .toColourspace("srgb")
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return toRgb(data, info.width, info.height, info.channels);
+  } catch (cause) {
+    throw corrupt(cause);
+  }
+}
+
+/**
+ * Decodes every frame of an animated GIF / WebP (a still image gives one frame). Frames beyond maxFrames
+ * are dropped; the total pixel count is bounded before decoding.
+ */
+export async function decodeAnimation(bytes: Uint8Array, opts: AnimationOptions = {}): Promise<DecodedAnimation> {
+  const limits = defaultInputLimits();
+  const maxPixels = opts.maxPixels ?? limits.maxPixels;
+  const maxFrames = Math.max(1, Math.floor(opts.maxFrames ?? 120));
+  const maxTotalPixels = opts.maxTotalPixels ?? Math.min(4 * maxPixels, 100_000_000);
+  checkBytes(bytes, opts.maxBytes ?? limits.maxBytes);
+  const header = await readHeader(bytes, maxPixels);
+  const frameCount = Math.min(header.pages, maxFrames);
+  const framePixels = header.width * header.height;
+  if (framePixels * frameCount > maxTotalPixels) {
+    const fit = Math.floor(maxTotalPixels / framePixels);
+    throw new MimicError(
+      "IMAGE_TOO_LARGE",
+      `That animation is too large (${frameCount} frames of ${header.width}×${header.height}): at this size at most ${fit} frames fit. Please send a shorter or smaller animation.`,
+      { details: { frames: frameCount, width: header.width, height: header.height, maxTotalPixels } },
+    );
+  }
+  let raw: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    // limitInputPixels applies to the whole stacked strip here, which we bounded above.
+    raw = await sharp(bytes, { limitInputPixels: framePixels * frameCount, failOn: "truncated", pages: frameCount })
+      .flatten({ background: WHITE })
+      .toColourspace("srgb")
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+  } catch (cause) {
+    throw corrupt(cause);
+  }
+  const { width, channels } = raw.info;
+  const height = raw.info.pageHeight ?? raw.info.height / frameCount;
+  const frames: RgbImage[] = [];
+  const frameBytes = width * height * channels;
+  const decodedFrames = Math.min(frameCount, Math.floor(raw.data.length / frameBytes));
+  for (let f = 0; f < decodedFrames; f++) {
+    frames.push(toRgb(raw.data.subarray(f * frameBytes, (f + 1) * frameBytes), width, height, channels));
+  }
+  const delaysMs = frames.map((_, i) => {
+    const d = header.delay?.[i] ?? 100;
+    return d < 20 ? 100 : d;
+  });
+  return { frames, delaysMs, width, height };
+}
+
+/** Copies sharp's output into a tightly packed RGB buffer we own (grey and RGB inputs alike). */
+function toRgb(src: Uint8Array, width: number, height: number, channels: number): RgbImage {
+  const n = width * height;
+  if (channels === 3) return { data: new Uint8Array(src.buffer.slice(src.byteOffset, src.byteOffset + n * 3)), width, height };
+  const data = new Uint8Array(n * 3);
+  if (channels === 1) {
+    for (let i = 0, o = 0; i < n; i++, o += 3) data[o] = data[o + 1] = data[o + 2] = src[i];
+  } else {
+    for (let i = 0, s = 0, o = 0; i < n; i++, s += channels, o += 3) {
+      data[o] = src[s];
+      data[o + 1] = src[s + 1];
+      data[o + 2] = src[s + 2];
+    }
+  }
+  return { data, width, height };
+}

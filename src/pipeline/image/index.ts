@@ -1,0 +1,19 @@
+/** Image decoding (with guards against hostile uploads), encoding and pixel helpers on RgbImage. */
+export { decodeImage, decodeAnimation } from "./decode.ts";
+export type { DecodeOptions, AnimationOptions, DecodedAnimation } from "./decode.ts";
+export { encodePng, encodeJpeg } from "./encode.ts";
+export {
+  applyAffine,
+  composeAffine,
+  cropImage,
+  flipHorizontal,
+  invertAffine,
+  pasteImage,
+  resizeImage,
+  shrinkByBox,
+  solidImage,
+  squareCropTransform,
+  warpAffine,
+  warpAffineToTensor,
+} from "./transform.ts";
+export type { Affine } from "./transform.ts";
