@@ -1,4 +1,5 @@
 import sharp from "sharp";
+import type { Metadata, OutputInfo } from "sharp";
 import { MimicError } from "../../errors.ts";
 import type { RgbImage } from "../types.ts";
 import { defaultInputLimits } from "./limits.ts";
@@ -66,7 +67,7 @@ interface HeaderInfo {
 
 /** Reads only the header. Throws NOT_AN_IMAGE for anything sharp cannot identify or that we do not accept. */
 async function readHeader(bytes: Uint8Array, maxPixels: number): Promise<HeaderInfo> {
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false, failOn: "none" }).metadata();
   } catch (cause) {
@@ -151,7 +152,7 @@ export async function decodeAnimation(bytes: Uint8Array, opts: AnimationOptions 
       { details: { frames: frameCount, width: header.width, height: header.height, maxTotalPixels } },
     );
   }
-  let raw: { data: Buffer; info: sharp.OutputInfo };
+  let raw: { data: Buffer; info: OutputInfo };
   try {
     // limitInputPixels applies to the whole stacked strip here, which we bounded above.
     raw = await sharp(bytes, { limitInputPixels: framePixels * frameCount, failOn: "truncated", pages: frameCount })
