@@ -1,0 +1,294 @@
+import { randomUUID } from "node:crypto";
+import { Bot, InlineKeyboard, InputFile, type Context } from "grammy";
+import type { Message } from "grammy/types";
+import type { CommandContext, Core, ImageInput, Reply, SettingKey } from "../../core/index.ts";
+import { progressReporter } from "../../core/index.ts";
+import { logger } from "../../logger.ts";
+import { parseMemeArgs } from "./args.ts";
+
+/**
+ * Thin Telegram adapter (grammY). Commands work as a photo/GIF caption ("/meme top | bottom") or as a
+ * reply to a photo, GIF, sticker or image file. Rendering runs outside grammY's sequential update loop,
+ * so one slow meme never delays other chats; a chat action shows "sending photo…" meanwhile.
+ */
+
+export interface TelegramBotOptions {
+  core: Core;
+  token: string;
+  /** TELEGRAM_API_ROOT: a local Bot API server or a test fake (no trailing slash). */
+  apiRoot?: string;
+  /** Skip getMe at start (tests). */
+  botInfo?: ConstructorParameters<typeof Bot>[1] extends infer O ? (O extends { botInfo?: infer B } ? B : never) : never;
+}
+
+export interface TelegramBot {
+  bot: Bot;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_API_ROOT = "https://api.telegram.org";
+/** Bots may download at most 20 MB through getFile and upload 50 MB. */
+export const TELEGRAM_DOWNLOAD_LIMIT = 20 * 1000 * 1000;
+export const TELEGRAM_UPLOAD_LIMIT = 50 * 1000 * 1000;
+/** Chat actions show for 5 s; renew a little earlier. */
+const CHAT_ACTION_EVERY_MS = 4500;
+
+const HELP = [
+  "Mimic puts the expression of a reaction image on your own face.",
+  "1. Save your face: reply to a clear photo of you with /save me",
+  "2. Reply to a reaction photo, GIF or sticker with /meme top text | bottom text",
+  "   options first: face=<name> intensity=<0-100> swap gif still",
+  "/morph (as a reply) makes an animated morph, /faces manages your faces,",
+  "/usage shows your usage, /forget deletes your data, /config is for group admins.",
+].join("\n");
+
+export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
+  const { core } = opts;
+  const apiRoot = (opts.apiRoot ?? DEFAULT_API_ROOT).replace(/\/+$/, "");
+  const bot = new Bot(opts.token, { client: { apiRoot }, botInfo: opts.botInfo });
+  const inFlight = new Set<Promise<unknown>>();
+
+  /** Long work runs beside grammY's update loop; stop() waits for it. */
+  const detach = (p: Promise<unknown>) => {
+    const tracked = p.catch((err: unknown) => logger.error({ err }, "telegram task failed")).finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+  };
+
+  async function isGroupAdmin(ctx: Context): Promise<boolean> {
+    const chat = ctx.chat;
+    if (!chat || chat.type === "private" || !ctx.from) return false;
+    try {
+      const member = await ctx.api.getChatMember(chat.id, ctx.from.id);
+      return member.status === "creator" || member.status === "administrator";
+    } catch (err) {
+      logger.warn({ err }, "getChatMember failed");
+      return false;
+    }
+  }
+
+  async function contextOf(ctx: Context, needAdmin: boolean): Promise<CommandContext> {
+    const chat = ctx.chat!;
+    const isGroup = chat.type !== "private";
+    return {
+      platform: "telegram",
+      userId: String(ctx.from?.id ?? chat.id),
+      serverId: isGroup ? String(chat.id) : null,
+      channelId: String(chat.id),
+      isAdmin: needAdmin ? await isGroupAdmin(ctx) : false,
+      requestId: `tg-${ctx.update.update_id}-${randomUUID().slice(0, 8)}`,
+      attachmentLimitBytes: TELEGRAM_UPLOAD_LIMIT,
+      downloadLimitBytes: TELEGRAM_DOWNLOAD_LIMIT,
+    };
+  }
+
+  function fileInput(fileId: string, size: number | undefined, mime: string | undefined, name?: string): ImageInput {
+    return {
+      kind: "url",
+      declaredSize: size,
+      declaredMime: mime,
+      name,
+      url: async () => {
+        const file = await bot.api.getFile(fileId);
+        if (!file.file_path) throw new Error("getFile returned no file_path");
+        return `${apiRoot}/file/bot${opts.token}/${file.file_path}`;
+      },
+    };
+  }
+
+  /** The picture a message carries: photo (largest size), GIF, sticker or an image sent as a file. */
+  function imageOf(m: Message | undefined): ImageInput | undefined {
+    if (!m) return undefined;
+    if (m.photo?.length) {
+      const p = m.photo[m.photo.length - 1];
+      return fileInput(p.file_id, p.file_size, "image/jpeg");
+    }
+    if (m.animation) {
+      const a = m.animation;
+      // Telegram converts most GIFs to silent MP4; those are refused with a clear message by the core
+      // unless the original GIF was kept.
+      return fileInput(a.file_id, a.file_size, a.mime_type, a.file_name);
+    }
+    if (m.sticker) {
+      const s = m.sticker;
+      const mime = s.is_animated ? "application/x-tgsticker" : s.is_video ? "video/webm" : "image/webp";
+      return fileInput(s.file_id, s.file_size, mime);
+    }
+    if (m.document && (m.document.mime_type ?? "").startsWith("image/")) {
+      const d = m.document;
+      return fileInput(d.file_id, d.file_size, d.mime_type, d.file_name);
+    }
+    if (m.document) return fileInput(m.document.file_id, m.document.file_size, m.document.mime_type ?? "application/octet-stream", m.document.file_name);
+    return undefined;
+  }
+
+  /** The command's own media (caption command) or the media of the message it replies to. */
+  const targetImage = (ctx: Context) => imageOf(ctx.msg) ?? imageOf(ctx.msg?.reply_to_message);
+
+  /** Command text and arguments from a text message or a media caption. */
+  function commandOf(ctx: Context): { name: string; args: string } | undefined {
+    const text = ctx.msg?.text ?? ctx.msg?.caption;
+    const m = text?.match(/^\/([a-z_]+)(?:@\w+)?(?:\s+([\s\S]*))?$/i);
+    return m ? { name: m[1].toLowerCase(), args: (m[2] ?? "").trim() } : undefined;
+  }
+
+  async function send(ctx: Context, reply: Reply, extra: { keyboard?: InlineKeyboard } = {}) {
+    const chatId = ctx.chat!.id;
+    const replyTo = ctx.msg ? { reply_parameters: { message_id: ctx.msg.message_id, allow_sending_without_reply: true } } : {};
+    if (reply.file) {
+      const file = new InputFile(reply.file.bytes, reply.file.name);
+      if (reply.file.mime === "image/gif") await ctx.api.sendAnimation(chatId, file, { caption: reply.text, ...replyTo });
+      else await ctx.api.sendPhoto(chatId, file, { caption: reply.text, ...replyTo });
+      return;
+    }
+    await ctx.api.sendMessage(chatId, reply.text, { ...replyTo, reply_markup: extra.keyboard });
+  }
+
+  /** Renders with a chat action while waiting and a queue-position message when there is a wait. */
+  async function render(ctx: Context, work: (c: CommandContext) => Promise<Reply>) {
+    const chatId = ctx.chat!.id;
+    const action = () => ctx.api.sendChatAction(chatId, "upload_photo").catch(() => undefined);
+    void action();
+    const timer = setInterval(action, CHAT_ACTION_EVERY_MS);
+    let statusMessageId: number | undefined;
+    const progress = progressReporter(async (text) => {
+      if (statusMessageId === undefined) statusMessageId = (await ctx.api.sendMessage(chatId, text)).message_id;
+      else await ctx.api.editMessageText(chatId, statusMessageId, text);
+    });
+    try {
+      const c = await contextOf(ctx, false);
+      const reply = await work({
+        ...c,
+        progress: (e) => {
+          // Only a real wait deserves a message; the chat action covers the rest.
+          if (statusMessageId !== undefined || (e.type === "queued" && e.position > 1)) progress.onProgress(e);
+        },
+      });
+      await progress.close();
+      await send(ctx, reply);
+    } finally {
+      clearInterval(timer);
+      await progress.close();
+      if (statusMessageId !== undefined) await ctx.api.deleteMessage(chatId, statusMessageId).catch(() => undefined);
+    }
+  }
+
+  function facesKeyboard(reply: Reply): InlineKeyboard | undefined {
+    if (!reply.templates?.length) return undefined;
+    const kb = new InlineKeyboard();
+    for (const t of reply.templates) {
+      kb.text(t.isDefault ? `★ ${t.name}` : `Use ${t.name} by default`, `def:${t.name}`).text(`🗑 ${t.name}`, `del:${t.name}`).row();
+    }
+    return kb;
+  }
+
+  async function onCommand(ctx: Context): Promise<void> {
+    const cmd = commandOf(ctx);
+    if (!cmd) return;
+    switch (cmd.name) {
+      case "start":
+      case "help":
+        await ctx.api.sendMessage(ctx.chat!.id, HELP);
+        return;
+      case "meme":
+      case "morph": {
+        const image = targetImage(ctx);
+        if (!image) {
+          await send(ctx, {
+            text: `Reply to a photo, GIF or sticker with /${cmd.name}, or send a photo with /${cmd.name} as its caption.`,
+            ephemeral: true,
+          });
+          return;
+        }
+        const parsed = parseMemeArgs(cmd.args);
+        if ("error" in parsed) {
+          await send(ctx, { text: parsed.error, ephemeral: true });
+          return;
+        }
+        detach(
+          render(ctx, (c) =>
+            cmd.name === "morph"
+              ? core.morph(c, { image, top: parsed.top, bottom: parsed.bottom, template: parsed.template, intensity: parsed.intensity })
+              : core.meme(c, { image, ...parsed }),
+          ),
+        );
+        return;
+      }
+      case "save": {
+        const image = targetImage(ctx);
+        if (!image || !cmd.args) {
+          await send(ctx, { text: "Reply to a clear photo of your face with /save <name>, e.g. /save me", ephemeral: true });
+          return;
+        }
+        detach(render(ctx, (c) => core.faceSave(c, { name: cmd.args, image })));
+        return;
+      }
+      case "faces": {
+        const reply = await core.faceList(await contextOf(ctx, false));
+        await send(ctx, reply, { keyboard: facesKeyboard(reply) });
+        return;
+      }
+      case "forget":
+        await send(
+          ctx,
+          { text: "This permanently deletes all your saved faces and your usage history.", ephemeral: true },
+          { keyboard: new InlineKeyboard().text("Yes, delete everything", "forget:yes").text("Cancel", "forget:no") },
+        );
+        return;
+      case "usage":
+        await send(ctx, await core.usage(await contextOf(ctx, true)));
+        return;
+      case "config": {
+        const [key, ...rest] = cmd.args.split(/\s+/).filter(Boolean);
+        await send(
+          ctx,
+          await core.config(await contextOf(ctx, true), { key: key as SettingKey | undefined, value: rest.join(" ") || undefined }),
+        );
+        return;
+      }
+    }
+  }
+
+  bot.on(["message:text", "message:photo", "message:animation", "message:document", "message:sticker"], onCommand);
+
+  bot.on("callback_query:data", async (ctx) => {
+    const [action, ...rest] = ctx.callbackQuery.data.split(":");
+    const name = rest.join(":");
+    const c = await contextOf(ctx, false);
+    // Buttons act for whoever presses them, on their own faces: a group member can't touch someone else's.
+    let reply: Reply;
+    if (action === "def") reply = await core.faceDefault(c, { name });
+    else if (action === "del") reply = await core.faceRemove(c, { name });
+    else if (action === "forget") reply = name === "yes" ? await core.forgetMe(c, { confirm: true }) : { text: "Nothing was deleted.", ephemeral: true };
+    else return void (await ctx.answerCallbackQuery());
+    await ctx.answerCallbackQuery({ text: reply.text.slice(0, 190), show_alert: reply.errorCode !== undefined });
+    if (action === "def" || action === "del") {
+      const list = await core.faceList(c);
+      await ctx.editMessageText(list.text, { reply_markup: facesKeyboard(list) }).catch(() => undefined);
+    } else {
+      await ctx.editMessageText(reply.text).catch(() => undefined);
+    }
+  });
+
+  bot.catch((err) => logger.error({ err: err.error, update: err.ctx.update.update_id }, "telegram handler failed"));
+
+  let running: Promise<void> | undefined;
+  return {
+    bot,
+    async start() {
+      await bot.init();
+      await new Promise<void>((resolve, reject) => {
+        running = bot.start({ onStart: () => resolve(), allowed_updates: ["message", "callback_query"] }).catch((err: unknown) => {
+          logger.error({ err }, "telegram polling stopped");
+          reject(err);
+        });
+      });
+      logger.info({ username: bot.botInfo.username }, "telegram bot ready");
+    },
+    async stop() {
+      if (bot.isRunning()) await bot.stop();
+      await running;
+      await Promise.all([...inFlight]);
+    },
+  };
+}

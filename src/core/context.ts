@@ -1,0 +1,58 @@
+import type { Platform, ProgressEvent } from "./ports.ts";
+
+/** Everything the core needs to know about one request, whatever platform it came from. */
+export interface CommandContext {
+  platform: Platform;
+  userId: string;
+  /** Discord guild / Telegram group chat id; null in private chats and DMs. */
+  serverId: string | null;
+  channelId: string | null;
+  /** Discord "Manage Server" / Telegram group creator or administrator / playground owner. */
+  isAdmin: boolean;
+  requestId: string;
+  /** Largest file the platform lets us send back here; the renderer's byte budget. */
+  attachmentLimitBytes: number;
+  /** Largest file we may fetch from this platform (Telegram getFile: 20 MB). Defaults to MAX_INPUT_BYTES. */
+  downloadLimitBytes?: number;
+  /** Queue position / start / end, so adapters can show progress. */
+  progress?: (e: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * An image the user pointed at. Adapters never download: they describe where the bytes are, with the
+ * size/type the platform declared, and the core fetches them within the limits (see input.ts).
+ */
+export type ImageInput =
+  | { kind: "bytes"; bytes: Uint8Array; mime?: string; name?: string }
+  | {
+      kind: "url";
+      /** The URL, or how to get it once the declared size passed (Telegram's getFile). */
+      url: string | (() => Promise<string>);
+      /** Size the platform declared (Discord attachment.size, Telegram file_size); checked before fetching. */
+      declaredSize?: number;
+      declaredMime?: string;
+      name?: string;
+      /** Extra request headers (none needed for Discord CDN / Telegram file URLs). */
+      headers?: Record<string, string>;
+    };
+
+export interface ReplyFile {
+  bytes: Uint8Array;
+  name: string;
+  mime: string;
+  width?: number;
+  height?: number;
+}
+
+/** What the core answers; adapters only translate it to their platform. */
+export interface Reply {
+  text: string;
+  /** Only the caller should see it (Discord ephemeral; elsewhere a hint to reply privately). */
+  ephemeral: boolean;
+  file?: ReplyFile;
+  /** Set when the reply reports a failure; the MimicError code, for adapters' logs and tests. */
+  errorCode?: string;
+  /** Structured data for adapters that render lists as UI (Telegram inline keyboards, playground). */
+  templates?: { name: string; isDefault: boolean }[];
+}

@@ -1,0 +1,363 @@
+import { MimicError, isMimicError, userMessageOf } from "../errors.ts";
+import { logger } from "../logger.ts";
+import type { CommandContext, ImageInput, Reply } from "./context.ts";
+import { hint } from "./hints.ts";
+import { loadImage, type FetchLike } from "./input.ts";
+import type {
+  Admission,
+  Captions,
+  CorePorts,
+  EncodedImage,
+  Job,
+  JobKind,
+  Scope,
+  ServerSettings,
+  SettingKey,
+  TransferMode,
+} from "./ports.ts";
+
+/**
+ * The platform-neutral command core: one function per user command. Adapters turn a platform event
+ * into a CommandContext + plain inputs, call one of these, and render the Reply. Every function
+ * resolves (never rejects): failures become ephemeral replies carrying the MimicError's userMessage.
+ */
+
+export interface MemeInput {
+  image: ImageInput;
+  top?: string;
+  bottom?: string;
+  /** Template name; the user's default when absent. */
+  template?: string;
+  /** 0..100 % of the reaction's expression (default 100). */
+  intensity?: number;
+  mode?: TransferMode;
+  /** true: animated output even from a still (a morph); false: a PNG even from a GIF; default: follow the input. */
+  animated?: boolean;
+}
+
+export interface MorphInput {
+  image: ImageInput;
+  template?: string;
+  top?: string;
+  bottom?: string;
+  intensity?: number;
+}
+
+export interface ConfigInput {
+  /** Absent: show the current settings. */
+  key?: SettingKey;
+  value?: string;
+}
+
+export interface CoreOptions {
+  /** MAX_INPUT_BYTES: no input is fetched beyond this, whatever the platform allows. */
+  maxInputBytes: number;
+  /** Used to download url inputs (tests may inject one); global fetch otherwise. */
+  fetch?: FetchLike;
+}
+
+export interface Core {
+  meme(ctx: CommandContext, input: MemeInput): Promise<Reply>;
+  morph(ctx: CommandContext, input: MorphInput): Promise<Reply>;
+  faceSave(ctx: CommandContext, input: { name: string; image: ImageInput }): Promise<Reply>;
+  faceList(ctx: CommandContext): Promise<Reply>;
+  faceRemove(ctx: CommandContext, input: { name: string }): Promise<Reply>;
+  faceDefault(ctx: CommandContext, input: { name: string }): Promise<Reply>;
+  faceRename(ctx: CommandContext, input: { from: string; to: string }): Promise<Reply>;
+  forgetMe(ctx: CommandContext, input: { confirm: boolean }): Promise<Reply>;
+  usage(ctx: CommandContext): Promise<Reply>;
+  config(ctx: CommandContext, input: ConfigInput): Promise<Reply>;
+  /** Template names of the user starting with `prefix` (case-insensitive), at most 25 (Discord's cap). */
+  templateNames(userId: string, prefix: string): Promise<string[]>;
+}
+
+export const SETTING_KEYS: readonly SettingKey[] = ["enabled", "quota", "cooldown", "animated", "channel", "ban", "unban"];
+export const MAX_CAPTION_CHARS = 200;
+export const TEMPLATE_NAME_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N} _.-]{0,31}$/u;
+
+const scopeOf = (ctx: CommandContext): Scope => ({
+  platform: ctx.platform,
+  userId: ctx.userId,
+  serverId: ctx.serverId,
+  channelId: ctx.channelId,
+});
+
+function failureReply(e: unknown, ctx: CommandContext): Reply {
+  if (!isMimicError(e) || e.code === "INTERNAL") {
+    logger.error({ err: e, requestId: ctx.requestId, platform: ctx.platform }, "command failed");
+  } else {
+    logger.info({ code: e.code, requestId: ctx.requestId, msg: e.message }, "command refused");
+  }
+  return { text: userMessageOf(e), ephemeral: true, errorCode: isMimicError(e) ? e.code : "INTERNAL" };
+}
+
+function checkCaptions(top?: string, bottom?: string): Captions {
+  const clean = (s?: string) => {
+    const t = s?.replace(/\s+/g, " ").trim();
+    if (t && [...t].length > MAX_CAPTION_CHARS) {
+      throw new MimicError("BAD_INPUT", `Captions can be at most ${MAX_CAPTION_CHARS} characters; yours has ${[...t].length}.`);
+    }
+    return t || undefined;
+  };
+  return { top: clean(top), bottom: clean(bottom) };
+}
+
+function checkIntensity(intensity: number | undefined): number {
+  if (intensity === undefined) return 1;
+  if (!Number.isFinite(intensity) || intensity < 0 || intensity > 100) {
+    throw new MimicError("BAD_INPUT", "Intensity must be a number from 0 to 100 (percent).");
+  }
+  return intensity / 100;
+}
+
+export function checkTemplateName(name: string): string {
+  const n = name.trim();
+  if (!TEMPLATE_NAME_PATTERN.test(n)) {
+    throw new MimicError(
+      "BAD_INPUT",
+      "Face names are 1–32 letters or digits (spaces, _ . - allowed inside), e.g. “me” or “work-selfie”.",
+    );
+  }
+  return n;
+}
+
+const MIB = 1024 * 1024;
+
+export function createCore(ports: CorePorts, options: CoreOptions): Core {
+  const { templates, moderation, queue } = ports;
+
+  const inputLimit = (ctx: CommandContext) => Math.min(options.maxInputBytes, ctx.downloadLimitBytes ?? Infinity);
+  const load = (ctx: CommandContext, image: ImageInput) =>
+    loadImage(image, { limitBytes: inputLimit(ctx), fetch: options.fetch, signal: ctx.signal });
+
+  async function guarded(ctx: CommandContext, fn: () => Promise<Reply>): Promise<Reply> {
+    try {
+      return await fn();
+    } catch (e) {
+      return failureReply(e, ctx);
+    }
+  }
+
+  async function resolveTemplate(ctx: CommandContext, name?: string) {
+    const list = await templates.list(ctx.userId);
+    if (list.length === 0) {
+      throw new MimicError("NOT_FOUND", `You have no saved face yet. Save one first with ${hint(ctx.platform, "saveFace")}.`);
+    }
+    return templates.resolve(ctx.userId, name);
+  }
+
+  /** Moderation in front of the queue: admit (counts a use), submit, refund when the job did not deliver. */
+  async function runJob(ctx: CommandContext, kind: JobKind, job: Job) {
+    const admission: Admission = await moderation.admit(scopeOf(ctx), kind);
+    try {
+      return await queue.submit(job, {
+        requestId: ctx.requestId,
+        userId: ctx.userId,
+        serverId: ctx.serverId,
+        signal: ctx.signal,
+        onProgress: ctx.progress,
+      });
+    } catch (e) {
+      await admission.refund().catch((err: unknown) => logger.warn({ err, requestId: ctx.requestId }, "refund failed"));
+      throw e;
+    }
+  }
+
+  async function render(
+    ctx: CommandContext,
+    reaction: EncodedImage,
+    template: { summary: { name: string }; data: unknown },
+    opts: { captions: Captions; intensity: number; mode: TransferMode; animation: "none" | "morph" | "reaction" },
+  ): Promise<Reply> {
+    const { summary, data } = template;
+    const byteBudget = ctx.attachmentLimitBytes;
+    const job: Job =
+      opts.animation === "none"
+        ? { kind: "meme", template: data, reaction, captions: opts.captions, intensity: opts.intensity, mode: opts.mode, byteBudget }
+        : {
+            kind: "animated",
+            template: data,
+            reaction,
+            captions: opts.captions,
+            intensity: opts.intensity,
+            mode: opts.mode,
+            animation: opts.animation,
+            byteBudget,
+          };
+    const result = await runJob(ctx, job.kind, job);
+    if (result.kind === "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "enrol result for a render job" });
+    if (result.bytes.byteLength > byteBudget) {
+      throw new MimicError(
+        "IMAGE_TOO_LARGE",
+        `The result (${(result.bytes.byteLength / MIB).toFixed(1)} MiB) is larger than this chat allows (${(byteBudget / MIB).toFixed(1)} MiB). Try a shorter or smaller reaction.`,
+      );
+    }
+    const ext = result.mime === "image/gif" ? "gif" : "png";
+    return {
+      text: `Here you go, using your face “${summary.name}”.`,
+      ephemeral: false,
+      file: { bytes: result.bytes, mime: result.mime, name: `mimic-${summary.name.replace(/[^\p{L}\p{N}_-]+/gu, "_")}.${ext}`, width: result.width, height: result.height },
+    };
+  }
+
+  const core: Core = {
+    meme: (ctx, input) =>
+      guarded(ctx, async () => {
+        const captions = checkCaptions(input.top, input.bottom);
+        const intensity = checkIntensity(input.intensity);
+        // Before downloading: "save a face first" costs nothing.
+        const template = await resolveTemplate(ctx, input.template);
+        const reaction = await load(ctx, input.image);
+        const isGif = reaction.mime === "image/gif";
+        const animation = input.animated === false ? "none" : isGif ? "reaction" : input.animated ? "morph" : "none";
+        return render(ctx, reaction, template, { captions, intensity, mode: input.mode ?? "mimic", animation });
+      }),
+
+    morph: (ctx, input) =>
+      guarded(ctx, async () => {
+        const captions = checkCaptions(input.top, input.bottom);
+        const intensity = checkIntensity(input.intensity);
+        const template = await resolveTemplate(ctx, input.template);
+        const reaction = await load(ctx, input.image);
+        return render(ctx, reaction, template, { captions, intensity, mode: "mimic", animation: "morph" });
+      }),
+
+    faceSave: (ctx, input) =>
+      guarded(ctx, async () => {
+        const name = checkTemplateName(input.name);
+        const image = await load(ctx, input.image);
+        const result = await runJob(ctx, "enrol", { kind: "enrol", image });
+        if (result.kind !== "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "render result for enrol" });
+        const saved = await templates.save(ctx.userId, name, result.face);
+        const quality = result.face.qualityNote ? ` (${result.face.qualityNote})` : "";
+        return {
+          text: `Saved your face “${saved.name}”${quality}.${saved.isDefault ? " It is your default face." : ""} Now try ${hint(ctx.platform, "meme")}.`,
+          ephemeral: true,
+        };
+      }),
+
+    faceList: (ctx) =>
+      guarded(ctx, async () => {
+        const list = await templates.list(ctx.userId);
+        if (list.length === 0) {
+          return { text: `You have no saved faces. Save one with ${hint(ctx.platform, "saveFace")}.`, ephemeral: true, templates: [] };
+        }
+        const lines = list.map((t) => `• ${t.name}${t.isDefault ? " (default)" : ""}`);
+        return {
+          text: `Your faces:\n${lines.join("\n")}`,
+          ephemeral: true,
+          templates: list.map((t) => ({ name: t.name, isDefault: t.isDefault })),
+        };
+      }),
+
+    faceRemove: (ctx, { name }) =>
+      guarded(ctx, async () => {
+        await templates.remove(ctx.userId, name.trim());
+        return { text: `Deleted your face “${name.trim()}”.`, ephemeral: true };
+      }),
+
+    faceDefault: (ctx, { name }) =>
+      guarded(ctx, async () => {
+        await templates.setDefault(ctx.userId, name.trim());
+        return { text: `“${name.trim()}” is now your default face.`, ephemeral: true };
+      }),
+
+    faceRename: (ctx, { from, to }) =>
+      guarded(ctx, async () => {
+        const target = checkTemplateName(to);
+        await templates.rename(ctx.userId, from.trim(), target);
+        return { text: `Renamed “${from.trim()}” to “${target}”.`, ephemeral: true };
+      }),
+
+    forgetMe: (ctx, { confirm }) =>
+      guarded(ctx, async () => {
+        if (!confirm) {
+          return {
+            text: "This permanently deletes all your saved faces and your usage history. Confirm to go ahead.",
+            ephemeral: true,
+          };
+        }
+        const removed = await templates.forgetUser(ctx.userId);
+        return {
+          text: `Done: deleted ${removed.templates} saved face${removed.templates === 1 ? "" : "s"} and ${removed.usageRecords} usage record${removed.usageRecords === 1 ? "" : "s"}. Mimic keeps nothing else about you.`,
+          ephemeral: true,
+        };
+      }),
+
+    usage: (ctx) =>
+      guarded(ctx, async () => {
+        const r = await moderation.usage(scopeOf(ctx), { includeServer: ctx.isAdmin && ctx.serverId !== null });
+        const lines = [
+          `Today you made ${r.usedToday} meme${r.usedToday === 1 ? "" : "s"}${r.dailyQuota > 0 ? ` of ${r.dailyQuota} allowed` : " (no daily limit)"}.`,
+          r.cooldownRemainingSeconds > 0 ? `Next one possible in ${r.cooldownRemainingSeconds} s.` : "You can make another one now.",
+          `Saved faces: ${r.templates}.`,
+        ];
+        if (r.server) {
+          lines.push(
+            `Server today: ${r.server.generationsToday} memes by ${r.server.activeUsersToday} user${r.server.activeUsersToday === 1 ? "" : "s"}.`,
+          );
+          if (r.server.topUsers.length) lines.push(`Top: ${r.server.topUsers.map((u) => `${u.userId} (${u.count})`).join(", ")}`);
+        }
+        return { text: lines.join("\n"), ephemeral: true };
+      }),
+
+    config: (ctx, input) =>
+      guarded(ctx, async () => {
+        if (ctx.serverId === null) {
+          throw new MimicError("BAD_INPUT", "Settings belong to a server or group: use this command there.");
+        }
+        if (!ctx.isAdmin) {
+          throw new MimicError("FORBIDDEN", "Only server admins (Manage Server / group admins) can change Mimic's settings.");
+        }
+        if (input.key === undefined) {
+          return { text: describeSettings(await moderation.settings(ctx.serverId), ctx), ephemeral: true };
+        }
+        if (!SETTING_KEYS.includes(input.key)) {
+          throw new MimicError("BAD_INPUT", `Unknown setting “${input.key}”. Settings: ${SETTING_KEYS.join(", ")}.`);
+        }
+        const value = (input.value ?? "").trim();
+        if (value === "") throw new MimicError("BAD_INPUT", `Give a value for “${input.key}”, e.g. ${exampleFor(input.key)}.`);
+        const after = await moderation.updateSetting(ctx.serverId, input.key, value, ctx.userId);
+        return { text: `Updated “${input.key}”.\n${describeSettings(after, ctx)}`, ephemeral: true };
+      }),
+
+    async templateNames(userId, prefix) {
+      const p = prefix.trim().toLowerCase();
+      const list = await templates.list(userId);
+      return list
+        .filter((t) => t.name.toLowerCase().startsWith(p))
+        .map((t) => t.name)
+        .slice(0, 25);
+    },
+  };
+  return core;
+}
+
+function exampleFor(key: SettingKey): string {
+  switch (key) {
+    case "enabled":
+    case "animated":
+      return "“on” or “off”";
+    case "quota":
+      return "“20” (per user per day, 0 = unlimited)";
+    case "cooldown":
+      return "“30” (seconds between two memes, 0 = none)";
+    case "channel":
+      return "“add <channel id>”, “remove <channel id>” or “all”";
+    case "ban":
+    case "unban":
+      return "a user id";
+  }
+}
+
+function describeSettings(s: ServerSettings, ctx: CommandContext): string {
+  return [
+    `Mimic settings for this ${ctx.platform === "telegram" ? "group" : "server"}:`,
+    `• enabled: ${s.enabled ? "on" : "off"}`,
+    `• quota: ${s.dailyQuota === 0 ? "unlimited" : `${s.dailyQuota} per user per day`}`,
+    `• cooldown: ${s.cooldownSeconds === 0 ? "none" : `${s.cooldownSeconds} s`}`,
+    `• animated: ${s.animated ? "on" : "off"}`,
+    `• channels: ${s.channels.length === 0 ? "all" : s.channels.join(", ")}`,
+    `Change one with ${hint(ctx.platform, "config")}.`,
+  ].join("\n");
+}

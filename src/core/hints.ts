@@ -1,0 +1,32 @@
+import type { Platform } from "./ports.ts";
+
+/**
+ * How to do something on each platform, so messages the core writes are actionable wherever they
+ * are shown ("Save one with /face save"), without the adapters rewriting them.
+ */
+export type Action = "saveFace" | "listFaces" | "meme" | "config";
+
+const HINTS: Record<Platform, Record<Action, string>> = {
+  discord: {
+    saveFace: "/face save (attach a clear photo of your face)",
+    listFaces: "/face list",
+    meme: "/meme with a reaction image attached",
+    config: "/mimic config",
+  },
+  telegram: {
+    saveFace: "/save <name> as a reply to a clear photo of your face",
+    listFaces: "/faces",
+    meme: "/meme as the caption of a reaction photo (or as a reply to one)",
+    config: "/config <setting> <value>",
+  },
+  playground: {
+    saveFace: "the “Save a face” form",
+    listFaces: "the “Your faces” list",
+    meme: "the “Make a meme” form",
+    config: "the settings form",
+  },
+};
+
+export function hint(platform: Platform, action: Action): string {
+  return HINTS[platform][action];
+}

@@ -1,0 +1,8 @@
+/** The platform-neutral command core: what every adapter (Discord, Telegram, playground) calls. */
+export { createCore, checkTemplateName, SETTING_KEYS, MAX_CAPTION_CHARS } from "./core.ts";
+export type { Core, CoreOptions, MemeInput, MorphInput, ConfigInput } from "./core.ts";
+export type { CommandContext, ImageInput, Reply, ReplyFile } from "./context.ts";
+export { loadImage, sniffImageMime } from "./input.ts";
+export { progressText, progressReporter } from "./progress.ts";
+export type { FetchLike } from "./input.ts";
+export type * from "./ports.ts";

@@ -1,0 +1,137 @@
+import { MimicError } from "../errors.ts";
+import type { ImageInput } from "./context.ts";
+import type { EncodedImage } from "./ports.ts";
+
+/**
+ * Fetching and first checks of user images, shared by every adapter. Sizes are enforced BEFORE bytes
+ * arrive where possible (the platform's declared size, then Content-Length) and while streaming
+ * otherwise, so a lying server or a huge file never fills memory.
+ */
+
+export type FetchLike = (url: string, init: { headers?: Record<string, string>; signal?: AbortSignal }) => Promise<Response>;
+
+const mib = (n: number) => `${(n / (1024 * 1024)).toFixed(n < 1024 * 1024 ? 2 : 1)} MiB`;
+
+export function tooLarge(bytes: number, limit: number): MimicError {
+  return new MimicError(
+    "IMAGE_TOO_LARGE",
+    `That file is too large (${mib(bytes)}): the limit is ${mib(limit)}. Please send a smaller picture.`,
+    { details: { bytes, limit } },
+  );
+}
+
+/** Image type from the first bytes; the declared type of a chat upload is not trusted. */
+export function sniffImageMime(bytes: Uint8Array): string | undefined {
+  const b = bytes;
+  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return "image/png";
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return "image/jpeg";
+  if (b.length >= 6 && b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38) return "image/gif";
+  if (b.length >= 12 && ascii(b, 0, 4) === "RIFF" && ascii(b, 8, 4) === "WEBP") return "image/webp";
+  return undefined;
+}
+
+const ascii = (b: Uint8Array, start: number, len: number) => String.fromCharCode(...b.subarray(start, start + len));
+
+function notAnImage(hint?: string): MimicError {
+  return new MimicError(
+    "NOT_AN_IMAGE",
+    `That file is not a picture I can use${hint ? ` (${hint})` : ""}. Please send a JPEG, PNG, WebP or GIF image.`,
+  );
+}
+
+/** Reads a Response body, aborting as soon as more than `limit` bytes have arrived. */
+async function readLimited(res: Response, limit: number, abort: AbortController): Promise<Uint8Array> {
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) {
+    abort.abort();
+    throw tooLarge(declared, limit);
+  }
+  if (!res.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      abort.abort();
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(total, limit);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+}
+
+export interface LoadImageOptions {
+  limitBytes: number;
+  fetch?: FetchLike;
+  signal?: AbortSignal;
+  /** Whole-download deadline (default 30 s). */
+  timeoutMs?: number;
+}
+
+/** Turns an ImageInput into checked bytes + sniffed mime, or throws a friendly MimicError. */
+export async function loadImage(input: ImageInput, opts: LoadImageOptions): Promise<EncodedImage> {
+  const { limitBytes } = opts;
+  let bytes: Uint8Array;
+  if (input.kind === "bytes") {
+    if (input.bytes.byteLength > limitBytes) throw tooLarge(input.bytes.byteLength, limitBytes);
+    bytes = input.bytes;
+  } else {
+    if (input.declaredSize !== undefined && input.declaredSize > limitBytes) throw tooLarge(input.declaredSize, limitBytes);
+    if (input.declaredMime && isRefusedMime(input.declaredMime)) throw notAnImage(describeMime(input.declaredMime));
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), opts.timeoutMs ?? 30_000);
+    const onOuterAbort = () => abort.abort();
+    opts.signal?.addEventListener("abort", onOuterAbort, { once: true });
+    try {
+      const doFetch: FetchLike = opts.fetch ?? ((url, init) => fetch(url, init));
+      let res: Response;
+      let url = "";
+      try {
+        url = typeof input.url === "string" ? input.url : await input.url();
+        res = await doFetch(url, { headers: input.headers, signal: abort.signal });
+      } catch (cause) {
+        throw new MimicError("BAD_INPUT", "I could not download that picture. Please send it again.", { cause });
+      }
+      if (!res.ok) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new MimicError("BAD_INPUT", "I could not download that picture (it may have been deleted). Please send it again.", {
+          logMessage: `download failed: HTTP ${res.status} ${url.replace(/bot[^/]+\//, "bot***/")}`,
+        });
+      }
+      bytes = await readLimited(res, limitBytes, abort);
+    } catch (e) {
+      if (e instanceof MimicError) throw e;
+      throw new MimicError("BAD_INPUT", "I could not download that picture. Please send it again.", { cause: e });
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onOuterAbort);
+    }
+  }
+  if (bytes.byteLength === 0) throw new MimicError("BAD_INPUT", "That file is empty. Please send the picture again.");
+  const mime = sniffImageMime(bytes);
+  if (!mime) throw notAnImage(describeMime(input.kind === "url" ? input.declaredMime : input.mime));
+  return { bytes, mime };
+}
+
+/** Telegram animated (Lottie) and video stickers, videos: not images we can transfer onto. */
+function isRefusedMime(mime: string): boolean {
+  return mime === "application/x-tgsticker" || mime.startsWith("video/");
+}
+
+function describeMime(mime: string | undefined): string | undefined {
+  if (!mime) return undefined;
+  if (mime === "application/x-tgsticker") return "animated stickers are not supported";
+  if (mime.startsWith("video/")) return "videos are not supported";
+  if (mime.startsWith("image/") || mime === "application/octet-stream") return undefined;
+  return `it looks like ${mime}`;
+}

@@ -1,0 +1,162 @@
+/**
+ * The narrow interfaces the command core needs from the rest of Mimic. The composition root
+ * (src/app.ts) binds them to the real template store, moderation and inference queue; tests bind
+ * them to in-memory doubles. Everything here is plain data so it can cross worker/process borders.
+ */
+
+/** Who is asking, on which platform and where. Server/channel are null in private chats. */
+export interface Scope {
+  platform: Platform;
+  userId: string;
+  serverId: string | null;
+  channelId: string | null;
+}
+
+export type Platform = "discord" | "telegram" | "playground";
+
+// ---------------------------------------------------------------- templates
+
+export interface TemplateSummary {
+  id: string;
+  name: string;
+  isDefault: boolean;
+  createdAt: Date;
+}
+
+/** What enrolment produced for one saved face (the store keeps it; the queue consumes it). */
+export interface EnrolledFace {
+  /** Opaque, serialisable template data (aligned face image, landmarks, …) owned by the pipeline/store. */
+  data: unknown;
+  /** A short human-readable note about the face quality, shown after saving ("sharp, neutral"). */
+  qualityNote?: string;
+}
+
+export interface TemplatePort {
+  list(userId: string): Promise<TemplateSummary[]>;
+  /** The template to use: by name, or the user's default. Throws NOT_FOUND with a helpful message. */
+  resolve(userId: string, name?: string): Promise<{ summary: TemplateSummary; data: unknown }>;
+  /** Saves a new template; the first one becomes the default. Throws LIMIT_REACHED / BAD_INPUT (name). */
+  save(userId: string, name: string, face: EnrolledFace): Promise<TemplateSummary>;
+  remove(userId: string, name: string): Promise<void>;
+  setDefault(userId: string, name: string): Promise<void>;
+  rename(userId: string, from: string, to: string): Promise<void>;
+  /** Deletes every template and every usage record of the user; returns what was removed. */
+  forgetUser(userId: string): Promise<{ templates: number; usageRecords: number }>;
+}
+
+// ---------------------------------------------------------------- moderation
+
+export type JobKind = "enrol" | "meme" | "animated";
+
+/** Per-server rules an admin can change. */
+export interface ServerSettings {
+  enabled: boolean;
+  /** Generations per user per UTC day; 0 = unlimited. */
+  dailyQuota: number;
+  /** Seconds between two generations of one user; 0 = none. */
+  cooldownSeconds: number;
+  /** Whether animated outputs (GIF reactions, morphs) are allowed. */
+  animated: boolean;
+  /** When non-empty, Mimic only answers in these channels. */
+  channels: string[];
+}
+
+export type SettingKey = "enabled" | "quota" | "cooldown" | "animated" | "channel" | "ban" | "unban";
+
+export interface UsageReport {
+  /** The caller's generations today (UTC) and the quota that applies (0 = unlimited). */
+  usedToday: number;
+  dailyQuota: number;
+  /** Seconds until the caller may generate again (cooldown), 0 when ready. */
+  cooldownRemainingSeconds: number;
+  templates: number;
+  /** Server-wide figures, only filled for admins. */
+  server?: { generationsToday: number; activeUsersToday: number; topUsers: { userId: string; count: number }[] };
+}
+
+export interface ModerationPort {
+  /**
+   * Asked before anything is queued. Atomically checks enabled/channel/ban/cooldown/quota for the scope
+   * and, when admitted, counts one use of `kind`. Throws DISABLED / FORBIDDEN / COOLDOWN /
+   * QUOTA_EXCEEDED MimicErrors (with retryAfterSeconds where it applies).
+   */
+  admit(scope: Scope, kind: JobKind): Promise<Admission>;
+  settings(serverId: string): Promise<ServerSettings>;
+  /** Applies one admin change (value already validated as text by the caller is parsed here). */
+  updateSetting(serverId: string, key: SettingKey, value: string, actorId: string): Promise<ServerSettings>;
+  usage(scope: Scope, opts: { includeServer: boolean }): Promise<UsageReport>;
+}
+
+/** One admitted use. `refund()` gives the quota back when the job failed through no fault of the user. */
+export interface Admission {
+  refund(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- queue
+
+export interface Captions {
+  top?: string;
+  bottom?: string;
+}
+
+export type TransferMode = "mimic" | "swap";
+
+export interface EncodedImage {
+  bytes: Uint8Array;
+  mime: string;
+}
+
+export type Job =
+  | { kind: "enrol"; image: EncodedImage }
+  | {
+      kind: "meme";
+      template: unknown;
+      reaction: EncodedImage;
+      captions: Captions;
+      /** 0..1: how strongly the reaction's expression is applied. */
+      intensity: number;
+      mode: TransferMode;
+      /** Largest acceptable output file in bytes (the platform's attachment limit). */
+      byteBudget: number;
+    }
+  | {
+      kind: "animated";
+      template: unknown;
+      /** A GIF reaction (animated transfer) or a still (morph from the user's face to the expression). */
+      reaction: EncodedImage;
+      captions: Captions;
+      intensity: number;
+      mode: TransferMode;
+      /** "morph": user's face → expression; "reaction": follow the GIF's frames. */
+      animation: "morph" | "reaction";
+      byteBudget: number;
+    };
+
+export type JobResult =
+  | { kind: "enrol"; face: EnrolledFace }
+  | { kind: "meme" | "animated"; bytes: Uint8Array; mime: "image/png" | "image/gif"; width: number; height: number };
+
+export type ProgressEvent =
+  | { type: "queued"; position: number; etaSeconds: number }
+  | { type: "started" }
+  | { type: "done" }
+  | { type: "failed"; message: string };
+
+export interface SubmitOptions {
+  requestId: string;
+  userId: string;
+  serverId: string | null;
+  signal?: AbortSignal;
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+export interface QueuePort {
+  /** Resolves with the result or rejects with a MimicError (BUSY when full, TIMEOUT, CANCELLED, pipeline errors). */
+  submit(job: Job, opts: SubmitOptions): Promise<JobResult>;
+}
+
+export interface CorePorts {
+  templates: TemplatePort;
+  moderation: ModerationPort;
+  queue: QueuePort;
+}
