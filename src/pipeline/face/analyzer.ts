@@ -1,0 +1,356 @@
+import { join } from "node:path";
+import { loadConfig } from "../../config.ts";
+import { MimicError } from "../../errors.ts";
+import { decodeImage } from "../image/decode.ts";
+import type { DecodeOptions } from "../image/decode.ts";
+import { applyAffine, invertAffine, warpAffine, warpAffineToTensor } from "../image/transform.ts";
+import type { AnalyzedFace, FaceAnalysis, RgbImage } from "../types.ts";
+import { blazeFaceAnchors } from "./anchors.ts";
+import {
+  DETECTOR_SIZE,
+  DETECTOR_STRIDE,
+  decodeDetections,
+  fillDetectorInput,
+  planDetectorViews,
+} from "./detect.ts";
+import type { TilingOptions } from "./detect.ts";
+import {
+  MESH_POINTS,
+  eyeOpennessLeft,
+  eyeOpennessRight,
+  headPose,
+  landmarksBox,
+  mouthOpenness,
+  roiFromDetection,
+  roiFromLandmarks,
+  roiTransform,
+} from "./geometry.ts";
+import type { FaceRoi } from "./geometry.ts";
+import { iou, nonMaxSuppression } from "./nms.ts";
+import type { Detection } from "./nms.ts";
+import { laplacianVariance } from "./quality.ts";
+import { DEFAULT_MODELS_DIR, createModelSession, outputBySize, runModel } from "./session.ts";
+import type { ExecutionProvider, ModelSession } from "./session.ts";
+
+export interface FaceAnalyzerOptions {
+  /** Default ORT_EXECUTION_PROVIDER. */
+  provider?: ExecutionProvider;
+  /** intra-op threads per session. Default ORT_THREADS. */
+  threads?: number;
+  /** Folder holding blazeface.onnx, facemesh.onnx, faceres.onnx. Default: the repository's models/. */
+  modelsDir?: string;
+}
+
+export interface AnalyzeOptions {
+  /** Keep at most this many faces (the largest). Default 20. */
+  maxFaces?: number;
+  /** Detector confidence below which a candidate is dropped (0..1). Default 0.5. */
+  minDetectionScore?: number;
+  /** Face-mesh presence below which a face is dropped (0..1). Default 0.5. */
+  minMeshScore?: number;
+  /** Also search overlapping tiles of large images for small faces. Default true. */
+  tiles?: boolean | TilingOptions;
+}
+
+export interface AlignedCrop {
+  image: RgbImage;
+  /** crop ← image affine [a, b, c, d, e, f]: (x, y) ↦ (a·x + b·y + c, d·x + e·y + f). */
+  transform: number[];
+}
+
+export const MESH_SIZE = 192;
+export const EMBED_SIZE = 224;
+/** MediaPipe's detection → mesh ROI: box long side × 1.5, rolled to the eye line. */
+const MESH_ROI_SCALE = 1.5;
+/**
+ * The identity model (faceres) was fed, in @vladmandic/human, the mesh crop: the detector box × 1.4.
+ * The mesh's extent is a little smaller than that box, hence a slightly larger margin here.
+ */
+const EMBED_MARGIN = 1.45;
+const DEFAULT_ALIGN_MARGIN = 1.5;
+const MAX_MESH_CANDIDATES = 32;
+
+/**
+ * The face analysis stage: BlazeFace detection (whole image + tiles, weighted NMS), a rotation-aligned
+ * FaceMesh per face (468 landmarks in image pixels), head pose, quality measures, and identity
+ * embeddings (faceres). One instance holds one onnxruntime session per model; share it (getFaceAnalyzer).
+ */
+export class FaceAnalyzer {
+  private readonly anchors = blazeFaceAnchors(DETECTOR_SIZE);
+  private embedder?: Promise<ModelSession>;
+
+  private constructor(
+    private readonly detector: ModelSession,
+    private readonly mesh: ModelSession,
+    private readonly opts: { provider: ExecutionProvider; threads: number; modelsDir: string },
+  ) {}
+
+  static async create(options: FaceAnalyzerOptions = {}): Promise<FaceAnalyzer> {
+    const resolved = resolveOptions(options);
+    const so = { provider: resolved.provider, threads: resolved.threads };
+    const detector = await createModelSession(join(resolved.modelsDir, "blazeface.onnx"), "blazeface", so);
+    const mesh = await createModelSession(join(resolved.modelsDir, "facemesh.onnx"), "facemesh", so);
+    return new FaceAnalyzer(detector, mesh, resolved);
+  }
+
+  get provider(): ExecutionProvider {
+    return this.opts.provider;
+  }
+
+  /** Finds every face (largest first) with landmarks, pose and quality. No face → `faces: []`. */
+  async analyze(img: RgbImage, opts: AnalyzeOptions = {}): Promise<FaceAnalysis> {
+    checkImage(img);
+    const t0 = performance.now();
+    const candidates = await this.detect(img, opts);
+    const t1 = performance.now();
+    const faces = await this.landmarks(img, candidates, opts.minMeshScore ?? 0.5);
+    const t2 = performance.now();
+    faces.sort((a, b) => b.quality.faceSizePx - a.quality.faceSizePx);
+    const maxFaces = Math.max(0, Math.floor(opts.maxFaces ?? 20));
+    return {
+      width: img.width,
+      height: img.height,
+      faces: faces.slice(0, maxFaces),
+      timingsMs: { detect: t1 - t0, mesh: t2 - t1, total: t2 - t0 },
+    };
+  }
+
+  /** BlazeFace over the letterboxed image and (large images) tiles, merged by weighted NMS. */
+  async detect(img: RgbImage, opts: AnalyzeOptions = {}): Promise<Detection[]> {
+    checkImage(img);
+    const tiling = opts.tiles === false ? undefined : opts.tiles === true || opts.tiles === undefined ? {} : opts.tiles;
+    const views = tiling ? planDetectorViews(img.width, img.height, tiling) : planDetectorViews(img.width, img.height, { tileAbove: Infinity });
+    const per = DETECTOR_SIZE * DETECTOR_SIZE * 3;
+    const shrunk = new Map<number, RgbImage>();
+    const minScore = opts.minDetectionScore ?? 0.5;
+    const found: Detection[] = [];
+    const batch = this.detector.dynamicBatch ? views.length : 1;
+    const input = new Float32Array(per * batch);
+    const anchorCount = this.anchors.length / 2;
+    const logits = new Float32Array(anchorCount);
+    const regressors = new Float32Array(anchorCount * DETECTOR_STRIDE);
+    for (let start = 0; start < views.length; start += batch) {
+      const n = Math.min(batch, views.length - start);
+      for (let i = 0; i < n; i++) fillDetectorInput(img, views[start + i], input, i * per, shrunk);
+      const out = await runModel(this.detector, n === batch ? input : input.subarray(0, n * per), [n, DETECTOR_SIZE, DETECTOR_SIZE, 3]);
+      for (let i = 0; i < n; i++) {
+        gatherDetectorOutputs(out, n, i, logits, regressors);
+        found.push(...decodeDetections(logits, regressors, this.anchors, views[start + i], img.width, img.height, minScore));
+      }
+    }
+    return nonMaxSuppression(found, 0.3, true).slice(0, MAX_MESH_CANDIDATES);
+  }
+
+  /** FaceMesh on rotation-aligned crops (batched when the model allows), mapped back to image pixels. */
+  private async landmarks(img: RgbImage, dets: Detection[], minMeshScore: number): Promise<AnalyzedFace[]> {
+    if (dets.length === 0) return [];
+    const per = MESH_SIZE * MESH_SIZE * 3;
+    const rois = dets.map((d) => roiFromDetection(d, MESH_ROI_SCALE));
+    const transforms = rois.map((r) => roiTransform(r, MESH_SIZE));
+    const batch = this.mesh.dynamicBatch ? dets.length : 1;
+    const input = new Float32Array(per * dets.length);
+    for (let i = 0; i < dets.length; i++) warpAffineToTensor(img, transforms[i], MESH_SIZE, MESH_SIZE, input, i * per, 1 / 255, 0);
+    const faces: AnalyzedFace[] = [];
+    for (let start = 0; start < dets.length; start += batch) {
+      const n = Math.min(batch, dets.length - start);
+      const out = await runModel(this.mesh, input.subarray(start * per, (start + n) * per), [n, MESH_SIZE, MESH_SIZE, 3]);
+      const mesh = outputBySize(out, n, MESH_POINTS * 3);
+      const presence = outputBySize(out, n, 1);
+      if (!mesh || !presence) throw new MimicError("MODEL", "The face mesh model has an unexpected output shape. Run `npm run models` again.");
+      for (let i = 0; i < n; i++) {
+        const k = start + i;
+        const p = presence[i];
+        const meshScore = p >= 0 && p <= 1 ? p : 1 / (1 + Math.exp(-p));
+        if (!(meshScore >= minMeshScore)) continue;
+        const lm = meshToImage(mesh, i * MESH_POINTS * 3, transforms[k], rois[k]);
+        const box = landmarksBox(lm);
+        faces.push({
+          box,
+          score: dets[k].score,
+          keypoints: dets[k].keypoints,
+          landmarks: lm,
+          meshScore,
+          pose: headPose(lm),
+          quality: {
+            faceSizePx: Math.max(box.width, box.height),
+            eyeOpennessLeft: eyeOpennessLeft(lm),
+            eyeOpennessRight: eyeOpennessRight(lm),
+            mouthOpenness: mouthOpenness(lm),
+            sharpness: laplacianVariance(input, k * per, MESH_SIZE, 255),
+          },
+        });
+      }
+    }
+    // Two candidates can converge on one face (e.g. a tile and the whole view): keep the surer one.
+    faces.sort((a, b) => b.meshScore * b.score - a.meshScore * a.score);
+    return faces.filter((f, i) => !faces.slice(0, i).some((g) => iou(f.box, g.box) > 0.5));
+  }
+
+  /**
+   * An upright square crop of the face (rolled to its eye line), size × size pixels, covering the
+   * landmarks' extent × marginScale. `transform` maps image → crop.
+   */
+  alignedCrop(img: RgbImage, face: AnalyzedFace, size: number, marginScale = DEFAULT_ALIGN_MARGIN): AlignedCrop {
+    checkImage(img);
+    const roi = faceRoi(face, marginScale);
+    const transform = roiTransform(roi, size);
+    return { image: warpAffine(img, transform, size, size), transform };
+  }
+
+  /** Identity embedding (faceres, 1024-d, L2-normalised) of an analysed face. Compare with cosineSimilarity. */
+  async embed(img: RgbImage, face: AnalyzedFace): Promise<Float32Array> {
+    checkImage(img);
+    const model = await this.embedModel();
+    const transform = roiTransform(faceRoi(face, EMBED_MARGIN), EMBED_SIZE);
+    const input = new Float32Array(EMBED_SIZE * EMBED_SIZE * 3);
+    warpAffineToTensor(img, transform, EMBED_SIZE, EMBED_SIZE, input, 0, 1, 0); // faceres takes 0..255
+    const out = await runModel(model, input, [1, EMBED_SIZE, EMBED_SIZE, 3]);
+    const desc = outputBySize(out, 1, 1024);
+    if (!desc) throw new MimicError("MODEL", "The face identity model has an unexpected output shape. Run `npm run models` again.");
+    return l2Normalise(Float32Array.from(desc));
+  }
+
+  private embedModel(): Promise<ModelSession> {
+    if (!this.embedder) {
+      const so = { provider: this.opts.provider, threads: this.opts.threads };
+      this.embedder = createModelSession(join(this.opts.modelsDir, "faceres.onnx"), "faceres", so);
+      this.embedder.catch(() => (this.embedder = undefined));
+    }
+    return this.embedder;
+  }
+
+  /** Frees the native sessions. The analyzer must not be used afterwards. */
+  async dispose(): Promise<void> {
+    await Promise.all([
+      this.detector.session.release(),
+      this.mesh.session.release(),
+      this.embedder?.then((m) => m.session.release()).catch(() => undefined),
+    ]);
+  }
+}
+
+/**
+ * The converted BlazeFace keeps MediaPipe's two heads apart: 512 anchors of the 16×16 grid and 384 of the
+ * 8×8 grid, each as scores (…×1) and regressors (…×16). Anchor order is the 16×16 grid first, as in
+ * blazeFaceAnchors. A single fused output (896×17, score first) is accepted too.
+ */
+function gatherDetectorOutputs(
+  out: Record<string, Float32Array>,
+  batch: number,
+  item: number,
+  logits: Float32Array,
+  regressors: Float32Array,
+): void {
+  const total = logits.length;
+  const fused = outputBySize(out, batch, total * (DETECTOR_STRIDE + 1));
+  if (fused) {
+    const base = item * total * (DETECTOR_STRIDE + 1);
+    for (let a = 0; a < total; a++) {
+      logits[a] = fused[base + a * (DETECTOR_STRIDE + 1)];
+      regressors.set(fused.subarray(base + a * 17 + 1, base + a * 17 + 17), a * DETECTOR_STRIDE);
+    }
+    return;
+  }
+  const heads = [512, 384];
+  let anchor = 0;
+  for (const count of heads) {
+    const sc = outputBySize(out, batch, count);
+    const rg = outputBySize(out, batch, count * DETECTOR_STRIDE);
+    if (!sc || !rg) throw new MimicError("MODEL", "The face detector model has an unexpected output shape. Run `npm run models` again.");
+    logits.set(sc.subarray(item * count, (item + 1) * count), anchor);
+    regressors.set(rg.subarray(item * count * DETECTOR_STRIDE, (item + 1) * count * DETECTOR_STRIDE), anchor * DETECTOR_STRIDE);
+    anchor += count;
+  }
+}
+
+function resolveOptions(o: FaceAnalyzerOptions): { provider: ExecutionProvider; threads: number; modelsDir: string } {
+  const needConfig = o.provider === undefined || o.threads === undefined;
+  const cfg = needConfig ? loadConfig() : undefined;
+  return {
+    provider: o.provider ?? cfg!.ORT_EXECUTION_PROVIDER,
+    threads: o.threads ?? cfg!.ORT_THREADS,
+    modelsDir: o.modelsDir ?? DEFAULT_MODELS_DIR,
+  };
+}
+
+function checkImage(img: RgbImage): void {
+  if (!img || !(img.data instanceof Uint8Array) || !(img.width >= 1) || !(img.height >= 1) || img.data.length !== img.width * img.height * 3) {
+    throw new MimicError("BAD_INPUT", "The picture could not be processed (invalid pixel data).", {
+      logMessage: `bad RgbImage ${img?.width}x${img?.height} len=${img?.data?.length}`,
+    });
+  }
+}
+
+/** Raw mesh (crop pixels; x, y, z) → image pixels; z scaled like x and y. */
+function meshToImage(raw: Float32Array, offset: number, cropFromImage: number[], roi: FaceRoi): Float32Array {
+  const inv = invertAffine(cropFromImage);
+  const zScale = roi.side / MESH_SIZE;
+  const lm = new Float32Array(MESH_POINTS * 3);
+  for (let i = 0; i < MESH_POINTS; i++) {
+    const o = offset + 3 * i;
+    const [x, y] = applyAffine(inv, raw[o], raw[o + 1]);
+    lm[3 * i] = x;
+    lm[3 * i + 1] = y;
+    lm[3 * i + 2] = raw[o + 2] * zScale;
+  }
+  return lm;
+}
+
+/** The crop region for a face: from its landmarks when it has them, else from the detector output. */
+function faceRoi(face: AnalyzedFace, marginScale: number): FaceRoi {
+  if (face.landmarks && face.landmarks.length === MESH_POINTS * 3) return roiFromLandmarks(face.landmarks, marginScale);
+  if (face.keypoints?.length >= 2) return roiFromDetection(face, marginScale);
+  throw new MimicError("BAD_INPUT", "That face has no landmarks to align on.");
+}
+
+function l2Normalise(v: Float32Array): Float32Array {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  const n = Math.sqrt(s);
+  if (n > 0) for (let i = 0; i < v.length; i++) v[i] /= n;
+  return v;
+}
+
+/** Cosine of the angle between two embeddings (1 = same direction). Works on unnormalised vectors too. */
+export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length || a.length === 0) throw new RangeError(`embedding lengths differ (${a.length} vs ${b.length})`);
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
+}
+
+export function createFaceAnalyzer(opts: FaceAnalyzerOptions = {}): Promise<FaceAnalyzer> {
+  return FaceAnalyzer.create(opts);
+}
+
+let shared: Promise<FaceAnalyzer> | undefined;
+
+/**
+ * The analyzer shared by everything in this thread (module-level singleton: each worker thread gets its
+ * own sessions). Configured from the environment; a failed start is retried on the next call.
+ */
+export function getFaceAnalyzer(): Promise<FaceAnalyzer> {
+  if (!shared) {
+    shared = FaceAnalyzer.create();
+    shared.catch(() => (shared = undefined));
+  }
+  return shared;
+}
+
+/** Decode (with the upload guards) + analyze, using the shared analyzer. Timings include `decode`. */
+export async function analyzeBytes(
+  bytes: Uint8Array,
+  opts: AnalyzeOptions & DecodeOptions = {},
+): Promise<FaceAnalysis & { image: RgbImage }> {
+  const t0 = performance.now();
+  const image = await decodeImage(bytes, opts);
+  const t1 = performance.now();
+  const analysis = await (await getFaceAnalyzer()).analyze(image, opts);
+  return { ...analysis, image, timingsMs: { decode: t1 - t0, ...analysis.timingsMs, total: performance.now() - t0 } };
+}

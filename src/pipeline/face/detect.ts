@@ -1,0 +1,158 @@
+import { invertAffine, shrinkByBox, warpAffineToTensor } from "../image/transform.ts";
+import type { Affine } from "../image/transform.ts";
+import type { Box, RgbImage } from "../types.ts";
+import type { Detection } from "./nms.ts";
+
+/**
+ * BlazeFace input planning and output decoding. BlazeFace sees a 256×256 picture and finds faces down
+ * to roughly a tenth of its side, so a large photo is looked at twice: once whole (letterboxed, finds big
+ * faces) and as overlapping square tiles (finds small ones). All views are axis-aligned scale+offset.
+ */
+
+export const DETECTOR_SIZE = 256;
+/** Regression values per anchor: box centre dx/dy, box w/h, 6 keypoints × (dx, dy). */
+export const DETECTOR_STRIDE = 16;
+export const KEYPOINT_COUNT = 6;
+
+export interface DetectorView {
+  /** detector input ← image. */
+  inputFromImage: Affine;
+  /** The part of the image this view covers (tiles), in image pixels. */
+  region: Box;
+  isTile: boolean;
+}
+
+export interface TilingOptions {
+  /** Smallest tile side in source pixels (default 512). */
+  minTileSide?: number;
+  /** Tile only images whose longer side exceeds this (default 768). */
+  tileAbove?: number;
+  /** Tile overlap as a fraction of the tile side (default 0.25). */
+  overlap?: number;
+}
+
+/** The whole image letterboxed (centred, black padding) into the detector square. */
+export function letterboxView(width: number, height: number): DetectorView {
+  const side = Math.max(width, height);
+  return squareView(-(side - width) / 2, -(side - height) / 2, side, { x: 0, y: 0, width, height }, false);
+}
+
+function squareView(x0: number, y0: number, side: number, region: Box, isTile: boolean): DetectorView {
+  const s = DETECTOR_SIZE / side;
+  return { inputFromImage: [s, 0, -x0 * s, 0, s, -y0 * s], region, isTile };
+}
+
+/** Evenly spaced tile origins along one axis so consecutive tiles overlap by at least `overlap`. */
+function tileOrigins(length: number, tile: number, overlap: number): number[] {
+  if (length <= tile) return [0];
+  const step = tile * (1 - overlap);
+  const n = Math.ceil((length - tile) / step) + 1;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(Math.round(((length - tile) * i) / (n - 1)));
+  return out;
+}
+
+/** Letterboxed whole image first, then tiles when the image is large. */
+export function planDetectorViews(width: number, height: number, opts: TilingOptions = {}): DetectorView[] {
+  const views = [letterboxView(width, height)];
+  const longSide = Math.max(width, height);
+  if (longSide <= (opts.tileAbove ?? 768)) return views;
+  // A third of the long side keeps the count at ≤ 4×4 tiles for any image; never below minTileSide.
+  const tile = Math.max(opts.minTileSide ?? 512, Math.ceil(longSide / 3));
+  const overlap = opts.overlap ?? 0.25;
+  for (const ty of tileOrigins(height, tile, overlap)) {
+    for (const tx of tileOrigins(width, tile, overlap)) {
+      const region = { x: tx, y: ty, width: Math.min(tile, width - tx), height: Math.min(tile, height - ty) };
+      views.push(squareView(tx, ty, tile, region, true));
+    }
+  }
+  return views;
+}
+
+/**
+ * Fills one detector input (NHWC, values in [-1, 1]) for a view. Large downscales read from a
+ * box-filtered copy (cached per factor in `shrunk`) so small faces are not aliased away.
+ */
+export function fillDetectorInput(
+  img: RgbImage,
+  view: DetectorView,
+  out: Float32Array,
+  offset: number,
+  shrunk: Map<number, RgbImage>,
+): void {
+  const imagePxPerInputPx = 1 / view.inputFromImage[0];
+  const k = Math.floor(imagePxPerInputPx / 1.5);
+  let src = img;
+  let m: Affine = view.inputFromImage;
+  if (k >= 2) {
+    let s = shrunk.get(k);
+    if (!s) {
+      s = shrinkByBox(img, k);
+      shrunk.set(k, s);
+    }
+    src = s;
+    // input ← image ← shrunk: shrunk pixel p covers image pixels [k·p, k·p + k).
+    m = [m[0] * k, 0, m[2], 0, m[4] * k, m[5]];
+  }
+  warpAffineToTensor(src, m, DETECTOR_SIZE, DETECTOR_SIZE, out, offset, 2 / 255, -1);
+}
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+const logit = (p: number) => Math.log(p / (1 - p));
+
+/**
+ * Decodes one view's raw output (896 score logits, 896 × 16 regressions, in anchor order) into
+ * detections in image pixels with score ≥ minScore. Box centre and keypoints are offsets from their
+ * anchor, sizes are absolute, all in input pixels.
+ */
+export function decodeDetections(
+  logits: Float32Array,
+  raw: Float32Array,
+  anchors: Float32Array,
+  view: DetectorView,
+  imageWidth: number,
+  imageHeight: number,
+  minScore: number,
+): Detection[] {
+  const out: Detection[] = [];
+  const minLogit = logit(Math.min(Math.max(minScore, 1e-6), 1 - 1e-6));
+  const inv = invertAffine(view.inputFromImage);
+  const s = inv[0]; // image px per input px (axis-aligned views)
+  const n = anchors.length / 2;
+  for (let i = 0; i < n; i++) {
+    const lg = logits[i];
+    if (!(lg >= minLogit)) continue;
+    const r = i * DETECTOR_STRIDE;
+    const ax = anchors[2 * i];
+    const ay = anchors[2 * i + 1];
+    const w = raw[r + 2] * s;
+    const h = raw[r + 3] * s;
+    if (!(w > 0 && h > 0)) continue;
+    const cx = (raw[r] + ax) * s + inv[2];
+    const cy = (raw[r + 1] + ay) * s + inv[5];
+    const box = { x: cx - w / 2, y: cy - h / 2, width: w, height: h };
+    if (view.isTile && crossesInnerTileEdge(box, view.region, imageWidth, imageHeight)) continue;
+    const keypoints = [];
+    for (let k = 0; k < KEYPOINT_COUNT; k++) {
+      keypoints.push({
+        x: (raw[r + 4 + 2 * k] + ax) * s + inv[2],
+        y: (raw[r + 5 + 2 * k] + ay) * s + inv[5],
+      });
+    }
+    out.push({ box, score: sigmoid(Math.min(Math.max(lg, -80), 80)), keypoints });
+  }
+  return out;
+}
+
+/**
+ * A tile cuts faces at its edges; such partial faces give poor boxes. Tiles overlap and the whole image is
+ * also searched, so a face crossing an edge that is inside the image is left to the view that sees it whole.
+ */
+function crossesInnerTileEdge(b: Box, t: Box, imageWidth: number, imageHeight: number): boolean {
+  const slack = 0.1 * Math.max(b.width, b.height);
+  if (t.x > 0 && b.x < t.x - slack) return true;
+  if (t.y > 0 && b.y < t.y - slack) return true;
+  if (t.x + t.width < imageWidth && b.x + b.width > t.x + t.width + slack) return true;
+  if (t.y + t.height < imageHeight && b.y + b.height > t.y + t.height + slack) return true;
+  return false;
+}

@@ -1,0 +1,116 @@
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import * as ort from "onnxruntime-node";
+import { MimicError } from "../../errors.ts";
+
+/**
+ * onnxruntime sessions for the face models. A session is expensive to create (graph optimisation, weight
+ * packing) and safe to run repeatedly, so each model gets exactly one per thread (see FaceAnalyzer).
+ */
+
+export type ExecutionProvider = "cpu" | "cuda";
+
+export interface SessionOptions {
+  provider: ExecutionProvider;
+  /** intra-op threads (ORT_THREADS). */
+  threads: number;
+}
+
+/** The bundled models folder (repository root /models). */
+export const DEFAULT_MODELS_DIR = fileURLToPath(new URL("../../../models/", import.meta.url));
+
+export interface ModelSession {
+  name: string;
+  session: ort.InferenceSession;
+  inputName: string;
+  /** Input shape as declared by the model; symbolic dimensions are -1. */
+  inputShape: number[];
+  /** True when the first input dimension is symbolic, so several crops can run in one call. */
+  dynamicBatch: boolean;
+  outputNames: readonly string[];
+}
+
+export async function createModelSession(path: string, name: string, opts: SessionOptions): Promise<ModelSession> {
+  if (!existsSync(path)) {
+    throw new MimicError(
+      "MODEL",
+      `The face model "${name}" is missing (${path}). Run \`npm run models\` to create the bundled models.`,
+      { details: { path } },
+    );
+  }
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: [opts.provider],
+    intraOpNumThreads: opts.threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: "all",
+    executionMode: "sequential",
+  };
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(path, sessionOptions);
+  } catch (cause) {
+    throw sessionError(cause, name, path, opts.provider);
+  }
+  const meta = session.inputMetadata[0];
+  const shape = meta && meta.isTensor ? meta.shape.map((d) => (typeof d === "number" && d > 0 ? d : -1)) : [];
+  return {
+    name,
+    session,
+    inputName: session.inputNames[0],
+    inputShape: shape,
+    dynamicBatch: shape.length > 0 && shape[0] === -1,
+    outputNames: session.outputNames,
+  };
+}
+
+/** Turns onnxruntime's load errors into a MimicError that says what to change. */
+function sessionError(cause: unknown, name: string, path: string, provider: ExecutionProvider): MimicError {
+  const msg = cause instanceof Error ? cause.message : String(cause);
+  if (provider === "cuda" && /cuda|providers_shared|provider/i.test(msg)) {
+    return new MimicError(
+      "CONFIG",
+      "ORT_EXECUTION_PROVIDER=cuda, but onnxruntime's CUDA provider is not available here " +
+        "(onnxruntime-node was installed without it, or no CUDA runtime/GPU is present). " +
+        "Reinstall onnxruntime-node with its CUDA provider (ONNXRUNTIME_NODE_INSTALL_CUDA) on a GPU host, or set ORT_EXECUTION_PROVIDER=cpu.",
+      { cause, details: { provider, model: name }, logMessage: `cuda provider unavailable: ${msg}` },
+    );
+  }
+  return new MimicError("MODEL", `The face model "${name}" could not be loaded (${path}): it may be corrupt. Run \`npm run models\` again.`, {
+    cause,
+    details: { path },
+    logMessage: `model load failed: ${msg}`,
+  });
+}
+
+/** Runs a model on one float32 NHWC batch and returns every output's data keyed by name. */
+export async function runModel(
+  m: ModelSession,
+  data: Float32Array,
+  dims: number[],
+): Promise<Record<string, Float32Array>> {
+  const feeds = { [m.inputName]: new ort.Tensor("float32", data, dims) };
+  let results: ort.InferenceSession.OnnxValueMapType;
+  try {
+    results = await m.session.run(feeds);
+  } catch (cause) {
+    throw new MimicError("MODEL", "Face analysis failed inside the model runtime. Please try again.", {
+      cause,
+      logMessage: `${m.name} run failed: ${(cause as Error)?.message}`,
+    });
+  }
+  const out: Record<string, Float32Array> = {};
+  for (const name of m.outputNames) {
+    const t = results[name] as ort.Tensor;
+    out[name] = t.data as Float32Array;
+  }
+  return out;
+}
+
+/**
+ * Finds the output whose per-item size is `size` (the models' output names come from the TF graph and
+ * are not meaningful; their sizes are: 1404 mesh, 1 presence, 266 contours, 1024 descriptor …).
+ */
+export function outputBySize(outputs: Record<string, Float32Array>, batch: number, size: number): Float32Array | undefined {
+  for (const v of Object.values(outputs)) if (v.length === batch * size) return v;
+  return undefined;
+}
