@@ -149,16 +149,18 @@ describe("face analysis on the fixture photos", () => {
     expect([image.width, image.height, image.data.length]).toEqual([256, 256, 256 * 256 * 3]);
     expect(transform).toHaveLength(6);
     const lm = face.landmarks;
-    const eye = (a: number, b: number) => {
-      const p = applyAffine(transform, (lm[3 * a] + lm[3 * b]) / 2, (lm[3 * a + 1] + lm[3 * b + 1]) / 2);
-      return p;
-    };
+    const eye = (a: number, b: number) => applyAffine(transform, (lm[3 * a] + lm[3 * b]) / 2, (lm[3 * a + 1] + lm[3 * b + 1]) / 2);
     const right = eye(33, 133);
     const left = eye(263, 362);
     // Upright: both eye centres level in the crop, inside it, right eye on the crop's left.
     expect(Math.abs(right[1] - left[1])).toBeLessThan(1);
     expect(right[0]).toBeLessThan(left[0]);
-    for (const p of [right, left]) for (const v of p) expect(v).toBeGreaterThan(0) && expect(v).toBeLessThan(256);
+    for (const p of [right, left]) {
+      for (const v of p) {
+        expect(v).toBeGreaterThan(0);
+        expect(v).toBeLessThan(256);
+      }
+    }
     // A larger margin makes the face smaller in the crop.
     const wide = analyzer.alignedCrop(img, face, 256, 3);
     expect(Math.abs(wide.transform[0])).toBeLessThan(Math.abs(transform[0]));
