@@ -1,0 +1,139 @@
+/**
+ * Applies the committed SQL migrations (prisma/migrations/{sqlite,postgres}/NNNN_name/migration.sql) in
+ * name order, each inside its own transaction together with its row in `_mimic_migrations`, so a crash
+ * leaves every migration either fully applied and recorded or not at all. Runs at every start-up and is
+ * idempotent; concurrent starters are serialised (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock).
+ *
+ * Why our own instead of `prisma migrate deploy`: the CLI is a dev dependency of the workflow, not of the
+ * running bot, spawning it costs ~1 s per start, and under Prisma 6's offline JS engine it needs the
+ * prisma.config.ts adapter wiring; this is ~100 lines over the same drivers the app already uses. A changed
+ * file that was already applied is refused (its checksum is recorded) instead of silently diverging.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient } from "@libsql/client";
+import pg from "pg";
+import { MimicError } from "../../errors.ts";
+import { logger } from "../../logger.ts";
+import type { DatabaseTarget } from "./url.ts";
+
+export interface Migration {
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
+const migrationsRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "prisma", "migrations");
+
+export function loadMigrations(dialect: DatabaseTarget["dialect"], root = migrationsRoot): Migration[] {
+  const dir = join(root, dialect === "sqlite" ? "sqlite" : "postgres");
+  if (!existsSync(dir)) throw new MimicError("CONFIG", `No migrations found in ${dir}`);
+  return readdirSync(dir)
+    .filter((d) => /^\d{4}_[a-z0-9_]+$/.test(d) && existsSync(join(dir, d, "migration.sql")))
+    .sort()
+    .map((name) => {
+      const sql = readFileSync(join(dir, name, "migration.sql"), "utf8");
+      return { name, sql, checksum: createHash("sha256").update(sql).digest("hex") };
+    });
+}
+
+const TABLE = "_mimic_migrations";
+
+function checkApplied(applied: Map<string, string>, migrations: Migration[]): Migration[] {
+  const known = new Set(migrations.map((m) => m.name));
+  for (const name of applied.keys()) {
+    if (!known.has(name)) {
+      throw new MimicError("CONFIG", `The database has migration ${name}, which this version of Mimic does not know: it is newer than this code`);
+    }
+  }
+  for (const m of migrations) {
+    const sum = applied.get(m.name);
+    if (sum !== undefined && sum !== m.checksum) {
+      throw new MimicError("CONFIG", `Migration ${m.name} was edited after it was applied; restore the original file and add a new migration instead`);
+    }
+  }
+  return migrations.filter((m) => !applied.has(m.name));
+}
+
+/** Returns the names of the migrations it applied (empty when the database was up to date). */
+export async function migrate(target: DatabaseTarget, migrations = loadMigrations(target.dialect)): Promise<string[]> {
+  return target.dialect === "sqlite" ? migrateSqlite(target.url, migrations) : migratePostgres(target, migrations);
+}
+
+async function migrateSqlite(url: string, migrations: Migration[]): Promise<string[]> {
+  const client = createClient({ url });
+  const done: string[] = [];
+  try {
+    // WAL: readers never block the writer, and other processes (the CLI beside a running bot) can read.
+    await client.execute("PRAGMA journal_mode = WAL");
+    await client.execute("PRAGMA busy_timeout = 10000");
+    await client.execute(`CREATE TABLE IF NOT EXISTS ${TABLE} (name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+    for (;;) {
+      // One migration per write transaction; re-read inside it so a concurrent starter's work is seen.
+      const tx = await client.transaction("write");
+      try {
+        const rows = await tx.execute(`SELECT name, checksum FROM ${TABLE}`);
+        const applied = new Map(rows.rows.map((r) => [String(r.name), String(r.checksum)]));
+        const next = checkApplied(applied, migrations)[0];
+        if (!next) {
+          await tx.rollback();
+          break;
+        }
+        await tx.executeMultiple(next.sql);
+        await tx.execute({
+          sql: `INSERT INTO ${TABLE} (name, checksum, applied_at) VALUES (?, ?, ?)`,
+          args: [next.name, next.checksum, new Date().toISOString()],
+        });
+        await tx.commit();
+        done.push(next.name);
+      } catch (e) {
+        if (!tx.closed) await tx.rollback().catch(() => {});
+        throw e;
+      } finally {
+        tx.close();
+      }
+    }
+  } finally {
+    client.close();
+  }
+  return done;
+}
+
+/** Arbitrary constant shared by every Mimic process: "mimic" in ASCII. */
+const MIGRATION_LOCK_KEY = 0x6d696d6963;
+
+async function migratePostgres(target: Extract<DatabaseTarget, { dialect: "postgres" }>, migrations: Migration[]): Promise<string[]> {
+  const client = new pg.Client({ connectionString: target.connectionString });
+  await client.connect();
+  const done: string[] = [];
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${target.schema}"`);
+    await client.query(`SET search_path TO "${target.schema}"`);
+    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+    try {
+      await client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+      const rows = await client.query<{ name: string; checksum: string }>(`SELECT name, checksum FROM ${TABLE}`);
+      const pending = checkApplied(new Map(rows.rows.map((r) => [r.name, r.checksum])), migrations);
+      for (const m of pending) {
+        await client.query("BEGIN");
+        try {
+          await client.query(m.sql); // simple-query protocol: a whole multi-statement file at once
+          await client.query(`INSERT INTO ${TABLE} (name, checksum) VALUES ($1, $2)`, [m.name, m.checksum]);
+          await client.query("COMMIT");
+        } catch (e) {
+          await client.query("ROLLBACK").catch(() => {});
+          throw e;
+        }
+        done.push(m.name);
+      }
+    } finally {
+      await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => {});
+    }
+  } finally {
+    await client.end();
+  }
+  if (done.length) logger.info({ migrations: done }, "database migrated");
+  return done;
+}
