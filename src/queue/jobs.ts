@@ -1,0 +1,159 @@
+/**
+ * What travels through the inference queue. A job carries everything a worker needs (input bytes or a
+ * bounded URL, the template's aligned crop + analysis, options) so a worker thread or a remote
+ * `mimic worker` process never touches the database. Everything is structured-clone data: Uint8Arrays
+ * (transferred, not copied, to worker threads), numbers, strings, plain objects.
+ *
+ * The shapes are a superset of `Job` / `JobResult` / `ProgressEvent` in src/core/ports.ts, so the
+ * command core can hand its jobs to `InferenceQueue.submit` unchanged.
+ */
+import type { Logger } from "../logger.ts";
+
+export type JobKind = "enrol" | "meme" | "animated";
+export const JOB_KINDS: readonly JobKind[] = ["enrol", "meme", "animated"];
+
+/** An upload already in memory. */
+export interface EncodedImage {
+  bytes: Uint8Array;
+  mime: string;
+}
+
+/** An upload the worker fetches itself (e.g. a Discord CDN URL), refusing bodies above `maxBytes`. */
+export interface RemoteImage {
+  url: string;
+  /** Default: MAX_INPUT_BYTES. */
+  maxBytes?: number;
+}
+
+export type ImageSource = EncodedImage | RemoteImage;
+
+export interface Captions {
+  top?: string;
+  bottom?: string;
+}
+
+export type TransferMode = "mimic" | "swap";
+
+/**
+ * A saved face as produced by an `enrol` job and consumed by `meme` / `animated` jobs. Plain data so the
+ * store can persist it (bytes + JSON) and the queue can ship it to any worker.
+ */
+export interface TemplateData {
+  version: 1;
+  /** The aligned face crop, PNG-encoded. */
+  cropPng: Uint8Array;
+  /** Face analysis of the aligned crop (landmarks, pose, quality …), JSON-safe (no typed arrays). */
+  analysis: unknown;
+}
+
+export interface EnrolJob {
+  kind: "enrol";
+  image: ImageSource;
+}
+
+export interface MemeJob {
+  kind: "meme";
+  /** TemplateData from an earlier enrol job (typed `unknown` at the core's border: the store keeps it opaque). */
+  template: unknown;
+  reaction: ImageSource;
+  captions: Captions;
+  /** 0..1: how strongly the reaction's expression is applied. */
+  intensity: number;
+  mode: TransferMode;
+  /** Largest acceptable output file in bytes (the platform's attachment limit). */
+  byteBudget: number;
+}
+
+export interface AnimatedJob extends Omit<MemeJob, "kind"> {
+  kind: "animated";
+  /** "morph": user's face → expression; "reaction": follow the GIF's frames. */
+  animation: "morph" | "reaction";
+}
+
+export type Job = EnrolJob | MemeJob | AnimatedJob;
+
+export interface EnrolledFace {
+  data: unknown;
+  qualityNote?: string;
+}
+
+export interface EnrolResult {
+  kind: "enrol";
+  face: EnrolledFace;
+}
+
+export interface ImageResult {
+  kind: "meme" | "animated";
+  bytes: Uint8Array;
+  mime: "image/png" | "image/gif";
+  width: number;
+  height: number;
+}
+
+export type JobResult = EnrolResult | ImageResult;
+
+export type ProgressEvent =
+  | { type: "queued"; position: number; etaSeconds: number }
+  | { type: "started" }
+  | { type: "done" }
+  | { type: "failed"; message: string };
+
+export interface SubmitOptions {
+  requestId: string;
+  userId: string;
+  /** null in private chats: all private chats share one fairness lane. */
+  serverId: string | null;
+  /** Lower runs first. Default: the kind's priority when QUEUE_CHEAP_FIRST is on, else 0. */
+  priority?: number;
+  signal?: AbortSignal;
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+export interface QueueStats {
+  mode: "local" | "redis";
+  /** Jobs waiting for a worker (this process's view in local mode, global in redis mode). */
+  waiting: number;
+  running: number;
+  capacity: number;
+  workers: number;
+  completed: number;
+  failed: number;
+  rejected: number;
+  /** Measured mean service time per kind (ms), as used for ETAs and retry hints. */
+  serviceMs: Record<JobKind, number>;
+}
+
+export interface InferenceQueue {
+  /** Resolves with the result or rejects with a MimicError (BUSY, TIMEOUT, CANCELLED, pipeline errors). */
+  submit(job: Job, opts: SubmitOptions): Promise<JobResult>;
+  stats(): Promise<QueueStats>;
+  /** Stops taking work, lets running/queued jobs finish for up to `drainMs`, then fails/hands back the rest. */
+  close(opts?: { drainMs?: number }): Promise<void>;
+}
+
+/** Per-job context a handler receives inside its worker thread. */
+export interface JobContext {
+  requestId: string;
+  /** Aborts on cancellation or timeout; a handler that ignores it is stopped by terminating its thread. */
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export type Handler<J extends Job = Job> = (job: J, ctx: JobContext) => Promise<JobResult>;
+
+/**
+ * A handler module (loaded inside worker threads by URL) exports `handlers: HandlerSet`.
+ * The real one is src/queue/handlers.ts; tests supply their own.
+ */
+export interface HandlerSet {
+  enrol?: Handler<EnrolJob>;
+  meme?: Handler<MemeJob>;
+  animated?: Handler<AnimatedJob>;
+}
+
+export function isRemoteImage(src: ImageSource): src is RemoteImage {
+  return typeof (src as RemoteImage).url === "string";
+}
+
+/** Default scheduling priority per kind when cheap-first is configured (lower first). */
+export const CHEAP_FIRST_PRIORITY: Record<JobKind, number> = { meme: 0, enrol: 1, animated: 2 };

@@ -1,0 +1,43 @@
+/** The queue's user-facing refusals, shared by the local and the Redis queue so both read the same. */
+import { MimicError } from "../errors.ts";
+
+export function queueFull(retryAfterSeconds: number, details: Record<string, unknown> = {}): MimicError {
+  const s = Math.max(1, Math.ceil(retryAfterSeconds));
+  return new MimicError("BUSY", `Mimic is busy right now. Please try again in ~${s} s.`, {
+    retryAfterSeconds: s,
+    details: { reason: "capacity", ...details },
+  });
+}
+
+export function userLimit(limit: number, retryAfterSeconds: number): MimicError {
+  const s = Math.max(1, Math.ceil(retryAfterSeconds));
+  const what = limit === 1 ? "a request" : `${limit} requests`;
+  return new MimicError(
+    "BUSY",
+    `You already have ${what} in progress. Please wait for it to finish (about ${s} s) before sending another.`,
+    { retryAfterSeconds: s, details: { reason: "user", limit } },
+  );
+}
+
+export function shuttingDown(): MimicError {
+  return new MimicError("BUSY", "Mimic is restarting. Please try again in a minute.", {
+    retryAfterSeconds: 60,
+    details: { reason: "shutdown" },
+  });
+}
+
+export function cancelled(): MimicError {
+  return new MimicError("CANCELLED", "The request was cancelled.");
+}
+
+export function timedOut(seconds: number): MimicError {
+  return new MimicError(
+    "TIMEOUT",
+    `That took too long (over ${seconds < 10 ? Number(seconds.toFixed(1)) : Math.round(seconds)} s) and was stopped. Please try a smaller image or try again later.`,
+  );
+}
+
+/** The error the caller's AbortSignal carries, as a CANCELLED MimicError unless it already is a MimicError. */
+export function abortError(signal: AbortSignal): MimicError {
+  return signal.reason instanceof MimicError ? signal.reason : cancelled();
+}

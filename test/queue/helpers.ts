@@ -1,0 +1,34 @@
+import { readFileSync } from "node:fs";
+import type { MemeJob, ProgressEvent } from "../../src/queue/jobs.ts";
+
+export const TEST_HANDLERS = new URL("./fixtures/cpu-handlers.ts", import.meta.url);
+const png = readFileSync(new URL("../fixtures/faces/astronaut.png", import.meta.url));
+
+/** A meme job for the CPU test handlers; `top` steers them (see fixtures/cpu-handlers.ts). */
+export function memeJob(top?: string, bottom?: string): MemeJob {
+  return {
+    kind: "meme",
+    template: { version: 1, cropPng: new Uint8Array(8), analysis: {} },
+    reaction: { bytes: new Uint8Array(png), mime: "image/png" },
+    captions: { top, bottom },
+    intensity: 1,
+    mode: "mimic",
+    byteBudget: 8 << 20,
+  };
+}
+
+export function recorder() {
+  const events: ProgressEvent[] = [];
+  return { events, onProgress: (e: ProgressEvent) => events.push(e) };
+}
+
+export const isPng = (b: Uint8Array) => b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
+
+export async function expectRejects(p: Promise<unknown>): Promise<import("../../src/errors.ts").MimicError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as import("../../src/errors.ts").MimicError;
+  }
+  throw new Error("expected the promise to reject");
+}

@@ -1,0 +1,200 @@
+import { afterEach, describe, expect, test } from "vitest";
+import type { ImageResult, InferenceQueue, Job, ProgressEvent } from "../../src/queue/jobs.ts";
+import { createLocalQueue, type QueueOptions } from "../../src/queue/local.ts";
+import { TEST_HANDLERS, expectRejects, isPng, memeJob, recorder } from "./helpers.ts";
+
+let queue: (InferenceQueue & { ready(): Promise<void> }) | undefined;
+afterEach(async () => {
+  await queue?.close({ drainMs: 0 });
+  queue = undefined;
+});
+
+async function make(over: Partial<QueueOptions> = {}) {
+  queue = createLocalQueue({
+    workers: 1,
+    capacity: 20,
+    perUserLimit: 1,
+    jobTimeoutMs: 10_000,
+    cheapFirst: false,
+    handlersUrl: TEST_HANDLERS,
+    cancelGraceMs: 100,
+    ...over,
+  });
+  await queue.ready();
+  return queue;
+}
+
+let n = 0;
+const who = (serverId: string | null = "s1", userId = `u${++n}`) => ({ requestId: `r${n}`, userId, serverId });
+
+describe("local queue (worker threads)", () => {
+  test("runs a meme job in a worker thread and reports started/done", async () => {
+    const q = await make({ workers: 2 });
+    const rec = recorder();
+    const job = memeJob();
+    const inputBytes = (job.reaction as { bytes: Uint8Array }).bytes;
+    const r = (await q.submit(job, { ...who(), ...rec })) as ImageResult;
+    expect(r.kind).toBe("meme");
+    expect(isPng(r.bytes)).toBe(true);
+    expect([r.width, r.height]).toEqual([256, 256]);
+    // The input was transferred to the thread, not copied.
+    expect(inputBytes.byteLength).toBe(0);
+    expect(rec.events.map((e) => e.type)).toEqual(["started", "done"]);
+    const s = await q.stats();
+    expect(s).toMatchObject({ mode: "local", completed: 1, failed: 0, waiting: 0, running: 0, workers: 2 });
+  });
+
+  test("pipeline errors reach the caller with their code and user message", async () => {
+    const q = await make();
+    const rec = recorder();
+    const e = await expectRejects(q.submit(memeJob("fail"), { ...who(), ...rec }));
+    expect(e.code).toBe("NO_FACE");
+    expect(e.userMessage).toBe("No face found in that picture.");
+    expect(rec.events.at(-1)).toEqual({ type: "failed", message: "No face found in that picture." });
+  });
+
+  test("a crashing worker thread fails its job with INTERNAL and is replaced", async () => {
+    const q = await make();
+    const e = await expectRejects(q.submit(memeJob("crash"), who()));
+    expect(e.code).toBe("INTERNAL");
+    expect(e.userMessage).toMatch(/went wrong/);
+    await expect(q.submit(memeJob(), who())).resolves.toMatchObject({ kind: "meme" });
+  });
+
+  test("capacity: refuses with BUSY and a retry hint from measured service times", async () => {
+    const q = await make({ capacity: 2 });
+    const running = q.submit(memeJob("spin:600"), who());
+    const waiting = [q.submit(memeJob("spin:10"), who()), q.submit(memeJob("spin:10"), who())];
+    const e = await expectRejects(q.submit(memeJob(), who()));
+    expect(e.code).toBe("BUSY");
+    expect(e.details).toMatchObject({ reason: "capacity" });
+    expect(e.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(e.userMessage).toMatch(/busy.*try again in ~\d+ s/i);
+    await Promise.all([running, ...waiting]);
+    expect((await q.stats()).rejected).toBe(1);
+  });
+
+  test("per-user limit: one job in flight per user by default, configurable", async () => {
+    const q = await make();
+    const first = q.submit(memeJob("spin:200"), who("s1", "alice"));
+    const e = await expectRejects(q.submit(memeJob(), who("s1", "alice")));
+    expect(e.code).toBe("BUSY");
+    expect(e.details).toMatchObject({ reason: "user", limit: 1 });
+    expect(e.userMessage).toMatch(/already have a request in progress/);
+    await first;
+    // Once it finished, the same user may submit again.
+    await expect(q.submit(memeJob(), who("s1", "alice"))).resolves.toMatchObject({ kind: "meme" });
+    await q.close();
+    const q2 = await make({ perUserLimit: 2 });
+    const a = q2.submit(memeJob("spin:100"), who("s1", "bob"));
+    const b = q2.submit(memeJob("spin:100"), who("s1", "bob"));
+    await expect(Promise.all([a, b])).resolves.toHaveLength(2);
+    const c = q2.submit(memeJob("spin:100"), who("s1", "bob"));
+    const d = q2.submit(memeJob("spin:100"), who("s1", "bob"));
+    expect((await expectRejects(q2.submit(memeJob(), who("s1", "bob")))).details).toMatchObject({ reason: "user", limit: 2 });
+    await Promise.all([c, d]);
+  });
+
+  test("fairness: a busy server does not starve another", async () => {
+    const q = await make();
+    const started: string[] = [];
+    const onStart = (tag: string) => (e: ProgressEvent) => e.type === "started" && started.push(tag);
+    const blocker = q.submit(memeJob("spin:300"), { ...who("busy"), onProgress: onStart("blocker") });
+    const all: Promise<unknown>[] = [blocker];
+    for (let i = 0; i < 6; i++) all.push(q.submit(memeJob("spin:5"), { ...who("busy"), onProgress: onStart(`busy${i}`) }));
+    for (let i = 0; i < 2; i++) all.push(q.submit(memeJob("spin:5"), { ...who("quiet"), onProgress: onStart(`quiet${i}`) }));
+    await Promise.all(all);
+    // The quiet server's jobs arrived last but start interleaved, not after all six busy ones.
+    expect(started.slice(0, 5)).toEqual(["blocker", "busy0", "quiet0", "busy1", "quiet1"]);
+  });
+
+  test("progress: queued positions and ETAs, updated as the queue moves", async () => {
+    const q = await make();
+    const blocker = q.submit(memeJob("spin:300"), who());
+    const recs = [recorder(), recorder(), recorder()];
+    const jobs = recs.map((r) => q.submit(memeJob("spin:20"), { ...who(), onProgress: r.onProgress }));
+    await Promise.all([blocker, ...jobs]);
+    const queued = (i: number) => recs[i].events.filter((e) => e.type === "queued") as Extract<ProgressEvent, { type: "queued" }>[];
+    expect(queued(0).map((e) => e.position)).toEqual([1]);
+    expect(queued(1).map((e) => e.position)).toEqual([2, 1]);
+    expect(queued(2).map((e) => e.position)).toEqual([3, 2, 1]);
+    // Later positions wait longer (ETAs come from measured service times).
+    expect(queued(2)[0].etaSeconds).toBeGreaterThanOrEqual(queued(0)[0].etaSeconds);
+    for (const r of recs) expect(r.events.slice(-2).map((e) => e.type)).toEqual(["started", "done"]);
+  });
+
+  test("priorities: cheap jobs first when configured, explicit priority wins", async () => {
+    const q = await make({ cheapFirst: true });
+    const started: string[] = [];
+    const track = (tag: string) => ({ ...who(), onProgress: (e: ProgressEvent) => e.type === "started" && started.push(tag) });
+    const blocker = q.submit(memeJob("spin:300"), track("blocker"));
+    const animated: Job = { ...memeJob(), kind: "animated", animation: "morph" };
+    const enrol: Job = { kind: "enrol", image: memeJob().reaction };
+    await Promise.all([
+      blocker,
+      q.submit(animated, track("animated")),
+      q.submit(enrol, track("enrol")),
+      q.submit(memeJob(), track("meme")),
+      q.submit(memeJob(), { ...track("urgent-animated"), priority: -1 }).catch(() => undefined),
+    ]);
+    expect(started).toEqual(["blocker", "urgent-animated", "meme", "enrol", "animated"]);
+  });
+
+  test("timeout: a job running too long fails with TIMEOUT and frees its slot", async () => {
+    const q = await make({ jobTimeoutMs: 300 });
+    const t0 = performance.now();
+    const e = await expectRejects(q.submit(memeJob("spin:5000"), who()));
+    expect(e.code).toBe("TIMEOUT");
+    expect(performance.now() - t0).toBeLessThan(2000);
+    await expect(q.submit(memeJob(), who())).resolves.toMatchObject({ kind: "meme" });
+  });
+
+  test("cancellation of a running job that ignores its signal: the thread is stopped, the slot freed", async () => {
+    const q = await make();
+    const ac = new AbortController();
+    const t0 = performance.now();
+    const p = q.submit(memeJob("deaf:4000"), { ...who(), signal: ac.signal, onProgress: (e) => e.type === "started" && setTimeout(() => ac.abort(), 100) });
+    const e = await expectRejects(p);
+    expect(e.code).toBe("CANCELLED");
+    // If the thread were still burning its 4 s, this next job could not finish before then.
+    await expect(q.submit(memeJob(), who())).resolves.toMatchObject({ kind: "meme" });
+    expect(performance.now() - t0).toBeLessThan(3500);
+  });
+
+  test("cancellation while queued removes the job and moves the others up", async () => {
+    const q = await make();
+    const blocker = q.submit(memeJob("spin:300"), who());
+    const ac = new AbortController();
+    const cancelled = q.submit(memeJob(), { ...who(), signal: ac.signal });
+    const rec = recorder();
+    const after = q.submit(memeJob(), { ...who(), ...rec });
+    ac.abort();
+    expect((await expectRejects(cancelled)).code).toBe("CANCELLED");
+    await Promise.all([blocker, after]);
+    const positions = rec.events.filter((e) => e.type === "queued").map((e) => (e as { position: number }).position);
+    expect(positions).toEqual([2, 1]);
+    expect((await q.stats()).completed).toBe(2);
+  });
+
+  test("shutdown: stops taking work, drains what it can, fails the rest with a retry hint", async () => {
+    const q = await make();
+    const running = q.submit(memeJob("spin:200"), who());
+    const queuedJob = q.submit(memeJob("spin:10"), who());
+    const closing = q.close({ drainMs: 5000 });
+    const refused = await expectRejects(q.submit(memeJob(), who()));
+    expect(refused.code).toBe("BUSY");
+    expect(refused.details).toMatchObject({ reason: "shutdown" });
+    await expect(Promise.all([running, queuedJob])).resolves.toHaveLength(2);
+    await closing;
+
+    const q2 = await make();
+    const long = expectRejects(q2.submit(memeJob("spin:3000"), who()));
+    const stuck = expectRejects(q2.submit(memeJob(), who()));
+    await q2.close({ drainMs: 100 });
+    for (const p of [long, stuck]) {
+      const e = await p;
+      expect(e.code).toBe("BUSY");
+      expect(e.retryAfterSeconds).toBeGreaterThan(0);
+    }
+  });
+});
