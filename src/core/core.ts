@@ -10,6 +10,7 @@ import type {
   EncodedImage,
   Job,
   JobKind,
+  Owner,
   Scope,
   ServerSettings,
   SettingKey,
@@ -68,13 +69,14 @@ export interface Core {
   usage(ctx: CommandContext): Promise<Reply>;
   config(ctx: CommandContext, input: ConfigInput): Promise<Reply>;
   /** Template names of the user starting with `prefix` (case-insensitive), at most 25 (Discord's cap). */
-  templateNames(userId: string, prefix: string): Promise<string[]>;
+  templateNames(owner: Owner, prefix: string): Promise<string[]>;
 }
 
 export const SETTING_KEYS: readonly SettingKey[] = ["enabled", "quota", "cooldown", "animated", "channel", "ban", "unban"];
 export const MAX_CAPTION_CHARS = 200;
 export const TEMPLATE_NAME_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N} _.-]{0,31}$/u;
 
+const ownerOf = (ctx: CommandContext): Owner => ({ platform: ctx.platform, userId: ctx.userId });
 const scopeOf = (ctx: CommandContext): Scope => ({
   platform: ctx.platform,
   userId: ctx.userId,
@@ -139,11 +141,11 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
   }
 
   async function resolveTemplate(ctx: CommandContext, name?: string) {
-    const list = await templates.list(ctx.userId);
+    const list = await templates.list(ownerOf(ctx));
     if (list.length === 0) {
       throw new MimicError("NOT_FOUND", `You have no saved face yet. Save one first with ${hint(ctx.platform, "saveFace")}.`);
     }
-    return templates.resolve(ctx.userId, name);
+    return templates.resolve(ownerOf(ctx), name);
   }
 
   /** Moderation in front of the queue: admit (counts a use), submit, refund when the job did not deliver. */
@@ -228,7 +230,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const image = await load(ctx, input.image);
         const result = await runJob(ctx, "enrol", { kind: "enrol", image });
         if (result.kind !== "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "render result for enrol" });
-        const saved = await templates.save(ctx.userId, name, result.face);
+        const saved = await templates.save(ownerOf(ctx), name, result.face, scopeOf(ctx));
         const quality = result.face.qualityNote ? ` (${result.face.qualityNote})` : "";
         return {
           text: `Saved your face “${saved.name}”${quality}.${saved.isDefault ? " It is your default face." : ""} Now try ${hint(ctx.platform, "meme")}.`,
@@ -238,7 +240,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
 
     faceList: (ctx) =>
       guarded(ctx, async () => {
-        const list = await templates.list(ctx.userId);
+        const list = await templates.list(ownerOf(ctx));
         if (list.length === 0) {
           return { text: `You have no saved faces. Save one with ${hint(ctx.platform, "saveFace")}.`, ephemeral: true, templates: [] };
         }
@@ -252,20 +254,20 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
 
     faceRemove: (ctx, { name }) =>
       guarded(ctx, async () => {
-        await templates.remove(ctx.userId, name.trim());
+        await templates.remove(ownerOf(ctx), name.trim());
         return { text: `Deleted your face “${name.trim()}”.`, ephemeral: true };
       }),
 
     faceDefault: (ctx, { name }) =>
       guarded(ctx, async () => {
-        await templates.setDefault(ctx.userId, name.trim());
+        await templates.setDefault(ownerOf(ctx), name.trim());
         return { text: `“${name.trim()}” is now your default face.`, ephemeral: true };
       }),
 
     faceRename: (ctx, { from, to }) =>
       guarded(ctx, async () => {
         const target = checkTemplateName(to);
-        await templates.rename(ctx.userId, from.trim(), target);
+        await templates.rename(ownerOf(ctx), from.trim(), target);
         return { text: `Renamed “${from.trim()}” to “${target}”.`, ephemeral: true };
       }),
 
@@ -277,7 +279,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
             ephemeral: true,
           };
         }
-        const removed = await templates.forgetUser(ctx.userId);
+        const removed = await templates.forgetUser(ownerOf(ctx));
         return {
           text: `Done: deleted ${removed.templates} saved face${removed.templates === 1 ? "" : "s"} and ${removed.usageRecords} usage record${removed.usageRecords === 1 ? "" : "s"}. Mimic keeps nothing else about you.`,
           ephemeral: true,
@@ -310,20 +312,20 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           throw new MimicError("FORBIDDEN", "Only server admins (Manage Server / group admins) can change Mimic's settings.");
         }
         if (input.key === undefined) {
-          return { text: describeSettings(await moderation.settings(ctx.serverId), ctx), ephemeral: true };
+          return { text: describeSettings(await moderation.settings(scopeOf(ctx)), ctx), ephemeral: true };
         }
         if (!SETTING_KEYS.includes(input.key)) {
           throw new MimicError("BAD_INPUT", `Unknown setting “${input.key}”. Settings: ${SETTING_KEYS.join(", ")}.`);
         }
         const value = (input.value ?? "").trim();
         if (value === "") throw new MimicError("BAD_INPUT", `Give a value for “${input.key}”, e.g. ${exampleFor(input.key)}.`);
-        const after = await moderation.updateSetting(ctx.serverId, input.key, value, ctx.userId);
+        const after = await moderation.updateSetting(scopeOf(ctx), input.key, value);
         return { text: `Updated “${input.key}”.\n${describeSettings(after, ctx)}`, ephemeral: true };
       }),
 
-    async templateNames(userId, prefix) {
+    async templateNames(owner, prefix) {
       const p = prefix.trim().toLowerCase();
-      const list = await templates.list(userId);
+      const list = await templates.list(owner);
       return list
         .filter((t) => t.name.toLowerCase().startsWith(p))
         .map((t) => t.name)

@@ -14,6 +14,12 @@ export interface Scope {
 
 export type Platform = "discord" | "telegram" | "playground";
 
+/** Template owner: user ids are only unique within one platform. */
+export interface Owner {
+  platform: Platform;
+  userId: string;
+}
+
 // ---------------------------------------------------------------- templates
 
 export interface TemplateSummary {
@@ -32,16 +38,16 @@ export interface EnrolledFace {
 }
 
 export interface TemplatePort {
-  list(userId: string): Promise<TemplateSummary[]>;
+  list(owner: Owner): Promise<TemplateSummary[]>;
   /** The template to use: by name, or the user's default. Throws NOT_FOUND with a helpful message. */
-  resolve(userId: string, name?: string): Promise<{ summary: TemplateSummary; data: unknown }>;
+  resolve(owner: Owner, name?: string): Promise<{ summary: TemplateSummary; data: unknown }>;
   /** Saves a new template; the first one becomes the default. Throws LIMIT_REACHED / BAD_INPUT (name). */
-  save(userId: string, name: string, face: EnrolledFace): Promise<TemplateSummary>;
-  remove(userId: string, name: string): Promise<void>;
-  setDefault(userId: string, name: string): Promise<void>;
-  rename(userId: string, from: string, to: string): Promise<void>;
+  save(owner: Owner, name: string, face: EnrolledFace, scope: Scope): Promise<TemplateSummary>;
+  remove(owner: Owner, name: string): Promise<void>;
+  setDefault(owner: Owner, name: string): Promise<void>;
+  rename(owner: Owner, from: string, to: string): Promise<void>;
   /** Deletes every template and every usage record of the user; returns what was removed. */
-  forgetUser(userId: string): Promise<{ templates: number; usageRecords: number }>;
+  forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number }>;
 }
 
 // ---------------------------------------------------------------- moderation
@@ -81,9 +87,10 @@ export interface ModerationPort {
    * QUOTA_EXCEEDED MimicErrors (with retryAfterSeconds where it applies).
    */
   admit(scope: Scope, kind: JobKind): Promise<Admission>;
-  settings(serverId: string): Promise<ServerSettings>;
-  /** Applies one admin change (value already validated as text by the caller is parsed here). */
-  updateSetting(serverId: string, key: SettingKey, value: string, actorId: string): Promise<ServerSettings>;
+  /** The rules of scope's server (scope.serverId is never null here). */
+  settings(scope: Scope): Promise<ServerSettings>;
+  /** Applies one admin change by scope.userId; parses and validates `value` (BAD_INPUT on nonsense). */
+  updateSetting(scope: Scope, key: SettingKey, value: string): Promise<ServerSettings>;
   usage(scope: Scope, opts: { includeServer: boolean }): Promise<UsageReport>;
 }
 

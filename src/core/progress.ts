@@ -32,7 +32,7 @@ export function progressReporter(send: (text: string) => Promise<unknown>, minIn
     if (closed || text === lastText) return;
     lastText = text;
     lastSent = Date.now();
-    chain = chain.then(() => (closed ? undefined : send(text))).catch(() => undefined);
+    chain = chain.then(() => send(text)).catch(() => undefined);
   };
 
   return {

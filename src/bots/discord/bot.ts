@@ -218,7 +218,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
 
   async function onAutocomplete(i: AutocompleteInteraction) {
     const focused = i.options.getFocused(true);
-    const names = await core.templateNames(i.user.id, String(focused.value));
+    const names = await core.templateNames({ platform: "discord", userId: i.user.id }, String(focused.value));
     await i.respond(names.map((n) => ({ name: n, value: n })));
   }
 

@@ -1,0 +1,209 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import busboy from "busboy";
+import type { CommandContext, Core, Reply, SettingKey, TransferMode } from "../../core/index.ts";
+import { tooLarge } from "../../core/input.ts";
+import { MimicError, userMessageOf } from "../../errors.ts";
+import { logger } from "../../logger.ts";
+import { PLAYGROUND_PAGE } from "./page.ts";
+
+/**
+ * The local playground: a one-page web UI on 127.0.0.1 that drives the same command core as the bots,
+ * so a newcomer can try Mimic without creating a bot. One local user who is also the "server" admin.
+ */
+
+export interface PlaygroundOptions {
+  core: Core;
+  host: string;
+  port: number;
+  /** MAX_INPUT_BYTES: uploads beyond it are refused without being buffered. */
+  maxUploadBytes: number;
+}
+
+export interface Playground {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+const LOCAL_USER = "local";
+
+interface Upload {
+  fields: Record<string, string>;
+  file?: { bytes: Uint8Array; name: string; mime: string };
+}
+
+/** Multipart parsing by busboy; the file is buffered only up to the limit, then the request is refused. */
+function readUpload(req: IncomingMessage, maxBytes: number): Promise<Upload> {
+  return new Promise((resolve, reject) => {
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({ headers: req.headers, limits: { fileSize: maxBytes, files: 1, fields: 20, fieldSize: 4096 } });
+    } catch (cause) {
+      reject(new MimicError("BAD_INPUT", "Please send the form as multipart/form-data.", { cause }));
+      return;
+    }
+    const upload: Upload = { fields: {} };
+    let failure: MimicError | undefined;
+    bb.on("field", (name, value) => (upload.fields[name] = value));
+    bb.on("file", (_field, stream, info) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      stream.on("data", (c: Buffer) => {
+        size += c.length;
+        chunks.push(c);
+      });
+      stream.on("limit", () => {
+        const declared = Number(req.headers["content-length"] ?? NaN);
+        failure = tooLarge(Number.isFinite(declared) ? declared : size + 1, maxBytes);
+        chunks.length = 0;
+        stream.resume();
+      });
+      stream.on("end", () => {
+        if (size > 0 && !failure) upload.file = { bytes: new Uint8Array(Buffer.concat(chunks)), name: info.filename ?? "upload", mime: info.mimeType };
+      });
+    });
+    bb.on("error", (e) => reject(new MimicError("BAD_INPUT", "The upload was cut off. Please try again.", { cause: e })));
+    bb.on("close", () => (failure ? reject(failure) : resolve(upload)));
+    req.pipe(bb);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+  res.end(text);
+}
+
+/** Core replies as JSON; a result image travels as a data URL the page can show directly. */
+function replyJson(res: ServerResponse, reply: Reply): void {
+  sendJson(res, reply.errorCode ? 422 : 200, {
+    ok: !reply.errorCode,
+    text: reply.text,
+    errorCode: reply.errorCode,
+    templates: reply.templates,
+    file: reply.file && {
+      name: reply.file.name,
+      mime: reply.file.mime,
+      width: reply.file.width,
+      height: reply.file.height,
+      dataUrl: `data:${reply.file.mime};base64,${Buffer.from(reply.file.bytes).toString("base64")}`,
+    },
+  });
+}
+
+const optionalNumber = (s: string | undefined) => (s === undefined || s.trim() === "" ? undefined : Number(s));
+const optionalText = (s: string | undefined) => (s === undefined || s.trim() === "" ? undefined : s);
+
+export async function startPlayground(opts: PlaygroundOptions): Promise<Playground> {
+  const { core } = opts;
+  const ctx = (): CommandContext => ({
+    platform: "playground",
+    userId: LOCAL_USER,
+    serverId: "playground",
+    channelId: "playground",
+    isAdmin: true,
+    requestId: `pg-${randomUUID().slice(0, 8)}`,
+    // No platform limit here: a result may be as large as an accepted upload.
+    attachmentLimitBytes: opts.maxUploadBytes,
+  });
+
+  async function withImage(req: IncomingMessage): Promise<Upload & { image?: { kind: "bytes"; bytes: Uint8Array; mime: string; name: string } }> {
+    const up = await readUpload(req, opts.maxUploadBytes);
+    return { ...up, image: up.file && { kind: "bytes", ...up.file } };
+  }
+
+  const noImage: Reply = { text: "Choose a picture first.", ephemeral: true, errorCode: "BAD_INPUT" };
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const key = `${req.method} ${url.pathname}`;
+    switch (key) {
+      case "GET /":
+        res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+        res.end(PLAYGROUND_PAGE);
+        return;
+      case "GET /api/faces":
+        return replyJson(res, await core.faceList(ctx()));
+      case "POST /api/faces": {
+        const up = await withImage(req);
+        if (!up.image) return replyJson(res, noImage);
+        return replyJson(res, await core.faceSave(ctx(), { name: up.fields.name ?? "", image: up.image }));
+      }
+      case "POST /api/faces/default":
+      case "POST /api/faces/delete":
+      case "POST /api/faces/rename": {
+        const { fields } = await readUpload(req, 0);
+        const name = fields.name ?? "";
+        if (url.pathname.endsWith("default")) return replyJson(res, await core.faceDefault(ctx(), { name }));
+        if (url.pathname.endsWith("delete")) return replyJson(res, await core.faceRemove(ctx(), { name }));
+        return replyJson(res, await core.faceRename(ctx(), { from: name, to: fields.to ?? "" }));
+      }
+      case "POST /api/meme":
+      case "POST /api/morph": {
+        const up = await withImage(req);
+        if (!up.image) return replyJson(res, noImage);
+        const f = up.fields;
+        const common = {
+          image: up.image,
+          top: optionalText(f.top),
+          bottom: optionalText(f.bottom),
+          template: optionalText(f.template),
+          intensity: optionalNumber(f.intensity),
+        };
+        if (url.pathname === "/api/morph") return replyJson(res, await core.morph(ctx(), common));
+        return replyJson(
+          res,
+          await core.meme(ctx(), {
+            ...common,
+            mode: (optionalText(f.mode) as TransferMode | undefined) ?? "mimic",
+            animated: f.animated === "on" || f.animated === "true" ? true : undefined,
+          }),
+        );
+      }
+      case "GET /api/usage":
+        return replyJson(res, await core.usage(ctx()));
+      case "POST /api/config": {
+        const { fields } = await readUpload(req, 0);
+        return replyJson(res, await core.config(ctx(), { key: optionalText(fields.key) as SettingKey | undefined, value: fields.value }));
+      }
+      case "POST /api/forget":
+        return replyJson(res, await core.forgetMe(ctx(), { confirm: true }));
+      default:
+        sendJson(res, 404, { ok: false, text: "Not found." });
+    }
+  }
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((e: unknown) => {
+      if (!(e instanceof MimicError)) logger.error({ err: e }, "playground request failed");
+      if (!res.headersSent) sendJson(res, 422, { ok: false, text: userMessageOf(e), errorCode: e instanceof MimicError ? e.code : "INTERNAL" });
+      else res.end();
+      // A refused upload: stop reading the rest of it.
+      req.unpipe();
+      req.resume();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === "EADDRINUSE"
+          ? new MimicError("CONFIG", `Port ${opts.port} on ${opts.host} is in use: set PLAYGROUND_PORT to a free port.`, { cause: e })
+          : e,
+      ),
+    );
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${host}:${addr.port}/`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

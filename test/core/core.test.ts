@@ -1,0 +1,240 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createCore, type CommandContext } from "../../src/core/index.ts";
+import { loadImage, sniffImageMime } from "../../src/core/input.ts";
+import { progressReporter } from "../../src/core/progress.ts";
+import { memoryPorts } from "./doubles.ts";
+import { FACE_JPG, NOT_AN_IMAGE, REACTION_LAUGH_JPG, describeImage, flatPng, reactionGif } from "./images.ts";
+
+const MIB = 1024 * 1024;
+
+function ctx(over: Partial<CommandContext> = {}): CommandContext {
+  return {
+    platform: "discord",
+    userId: "u1",
+    serverId: "g1",
+    channelId: "c1",
+    isAdmin: false,
+    requestId: "r1",
+    attachmentLimitBytes: 10 * MIB,
+    ...over,
+  };
+}
+
+const bytes = (b: Uint8Array) => ({ kind: "bytes" as const, bytes: b });
+
+describe("command core", () => {
+  it("asks for a saved face first, with the platform's own command", async () => {
+    const ports = memoryPorts();
+    const core = createCore(ports, { maxInputBytes: 25 * MIB });
+    const dc = await core.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) });
+    expect(dc).toMatchObject({ ephemeral: true, errorCode: "NOT_FOUND" });
+    expect(dc.text).toContain("/face save");
+    const tg = await core.meme(ctx({ platform: "telegram" }), { image: bytes(REACTION_LAUGH_JPG) });
+    expect(tg.text).toContain("/save <name>");
+    expect(ports.queue.submitted).toHaveLength(0);
+  });
+
+  it("saves a face, lists it, renders a PNG meme and an animated GIF from a GIF reaction", async () => {
+    const ports = memoryPorts();
+    const core = createCore(ports, { maxInputBytes: 25 * MIB });
+    const saved = await core.faceSave(ctx(), { name: "me", image: bytes(FACE_JPG) });
+    expect(saved.errorCode).toBeUndefined();
+    expect(saved).toMatchObject({ ephemeral: true });
+    expect(saved.text).toContain("default face");
+
+    const list = await core.faceList(ctx());
+    expect(list.templates).toEqual([{ name: "me", isDefault: true }]);
+
+    const events: string[] = [];
+    const meme = await core.meme(ctx({ progress: (e) => events.push(e.type) }), {
+      image: bytes(REACTION_LAUGH_JPG),
+      top: "  when the   build ",
+      bottom: "passes",
+      intensity: 50,
+    });
+    expect(meme.errorCode).toBeUndefined();
+    expect(meme.ephemeral).toBe(false);
+    expect(meme.file?.mime).toBe("image/png");
+    expect((await describeImage(meme.file!.bytes)).format).toBe("png");
+    expect(events).toEqual(expect.arrayContaining(["queued", "started", "done"]));
+    const job = ports.queue.submitted.at(-1)!;
+    expect(job).toMatchObject({ kind: "meme", captions: { top: "when the build", bottom: "passes" }, intensity: 0.5, byteBudget: 10 * MIB });
+
+    const gif = await core.meme(ctx(), { image: bytes(await reactionGif()) });
+    expect(gif.file?.mime).toBe("image/gif");
+    const d = await describeImage(gif.file!.bytes);
+    expect(d.format).toBe("gif");
+    expect(d.pages).toBeGreaterThan(1);
+    expect(ports.queue.submitted.at(-1)).toMatchObject({ kind: "animated", animation: "reaction" });
+
+    const morph = await core.morph(ctx(), { image: bytes(REACTION_LAUGH_JPG) });
+    expect(ports.queue.submitted.at(-1)).toMatchObject({ kind: "animated", animation: "morph" });
+    expect(morph.file?.name).toMatch(/\.gif$/);
+  });
+
+  it("refuses bad inputs with actionable messages, before queueing", async () => {
+    const ports = memoryPorts();
+    const core = createCore(ports, { maxInputBytes: 1 * MIB });
+    expect((await core.faceSave(ctx(), { name: "me", image: bytes(await flatPng()) })).errorCode).toBe("NO_FACE");
+    expect((await core.faceSave(ctx(), { name: "!!", image: bytes(FACE_JPG) })).text).toContain("Face names are");
+    const notImage = await core.faceSave(ctx(), { name: "me", image: bytes(NOT_AN_IMAGE) });
+    expect(notImage).toMatchObject({ errorCode: "NOT_AN_IMAGE", ephemeral: true });
+    const big = await core.faceSave(ctx(), { name: "me", image: bytes(new Uint8Array(2 * MIB)) });
+    expect(big.errorCode).toBe("IMAGE_TOO_LARGE");
+    expect(big.text).toContain("limit is 1.0 MiB");
+    await core.faceSave(ctx(), { name: "me", image: bytes(FACE_JPG) });
+    const caption = await core.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG), top: "x".repeat(201) });
+    expect(caption.text).toContain("at most 200");
+    expect((await core.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG), intensity: 150 })).text).toContain("0 to 100");
+    // only the NO_FACE enrolment reached the queue
+    expect(ports.queue.submitted).toHaveLength(2);
+  });
+
+  it("puts moderation in front of the queue: quota, refunds, admin-only settings", async () => {
+    const ports = memoryPorts();
+    const core = createCore(ports, { maxInputBytes: 25 * MIB });
+    await core.faceSave(ctx(), { name: "me", image: bytes(FACE_JPG) });
+    const refused = await core.config(ctx(), { key: "quota", value: "1" });
+    expect(refused).toMatchObject({ errorCode: "FORBIDDEN", ephemeral: true });
+    const set = await core.config(ctx({ isAdmin: true }), { key: "quota", value: "1" });
+    expect(set.text).toContain("1 per user per day");
+    expect((await core.config(ctx({ isAdmin: true }), {})).text).toContain("quota: 1 per user per day");
+    expect((await core.config(ctx({ isAdmin: true, serverId: null }), {})).errorCode).toBe("BAD_INPUT");
+
+    // a failed job is refunded: the quota still allows one
+    const before = ports.queue.submitted.length;
+    ports.queue.submit = vi.fn().mockRejectedValueOnce(new Error("worker crashed")).mockImplementation(ports.queue.submit.bind(ports.queue));
+    const crashed = await core.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) });
+    expect(crashed.errorCode).toBe("INTERNAL");
+    expect(crashed.text).toMatch(/went wrong on our side/);
+    expect((await core.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) })).file).toBeDefined();
+    const over = await core.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) });
+    expect(over).toMatchObject({ errorCode: "QUOTA_EXCEEDED", ephemeral: true });
+    expect(ports.queue.submitted.length).toBe(before + 1);
+
+    const usage = await core.usage(ctx({ isAdmin: true }));
+    expect(usage.text).toContain("Today you made 1 meme of 1 allowed");
+    expect(usage.text).toContain("Server today: 1 memes by 1 user");
+    expect((await core.usage(ctx())).text).not.toContain("Server today");
+  });
+
+  it("manages faces and forgets a user completely", async () => {
+    const ports = memoryPorts();
+    const core = createCore(ports, { maxInputBytes: 25 * MIB });
+    await core.faceSave(ctx(), { name: "me", image: bytes(FACE_JPG) });
+    await core.faceSave(ctx(), { name: "work", image: bytes(REACTION_LAUGH_JPG) });
+    expect(await core.templateNames({ platform: "discord", userId: "u1" }, "W")).toEqual(["work"]);
+    expect(await core.templateNames({ platform: "telegram", userId: "u1" }, "")).toEqual([]);
+    expect((await core.faceDefault(ctx(), { name: "work" })).text).toContain("now your default");
+    expect((await core.faceRename(ctx(), { from: "me", to: "home" })).errorCode).toBeUndefined();
+    expect((await core.faceList(ctx())).templates).toEqual([
+      { name: "home", isDefault: false },
+      { name: "work", isDefault: true },
+    ]);
+    expect((await core.faceRemove(ctx(), { name: "nope" })).errorCode).toBe("NOT_FOUND");
+    expect((await core.forgetMe(ctx(), { confirm: false })).text).toContain("Confirm");
+    expect((await core.faceList(ctx())).templates).toHaveLength(2);
+    const gone = await core.forgetMe(ctx(), { confirm: true });
+    expect(gone.text).toContain("deleted 2 saved faces");
+    expect((await core.faceList(ctx())).templates).toEqual([]);
+  });
+});
+
+describe("image input", () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    server?.closeAllConnections();
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    server = undefined;
+  });
+
+  async function serve(handler: Parameters<typeof createServer>[1]): Promise<string> {
+    server = createServer(handler);
+    await new Promise<void>((r) => server!.listen(0, "127.0.0.1", r));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  it("sniffs real image types and ignores declared ones", async () => {
+    expect(sniffImageMime(FACE_JPG)).toBe("image/jpeg");
+    expect(sniffImageMime(await flatPng())).toBe("image/png");
+    expect(sniffImageMime(await reactionGif(undefined, 2, 32))).toBe("image/gif");
+    expect(sniffImageMime(NOT_AN_IMAGE)).toBeUndefined();
+  });
+
+  it("refuses oversized downloads by declared size, Content-Length, or while streaming", async () => {
+    let requests = 0;
+    let streamedBytes = 0;
+    const base = await serve((req, res) => {
+      requests++;
+      if (req.url === "/declared") {
+        res.writeHead(200, { "content-length": String(5 * MIB) });
+        res.end(Buffer.alloc(5 * MIB));
+        return;
+      }
+      // No Content-Length: chunks until the client gives up (or 20 MiB).
+      res.writeHead(200, { "content-type": "image/png" });
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      let closed = false;
+      res.on("close", () => (closed = true));
+      const pump = () => {
+        while (!closed && streamedBytes < 20 * MIB) {
+          streamedBytes += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    await expect(loadImage({ kind: "url", url: `${base}/x`, declaredSize: 3 * MIB }, { limitBytes: MIB })).rejects.toMatchObject({
+      code: "IMAGE_TOO_LARGE",
+    });
+    expect(requests).toBe(0);
+    await expect(loadImage({ kind: "url", url: `${base}/declared` }, { limitBytes: MIB })).rejects.toMatchObject({ code: "IMAGE_TOO_LARGE" });
+    await expect(loadImage({ kind: "url", url: `${base}/stream` }, { limitBytes: MIB })).rejects.toMatchObject({ code: "IMAGE_TOO_LARGE" });
+    // The stream was cut soon after the limit, not read to its end.
+    expect(streamedBytes).toBeLessThan(8 * MIB);
+  });
+
+  it("downloads a picture and reports a dead link helpfully", async () => {
+    const base = await serve((req, res) => {
+      if (req.url === "/face.jpg") res.end(Buffer.from(FACE_JPG));
+      else res.writeHead(404).end();
+    });
+    const img = await loadImage({ kind: "url", url: async () => `${base}/face.jpg` }, { limitBytes: MIB });
+    expect(img.mime).toBe("image/jpeg");
+    expect(img.bytes.byteLength).toBe(FACE_JPG.byteLength);
+    await expect(loadImage({ kind: "url", url: `${base}/gone.jpg` }, { limitBytes: MIB })).rejects.toMatchObject({
+      code: "BAD_INPUT",
+      userMessage: expect.stringContaining("deleted"),
+    });
+    await expect(
+      loadImage({ kind: "url", url: `${base}/x`, declaredMime: "application/x-tgsticker" }, { limitBytes: MIB }),
+    ).rejects.toMatchObject({ code: "NOT_AN_IMAGE", userMessage: expect.stringContaining("animated stickers") });
+  });
+});
+
+describe("progress reporter", () => {
+  it("sends in order, throttles bursts and never after close", async () => {
+    vi.useFakeTimers();
+    try {
+      const sent: string[] = [];
+      const r = progressReporter(async (t) => void sent.push(t), 1000);
+      r.onProgress({ type: "queued", position: 3, etaSeconds: 6 });
+      r.onProgress({ type: "queued", position: 2, etaSeconds: 4 });
+      await vi.advanceTimersByTimeAsync(10);
+      expect(sent).toEqual(["In the queue: position 3, about 6 s."]);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(sent).toEqual(["In the queue: position 3, about 6 s.", "In the queue: position 2, about 4 s."]);
+      r.onProgress({ type: "started" });
+      await r.close();
+      r.onProgress({ type: "done" });
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(sent.at(-1)).toBe("Working on it…");
+      expect(sent).toHaveLength(3);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

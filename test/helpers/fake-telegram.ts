@@ -1,0 +1,292 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import busboy from "busboy";
+
+/**
+ * A fake Telegram Bot API on 127.0.0.1 for driving the real grammY Bot: long-polled getUpdates, the
+ * send/edit/delete methods Mimic uses (multipart uploads parsed by busboy, which, unlike undici's
+ * formData(), accepts grammY's unquoted filenames), getFile + /file downloads, getChatMember.
+ */
+
+export interface RecordedCall {
+  method: string;
+  params: Record<string, unknown>;
+  files: Record<string, { bytes: Buffer; filename: string; mime: string }>;
+  at: number;
+}
+
+interface Chat {
+  id: number;
+  type: "private" | "group" | "supergroup";
+  title?: string;
+}
+
+interface User {
+  id: number;
+  is_bot: false;
+  first_name: string;
+  username?: string;
+}
+
+export interface StoredFile {
+  file_id: string;
+  file_unique_id: string;
+  file_path: string;
+  file_size: number;
+}
+
+export class FakeTelegram {
+  readonly calls: RecordedCall[] = [];
+  readonly botInfo = {
+    id: 4242,
+    is_bot: true as const,
+    first_name: "Mimic",
+    username: "mimic_test_bot",
+    can_join_groups: true,
+    can_read_all_group_messages: false,
+    supports_inline_queries: false,
+    can_connect_to_business: false,
+    has_main_web_app: false,
+    has_topics_enabled: false,
+    allows_users_to_create_topics: false,
+  };
+  /** `${chatId}:${userId}` → status; default "member". */
+  readonly memberStatus = new Map<string, "creator" | "administrator" | "member">();
+
+  private updates: unknown[] = [];
+  private nextUpdateId = 1;
+  private nextMessageId = 1000;
+  private nextFile = 1;
+  private files = new Map<string, { meta: StoredFile; bytes: Buffer }>();
+  private pollers: (() => void)[] = [];
+  private waiters: { pred: (c: RecordedCall) => boolean; resolve: (c: RecordedCall) => void }[] = [];
+  /** Bytes served for each downloaded file path, to prove the limits held. */
+  readonly downloads: string[] = [];
+
+  private constructor(
+    private readonly server: Server,
+    readonly token: string,
+    readonly apiRoot: string,
+  ) {}
+
+  static async start(token = "123:TEST"): Promise<FakeTelegram> {
+    let fake!: FakeTelegram;
+    const server = createServer((req, res) => void fake.handle(req, res));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as AddressInfo).port;
+    fake = new FakeTelegram(server, token, `http://127.0.0.1:${port}`);
+    return fake;
+  }
+
+  /** Registers a downloadable file (what a user's upload becomes on Telegram's side). */
+  addFile(bytes: Uint8Array, ext = "jpg", declaredSize?: number): StoredFile {
+    const n = this.nextFile++;
+    const meta: StoredFile = {
+      file_id: `file-${n}`,
+      file_unique_id: `u${n}`,
+      file_path: `photos/file_${n}.${ext}`,
+      file_size: declaredSize ?? bytes.byteLength,
+    };
+    this.files.set(meta.file_id, { meta, bytes: Buffer.from(bytes) });
+    return meta;
+  }
+
+  /** Delivers an update from a user: a message in `chat` (returns the message as sent). */
+  sendMessage(chat: Chat, from: User, fields: Record<string, unknown>): Record<string, unknown> {
+    const message = { message_id: this.nextMessageId++, date: Math.floor(Date.now() / 1000), chat, from, ...fields };
+    this.push({ message });
+    return message;
+  }
+
+  /** A photo message (optionally with caption / reply) whose largest size is `file`. */
+  sendPhoto(chat: Chat, from: User, file: StoredFile, extra: Record<string, unknown> = {}) {
+    return this.sendMessage(chat, from, {
+      photo: [{ file_id: file.file_id, file_unique_id: file.file_unique_id, width: 512, height: 512, file_size: file.file_size }],
+      ...extra,
+    });
+  }
+
+  /** A command text, optionally replying to an earlier message. */
+  sendCommand(chat: Chat, from: User, text: string, replyTo?: Record<string, unknown>) {
+    const command = text.match(/^\/\w+/)![0];
+    return this.sendMessage(chat, from, {
+      text,
+      entities: [{ type: "bot_command", offset: 0, length: command.length }],
+      ...(replyTo ? { reply_to_message: replyTo } : {}),
+    });
+  }
+
+  pressButton(chat: Chat, from: User, message: Record<string, unknown>, data: string) {
+    this.push({ callback_query: { id: `cb-${this.nextUpdateId}`, from, chat_instance: "ci", message, data } });
+  }
+
+  private push(update: Record<string, unknown>) {
+    this.updates.push({ update_id: this.nextUpdateId++, ...update });
+    for (const p of this.pollers.splice(0)) p();
+  }
+
+  /** Resolves with the first call (already made or future) matching `pred`. */
+  waitFor(pred: (c: RecordedCall) => boolean, timeoutMs = 30_000): Promise<RecordedCall> {
+    const seen = this.calls.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`FakeTelegram: no matching call within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({
+        pred,
+        resolve: (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        },
+      });
+    });
+  }
+
+  /** The next call of `method` after the current call count. */
+  nextCall(method: string | string[], timeoutMs?: number): Promise<RecordedCall> {
+    const from = this.calls.length;
+    const methods = Array.isArray(method) ? method : [method];
+    return this.waitFor((c) => this.calls.indexOf(c) >= from && methods.includes(c.method), timeoutMs);
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.pollers.splice(0)) p();
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? "/", this.apiRoot);
+    const fileMatch = url.pathname.match(/^\/file\/bot([^/]+)\/(.+)$/);
+    if (fileMatch) {
+      const entry = [...this.files.values()].find((f) => f.meta.file_path === fileMatch[2]);
+      if (fileMatch[1] !== this.token || !entry) return this.json(res, 404, { ok: false, description: "Not Found" });
+      this.downloads.push(entry.meta.file_path);
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": entry.bytes.length });
+      res.end(entry.bytes);
+      return;
+    }
+    const m = url.pathname.match(/^\/bot([^/]+)\/(\w+)$/);
+    if (!m || m[1] !== this.token) return this.json(res, 401, { ok: false, error_code: 401, description: "Unauthorized" });
+    const method = m[2];
+    const { params, files } = await this.readParams(req);
+    const call: RecordedCall = { method, params, files, at: performance.now() };
+    if (method !== "getUpdates") {
+      this.calls.push(call);
+      for (const w of this.waiters.slice()) {
+        if (w.pred(call)) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve(call);
+        }
+      }
+    }
+    const ok = (result: unknown) => this.json(res, 200, { ok: true, result });
+    const chatOf = (id: unknown): Chat => ({ id: Number(id), type: Number(id) < 0 ? "supergroup" : "private" });
+    switch (method) {
+      case "getMe":
+        return ok(this.botInfo);
+      case "deleteWebhook":
+      case "sendChatAction":
+      case "answerCallbackQuery":
+      case "deleteMessage":
+        return ok(true);
+      case "getUpdates": {
+        const offset = Number(params.offset ?? 0);
+        this.updates = this.updates.filter((u) => (u as { update_id: number }).update_id >= offset);
+        if (this.updates.length === 0) {
+          const timeoutS = Number(params.timeout ?? 0);
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, Math.min(timeoutS, 2) * 1000);
+            this.pollers.push(() => {
+              clearTimeout(t);
+              resolve();
+            });
+          });
+        }
+        if (res.destroyed) return;
+        return ok(this.updates.filter((u) => (u as { update_id: number }).update_id >= offset));
+      }
+      case "getFile": {
+        const f = this.files.get(String(params.file_id));
+        if (!f) return this.json(res, 400, { ok: false, error_code: 400, description: "Bad Request: invalid file_id" });
+        // The real Bot API refuses files over 20 MB here.
+        if (f.meta.file_size > 20 * 1000 * 1000) return this.json(res, 400, { ok: false, error_code: 400, description: "Bad Request: file is too big" });
+        return ok(f.meta);
+      }
+      case "getChatMember": {
+        const status = this.memberStatus.get(`${params.chat_id}:${params.user_id}`) ?? "member";
+        return ok({ status, user: { id: Number(params.user_id), is_bot: false, first_name: "U" } });
+      }
+      case "sendMessage":
+      case "sendPhoto":
+      case "sendAnimation":
+        return ok({
+          message_id: this.nextMessageId++,
+          date: Math.floor(Date.now() / 1000),
+          chat: chatOf(params.chat_id),
+          from: this.botInfo,
+          ...(method === "sendMessage" ? { text: params.text } : { caption: params.caption }),
+        });
+      case "editMessageText":
+        return ok({
+          message_id: Number(params.message_id ?? 0),
+          date: Math.floor(Date.now() / 1000),
+          chat: chatOf(params.chat_id),
+          text: params.text,
+        });
+      default:
+        return this.json(res, 404, { ok: false, error_code: 404, description: `Not Found: method ${method}` });
+    }
+  }
+
+  private json(res: ServerResponse, status: number, body: unknown) {
+    if (res.destroyed) return;
+    res.writeHead(status, { "content-type": "application/json" });
+    res.end(JSON.stringify(body));
+  }
+
+  private readParams(req: IncomingMessage): Promise<{ params: Record<string, unknown>; files: RecordedCall["files"] }> {
+    const type = req.headers["content-type"] ?? "";
+    if (type.startsWith("multipart/form-data")) {
+      return new Promise((resolve, reject) => {
+        const params: Record<string, unknown> = {};
+        const files: RecordedCall["files"] = {};
+        const bb = busboy({ headers: req.headers });
+        bb.on("field", (k, v) => (params[k] = parseValue(v)));
+        bb.on("file", (k, stream, info) => {
+          const chunks: Buffer[] = [];
+          stream.on("data", (c: Buffer) => chunks.push(c));
+          stream.on("end", () => (files[k] = { bytes: Buffer.concat(chunks), filename: info.filename ?? "", mime: info.mimeType }));
+        });
+        bb.on("close", () => resolve({ params, files }));
+        bb.on("error", reject);
+        req.pipe(bb);
+      });
+    }
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        resolve({ params: text ? (JSON.parse(text) as Record<string, unknown>) : {}, files: {} });
+      });
+    });
+  }
+}
+
+function parseValue(v: string): unknown {
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
+}
+
+/** The uploaded file of a sendPhoto/sendAnimation call (grammY attaches it by reference). */
+export function uploadedFile(call: RecordedCall): { bytes: Buffer; filename: string; mime: string } {
+  const field = call.method === "sendAnimation" ? "animation" : "photo";
+  const ref = String(call.params[field] ?? "");
+  const key = ref.startsWith("attach://") ? ref.slice("attach://".length) : field;
+  const file = call.files[key] ?? Object.values(call.files)[0];
+  if (!file) throw new Error(`no file uploaded in ${call.method}`);
+  return file;
+}
