@@ -1,0 +1,106 @@
+import type { GifPalette } from "gifenc";
+import { gifenc } from "./gifenc.ts";
+import type { Palette } from "./palette.ts";
+
+/**
+ * GIF89a container writer. gifenc does the LZW coding of each frame; its writeFrame always places a frame at
+ * (0, 0), so frames are written through a manual-mode gifenc encoder and the image descriptor's left/top
+ * (bytes 9..12 of what it writes: 8-byte graphic control extension, then 0x2C + x + y) is patched to the
+ * sub-rectangle's offset. The header, screen descriptor and loop extension are written here.
+ */
+export interface GifFrameBlock {
+  /** Indices of the sub-rectangle, width × height. */
+  index: Uint8Array;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  delayCs: number;
+  /** A frame-local palette, or null for the global one. */
+  localPalette: Palette | null;
+  /** Transparent index (unchanged pixels), or -1 for none. */
+  transparentIndex: number;
+}
+
+export class GifWriter {
+  private chunks: Uint8Array[] = [];
+  private size = 0;
+  private readonly frameEncoder = gifenc.GIFEncoder({ auto: false, initialCapacity: 1 << 16 });
+
+  constructor(width: number, height: number, globalPalette: Palette, tableSlots: number, loop: boolean) {
+    const bits = tableBits(tableSlots);
+    const head = new Uint8Array(13 + 3 * (1 << bits) + (loop ? 19 : 0));
+    head.set([0x47, 0x49, 0x46, 0x38, 0x39, 0x61], 0); // "GIF89a"
+    head[6] = width & 0xff;
+    head[7] = width >> 8;
+    head[8] = height & 0xff;
+    head[9] = height >> 8;
+    head[10] = 0x80 | ((bits - 1) << 4) | (bits - 1); // global table present, colour resolution, table size
+    head[11] = 0; // background index
+    head[12] = 0; // square pixels
+    head.set(globalPalette.colors.subarray(0, globalPalette.count * 3), 13);
+    if (loop) {
+      const o = 13 + 3 * (1 << bits);
+      head.set([0x21, 0xff, 0x0b], o);
+      head.set(Array.from("NETSCAPE2.0", (ch) => ch.charCodeAt(0)), o + 3);
+      head.set([0x03, 0x01, 0x00, 0x00, 0x00], o + 14); // loop forever
+    }
+    this.push(head);
+  }
+
+  get byteLength(): number {
+    return this.size + 1;
+  }
+
+  writeFrame(f: GifFrameBlock, globalSlots: number): void {
+    const enc = this.frameEncoder;
+    enc.reset();
+    const slots = f.localPalette ? f.localPalette.count + (f.transparentIndex >= 0 ? 1 : 0) : globalSlots;
+    enc.writeFrame(f.index, f.width, f.height, {
+      first: false,
+      palette: f.localPalette ? toGifencPalette(f.localPalette, slots) : null,
+      delay: f.delayCs * 10,
+      transparent: f.transparentIndex >= 0,
+      transparentIndex: Math.max(0, f.transparentIndex),
+      // 1 = leave in place: the next frame draws over what is shown (our transparency means "unchanged").
+      dispose: 1,
+      colorDepth: Math.max(2, tableBits(slots)),
+    });
+    const block = enc.bytes();
+    if (block[8] !== 0x2c) throw new Error("gifenc frame layout changed: image descriptor not at byte 8");
+    block[9] = f.x & 0xff;
+    block[10] = f.x >> 8;
+    block[11] = f.y & 0xff;
+    block[12] = f.y >> 8;
+    this.push(block);
+  }
+
+  finish(): Uint8Array {
+    const out = new Uint8Array(this.size + 1);
+    let o = 0;
+    for (const c of this.chunks) {
+      out.set(c, o);
+      o += c.length;
+    }
+    out[o] = 0x3b; // trailer
+    return out;
+  }
+
+  private push(c: Uint8Array): void {
+    this.chunks.push(c);
+    this.size += c.length;
+  }
+}
+
+/** Bits for a colour table holding `slots` entries (GIF tables are 2..256 entries, powers of two). */
+export function tableBits(slots: number): number {
+  return Math.max(1, Math.ceil(Math.log2(Math.max(2, slots))));
+}
+
+function toGifencPalette(p: Palette, slots: number): GifPalette {
+  const out: GifPalette = [];
+  for (let k = 0; k < slots; k++) {
+    out.push(k < p.count ? [p.colors[k * 3], p.colors[k * 3 + 1], p.colors[k * 3 + 2]] : [0, 0, 0]);
+  }
+  return out;
+}

@@ -1,0 +1,261 @@
+import sharp from "sharp";
+import { MimicError } from "../../errors.ts";
+import type { RgbImage } from "../types.ts";
+import { GifWriter, type GifFrameBlock } from "./container.ts";
+import { mapFrame } from "./map-frame.ts";
+import { buildPalette, NearestColor, paletteError, type Palette } from "./palette.ts";
+
+export interface EncodeGifOptions {
+  /** Display time per frame (one value for all frames, or one per frame), milliseconds. */
+  delaysMs: number[] | number;
+  /** Loop forever (default true); false plays once. */
+  loop?: boolean;
+  /** Byte budget, met by reducing quality, size or frames — never by failing. Default 10 MiB. */
+  maxBytes?: number;
+  /** Floyd–Steinberg dithering (default false: smaller files, less shimmer between frames). */
+  dither?: boolean;
+  /** Upper bound on palette colours, 2..255 (one slot stays reserved for "unchanged"). Default 255. */
+  maxColors?: number;
+}
+
+export interface EncodedGif {
+  bytes: Uint8Array;
+  /** Frames written (unchanged frames are merged into the previous one's delay). */
+  frames: number;
+  width: number;
+  height: number;
+  /** Colours in the global palette. */
+  colors: number;
+  /** What was given up to meet maxBytes, in the order applied; empty when the first encode fitted. */
+  reductions: string[];
+}
+
+export const DEFAULT_GIF_MAX_BYTES = 10 * 1024 * 1024;
+/** Below this no meaningful animation fits; a caller passing less has a bug, not a big image. */
+export const MIN_GIF_MAX_BYTES = 4096;
+/** Squared RGB distance an unchanged pixel may lose against re-writing it: ~2 levels per channel (invisible). */
+const KEEP_NEAR_LOSSLESS = 12;
+/** ~6 levels per channel: first budget step, costs ~0.3 dB on morphs and saves 15–30 %. */
+const KEEP_LOSSY = 108;
+/** Frames whose global-palette error is this much above the median get a local palette if it helps enough. */
+const LOCAL_PALETTE_OUTLIER = 2;
+const LOCAL_PALETTE_MIN_MSE = 25;
+const LOCAL_PALETTE_GAIN = 0.6;
+/** Smallest side the budget loop scales down to (a 16 × 16 frame is < 1.2 KB even with 256 colours). */
+const MIN_SIDE = 16;
+
+interface Params {
+  colors: number;
+  dither: boolean;
+  keepThresholdSq: number;
+}
+
+interface Attempt {
+  bytes: Uint8Array;
+  frames: number;
+  colors: number;
+}
+
+/**
+ * Encodes RGB frames as an animated GIF: one global palette (frames that it serves badly get their own,
+ * decided by measured error), unchanged pixels written as transparent inside the changed sub-rectangle,
+ * optional dithering. If the result is over maxBytes, cheap reductions are applied first (dithering off,
+ * lossier frame difference, fewer colours), then the frames are scaled down to the estimated fitting
+ * size, then every other frame is dropped once frames are small — the order measured in bench/gif.ts.
+ */
+export async function encodeGif(frames: RgbImage[], opts: EncodeGifOptions): Promise<EncodedGif> {
+  validate(frames, opts);
+  const maxBytes = opts.maxBytes ?? DEFAULT_GIF_MAX_BYTES;
+  const loop = opts.loop ?? true;
+  let work = frames;
+  let delaysMs = frames.map((_, i) => (typeof opts.delaysMs === "number" ? opts.delaysMs : opts.delaysMs[i]));
+  const params: Params = {
+    colors: Math.max(2, Math.min(255, Math.floor(opts.maxColors ?? 255))),
+    dither: opts.dither ?? false,
+    keepThresholdSq: KEEP_NEAR_LOSSLESS,
+  };
+  const reductions: string[] = [];
+  let attempt = encodeOnce(work, delaysMs, params, loop);
+  while (attempt.bytes.length > maxBytes) {
+    const ratio = attempt.bytes.length / maxBytes;
+    const w = work[0].width;
+    const h = work[0].height;
+    // Cheap steps first, one at a time while close to the budget; far over it they ride along with scaling.
+    if (params.dither && ratio <= 2) {
+      params.dither = false;
+      reductions.push("dithering off");
+    } else if (params.keepThresholdSq < KEEP_LOSSY && ratio <= 2) {
+      params.keepThresholdSq = KEEP_LOSSY;
+      reductions.push("lossier frame difference");
+    } else if (params.colors > 64 && ratio <= 1.5) {
+      params.colors = params.colors > 128 ? 128 : 64;
+      reductions.push(`${params.colors} colours`);
+    } else if (Math.min(w, h) > MIN_SIDE && (Math.min(w, h) > 96 || work.length < 3)) {
+      if (params.dither) reductions.push("dithering off");
+      if (params.keepThresholdSq < KEEP_LOSSY) reductions.push("lossier frame difference");
+      params.dither = false;
+      params.keepThresholdSq = KEEP_LOSSY;
+      // Bytes scale roughly with pixel count: aim a little under the budget.
+      const s = Math.max(MIN_SIDE / Math.min(w, h), Math.min(0.9, Math.sqrt(1 / ratio) * 0.92));
+      const nw = Math.max(MIN_SIDE, Math.round(w * s));
+      const nh = Math.max(MIN_SIDE, Math.round(h * s));
+      work = await resizeFrames(work, nw, nh);
+      reductions.push(`scaled to ${nw}×${nh}`);
+    } else {
+      const before = work.length;
+      const kept: RgbImage[] = [];
+      const keptDelays: number[] = [];
+      for (let i = 0; i < work.length; i += 2) {
+        kept.push(work[i]);
+        keptDelays.push(delaysMs[i] + (i + 1 < work.length ? delaysMs[i + 1] : 0));
+      }
+      work = kept;
+      delaysMs = keptDelays;
+      reductions.push(`frames ${before}→${work.length}`);
+    }
+    attempt = encodeOnce(work, delaysMs, params, loop);
+  }
+  return {
+    bytes: attempt.bytes,
+    frames: attempt.frames,
+    width: work[0].width,
+    height: work[0].height,
+    colors: attempt.colors,
+    reductions,
+  };
+}
+
+function validate(frames: RgbImage[], opts: EncodeGifOptions): void {
+  if (!Array.isArray(frames) || frames.length === 0) {
+    throw new MimicError("BAD_INPUT", "There is nothing to animate: no frames were given.");
+  }
+  const { width, height } = frames[0];
+  if (width < 1 || height < 1 || width > 65535 || height > 65535) {
+    throw new MimicError("BAD_INPUT", `A GIF frame must be 1–65535 pixels per side (got ${width}×${height}).`);
+  }
+  for (const f of frames) {
+    if (f.width !== width || f.height !== height || f.data.length !== width * height * 3) {
+      throw new MimicError("BAD_INPUT", "All animation frames must have the same size.", {
+        details: { expected: [width, height], got: [f.width, f.height] },
+      });
+    }
+  }
+  const d = opts.delaysMs;
+  const delays = typeof d === "number" ? [d] : d;
+  if (!Array.isArray(delays) || (typeof d !== "number" && d.length !== frames.length)) {
+    throw new MimicError("BAD_INPUT", `Give one frame delay, or one per frame (${frames.length}).`);
+  }
+  if (delays.some((x) => !Number.isFinite(x) || x < 0 || x > 655_350)) {
+    throw new MimicError("BAD_INPUT", "Frame delays must be between 0 and 655350 ms.");
+  }
+  if (opts.maxBytes !== undefined && !(Number.isFinite(opts.maxBytes) && opts.maxBytes >= MIN_GIF_MAX_BYTES)) {
+    throw new MimicError("BAD_INPUT", `The GIF size limit must be at least ${MIN_GIF_MAX_BYTES} bytes.`);
+  }
+}
+
+/**
+ * GIF delays are centiseconds; rounding is done on the running total so long animations keep their
+ * duration. Browsers play delays under 2 cs as 10 cs, so 2 cs is the floor.
+ */
+export function toCentiseconds(delaysMs: number[]): number[] {
+  const out: number[] = [];
+  let t = 0;
+  let shown = 0;
+  for (const d of delaysMs) {
+    t += d;
+    const cs = Math.max(2, Math.round(t / 10) - shown);
+    out.push(cs);
+    shown += cs;
+  }
+  return out;
+}
+
+function choosePalettes(frames: RgbImage[], global: NearestColor, colors: number): (NearestColor | null)[] {
+  const errs = frames.map((f) => paletteError(f, global));
+  const sorted = [...errs].sort((a, b) => a - b);
+  const median = sorted[sorted.length >> 1];
+  return frames.map((f, i) => {
+    if (frames.length === 1 || errs[i] < Math.max(LOCAL_PALETTE_OUTLIER * median, LOCAL_PALETTE_MIN_MSE)) return null;
+    const local = new NearestColor(buildPalette([f], colors, 1 << 15));
+    return paletteError(f, local) < LOCAL_PALETTE_GAIN * errs[i] ? local : null;
+  });
+}
+
+function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boolean): Attempt {
+  const { width: w, height: h } = frames[0];
+  const global = buildPalette(frames, p.colors);
+  const globalNearest = new NearestColor(global);
+  const locals = choosePalettes(frames, globalNearest, p.colors);
+  const globalSlots = global.count + 1; // + "unchanged" (transparent) slot
+  const writer = new GifWriter(w, h, global, globalSlots, loop);
+  const delaysCs = toCentiseconds(delaysMs);
+  const canvas = new Uint8Array(w * h * 3);
+  const out = new Uint8Array(w * h);
+  const errRows = new Float32Array((w + 2) * 6);
+  let pending: GifFrameBlock | null = null;
+  let written = 0;
+  for (let i = 0; i < frames.length; i++) {
+    const local = locals[i];
+    const nearest = local ?? globalNearest;
+    const transparentIndex = nearest.pal.count;
+    const r = mapFrame({
+      src: frames[i].data,
+      width: w,
+      height: h,
+      canvas,
+      nearest,
+      first: i === 0,
+      keepThresholdSq: p.keepThresholdSq,
+      dither: p.dither,
+      transparentIndex,
+      out,
+      errRows,
+    });
+    if (pending && r.maxX < 0) {
+      pending.delayCs += delaysCs[i]; // nothing changed: show the previous frame longer
+      continue;
+    }
+    if (pending) {
+      writer.writeFrame(pending, globalSlots);
+      written++;
+    }
+    const x0 = i === 0 ? 0 : r.minX;
+    const y0 = i === 0 ? 0 : r.minY;
+    const bw = i === 0 ? w : r.maxX - r.minX + 1;
+    const bh = i === 0 ? h : r.maxY - r.minY + 1;
+    pending = {
+      index: crop(out, w, x0, y0, bw, bh),
+      x: x0,
+      y: y0,
+      width: bw,
+      height: bh,
+      delayCs: delaysCs[i],
+      localPalette: local ? local.pal : null,
+      transparentIndex: i === 0 ? -1 : transparentIndex,
+    };
+  }
+  if (pending) {
+    writer.writeFrame(pending, globalSlots);
+    written++;
+  }
+  return { bytes: writer.finish(), frames: written, colors: global.count };
+}
+
+function crop(index: Uint8Array, stride: number, x: number, y: number, w: number, h: number): Uint8Array {
+  if (x === 0 && w === stride) return index.slice(y * stride, (y + h) * stride);
+  const out = new Uint8Array(w * h);
+  for (let r = 0; r < h; r++) out.set(index.subarray((y + r) * stride + x, (y + r) * stride + x + w), r * w);
+  return out;
+}
+
+async function resizeFrames(frames: RgbImage[], width: number, height: number): Promise<RgbImage[]> {
+  return Promise.all(
+    frames.map(async (f) => {
+      const data = await sharp(f.data, { raw: { width: f.width, height: f.height, channels: 3 } })
+        .resize(width, height, { fit: "fill" })
+        .raw()
+        .toBuffer();
+      return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width, height };
+    }),
+  );
+}

@@ -1,0 +1,140 @@
+import type { NearestColor } from "./palette.ts";
+
+/**
+ * Maps one frame to palette indices against what the viewer currently shows (`canvas`), in one pass:
+ *  - a pixel whose shown colour is (within `keepThreshold`) as close to the source as the best palette
+ *    colour is left transparent: unchanged pixels cost almost nothing after LZW, and the changed area
+ *    shrinks to a sub-rectangle;
+ *  - optional Floyd–Steinberg error diffusion; the error of a kept pixel is diffused too, so kept
+ *    areas do not band.
+ * The canvas is updated in place to what the viewer will show after this frame. No allocation per pixel.
+ */
+export interface MapFrameInput {
+  src: Uint8Array;
+  width: number;
+  height: number;
+  /** What the viewer shows before this frame (RGB, same size); updated in place. */
+  canvas: Uint8Array;
+  nearest: NearestColor;
+  /** First frame: every pixel is written, no transparency. */
+  first: boolean;
+  /** Squared distance a kept pixel may lose against the best palette colour (0 = never worse). */
+  keepThresholdSq: number;
+  dither: boolean;
+  transparentIndex: number;
+  /** Output indices, width × height. */
+  out: Uint8Array;
+  /** Scratch: (width + 2) × 2 rows × 3 channels. */
+  errRows: Float32Array;
+}
+
+export interface MapFrameResult {
+  /** Sum of squared errors against the source, all channels. */
+  sse: number;
+  /** Bounding box of written (non-transparent) pixels; minX > maxX when nothing changed. */
+  minX: number;
+  minY: number;
+  maxX: number;
+  maxY: number;
+}
+
+/** Diffused error is capped so a run of saturated pixels cannot build up a streak. */
+const ERR_CAP = 48;
+
+export function mapFrame(inp: MapFrameInput): MapFrameResult {
+  const { src, width: w, height: h, canvas, nearest, first, keepThresholdSq, dither, transparentIndex, out } = inp;
+  const c = nearest.pal.colors;
+  const rowLen = (w + 2) * 3;
+  const err = inp.errRows;
+  if (dither) err.fill(0);
+  let cur = 0;
+  let next = rowLen;
+  let sse = 0;
+  let minX = w;
+  let minY = h;
+  let maxX = -1;
+  let maxY = -1;
+  for (let y = 0; y < h; y++) {
+    if (dither) err.fill(0, next, next + rowLen);
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      const s = i * 3;
+      const sr = src[s];
+      const sg = src[s + 1];
+      const sb = src[s + 2];
+      let r = sr;
+      let g = sg;
+      let b = sb;
+      const e = cur + (x + 1) * 3;
+      if (dither) {
+        r += err[e];
+        g += err[e + 1];
+        b += err[e + 2];
+        r = r < 0 ? 0 : r > 255 ? 255 : r;
+        g = g < 0 ? 0 : g > 255 ? 255 : g;
+        b = b < 0 ? 0 : b > 255 ? 255 : b;
+      }
+      const ri = r | 0;
+      const gi = g | 0;
+      const bi = b | 0;
+      const idx = nearest.index(ri, gi, bi);
+      const p = idx * 3;
+      let or = c[p];
+      let og = c[p + 1];
+      let ob = c[p + 2];
+      let written = true;
+      if (!first) {
+        const cr = canvas[s];
+        const cg = canvas[s + 1];
+        const cb = canvas[s + 2];
+        const dKeep = (r - cr) * (r - cr) + (g - cg) * (g - cg) + (b - cb) * (b - cb);
+        const dPal = (r - or) * (r - or) + (g - og) * (g - og) + (b - ob) * (b - ob);
+        if (dKeep <= dPal + keepThresholdSq) {
+          or = cr;
+          og = cg;
+          ob = cb;
+          written = false;
+        }
+      }
+      if (written) {
+        out[i] = idx;
+        canvas[s] = or;
+        canvas[s + 1] = og;
+        canvas[s + 2] = ob;
+        if (x < minX) minX = x;
+        if (x > maxX) maxX = x;
+        if (y < minY) minY = y;
+        maxY = y;
+      } else {
+        out[i] = transparentIndex;
+      }
+      sse += (sr - or) * (sr - or) + (sg - og) * (sg - og) + (sb - ob) * (sb - ob);
+      if (dither) {
+        let er = r - or;
+        let eg = g - og;
+        let eb = b - ob;
+        er = er > ERR_CAP ? ERR_CAP : er < -ERR_CAP ? -ERR_CAP : er;
+        eg = eg > ERR_CAP ? ERR_CAP : eg < -ERR_CAP ? -ERR_CAP : eg;
+        eb = eb > ERR_CAP ? ERR_CAP : eb < -ERR_CAP ? -ERR_CAP : eb;
+        // Floyd–Steinberg: 7/16 right, 3/16 below-left, 5/16 below, 1/16 below-right.
+        err[e + 3] += er * 0.4375;
+        err[e + 4] += eg * 0.4375;
+        err[e + 5] += eb * 0.4375;
+        const d = next + (x + 1) * 3;
+        err[d - 3] += er * 0.1875;
+        err[d - 2] += eg * 0.1875;
+        err[d - 1] += eb * 0.1875;
+        err[d] += er * 0.3125;
+        err[d + 1] += eg * 0.3125;
+        err[d + 2] += eb * 0.3125;
+        err[d + 3] += er * 0.0625;
+        err[d + 4] += eg * 0.0625;
+        err[d + 5] += eb * 0.0625;
+      }
+    }
+    const t = cur;
+    cur = next;
+    next = t;
+  }
+  return { sse, minX, minY, maxX, maxY };
+}
