@@ -61,7 +61,7 @@ export interface AlignedCrop {
 export const MESH_SIZE = 192;
 export const EMBED_SIZE = 224;
 /** MediaPipe's detection → mesh ROI: box long side × 1.5, rolled to the eye line. */
-const MESH_ROI_SCALE = 1.5;
+export const MESH_ROI_SCALE = 1.5;
 /**
  * The identity model (faceres) was fed, in @vladmandic/human, the mesh crop: the detector box × 1.4.
  * The mesh's extent is a little smaller than that box, hence a slightly larger margin here.

@@ -6,6 +6,7 @@ export {
   createFaceAnalyzer,
   getFaceAnalyzer,
   EMBED_SIZE,
+  MESH_ROI_SCALE,
   MESH_SIZE,
 } from "./analyzer.ts";
 export type { AlignedCrop, AnalyzeOptions, FaceAnalyzerOptions } from "./analyzer.ts";
@@ -24,6 +25,7 @@ export {
   pointOf,
   roiFromDetection,
   roiFromLandmarks,
+  roiTransform,
 } from "./geometry.ts";
 export type { FaceRoi } from "./geometry.ts";
 export { iou, nonMaxSuppression } from "./nms.ts";
