@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { MimicError, userMessageOf } from "../errors.ts";
+import { register as registerAnalyze } from "./commands/analyze.ts";
 
 /**
  * The `mimic` command line. Each subcommand lives in its own module under src/cli/commands and
@@ -9,6 +10,7 @@ const program = new Command();
 program.name("mimic").description("Turn reaction images into personal memes.").showHelpAfterError();
 
 // -- commands (one line each)
+registerAnalyze(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof MimicError) {
