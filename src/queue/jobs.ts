@@ -94,7 +94,8 @@ export type JobResult = EnrolResult | ImageResult;
 
 export type ProgressEvent =
   | { type: "queued"; position: number; etaSeconds: number }
-  | { type: "started" }
+  /** `worker` names the `mimic worker` process that took the job (Redis mode). */
+  | { type: "started"; worker?: string }
   | { type: "done" }
   | { type: "failed"; message: string };
 

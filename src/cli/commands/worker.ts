@@ -1,0 +1,50 @@
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Command } from "commander";
+import { loadConfig } from "../../config.ts";
+import { MimicError } from "../../errors.ts";
+import { logger } from "../../logger.ts";
+import { DEFAULT_HANDLERS, queueOptions } from "../../queue/index.ts";
+import { startRedisWorker } from "../../queue/redis.ts";
+
+/** `mimic worker`: consume jobs from the shared Redis queue (QUEUE_URL) until SIGTERM/SIGINT. */
+export function register(program: Command): void {
+  program
+    .command("worker")
+    .description("run inference jobs from the Redis queue (needs QUEUE_URL); start as many as you like")
+    .option("-t, --threads <n>", "worker threads in this process (default QUEUE_WORKERS)")
+    .option("--handlers <module>", "job handler module exporting `handlers` (default: the built-in pipeline)")
+    .option("--drain-ms <ms>", "on shutdown, how long running jobs may finish before being handed back", "30000")
+    .action(async (o: { threads?: string; handlers?: string; drainMs: string }) => {
+      const config = loadConfig({ ...process.env, ...(o.threads ? { QUEUE_WORKERS: o.threads } : {}) });
+      if (!config.QUEUE_URL) {
+        throw new MimicError("CONFIG", "mimic worker needs QUEUE_URL (e.g. redis://127.0.0.1:6379), the same as the bots use.");
+      }
+      const drainMs = Number(o.drainMs);
+      if (!Number.isFinite(drainMs) || drainMs < 0) throw new MimicError("BAD_INPUT", "--drain-ms must be a number of milliseconds.");
+      const handlers = o.handlers ? pathToFileURL(resolve(o.handlers)) : DEFAULT_HANDLERS;
+      const handle = await startRedisWorker({
+        ...queueOptions(config, handlers),
+        url: config.QUEUE_URL,
+        prefix: config.QUEUE_PREFIX,
+        resultTtlSeconds: config.QUEUE_RESULT_TTL_S,
+        stallMs: config.QUEUE_STALL_MS,
+      });
+      process.stdout.write(`mimic worker ${handle.id} ready (${config.QUEUE_WORKERS} threads)\n`);
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, "worker shutting down");
+        handle.close({ drainMs }).then(
+          () => process.exit(0),
+          (err: unknown) => {
+            logger.error({ err }, "worker shutdown failed");
+            process.exit(1);
+          },
+        );
+      };
+      process.on("SIGTERM", () => stop("SIGTERM"));
+      process.on("SIGINT", () => stop("SIGINT"));
+    });
+}

@@ -1,0 +1,133 @@
+/**
+ * Lua scripts that keep the queue's rules atomic across every bot and worker process sharing one Redis:
+ * capacity and per-user admission, deficit round-robin between servers inside priority classes (the
+ * same rule as fair-scheduler.ts), and clean-up. Keys, all under the prefix P:
+ *   P:waiting               count of waiting jobs (capacity)
+ *   P:user:<user>           zset of the user's jobs in flight, scored by expiry (self-healing if a process dies)
+ *   P:job:<id>              hash: payload (v8-serialised job), lane, prio, cost, user, kind, state; expires
+ *   P:prios                 zset of priority classes with waiting jobs
+ *   P:ring:<prio>           list of lanes (servers) with waiting jobs; head = lane whose turn it is
+ *   P:q:<prio>:<lane>       list of waiting job ids of one server
+ *   P:deficit:<prio>        hash lane → deficit; P:granted:<prio> = lane that got this visit's quantum
+ *   P:claim:<ticket>        job id a BullMQ ticket claimed (a retried ticket resumes the same job)
+ *   P:res:<id>              v8-serialised result or error; expires
+ * Single-node Redis (keys are built inside the scripts).
+ */
+
+/** ARGV: P, id, lane, prio, cost, user, capacity, perUser, payload, ttlS, kind, nowMs, userHoldMs, requestId → {status, mine, position} */
+export const ENQUEUE = `
+local P = ARGV[1]
+local now = tonumber(ARGV[12])
+local userKey = P .. ':user:' .. ARGV[6]
+redis.call('ZREMRANGEBYSCORE', userKey, '-inf', now)
+local mine = redis.call('ZCARD', userKey)
+local waiting = tonumber(redis.call('GET', P .. ':waiting') or '0')
+if mine >= tonumber(ARGV[8]) then return {-1, mine, waiting} end
+if waiting >= tonumber(ARGV[7]) then return {-2, mine, waiting} end
+redis.call('ZADD', userKey, now + tonumber(ARGV[13]), ARGV[2])
+redis.call('PEXPIRE', userKey, tonumber(ARGV[13]))
+redis.call('INCR', P .. ':waiting')
+local jobKey = P .. ':job:' .. ARGV[2]
+redis.call('HSET', jobKey, 'payload', ARGV[9], 'lane', ARGV[3], 'prio', ARGV[4], 'cost', ARGV[5],
+  'user', ARGV[6], 'kind', ARGV[11], 'state', 'queued', 'rid', ARGV[14])
+redis.call('EXPIRE', jobKey, tonumber(ARGV[10]))
+local q = P .. ':q:' .. ARGV[4] .. ':' .. ARGV[3]
+if redis.call('RPUSH', q, ARGV[2]) == 1 then
+  redis.call('RPUSH', P .. ':ring:' .. ARGV[4], ARGV[3])
+end
+redis.call('ZADD', P .. ':prios', tonumber(ARGV[4]), ARGV[4])
+local ahead = 0
+for _, p in ipairs(redis.call('ZRANGEBYSCORE', P .. ':prios', '-inf', tonumber(ARGV[4]))) do
+  for _, lane in ipairs(redis.call('LRANGE', P .. ':ring:' .. p, 0, -1)) do
+    ahead = ahead + redis.call('LLEN', P .. ':q:' .. p .. ':' .. lane)
+  end
+end
+return {0, mine + 1, ahead}
+`;
+
+/** ARGV: P, ticket, claimTtlS → job id or nil. Deficit round-robin, as FairScheduler.next(). */
+export const CLAIM = `
+local P = ARGV[1]
+local claimKey = P .. ':claim:' .. ARGV[2]
+local existing = redis.call('GET', claimKey)
+if existing then return existing end
+for guard = 1, 100000 do
+  local top = redis.call('ZRANGE', P .. ':prios', 0, 0)
+  if #top == 0 then return false end
+  local prio = top[1]
+  local ring = P .. ':ring:' .. prio
+  local deficits = P .. ':deficit:' .. prio
+  local granted = P .. ':granted:' .. prio
+  local lane = redis.call('LINDEX', ring, 0)
+  if not lane then
+    redis.call('ZREM', P .. ':prios', prio)
+  else
+    if redis.call('GET', granted) ~= lane then
+      redis.call('HINCRBY', deficits, lane, 1)
+      redis.call('SET', granted, lane)
+    end
+    local q = P .. ':q:' .. prio .. ':' .. lane
+    local head = redis.call('LINDEX', q, 0)
+    if not head then
+      redis.call('LPOP', ring)
+      redis.call('HDEL', deficits, lane)
+      redis.call('DEL', granted)
+    else
+      local cost = tonumber(redis.call('HGET', P .. ':job:' .. head, 'cost') or '1')
+      local d = tonumber(redis.call('HGET', deficits, lane) or '0')
+      if cost <= d then
+        redis.call('HINCRBY', deficits, lane, -cost)
+        redis.call('LPOP', q)
+        if redis.call('LLEN', q) == 0 then
+          redis.call('LPOP', ring)
+          redis.call('HDEL', deficits, lane)
+          redis.call('DEL', granted)
+        end
+        redis.call('DECR', P .. ':waiting')
+        if redis.call('EXISTS', P .. ':job:' .. head) == 1 then
+          redis.call('HSET', P .. ':job:' .. head, 'state', 'running', 'ticket', ARGV[2])
+        end
+        redis.call('SET', claimKey, head, 'EX', tonumber(ARGV[3]))
+        return head
+      else
+        redis.call('LPOP', ring)
+        redis.call('RPUSH', ring, lane)
+        redis.call('DEL', granted)
+      end
+    end
+  end
+end
+return false
+`;
+
+/** ARGV: P, id → 1 when the job was still waiting and is now gone, else 0 (already running/finished). */
+export const CANCEL_WAITING = `
+local P = ARGV[1]
+local jobKey = P .. ':job:' .. ARGV[2]
+if redis.call('HGET', jobKey, 'state') ~= 'queued' then return 0 end
+local lane = redis.call('HGET', jobKey, 'lane')
+local prio = redis.call('HGET', jobKey, 'prio')
+local q = P .. ':q:' .. prio .. ':' .. lane
+if redis.call('LREM', q, 1, ARGV[2]) == 0 then return 0 end
+if redis.call('LLEN', q) == 0 then
+  redis.call('LREM', P .. ':ring:' .. prio, 1, lane)
+  redis.call('HDEL', P .. ':deficit:' .. prio, lane)
+end
+redis.call('DECR', P .. ':waiting')
+redis.call('ZREM', P .. ':user:' .. redis.call('HGET', jobKey, 'user'), ARGV[2])
+redis.call('DEL', jobKey)
+return 1
+`;
+
+/** ARGV: P, id, ticket, result, resultTtlS, eventJson. Frees the user's slot, stores the result, tells the producers. */
+export const FINISH = `
+local P = ARGV[1]
+local jobKey = P .. ':job:' .. ARGV[2]
+local user = redis.call('HGET', jobKey, 'user')
+if user then redis.call('ZREM', P .. ':user:' .. user, ARGV[2]) end
+redis.call('DEL', jobKey)
+redis.call('DEL', P .. ':claim:' .. ARGV[3])
+redis.call('SET', P .. ':res:' .. ARGV[2], ARGV[4], 'EX', tonumber(ARGV[5]))
+redis.call('PUBLISH', P .. ':events', ARGV[6])
+return 1
+`;

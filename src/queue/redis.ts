@@ -1,0 +1,401 @@
+/**
+ * The distributed queue (QUEUE_URL=redis://…). Bot processes enqueue; any number of `mimic worker`
+ * processes consume. Same InferenceQueue interface and rules as the local queue.
+ *
+ * Design: BullMQ carries *tickets*, not jobs. Enqueueing atomically (Lua, redis-scripts.ts) checks
+ * capacity and the user's limit and puts the job into its server's lane; then one BullMQ ticket is
+ * added. A worker processing a ticket claims the next job by deficit round-robin (Lua) — so fairness
+ * and priorities hold across all processes, although BullMQ OSS has no groups — and records the claim
+ * under the ticket. BullMQ's lock + stalled-job detection do the rest: if a worker dies mid-job, its
+ * ticket goes back to wait and the next worker resumes the *same* job from the claim. Results are
+ * stored under an expiring key and announced on a pub/sub channel to the enqueuing process.
+ */
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { performance } from "node:perf_hooks";
+import { deserialize, serialize } from "node:v8";
+import { Queue, WaitingError, Worker as BullWorker, type Job as BullJob } from "bullmq";
+import { Redis } from "ioredis";
+import { MimicError } from "../errors.ts";
+import { logger } from "../logger.ts";
+import { costInQuanta } from "./fair-scheduler.ts";
+import {
+  CHEAP_FIRST_PRIORITY,
+  JOB_KINDS,
+  type InferenceQueue,
+  type Job,
+  type JobKind,
+  type JobResult,
+  type ProgressEvent,
+  type QueueStats,
+  type SubmitOptions,
+} from "./jobs.ts";
+import type { QueueOptions } from "./local.ts";
+import { WorkerPool } from "./pool.ts";
+import { CANCEL_WAITING, CLAIM, ENQUEUE, FINISH } from "./redis-scripts.ts";
+import { abortError, cancelled, queueFull, shuttingDown, timedOut, userLimit } from "./refusals.ts";
+import { ServiceTimes } from "./service-times.ts";
+import { fromWireError, toWireError, type WireError } from "./wire.ts";
+
+export interface RedisQueueOptions extends QueueOptions {
+  url: string;
+  /** Key prefix; every process of one deployment uses the same. */
+  prefix: string;
+  resultTtlSeconds: number;
+  /** Largest serialised job accepted into Redis. */
+  maxPayloadBytes: number;
+  /** A job still waiting after this long is given up (TIMEOUT), e.g. when no worker runs. Default 10 min. */
+  maxWaitMs?: number;
+}
+
+export interface RedisWorkerOptions extends QueueOptions {
+  url: string;
+  prefix: string;
+  resultTtlSeconds: number;
+  /** BullMQ lock duration: how soon a dead worker's job is retried elsewhere. */
+  stallMs: number;
+}
+
+type Outcome = { ok: true; result: JobResult } | { ok: false; error: WireError };
+type QueueEvent = { id: string; type: "started" | "done" | "failed"; worker?: string };
+
+const TICKETS = "tickets";
+const DM_LANE = "~dm";
+const DEFAULT_MAX_WAIT_MS = 10 * 60_000;
+
+function connect(url: string): Redis {
+  // BullMQ needs maxRetriesPerRequest: null on its blocking connections; harmless on the others.
+  const r = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
+  r.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  return r;
+}
+
+function defineScripts(r: Redis) {
+  for (const [name, lua] of Object.entries({ mimicEnqueue: ENQUEUE, mimicClaim: CLAIM, mimicCancel: CANCEL_WAITING, mimicFinish: FINISH })) {
+    r.defineCommand(name, { numberOfKeys: 0, lua });
+  }
+  return r as Redis & Record<"mimicEnqueue" | "mimicClaim" | "mimicCancel" | "mimicFinish", (...args: (string | number | Buffer)[]) => Promise<unknown>>;
+}
+
+/** Measured service times shared by all workers (hash P:svc), read by producers for ETAs and costs. */
+async function readServiceTimes(r: Redis, P: string): Promise<ServiceTimes> {
+  const raw = await r.hgetall(`${P}:svc`);
+  const priors: Partial<Record<JobKind, number>> = {};
+  for (const k of JOB_KINDS) if (raw[k] && Number(raw[k]) > 0) priors[k] = Number(raw[k]);
+  return new ServiceTimes(priors);
+}
+
+/** Live worker processes register "slots|running" with an expiry in P:workers. */
+async function liveWorkers(r: Redis, P: string): Promise<{ slots: number; running: number }> {
+  const raw = await r.hgetall(`${P}:workers`);
+  const now = Date.now();
+  let slots = 0;
+  let running = 0;
+  for (const [id, v] of Object.entries(raw)) {
+    const [s, run, exp] = v.split("|").map(Number);
+    if (exp < now) {
+      void r.hdel(`${P}:workers`, id);
+      continue;
+    }
+    slots += s;
+    running += run;
+  }
+  return { slots, running };
+}
+
+interface Pending {
+  kind: JobKind;
+  opts: SubmitOptions;
+  state: "queued" | "running";
+  resolve: (r: JobResult) => void;
+  reject: (e: unknown) => void;
+  queuedAt: number;
+}
+
+/** Producer side: used by bot processes. */
+export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { ready(): Promise<void> } {
+  const P = opts.prefix;
+  const maxWaitMs = opts.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+  const cmd = defineScripts(connect(opts.url));
+  const sub = connect(opts.url);
+  const tickets = new Queue(TICKETS, { connection: cmd, prefix: `${P}:bull` });
+  const pending = new Map<string, Pending>();
+  const counters = { completed: 0, failed: 0, rejected: 0 };
+  let closing = false;
+  let drained: (() => void) | undefined;
+  let svcCache: { at: number; times: ServiceTimes } | undefined;
+
+  const serviceTimes = async () => {
+    if (!svcCache || performance.now() - svcCache.at > 2000) svcCache = { at: performance.now(), times: await readServiceTimes(cmd, P) };
+    return svcCache.times;
+  };
+
+  const emit = (p: Pending, e: ProgressEvent) => {
+    try {
+      p.opts.onProgress?.(e);
+    } catch (err) {
+      logger.warn({ err, requestId: p.opts.requestId }, "onProgress callback threw");
+    }
+  };
+
+  const settle = (id: string, fn: (p: Pending) => void) => {
+    const p = pending.get(id);
+    if (!p) return;
+    pending.delete(id);
+    fn(p);
+    if (closing && pending.size === 0) drained?.();
+  };
+
+  async function collect(id: string): Promise<boolean> {
+    const raw = await cmd.getBuffer(`${P}:res:${id}`);
+    if (!raw) return false;
+    void cmd.del(`${P}:res:${id}`);
+    const out = deserialize(raw) as Outcome;
+    settle(id, (p) => {
+      if (out.ok) {
+        counters.completed += 1;
+        emit(p, { type: "done" });
+        p.resolve(out.result);
+      } else {
+        counters.failed += 1;
+        const e = fromWireError(out.error);
+        emit(p, { type: "failed", message: e.userMessage });
+        p.reject(e);
+      }
+    });
+    return true;
+  }
+
+  const subscribed = sub.subscribe(`${P}:events`);
+  sub.on("message", (_channel: string, message: string) => {
+    const ev = JSON.parse(message) as QueueEvent;
+    const p = pending.get(ev.id);
+    if (!p) return;
+    if (ev.type === "started") {
+      if (p.state === "queued") {
+        p.state = "running";
+        emit(p, { type: "started", worker: ev.worker });
+      }
+    } else void collect(ev.id).catch((err) => logger.warn({ err }, "could not read a queue result"));
+  });
+
+  // Safety net for missed pub/sub messages (reconnects) and for jobs no worker picks up in time.
+  const sweeper = setInterval(() => {
+    const now = performance.now();
+    for (const [id, p] of pending) {
+      void collect(id).catch(() => undefined);
+      if (p.state === "queued" && now - p.queuedAt > maxWaitMs) {
+        void cmd.mimicCancel(P, id).then((gone) => {
+          if (gone === 1) {
+            settle(id, (q) => {
+              counters.failed += 1;
+              const e = new MimicError("TIMEOUT", "No worker was free to make your image in time. Please try again later.");
+              emit(q, { type: "failed", message: e.userMessage });
+              q.reject(e);
+            });
+          }
+        });
+      }
+    }
+  }, 2000);
+  sweeper.unref();
+
+  async function waitSeconds(times: ServiceTimes, waiting: number, kind: JobKind): Promise<number> {
+    const { slots } = await liveWorkers(cmd, P);
+    return (waiting * times.estimate(kind)) / Math.max(1, slots) / 1000;
+  }
+
+  return {
+    async ready() {
+      await subscribed;
+      await tickets.waitUntilReady();
+    },
+
+    async submit(job: Job, so: SubmitOptions): Promise<JobResult> {
+      if (closing) throw shuttingDown();
+      if (so.signal?.aborted) throw abortError(so.signal);
+      const payload = serialize(job);
+      if (payload.length > opts.maxPayloadBytes) {
+        throw new MimicError(
+          "IMAGE_TOO_LARGE",
+          `That file is too large to process (${(payload.length / 1048576).toFixed(1)} MiB; the limit is ${(opts.maxPayloadBytes / 1048576).toFixed(0)} MiB). Please send a smaller one.`,
+        );
+      }
+      const times = await serviceTimes();
+      const id = randomUUID();
+      const priority = so.priority ?? (opts.cheapFirst ? CHEAP_FIRST_PRIORITY[job.kind] : 0);
+      const cost = costInQuanta(times.estimate(job.kind), times.cheapest());
+      const holdMs = maxWaitMs + opts.jobTimeoutMs * 3;
+      const done = new Promise<JobResult>((resolve, reject) => {
+        pending.set(id, { kind: job.kind, opts: so, state: "queued", resolve, reject, queuedAt: performance.now() });
+      });
+      const [status, , position] = (await cmd.mimicEnqueue(
+        P, id, so.serverId ?? DM_LANE, priority, cost, so.userId, opts.capacity, opts.perUserLimit,
+        payload, Math.ceil(holdMs / 1000), job.kind, Date.now(), holdMs, so.requestId,
+      )) as number[];
+      if (status !== 0) {
+        pending.delete(id);
+        counters.rejected += 1;
+        if (status === -1) throw userLimit(opts.perUserLimit, (times.estimate(job.kind) + 1000) / 1000);
+        throw queueFull(await waitSeconds(times, position, job.kind), { waiting: position });
+      }
+      await tickets.add("t", {}, { removeOnComplete: true, removeOnFail: true });
+      const p = pending.get(id);
+      if (p && p.state === "queued") {
+        const { slots } = await liveWorkers(cmd, P);
+        const eta = ((position - 1) * times.estimate(job.kind)) / Math.max(1, slots) / 1000;
+        emit(p, { type: "queued", position, etaSeconds: Math.ceil(eta) });
+      }
+      if (so.signal) {
+        const signal = so.signal;
+        const onAbort = () => {
+          const cur = pending.get(id);
+          if (!cur) return;
+          // Waiting: leave the queue. Running: tell whichever worker has it to stop.
+          void cmd.mimicCancel(P, id).then((gone) => {
+            if (gone !== 1) void cmd.publish(`${P}:cancel`, id);
+          });
+          settle(id, (q) => q.reject(abortError(signal)));
+        };
+        if (signal.aborted) onAbort();
+        else signal.addEventListener("abort", onAbort, { once: true });
+        done.finally(() => signal.removeEventListener("abort", onAbort)).catch(() => undefined);
+      }
+      return done;
+    },
+
+    async stats(): Promise<QueueStats> {
+      const [waiting, workers, times] = await Promise.all([cmd.get(`${P}:waiting`), liveWorkers(cmd, P), readServiceTimes(cmd, P)]);
+      return {
+        mode: "redis",
+        waiting: Number(waiting ?? 0),
+        running: workers.running,
+        capacity: opts.capacity,
+        workers: workers.slots,
+        ...counters,
+        serviceMs: times.snapshot(),
+      };
+    },
+
+    async close({ drainMs = 30_000 } = {}) {
+      closing = true;
+      if (pending.size > 0) {
+        await new Promise<void>((res) => {
+          drained = res;
+          setTimeout(res, drainMs).unref();
+        });
+      }
+      // Jobs still waiting leave the queue (nobody will read their answers); their callers hear why.
+      for (const [id] of pending) {
+        await cmd.mimicCancel(P, id).catch(() => undefined);
+        settle(id, (p) => {
+          emit(p, { type: "failed", message: shuttingDown().userMessage });
+          p.reject(shuttingDown());
+        });
+      }
+      clearInterval(sweeper);
+      await tickets.close();
+      sub.disconnect();
+      await cmd.quit();
+    },
+  };
+}
+
+export interface RedisWorkerHandle {
+  id: string;
+  /** Stops fetching, lets running jobs finish for up to drainMs, hands the rest back to other workers. */
+  close(opts?: { drainMs?: number }): Promise<void>;
+}
+
+/** Consumer side: `mimic worker` runs this; jobs execute in a local worker-thread pool. */
+export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisWorkerHandle> {
+  const P = opts.prefix;
+  const id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const cmd = defineScripts(connect(opts.url));
+  const sub = connect(opts.url);
+  const pool = new WorkerPool({ size: opts.workers, handlersUrl: opts.handlersUrl, cancelGraceMs: opts.cancelGraceMs, env: opts.threadEnv });
+  await pool.ready();
+  const times = await readServiceTimes(cmd, P);
+  const running = new Map<string, AbortController>();
+  let handingBack = false;
+  const claimTtlS = Math.ceil((DEFAULT_MAX_WAIT_MS + opts.jobTimeoutMs * 3) / 1000);
+
+  const heartbeat = () =>
+    cmd.hset(`${P}:workers`, id, `${opts.workers}|${running.size}|${Date.now() + 10_000}`).catch(() => undefined);
+  await heartbeat();
+  const beat = setInterval(heartbeat, 3000);
+
+  await sub.subscribe(`${P}:cancel`);
+  sub.on("message", (_c: string, jobId: string) => running.get(jobId)?.abort(cancelled()));
+
+  async function processTicket(ticket: BullJob, token?: string): Promise<void> {
+    const jobId = (await cmd.mimicClaim(P, ticket.id!, claimTtlS)) as string | null;
+    if (!jobId) return; // its job was cancelled while waiting
+    const finish = (out: Outcome) =>
+      cmd.mimicFinish(P, jobId, ticket.id!, serialize(out), opts.resultTtlSeconds,
+        JSON.stringify({ id: jobId, type: out.ok ? "done" : "failed" } satisfies QueueEvent));
+    const raw = await cmd.hgetBuffer(`${P}:job:${jobId}`, "payload");
+    if (!raw) {
+      await finish({ ok: false, error: toWireError(new MimicError("TIMEOUT", "Your request expired before it could run. Please try again.")) });
+      return;
+    }
+    const job = deserialize(raw) as Job;
+    const requestId = (await cmd.hget(`${P}:job:${jobId}`, "rid")) ?? jobId;
+    await cmd.publish(`${P}:events`, JSON.stringify({ id: jobId, type: "started", worker: id } satisfies QueueEvent));
+    const ac = new AbortController();
+    running.set(jobId, ac);
+    const timer = setTimeout(() => ac.abort(timedOut(opts.jobTimeoutMs / 1000)), opts.jobTimeoutMs);
+    const t0 = performance.now();
+    let out: Outcome;
+    try {
+      out = { ok: true, result: await pool.run(job, { requestId, signal: ac.signal }) };
+      times.record(job.kind, performance.now() - t0);
+      void cmd.hset(`${P}:svc`, job.kind, Math.round(times.estimate(job.kind)));
+    } catch (e) {
+      out = { ok: false, error: toWireError(e) };
+    } finally {
+      clearTimeout(timer);
+      running.delete(jobId);
+    }
+    if (handingBack) {
+      // Shutting down mid-job: give the ticket back (its claim stays) so another worker reruns the job.
+      await ticket.moveToWait(token);
+      throw new WaitingError();
+    }
+    await finish(out);
+  }
+
+  const worker = new BullWorker(TICKETS, processTicket, {
+    connection: connect(opts.url),
+    prefix: `${P}:bull`,
+    concurrency: opts.workers,
+    lockDuration: opts.stallMs,
+    stalledInterval: Math.max(250, Math.floor(opts.stallMs / 2)),
+    maxStalledCount: 5,
+    drainDelay: 1,
+  });
+  worker.on("error", (err) => logger.warn({ err: err.message }, "queue worker error"));
+  await worker.waitUntilReady();
+  logger.info({ worker: id, threads: opts.workers, prefix: P }, "queue worker started");
+
+  return {
+    id,
+    async close({ drainMs = 30_000 } = {}) {
+      await worker.pause(true);
+      const deadline = performance.now() + drainMs;
+      while (running.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      if (running.size > 0) {
+        handingBack = true;
+        for (const ac of running.values()) ac.abort(shuttingDown());
+        while (running.size > 0) await new Promise((r) => setTimeout(r, 20));
+      }
+      await worker.close();
+      clearInterval(beat);
+      await cmd.hdel(`${P}:workers`, id).catch(() => undefined);
+      await pool.close(shuttingDown());
+      sub.disconnect();
+      await cmd.quit();
+    },
+  };
+}
+
