@@ -175,11 +175,12 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
 
   function facesKeyboard(reply: Reply): InlineKeyboard | undefined {
     if (!reply.templates?.length) return undefined;
-    const kb = new InlineKeyboard();
-    for (const t of reply.templates) {
-      kb.text(t.isDefault ? `★ ${t.name}` : `Use ${t.name} by default`, `def:${t.name}`).text(`🗑 ${t.name}`, `del:${t.name}`).row();
-    }
-    return kb;
+    return InlineKeyboard.from(
+      reply.templates.map((t) => [
+        InlineKeyboard.text(t.isDefault ? `★ ${t.name}` : `Use ${t.name} by default`, `def:${t.name}`),
+        InlineKeyboard.text(`🗑 ${t.name}`, `del:${t.name}`),
+      ]),
+    );
   }
 
   async function onCommand(ctx: Context): Promise<void> {

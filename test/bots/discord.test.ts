@@ -1,0 +1,163 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createDiscordBot, type DiscordBot } from "../../src/bots/discord/bot.ts";
+import { commandDefinitions } from "../../src/bots/discord/commands.ts";
+import { deployCommands } from "../../src/bots/discord/rest.ts";
+import { FakeDiscord, OPT, PERMISSIONS, type RestCall } from "../helpers/fake-discord.ts";
+import { startTestApp, type TestApp } from "./harness.ts";
+import { FACE_JPG, NOT_AN_IMAGE, REACTION_LAUGH_JPG, describeImage, flatPng, reactionGif } from "../core/images.ts";
+
+const ALICE = { id: "100000000000000011", username: "alice" };
+const BOB = { id: "100000000000000022", username: "bob" };
+const EPHEMERAL = 64;
+
+const str = (name: string, value: string) => ({ name, type: OPT.string, value });
+const sub = (name: string, options: unknown[] = []) => ({ name, type: OPT.subcommand, options });
+const content = (c: RestCall) => String((c.json as Record<string, unknown> | undefined)?.content ?? "");
+const flagsOf = (c: RestCall) => Number((c.json as Record<string, unknown> | undefined)?.flags ?? 0);
+
+describe("Discord bot (real discord.js against a fake Discord)", () => {
+  let fake: FakeDiscord;
+  let app: TestApp;
+  let bot: DiscordBot;
+
+  beforeEach(async () => {
+    fake = await FakeDiscord.start();
+    app = await startTestApp({ MAX_INPUT_BYTES: String(3 * 1024 * 1024) });
+    bot = createDiscordBot({ core: app.core, token: fake.token, apiRoot: fake.base });
+    await bot.start();
+  });
+
+  afterEach(async () => {
+    await bot?.stop();
+    await app?.close();
+    await fake?.close();
+  });
+
+  /** The interaction's first callback (the acknowledgement). */
+  const ack = (token: string) => fake.waitFor((c) => c.path.includes(`/${token}/callback`));
+
+  async function saveFace(user: typeof ALICE, name: string, bytes = FACE_JPG) {
+    const photo = fake.addAttachment(bytes, "face.jpg", "image/jpeg");
+    const { token } = fake.slash(user, "face", [sub("save", [{ name: "photo", type: OPT.attachment, value: photo.id }, str("name", name)])], {
+      attachments: [photo],
+    });
+    return { ack: await ack(token), answer: await fake.finalAnswer(token) };
+  }
+
+  it("save a face → meme → animated morph → quota → admin setting → non-admin refused → bad inputs", async () => {
+    // 1. /face save: acknowledged as ephemeral, answered privately
+    const saved = await saveFace(ALICE, "me");
+    expect(saved.ack.json).toMatchObject({ type: 5, data: { flags: EPHEMERAL } });
+    expect(content(saved.answer)).toContain("Saved your face “me”");
+
+    // 2. /meme with an attachment and captions: public reply carrying a real PNG
+    const reaction = fake.addAttachment(REACTION_LAUGH_JPG, "laugh.jpg", "image/jpeg");
+    let i = fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }, str("top", "me when"), str("bottom", "tests pass")], {
+      attachments: [reaction],
+    });
+    expect((await ack(i.token)).json).toMatchObject({ type: 5, data: { flags: 0 } });
+    let answer = await fake.finalAnswer(i.token, 120_000);
+    expect(answer.files, content(answer)).toHaveLength(1);
+    expect(answer.files[0].filename).toMatch(/\.png$/);
+    const png = await describeImage(answer.files[0].bytes);
+    expect(png.format).toBe("png");
+    expect(png.width).toBeGreaterThan(64);
+
+    // 3. /morph: animated GIF
+    i = fake.slash(ALICE, "morph", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction] });
+    answer = await fake.finalAnswer(i.token, 120_000);
+    expect(answer.files, content(answer)).toHaveLength(1);
+    const gif = await describeImage(answer.files[0].bytes);
+    expect(gif.format).toBe("gif");
+    expect(gif.pages).toBeGreaterThan(1);
+
+    // 4. an admin (Manage Server) sets a daily quota of 2; Alice has used 2 → refused, privately
+    i = fake.slash(ALICE, "mimic", [sub("config", [str("setting", "quota"), str("value", "2")])], { permissions: PERMISSIONS.manageGuild });
+    answer = await fake.finalAnswer(i.token);
+    expect(content(answer)).toContain("quota: 2 per user per day");
+    i = fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction] });
+    answer = await fake.finalAnswer(i.token, 60_000);
+    expect(answer.method).toBe("POST"); // ephemeral follow-up after removing the public "thinking…"
+    expect(flagsOf(answer)).toBe(EPHEMERAL);
+    expect(content(answer)).toMatch(/limit of 2/);
+    expect(fake.callsFor(i.token).some((c) => c.method === "DELETE")).toBe(true);
+
+    // 5. a member without Manage Server cannot change settings
+    i = fake.slash(BOB, "mimic", [sub("config", [str("setting", "quota"), str("value", "100")])]);
+    expect(content(await fake.finalAnswer(i.token))).toMatch(/Only server admins/);
+
+    // 6. bad inputs
+    i = fake.slash(BOB, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction] });
+    answer = await fake.finalAnswer(i.token);
+    expect(flagsOf(answer)).toBe(EPHEMERAL);
+    expect(content(answer)).toMatch(/no saved face yet.*\/face save/);
+
+    const pdf = fake.addAttachment(NOT_AN_IMAGE, "notes.pdf", "application/pdf");
+    expect(content((await saveFace(BOB, "bob", NOT_AN_IMAGE)).answer)).toMatch(/not a picture I can use/);
+    void pdf;
+
+    const huge = fake.addAttachment(FACE_JPG, "huge.jpg", "image/jpeg", 8 * 1024 * 1024);
+    i = fake.slash(BOB, "face", [sub("save", [{ name: "photo", type: OPT.attachment, value: huge.id }, str("name", "bob")])], { attachments: [huge] });
+    expect(content(await fake.finalAnswer(i.token))).toMatch(/too large \(8\.0 MiB\).*limit is 3\.0 MiB/);
+
+    expect(content((await saveFace(BOB, "bob", await flatPng())).answer)).toMatch(/face/i);
+  });
+
+  it("autocompletes template names, reacts via “Mimic this”, uses the channel's latest image, renders GIF reactions", async () => {
+    await saveFace(ALICE, "me");
+    await saveFace(ALICE, "work");
+
+    const auto = fake.slash(ALICE, "meme", [{ name: "template", type: OPT.string, value: "wo", focused: true }], { type: 4 });
+    const choices = await fake.waitFor((c) => c.path.includes(`/${auto.token}/callback`));
+    expect(choices.json).toEqual({ type: 8, data: { choices: [{ name: "work", value: "work" }] } });
+
+    const gif = fake.addAttachment(await reactionGif(), "lol.gif", "image/gif");
+    const target = fake.message(BOB, [gif]);
+    const i = fake.contextMenu(ALICE, target);
+    const answer = await fake.finalAnswer(i.token, 120_000);
+    expect(answer.files, content(answer)).toHaveLength(1);
+    expect((await describeImage(answer.files[0].bytes)).pages).toBeGreaterThan(1);
+
+    const noPicture = fake.contextMenu(ALICE, fake.message(BOB, [], "just text"));
+    expect(content(await fake.finalAnswer(noPicture.token))).toMatch(/no picture/);
+
+    fake.channelMessages = [fake.message(BOB, [], "lol"), fake.message(BOB, [fake.addAttachment(REACTION_LAUGH_JPG, "r.jpg", "image/jpeg")])];
+    const latest = fake.slash(ALICE, "meme", [str("template", "work")]);
+    const latestAnswer = await fake.finalAnswer(latest.token, 120_000);
+    expect(latestAnswer.files, content(latestAnswer)).toHaveLength(1);
+
+    fake.channelMessages = [];
+    const none = fake.slash(ALICE, "meme", []);
+    expect(content(await fake.finalAnswer(none.token))).toMatch(/attach one to the command/);
+
+    const list = fake.slash(ALICE, "face", [sub("list")]);
+    expect(content(await fake.finalAnswer(list.token))).toBe("Your faces:\n• me (default)\n• work");
+  });
+});
+
+describe("mimic register", () => {
+  let fake: FakeDiscord;
+  afterEach(async () => fake?.close());
+
+  it("PUTs the one command list, globally or to one guild", async () => {
+    fake = await FakeDiscord.start();
+    const names = await deployCommands({ token: fake.token, appId: fake.appId, apiRoot: fake.base, guildId: fake.guildId });
+    expect(names).toEqual(["meme", "morph", "face", "mimic", "Mimic this"]);
+    const put = fake.calls.find((c) => c.method === "PUT")!;
+    expect(put.path).toBe(`/api/v10/applications/${fake.appId}/guilds/${fake.guildId}/commands`);
+    expect(put.json).toEqual(JSON.parse(JSON.stringify(commandDefinitions())));
+    await deployCommands({ token: fake.token, appId: fake.appId, apiRoot: fake.base });
+    expect(fake.calls.at(-1)!.path).toBe(`/api/v10/applications/${fake.appId}/commands`);
+    await expect(deployCommands({ token: "wrong", appId: fake.appId, apiRoot: fake.base })).rejects.toMatchObject({
+      code: "CONFIG",
+      userMessage: expect.stringContaining("DISCORD_TOKEN was rejected"),
+    });
+  });
+
+  it("defines autocomplete template options and admin-only config within Discord's limits", () => {
+    const defs = commandDefinitions() as { name: string; options?: { name: string; autocomplete?: boolean; choices?: unknown[]; options?: unknown[] }[] }[];
+    const meme = defs.find((d) => d.name === "meme")!;
+    expect(meme.options!.find((o) => o.name === "template")!.autocomplete).toBe(true);
+    for (const d of defs) for (const o of d.options ?? []) expect((o.choices ?? []).length).toBeLessThanOrEqual(25);
+  });
+});

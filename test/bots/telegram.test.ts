@@ -1,0 +1,181 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createTelegramBot, type TelegramBot } from "../../src/bots/telegram/bot.ts";
+import { parseMemeArgs } from "../../src/bots/telegram/args.ts";
+import { FakeTelegram, uploadedFile } from "../helpers/fake-telegram.ts";
+import { startTestApp, type TestApp } from "./harness.ts";
+import { FACE_JPG, NOT_AN_IMAGE, REACTION_LAUGH_JPG, describeImage, flatPng, reactionGif } from "../core/images.ts";
+
+const GROUP = { id: -100123, type: "supergroup" as const, title: "Memes" };
+const ALICE = { id: 11, is_bot: false as const, first_name: "Alice" };
+const BOB = { id: 22, is_bot: false as const, first_name: "Bob" };
+
+describe("Telegram bot (real grammY against a fake Bot API)", () => {
+  let fake: FakeTelegram;
+  let app: TestApp;
+  let bot: TelegramBot;
+
+  beforeEach(async () => {
+    fake = await FakeTelegram.start();
+    app = await startTestApp({ MAX_INPUT_BYTES: String(3 * 1024 * 1024) });
+    bot = createTelegramBot({ core: app.core, token: fake.token, apiRoot: fake.apiRoot });
+    await bot.start();
+  });
+
+  afterEach(async () => {
+    await bot?.stop();
+    await app?.close();
+    await fake?.close();
+  });
+
+  const photo = (bytes: Uint8Array, ext = "jpg", size?: number) => fake.addFile(bytes, ext, size);
+
+  it("save a face → meme → animated morph → quota → admin setting → non-admin refused → bad inputs", async () => {
+    // 1. /save as a reply to a face photo
+    const facePhoto = fake.sendPhoto(GROUP, ALICE, photo(FACE_JPG));
+    let reply = fake.nextCall("sendMessage");
+    fake.sendCommand(GROUP, ALICE, "/save me", facePhoto);
+    expect(String((await reply).params.text)).toContain("Saved your face “me”");
+    await fake.waitFor((c) => c.method === "sendChatAction" && c.params.action === "upload_photo");
+
+    // 2. /meme as the caption of a reaction photo → a real PNG via sendPhoto
+    let sent = fake.nextCall(["sendPhoto", "sendMessage"], 120_000);
+    fake.sendPhoto(GROUP, ALICE, photo(REACTION_LAUGH_JPG), {
+      caption: "/meme top text | bottom text",
+      caption_entities: [{ type: "bot_command", offset: 0, length: 5 }],
+    });
+    let call = await sent;
+    expect(call.method, JSON.stringify(call.params)).toBe("sendPhoto");
+    const png = uploadedFile(call);
+    const pngInfo = await describeImage(png.bytes);
+    expect(pngInfo.format).toBe("png");
+    expect(pngInfo.width).toBeGreaterThan(64);
+    expect(call.params.reply_parameters).toMatchObject({ message_id: expect.any(Number) });
+
+    // 3. /morph as a reply → a real animated GIF via sendAnimation
+    const reaction = fake.sendPhoto(GROUP, ALICE, photo(REACTION_LAUGH_JPG));
+    sent = fake.nextCall(["sendAnimation", "sendMessage"], 120_000);
+    fake.sendCommand(GROUP, ALICE, "/morph", reaction);
+    call = await sent;
+    expect(call.method, JSON.stringify(call.params)).toBe("sendAnimation");
+    const gif = await describeImage(uploadedFile(call).bytes);
+    expect(gif.format).toBe("gif");
+    expect(gif.pages).toBeGreaterThan(1);
+
+    // 4. an admin sets a quota of 2 per day: Alice already made 2 → refused
+    fake.memberStatus.set(`${GROUP.id}:${ALICE.id}`, "administrator");
+    reply = fake.nextCall("sendMessage");
+    fake.sendCommand(GROUP, ALICE, "/config quota 2");
+    expect(String((await reply).params.text)).toContain("quota: 2 per user per day");
+    reply = fake.nextCall(["sendMessage", "sendPhoto"], 60_000);
+    fake.sendCommand(GROUP, ALICE, "/meme again", reaction);
+    call = await reply;
+    expect(call.method).toBe("sendMessage");
+    expect(String(call.params.text)).toMatch(/limit of 2/);
+
+    // 5. a non-admin cannot change settings
+    reply = fake.nextCall("sendMessage");
+    fake.sendCommand(GROUP, BOB, "/config quota 100");
+    expect(String((await reply).params.text)).toMatch(/Only server admins/);
+
+    // 6. bad inputs: Bob has no face; not an image; too large; no face in the photo
+    reply = fake.nextCall("sendMessage");
+    fake.sendCommand(GROUP, BOB, "/meme hi", reaction);
+    expect(String((await reply).params.text)).toMatch(/no saved face yet.*\/save <name>/);
+
+    const doc = fake.sendMessage(GROUP, BOB, {
+      document: { ...photo(NOT_AN_IMAGE, "pdf"), file_name: "notes.pdf", mime_type: "application/pdf" },
+    });
+    reply = fake.nextCall("sendMessage", 60_000);
+    fake.sendCommand(GROUP, BOB, "/save bob", doc);
+    expect(String((await reply).params.text)).toMatch(/not a picture I can use/);
+
+    const big = fake.sendPhoto(GROUP, BOB, photo(FACE_JPG, "jpg", 4 * 1024 * 1024));
+    const downloadsBefore = fake.downloads.length;
+    reply = fake.nextCall("sendMessage", 60_000);
+    fake.sendCommand(GROUP, BOB, "/save bob", big);
+    expect(String((await reply).params.text)).toMatch(/too large.*limit is 3\.0 MiB/);
+    expect(fake.downloads.length).toBe(downloadsBefore); // refused before downloading
+
+    const flat = fake.sendPhoto(GROUP, BOB, photo(await flatPng(), "png"));
+    reply = fake.nextCall("sendMessage", 60_000);
+    fake.sendCommand(GROUP, BOB, "/save bob", flat);
+    expect(String((await reply).params.text)).toMatch(/face/i);
+
+    const sticker = fake.sendMessage(GROUP, BOB, {
+      sticker: { ...photo(new Uint8Array(10), "tgs"), width: 512, height: 512, is_animated: true, is_video: false, type: "regular" },
+    });
+    reply = fake.nextCall("sendMessage", 60_000);
+    fake.sendCommand(GROUP, BOB, "/save bob", sticker);
+    expect(String((await reply).params.text)).toMatch(/animated stickers are not supported/);
+  });
+
+  it("/faces shows an inline keyboard that sets the default and deletes; /forget asks first", async () => {
+    const dm = { id: ALICE.id, type: "private" as const };
+    for (const name of ["me", "work"]) {
+      const p = fake.sendPhoto(dm, ALICE, photo(FACE_JPG));
+      const r = fake.nextCall("sendMessage", 60_000);
+      fake.sendCommand(dm, ALICE, `/save ${name}`, p);
+      expect(String((await r).params.text)).toContain(`Saved your face “${name}”`);
+    }
+    let r = fake.nextCall("sendMessage");
+    fake.sendCommand(dm, ALICE, "/faces");
+    const list = await r;
+    const keyboard = (list.params.reply_markup as { inline_keyboard: { text: string; callback_data: string }[][] }).inline_keyboard;
+    expect(keyboard.map((row) => row.map((b) => b.callback_data))).toEqual([
+      ["def:me", "del:me"],
+      ["def:work", "del:work"],
+    ]);
+    expect(keyboard[0][0].text).toBe("★ me");
+
+    const listMessage = { message_id: 1, date: 0, chat: dm, text: String(list.params.text) };
+    let edit = fake.nextCall("editMessageText");
+    fake.pressButton(dm, ALICE, listMessage, "def:work");
+    expect(String((await edit).params.text)).toContain("work (default)");
+    edit = fake.nextCall("editMessageText");
+    fake.pressButton(dm, ALICE, listMessage, "del:me");
+    expect(String((await edit).params.text)).not.toContain("me");
+
+    r = fake.nextCall("sendMessage");
+    fake.sendCommand(dm, ALICE, "/forget");
+    const ask = await r;
+    expect(JSON.stringify(ask.params.reply_markup)).toContain("forget:yes");
+    edit = fake.nextCall("editMessageText");
+    fake.pressButton(dm, ALICE, { message_id: 2, date: 0, chat: dm, text: "x" }, "forget:yes");
+    expect(String((await edit).params.text)).toContain("deleted 1 saved face");
+
+    r = fake.nextCall("sendMessage");
+    fake.sendCommand(dm, ALICE, "/usage");
+    expect(String((await r).params.text)).toContain("Saved faces: 0");
+  });
+
+  it("reacts to GIF documents with an animated reply", async () => {
+    const dm = { id: ALICE.id, type: "private" as const };
+    const p = fake.sendPhoto(dm, ALICE, photo(FACE_JPG));
+    const r = fake.nextCall("sendMessage", 60_000);
+    fake.sendCommand(dm, ALICE, "/save me", p);
+    await r;
+    const gifMessage = fake.sendMessage(dm, ALICE, {
+      document: { ...photo(await reactionGif(), "gif"), file_name: "lol.gif", mime_type: "image/gif" },
+    });
+    const sent = fake.nextCall(["sendAnimation", "sendMessage"], 120_000);
+    fake.sendCommand(dm, ALICE, "/meme", gifMessage);
+    const call = await sent;
+    expect(call.method, JSON.stringify(call.params)).toBe("sendAnimation");
+    expect((await describeImage(uploadedFile(call).bytes)).pages).toBeGreaterThan(1);
+  });
+});
+
+describe("Telegram /meme arguments", () => {
+  it("parses options then captions", () => {
+    expect(parseMemeArgs("face=work intensity=40% swap gif top | bottom")).toEqual({
+      template: "work",
+      intensity: 40,
+      mode: "swap",
+      animated: true,
+      top: "top",
+      bottom: "bottom",
+    });
+    expect(parseMemeArgs("just the punchline")).toEqual({ bottom: "just the punchline" });
+    expect(parseMemeArgs("intensity=loud")).toEqual({ error: expect.stringContaining("0 to 100") });
+  });
+});

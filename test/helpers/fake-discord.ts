@@ -1,0 +1,368 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import busboy from "busboy";
+import { WebSocketServer, type WebSocket } from "ws";
+
+/**
+ * A fake Discord for driving the real discord.js Client offline: a gateway (HELLO, heartbeat ACK,
+ * READY, GUILD_CREATE, INTERACTION_CREATE dispatch) and the REST routes Mimic uses (interaction
+ * callbacks, webhook edits/follow-ups with multipart files, channel messages, command registration),
+ * plus a CDN serving attachments. Everything on one 127.0.0.1 port.
+ */
+
+export interface RestCall {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  json: Record<string, unknown> | unknown[] | undefined;
+  files: { field: string; filename: string; mime: string; bytes: Buffer }[];
+  at: number;
+}
+
+export interface FakeUser {
+  id: string;
+  username: string;
+}
+
+let snowflake = BigInt(Date.now() - 1420070400000) << 22n;
+const nextId = () => String(++snowflake);
+
+/** Discord permission bits used by the tests. */
+export const PERMISSIONS = { none: "0", manageGuild: String(1n << 5n) } as const;
+
+export class FakeDiscord {
+  readonly appId = "900000000000000001";
+  readonly botUser = { id: "900000000000000001", username: "mimic", discriminator: "0", global_name: "Mimic", avatar: null, bot: true };
+  readonly guildId = "800000000000000001";
+  readonly channelId = "800000000000000002";
+  readonly calls: RestCall[] = [];
+  /** Messages returned by GET /channels/{id}/messages, newest first. */
+  channelMessages: Record<string, unknown>[] = [];
+  /** Per interaction id: ms from INTERACTION_CREATE sent to its callback received. */
+  readonly ackLatencyMs = new Map<string, number>();
+
+  private sockets = new Set<WebSocket>();
+  private seq = 0;
+  private attachments = new Map<string, { bytes: Buffer; mime: string }>();
+  private dispatchedAt = new Map<string, number>();
+  private waiters: { pred: (c: RestCall) => boolean; resolve: (c: RestCall) => void }[] = [];
+
+  private constructor(
+    private readonly server: Server,
+    private readonly wss: WebSocketServer,
+    readonly base: string,
+    readonly token: string,
+  ) {}
+
+  static async start(token = "fake-discord-token"): Promise<FakeDiscord> {
+    let fake!: FakeDiscord;
+    const server = createServer((req, res) => void fake.handle(req, res));
+    const wss = new WebSocketServer({ server });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    fake = new FakeDiscord(server, wss, `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token);
+    wss.on("connection", (ws) => fake.onSocket(ws));
+    return fake;
+  }
+
+  /** Hosts bytes on the fake CDN; returns the attachment object an interaction/message carries. */
+  addAttachment(bytes: Uint8Array, filename: string, mime: string, declaredSize?: number) {
+    const id = nextId();
+    const path = `/attachments/${this.channelId}/${id}/${filename}`;
+    this.attachments.set(path, { bytes: Buffer.from(bytes), mime });
+    return {
+      id,
+      filename,
+      size: declaredSize ?? bytes.byteLength,
+      url: `${this.base}${path}`,
+      proxy_url: `${this.base}${path}`,
+      content_type: mime,
+    };
+  }
+
+  /** Sends INTERACTION_CREATE; returns its id and token. */
+  interact(opts: {
+    user: FakeUser;
+    permissions?: string;
+    type?: 2 | 4;
+    data: Record<string, unknown>;
+    attachmentSizeLimit?: number;
+  }): { id: string; token: string } {
+    const id = nextId();
+    const token = `itoken-${randomBytes(6).toString("hex")}`;
+    const user = { ...opts.user, discriminator: "0", global_name: opts.user.username, avatar: null };
+    const d = {
+      id,
+      application_id: this.appId,
+      type: opts.type ?? 2,
+      data: opts.data,
+      guild_id: this.guildId,
+      guild: { id: this.guildId, locale: "en-US", features: [] },
+      channel_id: this.channelId,
+      channel: { id: this.channelId, type: 0, guild_id: this.guildId, name: "memes" },
+      member: {
+        user,
+        roles: [],
+        joined_at: new Date().toISOString(),
+        deaf: false,
+        mute: false,
+        flags: 0,
+        permissions: opts.permissions ?? PERMISSIONS.none,
+      },
+      token,
+      version: 1,
+      app_permissions: "2147483647",
+      locale: "en-US",
+      guild_locale: "en-US",
+      entitlements: [],
+      authorizing_integration_owners: { "0": this.guildId },
+      context: 0,
+      attachment_size_limit: opts.attachmentSizeLimit ?? 10 * 1024 * 1024,
+    };
+    this.dispatchedAt.set(id, performance.now());
+    this.dispatch("INTERACTION_CREATE", d);
+    return { id, token };
+  }
+
+  /** A slash command interaction with options; attachments are put into data.resolved. */
+  slash(
+    user: FakeUser,
+    name: string,
+    options: { name: string; type: number; value?: unknown; focused?: boolean; options?: unknown[] }[],
+    extra: { permissions?: string; attachments?: ReturnType<FakeDiscord["addAttachment"]>[]; type?: 2 | 4; attachmentSizeLimit?: number } = {},
+  ) {
+    const resolved = extra.attachments?.length ? { attachments: Object.fromEntries(extra.attachments.map((a) => [a.id, a])) } : undefined;
+    return this.interact({
+      user,
+      permissions: extra.permissions,
+      type: extra.type,
+      attachmentSizeLimit: extra.attachmentSizeLimit,
+      data: { id: nextId(), name, type: 1, options, ...(resolved ? { resolved } : {}) },
+    });
+  }
+
+  /** A user message as the API returns it (for context menus and channel history). */
+  message(author: FakeUser, attachments: ReturnType<FakeDiscord["addAttachment"]>[] = [], content = "") {
+    return {
+      id: nextId(),
+      channel_id: this.channelId,
+      author: { ...author, discriminator: "0", global_name: author.username, avatar: null },
+      content,
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      attachments,
+      embeds: [],
+      pinned: false,
+      type: 0,
+    };
+  }
+
+  /** The "Mimic this" message context-menu command on `target`. */
+  contextMenu(user: FakeUser, target: ReturnType<FakeDiscord["message"]>) {
+    return this.interact({
+      user,
+      data: { id: nextId(), name: "Mimic this", type: 3, target_id: target.id, resolved: { messages: { [target.id]: target } } },
+    });
+  }
+
+  waitFor(pred: (c: RestCall) => boolean, timeoutMs = 30_000): Promise<RestCall> {
+    const seen = this.calls.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`FakeDiscord: no matching REST call within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({
+        pred,
+        resolve: (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        },
+      });
+    });
+  }
+
+  /** The final answer to an interaction: an edit of @original with content or files, or an ephemeral follow-up. */
+  finalAnswer(token: string, timeoutMs = 60_000): Promise<RestCall> {
+    return this.waitFor(
+      (c) =>
+        c.path.includes(`/webhooks/${this.appId}/${token}`) &&
+        ((c.method === "PATCH" && (c.files.length > 0 || !isProgressText(c))) || c.method === "POST"),
+      timeoutMs,
+    );
+  }
+
+  callsFor(token: string): RestCall[] {
+    return this.calls.filter((c) => c.path.includes(token));
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.sockets) ws.terminate();
+    await new Promise<void>((r) => this.wss.close(() => r()));
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  private dispatch(t: string, d: unknown) {
+    const payload = JSON.stringify({ op: 0, t, s: ++this.seq, d });
+    for (const ws of this.sockets) ws.send(payload);
+  }
+
+  private onSocket(ws: WebSocket) {
+    this.sockets.add(ws);
+    ws.on("close", () => this.sockets.delete(ws));
+    ws.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 45_000 } }));
+    ws.on("message", (raw) => {
+      const msg = JSON.parse(String(raw)) as { op: number; d: unknown };
+      if (msg.op === 1) ws.send(JSON.stringify({ op: 11 }));
+      if (msg.op === 2) {
+        const wsUrl = this.base.replace("http", "ws");
+        ws.send(
+          JSON.stringify({
+            op: 0,
+            t: "READY",
+            s: ++this.seq,
+            d: {
+              v: 10,
+              user: this.botUser,
+              guilds: [{ id: this.guildId, unavailable: true }],
+              session_id: randomBytes(8).toString("hex"),
+              resume_gateway_url: wsUrl,
+              application: { id: this.appId, flags: 0 },
+              private_channels: [],
+            },
+          }),
+        );
+        ws.send(
+          JSON.stringify({
+            op: 0,
+            t: "GUILD_CREATE",
+            s: ++this.seq,
+            d: {
+              id: this.guildId,
+              name: "Meme Lab",
+              owner_id: "1",
+              unavailable: false,
+              member_count: 3,
+              large: false,
+              features: [],
+              roles: [{ id: this.guildId, name: "@everyone", permissions: "0", position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }],
+              channels: [{ id: this.channelId, type: 0, name: "memes", position: 0, permission_overwrites: [] }],
+              members: [],
+              threads: [],
+              emojis: [],
+              stickers: [],
+              voice_states: [],
+              presences: [],
+              stage_instances: [],
+              guild_scheduled_events: [],
+              joined_at: new Date().toISOString(),
+              premium_tier: 0,
+              preferred_locale: "en-US",
+            },
+          }),
+        );
+      }
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? "/", this.base);
+    const path = url.pathname;
+    const cdn = this.attachments.get(path);
+    if (req.method === "GET" && cdn) {
+      res.writeHead(200, { "content-type": cdn.mime, "content-length": cdn.bytes.length });
+      res.end(cdn.bytes);
+      return;
+    }
+    const call: RestCall = { method: req.method ?? "GET", path, query: url.searchParams, json: undefined, files: [], at: performance.now() };
+    await this.readBody(req, call);
+    this.calls.push(call);
+    for (const w of this.waiters.slice()) {
+      if (w.pred(call)) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(call);
+      }
+    }
+    const send = (status: number, body?: unknown) => {
+      res.writeHead(status, body === undefined ? {} : { "content-type": "application/json" });
+      res.end(body === undefined ? undefined : JSON.stringify(body));
+    };
+    const api = path.replace(/^\/api\/v10/, "");
+    let m: RegExpMatchArray | null;
+    if (api === "/gateway/bot") {
+      return send(200, {
+        url: this.base.replace("http", "ws"),
+        shards: 1,
+        session_start_limit: { total: 1000, remaining: 1000, reset_after: 0, max_concurrency: 1 },
+      });
+    }
+    if ((m = api.match(/^\/interactions\/(\d+)\/[^/]+\/callback$/))) {
+      const at = this.dispatchedAt.get(m[1]);
+      if (at !== undefined && !this.ackLatencyMs.has(m[1])) this.ackLatencyMs.set(m[1], performance.now() - at);
+      return send(204);
+    }
+    if ((m = api.match(/^\/webhooks\/\d+\/[^/]+(\/messages\/@original)?$/))) {
+      if (req.method === "DELETE") return send(204);
+      if (req.method === "GET") return send(200, this.message(this.botUser));
+      const body = (call.json ?? {}) as Record<string, unknown>;
+      return send(200, {
+        ...this.message(this.botUser, [], String(body.content ?? "")),
+        flags: body.flags ?? 0,
+        attachments: call.files.map((f) => ({ id: nextId(), filename: f.filename, size: f.bytes.length, url: `${this.base}/x`, proxy_url: `${this.base}/x` })),
+      });
+    }
+    if ((m = api.match(/^\/channels\/\d+\/messages$/)) && req.method === "GET") {
+      return send(200, this.channelMessages);
+    }
+    if ((m = api.match(/^\/applications\/\d+(\/guilds\/\d+)?\/commands$/)) && req.method === "PUT") {
+      if (req.headers.authorization !== `Bot ${this.token}`) return send(401, { message: "401: Unauthorized", code: 0 });
+      const list = (call.json ?? []) as Record<string, unknown>[];
+      return send(
+        200,
+        list.map((c) => ({ ...c, id: nextId(), application_id: this.appId, version: nextId(), ...(m![1] ? { guild_id: this.guildId } : {}) })),
+      );
+    }
+    return send(404, { message: "404: Not Found", code: 0 });
+  }
+
+  private readBody(req: IncomingMessage, call: RestCall): Promise<void> {
+    const type = req.headers["content-type"] ?? "";
+    if (type.startsWith("multipart/form-data")) {
+      return new Promise((resolve, reject) => {
+        const bb = busboy({ headers: req.headers });
+        bb.on("field", (k, v) => {
+          if (k === "payload_json") call.json = JSON.parse(v) as Record<string, unknown>;
+        });
+        bb.on("file", (field, stream, info) => {
+          const chunks: Buffer[] = [];
+          stream.on("data", (c: Buffer) => chunks.push(c));
+          stream.on("end", () => call.files.push({ field, filename: info.filename ?? "", mime: info.mimeType, bytes: Buffer.concat(chunks) }));
+        });
+        bb.on("close", () => resolve());
+        bb.on("error", reject);
+        req.pipe(bb);
+      });
+    }
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        if (text) call.json = JSON.parse(text) as Record<string, unknown>;
+        resolve();
+      });
+    });
+  }
+}
+
+/** Progress edits ("In the queue…", "Working on it…") are not final answers. */
+function isProgressText(c: RestCall): boolean {
+  const content = String((c.json as Record<string, unknown> | undefined)?.content ?? "");
+  return /^(In the queue|Next in line|Working on it|Almost there)/.test(content);
+}
+
+/** Discord's application command option types used by Mimic. */
+export const OPT = { subcommand: 1, string: 3, integer: 4, boolean: 5, attachment: 11 } as const;
