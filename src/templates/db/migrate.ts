@@ -16,7 +16,6 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "@libsql/client";
 import pg from "pg";
 import { MimicError } from "../../errors.ts";
-import { logger } from "../../logger.ts";
 import type { DatabaseTarget } from "./url.ts";
 
 export interface Migration {
@@ -134,6 +133,5 @@ async function migratePostgres(target: Extract<DatabaseTarget, { dialect: "postg
   } finally {
     await client.end();
   }
-  if (done.length) logger.info({ migrations: done }, "database migrated");
   return done;
 }

@@ -1,0 +1,32 @@
+/**
+ * Retries a whole unit of work when the database reports a transient conflict: SQLite's single writer
+ * being busy (another process holds the lock past busy_timeout) or a PostgreSQL deadlock/serialisation
+ * failure. The unit must be a complete transaction, so retrying it is safe.
+ */
+import { MimicError } from "../../errors.ts";
+
+const TRANSIENT = /SQLITE_BUSY|database is locked|deadlock detected|could not serialize|40P01|40001/i;
+
+export function isTransientDbError(e: unknown): boolean {
+  for (let cur: unknown = e, depth = 0; cur && depth < 5; depth++) {
+    const msg = cur instanceof Error ? `${cur.message} ${(cur as { code?: unknown }).code ?? ""}` : String(cur);
+    if (TRANSIENT.test(msg)) return true;
+    cur = cur instanceof Error ? (cur as { cause?: unknown }).cause : undefined;
+  }
+  return false;
+}
+
+export async function withRetry<T>(work: () => Promise<T>, attempts = 8): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await work();
+    } catch (e) {
+      if (!isTransientDbError(e)) throw e;
+      if (i >= attempts) {
+        throw new MimicError("BUSY", "The database is busy right now. Please try again in a few seconds.", { cause: e, retryAfterSeconds: 5 });
+      }
+      // Jittered exponential back-off: 10, 20, 40 … ms.
+      await new Promise((r) => setTimeout(r, 10 * 2 ** (i - 1) * (0.5 + Math.random())));
+    }
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Templates and moderation: Mimic's persistent store (Prisma 6: embedded SQLite by default, PostgreSQL
+ * for multi-process deployments), face enrolment and per-server rules.
+ *
+ *   const store = await openStore(url?, opts?)        // applies pending migrations first
+ *   await store.close()
+ *
+ * store.templates (every call is scoped by its owner {platform, userId}; no call reaches another user's faces):
+ *   save(owner, name, face: EnrolledTemplate, {maxTemplates?, makeDefault?}) → TemplateSummary
+ *       BAD_INPUT (name invalid/taken), LIMIT_REACHED. The first template becomes the default.
+ *   list(owner) → TemplateSummary[]            count(owner) → number
+ *   get(owner, name?) → StoredTemplate         (crop PNG, landmarks, embedding, analysis; default when no name) NOT_FOUND
+ *   rename(owner, from, to)   setDefault(owner, name)   remove(owner, name) → {newDefault}
+ *   forgetUser(owner) → {templates, usageRecords}   every template, the user row and all usage records
+ *
+ * store.moderation (scope = {platform, userId, serverId|null, channelId|null}):
+ *   admit(scope, command) → Admission {id, refund()}   atomic quota + cooldown; DISABLED / FORBIDDEN /
+ *       COOLDOWN / QUOTA_EXCEEDED (retryAfterSeconds). Call before queueing; refund() if the job failed.
+ *   check(scope, command) → Rules                       the same without counting (read-only commands)
+ *   rules(platform, serverId|null) → Rules              userUsage(scope) → {usedToday, dailyQuota, cooldownRemainingSeconds}
+ *   updateRules({platform, serverId, isAdmin}, RulesPatch) → Rules       FORBIDDEN unless isAdmin
+ *   ban / unban / bans({platform, serverId, isAdmin}, userId, reason?)
+ *   usageReport({platform, serverId, isAdmin}) → {today, last30Days}: {total, byCommand, topUsers}
+ *
+ * Enrolment:
+ *   assessEnrolment(analysis, rules?) → verdict          pure: which face, usable or what to fix
+ *   prepareEnrolment(photoBytes, opts?) → {template, warnings, otherFaces}   heavy, no DB (worker-safe)
+ *   enrolFace(store.templates, owner, name, photoBytes, opts?)   both + save
+ */
+export { openStore } from "./store.ts";
+export type { Store, StoreOptions } from "./store.ts";
+export { TemplateStore, MESH_VALUES } from "./templates.ts";
+export type { EnrolledTemplate, Owner, StoredTemplate, TemplateSummary } from "./templates.ts";
+export { Moderation, rulesPatchSchema, formatWait } from "./moderation.ts";
+export type { Admission, RuleDefaults, Rules, RulesPatch, Scope, ServerRef, UsageReport, UsageWindow, UserUsage } from "./moderation.ts";
+export { assessEnrolment, prepareEnrolment, enrolFace, DEFAULT_ENROLMENT_RULES, TEMPLATE_CROP_SIZE } from "./enrol.ts";
+export type { EnrolmentRules, EnrolmentVerdict, PreparedEnrolment } from "./enrol.ts";
+export { normaliseTemplateName, NAME_PATTERN } from "./names.ts";
+export { resolveDatabaseTarget, describeTarget } from "./db/url.ts";
+export type { DatabaseTarget } from "./db/url.ts";
+export { migrate, loadMigrations } from "./db/migrate.ts";
+export { float32ToBytes, bytesToFloat32, utcDay } from "./codec.ts";

@@ -1,0 +1,360 @@
+/**
+ * Per-server rules and the admission check the command core runs before queueing work.
+ *
+ * `admit()` is atomic: the quota and cooldown test and the recording of the use are ONE conditional
+ * INSERT … SELECT … WHERE (count < quota AND no use within the cooldown). SQLite runs one writer at a
+ * time, so that statement is serialised by the database itself (and in-process by the Prisma adapter);
+ * on PostgreSQL (READ COMMITTED) two such statements could both see count = N-1, so the same transaction
+ * first takes a transaction-scoped advisory lock on the server (or, in private chats, the user): each
+ * statement then sees every use committed before it. Refusals say when to try again.
+ */
+import { z } from "zod";
+import { MimicError } from "../errors.ts";
+import type { Db } from "./db/client.ts";
+import { withRetry } from "./db/retry.ts";
+import { secondsUntilNextUtcDay, utcDay } from "./codec.ts";
+import { checkIdentity } from "./names.ts";
+
+/** Who asks, where. serverId/channelId are null in private chats. */
+export interface Scope {
+  platform: string;
+  userId: string;
+  serverId: string | null;
+  channelId: string | null;
+}
+
+export interface ServerRef {
+  platform: string;
+  serverId: string;
+}
+
+/** The rules in force: the server's own settings over the configured defaults. 0 = unlimited / none. */
+export interface Rules {
+  enabled: boolean;
+  disabledCommands: string[];
+  /** Empty = every channel. */
+  allowedChannels: string[];
+  dailyQuotaPerUser: number;
+  dailyQuotaPerServer: number;
+  cooldownSeconds: number;
+  maxTemplatesPerUser: number;
+  /** Which of the numeric rules the server set itself (the others follow the configuration). */
+  overridden: Array<"dailyQuotaPerUser" | "dailyQuotaPerServer" | "cooldownSeconds" | "maxTemplatesPerUser">;
+}
+
+export interface RuleDefaults {
+  dailyQuotaPerUser: number;
+  dailyQuotaPerServer: number;
+  cooldownSeconds: number;
+  maxTemplatesPerUser: number;
+}
+
+const commandName = z.string().regex(/^[a-z0-9_-]{1,32}$/, "command names are 1–32 of a-z 0-9 _ -");
+const channelId = z.string().min(1).max(64);
+const limit = (max: number) => z.number().int().min(0).max(max).nullable();
+
+/** A change to a server's rules; omitted fields stay, null returns a number to the configured default. */
+export const rulesPatchSchema = z
+  .object({
+    enabled: z.boolean(),
+    disabledCommands: z.array(commandName).max(100),
+    allowedChannels: z.array(channelId).max(200),
+    dailyQuotaPerUser: limit(1_000_000),
+    dailyQuotaPerServer: limit(100_000_000),
+    cooldownSeconds: limit(86_400),
+    maxTemplatesPerUser: z.number().int().min(1).max(1000).nullable(),
+  })
+  .partial()
+  .strict();
+export type RulesPatch = z.infer<typeof rulesPatchSchema>;
+
+/** One admitted use; refund() gives it back (the job failed through no fault of the user). Idempotent. */
+export interface Admission {
+  id: string;
+  refund(): Promise<void>;
+}
+
+export interface UsageWindow {
+  total: number;
+  byCommand: Record<string, number>;
+  topUsers: Array<{ userId: string; count: number }>;
+}
+
+export interface UsageReport {
+  today: UsageWindow;
+  last30Days: UsageWindow;
+}
+
+export interface UserUsage {
+  usedToday: number;
+  dailyQuota: number;
+  cooldownRemainingSeconds: number;
+}
+
+const NO_LIMIT = 2_147_483_647;
+
+export class Moderation {
+  constructor(
+    private readonly db: Db,
+    private readonly dialect: "sqlite" | "postgres",
+    readonly defaults: RuleDefaults,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The rules in force on a server (configured defaults in private chats: serverId null). */
+  async rules(platform: string, serverId: string | null): Promise<Rules> {
+    const row = serverId === null ? null : await this.db.serverSettings.findUnique({ where: { platform_serverId: { platform, serverId } } });
+    const d = this.defaults;
+    return {
+      enabled: row?.enabled ?? true,
+      disabledCommands: row ? parseList(row.disabledCommands) : [],
+      allowedChannels: row ? parseList(row.allowedChannels) : [],
+      dailyQuotaPerUser: row?.dailyQuotaPerUser ?? d.dailyQuotaPerUser,
+      dailyQuotaPerServer: row?.dailyQuotaPerServer ?? d.dailyQuotaPerServer,
+      cooldownSeconds: row?.cooldownSeconds ?? d.cooldownSeconds,
+      // A server may lower the configured maximum, never raise it.
+      maxTemplatesPerUser: Math.min(row?.maxTemplatesPerUser ?? d.maxTemplatesPerUser, d.maxTemplatesPerUser),
+      overridden: row
+        ? (["dailyQuotaPerUser", "dailyQuotaPerServer", "cooldownSeconds", "maxTemplatesPerUser"] as const).filter((k) => row[k] !== null)
+        : [],
+    };
+  }
+
+  /**
+   * Changes a server's rules. `isAdmin` is decided by the adapter (Discord: Manage Server permission;
+   * Telegram: chat administrator); anyone else gets FORBIDDEN.
+   */
+  async updateRules(server: ServerRef & { isAdmin: boolean }, patch: RulesPatch): Promise<Rules> {
+    requireAdmin(server.isAdmin);
+    checkServer(server);
+    const parsed = rulesPatchSchema.safeParse(patch);
+    if (!parsed.success) {
+      throw new MimicError("BAD_INPUT", `That setting is not valid: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    }
+    const p = parsed.data;
+    const data = {
+      ...(p.enabled !== undefined && { enabled: p.enabled }),
+      ...(p.disabledCommands !== undefined && { disabledCommands: JSON.stringify([...new Set(p.disabledCommands)].sort()) }),
+      ...(p.allowedChannels !== undefined && { allowedChannels: JSON.stringify([...new Set(p.allowedChannels)]) }),
+      ...(p.dailyQuotaPerUser !== undefined && { dailyQuotaPerUser: p.dailyQuotaPerUser }),
+      ...(p.dailyQuotaPerServer !== undefined && { dailyQuotaPerServer: p.dailyQuotaPerServer }),
+      ...(p.cooldownSeconds !== undefined && { cooldownSeconds: p.cooldownSeconds }),
+      ...(p.maxTemplatesPerUser !== undefined && { maxTemplatesPerUser: p.maxTemplatesPerUser }),
+    };
+    await withRetry(async () => {
+      await this.db.$executeRaw`INSERT INTO server_settings (platform, server_id, updated_at) VALUES (${server.platform}, ${server.serverId}, CURRENT_TIMESTAMP)
+        ON CONFLICT (platform, server_id) DO NOTHING`;
+      await this.db.serverSettings.update({ where: { platform_serverId: { platform: server.platform, serverId: server.serverId } }, data });
+    });
+    return this.rules(server.platform, server.serverId);
+  }
+
+  async ban(server: ServerRef & { isAdmin: boolean }, userId: string, reason?: string): Promise<void> {
+    requireAdmin(server.isAdmin);
+    checkServer(server);
+    checkIdentity(server.platform, userId);
+    await withRetry(
+      () => this.db.$executeRaw`INSERT INTO bans (platform, server_id, platform_user_id, reason) VALUES (${server.platform}, ${server.serverId}, ${userId}, ${reason?.slice(0, 200) ?? null})
+        ON CONFLICT (platform, server_id, platform_user_id) DO NOTHING`,
+    );
+  }
+
+  /** Returns whether the user was banned. */
+  async unban(server: ServerRef & { isAdmin: boolean }, userId: string): Promise<boolean> {
+    requireAdmin(server.isAdmin);
+    checkServer(server);
+    const r = await withRetry(() => this.db.ban.deleteMany({ where: { platform: server.platform, serverId: server.serverId, platformUserId: userId } }));
+    return r.count > 0;
+  }
+
+  async bans(server: ServerRef & { isAdmin: boolean }): Promise<Array<{ userId: string; reason: string | null; since: Date }>> {
+    requireAdmin(server.isAdmin);
+    const rows = await this.db.ban.findMany({ where: { platform: server.platform, serverId: server.serverId }, orderBy: { id: "asc" } });
+    return rows.map((b) => ({ userId: b.platformUserId, reason: b.reason, since: b.createdAt }));
+  }
+
+  /**
+   * The non-counting part of admission: bot and command enabled, channel allowed, user not banned.
+   * Throws DISABLED or FORBIDDEN with a message saying why. Returns the rules in force.
+   */
+  async check(scope: Scope, command: string): Promise<Rules> {
+    checkIdentity(scope.platform, scope.userId);
+    const rules = await this.rules(scope.platform, scope.serverId);
+    if (scope.serverId !== null) {
+      const banned = await this.db.ban.count({ where: { platform: scope.platform, serverId: scope.serverId, platformUserId: scope.userId } });
+      if (banned > 0) throw new MimicError("FORBIDDEN", "An admin of this server has blocked you from using Mimic here.");
+    }
+    if (!rules.enabled) throw new MimicError("DISABLED", "Mimic is switched off on this server. An admin can turn it back on.");
+    if (rules.disabledCommands.includes(command)) {
+      throw new MimicError("DISABLED", `The ${command} command is switched off on this server.`);
+    }
+    if (scope.channelId !== null && rules.allowedChannels.length > 0 && !rules.allowedChannels.includes(scope.channelId)) {
+      throw new MimicError("FORBIDDEN", "Mimic doesn't answer in this channel here. Ask in one of the channels the admins allowed.", {
+        details: { allowedChannels: rules.allowedChannels },
+      });
+    }
+    return rules;
+  }
+
+  /**
+   * check() + the atomic quota/cooldown test, recording one use of `command` when admitted.
+   * Throws QUOTA_EXCEEDED / COOLDOWN with retryAfterSeconds.
+   */
+  async admit(scope: Scope, command: string): Promise<Admission> {
+    const rules = await this.check(scope, command);
+    const serverId = scope.serverId ?? "";
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const now = this.now();
+      const day = utcDay(now);
+      const userQuota = rules.dailyQuotaPerUser || NO_LIMIT;
+      const serverQuota = scope.serverId === null ? NO_LIMIT : rules.dailyQuotaPerServer || NO_LIMIT;
+      const since = rules.cooldownSeconds > 0 ? now - rules.cooldownSeconds * 1000 : Number.MAX_SAFE_INTEGER;
+      const p = scope.platform;
+      const u = scope.userId;
+      const insert = () => this.db.$queryRaw<Array<{ id: number | bigint }>>`
+        INSERT INTO usage_events (platform, server_id, platform_user_id, command, at_ms, day)
+        SELECT CAST(${p} AS TEXT), CAST(${serverId} AS TEXT), CAST(${u} AS TEXT), CAST(${command} AS TEXT), CAST(${now} AS BIGINT), CAST(${day} AS INTEGER)
+        WHERE (SELECT COUNT(*) FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND platform_user_id = ${u} AND day = ${day}) < ${userQuota}
+          AND (SELECT COUNT(*) FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND day = ${day}) < ${serverQuota}
+          AND NOT EXISTS (SELECT 1 FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND platform_user_id = ${u} AND at_ms > ${since})
+        RETURNING id`;
+      const rows = await withRetry(async () => {
+        if (this.dialect === "postgres") {
+          const lockKey = hash32(`${p}\u0000${scope.serverId ?? `dm\u0000${u}`}`);
+          const [, inserted] = await this.db.$transaction([this.db.$executeRaw`SELECT pg_advisory_xact_lock(${lockKey})`, insert()]);
+          return inserted;
+        }
+        return insert();
+      });
+      if (rows.length === 1) {
+        const id = Number(rows[0].id);
+        let refunded = false;
+        return {
+          id: String(id),
+          refund: async () => {
+            if (refunded) return;
+            refunded = true;
+            await withRetry(() => this.db.usageEvent.deleteMany({ where: { id, platform: p, platformUserId: u } }));
+          },
+        };
+      }
+      const refusal = await this.refusal(scope, rules, now);
+      if (refusal) throw refusal;
+      // Nothing is over its limit any more (a use was refunded, or the day just turned): try again.
+    }
+    throw new MimicError("BUSY", "Too many requests at once. Please try again in a few seconds.", { retryAfterSeconds: 5 });
+  }
+
+  /** The caller's own standing: uses today, the quota that applies, cooldown left. */
+  async userUsage(scope: Scope): Promise<UserUsage> {
+    const rules = await this.rules(scope.platform, scope.serverId);
+    const now = this.now();
+    const serverId = scope.serverId ?? "";
+    const where = { platform: scope.platform, serverId, platformUserId: scope.userId };
+    const [usedToday, last] = await Promise.all([
+      this.db.usageEvent.count({ where: { ...where, day: utcDay(now) } }),
+      this.db.usageEvent.findFirst({ where, orderBy: { atMs: "desc" }, select: { atMs: true } }),
+    ]);
+    const readyAt = last ? Number(last.atMs) + rules.cooldownSeconds * 1000 : 0;
+    return { usedToday, dailyQuota: rules.dailyQuotaPerUser, cooldownRemainingSeconds: Math.max(0, Math.ceil((readyAt - now) / 1000)) };
+  }
+
+  /** Today's (UTC) and the last 30 days' uses on a server: by command and the top users. Admins only. */
+  async usageReport(server: ServerRef & { isAdmin: boolean }, opts: { topUsers?: number } = {}): Promise<UsageReport> {
+    requireAdmin(server.isAdmin);
+    checkServer(server);
+    const today = utcDay(this.now());
+    const window = async (fromDay: number): Promise<UsageWindow> => {
+      const where = { platform: server.platform, serverId: server.serverId, day: { gte: fromDay } };
+      const [byCommand, byUser] = await Promise.all([
+        this.db.usageEvent.groupBy({ by: ["command"], where, _count: { _all: true } }),
+        this.db.usageEvent.groupBy({
+          by: ["platformUserId"],
+          where,
+          _count: { platformUserId: true },
+          orderBy: [{ _count: { platformUserId: "desc" } }, { platformUserId: "asc" }],
+          take: opts.topUsers ?? 10,
+        }),
+      ]);
+      const commands: Record<string, number> = {};
+      for (const c of byCommand) commands[c.command] = c._count._all;
+      return {
+        total: Object.values(commands).reduce((a, b) => a + b, 0),
+        byCommand: commands,
+        topUsers: byUser.map((r) => ({ userId: r.platformUserId, count: r._count.platformUserId })),
+      };
+    };
+    const [todayWindow, last30Days] = await Promise.all([window(today), window(today - 29)]);
+    return { today: todayWindow, last30Days };
+  }
+
+  /** Why an admission was refused, read after the fact; null when nothing is over its limit now. */
+  private async refusal(scope: Scope, rules: Rules, now: number): Promise<MimicError | null> {
+    const serverId = scope.serverId ?? "";
+    const day = utcDay(now);
+    const mine = { platform: scope.platform, serverId, platformUserId: scope.userId };
+    const last = await this.db.usageEvent.findFirst({ where: mine, orderBy: { atMs: "desc" }, select: { atMs: true } });
+    if (rules.cooldownSeconds > 0 && last && Number(last.atMs) > now - rules.cooldownSeconds * 1000) {
+      const wait = Math.max(1, Math.ceil((Number(last.atMs) + rules.cooldownSeconds * 1000 - now) / 1000));
+      return new MimicError("COOLDOWN", `Slow down a little: you can make the next one in ${formatWait(wait)}.`, { retryAfterSeconds: wait });
+    }
+    const untilTomorrow = secondsUntilNextUtcDay(now);
+    if (rules.dailyQuotaPerUser > 0) {
+      const used = await this.db.usageEvent.count({ where: { ...mine, day } });
+      if (used >= rules.dailyQuotaPerUser) {
+        return new MimicError(
+          "QUOTA_EXCEEDED",
+          `You've used all ${rules.dailyQuotaPerUser} of today's memes here. More in ${formatWait(untilTomorrow)} (at 00:00 UTC).`,
+          { retryAfterSeconds: untilTomorrow, details: { scope: "user", quota: rules.dailyQuotaPerUser } },
+        );
+      }
+    }
+    if (scope.serverId !== null && rules.dailyQuotaPerServer > 0) {
+      const used = await this.db.usageEvent.count({ where: { platform: scope.platform, serverId, day } });
+      if (used >= rules.dailyQuotaPerServer) {
+        return new MimicError(
+          "QUOTA_EXCEEDED",
+          `This server has used all ${rules.dailyQuotaPerServer} of today's memes. More in ${formatWait(untilTomorrow)} (at 00:00 UTC).`,
+          { retryAfterSeconds: untilTomorrow, details: { scope: "server", quota: rules.dailyQuotaPerServer } },
+        );
+      }
+    }
+    return null;
+  }
+}
+
+function requireAdmin(isAdmin: boolean): void {
+  if (!isAdmin) throw new MimicError("FORBIDDEN", "Only server admins can change Mimic's settings here (Discord: Manage Server; Telegram: group admins).");
+}
+
+function checkServer(s: ServerRef): void {
+  if (!s.serverId || s.serverId.length > 128) throw new MimicError("BAD_INPUT", "This only works in a server or group, not in a private chat.");
+}
+
+function parseList(json: string): string[] {
+  try {
+    const v: unknown = JSON.parse(json);
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+export function formatWait(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  return m ? `${h} h ${m} min` : `${h} h`;
+}
+
+/** FNV-1a, as a signed 32-bit integer (the advisory lock key). */
+function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h | 0;
+}

@@ -1,0 +1,66 @@
+import { loadConfig } from "../config.ts";
+import { logger } from "../logger.ts";
+import { createPrismaClient, type Db } from "./db/client.ts";
+import { migrate } from "./db/migrate.ts";
+import { describeTarget, resolveDatabaseTarget, type DatabaseTarget } from "./db/url.ts";
+import { Moderation, type RuleDefaults } from "./moderation.ts";
+import { TemplateStore } from "./templates.ts";
+
+export interface StoreOptions {
+  /** Default DATA_DIR: where the embedded SQLite file lives when no URL is given. */
+  dataDir?: string;
+  /** Default MAX_TEMPLATES_PER_USER (10). */
+  maxTemplatesPerUser?: number;
+  /** Defaults for servers that set none; default DAILY_QUOTA_PER_USER, DAILY_QUOTA_PER_SERVER, COOLDOWN_SECONDS. */
+  defaults?: Partial<Omit<RuleDefaults, "maxTemplatesPerUser">>;
+  /** PostgreSQL connections in the pool (default 10). */
+  poolSize?: number;
+  /** Clock in epoch ms (tests move time); default Date.now. */
+  now?: () => number;
+}
+
+export interface Store {
+  readonly dialect: DatabaseTarget["dialect"];
+  /** "sqlite /path" or "postgres host/db schema s" (no password). */
+  readonly description: string;
+  readonly templates: TemplateStore;
+  readonly moderation: Moderation;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the store and brings its schema up to date (committed migrations, applied in order).
+ * `url`: DATABASE_URL (`file:…` SQLite, `postgresql://…[?schema=s]`); default: the configured one, else
+ * `file:<DATA_DIR>/mimic.db`. Unset options come from the validated configuration.
+ */
+export async function openStore(url?: string, opts: StoreOptions = {}): Promise<Store> {
+  const cfg = loadConfig();
+  const target = resolveDatabaseTarget(url ?? cfg.DATABASE_URL, opts.dataDir ?? cfg.DATA_DIR);
+  if (target.dialect === "sqlite") {
+    const { mkdirSync } = await import("node:fs");
+    const { dirname } = await import("node:path");
+    mkdirSync(dirname(target.path), { recursive: true });
+  }
+  const applied = await migrate(target);
+  if (applied.length) logger.info({ store: describeTarget(target), applied }, "store migrated");
+  const db: Db = createPrismaClient(target, { poolSize: opts.poolSize });
+  const maxTemplatesPerUser = opts.maxTemplatesPerUser ?? cfg.MAX_TEMPLATES_PER_USER;
+  const defaults: RuleDefaults = {
+    dailyQuotaPerUser: opts.defaults?.dailyQuotaPerUser ?? cfg.DAILY_QUOTA_PER_USER,
+    dailyQuotaPerServer: opts.defaults?.dailyQuotaPerServer ?? cfg.DAILY_QUOTA_PER_SERVER,
+    cooldownSeconds: opts.defaults?.cooldownSeconds ?? cfg.COOLDOWN_SECONDS,
+    maxTemplatesPerUser,
+  };
+  let closed = false;
+  return {
+    dialect: target.dialect,
+    description: describeTarget(target),
+    templates: new TemplateStore(db, maxTemplatesPerUser),
+    moderation: new Moderation(db, target.dialect, defaults, opts.now),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.$disconnect();
+    },
+  };
+}

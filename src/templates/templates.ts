@@ -1,0 +1,262 @@
+/**
+ * Saved faces ("templates"). Every method takes the owner and every query is scoped by it: there is no
+ * way to read, list, use or even detect another user's template through this API.
+ * Invariants kept inside transactions: names unique per user (case-insensitive, stored lower-case), at
+ * most `maxTemplates` per user, and whenever a user has templates exactly one of them is the default.
+ */
+import { MimicError } from "../errors.ts";
+import type { Db, Prisma } from "./db/client.ts";
+import { withRetry } from "./db/retry.ts";
+import { bytesToFloat32, float32ToBytes } from "./codec.ts";
+import { checkIdentity, normaliseTemplateName } from "./names.ts";
+
+/** A user on one platform. `userId` is the platform's id (Discord snowflake, Telegram id, "local"). */
+export interface Owner {
+  platform: string;
+  userId: string;
+}
+
+/** What enrolment produces for one face; the store keeps exactly this (never the uploaded photo). */
+export interface EnrolledTemplate {
+  /** PNG bytes of the aligned, square face crop. */
+  cropPng: Uint8Array;
+  /** Side of the crop in pixels. */
+  cropSize: number;
+  /** 468×3 mesh points in crop pixels. */
+  landmarks: Float32Array;
+  /** Identity embedding of the face (L2-normalised). */
+  embedding: Float32Array;
+  /** JSON-serialisable facts about the face: pose, quality, source size, crop transform, warnings. */
+  analysis: Record<string, unknown>;
+}
+
+export interface TemplateSummary {
+  id: string;
+  name: string;
+  isDefault: boolean;
+  createdAt: Date;
+  cropSize: number;
+}
+
+export interface StoredTemplate extends TemplateSummary, EnrolledTemplate {}
+
+export const MESH_VALUES = 468 * 3;
+
+type Tx = Prisma.TransactionClient;
+
+export class TemplateStore {
+  constructor(
+    private readonly db: Db,
+    /** Configured MAX_TEMPLATES_PER_USER; a server may only lower it. */
+    readonly maxTemplatesPerUser: number,
+  ) {}
+
+  /**
+   * Saves a new template. The user's first template becomes the default (or any, with makeDefault).
+   * Throws BAD_INPUT (name invalid or taken), LIMIT_REACHED (too many templates).
+   */
+  async save(
+    owner: Owner,
+    rawName: string,
+    face: EnrolledTemplate,
+    opts: { maxTemplates?: number | null; makeDefault?: boolean } = {},
+  ): Promise<TemplateSummary> {
+    checkIdentity(owner.platform, owner.userId);
+    const name = normaliseTemplateName(rawName);
+    checkEnrolled(face);
+    const limit = Math.min(this.maxTemplatesPerUser, opts.maxTemplates ?? Infinity);
+    const data = {
+      name,
+      cropPng: new Uint8Array(face.cropPng),
+      cropSize: face.cropSize,
+      landmarks: float32ToBytes(face.landmarks),
+      embedding: float32ToBytes(face.embedding),
+      analysis: JSON.stringify(face.analysis),
+    };
+    return withRetry(() =>
+      this.db.$transaction(async (tx) => {
+        const user = await lockUser(tx, owner, true);
+        if (!user) throw new Error("user row vanished inside its own transaction");
+        const existing = await tx.template.findMany({ where: { userId: user.id }, select: { name: true } });
+        if (existing.some((t) => t.name === name)) {
+          throw new MimicError("BAD_INPUT", `You already have a face named "${name}". Pick another name, or remove that one first.`);
+        }
+        if (existing.length >= limit) {
+          throw new MimicError(
+            "LIMIT_REACHED",
+            `You already have ${existing.length} saved faces, the most allowed here is ${limit}. Remove one first (face rm <name>).`,
+            { details: { limit, count: existing.length } },
+          );
+        }
+        const created = await tx.template.create({ data: { ...data, userId: user.id }, select: summarySelect });
+        const isDefault = user.defaultTemplateId === null || opts.makeDefault === true;
+        if (isDefault) await tx.user.update({ where: { id: user.id }, data: { defaultTemplateId: created.id } });
+        return toSummary(created, isDefault ? created.id : user.defaultTemplateId);
+      }),
+    );
+  }
+
+  /** The owner's templates, oldest first. */
+  async list(owner: Owner): Promise<TemplateSummary[]> {
+    checkIdentity(owner.platform, owner.userId);
+    const user = await this.findUser(owner);
+    if (!user) return [];
+    const rows = await this.db.template.findMany({ where: { userId: user.id }, select: summarySelect, orderBy: { id: "asc" } });
+    return rows.map((r) => toSummary(r, user.defaultTemplateId));
+  }
+
+  async count(owner: Owner): Promise<number> {
+    const user = await this.findUser(owner);
+    return user ? this.db.template.count({ where: { userId: user.id } }) : 0;
+  }
+
+  /** One template with its data: by name, or the owner's default. Throws NOT_FOUND saying what exists. */
+  async get(owner: Owner, rawName?: string): Promise<StoredTemplate> {
+    checkIdentity(owner.platform, owner.userId);
+    const name = rawName === undefined ? undefined : normaliseTemplateName(rawName);
+    const user = await this.findUser(owner);
+    const id = name === undefined ? user?.defaultTemplateId : undefined;
+    const row = user
+      ? await this.db.template.findFirst({ where: name === undefined ? { userId: user.id, id: id ?? -1 } : { userId: user.id, name } })
+      : null;
+    if (!row || !user) throw await this.notFound(owner, name);
+    return {
+      ...toSummary(row, user.defaultTemplateId),
+      cropPng: row.cropPng,
+      landmarks: bytesToFloat32(row.landmarks),
+      embedding: bytesToFloat32(row.embedding),
+      analysis: JSON.parse(row.analysis) as Record<string, unknown>,
+    };
+  }
+
+  async rename(owner: Owner, rawFrom: string, rawTo: string): Promise<TemplateSummary> {
+    checkIdentity(owner.platform, owner.userId);
+    const from = normaliseTemplateName(rawFrom);
+    const to = normaliseTemplateName(rawTo);
+    return withRetry(() =>
+      this.db.$transaction(async (tx) => {
+        const user = await lockUser(tx, owner, false);
+        const row = user && (await tx.template.findFirst({ where: { userId: user.id, name: from }, select: { id: true } }));
+        if (!user || !row) throw await this.notFound(owner, from, tx);
+        if (from !== to && (await tx.template.count({ where: { userId: user.id, name: to } })) > 0) {
+          throw new MimicError("BAD_INPUT", `You already have a face named "${to}".`);
+        }
+        const updated = await tx.template.update({ where: { id: row.id }, data: { name: to }, select: summarySelect });
+        return toSummary(updated, user.defaultTemplateId);
+      }),
+    );
+  }
+
+  async setDefault(owner: Owner, rawName: string): Promise<TemplateSummary> {
+    checkIdentity(owner.platform, owner.userId);
+    const name = normaliseTemplateName(rawName);
+    return withRetry(() =>
+      this.db.$transaction(async (tx) => {
+        const user = await lockUser(tx, owner, false);
+        const row = user && (await tx.template.findFirst({ where: { userId: user.id, name }, select: summarySelect }));
+        if (!user || !row) throw await this.notFound(owner, name, tx);
+        await tx.user.update({ where: { id: user.id }, data: { defaultTemplateId: row.id } });
+        return toSummary(row, row.id);
+      }),
+    );
+  }
+
+  /** Deletes one template; when it was the default, the newest remaining one becomes the default. */
+  async remove(owner: Owner, rawName: string): Promise<{ newDefault: string | null }> {
+    checkIdentity(owner.platform, owner.userId);
+    const name = normaliseTemplateName(rawName);
+    return withRetry(() =>
+      this.db.$transaction(async (tx) => {
+        const user = await lockUser(tx, owner, false);
+        const row = user && (await tx.template.findFirst({ where: { userId: user.id, name }, select: { id: true } }));
+        if (!user || !row) throw await this.notFound(owner, name, tx);
+        await tx.template.delete({ where: { id: row.id } });
+        let newDefault: string | null = null;
+        if (user.defaultTemplateId === row.id || user.defaultTemplateId === null) {
+          const next = await tx.template.findFirst({ where: { userId: user.id }, orderBy: { id: "desc" }, select: { id: true, name: true } });
+          await tx.user.update({ where: { id: user.id }, data: { defaultTemplateId: next?.id ?? null } });
+          newDefault = next?.name ?? null;
+        } else {
+          newDefault = (await tx.template.findFirst({ where: { id: user.defaultTemplateId }, select: { name: true } }))?.name ?? null;
+        }
+        return { newDefault };
+      }),
+    );
+  }
+
+  /**
+   * Forget-me: deletes every template, the user record and every usage record of this user on every
+   * server. A server's ban of the user is kept (it is the server's decision; see prisma/schema.prisma).
+   */
+  async forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number }> {
+    checkIdentity(owner.platform, owner.userId);
+    return withRetry(() =>
+      this.db.$transaction(async (tx) => {
+        const user = await lockUser(tx, owner, false);
+        let templates = 0;
+        if (user) {
+          await tx.user.update({ where: { id: user.id }, data: { defaultTemplateId: null } });
+          templates = (await tx.template.deleteMany({ where: { userId: user.id } })).count;
+          await tx.user.delete({ where: { id: user.id } });
+        }
+        const usage = await tx.usageEvent.deleteMany({ where: { platform: owner.platform, platformUserId: owner.userId } });
+        return { templates, usageRecords: usage.count };
+      }),
+    );
+  }
+
+  private findUser(owner: Owner, tx: Tx | Db = this.db) {
+    return tx.user.findUnique({
+      where: { platform_platformUserId: { platform: owner.platform, platformUserId: owner.userId } },
+      select: { id: true, defaultTemplateId: true },
+    });
+  }
+
+  private async notFound(owner: Owner, name: string | undefined, tx: Tx | Db = this.db): Promise<MimicError> {
+    const user = await this.findUser(owner, tx);
+    const names = user ? (await tx.template.findMany({ where: { userId: user.id }, select: { name: true }, orderBy: { id: "asc" } })).map((t) => t.name) : [];
+    if (names.length === 0) {
+      return new MimicError("NOT_FOUND", "You have no saved face yet. Save one first: send a clear photo of your face with `face add <name>`.");
+    }
+    if (name === undefined) return new MimicError("NOT_FOUND", `You have no default face. Choose one of: ${names.join(", ")}.`);
+    return new MimicError("NOT_FOUND", `You have no face named "${name}". Your faces: ${names.join(", ")}.`);
+  }
+}
+
+const summarySelect = { id: true, name: true, createdAt: true, cropSize: true } as const;
+
+function toSummary(r: { id: number; name: string; createdAt: Date; cropSize: number }, defaultId: number | null): TemplateSummary {
+  return { id: String(r.id), name: r.name, isDefault: r.id === defaultId, createdAt: r.createdAt, cropSize: r.cropSize };
+}
+
+/**
+ * Finds (optionally creates) the owner's user row and write-locks it for the rest of the transaction, so
+ * concurrent changes of one user's templates run one after the other: a row lock on PostgreSQL, the
+ * database write lock on SQLite (taken now rather than upgraded later, which could fail with BUSY).
+ */
+async function lockUser(tx: Tx, owner: Owner, create: boolean): Promise<{ id: number; defaultTemplateId: number | null } | null> {
+  if (create) {
+    await tx.$executeRaw`INSERT INTO users (platform, platform_user_id) VALUES (${owner.platform}, ${owner.userId})
+      ON CONFLICT (platform, platform_user_id) DO NOTHING`;
+  }
+  const locked = await tx.$executeRaw`UPDATE users SET platform = platform WHERE platform = ${owner.platform} AND platform_user_id = ${owner.userId}`;
+  if (locked === 0) return null;
+  return tx.user.findUnique({
+    where: { platform_platformUserId: { platform: owner.platform, platformUserId: owner.userId } },
+    select: { id: true, defaultTemplateId: true },
+  });
+}
+
+function checkEnrolled(face: EnrolledTemplate): void {
+  const problems: string[] = [];
+  if (!(face.cropPng instanceof Uint8Array) || face.cropPng.byteLength < 8) problems.push("crop PNG missing");
+  else if (face.cropPng[0] !== 0x89 || face.cropPng[1] !== 0x50) problems.push("crop is not a PNG");
+  if (!Number.isInteger(face.cropSize) || face.cropSize < 16 || face.cropSize > 4096) problems.push("bad crop size");
+  if (!(face.landmarks instanceof Float32Array) || face.landmarks.length !== MESH_VALUES) problems.push("landmarks must be 468×3");
+  if (!(face.embedding instanceof Float32Array) || face.embedding.length === 0) problems.push("embedding missing");
+  if (problems.length) {
+    throw new MimicError("INTERNAL", "That face could not be saved because of an internal error. Please try again.", {
+      logMessage: `invalid enrolment result: ${problems.join(", ")}`,
+    });
+  }
+}
