@@ -1,0 +1,207 @@
+/**
+ * The distributed queue against a real Redis (TEST_REDIS_URL; CI sets redis://127.0.0.1:6379), with
+ * real `mimic worker` child processes. Every test uses its own key prefix.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { ImageResult, InferenceQueue, ProgressEvent } from "../../src/queue/jobs.ts";
+import { createRedisQueue, startRedisWorker, type RedisQueueOptions, type RedisWorkerHandle } from "../../src/queue/redis.ts";
+import { TEST_HANDLERS, expectRejects, isPng, memeJob, recorder } from "./helpers.ts";
+
+const REDIS = process.env.TEST_REDIS_URL;
+if (!REDIS) console.warn("test/queue/redis.test.ts skipped: set TEST_REDIS_URL=redis://127.0.0.1:6379 to run the distributed queue tests");
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+const prefixes: string[] = [];
+const newPrefix = () => {
+  const p = `mimictest:${randomUUID().slice(0, 8)}`;
+  prefixes.push(p);
+  return p;
+};
+
+function producer(prefix: string, over: Partial<RedisQueueOptions> = {}) {
+  return createRedisQueue({
+    url: REDIS!,
+    prefix,
+    workers: 1,
+    capacity: 50,
+    perUserLimit: 1,
+    jobTimeoutMs: 20_000,
+    cheapFirst: false,
+    handlersUrl: TEST_HANDLERS,
+    resultTtlSeconds: 60,
+    maxPayloadBytes: 4 << 20,
+    ...over,
+  });
+}
+
+interface Child {
+  proc: ChildProcess;
+  pid: number;
+  id: string;
+}
+
+/** Starts `node bin/mimic.mjs worker` with the CPU test handlers; resolves once it says it is ready. */
+function spawnWorker(prefix: string): Promise<Child> {
+  const proc = spawn(process.execPath, ["bin/mimic.mjs", "worker", "--handlers", fileURLToPath(TEST_HANDLERS)], {
+    cwd: root,
+    env: { ...process.env, QUEUE_URL: REDIS, QUEUE_PREFIX: prefix, QUEUE_WORKERS: "1", QUEUE_STALL_MS: "1000", LOG_LEVEL: "warn" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker did not start: ${out}`)), 30_000);
+    proc.stderr!.on("data", (d) => (out += d));
+    proc.stdout!.on("data", (d) => {
+      out += d;
+      const m = /mimic worker (\S+) ready/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, pid: proc.pid!, id: m[1] });
+      }
+    });
+    proc.on("exit", (code) => reject(new Error(`worker exited (${code}): ${out}`)));
+  });
+}
+
+let n = 0;
+const who = (serverId = "s1", userId = `u${++n}`) => ({ requestId: `r${n}`, userId, serverId });
+
+describe.skipIf(!REDIS)("redis queue with two `mimic worker` processes", () => {
+  const prefix = newPrefix();
+  let workers: Child[] = [];
+  let q: InferenceQueue & { ready(): Promise<void> };
+
+  beforeAll(async () => {
+    workers = await Promise.all([spawnWorker(prefix), spawnWorker(prefix)]);
+    q = producer(prefix);
+    await q.ready();
+  });
+  afterAll(async () => {
+    await q?.close({ drainMs: 0 });
+    for (const w of workers) w.proc.kill("SIGKILL");
+  });
+
+  test("a meme job runs in a worker process; progress and result come back", async () => {
+    const rec = recorder();
+    const r = (await q.submit(memeJob(undefined, "pid"), { ...who(), ...rec })) as ImageResult & { pid: number };
+    expect(isPng(r.bytes)).toBe(true);
+    expect(workers.map((w) => w.pid)).toContain(r.pid);
+    expect(rec.events.map((e) => e.type)).toEqual(["queued", "started", "done"]);
+    expect(rec.events[0]).toMatchObject({ type: "queued", position: 1 });
+    const s = await q.stats();
+    expect(s).toMatchObject({ mode: "redis", workers: 2, waiting: 0 });
+    expect(s.serviceMs.meme).toBeGreaterThan(0);
+  });
+
+  test("pipeline errors cross the process border with code and user message", async () => {
+    const e = await expectRejects(q.submit(memeJob("fail"), who()));
+    expect(e.code).toBe("NO_FACE");
+    expect(e.userMessage).toBe("No face found in that picture.");
+  });
+
+  test("cancelling a job running in another process stops it there; the worker stays usable", async () => {
+    const ac = new AbortController();
+    const t0 = performance.now();
+    const p = q.submit(memeJob("deaf:5000"), { ...who(), signal: ac.signal, onProgress: (e) => e.type === "started" && ac.abort() });
+    expect((await expectRejects(p)).code).toBe("CANCELLED");
+    // Both workers (one of which had the cancelled job) answer well before the 5 s job could have ended.
+    const results = await Promise.all([q.submit(memeJob("spin:300"), who()), q.submit(memeJob("spin:300"), who())]);
+    expect(results).toHaveLength(2);
+    expect(performance.now() - t0).toBeLessThan(4500);
+  });
+
+  test("a worker killed (SIGKILL) mid-job: the job completes on the other worker", async () => {
+    let markStarted!: (worker: string | undefined) => void;
+    const started = new Promise<string | undefined>((res) => (markStarted = res));
+    const job = q.submit(memeJob("spin:2500", "pid"), {
+      ...who(),
+      onProgress: (e: ProgressEvent) => e.type === "started" && markStarted(e.worker),
+    });
+    const startedOn = await started;
+    const victim = workers.find((w) => w.id === startedOn)!;
+    const survivor = workers.find((w) => w !== victim)!;
+    expect(victim).toBeDefined();
+    await new Promise((r) => setTimeout(r, 300));
+    victim.proc.kill("SIGKILL");
+    const r = (await job) as ImageResult & { pid: number };
+    expect(r.pid).toBe(survivor.pid);
+    expect(isPng(r.bytes)).toBe(true);
+  });
+});
+
+describe.skipIf(!REDIS)("redis queue rules across processes", () => {
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(REDIS!);
+  });
+  afterAll(async () => {
+    for (const p of prefixes) {
+      const keys = await redis.keys(`${p}:*`);
+      if (keys.length) await redis.del(...keys);
+    }
+    await redis.quit();
+  });
+
+  test("per-user limit and capacity are shared by every bot process", async () => {
+    const prefix = newPrefix();
+    const a = producer(prefix, { capacity: 3 });
+    const b = producer(prefix, { capacity: 3 });
+    await Promise.all([a.ready(), b.ready()]);
+    const held = [a.submit(memeJob(), who("s1", "alice")), a.submit(memeJob(), who("s1", "bob"))].map((p) => p.catch((e) => e));
+    const userRefusal = await expectRejects(b.submit(memeJob(), who("s2", "alice")));
+    expect(userRefusal.code).toBe("BUSY");
+    expect(userRefusal.details).toMatchObject({ reason: "user" });
+    held.push(b.submit(memeJob(), who("s2", "carol")).catch((e) => e));
+    const full = await expectRejects(b.submit(memeJob(), who("s2", "dave")));
+    expect(full.code).toBe("BUSY");
+    expect(full.details).toMatchObject({ reason: "capacity" });
+    expect(full.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    // Nobody consumes in this test: closing gives the waiting jobs back (and frees the users).
+    await Promise.all([a.close({ drainMs: 0 }), b.close({ drainMs: 0 })]);
+    for (const e of await Promise.all(held)) expect(e.details).toMatchObject({ reason: "shutdown" });
+    expect(Number(await redis.get(`${prefix}:waiting`))).toBe(0);
+    expect(await redis.zcard(`${prefix}:user:alice`)).toBe(0);
+  });
+
+  test("fairness and priorities hold in Redis: a busy server does not starve a quiet one", async () => {
+    const prefix = newPrefix();
+    const a = producer(prefix, { cheapFirst: true });
+    await a.ready();
+    const started: string[] = [];
+    const track = (tag: string, serverId: string) => ({ ...who(serverId), onProgress: (e: ProgressEvent) => e.type === "started" && started.push(tag) });
+    const all: Promise<unknown>[] = [];
+    all.push(a.submit({ ...memeJob(), kind: "animated", animation: "morph" }, track("animated", "quiet")));
+    for (let i = 0; i < 5; i++) all.push(a.submit(memeJob("spin:5"), track(`busy${i}`, "busy")));
+    for (let i = 0; i < 2; i++) all.push(a.submit(memeJob("spin:5"), track(`quiet${i}`, "quiet")));
+    // A cancelled waiting job leaves the lane without disturbing the order.
+    const ac = new AbortController();
+    const gone = a.submit(memeJob(), { ...who("busy"), signal: ac.signal });
+    ac.abort();
+    expect((await expectRejects(gone)).code).toBe("CANCELLED");
+    // Only now does a worker (in this process, one thread) start consuming.
+    const worker: RedisWorkerHandle = await startRedisWorker({
+      url: REDIS!, prefix, workers: 1, capacity: 50, perUserLimit: 1, jobTimeoutMs: 10_000, cheapFirst: true,
+      handlersUrl: TEST_HANDLERS, resultTtlSeconds: 60, stallMs: 2000,
+    });
+    await Promise.all(all);
+    await worker.close({ drainMs: 1000 });
+    await a.close({ drainMs: 0 });
+    expect(started.slice(0, 4)).toEqual(["busy0", "quiet0", "busy1", "quiet1"]);
+    expect(started.at(-1)).toBe("animated");
+    expect(started).toHaveLength(8);
+  });
+
+  test("oversized payloads are refused before they reach Redis", async () => {
+    const prefix = newPrefix();
+    const a = producer(prefix, { maxPayloadBytes: 1024 });
+    await a.ready();
+    const e = await expectRejects(a.submit(memeJob(), who()));
+    expect(e.code).toBe("IMAGE_TOO_LARGE");
+    expect(e.userMessage).toMatch(/too large/);
+    await a.close({ drainMs: 0 });
+  });
+});
