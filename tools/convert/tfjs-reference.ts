@@ -2,7 +2,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
 import { loadGraphModel, type GraphModel } from "@tensorflow/tfjs-converter";
-import type { TfjsModelFiles } from "../../tools/convert/tfjs-model.ts";
+import type { TfjsModelFiles } from "./tfjs-model.ts";
 
 let ready: Promise<void> | undefined;
 
