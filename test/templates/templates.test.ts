@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MimicError } from "../../src/errors.ts";
+import { openStore, type Store } from "../../src/templates/index.ts";
+import { createTestDb, dialects, fakeTemplate, STORE_TABLES, type TestDb } from "./helpers.ts";
+
+const alice = { platform: "discord", userId: "100" };
+const bob = { platform: "discord", userId: "200" };
+/** Same platform id as alice on another platform: a different person. */
+const aliceTelegram = { platform: "telegram", userId: "100" };
+
+async function rejects(p: Promise<unknown>, code: string, message?: RegExp): Promise<MimicError> {
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(e, `expected a ${code} MimicError`).toBeInstanceOf(MimicError);
+  expect((e as MimicError).code).toBe(code);
+  if (message) expect((e as MimicError).userMessage).toMatch(message);
+  return e as MimicError;
+}
+
+describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
+  let db: TestDb;
+  let store: Store;
+
+  beforeAll(async () => {
+    if (skip) return;
+    db = await createTestDb(dialect, "tpl");
+    store = await openStore(db.url, { maxTemplatesPerUser: 4 });
+  });
+  afterAll(async () => {
+    await store?.close();
+    await db?.drop();
+  });
+
+  it.skipIf(skip)("saves a face and keeps exactly its data; the first one becomes the default", async () => {
+    const face = fakeTemplate("alice-smile");
+    const saved = await store.templates.save(alice, "Smile", face);
+    expect(saved).toMatchObject({ name: "smile", isDefault: true, cropSize: 512 });
+    const got = await store.templates.get(alice); // the default
+    expect(got.name).toBe("smile");
+    expect(Buffer.from(got.cropPng).equals(Buffer.from(face.cropPng))).toBe(true);
+    expect(Array.from(got.landmarks)).toEqual(Array.from(face.landmarks));
+    expect(Array.from(got.embedding)).toEqual(Array.from(face.embedding));
+    expect(got.analysis).toEqual(face.analysis);
+    expect(got.createdAt).toBeInstanceOf(Date);
+    // names are case-insensitive
+    expect((await store.templates.get(alice, "SMILE")).id).toBe(saved.id);
+  });
+
+  it.skipIf(skip)("refuses invalid and duplicate names with a message that says what to do", async () => {
+    await rejects(store.templates.save(alice, "", fakeTemplate("x")), "BAD_INPUT", /1–32 letters/);
+    await rejects(store.templates.save(alice, "a".repeat(33), fakeTemplate("x")), "BAD_INPUT", /33 characters/);
+    await rejects(store.templates.save(alice, "no spaces", fakeTemplate("x")), "BAD_INPUT", /other characters/);
+    await rejects(store.templates.save(alice, "sMiLe", fakeTemplate("x")), "BAD_INPUT", /already have a face named "smile"/);
+    expect(await store.templates.count(alice)).toBe(1);
+  });
+
+  it.skipIf(skip)("lists, renames, switches the default and removes (the default moves to the newest)", async () => {
+    await store.templates.save(alice, "neutral", fakeTemplate("alice-neutral"));
+    await store.templates.save(alice, "work_photo-2", fakeTemplate("alice-work"));
+    expect((await store.templates.list(alice)).map((t) => [t.name, t.isDefault])).toEqual([
+      ["smile", true],
+      ["neutral", false],
+      ["work_photo-2", false],
+    ]);
+    await store.templates.setDefault(alice, "Neutral");
+    expect((await store.templates.get(alice)).name).toBe("neutral");
+    await store.templates.rename(alice, "neutral", "calm");
+    expect((await store.templates.get(alice)).name).toBe("calm");
+    await rejects(store.templates.rename(alice, "calm", "smile"), "BAD_INPUT", /already have a face named "smile"/);
+    await rejects(store.templates.rename(alice, "nope", "x"), "NOT_FOUND", /no face named "nope". Your faces: smile, calm, work_photo-2/);
+    expect(await store.templates.remove(alice, "calm")).toEqual({ newDefault: "work_photo-2" });
+    expect((await store.templates.get(alice)).name).toBe("work_photo-2");
+    expect(await store.templates.remove(alice, "smile")).toEqual({ newDefault: "work_photo-2" });
+    expect((await store.templates.list(alice)).map((t) => t.name)).toEqual(["work_photo-2"]);
+  });
+
+  it.skipIf(skip)("keeps templates private: nobody else can get, list, rename, default or remove them", async () => {
+    await store.templates.save(bob, "bobface", fakeTemplate("bob"));
+    expect(await store.templates.list(bob)).toHaveLength(1);
+    for (const other of [alice, aliceTelegram, { platform: "discord", userId: "999" }]) {
+      expect((await store.templates.list(other)).map((t) => t.name)).not.toContain("bobface");
+      const e = await rejects(store.templates.get(other, "bobface"), "NOT_FOUND");
+      // Indistinguishable from a name that exists nowhere: nothing reveals that bob has one.
+      const never = await rejects(store.templates.get(other, "neverexisted"), "NOT_FOUND");
+      expect(e.userMessage.replace("bobface", "neverexisted")).toBe(never.userMessage);
+      await rejects(store.templates.rename(other, "bobface", "mine"), "NOT_FOUND");
+      await rejects(store.templates.setDefault(other, "bobface"), "NOT_FOUND");
+      await rejects(store.templates.remove(other, "bobface"), "NOT_FOUND");
+    }
+    await rejects(store.templates.get(aliceTelegram), "NOT_FOUND", /no saved face yet/);
+    expect((await store.templates.get(bob)).name).toBe("bobface");
+  });
+
+  it.skipIf(skip)("enforces the per-user limit (the smaller of the configured and the server's) under concurrency", async () => {
+    const carol = { platform: "telegram", userId: "carol" };
+    await store.templates.save(carol, "one", fakeTemplate("c1"));
+    const e = await rejects(store.templates.save(carol, "two", fakeTemplate("c2"), { maxTemplates: 1 }), "LIMIT_REACHED", /most allowed here is 1/);
+    expect(e.details).toMatchObject({ limit: 1, count: 1 });
+    // 12 concurrent saves against the configured limit of 4 (one already saved): exactly 3 more succeed.
+    const results = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => store.templates.save(carol, `c${i}`, fakeTemplate(`c${i}`))));
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(3);
+    for (const r of results) if (r.status === "rejected") expect((r.reason as MimicError).code).toBe("LIMIT_REACHED");
+    const list = await store.templates.list(carol);
+    expect(list).toHaveLength(4);
+    expect(list.filter((t) => t.isDefault)).toHaveLength(1);
+  });
+
+  it.skipIf(skip)("forget-me removes every template, the user and all usage records, on every server, and nothing of others", async () => {
+    const dave = { platform: "discord", userId: "dave" };
+    await store.templates.save(dave, "a", fakeTemplate("d1"));
+    await store.templates.save(dave, "b", fakeTemplate("d2"));
+    for (const serverId of ["g1", "g2", null]) {
+      await store.moderation.admit({ ...dave, serverId, channelId: null }, "meme");
+      await store.moderation.admit({ ...bob, serverId, channelId: null }, "meme");
+    }
+    await store.moderation.updateRules({ platform: "discord", serverId: "g1", isAdmin: true }, { cooldownSeconds: 0 });
+    const before = await db.query<{ n: number }>("SELECT COUNT(*) AS n FROM templates");
+
+    expect(await store.templates.forgetUser(dave)).toEqual({ templates: 2, usageRecords: 3 });
+
+    // Look at EVERY table directly: no row may mention dave any more.
+    const rows: Record<string, unknown[]> = {};
+    for (const table of STORE_TABLES) rows[table] = await db.query(`SELECT * FROM ${table}`);
+    const mentionsDave = (r: unknown) => Object.values(r as Record<string, unknown>).some((v) => v === "dave");
+    for (const table of STORE_TABLES) expect(rows[table].filter(mentionsDave), table).toEqual([]);
+    const daveUserIds = new Set<unknown>(); // his user row is gone, so no template may point to a missing user
+    const userIds = new Set(rows.users.map((u) => Number((u as { id: unknown }).id)));
+    for (const t of rows.templates) expect(userIds.has(Number((t as { user_id: unknown }).user_id))).toBe(true);
+    expect(daveUserIds.size).toBe(0);
+    expect(Number((await db.query<{ n: number }>("SELECT COUNT(*) AS n FROM templates"))[0].n)).toBe(Number(before[0].n) - 2);
+    // bob is untouched
+    expect(await store.templates.list(bob)).toHaveLength(1);
+    expect((await store.moderation.userUsage({ ...bob, serverId: "g1", channelId: null })).usedToday).toBe(1);
+    // forgetting someone unknown is fine
+    expect(await store.templates.forgetUser({ platform: "discord", userId: "ghost" })).toEqual({ templates: 0, usageRecords: 0 });
+  });
+
+  it.skipIf(skip)("forget-me keeps a server's ban (the only trace: platform id, server, reason)", async () => {
+    const eve = { platform: "discord", userId: "eve" };
+    await store.templates.save(eve, "e", fakeTemplate("e"));
+    await store.moderation.ban({ platform: "discord", serverId: "g9", isAdmin: true }, "eve", "spam");
+    await store.templates.forgetUser(eve);
+    expect(await store.templates.list(eve)).toEqual([]);
+    expect(await db.query("SELECT * FROM users WHERE platform_user_id = 'eve'")).toEqual([]);
+    await rejects(store.moderation.admit({ ...eve, serverId: "g9", channelId: null }, "meme"), "FORBIDDEN", /blocked you/);
+  });
+});
