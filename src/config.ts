@@ -33,7 +33,16 @@ export const configSchema = z.object({
   QUEUE_URL: str(),
   // --- bots
   DISCORD_TOKEN: str(),
+  /** Application id, needed by `mimic register` (Developer Portal → General Information). */
+  DISCORD_APP_ID: str(),
+  /** Another Discord-compatible API/CDN root (tests, proxies); unset = discord.com. */
+  DISCORD_API_ROOT: z.preprocess(emptyToUndefined, z.url().optional()),
   TELEGRAM_TOKEN: str(),
+  /** Local Bot API server or test fake, no trailing slash; unset = https://api.telegram.org. */
+  TELEGRAM_API_ROOT: z.preprocess(emptyToUndefined, z.url().optional()),
+  // --- playground (started when no bot token is set)
+  PLAYGROUND_HOST: z.preprocess(emptyToUndefined, z.string().default("127.0.0.1")),
+  PLAYGROUND_PORT: int(8787, 0, 65_535),
 });
 
 export type Config = z.infer<typeof configSchema>;
