@@ -1,6 +1,8 @@
 import { Command } from "commander";
 import { MimicError, userMessageOf } from "../errors.ts";
 import { register as registerAnalyze } from "./commands/analyze.ts";
+import { register as registerStart } from "./commands/start.ts";
+import { register as registerRegister } from "./commands/register.ts";
 
 /**
  * The `mimic` command line. Each subcommand lives in its own module under src/cli/commands and
@@ -11,6 +13,8 @@ program.name("mimic").description("Turn reaction images into personal memes.").s
 
 // -- commands (one line each)
 registerAnalyze(program);
+registerStart(program);
+registerRegister(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof MimicError) {

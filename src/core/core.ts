@@ -1,5 +1,6 @@
 import { MimicError, isMimicError, userMessageOf } from "../errors.ts";
 import { logger } from "../logger.ts";
+import { normaliseTemplateName } from "../templates/names.ts";
 import type { CommandContext, ImageInput, Reply } from "./context.ts";
 import { hint } from "./hints.ts";
 import { loadImage, type FetchLike } from "./input.ts";
@@ -72,9 +73,8 @@ export interface Core {
   templateNames(owner: Owner, prefix: string): Promise<string[]>;
 }
 
-export const SETTING_KEYS: readonly SettingKey[] = ["enabled", "quota", "cooldown", "animated", "channel", "ban", "unban"];
+export const SETTING_KEYS: readonly SettingKey[] = ["enabled", "quota", "server_quota", "cooldown", "max_faces", "animated", "channel", "ban", "unban"];
 export const MAX_CAPTION_CHARS = 200;
-export const TEMPLATE_NAME_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N} _.-]{0,31}$/u;
 
 const ownerOf = (ctx: CommandContext): Owner => ({ platform: ctx.platform, userId: ctx.userId });
 const scopeOf = (ctx: CommandContext): Scope => ({
@@ -112,15 +112,9 @@ function checkIntensity(intensity: number | undefined): number {
   return intensity / 100;
 }
 
+/** Template names follow the store's rule (1–32 of a-z 0-9 _ -, case-insensitive); checked before any work. */
 export function checkTemplateName(name: string): string {
-  const n = name.trim();
-  if (!TEMPLATE_NAME_PATTERN.test(n)) {
-    throw new MimicError(
-      "BAD_INPUT",
-      "Face names are 1–32 letters or digits (spaces, _ . - allowed inside), e.g. “me” or “work-selfie”.",
-    );
-  }
-  return n;
+  return normaliseTemplateName(name);
 }
 
 const MIB = 1024 * 1024;
@@ -342,6 +336,10 @@ function exampleFor(key: SettingKey): string {
       return "“on” or “off”";
     case "quota":
       return "“20” (per user per day, 0 = unlimited)";
+    case "server_quota":
+      return "“500” (whole server per day, 0 = unlimited)";
+    case "max_faces":
+      return "“3” (saved faces per user)";
     case "cooldown":
       return "“30” (seconds between two memes, 0 = none)";
     case "channel":
@@ -357,7 +355,9 @@ function describeSettings(s: ServerSettings, ctx: CommandContext): string {
     `Mimic settings for this ${ctx.platform === "telegram" ? "group" : "server"}:`,
     `• enabled: ${s.enabled ? "on" : "off"}`,
     `• quota: ${s.dailyQuota === 0 ? "unlimited" : `${s.dailyQuota} per user per day`}`,
+    `• server_quota: ${s.serverDailyQuota === 0 ? "unlimited" : `${s.serverDailyQuota} per day`}`,
     `• cooldown: ${s.cooldownSeconds === 0 ? "none" : `${s.cooldownSeconds} s`}`,
+    `• max_faces: ${s.maxFacesPerUser} per user`,
     `• animated: ${s.animated ? "on" : "off"}`,
     `• channels: ${s.channels.length === 0 ? "all" : s.channels.join(", ")}`,
     `Change one with ${hint(ctx.platform, "config")}.`,

@@ -59,6 +59,9 @@ export interface ServerSettings {
   enabled: boolean;
   /** Generations per user per UTC day; 0 = unlimited. */
   dailyQuota: number;
+  /** Generations of the whole server per UTC day; 0 = unlimited. */
+  serverDailyQuota: number;
+  maxFacesPerUser: number;
   /** Seconds between two generations of one user; 0 = none. */
   cooldownSeconds: number;
   /** Whether animated outputs (GIF reactions, morphs) are allowed. */
@@ -67,7 +70,7 @@ export interface ServerSettings {
   channels: string[];
 }
 
-export type SettingKey = "enabled" | "quota" | "cooldown" | "animated" | "channel" | "ban" | "unban";
+export type SettingKey = "enabled" | "quota" | "server_quota" | "cooldown" | "max_faces" | "animated" | "channel" | "ban" | "unban";
 
 export interface UsageReport {
   /** The caller's generations today (UTC) and the quota that applies (0 = unlimited). */

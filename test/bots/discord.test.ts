@@ -36,7 +36,7 @@ describe("Discord bot (real discord.js against a fake Discord)", () => {
   /** The interaction's first callback (the acknowledgement). */
   const ack = (token: string) => fake.waitFor((c) => c.path.includes(`/${token}/callback`));
 
-  async function saveFace(user: typeof ALICE, name: string, bytes = FACE_JPG) {
+  async function saveFace(user: typeof ALICE, name: string, bytes: Uint8Array = FACE_JPG) {
     const photo = fake.addAttachment(bytes, "face.jpg", "image/jpeg");
     const { token } = fake.slash(user, "face", [sub("save", [{ name: "photo", type: OPT.attachment, value: photo.id }, str("name", name)])], {
       attachments: [photo],

@@ -95,7 +95,15 @@ export function memoryModeration(templates: ReturnType<typeof memoryTemplates>, 
   const settings = new Map<string, ServerSettings>();
   const bans = new Set<string>();
   const uses: { scope: Scope; at: number }[] = [];
-  const defaults = (): ServerSettings => ({ enabled: true, dailyQuota: 0, cooldownSeconds: 0, animated: true, channels: [] });
+  const defaults = (): ServerSettings => ({
+    enabled: true,
+    dailyQuota: 0,
+    serverDailyQuota: 0,
+    maxFacesPerUser: 5,
+    cooldownSeconds: 0,
+    animated: true,
+    channels: [],
+  });
   const sKey = (s: Scope) => `${s.platform}:${s.serverId ?? ""}`;
   const get = (s: Scope) => settings.get(sKey(s)) ?? defaults();
   const mine = (s: Scope) => uses.filter((u) => u.scope.userId === s.userId && u.scope.platform === s.platform && u.scope.serverId === s.serverId);
@@ -145,6 +153,8 @@ export function memoryModeration(templates: ReturnType<typeof memoryTemplates>, 
       if (k === "enabled") s.enabled = bool();
       else if (k === "animated") s.animated = bool();
       else if (k === "quota") s.dailyQuota = int();
+      else if (k === "server_quota") s.serverDailyQuota = int();
+      else if (k === "max_faces") s.maxFacesPerUser = int();
       else if (k === "cooldown") s.cooldownSeconds = int();
       else if (k === "ban") bans.add(`${sKey(scope)}:${value}`);
       else if (k === "unban") bans.delete(`${sKey(scope)}:${value}`);

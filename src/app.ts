@@ -1,0 +1,112 @@
+/**
+ * The one composition root: configuration → store → queue → command core → adapters.
+ * `createApp` builds the parts; `startApp` runs the Discord and/or Telegram bots when their tokens are
+ * set, or the local playground when none is. Nothing else in Mimic wires parts together.
+ */
+import { createDiscordBot, type DiscordBot } from "./bots/discord/bot.ts";
+import { startPlayground, type Playground } from "./bots/playground/server.ts";
+import { createTelegramBot, type TelegramBot } from "./bots/telegram/bot.ts";
+import type { Config } from "./config.ts";
+import { storeModeration, storeTemplates } from "./core/bindings.ts";
+import { createCore, type Core, type FetchLike } from "./core/index.ts";
+import { logger } from "./logger.ts";
+import { createQueue, type InferenceQueue } from "./queue/index.ts";
+import { openStore, type Store } from "./templates/store.ts";
+
+export interface AppOptions {
+  /** Queue handler module (default: the real pipeline, src/queue/handlers.ts). */
+  handlers?: string | URL;
+  /** Downloads of user images (default: global fetch). */
+  fetch?: FetchLike;
+}
+
+export interface App {
+  readonly config: Config;
+  readonly store: Store;
+  readonly queue: InferenceQueue;
+  readonly core: Core;
+  /** Closes the queue (letting running jobs finish for `drainMs`) and then the store. */
+  close(opts?: { drainMs?: number }): Promise<void>;
+}
+
+export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
+  const store = await openStore(config.DATABASE_URL, {
+    dataDir: config.DATA_DIR,
+    maxTemplatesPerUser: config.MAX_TEMPLATES_PER_USER,
+    defaults: {
+      dailyQuotaPerUser: config.DAILY_QUOTA_PER_USER,
+      dailyQuotaPerServer: config.DAILY_QUOTA_PER_SERVER,
+      cooldownSeconds: config.COOLDOWN_SECONDS,
+    },
+  });
+  let queue: InferenceQueue;
+  try {
+    queue = createQueue(config, { handlers: opts.handlers });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  const core = createCore(
+    { templates: storeTemplates(store), moderation: storeModeration(store), queue },
+    { maxInputBytes: config.MAX_INPUT_BYTES, fetch: opts.fetch },
+  );
+  let closed = false;
+  return {
+    config,
+    store,
+    queue,
+    core,
+    async close({ drainMs = 10_000 } = {}) {
+      if (closed) return;
+      closed = true;
+      try {
+        await queue.close({ drainMs });
+      } finally {
+        await store.close();
+      }
+    },
+  };
+}
+
+export interface RunningApp {
+  app: App;
+  discord?: DiscordBot;
+  telegram?: TelegramBot;
+  playground?: Playground;
+  /** Stops the adapters first (no new work), then the queue and the store. */
+  stop(): Promise<void>;
+}
+
+/** What `mimic start` runs: the bots whose tokens are configured, else the playground. */
+export async function startApp(config: Config, opts: AppOptions = {}): Promise<RunningApp> {
+  const app = await createApp(config, opts);
+  const running: RunningApp = {
+    app,
+    async stop() {
+      await Promise.allSettled([running.discord?.stop(), running.telegram?.stop(), running.playground?.close()]);
+      await app.close();
+    },
+  };
+  try {
+    if (config.DISCORD_TOKEN) {
+      running.discord = createDiscordBot({ core: app.core, token: config.DISCORD_TOKEN, apiRoot: config.DISCORD_API_ROOT });
+      await running.discord.start();
+    }
+    if (config.TELEGRAM_TOKEN) {
+      running.telegram = createTelegramBot({ core: app.core, token: config.TELEGRAM_TOKEN, apiRoot: config.TELEGRAM_API_ROOT });
+      await running.telegram.start();
+    }
+    if (!config.DISCORD_TOKEN && !config.TELEGRAM_TOKEN) {
+      running.playground = await startPlayground({
+        core: app.core,
+        host: config.PLAYGROUND_HOST,
+        port: config.PLAYGROUND_PORT,
+        maxUploadBytes: config.MAX_INPUT_BYTES,
+      });
+    }
+  } catch (e) {
+    await running.stop().catch((err: unknown) => logger.error({ err }, "shutdown after a failed start failed"));
+    throw e;
+  }
+  return running;
+}

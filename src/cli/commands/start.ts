@@ -1,0 +1,42 @@
+import type { Command } from "commander";
+import { startApp } from "../../app.ts";
+import { loadConfig } from "../../config.ts";
+import { logger } from "../../logger.ts";
+
+/**
+ * `mimic start` (what `npm start` runs): the Discord and/or Telegram bot when DISCORD_TOKEN /
+ * TELEGRAM_TOKEN are set, otherwise the local playground on 127.0.0.1. Stops cleanly on SIGINT/SIGTERM.
+ */
+export function register(program: Command): void {
+  program
+    .command("start")
+    .description("run the bots (DISCORD_TOKEN / TELEGRAM_TOKEN), or the local playground when no token is set")
+    .option("-p, --port <port>", "playground port (default PLAYGROUND_PORT, 8787)")
+    .action(async (o: { port?: string }) => {
+      const config = loadConfig({ ...process.env, ...(o.port ? { PLAYGROUND_PORT: o.port } : {}) });
+      const running = await startApp(config);
+      const lines: string[] = [`Mimic is running (store: ${running.app.store.description}).`];
+      if (running.discord) lines.push(`Discord: logged in as ${running.discord.client.user?.tag ?? "?"}.`);
+      if (running.telegram) lines.push(`Telegram: @${running.telegram.bot.botInfo.username} is polling.`);
+      if (running.playground) {
+        lines.push(`No bot token set, so here is the local playground: open ${running.playground.url}`);
+        lines.push("Set DISCORD_TOKEN and/or TELEGRAM_TOKEN to run the bots instead (see README).");
+      }
+      process.stdout.write(`${lines.join("\n")}\nPress Ctrl+C to stop.\n`);
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, "shutting down");
+        running.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            logger.error({ err }, "shutdown failed");
+            process.exit(1);
+          },
+        );
+      };
+      process.on("SIGINT", () => stop("SIGINT"));
+      process.on("SIGTERM", () => stop("SIGTERM"));
+    });
+}

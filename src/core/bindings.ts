@@ -1,0 +1,148 @@
+import { MimicError } from "../errors.ts";
+import type { Store } from "../templates/store.ts";
+import type { EnrolledTemplate } from "../templates/templates.ts";
+import type { ModerationPort, Scope, ServerSettings, SettingKey, TemplatePort } from "./ports.ts";
+
+/**
+ * Binds the Prisma store (src/templates) to the core's ports. The store owns every rule (names,
+ * limits, atomic quota/cooldown); this only translates shapes and maps the core's setting keys onto
+ * the store's rule patch.
+ */
+
+/** Commands as the store counts and switches them off per server (disabledCommands). */
+const ANIMATED_COMMAND = "animated";
+const commandOf = (kind: "meme" | "animated") => (kind === "animated" ? ANIMATED_COMMAND : "meme");
+
+function isEnrolledTemplate(v: unknown): v is EnrolledTemplate {
+  const t = v as EnrolledTemplate;
+  return !!t && t.cropPng instanceof Uint8Array && t.landmarks instanceof Float32Array && t.embedding instanceof Float32Array;
+}
+
+export function storeTemplates(store: Store): TemplatePort {
+  const t = store.templates;
+  return {
+    list: (owner) => t.list(owner),
+    async resolve(owner, name) {
+      const { cropPng, cropSize, landmarks, embedding, analysis, ...summary } = await t.get(owner, name);
+      const data: EnrolledTemplate = { cropPng, cropSize, landmarks, embedding, analysis };
+      return { summary, data };
+    },
+    async save(owner, name, face, scope) {
+      if (!isEnrolledTemplate(face.data)) {
+        throw new MimicError("INTERNAL", "That face could not be saved because of an internal error. Please try again.", {
+          logMessage: "enrol job returned no EnrolledTemplate",
+        });
+      }
+      const rules = await store.moderation.rules(scope.platform, scope.serverId);
+      return t.save(owner, name, face.data, { maxTemplates: rules.maxTemplatesPerUser });
+    },
+    remove: async (owner, name) => void (await t.remove(owner, name)),
+    setDefault: async (owner, name) => void (await t.setDefault(owner, name)),
+    rename: async (owner, from, to) => void (await t.rename(owner, from, to)),
+    forgetUser: (owner) => t.forgetUser(owner),
+  };
+}
+
+function parseSwitch(value: string): boolean {
+  if (/^(on|true|yes|1|enable|enabled)$/i.test(value)) return true;
+  if (/^(off|false|no|0|disable|disabled)$/i.test(value)) return false;
+  throw new MimicError("BAD_INPUT", `“${value.slice(0, 20)}” is not on or off.`);
+}
+
+function parseCount(value: string, what: string, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n > max) {
+    throw new MimicError("BAD_INPUT", `${what} must be a whole number from 0 to ${max}, not “${value.slice(0, 20)}”.`);
+  }
+  return n;
+}
+
+export function storeModeration(store: Store): ModerationPort {
+  const m = store.moderation;
+  const server = (scope: Scope) => ({ platform: scope.platform, serverId: scope.serverId ?? "", isAdmin: true });
+
+  async function settings(scope: Scope): Promise<ServerSettings> {
+    const r = await m.rules(scope.platform, scope.serverId);
+    return {
+      enabled: r.enabled,
+      dailyQuota: r.dailyQuotaPerUser,
+      serverDailyQuota: r.dailyQuotaPerServer,
+      cooldownSeconds: r.cooldownSeconds,
+      maxFacesPerUser: r.maxTemplatesPerUser,
+      animated: !r.disabledCommands.includes(ANIMATED_COMMAND),
+      channels: r.allowedChannels,
+    };
+  }
+
+  return {
+    async admit(scope, kind) {
+      if (kind === "enrol") {
+        // Saving a face is moderated (bans, switched off, channels) but does not use up the meme quota.
+        await m.check(scope, "face");
+        return { refund: async () => undefined };
+      }
+      return m.admit(scope, commandOf(kind));
+    },
+    settings,
+    // The core only calls this for admins (it checked ctx.isAdmin); the store re-checks the flag it is given.
+    async updateSetting(scope, key: SettingKey, value) {
+      const s = server(scope);
+      const current = await m.rules(scope.platform, scope.serverId);
+      switch (key) {
+        case "enabled":
+          await m.updateRules(s, { enabled: parseSwitch(value) });
+          break;
+        case "quota":
+          await m.updateRules(s, { dailyQuotaPerUser: parseCount(value, "The daily quota", 1_000_000) });
+          break;
+        case "server_quota":
+          await m.updateRules(s, { dailyQuotaPerServer: parseCount(value, "The server's daily quota", 100_000_000) });
+          break;
+        case "cooldown":
+          await m.updateRules(s, { cooldownSeconds: parseCount(value, "The cooldown", 86_400) });
+          break;
+        case "max_faces":
+          await m.updateRules(s, { maxTemplatesPerUser: Math.max(1, parseCount(value, "The number of faces", 1000)) });
+          break;
+        case "animated": {
+          const on = parseSwitch(value);
+          const others = current.disabledCommands.filter((c) => c !== ANIMATED_COMMAND);
+          await m.updateRules(s, { disabledCommands: on ? others : [...others, ANIMATED_COMMAND] });
+          break;
+        }
+        case "channel": {
+          const [op, id] = value.split(/\s+/);
+          if (op === "all") await m.updateRules(s, { allowedChannels: [] });
+          else if (op === "add" && id) await m.updateRules(s, { allowedChannels: [...current.allowedChannels, id] });
+          else if (op === "remove" && id) await m.updateRules(s, { allowedChannels: current.allowedChannels.filter((c) => c !== id) });
+          else throw new MimicError("BAD_INPUT", "Use “channel add <channel id>”, “channel remove <channel id>” or “channel all”.");
+          break;
+        }
+        case "ban":
+        case "unban": {
+          const userId = value.replace(/^<@!?(\d+)>$/, "$1");
+          if (key === "ban") await m.ban(s, userId);
+          else if (!(await m.unban(s, userId))) throw new MimicError("NOT_FOUND", `User ${userId} was not banned here.`);
+          break;
+        }
+      }
+      return settings(scope);
+    },
+    async usage(scope, { includeServer }) {
+      const [mine, templates, report] = await Promise.all([
+        m.userUsage(scope),
+        store.templates.count({ platform: scope.platform, userId: scope.userId }),
+        includeServer && scope.serverId !== null ? m.usageReport(server(scope), { topUsers: 10_000 }) : Promise.resolve(undefined),
+      ]);
+      return {
+        ...mine,
+        templates,
+        server: report && {
+          generationsToday: report.today.total,
+          activeUsersToday: report.today.topUsers.length,
+          topUsers: report.today.topUsers.slice(0, 5),
+        },
+      };
+    },
+  };
+}
