@@ -1,0 +1,224 @@
+import {
+  CHIN,
+  FACE_OVAL,
+  LEFT_BROW,
+  LEFT_EYE_LOWER,
+  LEFT_EYE_UPPER,
+  LEFT_EYE_UPPER_FOLD,
+  LIPS_INNER_LOWER,
+  LIPS_INNER_UPPER,
+  LIPS_MID_LOWER,
+  LIPS_MID_UPPER,
+  LIPS_OUTER_LOWER,
+  LIPS_OUTER_UPPER,
+  LIPS_SEMI_OUTER_LOWER,
+  LIPS_SEMI_OUTER_UPPER,
+  MESH_POINTS,
+  MOUTH_CORNER_LEFT,
+  MOUTH_CORNER_RIGHT,
+  RIGHT_BROW,
+  RIGHT_EYE_LOWER,
+  RIGHT_EYE_UPPER,
+  RIGHT_EYE_UPPER_FOLD,
+  STABLE,
+} from "../warp/landmarks.ts";
+import { alignSimilarity, applySimilarity, fromLocal, localFrame, toLocal } from "./geometry.ts";
+import { eyeOpen } from "./measure.ts";
+
+export type Regions = "all" | "upper" | "lower";
+
+/**
+ * Rest ("neutral") bands in inter-ocular units, from neutral faces: a measure inside its band is taken as the
+ * person's own rest shape (identity, kept); only the part outside it counts as expression. A single photo
+ * has no neutral frame, so this is how its neutral is estimated.
+ */
+export const REST = {
+  eyeOpen: [0.26, 0.3],
+  brow: [0.19, 0.24],
+  mouthWidth: [0.5, 0.6],
+  cornerLift: [-0.02, 0.015],
+} as const;
+
+/** Of a mouth opening, how much is the upper lip rising (the rest is the jaw dropping). */
+const UPPER_LIP_SHARE = 0.3;
+
+const UPPER_LIP_ROWS = [LIPS_INNER_UPPER, LIPS_MID_UPPER, LIPS_SEMI_OUTER_UPPER, LIPS_OUTER_UPPER] as const;
+const LOWER_LIP_ROWS = [LIPS_INNER_LOWER, LIPS_MID_LOWER, LIPS_SEMI_OUTER_LOWER, LIPS_OUTER_LOWER] as const;
+
+const uniq = (xs: Iterable<number>) => [...new Set(xs)];
+export const MOUTH_CONTROLS: readonly number[] = uniq([...UPPER_LIP_ROWS.flat(), ...LOWER_LIP_ROWS.flat(), ...CHIN]);
+export const EYE_CONTROLS: readonly number[] = uniq([
+  ...RIGHT_EYE_UPPER, ...RIGHT_EYE_LOWER, ...RIGHT_EYE_UPPER_FOLD, ...LEFT_EYE_UPPER, ...LEFT_EYE_LOWER, ...LEFT_EYE_UPPER_FOLD,
+  ...RIGHT_BROW, ...LEFT_BROW,
+]);
+const MOUTH_SET = new Set(MOUTH_CONTROLS);
+const EYE_SET = new Set(EYE_CONTROLS);
+/** Points pinned in place (zero displacement) while the motion of the controls spreads over the mesh. */
+const PINNED: readonly number[] = uniq([
+  ...STABLE.filter((i) => !MOUTH_SET.has(i) && !EYE_SET.has(i)),
+  ...FACE_OVAL.filter((i) => !MOUTH_SET.has(i)).slice(0, 9),
+  ...FACE_OVAL.filter((i) => !MOUTH_SET.has(i)).slice(-9),
+]);
+
+const clamp = (v: number, lo: number, hi: number) => (v < lo ? lo : v > hi ? hi : v);
+
+/**
+ * Estimated neutral shape of a face in local coordinates: mouth closed (lower lip and chin up, upper lip
+ * down), lip corners and mouth width and eye apertures and brow heights pulled into their rest bands.
+ * Only control points move; returns a copy.
+ */
+export function neutralShape(loc: Float64Array): Float64Array {
+  const n = Float64Array.from(loc);
+  const Y = (i: number) => 3 * i + 1;
+  // Mouth closed.
+  const gaps = LIPS_INNER_LOWER.map((lo, j) => Math.max(0, n[Y(lo)]! - n[Y(LIPS_INNER_UPPER[j]!)]!));
+  for (let j = 0; j < gaps.length; j++) {
+    const g = gaps[j]!;
+    for (const row of UPPER_LIP_ROWS) n[Y(row[j]!)]! += g * UPPER_LIP_SHARE;
+    for (const row of LOWER_LIP_ROWS) n[Y(row[j]!)]! -= g * (1 - UPPER_LIP_SHARE);
+  }
+  const midGap = gaps[5]!;
+  for (const i of CHIN) n[Y(i)]! -= midGap * (1 - UPPER_LIP_SHARE);
+  // Corners to the centre line (per side), then width into its band.
+  const centreY = n[Y(LIPS_INNER_UPPER[5]!)]!;
+  for (const side of [0, 1] as const) {
+    const corner = side === 0 ? MOUTH_CORNER_RIGHT : MOUTH_CORNER_LEFT;
+    const lift = centreY - n[Y(corner)]!;
+    const excess = lift - clamp(lift, REST.cornerLift[0], REST.cornerLift[1]);
+    if (excess === 0) continue;
+    for (let j = 0; j < 11; j++) {
+      if (side === 0 ? j >= 5 : j <= 5) continue;
+      const w = (Math.abs(j - 5) / 5) ** 1.5;
+      for (const row of [...UPPER_LIP_ROWS, ...LOWER_LIP_ROWS]) n[Y(row[j]!)]! += excess * w;
+    }
+  }
+  const wx = n[3 * MOUTH_CORNER_LEFT]! - n[3 * MOUTH_CORNER_RIGHT]!;
+  const width = Math.hypot(wx, n[Y(MOUTH_CORNER_LEFT)]! - n[Y(MOUTH_CORNER_RIGHT)]!);
+  const widthScale = clamp(width, REST.mouthWidth[0], REST.mouthWidth[1]) / width;
+  if (widthScale !== 1) {
+    const cx = (n[3 * MOUTH_CORNER_LEFT]! + n[3 * MOUTH_CORNER_RIGHT]!) / 2;
+    for (const row of [...UPPER_LIP_ROWS, ...LOWER_LIP_ROWS]) for (const i of new Set(row)) n[3 * i] = cx + (n[3 * i]! - cx) * widthScale;
+  }
+  // Eyes and brows.
+  neutralEye(n, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER_FOLD);
+  neutralEye(n, LEFT_EYE_UPPER, LEFT_EYE_LOWER, LEFT_EYE_UPPER_FOLD);
+  neutralBrow(n, RIGHT_BROW, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER);
+  neutralBrow(n, LEFT_BROW, LEFT_EYE_UPPER, LEFT_EYE_LOWER);
+  return n;
+}
+
+function neutralEye(n: Float64Array, upper: readonly number[], lower: readonly number[], fold: readonly number[]): void {
+  const r = eyeOpen(n, upper, lower);
+  const target = clamp(r, REST.eyeOpen[0], REST.eyeOpen[1]);
+  if (target === r) return;
+  const w = Math.hypot(n[3 * upper[0]!]! - n[3 * upper[8]!]!, n[3 * upper[0]! + 1]! - n[3 * upper[8]! + 1]!);
+  // Lid motion profile: zero at the corners, largest mid-lid; normalised so the measured columns move exactly.
+  const norm = (Math.sin((3 * Math.PI) / 8) * 2 + 1) / 3;
+  const delta = ((target - r) * w) / norm; // > 0 opens: the upper lid goes up (y decreases)
+  for (let j = 1; j < 8; j++) {
+    const d = delta * Math.sin((j * Math.PI) / 8);
+    n[3 * upper[j]! + 1]! -= d;
+    n[3 * fold[j - 1]! + 1]! -= d * 0.6;
+  }
+}
+
+function neutralBrow(n: Float64Array, brow: readonly number[], upper: readonly number[], lower: readonly number[]): void {
+  let by = 0;
+  for (let k = 0; k < 5; k++) by += n[3 * brow[k]! + 1]!;
+  by /= 5;
+  let ey = 0;
+  for (const i of [...upper, ...lower]) ey += n[3 * i + 1]!;
+  ey /= upper.length + lower.length;
+  const h = ey - by;
+  const excess = h - clamp(h, REST.brow[0], REST.brow[1]);
+  if (excess !== 0) for (const i of brow) n[3 * i + 1]! += excess;
+}
+
+export interface RetargetOptions {
+  intensity: number;
+  regions: Regions;
+}
+
+/**
+ * The template's mesh wearing the reaction's expression, in the template's image frame (468×3).
+ * Pose and scale are removed by a similarity fit on expression-stable points; the reaction's expression is
+ * its deviation from its estimated neutral, scaled to the template's feature sizes, added to the template's
+ * own neutral, then faded in by `intensity` and limited to `regions`. The motion of the control points
+ * (lips, chin, lids, brows) spreads smoothly over the rest of the mesh; stable points stay put.
+ */
+export function retargetExpression(template: Float32Array, reaction: Float32Array, opts: RetargetOptions): Float32Array {
+  const frame = localFrame(template);
+  const aligned = applySimilarity(alignSimilarity(reaction, template, STABLE), reaction);
+  const lt = toLocal(frame, template);
+  const lr = toLocal(frame, aligned);
+  const nt = neutralShape(lt);
+  const nr = neutralShape(lr);
+  const mouthScale = mouthWidthOf(nt) / mouthWidthOf(nr);
+  const eyeScaleR = eyeWidthOf(nt, RIGHT_EYE_UPPER) / eyeWidthOf(nr, RIGHT_EYE_UPPER);
+  const eyeScaleL = eyeWidthOf(nt, LEFT_EYE_UPPER) / eyeWidthOf(nr, LEFT_EYE_UPPER);
+  const rightSide = new Set<number>([...RIGHT_EYE_UPPER, ...RIGHT_EYE_LOWER, ...RIGHT_EYE_UPPER_FOLD, ...RIGHT_BROW]);
+
+  const t = clamp(opts.intensity, 0, 1);
+  const disp = new Float64Array(MESH_POINTS * 3);
+  const isControl = new Uint8Array(MESH_POINTS);
+  const controls: number[] = [];
+  const useMouth = opts.regions !== "upper";
+  const useEyes = opts.regions !== "lower";
+  for (const i of MOUTH_CONTROLS) {
+    isControl[i] = 1;
+    controls.push(i);
+    if (!useMouth) continue;
+    for (let k = 0; k < 3; k++) {
+      const e = (lr[3 * i + k]! - nr[3 * i + k]!) * mouthScale;
+      disp[3 * i + k] = (nt[3 * i + k]! + e - lt[3 * i + k]!) * t;
+    }
+  }
+  for (const i of EYE_CONTROLS) {
+    if (isControl[i]) continue;
+    isControl[i] = 1;
+    controls.push(i);
+    if (!useEyes) continue;
+    const s = RIGHT_BROW.includes(i as never) || LEFT_BROW.includes(i as never) ? 1 : rightSide.has(i) ? eyeScaleR : eyeScaleL;
+    for (let k = 0; k < 3; k++) {
+      const e = (lr[3 * i + k]! - nr[3 * i + k]!) * s;
+      disp[3 * i + k] = (nt[3 * i + k]! + e - lt[3 * i + k]!) * t;
+    }
+  }
+  spreadDisplacement(lt, disp, isControl, controls);
+  for (let i = 0; i < lt.length; i++) lt[i]! += disp[i]!;
+  return fromLocal(frame, lt);
+}
+
+/** Each free point moves by a Gaussian-weighted average of the controls' motion, pinned points weighing in at zero. */
+function spreadDisplacement(loc: Float64Array, disp: Float64Array, isControl: Uint8Array, controls: readonly number[]): void {
+  const sigma = 0.12;
+  const inv2s2 = 1 / (2 * sigma * sigma);
+  const pinned = new Uint8Array(MESH_POINTS);
+  for (const i of PINNED) pinned[i] = 1;
+  const anchors = [...controls, ...PINNED];
+  for (let i = 0; i < MESH_POINTS; i++) {
+    if (isControl[i] || pinned[i]) continue;
+    const x = loc[3 * i]!, y = loc[3 * i + 1]!;
+    let wsum = 1e-4; // far from everything: stay
+    let dx = 0, dy = 0, dz = 0;
+    for (const c of anchors) {
+      const ex = loc[3 * c]! - x, ey = loc[3 * c + 1]! - y;
+      const w = Math.exp(-(ex * ex + ey * ey) * inv2s2);
+      wsum += w;
+      dx += w * disp[3 * c]!;
+      dy += w * disp[3 * c + 1]!;
+      dz += w * disp[3 * c + 2]!;
+    }
+    disp[3 * i] = dx / wsum;
+    disp[3 * i + 1] = dy / wsum;
+    disp[3 * i + 2] = dz / wsum;
+  }
+}
+
+function mouthWidthOf(n: Float64Array): number {
+  return Math.hypot(n[3 * MOUTH_CORNER_LEFT]! - n[3 * MOUTH_CORNER_RIGHT]!, n[3 * MOUTH_CORNER_LEFT + 1]! - n[3 * MOUTH_CORNER_RIGHT + 1]!);
+}
+
+function eyeWidthOf(n: Float64Array, upper: readonly number[]): number {
+  return Math.hypot(n[3 * upper[0]!]! - n[3 * upper[8]!]!, n[3 * upper[0]! + 1]! - n[3 * upper[8]! + 1]!);
+}

@@ -1,0 +1,219 @@
+import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
+import { faceMeshPoints, triangulate, warpTriangles } from "../warp/index.ts";
+import { LIPS_INNER_LOWER, LIPS_INNER_UPPER, LIPS_OUTER_LOWER, LIPS_OUTER_UPPER, MESH_POINTS, STABLE } from "../warp/landmarks.ts";
+import { blendInto, diffBox, featherInside, maskedStats, pointsBox } from "./blend.ts";
+import { retargetExpression, type Regions } from "./expression.ts";
+import { alignSimilarity, applySimilarity } from "./geometry.ts";
+import { measureExpression } from "./measure.ts";
+import { paintMouthInterior, skinGain } from "./mouth.ts";
+import { checkFace } from "./validate.ts";
+
+export type TransferMode = "mimic" | "swap";
+
+export interface TransferInput {
+  /** The user's saved face photo. */
+  template: RgbImage;
+  templateFace: AnalyzedFace;
+  /** The reaction image and the face in it whose expression is copied. */
+  reaction: RgbImage;
+  reactionFace: AnalyzedFace;
+  /** mimic: the template photo wears the reaction's expression. swap: the user's face goes into the reaction
+   * image (its pose and expression, the user's identity). Default mimic. */
+  mode?: TransferMode;
+  /** 0 (template unchanged) … 1 (full expression). Default 1. */
+  intensity?: number;
+  /** Which part of the expression to copy: brows and eyes (upper), mouth and jaw (lower) or all. Default all. */
+  regions?: Regions;
+}
+
+export interface TransferResult {
+  /** Template-sized (mimic) or reaction-sized (swap). */
+  image: RgbImage;
+  /** The result's face mesh (468×3) in output pixels. */
+  landmarks: Float32Array;
+  timingsMs: StageTimings;
+  /** Smallest box holding every changed pixel (relative to the template in mimic, the reaction in swap); null if none. */
+  changedBox: Box | null;
+  /** Whether the mouth interior was synthesised from the reaction. */
+  mouthSynthesised: boolean;
+}
+
+/** Ring anchors around the face: the warp stops there, so hair, ears, neck and background are never touched. */
+export const RING_SCALE = 1.45;
+/** How far (0 inner lip … 1 outer lip line) a fully closing inner-lip point samples into the lip. */
+const LIP_SAMPLE_SHIFT = 0.4;
+/** The mouth counts as "more open than the template shows" above this extra gap (inter-ocular units). */
+const MOUTH_OPEN_MARGIN = 0.015;
+
+/**
+ * Expression transfer: a pure function of plain data (runs in a worker thread), all pixel work on typed
+ * arrays. Throws MimicError (FACE_UNUSABLE) when either face cannot give a believable result.
+ */
+export function transferExpression(input: TransferInput): TransferResult {
+  const t0 = performance.now();
+  checkFace(input.templateFace, "template");
+  checkFace(input.reactionFace, "reaction");
+  const mode = input.mode ?? "mimic";
+  const intensity = Math.min(1, Math.max(0, input.intensity ?? 1));
+  const regions = input.regions ?? "all";
+  return mode === "swap" ? swap(input, intensity, regions, t0) : mimic(input, intensity, regions, t0);
+}
+
+function copyImage(img: RgbImage): RgbImage {
+  return { width: img.width, height: img.height, data: Uint8Array.from(img.data) };
+}
+
+function faceSize(lm: Float32Array): number {
+  return Math.hypot(lm[3 * 263]! - lm[3 * 33]!, lm[3 * 263 + 1]! - lm[3 * 33 + 1]!) * 2.2;
+}
+
+function mimic(input: TransferInput, intensity: number, regions: Regions, t0: number): TransferResult {
+  const { template, templateFace, reaction, reactionFace } = input;
+  const timingsMs: StageTimings = {};
+  const out = copyImage(template);
+  if (intensity === 0) {
+    timingsMs.total = performance.now() - t0;
+    return { image: out, landmarks: Float32Array.from(templateFace.landmarks), timingsMs, changedBox: null, mouthSynthesised: false };
+  }
+  let t = performance.now();
+  const target = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions });
+  timingsMs.retarget = performance.now() - t;
+
+  t = performance.now();
+  const src = faceMeshPoints(templateFace.landmarks, { width: template.width, height: template.height, ringScale: RING_SCALE });
+  const dst = Float32Array.from(src);
+  for (let i = 0; i < MESH_POINTS; i++) {
+    dst[2 * i] = target[3 * i]!;
+    dst[2 * i + 1] = target[3 * i + 1]!;
+  }
+  if (regions !== "upper") sampleLipsWhereMouthCloses(src, templateFace.landmarks, target);
+  // Triangulate the destination: its triangles never overlap, so the output is watertight; triangles whose
+  // corners all stay put are identity maps and are skipped (their pixels are already the template's).
+  const all = triangulate(dst);
+  const moved = movedTriangles(all, src, dst);
+  timingsMs.mesh = performance.now() - t;
+
+  t = performance.now();
+  warpTriangles(template, src, dst, moved, out);
+  timingsMs.warp = performance.now() - t;
+
+  t = performance.now();
+  let mouthSynthesised = false;
+  if (regions !== "upper") {
+    const before = measureExpression(templateFace.landmarks).mouthOpen;
+    const after = measureExpression(target).mouthOpen;
+    if (after > before + MOUTH_OPEN_MARGIN) {
+      const gain = skinGain(template, templateFace.landmarks, reaction, reactionFace.landmarks, faceSize(templateFace.landmarks));
+      paintMouthInterior(out, target, reaction, reactionFace.landmarks, gain);
+      mouthSynthesised = true;
+    }
+  }
+  timingsMs.mouth = performance.now() - t;
+
+  t = performance.now();
+  const changedBox = diffBox(template, out);
+  timingsMs.diff = performance.now() - t;
+  timingsMs.total = performance.now() - t0;
+  return { image: out, landmarks: target, timingsMs, changedBox, mouthSynthesised };
+}
+
+/**
+ * When the new mouth is less open than the template's, the inner-lip line would sample the template's teeth
+ * and dark gap. Moving the *source* inner-lip points onto the lip (towards the outer lip line) in proportion
+ * to how much each column closes makes the closed lips show lip texture, with the teeth squeezed out.
+ * Mutates `src` (x,y pairs; landmark part only).
+ */
+function sampleLipsWhereMouthCloses(src: Float32Array, template: Float32Array, target: Float32Array): void {
+  const dist = (lm: Float32Array, a: number, b: number) => Math.hypot(lm[3 * a]! - lm[3 * b]!, lm[3 * a + 1]! - lm[3 * b + 1]!);
+  for (let j = 1; j < LIPS_INNER_UPPER.length - 1; j++) {
+    const up = LIPS_INNER_UPPER[j]!, lo = LIPS_INNER_LOWER[j]!;
+    const before = dist(template, up, lo);
+    if (before < 1) continue;
+    const closing = Math.min(1, Math.max(0, 1 - dist(target, up, lo) / before));
+    if (closing === 0) continue;
+    for (const [inner, mid] of [[up, LIPS_OUTER_UPPER[j]!], [lo, LIPS_OUTER_LOWER[j]!]] as const) {
+      const k = LIP_SAMPLE_SHIFT * closing;
+      src[2 * inner] = template[3 * inner]! + (template[3 * mid]! - template[3 * inner]!) * k;
+      src[2 * inner + 1] = template[3 * inner + 1]! + (template[3 * mid + 1]! - template[3 * inner + 1]!) * k;
+    }
+  }
+}
+
+function movedTriangles(tris: Uint32Array, src: Float32Array, dst: Float32Array): Uint32Array {
+  const keep = new Uint32Array(tris.length);
+  let n = 0;
+  for (let k = 0; k < tris.length; k += 3) {
+    let movedAny = false;
+    for (let j = 0; j < 3; j++) {
+      const i = tris[k + j]!;
+      if (src[2 * i] !== dst[2 * i] || src[2 * i + 1] !== dst[2 * i + 1]) movedAny = true;
+    }
+    if (!movedAny) continue;
+    keep[n++] = tris[k]!;
+    keep[n++] = tris[k + 1]!;
+    keep[n++] = tris[k + 2]!;
+  }
+  return keep.subarray(0, n);
+}
+
+/**
+ * Face swap: the template's face, given the reaction's expression, is placed in the reaction's pose
+ * (similarity fit on stable points), colour-matched to the reaction's skin (per-channel mean/std inside the
+ * face) and blended in with a mask feathered inside the face outline. The reaction's own mouth interior is
+ * kept when its mouth is open.
+ */
+function swap(input: TransferInput, intensity: number, regions: Regions, t0: number): TransferResult {
+  const { template, templateFace, reaction, reactionFace } = input;
+  const timingsMs: StageTimings = {};
+  const out = copyImage(reaction);
+  let t = performance.now();
+  const wearing = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions });
+  const placed = applySimilarity(alignSimilarity(wearing, reactionFace.landmarks, STABLE), wearing);
+  timingsMs.retarget = performance.now() - t;
+
+  t = performance.now();
+  const W = reaction.width, H = reaction.height;
+  const src = new Float32Array(MESH_POINTS * 2);
+  const dst = new Float32Array(MESH_POINTS * 2);
+  for (let i = 0; i < MESH_POINTS; i++) {
+    src[2 * i] = templateFace.landmarks[3 * i]!;
+    src[2 * i + 1] = templateFace.landmarks[3 * i + 1]!;
+    dst[2 * i] = placed[3 * i]!;
+    dst[2 * i + 1] = placed[3 * i + 1]!;
+  }
+  const tris = triangulate(dst);
+  timingsMs.mesh = performance.now() - t;
+
+  t = performance.now();
+  const canvas: RgbImage = { width: W, height: H, data: new Uint8Array(W * H * 3) };
+  const mask = new Float32Array(W * H);
+  warpTriangles(template, src, dst, tris, canvas, mask);
+  timingsMs.warp = performance.now() - t;
+
+  t = performance.now();
+  const size = faceSize(placed);
+  const box = pointsBox(dst, W, H, 2);
+  featherInside(mask, W, H, Math.max(3, size * 0.06));
+  // Colour transfer (Reinhard, per channel): the template's face takes the reaction face's mean and contrast.
+  const a = maskedStats(canvas, mask, box);
+  const b = maskedStats(reaction, mask, box);
+  const gain = a.std.map((s, c) => Math.min(2, Math.max(0.5, b.std[c]! / s)));
+  const offset = a.mean.map((m, c) => b.mean[c]! - m * gain[c]!);
+  timingsMs.colour = performance.now() - t;
+
+  t = performance.now();
+  blendInto(out, canvas, mask, box, gain, offset);
+  timingsMs.blend = performance.now() - t;
+
+  t = performance.now();
+  let mouthSynthesised = false;
+  if (regions !== "upper" && measureExpression(placed).mouthOpen > MOUTH_OPEN_MARGIN) {
+    // The reaction's own teeth and tongue, reshaped to the swapped lips; already in the reaction's colours.
+    paintMouthInterior(out, placed, reaction, reactionFace.landmarks, [1, 1, 1]);
+    mouthSynthesised = true;
+  }
+  timingsMs.mouth = performance.now() - t;
+  const changedBox = diffBox(reaction, out);
+  timingsMs.total = performance.now() - t0;
+  return { image: out, landmarks: placed, timingsMs, changedBox, mouthSynthesised };
+}

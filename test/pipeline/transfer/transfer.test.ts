@@ -1,0 +1,220 @@
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MimicError } from "../../../src/errors.ts";
+import { createFaceAnalyzer, type FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
+import { decodeImage, flipHorizontal } from "../../../src/pipeline/image/index.ts";
+import {
+  FACE_LIMITS,
+  measureExpression,
+  selectFace,
+  transferExpression,
+  type TransferInput,
+} from "../../../src/pipeline/transfer/index.ts";
+import type { AnalyzedFace, Box, FaceAnalysis, RgbImage } from "../../../src/pipeline/types.ts";
+import { faceMeshPoints } from "../../../src/pipeline/warp/index.ts";
+import { RING_SCALE } from "../../../src/pipeline/transfer/transfer.ts";
+
+const NAMES = ["grace_hopper_512x512.jpg", "franck_01829.jpg", "franck_02221.jpg", "franck_04117.jpg"] as const;
+type Name = (typeof NAMES)[number];
+let analyzer: FaceAnalyzer;
+const images = new Map<Name, RgbImage>();
+const faces = new Map<Name, AnalyzedFace>();
+
+beforeAll(async () => {
+  analyzer = await createFaceAnalyzer({ provider: "cpu", threads: 1 });
+  for (const n of NAMES) {
+    const img = await decodeImage(new Uint8Array(readFileSync(new URL(`../../fixtures/faces/${n}`, import.meta.url))));
+    images.set(n, img);
+    faces.set(n, (await analyzer.analyze(img)).faces[0]!);
+  }
+});
+afterAll(async () => analyzer?.dispose());
+
+const input = (template: Name, reaction: Name, extra: Partial<TransferInput> = {}): TransferInput => ({
+  template: images.get(template)!,
+  templateFace: faces.get(template)!,
+  reaction: images.get(reaction)!,
+  reactionFace: faces.get(reaction)!,
+  ...extra,
+});
+
+/** Box around landmark indices, grown by `margin` px. */
+function boxOf(lm: Float32Array, idx: readonly number[], margin: number): Box {
+  const xs = idx.map((i) => lm[3 * i]!), ys = idx.map((i) => lm[3 * i + 1]!);
+  const x = Math.floor(Math.min(...xs) - margin), y = Math.floor(Math.min(...ys) - margin);
+  return { x, y, width: Math.ceil(Math.max(...xs) + margin) - x, height: Math.ceil(Math.max(...ys) + margin) - y };
+}
+
+function changedIn(a: RgbImage, b: RgbImage, box: Box): number {
+  let n = 0;
+  for (let y = box.y; y < box.y + box.height; y++) {
+    for (let x = box.x; x < box.x + box.width; x++) {
+      const o = (y * a.width + x) * 3;
+      if (a.data[o] !== b.data[o] || a.data[o + 1] !== b.data[o + 1] || a.data[o + 2] !== b.data[o + 2]) n++;
+    }
+  }
+  return n;
+}
+
+const MOUTH = [61, 291, 0, 17, 13, 14, 78, 308];
+const EYES_AND_BROWS = [70, 63, 105, 66, 107, 300, 293, 334, 296, 336, 33, 133, 159, 145, 263, 362, 386, 374];
+
+describe("transferExpression (mimic)", () => {
+  it("returns the template unchanged at intensity 0", () => {
+    const res = transferExpression(input("franck_01829.jpg", "franck_04117.jpg", { intensity: 0 }));
+    expect(Buffer.compare(Buffer.from(res.image.data), Buffer.from(images.get("franck_01829.jpg")!.data))).toBe(0);
+    expect(res.changedBox).toBeNull();
+  });
+
+  it("opens a neutral mouth into a laugh with a synthesised mouth interior", async () => {
+    const res = transferExpression(input("grace_hopper_512x512.jpg", "franck_04117.jpg"));
+    expect(res.mouthSynthesised).toBe(true);
+    const before = measureExpression(faces.get("grace_hopper_512x512.jpg")!.landmarks);
+    const again = (await analyzer.analyze(res.image)).faces[0]!;
+    const after = measureExpression(again.landmarks);
+    expect(before.mouthOpen).toBeLessThan(0.03);
+    expect(after.mouthOpen).toBeGreaterThan(0.09);
+    expect(after.mouthWidth).toBeGreaterThan(before.mouthWidth * 1.05);
+    // Inside the new mouth: dark cavity and bright teeth, as in the reaction, not stretched lip colour.
+    const lm = res.landmarks;
+    const cx = Math.round((lm[3 * 13]! + lm[3 * 14]!) / 2), cy = Math.round((lm[3 * 13 + 1]! + lm[3 * 14 + 1]!) / 2);
+    const lum: number[] = [];
+    for (let y = cy - 4; y <= cy + 4; y++) {
+      for (let x = cx - 15; x <= cx + 15; x++) {
+        const o = (y * res.image.width + x) * 3;
+        lum.push((res.image.data[o]! + res.image.data[o + 1]! + res.image.data[o + 2]!) / 3);
+      }
+    }
+    expect(Math.max(...lum) - Math.min(...lum)).toBeGreaterThan(60);
+  });
+
+  it("keeps every pixel outside the face's anchor ring bit-identical", () => {
+    const tpl = images.get("franck_01829.jpg")!;
+    const res = transferExpression(input("franck_01829.jpg", "franck_04117.jpg"));
+    const ring = faceMeshPoints(faces.get("franck_01829.jpg")!.landmarks, { width: tpl.width, height: tpl.height, ringScale: RING_SCALE });
+    const b = res.changedBox!;
+    let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+    for (let k = 468; k < ring.length / 2; k++) {
+      minX = Math.min(minX, ring[2 * k]!); maxX = Math.max(maxX, ring[2 * k]!);
+      minY = Math.min(minY, ring[2 * k + 1]!); maxY = Math.max(maxY, ring[2 * k + 1]!);
+    }
+    expect(b.x).toBeGreaterThanOrEqual(Math.floor(minX));
+    expect(b.y).toBeGreaterThanOrEqual(Math.floor(minY));
+    expect(b.x + b.width).toBeLessThanOrEqual(Math.ceil(maxX) + 1);
+    expect(b.y + b.height).toBeLessThanOrEqual(Math.ceil(maxY) + 1);
+    // And the box is exact: nothing outside it differs.
+    const all = changedIn(tpl, res.image, { x: 0, y: 0, width: tpl.width, height: tpl.height });
+    expect(changedIn(tpl, res.image, b)).toBe(all);
+    expect(all).toBeGreaterThan(1000);
+  });
+
+  it("regions 'upper' leaves the mouth untouched and 'lower' the eyes and brows", () => {
+    const tplName = "grace_hopper_512x512.jpg";
+    const tpl = images.get(tplName)!;
+    const lm = faces.get(tplName)!.landmarks;
+    const mouth = boxOf(lm, MOUTH, 6);
+    const eyes = boxOf(lm, EYES_AND_BROWS, 4);
+    // A reaction that differs in both: franck laughing (mouth open, eyes narrowed).
+    const upper = transferExpression(input(tplName, "franck_04117.jpg", { regions: "upper" }));
+    const lower = transferExpression(input(tplName, "franck_04117.jpg", { regions: "lower" }));
+    expect(changedIn(tpl, upper.image, mouth)).toBe(0);
+    expect(changedIn(tpl, upper.image, eyes)).toBeGreaterThan(50);
+    expect(changedIn(tpl, lower.image, eyes)).toBe(0);
+    expect(changedIn(tpl, lower.image, mouth)).toBeGreaterThan(500);
+    expect(lower.mouthSynthesised).toBe(true);
+    expect(upper.mouthSynthesised).toBe(false);
+  });
+
+  it("scales the expression with intensity", () => {
+    const open = (i: number) => measureExpression(transferExpression(input("franck_01829.jpg", "franck_04117.jpg", { intensity: i })).landmarks).mouthOpen;
+    const [a, b, c] = [open(0.25), open(0.5), open(1)];
+    expect(a).toBeLessThan(b);
+    expect(b).toBeLessThan(c);
+  });
+
+  it("gives mirrored results for mirrored inputs", async () => {
+    const t = flipHorizontal(images.get("franck_01829.jpg")!);
+    const r = flipHorizontal(images.get("franck_04117.jpg")!);
+    const tf = (await analyzer.analyze(t)).faces[0]!;
+    const rf = (await analyzer.analyze(r)).faces[0]!;
+    const flipped = transferExpression({ template: t, templateFace: tf, reaction: r, reactionFace: rf });
+    const mirrored = flipHorizontal(flipped.image);
+    const direct = transferExpression(input("franck_01829.jpg", "franck_04117.jpg"));
+    const box = direct.changedBox!;
+    let sum = 0, n = 0;
+    for (let y = box.y; y < box.y + box.height; y++) {
+      for (let x = box.x; x < box.x + box.width; x++) {
+        const o = (y * t.width + x) * 3;
+        for (let c = 0; c < 3; c++) sum += Math.abs(mirrored.data[o + c]! - direct.image.data[o + c]!);
+        n += 3;
+      }
+    }
+    // The detector does not see a mirrored face exactly mirrored (sub-pixel landmark noise), hence a tolerance.
+    expect(sum / n).toBeLessThan(6);
+    // Size-free measures do not depend on the side: the flipped run's mesh measures like the direct one.
+    const mm = measureExpression(flipped.landmarks);
+    const dm = measureExpression(direct.landmarks);
+    expect(mm.mouthOpen).toBeCloseTo(dm.mouthOpen, 1);
+    expect(mm.mouthWidth).toBeCloseTo(dm.mouthWidth, 1);
+  });
+});
+
+describe("transferExpression (swap)", () => {
+  it("puts the template's face into the reaction image and leaves the rest of it alone", async () => {
+    const reaction = images.get("franck_04117.jpg")!;
+    const res = transferExpression(input("grace_hopper_512x512.jpg", "franck_04117.jpg", { mode: "swap" }));
+    expect([res.image.width, res.image.height]).toEqual([reaction.width, reaction.height]);
+    const b = res.changedBox!;
+    const face = faces.get("franck_04117.jpg")!;
+    // Changes stay within the reaction face's box (grown a little for the feathered edge).
+    expect(b.x).toBeGreaterThanOrEqual(face.box.x - 0.1 * face.box.width);
+    expect(b.x + b.width).toBeLessThanOrEqual(face.box.x + 1.1 * face.box.width);
+    expect(res.mouthSynthesised).toBe(true);
+    const again = (await analyzer.analyze(res.image)).faces[0]!;
+    const e = await analyzer.embed(res.image, again);
+    const { cosineSimilarity } = await import("../../../src/pipeline/face/index.ts");
+    const toTemplate = cosineSimilarity(e, await analyzer.embed(images.get("grace_hopper_512x512.jpg")!, faces.get("grace_hopper_512x512.jpg")!));
+    const toReaction = cosineSimilarity(e, await analyzer.embed(reaction, face));
+    expect(toTemplate).toBeGreaterThan(toReaction);
+    // The laugh stays a laugh.
+    expect(measureExpression(again.landmarks).mouthOpen).toBeGreaterThan(0.08);
+  });
+});
+
+describe("face checks", () => {
+  const base = () => faces.get("franck_01829.jpg")!;
+  const expectUnusable = (face: AnalyzedFace, pattern: RegExp, role: "templateFace" | "reactionFace" = "reactionFace") => {
+    try {
+      transferExpression(input("franck_01829.jpg", "franck_04117.jpg", { [role]: face }));
+      expect.unreachable("should have thrown");
+    } catch (e) {
+      expect(e).toBeInstanceOf(MimicError);
+      expect((e as MimicError).code).toBe("FACE_UNUSABLE");
+      expect((e as MimicError).userMessage).toMatch(pattern);
+    }
+  };
+
+  it("rejects a low-confidence detection", () => expectUnusable({ ...base(), score: 0.3 }, /could not be made out.*Send a reaction image/));
+  it("rejects a low-confidence mesh on the template", () =>
+    expectUnusable({ ...base(), meshScore: 0.2 }, /saved face photo.*Save a new template/, "templateFace"));
+  it("rejects a face turned beyond 45°", () =>
+    expectUnusable({ ...base(), pose: { yaw: -60, pitch: 0, roll: 0 } }, /turned too far to the side \(60°, at most 45°/));
+  it("rejects a face that is too small", () =>
+    expectUnusable({ ...base(), quality: { ...base().quality, faceSizePx: 50 } }, new RegExp(`too small \\(50 px; at least ${FACE_LIMITS.minFaceSizePx} px`)));
+  it("rejects a broken mesh", () => expectUnusable({ ...base(), landmarks: new Float32Array(468 * 3).fill(NaN) }, /could not be measured/));
+
+  it("selectFace: no face, index out of range, default largest", () => {
+    const analysis = (faces: AnalyzedFace[]): FaceAnalysis => ({ width: 10, height: 10, faces, timingsMs: {} });
+    expect(() => selectFace(analysis([]), "reaction")).toThrow(/No face found in the reaction image/);
+    try {
+      selectFace(analysis([base()]), "reaction", 2);
+      expect.unreachable();
+    } catch (e) {
+      expect((e as MimicError).code).toBe("BAD_INPUT");
+      expect((e as MimicError).userMessage).toMatch(/only 1 face.*index 2 does not exist/);
+    }
+    const small = { ...base(), quality: { ...base().quality, faceSizePx: 200 } };
+    expect(selectFace(analysis([base(), small]), "reaction")).toBe(base());
+    expect(selectFace(analysis([base(), small]), "reaction", 1)).toBe(small);
+  });
+});
