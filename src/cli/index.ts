@@ -3,6 +3,7 @@ import { MimicError, userMessageOf } from "../errors.ts";
 import { register as registerAnalyze } from "./commands/analyze.ts";
 import { register as registerStart } from "./commands/start.ts";
 import { register as registerRegister } from "./commands/register.ts";
+import { register as registerMeme } from "./commands/meme.ts";
 
 /**
  * The `mimic` command line. Each subcommand lives in its own module under src/cli/commands and
@@ -15,6 +16,7 @@ program.name("mimic").description("Turn reaction images into personal memes.").s
 registerAnalyze(program);
 registerStart(program);
 registerRegister(program);
+registerMeme(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof MimicError) {

@@ -1,0 +1,109 @@
+import { readFile, writeFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { MimicError } from "../../errors.ts";
+import { makeMeme } from "../../pipeline/transfer/meme.ts";
+import type { Regions, TransferMode } from "../../pipeline/transfer/index.ts";
+
+interface MemeFlags {
+  face: string;
+  reaction: string;
+  mode: string;
+  intensity: string;
+  regions: string;
+  faceIndex: string;
+  top?: string;
+  bottom?: string;
+  out: string;
+  json?: boolean;
+}
+
+/**
+ * `mimic meme --face <template> --reaction <image> --out <file.png> [...]`: the expression-transfer engine
+ * from the command line (flags are stable: the engine is evaluated from outside through them).
+ */
+export function register(program: Command): void {
+  program
+    .command("meme")
+    .description("Make a meme: your face (--face) wearing the expression of a reaction image")
+    .requiredOption("--face <file>", "template photo of your face (JPEG, PNG, WebP or GIF)")
+    .requiredOption("--reaction <file>", "reaction image whose expression is copied")
+    .requiredOption("--out <file.png>", "where to write the PNG")
+    .option("--mode <mode>", "mimic (your photo, their expression) or swap (your face in their image)", "mimic")
+    .option("--intensity <0..1>", "how strongly the expression is applied", "1")
+    .option("--regions <which>", "all, upper (brows and eyes) or lower (mouth and jaw)", "all")
+    .option("--face-index <n>", "which face of the reaction to copy (0 = largest)", "0")
+    .option("--top <text>", "top caption")
+    .option("--bottom <text>", "bottom caption")
+    .option("--json", "print faces used, timings per stage and the output path as JSON")
+    .action(async (o: MemeFlags) => {
+      const mode = parseChoice<TransferMode>("--mode", o.mode, ["mimic", "swap"]);
+      const regions = parseChoice<Regions>("--regions", o.regions, ["all", "upper", "lower"]);
+      const intensity = Number(o.intensity);
+      if (!(o.intensity.trim() !== "" && Number.isFinite(intensity) && intensity >= 0 && intensity <= 1)) {
+        throw new MimicError("BAD_INPUT", `--intensity must be a number from 0 to 1 (got "${o.intensity}").`);
+      }
+      const faceIndex = Number(o.faceIndex);
+      if (!/^\d+$/.test(o.faceIndex.trim()) || !Number.isSafeInteger(faceIndex)) {
+        throw new MimicError("BAD_INPUT", `--face-index must be a whole number ≥ 0 (got "${o.faceIndex}"; 0 is the largest face).`);
+      }
+      if (o.top !== undefined || o.bottom !== undefined) {
+        throw new MimicError(
+          "BAD_INPUT",
+          "Captions (--top/--bottom) are not available in this build: the caption renderer is not installed. Run without them.",
+        );
+      }
+      if (!/\.png$/i.test(o.out)) throw new MimicError("BAD_INPUT", `--out must name a .png file (got "${o.out}").`);
+      const [template, reaction] = await Promise.all([readInput(o.face, "--face"), readInput(o.reaction, "--reaction")]);
+      const meme = await makeMeme(template, reaction, { mode, regions, intensity, faceIndex });
+      try {
+        await writeFile(o.out, meme.png);
+      } catch (cause) {
+        throw new MimicError("BAD_INPUT", `Cannot write "${o.out}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
+      }
+      const r1 = (v: number) => Math.round(v * 10) / 10;
+      const face = (f: typeof meme.templateFace) => ({
+        box: { x: r1(f.box.x), y: r1(f.box.y), width: r1(f.box.width), height: r1(f.box.height) },
+        score: Math.round(f.score * 1000) / 1000,
+        pose: { yaw: r1(f.pose.yaw), pitch: r1(f.pose.pitch), roll: r1(f.pose.roll) },
+        faceSizePx: r1(f.quality.faceSizePx),
+      });
+      if (o.json) {
+        const json = {
+          out: o.out,
+          width: meme.image.width,
+          height: meme.image.height,
+          bytes: meme.png.length,
+          mode,
+          intensity,
+          regions,
+          faces: {
+            template: face(meme.templateFace),
+            reaction: { index: meme.reactionFaceIndex, of: meme.reactionFaceCount, ...face(meme.reactionFace) },
+          },
+          mouthSynthesised: meme.mouthSynthesised,
+          changedBox: meme.changedBox,
+          timingsMs: Object.fromEntries(Object.entries(meme.timingsMs).map(([k, v]) => [k, r1(v)])),
+        };
+        process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+      } else {
+        process.stdout.write(
+          `${o.out}: ${meme.image.width}×${meme.image.height} ${mode}, reaction face ${meme.reactionFaceIndex} of ${meme.reactionFaceCount}, ` +
+            `${meme.timingsMs.total!.toFixed(0)} ms\n`,
+        );
+      }
+    });
+}
+
+function parseChoice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new MimicError("BAD_INPUT", `${flag} must be one of ${allowed.join(", ")} (got "${value}").`);
+}
+
+async function readInput(file: string, flag: string): Promise<Uint8Array> {
+  try {
+    const b = await readFile(file);
+    return new Uint8Array(b.buffer, b.byteOffset, b.length);
+  } catch (cause) {
+    throw new MimicError("BAD_INPUT", `Cannot read ${flag} "${file}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
+  }
+}

@@ -1,0 +1,86 @@
+import type { FaceAnalyzer } from "../face/index.ts";
+import { getFaceAnalyzer } from "../face/index.ts";
+import { decodeImage, encodePng } from "../image/index.ts";
+import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
+import type { Regions } from "./expression.ts";
+import { transferExpression, type TransferMode } from "./transfer.ts";
+import { selectFace } from "./validate.ts";
+
+export interface MemeOptions {
+  mode?: TransferMode;
+  intensity?: number;
+  regions?: Regions;
+  /** Which face of the reaction (0 = largest, the default). The template always uses its largest face. */
+  faceIndex?: number;
+  /** PNG zlib level (0–9). Default 6. */
+  compressionLevel?: number;
+}
+
+export interface MemeOutput {
+  png: Buffer;
+  image: RgbImage;
+  templateFace: AnalyzedFace;
+  reactionFace: AnalyzedFace;
+  reactionFaceIndex: number;
+  reactionFaceCount: number;
+  changedBox: Box | null;
+  mouthSynthesised: boolean;
+  /** decode, analyzeTemplate, analyzeReaction, transfer (and its own stages as transfer.*), encode, total. */
+  timingsMs: StageTimings;
+}
+
+/**
+ * Bytes in, PNG out: decode both images (with the upload guards), analyse them, transfer the expression,
+ * encode. The building block of `mimic meme` and the meme benchmark; the bots run the same stages through
+ * the inference queue.
+ */
+export async function makeMeme(
+  templateBytes: Uint8Array,
+  reactionBytes: Uint8Array,
+  opts: MemeOptions = {},
+  analyzer?: FaceAnalyzer,
+): Promise<MemeOutput> {
+  const timingsMs: StageTimings = {};
+  const t0 = performance.now();
+  let t = t0;
+  const lap = (name: string) => {
+    const now = performance.now();
+    timingsMs[name] = now - t;
+    t = now;
+  };
+  const [template, reaction] = await Promise.all([decodeImage(templateBytes), decodeImage(reactionBytes)]);
+  lap("decode");
+  const fa = analyzer ?? (await getFaceAnalyzer());
+  const templateAnalysis = await fa.analyze(template);
+  lap("analyzeTemplate");
+  const reactionAnalysis = await fa.analyze(reaction);
+  lap("analyzeReaction");
+  const templateFace = selectFace(templateAnalysis, "template");
+  const reactionFaceIndex = opts.faceIndex ?? 0;
+  const reactionFace = selectFace(reactionAnalysis, "reaction", reactionFaceIndex);
+  const res = transferExpression({
+    template,
+    templateFace,
+    reaction,
+    reactionFace,
+    mode: opts.mode,
+    intensity: opts.intensity,
+    regions: opts.regions,
+  });
+  lap("transfer");
+  for (const [k, v] of Object.entries(res.timingsMs)) if (k !== "total") timingsMs[`transfer.${k}`] = v;
+  const png = await encodePng(res.image, { compressionLevel: opts.compressionLevel });
+  lap("encode");
+  timingsMs.total = performance.now() - t0;
+  return {
+    png,
+    image: res.image,
+    templateFace,
+    reactionFace,
+    reactionFaceIndex,
+    reactionFaceCount: reactionAnalysis.faces.length,
+    changedBox: res.changedBox,
+    mouthSynthesised: res.mouthSynthesised,
+    timingsMs,
+  };
+}
