@@ -108,6 +108,7 @@ export class WorkerPool {
         cleanup: () => ctx.signal?.removeEventListener("abort", onAbort),
       };
       slot.current = cur;
+      slot.worker.ref();
       if (ctx.signal?.aborted) return onAbort();
       ctx.signal?.addEventListener("abort", onAbort, { once: true });
       // Input bytes move to the thread without a copy; the template (which callers may cache) is copied.
@@ -142,8 +143,7 @@ export class WorkerPool {
         this.replace(slot, new MimicError("INTERNAL", "Something went wrong while making your image. Please try again."));
       }
     });
-    // Idle threads must not keep a finished process alive.
-    worker.unref();
+    // A starting or busy thread keeps the process alive (someone awaits it); an idle one must not.
     return slot;
   }
 
@@ -151,7 +151,10 @@ export class WorkerPool {
     if (msg.type === "ready") {
       // A thread takes work only once its handlers are loaded, so start-up never eats a job's time budget.
       slot.ready = true;
-      if (!slot.current) this.wakeWaiter(slot);
+      if (!slot.current) {
+        slot.worker.unref();
+        this.wakeWaiter(slot);
+      }
       return;
     }
     const cur = slot.current;
@@ -188,6 +191,7 @@ export class WorkerPool {
     const cur = slot.current;
     if (cur?.graceTimer) clearTimeout(cur.graceTimer);
     slot.current = undefined;
+    slot.worker.unref();
     this.wakeWaiter(slot);
   }
 

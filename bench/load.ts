@@ -1,0 +1,277 @@
+/**
+ * `npm run bench:load [-- options]`: load test of the shared inference queue.
+ *
+ * N simulated users across K servers (one "busy" server holds half the users) each loop: send a job,
+ * wait for the answer, look at it for a while (exponential think time), repeat, for a fixed time.
+ * Mix: 90 % PNG memes, 7 % enrolments, 3 % animated. Reports throughput, latency percentiles,
+ * BUSY refusals, main-thread event-loop lag (monitorEventLoopDelay), per-server fairness and peak
+ * RSS, for the in-process queue and for the Redis queue with two `mimic worker` processes.
+ *
+ *   --users 100 --servers 10 --seconds 30 --think-ms 3000 --mode both|local|redis
+ *   --handlers real|cpu   real = src/queue/handlers.ts (the pipeline); cpu = the queue tests' CPU handlers
+ *   --workers N           threads (local) / per worker process (redis; two processes); default: cores / processes
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import os from "node:os";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
+import { loadConfig } from "../src/config.ts";
+import { MimicError } from "../src/errors.ts";
+import { DEFAULT_HANDLERS, threadEnv } from "../src/queue/index.ts";
+import type { InferenceQueue, Job, JobKind } from "../src/queue/jobs.ts";
+import { createLocalQueue } from "../src/queue/local.ts";
+import { createRedisQueue } from "../src/queue/redis.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    users: { type: "string", default: "100" },
+    servers: { type: "string", default: "10" },
+    seconds: { type: "string", default: "30" },
+    "think-ms": { type: "string", default: "3000" },
+    mode: { type: "string", default: "both" },
+    handlers: { type: "string", default: "real" },
+    workers: { type: "string" },
+    "redis-url": { type: "string", default: process.env.TEST_REDIS_URL ?? process.env.QUEUE_URL ?? "redis://127.0.0.1:6379" },
+  },
+});
+
+const USERS = Number(args.users);
+const SERVERS = Math.max(2, Number(args.servers));
+const SECONDS = Number(args.seconds);
+const THINK_MS = Number(args["think-ms"]);
+const root = fileURLToPath(new URL("..", import.meta.url));
+const fixture = (f: string) => new Uint8Array(readFileSync(new URL(`../test/fixtures/faces/${f}`, import.meta.url)));
+const CPU_HANDLERS = new URL("../test/queue/fixtures/cpu-handlers.ts", import.meta.url);
+const realAvailable = existsSync(fileURLToPath(DEFAULT_HANDLERS));
+const handlerChoice = args.handlers === "real" && realAvailable ? "real" : "cpu";
+const HANDLERS = handlerChoice === "real" ? DEFAULT_HANDLERS : CPU_HANDLERS;
+const config = loadConfig();
+
+const percentile = (xs: number[], p: number) => {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+};
+const f0 = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : "–");
+const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : "–");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pickKind(): JobKind {
+  const r = Math.random();
+  return r < 0.9 ? "meme" : r < 0.97 ? "enrol" : "animated";
+}
+
+const CAPTIONS = [
+  { top: "WHEN THE BUILD", bottom: "FINALLY PASSES" },
+  { top: "ME", bottom: "READING MY OWN CODE" },
+  { bottom: "NOT AGAIN" },
+];
+const REACTIONS = ["franck_04117.jpg", "franck_02221.jpg", "astronaut.png"].map(fixture);
+
+function makeJob(kind: JobKind, template: unknown): Job {
+  const reaction = REACTIONS[Math.floor(Math.random() * REACTIONS.length)];
+  if (kind === "enrol") return { kind, image: { bytes: fixture("franck_01829.jpg"), mime: "image/jpeg" } };
+  const base = {
+    template,
+    reaction: { bytes: new Uint8Array(reaction), mime: "image/jpeg" },
+    captions: CAPTIONS[Math.floor(Math.random() * CAPTIONS.length)],
+    intensity: 1,
+    mode: "mimic" as const,
+    byteBudget: 8 << 20,
+  };
+  return kind === "meme" ? { kind, ...base } : { kind, ...base, animation: "morph" };
+}
+
+interface Sample {
+  kind: JobKind;
+  server: string;
+  ms: number;
+  /** Completion time, ms since the run started. */
+  at: number;
+  ok: boolean;
+  code?: string;
+}
+
+async function drive(queue: InferenceQueue, template: unknown, peakRss: () => number) {
+  // 1 ms sampling: each value is the timer period plus the lag, so these are upper bounds by ≤ 1 ms.
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  const samples: Sample[] = [];
+  const t0 = performance.now();
+  const deadline = t0 + SECONDS * 1000;
+  lag.enable();
+  const serverOf = (u: number) => (u < USERS / 2 ? "busy" : `s${1 + (u % (SERVERS - 1))}`);
+  await Promise.all(
+    Array.from({ length: USERS }, async (_, u) => {
+      await sleep(Math.random() * THINK_MS); // users do not all arrive at the same instant
+      while (performance.now() < deadline) {
+        const kind = pickKind();
+        const start = performance.now();
+        try {
+          await queue.submit(makeJob(kind, template), { requestId: randomUUID(), userId: `user${u}`, serverId: serverOf(u) });
+          samples.push({ kind, server: serverOf(u), ms: performance.now() - start, at: performance.now() - t0, ok: true });
+        } catch (e) {
+          const code = e instanceof MimicError ? e.code : "ERROR";
+          samples.push({ kind, server: serverOf(u), ms: performance.now() - start, at: performance.now() - t0, ok: false, code });
+          if (code === "BUSY") await sleep(Math.min(2000, ((e as MimicError).retryAfterSeconds ?? 1) * 1000));
+        }
+        await sleep(-Math.log(1 - Math.random()) * THINK_MS);
+      }
+    }),
+  );
+  lag.disable();
+  // Users arrive spread over one think time: throughput counts the steady window after that ramp.
+  const rampMs = Math.min(THINK_MS, (SECONDS * 1000) / 3);
+  const steady = samples.filter((s) => s.at >= rampMs && s.at <= SECONDS * 1000);
+  const elapsed = (SECONDS * 1000 - rampMs) / 1000;
+  return { samples: steady, elapsed, lagP50: lag.percentile(50) / 1e6, lagP99: lag.percentile(99) / 1e6, lagMax: lag.max / 1e6, rss: peakRss() };
+}
+
+function report(title: string, r: Awaited<ReturnType<typeof drive>>, extra: string): string {
+  const memes = r.samples.filter((s) => s.kind === "meme" && s.ok);
+  const okAll = r.samples.filter((s) => s.ok);
+  const busy = r.samples.filter((s) => s.code === "BUSY").length;
+  const errors = r.samples.filter((s) => !s.ok && s.code !== "BUSY");
+  const lat = memes.map((s) => s.ms);
+  const lines = [
+    `#### ${title}`,
+    "",
+    "| metric | value |",
+    "|---|---|",
+    `| PNG memes/s (sustained) | **${f1(memes.length / r.elapsed)}** |`,
+    `| all jobs/s (meme + enrol + animated) | ${f1(okAll.length / r.elapsed)} |`,
+    `| meme latency p50 / p95 / p99 (ms) | ${f0(percentile(lat, 50))} / ${f0(percentile(lat, 95))} / **${f0(percentile(lat, 99))}** |`,
+    `| enrol p50 / animated p50 (ms) | ${f0(percentile(okAll.filter((s) => s.kind === "enrol").map((s) => s.ms), 50))} / ${f0(percentile(okAll.filter((s) => s.kind === "animated").map((s) => s.ms), 50))} |`,
+    `| BUSY refusals / other errors | ${busy} / ${errors.length}${errors.length ? ` (${[...new Set(errors.map((e) => e.code))].join(", ")})` : ""} |`,
+    `| main event-loop lag p50 / p99 / max (ms) | ${f1(r.lagP50)} / **${f1(r.lagP99)}** / ${f1(r.lagMax)} |`,
+    `| peak RSS | ${extra || `${f0(r.rss / 1048576)} MiB`} |`,
+  ];
+  // Fairness: the busy server holds half the users; its users should see the same latency, not starve others.
+  const groups = new Map<string, number[]>();
+  for (const s of memes) {
+    const g = s.server === "busy" ? "busy server (50 % of users)" : "other servers";
+    groups.set(g, [...(groups.get(g) ?? []), s.ms]);
+  }
+  lines.push("", "| fairness (memes) | done | per user /s | p50 ms | p95 ms |", "|---|---|---|---|---|");
+  for (const [g, xs] of groups) {
+    lines.push(`| ${g} | ${xs.length} | ${f1(xs.length / (USERS / 2) / r.elapsed)} | ${f0(percentile(xs, 50))} | ${f0(percentile(xs, 95))} |`);
+  }
+  return lines.join("\n");
+}
+
+function rssSampler() {
+  let peak = process.memoryUsage().rss;
+  const t = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 250);
+  return { peak: () => peak, stop: () => clearInterval(t) };
+}
+
+/** Makes one template through the queue itself (a real enrol job when the real handlers are used). */
+async function templateVia(queue: InferenceQueue): Promise<unknown> {
+  const r = await queue.submit(makeJob("enrol", null), { requestId: "warm", userId: "warm", serverId: "warm" });
+  return r.kind === "enrol" ? r.face.data : null;
+}
+
+async function warm(queue: InferenceQueue, template: unknown, n: number) {
+  await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      queue.submit(makeJob("meme", template), { requestId: `w${i}`, userId: `warm${i}`, serverId: "warm" }).catch(() => undefined),
+    ),
+  );
+}
+
+async function runLocal(): Promise<string> {
+  const workers = Number(args.workers ?? config.QUEUE_WORKERS);
+  const queue = createLocalQueue({
+    workers,
+    capacity: config.QUEUE_CAPACITY,
+    perUserLimit: 1,
+    jobTimeoutMs: config.QUEUE_JOB_TIMEOUT_MS,
+    cheapFirst: false,
+    handlersUrl: HANDLERS,
+    threadEnv: threadEnv({ ...config, QUEUE_WORKERS: workers }),
+  });
+  await queue.ready();
+  const template = await templateVia(queue);
+  await warm(queue, template, workers * 4);
+  const rss = rssSampler();
+  process.stderr.write(`load: in-process, ${workers} worker threads, ${SECONDS} s…\n`);
+  const r = await drive(queue, template, rss.peak);
+  rss.stop();
+  await queue.close({ drainMs: 5000 });
+  return report(`In-process queue, ${workers} worker threads`, r, "");
+}
+
+function vmHwmKiB(pid: number): number {
+  try {
+    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function runRedis(): Promise<string> {
+  const url = args["redis-url"]!;
+  const prefix = `mimicbench:${randomUUID().slice(0, 8)}`;
+  const perProcess = Number(args.workers ?? Math.max(1, Math.floor(os.availableParallelism() / 2)));
+  const children: ChildProcess[] = [];
+  const started = Array.from({ length: 2 }, () => {
+    const child = spawn(process.execPath, ["bin/mimic.mjs", "worker", "--handlers", fileURLToPath(HANDLERS)], {
+      cwd: root,
+      env: { ...process.env, QUEUE_URL: url, QUEUE_PREFIX: prefix, QUEUE_WORKERS: String(perProcess), LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    children.push(child);
+    return new Promise<void>((res, rej) => {
+      child.stdout!.on("data", (d: Buffer) => String(d).includes("ready") && res());
+      child.on("exit", (c) => rej(new Error(`mimic worker exited with ${c}`)));
+    });
+  });
+  await Promise.all(started);
+  const queue = createRedisQueue({
+    url,
+    prefix,
+    workers: 0,
+    capacity: config.QUEUE_CAPACITY,
+    perUserLimit: 1,
+    jobTimeoutMs: config.QUEUE_JOB_TIMEOUT_MS,
+    cheapFirst: false,
+    handlersUrl: HANDLERS,
+    resultTtlSeconds: 120,
+    maxPayloadBytes: config.QUEUE_MAX_PAYLOAD_BYTES,
+  });
+  await queue.ready();
+  const template = await templateVia(queue);
+  await warm(queue, template, perProcess * 8);
+  const rss = rssSampler();
+  process.stderr.write(`load: redis, 2 worker processes × ${perProcess} threads, ${SECONDS} s…\n`);
+  const r = await drive(queue, template, rss.peak);
+  rss.stop();
+  const childPeaks = children.map((c) => vmHwmKiB(c.pid!) / 1024);
+  await queue.close({ drainMs: 5000 });
+  for (const c of children) c.kill("SIGTERM");
+  await Promise.all(children.map((c) => new Promise((res) => (c.exitCode !== null ? res(null) : c.once("exit", res)))));
+  const redis = new Redis(url);
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length) await redis.del(...keys);
+  await redis.quit();
+  const extra = `bot process ${f0(r.rss / 1048576)} MiB; workers ${childPeaks.map((m) => `${f0(m)} MiB`).join(" + ")}`;
+  return report(`Redis queue, 2 \`mimic worker\` processes × ${perProcess} thread(s)`, r, extra);
+}
+
+async function main() {
+  const header = [
+    `Machine: ${os.availableParallelism()} cores, ${os.cpus()[0]?.model ?? "?"}, Node ${process.version}, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, load ${os.loadavg()[0].toFixed(2)}.`,
+    `Load: ${USERS} users across ${SERVERS} servers (one server holds half the users), think time ${THINK_MS} ms (exponential), ${SECONDS} s, mix 90 % meme / 7 % enrol / 3 % animated.`,
+    `Handlers: ${handlerChoice === "real" ? "**real pipeline** (src/queue/handlers.ts)" : `**CPU test handlers** (test/queue/fixtures/cpu-handlers.ts: sharp decode + 256² resize + PNG encode; the real pipeline handlers ${realAvailable ? "were not selected" : "do not exist yet"})`}.`,
+  ];
+  const parts = [header.join("\n")];
+  if (args.mode === "both" || args.mode === "local") parts.push(await runLocal());
+  if (args.mode === "both" || args.mode === "redis") parts.push(await runRedis());
+  process.stdout.write(`${parts.join("\n\n")}\n`);
+  process.exit(0);
+}
+
+await main();
