@@ -1,0 +1,222 @@
+/**
+ * `npm run eval`: expression-transfer quality on every ordered pair of fixture faces.
+ *
+ * For each (template, reaction) pair the engine runs in mimic mode; the result is analysed again and
+ *  - its expression measures (mouth opening and width, eye openness, brow height, all in inter-ocular units)
+ *    must match the reaction's within 15 % (see TOLERANCE_FLOOR for measures near zero),
+ *  - its identity embedding must stay closer to the template than to the reaction,
+ *  - no pixel outside the face ring may change.
+ * Swap mode runs on the same pairs (identity check only). Writes eval/REPORT.md and contact sheets.
+ *
+ *   npm run eval [-- --out eval]
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cosineSimilarity, getFaceAnalyzer } from "../../src/pipeline/face/index.ts";
+import { decodeImage, encodePng, resizeImage } from "../../src/pipeline/image/index.ts";
+import { measureExpression, transferExpression, type ExpressionMeasures, type TransferMode } from "../../src/pipeline/transfer/index.ts";
+import type { AnalyzedFace, RgbImage } from "../../src/pipeline/types.ts";
+import { faceMeshPoints } from "../../src/pipeline/warp/index.ts";
+import { RING_SCALE } from "../../src/pipeline/transfer/transfer.ts";
+
+const FIXTURES = "test/fixtures/faces";
+const FILES = ["grace_hopper_512x512.jpg", "astronaut.png", "franck_01829.jpg", "franck_02221.jpg", "franck_04117.jpg"];
+/** Same person in several files: identity is only judged between different people. */
+const PERSON: Record<string, string> = { "franck_01829.jpg": "franck", "franck_02221.jpg": "franck", "franck_04117.jpg": "franck" };
+const MEASURES: (keyof ExpressionMeasures)[] = ["mouthOpen", "mouthWidth", "eyeOpenRight", "eyeOpenLeft", "browRight", "browLeft"];
+const TOLERANCE = 0.15;
+/** 15 % of a value near zero (a closed mouth) is below what the landmarks can resolve: relative to at least this. */
+const TOLERANCE_FLOOR: Partial<Record<keyof ExpressionMeasures, number>> = { mouthOpen: 0.1 };
+
+interface Loaded {
+  name: string;
+  image: RgbImage;
+  face: AnalyzedFace;
+  embedding: Float32Array;
+  measures: ExpressionMeasures;
+}
+
+interface Row {
+  template: string;
+  reaction: string;
+  mode: TransferMode;
+  measures?: ExpressionMeasures;
+  errors: Partial<Record<keyof ExpressionMeasures, number>>;
+  expressionOk: boolean;
+  cosTemplate: number;
+  cosReaction: number;
+  identityOk: boolean | null;
+  outsideChanged: number;
+  ms: number;
+  image: RgbImage;
+}
+
+const outDir = process.argv.includes("--out") ? process.argv[process.argv.indexOf("--out") + 1]! : "eval";
+
+async function main(): Promise<void> {
+  const analyzer = await getFaceAnalyzer();
+  const loaded: Loaded[] = [];
+  for (const name of FILES) {
+    const image = await decodeImage(readFileSync(join(FIXTURES, name)));
+    const face = (await analyzer.analyze(image)).faces[0];
+    if (!face) throw new Error(`no face in fixture ${name}`);
+    loaded.push({ name, image, face, embedding: await analyzer.embed(image, face), measures: measureExpression(face.landmarks) });
+  }
+  const rows: Row[] = [];
+  for (const mode of ["mimic", "swap"] as const) {
+    for (const t of loaded) {
+      for (const r of loaded) {
+        if (t === r) continue;
+        const res = transferExpression({ template: t.image, templateFace: t.face, reaction: r.image, reactionFace: r.face, mode });
+        const analysed = (await analyzer.analyze(res.image)).faces[0];
+        const row: Row = {
+          template: t.name,
+          reaction: r.name,
+          mode,
+          errors: {},
+          expressionOk: false,
+          cosTemplate: NaN,
+          cosReaction: NaN,
+          identityOk: null,
+          outsideChanged: mode === "mimic" ? changedOutsideRing(t.image, res.image, t.face.landmarks) : 0,
+          ms: res.timingsMs.total ?? NaN,
+          image: res.image,
+        };
+        if (analysed) {
+          row.measures = measureExpression(analysed.landmarks);
+          row.expressionOk = true;
+          for (const k of MEASURES) {
+            const want = r.measures[k];
+            const err = Math.abs(row.measures[k] - want) / Math.max(Math.abs(want), TOLERANCE_FLOOR[k] ?? 0);
+            row.errors[k] = err;
+            if (err > TOLERANCE) row.expressionOk = false;
+          }
+          const e = await analyzer.embed(res.image, analysed);
+          row.cosTemplate = cosineSimilarity(e, t.embedding);
+          row.cosReaction = cosineSimilarity(e, r.embedding);
+          const samePerson = PERSON[t.name] !== undefined && PERSON[t.name] === PERSON[r.name];
+          row.identityOk = samePerson ? null : row.cosTemplate > row.cosReaction;
+        }
+        rows.push(row);
+        console.log(
+          `${mode} ${t.name} <- ${r.name}: expression ${row.expressionOk ? "ok" : "MISS"} ` +
+            `cos(template) ${row.cosTemplate.toFixed(3)} cos(reaction) ${row.cosReaction.toFixed(3)} outside ${row.outsideChanged} ` +
+            `${row.ms.toFixed(1)} ms`,
+        );
+      }
+    }
+  }
+  mkdirSync(outDir, { recursive: true });
+  for (const mode of ["mimic", "swap"] as const) {
+    writeFileSync(join(outDir, `contact-${mode}.png`), await encodePng(contactSheet(loaded, rows.filter((r) => r.mode === mode))));
+  }
+  writeFileSync(join(outDir, "REPORT.md"), report(loaded, rows));
+  console.log(`wrote ${join(outDir, "REPORT.md")} and contact sheets`);
+  const failed = rows.filter((r) => r.mode === "mimic" && (!r.expressionOk || r.identityOk === false || r.outsideChanged > 0));
+  process.exitCode = failed.length ? 1 : 0;
+}
+
+/** Pixels that differ from the template outside the polygon of the warp's anchor ring. */
+function changedOutsideRing(a: RgbImage, b: RgbImage, landmarks: Float32Array): number {
+  const pts = faceMeshPoints(landmarks, { width: a.width, height: a.height, ringScale: RING_SCALE });
+  const ring = pts.subarray(468 * 2);
+  let n = 0;
+  for (let y = 0; y < a.height; y++) {
+    for (let x = 0; x < a.width; x++) {
+      const o = (y * a.width + x) * 3;
+      if (a.data[o] === b.data[o] && a.data[o + 1] === b.data[o + 1] && a.data[o + 2] === b.data[o + 2]) continue;
+      if (!insidePolygon(ring, x, y)) n++;
+    }
+  }
+  return n;
+}
+
+function insidePolygon(poly: Float32Array, x: number, y: number): boolean {
+  let inside = false;
+  const n = poly.length / 2;
+  for (let i = 0, j = n - 1; i < n; j = i++) {
+    const xi = poly[2 * i]!, yi = poly[2 * i + 1]!, xj = poly[2 * j]!, yj = poly[2 * j + 1]!;
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+const CELL = 192;
+
+function thumb(img: RgbImage): RgbImage {
+  const s = CELL / Math.max(img.width, img.height);
+  return resizeImage(img, Math.round(img.width * s), Math.round(img.height * s));
+}
+
+/** Rows: templates; columns: reactions; first row and column: the inputs. */
+function contactSheet(loaded: Loaded[], rows: Row[]): RgbImage {
+  const n = loaded.length;
+  const W = (n + 1) * CELL, H = (n + 1) * CELL;
+  const sheet: RgbImage = { width: W, height: H, data: new Uint8Array(W * H * 3).fill(40) };
+  const put = (img: RgbImage, col: number, row: number) => {
+    const t = thumb(img);
+    const ox = col * CELL + ((CELL - t.width) >> 1), oy = row * CELL + ((CELL - t.height) >> 1);
+    for (let y = 0; y < t.height; y++) sheet.data.set(t.data.subarray(y * t.width * 3, (y + 1) * t.width * 3), ((oy + y) * W + ox) * 3);
+  };
+  loaded.forEach((l, i) => {
+    put(l.image, i + 1, 0);
+    put(l.image, 0, i + 1);
+  });
+  for (const r of rows) put(r.image, FILES.indexOf(r.reaction) + 1, FILES.indexOf(r.template) + 1);
+  return sheet;
+}
+
+function report(loaded: Loaded[], rows: Row[]): string {
+  const f = (v: number | undefined, d = 3) => (v === undefined || Number.isNaN(v) ? "–" : v.toFixed(d));
+  const pct = (v: number | undefined) => (v === undefined ? "–" : `${Math.round(v * 100)}%`);
+  const mimic = rows.filter((r) => r.mode === "mimic");
+  const swap = rows.filter((r) => r.mode === "swap");
+  const lines = [
+    "# Expression transfer evaluation",
+    "",
+    `Generated by \`npm run eval\` (tools/eval) on ${new Date().toISOString().slice(0, 10)}. Fixtures: test/fixtures/faces.`,
+    "",
+    "Measures are taken by running face analysis again on the result (tools: src/pipeline/transfer/measure.ts):",
+    "mouth opening (inner-lip gap) and mouth width in inter-ocular units, eye openness (aperture / eye width),",
+    `brow height (inter-ocular units). A measure passes within ${TOLERANCE * 100} % of the reaction's value; for the`,
+    `mouth opening, 15 % of max(value, ${TOLERANCE_FLOOR.mouthOpen}) (a closed mouth measures ~0.01 ± landmark noise).`,
+    "Identity: cosine similarity of faceres embeddings of the result to the template and to the reaction (judged only",
+    "between different people). Outside: pixels changed outside the warp's anchor ring (must be 0).",
+    "",
+    `Summary (mimic): expression within tolerance ${mimic.filter((r) => r.expressionOk).length}/${mimic.length}, ` +
+      `identity closer to template ${mimic.filter((r) => r.identityOk).length}/${mimic.filter((r) => r.identityOk !== null).length}, ` +
+      `pixels changed outside the face ${mimic.reduce((s, r) => s + r.outsideChanged, 0)}.`,
+    `Summary (swap): identity closer to template ${swap.filter((r) => r.identityOk).length}/${swap.filter((r) => r.identityOk !== null).length}.`,
+    "",
+    "## Inputs",
+    "",
+    "| face | mouthOpen | mouthWidth | eyeOpenR | eyeOpenL | browR | browL |",
+    "|---|---|---|---|---|---|---|",
+    ...loaded.map((l) => `| ${l.name} | ${MEASURES.map((k) => f(l.measures[k])).join(" | ")} |`),
+    "",
+    "## Mimic (template ← reaction): relative error per measure",
+    "",
+    "| template | reaction | mouthOpen | mouthWidth | eyeOpenR | eyeOpenL | browR | browL | expr | cos(tpl) | cos(react) | identity | outside px | ms |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ...mimic.map(
+      (r) =>
+        `| ${r.template} | ${r.reaction} | ${MEASURES.map((k) => pct(r.errors[k])).join(" | ")} | ${r.expressionOk ? "ok" : "MISS"} | ` +
+        `${f(r.cosTemplate)} | ${f(r.cosReaction)} | ${r.identityOk === null ? "same person" : r.identityOk ? "ok" : "MISS"} | ${r.outsideChanged} | ${f(r.ms, 1)} |`,
+    ),
+    "",
+    "## Swap (template's face into the reaction image)",
+    "",
+    "| template | reaction | cos(tpl) | cos(react) | identity | ms |",
+    "|---|---|---|---|---|---|",
+    ...swap.map(
+      (r) =>
+        `| ${r.template} | ${r.reaction} | ${f(r.cosTemplate)} | ${f(r.cosReaction)} | ${r.identityOk === null ? "same person" : r.identityOk ? "ok" : "MISS"} | ${f(r.ms, 1)} |`,
+    ),
+    "",
+    "Contact sheets: `contact-mimic.png`, `contact-swap.png` (rows: templates, columns: reactions, first row/column: inputs).",
+    "",
+  ];
+  return lines.join("\n");
+}
+
+await main();
