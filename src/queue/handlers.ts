@@ -1,0 +1,112 @@
+/**
+ * The real job handlers, loaded inside every worker thread (and every `mimic worker` process's
+ * threads). They only compose the pipeline's stages; each stage lives in its own module. Module-level
+ * singletons (the face analyzer's onnxruntime sessions, fonts) are created once per thread.
+ *
+ * Between stages a handler checks its AbortSignal, so a cancelled or timed-out job stops at the next
+ * stage boundary (and the pool terminates the thread if a single stage runs on too long).
+ */
+import { loadImage } from "../core/input.ts";
+import { MimicError } from "../errors.ts";
+import { getFaceAnalyzer, headPose, landmarksBox, eyeOpennessLeft, eyeOpennessRight, mouthOpenness, pointOf, LM } from "../pipeline/face/index.ts";
+import { decodeImage, encodePng } from "../pipeline/image/index.ts";
+import { defaultInputLimits } from "../pipeline/image/limits.ts";
+import { selectFace, transferExpression } from "../pipeline/transfer/index.ts";
+import type { AnalyzedFace, RgbImage } from "../pipeline/types.ts";
+import { prepareEnrolment } from "../templates/enrol.ts";
+import type { EnrolledTemplate } from "../templates/templates.ts";
+import type { EnrolJob, HandlerSet, ImageResult, ImageSource, JobContext, MemeJob } from "./jobs.ts";
+
+/** Input bytes of a job: inline, or fetched with the same size guards the adapters use. */
+async function bytesOf(src: ImageSource, ctx: JobContext): Promise<Uint8Array> {
+  if ("bytes" in src) return src.bytes;
+  const limitBytes = src.maxBytes ?? defaultInputLimits().maxBytes;
+  const { bytes } = await loadImage({ kind: "url", url: src.url }, { limitBytes, signal: ctx.signal });
+  return bytes;
+}
+
+function templateOf(data: unknown): EnrolledTemplate {
+  const t = data as EnrolledTemplate;
+  if (!t || !(t.cropPng instanceof Uint8Array) || !(t.landmarks instanceof Float32Array) || t.landmarks.length !== 468 * 3) {
+    throw new MimicError("NOT_FOUND", "Your saved face could not be read. Please save it again with /face save.", {
+      logMessage: "meme job without a usable EnrolledTemplate",
+    });
+  }
+  return t;
+}
+
+const mid = (lm: Float32Array, a: number, b: number) => {
+  const p = pointOf(lm, a);
+  const q = pointOf(lm, b);
+  return { x: (p.x + q.x) / 2, y: (p.y + q.y) / 2 };
+};
+
+/**
+ * The saved face as an AnalyzedFace in crop pixels, rebuilt from the stored mesh instead of running
+ * the face models again on every meme (saves a detection + mesh pass per job).
+ */
+function templateFace(t: EnrolledTemplate): AnalyzedFace {
+  const lm = t.landmarks;
+  const box = landmarksBox(lm);
+  const a = (t.analysis ?? {}) as { score?: number; meshScore?: number; quality?: { sharpness?: number } };
+  return {
+    box,
+    score: a.score ?? 1,
+    meshScore: a.meshScore ?? 1,
+    keypoints: [
+      mid(lm, LM.rightEyeOuter, LM.rightEyeInner),
+      mid(lm, LM.leftEyeInner, LM.leftEyeOuter),
+      pointOf(lm, 1),
+      mid(lm, LM.upperInnerLip, LM.lowerInnerLip),
+      pointOf(lm, 234),
+      pointOf(lm, 454),
+    ],
+    landmarks: lm,
+    pose: headPose(lm),
+    quality: {
+      faceSizePx: Math.max(box.width, box.height),
+      eyeOpennessLeft: eyeOpennessLeft(lm),
+      eyeOpennessRight: eyeOpennessRight(lm),
+      mouthOpenness: mouthOpenness(lm),
+      sharpness: a.quality?.sharpness ?? 0,
+    },
+  };
+}
+
+/** Decode + analyse the reaction and transfer its expression onto the saved face. */
+async function transferred(job: MemeJob, ctx: JobContext): Promise<RgbImage> {
+  const t = templateOf(job.template);
+  const [template, reaction] = await Promise.all([decodeImage(t.cropPng), bytesOf(job.reaction, ctx).then((b) => decodeImage(b))]);
+  ctx.signal.throwIfAborted();
+  const analyzer = await getFaceAnalyzer();
+  const reactionFace = selectFace(await analyzer.analyze(reaction), "reaction");
+  ctx.signal.throwIfAborted();
+  const res = transferExpression({
+    template,
+    templateFace: templateFace(t),
+    reaction,
+    reactionFace,
+    mode: job.mode,
+    intensity: job.intensity,
+  });
+  ctx.signal.throwIfAborted();
+  return res.image;
+}
+
+async function enrol(job: EnrolJob, ctx: JobContext) {
+  const bytes = await bytesOf(job.image, ctx);
+  const prepared = await prepareEnrolment(bytes);
+  const note = prepared.warnings.join(" ");
+  return { kind: "enrol" as const, face: { data: prepared.template, ...(note ? { qualityNote: note } : {}) } };
+}
+
+async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
+  const image = await transferred(job, ctx);
+  const png = await encodePng(image);
+  if (png.length > job.byteBudget) {
+    throw new MimicError("IMAGE_TOO_LARGE", "The finished picture is larger than this chat accepts. Please try a smaller reaction image.");
+  }
+  return { kind: "meme", bytes: new Uint8Array(png.buffer, png.byteOffset, png.length), mime: "image/png", width: image.width, height: image.height };
+}
+
+export const handlers: HandlerSet = { enrol, meme };

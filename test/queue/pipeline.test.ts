@@ -1,0 +1,78 @@
+/**
+ * The real handlers (src/queue/handlers.ts) driven through the worker-thread pool: an enrol job
+ * produces a template, a meme job made from it returns a PNG of the saved face wearing the reaction's
+ * expression, and pipeline refusals come back as user-facing errors.
+ */
+import { readFileSync } from "node:fs";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { DEFAULT_HANDLERS } from "../../src/queue/index.ts";
+import type { ImageResult, InferenceQueue } from "../../src/queue/jobs.ts";
+import { createLocalQueue } from "../../src/queue/local.ts";
+import type { EnrolledTemplate } from "../../src/templates/templates.ts";
+import { expectRejects, isPng, recorder } from "./helpers.ts";
+
+const face = (f: string) => new Uint8Array(readFileSync(new URL(`../fixtures/faces/${f}`, import.meta.url)));
+
+describe("real pipeline handlers in worker threads", () => {
+  let q: InferenceQueue & { ready(): Promise<void> };
+  let template: EnrolledTemplate;
+  beforeAll(async () => {
+    q = createLocalQueue({ workers: 1, capacity: 10, perUserLimit: 1, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS, threadEnv: { ORT_THREADS: "1" } });
+    await q.ready();
+  });
+  afterAll(() => q.close({ drainMs: 0 }));
+
+  test("enrol job: an aligned face template comes back from the worker thread", async () => {
+    const r = await q.submit({ kind: "enrol", image: { bytes: face("franck_01829.jpg"), mime: "image/jpeg" } }, { requestId: "e1", userId: "u1", serverId: "s" });
+    expect(r.kind).toBe("enrol");
+    if (r.kind !== "enrol") return;
+    template = r.face.data as EnrolledTemplate;
+    expect(isPng(template.cropPng)).toBe(true);
+    expect(template.landmarks).toBeInstanceOf(Float32Array);
+    expect(template.landmarks).toHaveLength(468 * 3);
+    expect(template.embedding).toBeInstanceOf(Float32Array);
+  });
+
+  test("meme job: the saved face wears the reaction's expression, as a PNG", async () => {
+    expect(template).toBeDefined();
+    const rec = recorder();
+    const r = (await q.submit(
+      { kind: "meme", template, reaction: { bytes: face("franck_04117.jpg"), mime: "image/jpeg" }, captions: {}, intensity: 1, mode: "mimic", byteBudget: 8 << 20 },
+      { requestId: "m1", userId: "u1", serverId: "s", ...rec },
+    )) as ImageResult;
+    expect(r.mime).toBe("image/png");
+    expect(isPng(r.bytes)).toBe(true);
+    const meta = await sharp(r.bytes).metadata();
+    expect([meta.width, meta.height]).toEqual([r.width, r.height]);
+    // The output differs from the stored crop: the expression was transferred.
+    const [out, crop] = await Promise.all([sharp(r.bytes).raw().toBuffer(), sharp(template.cropPng).raw().toBuffer()]);
+    expect(out.length).toBe(crop.length);
+    let diff = 0;
+    for (let i = 0; i < out.length; i++) diff += Math.abs(out[i] - crop[i]);
+    expect(diff / out.length).toBeGreaterThan(0.5);
+    expect(rec.events.map((e) => e.type)).toEqual(["started", "done"]);
+  });
+
+  test("a reaction without a face is refused with a message the user can act on", async () => {
+    const blank = await sharp({ create: { width: 320, height: 240, channels: 3, background: "#7a9" } }).png().toBuffer();
+    const e = await expectRejects(
+      q.submit(
+        { kind: "meme", template, reaction: { bytes: new Uint8Array(blank), mime: "image/png" }, captions: {}, intensity: 1, mode: "mimic", byteBudget: 8 << 20 },
+        { requestId: "m2", userId: "u1", serverId: "s" },
+      ),
+    );
+    expect(e.code).toBe("NO_FACE");
+    expect(e.userMessage).toMatch(/No face found in the reaction image/);
+  });
+
+  test("a saved template that is not usable is reported, not crashed on", async () => {
+    const e = await expectRejects(
+      q.submit(
+        { kind: "meme", template: { cropPng: new Uint8Array(4) }, reaction: { bytes: face("franck_04117.jpg"), mime: "image/jpeg" }, captions: {}, intensity: 1, mode: "mimic", byteBudget: 8 << 20 },
+        { requestId: "m3", userId: "u1", serverId: "s" },
+      ),
+    );
+    expect(e.code).toBe("NOT_FOUND");
+  });
+});
