@@ -30,14 +30,20 @@ export interface HeadPose {
 }
 
 export interface FaceQuality {
-  /** Inter-ocular-normalised face size: the larger side of the face box, in source pixels. */
+  /** Face size: the larger side of the landmarks' bounding box (`AnalyzedFace.box`), in source pixels. */
   faceSizePx: number;
-  /** Eye aperture / eye width, per eye (0 closed … ~0.35 wide open). */
+  /**
+   * Per eye (the subject's left/right): mean of three upper–lower eyelid distances over the corner-to-corner
+   * eye width, on the 3-D mesh (so head turns change it little). ~0.05 closed, 0.2–0.35 open.
+   */
   eyeOpennessLeft: number;
   eyeOpennessRight: number;
-  /** Inner-lip gap / mouth width (0 closed … ~0.8 wide open laugh). */
+  /** Inner-lip gap (mesh points 13–14) over mouth width (corners 61–291), 3-D: ~0–0.05 closed, ≥ 0.25 laughing. */
   mouthOpenness: number;
-  /** Variance of the Laplacian on the aligned face crop (higher is sharper). */
+  /**
+   * Variance of the 4-neighbour Laplacian of the grey, rotation-aligned 192×192 mesh crop (central 60 %,
+   * 0..255 scale). Resolution-normalised by the crop: crisp faces read in the hundreds, blurred ones far lower.
+   */
   sharpness: number;
 }
 
@@ -49,6 +55,7 @@ export interface DetectedFace {
   keypoints: Point[];
 }
 
+/** `box` here is the landmarks' axis-aligned bounding box; `score`/`keypoints` stay the detector's. */
 export interface AnalyzedFace extends DetectedFace {
   /** 468 MediaPipe mesh points, x,y in source-image pixels, z in the same pixel scale (smaller = nearer the camera). */
   landmarks: Float32Array;

@@ -78,6 +78,10 @@ export function warpAffineToTensor(
   bias = 0,
 ): void {
   const inv = invertAffine(cropFromImage);
+  if (inv[1] === 0 && inv[3] === 0) {
+    warpScaleToTensor(src, inv, outW, outH, out, offset, scale, bias);
+    return;
+  }
   const { data, width: w, height: h } = src;
   const stride = w * 3;
   let o = offset;
@@ -120,6 +124,70 @@ export function warpAffineToTensor(
       out[o] = r * scale + bias;
       out[o + 1] = g * scale + bias;
       out[o + 2] = b * scale + bias;
+    }
+  }
+}
+
+/**
+ * Bilinear taps along one axis for a scale+offset mapping: for output index i, source indices lo/hi
+ * (clamped into the image) and their weights (0 for taps outside the image, which therefore read black).
+ */
+function axisTaps(n: number, a: number, c: number, size: number) {
+  const lo = new Int32Array(n);
+  const hi = new Int32Array(n);
+  const wlo = new Float32Array(n);
+  const whi = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const s = a * (i + 0.5) + c - 0.5;
+    const i0 = Math.floor(s);
+    const f = s - i0;
+    const in0 = i0 >= 0 && i0 < size;
+    const in1 = i0 + 1 >= 0 && i0 + 1 < size;
+    lo[i] = in0 ? i0 : 0;
+    hi[i] = in1 ? i0 + 1 : 0;
+    wlo[i] = in0 ? 1 - f : 0;
+    whi[i] = in1 ? f : 0;
+  }
+  return { lo, hi, wlo, whi };
+}
+
+/** Fast path of warpAffineToTensor for axis-aligned transforms (letterbox, tiles, resize): separable taps. */
+function warpScaleToTensor(
+  src: RgbImage,
+  inv: Affine,
+  outW: number,
+  outH: number,
+  out: Float32Array,
+  offset: number,
+  scale: number,
+  bias: number,
+): void {
+  const { data, width: w, height: h } = src;
+  const xs = axisTaps(outW, inv[0], inv[2], w);
+  const ys = axisTaps(outH, inv[4], inv[5], h);
+  for (let k = 0; k < outW; k++) {
+    xs.lo[k] *= 3;
+    xs.hi[k] *= 3;
+  }
+  const stride = w * 3;
+  let o = offset;
+  for (let v = 0; v < outH; v++) {
+    const r0 = ys.lo[v] * stride;
+    const r1 = ys.hi[v] * stride;
+    const wy0 = ys.wlo[v] * scale;
+    const wy1 = ys.whi[v] * scale;
+    for (let u = 0; u < outW; u++, o += 3) {
+      const x0 = xs.lo[u];
+      const x1 = xs.hi[u];
+      const a = xs.wlo[u];
+      const b = xs.whi[u];
+      const p = r0 + x0;
+      const q = r0 + x1;
+      const s = r1 + x0;
+      const t = r1 + x1;
+      out[o] = (data[p] * a + data[q] * b) * wy0 + (data[s] * a + data[t] * b) * wy1 + bias;
+      out[o + 1] = (data[p + 1] * a + data[q + 1] * b) * wy0 + (data[s + 1] * a + data[t + 1] * b) * wy1 + bias;
+      out[o + 2] = (data[p + 2] * a + data[q + 2] * b) * wy0 + (data[s + 2] * a + data[t + 2] * b) * wy1 + bias;
     }
   }
 }
