@@ -117,8 +117,8 @@ function topologicalOrder(nodes: Map<string, TfNode>, outputs: string[]): TfNode
   return order;
 }
 
-function shapeFrom(dims: Array<{ size?: string | number }> | undefined, dynamicBatch: boolean): OnnxDim[] {
-  return (dims ?? []).map((d, k) => {
+function shapeFrom(dims: Array<{ size?: string | number }> | undefined, dynamicBatch: boolean): OnnxDim[] | undefined {
+  return dims?.map((d, k) => {
     const size = Number(d.size ?? -1);
     if (k === 0 && dynamicBatch) return "N";
     return size < 0 ? (k === 0 ? "N" : `d${k}`) : size;

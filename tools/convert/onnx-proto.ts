@@ -136,7 +136,8 @@ export type OnnxDim = number | string;
 export interface OnnxValueInfo {
   name: string;
   elemType: OnnxDataTypeId;
-  shape: OnnxDim[];
+  /** Undefined when unknown (no shape is written). */
+  shape?: OnnxDim[];
 }
 
 export interface OnnxModel {
@@ -161,7 +162,7 @@ function valueInfo(v: OnnxValueInfo) {
     type: {
       tensor_type: {
         elem_type: v.elemType,
-        shape: { dim: v.shape.map((d) => (typeof d === "number" ? { dim_value: d } : { dim_param: d })) },
+        shape: v.shape && { dim: v.shape.map((d) => (typeof d === "number" ? { dim_value: d } : { dim_param: d })) },
       },
     },
   };

@@ -54,8 +54,6 @@ function activation(ctx: ConversionContext, n: TfNode, kind: string, x: string, 
       return b.op("Elu", [x], out, { alpha: { float: 1 } });
     case "Sigmoid":
       return b.op("Sigmoid", [x], out);
-    case "Tanh":
-      return b.op("Tanh", [x], out);
     case "LeakyRelu":
       return b.op("LeakyRelu", [x], out, { alpha: { float: attrFloat(n, "leakyrelu_alpha") ?? 0.2 } });
     case "Prelu":
@@ -386,7 +384,6 @@ export const OP_HANDLERS: Record<string, OpHandler> = {
     if ((attrInt(n, "batch_dims") ?? 0) !== 0) fail(n, "batch_dims is not supported");
     return [ctx.b.op("Gather", [ctx.tensor(n.input![0]), ctx.tensor(n.input![1])], ctx.outName(n), { axis })];
   },
-  Gather: (ctx, n) => [ctx.b.op("Gather", [ctx.tensor(n.input![0]), ctx.tensor(n.input![1])], ctx.outName(n), { axis: 0 })],
   GatherNd: (ctx, n) => {
     // ONNX GatherND wants int64 indices.
     const indices = ctx.int64Input(n, 1, "indices");
