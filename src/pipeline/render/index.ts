@@ -1,0 +1,6 @@
+export { renderMeme, renderCaptionOverlay, applyOverlay, captionBoxes, MAX_CAPTION_BOXES } from "./meme.ts";
+export type { MemeCaptions, CaptionBox, CaptionOverlay, PlacedCaption } from "./meme.ts";
+export { fitCaption, layoutCaption, MAX_LINES } from "./fit.ts";
+export type { FitOptions, FitResult, CaptionLayout, VAlign } from "./fit.ts";
+export { normalizeCaption, tokenize, MAX_CAPTION_CHARS } from "./text.ts";
+export { ensureCaptionFonts, CAPTION_FONT_FAMILY } from "./fonts.ts";

@@ -1,0 +1,156 @@
+import sharp from "sharp";
+import type { Box } from "../types.ts";
+import { CAPTION_FONT_FAMILY, ensureCaptionFonts, xmlEscape } from "./fonts.ts";
+import { graphemeCount } from "./text.ts";
+
+/**
+ * Text measurement by rendering. We measure with the very renderer that draws the captions (librsvg +
+ * Pango through sharp), so shaping, kerning and per-character font fallback (CJK, emoji) are exactly what
+ * ends up on the image; reading advances from the TTF would need a shaper plus our own reimplementation of
+ * Pango's fallback, and would still miss the outline. Tokens are measured once at a reference size, many
+ * per render, and cached; a layout's final block is rendered at its real size and its ink measured, and
+ * that measurement is what the fitting rules check.
+ */
+
+/** Reference size for token measurements (px); estimates scale linearly from it. */
+export const REF_SIZE = 48;
+/** SVG stroke width per font px. The stroke straddles the outline, so the visible border is half of it. */
+export const STROKE_PER_PX = 1 / 8;
+/** Vertical gap between the ink of consecutive lines, per font px. */
+export const LINE_GAP_PER_PX = 0.12;
+
+export const strokeWidth = (fontSize: number) => Math.max(1.5, fontSize * STROKE_PER_PX);
+
+/** Ink extents relative to the text origin (start of the advance, baseline), outline included. */
+export interface Ink {
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+}
+
+const CACHE_LIMIT = 4000;
+const inkCache = new Map<string, Ink>();
+const BATCH_ROWS = 16;
+
+function textElement(text: string, x: number, y: number, size: number, anchor: "start" | "middle"): string {
+  return (
+    `<text x="${x.toFixed(2)}" y="${y.toFixed(2)}" text-anchor="${anchor}" font-family="${xmlEscape(CAPTION_FONT_FAMILY)}" ` +
+    `font-size="${size.toFixed(2)}" fill="#fff" stroke="#000" stroke-width="${strokeWidth(size).toFixed(2)}" ` +
+    `stroke-linejoin="round" paint-order="stroke">${xmlEscape(text)}</text>`
+  );
+}
+
+async function renderSvg(width: number, height: number, body: string): Promise<Uint8Array> {
+  ensureCaptionFonts();
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${body}</svg>`;
+  const buf = await sharp(Buffer.from(svg), { limitInputPixels: false }).ensureAlpha().raw().toBuffer();
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+}
+
+/** Ink bounds (alpha > 0) of the band [y0, y1) of an RGBA raster; null when empty. */
+export function inkBounds(rgba: Uint8Array, width: number, y0: number, y1: number): Box | null {
+  let minX = width;
+  let maxX = -1;
+  let minY = -1;
+  let maxY = -1;
+  for (let y = y0; y < y1; y++) {
+    const row = y * width * 4;
+    let any = false;
+    for (let x = 0; x < width; x++) {
+      if (rgba[row + x * 4 + 3] !== 0) {
+        any = true;
+        if (x < minX) minX = x;
+        if (x > maxX) maxX = x;
+      }
+    }
+    if (any) {
+      if (minY < 0) minY = y;
+      maxY = y;
+    }
+  }
+  return maxX < 0 ? null : { x: minX, y: minY, width: maxX - minX + 1, height: maxY - minY + 1 };
+}
+
+/** Measures tokens at REF_SIZE (cached). */
+export async function measureTokens(texts: string[]): Promise<Map<string, Ink>> {
+  const missing = [...new Set(texts)].filter((t) => !inkCache.has(t));
+  for (let i = 0; i < missing.length; i += BATCH_ROWS) {
+    await measureBatch(missing.slice(i, i + BATCH_ROWS));
+  }
+  const out = new Map<string, Ink>();
+  for (const t of texts) out.set(t, inkCache.get(t)!);
+  return out;
+}
+
+async function measureBatch(texts: string[], widthPerChar = 1.4): Promise<void> {
+  const pad = REF_SIZE;
+  const row = Math.ceil(REF_SIZE * 2.4);
+  const base = Math.ceil(REF_SIZE * 1.7);
+  const width = Math.ceil(pad * 2 + Math.max(...texts.map((t) => graphemeCount(t))) * REF_SIZE * widthPerChar);
+  const height = row * texts.length;
+  const body = texts.map((t, i) => textElement(t, pad, i * row + base, REF_SIZE, "start")).join("");
+  const rgba = await renderSvg(width, height, body);
+  const retry: string[] = [];
+  texts.forEach((t, i) => {
+    const b = inkBounds(rgba, width, i * row, (i + 1) * row);
+    if (b && (b.x <= 0 || b.x + b.width >= width || b.y <= i * row || b.y + b.height >= (i + 1) * row)) {
+      retry.push(t); // touched the canvas edge: the estimate was too small, measure again wider
+      return;
+    }
+    const ink = b
+      ? { left: b.x - pad, right: b.x + b.width - pad, top: b.y - i * row - base, bottom: b.y + b.height - i * row - base }
+      : { left: 0, right: 0, top: 0, bottom: 0 };
+    if (inkCache.size >= CACHE_LIMIT) inkCache.delete(inkCache.keys().next().value!);
+    inkCache.set(t, ink);
+  });
+  if (retry.length > 0) {
+    if (widthPerChar > 8) throw new Error(`caption measurement failed for ${JSON.stringify(retry[0])}`);
+    await measureBatch(retry, widthPerChar * 2);
+  }
+}
+
+export interface RenderedBlock {
+  /** RGBA raster of the caption block (transparent background). */
+  rgba: Uint8Array;
+  width: number;
+  height: number;
+  /** Ink of the whole block and of each line, in raster coordinates. */
+  ink: Box;
+  lineInk: Box[];
+  /** True when ink touched the raster's edge (the layout estimate was too small: treat as overflow). */
+  clipped: boolean;
+}
+
+/**
+ * Renders lines centred under each other at fontSize. `lineExtents` are the estimated ink top/bottom of
+ * each line relative to its baseline (from token measurements), used for line pitch and the bands in which
+ * each line's ink is measured.
+ */
+export async function renderBlock(
+  lines: string[],
+  fontSize: number,
+  lineExtents: { top: number; bottom: number; width: number }[],
+): Promise<RenderedBlock> {
+  const pad = Math.ceil(fontSize * 0.6 + 4);
+  const gap = fontSize * LINE_GAP_PER_PX;
+  const baselines: number[] = [];
+  let y = pad - lineExtents[0].top;
+  for (let i = 0; i < lines.length; i++) {
+    if (i > 0) y += lineExtents[i - 1].bottom + gap - lineExtents[i].top;
+    baselines.push(y);
+  }
+  const width = Math.ceil(Math.max(...lineExtents.map((e) => e.width)) * 1.15 + 2 * pad);
+  const height = Math.ceil(baselines[lines.length - 1] + lineExtents[lines.length - 1].bottom + pad);
+  const body = lines.map((l, i) => textElement(l, width / 2, baselines[i], fontSize, "middle")).join("");
+  const rgba = await renderSvg(width, height, body);
+  const lineInk: Box[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const y0 = i === 0 ? 0 : Math.round(baselines[i] + lineExtents[i].top - gap / 2);
+    const y1 = i === lines.length - 1 ? height : Math.round(baselines[i] + lineExtents[i].bottom + gap / 2);
+    lineInk.push(inkBounds(rgba, width, Math.max(0, y0), Math.min(height, y1)) ?? { x: width / 2, y: y0, width: 0, height: 0 });
+  }
+  const ink = inkBounds(rgba, width, 0, height) ?? { x: 0, y: 0, width: 0, height: 0 };
+  const clipped = ink.width > 0 && (ink.x === 0 || ink.y === 0 || ink.x + ink.width >= width || ink.y + ink.height >= height);
+  return { rgba, width, height, ink, lineInk, clipped };
+}

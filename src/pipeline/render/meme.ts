@@ -1,0 +1,169 @@
+import { MimicError } from "../../errors.ts";
+import { encodePng } from "../image/encode.ts";
+import type { Box, RgbImage } from "../types.ts";
+import { ensureCaptionFonts } from "./fonts.ts";
+import { layoutCaption, type CaptionLayout, type VAlign } from "./fit.ts";
+
+/** A caption in a custom layout. Position and size are fractions (0..1) of the image, so they survive resizing. */
+export interface CaptionBox {
+  text: string;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  /** Default "middle". */
+  valign?: VAlign;
+}
+
+export interface MemeCaptions {
+  top?: string;
+  bottom?: string;
+  boxes?: CaptionBox[];
+  /** Keep the user's letter case instead of the classic all-caps. */
+  keepCase?: boolean;
+}
+
+/** Classic layout, after memegen: boxes span the width minus side margins, each ~20 % of the height. */
+export const SIDE_MARGIN = 0.04;
+export const EDGE_MARGIN = 0.03;
+export const BOX_HEIGHT = 0.2;
+/** Caps the font size of short captions so "LOL" does not fill a fifth of the picture. */
+export const MAX_FONT_PER_HEIGHT = 0.12;
+export const MAX_CAPTION_BOXES = 8;
+
+export interface PlacedCaption {
+  text: string;
+  box: Box;
+  valign: VAlign;
+  maxFontSize: number;
+}
+
+/** The pixel boxes captions go into, validated. Empty or whitespace-only captions are skipped. */
+export function captionBoxes(width: number, height: number, captions: MemeCaptions): PlacedCaption[] {
+  const out: PlacedCaption[] = [];
+  const maxFontSize = Math.max(6, Math.round(height * MAX_FONT_PER_HEIGHT));
+  const mx = Math.max(2, Math.round(width * SIDE_MARGIN));
+  const my = Math.max(2, Math.round(height * EDGE_MARGIN));
+  const bh = Math.max(4, Math.round(height * BOX_HEIGHT));
+  const bw = Math.max(4, width - 2 * mx);
+  const has = (s: unknown): s is string => typeof s === "string" && s.trim() !== "";
+  if (has(captions.top)) out.push({ text: captions.top, box: { x: mx, y: my, width: bw, height: bh }, valign: "top", maxFontSize });
+  if (has(captions.bottom)) {
+    out.push({ text: captions.bottom, box: { x: mx, y: height - my - bh, width: bw, height: bh }, valign: "bottom", maxFontSize });
+  }
+  const boxes = captions.boxes ?? [];
+  if (boxes.length > MAX_CAPTION_BOXES) {
+    throw new MimicError("BAD_INPUT", `Too many caption boxes (${boxes.length}): the limit is ${MAX_CAPTION_BOXES}.`);
+  }
+  for (const b of boxes) {
+    const frac = (v: unknown) => typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= 1;
+    if (!frac(b.x) || !frac(b.y) || !frac(b.width) || !frac(b.height) || b.x + b.width > 1.0001 || b.y + b.height > 1.0001) {
+      throw new MimicError("BAD_INPUT", "A caption box must lie inside the picture (x, y, width, height as fractions 0–1).");
+    }
+    if (!has(b.text)) continue;
+    const x = Math.round(b.x * width);
+    const y = Math.round(b.y * height);
+    const box = {
+      x,
+      y,
+      width: Math.max(1, Math.min(width - x, Math.round(b.width * width))),
+      height: Math.max(1, Math.min(height - y, Math.round(b.height * height))),
+    };
+    out.push({ text: b.text, box, valign: b.valign ?? "middle", maxFontSize: box.height });
+  }
+  return out;
+}
+
+/** All captions of a meme as one full-size RGBA layer (straight alpha), reusable across animation frames. */
+export interface CaptionOverlay {
+  width: number;
+  height: number;
+  rgba: Uint8Array;
+  layouts: CaptionLayout[];
+  /** Bounding box of all ink, or null when no caption has text. */
+  inkBox: Box | null;
+}
+
+export async function renderCaptionOverlay(width: number, height: number, captions: MemeCaptions): Promise<CaptionOverlay> {
+  ensureCaptionFonts();
+  const placed = captionBoxes(width, height, captions);
+  const layouts = await Promise.all(
+    placed.map((p) => layoutCaption(p.text, p.box, { keepCase: captions.keepCase, maxFontSize: p.maxFontSize, valign: p.valign })),
+  );
+  const rgba = new Uint8Array(width * height * 4);
+  let x0 = width;
+  let y0 = height;
+  let x1 = -1;
+  let y1 = -1;
+  for (const l of layouts) {
+    const b = l.block;
+    if (!b) continue;
+    compositeOver(rgba, width, height, b.rgba, b.width, b.height, l.offsetX, l.offsetY);
+    for (const m of l.measuredBoxes) {
+      if (m.width === 0) continue;
+      x0 = Math.min(x0, m.x);
+      y0 = Math.min(y0, m.y);
+      x1 = Math.max(x1, m.x + m.width);
+      y1 = Math.max(y1, m.y + m.height);
+    }
+  }
+  return { width, height, rgba, layouts, inkBox: x1 < 0 ? null : { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } };
+}
+
+/** Porter–Duff "over" of a straight-alpha RGBA block onto a straight-alpha layer, clipped to the layer. */
+function compositeOver(dst: Uint8Array, dw: number, dh: number, src: Uint8Array, sw: number, sh: number, ox: number, oy: number): void {
+  for (let y = Math.max(0, -oy); y < sh && y + oy < dh; y++) {
+    for (let x = Math.max(0, -ox); x < sw && x + ox < dw; x++) {
+      const s = (y * sw + x) * 4;
+      const sa = src[s + 3];
+      if (sa === 0) continue;
+      const d = ((y + oy) * dw + x + ox) * 4;
+      const da = dst[d + 3];
+      if (sa === 255 || da === 0) {
+        dst[d] = src[s];
+        dst[d + 1] = src[s + 1];
+        dst[d + 2] = src[s + 2];
+        dst[d + 3] = sa;
+        continue;
+      }
+      const a = sa / 255;
+      const b = (da / 255) * (1 - a);
+      const oa = a + b;
+      for (let c = 0; c < 3; c++) dst[d + c] = Math.round((src[s + c] * a + dst[d + c] * b) / oa);
+      dst[d + 3] = Math.round(oa * 255);
+    }
+  }
+}
+
+/** Blends the overlay onto a copy of the image (only inside the overlay's ink box). */
+export function applyOverlay(img: RgbImage, overlay: CaptionOverlay): RgbImage {
+  if (img.width !== overlay.width || img.height !== overlay.height) {
+    throw new Error(`overlay ${overlay.width}×${overlay.height} does not match image ${img.width}×${img.height}`);
+  }
+  const out = new Uint8Array(img.data);
+  const box = overlay.inkBox;
+  if (!box) return { data: out, width: img.width, height: img.height };
+  const o = overlay.rgba;
+  for (let y = box.y; y < box.y + box.height; y++) {
+    for (let x = box.x; x < box.x + box.width; x++) {
+      const p = y * img.width + x;
+      const a = o[p * 4 + 3];
+      if (a === 0) continue;
+      const i = p * 3;
+      if (a === 255) {
+        out[i] = o[p * 4];
+        out[i + 1] = o[p * 4 + 1];
+        out[i + 2] = o[p * 4 + 2];
+      } else {
+        for (let c = 0; c < 3; c++) out[i + c] = (o[p * 4 + c] * a + out[i + c] * (255 - a) + 127) / 255;
+      }
+    }
+  }
+  return { data: out, width: img.width, height: img.height };
+}
+
+/** Draws meme captions on the image and returns a PNG. Empty captions are skipped; no caption → the image as PNG. */
+export async function renderMeme(image: RgbImage, captions: MemeCaptions): Promise<Buffer> {
+  const overlay = await renderCaptionOverlay(image.width, image.height, captions);
+  return encodePng(applyOverlay(image, overlay));
+}
