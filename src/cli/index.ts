@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { MimicError, userMessageOf } from "../errors.ts";
 import { register as registerAnalyze } from "./commands/analyze.ts";
+import { register as registerWorker } from "./commands/worker.ts";
 import { register as registerStart } from "./commands/start.ts";
 import { register as registerRegister } from "./commands/register.ts";
 import { register as registerMeme } from "./commands/meme.ts";
@@ -14,6 +15,7 @@ program.name("mimic").description("Turn reaction images into personal memes.").s
 
 // -- commands (one line each)
 registerAnalyze(program);
+registerWorker(program);
 registerStart(program);
 registerRegister(program);
 registerMeme(program);
