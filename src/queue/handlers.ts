@@ -9,8 +9,9 @@
 import { loadImage } from "../core/input.ts";
 import { MimicError } from "../errors.ts";
 import { getFaceAnalyzer, headPose, landmarksBox, eyeOpennessLeft, eyeOpennessRight, mouthOpenness, pointOf, LM } from "../pipeline/face/index.ts";
-import { decodeImage, encodePng } from "../pipeline/image/index.ts";
+import { decodeImage } from "../pipeline/image/index.ts";
 import { defaultInputLimits } from "../pipeline/image/limits.ts";
+import { renderMeme } from "../pipeline/render/index.ts";
 import { selectFace, transferExpression } from "../pipeline/transfer/index.ts";
 import type { AnalyzedFace, RgbImage } from "../pipeline/types.ts";
 import { prepareEnrolment } from "../templates/enrol.ts";
@@ -102,7 +103,7 @@ async function enrol(job: EnrolJob, ctx: JobContext) {
 
 async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
   const image = await transferred(job, ctx);
-  const png = await encodePng(image);
+  const png = await renderMeme(image, job.captions);
   if (png.length > job.byteBudget) {
     throw new MimicError("IMAGE_TOO_LARGE", "The finished picture is larger than this chat accepts. Please try a smaller reaction image.");
   }

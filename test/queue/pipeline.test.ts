@@ -54,6 +54,25 @@ describe("real pipeline handlers in worker threads", () => {
     expect(rec.events.map((e) => e.type)).toEqual(["started", "done"]);
   });
 
+  test("meme job with captions: the caption is drawn onto the picture", async () => {
+    const job = (captions: { top?: string; bottom?: string }) => ({
+      kind: "meme" as const, template, reaction: { bytes: face("franck_04117.jpg"), mime: "image/jpeg" }, captions, intensity: 1, mode: "mimic" as const, byteBudget: 8 << 20,
+    });
+    const plain = (await q.submit(job({}), { requestId: "c1", userId: "u1", serverId: "s" })) as ImageResult;
+    const captioned = (await q.submit(job({ bottom: "WHEN THE TESTS PASS" }), { requestId: "c2", userId: "u1", serverId: "s" })) as ImageResult;
+    const [a, b] = await Promise.all([sharp(plain.bytes).raw().toBuffer(), sharp(captioned.bytes).raw().toBuffer()]);
+    const w = plain.width * 3;
+    const rowsDiff = (y0: number, y1: number) => {
+      let d = 0;
+      for (let i = y0 * w; i < y1 * w; i++) d += Math.abs(a[i] - b[i]);
+      return d / ((y1 - y0) * w);
+    };
+    const h = plain.height;
+    // The bottom fifth changed (white outlined text), the top half did not.
+    expect(rowsDiff(Math.floor(h * 0.8), h)).toBeGreaterThan(5);
+    expect(rowsDiff(0, Math.floor(h / 2))).toBeLessThan(0.5);
+  });
+
   test("a reaction without a face is refused with a message the user can act on", async () => {
     const blank = await sharp({ create: { width: 320, height: 240, channels: 3, background: "#7a9" } }).png().toBuffer();
     const e = await expectRejects(
