@@ -7,5 +7,5 @@ import { prismaCli } from "./prisma-cli.ts";
 import { sqliteSchemaPath, writePostgresSchema } from "./schemas.ts";
 
 prismaCli(["generate", "--schema", sqliteSchemaPath]);
-prismaCli(["generate", "--schema", writePostgresSchema()], { provider: "postgresql" });
+prismaCli(["generate", "--schema", writePostgresSchema()]);
 console.error("db:generate: Prisma clients written to src/generated/sqlite and src/generated/postgres");

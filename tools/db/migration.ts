@@ -15,7 +15,7 @@ import { mkdirSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { copyFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { createScript, prismaCli } from "./prisma-cli.ts";
+import { createScript, portableSql, prismaCli } from "./prisma-cli.ts";
 import {
   derivePostgresSchema,
   migrationsDir,
@@ -27,17 +27,12 @@ import {
   type Provider,
 } from "./schemas.ts";
 
-export const snapshotPath = join(root, "prisma", "migrations", "schema.snapshot.prisma");
-
-/** Migrations must not name a schema: PostgreSQL deployments (and tests) pick theirs with `?schema=`. */
-export function portableSql(sql: string): string {
-  return sql.replace(/^-- CreateSchema\nCREATE SCHEMA IF NOT EXISTS "public";\n\n?/m, "").trimStart();
-}
+const snapshotPath = join(root, "prisma", "migrations", "schema.snapshot.prisma");
 
 function nextMigration(provider: Provider): string | null {
   const dir = migrationsDir(provider);
   const existing = existsSync(dir) ? readdirSync(dir).filter((d) => /^\d{4}_/.test(d)) : [];
-  if (existing.length === 0) return createScript(schemaPath(provider), provider);
+  if (existing.length === 0) return createScript(schemaPath(provider));
   if (!existsSync(snapshotPath)) throw new Error(`${snapshotPath} is missing: it is written with every migration`);
   let from = snapshotPath;
   if (provider === "postgresql") {
@@ -46,7 +41,6 @@ function nextMigration(provider: Provider): string | null {
   }
   const sql = prismaCli(
     ["migrate", "diff", "--from-schema-datamodel", from, "--to-schema-datamodel", schemaPath(provider), "--script"],
-    { provider },
   );
   return /^\s*(-- This is an empty migration\.)?\s*$/.test(sql) ? null : sql;
 }

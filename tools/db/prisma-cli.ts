@@ -1,9 +1,10 @@
 /** Runs the project's Prisma 6 CLI (offline: engine "js", see prisma.config.ts) and returns its stdout. */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { root, type Provider } from "./schemas.ts";
+import { root } from "./schemas.ts";
 
-export function prismaCli(args: string[], opts: { provider?: Provider; databaseUrl?: string } = {}): string {
+/** Only commands that need no database (generate, datamodel diffs): see prisma.config.ts. */
+export function prismaCli(args: string[]): string {
   const r = spawnSync(process.execPath, [join(root, "node_modules", "prisma", "build", "index.js"), ...args], {
     cwd: root,
     encoding: "utf8",
@@ -11,8 +12,6 @@ export function prismaCli(args: string[], opts: { provider?: Provider; databaseU
       ...process.env,
       PRISMA_HIDE_UPDATE_MESSAGE: "1",
       CHECKPOINT_DISABLE: "1",
-      MIMIC_CLI_PROVIDER: opts.provider ?? "sqlite",
-      ...(opts.databaseUrl ? { MIMIC_CLI_DATABASE_URL: opts.databaseUrl } : {}),
     },
     maxBuffer: 64 * 1024 * 1024,
   });
@@ -23,6 +22,11 @@ export function prismaCli(args: string[], opts: { provider?: Provider; databaseU
 }
 
 /** The SQL that creates the whole schema of `schemaFile` in an empty database (no database needed). */
-export function createScript(schemaFile: string, provider: Provider): string {
-  return prismaCli(["migrate", "diff", "--from-empty", "--to-schema-datamodel", schemaFile, "--script"], { provider });
+export function createScript(schemaFile: string): string {
+  return prismaCli(["migrate", "diff", "--from-empty", "--to-schema-datamodel", schemaFile, "--script"]);
+}
+
+/** Migrations must not name a schema: PostgreSQL deployments (and tests) pick theirs with `?schema=`. */
+export function portableSql(sql: string): string {
+  return sql.replace(/^-- CreateSchema\nCREATE SCHEMA IF NOT EXISTS "public";\n\n?/m, "").trimStart();
 }

@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "@libsql/client";
 import pg from "pg";
 import { MimicError } from "../../errors.ts";
+import { withRetry } from "./retry.ts";
 import type { DatabaseTarget } from "./url.ts";
 
 export interface Migration {
@@ -58,41 +59,52 @@ function checkApplied(applied: Map<string, string>, migrations: Migration[]): Mi
 
 /** Returns the names of the migrations it applied (empty when the database was up to date). */
 export async function migrate(target: DatabaseTarget, migrations = loadMigrations(target.dialect)): Promise<string[]> {
-  return target.dialect === "sqlite" ? migrateSqlite(target.url, migrations) : migratePostgres(target, migrations);
+  if (target.dialect === "postgres") return migratePostgres(target, migrations);
+  // The SQLite driver is synchronous: a connection waiting on the file lock blocks this whole thread, so
+  // the holder (in the same thread) could never finish. Queue same-file migrations in-process instead;
+  // the busy timeout then only ever waits for other processes.
+  const previous = sqliteQueue.get(target.path) ?? Promise.resolve();
+  const run = previous.catch(() => undefined).then(() => migrateSqlite(target.url, migrations));
+  sqliteQueue.set(target.path, run);
+  try {
+    return await run;
+  } finally {
+    if (sqliteQueue.get(target.path) === run) sqliteQueue.delete(target.path);
+  }
 }
 
+const sqliteQueue = new Map<string, Promise<unknown>>();
+
 async function migrateSqlite(url: string, migrations: Migration[]): Promise<string[]> {
-  const client = createClient({ url });
+  // timeout = busy timeout of every pooled connection: concurrent starters wait for the writer.
+  const client = createClient({ url, timeout: 15_000 });
   const done: string[] = [];
   try {
     // WAL: readers never block the writer, and other processes (the CLI beside a running bot) can read.
-    await client.execute("PRAGMA journal_mode = WAL");
-    await client.execute("PRAGMA busy_timeout = 10000");
-    await client.execute(`CREATE TABLE IF NOT EXISTS ${TABLE} (name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+    await withRetry(() => client.execute("PRAGMA journal_mode = WAL"));
+    await withRetry(() => client.execute(`CREATE TABLE IF NOT EXISTS ${TABLE} (name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`));
     for (;;) {
-      // One migration per write transaction; re-read inside it so a concurrent starter's work is seen.
-      const tx = await client.transaction("write");
-      try {
-        const rows = await tx.execute(`SELECT name, checksum FROM ${TABLE}`);
-        const applied = new Map(rows.rows.map((r) => [String(r.name), String(r.checksum)]));
-        const next = checkApplied(applied, migrations)[0];
-        if (!next) {
-          await tx.rollback();
-          break;
+      // One migration per write transaction (BEGIN IMMEDIATE); re-read inside it so a concurrent
+      // starter's work is seen.
+      const applied = await withRetry(async () => {
+        const tx = await client.transaction("write");
+        try {
+          const rows = await tx.execute(`SELECT name, checksum FROM ${TABLE}`);
+          const next = checkApplied(new Map(rows.rows.map((r) => [String(r.name), String(r.checksum)])), migrations)[0];
+          if (!next) return null;
+          await tx.executeMultiple(next.sql);
+          await tx.execute({
+            sql: `INSERT INTO ${TABLE} (name, checksum, applied_at) VALUES (?, ?, ?)`,
+            args: [next.name, next.checksum, new Date().toISOString()],
+          });
+          await tx.commit();
+          return next.name;
+        } finally {
+          tx.close(); // rolls back unless committed
         }
-        await tx.executeMultiple(next.sql);
-        await tx.execute({
-          sql: `INSERT INTO ${TABLE} (name, checksum, applied_at) VALUES (?, ?, ?)`,
-          args: [next.name, next.checksum, new Date().toISOString()],
-        });
-        await tx.commit();
-        done.push(next.name);
-      } catch (e) {
-        if (!tx.closed) await tx.rollback().catch(() => {});
-        throw e;
-      } finally {
-        tx.close();
-      }
+      });
+      if (applied === null) break;
+      done.push(applied);
     }
   } finally {
     client.close();
@@ -108,10 +120,11 @@ async function migratePostgres(target: Extract<DatabaseTarget, { dialect: "postg
   await client.connect();
   const done: string[] = [];
   try {
-    await client.query(`CREATE SCHEMA IF NOT EXISTS "${target.schema}"`);
-    await client.query(`SET search_path TO "${target.schema}"`);
+    // Lock first: even CREATE SCHEMA IF NOT EXISTS races between concurrent starters.
     await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
     try {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS "${target.schema}"`);
+      await client.query(`SET search_path TO "${target.schema}"`);
       await client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
       const rows = await client.query<{ name: string; checksum: string }>(`SELECT name, checksum FROM ${TABLE}`);
       const pending = checkApplied(new Map(rows.rows.map((r) => [r.name, r.checksum])), migrations);
