@@ -12,8 +12,9 @@ import {
   decodeDetections,
   fillDetectorInput,
   planDetectorViews,
+  rotatedView,
 } from "./detect.ts";
-import type { TilingOptions } from "./detect.ts";
+import type { DetectorView, TilingOptions } from "./detect.ts";
 import {
   MESH_POINTS,
   eyeOpennessLeft,
@@ -50,6 +51,8 @@ export interface AnalyzeOptions {
   minMeshScore?: number;
   /** Also search overlapping tiles of large images for small faces. Default true. */
   tiles?: boolean | TilingOptions;
+  /** When no upright face is found, also search the image turned 90°, -90° and 180°. Default true. */
+  rotations?: boolean;
   /**
    * Run the mesh model on all faces in one batch (default true). On CPU a batch costs about the same as
    * separate runs (measured in bench/analysis.ts); it saves per-call overhead and helps on GPU.
@@ -74,6 +77,8 @@ export const MESH_ROI_SCALE = 1.5;
 const EMBED_MARGIN = 1.45;
 const DEFAULT_ALIGN_MARGIN = 1.5;
 const MAX_MESH_CANDIDATES = 32;
+/** Upright faces score 0.85–0.95 on clear photos; below this the turned search double-checks. */
+const UNSURE_SCORE = 0.75;
 
 /**
  * The face analysis stage: BlazeFace detection (whole image + tiles, weighted NMS), a rotation-aligned
@@ -120,14 +125,34 @@ export class FaceAnalyzer {
     };
   }
 
-  /** BlazeFace over the letterboxed image and (large images) tiles, merged by weighted NMS. */
+  /**
+   * BlazeFace over the letterboxed image and (large images) tiles, merged by weighted NMS. BlazeFace
+   * copes with sideways faces but mistakes an upside-down face for an upright one (eyes on the mouth,
+   * scores ~0.5–0.65, and the mesh then fits happily): so when nothing upright is found, or the best
+   * upright score is below UNSURE_SCORE, the whole image is searched again turned 90°, -90° and 180°, and
+   * each face keeps the orientation that scored best (plain NMS across orientations, never blending).
+   */
   async detect(img: RgbImage, opts: AnalyzeOptions = {}): Promise<Detection[]> {
     checkImage(img);
-    const tiling = opts.tiles === false ? undefined : opts.tiles === true || opts.tiles === undefined ? {} : opts.tiles;
-    const views = tiling ? planDetectorViews(img.width, img.height, tiling) : planDetectorViews(img.width, img.height, { tileAbove: Infinity });
-    const per = DETECTOR_SIZE * DETECTOR_SIZE * 3;
-    const shrunk = new Map<number, RgbImage>();
+    const tiling = opts.tiles === false ? { tileAbove: Infinity } : opts.tiles === true || opts.tiles === undefined ? {} : opts.tiles;
     const minScore = opts.minDetectionScore ?? 0.5;
+    const shrunk = new Map<number, RgbImage>();
+    const raw = await this.runDetector(img, planDetectorViews(img.width, img.height, tiling), minScore, shrunk);
+    let found = nonMaxSuppression(raw, 0.3, true);
+    const best = found.reduce((m, d) => Math.max(m, d.score), 0);
+    if (opts.rotations !== false && best < UNSURE_SCORE) {
+      const candidates = [...found];
+      for (const angle of [Math.PI / 2, -Math.PI / 2, Math.PI]) {
+        const turned = await this.runDetector(img, [rotatedView(img.width, img.height, angle)], minScore, shrunk);
+        candidates.push(...nonMaxSuppression(turned, 0.3, true));
+      }
+      found = nonMaxSuppression(candidates, 0.3, false);
+    }
+    return found.slice(0, MAX_MESH_CANDIDATES);
+  }
+
+  private async runDetector(img: RgbImage, views: DetectorView[], minScore: number, shrunk: Map<number, RgbImage>): Promise<Detection[]> {
+    const per = DETECTOR_SIZE * DETECTOR_SIZE * 3;
     const found: Detection[] = [];
     const batch = this.detector.dynamicBatch ? views.length : 1;
     const input = new Float32Array(per * batch);
@@ -143,7 +168,7 @@ export class FaceAnalyzer {
         found.push(...decodeDetections(logits, regressors, this.anchors, views[start + i], img.width, img.height, minScore));
       }
     }
-    return nonMaxSuppression(found, 0.3, true).slice(0, MAX_MESH_CANDIDATES);
+    return found;
   }
 
   /** FaceMesh on rotation-aligned crops (batched when the model allows), mapped back to image pixels. */

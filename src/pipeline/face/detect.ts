@@ -1,4 +1,4 @@
-import { invertAffine, shrinkByBox, warpAffineToTensor } from "../image/transform.ts";
+import { invertAffine, shrinkByBox, squareCropTransform, warpAffineToTensor } from "../image/transform.ts";
 import type { Affine } from "../image/transform.ts";
 import type { Box, RgbImage } from "../types.ts";
 import type { Detection } from "./nms.ts";
@@ -42,6 +42,20 @@ function squareView(x0: number, y0: number, side: number, region: Box, isTile: b
   return { inputFromImage: [s, 0, -x0 * s, 0, s, -y0 * s], region, isTile };
 }
 
+/**
+ * The whole image letterboxed and turned by `angle` radians (quarter turns in practice): BlazeFace only
+ * finds roughly upright faces, so a sideways or upside-down photo without EXIF orientation is searched
+ * this way when the upright search finds nothing.
+ */
+export function rotatedView(width: number, height: number, angle: number): DetectorView {
+  const side = Math.max(width, height);
+  return {
+    inputFromImage: squareCropTransform(width / 2, height / 2, side, angle, DETECTOR_SIZE),
+    region: { x: 0, y: 0, width, height },
+    isTile: false,
+  };
+}
+
 /** Evenly spaced tile origins along one axis so consecutive tiles overlap by at least `overlap`. */
 function tileOrigins(length: number, tile: number, overlap: number): number[] {
   if (length <= tile) return [0];
@@ -80,10 +94,10 @@ export function fillDetectorInput(
   offset: number,
   shrunk: Map<number, RgbImage>,
 ): void {
-  const imagePxPerInputPx = 1 / view.inputFromImage[0];
+  let m: Affine = view.inputFromImage;
+  const imagePxPerInputPx = 1 / Math.hypot(m[0], m[3]);
   const k = Math.floor(imagePxPerInputPx / 1.5);
   let src = img;
-  let m: Affine = view.inputFromImage;
   if (k >= 2) {
     let s = shrunk.get(k);
     if (!s) {
@@ -92,7 +106,7 @@ export function fillDetectorInput(
     }
     src = s;
     // input ← image ← shrunk: shrunk pixel p covers image pixels [k·p, k·p + k).
-    m = [m[0] * k, 0, m[2], 0, m[4] * k, m[5]];
+    m = [m[0] * k, m[1] * k, m[2], m[3] * k, m[4] * k, m[5]];
   }
   warpAffineToTensor(src, m, DETECTOR_SIZE, DETECTOR_SIZE, out, offset, 2 / 255, -1);
 }
@@ -117,7 +131,10 @@ export function decodeDetections(
   const out: Detection[] = [];
   const minLogit = logit(Math.min(Math.max(minScore, 1e-6), 1 - 1e-6));
   const inv = invertAffine(view.inputFromImage);
-  const s = inv[0]; // image px per input px (axis-aligned views)
+  const s = Math.hypot(inv[0], inv[3]); // image px per input px
+  // The view may be turned: an upright input box becomes this axis-aligned box in the image.
+  const cos = Math.abs(inv[0]) / s;
+  const sin = Math.abs(inv[3]) / s;
   const n = anchors.length / 2;
   for (let i = 0; i < n; i++) {
     const lg = logits[i];
@@ -125,19 +142,22 @@ export function decodeDetections(
     const r = i * DETECTOR_STRIDE;
     const ax = anchors[2 * i];
     const ay = anchors[2 * i + 1];
-    const w = raw[r + 2] * s;
-    const h = raw[r + 3] * s;
-    if (!(w > 0 && h > 0)) continue;
-    const cx = (raw[r] + ax) * s + inv[2];
-    const cy = (raw[r + 1] + ay) * s + inv[5];
+    const bw = raw[r + 2] * s;
+    const bh = raw[r + 3] * s;
+    if (!(bw > 0 && bh > 0)) continue;
+    const ix = raw[r] + ax;
+    const iy = raw[r + 1] + ay;
+    const cx = inv[0] * ix + inv[1] * iy + inv[2];
+    const cy = inv[3] * ix + inv[4] * iy + inv[5];
+    const w = cos * bw + sin * bh;
+    const h = sin * bw + cos * bh;
     const box = { x: cx - w / 2, y: cy - h / 2, width: w, height: h };
     if (view.isTile && crossesInnerTileEdge(box, view.region, imageWidth, imageHeight)) continue;
     const keypoints = [];
     for (let k = 0; k < KEYPOINT_COUNT; k++) {
-      keypoints.push({
-        x: (raw[r + 4 + 2 * k] + ax) * s + inv[2],
-        y: (raw[r + 5 + 2 * k] + ay) * s + inv[5],
-      });
+      const kx = raw[r + 4 + 2 * k] + ax;
+      const ky = raw[r + 5 + 2 * k] + ay;
+      keypoints.push({ x: inv[0] * kx + inv[1] * ky + inv[2], y: inv[3] * kx + inv[4] * ky + inv[5] });
     }
     out.push({ box, score: sigmoid(Math.min(Math.max(lg, -80), 80)), keypoints });
   }

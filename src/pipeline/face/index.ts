@@ -11,7 +11,7 @@ export {
 } from "./analyzer.ts";
 export type { AlignedCrop, AnalyzeOptions, FaceAnalyzerOptions } from "./analyzer.ts";
 export { blazeFaceAnchors } from "./anchors.ts";
-export { decodeDetections, letterboxView, planDetectorViews } from "./detect.ts";
+export { decodeDetections, letterboxView, planDetectorViews, rotatedView } from "./detect.ts";
 export type { DetectorView, TilingOptions } from "./detect.ts";
 export {
   LM,

@@ -125,6 +125,25 @@ describe("face analysis on the fixture photos", () => {
     expect(rotated - base).toBeLessThan(35);
   });
 
+  it.each([90, 180, 270])("finds the face in a photo turned %i° (no EXIF orientation), landmarks on the face", async (deg) => {
+    const img = images.get("grace_hopper_512x512.jpg")!;
+    const upright = only((await analyzer.analyze(img)).faces);
+    const turnedPng = await sharp(img.data, { raw: { width: 512, height: 512, channels: 3 } }).rotate(deg).png().toBuffer();
+    const turned = await decodeImage(turnedPng);
+    const face = only((await analyzer.analyze(turned)).faces);
+    // Roll follows the turn (clockwise positive), wrapped to (-180, 180].
+    const expected = ((upright.pose.roll + deg + 180) % 360) - 180;
+    const diff = ((face.pose.roll - expected + 540) % 360) - 180;
+    expect(Math.abs(diff)).toBeLessThan(8);
+    // The nose tip (mesh point 1) lands where the upright nose tip goes under the same turn.
+    const [nx, ny] = [upright.landmarks[3], upright.landmarks[4]];
+    const c = 256;
+    const r = (deg * Math.PI) / 180;
+    const ex = c + Math.cos(r) * (nx - c) - Math.sin(r) * (ny - c);
+    const ey = c + Math.sin(r) * (nx - c) + Math.cos(r) * (ny - c);
+    expect(Math.hypot(face.landmarks[3] - ex, face.landmarks[4] - ey)).toBeLessThan(8);
+  });
+
   it("orders quality measures: laugh opens the mouth more than neutral; blur lowers sharpness", async () => {
     const neutral = only((await analyzer.analyze(images.get("franck_01829.jpg")!)).faces).quality;
     const laugh = only((await analyzer.analyze(images.get("franck_04117.jpg")!)).faces).quality;

@@ -14,6 +14,7 @@ import {
   nonMaxSuppression,
   planDetectorViews,
   roiFromDetection,
+  rotatedView,
   roiFromLandmarks,
   type Detection,
 } from "../../../src/pipeline/face/index.ts";
@@ -57,6 +58,23 @@ describe("detector decoding", () => {
     expect(d.keypoints).toHaveLength(6);
     // Below the threshold nothing comes back.
     expect(decodeDetections(logits, raw, anchors, view, 1024, 512, 0.9)).toHaveLength(0);
+  });
+
+  it("maps detections from a quarter-turned view back into the upright image", () => {
+    const logits = new Float32Array(896).fill(-10);
+    const raw = new Float32Array(896 * 16);
+    const i = 0; // anchor (8, 8)
+    logits[i] = 3;
+    raw.set([120, 20, 40, 60, 0, 0], 0); // box centre (128, 28) in the input, 40 wide, 60 tall; keypoint at the anchor
+    const view = rotatedView(256, 256, Math.PI / 2); // the input shows the image turned a quarter turn back
+    const [d] = decodeDetections(logits, raw, anchors, view, 256, 256, 0.5);
+    // Input (128, 28) is image (228, 128) (input x runs down the image, input y runs right to left).
+    expect(d.box.x + d.box.width / 2).toBeCloseTo(228, 6);
+    expect(d.box.y + d.box.height / 2).toBeCloseTo(128, 6);
+    expect(d.box.width).toBeCloseTo(60, 6);
+    expect(d.box.height).toBeCloseTo(40, 6);
+    expect(d.keypoints[0].x).toBeCloseTo(248, 6);
+    expect(d.keypoints[0].y).toBeCloseTo(8, 6);
   });
 
   it("ignores non-finite and degenerate outputs", () => {
