@@ -9,14 +9,15 @@ import { graphemeCount, normalizeCaption, splitGraphemes, tokenize, type Token }
  *     breaks only where text.ts allows them. Explicit newlines are kept (beyond 3 lines they become spaces).
  *  3. For each line count, the font size is the largest whose estimated ink (outline included) fits the
  *     box, capped at maxFontSize. The line count giving the largest size wins; fewer lines on a tie.
- *  4. If even the best size leaves an unbreakable word wider than the box (a long word, a URL), words of
- *     12+ characters may break between characters when that gives a larger size.
+ *  4. Words of 12+ characters (a long word, a URL) may break between characters, but only when that
+ *     gives a font at least 25 % larger than keeping them whole.
  *  5. The chosen layout is rendered and its ink MEASURED; while it exceeds the box, the size shrinks in
  *     proportion (at least 1 px per step). So no glyph or outline pixel ever leaves the box.
  *  6. The ink is centred horizontally; vertically it sticks to the box's top, bottom, or middle (valign).
  */
 export const MAX_LINES = 3;
 const LONG_WORD = 12;
+const SPLIT_WORD_GAIN = 1.25;
 const MAX_SHRINK_STEPS = 12;
 
 export type VAlign = "top" | "middle" | "bottom";
@@ -68,12 +69,11 @@ export async function layoutCaption(text: string, box: Box, opts: FitOptions = {
   const spaceGap = width(ink.get("H H")!) - 2 * width(ink.get("H")!);
 
   let best = bestWrap(tokens, ink, spaceGap, box, maxFont);
-  const widest = Math.max(...tokens.map((t) => width(ink.get(t.text)!)));
-  if (tokens.some((t) => graphemeCount(t.text) >= LONG_WORD) && (widest * best.fontSize) / REF_SIZE >= box.width * 0.98) {
+  if (tokens.some((t) => graphemeCount(t.text) >= LONG_WORD)) {
     const split = splitLongWords(tokens);
     const splitInk = await measureTokens(split.map((t) => t.text));
     const alt = bestWrap(split, splitInk, spaceGap, box, maxFont);
-    if (alt.fontSize > best.fontSize) {
+    if (alt.fontSize >= best.fontSize * SPLIT_WORD_GAIN) {
       best = alt;
       for (const [k, v] of splitInk) ink.set(k, v);
     }

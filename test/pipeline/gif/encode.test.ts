@@ -1,0 +1,108 @@
+import { describe, expect, it } from "vitest";
+import { encodeGif, toCentiseconds } from "../../../src/pipeline/gif/index.ts";
+import { MimicError } from "../../../src/errors.ts";
+import { decodeGifFrames, image, psnr, rng } from "./helpers.ts";
+
+/** A smooth moving gradient with a bright disc: photo-like, > 256 colours over the animation. */
+function movingScene(n: number, w = 96, h = 80) {
+  return Array.from({ length: n }, (_, f) =>
+    image(w, h, (x, y) => {
+      const d = Math.hypot(x - 20 - f * 4, y - 40);
+      const disc = d < 14 ? 120 : 0;
+      return [Math.min(255, x * 2 + disc), Math.min(255, y * 3 + f * 5), Math.min(255, 60 + disc + ((x + y) & 31))];
+    }),
+  );
+}
+
+describe("encodeGif", () => {
+  it("round-trips an animation: frame count, size, delays and quality", async () => {
+    const frames = movingScene(6);
+    const out = await encodeGif(frames, { delaysMs: 50 });
+    expect(out.frames).toBe(6);
+    expect([out.width, out.height]).toEqual([96, 80]);
+    expect(out.reductions).toEqual([]);
+    expect(out.colors).toBeLessThanOrEqual(255);
+    const decoded = await decodeGifFrames(out.bytes);
+    expect(decoded.frames).toHaveLength(6);
+    expect(decoded.delays).toEqual([50, 50, 50, 50, 50, 50]);
+    for (let i = 0; i < 6; i++) expect(psnr(decoded.frames[i], frames[i])).toBeGreaterThan(32);
+  });
+
+  it("is lossless for content that fits the palette, through transparency and sub-rectangles", async () => {
+    const colors: [number, number, number][] = [[255, 0, 0], [0, 128, 255], [250, 250, 250], [20, 20, 20]];
+    const base = image(64, 48, (x, y) => colors[((x >> 3) + (y >> 3)) % 4]);
+    const second = image(64, 48, (x, y) => (x >= 30 && x < 38 && y >= 10 && y < 20 ? colors[3] : colors[((x >> 3) + (y >> 3)) % 4]));
+    const out = await encodeGif([base, second], { delaysMs: [100, 200], loop: false });
+    const { frames, delays } = await decodeGifFrames(out.bytes);
+    expect(Buffer.compare(Buffer.from(frames[0].data), Buffer.from(base.data))).toBe(0);
+    expect(Buffer.compare(Buffer.from(frames[1].data), Buffer.from(second.data))).toBe(0);
+    expect(delays).toEqual([100, 200]);
+    // The second frame is written as its 8 × 10 changed sub-rectangle: far smaller than a full frame.
+    const full = await encodeGif([base], { delaysMs: 100 });
+    expect(out.bytes.length - full.bytes.length).toBeLessThan(120);
+  });
+
+  it("merges unchanged frames into the previous frame's delay", async () => {
+    const a = image(32, 32, (x) => [x * 8, 0, 0]);
+    const b = image(32, 32, (x) => [0, x * 8, 0]);
+    const out = await encodeGif([a, a, a, b], { delaysMs: 40 });
+    expect(out.frames).toBe(2);
+    const { frames, delays } = await decodeGifFrames(out.bytes);
+    expect(frames).toHaveLength(2);
+    expect(delays).toEqual([120, 40]);
+  });
+
+  it("meets a tight byte budget on noisy frames by reducing, never failing", async () => {
+    const rand = rng(7);
+    const frames = Array.from({ length: 24 }, () => image(256, 256, () => [rand() * 256, rand() * 256, rand() * 256]));
+    const maxBytes = 60_000;
+    const out = await encodeGif(frames, { delaysMs: 50, maxBytes, dither: true });
+    expect(out.bytes.length).toBeLessThanOrEqual(maxBytes);
+    expect(out.reductions.length).toBeGreaterThan(0);
+    expect(out.reductions.some((r) => r.startsWith("scaled to"))).toBe(true);
+    const { frames: decoded } = await decodeGifFrames(out.bytes);
+    expect(decoded.length).toBe(out.frames);
+    expect(decoded[0].width).toBe(out.width);
+  });
+
+  it("dithering keeps local averages of a smooth gradient closer with few colours", async () => {
+    const grad = image(128, 32, (x) => [x * 2, x * 2, x * 2]);
+    const plain = (await decodeGifFrames((await encodeGif([grad], { delaysMs: 0, maxColors: 6 })).bytes)).frames[0];
+    const dith = (await decodeGifFrames((await encodeGif([grad], { delaysMs: 0, maxColors: 6, dither: true })).bytes)).frames[0];
+    // Mean error of 8 × 8 block averages: what the eye sees from a distance.
+    const blockError = (img: typeof grad) => {
+      let e = 0;
+      let n = 0;
+      for (let by = 0; by < 32; by += 8) {
+        for (let bx = 0; bx < 128; bx += 8) {
+          let s = 0;
+          let t = 0;
+          for (let y = by; y < by + 8; y++) {
+            for (let x = bx; x < bx + 8; x++) {
+              s += img.data[(y * 128 + x) * 3];
+              t += grad.data[(y * 128 + x) * 3];
+            }
+          }
+          e += Math.abs(s - t) / 64;
+          n++;
+        }
+      }
+      return e / n;
+    };
+    expect(blockError(dith)).toBeLessThan(blockError(plain) * 0.6);
+  });
+
+  it("keeps long animations' total duration when rounding delays to centiseconds", () => {
+    expect(toCentiseconds([33, 33, 34, 33, 33, 34])).toEqual([3, 4, 3, 3, 4, 3]);
+    expect(toCentiseconds([0, 5])).toEqual([2, 2]);
+  });
+
+  it("rejects unusable input with typed errors", async () => {
+    const a = image(8, 8, () => [0, 0, 0]);
+    const b = image(9, 8, () => [0, 0, 0]);
+    await expect(encodeGif([], { delaysMs: 10 })).rejects.toBeInstanceOf(MimicError);
+    await expect(encodeGif([a, b], { delaysMs: 10 })).rejects.toThrow(/same size/);
+    await expect(encodeGif([a], { delaysMs: 10, maxBytes: 100 })).rejects.toThrow(/at least 4096/);
+    await expect(encodeGif([a, a], { delaysMs: [10] })).rejects.toThrow(/one per frame/);
+  });
+});

@@ -1,0 +1,157 @@
+import { existsSync, readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { MimicError } from "../../../src/errors.ts";
+import {
+  captionBoxes,
+  ensureCaptionFonts,
+  fitCaption,
+  MAX_CAPTION_CHARS,
+  renderMeme,
+  tokenize,
+  normalizeCaption,
+} from "../../../src/pipeline/render/index.ts";
+import { changedPixels, decodePng, grey, inside } from "./helpers.ts";
+
+const BOX = { x: 20, y: 10, width: 400, height: 90 };
+
+/** Draws one caption alone on grey and returns where pixels changed: the ground truth of "fits". */
+async function drawnInBox(text: string, opts: { keepCase?: boolean } = {}) {
+  const img = grey(440, 300);
+  const png = await renderMeme(img, { boxes: [{ text, x: BOX.x / 440, y: BOX.y / 300, width: BOX.width / 440, height: BOX.height / 300 }], ...opts });
+  const box = captionBoxes(440, 300, { boxes: [{ text, x: BOX.x / 440, y: BOX.y / 300, width: BOX.width / 440, height: BOX.height / 300 }] })[0].box;
+  return { changed: changedPixels(img, await decodePng(png)), box };
+}
+
+describe("caption fonts", () => {
+  it("generates a fonts.conf with the bundled TTF folders and points fontconfig at it", () => {
+    const s = ensureCaptionFonts();
+    expect(process.env.FONTCONFIG_FILE).toBe(s.fontsConf);
+    const conf = readFileSync(s.fontsConf, "utf8");
+    for (const f of s.fontFiles) {
+      expect(existsSync(f)).toBe(true);
+      expect(f).toMatch(/\.ttf$/);
+      expect(conf).toContain(f.slice(0, f.lastIndexOf("/")));
+    }
+    if (existsSync("/etc/fonts/fonts.conf")) expect(conf).toContain("<include ignore_missing=\"yes\">/etc/fonts/fonts.conf</include>");
+  });
+});
+
+describe("caption text rules", () => {
+  it("upper-cases by default, keeps case on request, skips blank text", () => {
+    expect(normalizeCaption("  hello   world ")).toBe("HELLO WORLD");
+    expect(normalizeCaption("Hello", true)).toBe("Hello");
+    expect(normalizeCaption(" \n\t ")).toBe("");
+  });
+
+  it("refuses over-long captions with a message naming the limit", () => {
+    const long = "A".repeat(MAX_CAPTION_CHARS + 1);
+    expect(() => normalizeCaption(long)).toThrow(MimicError);
+    expect(() => normalizeCaption(long)).toThrow(new RegExp(`limit is ${MAX_CAPTION_CHARS}`));
+  });
+
+  it("breaks between CJK words but never before closing punctuation", () => {
+    const toks = tokenize(normalizeCaption("我不知道你在说什么，真的。"));
+    expect(toks.length).toBeGreaterThan(3);
+    expect(toks.every((t) => !/^[，。]/.test(t.text))).toBe(true);
+    expect(tokenize("GOOD, BAD").map((t) => t.text)).toEqual(["GOOD,", "BAD"]);
+  });
+});
+
+describe("fitCaption (measured)", () => {
+  it("short text: one line at the size cap, ink inside the box", async () => {
+    const r = await fitCaption("hi", BOX, { maxFontSize: 40 });
+    expect(r.lines).toEqual(["HI"]);
+    expect(r.fontSize).toBe(40);
+    for (const b of r.measuredBoxes) expect(inside(b, BOX)).toBe(true);
+  });
+
+  it("long text: wraps to at most 3 balanced lines and shrinks until the measured ink fits", async () => {
+    const text = "when you finally fix the bug at three in the morning and realise the tests were wrong all along";
+    const r = await fitCaption(text, BOX);
+    expect(r.lines.length).toBeGreaterThan(1);
+    expect(r.lines.length).toBeLessThanOrEqual(3);
+    expect(r.lines.join(" ")).toBe(normalizeCaption(text));
+    for (const b of r.measuredBoxes) expect(inside(b, BOX)).toBe(true);
+    // Balanced: no line is less than half as wide as the widest.
+    const widths = r.measuredBoxes.map((b) => b.width);
+    expect(Math.min(...widths)).toBeGreaterThan(Math.max(...widths) * 0.5);
+  });
+
+  it("uses more lines only when they allow a larger font", async () => {
+    const one = await fitCaption("tiny", BOX);
+    expect(one.lines).toHaveLength(1);
+    const sizes: number[] = [];
+    for (const n of [4, 8, 16, 32]) sizes.push((await fitCaption("word ".repeat(n), BOX)).fontSize);
+    for (let i = 1; i < sizes.length; i++) expect(sizes[i]).toBeLessThanOrEqual(sizes[i - 1]);
+  });
+
+  it("keeps explicit line breaks", async () => {
+    const r = await fitCaption("top line\nsecond", BOX);
+    expect(r.lines).toEqual(["TOP LINE", "SECOND"]);
+  });
+
+  it("Chinese and Japanese wrap without spaces and fit", async () => {
+    const r = await fitCaption("当你终于修好了这个错误但是发现测试本身就是错的时候", BOX);
+    expect(r.lines.length).toBeGreaterThan(1);
+    expect(r.lines.join("")).toBe("当你终于修好了这个错误但是发现测试本身就是错的时候");
+    for (const b of r.measuredBoxes) expect(inside(b, BOX)).toBe(true);
+    const ja = await fitCaption("これは本当に面白いですね", BOX);
+    for (const b of ja.measuredBoxes) expect(inside(b, BOX)).toBe(true);
+  });
+
+  it("emoji are drawn (the bundled emoji font) and fit", async () => {
+    const r = await fitCaption("😂🔥", BOX, { maxFontSize: 40 });
+    expect(r.measuredBoxes[0].width).toBeGreaterThan(40); // two glyphs ~1 em each, not empty
+    expect(inside(r.measuredBoxes[0], BOX)).toBe(true);
+  });
+
+  it("empty or whitespace-only captions produce nothing", async () => {
+    expect(await fitCaption("   ", BOX)).toEqual({ fontSize: 0, lines: [], measuredBoxes: [] });
+  });
+
+  it("an unbreakable long word breaks between letters rather than shrinking to dust", async () => {
+    const r = await fitCaption("pneumonoultramicroscopicsilicovolcanoconiosis", { x: 0, y: 0, width: 200, height: 120 });
+    expect(r.lines.length).toBeGreaterThan(1);
+    for (const b of r.measuredBoxes) expect(inside(b, { x: 0, y: 0, width: 200, height: 120 })).toBe(true);
+  });
+});
+
+describe("renderMeme (pixels)", () => {
+  it.each([
+    ["short", "lol"],
+    ["long", "this caption is rather long and has to wrap onto several lines to fit inside its box at all"],
+    ["multi-line", "first\nsecond\nthird"],
+    ["CJK", "我不知道你在说什么但是我完全同意"],
+    ["emoji", "MOOD 😂🔥👍"],
+    ["markup-like", `<b>& "quotes" 'n' </svg>`],
+  ])("%s: every changed pixel lies inside the box, with white fill and black outline", async (_name, text) => {
+    const { changed, box } = await drawnInBox(text);
+    expect(changed.bbox).not.toBeNull();
+    expect(inside(changed.bbox!, box)).toBe(true);
+    expect(changed.white).toBeGreaterThan(30);
+    expect(changed.black).toBeGreaterThan(30);
+  });
+
+  it("classic top and bottom captions stay inside their boxes on a small image", async () => {
+    const img = grey(160, 120);
+    const caps = { top: "one does not simply", bottom: "walk into a meme generator without a fitting algorithm" };
+    const after = await decodePng(await renderMeme(img, caps));
+    const boxes = captionBoxes(160, 120, caps).map((p) => p.box);
+    const c = changedPixels(img, after);
+    expect(c.outside(boxes)).toBe(0);
+    expect(c.white).toBeGreaterThan(20);
+  });
+
+  it("no captions (or blank ones) leave the image untouched", async () => {
+    const img = grey(64, 64, 77);
+    const after = await decodePng(await renderMeme(img, { top: "  ", bottom: "" }));
+    expect(Buffer.compare(Buffer.from(after.data), Buffer.from(img.data))).toBe(0);
+  });
+
+  it("validates custom boxes", async () => {
+    const img = grey(64, 64);
+    await expect(renderMeme(img, { boxes: [{ text: "x", x: 0.8, y: 0, width: 0.5, height: 0.2 }] })).rejects.toThrow(/inside the picture/);
+    const many = Array.from({ length: 9 }, () => ({ text: "x", x: 0, y: 0, width: 0.1, height: 0.1 }));
+    await expect(renderMeme(img, { boxes: many })).rejects.toThrow(/limit is 8/);
+  });
+});
