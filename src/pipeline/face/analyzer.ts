@@ -88,6 +88,21 @@ const UNSURE_SCORE = 0.75;
 export class FaceAnalyzer {
   private readonly anchors = blazeFaceAnchors(DETECTOR_SIZE);
   private embedder?: Promise<ModelSession>;
+  /**
+   * Reusable model-input buffers by length (each call takes its own, so concurrent analyze() calls on one
+   * analyzer never share one): saves allocating and zeroing ~1 MB per photo.
+   */
+  private readonly buffers = new Map<number, Float32Array[]>();
+
+  private takeBuffer(length: number): Float32Array {
+    return this.buffers.get(length)?.pop() ?? new Float32Array(length);
+  }
+
+  private giveBuffer(buf: Float32Array): void {
+    const list = this.buffers.get(buf.length) ?? [];
+    if (list.length < 4) list.push(buf);
+    this.buffers.set(buf.length, list);
+  }
 
   private constructor(
     private readonly detector: ModelSession,
@@ -155,7 +170,7 @@ export class FaceAnalyzer {
     const per = DETECTOR_SIZE * DETECTOR_SIZE * 3;
     const found: Detection[] = [];
     const batch = this.detector.dynamicBatch ? views.length : 1;
-    const input = new Float32Array(per * batch);
+    const input = this.takeBuffer(per * batch);
     const anchorCount = this.anchors.length / 2;
     const logits = new Float32Array(anchorCount);
     const regressors = new Float32Array(anchorCount * DETECTOR_STRIDE);
@@ -168,6 +183,7 @@ export class FaceAnalyzer {
         found.push(...decodeDetections(logits, regressors, this.anchors, views[start + i], img.width, img.height, minScore));
       }
     }
+    this.giveBuffer(input);
     return found;
   }
 
@@ -178,7 +194,7 @@ export class FaceAnalyzer {
     const rois = dets.map((d) => roiFromDetection(d, MESH_ROI_SCALE));
     const transforms = rois.map((r) => roiTransform(r, MESH_SIZE));
     const batch = this.mesh.dynamicBatch && batched ? dets.length : 1;
-    const input = new Float32Array(per * dets.length);
+    const input = this.takeBuffer(per * dets.length);
     for (let i = 0; i < dets.length; i++) warpAffineToTensor(img, transforms[i], MESH_SIZE, MESH_SIZE, input, i * per, 1 / 255, 0);
     const faces: AnalyzedFace[] = [];
     for (let start = 0; start < dets.length; start += batch) {
@@ -211,6 +227,7 @@ export class FaceAnalyzer {
         });
       }
     }
+    this.giveBuffer(input);
     // Two candidates can converge on one face (e.g. a tile and the whole view): keep the surer one.
     faces.sort((a, b) => b.meshScore * b.score - a.meshScore * a.score);
     return faces.filter((f, i) => !faces.slice(0, i).some((g) => iou(f.box, g.box) > 0.5));

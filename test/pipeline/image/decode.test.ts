@@ -169,6 +169,16 @@ describe("decodeAnimation", () => {
     for (const f of anim.frames) expect(f.data.length).toBe(10 * 6 * 3);
   });
 
+  it("decodes an animated WebP too", async () => {
+    const webp = await sharp(threeFrameGif(10, 6, 70), { animated: true }).webp({ lossless: true }).toBuffer();
+    const anim = await decodeAnimation(webp);
+    expect(anim.frames).toHaveLength(3);
+    expect(anim.delaysMs).toEqual([70, 70, 70]);
+    expect(Array.from(anim.frames[2].data.subarray(0, 3))).toEqual([0, 0, 255]);
+    const still = await decodeImage(webp);
+    expect(Array.from(still.data.subarray(0, 3))).toEqual([255, 0, 0]);
+  });
+
   it("keeps only maxFrames frames", async () => {
     const anim = await decodeAnimation(threeFrameGif(10, 6, 70), { maxFrames: 2 });
     expect(anim.frames).toHaveLength(2);
