@@ -13,7 +13,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cosineSimilarity, getFaceAnalyzer } from "../../src/pipeline/face/index.ts";
-import { decodeImage, encodePng, resizeImage } from "../../src/pipeline/image/index.ts";
+import { cropImage, decodeImage, encodePng, resizeImage } from "../../src/pipeline/image/index.ts";
 import { measureExpression, transferExpression, type ExpressionMeasures, type TransferMode } from "../../src/pipeline/transfer/index.ts";
 import type { AnalyzedFace, RgbImage } from "../../src/pipeline/types.ts";
 import { faceMeshPoints } from "../../src/pipeline/warp/index.ts";
@@ -141,28 +141,37 @@ function insidePolygon(poly: Float32Array, x: number, y: number): boolean {
   return inside;
 }
 
-const CELL = 192;
+const CELL = 224;
 
-function thumb(img: RgbImage): RgbImage {
-  const s = CELL / Math.max(img.width, img.height);
-  return resizeImage(img, Math.round(img.width * s), Math.round(img.height * s));
+/** A square around the face (1.7× its box), clipped to the image: the sheet shows faces, not backgrounds. */
+function faceCrop(img: RgbImage, face: AnalyzedFace): RgbImage {
+  const side = Math.min(img.width, img.height, Math.round(Math.max(face.box.width, face.box.height) * 1.7));
+  const cx = face.box.x + face.box.width / 2, cy = face.box.y + face.box.height / 2;
+  const x = Math.min(img.width - side, Math.max(0, Math.round(cx - side / 2)));
+  const y = Math.min(img.height - side, Math.max(0, Math.round(cy - side / 2)));
+  return cropImage(img, { x, y, width: side, height: side });
 }
 
-/** Rows: templates; columns: reactions; first row and column: the inputs. */
+/** Rows: templates; columns: reactions; first row and column: the inputs (face crops). */
 function contactSheet(loaded: Loaded[], rows: Row[]): RgbImage {
   const n = loaded.length;
   const W = (n + 1) * CELL, H = (n + 1) * CELL;
   const sheet: RgbImage = { width: W, height: H, data: new Uint8Array(W * H * 3).fill(40) };
   const put = (img: RgbImage, col: number, row: number) => {
-    const t = thumb(img);
-    const ox = col * CELL + ((CELL - t.width) >> 1), oy = row * CELL + ((CELL - t.height) >> 1);
+    const t = resizeImage(img, CELL - 4, CELL - 4);
+    const ox = col * CELL + 2, oy = row * CELL + 2;
     for (let y = 0; y < t.height; y++) sheet.data.set(t.data.subarray(y * t.width * 3, (y + 1) * t.width * 3), ((oy + y) * W + ox) * 3);
   };
   loaded.forEach((l, i) => {
-    put(l.image, i + 1, 0);
-    put(l.image, 0, i + 1);
+    put(faceCrop(l.image, l.face), i + 1, 0);
+    put(faceCrop(l.image, l.face), 0, i + 1);
   });
-  for (const r of rows) put(r.image, FILES.indexOf(r.reaction) + 1, FILES.indexOf(r.template) + 1);
+  const byName = new Map(loaded.map((l) => [l.name, l]));
+  for (const r of rows) {
+    // mimic keeps the template's framing, swap the reaction's.
+    const frame = byName.get(r.mode === "mimic" ? r.template : r.reaction)!;
+    put(faceCrop(r.image, frame.face), FILES.indexOf(r.reaction) + 1, FILES.indexOf(r.template) + 1);
+  }
   return sheet;
 }
 

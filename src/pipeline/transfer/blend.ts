@@ -110,13 +110,15 @@ export function blendInto(
       const a = mask[y * w + x]!;
       if (a <= 0) continue;
       const o = (y * w + x) * 3;
-      const r = sd[o]! * g0 + o0, g = sd[o + 1]! * g1 + o1, b = sd[o + 2]! * g2 + o2;
+      const r = clamp255(sd[o]! * g0 + o0), g = clamp255(sd[o + 1]! * g1 + o1), b = clamp255(sd[o + 2]! * g2 + o2);
       od[o] = od[o]! + (r - od[o]!) * a + 0.5;
       od[o + 1] = od[o + 1]! + (g - od[o + 1]!) * a + 0.5;
       od[o + 2] = od[o + 2]! + (b - od[o + 2]!) * a + 0.5;
     }
   }
 }
+
+const clamp255 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : v);
 
 /** Bounding box of points (x,y pairs) grown by `margin`, clipped to the image; may be empty. */
 export function pointsBox(pts: ArrayLike<number>, width: number, height: number, margin: number, count = pts.length / 2): Box {

@@ -33,7 +33,7 @@ export type Regions = "all" | "upper" | "lower";
  * has no neutral frame, so this is how its neutral is estimated.
  */
 export const REST = {
-  eyeOpen: [0.26, 0.3],
+  eyeOpen: [0.27, 0.29],
   brow: [0.19, 0.24],
   mouthWidth: [0.5, 0.6],
   cornerLift: [-0.02, 0.015],
@@ -79,17 +79,18 @@ export function neutralShape(loc: Float64Array): Float64Array {
   }
   const midGap = gaps[5]!;
   for (const i of CHIN) n[Y(i)]! -= midGap * (1 - UPPER_LIP_SHARE);
-  // Corners to the centre line (per side), then width into its band.
-  const centreY = n[Y(LIPS_INNER_UPPER[5]!)]!;
+  // Smile/frown curve into its band: per side, every column's height above the centre line is scaled by the
+  // same factor that brings the corner's lift into the band, so the lip line stays a smooth, ordered curve.
+  const centreY = (n[Y(LIPS_INNER_UPPER[5]!)]! + n[Y(LIPS_INNER_LOWER[5]!)]!) / 2;
+  const rise = (j: number) => centreY - (n[Y(LIPS_INNER_UPPER[j]!)]! + n[Y(LIPS_INNER_LOWER[j]!)]!) / 2;
   for (const side of [0, 1] as const) {
-    const corner = side === 0 ? MOUTH_CORNER_RIGHT : MOUTH_CORNER_LEFT;
-    const lift = centreY - n[Y(corner)]!;
-    const excess = lift - clamp(lift, REST.cornerLift[0], REST.cornerLift[1]);
-    if (excess === 0) continue;
-    for (let j = 0; j < 11; j++) {
-      if (side === 0 ? j >= 5 : j <= 5) continue;
-      const w = (Math.abs(j - 5) / 5) ** 1.5;
-      for (const row of [...UPPER_LIP_ROWS, ...LOWER_LIP_ROWS]) n[Y(row[j]!)]! += excess * w;
+    const lift = rise(side === 0 ? 0 : 10);
+    const kept = clamp(lift, REST.cornerLift[0], REST.cornerLift[1]);
+    if (kept === lift || lift === 0) continue;
+    const f = 1 - kept / lift;
+    for (let j = side === 0 ? 0 : 6; j <= (side === 0 ? 4 : 10); j++) {
+      const dy = rise(j) * f;
+      for (const i of new Set([...UPPER_LIP_ROWS, ...LOWER_LIP_ROWS].map((row) => row[j]!))) n[Y(i)]! += dy;
     }
   }
   const wx = n[3 * MOUTH_CORNER_LEFT]! - n[3 * MOUTH_CORNER_RIGHT]!;

@@ -41,7 +41,7 @@ export interface TransferResult {
 /** Ring anchors around the face: the warp stops there, so hair, ears, neck and background are never touched. */
 export const RING_SCALE = 1.45;
 /** How far (0 inner lip … 1 outer lip line) a fully closing inner-lip point samples into the lip. */
-const LIP_SAMPLE_SHIFT = 0.4;
+const LIP_SAMPLE_SHIFT = 0.6;
 /** The mouth counts as "more open than the template shows" above this extra gap (inter-ocular units). */
 const MOUTH_OPEN_MARGIN = 0.015;
 
@@ -125,17 +125,26 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
  */
 function sampleLipsWhereMouthCloses(src: Float32Array, template: Float32Array, target: Float32Array): void {
   const dist = (lm: Float32Array, a: number, b: number) => Math.hypot(lm[3 * a]! - lm[3 * b]!, lm[3 * a + 1]! - lm[3 * b + 1]!);
-  for (let j = 1; j < LIPS_INNER_UPPER.length - 1; j++) {
+  const shift = (inner: number, outer: number, k: number) => {
+    src[2 * inner] = template[3 * inner]! + (template[3 * outer]! - template[3 * inner]!) * k;
+    src[2 * inner + 1] = template[3 * inner + 1]! + (template[3 * outer + 1]! - template[3 * inner + 1]!) * k;
+  };
+  const last = LIPS_INNER_UPPER.length - 1;
+  let sum = 0;
+  for (let j = 1; j < last; j++) {
     const up = LIPS_INNER_UPPER[j]!, lo = LIPS_INNER_LOWER[j]!;
     const before = dist(template, up, lo);
-    if (before < 1) continue;
-    const closing = Math.min(1, Math.max(0, 1 - dist(target, up, lo) / before));
+    const closing = before < 1 ? 0 : Math.min(1, Math.max(0, 1 - dist(target, up, lo) / before));
+    sum += closing;
     if (closing === 0) continue;
-    for (const [inner, mid] of [[up, LIPS_OUTER_UPPER[j]!], [lo, LIPS_OUTER_LOWER[j]!]] as const) {
-      const k = LIP_SAMPLE_SHIFT * closing;
-      src[2 * inner] = template[3 * inner]! + (template[3 * mid]! - template[3 * inner]!) * k;
-      src[2 * inner + 1] = template[3 * inner + 1]! + (template[3 * mid + 1]! - template[3 * inner + 1]!) * k;
-    }
+    shift(up, LIPS_OUTER_UPPER[j]!, LIP_SAMPLE_SHIFT * closing);
+    shift(lo, LIPS_OUTER_LOWER[j]!, LIP_SAMPLE_SHIFT * closing);
+  }
+  // The inner corners sit in the dark fold of an open mouth: sample them from the outer corners' skin.
+  const k = (LIP_SAMPLE_SHIFT * sum) / (last - 1);
+  if (k > 0) {
+    shift(LIPS_INNER_UPPER[0]!, LIPS_OUTER_UPPER[0]!, k);
+    shift(LIPS_INNER_UPPER[last]!, LIPS_OUTER_UPPER[last]!, k);
   }
 }
 
@@ -181,6 +190,7 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
     dst[2 * i] = placed[3 * i]!;
     dst[2 * i + 1] = placed[3 * i + 1]!;
   }
+  if (regions !== "upper") sampleLipsWhereMouthCloses(src, templateFace.landmarks, wearing);
   const tris = triangulate(dst);
   timingsMs.mesh = performance.now() - t;
 
