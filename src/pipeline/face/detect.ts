@@ -83,33 +83,55 @@ export function planDetectorViews(width: number, height: number, opts: TilingOpt
   return views;
 }
 
+/** How much a view shrinks the image before sampling (1 = read the image directly). */
+export function shrinkFactor(view: DetectorView): number {
+  const m = view.inputFromImage;
+  const k = Math.floor(1 / Math.hypot(m[0], m[3]) / 1.5);
+  return k >= 2 ? k : 1;
+}
+
+/** A downscaled copy of the image; image x = sx · copy x (and y alike). */
+export interface ShrunkImage {
+  image: RgbImage;
+  sx: number;
+  sy: number;
+}
+
 /**
- * Fills one detector input (NHWC, values in [-1, 1]) for a view. Large downscales read from a
- * box-filtered copy (cached per factor in `shrunk`) so small faces are not aliased away.
+ * Fills one detector input (NHWC, values in [-1, 1]) for a view. Large downscales read from an
+ * area-averaged copy (`shrunk`, keyed by shrinkFactor; made here with the pure-JS box filter when the
+ * caller did not prepare one) so small faces are not aliased away.
  */
 export function fillDetectorInput(
   img: RgbImage,
   view: DetectorView,
   out: Float32Array,
   offset: number,
-  shrunk: Map<number, RgbImage>,
+  shrunk: Map<number, ShrunkImage>,
 ): void {
   let m: Affine = view.inputFromImage;
-  const imagePxPerInputPx = 1 / Math.hypot(m[0], m[3]);
-  const k = Math.floor(imagePxPerInputPx / 1.5);
+  const k = shrinkFactor(view);
   let src = img;
   if (k >= 2) {
     let s = shrunk.get(k);
     if (!s) {
-      s = shrinkByBox(img, k);
+      const image = shrinkByBox(img, k);
+      s = { image, sx: k, sy: k };
       shrunk.set(k, s);
     }
-    src = s;
-    // input ← image ← shrunk: shrunk pixel p covers image pixels [k·p, k·p + k).
-    m = [m[0] * k, m[1] * k, m[2], m[3] * k, m[4] * k, m[5]];
+    src = s.image;
+    // input ← image ← copy: copy pixel p covers image pixels [sx·p, sx·p + sx).
+    m = [m[0] * s.sx, m[1] * s.sy, m[2], m[3] * s.sx, m[4] * s.sy, m[5]];
   }
   warpAffineToTensor(src, m, DETECTOR_SIZE, DETECTOR_SIZE, out, offset, 2 / 255, -1);
 }
+
+/**
+ * Tiles look for small faces only. A face over half a tile is also found by the whole-image view (which
+ * sees faces down to ~a tenth of the long side, i.e. ~30 % of a tile), while a tile that holds only part
+ * of a big face tends to report that part as a face of its own.
+ */
+const MAX_TILE_FACE = 0.5;
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const logit = (p: number) => Math.log(p / (1 - p));
@@ -152,7 +174,7 @@ export function decodeDetections(
     const w = cos * bw + sin * bh;
     const h = sin * bw + cos * bh;
     const box = { x: cx - w / 2, y: cy - h / 2, width: w, height: h };
-    if (view.isTile && crossesInnerTileEdge(box, view.region, imageWidth, imageHeight)) continue;
+    if (view.isTile && (Math.max(w, h) > MAX_TILE_FACE * s * DETECTOR_SIZE || crossesInnerTileEdge(box, view.region, imageWidth, imageHeight))) continue;
     const keypoints = [];
     for (let k = 0; k < KEYPOINT_COUNT; k++) {
       const kx = raw[r + 4 + 2 * k] + ax;

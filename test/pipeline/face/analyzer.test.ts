@@ -82,6 +82,21 @@ describe("face analysis on the fixture photos", () => {
     expect(wholeOnly.faces.length).toBeLessThan(3);
   });
 
+  it("finds one face, not its parts, in a phone-sized photo where the face is bigger than a tile", async () => {
+    const img = images.get("franck_01829.jpg")!;
+    const small = only((await analyzer.analyze(img)).faces);
+    const scale = 5.6;
+    const big = resizeImage(img, Math.round(720 * scale), Math.round(576 * scale)); // 4032×3226, 13 MP
+    const face = only((await analyzer.analyze(big)).faces);
+    // Same landmarks, scaled: mean error under 3 % of the inter-ocular distance.
+    const iod = Math.hypot(face.landmarks[3 * 263] - face.landmarks[3 * 33], face.landmarks[3 * 263 + 1] - face.landmarks[3 * 33 + 1]);
+    let sum = 0;
+    for (let i = 0; i < 468; i++) {
+      sum += Math.hypot(face.landmarks[3 * i] - small.landmarks[3 * i] * scale, face.landmarks[3 * i + 1] - small.landmarks[3 * i + 1] * scale);
+    }
+    expect(sum / 468 / iod).toBeLessThan(0.03);
+  });
+
   it("honours maxFaces, keeping the largest", async () => {
     const canvas = solidImage(1100, 560, [20, 40, 60]);
     pasteImage(canvas, images.get("grace_hopper_512x512.jpg")!, 0, 24);

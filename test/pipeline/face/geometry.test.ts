@@ -77,6 +77,23 @@ describe("detector decoding", () => {
     expect(d.keypoints[0].y).toBeCloseTo(8, 6);
   });
 
+  it("leaves big faces and faces cut by an inner tile edge to other views", () => {
+    const tile = planDetectorViews(2048, 2048).find((v) => v.isTile && v.region.x > 0 && v.region.y > 0)!;
+    const logits = new Float32Array(896).fill(-10);
+    const raw = new Float32Array(896 * 16);
+    const at = (i: number, cx: number, cy: number, size: number) => {
+      logits[i] = 3;
+      raw.set([cx - anchors[2 * i], cy - anchors[2 * i + 1], size, size], i * 16);
+    };
+    at(100, 128, 128, 60); // small, central: kept
+    at(200, 128, 128, 160); // over half the tile: dropped
+    at(300, 10, 128, 40); // sticks out of the tile's left edge (inside the image): dropped
+    const dets = decodeDetections(logits, raw, anchors, tile, 2048, 2048, 0.5);
+    expect(dets).toHaveLength(1);
+    const side = tile.region.width;
+    expect(dets[0].box.width).toBeCloseTo((60 * side) / 256, 6);
+  });
+
   it("ignores non-finite and degenerate outputs", () => {
     const logits = new Float32Array(896).fill(Number.NaN);
     logits[3] = 5;
