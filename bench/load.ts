@@ -220,7 +220,15 @@ async function runRedis(): Promise<string> {
   const started = Array.from({ length: 2 }, () => {
     const child = spawn(process.execPath, ["bin/mimic.mjs", "worker", "--handlers", fileURLToPath(HANDLERS)], {
       cwd: root,
-      env: { ...process.env, QUEUE_URL: url, QUEUE_PREFIX: prefix, QUEUE_WORKERS: String(perProcess), LOG_LEVEL: "warn" },
+      env: {
+        ...process.env,
+        QUEUE_URL: url,
+        QUEUE_PREFIX: prefix,
+        QUEUE_WORKERS: String(perProcess),
+        // Both processes share this machine's cores: split them, as one process splits them between its threads.
+        ORT_THREADS: String(Math.max(1, Math.floor(os.availableParallelism() / 2 / perProcess))),
+        LOG_LEVEL: "warn",
+      },
       stdio: ["ignore", "pipe", "inherit"],
     });
     children.push(child);

@@ -8,6 +8,7 @@
  * command core can hand its jobs to `InferenceQueue.submit` unchanged.
  */
 import type { Logger } from "../logger.ts";
+import type { EnrolledTemplate } from "../templates/templates.ts";
 
 export type JobKind = "enrol" | "meme" | "animated";
 export const JOB_KINDS: readonly JobKind[] = ["enrol", "meme", "animated"];
@@ -35,16 +36,11 @@ export interface Captions {
 export type TransferMode = "mimic" | "swap";
 
 /**
- * A saved face as produced by an `enrol` job and consumed by `meme` / `animated` jobs. Plain data so the
- * store can persist it (bytes + JSON) and the queue can ship it to any worker.
+ * A saved face as produced by an `enrol` job and consumed by `meme` / `animated` jobs: the store's
+ * EnrolledTemplate (aligned crop PNG, landmarks in crop pixels, embedding, analysis JSON). Plain data,
+ * so any worker can use it without the database.
  */
-export interface TemplateData {
-  version: 1;
-  /** The aligned face crop, PNG-encoded. */
-  cropPng: Uint8Array;
-  /** Face analysis of the aligned crop (landmarks, pose, quality …), JSON-safe (no typed arrays). */
-  analysis: unknown;
-}
+export type TemplateData = EnrolledTemplate;
 
 export interface EnrolJob {
   kind: "enrol";
@@ -73,6 +69,7 @@ export interface AnimatedJob extends Omit<MemeJob, "kind"> {
 export type Job = EnrolJob | MemeJob | AnimatedJob;
 
 export interface EnrolledFace {
+  /** A TemplateData (typed `unknown` at the core's border). */
   data: unknown;
   qualityNote?: string;
 }
