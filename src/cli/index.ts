@@ -5,6 +5,7 @@ import { register as registerWorker } from "./commands/worker.ts";
 import { register as registerStart } from "./commands/start.ts";
 import { register as registerRegister } from "./commands/register.ts";
 import { register as registerMeme } from "./commands/meme.ts";
+import { register as registerFace } from "./commands/face.ts";
 
 /**
  * The `mimic` command line. Each subcommand lives in its own module under src/cli/commands and
@@ -19,6 +20,7 @@ registerWorker(program);
 registerStart(program);
 registerRegister(program);
 registerMeme(program);
+registerFace(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof MimicError) {

@@ -1,0 +1,106 @@
+import { readFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { MimicError } from "../../errors.ts";
+import { enrolFace, openStore, type Owner, type Store } from "../../templates/index.ts";
+
+/**
+ * `mimic face add|list|rm|default|rename|forget`: manage saved faces in the configured store
+ * (DATABASE_URL, default the embedded SQLite file in DATA_DIR). The default user is the local
+ * playground's ("playground" / "local"), so faces saved here are the ones the playground uses.
+ */
+export function register(program: Command): void {
+  const face = program.command("face").description("Save, list and remove face templates");
+  const withUser = (c: Command) =>
+    c
+      .option("--user <id>", "platform user id", "local")
+      .option("--platform <name>", "discord, telegram or playground", "playground");
+
+  withUser(face.command("add").description("Save the face in a photo as a template").argument("<image>", "JPEG, PNG or WebP photo of one face"))
+    .requiredOption("--name <name>", "template name: 1–32 of a-z 0-9 _ -")
+    .option("--default", "make it the default template")
+    .action((file: string, o: UserOpts & { name: string; default?: boolean }) =>
+      withStore(async (store) => {
+        const photo = await readPhoto(file);
+        const r = await enrolFace(store.templates, owner(o), o.name, photo, { makeDefault: o.default === true });
+        const lines = [`saved "${r.template.name}"${r.template.isDefault ? " (default)" : ""} for ${o.platform}:${o.user}`];
+        for (const w of r.warnings) lines.push(`note: ${w}`);
+        process.stdout.write(`${lines.join("\n")}\n`);
+      }),
+    );
+
+  withUser(face.command("list").description("List saved templates"))
+    .option("--json", "print JSON")
+    .action((o: UserOpts & { json?: boolean }) =>
+      withStore(async (store) => {
+        const list = await store.templates.list(owner(o));
+        if (o.json) {
+          process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+        } else if (list.length === 0) {
+          process.stdout.write(`no saved faces for ${o.platform}:${o.user}; add one with: mimic face add <photo> --name <name>\n`);
+        } else {
+          for (const t of list) process.stdout.write(`${t.isDefault ? "*" : " "} ${t.name.padEnd(32)} ${t.createdAt.toISOString()}\n`);
+        }
+      }),
+    );
+
+  withUser(face.command("rm").description("Delete a template").argument("<name>"))
+    .action((name: string, o: UserOpts) =>
+      withStore(async (store) => {
+        const r = await store.templates.remove(owner(o), name);
+        process.stdout.write(`removed "${name.toLowerCase()}"${r.newDefault ? `; default is "${r.newDefault}"` : ""}\n`);
+      }),
+    );
+
+  withUser(face.command("default").description("Make a template the default").argument("<name>"))
+    .action((name: string, o: UserOpts) =>
+      withStore(async (store) => {
+        const t = await store.templates.setDefault(owner(o), name);
+        process.stdout.write(`default is now "${t.name}"\n`);
+      }),
+    );
+
+  withUser(face.command("rename").description("Rename a template").argument("<from>").argument("<to>"))
+    .action((from: string, to: string, o: UserOpts) =>
+      withStore(async (store) => {
+        const t = await store.templates.rename(owner(o), from, to);
+        process.stdout.write(`renamed to "${t.name}"\n`);
+      }),
+    );
+
+  withUser(face.command("forget").description("Delete every template and usage record of the user"))
+    .option("--yes", "confirm")
+    .action((o: UserOpts & { yes?: boolean }) =>
+      withStore(async (store) => {
+        if (!o.yes) throw new MimicError("BAD_INPUT", "This deletes every saved face and usage record of the user: add --yes to confirm.");
+        const r = await store.templates.forgetUser(owner(o));
+        process.stdout.write(`forgot ${o.platform}:${o.user}: ${r.templates} templates, ${r.usageRecords} usage records deleted\n`);
+      }),
+    );
+}
+
+interface UserOpts {
+  user: string;
+  platform: string;
+}
+
+function owner(o: UserOpts): Owner {
+  return { platform: o.platform, userId: o.user };
+}
+
+async function withStore(work: (store: Store) => Promise<void>): Promise<void> {
+  const store = await openStore();
+  try {
+    await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function readPhoto(file: string): Promise<Uint8Array> {
+  try {
+    const b = await readFile(file);
+    return new Uint8Array(b.buffer, b.byteOffset, b.length);
+  } catch (cause) {
+    throw new MimicError("BAD_INPUT", `Cannot read "${file}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
+  }
+}

@@ -1,0 +1,174 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MimicError } from "../../src/errors.ts";
+import { cosineSimilarity } from "../../src/pipeline/face/index.ts";
+import type { AnalyzedFace } from "../../src/pipeline/types.ts";
+import {
+  assessEnrolment,
+  DEFAULT_ENROLMENT_RULES,
+  enrolFace,
+  openStore,
+  prepareEnrolment,
+  TEMPLATE_CROP_SIZE,
+  type Store,
+} from "../../src/templates/index.ts";
+import { createTestDb, type TestDb } from "./helpers.ts";
+
+const fixture = (name: string) => new Uint8Array(readFileSync(join(import.meta.dirname, "..", "fixtures", "faces", name)));
+
+function face(overrides: { size?: number; yaw?: number; pitch?: number; roll?: number; eyes?: number; mouth?: number; sharpness?: number } = {}): AnalyzedFace {
+  const size = overrides.size ?? 300;
+  return {
+    box: { x: 10, y: 10, width: size, height: size },
+    score: 0.9,
+    keypoints: [],
+    landmarks: new Float32Array(468 * 3),
+    meshScore: 1,
+    pose: { yaw: overrides.yaw ?? 2, pitch: overrides.pitch ?? -3, roll: overrides.roll ?? 1 },
+    quality: {
+      faceSizePx: size,
+      eyeOpennessLeft: overrides.eyes ?? 0.28,
+      eyeOpennessRight: overrides.eyes ?? 0.27,
+      mouthOpenness: overrides.mouth ?? 0.03,
+      sharpness: overrides.sharpness ?? 250,
+    },
+  };
+}
+
+function refusalOf(faces: AnalyzedFace[]): MimicError {
+  const v = assessEnrolment({ faces });
+  if (v.ok) throw new Error("expected a refusal");
+  return v.refusal;
+}
+
+describe("assessEnrolment (the pure decision)", () => {
+  it("accepts one good, frontal, sharp, open-eyed face without warnings", () => {
+    const v = assessEnrolment({ faces: [face()] });
+    expect(v).toMatchObject({ ok: true, warnings: [], otherFaces: 0, faceIndex: 0 });
+  });
+
+  it("refuses with a message that says what to fix", () => {
+    expect(refusalOf([])).toMatchObject({ code: "NO_FACE", userMessage: expect.stringMatching(/couldn't find a face/) });
+    expect(refusalOf([face({ size: 90 })]).userMessage).toMatch(/^face too small: at least 128 px \(this one is 90 px\)/);
+    expect(refusalOf([face({ yaw: -38 })]).userMessage).toMatch(/^turn to face the camera: your head is turned 38° to the side/);
+    expect(refusalOf([face({ pitch: 31 })]).userMessage).toMatch(/tilted 31° up/);
+    expect(refusalOf([face({ pitch: -31 })]).userMessage).toMatch(/tilted 31° down/);
+    expect(refusalOf([face({ roll: 60 })]).userMessage).toMatch(/hold your head upright/);
+    expect(refusalOf([face({ eyes: 0.05 })]).userMessage).toMatch(/keep your eyes open/);
+    expect(refusalOf([face({ sharpness: 12 })]).userMessage).toMatch(/too blurry/);
+    for (const e of [refusalOf([face({ size: 90 })]), refusalOf([face({ yaw: 40 })])]) expect(e.code).toBe("FACE_UNUSABLE");
+  });
+
+  it("accepts the limits themselves (boundaries are inclusive)", () => {
+    const r = DEFAULT_ENROLMENT_RULES;
+    expect(assessEnrolment({ faces: [face({ size: r.minFaceSizePx, yaw: r.maxYawDeg, pitch: -r.maxPitchDeg, eyes: r.minEyeOpenness, sharpness: r.minSharpness })] }).ok).toBe(true);
+  });
+
+  it("an open mouth is a warning, not a refusal", () => {
+    const v = assessEnrolment({ faces: [face({ mouth: 0.3 })] });
+    expect(v.ok).toBe(true);
+    expect(v.warnings).toEqual([expect.stringMatching(/closed mouth gives the most natural results/)]);
+  });
+
+  it("takes the clearly largest of several faces and reports the others; refuses similar-sized ones", () => {
+    const v = assessEnrolment({ faces: [face({ size: 150 }), face({ size: 400 }), face({ size: 140 })] });
+    expect(v.ok).toBe(true);
+    if (v.ok) {
+      expect(v.faceIndex).toBe(1);
+      expect(v.face.quality.faceSizePx).toBe(400);
+    }
+    expect(v.otherFaces).toBe(2);
+    expect(v.warnings[0]).toMatch(/2 smaller faces were ignored/);
+    expect(refusalOf([face({ size: 300 }), face({ size: 280 })]).userMessage).toMatch(/2 faces of about the same size/);
+  });
+
+  it("judges only the chosen face: a bad small face beside a good large one does not matter", () => {
+    expect(assessEnrolment({ faces: [face({ size: 400 }), face({ size: 60, yaw: 80, eyes: 0 })] }).ok).toBe(true);
+  });
+});
+
+describe("enrolment from real photos (face analysis stage)", () => {
+  let db: TestDb;
+  let store: Store;
+  beforeAll(async () => {
+    db = await createTestDb("sqlite", "enrol");
+    store = await openStore(db.url);
+  });
+  afterAll(async () => {
+    await store?.close();
+    await db?.drop();
+  });
+
+  it("saves the aligned crop, its landmarks, analysis and embedding (not the photo)", async () => {
+    const photo = fixture("grace_hopper_512x512.jpg");
+    const owner = { platform: "playground", userId: "local" };
+    const { template, warnings } = await enrolFace(store.templates, owner, "Grace", photo);
+    expect(template).toMatchObject({ name: "grace", isDefault: true, cropSize: TEMPLATE_CROP_SIZE });
+    expect(warnings).toEqual([]);
+    const stored = await store.templates.get(owner);
+    const meta = await sharp(stored.cropPng).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(["png", TEMPLATE_CROP_SIZE, TEMPLATE_CROP_SIZE]);
+    expect(Buffer.from(stored.cropPng).equals(Buffer.from(photo))).toBe(false);
+    expect(stored.embedding.length).toBe(1024);
+    expect(stored.landmarks.length).toBe(468 * 3);
+    // landmarks are in crop pixels: the face fills the middle of the crop
+    let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+    for (let i = 0; i < stored.landmarks.length; i += 3) {
+      minX = Math.min(minX, stored.landmarks[i]);
+      maxX = Math.max(maxX, stored.landmarks[i]);
+      minY = Math.min(minY, stored.landmarks[i + 1]);
+      maxY = Math.max(maxY, stored.landmarks[i + 1]);
+    }
+    expect(minX).toBeGreaterThan(0);
+    expect(minY).toBeGreaterThan(0);
+    expect(maxX).toBeLessThan(TEMPLATE_CROP_SIZE);
+    expect(maxY).toBeLessThan(TEMPLATE_CROP_SIZE);
+    expect(Math.abs((minX + maxX) / 2 - TEMPLATE_CROP_SIZE / 2)).toBeLessThan(TEMPLATE_CROP_SIZE * 0.1);
+    expect(maxX - minX).toBeGreaterThan(TEMPLATE_CROP_SIZE * 0.4);
+    expect(stored.analysis).toMatchObject({ source: { width: 512, height: 512 }, pose: { yaw: expect.any(Number) }, warnings: [] });
+  });
+
+  it("the stored embedding identifies the person", async () => {
+    const a = await prepareEnrolment(fixture("franck_01829.jpg"));
+    const b = await prepareEnrolment(fixture("franck_02221.jpg"));
+    const other = await prepareEnrolment(fixture("grace_hopper_512x512.jpg"));
+    expect(cosineSimilarity(a.template.embedding, b.template.embedding)).toBeGreaterThan(cosineSimilarity(a.template.embedding, other.template.embedding) + 0.2);
+  });
+
+  it("warns about an open mouth but saves", async () => {
+    const r = await prepareEnrolment(fixture("franck_04117.jpg"));
+    expect(r.warnings).toEqual([expect.stringMatching(/mouth is open/)]);
+  });
+
+  it("refuses a face that is too small, a blurry photo and a photo without a face, saying what to fix", async () => {
+    const small = await prepareEnrolment(fixture("astronaut.png")).catch((e: unknown) => e);
+    expect((small as MimicError).userMessage).toMatch(/^face too small: at least 128 px/);
+    const blurred = new Uint8Array(await sharp(fixture("franck_01829.jpg")).blur(3).jpeg().toBuffer());
+    const blurry = await prepareEnrolment(blurred).catch((e: unknown) => e);
+    expect((blurry as MimicError).userMessage).toMatch(/too blurry/);
+    const blank = new Uint8Array(await sharp({ create: { width: 400, height: 300, channels: 3, background: "#808080" } }).png().toBuffer());
+    expect(await prepareEnrolment(blank).catch((e: unknown) => (e as MimicError).code)).toBe("NO_FACE");
+    expect(await store.templates.list({ platform: "playground", userId: "nobody" })).toEqual([]);
+  });
+
+  it("with two people, saves the clearly larger face and says the other was ignored", async () => {
+    const big = await sharp(fixture("franck_01829.jpg")).toBuffer();
+    const smallGrace = await sharp(fixture("grace_hopper_512x512.jpg")).resize(200, 200).toBuffer();
+    const group = new Uint8Array(
+      await sharp({ create: { width: 1000, height: 576, channels: 3, background: "#404040" } })
+        .composite([
+          { input: big, left: 0, top: 0 },
+          { input: smallGrace, left: 760, top: 300 },
+        ])
+        .jpeg()
+        .toBuffer(),
+    );
+    const r = await prepareEnrolment(group);
+    expect(r.otherFaces).toBe(1);
+    expect(r.warnings[0]).toMatch(/1 smaller face was ignored/);
+    const alone = await prepareEnrolment(fixture("franck_01829.jpg"));
+    expect(cosineSimilarity(r.template.embedding, alone.template.embedding)).toBeGreaterThan(0.9);
+  });
+});
