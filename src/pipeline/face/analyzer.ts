@@ -128,12 +128,17 @@ export class FaceAnalyzer {
   async analyze(img: RgbImage, opts: AnalyzeOptions = {}): Promise<FaceAnalysis> {
     checkImage(img);
     const t0 = performance.now();
-    const candidates = await this.detect(img, opts);
+    const maxFaces = Math.max(0, Math.floor(opts.maxFaces ?? 20));
+    let candidates = await this.detect(img, opts);
+    if (candidates.length > maxFaces + 2) {
+      // Only the largest faces are wanted: mesh those (plus two spares for candidates the mesh rejects).
+      const area = (d: Detection) => d.box.width * d.box.height;
+      candidates = [...candidates].sort((a, b) => area(b) - area(a)).slice(0, maxFaces + 2);
+    }
     const t1 = performance.now();
     const faces = await this.landmarks(img, candidates, opts.minMeshScore ?? 0.5, opts.meshBatch ?? true);
     const t2 = performance.now();
     faces.sort((a, b) => b.quality.faceSizePx - a.quality.faceSizePx);
-    const maxFaces = Math.max(0, Math.floor(opts.maxFaces ?? 20));
     return {
       width: img.width,
       height: img.height,
