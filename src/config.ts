@@ -29,6 +29,11 @@ export const configSchema = z.object({
   // --- section markers below: each area adds its own variables here (keep one block per area).
   // --- store
   DATABASE_URL: str(),
+  MAX_TEMPLATES_PER_USER: int(10, 1, 1000),
+  /** Defaults for servers that set none (and for private chats); 0 = unlimited. */
+  DAILY_QUOTA_PER_USER: int(50, 0, 1_000_000),
+  DAILY_QUOTA_PER_SERVER: int(0, 0, 100_000_000),
+  COOLDOWN_SECONDS: int(5, 0, 86_400),
   // --- queue
   QUEUE_URL: str(),
   QUEUE_WORKERS: int(os.availableParallelism(), 1, 256),
