@@ -46,15 +46,9 @@ export function register(program: Command): void {
       if (!/^\d+$/.test(o.faceIndex.trim()) || !Number.isSafeInteger(faceIndex)) {
         throw new MimicError("BAD_INPUT", `--face-index must be a whole number ≥ 0 (got "${o.faceIndex}"; 0 is the largest face).`);
       }
-      if (o.top !== undefined || o.bottom !== undefined) {
-        throw new MimicError(
-          "BAD_INPUT",
-          "Captions (--top/--bottom) are not available in this build: the caption renderer is not installed. Run without them.",
-        );
-      }
       if (!/\.png$/i.test(o.out)) throw new MimicError("BAD_INPUT", `--out must name a .png file (got "${o.out}").`);
       const [template, reaction] = await Promise.all([readInput(o.face, "--face"), readInput(o.reaction, "--reaction")]);
-      const meme = await makeMeme(template, reaction, { mode, regions, intensity, faceIndex });
+      const meme = await makeMeme(template, reaction, { mode, regions, intensity, faceIndex, captions: { top: o.top, bottom: o.bottom } });
       try {
         await writeFile(o.out, meme.png);
       } catch (cause) {

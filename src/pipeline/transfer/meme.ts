@@ -1,6 +1,7 @@
 import type { FaceAnalyzer } from "../face/index.ts";
 import { getFaceAnalyzer } from "../face/index.ts";
 import { decodeImage, encodePng } from "../image/index.ts";
+import { applyOverlay, renderCaptionOverlay, type MemeCaptions } from "../render/index.ts";
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import type { Regions } from "./expression.ts";
 import { transferExpression, type TransferMode } from "./transfer.ts";
@@ -12,6 +13,8 @@ export interface MemeOptions {
   regions?: Regions;
   /** Which face of the reaction (0 = largest, the default). The template always uses its largest face. */
   faceIndex?: number;
+  /** Meme captions drawn over the result (src/pipeline/render). */
+  captions?: MemeCaptions;
   /** PNG zlib level (0–9). Default 6. */
   compressionLevel?: number;
 }
@@ -25,13 +28,13 @@ export interface MemeOutput {
   reactionFaceCount: number;
   changedBox: Box | null;
   mouthSynthesised: boolean;
-  /** decode, analyzeTemplate, analyzeReaction, transfer (and its own stages as transfer.*), encode, total. */
+  /** decode, analyzeTemplate, analyzeReaction, transfer (and its own stages as transfer.*), caption, encode, total. */
   timingsMs: StageTimings;
 }
 
 /**
  * Bytes in, PNG out: decode both images (with the upload guards), analyse them, transfer the expression,
- * encode. The building block of `mimic meme` and the meme benchmark; the bots run the same stages through
+ * draw the captions, encode. The building block of `mimic meme` and the meme benchmark; the bots run the same stages through
  * the inference queue.
  */
 export async function makeMeme(
@@ -69,12 +72,18 @@ export async function makeMeme(
   });
   lap("transfer");
   for (const [k, v] of Object.entries(res.timingsMs)) if (k !== "total") timingsMs[`transfer.${k}`] = v;
-  const png = await encodePng(res.image, { compressionLevel: opts.compressionLevel });
+  let image = res.image;
+  const c = opts.captions;
+  if (c && (c.top?.trim() || c.bottom?.trim() || c.boxes?.some((b) => b.text.trim()))) {
+    image = applyOverlay(image, await renderCaptionOverlay(image.width, image.height, c));
+    lap("caption");
+  }
+  const png = await encodePng(image, { compressionLevel: opts.compressionLevel });
   lap("encode");
   timingsMs.total = performance.now() - t0;
   return {
     png,
-    image: res.image,
+    image,
     templateFace,
     reactionFace,
     reactionFaceIndex,

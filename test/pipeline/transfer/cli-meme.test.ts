@@ -1,0 +1,63 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import sharp from "sharp";
+import { afterAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/faces/${name}`, import.meta.url));
+const mimic = (...args: string[]) => run(process.execPath, ["bin/mimic.mjs", ...args], { cwd: root, env: { ...process.env, LOG_LEVEL: "silent" } });
+const dir = mkdtempSync(join(tmpdir(), "mimic-meme-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("mimic meme", () => {
+  it("writes a captioned PNG and reports faces, stages and the output path as JSON", async () => {
+    const out = join(dir, "laugh.png");
+    const { stdout } = await mimic(
+      "meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", fixture("franck_04117.jpg"),
+      "--intensity", "0.8", "--top", "when the tests", "--bottom", "pass first time", "--out", out, "--json",
+    );
+    const r = JSON.parse(stdout);
+    expect(r.out).toBe(out);
+    expect([r.width, r.height, r.mode, r.regions, r.intensity]).toEqual([512, 512, "mimic", "all", 0.8]);
+    expect(r.faces.reaction).toMatchObject({ index: 0, of: 1 });
+    expect(r.faces.template.faceSizePx).toBeGreaterThan(150);
+    expect(r.mouthSynthesised).toBe(true);
+    for (const stage of ["decode", "analyzeTemplate", "analyzeReaction", "transfer", "transfer.warp", "caption", "encode", "total"]) {
+      expect(r.timingsMs[stage], stage).toBeGreaterThan(0);
+    }
+    const meta = await sharp(readFileSync(out)).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(["png", 512, 512]);
+    // The captions are drawn: the top band is mostly white/black ink now, unlike the template's flag.
+    const { data } = await sharp(readFileSync(out)).extract({ left: 100, top: 20, width: 312, height: 50 }).raw().toBuffer({ resolveWithObject: true });
+    let white = 0;
+    for (let i = 0; i < data.length; i += 3) if (data[i]! > 240 && data[i + 1]! > 240 && data[i + 2]! > 240) white++;
+    expect(white).toBeGreaterThan(500);
+  });
+
+  it("swaps the face into the reaction image", async () => {
+    const out = join(dir, "swap.png");
+    const { stdout } = await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", fixture("franck_02221.jpg"), "--mode", "swap", "--out", out);
+    expect(stdout).toMatch(/swap\.png: 720×576 swap, reaction face 0 of 1/);
+  });
+
+  it("rejects bad flags and unusable inputs with a clear message", async () => {
+    const base = ["meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", fixture("franck_04117.jpg"), "--out", join(dir, "x.png")];
+    const fails = async (args: string[], pattern: RegExp, code = 2) => {
+      const e = await mimic(...args).then(() => null, (err: { code: number; stderr: string }) => err);
+      expect(e, args.join(" ")).not.toBeNull();
+      expect(e!.stderr).toMatch(pattern);
+      expect(e!.code).toBe(code);
+    };
+    await fails([...base, "--intensity", "1.5"], /--intensity must be a number from 0 to 1/);
+    await fails([...base, "--mode", "blend"], /--mode must be one of mimic, swap/);
+    await fails([...base, "--regions", "middle"], /--regions must be one of all, upper, lower/);
+    await fails([...base, "--face-index", "1"], /only 1 face.*index 1 does not exist/);
+    await fails(["meme", "--face", fixture("PROVENANCE.md"), "--reaction", fixture("franck_04117.jpg"), "--out", join(dir, "y.png")], /not a picture we can read/, 1);
+    await fails([...base.slice(0, -2), "--out", join(dir, "y.jpg")], /--out must name a \.png file/);
+  });
+});
