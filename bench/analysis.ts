@@ -56,6 +56,21 @@ export async function run(ctx: BenchContext): Promise<string> {
   const ours = await createFaceAnalyzer({ provider: cfg.ORT_EXECUTION_PROVIDER, threads: cfg.ORT_THREADS });
   const oursLoad = performance.now() - t;
   const single = cfg.ORT_THREADS === 1 ? undefined : await createFaceAnalyzer({ provider: cfg.ORT_EXECUTION_PROVIDER, threads: 1 });
+  // Ours alone first, before the peer exists in the process (no tfjs garbage, no wasm heap).
+  const s: Samples = new Map();
+  for (const img of images.values()) {
+    for (let i = 0; i < 3; i++) {
+      await ours.analyze(img);
+      await single?.analyze(img);
+    }
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const f of FIXTURES.filter(is512)) {
+      for (let i = 0; i < 3; i++) add(s, `ours alone (${cfg.ORT_THREADS} threads) 512² analyze`, (await ours.analyze(images.get(f)!)).timingsMs.total);
+      if (single) for (let i = 0; i < 3; i++) add(s, "ours alone (1 thread) 512² analyze", (await single.analyze(images.get(f)!)).timingsMs.total);
+    }
+  }
+
   t = performance.now();
   const human = await createHuman();
   const humanLoad = performance.now() - t;
@@ -69,7 +84,6 @@ export async function run(ctx: BenchContext): Promise<string> {
     }
   }
 
-  const s: Samples = new Map();
   const t1 = `ours (${cfg.ORT_THREADS} thread${cfg.ORT_THREADS > 1 ? "s" : ""})`;
   ctx.log(`measuring ${rounds} rounds × ${FIXTURES.length} photos`);
   // Each round visits every photo and times REPEAT consecutive calls per system on it (ours with
@@ -128,7 +142,8 @@ export async function run(ctx: BenchContext): Promise<string> {
   const peer512 = p("peer 512² e2e")[0];
   const ours720 = p(`${t1} 720×576 e2e`)[0];
   const peer720 = p("peer 720×576 e2e")[0];
-  const best512 = Math.min(ours512, single ? p("ours (1 thread) 512² e2e")[0] : Infinity);
+  const alone512 = Math.min(p(`ours alone (${cfg.ORT_THREADS} threads) 512² analyze`)[0], single ? p("ours alone (1 thread) 512² analyze")[0] : Infinity);
+  const best512 = Math.min(ours512, single ? p("ours (1 thread) 512² e2e")[0] : Infinity, alone512);
   const m = ctx.machine;
   const busy = m.loadAtStart > 0.5 * m.cores;
   const lines = [
@@ -145,8 +160,8 @@ export async function run(ctx: BenchContext): Promise<string> {
     "",
     `| target | measured | |`,
     "|---|---|---|",
-    `| one 512×512 photo, analyze p50 ≤ ${TARGET_P50_MS} ms | ${ms(ours512)} ms (${cfg.ORT_THREADS} threads), ${ms(best512)} ms best config | ${best512 <= TARGET_P50_MS ? "met" : "**missed**"} |`,
-    `| ≥ ${TARGET_RATIO}× faster than the peer (512², p50) | ${(peer512 / ours512).toFixed(1)}× (${ms(peer512)} / ${ms(ours512)} ms); best config ${(peer512 / best512).toFixed(1)}× | ${peer512 / best512 >= TARGET_RATIO ? "met" : "**missed**"} |`,
+    `| one 512×512 photo, analyze p50 ≤ ${TARGET_P50_MS} ms | ${ms(ours512)} ms (${cfg.ORT_THREADS} threads, beside the peer); ${ms(alone512)} ms alone, best thread count | ${best512 <= TARGET_P50_MS ? "met" : "**missed**"} |`,
+    `| ≥ ${TARGET_RATIO}× faster than the peer (512², p50, same conditions) | ${(peer512 / ours512).toFixed(1)}× (${ms(peer512)} / ${ms(ours512)} ms); with 1 thread ${single ? (peer512 / p("ours (1 thread) 512² e2e")[0]).toFixed(1) : "–"}× | ${peer512 / Math.min(ours512, single ? p("ours (1 thread) 512² e2e")[0] : Infinity) >= TARGET_RATIO ? "met" : "**missed**"} |`,
     `| same on 720×576 (p50) | ${(peer720 / ours720).toFixed(1)}× (${ms(peer720)} / ${ms(ours720)} ms) | |`,
   ];
   return lines.join("\n");
