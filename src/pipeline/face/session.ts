@@ -71,7 +71,8 @@ function sessionError(cause: unknown, name: string, path: string, provider: Exec
       "CONFIG",
       "ORT_EXECUTION_PROVIDER=cuda, but onnxruntime's CUDA provider is not available here " +
         "(onnxruntime-node was installed without it, or no CUDA runtime/GPU is present). " +
-        "Reinstall onnxruntime-node with its CUDA provider (ONNXRUNTIME_NODE_INSTALL_CUDA) on a GPU host, or set ORT_EXECUTION_PROVIDER=cpu.",
+        "On a GPU host with internet, reinstall it with the CUDA provider " +
+        "(ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node), or set ORT_EXECUTION_PROVIDER=cpu.",
       { cause, details: { provider, model: name }, logMessage: `cuda provider unavailable: ${msg}` },
     );
   }
