@@ -4,7 +4,7 @@ import { loadConfig } from "../../config.ts";
 import { MimicError } from "../../errors.ts";
 import { decodeImage } from "../image/decode.ts";
 import type { DecodeOptions } from "../image/decode.ts";
-import { applyAffine, invertAffine, warpAffine, warpAffineToTensor } from "../image/transform.ts";
+import { invertAffine, warpAffine, warpAffineToTensor } from "../image/transform.ts";
 import type { AnalyzedFace, Box, FaceAnalysis, RgbImage, StageTimings } from "../types.ts";
 import { blazeFaceAnchors } from "./anchors.ts";
 import {
@@ -371,9 +371,10 @@ function meshToImage(raw: Float32Array, offset: number, cropFromImage: number[],
   const lm = new Float32Array(MESH_POINTS * 3);
   for (let i = 0; i < MESH_POINTS; i++) {
     const o = offset + 3 * i;
-    const [x, y] = applyAffine(inv, raw[o], raw[o + 1]);
-    lm[3 * i] = x;
-    lm[3 * i + 1] = y;
+    const x = raw[o];
+    const y = raw[o + 1];
+    lm[3 * i] = inv[0] * x + inv[1] * y + inv[2];
+    lm[3 * i + 1] = inv[3] * x + inv[4] * y + inv[5];
     lm[3 * i + 2] = raw[o + 2] * zScale;
   }
   return lm;
