@@ -1,0 +1,144 @@
+import { readFile, writeFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { MimicError } from "../../errors.ts";
+import {
+  MAX_REACTION_FRAMES,
+  MAX_REACTION_TOTAL_PIXELS,
+  renderAnimatedMeme,
+  renderFaceMorphGif,
+  type LoopMode,
+} from "../../pipeline/animate/index.ts";
+import { getFaceAnalyzer } from "../../pipeline/face/index.ts";
+import { DEFAULT_GIF_MAX_BYTES } from "../../pipeline/gif/index.ts";
+import { decodeAnimation, decodeImage } from "../../pipeline/image/index.ts";
+import { selectFace } from "../../pipeline/transfer/index.ts";
+
+interface MorphFlags {
+  from: string;
+  to?: string;
+  mode: string;
+  frames: string;
+  fps: string;
+  loop: string;
+  size: string;
+  maxBytes: string;
+  top?: string;
+  bottom?: string;
+  dither?: boolean;
+  out: string;
+  json?: boolean;
+}
+
+/**
+ * `mimic morph --from <face> --to <image> --out <file.gif>`: animated output from the command line.
+ *  - --to a still image, --mode expression (default): the --from face morphs into --to's expression;
+ *  - --to a still image, --mode faces: the classic morph from one face into the other;
+ *  - --to an animated GIF/WebP: every frame's expression transferred onto the --from face.
+ */
+export function register(program: Command): void {
+  program
+    .command("morph")
+    .description("Animated GIF: your face (--from) morphing into another expression or face (--to)")
+    .requiredOption("--from <image>", "photo of the face that animates (JPEG, PNG, WebP or GIF)")
+    .option("--to <image>", "reaction image (still or animated) or second face; required")
+    .requiredOption("--out <file.gif>", "where to write the GIF")
+    .option("--mode <mode>", "expression (morph into --to's expression) or faces (morph into --to's face)", "expression")
+    .option("--frames <n>", "frames in the morph", "24")
+    .option("--fps <n>", "frames per second", "20")
+    .option("--loop <mode>", "pingpong (there and back) or forward", "pingpong")
+    .option("--size <px>", "longest side of the GIF", "384")
+    .option("--max-bytes <n>", "byte budget the GIF must meet", String(DEFAULT_GIF_MAX_BYTES))
+    .option("--top <text>", "top caption")
+    .option("--bottom <text>", "bottom caption")
+    .option("--dither", "Floyd–Steinberg dithering (smoother gradients, bigger file)")
+    .option("--json", "print frames, size, bytes, reductions and timings as JSON")
+    .action(async (o: MorphFlags) => {
+      if (!o.to) {
+        throw new MimicError("BAD_INPUT", "Give --to <image>: the reaction (still or animated) or the second face to morph into.");
+      }
+      const mode = choice("--mode", o.mode, ["expression", "faces"] as const);
+      const loop = choice("--loop", o.loop, ["pingpong", "forward"] as const) as LoopMode;
+      const frames = int("--frames", o.frames, 2, 120);
+      const fps = int("--fps", o.fps, 1, 50);
+      const size = int("--size", o.size, 16, 2048);
+      const maxBytes = int("--max-bytes", o.maxBytes, 4096, 1024 * 1024 * 1024);
+      if (!/\.gif$/i.test(o.out)) throw new MimicError("BAD_INPUT", `--out must name a .gif file (got "${o.out}").`);
+      const [fromBytes, toBytes] = await Promise.all([read(o.from, "--from"), read(o.to, "--to")]);
+      const analyzer = await getFaceAnalyzer();
+      const template = await decodeImage(fromBytes);
+      const templateFace = selectFace(await analyzer.analyze(template), "template");
+      const reaction = await decodeAnimation(toBytes, { maxFrames: MAX_REACTION_FRAMES, maxTotalPixels: MAX_REACTION_TOTAL_PIXELS });
+      const captions = { top: o.top, bottom: o.bottom };
+      const morph = { frames, fps, loop };
+      let result: { bytes: Uint8Array; frames: number; width: number; height: number; colors: number; reductions: string[] };
+      let kind: string;
+      let timingsMs: Record<string, number>;
+      if (mode === "faces") {
+        if (reaction.frames.length > 1) throw new MimicError("BAD_INPUT", "--mode faces needs a still photo for --to.");
+        const bFace = selectFace(await analyzer.analyze(reaction.frames[0]), "reaction");
+        const r = await renderFaceMorphGif({ a: template, aFace: templateFace, b: reaction.frames[0], bFace, morph, size, captions, maxBytes, dither: o.dither });
+        result = r.gif;
+        kind = "faces";
+        timingsMs = r.timingsMs;
+      } else {
+        const r = await renderAnimatedMeme({
+          template,
+          templateFace,
+          reaction: { frames: reaction.frames, delaysMs: reaction.delaysMs },
+          captions,
+          morph,
+          size,
+          maxBytes,
+          dither: o.dither,
+        });
+        result = r.gif;
+        kind = r.kind;
+        timingsMs = r.timingsMs;
+      }
+      try {
+        await writeFile(o.out, result.bytes);
+      } catch (cause) {
+        throw new MimicError("BAD_INPUT", `Cannot write "${o.out}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
+      }
+      const summary = {
+        out: o.out,
+        kind,
+        bytes: result.bytes.length,
+        frames: result.frames,
+        width: result.width,
+        height: result.height,
+        colors: result.colors,
+        reductions: result.reductions,
+        timingsMs: Object.fromEntries(Object.entries(timingsMs).map(([k, v]) => [k, Math.round(v * 10) / 10])),
+      };
+      if (o.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      else {
+        process.stdout.write(
+          `${o.out}: ${kind}, ${result.frames} frames ${result.width}×${result.height}, ${(result.bytes.length / 1024).toFixed(0)} KiB` +
+            `${result.reductions.length ? ` (reduced: ${result.reductions.join(", ")})` : ""}, ${timingsMs.total.toFixed(0)} ms\n`,
+        );
+      }
+    });
+}
+
+function choice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new MimicError("BAD_INPUT", `${flag} must be one of ${allowed.join(", ")} (got "${value}").`);
+}
+
+function int(flag: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
+    throw new MimicError("BAD_INPUT", `${flag} must be a whole number from ${min} to ${max} (got "${value}").`);
+  }
+  return n;
+}
+
+async function read(file: string, flag: string): Promise<Uint8Array> {
+  try {
+    const b = await readFile(file);
+    return new Uint8Array(b.buffer, b.byteOffset, b.length);
+  } catch (cause) {
+    throw new MimicError("BAD_INPUT", `Cannot read ${flag} "${file}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
+  }
+}

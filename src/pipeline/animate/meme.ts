@@ -1,0 +1,160 @@
+import { MimicError } from "../../errors.ts";
+import { encodeGif, type EncodedGif } from "../gif/index.ts";
+import { resizeImage } from "../image/index.ts";
+import { applyOverlay, renderCaptionOverlay, type MemeCaptions } from "../render/index.ts";
+import { transferExpression, type Regions, type TransferMode } from "../transfer/index.ts";
+import type { AnalyzedFace, RgbImage, StageTimings } from "../types.ts";
+import { scalePoints } from "./geometry.ts";
+import { morphExpression, morphFaces, type MorphOptions } from "./morph.ts";
+import { animateReaction, detectReactionFaces } from "./reaction.ts";
+
+/** Longest side of an animated meme by default: chat previews are ~400 px, and GIF bytes grow with area. */
+export const DEFAULT_ANIMATION_SIZE = 384;
+
+export interface AnimatedMemeInput {
+  template: RgbImage;
+  templateFace: AnalyzedFace;
+  /** One frame (a still reaction: the face morphs into its expression) or an animation's frames. */
+  reaction: { frames: RgbImage[]; delaysMs: number[] };
+  /** The reaction face per frame; detected here when absent. */
+  reactionFaces?: (AnalyzedFace | null)[];
+  captions?: MemeCaptions;
+  mode?: TransferMode;
+  intensity?: number;
+  regions?: Regions;
+  /** Frames / fps / loop / hold of the morph (still reactions only). */
+  morph?: MorphOptions;
+  /** Longest side of the GIF in px (default 384; never upscales). */
+  size?: number;
+  /** Byte limit of the platform the GIF goes to (default 10 MiB). */
+  maxBytes?: number;
+  dither?: boolean;
+}
+
+export interface AnimatedMemeResult {
+  gif: EncodedGif;
+  /** morph: still reaction, face animates into the expression; reaction: per-frame transfer of an animation. */
+  kind: "morph" | "reaction";
+  faceFrames: number;
+  carriedFrames: number;
+  timingsMs: StageTimings;
+}
+
+/**
+ * An animated meme as a GIF: captions drawn on every frame, within the byte budget.
+ * For the engine's `mimic meme --out x.gif` / `--animate` and the bots.
+ */
+export async function renderAnimatedMeme(input: AnimatedMemeInput): Promise<AnimatedMemeResult> {
+  const timingsMs: StageTimings = {};
+  let t = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    timingsMs[name] = now - t;
+    t = now;
+  };
+  const { template, templateFace, reaction } = input;
+  if (reaction.frames.length === 0) throw new MimicError("BAD_INPUT", "The reaction has no frames.");
+  const k = scaleFor(template, input.size ?? DEFAULT_ANIMATION_SIZE);
+  const ow = Math.max(1, Math.round(template.width * k));
+  const oh = Math.max(1, Math.round(template.height * k));
+  const shrink = (img: RgbImage) => (k === 1 ? img : resizeImage(img, ow, oh));
+  let frames: RgbImage[];
+  let delaysMs: number[];
+  let kind: AnimatedMemeResult["kind"];
+  let faceFrames = 1;
+  let carriedFrames = 0;
+  const faces = input.reactionFaces ?? (await detectReactionFaces(reaction.frames));
+  lap("detect");
+  if (reaction.frames.length === 1) {
+    kind = "morph";
+    const face = faces[0];
+    if (!face) {
+      throw new MimicError("NO_FACE", "No face found in the reaction image. Send one where a face looks roughly at the camera.");
+    }
+    const result = transferExpression({
+      template,
+      templateFace,
+      reaction: reaction.frames[0],
+      reactionFace: face,
+      mode: "mimic", // a morph animates the user's own photo; swap has no template-framed end point
+      intensity: input.intensity,
+      regions: input.regions,
+    });
+    lap("transfer");
+    const m = morphExpression({
+      template: shrink(template),
+      from: scalePoints(templateFace.landmarks, k),
+      result: shrink(result.image),
+      to: scalePoints(result.landmarks, k),
+      ...input.morph,
+    });
+    frames = m.frames;
+    delaysMs = m.delaysMs;
+    lap("morph");
+  } else {
+    kind = "reaction";
+    const r = animateReaction({
+      template,
+      templateFace,
+      frames: reaction.frames,
+      delaysMs: reaction.delaysMs,
+      faces,
+      mode: input.mode,
+      intensity: input.intensity,
+      regions: input.regions,
+    });
+    lap("transfer");
+    // swap output is reaction-sized: scale it by its own size.
+    const rk = scaleFor(r.frames[0], input.size ?? DEFAULT_ANIMATION_SIZE);
+    const rw = Math.max(1, Math.round(r.frames[0].width * rk));
+    const rh = Math.max(1, Math.round(r.frames[0].height * rk));
+    frames = r.frames.map((f) => (rk === 1 ? f : resizeImage(f, rw, rh)));
+    delaysMs = r.delaysMs;
+    faceFrames = r.faceFrames;
+    carriedFrames = r.carriedFrames;
+    lap("resize");
+  }
+  frames = await captionFrames(frames, input.captions);
+  lap("captions");
+  const gif = await encodeGif(frames, { delaysMs, loop: true, maxBytes: input.maxBytes, dither: input.dither });
+  lap("encode");
+  timingsMs.total = Object.values(timingsMs).reduce((s, v) => s + v, 0);
+  return { gif, kind, faceFrames, carriedFrames, timingsMs };
+}
+
+/** Draws the same captions on every frame (rendered once). */
+export async function captionFrames(frames: RgbImage[], captions?: MemeCaptions): Promise<RgbImage[]> {
+  if (!captions || frames.length === 0) return frames;
+  const overlay = await renderCaptionOverlay(frames[0].width, frames[0].height, captions);
+  return overlay.inkBox ? frames.map((f) => applyOverlay(f, overlay)) : frames;
+}
+
+export interface FaceMorphGifInput {
+  a: RgbImage;
+  aFace: AnalyzedFace;
+  b: RgbImage;
+  bFace: AnalyzedFace;
+  morph?: MorphOptions;
+  size?: number;
+  captions?: MemeCaptions;
+  maxBytes?: number;
+  dither?: boolean;
+}
+
+/** The classic two-face morph (two templates, or template and reaction face) as a GIF in a's frame. */
+export async function renderFaceMorphGif(input: FaceMorphGifInput): Promise<{ gif: EncodedGif; timingsMs: StageTimings }> {
+  const t0 = performance.now();
+  const k = scaleFor(input.a, input.size ?? DEFAULT_ANIMATION_SIZE);
+  const a = k === 1 ? input.a : resizeImage(input.a, Math.max(1, Math.round(input.a.width * k)), Math.max(1, Math.round(input.a.height * k)));
+  const m = morphFaces({ a, aLandmarks: scalePoints(input.aFace.landmarks, k), b: input.b, bLandmarks: input.bFace.landmarks, ...input.morph });
+  const t1 = performance.now();
+  const frames = await captionFrames(m.frames, input.captions);
+  const gif = await encodeGif(frames, { delaysMs: m.delaysMs, loop: true, maxBytes: input.maxBytes, dither: input.dither });
+  const t2 = performance.now();
+  return { gif, timingsMs: { morph: t1 - t0, encode: t2 - t1, total: t2 - t0 } };
+}
+
+function scaleFor(img: RgbImage, size: number): number {
+  if (!Number.isFinite(size) || size < 16) throw new MimicError("BAD_INPUT", `The animation size must be at least 16 px (got ${size}).`);
+  return Math.min(1, size / Math.max(img.width, img.height));
+}

@@ -1,0 +1,239 @@
+import type { RgbImage } from "../types.ts";
+import { faceMeshPoints, faceMeshTriangles, triangulate, warpTriangles } from "../warp/index.ts";
+import { MESH_POINTS, STABLE } from "../warp/landmarks.ts";
+import { shrinkByBox } from "../image/index.ts";
+import {
+  applySimilarity2D,
+  fitSimilarity2D,
+  invertSimilarity2D,
+  lerpPoints,
+  movedTriangles,
+  scalePoints,
+  similarityScale,
+  trianglesInBox,
+} from "./geometry.ts";
+import { easeInOut, morphTiming, type LoopMode } from "./schedule.ts";
+
+export interface MorphOptions {
+  /** Frames in the whole animation (default 24). */
+  frames?: number;
+  /** Playback rate (default 20). */
+  fps?: number;
+  /** pingpong (there and back, default) or forward. */
+  loop?: LoopMode;
+  /** How long the two extreme frames stay (default 600 ms). */
+  holdMs?: number;
+}
+
+export interface MorphFrames {
+  frames: RgbImage[];
+  delaysMs: number[];
+  /** Eased progress of each frame, 0 = first endpoint, 1 = second. */
+  progress: number[];
+}
+
+/** Ring anchors around the face (as in transfer): the warp never moves hair, neck or background. */
+const RING_SCALE = 1.45;
+/** A pixel of the transferred image counts as "texture changed" (not explained by the warp) above this. */
+const RESIDUAL_THRESHOLD = 10;
+const MASK_DILATE = 2;
+const MASK_FEATHER = 3;
+
+const copy = (img: RgbImage): RgbImage => ({ data: Uint8Array.from(img.data), width: img.width, height: img.height });
+
+export interface ExpressionMorphInput extends MorphOptions {
+  /** The user's face photo and its 468-point landmarks (pixels). */
+  template: RgbImage;
+  from: Float32Array;
+  /** The transferred result (same size) and its landmarks. */
+  result: RgbImage;
+  to: Float32Array;
+}
+
+/**
+ * Animates the user's face from its own expression to the transferred one. Geometry is interpolated on the
+ * face mesh (eased) and the template is warped along it; only where the transferred image has texture the
+ * warp cannot explain (a mouth that opens onto teeth, re-shaded lips) is that texture, carried along the
+ * same mesh, faded in. The first frame is the template and the last the result, exactly.
+ */
+export function morphExpression(input: ExpressionMorphInput): MorphFrames {
+  const { template, result, from, to } = input;
+  const { width: w, height: h } = template;
+  if (result.width !== w || result.height !== h) throw new Error("morphExpression: template and result sizes differ");
+  const timing = morphTiming(input.frames, input.loop, input.fps, input.holdMs);
+  const p0 = faceMeshPoints(from, { width: w, height: h, ringScale: RING_SCALE, border: true });
+  const p1 = faceMeshPoints(to, { width: w, height: h, ringScale: RING_SCALE, border: true });
+
+  // Texture the warp alone does not produce: where the result differs from the template warped to the end shape.
+  const warpedEnd = copy(template);
+  warpTriangles(template, p0, p1, movedTriangles(triangulate(p1), p0, p1), warpedEnd);
+  const residual = residualMask(result, warpedEnd);
+
+  const progress: number[] = [];
+  const frames = timing.t.map((t) => {
+    const e = easeInOut(t);
+    progress.push(e);
+    if (e <= 0) return copy(template);
+    if (e >= 1) return copy(result);
+    const pe = lerpPoints(p0, p1, e);
+    const tri = triangulate(pe);
+    const frame = copy(template);
+    warpTriangles(template, p0, pe, movedTriangles(tri, p0, pe), frame);
+    if (residual) blendResidual(frame, result, residual, p1, pe, tri, e);
+    return frame;
+  });
+  return { frames, delaysMs: timing.delaysMs, progress };
+}
+
+interface Residual {
+  /** Feathered weight 0..255 in channel 0 (an RgbImage so the mesh warp can carry it). */
+  mask: RgbImage;
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+function residualMask(result: RgbImage, warped: RgbImage): Residual | null {
+  const { width: w, height: h } = result;
+  const hard = new Uint8Array(w * h);
+  let x0 = w, y0 = h, x1 = -1, y1 = -1;
+  for (let i = 0, p = 0; i < w * h; i++, p += 3) {
+    const d = Math.max(
+      Math.abs(result.data[p] - warped.data[p]),
+      Math.abs(result.data[p + 1] - warped.data[p + 1]),
+      Math.abs(result.data[p + 2] - warped.data[p + 2]),
+    );
+    if (d > RESIDUAL_THRESHOLD) {
+      hard[i] = 1;
+      const x = i % w, y = (i / w) | 0;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  if (x1 < 0) return null;
+  const m = MASK_DILATE + MASK_FEATHER;
+  x0 = Math.max(0, x0 - m); y0 = Math.max(0, y0 - m);
+  x1 = Math.min(w - 1, x1 + m); y1 = Math.min(h - 1, y1 + m);
+  // Dilate (max filter), then feather (box blur) inside the box only.
+  const dil = new Float32Array(w * h);
+  for (let y = y0; y <= y1; y++) {
+    for (let x = x0; x <= x1; x++) {
+      let v = 0;
+      for (let dy = -MASK_DILATE; dy <= MASK_DILATE && !v; dy++) {
+        const yy = y + dy;
+        if (yy < 0 || yy >= h) continue;
+        for (let dx = -MASK_DILATE; dx <= MASK_DILATE; dx++) {
+          const xx = x + dx;
+          if (xx >= 0 && xx < w && hard[yy * w + xx]) { v = 1; break; }
+        }
+      }
+      dil[y * w + x] = v;
+    }
+  }
+  const mask: RgbImage = { data: new Uint8Array(w * h * 3), width: w, height: h };
+  const r = MASK_FEATHER;
+  for (let y = y0; y <= y1; y++) {
+    for (let x = x0; x <= x1; x++) {
+      let s = 0, n = 0;
+      for (let yy = Math.max(0, y - r); yy <= Math.min(h - 1, y + r); yy++) {
+        for (let xx = Math.max(0, x - r); xx <= Math.min(w - 1, x + r); xx++) { s += dil[yy * w + xx]; n++; }
+      }
+      mask.data[(y * w + x) * 3] = Math.round((255 * s) / n);
+    }
+  }
+  return { mask, x0, y0, x1: x1 + 1, y1: y1 + 1 };
+}
+
+/** Fades the result's own texture in where the residual mask says, carried along the mesh to shape pe. */
+function blendResidual(frame: RgbImage, result: RgbImage, res: Residual, p1: Float32Array, pe: Float32Array, tri: Uint32Array, e: number): void {
+  const { width: w, height: h } = frame;
+  const near = trianglesInBox(tri, p1, res.x0 - 1, res.y0 - 1, res.x1 + 1, res.y1 + 1);
+  const tex: RgbImage = { data: new Uint8Array(w * h * 3), width: w, height: h };
+  const weight: RgbImage = { data: new Uint8Array(w * h * 3), width: w, height: h };
+  warpTriangles(result, p1, pe, near, tex);
+  warpTriangles(res.mask, p1, pe, near, weight);
+  // The warped region's bounds at pe.
+  let x0 = w, y0 = h, x1 = 0, y1 = 0;
+  for (let t = 0; t < near.length; t++) {
+    const i = near[t];
+    x0 = Math.min(x0, pe[2 * i]); x1 = Math.max(x1, pe[2 * i]);
+    y0 = Math.min(y0, pe[2 * i + 1]); y1 = Math.max(y1, pe[2 * i + 1]);
+  }
+  const xa = Math.max(0, Math.floor(x0)), xb = Math.min(w, Math.ceil(x1) + 1);
+  const ya = Math.max(0, Math.floor(y0)), yb = Math.min(h, Math.ceil(y1) + 1);
+  const k = e / 255;
+  for (let y = ya; y < yb; y++) {
+    for (let x = xa; x < xb; x++) {
+      const p = (y * w + x) * 3;
+      const a = weight.data[p] * k;
+      if (a === 0) continue;
+      for (let c = 0; c < 3; c++) frame.data[p + c] = frame.data[p + c] + (tex.data[p + c] - frame.data[p + c]) * a + 0.5;
+    }
+  }
+}
+
+export interface FaceMorphInput extends MorphOptions {
+  /** First face: its image defines the output frame (resize it to the output size first). */
+  a: RgbImage;
+  aLandmarks: Float32Array;
+  /** Second face, any size: it is aligned onto the first by a similarity fitted on stable landmarks. */
+  b: RgbImage;
+  bLandmarks: Float32Array;
+}
+
+export interface FaceMorphFrames extends MorphFrames {
+  /** The second endpoint: b aligned into a's frame (what the last forward frame shows). */
+  alignedB: RgbImage;
+}
+
+/**
+ * The classic face morph between two different faces: b is aligned onto a (similarity on stable landmarks),
+ * then every frame warps BOTH images to the interpolated mesh and cross-dissolves them, so eyes, nose and
+ * mouth stay single (no ghosting) while identity and texture blend. Image borders and a ring around each
+ * face are mesh anchors, so the whole frame is covered.
+ */
+export function morphFaces(input: FaceMorphInput): FaceMorphFrames {
+  const { a } = input;
+  const { width: w, height: h } = a;
+  const timing = morphTiming(input.frames, input.loop, input.fps, input.holdMs);
+  let b = input.b;
+  let bLm = input.bLandmarks;
+  let sim = fitSimilarity2D(bLm, input.aLandmarks, STABLE);
+  // Shrinking b first (area average) avoids aliasing when it is much larger than the output.
+  const shrink = Math.floor(1 / similarityScale(sim));
+  if (shrink >= 2) {
+    b = shrinkByBox(b, shrink);
+    bLm = scalePoints(bLm, 1 / shrink);
+    sim = fitSimilarity2D(bLm, input.aLandmarks, STABLE);
+  }
+  const bInA = applySimilarity2D(sim, bLm, 3);
+  const mesh = faceMeshTriangles({ landmarks: [input.aLandmarks, bInA], width: w, height: h, ringScale: RING_SCALE, border: true });
+  const pa = mesh.points[0];
+  const pb = mesh.points[1];
+  // Anchors (border) are shared in a's frame; in b's own pixels they are wherever the similarity sends them.
+  const pbSrc = applySimilarity2D(invertSimilarity2D(sim), pb, 2);
+  for (let i = 0; i < MESH_POINTS * 2; i++) pbSrc[i] = bLm[3 * (i >> 1) + (i & 1)];
+
+  const alignedB: RgbImage = { data: new Uint8Array(w * h * 3), width: w, height: h };
+  warpTriangles(b, pbSrc, pb, triangulate(pb), alignedB);
+  const wa: RgbImage = { data: new Uint8Array(w * h * 3), width: w, height: h };
+  const wb: RgbImage = { data: new Uint8Array(w * h * 3), width: w, height: h };
+  const progress: number[] = [];
+  const frames = timing.t.map((t) => {
+    const e = easeInOut(t);
+    progress.push(e);
+    if (e <= 0) return copy(a);
+    if (e >= 1) return copy(alignedB);
+    const pe = lerpPoints(pa, pb, e);
+    const tri = triangulate(pe);
+    warpTriangles(a, pa, pe, tri, wa);
+    warpTriangles(b, pbSrc, pe, tri, wb);
+    const out = new Uint8Array(w * h * 3);
+    for (let i = 0; i < out.length; i++) out[i] = wa.data[i] + (wb.data[i] - wa.data[i]) * e + 0.5;
+    return { data: out, width: w, height: h };
+  });
+  return { frames, delaysMs: timing.delaysMs, progress, alignedB };
+}

@@ -1,0 +1,153 @@
+import { MimicError } from "../../errors.ts";
+import { getFaceAnalyzer } from "../face/index.ts";
+import { checkFace, transferExpression, type Regions, type TransferMode } from "../transfer/index.ts";
+import type { AnalyzedFace, RgbImage } from "../types.ts";
+
+/** Frames of an untrusted animation we process at most (decodeAnimation drops the rest). */
+export const MAX_REACTION_FRAMES = 48;
+/** Total decoded pixels over all frames (bounds memory and time for untrusted input). */
+export const MAX_REACTION_TOTAL_PIXELS = 48 * 512 * 512;
+/** Gaussian σ of the temporal landmark smoothing, in frames. */
+export const DEFAULT_SMOOTHING = 1;
+/** A face centre jumping more than this × face size between frames is a cut: no smoothing across it. */
+const CUT_JUMP = 0.35;
+
+export interface AnimateReactionInput {
+  template: RgbImage;
+  templateFace: AnalyzedFace;
+  /** Decoded reaction frames (same size) and their display times. */
+  frames: RgbImage[];
+  delaysMs: number[];
+  /** The reaction face in each frame, null where none was found (or it is unusable). */
+  faces: (AnalyzedFace | null)[];
+  mode?: TransferMode;
+  intensity?: number;
+  regions?: Regions;
+  /** σ in frames (0 = off). */
+  smoothing?: number;
+}
+
+export interface AnimatedReaction {
+  frames: RgbImage[];
+  delaysMs: number[];
+  /** Frames whose own face was used / that borrowed the nearest good frame's face. */
+  faceFrames: number;
+  carriedFrames: number;
+}
+
+/**
+ * Transfers every frame's expression onto the template. Reaction landmarks are smoothed over time (a
+ * zero-phase Gaussian, cut-aware) so detector jitter does not make the result shimmer; frames where no
+ * usable face was found take the nearest good frame's face. A pure function of plain data (worker-safe).
+ */
+export function animateReaction(input: AnimateReactionInput): AnimatedReaction {
+  const n = input.frames.length;
+  if (n === 0 || input.faces.length !== n || input.delaysMs.length !== n) {
+    throw new MimicError("BAD_INPUT", "The animation has no frames to work with.");
+  }
+  checkFace(input.templateFace, "template");
+  const usable = input.faces.map((f) => (f && isUsable(f) ? f : null));
+  const good = usable.flatMap((f, i) => (f ? [i] : []));
+  if (good.length === 0) {
+    throw new MimicError(
+      "NO_FACE",
+      "No usable face was found in any frame of that animation. Send one where a face looks roughly at the camera.",
+    );
+  }
+  const source = usable.map((f, i) => f ?? usable[nearest(good, i)]!);
+  const smoothed = smoothLandmarks(source, input.smoothing ?? DEFAULT_SMOOTHING);
+  const frames: RgbImage[] = [];
+  for (let i = 0; i < n; i++) {
+    // A carried frame has no face of its own: its expression (and mouth texture) come from the good frame.
+    const from = usable[i] ? i : nearest(good, i);
+    const reactionFace = { ...source[i], landmarks: smoothed[i] };
+    frames.push(
+      transferExpression({
+        template: input.template,
+        templateFace: input.templateFace,
+        reaction: input.frames[from],
+        reactionFace,
+        mode: input.mode,
+        intensity: input.intensity,
+        regions: input.regions,
+      }).image,
+    );
+  }
+  return { frames, delaysMs: input.delaysMs.slice(), faceFrames: good.length, carriedFrames: n - good.length };
+}
+
+function isUsable(f: AnalyzedFace): boolean {
+  try {
+    checkFace(f, "reaction");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function nearest(sorted: number[], i: number): number {
+  let best = sorted[0];
+  for (const j of sorted) if (Math.abs(j - i) < Math.abs(best - i)) best = j;
+  return best;
+}
+
+function centre(f: AnalyzedFace): [number, number, number] {
+  return [f.box.x + f.box.width / 2, f.box.y + f.box.height / 2, Math.max(f.box.width, f.box.height)];
+}
+
+/**
+ * Zero-phase Gaussian smoothing of each landmark coordinate over time (all frames are known up front, so
+ * no lag as with a causal filter). Frames on either side of a cut are never mixed.
+ */
+export function smoothLandmarks(faces: AnalyzedFace[], sigma: number): Float32Array[] {
+  const n = faces.length;
+  if (sigma <= 0 || n < 3) return faces.map((f) => f.landmarks);
+  const segment = new Int32Array(n);
+  for (let i = 1; i < n; i++) {
+    const [ax, ay, as] = centre(faces[i - 1]);
+    const [bx, by] = centre(faces[i]);
+    segment[i] = segment[i - 1] + (Math.hypot(bx - ax, by - ay) > CUT_JUMP * as ? 1 : 0);
+  }
+  const radius = Math.ceil(2 * sigma);
+  const weights = Array.from({ length: 2 * radius + 1 }, (_, k) => Math.exp(-((k - radius) ** 2) / (2 * sigma * sigma)));
+  const len = faces[0].landmarks.length;
+  return faces.map((_, i) => {
+    const out = new Float32Array(len);
+    let wsum = 0;
+    for (let k = -radius; k <= radius; k++) {
+      const j = i + k;
+      if (j < 0 || j >= n || segment[j] !== segment[i]) continue;
+      const wk = weights[k + radius];
+      const lm = faces[j].landmarks;
+      for (let c = 0; c < len; c++) out[c] += lm[c] * wk;
+      wsum += wk;
+    }
+    for (let c = 0; c < len; c++) out[c] /= wsum;
+    return out;
+  });
+}
+
+/**
+ * Finds the reaction face in each frame: the largest face in the first frame that has one, then in each
+ * frame the face nearest the previous one (so a second person walking in does not steal the role).
+ */
+export async function detectReactionFaces(frames: RgbImage[]): Promise<(AnalyzedFace | null)[]> {
+  const analyzer = await getFaceAnalyzer();
+  const out: (AnalyzedFace | null)[] = [];
+  let prev: AnalyzedFace | null = null;
+  for (const f of frames) {
+    const { faces } = await analyzer.analyze(f);
+    let pick: AnalyzedFace | null = faces[0] ?? null;
+    if (prev && faces.length > 1) {
+      const [px, py] = centre(prev);
+      pick = faces.reduce((a, b) => {
+        const [ax, ay] = centre(a);
+        const [bx, by] = centre(b);
+        return Math.hypot(bx - px, by - py) < Math.hypot(ax - px, ay - py) ? b : a;
+      });
+    }
+    out.push(pick);
+    if (pick) prev = pick;
+  }
+  return out;
+}
