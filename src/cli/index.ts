@@ -6,6 +6,7 @@ import { register as registerStart } from "./commands/start.ts";
 import { register as registerRegister } from "./commands/register.ts";
 import { register as registerMeme } from "./commands/meme.ts";
 import { register as registerFace } from "./commands/face.ts";
+import { register as registerMorph } from "./commands/morph.ts";
 
 /**
  * The `mimic` command line. Each subcommand lives in its own module under src/cli/commands and
@@ -21,6 +22,7 @@ registerStart(program);
 registerRegister(program);
 registerMeme(program);
 registerFace(program);
+registerMorph(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof MimicError) {
