@@ -21,6 +21,7 @@
  *   updateRules({platform, serverId, isAdmin}, RulesPatch) → Rules       FORBIDDEN unless isAdmin
  *   ban / unban / bans({platform, serverId, isAdmin}, userId, reason?)
  *   usageReport({platform, serverId, isAdmin}) → {today, last30Days}: {total, byCommand, topUsers}
+ *   pruneUsage(keepDays = 90) → deleted count       (openStore runs it at start-up)
  *
  * Enrolment:
  *   assessEnrolment(analysis, rules?) → verdict          pure: which face, usable or what to fix
@@ -31,7 +32,7 @@ export { openStore } from "./store.ts";
 export type { Store, StoreOptions } from "./store.ts";
 export { TemplateStore, MESH_VALUES } from "./templates.ts";
 export type { EnrolledTemplate, Owner, StoredTemplate, TemplateSummary } from "./templates.ts";
-export { Moderation, rulesPatchSchema, formatWait } from "./moderation.ts";
+export { Moderation, rulesPatchSchema, formatWait, USAGE_RETENTION_DAYS } from "./moderation.ts";
 export type { Admission, RuleDefaults, Rules, RulesPatch, Scope, ServerRef, UsageReport, UsageWindow, UserUsage } from "./moderation.ts";
 export { assessEnrolment, prepareEnrolment, enrolFace, DEFAULT_ENROLMENT_RULES, TEMPLATE_CROP_SIZE } from "./enrol.ts";
 export type { EnrolmentRules, EnrolmentVerdict, PreparedEnrolment } from "./enrol.ts";

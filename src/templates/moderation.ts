@@ -92,6 +92,8 @@ export interface UserUsage {
 }
 
 const NO_LIMIT = 2_147_483_647;
+/** Usage records are kept this many days (reports look back 30). */
+export const USAGE_RETENTION_DAYS = 90;
 
 export class Moderation {
   constructor(
@@ -286,6 +288,15 @@ export class Moderation {
     };
     const [todayWindow, last30Days] = await Promise.all([window(today), window(today - 29)]);
     return { today: todayWindow, last30Days };
+  }
+
+  /**
+   * Deletes usage records older than `keepDays` UTC days (they are personal data, and only the last 30
+   * days are ever reported). openStore runs it at start-up. Returns how many were deleted.
+   */
+  async pruneUsage(keepDays = USAGE_RETENTION_DAYS): Promise<number> {
+    const oldest = utcDay(this.now()) - Math.max(30, keepDays) + 1;
+    return (await withRetry(() => this.db.usageEvent.deleteMany({ where: { day: { lt: oldest } } }))).count;
   }
 
   /** Why an admission was refused, read after the fact; null when nothing is over its limit now. */

@@ -15,6 +15,8 @@ export interface StoreOptions {
   defaults?: Partial<Omit<RuleDefaults, "maxTemplatesPerUser">>;
   /** PostgreSQL connections in the pool (default 10). */
   poolSize?: number;
+  /** Usage records older than this many days (at least 30) are deleted at start-up; default 90. */
+  usageRetentionDays?: number;
   /** Clock in epoch ms (tests move time); default Date.now. */
   now?: () => number;
 }
@@ -51,12 +53,15 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
     cooldownSeconds: opts.defaults?.cooldownSeconds ?? cfg.COOLDOWN_SECONDS,
     maxTemplatesPerUser,
   };
+  const moderation = new Moderation(db, target.dialect, defaults, opts.now);
+  const pruned = await moderation.pruneUsage(opts.usageRetentionDays);
+  if (pruned) logger.info({ pruned }, "old usage records deleted");
   let closed = false;
   return {
     dialect: target.dialect,
     description: describeTarget(target),
     templates: new TemplateStore(db, maxTemplatesPerUser),
-    moderation: new Moderation(db, target.dialect, defaults, opts.now),
+    moderation,
     async close() {
       if (closed) return;
       closed = true;

@@ -164,6 +164,22 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     expect((await refusal(store.moderation.usageReport({ ...admin(s), isAdmin: false }))).code).toBe("FORBIDDEN");
   });
 
+  it.skipIf(skip)("deletes usage records past the retention period, keeping the 30 reported days", async () => {
+    const u = at("old-timer", "prune");
+    clock = T0 - 95 * DAY;
+    await store.moderation.admit(u, "meme");
+    clock = T0 - 29 * DAY;
+    await store.moderation.admit(u, "meme");
+    clock = T0;
+    const day = (ms: number) => Math.floor(ms / DAY);
+    const onDay = async (d: number) => Number((await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM usage_events WHERE day = ${d}`))[0].n);
+    expect(await store.moderation.pruneUsage(90)).toBe(1); // the 95-day-old one
+    expect(await onDay(day(T0 - 40 * DAY))).toBe(1); // the report test's 40-day-old one is kept…
+    expect(await store.moderation.pruneUsage(5)).toBe(1); // …until retention is cut, never below 30 days
+    const left = await db.query<{ day: number }>("SELECT day FROM usage_events WHERE platform_user_id = 'old-timer'");
+    expect(left.map((r) => Number(r.day))).toEqual([Math.floor((T0 - 29 * DAY) / DAY)]);
+  });
+
   it.skipIf(skip)("private chats use the configured defaults and count per user", async () => {
     const dm = at("dm-user", null, null);
     await store.moderation.admit(dm, "meme");
