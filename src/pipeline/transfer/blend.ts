@@ -69,51 +69,54 @@ export function patchMean(img: RgbImage, pts: ArrayLike<number>, radius: number)
   return n ? [s[0]! / n, s[1]! / n, s[2]! / n] : [128, 128, 128];
 }
 
-/** Per-channel mean and standard deviation of `img` weighted by `mask` inside `box`. */
-export function maskedStats(img: RgbImage, mask: Float32Array, box: Box): { mean: number[]; std: number[] } {
+/** Per-channel mean and standard deviation of `img` over the pixels where `mask` is set. */
+export function maskedStats(img: RgbImage, mask: Uint8Array): { mean: number[]; std: number[] } {
   const sum = [0, 0, 0], sq = [0, 0, 0];
-  let wsum = 0;
-  for (let y = box.y; y < box.y + box.height; y++) {
-    for (let x = box.x; x < box.x + box.width; x++) {
-      const w = mask[y * img.width + x]!;
-      if (w <= 0) continue;
-      const o = (y * img.width + x) * 3;
-      for (let c = 0; c < 3; c++) {
-        const v = img.data[o + c]!;
-        sum[c]! += w * v;
-        sq[c]! += w * v * v;
-      }
-      wsum += w;
+  let n = 0;
+  for (let p = 0; p < mask.length; p++) {
+    if (!mask[p]) continue;
+    for (let c = 0; c < 3; c++) {
+      const v = img.data[p * 3 + c]!;
+      sum[c]! += v;
+      sq[c]! += v * v;
     }
+    n++;
   }
-  const mean = sum.map((v) => (wsum ? v / wsum : 0));
-  const std = sq.map((v, c) => (wsum ? Math.sqrt(Math.max(1, v / wsum - mean[c]! ** 2)) : 1));
+  const mean = sum.map((v) => (n ? v / n : 0));
+  const std = sq.map((v, c) => (n ? Math.sqrt(Math.max(1, v / n - mean[c]! ** 2)) : 1));
   return { mean, std };
 }
 
-/**
- * out = out*(1-a) + src*a inside `box` where a = mask, with `src` first passed through a per-channel affine
- * colour map (gain, offset).
- */
-export function blendInto(
-  out: RgbImage,
-  src: RgbImage,
-  mask: Float32Array,
-  box: Box,
-  gain: readonly number[] = [1, 1, 1],
-  offset: readonly number[] = [0, 0, 0],
-): void {
-  const g0 = gain[0]!, g1 = gain[1]!, g2 = gain[2]!, o0 = offset[0]!, o1 = offset[1]!, o2 = offset[2]!;
-  const od = out.data, sd = src.data, w = out.width;
-  for (let y = box.y; y < box.y + box.height; y++) {
-    for (let x = box.x; x < box.x + box.width; x++) {
+/** In place: v ↦ clamp(v * gain + offset) per channel. */
+export function mapColours(img: RgbImage, gain: readonly number[], offset: readonly number[]): void {
+  const d = img.data;
+  for (let i = 0; i < d.length; i += 3) {
+    for (let c = 0; c < 3; c++) d[i + c] = clamp255(d[i + c]! * gain[c]! + offset[c]!) + 0.5;
+  }
+}
+
+/** Hard 0/1 mask of the pixels at least `radius` px inside a coverage mask. */
+export function erodeMask(cover: Float32Array, width: number, height: number, radius: number): Uint8Array {
+  const m = Float32Array.from(cover);
+  boxBlurMask(m, width, height, radius);
+  const out = new Uint8Array(m.length);
+  for (let i = 0; i < m.length; i++) out[i] = m[i]! > 0.999 ? 1 : 0;
+  return out;
+}
+
+/** out[ox+x, oy+y] = mix(out, patch * gain, mask) over the patch (mask is patch-sized). */
+export function blendPatch(out: RgbImage, patch: RgbImage, mask: Float32Array, ox: number, oy: number, gain: readonly number[] = [1, 1, 1]): void {
+  const w = patch.width;
+  for (let y = 0; y < patch.height; y++) {
+    for (let x = 0; x < w; x++) {
       const a = mask[y * w + x]!;
       if (a <= 0) continue;
-      const o = (y * w + x) * 3;
-      const r = clamp255(sd[o]! * g0 + o0), g = clamp255(sd[o + 1]! * g1 + o1), b = clamp255(sd[o + 2]! * g2 + o2);
-      od[o] = od[o]! + (r - od[o]!) * a + 0.5;
-      od[o + 1] = od[o + 1]! + (g - od[o + 1]!) * a + 0.5;
-      od[o + 2] = od[o + 2]! + (b - od[o + 2]!) * a + 0.5;
+      const p = (y * w + x) * 3;
+      const o = ((y + oy) * out.width + x + ox) * 3;
+      for (let c = 0; c < 3; c++) {
+        const v = clamp255(patch.data[p + c]! * gain[c]!);
+        out.data[o + c] = out.data[o + c]! + (v - out.data[o + c]!) * a + 0.5;
+      }
     }
   }
 }
@@ -152,4 +155,79 @@ export function diffBox(a: RgbImage, b: RgbImage): Box | null {
     }
   }
   return x1 < 0 ? null : { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+}
+
+/**
+ * Seamless-cloning correction by membrane interpolation (the fast equivalent of Poisson cloning used by
+ * "instant image cloning", Farbman et al. 2009): the colour difference `target − source` measured on the
+ * boundary of `hard` is spread smoothly over the whole area with a push-pull pyramid. Adding the result
+ * to the source makes it meet the target without a seam while keeping its own detail (gradients).
+ * Returns 3 floats per pixel (width*height*3). `limit` bounds the correction per channel.
+ */
+export function membraneCorrection(
+  source: RgbImage,
+  target: RgbImage,
+  hard: Uint8Array,
+  limit = 45,
+): Float32Array {
+  const { width: w, height: h } = source;
+  const val = new Float32Array(w * h * 3);
+  const wt = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const p = y * w + x;
+      if (!hard[p]) continue;
+      const edge = x === 0 || y === 0 || x === w - 1 || y === h - 1 || !hard[p - 1] || !hard[p + 1] || !hard[p - w] || !hard[p + w];
+      if (!edge) continue;
+      for (let c = 0; c < 3; c++) {
+        const d = target.data[p * 3 + c]! - source.data[p * 3 + c]!;
+        val[p * 3 + c] = d < -limit ? -limit : d > limit ? limit : d;
+      }
+      wt[p] = 1;
+    }
+  }
+  pushPull(val, wt, w, h);
+  return val;
+}
+
+/** Fills pixels of weight < 1 from coarser levels (weighted averages down, bilinear back up). In place. */
+function pushPull(val: Float32Array, wt: Float32Array, w: number, h: number): void {
+  if (w <= 1 && h <= 1) return;
+  const cw = Math.max(1, (w + 1) >> 1), ch = Math.max(1, (h + 1) >> 1);
+  const cv = new Float32Array(cw * ch * 3);
+  const cwt = new Float32Array(cw * ch);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const p = y * w + x;
+      const a = wt[p]!;
+      if (a === 0) continue;
+      const q = (y >> 1) * cw + (x >> 1);
+      cwt[q]! += a;
+      for (let c = 0; c < 3; c++) cv[q * 3 + c]! += a * val[p * 3 + c]!;
+    }
+  }
+  for (let q = 0; q < cw * ch; q++) {
+    const a = cwt[q]!;
+    if (a > 0) for (let c = 0; c < 3; c++) cv[q * 3 + c]! /= a;
+    cwt[q] = a > 1 ? 1 : a;
+  }
+  if (cw < w || ch < h) pushPull(cv, cwt, cw, ch);
+  for (let y = 0; y < h; y++) {
+    // Bilinear up-sampling of the coarse level (pixel centres at 2i + 0.5).
+    const fy = Math.min(ch - 1, Math.max(0, (y - 0.5) / 2));
+    const y0 = Math.floor(fy), y1 = Math.min(ch - 1, y0 + 1), ty = fy - y0;
+    for (let x = 0; x < w; x++) {
+      const p = y * w + x;
+      const a = wt[p]!;
+      if (a >= 1) continue;
+      const fx = Math.min(cw - 1, Math.max(0, (x - 0.5) / 2));
+      const x0 = Math.floor(fx), x1 = Math.min(cw - 1, x0 + 1), tx = fx - x0;
+      for (let c = 0; c < 3; c++) {
+        const v =
+          (cv[(y0 * cw + x0) * 3 + c]! * (1 - tx) + cv[(y0 * cw + x1) * 3 + c]! * tx) * (1 - ty) +
+          (cv[(y1 * cw + x0) * 3 + c]! * (1 - tx) + cv[(y1 * cw + x1) * 3 + c]! * tx) * ty;
+        val[p * 3 + c] = a * val[p * 3 + c]! + (1 - a) * v;
+      }
+    }
+  }
 }

@@ -1,7 +1,7 @@
 import type { RgbImage } from "../types.ts";
 import { warpTriangles } from "../warp/index.ts";
 import { INNER_LIP_RING } from "../warp/landmarks.ts";
-import { featherInside, patchMean, pointsBox } from "./blend.ts";
+import { blendPatch, featherInside, patchMean, pointsBox } from "./blend.ts";
 import { innerLipPolygon } from "./measure.ts";
 
 /** Cheek, nose and forehead points whose colour stands for the face's skin tone and lighting. */
@@ -107,20 +107,4 @@ function growRing(ring: Float32Array, px: number, scale: number): Float32Array {
   return out;
 }
 
-function blendPatch(out: RgbImage, patch: RgbImage, mask: Float32Array, ox: number, oy: number, gain: readonly number[]): void {
-  const full: RgbImage = out;
-  const w = patch.width;
-  for (let y = 0; y < patch.height; y++) {
-    for (let x = 0; x < w; x++) {
-      const a = mask[y * w + x]!;
-      if (a <= 0) continue;
-      const p = (y * w + x) * 3;
-      const o = ((y + oy) * full.width + x + ox) * 3;
-      for (let c = 0; c < 3; c++) {
-        const v = Math.min(255, patch.data[p + c]! * gain[c]!);
-        full.data[o + c] = full.data[o + c]! + (v - full.data[o + c]!) * a + 0.5;
-      }
-    }
-  }
-}
 

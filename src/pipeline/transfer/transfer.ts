@@ -1,7 +1,8 @@
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { faceMeshPoints, triangulate, warpTriangles } from "../warp/index.ts";
-import { LIPS_INNER_LOWER, LIPS_INNER_UPPER, LIPS_OUTER_LOWER, LIPS_OUTER_UPPER, MESH_POINTS, STABLE } from "../warp/landmarks.ts";
-import { blendInto, diffBox, featherInside, maskedStats, pointsBox } from "./blend.ts";
+import { FACE_OVAL, LIPS_INNER_LOWER, LIPS_INNER_UPPER, LIPS_OUTER_LOWER, LIPS_OUTER_UPPER, MESH_POINTS, STABLE } from "../warp/landmarks.ts";
+import { cropImage } from "../image/index.ts";
+import { blendPatch, boxBlurMask, diffBox, erodeMask, mapColours, maskedStats, membraneCorrection, pointsBox } from "./blend.ts";
 import { retargetExpression, type Regions } from "./expression.ts";
 import { alignSimilarity, applySimilarity } from "./geometry.ts";
 import { measureExpression } from "./measure.ts";
@@ -167,9 +168,11 @@ function movedTriangles(tris: Uint32Array, src: Float32Array, dst: Float32Array)
 
 /**
  * Face swap: the template's face, given the reaction's expression, is placed in the reaction's pose
- * (similarity fit on stable points), colour-matched to the reaction's skin (per-channel mean/std inside the
- * face) and blended in with a mask feathered inside the face outline. The reaction's own mouth interior is
- * kept when its mouth is open.
+ * (similarity fit on stable points) and blended in three steps, all inside the face's bounding box:
+ * Reinhard colour transfer (per-channel mean and contrast of the reaction's face), a seamless-cloning
+ * membrane that makes the face meet the reaction exactly along an outline set slightly inside the face
+ * (no seam, no bleeding of hair or background into the skin), and a soft alpha edge. The reaction's own
+ * mouth interior is kept when its mouth is open.
  */
 function swap(input: TransferInput, intensity: number, regions: Regions, t0: number): TransferResult {
   const { template, templateFace, reaction, reactionFace } = input;
@@ -190,29 +193,47 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
     dst[2 * i] = placed[3 * i]!;
     dst[2 * i + 1] = placed[3 * i + 1]!;
   }
+  const box = pointsBox(dst, W, H, 2);
+  for (let i = 0; i < MESH_POINTS; i++) {
+    dst[2 * i]! -= box.x;
+    dst[2 * i + 1]! -= box.y;
+  }
   if (regions !== "upper") sampleLipsWhereMouthCloses(src, templateFace.landmarks, wearing);
   const tris = triangulate(dst);
   timingsMs.mesh = performance.now() - t;
 
   t = performance.now();
-  const canvas: RgbImage = { width: W, height: H, data: new Uint8Array(W * H * 3) };
-  const mask = new Float32Array(W * H);
-  warpTriangles(template, src, dst, tris, canvas, mask);
+  const bw = box.width, bh = box.height;
+  const canvas: RgbImage = { width: bw, height: bh, data: new Uint8Array(bw * bh * 3) };
+  const cover = new Float32Array(bw * bh);
+  warpTriangles(template, src, dst, tris, canvas, cover);
   timingsMs.warp = performance.now() - t;
 
   t = performance.now();
   const size = faceSize(placed);
-  const box = pointsBox(dst, W, H, 2);
-  featherInside(mask, W, H, Math.max(3, size * 0.06));
-  // Colour transfer (Reinhard, per channel): the template's face takes the reaction face's mean and contrast.
-  const a = maskedStats(canvas, mask, box);
-  const b = maskedStats(reaction, mask, box);
-  const gain = a.std.map((s, c) => Math.min(2, Math.max(0.5, b.std[c]! / s)));
+  const under = cropImage(reaction, box);
+  // The blend outline: the face oval pulled in a little (most at the forehead, where the template's
+  // hairline or fringe would otherwise come along), and never beyond what the warp covered.
+  const hard = blendOutline(placed, box, cover, size);
+  const a = maskedStats(canvas, hard);
+  const b = maskedStats(under, hard);
+  const gain = a.std.map((sd, c) => Math.min(2, Math.max(0.5, b.std[c]! / sd)));
   const offset = a.mean.map((m, c) => b.mean[c]! - m * gain[c]!);
+  mapColours(canvas, gain, offset);
+  const correction = membraneCorrection(canvas, under, hard);
+  for (let i = 0; i < canvas.data.length; i++) {
+    const v = canvas.data[i]! + correction[i]!;
+    canvas.data[i] = v < 0 ? 0 : v > 255 ? 255 : v + 0.5;
+  }
+  const alpha = new Float32Array(bw * bh);
+  for (let i = 0; i < alpha.length; i++) alpha[i] = hard[i]!;
+  const soft = Math.max(1, size * 0.012);
+  boxBlurMask(alpha, bw, bh, soft);
+  boxBlurMask(alpha, bw, bh, soft);
   timingsMs.colour = performance.now() - t;
 
   t = performance.now();
-  blendInto(out, canvas, mask, box, gain, offset);
+  blendPatch(out, canvas, alpha, box.x, box.y);
   timingsMs.blend = performance.now() - t;
 
   t = performance.now();
@@ -226,4 +247,39 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
   const changedBox = diffBox(reaction, out);
   timingsMs.total = performance.now() - t0;
   return { image: out, landmarks: placed, timingsMs, changedBox, mouthSynthesised };
+}
+
+/** Hard mask (box-sized) of the swapped face's blend region; see swap(). */
+function blendOutline(lm: Float32Array, box: Box, cover: Float32Array, size: number): Uint8Array {
+  const n = FACE_OVAL.length;
+  let cx = 0, cy = 0;
+  for (const i of FACE_OVAL) {
+    cx += lm[3 * i]!;
+    cy += lm[3 * i + 1]!;
+  }
+  cx /= n;
+  cy /= n;
+  // The face's "up" in the image: from the nose bottom to between the eyes.
+  let ux = lm[3 * 168]! - lm[3 * 2]!, uy = lm[3 * 168 + 1]! - lm[3 * 2 + 1]!;
+  const ul = Math.hypot(ux, uy) || 1;
+  ux /= ul;
+  uy /= ul;
+  const ring = new Float32Array((n + 1) * 2);
+  FACE_OVAL.forEach((i, k) => {
+    const dx = lm[3 * i]! - cx, dy = lm[3 * i + 1]! - cy;
+    const d = Math.hypot(dx, dy) || 1;
+    const up = Math.max(0, (dx * ux + dy * uy) / d);
+    const f = 0.95 - 0.17 * up * up;
+    ring[2 * k] = cx + dx * f - box.x;
+    ring[2 * k + 1] = cy + dy * f - box.y;
+  });
+  ring[2 * n] = cx - box.x;
+  ring[2 * n + 1] = cy - box.y;
+  const fan = new Uint32Array(n * 3);
+  for (let k = 0; k < n; k++) fan.set([k, (k + 1) % n, n], 3 * k);
+  const inside = new Float32Array(box.width * box.height);
+  const scratch: RgbImage = { width: box.width, height: box.height, data: new Uint8Array(box.width * box.height * 3) };
+  warpTriangles(scratch, ring, ring, fan, scratch, inside); // identity warp used as a polygon rasteriser
+  for (let i = 0; i < inside.length; i++) inside[i] = inside[i]! * cover[i]!;
+  return erodeMask(inside, box.width, box.height, Math.max(1, size * 0.01));
 }
