@@ -62,7 +62,13 @@ export function morphExpression(input: ExpressionMorphInput): MorphFrames {
   if (result.width !== w || result.height !== h) throw new Error("morphExpression: template and result sizes differ");
   const timing = morphTiming(input.frames, input.loop, input.fps, input.holdMs);
   const p0 = faceMeshPoints(from, { width: w, height: h, ringScale: RING_SCALE, border: true });
-  const p1 = faceMeshPoints(to, { width: w, height: h, ringScale: RING_SCALE, border: true });
+  // Only the 468 landmarks move; ring and border anchors stay where the template's are (as in transfer),
+  // so hair, neck and background are never resampled.
+  const p1 = Float32Array.from(p0);
+  for (let i = 0; i < MESH_POINTS; i++) {
+    p1[2 * i] = to[3 * i];
+    p1[2 * i + 1] = to[3 * i + 1];
+  }
 
   // Texture the warp alone does not produce: where the result differs from the template warped to the end shape.
   const warpedEnd = copy(template);

@@ -1,0 +1,208 @@
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, readFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MimicError } from "../../../src/errors.ts";
+import {
+  animateReaction,
+  morphExpression,
+  morphFaces,
+  morphTiming,
+  renderAnimatedMeme,
+  smoothLandmarks,
+} from "../../../src/pipeline/animate/index.ts";
+import { createFaceAnalyzer, type FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
+import { encodeGif } from "../../../src/pipeline/gif/index.ts";
+import { decodeAnimation, decodeImage, solidImage, warpAffine } from "../../../src/pipeline/image/index.ts";
+import { transferExpression } from "../../../src/pipeline/transfer/index.ts";
+import type { AnalyzedFace, Box, RgbImage } from "../../../src/pipeline/types.ts";
+import { decodeGifFrames, psnr } from "../gif/helpers.ts";
+
+const fixture = (n: string) => fileURLToPath(new URL(`../../fixtures/faces/${n}`, import.meta.url));
+let analyzer: FaceAnalyzer;
+const img: Record<string, RgbImage> = {};
+const face: Record<string, AnalyzedFace> = {};
+
+beforeAll(async () => {
+  analyzer = await createFaceAnalyzer({ provider: "cpu", threads: 1 });
+  for (const n of ["franck_01829.jpg", "franck_04117.jpg", "grace_hopper_512x512.jpg"]) {
+    img[n] = await decodeImage(new Uint8Array(readFileSync(fixture(n))));
+    face[n] = (await analyzer.analyze(img[n])).faces[0]!;
+  }
+});
+afterAll(async () => analyzer?.dispose());
+
+const same = (a: RgbImage, b: RgbImage) => a.width === b.width && a.height === b.height && Buffer.compare(Buffer.from(a.data), Buffer.from(b.data)) === 0;
+
+function psnrIn(a: RgbImage, b: RgbImage, box: Box): number {
+  let sse = 0;
+  let n = 0;
+  for (let y = Math.max(0, Math.floor(box.y)); y < Math.min(a.height, box.y + box.height); y++) {
+    for (let x = Math.max(0, Math.floor(box.x)); x < Math.min(a.width, box.x + box.width); x++) {
+      for (let c = 0; c < 3; c++) {
+        const i = (y * a.width + x) * 3 + c;
+        sse += (a.data[i] - b.data[i]) ** 2;
+        n++;
+      }
+    }
+  }
+  return 10 * Math.log10((255 * 255) / (sse / n));
+}
+
+describe("morph timing", () => {
+  it("pingpong goes there and back without repeating the turn; forward ends on the target; ends hold", () => {
+    const p = morphTiming(24, "pingpong", 20, 600);
+    expect(p.t).toHaveLength(24);
+    expect(p.t[0]).toBe(0);
+    expect(p.t[12]).toBe(1);
+    expect(p.t[23]).toBeCloseTo(1 / 12);
+    for (let i = 1; i < 12; i++) expect(p.t[i]).toBeCloseTo(p.t[24 - i]);
+    expect(p.delaysMs[0]).toBe(600);
+    expect(p.delaysMs[1]).toBe(50);
+    const f = morphTiming(5, "forward", 10, 0);
+    expect(f.t).toEqual([0, 0.25, 0.5, 0.75, 1]);
+    expect(f.delaysMs).toEqual([100, 100, 100, 100, 100]);
+    expect(() => morphTiming(1)).toThrow(MimicError);
+    expect(() => morphTiming(24, "sideways" as never)).toThrow(/pingpong/);
+  });
+});
+
+describe("expression morph", () => {
+  it("starts on the template, ends on the transferred result, and moves steadily in between", () => {
+    const template = img["franck_01829.jpg"];
+    const r = transferExpression({ template, templateFace: face["franck_01829.jpg"], reaction: img["franck_04117.jpg"], reactionFace: face["franck_04117.jpg"] });
+    const m = morphExpression({ template, from: face["franck_01829.jpg"].landmarks, result: r.image, to: r.landmarks, frames: 8, loop: "forward" });
+    expect(m.frames).toHaveLength(8);
+    expect(same(m.frames[0], template)).toBe(true);
+    expect(same(m.frames[7], r.image)).toBe(true);
+    // Distance to the template grows frame by frame (eased motion, no jumps back).
+    const dist = m.frames.map((f) => psnr(f, template));
+    for (let i = 2; i < 8; i++) expect(dist[i]).toBeLessThanOrEqual(dist[i - 1] + 0.05);
+    // Only the face moves: a background corner is untouched in every frame.
+    const corner = { x: 0, y: 0, width: 80, height: 80 };
+    for (const f of m.frames) expect(psnrIn(f, template, corner)).toBe(Infinity);
+  });
+});
+
+describe("two-face morph", () => {
+  it("endpoints are exact and a morph onto a moved copy of the same face shows no ghost", () => {
+    const a = img["grace_hopper_512x512.jpg"];
+    const aLm = face["grace_hopper_512x512.jpg"].landmarks;
+    // b: the same photo scaled by 0.8 and shifted; its landmarks follow the same transform.
+    const s = 0.8, tx = 40, ty = 30;
+    const b = warpAffine(a, [s, 0, tx, 0, s, ty], 512, 512);
+    const bLm = new Float32Array(aLm.length);
+    for (let i = 0; i < aLm.length; i += 3) {
+      bLm[i] = aLm[i] * s + tx;
+      bLm[i + 1] = aLm[i + 1] * s + ty;
+      bLm[i + 2] = aLm[i + 2] * s;
+    }
+    const m = morphFaces({ a, aLandmarks: aLm, b, bLandmarks: bLm, frames: 5, loop: "forward" });
+    expect(same(m.frames[0], a)).toBe(true);
+    expect(same(m.frames[4], m.alignedB)).toBe(true);
+    const fb = face["grace_hopper_512x512.jpg"].box;
+    const inner = { x: fb.x + fb.width * 0.15, y: fb.y + fb.height * 0.15, width: fb.width * 0.7, height: fb.height * 0.7 };
+    // Aligned b lands on a, so the halfway frame is still a sharp, single face ...
+    const mid = m.frames[2];
+    expect(psnrIn(mid, a, inner)).toBeGreaterThan(28);
+    // ... while a plain cross-dissolve of the unaligned images ghosts badly.
+    const dissolve = { data: a.data.map((v, i) => (v + b.data[i]) / 2), width: 512, height: 512 };
+    expect(psnrIn(dissolve, a, inner)).toBeLessThan(psnrIn(mid, a, inner) - 8);
+  });
+});
+
+describe("animated reactions", () => {
+  it("smooths landmark jitter over time but never across a cut", () => {
+    const base = face["franck_04117.jpg"];
+    let seed = 1;
+    const noise = () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 6;
+    const faces = Array.from({ length: 12 }, (_, i) => {
+      const jump = i >= 6 ? 300 : 0;
+      const lm = base.landmarks.map((v, k) => v + (k % 3 === 0 ? jump : 0) + noise());
+      return { ...base, landmarks: lm, box: { ...base.box, x: base.box.x + jump } };
+    });
+    const out = smoothLandmarks(faces, 1.5);
+    const jitter = (seq: Float32Array[], from: number, to: number) => {
+      let s = 0;
+      for (let i = from + 1; i < to; i++) for (let k = 0; k < 30; k++) s += Math.abs(seq[i][k] - seq[i - 1][k]);
+      return s;
+    };
+    const raw = faces.map((f) => f.landmarks);
+    expect(jitter(out, 0, 6)).toBeLessThan(jitter(raw, 0, 6) * 0.5);
+    // Frame 5 (before the cut) stays with its segment: nothing of the +300 px jump leaks in.
+    expect(Math.abs(out[5][0] - base.landmarks[0])).toBeLessThan(6);
+    expect(Math.abs(out[6][0] - base.landmarks[0] - 300)).toBeLessThan(6);
+  });
+
+  it("carries face-less frames over from the nearest good frame; no face at all is a NO_FACE error", () => {
+    const reaction = img["franck_04117.jpg"];
+    const blank = solidImage(reaction.width, reaction.height, [90, 120, 160]);
+    const template = img["franck_01829.jpg"];
+    const r = animateReaction({
+      template,
+      templateFace: face["franck_01829.jpg"],
+      frames: [reaction, blank, reaction],
+      delaysMs: [100, 100, 100],
+      faces: [face["franck_04117.jpg"], null, face["franck_04117.jpg"]],
+    });
+    expect(r.frames).toHaveLength(3);
+    expect(r.carriedFrames).toBe(1);
+    expect(r.faceFrames).toBe(2);
+    expect(psnr(r.frames[1], r.frames[0])).toBeGreaterThan(35);
+    expect(psnr(r.frames[0], template)).toBeLessThan(35); // the expression did change
+    expect(() =>
+      animateReaction({ template, templateFace: face["franck_01829.jpg"], frames: [blank], delaysMs: [100], faces: [null] }),
+    ).toThrow(expect.objectContaining({ code: "NO_FACE" }));
+  });
+
+  it("renders an animated GIF reaction with a face-less frame end to end, captions and byte budget included", async () => {
+    const laugh = img["franck_04117.jpg"];
+    const blank = solidImage(laugh.width, laugh.height, [200, 200, 200]);
+    const neutral = img["franck_01829.jpg"];
+    const input = await encodeGif([laugh, blank, neutral], { delaysMs: [120, 80, 120] });
+    const anim = await decodeAnimation(input.bytes, { maxFrames: 48 });
+    expect(anim.frames).toHaveLength(3);
+    const maxBytes = 60_000;
+    const out = await renderAnimatedMeme({
+      template: img["grace_hopper_512x512.jpg"],
+      templateFace: face["grace_hopper_512x512.jpg"],
+      reaction: { frames: anim.frames, delaysMs: anim.delaysMs },
+      captions: { bottom: "same energy" },
+      size: 256,
+      maxBytes,
+    });
+    expect(out.kind).toBe("reaction");
+    expect(out.carriedFrames).toBe(1);
+    expect(out.gif.bytes.length).toBeLessThanOrEqual(maxBytes);
+    const decoded = await decodeGifFrames(out.gif.bytes);
+    expect(decoded.frames.length).toBeGreaterThanOrEqual(2);
+    expect(decoded.frames[0].width).toBeLessThanOrEqual(256);
+  });
+});
+
+describe("mimic morph (CLI)", () => {
+  const root = fileURLToPath(new URL("../../../", import.meta.url));
+  const run = promisify(execFile);
+  it("writes a morph GIF and reports it as JSON; missing --to is a friendly error", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "mimic-morph-"));
+    const out = path.join(dir, "m.gif");
+    const { stdout } = await run(
+      process.execPath,
+      ["bin/mimic.mjs", "morph", "--from", fixture("franck_01829.jpg"), "--to", fixture("franck_04117.jpg"), "--frames", "6", "--size", "160", "--out", out, "--json"],
+      { cwd: root, env: { ...process.env, LOG_LEVEL: "silent" } },
+    );
+    const j = JSON.parse(stdout);
+    expect(j).toMatchObject({ kind: "morph", frames: 6, width: 160 });
+    const gif = await decodeGifFrames(new Uint8Array(await readFile(out)));
+    expect(gif.frames).toHaveLength(6);
+    const err = (await run(process.execPath, ["bin/mimic.mjs", "morph", "--from", fixture("franck_01829.jpg"), "--out", out], { cwd: root }).catch(
+      (e: unknown) => e,
+    )) as { code: number; stderr: string };
+    expect(err.code).toBe(2);
+    expect(err.stderr).toMatch(/Give --to/);
+  });
+});
