@@ -84,7 +84,9 @@ export async function loadImage(input: ImageInput, opts: LoadImageOptions): Prom
   let bytes: Uint8Array;
   if (input.kind === "bytes") {
     if (input.bytes.byteLength > limitBytes) throw tooLarge(input.bytes.byteLength, limitBytes);
-    bytes = input.bytes;
+    // A copy: the queue transfers job buffers to its worker threads, which detaches them, and the
+    // caller's buffer is the caller's.
+    bytes = input.bytes.slice();
   } else {
     if (input.declaredSize !== undefined && input.declaredSize > limitBytes) throw tooLarge(input.declaredSize, limitBytes);
     if (input.declaredMime && isRefusedMime(input.declaredMime)) throw notAnImage(describeMime(input.declaredMime));

@@ -79,7 +79,7 @@ describe("Discord bot (real discord.js against a fake Discord)", () => {
     answer = await fake.finalAnswer(i.token, 60_000);
     expect(answer.method).toBe("POST"); // ephemeral follow-up after removing the public "thinking…"
     expect(flagsOf(answer)).toBe(EPHEMERAL);
-    expect(content(answer)).toMatch(/limit of 2/);
+    expect(content(answer)).toMatch(/used all 2 of today.s memes/);
     expect(fake.callsFor(i.token).some((c) => c.method === "DELETE")).toBe(true);
 
     // 5. a member without Manage Server cannot change settings

@@ -68,13 +68,18 @@ describe.skipIf(!hasChromium)("playground in a real headless Chromium", () => {
   }
 
   it("saves a face, makes a captioned meme and a morph GIF, shows usage and errors", async () => {
+    const seen: string[] = [];
+    page.on("pageerror", (e) => seen.push(`ERR ${e.message}`));
+    page.on("request", (r) => seen.push(`REQ ${r.method()} ${r.url()}`));
+    page.on("response", async (r) => seen.push(`RESP ${r.url()} ${r.status()} ${(await r.text().catch(() => "?")).slice(0, 100)}`));
+    page.on("requestfailed", (r) => seen.push(`FAIL ${r.url()} ${r.failure()?.errorText}`));
     await page.goto(playground.url);
     expect(await page.title()).toBe("Mimic playground");
 
     // 1. save a face
     await page.setInputFiles("#save-photo", file("me.jpg", "image/jpeg", FACE_JPG));
     expect(await submit("save-form")).toContain("Saved your face “me”");
-    await page.waitForFunction(() => document.querySelector("#faces")?.textContent?.includes("me (default)"));
+    await page.waitForFunction(() => document.querySelector("#faces")?.textContent?.includes("me (default)"), undefined, { timeout: 5000 }).catch((e) => { console.log(seen.join("\n")); throw e; });
     expect(await page.locator("#meme-template option").allTextContents()).toEqual(["default face", "me"]);
 
     // 2. a meme with captions: the result image is shown and is a real PNG

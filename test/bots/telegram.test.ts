@@ -70,7 +70,7 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     fake.sendCommand(GROUP, ALICE, "/meme again", reaction);
     call = await reply;
     expect(call.method).toBe("sendMessage");
-    expect(String(call.params.text)).toMatch(/limit of 2/);
+    expect(String(call.params.text)).toMatch(/used all 2 of today.s memes/);
 
     // 5. a non-admin cannot change settings
     reply = fake.nextCall("sendMessage");

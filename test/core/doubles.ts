@@ -192,18 +192,24 @@ export function memoryModeration(templates: ReturnType<typeof memoryTemplates>, 
   };
 }
 
-/** A face "template" for the double: the photo, or NO_FACE when the picture is flat (no structure at all). */
-async function enrol(image: { bytes: Uint8Array }): Promise<JobResult> {
+/**
+ * A face "template" for the double, shaped like the store's EnrolledTemplate (crop PNG, 468×3 mesh,
+ * embedding) so the real store accepts it; NO_FACE when the picture is flat (no structure at all).
+ */
+export async function enrolDouble(image: { bytes: Uint8Array }): Promise<JobResult> {
   const stats = await sharp(image.bytes).stats();
   if (stats.channels.every((c) => c.stdev < 4)) {
     throw new MimicError("NO_FACE", "I could not find a face in that photo. Use a clear, front-facing photo of one person.");
   }
-  const thumb = await sharp(image.bytes).resize(128, 128).png().toBuffer();
-  return { kind: "enrol", face: { data: { thumbPng: new Uint8Array(thumb) }, qualityNote: "test double" } };
+  const cropSize = 128;
+  const cropPng = new Uint8Array(await sharp(image.bytes).resize(cropSize, cropSize).png().toBuffer());
+  const landmarks = new Float32Array(468 * 3).map((_, i) => (i % 3 === 2 ? 0 : (i * 7) % cropSize));
+  const embedding = new Float32Array(16).fill(0.25);
+  return { kind: "enrol", face: { data: { cropPng, cropSize, landmarks, embedding, analysis: { double: true } }, qualityNote: "test double" } };
 }
 
-/** Real PNG/GIF output: the reaction with the template pasted in the corner. */
-async function render(job: Extract<Job, { kind: "meme" | "animated" }>): Promise<JobResult> {
+/** Real PNG/GIF output made from the reaction (no face work): what a renderer returns, in shape and format. */
+export async function renderDouble(job: Extract<Job, { kind: "meme" | "animated" }>): Promise<JobResult> {
   const meta = await sharp(job.reaction.bytes).metadata();
   if (!meta.width) throw new MimicError("NOT_AN_IMAGE", "That file is not a picture I can read.");
   const width = Math.min(meta.width, 256);
@@ -273,7 +279,7 @@ export function queueDouble(capacity = 10): QueueDouble {
           opts,
           run: () => {
             opts.onProgress?.({ type: "started" });
-            const work = job.kind === "enrol" ? enrol(job.image) : render(job);
+            const work = job.kind === "enrol" ? enrolDouble(job.image) : renderDouble(job);
             work
               .then((r) => {
                 opts.onProgress?.({ type: "done" });

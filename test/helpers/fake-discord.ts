@@ -18,6 +18,8 @@ export interface RestCall {
   json: Record<string, unknown> | unknown[] | undefined;
   files: { field: string; filename: string; mime: string; bytes: Buffer }[];
   at: number;
+  /** Set when the fake had no route for it. */
+  status?: number;
 }
 
 export interface FakeUser {
@@ -270,7 +272,7 @@ export class FakeDiscord {
 
   private async handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? "/", this.base);
-    const path = url.pathname;
+    const path = decodeURIComponent(url.pathname);
     const cdn = this.attachments.get(path);
     if (req.method === "GET" && cdn) {
       res.writeHead(200, { "content-type": cdn.mime, "content-length": cdn.bytes.length });
@@ -325,7 +327,8 @@ export class FakeDiscord {
         list.map((c) => ({ ...c, id: nextId(), application_id: this.appId, version: nextId(), ...(m![1] ? { guild_id: this.guildId } : {}) })),
       );
     }
-    return send(404, { message: "404: Not Found", code: 0 });
+    call.status = 404;
+    return send(404, { message: `404: Not Found (${req.method} ${path})`, code: 0 });
   }
 
   private readBody(req: IncomingMessage, call: RestCall): Promise<void> {

@@ -8,6 +8,7 @@ export const PLAYGROUND_PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Mimic playground</title>
+<link rel="icon" href="data:,">
 <style>
   :root { font-family: system-ui, sans-serif; color: #1d1d1f; background: #f5f5f7; }
   body { max-width: 980px; margin: 0 auto; padding: 1.5rem; }
@@ -98,8 +99,12 @@ async function call(method, url, body) {
     return { ok: false, text: "The playground server did not answer. Is it still running?" };
   }
 }
+let facesRequest = 0;
 async function refreshFaces() {
+  // Only the newest answer may repaint the list (an older, slower one would show stale faces).
+  const mine = ++facesRequest;
   const reply = await call("GET", "/api/faces");
+  if (mine !== facesRequest) return;
   const list = $("#faces"), select = $("#meme-template");
   list.replaceChildren(); select.replaceChildren(new Option("default face", ""));
   const faces = reply.templates || [];
