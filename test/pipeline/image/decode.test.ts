@@ -112,6 +112,18 @@ describe("decodeImage", () => {
     expect(Array.from(g.data.subarray(0, 3))).toEqual([77, 77, 77]);
   });
 
+  it("converts 16-bit and CMYK inputs to 8-bit sRGB", async () => {
+    const raw = Buffer.alloc(8 * 8 * 3, 200);
+    const png16 = await sharp(raw, { raw: { width: 8, height: 8, channels: 3 } }).toColourspace("rgb16").png().toBuffer();
+    const a = await decodeImage(png16);
+    expect(a.data.length).toBe(8 * 8 * 3);
+    expect(Array.from(a.data.subarray(0, 3))).toEqual([200, 200, 200]);
+    const cmyk = await sharp(raw, { raw: { width: 8, height: 8, channels: 3 } }).toColourspace("cmyk").jpeg().toBuffer();
+    const b = await decodeImage(cmyk);
+    expect(b.data.length).toBe(8 * 8 * 3);
+    for (const v of b.data.subarray(0, 3)) expect(Math.abs(v - 200)).toBeLessThan(20);
+  });
+
   it("takes the first frame of an animated GIF", async () => {
     const img = await decodeImage(threeFrameGif(16, 12, 50));
     expect([img.width, img.height]).toEqual([16, 12]);
