@@ -1,0 +1,90 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { startApp, type RunningApp } from "../../src/app.ts";
+import { loadConfig } from "../../src/config.ts";
+import { FakeDiscord } from "../helpers/fake-discord.ts";
+import { FakeTelegram } from "../helpers/fake-telegram.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+describe("mimic start", () => {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  function tempDir(): string {
+    const dir = mkdtempSync(join(tmpdir(), "mimic-start-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  it("without tokens runs the playground on 127.0.0.1 and prints its URL (the real CLI)", async () => {
+    const dir = tempDir();
+    const child = spawn(process.execPath, ["bin/mimic.mjs", "start"], {
+      cwd: root,
+      env: { ...process.env, DATA_DIR: dir, PLAYGROUND_PORT: "0", LOG_LEVEL: "warn", DISCORD_TOKEN: "", TELEGRAM_TOKEN: "", QUEUE_WORKERS: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    cleanups.push(async () => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await exited;
+    });
+    let out = "";
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL printed within 60 s; stdout: ${out}; stderr: ${err}`)), 60_000);
+      child.stdout.on("data", (d: Buffer) => {
+        out += d;
+        const m = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      void exited.then((code) => reject(new Error(`exited ${code}: ${err}`)));
+    });
+    const page = await fetch(url);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("Mimic playground");
+    const faces = (await (await fetch(`${url}api/faces`)).json()) as { ok: boolean; templates: unknown[] };
+    expect(faces).toMatchObject({ ok: true, templates: [] });
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  });
+
+  it("with both tokens runs the Discord and the Telegram bot (and no playground)", async () => {
+    const dir = tempDir();
+    const discord = await FakeDiscord.start();
+    cleanups.push(() => discord.close());
+    const telegram = await FakeTelegram.start();
+    cleanups.push(() => telegram.close());
+    const config = loadConfig({
+      DATA_DIR: dir,
+      QUEUE_WORKERS: "1",
+      DISCORD_TOKEN: discord.token,
+      DISCORD_API_ROOT: discord.base,
+      TELEGRAM_TOKEN: telegram.token,
+      TELEGRAM_API_ROOT: telegram.apiRoot,
+    });
+    const running: RunningApp = await startApp(config);
+    cleanups.splice(cleanups.length - 2, 0, () => running.stop());
+    expect(running.playground).toBeUndefined();
+    expect(running.discord?.client.isReady()).toBe(true);
+    expect(running.telegram?.bot.isRunning()).toBe(true);
+
+    // Both answer through the same core and store.
+    const dm = { id: 5, type: "private" as const };
+    const reply = telegram.nextCall("sendMessage");
+    telegram.sendCommand(dm, { id: 5, is_bot: false, first_name: "T" }, "/faces");
+    expect(String((await reply).params.text)).toContain("no saved faces");
+    const i = discord.slash({ id: "100000000000000099", username: "d" }, "face", [{ name: "list", type: 1, options: [] }]);
+    const answer = await discord.finalAnswer(i.token);
+    expect(String((answer.json as { content: string }).content)).toContain("no saved faces");
+  });
+});
