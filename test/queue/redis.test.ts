@@ -4,8 +4,12 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
+import type { MimicError } from "../../src/errors.ts";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { ImageResult, InferenceQueue, ProgressEvent } from "../../src/queue/jobs.ts";
 import { createRedisQueue, startRedisWorker, type RedisQueueOptions, type RedisWorkerHandle } from "../../src/queue/redis.ts";
@@ -45,10 +49,10 @@ interface Child {
 }
 
 /** Starts `node bin/mimic.mjs worker` with the CPU test handlers; resolves once it says it is ready. */
-function spawnWorker(prefix: string): Promise<Child> {
-  const proc = spawn(process.execPath, ["bin/mimic.mjs", "worker", "--handlers", fileURLToPath(TEST_HANDLERS)], {
+function spawnWorker(prefix: string, extra: string[] = [], env: Record<string, string> = {}): Promise<Child> {
+  const proc = spawn(process.execPath, ["bin/mimic.mjs", "worker", "--handlers", fileURLToPath(TEST_HANDLERS), ...extra], {
     cwd: root,
-    env: { ...process.env, QUEUE_URL: REDIS, QUEUE_PREFIX: prefix, QUEUE_WORKERS: "1", QUEUE_STALL_MS: "1000", LOG_LEVEL: "warn" },
+    env: { ...process.env, QUEUE_URL: REDIS, QUEUE_PREFIX: prefix, QUEUE_WORKERS: "1", QUEUE_STALL_MS: "1000", LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -133,6 +137,39 @@ describe.skipIf(!REDIS)("redis queue with two `mimic worker` processes", () => {
   });
 });
 
+describe.skipIf(!REDIS)("redis worker shutdown", () => {
+  test("SIGTERM: a worker stops taking work, hands its running job back and exits; another finishes it", async () => {
+    const prefix = newPrefix();
+    const marker = join(mkdtempSync(join(tmpdir(), "mimic-queue-")), "started");
+    // The quitter gives running jobs 200 ms to finish when told to stop; its lock lasts 30 s, so only
+    // an explicit hand-back (not stalled-job recovery) gets the job finished within the time below.
+    const quitter = await spawnWorker(prefix, ["--drain-ms", "200"], { QUEUE_STALL_MS: "30000" });
+    const q = producer(prefix);
+    await q.ready();
+    try {
+      let markStarted!: (worker: string | undefined) => void;
+      const started = new Promise<string | undefined>((res) => (markStarted = res));
+      const job = q.submit(memeJob(`once:${marker}`, "pid"), { ...who(), onProgress: (e) => e.type === "started" && markStarted(e.worker) });
+      expect(await started).toBe(quitter.id);
+      const rescuer = await spawnWorker(prefix);
+      try {
+        const exited = new Promise<number | null>((res) => quitter.proc.once("exit", res));
+        const t0 = performance.now();
+        quitter.proc.kill("SIGTERM");
+        expect(await exited).toBe(0);
+        const r = (await job) as ImageResult & { pid: number };
+        expect(r.pid).toBe(rescuer.pid);
+        expect(performance.now() - t0).toBeLessThan(15_000);
+      } finally {
+        rescuer.proc.kill("SIGKILL");
+      }
+    } finally {
+      quitter.proc.kill("SIGKILL");
+      await q.close({ drainMs: 0 });
+    }
+  });
+});
+
 describe.skipIf(!REDIS)("redis queue rules across processes", () => {
   let redis: Redis;
   beforeAll(() => {
@@ -151,18 +188,26 @@ describe.skipIf(!REDIS)("redis queue rules across processes", () => {
     const a = producer(prefix, { capacity: 3 });
     const b = producer(prefix, { capacity: 3 });
     await Promise.all([a.ready(), b.ready()]);
-    const held = [a.submit(memeJob(), who("s1", "alice")), a.submit(memeJob(), who("s1", "bob"))].map((p) => p.catch((e) => e));
+    /** Submits and resolves once the job is in Redis (its "queued" event), so the order below is certain. */
+    const enqueue = (queue: InferenceQueue, userId: string, serverId: string) => {
+      let done!: Promise<unknown>;
+      const queued = new Promise<void>((res) => {
+        done = queue.submit(memeJob(), { ...who(serverId, userId), onProgress: (e) => e.type === "queued" && res() }).catch((e) => e);
+      });
+      return queued.then(() => ({ done }));
+    };
+    const held = [await enqueue(a, "alice", "s1"), await enqueue(a, "bob", "s1")];
     const userRefusal = await expectRejects(b.submit(memeJob(), who("s2", "alice")));
     expect(userRefusal.code).toBe("BUSY");
     expect(userRefusal.details).toMatchObject({ reason: "user" });
-    held.push(b.submit(memeJob(), who("s2", "carol")).catch((e) => e));
+    held.push(await enqueue(b, "carol", "s2"));
     const full = await expectRejects(b.submit(memeJob(), who("s2", "dave")));
     expect(full.code).toBe("BUSY");
     expect(full.details).toMatchObject({ reason: "capacity" });
     expect(full.retryAfterSeconds).toBeGreaterThanOrEqual(1);
     // Nobody consumes in this test: closing gives the waiting jobs back (and frees the users).
     await Promise.all([a.close({ drainMs: 0 }), b.close({ drainMs: 0 })]);
-    for (const e of await Promise.all(held)) expect(e.details).toMatchObject({ reason: "shutdown" });
+    for (const e of await Promise.all(held.map((h) => h.done))) expect((e as MimicError).details).toMatchObject({ reason: "shutdown" });
     expect(Number(await redis.get(`${prefix}:waiting`))).toBe(0);
     expect(await redis.zcard(`${prefix}:user:alice`)).toBe(0);
   });
