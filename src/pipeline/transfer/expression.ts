@@ -4,6 +4,7 @@ import {
   LEFT_BROW,
   LEFT_EYE_LOWER,
   LEFT_EYE_UPPER,
+  LEFT_EYE_LOWER_FOLD,
   LEFT_EYE_UPPER_FOLD,
   LIPS_INNER_LOWER,
   LIPS_INNER_UPPER,
@@ -19,6 +20,7 @@ import {
   RIGHT_BROW,
   RIGHT_EYE_LOWER,
   RIGHT_EYE_UPPER,
+  RIGHT_EYE_LOWER_FOLD,
   RIGHT_EYE_UPPER_FOLD,
   STABLE,
 } from "../warp/landmarks.ts";
@@ -35,10 +37,12 @@ export type Regions = "all" | "upper" | "lower";
 export const REST = {
   eyeOpen: [0.27, 0.29],
   brow: [0.19, 0.24],
-  mouthWidth: [0.5, 0.6],
+  mouthWidth: [0.5, 0.56],
   cornerLift: [-0.02, 0.015],
 } as const;
 
+/** Of an eye-aperture change, how much is the lower lid moving (the rest is the upper lid). */
+const LOWER_LID_SHARE = 0.3;
 /** Of a mouth opening, how much is the upper lip rising (the rest is the jaw dropping). */
 const UPPER_LIP_SHARE = 0.3;
 
@@ -46,9 +50,12 @@ const UPPER_LIP_ROWS = [LIPS_INNER_UPPER, LIPS_MID_UPPER, LIPS_SEMI_OUTER_UPPER,
 const LOWER_LIP_ROWS = [LIPS_INNER_LOWER, LIPS_MID_LOWER, LIPS_SEMI_OUTER_LOWER, LIPS_OUTER_LOWER] as const;
 
 const uniq = (xs: Iterable<number>) => [...new Set(xs)];
+/** Every lip point once (rows share their corner points). */
+const LIP_POINTS: readonly number[] = uniq([...UPPER_LIP_ROWS.flat(), ...LOWER_LIP_ROWS.flat()]);
 export const MOUTH_CONTROLS: readonly number[] = uniq([...UPPER_LIP_ROWS.flat(), ...LOWER_LIP_ROWS.flat(), ...CHIN]);
 export const EYE_CONTROLS: readonly number[] = uniq([
-  ...RIGHT_EYE_UPPER, ...RIGHT_EYE_LOWER, ...RIGHT_EYE_UPPER_FOLD, ...LEFT_EYE_UPPER, ...LEFT_EYE_LOWER, ...LEFT_EYE_UPPER_FOLD,
+  ...RIGHT_EYE_UPPER, ...RIGHT_EYE_LOWER, ...RIGHT_EYE_UPPER_FOLD, ...RIGHT_EYE_LOWER_FOLD,
+  ...LEFT_EYE_UPPER, ...LEFT_EYE_LOWER, ...LEFT_EYE_UPPER_FOLD, ...LEFT_EYE_LOWER_FOLD,
   ...RIGHT_BROW, ...LEFT_BROW,
 ]);
 const MOUTH_SET = new Set(MOUTH_CONTROLS);
@@ -98,28 +105,37 @@ export function neutralShape(loc: Float64Array): Float64Array {
   const widthScale = clamp(width, REST.mouthWidth[0], REST.mouthWidth[1]) / width;
   if (widthScale !== 1) {
     const cx = (n[3 * MOUTH_CORNER_LEFT]! + n[3 * MOUTH_CORNER_RIGHT]!) / 2;
-    for (const row of [...UPPER_LIP_ROWS, ...LOWER_LIP_ROWS]) for (const i of new Set(row)) n[3 * i] = cx + (n[3 * i]! - cx) * widthScale;
+    for (const i of LIP_POINTS) n[3 * i] = cx + (n[3 * i]! - cx) * widthScale;
   }
   // Eyes and brows.
-  neutralEye(n, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER_FOLD);
-  neutralEye(n, LEFT_EYE_UPPER, LEFT_EYE_LOWER, LEFT_EYE_UPPER_FOLD);
+  neutralEye(n, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER_FOLD, RIGHT_EYE_LOWER_FOLD);
+  neutralEye(n, LEFT_EYE_UPPER, LEFT_EYE_LOWER, LEFT_EYE_UPPER_FOLD, LEFT_EYE_LOWER_FOLD);
   neutralBrow(n, RIGHT_BROW, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER);
   neutralBrow(n, LEFT_BROW, LEFT_EYE_UPPER, LEFT_EYE_LOWER);
   return n;
 }
 
-function neutralEye(n: Float64Array, upper: readonly number[], lower: readonly number[], fold: readonly number[]): void {
+function neutralEye(
+  n: Float64Array,
+  upper: readonly number[],
+  lower: readonly number[],
+  fold: readonly number[],
+  lowerFold: readonly number[],
+): void {
   const r = eyeOpen(n, upper, lower);
   const target = clamp(r, REST.eyeOpen[0], REST.eyeOpen[1]);
   if (target === r) return;
   const w = Math.hypot(n[3 * upper[0]!]! - n[3 * upper[8]!]!, n[3 * upper[0]! + 1]! - n[3 * upper[8]! + 1]!);
   // Lid motion profile: zero at the corners, largest mid-lid; normalised so the measured columns move exactly.
   const norm = (Math.sin((3 * Math.PI) / 8) * 2 + 1) / 3;
-  const delta = ((target - r) * w) / norm; // > 0 opens: the upper lid goes up (y decreases)
+  const delta = ((target - r) * w) / norm; // > 0 opens
+  // Most of an aperture change is the upper lid; the rest is the lower lid (a smile's squint pushes it up).
   for (let j = 1; j < 8; j++) {
     const d = delta * Math.sin((j * Math.PI) / 8);
-    n[3 * upper[j]! + 1]! -= d;
-    n[3 * fold[j - 1]! + 1]! -= d * 0.6;
+    n[3 * upper[j]! + 1]! -= d * (1 - LOWER_LID_SHARE);
+    n[3 * fold[j - 1]! + 1]! -= d * (1 - LOWER_LID_SHARE) * 0.6;
+    n[3 * lower[j]! + 1]! += d * LOWER_LID_SHARE;
+    n[3 * lowerFold[j]! + 1]! += d * LOWER_LID_SHARE * 0.6;
   }
 }
 
@@ -157,7 +173,7 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
   const mouthScale = mouthWidthOf(nt) / mouthWidthOf(nr);
   const eyeScaleR = eyeWidthOf(nt, RIGHT_EYE_UPPER) / eyeWidthOf(nr, RIGHT_EYE_UPPER);
   const eyeScaleL = eyeWidthOf(nt, LEFT_EYE_UPPER) / eyeWidthOf(nr, LEFT_EYE_UPPER);
-  const rightSide = new Set<number>([...RIGHT_EYE_UPPER, ...RIGHT_EYE_LOWER, ...RIGHT_EYE_UPPER_FOLD, ...RIGHT_BROW]);
+  const rightSide = new Set<number>([...RIGHT_EYE_UPPER, ...RIGHT_EYE_LOWER, ...RIGHT_EYE_UPPER_FOLD, ...RIGHT_EYE_LOWER_FOLD, ...RIGHT_BROW]);
 
   const t = clamp(opts.intensity, 0, 1);
   const disp = new Float64Array(MESH_POINTS * 3);
