@@ -1,5 +1,5 @@
 /**
- * The real job handlers, loaded inside every worker thread (and every `mimic worker` process's
+ * The real job handlers (enrol, meme, animated), loaded inside every worker thread (and every `mimic worker` process's
  * threads). They only compose the pipeline's stages; each stage lives in its own module. Module-level
  * singletons (the face analyzer's onnxruntime sessions, fonts) are created once per thread.
  *
@@ -9,14 +9,15 @@
 import { loadImage } from "../core/input.ts";
 import { MimicError } from "../errors.ts";
 import { getFaceAnalyzer, headPose, landmarksBox, eyeOpennessLeft, eyeOpennessRight, mouthOpenness, pointOf, LM } from "../pipeline/face/index.ts";
-import { decodeImage } from "../pipeline/image/index.ts";
+import { renderAnimatedMeme, MAX_REACTION_FRAMES, MAX_REACTION_TOTAL_PIXELS } from "../pipeline/animate/index.ts";
+import { decodeAnimation, decodeImage } from "../pipeline/image/index.ts";
 import { defaultInputLimits } from "../pipeline/image/limits.ts";
 import { renderMeme } from "../pipeline/render/index.ts";
 import { selectFace, transferExpression } from "../pipeline/transfer/index.ts";
 import type { AnalyzedFace, RgbImage } from "../pipeline/types.ts";
 import { prepareEnrolment } from "../templates/enrol.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
-import type { EnrolJob, HandlerSet, ImageResult, ImageSource, JobContext, MemeJob } from "./jobs.ts";
+import type { AnimatedJob, EnrolJob, HandlerSet, ImageResult, ImageSource, JobContext, MemeJob } from "./jobs.ts";
 
 /** Input bytes of a job: inline, or fetched with the same size guards the adapters use. */
 async function bytesOf(src: ImageSource, ctx: JobContext): Promise<Uint8Array> {
@@ -110,4 +111,29 @@ async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
   return { kind: "meme", bytes: new Uint8Array(png.buffer, png.byteOffset, png.length), mime: "image/png", width: image.width, height: image.height };
 }
 
-export const handlers: HandlerSet = { enrol, meme };
+/**
+ * An animated GIF: "morph" animates the saved face into the reaction's expression (a still, or an
+ * animation's first frame); "reaction" follows every frame of an animated reaction (a still gives a morph).
+ */
+async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult> {
+  const t = templateOf(job.template);
+  const [template, bytes] = await Promise.all([decodeImage(t.cropPng), bytesOf(job.reaction, ctx)]);
+  const reaction =
+    job.animation === "morph"
+      ? { frames: [await decodeImage(bytes)], delaysMs: [0] }
+      : await decodeAnimation(bytes, { maxFrames: MAX_REACTION_FRAMES, maxTotalPixels: MAX_REACTION_TOTAL_PIXELS });
+  ctx.signal.throwIfAborted();
+  const res = await renderAnimatedMeme({
+    template,
+    templateFace: templateFace(t),
+    reaction,
+    captions: job.captions,
+    mode: job.mode,
+    intensity: job.intensity,
+    maxBytes: job.byteBudget,
+  });
+  const gif = res.gif;
+  return { kind: "animated", bytes: gif.bytes, mime: "image/gif", width: gif.width, height: gif.height };
+}
+
+export const handlers: HandlerSet = { enrol, meme, animated };

@@ -6,6 +6,8 @@
 import { readFileSync } from "node:fs";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { encodeGif } from "../../src/pipeline/gif/index.ts";
+import { decodeImage, resizeImage } from "../../src/pipeline/image/index.ts";
 import { DEFAULT_HANDLERS } from "../../src/queue/index.ts";
 import type { ImageResult, InferenceQueue } from "../../src/queue/jobs.ts";
 import { createLocalQueue } from "../../src/queue/local.ts";
@@ -71,6 +73,31 @@ describe("real pipeline handlers in worker threads", () => {
     // The bottom fifth changed (white outlined text), the top half did not.
     expect(rowsDiff(Math.floor(h * 0.8), h)).toBeGreaterThan(5);
     expect(rowsDiff(0, Math.floor(h / 2))).toBeLessThan(0.5);
+  });
+
+  test("animated job (morph): the saved face animates into the expression, as a looping GIF", async () => {
+    const r = (await q.submit(
+      { kind: "animated", animation: "morph", template, reaction: { bytes: face("franck_04117.jpg"), mime: "image/jpeg" }, captions: { top: "OH NO" }, intensity: 1, mode: "mimic", byteBudget: 4 << 20 },
+      { requestId: "a1", userId: "u1", serverId: "s" },
+    )) as ImageResult;
+    expect(r.mime).toBe("image/gif");
+    expect(String.fromCharCode(...r.bytes.subarray(0, 6))).toBe("GIF89a");
+    expect(r.bytes.length).toBeLessThanOrEqual(4 << 20);
+    const meta = await sharp(r.bytes, { animated: true }).metadata();
+    expect(meta.pages).toBeGreaterThan(4);
+    expect([meta.width, meta.pageHeight]).toEqual([r.width, r.height]);
+  });
+
+  test("animated job (reaction): an animated GIF reaction is followed frame by frame", async () => {
+    const frames = await Promise.all(["franck_02221.jpg", "franck_04117.jpg", "franck_01829.jpg"].map((f) => decodeImage(face(f))));
+    const gifIn = await encodeGif(frames.map((f) => resizeImage(f, 360, 288)), { delaysMs: 120 });
+    const r = (await q.submit(
+      { kind: "animated", animation: "reaction", template, reaction: { bytes: gifIn.bytes, mime: "image/gif" }, captions: {}, intensity: 1, mode: "mimic", byteBudget: 4 << 20 },
+      { requestId: "a2", userId: "u1", serverId: "s" },
+    )) as ImageResult;
+    expect(r.mime).toBe("image/gif");
+    const meta = await sharp(r.bytes, { animated: true }).metadata();
+    expect(meta.pages).toBeGreaterThanOrEqual(2);
   });
 
   test("a reaction without a face is refused with a message the user can act on", async () => {
