@@ -218,3 +218,26 @@ describe("face checks", () => {
     expect(selectFace(analysis([base(), small]), "reaction", 1)).toBe(small);
   });
 });
+
+describe("makeMeme", () => {
+  it("picks the reaction face by index (default: the largest) in a photo with two faces", async () => {
+    const { makeMeme } = await import("../../../src/pipeline/transfer/meme.ts");
+    const { encodePng, pasteImage, resizeImage, solidImage } = await import("../../../src/pipeline/image/index.ts");
+    // A wide photo: the laugh large on the left, the neutral face smaller on the right.
+    const canvas = solidImage(1100, 600, [90, 110, 130]);
+    pasteImage(canvas, images.get("franck_04117.jpg")!, 0, 12);
+    pasteImage(canvas, resizeImage(images.get("franck_01829.jpg")!, 360, 288), 730, 150);
+    const reaction = new Uint8Array(await encodePng(canvas));
+    const template = new Uint8Array(await encodePng(images.get("grace_hopper_512x512.jpg")!));
+    const largest = await makeMeme(template, reaction, {}, analyzer);
+    const second = await makeMeme(template, reaction, { faceIndex: 1 }, analyzer);
+    expect(largest.reactionFaceCount).toBe(2);
+    expect([largest.reactionFaceIndex, second.reactionFaceIndex]).toEqual([0, 1]);
+    expect(largest.reactionFace.box.x).toBeLessThan(600);
+    expect(second.reactionFace.box.x).toBeGreaterThan(600);
+    // The laugh opens the mouth (interior synthesised); the neutral face does not.
+    expect(largest.mouthSynthesised).toBe(true);
+    expect(second.mouthSynthesised).toBe(false);
+    await expect(makeMeme(template, reaction, { faceIndex: 2 }, analyzer)).rejects.toThrow(/2 faces.*index 2 does not exist/);
+  });
+});
