@@ -102,7 +102,7 @@ export function neutralShape(loc: Float64Array): Float64Array {
   }
   const wx = n[3 * MOUTH_CORNER_LEFT]! - n[3 * MOUTH_CORNER_RIGHT]!;
   const width = Math.hypot(wx, n[Y(MOUTH_CORNER_LEFT)]! - n[Y(MOUTH_CORNER_RIGHT)]!);
-  const widthScale = clamp(width, REST.mouthWidth[0], REST.mouthWidth[1]) / width;
+  const widthScale = width > 1e-6 ? clamp(width, REST.mouthWidth[0], REST.mouthWidth[1]) / width : 1;
   if (widthScale !== 1) {
     const cx = (n[3 * MOUTH_CORNER_LEFT]! + n[3 * MOUTH_CORNER_RIGHT]!) / 2;
     for (const i of LIP_POINTS) n[3 * i] = cx + (n[3 * i]! - cx) * widthScale;
@@ -170,9 +170,11 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
   const lr = toLocal(frame, aligned);
   const nt = neutralShape(lt);
   const nr = neutralShape(lr);
-  const mouthScale = mouthWidthOf(nt) / mouthWidthOf(nr);
-  const eyeScaleR = eyeWidthOf(nt, RIGHT_EYE_UPPER) / eyeWidthOf(nr, RIGHT_EYE_UPPER);
-  const eyeScaleL = eyeWidthOf(nt, LEFT_EYE_UPPER) / eyeWidthOf(nr, LEFT_EYE_UPPER);
+  // Feature-size ratios, bounded: a degenerate mesh must not blow the expression up.
+  const ratio = (a: number, b: number) => (b > 1e-6 && Number.isFinite(a / b) ? clamp(a / b, 0.5, 2) : 1);
+  const mouthScale = ratio(mouthWidthOf(nt), mouthWidthOf(nr));
+  const eyeScaleR = ratio(eyeWidthOf(nt, RIGHT_EYE_UPPER), eyeWidthOf(nr, RIGHT_EYE_UPPER));
+  const eyeScaleL = ratio(eyeWidthOf(nt, LEFT_EYE_UPPER), eyeWidthOf(nr, LEFT_EYE_UPPER));
   const rightSide = new Set<number>([...RIGHT_EYE_UPPER, ...RIGHT_EYE_LOWER, ...RIGHT_EYE_UPPER_FOLD, ...RIGHT_EYE_LOWER_FOLD, ...RIGHT_BROW]);
 
   const t = clamp(opts.intensity, 0, 1);
