@@ -97,6 +97,14 @@ describe("face analysis on the fixture photos", () => {
     expect(sum / 468 / iod).toBeLessThan(0.03);
   });
 
+  it("gives the same results for concurrent calls on one analyzer as for sequential ones", async () => {
+    const names = ["grace_hopper_512x512.jpg", "franck_04117.jpg", "astronaut.png"];
+    const sequential = [];
+    for (const n of names) sequential.push((await analyzer.analyze(images.get(n)!)).faces[0].landmarks);
+    const concurrent = await Promise.all(names.map((n) => analyzer.analyze(images.get(n)!)));
+    concurrent.forEach((r, i) => expect(Array.from(r.faces[0].landmarks)).toEqual(Array.from(sequential[i])));
+  });
+
   it("honours maxFaces, keeping the largest", async () => {
     const canvas = solidImage(1100, 560, [20, 40, 60]);
     pasteImage(canvas, images.get("grace_hopper_512x512.jpg")!, 0, 24);
