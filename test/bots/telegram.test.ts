@@ -148,7 +148,7 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     expect(String((await r).params.text)).toContain("Saved faces: 0");
   });
 
-  it("reacts to GIF documents with an animated reply", async () => {
+  it("reacts to GIF documents with an animated reply, and to Telegram MP4 GIFs with their still", async () => {
     const dm = { id: ALICE.id, type: "private" as const };
     const p = fake.sendPhoto(dm, ALICE, photo(FACE_JPG));
     const r = fake.nextCall("sendMessage", 60_000);
@@ -162,6 +162,19 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     const call = await sent;
     expect(call.method, JSON.stringify(call.params)).toBe("sendAnimation");
     expect((await describeImage(uploadedFile(call).bytes)).pages).toBeGreaterThan(1);
+
+    // A GIF that Telegram turned into MP4: its still thumbnail makes a PNG meme; the video is never fetched.
+    const video = photo(new Uint8Array(64), "mp4");
+    const thumb = photo(REACTION_LAUGH_JPG);
+    const mp4Message = fake.sendMessage(dm, ALICE, {
+      animation: { ...video, width: 320, height: 240, duration: 2, mime_type: "video/mp4", thumbnail: { ...thumb, width: 320, height: 240 } },
+    });
+    const still = fake.nextCall(["sendPhoto", "sendMessage"], 120_000);
+    fake.sendCommand(dm, ALICE, "/meme", mp4Message);
+    const stillCall = await still;
+    expect(stillCall.method, JSON.stringify(stillCall.params)).toBe("sendPhoto");
+    expect((await describeImage(uploadedFile(stillCall).bytes)).format).toBe("png");
+    expect(fake.downloads).not.toContain(video.file_path);
   });
 });
 

@@ -105,8 +105,11 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     }
     if (m.animation) {
       const a = m.animation;
-      // Telegram converts most GIFs to silent MP4; those are refused with a clear message by the core
-      // unless the original GIF was kept.
+      // Telegram turns most GIFs into silent MP4, which the pipeline cannot decode: its still thumbnail
+      // still makes a meme. A GIF kept as GIF (sent as a file) stays animated.
+      if ((a.mime_type ?? "").startsWith("video/") && a.thumbnail) {
+        return fileInput(a.thumbnail.file_id, a.thumbnail.file_size, "image/jpeg");
+      }
       return fileInput(a.file_id, a.file_size, a.mime_type, a.file_name);
     }
     if (m.sticker) {
