@@ -99,7 +99,7 @@ describe("face analysis on the fixture photos", () => {
 
   it("gives the same results for concurrent calls on one analyzer as for sequential ones", async () => {
     const names = ["grace_hopper_512x512.jpg", "franck_04117.jpg", "astronaut.png"];
-    const sequential = [];
+    const sequential: Float32Array[] = [];
     for (const n of names) sequential.push((await analyzer.analyze(images.get(n)!)).faces[0].landmarks);
     const concurrent = await Promise.all(names.map((n) => analyzer.analyze(images.get(n)!)));
     concurrent.forEach((r, i) => expect(Array.from(r.faces[0].landmarks)).toEqual(Array.from(sequential[i])));
