@@ -10,6 +10,7 @@
 import { Worker } from "node:worker_threads";
 import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
+import { ensureCaptionFonts } from "../pipeline/render/fonts.ts";
 import type { Job, JobResult } from "./jobs.ts";
 import { fromWireError, transferablesOf, type WireError } from "./wire.ts";
 
@@ -58,6 +59,9 @@ export class WorkerPool {
 
   constructor(opts: PoolOptions) {
     this.opts = { cancelGraceMs: 250, ...opts, handlersUrl: String(opts.handlersUrl) };
+    // fontconfig reads FONTCONFIG_FILE once per process from the main thread's native environment:
+    // set it before any thread can render a caption, or captions fall back to system fonts.
+    ensureCaptionFonts();
     for (let i = 0; i < opts.size; i++) this.slots.push(this.spawn());
   }
 

@@ -70,6 +70,8 @@ describe("real pipeline handlers in worker threads", () => {
       return d / ((y1 - y0) * w);
     };
     const h = plain.height;
+    // The pool pointed fontconfig at the bundled caption fonts before starting its threads.
+    expect(process.env.FONTCONFIG_FILE).toMatch(/mimic-fonts-/);
     // The bottom fifth changed (white outlined text), the top half did not.
     expect(rowsDiff(Math.floor(h * 0.8), h)).toBeGreaterThan(5);
     expect(rowsDiff(0, Math.floor(h / 2))).toBeLessThan(0.5);
