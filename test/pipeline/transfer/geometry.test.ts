@@ -1,0 +1,91 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { alignSimilarity, applySimilarity, fromLocal, invertSimilarity, localFrame, toLocal } from "../../../src/pipeline/transfer/geometry.ts";
+import { measureExpression, neutralShape, REST, retargetExpression } from "../../../src/pipeline/transfer/index.ts";
+import { measureLocal } from "../../../src/pipeline/transfer/measure.ts";
+import { STABLE } from "../../../src/pipeline/warp/landmarks.ts";
+
+/** A real 468-point mesh (franck_04117, the laugh), as the face stage returned it, rounded to 0.1 px. */
+const laugh = Float32Array.from(JSON.parse(readFileSync(new URL("./laugh-mesh.json", import.meta.url), "utf8")) as number[]);
+
+function rotation(yaw: number, pitch: number, roll: number): Float64Array {
+  const [cy, sy, cp, sp, cr, sr] = [Math.cos(yaw), Math.sin(yaw), Math.cos(pitch), Math.sin(pitch), Math.cos(roll), Math.sin(roll)];
+  // Rz(roll) · Ry(yaw) · Rx(pitch)
+  const rx = [1, 0, 0, 0, cp, -sp, 0, sp, cp];
+  const ry = [cy, 0, sy, 0, 1, 0, -sy, 0, cy];
+  const rz = [cr, -sr, 0, sr, cr, 0, 0, 0, 1];
+  const mul = (a: number[], b: number[]) => {
+    const o: number[] = [];
+    for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) o.push(a[3 * r]! * b[c]! + a[3 * r + 1]! * b[3 + c]! + a[3 * r + 2]! * b[6 + c]!);
+    return o;
+  };
+  return Float64Array.from(mul(rz, mul(ry, rx)));
+}
+
+describe("alignSimilarity", () => {
+  it("recovers a known rotation, scale and translation exactly", () => {
+    const sim = { s: 0.7, r: rotation(0.3, -0.2, 0.15), t: Float64Array.from([40, -12, 5]) };
+    const moved = applySimilarity(sim, laugh);
+    const fit = alignSimilarity(laugh, moved, STABLE);
+    expect(fit.s).toBeCloseTo(0.7, 5);
+    for (let k = 0; k < 9; k++) expect(fit.r[k]!).toBeCloseTo(sim.r[k]!, 5);
+    for (let k = 0; k < 3; k++) expect(fit.t[k]!).toBeCloseTo(sim.t[k]!, 2);
+    const back = applySimilarity(invertSimilarity(fit), moved);
+    for (let i = 0; i < laugh.length; i++) expect(back[i]!).toBeCloseTo(laugh[i]!, 2);
+  });
+
+  it("makes expression measures independent of head pose and size", () => {
+    const sim = { s: 1.6, r: rotation(0.25, 0.1, -0.3), t: Float64Array.from([100, 50, 0]) };
+    const a = measureExpression(laugh);
+    const b = measureExpression(applySimilarity(sim, laugh));
+    for (const k of Object.keys(a) as (keyof typeof a)[]) expect(b[k]).toBeCloseTo(a[k], 4);
+  });
+
+  it("round-trips through the local frame", () => {
+    const f = localFrame(laugh);
+    const back = fromLocal(f, toLocal(f, laugh));
+    for (let i = 0; i < laugh.length; i++) expect(back[i]!).toBeCloseTo(laugh[i]!, 3);
+  });
+});
+
+describe("neutralShape", () => {
+  it("closes an open mouth and pulls a laugh's corners, width, eyes into the rest bands", () => {
+    const loc = toLocal(localFrame(laugh), laugh);
+    const before = measureLocal(loc);
+    const after = measureLocal(neutralShape(loc));
+    expect(before.mouthOpen).toBeGreaterThan(0.1);
+    expect(after.mouthOpen).toBeLessThan(0.005);
+    expect(before.mouthWidth).toBeGreaterThan(REST.mouthWidth[1]);
+    expect(after.mouthWidth).toBeCloseTo(REST.mouthWidth[1], 2);
+    expect(after.cornerLift).toBeLessThan(before.cornerLift);
+    for (const e of [after.eyeOpenLeft, after.eyeOpenRight]) {
+      expect(e).toBeGreaterThanOrEqual(REST.eyeOpen[0] - 0.005);
+      expect(e).toBeLessThanOrEqual(REST.eyeOpen[1] + 0.005);
+    }
+  });
+});
+
+describe("retargetExpression", () => {
+  it("reproduces a face's own expression on itself and moves nothing stable", () => {
+    const out = retargetExpression(laugh, laugh, { intensity: 1, regions: "all" });
+    for (let i = 0; i < laugh.length; i++) expect(Math.abs(out[i]! - laugh[i]!)).toBeLessThan(0.05);
+  });
+
+  it("carries the reaction's expression to another pose and size", () => {
+    const sim = { s: 1.3, r: rotation(-0.2, 0.05, 0.2), t: Float64Array.from([-30, 80, 0]) };
+    const other = applySimilarity(sim, laugh);
+    // A neutral template: the laugh's own neutral estimate, placed in another pose.
+    const f = localFrame(other);
+    const neutral = fromLocal(f, neutralShape(toLocal(f, other)));
+    const out = retargetExpression(neutral, laugh, { intensity: 1, regions: "all" });
+    const got = measureExpression(out), want = measureExpression(laugh);
+    expect(got.mouthOpen).toBeCloseTo(want.mouthOpen, 2);
+    expect(got.mouthWidth).toBeCloseTo(want.mouthWidth, 2);
+    expect(got.eyeOpenLeft).toBeCloseTo(want.eyeOpenLeft, 2);
+    const half = measureExpression(retargetExpression(neutral, laugh, { intensity: 0.5, regions: "all" }));
+    expect(half.mouthOpen).toBeCloseTo(want.mouthOpen / 2, 2);
+    const lower = measureExpression(retargetExpression(neutral, laugh, { intensity: 1, regions: "lower" }));
+    expect(lower.mouthOpen).toBeCloseTo(want.mouthOpen, 2);
+    expect(lower.eyeOpenLeft).toBeCloseTo(measureExpression(neutral).eyeOpenLeft, 4);
+  });
+});
