@@ -42,8 +42,97 @@ export interface MapFrameResult {
 const ERR_CAP = 48;
 
 export function mapFrame(inp: MapFrameInput): MapFrameResult {
+  return inp.dither ? mapFrameDither(inp) : mapFrameExact(inp);
+}
+
+/**
+ * The same rules without error diffusion: all-integer arithmetic, one pass, no scratch rows.
+ * Pixels already shown within the keep threshold skip the palette lookup (most of a morph's background).
+ */
+function mapFrameExact(inp: MapFrameInput): MapFrameResult {
+  const { src, width: w, height: h, canvas, nearest, first, keepThresholdSq, transparentIndex, out } = inp;
+  const c = nearest.pal.colors;
+  const start = nearest.start;
+  let pool = nearest.pool;
+  let sse = 0;
+  let minX = w;
+  let minY = h;
+  let maxX = -1;
+  let maxY = -1;
+  const n = w * h;
+  for (let i = 0, s = 0; i < n; i++, s += 3) {
+    const r = src[s];
+    const g = src[s + 1];
+    const b = src[s + 2];
+    let dKeep = 0;
+    if (!first) {
+      const kr = canvas[s] - r;
+      const kg = canvas[s + 1] - g;
+      const kb = canvas[s + 2] - b;
+      dKeep = kr * kr + kg * kg + kb * kb;
+      // Within the threshold the shown pixel is kept whatever the palette offers: skip the lookup.
+      if (dKeep <= keepThresholdSq) {
+        out[i] = transparentIndex;
+        sse += dKeep;
+        continue;
+      }
+    }
+    const key = ((r >> 2) << 12) | ((g >> 2) << 6) | (b >> 2);
+    let at = start[key];
+    if (at < 0) {
+      at = nearest.fillBucket(key, r >> 2, g >> 2, b >> 2);
+      pool = nearest.pool;
+    }
+    let idx = pool[at + 1];
+    const len = pool[at];
+    if (len > 1) {
+      let bestD = 1 << 30;
+      for (let j = at + 1; j <= at + len; j++) {
+        const q = pool[j] * 3;
+        const dr = c[q] - r;
+        const dg = c[q + 1] - g;
+        const db = c[q + 2] - b;
+        const d = dr * dr + dg * dg + db * db;
+        if (d < bestD) {
+          bestD = d;
+          idx = pool[j];
+        }
+      }
+    }
+    const p = idx * 3;
+    const pr = c[p];
+    const pg = c[p + 1];
+    const pb = c[p + 2];
+    if (!first) {
+      const er = pr - r;
+      const eg = pg - g;
+      const eb = pb - b;
+      if (dKeep <= er * er + eg * eg + eb * eb + keepThresholdSq) {
+        out[i] = transparentIndex;
+        sse += dKeep;
+        continue;
+      }
+    }
+    out[i] = idx;
+    canvas[s] = pr;
+    canvas[s + 1] = pg;
+    canvas[s + 2] = pb;
+    const y = (i / w) | 0;
+    const x = i - y * w;
+    if (x < minX) minX = x;
+    if (x > maxX) maxX = x;
+    if (y < minY) minY = y;
+    if (y > maxY) maxY = y;
+    sse += (pr - r) * (pr - r) + (pg - g) * (pg - g) + (pb - b) * (pb - b);
+  }
+  return { sse, minX, minY, maxX, maxY };
+}
+
+function mapFrameDither(inp: MapFrameInput): MapFrameResult {
   const { src, width: w, height: h, canvas, nearest, first, keepThresholdSq, dither, transparentIndex, out } = inp;
   const c = nearest.pal.colors;
+  const start = nearest.start;
+  let pool = nearest.pool;
   const rowLen = (w + 2) * 3;
   const err = inp.errRows;
   if (dither) err.fill(0);
@@ -77,7 +166,26 @@ export function mapFrame(inp: MapFrameInput): MapFrameResult {
       const ri = r | 0;
       const gi = g | 0;
       const bi = b | 0;
-      const idx = nearest.index(ri, gi, bi);
+      // Inlined NearestColor.index: most buckets hold one candidate.
+      const key = ((ri >> 2) << 12) | ((gi >> 2) << 6) | (bi >> 2);
+      let at = start[key];
+      if (at < 0) {
+        at = nearest.fillBucket(key, ri >> 2, gi >> 2, bi >> 2);
+        pool = nearest.pool;
+      }
+      let idx = pool[at + 1];
+      const len = pool[at];
+      if (len > 1) {
+        let bestD = Infinity;
+        for (let j = at + 1; j <= at + len; j++) {
+          const q = pool[j] * 3;
+          const d = (c[q] - ri) * (c[q] - ri) + (c[q + 1] - gi) * (c[q + 1] - gi) + (c[q + 2] - bi) * (c[q + 2] - bi);
+          if (d < bestD) {
+            bestD = d;
+            idx = pool[j];
+          }
+        }
+      }
       const p = idx * 3;
       let or = c[p];
       let og = c[p + 1];
