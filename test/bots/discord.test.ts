@@ -126,6 +126,17 @@ describe("Discord bot (real discord.js against a fake Discord)", () => {
     const latestAnswer = await fake.finalAnswer(latest.token, 120_000);
     expect(latestAnswer.files, content(latestAnswer)).toHaveLength(1);
 
+    // The interaction's attachment_size_limit is the renderer's byte budget.
+    const still = fake.addAttachment(REACTION_LAUGH_JPG, "laugh.jpg", "image/jpeg");
+    const tiny = fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: still.id }, str("template", "me")], {
+      attachments: [still],
+      attachmentSizeLimit: 20_000,
+    });
+    const tinyAnswer = await fake.finalAnswer(tiny.token, 120_000);
+    expect(tinyAnswer.files).toHaveLength(0);
+    expect(flagsOf(tinyAnswer)).toBe(EPHEMERAL);
+    expect(content(tinyAnswer)).toMatch(/larger than this chat/);
+
     fake.channelMessages = [];
     const none = fake.slash(ALICE, "meme", []);
     expect(content(await fake.finalAnswer(none.token))).toMatch(/attach one to the command/);
