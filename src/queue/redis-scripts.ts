@@ -4,7 +4,8 @@
  * same rule as fair-scheduler.ts), and clean-up. Keys, all under the prefix P:
  *   P:waiting               count of waiting jobs (capacity)
  *   P:user:<user>           zset of the user's jobs in flight, scored by expiry (self-healing if a process dies)
- *   P:job:<id>              hash: payload (v8-serialised job), lane, prio, cost, user, kind, state; expires
+ *   P:job:<id>              hash: payload (v8-serialised job), lane, prio, cost, user, kind, state, seq; expires
+ *   P:seq                   arrival counter (queue positions)
  *   P:prios                 zset of priority classes with waiting jobs
  *   P:ring:<prio>           list of lanes (servers) with waiting jobs; head = lane whose turn it is
  *   P:q:<prio>:<lane>       list of waiting job ids of one server
@@ -29,7 +30,7 @@ redis.call('PEXPIRE', userKey, tonumber(ARGV[13]))
 redis.call('INCR', P .. ':waiting')
 local jobKey = P .. ':job:' .. ARGV[2]
 redis.call('HSET', jobKey, 'payload', ARGV[9], 'lane', ARGV[3], 'prio', ARGV[4], 'cost', ARGV[5],
-  'user', ARGV[6], 'kind', ARGV[11], 'state', 'queued', 'rid', ARGV[14])
+  'user', ARGV[6], 'kind', ARGV[11], 'state', 'queued', 'rid', ARGV[14], 'seq', redis.call('INCR', P .. ':seq'))
 redis.call('EXPIRE', jobKey, tonumber(ARGV[10]))
 local q = P .. ':q:' .. ARGV[4] .. ':' .. ARGV[3]
 if redis.call('RPUSH', q, ARGV[2]) == 1 then
@@ -130,4 +131,35 @@ redis.call('DEL', P .. ':claim:' .. ARGV[3])
 redis.call('SET', P .. ':res:' .. ARGV[2], ARGV[4], 'EX', tonumber(ARGV[5]))
 redis.call('PUBLISH', P .. ':events', ARGV[6])
 return 1
+`;
+
+/**
+ * ARGV: P, id… → position per id (1 = next; 0 = no longer waiting). Approximation: jobs of a more urgent
+ * class plus earlier arrivals of the same class (deficit round-robin usually serves a quiet server sooner).
+ */
+export const POSITIONS = `
+local P = ARGV[1]
+local all = {}
+for _, p in ipairs(redis.call('ZRANGE', P .. ':prios', 0, -1)) do
+  for _, lane in ipairs(redis.call('LRANGE', P .. ':ring:' .. p, 0, -1)) do
+    for _, id in ipairs(redis.call('LRANGE', P .. ':q:' .. p .. ':' .. lane, 0, -1)) do
+      all[#all + 1] = { tonumber(p), tonumber(redis.call('HGET', P .. ':job:' .. id, 'seq') or '0') }
+    end
+  end
+end
+local out = {}
+for i = 2, #ARGV do
+  local h = redis.call('HMGET', P .. ':job:' .. ARGV[i], 'state', 'prio', 'seq')
+  if h[1] ~= 'queued' then
+    out[#out + 1] = 0
+  else
+    local pr, sq = tonumber(h[2]), tonumber(h[3])
+    local n = 0
+    for _, e in ipairs(all) do
+      if e[1] < pr or (e[1] == pr and e[2] <= sq) then n = n + 1 end
+    end
+    out[#out + 1] = n
+  end
+end
+return out
 `;

@@ -32,7 +32,7 @@ import {
 } from "./jobs.ts";
 import type { QueueOptions } from "./local.ts";
 import { WorkerPool } from "./pool.ts";
-import { CANCEL_WAITING, CLAIM, ENQUEUE, FINISH } from "./redis-scripts.ts";
+import { CANCEL_WAITING, CLAIM, ENQUEUE, FINISH, POSITIONS } from "./redis-scripts.ts";
 import { abortError, cancelled, queueFull, shuttingDown, timedOut, userLimit } from "./refusals.ts";
 import { ServiceTimes } from "./service-times.ts";
 import { fromWireError, toWireError, type WireError } from "./wire.ts";
@@ -71,10 +71,9 @@ function connect(url: string): Redis {
 }
 
 function defineScripts(r: Redis) {
-  for (const [name, lua] of Object.entries({ mimicEnqueue: ENQUEUE, mimicClaim: CLAIM, mimicCancel: CANCEL_WAITING, mimicFinish: FINISH })) {
-    r.defineCommand(name, { numberOfKeys: 0, lua });
-  }
-  return r as Redis & Record<"mimicEnqueue" | "mimicClaim" | "mimicCancel" | "mimicFinish", (...args: (string | number | Buffer)[]) => Promise<unknown>>;
+  const scripts = { mimicEnqueue: ENQUEUE, mimicClaim: CLAIM, mimicCancel: CANCEL_WAITING, mimicFinish: FINISH, mimicPositions: POSITIONS };
+  for (const [name, lua] of Object.entries(scripts)) r.defineCommand(name, { numberOfKeys: 0, lua });
+  return r as Redis & Record<keyof typeof scripts, (...args: (string | number | Buffer)[]) => Promise<unknown>>;
 }
 
 /** Measured service times shared by all workers (hash P:svc), read by producers for ETAs and costs. */
@@ -107,6 +106,7 @@ interface Pending {
   kind: JobKind;
   opts: SubmitOptions;
   state: "queued" | "running";
+  lastPosition?: number;
   resolve: (r: JobResult) => void;
   reject: (e: unknown) => void;
   queuedAt: number;
@@ -179,11 +179,34 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
     } else void collect(ev.id).catch((err) => logger.warn({ err }, "could not read a queue result"));
   });
 
-  // Safety net for missed pub/sub messages (reconnects) and for jobs no worker picks up in time.
+  /** Moves waiting callers' positions and ETAs along as the shared queue drains. */
+  async function announcePositions(): Promise<void> {
+    const queued = [...pending].filter(([, p]) => p.state === "queued");
+    if (queued.length === 0) return;
+    const positions = (await cmd.mimicPositions(P, ...queued.map(([id]) => id))) as number[];
+    const [times, { slots }] = await Promise.all([serviceTimes(), liveWorkers(cmd, P)]);
+    queued.forEach(([, p], i) => {
+      const position = positions[i];
+      if (!position || p.state !== "queued" || p.lastPosition === position) return;
+      p.lastPosition = position;
+      const eta = ((position - 1) * times.estimate(p.kind)) / Math.max(1, slots) / 1000;
+      emit(p, { type: "queued", position, etaSeconds: Math.ceil(eta) });
+    });
+  }
+
+  // Positions, plus a safety net for missed pub/sub messages (reconnects) and jobs no worker picks up in time.
   const sweeper = setInterval(() => {
+    void announcePositions().catch((err) => logger.warn({ err }, "could not read queue positions"));
     const now = performance.now();
+    const ids = [...pending.keys()];
+    if (ids.length > 0) {
+      const check = cmd.pipeline();
+      for (const id of ids) check.exists(`${P}:res:${id}`);
+      void check.exec().then((res) =>
+        res?.forEach(([, n], i) => n === 1 && void collect(ids[i]).catch(() => undefined)),
+      ).catch(() => undefined);
+    }
     for (const [id, p] of pending) {
-      void collect(id).catch(() => undefined);
       if (p.state === "queued" && now - p.queuedAt > maxWaitMs) {
         void cmd.mimicCancel(P, id).then((gone) => {
           if (gone === 1) {
@@ -197,7 +220,7 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
         });
       }
     }
-  }, 2000);
+  }, 1000);
   sweeper.unref();
 
   async function waitSeconds(times: ServiceTimes, waiting: number, kind: JobKind): Promise<number> {
@@ -241,9 +264,10 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
       }
       await tickets.add("t", {}, { removeOnComplete: true, removeOnFail: true });
       const p = pending.get(id);
-      if (p && p.state === "queued") {
+      if (p && p.state === "queued" && p.lastPosition === undefined) {
         const { slots } = await liveWorkers(cmd, P);
         const eta = ((position - 1) * times.estimate(job.kind)) / Math.max(1, slots) / 1000;
+        p.lastPosition = position;
         emit(p, { type: "queued", position, etaSeconds: Math.ceil(eta) });
       }
       if (so.signal) {

@@ -240,6 +240,32 @@ describe.skipIf(!REDIS)("redis queue rules across processes", () => {
     expect(started).toHaveLength(8);
   });
 
+  test("queued positions move along as the shared queue drains", async () => {
+    const prefix = newPrefix();
+    const a = producer(prefix);
+    await a.ready();
+    const recs = [recorder(), recorder(), recorder()];
+    const jobs: Promise<unknown>[] = [];
+    for (const rec of recs) {
+      const queued = new Promise<void>((res) => {
+        jobs.push(a.submit(memeJob("spin:900"), { ...who(), onProgress: (e) => (rec.onProgress(e), e.type === "queued" && res()) }));
+      });
+      await queued;
+    }
+    const worker = await startRedisWorker({
+      url: REDIS!, prefix, workers: 1, capacity: 50, perUserLimit: 1, jobTimeoutMs: 10_000, cheapFirst: false,
+      handlersUrl: TEST_HANDLERS, resultTtlSeconds: 60, stallMs: 2000,
+    });
+    await Promise.all(jobs);
+    await worker.close({ drainMs: 1000 });
+    await a.close({ drainMs: 0 });
+    const positions = recs[2].events.filter((e) => e.type === "queued").map((e) => (e as { position: number }).position);
+    expect(positions[0]).toBe(3);
+    expect(positions.length).toBeGreaterThan(1);
+    for (let i = 1; i < positions.length; i++) expect(positions[i]).toBeLessThan(positions[i - 1]);
+    expect(recs[2].events.slice(-2).map((e) => e.type)).toEqual(["started", "done"]);
+  });
+
   test("oversized payloads are refused before they reach Redis", async () => {
     const prefix = newPrefix();
     const a = producer(prefix, { maxPayloadBytes: 1024 });
