@@ -97,7 +97,7 @@ export function mapColours(img: RgbImage, gain: readonly number[], offset: reado
 
 /** Hard 0/1 mask of the pixels at least `radius` px inside a coverage mask. */
 export function erodeMask(cover: Float32Array, width: number, height: number, radius: number): Uint8Array {
-  const m = Float32Array.from(cover);
+  const m = cover.slice();
   boxBlurMask(m, width, height, radius);
   const out = new Uint8Array(m.length);
   for (let i = 0; i < m.length; i++) out[i] = m[i]! > 0.999 ? 1 : 0;

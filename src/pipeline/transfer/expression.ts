@@ -75,7 +75,7 @@ const clamp = (v: number, lo: number, hi: number) => (v < lo ? lo : v > hi ? hi 
  * Only control points move; returns a copy.
  */
 export function neutralShape(loc: Float64Array): Float64Array {
-  const n = Float64Array.from(loc);
+  const n = loc.slice();
   const Y = (i: number) => 3 * i + 1;
   // Mouth closed.
   const gaps = LIPS_INNER_LOWER.map((lo, j) => Math.max(0, n[Y(lo)]! - n[Y(LIPS_INNER_UPPER[j]!)]!));

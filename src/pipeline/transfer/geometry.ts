@@ -63,7 +63,7 @@ export function alignSimilarity(src: Float32Array, dst: Float32Array, idx: reado
 
 /** Top eigenvector of a symmetric 4x4 matrix by cyclic Jacobi rotations (exact enough in ~6 sweeps). */
 function topEigenvector4(a0: Float64Array): [number, number, number, number] {
-  const a = Float64Array.from(a0);
+  const a = a0.slice();
   const v = new Float64Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
   for (let sweep = 0; sweep < 30; sweep++) {
     let off = 0;

@@ -61,7 +61,7 @@ export function transferExpression(input: TransferInput): TransferResult {
 }
 
 function copyImage(img: RgbImage): RgbImage {
-  return { width: img.width, height: img.height, data: Uint8Array.from(img.data) };
+  return { width: img.width, height: img.height, data: img.data.slice() };
 }
 
 function faceSize(lm: Float32Array): number {
@@ -72,9 +72,10 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
   const { template, templateFace, reaction, reactionFace } = input;
   const timingsMs: StageTimings = {};
   const out = copyImage(template);
+  timingsMs.prepare = performance.now() - t0;
   if (intensity === 0) {
     timingsMs.total = performance.now() - t0;
-    return { image: out, landmarks: Float32Array.from(templateFace.landmarks), timingsMs, changedBox: null, mouthSynthesised: false };
+    return { image: out, landmarks: templateFace.landmarks.slice(), timingsMs, changedBox: null, mouthSynthesised: false };
   }
   let t = performance.now();
   const target = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions });
@@ -82,7 +83,7 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
 
   t = performance.now();
   const src = faceMeshPoints(templateFace.landmarks, { width: template.width, height: template.height, ringScale: RING_SCALE });
-  const dst = Float32Array.from(src);
+  const dst = src.slice();
   for (let i = 0; i < MESH_POINTS; i++) {
     dst[2 * i] = target[3 * i]!;
     dst[2 * i + 1] = target[3 * i + 1]!;

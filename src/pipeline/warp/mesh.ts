@@ -87,6 +87,6 @@ export function faceMeshTriangles(opts: FaceMeshOptions): FaceMesh {
 
 /** Delaunay triangulation of x,y pairs (delaunator: robust, ~1 ms for 500 points). */
 export function triangulate(xy: ArrayLike<number>): Uint32Array {
-  const coords = xy instanceof Float64Array ? xy : Float64Array.from(xy);
+  const coords = xy instanceof Float64Array ? xy : new Float64Array(xy as ArrayLike<number>);
   return new Uint32Array(new Delaunator(coords).triangles);
 }
