@@ -143,6 +143,18 @@ describe("Discord bot (real discord.js against a fake Discord)", () => {
 
     const list = fake.slash(ALICE, "face", [sub("list")]);
     expect(content(await fake.finalAnswer(list.token))).toBe("Your faces:\n• me (default)\n• work");
+
+    const usage = fake.slash(ALICE, "mimic", [sub("usage")], { permissions: PERMISSIONS.manageGuild });
+    const usageAnswer = await fake.finalAnswer(usage.token);
+    expect((await ack(usage.token)).json).toMatchObject({ type: 5, data: { flags: EPHEMERAL } });
+    expect(content(usageAnswer)).toMatch(/Today you made \d+ memes?[\s\S]*Saved faces: 2[\s\S]*Server today/);
+
+    const ask = fake.slash(ALICE, "mimic", [sub("forget", [{ name: "confirm", type: OPT.boolean, value: false }])]);
+    expect(content(await fake.finalAnswer(ask.token))).toMatch(/permanently deletes/);
+    const forget = fake.slash(ALICE, "mimic", [sub("forget", [{ name: "confirm", type: OPT.boolean, value: true }])]);
+    expect(content(await fake.finalAnswer(forget.token))).toMatch(/deleted 2 saved faces/);
+    const after = fake.slash(ALICE, "face", [sub("list")]);
+    expect(content(await fake.finalAnswer(after.token))).toMatch(/no saved faces/);
   });
 });
 
