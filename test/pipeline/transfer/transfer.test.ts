@@ -125,6 +125,36 @@ describe("transferExpression (mimic)", () => {
     expect(upper.mouthSynthesised).toBe(false);
   });
 
+  it("closes eyes by lowering the lids over the iris (fewer dark iris pixels), not by smearing", () => {
+    const name = "franck_01829.jpg";
+    const tpl = images.get(name)!;
+    const face = faces.get(name)!;
+    // The same face with its upper lids lowered by 10 px: a reaction whose eyes are nearly shut.
+    const shut = face.landmarks.slice();
+    for (const upper of [[33, 246, 161, 160, 159, 158, 157, 173, 133], [263, 466, 388, 387, 386, 385, 384, 398, 362]]) {
+      for (let j = 1; j < 8; j++) shut[3 * upper[j]! + 1]! += 10 * Math.sin((j * Math.PI) / 8);
+    }
+    const res = transferExpression({ template: tpl, templateFace: face, reaction: tpl, reactionFace: { ...face, landmarks: shut }, regions: "upper" });
+    const dark = (img: RgbImage) => {
+      let n = 0;
+      for (const [a, b] of [[159, 145], [386, 374]] as const) {
+        const box = boxOf(face.landmarks, [a, b, a === 159 ? 33 : 263, a === 159 ? 133 : 362], 2);
+        for (let y = box.y; y < box.y + box.height; y++) {
+          for (let x = box.x; x < box.x + box.width; x++) {
+            const o = (y * img.width + x) * 3;
+            if (img.data[o]! + img.data[o + 1]! + img.data[o + 2]! < 180) n++;
+          }
+        }
+      }
+      return n;
+    };
+    const before = dark(tpl), after = dark(res.image);
+    expect(before).toBeGreaterThan(100);
+    expect(after).toBeLessThan(before * 0.7);
+    // The mouth is untouched (regions upper) and the result still has a face with both eyes narrower.
+    expect(measureExpression(res.landmarks).eyeOpenLeft).toBeLessThan(measureExpression(face.landmarks).eyeOpenLeft * 0.6);
+  });
+
   it("scales the expression with intensity", () => {
     const open = (i: number) => measureExpression(transferExpression(input("franck_01829.jpg", "franck_04117.jpg", { intensity: i })).landmarks).mouthOpen;
     const [a, b, c] = [open(0.25), open(0.5), open(1)];
