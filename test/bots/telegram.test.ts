@@ -73,10 +73,12 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     expect(call.method).toBe("sendMessage");
     expect(String(call.params.text)).toMatch(/used all 2 of today.s memes/);
 
-    // 5. a non-admin cannot change settings
+    // 5. a non-admin cannot change settings (a command addressed to another bot is ignored)
+    fake.sendCommand(GROUP, BOB, "/config@some_other_bot quota 100");
     reply = fake.nextCall("sendMessage");
-    fake.sendCommand(GROUP, BOB, "/config quota 100");
+    fake.sendCommand(GROUP, BOB, `/config@${fake.botInfo.username} quota 100`);
     expect(String((await reply).params.text)).toMatch(/Only server admins/);
+    expect(fake.calls.filter((c) => /Only server admins/.test(String(c.params.text))).length).toBe(1);
 
     // 6. bad inputs: Bob has no face; not an image; too large; no face in the photo
     reply = fake.nextCall("sendMessage");

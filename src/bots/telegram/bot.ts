@@ -131,8 +131,11 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   /** Command text and arguments from a text message or a media caption. */
   function commandOf(ctx: Context): { name: string; args: string } | undefined {
     const text = ctx.msg?.text ?? ctx.msg?.caption;
-    const m = text?.match(/^\/([a-z_]+)(?:@\w+)?(?:\s+([\s\S]*))?$/i);
-    return m ? { name: m[1].toLowerCase(), args: (m[2] ?? "").trim() } : undefined;
+    const m = text?.match(/^\/([a-z_]+)(?:@(\w+))?(?:\s+([\s\S]*))?$/i);
+    if (!m) return undefined;
+    // "/meme@otherbot" in a group is for another bot.
+    if (m[2] && m[2].toLowerCase() !== bot.botInfo.username.toLowerCase()) return undefined;
+    return { name: m[1].toLowerCase(), args: (m[3] ?? "").trim() };
   }
 
   async function send(ctx: Context, reply: Reply, extra: { keyboard?: InlineKeyboard } = {}) {
