@@ -138,13 +138,13 @@ export function pointsBox(pts: ArrayLike<number>, width: number, height: number,
   return { x: bx, y: by, width: Math.max(0, ex - bx), height: Math.max(0, ey - by) };
 }
 
-/** Smallest box holding every pixel where a and b differ (null if identical). */
-export function diffBox(a: RgbImage, b: RgbImage): Box | null {
+/** Smallest box holding every pixel where a and b differ (null if identical), searched inside `within`. */
+export function diffBox(a: RgbImage, b: RgbImage, within: Box = { x: 0, y: 0, width: a.width, height: a.height }): Box | null {
   let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
   const w = a.width;
-  for (let y = 0; y < a.height; y++) {
+  for (let y = within.y; y < within.y + within.height; y++) {
     const row = y * w * 3;
-    for (let x = 0; x < w; x++) {
+    for (let x = within.x; x < within.x + within.width; x++) {
       const o = row + x * 3;
       if (a.data[o] !== b.data[o] || a.data[o + 1] !== b.data[o + 1] || a.data[o + 2] !== b.data[o + 2]) {
         if (x < x0) x0 = x;

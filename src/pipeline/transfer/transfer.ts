@@ -113,7 +113,8 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
   timingsMs.mouth = performance.now() - t;
 
   t = performance.now();
-  const changedBox = diffBox(template, out);
+  // Only the warped triangles and the mouth can differ: search their bounding box, not the whole photo.
+  const changedBox = diffBox(template, out, pointsBox(dst, out.width, out.height, 2));
   timingsMs.diff = performance.now() - t;
   timingsMs.total = performance.now() - t0;
   return { image: out, landmarks: target, timingsMs, changedBox, mouthSynthesised };
@@ -245,7 +246,7 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
     mouthSynthesised = true;
   }
   timingsMs.mouth = performance.now() - t;
-  const changedBox = diffBox(reaction, out);
+  const changedBox = diffBox(reaction, out, box);
   timingsMs.total = performance.now() - t0;
   return { image: out, landmarks: placed, timingsMs, changedBox, mouthSynthesised };
 }
