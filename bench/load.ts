@@ -8,6 +8,7 @@
  * RSS, for the in-process queue and for the Redis queue with two `mimic worker` processes.
  *
  *   --users 100 --servers 10 --seconds 30 --think-ms 3000 --mode both|local|redis
+ *   --mix realistic|memes --cheap-first   (cheap-first: memes before enrolments before animations)
  *   --handlers real|cpu   real = src/queue/handlers.ts (the pipeline); cpu = the queue tests' CPU handlers
  *   --workers N           threads (local) / per worker process (redis; two processes); default: cores / processes
  */
@@ -35,6 +36,8 @@ const { values: args } = parseArgs({
     mode: { type: "string", default: "both" },
     handlers: { type: "string", default: "real" },
     workers: { type: "string" },
+    mix: { type: "string", default: "realistic" },
+    "cheap-first": { type: "boolean", default: false },
     "redis-url": { type: "string", default: process.env.TEST_REDIS_URL ?? process.env.QUEUE_URL ?? "redis://127.0.0.1:6379" },
   },
 });
@@ -60,10 +63,19 @@ const f0 = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : "–");
 const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : "–");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function pickKind(): JobKind {
-  const r = Math.random();
-  return r < 0.9 ? "meme" : r < 0.97 ? "enrol" : "animated";
-}
+const MIXES: Record<string, { label: string; pick: () => JobKind }> = {
+  realistic: {
+    label: "90 % meme / 7 % enrol / 3 % animated",
+    pick: () => {
+      const r = Math.random();
+      return r < 0.9 ? "meme" : r < 0.97 ? "enrol" : "animated";
+    },
+  },
+  memes: { label: "100 % PNG memes", pick: () => "meme" },
+};
+const MIX = MIXES[args.mix!] ?? MIXES.realistic;
+const CHEAP_FIRST = args["cheap-first"]!;
+const pickKind = MIX.pick;
 
 const CAPTIONS = [
   { top: "WHEN THE BUILD", bottom: "FINALLY PASSES" },
@@ -96,13 +108,30 @@ interface Sample {
   code?: string;
 }
 
-async function drive(queue: InferenceQueue, template: unknown, peakRss: () => number) {
+/** CPU seconds (user + system, all threads) used so far by this process and by the given child processes. */
+function cpuSeconds(children: number[] = []): number {
+  const own = process.cpuUsage();
+  let total = (own.user + own.system) / 1e6;
+  const tick = 100; // USER_HZ on Linux
+  for (const pid of children) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      total += (Number(f[11]) + Number(f[12])) / tick;
+    } catch {
+      // not Linux, or gone
+    }
+  }
+  return total;
+}
+
+async function drive(queue: InferenceQueue, template: unknown, peakRss: () => number, children: number[] = []) {
   // 1 ms sampling: each value is the timer period plus the lag, so these are upper bounds by ≤ 1 ms.
   const lag = monitorEventLoopDelay({ resolution: 1 });
   const samples: Sample[] = [];
   const t0 = performance.now();
   const deadline = t0 + SECONDS * 1000;
   lag.enable();
+  const cpu0 = cpuSeconds(children);
   const serverOf = (u: number) => (u < USERS / 2 ? "busy" : `s${1 + (u % (SERVERS - 1))}`);
   await Promise.all(
     Array.from({ length: USERS }, async (_, u) => {
@@ -123,11 +152,13 @@ async function drive(queue: InferenceQueue, template: unknown, peakRss: () => nu
     }),
   );
   lag.disable();
+  const cpu = cpuSeconds(children) - cpu0;
   // Users arrive spread over one think time: throughput counts the steady window after that ramp.
   const rampMs = Math.min(THINK_MS, (SECONDS * 1000) / 3);
   const steady = samples.filter((s) => s.at >= rampMs && s.at <= SECONDS * 1000);
   const elapsed = (SECONDS * 1000 - rampMs) / 1000;
-  return { samples: steady, elapsed, lagP50: lag.percentile(50) / 1e6, lagP99: lag.percentile(99) / 1e6, lagMax: lag.max / 1e6, rss: peakRss() };
+  const done = samples.filter((x) => x.ok).length;
+  return { cpuMsPerJob: (cpu * 1000) / Math.max(1, done), samples: steady, elapsed, lagP50: lag.percentile(50) / 1e6, lagP99: lag.percentile(99) / 1e6, lagMax: lag.max / 1e6, rss: peakRss() };
 }
 
 function report(title: string, r: Awaited<ReturnType<typeof drive>>, extra: string): string {
@@ -147,6 +178,7 @@ function report(title: string, r: Awaited<ReturnType<typeof drive>>, extra: stri
     `| enrol p50 / animated p50 (ms) | ${f0(percentile(okAll.filter((s) => s.kind === "enrol").map((s) => s.ms), 50))} / ${f0(percentile(okAll.filter((s) => s.kind === "animated").map((s) => s.ms), 50))} |`,
     `| BUSY refusals / other errors | ${busy} / ${errors.length}${errors.length ? ` (${[...new Set(errors.map((e) => e.code))].join(", ")})` : ""} |`,
     `| main event-loop lag p50 / p99 / max (ms) | ${f1(r.lagP50)} / **${f1(r.lagP99)}** / ${f1(r.lagMax)} |`,
+    `| CPU per finished job (all threads/processes) | ${f0(r.cpuMsPerJob)} ms → at most ~${f0((os.availableParallelism() * 1000) / r.cpuMsPerJob)} jobs/s on ${os.availableParallelism()} idle cores |`,
     `| peak RSS | ${extra || `${f0(r.rss / 1048576)} MiB`} |`,
   ];
   // Fairness: the busy server holds half the users; its users should see the same latency, not starve others.
@@ -189,7 +221,7 @@ async function runLocal(): Promise<string> {
     capacity: config.QUEUE_CAPACITY,
     perUserLimit: 1,
     jobTimeoutMs: config.QUEUE_JOB_TIMEOUT_MS,
-    cheapFirst: false,
+    cheapFirst: CHEAP_FIRST,
     handlersUrl: HANDLERS,
     threadEnv: threadEnv({ ...config, QUEUE_WORKERS: workers }),
   });
@@ -245,7 +277,7 @@ async function runRedis(): Promise<string> {
     capacity: config.QUEUE_CAPACITY,
     perUserLimit: 1,
     jobTimeoutMs: config.QUEUE_JOB_TIMEOUT_MS,
-    cheapFirst: false,
+    cheapFirst: CHEAP_FIRST,
     handlersUrl: HANDLERS,
     resultTtlSeconds: 120,
     maxPayloadBytes: config.QUEUE_MAX_PAYLOAD_BYTES,
@@ -255,7 +287,7 @@ async function runRedis(): Promise<string> {
   await warm(queue, template, perProcess * 8);
   const rss = rssSampler();
   process.stderr.write(`load: redis, 2 worker processes × ${perProcess} threads, ${SECONDS} s…\n`);
-  const r = await drive(queue, template, rss.peak);
+  const r = await drive(queue, template, rss.peak, children.map((c) => c.pid!));
   rss.stop();
   const childPeaks = children.map((c) => vmHwmKiB(c.pid!) / 1024);
   await queue.close({ drainMs: 5000 });
@@ -272,7 +304,7 @@ async function runRedis(): Promise<string> {
 async function main() {
   const header = [
     `Machine: ${os.availableParallelism()} cores, ${os.cpus()[0]?.model ?? "?"}, Node ${process.version}, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, load ${os.loadavg()[0].toFixed(2)}.`,
-    `Load: ${USERS} users across ${SERVERS} servers (one server holds half the users), think time ${THINK_MS} ms (exponential), ${SECONDS} s, mix 90 % meme / 7 % enrol / 3 % animated.`,
+    `Load: ${USERS} users across ${SERVERS} servers (one server holds half the users), think time ${THINK_MS} ms (exponential), ${SECONDS} s, mix ${MIX.label}, ${CHEAP_FIRST ? "cheap jobs first" : "no priorities"}.`,
     `Handlers: ${handlerChoice === "real" ? "**real pipeline** (src/queue/handlers.ts)" : `**CPU test handlers** (test/queue/fixtures/cpu-handlers.ts: sharp decode + 256² resize + PNG encode; the real pipeline handlers ${realAvailable ? "were not selected" : "do not exist yet"})`}.`,
   ];
   const parts = [header.join("\n")];
