@@ -58,6 +58,30 @@ describe("mimic start", () => {
     expect(await exited).toBe(0);
   });
 
+  it("mimic register --guild deploys the commands through the real CLI; refuses without DISCORD_APP_ID", async () => {
+    const discord = await FakeDiscord.start();
+    cleanups.push(() => discord.close());
+    const run = (env: Record<string, string>, args: string[]) =>
+      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const child = spawn(process.execPath, ["bin/mimic.mjs", "register", ...args], {
+          cwd: root,
+          env: { ...process.env, LOG_LEVEL: "warn", DISCORD_API_ROOT: discord.base, DISCORD_TOKEN: discord.token, ...env },
+        });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d: Buffer) => (out += d));
+        child.stderr.on("data", (d: Buffer) => (err += d));
+        child.on("exit", (code) => resolve({ code, out, err }));
+      });
+    const ok = await run({ DISCORD_APP_ID: discord.appId }, ["--guild", discord.guildId]);
+    expect(ok, ok.err).toMatchObject({ code: 0 });
+    expect(ok.out).toContain(`Registered 5 commands in guild ${discord.guildId}: meme, morph, face, mimic, Mimic this`);
+    expect(discord.calls.filter((c) => c.method === "PUT")).toHaveLength(1);
+    const refused = await run({ DISCORD_APP_ID: "" }, []);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain("needs DISCORD_TOKEN and DISCORD_APP_ID");
+  });
+
   it("with both tokens runs the Discord and the Telegram bot (and no playground)", async () => {
     const dir = tempDir();
     const discord = await FakeDiscord.start();
