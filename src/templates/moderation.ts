@@ -11,6 +11,7 @@
 import { z } from "zod";
 import { MimicError } from "../errors.ts";
 import type { Db } from "./db/client.ts";
+import { passThrough, type Gate } from "./db/gate.ts";
 import { withRetry } from "./db/retry.ts";
 import { secondsUntilNextUtcDay, utcDay } from "./codec.ts";
 import { checkIdentity } from "./names.ts";
@@ -101,10 +102,16 @@ export class Moderation {
     private readonly dialect: "sqlite" | "postgres",
     readonly defaults: RuleDefaults,
     private readonly now: () => number = Date.now,
+    /** Serialises units of work on SQLite (see db/gate.ts). */
+    private readonly gate: Gate = passThrough,
   ) {}
 
   /** The rules in force on a server (configured defaults in private chats: serverId null). */
-  async rules(platform: string, serverId: string | null): Promise<Rules> {
+  rules(platform: string, serverId: string | null): Promise<Rules> {
+    return this.gate.run(() => this.readRules(platform, serverId));
+  }
+
+  private async readRules(platform: string, serverId: string | null): Promise<Rules> {
     const row = serverId === null ? null : await this.db.serverSettings.findUnique({ where: { platform_serverId: { platform, serverId } } });
     const d = this.defaults;
     return {
@@ -143,7 +150,7 @@ export class Moderation {
       ...(p.cooldownSeconds !== undefined && { cooldownSeconds: p.cooldownSeconds }),
       ...(p.maxTemplatesPerUser !== undefined && { maxTemplatesPerUser: p.maxTemplatesPerUser }),
     };
-    await withRetry(async () => {
+    await this.exclusive(async () => {
       await this.db.$executeRaw`INSERT INTO server_settings (platform, server_id, updated_at) VALUES (${server.platform}, ${server.serverId}, CURRENT_TIMESTAMP)
         ON CONFLICT (platform, server_id) DO NOTHING`;
       await this.db.serverSettings.update({ where: { platform_serverId: { platform: server.platform, serverId: server.serverId } }, data });
@@ -155,7 +162,7 @@ export class Moderation {
     requireAdmin(server.isAdmin);
     checkServer(server);
     checkIdentity(server.platform, userId);
-    await withRetry(
+    await this.exclusive(
       () => this.db.$executeRaw`INSERT INTO bans (platform, server_id, platform_user_id, reason) VALUES (${server.platform}, ${server.serverId}, ${userId}, ${reason?.slice(0, 200) ?? null})
         ON CONFLICT (platform, server_id, platform_user_id) DO NOTHING`,
     );
@@ -165,13 +172,13 @@ export class Moderation {
   async unban(server: ServerRef & { isAdmin: boolean }, userId: string): Promise<boolean> {
     requireAdmin(server.isAdmin);
     checkServer(server);
-    const r = await withRetry(() => this.db.ban.deleteMany({ where: { platform: server.platform, serverId: server.serverId, platformUserId: userId } }));
+    const r = await this.exclusive(() => this.db.ban.deleteMany({ where: { platform: server.platform, serverId: server.serverId, platformUserId: userId } }));
     return r.count > 0;
   }
 
   async bans(server: ServerRef & { isAdmin: boolean }): Promise<Array<{ userId: string; reason: string | null; since: Date }>> {
     requireAdmin(server.isAdmin);
-    const rows = await this.db.ban.findMany({ where: { platform: server.platform, serverId: server.serverId }, orderBy: { id: "asc" } });
+    const rows = await this.gate.run(() => this.db.ban.findMany({ where: { platform: server.platform, serverId: server.serverId }, orderBy: { id: "asc" } }));
     return rows.map((b) => ({ userId: b.platformUserId, reason: b.reason, since: b.createdAt }));
   }
 
@@ -179,9 +186,13 @@ export class Moderation {
    * The non-counting part of admission: bot and command enabled, channel allowed, user not banned.
    * Throws DISABLED or FORBIDDEN with a message saying why. Returns the rules in force.
    */
-  async check(scope: Scope, command: string): Promise<Rules> {
+  check(scope: Scope, command: string): Promise<Rules> {
     checkIdentity(scope.platform, scope.userId);
-    const rules = await this.rules(scope.platform, scope.serverId);
+    return this.gate.run(() => this.checkNow(scope, command));
+  }
+
+  private async checkNow(scope: Scope, command: string): Promise<Rules> {
+    const rules = await this.readRules(scope.platform, scope.serverId);
     if (scope.serverId !== null) {
       const banned = await this.db.ban.count({ where: { platform: scope.platform, serverId: scope.serverId, platformUserId: scope.userId } });
       if (banned > 0) throw new MimicError("FORBIDDEN", "An admin of this server has blocked you from using Mimic here.");
@@ -202,8 +213,13 @@ export class Moderation {
    * check() + the atomic quota/cooldown test, recording one use of `command` when admitted.
    * Throws QUOTA_EXCEEDED / COOLDOWN with retryAfterSeconds.
    */
-  async admit(scope: Scope, command: string): Promise<Admission> {
-    const rules = await this.check(scope, command);
+  admit(scope: Scope, command: string): Promise<Admission> {
+    checkIdentity(scope.platform, scope.userId);
+    return this.gate.run(() => this.admitNow(scope, command));
+  }
+
+  private async admitNow(scope: Scope, command: string): Promise<Admission> {
+    const rules = await this.checkNow(scope, command);
     const serverId = scope.serverId ?? "";
     for (let attempt = 0; attempt < 3; attempt++) {
       const now = this.now();
@@ -236,7 +252,7 @@ export class Moderation {
           refund: async () => {
             if (refunded) return;
             refunded = true;
-            await withRetry(() => this.db.usageEvent.deleteMany({ where: { id, platform: p, platformUserId: u } }));
+            await this.exclusive(() => this.db.usageEvent.deleteMany({ where: { id, platform: p, platformUserId: u } }));
           },
         };
       }
@@ -248,8 +264,12 @@ export class Moderation {
   }
 
   /** The caller's own standing: uses today, the quota that applies, cooldown left. */
-  async userUsage(scope: Scope): Promise<UserUsage> {
-    const rules = await this.rules(scope.platform, scope.serverId);
+  userUsage(scope: Scope): Promise<UserUsage> {
+    return this.gate.run(() => this.userUsageNow(scope));
+  }
+
+  private async userUsageNow(scope: Scope): Promise<UserUsage> {
+    const rules = await this.readRules(scope.platform, scope.serverId);
     const now = this.now();
     const serverId = scope.serverId ?? "";
     const where = { platform: scope.platform, serverId, platformUserId: scope.userId };
@@ -286,7 +306,7 @@ export class Moderation {
         topUsers: byUser.map((r) => ({ userId: r.platformUserId, count: r._count.platformUserId })),
       };
     };
-    const [todayWindow, last30Days] = await Promise.all([window(today), window(today - 29)]);
+    const [todayWindow, last30Days] = await this.gate.run(() => Promise.all([window(today), window(today - 29)]));
     return { today: todayWindow, last30Days };
   }
 
@@ -296,7 +316,12 @@ export class Moderation {
    */
   async pruneUsage(keepDays = USAGE_RETENTION_DAYS): Promise<number> {
     const oldest = utcDay(this.now()) - Math.max(30, keepDays) + 1;
-    return (await withRetry(() => this.db.usageEvent.deleteMany({ where: { day: { lt: oldest } } }))).count;
+    return (await this.exclusive(() => this.db.usageEvent.deleteMany({ where: { day: { lt: oldest } } }))).count;
+  }
+
+  /** A write unit: queued on SQLite, retried on transient conflicts. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    return this.gate.run(() => withRetry(work));
   }
 
   /** Why an admission was refused, read after the fact; null when nothing is over its limit now. */

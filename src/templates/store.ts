@@ -1,6 +1,7 @@
 import { loadConfig } from "../config.ts";
 import { logger } from "../logger.ts";
 import { createPrismaClient, type Db } from "./db/client.ts";
+import { exclusiveGate, passThrough } from "./db/gate.ts";
 import { migrate } from "./db/migrate.ts";
 import { describeTarget, resolveDatabaseTarget, type DatabaseTarget } from "./db/url.ts";
 import { Moderation, type RuleDefaults } from "./moderation.ts";
@@ -53,19 +54,21 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
     cooldownSeconds: opts.defaults?.cooldownSeconds ?? cfg.COOLDOWN_SECONDS,
     maxTemplatesPerUser,
   };
-  const moderation = new Moderation(db, target.dialect, defaults, opts.now);
+  // One gate per database handle: SQLite's single connection must not interleave units of work.
+  const gate = target.dialect === "sqlite" ? exclusiveGate() : passThrough;
+  const moderation = new Moderation(db, target.dialect, defaults, opts.now, gate);
   const pruned = await moderation.pruneUsage(opts.usageRetentionDays);
   if (pruned) logger.info({ pruned }, "old usage records deleted");
   let closed = false;
   return {
     dialect: target.dialect,
     description: describeTarget(target),
-    templates: new TemplateStore(db, maxTemplatesPerUser),
+    templates: new TemplateStore(db, maxTemplatesPerUser, gate),
     moderation,
     async close() {
       if (closed) return;
       closed = true;
-      await db.$disconnect();
+      await gate.run(() => db.$disconnect()); // after the work already queued
     },
   };
 }

@@ -6,6 +6,7 @@
  */
 import { MimicError } from "../errors.ts";
 import type { Db, Prisma } from "./db/client.ts";
+import { passThrough, type Gate } from "./db/gate.ts";
 import { withRetry } from "./db/retry.ts";
 import { bytesToFloat32, float32ToBytes } from "./codec.ts";
 import { checkIdentity, normaliseTemplateName } from "./names.ts";
@@ -49,6 +50,8 @@ export class TemplateStore {
     private readonly db: Db,
     /** Configured MAX_TEMPLATES_PER_USER; a server may only lower it. */
     readonly maxTemplatesPerUser: number,
+    /** Serialises units of work on SQLite (see db/gate.ts). */
+    private readonly gate: Gate = passThrough,
   ) {}
 
   /**
@@ -73,7 +76,7 @@ export class TemplateStore {
       embedding: float32ToBytes(face.embedding),
       analysis: JSON.stringify(face.analysis),
     };
-    return withRetry(() =>
+    return this.exclusive(() =>
       this.db.$transaction(async (tx) => {
         const user = await lockUser(tx, owner, true);
         if (!user) throw new Error("user row vanished inside its own transaction");
@@ -99,27 +102,34 @@ export class TemplateStore {
   /** The owner's templates, oldest first. */
   async list(owner: Owner): Promise<TemplateSummary[]> {
     checkIdentity(owner.platform, owner.userId);
-    const user = await this.findUser(owner);
-    if (!user) return [];
-    const rows = await this.db.template.findMany({ where: { userId: user.id }, select: summarySelect, orderBy: { id: "asc" } });
-    return rows.map((r) => toSummary(r, user.defaultTemplateId));
+    return this.gate.run(async () => {
+      const user = await this.findUser(owner);
+      if (!user) return [];
+      const rows = await this.db.template.findMany({ where: { userId: user.id }, select: summarySelect, orderBy: { id: "asc" } });
+      return rows.map((r) => toSummary(r, user.defaultTemplateId));
+    });
   }
 
   async count(owner: Owner): Promise<number> {
-    const user = await this.findUser(owner);
-    return user ? this.db.template.count({ where: { userId: user.id } }) : 0;
+    return this.gate.run(async () => {
+      const user = await this.findUser(owner);
+      return user ? this.db.template.count({ where: { userId: user.id } }) : 0;
+    });
   }
 
   /** One template with its data: by name, or the owner's default. Throws NOT_FOUND saying what exists. */
   async get(owner: Owner, rawName?: string): Promise<StoredTemplate> {
     checkIdentity(owner.platform, owner.userId);
     const name = rawName === undefined ? undefined : normaliseTemplateName(rawName);
-    const user = await this.findUser(owner);
-    const id = name === undefined ? user?.defaultTemplateId : undefined;
-    const row = user
-      ? await this.db.template.findFirst({ where: name === undefined ? { userId: user.id, id: id ?? -1 } : { userId: user.id, name } })
-      : null;
-    if (!row || !user) throw await this.notFound(owner, name);
+    const { user, row } = await this.gate.run(async () => {
+      const user = await this.findUser(owner);
+      const id = name === undefined ? user?.defaultTemplateId : undefined;
+      const row = user
+        ? await this.db.template.findFirst({ where: name === undefined ? { userId: user.id, id: id ?? -1 } : { userId: user.id, name } })
+        : null;
+      if (!row || !user) throw await this.notFound(owner, name);
+      return { user, row };
+    });
     return {
       ...toSummary(row, user.defaultTemplateId),
       cropPng: row.cropPng,
@@ -133,7 +143,7 @@ export class TemplateStore {
     checkIdentity(owner.platform, owner.userId);
     const from = normaliseTemplateName(rawFrom);
     const to = normaliseTemplateName(rawTo);
-    return withRetry(() =>
+    return this.exclusive(() =>
       this.db.$transaction(async (tx) => {
         const user = await lockUser(tx, owner, false);
         const row = user && (await tx.template.findFirst({ where: { userId: user.id, name: from }, select: { id: true } }));
@@ -150,7 +160,7 @@ export class TemplateStore {
   async setDefault(owner: Owner, rawName: string): Promise<TemplateSummary> {
     checkIdentity(owner.platform, owner.userId);
     const name = normaliseTemplateName(rawName);
-    return withRetry(() =>
+    return this.exclusive(() =>
       this.db.$transaction(async (tx) => {
         const user = await lockUser(tx, owner, false);
         const row = user && (await tx.template.findFirst({ where: { userId: user.id, name }, select: summarySelect }));
@@ -165,7 +175,7 @@ export class TemplateStore {
   async remove(owner: Owner, rawName: string): Promise<{ newDefault: string | null }> {
     checkIdentity(owner.platform, owner.userId);
     const name = normaliseTemplateName(rawName);
-    return withRetry(() =>
+    return this.exclusive(() =>
       this.db.$transaction(async (tx) => {
         const user = await lockUser(tx, owner, false);
         const row = user && (await tx.template.findFirst({ where: { userId: user.id, name }, select: { id: true } }));
@@ -190,7 +200,7 @@ export class TemplateStore {
    */
   async forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number }> {
     checkIdentity(owner.platform, owner.userId);
-    return withRetry(() =>
+    return this.exclusive(() =>
       this.db.$transaction(async (tx) => {
         const user = await lockUser(tx, owner, false);
         let templates = 0;
@@ -203,6 +213,11 @@ export class TemplateStore {
         return { templates, usageRecords: usage.count };
       }),
     );
+  }
+
+  /** One transactional unit: queued on SQLite, retried on transient conflicts. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    return this.gate.run(() => withRetry(work));
   }
 
   private findUser(owner: Owner, tx: Tx | Db = this.db) {

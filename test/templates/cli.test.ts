@@ -23,9 +23,10 @@ describe("mimic face (CLI)", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("adds, lists, switches the default and removes faces of the local user in DATA_DIR/mimic.db", () => {
-    expect(mimic("add", join(faces, "grace_hopper_512x512.jpg"), "--name", "Grace")).toMatchObject({ code: 0, out: 'saved "grace" (default) for playground:local\n' });
+    const grace = mimic("add", join(faces, "grace_hopper_512x512.jpg"), "--name", "Grace");
+    expect(grace, grace.err).toMatchObject({ code: 0, out: 'saved "grace" (default) for playground:local\n' });
     const laugh = mimic("add", join(faces, "franck_04117.jpg"), "--name", "laugh", "--user", "42", "--platform", "telegram");
-    expect(laugh.code).toBe(0);
+    expect(laugh.code, laugh.err).toBe(0);
     expect(laugh.out).toMatch(/note: Your mouth is open/);
     const small = mimic("add", join(faces, "astronaut.png"), "--name", "astro");
     expect(small.code).toBe(1);
@@ -33,7 +34,8 @@ describe("mimic face (CLI)", () => {
     expect(mimic("list").out).toMatch(/^\* grace +\d{4}-/);
     expect(mimic("list", "--user", "42", "--platform", "telegram").out).toMatch(/^\* laugh/);
     expect(mimic("default", "nope").err).toMatch(/no face named "nope". Your faces: grace/);
-    expect(mimic("rm", "grace")).toMatchObject({ code: 0, out: 'removed "grace"\n' });
+    const rm = mimic("rm", "grace");
+    expect(rm, rm.err).toMatchObject({ code: 0, out: 'removed "grace"\n' });
     expect(mimic("list").out).toMatch(/^no saved faces for playground:local/);
   }, 120_000);
 });

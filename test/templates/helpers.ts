@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import pg from "pg";
 import type { EnrolledTemplate } from "../../src/templates/index.ts";
 
@@ -33,14 +34,14 @@ export async function createTestDb(dialect: "sqlite" | "postgres", tag: string):
   if (dialect === "sqlite") {
     const dir = mkdtempSync(join(tmpdir(), `mimic-${tag}-`));
     const path = join(dir, "test.db");
-    const { createClient } = await import("@libsql/client");
     return {
       dialect,
       url: `file:${path}`,
       async query<T>(sql: string) {
-        const c = createClient({ url: `file:${path}` });
+        const c = new Database(path, { timeout: 10_000 });
         try {
-          return (await c.execute(sql)).rows as unknown as T[];
+          const stmt = c.prepare(sql);
+          return (stmt.reader ? stmt.all() : (stmt.run(), [])) as T[];
         } finally {
           c.close();
         }

@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient } from "@libsql/client";
+import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MimicError } from "../../src/errors.ts";
@@ -50,8 +50,8 @@ async function catalog(db: TestDb): Promise<string[]> {
 async function runScript(db: TestDb, sql: string): Promise<void> {
   const target = resolveDatabaseTarget(db.url);
   if (target.dialect === "sqlite") {
-    const c = createClient({ url: target.url });
-    await c.executeMultiple(sql);
+    const c = new Database(target.path);
+    c.exec(sql);
     c.close();
   } else {
     const c = new pg.Client({ connectionString: target.connectionString });

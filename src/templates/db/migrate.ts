@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient } from "@libsql/client";
+import Database from "better-sqlite3";
 import pg from "pg";
 import { MimicError } from "../../errors.ts";
 import { withRetry } from "./retry.ts";
@@ -60,11 +60,11 @@ function checkApplied(applied: Map<string, string>, migrations: Migration[]): Mi
 /** Returns the names of the migrations it applied (empty when the database was up to date). */
 export async function migrate(target: DatabaseTarget, migrations = loadMigrations(target.dialect)): Promise<string[]> {
   if (target.dialect === "postgres") return migratePostgres(target, migrations);
-  // The SQLite driver is synchronous: a connection waiting on the file lock blocks this whole thread, so
-  // the holder (in the same thread) could never finish. Queue same-file migrations in-process instead;
-  // the busy timeout then only ever waits for other processes.
+  // better-sqlite3 is synchronous: a connection waiting on the file lock blocks this whole thread, so the
+  // holder (in the same thread) could never finish. Queue same-file migrations in-process instead; the
+  // busy timeout then only ever waits for other processes.
   const previous = sqliteQueue.get(target.path) ?? Promise.resolve();
-  const run = previous.catch(() => undefined).then(() => migrateSqlite(target.url, migrations));
+  const run = previous.catch(() => undefined).then(() => migrateSqlite(target.path, migrations));
   sqliteQueue.set(target.path, run);
   try {
     return await run;
@@ -75,39 +75,31 @@ export async function migrate(target: DatabaseTarget, migrations = loadMigration
 
 const sqliteQueue = new Map<string, Promise<unknown>>();
 
-async function migrateSqlite(url: string, migrations: Migration[]): Promise<string[]> {
-  // timeout = busy timeout of every pooled connection: concurrent starters wait for the writer.
-  const client = createClient({ url, timeout: 15_000 });
+async function migrateSqlite(path: string, migrations: Migration[]): Promise<string[]> {
+  // timeout = busy timeout: a concurrent starter in another process waits for the writer.
+  const db = new Database(path, { timeout: 15_000 });
   const done: string[] = [];
   try {
     // WAL: readers never block the writer, and other processes (the CLI beside a running bot) can read.
-    await withRetry(() => client.execute("PRAGMA journal_mode = WAL"));
-    await withRetry(() => client.execute(`CREATE TABLE IF NOT EXISTS ${TABLE} (name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`));
+    db.pragma("journal_mode = WAL");
+    db.exec(`CREATE TABLE IF NOT EXISTS ${TABLE} (name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+    // One migration per write transaction (BEGIN IMMEDIATE); re-read inside it so a concurrent starter's
+    // work is seen. better-sqlite3's transaction() rolls back when the function throws.
+    const applyNext = db.transaction((): string | null => {
+      const rows = db.prepare(`SELECT name, checksum FROM ${TABLE}`).all() as Array<{ name: string; checksum: string }>;
+      const next = checkApplied(new Map(rows.map((r) => [r.name, r.checksum])), migrations)[0];
+      if (!next) return null;
+      db.exec(next.sql);
+      db.prepare(`INSERT INTO ${TABLE} (name, checksum, applied_at) VALUES (?, ?, ?)`).run(next.name, next.checksum, new Date().toISOString());
+      return next.name;
+    });
     for (;;) {
-      // One migration per write transaction (BEGIN IMMEDIATE); re-read inside it so a concurrent
-      // starter's work is seen.
-      const applied = await withRetry(async () => {
-        const tx = await client.transaction("write");
-        try {
-          const rows = await tx.execute(`SELECT name, checksum FROM ${TABLE}`);
-          const next = checkApplied(new Map(rows.rows.map((r) => [String(r.name), String(r.checksum)])), migrations)[0];
-          if (!next) return null;
-          await tx.executeMultiple(next.sql);
-          await tx.execute({
-            sql: `INSERT INTO ${TABLE} (name, checksum, applied_at) VALUES (?, ?, ?)`,
-            args: [next.name, next.checksum, new Date().toISOString()],
-          });
-          await tx.commit();
-          return next.name;
-        } finally {
-          tx.close(); // rolls back unless committed
-        }
-      });
+      const applied = await withRetry(async () => applyNext.immediate());
       if (applied === null) break;
       done.push(applied);
     }
   } finally {
-    client.close();
+    db.close();
   }
   return done;
 }

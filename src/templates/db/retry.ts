@@ -16,17 +16,23 @@ export function isTransientDbError(e: unknown): boolean {
   return false;
 }
 
-export async function withRetry<T>(work: () => Promise<T>, attempts = 8): Promise<T> {
-  for (let i = 1; ; i++) {
+/**
+ * Runs `work`, retrying transient conflicts for up to `budgetMs` with jittered exponential back-off
+ * (10 ms doubling, capped at 250 ms). The Prisma SQLite driver has no busy timeout, so a write that meets
+ * another process's write lock fails at once and waits here instead; within one process the adapter
+ * already serialises statements.
+ */
+export async function withRetry<T>(work: () => Promise<T>, budgetMs = 15_000): Promise<T> {
+  const start = Date.now();
+  for (let i = 0; ; i++) {
     try {
       return await work();
     } catch (e) {
       if (!isTransientDbError(e)) throw e;
-      if (i >= attempts) {
+      if (Date.now() - start > budgetMs) {
         throw new MimicError("BUSY", "The database is busy right now. Please try again in a few seconds.", { cause: e, retryAfterSeconds: 5 });
       }
-      // Jittered exponential back-off: 10, 20, 40 … ms.
-      await new Promise((r) => setTimeout(r, 10 * 2 ** (i - 1) * (0.5 + Math.random())));
+      await new Promise((r) => setTimeout(r, Math.min(250, 10 * 2 ** i) * (0.5 + Math.random())));
     }
   }
 }

@@ -3,7 +3,7 @@ import { MimicError } from "../../errors.ts";
 
 /** Where the store lives, resolved from DATABASE_URL (or the embedded default in DATA_DIR). */
 export type DatabaseTarget =
-  | { dialect: "sqlite"; /** libsql URL with an absolute path */ url: string; path: string }
+  | { dialect: "sqlite"; /** file: URL with an absolute path */ url: string; path: string }
   | { dialect: "postgres"; /** without the `schema` parameter, which pg does not understand */ connectionString: string; schema: string };
 
 /**
