@@ -145,14 +145,16 @@ export async function run(ctx: BenchContext): Promise<string> {
   // Report.
   const m = ctx.machine;
   const busy = m.loadAtStart > 0.5 * m.cores;
-  const rows = [...s.wall.keys()].map((k) => `| ${k} | ${ms(s.p(k, 50))} | ${ms(s.p(k, 95))} | ${ms(s.cpuP50(k))} |`);
+  const rows = [...s.wall.keys()].map((k) => `| ${k} | ${ms(s.p(k, 50))} | ${ms(s.p(k, 95))} | ${ms(s.p(k, 0))} | ${ms(s.cpuP50(k))} |`);
   const on512 = (name: string, phase: string) => {
     const keys = [...s.wall.keys()].filter((k) => k.startsWith("analyze 512×512") && k.includes(name) && k.endsWith(phase));
-    return { wall: percentile(keys.flatMap((k) => s.wall.get(k)!), 50), cpu: percentile(keys.flatMap((k) => s.cpu.get(k) ?? []), 50) };
+    const all = keys.flatMap((k) => s.wall.get(k)!);
+    return { wall: percentile(all, 50), min: percentile(all, 0), cpu: percentile(keys.flatMap((k) => s.cpu.get(k) ?? []), 50) };
   };
   const peer512 = (() => {
     const keys = [...s.wall.keys()].filter((k) => k.startsWith("peer 512×512"));
-    return { wall: percentile(keys.flatMap((k) => s.wall.get(k)!), 50), cpu: percentile(keys.flatMap((k) => s.cpu.get(k) ?? []), 50) };
+    const all = keys.flatMap((k) => s.wall.get(k)!);
+    return { wall: percentile(all, 50), min: percentile(all, 0), cpu: percentile(keys.flatMap((k) => s.cpu.get(k) ?? []), 50) };
   })();
   const results = configs.map((c) => ({ name: c.name, alone: on512(c.name, "alone"), inTurn: on512(c.name, "in turn") }));
   const bestAlone = Math.min(...results.map((r) => r.alone.wall));
@@ -167,13 +169,13 @@ export async function run(ctx: BenchContext): Promise<string> {
     "",
     "\"analyze\" = `FaceAnalyzer.analyze()` on decoded RGB: BlazeFace + rotation-aligned FaceMesh + pose + quality. \"peer\" = `human.detect()` on the same RGB (tensor creation included; blazeface + facemesh, iris and caching off). \"alone\" = before the peer is loaded; \"in turn\" = alternating with the peer photo by photo. CPU = process CPU time per call, all threads.",
     "",
-    "| what | wall p50 ms | wall p95 ms | CPU p50 ms |",
-    "|---|---|---|---|",
+    "| what | wall p50 ms | wall p95 ms | wall min ms | CPU p50 ms |",
+    "|---|---|---|---|---|",
     ...rows,
     "",
     "| target (512×512 photos) | measured (p50) | |",
     "|---|---|---|",
-    `| analyze ≤ ${TARGET_P50_MS} ms | wall ${results.map((r) => `${ms(r.alone.wall)} (${r.name})`).join(", ")}; CPU time ${ms(bestCpu)} | wall ${verdict(bestAlone <= TARGET_P50_MS)}${bestAlone > TARGET_P50_MS && bestCpu <= TARGET_P50_MS ? " (CPU time within target: the wall figure is the shared machine)" : ""} |`,
-    `| ≥ ${TARGET_RATIO}× faster than the peer | wall ${results.map((r) => `${(peer512.wall / r.inTurn.wall).toFixed(1)}× (${r.name})`).join(", ")}, peer ${ms(peer512.wall)} ms; CPU time ${results.map((r) => `${(peer512.cpu / r.inTurn.cpu).toFixed(1)}×`).join(", ")}, peer ${ms(peer512.cpu)} ms | ${verdict(Math.max(bestRatioWall, bestRatioCpu) >= TARGET_RATIO)} |`,
+    `| analyze ≤ ${TARGET_P50_MS} ms | wall ${results.map((r) => `${ms(r.alone.wall)} (${r.name}, min ${ms(r.alone.min)})`).join(", ")}; CPU time ${ms(bestCpu)} | wall ${verdict(bestAlone <= TARGET_P50_MS)}${bestAlone > TARGET_P50_MS && bestCpu <= TARGET_P50_MS ? " (CPU time within target: the wall figure is the shared machine)" : ""} |`,
+    `| ≥ ${TARGET_RATIO}× faster than the peer | wall ${results.map((r) => `${(peer512.wall / r.inTurn.wall).toFixed(1)}× (${r.name})`).join(", ")}, peer ${ms(peer512.wall)} ms (min ${ms(peer512.min)}; best-of ratio ${results.map((r) => `${(peer512.min / r.inTurn.min).toFixed(1)}×`).join(", ")}); CPU time ${results.map((r) => `${(peer512.cpu / r.inTurn.cpu).toFixed(1)}×`).join(", ")}, peer ${ms(peer512.cpu)} ms | ${verdict(Math.max(bestRatioWall, bestRatioCpu) >= TARGET_RATIO)} |`,
   ].join("\n");
 }
