@@ -12,6 +12,8 @@ import { FACE_JPG, REACTION_LAUGH_JPG } from "../core/images.ts";
 export interface AckLoadResult {
   idleAckMs: number[];
   burstAckMs: number[];
+  /** The bot's own view of the burst: handler entry → deferReply answered. */
+  burstHandlerAckMs: number[];
   burst: number;
   capacity: number;
   outcomes: { image: number; busy: number; other: string[] };
@@ -29,7 +31,8 @@ export async function measureAckUnderLoad(opts: { burst: number; capacity: numbe
     { handlers: DOUBLE_HANDLERS },
   );
   const fake = await FakeDiscord.start();
-  const bot = createDiscordBot({ core: app.core, token: fake.token, apiRoot: fake.base });
+  const handlerAck: { command: string; latencyMs: number }[] = [];
+  const bot = createDiscordBot({ core: app.core, token: fake.token, apiRoot: fake.base, onAcknowledged: (a) => handlerAck.push(a) });
   try {
     await bot.start();
     const alice = { id: "100000000000000011", username: "alice" };
@@ -50,6 +53,7 @@ export async function measureAckUnderLoad(opts: { burst: number; capacity: numbe
     }
 
     const reaction = fake.addAttachment(REACTION_LAUGH_JPG, "r.jpg", "image/jpeg");
+    handlerAck.length = 0;
     const burst = Array.from({ length: opts.burst }, () =>
       fake.slash(alice, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction] }),
     );
@@ -70,6 +74,7 @@ export async function measureAckUnderLoad(opts: { burst: number; capacity: numbe
     return {
       idleAckMs,
       burstAckMs: burst.map((b) => fake.ackLatencyMs.get(b.id)!),
+      burstHandlerAckMs: handlerAck.filter((a) => a.command === "meme").map((a) => a.latencyMs),
       burst: opts.burst,
       capacity: opts.capacity,
       outcomes,

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Bot, InlineKeyboard, InputFile, type Context } from "grammy";
-import type { Message } from "grammy/types";
+import type { Message, UserFromGetMe } from "grammy/types";
 import type { CommandContext, Core, ImageInput, Reply, SettingKey } from "../../core/index.ts";
 import { progressReporter } from "../../core/index.ts";
 import { logger } from "../../logger.ts";
@@ -18,7 +18,7 @@ export interface TelegramBotOptions {
   /** TELEGRAM_API_ROOT: a local Bot API server or a test fake (no trailing slash). */
   apiRoot?: string;
   /** Skip getMe at start (tests). */
-  botInfo?: ConstructorParameters<typeof Bot>[1] extends infer O ? (O extends { botInfo?: infer B } ? B : never) : never;
+  botInfo?: UserFromGetMe;
 }
 
 export interface TelegramBot {
