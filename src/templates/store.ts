@@ -1,7 +1,7 @@
 import { loadConfig } from "../config.ts";
 import { logger } from "../logger.ts";
 import { createPrismaClient, type Db } from "./db/client.ts";
-import { exclusiveGate, passThrough } from "./db/gate.ts";
+import { gateFor } from "./db/gate.ts";
 import { migrate } from "./db/migrate.ts";
 import { describeTarget, resolveDatabaseTarget, type DatabaseTarget } from "./db/url.ts";
 import { Moderation, type RuleDefaults } from "./moderation.ts";
@@ -54,8 +54,9 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
     cooldownSeconds: opts.defaults?.cooldownSeconds ?? cfg.COOLDOWN_SECONDS,
     maxTemplatesPerUser,
   };
-  // One gate per database handle: SQLite's single connection must not interleave units of work.
-  const gate = target.dialect === "sqlite" ? exclusiveGate() : passThrough;
+  // SQLite's single connection must not interleave units of work (and other stores on the same file in
+  // this process share the gate); pass-through on PostgreSQL.
+  const gate = gateFor(target);
   const moderation = new Moderation(db, target.dialect, defaults, opts.now, gate);
   const pruned = await moderation.pruneUsage(opts.usageRetentionDays);
   if (pruned) logger.info({ pruned }, "old usage records deleted");

@@ -21,3 +21,20 @@ export function exclusiveGate(): Gate {
     },
   };
 }
+
+const sqliteGates = new Map<string, Gate>();
+
+/**
+ * The gate of one database in this process: shared by every store (and the migrator) opened on the
+ * same SQLite file, because better-sqlite3 waits for a file lock synchronously: a second connection
+ * in this thread waiting on the first would block the very thread that has to release it.
+ */
+export function gateFor(target: { dialect: "sqlite"; path: string } | { dialect: "postgres" }): Gate {
+  if (target.dialect === "postgres") return passThrough;
+  let gate = sqliteGates.get(target.path);
+  if (!gate) {
+    gate = exclusiveGate();
+    sqliteGates.set(target.path, gate);
+  }
+  return gate;
+}

@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { MimicError } from "../../errors.ts";
+import { gateFor } from "./gate.ts";
 import { withRetry } from "./retry.ts";
 import type { DatabaseTarget } from "./url.ts";
 
@@ -60,20 +61,10 @@ function checkApplied(applied: Map<string, string>, migrations: Migration[]): Mi
 /** Returns the names of the migrations it applied (empty when the database was up to date). */
 export async function migrate(target: DatabaseTarget, migrations = loadMigrations(target.dialect)): Promise<string[]> {
   if (target.dialect === "postgres") return migratePostgres(target, migrations);
-  // better-sqlite3 is synchronous: a connection waiting on the file lock blocks this whole thread, so the
-  // holder (in the same thread) could never finish. Queue same-file migrations in-process instead; the
-  // busy timeout then only ever waits for other processes.
-  const previous = sqliteQueue.get(target.path) ?? Promise.resolve();
-  const run = previous.catch(() => undefined).then(() => migrateSqlite(target.path, migrations));
-  sqliteQueue.set(target.path, run);
-  try {
-    return await run;
-  } finally {
-    if (sqliteQueue.get(target.path) === run) sqliteQueue.delete(target.path);
-  }
+  // Same-file work in this process is queued (see gate.ts); the busy timeout then only ever waits for
+  // other processes.
+  return gateFor(target).run(() => migrateSqlite(target.path, migrations));
 }
-
-const sqliteQueue = new Map<string, Promise<unknown>>();
 
 async function migrateSqlite(path: string, migrations: Migration[]): Promise<string[]> {
   // timeout = busy timeout: a concurrent starter in another process waits for the writer.
