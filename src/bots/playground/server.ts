@@ -196,6 +196,10 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
     server.listen(opts.port, opts.host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
+  if (!/^(127\.|::1$|::ffff:127\.)/.test(addr.address)) {
+    // The playground has no login and its one user is an admin: fine on this computer, not on a network.
+    logger.warn({ host: addr.address }, "the playground is reachable from other machines (PLAYGROUND_HOST); anyone there can use it");
+  }
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   return {
     url: `http://${host}:${addr.port}/`,
