@@ -12,6 +12,7 @@ import {
   DETECTOR_STRIDE,
   decodeDetections,
   fillDetectorInput,
+  letterboxView,
   planDetectorViews,
   rotatedView,
   shrinkFactor,
@@ -150,9 +151,10 @@ export class FaceAnalyzer {
   /**
    * BlazeFace over the letterboxed image and (large images) tiles, merged by weighted NMS. BlazeFace
    * copes with sideways faces but mistakes an upside-down face for an upright one (eyes on the mouth,
-   * scores ~0.5–0.65, and the mesh then fits happily): so when nothing upright is found, or the best
-   * upright score is below UNSURE_SCORE, the whole image is searched again turned 90°, -90° and 180°, and
-   * each face keeps the orientation that scored best (plain NMS across orientations, never blending).
+   * scores ~0.5–0.65, and the mesh then fits happily), and misses a face that fills the whole frame. So
+   * when nothing upright is found, or the best upright score is below UNSURE_SCORE, the whole image is
+   * searched again with a wide black border, and turned 90°, -90° and 180°; each face keeps the view that
+   * scored best (plain NMS across views, never blending).
    */
   async detect(img: RgbImage, opts: AnalyzeOptions = {}): Promise<Detection[]> {
     checkImage(img);
@@ -164,10 +166,11 @@ export class FaceAnalyzer {
     const best = found.reduce((m, d) => Math.max(m, d.score), 0);
     if (opts.rotations !== false && best < UNSURE_SCORE) {
       const candidates = [...found];
-      for (const angle of [Math.PI / 2, -Math.PI / 2, Math.PI]) {
-        const turned = await this.runDetector(img, [rotatedView(img.width, img.height, angle)], minScore, shrunk);
-        candidates.push(...nonMaxSuppression(turned, 0.3, true));
-      }
+      const second = [
+        letterboxView(img.width, img.height, 1.6),
+        ...[Math.PI / 2, -Math.PI / 2, Math.PI].map((angle) => rotatedView(img.width, img.height, angle)),
+      ];
+      for (const view of second) candidates.push(...nonMaxSuppression(await this.runDetector(img, [view], minScore, shrunk), 0.3, true));
       found = nonMaxSuppression(candidates, 0.3, false);
     }
     return found.slice(0, MAX_MESH_CANDIDATES);

@@ -31,9 +31,12 @@ export interface TilingOptions {
   overlap?: number;
 }
 
-/** The whole image letterboxed (centred, black padding) into the detector square. */
-export function letterboxView(width: number, height: number): DetectorView {
-  const side = Math.max(width, height);
+/**
+ * The whole image letterboxed (centred, black padding) into the detector square. `padding` > 1 shrinks
+ * it further inside the square: BlazeFace misses a face that fills the whole frame (a tight crop).
+ */
+export function letterboxView(width: number, height: number, padding = 1): DetectorView {
+  const side = Math.max(width, height) * padding;
   return squareView(-(side - width) / 2, -(side - height) / 2, side, { x: 0, y: 0, width, height }, false);
 }
 

@@ -105,6 +105,19 @@ describe("face analysis on the fixture photos", () => {
     concurrent.forEach((r, i) => expect(Array.from(r.faces[0].landmarks)).toEqual(Array.from(sequential[i])));
   });
 
+  it.each(["grace_hopper_512x512.jpg", "franck_01829.jpg", "astronaut.png"])(
+    "finds the face in a tight crop of %s (face fills the frame), also at 96 px",
+    async (name) => {
+      const img = images.get(name)!;
+      const f = only((await analyzer.analyze(img)).faces);
+      const side = Math.max(f.box.width, f.box.height);
+      const crop = cropImage(img, { x: f.box.x + f.box.width / 2 - side / 2, y: f.box.y + f.box.height / 2 - side / 2, width: side, height: side });
+      const face = only((await analyzer.analyze(crop)).faces);
+      expect(face.quality.faceSizePx).toBeGreaterThan(0.8 * side);
+      only((await analyzer.analyze(resizeImage(crop, 96, 96))).faces);
+    },
+  );
+
   it("honours maxFaces, keeping the largest", async () => {
     const canvas = solidImage(1100, 560, [20, 40, 60]);
     pasteImage(canvas, images.get("grace_hopper_512x512.jpg")!, 0, 24);
