@@ -1,6 +1,6 @@
 /**
- * Meme latency on ONE core: 512×512 template + 512×512 reaction → PNG, end to end (decode both, analyse
- * both, transfer, encode), per stage; plus the bot's path where the template's analysis is stored at
+ * Meme latency on ONE core: 512×512 template + 512×512 reaction → captioned PNG, end to end (decode both,
+ * analyse both, transfer, captions, encode), per stage; plus the bot's path where the template's analysis is stored at
  * enrolment (decode + analyse the reaction only). onnxruntime runs with 1 intra-op thread and sharp with
  * concurrency 1. Options: `--rounds=N` (default 30).
  */
@@ -8,11 +8,13 @@ import { readFileSync } from "node:fs";
 import sharp from "sharp";
 import { createFaceAnalyzer } from "../src/pipeline/face/index.ts";
 import { cropImage, decodeImage, encodePng } from "../src/pipeline/image/index.ts";
+import { applyOverlay, renderCaptionOverlay } from "../src/pipeline/render/index.ts";
 import { transferExpression } from "../src/pipeline/transfer/index.ts";
 import { makeMeme } from "../src/pipeline/transfer/meme.ts";
 import { ms, percentile, type BenchContext } from "./context.ts";
 
 const TARGET_P50_MS = 60;
+const CAPTIONS = { top: "when the build passes", bottom: "on the first try" };
 
 export async function run(ctx: BenchContext): Promise<string> {
   const roundsArg = ctx.args.find((a) => a.startsWith("--rounds="));
@@ -34,9 +36,9 @@ export async function run(ctx: BenchContext): Promise<string> {
   const samples = new Map<string, number[]>();
   const add = (k: string, v: number) => samples.set(k, [...(samples.get(k) ?? []), v]);
   ctx.log(`warm-up, then ${rounds} rounds`);
-  for (let i = 0; i < 5; i++) await makeMeme(templateBytes, reactionBytes, {}, analyzer);
+  for (let i = 0; i < 5; i++) await makeMeme(templateBytes, reactionBytes, { captions: CAPTIONS }, analyzer);
   for (let r = 0; r < rounds; r++) {
-    const full = await makeMeme(templateBytes, reactionBytes, {}, analyzer);
+    const full = await makeMeme(templateBytes, reactionBytes, { captions: CAPTIONS }, analyzer);
     for (const [k, v] of Object.entries(full.timingsMs)) add(`full: ${k}`, v);
     // Bot path: the template's analysis comes from the store.
     const t0 = performance.now();
@@ -46,12 +48,15 @@ export async function run(ctx: BenchContext): Promise<string> {
     const t2 = performance.now();
     const res = transferExpression({ template, templateFace, reaction, reactionFace });
     const t3 = performance.now();
-    await encodePng(res.image);
+    const captioned = applyOverlay(res.image, await renderCaptionOverlay(res.image.width, res.image.height, CAPTIONS));
+    const t3b = performance.now();
+    await encodePng(captioned);
     const t4 = performance.now();
     add("stored template: decode reaction", t1 - t0);
     add("stored template: analyze reaction", t2 - t1);
     add("stored template: transfer", t3 - t2);
-    add("stored template: encode PNG", t4 - t3);
+    add("stored template: caption", t3b - t3);
+    add("stored template: encode PNG", t4 - t3b);
     add("stored template: total", t4 - t0);
     const swap = transferExpression({ template, templateFace, reaction, reactionFace, mode: "swap" });
     add("swap: transfer", swap.timingsMs.total!);
@@ -66,15 +71,17 @@ export async function run(ctx: BenchContext): Promise<string> {
     `Measured ${m.date} on ${m.cpu}, Node ${m.node}, ONE core in use (onnxruntime 1 thread, sharp concurrency 1); ${rounds} rounds after 5 warm-up runs.`,
     `1-minute load average at start ${m.loadAtStart.toFixed(2)} on ${m.cores} cores${m.loadAtStart > 0.5 * m.cores ? " — **the machine was shared and busy**: figures are pessimistic" : ""}.`,
     "Input: grace_hopper 512×512 JPEG (template) + franck_04117 (laugh) cropped to 512×512 JPEG (reaction): the mouth-interior path runs.",
-    "Captions: not included (no caption renderer in src/pipeline/render yet).",
+    `Captions: top "${CAPTIONS.top}", bottom "${CAPTIONS.bottom}" (src/pipeline/render overlay).`,
     "",
-    "| stage | p50 ms | p95 ms |",
-    "|---|---|---|",
-    ...[...samples.keys()].map((k) => `| ${k} | ${ms(p50(k))} | ${ms(p95(k))} |`),
+    "| stage | p50 ms | p95 ms | min ms |",
+    "|---|---|---|---|",
+    ...[...samples.keys()].map((k) => `| ${k} | ${ms(p50(k))} | ${ms(p95(k))} | ${ms(Math.min(...(samples.get(k) ?? [NaN])))} |`),
     "",
     "| target | measured | |",
     "|---|---|---|",
-    `| bytes → PNG, both images analysed, p50 ≤ ${TARGET_P50_MS} ms | ${ms(full)} ms | ${full <= TARGET_P50_MS ? "met" : "**missed**"} |`,
+    `| bytes → captioned PNG, both images analysed, p50 ≤ ${TARGET_P50_MS} ms | ${ms(full)} ms | ${full <= TARGET_P50_MS ? "met" : "**missed**"} |`,
     `| bot path (template analysis stored), p50 ≤ ${TARGET_P50_MS} ms | ${ms(stored)} ms | ${stored <= TARGET_P50_MS ? "met" : "**missed**"} |`,
+    "",
+    "min = the fastest round: on a shared machine it is the closest to the cost on an idle core.",
   ].join("\n");
 }
