@@ -61,7 +61,9 @@ describe("Discord bot (real discord.js against a fake Discord)", () => {
     expect(answer.files[0].filename).toMatch(/\.png$/);
     const png = await describeImage(answer.files[0].bytes);
     expect(png.format).toBe("png");
-    expect(png.width).toBeGreaterThan(64);
+    // The meme is the saved face (its aligned crop) wearing the reaction's expression: same size as the crop.
+    const crop = (await app.app.store.templates.get({ platform: "discord", userId: ALICE.id })).cropSize;
+    expect([png.width, png.height]).toEqual([crop, crop]);
 
     // 3. /morph: animated GIF
     i = fake.slash(ALICE, "morph", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction] });
@@ -70,6 +72,10 @@ describe("Discord bot (real discord.js against a fake Discord)", () => {
     const gif = await describeImage(answer.files[0].bytes);
     expect(gif.format).toBe("gif");
     expect(gif.pages).toBeGreaterThan(1);
+    // Animations may be scaled down to fit the byte budget, never up, and keep the crop's square shape.
+    expect(gif.width).toBe(gif.height);
+    expect(gif.width).toBeGreaterThanOrEqual(128);
+    expect(gif.width).toBeLessThanOrEqual(crop);
 
     // 4. an admin (Manage Server) sets a daily quota of 2; Alice has used 2 → refused, privately
     i = fake.slash(ALICE, "mimic", [sub("config", [str("setting", "quota"), str("value", "2")])], { permissions: PERMISSIONS.manageGuild });

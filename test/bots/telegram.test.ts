@@ -49,7 +49,9 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     const png = uploadedFile(call);
     const pngInfo = await describeImage(png.bytes);
     expect(pngInfo.format).toBe("png");
-    expect(pngInfo.width).toBeGreaterThan(64);
+    // The saved face's aligned crop wearing the reaction's expression: the crop's size.
+    const crop = (await app.app.store.templates.get({ platform: "telegram", userId: String(ALICE.id) })).cropSize;
+    expect([pngInfo.width, pngInfo.height]).toEqual([crop, crop]);
     expect(call.params.reply_parameters).toMatchObject({ message_id: expect.any(Number) });
 
     // 3. /morph as a reply → a real animated GIF via sendAnimation
@@ -61,6 +63,10 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     const gif = await describeImage(uploadedFile(call).bytes);
     expect(gif.format).toBe("gif");
     expect(gif.pages).toBeGreaterThan(1);
+    // Animations may be scaled down to fit the byte budget, never up, and keep the crop's square shape.
+    expect(gif.width).toBe(gif.height);
+    expect(gif.width).toBeGreaterThanOrEqual(128);
+    expect(gif.width).toBeLessThanOrEqual(crop);
 
     // 4. an admin sets a quota of 2 per day: Alice already made 2 → refused
     fake.memberStatus.set(`${GROUP.id}:${ALICE.id}`, "administrator");
