@@ -34,9 +34,9 @@ export const DEFAULT_GIF_MAX_BYTES = 10 * 1024 * 1024;
 /** Below this no meaningful animation fits; a caller passing less has a bug, not a big image. */
 export const MIN_GIF_MAX_BYTES = 4096;
 /** Squared RGB distance an unchanged pixel may lose against re-writing it: ~2 levels per channel (invisible). */
-const KEEP_NEAR_LOSSLESS = 12;
+const KEEP_NEAR_LOSSLESS = 12; // = KEEP_THRESHOLDS.nearLossless
 /** ~6 levels per channel: first budget step, costs ~0.3 dB on morphs and saves 15–30 %. */
-const KEEP_LOSSY = 108;
+const KEEP_LOSSY = 108; // = KEEP_THRESHOLDS.lossy
 /** Frames whose global-palette error is this much above the median get a local palette if it helps enough. */
 const LOCAL_PALETTE_OUTLIER = 2;
 const LOCAL_PALETTE_MIN_MSE = 25;
@@ -44,10 +44,20 @@ const LOCAL_PALETTE_GAIN = 0.6;
 /** Smallest side the budget loop scales down to (a 16 × 16 frame is < 1.2 KB even with 256 colours). */
 const MIN_SIDE = 16;
 
-interface Params {
+export interface EncodeParams {
   colors: number;
   dither: boolean;
+  /** Squared RGB distance an unchanged pixel may lose against re-writing it. */
   keepThresholdSq: number;
+}
+type Params = EncodeParams;
+
+/** The encoder's two frame-difference settings (bench/gif.ts measures the budget steps with them). */
+export const KEEP_THRESHOLDS = { nearLossless: 12, lossy: 108 } as const;
+
+/** One encode with fixed settings and no budget (for measurements; encodeGif is the API). */
+export function encodeWith(frames: RgbImage[], delaysMs: number[], params: EncodeParams, loop = true): { bytes: Uint8Array; frames: number; colors: number } {
+  return encodeOnce(frames, delaysMs, params, loop);
 }
 
 interface Attempt {
@@ -80,22 +90,19 @@ export async function encodeGif(frames: RgbImage[], opts: EncodeGifOptions): Pro
     const ratio = attempt.bytes.length / maxBytes;
     const w = work[0].width;
     const h = work[0].height;
-    // Cheap steps first, one at a time while close to the budget; far over it they ride along with scaling.
-    if (params.dither && ratio <= 2) {
+    // Measured order (bench/gif.ts): dithering off and a lossier frame difference cost the least quality per
+    // byte saved, then fewer colours (only when close: they save < 30 %), then size, then frames.
+    if (params.dither) {
       params.dither = false;
       reductions.push("dithering off");
-    } else if (params.keepThresholdSq < KEEP_LOSSY && ratio <= 2) {
+    } else if (params.keepThresholdSq < KEEP_LOSSY) {
       params.keepThresholdSq = KEEP_LOSSY;
       reductions.push("lossier frame difference");
-    } else if (params.colors > 64 && ratio <= 1.5) {
+    } else if (params.colors > 64 && ratio <= 1.3) {
       params.colors = params.colors > 128 ? 128 : 64;
       reductions.push(`${params.colors} colours`);
     } else if (Math.min(w, h) > MIN_SIDE && (Math.min(w, h) > 96 || work.length < 3)) {
-      if (params.dither) reductions.push("dithering off");
-      if (params.keepThresholdSq < KEEP_LOSSY) reductions.push("lossier frame difference");
-      params.dither = false;
-      params.keepThresholdSq = KEEP_LOSSY;
-      // Bytes scale roughly with pixel count: aim a little under the budget.
+      // Bytes grow at most with pixel count: aim a little under the budget.
       const s = Math.max(MIN_SIDE / Math.min(w, h), Math.min(0.9, Math.sqrt(1 / ratio) * 0.92));
       const nw = Math.max(MIN_SIDE, Math.round(w * s));
       const nh = Math.max(MIN_SIDE, Math.round(h * s));
