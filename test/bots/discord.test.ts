@@ -6,6 +6,9 @@ import { FakeDiscord, OPT, PERMISSIONS, type RestCall } from "../helpers/fake-di
 import { startTestApp, type TestApp } from "./harness.ts";
 import { FACE_JPG, NOT_AN_IMAGE, REACTION_LAUGH_JPG, describeImage, flatPng, reactionGif } from "../core/images.ts";
 
+/** Whole scenarios on the real pipeline; generous for a busy 2-core machine (each wait has its own limit too). */
+const SCENARIO_TIMEOUT_MS = 240_000;
+
 const ALICE = { id: "100000000000000011", username: "alice" };
 const BOB = { id: "100000000000000022", username: "bob" };
 const EPHEMERAL = 64;
@@ -107,7 +110,7 @@ describe("Discord bot (real discord.js against a fake Discord)", () => {
     expect(content(await fake.finalAnswer(i.token))).toMatch(/too large \(8\.0 MiB\).*limit is 3\.0 MiB/);
 
     expect(content((await saveFace(BOB, "bob", await flatPng())).answer)).toMatch(/face/i);
-  });
+  }, SCENARIO_TIMEOUT_MS);
 
   it("autocompletes template names, reacts via “Mimic this”, uses the channel's latest image, renders GIF reactions", async () => {
     await saveFace(ALICE, "me");
@@ -161,7 +164,7 @@ describe("Discord bot (real discord.js against a fake Discord)", () => {
     expect(content(await fake.finalAnswer(forget.token))).toMatch(/deleted 2 saved faces/);
     const after = fake.slash(ALICE, "face", [sub("list")]);
     expect(content(await fake.finalAnswer(after.token))).toMatch(/no saved faces/);
-  });
+  }, SCENARIO_TIMEOUT_MS);
 });
 
 describe("mimic register", () => {

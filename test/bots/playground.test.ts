@@ -7,6 +7,9 @@ import { startPlayground, type Playground } from "../../src/bots/playground/serv
 import { FACE_JPG, NOT_AN_IMAGE, REACTION_LAUGH_JPG, describeImage } from "../core/images.ts";
 import { startTestApp, type TestApp } from "./harness.ts";
 
+/** Whole scenarios on the real pipeline; generous for a busy 2-core machine (each wait has its own limit too). */
+const SCENARIO_TIMEOUT_MS = 240_000;
+
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) {
@@ -118,5 +121,5 @@ describe.skipIf(!hasChromium)("playground in a real headless Chromium", () => {
     await page.setInputFiles("#meme-image", file("big.jpg", "image/jpeg", new Uint8Array(4 * 1024 * 1024)));
     expect(await submit("meme-form")).toMatch(/too large.*limit is 3\.0 MiB/);
     expect(pageErrors).toEqual([]);
-  });
+  }, SCENARIO_TIMEOUT_MS);
 });

@@ -5,6 +5,9 @@ import { FakeTelegram, uploadedFile } from "../helpers/fake-telegram.ts";
 import { startTestApp, type TestApp } from "./harness.ts";
 import { FACE_JPG, NOT_AN_IMAGE, REACTION_LAUGH_JPG, describeImage, flatPng, reactionGif } from "../core/images.ts";
 
+/** Whole scenarios on the real pipeline; generous for a busy 2-core machine (each wait has its own limit too). */
+const SCENARIO_TIMEOUT_MS = 240_000;
+
 const GROUP = { id: -100123, type: "supergroup" as const, title: "Memes" };
 const ALICE = { id: 11, is_bot: false as const, first_name: "Alice" };
 const BOB = { id: 22, is_bot: false as const, first_name: "Bob" };
@@ -116,7 +119,7 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     reply = fake.nextCall("sendMessage", 60_000);
     fake.sendCommand(GROUP, BOB, "/save bob", sticker);
     expect(String((await reply).params.text)).toMatch(/animated stickers are not supported/);
-  });
+  }, SCENARIO_TIMEOUT_MS);
 
   it("/faces shows an inline keyboard that sets the default and deletes; /forget asks first", async () => {
     const dm = { id: ALICE.id, type: "private" as const };
@@ -155,7 +158,7 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     r = fake.nextCall("sendMessage");
     fake.sendCommand(dm, ALICE, "/usage");
     expect(String((await r).params.text)).toContain("Saved faces: 0");
-  });
+  }, SCENARIO_TIMEOUT_MS);
 
   it("reacts to GIF documents with an animated reply, and to Telegram MP4 GIFs with their still", async () => {
     const dm = { id: ALICE.id, type: "private" as const };
@@ -184,7 +187,7 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     expect(stillCall.method, JSON.stringify(stillCall.params)).toBe("sendPhoto");
     expect((await describeImage(uploadedFile(stillCall).bytes)).format).toBe("png");
     expect(fake.downloads).not.toContain(video.file_path);
-  });
+  }, SCENARIO_TIMEOUT_MS);
 });
 
 describe("Telegram /meme arguments", () => {
