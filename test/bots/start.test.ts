@@ -9,6 +9,8 @@ import { FakeDiscord } from "../helpers/fake-discord.ts";
 import { FakeTelegram } from "../helpers/fake-telegram.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
+/** Each CLI start loads every subcommand (models included): slow on a busy machine. */
+const CLI_TIMEOUT_MS = 180_000;
 
 describe("mimic start", () => {
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -56,7 +58,7 @@ describe("mimic start", () => {
     expect(faces).toMatchObject({ ok: true, templates: [] });
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
-  });
+  }, CLI_TIMEOUT_MS);
 
   it("mimic register --guild deploys the commands through the real CLI; refuses without DISCORD_APP_ID", async () => {
     const discord = await FakeDiscord.start();
@@ -80,7 +82,7 @@ describe("mimic start", () => {
     const refused = await run({ DISCORD_APP_ID: "" }, []);
     expect(refused.code).toBe(2);
     expect(refused.err).toContain("needs DISCORD_TOKEN and DISCORD_APP_ID");
-  });
+  }, CLI_TIMEOUT_MS);
 
   it("with both tokens runs the Discord and the Telegram bot (and no playground)", async () => {
     const dir = tempDir();
@@ -110,5 +112,5 @@ describe("mimic start", () => {
     const i = discord.slash({ id: "100000000000000099", username: "d" }, "face", [{ name: "list", type: 1, options: [] }]);
     const answer = await discord.finalAnswer(i.token);
     expect(String((answer.json as { content: string }).content)).toContain("no saved faces");
-  });
+  }, CLI_TIMEOUT_MS);
 });
