@@ -43,6 +43,9 @@ export const REST = {
 
 /** Of an eye-aperture change, how much is the lower lid moving (the rest is the upper lid). */
 const LOWER_LID_SHARE = 0.3;
+/** Of a mouth opening, how much the chin itself drops. */
+const JAW_SHARE = 0.2;
+const CHIN_BOTTOM = 152;
 /** Of a mouth opening, how much is the upper lip rising (the rest is the jaw dropping). */
 const UPPER_LIP_SHARE = 0.3;
 
@@ -84,8 +87,15 @@ export function neutralShape(loc: Float64Array): Float64Array {
     for (const row of UPPER_LIP_ROWS) n[Y(row[j]!)]! += g * UPPER_LIP_SHARE;
     for (const row of LOWER_LIP_ROWS) n[Y(row[j]!)]! -= g * (1 - UPPER_LIP_SHARE);
   }
+  // The chin follows only part of the lower lip's drop: in a laugh the lower lip stretches down over the
+  // teeth while the jaw drops little (franck_04117 vs franck_01829: lip gap +0.14, chin +0.03 inter-ocular).
+  // Between the lip and the chin the share fades with height.
   const midGap = gaps[5]!;
-  for (const i of CHIN) n[Y(i)]! -= midGap * (1 - UPPER_LIP_SHARE);
+  const lipY = n[Y(LIPS_OUTER_LOWER[5]!)]!, chinY = n[Y(CHIN_BOTTOM)]!;
+  for (const i of CHIN) {
+    const f = clamp((n[Y(i)]! - lipY) / Math.max(1e-6, chinY - lipY), 0, 1);
+    n[Y(i)]! -= midGap * ((1 - UPPER_LIP_SHARE) * (1 - f) + JAW_SHARE * f);
+  }
   // Smile/frown curve into its band: per side, every column's height above the centre line is scaled by the
   // same factor that brings the corner's lift into the band, so the lip line stays a smooth, ordered curve.
   const centreY = (n[Y(LIPS_INNER_UPPER[5]!)]! + n[Y(LIPS_INNER_LOWER[5]!)]!) / 2;
