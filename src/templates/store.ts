@@ -1,6 +1,7 @@
 import { loadConfig } from "../config.ts";
 import { logger } from "../logger.ts";
 import { createPrismaClient, type Db } from "./db/client.ts";
+import { openBlobReader } from "./db/blobs.ts";
 import { gateFor } from "./db/gate.ts";
 import { migrate } from "./db/migrate.ts";
 import { describeTarget, resolveDatabaseTarget, type DatabaseTarget } from "./db/url.ts";
@@ -58,18 +59,23 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
   // this process share the gate); pass-through on PostgreSQL.
   const gate = gateFor(target);
   const moderation = new Moderation(db, target.dialect, defaults, opts.now, gate);
+  const blobs = openBlobReader(target);
   const pruned = await moderation.pruneUsage(opts.usageRetentionDays);
   if (pruned) logger.info({ pruned }, "old usage records deleted");
   let closed = false;
   return {
     dialect: target.dialect,
     description: describeTarget(target),
-    templates: new TemplateStore(db, maxTemplatesPerUser, gate),
+    templates: new TemplateStore(db, maxTemplatesPerUser, gate, blobs),
     moderation,
     async close() {
       if (closed) return;
       closed = true;
-      await gate.run(() => db.$disconnect()); // after the work already queued
+      await gate.run(async () => {
+        // after the work already queued
+        await blobs.close();
+        await db.$disconnect();
+      });
     },
   };
 }

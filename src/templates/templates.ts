@@ -6,6 +6,7 @@
  */
 import { MimicError } from "../errors.ts";
 import type { Db, Prisma } from "./db/client.ts";
+import type { BlobReader } from "./db/blobs.ts";
 import { passThrough, type Gate } from "./db/gate.ts";
 import { withRetry } from "./db/retry.ts";
 import { bytesToFloat32, float32ToBytes } from "./codec.ts";
@@ -52,6 +53,8 @@ export class TemplateStore {
     readonly maxTemplatesPerUser: number,
     /** Serialises units of work on SQLite (see db/gate.ts). */
     private readonly gate: Gate = passThrough,
+    /** Fast lane for the binary columns (see db/blobs.ts); without one they come through Prisma. */
+    private readonly blobs?: BlobReader,
   ) {}
 
   /**
@@ -121,20 +124,25 @@ export class TemplateStore {
   async get(owner: Owner, rawName?: string): Promise<StoredTemplate> {
     checkIdentity(owner.platform, owner.userId);
     const name = rawName === undefined ? undefined : normaliseTemplateName(rawName);
-    const { user, row } = await this.gate.run(async () => {
+    const { user, row, blobs } = await this.gate.run(async () => {
       const user = await this.findUser(owner);
       const id = name === undefined ? user?.defaultTemplateId : undefined;
-      const row = user
-        ? await this.db.template.findFirst({ where: name === undefined ? { userId: user.id, id: id ?? -1 } : { userId: user.id, name } })
+      const where = name === undefined ? { userId: user?.id ?? -1, id: id ?? -1 } : { userId: user?.id ?? -1, name };
+      const row = user ? await this.db.template.findFirst({ where, select: { ...summarySelect, analysis: true } }) : null;
+      // Same unit of work (and on SQLite the same gate), so the blobs are the row's own.
+      const blobs = row && user
+        ? this.blobs
+          ? await this.blobs.read(row.id, user.id)
+          : await this.db.template.findFirst({ where: { id: row.id, userId: user.id }, select: { cropPng: true, landmarks: true, embedding: true } })
         : null;
-      if (!row || !user) throw await this.notFound(owner, name);
-      return { user, row };
+      if (!row || !user || !blobs) throw await this.notFound(owner, name);
+      return { user, row, blobs };
     });
     return {
       ...toSummary(row, user.defaultTemplateId),
-      cropPng: row.cropPng,
-      landmarks: bytesToFloat32(row.landmarks),
-      embedding: bytesToFloat32(row.embedding),
+      cropPng: blobs.cropPng,
+      landmarks: bytesToFloat32(blobs.landmarks),
+      embedding: bytesToFloat32(blobs.embedding),
       analysis: JSON.parse(row.analysis) as Record<string, unknown>,
     };
   }
