@@ -262,7 +262,18 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
         if (status === -1) throw userLimit(opts.perUserLimit, (times.estimate(job.kind) + 1000) / 1000);
         throw queueFull(await waitSeconds(times, position, job.kind), { waiting: position });
       }
-      await tickets.add("t", {}, { removeOnComplete: true, removeOnFail: true });
+      try {
+        await tickets.add("t", {}, { removeOnComplete: true, removeOnFail: true });
+      } catch (cause) {
+        // Without its ticket no worker would ever claim the job: take it back out and say so.
+        await cmd.mimicCancel(P, id).catch(() => undefined);
+        pending.delete(id);
+        throw new MimicError("BUSY", "Mimic cannot reach its job queue right now. Please try again in a minute.", {
+          cause,
+          retryAfterSeconds: 60,
+          details: { reason: "queue-unreachable" },
+        });
+      }
       const p = pending.get(id);
       if (p && p.state === "queued" && p.lastPosition === undefined) {
         const { slots } = await liveWorkers(cmd, P);
