@@ -43,6 +43,8 @@ const LOCAL_PALETTE_MIN_MSE = 25;
 const LOCAL_PALETTE_GAIN = 0.6;
 /** Smallest side the budget loop scales down to (a 16 × 16 frame is < 1.2 KB even with 256 colours). */
 const MIN_SIDE = 16;
+/** The first scaling phase stops at this fraction of the original side (bench/gif.ts: best bytes per dB). */
+const FIRST_SCALE_FLOOR = 0.6;
 
 export interface EncodeParams {
   colors: number;
@@ -69,9 +71,9 @@ interface Attempt {
 /**
  * Encodes RGB frames as an animated GIF: one global palette (frames that it serves badly get their own,
  * decided by measured error), unchanged pixels written as transparent inside the changed sub-rectangle,
- * optional dithering. If the result is over maxBytes, cheap reductions are applied first (dithering off,
- * lossier frame difference, fewer colours), then the frames are scaled down to the estimated fitting
- * size, then every other frame is dropped once frames are small — the order measured in bench/gif.ts.
+ * optional dithering. If the result is over maxBytes, reductions follow the order measured in
+ * bench/gif.ts (see the loop): dithering off, size (to 60 %), lossier frame difference, fewer colours,
+ * size again, then every other frame — re-encoding after each, so it stops as soon as the budget is met.
  */
 export async function encodeGif(frames: RgbImage[], opts: EncodeGifOptions): Promise<EncodedGif> {
   validate(frames, opts);
@@ -86,26 +88,36 @@ export async function encodeGif(frames: RgbImage[], opts: EncodeGifOptions): Pro
   };
   const reductions: string[] = [];
   let attempt = encodeOnce(work, delaysMs, params, loop);
+  const originalSide = Math.min(work[0].width, work[0].height);
   while (attempt.bytes.length > maxBytes) {
     const ratio = attempt.bytes.length / maxBytes;
     const w = work[0].width;
     const h = work[0].height;
-    // Measured order (bench/gif.ts): dithering off and a lossier frame difference cost the least quality per
-    // byte saved, then fewer colours (only when close: they save < 30 %), then size, then frames.
+    // Measured order (bench/gif.ts, "% of bytes saved per dB lost"): dithering off gains both; then size
+    // (best per dB) down to FIRST_SCALE_FLOOR of the original side; then the lossier frame difference;
+    // then fewer colours; then size again down to MIN_SIDE; frames last (worst per dB, and motion suffers).
+    const side = Math.min(w, h);
+    const scaleTo = (floor: number) => {
+      const s = Math.max(floor / side, Math.min(0.9, Math.sqrt(1 / ratio) * 0.92));
+      return [Math.max(MIN_SIDE, Math.round(w * s)), Math.max(MIN_SIDE, Math.round(h * s))] as const;
+    };
+    const firstFloor = Math.max(MIN_SIDE, Math.round(originalSide * FIRST_SCALE_FLOOR));
+    const lastFloor = work.length < 3 ? MIN_SIDE : Math.min(side, 96);
     if (params.dither) {
       params.dither = false;
       reductions.push("dithering off");
+    } else if (side > firstFloor) {
+      const [nw, nh] = scaleTo(firstFloor);
+      work = await resizeFrames(work, nw, nh);
+      reductions.push(`scaled to ${nw}×${nh}`);
     } else if (params.keepThresholdSq < KEEP_LOSSY) {
       params.keepThresholdSq = KEEP_LOSSY;
       reductions.push("lossier frame difference");
-    } else if (params.colors > 64 && ratio <= 1.3) {
+    } else if (params.colors > 64) {
       params.colors = params.colors > 128 ? 128 : 64;
       reductions.push(`${params.colors} colours`);
-    } else if (Math.min(w, h) > MIN_SIDE && (Math.min(w, h) > 96 || work.length < 3)) {
-      // Bytes grow at most with pixel count: aim a little under the budget.
-      const s = Math.max(MIN_SIDE / Math.min(w, h), Math.min(0.9, Math.sqrt(1 / ratio) * 0.92));
-      const nw = Math.max(MIN_SIDE, Math.round(w * s));
-      const nh = Math.max(MIN_SIDE, Math.round(h * s));
+    } else if (side > lastFloor) {
+      const [nw, nh] = scaleTo(lastFloor);
       work = await resizeFrames(work, nw, nh);
       reductions.push(`scaled to ${nw}×${nh}`);
     } else {
