@@ -17,6 +17,7 @@ import { machineInfo, writeReadmeSection, type BenchContext } from "./context.ts
 const BENCHMARKS: { name: string; module: string }[] = [
   { name: "analysis", module: "./analysis.ts" },
   { name: "meme", module: "./meme.ts" },
+  { name: "gif", module: "./gif.ts" },
   // one line per benchmark, e.g. { name: "render", module: "./render.ts" },
 ];
 
