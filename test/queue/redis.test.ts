@@ -240,6 +240,30 @@ describe.skipIf(!REDIS)("redis queue rules across processes", () => {
     expect(started).toHaveLength(8);
   });
 
+  test("deficit round-robin in Redis weighs jobs by cost: an expensive lane waits its turns", async () => {
+    const prefix = newPrefix();
+    const a = producer(prefix);
+    await a.ready();
+    const started: string[] = [];
+    const track = (tag: string, serverId: string) => ({ ...who(serverId), onProgress: (e: ProgressEvent) => e.type === "started" && started.push(tag) });
+    const all: Promise<unknown>[] = [];
+    // Priors: an animation costs ~10× a meme (1500 vs 150 ms) until workers measure otherwise.
+    for (let i = 0; i < 2; i++) all.push(a.submit({ ...memeJob(), kind: "animated", animation: "morph" }, track(`gif${i}`, "gifs")));
+    for (let i = 0; i < 12; i++) all.push(a.submit(memeJob(), track(`png${i}`, "pngs")));
+    const worker = await startRedisWorker({
+      url: REDIS!, prefix, workers: 1, capacity: 50, perUserLimit: 1, jobTimeoutMs: 10_000, cheapFirst: false,
+      handlersUrl: TEST_HANDLERS, resultTtlSeconds: 60, stallMs: 2000,
+    });
+    await Promise.all(all);
+    await worker.close({ drainMs: 1000 });
+    await a.close({ drainMs: 0 });
+    // The GIF lane gains one quantum per turn and needs ten for its first job; the PNG lane spends one per meme.
+    const firstGif = started.indexOf("gif0");
+    expect(firstGif).toBeGreaterThanOrEqual(8);
+    expect(started.slice(0, firstGif).every((t) => t.startsWith("png"))).toBe(true);
+    expect(started).toHaveLength(14);
+  });
+
   test("queued positions move along as the shared queue drains", async () => {
     const prefix = newPrefix();
     const a = producer(prefix);
