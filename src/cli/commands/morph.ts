@@ -2,15 +2,14 @@ import { readFile, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { MimicError } from "../../errors.ts";
 import {
-  MAX_REACTION_FRAMES,
-  MAX_REACTION_TOTAL_PIXELS,
+  decodeReaction,
   renderAnimatedMeme,
   renderFaceMorphGif,
   type LoopMode,
 } from "../../pipeline/animate/index.ts";
 import { getFaceAnalyzer } from "../../pipeline/face/index.ts";
 import { DEFAULT_GIF_MAX_BYTES } from "../../pipeline/gif/index.ts";
-import { decodeAnimation, decodeImage } from "../../pipeline/image/index.ts";
+import { decodeImage } from "../../pipeline/image/index.ts";
 import { selectFace } from "../../pipeline/transfer/index.ts";
 
 interface MorphFlags {
@@ -67,7 +66,7 @@ export function register(program: Command): void {
       const analyzer = await getFaceAnalyzer();
       const template = await decodeImage(fromBytes);
       const templateFace = selectFace(await analyzer.analyze(template), "template");
-      const reaction = await decodeAnimation(toBytes, { maxFrames: MAX_REACTION_FRAMES, maxTotalPixels: MAX_REACTION_TOTAL_PIXELS });
+      const reaction = await decodeReaction(toBytes);
       const captions = { top: o.top, bottom: o.bottom };
       const morph = { frames, fps, loop };
       let result: { bytes: Uint8Array; frames: number; width: number; height: number; colors: number; reductions: string[] };

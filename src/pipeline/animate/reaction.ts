@@ -1,5 +1,6 @@
 import { MimicError } from "../../errors.ts";
 import { getFaceAnalyzer } from "../face/index.ts";
+import { decodeAnimation, type DecodedAnimation } from "../image/index.ts";
 import { checkFace, transferExpression, type Regions, type TransferMode } from "../transfer/index.ts";
 import type { AnalyzedFace, RgbImage } from "../types.ts";
 
@@ -11,6 +12,14 @@ export const MAX_REACTION_TOTAL_PIXELS = 48 * 512 * 512;
 export const DEFAULT_SMOOTHING = 1;
 /** A face centre jumping more than this × face size between frames is a cut: no smoothing across it. */
 const CUT_JUMP = 0.35;
+
+/**
+ * Decodes an untrusted reaction (still or animated) with the animation bounds: at most MAX_REACTION_FRAMES
+ * frames (later ones dropped) and MAX_REACTION_TOTAL_PIXELS decoded pixels (IMAGE_TOO_LARGE otherwise).
+ */
+export function decodeReaction(bytes: Uint8Array): Promise<DecodedAnimation> {
+  return decodeAnimation(bytes, { maxFrames: MAX_REACTION_FRAMES, maxTotalPixels: MAX_REACTION_TOTAL_PIXELS });
+}
 
 export interface AnimateReactionInput {
   template: RgbImage;

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MimicError } from "../../../src/errors.ts";
 import {
   animateReaction,
+  decodeReaction,
+  MAX_REACTION_FRAMES,
   morphExpression,
   morphFaces,
   morphTiming,
@@ -181,6 +183,17 @@ describe("animated reactions", () => {
     const decoded = await decodeGifFrames(out.gif.bytes);
     expect(decoded.frames.length).toBeGreaterThanOrEqual(2);
     expect(decoded.frames[0].width).toBeLessThanOrEqual(256);
+  });
+});
+
+describe("untrusted animations", () => {
+  it("keep at most MAX_REACTION_FRAMES frames and refuse too many pixels", async () => {
+    const tiny = Array.from({ length: MAX_REACTION_FRAMES + 12 }, (_, i) => solidImage(16, 16, [(i * 37) % 256, (i * 91) % 256, (i * 53) % 256]));
+    const many = await encodeGif(tiny, { delaysMs: 40 });
+    expect((await decodeReaction(many.bytes)).frames).toHaveLength(MAX_REACTION_FRAMES);
+    const big = Array.from({ length: 8 }, (_, i) => solidImage(2000, 1000, [i * 30, 0, 0]));
+    const huge = await encodeGif(big, { delaysMs: 40 });
+    await expect(decodeReaction(huge.bytes)).rejects.toMatchObject({ code: "IMAGE_TOO_LARGE" });
   });
 });
 
