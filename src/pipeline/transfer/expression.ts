@@ -38,7 +38,7 @@ export const REST = {
   eyeOpen: [0.27, 0.29],
   brow: [0.19, 0.24],
   mouthWidth: [0.5, 0.56],
-  cornerLift: [-0.02, 0.015],
+  cornerLift: [-0.02, 0],
 } as const;
 
 /** Of an eye-aperture change, how much is the lower lid moving (the rest is the upper lid). */
@@ -47,7 +47,7 @@ const LOWER_LID_SHARE = 0.3;
 const JAW_SHARE = 0.2;
 const CHIN_BOTTOM = 152;
 /** Of a mouth opening, how much is the upper lip rising (the rest is the jaw dropping). */
-const UPPER_LIP_SHARE = 0.3;
+const UPPER_LIP_SHARE = 0.37;
 
 const UPPER_LIP_ROWS = [LIPS_INNER_UPPER, LIPS_MID_UPPER, LIPS_SEMI_OUTER_UPPER, LIPS_OUTER_UPPER] as const;
 const LOWER_LIP_ROWS = [LIPS_INNER_LOWER, LIPS_MID_LOWER, LIPS_SEMI_OUTER_LOWER, LIPS_OUTER_LOWER] as const;
@@ -63,6 +63,14 @@ export const EYE_CONTROLS: readonly number[] = uniq([
 ]);
 const MOUTH_SET = new Set(MOUTH_CONTROLS);
 const EYE_SET = new Set(EYE_CONTROLS);
+/** The cheek zone in local (inter-ocular) units, and how much of the corner's motion a cheek point follows at the corner. */
+const CHEEK_TOP = 0.45;
+const CHEEK_BOTTOM = 1.1;
+const CHEEK_INNER = 0.2;
+const CHEEK_OUTER = 0.8;
+const CHEEK_FOLLOW = 0.9;
+/** Nose points: the cheek zone must not drag the nose wings. */
+const NOSE = new Set([1, 2, 4, 5, 6, 19, 94, 97, 98, 99, 326, 327, 328, 129, 358, 48, 278, 64, 294, 102, 331, 49, 279, 115, 344, 220, 440, 45, 275, 44, 274, 125, 354, 141, 370, 242, 462, 241, 461, 240, 460, 75, 305, 60, 290, 79, 309, 166, 392, 238, 458, 20, 250, 218, 438, 237, 457, 239, 459, 59, 289, 235, 455, 219, 439, 3, 248, 51, 281, 134, 363, 131, 360, 198, 420, 209, 429, 114, 343, 188, 412, 174, 399, 236, 456, 217, 437, 126, 355, 142, 371, 100, 329, 47, 277, 195, 197, 168]);
 /** Points pinned in place (zero displacement) while the motion of the controls spreads over the mesh. */
 const PINNED: readonly number[] = uniq([
   ...STABLE.filter((i) => !MOUTH_SET.has(i) && !EYE_SET.has(i)),
@@ -213,9 +221,35 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
       disp[3 * i + k] = (nt[3 * i + k]! + e - lt[3 * i + k]!) * t;
     }
   }
+  if (useMouth) addCheekRaise(lt, disp, isControl, controls);
   spreadDisplacement(lt, disp, isControl, controls);
   for (let i = 0; i < lt.length; i++) lt[i]! += disp[i]!;
   return fromLocal(frame, lt);
+}
+
+/**
+ * Smiles raise the cheeks: a laugh lifts the cheek points beside the mouth nearly as much as its corners,
+ * fading towards the cheekbones (franck_01829 → franck_04117: corners −0.06…−0.07, cheek apples −0.04…
+ * −0.06, cheekbones −0.04 inter-ocular). The cheek points (found by position in the template's local frame:
+ * beside the mouth, below the eyes, off the nose) become controls moving with their side's mouth corner,
+ * weighted by a Gaussian of their distance to it.
+ */
+function addCheekRaise(loc: Float64Array, disp: Float64Array, isControl: Uint8Array, controls: number[]): void {
+  const sigma = 0.4;
+  const inv2s2 = 1 / (2 * sigma * sigma);
+  for (let i = 0; i < MESH_POINTS; i++) {
+    if (isControl[i] || NOSE.has(i)) continue;
+    const x = loc[3 * i]!, y = loc[3 * i + 1]!;
+    if (y < CHEEK_TOP || y > CHEEK_BOTTOM || Math.abs(x) < CHEEK_INNER || Math.abs(x) > CHEEK_OUTER) continue;
+    const corner = x < 0 ? MOUTH_CORNER_RIGHT : MOUTH_CORNER_LEFT;
+    const dx = x - loc[3 * corner]!, dy = y - loc[3 * corner + 1]!;
+    const w = CHEEK_FOLLOW * Math.exp(-(dx * dx + dy * dy) * inv2s2);
+    // Only the lift and the sideways pull of the corner, not its depth.
+    disp[3 * i] = disp[3 * corner]! * w;
+    disp[3 * i + 1] = Math.min(0, disp[3 * corner + 1]!) * w + Math.max(0, disp[3 * corner + 1]!) * w * 0.5;
+    isControl[i] = 1;
+    controls.push(i);
+  }
 }
 
 /** Each free point moves by a Gaussian-weighted average of the controls' motion, pinned points weighing in at zero. */
@@ -223,8 +257,9 @@ function spreadDisplacement(loc: Float64Array, disp: Float64Array, isControl: Ui
   const sigma = 0.12;
   const inv2s2 = 1 / (2 * sigma * sigma);
   const pinned = new Uint8Array(MESH_POINTS);
-  for (const i of PINNED) pinned[i] = 1;
-  const anchors = [...controls, ...PINNED];
+  const pins = PINNED.filter((i) => !isControl[i]);
+  for (const i of pins) pinned[i] = 1;
+  const anchors = [...controls, ...pins];
   for (let i = 0; i < MESH_POINTS; i++) {
     if (isControl[i] || pinned[i]) continue;
     const x = loc[3 * i]!, y = loc[3 * i + 1]!;
