@@ -38,6 +38,8 @@ const RING_SCALE = 1.45;
 const RESIDUAL_THRESHOLD = 10;
 const MASK_DILATE = 2;
 const MASK_FEATHER = 3;
+/** Width of b's edge fade in a two-face morph, as a fraction of its smaller side. */
+const EDGE_RAMP = 0.03;
 
 const copy = (img: RgbImage): RgbImage => ({ data: Uint8Array.from(img.data), width: img.width, height: img.height });
 
@@ -191,7 +193,7 @@ export interface FaceMorphInput extends MorphOptions {
 }
 
 export interface FaceMorphFrames extends MorphFrames {
-  /** The second endpoint: b aligned into a's frame (what the last forward frame shows). */
+  /** The second endpoint: b aligned into a's frame (a shows only where b's photo does not reach). */
   alignedB: RgbImage;
 }
 
@@ -223,23 +225,45 @@ export function morphFaces(input: FaceMorphInput): FaceMorphFrames {
   const pbSrc = applySimilarity2D(invertSimilarity2D(sim), pb, 2);
   for (let i = 0; i < MESH_POINTS * 2; i++) pbSrc[i] = bLm[3 * (i >> 1) + (i & 1)];
 
-  const alignedB: RgbImage = { data: new Uint8Array(w * h * 3), width: w, height: h };
-  warpTriangles(b, pbSrc, pb, triangulate(pb), alignedB);
+  // Where b's photo does not reach (its aligned frame is smaller or shifted), the warp would smear its edge
+  // pixels: b's weight ramps down to 0 towards its edges (a validity map carried by the same mesh), so a
+  // shows through there with a soft transition instead of streaks.
+  const valid: RgbImage = { data: new Uint8Array(b.width * b.height * 3), width: b.width, height: b.height };
+  const ramp = Math.max(4, EDGE_RAMP * Math.min(b.width, b.height));
+  for (let y = 0; y < b.height; y++) {
+    for (let x = 0; x < b.width; x++) {
+      const d = Math.min(x, y, b.width - 1 - x, b.height - 1 - y);
+      valid.data[(y * b.width + x) * 3] = Math.round(255 * Math.min(1, d / ramp));
+    }
+  }
   const wa: RgbImage = { data: new Uint8Array(w * h * 3), width: w, height: h };
   const wb: RgbImage = { data: new Uint8Array(w * h * 3), width: w, height: h };
+  const wv: RgbImage = { data: new Uint8Array(w * h * 3), width: w, height: h };
+  const blendAt = (e: number): RgbImage => {
+    const pe = e >= 1 ? pb : lerpPoints(pa, pb, e);
+    const tri = triangulate(pe);
+    warpTriangles(a, pa, pe, tri, wa);
+    warpTriangles(b, pbSrc, pe, tri, wb);
+    warpTriangles(valid, pbSrc, pe, tri, wv);
+    const out = new Uint8Array(w * h * 3);
+    const k = e / 255;
+    for (let p = 0; p < w * h; p++) {
+      const t = wv.data[p * 3] * k;
+      const i = p * 3;
+      out[i] = wa.data[i] + (wb.data[i] - wa.data[i]) * t + 0.5;
+      out[i + 1] = wa.data[i + 1] + (wb.data[i + 1] - wa.data[i + 1]) * t + 0.5;
+      out[i + 2] = wa.data[i + 2] + (wb.data[i + 2] - wa.data[i + 2]) * t + 0.5;
+    }
+    return { data: out, width: w, height: h };
+  };
+  const alignedB = blendAt(1);
   const progress: number[] = [];
   const frames = timing.t.map((t) => {
     const e = easeInOut(t);
     progress.push(e);
     if (e <= 0) return copy(a);
     if (e >= 1) return copy(alignedB);
-    const pe = lerpPoints(pa, pb, e);
-    const tri = triangulate(pe);
-    warpTriangles(a, pa, pe, tri, wa);
-    warpTriangles(b, pbSrc, pe, tri, wb);
-    const out = new Uint8Array(w * h * 3);
-    for (let i = 0; i < out.length; i++) out[i] = wa.data[i] + (wb.data[i] - wa.data[i]) * e + 0.5;
-    return { data: out, width: w, height: h };
+    return blendAt(e);
   });
   return { frames, delaysMs: timing.delaysMs, progress, alignedB };
 }
