@@ -177,7 +177,18 @@ export async function enrolFace(
   photo: Uint8Array,
   opts: { maxTemplates?: number | null; makeDefault?: boolean; analyzer?: FaceAnalyzer; rules?: EnrolmentRules; decode?: DecodeOptions } = {},
 ): Promise<{ template: TemplateSummary; warnings: string[]; otherFaces: number }> {
-  normaliseTemplateName(name); // a bad name fails before the heavy work
+  // Fail fast, before the heavy analysis, on what the save would refuse anyway (it re-checks atomically).
+  const wanted = normaliseTemplateName(name);
+  const existing = await templates.list(owner);
+  if (existing.some((t) => t.name === wanted)) {
+    throw new MimicError("BAD_INPUT", `You already have a face named "${wanted}". Pick another name, or remove that one first.`);
+  }
+  const limit = Math.min(templates.maxTemplatesPerUser, opts.maxTemplates ?? Infinity);
+  if (existing.length >= limit) {
+    throw new MimicError("LIMIT_REACHED", `You already have ${existing.length} saved faces, the most allowed here is ${limit}. Remove one first (face rm <name>).`, {
+      details: { limit, count: existing.length },
+    });
+  }
   const prepared = await prepareEnrolment(photo, opts);
   const template = await templates.save(owner, name, prepared.template, opts);
   return { template, warnings: prepared.warnings, otherFaces: prepared.otherFaces };

@@ -130,6 +130,21 @@ describe("enrolment from real photos (face analysis stage)", () => {
     expect(stored.analysis).toMatchObject({ source: { width: 512, height: 512 }, pose: { yaw: expect.any(Number) }, warnings: [] });
   });
 
+  it("refuses a taken name, a full account or a non-image before analysing, and saves nothing", async () => {
+    const owner = { platform: "discord", userId: "fastfail" };
+    const photo = fixture("franck_01829.jpg");
+    await enrolFace(store.templates, owner, "me", photo);
+    const fail = (p: Promise<unknown>) => p.then(() => new MimicError("INTERNAL", "expected a refusal"), (e: unknown) => e as MimicError);
+    const taken = await fail(enrolFace(store.templates, owner, "ME", photo));
+    expect(taken.userMessage).toMatch(/already have a face named "me"/);
+    const full = await fail(enrolFace(store.templates, owner, "two", photo, { maxTemplates: 1 }));
+    expect(full.code).toBe("LIMIT_REACHED");
+    const junk = await fail(enrolFace(store.templates, owner, "junk", new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9])));
+    expect(junk).toBeInstanceOf(MimicError);
+    expect(["NOT_AN_IMAGE", "BAD_INPUT"]).toContain(junk.code);
+    expect((await store.templates.list(owner)).map((t) => t.name)).toEqual(["me"]);
+  });
+
   it("the stored embedding identifies the person", async () => {
     const a = await prepareEnrolment(fixture("franck_01829.jpg"));
     const b = await prepareEnrolment(fixture("franck_02221.jpg"));
