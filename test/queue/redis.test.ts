@@ -13,6 +13,8 @@ import type { MimicError } from "../../src/errors.ts";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { ImageResult, InferenceQueue, ProgressEvent } from "../../src/queue/jobs.ts";
 import { createRedisQueue, startRedisWorker, type RedisQueueOptions, type RedisWorkerHandle } from "../../src/queue/redis.ts";
+import { FairScheduler } from "../../src/queue/fair-scheduler.ts";
+import { CLAIM, ENQUEUE } from "../../src/queue/redis-scripts.ts";
 import { TEST_HANDLERS, expectRejects, isPng, memeJob, recorder } from "./helpers.ts";
 
 const REDIS = process.env.TEST_REDIS_URL;
@@ -262,6 +264,37 @@ describe.skipIf(!REDIS)("redis queue rules across processes", () => {
     expect(firstGif).toBeGreaterThanOrEqual(8);
     expect(started.slice(0, firstGif).every((t) => t.startsWith("png"))).toBe(true);
     expect(started).toHaveLength(14);
+  });
+
+  test("the Lua claim picks exactly the order FairScheduler predicts (random lanes, costs, priorities)", async () => {
+    const prefix = newPrefix();
+    const r = new Redis(REDIS!);
+    r.defineCommand("enq", { numberOfKeys: 0, lua: ENQUEUE });
+    r.defineCommand("claim", { numberOfKeys: 0, lua: CLAIM });
+    const call = r as unknown as Record<"enq" | "claim", (...a: (string | number)[]) => Promise<unknown>>;
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    for (let round = 0; round < 12; round++) {
+      const sched = new FairScheduler<string>();
+      const P = `${prefix}:${round}`;
+      for (let i = 0; i < 40; i++) {
+        const lane = `s${rand(2 + (round % 6))}`;
+        const priority = rand(3) === 0 ? 1 : 0;
+        const cost = round % 2 === 0 ? 1 + rand(3) * rand(6) : 3 + rand(25);
+        const id = `j${i}`;
+        sched.push({ lane, priority, cost, item: id });
+        await call.enq(P, id, lane, priority, cost, `u${i}`, 1000, 10, "x", 600, "meme", Date.now(), 60_000, id);
+      }
+      const expected = sched.order().map((e) => e.item);
+      const claimed: string[] = [];
+      for (let t = 0; t < 41; t++) {
+        const id = (await call.claim(P, `t${t}`, 60)) as string | null;
+        if (!id) break;
+        claimed.push(id);
+      }
+      expect(claimed).toEqual(expected);
+    }
+    await r.quit();
   });
 
   test("queued positions move along as the shared queue drains", async () => {
