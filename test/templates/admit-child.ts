@@ -3,7 +3,8 @@ import { MimicError } from "../../src/errors.ts";
 import { openStore } from "../../src/templates/index.ts";
 
 const [url, server, count] = process.argv.slice(2);
-const store = await openStore(url, { defaults: { cooldownSeconds: 0, dailyQuotaPerUser: 0 } });
+// A small pool per process: the test runs three of these beside other test files on one server.
+const store = await openStore(url, { poolSize: 4, defaults: { cooldownSeconds: 0, dailyQuotaPerUser: 0 } });
 // Start together: the parent releases both children at the same moment through stdin.
 process.stdout.write("ready\n");
 await new Promise((r) => process.stdin.once("data", r));
