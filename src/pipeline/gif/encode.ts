@@ -54,6 +54,8 @@ export interface EncodeParams {
   dither: boolean;
   /** Squared RGB distance an unchanged pixel may lose against re-writing it. */
   keepThresholdSq: number;
+  /** "auto" (default): local palettes only for frames the global one serves badly; "per-frame": always. */
+  palettes?: "auto" | "per-frame";
 }
 type Params = EncodeParams;
 
@@ -192,7 +194,8 @@ export function toCentiseconds(delaysMs: number[]): number[] {
   return out;
 }
 
-function choosePalettes(frames: RgbImage[], global: NearestColor, colors: number): (NearestColor | null)[] {
+function choosePalettes(frames: RgbImage[], global: NearestColor, colors: number, mode: EncodeParams["palettes"]): (NearestColor | null)[] {
+  if (mode === "per-frame") return frames.map((f, i) => (i === 0 ? null : new NearestColor(buildPalette([f], colors, 1 << 15))));
   const errs = frames.map((f) => paletteError(f, global));
   const sorted = [...errs].sort((a, b) => a - b);
   const median = sorted[sorted.length >> 1];
@@ -207,7 +210,7 @@ function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boo
   const { width: w, height: h } = frames[0];
   const global = buildPalette(frames, p.colors);
   const globalNearest = new NearestColor(global);
-  const locals = choosePalettes(frames, globalNearest, p.colors);
+  const locals = choosePalettes(frames, globalNearest, p.colors, p.palettes);
   const globalSlots = global.count + 1; // + "unchanged" (transparent) slot
   const writer = new GifWriter(w, h, global, globalSlots, loop);
   const delaysCs = toCentiseconds(delaysMs);
