@@ -114,6 +114,7 @@ export class TemplateStore {
   }
 
   async count(owner: Owner): Promise<number> {
+    checkIdentity(owner.platform, owner.userId);
     return this.gate.run(async () => {
       const user = await this.findUser(owner);
       return user ? this.db.template.count({ where: { userId: user.id } }) : 0;
