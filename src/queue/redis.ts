@@ -361,7 +361,13 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
   const beat = setInterval(heartbeat, 3000);
 
   await sub.subscribe(`${P}:cancel`);
-  sub.on("message", (_c: string, jobId: string) => running.get(jobId)?.abort(cancelled()));
+  // A cancel can arrive between a claim and the job's start: remember it for a while.
+  const cancelledIds = new Set<string>();
+  sub.on("message", (_c: string, jobId: string) => {
+    cancelledIds.add(jobId);
+    setTimeout(() => cancelledIds.delete(jobId), 60_000).unref();
+    running.get(jobId)?.abort(cancelled());
+  });
 
   async function processTicket(ticket: BullJob, token?: string): Promise<void> {
     const jobId = (await cmd.mimicClaim(P, ticket.id!, claimTtlS)) as string | null;
@@ -374,7 +380,17 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
       await finish({ ok: false, error: toWireError(new MimicError("TIMEOUT", "Your request expired before it could run. Please try again.")) });
       return;
     }
-    const job = deserialize(raw) as Job;
+    let job: Job;
+    try {
+      job = deserialize(raw) as Job;
+    } catch (e) {
+      await finish({ ok: false, error: toWireError(e) });
+      return;
+    }
+    if (cancelledIds.has(jobId)) {
+      await finish({ ok: false, error: toWireError(cancelled()) });
+      return;
+    }
     const requestId = (await cmd.hget(`${P}:job:${jobId}`, "rid")) ?? jobId;
     await cmd.publish(`${P}:events`, JSON.stringify({ id: jobId, type: "started", worker: id } satisfies QueueEvent));
     const ac = new AbortController();
