@@ -52,7 +52,7 @@ if (!existsSync(join(root, "node_modules", ".package-lock.json")) || stamp.lock 
 
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const genHash = hashPaths(["prisma", "package-lock.json", "tools/db"]);
-if (pkg.scripts?.["db:generate"] && stamp.gen !== genHash) {
+if (pkg.scripts?.["db:generate"] && (stamp.gen !== genHash || !existsSync(join(root, "src", "generated")))) {
   console.error("setup: generating the database clients…");
   run("npm", ["run", "--silent", "db:generate"]);
 }
