@@ -43,6 +43,8 @@ export interface TransferResult {
 export const RING_SCALE = 1.45;
 /** How far (0 inner lip … 1 outer lip line) a fully closing inner-lip point samples into the lip. */
 const LIP_SAMPLE_SHIFT = 0.6;
+/** Below this inner-lip gap (inter-ocular units) a mouth counts as closed. */
+const CLOSED_MOUTH = 0.04;
 /** The mouth counts as "more open than the template shows" above this extra gap (inter-ocular units). */
 const MOUTH_OPEN_MARGIN = 0.015;
 
@@ -104,7 +106,12 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
   if (regions !== "upper") {
     const before = measureExpression(templateFace.landmarks).mouthOpen;
     const after = measureExpression(target).mouthOpen;
-    if (after > before + MOUTH_OPEN_MARGIN) {
+    // Opening wider than the template shows: the inside (teeth, tongue, darkness) comes from the reaction.
+    // Closing an open mouth: the squeezed gap would still show the template's teeth, so the reaction's own
+    // (nearly closed) lip line is painted there instead.
+    const opening = after > before + MOUTH_OPEN_MARGIN;
+    const closing = before > CLOSED_MOUTH && after < before - MOUTH_OPEN_MARGIN;
+    if (opening || closing) {
       const gain = skinGain(template, templateFace.landmarks, reaction, reactionFace.landmarks, faceSize(templateFace.landmarks));
       paintMouthInterior(out, target, reaction, reactionFace.landmarks, gain);
       mouthSynthesised = true;

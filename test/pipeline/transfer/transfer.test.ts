@@ -88,6 +88,29 @@ describe("transferExpression (mimic)", () => {
     expect(Math.max(...lum) - Math.min(...lum)).toBeGreaterThan(60);
   });
 
+  it("closes a laughing mouth with the reaction's lip line instead of squeezed teeth", () => {
+    const tplName = "franck_04117.jpg";
+    const res = transferExpression(input(tplName, "franck_01829.jpg"));
+    expect(res.mouthSynthesised).toBe(true);
+    expect(measureExpression(res.landmarks).mouthOpen).toBeLessThan(0.04);
+    // Along the lip line: the template shows teeth there, the result none.
+    const bright = (img: RgbImage, lm: Float32Array) => {
+      let n = 0;
+      for (let k = 1; k < 10; k++) {
+        const up = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308][k]!, lo = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308][k]!;
+        // A third of the way from the upper to the lower inner lip: where the upper teeth show in a laugh.
+        const x = Math.round(lm[3 * up]! * 0.65 + lm[3 * lo]! * 0.35), y = Math.round(lm[3 * up + 1]! * 0.65 + lm[3 * lo + 1]! * 0.35);
+        const o = (y * img.width + x) * 3;
+        const [r, g, b] = [img.data[o]!, img.data[o + 1]!, img.data[o + 2]!];
+        // Teeth (JPEG-yellowed: ~200,150,115) are light and not red; lips are red (green below 0.6 × red).
+        if (Math.min(r, g, b) > 100 && g > 0.7 * r) n++;
+      }
+      return n;
+    };
+    expect(bright(images.get(tplName)!, faces.get(tplName)!.landmarks)).toBeGreaterThan(4);
+    expect(bright(res.image, res.landmarks)).toBe(0);
+  });
+
   it("keeps every pixel outside the face's anchor ring bit-identical", () => {
     const tpl = images.get("franck_01829.jpg")!;
     const res = transferExpression(input("franck_01829.jpg", "franck_04117.jpg"));
