@@ -54,10 +54,7 @@ export async function renderAnimatedMeme(input: AnimatedMemeInput): Promise<Anim
   };
   const { template, templateFace, reaction } = input;
   if (reaction.frames.length === 0) throw new MimicError("BAD_INPUT", "The reaction has no frames.");
-  const k = scaleFor(template, input.size ?? DEFAULT_ANIMATION_SIZE);
-  const ow = Math.max(1, Math.round(template.width * k));
-  const oh = Math.max(1, Math.round(template.height * k));
-  const shrink = (img: RgbImage) => (k === 1 ? img : resizeImage(img, ow, oh));
+  scaleFor(template, input.size ?? DEFAULT_ANIMATION_SIZE); // validates size before any work
   let frames: RgbImage[];
   let delaysMs: number[];
   let kind: AnimatedMemeResult["kind"];
@@ -71,21 +68,30 @@ export async function renderAnimatedMeme(input: AnimatedMemeInput): Promise<Anim
     if (!face) {
       throw new MimicError("NO_FACE", "No face found in the reaction image. Send one where a face looks roughly at the camera.");
     }
+    const mode = input.mode ?? "mimic";
     const result = transferExpression({
       template,
       templateFace,
       reaction: reaction.frames[0],
       reactionFace: face,
-      mode: "mimic", // a morph animates the user's own photo; swap has no template-framed end point
+      mode,
       intensity: input.intensity,
       regions: input.regions,
     });
     lap("transfer");
+    // mimic: the user's photo moves into the reaction's expression. swap: the reaction's face turns into
+    // the user's (reaction-framed; the residual texture fade carries the identity change).
+    const start = mode === "swap" ? reaction.frames[0] : template;
+    const startLandmarks = mode === "swap" ? face.landmarks : templateFace.landmarks;
+    const sk = scaleFor(start, input.size ?? DEFAULT_ANIMATION_SIZE);
+    const sw = Math.max(1, Math.round(start.width * sk));
+    const sh = Math.max(1, Math.round(start.height * sk));
+    const fit = (img: RgbImage) => (sk === 1 ? img : resizeImage(img, sw, sh));
     const m = morphExpression({
-      template: shrink(template),
-      from: scalePoints(templateFace.landmarks, k),
-      result: shrink(result.image),
-      to: scalePoints(result.landmarks, k),
+      template: fit(start),
+      from: scalePoints(startLandmarks, sk),
+      result: fit(result.image),
+      to: scalePoints(result.landmarks, sk),
       ...input.morph,
     });
     frames = m.frames;

@@ -19,7 +19,7 @@ import {
 } from "../../../src/pipeline/animate/index.ts";
 import { createFaceAnalyzer, type FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
 import { encodeGif } from "../../../src/pipeline/gif/index.ts";
-import { decodeAnimation, decodeImage, solidImage, warpAffine } from "../../../src/pipeline/image/index.ts";
+import { decodeAnimation, decodeImage, resizeImage, solidImage, warpAffine } from "../../../src/pipeline/image/index.ts";
 import { transferExpression } from "../../../src/pipeline/transfer/index.ts";
 import type { AnalyzedFace, Box, RgbImage } from "../../../src/pipeline/types.ts";
 import { decodeGifFrames, psnr } from "../gif/helpers.ts";
@@ -183,6 +183,28 @@ describe("animated reactions", () => {
     const decoded = await decodeGifFrames(out.gif.bytes);
     expect(decoded.frames.length).toBeGreaterThanOrEqual(2);
     expect(decoded.frames[0].width).toBeLessThanOrEqual(256);
+  });
+});
+
+describe("animated meme from a still reaction", () => {
+  it("swap mode morphs the reaction's own face into the user's, in the reaction's frame", async () => {
+    const reaction = img["franck_04117.jpg"];
+    const out = await renderAnimatedMeme({
+      template: img["grace_hopper_512x512.jpg"],
+      templateFace: face["grace_hopper_512x512.jpg"],
+      reaction: { frames: [reaction], delaysMs: [0] },
+      reactionFaces: [face["franck_04117.jpg"]],
+      mode: "swap",
+      morph: { frames: 4, loop: "forward" },
+      size: 180,
+    });
+    expect(out.kind).toBe("morph");
+    expect([out.gif.width, out.gif.height]).toEqual([180, 144]); // 720×576 reaction, longest side 180
+    const { frames } = await decodeGifFrames(out.gif.bytes);
+    expect(frames).toHaveLength(4);
+    const first = resizeImage(reaction, 180, 144);
+    expect(psnr(frames[0], first)).toBeGreaterThan(30);
+    expect(psnr(frames[3], first)).toBeLessThan(psnr(frames[0], first) - 3); // the face did change
   });
 });
 
