@@ -2,7 +2,10 @@ import { readFile, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { MimicError } from "../../errors.ts";
 import { makeMeme } from "../../pipeline/transfer/meme.ts";
-import type { Regions, TransferMode } from "../../pipeline/transfer/index.ts";
+import { selectFace, type Regions, type TransferMode } from "../../pipeline/transfer/index.ts";
+import { decodeReaction, renderAnimatedMeme, type LoopMode } from "../../pipeline/animate/index.ts";
+import { getFaceAnalyzer } from "../../pipeline/face/index.ts";
+import { decodeImage } from "../../pipeline/image/index.ts";
 
 interface MemeFlags {
   face: string;
@@ -15,6 +18,11 @@ interface MemeFlags {
   bottom?: string;
   out: string;
   json?: boolean;
+  animate?: boolean;
+  frames?: string;
+  fps?: string;
+  loop?: string;
+  maxBytes?: string;
 }
 
 /**
@@ -27,13 +35,18 @@ export function register(program: Command): void {
     .description("Make a meme: your face (--face) wearing the expression of a reaction image")
     .requiredOption("--face <file>", "template photo of your face (JPEG, PNG, WebP or GIF)")
     .requiredOption("--reaction <file>", "reaction image whose expression is copied")
-    .requiredOption("--out <file.png>", "where to write the PNG")
+    .requiredOption("--out <file.png|file.gif>", "where to write the meme: .png, or .gif for an animated one")
     .option("--mode <mode>", "mimic (your photo, their expression) or swap (your face in their image)", "mimic")
     .option("--intensity <0..1>", "how strongly the expression is applied", "1")
     .option("--regions <which>", "all, upper (brows and eyes) or lower (mouth and jaw)", "all")
     .option("--face-index <n>", "which face of the reaction to copy (0 = largest)", "0")
     .option("--top <text>", "top caption")
     .option("--bottom <text>", "bottom caption")
+    .option("--animate", "reply with a morph GIF from your face to the expression (needs --out x.gif)")
+    .option("--frames <n>", "frames of the morph (GIF output)")
+    .option("--fps <n>", "frame rate of the morph (GIF output)")
+    .option("--loop <mode>", "pingpong or forward (GIF output)")
+    .option("--max-bytes <n>", "byte budget of the GIF (default 10 MiB)")
     .option("--json", "print faces used, timings per stage and the output path as JSON")
     .action(async (o: MemeFlags) => {
       const mode = parseChoice<TransferMode>("--mode", o.mode, ["mimic", "swap"]);
@@ -46,8 +59,16 @@ export function register(program: Command): void {
       if (!/^\d+$/.test(o.faceIndex.trim()) || !Number.isSafeInteger(faceIndex)) {
         throw new MimicError("BAD_INPUT", `--face-index must be a whole number ≥ 0 (got "${o.faceIndex}"; 0 is the largest face).`);
       }
-      if (!/\.png$/i.test(o.out)) throw new MimicError("BAD_INPUT", `--out must name a .png file (got "${o.out}").`);
+      const gifOut = /\.gif$/i.test(o.out);
+      if (!gifOut && !/\.png$/i.test(o.out)) {
+        throw new MimicError("BAD_INPUT", `--out must name a .png or .gif file (got "${o.out}").`);
+      }
+      if (o.animate && !gifOut) throw new MimicError("BAD_INPUT", "--animate makes a GIF: give --out a .gif file name.");
       const [template, reaction] = await Promise.all([readInput(o.face, "--face"), readInput(o.reaction, "--reaction")]);
+      if (gifOut) {
+        await writeAnimatedMeme(o, template, reaction, { mode, regions, intensity, faceIndex });
+        return;
+      }
       const meme = await makeMeme(template, reaction, { mode, regions, intensity, faceIndex, captions: { top: o.top, bottom: o.bottom } });
       try {
         await writeFile(o.out, meme.png);
@@ -86,6 +107,80 @@ export function register(program: Command): void {
         );
       }
     });
+}
+
+/**
+ * `--out x.gif`: a still reaction becomes a morph from the template's expression to the transferred one;
+ * an animated reaction (GIF / animated WebP) gets the expression transferred frame by frame.
+ */
+async function writeAnimatedMeme(
+  o: MemeFlags,
+  templateBytes: Uint8Array,
+  reactionBytes: Uint8Array,
+  opts: { mode: TransferMode; regions: Regions; intensity: number; faceIndex: number },
+): Promise<void> {
+  const count = (flag: string, v: string | undefined, min: number, max: number) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || n < min || n > max) {
+      throw new MimicError("BAD_INPUT", `${flag} must be a whole number from ${min} to ${max} (got "${v}").`);
+    }
+    return n;
+  };
+  const frames = count("--frames", o.frames, 2, 96);
+  const fps = count("--fps", o.fps, 1, 50);
+  const maxBytes = count("--max-bytes", o.maxBytes, 4096, 1024 * 1024 * 1024);
+  const loop = o.loop === undefined ? undefined : parseChoice<LoopMode>("--loop", o.loop, ["pingpong", "forward"]);
+  const t0 = performance.now();
+  const [template, reaction] = await Promise.all([decodeImage(templateBytes), decodeReaction(reactionBytes)]);
+  const analyzer = await getFaceAnalyzer();
+  const templateFace = selectFace(await analyzer.analyze(template), "template");
+  // A still reaction's face is chosen here so --face-index applies; animations are tracked per frame.
+  const reactionFaces =
+    reaction.frames.length === 1
+      ? [selectFace(await analyzer.analyze(reaction.frames[0]!), "reaction", opts.faceIndex)]
+      : undefined;
+  const result = await renderAnimatedMeme({
+    template,
+    templateFace,
+    reaction: { frames: reaction.frames, delaysMs: reaction.delaysMs },
+    reactionFaces,
+    captions: { top: o.top, bottom: o.bottom },
+    mode: opts.mode,
+    intensity: opts.intensity,
+    regions: opts.regions,
+    morph: { frames, fps, loop },
+    maxBytes,
+  });
+  try {
+    await writeFile(o.out, result.gif.bytes);
+  } catch (cause) {
+    throw new MimicError("BAD_INPUT", `Cannot write "${o.out}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
+  }
+  const totalMs = performance.now() - t0;
+  if (o.json) {
+    const r1 = (v: number) => Math.round(v * 10) / 10;
+    const json = {
+      out: o.out,
+      kind: result.kind,
+      width: result.gif.width,
+      height: result.gif.height,
+      frames: result.gif.frames,
+      bytes: result.gif.bytes.length,
+      colors: result.gif.colors,
+      reductions: result.gif.reductions,
+      faceFrames: result.faceFrames,
+      carriedFrames: result.carriedFrames,
+      mode: opts.mode,
+      timingsMs: { ...Object.fromEntries(Object.entries(result.timingsMs).map(([k, v]) => [k, r1(v)])), total: r1(totalMs) },
+    };
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  } else {
+    process.stdout.write(
+      `${o.out}: ${result.kind} GIF ${result.gif.width}×${result.gif.height}, ${result.gif.frames} frames, ` +
+        `${result.gif.bytes.length} bytes, ${totalMs.toFixed(0)} ms\n`,
+    );
+  }
 }
 
 function parseChoice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {

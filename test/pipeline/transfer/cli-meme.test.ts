@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,6 +58,43 @@ describe("mimic meme", () => {
     await fails([...base, "--regions", "middle"], /--regions must be one of all, upper, lower/);
     await fails([...base, "--face-index", "1"], /only 1 face.*index 1 does not exist/);
     await fails(["meme", "--face", fixture("PROVENANCE.md"), "--reaction", fixture("franck_04117.jpg"), "--out", join(dir, "y.png")], /not a picture we can read/, 1);
-    await fails([...base.slice(0, -2), "--out", join(dir, "y.jpg")], /--out must name a \.png file/);
+    await fails([...base.slice(0, -2), "--out", join(dir, "y.jpg")], /--out must name a \.png or \.gif file/);
+    await fails([...base, "--animate"], /--animate makes a GIF/);
+    await fails([...base.slice(0, -2), "--out", join(dir, "z.gif"), "--frames", "1"], /--frames must be a whole number from 2 to 96/);
+  });
+
+  it("--animate with a still reaction writes a morph GIF from the face to the expression", async () => {
+    const out = join(dir, "morph.gif");
+    const { stdout } = await mimic(
+      "meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", fixture("franck_04117.jpg"), "--animate",
+      "--frames", "8", "--fps", "10", "--loop", "forward", "--bottom", "ha", "--out", out, "--json",
+    );
+    const r = JSON.parse(stdout);
+    expect(r).toMatchObject({ out, kind: "morph", mode: "mimic" });
+    const meta = await sharp(readFileSync(out), { animated: true }).metadata();
+    expect(meta.format).toBe("gif");
+    expect(meta.pages).toBe(r.frames);
+    expect(r.frames).toBeGreaterThanOrEqual(2);
+    expect(r.frames).toBeLessThanOrEqual(8);
+    expect([meta.width, meta.pageHeight]).toEqual([r.width, r.height]);
+  });
+
+  it("an animated reaction GIF is transferred frame by frame", async () => {
+    // A three-frame reaction built from the franck sequence (neutral → smile → laugh).
+    const frames = await Promise.all(
+      ["franck_01829.jpg", "franck_02221.jpg", "franck_04117.jpg"].map(async (f) => {
+        const { data, info } = await sharp(fixture(f)).resize(360, 288).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+        return { data: new Uint8Array(data), width: info.width, height: info.height };
+      }),
+    );
+    const { encodeGif } = await import("../../../src/pipeline/gif/index.ts");
+    const reactionGif = join(dir, "reaction.gif");
+    writeFileSync(reactionGif, (await encodeGif(frames, { delaysMs: 100 })).bytes);
+    const out = join(dir, "reaction-out.gif");
+    const { stdout } = await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", reactionGif, "--out", out, "--json");
+    const r = JSON.parse(stdout);
+    expect(r).toMatchObject({ kind: "reaction", faceFrames: 3, carriedFrames: 0 });
+    const meta = await sharp(readFileSync(out), { animated: true }).metadata();
+    expect([meta.format, meta.pages]).toEqual(["gif", r.frames]);
   });
 });
