@@ -82,6 +82,11 @@ const DEFAULT_ALIGN_MARGIN = 1.5;
 const MAX_MESH_CANDIDATES = 32;
 /** Upright faces score 0.85–0.95 on clear photos; below this the turned search double-checks. */
 const UNSURE_SCORE = 0.75;
+/**
+ * A second-look detection replaces an overlapping first-look one only when it scores this much higher:
+ * an upright face seen upside down can score up to ~0.65, the right orientation scores ~0.9.
+ */
+const SECOND_LOOK_MARGIN = 0.15;
 
 /**
  * The face analysis stage: BlazeFace detection (whole image + tiles, weighted NMS), a rotation-aligned
@@ -153,8 +158,8 @@ export class FaceAnalyzer {
    * copes with sideways faces but mistakes an upside-down face for an upright one (eyes on the mouth,
    * scores ~0.5–0.65, and the mesh then fits happily), and misses a face that fills the whole frame. So
    * when nothing upright is found, or the best upright score is below UNSURE_SCORE, the whole image is
-   * searched again with a wide black border, and turned 90°, -90° and 180°; each face keeps the view that
-   * scored best (plain NMS across views, never blending).
+   * searched again with a wide black border, and turned 90°, -90° and 180°; a second-look face replaces
+   * an overlapping first-look one only when it scores SECOND_LOOK_MARGIN higher (never blending views).
    */
   async detect(img: RgbImage, opts: AnalyzeOptions = {}): Promise<Detection[]> {
     checkImage(img);
@@ -165,13 +170,16 @@ export class FaceAnalyzer {
     let found = nonMaxSuppression(raw, 0.3, true);
     const best = found.reduce((m, d) => Math.max(m, d.score), 0);
     if (opts.rotations !== false && best < UNSURE_SCORE) {
-      const candidates = [...found];
       const second = [
         letterboxView(img.width, img.height, 1.6),
         ...[Math.PI / 2, -Math.PI / 2, Math.PI].map((angle) => rotatedView(img.width, img.height, angle)),
       ];
-      for (const view of second) candidates.push(...nonMaxSuppression(await this.runDetector(img, [view], minScore, shrunk), 0.3, true));
-      found = nonMaxSuppression(candidates, 0.3, false);
+      const extra: Detection[] = [];
+      // Extra views bring extra false positives (a blurred astronaut photo: 0.62–0.70 on helmet and
+      // shoulder, which the mesh then accepted); right answers there score ≥ 0.78, so ask for sure ones.
+      const sure = Math.max(minScore, UNSURE_SCORE);
+      for (const view of second) extra.push(...nonMaxSuppression(await this.runDetector(img, [view], sure, shrunk), 0.3, true));
+      found = preferFirstLook(found, extra);
     }
     return found.slice(0, MAX_MESH_CANDIDATES);
   }
@@ -340,6 +348,19 @@ function gatherDetectorOutputs(
     regressors.set(rg.subarray(item * count * DETECTOR_STRIDE, (item + 1) * count * DETECTOR_STRIDE), anchor * DETECTOR_STRIDE);
     anchor += count;
   }
+}
+
+/** Merges second-look detections into the first look (never blending across views; see detect()). */
+function preferFirstLook(first: Detection[], second: Detection[]): Detection[] {
+  let kept = [...first];
+  for (const d of [...second].sort((a, b) => b.score - a.score)) {
+    const overlapping = kept.filter((k) => overlapOfSmaller(k.box, d.box) > 0.4);
+    if (overlapping.every((k) => k.score + SECOND_LOOK_MARGIN < d.score)) {
+      kept = kept.filter((k) => !overlapping.includes(k));
+      kept.push(d);
+    }
+  }
+  return kept.sort((a, b) => b.score - a.score);
 }
 
 function overlapOfSmaller(a: Box, b: Box): number {

@@ -180,6 +180,16 @@ describe("face analysis on the fixture photos", () => {
     expect(Math.hypot(face.landmarks[3] - ex, face.landmarks[4] - ey)).toBeLessThan(8);
   });
 
+  it.each([6, 10])("a blurred (σ %i) upright photo gives the upright face or none, never a turned false one", async (sigma) => {
+    for (const name of ["astronaut.png", "grace_hopper_512x512.jpg", "franck_01829.jpg"]) {
+      const img = images.get(name)!;
+      const blurred = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).blur(sigma).raw().toBuffer();
+      const r = await analyzer.analyze({ data: new Uint8Array(blurred), width: img.width, height: img.height });
+      expect(r.faces.length, name).toBeLessThanOrEqual(1);
+      for (const f of r.faces) expect(Math.abs(f.pose.roll), name).toBeLessThan(30);
+    }
+  });
+
   it("orders quality measures: laugh opens the mouth more than neutral; blur lowers sharpness", async () => {
     const neutral = only((await analyzer.analyze(images.get("franck_01829.jpg")!)).faces).quality;
     const laugh = only((await analyzer.analyze(images.get("franck_04117.jpg")!)).faces).quality;
