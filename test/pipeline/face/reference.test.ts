@@ -64,7 +64,7 @@ describe("agreement with the TF.js reference", () => {
     await session.release();
   });
 
-  it.each(FIXTURES)("%s: our landmarks match human's within 3.5 %% IOD on average, 10 %% at worst", async (name) => {
+  it.each(FIXTURES)("%s: our landmarks match human's: mean error ≤ 3.5 percent of the inter-ocular distance, every point ≤ 10 percent", async (name) => {
     const img = images.get(name)!;
     const t = imageTensor(human, img.data, img.width, img.height);
     const ref = await human.detect(t);
