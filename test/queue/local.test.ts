@@ -143,9 +143,9 @@ describe("local queue (worker threads)", () => {
   test("timeout: a job running too long fails with TIMEOUT and frees its slot", async () => {
     const q = await make({ jobTimeoutMs: 300 });
     const t0 = performance.now();
-    const e = await expectRejects(q.submit(memeJob("spin:5000"), who()));
+    const e = await expectRejects(q.submit(memeJob("spin:10000"), who()));
     expect(e.code).toBe("TIMEOUT");
-    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(performance.now() - t0).toBeLessThan(3000);
     await expect(q.submit(memeJob(), who())).resolves.toMatchObject({ kind: "meme" });
   });
 
@@ -153,12 +153,12 @@ describe("local queue (worker threads)", () => {
     const q = await make();
     const ac = new AbortController();
     const t0 = performance.now();
-    const p = q.submit(memeJob("deaf:4000"), { ...who(), signal: ac.signal, onProgress: (e) => e.type === "started" && setTimeout(() => ac.abort(), 100) });
+    const p = q.submit(memeJob("deaf:10000"), { ...who(), signal: ac.signal, onProgress: (e) => e.type === "started" && setTimeout(() => ac.abort(), 100) });
     const e = await expectRejects(p);
     expect(e.code).toBe("CANCELLED");
-    // If the thread were still burning its 4 s, this next job could not finish before then.
+    // If the thread were still burning its 10 s, this next job could not finish before then.
     await expect(q.submit(memeJob(), who())).resolves.toMatchObject({ kind: "meme" });
-    expect(performance.now() - t0).toBeLessThan(3500);
+    expect(performance.now() - t0).toBeLessThan(8000);
   });
 
   test("cancellation while queued removes the job and moves the others up", async () => {
