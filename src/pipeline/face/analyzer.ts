@@ -10,10 +10,12 @@ import { blazeFaceAnchors } from "./anchors.ts";
 import {
   DETECTOR_SIZE,
   DETECTOR_STRIDE,
+  FRONT_DETECTOR_SIZE,
   decodeDetections,
   fillDetectorInput,
   letterboxView,
   planDetectorViews,
+  quickDetectorView,
   rotatedView,
   shrinkFactor,
 } from "./detect.ts";
@@ -33,6 +35,8 @@ import type { FaceRoi } from "./geometry.ts";
 import { nonMaxSuppression } from "./nms.ts";
 import type { Detection } from "./nms.ts";
 import { laplacianVariance } from "./quality.ts";
+import { applyRefinement, loadRefinementMap } from "./refine.ts";
+import type { RefinementMap } from "./refine.ts";
 import { DEFAULT_MODELS_DIR, createModelSession, outputBySize, runModel } from "./session.ts";
 import type { ExecutionProvider, ModelSession } from "./session.ts";
 
@@ -41,8 +45,13 @@ export interface FaceAnalyzerOptions {
   provider?: ExecutionProvider;
   /** intra-op threads per session. Default ORT_THREADS. */
   threads?: number;
-  /** Folder holding blazeface.onnx, facemesh.onnx, faceres.onnx. Default: the repository's models/. */
+  /** Folder holding blazeface.onnx, facemesh.onnx, faceres.onnx (and the attention mesh). Default: the repository's models/. */
   modelsDir?: string;
+  /**
+   * Refine eyelids and lips with the attention mesh (facemesh-attention.onnx, +1 model run per face, see
+   * refine.ts). Default true: the plain mesh hardly follows eyelids, which openness measures rely on.
+   */
+  refine?: boolean;
 }
 
 export interface AnalyzeOptions {
@@ -56,6 +65,11 @@ export interface AnalyzeOptions {
   tiles?: boolean | TilingOptions;
   /** When no upright face is found, also search the image turned 90°, -90° and 180°. Default true. */
   rotations?: boolean;
+  /**
+   * First try the 5× cheaper 128-px "front" BlazeFace on photos too small for tiles, and stop there when it
+   * is sure of a face (score ≥ 0.75). Default true; false always runs the 256-px detector.
+   */
+  quickDetect?: boolean;
   /**
    * Run the mesh model on all faces in one batch (default true). On CPU a batch costs about the same as
    * separate runs (measured in bench/analysis.ts); it saves per-call overhead and helps on GPU.
@@ -95,6 +109,8 @@ const SECOND_LOOK_MARGIN = 0.15;
  */
 export class FaceAnalyzer {
   private readonly anchors = blazeFaceAnchors(DETECTOR_SIZE);
+  private readonly frontAnchors = blazeFaceAnchors(FRONT_DETECTOR_SIZE);
+  private frontDetector?: Promise<ModelSession>;
   private embedder?: Promise<ModelSession>;
   /**
    * Reusable model-input buffers by length (each call takes its own, so concurrent analyze() calls on one
@@ -116,6 +132,7 @@ export class FaceAnalyzer {
     private readonly detector: ModelSession,
     private readonly mesh: ModelSession,
     private readonly opts: { provider: ExecutionProvider; threads: number; modelsDir: string },
+    private readonly refiner?: { model: ModelSession; map: RefinementMap },
   ) {}
 
   static async create(options: FaceAnalyzerOptions = {}): Promise<FaceAnalyzer> {
@@ -123,11 +140,21 @@ export class FaceAnalyzer {
     const so = { provider: resolved.provider, threads: resolved.threads };
     const detector = await createModelSession(join(resolved.modelsDir, "blazeface.onnx"), "blazeface", so);
     const mesh = await createModelSession(join(resolved.modelsDir, "facemesh.onnx"), "facemesh", so);
-    return new FaceAnalyzer(detector, mesh, resolved);
+    let refiner: { model: ModelSession; map: RefinementMap } | undefined;
+    if (options.refine !== false) {
+      const map = loadRefinementMap(resolved.modelsDir);
+      refiner = { model: await createModelSession(join(resolved.modelsDir, "facemesh-attention.onnx"), "facemesh-attention", so), map };
+    }
+    return new FaceAnalyzer(detector, mesh, resolved, refiner);
   }
 
   get provider(): ExecutionProvider {
     return this.opts.provider;
+  }
+
+  /** Whether landmarks carry the attention mesh's refined eyelids and lips. */
+  get refined(): boolean {
+    return this.refiner !== undefined;
   }
 
   /** Finds every face (largest first) with landmarks, pose and quality. No face → `faces: []`. */
@@ -166,6 +193,13 @@ export class FaceAnalyzer {
     const tiling = opts.tiles === false ? { tileAbove: Infinity } : opts.tiles === true || opts.tiles === undefined ? {} : opts.tiles;
     const minScore = opts.minDetectionScore ?? 0.5;
     const shrunk = new Map<number, ShrunkImage>();
+    const quick = opts.quickDetect === false ? undefined : quickDetectorView(img.width, img.height, tiling);
+    if (quick) {
+      // Only sure faces end the search: anything less (a small or hard face) gets the full search below.
+      const sure = Math.max(minScore, UNSURE_SCORE);
+      const found = nonMaxSuppression(await this.runDetector(img, [quick], sure, shrunk, await this.frontModel(), this.frontAnchors), 0.3, true);
+      if (found.length > 0) return found.slice(0, MAX_MESH_CANDIDATES);
+    }
     const raw = await this.runDetector(img, planDetectorViews(img.width, img.height, tiling), minScore, shrunk);
     let found = nonMaxSuppression(raw, 0.3, true);
     const best = found.reduce((m, d) => Math.max(m, d.score), 0);
@@ -184,22 +218,30 @@ export class FaceAnalyzer {
     return found.slice(0, MAX_MESH_CANDIDATES);
   }
 
-  private async runDetector(img: RgbImage, views: DetectorView[], minScore: number, shrunk: Map<number, ShrunkImage>): Promise<Detection[]> {
+  private async runDetector(
+    img: RgbImage,
+    views: DetectorView[],
+    minScore: number,
+    shrunk: Map<number, ShrunkImage>,
+    model = this.detector,
+    anchors = this.anchors,
+  ): Promise<Detection[]> {
     await prepareShrunkCopies(img, views, shrunk);
-    const per = DETECTOR_SIZE * DETECTOR_SIZE * 3;
+    const size = views[0]?.inputSize ?? DETECTOR_SIZE;
+    const per = size * size * 3;
     const found: Detection[] = [];
-    const batch = this.detector.dynamicBatch ? views.length : 1;
+    const batch = model.dynamicBatch ? views.length : 1;
     const input = this.takeBuffer(per * batch);
-    const anchorCount = this.anchors.length / 2;
+    const anchorCount = anchors.length / 2;
     const logits = new Float32Array(anchorCount);
     const regressors = new Float32Array(anchorCount * DETECTOR_STRIDE);
     for (let start = 0; start < views.length; start += batch) {
       const n = Math.min(batch, views.length - start);
       for (let i = 0; i < n; i++) fillDetectorInput(img, views[start + i], input, i * per, shrunk);
-      const out = await runModel(this.detector, n === batch ? input : input.subarray(0, n * per), [n, DETECTOR_SIZE, DETECTOR_SIZE, 3]);
+      const out = await runModel(model, n === batch ? input : input.subarray(0, n * per), [n, size, size, 3]);
       for (let i = 0; i < n; i++) {
         gatherDetectorOutputs(out, n, i, logits, regressors);
-        found.push(...decodeDetections(logits, regressors, this.anchors, views[start + i], img.width, img.height, minScore));
+        found.push(...decodeDetections(logits, regressors, anchors, views[start + i], img.width, img.height, minScore));
       }
     }
     this.giveBuffer(input);
@@ -227,7 +269,9 @@ export class FaceAnalyzer {
         const p = presence[i];
         const meshScore = p >= 0 && p <= 1 ? p : 1 / (1 + Math.exp(-p));
         if (!(meshScore >= minMeshScore)) continue;
-        const lm = meshToImage(mesh, i * MESH_POINTS * 3, transforms[k], rois[k]);
+        const lm = this.refiner
+          ? meshToImage(await this.refine(mesh, i, input.subarray(k * per, (k + 1) * per)), 0, transforms[k], rois[k])
+          : meshToImage(mesh, i * MESH_POINTS * 3, transforms[k], rois[k]);
         const box = landmarksBox(lm);
         faces.push({
           box,
@@ -254,6 +298,24 @@ export class FaceAnalyzer {
   }
 
   /**
+   * Face `item` of a plain-mesh batch with the attention mesh's eyelids and lips written in (crop pixels).
+   * The attention graph gathers features at its own coarse landmarks and fails ("invalid index" in
+   * GatherND) when they leave the crop, which happens on faces cut by the frame: those keep the plain mesh.
+   */
+  private async refine(mesh: Float32Array, item: number, crop: Float32Array): Promise<Float32Array> {
+    const { model, map } = this.refiner!;
+    const refined = mesh.slice(item * MESH_POINTS * 3, (item + 1) * MESH_POINTS * 3);
+    let out: Record<string, Float32Array>;
+    try {
+      out = await runModel(model, crop, [1, MESH_SIZE, MESH_SIZE, 3]); // the attention graph's batch is fixed at 1
+    } catch {
+      return refined;
+    }
+    applyRefinement(refined, 0, out, map);
+    return refined;
+  }
+
+  /**
    * An upright square crop of the face (rolled to its eye line), size × size pixels, covering the
    * landmarks' extent × marginScale. `transform` maps image → crop.
    */
@@ -277,6 +339,16 @@ export class FaceAnalyzer {
     return l2Normalise(Float32Array.from(desc));
   }
 
+  /** The 128-px detector, loaded on first use (like faceres) so create() keeps its model set. */
+  private frontModel(): Promise<ModelSession> {
+    if (!this.frontDetector) {
+      const so = { provider: this.opts.provider, threads: this.opts.threads };
+      this.frontDetector = createModelSession(join(this.opts.modelsDir, "blazeface-front.onnx"), "blazeface-front", so);
+      this.frontDetector.catch(() => (this.frontDetector = undefined));
+    }
+    return this.frontDetector;
+  }
+
   private embedModel(): Promise<ModelSession> {
     if (!this.embedder) {
       const so = { provider: this.opts.provider, threads: this.opts.threads };
@@ -291,6 +363,8 @@ export class FaceAnalyzer {
     await Promise.all([
       this.detector.session.release(),
       this.mesh.session.release(),
+      this.refiner?.model.session.release(),
+      this.frontDetector?.then((m) => m.session.release()).catch(() => undefined),
       this.embedder?.then((m) => m.session.release()).catch(() => undefined),
     ]);
   }
