@@ -10,6 +10,12 @@ import type { Detection } from "./nms.ts";
  */
 
 export const DETECTOR_SIZE = 256;
+/**
+ * BlazeFace "front" (MediaPipe's short-range model, 128×128 input, same 896-anchor layout at half the
+ * strides): about 5× cheaper than the 256 model (1.2 vs 6.6 ms, 1 thread) and as sure of a face that is a
+ * large part of the picture, so it is tried first on photos too small to need tiles (see FaceAnalyzer).
+ */
+export const FRONT_DETECTOR_SIZE = 128;
 /** Regression values per anchor: box centre dx/dy, box w/h, 6 keypoints × (dx, dy). */
 export const DETECTOR_STRIDE = 16;
 export const KEYPOINT_COUNT = 6;
@@ -20,6 +26,8 @@ export interface DetectorView {
   /** The part of the image this view covers (tiles), in image pixels. */
   region: Box;
   isTile: boolean;
+  /** Side of the detector input this view fills (default DETECTOR_SIZE). */
+  inputSize?: number;
 }
 
 export interface TilingOptions {
@@ -35,14 +43,14 @@ export interface TilingOptions {
  * The whole image letterboxed (centred, black padding) into the detector square. `padding` > 1 shrinks
  * it further inside the square: BlazeFace misses a face that fills the whole frame (a tight crop).
  */
-export function letterboxView(width: number, height: number, padding = 1): DetectorView {
+export function letterboxView(width: number, height: number, padding = 1, inputSize = DETECTOR_SIZE): DetectorView {
   const side = Math.max(width, height) * padding;
-  return squareView(-(side - width) / 2, -(side - height) / 2, side, { x: 0, y: 0, width, height }, false);
+  return squareView(-(side - width) / 2, -(side - height) / 2, side, { x: 0, y: 0, width, height }, false, inputSize);
 }
 
-function squareView(x0: number, y0: number, side: number, region: Box, isTile: boolean): DetectorView {
-  const s = DETECTOR_SIZE / side;
-  return { inputFromImage: [s, 0, -x0 * s, 0, s, -y0 * s], region, isTile };
+function squareView(x0: number, y0: number, side: number, region: Box, isTile: boolean, inputSize = DETECTOR_SIZE): DetectorView {
+  const s = inputSize / side;
+  return { inputFromImage: [s, 0, -x0 * s, 0, s, -y0 * s], region, isTile, inputSize };
 }
 
 /**
@@ -69,11 +77,21 @@ function tileOrigins(length: number, tile: number, overlap: number): number[] {
   return out;
 }
 
+const needsTiles = (width: number, height: number, opts: TilingOptions) => Math.max(width, height) > (opts.tileAbove ?? 768);
+
+/**
+ * The cheap first look (FRONT_DETECTOR_SIZE, whole image letterboxed) for a photo small enough not to need
+ * tiles; undefined for a large one, whose small faces only the 256-px detector and tiles find.
+ */
+export function quickDetectorView(width: number, height: number, opts: TilingOptions = {}): DetectorView | undefined {
+  return needsTiles(width, height, opts) ? undefined : letterboxView(width, height, 1, FRONT_DETECTOR_SIZE);
+}
+
 /** Letterboxed whole image first, then tiles when the image is large. */
 export function planDetectorViews(width: number, height: number, opts: TilingOptions = {}): DetectorView[] {
   const views = [letterboxView(width, height)];
   const longSide = Math.max(width, height);
-  if (longSide <= (opts.tileAbove ?? 768)) return views;
+  if (!needsTiles(width, height, opts)) return views;
   // A third of the long side keeps the count at ≤ 4×4 tiles for any image; never below minTileSide.
   const tile = Math.max(opts.minTileSide ?? 512, Math.ceil(longSide / 3));
   const overlap = opts.overlap ?? 0.25;
@@ -126,7 +144,8 @@ export function fillDetectorInput(
     // input ← image ← copy: copy pixel p covers image pixels [sx·p, sx·p + sx).
     m = [m[0] * s.sx, m[1] * s.sy, m[2], m[3] * s.sx, m[4] * s.sy, m[5]];
   }
-  warpAffineToTensor(src, m, DETECTOR_SIZE, DETECTOR_SIZE, out, offset, 2 / 255, -1);
+  const size = view.inputSize ?? DETECTOR_SIZE;
+  warpAffineToTensor(src, m, size, size, out, offset, 2 / 255, -1);
 }
 
 /**
@@ -177,7 +196,7 @@ export function decodeDetections(
     const w = cos * bw + sin * bh;
     const h = sin * bw + cos * bh;
     const box = { x: cx - w / 2, y: cy - h / 2, width: w, height: h };
-    if (view.isTile && (Math.max(w, h) > MAX_TILE_FACE * s * DETECTOR_SIZE || crossesInnerTileEdge(box, view.region, imageWidth, imageHeight))) continue;
+    if (view.isTile && (Math.max(w, h) > MAX_TILE_FACE * s * (view.inputSize ?? DETECTOR_SIZE) || crossesInnerTileEdge(box, view.region, imageWidth, imageHeight))) continue;
     const keypoints = [];
     for (let k = 0; k < KEYPOINT_COUNT; k++) {
       const kx = raw[r + 4 + 2 * k] + ax;
