@@ -80,14 +80,16 @@ export async function run(ctx: BenchContext): Promise<string> {
   // One configuration exists at a time: a released session's onnxruntime pool stops spinning, so it can
   // neither steal a core from nor add CPU time to the next configuration or the peer.
   const configs = [...new Set([threads, 1])].map((n) => ({ threads: n, name: `ours, ${n} thread${n > 1 ? "s" : ""}` }));
-  const start = async (n: number) => {
-    const a = await createFaceAnalyzer({ provider: cfg.ORT_EXECUTION_PROVIDER, threads: n });
+  // Same work as the peer (BlazeFace + 468-point FaceMesh; its iris/attention models are off), so the
+  // attention-mesh refinement is off here; its cost is measured separately in phase 3.
+  const start = async (n: number, refine = false) => {
+    const a = await createFaceAnalyzer({ provider: cfg.ORT_EXECUTION_PROVIDER, threads: n, refine });
     for (const img of images.values()) for (let i = 0; i < 3; i++) await a.analyze(img);
     return a;
   };
   ctx.log(`ORT_THREADS=${threads}, provider ${cfg.ORT_EXECUTION_PROVIDER}`);
   let t = performance.now();
-  await (await createFaceAnalyzer({ provider: cfg.ORT_EXECUTION_PROVIDER, threads })).dispose();
+  await (await createFaceAnalyzer({ provider: cfg.ORT_EXECUTION_PROVIDER, threads, refine: false })).dispose();
   const oursLoad = performance.now() - t;
 
   // Phase 1: ours alone, before the peer exists in this process (no tfjs garbage, no wasm heap).
@@ -152,6 +154,20 @@ export async function run(ctx: BenchContext): Promise<string> {
     s.add("2400×1300, 3 faces: mesh, 3 batches of 1", b.timingsMs.mesh);
   }
   await ours.dispose();
+
+  // What the quick 128-px first look saves, and what the default attention refinement adds (1 thread).
+  for (const variant of ["full search (quickDetect: false)", "with attention refinement (default)"]) {
+    const refine = variant.startsWith("with");
+    const a = await start(1, refine);
+    for (let r = 0; r < rounds; r++) {
+      const t0 = performance.now();
+      const res = await a.analyze(grace, { quickDetect: refine });
+      if (res.faces.length !== 1) throw new Error(`${variant}: ${res.faces.length} faces`);
+      s.add(`analyze 512×512, 1 thread, ${variant}`, performance.now() - t0);
+      s.add(`analyze 512×512, 1 thread, ${variant}: detect`, res.timingsMs.detect);
+    }
+    await a.dispose();
+  }
 
   // Report.
   const m = ctx.machine;

@@ -133,6 +133,12 @@ export function fillDetectorInput(
   let m: Affine = view.inputFromImage;
   const k = shrinkFactor(view);
   let src = img;
+  if (k >= 2 && !view.isTile && m[1] === 0 && m[3] === 0 && !shrunk.has(k)) {
+    // A whole-image view used once: average straight into the input (one pass) instead of making a
+    // shrunk copy first (a 512² photo: 0.4 instead of 1.8 ms, most of the quick look's preprocessing).
+    boxSampleToTensor(img, m, view.inputSize ?? DETECTOR_SIZE, out, offset);
+    return;
+  }
   if (k >= 2) {
     let s = shrunk.get(k);
     if (!s) {
@@ -146,6 +152,59 @@ export function fillDetectorInput(
   }
   const size = view.inputSize ?? DETECTOR_SIZE;
   warpAffineToTensor(src, m, size, size, out, offset, 2 / 255, -1);
+}
+
+/**
+ * Area sampling for an axis-aligned downscale (`m` = input ← image, no rotation): each input pixel is the
+ * mean of the image pixels its footprint covers (rounded to whole pixels), pixels outside the image count
+ * as black, as in warpAffineToTensor; written NHWC as v·2/255 − 1. Summed per input pixel: a shared
+ * row-sum buffer measured 2.5× slower (Uint32 accumulators leave V8's small-integer fast path).
+ */
+function boxSampleToTensor(img: RgbImage, m: Affine, size: number, out: Float32Array, offset: number): void {
+  const { width: w, height: h } = img;
+  // A plain Uint8Array view (decoders hand out Buffers): keeps the hot loop's element access monomorphic.
+  const data = new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.length);
+  const stride = w * 3;
+  // Footprint of input pixel p along one axis: [lo, hi) clamped to the image, count = unclamped length.
+  const axis = (scale: number, shift: number, limit: number) => {
+    const lo = new Int32Array(size);
+    const hi = new Int32Array(size);
+    const count = new Int32Array(size);
+    for (let p = 0; p < size; p++) {
+      const a = Math.round((p - shift) / scale);
+      const b = Math.round((p + 1 - shift) / scale);
+      count[p] = Math.max(1, b - a);
+      lo[p] = Math.min(Math.max(a, 0), limit);
+      hi[p] = Math.min(Math.max(b, 0), limit);
+    }
+    return { lo, hi, count };
+  };
+  const cx = axis(m[0], m[2], w);
+  const cy = axis(m[4], m[5], h);
+  let o = offset;
+  for (let v = 0; v < size; v++) {
+    const y0 = cy.lo[v];
+    const y1 = cy.hi[v];
+    for (let u = 0; u < size; u++, o += 3) {
+      const x0 = cx.lo[u] * 3;
+      const x1 = cx.hi[u] * 3;
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (let y = y0; y < y1; y++) {
+        const row = y * stride;
+        for (let x = row + x0; x < row + x1; x += 3) {
+          r += data[x];
+          g += data[x + 1];
+          b += data[x + 2];
+        }
+      }
+      const k = 2 / (255 * cx.count[u] * cy.count[v]);
+      out[o] = r * k - 1;
+      out[o + 1] = g * k - 1;
+      out[o + 2] = b * k - 1;
+    }
+  }
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   roiFromLandmarks,
   type Detection,
 } from "../../../src/pipeline/face/index.ts";
+import { fillDetectorInput, quickDetectorView } from "../../../src/pipeline/face/detect.ts";
 
 describe("BlazeFace anchors", () => {
   it("has 896 anchors: 16×16×2 at stride 16, then 8×8×6 at stride 32", () => {
@@ -99,6 +100,35 @@ describe("detector decoding", () => {
     logits[3] = 5;
     const raw = new Float32Array(896 * 16); // zero-size box
     expect(decodeDetections(logits, raw, anchors, letterboxView(256, 256), 256, 256, 0.5)).toHaveLength(0);
+  });
+});
+
+describe("quick first look (128-px detector)", () => {
+  it("is planned only for photos that need no tiles", () => {
+    expect(quickDetectorView(720, 576)?.inputSize).toBe(128);
+    expect(quickDetectorView(2400, 1300)).toBeUndefined();
+    expect(quickDetectorView(2400, 1300, { tileAbove: Infinity })?.inputSize).toBe(128);
+  });
+
+  it("fills its input with 4×4 block means of a 512² photo, and the letterbox border with black (-1)", () => {
+    const w = 512;
+    const h = 256;
+    const data = new Uint8Array(w * h * 3);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7919) % 256; // busy, non-periodic pattern
+    const out = new Float32Array(128 * 128 * 3);
+    fillDetectorInput({ data, width: w, height: h }, quickDetectorView(w, h)!, out, 0, new Map());
+    // The 512×256 photo sits in rows 32..95 of the 128² input; input (u, v) covers photo x 4u..4u+3, y 4(v-32)..
+    for (const [u, v, c] of [
+      [0, 32, 0],
+      [57, 60, 1],
+      [127, 95, 2],
+    ]) {
+      let sum = 0;
+      for (let y = 4 * (v - 32); y < 4 * (v - 32) + 4; y++) for (let x = 4 * u; x < 4 * u + 4; x++) sum += data[(y * w + x) * 3 + c];
+      expect(out[(v * 128 + u) * 3 + c]).toBeCloseTo((sum / 16) * (2 / 255) - 1, 5);
+    }
+    expect(out[(10 * 128 + 5) * 3]).toBe(-1);
+    expect(out[(120 * 128 + 100) * 3 + 2]).toBe(-1);
   });
 });
 
