@@ -25,7 +25,7 @@ import {
   STABLE,
 } from "../warp/landmarks.ts";
 import { alignSimilarity, applySimilarity, fromLocal, localFrame, toLocal } from "./geometry.ts";
-import { eyeOpen } from "./measure.ts";
+import { eyeOpen, measureLocal } from "./measure.ts";
 
 export type Regions = "all" | "upper" | "lower";
 
@@ -35,7 +35,12 @@ export type Regions = "all" | "upper" | "lower";
  * has no neutral frame, so this is how its neutral is estimated.
  */
 export const REST = {
-  eyeOpen: [0.27, 0.29],
+  /**
+   * A single value: eye aperture is copied as the reaction shows it (a 0.25 eye on the reaction gives a 0.25
+   * eye on the result), not kept at the template's own rest aperture. With a band, a template with wide rest
+   * eyes (astronaut, 0.32) kept them through a squint it was meant to wear.
+   */
+  eyeOpen: [0.28, 0.28],
   brow: [0.19, 0.24],
   mouthWidth: [0.5, 0.56],
   cornerLift: [-0.02, 0],
@@ -223,8 +228,35 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
   }
   if (useMouth) addCheekRaise(lt, disp, isControl, controls);
   spreadDisplacement(lt, disp, isControl, controls);
+  const before = useMouth ? measureLocal(lt).mouthOpen : 0;
   for (let i = 0; i < lt.length; i++) lt[i]! += disp[i]!;
+  if (useMouth) {
+    // The mouth opening is part of the expression in face-size units: the result's lip gap (inter-ocular
+    // units) is the reaction's, faded by intensity. Scaling by mouth width above gets it only roughly right
+    // when the two mouths differ in width, so the gap is set exactly here, column profile kept.
+    const want = before + (measureLocal(toLocal(localFrame(reaction), reaction)).mouthOpen - before) * t;
+    setMouthGap(lt, want);
+  }
   return fromLocal(frame, lt);
+}
+
+/**
+ * Scales the lip gap of every inner-lip column by one factor so the measured opening becomes `want`
+ * (upper lip rows take UPPER_LIP_SHARE of the change, lower rows the rest). A (nearly) closed mouth is left
+ * as it is: there is no gap profile to scale. Bounded so a bad mesh cannot fling the lips.
+ */
+function setMouthGap(loc: Float64Array, want: number): void {
+  const have = measureLocal(loc).mouthOpen;
+  if (have < 0.02 || want < 0.02) return;
+  const f = clamp(want / have, 0.6, 1.6);
+  const Y = (i: number) => 3 * i + 1;
+  for (let j = 0; j < LIPS_INNER_UPPER.length; j++) {
+    const g = loc[Y(LIPS_INNER_LOWER[j]!)]! - loc[Y(LIPS_INNER_UPPER[j]!)]!;
+    if (!(g > 0)) continue;
+    const dg = g * (f - 1);
+    for (const row of UPPER_LIP_ROWS) loc[Y(row[j]!)]! -= dg * UPPER_LIP_SHARE;
+    for (const row of LOWER_LIP_ROWS) loc[Y(row[j]!)]! += dg * (1 - UPPER_LIP_SHARE);
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { blendPatch, boxBlurMask, diffBox, erodeMask, mapColours, maskedStats, m
 import { retargetExpression, type Regions } from "./expression.ts";
 import { alignSimilarity, applySimilarity } from "./geometry.ts";
 import { measureExpression } from "./measure.ts";
-import { paintMouthInterior, skinGain } from "./mouth.ts";
+import { CLOSED_MOUTH_GROW, paintMouthInterior, skinGain } from "./mouth.ts";
 import { checkFace } from "./validate.ts";
 
 export type TransferMode = "mimic" | "swap";
@@ -42,7 +42,7 @@ export interface TransferResult {
 /** Ring anchors around the face: the warp stops there, so hair, ears, neck and background are never touched. */
 export const RING_SCALE = 1.45;
 /** How far (0 inner lip … 1 outer lip line) a fully closing inner-lip point samples into the lip. */
-const LIP_SAMPLE_SHIFT = 0.6;
+const LIP_SAMPLE_SHIFT = 0.85;
 /** Below this inner-lip gap (inter-ocular units) a mouth counts as closed. */
 const CLOSED_MOUTH = 0.04;
 /** The mouth counts as "more open than the template shows" above this extra gap (inter-ocular units). */
@@ -112,8 +112,11 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
     const opening = after > before + MOUTH_OPEN_MARGIN;
     const closing = before > CLOSED_MOUTH && after < before - MOUTH_OPEN_MARGIN;
     if (opening || closing) {
-      const gain = skinGain(template, templateFace.landmarks, reaction, reactionFace.landmarks, faceSize(templateFace.landmarks));
-      paintMouthInterior(out, target, reaction, reactionFace.landmarks, gain);
+      // A mouth that ends up shut shows only lips and skin: full skin-tone match, and a ring grown enough to
+      // cover the squeezed teeth. A mouth still open keeps the reaction's teeth white (brightness match).
+      const shut = closing && after < CLOSED_MOUTH;
+      const gain = skinGain(template, templateFace.landmarks, reaction, reactionFace.landmarks, faceSize(templateFace.landmarks), shut ? 1 : undefined);
+      paintMouthInterior(out, target, reaction, reactionFace.landmarks, gain, shut ? CLOSED_MOUTH_GROW : undefined);
       mouthSynthesised = true;
     }
   }
