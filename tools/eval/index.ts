@@ -14,7 +14,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cosineSimilarity, getFaceAnalyzer } from "../../src/pipeline/face/index.ts";
+import { cosineSimilarity, createFaceAnalyzer, getFaceAnalyzer } from "../../src/pipeline/face/index.ts";
 import { cropImage, decodeImage, encodePng, resizeImage } from "../../src/pipeline/image/index.ts";
 import { measureExpression, transferExpression, type ExpressionMeasures, type TransferMode } from "../../src/pipeline/transfer/index.ts";
 import type { AnalyzedFace, RgbImage } from "../../src/pipeline/types.ts";
@@ -116,8 +116,11 @@ async function main(): Promise<void> {
   for (const mode of ["mimic", "swap"] as const) {
     writeFileSync(join(outDir, `contact-${mode}.png`), await encodePng(contactSheet(loaded, rows.filter((r) => r.mode === mode))));
   }
-  const sensitivity = await lidSensitivity(analyzer, loaded.find((l) => l.name === "franck_01829.jpg")!);
-  writeFileSync(join(outDir, "REPORT.md"), report(loaded, rows, sensitivity));
+  // The same lid test seen by the plain mesh too, to show what the attention refinement adds.
+  const plain = await createFaceAnalyzer({ refine: false });
+  const sensitivity = await lidSensitivity(analyzer, loaded.find((l) => l.name === "franck_01829.jpg")!, plain);
+  await plain.dispose();
+  writeFileSync(join(outDir, "REPORT.md"), report(loaded, rows, sensitivity, analyzer.refined));
   console.log(`wrote ${join(outDir, "REPORT.md")} and contact sheets`);
   // Hard invariants fail the run; expression misses are reported (the re-analysis is itself approximate,
   // see the eyelid table in the report).
@@ -135,19 +138,19 @@ function maxError(got: ExpressionMeasures, want: ExpressionMeasures): number {
  * How the analyser itself sees lid motion: the template's upper lids are lowered by k px in the mesh, the
  * photo is warped accordingly (upper region only), and the result is analysed again.
  */
-async function lidSensitivity(analyzer: Awaited<ReturnType<typeof getFaceAnalyzer>>, l: Loaded): Promise<string[]> {
+async function lidSensitivity(analyzer: Awaited<ReturnType<typeof getFaceAnalyzer>>, l: Loaded, plain: Awaited<ReturnType<typeof getFaceAnalyzer>>): Promise<string[]> {
+  const openness = (m: ExpressionMeasures | undefined) => (m ? ((m.eyeOpenRight + m.eyeOpenLeft) / 2).toFixed(3) : "no face");
+  const seenBy = async (a: Awaited<ReturnType<typeof getFaceAnalyzer>>, img: RgbImage) => {
+    const f = (await a.analyze(img)).faces[0];
+    return f ? measureExpression(f.landmarks) : undefined;
+  };
   const rows: string[] = [];
   for (const px of [0, 3, 6, 9, 12]) {
     const lm = Float32Array.from(l.face.landmarks);
     for (const upper of [RIGHT_EYE_UPPER, LEFT_EYE_UPPER]) for (let j = 1; j < 8; j++) lm[3 * upper[j]! + 1]! += px * Math.sin((j * Math.PI) / 8);
     // The reaction's mesh alone is changed: in its own frame its lids are what the engine transfers.
     const res = transferExpression({ template: l.image, templateFace: l.face, reaction: l.image, reactionFace: { ...l.face, landmarks: lm }, regions: "upper" });
-    const again = (await analyzer.analyze(res.image)).faces[0];
-    const intended = measureExpression(res.landmarks);
-    const seen = again ? measureExpression(again.landmarks) : undefined;
-    rows.push(
-      `| ${px} | ${((intended.eyeOpenRight + intended.eyeOpenLeft) / 2).toFixed(3)} | ${seen ? ((seen.eyeOpenRight + seen.eyeOpenLeft) / 2).toFixed(3) : "no face"} |`,
-    );
+    rows.push(`| ${px} | ${openness(measureExpression(res.landmarks))} | ${openness(await seenBy(analyzer, res.image))} | ${openness(await seenBy(plain, res.image))} |`);
   }
   return rows;
 }
@@ -211,7 +214,7 @@ function contactSheet(loaded: Loaded[], rows: Row[]): RgbImage {
   return sheet;
 }
 
-function report(loaded: Loaded[], rows: Row[], sensitivity: string[]): string {
+function report(loaded: Loaded[], rows: Row[], sensitivity: string[], refined: boolean): string {
   const f = (v: number | undefined, d = 3) => (v === undefined || Number.isNaN(v) ? "–" : v.toFixed(d));
   const pct = (v: number | undefined) => (v === undefined ? "–" : `${Math.round(v * 100)}%`);
   const mimic = rows.filter((r) => r.mode === "mimic");
@@ -225,6 +228,7 @@ function report(loaded: Loaded[], rows: Row[], sensitivity: string[]): string {
     "mouth opening (inner-lip gap) and mouth width in inter-ocular units, eye openness (aperture / eye width),",
     `brow height (inter-ocular units). A measure passes within ${TOLERANCE * 100} % of the reaction's value; for the`,
     `mouth opening, 15 % of max(value, ${TOLERANCE_FLOOR.mouthOpen}) (a closed mouth measures ~0.01 ± landmark noise).`,
+    `Face analysis: ${refined ? "plain FaceMesh with eyelids and lips refined by the attention mesh (src/pipeline/face/refine.ts)" : "plain FaceMesh (refinement off)"}.`,
     "Identity: cosine similarity of faceres embeddings of the result to the template and to the reaction (judged only",
     "between different people). Outside: pixels changed outside the warp's anchor ring (must be 0).",
     "",
@@ -267,8 +271,8 @@ function report(loaded: Loaded[], rows: Row[], sensitivity: string[]): string {
     "",
     "franck_01829's upper lids lowered by k px in the mesh and warped (regions upper), then analysed again:",
     "",
-    "| k px | intended eye openness | re-analysed |",
-    "|---|---|---|",
+    "| k px | intended eye openness | re-analysed | re-analysed, plain mesh (no refinement) |",
+    "|---|---|---|---|",
     ...sensitivity,
     "",
     "Contact sheets: `contact-mimic.png`, `contact-swap.png` (rows: templates, columns: reactions, first row/column: inputs).",
