@@ -45,7 +45,7 @@ export interface FaceAnalyzerOptions {
   provider?: ExecutionProvider;
   /** intra-op threads per session. Default ORT_THREADS. */
   threads?: number;
-  /** Folder holding blazeface.onnx, facemesh.onnx, faceres.onnx (and the attention mesh). Default: the repository's models/. */
+  /** Folder holding blazeface.onnx, blazeface-front.onnx, facemesh.onnx, faceres.onnx (and the attention mesh). Default: the repository's models/. */
   modelsDir?: string;
   /**
    * Refine eyelids and lips with the attention mesh (facemesh-attention.onnx, +1 model run per face, see
@@ -181,6 +181,8 @@ export class FaceAnalyzer {
   }
 
   /**
+   * A photo too small for tiles is first seen whole by the 128-px BlazeFace (quickDetect; 5× cheaper): a
+   * sure face (≥ UNSURE_SCORE) there ends the search. Otherwise (or for a large photo):
    * BlazeFace over the letterboxed image and (large images) tiles, merged by weighted NMS. BlazeFace
    * copes with sideways faces but mistakes an upside-down face for an upright one (eyes on the mouth,
    * scores ~0.5–0.65, and the mesh then fits happily), and misses a face that fills the whole frame. So
