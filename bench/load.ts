@@ -8,7 +8,7 @@
  * RSS, for the in-process queue and for the Redis queue with two `mimic worker` processes.
  *
  *   --users 100 --servers 10 --seconds 30 --think-ms 3000 --mode both|local|redis
- *   --mix realistic|memes --cheap-first   (cheap-first: memes before enrolments before animations)
+ *   --mix realistic|memes --no-priorities   (default, like QUEUE_CHEAP_FIRST: memes before enrolments before animations)
  *   --handlers real|cpu   real = src/queue/handlers.ts (the pipeline); cpu = the queue tests' CPU handlers
  *   --workers N           threads (local) / per worker process (redis; two processes); default: cores / processes
  */
@@ -37,7 +37,7 @@ const { values: args } = parseArgs({
     handlers: { type: "string", default: "real" },
     workers: { type: "string" },
     mix: { type: "string", default: "realistic" },
-    "cheap-first": { type: "boolean", default: false },
+    "no-priorities": { type: "boolean", default: false },
     "redis-url": { type: "string", default: process.env.TEST_REDIS_URL ?? process.env.QUEUE_URL ?? "redis://127.0.0.1:6379" },
   },
 });
@@ -74,7 +74,7 @@ const MIXES: Record<string, { label: string; pick: () => JobKind }> = {
   memes: { label: "100 % PNG memes", pick: () => "meme" },
 };
 const MIX = MIXES[args.mix!] ?? MIXES.realistic;
-const CHEAP_FIRST = args["cheap-first"]!;
+const CHEAP_FIRST = !args["no-priorities"];
 const pickKind = MIX.pick;
 
 const CAPTIONS = [

@@ -40,7 +40,7 @@ export const configSchema = z.object({
   QUEUE_CAPACITY: int(200, 1, 100_000),
   QUEUE_PER_USER: int(1, 1, 100),
   QUEUE_JOB_TIMEOUT_MS: int(60_000, 100, 3_600_000),
-  QUEUE_CHEAP_FIRST: z.preprocess(emptyToUndefined, z.enum(["true", "false", "1", "0"]).default("false")).transform((v) => v === "true" || v === "1"),
+  QUEUE_CHEAP_FIRST: z.preprocess(emptyToUndefined, z.enum(["true", "false", "1", "0"]).default("true")).transform((v) => v === "true" || v === "1"),
   QUEUE_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9:_-]+$/).default("mimic")),
   QUEUE_RESULT_TTL_S: int(600, 10, 86_400),
   QUEUE_MAX_PAYLOAD_BYTES: int(32 * 1024 * 1024, 1_024, 512 * 1024 * 1024),

@@ -7,6 +7,7 @@
  * stage boundary (and the pool terminates the thread if a single stage runs on too long).
  */
 import { createHash } from "node:crypto";
+import sharp from "sharp";
 import { loadImage } from "../core/input.ts";
 import { MimicError } from "../errors.ts";
 import { getFaceAnalyzer, headPose, landmarksBox, eyeOpennessLeft, eyeOpennessRight, mouthOpenness, pointOf, LM } from "../pipeline/face/index.ts";
@@ -19,6 +20,10 @@ import type { AnalyzedFace, RgbImage } from "../pipeline/types.ts";
 import { prepareEnrolment } from "../templates/enrol.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
 import type { AnimatedJob, EnrolJob, HandlerSet, ImageResult, ImageSource, JobContext, MemeJob } from "./jobs.ts";
+
+// Parallelism comes from the pool (one job per worker thread, one thread per core); libvips's own
+// thread pool on top of that only oversubscribes the cores.
+sharp.concurrency(1);
 
 /** Input bytes of a job: inline, or fetched with the same size guards the adapters use. */
 async function bytesOf(src: ImageSource, ctx: JobContext): Promise<Uint8Array> {

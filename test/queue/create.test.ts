@@ -29,7 +29,8 @@ describe("createQueue and configuration", () => {
     expect(() => loadConfig({ QUEUE_PER_USER: "0" })).toThrow(/QUEUE_PER_USER/);
     expect(() => loadConfig({ QUEUE_PREFIX: "has space" })).toThrow(/QUEUE_PREFIX/);
     expect(loadConfig({ QUEUE_CHEAP_FIRST: "true" }).QUEUE_CHEAP_FIRST).toBe(true);
-    expect(loadConfig({}).QUEUE_CHEAP_FIRST).toBe(false);
+    expect(loadConfig({}).QUEUE_CHEAP_FIRST).toBe(true);
+    expect(loadConfig({ QUEUE_CHEAP_FIRST: "false" }).QUEUE_CHEAP_FIRST).toBe(false);
   });
 
   test("`mimic worker` without QUEUE_URL says what is missing and exits 2", () => {

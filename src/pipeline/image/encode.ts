@@ -1,10 +1,17 @@
 import sharp from "sharp";
 import type { RgbImage } from "../types.ts";
 
+/**
+ * zlib level for replies. Measured on a 512² photo (one core): level 6 took 12.9 ms for 589 KB, level 1
+ * 6.7 ms for 671 KB. Encoding was the largest single stage of a meme, and +14 % bytes is far inside every
+ * platform's upload limit, so replies favour latency.
+ */
+export const REPLY_PNG_COMPRESSION = 1;
+
 /** Encodes an RgbImage as PNG (lossless; the format every reply is sent in). */
 export async function encodePng(img: RgbImage, opts: { compressionLevel?: number } = {}): Promise<Buffer> {
   return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
-    .png({ compressionLevel: opts.compressionLevel ?? 6 })
+    .png({ compressionLevel: opts.compressionLevel ?? REPLY_PNG_COMPRESSION })
     .toBuffer();
 }
 
