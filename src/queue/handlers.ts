@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import sharp from "sharp";
 import { loadImage } from "../core/input.ts";
 import { MimicError } from "../errors.ts";
-import { getFaceAnalyzer, headPose, landmarksBox, eyeOpennessLeft, eyeOpennessRight, mouthOpenness, pointOf, LM } from "../pipeline/face/index.ts";
+import { describeFace, getFaceAnalyzer, keypointsFromLandmarks } from "../pipeline/face/index.ts";
 import { renderAnimatedMeme, MAX_REACTION_FRAMES, MAX_REACTION_TOTAL_PIXELS } from "../pipeline/animate/index.ts";
 import { decodeAnimation, decodeImage } from "../pipeline/image/index.ts";
 import { defaultInputLimits } from "../pipeline/image/limits.ts";
@@ -60,42 +60,18 @@ async function decodeTemplate(t: EnrolledTemplate): Promise<RgbImage> {
   return { width: img.width, height: img.height, data: img.data.slice() };
 }
 
-const mid = (lm: Float32Array, a: number, b: number) => {
-  const p = pointOf(lm, a);
-  const q = pointOf(lm, b);
-  return { x: (p.x + q.x) / 2, y: (p.y + q.y) / 2 };
-};
-
 /**
  * The saved face as an AnalyzedFace in crop pixels, rebuilt from the stored mesh instead of running
  * the face models again on every meme (saves a detection + mesh pass per job).
  */
 function templateFace(t: EnrolledTemplate): AnalyzedFace {
-  const lm = t.landmarks;
-  const box = landmarksBox(lm);
   const a = (t.analysis ?? {}) as { score?: number; meshScore?: number; quality?: { sharpness?: number } };
-  return {
-    box,
+  return describeFace(t.landmarks, {
     score: a.score ?? 1,
     meshScore: a.meshScore ?? 1,
-    keypoints: [
-      mid(lm, LM.rightEyeOuter, LM.rightEyeInner),
-      mid(lm, LM.leftEyeInner, LM.leftEyeOuter),
-      pointOf(lm, 1),
-      mid(lm, LM.upperInnerLip, LM.lowerInnerLip),
-      pointOf(lm, 234),
-      pointOf(lm, 454),
-    ],
-    landmarks: lm,
-    pose: headPose(lm),
-    quality: {
-      faceSizePx: Math.max(box.width, box.height),
-      eyeOpennessLeft: eyeOpennessLeft(lm),
-      eyeOpennessRight: eyeOpennessRight(lm),
-      mouthOpenness: mouthOpenness(lm),
-      sharpness: a.quality?.sharpness ?? 0,
-    },
-  };
+    keypoints: keypointsFromLandmarks(t.landmarks),
+    sharpness: a.quality?.sharpness ?? 0,
+  });
 }
 
 /** Decode + analyse the reaction and transfer its expression onto the saved face. */

@@ -20,13 +20,9 @@ import {
   shrinkFactor,
 } from "./detect.ts";
 import type { DetectorView, ShrunkImage, TilingOptions } from "./detect.ts";
+import { describeFace } from "./describe.ts";
 import {
   MESH_POINTS,
-  eyeOpennessLeft,
-  eyeOpennessRight,
-  headPose,
-  landmarksBox,
-  mouthOpenness,
   roiFromDetection,
   roiFromLandmarks,
   roiTransform,
@@ -274,22 +270,14 @@ export class FaceAnalyzer {
         const lm = this.refiner
           ? meshToImage(await this.refine(mesh, i, input.subarray(k * per, (k + 1) * per)), 0, transforms[k], rois[k])
           : meshToImage(mesh, i * MESH_POINTS * 3, transforms[k], rois[k]);
-        const box = landmarksBox(lm);
-        faces.push({
-          box,
-          score: dets[k].score,
-          keypoints: dets[k].keypoints,
-          landmarks: lm,
-          meshScore,
-          pose: headPose(lm),
-          quality: {
-            faceSizePx: Math.max(box.width, box.height),
-            eyeOpennessLeft: eyeOpennessLeft(lm),
-            eyeOpennessRight: eyeOpennessRight(lm),
-            mouthOpenness: mouthOpenness(lm),
+        faces.push(
+          describeFace(lm, {
+            score: dets[k].score,
+            keypoints: dets[k].keypoints,
+            meshScore,
             sharpness: laplacianVariance(input, k * per, MESH_SIZE, 255),
-          },
-        });
+          }),
+        );
       }
     }
     this.giveBuffer(input);
