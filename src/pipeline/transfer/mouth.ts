@@ -1,6 +1,6 @@
 import type { RgbImage } from "../types.ts";
 import { warpTriangles } from "../warp/index.ts";
-import { INNER_LIP_RING } from "../warp/landmarks.ts";
+import { INNER_LIP_RING, LIPS_INNER_LOWER, LIPS_INNER_UPPER, LIPS_MID_LOWER, LIPS_MID_UPPER } from "../warp/landmarks.ts";
 import { blendPatch, featherInside, patchMean, pointsBox } from "./blend.ts";
 import { innerLipPolygon } from "./measure.ts";
 
@@ -149,3 +149,120 @@ function growRing(ring: Float32Array, px: number, scale: number, across = false)
 }
 
 
+/**
+ * Paints a shut mouth's lip line from the result's own lips instead of copying another face's: across a
+ * band around the new inner-lip centre line, each pixel column blends the upper lip's colour (just above the
+ * band) into the lower lip's (just below), with a thin seam shadow whose depth is the reaction's own (how much
+ * darker its lip line is than its lips). Nothing inside the band comes from the squeezed mouth interior, so no
+ * tooth can show through, and the lips meet at a line as thin as a real closed mouth's.
+ * `outLm`: the result's mesh (468×3, pixels); `faceSize`: face size in pixels (band and seam widths scale with it).
+ * Returns false (nothing painted) when the lip line is not a left-to-right curve (a face rolled past ~60°).
+ */
+export function paintClosedLips(out: RgbImage, outLm: Float32Array, reaction: RgbImage, reactionLm: Float32Array, faceSize: number): boolean {
+  const n = LIPS_INNER_UPPER.length;
+  const cx = new Float64Array(n), cy = new Float64Array(n), half = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    const u = LIPS_INNER_UPPER[j]!, l = LIPS_INNER_LOWER[j]!;
+    cx[j] = (outLm[3 * u]! + outLm[3 * l]!) / 2;
+    cy[j] = (outLm[3 * u + 1]! + outLm[3 * l + 1]!) / 2;
+    half[j] = Math.max(0, (outLm[3 * l + 1]! - outLm[3 * u + 1]!) / 2);
+    if (j > 0 && !(cx[j]! > cx[j - 1]!)) return false;
+  }
+  // The band covers what the closing warp squeezed between the inner lips (teeth, darkness) with a margin.
+  const grow = Math.max(1.5, faceSize * CLOSED_BAND);
+  const seamWidth = Math.max(0.6, faceSize * CLOSED_SEAM);
+  const depth = seamDepth(reaction, reactionLm);
+  const x0 = Math.max(1, Math.ceil(cx[0]!)), x1 = Math.min(out.width - 2, Math.floor(cx[n - 1]!));
+  if (x1 <= x0) return false;
+  const W = out.width, d = out.data;
+  const cols = x1 - x0 + 1;
+  const centre = new Float64Array(cols), reach = new Float64Array(cols);
+  const above = new Float64Array(cols * 3), below = new Float64Array(cols * 3);
+  let j = 0;
+  for (let k = 0; k < cols; k++) {
+    const x = x0 + k;
+    while (j < n - 2 && x > cx[j + 1]!) j++;
+    const f = Math.min(1, Math.max(0, (x - cx[j]!) / (cx[j + 1]! - cx[j]!)));
+    centre[k] = cy[j]! + (cy[j + 1]! - cy[j]!) * f;
+    // Thinner towards the corners, where the lips are thin themselves.
+    const along = (x - cx[0]!) / (cx[n - 1]! - cx[0]!);
+    reach[k] = half[j]! + (half[j + 1]! - half[j]!) * f + grow * (0.4 + 0.6 * Math.sin(Math.PI * along));
+    // Lip colours just outside the band, over a 3×3 patch so single pixels do not streak.
+    for (const [sign, acc] of [[-1, above], [1, below]] as const) {
+      const yc = Math.round(centre[k]! + sign * (reach[k]! + 2));
+      for (let c = 0; c < 3; c++) acc[3 * k + c] = 0;
+      let m = 0;
+      for (let y = yc - 1; y <= yc + 1; y++) {
+        if (y < 0 || y >= out.height) continue;
+        for (let xx = x - 1; xx <= x + 1; xx++) {
+          const o = (y * W + xx) * 3;
+          for (let c = 0; c < 3; c++) acc[3 * k + c]! += d[o + c]!;
+          m++;
+        }
+      }
+      for (let c = 0; c < 3; c++) acc[3 * k + c] = m ? acc[3 * k + c]! / m : 128;
+    }
+  }
+  // Smooth the sampled colours along the mouth (a lip's colour changes slowly from corner to corner).
+  smoothColumns(above, cols, 3);
+  smoothColumns(below, cols, 3);
+  for (let k = 0; k < cols; k++) {
+    const x = x0 + k, c0 = centre[k]!, h = reach[k]!;
+    const yTop = Math.max(0, Math.floor(c0 - h - 1)), yBot = Math.min(out.height - 1, Math.ceil(c0 + h + 1));
+    for (let y = yTop; y <= yBot; y++) {
+      const dy = y - c0;
+      const alpha = Math.min(1, Math.max(0, h + 1 - Math.abs(dy)));
+      if (alpha === 0) continue;
+      const t = Math.min(1, Math.max(0, (dy + h) / (2 * h)));
+      const shade = 1 - depth * Math.exp(-(dy * dy) / (2 * seamWidth * seamWidth));
+      const o = (y * W + x) * 3;
+      for (let c = 0; c < 3; c++) {
+        // A lip's shadow is a deeper red, not grey: red darkens least.
+        const v = (above[3 * k + c]! * (1 - t) + below[3 * k + c]! * t) * shade ** SEAM_TINT[c]!;
+        d[o + c] = Math.min(255, Math.max(0, d[o + c]! * (1 - alpha) + v * alpha + 0.5));
+      }
+    }
+  }
+  return true;
+}
+
+/** Half-height of the synthesised closed-lip band beyond the lips' own gap, and the seam shadow's width (face-size units). */
+const CLOSED_BAND = 0.012;
+const CLOSED_SEAM = 0.006;
+/** Per-channel exponent of the seam shadow (R, G, B). */
+const SEAM_TINT = [0.75, 1.1, 1.1] as const;
+
+/**
+ * How much darker a face's lip line is than its lips (0 … 1), measured on the reaction along its inner-lip
+ * centre line versus the middle of each lip; bounded so an odd sample gives neither no seam nor a black slit.
+ */
+function seamDepth(img: RgbImage, lm: Float32Array): number {
+  const lum = (x: number, y: number) => {
+    const xi = Math.min(img.width - 1, Math.max(0, Math.round(x))), yi = Math.min(img.height - 1, Math.max(0, Math.round(y)));
+    const o = (yi * img.width + xi) * 3;
+    return 0.299 * img.data[o]! + 0.587 * img.data[o + 1]! + 0.114 * img.data[o + 2]!;
+  };
+  let seam = 0, lips = 0;
+  for (let j = 2; j <= 8; j++) {
+    const u = LIPS_INNER_UPPER[j]!, l = LIPS_INNER_LOWER[j]!;
+    // Darkest pixel across the line (the seam may fall between the two landmarks).
+    let dark = Infinity;
+    const y0 = lm[3 * u + 1]! - 1, y1 = lm[3 * l + 1]! + 1, x = (lm[3 * u]! + lm[3 * l]!) / 2;
+    for (let y = y0; y <= y1; y += 0.5) dark = Math.min(dark, lum(x, y));
+    seam += dark;
+    lips += (lum(lm[3 * LIPS_MID_UPPER[j]!]!, lm[3 * LIPS_MID_UPPER[j]! + 1]!) + lum(lm[3 * LIPS_MID_LOWER[j]!]!, lm[3 * LIPS_MID_LOWER[j]! + 1]!)) / 2;
+  }
+  return Math.min(0.5, Math.max(0.2, 1 - seam / Math.max(1, lips)));
+}
+
+function smoothColumns(v: Float64Array, cols: number, radius: number): void {
+  const src = v.slice();
+  for (let k = 0; k < cols; k++) {
+    const a = Math.max(0, k - radius), b = Math.min(cols - 1, k + radius);
+    for (let c = 0; c < 3; c++) {
+      let s = 0;
+      for (let i = a; i <= b; i++) s += src[3 * i + c]!;
+      v[3 * k + c] = s / (b - a + 1);
+    }
+  }
+}

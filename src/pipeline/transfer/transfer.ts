@@ -6,7 +6,7 @@ import { blendPatch, boxBlurMask, diffBox, erodeMask, mapColours, maskedStats, m
 import { retargetExpression, type Regions } from "./expression.ts";
 import { alignSimilarity, applySimilarity } from "./geometry.ts";
 import { measureExpression } from "./measure.ts";
-import { CLOSED_MOUTH_GROW, paintMouthInterior, skinGain } from "./mouth.ts";
+import { CLOSED_MOUTH_GROW, paintClosedLips, paintMouthInterior, skinGain } from "./mouth.ts";
 import { checkFace } from "./validate.ts";
 
 export type TransferMode = "mimic" | "swap";
@@ -115,8 +115,12 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
       // A mouth that ends up shut shows only lips and skin: full skin-tone match, and a ring grown enough to
       // cover the squeezed teeth. A mouth still open keeps the reaction's teeth white (brightness match).
       const shut = closing && after < CLOSED_MOUTH;
-      const gain = skinGain(template, templateFace.landmarks, reaction, reactionFace.landmarks, faceSize(templateFace.landmarks), shut ? 1 : undefined);
-      paintMouthInterior(out, target, reaction, reactionFace.landmarks, gain, shut ? CLOSED_MOUTH_GROW : undefined);
+      const size = faceSize(templateFace.landmarks);
+      // A shut mouth's lip line is drawn from the template's own lips (no other face's texture, no squeezed teeth).
+      if (!shut || !paintClosedLips(out, target, reaction, reactionFace.landmarks, size)) {
+        const gain = skinGain(template, templateFace.landmarks, reaction, reactionFace.landmarks, size, shut ? 1 : undefined);
+        paintMouthInterior(out, target, reaction, reactionFace.landmarks, gain, shut ? CLOSED_MOUTH_GROW : undefined);
+      }
       mouthSynthesised = true;
     }
   }

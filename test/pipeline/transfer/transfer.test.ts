@@ -88,7 +88,7 @@ describe("transferExpression (mimic)", () => {
     expect(Math.max(...lum) - Math.min(...lum)).toBeGreaterThan(60);
   });
 
-  it("closes a laughing mouth with the reaction's lip line instead of squeezed teeth", () => {
+  it("closes a laughing mouth with a lip line drawn from the template's own lips instead of squeezed teeth", () => {
     const tplName = "franck_04117.jpg";
     const res = transferExpression(input(tplName, "franck_01829.jpg"));
     expect(res.mouthSynthesised).toBe(true);
@@ -109,6 +109,19 @@ describe("transferExpression (mimic)", () => {
     };
     expect(bright(images.get(tplName)!, faces.get(tplName)!.landmarks)).toBeGreaterThan(4);
     expect(bright(res.image, res.landmarks)).toBe(0);
+    // The lips meet at a thin seam, darker and redder than the lips a few pixels above and below it.
+    const px = (x: number, y: number) => {
+      const o = (Math.round(y) * res.image.width + Math.round(x)) * 3;
+      return [res.image.data[o]!, res.image.data[o + 1]!, res.image.data[o + 2]!] as const;
+    };
+    const lum = ([r, g, b]: readonly number[]) => 0.299 * r! + 0.587 * g! + 0.114 * b!;
+    for (const [up, lo] of [[81, 178], [13, 14], [311, 402]] as const) {
+      const x = (res.landmarks[3 * up]! + res.landmarks[3 * lo]!) / 2, y = (res.landmarks[3 * up + 1]! + res.landmarks[3 * lo + 1]!) / 2;
+      const seam = px(x, y);
+      expect(lum(seam)).toBeLessThan(lum(px(x, y - 6)) - 15);
+      expect(lum(seam)).toBeLessThan(lum(px(x, y + 6)) - 15);
+      expect(seam[0]).toBeGreaterThan(seam[1] * 1.2);
+    }
   });
 
   it("keeps every pixel outside the face's anchor ring bit-identical", () => {
