@@ -107,19 +107,21 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
     const before = measureExpression(templateFace.landmarks).mouthOpen;
     const after = measureExpression(target).mouthOpen;
     // Opening wider than the template shows: the inside (teeth, tongue, darkness) comes from the reaction.
-    // Closing an open mouth: the squeezed gap would still show the template's teeth, so the reaction's own
-    // (nearly closed) lip line is painted there instead.
+    // Closing an open mouth: the squeezed gap would still show the template's teeth. A mouth that ends up
+    // shut gets a lip line drawn from the template's own lips (no other face's texture, no squeezed teeth);
+    // one still open gets the reaction's interior.
     const opening = after > before + MOUTH_OPEN_MARGIN;
     const closing = before > CLOSED_MOUTH && after < before - MOUTH_OPEN_MARGIN;
     if (opening || closing) {
-      // A mouth that ends up shut shows only lips and skin: full skin-tone match, and a ring grown enough to
-      // cover the squeezed teeth. A mouth still open keeps the reaction's teeth white (brightness match).
       const shut = closing && after < CLOSED_MOUTH;
       const size = faceSize(templateFace.landmarks);
-      // A shut mouth's lip line is drawn from the template's own lips (no other face's texture, no squeezed teeth).
       if (!shut || !paintClosedLips(out, target, reaction, reactionFace.landmarks, size)) {
+        // Skin-tone match in full only where nothing but lips shows; open, the reaction's teeth stay white
+        // (brightness match). A closing mouth's ring grows across the lip line so its feathered edge cannot
+        // leave a band of the squeezed template lips/teeth inside the new gap (a laugh narrowed to a smile
+        // re-measured 0.064 for a wanted 0.080 with that band, 0.090 without).
         const gain = skinGain(template, templateFace.landmarks, reaction, reactionFace.landmarks, size, shut ? 1 : undefined);
-        paintMouthInterior(out, target, reaction, reactionFace.landmarks, gain, shut ? CLOSED_MOUTH_GROW : undefined);
+        paintMouthInterior(out, target, reaction, reactionFace.landmarks, gain, closing ? CLOSED_MOUTH_GROW : undefined);
       }
       mouthSynthesised = true;
     }
