@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { encodeGif, toCentiseconds } from "../../../src/pipeline/gif/index.ts";
+import { encodeWith, KEEP_THRESHOLDS } from "../../../src/pipeline/gif/encode.ts";
 import { MimicError } from "../../../src/errors.ts";
 import { decodeGifFrames, image, psnr, rng } from "./helpers.ts";
 
@@ -96,6 +97,24 @@ describe("encodeGif", () => {
       return e / n;
     };
     expect(blockError(dith)).toBeLessThan(blockError(plain) * 0.6);
+  });
+
+  it("re-quantises what the global palette serves worst with a refinement palette on the second frame", async () => {
+    // A mostly static scene with far more than 255 colours and a small moving disc (like a face morph):
+    // the frame difference keeps the background as the first frame drew it, unless it is refined.
+    const frames = Array.from({ length: 4 }, (_, f) =>
+      image(128, 128, (x, y) => (Math.hypot(x - 40 - f * 6, y - 64) < 8 ? [250, 30, 30] : [x * 2, y * 2, 255 - x - y])),
+    );
+    const params = { colors: 255, dither: false, keepThresholdSq: KEEP_THRESHOLDS.standard };
+    const refined = encodeWith(frames, [50, 50, 50, 50], params);
+    const plain = encodeWith(frames, [50, 50, 50, 50], { ...params, refine: false });
+    const a = (await decodeGifFrames(refined.bytes)).frames;
+    const b = (await decodeGifFrames(plain.bytes)).frames;
+    expect(a).toHaveLength(4);
+    expect(psnr(a[0], frames[0])).toBeCloseTo(psnr(b[0], frames[0]), 5); // the first frame is the same
+    for (let i = 1; i < 4; i++) expect(psnr(a[i], frames[i])).toBeGreaterThan(psnr(b[i], frames[i]) + 0.3);
+    // One local colour table (768 B) plus the rewritten pixels: far less than a second full frame.
+    expect(refined.bytes.length - plain.bytes.length).toBeLessThan(encodeWith([frames[0]], [50], params).bytes.length * 0.5);
   });
 
   it("keeps long animations' total duration when rounding delays to centiseconds", () => {
