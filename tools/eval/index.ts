@@ -120,7 +120,8 @@ async function main(): Promise<void> {
   const plain = await createFaceAnalyzer({ refine: false });
   const sensitivity = await lidSensitivity(analyzer, loaded.find((l) => l.name === "franck_01829.jpg")!, plain);
   await plain.dispose();
-  writeFileSync(join(outDir, "REPORT.md"), report(loaded, rows, sensitivity, analyzer.refined));
+  const coupling = await eyeMouthCoupling(analyzer, loaded);
+  writeFileSync(join(outDir, "REPORT.md"), report(loaded, rows, [...sensitivity, "", ...coupling], analyzer.refined));
   console.log(`wrote ${join(outDir, "REPORT.md")} and contact sheets`);
   // Hard invariants fail the run; expression misses are reported (the re-analysis is itself approximate,
   // see the eyelid table in the report).
@@ -151,6 +152,37 @@ async function lidSensitivity(analyzer: Awaited<ReturnType<typeof getFaceAnalyze
     // The reaction's mesh alone is changed: in its own frame its lids are what the engine transfers.
     const res = transferExpression({ template: l.image, templateFace: l.face, reaction: l.image, reactionFace: { ...l.face, landmarks: lm }, regions: "upper" });
     rows.push(`| ${px} | ${openness(measureExpression(res.landmarks))} | ${openness(await seenBy(analyzer, res.image))} | ${openness(await seenBy(plain, res.image))} |`);
+  }
+  return rows;
+}
+
+/**
+ * How the analyser's eye openness depends on the mouth: each template wears each reaction's mouth only
+ * (regions lower: the eyes' pixels are not touched), and the result's eyes are analysed again. A change here
+ * is the analyser reading eyes from their surroundings, which no eyelid rendering can correct.
+ */
+async function eyeMouthCoupling(analyzer: Awaited<ReturnType<typeof getFaceAnalyzer>>, loaded: Loaded[]): Promise<string[]> {
+  const rows = [
+    "### Eyes seen through the mouth",
+    "",
+    "Each template wearing only the reaction's mouth (regions lower; eye pixels unchanged), eye openness analysed again (right / left):",
+    "",
+    `| template | own eyes | ${loaded.map((l) => l.name).join(" | ")} |`,
+    `|---|---|${loaded.map(() => "---").join("|")}|`,
+  ];
+  const eyes = (m: ExpressionMeasures | undefined) => (m ? `${m.eyeOpenRight.toFixed(3)} / ${m.eyeOpenLeft.toFixed(3)}` : "no face");
+  for (const t of loaded) {
+    const cells: string[] = [];
+    for (const r of loaded) {
+      if (t === r) {
+        cells.push("–");
+        continue;
+      }
+      const res = transferExpression({ template: t.image, templateFace: t.face, reaction: r.image, reactionFace: r.face, regions: "lower" });
+      const f = (await analyzer.analyze(res.image)).faces[0];
+      cells.push(eyes(f ? measureExpression(f.landmarks) : undefined));
+    }
+    rows.push(`| ${t.name} | ${eyes(t.measures)} | ${cells.join(" | ")} |`);
   }
   return rows;
 }
