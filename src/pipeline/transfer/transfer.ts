@@ -149,11 +149,17 @@ function sampleLipsWhereMouthCloses(src: Float32Array, template: Float32Array, t
     src[2 * inner + 1] = template[3 * inner + 1]! + (template[3 * outer + 1]! - template[3 * inner + 1]!) * k;
   };
   const last = LIPS_INNER_UPPER.length - 1;
+  // A column whose lips already (nearly) touch hides nothing to squeeze out: shifting its source points into
+  // the lips would only fold the lip texture over itself (a closed mouth made "more closed" showed shards of
+  // lip there). The shift fades in between half and all of CLOSED_MOUTH (inter-ocular units).
+  const iod = dist(template, 33, 263);
+  const shut = 0.5 * CLOSED_MOUTH * iod, open = CLOSED_MOUTH * iod;
   let sum = 0;
   for (let j = 1; j < last; j++) {
     const up = LIPS_INNER_UPPER[j]!, lo = LIPS_INNER_LOWER[j]!;
     const before = dist(template, up, lo);
-    const closing = before < 1 ? 0 : Math.min(1, Math.max(0, 1 - dist(target, up, lo) / before));
+    const hides = Math.min(1, Math.max(0, (before - shut) / Math.max(1e-6, open - shut)));
+    const closing = before < 1 ? 0 : hides * Math.min(1, Math.max(0, 1 - dist(target, up, lo) / before));
     sum += closing;
     if (closing === 0) continue;
     shift(up, LIPS_OUTER_UPPER[j]!, LIP_SAMPLE_SHIFT * closing);

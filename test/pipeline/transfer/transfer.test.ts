@@ -124,6 +124,26 @@ describe("transferExpression (mimic)", () => {
     }
   });
 
+  it("keeps a closed mouth's lip line when the reaction's mouth is closed too (no folded lip shards)", () => {
+    // franck_01829's lips nearly touch (0.010); grace's touch (0.000). Nothing is hidden between them, so the
+    // lip line must stay a dark seam: squeezing it as if teeth were there folded light lip texture onto it.
+    const tpl = faces.get("franck_01829.jpg")!;
+    const res = transferExpression(input("franck_01829.jpg", "grace_hopper_512x512.jpg"));
+    const up = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308], lo = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308];
+    const seam = (img: RgbImage, lm: Float32Array) =>
+      [2, 3, 4, 5, 6, 7, 8].map((j) => {
+        const x = Math.round((lm[3 * up[j]!]! + lm[3 * lo[j]!]!) / 2), yc = (lm[3 * up[j]! + 1]! + lm[3 * lo[j]! + 1]!) / 2;
+        let darkest = 255;
+        for (const y of [yc - 1, yc, yc + 1]) {
+          const o = (Math.round(y) * img.width + x) * 3;
+          darkest = Math.min(darkest, 0.299 * img.data[o]! + 0.587 * img.data[o + 1]! + 0.114 * img.data[o + 2]!);
+        }
+        return darkest;
+      });
+    const own = Math.max(...seam(images.get("franck_01829.jpg")!, tpl.landmarks));
+    for (const v of seam(res.image, res.landmarks)) expect(v).toBeLessThan(own + 20);
+  });
+
   it("keeps every pixel outside the face's anchor ring bit-identical", () => {
     const tpl = images.get("franck_01829.jpg")!;
     const res = transferExpression(input("franck_01829.jpg", "franck_04117.jpg"));
