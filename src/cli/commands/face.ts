@@ -1,5 +1,5 @@
-import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
+import { readInputFile } from "../args.ts";
 import { MimicError } from "../../errors.ts";
 import { enrolFace, openStore, type Owner, type Store } from "../../templates/index.ts";
 
@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .option("--default", "make it the default template")
     .action((file: string, o: UserOpts & { name: string; default?: boolean }) =>
       withStore(async (store) => {
-        const photo = await readPhoto(file);
+        const photo = await readInputFile(file);
         const r = await enrolFace(store.templates, owner(o), o.name, photo, { makeDefault: o.default === true });
         const lines = [`saved "${r.template.name}"${r.template.isDefault ? " (default)" : ""} for ${o.platform}:${o.user}`];
         for (const w of r.warnings) lines.push(`note: ${w}`);
@@ -93,14 +93,5 @@ async function withStore(work: (store: Store) => Promise<void>): Promise<void> {
     await work(store);
   } finally {
     await store.close();
-  }
-}
-
-async function readPhoto(file: string): Promise<Uint8Array> {
-  try {
-    const b = await readFile(file);
-    return new Uint8Array(b.buffer, b.byteOffset, b.length);
-  } catch (cause) {
-    throw new MimicError("BAD_INPUT", `Cannot read "${file}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
   }
 }

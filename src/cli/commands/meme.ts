@@ -1,5 +1,6 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
+import { choice, readInputFile, wholeNumber } from "../args.ts";
 import { MimicError } from "../../errors.ts";
 import { makeMeme } from "../../pipeline/transfer/meme.ts";
 import { selectFace, type Regions, type TransferMode } from "../../pipeline/transfer/index.ts";
@@ -49,8 +50,8 @@ export function register(program: Command): void {
     .option("--max-bytes <n>", "byte budget of the GIF (default 10 MiB)")
     .option("--json", "print faces used, timings per stage and the output path as JSON")
     .action(async (o: MemeFlags) => {
-      const mode = parseChoice<TransferMode>("--mode", o.mode, ["mimic", "swap"]);
-      const regions = parseChoice<Regions>("--regions", o.regions, ["all", "upper", "lower"]);
+      const mode = choice<TransferMode>("--mode", o.mode, ["mimic", "swap"]);
+      const regions = choice<Regions>("--regions", o.regions, ["all", "upper", "lower"]);
       const intensity = Number(o.intensity);
       if (!(o.intensity.trim() !== "" && Number.isFinite(intensity) && intensity >= 0 && intensity <= 1)) {
         throw new MimicError("BAD_INPUT", `--intensity must be a number from 0 to 1 (got "${o.intensity}").`);
@@ -64,7 +65,7 @@ export function register(program: Command): void {
         throw new MimicError("BAD_INPUT", `--out must name a .png or .gif file (got "${o.out}").`);
       }
       if (o.animate && !gifOut) throw new MimicError("BAD_INPUT", "--animate makes a GIF: give --out a .gif file name.");
-      const [template, reaction] = await Promise.all([readInput(o.face, "--face"), readInput(o.reaction, "--reaction")]);
+      const [template, reaction] = await Promise.all([readInputFile(o.face, "--face"), readInputFile(o.reaction, "--reaction")]);
       if (gifOut) {
         await writeAnimatedMeme(o, template, reaction, { mode, regions, intensity, faceIndex });
         return;
@@ -119,18 +120,12 @@ async function writeAnimatedMeme(
   reactionBytes: Uint8Array,
   opts: { mode: TransferMode; regions: Regions; intensity: number; faceIndex: number },
 ): Promise<void> {
-  const count = (flag: string, v: string | undefined, min: number, max: number) => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || n < min || n > max) {
-      throw new MimicError("BAD_INPUT", `${flag} must be a whole number from ${min} to ${max} (got "${v}").`);
-    }
-    return n;
-  };
+  const count = (flag: string, v: string | undefined, min: number, max: number) =>
+    v === undefined ? undefined : wholeNumber(flag, v, min, max);
   const frames = count("--frames", o.frames, 2, 96);
   const fps = count("--fps", o.fps, 1, 50);
   const maxBytes = count("--max-bytes", o.maxBytes, 4096, 1024 * 1024 * 1024);
-  const loop = o.loop === undefined ? undefined : parseChoice<LoopMode>("--loop", o.loop, ["pingpong", "forward"]);
+  const loop = o.loop === undefined ? undefined : choice<LoopMode>("--loop", o.loop, ["pingpong", "forward"]);
   const t0 = performance.now();
   const [template, reaction] = await Promise.all([decodeImage(templateBytes), decodeReaction(reactionBytes)]);
   const analyzer = await getFaceAnalyzer();
@@ -180,19 +175,5 @@ async function writeAnimatedMeme(
       `${o.out}: ${result.kind} GIF ${result.gif.width}×${result.gif.height}, ${result.gif.frames} frames, ` +
         `${result.gif.bytes.length} bytes, ${totalMs.toFixed(0)} ms\n`,
     );
-  }
-}
-
-function parseChoice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw new MimicError("BAD_INPUT", `${flag} must be one of ${allowed.join(", ")} (got "${value}").`);
-}
-
-async function readInput(file: string, flag: string): Promise<Uint8Array> {
-  try {
-    const b = await readFile(file);
-    return new Uint8Array(b.buffer, b.byteOffset, b.length);
-  } catch (cause) {
-    throw new MimicError("BAD_INPUT", `Cannot read ${flag} "${file}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
   }
 }

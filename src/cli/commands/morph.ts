@@ -1,5 +1,6 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
+import { choice, readInputFile, wholeNumber } from "../args.ts";
 import { MimicError } from "../../errors.ts";
 import {
   decodeReaction,
@@ -57,12 +58,12 @@ export function register(program: Command): void {
       }
       const mode = choice("--mode", o.mode, ["expression", "faces"] as const);
       const loop = choice("--loop", o.loop, ["pingpong", "forward"] as const) as LoopMode;
-      const frames = int("--frames", o.frames, 2, 120);
-      const fps = int("--fps", o.fps, 1, 50);
-      const size = int("--size", o.size, 16, 2048);
-      const maxBytes = int("--max-bytes", o.maxBytes, 4096, 1024 * 1024 * 1024);
+      const frames = wholeNumber("--frames", o.frames, 2, 120);
+      const fps = wholeNumber("--fps", o.fps, 1, 50);
+      const size = wholeNumber("--size", o.size, 16, 2048);
+      const maxBytes = wholeNumber("--max-bytes", o.maxBytes, 4096, 1024 * 1024 * 1024);
       if (!/\.gif$/i.test(o.out)) throw new MimicError("BAD_INPUT", `--out must name a .gif file (got "${o.out}").`);
-      const [fromBytes, toBytes] = await Promise.all([read(o.from, "--from"), read(o.to, "--to")]);
+      const [fromBytes, toBytes] = await Promise.all([readInputFile(o.from, "--from"), readInputFile(o.to, "--to")]);
       const analyzer = await getFaceAnalyzer();
       const template = await decodeImage(fromBytes);
       const templateFace = selectFace(await analyzer.analyze(template), "template");
@@ -118,26 +119,4 @@ export function register(program: Command): void {
         );
       }
     });
-}
-
-function choice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw new MimicError("BAD_INPUT", `${flag} must be one of ${allowed.join(", ")} (got "${value}").`);
-}
-
-function int(flag: string, value: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
-    throw new MimicError("BAD_INPUT", `${flag} must be a whole number from ${min} to ${max} (got "${value}").`);
-  }
-  return n;
-}
-
-async function read(file: string, flag: string): Promise<Uint8Array> {
-  try {
-    const b = await readFile(file);
-    return new Uint8Array(b.buffer, b.byteOffset, b.length);
-  } catch (cause) {
-    throw new MimicError("BAD_INPUT", `Cannot read ${flag} "${file}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
-  }
 }
