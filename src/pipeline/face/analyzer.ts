@@ -31,7 +31,7 @@ import type { FaceRoi } from "./geometry.ts";
 import { nonMaxSuppression } from "./nms.ts";
 import type { Detection } from "./nms.ts";
 import { laplacianVariance } from "./quality.ts";
-import { EYE_CROP, REFINED_EYES, applyRefinement, eyeCropRoi, loadRefinementMap } from "./refine.ts";
+import { applyRefinement, loadRefinementMap } from "./refine.ts";
 import type { RefinementMap } from "./refine.ts";
 import { DEFAULT_MODELS_DIR, createModelSession, outputBySize, runModel } from "./session.ts";
 import type { ExecutionProvider, ModelSession } from "./session.ts";
@@ -267,8 +267,9 @@ export class FaceAnalyzer {
         const p = presence[i];
         const meshScore = p >= 0 && p <= 1 ? p : 1 / (1 + Math.exp(-p));
         if (!(meshScore >= minMeshScore)) continue;
-        const lm = meshToImage(mesh, i * MESH_POINTS * 3, transforms[k], rois[k]);
-        if (this.refiner) await this.refine(img, lm, input.subarray(k * per, (k + 1) * per), transforms[k]);
+        const lm = this.refiner
+          ? meshToImage(await this.refine(mesh, i, input.subarray(k * per, (k + 1) * per)), 0, transforms[k], rois[k])
+          : meshToImage(mesh, i * MESH_POINTS * 3, transforms[k], rois[k]);
         faces.push(
           describeFace(lm, {
             score: dets[k].score,
@@ -287,36 +288,21 @@ export class FaceAnalyzer {
   }
 
   /**
-   * Writes the attention mesh's eyelids and lips over a face's plain landmarks (image pixels, in place):
-   * first from the mesh's own crop (`cropFromImage`), then the eyelids blended with a second look on a crop
-   * placed by the eye corners. A look whose model run fails leaves the points as they were.
+   * Face `item` of a plain-mesh batch with the attention mesh's eyelids and lips written in (crop pixels).
+   * The attention graph gathers features at its own coarse landmarks and fails ("invalid index" in
+   * GatherND) when they leave the crop, which happens on faces cut by the frame: those keep the plain mesh.
    */
-  private async refine(img: RgbImage, lm: Float32Array, crop: Float32Array, cropFromImage: number[]): Promise<void> {
-    const { map } = this.refiner!;
-    const whole = await this.runRefiner(crop);
-    if (!whole) return;
-    applyRefinement(lm, whole, map, invertAffine(cropFromImage));
-    // Second look at the eyes on a crop placed by the eye corners (refine.ts, EYE_CROP): the first crop
-    // follows the detector box, so the lid reading shifted with the mouth (astronaut: +17 %).
-    const eyeCrop = roiTransform(eyeCropRoi(lm), MESH_SIZE);
-    const input = this.takeBuffer(MESH_SIZE * MESH_SIZE * 3);
-    warpAffineToTensor(img, eyeCrop, MESH_SIZE, MESH_SIZE, input, 0, 1 / 255, 0);
-    const close = await this.runRefiner(input);
-    this.giveBuffer(input);
-    if (close) applyRefinement(lm, close, map, invertAffine(eyeCrop), REFINED_EYES, EYE_CROP.weight);
-  }
-
-  /**
-   * The attention mesh on one 192×192 crop. Its graph gathers features at its own coarse landmarks and
-   * fails ("invalid index" in GatherND) when they leave the crop, which happens on faces cut by the frame:
-   * then undefined, and the points keep what they had.
-   */
-  private async runRefiner(crop: Float32Array): Promise<Record<string, Float32Array> | undefined> {
+  private async refine(mesh: Float32Array, item: number, crop: Float32Array): Promise<Float32Array> {
+    const { model, map } = this.refiner!;
+    const refined = mesh.slice(item * MESH_POINTS * 3, (item + 1) * MESH_POINTS * 3);
+    let out: Record<string, Float32Array>;
     try {
-      return await runModel(this.refiner!.model, crop, [1, MESH_SIZE, MESH_SIZE, 3]); // the attention graph's batch is fixed at 1
+      out = await runModel(model, crop, [1, MESH_SIZE, MESH_SIZE, 3]); // the attention graph's batch is fixed at 1
     } catch {
-      return undefined;
+      return refined;
     }
+    applyRefinement(refined, 0, out, map);
+    return refined;
   }
 
   /**
