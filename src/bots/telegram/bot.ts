@@ -34,6 +34,13 @@ export const TELEGRAM_UPLOAD_LIMIT = 50 * 1000 * 1000;
 /** Chat actions show for 5 s; renew a little earlier. */
 const CHAT_ACTION_EVERY_MS = 4500;
 
+/**
+ * Messages posted on behalf of a chat (anonymous group admins, "send as channel") carry `sender_chat` and a
+ * shared placeholder `from` (GroupAnonymousBot / Channel_Bot): there is no person to own faces, so refuse.
+ */
+export const ANONYMOUS_SENDER_REPLY =
+  "Please post as yourself (not anonymously or as a channel) to use Mimic: your saved faces belong to your own account.";
+
 const HELP = [
   "Mimic puts the expression of a reaction image on your own face.",
   "1. Save your face: reply to a clear photo of you with /save me",
@@ -192,6 +199,10 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   async function onCommand(ctx: Context): Promise<void> {
     const cmd = commandOf(ctx);
     if (!cmd) return;
+    if (ctx.msg?.sender_chat) {
+      await send(ctx, { text: ANONYMOUS_SENDER_REPLY, ephemeral: true });
+      return;
+    }
     switch (cmd.name) {
       case "start":
       case "help":

@@ -1,0 +1,87 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ANONYMOUS_SENDER_REPLY, createTelegramBot, type TelegramBot } from "../../src/bots/telegram/bot.ts";
+import type { CommandContext, Core, Reply } from "../../src/core/index.ts";
+import { FakeTelegram } from "../helpers/fake-telegram.ts";
+
+/**
+ * Adapter-only scenarios (real grammY against the fake Bot API) with a recording core: what matters here
+ * is WHO the adapter acts for and what it sends, not the pipeline.
+ */
+
+const GROUP = { id: -100777, type: "supergroup" as const, title: "Memes" };
+const ALICE = { id: 11, is_bot: false as const, first_name: "Alice" };
+const BOB = { id: 22, is_bot: false as const, first_name: "Bob" };
+/** Telegram's placeholder senders for messages posted on behalf of a chat. */
+const GROUP_ANONYMOUS_BOT = { id: 1087968824, is_bot: false as const, first_name: "Group" };
+const CHANNEL_BOT = { id: 136817688, is_bot: false as const, first_name: "Channel" };
+
+interface CoreCall {
+  method: keyof Core;
+  ctx: CommandContext;
+  input?: unknown;
+}
+
+/** A Core that records who each call is for and answers from `replies` (or a plain text). */
+function recordingCore(calls: CoreCall[], replies: Partial<Record<keyof Core, (ctx: CommandContext) => Reply>> = {}): Core {
+  const answer = (method: keyof Core) => async (ctx: CommandContext, input?: unknown): Promise<Reply> => {
+    calls.push({ method, ctx, input });
+    return replies[method]?.(ctx) ?? { text: `${method} for ${ctx.userId}`, ephemeral: false };
+  };
+  return {
+    meme: answer("meme"),
+    morph: answer("morph"),
+    faceSave: answer("faceSave"),
+    faceList: answer("faceList"),
+    faceRemove: answer("faceRemove"),
+    faceDefault: answer("faceDefault"),
+    faceRename: answer("faceRename"),
+    forgetMe: answer("forgetMe"),
+    usage: answer("usage"),
+    config: answer("config"),
+    templateNames: async () => [],
+  };
+}
+
+describe("Telegram adapter: who a command acts for", () => {
+  let fake: FakeTelegram;
+  let bot: TelegramBot;
+  let calls: CoreCall[];
+
+  beforeEach(async () => {
+    fake = await FakeTelegram.start();
+    calls = [];
+    const core = recordingCore(calls, {
+      faceList: (ctx) => ({ text: `faces of ${ctx.userId}`, ephemeral: false, templates: [{ name: "me", isDefault: true }] }),
+    });
+    bot = createTelegramBot({ core, token: fake.token, apiRoot: fake.apiRoot });
+    await bot.start();
+  });
+
+  afterEach(async () => {
+    await bot?.stop();
+    await fake?.close();
+  });
+
+  it("refuses every command posted by an anonymous admin or as a channel", async () => {
+    const asGroup = { sender_chat: { id: GROUP.id, type: "supergroup", title: GROUP.title } };
+    const asChannel = { sender_chat: { id: -100999, type: "channel", title: "News" } };
+    for (const [from, senderChat] of [
+      [GROUP_ANONYMOUS_BOT, asGroup],
+      [CHANNEL_BOT, asChannel],
+    ] as const) {
+      for (const text of ["/faces", "/usage", "/forget", "/config quota 1", "/save me", "/meme hi"]) {
+        const reply = fake.nextCall("sendMessage");
+        fake.sendMessage(GROUP, from, { text, entities: [{ type: "bot_command", offset: 0, length: text.split(" ")[0].length }], ...senderChat });
+        const call = await reply;
+        expect(call.params.text, text).toBe(ANONYMOUS_SENDER_REPLY);
+        expect(call.params.reply_markup, text).toBeUndefined();
+      }
+    }
+    expect(calls).toEqual([]);
+
+    // The same person posting as themself is served.
+    const reply = fake.nextCall("sendMessage");
+    fake.sendCommand(GROUP, ALICE, "/usage");
+    expect((await reply).params.text).toBe("usage for 11");
+  });
+});
