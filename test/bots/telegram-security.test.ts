@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ANONYMOUS_SENDER_REPLY, createTelegramBot, type TelegramBot } from "../../src/bots/telegram/bot.ts";
+import { ANONYMOUS_SENDER_REPLY, BUTTON_NOT_YOURS, buttonData, createTelegramBot, type TelegramBot } from "../../src/bots/telegram/bot.ts";
 import type { CommandContext, Core, Reply } from "../../src/core/index.ts";
 import { FakeTelegram } from "../helpers/fake-telegram.ts";
 
@@ -83,5 +83,44 @@ describe("Telegram adapter: who a command acts for", () => {
     const reply = fake.nextCall("sendMessage");
     fake.sendCommand(GROUP, ALICE, "/usage");
     expect((await reply).params.text).toBe("usage for 11");
+  });
+
+  it("inline buttons of /faces and /forget in a group act only for the user who asked", async () => {
+    type Keyboard = { inline_keyboard: { text: string; callback_data: string }[][] };
+    let reply = fake.nextCall("sendMessage");
+    fake.sendCommand(GROUP, ALICE, "/faces");
+    const list = await reply;
+    const faceButtons = (list.params.reply_markup as Keyboard).inline_keyboard.flat().map((b) => b.callback_data);
+    expect(faceButtons).toEqual(["def:11:me", "del:11:me"]);
+
+    reply = fake.nextCall("sendMessage");
+    fake.sendCommand(GROUP, ALICE, "/forget");
+    const ask = await reply;
+    const forgetButtons = (ask.params.reply_markup as Keyboard).inline_keyboard.flat().map((b) => b.callback_data);
+    expect(forgetButtons).toEqual(["forget:11:yes", "forget:11:no"]);
+    calls.length = 0;
+
+    // Bob presses Alice's buttons: refused, nothing deleted for anyone, Alice's messages untouched.
+    const listMessage = { message_id: 1, date: 0, chat: GROUP, text: String(list.params.text) };
+    const askMessage = { message_id: 2, date: 0, chat: GROUP, text: String(ask.params.text) };
+    for (const [message, data] of [
+      [askMessage, "forget:11:yes"],
+      [listMessage, "del:11:me"],
+      [listMessage, "def:11:me"],
+    ] as const) {
+      const answer = fake.nextCall("answerCallbackQuery");
+      fake.pressButton(GROUP, BOB, message, data);
+      expect((await answer).params.text, data).toBe(BUTTON_NOT_YOURS);
+    }
+    expect(calls).toEqual([]);
+    expect(fake.calls.filter((c) => c.method === "editMessageText")).toEqual([]);
+
+    // Alice's own press works, for Alice.
+    const edit = fake.nextCall("editMessageText");
+    fake.pressButton(GROUP, ALICE, askMessage, "forget:11:yes");
+    await edit;
+    expect(calls.map((c) => [c.method, c.ctx.userId])).toEqual([["forgetMe", "11"]]);
+    // Every button fits Telegram's 64-byte callback_data limit, even with a 32-character name and a large id.
+    expect(Buffer.byteLength(buttonData("del", 2 ** 52, "x".repeat(32)))).toBeLessThanOrEqual(64);
   });
 });

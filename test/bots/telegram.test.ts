@@ -134,25 +134,25 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     const list = await r;
     const keyboard = (list.params.reply_markup as { inline_keyboard: { text: string; callback_data: string }[][] }).inline_keyboard;
     expect(keyboard.map((row) => row.map((b) => b.callback_data))).toEqual([
-      ["def:me", "del:me"],
-      ["def:work", "del:work"],
+      ["def:11:me", "del:11:me"],
+      ["def:11:work", "del:11:work"],
     ]);
     expect(keyboard[0][0].text).toBe("★ me");
 
     const listMessage = { message_id: 1, date: 0, chat: dm, text: String(list.params.text) };
     let edit = fake.nextCall("editMessageText");
-    fake.pressButton(dm, ALICE, listMessage, "def:work");
+    fake.pressButton(dm, ALICE, listMessage, "def:11:work");
     expect(String((await edit).params.text)).toContain("work (default)");
     edit = fake.nextCall("editMessageText");
-    fake.pressButton(dm, ALICE, listMessage, "del:me");
+    fake.pressButton(dm, ALICE, listMessage, "del:11:me");
     expect(String((await edit).params.text)).not.toContain("me");
 
     r = fake.nextCall("sendMessage");
     fake.sendCommand(dm, ALICE, "/forget");
     const ask = await r;
-    expect(JSON.stringify(ask.params.reply_markup)).toContain("forget:yes");
+    expect(JSON.stringify(ask.params.reply_markup)).toContain("forget:11:yes");
     edit = fake.nextCall("editMessageText");
-    fake.pressButton(dm, ALICE, { message_id: 2, date: 0, chat: dm, text: "x" }, "forget:yes");
+    fake.pressButton(dm, ALICE, { message_id: 2, date: 0, chat: dm, text: "x" }, "forget:11:yes");
     expect(String((await edit).params.text)).toContain("deleted 1 saved face");
 
     r = fake.nextCall("sendMessage");

@@ -41,6 +41,18 @@ const CHAT_ACTION_EVERY_MS = 4500;
 export const ANONYMOUS_SENDER_REPLY =
   "Please post as yourself (not anonymously or as a channel) to use Mimic: your saved faces belong to your own account.";
 
+export const BUTTON_NOT_YOURS = "This button isn't yours.";
+
+/** Inline button data "<action>:<owner id>:<arg>"; template names are ≤ 32 ASCII, so it stays within Telegram's 64 bytes. */
+export function buttonData(action: "def" | "del" | "forget", ownerId: number, arg: string): string {
+  return `${action}:${ownerId}:${arg}`;
+}
+
+export function parseButtonData(data: string): { action: string; ownerId: string; arg: string } | undefined {
+  const m = data.match(/^(\w+):(\d+):(.*)$/s);
+  return m ? { action: m[1], ownerId: m[2], arg: m[3] } : undefined;
+}
+
 const HELP = [
   "Mimic puts the expression of a reaction image on your own face.",
   "1. Save your face: reply to a clear photo of you with /save me",
@@ -186,12 +198,13 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     }
   }
 
-  function facesKeyboard(reply: Reply): InlineKeyboard | undefined {
+  /** Buttons carry their owner's id: in a group anyone can press them, but they only act for the owner. */
+  function facesKeyboard(reply: Reply, ownerId: number): InlineKeyboard | undefined {
     if (!reply.templates?.length) return undefined;
     return InlineKeyboard.from(
       reply.templates.map((t) => [
-        InlineKeyboard.text(t.isDefault ? `★ ${t.name}` : `Use ${t.name} by default`, `def:${t.name}`),
-        InlineKeyboard.text(`🗑 ${t.name}`, `del:${t.name}`),
+        InlineKeyboard.text(t.isDefault ? `★ ${t.name}` : `Use ${t.name} by default`, buttonData("def", ownerId, t.name)),
+        InlineKeyboard.text(`🗑 ${t.name}`, buttonData("del", ownerId, t.name)),
       ]),
     );
   }
@@ -243,14 +256,18 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       }
       case "faces": {
         const reply = await core.faceList(await contextOf(ctx, false));
-        await send(ctx, reply, { keyboard: facesKeyboard(reply) });
+        await send(ctx, reply, { keyboard: facesKeyboard(reply, ctx.from!.id) });
         return;
       }
       case "forget":
         await send(
           ctx,
           { text: "This permanently deletes all your saved faces and your usage history.", ephemeral: true },
-          { keyboard: new InlineKeyboard().text("Yes, delete everything", "forget:yes").text("Cancel", "forget:no") },
+          {
+            keyboard: new InlineKeyboard()
+              .text("Yes, delete everything", buttonData("forget", ctx.from!.id, "yes"))
+              .text("Cancel", buttonData("forget", ctx.from!.id, "no")),
+          },
         );
         return;
       case "usage":
@@ -270,10 +287,11 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   bot.on(["message:text", "message:photo", "message:animation", "message:document", "message:sticker"], onCommand);
 
   bot.on("callback_query:data", async (ctx) => {
-    const [action, ...rest] = ctx.callbackQuery.data.split(":");
-    const name = rest.join(":");
+    const button = parseButtonData(ctx.callbackQuery.data);
+    if (!button) return void (await ctx.answerCallbackQuery({ text: "This button has expired: send the command again." }));
+    if (button.ownerId !== String(ctx.from.id)) return void (await ctx.answerCallbackQuery({ text: BUTTON_NOT_YOURS }));
+    const { action, arg: name } = button;
     const c = await contextOf(ctx, false);
-    // Buttons act for whoever presses them, on their own faces: a group member can't touch someone else's.
     let reply: Reply;
     if (action === "def") reply = await core.faceDefault(c, { name });
     else if (action === "del") reply = await core.faceRemove(c, { name });
@@ -282,7 +300,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     await ctx.answerCallbackQuery({ text: reply.text.slice(0, 190), show_alert: reply.errorCode !== undefined });
     if (action === "def" || action === "del") {
       const list = await core.faceList(c);
-      await ctx.editMessageText(list.text, { reply_markup: facesKeyboard(list) }).catch(() => undefined);
+      await ctx.editMessageText(list.text, { reply_markup: facesKeyboard(list, ctx.from.id) }).catch(() => undefined);
     } else {
       await ctx.editMessageText(reply.text).catch(() => undefined);
     }
