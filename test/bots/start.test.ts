@@ -54,7 +54,7 @@ describe("mimic start", () => {
     const page = await fetch(url);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("Mimic playground");
-    const faces = (await (await fetch(`${url}api/faces`)).json()) as { ok: boolean; templates: unknown[] };
+    const faces = (await (await fetch(`${url}api/faces`, { headers: { "X-Mimic": "1" } })).json()) as { ok: boolean; templates: unknown[] };
     expect(faces).toMatchObject({ ok: true, templates: [] });
     child.kill("SIGTERM");
     expect(await exited).toBe(0);

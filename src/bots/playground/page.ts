@@ -93,7 +93,8 @@ function show(reply) {
 }
 async function call(method, url, body) {
   try {
-    const res = await fetch(url, { method, body });
+    // X-Mimic marks the page's own calls: the server refuses API calls without it (other sites cannot add it).
+    const res = await fetch(url, { method, body, headers: { "X-Mimic": "1" } });
     return await res.json();
   } catch (e) {
     return { ok: false, text: "The playground server did not answer. Is it still running?" };

@@ -6,6 +6,7 @@ import type { CommandContext, Core, Reply, SettingKey, TransferMode } from "../.
 import { tooLarge } from "../../core/input.ts";
 import { MimicError, userMessageOf } from "../../errors.ts";
 import { logger } from "../../logger.ts";
+import { createRequestGuard, type RequestGuard } from "./guard.ts";
 import { PLAYGROUND_PAGE } from "./page.ts";
 
 /**
@@ -34,7 +35,13 @@ interface Upload {
   file?: { bytes: Uint8Array; name: string; mime: string };
 }
 
-/** Multipart parsing by busboy; the file is buffered only up to the limit, then the request is refused. */
+const CUT_OFF = "The upload was cut off, please try again.";
+
+/**
+ * Multipart parsing by busboy; the file is buffered only up to the limit, then the request is refused.
+ * Settles exactly once: a body that ends mid-file (busboy errors the file stream) or a client that hangs up
+ * mid-upload (busboy never closes) becomes a friendly BAD_INPUT, and the buffered chunks are dropped.
+ */
 function readUpload(req: IncomingMessage, maxBytes: number): Promise<Upload> {
   return new Promise((resolve, reject) => {
     let bb: busboy.Busboy;
@@ -45,14 +52,33 @@ function readUpload(req: IncomingMessage, maxBytes: number): Promise<Upload> {
       return;
     }
     const upload: Upload = { fields: {} };
+    const chunks: Buffer[] = [];
     let failure: MimicError | undefined;
+    let settled = false;
+    const settle = (error?: MimicError) => {
+      if (settled) return;
+      settled = true;
+      req.off("close", onRequestClose);
+      if (error) {
+        chunks.length = 0;
+        upload.file = undefined;
+        reject(error);
+      } else resolve(upload);
+    };
+    const cutOff = (cause: unknown) => settle(new MimicError("BAD_INPUT", CUT_OFF, { cause }));
+    // The client hung up before sending the whole body: busboy would wait for the rest forever.
+    const onRequestClose = () => {
+      if (req.complete) return;
+      bb.destroy();
+      cutOff(new Error("client closed the connection mid-upload"));
+    };
+    req.on("close", onRequestClose);
     bb.on("field", (name, value) => (upload.fields[name] = value));
     bb.on("file", (_field, stream, info) => {
-      const chunks: Buffer[] = [];
       let size = 0;
       stream.on("data", (c: Buffer) => {
         size += c.length;
-        chunks.push(c);
+        if (!failure && !settled) chunks.push(c);
       });
       stream.on("limit", () => {
         const declared = Number(req.headers["content-length"] ?? NaN);
@@ -60,12 +86,15 @@ function readUpload(req: IncomingMessage, maxBytes: number): Promise<Upload> {
         chunks.length = 0;
         stream.resume();
       });
+      // busboy destroys the file stream with "Unexpected end of form" when the body stops mid-file.
+      stream.on("error", cutOff);
       stream.on("end", () => {
-        if (size > 0 && !failure) upload.file = { bytes: new Uint8Array(Buffer.concat(chunks)), name: info.filename ?? "upload", mime: info.mimeType };
+        if (size > 0 && !failure && !settled) upload.file = { bytes: new Uint8Array(Buffer.concat(chunks)), name: info.filename ?? "upload", mime: info.mimeType };
+        chunks.length = 0;
       });
     });
-    bb.on("error", (e) => reject(new MimicError("BAD_INPUT", "The upload was cut off. Please try again.", { cause: e })));
-    bb.on("close", () => (failure ? reject(failure) : resolve(upload)));
+    bb.on("error", cutOff);
+    bb.on("close", () => settle(failure));
     req.pipe(bb);
   });
 }
@@ -175,16 +204,26 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
     }
   }
 
-  const server = createServer((req, res) => {
+  function handle(guard: RequestGuard, req: IncomingMessage, res: ServerResponse): void {
+    const refusal = guard(req);
+    if (refusal) {
+      sendJson(res, refusal.status, { ok: false, text: refusal.text, errorCode: "FORBIDDEN" });
+      req.resume();
+      return;
+    }
     route(req, res).catch((e: unknown) => {
       if (!(e instanceof MimicError)) logger.error({ err: e }, "playground request failed");
-      if (!res.headersSent) sendJson(res, 422, { ok: false, text: userMessageOf(e), errorCode: e instanceof MimicError ? e.code : "INTERNAL" });
+      if (req.socket.destroyed) logger.debug({ err: e }, "playground client went away mid-request");
+      const status = e instanceof MimicError && e.code === "BAD_INPUT" ? 400 : 422;
+      if (!res.headersSent) sendJson(res, status, { ok: false, text: userMessageOf(e), errorCode: e instanceof MimicError ? e.code : "INTERNAL" });
       else res.end();
       // A refused upload: stop reading the rest of it.
       req.unpipe();
       req.resume();
     });
-  });
+  }
+
+  const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e: NodeJS.ErrnoException) =>
       reject(
@@ -200,6 +239,9 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
     // The playground has no login and its one user is an admin: fine on this computer, not on a network.
     logger.warn({ host: addr.address }, "the playground is reachable from other machines (PLAYGROUND_HOST); anyone there can use it");
   }
+  // The guard needs the bound port (PLAYGROUND_PORT may be 0); no request can arrive before this line runs.
+  const guard = createRequestGuard(addr.address, addr.port);
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => handle(guard, req, res));
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   return {
     url: `http://${host}:${addr.port}/`,

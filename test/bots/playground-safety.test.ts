@@ -1,0 +1,115 @@
+import { request } from "node:http";
+import { connect } from "node:net";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { startPlayground, type Playground } from "../../src/bots/playground/server.ts";
+import { logger } from "../../src/logger.ts";
+import { DOUBLE_HANDLERS, startTestApp, type TestApp } from "./harness.ts";
+
+/** Cut-off uploads and cross-site requests against the real playground server (double handlers: no models). */
+
+let app: TestApp;
+let playground: Playground;
+let port: number;
+
+beforeEach(async () => {
+  app = await startTestApp({}, { handlers: DOUBLE_HANDLERS });
+  playground = await startPlayground({ core: app.core, host: "127.0.0.1", port: 0, maxUploadBytes: 1024 * 1024 });
+  port = Number(new URL(playground.url).port);
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await playground?.close();
+  await app?.close();
+});
+
+interface Answer {
+  status: number;
+  body: { ok: boolean; text: string; errorCode?: string };
+}
+
+/** node:http (not fetch) so the test can set Host and Origin the way another site's page would. */
+function call(method: string, path: string, headers: Record<string, string> = {}, body = ""): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, method, path, headers: { "content-length": String(Buffer.byteLength(body)), ...headers } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Answer["body"] }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+const PAGE = { "x-mimic": "1" };
+const FORM = { ...PAGE, "content-type": "multipart/form-data; boundary=b" };
+const CUT_BODY = '--b\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\nxxxx';
+
+/** The server still works: the page loads and the API answers. */
+async function stillServing(): Promise<void> {
+  const page = await fetch(playground.url);
+  expect(page.status).toBe(200);
+  expect((await call("GET", "/api/faces", PAGE)).body.ok).toBe(true);
+}
+
+describe("playground: cut-off uploads", () => {
+  it("answers 400 'cut off' to a body that ends mid-file (correct Content-Length) and keeps serving", async () => {
+    const answer = await call("POST", "/api/meme", FORM, CUT_BODY);
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ ok: false, errorCode: "BAD_INPUT", text: "The upload was cut off, please try again." });
+    await stillServing();
+  });
+
+  it("settles the upload when the client hangs up mid-file, and keeps serving", async () => {
+    const wentAway = vi.spyOn(logger, "debug");
+    const socket = connect(port, "127.0.0.1");
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write(
+      `POST /api/faces HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Mimic: 1\r\n` +
+        `Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n${CUT_BODY}`,
+    );
+    // Let the server start parsing the file, then hang up with most of the body unsent.
+    await new Promise((r) => setTimeout(r, 200));
+    socket.destroy();
+    await vi.waitFor(
+      () => {
+        const call = wentAway.mock.calls.find((c) => c[1] === "playground client went away mid-request");
+        expect((call?.[0] as { err?: { message?: string } } | undefined)?.err?.message).toBe("The upload was cut off, please try again.");
+      },
+      { timeout: 5000 },
+    );
+    await stillServing();
+  });
+});
+
+describe("playground: cross-site requests", () => {
+  it("refuses another site's POST /api/forget (with Origin, or without the page's header) and forgets nothing", async () => {
+    const forget = vi.spyOn(app.core, "forgetMe");
+    const fromOtherSite = await call("POST", "/api/forget", { ...PAGE, origin: "http://evil.example" });
+    expect(fromOtherSite.status).toBe(403);
+    expect(fromOtherSite.body).toMatchObject({ ok: false, errorCode: "FORBIDDEN", text: expect.stringMatching(/other web sites/) });
+    // A no-cors "simple" request cannot add X-Mimic (some browsers omit Origin, e.g. from a file: page).
+    const simple = await call("POST", "/api/forget", { "content-type": "text/plain" });
+    expect(simple.status).toBe(403);
+    expect(simple.body.text).toMatch(/playground page/);
+    const nullOrigin = await call("POST", "/api/forget", { ...PAGE, origin: "null" });
+    expect(nullOrigin.status).toBe(403);
+    expect(forget).not.toHaveBeenCalled();
+
+    // The page's own call goes through.
+    const own = await call("POST", "/api/forget", { ...PAGE, origin: `http://127.0.0.1:${port}` });
+    expect(own.status).toBe(200);
+    expect(forget).toHaveBeenCalledOnce();
+  });
+
+  it("refuses a DNS-rebound Host (reading /api/faces) but accepts localhost and 127.0.0.1 on its port", async () => {
+    const rebound = await call("GET", "/api/faces", { ...PAGE, host: `attacker.example:${port}` });
+    expect(rebound.status).toBe(403);
+    expect(rebound.body.text).toContain(`open http://127.0.0.1:${port}/`);
+    expect((await call("GET", "/api/faces", { ...PAGE, host: `127.0.0.1:${port + 1}` })).status).toBe(403);
+    expect((await call("GET", "/api/faces", { ...PAGE, host: `localhost:${port}` })).status).toBe(200);
+    expect((await call("GET", "/api/faces", { ...PAGE, host: `127.0.0.1:${port}` })).status).toBe(200);
+    // A cross-site read without the page's header is refused too.
+    expect((await call("GET", "/api/faces")).status).toBe(403);
+  });
+});
