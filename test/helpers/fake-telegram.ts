@@ -60,6 +60,8 @@ export class FakeTelegram {
   private files = new Map<string, { meta: StoredFile; bytes: Buffer }>();
   private pollers: (() => void)[] = [];
   private waiters: { pred: (c: RecordedCall) => boolean; resolve: (c: RecordedCall) => void }[] = [];
+  /** Method → error answer, to play Telegram refusing a call (e.g. sendPhoto's PHOTO_INVALID_DIMENSIONS, a 409 getUpdates). */
+  readonly failures = new Map<string, { status: number; description: string }>();
   /** Bytes served for each downloaded file path, to prove the limits held. */
   readonly downloads: string[] = [];
 
@@ -179,6 +181,8 @@ export class FakeTelegram {
         }
       }
     }
+    const failure = this.failures.get(method);
+    if (failure) return this.json(res, failure.status, { ok: false, error_code: failure.status, description: failure.description });
     const ok = (result: unknown) => this.json(res, 200, { ok: true, result });
     const chatOf = (id: unknown): Chat => ({ id: Number(id), type: Number(id) < 0 ? "supergroup" : "private" });
     switch (method) {
@@ -219,6 +223,7 @@ export class FakeTelegram {
       case "sendMessage":
       case "sendPhoto":
       case "sendAnimation":
+      case "sendDocument":
         return ok({
           message_id: this.nextMessageId++,
           date: Math.floor(Date.now() / 1000),
@@ -281,9 +286,9 @@ function parseValue(v: string): unknown {
   }
 }
 
-/** The uploaded file of a sendPhoto/sendAnimation call (grammY attaches it by reference). */
+/** The uploaded file of a sendPhoto/sendAnimation/sendDocument call (grammY attaches it by reference). */
 export function uploadedFile(call: RecordedCall): { bytes: Buffer; filename: string; mime: string } {
-  const field = call.method === "sendAnimation" ? "animation" : "photo";
+  const field = call.method === "sendAnimation" ? "animation" : call.method === "sendDocument" ? "document" : "photo";
   const ref = String(call.params[field] ?? "");
   const key = ref.startsWith("attach://") ? ref.slice("attach://".length) : field;
   const file = call.files[key] ?? Object.values(call.files)[0];

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Bot, InlineKeyboard, InputFile, type Context } from "grammy";
 import type { Message, UserFromGetMe } from "grammy/types";
-import type { CommandContext, Core, ImageInput, Reply, SettingKey } from "../../core/index.ts";
+import type { CommandContext, Core, ImageInput, Reply, ReplyFile, SettingKey } from "../../core/index.ts";
 import { progressReporter } from "../../core/index.ts";
 import { logger } from "../../logger.ts";
 import { parseMemeArgs } from "./args.ts";
@@ -40,6 +40,23 @@ const CHAT_ACTION_EVERY_MS = 4500;
  */
 export const ANONYMOUS_SENDER_REPLY =
   "Please post as yourself (not anonymously or as a channel) to use Mimic: your saved faces belong to your own account.";
+
+/** sendPhoto refuses photos over 10 MB or with width + height over 10000: those go as a file instead. */
+export const TELEGRAM_PHOTO_MAX_BYTES = 10 * 1000 * 1000;
+export const TELEGRAM_PHOTO_MAX_SIDES = 10_000;
+export const UPLOAD_FAILED_REPLY = "Your meme was made, but Telegram refused to take it (it is probably too large). Try again with a smaller reaction image.";
+
+function tooBigForPhoto(f: ReplyFile): boolean {
+  const size = f.width !== undefined && f.height !== undefined ? { width: f.width, height: f.height } : pngSize(f.bytes);
+  return f.bytes.byteLength > TELEGRAM_PHOTO_MAX_BYTES || (size !== undefined && size.width + size.height > TELEGRAM_PHOTO_MAX_SIDES);
+}
+
+/** Width and height from a PNG's IHDR chunk (bytes 16–23), for files whose reply did not say. */
+function pngSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  if (bytes.byteLength < 24 || bytes[0] !== 0x89 || bytes[1] !== 0x50) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
 
 export const BUTTON_NOT_YOURS = "This button isn't yours.";
 
@@ -161,9 +178,18 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     const chatId = ctx.chat!.id;
     const replyTo = ctx.msg ? { reply_parameters: { message_id: ctx.msg.message_id, allow_sending_without_reply: true } } : {};
     if (reply.file) {
-      const file = new InputFile(reply.file.bytes, reply.file.name);
-      if (reply.file.mime === "image/gif") await ctx.api.sendAnimation(chatId, file, { caption: reply.text, ...replyTo });
-      else await ctx.api.sendPhoto(chatId, file, { caption: reply.text, ...replyTo });
+      const f = reply.file;
+      const file = new InputFile(f.bytes, f.name);
+      const fileOpts = { caption: reply.text, ...replyTo };
+      try {
+        if (f.mime === "image/gif") await ctx.api.sendAnimation(chatId, file, fileOpts);
+        else if (tooBigForPhoto(f)) await ctx.api.sendDocument(chatId, file, fileOpts);
+        else await ctx.api.sendPhoto(chatId, file, fileOpts);
+      } catch (err) {
+        // The result exists but Telegram refused it: the user must still hear back.
+        logger.error({ err, mime: f.mime, bytes: f.bytes.byteLength, width: f.width, height: f.height }, "telegram upload failed");
+        await ctx.api.sendMessage(chatId, UPLOAD_FAILED_REPLY, replyTo);
+      }
       return;
     }
     await ctx.api.sendMessage(chatId, reply.text, { ...replyTo, reply_markup: extra.keyboard });

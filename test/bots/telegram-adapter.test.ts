@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ANONYMOUS_SENDER_REPLY, BUTTON_NOT_YOURS, buttonData, createTelegramBot, type TelegramBot } from "../../src/bots/telegram/bot.ts";
-import type { CommandContext, Core, Reply } from "../../src/core/index.ts";
-import { FakeTelegram } from "../helpers/fake-telegram.ts";
+import { ANONYMOUS_SENDER_REPLY, BUTTON_NOT_YOURS, UPLOAD_FAILED_REPLY, buttonData, createTelegramBot, type TelegramBot } from "../../src/bots/telegram/bot.ts";
+import type { CommandContext, Core, Reply, ReplyFile } from "../../src/core/index.ts";
+import { FakeTelegram, uploadedFile } from "../helpers/fake-telegram.ts";
 
 /**
  * Adapter-only scenarios (real grammY against the fake Bot API) with a recording core: what matters here
@@ -46,11 +46,15 @@ describe("Telegram adapter: who a command acts for", () => {
   let fake: FakeTelegram;
   let bot: TelegramBot;
   let calls: CoreCall[];
+  /** The file the recording core's meme() answers with. */
+  let memeFile: ReplyFile | undefined;
 
   beforeEach(async () => {
     fake = await FakeTelegram.start();
     calls = [];
+    memeFile = undefined;
     const core = recordingCore(calls, {
+      meme: () => ({ text: "", ephemeral: false, file: memeFile }),
       faceList: (ctx) => ({ text: `faces of ${ctx.userId}`, ephemeral: false, templates: [{ name: "me", isDefault: true }] }),
     });
     bot = createTelegramBot({ core, token: fake.token, apiRoot: fake.apiRoot });
@@ -122,5 +126,35 @@ describe("Telegram adapter: who a command acts for", () => {
     expect(calls.map((c) => [c.method, c.ctx.userId])).toEqual([["forgetMe", "11"]]);
     // Every button fits Telegram's 64-byte callback_data limit, even with a 32-character name and a large id.
     expect(Buffer.byteLength(buttonData("del", 2 ** 52, "x".repeat(32)))).toBeLessThanOrEqual(64);
+  });
+
+  it("sends results Telegram won't take as a photo as a file, and says so when an upload fails", async () => {
+    const reaction = fake.sendPhoto(GROUP, ALICE, fake.addFile(new Uint8Array(16)));
+    const meme = async () => {
+      const sent = fake.nextCall(["sendPhoto", "sendDocument", "sendMessage"]);
+      fake.sendCommand(GROUP, ALICE, "/meme", reaction);
+      return sent;
+    };
+    // width + height over 10000 (a swap on a huge reaction): sendPhoto would refuse it.
+    memeFile = { bytes: new Uint8Array(2000).fill(7), name: "mimic-me.png", mime: "image/png", width: 6000, height: 4500 };
+    let call = await meme();
+    expect(call.method).toBe("sendDocument");
+    expect(uploadedFile(call).bytes.length).toBe(2000);
+
+    // Over sendPhoto's 10 MB.
+    memeFile = { bytes: new Uint8Array(10_500_000), name: "mimic-me.png", mime: "image/png", width: 3000, height: 3000 };
+    call = await meme();
+    expect(call.method).toBe("sendDocument");
+    expect(uploadedFile(call).bytes.length).toBe(10_500_000);
+
+    // A normal PNG goes as a photo; when Telegram refuses it anyway, the user gets a friendly text.
+    memeFile = { bytes: new Uint8Array(2000), name: "mimic-me.png", mime: "image/png", width: 512, height: 512 };
+    call = await meme();
+    expect(call.method).toBe("sendPhoto");
+    fake.failures.set("sendPhoto", { status: 400, description: "Bad Request: PHOTO_INVALID_DIMENSIONS" });
+    const text = fake.nextCall("sendMessage");
+    fake.sendCommand(GROUP, ALICE, "/meme", reaction);
+    expect((await text).params.text).toBe(UPLOAD_FAILED_REPLY);
+    expect(fake.calls.filter((c) => c.method === "sendPhoto")).toHaveLength(2);
   });
 });
