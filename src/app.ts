@@ -77,8 +77,16 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
+export interface StartOptions extends AppOptions {
+  /**
+   * Called after a bot died for good (e.g. Telegram polling got 401/409) and the app was stopped.
+   * Default: exit non-zero, so a supervisor restarts Mimic instead of it running on deaf.
+   */
+  onFatal?: (err: unknown) => void;
+}
+
 /** What `mimic start` runs: the bots whose tokens are configured, else the playground. */
-export async function startApp(config: Config, opts: AppOptions = {}): Promise<RunningApp> {
+export async function startApp(config: Config, opts: StartOptions = {}): Promise<RunningApp> {
   const app = await createApp(config, opts);
   const running: RunningApp = {
     app,
@@ -87,13 +95,20 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<R
       await app.close();
     },
   };
+  const onFatal = (err: unknown) => {
+    logger.error({ err }, "a bot stopped for good: shutting Mimic down so a supervisor can restart it");
+    void running
+      .stop()
+      .catch((e: unknown) => logger.error({ err: e }, "shutdown after a fatal bot error failed"))
+      .finally(() => (opts.onFatal ?? (() => process.exit(1)))(err));
+  };
   try {
     if (config.DISCORD_TOKEN) {
       running.discord = createDiscordBot({ core: app.core, token: config.DISCORD_TOKEN, apiRoot: config.DISCORD_API_ROOT });
       await running.discord.start();
     }
     if (config.TELEGRAM_TOKEN) {
-      running.telegram = createTelegramBot({ core: app.core, token: config.TELEGRAM_TOKEN, apiRoot: config.TELEGRAM_API_ROOT });
+      running.telegram = createTelegramBot({ core: app.core, token: config.TELEGRAM_TOKEN, apiRoot: config.TELEGRAM_API_ROOT, onFatal });
       await running.telegram.start();
     }
     if (!config.DISCORD_TOKEN && !config.TELEGRAM_TOKEN) {

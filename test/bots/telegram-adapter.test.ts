@@ -158,3 +158,36 @@ describe("Telegram adapter: who a command acts for", () => {
     expect(fake.calls.filter((c) => c.method === "sendPhoto")).toHaveLength(2);
   });
 });
+
+describe("Telegram adapter: polling that dies after start-up", () => {
+  it("calls onFatal when getUpdates answers 409 after the bot started", async () => {
+    const fake = await FakeTelegram.start();
+    const fatal: unknown[] = [];
+    let reportFatal!: () => void;
+    const reported = new Promise<void>((r) => (reportFatal = r));
+    const bot = createTelegramBot({
+      core: recordingCore([]),
+      token: fake.token,
+      apiRoot: fake.apiRoot,
+      onFatal: (err) => {
+        fatal.push(err);
+        reportFatal();
+      },
+    });
+    try {
+      await bot.start();
+      expect(fatal).toEqual([]);
+      // Another process starts polling with the same token: Telegram answers 409 from now on.
+      fake.failures.set("getUpdates", { status: 409, description: "Conflict: terminated by other getUpdates request" });
+      fake.sendCommand(GROUP, ALICE, "/help"); // ends the pending long poll now
+      await reported;
+      expect(fatal).toHaveLength(1);
+      expect(String(fatal[0])).toContain("409");
+      expect(bot.bot.isRunning()).toBe(false);
+    } finally {
+      await bot.stop();
+      await fake.close();
+    }
+  });
+});
+

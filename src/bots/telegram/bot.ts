@@ -19,6 +19,11 @@ export interface TelegramBotOptions {
   apiRoot?: string;
   /** Skip getMe at start (tests). */
   botInfo?: UserFromGetMe;
+  /**
+   * Polling died after start-up (grammY gives up on 401 bad token / 409 another poller): the bot is deaf
+   * from then on, so the composition root must stop the process rather than run on silently.
+   */
+  onFatal?: (err: unknown) => void;
 }
 
 export interface TelegramBot {
@@ -339,10 +344,16 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     bot,
     async start() {
       await bot.init();
+      let started = false;
       await new Promise<void>((resolve, reject) => {
-        running = bot.start({ onStart: () => resolve(), allowed_updates: ["message", "callback_query"] }).catch((err: unknown) => {
-          logger.error({ err }, "telegram polling stopped");
-          reject(err);
+        const onStart = () => {
+          started = true;
+          resolve();
+        };
+        running = bot.start({ onStart, allowed_updates: ["message", "callback_query"] }).catch((err: unknown) => {
+          if (!started) return reject(err);
+          logger.error({ err }, "telegram polling stopped after start-up: the bot no longer receives messages");
+          opts.onFatal?.(err);
         });
       });
       logger.info({ username: bot.botInfo.username }, "telegram bot ready");
