@@ -144,7 +144,7 @@ export class FakeDiscord {
   }
 
   /** A user message as the API returns it (for context menus and channel history). */
-  message(author: FakeUser, attachments: ReturnType<FakeDiscord["addAttachment"]>[] = [], content = "") {
+  message(author: FakeUser, attachments: ReturnType<FakeDiscord["addAttachment"]>[] = [], content = "", embeds: Record<string, unknown>[] = []) {
     return {
       id: nextId(),
       channel_id: this.channelId,
@@ -157,7 +157,7 @@ export class FakeDiscord {
       mentions: [],
       mention_roles: [],
       attachments,
-      embeds: [],
+      embeds,
       pinned: false,
       type: 0,
     };

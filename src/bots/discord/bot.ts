@@ -58,17 +58,26 @@ function firstImage(candidates: ImageCandidate[]): ImageInput | undefined {
   return c && { kind: "url", url: c.url, declaredSize: c.size, declaredMime: c.contentType ?? undefined, name: c.name };
 }
 
+/**
+ * Embed pictures only through Discord's media proxy (proxy_url): the embed's own url is any third-party
+ * address a user or a site put there, and fetching it would let anyone aim Mimic at internal hosts (SSRF).
+ * Embeds without a proxied copy are skipped. Attachments keep their Discord CDN url.
+ */
+function embedImages(...proxyUrls: (string | undefined | null)[]): ImageCandidate[] {
+  return proxyUrls.filter((u): u is string => !!u).map((url) => ({ url }));
+}
+
 function imageOfMessage(m: Message): ImageInput | undefined {
   return firstImage([
     ...m.attachments.map((a) => ({ url: a.url, size: a.size, contentType: a.contentType, name: a.name })),
-    ...m.embeds.flatMap((e) => [e.image?.url, e.thumbnail?.url].filter((u): u is string => !!u).map((url) => ({ url }))),
+    ...m.embeds.flatMap((e) => embedImages(e.image?.proxyURL, e.thumbnail?.proxyURL)),
   ]);
 }
 
 function imageOfApiMessage(m: APIMessage): ImageInput | undefined {
   return firstImage([
     ...m.attachments.map((a) => ({ url: a.url, size: a.size, contentType: a.content_type, name: a.filename })),
-    ...(m.embeds ?? []).flatMap((e) => [e.image?.url, e.thumbnail?.url].filter((u): u is string => !!u).map((url) => ({ url }))),
+    ...(m.embeds ?? []).flatMap((e) => embedImages(e.image?.proxy_url, e.thumbnail?.proxy_url)),
   ]);
 }
 

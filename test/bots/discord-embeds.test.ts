@@ -1,0 +1,72 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createDiscordBot, type DiscordBot } from "../../src/bots/discord/bot.ts";
+import type { Core, ImageInput, Reply } from "../../src/core/index.ts";
+import { FakeDiscord } from "../helpers/fake-discord.ts";
+
+/** Adapter-only: which URL the Discord adapter hands the core for a picture in an embed. */
+
+const ALICE = { id: "100000000000000011", username: "alice" };
+const BOB = { id: "100000000000000022", username: "bob" };
+/** A third-party address someone put in an embed (here: a cloud metadata endpoint). */
+const THIRD_PARTY = "http://169.254.169.254/latest/meta-data/lol.png";
+
+describe("Discord adapter: embed pictures go through Discord's media proxy", () => {
+  let fake: FakeDiscord;
+  let bot: DiscordBot;
+  let images: ImageInput[];
+
+  beforeEach(async () => {
+    fake = await FakeDiscord.start();
+    images = [];
+    const meme = async (_ctx: unknown, input: { image?: ImageInput }): Promise<Reply> => {
+      if (input.image) images.push(input.image);
+      return { text: "meme made", ephemeral: false };
+    };
+    const unused = async (): Promise<Reply> => ({ text: "unused", ephemeral: true });
+    const core: Core = {
+      meme,
+      morph: unused,
+      faceSave: unused,
+      faceList: unused,
+      faceRemove: unused,
+      faceDefault: unused,
+      faceRename: unused,
+      forgetMe: unused,
+      usage: unused,
+      config: unused,
+      templateNames: async () => [],
+    };
+    bot = createDiscordBot({ core, token: fake.token, apiRoot: fake.base });
+    await bot.start();
+  });
+
+  afterEach(async () => {
+    await bot?.stop();
+    await fake?.close();
+  });
+
+  const urlOf = (image: ImageInput) => (image as { url: unknown }).url;
+
+  it("uses proxy_url for embed images and thumbnails, skips embeds without one, never the third-party url", async () => {
+    const proxied = `${fake.base}/external/abc/lol.png`;
+    // "Mimic this" on a message whose only picture is a link preview.
+    const target = fake.message(BOB, [], "https://example.com/lol.png", [{ type: "image", url: THIRD_PARTY, thumbnail: { url: THIRD_PARTY, proxy_url: proxied } }]);
+    await fake.finalAnswer(fake.contextMenu(ALICE, target).token);
+    expect(images.map(urlOf)).toEqual([proxied]);
+
+    // An embed with no proxied copy is no picture at all.
+    const unproxied = fake.message(BOB, [], "", [{ type: "rich", image: { url: THIRD_PARTY } }]);
+    const answer = await fake.finalAnswer(fake.contextMenu(ALICE, unproxied).token);
+    expect(JSON.stringify(answer.json)).toMatch(/no picture/);
+    expect(images).toHaveLength(1);
+
+    // "/meme" with no attachment picks the channel's latest picture, from the REST history (APIMessage).
+    fake.channelMessages = [
+      fake.message(BOB, [], "", [{ type: "rich", image: { url: THIRD_PARTY } }]),
+      fake.message(BOB, [], "", [{ type: "rich", image: { url: THIRD_PARTY, proxy_url: `${proxied}?h` } }]),
+    ];
+    await fake.finalAnswer(fake.slash(ALICE, "meme", []).token);
+    expect(images.map(urlOf)).toEqual([proxied, `${proxied}?h`]);
+    expect(images.map(urlOf)).not.toContain(THIRD_PARTY);
+  });
+});
