@@ -3,6 +3,7 @@
  * (src/app.ts) binds them to the real template store, moderation and inference queue; tests bind
  * them to in-memory doubles. Everything here is plain data so it can cross worker/process borders.
  */
+import type { EnrolledFace, InferenceQueue } from "../queue/jobs.ts";
 
 /** Who is asking, on which platform and where. Server/channel are null in private chats. */
 export interface Scope {
@@ -30,12 +31,6 @@ export interface TemplateSummary {
 }
 
 /** What enrolment produced for one saved face (the store keeps it; the queue consumes it). */
-export interface EnrolledFace {
-  /** Opaque, serialisable template data (aligned face image, landmarks, …) owned by the pipeline/store. */
-  data: unknown;
-  /** A short human-readable note about the face quality, shown after saving ("sharp, neutral"). */
-  qualityNote?: string;
-}
 
 export interface TemplatePort {
   list(owner: Owner): Promise<TemplateSummary[]>;
@@ -104,66 +99,19 @@ export interface Admission {
 
 // ---------------------------------------------------------------- queue
 
-export interface Captions {
-  top?: string;
-  bottom?: string;
-}
+// The job contract is the queue's own (src/queue/jobs.ts); the core only needs to submit.
+export type {
+  Captions,
+  EncodedImage,
+  EnrolledFace,
+  Job,
+  JobResult,
+  ProgressEvent,
+  SubmitOptions,
+  TransferMode,
+} from "../queue/jobs.ts";
 
-export type TransferMode = "mimic" | "swap";
-
-export interface EncodedImage {
-  bytes: Uint8Array;
-  mime: string;
-}
-
-export type Job =
-  | { kind: "enrol"; image: EncodedImage }
-  | {
-      kind: "meme";
-      template: unknown;
-      reaction: EncodedImage;
-      captions: Captions;
-      /** 0..1: how strongly the reaction's expression is applied. */
-      intensity: number;
-      mode: TransferMode;
-      /** Largest acceptable output file in bytes (the platform's attachment limit). */
-      byteBudget: number;
-    }
-  | {
-      kind: "animated";
-      template: unknown;
-      /** A GIF reaction (animated transfer) or a still (morph from the user's face to the expression). */
-      reaction: EncodedImage;
-      captions: Captions;
-      intensity: number;
-      mode: TransferMode;
-      /** "morph": user's face → expression; "reaction": follow the GIF's frames. */
-      animation: "morph" | "reaction";
-      byteBudget: number;
-    };
-
-export type JobResult =
-  | { kind: "enrol"; face: EnrolledFace }
-  | { kind: "meme" | "animated"; bytes: Uint8Array; mime: "image/png" | "image/gif"; width: number; height: number };
-
-export type ProgressEvent =
-  | { type: "queued"; position: number; etaSeconds: number }
-  | { type: "started" }
-  | { type: "done" }
-  | { type: "failed"; message: string };
-
-export interface SubmitOptions {
-  requestId: string;
-  userId: string;
-  serverId: string | null;
-  signal?: AbortSignal;
-  onProgress?: (e: ProgressEvent) => void;
-}
-
-export interface QueuePort {
-  /** Resolves with the result or rejects with a MimicError (BUSY when full, TIMEOUT, CANCELLED, pipeline errors). */
-  submit(job: Job, opts: SubmitOptions): Promise<JobResult>;
-}
+export type QueuePort = Pick<InferenceQueue, "submit">;
 
 export interface CorePorts {
   templates: TemplatePort;

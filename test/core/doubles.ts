@@ -18,6 +18,7 @@ import type {
   TemplateSummary,
   UsageReport,
 } from "../../src/core/ports.ts";
+import type { ImageSource } from "../../src/queue/jobs.ts";
 
 /**
  * In-memory stand-ins for the store, moderation and queue, for tests of the core and the adapters'
@@ -208,12 +209,19 @@ export async function enrolDouble(image: { bytes: Uint8Array }): Promise<JobResu
   return { kind: "enrol", face: { data: { cropPng, cropSize, landmarks, embedding, analysis: { double: true } }, qualityNote: "test double" } };
 }
 
+/** The core always sends input bytes inline; a URL source would be a core bug these doubles should expose. */
+function inlineBytes(src: ImageSource): Uint8Array {
+  if (!("bytes" in src)) throw new Error(`the core submitted a URL source (${src.url}); it sends bytes`);
+  return src.bytes;
+}
+
 /** Real PNG/GIF output made from the reaction (no face work): what a renderer returns, in shape and format. */
 export async function renderDouble(job: Extract<Job, { kind: "meme" | "animated" }>): Promise<JobResult> {
-  const meta = await sharp(job.reaction.bytes).metadata();
+  const reaction = inlineBytes(job.reaction);
+  const meta = await sharp(reaction).metadata();
   if (!meta.width) throw new MimicError("NOT_AN_IMAGE", "That file is not a picture I can read.");
   const width = Math.min(meta.width, 256);
-  const base = sharp(job.reaction.bytes, { pages: 1 }).resize({ width }).removeAlpha();
+  const base = sharp(reaction, { pages: 1 }).resize({ width }).removeAlpha();
   const { data, info } = await base.raw().toBuffer({ resolveWithObject: true });
   if (job.kind === "meme") {
     const png = await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).png().toBuffer();
@@ -279,7 +287,7 @@ export function queueDouble(capacity = 10): QueueDouble {
           opts,
           run: () => {
             opts.onProgress?.({ type: "started" });
-            const work = job.kind === "enrol" ? enrolDouble(job.image) : renderDouble(job);
+            const work = job.kind === "enrol" ? enrolDouble({ bytes: inlineBytes(job.image) }) : renderDouble(job);
             work
               .then((r) => {
                 opts.onProgress?.({ type: "done" });
