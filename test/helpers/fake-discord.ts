@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import busboy from "busboy";
 import { WebSocketServer, type WebSocket } from "ws";
+import { readBody } from "./read-body.ts";
 
 /**
  * A fake Discord for driving the real discord.js Client offline: a gateway (HELLO, heartbeat ACK,
@@ -331,34 +331,13 @@ export class FakeDiscord {
     return send(404, { message: `404: Not Found (${req.method} ${path})`, code: 0 });
   }
 
-  private readBody(req: IncomingMessage, call: RestCall): Promise<void> {
-    const type = req.headers["content-type"] ?? "";
-    if (type.startsWith("multipart/form-data")) {
-      return new Promise((resolve, reject) => {
-        const bb = busboy({ headers: req.headers });
-        bb.on("field", (k, v) => {
-          if (k === "payload_json") call.json = JSON.parse(v) as Record<string, unknown>;
-        });
-        bb.on("file", (field, stream, info) => {
-          const chunks: Buffer[] = [];
-          stream.on("data", (c: Buffer) => chunks.push(c));
-          stream.on("end", () => call.files.push({ field, filename: info.filename ?? "", mime: info.mimeType, bytes: Buffer.concat(chunks) }));
-        });
-        bb.on("close", () => resolve());
-        bb.on("error", reject);
-        req.pipe(bb);
-      });
-    }
-    return new Promise((resolve) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        if (text) call.json = JSON.parse(text) as Record<string, unknown>;
-        resolve();
-      });
-    });
+  private async readBody(req: IncomingMessage, call: RestCall): Promise<void> {
+    const body = await readBody(req);
+    if (body.json !== undefined) call.json = body.json as Record<string, unknown>;
+    if (body.fields.payload_json) call.json = JSON.parse(body.fields.payload_json) as Record<string, unknown>;
+    call.files.push(...body.files);
   }
+
 }
 
 /** Progress edits ("In the queue…", "Working on it…") are not final answers. */

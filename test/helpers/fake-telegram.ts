@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import busboy from "busboy";
+import { readBody } from "./read-body.ts";
 
 /**
  * A fake Telegram Bot API on 127.0.0.1 for driving the real grammY Bot: long-polled getUpdates, the
@@ -249,33 +249,15 @@ export class FakeTelegram {
     res.end(JSON.stringify(body));
   }
 
-  private readParams(req: IncomingMessage): Promise<{ params: Record<string, unknown>; files: RecordedCall["files"] }> {
-    const type = req.headers["content-type"] ?? "";
-    if (type.startsWith("multipart/form-data")) {
-      return new Promise((resolve, reject) => {
-        const params: Record<string, unknown> = {};
-        const files: RecordedCall["files"] = {};
-        const bb = busboy({ headers: req.headers });
-        bb.on("field", (k, v) => (params[k] = parseValue(v)));
-        bb.on("file", (k, stream, info) => {
-          const chunks: Buffer[] = [];
-          stream.on("data", (c: Buffer) => chunks.push(c));
-          stream.on("end", () => (files[k] = { bytes: Buffer.concat(chunks), filename: info.filename ?? "", mime: info.mimeType }));
-        });
-        bb.on("close", () => resolve({ params, files }));
-        bb.on("error", reject);
-        req.pipe(bb);
-      });
-    }
-    return new Promise((resolve) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        resolve({ params: text ? (JSON.parse(text) as Record<string, unknown>) : {}, files: {} });
-      });
-    });
+  private async readParams(req: IncomingMessage): Promise<{ params: Record<string, unknown>; files: RecordedCall["files"] }> {
+    const body = await readBody(req);
+    if (body.json !== undefined) return { params: body.json as Record<string, unknown>, files: {} };
+    const params = Object.fromEntries(Object.entries(body.fields).map(([k, v]) => [k, parseValue(v)]));
+    const files: RecordedCall["files"] = {};
+    for (const f of body.files) files[f.field] = { bytes: f.bytes, filename: f.filename, mime: f.mime };
+    return { params, files };
   }
+
 }
 
 function parseValue(v: string): unknown {
