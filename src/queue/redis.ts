@@ -70,6 +70,14 @@ function connect(url: string): Redis {
   return r;
 }
 
+/**
+ * Fire-and-forget Redis calls (clean-ups, notifications) may fail when the connection drops or the queue
+ * closes while they are in flight; that must never surface as an unhandled rejection.
+ */
+function bestEffort(p: Promise<unknown>, what: string): void {
+  p.catch((err: unknown) => logger.debug({ err: err instanceof Error ? err.message : String(err) }, what));
+}
+
 function defineScripts(r: Redis) {
   const scripts = { mimicEnqueue: ENQUEUE, mimicClaim: CLAIM, mimicCancel: CANCEL_WAITING, mimicFinish: FINISH, mimicPositions: POSITIONS };
   for (const [name, lua] of Object.entries(scripts)) r.defineCommand(name, { numberOfKeys: 0, lua });
@@ -93,7 +101,7 @@ async function liveWorkers(r: Redis, P: string): Promise<{ slots: number; runnin
   for (const [id, v] of Object.entries(raw)) {
     const [s, run, exp] = v.split("|").map(Number);
     if (exp < now) {
-      void r.hdel(`${P}:workers`, id);
+      bestEffort(r.hdel(`${P}:workers`, id), "could not drop an expired worker");
       continue;
     }
     slots += s;
@@ -149,7 +157,7 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
   async function collect(id: string): Promise<boolean> {
     const raw = await cmd.getBuffer(`${P}:res:${id}`);
     if (!raw) return false;
-    void cmd.del(`${P}:res:${id}`);
+    bestEffort(cmd.del(`${P}:res:${id}`), "could not delete a read result");
     const out = deserialize(raw) as Outcome;
     settle(id, (p) => {
       if (out.ok) {
@@ -167,6 +175,8 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
   }
 
   const subscribed = sub.subscribe(`${P}:events`);
+  // A queue closed before its subscription completes rejects this; ready() still reports it to its caller.
+  bestEffort(subscribed, "events subscription ended before it started");
   sub.on("message", (_channel: string, message: string) => {
     const ev = JSON.parse(message) as QueueEvent;
     const p = pending.get(ev.id);
@@ -208,7 +218,7 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
     }
     for (const [id, p] of pending) {
       if (p.state === "queued" && now - p.queuedAt > maxWaitMs) {
-        void cmd.mimicCancel(P, id).then((gone) => {
+        bestEffort(cmd.mimicCancel(P, id).then((gone) => {
           if (gone === 1) {
             settle(id, (q) => {
               counters.failed += 1;
@@ -217,7 +227,7 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
               q.reject(e);
             });
           }
-        });
+        }), "could not time out a waiting job");
       }
     }
   }, 1000);
@@ -287,9 +297,10 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
           const cur = pending.get(id);
           if (!cur) return;
           // Waiting: leave the queue. Running: tell whichever worker has it to stop.
-          void cmd.mimicCancel(P, id).then((gone) => {
-            if (gone !== 1) void cmd.publish(`${P}:cancel`, id);
-          });
+          bestEffort(
+            cmd.mimicCancel(P, id).then((gone) => (gone === 1 ? undefined : cmd.publish(`${P}:cancel`, id))),
+            "could not cancel a job",
+          );
           settle(id, (q) => q.reject(abortError(signal)));
         };
         if (signal.aborted) onAbort();
@@ -401,7 +412,7 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
     try {
       out = { ok: true, result: await pool.run(job, { requestId, signal: ac.signal }) };
       times.record(job.kind, performance.now() - t0);
-      void cmd.hset(`${P}:svc`, job.kind, Math.round(times.estimate(job.kind)));
+      bestEffort(cmd.hset(`${P}:svc`, job.kind, Math.round(times.estimate(job.kind))), "could not share a service time");
     } catch (e) {
       out = { ok: false, error: toWireError(e) };
     } finally {

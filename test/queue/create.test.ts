@@ -60,4 +60,25 @@ describe("createQueue and configuration", () => {
     if (keys.length) await redis.del(...keys);
     await redis.quit();
   });
+
+  test.skipIf(!REDIS)("a Redis queue closed before it finished connecting leaves no unhandled rejection", async () => {
+    // Regression: the events subscription, still in flight, rejected with "Connection is closed" on close().
+    const unhandled: unknown[] = [];
+    const record = (e: unknown) => unhandled.push(e);
+    process.on("unhandledRejection", record);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const q = createRedisQueue({
+          url: REDIS!, prefix: `mimictest:early-close-${process.pid}`, workers: 1, capacity: 5, perUserLimit: 1,
+          jobTimeoutMs: 1000, cheapFirst: false, handlersUrl: TEST_HANDLERS, resultTtlSeconds: 30,
+          maxPayloadBytes: 1 << 20, maxWaitMs: 1000,
+        });
+        await q.close({ drainMs: 0 });
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      process.off("unhandledRejection", record);
+    }
+    expect(unhandled.map(String)).toEqual([]);
+  });
 });
