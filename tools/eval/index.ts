@@ -21,6 +21,7 @@ import type { AnalyzedFace, RgbImage } from "../../src/pipeline/types.ts";
 import { faceMeshPoints } from "../../src/pipeline/warp/index.ts";
 import { LEFT_EYE_UPPER, RIGHT_EYE_UPPER } from "../../src/pipeline/warp/landmarks.ts";
 import { RING_SCALE } from "../../src/pipeline/transfer/transfer.ts";
+import { LID_GAIN } from "../../src/pipeline/transfer/eyes.ts";
 
 const FIXTURES = "test/fixtures/faces";
 const FILES = ["grace_hopper_512x512.jpg", "astronaut.png", "franck_01829.jpg", "franck_02221.jpg", "franck_04117.jpg"];
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
           mode,
           errors: {},
           expressionOk: false,
-          targetMaxError: maxError(measureExpression(res.landmarks), r.measures),
+          targetMaxError: maxError(measureExpression(res.expression), r.measures),
           cosTemplate: NaN,
           cosReaction: NaN,
           identityOk: null,
@@ -118,7 +119,7 @@ async function main(): Promise<void> {
   }
   // The same lid test seen by the plain mesh too, to show what the attention refinement adds.
   const plain = await createFaceAnalyzer({ refine: false });
-  const sensitivity = await lidSensitivity(analyzer, loaded.find((l) => l.name === "franck_01829.jpg")!, plain);
+  const sensitivity = await lidSensitivity(analyzer, loaded, plain);
   await plain.dispose();
   const coupling = await eyeMouthCoupling(analyzer, loaded);
   writeFileSync(join(outDir, "REPORT.md"), report(loaded, rows, [...sensitivity, "", ...coupling], analyzer.refined));
@@ -136,23 +137,38 @@ function maxError(got: ExpressionMeasures, want: ExpressionMeasures): number {
 }
 
 /**
- * How the analyser itself sees lid motion: the template's upper lids are lowered by k px in the mesh, the
- * photo is warped accordingly (upper region only), and the result is analysed again.
+ * How the analyser itself sees lid motion, which sets LID_GAIN: a face's upper lids are moved by k px in
+ * its own mesh (down: closing, up: opening), the engine draws that (regions upper), and the result is
+ * analysed again. "follows" is the re-read change over the drawn change; the engine draws lids LID_GAIN×
+ * as far as it reads them, so "re-read / intended" near 1 means the calibration holds.
  */
-async function lidSensitivity(analyzer: Awaited<ReturnType<typeof getFaceAnalyzer>>, l: Loaded, plain: Awaited<ReturnType<typeof getFaceAnalyzer>>): Promise<string[]> {
-  const openness = (m: ExpressionMeasures | undefined) => (m ? ((m.eyeOpenRight + m.eyeOpenLeft) / 2).toFixed(3) : "no face");
+async function lidSensitivity(analyzer: Awaited<ReturnType<typeof getFaceAnalyzer>>, loaded: Loaded[], plain: Awaited<ReturnType<typeof getFaceAnalyzer>>): Promise<string[]> {
+  const openness = (m: ExpressionMeasures | undefined) => (m ? (m.eyeOpenRight + m.eyeOpenLeft) / 2 : NaN);
   const seenBy = async (a: Awaited<ReturnType<typeof getFaceAnalyzer>>, img: RgbImage) => {
     const f = (await a.analyze(img)).faces[0];
     return f ? measureExpression(f.landmarks) : undefined;
   };
   const rows: string[] = [];
-  for (const px of [0, 3, 6, 9, 12]) {
-    const lm = Float32Array.from(l.face.landmarks);
-    for (const upper of [RIGHT_EYE_UPPER, LEFT_EYE_UPPER]) for (let j = 1; j < 8; j++) lm[3 * upper[j]! + 1]! += px * Math.sin((j * Math.PI) / 8);
-    // The reaction's mesh alone is changed: in its own frame its lids are what the engine transfers.
-    const res = transferExpression({ template: l.image, templateFace: l.face, reaction: l.image, reactionFace: { ...l.face, landmarks: lm }, regions: "upper" });
-    rows.push(`| ${px} | ${openness(measureExpression(res.landmarks))} | ${openness(await seenBy(analyzer, res.image))} | ${openness(await seenBy(plain, res.image))} |`);
+  const follows: number[] = [];
+  for (const name of ["franck_01829.jpg", "franck_04117.jpg", "grace_hopper_512x512.jpg"]) {
+    const l = loaded.find((x) => x.name === name)!;
+    const own = openness(l.measures);
+    for (const px of [-6, -3, 3, 6, 9]) {
+      const lm = Float32Array.from(l.face.landmarks);
+      for (const upper of [RIGHT_EYE_UPPER, LEFT_EYE_UPPER]) for (let j = 1; j < 8; j++) lm[3 * upper[j]! + 1]! += px * Math.sin((j * Math.PI) / 8);
+      // The reaction's mesh alone is changed: in its own frame its lids are what the engine transfers.
+      const res = transferExpression({ template: l.image, templateFace: l.face, reaction: l.image, reactionFace: { ...l.face, landmarks: lm }, regions: "upper" });
+      const intended = openness(measureExpression(res.expression));
+      const drawn = openness(measureExpression(res.landmarks));
+      const seen = openness(await seenBy(analyzer, res.image));
+      const follow = (seen - own) / (drawn - own);
+      if (Number.isFinite(follow)) follows.push(follow);
+      const f = (v: number) => (Number.isNaN(v) ? "no face" : v.toFixed(3));
+      rows.push(`| ${name} | ${px} | ${f(intended)} | ${f(drawn)} | ${f(seen)} | ${follow.toFixed(2)} | ${(seen / intended).toFixed(2)} | ${f(openness(await seenBy(plain, res.image)))} |`);
+    }
   }
+  follows.sort((a, b) => a - b);
+  rows.push("", `Median share of the drawn lid motion that the analyser follows: ${follows[follows.length >> 1]!.toFixed(2)} (LID_GAIN = ${LID_GAIN}).`);
   return rows;
 }
 
@@ -301,10 +317,12 @@ function report(loaded: Loaded[], rows: Row[], sensitivity: string[], refined: b
     "",
     "## How the analyser sees eyelids",
     "",
-    "franck_01829's upper lids lowered by k px in the mesh and warped (regions upper), then analysed again:",
+    "Each face's upper lids moved by k px in its mesh (positive: down), transferred onto itself (regions upper) and",
+    `analysed again. The engine draws lids LID_GAIN (${LID_GAIN})× as far as it reads them move (src/pipeline/transfer/eyes.ts);`,
+    "`follows` is the re-analysed change over the drawn change, `seen / intended` should be near 1. Mean eye openness:",
     "",
-    "| k px | intended eye openness | re-analysed | re-analysed, plain mesh (no refinement) |",
-    "|---|---|---|---|",
+    "| face | k px | intended | drawn | re-analysed | follows | seen / intended | re-analysed, plain mesh (no refinement) |",
+    "|---|---|---|---|---|---|---|---|",
     ...sensitivity,
     "",
     "Contact sheets: `contact-mimic.png`, `contact-swap.png` (rows: templates, columns: reactions, first row/column: inputs).",

@@ -5,6 +5,7 @@ import { cropImage } from "../image/index.ts";
 import { blendPatch, boxBlurMask, diffBox, erodeMask, mapColours, maskedStats, membraneCorrection, pointsBox } from "./blend.ts";
 import { retargetExpression, type Regions } from "./expression.ts";
 import { alignSimilarity, applySimilarity } from "./geometry.ts";
+import { LID_GAIN, amplifyLidMotion, paintEyes } from "./eyes.ts";
 import { measureExpression } from "./measure.ts";
 import { CLOSED_MOUTH_GROW, paintClosedLips, paintMouthInterior, skinGain } from "./mouth.ts";
 import { checkFace } from "./validate.ts";
@@ -30,8 +31,13 @@ export interface TransferInput {
 export interface TransferResult {
   /** Template-sized (mimic) or reaction-sized (swap). */
   image: RgbImage;
-  /** The result's face mesh (468×3) in output pixels. */
+  /**
+   * The result's face mesh (468×3) in output pixels: the geometry its pixels were warped to. Eyelids there
+   * move LID_GAIN× as far as in `expression` (the face mesh reads only about half of a lid's motion).
+   */
   landmarks: Float32Array;
+  /** The transferred expression as face analysis should read it back from the result (468×3, output pixels). */
+  expression: Float32Array;
   timingsMs: StageTimings;
   /** Smallest box holding every changed pixel (relative to the template in mimic, the reaction in swap); null if none. */
   changedBox: Box | null;
@@ -77,10 +83,12 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
   timingsMs.prepare = performance.now() - t0;
   if (intensity === 0) {
     timingsMs.total = performance.now() - t0;
-    return { image: out, landmarks: templateFace.landmarks.slice(), timingsMs, changedBox: null, mouthSynthesised: false };
+    return { image: out, landmarks: templateFace.landmarks.slice(), expression: templateFace.landmarks.slice(), timingsMs, changedBox: null, mouthSynthesised: false };
   }
   let t = performance.now();
-  const target = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions });
+  const expression = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions });
+  // Drawn geometry: lids move LID_GAIN× what the mesh reads (see eyes.ts); everything else as read.
+  const target = amplifyLidMotion(templateFace.landmarks, expression, LID_GAIN);
   timingsMs.retarget = performance.now() - t;
 
   t = performance.now();
@@ -100,6 +108,12 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
   t = performance.now();
   warpTriangles(template, src, dst, moved, out);
   timingsMs.warp = performance.now() - t;
+
+  if (regions !== "lower") {
+    t = performance.now();
+    paintEyes(out, target, template, templateFace.landmarks);
+    timingsMs.eyes = performance.now() - t;
+  }
 
   t = performance.now();
   let mouthSynthesised = false;
@@ -133,7 +147,7 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
   const changedBox = diffBox(template, out, pointsBox(dst, out.width, out.height, 2));
   timingsMs.diff = performance.now() - t;
   timingsMs.total = performance.now() - t0;
-  return { image: out, landmarks: target, timingsMs, changedBox, mouthSynthesised };
+  return { image: out, landmarks: target, expression, timingsMs, changedBox, mouthSynthesised };
 }
 
 /**
@@ -203,8 +217,10 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
   const timingsMs: StageTimings = {};
   const out = copyImage(reaction);
   let t = performance.now();
-  const wearing = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions });
-  const placed = applySimilarity(alignSimilarity(wearing, reactionFace.landmarks, STABLE), wearing);
+  const read = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions });
+  const wearing = amplifyLidMotion(templateFace.landmarks, read, LID_GAIN);
+  const toReaction = alignSimilarity(read, reactionFace.landmarks, STABLE);
+  const placed = applySimilarity(toReaction, wearing);
   timingsMs.retarget = performance.now() - t;
 
   t = performance.now();
@@ -231,6 +247,15 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
   const canvas: RgbImage = { width: bw, height: bh, data: new Uint8Array(bw * bh * 3) };
   const cover = new Float32Array(bw * bh);
   warpTriangles(template, src, dst, tris, canvas, cover);
+  if (regions !== "lower") {
+    // Lids over a still eyeball here too (the canvas is box-relative).
+    const inBox = placed.slice();
+    for (let i = 0; i < MESH_POINTS; i++) {
+      inBox[3 * i]! -= box.x;
+      inBox[3 * i + 1]! -= box.y;
+    }
+    paintEyes(canvas, inBox, template, templateFace.landmarks);
+  }
   timingsMs.warp = performance.now() - t;
 
   t = performance.now();
@@ -270,7 +295,7 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
   timingsMs.mouth = performance.now() - t;
   const changedBox = diffBox(reaction, out, box);
   timingsMs.total = performance.now() - t0;
-  return { image: out, landmarks: placed, timingsMs, changedBox, mouthSynthesised };
+  return { image: out, landmarks: placed, expression: applySimilarity(toReaction, read), timingsMs, changedBox, mouthSynthesised };
 }
 
 /** Hard mask (box-sized) of the swapped face's blend region; see swap(). */

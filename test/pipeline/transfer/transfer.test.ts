@@ -12,6 +12,7 @@ import {
 } from "../../../src/pipeline/transfer/index.ts";
 import type { AnalyzedFace, Box, FaceAnalysis, RgbImage } from "../../../src/pipeline/types.ts";
 import { faceMeshPoints } from "../../../src/pipeline/warp/index.ts";
+import { LEFT_EYE_UPPER, RIGHT_EYE_UPPER } from "../../../src/pipeline/warp/landmarks.ts";
 import { RING_SCALE } from "../../../src/pipeline/transfer/transfer.ts";
 
 const NAMES = ["grace_hopper_512x512.jpg", "franck_01829.jpg", "franck_02221.jpg", "franck_04117.jpg"] as const;
@@ -58,6 +59,18 @@ function changedIn(a: RgbImage, b: RgbImage, box: Box): number {
 
 const MOUTH = [61, 291, 0, 17, 13, 14, 78, 308];
 const EYES_AND_BROWS = [70, 63, 105, 66, 107, 300, 293, 334, 296, 336, 33, 133, 159, 145, 263, 362, 386, 374];
+
+/** A face wearing its own expression with the upper lids lowered by `px` in the mesh (regions upper). */
+function ownLidsLowered(name: Name, px: number) {
+  const tpl = images.get(name)!;
+  const face = faces.get(name)!;
+  const lowered = face.landmarks.slice();
+  for (const upper of [RIGHT_EYE_UPPER, LEFT_EYE_UPPER]) {
+    for (let j = 1; j < 8; j++) lowered[3 * upper[j]! + 1]! += px * Math.sin((j * Math.PI) / 8);
+  }
+  const res = transferExpression({ template: tpl, templateFace: face, reaction: tpl, reactionFace: { ...face, landmarks: lowered }, regions: "upper" });
+  return { tpl, face, res };
+}
 
 describe("transferExpression (mimic)", () => {
   it("returns the template unchanged at intensity 0", () => {
@@ -182,15 +195,8 @@ describe("transferExpression (mimic)", () => {
   });
 
   it("closes eyes by lowering the lids over the iris (fewer dark iris pixels), not by smearing", () => {
-    const name = "franck_01829.jpg";
-    const tpl = images.get(name)!;
-    const face = faces.get(name)!;
     // The same face with its upper lids lowered by 10 px: a reaction whose eyes are nearly shut.
-    const shut = face.landmarks.slice();
-    for (const upper of [[33, 246, 161, 160, 159, 158, 157, 173, 133], [263, 466, 388, 387, 386, 385, 384, 398, 362]]) {
-      for (let j = 1; j < 8; j++) shut[3 * upper[j]! + 1]! += 10 * Math.sin((j * Math.PI) / 8);
-    }
-    const res = transferExpression({ template: tpl, templateFace: face, reaction: tpl, reactionFace: { ...face, landmarks: shut }, regions: "upper" });
+    const { tpl, face, res } = ownLidsLowered("franck_01829.jpg", 10);
     const dark = (img: RgbImage) => {
       let n = 0;
       for (const [a, b] of [[159, 145], [386, 374]] as const) {
@@ -209,6 +215,32 @@ describe("transferExpression (mimic)", () => {
     expect(after).toBeLessThan(before * 0.7);
     // The mouth is untouched (regions upper) and the result still has a face with both eyes narrower.
     expect(measureExpression(res.landmarks).eyeOpenLeft).toBeLessThan(measureExpression(face.landmarks).eyeOpenLeft * 0.6);
+  });
+
+  it("a lowering lid covers the eyeball instead of squeezing it: the lower iris stays where it was", () => {
+    // Read 3 px, drawn LID_GAIN × 3 = 4.5 px: the opening keeps a still middle.
+    const { tpl, face, res } = ownLidsLowered("franck_01829.jpg", 3);
+    let still = 0, diff = 0, moved = 0;
+    for (const [up, lo] of [[159, 145], [386, 374]] as const) {
+      const lm = face.landmarks;
+      const x = Math.round(lm[3 * up]!);
+      const newLid = res.landmarks[3 * up + 1]!, lower = lm[3 * lo + 1]!;
+      const open = lower - lm[3 * up + 1]!;
+      // Between the lowered lid's shadow band and the lower lid's: the still eyeball.
+      for (let y = Math.ceil(newLid + 0.3 * open); y <= Math.floor(lower - 0.22 * open); y++) {
+        for (let dx = -3; dx <= 3; dx++) {
+          const o = (y * tpl.width + x + dx) * 3;
+          for (let c = 0; c < 3; c++) diff += Math.abs(res.image.data[o + c]! - tpl.data[o + c]!);
+          still++;
+        }
+      }
+      // (and the lid itself did come down)
+      moved += res.landmarks[3 * up + 1]! - lm[3 * up + 1]!;
+    }
+    expect(moved / 2).toBeGreaterThan(3);
+    expect(still).toBeGreaterThan(10);
+    // Squeezed into the smaller opening, these pixels would come from higher up the iris (~1–3 px away).
+    expect(diff / (still * 3)).toBeLessThan(1.5);
   });
 
   it("scales the expression with intensity", () => {

@@ -1,0 +1,125 @@
+import { describe, expect, it } from "vitest";
+import { amplifyLidMotion, eyeColumnSource, type EyeColumn } from "../../../src/pipeline/transfer/eyes.ts";
+import { measureExpression } from "../../../src/pipeline/transfer/index.ts";
+import { LEFT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER } from "../../../src/pipeline/warp/landmarks.ts";
+import laugh from "./laugh-mesh.json" with { type: "json" };
+
+// One column across an eye, in eye widths: fold above, upper lid, lower lid, fold below.
+const template: EyeColumn = { fold: -0.2, upper: -0.12, lower: 0.14, lowFold: 0.24 };
+const samples = (c: EyeColumn, n = 200) => Array.from({ length: n - 1 }, (_, k) => c.fold + ((k + 1) / n) * (c.lowFold - c.fold));
+
+describe("eyeColumnSource", () => {
+  it("is the identity when nothing moved", () => {
+    for (const v of samples(template)) expect(eyeColumnSource(v, template, template)).toBeCloseTo(v, 12);
+  });
+
+  it("closing: the lid and its lash line move down unchanged, the eyeball under them stays still", () => {
+    const closing = { ...template, fold: -0.19, upper: -0.02 };
+    // The new lid line shows the template's lid line, and the lash line above it keeps its thickness.
+    expect(eyeColumnSource(closing.upper, closing, template)).toBeCloseTo(template.upper, 12);
+    expect(eyeColumnSource(closing.upper - 0.03, closing, template)).toBeCloseTo(template.upper - 0.03, 12);
+    // Skin above the lash line stretches to reach the fold.
+    expect(eyeColumnSource(closing.fold + 1e-9, closing, template)).toBeCloseTo(template.fold, 6);
+    // Deeper in the opening the eyeball is where it was (no squash)...
+    for (const v of [0.06, 0.08]) expect(eyeColumnSource(v, closing, template)).toBeCloseTo(v, 12);
+    // ...and the part the lid now covers is skipped: just inside the lid shows the template's lid shadow.
+    const shadow = eyeColumnSource(closing.upper + 0.01, closing, template);
+    expect(shadow).toBeGreaterThan(template.upper);
+    expect(shadow).toBeLessThan(template.upper + 0.28 * (template.lower - template.upper));
+    // Nothing outside the template's opening is pulled inside the new one.
+    for (const v of samples(closing).filter((v) => v > closing.upper && v < closing.lower)) {
+      const s = eyeColumnSource(v, closing, template);
+      expect(s).toBeGreaterThan(template.upper);
+      expect(s).toBeLessThan(template.lower);
+    }
+  });
+
+  it("opening wider: the lid shadows move with the lids, the eyeball stays still and is continued past its edge", () => {
+    const wide = { ...template, fold: -0.26, upper: -0.2 };
+    const open = template.lower - template.upper;
+    const band = 0.28 * open;
+    expect(eyeColumnSource(wide.upper, wide, template)).toBeCloseTo(template.upper, 12);
+    // Shadow band: slope 1 right under the lid.
+    expect(eyeColumnSource(wide.upper + band / 2, wide, template)).toBeCloseTo(template.upper + band / 2, 12);
+    // The template's still middle is where it was.
+    for (const v of [0, 0.03]) expect(eyeColumnSource(v, wide, template)).toBeCloseTo(v, 12);
+    // The uncovered strip between the moved band and the still middle mirrors the middle's top rows:
+    // eyeball only, never lid shadow, lashes or skin.
+    const middleTop = template.upper + band;
+    const strip = samples(wide).filter((v) => v > wide.upper + band && v < middleTop);
+    expect(strip.length).toBeGreaterThan(5);
+    for (const v of strip) {
+      const s = eyeColumnSource(v, wide, template);
+      expect(s).toBeGreaterThanOrEqual(middleTop);
+      expect(s).toBeCloseTo(2 * middleTop - v, 12);
+    }
+  });
+
+  it("nearly shut: the thin opening shows only the two lid shadows, meeting in the middle", () => {
+    const shut = { ...template, upper: 0.1, lower: 0.12, fold: -0.15 };
+    const top = eyeColumnSource(0.1005, shut, template);
+    const bottom = eyeColumnSource(0.1195, shut, template);
+    expect(top - template.upper).toBeLessThan(0.28 * (template.lower - template.upper));
+    expect(template.lower - bottom).toBeLessThan(0.2 * (template.lower - template.upper));
+    for (const v of samples(shut)) expect(Number.isFinite(eyeColumnSource(v, shut, template))).toBe(true);
+  });
+
+  it("the lower lid mirrors the upper: its lash line moves with it, the skin below stretches", () => {
+    const raised = { ...template, lower: 0.1 };
+    expect(eyeColumnSource(raised.lower, raised, template)).toBeCloseTo(template.lower, 12);
+    expect(eyeColumnSource(raised.lower + 0.02, raised, template)).toBeCloseTo(template.lower + 0.02, 12);
+    expect(eyeColumnSource(raised.lowFold - 1e-9, raised, template)).toBeCloseTo(template.lowFold, 6);
+  });
+});
+
+describe("amplifyLidMotion", () => {
+  const base = Float32Array.from(laugh as number[]);
+  const eyeWidth = Math.hypot(base[3 * 133]! - base[3 * 33]!, base[3 * 133 + 1]! - base[3 * 33 + 1]!);
+  const lower = (lm: Float32Array, px: number) => {
+    const out = lm.slice();
+    for (const upper of [RIGHT_EYE_UPPER, LEFT_EYE_UPPER]) for (let j = 1; j < 8; j++) out[3 * upper[j]! + 1]! += px * Math.sin((j * Math.PI) / 8);
+    return out;
+  };
+
+  it("scales lid motion by the gain and leaves corners and every other point alone", () => {
+    const read = lower(base, 2);
+    const drawn = amplifyLidMotion(base, read, 1.5);
+    const mid = RIGHT_EYE_UPPER[4]!;
+    expect(drawn[3 * mid + 1]! - base[3 * mid + 1]!).toBeCloseTo(3, 4);
+    for (const i of [RIGHT_EYE_UPPER[0], RIGHT_EYE_UPPER[8], 1, 13, 14, 61, 291, 105]) {
+      expect(drawn[3 * i]).toBe(read[3 * i]);
+      expect(drawn[3 * i + 1]).toBe(read[3 * i + 1]);
+    }
+    expect(amplifyLidMotion(base, read, 1)).toEqual(read);
+  });
+
+  it("never crosses the lids: an over-closed eye stays a thin slit", () => {
+    const drawn = amplifyLidMotion(base, lower(base, 40), 1.5);
+    for (let j = 1; j < 8; j++) expect(drawn[3 * RIGHT_EYE_LOWER[j]! + 1]!).toBeGreaterThan(drawn[3 * RIGHT_EYE_UPPER[j]! + 1]!);
+    expect(measureExpression(drawn).eyeOpenRight).toBeGreaterThan(0.01);
+  });
+
+  it("does not open an eye that is shut in both the template and the read expression", () => {
+    const shut = base.slice();
+    for (let j = 1; j < 8; j++) {
+      shut[3 * RIGHT_EYE_UPPER[j]!] = shut[3 * RIGHT_EYE_LOWER[j]!]!;
+      shut[3 * RIGHT_EYE_UPPER[j]! + 1] = shut[3 * RIGHT_EYE_LOWER[j]! + 1]!;
+    }
+    const read = shut.slice();
+    read[3 * 13 + 1]! += 4; // only the mouth changes
+    expect(amplifyLidMotion(shut, read, 1.5)).toEqual(read);
+  });
+
+  it("opens an eye at most 1.35x its own aperture through the gain, but never less than the read opening", () => {
+    const own = measureExpression(base).eyeOpenRight;
+    // Read at ~1.3x: the gain alone would draw ~1.45x.
+    const read13 = lower(base, -0.3 * own * eyeWidth);
+    expect(measureExpression(read13).eyeOpenRight).toBeGreaterThan(own * 1.25);
+    const capped = measureExpression(amplifyLidMotion(base, read13, 1.5)).eyeOpenRight;
+    expect(capped).toBeLessThan(own * 1.36);
+    expect(capped).toBeGreaterThanOrEqual(measureExpression(read13).eyeOpenRight - 1e-9);
+    const read = lower(base, -40);
+    const wide = amplifyLidMotion(base, read, 1.5);
+    expect(measureExpression(wide).eyeOpenRight).toBeCloseTo(measureExpression(read).eyeOpenRight, 6);
+  });
+});
