@@ -63,6 +63,11 @@ export interface AnalyzedFace extends DetectedFace {
   meshScore: number;
   pose: HeadPose;
   quality: FaceQuality;
+  /**
+   * The irises as circles, [cx, cy, r] of the subject's right then left iris (same units as the landmarks),
+   * from the attention refinement; absent when it did not run (or for templates saved before it was kept).
+   */
+  irises?: Float32Array;
 }
 
 export interface StageTimings {

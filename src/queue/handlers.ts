@@ -65,13 +65,18 @@ async function decodeTemplate(t: EnrolledTemplate): Promise<RgbImage> {
  * the face models again on every meme (saves a detection + mesh pass per job).
  */
 function templateFace(t: EnrolledTemplate): AnalyzedFace {
-  const a = (t.analysis ?? {}) as { score?: number; meshScore?: number; quality?: { sharpness?: number } };
-  return describeFace(t.landmarks, {
+  const a = (t.analysis ?? {}) as { score?: number; meshScore?: number; quality?: { sharpness?: number }; irises?: unknown };
+  const face = describeFace(t.landmarks, {
     score: a.score ?? 1,
     meshScore: a.meshScore ?? 1,
     keypoints: keypointsFromLandmarks(t.landmarks),
     sharpness: a.quality?.sharpness ?? 0,
   });
+  // Templates saved before irises were kept (or with a damaged record) simply draw eyes without them.
+  if (Array.isArray(a.irises) && a.irises.length === 6 && a.irises.every((v) => typeof v === "number" && Number.isFinite(v))) {
+    face.irises = Float32Array.from(a.irises as number[]);
+  }
+  return face;
 }
 
 /** Decode + analyse the reaction and transfer its expression onto the saved face. */

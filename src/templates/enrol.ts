@@ -143,6 +143,14 @@ export async function prepareEnrolment(
     landmarks[i + 1] = y;
     landmarks[i + 2] = face.landmarks[i + 2] * scale;
   }
+  let irises: number[] | undefined;
+  if (face.irises) {
+    irises = [];
+    for (let i = 0; i + 2 < face.irises.length; i += 3) {
+      const [x, y] = applyAffine(crop.transform, face.irises[i], face.irises[i + 1]);
+      irises.push(x, y, face.irises[i + 2] * scale);
+    }
+  }
   const [cropPng, embedding] = await Promise.all([encodePng(crop.image), analyzer.embed(image, face)]);
   return {
     template: {
@@ -162,6 +170,8 @@ export async function prepareEnrolment(
         cropTransform: crop.transform,
         warnings: verdict.warnings,
         otherFaces: verdict.otherFaces,
+        /** Iris circles [cx, cy, r] (right, left) in crop pixels; absent in templates saved before they were kept. */
+        ...(irises ? { irises } : {}),
       },
     },
     warnings: verdict.warnings,

@@ -102,6 +102,44 @@ describe("real pipeline handlers in worker threads", () => {
     expect(meta.pages).toBeGreaterThanOrEqual(2);
   });
 
+  test("the saved template keeps its iris circles; memes use them, and older templates without them still work", async () => {
+    const r = await q.submit({ kind: "enrol", image: { bytes: face("franck_04117.jpg"), mime: "image/jpeg" } }, { requestId: "e2", userId: "u1", serverId: "s" });
+    if (r.kind !== "enrol") throw new Error("expected an enrolled face");
+    const squint = r.face.data as EnrolledTemplate;
+    const irises = (squint.analysis as { irises?: number[] }).irises;
+    expect(irises).toHaveLength(6);
+    // Crop pixels: each iris centre sits on its eye (between the stored corners), right eye first.
+    const lm = squint.landmarks;
+    for (const [k, [outer, inner]] of [[33, 133], [263, 362]].entries()) {
+      const ex = (lm[3 * outer] + lm[3 * inner]) / 2, ey = (lm[3 * outer + 1] + lm[3 * inner + 1]) / 2;
+      const w = Math.hypot(lm[3 * inner] - lm[3 * outer], lm[3 * inner + 1] - lm[3 * outer + 1]);
+      expect(Math.hypot(irises![3 * k] - ex, irises![3 * k + 1] - ey) / w).toBeLessThan(0.3);
+      expect(irises![3 * k + 2] / w).toBeGreaterThan(0.15);
+      expect(irises![3 * k + 2] / w).toBeLessThan(0.3);
+    }
+    // A wide-eyed reaction on a squinting face: the uncovered eyeball is drawn from the iris circles.
+    const meme = async (t: EnrolledTemplate, id: string) => {
+      const res = (await q.submit(
+        { kind: "meme", template: t, reaction: { bytes: face("astronaut.png"), mime: "image/png" }, captions: {}, intensity: 1, mode: "mimic", byteBudget: 8 << 20 },
+        { requestId: id, userId: `u-${id}`, serverId: "s" },
+      )) as ImageResult;
+      return sharp(res.bytes).raw().toBuffer();
+    };
+    const withoutIrises = (extra: Record<string, unknown>) => {
+      const { irises: _dropped, ...rest } = squint.analysis as Record<string, unknown>;
+      return { ...squint, analysis: { ...rest, ...extra } };
+    };
+    const [drawn, older, damaged] = await Promise.all([
+      meme(squint, "i1"),
+      meme(withoutIrises({}), "i2"),
+      meme(withoutIrises({ irises: ["x", 1, 2] }), "i3"),
+    ]);
+    let changed = 0;
+    for (let i = 0; i < drawn.length; i++) if (drawn[i] !== older[i]) changed++;
+    expect(changed).toBeGreaterThan(50);
+    expect(damaged.equals(older)).toBe(true);
+  });
+
   test("a reaction without a face is refused with a message the user can act on", async () => {
     const blank = await sharp({ create: { width: 320, height: 240, channels: 3, background: "#7a9" } }).png().toBuffer();
     const e = await expectRejects(

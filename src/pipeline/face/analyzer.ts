@@ -31,7 +31,7 @@ import type { FaceRoi } from "./geometry.ts";
 import { nonMaxSuppression } from "./nms.ts";
 import type { Detection } from "./nms.ts";
 import { laplacianVariance } from "./quality.ts";
-import { applyRefinement, loadRefinementMap } from "./refine.ts";
+import { applyRefinement, irisCircles, loadRefinementMap } from "./refine.ts";
 import type { RefinementMap } from "./refine.ts";
 import { DEFAULT_MODELS_DIR, createModelSession, outputBySize, runModel } from "./session.ts";
 import type { ExecutionProvider, ModelSession } from "./session.ts";
@@ -267,17 +267,18 @@ export class FaceAnalyzer {
         const p = presence[i];
         const meshScore = p >= 0 && p <= 1 ? p : 1 / (1 + Math.exp(-p));
         if (!(meshScore >= minMeshScore)) continue;
-        const lm = this.refiner
-          ? meshToImage(await this.refine(mesh, i, input.subarray(k * per, (k + 1) * per)), 0, transforms[k], rois[k])
+        const refined = this.refiner ? await this.refine(mesh, i, input.subarray(k * per, (k + 1) * per)) : undefined;
+        const lm = refined
+          ? meshToImage(refined.mesh, 0, transforms[k], rois[k])
           : meshToImage(mesh, i * MESH_POINTS * 3, transforms[k], rois[k]);
-        faces.push(
-          describeFace(lm, {
-            score: dets[k].score,
-            keypoints: dets[k].keypoints,
-            meshScore,
-            sharpness: laplacianVariance(input, k * per, MESH_SIZE, 255),
-          }),
-        );
+        const face = describeFace(lm, {
+          score: dets[k].score,
+          keypoints: dets[k].keypoints,
+          meshScore,
+          sharpness: laplacianVariance(input, k * per, MESH_SIZE, 255),
+        });
+        if (refined?.irises) face.irises = circlesToImage(refined.irises, transforms[k]);
+        faces.push(face);
       }
     }
     this.giveBuffer(input);
@@ -288,21 +289,22 @@ export class FaceAnalyzer {
   }
 
   /**
-   * Face `item` of a plain-mesh batch with the attention mesh's eyelids and lips written in (crop pixels).
-   * The attention graph gathers features at its own coarse landmarks and fails ("invalid index" in
-   * GatherND) when they leave the crop, which happens on faces cut by the frame: those keep the plain mesh.
+   * Face `item` of a plain-mesh batch with the attention mesh's eyelids and lips written in, and its iris
+   * circles (crop pixels). The attention graph gathers features at its own coarse landmarks and fails
+   * ("invalid index" in GatherND) when they leave the crop, which happens on faces cut by the frame: those
+   * keep the plain mesh and have no irises.
    */
-  private async refine(mesh: Float32Array, item: number, crop: Float32Array): Promise<Float32Array> {
+  private async refine(mesh: Float32Array, item: number, crop: Float32Array): Promise<{ mesh: Float32Array; irises: Float32Array | null }> {
     const { model, map } = this.refiner!;
     const refined = mesh.slice(item * MESH_POINTS * 3, (item + 1) * MESH_POINTS * 3);
     let out: Record<string, Float32Array>;
     try {
       out = await runModel(model, crop, [1, MESH_SIZE, MESH_SIZE, 3]); // the attention graph's batch is fixed at 1
     } catch {
-      return refined;
+      return { mesh: refined, irises: null };
     }
     applyRefinement(refined, 0, out, map);
-    return refined;
+    return { mesh: refined, irises: irisCircles(refined, 0, out) };
   }
 
   /**
@@ -466,6 +468,19 @@ function meshToImage(raw: Float32Array, offset: number, cropFromImage: number[],
     lm[3 * i + 2] = raw[o + 2] * zScale;
   }
   return lm;
+}
+
+/** Circles [cx, cy, r]… in crop pixels → image pixels (the crop transform is a similarity). */
+function circlesToImage(circles: Float32Array, cropFromImage: number[]): Float32Array {
+  const inv = invertAffine(cropFromImage);
+  const scale = Math.hypot(inv[0], inv[3]);
+  const out = new Float32Array(circles.length);
+  for (let i = 0; i < circles.length; i += 3) {
+    out[i] = inv[0] * circles[i] + inv[1] * circles[i + 1] + inv[2];
+    out[i + 1] = inv[3] * circles[i] + inv[4] * circles[i + 1] + inv[5];
+    out[i + 2] = circles[i + 2] * scale;
+  }
+  return out;
 }
 
 /** The crop region for a face: from its landmarks when it has them, else from the detector output. */

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { MimicError } from "../../errors.ts";
-import { MESH_POINTS } from "./geometry.ts";
+import { LM, MESH_POINTS } from "./geometry.ts";
 
 /**
  * Attention-mesh refinement of the plain FaceMesh (models/facemesh-attention.onnx, see models/README.md).
@@ -10,7 +10,8 @@ import { MESH_POINTS } from "./geometry.ts";
  * in the image re-measured as a fraction of that). MediaPipe's attention mesh adds refined eye (71 points
  * each) and lip (80) contours; its own coarse mesh is not better than facemesh.onnx, so only the refined
  * points are used (eyelids and lips, see REFINED_COUNT): their x, y overwrite the mapped indices of the plain mesh (same 192×192 crop, same
- * crop-pixel units), z stays the plain mesh's. Irises have no index in the 468-point mesh and are not used.
+ * crop-pixel units), z stays the plain mesh's. Irises have no index in the 468-point mesh: they are kept
+ * apart as circles (irisCircles), which the eyelid rendering uses to draw eyeball a lid uncovers.
  */
 
 /** Refined outputs that carry mesh points, by output name: entry k is the mesh index refined point k replaces. */
@@ -72,4 +73,41 @@ export function applyRefinement(mesh: Float32Array, offset: number, outputs: Rec
       mesh[o + 1] = pts[2 * k + 1]!;
     }
   }
+}
+
+/** The attention model's iris outputs: centre, then four points on the iris edge (x, y each). */
+const IRIS_OUTPUTS = ["output_right_iris", "output_left_iris"] as const;
+/** Plausible iris radius, in eye widths (the fixtures measure 0.21–0.24): outside it the fit is not used. */
+const IRIS_RADIUS = { min: 0.12, max: 0.35 } as const;
+
+/**
+ * Both irises as circles [cx, cy, r] (subject's right eye, then left; the crop's pixels), each matched to
+ * the nearer eye of the mesh (crop pixels, 468 × x,y,z at `offset`) whatever the outputs are named. The
+ * radius is the mean of the two larger edge distances: lids often cover the top and bottom of an iris,
+ * which pulls the other two in. Null when an output is missing or the circles are implausible.
+ */
+export function irisCircles(mesh: Float32Array, offset: number, outputs: Record<string, Float32Array>): Float32Array | null {
+  const eye = (outer: number, inner: number) => {
+    const ox = mesh[offset + 3 * outer]!, oy = mesh[offset + 3 * outer + 1]!;
+    const ix = mesh[offset + 3 * inner]!, iy = mesh[offset + 3 * inner + 1]!;
+    return { x: (ox + ix) / 2, y: (oy + iy) / 2, width: Math.hypot(ix - ox, iy - oy) };
+  };
+  const eyes = [eye(LM.rightEyeOuter, LM.rightEyeInner), eye(LM.leftEyeOuter, LM.leftEyeInner)];
+  const circles = new Float32Array(6);
+  const used = [false, false];
+  for (const key of IRIS_OUTPUTS) {
+    const pts = outputs[key];
+    if (!pts || pts.length < 10 || !pts.subarray(0, 10).every(Number.isFinite)) return null;
+    const cx = pts[0]!, cy = pts[1]!;
+    const k = Math.hypot(cx - eyes[0]!.x, cy - eyes[0]!.y) <= Math.hypot(cx - eyes[1]!.x, cy - eyes[1]!.y) ? 0 : 1;
+    if (used[k]) return null;
+    used[k] = true;
+    const edge = [1, 2, 3, 4].map((j) => Math.hypot(pts[2 * j]! - cx, pts[2 * j + 1]! - cy)).sort((a, b) => b - a);
+    const r = (edge[0]! + edge[1]!) / 2;
+    const w = eyes[k]!.width;
+    if (!(r >= IRIS_RADIUS.min * w && r <= IRIS_RADIUS.max * w)) return null;
+    if (Math.hypot(cx - eyes[k]!.x, cy - eyes[k]!.y) > 0.5 * w) return null;
+    circles.set([cx, cy, r], 3 * k);
+  }
+  return circles;
 }

@@ -25,9 +25,10 @@ import {
  *  - inside the opening a thin band along each lid (its shadow, BAND_UPPER / BAND_LOWER of the opening)
  *    moves with the lid, and between the bands the eyeball is copied unmoved relative to the eye corners:
  *    a closing lid covers part of the iris, which stays round; what it covers is simply not shown;
- *  - when the opening grows past what the template shows, the still eyeball is continued past its edge by
- *    reflection, so the iris keeps its texture (no stretched or repeated rows) and no skin or lash texture
- *    is pulled inside the eye.
+ *  - when the opening grows past what the template shows, the uncovered eyeball is drawn from the template's
+ *    own: with the iris known (AnalyzedFace.irises) as a round iris (its texture mirrored across its centre)
+ *    with sclera around it (taken from beside the iris), otherwise by continuing the still eyeball past its
+ *    edge by reflection. Either way no skin or lash texture is pulled inside the eye.
  * At the fold curves the map meets the mesh warp (both send a fold to its template fold), so no seam.
  * Coordinates are per eye, in units of eye width: u from the outer (0) to the inner (1) corner, v across
  * the eye, increasing towards the cheek.
@@ -105,20 +106,40 @@ const EYES: EyeRings[] = [
 
 /**
  * Repaints both eye zones of `outLm` (the result's mesh) in `out` from `template` (whose mesh is
- * `templateLm`); `out` already holds the mesh warp. Eyes whose lids and folds did not move are left alone.
+ * `templateLm`, whose irises are `templateIrises` when known: [cx, cy, r] right then left, template pixels);
+ * `out` already holds the mesh warp. Eyes whose lids and folds did not move are left alone.
  * Returns how many eyes were repainted.
  */
-export function paintEyes(out: RgbImage, outLm: Float32Array, template: RgbImage, templateLm: Float32Array): number {
+export function paintEyes(out: RgbImage, outLm: Float32Array, template: RgbImage, templateLm: Float32Array, templateIrises?: Float32Array): number {
   let painted = 0;
-  for (const rings of EYES) {
-    if (!moved(outLm, templateLm, rings)) continue;
+  EYES.forEach((rings, k) => {
+    if (!moved(outLm, templateLm, rings)) return;
     const to = eyeFrame(outLm, rings);
     const from = eyeFrame(templateLm, rings);
-    if (!to || !from) continue;
-    paintEye(out, to, template, from);
+    if (!to || !from) return;
+    paintEye(out, to, template, from, templateIrises ? irisInFrame(templateIrises, k, from) : null);
     painted++;
-  }
+  });
   return painted;
+}
+
+/** An iris in its eye's frame (eye widths): centre u, v and radius r. */
+export interface EyeIris {
+  u: number;
+  v: number;
+  r: number;
+}
+
+/** Iris k of `irises` in the eye frame `f`, or null when it does not sit plausibly inside that eye. */
+function irisInFrame(irises: Float32Array, k: number, f: EyeFrame): EyeIris | null {
+  if (irises.length < 3 * k + 3) return null;
+  const dx = irises[3 * k]! - f.ox, dy = irises[3 * k + 1]! - f.oy;
+  const u = (dx * f.ux + dy * f.uy) / f.width;
+  const v = (dx * f.vx + dy * f.vy) / f.width;
+  const r = irises[3 * k + 2]! / f.width;
+  if (!(u > 0.15 && u < 0.85 && r > 0.1 && r < 0.4)) return null;
+  if (!(v > curveAt(f.fold, u) && v < curveAt(f.lowFold, u))) return null;
+  return { u, v, r };
 }
 
 function moved(a: Float32Array, b: Float32Array, rings: EyeRings): boolean {
@@ -211,19 +232,40 @@ function lidSkin(v: number, fold: number, lid: number, foldT: number, lidT: numb
   return lerp(v, fold, lid - lashO, foldT, lidT - lashT);
 }
 
+/** Where a column's opening shows what (v, eye widths); see openingBands. */
+export interface OpeningBands {
+  /** Template: the clean eyeball between the two lid shadows. */
+  topT: number;
+  botT: number;
+  /** Result: the same, its shadow bands moved with its lids. */
+  topO: number;
+  botO: number;
+  /** Result: where the template's eyeball shows unmoved (empty when r0 >= r1). */
+  r0: number;
+  r1: number;
+}
+
+/** The bands of a result opening [a, b] over a template opening [at, bt], written into `out`. */
+export function openingBands(a: number, b: number, at: number, bt: number, out: OpeningBands): OpeningBands {
+  const open = bt - at;
+  out.topT = at + BAND_UPPER * open; // template: end of the upper lid's shadow band
+  out.botT = bt - BAND_LOWER * open; // template: start of the lower lid's
+  // Result: the bands keep their template thickness, unless the opening is too thin to hold both.
+  const bands = Math.min(1, Math.max(0, b - a) / Math.max(1e-9, (BAND_UPPER + BAND_LOWER) * open));
+  out.topO = a + BAND_UPPER * open * bands;
+  out.botO = b - BAND_LOWER * open * bands;
+  // The still eyeball shows where the result's middle and the template's middle overlap.
+  out.r0 = Math.max(out.topO, out.topT);
+  out.r1 = Math.min(out.botO, out.botT);
+  return out;
+}
+
+const scratchBands: OpeningBands = { topT: 0, botT: 0, topO: 0, botO: 0, r0: 0, r1: 0 };
+
 /** Inside the opening [a, b], for a template opening [at, bt]: see the module comment. */
 function opening(v: number, a: number, b: number, at: number, bt: number): number {
-  const open = bt - at;
-  const topT = at + BAND_UPPER * open; // template: end of the upper lid's shadow band
-  const botT = bt - BAND_LOWER * open; // template: start of the lower lid's
-  // Result: the bands keep their template thickness, unless the opening is too thin to hold both.
+  const { topT, botT, topO, botO, r0, r1 } = openingBands(a, b, at, bt, scratchBands);
   const room = Math.max(0, b - a);
-  const bands = Math.min(1, room / Math.max(1e-9, (BAND_UPPER + BAND_LOWER) * open));
-  const topO = a + BAND_UPPER * open * bands;
-  const botO = b - BAND_LOWER * open * bands;
-  // The still eyeball shows where the result's middle and the template's middle overlap.
-  const r0 = Math.max(topO, topT);
-  const r1 = Math.min(botO, botT);
   if (r0 >= r1) {
     // Nearly shut (or shifted past the template's middle): only the two shadow bands, split in proportion.
     const split = a + (room * BAND_UPPER) / (BAND_UPPER + BAND_LOWER);
@@ -243,7 +285,33 @@ function lerp(v: number, a: number, b: number, fa: number, fb: number): number {
   return b - a > 1e-9 ? fa + ((v - a) / (b - a)) * (fb - fa) : fa;
 }
 
-function paintEye(out: RgbImage, to: EyeFrame, src: RgbImage, from: EyeFrame): void {
+/**
+ * Where the template shows the eyeball for a point (u, v) that a widening lid uncovers, given the template
+ * column's bands (`b`), when the iris is known: inside the iris circle the iris mirrored across its centre
+ * row (an iris is round, its hidden cap looks like its visible one), outside it sclera from just beside the
+ * iris at the same height. Writes [u, v] into `to`; false when the column needs nothing special (it does
+ * not cross the iris), and the reflection applies.
+ */
+export function uncoveredEyeball(u: number, v: number, iris: EyeIris, b: OpeningBands, from: { upper: (u: number) => number; lower: (u: number) => number }, to: Float64Array): boolean {
+  const du = u - iris.u, dv = v - iris.v;
+  if (du * du + dv * dv < iris.r * iris.r) {
+    to[0] = u;
+    to[1] = Math.min(b.botT, Math.max(b.topT, 2 * iris.v - v));
+    return true;
+  }
+  if (Math.abs(du) >= iris.r * SCLERA_BESIDE) return false;
+  const us = Math.min(0.98, Math.max(0.02, iris.u + (du < 0 ? -1 : 1) * iris.r * SCLERA_BESIDE));
+  const at = from.upper(us), bt = from.lower(us), open = bt - at;
+  const top = at + BAND_UPPER * open, bot = bt - BAND_LOWER * open;
+  to[0] = us;
+  to[1] = top >= bot ? (top + bot) / 2 : v < top ? Math.min(bot, 2 * top - v) : v > bot ? Math.max(top, 2 * bot - v) : v;
+  return true;
+}
+
+/** Sclera for an uncovered point is taken this many iris radii from the iris centre (clear of the limbus). */
+const SCLERA_BESIDE = 1.25;
+
+function paintEye(out: RgbImage, to: EyeFrame, src: RgbImage, from: EyeFrame, iris: EyeIris | null): void {
   const W = out.width, H = out.height;
   // Bounding box of the result's zone.
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
@@ -262,6 +330,9 @@ function paintEye(out: RgbImage, to: EyeFrame, src: RgbImage, from: EyeFrame): v
   const od = out.data;
   const o: EyeColumn = { fold: 0, upper: 0, lower: 0, lowFold: 0 };
   const t: EyeColumn = { fold: 0, upper: 0, lower: 0, lowFold: 0 };
+  const bands: OpeningBands = { topT: 0, botT: 0, topO: 0, botO: 0, r0: 0, r1: 0 };
+  const fromCurves = { upper: (u: number) => curveAt(from.upper, u), lower: (u: number) => curveAt(from.lower, u) };
+  const uv = new Float64Array(2);
   for (let y = ys; y <= ye; y++) {
     for (let x = xs; x <= xe; x++) {
       const dx = x - to.ox, dy = y - to.oy;
@@ -278,8 +349,17 @@ function paintEye(out: RgbImage, to: EyeFrame, src: RgbImage, from: EyeFrame): v
       t.upper = curveAt(from.upper, u);
       t.lower = curveAt(from.lower, u);
       t.lowFold = curveAt(from.lowFold, u);
-      const vt = eyeColumnSource(v, o, t);
-      const su = u * from.width, sv = vt * from.width;
+      let tu = u;
+      let tv = eyeColumnSource(v, o, t);
+      if (iris && v > o.upper && v < o.lower) {
+        // Eyeball the template never showed (a widening lid): see uncoveredEyeball.
+        const b = openingBands(o.upper, o.lower, t.upper, t.lower, bands);
+        if (b.r0 < b.r1 && ((v >= b.topO && v < b.r0) || (v > b.r1 && v <= b.botO)) && uncoveredEyeball(u, v, iris, b, fromCurves, uv)) {
+          tu = uv[0]!;
+          tv = uv[1]!;
+        }
+      }
+      const su = tu * from.width, sv = tv * from.width;
       sampleBilinear(src, from.ox + su * from.ux + sv * from.vx, from.oy + su * from.uy + sv * from.vy, od, (y * W + x) * 3);
     }
   }
@@ -290,7 +370,7 @@ function paintEye(out: RgbImage, to: EyeFrame, src: RgbImage, from: EyeFrame): v
  * real motion: each lid and fold point's motion relative to its eye corners is scaled by `gain`, and lids
  * are kept from crossing (an over-closed eye stays a thin slit).
  */
-export function amplifyLidMotion(base: Float32Array, target: Float32Array, gain: number): Float32Array {
+export function amplifyLidMotion(base: Float32Array, target: Float32Array, gain: number, maxOpen = MAX_OPEN): Float32Array {
   const out = target.slice();
   if (gain === 1) return out;
   for (const rings of EYES) {
@@ -315,7 +395,7 @@ export function amplifyLidMotion(base: Float32Array, target: Float32Array, gain:
       // The gain stops at MAX_OPEN× the template's opening (a reaction read as opening further still gets
       // its read opening).
       const before = across(base, j), read = across(target, j), drawn = across(out, j);
-      const limit = Math.max(read, before * MAX_OPEN);
+      const limit = Math.max(read, before * maxOpen);
       if (drawn <= limit || drawn <= read) continue;
       const keep = (limit - read) / (drawn - read);
       for (const ring of [rings.upper, rings.lower, rings.fold, rings.lowFold]) {
@@ -344,6 +424,8 @@ export function amplifyLidMotion(base: Float32Array, target: Float32Array, gain:
  * How far the gain may open an eye beyond the template's own opening (× its aperture): past it the eyeball
  * continued by reflection shows as a squared-off iris. See amplifyLidMotion.
  */
-const MAX_OPEN = 1.35;
+export const MAX_OPEN = 1.35;
+/** The same when the template's irises are known and uncovered eyeball is drawn as iris and sclera. */
+export const MAX_OPEN_WITH_IRIS = 1.7;
 /** Narrowest lid gap a drawn eye keeps (eye widths): shut eyes still show their lash line as a slit. */
 const MIN_GAP = 0.02;

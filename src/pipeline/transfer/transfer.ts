@@ -5,7 +5,7 @@ import { cropImage } from "../image/index.ts";
 import { blendPatch, boxBlurMask, diffBox, erodeMask, mapColours, maskedStats, membraneCorrection, pointsBox } from "./blend.ts";
 import { retargetExpression, type Regions } from "./expression.ts";
 import { alignSimilarity, applySimilarity } from "./geometry.ts";
-import { LID_GAIN, amplifyLidMotion, paintEyes } from "./eyes.ts";
+import { LID_GAIN, MAX_OPEN, MAX_OPEN_WITH_IRIS, amplifyLidMotion, paintEyes } from "./eyes.ts";
 import { measureExpression } from "./measure.ts";
 import { CLOSED_MOUTH_GROW, paintClosedLips, paintMouthInterior, skinGain } from "./mouth.ts";
 import { checkFace } from "./validate.ts";
@@ -88,7 +88,7 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
   let t = performance.now();
   const expression = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions });
   // Drawn geometry: lids move LID_GAIN× what the mesh reads (see eyes.ts); everything else as read.
-  const target = amplifyLidMotion(templateFace.landmarks, expression, LID_GAIN);
+  const target = amplifyLidMotion(templateFace.landmarks, expression, LID_GAIN, templateFace.irises ? MAX_OPEN_WITH_IRIS : MAX_OPEN);
   timingsMs.retarget = performance.now() - t;
 
   t = performance.now();
@@ -111,7 +111,7 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
 
   if (regions !== "lower") {
     t = performance.now();
-    paintEyes(out, target, template, templateFace.landmarks);
+    paintEyes(out, target, template, templateFace.landmarks, templateFace.irises);
     timingsMs.eyes = performance.now() - t;
   }
 
@@ -218,7 +218,7 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
   const out = copyImage(reaction);
   let t = performance.now();
   const read = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions });
-  const wearing = amplifyLidMotion(templateFace.landmarks, read, LID_GAIN);
+  const wearing = amplifyLidMotion(templateFace.landmarks, read, LID_GAIN, templateFace.irises ? MAX_OPEN_WITH_IRIS : MAX_OPEN);
   const toReaction = alignSimilarity(read, reactionFace.landmarks, STABLE);
   const placed = applySimilarity(toReaction, wearing);
   timingsMs.retarget = performance.now() - t;
@@ -254,7 +254,7 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
       inBox[3 * i]! -= box.x;
       inBox[3 * i + 1]! -= box.y;
     }
-    paintEyes(canvas, inBox, template, templateFace.landmarks);
+    paintEyes(canvas, inBox, template, templateFace.landmarks, templateFace.irises);
   }
   timingsMs.warp = performance.now() - t;
 

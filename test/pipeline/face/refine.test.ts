@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_MODELS_DIR, createFaceAnalyzer, type FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
-import { REFINED_COUNT, REFINED_OUTPUTS, applyRefinement, loadRefinementMap } from "../../../src/pipeline/face/refine.ts";
+import { REFINED_COUNT, REFINED_OUTPUTS, applyRefinement, irisCircles, loadRefinementMap } from "../../../src/pipeline/face/refine.ts";
 import { decodeImage } from "../../../src/pipeline/image/index.ts";
 import { measureExpression, transferExpression } from "../../../src/pipeline/transfer/index.ts";
 import type { AnalyzedFace, RgbImage } from "../../../src/pipeline/types.ts";
@@ -86,6 +86,48 @@ describe("attention refinement in the analyzer", () => {
     // The quality measures read the refined lids too.
     const q = (await face(refined, res.image)).quality;
     expect((q.eyeOpennessLeft + q.eyeOpennessRight) / 2).toBeLessThan((f.quality.eyeOpennessLeft + f.quality.eyeOpennessRight) / 2 - 0.04);
+  });
+});
+
+describe("iris circles", () => {
+  it("the analyzer finds both irises inside their eyes, right eye first; without refinement there are none", async () => {
+    for (const name of ["franck_01829.jpg", "franck_04117.jpg"]) {
+      const f = await face(refined, images.get(name)!);
+      const lm = f.landmarks;
+      expect(f.irises).toHaveLength(6);
+      for (const [k, [outer, inner]] of [[33, 133], [263, 362]].entries()) {
+        const ex = (lm[3 * outer] + lm[3 * inner]) / 2, ey = (lm[3 * outer + 1] + lm[3 * inner + 1]) / 2;
+        const w = Math.hypot(lm[3 * inner] - lm[3 * outer], lm[3 * inner + 1] - lm[3 * outer + 1]);
+        // Measured 0.03–0.1 eye widths off the corners' midpoint and radius 0.21–0.23 eye widths on these faces.
+        expect(Math.hypot(f.irises![3 * k] - ex, f.irises![3 * k + 1] - ey) / w, `${name} iris ${k}`).toBeLessThan(0.25);
+        expect(f.irises![3 * k + 2] / w).toBeGreaterThan(0.17);
+        expect(f.irises![3 * k + 2] / w).toBeLessThan(0.28);
+      }
+      expect((await face(plain, images.get(name)!)).irises).toBeUndefined();
+    }
+  });
+
+  // A mesh with the right eye's corners at x 10–30 and the left eye's at x 50–70, both on y = 20.
+  const mesh = new Float32Array(468 * 3);
+  for (const [i, x] of [[33, 10], [133, 30], [362, 50], [263, 70]] as const) mesh.set([x, 20, 0], 3 * i);
+  const iris = (cx: number, cy: number, edges: number[]) =>
+    Float32Array.from([cx, cy, cx - edges[0]!, cy, cx, cy - edges[1]!, cx + edges[2]!, cy, cx, cy + edges[3]!]);
+
+  it("match each iris to the nearer eye whatever the output is called; radius from the two longer edges", () => {
+    const c = irisCircles(mesh, 0, { output_right_iris: iris(21, 21, [4, 3, 5, 3]), output_left_iris: iris(59, 19, [4, 4, 4, 4]) })!;
+    expect(Array.from(c)).toEqual([21, 21, 4.5, 59, 19, 4]);
+    const swapped = irisCircles(mesh, 0, { output_right_iris: iris(59, 19, [4, 4, 4, 4]), output_left_iris: iris(21, 21, [4, 3, 5, 3]) })!;
+    expect(Array.from(swapped)).toEqual(Array.from(c));
+  });
+
+  it("no circles when an output is missing, both land on one eye, or a radius or centre is implausible", () => {
+    const good = iris(59, 19, [4, 4, 4, 4]);
+    expect(irisCircles(mesh, 0, { output_right_iris: iris(21, 21, [4, 4, 4, 4]) })).toBeNull();
+    expect(irisCircles(mesh, 0, { output_right_iris: iris(21, 21, [4, 4, 4, 4]), output_left_iris: iris(22, 20, [4, 4, 4, 4]) })).toBeNull();
+    expect(irisCircles(mesh, 0, { output_right_iris: iris(21, 21, [1, 1, 1, 1]), output_left_iris: good })).toBeNull();
+    expect(irisCircles(mesh, 0, { output_right_iris: iris(21, 21, [12, 12, 12, 12]), output_left_iris: good })).toBeNull();
+    expect(irisCircles(mesh, 0, { output_right_iris: iris(20, 35, [4, 4, 4, 4]), output_left_iris: good })).toBeNull();
+    expect(irisCircles(mesh, 0, { output_right_iris: iris(NaN, 21, [4, 4, 4, 4]), output_left_iris: good })).toBeNull();
   });
 });
 

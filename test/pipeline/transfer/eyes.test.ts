@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { amplifyLidMotion, eyeColumnSource, type EyeColumn } from "../../../src/pipeline/transfer/eyes.ts";
+import { amplifyLidMotion, eyeColumnSource, openingBands, uncoveredEyeball, type EyeColumn, type OpeningBands } from "../../../src/pipeline/transfer/eyes.ts";
 import { measureExpression } from "../../../src/pipeline/transfer/index.ts";
 import { LEFT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER } from "../../../src/pipeline/warp/landmarks.ts";
 import laugh from "./laugh-mesh.json" with { type: "json" };
@@ -121,5 +121,50 @@ describe("amplifyLidMotion", () => {
     const read = lower(base, -40);
     const wide = amplifyLidMotion(base, read, 1.5);
     expect(measureExpression(wide).eyeOpenRight).toBeCloseTo(measureExpression(read).eyeOpenRight, 6);
+  });
+});
+
+describe("uncoveredEyeball (irises known)", () => {
+  // The template column everywhere across the eye; the result's upper lid lifted by 0.08 eye widths.
+  const wide = { ...template, fold: -0.26, upper: -0.2 };
+  const from = { upper: () => template.upper, lower: () => template.lower };
+  const iris = { u: 0.5, v: 0.02, r: 0.2 };
+  const bands = (): OpeningBands => openingBands(wide.upper, wide.lower, template.upper, template.lower, { topT: 0, botT: 0, topO: 0, botO: 0, r0: 0, r1: 0 });
+  const uncovered = (b: OpeningBands) => samples(wide).filter((v) => v >= b.topO && v < b.r0);
+
+  it("inside the iris circle: the iris mirrored across its centre row, always from the template's clean eyeball", () => {
+    const b = bands();
+    const to = new Float64Array(2);
+    const strip = uncovered(b);
+    expect(strip.length).toBeGreaterThan(5);
+    for (const v of strip) {
+      expect(uncoveredEyeball(0.5, v, iris, b, from, to)).toBe(true);
+      expect(to[0]).toBe(0.5);
+      expect(to[1]).toBeCloseTo(Math.min(b.botT, Math.max(b.topT, 2 * iris.v - v)), 12);
+      expect(to[1]).toBeGreaterThanOrEqual(b.topT);
+      expect(to[1]).toBeLessThanOrEqual(b.botT);
+    }
+  });
+
+  it("above the iris's round top, within its columns: sclera from beside the iris, never iris", () => {
+    const b = bands();
+    const to = new Float64Array(2);
+    const u = 0.5 + 0.17; // inside the iris's column range, outside its circle this high up
+    const v = b.topO + 0.01;
+    expect(Math.hypot(u - iris.u, v - iris.v)).toBeGreaterThan(iris.r);
+    expect(uncoveredEyeball(u, v, iris, b, from, to)).toBe(true);
+    expect(to[0]).toBeCloseTo(iris.u + 1.25 * iris.r, 12); // clear of the iris, on the same side
+    expect(to[1]).toBeGreaterThanOrEqual(b.topT);
+    expect(to[1]).toBeLessThanOrEqual(b.botT);
+    // The mirror side of the iris takes its sclera from its own side.
+    expect(uncoveredEyeball(1 - u, v, iris, b, from, to)).toBe(true);
+    expect(to[0]).toBeCloseTo(iris.u - 1.25 * iris.r, 12);
+  });
+
+  it("columns clear of the iris are left to the reflection", () => {
+    const b = bands();
+    const to = new Float64Array(2);
+    expect(uncoveredEyeball(0.9, b.topO + 0.01, iris, b, from, to)).toBe(false);
+    expect(uncoveredEyeball(0.15, b.topO + 0.01, iris, b, from, to)).toBe(false);
   });
 });
