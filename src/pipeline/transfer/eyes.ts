@@ -276,8 +276,13 @@ function opening(v: number, a: number, b: number, at: number, bt: number): numbe
   if (v > botO) return lerp(v, botO, b, botT, bt);
   // An opening lid uncovers eyeball the template never showed: continue the still eyeball past its edge by
   // reflection (iris stays iris, sclera stays sclera, no stretched texture and no repeated rows).
-  if (v < r0) return Math.min(r1, 2 * r0 - v);
-  if (v > r1) return Math.max(r0, 2 * r1 - v);
+  return reflectInto(v, r0, r1);
+}
+
+/** v mirrored into [lo, hi] across the nearer end (once; held at the far end). */
+function reflectInto(v: number, lo: number, hi: number): number {
+  if (v < lo) return Math.min(hi, 2 * lo - v);
+  if (v > hi) return Math.max(lo, 2 * hi - v);
   return v;
 }
 
@@ -301,10 +306,10 @@ export function uncoveredEyeball(u: number, v: number, iris: EyeIris, b: Opening
   }
   if (Math.abs(du) >= iris.r * SCLERA_BESIDE) return false;
   const us = Math.min(0.98, Math.max(0.02, iris.u + (du < 0 ? -1 : 1) * iris.r * SCLERA_BESIDE));
-  const at = from.upper(us), bt = from.lower(us), open = bt - at;
-  const top = at + BAND_UPPER * open, bot = bt - BAND_LOWER * open;
+  const at = from.upper(us), bt = from.lower(us);
+  const { topT, botT } = openingBands(at, bt, at, bt, scratchBands); // that column's clean eyeball
   to[0] = us;
-  to[1] = top >= bot ? (top + bot) / 2 : v < top ? Math.min(bot, 2 * top - v) : v > bot ? Math.max(top, 2 * bot - v) : v;
+  to[1] = topT >= botT ? (topT + botT) / 2 : reflectInto(v, topT, botT);
   return true;
 }
 
