@@ -65,18 +65,30 @@ function withCentroid(ring: Float32Array): Float32Array {
   return out;
 }
 
-/** Width (px) of the soft edge of the painted mouth interior. */
-const FEATHER = 2.5;
 /**
- * The feather erodes ~2 × FEATHER px off the painted ring before it reaches full cover; a closed mouth's ring
- * is a sliver, so a closing mouth's ring must grow by more than that to cover the squeezed teeth at all.
+ * Width of the soft edge of the painted mouth interior: 2.5 px on faces of 250 px and more, less on small
+ * faces (FEATHER_SHARE of the face size, at least 1 px). The feather erodes ~2 × its width off the painted
+ * ring before full cover, so a fixed 2.5 px left a small face's 5-px gap (the astronaut's 104-px face) only
+ * a sliver of real teeth: they showed through a grey veil of the lips and read as a wider, darker opening.
  */
-export const CLOSED_MOUTH_GROW = 2 * FEATHER;
+const FEATHER_MAX = 2.5;
+const FEATHER_SHARE = 0.01;
+
+/**
+ * How far a closing mouth's ring grows (px, every face size): the squeezed teeth reach past the new lip line by
+ * about this much, and the ring must also outgrow the feather's erosion to cover them at all.
+ */
+const CLOSING_GROW = 2 * FEATHER_MAX;
+
+export function mouthFeather(faceSize: number): number {
+  return Math.min(FEATHER_MAX, Math.max(1, faceSize * FEATHER_SHARE));
+}
 
 /**
  * Paints the inside of the mouth of `outLm` (the new inner-lip ring) into `out` from the reaction's own mouth
  * interior (teeth, tongue, darkness), warped ring to ring, colour-matched by `gain` and blended with a
- * soft edge so the lips' inner border stays the template's.
+ * soft edge (mouthFeather of `faceSize`, px) so the lips' inner border stays the template's. `closing`: the
+ * ring is a closing mouth's sliver, grown across the mouth line by CLOSING_GROW.
  */
 export function paintMouthInterior(
   out: RgbImage,
@@ -84,19 +96,20 @@ export function paintMouthInterior(
   reaction: RgbImage,
   reactionLm: Float32Array,
   gain: readonly number[],
-  grow = FEATHER,
+  faceSize: number,
+  closing = false,
 ): void {
   const n = INNER_LIP_RING.length;
   const dstRing = innerLipPolygon(outLm);
   const srcRing = innerLipPolygon(reactionLm);
-  // Warp a ring grown by `grow` px so the feathered edge (kept inside the grown ring) crosses the lip line
+  // Warp a ring grown by the feather so the feathered edge (kept inside the grown ring) crosses the lip line
   // itself: the teeth fade into the template's lips instead of meeting them at a hard edge.
-  const GROW = FEATHER;
+  const feather = mouthFeather(faceSize);
   // A thin (closing) ring grows across the mouth line too: grown only radially, its flat sides would stay a
   // sliver that the feather erodes away, leaving squeezed teeth visible towards the corners.
-  const across = grow > FEATHER;
-  const dst = withCentroid(growRing(dstRing, grow, 1, across));
-  const src = withCentroid(growRing(srcRing, grow, ringSize(srcRing) / Math.max(1e-3, ringSize(dstRing)), across));
+  const grow = closing ? CLOSING_GROW : feather;
+  const dst = withCentroid(growRing(dstRing, grow, 1, closing));
+  const src = withCentroid(growRing(srcRing, grow, ringSize(srcRing) / Math.max(1e-3, ringSize(dstRing)), closing));
   const box = pointsBox(dst, out.width, out.height, 2);
   if (box.width === 0 || box.height === 0) return;
   // Work in a box-sized canvas: the mouth is small, the image may be large.
@@ -108,7 +121,7 @@ export function paintMouthInterior(
   const canvas: RgbImage = { width: box.width, height: box.height, data: new Uint8Array(box.width * box.height * 3) };
   const cover = new Float32Array(box.width * box.height);
   warpTriangles(reaction, src, shifted, fan(n), canvas, cover);
-  featherInside(cover, box.width, box.height, GROW);
+  featherInside(cover, box.width, box.height, feather);
   blendPatch(out, canvas, cover, box.x, box.y, gain);
 }
 

@@ -7,7 +7,7 @@ import { retargetExpression, type Regions } from "./expression.ts";
 import { alignSimilarity, applySimilarity } from "./geometry.ts";
 import { LID_GAIN, MAX_OPEN, MAX_OPEN_WITH_IRIS, amplifyLidMotion, paintEyes } from "./eyes.ts";
 import { measureExpression } from "./measure.ts";
-import { CLOSED_MOUTH_GROW, paintClosedLips, paintMouthInterior, skinGain } from "./mouth.ts";
+import { paintClosedLips, paintMouthInterior, skinGain } from "./mouth.ts";
 import { checkFace } from "./validate.ts";
 
 export type TransferMode = "mimic" | "swap";
@@ -135,7 +135,7 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
         // leave a band of the squeezed template lips/teeth inside the new gap (a laugh narrowed to a smile
         // re-measured 0.064 for a wanted 0.080 with that band, 0.090 without).
         const gain = skinGain(template, templateFace.landmarks, reaction, reactionFace.landmarks, size, shut ? 1 : undefined);
-        paintMouthInterior(out, target, reaction, reactionFace.landmarks, gain, closing ? CLOSED_MOUTH_GROW : undefined);
+        paintMouthInterior(out, target, reaction, reactionFace.landmarks, gain, size, closing);
       }
       mouthSynthesised = true;
     }
@@ -287,10 +287,17 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
 
   t = performance.now();
   let mouthSynthesised = false;
-  if (regions !== "upper" && measureExpression(placed).mouthOpen > MOUTH_OPEN_MARGIN) {
-    // The reaction's own teeth and tongue, reshaped to the swapped lips; already in the reaction's colours.
-    paintMouthInterior(out, placed, reaction, reactionFace.landmarks, [1, 1, 1]);
-    mouthSynthesised = true;
+  if (regions !== "upper") {
+    const after = measureExpression(placed).mouthOpen;
+    if (after > MOUTH_OPEN_MARGIN) {
+      // The reaction's own teeth and tongue, reshaped to the swapped lips; already in the reaction's colours.
+      paintMouthInterior(out, placed, reaction, reactionFace.landmarks, [1, 1, 1], size);
+      mouthSynthesised = true;
+    } else if (measureExpression(templateFace.landmarks).mouthOpen > CLOSED_MOUTH && after < CLOSED_MOUTH) {
+      // The user's open mouth shut as the reaction's is: a lip line from the swapped lips themselves, as in
+      // mimic, so none of the user's squeezed teeth or dark gap shows between them.
+      mouthSynthesised = paintClosedLips(out, placed, reaction, reactionFace.landmarks, size);
+    }
   }
   timingsMs.mouth = performance.now() - t;
   const changedBox = diffBox(reaction, out, box);

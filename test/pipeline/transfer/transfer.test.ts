@@ -14,8 +14,10 @@ import type { AnalyzedFace, Box, FaceAnalysis, RgbImage } from "../../../src/pip
 import { faceMeshPoints } from "../../../src/pipeline/warp/index.ts";
 import { LEFT_EYE_UPPER, RIGHT_EYE_UPPER } from "../../../src/pipeline/warp/landmarks.ts";
 import { RING_SCALE } from "../../../src/pipeline/transfer/transfer.ts";
+import { innerLipPolygon } from "../../../src/pipeline/transfer/measure.ts";
+import { mouthFeather } from "../../../src/pipeline/transfer/mouth.ts";
 
-const NAMES = ["grace_hopper_512x512.jpg", "franck_01829.jpg", "franck_02221.jpg", "franck_04117.jpg"] as const;
+const NAMES = ["grace_hopper_512x512.jpg", "franck_01829.jpg", "franck_02221.jpg", "franck_04117.jpg", "astronaut.png"] as const;
 type Name = (typeof NAMES)[number];
 let analyzer: FaceAnalyzer;
 const images = new Map<Name, RgbImage>();
@@ -297,7 +299,59 @@ describe("transferExpression (swap)", () => {
     // The laugh stays a laugh.
     expect(measureExpression(again.landmarks).mouthOpen).toBeGreaterThan(0.08);
   });
+
+  it("shuts the user's laughing mouth as the reaction's is shut: a lip line, no squeezed teeth", async () => {
+    // franck_04117 laughs (0.208); grace_hopper's lips touch. The swapped mouth must read closed again: the
+    // squeezed gap of the user's own teeth read 0.036 before the lip line was drawn (the eval allows 0.015).
+    const res = transferExpression(input("franck_04117.jpg", "grace_hopper_512x512.jpg", { mode: "swap" }));
+    expect(res.mouthSynthesised).toBe(true);
+    const again = (await analyzer.analyze(res.image)).faces[0]!;
+    expect(measureExpression(again.landmarks).mouthOpen).toBeLessThan(0.015);
+  });
+
+  it("shows a small reaction face's teeth as crisp as the reaction's own, not veiled by the lips", () => {
+    // The astronaut's face is 104 px wide: its smile's gap is ~6 px. A fixed 2.5-px feather left the teeth
+    // there only a sliver of full cover, so they showed through a grey veil of the swapped lips.
+    const res = transferExpression(input("grace_hopper_512x512.jpg", "astronaut.png", { mode: "swap" }));
+    expect(res.mouthSynthesised).toBe(true);
+    const teeth = (img: RgbImage, lm: Float32Array) => {
+      const ring = innerLipPolygon(lm);
+      const lum: number[] = [];
+      const box = boxOf(lm, [78, 308, 13, 14, 82, 312, 87, 317], 0);
+      for (let y = box.y; y <= box.y + box.height; y++) {
+        for (let x = box.x; x <= box.x + box.width; x++) {
+          if (!insidePolygon(ring, x + 0.5, y + 0.5)) continue;
+          const o = (y * img.width + x) * 3;
+          lum.push(0.299 * img.data[o]! + 0.587 * img.data[o + 1]! + 0.114 * img.data[o + 2]!);
+        }
+      }
+      lum.sort((a, b) => a - b);
+      return lum[Math.floor(lum.length * 0.9)]!;
+    };
+    const own = teeth(images.get("astronaut.png")!, faces.get("astronaut.png")!.landmarks);
+    expect(teeth(res.image, res.landmarks)).toBeGreaterThan(own - 20);
+  });
 });
+
+describe("mouthFeather", () => {
+  it("scales the mouth interior's soft edge with the face, from 1 px up to 2.5 px", () => {
+    expect(mouthFeather(60)).toBe(1);
+    expect(mouthFeather(180)).toBeCloseTo(1.8, 5);
+    expect(mouthFeather(250)).toBeCloseTo(2.5, 5);
+    expect(mouthFeather(900)).toBe(2.5);
+  });
+});
+
+/** Even-odd rule on a closed polygon of x,y pairs. */
+function insidePolygon(poly: Float32Array, x: number, y: number): boolean {
+  let inside = false;
+  const n = poly.length / 2;
+  for (let i = 0, j = n - 1; i < n; j = i++) {
+    const xi = poly[2 * i]!, yi = poly[2 * i + 1]!, xj = poly[2 * j]!, yj = poly[2 * j + 1]!;
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
 
 describe("face checks", () => {
   const base = () => faces.get("franck_01829.jpg")!;
