@@ -23,6 +23,7 @@ import { faceMeshPoints } from "../../src/pipeline/warp/index.ts";
 import { LEFT_EYE_UPPER, RIGHT_EYE_UPPER } from "../../src/pipeline/warp/landmarks.ts";
 import { RING_SCALE } from "../../src/pipeline/transfer/transfer.ts";
 import { LID_GAIN } from "../../src/pipeline/transfer/eyes.ts";
+import { insidePolygon } from "../../src/pipeline/transfer/geometry.ts";
 
 const FIXTURES = "test/fixtures/faces";
 const FILES = ["grace_hopper_512x512.jpg", "astronaut.png", "franck_01829.jpg", "franck_02221.jpg", "franck_04117.jpg"];
@@ -217,16 +218,6 @@ function changedOutsideRing(a: RgbImage, b: RgbImage, landmarks: Float32Array): 
     }
   }
   return n;
-}
-
-function insidePolygon(poly: Float32Array, x: number, y: number): boolean {
-  let inside = false;
-  const n = poly.length / 2;
-  for (let i = 0, j = n - 1; i < n; j = i++) {
-    const xi = poly[2 * i]!, yi = poly[2 * i + 1]!, xj = poly[2 * j]!, yj = poly[2 * j + 1]!;
-    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
-  }
-  return inside;
 }
 
 const CELL = 224;

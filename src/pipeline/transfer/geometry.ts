@@ -1,6 +1,7 @@
 /**
  * 3-D rigid geometry on face meshes (x,y,z triples): similarity alignment (Horn's closed-form quaternion
- * solution of the Umeyama problem) and a face-local frame built from expression-stable points.
+ * solution of the Umeyama problem) and a face-local frame built from expression-stable points; and the 2-D
+ * point-in-polygon test used to measure regions such as the inner-lip ring.
  */
 
 /** x' = s * R * x + t, R row-major 3x3. */
@@ -179,4 +180,15 @@ export function fromLocal(f: LocalFrame, loc: Float64Array): Float32Array {
     out[i + 2] = a[2]! * x + a[5]! * y + a[8]! * z + f.origin[2];
   }
   return out;
+}
+
+/** Whether (x, y) is inside a closed polygon of x,y pairs (even-odd rule). */
+export function insidePolygon(poly: Float32Array, x: number, y: number): boolean {
+  let inside = false;
+  const n = poly.length / 2;
+  for (let i = 0, j = n - 1; i < n; j = i++) {
+    const xi = poly[2 * i]!, yi = poly[2 * i + 1]!, xj = poly[2 * j]!, yj = poly[2 * j + 1]!;
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { alignSimilarity, applySimilarity, fromLocal, invertSimilarity, localFrame, toLocal } from "../../../src/pipeline/transfer/geometry.ts";
+import { alignSimilarity, applySimilarity, fromLocal, insidePolygon, invertSimilarity, localFrame, toLocal } from "../../../src/pipeline/transfer/geometry.ts";
 import { measureExpression, neutralShape, REST, retargetExpression } from "../../../src/pipeline/transfer/index.ts";
 import { measureLocal } from "../../../src/pipeline/transfer/measure.ts";
 import { STABLE } from "../../../src/pipeline/warp/landmarks.ts";
@@ -87,5 +87,21 @@ describe("retargetExpression", () => {
     const lower = measureExpression(retargetExpression(neutral, laugh, { intensity: 1, regions: "lower" }));
     expect(lower.mouthOpen).toBeCloseTo(want.mouthOpen, 2);
     expect(lower.eyeOpenLeft).toBeCloseTo(measureExpression(neutral).eyeOpenLeft, 4);
+  });
+});
+
+describe("insidePolygon", () => {
+  it("tells inside from outside on a concave ring, whichever way it winds", () => {
+    // An L shape: the notch at the top right is outside.
+    const ring = Float32Array.from([0, 0, 4, 0, 4, 2, 2, 2, 2, 4, 0, 4]);
+    const reversed = Float32Array.from([0, 4, 2, 4, 2, 2, 4, 2, 4, 0, 0, 0]);
+    for (const poly of [ring, reversed]) {
+      expect(insidePolygon(poly, 1, 1)).toBe(true);
+      expect(insidePolygon(poly, 3, 1)).toBe(true);
+      expect(insidePolygon(poly, 1, 3)).toBe(true);
+      expect(insidePolygon(poly, 3, 3)).toBe(false);
+      expect(insidePolygon(poly, -1, 1)).toBe(false);
+      expect(insidePolygon(poly, 5, 1)).toBe(false);
+    }
   });
 });

@@ -15,6 +15,7 @@ import { faceMeshPoints } from "../../../src/pipeline/warp/index.ts";
 import { LEFT_EYE_UPPER, RIGHT_EYE_UPPER } from "../../../src/pipeline/warp/landmarks.ts";
 import { RING_SCALE } from "../../../src/pipeline/transfer/transfer.ts";
 import { innerLipPolygon } from "../../../src/pipeline/transfer/measure.ts";
+import { insidePolygon } from "../../../src/pipeline/transfer/geometry.ts";
 import { mouthFeather } from "../../../src/pipeline/transfer/mouth.ts";
 
 const NAMES = ["grace_hopper_512x512.jpg", "franck_01829.jpg", "franck_02221.jpg", "franck_04117.jpg", "astronaut.png"] as const;
@@ -341,17 +342,6 @@ describe("mouthFeather", () => {
     expect(mouthFeather(900)).toBe(2.5);
   });
 });
-
-/** Even-odd rule on a closed polygon of x,y pairs. */
-function insidePolygon(poly: Float32Array, x: number, y: number): boolean {
-  let inside = false;
-  const n = poly.length / 2;
-  for (let i = 0, j = n - 1; i < n; j = i++) {
-    const xi = poly[2 * i]!, yi = poly[2 * i + 1]!, xj = poly[2 * j]!, yj = poly[2 * j + 1]!;
-    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
-  }
-  return inside;
-}
 
 describe("face checks", () => {
   const base = () => faces.get("franck_01829.jpg")!;
