@@ -65,12 +65,6 @@ function withCentroid(ring: Float32Array): Float32Array {
   return out;
 }
 
-/**
- * Width of the soft edge of the painted mouth interior: 2.5 px on faces of 250 px and more, less on small
- * faces (FEATHER_SHARE of the face size, at least 1 px). The feather erodes ~2 × its width off the painted
- * ring before full cover, so a fixed 2.5 px left a small face's 5-px gap (the astronaut's 104-px face) only
- * a sliver of real teeth: they showed through a grey veil of the lips and read as a wider, darker opening.
- */
 const FEATHER_MAX = 2.5;
 const FEATHER_SHARE = 0.01;
 
@@ -80,6 +74,12 @@ const FEATHER_SHARE = 0.01;
  */
 const CLOSING_GROW = 2 * FEATHER_MAX;
 
+/**
+ * Width of the soft edge of the painted mouth interior: 2.5 px on faces of 250 px and more, less on small
+ * faces (FEATHER_SHARE of the face size, at least 1 px). The feather erodes ~2 × its width off the painted
+ * ring before full cover, so a fixed 2.5 px left a small face's 5-px gap (the astronaut's 104-px face) only
+ * a sliver of real teeth: they showed through a grey veil of the lips and read as a wider, darker opening.
+ */
 export function mouthFeather(faceSize: number): number {
   return Math.min(FEATHER_MAX, Math.max(1, faceSize * FEATHER_SHARE));
 }

@@ -1,7 +1,6 @@
-import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createFaceAnalyzer, type FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
-import { decodeImage } from "../../../src/pipeline/image/index.ts";
+import type { FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
+import { loadFixtureFaces, type FixtureFace } from "../../helpers/fixture-faces.ts";
 import { measureExpression, retargetExpression, transferExpression } from "../../../src/pipeline/transfer/index.ts";
 import type { AnalyzedFace, RgbImage } from "../../../src/pipeline/types.ts";
 
@@ -10,20 +9,13 @@ import type { AnalyzedFace, RgbImage } from "../../../src/pipeline/types.ts";
  * opening and eye openness (not the template's rest shape), and the picture it paints re-measures so
  * (the face analysis run again on the result, as `npm run eval` does for every fixture pair).
  */
-const NAMES = ["grace_hopper_512x512.jpg", "astronaut.png", "franck_01829.jpg", "franck_02221.jpg", "franck_04117.jpg"] as const;
-type Name = (typeof NAMES)[number];
-
+type Name = FixtureFace;
 let analyzer: FaceAnalyzer;
-const images = new Map<Name, RgbImage>();
-const faces = new Map<Name, AnalyzedFace>();
+let images: Map<Name, RgbImage>;
+let faces: Map<Name, AnalyzedFace>;
 
 beforeAll(async () => {
-  analyzer = await createFaceAnalyzer({ provider: "cpu", threads: 1 });
-  for (const n of NAMES) {
-    const img = await decodeImage(new Uint8Array(readFileSync(new URL(`../../fixtures/faces/${n}`, import.meta.url))));
-    images.set(n, img);
-    faces.set(n, (await analyzer.analyze(img)).faces[0]!);
-  }
+  ({ analyzer, images, faces } = await loadFixtureFaces());
 });
 afterAll(async () => analyzer?.dispose());
 

@@ -1,8 +1,8 @@
-import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MimicError } from "../../../src/errors.ts";
-import { createFaceAnalyzer, type FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
-import { decodeImage, flipHorizontal } from "../../../src/pipeline/image/index.ts";
+import type { FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
+import { loadFixtureFaces, type FixtureFace } from "../../helpers/fixture-faces.ts";
+import { flipHorizontal } from "../../../src/pipeline/image/index.ts";
 import {
   FACE_LIMITS,
   measureExpression,
@@ -18,19 +18,13 @@ import { innerLipPolygon } from "../../../src/pipeline/transfer/measure.ts";
 import { insidePolygon } from "../../../src/pipeline/transfer/geometry.ts";
 import { mouthFeather } from "../../../src/pipeline/transfer/mouth.ts";
 
-const NAMES = ["grace_hopper_512x512.jpg", "franck_01829.jpg", "franck_02221.jpg", "franck_04117.jpg", "astronaut.png"] as const;
-type Name = (typeof NAMES)[number];
+type Name = FixtureFace;
 let analyzer: FaceAnalyzer;
-const images = new Map<Name, RgbImage>();
-const faces = new Map<Name, AnalyzedFace>();
+let images: Map<Name, RgbImage>;
+let faces: Map<Name, AnalyzedFace>;
 
 beforeAll(async () => {
-  analyzer = await createFaceAnalyzer({ provider: "cpu", threads: 1 });
-  for (const n of NAMES) {
-    const img = await decodeImage(new Uint8Array(readFileSync(new URL(`../../fixtures/faces/${n}`, import.meta.url))));
-    images.set(n, img);
-    faces.set(n, (await analyzer.analyze(img)).faces[0]!);
-  }
+  ({ analyzer, images, faces } = await loadFixtureFaces());
 });
 afterAll(async () => analyzer?.dispose());
 
