@@ -51,6 +51,19 @@ export const REST = {
  * (refined lids): 0.5 → 10/20 pairs, 0.3 → 11/20, 0.15 → 12/20, 0 → 12/20; a squint does lift the lower lid a little.
  */
 const LOWER_LID_SHARE = 0.15;
+/**
+ * A squint that comes with a smile is mostly the cheek pushing the lower lid up (a laugh's raised cheeks,
+ * lower-lid bulge, crow's feet), so undoing it lowers the lower lid this much and the upper lid the rest.
+ * The smile is read from the lip corners' lift (inter-ocular units): none up to SMILE_FROM, full at SMILE_FULL
+ * (fixtures: grace_hopper 0.016, franck_01829 0.013, franck_02221 0.028; laughing franck_04117 0.089).
+ * Only an eye narrower than rest counts: a smiling face with wide eyes (astronaut, 0.109) has nothing to undo
+ * in its lower lid. Eval, with the under-eye skin carried (eyes.ts): 0.5 takes the laughing template into the
+ * astronaut's wide eyes (right eye 19 % → 15 %); at 0.7 a laughing reaction's squint goes so much into the
+ * template's lower lid, which the analysis follows least, that it reads too open (astronaut ← franck_04117 18 %).
+ */
+const SMILE_LOWER_LID_SHARE = 0.5;
+const SMILE_FROM = 0.03;
+const SMILE_FULL = 0.08;
 /** How much of the upper lid's motion the lid crease above it follows. */
 const FOLD_FOLLOW = 0.6;
 /** Of a mouth opening, how much the chin itself drops. */
@@ -97,6 +110,7 @@ const clamp = (v: number, lo: number, hi: number) => (v < lo ? lo : v > hi ? hi 
  */
 export function neutralShape(loc: Float64Array): Float64Array {
   const n = loc.slice();
+  const smile = clamp((measureLocal(loc).cornerLift - SMILE_FROM) / (SMILE_FULL - SMILE_FROM), 0, 1);
   const Y = (i: number) => 3 * i + 1;
   // Mouth closed.
   const gaps = LIPS_INNER_LOWER.map((lo, j) => Math.max(0, n[Y(lo)]! - n[Y(LIPS_INNER_UPPER[j]!)]!));
@@ -136,8 +150,8 @@ export function neutralShape(loc: Float64Array): Float64Array {
     for (const i of LIP_POINTS) n[3 * i] = cx + (n[3 * i]! - cx) * widthScale;
   }
   // Eyes and brows.
-  neutralEye(n, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER_FOLD, RIGHT_EYE_LOWER_FOLD);
-  neutralEye(n, LEFT_EYE_UPPER, LEFT_EYE_LOWER, LEFT_EYE_UPPER_FOLD, LEFT_EYE_LOWER_FOLD);
+  neutralEye(n, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER_FOLD, RIGHT_EYE_LOWER_FOLD, smile);
+  neutralEye(n, LEFT_EYE_UPPER, LEFT_EYE_LOWER, LEFT_EYE_UPPER_FOLD, LEFT_EYE_LOWER_FOLD, smile);
   neutralBrow(n, RIGHT_BROW, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER);
   neutralBrow(n, LEFT_BROW, LEFT_EYE_UPPER, LEFT_EYE_LOWER);
   return n;
@@ -149,6 +163,7 @@ function neutralEye(
   lower: readonly number[],
   fold: readonly number[],
   lowerFold: readonly number[],
+  smile: number,
 ): void {
   const r = eyeOpen(n, upper, lower);
   const target = clamp(r, REST.eyeOpen[0], REST.eyeOpen[1]);
@@ -157,13 +172,15 @@ function neutralEye(
   // Lid motion profile: zero at the corners, largest mid-lid; normalised so the measured columns move exactly.
   const norm = (Math.sin((3 * Math.PI) / 8) * 2 + 1) / 3;
   const delta = ((target - r) * w) / norm; // > 0 opens
-  // Most of an aperture change is the upper lid; the rest is the lower lid (a smile's squint pushes it up).
+  // Most of an aperture change is the upper lid; the rest is the lower lid, more of it when a smiling eye is
+  // opened to rest (see SMILE_LOWER_LID_SHARE).
+  const share = delta > 0 ? LOWER_LID_SHARE + (SMILE_LOWER_LID_SHARE - LOWER_LID_SHARE) * smile : LOWER_LID_SHARE;
   for (let j = 1; j < 8; j++) {
     const d = delta * Math.sin((j * Math.PI) / 8);
-    n[3 * upper[j]! + 1]! -= d * (1 - LOWER_LID_SHARE);
-    n[3 * fold[j - 1]! + 1]! -= d * (1 - LOWER_LID_SHARE) * FOLD_FOLLOW;
-    n[3 * lower[j]! + 1]! += d * LOWER_LID_SHARE;
-    n[3 * lowerFold[j]! + 1]! += d * LOWER_LID_SHARE * 0.6;
+    n[3 * upper[j]! + 1]! -= d * (1 - share);
+    n[3 * fold[j - 1]! + 1]! -= d * (1 - share) * FOLD_FOLLOW;
+    n[3 * lower[j]! + 1]! += d * share;
+    n[3 * lowerFold[j]! + 1]! += d * share * 0.6;
   }
 }
 

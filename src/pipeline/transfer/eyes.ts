@@ -5,6 +5,7 @@ import {
   LEFT_EYE_LOWER_FOLD,
   LEFT_EYE_UPPER,
   LEFT_EYE_UPPER_FOLD,
+  MESH_POINTS,
   NOSE_BOTTOM,
   RIGHT_EYE_LOWER,
   RIGHT_EYE_LOWER_FOLD,
@@ -371,6 +372,15 @@ function paintEye(out: RgbImage, to: EyeFrame, src: RgbImage, from: EyeFrame, ir
 }
 
 /**
+ * The mesh to draw for a template (`base`) wearing the read expression `read`: lids moved LID_GAIN× as far
+ * (at most MAX_OPEN, or MAX_OPEN_WITH_IRIS when the template's irises are known, times the template's
+ * aperture), and the skin under each lower lid carried along with it. Everything else as read.
+ */
+export function drawnEyelids(base: Float32Array, read: Float32Array, irisesKnown: boolean): Float32Array {
+  return carryUnderEyeSkin(base, amplifyLidMotion(base, read, LID_GAIN, irisesKnown ? MAX_OPEN_WITH_IRIS : MAX_OPEN));
+}
+
+/**
  * The mesh as it should be drawn when lids read as `target` but the analyser follows only part of a lid's
  * real motion: each lid and fold point's motion relative to its eye corners is scaled by `gain`, and lids
  * are kept from crossing (an over-closed eye stays a thin slit).
@@ -434,3 +444,66 @@ export const MAX_OPEN = 1.35;
 export const MAX_OPEN_WITH_IRIS = 1.7;
 /** Narrowest lid gap a drawn eye keeps (eye widths): shut eyes still show their lash line as a slit. */
 const MIN_GAP = 0.02;
+
+/**
+ * How far below the lower lid (eye widths) the skin follows the lid's motion, fading linearly to nothing.
+ * Measured by drawing lower lids moved by ±2–4 px straight into the mesh and analysing the result again:
+ * the lid alone is followed at 0.17–0.46 of its motion on the franck faces (0.02–0.28 on grace_hopper behind
+ * glasses), the lid with the skin below it over 0.6 eye widths at 0.26–0.60. A lid that slides over skin
+ * that stays put does not read as a lid that moved.
+ */
+export const UNDER_EYE_DEPTH = 0.6;
+
+/**
+ * The drawn mesh with the skin under each lower lid carried along by the lid: a point below the lid, within
+ * the eye's span (plus a tenth of its width each side), moves towards the lid's own motion (relative to the
+ * eye corners) with a weight that is 1 at the lid, fades to 0 at UNDER_EYE_DEPTH below it and tapers to 0
+ * at the span's ends. Eyes whose lower lid did not move are left alone; lids, folds above and everything
+ * else keep their place. `base` is the template's mesh, `drawn` the mesh to draw (from amplifyLidMotion).
+ */
+export function carryUnderEyeSkin(base: Float32Array, drawn: Float32Array, depth = UNDER_EYE_DEPTH): Float32Array {
+  const out = drawn.slice();
+  for (const rings of EYES) {
+    if (!moved(drawn, base, { upper: [], lower: rings.lower, fold: [], lowFold: [] })) continue;
+    const f = eyeFrame(base, rings);
+    if (!f) continue;
+    const oc = rings.upper[0]!, ic = rings.upper[rings.upper.length - 1]!;
+    const cox = drawn[3 * oc]! - base[3 * oc]!, coy = drawn[3 * oc + 1]! - base[3 * oc + 1]!;
+    const cix = drawn[3 * ic]! - base[3 * ic]!, ciy = drawn[3 * ic + 1]! - base[3 * ic + 1]!;
+    // The lower lid's motion relative to its corners, at each of its points' u (template frame).
+    const n = rings.lower.length;
+    const lu = new Float64Array(n), lx = new Float64Array(n), ly = new Float64Array(n);
+    const skip = new Set<number>([...rings.upper, ...rings.lower, ...rings.fold]);
+    for (let j = 0; j < n; j++) {
+      const i = rings.lower[j]!;
+      const t = j / (n - 1);
+      lu[j] = Math.max(j > 0 ? lu[j - 1]! : -Infinity, ((base[3 * i]! - f.ox) * f.ux + (base[3 * i + 1]! - f.oy) * f.uy) / f.width);
+      lx[j] = drawn[3 * i]! - base[3 * i]! - (cox + (cix - cox) * t);
+      ly[j] = drawn[3 * i + 1]! - base[3 * i + 1]! - (coy + (ciy - coy) * t);
+    }
+    for (let i = 0; i < MESH_POINTS; i++) {
+      if (skip.has(i)) continue;
+      const dx = base[3 * i]! - f.ox, dy = base[3 * i + 1]! - f.oy;
+      const u = (dx * f.ux + dy * f.uy) / f.width;
+      if (u <= -SPAN_MARGIN || u >= 1 + SPAN_MARGIN) continue;
+      const below = (dx * f.vx + dy * f.vy) / f.width - curveAt(f.lower, u);
+      if (below <= 0 || below >= depth) continue;
+      const w = Math.sin((Math.PI * (u + SPAN_MARGIN)) / (1 + 2 * SPAN_MARGIN)) * (1 - below / depth);
+      // The lid's relative motion at u (zero at and beyond the corners), and the corners' own motion there.
+      let j = 0;
+      while (j < n - 2 && lu[j + 1]! < u) j++;
+      const span = lu[j + 1]! - lu[j]!;
+      const s = span > 1e-9 ? Math.min(1, Math.max(0, (u - lu[j]!) / span)) : 0;
+      const mx = lx[j]! + (lx[j + 1]! - lx[j]!) * s, my = ly[j]! + (ly[j + 1]! - ly[j]!) * s;
+      const c = Math.min(1, Math.max(0, u));
+      const cx = cox + (cix - cox) * c, cy = coy + (ciy - coy) * c;
+      const rx = drawn[3 * i]! - base[3 * i]! - cx, ry = drawn[3 * i + 1]! - base[3 * i + 1]! - cy;
+      out[3 * i] = base[3 * i]! + cx + rx + w * (mx - rx);
+      out[3 * i + 1] = base[3 * i + 1]! + cy + ry + w * (my - ry);
+    }
+  }
+  return out;
+}
+
+/** The under-eye zone reaches this far (eye widths) past each eye corner, tapering to nothing there. */
+const SPAN_MARGIN = 0.1;

@@ -5,7 +5,7 @@ import { cropImage } from "../image/index.ts";
 import { blendPatch, boxBlurMask, diffBox, erodeMask, mapColours, maskedStats, membraneCorrection, pointsBox } from "./blend.ts";
 import { retargetExpression, type Regions } from "./expression.ts";
 import { alignSimilarity, applySimilarity } from "./geometry.ts";
-import { LID_GAIN, MAX_OPEN, MAX_OPEN_WITH_IRIS, amplifyLidMotion, paintEyes } from "./eyes.ts";
+import { drawnEyelids, paintEyes } from "./eyes.ts";
 import { measureExpression } from "./measure.ts";
 import { paintClosedLips, paintMouthInterior, skinGain } from "./mouth.ts";
 import { checkFace } from "./validate.ts";
@@ -87,8 +87,8 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
   }
   let t = performance.now();
   const expression = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions });
-  // Drawn geometry: lids move LID_GAIN× what the mesh reads (see eyes.ts); everything else as read.
-  const target = amplifyLidMotion(templateFace.landmarks, expression, LID_GAIN, templateFace.irises ? MAX_OPEN_WITH_IRIS : MAX_OPEN);
+  // Drawn geometry: lids move LID_GAIN× what the mesh reads, the skin under them with them (see eyes.ts).
+  const target = drawnEyelids(templateFace.landmarks, expression, templateFace.irises !== undefined);
   timingsMs.retarget = performance.now() - t;
 
   t = performance.now();
@@ -218,7 +218,7 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
   const out = copyImage(reaction);
   let t = performance.now();
   const read = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions });
-  const wearing = amplifyLidMotion(templateFace.landmarks, read, LID_GAIN, templateFace.irises ? MAX_OPEN_WITH_IRIS : MAX_OPEN);
+  const wearing = drawnEyelids(templateFace.landmarks, read, templateFace.irises !== undefined);
   const toReaction = alignSimilarity(read, reactionFace.landmarks, STABLE);
   const placed = applySimilarity(toReaction, wearing);
   timingsMs.retarget = performance.now() - t;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { amplifyLidMotion, eyeColumnSource, openingBands, uncoveredEyeball, type EyeColumn, type OpeningBands } from "../../../src/pipeline/transfer/eyes.ts";
+import { amplifyLidMotion, carryUnderEyeSkin, eyeColumnSource, openingBands, uncoveredEyeball, UNDER_EYE_DEPTH, type EyeColumn, type OpeningBands } from "../../../src/pipeline/transfer/eyes.ts";
 import { measureExpression } from "../../../src/pipeline/transfer/index.ts";
-import { LEFT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER } from "../../../src/pipeline/warp/landmarks.ts";
+import { LEFT_EYE_LOWER, LEFT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_EYE_LOWER_FOLD, RIGHT_EYE_UPPER, RIGHT_EYE_UPPER_FOLD, RIGHT_BROW } from "../../../src/pipeline/warp/landmarks.ts";
 import laugh from "./laugh-mesh.json" with { type: "json" };
 
 // One column across an eye, in eye widths: fold above, upper lid, lower lid, fold below.
@@ -121,6 +121,61 @@ describe("amplifyLidMotion", () => {
     const read = lower(base, -40);
     const wide = amplifyLidMotion(base, read, 1.5);
     expect(measureExpression(wide).eyeOpenRight).toBeCloseTo(measureExpression(read).eyeOpenRight, 6);
+  });
+});
+
+describe("carryUnderEyeSkin", () => {
+  const base = Float32Array.from(laugh as number[]);
+  const ex = base[3 * 133]! - base[3 * 33]!, ey = base[3 * 133 + 1]! - base[3 * 33 + 1]!;
+  const eyeWidth = Math.hypot(ex, ey);
+  /** Distance of point i below the right lower lid's middle, across the eye, in eye widths. */
+  const below = (i: number) => {
+    const mid = RIGHT_EYE_LOWER[4]!;
+    return ((base[3 * i]! - base[3 * mid]!) * -ey + (base[3 * i + 1]! - base[3 * mid + 1]!) * ex) / eyeWidth / eyeWidth;
+  };
+  const lowerLid = (lm: Float32Array, px: number) => {
+    const out = lm.slice();
+    for (let j = 1; j < 8; j++) out[3 * RIGHT_EYE_LOWER[j]! + 1]! += px * Math.sin((j * Math.PI) / 8);
+    return out;
+  };
+
+  it("drags the skin under a lowered lid along, fading with depth, and moves nothing else", () => {
+    const drawn = lowerLid(base, 3);
+    const out = carryUnderEyeSkin(base, drawn);
+    const movedBy = (i: number) => Math.hypot(out[3 * i]! - drawn[3 * i]!, out[3 * i + 1]! - drawn[3 * i + 1]!);
+    const moved: number[] = [];
+    for (let i = 0; i < 468; i++) if (movedBy(i) > 1e-6) moved.push(i);
+    expect(moved.length).toBeGreaterThan(5);
+    for (const i of moved) {
+      expect(below(i)).toBeGreaterThan(0);
+      expect(below(i)).toBeLessThan(UNDER_EYE_DEPTH + 0.05);
+      expect(out[3 * i + 1]! - base[3 * i + 1]!).toBeGreaterThan(0);
+      expect(out[3 * i + 1]! - base[3 * i + 1]!).toBeLessThan(3);
+    }
+    // The fold under the lid's middle goes most of the way; deeper in the same column, less.
+    const fold = RIGHT_EYE_LOWER_FOLD[4]!;
+    expect(out[3 * fold + 1]! - base[3 * fold + 1]!).toBeGreaterThan(1.2);
+    const deeper = moved.filter((i) => below(i) > below(fold) + 0.15 && Math.abs((base[3 * i]! - base[3 * fold]!) / eyeWidth) < 0.15);
+    expect(deeper.length).toBeGreaterThan(0);
+    for (const i of deeper) expect(out[3 * i + 1]! - base[3 * i + 1]!).toBeLessThan(out[3 * fold + 1]! - base[3 * fold + 1]!);
+    // Lids, the fold above, the brow, the other eye and the rest of the face stay as drawn.
+    for (const i of [...RIGHT_EYE_UPPER, ...RIGHT_EYE_LOWER, ...RIGHT_EYE_UPPER_FOLD, ...RIGHT_BROW, ...LEFT_EYE_LOWER, 1, 13, 14, 61, 291, 152]) {
+      expect(out[3 * i]).toBe(drawn[3 * i]);
+      expect(out[3 * i + 1]).toBe(drawn[3 * i + 1]);
+    }
+  });
+
+  it("a raised lower lid lifts the skin under it the same way", () => {
+    const out = carryUnderEyeSkin(base, lowerLid(base, -3));
+    const fold = RIGHT_EYE_LOWER_FOLD[4]!;
+    expect(out[3 * fold + 1]! - base[3 * fold + 1]!).toBeLessThan(-1.2);
+  });
+
+  it("leaves the mesh alone when no lower lid moved, whatever else did", () => {
+    const drawn = base.slice();
+    for (let j = 1; j < 8; j++) drawn[3 * RIGHT_EYE_UPPER[j]! + 1]! += 2; // upper lid only
+    drawn[3 * RIGHT_EYE_LOWER_FOLD[4]! + 1]! -= 1.5; // a cheek pushing the skin up
+    expect(carryUnderEyeSkin(base, drawn)).toEqual(drawn);
   });
 });
 

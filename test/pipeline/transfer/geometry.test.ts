@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { alignSimilarity, applySimilarity, fromLocal, insidePolygon, invertSimilarity, localFrame, toLocal } from "../../../src/pipeline/transfer/geometry.ts";
 import { measureExpression, neutralShape, REST, retargetExpression } from "../../../src/pipeline/transfer/index.ts";
 import { measureLocal } from "../../../src/pipeline/transfer/measure.ts";
-import { STABLE } from "../../../src/pipeline/warp/landmarks.ts";
+import { RIGHT_EYE_LOWER, RIGHT_EYE_UPPER, STABLE } from "../../../src/pipeline/warp/landmarks.ts";
 
 /** A real 468-point mesh (franck_04117, the laugh), as the face stage returned it, rounded to 0.1 px. */
 const laugh = Float32Array.from(JSON.parse(readFileSync(new URL("./laugh-mesh.json", import.meta.url), "utf8")) as number[]);
@@ -62,6 +62,41 @@ describe("neutralShape", () => {
       expect(e).toBeGreaterThanOrEqual(REST.eyeOpen[0] - 0.005);
       expect(e).toBeLessThanOrEqual(REST.eyeOpen[1] + 0.005);
     }
+  });
+});
+
+describe("neutralShape: which lid a squint moved", () => {
+  const loc = toLocal(localFrame(laugh), laugh);
+  const midLid = (n: Float64Array, ring: readonly number[]) => n[3 * ring[4]! + 1]!;
+  /** The laugh with everything below the eyes (its open mouth and its smile) at rest, its eyes as they are. */
+  const rest = neutralShape(loc);
+  const straight = loc.slice();
+  for (let i = 0; i < 468; i++) if (loc[3 * i + 1]! > 0.4) straight[3 * i + 1] = rest[3 * i + 1]!;
+
+  it("opens a smiling squint mostly by lowering the lower lid, a straight-faced one by raising the upper", () => {
+    expect(measureLocal(loc).cornerLift).toBeGreaterThan(0.08);
+    expect(measureLocal(straight).cornerLift).toBeLessThan(0.03);
+    expect(measureLocal(straight).eyeOpenRight).toBeCloseTo(measureLocal(loc).eyeOpenRight, 6);
+    const smiling = neutralShape(loc), plain = neutralShape(straight);
+    const lowerDrop = (n: Float64Array, from: Float64Array) => midLid(n, RIGHT_EYE_LOWER) - midLid(from, RIGHT_EYE_LOWER);
+    const upperRise = (n: Float64Array, from: Float64Array) => midLid(from, RIGHT_EYE_UPPER) - midLid(n, RIGHT_EYE_UPPER);
+    // Both end at the rest aperture.
+    expect(measureLocal(smiling).eyeOpenRight).toBeCloseTo(REST.eyeOpen[0], 3);
+    expect(measureLocal(plain).eyeOpenRight).toBeCloseTo(REST.eyeOpen[0], 3);
+    expect(lowerDrop(smiling, loc)).toBeGreaterThan(0.9 * upperRise(smiling, loc));
+    expect(upperRise(plain, straight)).toBeGreaterThan(4 * lowerDrop(plain, straight));
+    expect(lowerDrop(smiling, loc)).toBeGreaterThan(2.5 * lowerDrop(plain, straight));
+  });
+
+  it("closes wide eyes from above, smiling or not", () => {
+    const wide = loc.slice();
+    for (let j = 1; j < 8; j++) wide[3 * RIGHT_EYE_UPPER[j]! + 1]! -= 0.06 * Math.sin((j * Math.PI) / 8);
+    expect(measureLocal(wide).eyeOpenRight).toBeGreaterThan(REST.eyeOpen[1]);
+    const n = neutralShape(wide);
+    const upper = midLid(n, RIGHT_EYE_UPPER) - midLid(wide, RIGHT_EYE_UPPER);
+    const lower = midLid(wide, RIGHT_EYE_LOWER) - midLid(n, RIGHT_EYE_LOWER);
+    expect(upper).toBeGreaterThan(0);
+    expect(lower).toBeCloseTo((upper * 0.15) / 0.85, 4);
   });
 });
 
