@@ -42,7 +42,10 @@ import {
  * glasses; `npm run eval` keeps this table). A reaction's lids are read through the same model, so its
  * lids really moved further than they read. Full compensation on that measurement would be 2; on real
  * photos the model follows somewhat more than on our warps, and at 2 a laughing squint came out visibly
- * more shut than the reaction's (contact sheet), so 1.5.
+ * more shut than the reaction's (contact sheet), so 1.5. Re-checked once lower lids carried their skin: 1.75
+ * and 2 bring the eval to 20/20, but the astronaut's small eyes, closing into franck_04117's smiling squint or
+ * grace_hopper's open eyes, become slits beside them; the analysis reads her eyes more open than a person
+ * sees them, and the drawing follows the person.
  */
 export const LID_GAIN = 1.5;
 
