@@ -88,7 +88,7 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
   let t = performance.now();
   const expression = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions });
   // Drawn geometry: lids move LID_GAIN× what the mesh reads, the skin under them with them (see eyes.ts).
-  const target = drawnEyelids(templateFace.landmarks, expression, templateFace.irises !== undefined);
+  const target = drawnEyelids(templateFace.landmarks, expression, Boolean(templateFace.irises));
   timingsMs.retarget = performance.now() - t;
 
   t = performance.now();
@@ -218,7 +218,7 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
   const out = copyImage(reaction);
   let t = performance.now();
   const read = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions });
-  const wearing = drawnEyelids(templateFace.landmarks, read, templateFace.irises !== undefined);
+  const wearing = drawnEyelids(templateFace.landmarks, read, Boolean(templateFace.irises));
   const toReaction = alignSimilarity(read, reactionFace.landmarks, STABLE);
   const placed = applySimilarity(toReaction, wearing);
   timingsMs.retarget = performance.now() - t;
