@@ -88,7 +88,7 @@ describe("neutralShape: which lid a squint moved", () => {
     expect(lowerDrop(smiling, loc)).toBeGreaterThan(2.5 * lowerDrop(plain, straight));
   });
 
-  it("closes wide eyes from above, smiling or not", () => {
+  it("closes wide eyes from above, even when smiling", () => {
     const wide = loc.slice();
     for (let j = 1; j < 8; j++) wide[3 * RIGHT_EYE_UPPER[j]! + 1]! -= 0.06 * Math.sin((j * Math.PI) / 8);
     expect(measureLocal(wide).eyeOpenRight).toBeGreaterThan(REST.eyeOpen[1]);
