@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { afterAll, beforeAll } from "vitest";
 import { createFaceAnalyzer, type FaceAnalyzer } from "../../src/pipeline/face/index.ts";
 import { decodeImage } from "../../src/pipeline/image/index.ts";
 import type { AnalyzedFace, RgbImage } from "../../src/pipeline/types.ts";
@@ -14,8 +15,21 @@ export interface FixtureFaces {
   faces: Map<FixtureFace, AnalyzedFace>;
 }
 
-/** Decodes and analyses every fixture face once; dispose `analyzer` after the tests. */
-export async function loadFixtureFaces(): Promise<FixtureFaces> {
+/**
+ * The fixture faces for the calling test file: filled in by its beforeAll, the analyzer disposed by its
+ * afterAll. Read the fields inside tests (they are empty while the file is being collected).
+ */
+export function useFixtureFaces(): FixtureFaces {
+  const fx = {} as FixtureFaces;
+  beforeAll(async () => {
+    Object.assign(fx, await loadFixtureFaces());
+  });
+  afterAll(async () => fx.analyzer?.dispose());
+  return fx;
+}
+
+/** Decodes and analyses every fixture face once. */
+async function loadFixtureFaces(): Promise<FixtureFaces> {
   const analyzer = await createFaceAnalyzer({ provider: "cpu", threads: 1 });
   const images = new Map<FixtureFace, RgbImage>();
   const faces = new Map<FixtureFace, AnalyzedFace>();

@@ -1,8 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
-import { loadFixtureFaces, type FixtureFace } from "../../helpers/fixture-faces.ts";
+import { describe, expect, it } from "vitest";
+import { useFixtureFaces, type FixtureFace } from "../../helpers/fixture-faces.ts";
 import { measureExpression, retargetExpression, transferExpression } from "../../../src/pipeline/transfer/index.ts";
-import type { AnalyzedFace, RgbImage } from "../../../src/pipeline/types.ts";
 
 /**
  * The expression is matched in face-size units: the engine's intended mesh carries the reaction's mouth
@@ -10,16 +8,9 @@ import type { AnalyzedFace, RgbImage } from "../../../src/pipeline/types.ts";
  * (the face analysis run again on the result, as `npm run eval` does for every fixture pair).
  */
 type Name = FixtureFace;
-let analyzer: FaceAnalyzer;
-let images: Map<Name, RgbImage>;
-let faces: Map<Name, AnalyzedFace>;
+const fx = useFixtureFaces();
 
-beforeAll(async () => {
-  ({ analyzer, images, faces } = await loadFixtureFaces());
-});
-afterAll(async () => analyzer?.dispose());
-
-const m = (n: Name) => measureExpression(faces.get(n)!.landmarks);
+const m = (n: Name) => measureExpression(fx.faces.get(n)!.landmarks);
 
 describe("intended expression", () => {
   it.each([
@@ -28,7 +19,7 @@ describe("intended expression", () => {
     ["grace_hopper_512x512.jpg", "franck_02221.jpg"],
     ["franck_02221.jpg", "grace_hopper_512x512.jpg"],
   ] as const)("%s wearing %s: mouth opening and eye openness are the reaction's", (t, r) => {
-    const got = measureExpression(retargetExpression(faces.get(t)!.landmarks, faces.get(r)!.landmarks, { intensity: 1, regions: "all" }));
+    const got = measureExpression(retargetExpression(fx.faces.get(t)!.landmarks, fx.faces.get(r)!.landmarks, { intensity: 1, regions: "all" }));
     const want = m(r);
     expect(Math.abs(got.mouthOpen - want.mouthOpen)).toBeLessThan(0.01);
     // The template's own rest eyes are not kept: astronaut's wide eyes (0.32) take a laugh's squint (0.22).
@@ -37,7 +28,7 @@ describe("intended expression", () => {
   });
 
   it("half intensity gives half the change of the mouth opening", () => {
-    const t = faces.get("franck_01829.jpg")!, r = faces.get("franck_04117.jpg")!;
+    const t = fx.faces.get("franck_01829.jpg")!, r = fx.faces.get("franck_04117.jpg")!;
     const got = measureExpression(retargetExpression(t.landmarks, r.landmarks, { intensity: 0.5, regions: "all" })).mouthOpen;
     const half = (m("franck_01829.jpg").mouthOpen + m("franck_04117.jpg").mouthOpen) / 2;
     expect(Math.abs(got - half)).toBeLessThan(0.02);
@@ -57,8 +48,8 @@ describe("re-analysed result", () => {
     ["franck_04117.jpg", "franck_01829.jpg"],
     ["franck_04117.jpg", "franck_02221.jpg"],
   ] as const)("%s wearing %s re-measures the reaction's mouth opening within 15 %%", async (t, r) => {
-    const res = transferExpression({ template: images.get(t)!, templateFace: faces.get(t)!, reaction: images.get(r)!, reactionFace: faces.get(r)! });
-    const again = (await analyzer.analyze(res.image)).faces;
+    const res = transferExpression({ template: fx.images.get(t)!, templateFace: fx.faces.get(t)!, reaction: fx.images.get(r)!, reactionFace: fx.faces.get(r)! });
+    const again = (await fx.analyzer.analyze(res.image)).faces;
     expect(again).toHaveLength(1);
     const want = m(r).mouthOpen;
     const got = measureExpression(again[0]!.landmarks).mouthOpen;

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MimicError } from "../../../src/errors.ts";
-import type { FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
-import { loadFixtureFaces, type FixtureFace } from "../../helpers/fixture-faces.ts";
+import { useFixtureFaces, type FixtureFace } from "../../helpers/fixture-faces.ts";
 import { flipHorizontal } from "../../../src/pipeline/image/index.ts";
 import {
   FACE_LIMITS,
@@ -19,20 +18,13 @@ import { insidePolygon } from "../../../src/pipeline/transfer/geometry.ts";
 import { mouthFeather } from "../../../src/pipeline/transfer/mouth.ts";
 
 type Name = FixtureFace;
-let analyzer: FaceAnalyzer;
-let images: Map<Name, RgbImage>;
-let faces: Map<Name, AnalyzedFace>;
-
-beforeAll(async () => {
-  ({ analyzer, images, faces } = await loadFixtureFaces());
-});
-afterAll(async () => analyzer?.dispose());
+const fx = useFixtureFaces();
 
 const input = (template: Name, reaction: Name, extra: Partial<TransferInput> = {}): TransferInput => ({
-  template: images.get(template)!,
-  templateFace: faces.get(template)!,
-  reaction: images.get(reaction)!,
-  reactionFace: faces.get(reaction)!,
+  template: fx.images.get(template)!,
+  templateFace: fx.faces.get(template)!,
+  reaction: fx.images.get(reaction)!,
+  reactionFace: fx.faces.get(reaction)!,
   ...extra,
 });
 
@@ -59,8 +51,8 @@ const EYES_AND_BROWS = [70, 63, 105, 66, 107, 300, 293, 334, 296, 336, 33, 133, 
 
 /** A face wearing its own expression with the upper lids lowered by `px` in the mesh (regions upper). */
 function ownLidsLowered(name: Name, px: number) {
-  const tpl = images.get(name)!;
-  const face = faces.get(name)!;
+  const tpl = fx.images.get(name)!;
+  const face = fx.faces.get(name)!;
   const lowered = face.landmarks.slice();
   for (const upper of [RIGHT_EYE_UPPER, LEFT_EYE_UPPER]) {
     for (let j = 1; j < 8; j++) lowered[3 * upper[j]! + 1]! += px * Math.sin((j * Math.PI) / 8);
@@ -72,15 +64,15 @@ function ownLidsLowered(name: Name, px: number) {
 describe("transferExpression (mimic)", () => {
   it("returns the template unchanged at intensity 0", () => {
     const res = transferExpression(input("franck_01829.jpg", "franck_04117.jpg", { intensity: 0 }));
-    expect(Buffer.compare(Buffer.from(res.image.data), Buffer.from(images.get("franck_01829.jpg")!.data))).toBe(0);
+    expect(Buffer.compare(Buffer.from(res.image.data), Buffer.from(fx.images.get("franck_01829.jpg")!.data))).toBe(0);
     expect(res.changedBox).toBeNull();
   });
 
   it("opens a neutral mouth into a laugh with a synthesised mouth interior", async () => {
     const res = transferExpression(input("grace_hopper_512x512.jpg", "franck_04117.jpg"));
     expect(res.mouthSynthesised).toBe(true);
-    const before = measureExpression(faces.get("grace_hopper_512x512.jpg")!.landmarks);
-    const again = (await analyzer.analyze(res.image)).faces[0]!;
+    const before = measureExpression(fx.faces.get("grace_hopper_512x512.jpg")!.landmarks);
+    const again = (await fx.analyzer.analyze(res.image)).faces[0]!;
     const after = measureExpression(again.landmarks);
     expect(before.mouthOpen).toBeLessThan(0.03);
     expect(after.mouthOpen).toBeGreaterThan(0.09);
@@ -117,7 +109,7 @@ describe("transferExpression (mimic)", () => {
       }
       return n;
     };
-    expect(bright(images.get(tplName)!, faces.get(tplName)!.landmarks)).toBeGreaterThan(4);
+    expect(bright(fx.images.get(tplName)!, fx.faces.get(tplName)!.landmarks)).toBeGreaterThan(4);
     expect(bright(res.image, res.landmarks)).toBe(0);
     // The lips meet at a thin seam, darker and redder than the lips a few pixels above and below it.
     const px = (x: number, y: number) => {
@@ -137,7 +129,7 @@ describe("transferExpression (mimic)", () => {
   it("keeps a closed mouth's lip line when the reaction's mouth is closed too (no folded lip shards)", () => {
     // franck_01829's lips nearly touch (0.010); grace's touch (0.000). Nothing is hidden between them, so the
     // lip line must stay a dark seam: squeezing it as if teeth were there folded light lip texture onto it.
-    const tpl = faces.get("franck_01829.jpg")!;
+    const tpl = fx.faces.get("franck_01829.jpg")!;
     const res = transferExpression(input("franck_01829.jpg", "grace_hopper_512x512.jpg"));
     const up = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308], lo = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308];
     const seam = (img: RgbImage, lm: Float32Array) =>
@@ -150,14 +142,14 @@ describe("transferExpression (mimic)", () => {
         }
         return darkest;
       });
-    const own = Math.max(...seam(images.get("franck_01829.jpg")!, tpl.landmarks));
+    const own = Math.max(...seam(fx.images.get("franck_01829.jpg")!, tpl.landmarks));
     for (const v of seam(res.image, res.landmarks)) expect(v).toBeLessThan(own + 20);
   });
 
   it("keeps every pixel outside the face's anchor ring bit-identical", () => {
-    const tpl = images.get("franck_01829.jpg")!;
+    const tpl = fx.images.get("franck_01829.jpg")!;
     const res = transferExpression(input("franck_01829.jpg", "franck_04117.jpg"));
-    const ring = faceMeshPoints(faces.get("franck_01829.jpg")!.landmarks, { width: tpl.width, height: tpl.height, ringScale: RING_SCALE });
+    const ring = faceMeshPoints(fx.faces.get("franck_01829.jpg")!.landmarks, { width: tpl.width, height: tpl.height, ringScale: RING_SCALE });
     const b = res.changedBox!;
     let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
     for (let k = 468; k < ring.length / 2; k++) {
@@ -176,8 +168,8 @@ describe("transferExpression (mimic)", () => {
 
   it("regions 'upper' leaves the mouth untouched and 'lower' the eyes and brows", () => {
     const tplName = "grace_hopper_512x512.jpg";
-    const tpl = images.get(tplName)!;
-    const lm = faces.get(tplName)!.landmarks;
+    const tpl = fx.images.get(tplName)!;
+    const lm = fx.faces.get(tplName)!.landmarks;
     const mouth = boxOf(lm, MOUTH, 6);
     const eyes = boxOf(lm, EYES_AND_BROWS, 4);
     // A reaction that differs in both: franck laughing (mouth open, eyes narrowed).
@@ -248,10 +240,10 @@ describe("transferExpression (mimic)", () => {
   });
 
   it("gives mirrored results for mirrored inputs", async () => {
-    const t = flipHorizontal(images.get("franck_01829.jpg")!);
-    const r = flipHorizontal(images.get("franck_04117.jpg")!);
-    const tf = (await analyzer.analyze(t)).faces[0]!;
-    const rf = (await analyzer.analyze(r)).faces[0]!;
+    const t = flipHorizontal(fx.images.get("franck_01829.jpg")!);
+    const r = flipHorizontal(fx.images.get("franck_04117.jpg")!);
+    const tf = (await fx.analyzer.analyze(t)).faces[0]!;
+    const rf = (await fx.analyzer.analyze(r)).faces[0]!;
     const flipped = transferExpression({ template: t, templateFace: tf, reaction: r, reactionFace: rf });
     const mirrored = flipHorizontal(flipped.image);
     const direct = transferExpression(input("franck_01829.jpg", "franck_04117.jpg"));
@@ -276,20 +268,20 @@ describe("transferExpression (mimic)", () => {
 
 describe("transferExpression (swap)", () => {
   it("puts the template's face into the reaction image and leaves the rest of it alone", async () => {
-    const reaction = images.get("franck_04117.jpg")!;
+    const reaction = fx.images.get("franck_04117.jpg")!;
     const res = transferExpression(input("grace_hopper_512x512.jpg", "franck_04117.jpg", { mode: "swap" }));
     expect([res.image.width, res.image.height]).toEqual([reaction.width, reaction.height]);
     const b = res.changedBox!;
-    const face = faces.get("franck_04117.jpg")!;
+    const face = fx.faces.get("franck_04117.jpg")!;
     // Changes stay within the reaction face's box (grown a little for the feathered edge).
     expect(b.x).toBeGreaterThanOrEqual(face.box.x - 0.1 * face.box.width);
     expect(b.x + b.width).toBeLessThanOrEqual(face.box.x + 1.1 * face.box.width);
     expect(res.mouthSynthesised).toBe(true);
-    const again = (await analyzer.analyze(res.image)).faces[0]!;
-    const e = await analyzer.embed(res.image, again);
+    const again = (await fx.analyzer.analyze(res.image)).faces[0]!;
+    const e = await fx.analyzer.embed(res.image, again);
     const { cosineSimilarity } = await import("../../../src/pipeline/face/index.ts");
-    const toTemplate = cosineSimilarity(e, await analyzer.embed(images.get("grace_hopper_512x512.jpg")!, faces.get("grace_hopper_512x512.jpg")!));
-    const toReaction = cosineSimilarity(e, await analyzer.embed(reaction, face));
+    const toTemplate = cosineSimilarity(e, await fx.analyzer.embed(fx.images.get("grace_hopper_512x512.jpg")!, fx.faces.get("grace_hopper_512x512.jpg")!));
+    const toReaction = cosineSimilarity(e, await fx.analyzer.embed(reaction, face));
     expect(toTemplate).toBeGreaterThan(toReaction);
     // The laugh stays a laugh.
     expect(measureExpression(again.landmarks).mouthOpen).toBeGreaterThan(0.08);
@@ -300,7 +292,7 @@ describe("transferExpression (swap)", () => {
     // squeezed gap of the user's own teeth read 0.036 before the lip line was drawn (the eval allows 0.015).
     const res = transferExpression(input("franck_04117.jpg", "grace_hopper_512x512.jpg", { mode: "swap" }));
     expect(res.mouthSynthesised).toBe(true);
-    const again = (await analyzer.analyze(res.image)).faces[0]!;
+    const again = (await fx.analyzer.analyze(res.image)).faces[0]!;
     expect(measureExpression(again.landmarks).mouthOpen).toBeLessThan(0.015);
   });
 
@@ -323,7 +315,7 @@ describe("transferExpression (swap)", () => {
       lum.sort((a, b) => a - b);
       return lum[Math.floor(lum.length * 0.9)]!;
     };
-    const own = teeth(images.get("astronaut.png")!, faces.get("astronaut.png")!.landmarks);
+    const own = teeth(fx.images.get("astronaut.png")!, fx.faces.get("astronaut.png")!.landmarks);
     expect(teeth(res.image, res.landmarks)).toBeGreaterThan(own - 20);
   });
 });
@@ -338,7 +330,7 @@ describe("mouthFeather", () => {
 });
 
 describe("face checks", () => {
-  const base = () => faces.get("franck_01829.jpg")!;
+  const base = () => fx.faces.get("franck_01829.jpg")!;
   const expectUnusable = (face: AnalyzedFace, pattern: RegExp, role: "templateFace" | "reactionFace" = "reactionFace") => {
     try {
       transferExpression(input("franck_01829.jpg", "franck_04117.jpg", { [role]: face }));
@@ -381,12 +373,12 @@ describe("makeMeme", () => {
     const { encodePng, pasteImage, resizeImage, solidImage } = await import("../../../src/pipeline/image/index.ts");
     // A wide photo: the laugh large on the left, the neutral face smaller on the right.
     const canvas = solidImage(1100, 600, [90, 110, 130]);
-    pasteImage(canvas, images.get("franck_04117.jpg")!, 0, 12);
-    pasteImage(canvas, resizeImage(images.get("franck_01829.jpg")!, 360, 288), 730, 150);
+    pasteImage(canvas, fx.images.get("franck_04117.jpg")!, 0, 12);
+    pasteImage(canvas, resizeImage(fx.images.get("franck_01829.jpg")!, 360, 288), 730, 150);
     const reaction = new Uint8Array(await encodePng(canvas));
-    const template = new Uint8Array(await encodePng(images.get("grace_hopper_512x512.jpg")!));
-    const largest = await makeMeme(template, reaction, {}, analyzer);
-    const second = await makeMeme(template, reaction, { faceIndex: 1 }, analyzer);
+    const template = new Uint8Array(await encodePng(fx.images.get("grace_hopper_512x512.jpg")!));
+    const largest = await makeMeme(template, reaction, {}, fx.analyzer);
+    const second = await makeMeme(template, reaction, { faceIndex: 1 }, fx.analyzer);
     expect(largest.reactionFaceCount).toBe(2);
     expect([largest.reactionFaceIndex, second.reactionFaceIndex]).toEqual([0, 1]);
     expect(largest.reactionFace.box.x).toBeLessThan(600);
@@ -394,6 +386,6 @@ describe("makeMeme", () => {
     // The laugh opens the mouth (interior synthesised); the neutral face does not.
     expect(largest.mouthSynthesised).toBe(true);
     expect(second.mouthSynthesised).toBe(false);
-    await expect(makeMeme(template, reaction, { faceIndex: 2 }, analyzer)).rejects.toThrow(/2 faces.*index 2 does not exist/);
+    await expect(makeMeme(template, reaction, { faceIndex: 2 }, fx.analyzer)).rejects.toThrow(/2 faces.*index 2 does not exist/);
   });
 });
