@@ -147,12 +147,11 @@ function irisInFrame(irises: Float32Array, k: number, f: EyeFrame): EyeIris | nu
 }
 
 function moved(a: Float32Array, b: Float32Array, rings: EyeRings): boolean {
-  for (const ring of [rings.upper, rings.lower, rings.fold, rings.lowFold]) {
-    for (const i of ring) {
-      if (Math.abs(a[3 * i]! - b[3 * i]!) > MOVED_PX || Math.abs(a[3 * i + 1]! - b[3 * i + 1]!) > MOVED_PX) return true;
-    }
-  }
-  return false;
+  return [rings.upper, rings.lower, rings.fold, rings.lowFold].some((ring) => ringMoved(a, b, ring));
+}
+
+function ringMoved(a: Float32Array, b: Float32Array, ring: readonly number[]): boolean {
+  return ring.some((i) => Math.abs(a[3 * i]! - b[3 * i]!) > MOVED_PX || Math.abs(a[3 * i + 1]! - b[3 * i + 1]!) > MOVED_PX);
 }
 
 /** The eye's frame and curves, or null when the eye is degenerate (corners together, a curve not across it). */
@@ -467,7 +466,7 @@ export const UNDER_EYE_DEPTH = 0.6;
 export function carryUnderEyeSkin(base: Float32Array, drawn: Float32Array, depth = UNDER_EYE_DEPTH): Float32Array {
   const out = drawn.slice();
   for (const rings of EYES) {
-    if (!moved(drawn, base, { upper: [], lower: rings.lower, fold: [], lowFold: [] })) continue;
+    if (!ringMoved(drawn, base, rings.lower)) continue;
     const f = eyeFrame(base, rings);
     if (!f) continue;
     const oc = rings.upper[0]!, ic = rings.upper[rings.upper.length - 1]!;
