@@ -85,10 +85,27 @@ export function mouthFeather(faceSize: number): number {
 }
 
 /**
+ * Where the painted mouth interior's edge lies:
+ *  - "opening": the ring grows by the feather, so the feathered edge (kept inside the grown ring) crosses the
+ *    lip line itself: the teeth fade into the template's lips instead of meeting them at a hard edge;
+ *  - "closing": a closing mouth's sliver, grown across the mouth line by CLOSING_GROW;
+ *  - "inPlace" (swap): the reaction's mouth is painted where it already is, so its teeth come with the inner
+ *    edge of its own lips (the lip margin and the shadow it casts on the teeth), IN_PLACE_EDGE feathers of it.
+ */
+export type MouthEdge = "opening" | "closing" | "inPlace";
+
+/**
+ * How many feathers of the reaction's own lip edge a swap keeps around its teeth. With one, the swapped lips
+ * met the teeth with a margin of their own (a closed mouth's seam, stretched) that read as a wider gap: the
+ * eval re-measured every swap into the small astronaut reaction too open, by 11–52 % (0.139–0.190 for 0.125);
+ * with two, by 5–38 % (0.131–0.173), and swap's mouthOpen went from 16/20 to 19/20 pairs (three: 18/20).
+ */
+const IN_PLACE_EDGE = 2;
+
+/**
  * Paints the inside of the mouth of `outLm` (the new inner-lip ring) into `out` from the reaction's own mouth
  * interior (teeth, tongue, darkness), warped ring to ring, colour-matched by `gain` and blended with a
- * soft edge (mouthFeather of `faceSize`, px) so the lips' inner border stays the template's. `closing`: the
- * ring is a closing mouth's sliver, grown across the mouth line by CLOSING_GROW.
+ * soft edge (mouthFeather of `faceSize`, px) so the lips' inner border stays the template's (see MouthEdge).
  */
 export function paintMouthInterior(
   out: RgbImage,
@@ -97,17 +114,16 @@ export function paintMouthInterior(
   reactionLm: Float32Array,
   gain: readonly number[],
   faceSize: number,
-  closing = false,
+  edge: MouthEdge = "opening",
 ): void {
   const n = INNER_LIP_RING.length;
   const dstRing = innerLipPolygon(outLm);
   const srcRing = innerLipPolygon(reactionLm);
-  // Warp a ring grown by the feather so the feathered edge (kept inside the grown ring) crosses the lip line
-  // itself: the teeth fade into the template's lips instead of meeting them at a hard edge.
   const feather = mouthFeather(faceSize);
   // A thin (closing) ring grows across the mouth line too: grown only radially, its flat sides would stay a
   // sliver that the feather erodes away, leaving squeezed teeth visible towards the corners.
-  const grow = closing ? CLOSING_GROW : feather;
+  const closing = edge === "closing";
+  const grow = closing ? CLOSING_GROW : edge === "inPlace" ? IN_PLACE_EDGE * feather : feather;
   const dst = withCentroid(growRing(dstRing, grow, 1, closing));
   const src = withCentroid(growRing(srcRing, grow, ringSize(srcRing) / Math.max(1e-3, ringSize(dstRing)), closing));
   const box = pointsBox(dst, out.width, out.height, 2);

@@ -135,7 +135,7 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
         // leave a band of the squeezed template lips/teeth inside the new gap (a laugh narrowed to a smile
         // re-measured 0.064 for a wanted 0.080 with that band, 0.090 without).
         const gain = skinGain(template, templateFace.landmarks, reaction, reactionFace.landmarks, size, shut ? 1 : undefined);
-        paintMouthInterior(out, target, reaction, reactionFace.landmarks, gain, size, closing);
+        paintMouthInterior(out, target, reaction, reactionFace.landmarks, gain, size, closing ? "closing" : "opening");
       }
       mouthSynthesised = true;
     }
@@ -290,8 +290,9 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
   if (regions !== "upper") {
     const after = measureExpression(placed).mouthOpen;
     if (after > MOUTH_OPEN_MARGIN) {
-      // The reaction's own teeth and tongue, reshaped to the swapped lips; already in the reaction's colours.
-      paintMouthInterior(out, placed, reaction, reactionFace.landmarks, [1, 1, 1], size);
+      // The reaction's own teeth and tongue with its lips' inner edge, reshaped to the swapped lips; already
+      // in the reaction's colours.
+      paintMouthInterior(out, placed, reaction, reactionFace.landmarks, [1, 1, 1], size, "inPlace");
       mouthSynthesised = true;
     } else if (measureExpression(templateFace.landmarks).mouthOpen > CLOSED_MOUTH && after < CLOSED_MOUTH) {
       // The user's open mouth shut as the reaction's is: a lip line from the swapped lips themselves, as in

@@ -296,6 +296,16 @@ describe("transferExpression (swap)", () => {
     expect(measureExpression(again.landmarks).mouthOpen).toBeLessThan(0.015);
   });
 
+  it("keeps the reaction's own lip edge with its teeth, so the swapped mouth reads as open as the reaction's", async () => {
+    // franck_02221's lips meeting the astronaut's teeth with a margin of their own re-measured 0.150 for her
+    // 0.125 (20 %); with her lips' inner edge kept around her teeth, 0.131.
+    const res = transferExpression(input("franck_02221.jpg", "astronaut.png", { mode: "swap" }));
+    expect(res.mouthSynthesised).toBe(true);
+    const again = (await fx.analyzer.analyze(res.image)).faces[0]!;
+    const want = measureExpression(fx.faces.get("astronaut.png")!.landmarks).mouthOpen;
+    expect(Math.abs(measureExpression(again.landmarks).mouthOpen - want) / want).toBeLessThan(0.15);
+  });
+
   it("shows a small reaction face's teeth as crisp as the reaction's own, not veiled by the lips", () => {
     // The astronaut's face is 104 px wide: its smile's gap is ~6 px. A fixed 2.5-px feather left the teeth
     // there only a sliver of full cover, so they showed through a grey veil of the swapped lips.
