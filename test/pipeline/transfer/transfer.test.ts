@@ -207,7 +207,7 @@ describe("transferExpression (mimic)", () => {
   });
 
   it("a lowering lid covers the eyeball instead of squeezing it: the lower iris stays where it was", () => {
-    // Read 3 px, drawn LID_GAIN × 3 = 4.5 px: the opening keeps a still middle.
+    // Read 3 px, drawn LID_GAIN × 3 = 4.8 px: the opening keeps a still middle.
     const { tpl, face, res } = ownLidsLowered("franck_01829.jpg", 3);
     let still = 0, diff = 0, moved = 0;
     for (const [up, lo] of [[159, 145], [386, 374]] as const) {
