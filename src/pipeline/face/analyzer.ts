@@ -333,21 +333,19 @@ export class FaceAnalyzer {
 
   /** The 128-px detector, loaded on first use (like faceres) so create() keeps its model set. */
   private frontModel(): Promise<ModelSession> {
-    if (!this.frontDetector) {
-      const so = { provider: this.opts.provider, threads: this.opts.threads };
-      this.frontDetector = createModelSession(join(this.opts.modelsDir, "blazeface-front.onnx"), "blazeface-front", so);
-      this.frontDetector.catch(() => (this.frontDetector = undefined));
-    }
-    return this.frontDetector;
+    return (this.frontDetector ??= this.loadLazily("blazeface-front", () => (this.frontDetector = undefined)));
   }
 
   private embedModel(): Promise<ModelSession> {
-    if (!this.embedder) {
-      const so = { provider: this.opts.provider, threads: this.opts.threads };
-      this.embedder = createModelSession(join(this.opts.modelsDir, "faceres.onnx"), "faceres", so);
-      this.embedder.catch(() => (this.embedder = undefined));
-    }
-    return this.embedder;
+    return (this.embedder ??= this.loadLazily("faceres", () => (this.embedder = undefined)));
+  }
+
+  /** Starts loading `models/<name>.onnx`; `forget` clears the cached promise if the load fails, so a later call retries. */
+  private loadLazily(name: string, forget: () => void): Promise<ModelSession> {
+    const so = { provider: this.opts.provider, threads: this.opts.threads };
+    const loading = createModelSession(join(this.opts.modelsDir, `${name}.onnx`), name, so);
+    loading.catch(forget);
+    return loading;
   }
 
   /** Frees the native sessions. The analyzer must not be used afterwards. */
