@@ -1,15 +1,27 @@
 #!/usr/bin/env node
-// One-shot, idempotent set-up run by `npm start` and `npm test` before anything else, so a fresh clone
-// needs no manual step: installs dependencies when the lock file changed, then regenerates derived
-// code (the Prisma clients) when its inputs changed. Plain Node only: it runs before node_modules exists.
-import { spawnSync } from "node:child_process";
+// One-shot, idempotent set-up run by `npm start`, `npm test`, `npm run build` and npm's `prepare` (so
+// `npm ci` alone also leaves a runnable checkout): installs dependencies from the lock file when it
+// changed (`npm ci`: it never rewrites package-lock.json), regenerates the Prisma clients when their
+// inputs changed, and compiles src/ into dist/ when the sources changed. Each step says what it does
+// and how long it may take. Plain Node only: it runs before node_modules exists.
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const stampFile = join(root, "node_modules", ".cache", "mimic-setup.json");
+const dist = join(root, "dist");
+const started = Date.now();
+const say = (msg) => console.error(`setup: ${msg}`);
+const elapsed = (t0) => `${Math.round((Date.now() - t0) / 1000)} s`;
+// npm ci (run by this script) runs `prepare`, which runs this script again: the outer run does the rest.
+if (process.env.MIMIC_SETUP_NESTED) process.exit(0);
+const insideNpmInstall = process.env.npm_lifecycle_event === "prepare";
+// npm 10 has no allowScripts: this keeps onnxruntime-node's CUDA download (not on npm) off there too.
+const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip", MIMIC_SETUP_NESTED: "1" };
 
 function hashPaths(paths) {
   const h = createHash("sha256");
@@ -22,16 +34,64 @@ function hashPaths(paths) {
   return h.digest("hex");
 }
 
-function run(cmd, args) {
-  const r = spawnSync(cmd, args, {
-    cwd: root,
-    stdio: "inherit",
-    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip" },
-  });
-  if (r.status !== 0) {
-    console.error(`setup: '${cmd} ${args.join(" ")}' failed (exit ${r.status ?? r.signal})`);
-    process.exit(r.status ?? 1);
+function fail(what, hint) {
+  say(`${what} failed.${hint ? ` ${hint}` : ""}`);
+  process.exit(1);
+}
+
+function run(cmd, args, hint) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit", env, shell: process.platform === "win32" });
+  if (r.status !== 0) fail(`'${cmd} ${args.join(" ")}' (exit ${r.status ?? r.signal})`, hint);
+}
+
+/** npm ci, with a line every 30 s so a long native build is not mistaken for a hang. */
+async function install() {
+  const t0 = Date.now();
+  say("installing dependencies with npm ci (from package-lock.json; about 1-2 minutes)…");
+  const child = spawn("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit", env, shell: process.platform === "win32" });
+  const sqliteBuild = join(root, "node_modules", "better-sqlite3", "build");
+  const tick = setInterval(() => {
+    const building = existsSync(sqliteBuild) && !existsSync(join(sqliteBuild, "Release", "better_sqlite3.node"));
+    say(
+      building
+        ? `still installing (${elapsed(t0)}): compiling better-sqlite3's native code with node-gyp (no prebuilt binary for this machine; 1-5 minutes)…`
+        : `still installing (${elapsed(t0)})…`,
+    );
+  }, 30_000);
+  const code = await new Promise((res) => child.on("close", (c, sig) => res(c ?? sig)));
+  clearInterval(tick);
+  if (code !== 0)
+    fail(
+      `npm ci (exit ${code})`,
+      "If better-sqlite3 failed to compile, install a C++ toolchain and Python 3 (Debian: apt-get install build-essential python3) and run the command again.",
+    );
+  say(`dependencies installed (${elapsed(t0)}).`);
+}
+
+function checkNative() {
+  try {
+    const require = createRequire(join(root, "package.json"));
+    const Database = require("better-sqlite3");
+    new Database(":memory:").close();
+  } catch (e) {
+    fail(
+      `loading better-sqlite3 (${String(e?.message ?? e).split("\n")[0]})`,
+      "Rebuild it with `npm rebuild better-sqlite3` (needs a C++ toolchain and Python 3), then run the command again.",
+    );
   }
+}
+
+/** tsc src/ → dist/ (ES modules with .js imports); models/ and prisma/ are linked in at the paths the code expects. */
+function build() {
+  const t0 = Date.now();
+  say("compiling TypeScript into dist/ (a few seconds)…");
+  rmSync(dist, { recursive: true, force: true });
+  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+  run(process.execPath, [tsc, "-p", "tsconfig.build.json"], "Run `npm run typecheck` to see the type errors.");
+  // Windows: junctions need no privilege but an absolute target; elsewhere a relative link survives a moved checkout.
+  for (const dir of ["models", "prisma"])
+    symlinkSync(process.platform === "win32" ? join(root, dir) : join("..", dir), join(dist, dir), "junction");
+  say(`compiled (${elapsed(t0)}).`);
 }
 
 const readStamp = () => {
@@ -41,21 +101,49 @@ const readStamp = () => {
     return {};
   }
 };
+// Written by rename: a checkout whose node_modules is a hard-linked copy must not rewrite the original's stamp.
+const writeStamp = (s) => {
+  mkdirSync(dirname(stampFile), { recursive: true });
+  writeFileSync(`${stampFile}.tmp`, JSON.stringify(s));
+  renameSync(`${stampFile}.tmp`, stampFile);
+};
 
+// `--build-only` (vitest's global set-up): recompile dist/ if the sources changed, nothing else.
+const buildOnly = process.argv.includes("--build-only");
 const lockHash = hashPaths(["package-lock.json"]);
 let stamp = readStamp();
-if (!existsSync(join(root, "node_modules", ".package-lock.json")) || stamp.lock !== lockHash) {
-  console.error("setup: installing dependencies (npm install, from the lock file)…");
-  run("npm", ["install", "--no-audit", "--no-fund"]);
-  stamp = {};
+let firstRun = false;
+if (buildOnly) {
+  // dependencies and database clients are the caller's business
+} else if (insideNpmInstall) {
+  if (stamp.lock !== lockHash) firstRun = true;
+  stamp = { ...stamp, lock: lockHash };
+} else if (!existsSync(join(root, "node_modules", ".package-lock.json")) || stamp.lock !== lockHash) {
+  firstRun = true;
+  await install();
+  stamp = { lock: lockHash };
 }
+if (firstRun) checkNative();
+if (!buildOnly) writeStamp(stamp);
 
-const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const genHash = hashPaths(["prisma", "package-lock.json", "tools/db"]);
-if (pkg.scripts?.["db:generate"] && (stamp.gen !== genHash || !existsSync(join(root, "src", "generated")))) {
-  console.error("setup: generating the database clients…");
+if (!buildOnly && (stamp.gen !== genHash || !existsSync(join(root, "src", "generated")))) {
+  const t0 = Date.now();
+  say("generating the database clients (Prisma, SQLite and PostgreSQL; about 10 s)…");
   run("npm", ["run", "--silent", "db:generate"]);
+  say(`database clients ready (${elapsed(t0)}); migrations apply when Mimic starts.`);
+  stamp = { ...stamp, gen: genHash };
+  writeStamp(stamp);
 }
 
-mkdirSync(dirname(stampFile), { recursive: true });
-writeFileSync(stampFile, JSON.stringify({ lock: lockHash, gen: genHash }));
+const buildHash = hashPaths(["src", "tsconfig.json", "tsconfig.build.json", "package-lock.json"]);
+if (stamp.build !== buildHash || !existsSync(join(dist, "src", "cli", "index.js"))) {
+  build();
+  stamp = { ...stamp, build: buildHash };
+  writeStamp(stamp);
+}
+
+if (firstRun) {
+  say(`done in ${elapsed(started)}. Models are bundled in models/ and load when Mimic starts.`);
+  if (insideNpmInstall) say("next: `npm start` (the local playground, or the bots when DISCORD_TOKEN / TELEGRAM_TOKEN are set), `npm test`.");
+}

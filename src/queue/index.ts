@@ -6,6 +6,7 @@
 import type { Config } from "../config.ts";
 import type { InferenceQueue } from "./jobs.ts";
 import { createLocalQueue, type QueueOptions } from "./local.ts";
+import { queueModule } from "./modules.ts";
 import { createRedisQueue } from "./redis.ts";
 
 export type * from "./jobs.ts";
@@ -13,7 +14,7 @@ export { createLocalQueue } from "./local.ts";
 export { createRedisQueue, startRedisWorker } from "./redis.ts";
 
 /** The real pipeline handlers, loaded inside every worker thread. */
-export const DEFAULT_HANDLERS = new URL("./handlers.ts", import.meta.url);
+export const DEFAULT_HANDLERS = queueModule("./handlers.ts");
 
 /**
  * Worker threads × onnxruntime intra-op threads should not exceed the cores: each thread runs one job

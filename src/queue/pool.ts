@@ -12,6 +12,7 @@ import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { ensureCaptionFonts } from "../pipeline/render/fonts.ts";
 import type { Job, JobResult } from "./jobs.ts";
+import { workerEntry } from "./modules.ts";
 import { fromWireError, transferablesOf, type WireError } from "./wire.ts";
 
 export type ToWorker = { type: "run"; id: number; job: Job; requestId: string } | { type: "cancel"; id: number };
@@ -47,8 +48,6 @@ interface Slot {
   current?: Current;
   ready: boolean;
 }
-
-const workerEntry = new URL("./worker-entry.mjs", import.meta.url);
 
 export class WorkerPool {
   private slots: Slot[] = [];
@@ -131,7 +130,7 @@ export class WorkerPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(workerEntry, {
+    const worker = new Worker(workerEntry(String(this.opts.handlersUrl)), {
       workerData: { handlersUrl: this.opts.handlersUrl },
       env: { ...process.env, ...this.opts.env },
     });
