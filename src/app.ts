@@ -12,6 +12,7 @@ import { createCore, type Core, type FetchLike } from "./core/index.ts";
 import { logger } from "./logger.ts";
 import { createQueue, type InferenceQueue } from "./queue/index.ts";
 import { openStore, type Store } from "./templates/store.ts";
+import type { Metrics, OpsServer } from "./ops/index.ts";
 
 export interface AppOptions {
   /** Queue handler module (default: the real pipeline, src/queue/handlers.ts). */
@@ -25,6 +26,10 @@ export interface App {
   readonly store: Store;
   readonly queue: InferenceQueue;
   readonly core: Core;
+  /** Prometheus metrics fed by observers around the queue and the store (only when OPS_PORT is set). */
+  readonly metrics?: Metrics;
+  /** Readiness checks for /readyz (only when OPS_PORT is set). */
+  readonly readiness?: Record<string, () => Promise<void>>;
   /** Closes the queue (letting running jobs finish for `drainMs`) and then the store. */
   close(opts?: { drainMs?: number }): Promise<void>;
 }
@@ -46,16 +51,26 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     await store.close();
     throw e;
   }
-  const core = createCore(
-    { templates: storeTemplates(store), moderation: storeModeration(store), queue },
-    { maxInputBytes: config.MAX_INPUT_BYTES, fetch: opts.fetch },
-  );
+  let ports = { templates: storeTemplates(store), moderation: storeModeration(store) };
+  let metrics: Metrics | undefined;
+  let readiness: App["readiness"];
+  if (config.OPS_PORT !== undefined) {
+    // Observers only watch calls and results: the queue and the ports behave the same either way.
+    const ops = await import("./ops/index.ts");
+    metrics = ops.createMetrics();
+    readiness = ops.readinessChecks({ store, queue });
+    queue = ops.observeQueue(queue, metrics);
+    ports = ops.observePorts(ports, metrics);
+  }
+  const core = createCore({ ...ports, queue }, { maxInputBytes: config.MAX_INPUT_BYTES, fetch: opts.fetch });
   let closed = false;
   return {
     config,
     store,
     queue,
     core,
+    metrics,
+    readiness,
     async close({ drainMs = 10_000 } = {}) {
       if (closed) return;
       closed = true;
@@ -73,6 +88,8 @@ export interface RunningApp {
   discord?: DiscordBot;
   telegram?: TelegramBot;
   playground?: Playground;
+  /** The ops endpoint (/healthz, /readyz, /metrics), when OPS_PORT is set. */
+  ops?: OpsServer;
   /** Stops the adapters first (no new work), then the queue and the store. */
   stop(): Promise<void>;
 }
@@ -92,6 +109,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     app,
     async stop() {
       await Promise.allSettled([running.discord?.stop(), running.telegram?.stop(), running.playground?.close()]);
+      await running.ops?.close();
       await app.close();
     },
   };
@@ -103,6 +121,11 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       .finally(() => (opts.onFatal ?? (() => process.exit(1)))(err));
   };
   try {
+    // First, so /healthz answers and /readyz reports progress while the bots connect.
+    if (app.metrics && app.readiness) {
+      const { startOpsServer } = await import("./ops/index.ts");
+      running.ops = await startOpsServer({ host: config.OPS_HOST, port: config.OPS_PORT!, metrics: app.metrics, checks: app.readiness });
+    }
     if (config.DISCORD_TOKEN) {
       running.discord = createDiscordBot({ core: app.core, token: config.DISCORD_TOKEN, apiRoot: config.DISCORD_API_ROOT });
       await running.discord.start();

@@ -57,6 +57,9 @@ export const configSchema = z.object({
   // --- playground (started when no bot token is set)
   PLAYGROUND_HOST: z.preprocess(emptyToUndefined, z.string().default("127.0.0.1")),
   PLAYGROUND_PORT: int(8787, 0, 65_535),
+  // --- ops (health, readiness, Prometheus metrics): off unless OPS_PORT is set
+  OPS_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65_535).optional()),
+  OPS_HOST: z.preprocess(emptyToUndefined, z.string().default("127.0.0.1")),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -19,11 +19,44 @@ import { selectFace, transferExpression } from "../pipeline/transfer/index.ts";
 import type { AnalyzedFace, RgbImage } from "../pipeline/types.ts";
 import { prepareEnrolment } from "../templates/enrol.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
-import type { AnimatedJob, EnrolJob, HandlerSet, ImageResult, ImageSource, JobContext, MemeJob } from "./jobs.ts";
+import {
+  MODEL_LOAD_STAGE,
+  type AnimatedJob,
+  type EnrolJob,
+  type EnrolResult,
+  type HandlerSet,
+  type ImageResult,
+  type ImageSource,
+  type JobContext,
+  type MemeJob,
+  type StageTimings,
+} from "./jobs.ts";
 
 // Parallelism comes from the pool (one job per worker thread, one thread per core); libvips's own
 // thread pool on top of that only oversubscribes the cores.
 sharp.concurrency(1);
+
+/** Wall time per pipeline stage of one job, returned with its result (the ops metrics' stage histograms). */
+class StageClock {
+  readonly timings: StageTimings = {};
+  async time<T>(stage: string, fn: () => Promise<T> | T): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.timings[stage] = (this.timings[stage] ?? 0) + (performance.now() - t0);
+    }
+  }
+}
+
+let modelsLoaded = false;
+/** The thread's shared face analyzer; the job that loads its models reports the load as its own stage. */
+async function analyzer(clock: StageClock) {
+  if (modelsLoaded) return getFaceAnalyzer();
+  const a = await clock.time(MODEL_LOAD_STAGE, getFaceAnalyzer);
+  modelsLoaded = true;
+  return a;
+}
 
 /** Input bytes of a job: inline, or fetched with the same size guards the adapters use. */
 async function bytesOf(src: ImageSource, ctx: JobContext): Promise<Uint8Array> {
@@ -80,39 +113,51 @@ function templateFace(t: EnrolledTemplate): AnalyzedFace {
 }
 
 /** Decode + analyse the reaction and transfer its expression onto the saved face. */
-async function transferred(job: MemeJob, ctx: JobContext): Promise<RgbImage> {
+async function transferred(job: MemeJob, ctx: JobContext, clock: StageClock): Promise<RgbImage> {
   const t = templateOf(job.template);
-  const [template, reaction] = await Promise.all([decodeTemplate(t), bytesOf(job.reaction, ctx).then((b) => decodeImage(b))]);
+  const [template, reaction] = await clock.time("decode", () =>
+    Promise.all([decodeTemplate(t), bytesOf(job.reaction, ctx).then((b) => decodeImage(b))]),
+  );
   ctx.signal.throwIfAborted();
-  const analyzer = await getFaceAnalyzer();
-  const reactionFace = selectFace(await analyzer.analyze(reaction), "reaction");
+  const faces = await analyzer(clock);
+  const reactionFace = selectFace(await clock.time("analyze", () => faces.analyze(reaction)), "reaction");
   ctx.signal.throwIfAborted();
-  const res = transferExpression({
+  const res = await clock.time("transfer", () => transferExpression({
     template,
     templateFace: templateFace(t),
     reaction,
     reactionFace,
     mode: job.mode,
     intensity: job.intensity,
-  });
+  }));
   ctx.signal.throwIfAborted();
   return res.image;
 }
 
-async function enrol(job: EnrolJob, ctx: JobContext) {
-  const bytes = await bytesOf(job.image, ctx);
-  const prepared = await prepareEnrolment(bytes);
+async function enrol(job: EnrolJob, ctx: JobContext): Promise<EnrolResult> {
+  const clock = new StageClock();
+  const bytes = await clock.time("fetch", () => bytesOf(job.image, ctx));
+  await analyzer(clock);
+  const prepared = await clock.time("enrol", () => prepareEnrolment(bytes));
   const note = prepared.warnings.join(" ");
-  return { kind: "enrol" as const, face: { data: prepared.template, ...(note ? { qualityNote: note } : {}) } };
+  return { kind: "enrol", face: { data: prepared.template, ...(note ? { qualityNote: note } : {}) }, timingsMs: clock.timings };
 }
 
 async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
-  const image = await transferred(job, ctx);
-  const png = await renderMeme(image, job.captions);
+  const clock = new StageClock();
+  const image = await transferred(job, ctx, clock);
+  const png = await clock.time("render", () => renderMeme(image, job.captions));
   if (png.length > job.byteBudget) {
     throw new MimicError("IMAGE_TOO_LARGE", "The finished picture is larger than this chat accepts. Please try a smaller reaction image.");
   }
-  return { kind: "meme", bytes: new Uint8Array(png.buffer, png.byteOffset, png.length), mime: "image/png", width: image.width, height: image.height };
+  return {
+    kind: "meme",
+    bytes: new Uint8Array(png.buffer, png.byteOffset, png.length),
+    mime: "image/png",
+    width: image.width,
+    height: image.height,
+    timingsMs: clock.timings,
+  };
 }
 
 /**
@@ -120,14 +165,19 @@ async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
  * animation's first frame); "reaction" follows every frame of an animated reaction (a still gives a morph).
  */
 async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult> {
+  const clock = new StageClock();
   const t = templateOf(job.template);
-  const [template, bytes] = await Promise.all([decodeTemplate(t), bytesOf(job.reaction, ctx)]);
-  const reaction =
-    job.animation === "morph"
-      ? { frames: [await decodeImage(bytes)], delaysMs: [0] }
-      : await decodeAnimation(bytes, { maxFrames: MAX_REACTION_FRAMES, maxTotalPixels: MAX_REACTION_TOTAL_PIXELS });
+  const [template, reaction] = await clock.time("decode", async () => {
+    const [template, bytes] = await Promise.all([decodeTemplate(t), bytesOf(job.reaction, ctx)]);
+    const reaction =
+      job.animation === "morph"
+        ? { frames: [await decodeImage(bytes)], delaysMs: [0] }
+        : await decodeAnimation(bytes, { maxFrames: MAX_REACTION_FRAMES, maxTotalPixels: MAX_REACTION_TOTAL_PIXELS });
+    return [template, reaction] as const;
+  });
   ctx.signal.throwIfAborted();
-  const res = await renderAnimatedMeme({
+  await analyzer(clock);
+  const res = await clock.time("animate", () => renderAnimatedMeme({
     template,
     templateFace: templateFace(t),
     reaction,
@@ -135,9 +185,9 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
     mode: job.mode,
     intensity: job.intensity,
     maxBytes: job.byteBudget,
-  });
+  }));
   const gif = res.gif;
-  return { kind: "animated", bytes: gif.bytes, mime: "image/gif", width: gif.width, height: gif.height };
+  return { kind: "animated", bytes: gif.bytes, mime: "image/gif", width: gif.width, height: gif.height, timingsMs: clock.timings };
 }
 
 export const handlers: HandlerSet = { enrol, meme, animated };

@@ -74,9 +74,14 @@ export interface EnrolledFace {
   qualityNote?: string;
 }
 
+/** Milliseconds per pipeline stage inside the worker (for metrics); `modelLoad` when this job loaded the models. */
+export type StageTimings = Record<string, number>;
+export const MODEL_LOAD_STAGE = "modelLoad";
+
 export interface EnrolResult {
   kind: "enrol";
   face: EnrolledFace;
+  timingsMs?: StageTimings;
 }
 
 export interface ImageResult {
@@ -85,6 +90,7 @@ export interface ImageResult {
   mime: "image/png" | "image/gif";
   width: number;
   height: number;
+  timingsMs?: StageTimings;
 }
 
 export type JobResult = EnrolResult | ImageResult;

@@ -18,6 +18,7 @@ export function register(program: Command): void {
       const lines: string[] = [`Mimic is running (store: ${running.app.store.description}).`];
       if (running.discord) lines.push(`Discord: logged in as ${running.discord.client.user?.tag ?? "?"}.`);
       if (running.telegram) lines.push(`Telegram: @${running.telegram.bot.botInfo.username} is polling.`);
+      if (running.ops) lines.push(`Ops endpoint: ${running.ops.url}/healthz, /readyz, /metrics.`);
       if (running.playground) {
         lines.push(`No bot token set, so here is the local playground: open ${running.playground.url}`);
         lines.push("Set DISCORD_TOKEN and/or TELEGRAM_TOKEN to run the bots instead (see README).");

@@ -1,0 +1,36 @@
+/**
+ * The ops endpoint's parts, loaded by the composition root only when OPS_PORT is set (prom-client stays
+ * off the start-up path otherwise).
+ */
+import { readdir, stat } from "node:fs/promises";
+import type { InferenceQueue } from "../queue/jobs.ts";
+import type { Store } from "../templates/store.ts";
+import type { ReadinessCheck } from "./server.ts";
+
+export { createMetrics, type Metrics } from "./metrics.ts";
+export { observePorts, observeQueue, refusalReason } from "./observe.ts";
+export { startOpsServer, type OpsServer, type ReadinessCheck } from "./server.ts";
+
+/** The bundled models (repository root /models; dist/ links it at the same relative place). */
+const MODELS_DIR = new URL("../../models/", import.meta.url);
+
+/**
+ * What /readyz checks: the models are in place and (in-process queue) every worker thread has loaded the
+ * inference code; the database answers a query; the queue answers (in Redis mode: Redis is reachable).
+ */
+export function readinessChecks(parts: { store: Store; queue: InferenceQueue & { ready?: () => Promise<void> } }): Record<string, ReadinessCheck> {
+  return {
+    async models() {
+      const onnx = (await readdir(MODELS_DIR)).filter((f) => f.endsWith(".onnx"));
+      if (onnx.length === 0) throw new Error("no .onnx models in models/");
+      for (const f of onnx) if ((await stat(new URL(f, MODELS_DIR))).size === 0) throw new Error(`models/${f} is empty`);
+      await parts.queue.ready?.();
+    },
+    async database() {
+      await parts.store.templates.list({ platform: "ops", userId: "readyz" });
+    },
+    async queue() {
+      await parts.queue.stats();
+    },
+  };
+}

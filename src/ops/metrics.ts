@@ -1,0 +1,92 @@
+/**
+ * Mimic's Prometheus metrics (prom-client), in a registry of their own so tests and several apps in one
+ * process never share counters. Parts of Mimic never touch prom-client: the composition root wraps the
+ * queue and the store's ports with the observers in ./observe.ts, which feed these.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { QueueStats } from "../queue/jobs.ts";
+
+/** Seconds: from a 5 ms database call to a 2-minute animation. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly queueWait: Histogram<"kind">;
+  readonly jobDuration: Histogram<"kind" | "outcome">;
+  readonly stageDuration: Histogram<"kind" | "stage">;
+  readonly jobsFinished: Counter<"kind" | "outcome">;
+  readonly refusals: Counter<"reason">;
+  readonly dbDuration: Histogram<"op" | "outcome">;
+  readonly modelLoad: Histogram<string>;
+  /** Where queue depth and running jobs are read at scrape time (set once the queue exists). */
+  queueStats?: () => Promise<QueueStats>;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  // Process metrics, among them nodejs_eventloop_lag_{seconds,p50,p90,p99}_seconds.
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  const metrics: Metrics = {
+    registry,
+    queueWait: new Histogram({
+      name: "mimic_queue_wait_seconds",
+      help: "Time a job waited in the queue before a worker started it, by job kind.",
+      labelNames: ["kind"],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    jobDuration: new Histogram({
+      name: "mimic_job_duration_seconds",
+      help: "Time from a worker starting a job to its result or error, by job kind and outcome.",
+      labelNames: ["kind", "outcome"],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    stageDuration: new Histogram({
+      name: "mimic_pipeline_stage_seconds",
+      help: "Time per pipeline stage inside the worker, by job kind and stage.",
+      labelNames: ["kind", "stage"],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    jobsFinished: new Counter({
+      name: "mimic_jobs_total",
+      help: "Jobs submitted to the queue by kind and outcome: done, failed, timeout, cancelled, refused.",
+      labelNames: ["kind", "outcome"],
+      registers: [registry],
+    }),
+    refusals: new Counter({
+      name: "mimic_refusals_total",
+      help: "Requests turned away before any work, by reason (queue_full, user_busy, shutting_down, quota, cooldown, banned, disabled).",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    dbDuration: new Histogram({
+      name: "mimic_db_duration_seconds",
+      help: "Store (database) call latency, by operation and outcome (ok or error).",
+      labelNames: ["op", "outcome"],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    modelLoad: new Histogram({
+      name: "mimic_model_load_seconds",
+      help: "Time a worker thread spent loading the face models (once per thread, on its first job).",
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers: [registry],
+    }),
+  };
+  const stat = (name: string, help: string, pick: (s: QueueStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        if (metrics.queueStats) this.set(pick(await metrics.queueStats()));
+      },
+    });
+  stat("mimic_queue_depth", "Jobs waiting for a worker (this process in local mode, the whole deployment in Redis mode).", (s) => s.waiting);
+  stat("mimic_queue_running", "Jobs running on a worker now.", (s) => s.running);
+  stat("mimic_queue_capacity", "Most jobs that may wait (QUEUE_CAPACITY); beyond it requests are refused.", (s) => s.capacity);
+  stat("mimic_queue_workers", "Worker threads (local mode) or live `mimic worker` threads (Redis mode).", (s) => s.workers);
+  return metrics;
+}

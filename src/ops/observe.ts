@@ -1,0 +1,121 @@
+/**
+ * Observer points between Mimic's parts and its metrics: decorators the composition root (src/app.ts)
+ * puts around the queue and the store's ports when the ops endpoint is on. They only watch: every call,
+ * result and error passes through unchanged.
+ */
+import { isMimicError } from "../errors.ts";
+import type { ModerationPort, TemplatePort } from "../core/ports.ts";
+import { MODEL_LOAD_STAGE, type InferenceQueue, type JobResult, type ProgressEvent } from "../queue/jobs.ts";
+import type { Metrics } from "./metrics.ts";
+
+/** Why a request was turned away, from the typed error the queue or the moderation threw; undefined: not a refusal. */
+export function refusalReason(e: unknown): string | undefined {
+  if (!isMimicError(e)) return undefined;
+  switch (e.code) {
+    case "BUSY": {
+      const why = e.details?.reason;
+      return why === "user" ? "user_busy" : why === "shutdown" ? "shutting_down" : "queue_full";
+    }
+    case "QUOTA_EXCEEDED":
+      return "quota";
+    case "COOLDOWN":
+      return "cooldown";
+    case "FORBIDDEN":
+      return "banned";
+    case "DISABLED":
+      return "disabled";
+    default:
+      return undefined;
+  }
+}
+
+function outcomeOf(e: unknown): "timeout" | "cancelled" | "failed" {
+  if (isMimicError(e) && e.code === "TIMEOUT") return "timeout";
+  if (isMimicError(e) && e.code === "CANCELLED") return "cancelled";
+  return "failed";
+}
+
+const seconds = (fromMs: number) => (performance.now() - fromMs) / 1000;
+
+/** The queue, with wait, run time, outcome, refusals and the worker's stage timings recorded per job. */
+export function observeQueue(queue: InferenceQueue, m: Metrics): InferenceQueue {
+  m.queueStats = () => queue.stats();
+  return {
+    stats: () => queue.stats(),
+    close: (opts) => queue.close(opts),
+    async submit(job, opts) {
+      const kind = job.kind;
+      const submitted = performance.now();
+      let started: number | undefined;
+      const onProgress = (e: ProgressEvent) => {
+        if (e.type === "started" && started === undefined) {
+          started = performance.now();
+          m.queueWait.observe({ kind }, (started - submitted) / 1000);
+        }
+        opts.onProgress?.(e);
+      };
+      let result: JobResult;
+      try {
+        result = await queue.submit(job, { ...opts, onProgress });
+      } catch (e) {
+        const refused = started === undefined ? refusalReason(e) : undefined;
+        if (refused) {
+          m.refusals.inc({ reason: refused });
+          m.jobsFinished.inc({ kind, outcome: "refused" });
+        } else {
+          const outcome = outcomeOf(e);
+          m.jobsFinished.inc({ kind, outcome });
+          if (started !== undefined) m.jobDuration.observe({ kind, outcome }, seconds(started));
+        }
+        throw e;
+      }
+      m.jobsFinished.inc({ kind, outcome: "done" });
+      m.jobDuration.observe({ kind, outcome: "done" }, seconds(started ?? submitted));
+      for (const [stage, ms] of Object.entries(result.timingsMs ?? {})) {
+        if (stage === MODEL_LOAD_STAGE) m.modelLoad.observe(ms / 1000);
+        else m.stageDuration.observe({ kind, stage }, ms / 1000);
+      }
+      return result;
+    },
+  };
+}
+
+/** Every method of a port, timed as `<prefix>.<method>`; `onError` sees each error before it is rethrown. */
+function timed<T extends object>(port: T, prefix: string, m: Metrics, onError?: (e: unknown) => void): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(port)) {
+    if (typeof fn !== "function") {
+      out[name] = fn;
+      continue;
+    }
+    const op = `${prefix}.${name}`;
+    out[name] = async (...args: unknown[]) => {
+      const t0 = performance.now();
+      try {
+        const r = await (fn as (...a: unknown[]) => Promise<unknown>).apply(port, args);
+        m.dbDuration.observe({ op, outcome: "ok" }, seconds(t0));
+        return r;
+      } catch (e) {
+        // A typed answer (not found, quota reached…) is the database working; anything else is an error.
+        m.dbDuration.observe({ op, outcome: isMimicError(e) ? "ok" : "error" }, seconds(t0));
+        onError?.(e);
+        throw e;
+      }
+    };
+  }
+  return out as T;
+}
+
+/** The core's store ports with database latency per operation, and moderation's refusals by reason. */
+export function observePorts(
+  ports: { templates: TemplatePort; moderation: ModerationPort },
+  m: Metrics,
+): { templates: TemplatePort; moderation: ModerationPort } {
+  return {
+    templates: timed(ports.templates, "templates", m),
+    moderation: timed(ports.moderation, "moderation", m, (e) => {
+      const reason = refusalReason(e);
+      if (reason) m.refusals.inc({ reason });
+    }),
+  };
+}

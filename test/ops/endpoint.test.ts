@@ -1,0 +1,156 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { startApp, type RunningApp } from "../../src/app.ts";
+import { loadConfig } from "../../src/config.ts";
+import type { CommandContext } from "../../src/core/index.ts";
+import { FACE_JPG, REACTION_LAUGH_JPG } from "../core/images.ts";
+import { TEST_HANDLERS, expectRejects, memeJob } from "../queue/helpers.ts";
+
+const dirs: string[] = [];
+let running: RunningApp | undefined;
+
+afterEach(async () => {
+  await running?.stop();
+  running = undefined;
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function start(env: Record<string, string>, handlers?: URL): Promise<RunningApp> {
+  const dir = mkdtempSync(join(tmpdir(), "mimic-ops-"));
+  dirs.push(dir);
+  const config = loadConfig({ DATA_DIR: dir, PLAYGROUND_PORT: "0", QUEUE_WORKERS: "1", LOG_LEVEL: "silent", ...env });
+  running = await startApp(config, { handlers, onFatal: () => {} });
+  return running;
+}
+
+const get = (r: RunningApp, path: string) => fetch(`${r.ops!.url}${path}`);
+
+/** The value of one sample line of the Prometheus text, e.g. `mimic_jobs_total{kind="meme",outcome="done"}`. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** /readyz until it answers 200 (the worker threads load at start-up); the test's timeout bounds a hang. */
+async function readyBody(r: RunningApp): Promise<{ status: string; checks: Record<string, string> }> {
+  for (;;) {
+    const res = await get(r, "/readyz");
+    if (res.status === 200) return (await res.json()) as { status: string; checks: Record<string, string> };
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+}
+
+const ctx = (userId: string): CommandContext => ({
+  platform: "playground",
+  userId,
+  serverId: null,
+  channelId: null,
+  isAdmin: true,
+  requestId: `ops-${userId}`,
+  attachmentLimitBytes: 8 << 20,
+});
+
+describe("ops endpoint", () => {
+  it("is off unless OPS_PORT is set", async () => {
+    const r = await start({});
+    expect(r.ops).toBeUndefined();
+    expect(r.app.metrics).toBeUndefined();
+  });
+
+  it("serves health, readiness and metrics of real jobs through the real pipeline", async () => {
+    const r = await start({ OPS_PORT: "0", DAILY_QUOTA_PER_USER: "1", COOLDOWN_SECONDS: "0" });
+    expect(r.ops!.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(r.ops!.url).not.toBe(r.playground!.url.replace(/\/$/, ""));
+
+    const health = await get(r, "/healthz");
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: "ok" });
+    expect(await readyBody(r)).toEqual({ status: "ready", checks: { models: "ok", database: "ok", queue: "ok" } });
+
+    const saved = await r.app.core.faceSave(ctx("u1"), { name: "me", image: { kind: "bytes", bytes: FACE_JPG } });
+    expect(saved.errorCode).toBeUndefined();
+    const meme = await r.app.core.meme(ctx("u1"), { image: { kind: "bytes", bytes: REACTION_LAUGH_JPG }, top: "ops" });
+    expect(meme.errorCode).toBeUndefined();
+    // DAILY_QUOTA_PER_USER=1: the second meme is refused before any work.
+    const refused = await r.app.core.meme(ctx("u1"), { image: { kind: "bytes", bytes: REACTION_LAUGH_JPG } });
+    expect(refused.errorCode).toBe("QUOTA_EXCEEDED");
+
+    const res = await get(r, "/metrics");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/plain");
+    const text = await res.text();
+    expect(sample(text, 'mimic_jobs_total{kind="enrol",outcome="done"}')).toBe(1);
+    expect(sample(text, 'mimic_jobs_total{kind="meme",outcome="done"}')).toBe(1);
+    expect(sample(text, 'mimic_queue_wait_seconds_count{kind="meme"}')).toBe(1);
+    expect(sample(text, 'mimic_job_duration_seconds_count{kind="meme",outcome="done"}')).toBe(1);
+    for (const stage of ["decode", "analyze", "transfer", "render"]) {
+      expect(sample(text, `mimic_pipeline_stage_seconds_count{kind="meme",stage="${stage}"}`), stage).toBe(1);
+    }
+    // One worker thread: it loaded the models once, on its first job.
+    expect(sample(text, "mimic_model_load_seconds_count")).toBe(1);
+    expect(sample(text, "mimic_model_load_seconds_sum")).toBeGreaterThan(0);
+    expect(sample(text, 'mimic_refusals_total{reason="quota"}')).toBe(1);
+    expect(sample(text, 'mimic_db_duration_seconds_count{op="moderation.admit",outcome="ok"}')).toBe(3);
+    expect(sample(text, 'mimic_db_duration_seconds_count{op="templates.save",outcome="ok"}')).toBe(1);
+    expect(sample(text, "mimic_queue_depth")).toBe(0);
+    expect(sample(text, "mimic_queue_workers")).toBe(1);
+    expect(sample(text, "nodejs_eventloop_lag_seconds")).toBeGreaterThanOrEqual(0);
+    expect(sample(text, "nodejs_eventloop_lag_p99_seconds")).toBeGreaterThanOrEqual(0);
+
+    expect((await get(r, "/nope")).status).toBe(404);
+    expect((await fetch(`${r.ops!.url}/metrics`, { method: "POST" })).status).toBe(405);
+  });
+
+  it("counts timed-out, failed and refused jobs by outcome and reason", async () => {
+    const r = await start({ OPS_PORT: "0", QUEUE_JOB_TIMEOUT_MS: "300", QUEUE_CAPACITY: "1", QUEUE_PER_USER: "5" }, TEST_HANDLERS);
+    await readyBody(r);
+    const opts = (n: number) => ({ requestId: `j${n}`, userId: "u", serverId: "s" });
+    expect((await expectRejects(r.app.queue.submit(memeJob("spin:60000"), opts(1)))).code).toBe("TIMEOUT");
+    expect((await expectRejects(r.app.queue.submit(memeJob("fail"), opts(2)))).code).toBe("NO_FACE");
+    // One running (it holds the only thread), one waiting (capacity 1), the third is turned away.
+    const running = r.app.queue.submit(memeJob("spin:60000"), opts(3));
+    const waiting = r.app.queue.submit(memeJob("spin:60000"), opts(4));
+    const full = await expectRejects(r.app.queue.submit(memeJob(), opts(5)));
+    expect(full.code).toBe("BUSY");
+    const text = await (await get(r, "/metrics")).text();
+    expect(sample(text, 'mimic_jobs_total{kind="meme",outcome="timeout"}')).toBe(1);
+    expect(sample(text, 'mimic_jobs_total{kind="meme",outcome="failed"}')).toBe(1);
+    expect(sample(text, 'mimic_jobs_total{kind="meme",outcome="refused"}')).toBe(1);
+    expect(sample(text, 'mimic_refusals_total{reason="queue_full"}')).toBe(1);
+    expect(sample(text, "mimic_queue_depth")).toBe(1);
+    expect(sample(text, "mimic_queue_running")).toBe(1);
+    await Promise.allSettled([running, waiting]);
+    const after = await (await get(r, "/metrics")).text();
+    expect(sample(after, 'mimic_jobs_total{kind="meme",outcome="timeout"}')).toBe(3);
+  });
+
+  it("reports not ready, naming the check, when the database fails", async () => {
+    const r = await start({ OPS_PORT: "0" }, TEST_HANDLERS);
+    await readyBody(r);
+    // Another process breaks the database under the running app: its queries now fail.
+    const db = new Database(join(r.app.config.DATA_DIR, "mimic.db"));
+    db.exec("ALTER TABLE users RENAME TO users_gone");
+    db.close();
+    const res = await get(r, "/readyz");
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { status: string; checks: Record<string, string> };
+    expect(body.status).toBe("not ready");
+    expect(body.checks.database).not.toBe("ok");
+    expect(body.checks.queue).toBe("ok");
+    expect((await get(r, "/healthz")).status).toBe(200);
+  });
+
+  it("refuses a taken port with a configuration error", async () => {
+    const first = await start({ OPS_PORT: "0" }, TEST_HANDLERS);
+    const port = new URL(first.ops!.url).port;
+    const dir = mkdtempSync(join(tmpdir(), "mimic-ops-"));
+    dirs.push(dir);
+    const config = loadConfig({ DATA_DIR: dir, PLAYGROUND_PORT: "0", QUEUE_WORKERS: "1", LOG_LEVEL: "silent", OPS_PORT: port });
+    const err = await expectRejects(startApp(config, { handlers: TEST_HANDLERS, onFatal: () => {} }));
+    expect(err.code).toBe("CONFIG");
+    expect(err.userMessage).toContain(`OPS_PORT`);
+  });
+});
