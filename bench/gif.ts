@@ -43,6 +43,20 @@ async function timed<T>(rounds: number, f: () => Promise<T> | T): Promise<{ valu
 
 /** PSNR over all source frames against what a viewer sees at each frame's start (any size, frames merged or dropped). */
 async function viewerPsnr(gif: Uint8Array, src: RgbImage[], delaysMs: number[]): Promise<number> {
+  const shown = await viewerFrames(gif, src, delaysMs);
+  let sse = 0;
+  let n = 0;
+  for (let i = 0; i < src.length; i++) {
+    const a = src[i].data;
+    const b = shown[i].data;
+    for (let k = 0; k < a.length; k++) sse += (a[k] - b[k]) ** 2;
+    n += a.length;
+  }
+  return 10 * Math.log10((255 * 255) / (sse / n));
+}
+
+/** For each source frame, the GIF frame a viewer sees at its start, at the source's size. */
+export async function viewerFrames(gif: Uint8Array, src: RgbImage[], delaysMs: number[]): Promise<RgbImage[]> {
   const meta = await sharp(gif).metadata();
   const { data, info } = await sharp(gif, { pages: -1 }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   const h = (info as { pageHeight?: number }).pageHeight ?? info.height;
@@ -54,20 +68,16 @@ async function viewerPsnr(gif: Uint8Array, src: RgbImage[], delaysMs: number[]):
     if (f.width !== src[0].width || f.height !== src[0].height) f = resizeImage(f, src[0].width, src[0].height);
     shown.push(f);
   }
-  let sse = 0;
-  let n = 0;
+  const out: RgbImage[] = [];
   let t = 0;
   for (let i = 0; i < src.length; i++) {
     let acc = 0;
     let p = 0;
     while (p < pages - 1 && acc + gifDelays[p] <= t + 1) acc += gifDelays[p++];
-    const a = src[i].data;
-    const b = shown[p].data;
-    for (let k = 0; k < a.length; k++) sse += (a[k] - b[k]) ** 2;
-    n += a.length;
+    out.push(shown[p]);
     t += Math.max(20, Math.round(delaysMs[i] / 10) * 10);
   }
-  return 10 * Math.log10((255 * 255) / (sse / n));
+  return out;
 }
 
 function sharpGif(frames: RgbImage[], delaysMs: number[], opts: GifOptions): Promise<Buffer> {

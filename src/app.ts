@@ -10,6 +10,7 @@ import type { Config } from "./config.ts";
 import { storeModeration, storeTemplates } from "./core/bindings.ts";
 import { createCore, type Core, type FetchLike } from "./core/index.ts";
 import { logger } from "./logger.ts";
+import { findFfmpeg } from "./pipeline/video/index.ts";
 import { createQueue, type InferenceQueue } from "./queue/index.ts";
 import { openStore, type Store } from "./templates/store.ts";
 import type { Metrics, OpsServer } from "./ops/index.ts";
@@ -44,6 +45,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       cooldownSeconds: config.COOLDOWN_SECONDS,
     },
   });
+  if (config.FFMPEG_PATH !== undefined && config.FFMPEG_PATH !== "none" && !findFfmpeg(config.FFMPEG_PATH)) {
+    logger.warn({ FFMPEG_PATH: config.FFMPEG_PATH }, "FFMPEG_PATH is not an executable file: animations are sent as GIF");
+  }
   let queue: InferenceQueue;
   try {
     queue = createQueue(config, { handlers: opts.handlers });

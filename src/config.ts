@@ -45,6 +45,9 @@ export const configSchema = z.object({
   QUEUE_RESULT_TTL_S: int(600, 10, 86_400),
   QUEUE_MAX_PAYLOAD_BYTES: int(32 * 1024 * 1024, 1_024, 512 * 1024 * 1024),
   QUEUE_STALL_MS: int(30_000, 500, 600_000),
+  // --- animations
+  /** ffmpeg for MP4 animations: a path, or "none" for GIF only; unset = the binary @ffmpeg-installer ships. */
+  FFMPEG_PATH: z.preprocess(emptyToUndefined, z.string().optional()),
   // --- bots
   DISCORD_TOKEN: str(),
   /** Application id, needed by `mimic register` (Developer Portal → General Information). */

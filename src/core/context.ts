@@ -1,3 +1,4 @@
+import type { AnimationFormat } from "../pipeline/video/index.ts";
 import type { Platform, ProgressEvent } from "./ports.ts";
 
 /** Everything the core needs to know about one request, whatever platform it came from. */
@@ -14,6 +15,8 @@ export interface CommandContext {
   attachmentLimitBytes: number;
   /** Largest file we may fetch from this platform (Telegram getFile: 20 MB). Defaults to MAX_INPUT_BYTES. */
   downloadLimitBytes?: number;
+  /** The file animations become here (Telegram: "mp4", Discord: "gif-or-mp4"); default "gif". */
+  animationFormat?: AnimationFormat;
   /** Queue position / start / end, so adapters can show progress. */
   progress?: (e: ProgressEvent) => void;
   signal?: AbortSignal;

@@ -179,6 +179,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
             mode: opts.mode,
             animation: opts.animation,
             byteBudget,
+            ...(ctx.animationFormat ? { format: ctx.animationFormat } : {}),
           };
     const result = await runJob(ctx, job.kind, job);
     if (result.kind === "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "enrol result for a render job" });
@@ -188,7 +189,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         `The result (${(result.bytes.byteLength / MIB).toFixed(1)} MiB) is larger than this chat allows (${(byteBudget / MIB).toFixed(1)} MiB). Try a shorter or smaller reaction.`,
       );
     }
-    const ext = result.mime === "image/gif" ? "gif" : "png";
+    const ext = result.mime === "image/gif" ? "gif" : result.mime === "video/mp4" ? "mp4" : "png";
     return {
       text: `Here you go, using your face “${summary.name}”.`,
       ephemeral: false,

@@ -11,11 +11,13 @@ import sharp from "sharp";
 import { loadImage } from "../core/input.ts";
 import { MimicError } from "../errors.ts";
 import { describeFace, getFaceAnalyzer, keypointsFromLandmarks } from "../pipeline/face/index.ts";
-import { renderAnimatedMeme, MAX_REACTION_FRAMES, MAX_REACTION_TOTAL_PIXELS } from "../pipeline/animate/index.ts";
+import { animatedMemeFrames, MAX_REACTION_FRAMES, MAX_REACTION_TOTAL_PIXELS } from "../pipeline/animate/index.ts";
 import { decodeAnimation, decodeImage } from "../pipeline/image/index.ts";
 import { defaultInputLimits } from "../pipeline/image/limits.ts";
 import { renderMeme } from "../pipeline/render/index.ts";
 import { selectFace, transferExpression } from "../pipeline/transfer/index.ts";
+import { encodeAnimation, findFfmpeg } from "../pipeline/video/index.ts";
+import { loadConfig } from "../config.ts";
 import type { AnalyzedFace, RgbImage } from "../pipeline/types.ts";
 import { prepareEnrolment } from "../templates/enrol.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
@@ -177,7 +179,7 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
   });
   ctx.signal.throwIfAborted();
   await analyzer(clock);
-  const res = await clock.time("animate", () => renderAnimatedMeme({
+  const res = await clock.time("animate", () => animatedMemeFrames({
     template,
     templateFace: templateFace(t),
     reaction,
@@ -186,8 +188,24 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
     intensity: job.intensity,
     maxBytes: job.byteBudget,
   }));
-  const gif = res.gif;
-  return { kind: "animated", bytes: gif.bytes, mime: "image/gif", width: gif.width, height: gif.height, timingsMs: clock.timings };
+  ctx.signal.throwIfAborted();
+  const out = await clock.time("encode", () =>
+    encodeAnimation(res.frames, {
+      delaysMs: res.delaysMs,
+      format: job.format ?? "gif",
+      maxBytes: job.byteBudget,
+      ffmpegPath: ffmpegBinary(),
+      signal: ctx.signal,
+    }),
+  );
+  return { kind: "animated", bytes: out.bytes, mime: out.mime, width: out.width, height: out.height, timingsMs: clock.timings };
+}
+
+/** FFMPEG_PATH or the bundled binary, looked up once per thread (undefined: animations stay GIF). */
+let ffmpeg: { path: string | undefined } | undefined;
+function ffmpegBinary(): string | undefined {
+  ffmpeg ??= { path: findFfmpeg(loadConfig().FFMPEG_PATH) };
+  return ffmpeg.path;
 }
 
 export const handlers: HandlerSet = { enrol, meme, animated };

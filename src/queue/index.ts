@@ -21,7 +21,11 @@ export const DEFAULT_HANDLERS = queueModule("./handlers.ts");
  * flat out, so ORT_THREADS is split between them (2 cores → 2 threads × 1 ORT thread).
  */
 export function threadEnv(config: Config): Record<string, string> {
-  return { ORT_THREADS: String(Math.max(1, Math.floor(config.ORT_THREADS / config.QUEUE_WORKERS))) };
+  return {
+    ORT_THREADS: String(Math.max(1, Math.floor(config.ORT_THREADS / config.QUEUE_WORKERS))),
+    // The threads encode animations: they must use the binary this configuration names.
+    ...(config.FFMPEG_PATH !== undefined ? { FFMPEG_PATH: config.FFMPEG_PATH } : {}),
+  };
 }
 
 export function queueOptions(config: Config, handlersUrl: string | URL = DEFAULT_HANDLERS): QueueOptions {

@@ -8,6 +8,7 @@
  * command core can hand its jobs to `InferenceQueue.submit` unchanged.
  */
 import type { Logger } from "../logger.ts";
+import type { AnimationFormat } from "../pipeline/video/index.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
 
 export type JobKind = "enrol" | "meme" | "animated";
@@ -64,6 +65,8 @@ export interface AnimatedJob extends Omit<MemeJob, "kind"> {
   kind: "animated";
   /** "morph": user's face → expression; "reaction": follow the GIF's frames. */
   animation: "morph" | "reaction";
+  /** The file it becomes (src/pipeline/video): default "gif". */
+  format?: AnimationFormat;
 }
 
 export type Job = EnrolJob | MemeJob | AnimatedJob;
@@ -87,7 +90,7 @@ export interface EnrolResult {
 export interface ImageResult {
   kind: "meme" | "animated";
   bytes: Uint8Array;
-  mime: "image/png" | "image/gif";
+  mime: "image/png" | "image/gif" | "video/mp4";
   width: number;
   height: number;
   timingsMs?: StageTimings;

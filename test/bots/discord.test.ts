@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDiscordBot, type DiscordBot } from "../../src/bots/discord/bot.ts";
 import { commandDefinitions } from "../../src/bots/discord/commands.ts";
 import { deployCommands } from "../../src/bots/discord/rest.ts";
+import { decodeVideo, findFfmpeg } from "../../src/pipeline/video/index.ts";
 import { FakeDiscord, OPT, PERMISSIONS, type RestCall } from "../helpers/fake-discord.ts";
 import { startTestApp, type TestApp } from "./harness.ts";
 import { FACE_JPG, NOT_AN_IMAGE, REACTION_LAUGH_JPG, describeImage, flatPng, reactionGif } from "../core/images.ts";
@@ -145,6 +146,19 @@ describe("Discord bot (real discord.js against a fake Discord)", () => {
     expect(tinyAnswer.files).toHaveLength(0);
     expect(flagsOf(tinyAnswer)).toBe(EPHEMERAL);
     expect(content(tinyAnswer)).toMatch(/larger than this chat/);
+
+    // Discord keeps GIF, but an animation whose GIF would have to lose quality to fit comes as an MP4 (shown inline).
+    const tight = fake.slash(ALICE, "morph", [{ name: "image", type: OPT.attachment, value: still.id }, str("template", "me")], {
+      attachments: [still],
+      attachmentSizeLimit: 150_000,
+    });
+    const tightAnswer = await fake.finalAnswer(tight.token, 120_000);
+    expect(tightAnswer.files, content(tightAnswer)).toHaveLength(1);
+    expect(tightAnswer.files[0].filename).toMatch(/\.mp4$/);
+    expect(tightAnswer.files[0].bytes.byteLength).toBeLessThanOrEqual(150_000);
+    const video = await decodeVideo(tightAnswer.files[0].bytes, findFfmpeg()!);
+    expect(video.codec).toBe("h264");
+    expect(video.frames.length).toBeGreaterThan(1);
 
     fake.channelMessages = [];
     const none = fake.slash(ALICE, "meme", []);

@@ -1,12 +1,18 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTelegramBot, type TelegramBot } from "../../src/bots/telegram/bot.ts";
 import { parseMemeArgs } from "../../src/bots/telegram/args.ts";
+import { decodeVideo, findFfmpeg } from "../../src/pipeline/video/index.ts";
 import { FakeTelegram, uploadedFile } from "../helpers/fake-telegram.ts";
+import { psnr } from "../pipeline/gif/helpers.ts";
 import { startTestApp, type TestApp } from "./harness.ts";
 import { FACE_JPG, NOT_AN_IMAGE, REACTION_LAUGH_JPG, describeImage, flatPng, reactionGif } from "../core/images.ts";
 
 /** Whole scenarios on the real pipeline; generous for a busy 2-core machine (each wait has its own limit too). */
 const SCENARIO_TIMEOUT_MS = 240_000;
+const FFMPEG = findFfmpeg();
 
 const GROUP = { id: -100123, type: "supergroup" as const, title: "Memes" };
 const ALICE = { id: 11, is_bot: false as const, first_name: "Alice" };
@@ -57,19 +63,23 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     expect([pngInfo.width, pngInfo.height]).toEqual([crop, crop]);
     expect(call.params.reply_parameters).toMatchObject({ message_id: expect.any(Number) });
 
-    // 3. /morph as a reply → a real animated GIF via sendAnimation
+    // 3. /morph as a reply → a real H.264 MP4 via sendAnimation, decoded here with the same ffmpeg
     const reaction = fake.sendPhoto(GROUP, ALICE, photo(REACTION_LAUGH_JPG));
     sent = fake.nextCall(["sendAnimation", "sendMessage"], 120_000);
     fake.sendCommand(GROUP, ALICE, "/morph", reaction);
     call = await sent;
     expect(call.method, JSON.stringify(call.params)).toBe("sendAnimation");
-    const gif = await describeImage(uploadedFile(call).bytes);
-    expect(gif.format).toBe("gif");
-    expect(gif.pages).toBeGreaterThan(1);
-    // Animations may be scaled down to fit the byte budget, never up, and keep the crop's square shape.
-    expect(gif.width).toBe(gif.height);
-    expect(gif.width).toBeGreaterThanOrEqual(128);
-    expect(gif.width).toBeLessThanOrEqual(crop);
+    const upload = uploadedFile(call);
+    expect(upload.filename).toMatch(/\.mp4$/);
+    const video = await decodeVideo(upload.bytes, FFMPEG!);
+    expect(video.codec).toBe("h264");
+    expect(video.frames.length).toBeGreaterThan(1);
+    expect(psnr(video.frames[0], video.frames[Math.floor(video.frames.length / 2)])).toBeLessThan(40); // it moves
+    // Animations may be scaled down, never up, and keep the crop's square shape.
+    expect(video.width).toBe(video.height);
+    expect(video.width).toBeGreaterThanOrEqual(128);
+    expect(video.width).toBeLessThanOrEqual(crop);
+    expect([call.params.width, call.params.height].map(Number)).toEqual([video.width, video.height]);
 
     // 4. an admin sets a quota of 2 per day: Alice already made 2 → refused
     fake.memberStatus.set(`${GROUP.id}:${ALICE.id}`, "administrator");
@@ -173,7 +183,7 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     fake.sendCommand(dm, ALICE, "/meme", gifMessage);
     const call = await sent;
     expect(call.method, JSON.stringify(call.params)).toBe("sendAnimation");
-    expect((await describeImage(uploadedFile(call).bytes)).pages).toBeGreaterThan(1);
+    expect((await decodeVideo(uploadedFile(call).bytes, FFMPEG!)).frames.length).toBeGreaterThan(1);
 
     // A GIF that Telegram turned into MP4: its still thumbnail makes a PNG meme; the video is never fetched.
     const video = photo(new Uint8Array(64), "mp4");
@@ -187,6 +197,43 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     expect(stillCall.method, JSON.stringify(stillCall.params)).toBe("sendPhoto");
     expect((await describeImage(uploadedFile(stillCall).bytes)).format).toBe("png");
     expect(fake.downloads).not.toContain(video.file_path);
+  }, SCENARIO_TIMEOUT_MS);
+});
+
+describe("Telegram animations without an ffmpeg binary", () => {
+  let fake: FakeTelegram;
+  let app: TestApp;
+  let bot: TelegramBot;
+  const dir = mkdtempSync(join(tmpdir(), "mimic-noffmpeg-"));
+
+  beforeEach(async () => {
+    fake = await FakeTelegram.start();
+    app = await startTestApp({ FFMPEG_PATH: join(dir, "ffmpeg-for-another-platform") });
+    bot = createTelegramBot({ core: app.core, token: fake.token, apiRoot: fake.apiRoot });
+    await bot.start();
+  });
+
+  afterEach(async () => {
+    await bot?.stop();
+    await app?.close();
+    await fake?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("falls back to a GIF through sendAnimation", async () => {
+    const dm = { id: ALICE.id, type: "private" as const };
+    const p = fake.sendPhoto(dm, ALICE, fake.addFile(FACE_JPG, "jpg"));
+    const r = fake.nextCall("sendMessage", 60_000);
+    fake.sendCommand(dm, ALICE, "/save me", p);
+    await r;
+    const reaction = fake.sendPhoto(dm, ALICE, fake.addFile(REACTION_LAUGH_JPG, "jpg"));
+    const sent = fake.nextCall(["sendAnimation", "sendMessage"], 120_000);
+    fake.sendCommand(dm, ALICE, "/morph", reaction);
+    const call = await sent;
+    expect(call.method, JSON.stringify(call.params)).toBe("sendAnimation");
+    const gif = await describeImage(uploadedFile(call).bytes);
+    expect(gif.format).toBe("gif");
+    expect(gif.pages).toBeGreaterThan(1);
   }, SCENARIO_TIMEOUT_MS);
 });
 

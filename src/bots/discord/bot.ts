@@ -99,6 +99,8 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     isAdmin: i.memberPermissions?.has(PermissionFlagsBits.ManageGuild) ?? false,
     requestId: `dc-${i.id}-${randomUUID().slice(0, 8)}`,
     attachmentLimitBytes: i.attachmentSizeLimit || DEFAULT_ATTACHMENT_LIMIT,
+    // GIFs autoplay inline; an MP4 (also shown inline) only where the GIF had to lose quality to fit.
+    animationFormat: "gif-or-mp4",
   });
 
   /** The newest picture among the channel's last messages: "/meme" right after someone posted a reaction. */

@@ -63,6 +63,11 @@ function pngSize(bytes: Uint8Array): { width: number; height: number } | undefin
   return { width: view.getUint32(16), height: view.getUint32(20) };
 }
 
+/** sendAnimation's width/height let clients size the player before the file arrives. */
+function animationSize(f: ReplyFile): { width?: number; height?: number } {
+  return f.width !== undefined && f.height !== undefined ? { width: f.width, height: f.height } : {};
+}
+
 export const BUTTON_NOT_YOURS = "This button isn't yours.";
 
 /** Inline button data "<action>:<owner id>:<arg>"; template names are ≤ 32 ASCII, so it stays within Telegram's 64 bytes. */
@@ -120,6 +125,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       requestId: `tg-${ctx.update.update_id}-${randomUUID().slice(0, 8)}`,
       attachmentLimitBytes: TELEGRAM_UPLOAD_LIMIT,
       downloadLimitBytes: TELEGRAM_DOWNLOAD_LIMIT,
+      // Telegram clients play animations as silent MP4 (a GIF is converted on their side anyway).
+      animationFormat: "mp4",
     };
   }
 
@@ -187,7 +194,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       const file = new InputFile(f.bytes, f.name);
       const fileOpts = { caption: reply.text, ...replyTo };
       try {
-        if (f.mime === "image/gif") await ctx.api.sendAnimation(chatId, file, fileOpts);
+        if (f.mime === "image/gif" || f.mime === "video/mp4") await ctx.api.sendAnimation(chatId, file, { ...fileOpts, ...animationSize(f) });
         else if (tooBigForPhoto(f)) await ctx.api.sendDocument(chatId, file, fileOpts);
         else await ctx.api.sendPhoto(chatId, file, fileOpts);
       } catch (err) {

@@ -1,6 +1,6 @@
 /** Animated output: expression morphs, two-face morphs, animated reactions, and the animated meme entry point. */
-export { renderAnimatedMeme, renderFaceMorphGif, captionFrames, DEFAULT_ANIMATION_SIZE } from "./meme.ts";
-export type { AnimatedMemeInput, AnimatedMemeResult, FaceMorphGifInput } from "./meme.ts";
+export { renderAnimatedMeme, animatedMemeFrames, renderFaceMorphGif, captionFrames, DEFAULT_ANIMATION_SIZE } from "./meme.ts";
+export type { AnimatedMemeInput, AnimatedMemeResult, AnimatedMemeFrames, FaceMorphGifInput } from "./meme.ts";
 export { morphExpression, morphFaces } from "./morph.ts";
 export type { MorphOptions, MorphFrames, FaceMorphFrames, ExpressionMorphInput, FaceMorphInput } from "./morph.ts";
 export { animateReaction, decodeReaction, detectReactionFaces, smoothLandmarks, MAX_REACTION_FRAMES, MAX_REACTION_TOTAL_PIXELS } from "./reaction.ts";

@@ -45,6 +45,18 @@ export interface AnimatedMemeResult {
  * For the engine's `mimic meme --out x.gif` / `--animate` and the bots.
  */
 export async function renderAnimatedMeme(input: AnimatedMemeInput): Promise<AnimatedMemeResult> {
+  const { frames, delaysMs, timingsMs, ...rest } = await animatedMemeFrames(input);
+  const t = performance.now();
+  const gif = await encodeGif(frames, { delaysMs, loop: true, maxBytes: input.maxBytes, dither: input.dither });
+  timingsMs.encode = performance.now() - t;
+  timingsMs.total = (timingsMs.total ?? 0) + timingsMs.encode;
+  return { gif, ...rest, timingsMs };
+}
+
+export type AnimatedMemeFrames = Omit<AnimatedMemeResult, "gif"> & { frames: RgbImage[]; delaysMs: number[] };
+
+/** The captioned frames of an animated meme, before encoding (GIF, or MP4 in src/pipeline/video). */
+export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<AnimatedMemeFrames> {
   const timingsMs: StageTimings = {};
   let t = performance.now();
   const lap = (name: string) => {
@@ -122,10 +134,8 @@ export async function renderAnimatedMeme(input: AnimatedMemeInput): Promise<Anim
   }
   frames = await captionFrames(frames, input.captions);
   lap("captions");
-  const gif = await encodeGif(frames, { delaysMs, loop: true, maxBytes: input.maxBytes, dither: input.dither });
-  lap("encode");
   timingsMs.total = Object.values(timingsMs).reduce((s, v) => s + v, 0);
-  return { gif, kind, faceFrames, carriedFrames, timingsMs };
+  return { frames, delaysMs, kind, faceFrames, carriedFrames, timingsMs };
 }
 
 /** Draws the same captions on every frame (rendered once). */
