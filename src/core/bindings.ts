@@ -71,6 +71,7 @@ export function storeModeration(store: Store): ModerationPort {
       maxFacesPerUser: r.maxTemplatesPerUser,
       animated: !r.disabledCommands.includes(ANIMATED_COMMAND),
       channels: r.allowedChannels,
+      visibleMark: r.visibleMark,
     };
   }
 
@@ -110,6 +111,9 @@ export function storeModeration(store: Store): ModerationPort {
           await m.updateRules(s, { disabledCommands: on ? others : [...others, ANIMATED_COMMAND] });
           break;
         }
+        case "mark":
+          await m.updateRules(s, { visibleMark: parseSwitch(value) });
+          break;
         case "channel": {
           const [op, id] = value.split(/\s+/);
           if (op === "all") await m.updateRules(s, { allowedChannels: [] });

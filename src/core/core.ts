@@ -73,7 +73,7 @@ export interface Core {
   templateNames(owner: Owner, prefix: string): Promise<string[]>;
 }
 
-export const SETTING_KEYS: readonly SettingKey[] = ["enabled", "quota", "server_quota", "cooldown", "max_faces", "animated", "channel", "ban", "unban"];
+export const SETTING_KEYS: readonly SettingKey[] = ["enabled", "quota", "server_quota", "cooldown", "max_faces", "animated", "channel", "ban", "unban", "mark"];
 export const MAX_CAPTION_CHARS = 200;
 
 const ownerOf = (ctx: CommandContext): Owner => ({ platform: ctx.platform, userId: ctx.userId });
@@ -167,9 +167,10 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
   ): Promise<Reply> {
     const { summary, data } = template;
     const byteBudget = ctx.attachmentLimitBytes;
+    const { visibleMark } = await moderation.settings(scopeOf(ctx));
     const job: Job =
       opts.animation === "none"
-        ? { kind: "meme", template: data, reaction, captions: opts.captions, intensity: opts.intensity, mode: opts.mode, byteBudget }
+        ? { kind: "meme", template: data, reaction, captions: opts.captions, intensity: opts.intensity, mode: opts.mode, byteBudget, visibleMark }
         : {
             kind: "animated",
             template: data,
@@ -179,6 +180,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
             mode: opts.mode,
             animation: opts.animation,
             byteBudget,
+            visibleMark,
             ...(ctx.animationFormat ? { format: ctx.animationFormat } : {}),
           };
     const result = await runJob(ctx, job.kind, job);
@@ -334,6 +336,7 @@ function exampleFor(key: SettingKey): string {
   switch (key) {
     case "enabled":
     case "animated":
+    case "mark":
       return "“on” or “off”";
     case "quota":
       return "“20” (per user per day, 0 = unlimited)";
@@ -361,6 +364,7 @@ function describeSettings(s: ServerSettings, ctx: CommandContext): string {
     `• max_faces: ${s.maxFacesPerUser} per user`,
     `• animated: ${s.animated ? "on" : "off"}`,
     `• channels: ${s.channels.length === 0 ? "all" : s.channels.join(", ")}`,
+    `• mark: ${s.visibleMark ? "on" : "off"} (a small visible “AI-edited” label on every picture)`,
     `Change one with ${hint(ctx.platform, "config")}.`,
   ].join("\n");
 }

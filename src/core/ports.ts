@@ -63,9 +63,11 @@ export interface ServerSettings {
   animated: boolean;
   /** When non-empty, Mimic only answers in these channels. */
   channels: string[];
+  /** Draw the small visible "AI-edited" mark on outputs (the machine-readable marks are always there). */
+  visibleMark: boolean;
 }
 
-export type SettingKey = "enabled" | "quota" | "server_quota" | "cooldown" | "max_faces" | "animated" | "channel" | "ban" | "unban";
+export type SettingKey = "enabled" | "quota" | "server_quota" | "cooldown" | "max_faces" | "animated" | "channel" | "ban" | "unban" | "mark";
 
 export interface UsageReport {
   /** The caller's generations today (UTC) and the quota that applies (0 = unlimited). */

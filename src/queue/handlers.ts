@@ -148,7 +148,7 @@ async function enrol(job: EnrolJob, ctx: JobContext): Promise<EnrolResult> {
 async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
   const clock = new StageClock();
   const image = await transferred(job, ctx, clock);
-  const png = await clock.time("render", () => renderMeme(image, job.captions));
+  const png = await clock.time("render", () => renderMeme(image, job.captions, { visibleMark: job.visibleMark }));
   if (png.length > job.byteBudget) {
     throw new MimicError("IMAGE_TOO_LARGE", "The finished picture is larger than this chat accepts. Please try a smaller reaction image.");
   }
@@ -187,6 +187,7 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
     mode: job.mode,
     intensity: job.intensity,
     maxBytes: job.byteBudget,
+    visibleMark: job.visibleMark,
   }));
   ctx.signal.throwIfAborted();
   const out = await clock.time("encode", () =>

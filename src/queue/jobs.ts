@@ -59,6 +59,8 @@ export interface MemeJob {
   mode: TransferMode;
   /** Largest acceptable output file in bytes (the platform's attachment limit). */
   byteBudget: number;
+  /** Draw the visible "AI-edited" mark (a per-server setting; the machine-readable marks are always written). */
+  visibleMark?: boolean;
 }
 
 export interface AnimatedJob extends Omit<MemeJob, "kind"> {

@@ -151,7 +151,7 @@ export async function prepareEnrolment(
       irises.push(x, y, face.irises[i + 2] * scale);
     }
   }
-  const [cropPng, embedding] = await Promise.all([encodePng(crop.image), analyzer.embed(image, face)]);
+  const [cropPng, embedding] = await Promise.all([encodePng(crop.image, { provenance: false }), analyzer.embed(image, face)]);
   return {
     template: {
       cropPng: new Uint8Array(cropPng),

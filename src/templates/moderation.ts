@@ -39,6 +39,8 @@ export interface Rules {
   dailyQuotaPerServer: number;
   cooldownSeconds: number;
   maxTemplatesPerUser: number;
+  /** Draw the visible "AI-edited" mark on outputs. */
+  visibleMark: boolean;
   /** Which of the numeric rules the server set itself (the others follow the configuration). */
   overridden: Array<"dailyQuotaPerUser" | "dailyQuotaPerServer" | "cooldownSeconds" | "maxTemplatesPerUser">;
 }
@@ -64,6 +66,7 @@ export const rulesPatchSchema = z
     dailyQuotaPerServer: limit(100_000_000),
     cooldownSeconds: limit(86_400),
     maxTemplatesPerUser: z.number().int().min(1).max(1000).nullable(),
+    visibleMark: z.boolean(),
   })
   .partial()
   .strict();
@@ -123,6 +126,7 @@ export class Moderation {
       cooldownSeconds: row?.cooldownSeconds ?? d.cooldownSeconds,
       // A server may lower the configured maximum, never raise it.
       maxTemplatesPerUser: Math.min(row?.maxTemplatesPerUser ?? d.maxTemplatesPerUser, d.maxTemplatesPerUser),
+      visibleMark: row?.visibleMark ?? false,
       overridden: row
         ? (["dailyQuotaPerUser", "dailyQuotaPerServer", "cooldownSeconds", "maxTemplatesPerUser"] as const).filter((k) => row[k] !== null)
         : [],
@@ -149,6 +153,7 @@ export class Moderation {
       ...(p.dailyQuotaPerServer !== undefined && { dailyQuotaPerServer: p.dailyQuotaPerServer }),
       ...(p.cooldownSeconds !== undefined && { cooldownSeconds: p.cooldownSeconds }),
       ...(p.maxTemplatesPerUser !== undefined && { maxTemplatesPerUser: p.maxTemplatesPerUser }),
+      ...(p.visibleMark !== undefined && { visibleMark: p.visibleMark }),
     };
     await this.exclusive(async () => {
       await this.db.$executeRaw`INSERT INTO server_settings (platform, server_id, updated_at) VALUES (${server.platform}, ${server.serverId}, CURRENT_TIMESTAMP)

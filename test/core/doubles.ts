@@ -104,6 +104,7 @@ export function memoryModeration(templates: ReturnType<typeof memoryTemplates>, 
     cooldownSeconds: 0,
     animated: true,
     channels: [],
+    visibleMark: false,
   });
   const sKey = (s: Scope) => `${s.platform}:${s.serverId ?? ""}`;
   const get = (s: Scope) => settings.get(sKey(s)) ?? defaults();
@@ -153,6 +154,7 @@ export function memoryModeration(templates: ReturnType<typeof memoryTemplates>, 
       };
       if (k === "enabled") s.enabled = bool();
       else if (k === "animated") s.animated = bool();
+      else if (k === "mark") s.visibleMark = bool();
       else if (k === "quota") s.dailyQuota = int();
       else if (k === "server_quota") s.serverDailyQuota = int();
       else if (k === "max_faces") s.maxFacesPerUser = int();

@@ -8,6 +8,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { encodeGif } from "../../src/pipeline/gif/index.ts";
 import { decodeImage, resizeImage } from "../../src/pipeline/image/index.ts";
+import { DIGITAL_SOURCE_TYPE, readProvenance } from "../../src/pipeline/provenance/index.ts";
 import { DEFAULT_HANDLERS } from "../../src/queue/index.ts";
 import type { ImageResult, InferenceQueue } from "../../src/queue/jobs.ts";
 import { createLocalQueue } from "../../src/queue/local.ts";
@@ -75,6 +76,36 @@ describe("real pipeline handlers in worker threads", () => {
     // The bottom fifth changed (white outlined text), the top half did not.
     expect(rowsDiff(Math.floor(h * 0.8), h)).toBeGreaterThan(5);
     expect(rowsDiff(0, Math.floor(h / 2))).toBeLessThan(0.5);
+  });
+
+  test("outputs carry the AI-edit marks; a server's visible mark is drawn in the corner of stills and of every GIF frame", async () => {
+    const job = (visibleMark: boolean, animated: boolean) =>
+      animated
+        ? { kind: "animated" as const, animation: "morph" as const, template, reaction: { bytes: face("franck_04117.jpg"), mime: "image/jpeg" }, captions: {}, intensity: 1, mode: "mimic" as const, byteBudget: 4 << 20, visibleMark }
+        : { kind: "meme" as const, template, reaction: { bytes: face("franck_04117.jpg"), mime: "image/jpeg" }, captions: {}, intensity: 1, mode: "mimic" as const, byteBudget: 8 << 20, visibleMark };
+    for (const animated of [false, true]) {
+      const plain = (await q.submit(job(false, animated), { requestId: `v${+animated}0`, userId: "u1", serverId: "s" })) as ImageResult;
+      const marked = (await q.submit(job(true, animated), { requestId: `v${+animated}1`, userId: "u1", serverId: "s" })) as ImageResult;
+      for (const r of [plain, marked]) expect(readProvenance(r.bytes).digitalSourceType).toBe(DIGITAL_SOURCE_TYPE);
+      // Last frame of each (a GIF decodes to stacked pages): only the bottom-right corner differs.
+      const last = async (b: Uint8Array) => {
+        const { data, info } = await sharp(b, { pages: -1 }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+        const h = (info as { pageHeight?: number }).pageHeight ?? info.height;
+        return { px: data.subarray(data.length - info.width * h * 3), w: info.width, h };
+      };
+      const [a, b] = await Promise.all([last(plain.bytes), last(marked.bytes)]);
+      let corner = 0;
+      let rest = 0;
+      for (let y = 0; y < a.h; y++) {
+        for (let x = 0; x < a.w; x++) {
+          const i = (y * a.w + x) * 3;
+          const d = Math.abs(a.px[i] - b.px[i]) + Math.abs(a.px[i + 1] - b.px[i + 1]) + Math.abs(a.px[i + 2] - b.px[i + 2]);
+          if (d > 60) (x > a.w * 0.6 && y > a.h * 0.85 ? corner++ : rest++);
+        }
+      }
+      expect(corner, animated ? "gif" : "png").toBeGreaterThan(100);
+      expect(rest / (a.w * a.h), animated ? "gif" : "png").toBeLessThan(0.002);
+    }
   });
 
   test("animated job (morph): the saved face animates into the expression, as a looping GIF", async () => {

@@ -2,6 +2,7 @@ import { MimicError } from "../../errors.ts";
 import { encodeGif, type EncodedGif } from "../gif/index.ts";
 import { resizeImage } from "../image/index.ts";
 import { applyOverlay, renderCaptionOverlay, type MemeCaptions } from "../render/index.ts";
+import { renderVisibleMark } from "../provenance/visible.ts";
 import { transferExpression, type Regions, type TransferMode } from "../transfer/index.ts";
 import type { AnalyzedFace, RgbImage, StageTimings } from "../types.ts";
 import { scalePoints } from "./geometry.ts";
@@ -29,6 +30,8 @@ export interface AnimatedMemeInput {
   /** Byte limit of the platform the GIF goes to (default 10 MiB). */
   maxBytes?: number;
   dither?: boolean;
+  /** Draw the visible "AI-edited" mark on every frame (a per-server setting). */
+  visibleMark?: boolean;
 }
 
 export interface AnimatedMemeResult {
@@ -133,6 +136,10 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
     lap("resize");
   }
   frames = await captionFrames(frames, input.captions);
+  if (input.visibleMark) {
+    const mark = await renderVisibleMark(frames[0].width, frames[0].height);
+    frames = frames.map((f) => applyOverlay(f, mark));
+  }
   lap("captions");
   timingsMs.total = Object.values(timingsMs).reduce((s, v) => s + v, 0);
   return { frames, delaysMs, kind, faceFrames, carriedFrames, timingsMs };

@@ -1,4 +1,5 @@
 import type { GifPalette } from "gifenc";
+import { gifProvenanceBlocks } from "../provenance/marks.ts";
 import { gifenc } from "./gifenc.ts";
 import type { Palette } from "./palette.ts";
 
@@ -6,7 +7,8 @@ import type { Palette } from "./palette.ts";
  * GIF89a container writer. gifenc does the LZW coding of each frame; its writeFrame always places a frame at
  * (0, 0), so frames are written through a manual-mode gifenc encoder and the image descriptor's left/top
  * (bytes 9..12 of what it writes: 8-byte graphic control extension, then 0x2C + x + y) is patched to the
- * sub-rectangle's offset. The header, screen descriptor and loop extension are written here.
+ * sub-rectangle's offset. The header, screen descriptor, loop extension and provenance marks (comment + XMP,
+ * before the first frame) are written here.
  */
 export interface GifFrameBlock {
   /** Indices of the sub-rectangle, width × height. */
@@ -21,6 +23,8 @@ export interface GifFrameBlock {
   /** Transparent index (unchanged pixels), or -1 for none. */
   transparentIndex: number;
 }
+
+const PROVENANCE = gifProvenanceBlocks();
 
 export class GifWriter {
   private chunks: Uint8Array[] = [];
@@ -46,6 +50,7 @@ export class GifWriter {
       head.set([0x03, 0x01, 0x00, 0x00, 0x00], o + 14); // loop forever
     }
     this.push(head);
+    this.push(PROVENANCE);
   }
 
   get byteLength(): number {

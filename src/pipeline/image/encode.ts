@@ -1,4 +1,5 @@
 import sharp from "sharp";
+import { addPngProvenance } from "../provenance/marks.ts";
 import type { RgbImage } from "../types.ts";
 
 /**
@@ -8,11 +9,16 @@ import type { RgbImage } from "../types.ts";
  */
 export const REPLY_PNG_COMPRESSION = 1;
 
-/** Encodes an RgbImage as PNG (lossless; the format every reply is sent in). */
-export async function encodePng(img: RgbImage, opts: { compressionLevel?: number } = {}): Promise<Buffer> {
-  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+/**
+ * Encodes an RgbImage as PNG (lossless; the format every reply is sent in). Outputs carry the provenance
+ * marks (src/pipeline/provenance); only internal images that no one receives (a saved face's aligned crop)
+ * pass `provenance: false`.
+ */
+export async function encodePng(img: RgbImage, opts: { compressionLevel?: number; provenance?: boolean } = {}): Promise<Buffer> {
+  const png = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
     .png({ compressionLevel: opts.compressionLevel ?? REPLY_PNG_COMPRESSION })
     .toBuffer();
+  return opts.provenance === false ? png : addPngProvenance(png);
 }
 
 /** Encodes an RgbImage as JPEG (for previews and compact test fixtures). */

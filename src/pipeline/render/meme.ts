@@ -1,5 +1,6 @@
 import { MimicError } from "../../errors.ts";
 import { encodePng } from "../image/encode.ts";
+import { renderVisibleMark } from "../provenance/visible.ts";
 import type { Box, RgbImage } from "../types.ts";
 import { ensureCaptionFonts } from "./fonts.ts";
 import { layoutCaption, type CaptionLayout, type VAlign } from "./fit.ts";
@@ -162,8 +163,13 @@ export function applyOverlay(img: RgbImage, overlay: CaptionOverlay): RgbImage {
   return { data: out, width: img.width, height: img.height };
 }
 
-/** Draws meme captions on the image and returns a PNG. Empty captions are skipped; no caption → the image as PNG. */
-export async function renderMeme(image: RgbImage, captions: MemeCaptions): Promise<Buffer> {
+/**
+ * Draws meme captions (and, when a server asked for it, the visible "AI-edited" mark) on the image and
+ * returns a PNG. Empty captions are skipped; no caption → the image as PNG.
+ */
+export async function renderMeme(image: RgbImage, captions: MemeCaptions, opts: { visibleMark?: boolean; compressionLevel?: number } = {}): Promise<Buffer> {
   const overlay = await renderCaptionOverlay(image.width, image.height, captions);
-  return encodePng(applyOverlay(image, overlay));
+  let out = applyOverlay(image, overlay);
+  if (opts.visibleMark) out = applyOverlay(out, await renderVisibleMark(image.width, image.height));
+  return encodePng(out, { compressionLevel: opts.compressionLevel });
 }

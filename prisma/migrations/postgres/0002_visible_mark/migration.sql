@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "server_settings" ADD COLUMN     "visible_mark" BOOLEAN NOT NULL DEFAULT false;
+

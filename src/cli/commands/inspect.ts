@@ -1,0 +1,43 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { MimicError } from "../../errors.ts";
+import { DIGITAL_SOURCE_TYPE, readProvenance } from "../../pipeline/provenance/index.ts";
+
+/** `mimic inspect <file> [--json]`: the provenance marks of a PNG, GIF or MP4, and the file's SHA-256. */
+export function register(program: Command): void {
+  program
+    .command("inspect")
+    .description("Show the AI-edit marks (XMP DigitalSourceType, tool, comments) a file carries, and its SHA-256")
+    .argument("<file>", "PNG, GIF or MP4 file")
+    .option("--json", "print machine-readable JSON")
+    .action(async (file: string, o: { json?: boolean }) => {
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(file);
+      } catch (cause) {
+        throw new MimicError("BAD_INPUT", `Cannot read "${file}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
+      }
+      const r = readProvenance(bytes);
+      const sha256 = createHash("sha256").update(bytes).digest("hex");
+      const aiEdited = r.digitalSourceType === DIGITAL_SOURCE_TYPE;
+      if (o.json) {
+        const { xmp: _xmp, ...rest } = r;
+        process.stdout.write(`${JSON.stringify({ file, sha256, aiEdited, ...rest }, null, 2)}\n`);
+        return;
+      }
+      const lines = [
+        `${file}: ${r.format.toUpperCase()}, sha256 ${sha256}`,
+        r.format === "unknown"
+          ? "  not a PNG, GIF or MP4: no marks read"
+          : aiEdited
+            ? "  marked as edited with generative/algorithmic tools (IPTC compositeWithTrainedAlgorithmicMedia)"
+            : r.digitalSourceType
+              ? `  digital source type: ${r.digitalSourceType}`
+              : "  no AI-edit mark found",
+        ...(r.creatorTool ? [`  tool: ${r.creatorTool}`] : []),
+        ...r.comments.map((c) => `  comment: ${c}`),
+      ];
+      process.stdout.write(`${lines.join("\n")}\n`);
+    });
+}
