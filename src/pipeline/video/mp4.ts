@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MimicError } from "../../errors.ts";
 import type { RgbImage } from "../types.ts";
+import { addMp4Provenance } from "../provenance/marks.ts";
 import { runFfmpeg } from "./ffmpeg.ts";
 
 export interface EncodeMp4Options {
@@ -51,7 +52,8 @@ export function frameTiming(delaysMs: number[]): { fps: number; repeats: number[
 }
 
 /**
- * Silent H.264 MP4 (yuv420p, BT.709, faststart) as Telegram's sendAnimation and browsers play it.
+ * Silent H.264 MP4 (yuv420p, BT.709, faststart) as Telegram's sendAnimation and browsers play it, with the
+ * provenance marks (src/pipeline/provenance).
  * Odd sizes lose their last row/column (4:2:0 needs even sides).
  */
 export async function encodeMp4(frames: RgbImage[], opts: EncodeMp4Options): Promise<EncodedMp4> {
@@ -85,7 +87,8 @@ export async function encodeMp4(frames: RgbImage[], opts: EncodeMp4Options): Pro
         timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         signal: opts.signal,
       });
-      const bytes = new Uint8Array(await readFile(out));
+      // The AI-edit marks (XMP in a trailing uuid box) count against the budget like any other byte.
+      const bytes = new Uint8Array(addMp4Provenance(await readFile(out)));
       if (opts.maxBytes === undefined || bytes.byteLength <= opts.maxBytes) {
         return { bytes, width: outW, height: outH, frames: total, fps, crf, reductions };
       }
