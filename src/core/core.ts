@@ -11,6 +11,7 @@ import type {
   EncodedImage,
   Job,
   JobKind,
+  JobResult,
   Owner,
   Scope,
   ServerSettings,
@@ -143,16 +144,19 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
   }
 
   /** Moderation in front of the queue: admit (counts a use), submit, refund when the job did not deliver. */
-  async function runJob(ctx: CommandContext, kind: JobKind, job: Job) {
+  async function runJob(ctx: CommandContext, kind: JobKind, job: Job, accept?: (result: JobResult) => void) {
     const admission: Admission = await moderation.admit(scopeOf(ctx), kind);
     try {
-      return await queue.submit(job, {
+      const result = await queue.submit(job, {
         requestId: ctx.requestId,
         userId: ctx.userId,
         serverId: ctx.serverId,
         signal: ctx.signal,
         onProgress: ctx.progress,
       });
+      // A result the chat cannot take was not delivered either: refunded like a failure.
+      accept?.(result);
+      return result;
     } catch (e) {
       await admission.refund().catch((err: unknown) => logger.warn({ err, requestId: ctx.requestId }, "refund failed"));
       throw e;
@@ -183,14 +187,15 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
             visibleMark,
             ...(ctx.animationFormat ? { format: ctx.animationFormat } : {}),
           };
-    const result = await runJob(ctx, job.kind, job);
+    const result = await runJob(ctx, job.kind, job, (r) => {
+      if (r.kind !== "enrol" && r.bytes.byteLength > byteBudget) {
+        throw new MimicError(
+          "IMAGE_TOO_LARGE",
+          `The result (${(r.bytes.byteLength / MIB).toFixed(1)} MiB) is larger than this chat allows (${(byteBudget / MIB).toFixed(1)} MiB). Try a shorter or smaller reaction.`,
+        );
+      }
+    });
     if (result.kind === "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "enrol result for a render job" });
-    if (result.bytes.byteLength > byteBudget) {
-      throw new MimicError(
-        "IMAGE_TOO_LARGE",
-        `The result (${(result.bytes.byteLength / MIB).toFixed(1)} MiB) is larger than this chat allows (${(byteBudget / MIB).toFixed(1)} MiB). Try a shorter or smaller reaction.`,
-      );
-    }
     const ext = result.mime === "image/gif" ? "gif" : result.mime === "video/mp4" ? "mp4" : "png";
     return {
       text: `Here you go, using your face “${summary.name}”.`,

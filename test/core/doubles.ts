@@ -19,6 +19,21 @@ import type {
   UsageReport,
 } from "../../src/core/ports.ts";
 import type { ImageSource } from "../../src/queue/jobs.ts";
+import type { CommandContext } from "../../src/core/index.ts";
+
+/** A command context in a Discord server ("g1", channel "c1"), 10 MiB attachments; `over` changes any of it. */
+export function testContext(over: Partial<CommandContext> = {}): CommandContext {
+  return {
+    platform: "discord",
+    userId: "u1",
+    serverId: "g1",
+    channelId: "c1",
+    isAdmin: false,
+    requestId: "r1",
+    attachmentLimitBytes: 10 * 1024 * 1024,
+    ...over,
+  };
+}
 
 /**
  * In-memory stand-ins for the store, moderation and queue, for tests of the core and the adapters'

@@ -1,0 +1,279 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createCore, type CommandContext, type Core } from "../../src/core/index.ts";
+import { storeModeration, storeTemplates } from "../../src/core/bindings.ts";
+import { openStore, type Store } from "../../src/templates/index.ts";
+import { createTestDb, dialects, type TestDb } from "../templates/helpers.ts";
+import { queueDouble, testContext, type QueueDouble } from "./doubles.ts";
+import { FACE_JPG, REACTION_LAUGH_JPG, flatPng, reactionGif } from "./images.ts";
+
+/**
+ * The command core bound to the REAL store (src/core/bindings.ts over src/templates: settings, bans,
+ * channels, atomic quota and cooldown) with the in-memory queue double: every admin setting and every
+ * moderation rule is enforced by moderation.ts itself, not by a test double.
+ */
+
+const MIB = 1024 * 1024;
+const bytes = (b: Uint8Array) => ({ kind: "bytes" as const, bytes: b });
+const DAY_MS = 86_400_000;
+
+const ctx = (over: Partial<CommandContext> = {}) => testContext({ userId: "101", ...over });
+const admin = (over: Partial<CommandContext> = {}) => ctx({ isAdmin: true, ...over });
+
+for (const { dialect, skip } of dialects) {
+  describe.skipIf(skip)(`command core on the real store (${dialect})`, () => {
+    let db: TestDb;
+    let store: Store;
+    let queue: QueueDouble;
+    let core: Core;
+    let clock: number;
+
+    beforeEach(async () => {
+      db = await createTestDb(dialect, "core");
+      // Noon UTC: a cooldown test never crosses midnight.
+      clock = Math.floor(Date.UTC(2026, 0, 15) / DAY_MS) * DAY_MS + DAY_MS / 2;
+      store = await openStore(db.url, {
+        maxTemplatesPerUser: 5,
+        now: () => clock,
+        defaults: { dailyQuotaPerUser: 50, dailyQuotaPerServer: 0, cooldownSeconds: 0 },
+      });
+      queue = queueDouble();
+      core = createCore({ templates: storeTemplates(store), moderation: storeModeration(store), queue }, { maxInputBytes: 25 * MIB });
+    });
+
+    afterEach(async () => {
+      await store?.close();
+      await db?.drop();
+    });
+
+    const usesOf = async (userId: string) =>
+      Number((await db.query<{ n: number | bigint }>(`SELECT COUNT(*) AS n FROM usage_events WHERE platform_user_id = '${userId}'`))[0].n);
+    const set = async (key: Parameters<Core["config"]>[1]["key"], value: string, over: Partial<CommandContext> = {}) => {
+      const r = await core.config(admin(over), { key, value });
+      expect(r.errorCode, r.text).toBeUndefined();
+      return r.text;
+    };
+    const meme = (over: Partial<CommandContext> = {}, input: Partial<Parameters<Core["meme"]>[1]> = {}) =>
+      core.meme(ctx(over), { image: bytes(REACTION_LAUGH_JPG), ...input });
+    const save = (name: string, over: Partial<CommandContext> = {}, image: Uint8Array = FACE_JPG) => core.faceSave(ctx(over), { name, image: bytes(image) });
+
+    it("refuses over the daily quota from moderation.ts, refunds failed jobs, and the next UTC day starts afresh", async () => {
+      expect((await save("me")).errorCode).toBeUndefined();
+      expect(await set("quota", "2")).toContain("quota: 2 per user per day");
+      expect((await core.config(ctx(), { key: "quota", value: "100" })).errorCode).toBe("FORBIDDEN");
+
+      // A job that fails is given back: it does not use up the quota.
+      const realSubmit = queue.submit.bind(queue);
+      queue.submit = vi.fn().mockRejectedValueOnce(new Error("worker crashed")).mockImplementation(realSubmit);
+      expect((await meme()).errorCode).toBe("INTERNAL");
+      expect(await usesOf("101")).toBe(0);
+
+      expect((await meme()).file).toBeDefined();
+      expect((await meme()).file).toBeDefined();
+      const queued = queue.submitted.length;
+      const over = await meme();
+      expect(over).toMatchObject({ errorCode: "QUOTA_EXCEEDED", ephemeral: true });
+      expect(over.text).toMatch(/used all 2 of today.s memes here/);
+      expect(await usesOf("101")).toBe(2);
+      // The refusal came before the queue.
+      expect(queue.submitted.length).toBe(queued);
+
+      const usage = await core.usage(admin());
+      expect(usage.text).toContain("Today you made 2 memes of 2 allowed");
+      expect(usage.text).toContain("Server today: 2 memes by 1 user.");
+      expect(usage.text).toContain("Top: 101 (2)");
+
+      clock += DAY_MS;
+      expect((await meme()).file).toBeDefined();
+    });
+
+    it("a result larger than the chat allows is refused and its use given back", async () => {
+      await save("me");
+      await set("quota", "1");
+      const tooBig = await meme({ attachmentLimitBytes: 1000 });
+      expect(tooBig).toMatchObject({ errorCode: "IMAGE_TOO_LARGE", ephemeral: true });
+      expect(tooBig.text).toMatch(/larger than this chat allows \(0\.0 MiB\)/);
+      expect(tooBig.file).toBeUndefined();
+      expect(await usesOf("101")).toBe(0);
+      // The quota of 1 is still there.
+      expect((await meme()).file).toBeDefined();
+    });
+
+    it("enabled off blocks memes, morphs and face saves; on restores them", async () => {
+      await save("me");
+      expect(await set("enabled", "off")).toContain("enabled: off");
+      expect(await meme()).toMatchObject({ errorCode: "DISABLED", ephemeral: true });
+      expect((await core.morph(ctx(), { image: bytes(REACTION_LAUGH_JPG) })).errorCode).toBe("DISABLED");
+      const blockedSave = await save("work");
+      expect(blockedSave.errorCode).toBe("DISABLED");
+      expect(blockedSave.text).toMatch(/switched off on this server/);
+      // Another server is not affected.
+      expect((await meme({ serverId: "g2" })).file).toBeDefined();
+      expect(await set("enabled", "on")).toContain("enabled: on");
+      expect((await meme()).file).toBeDefined();
+      expect((await core.config(admin(), { key: "enabled", value: "maybe" })).errorCode).toBe("BAD_INPUT");
+      expect((await store.templates.list({ platform: "discord", userId: "101" })).map((t) => t.name)).toEqual(["me"]);
+    });
+
+    it("animated off refuses GIF reactions, morphs and animated:true, and still PNGs still work", async () => {
+      await save("me");
+      const gif = bytes(await reactionGif());
+      expect((await core.meme(ctx(), { image: gif })).file?.mime).toBe("image/gif");
+      expect(queue.submitted.at(-1)).toMatchObject({ kind: "animated", animation: "reaction" });
+      expect(await set("animated", "off")).toContain("animated: off");
+      expect((await core.meme(ctx(), { image: gif })).errorCode).toBe("DISABLED");
+      expect((await core.morph(ctx(), { image: bytes(REACTION_LAUGH_JPG) })).errorCode).toBe("DISABLED");
+      expect((await meme({}, { animated: true })).errorCode).toBe("DISABLED");
+      // animated:false turns a GIF reaction into a still, which is allowed.
+      const still = await core.meme(ctx(), { image: gif, animated: false });
+      expect(still.file?.mime).toBe("image/png");
+      expect(queue.submitted.at(-1)).toMatchObject({ kind: "meme" });
+      expect((await meme()).file?.mime).toBe("image/png");
+      expect(await set("animated", "on")).toContain("animated: on");
+      expect((await meme({}, { animated: true })).file?.mime).toBe("image/gif");
+      expect(queue.submitted.at(-1)).toMatchObject({ kind: "animated", animation: "morph" });
+    });
+
+    it("mode and intensity reach the job", async () => {
+      await save("me");
+      await meme({}, { mode: "swap", intensity: 30 });
+      expect(queue.submitted.at(-1)).toMatchObject({ kind: "meme", mode: "swap", intensity: 0.3 });
+      await meme();
+      expect(queue.submitted.at(-1)).toMatchObject({ kind: "meme", mode: "mimic", intensity: 1 });
+      await meme({}, { mode: "swap", animated: true });
+      expect(queue.submitted.at(-1)).toMatchObject({ kind: "animated", mode: "swap", animation: "morph" });
+    });
+
+    it("channel add/remove/all limit where Mimic answers, face saves included", async () => {
+      await save("me");
+      expect(await set("channel", "add c2")).toContain("channels: c2");
+      expect(await set("channel", "add c3")).toContain("channels: c2, c3");
+      const elsewhere = await meme();
+      expect(elsewhere).toMatchObject({ errorCode: "FORBIDDEN", ephemeral: true });
+      expect(elsewhere.text).toMatch(/doesn.t answer in this channel/);
+      expect((await save("work")).errorCode).toBe("FORBIDDEN");
+      expect((await meme({ channelId: "c2" })).file).toBeDefined();
+      expect((await save("work", { channelId: "c3" })).errorCode).toBeUndefined();
+      expect(await set("channel", "remove c2")).toContain("channels: c3");
+      expect((await meme({ channelId: "c2" })).errorCode).toBe("FORBIDDEN");
+      expect(await set("channel", "all")).toContain("channels: all");
+      expect((await meme()).file).toBeDefined();
+      for (const bad of ["add", "remove", "everywhere c1"]) {
+        const r = await core.config(admin(), { key: "channel", value: bad });
+        expect(r.errorCode, bad).toBe("BAD_INPUT");
+        expect(r.text).toMatch(/channel add <channel id>/);
+      }
+    });
+
+    it("ban and unban (ids and <@id> mentions) block memes and face saves; unbanning a stranger is NOT_FOUND", async () => {
+      await save("me", { userId: "202" });
+      await set("ban", "<@202>");
+      const banned = await meme({ userId: "202" });
+      expect(banned).toMatchObject({ errorCode: "FORBIDDEN", ephemeral: true });
+      expect(banned.text).toMatch(/blocked you from using Mimic here/);
+      expect((await save("work", { userId: "202" })).errorCode).toBe("FORBIDDEN");
+      // Only on this server, and only this user.
+      expect((await meme({ userId: "202", serverId: "g2" })).file).toBeDefined();
+      await save("me");
+      expect((await meme()).file).toBeDefined();
+      await set("unban", "<@!202>");
+      expect((await meme({ userId: "202" })).file).toBeDefined();
+      const notBanned = await core.config(admin(), { key: "unban", value: "202" });
+      expect(notBanned).toMatchObject({ errorCode: "NOT_FOUND" });
+      expect(notBanned.text).toBe("User 202 was not banned here.");
+      await set("ban", "303");
+      expect((await save("x", { userId: "303" })).errorCode).toBe("FORBIDDEN");
+      expect((await core.config(admin(), { key: "ban", value: "9".repeat(129) })).errorCode).toBe("BAD_INPUT");
+    });
+
+    it("cooldown spaces one user's memes and tells how long to wait", async () => {
+      await save("me");
+      expect(await set("cooldown", "60")).toContain("cooldown: 60 s");
+      expect((await meme()).file).toBeDefined();
+      clock += 20_000;
+      const soon = await meme();
+      expect(soon).toMatchObject({ errorCode: "COOLDOWN", ephemeral: true });
+      expect(soon.text).toContain("40 s");
+      expect((await core.usage(ctx())).text).toContain("Next one possible in 40 s.");
+      // Saving a face is not a generation: no cooldown.
+      expect((await save("work")).errorCode).toBeUndefined();
+      // Another user is not held up.
+      await save("me", { userId: "202" });
+      expect((await meme({ userId: "202" })).file).toBeDefined();
+      clock += 40_000;
+      expect((await meme()).file).toBeDefined();
+      expect(await set("cooldown", "0")).toContain("cooldown: none");
+      expect((await meme()).file).toBeDefined();
+      expect((await core.usage(ctx())).text).toContain("You can make another one now.");
+    });
+
+    it("max_faces lowers the faces a user may keep (never below 1, never above the configured limit)", async () => {
+      expect(await set("max_faces", "2")).toContain("max_faces: 2 per user");
+      expect((await save("a")).errorCode).toBeUndefined();
+      expect((await save("b")).errorCode).toBeUndefined();
+      const third = await save("c");
+      expect(third.errorCode).toBe("LIMIT_REACHED");
+      expect(third.text).toContain("2");
+      expect(await set("max_faces", "0")).toContain("max_faces: 1 per user");
+      expect(await set("max_faces", "999")).toContain("max_faces: 5 per user");
+      expect((await save("c")).errorCode).toBeUndefined();
+      // Another server keeps the configured limit.
+      expect((await core.config(admin({ serverId: "g2" }), {})).text).toContain("max_faces: 5 per user");
+    });
+
+    it("server_quota caps the whole server's memes per day", async () => {
+      expect(await set("server_quota", "2")).toContain("server_quota: 2 per day");
+      for (const u of ["101", "202", "303"]) await save("me", { userId: u });
+      expect((await meme({ userId: "101" })).file).toBeDefined();
+      expect((await meme({ userId: "202" })).file).toBeDefined();
+      const third = await meme({ userId: "303" });
+      expect(third).toMatchObject({ errorCode: "QUOTA_EXCEEDED" });
+      expect(third.text).toMatch(/This server has used all 2 of today.s memes/);
+      expect((await meme({ userId: "303", serverId: "g2" })).file).toBeDefined();
+      expect(await set("server_quota", "0")).toContain("server_quota: unlimited");
+      expect((await meme({ userId: "303" })).file).toBeDefined();
+    });
+
+    it("face saves are moderated but do not use up the meme quota", async () => {
+      await set("quota", "1");
+      for (const name of ["a", "b", "c"]) expect((await save(name)).errorCode).toBeUndefined();
+      expect(await usesOf("101")).toBe(0);
+      expect((await meme()).file).toBeDefined();
+      expect((await meme()).errorCode).toBe("QUOTA_EXCEEDED");
+      // A face-less picture is refused by the enrolment and saves nothing.
+      const none = await save("d", {}, await flatPng());
+      expect(none.errorCode).toBe("NO_FACE");
+      expect((await store.templates.list({ platform: "discord", userId: "101" })).map((t) => t.name)).toEqual(["a", "b", "c"]);
+    });
+
+    it("rejects bad setting values with the allowed range, and settings outside a server", async () => {
+      for (const [key, value, range] of [
+        ["quota", "-1", "0 to 1000000"],
+        ["quota", "1.5", "0 to 1000000"],
+        ["quota", "1000001", "0 to 1000000"],
+        ["server_quota", "lots", "0 to 100000000"],
+        ["cooldown", "86401", "0 to 86400"],
+        ["max_faces", "x", "0 to 1000"],
+      ] as const) {
+        const r = await core.config(admin(), { key, value });
+        expect(r.errorCode, `${key}=${value}`).toBe("BAD_INPUT");
+        expect(r.text).toContain(range);
+      }
+      expect((await core.config(admin(), { key: "quota", value: "  " })).text).toMatch(/Give a value for “quota”/);
+      expect((await core.config(admin(), { key: "nonsense" as never, value: "1" })).text).toMatch(/Unknown setting/);
+      expect((await core.config(admin({ serverId: null, channelId: null }), { key: "quota", value: "1" })).errorCode).toBe("BAD_INPUT");
+      // Nothing of it was stored.
+      expect((await core.config(admin(), {})).text).toContain("quota: 50 per user per day");
+    });
+
+    it("in a private chat the configured defaults apply and no server rule leaks in", async () => {
+      await set("quota", "1");
+      await set("ban", "101");
+      const dm = { serverId: null, channelId: null };
+      await save("me", dm);
+      expect((await meme(dm)).file).toBeDefined();
+      expect((await meme(dm)).file).toBeDefined();
+      expect((await core.usage(ctx(dm))).text).toContain("Today you made 2 memes of 50 allowed");
+    });
+  });
+}
+
