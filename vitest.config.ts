@@ -1,13 +1,39 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
+
+/**
+ * Two projects: `fast` (everything but the slow end-to-end files) and `slow`. `npm test` runs both;
+ * `npm run test:fast` only the first. SLOW: files that spawn the CLI or other processes, run the whole app,
+ * or compare against the TF.js reference; together about two thirds of the suite's time (figures:
+ * bench/README.md "Test suite").
+ */
+export const SLOW = [
+  "test/pipeline/transfer/cli-meme.test.ts",
+  "test/pipeline/face/cli-analyze.test.ts",
+  "test/pipeline/animate/animate.test.ts",
+  "test/templates/cli.test.ts",
+  "test/templates/multiprocess.test.ts",
+  "test/templates/crash.test.ts",
+  "test/templates/migrations.test.ts",
+  "test/queue/redis.test.ts",
+  "test/models/equivalence.test.ts",
+  "test/ops/endpoint.test.ts",
+  "test/bots/start.test.ts",
+  "test/cli/lazy.test.ts",
+];
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     globalSetup: ["test/setup/ci-guard.ts", "test/setup/build.ts"],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Bounds for hangs, not speed targets: on a loaded machine a file runs several times slower than alone.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
     // Heavy native work (onnxruntime, sharp) per file; two cores on CI.
     pool: "forks",
     maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: "fast", include: ["test/**/*.test.ts"], exclude: [...configDefaults.exclude, ...SLOW] } },
+      // Several spawned processes per test: a wider bound (a test of eight CLI runs took 60 s at load 16).
+      { extends: true, test: { name: "slow", include: SLOW, testTimeout: 300_000, hookTimeout: 300_000 } },
+    ],
   },
 });

@@ -142,23 +142,20 @@ describe("local queue (worker threads)", () => {
 
   test("timeout: a job running too long fails with TIMEOUT and frees its slot", async () => {
     const q = await make({ jobTimeoutMs: 300 });
-    const t0 = performance.now();
-    const e = await expectRejects(q.submit(memeJob("spin:10000"), who()));
+    // The job would spin for 10 minutes: only the timeout can end it within the test's own time limit.
+    const e = await expectRejects(q.submit(memeJob("spin:600000"), who()));
     expect(e.code).toBe("TIMEOUT");
-    expect(performance.now() - t0).toBeLessThan(3000);
     await expect(q.submit(memeJob(), who())).resolves.toMatchObject({ kind: "meme" });
   });
 
   test("cancellation of a running job that ignores its signal: the thread is stopped, the slot freed", async () => {
     const q = await make();
     const ac = new AbortController();
-    const t0 = performance.now();
-    const p = q.submit(memeJob("deaf:10000"), { ...who(), signal: ac.signal, onProgress: (e) => e.type === "started" && setTimeout(() => ac.abort(), 100) });
+    const p = q.submit(memeJob("deaf:600000"), { ...who(), signal: ac.signal, onProgress: (e) => e.type === "started" && setTimeout(() => ac.abort(), 100) });
     const e = await expectRejects(p);
     expect(e.code).toBe("CANCELLED");
-    // If the thread were still burning its 10 s, this next job could not finish before then.
+    // One thread: were it still burning its 10 minutes, this job could not finish within the test's time limit.
     await expect(q.submit(memeJob(), who())).resolves.toMatchObject({ kind: "meme" });
-    expect(performance.now() - t0).toBeLessThan(8000);
   });
 
   test("cancellation while queued removes the job and moves the others up", async () => {

@@ -111,13 +111,12 @@ describe.skipIf(!REDIS)("redis queue with two `mimic worker` processes", () => {
 
   test("cancelling a job running in another process stops it there; the worker stays usable", async () => {
     const ac = new AbortController();
-    const t0 = performance.now();
-    const p = q.submit(memeJob("deaf:12000"), { ...who(), signal: ac.signal, onProgress: (e) => e.type === "started" && ac.abort() });
+    const p = q.submit(memeJob("deaf:600000"), { ...who(), signal: ac.signal, onProgress: (e) => e.type === "started" && ac.abort() });
     expect((await expectRejects(p)).code).toBe("CANCELLED");
-    // Both workers (one of which had the cancelled job) answer well before the 12 s job could have ended.
+    // Both workers (one of which had the cancelled job) answer: were one still burning its 10-minute job,
+    // the second of these could not finish within the test's time limit.
     const results = await Promise.all([q.submit(memeJob("spin:300"), who()), q.submit(memeJob("spin:300"), who())]);
     expect(results).toHaveLength(2);
-    expect(performance.now() - t0).toBeLessThan(9000);
   });
 
   test("a worker killed (SIGKILL) mid-job: the job completes on the other worker", async () => {
@@ -143,9 +142,9 @@ describe.skipIf(!REDIS)("redis worker shutdown", () => {
   test("SIGTERM: a worker stops taking work, hands its running job back and exits; another finishes it", async () => {
     const prefix = newPrefix();
     const marker = join(mkdtempSync(join(tmpdir(), "mimic-queue-")), "started");
-    // The quitter gives running jobs 200 ms to finish when told to stop; its lock lasts 30 s, so only
-    // an explicit hand-back (not stalled-job recovery) gets the job finished within the time below.
-    const quitter = await spawnWorker(prefix, ["--drain-ms", "200"], { QUEUE_STALL_MS: "30000" });
+    // The quitter gives running jobs 200 ms to finish when told to stop; its lock lasts 10 minutes, so
+    // only an explicit hand-back (not stalled-job recovery) gets the job finished within the test's time limit.
+    const quitter = await spawnWorker(prefix, ["--drain-ms", "200"], { QUEUE_STALL_MS: "600000" });
     const q = producer(prefix);
     await q.ready();
     try {
@@ -156,12 +155,10 @@ describe.skipIf(!REDIS)("redis worker shutdown", () => {
       const rescuer = await spawnWorker(prefix);
       try {
         const exited = new Promise<number | null>((res) => quitter.proc.once("exit", res));
-        const t0 = performance.now();
         quitter.proc.kill("SIGTERM");
         expect(await exited).toBe(0);
         const r = (await job) as ImageResult & { pid: number };
         expect(r.pid).toBe(rescuer.pid);
-        expect(performance.now() - t0).toBeLessThan(15_000);
       } finally {
         rescuer.proc.kill("SIGKILL");
       }
