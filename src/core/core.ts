@@ -1,5 +1,6 @@
 import { MimicError, isMimicError, userMessageOf } from "../errors.ts";
 import { logger } from "../logger.ts";
+import { MAX_CAPTION_CHARS, prepareCaption } from "../pipeline/render/text.ts";
 import { normaliseTemplateName } from "../templates/names.ts";
 import type { CommandContext, ImageInput, Reply } from "./context.ts";
 import { hint } from "./hints.ts";
@@ -75,7 +76,7 @@ export interface Core {
 }
 
 export const SETTING_KEYS: readonly SettingKey[] = ["enabled", "quota", "server_quota", "cooldown", "max_faces", "animated", "channel", "ban", "unban", "mark"];
-export const MAX_CAPTION_CHARS = 200;
+export { MAX_CAPTION_CHARS };
 
 const ownerOf = (ctx: CommandContext): Owner => ({ platform: ctx.platform, userId: ctx.userId });
 const scopeOf = (ctx: CommandContext): Scope => ({
@@ -94,15 +95,11 @@ function failureReply(e: unknown, ctx: CommandContext): Reply {
   return { text: userMessageOf(e), ephemeral: true, errorCode: isMimicError(e) ? e.code : "INTERNAL" };
 }
 
-function checkCaptions(top?: string, bottom?: string): Captions {
-  const clean = (s?: string) => {
-    const t = s?.replace(/\s+/g, " ").trim();
-    if (t && [...t].length > MAX_CAPTION_CHARS) {
-      throw new MimicError("BAD_INPUT", `Captions can be at most ${MAX_CAPTION_CHARS} characters; yours has ${[...t].length}.`);
-    }
-    return t || undefined;
-  };
-  return { top: clean(top), bottom: clean(bottom) };
+/** Captions cleaned as the renderer will draw them (length refused by name), with what was changed, in words. */
+function checkCaptions(top?: string, bottom?: string): { captions: Captions; notes: string[] } {
+  const t = prepareCaption(top ?? "");
+  const b = prepareCaption(bottom ?? "");
+  return { captions: { top: t.text || undefined, bottom: b.text || undefined }, notes: [...new Set([...t.notes, ...b.notes])] };
 }
 
 function checkIntensity(intensity: number | undefined): number {
@@ -167,7 +164,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     ctx: CommandContext,
     reaction: EncodedImage,
     template: { summary: { name: string }; data: unknown },
-    opts: { captions: Captions; intensity: number; mode: TransferMode; animation: "none" | "morph" | "reaction" },
+    opts: { captions: Captions; notes: string[]; intensity: number; mode: TransferMode; animation: "none" | "morph" | "reaction" },
   ): Promise<Reply> {
     const { summary, data } = template;
     const byteBudget = ctx.attachmentLimitBytes;
@@ -198,7 +195,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     if (result.kind === "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "enrol result for a render job" });
     const ext = result.mime === "image/gif" ? "gif" : result.mime === "video/mp4" ? "mp4" : "png";
     return {
-      text: `Here you go, using your face “${summary.name}”.`,
+      text: [`Here you go, using your face “${summary.name}”.`, ...opts.notes].join(" "),
       ephemeral: false,
       file: { bytes: result.bytes, mime: result.mime, name: `mimic-${summary.name.replace(/[^\p{L}\p{N}_-]+/gu, "_")}.${ext}`, width: result.width, height: result.height },
     };
@@ -207,23 +204,23 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
   const core: Core = {
     meme: (ctx, input) =>
       guarded(ctx, async () => {
-        const captions = checkCaptions(input.top, input.bottom);
+        const { captions, notes } = checkCaptions(input.top, input.bottom);
         const intensity = checkIntensity(input.intensity);
         // Before downloading: "save a face first" costs nothing.
         const template = await resolveTemplate(ctx, input.template);
         const reaction = await load(ctx, input.image);
         const isGif = reaction.mime === "image/gif";
         const animation = input.animated === false ? "none" : isGif ? "reaction" : input.animated ? "morph" : "none";
-        return render(ctx, reaction, template, { captions, intensity, mode: input.mode ?? "mimic", animation });
+        return render(ctx, reaction, template, { captions, notes, intensity, mode: input.mode ?? "mimic", animation });
       }),
 
     morph: (ctx, input) =>
       guarded(ctx, async () => {
-        const captions = checkCaptions(input.top, input.bottom);
+        const { captions, notes } = checkCaptions(input.top, input.bottom);
         const intensity = checkIntensity(input.intensity);
         const template = await resolveTemplate(ctx, input.template);
         const reaction = await load(ctx, input.image);
-        return render(ctx, reaction, template, { captions, intensity, mode: "mimic", animation: "morph" });
+        return render(ctx, reaction, template, { captions, notes, intensity, mode: "mimic", animation: "morph" });
       }),
 
     faceSave: (ctx, input) =>

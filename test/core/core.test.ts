@@ -51,6 +51,13 @@ describe("command core", () => {
     const job = ports.queue.submitted.at(-1)!;
     expect(job).toMatchObject({ kind: "meme", captions: { top: "when the build", bottom: "passes" }, intensity: 0.5, byteBudget: 10 * MIB });
 
+    // What cannot be drawn is left out and said, beside the picture.
+    const noted = await core.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG), top: "hi ሰ", bottom: "o" + "\u0301".repeat(30) });
+    expect(noted.file?.mime).toBe("image/png");
+    expect(noted.text).toMatch(/no font for ሰ \(U\+1230\).*left out/);
+    expect(noted.text).toContain("Stacked marks were cut to 4 per letter.");
+    expect(ports.queue.submitted.at(-1)).toMatchObject({ captions: { top: "hi", bottom: "ó" + "\u0301".repeat(4) } });
+
     const gif = await core.meme(ctx(), { image: bytes(await reactionGif()) });
     expect(gif.file?.mime).toBe("image/gif");
     const d = await describeImage(gif.file!.bytes);
@@ -75,7 +82,7 @@ describe("command core", () => {
     expect(big.text).toContain("limit is 1.0 MiB");
     await core.faceSave(ctx(), { name: "me", image: bytes(FACE_JPG) });
     const caption = await core.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG), top: "x".repeat(201) });
-    expect(caption.text).toContain("at most 200");
+    expect(caption.text).toContain("the limit is 200 characters");
     expect((await core.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG), intensity: 150 })).text).toContain("0 to 100");
     // only the NO_FACE enrolment reached the queue
     expect(ports.queue.submitted).toHaveLength(2);

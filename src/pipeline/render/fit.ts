@@ -65,11 +65,15 @@ export async function layoutCaption(text: string, box: Box, opts: FitOptions = {
   // Rule 2: at most MAX_LINES - 1 explicit breaks survive.
   let hard = 0;
   tokens = tokens.map((t) => (t.hardBreakBefore && ++hard >= MAX_LINES ? { ...t, hardBreakBefore: false, spaceBefore: true } : t));
-  const ink = await measureTokens([...tokens.map((t) => t.text), "H", "H H"]);
+  // A long word is not rendered whole at the reference size (200 emoji in one run took seconds in
+  // librsvg): its letters are measured (splitting needs them anyway) and their ink put side by side.
+  const isLong = (t: Token) => graphemeCount(t.text) >= LONG_WORD;
+  const ink = await measureTokens([...tokens.flatMap((t) => (isLong(t) ? splitGraphemes(t.text) : [t.text])), "H", "H H"]);
+  for (const t of tokens.filter(isLong)) ink.set(t.text, sideBySide(splitGraphemes(t.text).map((g) => ink.get(g)!)));
   const spaceGap = width(ink.get("H H")!) - 2 * width(ink.get("H")!);
 
   let best = bestWrap(tokens, ink, spaceGap, box, maxFont);
-  if (tokens.some((t) => graphemeCount(t.text) >= LONG_WORD)) {
+  if (tokens.some(isLong)) {
     const split = splitLongWords(tokens);
     const splitInk = await measureTokens(split.map((t) => t.text));
     const alt = bestWrap(split, splitInk, spaceGap, box, maxFont);
@@ -99,6 +103,13 @@ export async function layoutCaption(text: string, box: Box, opts: FitOptions = {
 }
 
 const width = (i: Ink) => i.right - i.left;
+
+/** Estimated ink of letters drawn one after another (the final render is measured, so an estimate does). */
+function sideBySide(letters: Ink[]): Ink {
+  const w = letters.reduce((s, l) => s + width(l), 0);
+  const left = letters[0]?.left ?? 0;
+  return { left, right: left + w, top: Math.min(0, ...letters.map((l) => l.top)), bottom: Math.max(0, ...letters.map((l) => l.bottom)) };
+}
 
 function scale(e: { top: number; bottom: number; width: number }, size: number) {
   const k = size / REF_SIZE;

@@ -8,23 +8,41 @@ import { logger } from "../../logger.ts";
 
 /**
  * Caption fonts. sharp renders SVG text through librsvg → Pango → fontconfig, which only sees fonts listed
- * in its configuration and only TTF/OTF. We ship three npm font packages and point FONTCONFIG_FILE at a
- * generated fonts.conf that includes the system configuration plus those folders, so no manual step or
- * system font install is needed. Pango falls back per character along the family list: Anton (Impact-like
- * Latin), Noto Sans SC Black (Chinese, Japanese kana), Noto Emoji (monochrome outlines, so emoji get the
- * same white fill and black outline as the text).
+ * in its configuration and only TTF/OTF. We ship npm font packages (all SIL OFL 1.1, see README's "Caption
+ * fonts") and point FONTCONFIG_FILE at a generated fonts.conf that includes the system configuration plus
+ * those folders, so no manual step or system font install is needed. Pango falls back per character along
+ * the family list: Anton (Impact-like Latin) first, then Noto Sans in its Black weight per script (Han,
+ * kana, Greek and Cyrillic from SC; Hangul from KR; the rarer Japanese kanji from JP; Thai, Devanagari,
+ * Arabic, Hebrew), then Noto Emoji (monochrome outlines, so emoji get the same white fill and black outline
+ * as the text). Characters none of them has are left out before drawing (coverage.ts), never boxed.
  *
  * fontconfig reads FONTCONFIG_FILE once, at its first use in the process, and worker threads see the
  * native environment only as the main thread set it: call ensureCaptionFonts() in the main thread before
  * starting workers (the render entry points also call it, which covers the single-threaded case).
  */
-export const CAPTION_FONT_FAMILY = "Anton, 'Noto Sans SC Black', 'Noto Sans SC', 'Noto Emoji', sans-serif";
-
-const FONT_FILES = [
-  ["@expo-google-fonts/anton", "400Regular/Anton_400Regular.ttf"],
-  ["@expo-google-fonts/noto-sans-sc", "900Black/NotoSansSC_900Black.ttf"],
-  ["@expo-google-fonts/noto-emoji", "700Bold/NotoEmoji_700Bold.ttf"],
+const FONTS = [
+  { pkg: "@expo-google-fonts/anton", file: "400Regular/Anton_400Regular.ttf", families: ["Anton"] },
+  { pkg: "@expo-google-fonts/noto-sans-sc", file: "900Black/NotoSansSC_900Black.ttf", families: ["Noto Sans SC Black", "Noto Sans SC"] },
+  { pkg: "@expo-google-fonts/noto-sans-kr", file: "900Black/NotoSansKR_900Black.ttf", families: ["Noto Sans KR Black", "Noto Sans KR"] },
+  { pkg: "@expo-google-fonts/noto-sans-jp", file: "900Black/NotoSansJP_900Black.ttf", families: ["Noto Sans JP Black", "Noto Sans JP"] },
+  { pkg: "@expo-google-fonts/noto-sans-thai", file: "900Black/NotoSansThai_900Black.ttf", families: ["Noto Sans Thai Black", "Noto Sans Thai"] },
+  {
+    pkg: "@expo-google-fonts/noto-sans-devanagari",
+    file: "900Black/NotoSansDevanagari_900Black.ttf",
+    families: ["Noto Sans Devanagari Black", "Noto Sans Devanagari"],
+  },
+  { pkg: "@expo-google-fonts/noto-sans-arabic", file: "900Black/NotoSansArabic_900Black.ttf", families: ["Noto Sans Arabic Black", "Noto Sans Arabic"] },
+  { pkg: "@expo-google-fonts/noto-sans-hebrew", file: "900Black/NotoSansHebrew_900Black.ttf", families: ["Noto Sans Hebrew Black", "Noto Sans Hebrew"] },
+  { pkg: "@expo-google-fonts/noto-emoji", file: "700Bold/NotoEmoji_700Bold.ttf", families: ["Noto Emoji"] },
 ] as const;
+
+export const CAPTION_FONT_FAMILY = [...FONTS.flatMap((f) => f.families.map((n) => (n.includes(" ") ? `'${n}'` : n))), "sans-serif"].join(", ");
+
+/** Absolute paths of the bundled caption fonts, in fallback order. */
+export function captionFontFiles(): string[] {
+  const require = createRequire(import.meta.url);
+  return FONTS.map(({ pkg, file }) => path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file));
+}
 
 export interface CaptionFontSetup {
   fontsConf: string;
@@ -38,8 +56,7 @@ let setup: CaptionFontSetup | null = null;
 /** Idempotent. Writes <tmp>/mimic-fonts-<hash>/fonts.conf and sets FONTCONFIG_FILE (main thread). */
 export function ensureCaptionFonts(): CaptionFontSetup {
   if (setup) return setup;
-  const require = createRequire(import.meta.url);
-  const fontFiles = FONT_FILES.map(([pkg, file]) => path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file));
+  const fontFiles = captionFontFiles();
   for (const f of fontFiles) {
     if (!existsSync(f)) throw new Error(`caption font missing: ${f} (run npm install)`);
   }

@@ -33,9 +33,19 @@ const CACHE_LIMIT = 4000;
 const inkCache = new Map<string, Ink>();
 const BATCH_ROWS = 16;
 
-function textElement(text: string, x: number, y: number, size: number, anchor: "start" | "middle"): string {
+/**
+ * A line's paragraph direction, by Unicode's rule (its first strong letter). SVG text is left-to-right
+ * unless told otherwise, which would put an Arabic or Hebrew sentence's first word on the left.
+ */
+export function baseDirection(text: string): "ltr" | "rtl" {
+  // U+200E/U+200F/U+061C are the invisible left-to-right, right-to-left and Arabic letter marks.
+  const m = /[\p{L}\p{Nl}\u200e\u200f\u061c]/u.exec(text);
+  return m && /[\p{Script=Arabic}\p{Script=Hebrew}\p{Script=Syriac}\p{Script=Thaana}\p{Script=Nko}\u200f\u061c]/u.test(m[0]) ? "rtl" : "ltr";
+}
+
+function textElement(text: string, x: number, y: number, size: number, anchor: "start" | "middle", dir: "ltr" | "rtl" = "ltr"): string {
   return (
-    `<text x="${x.toFixed(2)}" y="${y.toFixed(2)}" text-anchor="${anchor}" font-family="${xmlEscape(CAPTION_FONT_FAMILY)}" ` +
+    `<text x="${x.toFixed(2)}" y="${y.toFixed(2)}" text-anchor="${anchor}" direction="${dir}" font-family="${xmlEscape(CAPTION_FONT_FAMILY)}" ` +
     `font-size="${size.toFixed(2)}" fill="#fff" stroke="#000" stroke-width="${strokeWidth(size).toFixed(2)}" ` +
     `stroke-linejoin="round" paint-order="stroke">${xmlEscape(text)}</text>`
   );
@@ -74,7 +84,8 @@ export function inkBounds(rgba: Uint8Array, width: number, y0: number, y1: numbe
 
 /** Measures tokens at REF_SIZE (cached). */
 export async function measureTokens(texts: string[]): Promise<Map<string, Ink>> {
-  const missing = [...new Set(texts)].filter((t) => !inkCache.has(t));
+  // Similar lengths share a batch, so one long token does not widen the canvas of fifteen short ones.
+  const missing = [...new Set(texts)].filter((t) => !inkCache.has(t)).sort((a, b) => graphemeCount(a) - graphemeCount(b));
   for (let i = 0; i < missing.length; i += BATCH_ROWS) {
     await measureBatch(missing.slice(i, i + BATCH_ROWS));
   }
@@ -83,19 +94,35 @@ export async function measureTokens(texts: string[]): Promise<Map<string, Ink>> 
   return out;
 }
 
-async function measureBatch(texts: string[], widthPerChar = 1.4): Promise<void> {
+/** librsvg's largest canvas side. */
+const MAX_SIDE = 32767;
+const MAX_GROW = 4;
+
+/**
+ * Renders a batch of tokens one per row at REF_SIZE and reads their ink. The canvas is sized from the
+ * grapheme count; ink touching a side means the estimate was too small (wide glyph sequences, marks
+ * stacked high), so those tokens are measured again on a canvas twice as wide (or rows twice as tall),
+ * at most MAX_GROW times in each direction.
+ */
+async function measureBatch(texts: string[], growX = 1, growY = 1): Promise<void> {
   const pad = REF_SIZE;
-  const row = Math.ceil(REF_SIZE * 2.4);
-  const base = Math.ceil(REF_SIZE * 1.7);
-  const width = Math.ceil(pad * 2 + Math.max(...texts.map((t) => graphemeCount(t))) * REF_SIZE * widthPerChar);
+  const row = Math.ceil(REF_SIZE * 2.4 * growY);
+  const base = Math.ceil(row * 0.7);
+  const width = Math.min(MAX_SIDE, Math.ceil(pad * 2 + Math.max(...texts.map(graphemeCount)) * REF_SIZE * 1.4 * growX));
   const height = row * texts.length;
+  // Tokens are measured left-to-right from a start point: a run of one direction draws the same either way.
   const body = texts.map((t, i) => textElement(t, pad, i * row + base, REF_SIZE, "start")).join("");
   const rgba = await renderSvg(width, height, body);
-  const retry: string[] = [];
+  const wider: string[] = [];
+  const taller: string[] = [];
   texts.forEach((t, i) => {
     const b = inkBounds(rgba, width, i * row, (i + 1) * row);
-    if (b && (b.x <= 0 || b.x + b.width >= width || b.y <= i * row || b.y + b.height >= (i + 1) * row)) {
-      retry.push(t); // touched the canvas edge: the estimate was too small, measure again wider
+    if (b && (b.x <= 0 || b.x + b.width >= width)) {
+      wider.push(t);
+      return;
+    }
+    if (b && (b.y <= i * row || b.y + b.height >= (i + 1) * row)) {
+      taller.push(t);
       return;
     }
     const ink = b
@@ -104,9 +131,14 @@ async function measureBatch(texts: string[], widthPerChar = 1.4): Promise<void> 
     if (inkCache.size >= CACHE_LIMIT) inkCache.delete(inkCache.keys().next().value!);
     inkCache.set(t, ink);
   });
-  if (retry.length > 0) {
-    if (widthPerChar > 8) throw new Error(`caption measurement failed for ${JSON.stringify(retry[0])}`);
-    await measureBatch(retry, widthPerChar * 2);
+  const fail = (t: string) => new Error(`caption measurement failed for ${JSON.stringify(t.slice(0, 40))}`);
+  if (wider.length > 0) {
+    if (growX >= MAX_GROW || width >= MAX_SIDE) throw fail(wider[0]);
+    await measureBatch(wider, growX * 2, growY);
+  }
+  if (taller.length > 0) {
+    if (growY >= MAX_GROW) throw fail(taller[0]);
+    await measureBatch(taller, growX, growY * 2);
   }
 }
 
@@ -142,7 +174,7 @@ export async function renderBlock(
   }
   const width = Math.ceil(Math.max(...lineExtents.map((e) => e.width)) * 1.15 + 2 * pad);
   const height = Math.ceil(baselines[lines.length - 1] + lineExtents[lines.length - 1].bottom + pad);
-  const body = lines.map((l, i) => textElement(l, width / 2, baselines[i], fontSize, "middle")).join("");
+  const body = lines.map((l, i) => textElement(l, width / 2, baselines[i], fontSize, "middle", baseDirection(l))).join("");
   const rgba = await renderSvg(width, height, body);
   const lineInk: Box[] = [];
   for (let i = 0; i < lines.length; i++) {

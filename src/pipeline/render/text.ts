@@ -1,4 +1,6 @@
 import { MimicError } from "../../errors.ts";
+import { coverageOf, covers, INVISIBLE, type Ranges } from "./coverage.ts";
+import { captionFontFiles } from "./fonts.ts";
 
 /**
  * Caption text rules: what a user typed becomes a list of unbreakable tokens with the break opportunities
@@ -9,6 +11,14 @@ import { MimicError } from "../../errors.ts";
 
 /** Longest caption accepted, in user-perceived characters. Three lines of meme text rarely exceed 100. */
 export const MAX_CAPTION_CHARS = 200;
+/**
+ * Combining marks kept on one letter. Real writing stacks at most 2–3 (Vietnamese, Thai tone marks,
+ * Hebrew points); "zalgo" text stacks dozens, each one raising the line's ink, which is what made a
+ * caption's measurement run away.
+ */
+export const MAX_STACKED_MARKS = 4;
+/** Code points kept in one user-perceived character (the longest emoji ZWJ sequences have 10). */
+export const MAX_CLUSTER_CODE_POINTS = 12;
 
 export interface Token {
   text: string;
@@ -34,22 +44,34 @@ export function splitGraphemes(s: string): string[] {
   return Array.from(graphemes.segment(s), (g) => g.segment);
 }
 
+/** A caption cleaned for drawing, with what was changed on the way, in words for the user. */
+export interface PreparedCaption {
+  text: string;
+  notes: string[];
+}
+
+let coverage: Ranges | null = null;
+const fontCoverage = () => (coverage ??= coverageOf(captionFontFiles()));
+
 /**
- * Cleans user text: control characters dropped, runs of spaces collapsed, blank lines removed, upper-cased
- * unless keepCase (the classic meme look). Returns "" for empty or whitespace-only input. Throws BAD_INPUT
- * naming the limit when the caption is longer than MAX_CAPTION_CHARS.
+ * Cleans user text for drawing: NFC, control characters dropped, runs of spaces collapsed, blank lines
+ * removed; at most MAX_STACKED_MARKS combining marks per letter and MAX_CLUSTER_CODE_POINTS code points per
+ * character; characters no bundled font can draw left out. Each such change is reported in `notes`.
+ * Returns "" for empty or whitespace-only input. Throws BAD_INPUT naming the limit when the caption is
+ * longer than MAX_CAPTION_CHARS. Case is kept.
  */
-export function normalizeCaption(text: string, keepCase = false): string {
-  if (typeof text !== "string") return "";
+export function prepareCaption(text: string): PreparedCaption {
+  if (typeof text !== "string") return { text: "", notes: [] };
   const lines = text
+    .normalize("NFC")
     .replace(/\r\n?/g, "\n")
     // C0/C1 controls and bidi overrides (which could visually reorder text) go; newlines stay.
     .replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, "")
     .split("\n")
     .map((l) => l.replace(/[\s\u3000]+/g, " ").trim())
     .filter((l) => l.length > 0);
-  const clean = lines.join("\n");
-  if (clean === "") return "";
+  let clean = lines.join("\n");
+  if (clean === "") return { text: "", notes: [] };
   const n = graphemeCount(clean);
   if (n > MAX_CAPTION_CHARS) {
     throw new MimicError(
@@ -58,6 +80,42 @@ export function normalizeCaption(text: string, keepCase = false): string {
       { details: { length: n, limit: MAX_CAPTION_CHARS } },
     );
   }
+  const notes: string[] = [];
+  let trimmed = false;
+  clean = clean.replace(/(\p{M}+)/gu, (run: string) => {
+    const marks = [...run];
+    if (marks.length <= MAX_STACKED_MARKS) return run;
+    trimmed = true;
+    return marks.slice(0, MAX_STACKED_MARKS).join("");
+  });
+  clean = splitGraphemes(clean)
+    .map((g) => {
+      const cps = [...g];
+      if (cps.length <= MAX_CLUSTER_CODE_POINTS) return g;
+      trimmed = true;
+      return cps.slice(0, MAX_CLUSTER_CODE_POINTS).join("");
+    })
+    .join("");
+  if (trimmed) notes.push(`Stacked marks were cut to ${MAX_STACKED_MARKS} per letter.`);
+  const ranges = fontCoverage();
+  const missing = new Set<string>();
+  clean = [...clean].filter((c) => INVISIBLE.test(c) || covers(ranges, c.codePointAt(0)!) || (missing.add(c), false)).join("");
+  if (missing.size > 0) {
+    const shown = [...missing].slice(0, 5).map((c) => `${c} (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")})`);
+    const more = missing.size > 5 ? ` and ${missing.size - 5} more` : "";
+    notes.push(`I have no font for ${shown.join(", ")}${more}, so ${missing.size === 1 ? "it was" : "they were"} left out of the caption.`);
+    clean = clean
+      .split("\n")
+      .map((l) => l.replace(/ +/g, " ").trim())
+      .filter((l) => l.length > 0)
+      .join("\n");
+  }
+  return { text: clean, notes };
+}
+
+/** prepareCaption's text, upper-cased unless keepCase (the classic meme look). */
+export function normalizeCaption(text: string, keepCase = false): string {
+  const { text: clean } = prepareCaption(text);
   return keepCase ? clean : clean.toUpperCase();
 }
 

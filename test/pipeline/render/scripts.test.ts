@@ -1,0 +1,160 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CAPTION_FONT_FAMILY, ensureCaptionFonts, fitCaption, layoutCaption, renderMeme, type CaptionLayout } from "../../../src/pipeline/render/index.ts";
+import { xmlEscape } from "../../../src/pipeline/render/fonts.ts";
+import { MAX_CLUSTER_CODE_POINTS, MAX_STACKED_MARKS, normalizeCaption, prepareCaption } from "../../../src/pipeline/render/text.ts";
+import { changedPixels, decodePng, grey, inside } from "./helpers.ts";
+
+/**
+ * Every script Mimic promises is drawn with real glyphs. The reference for "no glyph" is the same SVG
+ * rendered in a child process whose fontconfig knows only Anton (Latin): there Pango can only draw its
+ * boxes. A script whose font were missing would be drawn as those same boxes here, and the images would match.
+ */
+const SAMPLES: Record<string, string> = {
+  Hangul: "안녕하세요",
+  kana: "ひらがなカタカナ",
+  Thai: "สวัสดีที่นี่",
+  Devanagari: "नमस्ते दुनिया",
+  Arabic: "مرحبا بالعالم",
+  Hebrew: "שלום עולם",
+  Chinese: "我们都是",
+  emoji: "😀🎉",
+};
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), "mimic-scripts-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function svgOf(text: string): string {
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="120"><text x="20" y="85" font-family="${xmlEscape(CAPTION_FONT_FAMILY)}" ` +
+    `font-size="64" fill="#fff" stroke="#000" stroke-width="8" paint-order="stroke">${xmlEscape(text)}</text></svg>`
+  );
+}
+
+async function drawHere(svg: string): Promise<Buffer> {
+  ensureCaptionFonts();
+  return sharp(Buffer.from(svg)).ensureAlpha().raw().toBuffer();
+}
+
+/** Each SVG rendered where fontconfig has Anton only (and no system fonts), in one child process. */
+function drawWithoutFonts(svgs: string[]): Buffer[] {
+  const anton = ensureCaptionFonts().fontFiles.find((f) => f.includes("Anton"))!;
+  const conf = path.join(tmp, "fonts.conf");
+  writeFileSync(conf, `<?xml version="1.0"?><fontconfig><dir>${path.dirname(anton)}</dir><cachedir>${tmp}/cache</cachedir></fontconfig>`);
+  const list = path.join(tmp, "in.json");
+  writeFileSync(list, JSON.stringify(svgs));
+  const script = `
+    const fs = require("fs"), sharp = require("sharp");
+    (async () => {
+      const svgs = JSON.parse(fs.readFileSync(${JSON.stringify(list)}, "utf8"));
+      for (let i = 0; i < svgs.length; i++) fs.writeFileSync(${JSON.stringify(tmp)} + "/out" + i, await sharp(Buffer.from(svgs[i])).ensureAlpha().raw().toBuffer());
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  execFileSync(process.execPath, ["-e", script], { env: { ...process.env, FONTCONFIG_FILE: conf }, cwd: process.cwd(), stdio: "pipe" });
+  return svgs.map((_, i) => readFileSync(path.join(tmp, `out${i}`)));
+}
+
+/** A layout's block placed in its box, as RGBA of the box's size. */
+function placed(l: CaptionLayout, box: { width: number; height: number }): Buffer {
+  const out = Buffer.alloc(box.width * box.height * 4);
+  const b = l.block!;
+  for (let y = 0; y < b.height; y++) {
+    for (let x = 0; x < b.width; x++) {
+      const tx = x + l.offsetX;
+      const ty = y + l.offsetY;
+      if (tx < 0 || ty < 0 || tx >= box.width || ty >= box.height) continue;
+      for (let c = 0; c < 4; c++) out[(ty * box.width + tx) * 4 + c] = b.rgba[(y * b.width + x) * 4 + c];
+    }
+  }
+  return out;
+}
+
+/** Fraction of pixels whose alpha differs by more than a half. */
+function differing(a: Buffer, b: Buffer): number {
+  let n = 0;
+  for (let i = 3; i < a.length; i += 4) if (Math.abs(a[i] - b[i]) > 128) n++;
+  return n / (a.length / 4);
+}
+
+describe("caption scripts", () => {
+  const entries = [...Object.entries(SAMPLES), ["Latin", "HELLO"]];
+  let boxes: Map<string, Buffer>;
+  beforeAll(() => {
+    boxes = new Map(drawWithoutFonts(entries.map(([, t]) => svgOf(t))).map((b, i) => [entries[i][0], b]));
+  });
+
+  it.each(Object.entries(SAMPLES))("%s: every character has a bundled font and is drawn as a glyph, not a box", async (script, text) => {
+    expect(prepareCaption(text)).toEqual({ text, notes: [] });
+    const here = await drawHere(svgOf(text));
+    expect(here.length).toBe(boxes.get(script)!.length);
+    // Boxes and glyphs differ over a good part of the text's area (a row of boxes covers ~30 % of this canvas).
+    expect(differing(here, boxes.get(script)!)).toBeGreaterThan(0.04);
+  });
+
+  it("the no-font reference really draws boxes: Latin (which Anton has) matches it exactly", async () => {
+    expect(differing(await drawHere(svgOf("HELLO")), boxes.get("Latin")!)).toBe(0);
+  });
+
+  it("right-to-left: a caption starting with Arabic is laid out right to left", async () => {
+    // In a right-to-left paragraph the first (Arabic) word goes to the right, so "مرحبا LOL" and "LOL مرحبا"
+    // look the same; a left mark (U+200E) makes the paragraph left-to-right, putting the Arabic word left.
+    const box = { x: 0, y: 0, width: 600, height: 100 };
+    const [rtl, ltr, forcedLtr] = await Promise.all(["مرحبا LOL", "LOL مرحبا", "\u200eمرحبا LOL"].map((t) => layoutCaption(t, box, { maxFontSize: 60 })));
+    const alpha = (l: CaptionLayout) => placed(l, box);
+    expect(differing(alpha(rtl), alpha(ltr))).toBeLessThan(0.01);
+    expect(differing(alpha(forcedLtr), alpha(ltr))).toBeGreaterThan(0.03);
+  });
+
+  it("each script renders inside its meme box", async () => {
+    for (const text of Object.values(SAMPLES)) {
+      const img = grey(400, 300);
+      const changed = changedPixels(img, await decodePng(await renderMeme(img, { top: text })));
+      expect(changed.bbox).not.toBeNull();
+      expect(changed.white).toBeGreaterThan(100);
+    }
+  });
+});
+
+describe("characters no font has", () => {
+  it("are left out and named in a note, never drawn as boxes", async () => {
+    const r = prepareCaption("hi ሰላም there");
+    expect(r.text).toBe("hi there");
+    expect(r.notes).toHaveLength(1);
+    expect(r.notes[0]).toMatch(/no font for ሰ \(U\+1230\), ላ \(U\+120B\), ም \(U\+121D\)/);
+    const img = grey(400, 300);
+    const withEthiopic = await renderMeme(img, { top: "hi ሰላም there" });
+    const without = await renderMeme(img, { top: "hi there" });
+    expect(withEthiopic.equals(without)).toBe(true);
+  });
+});
+
+describe("stacked combining marks (zalgo)", () => {
+  const zalgo = Array.from(
+    { length: 150 },
+    (_, i) => "abcdefghij"[i % 10] + Array.from({ length: 30 }, (_, j) => String.fromCharCode(0x300 + ((i * 7 + j) % 0x6f))).join(""),
+  ).join("");
+
+  it(`are cut to ${MAX_STACKED_MARKS} per letter, and the user is told`, () => {
+    const r = prepareCaption(zalgo);
+    expect(r.notes[0]).toBe(`Stacked marks were cut to ${MAX_STACKED_MARKS} per letter.`);
+    expect(Math.max(...r.text.split(/\P{M}/u).map((run) => [...run].length))).toBeLessThanOrEqual(MAX_STACKED_MARKS);
+    // Real writing keeps its marks: Vietnamese and Thai stack two.
+    expect(prepareCaption("Tiếng Việt ที่นี่")).toEqual({ text: "Tiếng Việt ที่นี่", notes: [] });
+    // A family emoji (7 code points) stays whole; a chain of 40 joined emoji is one "character" and is cut.
+    expect(prepareCaption("👨‍👩‍👧‍👦").notes).toEqual([]);
+    const chain = prepareCaption(Array(40).fill("😀").join("\u200d"));
+    expect([...chain.text].length).toBe(MAX_CLUSTER_CODE_POINTS);
+    expect(chain.notes[0]).toMatch(/cut/);
+  });
+
+  it("150 letters × 30 marks render inside the box (it used to fail after minutes)", { timeout: 30_000 }, async () => {
+    const box = { x: 10, y: 10, width: 480, height: 100 };
+    const r = await fitCaption(zalgo, box);
+    expect(r.fontSize).toBeGreaterThan(0);
+    for (const b of r.measuredBoxes) expect(inside(b, box)).toBe(true);
+    expect(r.lines.join("").replace(/\s/g, "")).toBe(normalizeCaption(zalgo).replace(/\s/g, ""));
+  });
+});
