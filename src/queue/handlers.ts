@@ -1,10 +1,10 @@
 /**
- * The real job handlers (enrol, meme, animated), loaded inside every worker thread (and every `mimic worker` process's
- * threads). They only compose the pipeline's stages; each stage lives in its own module. Module-level
- * singletons (the face analyzer's onnxruntime sessions, fonts) are created once per thread.
+ * The real job handlers (enrol, meme, animated), loaded inside every worker process (the local queue's and
+ * every `mimic worker`'s). They only compose the pipeline's stages; each stage lives in its own module. Module-level
+ * singletons (the face analyzer's onnxruntime sessions, fonts) are created once per process.
  *
  * Between stages a handler checks its AbortSignal, so a cancelled or timed-out job stops at the next
- * stage boundary (and the pool terminates the thread if a single stage runs on too long).
+ * stage boundary (and the pool kills the process if a single stage runs on too long).
  */
 import { createHash } from "node:crypto";
 import sharp from "sharp";
@@ -34,7 +34,7 @@ import {
   type StageTimings,
 } from "./jobs.ts";
 
-// Parallelism comes from the pool (one job per worker thread, one thread per core); libvips's own
+// Parallelism comes from the pool (one job per worker process, one process per core); libvips's own
 // thread pool on top of that only oversubscribes the cores.
 sharp.concurrency(1);
 
@@ -79,7 +79,7 @@ function templateOf(data: unknown): EnrolledTemplate {
 }
 
 /**
- * Decoded template crops, per thread: a user's saved face is reused across many requests, and decoding
+ * Decoded template crops, per process: a user's saved face is reused across many requests, and decoding
  * the 512 px PNG is ~10 % of a meme's CPU time. Keyed by content hash; callers get their own copy.
  */
 const decodedTemplates = new Map<string, RgbImage>();
@@ -210,3 +210,8 @@ function ffmpegBinary(): string | undefined {
 }
 
 export const handlers: HandlerSet = { enrol, meme, animated };
+
+/** Loads the face models before the worker reports ready (see worker.ts). */
+export async function warmUp(): Promise<void> {
+  await getFaceAnalyzer();
+}

@@ -1,6 +1,6 @@
 /**
- * The shared inference queue. `createQueue(config)` gives the in-process queue (worker threads in this
- * process) by default, or with QUEUE_URL=redis://… a BullMQ-backed client whose jobs run in
+ * The shared inference queue. `createQueue(config)` gives the in-process queue (worker processes
+ * started by this one) by default, or with QUEUE_URL=redis://… a BullMQ-backed client whose jobs run in
  * `mimic worker` processes — the same InferenceQueue interface either way.
  */
 import type { Config } from "../config.ts";
@@ -13,12 +13,12 @@ export type * from "./jobs.ts";
 export { createLocalQueue } from "./local.ts";
 export { createRedisQueue, startRedisWorker } from "./redis.ts";
 
-/** The real pipeline handlers, loaded inside every worker thread. */
+/** The real pipeline handlers, loaded inside every worker process. */
 export const DEFAULT_HANDLERS = queueModule("./handlers.ts");
 
 /**
- * Worker threads × onnxruntime intra-op threads should not exceed the cores: each thread runs one job
- * flat out, so ORT_THREADS is split between them (2 cores → 2 threads × 1 ORT thread).
+ * Worker processes × onnxruntime intra-op threads should not exceed the cores: each worker runs one job
+ * flat out, so ORT_THREADS is split between them (2 cores → 2 workers × 1 ORT thread).
  */
 export function threadEnv(config: Config): Record<string, string> {
   return {

@@ -1,8 +1,8 @@
 /**
  * What travels through the inference queue. A job carries everything a worker needs (input bytes or a
- * bounded URL, the template's aligned crop + analysis, options) so a worker thread or a remote
- * `mimic worker` process never touches the database. Everything is structured-clone data: Uint8Arrays
- * (transferred, not copied, to worker threads), numbers, strings, plain objects.
+ * bounded URL, the template's aligned crop + analysis, options) so a local worker process or a remote
+ * `mimic worker` never touches the database. Everything is structured-clone data: Uint8Arrays
+ * (copied over the worker's IPC channel), numbers, strings, plain objects.
  *
  * The shapes are a superset of `Job` / `JobResult` / `ProgressEvent` in src/core/ports.ts, so the
  * command core can hand its jobs to `InferenceQueue.submit` unchanged.
@@ -140,10 +140,10 @@ export interface InferenceQueue {
   close(opts?: { drainMs?: number }): Promise<void>;
 }
 
-/** Per-job context a handler receives inside its worker thread. */
+/** Per-job context a handler receives inside its worker process. */
 export interface JobContext {
   requestId: string;
-  /** Aborts on cancellation or timeout; a handler that ignores it is stopped by terminating its thread. */
+  /** Aborts on cancellation or timeout; a handler that ignores it is stopped by killing its process. */
   signal: AbortSignal;
   log: Logger;
 }
@@ -151,7 +151,7 @@ export interface JobContext {
 export type Handler<J extends Job = Job> = (job: J, ctx: JobContext) => Promise<JobResult>;
 
 /**
- * A handler module (loaded inside worker threads by URL) exports `handlers: HandlerSet`.
+ * A handler module (loaded inside worker processes by URL) exports `handlers: HandlerSet`.
  * The real one is src/queue/handlers.ts; tests supply their own.
  */
 export interface HandlerSet {

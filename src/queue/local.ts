@@ -21,7 +21,7 @@ import { abortError, queueFull, shuttingDown, timedOut, userLimit } from "./refu
 import { ServiceTimes } from "./service-times.ts";
 
 export interface QueueOptions {
-  /** Worker threads (in this process). */
+  /** Worker processes (children of this process). */
   workers: number;
   /** Most jobs waiting for a worker; beyond it submit() refuses with BUSY. */
   capacity: number;
@@ -34,7 +34,7 @@ export interface QueueOptions {
   /** Module exporting `handlers` (default: src/queue/handlers.ts). */
   handlersUrl: string | URL;
   cancelGraceMs?: number;
-  /** Extra environment for worker threads. */
+  /** Extra environment for the worker processes. */
   threadEnv?: Record<string, string>;
 }
 
@@ -140,7 +140,7 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
       p.opts.signal?.removeEventListener("abort", onCallerAbort);
       running.delete(p);
       release(p);
-      // The pool calls pump() once the thread is really free; this only settles a pending close().
+      // The pool calls pump() once the worker is really free; this only settles a pending close().
       if (closing && sched.size === 0 && running.size === 0) drained?.();
     };
     pool.run(p.job, { requestId: p.opts.requestId, signal: ac.signal }).then(

@@ -1,5 +1,5 @@
 /**
- * Where the queue's thread code lives. Production runs the JavaScript compiled into dist/ (no TypeScript
+ * Where the queue's worker code lives. Production runs the JavaScript compiled into dist/ (no TypeScript
  * compiler at run time); vitest and tsx run the TypeScript sources. Both are derived from this module's
  * own URL, so the pool and the default handlers follow whichever tree is running.
  */
@@ -11,7 +11,7 @@ export function queueModule(relativeTs: string): URL {
 }
 
 /**
- * The worker thread's entry: the compiled `worker.js` directly, or the tsx bootstrap (`worker-entry.mjs`
+ * The worker process's entry: the compiled `worker.js` directly, or the tsx bootstrap (`worker-entry.mjs`
  * of the sources) when running from TypeScript or when the handler module is TypeScript (a test double).
  */
 export function workerEntry(handlersUrl: string): URL {

@@ -1,35 +1,41 @@
 /**
- * A fixed pool of worker threads for the CPU-heavy stages (decode, face analysis, warping, GIF
+ * A fixed pool of worker processes for the CPU-heavy stages (decode, face analysis, warping, GIF
  * encoding), so the main thread only schedules and keeps bot heartbeats on time.
  *
- * One job per thread at a time: pixel work saturates a core, so more would only interleave.
- * Cancellation: the thread's handler gets an AbortSignal; a handler that does not stop within
- * `cancelGraceMs` has its thread terminated (and replaced), so a cancelled or timed-out job can never
- * hold a slot. The caller's promise settles at once either way; a late result is discarded.
+ * Processes, not worker threads: a runaway job must be stoppable, and terminating a thread while
+ * onnxruntime-node (or another native addon) is inside a call aborts the whole process
+ * (`terminate called after throwing an instance of 'Napi::Error'`). Killing a child process is always
+ * safe: the OS reclaims everything and the bot keeps running.
+ *
+ * One job per process at a time: pixel work saturates a core, so more would only interleave.
+ * Cancellation: the handler gets an AbortSignal and stops at its next stage boundary; one that does not
+ * stop within `cancelGraceMs` has its process killed (and replaced), so a cancelled or timed-out job can
+ * never hold a slot. The caller's promise settles at once either way; a late result is discarded.
  */
-import { Worker } from "node:worker_threads";
+import { fork, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { ensureCaptionFonts } from "../pipeline/render/fonts.ts";
 import type { Job, JobResult } from "./jobs.ts";
 import { workerEntry } from "./modules.ts";
-import { fromWireError, transferablesOf, type WireError } from "./wire.ts";
+import { fromWireError, type WireError } from "./wire.ts";
 
 export type ToWorker = { type: "run"; id: number; job: Job; requestId: string } | { type: "cancel"; id: number };
-type FromWorker =
+export type FromWorker =
   | { type: "ready" }
   | { type: "result"; id: number; result: JobResult }
   | { type: "error"; id: number; error: WireError };
 
 export interface PoolOptions {
   size: number;
-  /** Module exporting `handlers: HandlerSet`, loaded in every thread. */
+  /** Module exporting `handlers: HandlerSet` (and optionally `warmUp()`), loaded in every worker process. */
   handlersUrl: string | URL;
-  /** How long a cancelled handler may take to notice its AbortSignal before its thread is terminated. */
+  /** How long a cancelled handler may take to notice its AbortSignal before its process is killed. */
   cancelGraceMs?: number;
-  /** Extra environment for the threads (e.g. ORT_THREADS per thread). */
+  /** Extra environment for the worker processes (e.g. ORT_THREADS per process). */
   env?: Record<string, string>;
-  /** Called whenever a thread becomes free. */
+  /** Called whenever a worker becomes free. */
   onIdle?: () => void;
 }
 
@@ -37,14 +43,14 @@ interface Current {
   id: number;
   resolve: (r: JobResult) => void;
   reject: (e: unknown) => void;
-  /** Set once the caller's promise has settled (cancelled/timed out): the thread's answer is discarded. */
+  /** Set once the caller's promise has settled (cancelled/timed out): the worker's answer is discarded. */
   settled: boolean;
   graceTimer?: NodeJS.Timeout;
   cleanup: () => void;
 }
 
 interface Slot {
-  worker: Worker;
+  child: ChildProcess;
   current?: Current;
   ready: boolean;
 }
@@ -54,12 +60,12 @@ export class WorkerPool {
   private waiters: ((slot?: Slot) => void)[] = [];
   private nextId = 1;
   private closed = false;
-  private readonly opts: Required<Omit<PoolOptions, "env" | "onIdle">> & Pick<PoolOptions, "env" | "onIdle">;
+  private kills = 0;
+  private readonly opts: Required<Omit<PoolOptions, "env" | "onIdle" | "handlersUrl">> & Pick<PoolOptions, "env" | "onIdle"> & { handlersUrl: string };
 
   constructor(opts: PoolOptions) {
     this.opts = { cancelGraceMs: 250, ...opts, handlersUrl: String(opts.handlersUrl) };
-    // fontconfig reads FONTCONFIG_FILE once per process from the main thread's native environment:
-    // set it before any thread can render a caption, or captions fall back to system fonts.
+    // Workers inherit this process's environment: FONTCONFIG_FILE must be set before the first fork.
     ensureCaptionFonts();
     for (let i = 0; i < opts.size; i++) this.slots.push(this.spawn());
   }
@@ -76,22 +82,27 @@ export class WorkerPool {
     return this.slots.filter((s) => s.current).length;
   }
 
-  /** Resolves once every thread has loaded its handlers (start-up cost is paid before the first job). */
+  /** Worker processes killed because a job ignored its cancellation (or the pool closed mid-job). */
+  get killed(): number {
+    return this.kills;
+  }
+
+  /** Resolves once every worker has loaded its handlers (start-up cost is paid before the first job). */
   async ready(): Promise<void> {
     await Promise.all(
-      this.slots.map((s) => (s.ready ? undefined : new Promise<void>((res) => s.worker.once("message", () => setImmediate(res))))),
+      this.slots.map((s) => (s.ready ? undefined : new Promise<void>((res) => s.child.once("message", () => setImmediate(res))))),
     );
   }
 
   /**
-   * Runs a job on the next free thread: at once (synchronously taking the slot) when one is idle,
-   * otherwise after the threads ahead of it free up, in FIFO order.
+   * Runs a job on the next free worker: at once (synchronously taking the slot) when one is idle,
+   * otherwise after the workers ahead of it free up, in FIFO order.
    */
   run(job: Job, ctx: { requestId: string; signal?: AbortSignal }): Promise<JobResult> {
     const slot = this.waiters.length === 0 ? this.slots.find((s) => s.ready && !s.current) : undefined;
     if (slot && !this.closed) return this.runOn(slot, job, ctx);
     return new Promise<JobResult>((resolve, reject) => {
-      // Called synchronously with the freed thread, so nobody can take it in between.
+      // Called synchronously with the freed worker, so nobody can take it in between.
       this.waiters.push((free) => {
         if (!free) reject(new MimicError("BUSY", "Mimic is restarting. Please try again in a minute."));
         else this.runOn(free, job, ctx).then(resolve, reject);
@@ -111,51 +122,73 @@ export class WorkerPool {
         cleanup: () => ctx.signal?.removeEventListener("abort", onAbort),
       };
       slot.current = cur;
-      slot.worker.ref();
-      if (ctx.signal?.aborted) return onAbort();
+      this.hold(slot, true);
+      if (ctx.signal?.aborted) {
+        // Never started: nothing to stop, the worker stays.
+        this.settle(slot, ctx.signal.reason instanceof MimicError ? ctx.signal.reason : new MimicError("CANCELLED", "The request was cancelled."));
+        this.free(slot);
+        return;
+      }
       ctx.signal?.addEventListener("abort", onAbort, { once: true });
-      // Input bytes move to the thread without a copy; the template (which callers may cache) is copied.
-      const { template: _t, ...rest } = job as Job & { template?: unknown };
-      void _t;
-      slot.worker.postMessage({ type: "run", id, job, requestId: ctx.requestId } satisfies ToWorker, transferablesOf(rest));
+      this.send(slot, { type: "run", id, job, requestId: ctx.requestId });
     });
   }
 
-  /** Terminates every thread; jobs still running reject with `reason`. */
+  /** Kills every worker; jobs still running reject with `reason`. */
   async close(reason: unknown = new MimicError("CANCELLED", "Mimic is shutting down.")): Promise<void> {
     this.closed = true;
     for (const w of this.waiters.splice(0)) w(undefined);
     for (const s of this.slots) if (s.current) this.settle(s, reason);
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await Promise.all(this.slots.map((s) => this.stop(s)));
   }
 
   private spawn(): Slot {
-    const worker = new Worker(workerEntry(String(this.opts.handlersUrl)), {
-      workerData: { handlersUrl: this.opts.handlersUrl },
+    const child = fork(fileURLToPath(workerEntry(this.opts.handlersUrl)), [this.opts.handlersUrl], {
+      // Typed arrays (images, landmarks) cross the pipe as such, not as JSON.
+      serialization: "advanced",
       env: { ...process.env, ...this.opts.env },
+      // The entry registers its own TypeScript loader; the parent's flags (test runners' loaders) stay out.
+      execArgv: [],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
-    const slot: Slot = { worker, ready: false };
-    worker.on("message", (msg: FromWorker) => this.onMessage(slot, msg));
-    worker.on("error", (err) => {
-      logger.error({ err }, "queue worker thread crashed");
+    const slot: Slot = { child, ready: false };
+    child.on("message", (msg: FromWorker) => this.onMessage(slot, msg));
+    child.on("error", (err) => {
+      logger.error({ err }, "queue worker process failed");
       this.replace(slot, new MimicError("INTERNAL", "Something went wrong while making your image. Please try again.", { cause: err }));
     });
-    worker.on("exit", (code) => {
+    child.on("exit", (code, signal) => {
       if (!this.closed && this.slots.includes(slot)) {
-        logger.error({ code }, "queue worker thread exited unexpectedly");
+        logger.error({ code, signal }, "queue worker process exited unexpectedly");
         this.replace(slot, new MimicError("INTERNAL", "Something went wrong while making your image. Please try again."));
       }
     });
-    // A starting or busy thread keeps the process alive (someone awaits it); an idle one must not.
+    // A starting or busy worker keeps this process alive (someone awaits it); an idle one must not.
     return slot;
+  }
+
+  private send(slot: Slot, msg: ToWorker): void {
+    if (!slot.child.connected) return;
+    // An EPIPE here means the worker just died; its "exit" handler fails the job and replaces it.
+    slot.child.send(msg, (err) => err && logger.debug({ err: err.message }, "could not reach a queue worker"));
+  }
+
+  private hold(slot: Slot, busy: boolean): void {
+    if (busy) {
+      slot.child.ref();
+      slot.child.channel?.ref();
+    } else {
+      slot.child.unref();
+      slot.child.channel?.unref();
+    }
   }
 
   private onMessage(slot: Slot, msg: FromWorker): void {
     if (msg.type === "ready") {
-      // A thread takes work only once its handlers are loaded, so start-up never eats a job's time budget.
+      // A worker takes work only once its handlers (and models) are loaded, so start-up never eats a job's time budget.
       slot.ready = true;
       if (!slot.current) {
-        slot.worker.unref();
+        this.hold(slot, false);
         this.wakeWaiter(slot);
       }
       return;
@@ -167,15 +200,15 @@ export class WorkerPool {
     this.free(slot);
   }
 
-  /** Cancellation / timeout: settle now, ask the handler to stop, terminate the thread if it does not. */
+  /** Cancellation / timeout: settle now, ask the handler to stop, kill the process if it does not. */
   private abort(slot: Slot, id: number, reason: unknown): void {
     const cur = slot.current;
     if (!cur || cur.id !== id || cur.settled) return;
     this.settle(slot, reason instanceof MimicError ? reason : new MimicError("CANCELLED", "The request was cancelled."));
-    slot.worker.postMessage({ type: "cancel", id } satisfies ToWorker);
+    this.send(slot, { type: "cancel", id });
     cur.graceTimer = setTimeout(() => {
       if (slot.current === cur) {
-        logger.warn({ id }, "handler ignored cancellation; terminating its worker thread");
+        logger.warn({ id }, "handler ignored cancellation; killing its worker process");
         this.replace(slot);
       }
     }, this.opts.cancelGraceMs);
@@ -194,7 +227,7 @@ export class WorkerPool {
     const cur = slot.current;
     if (cur?.graceTimer) clearTimeout(cur.graceTimer);
     slot.current = undefined;
-    slot.worker.unref();
+    this.hold(slot, false);
     this.wakeWaiter(slot);
   }
 
@@ -205,13 +238,30 @@ export class WorkerPool {
     else this.opts.onIdle?.();
   }
 
-  /** Throws a thread away (crashed or stuck) and starts a fresh one in its place. */
+  /** Ends a worker: an idle one is told to leave, a busy one (maybe deep in native code) is killed. */
+  private stop(slot: Slot): Promise<void> {
+    const child = slot.child;
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    const exited = new Promise<void>((res) => child.once("exit", () => res()));
+    if (slot.current) {
+      this.kills += 1;
+      child.kill("SIGKILL");
+    } else {
+      child.disconnect();
+      // A worker that does not leave in time (its event loop blocked) is killed.
+      const t = setTimeout(() => child.kill("SIGKILL"), 2000);
+      void exited.then(() => clearTimeout(t));
+    }
+    return exited;
+  }
+
+  /** Throws a worker away (crashed or stuck) and starts a fresh one in its place. */
   private replace(slot: Slot, err?: unknown): void {
     const i = this.slots.indexOf(slot);
     if (i < 0) return;
     if (err !== undefined) this.settle(slot, err);
     this.slots.splice(i, 1);
-    void slot.worker.terminate();
+    void this.stop(slot);
     const cur = slot.current;
     if (cur?.graceTimer) clearTimeout(cur.graceTimer);
     if (this.closed) return;
@@ -219,7 +269,7 @@ export class WorkerPool {
       if (this.closed) return;
       this.slots.push(this.spawn());
     };
-    // A thread that died before loading its handlers (broken module) is not restarted in a hot loop.
+    // A worker that died before loading its handlers (broken module) is not restarted in a hot loop.
     if (slot.ready) respawn();
     else setTimeout(respawn, 1000).unref();
   }

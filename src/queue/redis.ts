@@ -353,7 +353,7 @@ export interface RedisWorkerHandle {
   close(opts?: { drainMs?: number }): Promise<void>;
 }
 
-/** Consumer side: `mimic worker` runs this; jobs execute in a local worker-thread pool. */
+/** Consumer side: `mimic worker` runs this; jobs execute in a local pool of worker processes. */
 export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisWorkerHandle> {
   const P = opts.prefix;
   const id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;

@@ -1,5 +1,5 @@
-// Worker-thread bootstrap in plain JS: Node 20 does not apply `--import tsx` from a Worker's execArgv
-// to the worker's own entry module, so the TypeScript loader is registered here first (as bin/mimic.mjs does).
+// Worker-process bootstrap in plain JS: registers the TypeScript loader (as bin/mimic.mjs does), then runs
+// the worker loop. The pool starts processes without the parent's execArgv, so this is the one loader.
 import { register } from "tsx/esm/api";
 register();
 await import("./worker.ts");

@@ -1,23 +1,28 @@
 /**
- * Worker-thread entry: loads the handler module named by the pool (by URL, so tests can bring their
- * own handler sets) and runs one job at a time for the main thread. Module-level singletons in the
- * handlers (onnxruntime sessions, fonts) live once per thread.
+ * Worker-process entry: loads the handler module named by the pool (by URL, so tests can bring their
+ * own handler sets), warms it up, and runs one job at a time for the parent over the IPC channel.
+ * Module-level singletons in the handlers (onnxruntime sessions, fonts) live once per process.
  */
-import { parentPort, workerData } from "node:worker_threads";
 import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import type { HandlerSet, Job } from "./jobs.ts";
-import { toWireError, transferablesOf } from "./wire.ts";
-import type { ToWorker } from "./pool.ts";
+import type { FromWorker, ToWorker } from "./pool.ts";
+import { toWireError } from "./wire.ts";
 
-const port = parentPort;
-if (!port) throw new Error("src/queue/worker.ts must run inside a worker thread");
-const { handlersUrl } = workerData as { handlersUrl: string };
+if (!process.send) throw new Error("src/queue/worker.ts must run in a process started by the queue's WorkerPool");
+const handlersUrl = process.argv[2];
 const running = new Map<number, AbortController>();
+const send = (msg: FromWorker) => process.send!(msg);
 
-const mod = (await import(handlersUrl)) as { handlers?: HandlerSet };
+// The parent went away (crashed or closed the pool): nobody is left to answer.
+process.on("disconnect", () => process.exit(0));
+
+const mod = (await import(handlersUrl)) as { handlers?: HandlerSet; warmUp?: () => Promise<void> };
 const handlers = mod.handlers;
 if (!handlers) throw new Error(`handler module ${handlersUrl} exports no "handlers"`);
+// Models load before the first job, so a fresh worker (e.g. after a runaway job was killed) does not
+// spend the next job's time budget on start-up.
+await mod.warmUp?.();
 
 async function run(id: number, job: Job, requestId: string): Promise<void> {
   const ac = new AbortController();
@@ -26,16 +31,16 @@ async function run(id: number, job: Job, requestId: string): Promise<void> {
     const handler = handlers![job.kind] as ((j: Job, ctx: unknown) => ReturnType<NonNullable<HandlerSet["meme"]>>) | undefined;
     if (!handler) throw new MimicError("INTERNAL", "This kind of request is not available right now.", { logMessage: `no handler for ${job.kind}` });
     const result = await handler(job, { requestId, signal: ac.signal, log: logger.child({ requestId, kind: job.kind }) });
-    port!.postMessage({ type: "result", id, result }, transferablesOf(result));
+    send({ type: "result", id, result });
   } catch (e) {
-    port!.postMessage({ type: "error", id, error: toWireError(e) });
+    send({ type: "error", id, error: toWireError(e) });
   } finally {
     running.delete(id);
   }
 }
 
-port.on("message", (msg: ToWorker) => {
+process.on("message", (msg: ToWorker) => {
   if (msg.type === "run") void run(msg.id, msg.job, msg.requestId);
   else if (msg.type === "cancel") running.get(msg.id)?.abort(new MimicError("CANCELLED", "The request was cancelled."));
 });
-port.postMessage({ type: "ready" });
+send({ type: "ready" });
