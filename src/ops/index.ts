@@ -15,8 +15,8 @@ export { startOpsServer, type OpsServer, type ReadinessCheck } from "./server.ts
 const MODELS_DIR = new URL("../../models/", import.meta.url);
 
 /**
- * What /readyz checks: the models are in place and (in-process queue) every worker thread has loaded the
- * inference code; the database answers a query; the queue answers (in Redis mode: Redis is reachable).
+ * What /readyz checks: the models are in place and (in-process queue) every worker process has loaded
+ * them; the database answers a query; the queue answers (in Redis mode: Redis is reachable).
  */
 export function readinessChecks(parts: { store: Store; queue: InferenceQueue & { ready?: () => Promise<void> } }): Record<string, ReadinessCheck> {
   return {

@@ -70,7 +70,7 @@ export function createMetrics(): Metrics {
     }),
     modelLoad: new Histogram({
       name: "mimic_model_load_seconds",
-      help: "Time a worker thread spent loading the face models (once per thread, on its first job).",
+      help: "Time a worker process spent loading the face models (once per process, before it takes jobs).",
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
       registers: [registry],
     }),
@@ -87,6 +87,6 @@ export function createMetrics(): Metrics {
   stat("mimic_queue_depth", "Jobs waiting for a worker (this process in local mode, the whole deployment in Redis mode).", (s) => s.waiting);
   stat("mimic_queue_running", "Jobs running on a worker now.", (s) => s.running);
   stat("mimic_queue_capacity", "Most jobs that may wait (QUEUE_CAPACITY); beyond it requests are refused.", (s) => s.capacity);
-  stat("mimic_queue_workers", "Worker threads (local mode) or live `mimic worker` threads (Redis mode).", (s) => s.workers);
+  stat("mimic_queue_workers", "Worker processes (local mode) or live `mimic worker` job slots (Redis mode).", (s) => s.workers);
   return metrics;
 }

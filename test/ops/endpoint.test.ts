@@ -34,7 +34,7 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-/** /readyz until it answers 200 (the worker threads load at start-up); the test's timeout bounds a hang. */
+/** /readyz until it answers 200 (the worker processes load the models at start-up); the test's timeout bounds a hang. */
 async function readyBody(r: RunningApp): Promise<{ status: string; checks: Record<string, string> }> {
   for (;;) {
     const res = await get(r, "/readyz");
@@ -89,7 +89,7 @@ describe("ops endpoint", () => {
     for (const stage of ["decode", "analyze", "transfer", "render"]) {
       expect(sample(text, `mimic_pipeline_stage_seconds_count{kind="meme",stage="${stage}"}`), stage).toBe(1);
     }
-    // One worker thread: it loaded the models once, on its first job.
+    // One worker process: it loaded the models once (before its first job, which reported it).
     expect(sample(text, "mimic_model_load_seconds_count")).toBe(1);
     expect(sample(text, "mimic_model_load_seconds_sum")).toBeGreaterThan(0);
     expect(sample(text, 'mimic_refusals_total{reason="quota"}')).toBe(1);
