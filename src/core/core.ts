@@ -195,7 +195,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     if (result.kind === "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "enrol result for a render job" });
     const ext = result.mime === "image/gif" ? "gif" : result.mime === "video/mp4" ? "mp4" : "png";
     return {
-      text: [`Here you go, using your face “${summary.name}”.`, ...opts.notes].join(" "),
+      text: [`Here you go, using your face “${summary.name}”.`, ...opts.notes, ...(result.note ? [result.note] : [])].join(" "),
       ephemeral: false,
       file: { bytes: result.bytes, mime: result.mime, name: `mimic-${summary.name.replace(/[^\p{L}\p{N}_-]+/gu, "_")}.${ext}`, width: result.width, height: result.height },
     };

@@ -14,8 +14,8 @@ import { describeFace, getFaceAnalyzer, keypointsFromLandmarks } from "../pipeli
 import { animatedMemeFrames, MAX_REACTION_FRAMES, MAX_REACTION_TOTAL_PIXELS } from "../pipeline/animate/index.ts";
 import { decodeAnimation, decodeImage } from "../pipeline/image/index.ts";
 import { defaultInputLimits } from "../pipeline/image/limits.ts";
-import { renderMeme } from "../pipeline/render/index.ts";
-import { selectFace, transferExpression } from "../pipeline/transfer/index.ts";
+import { faceAvoidBox, renderMeme } from "../pipeline/render/index.ts";
+import { selectFace, transferExpression, type TransferResult } from "../pipeline/transfer/index.ts";
 import { encodeAnimation, findFfmpeg } from "../pipeline/video/index.ts";
 import { loadConfig } from "../config.ts";
 import type { AnalyzedFace, RgbImage } from "../pipeline/types.ts";
@@ -130,7 +130,7 @@ function templateFace(t: EnrolledTemplate): AnalyzedFace {
 }
 
 /** Decode + analyse the reaction and transfer its expression onto the saved face. */
-async function transferred(job: MemeJob, ctx: JobContext, clock: StageClock): Promise<RgbImage> {
+async function transferred(job: MemeJob, ctx: JobContext, clock: StageClock): Promise<TransferResult> {
   const t = templateOf(job.template);
   const [template, reaction] = await clock.time("decode", () =>
     Promise.all([decodeTemplate(t), bytesOf(job.reaction, ctx).then((b) => decodeImage(b))]),
@@ -148,8 +148,20 @@ async function transferred(job: MemeJob, ctx: JobContext, clock: StageClock): Pr
     intensity: job.intensity,
   }));
   ctx.signal.throwIfAborted();
-  return res.image;
+  return res;
 }
+
+/**
+ * Templates saved before portrait framing hold only the 512 px aligned face crop: they still work, and
+ * the reply says how to get the whole photo.
+ */
+function framingNote(t: EnrolledTemplate, mode: MemeJob["mode"]): { note?: string } {
+  // swap results are framed by the reaction: the template's framing does not show.
+  if (mode === "swap") return {};
+  const framing = (t.analysis as { framing?: unknown } | undefined)?.framing;
+  return framing === "portrait" ? {} : { note: LEGACY_FRAMING_NOTE };
+}
+export const LEGACY_FRAMING_NOTE = "This face was saved before Mimic kept the photo around it, so the result is a close crop: save the face again to get your whole photo.";
 
 async function enrol(job: EnrolJob, ctx: JobContext): Promise<EnrolResult> {
   const clock = new StageClock();
@@ -162,8 +174,9 @@ async function enrol(job: EnrolJob, ctx: JobContext): Promise<EnrolResult> {
 
 async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
   const clock = new StageClock();
-  const image = await transferred(job, ctx, clock);
-  const png = await clock.time("render", () => renderMeme(image, job.captions, { visibleMark: job.visibleMark }));
+  const { image, landmarks } = await transferred(job, ctx, clock);
+  const captions = { ...job.captions, avoid: faceAvoidBox(landmarks, image.width, image.height) };
+  const png = await clock.time("render", () => renderMeme(image, captions, { visibleMark: job.visibleMark }));
   if (png.length > job.byteBudget) {
     throw new MimicError("IMAGE_TOO_LARGE", "The finished picture is larger than this chat accepts. Please try a smaller reaction image.");
   }
@@ -174,6 +187,7 @@ async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
     width: image.width,
     height: image.height,
     timingsMs: clock.timings,
+    ...framingNote(templateOf(job.template), job.mode),
   };
 }
 
@@ -214,7 +228,7 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
       signal: ctx.signal,
     }),
   );
-  return { kind: "animated", bytes: out.bytes, mime: out.mime, width: out.width, height: out.height, timingsMs: clock.timings };
+  return { kind: "animated", bytes: out.bytes, mime: out.mime, width: out.width, height: out.height, timingsMs: clock.timings, ...framingNote(t, job.mode) };
 }
 
 /** FFMPEG_PATH or the bundled binary, looked up once per thread (undefined: animations stay GIF). */

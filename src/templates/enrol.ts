@@ -4,11 +4,11 @@
  * `assessEnrolment` is the pure decision (plain data in, verdict out): which face, whether it is usable,
  * and what to fix when it is not. `prepareEnrolment` does the heavy part (decode, analyse, align, embed;
  * worker-thread safe: no database) and returns exactly what the store keeps. `enrolFace` = both + save.
- * Only the aligned crop is kept, never the uploaded photo.
+ * Only the portrait frame around the face is kept (re-encoded from pixels), never the uploaded file.
  */
 import { MimicError } from "../errors.ts";
 import { getFaceAnalyzer, type FaceAnalyzer } from "../pipeline/face/index.ts";
-import { applyAffine } from "../pipeline/image/index.ts";
+import { applyAffine, cropImage, resizeImage } from "../pipeline/image/index.ts";
 import { decodeImage, encodePng } from "../pipeline/image/index.ts";
 import type { DecodeOptions } from "../pipeline/image/index.ts";
 import type { AnalyzedFace, FaceAnalysis } from "../pipeline/types.ts";
@@ -18,6 +18,8 @@ import type { EnrolledTemplate, Owner, TemplateStore, TemplateSummary } from "./
 export interface EnrolmentRules {
   /** Smallest accepted face (the larger side of its box), source pixels. */
   minFaceSizePx: number;
+  /** Below this the face is worked on enlarged (to this size) and the user is told a bigger photo is sharper. */
+  smallFaceSizePx: number;
   /** Largest accepted |yaw| and |pitch| (degrees): the face must look at the camera. */
   maxYawDeg: number;
   maxPitchDeg: number;
@@ -34,7 +36,8 @@ export interface EnrolmentRules {
 }
 
 export const DEFAULT_ENROLMENT_RULES: EnrolmentRules = {
-  minFaceSizePx: 128,
+  minFaceSizePx: 64,
+  smallFaceSizePx: 128,
   maxYawDeg: 25,
   maxPitchDeg: 25,
   maxRollDeg: 40,
@@ -84,6 +87,9 @@ export function assessEnrolment(analysis: Pick<FaceAnalysis, "faces">, rules: En
       { faceSizePx: size },
     );
   }
+  if (size < rules.smallFaceSizePx) {
+    warnings.push(`Your face is small in this photo (${size} px), so I work on it enlarged: a bigger photo gives a sharper result.`);
+  }
   const { yaw, pitch, roll } = face.pose;
   if (Math.abs(yaw) > rules.maxYawDeg) {
     return refuse("FACE_UNUSABLE", `turn to face the camera: your head is turned ${Math.round(Math.abs(yaw))}° to the side (at most ${rules.maxYawDeg}°).`, { yaw });
@@ -110,8 +116,15 @@ export function assessEnrolment(analysis: Pick<FaceAnalysis, "faces">, rules: En
   return { ok: true, face, faceIndex: analysis.faces.indexOf(face), warnings, otherFaces };
 }
 
-/** Side of the stored face crop, pixels. */
+/** Side of the aligned square crop templates were saved as before portrait framing (still rendered as such). */
 export const TEMPLATE_CROP_SIZE = 512;
+/** Longest side of a saved portrait frame. */
+export const TEMPLATE_MAX_SIDE = 1024;
+/**
+ * Head and shoulders around the face box, in face sizes: the sides and the space above the box (hair)
+ * and below it (neck, shoulders; room for a bottom caption). Clipped to the photo.
+ */
+export const PORTRAIT_FRAME = { side: 1.5, above: 0.7, below: 1.3 } as const;
 
 export interface PreparedEnrolment {
   template: EnrolledTemplate;
@@ -119,10 +132,32 @@ export interface PreparedEnrolment {
   otherFaces: number;
 }
 
+/** Where the portrait frame lies in the photo and how it is scaled (frame px = (source px − origin) × scale). */
+export function portraitFrame(
+  image: { width: number; height: number },
+  face: Pick<AnalyzedFace, "box" | "quality">,
+  rules: Pick<EnrolmentRules, "smallFaceSizePx"> = DEFAULT_ENROLMENT_RULES,
+): { x: number; y: number; width: number; height: number; outWidth: number; outHeight: number } {
+  const f = face.quality.faceSizePx;
+  const b = face.box;
+  const cx = b.x + b.width / 2;
+  const x0 = Math.max(0, Math.floor(cx - PORTRAIT_FRAME.side * f));
+  const x1 = Math.min(image.width, Math.ceil(cx + PORTRAIT_FRAME.side * f));
+  const y0 = Math.max(0, Math.floor(b.y - PORTRAIT_FRAME.above * f));
+  const y1 = Math.min(image.height, Math.ceil(b.y + b.height + PORTRAIT_FRAME.below * f));
+  const w = x1 - x0;
+  const h = y1 - y0;
+  // Small faces are enlarged to the working size (the transfer needs that many pixels of face); the
+  // long side stays within TEMPLATE_MAX_SIDE either way.
+  const k = Math.min(TEMPLATE_MAX_SIDE / Math.max(w, h), Math.max(1, rules.smallFaceSizePx / f));
+  return { x: x0, y: y0, width: w, height: h, outWidth: Math.max(1, Math.round(w * k)), outHeight: Math.max(1, Math.round(h * k)) };
+}
+
 /**
- * Decode → analyse → assess → aligned crop, landmarks in crop pixels, identity embedding. Throws the
- * assessment's refusal (NO_FACE / FACE_UNUSABLE) or the decoder's errors. Touches no database, so the
- * queue can run it in a worker and hand the result to `TemplateStore.save`.
+ * Decode (orientation applied) → analyse → assess → the portrait frame (head and shoulders, re-encoded from
+ * pixels, so no EXIF/GPS survives), landmarks in frame pixels, identity embedding. Throws the assessment's
+ * refusal (NO_FACE / FACE_UNUSABLE) or the decoder's errors. Touches no database, so the queue can run it
+ * in a worker and hand the result to `TemplateStore.save`.
  */
 export async function prepareEnrolment(
   bytes: Uint8Array,
@@ -131,46 +166,50 @@ export async function prepareEnrolment(
   const analyzer = opts.analyzer ?? (await getFaceAnalyzer());
   const image = await decodeImage(bytes, opts.decode);
   const analysis = await analyzer.analyze(image);
-  const verdict = assessEnrolment(analysis, opts.rules);
+  const rules = opts.rules ?? DEFAULT_ENROLMENT_RULES;
+  const verdict = assessEnrolment(analysis, rules);
   if (!verdict.ok) throw verdict.refusal;
   const face = verdict.face;
-  const crop = analyzer.alignedCrop(image, face, TEMPLATE_CROP_SIZE);
-  const landmarks = new Float32Array(face.landmarks.length);
-  const scale = Math.hypot(crop.transform[0], crop.transform[3]); // crop px per source px (z scales alike)
-  for (let i = 0; i < landmarks.length; i += 3) {
-    const [x, y] = applyAffine(crop.transform, face.landmarks[i], face.landmarks[i + 1]);
-    landmarks[i] = x;
-    landmarks[i + 1] = y;
-    landmarks[i + 2] = face.landmarks[i + 2] * scale;
-  }
-  let irises: number[] | undefined;
-  if (face.irises) {
-    irises = [];
-    for (let i = 0; i + 2 < face.irises.length; i += 3) {
-      const [x, y] = applyAffine(crop.transform, face.irises[i], face.irises[i + 1]);
-      irises.push(x, y, face.irises[i + 2] * scale);
+  const fr = portraitFrame(image, face, rules);
+  const region = cropImage(image, fr);
+  const frame = fr.outWidth === fr.width && fr.outHeight === fr.height ? region : resizeImage(region, fr.outWidth, fr.outHeight);
+  const kx = fr.outWidth / fr.width;
+  const ky = fr.outHeight / fr.height;
+  const transform = [kx, 0, -fr.x * kx, 0, ky, -fr.y * ky];
+  const kz = (kx + ky) / 2;
+  const toFrame = (pts: ArrayLike<number>) => {
+    const out: number[] = [];
+    for (let i = 0; i + 2 < pts.length; i += 3) {
+      const [x, y] = applyAffine(transform, pts[i], pts[i + 1]);
+      out.push(x, y, pts[i + 2] * kz);
     }
-  }
-  const [cropPng, embedding] = await Promise.all([encodePng(crop.image, { provenance: false }), analyzer.embed(image, face)]);
+    return out;
+  };
+  const landmarks = Float32Array.from(toFrame(face.landmarks));
+  const irises = face.irises ? toFrame(face.irises) : undefined;
+  const [framePng, embedding] = await Promise.all([encodePng(frame, { provenance: false }), analyzer.embed(image, face)]);
   return {
     template: {
-      cropPng: new Uint8Array(cropPng),
-      cropSize: TEMPLATE_CROP_SIZE,
+      cropPng: new Uint8Array(framePng),
+      cropSize: Math.max(frame.width, frame.height),
       landmarks,
       embedding,
       analysis: {
-        version: 1,
+        version: 2,
+        /** "portrait": head and shoulders as photographed; version 1 templates are a 512 px aligned square crop. */
+        framing: "portrait",
+        frame: { width: frame.width, height: frame.height },
         source: { width: image.width, height: image.height },
         box: face.box,
         score: face.score,
         meshScore: face.meshScore,
         pose: face.pose,
         quality: face.quality,
-        /** crop ← source affine. */
-        cropTransform: crop.transform,
+        /** frame ← source affine. */
+        cropTransform: transform,
         warnings: verdict.warnings,
         otherFaces: verdict.otherFaces,
-        /** Iris circles [cx, cy, r] (right, left) in crop pixels; absent in templates saved before they were kept. */
+        /** Iris circles [cx, cy, r] (right, left) in frame pixels; absent in templates saved before they were kept. */
         ...(irises ? { irises } : {}),
       },
     },

@@ -34,7 +34,7 @@ export { TemplateStore, MESH_VALUES } from "./templates.ts";
 export type { EnrolledTemplate, Owner, StoredTemplate, TemplateSummary } from "./templates.ts";
 export { Moderation, rulesPatchSchema, formatWait, USAGE_RETENTION_DAYS } from "./moderation.ts";
 export type { Admission, RuleDefaults, Rules, RulesPatch, Scope, ServerRef, UsageReport, UsageWindow, UserUsage } from "./moderation.ts";
-export { assessEnrolment, prepareEnrolment, enrolFace, DEFAULT_ENROLMENT_RULES, TEMPLATE_CROP_SIZE } from "./enrol.ts";
+export { assessEnrolment, prepareEnrolment, enrolFace, DEFAULT_ENROLMENT_RULES, TEMPLATE_CROP_SIZE, TEMPLATE_MAX_SIDE, portraitFrame } from "./enrol.ts";
 export type { EnrolmentRules, EnrolmentVerdict, PreparedEnrolment } from "./enrol.ts";
 export { normaliseTemplateName, NAME_PATTERN } from "./names.ts";
 export { resolveDatabaseTarget, describeTarget } from "./db/url.ts";

@@ -133,6 +133,28 @@ describe("real pipeline handlers in worker threads", () => {
     expect(meta.pages).toBeGreaterThanOrEqual(2);
   });
 
+  test("a small face is saved as its portrait frame; memes are that frame; older templates render as before with a note", async () => {
+    const r = await q.submit({ kind: "enrol", image: { bytes: face("astronaut.png"), mime: "image/png" } }, { requestId: "e3", userId: "u1", serverId: "s" });
+    if (r.kind !== "enrol") throw new Error("expected an enrolled face");
+    expect(r.face.qualityNote).toMatch(/bigger photo gives a sharper result/);
+    const portrait = r.face.data as EnrolledTemplate;
+    const frame = await sharp(portrait.cropPng).metadata();
+    expect(frame.width).not.toBe(frame.height); // the photo's own framing, not a square face crop
+    const memeOf = async (t: EnrolledTemplate, id: string) =>
+      (await q.submit(
+        { kind: "meme", template: t, reaction: { bytes: face("franck_04117.jpg"), mime: "image/jpeg" }, captions: { bottom: "houston" }, intensity: 1, mode: "mimic", byteBudget: 8 << 20 },
+        { requestId: id, userId: "u1", serverId: "s" },
+      )) as ImageResult;
+    const meme = await memeOf(portrait, "p1");
+    expect([meme.width, meme.height]).toEqual([frame.width, frame.height]);
+    expect(meme.note).toBeUndefined();
+    // A template from before portrait framing (no `framing` in its analysis) still makes a meme, with a note.
+    const { framing: _framing, ...oldAnalysis } = portrait.analysis as Record<string, unknown>;
+    const old = await memeOf({ ...portrait, analysis: { ...oldAnalysis, version: 1 } }, "p2");
+    expect(old.mime).toBe("image/png");
+    expect(old.note).toMatch(/save the face again/);
+  });
+
   test("the saved template keeps its iris circles; memes use them, and older templates without them still work", async () => {
     const r = await q.submit({ kind: "enrol", image: { bytes: face("franck_04117.jpg"), mime: "image/jpeg" } }, { requestId: "e2", userId: "u1", serverId: "s" });
     if (r.kind !== "enrol") throw new Error("expected an enrolled face");

@@ -1,8 +1,9 @@
 /** `mimic face …` end to end: the real CLI binary against an embedded database in a temp dir. */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -22,15 +23,21 @@ function mimic(...args: string[]) {
 describe("mimic face (CLI)", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("adds, lists, switches the default and removes faces of the local user in DATA_DIR/mimic.db", () => {
+  it("adds, lists, switches the default and removes faces of the local user in DATA_DIR/mimic.db", async () => {
     const grace = mimic("add", join(faces, "grace_hopper_512x512.jpg"), "--name", "Grace");
     expect(grace, grace.err).toMatchObject({ code: 0, out: 'saved "grace" (default) for playground:local\n' });
     const laugh = mimic("add", join(faces, "franck_04117.jpg"), "--name", "laugh", "--user", "42", "--platform", "telegram");
     expect(laugh.code, laugh.err).toBe(0);
     expect(laugh.out).toMatch(/note: Your mouth is open/);
     const small = mimic("add", join(faces, "astronaut.png"), "--name", "astro");
-    expect(small.code).toBe(1);
-    expect(small.err).toMatch(/^mimic: face too small: at least 128 px \(this one is 1[01]\d px\)\. Send a closer or higher-resolution photo\.\n$/);
+    expect(small.code, small.err).toBe(0);
+    expect(small.out).toMatch(/note: Your face is small in this photo \(1[01]\d px\).*a bigger photo gives a sharper result/);
+    const tinyPhoto = join(dir, "tiny.png");
+    writeFileSync(tinyPhoto, await sharp(join(faces, "grace_hopper_512x512.jpg")).resize(128, 128).png().toBuffer());
+    const tiny = mimic("add", tinyPhoto, "--name", "tiny");
+    expect(tiny.code).toBe(1);
+    expect(tiny.err).toMatch(/^mimic: face too small: at least 64 px \(this one is \d\d px\)\. Send a closer or higher-resolution photo\.\n$/);
+    expect(mimic("rm", "astro").code).toBe(0);
     expect(mimic("list").out).toMatch(/^\* grace +\d{4}-/);
     expect(mimic("list", "--user", "42", "--platform", "telegram").out).toMatch(/^\* laugh/);
     expect(mimic("default", "nope").err).toMatch(/no face named "nope". Your faces: grace/);

@@ -11,7 +11,7 @@ import {
   enrolFace,
   openStore,
   prepareEnrolment,
-  TEMPLATE_CROP_SIZE,
+  TEMPLATE_MAX_SIDE,
   type Store,
 } from "../../src/templates/index.ts";
 import { createTestDb, type TestDb } from "./helpers.ts";
@@ -51,19 +51,26 @@ describe("assessEnrolment (the pure decision)", () => {
 
   it("refuses with a message that says what to fix", () => {
     expect(refusalOf([])).toMatchObject({ code: "NO_FACE", userMessage: expect.stringMatching(/couldn't find a face/) });
-    expect(refusalOf([face({ size: 90 })]).userMessage).toMatch(/^face too small: at least 128 px \(this one is 90 px\)/);
+    expect(refusalOf([face({ size: 50 })]).userMessage).toMatch(/^face too small: at least 64 px \(this one is 50 px\)/);
     expect(refusalOf([face({ yaw: -38 })]).userMessage).toMatch(/^turn to face the camera: your head is turned 38° to the side/);
     expect(refusalOf([face({ pitch: 31 })]).userMessage).toMatch(/tilted 31° up/);
     expect(refusalOf([face({ pitch: -31 })]).userMessage).toMatch(/tilted 31° down/);
     expect(refusalOf([face({ roll: 60 })]).userMessage).toMatch(/hold your head upright/);
     expect(refusalOf([face({ eyes: 0.05 })]).userMessage).toMatch(/keep your eyes open/);
     expect(refusalOf([face({ sharpness: 12 })]).userMessage).toMatch(/too blurry/);
-    for (const e of [refusalOf([face({ size: 90 })]), refusalOf([face({ yaw: 40 })])]) expect(e.code).toBe("FACE_UNUSABLE");
+    for (const e of [refusalOf([face({ size: 50 })]), refusalOf([face({ yaw: 40 })])]) expect(e.code).toBe("FACE_UNUSABLE");
   });
 
   it("accepts the limits themselves (boundaries are inclusive)", () => {
     const r = DEFAULT_ENROLMENT_RULES;
     expect(assessEnrolment({ faces: [face({ size: r.minFaceSizePx, yaw: r.maxYawDeg, pitch: -r.maxPitchDeg, eyes: r.minEyeOpenness, sharpness: r.minSharpness })] }).ok).toBe(true);
+  });
+
+  it("a face from 64 px up is accepted; under 128 px with a note that a bigger photo is sharper", () => {
+    expect(assessEnrolment({ faces: [face({ size: 64 })] })).toMatchObject({ ok: true, warnings: [expect.stringMatching(/small in this photo \(64 px\)/)] });
+    expect(assessEnrolment({ faces: [face({ size: 127 })] }).warnings).toHaveLength(1);
+    expect(assessEnrolment({ faces: [face({ size: 128 })] }).warnings).toEqual([]);
+    expect(refusalOf([face({ size: 63 })]).userMessage).toMatch(/at least 64 px \(this one is 63 px\)/);
   });
 
   it("an open mouth is a warning, not a refusal", () => {
@@ -101,19 +108,40 @@ describe("enrolment from real photos (face analysis stage)", () => {
     await db?.drop();
   });
 
-  it("saves the aligned crop, its landmarks, analysis and embedding (not the photo)", async () => {
-    const photo = fixture("grace_hopper_512x512.jpg");
+  it("saves a portrait frame (head and shoulders, long side ≤ 1024, orientation applied, EXIF/GPS gone), its landmarks, analysis and embedding", async () => {
+    // Grace enlarged 3× on a wide canvas, stored sideways with EXIF orientation 6 and a GPS position.
+    const W = 2400;
+    const H = 2000;
+    const big = await sharp(fixture("grace_hopper_512x512.jpg")).resize(1536, 1536).toBuffer();
+    const upright = await sharp({ create: { width: W, height: H, channels: 3, background: "#506070" } }).composite([{ input: big, left: 400, top: 300 }]).png().toBuffer();
+    const photo = new Uint8Array(
+      await sharp(await sharp(upright).rotate(-90).toBuffer())
+        .withExif({ IFD0: { Make: "TestCam" }, IFD3: { GPSLatitudeRef: "N", GPSLatitude: "48/1 51/1 24/1" } })
+        .withMetadata({ orientation: 6 })
+        .jpeg({ quality: 92 })
+        .toBuffer(),
+    );
+    const sent = await sharp(photo).metadata();
+    expect([sent.orientation, sent.width, sent.height]).toEqual([6, H, W]);
+    expect(sent.exif?.toString("latin1")).toMatch(/TestCam[\s\S]*N/);
     const owner = { platform: "playground", userId: "local" };
     const { template, warnings } = await enrolFace(store.templates, owner, "Grace", photo);
-    expect(template).toMatchObject({ name: "grace", isDefault: true, cropSize: TEMPLATE_CROP_SIZE });
     expect(warnings).toEqual([]);
     const stored = await store.templates.get(owner);
     const meta = await sharp(stored.cropPng).metadata();
-    expect([meta.format, meta.width, meta.height]).toEqual(["png", TEMPLATE_CROP_SIZE, TEMPLATE_CROP_SIZE]);
+    expect(meta.format).toBe("png");
+    expect(meta.exif).toBeUndefined();
+    expect(meta.orientation).toBeUndefined();
+    expect(Math.max(meta.width!, meta.height!)).toBe(TEMPLATE_MAX_SIDE);
+    expect(template).toMatchObject({ name: "grace", isDefault: true, cropSize: TEMPLATE_MAX_SIDE });
+    // A frame around the face, not the whole canvas: the canvas is 1.2:1 landscape, a head-and-shoulders frame is near square.
+    expect(meta.width! / meta.height!).toBeLessThan(1.1);
+    expect(stored.analysis).toMatchObject({ version: 2, framing: "portrait", frame: { width: meta.width, height: meta.height }, source: { width: W, height: H } });
+    expect(Math.abs((stored.analysis as { pose: { roll: number } }).pose.roll)).toBeLessThan(10); // upright: orientation was applied
     expect(Buffer.from(stored.cropPng).equals(Buffer.from(photo))).toBe(false);
     expect(stored.embedding.length).toBe(1024);
     expect(stored.landmarks.length).toBe(468 * 3);
-    // landmarks are in crop pixels: the face fills the middle of the crop
+    // Landmarks are in frame pixels: the face is centred, with room above it and shoulders below.
     let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
     for (let i = 0; i < stored.landmarks.length; i += 3) {
       minX = Math.min(minX, stored.landmarks[i]);
@@ -121,13 +149,32 @@ describe("enrolment from real photos (face analysis stage)", () => {
       minY = Math.min(minY, stored.landmarks[i + 1]);
       maxY = Math.max(maxY, stored.landmarks[i + 1]);
     }
-    expect(minX).toBeGreaterThan(0);
-    expect(minY).toBeGreaterThan(0);
-    expect(maxX).toBeLessThan(TEMPLATE_CROP_SIZE);
-    expect(maxY).toBeLessThan(TEMPLATE_CROP_SIZE);
-    expect(Math.abs((minX + maxX) / 2 - TEMPLATE_CROP_SIZE / 2)).toBeLessThan(TEMPLATE_CROP_SIZE * 0.1);
-    expect(maxX - minX).toBeGreaterThan(TEMPLATE_CROP_SIZE * 0.4);
-    expect(stored.analysis).toMatchObject({ source: { width: 512, height: 512 }, pose: { yaw: expect.any(Number) }, warnings: [] });
+    expect(Math.abs((minX + maxX) / 2 - meta.width! / 2)).toBeLessThan(meta.width! * 0.1);
+    expect(minY).toBeGreaterThan(meta.height! * 0.1);
+    expect(maxY).toBeLessThan(meta.height! * 0.75);
+    expect(maxX - minX).toBeGreaterThan(meta.width! * 0.2);
+    // The frame's pixels are the photo's: the face region of the frame matches the upright source there.
+    const t = (stored.analysis as { cropTransform: number[] }).cropTransform;
+    const srcX = (meta.width! / 2 - t[2]) / t[0];
+    const srcY = (meta.height! / 2 - t[5]) / t[4];
+    expect(srcX).toBeGreaterThan(400);
+    expect(srcX).toBeLessThan(400 + 1536);
+    expect(srcY).toBeGreaterThan(300);
+  });
+
+  it("accepts a 104 px face, works on it enlarged to 128 px and says a bigger photo is sharper", async () => {
+    const r = await prepareEnrolment(fixture("astronaut.png"));
+    expect(r.warnings).toEqual([expect.stringMatching(/small in this photo \(10\d px\).*bigger photo gives a sharper result/)]);
+    const lm = r.template.landmarks;
+    const src = (r.template.analysis as { quality: { faceSizePx: number } }).quality.faceSizePx;
+    const k = (r.template.analysis as { cropTransform: number[] }).cropTransform[0];
+    expect(src * k).toBeCloseTo(DEFAULT_ENROLMENT_RULES.smallFaceSizePx, 0);
+    let minX = Infinity, maxX = -Infinity;
+    for (let i = 0; i < lm.length; i += 3) {
+      minX = Math.min(minX, lm[i]);
+      maxX = Math.max(maxX, lm[i]);
+    }
+    expect(maxX - minX).toBeGreaterThan(100); // the mesh is as wide as a 128 px face's, not a 104 px one's
   });
 
   it("refuses a taken name, a full account or a non-image before analysing, and saves nothing", async () => {
@@ -158,8 +205,9 @@ describe("enrolment from real photos (face analysis stage)", () => {
   });
 
   it("refuses a face that is too small, a blurry photo and a photo without a face, saying what to fix", async () => {
-    const small = await prepareEnrolment(fixture("astronaut.png")).catch((e: unknown) => e);
-    expect((small as MimicError).userMessage).toMatch(/^face too small: at least 128 px/);
+    const tiny = new Uint8Array(await sharp(fixture("grace_hopper_512x512.jpg")).resize(128, 128).png().toBuffer());
+    const small = await prepareEnrolment(tiny).catch((e: unknown) => e);
+    expect((small as MimicError).userMessage, String(small)).toMatch(/^face too small: at least 64 px/);
     const blurred = new Uint8Array(await sharp(fixture("franck_01829.jpg")).blur(3).jpeg().toBuffer());
     const blurry = await prepareEnrolment(blurred).catch((e: unknown) => e);
     expect((blurry as MimicError).userMessage).toMatch(/too blurry/);

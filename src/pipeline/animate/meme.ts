@@ -1,7 +1,7 @@
 import { MimicError } from "../../errors.ts";
 import { encodeGif, type EncodedGif } from "../gif/index.ts";
 import { resizeImage } from "../image/index.ts";
-import { applyOverlay, renderCaptionOverlay, type MemeCaptions } from "../render/index.ts";
+import { applyOverlay, faceAvoidBox, renderCaptionOverlay, type MemeCaptions } from "../render/index.ts";
 import { renderVisibleMark } from "../provenance/visible.ts";
 import { transferExpression, type Regions, type TransferMode } from "../transfer/index.ts";
 import type { AnalyzedFace, RgbImage, StageTimings } from "../types.ts";
@@ -135,7 +135,7 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
     carriedFrames = r.carriedFrames;
     lap("resize");
   }
-  frames = await captionFrames(frames, input.captions);
+  frames = await captionFrames(frames, input.captions && { avoid: avoidOf(input, faces), ...input.captions });
   if (input.visibleMark) {
     const mark = await renderVisibleMark(frames[0].width, frames[0].height);
     frames = frames.map((f) => applyOverlay(f, mark));
@@ -143,6 +143,15 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
   lap("captions");
   timingsMs.total = Object.values(timingsMs).reduce((s, v) => s + v, 0);
   return { frames, delaysMs, kind, faceFrames, carriedFrames, timingsMs };
+}
+
+/** The face captions keep off: the template's (mimic frames are the template's), or the reaction's first (swap). */
+function avoidOf(input: AnimatedMemeInput, faces: (AnalyzedFace | null)[]): MemeCaptions["avoid"] {
+  if ((input.mode ?? "mimic") === "mimic") return faceAvoidBox(input.templateFace.landmarks, input.template.width, input.template.height);
+  const i = faces.findIndex((f) => f !== null);
+  if (i < 0) return undefined;
+  const f = input.reaction.frames[i];
+  return faceAvoidBox(faces[i]!.landmarks, f.width, f.height);
 }
 
 /** Draws the same captions on every frame (rendered once). */

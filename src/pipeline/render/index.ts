@@ -1,4 +1,4 @@
-export { renderMeme, renderCaptionOverlay, applyOverlay, captionBoxes, MAX_CAPTION_BOXES } from "./meme.ts";
+export { renderMeme, renderCaptionOverlay, applyOverlay, captionBoxes, faceAvoidBox, MAX_CAPTION_BOXES } from "./meme.ts";
 export type { MemeCaptions, CaptionBox, CaptionOverlay, PlacedCaption } from "./meme.ts";
 export { fitCaption, layoutCaption, MAX_LINES } from "./fit.ts";
 export type { FitOptions, FitResult, CaptionLayout, VAlign } from "./fit.ts";

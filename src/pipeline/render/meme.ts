@@ -22,6 +22,11 @@ export interface MemeCaptions {
   boxes?: CaptionBox[];
   /** Keep the user's letter case instead of the classic all-caps. */
   keepCase?: boolean;
+  /**
+   * The face, as fractions (0..1) of the image: top and bottom captions shrink to stay off it where the
+   * space above or below it allows a readable caption (otherwise they keep the classic boxes).
+   */
+  avoid?: { x: number; y: number; width: number; height: number };
 }
 
 /** Classic layout, after memegen: boxes span the width minus side margins, each ~20 % of the height. */
@@ -31,6 +36,29 @@ export const BOX_HEIGHT = 0.2;
 /** Caps the font size of short captions so "LOL" does not fill a fifth of the picture. */
 export const MAX_FONT_PER_HEIGHT = 0.12;
 export const MAX_CAPTION_BOXES = 8;
+/** Smallest caption box (fraction of the height) worth keeping off the face; below it the classic box is used. */
+export const MIN_AVOID_BOX = 0.09;
+
+/** The face to keep captions off: its mesh's bounds (a little more above, for the forehead), as image fractions. */
+export function faceAvoidBox(landmarks: ArrayLike<number>, width: number, height: number): NonNullable<MemeCaptions["avoid"]> {
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -Infinity;
+  let y1 = -Infinity;
+  for (let i = 0; i + 1 < landmarks.length; i += 3) {
+    x0 = Math.min(x0, landmarks[i]);
+    x1 = Math.max(x1, landmarks[i]);
+    y0 = Math.min(y0, landmarks[i + 1]);
+    y1 = Math.max(y1, landmarks[i + 1]);
+  }
+  const h = y1 - y0;
+  const clamp = (v: number) => Math.min(1, Math.max(0, v));
+  const top = clamp((y0 - 0.12 * h) / height);
+  const bottom = clamp((y1 + 0.03 * h) / height);
+  const left = clamp((x0 - 0.03 * h) / width);
+  const right = clamp((x1 + 0.03 * h) / width);
+  return { x: left, y: top, width: right - left, height: bottom - top };
+}
 
 export interface PlacedCaption {
   text: string;
@@ -48,9 +76,17 @@ export function captionBoxes(width: number, height: number, captions: MemeCaptio
   const bh = Math.max(4, Math.round(height * BOX_HEIGHT));
   const bw = Math.max(4, width - 2 * mx);
   const has = (s: unknown): s is string => typeof s === "string" && s.trim() !== "";
-  if (has(captions.top)) out.push({ text: captions.top, box: { x: mx, y: my, width: bw, height: bh }, valign: "top", maxFontSize });
+  const a = captions.avoid;
+  const validAvoid = a && [a.x, a.y, a.width, a.height].every((v) => Number.isFinite(v) && v >= 0 && v <= 1);
+  // Space left above and below the face; a caption squeezed under MIN_AVOID_BOX would be unreadable.
+  const minBox = Math.max(4, Math.round(height * MIN_AVOID_BOX));
+  const above = validAvoid ? Math.round(a.y * height) - my : -1;
+  const below = validAvoid ? height - my - Math.round((a.y + a.height) * height) : -1;
+  const topH = above >= minBox ? Math.min(bh, above) : bh;
+  const bottomH = below >= minBox ? Math.min(bh, below) : bh;
+  if (has(captions.top)) out.push({ text: captions.top, box: { x: mx, y: my, width: bw, height: topH }, valign: "top", maxFontSize });
   if (has(captions.bottom)) {
-    out.push({ text: captions.bottom, box: { x: mx, y: height - my - bh, width: bw, height: bh }, valign: "bottom", maxFontSize });
+    out.push({ text: captions.bottom, box: { x: mx, y: height - my - bottomH, width: bw, height: bottomH }, valign: "bottom", maxFontSize });
   }
   const boxes = captions.boxes ?? [];
   if (boxes.length > MAX_CAPTION_BOXES) {

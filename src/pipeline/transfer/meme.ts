@@ -1,7 +1,7 @@
 import type { FaceAnalyzer } from "../face/index.ts";
 import { getFaceAnalyzer } from "../face/index.ts";
 import { decodeImage, encodePng } from "../image/index.ts";
-import { applyOverlay, renderCaptionOverlay, type MemeCaptions } from "../render/index.ts";
+import { applyOverlay, faceAvoidBox, renderCaptionOverlay, type MemeCaptions } from "../render/index.ts";
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import type { Regions } from "./expression.ts";
 import { transferExpression, type TransferMode } from "./transfer.ts";
@@ -75,7 +75,8 @@ export async function makeMeme(
   let image = res.image;
   const c = opts.captions;
   if (c && (c.top?.trim() || c.bottom?.trim() || c.boxes?.some((b) => b.text.trim()))) {
-    image = applyOverlay(image, await renderCaptionOverlay(image.width, image.height, c));
+    const avoid = faceAvoidBox(res.landmarks, image.width, image.height);
+    image = applyOverlay(image, await renderCaptionOverlay(image.width, image.height, { avoid, ...c }));
     lap("caption");
   }
   const png = await encodePng(image, { compressionLevel: opts.compressionLevel });

@@ -142,6 +142,26 @@ describe("renderMeme (pixels)", () => {
     expect(c.white).toBeGreaterThan(20);
   });
 
+  it("top and bottom captions keep off the face where the frame leaves room, and keep the classic boxes where it does not", async () => {
+    const img = grey(300, 400);
+    // A portrait: the face from 20 % to 60 % of the height; a caption box under 9 % of the height would be unreadable.
+    const face = { x: 0.3, y: 0.2, width: 0.4, height: 0.4 };
+    const caps = { top: "when the portrait", bottom: "keeps your face visible", avoid: face };
+    const [top, bottom] = captionBoxes(300, 400, caps).map((p) => p.box);
+    const facePx = { x: 90, y: 80, width: 120, height: 160 };
+    expect(top.y + top.height).toBeLessThanOrEqual(facePx.y);
+    expect(bottom.y).toBeGreaterThanOrEqual(facePx.y + facePx.height);
+    const c = changedPixels(img, await decodePng(await renderMeme(img, caps)));
+    expect(c.outside([top, bottom])).toBe(0);
+    expect(c.outside([{ x: 0, y: 0, width: 300, height: facePx.y }, { x: 0, y: facePx.y + facePx.height, width: 300, height: 400 - facePx.y - facePx.height }])).toBe(0);
+    // Without the face the top caption is the classic 20 % box, which would reach into it.
+    const classic = captionBoxes(300, 400, { top: "x" })[0].box;
+    expect(classic.y + classic.height).toBeGreaterThan(facePx.y);
+    // A close crop (face from 5 % to 95 %): no room, so the classic boxes stay.
+    const close = captionBoxes(300, 400, { top: "x", bottom: "y", avoid: { x: 0.1, y: 0.05, width: 0.8, height: 0.9 } });
+    expect(close.map((p) => p.box)).toEqual(captionBoxes(300, 400, { top: "x", bottom: "y" }).map((p) => p.box));
+  });
+
   it("no captions (or blank ones) leave the image untouched", async () => {
     const img = grey(64, 64, 77);
     const after = await decodePng(await renderMeme(img, { top: "  ", bottom: "" }));
