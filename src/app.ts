@@ -7,7 +7,7 @@ import { createDiscordBot, type DiscordBot } from "./bots/discord/bot.ts";
 import { startPlayground, type Playground } from "./bots/playground/server.ts";
 import { createTelegramBot, type TelegramBot } from "./bots/telegram/bot.ts";
 import type { Config } from "./config.ts";
-import { storeModeration, storeTemplates } from "./core/bindings.ts";
+import { storeAudit, storeModeration, storeTemplates } from "./core/bindings.ts";
 import { createCore, type Core, type FetchLike } from "./core/index.ts";
 import { logger } from "./logger.ts";
 import { findFfmpeg } from "./pipeline/video/index.ts";
@@ -66,7 +66,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     queue = ops.observeQueue(queue, metrics);
     ports = ops.observePorts(ports, metrics);
   }
-  const core = createCore({ ...ports, queue }, { maxInputBytes: config.MAX_INPUT_BYTES, fetch: opts.fetch });
+  const core = createCore({ ...ports, audit: storeAudit(store), queue }, { maxInputBytes: config.MAX_INPUT_BYTES, fetch: opts.fetch });
   let closed = false;
   return {
     config,

@@ -34,6 +34,7 @@ export const configSchema = z.object({
   DAILY_QUOTA_PER_USER: int(50, 0, 1_000_000),
   DAILY_QUOTA_PER_SERVER: int(0, 0, 100_000_000),
   COOLDOWN_SECONDS: int(5, 0, 86_400),
+  AUDIT_RETENTION_DAYS: int(30, 1, 3650),
   // --- queue
   QUEUE_URL: str(),
   QUEUE_WORKERS: int(os.availableParallelism(), 1, 256),

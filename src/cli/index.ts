@@ -33,6 +33,10 @@ export const COMMANDS: Record<string, { description: string; load: () => Promise
     description: "Animated GIF: your face (--from) morphing into another expression or face (--to)",
     load: () => import("./commands/morph.ts"),
   },
+  audit: {
+    description: "Who made this picture? Looks a file (or its SHA-256) up in the audit trail of every server",
+    load: () => import("./commands/audit.ts"),
+  },
   inspect: {
     description: "Show the AI-edit marks (XMP DigitalSourceType, tool, comments) a file carries, and its SHA-256",
     load: () => import("./commands/inspect.ts"),

@@ -1,7 +1,7 @@
 import { MimicError } from "../errors.ts";
 import type { Store } from "../templates/store.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
-import type { ModerationPort, Scope, ServerSettings, SettingKey, TemplatePort } from "./ports.ts";
+import type { AuditPort, ModerationPort, Scope, ServerSettings, SettingKey, TemplatePort } from "./ports.ts";
 
 /**
  * Binds the Prisma store (src/templates) to the core's ports. The store owns every rule (names,
@@ -40,6 +40,15 @@ export function storeTemplates(store: Store): TemplatePort {
     setDefault: async (owner, name) => void (await t.setDefault(owner, name)),
     rename: async (owner, from, to) => void (await t.rename(owner, from, to)),
     forgetUser: (owner) => t.forgetUser(owner),
+  };
+}
+
+export function storeAudit(store: Store): AuditPort {
+  const a = store.audit;
+  return {
+    record: (e) => a.record(e),
+    lookup: (sha256, where) => a.lookup(sha256, where),
+    retentionDays: a.retentionDays,
   };
 }
 

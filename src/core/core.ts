@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import { MimicError, isMimicError, userMessageOf } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { MAX_CAPTION_CHARS, prepareCaption } from "../pipeline/render/text.ts";
+import { parseSha256 } from "../templates/audit.ts";
 import { normaliseTemplateName } from "../templates/names.ts";
 import type { CommandContext, ImageInput, Reply } from "./context.ts";
 import { hint } from "./hints.ts";
@@ -53,6 +55,13 @@ export interface ConfigInput {
   value?: string;
 }
 
+export interface AuditInput {
+  /** Hex SHA-256 of the picture (what `mimic inspect` prints). */
+  hash?: string;
+  /** Or the picture itself: its bytes are hashed exactly as received. */
+  image?: ImageInput;
+}
+
 export interface CoreOptions {
   /** MAX_INPUT_BYTES: no input is fetched beyond this, whatever the platform allows. */
   maxInputBytes: number;
@@ -71,6 +80,8 @@ export interface Core {
   forgetMe(ctx: CommandContext, input: { confirm: boolean }): Promise<Reply>;
   usage(ctx: CommandContext): Promise<Reply>;
   config(ctx: CommandContext, input: ConfigInput): Promise<Reply>;
+  /** Admins: who made the picture with this SHA-256 (or this attached picture) on this server. */
+  audit(ctx: CommandContext, input: AuditInput): Promise<Reply>;
   /** Template names of the user starting with `prefix` (case-insensitive), at most 25 (Discord's cap). */
   templateNames(owner: Owner, prefix: string): Promise<string[]>;
 }
@@ -116,9 +127,10 @@ export function checkTemplateName(name: string): string {
 }
 
 const MIB = 1024 * 1024;
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 export function createCore(ports: CorePorts, options: CoreOptions): Core {
-  const { templates, moderation, queue } = ports;
+  const { templates, moderation, queue, audit } = ports;
 
   const inputLimit = (ctx: CommandContext) => Math.min(options.maxInputBytes, ctx.downloadLimitBytes ?? Infinity);
   const load = (ctx: CommandContext, image: ImageInput) =>
@@ -140,8 +152,12 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     return templates.resolve(ownerOf(ctx), name);
   }
 
-  /** Moderation in front of the queue: admit (counts a use), submit, refund when the job did not deliver. */
-  async function runJob(ctx: CommandContext, kind: JobKind, job: Job, accept?: (result: JobResult) => void) {
+  /**
+   * Moderation in front of the queue: admit (counts a use), submit, refund when the job did not deliver.
+   * `accept` runs on the result before it counts as delivered (the audit record): if it fails, nothing is
+   * sent and the use is refunded.
+   */
+  async function runJob(ctx: CommandContext, kind: JobKind, job: Job, accept?: (r: JobResult) => Promise<void>) {
     const admission: Admission = await moderation.admit(scopeOf(ctx), kind);
     try {
       const result = await queue.submit(job, {
@@ -151,8 +167,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         signal: ctx.signal,
         onProgress: ctx.progress,
       });
-      // A result the chat cannot take was not delivered either: refunded like a failure.
-      accept?.(result);
+      // A result the chat cannot take, or one that could not be recorded, was not delivered: refunded like a failure.
+      await accept?.(result);
       return result;
     } catch (e) {
       await admission.refund().catch((err: unknown) => logger.warn({ err, requestId: ctx.requestId }, "refund failed"));
@@ -163,7 +179,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
   async function render(
     ctx: CommandContext,
     reaction: EncodedImage,
-    template: { summary: { name: string }; data: unknown },
+    template: { summary: { id: string; name: string }; data: unknown },
     opts: { captions: Captions; notes: string[]; intensity: number; mode: TransferMode; animation: "none" | "morph" | "reaction" },
   ): Promise<Reply> {
     const { summary, data } = template;
@@ -184,14 +200,28 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
             visibleMark,
             ...(ctx.animationFormat ? { format: ctx.animationFormat } : {}),
           };
-    const result = await runJob(ctx, job.kind, job, (r) => {
+    // A result the chat cannot take is not delivered. Who made which picture is recorded for the server's
+    // moderators (hashes only) before anything is sent.
+    const accept = async (r: JobResult) => {
       if (r.kind !== "enrol" && r.bytes.byteLength > byteBudget) {
         throw new MimicError(
           "IMAGE_TOO_LARGE",
           `The result (${(r.bytes.byteLength / MIB).toFixed(1)} MiB) is larger than this chat allows (${(byteBudget / MIB).toFixed(1)} MiB). Try a shorter or smaller reaction.`,
         );
       }
-    });
+      if (r.kind === "enrol" || !audit) return;
+      await audit.record({
+        platform: ctx.platform,
+        userId: ctx.userId,
+        serverId: ctx.serverId,
+        channelId: ctx.channelId,
+        kind: job.kind,
+        templateId: summary.id,
+        inputSha256: sha256(reaction.bytes),
+        outputSha256: sha256(r.bytes),
+      });
+    };
+    const result = await runJob(ctx, job.kind, job, accept);
     if (result.kind === "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "enrol result for a render job" });
     const ext = result.mime === "image/gif" ? "gif" : result.mime === "video/mp4" ? "mp4" : "png";
     return {
@@ -320,6 +350,31 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         if (value === "") throw new MimicError("BAD_INPUT", `Give a value for “${input.key}”, e.g. ${exampleFor(input.key)}.`);
         const after = await moderation.updateSetting(scopeOf(ctx), input.key, value);
         return { text: `Updated “${input.key}”.\n${describeSettings(after, ctx)}`, ephemeral: true };
+      }),
+
+    audit: (ctx, input) =>
+      guarded(ctx, async () => {
+        if (ctx.serverId === null) throw new MimicError("BAD_INPUT", "The audit trail belongs to a server or group: use this command there.");
+        if (!ctx.isAdmin) throw new MimicError("FORBIDDEN", "Only server admins (Manage Server / group admins) can look up who made a picture.");
+        if (!audit) throw new MimicError("DISABLED", "This Mimic keeps no audit trail.");
+        let hash: string;
+        if (input.image) hash = sha256((await load(ctx, input.image)).bytes);
+        else if (input.hash) hash = parseSha256(input.hash);
+        else throw new MimicError("BAD_INPUT", "Give the picture's SHA-256 (`mimic inspect <file>` prints it) or attach the picture.");
+        const rows = await audit.lookup(hash, { platform: ctx.platform, serverId: ctx.serverId });
+        if (rows.length === 0) {
+          return {
+            text: `No picture with SHA-256 ${hash.slice(0, 12)}… was made or used here in the last ${audit.retentionDays} days. (Chat apps may re-encode pictures: a re-encoded copy has another hash.)`,
+            ephemeral: true,
+          };
+        }
+        const who = (id: string) => (ctx.platform === "discord" ? `<@${id}>` : `user ${id}`);
+        const where = (id: string | null) => (id === null ? "" : ctx.platform === "discord" ? ` in <#${id}>` : ` in chat ${id}`);
+        const lines = rows.map((r) => {
+          const role = r.outputSha256 === hash ? "made it" : "used it as the reaction image";
+          return `• ${r.at.toISOString().slice(0, 16).replace("T", " ")} UTC: ${who(r.userId)} ${role} (${r.kind}, face #${r.templateId ?? "?"})${where(r.channelId)}`;
+        });
+        return { text: `SHA-256 ${hash.slice(0, 12)}…:\n${lines.join("\n")}`, ephemeral: true };
       }),
 
     async templateNames(owner, prefix) {

@@ -99,6 +99,29 @@ export interface Admission {
   refund(): Promise<void>;
 }
 
+// ---------------------------------------------------------------- audit trail
+
+/** One generation as the moderators' audit trail keeps it (hashes, never pixels). */
+export interface AuditEntry {
+  platform: Platform;
+  userId: string;
+  serverId: string | null;
+  channelId: string | null;
+  kind: JobKind;
+  templateId: string | null;
+  /** Lower-case hex SHA-256 of the input as received and of the file sent back. */
+  inputSha256: string;
+  outputSha256: string | null;
+}
+
+export interface AuditPort {
+  record(entry: AuditEntry): Promise<void>;
+  /** Rows of one server whose input or output has this hash, newest first. */
+  lookup(sha256: string, where: { platform: Platform; serverId: string }): Promise<Array<Omit<AuditEntry, "platform" | "kind"> & { kind: string; at: Date }>>;
+  /** How many days rows are kept (said in "not found" answers). */
+  readonly retentionDays: number;
+}
+
 // ---------------------------------------------------------------- queue
 
 // The job contract is the queue's own (src/queue/jobs.ts); the core only needs to submit.
@@ -119,4 +142,6 @@ export interface CorePorts {
   templates: TemplatePort;
   moderation: ModerationPort;
   queue: QueuePort;
+  /** The moderators' audit trail; without it nothing is recorded and `audit` lookups are refused. */
+  audit?: AuditPort;
 }

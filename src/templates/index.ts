@@ -11,7 +11,7 @@
  *   list(owner) → TemplateSummary[]            count(owner) → number
  *   get(owner, name?) → StoredTemplate         (crop PNG, landmarks, embedding, analysis; default when no name) NOT_FOUND
  *   rename(owner, from, to)   setDefault(owner, name)   remove(owner, name) → {newDefault}
- *   forgetUser(owner) → {templates, usageRecords}   every template, the user row and all usage records
+ *   forgetUser(owner) → {templates, usageRecords}   every template, the user row, all usage and audit records
  *
  * store.moderation (scope = {platform, userId, serverId|null, channelId|null}):
  *   admit(scope, command) → Admission {id, refund()}   atomic quota + cooldown; DISABLED / FORBIDDEN /
@@ -23,6 +23,9 @@
  *   usageReport({platform, serverId, isAdmin}) → {today, last30Days}: {total, byCommand, topUsers}
  *   pruneUsage(keepDays = 90) → deleted count       (openStore runs it at start-up)
  *
+ * store.audit: record({platform, userId, serverId, channelId, kind, templateId, inputSha256, outputSha256})
+ *   lookup(sha256, {platform, serverId}?) → AuditRecord[] newest first     prune() (start-up, then hourly on write)
+ *
  * Enrolment:
  *   assessEnrolment(analysis, rules?) → verdict          pure: which face, usable or what to fix
  *   prepareEnrolment(photoBytes, opts?) → {template, warnings, otherFaces}   heavy, no DB (worker-safe)
@@ -32,6 +35,8 @@ export { openStore } from "./store.ts";
 export type { Store, StoreOptions } from "./store.ts";
 export { TemplateStore, MESH_VALUES } from "./templates.ts";
 export type { EnrolledTemplate, Owner, StoredTemplate, TemplateSummary } from "./templates.ts";
+export { AuditLog, parseSha256, DEFAULT_AUDIT_RETENTION_DAYS } from "./audit.ts";
+export type { AuditEntry, AuditRecord } from "./audit.ts";
 export { Moderation, rulesPatchSchema, formatWait, USAGE_RETENTION_DAYS } from "./moderation.ts";
 export type { Admission, RuleDefaults, Rules, RulesPatch, Scope, ServerRef, UsageReport, UsageWindow, UserUsage } from "./moderation.ts";
 export { assessEnrolment, prepareEnrolment, enrolFace, DEFAULT_ENROLMENT_RULES, TEMPLATE_CROP_SIZE, TEMPLATE_MAX_SIDE, portraitFrame } from "./enrol.ts";

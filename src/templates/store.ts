@@ -5,6 +5,7 @@ import { openBlobReader } from "./db/blobs.ts";
 import { gateFor } from "./db/gate.ts";
 import { migrate } from "./db/migrate.ts";
 import { describeTarget, resolveDatabaseTarget, type DatabaseTarget } from "./db/url.ts";
+import { AuditLog } from "./audit.ts";
 import { Moderation, type RuleDefaults } from "./moderation.ts";
 import { TemplateStore } from "./templates.ts";
 
@@ -19,6 +20,8 @@ export interface StoreOptions {
   poolSize?: number;
   /** Usage records older than this many days (at least 30) are deleted at start-up; default 90. */
   usageRetentionDays?: number;
+  /** Audit trail rows older than this many days are deleted; default AUDIT_RETENTION_DAYS (30). */
+  auditRetentionDays?: number;
   /** Clock in epoch ms (tests move time); default Date.now. */
   now?: () => number;
 }
@@ -29,6 +32,7 @@ export interface Store {
   readonly description: string;
   readonly templates: TemplateStore;
   readonly moderation: Moderation;
+  readonly audit: AuditLog;
   close(): Promise<void>;
 }
 
@@ -62,12 +66,16 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
   const blobs = openBlobReader(target);
   const pruned = await moderation.pruneUsage(opts.usageRetentionDays);
   if (pruned) logger.info({ pruned }, "old usage records deleted");
+  const audit = new AuditLog(db, opts.auditRetentionDays ?? cfg.AUDIT_RETENTION_DAYS, opts.now, gate);
+  const prunedAudit = await audit.prune();
+  if (prunedAudit) logger.info({ pruned: prunedAudit }, "old audit records deleted");
   let closed = false;
   return {
     dialect: target.dialect,
     description: describeTarget(target),
     templates: new TemplateStore(db, maxTemplatesPerUser, gate, blobs),
     moderation,
+    audit,
     async close() {
       if (closed) return;
       closed = true;

@@ -219,7 +219,9 @@ export class TemplateStore {
           await tx.user.delete({ where: { id: user.id } });
         }
         const usage = await tx.usageEvent.deleteMany({ where: { platform: owner.platform, platformUserId: owner.userId } });
-        return { templates, usageRecords: usage.count };
+        // The audit trail's rows are records of this user's use too.
+        const audit = await tx.auditEvent.deleteMany({ where: { platform: owner.platform, platformUserId: owner.userId } });
+        return { templates, usageRecords: usage.count + audit.count };
       }),
     );
   }

@@ -34,6 +34,7 @@ describe("Discord adapter: embed pictures go through Discord's media proxy", () 
       forgetMe: unused,
       usage: unused,
       config: unused,
+      audit: unused,
       templateNames: async () => [],
     };
     bot = createDiscordBot({ core, token: fake.token, apiRoot: fake.base });

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDiscordBot, type DiscordBot } from "../../src/bots/discord/bot.ts";
 import { commandDefinitions } from "../../src/bots/discord/commands.ts";
@@ -63,7 +64,8 @@ describe("Discord bot (real discord.js against a fake Discord)", () => {
     let answer = await fake.finalAnswer(i.token, 120_000);
     expect(answer.files, content(answer)).toHaveLength(1);
     expect(answer.files[0].filename).toMatch(/\.png$/);
-    const png = await describeImage(answer.files[0].bytes);
+    const pngBytes = answer.files[0].bytes;
+    const png = await describeImage(pngBytes);
     expect(png.format).toBe("png");
     // The meme is the saved face (its aligned crop) wearing the reaction's expression: same size as the crop.
     const crop = (await app.app.store.templates.get({ platform: "discord", userId: ALICE.id })).cropSize;
@@ -80,6 +82,18 @@ describe("Discord bot (real discord.js against a fake Discord)", () => {
     expect(gif.width).toBe(gif.height);
     expect(gif.width).toBeGreaterThanOrEqual(128);
     expect(gif.width).toBeLessThanOrEqual(crop);
+
+    // 3b. "who made this picture?": an admin attaches the GIF Mimic sent, or gives the PNG's SHA-256
+    const sent = fake.addAttachment(answer.files[0].bytes, "mimic-me.gif", "image/gif");
+    i = fake.slash(BOB, "mimic", [sub("audit", [{ name: "picture", type: OPT.attachment, value: sent.id }])], { attachments: [sent], permissions: PERMISSIONS.manageGuild });
+    expect((await ack(i.token)).json).toMatchObject({ type: 5, data: { flags: EPHEMERAL } });
+    let audit = await fake.finalAnswer(i.token);
+    expect(content(audit)).toContain(`<@${ALICE.id}> made it (animated`);
+    i = fake.slash(BOB, "mimic", [sub("audit", [str("hash", createHash("sha256").update(pngBytes).digest("hex"))])], { permissions: PERMISSIONS.manageGuild });
+    expect(content(await fake.finalAnswer(i.token))).toContain(`<@${ALICE.id}> made it (meme`);
+    i = fake.slash(BOB, "mimic", [sub("audit", [str("hash", createHash("sha256").update(pngBytes).digest("hex"))])]);
+    audit = await fake.finalAnswer(i.token);
+    expect(content(audit)).toMatch(/Only server admins/);
 
     // 4. an admin (Manage Server) sets a daily quota of 2; Alice has used 2 → refused, privately
     i = fake.slash(ALICE, "mimic", [sub("config", [str("setting", "quota"), str("value", "2")])], { permissions: PERMISSIONS.manageGuild });

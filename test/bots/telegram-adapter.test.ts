@@ -38,6 +38,7 @@ function recordingCore(calls: CoreCall[], replies: Partial<Record<keyof Core, (c
     forgetMe: answer("forgetMe"),
     usage: answer("usage"),
     config: answer("config"),
+    audit: answer("audit"),
     templateNames: async () => [],
   };
 }

@@ -211,6 +211,13 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
                 key: (o.getString("setting") as SettingKey | null) ?? undefined,
                 value: o.getString("value") ?? undefined,
               });
+            case "audit": {
+              const att = o.getAttachment("picture");
+              return core.audit(ctx, {
+                hash: o.getString("hash") ?? undefined,
+                image: att ? { kind: "url", url: att.url, declaredSize: att.size, declaredMime: att.contentType ?? undefined, name: att.name } : undefined,
+              });
+            }
             default:
               return core.forgetMe(ctx, { confirm: o.getBoolean("confirm", true) });
           }

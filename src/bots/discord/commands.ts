@@ -93,6 +93,13 @@ const mimic = new SlashCommandBuilder()
   )
   .addSubcommand((s) =>
     s
+      .setName("audit")
+      .setDescription("Who made this picture? Look up its SHA-256 or attach it (Manage Server)")
+      .addStringOption((o) => o.setName("hash").setDescription("The picture's SHA-256 (mimic inspect prints it)").setMinLength(64).setMaxLength(71))
+      .addAttachmentOption((o) => o.setName("picture").setDescription("The picture itself, as Mimic sent it")),
+  )
+  .addSubcommand((s) =>
+    s
       .setName("forget")
       .setDescription("Delete all your saved faces and usage history")
       .addBooleanOption((o) => o.setName("confirm").setDescription("Yes, delete everything").setRequired(true)),

@@ -86,7 +86,7 @@ const HELP = [
   "2. Reply to a reaction photo, GIF or sticker with /meme top text | bottom text",
   "   options first: face=<name> intensity=<0-100> swap gif still",
   "/morph (as a reply) makes an animated morph, /faces manages your faces,",
-  "/usage shows your usage, /forget deletes your data, /config is for group admins.",
+  "/usage shows your usage, /forget deletes your data, /config and /audit <sha256> (who made a picture) are for group admins.",
 ].join("\n");
 
 export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
@@ -311,6 +311,12 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       case "usage":
         await send(ctx, await core.usage(await contextOf(ctx, true)));
         return;
+      case "audit": {
+        // The hash as text, or reply to the picture sent as a file (Telegram re-encodes photos: another hash).
+        const image = cmd.args.trim() ? undefined : targetImage(ctx);
+        await send(ctx, await core.audit(await contextOf(ctx, true), { hash: cmd.args.trim() || undefined, image }));
+        return;
+      }
       case "config": {
         const [key, ...rest] = cmd.args.split(/\s+/).filter(Boolean);
         await send(

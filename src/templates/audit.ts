@@ -1,0 +1,117 @@
+/**
+ * The moderators' audit trail: one row per generation (who, where, when, job kind, template, SHA-256 of the
+ * input and of the output), so "who made this picture?" is answered from the picture's own hash. No pixels
+ * are kept. Rows older than the retention are deleted by the app itself (at start-up and, while it runs,
+ * at most once an hour when a row is written); forget-me deletes a user's rows (TemplateStore.forgetUser).
+ */
+import { MimicError } from "../errors.ts";
+import type { Db } from "./db/client.ts";
+import { passThrough, type Gate } from "./db/gate.ts";
+import { withRetry } from "./db/retry.ts";
+import { checkIdentity } from "./names.ts";
+
+export const DEFAULT_AUDIT_RETENTION_DAYS = 30;
+const DAY_MS = 86_400_000;
+const PRUNE_EVERY_MS = 3_600_000;
+/** Most rows one lookup returns (the same picture posted many times is still one answer). */
+const LOOKUP_LIMIT = 20;
+
+export interface AuditEntry {
+  platform: string;
+  userId: string;
+  /** null in private chats. */
+  serverId: string | null;
+  channelId: string | null;
+  kind: string;
+  templateId: string | null;
+  inputSha256: string;
+  outputSha256: string | null;
+}
+
+export interface AuditRecord extends AuditEntry {
+  at: Date;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** A hex SHA-256 as typed by a person (any case, surrounding space, an optional "sha256:" prefix), or BAD_INPUT. */
+export function parseSha256(text: string): string {
+  const h = text.trim().toLowerCase().replace(/^sha-?256:/, "");
+  if (!SHA256.test(h)) {
+    throw new MimicError("BAD_INPUT", "That is not a SHA-256 hash: give the 64 hex characters that `mimic inspect <file>` prints, or attach the picture.");
+  }
+  return h;
+}
+
+export class AuditLog {
+  private lastPrune = 0;
+
+  constructor(
+    private readonly db: Db,
+    readonly retentionDays: number = DEFAULT_AUDIT_RETENTION_DAYS,
+    private readonly now: () => number = Date.now,
+    private readonly gate: Gate = passThrough,
+  ) {
+    if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new Error(`audit retention must be ≥ 1 day, got ${retentionDays}`);
+  }
+
+  async record(e: AuditEntry): Promise<void> {
+    checkIdentity(e.platform, e.userId);
+    for (const h of [e.inputSha256, e.outputSha256]) if (h !== null && !SHA256.test(h)) throw new Error(`audit: not a sha256: ${h}`);
+    const now = this.now();
+    await this.exclusive(() =>
+      this.db.auditEvent.create({
+        data: {
+          platform: e.platform,
+          serverId: e.serverId ?? "",
+          channelId: e.channelId ?? "",
+          platformUserId: e.userId,
+          kind: e.kind,
+          templateId: e.templateId,
+          inputSha256: e.inputSha256,
+          outputSha256: e.outputSha256,
+          atMs: BigInt(now),
+        },
+      }),
+    );
+    if (now - this.lastPrune >= PRUNE_EVERY_MS) await this.prune();
+  }
+
+  /**
+   * Generations whose input or output has this hash, newest first. `where` narrows to one server (a server's
+   * admins see only their own server's rows); without it (the operator's CLI) every row is searched.
+   */
+  async lookup(sha256: string, where?: { platform: string; serverId: string }): Promise<AuditRecord[]> {
+    const h = parseSha256(sha256);
+    const rows = await this.gate.run(() =>
+      this.db.auditEvent.findMany({
+        where: { OR: [{ outputSha256: h }, { inputSha256: h }], ...(where && { platform: where.platform, serverId: where.serverId }) },
+        orderBy: [{ atMs: "desc" }, { id: "desc" }],
+        take: LOOKUP_LIMIT,
+      }),
+    );
+    return rows.map((r) => ({
+      platform: r.platform,
+      userId: r.platformUserId,
+      serverId: r.serverId || null,
+      channelId: r.channelId || null,
+      kind: r.kind,
+      templateId: r.templateId,
+      inputSha256: r.inputSha256,
+      outputSha256: r.outputSha256,
+      at: new Date(Number(r.atMs)),
+    }));
+  }
+
+  /** Deletes rows older than the retention; returns how many. */
+  async prune(): Promise<number> {
+    const now = this.now();
+    this.lastPrune = now;
+    const oldest = BigInt(now - this.retentionDays * DAY_MS);
+    return (await this.exclusive(() => this.db.auditEvent.deleteMany({ where: { atMs: { lt: oldest } } }))).count;
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    return this.gate.run(() => withRetry(work));
+  }
+}
