@@ -89,4 +89,4 @@ export function fakeTemplate(seed: string, cropBytes = 256): EnrolledTemplate {
 }
 
 /** Every table of the store (the drift test checks this list against the schema). */
-export const STORE_TABLES = ["users", "templates", "server_settings", "usage_events", "bans"] as const;
+export const STORE_TABLES = ["users", "templates", "server_settings", "usage_events", "bans", "audit_events"] as const;
