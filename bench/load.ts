@@ -7,7 +7,9 @@
  * BUSY refusals, main-thread event-loop lag (monitorEventLoopDelay), per-server fairness and peak
  * RSS, for the in-process queue and for the Redis queue with two `mimic worker` processes.
  *
- *   --users 100 --servers 10 --seconds 30 --think-ms 3000 --mode both|local|redis
+ *   --users 100 --servers 10 --seconds 30 --think-ms 3000 --mode both|local|redis|http
+ *   --burst 200           http mode: that many memes at once from the playground's one user, through the real
+ *                         HTTP server (bench/http-load.ts); reports the server's event-loop lag and `GET /` times
  *   --mix realistic|memes --no-priorities   (default, like QUEUE_CHEAP_FIRST: memes before enrolments before animations)
  *   --handlers real|cpu   real = src/queue/handlers.ts (the pipeline); cpu = the queue tests' CPU handlers
  *   --workers N           threads (local) / per worker process (redis; two processes); default: cores / processes
@@ -26,6 +28,7 @@ import { DEFAULT_HANDLERS, threadEnv } from "../src/queue/index.ts";
 import type { InferenceQueue, Job, JobKind } from "../src/queue/jobs.ts";
 import { createLocalQueue } from "../src/queue/local.ts";
 import { createRedisQueue } from "../src/queue/redis.ts";
+import { runHttpBurst } from "./http-load.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -34,6 +37,7 @@ const { values: args } = parseArgs({
     seconds: { type: "string", default: "30" },
     "think-ms": { type: "string", default: "3000" },
     mode: { type: "string", default: "both" },
+    burst: { type: "string", default: "200" },
     handlers: { type: "string", default: "real" },
     workers: { type: "string" },
     mix: { type: "string", default: "realistic" },
@@ -310,6 +314,7 @@ async function main() {
   const parts = [header.join("\n")];
   if (args.mode === "both" || args.mode === "local") parts.push(await runLocal());
   if (args.mode === "both" || args.mode === "redis") parts.push(await runRedis());
+  if (args.mode === "http") parts.push(await runHttpBurst(Number(args.burst)));
   process.stdout.write(`${parts.join("\n\n")}\n`);
   process.exit(0);
 }

@@ -7,6 +7,7 @@
  */
 import Database from "better-sqlite3";
 import pg from "pg";
+import { nextTurn } from "./turns.ts";
 import type { DatabaseTarget } from "./url.ts";
 
 export interface TemplateBlobs {
@@ -32,6 +33,8 @@ export function openBlobReader(target: DatabaseTarget): BlobReader {
     const stmt = db.prepare<[number, number], { crop_png: Buffer; landmarks: Buffer; embedding: Buffer }>(SQL);
     return {
       async read(templateId, userId) {
+        // Synchronous, and ~300 KB per face crop: one read per event-loop turn (see turns.ts).
+        await nextTurn();
         const row = stmt.get(templateId, userId);
         return row ? { cropPng: view(row.crop_png), landmarks: view(row.landmarks), embedding: view(row.embedding) } : null;
       },

@@ -11,6 +11,7 @@ import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient as SqliteClient } from "../../generated/sqlite/client.ts";
 import { PrismaClient as PostgresClient } from "../../generated/postgres/client.ts";
+import { turnTaking } from "./turns.ts";
 import type { DatabaseTarget } from "./url.ts";
 
 export type Db = SqliteClient;
@@ -21,8 +22,9 @@ const transactionOptions = { maxWait: 30_000, timeout: 30_000 };
 
 export function createPrismaClient(target: DatabaseTarget, opts: { poolSize?: number } = {}): Db {
   if (target.dialect === "sqlite") {
-    // timeout = busy timeout: a write waits this long for another process's write lock.
-    return new SqliteClient({ adapter: new PrismaBetterSQLite3({ url: target.url, timeout: 10_000 }), transactionOptions });
+    // timeout = busy timeout: a write waits this long for another process's write lock. Statements take
+    // turns with the rest of the event loop (see turns.ts): the driver is synchronous.
+    return new SqliteClient({ adapter: turnTaking(new PrismaBetterSQLite3({ url: target.url, timeout: 10_000 })), transactionOptions });
   }
   const adapter = new PrismaPg(
     {

@@ -1,0 +1,94 @@
+/**
+ * Load generator for the playground's HTTP API, run in its own process (bench/http-load.ts and
+ * bench/soak.ts fork it) so that its own work never shows up in the server's event-loop lag.
+ *
+ * Input on argv[2] (JSON): { url, requests: [{ path, fields, file? }], concurrency, probeMs }.
+ * `file` is { path } (read from disk) or { base64 }. While requests run, it probes `GET /` every
+ * probeMs and reports those latencies too. Prints one JSON line: per-request { status, code, ms } and probes.
+ */
+import { readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+
+export interface ClientRequest {
+  path: string;
+  fields?: Record<string, string>;
+  file?: { name: string; mime: string; path?: string; base64?: string };
+}
+export interface ClientInput {
+  url: string;
+  requests: ClientRequest[];
+  concurrency: number;
+  probeMs: number;
+}
+export interface ClientAnswer {
+  status: number;
+  /** errorCode of the JSON body, "OK" for a success, "NOT_JSON" / "NETWORK" when the answer was not one. */
+  code: string;
+  ms: number;
+  bytes: number;
+}
+export interface ClientOutput {
+  answers: ClientAnswer[];
+  probesMs: number[];
+  wallMs: number;
+}
+
+const fileCache = new Map<string, Uint8Array>();
+function fileBytes(f: NonNullable<ClientRequest["file"]>): Uint8Array {
+  if (f.base64 !== undefined) return Buffer.from(f.base64, "base64");
+  let b = fileCache.get(f.path!);
+  if (!b) fileCache.set(f.path!, (b = readFileSync(f.path!)));
+  return b;
+}
+
+async function send(base: URL, r: ClientRequest): Promise<ClientAnswer> {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(r.fields ?? {})) form.append(k, v);
+  if (r.file) form.append("image", new Blob([fileBytes(r.file)], { type: r.file.mime }), r.file.name);
+  const t0 = performance.now();
+  try {
+    const res = await fetch(new URL(r.path, base), { method: "POST", body: form, headers: { origin: base.origin, "x-mimic": "1" } });
+    const text = await res.text();
+    let code = "NOT_JSON";
+    try {
+      const body = JSON.parse(text) as { ok?: boolean; errorCode?: string };
+      code = body.ok ? "OK" : (body.errorCode ?? "NO_CODE");
+    } catch {
+      // stays NOT_JSON
+    }
+    return { status: res.status, code, ms: performance.now() - t0, bytes: text.length };
+  } catch {
+    return { status: 0, code: "NETWORK", ms: performance.now() - t0, bytes: 0 };
+  }
+}
+
+async function main(input: ClientInput): Promise<ClientOutput> {
+  const base = new URL(input.url);
+  const answers: ClientAnswer[] = new Array(input.requests.length);
+  const probesMs: number[] = [];
+  let done = false;
+  const probe = (async () => {
+    while (!done) {
+      const t0 = performance.now();
+      await fetch(base, { headers: { "x-mimic": "1" } }).then((r) => r.arrayBuffer()).catch(() => undefined);
+      probesMs.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, input.probeMs));
+    }
+  })();
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(input.concurrency, input.requests.length) }, async () => {
+      for (let i = next++; i < input.requests.length; i = next++) answers[i] = await send(base, input.requests[i]);
+    }),
+  );
+  const wallMs = performance.now() - t0;
+  done = true;
+  await probe;
+  return { answers, probesMs, wallMs };
+}
+
+if (process.argv[2]) {
+  const out = await main(JSON.parse(readFileSync(process.argv[2], "utf8")) as ClientInput);
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}

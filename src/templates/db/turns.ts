@@ -1,0 +1,56 @@
+/**
+ * Turn-taking for synchronous database work on the main thread. better-sqlite3 answers synchronously, so
+ * a Prisma call resolves without ever returning to the event loop: a burst of requests becomes one long
+ * chain of microtasks (query compilation, SQLite, result mapping for every request) that starves timers,
+ * sockets and bot heartbeats for seconds. `nextTurn()` queues each statement and releases one per
+ * event-loop turn, so other work runs between any two statements.
+ */
+const waiting: (() => void)[] = [];
+let scheduled = false;
+
+function releaseOne(): void {
+  const next = waiting.shift();
+  // The released statement and whatever its caller does up to its next statement run now, as microtasks;
+  // the next release waits for the following turn (an immediate queued inside the check phase runs in the next loop iteration).
+  if (waiting.length > 0) setImmediate(releaseOne);
+  else scheduled = false;
+  next?.();
+}
+
+/** Resolves in a later event-loop turn, in FIFO order with every other caller. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => {
+    waiting.push(resolve);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(releaseOne);
+    }
+  });
+}
+
+const STATEMENTS = new Set<PropertyKey>(["queryRaw", "executeRaw", "executeScript"]);
+
+/**
+ * A driver adapter (or its factory, or a transaction) whose statements each wait for their turn
+ * (`nextTurn`). Methods run on the real object, so the adapter's private state is untouched.
+ */
+export function turnTaking<T extends object>(target: T): T {
+  return new Proxy(target, {
+    get(t, prop) {
+      const v = Reflect.get(t, prop, t) as unknown;
+      if (typeof v !== "function") return v;
+      const fn = v as (...args: unknown[]) => unknown;
+      if (STATEMENTS.has(prop)) {
+        return async (...args: unknown[]) => {
+          await nextTurn();
+          return fn.apply(t, args);
+        };
+      }
+      // Connections and transactions hand out more statement runners.
+      if (prop === "connect" || prop === "connectToShadowDb" || prop === "startTransaction") {
+        return async (...args: unknown[]) => turnTaking((await fn.apply(t, args)) as object);
+      }
+      return fn.bind(t);
+    },
+  });
+}
