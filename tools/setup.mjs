@@ -47,7 +47,7 @@ function run(cmd, args, hint) {
 /** npm ci, with a line every 30 s so a long native build is not mistaken for a hang. */
 async function install() {
   const t0 = Date.now();
-  say("installing dependencies with npm ci (from package-lock.json; about 1-2 minutes)…");
+  say("installing dependencies with npm ci (from package-lock.json; about 2 minutes on an idle machine, longer while other work runs)…");
   const child = spawn("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit", env, shell: process.platform === "win32" });
   const sqliteBuild = join(root, "node_modules", "better-sqlite3", "build");
   const tick = setInterval(() => {
