@@ -81,16 +81,22 @@ function checkNative() {
   }
 }
 
-/** tsc src/ → dist/ (ES modules with .js imports); models/ and prisma/ are linked in at the paths the code expects. */
+/**
+ * tsc src/ → dist/ (ES modules with .js imports); models/ and prisma/ are linked in at the paths the code
+ * expects. Compiled beside it first, so a failed build leaves the last good dist/ in place.
+ */
 function build() {
   const t0 = Date.now();
   say("compiling TypeScript into dist/ (a few seconds)…");
-  rmSync(dist, { recursive: true, force: true });
+  const next = join(root, "node_modules", ".cache", "mimic-dist-next");
+  rmSync(next, { recursive: true, force: true });
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
-  run(process.execPath, [tsc, "-p", "tsconfig.build.json"], "Run `npm run typecheck` to see the type errors.");
+  run(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", next], "Run `npm run typecheck` to see the type errors.");
   // Windows: junctions need no privilege but an absolute target; elsewhere a relative link survives a moved checkout.
   for (const dir of ["models", "prisma"])
-    symlinkSync(process.platform === "win32" ? join(root, dir) : join("..", dir), join(dist, dir), "junction");
+    symlinkSync(process.platform === "win32" ? join(root, dir) : join("..", dir), join(next, dir), "junction");
+  rmSync(dist, { recursive: true, force: true });
+  renameSync(next, dist);
   say(`compiled (${elapsed(t0)}).`);
 }
 
@@ -108,13 +114,14 @@ const writeStamp = (s) => {
   renameSync(`${stampFile}.tmp`, stampFile);
 };
 
-// `--build-only` (vitest's global set-up): recompile dist/ if the sources changed, nothing else.
+// `--build-only` (vitest's global set-up): regenerate the database clients and recompile dist/ when their
+// inputs changed, never install.
 const buildOnly = process.argv.includes("--build-only");
 const lockHash = hashPaths(["package-lock.json"]);
 let stamp = readStamp();
 let firstRun = false;
 if (buildOnly) {
-  // dependencies and database clients are the caller's business
+  // installing is the caller's business
 } else if (insideNpmInstall) {
   if (stamp.lock !== lockHash) firstRun = true;
   stamp = { ...stamp, lock: lockHash };
@@ -124,10 +131,10 @@ if (buildOnly) {
   stamp = { lock: lockHash };
 }
 if (firstRun) checkNative();
-if (!buildOnly) writeStamp(stamp);
+writeStamp(stamp);
 
 const genHash = hashPaths(["prisma", "package-lock.json", "tools/db"]);
-if (!buildOnly && (stamp.gen !== genHash || !existsSync(join(root, "src", "generated")))) {
+if (stamp.gen !== genHash || !existsSync(join(root, "src", "generated"))) {
   const t0 = Date.now();
   say("generating the database clients (Prisma, SQLite and PostgreSQL; about 10 s)…");
   run("npm", ["run", "--silent", "db:generate"]);
