@@ -13,6 +13,8 @@ export type ErrorCode =
   | "QUOTA_EXCEEDED"
   | "COOLDOWN"
   | "FORBIDDEN"
+  /** The NSFW gate refused a picture (input, face or result). */
+  | "UNSAFE_CONTENT"
   | "DISABLED"
   | "BUSY"
   | "TIMEOUT"

@@ -3,7 +3,7 @@ import * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { MODEL_SOURCES, loadSourceFiles } from "../../tools/convert/sources.ts";
 import { FACE_CROPS, photoTensor } from "./fixtures.ts";
-import { loadTfjsModel, runTfjs, tf } from "../../tools/convert/tfjs-reference.ts";
+import { loadTfjsLayersUmd, loadTfjsModel, runTfjs, tf } from "../../tools/convert/tfjs-reference.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const source = (file: string) => MODEL_SOURCES.find((s) => s.file === file)!;
@@ -90,6 +90,36 @@ describe("converted models match TensorFlow.js", () => {
     const input = new Float32Array([...a, ...b]);
     const tol = { "gender_pred/Sigmoid": 1e-4, "global_pooling/Mean": 1e-4, "age_pred/Softmax": 1e-4 };
     await checkModel("faceres.onnx", input, [2, 224, 224, 3], tol);
+  });
+
+  it("nsfw-mobilenetv2.onnx (a Keras layers model): five photos and a mirrored one, 224x224 in [0,1], against tfjs-layers", { timeout: 120_000 }, async () => {
+    const src = source("nsfw-mobilenetv2.onnx");
+    const files = ["grace_hopper_512x512.jpg", "franck_01829.jpg", "franck_02221.jpg", "franck_04117.jpg", "astronaut.png"];
+    const photos = await Promise.all(files.map((f) => photoTensor(f, 224, 1 / 255, 0)));
+    // A mirrored copy: a wrong kernel orientation would score it differently in ONNX than in TF.js.
+    const mirrored = new Float32Array(photos[0].length);
+    for (let y = 0; y < 224; y++) for (let x = 0; x < 224; x++) for (let c = 0; c < 3; c++) mirrored[(y * 224 + x) * 3 + c] = photos[0][(y * 224 + 223 - x) * 3 + c];
+    photos.push(mirrored);
+    const n = photos.length;
+    const input = new Float32Array(n * 224 * 224 * 3);
+    photos.forEach((p, k) => input.set(p, k * p.length));
+    const model = await loadTfjsLayersUmd(loadSourceFiles(ROOT.pathname, src), src.modelJson);
+    const reference = tf.tidy(() => (model.predict(tf.tensor(input, [n, 224, 224, 3])) as tf.Tensor).dataSync() as Float32Array);
+    model.dispose();
+    const session = await onnxSession("nsfw-mobilenetv2.onnx");
+    try {
+      const out = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", input, [n, 224, 224, 3]) });
+      const probs = out[session.outputNames[0]];
+      expect(probs.dims).toEqual([n, 5]);
+      const { maxAbs } = compare(probs.data as Float32Array, reference);
+      console.log("nsfw-mobilenetv2.onnx", JSON.stringify({ maxAbs, reference: Array.from(reference, (v) => +v.toFixed(5)) }));
+      // Softmax probabilities: 1e-4 absolute is far above float32 reordering noise and far below any decision.
+      expect(maxAbs).toBeLessThan(1e-4);
+      // The classes' order is nsfwjs's: every photo here is "neutral" (index 2) by a wide margin in both.
+      for (let k = 0; k < n; k++) expect(reference[k * 5 + 2]).toBeGreaterThan(0.9);
+    } finally {
+      await session.release();
+    }
   });
 
   // Long timeout: a cold cache fetches the source package with npm pack (see reproducible.test.ts).

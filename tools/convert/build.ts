@@ -1,11 +1,12 @@
 // Builds one committed ONNX file from its pinned npm source, entirely in memory.
 import { convertTfjsGraph } from "./convert.ts";
 import { loadSourceFiles, sha256, type ModelSource } from "./sources.ts";
+import { parseTfjsLayersUmd } from "./tfjs-layers.ts";
 import { parseTfjsGraphModel } from "./tfjs-model.ts";
 
 export function buildModel(root: string, source: ModelSource): Uint8Array {
   const files = loadSourceFiles(root, source);
-  const model = parseTfjsGraphModel(files);
+  const model = source.format === "layers-umd" ? parseTfjsLayersUmd(files, source.modelJson) : parseTfjsGraphModel(files);
   const sourceHashes = Object.entries(source.sha256).map(([f, h]) => `${f}=${h}`);
   return convertTfjsGraph(model, {
     name: source.file.replace(/\.onnx$/, ""),

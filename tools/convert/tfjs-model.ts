@@ -30,7 +30,7 @@ export interface TfNode {
   attr?: Record<string, TfAttr>;
 }
 
-interface ManifestWeight {
+export interface ManifestWeight {
   name: string;
   shape: number[];
   dtype: string;
@@ -107,19 +107,12 @@ function decodeWeight(w: ManifestWeight, bytes: Uint8Array): TfConst {
   return { dtype: w.dtype as TfDtype, shape: w.shape, values };
 }
 
-export function parseTfjsGraphModel(files: TfjsModelFiles): TfjsGraphModel {
-  const j = JSON.parse(files.json) as {
-    format?: string;
-    modelTopology: { node: TfNode[] };
-    weightsManifest: Array<{ paths: string[]; weights: ManifestWeight[] }>;
-    signature?: TfSignature;
-    userDefinedMetadata?: { signature?: TfSignature };
-  };
-  if (j.format !== "graph-model") throw new Error(`not a TensorFlow.js graph model (format ${j.format})`);
+/** Dequantises every weight of a manifest from its shards (byte-concatenated per group, as tfjs-core does). */
+export function decodeWeightGroups(manifest: Array<{ paths: string[]; weights: ManifestWeight[] }>, shards: Map<string, Uint8Array>): Map<string, TfConst> {
   const consts = new Map<string, TfConst>();
-  for (const group of j.weightsManifest) {
+  for (const group of manifest) {
     const parts = group.paths.map((p) => {
-      const shard = files.shards.get(p);
+      const shard = shards.get(p);
       if (!shard) throw new Error(`weight shard ${p} missing`);
       return shard;
     });
@@ -138,6 +131,19 @@ export function parseTfjsGraphModel(files: TfjsModelFiles): TfjsGraphModel {
     }
     if (offset !== total) throw new Error(`weight group ${group.paths.join(",")}: ${total - offset} bytes unused`);
   }
+  return consts;
+}
+
+export function parseTfjsGraphModel(files: TfjsModelFiles): TfjsGraphModel {
+  const j = JSON.parse(files.json) as {
+    format?: string;
+    modelTopology: { node: TfNode[] };
+    weightsManifest: Array<{ paths: string[]; weights: ManifestWeight[] }>;
+    signature?: TfSignature;
+    userDefinedMetadata?: { signature?: TfSignature };
+  };
+  if (j.format !== "graph-model") throw new Error(`not a TensorFlow.js graph model (format ${j.format})`);
+  const consts = decodeWeightGroups(j.weightsManifest, files.shards);
   return { nodes: j.modelTopology.node, consts, signature: j.signature ?? j.userDefinedMetadata?.signature };
 }
 

@@ -2,6 +2,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
 import { loadGraphModel, type GraphModel } from "@tensorflow/tfjs-converter";
+import { loadLayersModel, type LayersModel } from "@tensorflow/tfjs-layers";
+import { readLayersUmd } from "./tfjs-layers.ts";
 import type { TfjsModelFiles } from "./tfjs-model.ts";
 
 let ready: Promise<void> | undefined;
@@ -40,6 +42,21 @@ export async function loadTfjsModel(files: TfjsModelFiles): Promise<GraphModel> 
       userDefinedMetadata: j.userDefinedMetadata,
     }),
   });
+}
+
+/** Loads a Keras layers model from its UMD bundles (nsfwjs) with TF.js's own layers implementation. */
+export async function loadTfjsLayersUmd(files: TfjsModelFiles, modelFile: string): Promise<LayersModel> {
+  await initTfjsWasm();
+  const b = readLayersUmd(files, modelFile);
+  const weightSpecs = b.weightsManifest.flatMap((g) => g.weights);
+  const parts = b.weightsManifest.flatMap((g) => g.paths.map((p) => b.shards.get(p)!));
+  const weightData = new Uint8Array(parts.reduce((n, s) => n + s.length, 0));
+  let at = 0;
+  for (const s of parts) {
+    weightData.set(s, at);
+    at += s.length;
+  }
+  return loadLayersModel({ load: async () => ({ modelTopology: b.modelTopology as unknown as object, weightSpecs: weightSpecs as never, weightData: weightData.buffer }) });
 }
 
 /** Runs the model on one NHWC float32 input and returns every output by the TF.js output name. */

@@ -1,0 +1,97 @@
+import { join } from "node:path";
+import { loadConfig } from "../../config.ts";
+import { MimicError } from "../../errors.ts";
+import { DEFAULT_MODELS_DIR, createModelSession, runModel, type ExecutionProvider, type ModelSession } from "../face/session.ts";
+import { resizeImage } from "../image/transform.ts";
+import type { RgbImage } from "../types.ts";
+
+/**
+ * The NSFW gate's classifier: nsfwjs's MobileNetV2 (models/nsfw-mobilenetv2.onnx, converted by tools/convert),
+ * 224×224 RGB in [0, 1] → softmax over its five classes. A picture's "unsafe" score is the probability of the
+ * explicit classes (porn + hentai): "sexy" (swimwear, cleavage) and "drawing" are not refused.
+ */
+export const NSFW_CLASSES = ["drawing", "hentai", "neutral", "porn", "sexy"] as const;
+export type NsfwClass = (typeof NSFW_CLASSES)[number];
+export const NSFW_INPUT_SIZE = 224;
+/** Default refusal threshold on the unsafe score (per-server setting `nsfw_threshold`); bench/README.md has the measurements. */
+export const DEFAULT_NSFW_THRESHOLD = 0.7;
+
+export interface NsfwScores {
+  classes: Record<NsfwClass, number>;
+  /** porn + hentai. */
+  unsafe: number;
+}
+
+export class NsfwClassifier {
+  private constructor(private readonly model: ModelSession) {}
+
+  static async load(opts: { provider?: ExecutionProvider; threads?: number; modelsDir?: string } = {}): Promise<NsfwClassifier> {
+    const cfg = opts.provider === undefined || opts.threads === undefined ? loadConfig() : undefined;
+    const model = await createModelSession(join(opts.modelsDir ?? DEFAULT_MODELS_DIR, "nsfw-mobilenetv2.onnx"), "nsfw-mobilenetv2", {
+      provider: opts.provider ?? cfg!.ORT_EXECUTION_PROVIDER,
+      threads: opts.threads ?? cfg!.ORT_THREADS,
+    });
+    return new NsfwClassifier(model);
+  }
+
+  /** Scores each image (the whole picture, squeezed to 224×224 as nsfwjs does), in one batch. */
+  async classify(images: RgbImage[]): Promise<NsfwScores[]> {
+    if (images.length === 0) return [];
+    const s = NSFW_INPUT_SIZE;
+    const data = new Float32Array(images.length * s * s * 3);
+    images.forEach((img, k) => {
+      const small = img.width === s && img.height === s ? img : resizeImage(img, s, s);
+      const px = small.data;
+      const o = k * s * s * 3;
+      for (let i = 0; i < px.length; i++) data[o + i] = px[i] / 255;
+    });
+    const out = await runModel(this.model, data, [images.length, s, s, 3]);
+    const probs = out[this.model.outputNames[0]];
+    return images.map((_, k) => {
+      const classes = Object.fromEntries(NSFW_CLASSES.map((c, j) => [c, probs[k * 5 + j]])) as Record<NsfwClass, number>;
+      return { classes, unsafe: classes.porn + classes.hentai };
+    });
+  }
+
+  async release(): Promise<void> {
+    await this.model.session.release();
+  }
+}
+
+let shared: Promise<NsfwClassifier> | undefined;
+
+/** One classifier per thread/process, loaded on first use (a failed load is retried next time). */
+export function getNsfwClassifier(): Promise<NsfwClassifier> {
+  shared ??= NsfwClassifier.load().catch((e: unknown) => {
+    shared = undefined;
+    throw e;
+  });
+  return shared;
+}
+
+export type GateStage = "input" | "face" | "output";
+
+const REFUSAL: Record<GateStage, string> = {
+  input: "I can't use that picture: it looks like explicit content, which this server doesn't allow. Nothing was kept.",
+  face: "I can't save that photo: it looks like explicit content, which this server doesn't allow. Nothing was kept.",
+  output: "The result looked like explicit content, so I didn't send it. Nothing was kept. Try another picture.",
+};
+
+/**
+ * Refuses (UNSAFE_CONTENT) when any image's unsafe score reaches the threshold. Returns the highest score
+ * seen, for logs. The refusal names the stage, never the score (no hints for getting around it).
+ */
+export async function checkSafe(images: RgbImage[], threshold: number, stage: GateStage): Promise<number> {
+  const scores = await (await getNsfwClassifier()).classify(images);
+  const worst = Math.max(...scores.map((s) => s.unsafe));
+  if (worst >= threshold) {
+    throw new MimicError("UNSAFE_CONTENT", REFUSAL[stage], { details: { stage, score: worst, threshold }, logMessage: `nsfw gate refused ${stage}: ${worst.toFixed(3)} ≥ ${threshold}` });
+  }
+  return worst;
+}
+
+/** Frames to check of an animation: at most `max`, evenly spread, first and last included. */
+export function sampleFrames<T>(frames: T[], max = 4): T[] {
+  if (frames.length <= max) return frames;
+  return Array.from({ length: max }, (_, k) => frames[Math.round((k * (frames.length - 1)) / (max - 1))]);
+}
