@@ -144,6 +144,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         host: config.PLAYGROUND_HOST,
         port: config.PLAYGROUND_PORT,
         maxUploadBytes: config.MAX_INPUT_BYTES,
+        cooldownSeconds: config.PLAYGROUND_COOLDOWN_SECONDS,
       });
     }
   } catch (e) {

@@ -61,6 +61,8 @@ export const configSchema = z.object({
   // --- playground (started when no bot token is set)
   PLAYGROUND_HOST: z.preprocess(emptyToUndefined, z.string().default("127.0.0.1")),
   PLAYGROUND_PORT: int(8787, 0, 65_535),
+  /** Seconds between two generations of the playground's one local user; 0 = none. */
+  PLAYGROUND_COOLDOWN_SECONDS: int(0, 0, 86_400),
   // --- ops (health, readiness, Prometheus metrics): off unless OPS_PORT is set
   OPS_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65_535).optional()),
   OPS_HOST: z.preprocess(emptyToUndefined, z.string().default("127.0.0.1")),

@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import { MimicError, isMimicError, userMessageOf } from "../errors.ts";
+import sharp from "sharp";
 import { logger } from "../logger.ts";
+import type { Regions } from "../pipeline/transfer/index.ts";
 import { MAX_CAPTION_CHARS, prepareCaption } from "../pipeline/render/text.ts";
 import { parseSha256 } from "../templates/audit.ts";
 import { normaliseTemplateName } from "../templates/names.ts";
@@ -37,6 +39,8 @@ export interface MemeInput {
   /** 0..100 % of the reaction's expression (default 100). */
   intensity?: number;
   mode?: TransferMode;
+  /** Which part of the face takes the reaction's expression (default all). */
+  regions?: Regions;
   /** true: animated output even from a still (a morph); false: a PNG even from a GIF; default: follow the input. */
   animated?: boolean;
 }
@@ -82,6 +86,8 @@ export interface Core {
   config(ctx: CommandContext, input: ConfigInput): Promise<Reply>;
   /** Admins: who made the picture with this SHA-256 (or this attached picture) on this server. */
   audit(ctx: CommandContext, input: AuditInput): Promise<Reply>;
+  /** A small PNG of a saved face (the playground's face picker). */
+  faceThumbnail(ctx: CommandContext, input: { name: string }): Promise<Reply>;
   /** Template names of the user starting with `prefix` (case-insensitive), at most 25 (Discord's cap). */
   templateNames(owner: Owner, prefix: string): Promise<string[]>;
 }
@@ -120,6 +126,21 @@ function checkIntensity(intensity: number | undefined): number {
   }
   return intensity / 100;
 }
+
+const REGIONS: readonly Regions[] = ["all", "upper", "lower"];
+
+function checkRegions(regions: string | undefined): Regions | undefined {
+  if (regions === undefined) return undefined;
+  if (!(REGIONS as readonly string[]).includes(regions)) {
+    throw new MimicError("BAD_INPUT", `Regions must be one of ${REGIONS.join(", ")} (got “${regions.slice(0, 20)}”).`);
+  }
+  return regions as Regions;
+}
+
+const regionsOf = (opts: { regions?: Regions }) => (opts.regions && opts.regions !== "all" ? { regions: opts.regions } : {});
+
+/** Longest side of a face thumbnail, px. */
+const THUMBNAIL_SIZE = 96;
 
 /** Template names follow the store's rule (1–32 of a-z 0-9 _ -, case-insensitive); checked before any work. */
 export function checkTemplateName(name: string): string {
@@ -180,14 +201,14 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     ctx: CommandContext,
     reaction: EncodedImage,
     template: { summary: { id: string; name: string }; data: unknown },
-    opts: { captions: Captions; notes: string[]; intensity: number; mode: TransferMode; animation: "none" | "morph" | "reaction" },
+    opts: { captions: Captions; notes: string[]; intensity: number; mode: TransferMode; regions?: Regions; animation: "none" | "morph" | "reaction" },
   ): Promise<Reply> {
     const { summary, data } = template;
     const byteBudget = ctx.attachmentLimitBytes;
     const { visibleMark } = await moderation.settings(scopeOf(ctx));
     const job: Job =
       opts.animation === "none"
-        ? { kind: "meme", template: data, reaction, captions: opts.captions, intensity: opts.intensity, mode: opts.mode, byteBudget, visibleMark }
+        ? { kind: "meme", template: data, reaction, captions: opts.captions, intensity: opts.intensity, mode: opts.mode, byteBudget, visibleMark, ...regionsOf(opts) }
         : {
             kind: "animated",
             template: data,
@@ -198,6 +219,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
             animation: opts.animation,
             byteBudget,
             visibleMark,
+            ...regionsOf(opts),
             ...(ctx.animationFormat ? { format: ctx.animationFormat } : {}),
           };
     // A result the chat cannot take is not delivered. Who made which picture is recorded for the server's
@@ -241,7 +263,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const reaction = await load(ctx, input.image);
         const isGif = reaction.mime === "image/gif";
         const animation = input.animated === false ? "none" : isGif ? "reaction" : input.animated ? "morph" : "none";
-        return render(ctx, reaction, template, { captions, notes, intensity, mode: input.mode ?? "mimic", animation });
+        const regions = checkRegions(input.regions);
+        return render(ctx, reaction, template, { captions, notes, intensity, mode: input.mode ?? "mimic", regions, animation });
       }),
 
     morph: (ctx, input) =>
@@ -264,6 +287,19 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         return {
           text: `Saved your face “${saved.name}”${quality}.${saved.isDefault ? " It is your default face." : ""} Now try ${hint(ctx.platform, "meme")}.`,
           ephemeral: true,
+        };
+      }),
+
+    faceThumbnail: (ctx, input) =>
+      guarded(ctx, async () => {
+        const { summary, data } = await templates.resolve(ownerOf(ctx), input.name);
+        const png = (data as { cropPng?: unknown }).cropPng;
+        if (!(png instanceof Uint8Array)) throw new MimicError("NOT_FOUND", `Your saved face “${summary.name}” could not be read: save it again.`);
+        const thumb = await sharp(png).resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: "inside" }).png().toBuffer({ resolveWithObject: true });
+        return {
+          text: summary.name,
+          ephemeral: true,
+          file: { bytes: new Uint8Array(thumb.data), mime: "image/png", name: `${summary.name}.png`, width: thumb.info.width, height: thumb.info.height },
         };
       }),
 

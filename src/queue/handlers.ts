@@ -146,6 +146,7 @@ async function transferred(job: MemeJob, ctx: JobContext, clock: StageClock): Pr
     reactionFace,
     mode: job.mode,
     intensity: job.intensity,
+    regions: job.regions,
   }));
   ctx.signal.throwIfAborted();
   return res;
@@ -215,6 +216,7 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
     captions: job.captions,
     mode: job.mode,
     intensity: job.intensity,
+    regions: job.regions,
     maxBytes: job.byteBudget,
     visibleMark: job.visibleMark,
   }));

@@ -57,6 +57,8 @@ export interface MemeJob {
   /** 0..1: how strongly the reaction's expression is applied. */
   intensity: number;
   mode: TransferMode;
+  /** Which part of the face takes the expression (default "all"). */
+  regions?: "all" | "upper" | "lower";
   /** Largest acceptable output file in bytes (the platform's attachment limit). */
   byteBudget: number;
   /** Draw the visible "AI-edited" mark (a per-server setting; the machine-readable marks are always written). */

@@ -28,6 +28,7 @@ describe("Discord adapter: embed pictures go through Discord's media proxy", () 
       morph: unused,
       faceSave: unused,
       faceList: unused,
+      faceThumbnail: unused,
       faceRemove: unused,
       faceDefault: unused,
       faceRename: unused,

@@ -32,6 +32,7 @@ function recordingCore(calls: CoreCall[], replies: Partial<Record<keyof Core, (c
     morph: answer("morph"),
     faceSave: answer("faceSave"),
     faceList: answer("faceList"),
+    faceThumbnail: answer("faceThumbnail"),
     faceRemove: answer("faceRemove"),
     faceDefault: answer("faceDefault"),
     faceRename: answer("faceRename"),

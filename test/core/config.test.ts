@@ -26,4 +26,11 @@ describe("configuration", () => {
     expect((err as MimicError).userMessage).toMatch(/ORT_EXECUTION_PROVIDER/);
     expect((err as MimicError).userMessage).toMatch(/ORT_THREADS/);
   });
+
+  it("the playground's cooldown defaults to none and is validated", () => {
+    expect(loadConfig({}).PLAYGROUND_COOLDOWN_SECONDS).toBe(0);
+    expect(loadConfig({ PLAYGROUND_COOLDOWN_SECONDS: "5" }).PLAYGROUND_COOLDOWN_SECONDS).toBe(5);
+    expect(() => loadConfig({ PLAYGROUND_COOLDOWN_SECONDS: "-1" })).toThrow(/PLAYGROUND_COOLDOWN_SECONDS/);
+    expect(() => loadConfig({ PLAYGROUND_COOLDOWN_SECONDS: "soon" })).toThrow(/PLAYGROUND_COOLDOWN_SECONDS/);
+  });
 });

@@ -1,6 +1,7 @@
 /**
  * The playground's single page: plain HTML + a little script, no external resources (it must work
  * offline on a fresh clone). Every form posts to /api/* and shows the core's reply text and image.
+ * Long jobs stream their queue progress (NDJSON); pictures can be chosen, dropped or pasted.
  */
 export const PLAYGROUND_PAGE = `<!doctype html>
 <html lang="en">
@@ -11,129 +12,288 @@ export const PLAYGROUND_PAGE = `<!doctype html>
 <link rel="icon" href="data:,">
 <style>
   :root { font-family: system-ui, sans-serif; color: #1d1d1f; background: #f5f5f7; }
-  body { max-width: 980px; margin: 0 auto; padding: 1.5rem; }
-  h1 { margin: 0 0 .25rem; } .lead { margin: 0 0 1.5rem; color: #555; }
-  .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(290px, 1fr)); gap: 1rem; }
+  body { max-width: 1060px; margin: 0 auto; padding: 1.5rem; }
+  h1 { margin: 0 0 .25rem; } .lead { margin: 0 0 1.25rem; color: #555; }
+  .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 1rem; align-items: start; }
   section { background: #fff; border-radius: 12px; padding: 1rem 1.25rem; box-shadow: 0 1px 3px #0002; }
   h2 { font-size: 1.1rem; margin: 0 0 .75rem; }
-  label { display: block; margin: .5rem 0 .2rem; font-size: .9rem; color: #444; }
-  input[type=text], input[type=number], select { width: 100%; box-sizing: border-box; padding: .4rem; border: 1px solid #bbb; border-radius: 6px; }
+  label, .label { display: block; margin: .55rem 0 .2rem; font-size: .9rem; color: #444; }
+  input[type=text], select { width: 100%; box-sizing: border-box; padding: .4rem; border: 1px solid #bbb; border-radius: 6px; }
+  input[type=range] { width: 100%; }
+  .row { display: flex; gap: .75rem; } .row > * { flex: 1; }
   button { margin-top: .75rem; padding: .5rem 1rem; border: 0; border-radius: 6px; background: #5b4fe0; color: #fff; font-weight: 600; cursor: pointer; }
-  button.small { margin: 0 0 0 .4rem; padding: .2rem .5rem; font-size: .8rem; background: #777; }
+  button.small { margin: 0; padding: .15rem .45rem; font-size: .75rem; background: #777; }
+  button.secondary { background: #e9e7fb; color: #3b30b0; }
   button:disabled { opacity: .5; cursor: wait; }
-  #faces li { margin: .3rem 0; }
-  #output { margin-top: 1rem; }
-  #message { white-space: pre-line; padding: .6rem .8rem; border-radius: 8px; background: #e8f5e9; }
+  .drop { display: flex; align-items: center; gap: .75rem; min-height: 64px; padding: .6rem; border: 2px dashed #b9b4ee; border-radius: 10px; color: #555; font-size: .85rem; cursor: pointer; background: #fbfaff; }
+  .drop.over { border-color: #5b4fe0; background: #efedff; }
+  .drop img { width: 56px; height: 56px; object-fit: cover; border-radius: 6px; }
+  .drop img[hidden] { display: none; }
+  .drop input { position: absolute; width: 1px; height: 1px; opacity: 0; }
+  .picker { display: flex; flex-wrap: wrap; gap: .5rem; }
+  .tile { margin: 0; padding: 3px; width: 68px; background: #fff; color: #333; border: 2px solid #ddd; border-radius: 8px; font-weight: 400; font-size: .75rem; text-align: center; }
+  .tile[aria-pressed=true] { border-color: #5b4fe0; background: #efedff; }
+  .tile img, .tile .none { display: block; width: 58px; height: 58px; object-fit: cover; border-radius: 5px; background: #eee; margin-bottom: 2px; }
+  .tile .none { line-height: 58px; color: #888; font-size: 1.4rem; }
+  #faces { display: flex; flex-wrap: wrap; gap: .6rem; list-style: none; padding: 0; margin: 0; }
+  #faces li { width: 96px; font-size: .8rem; text-align: center; }
+  #faces img { width: 96px; height: 96px; object-fit: cover; border-radius: 8px; display: block; background: #eee; }
+  #faces .actions { display: flex; gap: .25rem; justify-content: center; margin-top: .2rem; }
+  #output { margin-top: 1rem; background: #fff; border-radius: 12px; padding: 1rem 1.25rem; box-shadow: 0 1px 3px #0002; }
+  #output[hidden] { display: none; }
+  #message { white-space: pre-line; padding: .6rem .8rem; border-radius: 8px; background: #e8f5e9; margin: 0; }
   #message.error { background: #fdecea; color: #8a1c12; }
+  #message.working { background: #eef1ff; }
   #message:empty { display: none; }
-  #result { display: block; max-width: 100%; margin-top: .75rem; border-radius: 8px; }
-  #result[hidden] { display: none; }
+  #progress { margin-top: .6rem; }
+  #progress[hidden] { display: none; }
+  #progress-text { font-size: .9rem; color: #333; }
+  .bar { height: 8px; border-radius: 4px; background: #e5e3fa; overflow: hidden; margin-top: .35rem; }
+  .bar > div { height: 100%; width: 0; background: #5b4fe0; transition: width .5s linear; }
+  .bar.busy > div { width: 35%; animation: slide 1.2s ease-in-out infinite alternate; }
+  @keyframes slide { from { margin-left: 0; } to { margin-left: 65%; } }
+  #result, #result-video { display: block; max-width: 100%; max-height: 640px; margin-top: .75rem; border-radius: 8px; }
+  #result[hidden], #result-video[hidden], #actions[hidden] { display: none; }
+  #actions { display: flex; gap: .5rem; } #actions a { text-decoration: none; }
 </style>
 </head>
 <body>
 <h1>Mimic playground</h1>
-<p class="lead">Save your face, then put the expression of any reaction image on it. Everything stays on this computer.</p>
+<p class="lead">Save your face, then put the expression of any reaction image on it. Drop or paste pictures anywhere. Everything stays on this computer.</p>
 <div class="grid">
   <section>
-    <h2>1. Save a face</h2>
+    <h2>1. Your faces</h2>
     <form id="save-form" data-endpoint="/api/faces">
-      <label for="save-photo">A clear, front-facing photo of you</label>
-      <input id="save-photo" name="photo" type="file" accept="image/*" required>
+      <label class="drop" for="save-photo"><img alt="" hidden><span>Drop, paste or choose a clear, front-facing photo of you</span>
+        <input id="save-photo" name="photo" type="file" accept="image/*" required></label>
       <label for="save-name">Name</label>
       <input id="save-name" name="name" type="text" value="me" maxlength="32" required>
       <button type="submit">Save face</button>
     </form>
-    <h2 style="margin-top:1rem">Your faces</h2>
+    <p class="label">Saved</p>
     <ul id="faces"><li>none yet</li></ul>
   </section>
   <section>
     <h2>2. Make a meme</h2>
     <form id="meme-form" data-endpoint="/api/meme">
-      <label for="meme-image">Reaction image or GIF</label>
-      <input id="meme-image" name="image" type="file" accept="image/*" required>
-      <label for="meme-top">Top caption</label>
-      <input id="meme-top" name="top" type="text" maxlength="200">
-      <label for="meme-bottom">Bottom caption</label>
-      <input id="meme-bottom" name="bottom" type="text" maxlength="200">
-      <label for="meme-template">Face</label>
-      <select id="meme-template" name="template"><option value="">default face</option></select>
-      <label for="meme-intensity">Intensity (%)</label>
-      <input id="meme-intensity" name="intensity" type="number" min="0" max="100" value="100">
-      <label for="meme-mode">Mode</label>
-      <select id="meme-mode" name="mode"><option value="mimic">mimic (expression onto your face)</option><option value="swap">swap (your face into the image)</option></select>
-      <label><input name="animated" type="checkbox"> animated GIF</label>
+      <label class="drop" for="meme-image"><img alt="" hidden><span>Drop, paste or choose a reaction image or GIF</span>
+        <input id="meme-image" name="image" type="file" accept="image/*" required></label>
+      <p class="label">Face</p>
+      <div class="picker" id="meme-faces"></div>
+      <input type="hidden" name="template" id="meme-template" value="">
+      <div class="row">
+        <div><label for="meme-top">Top caption</label><input id="meme-top" name="top" type="text" maxlength="200"></div>
+        <div><label for="meme-bottom">Bottom caption</label><input id="meme-bottom" name="bottom" type="text" maxlength="200"></div>
+      </div>
+      <div class="row">
+        <div><label for="meme-mode">Mode</label>
+          <select id="meme-mode" name="mode"><option value="mimic">mimic: the expression onto your photo</option><option value="swap">swap: your face into the image</option></select></div>
+        <div><label for="meme-regions">Regions</label>
+          <select id="meme-regions" name="regions"><option value="all">whole face</option><option value="upper">eyes and brows</option><option value="lower">mouth</option></select></div>
+      </div>
+      <label for="meme-intensity">Intensity <output id="meme-intensity-value">100 %</output></label>
+      <input id="meme-intensity" name="intensity" type="range" min="0" max="100" step="5" value="100">
+      <label><input id="meme-animated" name="animated" type="checkbox"> animated (a morph from a still picture)</label>
       <button type="submit">Make meme</button>
     </form>
   </section>
   <section>
-    <h2>3. Morph GIF</h2>
+    <h2>3. Morph</h2>
     <form id="morph-form" data-endpoint="/api/morph">
-      <label for="morph-image">Reaction image</label>
-      <input id="morph-image" name="image" type="file" accept="image/*" required>
+      <label class="drop" for="morph-image"><img alt="" hidden><span>Drop, paste or choose a reaction image</span>
+        <input id="morph-image" name="image" type="file" accept="image/*" required></label>
+      <p class="label">Face</p>
+      <div class="picker" id="morph-faces"></div>
+      <input type="hidden" name="template" id="morph-template" value="">
       <label for="morph-bottom">Caption</label>
       <input id="morph-bottom" name="bottom" type="text" maxlength="200">
-      <button type="submit">Make morph GIF</button>
+      <label for="morph-intensity">Intensity <output id="morph-intensity-value">100 %</output></label>
+      <input id="morph-intensity" name="intensity" type="range" min="0" max="100" step="5" value="100">
+      <button type="submit">Make morph</button>
     </form>
-    <h2 style="margin-top:1rem">Usage</h2>
-    <button id="usage-button" type="button">Show my usage</button>
+    <p class="label">Usage</p>
+    <button id="usage-button" type="button" class="secondary">Show my usage</button>
   </section>
 </div>
-<div id="output">
+<div id="output" hidden>
   <p id="message" role="status" aria-live="polite"></p>
+  <div id="progress" hidden><div id="progress-text"></div><div class="bar busy" id="progress-bar"><div></div></div></div>
   <img id="result" alt="Mimic result" hidden>
+  <video id="result-video" autoplay loop muted playsinline hidden></video>
+  <div id="actions" hidden>
+    <a id="download" download><button type="button">Download</button></a>
+    <button id="copy" type="button" class="secondary">Copy</button>
+  </div>
 </div>
 <script>
 const $ = (s) => document.querySelector(s);
-const message = $("#message"), result = $("#result");
+const message = $("#message"), result = $("#result"), video = $("#result-video"), output = $("#output");
+const progress = $("#progress"), progressText = $("#progress-text"), bar = $("#progress-bar");
+let current = null;
+function say(text, kind) { output.hidden = false; message.textContent = text; message.className = kind || ""; }
 function show(reply) {
-  message.textContent = reply.text || "";
-  message.className = reply.ok ? "" : "error";
-  if (!reply.ok) result.hidden = true;
-  if (reply.file) { result.src = reply.file.dataUrl; result.hidden = false; result.dataset.mime = reply.file.mime; }
+  progress.hidden = true;
+  say(reply.text || "", reply.ok ? "" : "error");
+  if (!reply.ok) { result.hidden = true; video.hidden = true; $("#actions").hidden = true; current = null; }
+  const f = reply.file;
+  if (f && !reply.templates) {
+    current = f;
+    const isVideo = f.mime.startsWith("video/");
+    result.hidden = isVideo; video.hidden = !isVideo;
+    if (isVideo) video.src = f.dataUrl; else { result.src = f.dataUrl; result.dataset.mime = f.mime; }
+    const a = $("#download"); a.href = f.dataUrl; a.download = f.name;
+    // Browsers copy PNG to the clipboard; GIF and video are offered for download only.
+    $("#copy").hidden = f.mime !== "image/png";
+    $("#actions").hidden = false;
+  }
 }
-async function call(method, url, body) {
+function onProgress(e) {
+  progress.hidden = false;
+  if (e.type === "queued") {
+    progressText.textContent = "Waiting in line: position " + e.position + (e.etaSeconds > 0 ? " · about " + Math.ceil(e.etaSeconds) + " s" : "");
+  } else if (e.type === "started") {
+    progressText.textContent = "Working on it: your picture is being made…";
+  } else if (e.type === "done") {
+    progressText.textContent = "Finishing…";
+  }
+}
+async function call(method, url, body, withProgress) {
   try {
     // X-Mimic marks the page's own calls: the server refuses API calls without it (other sites cannot add it).
-    const res = await fetch(url, { method, body, headers: { "X-Mimic": "1" } });
-    return await res.json();
+    const headers = { "X-Mimic": "1" };
+    if (withProgress) headers.Accept = "application/x-ndjson";
+    const res = await fetch(url, { method, body, headers });
+    if (!(res.headers.get("content-type") || "").includes("ndjson")) return await res.json();
+    const reader = res.body.getReader(), decoder = new TextDecoder();
+    let buffered = "", reply = null;
+    for (;;) {
+      const { value, done } = await reader.read();
+      buffered += decoder.decode(value || new Uint8Array(), { stream: !done });
+      let nl;
+      while ((nl = buffered.indexOf("\\n")) >= 0) {
+        const line = buffered.slice(0, nl); buffered = buffered.slice(nl + 1);
+        if (!line.trim()) continue;
+        const m = JSON.parse(line);
+        if (m.type === "progress") onProgress(m.event); else if (m.type === "reply") reply = m.reply;
+      }
+      if (done) break;
+    }
+    return reply || { ok: false, text: "The playground server stopped answering mid-way. Please try again." };
   } catch (e) {
     return { ok: false, text: "The playground server did not answer. Is it still running?" };
   }
 }
+const thumbUrl = (name) => "/api/faces/thumbnail?name=" + encodeURIComponent(name);
+async function thumb(name) {
+  // Thumbnails are API calls too: fetched with the page's header, shown as object URLs.
+  const res = await fetch(thumbUrl(name), { headers: { "X-Mimic": "1" } });
+  return res.ok && (res.headers.get("content-type") || "").startsWith("image/") ? URL.createObjectURL(await res.blob()) : "";
+}
 let facesRequest = 0;
 async function refreshFaces() {
-  // Only the newest answer may repaint the list (an older, slower one would show stale faces).
+  // Only the newest answer may repaint the lists (an older, slower one would show stale faces).
   const mine = ++facesRequest;
   const reply = await call("GET", "/api/faces");
   if (mine !== facesRequest) return;
-  const list = $("#faces"), select = $("#meme-template");
-  list.replaceChildren(); select.replaceChildren(new Option("default face", ""));
   const faces = reply.templates || [];
+  const urls = await Promise.all(faces.map((f) => thumb(f.name)));
+  if (mine !== facesRequest) return;
+  const list = $("#faces");
+  list.replaceChildren();
   if (!faces.length) list.append(Object.assign(document.createElement("li"), { textContent: "none yet" }));
-  for (const f of faces) {
+  faces.forEach((f, i) => {
     const li = document.createElement("li");
-    li.textContent = f.name + (f.isDefault ? " (default)" : "");
+    li.dataset.name = f.name;
+    const img = Object.assign(document.createElement("img"), { src: urls[i], alt: "face " + f.name });
+    li.append(img, Object.assign(document.createElement("div"), { textContent: f.name + (f.isDefault ? " (default)" : "") }));
+    const actions = Object.assign(document.createElement("div"), { className: "actions" });
     for (const [label, action] of [["default", "default"], ["delete", "delete"]]) {
       if (action === "default" && f.isDefault) continue;
       const b = Object.assign(document.createElement("button"), { type: "button", className: "small", textContent: label });
       b.onclick = async () => { const fd = new FormData(); fd.set("name", f.name); show(await call("POST", "/api/faces/" + action, fd)); refreshFaces(); };
-      li.append(b);
+      actions.append(b);
     }
+    li.append(actions);
     list.append(li);
-    select.append(new Option(f.name, f.name));
-  }
+  });
+  for (const card of ["meme", "morph"]) picker(card, faces, urls);
 }
+function picker(card, faces, urls) {
+  const box = $("#" + card + "-faces"), input = $("#" + card + "-template");
+  if (!faces.some((f) => f.name === input.value)) input.value = "";
+  box.replaceChildren();
+  const tile = (name, label, url) => {
+    const b = Object.assign(document.createElement("button"), { type: "button", className: "tile", title: label });
+    b.dataset.face = name;
+    b.setAttribute("aria-pressed", String(input.value === name));
+    b.append(url ? Object.assign(document.createElement("img"), { src: url, alt: "" }) : Object.assign(document.createElement("span"), { className: "none", textContent: "★" }));
+    b.append(label);
+    b.onclick = () => { input.value = name; for (const t of box.children) t.setAttribute("aria-pressed", String(t === b)); };
+    return b;
+  };
+  box.append(tile("", "default", ""));
+  faces.forEach((f, i) => box.append(tile(f.name, f.name, urls[i])));
+}
+for (const id of ["meme-intensity", "morph-intensity"]) {
+  const r = $("#" + id), out = $("#" + id + "-value");
+  r.oninput = () => { out.textContent = r.value + " %"; };
+}
+// Drag-and-drop and paste: every picture field is a drop zone; a pasted picture goes to the last card used.
+let pasteTarget = $("#meme-image");
+function setFile(input, file) {
+  const dt = new DataTransfer(); dt.items.add(file); input.files = dt.files;
+  input.dispatchEvent(new Event("change"));
+}
+for (const zone of document.querySelectorAll(".drop")) {
+  const input = zone.querySelector("input"), preview = zone.querySelector("img"), text = zone.querySelector("span");
+  const original = text.textContent;
+  input.addEventListener("change", () => {
+    pasteTarget = input;
+    const f = input.files && input.files[0];
+    if (preview.src) URL.revokeObjectURL(preview.src);
+    preview.hidden = !f || !f.type.startsWith("image/");
+    if (f) preview.src = URL.createObjectURL(f);
+    text.textContent = f ? f.name || "pasted picture" : original;
+  });
+  // Working anywhere in a card (typing a caption, picking a face) makes its picture the paste target.
+  for (const ev of ["pointerdown", "focusin", "dragenter"]) zone.closest("form").addEventListener(ev, () => { pasteTarget = input; });
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault(); zone.classList.remove("over");
+    const f = e.dataTransfer && e.dataTransfer.files[0];
+    if (f) setFile(input, f);
+  });
+}
+document.addEventListener("paste", (e) => {
+  const item = [...(e.clipboardData ? e.clipboardData.items : [])].find((i) => i.kind === "file" && i.type.startsWith("image/"));
+  if (!item) return;
+  e.preventDefault();
+  const f = item.getAsFile();
+  setFile(pasteTarget, new File([f], f.name || "pasted." + f.type.split("/")[1], { type: f.type }));
+});
 for (const form of document.querySelectorAll("form")) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const button = form.querySelector("button");
+    const button = form.querySelector("button[type=submit]");
     button.disabled = true;
-    message.className = ""; message.textContent = "Working on it…";
-    show(await call("POST", form.dataset.endpoint, new FormData(form)));
+    say("Working on it…", "working");
+    const long = form.id !== "save-form";
+    progress.hidden = !long; progressText.textContent = "Sending…";
+    show(await call("POST", form.dataset.endpoint, new FormData(form), long));
     button.disabled = false;
     if (form.id === "save-form") refreshFaces();
   });
 }
+$("#copy").onclick = async () => {
+  try {
+    const blob = await (await fetch(current.dataUrl)).blob();
+    await navigator.clipboard.write([new ClipboardItem({ [blob.type]: blob })]);
+    say("Copied to the clipboard.");
+  } catch (e) {
+    say("This browser does not allow copying pictures here: use Download instead.", "error");
+  }
+};
 $("#usage-button").onclick = async () => show(await call("GET", "/api/usage"));
 refreshFaces();
 </script>

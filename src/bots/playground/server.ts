@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import busboy from "busboy";
-import type { CommandContext, Core, Reply, SettingKey, TransferMode } from "../../core/index.ts";
+import type { CommandContext, Core, ProgressEvent, Reply, SettingKey, TransferMode } from "../../core/index.ts";
+import type { Regions } from "../../pipeline/transfer/index.ts";
 import { tooLarge } from "../../core/input.ts";
 import { MimicError, userMessageOf } from "../../errors.ts";
 import { logger } from "../../logger.ts";
@@ -20,6 +21,8 @@ export interface PlaygroundOptions {
   port: number;
   /** MAX_INPUT_BYTES: uploads beyond it are refused without being buffered. */
   maxUploadBytes: number;
+  /** PLAYGROUND_COOLDOWN_SECONDS: the one local user's cooldown (default none), applied at start. */
+  cooldownSeconds?: number;
 }
 
 export interface Playground {
@@ -107,7 +110,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 /** Core replies as JSON; a result image travels as a data URL the page can show directly. */
 function replyJson(res: ServerResponse, reply: Reply): void {
-  sendJson(res, reply.errorCode ? 422 : 200, {
+  sendJson(res, reply.errorCode ? 422 : 200, replyBody(reply));
+}
+
+function replyBody(reply: Reply) {
+  return {
     ok: !reply.errorCode,
     text: reply.text,
     errorCode: reply.errorCode,
@@ -119,7 +126,22 @@ function replyJson(res: ServerResponse, reply: Reply): void {
       height: reply.file.height,
       dataUrl: `data:${reply.file.mime};base64,${Buffer.from(reply.file.bytes).toString("base64")}`,
     },
-  });
+  };
+}
+
+/**
+ * A long job answered as NDJSON when the page asks for it (Accept: application/x-ndjson): one line per
+ * queue progress event (position, ETA, started), then the reply. Otherwise one JSON reply at the end.
+ */
+async function replyWithProgress(req: IncomingMessage, res: ServerResponse, work: (progress?: (e: ProgressEvent) => void) => Promise<Reply>): Promise<void> {
+  if (!(req.headers.accept ?? "").includes("application/x-ndjson")) return replyJson(res, await work());
+  res.writeHead(200, { "content-type": "application/x-ndjson; charset=utf-8", "cache-control": "no-store" });
+  const line = (v: unknown) => {
+    if (!res.writableEnded) res.write(`${JSON.stringify(v)}\n`);
+  };
+  const reply = await work((e) => line({ type: "progress", event: e }));
+  line({ type: "reply", reply: replyBody(reply) });
+  res.end();
 }
 
 const optionalNumber = (s: string | undefined) => (s === undefined || s.trim() === "" ? undefined : Number(s));
@@ -155,6 +177,13 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
         return;
       case "GET /api/faces":
         return replyJson(res, await core.faceList(ctx()));
+      case "GET /api/faces/thumbnail": {
+        const reply = await core.faceThumbnail(ctx(), { name: url.searchParams.get("name") ?? "" });
+        if (!reply.file) return replyJson(res, reply);
+        res.writeHead(200, { "content-type": reply.file.mime, "cache-control": "no-store" });
+        res.end(reply.file.bytes);
+        return;
+      }
       case "POST /api/faces": {
         const up = await withImage(req);
         if (!up.image) return replyJson(res, noImage);
@@ -181,14 +210,19 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
           template: optionalText(f.template),
           intensity: optionalNumber(f.intensity),
         };
-        if (url.pathname === "/api/morph") return replyJson(res, await core.morph(ctx(), common));
-        return replyJson(
-          res,
-          await core.meme(ctx(), {
-            ...common,
-            mode: (optionalText(f.mode) as TransferMode | undefined) ?? "mimic",
-            animated: f.animated === "on" || f.animated === "true" ? true : undefined,
-          }),
+        const image = up.image;
+        if (url.pathname === "/api/morph") return replyWithProgress(req, res, (progress) => core.morph({ ...ctx(), progress }, common));
+        return replyWithProgress(req, res, (progress) =>
+          core.meme(
+            { ...ctx(), progress },
+            {
+              ...common,
+              image,
+              mode: (optionalText(f.mode) as TransferMode | undefined) ?? "mimic",
+              regions: optionalText(f.regions) as Regions | undefined,
+              animated: f.animated === "on" || f.animated === "true" ? true : undefined,
+            },
+          ),
         );
       }
       case "GET /api/usage":
@@ -235,6 +269,9 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
     server.listen(opts.port, opts.host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
+  // The local user is the only user: no cooldown unless configured (a fresh store's default would apply).
+  const cooldown = await core.config(ctx(), { key: "cooldown", value: String(opts.cooldownSeconds ?? 0) });
+  if (cooldown.errorCode) logger.warn({ reply: cooldown.text }, "could not set the playground's cooldown");
   if (!/^(127\.|::1$|::ffff:127\.)/.test(addr.address)) {
     // The playground has no login and its one user is an admin: fine on this computer, not on a network.
     logger.warn({ host: addr.address }, "the playground is reachable from other machines (PLAYGROUND_HOST); anyone there can use it");
