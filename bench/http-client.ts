@@ -11,8 +11,16 @@ import { performance } from "node:perf_hooks";
 
 export interface ClientRequest {
   path: string;
+  /** Default POST (a multipart form of `fields` and `file`). */
+  method?: "GET" | "POST";
   fields?: Record<string, string>;
   file?: { name: string; mime: string; path?: string; base64?: string };
+  /** Instead of a form: this body with this content type. */
+  raw?: { contentType: string; base64: string };
+  /** Leave out the playground page's own header (a cross-site request). */
+  noCsrfHeader?: boolean;
+  /** A label for reports (e.g. which hostile input this is). */
+  tag?: string;
 }
 export interface ClientInput {
   url: string;
@@ -41,13 +49,23 @@ function fileBytes(f: NonNullable<ClientRequest["file"]>): Uint8Array {
   return b;
 }
 
-async function send(base: URL, r: ClientRequest): Promise<ClientAnswer> {
+function bodyOf(r: ClientRequest): { body?: FormData | Uint8Array; headers: Record<string, string> } {
+  const headers: Record<string, string> = { origin: "" };
+  if (!r.noCsrfHeader) headers["x-mimic"] = "1";
+  if ((r.method ?? "POST") === "GET") return { headers };
+  if (r.raw) return { body: Buffer.from(r.raw.base64, "base64"), headers: { ...headers, "content-type": r.raw.contentType } };
   const form = new FormData();
   for (const [k, v] of Object.entries(r.fields ?? {})) form.append(k, v);
   if (r.file) form.append("image", new Blob([fileBytes(r.file)], { type: r.file.mime }), r.file.name);
+  return { body: form, headers };
+}
+
+async function send(base: URL, r: ClientRequest): Promise<ClientAnswer> {
+  const { body, headers } = bodyOf(r);
+  headers.origin = base.origin;
   const t0 = performance.now();
   try {
-    const res = await fetch(new URL(r.path, base), { method: "POST", body: form, headers: { origin: base.origin, "x-mimic": "1" } });
+    const res = await fetch(new URL(r.path, base), { method: r.method ?? "POST", body, headers });
     const text = await res.text();
     let code = "NOT_JSON";
     try {
