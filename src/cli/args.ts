@@ -18,6 +18,9 @@ export function wholeNumber(flag: string, value: string, min: number, max: numbe
   return n;
 }
 
+/** A file the user named, quoted as refusals show it. */
+export const named = (file: string) => `“${file}”`;
+
 /** Reads an input file; `what` names it in the error ("--face", or nothing for a positional argument). */
 export async function readInputFile(file: string, what?: string): Promise<Uint8Array> {
   try {

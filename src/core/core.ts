@@ -109,7 +109,8 @@ function failureReply(e: unknown, ctx: CommandContext): Reply {
   } else {
     logger.info({ code: e.code, requestId: ctx.requestId, msg: e.message }, "command refused");
   }
-  return { text: userMessageOf(e), ephemeral: true, errorCode: isMimicError(e) ? e.code : "INTERNAL" };
+  const saveHint = isMimicError(e) && e.details?.reason === "noFaces" ? ` Save one with ${hint(ctx.platform, "saveFace")}.` : "";
+  return { text: userMessageOf(e) + saveHint, ephemeral: true, errorCode: isMimicError(e) ? e.code : "INTERNAL" };
 }
 
 /** Captions cleaned as the renderer will draw them (length refused by name), with what was changed, in words. */

@@ -86,7 +86,7 @@ async function bytesOf(src: ImageSource, ctx: JobContext): Promise<Uint8Array> {
 function templateOf(data: unknown): EnrolledTemplate {
   const t = data as EnrolledTemplate;
   if (!t || !(t.cropPng instanceof Uint8Array) || !(t.landmarks instanceof Float32Array) || t.landmarks.length !== 468 * 3) {
-    throw new MimicError("NOT_FOUND", "Your saved face could not be read. Please save it again with /face save.", {
+    throw new MimicError("NOT_FOUND", "Your saved face could not be read. Please save it again.", {
       logMessage: "meme job without a usable EnrolledTemplate",
     });
   }

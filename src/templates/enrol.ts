@@ -230,12 +230,12 @@ export async function enrolFace(
   const wanted = normaliseTemplateName(name);
   const existing = await templates.list(owner);
   if (existing.some((t) => t.name === wanted)) {
-    throw new MimicError("BAD_INPUT", `You already have a face named "${wanted}". Pick another name, or remove that one first.`);
+    throw new MimicError("BAD_INPUT", `You already have a face named "${wanted}". Pick another name, or remove that one first.`, { details: { reason: "nameTaken", name: wanted } });
   }
   const limit = Math.min(templates.maxTemplatesPerUser, opts.maxTemplates ?? Infinity);
   if (existing.length >= limit) {
-    throw new MimicError("LIMIT_REACHED", `You already have ${existing.length} saved faces, the most allowed here is ${limit}. Remove one first (face rm <name>).`, {
-      details: { limit, count: existing.length },
+    throw new MimicError("LIMIT_REACHED", `You already have ${existing.length} saved faces, the most allowed here is ${limit}. Remove one first.`, {
+      details: { reason: "limit", limit, count: existing.length, names: existing.map((t) => t.name) },
     });
   }
   const prepared = await prepareEnrolment(photo, opts);

@@ -85,13 +85,13 @@ export class TemplateStore {
         if (!user) throw new Error("user row vanished inside its own transaction");
         const existing = await tx.template.findMany({ where: { userId: user.id }, select: { name: true } });
         if (existing.some((t) => t.name === name)) {
-          throw new MimicError("BAD_INPUT", `You already have a face named "${name}". Pick another name, or remove that one first.`);
+          throw new MimicError("BAD_INPUT", `You already have a face named "${name}". Pick another name, or remove that one first.`, { details: { reason: "nameTaken", name } });
         }
         if (existing.length >= limit) {
           throw new MimicError(
             "LIMIT_REACHED",
-            `You already have ${existing.length} saved faces, the most allowed here is ${limit}. Remove one first (face rm <name>).`,
-            { details: { limit, count: existing.length } },
+            `You already have ${existing.length} saved faces, the most allowed here is ${limit}. Remove one first.`,
+            { details: { reason: "limit", limit, count: existing.length, names: existing.map((t) => t.name) } },
           );
         }
         const created = await tx.template.create({ data: { ...data, userId: user.id }, select: summarySelect });
@@ -158,7 +158,7 @@ export class TemplateStore {
         const row = user && (await tx.template.findFirst({ where: { userId: user.id, name: from }, select: { id: true } }));
         if (!user || !row) throw await this.notFound(owner, from, tx);
         if (from !== to && (await tx.template.count({ where: { userId: user.id, name: to } })) > 0) {
-          throw new MimicError("BAD_INPUT", `You already have a face named "${to}".`);
+          throw new MimicError("BAD_INPUT", `You already have a face named "${to}".`, { details: { reason: "nameTaken", name: to } });
         }
         const updated = await tx.template.update({ where: { id: row.id }, data: { name: to }, select: summarySelect });
         return toSummary(updated, user.defaultTemplateId);
@@ -242,10 +242,11 @@ export class TemplateStore {
     const user = await this.findUser(owner, tx);
     const names = user ? (await tx.template.findMany({ where: { userId: user.id }, select: { name: true }, orderBy: { id: "asc" } })).map((t) => t.name) : [];
     if (names.length === 0) {
-      return new MimicError("NOT_FOUND", "You have no saved face yet. Save one first: send a clear photo of your face with `face add <name>`.");
+      // Callers add how to save one on their platform (core: hints.ts; CLI: the face command).
+      return new MimicError("NOT_FOUND", "You have no saved face yet.", { details: { reason: "noFaces", names } });
     }
-    if (name === undefined) return new MimicError("NOT_FOUND", `You have no default face. Choose one of: ${names.join(", ")}.`);
-    return new MimicError("NOT_FOUND", `You have no face named "${name}". Your faces: ${names.join(", ")}.`);
+    if (name === undefined) return new MimicError("NOT_FOUND", `You have no default face. Choose one of: ${names.join(", ")}.`, { details: { reason: "noDefault", names } });
+    return new MimicError("NOT_FOUND", `You have no face named "${name}". Your faces: ${names.join(", ")}.`, { details: { reason: "noSuchFace", names } });
   }
 }
 

@@ -56,6 +56,15 @@ for (const { dialect, skip } of dialects) {
       core.meme(ctx(over), { image: bytes(REACTION_LAUGH_JPG), ...input });
     const save = (name: string, over: Partial<CommandContext> = {}, image: Uint8Array = FACE_JPG) => core.faceSave(ctx(over), { name, image: bytes(image) });
 
+    it("removing a face when none is saved says how to save one on the caller's platform", async () => {
+      const discord = await core.faceRemove(ctx({ platform: "discord" }), { name: "me" });
+      expect(discord).toMatchObject({ errorCode: "NOT_FOUND", text: "You have no saved face yet. Save one with /face save (attach a clear photo of your face)." });
+      const telegram = await core.faceDefault(ctx({ platform: "telegram" }), { name: "me" });
+      expect(telegram.text).toBe("You have no saved face yet. Save one with /save <name> as a reply to a clear photo of your face.");
+      expect((await save("me")).errorCode).toBeUndefined();
+      expect((await core.faceRemove(ctx(), { name: "nope" })).text).toMatch(/^You have no face named "nope"\. Your faces: me\.$/);
+    });
+
     it("refuses over the daily quota from moderation.ts, refunds failed jobs, and the next UTC day starts afresh", async () => {
       expect((await save("me")).errorCode).toBeUndefined();
       expect(await set("quota", "2")).toContain("quota: 2 per user per day");

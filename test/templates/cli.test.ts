@@ -11,10 +11,14 @@ const dir = mkdtempSync(join(tmpdir(), "mimic-cli-"));
 const faces = join(root, "test", "fixtures", "faces");
 
 function mimic(...args: string[]) {
+  return mimicEnv({}, ...args);
+}
+
+function mimicEnv(env: Record<string, string>, ...args: string[]) {
   const r = spawnSync(process.execPath, [join(root, "bin", "mimic.mjs"), "face", ...args], {
     cwd: dir,
     encoding: "utf8",
-    env: { ...process.env, DATABASE_URL: "", DATA_DIR: join(dir, "data"), LOG_LEVEL: "silent" },
+    env: { ...process.env, DATABASE_URL: "", DATA_DIR: join(dir, "data"), LOG_LEVEL: "silent", ...env },
     timeout: 60_000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -45,4 +49,68 @@ describe("mimic face (CLI)", () => {
     expect(rm, rm.err).toMatchObject({ code: 0, out: 'removed "grace"\n' });
     expect(mimic("list").out).toMatch(/^no saved faces for playground:local/);
   }, 120_000);
+
+  it("every hint is a command that works as printed (placeholders filled in), for the same user", async () => {
+    const env = { MAX_TEMPLATES_PER_USER: "2" };
+    const run = (line: string) => {
+      // A printed command: "mimic face …"; <photo> and <name> are the only placeholders.
+      const args = line.trim().split(/\s+/);
+      expect(args.slice(0, 2)).toEqual(["mimic", "face"]);
+      return mimicEnv(env, ...args.slice(2));
+    };
+    const hintOf = (text: string, lead: string) => {
+      const i = text.indexOf(lead);
+      expect(i, text).toBeGreaterThanOrEqual(0);
+      return text.slice(i + lead.length).split("\n")[0];
+    };
+    const grace = join(faces, "grace_hopper_512x512.jpg");
+    const who = ["--user", "7", "--platform", "telegram"];
+
+    // nothing saved: list and rm both say how to save one, for user 7 on telegram
+    const empty = mimicEnv(env, "list", ...who);
+    const addHint = hintOf(empty.out, "add one with: ");
+    expect(addHint).toBe("mimic face add <photo> --name <name> --user 7 --platform telegram");
+    const rmNothing = mimicEnv(env, "rm", "nope", ...who);
+    expect(rmNothing.code).toBe(1);
+    expect(rmNothing.err).toMatch(/You have no saved face yet\. Save one with: /);
+    expect(hintOf(rmNothing.err, "Save one with: ")).toBe(addHint);
+    const added = run(addHint.replace("<photo>", grace).replace("<name>", "grace"));
+    expect(added, added.err).toMatchObject({ code: 0 });
+    expect(mimicEnv(env, "list", ...who).out).toMatch(/^\* grace/);
+
+    // an unknown name: the hint lists them
+    const unknown = mimicEnv(env, "default", "nope", ...who);
+    expect(unknown.err).toMatch(/no face named "nope"\. Your faces: grace\. See them with: /);
+    const listed = run(hintOf(unknown.err, "See them with: "));
+    expect(listed.out).toMatch(/^\* grace/);
+
+    // a taken name: the hint removes exactly that face, then the add works
+    const taken = mimicEnv(env, "add", grace, "--name", "Grace", ...who);
+    expect(taken.code).toBe(2);
+    const rmTaken = hintOf(taken.err, "remove it first: ");
+    expect(rmTaken).toBe("mimic face rm grace --user 7 --platform telegram");
+    expect(run(rmTaken)).toMatchObject({ code: 0, out: 'removed "grace"\n' });
+    expect(mimicEnv(env, "add", grace, "--name", "grace", ...who).code).toBe(0);
+
+    // renaming onto a taken name: same hint
+    expect(mimicEnv(env, "add", grace, "--name", "work", ...who).code).toBe(0);
+    const renamed = mimicEnv(env, "rename", "work", "grace", ...who);
+    expect(hintOf(renamed.err, "remove it first: ")).toBe("mimic face rm grace --user 7 --platform telegram");
+
+    // the limit (2 here): the hint removes one by name
+    const full = mimicEnv(env, "add", grace, "--name", "third", ...who);
+    expect(full.err).toMatch(/most allowed here is 2\. Remove one first\. Remove one with: /);
+    expect(run(hintOf(full.err, "Remove one with: ").replace("<name>", "work")).code).toBe(0);
+    expect(mimicEnv(env, "add", grace, "--name", "third", ...who).code).toBe(0);
+
+    // forget asks for --yes with the whole command
+    const ask = mimicEnv(env, "forget", ...who);
+    expect(ask.code).toBe(2);
+    const forget = hintOf(ask.err, "To confirm, run: ");
+    expect(forget).toBe("mimic face forget --yes --user 7 --platform telegram");
+    expect(run(forget).out).toMatch(/forgot telegram:7: 2 templates/);
+
+    // the local user's hints carry no --user/--platform
+    expect(hintOf(mimicEnv(env, "rm", "nope").err, "Save one with: ")).toBe("mimic face add <photo> --name <name>");
+  }, 300_000);
 });

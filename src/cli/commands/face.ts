@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .requiredOption("--name <name>", "template name: 1–32 of a-z 0-9 _ -")
     .option("--default", "make it the default template")
     .action((file: string, o: UserOpts & { name: string; default?: boolean }) =>
-      withStore(async (store) => {
+      withStore(o, async (store) => {
         const photo = await readInputFile(file);
         const r = await enrolFace(store.templates, owner(o), o.name, photo, { makeDefault: o.default === true });
         const lines = [`saved "${r.template.name}"${r.template.isDefault ? " (default)" : ""} for ${o.platform}:${o.user}`];
@@ -31,12 +31,12 @@ export function register(program: Command): void {
   withUser(face.command("list").description("List saved templates"))
     .option("--json", "print JSON")
     .action((o: UserOpts & { json?: boolean }) =>
-      withStore(async (store) => {
+      withStore(o, async (store) => {
         const list = await store.templates.list(owner(o));
         if (o.json) {
           process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
         } else if (list.length === 0) {
-          process.stdout.write(`no saved faces for ${o.platform}:${o.user}; add one with: mimic face add <photo> --name <name>\n`);
+          process.stdout.write(`no saved faces for ${o.platform}:${o.user}; add one with: mimic face add <photo> --name <name>${whoFlags(o)}\n`);
         } else {
           for (const t of list) process.stdout.write(`${t.isDefault ? "*" : " "} ${t.name.padEnd(32)} ${t.createdAt.toISOString()}\n`);
         }
@@ -45,7 +45,7 @@ export function register(program: Command): void {
 
   withUser(face.command("rm").description("Delete a template").argument("<name>"))
     .action((name: string, o: UserOpts) =>
-      withStore(async (store) => {
+      withStore(o, async (store) => {
         const r = await store.templates.remove(owner(o), name);
         process.stdout.write(`removed "${name.toLowerCase()}"${r.newDefault ? `; default is "${r.newDefault}"` : ""}\n`);
       }),
@@ -53,7 +53,7 @@ export function register(program: Command): void {
 
   withUser(face.command("default").description("Make a template the default").argument("<name>"))
     .action((name: string, o: UserOpts) =>
-      withStore(async (store) => {
+      withStore(o, async (store) => {
         const t = await store.templates.setDefault(owner(o), name);
         process.stdout.write(`default is now "${t.name}"\n`);
       }),
@@ -61,7 +61,7 @@ export function register(program: Command): void {
 
   withUser(face.command("rename").description("Rename a template").argument("<from>").argument("<to>"))
     .action((from: string, to: string, o: UserOpts) =>
-      withStore(async (store) => {
+      withStore(o, async (store) => {
         const t = await store.templates.rename(owner(o), from, to);
         process.stdout.write(`renamed to "${t.name}"\n`);
       }),
@@ -70,8 +70,10 @@ export function register(program: Command): void {
   withUser(face.command("forget").description("Delete every template and usage record of the user"))
     .option("--yes", "confirm")
     .action((o: UserOpts & { yes?: boolean }) =>
-      withStore(async (store) => {
-        if (!o.yes) throw new MimicError("BAD_INPUT", "This deletes every saved face and usage record of the user: add --yes to confirm.");
+      withStore(o, async (store) => {
+        if (!o.yes) {
+          throw new MimicError("BAD_INPUT", `This deletes every saved face and usage record of ${o.platform}:${o.user}. To confirm, run: mimic face forget --yes${whoFlags(o)}`);
+        }
         const r = await store.templates.forgetUser(owner(o));
         process.stdout.write(`forgot ${o.platform}:${o.user}: ${r.templates} templates, ${r.usageRecords} usage records deleted\n`);
       }),
@@ -87,10 +89,40 @@ function owner(o: UserOpts): Owner {
   return { platform: o.platform, userId: o.user };
 }
 
-async function withStore(work: (store: Store) => Promise<void>): Promise<void> {
+/** The flags that make a printed command act for the same user (none for the playground's local user). */
+function whoFlags(o: UserOpts): string {
+  if (o.user === "local" && o.platform === "playground") return "";
+  const user = /^[\w.@-]+$/.test(o.user) ? o.user : `'${o.user.replace(/'/g, "'\\''")}'`;
+  return ` --user ${user} --platform ${o.platform}`;
+}
+
+/**
+ * The store's refusals say what is wrong; here they also get the command that fixes it, as it must be
+ * typed (with --user/--platform when the command had them).
+ */
+function withCliHint(e: unknown, o: UserOpts): unknown {
+  if (!(e instanceof MimicError)) return e;
+  const d = (e.details ?? {}) as { reason?: string; name?: string; names?: string[] };
+  const who = whoFlags(o);
+  const hint =
+    d.reason === "noFaces"
+      ? `Save one with: mimic face add <photo> --name <name>${who}`
+      : d.reason === "noSuchFace"
+        ? `See them with: mimic face list${who}`
+        : d.reason === "nameTaken" && d.name
+          ? `To replace it, remove it first: mimic face rm ${d.name}${who}`
+          : d.reason === "limit"
+            ? `Remove one with: mimic face rm <name>${who}`
+            : undefined;
+  return hint ? new MimicError(e.code, `${e.userMessage} ${hint}`, { cause: e, details: e.details }) : e;
+}
+
+async function withStore(o: UserOpts, work: (store: Store) => Promise<void>): Promise<void> {
   const store = await openStore();
   try {
     await work(store);
+  } catch (e) {
+    throw withCliHint(e, o);
   } finally {
     await store.close();
   }

@@ -1,6 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { choice, readInputFile, wholeNumber } from "../args.ts";
+import { named, choice, readInputFile, wholeNumber } from "../args.ts";
 import { MimicError } from "../../errors.ts";
 import { makeMeme } from "../../pipeline/transfer/meme.ts";
 import { selectFace, type Regions, type TransferMode } from "../../pipeline/transfer/index.ts";
@@ -70,7 +70,8 @@ export function register(program: Command): void {
         await writeAnimatedMeme(o, template, reaction, { mode, regions, intensity, faceIndex });
         return;
       }
-      const meme = await makeMeme(template, reaction, { mode, regions, intensity, faceIndex, captions: { top: o.top, bottom: o.bottom } });
+      const sources = { face: named(o.face), reaction: named(o.reaction) };
+      const meme = await makeMeme(template, reaction, { mode, regions, intensity, faceIndex, captions: { top: o.top, bottom: o.bottom }, sources });
       try {
         await writeFile(o.out, meme.png);
       } catch (cause) {
@@ -129,11 +130,11 @@ async function writeAnimatedMeme(
   const t0 = performance.now();
   const [template, reaction] = await Promise.all([decodeImage(templateBytes), decodeReaction(reactionBytes)]);
   const analyzer = await getFaceAnalyzer();
-  const templateFace = selectFace(await analyzer.analyze(template), "template");
+  const templateFace = selectFace(await analyzer.analyze(template), "photo", undefined, named(o.face));
   // A still reaction's face is chosen here so --face-index applies; animations are tracked per frame.
   const reactionFaces =
     reaction.frames.length === 1
-      ? [selectFace(await analyzer.analyze(reaction.frames[0]!), "reaction", opts.faceIndex)]
+      ? [selectFace(await analyzer.analyze(reaction.frames[0]!), "reaction", opts.faceIndex, named(o.reaction))]
       : undefined;
   const result = await renderAnimatedMeme({
     template,

@@ -1,6 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { choice, readInputFile, wholeNumber } from "../args.ts";
+import { named, choice, readInputFile, wholeNumber } from "../args.ts";
 import { MimicError } from "../../errors.ts";
 import {
   decodeReaction,
@@ -66,7 +66,7 @@ export function register(program: Command): void {
       const [fromBytes, toBytes] = await Promise.all([readInputFile(o.from, "--from"), readInputFile(o.to, "--to")]);
       const analyzer = await getFaceAnalyzer();
       const template = await decodeImage(fromBytes);
-      const templateFace = selectFace(await analyzer.analyze(template), "template");
+      const templateFace = selectFace(await analyzer.analyze(template), "photo", undefined, named(o.from));
       const reaction = await decodeReaction(toBytes);
       const captions = { top: o.top, bottom: o.bottom };
       const morph = { frames, fps, loop };
@@ -75,7 +75,7 @@ export function register(program: Command): void {
       let timingsMs: Record<string, number>;
       if (mode === "faces") {
         if (reaction.frames.length > 1) throw new MimicError("BAD_INPUT", "--mode faces needs a still photo for --to.");
-        const bFace = selectFace(await analyzer.analyze(reaction.frames[0]), "reaction");
+        const bFace = selectFace(await analyzer.analyze(reaction.frames[0]), "reaction", undefined, named(o.to));
         const r = await renderFaceMorphGif({ a: template, aFace: templateFace, b: reaction.frames[0], bFace, morph, size, captions, maxBytes, dither: o.dither });
         result = r.gif;
         kind = "faces";

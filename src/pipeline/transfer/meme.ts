@@ -17,6 +17,8 @@ export interface MemeOptions {
   captions?: MemeCaptions;
   /** PNG zlib level (0–9). Default 6. */
   compressionLevel?: number;
+  /** How refusals name the two inputs (e.g. file names); by default "the face photo" / "the reaction image". */
+  sources?: { face?: string; reaction?: string };
 }
 
 export interface MemeOutput {
@@ -58,9 +60,9 @@ export async function makeMeme(
   lap("analyzeTemplate");
   const reactionAnalysis = await fa.analyze(reaction);
   lap("analyzeReaction");
-  const templateFace = selectFace(templateAnalysis, "template");
+  const templateFace = selectFace(templateAnalysis, "photo", undefined, opts.sources?.face);
   const reactionFaceIndex = opts.faceIndex ?? 0;
-  const reactionFace = selectFace(reactionAnalysis, "reaction", reactionFaceIndex);
+  const reactionFace = selectFace(reactionAnalysis, "reaction", reactionFaceIndex, opts.sources?.reaction);
   const res = transferExpression({
     template,
     templateFace,

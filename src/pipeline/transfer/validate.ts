@@ -9,39 +9,46 @@ export const FACE_LIMITS = {
   minFaceSizePx: 96,
 } as const;
 
-export type FaceRole = "template" | "reaction";
+/** template: a saved face; photo: a face photo given as a file (the CLI); reaction: the reaction image. */
+export type FaceRole = "template" | "photo" | "reaction";
 
-const what = (role: FaceRole) => (role === "template" ? "your saved face photo" : "the reaction image");
+/** What the user gave, in words; `source` names it (a file name, a flag) where the caller knows it. */
+const what = (role: FaceRole, source?: string) => {
+  const thing = role === "template" ? "your saved face" : role === "photo" ? "the face photo" : "the reaction image";
+  return source ? `${thing} ${source}` : thing;
+};
 const sendInstead = (role: FaceRole) =>
   role === "template"
-    ? "Save a new template: a sharp, well-lit photo of your face looking at the camera."
-    : "Send a reaction image where the face looks roughly at the camera and fills a good part of the picture.";
+    ? "Save your face again from a sharp, well-lit photo looking at the camera."
+    : role === "photo"
+      ? "Use a sharp, well-lit photo of your face looking at the camera."
+      : "Use a reaction image where the face looks roughly at the camera and fills a good part of the picture.";
 
 /** Throws a MimicError with an actionable message if the face is not usable for expression transfer. */
-export function checkFace(face: AnalyzedFace, role: FaceRole): void {
+export function checkFace(face: AnalyzedFace, role: FaceRole, source?: string): void {
   if (face.score < FACE_LIMITS.minScore || face.meshScore < FACE_LIMITS.minMeshScore) {
     throw new MimicError(
       "FACE_UNUSABLE",
-      `The face in ${what(role)} could not be made out reliably (confidence ${Math.round(Math.min(face.score, face.meshScore) * 100)} %). ${sendInstead(role)}`,
+      `The face in ${what(role, source)} could not be made out reliably (confidence ${Math.round(Math.min(face.score, face.meshScore) * 100)} %). ${sendInstead(role)}`,
       { details: { role, score: face.score, meshScore: face.meshScore } },
     );
   }
   if (Math.abs(face.pose.yaw) > FACE_LIMITS.maxAbsYaw) {
     throw new MimicError(
       "FACE_UNUSABLE",
-      `The face in ${what(role)} is turned too far to the side (${Math.round(Math.abs(face.pose.yaw))}°, at most ${FACE_LIMITS.maxAbsYaw}° works). ${sendInstead(role)}`,
+      `The face in ${what(role, source)} is turned too far to the side (${Math.round(Math.abs(face.pose.yaw))}°, at most ${FACE_LIMITS.maxAbsYaw}° works). ${sendInstead(role)}`,
       { details: { role, yaw: face.pose.yaw } },
     );
   }
   if (face.quality.faceSizePx < FACE_LIMITS.minFaceSizePx) {
     throw new MimicError(
       "FACE_UNUSABLE",
-      `The face in ${what(role)} is too small (${Math.round(face.quality.faceSizePx)} px; at least ${FACE_LIMITS.minFaceSizePx} px across is needed). ${sendInstead(role)}`,
+      `The face in ${what(role, source)} is too small (${Math.round(face.quality.faceSizePx)} px; at least ${FACE_LIMITS.minFaceSizePx} px across is needed). ${sendInstead(role)}`,
       { details: { role, faceSizePx: face.quality.faceSizePx } },
     );
   }
   if (face.landmarks.length !== 468 * 3 || !face.landmarks.every(Number.isFinite)) {
-    throw new MimicError("FACE_UNUSABLE", `The face in ${what(role)} could not be measured. ${sendInstead(role)}`, {
+    throw new MimicError("FACE_UNUSABLE", `The face in ${what(role, source)} could not be measured. ${sendInstead(role)}`, {
       details: { role, landmarks: face.landmarks.length },
     });
   }
@@ -51,20 +58,20 @@ export function checkFace(face: AnalyzedFace, role: FaceRole): void {
  * The face to use from an analysis: `index` (0-based, faces sorted largest first) or the largest.
  * Throws NO_FACE / BAD_INPUT with a message saying what to do.
  */
-export function selectFace(analysis: FaceAnalysis, role: FaceRole, index?: number): AnalyzedFace {
+export function selectFace(analysis: FaceAnalysis, role: FaceRole, index?: number, source?: string): AnalyzedFace {
   if (analysis.faces.length === 0) {
-    throw new MimicError("NO_FACE", `No face found in ${what(role)}. ${sendInstead(role)}`, { details: { role } });
+    throw new MimicError("NO_FACE", `No face found in ${what(role, source)}. ${sendInstead(role)}`, { details: { role } });
   }
   const i = index ?? 0;
   if (!Number.isInteger(i) || i < 0 || i >= analysis.faces.length) {
     const n = analysis.faces.length;
     throw new MimicError(
       "BAD_INPUT",
-      `There ${n === 1 ? "is only 1 face" : `are ${n} faces`} in ${what(role)}; face index ${i} does not exist. Pick an index from 0 to ${n - 1} (0 is the largest face).`,
+      `There ${n === 1 ? "is only 1 face" : `are ${n} faces`} in ${what(role, source)}; face index ${i} does not exist. Pick an index from 0 to ${n - 1} (0 is the largest face).`,
       { details: { role, index: i, faces: n } },
     );
   }
   const face = analysis.faces[i]!;
-  checkFace(face, role);
+  checkFace(face, role, source);
   return face;
 }

@@ -97,4 +97,13 @@ describe("mimic meme", () => {
     const meta = await sharp(readFileSync(out), { animated: true }).metadata();
     expect([meta.format, meta.pages]).toEqual(["gif", r.frames]);
   });
+
+  it("a refusal names the file the user gave (a face photo, not a saved face) and says what to use instead", async () => {
+    const blank = join(dir, "blank.png");
+    writeFileSync(blank, await sharp({ create: { width: 300, height: 300, channels: 3, background: "#777" } }).png().toBuffer());
+    const asFace = await mimic("meme", "--face", blank, "--reaction", fixture("franck_04117.jpg"), "--out", join(dir, "x.png")).catch((e: { stderr: string }) => e);
+    expect((asFace as { stderr: string }).stderr).toBe(`mimic: No face found in the face photo “${blank}”. Use a sharp, well-lit photo of your face looking at the camera.\n`);
+    const asReaction = await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", blank, "--out", join(dir, "y.png")).catch((e: { stderr: string }) => e);
+    expect((asReaction as { stderr: string }).stderr).toMatch(new RegExp(`^mimic: No face found in the reaction image “${blank.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}”\\. Use a reaction image where`));
+  }, 120_000);
 });

@@ -352,9 +352,9 @@ describe("face checks", () => {
     }
   };
 
-  it("rejects a low-confidence detection", () => expectUnusable({ ...base(), score: 0.3 }, /could not be made out.*Send a reaction image/));
+  it("rejects a low-confidence detection", () => expectUnusable({ ...base(), score: 0.3 }, /could not be made out.*Use a reaction image/));
   it("rejects a low-confidence mesh on the template", () =>
-    expectUnusable({ ...base(), meshScore: 0.2 }, /saved face photo.*Save a new template/, "templateFace"));
+    expectUnusable({ ...base(), meshScore: 0.2 }, /your saved face could not be made out.*Save your face again/, "templateFace"));
   it("rejects a face turned beyond 45°", () =>
     expectUnusable({ ...base(), pose: { yaw: -60, pitch: 0, roll: 0 } }, /turned too far to the side \(60°, at most 45°/));
   it("rejects a face that is too small", () =>
