@@ -1,11 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { measureAckUnderLoad, summarise } from "./ack-load.ts";
 
+/** Discord drops an interaction that is not acknowledged within 3 s ("The application did not respond"). */
+const DISCORD_ACK_DEADLINE_MS = 3000;
+
 describe("Discord acknowledgement under a full queue", () => {
-  it("acknowledges every command, shows queue positions, refuses the overflow as BUSY (latency printed)", async () => {
-    const r = await measureAckUnderLoad({ burst: 12, capacity: 4, jobMs: 400 });
-    // Every interaction was acknowledged (deferReply reached the fake's callback route).
-    expect(r.burstAckMs.every((ms) => Number.isFinite(ms))).toBe(true);
+  it("acknowledges every command within Discord's 3 s, shows queue positions, refuses the overflow as BUSY", async () => {
+    // Each job holds the only worker for longer than Discord's deadline: an acknowledgement that waited
+    // for any job (its own or one ahead of it) would miss the deadline, whatever the machine's speed.
+    const r = await measureAckUnderLoad({ burst: 8, capacity: 2, jobMs: DISCORD_ACK_DEADLINE_MS + 200 });
+    // Every interaction was acknowledged (deferReply reached the fake's callback route), in time.
+    expect(r.burstAckMs).toHaveLength(r.burst);
+    for (const ms of [...r.burstAckMs, ...r.idleAckMs]) expect(ms).toBeLessThan(DISCORD_ACK_DEADLINE_MS);
     // One running + `capacity` waiting get their picture; the rest are told to come back later.
     expect(r.outcomes.other).toEqual([]);
     expect(r.outcomes.image).toBeGreaterThanOrEqual(r.capacity + 1);
@@ -16,7 +22,7 @@ describe("Discord acknowledgement under a full queue", () => {
     const busy = summarise(r.burstAckMs);
     const handler = summarise(r.burstHandlerAckMs);
     expect(r.burstHandlerAckMs).toHaveLength(r.burst);
-    // A measurement, not an assertion: printed for bench/README.md.
+    // The figures themselves go to bench/README.md.
     console.log(
       `ack latency: idle p50 ${idle.p50.toFixed(1)} ms max ${idle.max.toFixed(1)} ms; ` +
         `burst of ${r.burst} /meme on a full queue (capacity ${r.capacity}) p50 ${busy.p50.toFixed(1)} ms p95 ${busy.p95.toFixed(1)} ms max ${busy.max.toFixed(1)} ms; ` +

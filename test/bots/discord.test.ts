@@ -1,42 +1,24 @@
 import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createDiscordBot, type DiscordBot } from "../../src/bots/discord/bot.ts";
 import { commandDefinitions } from "../../src/bots/discord/commands.ts";
+import { SETTING_KEYS } from "../../src/core/index.ts";
 import { deployCommands } from "../../src/bots/discord/rest.ts";
 import { decodeVideo, findFfmpeg } from "../../src/pipeline/video/index.ts";
-import { FakeDiscord, OPT, PERMISSIONS, type RestCall } from "../helpers/fake-discord.ts";
-import { startTestApp, type TestApp } from "./harness.ts";
+import { ALICE, BOB, EPHEMERAL, FakeDiscord, OPT, PERMISSIONS, content, flagsOf, str, sub } from "../helpers/fake-discord.ts";
+import { useDiscordBot } from "./discord-harness.ts";
+import type { TestApp } from "./harness.ts";
 import { FACE_JPG, NOT_AN_IMAGE, REACTION_LAUGH_JPG, describeImage, flatPng, reactionGif } from "../core/images.ts";
 
 /** Whole scenarios on the real pipeline; generous for a busy 2-core machine (each wait has its own limit too). */
 const SCENARIO_TIMEOUT_MS = 240_000;
 
-const ALICE = { id: "100000000000000011", username: "alice" };
-const BOB = { id: "100000000000000022", username: "bob" };
-const EPHEMERAL = 64;
 
-const str = (name: string, value: string) => ({ name, type: OPT.string, value });
-const sub = (name: string, options: unknown[] = []) => ({ name, type: OPT.subcommand, options });
-const content = (c: RestCall) => String((c.json as Record<string, unknown> | undefined)?.content ?? "");
-const flagsOf = (c: RestCall) => Number((c.json as Record<string, unknown> | undefined)?.flags ?? 0);
 
 describe("Discord bot (real discord.js against a fake Discord)", () => {
+  const live = useDiscordBot({ MAX_INPUT_BYTES: String(3 * 1024 * 1024) });
   let fake: FakeDiscord;
   let app: TestApp;
-  let bot: DiscordBot;
-
-  beforeEach(async () => {
-    fake = await FakeDiscord.start();
-    app = await startTestApp({ MAX_INPUT_BYTES: String(3 * 1024 * 1024) });
-    bot = createDiscordBot({ core: app.core, token: fake.token, apiRoot: fake.base });
-    await bot.start();
-  });
-
-  afterEach(async () => {
-    await bot?.stop();
-    await app?.close();
-    await fake?.close();
-  });
+  beforeEach(() => ({ fake, app } = live));
 
   /** The interaction's first callback (the acknowledgement). */
   const ack = (token: string) => fake.waitFor((c) => c.path.includes(`/${token}/callback`));
@@ -124,7 +106,11 @@ describe("Discord bot (real discord.js against a fake Discord)", () => {
     i = fake.slash(BOB, "face", [sub("save", [{ name: "photo", type: OPT.attachment, value: huge.id }, str("name", "bob")])], { attachments: [huge] });
     expect(content(await fake.finalAnswer(i.token))).toMatch(/too large \(8\.0 MiB\).*limit is 3\.0 MiB/);
 
-    expect(content((await saveFace(BOB, "bob", await flatPng())).answer)).toMatch(/face/i);
+    // A face-less picture is refused with the enrolment's reason, and nothing is saved.
+    const faceless = content((await saveFace(BOB, "bob", await flatPng())).answer);
+    expect(faceless).toMatch(/couldn.t find a face in that photo/);
+    expect(faceless).not.toMatch(/Saved/);
+    expect(await app.app.store.templates.list({ platform: "discord", userId: BOB.id })).toEqual([]);
   }, SCENARIO_TIMEOUT_MS);
 
   it("autocompletes template names, reacts via “Mimic this”, uses the channel's latest image, renders GIF reactions", async () => {
@@ -215,9 +201,30 @@ describe("mimic register", () => {
   });
 
   it("defines autocomplete template options and admin-only config within Discord's limits", () => {
-    const defs = commandDefinitions() as { name: string; options?: { name: string; autocomplete?: boolean; choices?: unknown[]; options?: unknown[] }[] }[];
+    type Opt = { name: string; type: number; autocomplete?: boolean; choices?: { name: string; value: string }[]; options?: Opt[]; description?: string };
+    const defs = commandDefinitions() as { name: string; options?: Opt[]; default_member_permissions?: string | null }[];
     const meme = defs.find((d) => d.name === "meme")!;
     expect(meme.options!.find((o) => o.name === "template")!.autocomplete).toBe(true);
-    for (const d of defs) for (const o of d.options ?? []) expect((o.choices ?? []).length).toBeLessThanOrEqual(25);
+    // Discord's limits at every level: 25 options per command or subcommand, 25 choices per option.
+    const walk = (opts: Opt[] | undefined, path: string): number => {
+      let seen = 0;
+      expect((opts ?? []).length, path).toBeLessThanOrEqual(25);
+      for (const o of opts ?? []) {
+        expect((o.choices ?? []).length, `${path} ${o.name}`).toBeLessThanOrEqual(25);
+        seen += (o.choices ?? []).length + walk(o.options, `${path} ${o.name}`);
+      }
+      return seen;
+    };
+    const choices = defs.reduce((n, d) => n + walk(d.options, d.name), 0);
+    // The nested setting choices are reached (a walk of the top level alone sees only mode's 2).
+    const config = defs.find((d) => d.name === "mimic")!.options!.find((o) => o.name === "config")!;
+    const setting = config.options!.find((o) => o.name === "setting")!;
+    expect(setting.choices!.map((c) => c.value)).toEqual([...SETTING_KEYS]);
+    expect(choices).toBe(2 + SETTING_KEYS.length);
+    // "config" is admin-only: it says so, and /mimic stays usable by everyone (usage, forget), so the
+    // check is the adapter's Manage Server test (discord-adapter.test.ts), not a command-wide permission.
+    expect(config.description).toMatch(/Manage Server/);
+    expect(defs.find((d) => d.name === "mimic")!.default_member_permissions ?? null).toBeNull();
   });
+
 });

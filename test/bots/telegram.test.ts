@@ -131,7 +131,11 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     const flat = fake.sendPhoto(GROUP, BOB, photo(await flatPng(), "png"));
     reply = fake.nextCall("sendMessage", 60_000);
     fake.sendCommand(GROUP, BOB, "/save bob", flat);
-    expect(String((await reply).params.text)).toMatch(/face/i);
+    // A face-less picture is refused with the enrolment's reason, and nothing is saved.
+    const faceless = String((await reply).params.text);
+    expect(faceless).toMatch(/couldn.t find a face in that photo/);
+    expect(faceless).not.toMatch(/Saved/);
+    expect(await app.app.store.templates.list({ platform: "telegram", userId: String(BOB.id) })).toEqual([]);
 
     const sticker = fake.sendMessage(GROUP, BOB, {
       sticker: { ...photo(new Uint8Array(10), "tgs"), width: 512, height: 512, is_animated: true, is_video: false, type: "regular" },

@@ -38,6 +38,7 @@ export class FakeDiscord {
   readonly botUser = { id: "900000000000000001", username: "mimic", discriminator: "0", global_name: "Mimic", avatar: null, bot: true };
   readonly guildId = "800000000000000001";
   readonly channelId = "800000000000000002";
+  readonly dmChannelId = "800000000000000003";
   readonly calls: RestCall[] = [];
   /** Messages returned by GET /channels/{id}/messages, newest first. */
   channelMessages: Record<string, unknown>[] = [];
@@ -49,6 +50,7 @@ export class FakeDiscord {
   private attachments = new Map<string, { bytes: Buffer; mime: string }>();
   private dispatchedAt = new Map<string, number>();
   private waiters: { pred: (c: RestCall) => boolean; resolve: (c: RestCall) => void }[] = [];
+  private failures: { pred: (c: RestCall) => boolean; status: number }[] = [];
 
   private constructor(
     private readonly server: Server,
@@ -89,36 +91,49 @@ export class FakeDiscord {
     type?: 2 | 4;
     data: Record<string, unknown>;
     attachmentSizeLimit?: number;
+    /** A direct message with the bot: no guild, no member, a DM channel. */
+    dm?: boolean;
   }): { id: string; token: string } {
     const id = nextId();
     const token = `itoken-${randomBytes(6).toString("hex")}`;
     const user = { ...opts.user, discriminator: "0", global_name: opts.user.username, avatar: null };
+    const where = opts.dm
+      ? {
+          channel_id: this.dmChannelId,
+          channel: { id: this.dmChannelId, type: 1, recipients: [user] },
+          user,
+          authorizing_integration_owners: { "1": opts.user.id },
+          context: 1,
+        }
+      : {
+          guild_id: this.guildId,
+          guild: { id: this.guildId, locale: "en-US", features: [] },
+          channel_id: this.channelId,
+          channel: { id: this.channelId, type: 0, guild_id: this.guildId, name: "memes" },
+          member: {
+            user,
+            roles: [],
+            joined_at: new Date().toISOString(),
+            deaf: false,
+            mute: false,
+            flags: 0,
+            permissions: opts.permissions ?? PERMISSIONS.none,
+          },
+          guild_locale: "en-US",
+          authorizing_integration_owners: { "0": this.guildId },
+          context: 0,
+        };
     const d = {
       id,
       application_id: this.appId,
       type: opts.type ?? 2,
       data: opts.data,
-      guild_id: this.guildId,
-      guild: { id: this.guildId, locale: "en-US", features: [] },
-      channel_id: this.channelId,
-      channel: { id: this.channelId, type: 0, guild_id: this.guildId, name: "memes" },
-      member: {
-        user,
-        roles: [],
-        joined_at: new Date().toISOString(),
-        deaf: false,
-        mute: false,
-        flags: 0,
-        permissions: opts.permissions ?? PERMISSIONS.none,
-      },
+      ...where,
       token,
       version: 1,
       app_permissions: "2147483647",
       locale: "en-US",
-      guild_locale: "en-US",
       entitlements: [],
-      authorizing_integration_owners: { "0": this.guildId },
-      context: 0,
       attachment_size_limit: opts.attachmentSizeLimit ?? 10 * 1024 * 1024,
     };
     this.dispatchedAt.set(id, performance.now());
@@ -131,7 +146,7 @@ export class FakeDiscord {
     user: FakeUser,
     name: string,
     options: { name: string; type: number; value?: unknown; focused?: boolean; options?: unknown[] }[],
-    extra: { permissions?: string; attachments?: ReturnType<FakeDiscord["addAttachment"]>[]; type?: 2 | 4; attachmentSizeLimit?: number } = {},
+    extra: { permissions?: string; attachments?: ReturnType<FakeDiscord["addAttachment"]>[]; type?: 2 | 4; attachmentSizeLimit?: number; dm?: boolean } = {},
   ) {
     const resolved = extra.attachments?.length ? { attachments: Object.fromEntries(extra.attachments.map((a) => [a.id, a])) } : undefined;
     return this.interact({
@@ -139,6 +154,7 @@ export class FakeDiscord {
       permissions: extra.permissions,
       type: extra.type,
       attachmentSizeLimit: extra.attachmentSizeLimit,
+      dm: extra.dm,
       data: { id: nextId(), name, type: 1, options, ...(resolved ? { resolved } : {}) },
     });
   }
@@ -194,6 +210,11 @@ export class FakeDiscord {
         ((c.method === "PATCH" && (c.files.length > 0 || !isProgressText(c))) || c.method === "POST"),
       timeoutMs,
     );
+  }
+
+  /** The next REST call matching `pred` is answered with `status` (a transport failure as the bot sees it). */
+  failNext(pred: (c: RestCall) => boolean, status = 400): void {
+    this.failures.push({ pred, status });
   }
 
   callsFor(token: string): RestCall[] {
@@ -292,6 +313,12 @@ export class FakeDiscord {
       res.writeHead(status, body === undefined ? {} : { "content-type": "application/json" });
       res.end(body === undefined ? undefined : JSON.stringify(body));
     };
+    const failure = this.failures.find((f) => f.pred(call));
+    if (failure) {
+      this.failures.splice(this.failures.indexOf(failure), 1);
+      call.status = failure.status;
+      return send(failure.status, { message: "Injected failure", code: 50035 });
+    }
     const api = path.replace(/^\/api\/v10/, "");
     let m: RegExpMatchArray | null;
     if (api === "/gateway/bot") {
@@ -348,3 +375,14 @@ function isProgressText(c: RestCall): boolean {
 
 /** Discord's application command option types used by Mimic. */
 export const OPT = { subcommand: 1, string: 3, integer: 4, boolean: 5, attachment: 11 } as const;
+
+/** Two guild members, and the ephemeral message flag. */
+export const ALICE = { id: "100000000000000011", username: "alice" };
+export const BOB = { id: "100000000000000022", username: "bob" };
+export const EPHEMERAL = 64;
+
+/** Option builders and readers for slash interactions and the bot's REST answers. */
+export const str = (name: string, value: string) => ({ name, type: OPT.string, value });
+export const sub = (name: string, options: unknown[] = []) => ({ name, type: OPT.subcommand, options });
+export const content = (c: RestCall) => String((c.json as Record<string, unknown> | undefined)?.content ?? "");
+export const flagsOf = (c: RestCall) => Number((c.json as Record<string, unknown> | undefined)?.flags ?? 0);

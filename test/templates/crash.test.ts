@@ -15,15 +15,24 @@ const here = dirname(fileURLToPath(import.meta.url));
 const tsxLoader = createRequire(import.meta.url).resolve("tsx/esm");
 const owner = { platform: "discord", userId: "crash" };
 
-/** Runs the child until it has begun save number `killAfterBegins`, then kills it `delayMs` later. */
-function runAndKill(url: string, prefix: string, killAfterBegins: number, delayMs: number): Promise<{ saved: string[]; begun: string[] }> {
+/**
+ * Runs the child until it has begun save number `killAfterBegins`, then kills it `delayMs` later; or, with
+ * `hold`, kills it the moment the save of that name is inside its transaction (the child waits there).
+ */
+function runAndKill(
+  url: string,
+  prefix: string,
+  when: { killAfterBegins: number; delayMs: number } | { hold: string },
+): Promise<{ saved: string[]; begun: string[]; inside: string[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", tsxLoader, join(here, "crash-child.ts"), url, prefix], {
+    const args = [join(here, "crash-child.ts"), url, prefix, ...("hold" in when ? [`hold=${when.hold}`] : [])];
+    const child = spawn(process.execPath, ["--import", tsxLoader, ...args], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, LOG_LEVEL: "silent" },
     });
     const saved: string[] = [];
     const begun: string[] = [];
+    const inside: string[] = [];
     let stderr = "";
     let buffer = "";
     let killing = false;
@@ -40,16 +49,19 @@ function runAndKill(url: string, prefix: string, killAfterBegins: number, delayM
         const [what, name] = line.split(" ");
         if (what === "saved") saved.push(name);
         if (what === "begin") begun.push(name);
+        if (what === "inside") inside.push(name);
       }
-      if (!killing && begun.length >= killAfterBegins) {
+      if (killing) return;
+      if ("hold" in when ? inside.includes(when.hold) : begun.length >= when.killAfterBegins) {
         killing = true;
-        setTimeout(() => child.kill("SIGKILL"), delayMs);
+        if ("hold" in when) child.kill("SIGKILL");
+        else setTimeout(() => child.kill("SIGKILL"), when.delayMs);
       }
     });
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
       if (signal !== "SIGKILL") reject(new Error(`child exited by itself (code ${code}); stderr:\n${stderr}`));
-      else resolve({ saved: [...saved], begun: [...begun] });
+      else resolve({ saved: [...saved], begun: [...begun], inside: [...inside] });
     });
   });
 }
@@ -68,11 +80,16 @@ describe.each(dialects)("a crash in the middle of a save on $dialect", ({ dialec
       [0, 3],
       [1, 11],
     ] as const) {
-      const { saved, begun } = await runAndKill(db.url, `r${round}n`, 6, delay);
+      const { saved } = await runAndKill(db.url, `r${round}n`, { killAfterBegins: 6, delayMs: delay });
       expect(saved.length).toBeGreaterThanOrEqual(5);
-      expect(begun.length).toBeGreaterThan(saved.length - 1);
       allSaved.push(...saved);
     }
+    // A kill that certainly lands mid-save: h4's row is written inside its transaction, not committed.
+    const held = await runAndKill(db.url, "h", { hold: "h4" });
+    expect(held.inside).toEqual(["h4"]);
+    expect(held.saved).toEqual(["h0", "h1", "h2", "h3"]);
+    expect(held.begun.at(-1)).toBe("h4");
+    allSaved.push(...held.saved);
 
     const store = await openStore(db.url, { maxTemplatesPerUser: 1000 });
     try {
@@ -86,13 +103,16 @@ describe.each(dialects)("a crash in the middle of a save on $dialect", ({ dialec
         expect(Buffer.from(t.cropPng).equals(Buffer.from(want.cropPng)), name).toBe(true);
         expect(Buffer.from(t.embedding.buffer).equals(Buffer.from(want.embedding.buffer)), name).toBe(true);
       }
-      // At most the one in flight at each kill may also be there, and then complete, never half-written.
+      // At most the one in flight at each random kill may also be there, and then complete, never half-written.
       expect(names.length - allSaved.length).toBeLessThanOrEqual(2);
       for (const name of names) {
         const t = await store.templates.get(owner, name);
         expect(Buffer.from(t.cropPng).equals(Buffer.from(fakeTemplate(name, 300_000).cropPng)), name).toBe(true);
       }
       expect(list.filter((t) => t.isDefault)).toHaveLength(1);
+      // The interrupted save left nothing behind, and the default is still the last committed one.
+      expect(names).not.toContain("h4");
+      expect(list.find((t) => t.isDefault)!.name).toBe("h3");
 
       if (dialect === "sqlite") {
         expect(await db.query("PRAGMA integrity_check")).toEqual([{ integrity_check: "ok" }]);
