@@ -130,6 +130,19 @@ describe("Telegram adapter: who a command acts for", () => {
     expect(Buffer.byteLength(buttonData("del", 2 ** 52, "x".repeat(32)))).toBeLessThanOrEqual(64);
   });
 
+  it("resolves a picture's download address even when Telegram resets the first getFile connection", async () => {
+    const reaction = fake.sendPhoto(GROUP, ALICE, fake.addFile(new Uint8Array(16)));
+    const sent = fake.nextCall(["sendPhoto", "sendDocument", "sendMessage"]);
+    fake.sendCommand(GROUP, ALICE, "/meme", reaction);
+    await sent;
+    const image = (calls[0].input as { image: { kind: string; url: () => Promise<string> } }).image;
+    expect(image.kind).toBe("url");
+    fake.drops.set("getFile", 1);
+    expect(await image.url()).toMatch(new RegExp(`^${fake.apiRoot}/file/bot${fake.token}/`));
+    expect(fake.drops.get("getFile")).toBe(0);
+    expect(fake.calls.filter((c) => c.method === "getFile")).toHaveLength(2);
+  });
+
   it("sends results Telegram won't take as a photo as a file, and says so when an upload fails", async () => {
     const reaction = fake.sendPhoto(GROUP, ALICE, fake.addFile(new Uint8Array(16)));
     const meme = async () => {

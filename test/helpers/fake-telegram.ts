@@ -62,6 +62,8 @@ export class FakeTelegram {
   private waiters: { pred: (c: RecordedCall) => boolean; resolve: (c: RecordedCall) => void }[] = [];
   /** Method → error answer, to play Telegram refusing a call (e.g. sendPhoto's PHOTO_INVALID_DIMENSIONS, a 409 getUpdates). */
   readonly failures = new Map<string, { status: number; description: string }>();
+  /** Method → how many of its next requests get their connection dropped unanswered (a reset socket). */
+  readonly drops = new Map<string, number>();
   /** Bytes served for each downloaded file path, to prove the limits held. */
   readonly downloads: string[] = [];
 
@@ -180,6 +182,12 @@ export class FakeTelegram {
           w.resolve(call);
         }
       }
+    }
+    const drops = this.drops.get(method) ?? 0;
+    if (drops > 0) {
+      this.drops.set(method, drops - 1);
+      req.socket.destroy();
+      return;
     }
     const failure = this.failures.get(method);
     if (failure) return this.json(res, failure.status, { ok: false, error_code: failure.status, description: failure.description });

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Bot, InlineKeyboard, InputFile, type Context } from "grammy";
+import { Bot, HttpError, InlineKeyboard, InputFile, type Context } from "grammy";
 import type { Message, UserFromGetMe } from "grammy/types";
 import type { CommandContext, Core, ImageInput, Reply, ReplyFile, SettingKey } from "../../core/index.ts";
 import { progressReporter } from "../../core/index.ts";
@@ -137,7 +137,11 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       declaredMime: mime,
       name,
       url: async () => {
-        const file = await bot.api.getFile(fileId);
+        // getFile is idempotent: one retry rides out a kept-alive socket the server closed as we reused it.
+        const file = await bot.api.getFile(fileId).catch((e: unknown) => {
+          if (e instanceof HttpError) return bot.api.getFile(fileId);
+          throw e;
+        });
         if (!file.file_path) throw new Error("getFile returned no file_path");
         return `${apiRoot}/file/bot${opts.token}/${file.file_path}`;
       },
