@@ -11,6 +11,7 @@ import type { AuditPort, ModerationPort, Scope, ServerSettings, SettingKey, Temp
 
 /** Commands as the store counts and switches them off per server (disabledCommands). */
 const ANIMATED_COMMAND = "animated";
+const REFUSED_NSFW = "refused_nsfw";
 const commandOf = (kind: "meme" | "animated") => (kind === "animated" ? ANIMATED_COMMAND : "meme");
 
 function isEnrolledTemplate(v: unknown): v is EnrolledTemplate {
@@ -81,6 +82,9 @@ export function storeModeration(store: Store): ModerationPort {
       animated: !r.disabledCommands.includes(ANIMATED_COMMAND),
       channels: r.allowedChannels,
       visibleMark: r.visibleMark,
+      nsfwFilter: r.nsfwFilter,
+      nsfwThreshold: r.nsfwThreshold,
+      swap: r.swapAllowed,
     };
   }
 
@@ -94,6 +98,7 @@ export function storeModeration(store: Store): ModerationPort {
       return m.admit(scope, commandOf(kind));
     },
     settings,
+    recordRefusal: (scope, reason) => m.recordRefusal(scope, reason),
     // The core only calls this for admins (it checked ctx.isAdmin); the store re-checks the flag it is given.
     async updateSetting(scope, key: SettingKey, value) {
       const s = server(scope);
@@ -123,6 +128,20 @@ export function storeModeration(store: Store): ModerationPort {
         case "mark":
           await m.updateRules(s, { visibleMark: parseSwitch(value) });
           break;
+        case "nsfw":
+          await m.updateRules(s, { nsfwFilter: parseSwitch(value) });
+          break;
+        case "nsfw_threshold": {
+          const t = /^default$/i.test(value) ? null : Number(value);
+          if (t !== null && !(/^(0?\.\d+|1(\.0*)?)$/.test(value) && t > 0 && t <= 1)) {
+            throw new MimicError("BAD_INPUT", `The NSFW threshold is a number above 0 and at most 1 (e.g. 0.7), or “default”; not “${value.slice(0, 20)}”.`);
+          }
+          await m.updateRules(s, { nsfwThreshold: t });
+          break;
+        }
+        case "swap":
+          await m.updateRules(s, { swapAllowed: parseSwitch(value) });
+          break;
         case "channel": {
           const [op, id] = value.split(/\s+/);
           if (op === "all") await m.updateRules(s, { allowedChannels: [] });
@@ -151,7 +170,8 @@ export function storeModeration(store: Store): ModerationPort {
         ...mine,
         templates,
         server: report && {
-          generationsToday: report.today.total,
+          generationsToday: report.today.total - (report.today.byCommand[REFUSED_NSFW] ?? 0),
+          refusedToday: report.today.byCommand[REFUSED_NSFW] ?? 0,
           activeUsersToday: report.today.topUsers.length,
           topUsers: report.today.topUsers.slice(0, 5),
         },

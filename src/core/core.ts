@@ -92,7 +92,7 @@ export interface Core {
   templateNames(owner: Owner, prefix: string): Promise<string[]>;
 }
 
-export const SETTING_KEYS: readonly SettingKey[] = ["enabled", "quota", "server_quota", "cooldown", "max_faces", "animated", "channel", "ban", "unban", "mark"];
+export const SETTING_KEYS: readonly SettingKey[] = ["enabled", "quota", "server_quota", "cooldown", "max_faces", "animated", "channel", "ban", "unban", "mark", "nsfw", "nsfw_threshold", "swap"];
 export { MAX_CAPTION_CHARS };
 
 const ownerOf = (ctx: CommandContext): Owner => ({ platform: ctx.platform, userId: ctx.userId });
@@ -194,6 +194,11 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       return result;
     } catch (e) {
       await admission.refund().catch((err: unknown) => logger.warn({ err, requestId: ctx.requestId }, "refund failed"));
+      // A refusal by the NSFW gate is counted (usage report) instead of the use it replaces.
+      if (isMimicError(e) && e.code === "UNSAFE_CONTENT") {
+        logger.warn({ requestId: ctx.requestId, platform: ctx.platform, serverId: ctx.serverId, stage: e.details?.stage }, "nsfw gate refused a request");
+        await moderation.recordRefusal?.(scopeOf(ctx), "nsfw").catch((err: unknown) => logger.warn({ err, requestId: ctx.requestId }, "recording a refusal failed"));
+      }
       throw e;
     }
   }
@@ -206,10 +211,12 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
   ): Promise<Reply> {
     const { summary, data } = template;
     const byteBudget = ctx.attachmentLimitBytes;
-    const { visibleMark } = await moderation.settings(scopeOf(ctx));
+    const { visibleMark, swap, ...gate } = await moderation.settings(scopeOf(ctx));
+    if (opts.mode === "swap" && !swap) throw new MimicError("FORBIDDEN", "Swap mode is switched off on this server. Try the default mode (your own photo wearing the expression).");
+    const nsfwThreshold = gate.nsfwFilter ? gate.nsfwThreshold : undefined;
     const job: Job =
       opts.animation === "none"
-        ? { kind: "meme", template: data, reaction, captions: opts.captions, intensity: opts.intensity, mode: opts.mode, byteBudget, visibleMark, ...regionsOf(opts) }
+        ? { kind: "meme", template: data, reaction, captions: opts.captions, intensity: opts.intensity, mode: opts.mode, byteBudget, visibleMark, nsfwThreshold, ...regionsOf(opts) }
         : {
             kind: "animated",
             template: data,
@@ -220,6 +227,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
             animation: opts.animation,
             byteBudget,
             visibleMark,
+            nsfwThreshold,
             ...regionsOf(opts),
             ...(ctx.animationFormat ? { format: ctx.animationFormat } : {}),
           };
@@ -281,7 +289,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       guarded(ctx, async () => {
         const name = checkTemplateName(input.name);
         const image = await load(ctx, input.image);
-        const result = await runJob(ctx, "enrol", { kind: "enrol", image });
+        const gate = await moderation.settings(scopeOf(ctx));
+        const result = await runJob(ctx, "enrol", { kind: "enrol", image, ...(gate.nsfwFilter ? { nsfwThreshold: gate.nsfwThreshold } : {}) });
         if (result.kind !== "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "render result for enrol" });
         const saved = await templates.save(ownerOf(ctx), name, result.face, scopeOf(ctx));
         const quality = result.face.qualityNote ? ` (${result.face.qualityNote})` : "";
@@ -364,6 +373,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           lines.push(
             `Server today: ${r.server.generationsToday} memes by ${r.server.activeUsersToday} user${r.server.activeUsersToday === 1 ? "" : "s"}.`,
           );
+          if (r.server.refusedToday) lines.push(`Refused as explicit today: ${r.server.refusedToday}.`);
           if (r.server.topUsers.length) lines.push(`Top: ${r.server.topUsers.map((u) => `${u.userId} (${u.count})`).join(", ")}`);
         }
         return { text: lines.join("\n"), ephemeral: true };
@@ -428,9 +438,13 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
 
 function exampleFor(key: SettingKey): string {
   switch (key) {
+    case "nsfw_threshold":
+      return "“0.7” (refuse at this unsafe score, 0–1; lower refuses more) or “default”";
     case "enabled":
     case "animated":
     case "mark":
+    case "nsfw":
+    case "swap":
       return "“on” or “off”";
     case "quota":
       return "“20” (per user per day, 0 = unlimited)";
@@ -459,6 +473,8 @@ function describeSettings(s: ServerSettings, ctx: CommandContext): string {
     `• animated: ${s.animated ? "on" : "off"}`,
     `• channels: ${s.channels.length === 0 ? "all" : s.channels.join(", ")}`,
     `• mark: ${s.visibleMark ? "on" : "off"} (a small visible “AI-edited” label on every picture)`,
+    `• nsfw: ${s.nsfwFilter ? `on (threshold ${s.nsfwThreshold})` : "off"} (refuses explicit pictures, faces and results)`,
+    `• swap: ${s.swap ? "allowed" : "off"} (putting your face into someone else's picture)`,
     `Change one with ${hint(ctx.platform, "config")}.`,
   ].join("\n");
 }

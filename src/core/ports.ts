@@ -65,9 +65,14 @@ export interface ServerSettings {
   channels: string[];
   /** Draw the small visible "AI-edited" mark on outputs (the machine-readable marks are always there). */
   visibleMark: boolean;
+  /** The NSFW gate (reaction, face before saving, result) is on; it refuses at this unsafe score (0..1]. */
+  nsfwFilter: boolean;
+  nsfwThreshold: number;
+  /** Swap mode (your face into someone else's picture) is allowed. */
+  swap: boolean;
 }
 
-export type SettingKey = "enabled" | "quota" | "server_quota" | "cooldown" | "max_faces" | "animated" | "channel" | "ban" | "unban" | "mark";
+export type SettingKey = "enabled" | "quota" | "server_quota" | "cooldown" | "max_faces" | "animated" | "channel" | "ban" | "unban" | "mark" | "nsfw" | "nsfw_threshold" | "swap";
 
 export interface UsageReport {
   /** The caller's generations today (UTC) and the quota that applies (0 = unlimited). */
@@ -77,7 +82,13 @@ export interface UsageReport {
   cooldownRemainingSeconds: number;
   templates: number;
   /** Server-wide figures, only filled for admins. */
-  server?: { generationsToday: number; activeUsersToday: number; topUsers: { userId: string; count: number }[] };
+  server?: {
+    generationsToday: number;
+    activeUsersToday: number;
+    topUsers: { userId: string; count: number }[];
+    /** Requests the NSFW gate refused today (absent where the store does not count them). */
+    refusedToday?: number;
+  };
 }
 
 export interface ModerationPort {
@@ -92,6 +103,8 @@ export interface ModerationPort {
   /** Applies one admin change by scope.userId; parses and validates `value` (BAD_INPUT on nonsense). */
   updateSetting(scope: Scope, key: SettingKey, value: string): Promise<ServerSettings>;
   usage(scope: Scope, opts: { includeServer: boolean }): Promise<UsageReport>;
+  /** Counts a request the NSFW gate refused (usage report; it counts as a use). */
+  recordRefusal?(scope: Scope, reason: "nsfw"): Promise<void>;
 }
 
 /** One admitted use. `refund()` gives the quota back when the job failed through no fault of the user. */

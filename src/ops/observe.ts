@@ -24,6 +24,8 @@ export function refusalReason(e: unknown): string | undefined {
       return "banned";
     case "DISABLED":
       return "disabled";
+    case "UNSAFE_CONTENT":
+      return "nsfw";
     default:
       return undefined;
   }
@@ -58,7 +60,8 @@ export function observeQueue(queue: InferenceQueue, m: Metrics): InferenceQueue 
       try {
         result = await queue.submit(job, { ...opts, onProgress });
       } catch (e) {
-        const refused = started === undefined ? refusalReason(e) : undefined;
+        // The NSFW gate refuses inside the worker (after start): still a refusal, by reason "nsfw".
+        const refused = started === undefined || (isMimicError(e) && e.code === "UNSAFE_CONTENT") ? refusalReason(e) : undefined;
         if (refused) {
           m.refusals.inc({ reason: refused });
           m.jobsFinished.inc({ kind, outcome: "refused" });

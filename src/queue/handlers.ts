@@ -19,6 +19,7 @@ import { selectFace, transferExpression, type TransferResult } from "../pipeline
 import { encodeAnimation, findFfmpeg } from "../pipeline/video/index.ts";
 import { loadConfig } from "../config.ts";
 import type { AnalyzedFace, RgbImage } from "../pipeline/types.ts";
+import { checkSafe, sampleFrames, type GateStage } from "../pipeline/safety/nsfw.ts";
 import { prepareEnrolment } from "../templates/enrol.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
 import {
@@ -129,6 +130,15 @@ function templateFace(t: EnrolledTemplate): AnalyzedFace {
   return face;
 }
 
+/**
+ * The NSFW gate inside the worker (a per-server threshold travels with the job): refuses with
+ * UNSAFE_CONTENT before any further work, so a refused picture is never analysed, encoded or returned.
+ */
+async function gate(threshold: number | undefined, images: RgbImage[], stage: GateStage, clock: StageClock): Promise<void> {
+  if (threshold === undefined) return;
+  await clock.time(`nsfw.${stage}`, () => checkSafe(images, threshold, stage));
+}
+
 /** Decode + analyse the reaction and transfer its expression onto the saved face. */
 async function transferred(job: MemeJob, ctx: JobContext, clock: StageClock): Promise<TransferResult> {
   const t = templateOf(job.template);
@@ -136,6 +146,7 @@ async function transferred(job: MemeJob, ctx: JobContext, clock: StageClock): Pr
     Promise.all([decodeTemplate(t), bytesOf(job.reaction, ctx).then((b) => decodeImage(b))]),
   );
   ctx.signal.throwIfAborted();
+  await gate(job.nsfwThreshold, [reaction], "input", clock);
   const faces = await analyzer(clock);
   const reactionFace = selectFace(await clock.time("analyze", () => faces.analyze(reaction)), "reaction");
   ctx.signal.throwIfAborted();
@@ -168,6 +179,7 @@ async function enrol(job: EnrolJob, ctx: JobContext): Promise<EnrolResult> {
   const clock = new StageClock();
   const bytes = await clock.time("fetch", () => bytesOf(job.image, ctx));
   await analyzer(clock);
+  if (job.nsfwThreshold !== undefined) await gate(job.nsfwThreshold, [await clock.time("decode", () => decodeImage(bytes))], "face", clock);
   const prepared = await clock.time("enrol", () => prepareEnrolment(bytes));
   const note = prepared.warnings.join(" ");
   return { kind: "enrol", face: { data: prepared.template, ...(note ? { qualityNote: note } : {}) }, timingsMs: clock.timings };
@@ -176,6 +188,7 @@ async function enrol(job: EnrolJob, ctx: JobContext): Promise<EnrolResult> {
 async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
   const clock = new StageClock();
   const { image, landmarks } = await transferred(job, ctx, clock);
+  await gate(job.nsfwThreshold, [image], "output", clock);
   const captions = { ...job.captions, avoid: faceAvoidBox(landmarks, image.width, image.height) };
   const png = await clock.time("render", () => renderMeme(image, captions, { visibleMark: job.visibleMark }));
   if (png.length > job.byteBudget) {
@@ -208,6 +221,7 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
     return [template, reaction] as const;
   });
   ctx.signal.throwIfAborted();
+  await gate(job.nsfwThreshold, sampleFrames(reaction.frames), "input", clock);
   await analyzer(clock);
   const res = await clock.time("animate", () => animatedMemeFrames({
     template,
@@ -221,6 +235,7 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
     visibleMark: job.visibleMark,
   }));
   ctx.signal.throwIfAborted();
+  await gate(job.nsfwThreshold, sampleFrames(res.frames), "output", clock);
   const out = await clock.time("encode", () =>
     encodeAnimation(res.frames, {
       delaysMs: res.delaysMs,

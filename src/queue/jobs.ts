@@ -46,6 +46,8 @@ export type TemplateData = EnrolledTemplate;
 export interface EnrolJob {
   kind: "enrol";
   image: ImageSource;
+  /** The NSFW gate's threshold on the photo (a per-server setting); absent: the gate is off. */
+  nsfwThreshold?: number;
 }
 
 export interface MemeJob {
@@ -63,6 +65,8 @@ export interface MemeJob {
   byteBudget: number;
   /** Draw the visible "AI-edited" mark (a per-server setting; the machine-readable marks are always written). */
   visibleMark?: boolean;
+  /** The NSFW gate's threshold on the reaction and the result (a per-server setting); absent: the gate is off. */
+  nsfwThreshold?: number;
 }
 
 export interface AnimatedJob extends Omit<MemeJob, "kind"> {

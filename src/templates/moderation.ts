@@ -14,6 +14,7 @@ import type { Db } from "./db/client.ts";
 import { passThrough, type Gate } from "./db/gate.ts";
 import { withRetry } from "./db/retry.ts";
 import { secondsUntilNextUtcDay, utcDay } from "./codec.ts";
+import { DEFAULT_NSFW_THRESHOLD } from "../pipeline/safety/thresholds.ts";
 import { checkIdentity } from "./names.ts";
 
 /** Who asks, where. serverId/channelId are null in private chats. */
@@ -41,6 +42,11 @@ export interface Rules {
   maxTemplatesPerUser: number;
   /** Draw the visible "AI-edited" mark on outputs. */
   visibleMark: boolean;
+  /** The NSFW gate is on, and refuses at this unsafe score. */
+  nsfwFilter: boolean;
+  nsfwThreshold: number;
+  /** Swap mode allowed. */
+  swapAllowed: boolean;
   /** Which of the numeric rules the server set itself (the others follow the configuration). */
   overridden: Array<"dailyQuotaPerUser" | "dailyQuotaPerServer" | "cooldownSeconds" | "maxTemplatesPerUser">;
 }
@@ -67,6 +73,9 @@ export const rulesPatchSchema = z
     cooldownSeconds: limit(86_400),
     maxTemplatesPerUser: z.number().int().min(1).max(1000).nullable(),
     visibleMark: z.boolean(),
+    nsfwFilter: z.boolean(),
+    nsfwThreshold: z.number().gt(0).max(1).nullable(),
+    swapAllowed: z.boolean(),
   })
   .partial()
   .strict();
@@ -127,6 +136,9 @@ export class Moderation {
       // A server may lower the configured maximum, never raise it.
       maxTemplatesPerUser: Math.min(row?.maxTemplatesPerUser ?? d.maxTemplatesPerUser, d.maxTemplatesPerUser),
       visibleMark: row?.visibleMark ?? false,
+      nsfwFilter: row?.nsfwFilter ?? true,
+      nsfwThreshold: row?.nsfwThreshold ?? DEFAULT_NSFW_THRESHOLD,
+      swapAllowed: row?.swapAllowed ?? true,
       overridden: row
         ? (["dailyQuotaPerUser", "dailyQuotaPerServer", "cooldownSeconds", "maxTemplatesPerUser"] as const).filter((k) => row[k] !== null)
         : [],
@@ -154,6 +166,9 @@ export class Moderation {
       ...(p.cooldownSeconds !== undefined && { cooldownSeconds: p.cooldownSeconds }),
       ...(p.maxTemplatesPerUser !== undefined && { maxTemplatesPerUser: p.maxTemplatesPerUser }),
       ...(p.visibleMark !== undefined && { visibleMark: p.visibleMark }),
+      ...(p.nsfwFilter !== undefined && { nsfwFilter: p.nsfwFilter }),
+      ...(p.nsfwThreshold !== undefined && { nsfwThreshold: p.nsfwThreshold }),
+      ...(p.swapAllowed !== undefined && { swapAllowed: p.swapAllowed }),
     };
     await this.exclusive(async () => {
       await this.db.$executeRaw`INSERT INTO server_settings (platform, server_id, updated_at) VALUES (${server.platform}, ${server.serverId}, CURRENT_TIMESTAMP)
@@ -266,6 +281,20 @@ export class Moderation {
       // Nothing is over its limit any more (a use was refunded, or the day just turned): try again.
     }
     throw new MimicError("BUSY", "Too many requests at once. Please try again in a few seconds.", { retryAfterSeconds: 5 });
+  }
+
+  /**
+   * Records a request the NSFW gate refused, as a usage event of its own ("refused_nsfw"): it shows in the
+   * server's usage report, and it counts as a use (quota and cooldown), which slows down anyone probing.
+   */
+  async recordRefusal(scope: Scope, reason: "nsfw"): Promise<void> {
+    checkIdentity(scope.platform, scope.userId);
+    const now = this.now();
+    await this.exclusive(() =>
+      this.db.usageEvent.create({
+        data: { platform: scope.platform, serverId: scope.serverId ?? "", platformUserId: scope.userId, command: `refused_${reason}`, atMs: BigInt(now), day: utcDay(now) },
+      }),
+    );
   }
 
   /** The caller's own standing: uses today, the quota that applies, cooldown left. */

@@ -120,6 +120,9 @@ export function memoryModeration(templates: ReturnType<typeof memoryTemplates>, 
     animated: true,
     channels: [],
     visibleMark: false,
+    nsfwFilter: true,
+    nsfwThreshold: 0.7,
+    swap: true,
   });
   const sKey = (s: Scope) => `${s.platform}:${s.serverId ?? ""}`;
   const get = (s: Scope) => settings.get(sKey(s)) ?? defaults();
@@ -170,6 +173,9 @@ export function memoryModeration(templates: ReturnType<typeof memoryTemplates>, 
       if (k === "enabled") s.enabled = bool();
       else if (k === "animated") s.animated = bool();
       else if (k === "mark") s.visibleMark = bool();
+      else if (k === "nsfw") s.nsfwFilter = bool();
+      else if (k === "swap") s.swap = bool();
+      else if (k === "nsfw_threshold") s.nsfwThreshold = Number(value);
       else if (k === "quota") s.dailyQuota = int();
       else if (k === "server_quota") s.serverDailyQuota = int();
       else if (k === "max_faces") s.maxFacesPerUser = int();

@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { storeAudit, storeModeration } from "../../src/core/bindings.ts";
 import { createCore, type CommandContext } from "../../src/core/index.ts";
 import { openStore, type Store } from "../../src/templates/index.ts";
+import { DEFAULT_HANDLERS } from "../../src/queue/index.ts";
+import { createLocalQueue } from "../../src/queue/local.ts";
 import { memoryTemplates, queueDouble } from "../core/doubles.ts";
 import { FACE_JPG, REACTION_LAUGH_JPG } from "../core/images.ts";
 import { createTestDb, dialects, type TestDb } from "./helpers.ts";
@@ -146,5 +148,71 @@ describe.each(dialects)("safety settings on $dialect", ({ dialect, skip }) => {
     expect(removed.usageRecords).toBeGreaterThanOrEqual(1);
     expect(await store.audit.lookup(h("forgetful-picture"))).toHaveLength(0);
     expect(await store.audit.lookup(h("young-picture"))).toHaveLength(1);
+  });
+
+  it.skipIf(skip)("NSFW gate and swap settings reach the jobs; admins change them, nonsense is refused", async () => {
+    const queue = queueDouble();
+    const core = createCore({ templates: memoryTemplates(), moderation: storeModeration(store), queue }, { maxInputBytes: 25 * MIB });
+    const here = (over: Partial<CommandContext> = {}) => ctx({ serverId: "g-gate", ...over });
+    const admin = here({ isAdmin: true });
+    expect((await core.faceSave(here(), { name: "me", image: bytes(FACE_JPG) })).errorCode).toBeUndefined();
+    expect(queue.submitted.at(-1)).toMatchObject({ kind: "enrol", nsfwThreshold: 0.7 });
+    await core.meme(here(), { image: bytes(REACTION_LAUGH_JPG) });
+    expect(queue.submitted.at(-1)).toMatchObject({ kind: "meme", nsfwThreshold: 0.7 });
+
+    expect((await core.config(admin, { key: "nsfw_threshold", value: "0.35" })).text).toContain("nsfw: on (threshold 0.35)");
+    await core.meme(here(), { image: bytes(REACTION_LAUGH_JPG), animated: true });
+    expect(queue.submitted.at(-1)).toMatchObject({ kind: "animated", nsfwThreshold: 0.35 });
+    for (const bad of ["0", "1.5", "-0.2", "lots", "NaN"]) {
+      expect((await core.config(admin, { key: "nsfw_threshold", value: bad })).errorCode, bad).toBe("BAD_INPUT");
+    }
+    expect((await core.config(here(), { key: "nsfw", value: "off" })).errorCode).toBe("FORBIDDEN");
+    expect((await core.config(admin, { key: "nsfw", value: "off" })).text).toContain("nsfw: off");
+    await core.meme(here(), { image: bytes(REACTION_LAUGH_JPG) });
+    expect((queue.submitted.at(-1) as { nsfwThreshold?: number }).nsfwThreshold).toBeUndefined();
+    await core.config(admin, { key: "nsfw", value: "on" });
+    expect((await core.config(admin, { key: "nsfw_threshold", value: "default" })).text).toContain("nsfw: on (threshold 0.7)");
+
+    expect((await core.config(admin, { key: "swap", value: "off" })).text).toContain("swap: off");
+    const before = queue.submitted.length;
+    const refused = await core.meme(here(), { image: bytes(REACTION_LAUGH_JPG), mode: "swap" });
+    expect(refused.errorCode).toBe("FORBIDDEN");
+    expect(refused.text).toMatch(/Swap mode is switched off/);
+    expect(queue.submitted.length).toBe(before);
+    expect((await core.meme(here(), { image: bytes(REACTION_LAUGH_JPG) })).errorCode).toBeUndefined();
+    await core.config(admin, { key: "swap", value: "on" });
+    expect((await core.meme(here(), { image: bytes(REACTION_LAUGH_JPG), mode: "swap" })).errorCode).toBeUndefined();
+  });
+
+  it.skipIf(skip)("a refusal by the real classifier tells the user plainly, keeps nothing and is counted in the usage report", { timeout: 120_000 }, async () => {
+    const queue = createLocalQueue({ workers: 1, capacity: 10, perUserLimit: 1, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS, threadEnv: { ORT_THREADS: "1" } });
+    try {
+      await queue.ready();
+      const templates = memoryTemplates();
+      const core = createCore({ templates, moderation: storeModeration(store), queue, audit: storeAudit(store) }, { maxInputBytes: 25 * MIB });
+      const here = (over: Partial<CommandContext> = {}) => ctx({ serverId: "g-real", userId: "prober", ...over });
+      const admin = here({ userId: "mod", isAdmin: true });
+      expect((await core.faceSave(here(), { name: "me", image: bytes(FACE_JPG) })).errorCode).toBeUndefined();
+      // No explicit image can ship with the tests: a threshold below these safe photos' scores stands in for one.
+      await core.config(admin, { key: "nsfw_threshold", value: "0.00001" });
+      const meme = await core.meme(here(), { image: bytes(REACTION_LAUGH_JPG) });
+      expect(meme.errorCode).toBe("UNSAFE_CONTENT");
+      expect(meme.ephemeral).toBe(true);
+      expect(meme.file).toBeUndefined();
+      expect(meme.text).toMatch(/explicit content.*Nothing was kept/);
+      const save = await core.faceSave(here(), { name: "other", image: bytes(REACTION_LAUGH_JPG) });
+      expect(save.errorCode).toBe("UNSAFE_CONTENT");
+      expect((await templates.list({ platform: "discord", userId: "prober" })).map((t) => t.name)).toEqual(["me"]);
+      // Nothing of the refused picture is kept: no audit row (there is no output), only the counted refusal.
+      expect(await db.query(`SELECT * FROM audit_events WHERE server_id = 'g-real'`)).toEqual([]);
+      const usage = await core.usage(admin);
+      expect(usage.text).toContain("Refused as explicit today: 2.");
+      expect(usage.text).toContain("Server today: 0 memes");
+      // The default threshold lets the same pictures through.
+      await core.config(admin, { key: "nsfw_threshold", value: "default" });
+      expect((await core.meme(here(), { image: bytes(REACTION_LAUGH_JPG) })).errorCode).toBeUndefined();
+    } finally {
+      await queue.close({ drainMs: 0 });
+    }
   });
 });

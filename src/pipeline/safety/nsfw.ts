@@ -13,8 +13,7 @@ import type { RgbImage } from "../types.ts";
 export const NSFW_CLASSES = ["drawing", "hentai", "neutral", "porn", "sexy"] as const;
 export type NsfwClass = (typeof NSFW_CLASSES)[number];
 export const NSFW_INPUT_SIZE = 224;
-/** Default refusal threshold on the unsafe score (per-server setting `nsfw_threshold`); bench/README.md has the measurements. */
-export const DEFAULT_NSFW_THRESHOLD = 0.7;
+export { DEFAULT_NSFW_THRESHOLD } from "./thresholds.ts";
 
 export interface NsfwScores {
   classes: Record<NsfwClass, number>;
