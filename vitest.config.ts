@@ -21,6 +21,7 @@ export const SLOW = [
   "test/ops/endpoint.test.ts",
   "test/bots/start.test.ts",
   "test/cli/lazy.test.ts",
+  "test/bots/front-door.test.ts",
 ];
 
 export default defineConfig({

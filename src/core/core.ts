@@ -3,12 +3,13 @@ import { MimicError, isMimicError, userMessageOf } from "../errors.ts";
 import sharp from "sharp";
 import { logger } from "../logger.ts";
 import type { Regions } from "../pipeline/transfer/index.ts";
-import { MAX_CAPTION_CHARS, prepareCaption } from "../pipeline/render/text.ts";
+import { MAX_CAPTION_CHARS } from "../pipeline/render/text.ts";
 import { parseSha256 } from "../templates/audit.ts";
 import { normaliseTemplateName } from "../templates/names.ts";
 import type { CommandContext, ImageInput, Reply } from "./context.ts";
 import { hint } from "./hints.ts";
-import { loadImage, type FetchLike } from "./input.ts";
+import { frameCount, loadImage, type FetchLike } from "./input.ts";
+import { parseMemeRequest, parseMorphRequest } from "./requests.ts";
 import type {
   Admission,
   Captions,
@@ -30,19 +31,25 @@ import type {
  * resolves (never rejects): failures become ephemeral replies carrying the MimicError's userMessage.
  */
 
+/**
+ * What an adapter hands over: the image plus the request's fields, typed options (Discord) or form strings
+ * (playground, Telegram's text syntax). They are parsed by src/core/requests.ts, the one front door: any
+ * other field, or a value out of range, is refused by name.
+ */
 export interface MemeInput {
   image: ImageInput;
   top?: string;
   bottom?: string;
   /** Template name; the user's default when absent. */
   template?: string;
-  /** 0..100 % of the reaction's expression (default 100). */
-  intensity?: number;
-  mode?: TransferMode;
-  /** Which part of the face takes the reaction's expression (default all). */
-  regions?: Regions;
+  /** 0..100 % of the reaction's expression (default 100); a form sends it as a string. */
+  intensity?: number | string;
+  /** mimic | swap; anything else is refused. */
+  mode?: TransferMode | string;
+  /** Which part of the face takes the reaction's expression (default all): all | upper | lower. */
+  regions?: Regions | string;
   /** true: animated output even from a still (a morph); false: a PNG even from a GIF; default: follow the input. */
-  animated?: boolean;
+  animated?: boolean | string;
 }
 
 export interface MorphInput {
@@ -50,7 +57,7 @@ export interface MorphInput {
   template?: string;
   top?: string;
   bottom?: string;
-  intensity?: number;
+  intensity?: number | string;
 }
 
 export interface ConfigInput {
@@ -111,31 +118,6 @@ function failureReply(e: unknown, ctx: CommandContext): Reply {
   }
   const saveHint = isMimicError(e) && e.details?.reason === "noFaces" ? ` Save one with ${hint(ctx.platform, "saveFace")}.` : "";
   return { text: userMessageOf(e) + saveHint, ephemeral: true, errorCode: isMimicError(e) ? e.code : "INTERNAL" };
-}
-
-/** Captions cleaned as the renderer will draw them (length refused by name), with what was changed, in words. */
-function checkCaptions(top?: string, bottom?: string): { captions: Captions; notes: string[] } {
-  const t = prepareCaption(top ?? "");
-  const b = prepareCaption(bottom ?? "");
-  return { captions: { top: t.text || undefined, bottom: b.text || undefined }, notes: [...new Set([...t.notes, ...b.notes])] };
-}
-
-function checkIntensity(intensity: number | undefined): number {
-  if (intensity === undefined) return 1;
-  if (!Number.isFinite(intensity) || intensity < 0 || intensity > 100) {
-    throw new MimicError("BAD_INPUT", "Intensity must be a number from 0 to 100 (percent).");
-  }
-  return intensity / 100;
-}
-
-const REGIONS: readonly Regions[] = ["all", "upper", "lower"];
-
-function checkRegions(regions: string | undefined): Regions | undefined {
-  if (regions === undefined) return undefined;
-  if (!(REGIONS as readonly string[]).includes(regions)) {
-    throw new MimicError("BAD_INPUT", `Regions must be one of ${REGIONS.join(", ")} (got “${regions.slice(0, 20)}”).`);
-  }
-  return regions as Regions;
 }
 
 const regionsOf = (opts: { regions?: Regions }) => (opts.regions && opts.regions !== "all" ? { regions: opts.regions } : {});
@@ -265,24 +247,25 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
   const core: Core = {
     meme: (ctx, input) =>
       guarded(ctx, async () => {
-        const { captions, notes } = checkCaptions(input.top, input.bottom);
-        const intensity = checkIntensity(input.intensity);
+        const { image, ...fields } = input;
+        const req = parseMemeRequest(fields);
         // Before downloading: "save a face first" costs nothing.
-        const template = await resolveTemplate(ctx, input.template);
-        const reaction = await load(ctx, input.image);
-        const isGif = reaction.mime === "image/gif";
-        const animation = input.animated === false ? "none" : isGif ? "reaction" : input.animated ? "morph" : "none";
-        const regions = checkRegions(input.regions);
-        return render(ctx, reaction, template, { captions, notes, intensity, mode: input.mode ?? "mimic", regions, animation });
+        const template = await resolveTemplate(ctx, req.template);
+        const reaction = await load(ctx, image);
+        // An animation is what has several frames (GIF or WebP); a one-frame GIF is a still picture.
+        const moving = (await frameCount(reaction)) > 1;
+        const animation = req.animated === false ? "none" : moving ? "reaction" : req.animated ? "morph" : "none";
+        const captions = { top: req.top, bottom: req.bottom };
+        return render(ctx, reaction, template, { captions, notes: req.notes, intensity: req.intensity, mode: req.mode, regions: req.regions, animation });
       }),
 
     morph: (ctx, input) =>
       guarded(ctx, async () => {
-        const { captions, notes } = checkCaptions(input.top, input.bottom);
-        const intensity = checkIntensity(input.intensity);
-        const template = await resolveTemplate(ctx, input.template);
-        const reaction = await load(ctx, input.image);
-        return render(ctx, reaction, template, { captions, notes, intensity, mode: "mimic", animation: "morph" });
+        const { image, ...fields } = input;
+        const req = parseMorphRequest(fields);
+        const template = await resolveTemplate(ctx, req.template);
+        const reaction = await load(ctx, image);
+        return render(ctx, reaction, template, { captions: { top: req.top, bottom: req.bottom }, notes: req.notes, intensity: req.intensity, mode: "mimic", animation: "morph" });
       }),
 
     faceSave: (ctx, input) =>

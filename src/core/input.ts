@@ -1,3 +1,4 @@
+import sharp from "sharp";
 import { MimicError } from "../errors.ts";
 import type { ImageInput } from "./context.ts";
 import type { EncodedImage } from "./ports.ts";
@@ -10,7 +11,7 @@ import type { EncodedImage } from "./ports.ts";
 
 export type FetchLike = (url: string, init: { headers?: Record<string, string>; signal?: AbortSignal }) => Promise<Response>;
 
-const mib = (n: number) => `${(n / (1024 * 1024)).toFixed(n < 1024 * 1024 ? 2 : 1)} MiB`;
+const mib = (n: number) => (n < 1024 * 1024 ? `${Math.ceil(n / 1024)} KiB` : `${(n / (1024 * 1024)).toFixed(1)} MiB`);
 
 export function tooLarge(bytes: number, limit: number): MimicError {
   return new MimicError(
@@ -136,4 +137,17 @@ function describeMime(mime: string | undefined): string | undefined {
   if (mime.startsWith("video/")) return "videos are not supported";
   if (mime.startsWith("image/") || mime === "application/octet-stream") return undefined;
   return `it looks like ${mime}`;
+}
+
+/**
+ * Frames in a GIF or WebP (1 for other formats), from the file's header and frame table: an animated WebP
+ * is an animation like a GIF, and a one-frame GIF is a still picture.
+ */
+export async function frameCount(image: EncodedImage): Promise<number> {
+  if (image.mime !== "image/gif" && image.mime !== "image/webp") return 1;
+  try {
+    return (await sharp(image.bytes, { limitInputPixels: false }).metadata()).pages ?? 1;
+  } catch (cause) {
+    throw new MimicError("NOT_AN_IMAGE", "That picture is damaged and cannot be read. Please send another one.", { cause });
+  }
 }

@@ -82,8 +82,8 @@ export const PLAYGROUND_PAGE = `<!doctype html>
       <div class="picker" id="meme-faces"></div>
       <input type="hidden" name="template" id="meme-template" value="">
       <div class="row">
-        <div><label for="meme-top">Top caption</label><input id="meme-top" name="top" type="text" maxlength="200"></div>
-        <div><label for="meme-bottom">Bottom caption</label><input id="meme-bottom" name="bottom" type="text" maxlength="200"></div>
+        <div><label for="meme-top">Top caption</label><input id="meme-top" name="top" type="text"></div>
+        <div><label for="meme-bottom">Bottom caption</label><input id="meme-bottom" name="bottom" type="text"></div>
       </div>
       <div class="row">
         <div><label for="meme-mode">Mode</label>
@@ -106,7 +106,7 @@ export const PLAYGROUND_PAGE = `<!doctype html>
       <div class="picker" id="morph-faces"></div>
       <input type="hidden" name="template" id="morph-template" value="">
       <label for="morph-bottom">Caption</label>
-      <input id="morph-bottom" name="bottom" type="text" maxlength="200">
+      <input id="morph-bottom" name="bottom" type="text">
       <label for="morph-intensity">Intensity <output id="morph-intensity-value">100 %</output></label>
       <input id="morph-intensity" name="intensity" type="range" min="0" max="100" step="5" value="100">
       <button type="submit">Make morph</button>

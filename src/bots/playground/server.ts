@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import busboy from "busboy";
-import type { CommandContext, Core, ProgressEvent, Reply, SettingKey, TransferMode } from "../../core/index.ts";
-import type { Regions } from "../../pipeline/transfer/index.ts";
+import type { CommandContext, Core, ProgressEvent, Reply, SettingKey } from "../../core/index.ts";
 import { tooLarge } from "../../core/input.ts";
+import { MAX_CAPTION_FIELD_BYTES, parseEnrolRequest } from "../../core/requests.ts";
 import { MimicError, userMessageOf } from "../../errors.ts";
 import { logger } from "../../logger.ts";
 import { createRequestGuard, type RequestGuard } from "./guard.ts";
@@ -39,17 +39,20 @@ interface Upload {
 }
 
 const CUT_OFF = "The upload was cut off, please try again.";
+/** Form limits: the longest caption allowed fits a field (refused by name beyond), and no form has 20 fields. */
+const MAX_FIELD_BYTES = MAX_CAPTION_FIELD_BYTES;
+const MAX_FIELDS = 20;
 
 /**
  * Multipart parsing by busboy; the file is buffered only up to the limit, then the request is refused.
  * Settles exactly once: a body that ends mid-file (busboy errors the file stream) or a client that hangs up
  * mid-upload (busboy never closes) becomes a friendly BAD_INPUT, and the buffered chunks are dropped.
  */
-function readUpload(req: IncomingMessage, maxBytes: number): Promise<Upload> {
+function readUpload(req: IncomingMessage, maxBytes: number, takesFile = true): Promise<Upload> {
   return new Promise((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
-      bb = busboy({ headers: req.headers, limits: { fileSize: maxBytes, files: 1, fields: 20, fieldSize: 4096 } });
+      bb = busboy({ headers: req.headers, limits: { fileSize: maxBytes, files: takesFile ? 1 : 0, fields: MAX_FIELDS, fieldSize: MAX_FIELD_BYTES } });
     } catch (cause) {
       reject(new MimicError("BAD_INPUT", "Please send the form as multipart/form-data.", { cause }));
       return;
@@ -76,7 +79,23 @@ function readUpload(req: IncomingMessage, maxBytes: number): Promise<Upload> {
       cutOff(new Error("client closed the connection mid-upload"));
     };
     req.on("close", onRequestClose);
-    bb.on("field", (name, value) => (upload.fields[name] = value));
+    // Nothing is cut or dropped silently: an over-long field, one field too many or a file where none
+    // belongs refuses the whole form, by name.
+    bb.on("field", (name, value, info) => {
+      if (info.valueTruncated && !failure) {
+        failure = new MimicError("BAD_INPUT", `The field “${name.slice(0, 40)}” is too long: the limit is ${MAX_FIELD_BYTES} bytes.`, {
+          details: { field: name },
+        });
+      }
+      if (name in upload.fields && !failure) failure = new MimicError("BAD_INPUT", `The field “${name.slice(0, 40)}” was sent twice.`);
+      upload.fields[name] = value;
+    });
+    bb.on("fieldsLimit", () => {
+      failure ??= new MimicError("BAD_INPUT", `Too many form fields: the limit is ${MAX_FIELDS}.`);
+    });
+    bb.on("filesLimit", () => {
+      failure ??= new MimicError("BAD_INPUT", takesFile ? "Send one picture per request." : "This request takes no file.");
+    });
     bb.on("file", (_field, stream, info) => {
       let size = 0;
       stream.on("data", (c: Buffer) => {
@@ -144,7 +163,6 @@ async function replyWithProgress(req: IncomingMessage, res: ServerResponse, work
   res.end();
 }
 
-const optionalNumber = (s: string | undefined) => (s === undefined || s.trim() === "" ? undefined : Number(s));
 const optionalText = (s: string | undefined) => (s === undefined || s.trim() === "" ? undefined : s);
 
 export async function startPlayground(opts: PlaygroundOptions): Promise<Playground> {
@@ -187,12 +205,12 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
       case "POST /api/faces": {
         const up = await withImage(req);
         if (!up.image) return replyJson(res, noImage);
-        return replyJson(res, await core.faceSave(ctx(), { name: up.fields.name ?? "", image: up.image }));
+        return replyJson(res, await core.faceSave(ctx(), { ...parseEnrolRequest(up.fields), image: up.image }));
       }
       case "POST /api/faces/default":
       case "POST /api/faces/delete":
       case "POST /api/faces/rename": {
-        const { fields } = await readUpload(req, 0);
+        const { fields } = await readUpload(req, 0, false);
         const name = fields.name ?? "";
         if (url.pathname.endsWith("default")) return replyJson(res, await core.faceDefault(ctx(), { name }));
         if (url.pathname.endsWith("delete")) return replyJson(res, await core.faceRemove(ctx(), { name }));
@@ -202,33 +220,15 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
       case "POST /api/morph": {
         const up = await withImage(req);
         if (!up.image) return replyJson(res, noImage);
-        const f = up.fields;
-        const common = {
-          image: up.image,
-          top: optionalText(f.top),
-          bottom: optionalText(f.bottom),
-          template: optionalText(f.template),
-          intensity: optionalNumber(f.intensity),
-        };
-        const image = up.image;
-        if (url.pathname === "/api/morph") return replyWithProgress(req, res, (progress) => core.morph({ ...ctx(), progress }, common));
-        return replyWithProgress(req, res, (progress) =>
-          core.meme(
-            { ...ctx(), progress },
-            {
-              ...common,
-              image,
-              mode: (optionalText(f.mode) as TransferMode | undefined) ?? "mimic",
-              regions: optionalText(f.regions) as Regions | undefined,
-              animated: f.animated === "on" || f.animated === "true" ? true : undefined,
-            },
-          ),
-        );
+        // Every form field goes to the core's request parser, which refuses unknown ones by name.
+        const input = { ...up.fields, image: up.image };
+        if (url.pathname === "/api/morph") return replyWithProgress(req, res, (progress) => core.morph({ ...ctx(), progress }, input));
+        return replyWithProgress(req, res, (progress) => core.meme({ ...ctx(), progress }, input));
       }
       case "GET /api/usage":
         return replyJson(res, await core.usage(ctx()));
       case "POST /api/config": {
-        const { fields } = await readUpload(req, 0);
+        const { fields } = await readUpload(req, 0, false);
         return replyJson(res, await core.config(ctx(), { key: optionalText(fields.key) as SettingKey | undefined, value: fields.value }));
       }
       case "POST /api/forget":

@@ -144,11 +144,16 @@ export async function decodeAnimation(bytes: Uint8Array, opts: AnimationOptions 
   const header = await readHeader(bytes, maxPixels);
   const frameCount = Math.min(header.pages, maxFrames);
   const framePixels = header.width * header.height;
-  if (framePixels * frameCount > maxTotalPixels) {
+  // A still picture (one frame) is bounded by maxPixels alone, like any still.
+  if (frameCount > 1 && framePixels * frameCount > maxTotalPixels) {
     const fit = Math.floor(maxTotalPixels / framePixels);
+    const advice =
+      fit >= 2
+        ? `at this size at most ${fit} frames fit. Please send a shorter or smaller animation.`
+        : `its frames are too large to animate (at most ${Math.floor(maxTotalPixels / 2).toLocaleString("en")} pixels each). Please send a smaller animation.`;
     throw new MimicError(
       "IMAGE_TOO_LARGE",
-      `That animation is too large (${frameCount} frames of ${header.width}×${header.height}): at this size at most ${fit} frames fit. Please send a shorter or smaller animation.`,
+      `That animation is too large (${frameCount} frames of ${header.width}×${header.height}): ${advice}`,
       { details: { frames: frameCount, width: header.width, height: header.height, maxTotalPixels } },
     );
   }

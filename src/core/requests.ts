@@ -1,0 +1,150 @@
+import { z } from "zod";
+import { MimicError } from "../errors.ts";
+import { MAX_CAPTION_CHARS, prepareCaption } from "../pipeline/render/text.ts";
+
+/**
+ * The one front door: what a meme, a morph or a face enrolment may ask for, parsed once where a request
+ * enters (the command core, for the bots and the playground; the CLI for its flags). Every entrance thus
+ * takes the same fields, limits and values and refuses the same way: an unknown field or value is named.
+ * Form fields arrive as strings (playground, Telegram's text syntax): numbers and switches are read from
+ * them here, by the same rules.
+ */
+
+export const TRANSFER_MODES = ["mimic", "swap"] as const;
+export type TransferMode = (typeof TRANSFER_MODES)[number];
+
+/**
+ * Largest caption field accepted before it is even read as text: MAX_CAPTION_CHARS characters of up to
+ * 12 code points (MAX_CLUSTER_CODE_POINTS) in UTF-8. Longer is refused by length, never cut.
+ */
+export const MAX_CAPTION_FIELD_BYTES = MAX_CAPTION_CHARS * 12 * 4;
+
+const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+
+const caption = z.preprocess(
+  blankToUndefined,
+  z.string({ error: "must be text" }).optional(),
+);
+
+const intensity = z.preprocess(
+  (v) => {
+    const b = blankToUndefined(v);
+    return typeof b === "string" ? Number(b.trim().replace(/%$/, "")) : b;
+  },
+  z
+    .number({ error: "must be a number from 0 to 100 (percent)" })
+    .refine((n) => Number.isFinite(n) && n >= 0 && n <= 100, "must be a number from 0 to 100 (percent)")
+    .optional(),
+);
+
+const mode = z.preprocess(
+  (v) => (typeof v === "string" ? (blankToUndefined(v.trim().toLowerCase()) as unknown) : v),
+  z.enum(TRANSFER_MODES, { error: `must be ${TRANSFER_MODES.join(" or ")}` }).optional(),
+);
+
+export const REGIONS = ["all", "upper", "lower"] as const;
+export type Regions = (typeof REGIONS)[number];
+const regions = z.preprocess(
+  (v) => (typeof v === "string" ? (blankToUndefined(v.trim().toLowerCase()) as unknown) : v),
+  z.enum(REGIONS, { error: `must be one of ${REGIONS.join(", ")}` }).optional(),
+);
+
+const SWITCH_ON = /^(on|true|yes|1)$/i;
+const SWITCH_OFF = /^(off|false|no|0)$/i;
+const animated = z.preprocess(
+  (v) => {
+    const b = blankToUndefined(v);
+    if (typeof b !== "string") return b;
+    return SWITCH_ON.test(b.trim()) ? true : SWITCH_OFF.test(b.trim()) ? false : b;
+  },
+  z.boolean({ error: "must be on or off" }).optional(),
+);
+
+const template = z.preprocess(blankToUndefined, z.string({ error: "must be a face name" }).optional());
+
+const memeFields = z.strictObject({ top: caption, bottom: caption, template, intensity, mode, regions, animated });
+const morphFields = z.strictObject({ top: caption, bottom: caption, template, intensity });
+const enrolFields = z.strictObject({ name: z.string({ error: "must be a face name" }) });
+
+export interface Captioned {
+  top?: string;
+  bottom?: string;
+  /** What was changed in the captions to draw them (marks cut, characters without a font left out), in words. */
+  notes: string[];
+}
+
+export interface MemeRequest extends Captioned {
+  template?: string;
+  /** 0..1 share of the reaction's expression. */
+  intensity: number;
+  mode: TransferMode;
+  /** Absent: the whole face. */
+  regions?: Regions;
+  /** true: animated even from a still (a morph); false: a still even from an animation; absent: follow the input. */
+  animated?: boolean;
+}
+
+export interface MorphRequest extends Captioned {
+  template?: string;
+  intensity: number;
+}
+
+export interface EnrolRequest {
+  name: string;
+}
+
+export type MemeFields = z.input<typeof memeFields>;
+export type MorphFields = z.input<typeof morphFields>;
+
+/** Field names as each entrance spells them (e.g. the CLI's flags), for messages. */
+export type FieldLabels = Partial<Record<string, string>>;
+
+function refusal(error: z.ZodError, raw: unknown, labels: FieldLabels, allowed: string[]): MimicError {
+  const issue = error.issues[0]!;
+  const label = (k: string) => labels[k] ?? k;
+  if (issue.code === "unrecognized_keys") {
+    const k = issue.keys[0]!;
+    return new MimicError("BAD_INPUT", `Unknown field “${label(k)}”. Known fields: ${allowed.map(label).join(", ")}.`, {
+      details: { field: k },
+    });
+  }
+  const field = String(issue.path[0] ?? "request");
+  // The value as it was sent (a form's string, an option's number), not as it was read.
+  const got = raw && typeof raw === "object" ? (raw as Record<string, unknown>)[field] : undefined;
+  const shown = typeof got === "string" || typeof got === "number" ? ` (got “${String(got).slice(0, 40)}”)` : "";
+  return new MimicError("BAD_INPUT", `${label(field)} ${issue.message}${shown}.`, { details: { field } });
+}
+
+function parse<S extends z.ZodType>(schema: S, raw: unknown, labels: FieldLabels, allowed: string[]): z.output<S> {
+  const r = schema.safeParse(raw ?? {});
+  if (!r.success) throw refusal(r.error, raw, labels, allowed);
+  return r.data;
+}
+
+function captions(top: string | undefined, bottom: string | undefined): Captioned {
+  const t = prepareCaption(top ?? "");
+  const b = prepareCaption(bottom ?? "");
+  return { top: t.text || undefined, bottom: b.text || undefined, notes: [...new Set([...t.notes, ...b.notes])] };
+}
+
+/** A meme request from typed options or form strings. Throws BAD_INPUT naming the field. */
+export function parseMemeRequest(raw: unknown, labels: FieldLabels = {}): MemeRequest {
+  const f = parse(memeFields, raw, labels, Object.keys(memeFields.shape));
+  return {
+    ...captions(f.top, f.bottom),
+    template: f.template,
+    intensity: (f.intensity ?? 100) / 100,
+    mode: f.mode ?? "mimic",
+    regions: f.regions,
+    animated: f.animated,
+  };
+}
+
+export function parseMorphRequest(raw: unknown, labels: FieldLabels = {}): MorphRequest {
+  const f = parse(morphFields, raw, labels, Object.keys(morphFields.shape));
+  return { ...captions(f.top, f.bottom), template: f.template, intensity: (f.intensity ?? 100) / 100 };
+}
+
+export function parseEnrolRequest(raw: unknown, labels: FieldLabels = {}): EnrolRequest {
+  return parse(enrolFields, raw, labels, Object.keys(enrolFields.shape));
+}
