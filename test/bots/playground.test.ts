@@ -205,7 +205,7 @@ describe("playground cooldown (PLAYGROUND_COOLDOWN_SECONDS)", () => {
     save.set("photo", new Blob([FACE_JPG], { type: "image/jpeg" }), "me.jpg");
     save.set("name", "me");
     expect((await post("/api/faces", save)).text).toContain("Saved your face");
-    expect((await post("/api/meme", memeForm({ regions: "sideways" }))).text).toMatch(/Regions must be one of all, upper, lower/);
+    expect((await post("/api/meme", memeForm({ regions: "sideways" }))).text).toMatch(/^regions must be one of all, upper, lower \(got “sideways”\)\.$/);
     expect((await post("/api/meme", memeForm({ regions: "lower", intensity: "40" }))).ok).toBe(true);
     expect((await post("/api/meme", memeForm())).text).toMatch(/^Slow down a little/);
   }, 60_000);
