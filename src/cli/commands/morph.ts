@@ -81,10 +81,13 @@ export function register(program: Command): void {
         kind = "faces";
         timingsMs = r.timingsMs;
       } else {
+        // A still --to's face is checked here, so a refusal names the file.
+        const reactionFaces = reaction.frames.length === 1 ? [selectFace(await analyzer.analyze(reaction.frames[0]), "reaction", undefined, named(o.to))] : undefined;
         const r = await renderAnimatedMeme({
           template,
           templateFace,
           reaction: { frames: reaction.frames, delaysMs: reaction.delaysMs },
+          reactionFaces,
           captions,
           morph,
           size,

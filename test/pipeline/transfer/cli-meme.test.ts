@@ -104,6 +104,10 @@ describe("mimic meme", () => {
     const asFace = await mimic("meme", "--face", blank, "--reaction", fixture("franck_04117.jpg"), "--out", join(dir, "x.png")).catch((e: { stderr: string }) => e);
     expect((asFace as { stderr: string }).stderr).toBe(`mimic: No face found in the face photo “${blank}”. Use a sharp, well-lit photo of your face looking at the camera.\n`);
     const asReaction = await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", blank, "--out", join(dir, "y.png")).catch((e: { stderr: string }) => e);
+    const asMorphTarget = await mimic("morph", "--from", fixture("grace_hopper_512x512.jpg"), "--to", blank, "--out", join(dir, "z.gif")).catch((e: { stderr: string }) => e);
+    expect((asMorphTarget as { stderr: string }).stderr).toContain(`No face found in the reaction image “${blank}”.`);
+    const asMorphFace = await mimic("morph", "--from", blank, "--to", fixture("franck_04117.jpg"), "--out", join(dir, "z.gif")).catch((e: { stderr: string }) => e);
+    expect((asMorphFace as { stderr: string }).stderr).toContain(`No face found in the face photo “${blank}”.`);
     expect((asReaction as { stderr: string }).stderr).toMatch(new RegExp(`^mimic: No face found in the reaction image “${blank.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}”\\. Use a reaction image where`));
   }, 120_000);
 });
