@@ -16,6 +16,7 @@ export const SLOW = [
   "test/templates/migrations.test.ts",
   "test/queue/redis.test.ts",
   "test/queue/hard-stop.test.ts",
+  "test/queue/timeout-cli.test.ts",
   "test/bots/soak.test.ts",
   "test/models/equivalence.test.ts",
   "test/ops/endpoint.test.ts",
