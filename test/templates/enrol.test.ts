@@ -205,15 +205,20 @@ describe("enrolment from real photos (face analysis stage)", () => {
   });
 
   it("refuses a face that is too small, a blurry photo and a photo without a face, saying what to fix", async () => {
+    // Through enrolFace, which saves what passes: a refusal must leave this owner with nothing saved.
+    const owner = { platform: "playground", userId: "refused" };
+    const refusal = (img: Uint8Array, name: string) => enrolFace(store.templates, owner, name, img).then(() => undefined, (e: unknown) => e as MimicError);
     const tiny = new Uint8Array(await sharp(fixture("grace_hopper_512x512.jpg")).resize(128, 128).png().toBuffer());
-    const small = await prepareEnrolment(tiny).catch((e: unknown) => e);
-    expect((small as MimicError).userMessage, String(small)).toMatch(/^face too small: at least 64 px/);
+    const small = await refusal(tiny, "tiny");
+    expect(small?.userMessage, String(small)).toMatch(/^face too small: at least 64 px/);
     const blurred = new Uint8Array(await sharp(fixture("franck_01829.jpg")).blur(3).jpeg().toBuffer());
-    const blurry = await prepareEnrolment(blurred).catch((e: unknown) => e);
-    expect((blurry as MimicError).userMessage).toMatch(/too blurry/);
+    expect((await refusal(blurred, "blurry"))?.userMessage).toMatch(/too blurry/);
     const blank = new Uint8Array(await sharp({ create: { width: 400, height: 300, channels: 3, background: "#808080" } }).png().toBuffer());
-    expect(await prepareEnrolment(blank).catch((e: unknown) => (e as MimicError).code)).toBe("NO_FACE");
-    expect(await store.templates.list({ platform: "playground", userId: "nobody" })).toEqual([]);
+    expect((await refusal(blank, "blank"))?.code).toBe("NO_FACE");
+    expect(await store.templates.list(owner)).toEqual([]);
+    // The same owner can save a good photo afterwards (the list above was not empty by accident).
+    await enrolFace(store.templates, owner, "good", fixture("franck_01829.jpg"));
+    expect((await store.templates.list(owner)).map((t) => t.name)).toEqual(["good"]);
   });
 
   it("with two people, saves the clearly larger face and says the other was ignored", async () => {
