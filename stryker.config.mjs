@@ -23,7 +23,7 @@ export default {
   checkers: [],
   // TypeScript 7 has no JS API for Stryker's tsconfig rewriting, and this tsconfig has no extends/references to rewrite.
   tsconfigFile: "tsconfig.stryker-none.json",
-  ignorePatterns: ["bench", "eval", "coverage", "data", ".tmp*"],
+  ignorePatterns: ["bench", "eval", "coverage", "data", "dist", ".tmp*"],
   tempDirName: ".tmp-stryker",
   reporters: ["clear-text", "progress", "json", "html"],
   jsonReporter: { fileName: "coverage/mutation/mutation.json" },
