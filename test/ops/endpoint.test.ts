@@ -110,9 +110,19 @@ describe("ops endpoint", () => {
     const opts = (n: number) => ({ requestId: `j${n}`, userId: "u", serverId: "s" });
     expect((await expectRejects(r.app.queue.submit(memeJob("spin:60000"), opts(1)))).code).toBe("TIMEOUT");
     expect((await expectRejects(r.app.queue.submit(memeJob("fail"), opts(2)))).code).toBe("NO_FACE");
-    // One running (it holds the only thread), one waiting (capacity 1), the third is turned away.
-    const running = r.app.queue.submit(memeJob("spin:60000"), opts(3));
-    const waiting = r.app.queue.submit(memeJob("spin:60000"), opts(4));
+    // One running (it holds the only worker), one waiting (capacity 1), the third is turned away. Each is
+    // submitted once the one before has reached its place (a replaced worker may still be starting).
+    const progressed = (type: "started" | "queued", n: number) => {
+      let reached!: () => void;
+      const at = new Promise<void>((ok) => (reached = ok));
+      return { at, opts: { ...opts(n), onProgress: (e: { type: string }) => e.type === type && reached() } };
+    };
+    const first = progressed("started", 3);
+    const running = r.app.queue.submit(memeJob("spin:60000"), first.opts);
+    await first.at;
+    const second = progressed("queued", 4);
+    const waiting = r.app.queue.submit(memeJob("spin:60000"), second.opts);
+    await second.at;
     const full = await expectRejects(r.app.queue.submit(memeJob(), opts(5)));
     expect(full.code).toBe("BUSY");
     const text = await (await get(r, "/metrics")).text();
