@@ -19,7 +19,7 @@ import { selectFace, transferExpression, type TransferResult } from "../pipeline
 import { encodeAnimation, findFfmpeg } from "../pipeline/video/index.ts";
 import { loadConfig } from "../config.ts";
 import type { AnalyzedFace, RgbImage } from "../pipeline/types.ts";
-import { checkSafe, sampleFrames, type GateStage } from "../pipeline/safety/nsfw.ts";
+import { checkSafe, getNsfwClassifier, sampleFrames, type GateStage } from "../pipeline/safety/nsfw.ts";
 import { prepareEnrolment } from "../templates/enrol.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
 import {
@@ -53,12 +53,13 @@ class StageClock {
 }
 
 let modelsLoaded = false;
-/** How long this process took to load its face models; reported with the next job's stages, then cleared. */
+/** How long this process took to load its face models and the NSFW classifier; reported with the next job's stages, then cleared. */
 let unreportedModelLoadMs: number | undefined;
 
 async function loadModels() {
   const t0 = performance.now();
-  const a = await getFaceAnalyzer();
+  // The NSFW gate's classifier loads with the face models (it is on by default on every server).
+  const [a] = await Promise.all([getFaceAnalyzer(), getNsfwClassifier()]);
   if (!modelsLoaded) {
     modelsLoaded = true;
     unreportedModelLoadMs = performance.now() - t0;
@@ -257,7 +258,7 @@ function ffmpegBinary(): string | undefined {
 
 export const handlers: HandlerSet = { enrol, meme, animated };
 
-/** Loads the face models before the worker reports ready (see worker.ts). */
+/** Loads the face models and the NSFW classifier before the worker reports ready (see worker.ts). */
 export async function warmUp(): Promise<void> {
   await loadModels();
 }
