@@ -1,4 +1,4 @@
-import { request } from "node:http";
+import { Server, request, type IncomingMessage } from "node:http";
 import { connect } from "node:net";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { startPlayground, type Playground } from "../../src/bots/playground/server.ts";
@@ -62,21 +62,24 @@ describe("playground: cut-off uploads", () => {
 
   it("settles the upload when the client hangs up mid-file, and keeps serving", async () => {
     const wentAway = vi.spyOn(logger, "debug");
+    const requests = vi.spyOn(Server.prototype as { emit(event: string, ...args: unknown[]): boolean }, "emit");
     const socket = connect(port, "127.0.0.1");
     await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
     socket.write(
       `POST /api/faces HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Mimic: 1\r\n` +
         `Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n${CUT_BODY}`,
     );
-    // Let the server start parsing the file, then hang up with most of the body unsent.
-    await new Promise((r) => setTimeout(r, 200));
+    // Once the server has the request (its handler is reading the file), hang up with most of the body unsent.
+    await vi.waitFor(() => expect(requests.mock.calls.some((c) => c[0] === "request" && (c[1] as IncomingMessage).url === "/api/faces")).toBe(true), {
+      timeout: 30_000,
+    });
     socket.destroy();
     await vi.waitFor(
       () => {
         const call = wentAway.mock.calls.find((c) => c[1] === "playground client went away mid-request");
         expect((call?.[0] as { err?: { message?: string } } | undefined)?.err?.message).toBe("The upload was cut off, please try again.");
       },
-      { timeout: 5000 },
+      { timeout: 30_000 },
     );
     await stillServing();
   });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MimicError } from "../../src/errors.ts";
 import { openStore, type Scope, type Store } from "../../src/templates/index.ts";
+import { Moderation } from "../../src/templates/moderation.ts";
 import { createTestDb, dialects, type TestDb } from "./helpers.ts";
 
 const DAY = 86_400_000;
@@ -32,6 +33,43 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
   afterAll(async () => {
     await store?.close();
     await db?.drop();
+  });
+
+  it.skipIf(skip)("gives up as BUSY after 3 lost admission races, and admits once the race is won", async () => {
+    // The conditional INSERT loses every time (another request took the last slot, then was refunded before
+    // the refusal was read): nothing is over its limit, so moderation retries, 3 times, then says BUSY.
+    type RawDb = { $queryRaw: (...a: unknown[]) => Promise<unknown>; $transaction: (ops: unknown[]) => Promise<unknown[]> };
+    const realDb = (store.moderation as unknown as { db: RawDb }).db;
+    let inserts = 0;
+    let loseRaces = 3;
+    // SQLite runs the INSERT … RETURNING alone; PostgreSQL inside a transaction with its advisory lock.
+    const racingDb = new Proxy(realDb, {
+      get(target, key) {
+        if (key === "$queryRaw") {
+          return (...args: unknown[]) => {
+            inserts++;
+            return dialect === "sqlite" && loseRaces-- > 0 ? Promise.resolve([]) : target.$queryRaw(...args);
+          };
+        }
+        if (key === "$transaction" && dialect === "postgres") {
+          return (ops: unknown[]) => (loseRaces-- > 0 ? Promise.resolve([0, []]) : target.$transaction(ops));
+        }
+        return Reflect.get(target, key);
+      },
+    });
+    const racing = new Moderation(racingDb as never, dialect, store.moderation.defaults, () => clock);
+    const busy = await refusal(racing.admit(at("racer", "race"), "meme"));
+    expect(busy.code).toBe("BUSY");
+    expect(busy.retryAfterSeconds).toBe(5);
+    expect(busy.userMessage).toMatch(/Too many requests at once/);
+    expect(inserts).toBe(3);
+    expect((await store.moderation.userUsage(at("racer", "race"))).usedToday).toBe(0);
+    // The next admission wins its first race.
+    inserts = 0;
+    const won = await racing.admit(at("racer", "race"), "meme");
+    expect(won.id).toMatch(/^\d+$/);
+    expect(inserts).toBe(1);
+    expect((await store.moderation.userUsage(at("racer", "race"))).usedToday).toBe(1);
   });
 
   it.skipIf(skip)("uses the configured defaults until an admin changes them; non-admins are refused", async () => {
