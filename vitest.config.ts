@@ -23,6 +23,7 @@ export const SLOW = [
   "test/bots/start.test.ts",
   "test/cli/lazy.test.ts",
   "test/bots/front-door.test.ts",
+  "test/cli/front-door.test.ts",
 ];
 
 export default defineConfig({

@@ -1,4 +1,7 @@
 import { readFile } from "node:fs/promises";
+import { loadConfig } from "../config.ts";
+import { loadImage } from "../core/input.ts";
+import { parseMemeRequest, type MemeRequest } from "../core/requests.ts";
 import { MimicError } from "../errors.ts";
 
 /**
@@ -21,13 +24,27 @@ export function wholeNumber(flag: string, value: string, min: number, max: numbe
 /** A file the user named, quoted as refusals show it. */
 export const named = (file: string) => `“${file}”`;
 
-/** Reads an input file; `what` names it in the error ("--face", or nothing for a positional argument). */
+/**
+ * Reads an input picture; `what` names it in the error ("--face", or nothing for a positional argument).
+ * The file then passes the same door as a chat upload (src/core/input.ts): MAX_INPUT_BYTES, and only
+ * JPEG, PNG, WebP or GIF, with the same words as the bots and the playground.
+ */
 export async function readInputFile(file: string, what?: string): Promise<Uint8Array> {
+  let bytes: Uint8Array;
   try {
     const b = await readFile(file);
-    return new Uint8Array(b.buffer, b.byteOffset, b.length);
+    bytes = new Uint8Array(b.buffer, b.byteOffset, b.length);
   } catch (cause) {
     const label = what ? `${what} "${file}"` : `"${file}"`;
     throw new MimicError("BAD_INPUT", `Cannot read ${label}: ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
   }
+  const checked = await loadImage({ kind: "bytes", bytes }, { limitBytes: loadConfig().MAX_INPUT_BYTES });
+  return checked.bytes;
+}
+
+/** Captions and the other request fields through the front door's parser (flag names in its messages); notes to stderr. */
+export function memeRequestFromFlags(flags: { top?: string; bottom?: string; mode?: string; regions?: string }): MemeRequest {
+  const req = parseMemeRequest(flags, { top: "--top", bottom: "--bottom", mode: "--mode", regions: "--regions" });
+  for (const n of req.notes) process.stderr.write(`note: ${n}\n`);
+  return req;
 }

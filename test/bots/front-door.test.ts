@@ -47,6 +47,13 @@ describe("playground: one front door", () => {
     expect((await meme({ mode: "swap" })).body.file?.mime).toBe("image/png");
   });
 
+  it("refuses TIFF in the same words as the CLI", async () => {
+    const tiff = await sharp(REACTION_LAUGH_JPG).tiff().toBuffer();
+    const a = await meme({}, new Uint8Array(tiff), "r.tiff");
+    expect(a.body).toMatchObject({ ok: false, errorCode: "NOT_AN_IMAGE" });
+    expect(a.body.text).toBe("That file is not a picture I can use. Please send a JPEG, PNG, WebP or GIF image.");
+  });
+
   it("refuses an unknown field by name", async () => {
     const a = await meme({ top: "hi", colour: "red" });
     expect(a.body).toMatchObject({ ok: false, errorCode: "BAD_INPUT" });

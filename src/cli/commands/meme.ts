@@ -1,6 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { named, choice, readInputFile, wholeNumber } from "../args.ts";
+import { named, choice, memeRequestFromFlags, readInputFile, wholeNumber } from "../args.ts";
 import { MimicError } from "../../errors.ts";
 import { makeMeme } from "../../pipeline/transfer/meme.ts";
 import { selectFace, type Regions, type TransferMode } from "../../pipeline/transfer/index.ts";
@@ -50,8 +50,11 @@ export function register(program: Command): void {
     .option("--max-bytes <n>", "byte budget of the GIF (default 10 MiB)")
     .option("--json", "print faces used, timings per stage and the output path as JSON")
     .action(async (o: MemeFlags) => {
-      const mode = choice<TransferMode>("--mode", o.mode, ["mimic", "swap"]);
-      const regions = choice<Regions>("--regions", o.regions, ["all", "upper", "lower"]);
+      // The same request rules as the bots and the playground: captions (length, marks, fonts), mode, regions.
+      const req = memeRequestFromFlags({ top: o.top, bottom: o.bottom, mode: o.mode, regions: o.regions });
+      const mode: TransferMode = req.mode;
+      const regions: Regions = req.regions ?? "all";
+      const captions = { top: req.top, bottom: req.bottom };
       const intensity = Number(o.intensity);
       if (!(o.intensity.trim() !== "" && Number.isFinite(intensity) && intensity >= 0 && intensity <= 1)) {
         throw new MimicError("BAD_INPUT", `--intensity must be a number from 0 to 1 (got "${o.intensity}").`);
@@ -67,11 +70,11 @@ export function register(program: Command): void {
       if (o.animate && !gifOut) throw new MimicError("BAD_INPUT", "--animate makes a GIF: give --out a .gif file name.");
       const [template, reaction] = await Promise.all([readInputFile(o.face, "--face"), readInputFile(o.reaction, "--reaction")]);
       if (gifOut) {
-        await writeAnimatedMeme(o, template, reaction, { mode, regions, intensity, faceIndex });
+        await writeAnimatedMeme(o, template, reaction, { mode, regions, intensity, faceIndex, captions });
         return;
       }
       const sources = { face: named(o.face), reaction: named(o.reaction) };
-      const meme = await makeMeme(template, reaction, { mode, regions, intensity, faceIndex, captions: { top: o.top, bottom: o.bottom }, sources });
+      const meme = await makeMeme(template, reaction, { mode, regions, intensity, faceIndex, captions, sources });
       try {
         await writeFile(o.out, meme.png);
       } catch (cause) {
@@ -119,7 +122,7 @@ async function writeAnimatedMeme(
   o: MemeFlags,
   templateBytes: Uint8Array,
   reactionBytes: Uint8Array,
-  opts: { mode: TransferMode; regions: Regions; intensity: number; faceIndex: number },
+  opts: { mode: TransferMode; regions: Regions; intensity: number; faceIndex: number; captions: { top?: string; bottom?: string } },
 ): Promise<void> {
   const count = (flag: string, v: string | undefined, min: number, max: number) =>
     v === undefined ? undefined : wholeNumber(flag, v, min, max);
@@ -141,7 +144,7 @@ async function writeAnimatedMeme(
     templateFace,
     reaction: { frames: reaction.frames, delaysMs: reaction.delaysMs },
     reactionFaces,
-    captions: { top: o.top, bottom: o.bottom },
+    captions: opts.captions,
     mode: opts.mode,
     intensity: opts.intensity,
     regions: opts.regions,

@@ -1,6 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { named, choice, readInputFile, wholeNumber } from "../args.ts";
+import { parseMorphRequest } from "../../core/requests.ts";
 import { MimicError } from "../../errors.ts";
 import {
   decodeReaction,
@@ -68,7 +69,10 @@ export function register(program: Command): void {
       const template = await decodeImage(fromBytes);
       const templateFace = selectFace(await analyzer.analyze(template), "photo", undefined, named(o.from));
       const reaction = await decodeReaction(toBytes);
-      const captions = { top: o.top, bottom: o.bottom };
+      // Captions by the same rules as every other entrance (length, marks, fonts).
+      const req = parseMorphRequest({ top: o.top, bottom: o.bottom }, { top: "--top", bottom: "--bottom" });
+      for (const n of req.notes) process.stderr.write(`note: ${n}\n`);
+      const captions = { top: req.top, bottom: req.bottom };
       const morph = { frames, fps, loop };
       let result: { bytes: Uint8Array; frames: number; width: number; height: number; colors: number; reductions: string[] };
       let kind: string;

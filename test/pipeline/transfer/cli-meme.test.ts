@@ -54,10 +54,10 @@ describe("mimic meme", () => {
       expect(e!.code).toBe(code);
     };
     await fails([...base, "--intensity", "1.5"], /--intensity must be a number from 0 to 1/);
-    await fails([...base, "--mode", "blend"], /--mode must be one of mimic, swap/);
-    await fails([...base, "--regions", "middle"], /--regions must be one of all, upper, lower/);
+    await fails([...base, "--mode", "blend"], /--mode must be mimic or swap \(got “blend”\)/);
+    await fails([...base, "--regions", "middle"], /--regions must be one of all, upper, lower \(got “middle”\)/);
     await fails([...base, "--face-index", "1"], /only 1 face.*index 1 does not exist/);
-    await fails(["meme", "--face", fixture("PROVENANCE.md"), "--reaction", fixture("franck_04117.jpg"), "--out", join(dir, "y.png")], /not a picture we can read/, 1);
+    await fails(["meme", "--face", fixture("PROVENANCE.md"), "--reaction", fixture("franck_04117.jpg"), "--out", join(dir, "y.png")], /That file is not a picture I can use\. Please send a JPEG, PNG, WebP or GIF image\./, 1);
     await fails([...base.slice(0, -2), "--out", join(dir, "y.jpg")], /--out must name a \.png or \.gif file/);
     await fails([...base, "--animate"], /--animate makes a GIF/);
     await fails([...base.slice(0, -2), "--out", join(dir, "z.gif"), "--frames", "1"], /--frames must be a whole number from 2 to 96/);
