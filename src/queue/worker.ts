@@ -12,7 +12,8 @@ import { toWireError } from "./wire.ts";
 if (!process.send) throw new Error("src/queue/worker.ts must run in a process started by the queue's WorkerPool");
 const handlersUrl = process.argv[2];
 const running = new Map<number, AbortController>();
-const send = (msg: FromWorker) => process.send!(msg);
+// A send that fails (EPIPE) means the parent is gone or killing this process: "disconnect" ends it.
+const send = (msg: FromWorker) => process.send!(msg, undefined, {}, () => undefined);
 
 // The parent went away (crashed or closed the pool): nobody is left to answer.
 process.on("disconnect", () => process.exit(0));
