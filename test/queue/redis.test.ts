@@ -59,7 +59,11 @@ function spawnWorker(prefix: string, extra: string[] = [], env: Record<string, s
   });
   let out = "";
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start: ${out}`)), 30_000);
+    // A worker that missed its start bound is nobody's to clean up later: stop it here.
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error(`worker did not start: ${out}`));
+    }, 60_000);
     proc.stderr!.on("data", (d) => (out += d));
     proc.stdout!.on("data", (d) => {
       out += d;
