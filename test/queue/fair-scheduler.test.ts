@@ -46,6 +46,44 @@ describe("FairScheduler (deficit round-robin)", () => {
     expect(drain(s)).toEqual(predicted);
   });
 
+  test("exact turns: arrival order of lanes, removal anywhere, a cost equal to the deficit starts", () => {
+    const s = new FairScheduler<string>();
+    const e = ["A0", "A1", "B0", "C0"].map((item) => ({ lane: item[0], priority: 0, cost: 1, item }));
+    e.forEach((x) => s.push(x));
+    expect(s.order().map((x) => x.item)).toEqual(["A0", "B0", "C0", "A1"]);
+    expect(s.size).toBe(4); // order() consumed nothing
+    expect(s.remove(e[2])).toBe(true);
+    expect(s.size).toBe(3);
+    expect(s.order().map((x) => x.item)).toEqual(["A0", "C0", "A1"]);
+    expect(s.next()!.item).toBe("A0");
+    // Removing the last job of a lane drops the lane; the rotation goes on with the others.
+    expect(s.remove(e[1])).toBe(true);
+    expect(drain(s)).toEqual(["C0"]);
+    expect(s.size).toBe(0);
+    expect(s.next()).toBeUndefined();
+    // Not waiting: unknown class, unknown lane, or an entry that is not in its lane.
+    expect(s.remove({ lane: "Z", priority: 9, cost: 1, item: "z" })).toBe(false);
+    s.push({ lane: "A", priority: 0, cost: 1, item: "a" });
+    expect(s.remove({ lane: "A", priority: 0, cost: 1, item: "a" })).toBe(false);
+    expect(s.size).toBe(1);
+
+    // A cost-2 job starts on its lane's second turn (deficit 2), not its third.
+    const c = new FairScheduler<string>();
+    c.push({ lane: "A", priority: 0, cost: 2, item: "A0" });
+    for (let i = 0; i < 3; i++) c.push({ lane: "B", priority: 0, cost: 1, item: `B${i}` });
+    expect(drain(c)).toEqual(["B0", "A0", "B1", "B2"]);
+
+    // Classes in priority order, whatever order they arrived in; removing the lane at the cursor.
+    const p = new FairScheduler<string>();
+    for (const prio of [5, 1, 3]) p.push({ lane: "A", priority: prio, cost: 1, item: `p${prio}` });
+    expect(drain(p)).toEqual(["p1", "p3", "p5"]);
+    const x = { lane: "A", priority: 0, cost: 1, item: "x" };
+    p.push(x);
+    p.push({ lane: "B", priority: 0, cost: 1, item: "y" });
+    expect(p.remove(x)).toBe(true);
+    expect(drain(p)).toEqual(["y"]);
+  });
+
   test("costInQuanta is relative to the cheapest kind and at least 1", () => {
     expect(costInQuanta(150, 150)).toBe(1);
     expect(costInQuanta(1500, 150)).toBe(10);
