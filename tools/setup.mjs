@@ -86,11 +86,17 @@ function checkNative() {
  * expects. Compiled beside it first, so a failed build leaves the last good dist/ in place.
  */
 function build() {
+  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+  if (!existsSync(tsc)) {
+    // `npm ci --omit=dev` leaves out the compiler: such an install runs a dist/ built elsewhere.
+    const what = "TypeScript is not installed (dev dependencies omitted?), so src/ was not compiled";
+    if (insideNpmInstall) return say(`${what}: build dist/ with a full \`npm ci && npm run build\` and ship it.`);
+    fail(what, "Run a full `npm ci` (with dev dependencies), then the command again.");
+  }
   const t0 = Date.now();
   say("compiling TypeScript into dist/ (a few seconds)…");
   const next = join(root, "node_modules", ".cache", "mimic-dist-next");
   rmSync(next, { recursive: true, force: true });
-  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
   run(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", next], "Run `npm run typecheck` to see the type errors.");
   // Windows: junctions need no privilege but an absolute target; elsewhere a relative link survives a moved checkout.
   for (const dir of ["models", "prisma"])
