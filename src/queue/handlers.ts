@@ -8,12 +8,10 @@
  */
 import { createHash } from "node:crypto";
 import sharp from "sharp";
-import { loadImage } from "../core/input.ts";
 import { MimicError } from "../errors.ts";
 import { describeFace, getFaceAnalyzer, keypointsFromLandmarks } from "../pipeline/face/index.ts";
 import { animatedMemeFrames, MAX_REACTION_FRAMES, MAX_REACTION_TOTAL_PIXELS } from "../pipeline/animate/index.ts";
 import { decodeAnimation, decodeImage } from "../pipeline/image/index.ts";
-import { defaultInputLimits } from "../pipeline/image/limits.ts";
 import { faceAvoidBox, renderMeme } from "../pipeline/render/index.ts";
 import { selectFace, transferExpression, type TransferResult } from "../pipeline/transfer/index.ts";
 import { encodeAnimation, findFfmpeg } from "../pipeline/video/index.ts";
@@ -77,12 +75,10 @@ async function analyzer(clock: StageClock) {
   return a;
 }
 
-/** Input bytes of a job: inline, or fetched with the same size guards the adapters use. */
+/** Input bytes of a job (checked at the front door; the signal is kept for the stage's shape). */
 async function bytesOf(src: ImageSource, ctx: JobContext): Promise<Uint8Array> {
-  if ("bytes" in src) return src.bytes;
-  const limitBytes = src.maxBytes ?? defaultInputLimits().maxBytes;
-  const { bytes } = await loadImage({ kind: "url", url: src.url }, { limitBytes, signal: ctx.signal });
-  return bytes;
+  ctx.signal.throwIfAborted();
+  return src.bytes;
 }
 
 function templateOf(data: unknown): EnrolledTemplate {

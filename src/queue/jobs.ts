@@ -20,14 +20,11 @@ export interface EncodedImage {
   mime: string;
 }
 
-/** An upload the worker fetches itself (e.g. a Discord CDN URL), refusing bodies above `maxBytes`. */
-export interface RemoteImage {
-  url: string;
-  /** Default: MAX_INPUT_BYTES. */
-  maxBytes?: number;
-}
-
-export type ImageSource = EncodedImage | RemoteImage;
+/**
+ * A job's input picture. Always bytes: the core downloads and checks uploads at the front door
+ * (src/core/input.ts), so a worker never fetches anything and the queue needs nothing from the core.
+ */
+export type ImageSource = EncodedImage;
 
 export interface Captions {
   top?: string;
@@ -166,10 +163,6 @@ export interface HandlerSet {
   enrol?: Handler<EnrolJob>;
   meme?: Handler<MemeJob>;
   animated?: Handler<AnimatedJob>;
-}
-
-export function isRemoteImage(src: ImageSource): src is RemoteImage {
-  return typeof (src as RemoteImage).url === "string";
 }
 
 /** Default scheduling priority per kind when cheap-first is configured (lower first). */

@@ -113,6 +113,17 @@ describe("Discord bot (real discord.js against a fake Discord)", () => {
     expect(await app.app.store.templates.list({ platform: "discord", userId: BOB.id })).toEqual([]);
   }, SCENARIO_TIMEOUT_MS);
 
+  it("answers a bad value or an over-long caption in the playground's and the CLI's words (one front door)", async () => {
+    await saveFace(ALICE, "me");
+    const reaction = fake.addAttachment(REACTION_LAUGH_JPG, "laugh.jpg", "image/jpeg");
+    const image = { name: "image", type: OPT.attachment, value: reaction.id };
+    // Discord's own choices stop "evil" in its app; a client that sends it anyway meets the core's rule.
+    let i = fake.slash(ALICE, "meme", [image, str("mode", "evil")], { attachments: [reaction] });
+    expect(content(await fake.finalAnswer(i.token))).toBe("mode must be mimic or swap (got “evil”).");
+    i = fake.slash(ALICE, "meme", [image, str("top", "é".repeat(201))], { attachments: [reaction] });
+    expect(content(await fake.finalAnswer(i.token))).toBe("That caption is too long (201 characters): the limit is 200 characters per caption.");
+  }, SCENARIO_TIMEOUT_MS);
+
   it("autocompletes template names, reacts via “Mimic this”, uses the channel's latest image, renders GIF reactions", async () => {
     await saveFace(ALICE, "me");
     await saveFace(ALICE, "work");

@@ -6,6 +6,14 @@ import {
   type RESTPostAPIApplicationCommandsJSONBody,
 } from "discord.js";
 import { MAX_CAPTION_CHARS, SETTING_KEYS } from "../../core/index.ts";
+import { MAX_CLUSTER_CODE_POINTS } from "../../pipeline/render/text.ts";
+
+/**
+ * Discord counts an option's length in code points; the caption limit is in user-perceived characters
+ * (a Hindi or accented letter is several code points). The option only stops what can never pass; the
+ * core's caption rule, the same on every entrance, gives the answer.
+ */
+const CAPTION_OPTION_MAX = MAX_CAPTION_CHARS * MAX_CLUSTER_CODE_POINTS;
 
 /**
  * The one definition of Mimic's Discord commands: `mimic register` deploys exactly this list and the
@@ -26,8 +34,8 @@ const meme = new SlashCommandBuilder()
   .setDescription("Put a reaction's expression on your saved face, with optional captions")
   .setContexts(contexts)
   .addAttachmentOption((o) => o.setName("image").setDescription("Reaction image or GIF (default: the latest image in this channel)"))
-  .addStringOption((o) => o.setName("top").setDescription("Top caption").setMaxLength(MAX_CAPTION_CHARS))
-  .addStringOption((o) => o.setName("bottom").setDescription("Bottom caption").setMaxLength(MAX_CAPTION_CHARS))
+  .addStringOption((o) => o.setName("top").setDescription("Top caption").setMaxLength(CAPTION_OPTION_MAX))
+  .addStringOption((o) => o.setName("bottom").setDescription("Bottom caption").setMaxLength(CAPTION_OPTION_MAX))
   .addStringOption((o) => o.setName("template").setDescription("Which of your saved faces (default: your default face)").setAutocomplete(true))
   .addIntegerOption((o) => o.setName("intensity").setDescription("How much of the expression, in % (default 100)").setMinValue(0).setMaxValue(100))
   .addStringOption((o) =>
@@ -44,8 +52,8 @@ const morph = new SlashCommandBuilder()
   .setContexts(contexts)
   .addAttachmentOption((o) => o.setName("image").setDescription("Reaction image (default: the latest image in this channel)"))
   .addStringOption((o) => o.setName("template").setDescription("Which of your saved faces").setAutocomplete(true))
-  .addStringOption((o) => o.setName("top").setDescription("Top caption").setMaxLength(MAX_CAPTION_CHARS))
-  .addStringOption((o) => o.setName("bottom").setDescription("Bottom caption").setMaxLength(MAX_CAPTION_CHARS));
+  .addStringOption((o) => o.setName("top").setDescription("Top caption").setMaxLength(CAPTION_OPTION_MAX))
+  .addStringOption((o) => o.setName("bottom").setDescription("Bottom caption").setMaxLength(CAPTION_OPTION_MAX));
 
 const templateName = (o: import("discord.js").SlashCommandStringOption, description: string) =>
   o.setName("name").setDescription(description).setRequired(true).setAutocomplete(true);
