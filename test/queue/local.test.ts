@@ -44,6 +44,22 @@ describe("local queue (worker threads)", () => {
     expect(s).toMatchObject({ mode: "local", completed: 1, failed: 0, waiting: 0, running: 0, workers: 2 });
   });
 
+  test("a progress callback that throws does not kill the job, nor the events after it", async () => {
+    const q = await make();
+    const seen: string[] = [];
+    const r = (await q.submit(memeJob("spin:50"), {
+      ...who(),
+      onProgress: (e) => {
+        seen.push(e.type);
+        throw new Error(`adapter bug on ${e.type}`);
+      },
+    })) as ImageResult;
+    expect(r.kind).toBe("meme");
+    expect(isPng(r.bytes)).toBe(true);
+    expect(seen).toEqual(["started", "done"]);
+    expect(await q.stats()).toMatchObject({ completed: 1, failed: 0 });
+  });
+
   test("pipeline errors reach the caller with their code and user message", async () => {
     const q = await make();
     const rec = recorder();
