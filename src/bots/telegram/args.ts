@@ -6,8 +6,9 @@ import type { MemeInput } from "../../core/index.ts";
  * Options come first; everything after them is the caption ("|" separates top from bottom; with no
  * "|" the text is the bottom caption, as classic memes put the punchline there).
  */
-export type ParsedMemeArgs = Omit<MemeInput, "image"> | { error: string };
+export type ParsedMemeArgs = Omit<MemeInput, "image">;
 
+/** Splits the text into the request's fields; their values are checked by the core's one request parser. */
 export function parseMemeArgs(text: string): ParsedMemeArgs {
   const out: Omit<MemeInput, "image"> = {};
   const words = text.trim().split(/\s+/).filter(Boolean);
@@ -17,11 +18,7 @@ export function parseMemeArgs(text: string): ParsedMemeArgs {
     const kv = w.match(/^(face|intensity)=(.+)$/i);
     if (kv) {
       if (kv[1].toLowerCase() === "face") out.template = kv[2];
-      else {
-        const n = Number(kv[2].replace(/%$/, ""));
-        if (!Number.isFinite(n)) return { error: `intensity must be a number from 0 to 100, not “${kv[2]}”.` };
-        out.intensity = n;
-      }
+      else out.intensity = kv[2];
     } else if (/^swap$/i.test(w)) out.mode = "swap";
     else if (/^gif$/i.test(w)) out.animated = true;
     else if (/^still$/i.test(w)) out.animated = false;

@@ -274,10 +274,6 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
           return;
         }
         const parsed = parseMemeArgs(cmd.args);
-        if ("error" in parsed) {
-          await send(ctx, { text: parsed.error, ephemeral: true });
-          return;
-        }
         detach(
           render(ctx, (c) =>
             cmd.name === "morph"
