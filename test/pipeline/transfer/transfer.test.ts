@@ -277,6 +277,15 @@ describe("transferExpression (mimic)", () => {
   });
 });
 
+/** Who the swapped output shows, from its own pixels: closer to the template's person than to the reaction's. */
+async function showsTemplatePerson(out: RgbImage, template: Name, reaction: Name): Promise<boolean> {
+  const { cosineSimilarity } = await import("../../../src/pipeline/face/index.ts");
+  const seen = (await fx.analyzer.analyze(out)).faces[0]!;
+  const e = await fx.analyzer.embed(out, seen);
+  const of = async (n: Name) => fx.analyzer.embed(fx.images.get(n)!, fx.faces.get(n)!);
+  return cosineSimilarity(e, await of(template)) > cosineSimilarity(e, await of(reaction));
+}
+
 describe("transferExpression (swap)", () => {
   it("puts the template's face into the reaction image and leaves the rest of it alone", async () => {
     const reaction = fx.images.get("franck_04117.jpg")!;
@@ -305,6 +314,8 @@ describe("transferExpression (swap)", () => {
     expect(res.mouthSynthesised).toBe(true);
     const again = (await fx.analyzer.analyze(res.image)).faces[0]!;
     expect(measureExpression(again.landmarks).mouthOpen).toBeLessThan(0.015);
+    // The closed mouth is the user's face, not the reaction left as it was.
+    expect(await showsTemplatePerson(res.image, "franck_04117.jpg", "grace_hopper_512x512.jpg")).toBe(true);
   });
 
   it("keeps the reaction's own lip edge with its teeth, so the swapped mouth reads as open as the reaction's", async () => {
@@ -315,9 +326,10 @@ describe("transferExpression (swap)", () => {
     const again = (await fx.analyzer.analyze(res.image)).faces[0]!;
     const want = measureExpression(fx.faces.get("astronaut.png")!.landmarks).mouthOpen;
     expect(Math.abs(measureExpression(again.landmarks).mouthOpen - want) / want).toBeLessThan(0.15);
+    expect(await showsTemplatePerson(res.image, "franck_02221.jpg", "astronaut.png")).toBe(true);
   });
 
-  it("shows a small reaction face's teeth as crisp as the reaction's own, not veiled by the lips", () => {
+  it("shows a small reaction face's teeth as crisp as the reaction's own, not veiled by the lips", async () => {
     // The astronaut's face is 104 px wide: its smile's gap is ~6 px. A fixed 2.5-px feather left the teeth
     // there only a sliver of full cover, so they showed through a grey veil of the swapped lips.
     const res = transferExpression(input("grace_hopper_512x512.jpg", "astronaut.png", { mode: "swap" }));
@@ -337,7 +349,10 @@ describe("transferExpression (swap)", () => {
       return lum[Math.floor(lum.length * 0.9)]!;
     };
     const own = teeth(fx.images.get("astronaut.png")!, fx.faces.get("astronaut.png")!.landmarks);
-    expect(teeth(res.image, res.landmarks)).toBeGreaterThan(own - 20);
+    // Read where the output's own pixels put the mouth, on a face that is the user's.
+    const seen = (await fx.analyzer.analyze(res.image)).faces[0]!;
+    expect(teeth(res.image, seen.landmarks)).toBeGreaterThan(own - 20);
+    expect(await showsTemplatePerson(res.image, "grace_hopper_512x512.jpg", "astronaut.png")).toBe(true);
   });
 });
 
