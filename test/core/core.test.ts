@@ -3,7 +3,8 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createCore } from "../../src/core/index.ts";
 import { loadImage, sniffImageMime } from "../../src/core/input.ts";
-import { progressReporter } from "../../src/core/progress.ts";
+import { progressReporter, progressText } from "../../src/core/progress.ts";
+import { hint } from "../../src/core/hints.ts";
 import { memoryPorts, testContext } from "./doubles.ts";
 import { FACE_JPG, NOT_AN_IMAGE, REACTION_LAUGH_JPG, describeImage, flatPng, reactionGif } from "./images.ts";
 
@@ -220,5 +221,32 @@ describe("progress reporter", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe("progress wording and platform hints", () => {
+  it("words every queue event, rounding ETAs up to at least 1 s", () => {
+    expect(progressText({ type: "queued", position: 1, etaSeconds: 0.2 })).toBe("Next in line… (about 1 s)");
+    expect(progressText({ type: "queued", position: 0, etaSeconds: 7.6 })).toBe("Next in line… (about 8 s)");
+    expect(progressText({ type: "queued", position: 2, etaSeconds: 0 })).toBe("In the queue: position 2, about 1 s.");
+    expect(progressText({ type: "queued", position: 5, etaSeconds: 12.4 })).toBe("In the queue: position 5, about 12 s.");
+    expect(progressText({ type: "started" })).toBe("Working on it…");
+    expect(progressText({ type: "done" })).toBe("Almost there…");
+    expect(progressText({ type: "failed", message: "x" })).toBe("That did not work.");
+  });
+
+  it("tells each platform's users the command that works there", () => {
+    expect(hint("discord", "saveFace")).toBe("/face save (attach a clear photo of your face)");
+    expect(hint("discord", "listFaces")).toBe("/face list");
+    expect(hint("discord", "meme")).toBe("/meme with a reaction image attached");
+    expect(hint("discord", "config")).toBe("/mimic config");
+    expect(hint("telegram", "saveFace")).toBe("/save <name> as a reply to a clear photo of your face");
+    expect(hint("telegram", "listFaces")).toBe("/faces");
+    expect(hint("telegram", "meme")).toBe("/meme as the caption of a reaction photo (or as a reply to one)");
+    expect(hint("telegram", "config")).toBe("/config <setting> <value>");
+    expect(hint("playground", "saveFace")).toBe("the “Save a face” form");
+    expect(hint("playground", "listFaces")).toBe("the “Your faces” list");
+    expect(hint("playground", "meme")).toBe("the “Make a meme” form");
+    expect(hint("playground", "config")).toBe("the settings form");
   });
 });
