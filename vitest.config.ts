@@ -24,6 +24,8 @@ export const SLOW = [
   "test/cli/lazy.test.ts",
   "test/bots/front-door.test.ts",
   "test/cli/front-door.test.ts",
+  "test/templates/safety.test.ts",
+  "test/bots/playground.test.ts",
 ];
 
 export default defineConfig({
