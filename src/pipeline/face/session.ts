@@ -72,7 +72,7 @@ function sessionError(cause: unknown, name: string, path: string, provider: Exec
       "ORT_EXECUTION_PROVIDER=cuda, but onnxruntime's CUDA provider is not available here " +
         "(onnxruntime-node was installed without it, or no CUDA runtime/GPU is present). " +
         "On a GPU host with internet, reinstall it with the CUDA provider " +
-        "(ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node), or set ORT_EXECUTION_PROVIDER=cpu.",
+        "(ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install), or set ORT_EXECUTION_PROVIDER=cpu.",
       { cause, details: { provider, model: name }, logMessage: `cuda provider unavailable: ${msg}` },
     );
   }

@@ -329,6 +329,8 @@ describe("execution provider and model errors", () => {
     expect((err as MimicError).code).toBe("CONFIG");
     expect((err as MimicError).userMessage).toMatch(/ORT_EXECUTION_PROVIDER=cuda/);
     expect((err as MimicError).userMessage).toMatch(/ORT_EXECUTION_PROVIDER=cpu/);
+    // allowScripts denies onnxruntime-node's install script, so `npm rebuild` would not fetch the provider.
+    expect((err as MimicError).userMessage).toContain("ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install");
   });
 
   it("a missing models folder is a MODEL error naming the fix", async () => {
