@@ -58,18 +58,18 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
       },
     });
     const racing = new Moderation(racingDb as never, dialect, store.moderation.defaults, () => clock);
-    const busy = await refusal(racing.admit(at("racer", "race"), "meme"));
+    const busy = await refusal(racing.admit(at("racer", "lost-races"), "meme"));
     expect(busy.code).toBe("BUSY");
     expect(busy.retryAfterSeconds).toBe(5);
     expect(busy.userMessage).toMatch(/Too many requests at once/);
     expect(inserts).toBe(3);
-    expect((await store.moderation.userUsage(at("racer", "race"))).usedToday).toBe(0);
+    expect((await store.moderation.userUsage(at("racer", "lost-races"))).usedToday).toBe(0);
     // The next admission wins its first race.
     inserts = 0;
-    const won = await racing.admit(at("racer", "race"), "meme");
+    const won = await racing.admit(at("racer", "lost-races"), "meme");
     expect(won.id).toMatch(/^\d+$/);
     expect(inserts).toBe(1);
-    expect((await store.moderation.userUsage(at("racer", "race"))).usedToday).toBe(1);
+    expect((await store.moderation.userUsage(at("racer", "lost-races"))).usedToday).toBe(1);
   });
 
   it.skipIf(skip)("uses the configured defaults until an admin changes them; non-admins are refused", async () => {
