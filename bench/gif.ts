@@ -43,7 +43,11 @@ async function timed<T>(rounds: number, f: () => Promise<T> | T): Promise<{ valu
 
 /** PSNR over all source frames against what a viewer sees at each frame's start (any size, frames merged or dropped). */
 async function viewerPsnr(gif: Uint8Array, src: RgbImage[], delaysMs: number[]): Promise<number> {
-  const shown = await viewerFrames(gif, src, delaysMs);
+  return framesPsnr(src, await viewerFrames(gif, src, delaysMs));
+}
+
+/** PSNR over every pixel of a frame sequence against the frames shown for it (same sizes). */
+export function framesPsnr(src: RgbImage[], shown: RgbImage[]): number {
   let sse = 0;
   let n = 0;
   for (let i = 0; i < src.length; i++) {
@@ -88,9 +92,8 @@ function sharpGif(frames: RgbImage[], delaysMs: number[], opts: GifOptions): Pro
     .toBuffer();
 }
 
-export async function run(ctx: BenchContext): Promise<string> {
-  const roundsArg = ctx.args.find((a) => a.startsWith("--rounds="));
-  const rounds = roundsArg ? Math.max(1, Number(roundsArg.split("=")[1])) : 5;
+/** The animation benchmarks' pair: grace_hopper's face taking franck_04117's expression, analysed once. */
+export async function expressionPair() {
   const fixture = (f: string) => new Uint8Array(readFileSync(new URL(`../test/fixtures/faces/${f}`, import.meta.url)));
   const analyzer = await createFaceAnalyzer({ provider: "cpu", threads: 1 });
   const template = await decodeImage(fixture("grace_hopper_512x512.jpg"));
@@ -99,6 +102,13 @@ export async function run(ctx: BenchContext): Promise<string> {
   const reactionFace = (await analyzer.analyze(reaction)).faces[0]!;
   await analyzer.dispose();
   const transfer = transferExpression({ template, templateFace, reaction, reactionFace });
+  return { template, templateFace, reaction, reactionFace, transfer };
+}
+
+export async function run(ctx: BenchContext): Promise<string> {
+  const roundsArg = ctx.args.find((a) => a.startsWith("--rounds="));
+  const rounds = roundsArg ? Math.max(1, Number(roundsArg.split("=")[1])) : 5;
+  const { template, templateFace, reaction, reactionFace, transfer } = await expressionPair();
   const k = SIZE / template.width;
 
   ctx.log(`expression morph: ${rounds} rounds of render + encode`);

@@ -5,17 +5,14 @@
  * "Equal quality" = the highest CRF whose SSIM is at least the GIF's. Encode time is wall time (x264 runs in
  * a child process with one thread, so on an idle core wall ≈ CPU); the load is printed beside it.
  */
-import { readFileSync } from "node:fs";
 import { morphExpression, morphFaces } from "../src/pipeline/animate/index.ts";
 import { scalePoints } from "../src/pipeline/animate/geometry.ts";
-import { createFaceAnalyzer } from "../src/pipeline/face/index.ts";
 import { encodeGif } from "../src/pipeline/gif/index.ts";
-import { decodeImage, resizeImage } from "../src/pipeline/image/index.ts";
-import { transferExpression } from "../src/pipeline/transfer/index.ts";
+import { resizeImage } from "../src/pipeline/image/index.ts";
 import type { RgbImage } from "../src/pipeline/types.ts";
 import { DEFAULT_MP4_CRF, decodeVideo, encodeMp4, findFfmpeg, frameTiming } from "../src/pipeline/video/index.ts";
 import { ms, percentile, type BenchContext } from "./context.ts";
-import { viewerFrames } from "./gif.ts";
+import { expressionPair, framesPsnr, viewerFrames } from "./gif.ts";
 
 const SIZE = 384;
 const FRAMES = 24;
@@ -55,17 +52,6 @@ function ssim(a: RgbImage, b: RgbImage): number {
   return sum / n;
 }
 
-function psnr(src: RgbImage[], shown: RgbImage[]): number {
-  let sse = 0;
-  let n = 0;
-  for (let i = 0; i < src.length; i++) {
-    const a = src[i].data;
-    const b = shown[i].data;
-    for (let k = 0; k < a.length; k++) sse += (a[k] - b[k]) ** 2;
-    n += a.length;
-  }
-  return 10 * Math.log10((255 * 255) / (sse / n));
-}
 
 const meanSsim = (src: RgbImage[], shown: RgbImage[]) => src.reduce((s, f, i) => s + ssim(f, shown[i]), 0) / src.length;
 
@@ -90,7 +76,7 @@ async function median<T>(rounds: number, f: () => Promise<T>): Promise<{ value: 
 async function measureGif(frames: RgbImage[], delaysMs: number[], rounds: number): Promise<Measured> {
   const r = await median(rounds, () => encodeGif(frames, { delaysMs }));
   const shown = await viewerFrames(r.value.bytes, frames, delaysMs);
-  return { bytes: r.value.bytes.length, wallMs: r.wall, psnr: psnr(frames, shown), ssim: meanSsim(frames, shown) };
+  return { bytes: r.value.bytes.length, wallMs: r.wall, psnr: framesPsnr(frames, shown), ssim: meanSsim(frames, shown) };
 }
 
 async function measureMp4(frames: RgbImage[], delaysMs: number[], crf: number, ffmpeg: string, rounds: number): Promise<Measured> {
@@ -103,7 +89,7 @@ async function measureMp4(frames: RgbImage[], delaysMs: number[], crf: number, f
   const crop = (f: RgbImage) => cropTo(f, decoded.width, decoded.height);
   const src = frames.map(crop);
   const shown = starts.map((s) => decoded.frames[s]);
-  return { bytes: r.value.bytes.length, wallMs: r.wall, psnr: psnr(src, shown), ssim: meanSsim(src, shown) };
+  return { bytes: r.value.bytes.length, wallMs: r.wall, psnr: framesPsnr(src, shown), ssim: meanSsim(src, shown) };
 }
 
 function cropTo(f: RgbImage, w: number, h: number): RgbImage {
@@ -118,14 +104,7 @@ export async function run(ctx: BenchContext): Promise<string> {
   if (!ffmpeg) throw new Error("no ffmpeg binary for this platform (@ffmpeg-installer)");
   const roundsArg = ctx.args.find((a) => a.startsWith("--rounds="));
   const rounds = roundsArg ? Math.max(1, Number(roundsArg.split("=")[1])) : 3;
-  const fixture = (f: string) => new Uint8Array(readFileSync(new URL(`../test/fixtures/faces/${f}`, import.meta.url)));
-  const analyzer = await createFaceAnalyzer({ provider: "cpu", threads: 1 });
-  const template = await decodeImage(fixture("grace_hopper_512x512.jpg"));
-  const templateFace = (await analyzer.analyze(template)).faces[0]!;
-  const reaction = await decodeImage(fixture("franck_04117.jpg"));
-  const reactionFace = (await analyzer.analyze(reaction)).faces[0]!;
-  await analyzer.dispose();
-  const transfer = transferExpression({ template, templateFace, reaction, reactionFace });
+  const { template, templateFace, reaction, reactionFace, transfer } = await expressionPair();
   const k = SIZE / template.width;
   const expression = morphExpression({
     template: resizeImage(template, SIZE, SIZE),
