@@ -1,10 +1,9 @@
-import { createHash } from "node:crypto";
 import { MimicError, isMimicError, userMessageOf } from "../errors.ts";
 import sharp from "sharp";
 import { logger } from "../logger.ts";
 import type { Regions } from "../pipeline/transfer/index.ts";
 import { MAX_CAPTION_CHARS } from "../pipeline/render/text.ts";
-import { parseSha256 } from "../templates/audit.ts";
+import { parseSha256, sha256Hex as sha256 } from "../templates/audit.ts";
 import { normaliseTemplateName } from "../templates/names.ts";
 import type { CommandContext, ImageInput, Reply } from "./context.ts";
 import { hint } from "./hints.ts";
@@ -131,7 +130,6 @@ export function checkTemplateName(name: string): string {
 }
 
 const MIB = 1024 * 1024;
-const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 export function createCore(ports: CorePorts, options: CoreOptions): Core {
   const { templates, moderation, queue, audit } = ports;

@@ -176,8 +176,9 @@ async function enrol(job: EnrolJob, ctx: JobContext): Promise<EnrolResult> {
   const clock = new StageClock();
   const bytes = await clock.time("fetch", () => bytesOf(job.image, ctx));
   await analyzer(clock);
-  if (job.nsfwThreshold !== undefined) await gate(job.nsfwThreshold, [await clock.time("decode", () => decodeImage(bytes))], "face", clock);
-  const prepared = await clock.time("enrol", () => prepareEnrolment(bytes));
+  const decoded = await clock.time("decode", () => decodeImage(bytes));
+  await gate(job.nsfwThreshold, [decoded], "face", clock);
+  const prepared = await clock.time("enrol", () => prepareEnrolment(bytes, { decoded }));
   const note = prepared.warnings.join(" ");
   return { kind: "enrol", face: { data: prepared.template, ...(note ? { qualityNote: note } : {}) }, timingsMs: clock.timings };
 }

@@ -4,6 +4,7 @@
  * are kept. Rows older than the retention are deleted by the app itself (at start-up and, while it runs,
  * at most once an hour when a row is written); forget-me deletes a user's rows (TemplateStore.forgetUser).
  */
+import { createHash } from "node:crypto";
 import { MimicError } from "../errors.ts";
 import type { Db } from "./db/client.ts";
 import { passThrough, type Gate } from "./db/gate.ts";
@@ -33,6 +34,9 @@ export interface AuditRecord extends AuditEntry {
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
+
+/** The hex SHA-256 the trail records for a picture (what `mimic inspect` prints): its bytes as sent or received. */
+export const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
 
 /** A hex SHA-256 as typed by a person (any case, surrounding space, an optional "sha256:" prefix), or BAD_INPUT. */
 export function parseSha256(text: string): string {

@@ -11,7 +11,7 @@ import { getFaceAnalyzer, type FaceAnalyzer } from "../pipeline/face/index.ts";
 import { applyAffine, cropImage, resizeImage } from "../pipeline/image/index.ts";
 import { decodeImage, encodePng } from "../pipeline/image/index.ts";
 import type { DecodeOptions } from "../pipeline/image/index.ts";
-import type { AnalyzedFace, FaceAnalysis } from "../pipeline/types.ts";
+import type { AnalyzedFace, FaceAnalysis, RgbImage } from "../pipeline/types.ts";
 import { normaliseTemplateName } from "./names.ts";
 import type { EnrolledTemplate, Owner, TemplateStore, TemplateSummary } from "./templates.ts";
 
@@ -161,10 +161,11 @@ export function portraitFrame(
  */
 export async function prepareEnrolment(
   bytes: Uint8Array,
-  opts: { analyzer?: FaceAnalyzer; rules?: EnrolmentRules; decode?: DecodeOptions } = {},
+  opts: { analyzer?: FaceAnalyzer; rules?: EnrolmentRules; decode?: DecodeOptions; decoded?: RgbImage } = {},
 ): Promise<PreparedEnrolment> {
   const analyzer = opts.analyzer ?? (await getFaceAnalyzer());
-  const image = await decodeImage(bytes, opts.decode);
+  // `decoded`: the caller already decoded these bytes (the job handler, for the NSFW gate).
+  const image = opts.decoded ?? (await decodeImage(bytes, opts.decode));
   const analysis = await analyzer.analyze(image);
   const rules = opts.rules ?? DEFAULT_ENROLMENT_RULES;
   const verdict = assessEnrolment(analysis, rules);

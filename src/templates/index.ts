@@ -35,7 +35,7 @@ export { openStore } from "./store.ts";
 export type { Store, StoreOptions } from "./store.ts";
 export { TemplateStore, MESH_VALUES } from "./templates.ts";
 export type { EnrolledTemplate, Owner, StoredTemplate, TemplateSummary } from "./templates.ts";
-export { AuditLog, parseSha256, DEFAULT_AUDIT_RETENTION_DAYS } from "./audit.ts";
+export { AuditLog, parseSha256, sha256Hex, DEFAULT_AUDIT_RETENTION_DAYS } from "./audit.ts";
 export type { AuditEntry, AuditRecord } from "./audit.ts";
 export { Moderation, rulesPatchSchema, formatWait, USAGE_RETENTION_DAYS } from "./moderation.ts";
 export type { Admission, RuleDefaults, Rules, RulesPatch, Scope, ServerRef, UsageReport, UsageWindow, UserUsage } from "./moderation.ts";

@@ -1,8 +1,7 @@
-import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import type { Command } from "commander";
 import { MimicError } from "../../errors.ts";
-import { openStore, parseSha256 } from "../../templates/index.ts";
+import { openStore, parseSha256, sha256Hex } from "../../templates/index.ts";
 
 /**
  * `mimic audit <file|sha256> [--json]`: "who made this picture?" for the operator, from the audit trail of
@@ -48,7 +47,7 @@ async function isFile(p: string): Promise<boolean> {
 
 async function hashFile(file: string): Promise<string> {
   try {
-    return createHash("sha256").update(await readFile(file)).digest("hex");
+    return sha256Hex(await readFile(file));
   } catch (cause) {
     throw new MimicError("BAD_INPUT", `Cannot read "${file}" (and it is not a SHA-256): ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
   }

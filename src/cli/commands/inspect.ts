@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { MimicError } from "../../errors.ts";
 import { DIGITAL_SOURCE_TYPE, readProvenance } from "../../pipeline/provenance/index.ts";
+import { sha256Hex } from "../../templates/audit.ts";
 
 /** `mimic inspect <file> [--json]`: the provenance marks of a PNG, GIF or MP4, and the file's SHA-256. */
 export function register(program: Command): void {
@@ -19,7 +19,7 @@ export function register(program: Command): void {
         throw new MimicError("BAD_INPUT", `Cannot read "${file}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
       }
       const r = readProvenance(bytes);
-      const sha256 = createHash("sha256").update(bytes).digest("hex");
+      const sha256 = sha256Hex(bytes);
       const aiEdited = r.digitalSourceType === DIGITAL_SOURCE_TYPE;
       if (o.json) {
         const { xmp: _xmp, ...rest } = r;
