@@ -9,7 +9,7 @@ import { MimicError, userMessageOf } from "../errors.ts";
  */
 export const COMMANDS: Record<string, { description: string; load: () => Promise<{ register(program: Command): void }> }> = {
   analyze: {
-    description: "Detect faces in an image and print boxes, head pose, quality and timings",
+    description: "Detect faces in images and print boxes, head pose, expression, quality and timings",
     load: () => import("./commands/analyze.ts"),
   },
   worker: {

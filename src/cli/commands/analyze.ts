@@ -1,39 +1,64 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { MimicError } from "../../errors.ts";
+import { MimicError, userMessageOf } from "../../errors.ts";
 import { analyzeBytes } from "../../pipeline/face/index.ts";
+import { measureExpression } from "../../pipeline/transfer/index.ts";
 import type { FaceAnalysis } from "../../pipeline/types.ts";
 
-/** `mimic analyze <image> [--json] [--landmarks] [--max-faces n]`: run face analysis on one file. */
+/**
+ * `mimic analyze <image…> [--json] [--landmarks] [--max-faces n]`: run face analysis on each file, loading the
+ * models once. With --json, one JSON line per image (in the order given), so a reader can stream them; an image
+ * that cannot be read gets a line with `error` and the command exits 1 after the rest.
+ */
 export function register(program: Command): void {
   program
     .command("analyze")
-    .description("Detect faces in an image and print boxes, head pose, quality and timings")
-    .argument("<image>", "JPEG, PNG, WebP or GIF file")
-    .option("--json", "print machine-readable JSON")
-    .option("--landmarks", "include the 468 landmarks per face in the JSON output")
-    .option("--max-faces <n>", "report at most this many faces (largest first)", "20")
-    .action(async (file: string, o: { json?: boolean; landmarks?: boolean; maxFaces: string }) => {
+    .description("Detect faces in images and print boxes, head pose, expression, quality and timings")
+    .argument("<image...>", "JPEG, PNG, WebP or GIF files")
+    .option("--json", "print one machine-readable JSON line per image")
+    .option("--landmarks", "include the 468 landmarks per face ([x, y, z] in image pixels) in the JSON output")
+    .option("--max-faces <n>", "report at most this many faces per image (largest first)", "20")
+    .action(async (files: string[], o: { json?: boolean; landmarks?: boolean; maxFaces: string }) => {
       const maxFaces = Number(o.maxFaces);
       if (!Number.isInteger(maxFaces) || maxFaces < 0) {
         throw new MimicError("BAD_INPUT", `--max-faces must be a whole number ≥ 0 (got "${o.maxFaces}").`);
       }
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(file);
-      } catch (cause) {
-        throw new MimicError("BAD_INPUT", `Cannot read "${file}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
+      const failed: string[] = [];
+      let firstError: MimicError | undefined;
+      for (const file of files) {
+        try {
+          const { image: _image, ...analysis } = await analyzeBytes(await readBytes(file), { maxFaces });
+          process.stdout.write(o.json ? `${JSON.stringify(toJson(file, analysis, !!o.landmarks))}\n` : summary(file, analysis));
+        } catch (cause) {
+          if (!(cause instanceof MimicError)) throw cause;
+          failed.push(file);
+          firstError ??= cause;
+          if (o.json) process.stdout.write(`${JSON.stringify({ path: file, error: { code: cause.code, message: cause.userMessage } })}\n`);
+          else process.stderr.write(`${file}: ${userMessageOf(cause)}\n`);
+        }
       }
-      const { image: _image, ...analysis } = await analyzeBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), { maxFaces });
-      process.stdout.write(o.json ? `${JSON.stringify(toJson(analysis, !!o.landmarks), null, 2)}\n` : summary(file, analysis));
+      // The first failure's code sets the exit status, as it would for that file alone.
+      if (firstError) throw new MimicError(firstError.code, `${failed.length} of ${files.length} images could not be analysed: ${failed.join(", ")}.`);
     });
 }
 
+async function readBytes(file: string): Promise<Uint8Array> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (cause) {
+    throw new MimicError("BAD_INPUT", `Cannot read "${file}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
+  }
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+}
 const r1 = (v: number) => Math.round(v * 10) / 10;
+const r2 = (v: number) => Math.round(v * 100) / 100;
 const r3 = (v: number) => Math.round(v * 1000) / 1000;
+const r4 = (v: number) => Math.round(v * 10000) / 10000;
 
-function toJson(a: FaceAnalysis, withLandmarks: boolean) {
+function toJson(path: string, a: FaceAnalysis, withLandmarks: boolean) {
   return {
+    path,
     width: a.width,
     height: a.height,
     faces: a.faces.map((f) => ({
@@ -42,6 +67,8 @@ function toJson(a: FaceAnalysis, withLandmarks: boolean) {
       meshScore: r3(f.meshScore),
       keypoints: f.keypoints.map((p) => ({ x: r1(p.x), y: r1(p.y) })),
       pose: { yaw: r1(f.pose.yaw), pitch: r1(f.pose.pitch), roll: r1(f.pose.roll) },
+      // Size- and pose-free measures (src/pipeline/transfer/measure.ts), the ones the evaluation compares.
+      expression: Object.fromEntries(Object.entries(measureExpression(f.landmarks)).map(([k, v]) => [k, r4(v)])),
       quality: {
         faceSizePx: r1(f.quality.faceSizePx),
         eyeOpennessLeft: r3(f.quality.eyeOpennessLeft),
@@ -49,10 +76,17 @@ function toJson(a: FaceAnalysis, withLandmarks: boolean) {
         mouthOpenness: r3(f.quality.mouthOpenness),
         sharpness: r1(f.quality.sharpness),
       },
-      ...(withLandmarks ? { landmarks: Array.from(f.landmarks, r1) } : {}),
+      ...(withLandmarks ? { landmarks: points(f.landmarks) } : {}),
     })),
     timingsMs: Object.fromEntries(Object.entries(a.timingsMs).map(([k, v]) => [k, r1(v)])),
   };
+}
+
+/** Flat x,y,z → [[x, y, z], …], to 0.01 px (sub-pixel detail a reader may measure expressions from). */
+function points(lm: Float32Array): [number, number, number][] {
+  const out: [number, number, number][] = [];
+  for (let i = 0; i + 2 < lm.length; i += 3) out.push([r2(lm[i]!), r2(lm[i + 1]!), r2(lm[i + 2]!)]);
+  return out;
 }
 
 function summary(file: string, a: FaceAnalysis): string {
