@@ -1,0 +1,84 @@
+/**
+ * The generator path of expression transfer (mimic mode), beside the mesh engine and with its inputs and
+ * options: the saved face is aligned and its appearance features taken once; each reaction frame's motion
+ * gives the expression, blended by `intensity` on the `regions` chosen; eye and lip retargeting move the
+ * openings towards the reaction's; the stitcher keeps the crop's edge in place; the generator renders the
+ * face, which is colour-matched and pasted back through a feathered mask.
+ */
+import type { Regions } from "../transfer/index.ts";
+import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
+import { cropFace, pasteBack } from "./crop.ts";
+import type { LivePortraitEngine } from "./engine.ts";
+import { addScaled, blendExpression, eyeRetargetInput, lipRetargetInput, openingRatios, posedKeypoints } from "./keypoints.ts";
+
+export interface GeneratorTransferInput {
+  template: RgbImage;
+  templateFace: AnalyzedFace;
+  /** Content key of the saved face (its stored crop's hash): the appearance features' cache key. */
+  templateKey: string;
+  /** One reaction (a meme) or an animation's frames; each with its face. */
+  reactions: { image: RgbImage; face: AnalyzedFace }[];
+  intensity?: number;
+  regions?: Regions;
+}
+
+export interface GeneratorTransferResult {
+  /** Template-sized, one per reaction. */
+  images: RgbImage[];
+  /** The template's face mesh (the head does not move, so captions keep off it as before). */
+  landmarks: Float32Array;
+  changedBox: Box | null;
+  timingsMs: StageTimings;
+}
+
+function clock(timings: StageTimings) {
+  return async <T>(stage: string, fn: () => Promise<T> | T): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      timings[stage] = (timings[stage] ?? 0) + (performance.now() - t0);
+    }
+  };
+}
+
+export async function generatorTransfer(engine: LivePortraitEngine, input: GeneratorTransferInput): Promise<GeneratorTransferResult> {
+  const timingsMs: StageTimings = {};
+  const time = clock(timingsMs);
+  const intensity = input.intensity ?? 1;
+  const regions = input.regions ?? "all";
+  const own = await time("gen.crop", () => cropFace(input.template, input.templateFace.landmarks));
+  const reactionCrops = await time("gen.crop", () => input.reactions.map((r) => cropFace(r.image, r.face.landmarks)));
+  const features = await time("gen.features", () => engine.features(own.tensor, input.templateKey));
+  const [mine, ...theirs] = await time("gen.motion", () => engine.motion([own.tensor, ...reactionCrops.map((c) => c.tensor)]));
+
+  const { current, driving } = await time("gen.keypoints", () => {
+    const current = posedKeypoints(mine!);
+    const driving = theirs.map((m) => posedKeypoints(mine!, blendExpression(mine!.expression, m.expression, intensity, regions)));
+    return { current, driving };
+  });
+
+  // Retargeting, as LivePortrait conditions it: the face's own keypoints and opening ratios, and the opening wanted.
+  const ownRatios = openingRatios(input.templateFace.landmarks);
+  const wanted = input.reactions.map((r) => openingRatios(r.face.landmarks));
+  let moved = driving;
+  await time("gen.retarget", async () => {
+    if (regions !== "lower") {
+      const deltas = await engine.retargetEyes(wanted.map((w) => eyeRetargetInput(current, ownRatios, (w.eyeLeft + w.eyeRight) / 2)));
+      moved = moved.map((kp, i) => addScaled(kp, deltas[i]!, intensity));
+    }
+    if (regions !== "upper") {
+      const deltas = await engine.retargetLips(wanted.map((w) => lipRetargetInput(current, ownRatios, w.lip)));
+      moved = moved.map((kp, i) => addScaled(kp, deltas[i]!, intensity));
+    }
+  });
+  const stitched = await time("gen.stitch", () => engine.stitch(moved, moved.map(() => current)));
+  const faces = await time("gen.generate", () => engine.generate(features, stitched, stitched.map(() => current)));
+  const pasted = await time("gen.paste", () => faces.map((f) => pasteBack(input.template, f, own)));
+  return {
+    images: pasted.map((p) => p.image),
+    landmarks: input.templateFace.landmarks,
+    changedBox: pasted[0]?.changedBox ?? null,
+    timingsMs,
+  };
+}
