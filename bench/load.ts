@@ -24,7 +24,7 @@ import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { loadConfig } from "../src/config.ts";
 import { MimicError } from "../src/errors.ts";
-import { DEFAULT_HANDLERS, threadEnv } from "../src/queue/index.ts";
+import { DEFAULT_HANDLERS, workerSettings } from "../src/queue/index.ts";
 import type { InferenceQueue, Job, JobKind } from "../src/queue/jobs.ts";
 import { createLocalQueue } from "../src/queue/local.ts";
 import { createRedisQueue } from "../src/queue/redis.ts";
@@ -227,7 +227,7 @@ async function runLocal(): Promise<string> {
     jobTimeoutMs: config.QUEUE_JOB_TIMEOUT_MS,
     cheapFirst: CHEAP_FIRST,
     handlersUrl: HANDLERS,
-    threadEnv: threadEnv({ ...config, QUEUE_WORKERS: workers }),
+    settings: workerSettings({ ...config, QUEUE_WORKERS: workers }),
   });
   await queue.ready();
   const template = await templateVia(queue);

@@ -7,7 +7,8 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
-import { DEFAULT_HANDLERS } from "../src/queue/index.ts";
+import { loadConfig } from "../src/config.ts";
+import { DEFAULT_HANDLERS, defaultWorkerSettings, workerSettings } from "../src/queue/index.ts";
 import type { MemeJob } from "../src/queue/jobs.ts";
 import { WorkerPool } from "../src/queue/pool.ts";
 
@@ -22,7 +23,7 @@ const lines: string[] = [
   "|---|---|---|",
 ];
 
-const echo = new WorkerPool({ size: 1, handlersUrl: ECHO });
+const echo = new WorkerPool({ size: 1, handlersUrl: ECHO, settings: defaultWorkerSettings() });
 await echo.ready();
 for (const mib of [0.3, 1, 5, 25]) {
   const bytes = new Uint8Array(Math.round(mib * 1048576)).fill(7);
@@ -42,7 +43,7 @@ for (const mib of [0.3, 1, 5, 25]) {
 await echo.close();
 
 const t0 = performance.now();
-const pool = new WorkerPool({ size: 1, handlersUrl: DEFAULT_HANDLERS, env: { ORT_THREADS: "1" } });
+const pool = new WorkerPool({ size: 1, handlersUrl: DEFAULT_HANDLERS, settings: workerSettings(loadConfig({ ORT_THREADS: "1", QUEUE_WORKERS: "1" })) });
 await pool.ready();
 const startMs = performance.now() - t0;
 const pid = (pool as unknown as { slots: { child: { pid: number } }[] }).slots[0].child.pid;

@@ -1,9 +1,11 @@
 import os from "node:os";
 import { z } from "zod";
 import { MimicError } from "./errors.ts";
+import { DEFAULT_INFERENCE_THREADS, DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_INPUT_PIXELS } from "./pipeline/settings.ts";
 
 /**
- * All configuration comes from environment variables, validated once at start-up.
+ * All configuration comes from environment variables, validated once at start-up and passed down from the
+ * composition root (src/app.ts, the CLI's commands); nothing below reads the environment.
  * Every variable is documented in README.md and .env.example. Empty strings count as unset.
  */
 const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
@@ -23,9 +25,9 @@ export const configSchema = z.object({
 
   // --- inference (onnxruntime-node)
   ORT_EXECUTION_PROVIDER: z.preprocess(emptyToUndefined, z.enum(["cpu", "cuda"]).default("cpu")),
-  ORT_THREADS: int(Math.max(1, Math.min(os.availableParallelism(), 4)), 1, 64),
-  MAX_INPUT_PIXELS: int(40_000_000, 1_000, 1_000_000_000),
-  MAX_INPUT_BYTES: int(25 * 1024 * 1024, 1_024, 1024 * 1024 * 1024),
+  ORT_THREADS: int(DEFAULT_INFERENCE_THREADS, 1, 64),
+  MAX_INPUT_PIXELS: int(DEFAULT_MAX_INPUT_PIXELS, 1_000, 1_000_000_000),
+  MAX_INPUT_BYTES: int(DEFAULT_MAX_INPUT_BYTES, 1_024, 1024 * 1024 * 1024),
   // --- section markers below: each area adds its own variables here (keep one block per area).
   // --- store
   DATABASE_URL: str(),

@@ -148,3 +148,32 @@ export function parseMorphRequest(raw: unknown, labels: FieldLabels = {}): Morph
 export function parseEnrolRequest(raw: unknown, labels: FieldLabels = {}): EnrolRequest {
   return parse(enrolFields, raw, labels, Object.keys(enrolFields.shape));
 }
+
+// ---------------------------------------------------------------- the worker's settings
+
+const positiveInt = z.number().int().positive();
+const inference = z.strictObject({ provider: z.enum(["cpu", "cuda"]), threads: z.number().int().min(1).max(64) });
+
+/**
+ * What a worker process runs with, from the configuration of the process that starts it (the app, or a
+ * `mimic worker`): image limits, the face analyzer's and the NSFW classifier's onnxruntime options, and the
+ * ffmpeg binary (null: animations are GIFs). Handed to each worker when it starts (its models load before
+ * the first job) and validated there, so the pipeline never reads the environment.
+ */
+export const workerSettingsSchema = z.strictObject({
+  limits: z.strictObject({ maxPixels: positiveInt, maxBytes: positiveInt }),
+  analyzer: inference,
+  nsfw: inference,
+  ffmpegPath: z.string().min(1).nullable(),
+});
+export type WorkerSettings = z.infer<typeof workerSettingsSchema>;
+
+/** Throws CONFIG naming the first bad setting. */
+export function parseWorkerSettings(raw: unknown): WorkerSettings {
+  const r = workerSettingsSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new MimicError("CONFIG", `Invalid worker settings: ${i.path.join(".") || "settings"}: ${i.message}`);
+  }
+  return r.data;
+}

@@ -14,10 +14,10 @@ import { animatedMemeFrames, MAX_REACTION_FRAMES, MAX_REACTION_TOTAL_PIXELS } fr
 import { decodeAnimation, decodeImage } from "../pipeline/image/index.ts";
 import { faceAvoidBox, renderMeme } from "../pipeline/render/index.ts";
 import { selectFace, transferExpression, type TransferResult } from "../pipeline/transfer/index.ts";
-import { encodeAnimation, findFfmpeg } from "../pipeline/video/index.ts";
-import { loadConfig } from "../config.ts";
+import { encodeAnimation } from "../pipeline/video/index.ts";
+import type { WorkerSettings } from "../core/requests.ts";
 import type { AnalyzedFace, RgbImage } from "../pipeline/types.ts";
-import { checkSafe, getNsfwClassifier, sampleFrames, type GateStage } from "../pipeline/safety/nsfw.ts";
+import { checkSafe, getNsfwClassifier, sampleFrames, type GateStage, type NsfwClassifier } from "../pipeline/safety/nsfw.ts";
 import { prepareEnrolment } from "../templates/enrol.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
 import {
@@ -54,25 +54,26 @@ let modelsLoaded = false;
 /** How long this process took to load its face models and the NSFW classifier; reported with the next job's stages, then cleared. */
 let unreportedModelLoadMs: number | undefined;
 
-async function loadModels() {
+/** The process's models, created with its settings (the first call, normally the warm-up, creates them). */
+async function loadModels(settings: WorkerSettings) {
   const t0 = performance.now();
   // The NSFW gate's classifier loads with the face models (it is on by default on every server).
-  const [a] = await Promise.all([getFaceAnalyzer(), getNsfwClassifier()]);
+  const [faces, nsfw] = await Promise.all([getFaceAnalyzer(settings.analyzer), getNsfwClassifier(settings.nsfw)]);
   if (!modelsLoaded) {
     modelsLoaded = true;
     unreportedModelLoadMs = performance.now() - t0;
   }
-  return a;
+  return { faces, nsfw };
 }
 
-/** The process's shared face analyzer; the first job after the models loaded reports their load time. */
-async function analyzer(clock: StageClock) {
-  const a = await loadModels();
+/** The process's shared models; the first job after the models loaded reports their load time. */
+async function models(ctx: JobContext, clock: StageClock) {
+  const m = await loadModels(ctx.settings);
   if (unreportedModelLoadMs !== undefined) {
     clock.timings[MODEL_LOAD_STAGE] = unreportedModelLoadMs;
     unreportedModelLoadMs = undefined;
   }
-  return a;
+  return m;
 }
 
 /** Input bytes of a job (checked at the front door; the signal is kept for the stage's shape). */
@@ -98,11 +99,11 @@ function templateOf(data: unknown): EnrolledTemplate {
 const decodedTemplates = new Map<string, RgbImage>();
 const TEMPLATE_CACHE_SIZE = 32;
 
-async function decodeTemplate(t: EnrolledTemplate): Promise<RgbImage> {
+async function decodeTemplate(t: EnrolledTemplate, ctx: JobContext): Promise<RgbImage> {
   const key = createHash("sha1").update(t.cropPng).digest("hex");
   let img = decodedTemplates.get(key);
   if (img) decodedTemplates.delete(key); // re-inserted below: most recently used last
-  else img = await decodeImage(t.cropPng);
+  else img = await decodeImage(t.cropPng, ctx.settings.limits);
   decodedTemplates.set(key, img);
   if (decodedTemplates.size > TEMPLATE_CACHE_SIZE) decodedTemplates.delete(decodedTemplates.keys().next().value!);
   return { width: img.width, height: img.height, data: img.data.slice() };
@@ -131,20 +132,21 @@ function templateFace(t: EnrolledTemplate): AnalyzedFace {
  * The NSFW gate inside the worker (a per-server threshold travels with the job): refuses with
  * UNSAFE_CONTENT before any further work, so a refused picture is never analysed, encoded or returned.
  */
-async function gate(threshold: number | undefined, images: RgbImage[], stage: GateStage, clock: StageClock): Promise<void> {
+async function gate(ctx: JobContext, threshold: number | undefined, images: RgbImage[], stage: GateStage, clock: StageClock): Promise<void> {
   if (threshold === undefined) return;
-  await clock.time(`nsfw.${stage}`, () => checkSafe(images, threshold, stage));
+  const { nsfw } = await models(ctx, clock);
+  await clock.time(`nsfw.${stage}`, () => checkSafe(nsfw, images, threshold, stage));
 }
 
 /** Decode + analyse the reaction and transfer its expression onto the saved face. */
 async function transferred(job: MemeJob, ctx: JobContext, clock: StageClock): Promise<TransferResult> {
   const t = templateOf(job.template);
   const [template, reaction] = await clock.time("decode", () =>
-    Promise.all([decodeTemplate(t), bytesOf(job.reaction, ctx).then((b) => decodeImage(b))]),
+    Promise.all([decodeTemplate(t, ctx), bytesOf(job.reaction, ctx).then((b) => decodeImage(b, ctx.settings.limits))]),
   );
   ctx.signal.throwIfAborted();
-  await gate(job.nsfwThreshold, [reaction], "input", clock);
-  const faces = await analyzer(clock);
+  await gate(ctx, job.nsfwThreshold, [reaction], "input", clock);
+  const { faces } = await models(ctx, clock);
   const reactionFace = selectFace(await clock.time("analyze", () => faces.analyze(reaction)), "reaction");
   ctx.signal.throwIfAborted();
   const res = await clock.time("transfer", () => transferExpression({
@@ -175,10 +177,10 @@ export const LEGACY_FRAMING_NOTE = "This face was saved before Mimic kept the ph
 async function enrol(job: EnrolJob, ctx: JobContext): Promise<EnrolResult> {
   const clock = new StageClock();
   const bytes = await clock.time("fetch", () => bytesOf(job.image, ctx));
-  await analyzer(clock);
-  const decoded = await clock.time("decode", () => decodeImage(bytes));
-  await gate(job.nsfwThreshold, [decoded], "face", clock);
-  const prepared = await clock.time("enrol", () => prepareEnrolment(bytes, { decoded }));
+  const { faces } = await models(ctx, clock);
+  const decoded = await clock.time("decode", () => decodeImage(bytes, ctx.settings.limits));
+  await gate(ctx, job.nsfwThreshold, [decoded], "face", clock);
+  const prepared = await clock.time("enrol", () => prepareEnrolment(bytes, { decoded, analyzer: faces }));
   const note = prepared.warnings.join(" ");
   return { kind: "enrol", face: { data: prepared.template, ...(note ? { qualityNote: note } : {}) }, timingsMs: clock.timings };
 }
@@ -186,7 +188,7 @@ async function enrol(job: EnrolJob, ctx: JobContext): Promise<EnrolResult> {
 async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
   const clock = new StageClock();
   const { image, landmarks } = await transferred(job, ctx, clock);
-  await gate(job.nsfwThreshold, [image], "output", clock);
+  await gate(ctx, job.nsfwThreshold, [image], "output", clock);
   const captions = { ...job.captions, avoid: faceAvoidBox(landmarks, image.width, image.height) };
   const png = await clock.time("render", () => renderMeme(image, captions, { visibleMark: job.visibleMark }));
   if (png.length > job.byteBudget) {
@@ -211,16 +213,16 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
   const clock = new StageClock();
   const t = templateOf(job.template);
   const [template, reaction] = await clock.time("decode", async () => {
-    const [template, bytes] = await Promise.all([decodeTemplate(t), bytesOf(job.reaction, ctx)]);
+    const [template, bytes] = await Promise.all([decodeTemplate(t, ctx), bytesOf(job.reaction, ctx)]);
     const reaction =
       job.animation === "morph"
-        ? { frames: [await decodeImage(bytes)], delaysMs: [0] }
-        : await decodeAnimation(bytes, { maxFrames: MAX_REACTION_FRAMES, maxTotalPixels: MAX_REACTION_TOTAL_PIXELS });
+        ? { frames: [await decodeImage(bytes, ctx.settings.limits)], delaysMs: [0] }
+        : await decodeAnimation(bytes, { ...ctx.settings.limits, maxFrames: MAX_REACTION_FRAMES, maxTotalPixels: MAX_REACTION_TOTAL_PIXELS });
     return [template, reaction] as const;
   });
   ctx.signal.throwIfAborted();
-  await gate(job.nsfwThreshold, sampleFrames(reaction.frames), "input", clock);
-  await analyzer(clock);
+  await gate(ctx, job.nsfwThreshold, sampleFrames(reaction.frames), "input", clock);
+  await models(ctx, clock);
   const res = await clock.time("animate", () => animatedMemeFrames({
     template,
     templateFace: templateFace(t),
@@ -233,29 +235,22 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
     visibleMark: job.visibleMark,
   }));
   ctx.signal.throwIfAborted();
-  await gate(job.nsfwThreshold, sampleFrames(res.frames), "output", clock);
+  await gate(ctx, job.nsfwThreshold, sampleFrames(res.frames), "output", clock);
   const out = await clock.time("encode", () =>
     encodeAnimation(res.frames, {
       delaysMs: res.delaysMs,
       format: job.format ?? "gif",
       maxBytes: job.byteBudget,
-      ffmpegPath: ffmpegBinary(),
+      ffmpegPath: ctx.settings.ffmpegPath ?? undefined,
       signal: ctx.signal,
     }),
   );
   return { kind: "animated", bytes: out.bytes, mime: out.mime, width: out.width, height: out.height, timingsMs: clock.timings, ...framingNote(t, job.mode) };
 }
 
-/** FFMPEG_PATH or the bundled binary, looked up once per thread (undefined: animations stay GIF). */
-let ffmpeg: { path: string | undefined } | undefined;
-function ffmpegBinary(): string | undefined {
-  ffmpeg ??= { path: findFfmpeg(loadConfig().FFMPEG_PATH) };
-  return ffmpeg.path;
-}
-
 export const handlers: HandlerSet = { enrol, meme, animated };
 
-/** Loads the face models and the NSFW classifier before the worker reports ready (see worker.ts). */
-export async function warmUp(): Promise<void> {
-  await loadModels();
+/** Loads the face models and the NSFW classifier with the worker's settings before it reports ready (see worker.ts). */
+export async function warmUp(settings: WorkerSettings): Promise<void> {
+  await loadModels(settings);
 }

@@ -8,25 +8,16 @@ import type { InferenceQueue } from "./jobs.ts";
 import { createLocalQueue, type QueueOptions } from "./local.ts";
 import { queueModule } from "./modules.ts";
 import { createRedisQueue } from "./redis.ts";
+import { workerSettings } from "./settings.ts";
 
 export type * from "./jobs.ts";
 export { createLocalQueue } from "./local.ts";
 export { createRedisQueue, startRedisWorker } from "./redis.ts";
+export { defaultWorkerSettings, workerSettings } from "./settings.ts";
 
 /** The real pipeline handlers, loaded inside every worker process. */
 export const DEFAULT_HANDLERS = queueModule("./handlers.ts");
 
-/**
- * Worker processes × onnxruntime intra-op threads should not exceed the cores: each worker runs one job
- * flat out, so ORT_THREADS is split between them (2 cores → 2 workers × 1 ORT thread).
- */
-export function threadEnv(config: Config): Record<string, string> {
-  return {
-    ORT_THREADS: String(Math.max(1, Math.floor(config.ORT_THREADS / config.QUEUE_WORKERS))),
-    // The threads encode animations: they must use the binary this configuration names.
-    ...(config.FFMPEG_PATH !== undefined ? { FFMPEG_PATH: config.FFMPEG_PATH } : {}),
-  };
-}
 
 export function queueOptions(config: Config, handlersUrl: string | URL = DEFAULT_HANDLERS): QueueOptions {
   return {
@@ -36,7 +27,7 @@ export function queueOptions(config: Config, handlersUrl: string | URL = DEFAULT
     jobTimeoutMs: config.QUEUE_JOB_TIMEOUT_MS,
     cheapFirst: config.QUEUE_CHEAP_FIRST,
     handlersUrl,
-    threadEnv: threadEnv(config),
+    settings: workerSettings(config),
   };
 }
 

@@ -9,6 +9,7 @@
  */
 import type { Logger } from "../logger.ts";
 import type { AnimationFormat } from "../pipeline/video/index.ts";
+import type { WorkerSettings } from "../core/requests.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
 
 export type JobKind = "enrol" | "meme" | "animated";
@@ -148,6 +149,8 @@ export interface InferenceQueue {
 /** Per-job context a handler receives inside its worker process. */
 export interface JobContext {
   requestId: string;
+  /** The worker process's settings (limits, inference, ffmpeg), as validated at its start. */
+  settings: WorkerSettings;
   /** Aborts on cancellation or timeout; a handler that ignores it is stopped by killing its process. */
   signal: AbortSignal;
   log: Logger;

@@ -16,7 +16,9 @@ import {
   type QueueStats,
   type SubmitOptions,
 } from "./jobs.ts";
+import type { WorkerSettings } from "../core/requests.ts";
 import { WorkerPool } from "./pool.ts";
+import { defaultWorkerSettings } from "./settings.ts";
 import { abortError, queueFull, shuttingDown, timedOut, userLimit } from "./refusals.ts";
 import { ServiceTimes } from "./service-times.ts";
 
@@ -34,8 +36,8 @@ export interface QueueOptions {
   /** Module exporting `handlers` (default: src/queue/handlers.ts). */
   handlersUrl: string | URL;
   cancelGraceMs?: number;
-  /** Extra environment for the worker processes. */
-  threadEnv?: Record<string, string>;
+  /** What the worker processes run with (default: the pipeline's defaults, see settings.ts). */
+  settings?: WorkerSettings;
 }
 
 interface Pending {
@@ -65,7 +67,7 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
     size: opts.workers,
     handlersUrl: opts.handlersUrl,
     cancelGraceMs: opts.cancelGraceMs,
-    env: opts.threadEnv,
+    settings: opts.settings ?? defaultWorkerSettings(),
     onIdle: () => pump(),
   });
 

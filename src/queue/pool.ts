@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { ensureCaptionFonts } from "../pipeline/render/fonts.ts";
+import { parseWorkerSettings, type WorkerSettings } from "../core/requests.ts";
 import type { Job, JobResult } from "./jobs.ts";
 import { workerEntry } from "./modules.ts";
 import { fromWireError, type WireError } from "./wire.ts";
@@ -33,8 +34,8 @@ export interface PoolOptions {
   handlersUrl: string | URL;
   /** How long a cancelled handler may take to notice its AbortSignal before its process is killed. */
   cancelGraceMs?: number;
-  /** Extra environment for the worker processes (e.g. ORT_THREADS per process). */
-  env?: Record<string, string>;
+  /** What every worker process runs with (limits, inference, ffmpeg), validated by the worker at start. */
+  settings: WorkerSettings;
   /** Called whenever a worker becomes free. */
   onIdle?: () => void;
 }
@@ -61,10 +62,11 @@ export class WorkerPool {
   private nextId = 1;
   private closed = false;
   private kills = 0;
-  private readonly opts: Required<Omit<PoolOptions, "env" | "onIdle" | "handlersUrl">> & Pick<PoolOptions, "env" | "onIdle"> & { handlersUrl: string };
+  private readonly opts: Required<Omit<PoolOptions, "onIdle" | "handlersUrl">> & Pick<PoolOptions, "onIdle"> & { handlersUrl: string };
 
   constructor(opts: PoolOptions) {
-    this.opts = { cancelGraceMs: 250, ...opts, handlersUrl: String(opts.handlersUrl) };
+    // Checked here too, so a bad setting fails at start-up instead of in every worker it would respawn.
+    this.opts = { cancelGraceMs: 250, ...opts, settings: parseWorkerSettings(opts.settings), handlersUrl: String(opts.handlersUrl) };
     // Workers inherit this process's environment: FONTCONFIG_FILE must be set before the first fork.
     ensureCaptionFonts();
     for (let i = 0; i < opts.size; i++) this.slots.push(this.spawn());
@@ -143,10 +145,9 @@ export class WorkerPool {
   }
 
   private spawn(): Slot {
-    const child = fork(fileURLToPath(workerEntry(this.opts.handlersUrl)), [this.opts.handlersUrl], {
+    const child = fork(fileURLToPath(workerEntry(this.opts.handlersUrl)), [this.opts.handlersUrl, JSON.stringify(this.opts.settings)], {
       // Typed arrays (images, landmarks) cross the pipe as such, not as JSON.
       serialization: "advanced",
-      env: { ...process.env, ...this.opts.env },
       // The entry registers its own TypeScript loader; the parent's flags (test runners' loaders) stay out.
       execArgv: [],
       stdio: ["ignore", "inherit", "inherit", "ipc"],

@@ -32,6 +32,7 @@ import {
 } from "./jobs.ts";
 import type { QueueOptions } from "./local.ts";
 import { WorkerPool } from "./pool.ts";
+import { defaultWorkerSettings } from "./settings.ts";
 import { CANCEL_WAITING, CLAIM, ENQUEUE, FINISH, POSITIONS } from "./redis-scripts.ts";
 import { abortError, cancelled, queueFull, shuttingDown, timedOut, userLimit } from "./refusals.ts";
 import { ServiceTimes } from "./service-times.ts";
@@ -359,7 +360,7 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
   const id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const cmd = defineScripts(connect(opts.url));
   const sub = connect(opts.url);
-  const pool = new WorkerPool({ size: opts.workers, handlersUrl: opts.handlersUrl, cancelGraceMs: opts.cancelGraceMs, env: opts.threadEnv });
+  const pool = new WorkerPool({ size: opts.workers, handlersUrl: opts.handlersUrl, cancelGraceMs: opts.cancelGraceMs, settings: opts.settings ?? defaultWorkerSettings() });
   await pool.ready();
   const times = await readServiceTimes(cmd, P);
   const running = new Map<string, AbortController>();

@@ -3,6 +3,7 @@
  * own handler sets), warms it up, and runs one job at a time for the parent over the IPC channel.
  * Module-level singletons in the handlers (onnxruntime sessions, fonts) live once per process.
  */
+import { parseWorkerSettings, type WorkerSettings } from "../core/requests.ts";
 import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import type { HandlerSet, Job } from "./jobs.ts";
@@ -11,6 +12,8 @@ import { toWireError } from "./wire.ts";
 
 if (!process.send) throw new Error("src/queue/worker.ts must run in a process started by the queue's WorkerPool");
 const handlersUrl = process.argv[2];
+// The settings of the process that started this one (its validated configuration), checked again here.
+const settings = parseWorkerSettings(JSON.parse(process.argv[3] ?? "null"));
 const running = new Map<number, AbortController>();
 // A send that fails (EPIPE) means the parent is gone or killing this process: "disconnect" ends it.
 const send = (msg: FromWorker) => process.send!(msg, undefined, {}, () => undefined);
@@ -18,12 +21,12 @@ const send = (msg: FromWorker) => process.send!(msg, undefined, {}, () => undefi
 // The parent went away (crashed or closed the pool): nobody is left to answer.
 process.on("disconnect", () => process.exit(0));
 
-const mod = (await import(handlersUrl)) as { handlers?: HandlerSet; warmUp?: () => Promise<void> };
+const mod = (await import(handlersUrl)) as { handlers?: HandlerSet; warmUp?: (s: WorkerSettings) => Promise<void> };
 const handlers = mod.handlers;
 if (!handlers) throw new Error(`handler module ${handlersUrl} exports no "handlers"`);
 // Models load before the first job, so a fresh worker (e.g. after a runaway job was killed) does not
 // spend the next job's time budget on start-up.
-await mod.warmUp?.();
+await mod.warmUp?.(settings);
 
 async function run(id: number, job: Job, requestId: string): Promise<void> {
   const ac = new AbortController();
@@ -31,7 +34,7 @@ async function run(id: number, job: Job, requestId: string): Promise<void> {
   try {
     const handler = handlers![job.kind] as ((j: Job, ctx: unknown) => ReturnType<NonNullable<HandlerSet["meme"]>>) | undefined;
     if (!handler) throw new MimicError("INTERNAL", "This kind of request is not available right now.", { logMessage: `no handler for ${job.kind}` });
-    const result = await handler(job, { requestId, signal: ac.signal, log: logger.child({ requestId, kind: job.kind }) });
+    const result = await handler(job, { requestId, settings, signal: ac.signal, log: logger.child({ requestId, kind: job.kind }) });
     send({ type: "result", id, result });
   } catch (e) {
     send({ type: "error", id, error: toWireError(e) });

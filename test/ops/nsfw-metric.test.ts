@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMetrics, observeQueue } from "../../src/ops/index.ts";
 import { DEFAULT_HANDLERS } from "../../src/queue/index.ts";
+import { ONE_THREAD } from "../queue/helpers.ts";
 import type { InferenceQueue } from "../../src/queue/jobs.ts";
 import { createLocalQueue } from "../../src/queue/local.ts";
 
@@ -14,7 +15,7 @@ const face = (f: string) => new Uint8Array(readFileSync(new URL(`../fixtures/fac
 describe("NSFW refusals in the metrics", () => {
   let q: InferenceQueue & { ready(): Promise<void> };
   beforeAll(async () => {
-    q = createLocalQueue({ workers: 1, capacity: 4, perUserLimit: 1, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS, threadEnv: { ORT_THREADS: "1" } });
+    q = createLocalQueue({ workers: 1, capacity: 4, perUserLimit: 1, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS, settings: ONE_THREAD });
     await q.ready();
   });
   afterAll(() => q?.close({ drainMs: 0 }));

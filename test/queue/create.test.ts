@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { describe, expect, test } from "vitest";
 import { loadConfig } from "../../src/config.ts";
-import { createQueue, threadEnv } from "../../src/queue/index.ts";
+import { createQueue, workerSettings } from "../../src/queue/index.ts";
 import { TEST_HANDLERS, expectRejects, memeJob } from "./helpers.ts";
 import { createRedisQueue } from "../../src/queue/redis.ts";
 
@@ -19,10 +19,11 @@ describe("createQueue and configuration", () => {
     await q.close();
   });
 
-  test("onnxruntime threads are split between worker threads, never below one", () => {
-    expect(threadEnv(loadConfig({ QUEUE_WORKERS: "2", ORT_THREADS: "2" }))).toEqual({ ORT_THREADS: "1" });
-    expect(threadEnv(loadConfig({ QUEUE_WORKERS: "2", ORT_THREADS: "8" }))).toEqual({ ORT_THREADS: "4" });
-    expect(threadEnv(loadConfig({ QUEUE_WORKERS: "4", ORT_THREADS: "2" }))).toEqual({ ORT_THREADS: "1" });
+  test("onnxruntime threads are split between worker processes, never below one", () => {
+    const threads = (env: Record<string, string>) => workerSettings(loadConfig(env)).analyzer.threads;
+    expect(threads({ QUEUE_WORKERS: "2", ORT_THREADS: "2" })).toBe(1);
+    expect(threads({ QUEUE_WORKERS: "2", ORT_THREADS: "8" })).toBe(4);
+    expect(threads({ QUEUE_WORKERS: "4", ORT_THREADS: "2" })).toBe(1);
   });
 
   test("bad queue settings are refused at start-up with the variable named", () => {

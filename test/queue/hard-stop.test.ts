@@ -11,7 +11,7 @@ import type { AnimatedJob, ImageResult, MemeJob } from "../../src/queue/jobs.ts"
 import { WorkerPool } from "../../src/queue/pool.ts";
 import type { EnrolledTemplate } from "../../src/templates/templates.ts";
 import { REACTION_LAUGH_JPG, reactionGif } from "../core/images.ts";
-import { expectRejects, isPng } from "./helpers.ts";
+import { ONE_THREAD, expectRejects, isPng } from "./helpers.ts";
 
 /** Stop points (ms after the job starts): decoding, face analysis (onnxruntime `run`), warping, encoding. */
 const STOP_AFTER_MS = [5, 30, 60, 100, 150, 220, 300, 400];
@@ -22,7 +22,7 @@ describe("hard stop of runaway jobs (real handlers, real models)", () => {
   let template: EnrolledTemplate;
   let gif: Uint8Array;
   beforeAll(async () => {
-    pool = new WorkerPool({ size: 2, handlersUrl: DEFAULT_HANDLERS, env: { ORT_THREADS: "1" } });
+    pool = new WorkerPool({ size: 2, handlersUrl: DEFAULT_HANDLERS, settings: ONE_THREAD });
     await pool.ready();
     const r = await pool.run({ kind: "enrol", image: { bytes: face("franck_01829.jpg"), mime: "image/jpeg" } }, { requestId: "enrol" });
     if (r.kind !== "enrol") throw new Error("expected an enrolment");

@@ -1,5 +1,10 @@
 import { readFileSync } from "node:fs";
+import { loadConfig } from "../../src/config.ts";
+import { workerSettings } from "../../src/queue/index.ts";
 import type { MemeJob, ProgressEvent } from "../../src/queue/jobs.ts";
+
+/** Worker settings from a configuration with one onnxruntime thread per worker (the real handlers' tests). */
+export const ONE_THREAD = workerSettings(loadConfig({ ORT_THREADS: "1", QUEUE_WORKERS: "1" }));
 
 export const TEST_HANDLERS = new URL("./fixtures/cpu-handlers.ts", import.meta.url);
 const png = readFileSync(new URL("../fixtures/faces/astronaut.png", import.meta.url));

@@ -12,7 +12,7 @@ import { DEFAULT_HANDLERS } from "../../src/queue/index.ts";
 import type { ImageResult, InferenceQueue, Job } from "../../src/queue/jobs.ts";
 import { createLocalQueue } from "../../src/queue/local.ts";
 import type { EnrolledTemplate } from "../../src/templates/templates.ts";
-import { expectRejects } from "./helpers.ts";
+import { ONE_THREAD, expectRejects } from "./helpers.ts";
 
 const face = (f: string) => new Uint8Array(readFileSync(new URL(`../fixtures/faces/${f}`, import.meta.url)));
 const opts = (id: string) => ({ requestId: id, userId: "u1", serverId: "s" });
@@ -26,7 +26,7 @@ describe("NSFW gate in the job handlers (real classifier)", () => {
   const unsafeOf = async (bytes: Uint8Array) => (await classifier.classify([await decodeImage(bytes)]))[0].unsafe;
 
   beforeAll(async () => {
-    q = createLocalQueue({ workers: 1, capacity: 10, perUserLimit: 1, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS, threadEnv: { ORT_THREADS: "1" } });
+    q = createLocalQueue({ workers: 1, capacity: 10, perUserLimit: 1, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS, settings: ONE_THREAD });
     classifier = await NsfwClassifier.load({ provider: "cpu", threads: 1 });
     await q.ready();
     const r = await q.submit({ kind: "enrol", image: { bytes: face("astronaut.png"), mime: "image/png" }, nsfwThreshold: DEFAULT_NSFW_THRESHOLD }, opts("e0"));

@@ -13,7 +13,7 @@ import { DEFAULT_HANDLERS } from "../../src/queue/index.ts";
 import type { ImageResult, InferenceQueue } from "../../src/queue/jobs.ts";
 import { createLocalQueue } from "../../src/queue/local.ts";
 import type { EnrolledTemplate } from "../../src/templates/templates.ts";
-import { expectRejects, isPng, recorder } from "./helpers.ts";
+import { ONE_THREAD, expectRejects, isPng, recorder } from "./helpers.ts";
 
 const face = (f: string) => new Uint8Array(readFileSync(new URL(`../fixtures/faces/${f}`, import.meta.url)));
 
@@ -21,7 +21,7 @@ describe("real pipeline handlers in worker threads", () => {
   let q: InferenceQueue & { ready(): Promise<void> };
   let template: EnrolledTemplate;
   beforeAll(async () => {
-    q = createLocalQueue({ workers: 1, capacity: 10, perUserLimit: 1, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS, threadEnv: { ORT_THREADS: "1" } });
+    q = createLocalQueue({ workers: 1, capacity: 10, perUserLimit: 1, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS, settings: ONE_THREAD });
     await q.ready();
   });
   afterAll(() => q.close({ drainMs: 0 }));

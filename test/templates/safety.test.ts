@@ -14,6 +14,7 @@ import { storeAudit, storeModeration } from "../../src/core/bindings.ts";
 import { createCore, type CommandContext } from "../../src/core/index.ts";
 import { openStore, type Store } from "../../src/templates/index.ts";
 import { DEFAULT_HANDLERS } from "../../src/queue/index.ts";
+import { ONE_THREAD } from "../queue/helpers.ts";
 import { createLocalQueue } from "../../src/queue/local.ts";
 import { memoryTemplates, queueDouble } from "../core/doubles.ts";
 import { FACE_JPG, REACTION_LAUGH_JPG } from "../core/images.ts";
@@ -185,7 +186,7 @@ describe.each(dialects)("safety settings on $dialect", ({ dialect, skip }) => {
   });
 
   it.skipIf(skip)("a refusal by the real classifier tells the user plainly, keeps nothing and is counted in the usage report", { timeout: 120_000 }, async () => {
-    const queue = createLocalQueue({ workers: 1, capacity: 10, perUserLimit: 1, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS, threadEnv: { ORT_THREADS: "1" } });
+    const queue = createLocalQueue({ workers: 1, capacity: 10, perUserLimit: 1, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS, settings: ONE_THREAD });
     try {
       await queue.ready();
       const templates = memoryTemplates();

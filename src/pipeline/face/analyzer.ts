@@ -1,6 +1,5 @@
 import { join } from "node:path";
 import sharp from "sharp";
-import { loadConfig } from "../../config.ts";
 import { MimicError } from "../../errors.ts";
 import { decodeImage } from "../image/decode.ts";
 import type { DecodeOptions } from "../image/decode.ts";
@@ -30,6 +29,7 @@ import {
 import type { FaceRoi } from "./geometry.ts";
 import { nonMaxSuppression } from "./nms.ts";
 import type { Detection } from "./nms.ts";
+import { DEFAULT_INFERENCE } from "../settings.ts";
 import { laplacianVariance } from "./quality.ts";
 import { applyRefinement, irisCircles, loadRefinementMap } from "./refine.ts";
 import type { RefinementMap } from "./refine.ts";
@@ -37,9 +37,9 @@ import { DEFAULT_MODELS_DIR, createModelSession, outputBySize, runModel } from "
 import type { ExecutionProvider, ModelSession } from "./session.ts";
 
 export interface FaceAnalyzerOptions {
-  /** Default ORT_EXECUTION_PROVIDER. */
+  /** Default "cpu" (the app passes ORT_EXECUTION_PROVIDER). */
   provider?: ExecutionProvider;
-  /** intra-op threads per session. Default ORT_THREADS. */
+  /** intra-op threads per session. Default DEFAULT_INFERENCE_THREADS (the app passes its share of ORT_THREADS). */
   threads?: number;
   /** Folder holding blazeface.onnx, blazeface-front.onnx, facemesh.onnx, faceres.onnx (and the attention mesh). Default: the repository's models/. */
   modelsDir?: string;
@@ -435,11 +435,9 @@ function overlapOfSmaller(a: Box, b: Box): number {
 }
 
 function resolveOptions(o: FaceAnalyzerOptions): { provider: ExecutionProvider; threads: number; modelsDir: string } {
-  const needConfig = o.provider === undefined || o.threads === undefined;
-  const cfg = needConfig ? loadConfig() : undefined;
   return {
-    provider: o.provider ?? cfg!.ORT_EXECUTION_PROVIDER,
-    threads: o.threads ?? cfg!.ORT_THREADS,
+    provider: o.provider ?? DEFAULT_INFERENCE.provider,
+    threads: o.threads ?? DEFAULT_INFERENCE.threads,
     modelsDir: o.modelsDir ?? DEFAULT_MODELS_DIR,
   };
 }
@@ -517,12 +515,13 @@ export function createFaceAnalyzer(opts: FaceAnalyzerOptions = {}): Promise<Face
 let shared: Promise<FaceAnalyzer> | undefined;
 
 /**
- * The analyzer shared by everything in this thread (module-level singleton: each worker thread gets its
- * own sessions). Configured from the environment; a failed start is retried on the next call.
+ * The analyzer shared by everything in this process (module-level singleton: each worker process gets its
+ * own sessions). `opts` apply to the call that creates it (a worker's warm-up passes its settings first);
+ * later calls get the same one. A failed start is retried on the next call.
  */
-export function getFaceAnalyzer(): Promise<FaceAnalyzer> {
+export function getFaceAnalyzer(opts: FaceAnalyzerOptions = {}): Promise<FaceAnalyzer> {
   if (!shared) {
-    shared = FaceAnalyzer.create();
+    shared = FaceAnalyzer.create(opts);
     shared.catch(() => (shared = undefined));
   }
   return shared;

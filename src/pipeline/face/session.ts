@@ -8,7 +8,8 @@ import { MimicError } from "../../errors.ts";
  * packing) and safe to run repeatedly, so each model gets exactly one per thread (see FaceAnalyzer).
  */
 
-export type ExecutionProvider = "cpu" | "cuda";
+import type { ExecutionProvider } from "../settings.ts";
+export type { ExecutionProvider };
 
 export interface SessionOptions {
   provider: ExecutionProvider;

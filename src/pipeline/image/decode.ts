@@ -2,7 +2,7 @@ import sharp from "sharp";
 import type { Metadata, OutputInfo } from "sharp";
 import { MimicError } from "../../errors.ts";
 import type { RgbImage } from "../types.ts";
-import { defaultInputLimits } from "./limits.ts";
+import { DEFAULT_INPUT_LIMITS } from "../settings.ts";
 
 /**
  * Decoding of untrusted uploads. Everything a chat user can send lands here first, so every failure
@@ -11,9 +11,9 @@ import { defaultInputLimits } from "./limits.ts";
  */
 
 export interface DecodeOptions {
-  /** Refuse images with more pixels than this (default MAX_INPUT_PIXELS). */
+  /** Refuse images with more pixels than this (default DEFAULT_MAX_INPUT_PIXELS; the app passes MAX_INPUT_PIXELS). */
   maxPixels?: number;
-  /** Refuse files larger than this (default MAX_INPUT_BYTES). */
+  /** Refuse files larger than this (default DEFAULT_MAX_INPUT_BYTES; the app passes MAX_INPUT_BYTES). */
   maxBytes?: number;
 }
 
@@ -54,6 +54,8 @@ function checkBytes(bytes: Uint8Array, maxBytes: number): void {
   }
 }
 
+/** "0.3", "4.5", "40": never "0" for a small limit. */
+const formatMegapixels = (n: number) => (n / 1e6).toFixed(n < 10e6 ? 1 : 0);
 const formatMiB = (n: number) => `${(n / (1024 * 1024)).toFixed(n < 1024 * 1024 ? 2 : 1)} MiB`;
 
 interface HeaderInfo {
@@ -93,7 +95,7 @@ async function readHeader(bytes: Uint8Array, maxPixels: number): Promise<HeaderI
   if (width * height > maxPixels) {
     throw new MimicError(
       "IMAGE_TOO_LARGE",
-      `That picture is too large (${width}×${height} pixels): the limit is ${(maxPixels / 1e6).toFixed(0)} megapixels. Please send a smaller picture.`,
+      `That picture is too large (${width}×${height} pixels): the limit is ${formatMegapixels(maxPixels)} megapixels. Please send a smaller picture.`,
       { details: { width, height, maxPixels } },
     );
   }
@@ -113,7 +115,7 @@ function corrupt(cause: unknown): MimicError {
  * transparency flattened onto white, any colour space converted to sRGB.
  */
 export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<RgbImage> {
-  const limits = defaultInputLimits();
+  const limits = DEFAULT_INPUT_LIMITS;
   const maxPixels = opts.maxPixels ?? limits.maxPixels;
   checkBytes(bytes, opts.maxBytes ?? limits.maxBytes);
   await readHeader(bytes, maxPixels);
@@ -136,7 +138,7 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): 
  * are dropped; the total pixel count is bounded before decoding.
  */
 export async function decodeAnimation(bytes: Uint8Array, opts: AnimationOptions = {}): Promise<DecodedAnimation> {
-  const limits = defaultInputLimits();
+  const limits = DEFAULT_INPUT_LIMITS;
   const maxPixels = opts.maxPixels ?? limits.maxPixels;
   const maxFrames = Math.max(1, Math.floor(opts.maxFrames ?? 120));
   const maxTotalPixels = opts.maxTotalPixels ?? Math.min(4 * maxPixels, 100_000_000);

@@ -2,7 +2,6 @@
 export { decodeImage, decodeAnimation } from "./decode.ts";
 export type { DecodeOptions, AnimationOptions, DecodedAnimation } from "./decode.ts";
 export { encodePng, encodeJpeg } from "./encode.ts";
-export { defaultInputLimits } from "./limits.ts";
 export {
   applyAffine,
   composeAffine,

@@ -1,8 +1,8 @@
 import { join } from "node:path";
-import { loadConfig } from "../../config.ts";
 import { MimicError } from "../../errors.ts";
 import { DEFAULT_MODELS_DIR, createModelSession, runModel, type ExecutionProvider, type ModelSession } from "../face/session.ts";
 import { resizeImage } from "../image/transform.ts";
+import { DEFAULT_INFERENCE } from "../settings.ts";
 import type { RgbImage } from "../types.ts";
 
 /**
@@ -25,10 +25,9 @@ export class NsfwClassifier {
   private constructor(private readonly model: ModelSession) {}
 
   static async load(opts: { provider?: ExecutionProvider; threads?: number; modelsDir?: string } = {}): Promise<NsfwClassifier> {
-    const cfg = opts.provider === undefined || opts.threads === undefined ? loadConfig() : undefined;
     const model = await createModelSession(join(opts.modelsDir ?? DEFAULT_MODELS_DIR, "nsfw-mobilenetv2.onnx"), "nsfw-mobilenetv2", {
-      provider: opts.provider ?? cfg!.ORT_EXECUTION_PROVIDER,
-      threads: opts.threads ?? cfg!.ORT_THREADS,
+      provider: opts.provider ?? DEFAULT_INFERENCE.provider,
+      threads: opts.threads ?? DEFAULT_INFERENCE.threads,
     });
     return new NsfwClassifier(model);
   }
@@ -59,9 +58,12 @@ export class NsfwClassifier {
 
 let shared: Promise<NsfwClassifier> | undefined;
 
-/** One classifier per thread/process, loaded on first use (a failed load is retried next time). */
-export function getNsfwClassifier(): Promise<NsfwClassifier> {
-  shared ??= NsfwClassifier.load().catch((e: unknown) => {
+/**
+ * One classifier per process, loaded on first use with that call's options (a worker's warm-up passes its
+ * settings first); a failed load is retried next time.
+ */
+export function getNsfwClassifier(opts: { provider?: ExecutionProvider; threads?: number } = {}): Promise<NsfwClassifier> {
+  shared ??= NsfwClassifier.load(opts).catch((e: unknown) => {
     shared = undefined;
     throw e;
   });
@@ -80,8 +82,8 @@ const REFUSAL: Record<GateStage, string> = {
  * Refuses (UNSAFE_CONTENT) when any image's unsafe score reaches the threshold. Returns the highest score
  * seen, for logs. The refusal names the stage, never the score (no hints for getting around it).
  */
-export async function checkSafe(images: RgbImage[], threshold: number, stage: GateStage): Promise<number> {
-  const scores = await (await getNsfwClassifier()).classify(images);
+export async function checkSafe(classifier: NsfwClassifier, images: RgbImage[], threshold: number, stage: GateStage): Promise<number> {
+  const scores = await classifier.classify(images);
   const worst = Math.max(...scores.map((s) => s.unsafe));
   if (worst >= threshold) {
     throw new MimicError("UNSAFE_CONTENT", REFUSAL[stage], { details: { stage, score: worst, threshold }, logMessage: `nsfw gate refused ${stage}: ${worst.toFixed(3)} ≥ ${threshold}` });

@@ -1,0 +1,31 @@
+/**
+ * The worker processes' settings (src/core/requests.ts WorkerSettings) from the validated configuration:
+ * built by whoever starts a pool (the app, or a `mimic worker`), handed to each worker process at start.
+ */
+import type { Config } from "../config.ts";
+import type { WorkerSettings } from "../core/requests.ts";
+import { DEFAULT_INFERENCE, DEFAULT_INPUT_LIMITS } from "../pipeline/settings.ts";
+import { findFfmpeg } from "../pipeline/video/ffmpeg.ts";
+
+/**
+ * Worker processes × onnxruntime intra-op threads should not exceed the cores: each worker runs one job
+ * flat out, so ORT_THREADS is split between them (2 cores → 2 workers × 1 ORT thread). FFMPEG_PATH is
+ * resolved here once (the bundled binary when unset; null where there is none: animations stay GIF).
+ */
+export function workerSettings(config: Config): WorkerSettings {
+  const inference = {
+    provider: config.ORT_EXECUTION_PROVIDER,
+    threads: Math.max(1, Math.floor(config.ORT_THREADS / config.QUEUE_WORKERS)),
+  };
+  return {
+    limits: { maxPixels: config.MAX_INPUT_PIXELS, maxBytes: config.MAX_INPUT_BYTES },
+    analyzer: inference,
+    nsfw: inference,
+    ffmpegPath: findFfmpeg(config.FFMPEG_PATH) ?? null,
+  };
+}
+
+/** The pipeline's defaults (tests and benchmarks that build a pool without a configuration). */
+export function defaultWorkerSettings(): WorkerSettings {
+  return { limits: DEFAULT_INPUT_LIMITS, analyzer: DEFAULT_INFERENCE, nsfw: DEFAULT_INFERENCE, ffmpegPath: findFfmpeg() ?? null };
+}
