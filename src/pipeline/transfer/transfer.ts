@@ -49,6 +49,8 @@ export interface TransferResult {
 export const RING_SCALE = 1.45;
 /** How far (0 inner lip … 1 outer lip line) a fully closing inner-lip point samples into the lip. */
 const LIP_SAMPLE_SHIFT = 0.85;
+/** A mesh point moving less than this (pixels, |dx| + |dy|) is left where it is. */
+const STILL_PX = 0.02;
 /** Below this inner-lip gap (inter-ocular units) a mouth counts as closed. */
 const CLOSED_MOUTH = 0.04;
 /** The mouth counts as "more open than the template shows" above this extra gap (inter-ocular units). */
@@ -95,6 +97,8 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
   const src = faceMeshPoints(templateFace.landmarks, { width: template.width, height: template.height, ringScale: RING_SCALE });
   const dst = src.slice();
   for (let i = 0; i < MESH_POINTS; i++) {
+    // The smooth spread leaves far points moving by a hundredth of a pixel: resampling them would only blur.
+    if (Math.abs(target[3 * i]! - src[2 * i]!) + Math.abs(target[3 * i + 1]! - src[2 * i + 1]!) < STILL_PX) continue;
     dst[2 * i] = target[3 * i]!;
     dst[2 * i + 1] = target[3 * i + 1]!;
   }
