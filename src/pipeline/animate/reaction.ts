@@ -1,7 +1,7 @@
 import { MimicError } from "../../errors.ts";
 import { getFaceAnalyzer } from "../face/index.ts";
 import { decodeAnimation, type DecodedAnimation } from "../image/index.ts";
-import { checkFace, transferExpression, type Regions, type TransferMode } from "../transfer/index.ts";
+import { checkFace, measureExpression, transferExpression, type ExpressionMeasures, type Regions, type TransferMode } from "../transfer/index.ts";
 import type { AnalyzedFace, RgbImage } from "../types.ts";
 
 /** Frames of an untrusted animation we process at most (decodeAnimation drops the rest). */
@@ -12,6 +12,22 @@ export const MAX_REACTION_TOTAL_PIXELS = 48 * 512 * 512;
 export const DEFAULT_SMOOTHING = 1;
 /** A face centre jumping more than this × face size between frames is a cut: no smoothing across it. */
 const CUT_JUMP = 0.35;
+/**
+ * Landmark jitter per expression measure (inter-ocular units; eye apertures in eye widths): two frames whose
+ * measures differ by EXPRESSION_CUT of these or more show different expressions and are never mixed (Tukey
+ * weight), so smoothing removes jitter, not a laugh's apex. A plain Gaussian mixed a one-frame laugh with
+ * the smiles either side: the apex barely opened and its teeth were sampled off the mouth (a grey smear).
+ */
+const JITTER: Readonly<Record<keyof ExpressionMeasures, number>> = {
+  mouthOpen: 0.03,
+  mouthWidth: 0.03,
+  cornerLift: 0.02,
+  eyeOpenRight: 0.06,
+  eyeOpenLeft: 0.06,
+  browRight: 0.03,
+  browLeft: 0.03,
+};
+const EXPRESSION_CUT = 3;
 
 /**
  * Decodes an untrusted reaction (still or animated) with the animation bounds: at most MAX_REACTION_FRAMES
@@ -105,8 +121,9 @@ function centre(f: AnalyzedFace): [number, number, number] {
 }
 
 /**
- * Zero-phase Gaussian smoothing of each landmark coordinate over time (all frames are known up front, so
- * no lag as with a causal filter). Frames on either side of a cut are never mixed.
+ * Zero-phase smoothing of each landmark coordinate over time (all frames are known up front, so no lag as with
+ * a causal filter): a Gaussian in time times a Tukey weight of how far the two frames' expressions differ
+ * (see JITTER). Frames on either side of a cut are never mixed.
  */
 export function smoothLandmarks(faces: AnalyzedFace[], sigma: number): Float32Array[] {
   const n = faces.length;
@@ -117,6 +134,14 @@ export function smoothLandmarks(faces: AnalyzedFace[], sigma: number): Float32Ar
     const [bx, by] = centre(faces[i]);
     segment[i] = segment[i - 1] + (Math.hypot(bx - ax, by - ay) > CUT_JUMP * as ? 1 : 0);
   }
+  const measures = faces.map((f) => measureExpression(f.landmarks));
+  const keys = Object.keys(JITTER) as (keyof ExpressionMeasures)[];
+  const sameExpression = (a: ExpressionMeasures, b: ExpressionMeasures) => {
+    let r = 0;
+    for (const k of keys) r = Math.max(r, Math.abs(a[k] - b[k]) / JITTER[k]);
+    const u = r / EXPRESSION_CUT;
+    return u >= 1 ? 0 : (1 - u * u) ** 2;
+  };
   const radius = Math.ceil(2 * sigma);
   const weights = Array.from({ length: 2 * radius + 1 }, (_, k) => Math.exp(-((k - radius) ** 2) / (2 * sigma * sigma)));
   const len = faces[0].landmarks.length;
@@ -126,7 +151,8 @@ export function smoothLandmarks(faces: AnalyzedFace[], sigma: number): Float32Ar
     for (let k = -radius; k <= radius; k++) {
       const j = i + k;
       if (j < 0 || j >= n || segment[j] !== segment[i]) continue;
-      const wk = weights[k + radius];
+      const wk = weights[k + radius] * (k === 0 ? 1 : sameExpression(measures[i], measures[j]));
+      if (wk === 0) continue;
       const lm = faces[j].landmarks;
       for (let c = 0; c < len; c++) out[c] += lm[c] * wk;
       wsum += wk;

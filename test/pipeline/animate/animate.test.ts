@@ -20,7 +20,7 @@ import {
 import { createFaceAnalyzer, type FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
 import { encodeGif } from "../../../src/pipeline/gif/index.ts";
 import { decodeAnimation, decodeImage, resizeImage, solidImage, warpAffine } from "../../../src/pipeline/image/index.ts";
-import { transferExpression } from "../../../src/pipeline/transfer/index.ts";
+import { measureExpression, transferExpression } from "../../../src/pipeline/transfer/index.ts";
 import type { AnalyzedFace, Box, RgbImage } from "../../../src/pipeline/types.ts";
 import { decodeGifFrames, psnr } from "../gif/helpers.ts";
 
@@ -31,7 +31,7 @@ const face: Record<string, AnalyzedFace> = {};
 
 beforeAll(async () => {
   analyzer = await createFaceAnalyzer({ provider: "cpu", threads: 1 });
-  for (const n of ["franck_01829.jpg", "franck_04117.jpg", "grace_hopper_512x512.jpg"]) {
+  for (const n of ["franck_01829.jpg", "franck_02221.jpg", "franck_04117.jpg", "grace_hopper_512x512.jpg"]) {
     img[n] = await decodeImage(new Uint8Array(readFileSync(fixture(n))));
     face[n] = (await analyzer.analyze(img[n])).faces[0]!;
   }
@@ -138,6 +138,26 @@ describe("animated reactions", () => {
     // Frame 5 (before the cut) stays with its segment: nothing of the +300 px jump leaks in.
     expect(Math.abs(out[5][0] - base.landmarks[0])).toBeLessThan(6);
     expect(Math.abs(out[6][0] - base.landmarks[0] - 300)).toBeLessThan(6);
+  });
+
+  it("keeps the apex: an animated laugh's peak frame transfers as the same frame sent as a still", async () => {
+    // neutral → smile → laugh → smile, one person: the laugh is a one-frame peak between smiles.
+    const seq = ["franck_01829.jpg", "franck_02221.jpg", "franck_04117.jpg", "franck_02221.jpg"];
+    const template = img["grace_hopper_512x512.jpg"], templateFace = face["grace_hopper_512x512.jpg"];
+    const anim = animateReaction({ template, templateFace, frames: seq.map((n) => img[n]), delaysMs: [100, 100, 100, 100], faces: seq.map((n) => face[n]) });
+    const still = transferExpression({ template, templateFace, reaction: img["franck_04117.jpg"], reactionFace: face["franck_04117.jpg"] });
+    const read = async (im: RgbImage) => measureExpression((await analyzer.analyze(im)).faces[0]!.landmarks);
+    const [a, s] = [await read(anim.frames[2]), await read(still.image)];
+    const tpl = measureExpression(templateFace.landmarks);
+    const laugh = measureExpression(face["franck_04117.jpg"].landmarks), rest = measureExpression(face["franck_01829.jpg"].landmarks);
+    let compared = 0;
+    for (const k of Object.keys(laugh) as (keyof typeof laugh)[]) {
+      const change = laugh[k] - rest[k];
+      if (Math.abs(change) < 0.02) continue;
+      compared++;
+      expect(Math.abs((a[k] - tpl[k]) / change - (s[k] - tpl[k]) / change), k).toBeLessThan(0.1);
+    }
+    expect(compared).toBeGreaterThanOrEqual(3); // mouth opening, width and corner lift at least
   });
 
   it("carries face-less frames over from the nearest good frame; no face at all is a NO_FACE error", () => {
