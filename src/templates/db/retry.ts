@@ -7,6 +7,13 @@ import { MimicError } from "../../errors.ts";
 
 const TRANSIENT = /SQLITE_BUSY|database is locked|deadlock detected|could not serialize|40P01|40001/i;
 
+let retried = 0;
+
+/** How many transient conflicts this process has retried so far (diagnostics; tests count lock waits with it). */
+export function transientRetries(): number {
+  return retried;
+}
+
 export function isTransientDbError(e: unknown): boolean {
   for (let cur: unknown = e, depth = 0; cur && depth < 5; depth++) {
     const msg = cur instanceof Error ? `${cur.message} ${(cur as { code?: unknown }).code ?? ""}` : String(cur);
@@ -32,6 +39,7 @@ export async function withRetry<T>(work: () => Promise<T>, budgetMs = 15_000): P
       if (Date.now() - start > budgetMs) {
         throw new MimicError("BUSY", "The database is busy right now. Please try again in a few seconds.", { cause: e, retryAfterSeconds: 5 });
       }
+      retried += 1;
       await new Promise((r) => setTimeout(r, Math.min(250, 10 * 2 ** i) * (0.5 + Math.random())));
     }
   }
