@@ -4,13 +4,13 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import type { MimicError } from "../../src/errors.ts";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import type { ImageResult, InferenceQueue, ProgressEvent } from "../../src/queue/jobs.ts";
 import { createRedisQueue, startRedisWorker, type RedisQueueOptions, type RedisWorkerHandle } from "../../src/queue/redis.ts";
 import { FairScheduler } from "../../src/queue/fair-scheduler.ts";
@@ -126,7 +126,9 @@ describe.skipIf(!REDIS)("redis queue with two `mimic worker` processes", () => {
   test("a worker killed (SIGKILL) mid-job: the job completes on the other worker", async () => {
     let markStarted!: (worker: string | undefined) => void;
     const started = new Promise<string | undefined>((res) => (markStarted = res));
-    const job = q.submit(memeJob("spin:2500", "pid"), {
+    // The first run spins until killed (2 minutes), a rerun finishes at once: no race with the kill.
+    const marker = join(mkdtempSync(join(tmpdir(), "mimic-queue-")), "started");
+    const job = q.submit(memeJob(`once:${marker}`, "pid"), {
       ...who(),
       onProgress: (e: ProgressEvent) => e.type === "started" && markStarted(e.worker),
     });
@@ -134,7 +136,8 @@ describe.skipIf(!REDIS)("redis queue with two `mimic worker` processes", () => {
     const victim = workers.find((w) => w.id === startedOn)!;
     const survivor = workers.find((w) => w !== victim)!;
     expect(victim).toBeDefined();
-    await new Promise((r) => setTimeout(r, 300));
+    // Killed once the handler is inside the job (it wrote its marker), so the job is really mid-run.
+    await vi.waitFor(() => expect(existsSync(marker)).toBe(true), { timeout: 60_000, interval: 20 });
     victim.proc.kill("SIGKILL");
     const r = (await job) as ImageResult & { pid: number };
     expect(r.pid).toBe(survivor.pid);
