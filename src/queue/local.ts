@@ -19,7 +19,7 @@ import {
 import type { WorkerSettings } from "../core/requests.ts";
 import { WorkerPool } from "./pool.ts";
 import { defaultWorkerSettings } from "./settings.ts";
-import { abortError, queueFull, shuttingDown, timedOut, userLimit } from "./refusals.ts";
+import { abortError, queueFull, shuttingDown, timedOut, userLimit, workersRestarting } from "./refusals.ts";
 import { ServiceTimes } from "./service-times.ts";
 
 export interface QueueOptions {
@@ -38,6 +38,8 @@ export interface QueueOptions {
   cancelGraceMs?: number;
   /** What the worker processes run with (default: the pipeline's defaults, see settings.ts). */
   settings?: WorkerSettings;
+  /** Restart back-off for workers that fail to load their handlers (default 1 s doubling to 30 s). */
+  restartBackoff?: { initialMs: number; maxMs: number };
 }
 
 interface Pending {
@@ -68,7 +70,19 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
     handlersUrl: opts.handlersUrl,
     cancelGraceMs: opts.cancelGraceMs,
     settings: opts.settings ?? defaultWorkerSettings(),
+    restartBackoff: opts.restartBackoff,
     onIdle: () => pump(),
+    onLoadFailure: () => {
+      if (!pool.restarting) return;
+      // No worker will take the jobs waiting now until a restart loads: they are told when to come back.
+      const err = workersRestarting(pool.restartInSeconds);
+      for (let e = sched.next(); e; e = sched.next()) {
+        counters.rejected += 1;
+        release(e.item);
+        emit(e.item, { type: "failed", message: err.userMessage });
+        e.item.reject(err);
+      }
+    },
   });
 
   const emit = (p: Pending, e: ProgressEvent) => {
@@ -171,6 +185,10 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
     submit(job, so) {
       if (closing) return Promise.reject(shuttingDown());
       if (so.signal?.aborted) return Promise.reject(abortError(so.signal));
+      if (pool.restarting) {
+        counters.rejected += 1;
+        return Promise.reject(workersRestarting(pool.restartInSeconds));
+      }
       const mine = perUser.get(so.userId) ?? 0;
       if (mine >= opts.perUserLimit) {
         counters.rejected += 1;

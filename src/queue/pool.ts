@@ -20,6 +20,7 @@ import { ensureCaptionFonts } from "../pipeline/render/fonts.ts";
 import { parseWorkerSettings, type WorkerSettings } from "../core/requests.ts";
 import type { Job, JobResult } from "./jobs.ts";
 import { workerEntry } from "./modules.ts";
+import { shuttingDown, workersRestarting } from "./refusals.ts";
 import { fromWireError, type WireError } from "./wire.ts";
 
 export type ToWorker = { type: "run"; id: number; job: Job; requestId: string } | { type: "cancel"; id: number };
@@ -38,6 +39,13 @@ export interface PoolOptions {
   settings: WorkerSettings;
   /** Called whenever a worker becomes free. */
   onIdle?: () => void;
+  /**
+   * Restart back-off for workers that die before loading their handlers (a broken module or model):
+   * the first restart waits `initialMs`, each further one twice as long, up to `maxMs`.
+   */
+  restartBackoff?: { initialMs: number; maxMs: number };
+  /** Called when a worker failed to load its handlers, with the wait before its restart. */
+  onLoadFailure?: (info: { failures: number; restartInMs: number }) => void;
 }
 
 interface Current {
@@ -54,6 +62,8 @@ interface Slot {
   child: ChildProcess;
   current?: Current;
   ready: boolean;
+  /** Settles once the worker loaded its handlers (resolves) or died before that (rejects). */
+  loaded: Promise<void>;
 }
 
 export class WorkerPool {
@@ -62,11 +72,22 @@ export class WorkerPool {
   private nextId = 1;
   private closed = false;
   private kills = 0;
-  private readonly opts: Required<Omit<PoolOptions, "onIdle" | "handlersUrl">> & Pick<PoolOptions, "onIdle"> & { handlersUrl: string };
+  /** Workers in a row that died before loading their handlers (reset by one that loads). */
+  private loadFailures = 0;
+  /** When the next restart after a load failure is due (performance.now() time), while one is pending. */
+  private restartAt = 0;
+  private readonly opts: Required<Omit<PoolOptions, "onIdle" | "onLoadFailure" | "handlersUrl">> &
+    Pick<PoolOptions, "onIdle" | "onLoadFailure"> & { handlersUrl: string };
 
   constructor(opts: PoolOptions) {
     // Checked here too, so a bad setting fails at start-up instead of in every worker it would respawn.
-    this.opts = { cancelGraceMs: 250, ...opts, settings: parseWorkerSettings(opts.settings), handlersUrl: String(opts.handlersUrl) };
+    this.opts = {
+      cancelGraceMs: 250,
+      restartBackoff: { initialMs: 1000, maxMs: 30_000 },
+      ...opts,
+      settings: parseWorkerSettings(opts.settings),
+      handlersUrl: String(opts.handlersUrl),
+    };
     // Workers inherit this process's environment: FONTCONFIG_FILE must be set before the first fork.
     ensureCaptionFonts();
     for (let i = 0; i < opts.size; i++) this.slots.push(this.spawn());
@@ -89,11 +110,26 @@ export class WorkerPool {
     return this.kills;
   }
 
-  /** Resolves once every worker has loaded its handlers (start-up cost is paid before the first job). */
+  /**
+   * True while no worker can take work because the last ones died loading their handlers: they are
+   * restarting with back-off, and jobs would only wait for a module that may never load.
+   */
+  get restarting(): boolean {
+    return !this.closed && this.loadFailures > 0 && !this.slots.some((s) => s.ready);
+  }
+
+  /** Seconds until the next restart attempt while `restarting` (at least 1). */
+  get restartInSeconds(): number {
+    return Math.max(1, Math.ceil((this.restartAt - performance.now()) / 1000));
+  }
+
+  /**
+   * Resolves once every worker has loaded its handlers (start-up cost is paid before the first job);
+   * rejects with BUSY when one died loading them (it restarts with back-off).
+   */
   async ready(): Promise<void> {
-    await Promise.all(
-      this.slots.map((s) => (s.ready ? undefined : new Promise<void>((res) => s.child.once("message", () => setImmediate(res))))),
-    );
+    await Promise.all(this.slots.map((s) => s.loaded));
+    await new Promise((res) => setImmediate(res));
   }
 
   /**
@@ -103,10 +139,11 @@ export class WorkerPool {
   run(job: Job, ctx: { requestId: string; signal?: AbortSignal }): Promise<JobResult> {
     const slot = this.waiters.length === 0 ? this.slots.find((s) => s.ready && !s.current) : undefined;
     if (slot && !this.closed) return this.runOn(slot, job, ctx);
+    if (this.restarting) return Promise.reject(workersRestarting(this.restartInSeconds));
     return new Promise<JobResult>((resolve, reject) => {
       // Called synchronously with the freed worker, so nobody can take it in between.
       this.waiters.push((free) => {
-        if (!free) reject(new MimicError("BUSY", "Mimic is restarting. Please try again in a minute."));
+        if (!free) reject(this.closed ? shuttingDown() : workersRestarting(this.restartInSeconds));
         else this.runOn(free, job, ctx).then(resolve, reject);
       });
     });
@@ -152,7 +189,10 @@ export class WorkerPool {
       execArgv: [],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
-    const slot: Slot = { child, ready: false };
+    let loaded!: () => void, failed!: (e: unknown) => void;
+    const slot: Slot = { child, ready: false, loaded: new Promise<void>((res, rej) => ((loaded = res), (failed = rej))) };
+    // Nobody may be awaiting ready(): a failed load is reported through `restarting`, never unhandled.
+    slot.loaded.catch(() => undefined);
     child.on("message", (msg: FromWorker) => this.onMessage(slot, msg));
     child.on("error", (err) => {
       logger.error({ err }, "queue worker process failed");
@@ -164,6 +204,9 @@ export class WorkerPool {
         this.replace(slot, new MimicError("INTERNAL", "Something went wrong while making your image. Please try again."));
       }
     });
+    // After the handlers above: a failed load has been counted (and its restart planned) when this runs.
+    child.once("message", () => loaded());
+    child.once("exit", () => failed(this.closed ? shuttingDown() : workersRestarting(this.restartInSeconds)));
     // A starting or busy worker keeps this process alive (someone awaits it); an idle one must not.
     return slot;
   }
@@ -188,6 +231,7 @@ export class WorkerPool {
     if (msg.type === "ready") {
       // A worker takes work only once its handlers (and models) are loaded, so start-up never eats a job's time budget.
       slot.ready = true;
+      this.loadFailures = 0;
       if (!slot.current) {
         this.hold(slot, false);
         this.wakeWaiter(slot);
@@ -270,8 +314,16 @@ export class WorkerPool {
       if (this.closed) return;
       this.slots.push(this.spawn());
     };
+    if (slot.ready) return respawn();
     // A worker that died before loading its handlers (broken module) is not restarted in a hot loop.
-    if (slot.ready) respawn();
-    else setTimeout(respawn, 1000).unref();
+    this.loadFailures += 1;
+    const { initialMs, maxMs } = this.opts.restartBackoff;
+    const wait = Math.min(maxMs, initialMs * 2 ** (this.loadFailures - 1));
+    this.restartAt = performance.now() + wait;
+    logger.error({ failures: this.loadFailures, restartInMs: wait }, "queue worker failed to load its handlers; restarting it after a pause");
+    setTimeout(respawn, wait).unref();
+    // Jobs handed to the pool meanwhile would wait for a module that may never load.
+    if (this.restarting) for (const w of this.waiters.splice(0)) w(undefined);
+    this.opts.onLoadFailure?.({ failures: this.loadFailures, restartInMs: wait });
   }
 }

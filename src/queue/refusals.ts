@@ -26,6 +26,15 @@ export function shuttingDown(): MimicError {
   });
 }
 
+/** No worker can take work: they died loading their handlers and restart with back-off. */
+export function workersRestarting(retryAfterSeconds: number): MimicError {
+  const s = Math.max(1, Math.ceil(retryAfterSeconds));
+  return new MimicError("BUSY", `Mimic is restarting. Please try again in ~${s} s.`, {
+    retryAfterSeconds: s,
+    details: { reason: "restarting" },
+  });
+}
+
 export function cancelled(): MimicError {
   return new MimicError("CANCELLED", "The request was cancelled.");
 }

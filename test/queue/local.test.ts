@@ -1,7 +1,11 @@
-import { afterEach, describe, expect, test } from "vitest";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import type { ImageResult, InferenceQueue, Job, ProgressEvent } from "../../src/queue/jobs.ts";
 import { createLocalQueue, type QueueOptions } from "../../src/queue/local.ts";
-import { TEST_HANDLERS, expectRejects, isPng, memeJob, recorder } from "./helpers.ts";
+import { WorkerPool } from "../../src/queue/pool.ts";
+import { ONE_THREAD, TEST_HANDLERS, expectRejects, isPng, memeJob, recorder } from "./helpers.ts";
 
 let queue: (InferenceQueue & { ready(): Promise<void> }) | undefined;
 afterEach(async () => {
@@ -214,5 +218,92 @@ describe("local queue (worker threads)", () => {
       expect(e.code).toBe("BUSY");
       expect(e.retryAfterSeconds).toBeGreaterThan(0);
     }
+  });
+});
+
+describe("workers whose handlers fail to load (real worker processes)", () => {
+  const FLAKY = new URL("./fixtures/flaky-load-handlers.ts", import.meta.url);
+  let dir: string;
+  let flag: string;
+  let pool: WorkerPool | undefined;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "mimic-flaky-"));
+    flag = join(dir, "broken");
+    writeFileSync(flag, "");
+    // Worker processes inherit this process's environment.
+    process.env.MIMIC_TEST_BROKEN_HANDLERS = flag;
+  });
+  afterEach(async () => {
+    await pool?.close();
+    pool = undefined;
+    delete process.env.MIMIC_TEST_BROKEN_HANDLERS;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const attempts = () => (existsSync(`${flag}.attempts`) ? readFileSync(`${flag}.attempts`, "utf8").trim().split("\n") : []);
+
+  test("the pool restarts them with doubling pauses, refuses work as BUSY meanwhile, and recovers once they load", async () => {
+    const failures: Array<{ failures: number; restartInMs: number }> = [];
+    pool = new WorkerPool({
+      size: 1,
+      handlersUrl: FLAKY,
+      settings: ONE_THREAD,
+      restartBackoff: { initialMs: 50, maxMs: 200 },
+      onLoadFailure: (f) => failures.push(f),
+    });
+    const notReady = await expectRejects(pool.ready());
+    expect(notReady.code).toBe("BUSY");
+    await vi.waitFor(() => expect(failures.length).toBeGreaterThanOrEqual(5), { timeout: 120_000, interval: 20 });
+    expect(failures.slice(0, 5)).toEqual([
+      { failures: 1, restartInMs: 50 },
+      { failures: 2, restartInMs: 100 },
+      { failures: 3, restartInMs: 200 },
+      { failures: 4, restartInMs: 200 },
+      { failures: 5, restartInMs: 200 },
+    ]);
+    // Each failure was a fresh process that tried to load the module.
+    expect(new Set(attempts()).size).toBeGreaterThanOrEqual(5);
+    expect(pool.restarting).toBe(true);
+    const refused = await expectRejects(pool.run(memeJob(), { requestId: "r-restarting" }));
+    expect(refused.code).toBe("BUSY");
+    expect(refused.userMessage).toMatch(/^Mimic is restarting\. Please try again in ~\d+ s\.$/);
+    expect(refused.details).toMatchObject({ reason: "restarting" });
+
+    rmSync(flag);
+    await vi.waitFor(() => expect(pool!.restarting).toBe(false), { timeout: 60_000, interval: 20 });
+    await vi.waitFor(() => expect(pool!.idle).toBe(1), { timeout: 60_000, interval: 20 });
+    const r = (await pool.run(memeJob(), { requestId: "r-recovered" })) as ImageResult;
+    expect(isPng(r.bytes)).toBe(true);
+    // A worker that loaded resets the back-off: no further failure was reported.
+    const seen = failures.length;
+    await pool.run(memeJob(), { requestId: "r-again" });
+    expect(failures.length).toBe(seen);
+  });
+
+  test("the local queue answers BUSY 'restarting' to new and waiting jobs, then serves again", async () => {
+    rmSync(flag);
+    const q = await make({ workers: 1, perUserLimit: 4, handlersUrl: FLAKY, restartBackoff: { initialMs: 100, maxMs: 400 } });
+    // The one worker crashes mid-job and its replacement cannot load: the job behind it must not wait for it.
+    writeFileSync(flag, "");
+    const crashed = q.submit(memeJob("crash"), who());
+    const waiting = recorder();
+    const behind = q.submit(memeJob(), { ...who(), ...waiting });
+    expect((await expectRejects(crashed)).code).toBe("INTERNAL");
+    const e = await expectRejects(behind);
+    expect(e.code).toBe("BUSY");
+    expect(e.details).toMatchObject({ reason: "restarting" });
+    expect(waiting.events.at(-1)).toMatchObject({ type: "failed", message: e.userMessage });
+
+    const submitted = q.submit(memeJob(), who());
+    // Refused at the door, not queued behind a worker that may never load.
+    expect((await q.stats()).waiting).toBe(0);
+    const fresh = await expectRejects(submitted);
+    expect(fresh.code).toBe("BUSY");
+    expect(fresh.userMessage).toMatch(/^Mimic is restarting\. Please try again in ~\d+ s\.$/);
+    expect(fresh.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+
+    rmSync(flag);
+    // Submissions keep being refused until a restart loads, then run (the wait bounds a hang only).
+    const r = await vi.waitFor(async () => (await q.submit(memeJob(), who())) as ImageResult, { timeout: 60_000, interval: 50 });
+    expect(isPng(r.bytes)).toBe(true);
   });
 });
