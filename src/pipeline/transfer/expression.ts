@@ -74,11 +74,10 @@ const LOWER_LID_SHARE = 0.15;
  * The smile is read from the lip corners' lift (inter-ocular units): none up to SMILE_FROM, full at SMILE_FULL
  * (fixtures: grace_hopper 0.016, franck_01829 0.013, franck_02221 0.028; laughing franck_04117 0.089).
  * Only an eye narrower than rest counts: a smiling face with wide eyes (astronaut, 0.109) has nothing to undo
- * in its lower lid. Eval, with the under-eye skin carried (eyes.ts): 0.5 takes the laughing template into the
- * astronaut's wide eyes (right eye 19 % → 15 %); at 0.7 a laughing reaction's squint goes so much into the
- * template's lower lid, which the analysis follows least, that it reads too open (astronaut ← franck_04117 18 %).
+ * in its lower lid. 0.7: the fixtures' own laugh lifts its lower lids 1.5–5× as far as its upper lids drop;
+ * at 0.5 a template wearing it moved both lids about equally (a squint from above, not a cheek raise).
  */
-const SMILE_LOWER_LID_SHARE = 0.5;
+const SMILE_LOWER_LID_SHARE = 0.7;
 const SMILE_FROM = 0.03;
 const SMILE_FULL = 0.08;
 /** How much of the upper lid's motion the lid crease above it follows. */

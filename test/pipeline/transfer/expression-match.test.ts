@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { useFixtureFaces, type FixtureFace } from "../../helpers/fixture-faces.ts";
 import { measureExpression, retargetExpression, transferExpression } from "../../../src/pipeline/transfer/index.ts";
+import { localFrame, toLocal } from "../../../src/pipeline/transfer/geometry.ts";
 import { LEFT_EYE_LOWER, LEFT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER } from "../../../src/pipeline/warp/landmarks.ts";
 
 /**
@@ -78,6 +79,22 @@ describe("re-analysed result", () => {
     const want = m(r).mouthOpen;
     const got = measureExpression(again[0]!.landmarks).mouthOpen;
     expect(Math.abs(got - want) / Math.max(want, 0.1)).toBeLessThan(0.15);
+  });
+});
+
+describe("a smile's squint", () => {
+  // franck_01829 → franck_04117 as the analyzer reads it: the lower lids rise 1.5× (right) and 5× (left) as
+  // far as the upper lids drop. Before the smiling share rose to 0.7 the drawn lids moved about equally.
+  it.each(["grace_hopper_512x512.jpg", "astronaut.png"] as const)("%s wearing the laugh: the cheeks narrow the eyes from below", (t) => {
+    const tpl = fx.faces.get(t)!.landmarks;
+    const res = transferExpression({ template: fx.images.get(t)!, templateFace: fx.faces.get(t)!, reaction: fx.images.get("franck_04117.jpg")!, reactionFace: fx.faces.get("franck_04117.jpg")! });
+    const a = toLocal(localFrame(tpl), tpl), b = toLocal(localFrame(res.landmarks), res.landmarks);
+    const mid = (l: Float64Array, ring: readonly number[]) => (l[3 * ring[3]! + 1]! + l[3 * ring[4]! + 1]! + l[3 * ring[5]! + 1]!) / 3 - (l[3 * ring[0]! + 1]! + l[3 * ring[8]! + 1]!) / 2;
+    for (const [up, lo] of [[RIGHT_EYE_UPPER, RIGHT_EYE_LOWER], [LEFT_EYE_UPPER, LEFT_EYE_LOWER]] as const) {
+      const drop = mid(b, up) - mid(a, up), rise = mid(a, lo) - mid(b, lo);
+      expect(rise).toBeGreaterThan(0);
+      expect(rise).toBeGreaterThan(1.4 * drop);
+    }
   });
 });
 
