@@ -9,7 +9,9 @@ import type { RgbImage } from "../types.ts";
  * [ceil(yTop), ceil(yBottom)) and each row's span half-open [ceil(xLeft), ceil(xRight)), with every edge's
  * x evaluated from its endpoints in one fixed order, so two triangles sharing an edge split the pixels on it
  * exactly. Pixels outside all triangles are left untouched in `out`; `coverage` (out-sized, optional) gets
- * 1 wherever a triangle wrote.
+ * 1 wherever a triangle wrote. `cubic` samples with a Catmull-Rom kernel instead (4×4 taps): bilinear
+ * sampling at half-pixel offsets averages two pixels, which took ~25 % of the fine detail (wrinkles, lashes)
+ * off a warped face and made small faces look smeared.
  */
 export function warpTriangles(
   src: RgbImage,
@@ -18,6 +20,7 @@ export function warpTriangles(
   triangles: Uint32Array,
   out: RgbImage,
   coverage?: Float32Array,
+  cubic = false,
 ): void {
   const ow = out.width;
   const oh = out.height;
@@ -72,6 +75,16 @@ export function warpTriangles(
       let v = v0 + avx * (xStart - x0) + avy * (y - y0);
       let o = (y * ow + xStart) * 3;
       const rowCov = y * ow;
+      if (cubic) {
+        for (let x = xStart; x < xEnd; x++) {
+          sampleCatmullRom(sd, sw, sh, u, v, od, o);
+          if (coverage) coverage[rowCov + x] = 1;
+          o += 3;
+          u += aux;
+          v += avx;
+        }
+        continue;
+      }
       for (let x = xStart; x < xEnd; x++) {
         // sampleBilinear, inlined: as a call it cost ~35 % of this warp (0.91 → 1.25 ms p50, 512² meme).
         const uc = u < 0 ? 0 : u > maxSx ? maxSx : u;
@@ -128,4 +141,32 @@ export function sampleBilinear(src: RgbImage, x: number, y: number, out: Uint8Ar
   out[q] = sd[p00]! * w00 + sd[p01]! * w01 + sd[p10]! * w10 + sd[p11]! * w11 + 0.5;
   out[q + 1] = sd[p00 + 1]! * w00 + sd[p01 + 1]! * w01 + sd[p10 + 1]! * w10 + sd[p11 + 1]! * w11 + 0.5;
   out[q + 2] = sd[p00 + 2]! * w00 + sd[p01 + 2]! * w01 + sd[p10 + 2]! * w10 + sd[p11 + 2]! * w11 + 0.5;
+}
+
+/**
+ * Catmull-Rom (Keys, a = −0.5) sample of an RGB buffer at (x, y) (pixel centres at integers, edges clamped),
+ * rounded and clamped to 0…255 into `out[q…q+2]`. Exact at integer positions.
+ */
+function sampleCatmullRom(sd: Uint8Array, sw: number, sh: number, x: number, y: number, out: Uint8Array, q: number): void {
+  const maxX = sw - 1, maxY = sh - 1;
+  const xc = x < 0 ? 0 : x > maxX ? maxX : x;
+  const yc = y < 0 ? 0 : y > maxY ? maxY : y;
+  const ix = Math.floor(xc), iy = Math.floor(yc);
+  const fx = xc - ix, fy = yc - iy;
+  // Kernel weights for the taps at −1, 0, +1, +2.
+  const fx2 = fx * fx, fx3 = fx2 * fx, fy2 = fy * fy, fy3 = fy2 * fy;
+  const wx0 = -0.5 * fx3 + fx2 - 0.5 * fx, wx1 = 1.5 * fx3 - 2.5 * fx2 + 1, wx2 = -1.5 * fx3 + 2 * fx2 + 0.5 * fx, wx3 = 0.5 * fx3 - 0.5 * fx2;
+  const wy0 = -0.5 * fy3 + fy2 - 0.5 * fy, wy1 = 1.5 * fy3 - 2.5 * fy2 + 1, wy2 = -1.5 * fy3 + 2 * fy2 + 0.5 * fy, wy3 = 0.5 * fy3 - 0.5 * fy2;
+  const x0 = (ix > 0 ? ix - 1 : 0) * 3, x1 = ix * 3, x2 = (ix < maxX ? ix + 1 : maxX) * 3, x3 = (ix + 2 <= maxX ? ix + 2 : maxX) * 3;
+  const r0 = (iy > 0 ? iy - 1 : 0) * sw * 3, r1 = iy * sw * 3, r2 = (iy < maxY ? iy + 1 : maxY) * sw * 3, r3 = (iy + 2 <= maxY ? iy + 2 : maxY) * sw * 3;
+  for (let c = 0; c < 3; c++) {
+    const a0 = r0 + c, a1 = r1 + c, a2 = r2 + c, a3 = r3 + c;
+    const v =
+      (sd[a0 + x0]! * wx0 + sd[a0 + x1]! * wx1 + sd[a0 + x2]! * wx2 + sd[a0 + x3]! * wx3) * wy0 +
+      (sd[a1 + x0]! * wx0 + sd[a1 + x1]! * wx1 + sd[a1 + x2]! * wx2 + sd[a1 + x3]! * wx3) * wy1 +
+      (sd[a2 + x0]! * wx0 + sd[a2 + x1]! * wx1 + sd[a2 + x2]! * wx2 + sd[a2 + x3]! * wx3) * wy2 +
+      (sd[a3 + x0]! * wx0 + sd[a3 + x1]! * wx1 + sd[a3 + x2]! * wx2 + sd[a3 + x3]! * wx3) * wy3 +
+      0.5;
+    out[q + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+  }
 }

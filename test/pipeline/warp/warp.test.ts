@@ -93,6 +93,27 @@ describe("warpTriangles", () => {
     expect(Array.from(out.data.subarray(0, 9))).toEqual([50, 50, 50, 150, 150, 150, 125, 125, 125]);
   });
 
+  it("cubic sampling copies exactly under an identity mesh and keeps an edge sharper on a half-pixel shift", () => {
+    const src = noise(97, 61);
+    const pts = grid(97, 61, 7, 9);
+    const out = blank(src);
+    warpTriangles(src, pts, pts, triangulate(pts), out, undefined, true);
+    expect(Buffer.compare(Buffer.from(out.data), Buffer.from(src.data))).toBe(0);
+    // A dark-to-bright step shifted by half a pixel: Catmull-Rom weights (−1/16, 9/16, 9/16, −1/16), so the
+    // pixels either side of the edge stay further apart than bilinear's plain average, clamped to 0…255.
+    const row = [20, 20, 20, 20, 220, 220, 220, 220];
+    const step: RgbImage = { width: 8, height: 1, data: Uint8Array.from(row.flatMap((v) => [v, v, v])) };
+    const dst = Float32Array.from([0, -1, 7, -1, 0, 1, 7, 1]);
+    const from = Float32Array.from([0.5, -1, 7.5, -1, 0.5, 1, 7.5, 1]);
+    const cubic = { width: 8, height: 1, data: new Uint8Array(24) }, linear = { width: 8, height: 1, data: new Uint8Array(24) };
+    warpTriangles(step, from, dst, Uint32Array.from([0, 1, 2, 1, 3, 2]), cubic, undefined, true);
+    warpTriangles(step, from, dst, Uint32Array.from([0, 1, 2, 1, 3, 2]), linear);
+    expect(cubic.data[3 * 3]).toBe(120); // the edge itself: (20 + 220) / 2 either way
+    expect(cubic.data[3 * 2]).toBeLessThan(20); // just before it: a slight undershoot, as a sharpened edge has
+    expect(cubic.data[3 * 4]).toBeGreaterThan(220);
+    expect(linear.data[3 * 2]).toBe(20);
+  });
+
   it("skips degenerate triangles", () => {
     const src = noise(8, 8);
     const out = blank(src);
