@@ -5,7 +5,7 @@
  * wide CJK and emoji, Thai with tone marks, and a 512×512 meme with top and bottom at the limit. Each round
  * uses fresh letters, so the token measurement cache never answers. Target: ≤ 1 s per caption.
  */
-import { fitCaption, MAX_CAPTION_CHARS, renderMeme } from "../src/pipeline/render/index.ts";
+import { fitCaption, MAX_CAPTION_CHARS, prepareCaptions, renderMeme } from "../src/pipeline/render/index.ts";
 import { MAX_STACKED_MARKS } from "../src/pipeline/render/text.ts";
 import { ms, percentile, type BenchContext } from "./context.ts";
 
@@ -49,7 +49,7 @@ export async function run(ctx: BenchContext): Promise<string> {
     const c = cases(r + 100);
     const img = { data: new Uint8Array(512 * 512 * 3).fill(90), width: 512, height: 512 };
     const t0 = performance.now();
-    await renderMeme(img, { top: c["200 letters × 4 stacked marks, one word"], bottom: c["zalgo 150 letters × 30 marks (cut to 4)"] });
+    await renderMeme(img, prepareCaptions({ top: c["200 letters × 4 stacked marks, one word"], bottom: c["zalgo 150 letters × 30 marks (cut to 4)"] }).captions);
     add("512×512 meme, top and bottom both worst cases", performance.now() - t0);
     ctx.log(`round ${r + 1}/${ROUNDS}`);
   }

@@ -42,9 +42,18 @@ export async function readInputFile(file: string, what?: string): Promise<Uint8A
   return checked.bytes;
 }
 
-/** Captions and the other request fields through the front door's parser (flag names in its messages); notes to stderr. */
-export function memeRequestFromFlags(flags: { top?: string; bottom?: string; mode?: string; regions?: string }): MemeRequest {
-  const req = parseMemeRequest(flags, { top: "--top", bottom: "--bottom", mode: "--mode", regions: "--regions" });
-  for (const n of req.notes) process.stderr.write(`note: ${n}\n`);
-  return req;
+/** Captions and the other request fields through the front door's parser (flag names in its messages). */
+export function memeRequestFromFlags(flags: { top?: string; bottom?: string; mode?: string; regions?: string; intensity?: string }): MemeRequest {
+  return parseMemeRequest(flags, { top: "--top", bottom: "--bottom", mode: "--mode", regions: "--regions", intensity: "--intensity" });
+}
+
+/** What the assembly changed in the captions to draw them, on stderr (the picture goes to a file). */
+export function printNotes(notes: string[]): void {
+  for (const n of notes) process.stderr.write(`note: ${n}\n`);
+}
+
+/** Upload guards from the configuration (MAX_INPUT_*), as the bots' workers apply them. */
+export function inputLimits(): { maxPixels: number; maxBytes: number } {
+  const c = loadConfig();
+  return { maxPixels: c.MAX_INPUT_PIXELS, maxBytes: c.MAX_INPUT_BYTES };
 }

@@ -187,7 +187,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     ctx: CommandContext,
     reaction: EncodedImage,
     template: { summary: { id: string; name: string }; data: unknown },
-    opts: { captions: Captions; notes: string[]; intensity: number; mode: TransferMode; regions?: Regions; animation: "none" | "morph" | "reaction" },
+    opts: { captions: Captions; intensity: number; mode: TransferMode; regions?: Regions; animation: "none" | "morph" | "reaction" },
   ): Promise<Reply> {
     const { summary, data } = template;
     const byteBudget = ctx.attachmentLimitBytes;
@@ -236,7 +236,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     if (result.kind === "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "enrol result for a render job" });
     const ext = result.mime === "image/gif" ? "gif" : result.mime === "video/mp4" ? "mp4" : "png";
     return {
-      text: [`Here you go, using your face “${summary.name}”.`, ...opts.notes, ...(result.note ? [result.note] : [])].join(" "),
+      text: [`Here you go, using your face “${summary.name}”.`, ...(result.notes ?? [])].join(" "),
       ephemeral: false,
       file: { bytes: result.bytes, mime: result.mime, name: `mimic-${summary.name.replace(/[^\p{L}\p{N}_-]+/gu, "_")}.${ext}`, width: result.width, height: result.height },
     };
@@ -254,7 +254,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const moving = (await frameCount(reaction)) > 1;
         const animation = req.animated === false ? "none" : moving ? "reaction" : req.animated ? "morph" : "none";
         const captions = { top: req.top, bottom: req.bottom };
-        return render(ctx, reaction, template, { captions, notes: req.notes, intensity: req.intensity, mode: req.mode, regions: req.regions, animation });
+        return render(ctx, reaction, template, { captions, intensity: req.intensity, mode: req.mode, regions: req.regions, animation });
       }),
 
     morph: (ctx, input) =>
@@ -263,7 +263,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const req = parseMorphRequest(fields);
         const template = await resolveTemplate(ctx, req.template);
         const reaction = await load(ctx, image);
-        return render(ctx, reaction, template, { captions: { top: req.top, bottom: req.bottom }, notes: req.notes, intensity: req.intensity, mode: "mimic", animation: "morph" });
+        return render(ctx, reaction, template, { captions: { top: req.top, bottom: req.bottom }, intensity: req.intensity, mode: "mimic", animation: "morph" });
       }),
 
     faceSave: (ctx, input) =>

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { MimicError } from "../errors.ts";
-import { MAX_CAPTION_CHARS, prepareCaption } from "../pipeline/render/text.ts";
+import { cleanCaption, MAX_CAPTION_CHARS } from "../pipeline/render/text.ts";
 
 /**
  * The one front door: what a meme, a morph or a face enrolment may ask for, parsed once where a request
@@ -66,11 +66,13 @@ const memeFields = z.strictObject({ top: caption, bottom: caption, template, int
 const morphFields = z.strictObject({ top: caption, bottom: caption, template, intensity });
 const enrolFields = z.strictObject({ name: z.string({ error: "must be a face name" }) });
 
+/**
+ * Captions as checked at the front door (cleanCaption: length, spaces, control characters; no fonts). They
+ * are prepared for drawing once, in the worker that draws them, which reports what it changed.
+ */
 export interface Captioned {
   top?: string;
   bottom?: string;
-  /** What was changed in the captions to draw them (marks cut, characters without a font left out), in words. */
-  notes: string[];
 }
 
 export interface MemeRequest extends Captioned {
@@ -122,9 +124,7 @@ function parse<S extends z.ZodType>(schema: S, raw: unknown, labels: FieldLabels
 }
 
 function captions(top: string | undefined, bottom: string | undefined): Captioned {
-  const t = prepareCaption(top ?? "");
-  const b = prepareCaption(bottom ?? "");
-  return { top: t.text || undefined, bottom: b.text || undefined, notes: [...new Set([...t.notes, ...b.notes])] };
+  return { top: cleanCaption(top ?? "") || undefined, bottom: cleanCaption(bottom ?? "") || undefined };
 }
 
 /** A meme request from typed options or form strings. Throws BAD_INPUT naming the field. */

@@ -10,11 +10,10 @@ import { createHash } from "node:crypto";
 import sharp from "sharp";
 import { MimicError } from "../errors.ts";
 import { describeFace, getFaceAnalyzer, keypointsFromLandmarks } from "../pipeline/face/index.ts";
-import { animatedMemeFrames, MAX_REACTION_FRAMES, MAX_REACTION_TOTAL_PIXELS } from "../pipeline/animate/index.ts";
-import { decodeAnimation, decodeImage } from "../pipeline/image/index.ts";
-import { faceAvoidBox, renderMeme } from "../pipeline/render/index.ts";
-import { selectFace, transferExpression, type TransferResult } from "../pipeline/transfer/index.ts";
-import { encodeAnimation } from "../pipeline/video/index.ts";
+import { decodeReaction } from "../pipeline/animate/index.ts";
+import { decodeImage } from "../pipeline/image/index.ts";
+import { assembleMeme } from "../pipeline/meme.ts";
+import { selectFace } from "../pipeline/transfer/index.ts";
 import type { WorkerSettings } from "../core/requests.ts";
 import type { AnalyzedFace, RgbImage } from "../pipeline/types.ts";
 import { checkSafe, getNsfwClassifier, sampleFrames, type GateStage, type NsfwClassifier } from "../pipeline/safety/nsfw.ts";
@@ -138,40 +137,18 @@ async function gate(ctx: JobContext, threshold: number | undefined, images: RgbI
   await clock.time(`nsfw.${stage}`, () => checkSafe(nsfw, images, threshold, stage));
 }
 
-/** Decode + analyse the reaction and transfer its expression onto the saved face. */
-async function transferred(job: MemeJob, ctx: JobContext, clock: StageClock): Promise<TransferResult> {
-  const t = templateOf(job.template);
-  const [template, reaction] = await clock.time("decode", () =>
-    Promise.all([decodeTemplate(t, ctx), bytesOf(job.reaction, ctx).then((b) => decodeImage(b, ctx.settings.limits))]),
-  );
-  ctx.signal.throwIfAborted();
-  await gate(ctx, job.nsfwThreshold, [reaction], "input", clock);
-  const { faces } = await models(ctx, clock);
-  const reactionFace = selectFace(await clock.time("analyze", () => faces.analyze(reaction)), "reaction");
-  ctx.signal.throwIfAborted();
-  const res = await clock.time("transfer", () => transferExpression({
-    template,
-    templateFace: templateFace(t),
-    reaction,
-    reactionFace,
-    mode: job.mode,
-    intensity: job.intensity,
-    regions: job.regions,
-  }));
-  ctx.signal.throwIfAborted();
-  return res;
-}
-
 /**
  * Templates saved before portrait framing hold only the 512 px aligned face crop: they still work, and
  * the reply says how to get the whole photo.
  */
-function framingNote(t: EnrolledTemplate, mode: MemeJob["mode"]): { note?: string } {
+function framingNotes(t: EnrolledTemplate, mode: MemeJob["mode"]): string[] {
   // swap results are framed by the reaction: the template's framing does not show.
-  if (mode === "swap") return {};
+  if (mode === "swap") return [];
   const framing = (t.analysis as { framing?: unknown } | undefined)?.framing;
-  return framing === "portrait" ? {} : { note: LEGACY_FRAMING_NOTE };
+  return framing === "portrait" ? [] : [LEGACY_FRAMING_NOTE];
 }
+
+const withNotes = (notes: string[]) => (notes.length > 0 ? { notes } : {});
 export const LEGACY_FRAMING_NOTE = "This face was saved before Mimic kept the photo around it, so the result is a close crop: save the face again to get your whole photo.";
 
 async function enrol(job: EnrolJob, ctx: JobContext): Promise<EnrolResult> {
@@ -185,28 +162,51 @@ async function enrol(job: EnrolJob, ctx: JobContext): Promise<EnrolResult> {
   return { kind: "enrol", face: { data: prepared.template, ...(note ? { qualityNote: note } : {}) }, timingsMs: clock.timings };
 }
 
-async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
-  const clock = new StageClock();
-  const { image, landmarks } = await transferred(job, ctx, clock);
-  await gate(ctx, job.nsfwThreshold, [image], "output", clock);
-  const captions = { ...job.captions, avoid: faceAvoidBox(landmarks, image.width, image.height) };
-  const png = await clock.time("render", () => renderMeme(image, captions, { visibleMark: job.visibleMark }));
-  if (png.length > job.byteBudget) {
-    throw new MimicError("IMAGE_TOO_LARGE", "The finished picture is larger than this chat accepts. Please try a smaller reaction image.");
-  }
+/** The worker's options for the one meme assembly (src/pipeline/meme.ts): the output gate, and its stage times. */
+function assembly(job: MemeJob | AnimatedJob, ctx: JobContext, clock: StageClock) {
   return {
-    kind: "meme",
-    bytes: new Uint8Array(png.buffer, png.byteOffset, png.length),
-    mime: "image/png",
-    width: image.width,
-    height: image.height,
-    timingsMs: clock.timings,
-    ...framingNote(templateOf(job.template), job.mode),
+    captions: job.captions,
+    mode: job.mode,
+    intensity: job.intensity,
+    regions: job.regions,
+    visibleMark: job.visibleMark,
+    check: async (images: RgbImage[]) => {
+      ctx.signal.throwIfAborted();
+      await gate(ctx, job.nsfwThreshold, sampleFrames(images), "output", clock);
+    },
   };
 }
 
+async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
+  const clock = new StageClock();
+  const t = templateOf(job.template);
+  const [template, reaction] = await clock.time("decode", () =>
+    Promise.all([decodeTemplate(t, ctx), bytesOf(job.reaction, ctx).then((b) => decodeImage(b, ctx.settings.limits))]),
+  );
+  ctx.signal.throwIfAborted();
+  await gate(ctx, job.nsfwThreshold, [reaction], "input", clock);
+  const { faces } = await models(ctx, clock);
+  const reactionFace = selectFace(await clock.time("analyze", () => faces.analyze(reaction)), "reaction");
+  ctx.signal.throwIfAborted();
+  const out = await assembleMeme({
+    ...assembly(job, ctx, clock),
+    template,
+    templateFace: templateFace(t),
+    reaction: { frames: [reaction], delaysMs: [0] },
+    reactionFaces: [reactionFace],
+    output: { kind: "png" },
+  });
+  clock.timings.transfer = out.timingsMs.transfer ?? 0;
+  clock.timings.render = (out.timingsMs.caption ?? 0) + (out.timingsMs.encode ?? 0);
+  if (out.bytes.length > job.byteBudget) {
+    throw new MimicError("IMAGE_TOO_LARGE", "The finished picture is larger than this chat accepts. Please try a smaller reaction image.");
+  }
+  const { bytes, mime, width, height } = out;
+  return { kind: "meme", bytes, mime, width, height, timingsMs: clock.timings, ...withNotes([...out.notes, ...framingNotes(t, job.mode)]) };
+}
+
 /**
- * An animated GIF: "morph" animates the saved face into the reaction's expression (a still, or an
+ * An animation: "morph" animates the saved face into the reaction's expression (a still, or an
  * animation's first frame); "reaction" follows every frame of an animated reaction (a still gives a morph).
  */
 async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult> {
@@ -217,35 +217,24 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
     const reaction =
       job.animation === "morph"
         ? { frames: [await decodeImage(bytes, ctx.settings.limits)], delaysMs: [0] }
-        : await decodeAnimation(bytes, { ...ctx.settings.limits, maxFrames: MAX_REACTION_FRAMES, maxTotalPixels: MAX_REACTION_TOTAL_PIXELS });
+        : await decodeReaction(bytes, ctx.settings.limits);
     return [template, reaction] as const;
   });
   ctx.signal.throwIfAborted();
   await gate(ctx, job.nsfwThreshold, sampleFrames(reaction.frames), "input", clock);
   await models(ctx, clock);
-  const res = await clock.time("animate", () => animatedMemeFrames({
+  const out = await assembleMeme({
+    ...assembly(job, ctx, clock),
     template,
     templateFace: templateFace(t),
     reaction,
-    captions: job.captions,
-    mode: job.mode,
-    intensity: job.intensity,
-    regions: job.regions,
-    maxBytes: job.byteBudget,
-    visibleMark: job.visibleMark,
-  }));
-  ctx.signal.throwIfAborted();
-  await gate(ctx, job.nsfwThreshold, sampleFrames(res.frames), "output", clock);
-  const out = await clock.time("encode", () =>
-    encodeAnimation(res.frames, {
-      delaysMs: res.delaysMs,
-      format: job.format ?? "gif",
-      maxBytes: job.byteBudget,
-      ffmpegPath: ctx.settings.ffmpegPath ?? undefined,
-      signal: ctx.signal,
-    }),
-  );
-  return { kind: "animated", bytes: out.bytes, mime: out.mime, width: out.width, height: out.height, timingsMs: clock.timings, ...framingNote(t, job.mode) };
+    output: { kind: "animation", format: job.format ?? "gif", maxBytes: job.byteBudget, ffmpegPath: ctx.settings.ffmpegPath ?? undefined, signal: ctx.signal },
+  });
+  const { encode = 0, total = 0 } = out.timingsMs;
+  clock.timings.animate = total - encode;
+  clock.timings.encode = encode;
+  const { bytes, mime, width, height } = out;
+  return { kind: "animated", bytes, mime, width, height, timingsMs: clock.timings, ...withNotes([...out.notes, ...framingNotes(t, job.mode)]) };
 }
 
 export const handlers: HandlerSet = { enrol, meme, animated };

@@ -97,8 +97,8 @@ export interface ImageResult {
   kind: "meme" | "animated";
   bytes: Uint8Array;
   mime: "image/png" | "image/gif" | "video/mp4";
-  /** Something the user should know about the result (e.g. an old template's close crop). */
-  note?: string;
+  /** What the user should know about the result (captions' left-out characters, an old template's close crop). */
+  notes?: string[];
   width: number;
   height: number;
   timingsMs?: StageTimings;

@@ -71,6 +71,19 @@ describe("playground: one front door", () => {
     expect(b.body.text).toMatch(/^The field “top” is too long: the limit is \d+ bytes\.$/);
   });
 
+  it("captions are prepared once, in the worker that draws them: what it left out reaches the reply", async () => {
+    // Ethiopic has no bundled font; 30 stacked marks are cut to 4. The front door only checks the length.
+    const a = await meme({ top: "hi ሰ", bottom: "o" + "\u0301".repeat(30) });
+    expect(a.body).toMatchObject({ ok: true, file: { mime: "image/png" } });
+    expect(a.body.text).toMatch(/^Here you go, using your face “me”\. /);
+    expect(a.body.text).toContain("I have no font for ሰ (U+1230), so it was left out of the caption.");
+    expect(a.body.text).toContain("Stacked marks were cut to 4 per letter.");
+    // The same for animations (prepared by the same assembly).
+    const gif = await meme({ top: "hi ሰ", animated: "on" });
+    expect(gif.body.file?.mime).toBe("image/gif");
+    expect(gif.body.text).toContain("I have no font for ሰ (U+1230)");
+  });
+
   it("fields beyond the 20th refuse the form instead of being dropped (the caption among them)", async () => {
     const fields: Record<string, string> = {};
     for (let i = 0; i < 20; i++) fields[`pad${i}`] = "x";

@@ -147,12 +147,12 @@ describe("real pipeline handlers in worker threads", () => {
       )) as ImageResult;
     const meme = await memeOf(portrait, "p1");
     expect([meme.width, meme.height]).toEqual([frame.width, frame.height]);
-    expect(meme.note).toBeUndefined();
+    expect(meme.notes).toBeUndefined();
     // A template from before portrait framing (no `framing` in its analysis) still makes a meme, with a note.
     const { framing: _framing, ...oldAnalysis } = portrait.analysis as Record<string, unknown>;
     const old = await memeOf({ ...portrait, analysis: { ...oldAnalysis, version: 1 } }, "p2");
     expect(old.mime).toBe("image/png");
-    expect(old.note).toMatch(/save the face again/);
+    expect(old.notes?.join(" ")).toMatch(/save the face again/);
   });
 
   test("the saved template keeps its iris circles; memes use them, and older templates without them still work", async () => {

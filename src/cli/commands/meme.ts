@@ -1,12 +1,14 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { named, choice, memeRequestFromFlags, readInputFile, wholeNumber } from "../args.ts";
+import { inputLimits, named, choice, memeRequestFromFlags, printNotes, readInputFile, wholeNumber } from "../args.ts";
 import { MimicError } from "../../errors.ts";
 import { makeMeme } from "../../pipeline/transfer/meme.ts";
 import { selectFace, type Regions, type TransferMode } from "../../pipeline/transfer/index.ts";
-import { decodeReaction, renderAnimatedMeme, type LoopMode } from "../../pipeline/animate/index.ts";
+import { decodeReaction, type LoopMode } from "../../pipeline/animate/index.ts";
 import { getFaceAnalyzer } from "../../pipeline/face/index.ts";
 import { decodeImage } from "../../pipeline/image/index.ts";
+import { assembleMeme } from "../../pipeline/meme.ts";
+import type { InputLimits } from "../../pipeline/settings.ts";
 
 interface MemeFlags {
   face: string;
@@ -38,7 +40,7 @@ export function register(program: Command): void {
     .requiredOption("--reaction <file>", "reaction image whose expression is copied")
     .requiredOption("--out <file.png|file.gif>", "where to write the meme: .png, or .gif for an animated one")
     .option("--mode <mode>", "mimic (your photo, their expression) or swap (your face in their image)", "mimic")
-    .option("--intensity <0..1>", "how strongly the expression is applied", "1")
+    .option("--intensity <0..100>", "how strongly the expression is applied, in percent (as in the bots)", "100")
     .option("--regions <which>", "all, upper (brows and eyes) or lower (mouth and jaw)", "all")
     .option("--face-index <n>", "which face of the reaction to copy (0 = largest)", "0")
     .option("--top <text>", "top caption")
@@ -50,15 +52,12 @@ export function register(program: Command): void {
     .option("--max-bytes <n>", "byte budget of the GIF (default 10 MiB)")
     .option("--json", "print faces used, timings per stage and the output path as JSON")
     .action(async (o: MemeFlags) => {
-      // The same request rules as the bots and the playground: captions (length, marks, fonts), mode, regions.
-      const req = memeRequestFromFlags({ top: o.top, bottom: o.bottom, mode: o.mode, regions: o.regions });
+      // The same request rules as the bots and the playground: captions (length), mode, regions, intensity.
+      const req = memeRequestFromFlags({ top: o.top, bottom: o.bottom, mode: o.mode, regions: o.regions, intensity: o.intensity });
       const mode: TransferMode = req.mode;
       const regions: Regions = req.regions ?? "all";
       const captions = { top: req.top, bottom: req.bottom };
-      const intensity = Number(o.intensity);
-      if (!(o.intensity.trim() !== "" && Number.isFinite(intensity) && intensity >= 0 && intensity <= 1)) {
-        throw new MimicError("BAD_INPUT", `--intensity must be a number from 0 to 1 (got "${o.intensity}").`);
-      }
+      const intensity = req.intensity;
       const faceIndex = Number(o.faceIndex);
       if (!/^\d+$/.test(o.faceIndex.trim()) || !Number.isSafeInteger(faceIndex)) {
         throw new MimicError("BAD_INPUT", `--face-index must be a whole number ≥ 0 (got "${o.faceIndex}"; 0 is the largest face).`);
@@ -69,12 +68,14 @@ export function register(program: Command): void {
       }
       if (o.animate && !gifOut) throw new MimicError("BAD_INPUT", "--animate makes a GIF: give --out a .gif file name.");
       const [template, reaction] = await Promise.all([readInputFile(o.face, "--face"), readInputFile(o.reaction, "--reaction")]);
+      const limits = inputLimits();
       if (gifOut) {
-        await writeAnimatedMeme(o, template, reaction, { mode, regions, intensity, faceIndex, captions });
+        await writeAnimatedMeme(o, template, reaction, { mode, regions, intensity, faceIndex, captions, limits });
         return;
       }
       const sources = { face: named(o.face), reaction: named(o.reaction) };
-      const meme = await makeMeme(template, reaction, { mode, regions, intensity, faceIndex, captions, sources });
+      const meme = await makeMeme(template, reaction, { mode, regions, intensity, faceIndex, captions, sources, limits });
+      printNotes(meme.notes);
       try {
         await writeFile(o.out, meme.png);
       } catch (cause) {
@@ -122,7 +123,7 @@ async function writeAnimatedMeme(
   o: MemeFlags,
   templateBytes: Uint8Array,
   reactionBytes: Uint8Array,
-  opts: { mode: TransferMode; regions: Regions; intensity: number; faceIndex: number; captions: { top?: string; bottom?: string } },
+  opts: { mode: TransferMode; regions: Regions; intensity: number; faceIndex: number; captions: { top?: string; bottom?: string }; limits: InputLimits },
 ): Promise<void> {
   const count = (flag: string, v: string | undefined, min: number, max: number) =>
     v === undefined ? undefined : wholeNumber(flag, v, min, max);
@@ -131,7 +132,7 @@ async function writeAnimatedMeme(
   const maxBytes = count("--max-bytes", o.maxBytes, 4096, 1024 * 1024 * 1024);
   const loop = o.loop === undefined ? undefined : choice<LoopMode>("--loop", o.loop, ["pingpong", "forward"]);
   const t0 = performance.now();
-  const [template, reaction] = await Promise.all([decodeImage(templateBytes), decodeReaction(reactionBytes)]);
+  const [template, reaction] = await Promise.all([decodeImage(templateBytes, opts.limits), decodeReaction(reactionBytes, opts.limits)]);
   const analyzer = await getFaceAnalyzer();
   const templateFace = selectFace(await analyzer.analyze(template), "photo", undefined, named(o.face));
   // A still reaction's face is chosen here so --face-index applies; animations are tracked per frame.
@@ -139,7 +140,7 @@ async function writeAnimatedMeme(
     reaction.frames.length === 1
       ? [selectFace(await analyzer.analyze(reaction.frames[0]!), "reaction", opts.faceIndex, named(o.reaction))]
       : undefined;
-  const result = await renderAnimatedMeme({
+  const result = await assembleMeme({
     template,
     templateFace,
     reaction: { frames: reaction.frames, delaysMs: reaction.delaysMs },
@@ -148,11 +149,12 @@ async function writeAnimatedMeme(
     mode: opts.mode,
     intensity: opts.intensity,
     regions: opts.regions,
-    morph: { frames, fps, loop },
-    maxBytes,
+    output: { kind: "animation", format: "gif", morph: { frames, fps, loop }, maxBytes },
   });
+  printNotes(result.notes);
+  const gif = { ...result.animation!, bytes: result.bytes, width: result.width, height: result.height };
   try {
-    await writeFile(o.out, result.gif.bytes);
+    await writeFile(o.out, gif.bytes);
   } catch (cause) {
     throw new MimicError("BAD_INPUT", `Cannot write "${o.out}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
   }
@@ -161,23 +163,23 @@ async function writeAnimatedMeme(
     const r1 = (v: number) => Math.round(v * 10) / 10;
     const json = {
       out: o.out,
-      kind: result.kind,
-      width: result.gif.width,
-      height: result.gif.height,
-      frames: result.gif.frames,
-      bytes: result.gif.bytes.length,
-      colors: result.gif.colors,
-      reductions: result.gif.reductions,
-      faceFrames: result.faceFrames,
-      carriedFrames: result.carriedFrames,
+      kind: gif.kind,
+      width: gif.width,
+      height: gif.height,
+      frames: gif.frames,
+      bytes: gif.bytes.length,
+      colors: gif.colors,
+      reductions: gif.reductions,
+      faceFrames: gif.faceFrames,
+      carriedFrames: gif.carriedFrames,
       mode: opts.mode,
       timingsMs: { ...Object.fromEntries(Object.entries(result.timingsMs).map(([k, v]) => [k, r1(v)])), total: r1(totalMs) },
     };
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   } else {
     process.stdout.write(
-      `${o.out}: ${result.kind} GIF ${result.gif.width}×${result.gif.height}, ${result.gif.frames} frames, ` +
-        `${result.gif.bytes.length} bytes, ${totalMs.toFixed(0)} ms\n`,
+      `${o.out}: ${gif.kind} GIF ${gif.width}×${gif.height}, ${gif.frames} frames, ` +
+        `${gif.bytes.length} bytes, ${totalMs.toFixed(0)} ms\n`,
     );
   }
 }

@@ -1,17 +1,14 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { named, choice, readInputFile, wholeNumber } from "../args.ts";
+import { inputLimits, named, choice, printNotes, readInputFile, wholeNumber } from "../args.ts";
 import { parseMorphRequest } from "../../core/requests.ts";
 import { MimicError } from "../../errors.ts";
-import {
-  decodeReaction,
-  renderAnimatedMeme,
-  renderFaceMorphGif,
-  type LoopMode,
-} from "../../pipeline/animate/index.ts";
+import { decodeReaction, renderFaceMorphGif, type LoopMode } from "../../pipeline/animate/index.ts";
 import { getFaceAnalyzer } from "../../pipeline/face/index.ts";
 import { DEFAULT_GIF_MAX_BYTES } from "../../pipeline/gif/index.ts";
 import { decodeImage } from "../../pipeline/image/index.ts";
+import { assembleMeme } from "../../pipeline/meme.ts";
+import { prepareCaptions } from "../../pipeline/render/index.ts";
 import { selectFace } from "../../pipeline/transfer/index.ts";
 
 interface MorphFlags {
@@ -65,14 +62,14 @@ export function register(program: Command): void {
       const maxBytes = wholeNumber("--max-bytes", o.maxBytes, 4096, 1024 * 1024 * 1024);
       if (!/\.gif$/i.test(o.out)) throw new MimicError("BAD_INPUT", `--out must name a .gif file (got "${o.out}").`);
       const [fromBytes, toBytes] = await Promise.all([readInputFile(o.from, "--from"), readInputFile(o.to, "--to")]);
-      const analyzer = await getFaceAnalyzer();
-      const template = await decodeImage(fromBytes);
-      const templateFace = selectFace(await analyzer.analyze(template), "photo", undefined, named(o.from));
-      const reaction = await decodeReaction(toBytes);
-      // Captions by the same rules as every other entrance (length, marks, fonts).
+      // Captions by the same rules as every other entrance (length here; marks and fonts where they are drawn).
       const req = parseMorphRequest({ top: o.top, bottom: o.bottom }, { top: "--top", bottom: "--bottom" });
-      for (const n of req.notes) process.stderr.write(`note: ${n}\n`);
       const captions = { top: req.top, bottom: req.bottom };
+      const limits = inputLimits();
+      const analyzer = await getFaceAnalyzer();
+      const template = await decodeImage(fromBytes, limits);
+      const templateFace = selectFace(await analyzer.analyze(template), "photo", undefined, named(o.from));
+      const reaction = await decodeReaction(toBytes, limits);
       const morph = { frames, fps, loop };
       let result: { bytes: Uint8Array; frames: number; width: number; height: number; colors: number; reductions: string[] };
       let kind: string;
@@ -80,26 +77,27 @@ export function register(program: Command): void {
       if (mode === "faces") {
         if (reaction.frames.length > 1) throw new MimicError("BAD_INPUT", "--mode faces needs a still photo for --to.");
         const bFace = selectFace(await analyzer.analyze(reaction.frames[0]), "reaction", undefined, named(o.to));
-        const r = await renderFaceMorphGif({ a: template, aFace: templateFace, b: reaction.frames[0], bFace, morph, size, captions, maxBytes, dither: o.dither });
+        const prepared = prepareCaptions(captions);
+        printNotes(prepared.notes);
+        const r = await renderFaceMorphGif({ a: template, aFace: templateFace, b: reaction.frames[0], bFace, morph, size, captions: prepared.captions, maxBytes, dither: o.dither });
         result = r.gif;
         kind = "faces";
         timingsMs = r.timingsMs;
       } else {
         // A still --to's face is checked here, so a refusal names the file.
         const reactionFaces = reaction.frames.length === 1 ? [selectFace(await analyzer.analyze(reaction.frames[0]), "reaction", undefined, named(o.to))] : undefined;
-        const r = await renderAnimatedMeme({
+        const r = await assembleMeme({
           template,
           templateFace,
           reaction: { frames: reaction.frames, delaysMs: reaction.delaysMs },
           reactionFaces,
           captions,
-          morph,
-          size,
-          maxBytes,
-          dither: o.dither,
+          output: { kind: "animation", format: "gif", morph, size, maxBytes, dither: o.dither },
         });
-        result = r.gif;
-        kind = r.kind;
+        printNotes(r.notes);
+        const a = r.animation!;
+        result = { bytes: r.bytes, frames: a.frames, width: r.width, height: r.height, colors: a.colors ?? 0, reductions: a.reductions };
+        kind = a.kind;
         timingsMs = r.timingsMs;
       }
       try {

@@ -1,5 +1,5 @@
 /** Animated output: expression morphs, two-face morphs, animated reactions, and the animated meme entry point. */
-export { renderAnimatedMeme, animatedMemeFrames, renderFaceMorphGif, captionFrames, DEFAULT_ANIMATION_SIZE } from "./meme.ts";
+export { animatedMemeFrames, renderFaceMorphGif, captionFrames, DEFAULT_ANIMATION_SIZE } from "./meme.ts";
 export type { AnimatedMemeInput, AnimatedMemeResult, AnimatedMemeFrames, FaceMorphGifInput } from "./meme.ts";
 export { morphExpression, morphFaces } from "./morph.ts";
 export type { MorphOptions, MorphFrames, FaceMorphFrames, ExpressionMorphInput, FaceMorphInput } from "./morph.ts";

@@ -27,15 +27,11 @@ export interface AnimatedMemeInput {
   morph?: MorphOptions;
   /** Longest side of the GIF in px (default 384; never upscales). */
   size?: number;
-  /** Byte limit of the platform the GIF goes to (default 10 MiB). */
-  maxBytes?: number;
-  dither?: boolean;
   /** Draw the visible "AI-edited" mark on every frame (a per-server setting). */
   visibleMark?: boolean;
 }
 
 export interface AnimatedMemeResult {
-  gif: EncodedGif;
   /** morph: still reaction, face animates into the expression; reaction: per-frame transfer of an animation. */
   kind: "morph" | "reaction";
   faceFrames: number;
@@ -43,22 +39,12 @@ export interface AnimatedMemeResult {
   timingsMs: StageTimings;
 }
 
+export type AnimatedMemeFrames = AnimatedMemeResult & { frames: RgbImage[]; delaysMs: number[] };
+
 /**
- * An animated meme as a GIF: captions drawn on every frame, within the byte budget.
- * For the engine's `mimic meme --out x.gif` / `--animate` and the bots.
+ * The captioned frames of an animated meme, before encoding (GIF, or MP4 in src/pipeline/video). The whole
+ * animated meme, encoded, is src/pipeline/meme.ts's assembleMeme.
  */
-export async function renderAnimatedMeme(input: AnimatedMemeInput): Promise<AnimatedMemeResult> {
-  const { frames, delaysMs, timingsMs, ...rest } = await animatedMemeFrames(input);
-  const t = performance.now();
-  const gif = await encodeGif(frames, { delaysMs, loop: true, maxBytes: input.maxBytes, dither: input.dither });
-  timingsMs.encode = performance.now() - t;
-  timingsMs.total = (timingsMs.total ?? 0) + timingsMs.encode;
-  return { gif, ...rest, timingsMs };
-}
-
-export type AnimatedMemeFrames = Omit<AnimatedMemeResult, "gif"> & { frames: RgbImage[]; delaysMs: number[] };
-
-/** The captioned frames of an animated meme, before encoding (GIF, or MP4 in src/pipeline/video). */
 export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<AnimatedMemeFrames> {
   const timingsMs: StageTimings = {};
   let t = performance.now();

@@ -1,6 +1,6 @@
 import { MimicError } from "../../errors.ts";
 import { getFaceAnalyzer } from "../face/index.ts";
-import { decodeAnimation, type DecodedAnimation } from "../image/index.ts";
+import { decodeAnimation, type DecodedAnimation, type DecodeOptions } from "../image/index.ts";
 import { checkFace, measureExpression, transferExpression, type ExpressionMeasures, type Regions, type TransferMode } from "../transfer/index.ts";
 import type { AnalyzedFace, RgbImage } from "../types.ts";
 
@@ -33,8 +33,8 @@ const EXPRESSION_CUT = 3;
  * Decodes an untrusted reaction (still or animated) with the animation bounds: at most MAX_REACTION_FRAMES
  * frames (later ones dropped) and MAX_REACTION_TOTAL_PIXELS decoded pixels (IMAGE_TOO_LARGE otherwise).
  */
-export function decodeReaction(bytes: Uint8Array): Promise<DecodedAnimation> {
-  return decodeAnimation(bytes, { maxFrames: MAX_REACTION_FRAMES, maxTotalPixels: MAX_REACTION_TOTAL_PIXELS });
+export function decodeReaction(bytes: Uint8Array, limits: DecodeOptions = {}): Promise<DecodedAnimation> {
+  return decodeAnimation(bytes, { ...limits, maxFrames: MAX_REACTION_FRAMES, maxTotalPixels: MAX_REACTION_TOTAL_PIXELS });
 }
 
 export interface AnimateReactionInput {

@@ -1,6 +1,6 @@
 import type { Box } from "../types.ts";
 import { LINE_GAP_PER_PX, REF_SIZE, measureTokens, renderBlock, type Ink, type RenderedBlock } from "./measure.ts";
-import { graphemeCount, normalizeCaption, splitGraphemes, tokenize, type Token } from "./text.ts";
+import { drawnCaption, graphemeCount, prepareCaption, splitGraphemes, tokenize, type PreparedText, type Token } from "./text.ts";
 
 /**
  * Caption fitting rules (tested in test/pipeline/render/fit.test.ts):
@@ -45,9 +45,9 @@ export interface CaptionLayout extends FitResult {
   offsetY: number;
 }
 
-/** Fits one caption into a pixel box (see the rules above). */
+/** Fits one caption as typed into a pixel box (see the rules above): prepareCaption, then layoutCaption. */
 export async function fitCaption(text: string, box: Box, opts: FitOptions = {}): Promise<FitResult> {
-  const { fontSize, lines, measuredBoxes } = await layoutCaption(text, box, opts);
+  const { fontSize, lines, measuredBoxes } = await layoutCaption(prepareCaption(text).text, box, opts);
   return { fontSize, lines, measuredBoxes };
 }
 
@@ -56,9 +56,10 @@ interface Candidate {
   fontSize: number;
 }
 
-export async function layoutCaption(text: string, box: Box, opts: FitOptions = {}): Promise<CaptionLayout> {
+/** Lays out and renders one prepared caption (prepareCaption) in a pixel box. */
+export async function layoutCaption(text: PreparedText, box: Box, opts: FitOptions = {}): Promise<CaptionLayout> {
   const empty: CaptionLayout = { fontSize: 0, lines: [], measuredBoxes: [], block: null, offsetX: 0, offsetY: 0 };
-  const clean = normalizeCaption(text, opts.keepCase);
+  const clean = drawnCaption(text, opts.keepCase);
   if (clean === "" || box.width < 1 || box.height < 1) return empty;
   const maxFont = Math.max(1, Math.floor(opts.maxFontSize ?? box.height));
   let tokens = tokenize(clean);

@@ -4,10 +4,11 @@ import { renderVisibleMark } from "../provenance/visible.ts";
 import type { Box, RgbImage } from "../types.ts";
 import { ensureCaptionFonts } from "./fonts.ts";
 import { layoutCaption, type CaptionLayout, type VAlign } from "./fit.ts";
+import { prepareCaption, type PreparedText } from "./text.ts";
 
 /** A caption in a custom layout. Position and size are fractions (0..1) of the image, so they survive resizing. */
-export interface CaptionBox {
-  text: string;
+export interface CaptionBox<T extends string = PreparedText> {
+  text: T;
   x: number;
   y: number;
   width: number;
@@ -16,10 +17,11 @@ export interface CaptionBox {
   valign?: VAlign;
 }
 
-export interface MemeCaptions {
-  top?: string;
-  bottom?: string;
-  boxes?: CaptionBox[];
+/** Captions to draw, prepared (prepareCaptions); `CaptionText` is the same as typed. */
+export interface MemeCaptions<T extends string = PreparedText> {
+  top?: T;
+  bottom?: T;
+  boxes?: CaptionBox<T>[];
   /** Keep the user's letter case instead of the classic all-caps. */
   keepCase?: boolean;
   /**
@@ -27,6 +29,30 @@ export interface MemeCaptions {
    * space above or below it allows a readable caption (otherwise they keep the classic boxes).
    */
   avoid?: { x: number; y: number; width: number; height: number };
+}
+
+export type CaptionText = MemeCaptions<string>;
+
+/**
+ * Prepares every caption once (prepareCaption: marks capped, characters without a font left out), before
+ * anything is drawn; `notes` says what was changed, in words for the user (each said once).
+ */
+export function prepareCaptions(c: CaptionText): { captions: MemeCaptions; notes: string[] } {
+  const notes = new Set<string>();
+  const prep = (s: string | undefined) => {
+    if (s === undefined) return undefined;
+    const p = prepareCaption(s);
+    for (const n of p.notes) notes.add(n);
+    return p.text;
+  };
+  const captions: MemeCaptions = {
+    top: prep(c.top),
+    bottom: prep(c.bottom),
+    ...(c.boxes ? { boxes: c.boxes.map((b) => ({ ...b, text: prep(b.text)! })) } : {}),
+    ...(c.keepCase !== undefined ? { keepCase: c.keepCase } : {}),
+    ...(c.avoid ? { avoid: c.avoid } : {}),
+  };
+  return { captions, notes: [...notes] };
 }
 
 /** Classic layout, after memegen: boxes span the width minus side margins, each ~20 % of the height. */
@@ -61,7 +87,7 @@ export function faceAvoidBox(landmarks: ArrayLike<number>, width: number, height
 }
 
 export interface PlacedCaption {
-  text: string;
+  text: PreparedText;
   box: Box;
   valign: VAlign;
   maxFontSize: number;
@@ -75,7 +101,7 @@ export function captionBoxes(width: number, height: number, captions: MemeCaptio
   const my = Math.max(2, Math.round(height * EDGE_MARGIN));
   const bh = Math.max(4, Math.round(height * BOX_HEIGHT));
   const bw = Math.max(4, width - 2 * mx);
-  const has = (s: unknown): s is string => typeof s === "string" && s.trim() !== "";
+  const has = (s: PreparedText | undefined): s is PreparedText => typeof s === "string" && s.trim() !== "";
   const a = captions.avoid;
   const validAvoid = a && [a.x, a.y, a.width, a.height].every((v) => Number.isFinite(v) && v >= 0 && v <= 1);
   // Space left above and below the face; a caption squeezed under MIN_AVOID_BOX would be unreadable.
@@ -203,9 +229,17 @@ export function applyOverlay(img: RgbImage, overlay: CaptionOverlay): RgbImage {
  * Draws meme captions (and, when a server asked for it, the visible "AI-edited" mark) on the image and
  * returns a PNG. Empty captions are skipped; no caption → the image as PNG.
  */
-export async function renderMeme(image: RgbImage, captions: MemeCaptions, opts: { visibleMark?: boolean; compressionLevel?: number } = {}): Promise<Buffer> {
+export async function renderMeme(
+  image: RgbImage,
+  captions: MemeCaptions,
+  opts: { visibleMark?: boolean; compressionLevel?: number; timingsMs?: Record<string, number> } = {},
+): Promise<Buffer> {
+  const t0 = performance.now();
   const overlay = await renderCaptionOverlay(image.width, image.height, captions);
   let out = applyOverlay(image, overlay);
   if (opts.visibleMark) out = applyOverlay(out, await renderVisibleMark(image.width, image.height));
-  return encodePng(out, { compressionLevel: opts.compressionLevel });
+  const t1 = performance.now();
+  const png = await encodePng(out, { compressionLevel: opts.compressionLevel });
+  if (opts.timingsMs) Object.assign(opts.timingsMs, { caption: t1 - t0, encode: performance.now() - t1 });
+  return png;
 }

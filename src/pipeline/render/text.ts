@@ -44,9 +44,13 @@ export function splitGraphemes(s: string): string[] {
   return Array.from(graphemes.segment(s), (g) => g.segment);
 }
 
+declare const prepared: unique symbol;
+/** Caption text as prepareCaption left it: the only text the renderer draws (it does not clean again). */
+export type PreparedText = string & { readonly [prepared]: true };
+
 /** A caption cleaned for drawing, with what was changed on the way, in words for the user. */
 export interface PreparedCaption {
-  text: string;
+  text: PreparedText;
   notes: string[];
 }
 
@@ -54,14 +58,12 @@ let coverage: Ranges | null = null;
 const fontCoverage = () => (coverage ??= coverageOf(captionFontFiles()));
 
 /**
- * Cleans user text for drawing: NFC, control characters dropped, runs of spaces collapsed, blank lines
- * removed; at most MAX_STACKED_MARKS combining marks per letter and MAX_CLUSTER_CODE_POINTS code points per
- * character; characters no bundled font can draw left out. Each such change is reported in `notes`.
- * Returns "" for empty or whitespace-only input. Throws BAD_INPUT naming the limit when the caption is
- * longer than MAX_CAPTION_CHARS. Case is kept.
+ * The cheap part, without fonts (the front door's check, on the main thread): NFC, control characters
+ * dropped, runs of spaces collapsed, blank lines removed. Throws BAD_INPUT naming the limit when the caption
+ * is longer than MAX_CAPTION_CHARS. Returns "" for empty or whitespace-only input. Case is kept.
  */
-export function prepareCaption(text: string): PreparedCaption {
-  if (typeof text !== "string") return { text: "", notes: [] };
+export function cleanCaption(text: string): string {
+  if (typeof text !== "string") return "";
   const lines = text
     .normalize("NFC")
     .replace(/\r\n?/g, "\n")
@@ -70,8 +72,8 @@ export function prepareCaption(text: string): PreparedCaption {
     .split("\n")
     .map((l) => l.replace(/[\s\u3000]+/g, " ").trim())
     .filter((l) => l.length > 0);
-  let clean = lines.join("\n");
-  if (clean === "") return { text: "", notes: [] };
+  const clean = lines.join("\n");
+  if (clean === "") return "";
   const n = graphemeCount(clean);
   if (n > MAX_CAPTION_CHARS) {
     throw new MimicError(
@@ -80,6 +82,17 @@ export function prepareCaption(text: string): PreparedCaption {
       { details: { length: n, limit: MAX_CAPTION_CHARS } },
     );
   }
+  return clean;
+}
+
+/**
+ * Cleans user text for drawing (cleanCaption), then keeps at most MAX_STACKED_MARKS combining marks per
+ * letter and MAX_CLUSTER_CODE_POINTS code points per character and leaves out characters no bundled font
+ * can draw. Each such change is reported in `notes`. Runs once per caption, in the worker that draws it.
+ */
+export function prepareCaption(text: string): PreparedCaption {
+  let clean = cleanCaption(text);
+  if (clean === "") return { text: clean as PreparedText, notes: [] };
   const notes: string[] = [];
   let trimmed = false;
   clean = clean.replace(/(\p{M}+)/gu, (run: string) => {
@@ -110,13 +123,17 @@ export function prepareCaption(text: string): PreparedCaption {
       .filter((l) => l.length > 0)
       .join("\n");
   }
-  return { text: clean, notes };
+  return { text: clean as PreparedText, notes };
 }
 
-/** prepareCaption's text, upper-cased unless keepCase (the classic meme look). */
+/** What is drawn: prepared text, upper-cased unless keepCase (the classic meme look). */
+export function drawnCaption(text: PreparedText, keepCase = false): string {
+  return keepCase ? text : text.toUpperCase();
+}
+
+/** prepareCaption's text as it is drawn. */
 export function normalizeCaption(text: string, keepCase = false): string {
-  const { text: clean } = prepareCaption(text);
-  return keepCase ? clean : clean.toUpperCase();
+  return drawnCaption(prepareCaption(text).text, keepCase);
 }
 
 /** Splits normalised text into unbreakable tokens (see the module comment for the rules). */

@@ -1,10 +1,12 @@
 import type { FaceAnalyzer } from "../face/index.ts";
 import { getFaceAnalyzer } from "../face/index.ts";
-import { decodeImage, encodePng } from "../image/index.ts";
-import { applyOverlay, faceAvoidBox, renderCaptionOverlay, type MemeCaptions } from "../render/index.ts";
+import { decodeImage } from "../image/index.ts";
+import { assembleMeme } from "../meme.ts";
+import type { CaptionText } from "../render/index.ts";
+import type { InputLimits } from "../settings.ts";
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import type { Regions } from "./expression.ts";
-import { transferExpression, type TransferMode } from "./transfer.ts";
+import type { TransferMode } from "./transfer.ts";
 import { selectFace } from "./validate.ts";
 
 export interface MemeOptions {
@@ -13,8 +15,10 @@ export interface MemeOptions {
   regions?: Regions;
   /** Which face of the reaction (0 = largest, the default). The template always uses its largest face. */
   faceIndex?: number;
-  /** Meme captions drawn over the result (src/pipeline/render). */
-  captions?: MemeCaptions;
+  /** Meme captions as typed, drawn over the result (prepared once by the assembly). */
+  captions?: CaptionText;
+  /** Upload guards for both inputs (default: the pipeline's defaults; the CLI passes MAX_INPUT_*). */
+  limits?: InputLimits;
   /** PNG zlib level (0–9). Default 6. */
   compressionLevel?: number;
   /** How refusals name the two inputs (e.g. file names); by default "the face photo" / "the reaction image". */
@@ -24,6 +28,8 @@ export interface MemeOptions {
 export interface MemeOutput {
   png: Buffer;
   image: RgbImage;
+  /** What was changed in the captions to draw them, in words. */
+  notes: string[];
   templateFace: AnalyzedFace;
   reactionFace: AnalyzedFace;
   reactionFaceIndex: number;
@@ -35,9 +41,9 @@ export interface MemeOutput {
 }
 
 /**
- * Bytes in, PNG out: decode both images (with the upload guards), analyse them, transfer the expression,
- * draw the captions, encode. The building block of `mimic meme` and the meme benchmark; the bots run the same stages through
- * the inference queue.
+ * Bytes in, PNG out: decode both images (with the upload guards), analyse them, choose the faces, then the
+ * one meme assembly (src/pipeline/meme.ts: transfer, captions, PNG) that the queue's handlers call too.
+ * `mimic meme` and the meme benchmark use it.
  */
 export async function makeMeme(
   templateBytes: Uint8Array,
@@ -53,7 +59,7 @@ export async function makeMeme(
     timingsMs[name] = now - t;
     t = now;
   };
-  const [template, reaction] = await Promise.all([decodeImage(templateBytes), decodeImage(reactionBytes)]);
+  const [template, reaction] = await Promise.all([decodeImage(templateBytes, opts.limits), decodeImage(reactionBytes, opts.limits)]);
   lap("decode");
   const fa = analyzer ?? (await getFaceAnalyzer());
   const templateAnalysis = await fa.analyze(template);
@@ -63,36 +69,30 @@ export async function makeMeme(
   const templateFace = selectFace(templateAnalysis, "photo", undefined, opts.sources?.face);
   const reactionFaceIndex = opts.faceIndex ?? 0;
   const reactionFace = selectFace(reactionAnalysis, "reaction", reactionFaceIndex, opts.sources?.reaction);
-  const res = transferExpression({
+  const meme = await assembleMeme({
     template,
     templateFace,
-    reaction,
-    reactionFace,
+    reaction: { frames: [reaction], delaysMs: [0] },
+    reactionFaces: [reactionFace],
+    captions: opts.captions,
     mode: opts.mode,
     intensity: opts.intensity,
     regions: opts.regions,
+    output: { kind: "png", compressionLevel: opts.compressionLevel },
   });
-  lap("transfer");
-  for (const [k, v] of Object.entries(res.timingsMs)) if (k !== "total") timingsMs[`transfer.${k}`] = v;
-  let image = res.image;
-  const c = opts.captions;
-  if (c && (c.top?.trim() || c.bottom?.trim() || c.boxes?.some((b) => b.text.trim()))) {
-    const avoid = faceAvoidBox(res.landmarks, image.width, image.height);
-    image = applyOverlay(image, await renderCaptionOverlay(image.width, image.height, { avoid, ...c }));
-    lap("caption");
-  }
-  const png = await encodePng(image, { compressionLevel: opts.compressionLevel });
-  lap("encode");
+  Object.assign(timingsMs, meme.timingsMs);
   timingsMs.total = performance.now() - t0;
+  const still = meme.still!;
   return {
-    png,
-    image,
+    png: Buffer.from(meme.bytes.buffer, meme.bytes.byteOffset, meme.bytes.length),
+    image: still.image,
+    notes: meme.notes,
     templateFace,
     reactionFace,
     reactionFaceIndex,
     reactionFaceCount: reactionAnalysis.faces.length,
-    changedBox: res.changedBox,
-    mouthSynthesised: res.mouthSynthesised,
+    changedBox: still.changedBox,
+    mouthSynthesised: still.mouthSynthesised,
     timingsMs,
   };
 }

@@ -18,6 +18,10 @@ export interface EncodedAnimation {
   mime: "image/gif" | "video/mp4";
   width: number;
   height: number;
+  /** Frames written (a GIF merges unchanged frames into the previous one's delay). */
+  frames: number;
+  /** Colours in a GIF's global palette. */
+  colors?: number;
   /** What was given up to fit maxBytes (GIF or video steps). */
   reductions: string[];
 }
@@ -36,13 +40,13 @@ export interface EncodeAnimationOptions {
 export async function encodeAnimation(frames: RgbImage[], opts: EncodeAnimationOptions): Promise<EncodedAnimation> {
   const asGif = async () => {
     const g = await encodeGif(frames, { delaysMs: opts.delaysMs, loop: true, maxBytes: opts.maxBytes, dither: opts.dither });
-    return { bytes: g.bytes, mime: "image/gif" as const, width: g.width, height: g.height, reductions: g.reductions };
+    return { bytes: g.bytes, mime: "image/gif" as const, width: g.width, height: g.height, frames: g.frames, colors: g.colors, reductions: g.reductions };
   };
   const asMp4 = async () => {
     if (!opts.ffmpegPath) return undefined;
     try {
       const v = await encodeMp4(frames, { delaysMs: opts.delaysMs, ffmpegPath: opts.ffmpegPath, maxBytes: opts.maxBytes, timeoutMs: opts.timeoutMs, signal: opts.signal });
-      return { bytes: v.bytes, mime: "video/mp4" as const, width: v.width, height: v.height, reductions: v.reductions };
+      return { bytes: v.bytes, mime: "video/mp4" as const, width: v.width, height: v.height, frames: frames.length, reductions: v.reductions };
     } catch (err) {
       opts.signal?.throwIfAborted();
       // A broken or missing binary must not cost the user the animation: the GIF still works everywhere.

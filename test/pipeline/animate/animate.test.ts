@@ -14,13 +14,13 @@ import {
   morphExpression,
   morphFaces,
   morphTiming,
-  renderAnimatedMeme,
   smoothLandmarks,
 } from "../../../src/pipeline/animate/index.ts";
 import { createFaceAnalyzer, type FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
 import { encodeGif } from "../../../src/pipeline/gif/index.ts";
 import { decodeAnimation, decodeImage, resizeImage, solidImage, warpAffine } from "../../../src/pipeline/image/index.ts";
 import { measureExpression, transferExpression } from "../../../src/pipeline/transfer/index.ts";
+import { assembleMeme } from "../../../src/pipeline/meme.ts";
 import type { AnalyzedFace, Box, RgbImage } from "../../../src/pipeline/types.ts";
 import { decodeGifFrames, psnr } from "../gif/helpers.ts";
 
@@ -189,18 +189,18 @@ describe("animated reactions", () => {
     const anim = await decodeAnimation(input.bytes, { maxFrames: 48 });
     expect(anim.frames).toHaveLength(3);
     const maxBytes = 60_000;
-    const out = await renderAnimatedMeme({
+    const out = await assembleMeme({
       template: img["grace_hopper_512x512.jpg"],
       templateFace: face["grace_hopper_512x512.jpg"],
       reaction: { frames: anim.frames, delaysMs: anim.delaysMs },
       captions: { bottom: "same energy" },
-      size: 256,
-      maxBytes,
+      output: { kind: "animation", format: "gif", size: 256, maxBytes },
     });
-    expect(out.kind).toBe("reaction");
-    expect(out.carriedFrames).toBe(1);
-    expect(out.gif.bytes.length).toBeLessThanOrEqual(maxBytes);
-    const decoded = await decodeGifFrames(out.gif.bytes);
+    expect(out.animation?.kind).toBe("reaction");
+    expect(out.animation?.carriedFrames).toBe(1);
+    expect(out.mime).toBe("image/gif");
+    expect(out.bytes.length).toBeLessThanOrEqual(maxBytes);
+    const decoded = await decodeGifFrames(out.bytes);
     expect(decoded.frames.length).toBeGreaterThanOrEqual(2);
     expect(decoded.frames[0].width).toBeLessThanOrEqual(256);
   });
@@ -209,18 +209,17 @@ describe("animated reactions", () => {
 describe("animated meme from a still reaction", () => {
   it("swap mode morphs the reaction's own face into the user's, in the reaction's frame", async () => {
     const reaction = img["franck_04117.jpg"];
-    const out = await renderAnimatedMeme({
+    const out = await assembleMeme({
       template: img["grace_hopper_512x512.jpg"],
       templateFace: face["grace_hopper_512x512.jpg"],
       reaction: { frames: [reaction], delaysMs: [0] },
       reactionFaces: [face["franck_04117.jpg"]],
       mode: "swap",
-      morph: { frames: 4, loop: "forward" },
-      size: 180,
+      output: { kind: "animation", format: "gif", morph: { frames: 4, loop: "forward" }, size: 180 },
     });
-    expect(out.kind).toBe("morph");
-    expect([out.gif.width, out.gif.height]).toEqual([180, 144]); // 720×576 reaction, longest side 180
-    const { frames } = await decodeGifFrames(out.gif.bytes);
+    expect(out.animation?.kind).toBe("morph");
+    expect([out.width, out.height]).toEqual([180, 144]); // 720×576 reaction, longest side 180
+    const { frames } = await decodeGifFrames(out.bytes);
     expect(frames).toHaveLength(4);
     const first = resizeImage(reaction, 180, 144);
     expect(psnr(frames[0], first)).toBeGreaterThan(30);

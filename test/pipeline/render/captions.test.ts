@@ -6,19 +6,25 @@ import {
   ensureCaptionFonts,
   fitCaption,
   MAX_CAPTION_CHARS,
-  renderMeme,
+  prepareCaptions,
+  renderMeme as renderPrepared,
   tokenize,
   normalizeCaption,
+  type CaptionText,
 } from "../../../src/pipeline/render/index.ts";
 import { changedPixels, decodePng, grey, inside } from "./helpers.ts";
 
 const BOX = { x: 20, y: 10, width: 400, height: 90 };
 
+/** Captions as typed, prepared as the assembly prepares them, then drawn. */
+const renderMeme = (img: Parameters<typeof renderPrepared>[0], c: CaptionText) => renderPrepared(img, prepareCaptions(c).captions);
+const boxesOf = (w: number, h: number, c: CaptionText) => captionBoxes(w, h, prepareCaptions(c).captions);
+
 /** Draws one caption alone on grey and returns where pixels changed: the ground truth of "fits". */
 async function drawnInBox(text: string, opts: { keepCase?: boolean } = {}) {
   const img = grey(440, 300);
   const png = await renderMeme(img, { boxes: [{ text, x: BOX.x / 440, y: BOX.y / 300, width: BOX.width / 440, height: BOX.height / 300 }], ...opts });
-  const box = captionBoxes(440, 300, { boxes: [{ text, x: BOX.x / 440, y: BOX.y / 300, width: BOX.width / 440, height: BOX.height / 300 }] })[0].box;
+  const box = boxesOf(440, 300, { boxes: [{ text, x: BOX.x / 440, y: BOX.y / 300, width: BOX.width / 440, height: BOX.height / 300 }] })[0].box;
   return { changed: changedPixels(img, await decodePng(png)), box };
 }
 
@@ -136,7 +142,7 @@ describe("renderMeme (pixels)", () => {
     const img = grey(160, 120);
     const caps = { top: "one does not simply", bottom: "walk into a meme generator without a fitting algorithm" };
     const after = await decodePng(await renderMeme(img, caps));
-    const boxes = captionBoxes(160, 120, caps).map((p) => p.box);
+    const boxes = boxesOf(160, 120, caps).map((p) => p.box);
     const c = changedPixels(img, after);
     expect(c.outside(boxes)).toBe(0);
     expect(c.white).toBeGreaterThan(20);
@@ -147,7 +153,7 @@ describe("renderMeme (pixels)", () => {
     // A portrait: the face from 20 % to 60 % of the height; a caption box under 9 % of the height would be unreadable.
     const face = { x: 0.3, y: 0.2, width: 0.4, height: 0.4 };
     const caps = { top: "when the portrait", bottom: "keeps your face visible", avoid: face };
-    const [top, bottom] = captionBoxes(300, 400, caps).map((p) => p.box);
+    const [top, bottom] = boxesOf(300, 400, caps).map((p) => p.box);
     const facePx = { x: 90, y: 80, width: 120, height: 160 };
     expect(top.y + top.height).toBeLessThanOrEqual(facePx.y);
     expect(bottom.y).toBeGreaterThanOrEqual(facePx.y + facePx.height);
@@ -155,11 +161,11 @@ describe("renderMeme (pixels)", () => {
     expect(c.outside([top, bottom])).toBe(0);
     expect(c.outside([{ x: 0, y: 0, width: 300, height: facePx.y }, { x: 0, y: facePx.y + facePx.height, width: 300, height: 400 - facePx.y - facePx.height }])).toBe(0);
     // Without the face the top caption is the classic 20 % box, which would reach into it.
-    const classic = captionBoxes(300, 400, { top: "x" })[0].box;
+    const classic = boxesOf(300, 400, { top: "x" })[0].box;
     expect(classic.y + classic.height).toBeGreaterThan(facePx.y);
     // A close crop (face from 5 % to 95 %): no room, so the classic boxes stay.
-    const close = captionBoxes(300, 400, { top: "x", bottom: "y", avoid: { x: 0.1, y: 0.05, width: 0.8, height: 0.9 } });
-    expect(close.map((p) => p.box)).toEqual(captionBoxes(300, 400, { top: "x", bottom: "y" }).map((p) => p.box));
+    const close = boxesOf(300, 400, { top: "x", bottom: "y", avoid: { x: 0.1, y: 0.05, width: 0.8, height: 0.9 } });
+    expect(close.map((p) => p.box)).toEqual(boxesOf(300, 400, { top: "x", bottom: "y" }).map((p) => p.box));
   });
 
   it("no captions (or blank ones) leave the image untouched", async () => {

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CAPTION_FONT_FAMILY, ensureCaptionFonts, fitCaption, layoutCaption, renderMeme, type CaptionLayout } from "../../../src/pipeline/render/index.ts";
+import { CAPTION_FONT_FAMILY, ensureCaptionFonts, fitCaption, layoutCaption, prepareCaptions, renderMeme, type CaptionLayout } from "../../../src/pipeline/render/index.ts";
 import { xmlEscape } from "../../../src/pipeline/render/fonts.ts";
 import { MAX_CLUSTER_CODE_POINTS, MAX_STACKED_MARKS, normalizeCaption, prepareCaption } from "../../../src/pipeline/render/text.ts";
 import { changedPixels, decodePng, grey, inside } from "./helpers.ts";
@@ -102,7 +102,7 @@ describe("caption scripts", () => {
     // In a right-to-left paragraph the first (Arabic) word goes to the right, so "مرحبا LOL" and "LOL مرحبا"
     // look the same; a left mark (U+200E) makes the paragraph left-to-right, putting the Arabic word left.
     const box = { x: 0, y: 0, width: 600, height: 100 };
-    const [rtl, ltr, forcedLtr] = await Promise.all(["مرحبا LOL", "LOL مرحبا", "\u200eمرحبا LOL"].map((t) => layoutCaption(t, box, { maxFontSize: 60 })));
+    const [rtl, ltr, forcedLtr] = await Promise.all(["مرحبا LOL", "LOL مرحبا", "\u200eمرحبا LOL"].map((t) => layoutCaption(prepareCaption(t).text, box, { maxFontSize: 60 })));
     const alpha = (l: CaptionLayout) => placed(l, box);
     expect(differing(alpha(rtl), alpha(ltr))).toBeLessThan(0.01);
     expect(differing(alpha(forcedLtr), alpha(ltr))).toBeGreaterThan(0.03);
@@ -111,7 +111,7 @@ describe("caption scripts", () => {
   it("each script renders inside its meme box", async () => {
     for (const text of Object.values(SAMPLES)) {
       const img = grey(400, 300);
-      const changed = changedPixels(img, await decodePng(await renderMeme(img, { top: text })));
+      const changed = changedPixels(img, await decodePng(await renderMeme(img, prepareCaptions({ top: text }).captions)));
       expect(changed.bbox).not.toBeNull();
       expect(changed.white).toBeGreaterThan(100);
     }
@@ -125,8 +125,8 @@ describe("characters no font has", () => {
     expect(r.notes).toHaveLength(1);
     expect(r.notes[0]).toMatch(/no font for ሰ \(U\+1230\), ላ \(U\+120B\), ም \(U\+121D\)/);
     const img = grey(400, 300);
-    const withEthiopic = await renderMeme(img, { top: "hi ሰላም there" });
-    const without = await renderMeme(img, { top: "hi there" });
+    const withEthiopic = await renderMeme(img, prepareCaptions({ top: "hi ሰላም there" }).captions);
+    const without = await renderMeme(img, prepareCaptions({ top: "hi there" }).captions);
     expect(withEthiopic.equals(without)).toBe(true);
   });
 });

@@ -19,7 +19,7 @@ describe("mimic meme", () => {
     const out = join(dir, "laugh.png");
     const { stdout } = await mimic(
       "meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", fixture("franck_04117.jpg"),
-      "--intensity", "0.8", "--top", "when the tests", "--bottom", "pass first time", "--out", out, "--json",
+      "--intensity", "80", "--top", "when the tests", "--bottom", "pass first time", "--out", out, "--json",
     );
     const r = JSON.parse(stdout);
     expect(r.out).toBe(out);
@@ -53,7 +53,8 @@ describe("mimic meme", () => {
       expect(e!.stderr).toMatch(pattern);
       expect(e!.code).toBe(code);
     };
-    await fails([...base, "--intensity", "1.5"], /--intensity must be a number from 0 to 1/);
+    // The bots' rule and words (percent), with the flag's name.
+    await fails([...base, "--intensity", "150"], /--intensity must be a number from 0 to 100 \(percent\) \(got “150”\)\./);
     await fails([...base, "--mode", "blend"], /--mode must be mimic or swap \(got “blend”\)/);
     await fails([...base, "--regions", "middle"], /--regions must be one of all, upper, lower \(got “middle”\)/);
     await fails([...base, "--face-index", "1"], /only 1 face.*index 1 does not exist/);

@@ -1,0 +1,140 @@
+/**
+ * The one meme assembly: an analysed template and reaction in, the finished file out (a PNG, or a GIF / MP4
+ * animation), with the expression transferred, the captions prepared once and drawn off the face, and the
+ * visible mark. `mimic meme` / `mimic morph` and the queue's handlers all call it; they differ only in how
+ * they get their inputs (a photo analysed now, or a saved face with its stored mesh; files or a job).
+ */
+import { MimicError } from "../errors.ts";
+import { animatedMemeFrames, type AnimatedMemeResult } from "./animate/meme.ts";
+import type { MorphOptions } from "./animate/morph.ts";
+import { faceAvoidBox, prepareCaptions, renderMeme, type CaptionText } from "./render/index.ts";
+import type { Regions } from "./transfer/expression.ts";
+import { transferExpression, type TransferMode } from "./transfer/transfer.ts";
+import type { AnalyzedFace, Box, RgbImage, StageTimings } from "./types.ts";
+import { encodeAnimation, type AnimationFormat } from "./video/animation.ts";
+
+export type MemeOutput =
+  | { kind: "png"; compressionLevel?: number }
+  | {
+      kind: "animation";
+      format: AnimationFormat;
+      /** findFfmpeg()'s binary; absent: GIF. */
+      ffmpegPath?: string;
+      /** The platform's byte limit (default 10 MiB). */
+      maxBytes?: number;
+      morph?: MorphOptions;
+      /** Longest side in px (default 384). */
+      size?: number;
+      dither?: boolean;
+      signal?: AbortSignal;
+    };
+
+export interface MemeInput {
+  template: RgbImage;
+  templateFace: AnalyzedFace;
+  /** One frame: a still reaction (a PNG, or a morph into its expression); several: an animation. */
+  reaction: { frames: RgbImage[]; delaysMs: number[] };
+  /** The reaction's face per frame where the caller chose it (a still's, by face index); animations are tracked here when absent. */
+  reactionFaces?: (AnalyzedFace | null)[];
+  /** As typed (checked at the front door): prepared here, once. */
+  captions?: CaptionText;
+  mode?: TransferMode;
+  intensity?: number;
+  regions?: Regions;
+  /** Draw the visible "AI-edited" mark. */
+  visibleMark?: boolean;
+  output: MemeOutput;
+  /**
+   * Sees what is about to be drawn on and sent (the NSFW gate's output check): the transferred picture of a
+   * PNG, the finished frames of an animation. Throwing stops the assembly.
+   */
+  check?: (images: RgbImage[]) => Promise<void>;
+}
+
+export interface MemeResult {
+  bytes: Uint8Array;
+  mime: "image/png" | "image/gif" | "video/mp4";
+  width: number;
+  height: number;
+  /** What was changed in the captions to draw them, in words for the user. */
+  notes: string[];
+  timingsMs: StageTimings;
+  /** PNG output: the picture before encoding and what the transfer did. */
+  still?: { image: RgbImage; changedBox: Box | null; mouthSynthesised: boolean };
+  /** Animation output. */
+  animation?: Pick<AnimatedMemeResult, "kind" | "faceFrames" | "carriedFrames"> & { frames: number; colors?: number; reductions: string[] };
+}
+
+export async function assembleMeme(input: MemeInput): Promise<MemeResult> {
+  const { captions, notes } = prepareCaptions(input.captions ?? {});
+  return input.output.kind === "png" ? still(input, input.output, captions, notes) : animation(input, input.output, captions, notes);
+}
+
+async function still(input: MemeInput, out: Extract<MemeOutput, { kind: "png" }>, captions: ReturnType<typeof prepareCaptions>["captions"], notes: string[]): Promise<MemeResult> {
+  const timingsMs: StageTimings = {};
+  const reactionFace = input.reactionFaces?.[0];
+  if (!reactionFace) throw new MimicError("NO_FACE", "No face found in the reaction image. Send one where a face looks roughly at the camera.");
+  const t = performance.now();
+  const res = transferExpression({
+    template: input.template,
+    templateFace: input.templateFace,
+    reaction: input.reaction.frames[0]!,
+    reactionFace,
+    mode: input.mode,
+    intensity: input.intensity,
+    regions: input.regions,
+  });
+  timingsMs.transfer = performance.now() - t;
+  for (const [k, v] of Object.entries(res.timingsMs)) if (k !== "total") timingsMs[`transfer.${k}`] = v;
+  await input.check?.([res.image]);
+  const { image } = res;
+  const avoid = faceAvoidBox(res.landmarks, image.width, image.height);
+  const png = await renderMeme(image, { ...captions, avoid }, { visibleMark: input.visibleMark, compressionLevel: out.compressionLevel, timingsMs });
+  return {
+    bytes: new Uint8Array(png.buffer, png.byteOffset, png.length),
+    mime: "image/png",
+    width: image.width,
+    height: image.height,
+    notes,
+    timingsMs,
+    still: { image, changedBox: res.changedBox, mouthSynthesised: res.mouthSynthesised },
+  };
+}
+
+async function animation(input: MemeInput, out: Extract<MemeOutput, { kind: "animation" }>, captions: ReturnType<typeof prepareCaptions>["captions"], notes: string[]): Promise<MemeResult> {
+  const res = await animatedMemeFrames({
+    template: input.template,
+    templateFace: input.templateFace,
+    reaction: input.reaction,
+    reactionFaces: input.reactionFaces,
+    captions,
+    mode: input.mode,
+    intensity: input.intensity,
+    regions: input.regions,
+    morph: out.morph,
+    size: out.size,
+    visibleMark: input.visibleMark,
+  });
+  out.signal?.throwIfAborted();
+  await input.check?.(res.frames);
+  const t = performance.now();
+  const enc = await encodeAnimation(res.frames, {
+    delaysMs: res.delaysMs,
+    format: out.format,
+    maxBytes: out.maxBytes,
+    ffmpegPath: out.ffmpegPath,
+    dither: out.dither,
+    signal: out.signal,
+  });
+  const timingsMs: StageTimings = { ...res.timingsMs, encode: performance.now() - t };
+  timingsMs.total = (timingsMs.total ?? 0) + timingsMs.encode;
+  return {
+    bytes: enc.bytes,
+    mime: enc.mime,
+    width: enc.width,
+    height: enc.height,
+    notes,
+    timingsMs,
+    animation: { kind: res.kind, faceFrames: res.faceFrames, carriedFrames: res.carriedFrames, frames: enc.frames, colors: enc.colors, reductions: enc.reductions },
+  };
+}
