@@ -206,7 +206,7 @@ export class Moderation {
    * The non-counting part of admission: bot and command enabled, channel allowed, user not banned.
    * Throws DISABLED or FORBIDDEN with a message saying why. Returns the rules in force.
    */
-  check(scope: Scope, command: string): Promise<Rules> {
+  async check(scope: Scope, command: string): Promise<Rules> {
     checkIdentity(scope.platform, scope.userId);
     return this.gate.run(() => this.checkNow(scope, command));
   }
@@ -233,7 +233,7 @@ export class Moderation {
    * check() + the atomic quota/cooldown test, recording one use of `command` when admitted.
    * Throws QUOTA_EXCEEDED / COOLDOWN with retryAfterSeconds.
    */
-  admit(scope: Scope, command: string): Promise<Admission> {
+  async admit(scope: Scope, command: string): Promise<Admission> {
     checkIdentity(scope.platform, scope.userId);
     return this.gate.run(() => this.admitNow(scope, command));
   }

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MimicError } from "../../src/errors.ts";
 import { openStore, type Scope, type Store } from "../../src/templates/index.ts";
-import { Moderation } from "../../src/templates/moderation.ts";
+import { Moderation, formatWait } from "../../src/templates/moderation.ts";
+import { DEFAULT_NSFW_THRESHOLD } from "../../src/pipeline/safety/thresholds.ts";
 import { createTestDb, dialects, type TestDb } from "./helpers.ts";
 
 const DAY = 86_400_000;
@@ -222,5 +223,173 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     const dm = at("dm-user", null, null);
     await store.moderation.admit(dm, "meme");
     expect(await store.moderation.userUsage(dm)).toEqual({ usedToday: 1, dailyQuota: 50, cooldownRemainingSeconds: 0 });
+  });
+
+  it.skipIf(skip)("stores every setting a server changes; lists are cleaned, defaults apply where nothing is set", async () => {
+    const s = "settings";
+    expect(await store.moderation.rules("discord", s)).toEqual({
+      enabled: true,
+      disabledCommands: [],
+      allowedChannels: [],
+      dailyQuotaPerUser: 50,
+      dailyQuotaPerServer: 0,
+      cooldownSeconds: 0,
+      maxTemplatesPerUser: 10,
+      visibleMark: false,
+      nsfwFilter: true,
+      nsfwThreshold: DEFAULT_NSFW_THRESHOLD,
+      swapAllowed: true,
+      overridden: [],
+    });
+    const changed = await store.moderation.updateRules(admin(s), {
+      disabledCommands: ["morph", "animate", "morph"],
+      allowedChannels: ["c9", "c2", "c9"],
+      dailyQuotaPerServer: 400,
+      cooldownSeconds: 15,
+      maxTemplatesPerUser: 3,
+      visibleMark: true,
+      nsfwFilter: false,
+      nsfwThreshold: 0.4,
+      swapAllowed: false,
+    });
+    expect(changed).toEqual({
+      enabled: true,
+      disabledCommands: ["animate", "morph"],
+      allowedChannels: ["c9", "c2"],
+      dailyQuotaPerUser: 50,
+      dailyQuotaPerServer: 400,
+      cooldownSeconds: 15,
+      maxTemplatesPerUser: 3,
+      visibleMark: true,
+      nsfwFilter: false,
+      nsfwThreshold: 0.4,
+      swapAllowed: false,
+      overridden: ["dailyQuotaPerServer", "cooldownSeconds", "maxTemplatesPerUser"],
+    });
+    // A later change leaves the other settings as they were.
+    expect(await store.moderation.updateRules(admin(s), { enabled: false })).toEqual({ ...changed, enabled: false });
+    // Private chats get the configured defaults, whatever any server set.
+    expect(await store.moderation.rules("discord", null)).toMatchObject({ cooldownSeconds: 0, visibleMark: false, nsfwFilter: true, swapAllowed: true, overridden: [] });
+    // Lists the database holds in a shape they were never written in read as empty, or keep only their names.
+    await db.query(`UPDATE server_settings SET disabled_commands = 'not json', allowed_channels = '["c2", 7, null]' WHERE server_id = '${s}'`);
+    expect(await store.moderation.rules("discord", s)).toMatchObject({ disabledCommands: [], allowedChannels: ["c2"] });
+    await db.query(`UPDATE server_settings SET disabled_commands = '{"morph": true}' WHERE server_id = '${s}'`);
+    expect((await store.moderation.rules("discord", s)).disabledCommands).toEqual([]);
+  });
+
+  it.skipIf(skip)("refuses bad settings and settings outside a server with a clear message, and changes nothing", async () => {
+    const s = "bad-settings";
+    const bad = await refusal(store.moderation.updateRules(admin(s), { cooldownSeconds: -1, dailyQuotaPerUser: 2.5 }));
+    expect(bad.code).toBe("BAD_INPUT");
+    expect(bad.userMessage).toMatch(/^That setting is not valid: (cooldownSeconds: .+; dailyQuotaPerUser: .+|dailyQuotaPerUser: .+; cooldownSeconds: .+)$/);
+    const unknown = await refusal(store.moderation.updateRules(admin(s), { colour: "red" } as never));
+    expect(unknown.code).toBe("BAD_INPUT");
+    expect((await refusal(store.moderation.updateRules(admin(s), { disabledCommands: ["Meme!"] }))).userMessage).toMatch(/disabledCommands\.0: command names are 1–32 of a-z 0-9 _ -/);
+    for (const serverId of ["", "x".repeat(129)]) {
+      const e = await refusal(store.moderation.updateRules({ platform: "discord", serverId, isAdmin: true }, { enabled: false }));
+      expect(e.code).toBe("BAD_INPUT");
+      expect(e.userMessage).toBe("This only works in a server or group, not in a private chat.");
+      expect((await refusal(store.moderation.ban({ platform: "discord", serverId, isAdmin: true }, "u1"))).code).toBe("BAD_INPUT");
+      expect((await refusal(store.moderation.unban({ platform: "discord", serverId, isAdmin: true }, "u1"))).code).toBe("BAD_INPUT");
+      expect((await refusal(store.moderation.usageReport({ platform: "discord", serverId, isAdmin: true }))).code).toBe("BAD_INPUT");
+    }
+    // 128 characters is a server id still.
+    expect((await store.moderation.updateRules(admin("y".repeat(128)), { enabled: false })).enabled).toBe(false);
+    expect(await store.moderation.rules("discord", s)).toMatchObject({ cooldownSeconds: 0, dailyQuotaPerUser: 50, overridden: [] });
+  });
+
+  it.skipIf(skip)("bans: admins only, reasons kept to 200 characters, listed in the order given, unknown ids refused", async () => {
+    const s = "bans";
+    await store.moderation.ban(admin(s), "b2", "r".repeat(300));
+    await store.moderation.ban(admin(s), "b1");
+    const list = await store.moderation.bans(admin(s));
+    expect(list.map((b) => [b.userId, b.reason?.length ?? null])).toEqual([
+      ["b2", 200],
+      ["b1", null],
+    ]);
+    expect(list[0].since).toBeInstanceOf(Date);
+    expect((await refusal(store.moderation.bans({ ...admin(s), isAdmin: false }))).code).toBe("FORBIDDEN");
+    expect((await refusal(store.moderation.unban({ ...admin(s), isAdmin: false }, "b1"))).code).toBe("FORBIDDEN");
+    expect((await refusal(store.moderation.ban(admin(s), ""))).userMessage).toBe("Missing or overlong user id");
+    expect(await store.moderation.bans(admin(s))).toHaveLength(2);
+    expect(await store.moderation.unban(admin(s), "b1")).toBe(true);
+    expect((await store.moderation.bans(admin(s))).map((b) => b.userId)).toEqual(["b2"]);
+    // check() (no use counted) refuses the banned user too, and only on this server.
+    expect((await refusal(store.moderation.check(at("b2", s), "meme"))).userMessage).toMatch(/blocked you/);
+    expect((await store.moderation.check(at("b1", s), "meme")).enabled).toBe(true);
+    expect((await refusal(store.moderation.check({ ...at("b2", s), platform: "Bad Platform" }, "meme"))).code).toBe("BAD_INPUT");
+  });
+
+  it.skipIf(skip)("an NSFW refusal is recorded as a use: it shows in the report and counts toward quota and cooldown", async () => {
+    const s = "refusals";
+    await store.moderation.updateRules(admin(s), { dailyQuotaPerUser: 2, cooldownSeconds: 10 });
+    clock = T0;
+    await store.moderation.recordRefusal(at("prober", s), "nsfw");
+    expect(await store.moderation.userUsage(at("prober", s))).toEqual({ usedToday: 1, dailyQuota: 2, cooldownRemainingSeconds: 10 });
+    const cool = await refusal(store.moderation.admit(at("prober", s), "meme"));
+    expect(cool.code).toBe("COOLDOWN");
+    expect(cool.userMessage).toBe("Slow down a little: you can make the next one in 10 s.");
+    clock = T0 + 10_500;
+    expect((await store.moderation.userUsage(at("prober", s))).cooldownRemainingSeconds).toBe(0);
+    await store.moderation.admit(at("prober", s), "meme");
+    clock = T0 + 30_000;
+    expect((await refusal(store.moderation.admit(at("prober", s), "meme"))).code).toBe("QUOTA_EXCEEDED");
+    const report = await store.moderation.usageReport(admin(s), { topUsers: 1 });
+    expect(report.today).toEqual({ total: 2, byCommand: { refused_nsfw: 1, meme: 1 }, topUsers: [{ userId: "prober", count: 2 }] });
+    expect((await refusal(store.moderation.recordRefusal({ ...at("", s) }, "nsfw"))).code).toBe("BAD_INPUT");
+    clock = T0;
+  });
+
+  it.skipIf(skip)("the report's top users: most uses first, ties by id, as many as asked", async () => {
+    const s = "top";
+    clock = T0;
+    for (const u of ["b", "a", "c", "c"]) await store.moderation.admit(at(u, s), "meme");
+    expect((await store.moderation.usageReport(admin(s), { topUsers: 2 })).today.topUsers).toEqual([
+      { userId: "c", count: 2 },
+      { userId: "a", count: 1 },
+    ]);
+  });
+
+  it.skipIf(skip)("keeps exactly the 30 reported days when asked to keep fewer", async () => {
+    const u = at("edge", "prune-edge");
+    clock = T0 - 30 * DAY;
+    await store.moderation.admit(u, "meme");
+    clock = T0 - 29 * DAY;
+    await store.moderation.admit(u, "meme");
+    clock = T0;
+    const days = async () => (await db.query<{ day: number }>("SELECT day FROM usage_events WHERE platform_user_id = 'edge'")).map((r) => Number(r.day));
+    expect(await store.moderation.pruneUsage(31)).toBe(0);
+    expect((await days()).length).toBe(2);
+    expect(await store.moderation.pruneUsage(1)).toBeGreaterThanOrEqual(1);
+    expect(await days()).toEqual([Math.floor((T0 - 29 * DAY) / DAY)]);
+  });
+
+  it.skipIf(skip)("the user's standing: uses today only, the quota in force, the cooldown left rounded up", async () => {
+    const s = "standing";
+    await store.moderation.updateRules(admin(s), { dailyQuotaPerUser: 4, cooldownSeconds: 30 });
+    const me = at("standing-user", s);
+    expect(await store.moderation.userUsage(me)).toEqual({ usedToday: 0, dailyQuota: 4, cooldownRemainingSeconds: 0 });
+    clock = T0 - DAY;
+    await store.moderation.admit(me, "meme");
+    clock = T0;
+    expect(await store.moderation.userUsage(me)).toEqual({ usedToday: 0, dailyQuota: 4, cooldownRemainingSeconds: 0 });
+    await store.moderation.admit(me, "meme");
+    clock = T0 + 28_500;
+    expect(await store.moderation.userUsage(me)).toEqual({ usedToday: 1, dailyQuota: 4, cooldownRemainingSeconds: 2 });
+    clock = T0;
+  });
+});
+
+describe("formatWait", () => {
+  it("says seconds under a minute, whole minutes (rounded up) under an hour, then hours and minutes", () => {
+    expect(formatWait(1)).toBe("1 s");
+    expect(formatWait(59)).toBe("59 s");
+    expect(formatWait(60)).toBe("1 min");
+    expect(formatWait(61)).toBe("2 min");
+    expect(formatWait(3540)).toBe("59 min");
+    expect(formatWait(3541)).toBe("1 h");
+    expect(formatWait(3600)).toBe("1 h");
+    expect(formatWait(3660)).toBe("1 h 1 min");
+    expect(formatWait(14 * 3600 + 1800)).toBe("14 h 30 min");
   });
 });
