@@ -23,6 +23,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { loadConfig } from "../src/config.ts";
+import { parseMemeRequest } from "../src/core/requests.ts";
 import { MimicError } from "../src/errors.ts";
 import { DEFAULT_HANDLERS, workerSettings } from "../src/queue/index.ts";
 import type { InferenceQueue, Job, JobKind } from "../src/queue/jobs.ts";
@@ -91,12 +92,14 @@ const REACTIONS = ["franck_04117.jpg", "franck_02221.jpg", "astronaut.png"].map(
 function makeJob(kind: JobKind, template: unknown): Job {
   const reaction = REACTIONS[Math.floor(Math.random() * REACTIONS.length)];
   if (kind === "enrol") return { kind, image: { bytes: fixture("franck_01829.jpg"), mime: "image/jpeg" } };
+  // The fields as the command core makes them: through the front door's request parser.
+  const req = parseMemeRequest(CAPTIONS[Math.floor(Math.random() * CAPTIONS.length)]);
   const base = {
     template,
     reaction: { bytes: new Uint8Array(reaction), mime: "image/jpeg" },
-    captions: CAPTIONS[Math.floor(Math.random() * CAPTIONS.length)],
-    intensity: 1,
-    mode: "mimic" as const,
+    captions: { top: req.top, bottom: req.bottom },
+    intensity: req.intensity,
+    mode: req.mode,
     byteBudget: 8 << 20,
   };
   return kind === "meme" ? { kind, ...base } : { kind, ...base, animation: "morph" };

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { MimicError } from "../errors.ts";
+import type { AnimationFormat } from "../pipeline/video/animation.ts";
 import { cleanCaption, MAX_CAPTION_CHARS } from "../pipeline/render/text.ts";
 
 /**
@@ -174,6 +175,68 @@ export function parseWorkerSettings(raw: unknown): WorkerSettings {
   if (!r.success) {
     const i = r.error.issues[0]!;
     throw new MimicError("CONFIG", `Invalid worker settings: ${i.path.join(".") || "settings"}: ${i.message}`);
+  }
+  return r.data;
+}
+
+// ---------------------------------------------------------------- jobs: what a worker is asked to do
+
+/** A job's input picture: bytes checked at the front door (src/core/input.ts). */
+const imageSource = z.strictObject({ bytes: z.custom<Uint8Array>((v) => v instanceof Uint8Array, "must be bytes"), mime: z.string() });
+/** Captions as the front door checked them (cleanCaption); the worker prepares them for drawing. */
+const jobCaptions = z.strictObject({ top: z.string().optional(), bottom: z.string().optional() });
+/** The NSFW gate's threshold (a per-server setting); absent: the gate is off. */
+const nsfwThreshold = z.number().gt(0).lte(1).optional();
+const ANIMATION_FORMATS = ["gif", "mp4", "gif-or-mp4"] as const satisfies readonly AnimationFormat[];
+
+export const enrolJobSchema = z.strictObject({ kind: z.literal("enrol"), image: imageSource, nsfwThreshold });
+
+const renderJobFields = {
+  /** A saved face (TemplateData, opaque here: the store keeps it as it came from an enrol job; the handler checks it). */
+  template: z.unknown(),
+  reaction: imageSource,
+  captions: jobCaptions,
+  /** 0..1: how strongly the reaction's expression is applied. */
+  intensity: z.number().min(0).max(1),
+  mode: z.enum(TRANSFER_MODES),
+  /** Which part of the face takes the expression (default all). */
+  regions: z.enum(REGIONS).optional(),
+  /** Largest acceptable output file in bytes (the platform's attachment limit). */
+  byteBudget: z.number().int().positive(),
+  /** Draw the visible "AI-edited" mark (a per-server setting; the machine-readable marks are always written). */
+  visibleMark: z.boolean().optional(),
+  nsfwThreshold,
+};
+export const memeJobSchema = z.strictObject({ kind: z.literal("meme"), ...renderJobFields });
+export const animatedJobSchema = z.strictObject({
+  kind: z.literal("animated"),
+  ...renderJobFields,
+  /** "morph": the saved face moves into the reaction's expression; "reaction": follow the animation's frames. */
+  animation: z.enum(["morph", "reaction"]),
+  /** The file it becomes (src/pipeline/video): default "gif". */
+  format: z.enum(ANIMATION_FORMATS).optional(),
+});
+export const jobSchema = z.discriminatedUnion("kind", [enrolJobSchema, memeJobSchema, animatedJobSchema]);
+
+export type ImageSource = z.infer<typeof imageSource>;
+export type JobCaptions = z.infer<typeof jobCaptions>;
+export type EnrolJob = z.infer<typeof enrolJobSchema>;
+export type MemeJob = z.infer<typeof memeJobSchema>;
+export type AnimatedJob = z.infer<typeof animatedJobSchema>;
+export type Job = z.infer<typeof jobSchema>;
+
+/**
+ * Checks a job where a worker receives it (from this process's queue or from Redis): a job nobody at the
+ * front door could have built is refused with the field named in the log, never half-run.
+ */
+export function parseJob(raw: unknown): Job {
+  const r = jobSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new MimicError("INTERNAL", "Something went wrong while making your image. Please try again.", {
+      logMessage: `malformed job: ${i.path.join(".") || "job"}: ${i.message}`,
+      details: { field: i.path.join(".") },
+    });
   }
   return r.data;
 }

@@ -8,7 +8,6 @@
  * command core can hand its jobs to `InferenceQueue.submit` unchanged.
  */
 import type { Logger } from "../logger.ts";
-import type { AnimationFormat } from "../pipeline/video/index.ts";
 import type { WorkerSettings } from "../core/requests.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
 
@@ -22,17 +21,12 @@ export interface EncodedImage {
 }
 
 /**
- * A job's input picture. Always bytes: the core downloads and checks uploads at the front door
- * (src/core/input.ts), so a worker never fetches anything and the queue needs nothing from the core.
+ * The jobs themselves are the validated request types of the front door (src/core/requests.ts): a job
+ * carries everything a worker needs (input bytes, the saved face's data, options), and the worker checks
+ * it with parseJob before running it.
  */
-export type ImageSource = EncodedImage;
-
-export interface Captions {
-  top?: string;
-  bottom?: string;
-}
-
-export type TransferMode = "mimic" | "swap";
+export type { AnimatedJob, EnrolJob, ImageSource, Job, JobCaptions as Captions, MemeJob, TransferMode } from "../core/requests.ts";
+import type { AnimatedJob, EnrolJob, Job, MemeJob } from "../core/requests.ts";
 
 /**
  * A saved face as produced by an `enrol` job and consumed by `meme` / `animated` jobs: the store's
@@ -40,42 +34,6 @@ export type TransferMode = "mimic" | "swap";
  * so any worker can use it without the database.
  */
 export type TemplateData = EnrolledTemplate;
-
-export interface EnrolJob {
-  kind: "enrol";
-  image: ImageSource;
-  /** The NSFW gate's threshold on the photo (a per-server setting); absent: the gate is off. */
-  nsfwThreshold?: number;
-}
-
-export interface MemeJob {
-  kind: "meme";
-  /** TemplateData from an earlier enrol job (typed `unknown` at the core's border: the store keeps it opaque). */
-  template: unknown;
-  reaction: ImageSource;
-  captions: Captions;
-  /** 0..1: how strongly the reaction's expression is applied. */
-  intensity: number;
-  mode: TransferMode;
-  /** Which part of the face takes the expression (default "all"). */
-  regions?: "all" | "upper" | "lower";
-  /** Largest acceptable output file in bytes (the platform's attachment limit). */
-  byteBudget: number;
-  /** Draw the visible "AI-edited" mark (a per-server setting; the machine-readable marks are always written). */
-  visibleMark?: boolean;
-  /** The NSFW gate's threshold on the reaction and the result (a per-server setting); absent: the gate is off. */
-  nsfwThreshold?: number;
-}
-
-export interface AnimatedJob extends Omit<MemeJob, "kind"> {
-  kind: "animated";
-  /** "morph": user's face → expression; "reaction": follow the GIF's frames. */
-  animation: "morph" | "reaction";
-  /** The file it becomes (src/pipeline/video): default "gif". */
-  format?: AnimationFormat;
-}
-
-export type Job = EnrolJob | MemeJob | AnimatedJob;
 
 export interface EnrolledFace {
   /** A TemplateData (typed `unknown` at the core's border). */

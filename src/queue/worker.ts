@@ -3,7 +3,7 @@
  * own handler sets), warms it up, and runs one job at a time for the parent over the IPC channel.
  * Module-level singletons in the handlers (onnxruntime sessions, fonts) live once per process.
  */
-import { parseWorkerSettings, type WorkerSettings } from "../core/requests.ts";
+import { parseJob, parseWorkerSettings, type WorkerSettings } from "../core/requests.ts";
 import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import type { HandlerSet, Job } from "./jobs.ts";
@@ -28,10 +28,12 @@ if (!handlers) throw new Error(`handler module ${handlersUrl} exports no "handle
 // spend the next job's time budget on start-up.
 await mod.warmUp?.(settings);
 
-async function run(id: number, job: Job, requestId: string): Promise<void> {
+async function run(id: number, raw: Job, requestId: string): Promise<void> {
   const ac = new AbortController();
   running.set(id, ac);
   try {
+    // The front door's request types, checked again where the job runs (it may come from another process).
+    const job = parseJob(raw);
     const handler = handlers![job.kind] as ((j: Job, ctx: unknown) => ReturnType<NonNullable<HandlerSet["meme"]>>) | undefined;
     if (!handler) throw new MimicError("INTERNAL", "This kind of request is not available right now.", { logMessage: `no handler for ${job.kind}` });
     const result = await handler(job, { requestId, settings, signal: ac.signal, log: logger.child({ requestId, kind: job.kind }) });

@@ -57,6 +57,15 @@ describe("real pipeline handlers in worker threads", () => {
     expect(rec.events.map((e) => e.type)).toEqual(["started", "done"]);
   });
 
+  test("a job the front door could not have built is refused in the worker, the field named in the log", async () => {
+    const job = { kind: "meme", template, reaction: { bytes: face("franck_04117.jpg"), mime: "image/jpeg" }, captions: {}, intensity: 1, mode: "evil", byteBudget: 8 << 20 };
+    const e = await expectRejects(q.submit(job as never, { requestId: "bad1", userId: "u1", serverId: "s" }));
+    expect(e.code).toBe("INTERNAL");
+    expect(e.message).toMatch(/^malformed job: mode: /);
+    const extra = await expectRejects(q.submit({ ...job, mode: "mimic", colour: "red" } as never, { requestId: "bad2", userId: "u1", serverId: "s" }));
+    expect(extra.message).toMatch(/malformed job: .*colour/);
+  });
+
   test("meme job with captions: the caption is drawn onto the picture", async () => {
     const job = (captions: { top?: string; bottom?: string }) => ({
       kind: "meme" as const, template, reaction: { bytes: face("franck_04117.jpg"), mime: "image/jpeg" }, captions, intensity: 1, mode: "mimic" as const, byteBudget: 8 << 20,
