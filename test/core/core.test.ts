@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createCore } from "../../src/core/index.ts";
 import { loadImage, sniffImageMime } from "../../src/core/input.ts";
 import { progressReporter, progressText } from "../../src/core/progress.ts";
@@ -220,6 +220,99 @@ describe("progress reporter", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe("progress reporter's throttle", () => {
+  const queued = (position: number) => ({ type: "queued" as const, position, etaSeconds: position * 2 });
+  /** Lets a push's send run (it is chained on promises), without moving the fake clock. */
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+  let sent: string[];
+  beforeEach(() => {
+    vi.useFakeTimers();
+    sent = [];
+  });
+  afterEach(() => vi.useRealTimers());
+
+  it("sends nothing when the text did not change", async () => {
+    const r = progressReporter(async (t) => void sent.push(t), 1000);
+    r.onProgress(queued(2));
+    await vi.advanceTimersByTimeAsync(5000);
+    r.onProgress(queued(2));
+    r.onProgress({ type: "started" });
+    r.onProgress({ type: "started" });
+    await settle();
+    expect(sent).toEqual(["In the queue: position 2, about 4 s.", "Working on it…"]);
+  });
+
+  it("a burst within the interval becomes one update, its latest, sent when the interval ends and not before", async () => {
+    const r = progressReporter(async (t) => void sent.push(t), 1000);
+    r.onProgress(queued(4));
+    await vi.advanceTimersByTimeAsync(100);
+    r.onProgress(queued(3));
+    await vi.advanceTimersByTimeAsync(100);
+    r.onProgress(queued(2));
+    await vi.advanceTimersByTimeAsync(799);
+    expect(sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sent).toEqual(["In the queue: position 4, about 8 s.", "In the queue: position 2, about 4 s."]);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(sent).toHaveLength(2);
+  });
+
+  it("an update exactly one interval after the last goes out at once", async () => {
+    const r = progressReporter(async (t) => void sent.push(t), 1000);
+    r.onProgress(queued(3));
+    await vi.advanceTimersByTimeAsync(1000);
+    r.onProgress(queued(2));
+    await settle();
+    expect(sent).toEqual(["In the queue: position 3, about 6 s.", "In the queue: position 2, about 4 s."]);
+  });
+
+  it("'started' goes out at once and drops the throttled update before it", async () => {
+    const r = progressReporter(async (t) => void sent.push(t), 1000);
+    r.onProgress(queued(3));
+    await vi.advanceTimersByTimeAsync(100);
+    r.onProgress(queued(2));
+    await vi.advanceTimersByTimeAsync(100);
+    r.onProgress({ type: "started" });
+    await settle();
+    expect(sent).toEqual(["In the queue: position 3, about 6 s.", "Working on it…"]);
+    // The next update waits a whole interval from 'started' (t = 200), not the dropped update's timer (t = 1000).
+    await vi.advanceTimersByTimeAsync(100);
+    r.onProgress({ type: "done" });
+    await vi.advanceTimersByTimeAsync(899);
+    expect(sent).toEqual(["In the queue: position 3, about 6 s.", "Working on it…"]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sent).toEqual(["In the queue: position 3, about 6 s.", "Working on it…", "Almost there…"]);
+  });
+
+  it("close() drops a throttled update and waits for the one in flight; a failed send does not stop the next", async () => {
+    let release!: () => void;
+    const sends: string[] = [];
+    const r = progressReporter(async (t) => {
+      sends.push(t);
+      if (t.includes("position 5")) throw new Error("edit refused");
+      if (t === "Working on it…") await new Promise<void>((res) => (release = res));
+      sent.push(t);
+    }, 1000);
+    r.onProgress(queued(5));
+    await vi.advanceTimersByTimeAsync(1000);
+    r.onProgress({ type: "started" });
+    await settle();
+    expect(sends).toEqual(["In the queue: position 5, about 10 s.", "Working on it…"]);
+    r.onProgress({ type: "done" });
+    let closed = false;
+    const closing = r.close().then(() => (closed = true));
+    await settle();
+    expect(closed).toBe(false);
+    release();
+    await closing;
+    expect(sent).toEqual(["Working on it…"]);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(sends).toHaveLength(2);
   });
 });
 
