@@ -1,6 +1,14 @@
 import type { RgbImage } from "../types.ts";
 import { warpTriangles } from "../warp/index.ts";
-import { INNER_LIP_RING, LIPS_INNER_LOWER, LIPS_INNER_UPPER, LIPS_MID_LOWER, LIPS_MID_UPPER } from "../warp/landmarks.ts";
+import {
+  INNER_LIP_RING,
+  LIPS_INNER_LOWER,
+  LIPS_INNER_UPPER,
+  LIPS_MID_LOWER,
+  LIPS_MID_UPPER,
+  LIPS_SEMI_OUTER_LOWER,
+  LIPS_SEMI_OUTER_UPPER,
+} from "../warp/landmarks.ts";
 import { blendPatch, featherInside, patchMean, pointsBox } from "./blend.ts";
 import { innerLipPolygon } from "./measure.ts";
 
@@ -118,7 +126,10 @@ export function paintMouthInterior(
 ): void {
   const n = INNER_LIP_RING.length;
   const dstRing = innerLipPolygon(outLm);
-  const srcRing = innerLipPolygon(reactionLm);
+  // Opening: the interior is the reaction's *visible* opening. The mesh's inner-lip points of an open mouth
+  // often sit on the lip itself (franck_04117's lower ones ~8 px into it), and that strip of the reaction's
+  // lip, pasted inside the template's lips, read as a swollen lower lip with a red rim.
+  const srcRing = edge === "opening" ? visibleInnerRing(reaction, reactionLm) : innerLipPolygon(reactionLm);
   const feather = mouthFeather(faceSize);
   // A thin (closing) ring grows across the mouth line too: grown only radially, its flat sides would stay a
   // sliver that the feather erodes away, leaving squeezed teeth visible towards the corners.
@@ -139,6 +150,72 @@ export function paintMouthInterior(
   warpTriangles(reaction, src, shifted, fan(n), canvas, cover);
   featherInside(cover, box.width, box.height, feather);
   blendPatch(out, canvas, cover, box.x, box.y, gain);
+}
+
+/**
+ * A pixel counts as lip when it is at least LIP_MIN_LUMA of the lip body's brightness (the mouth's darkness is
+ * not) and its chromaticity (r, g shares of R+G+B) is within LIP_CHROMA of the body's (teeth are greyer). By
+ * chromaticity, not brightness, because a lip's inner edge often carries a bright wet highlight.
+ */
+const LIP_MIN_LUMA = 0.6;
+const LIP_CHROMA = 0.045;
+/** The visible edge is searched at most this share of a column's lip gap away from the mesh's inner-lip point. */
+const LIP_EDGE_SEARCH = 0.25;
+
+/**
+ * The inner-lip ring (as innerLipPolygon) moved onto the visible edge of an open mouth: in each column the
+ * inner-lip point walks towards the opposite lip while the pixel under it still has its lip's colour (the
+ * lip body's mean, sampled between the mid and semi-outer lip rows), and stops at the first pixel that does
+ * not (teeth, tongue, darkness). At most LIP_EDGE_SEARCH of the gap; corners stay.
+ */
+export function visibleInnerRing(img: RgbImage, lm: Float32Array): Float32Array {
+  const ring = innerLipPolygon(lm);
+  const n = LIPS_INNER_LOWER.length;
+  const W = img.width, H = img.height, d = img.data;
+  const at = (x: number, y: number, c: number) => {
+    const xi = Math.min(W - 1, Math.max(0, Math.round(x))), yi = Math.min(H - 1, Math.max(0, Math.round(y)));
+    return d[(yi * W + xi) * 3 + c]!;
+  };
+  const bodyColour = (mid: readonly number[], semi: readonly number[]) => {
+    const sum = [0, 0, 0];
+    let k = 0;
+    for (let j = 2; j < n - 2; j++) {
+      const x = (lm[3 * mid[j]!]! + lm[3 * semi[j]!]!) / 2, y = (lm[3 * mid[j]! + 1]! + lm[3 * semi[j]! + 1]!) / 2;
+      for (let c = 0; c < 3; c++) sum[c]! += at(x, y, c);
+      k++;
+    }
+    const [r, g, b] = sum.map((v) => v / k) as [number, number, number];
+    const total = r + g + b + 1e-3;
+    return [r, g, b, total, r / total, g / total];
+  };
+  const lower = bodyColour(LIPS_MID_LOWER, LIPS_SEMI_OUTER_LOWER);
+  const upper = bodyColour(LIPS_MID_UPPER, LIPS_SEMI_OUTER_UPPER);
+  for (let j = 1; j < n - 1; j++) {
+    const lo = LIPS_INNER_LOWER[j]!, up = LIPS_INNER_UPPER[j]!;
+    const lx = lm[3 * lo]!, ly = lm[3 * lo + 1]!, ux = lm[3 * up]!, uy = lm[3 * up + 1]!;
+    const gap = Math.hypot(ux - lx, uy - ly);
+    if (gap < 2) continue;
+    const steps = Math.floor((gap * LIP_EDGE_SEARCH) / 0.5);
+    // Ring layout: the lower row first (index j), then the upper row reversed (index 2n - 2 - j).
+    for (const [k, fx, fy, tx, ty, body] of [
+      [j, lx, ly, ux, uy, lower],
+      [2 * n - 2 - j, ux, uy, lx, ly, upper],
+    ] as const) {
+      let s = 0;
+      for (; s < steps; s++) {
+        const t = ((s + 1) * 0.5) / gap;
+        const x = fx + (tx - fx) * t, y = fy + (ty - fy) * t;
+        const r = at(x, y, 0), g = at(x, y, 1), b = at(x, y, 2);
+        const sum = r + g + b + 1e-3;
+        if (sum < LIP_MIN_LUMA * body[3]!) break;
+        if (Math.abs(r / sum - body[4]!) > LIP_CHROMA || Math.abs(g / sum - body[5]!) > LIP_CHROMA) break;
+      }
+      const t = (s * 0.5) / gap;
+      ring[2 * k] = fx + (tx - fx) * t;
+      ring[2 * k + 1] = fy + (ty - fy) * t;
+    }
+  }
+  return ring;
 }
 
 /** Mean distance of ring points from their centroid. */

@@ -296,6 +296,33 @@ async function showsTemplatePerson(out: RgbImage, template: Name, reaction: Name
   return cosineSimilarity(e, await of(template)) > cosineSimilarity(e, await of(reaction));
 }
 
+describe("lips of an opening mouth", () => {
+  it("keep the template's own: none of the reaction's lip is pasted inside the new opening", () => {
+    // franck_04117's mesh puts its inner-lip points up to a few px onto its lips (a pale pink, wet edge:
+    // blue above green, unlike grace_hopper's or franck_01829's own lips under the warp). Painted as part of
+    // the interior, that strip lined the new opening as a pink rim on a swollen-looking lower lip.
+    // Reaction-pink share inside the new inner-lip ring: 0.075 over both templates before the interior was
+    // cut at the reaction's visible lip edge, 0.016 after.
+    let inside = 0, pink = 0;
+    for (const t of ["grace_hopper_512x512.jpg", "franck_01829.jpg"] as const) {
+      const res = transferExpression(input(t, "franck_04117.jpg"));
+      const ring = innerLipPolygon(res.landmarks);
+      const W = res.image.width, d = res.image.data;
+      const box = boxOf(res.landmarks, [78, 308, 13, 14, 82, 312, 87, 317], 1);
+      for (let y = box.y; y < box.y + box.height; y++) {
+        for (let x = box.x; x < box.x + box.width; x++) {
+          if (!insidePolygon(ring, x, y)) continue;
+          inside++;
+          const o = (y * W + x) * 3;
+          if (d[o + 2]! > d[o + 1]! + 3 && d[o]! > 120 && d[o]! - d[o + 1]! > 50) pink++;
+        }
+      }
+    }
+    expect(inside).toBeGreaterThan(3000);
+    expect(pink / inside).toBeLessThan(0.03);
+  });
+});
+
 describe("small template faces", () => {
   it("a ~100 px face keeps its fine detail and its tone through the warp", async () => {
     // grace_hopper at half size (face box ~95 px) wearing the laugh; detail = mean |Laplacian| of luma over
