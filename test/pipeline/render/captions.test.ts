@@ -122,6 +122,59 @@ describe("fitCaption (measured)", () => {
   });
 });
 
+describe("fitCaption placement and limits", () => {
+  const TALL = { x: 30, y: 40, width: 300, height: 200 };
+  const top = (r: { measuredBoxes: Array<{ y: number }> }) => Math.min(...r.measuredBoxes.map((b) => b.y));
+  const bottom = (r: { measuredBoxes: Array<{ y: number; height: number }> }) => Math.max(...r.measuredBoxes.map((b) => b.y + b.height));
+
+  it("sticks the ink to the box's top or bottom, or centres it, and always centres it across", async () => {
+    const opts = { maxFontSize: 40 };
+    const t = await fitCaption("hello", TALL, { ...opts, valign: "top" });
+    const b = await fitCaption("hello", TALL, { ...opts, valign: "bottom" });
+    const m = await fitCaption("hello", TALL, opts);
+    expect(t.fontSize).toBe(40);
+    expect(top(t)).toBe(TALL.y);
+    expect(bottom(b)).toBe(TALL.y + TALL.height);
+    const above = top(m) - TALL.y, below = TALL.y + TALL.height - bottom(m);
+    expect(above).toBeGreaterThan(50);
+    expect(Math.abs(above - below)).toBeLessThanOrEqual(1);
+    for (const r of [t, b, m]) {
+      const [line] = r.measuredBoxes;
+      const left = line.x - TALL.x, right = TALL.x + TALL.width - (line.x + line.width);
+      expect(left).toBeGreaterThan(50);
+      expect(Math.abs(left - right)).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it("keeps at most two explicit breaks (three lines); later ones become spaces", async () => {
+    const r = await fitCaption("one\ntwo\nthree\nfour", TALL);
+    expect(r.lines).toEqual(["ONE", "TWO", "THREE FOUR"]);
+    expect(r.measuredBoxes).toHaveLength(3);
+  });
+
+  it("keeps case when asked; nothing to draw in an empty box", async () => {
+    expect((await fitCaption("Hello There", TALL, { keepCase: true })).lines.join(" ")).toBe("Hello There");
+    for (const box of [{ ...TALL, width: 0 }, { ...TALL, height: 0 }]) expect((await fitCaption("hi", box)).fontSize).toBe(0);
+  });
+
+  it("the font is capped by the box height by default, and never below 1 px", async () => {
+    const low = { x: 0, y: 0, width: 600, height: 30 };
+    // Dashes have little ink height: only the cap stops them at the box's height.
+    const r = await fitCaption("- - -", low);
+    expect(r.fontSize).toBe(30);
+    for (const b of r.measuredBoxes) expect(inside(b, low)).toBe(true);
+    const tiny = await fitCaption("a caption far too long for a box this small", { x: 0, y: 0, width: 6, height: 4 });
+    expect(tiny.fontSize).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a long word stays whole where breaking it would not give a clearly larger font", async () => {
+    const wide = { x: 0, y: 0, width: 900, height: 80 };
+    const r = await fitCaption("internationalization", wide);
+    expect(r.lines).toEqual(["INTERNATIONALIZATION"]);
+    expect(r.fontSize).toBeGreaterThan(40);
+  });
+});
+
 describe("renderMeme (pixels)", () => {
   it.each([
     ["short", "lol"],
