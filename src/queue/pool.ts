@@ -21,9 +21,11 @@ import { parseWorkerSettings, type WorkerSettings } from "../core/requests.ts";
 import type { Job, JobResult } from "./jobs.ts";
 import { workerEntry } from "./modules.ts";
 import { shuttingDown, workersRestarting } from "./refusals.ts";
+import { createSpillDir, removeFiles, removeSpillDir, spill, spilledPaths, SPILL_MIN_BYTES, unspill } from "./spill.ts";
 import { fromWireError, type WireError } from "./wire.ts";
 
-export type ToWorker = { type: "run"; id: number; job: Job; requestId: string } | { type: "cancel"; id: number };
+/** `spillDir`: where the worker writes a large result (src/queue/spill.ts); large inputs arrive as files there. */
+export type ToWorker = { type: "run"; id: number; job: Job; requestId: string; spill: { dir: string; minBytes: number } } | { type: "cancel"; id: number };
 export type FromWorker =
   | { type: "ready" }
   | { type: "result"; id: number; result: JobResult }
@@ -37,6 +39,8 @@ export interface PoolOptions {
   cancelGraceMs?: number;
   /** What every worker process runs with (limits, inference, ffmpeg), validated by the worker at start. */
   settings: WorkerSettings;
+  /** Byte arrays from this size on travel as files (default SPILL_MIN_BYTES). */
+  spillMinBytes?: number;
   /** Called whenever a worker becomes free. */
   onIdle?: () => void;
   /**
@@ -56,6 +60,8 @@ interface Current {
   settled: boolean;
   graceTimer?: NodeJS.Timeout;
   cleanup: () => void;
+  /** The job's large inputs, written to files for the worker (deleted once the job is settled). */
+  files: string[];
 }
 
 interface Slot {
@@ -72,6 +78,7 @@ export class WorkerPool {
   private nextId = 1;
   private closed = false;
   private kills = 0;
+  private readonly spillDir = createSpillDir();
   /** Workers in a row that died before loading their handlers (reset by one that loads). */
   private loadFailures = 0;
   /** When the next restart after a load failure is due (performance.now() time), while one is pending. */
@@ -83,6 +90,7 @@ export class WorkerPool {
     // Checked here too, so a bad setting fails at start-up instead of in every worker it would respawn.
     this.opts = {
       cancelGraceMs: 250,
+      spillMinBytes: SPILL_MIN_BYTES,
       restartBackoff: { initialMs: 1000, maxMs: 30_000 },
       ...opts,
       settings: parseWorkerSettings(opts.settings),
@@ -159,6 +167,7 @@ export class WorkerPool {
         reject,
         settled: false,
         cleanup: () => ctx.signal?.removeEventListener("abort", onAbort),
+        files: [],
       };
       slot.current = cur;
       this.hold(slot, true);
@@ -169,7 +178,22 @@ export class WorkerPool {
         return;
       }
       ctx.signal?.addEventListener("abort", onAbort, { once: true });
-      this.send(slot, { type: "run", id, job, requestId: ctx.requestId });
+      // Large inputs go as files, written off the main thread; the message carries their paths.
+      spill(job, this.spillDir, `job-${id}-in`, this.opts.spillMinBytes).then(
+        ({ value, files }) => {
+          cur.files = files;
+          if (slot.current !== cur || cur.settled) {
+            // Cancelled while its input was being written: the worker never got it, so it is free again.
+            void removeFiles(files);
+            if (slot.current === cur) this.free(slot);
+          } else this.send(slot, { type: "run", id, job: value, requestId: ctx.requestId, spill: { dir: this.spillDir, minBytes: this.opts.spillMinBytes } });
+        },
+        (err: unknown) => {
+          logger.error({ err }, "could not hand a job's input to its worker");
+          this.finish(cur, new MimicError("INTERNAL", "Something went wrong while making your image. Please try again.", { cause: err }));
+          if (slot.current === cur) this.free(slot);
+        },
+      );
     });
   }
 
@@ -179,6 +203,7 @@ export class WorkerPool {
     for (const w of this.waiters.splice(0)) w(undefined);
     for (const s of this.slots) if (s.current) this.settle(s, reason);
     await Promise.all(this.slots.map((s) => this.stop(s)));
+    removeSpillDir(this.spillDir);
   }
 
   private spawn(): Slot {
@@ -239,10 +264,34 @@ export class WorkerPool {
       return;
     }
     const cur = slot.current;
-    if (!cur || cur.id !== msg.id) return;
-    if (msg.type === "result") this.settle(slot, undefined, msg.result);
-    else this.settle(slot, fromWireError(msg.error));
+    if (!cur || cur.id !== msg.id || cur.settled || msg.type === "error") {
+      // A late answer (the job was cancelled or timed out meanwhile) is discarded, its files too.
+      if (msg.type === "result") void removeFiles(spilledPaths(msg.result));
+      if (cur && cur.id === msg.id) {
+        if (msg.type === "error") this.settle(slot, fromWireError(msg.error));
+        this.free(slot);
+      }
+      return;
+    }
+    // The worker is free at once; a large result is read back from its files off the main thread.
     this.free(slot);
+    unspill(msg.result).then(
+      ({ value, files }) => {
+        this.finish(cur, undefined, value);
+        void removeFiles(files);
+      },
+      (err: unknown) => {
+        this.finish(cur, new MimicError("INTERNAL", "Something went wrong while making your image. Please try again.", { cause: err }));
+        void this.sweep(cur.id);
+      },
+    );
+  }
+
+  /** Deletes whatever files a job left (a killed worker may have been writing its result). */
+  private async sweep(id: number): Promise<void> {
+    const { readdir } = await import("node:fs/promises");
+    const mine = (await readdir(this.spillDir).catch(() => [] as string[])).filter((f) => f.startsWith(`job-${id}-`));
+    await removeFiles(mine.map((f) => `${this.spillDir}/${f}`));
   }
 
   /** Cancellation / timeout: settle now, ask the handler to stop, kill the process if it does not. */
@@ -260,10 +309,15 @@ export class WorkerPool {
   }
 
   private settle(slot: Slot, err?: unknown, result?: JobResult): void {
-    const cur = slot.current;
-    if (!cur || cur.settled) return;
+    if (slot.current) this.finish(slot.current, err, result);
+  }
+
+  /** Settles the caller's promise once and deletes the job's input files. */
+  private finish(cur: Current, err?: unknown, result?: JobResult): void {
+    if (cur.settled) return;
     cur.settled = true;
     cur.cleanup();
+    void removeFiles(cur.files);
     if (err !== undefined) cur.reject(err);
     else cur.resolve(result!);
   }
@@ -306,8 +360,9 @@ export class WorkerPool {
     if (i < 0) return;
     if (err !== undefined) this.settle(slot, err);
     this.slots.splice(i, 1);
-    void this.stop(slot);
     const cur = slot.current;
+    // Once it is gone, whatever it was writing for its job goes too.
+    void this.stop(slot).then(() => cur && this.sweep(cur.id));
     if (cur?.graceTimer) clearTimeout(cur.graceTimer);
     if (this.closed) return;
     const respawn = () => {

@@ -8,6 +8,7 @@ import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import type { HandlerSet, Job } from "./jobs.ts";
 import type { FromWorker, ToWorker } from "./pool.ts";
+import { spill, unspill } from "./spill.ts";
 import { toWireError } from "./wire.ts";
 
 if (!process.send) throw new Error("src/queue/worker.ts must run in a process started by the queue's WorkerPool");
@@ -28,16 +29,18 @@ if (!handlers) throw new Error(`handler module ${handlersUrl} exports no "handle
 // spend the next job's time budget on start-up.
 await mod.warmUp?.(settings);
 
-async function run(id: number, raw: Job, requestId: string): Promise<void> {
+async function run(id: number, raw: Job, requestId: string, where: { dir: string; minBytes: number }): Promise<void> {
   const ac = new AbortController();
   running.set(id, ac);
   try {
-    // The front door's request types, checked again where the job runs (it may come from another process).
-    const job = parseJob(raw);
+    // Large inputs arrive as files (src/queue/spill.ts); the parent deletes them once the job ends.
+    // The front door's request types are checked again here, where the job runs (it may come from another process).
+    const job = parseJob((await unspill(raw)).value);
     const handler = handlers![job.kind] as ((j: Job, ctx: unknown) => ReturnType<NonNullable<HandlerSet["meme"]>>) | undefined;
     if (!handler) throw new MimicError("INTERNAL", "This kind of request is not available right now.", { logMessage: `no handler for ${job.kind}` });
     const result = await handler(job, { requestId, settings, signal: ac.signal, log: logger.child({ requestId, kind: job.kind }) });
-    send({ type: "result", id, result });
+    // A large result goes back as files in the pool's folder too (the parent reads and deletes them).
+    send({ type: "result", id, result: (await spill(result, where.dir, `job-${id}-out`, where.minBytes)).value });
   } catch (e) {
     send({ type: "error", id, error: toWireError(e) });
   } finally {
@@ -46,7 +49,7 @@ async function run(id: number, raw: Job, requestId: string): Promise<void> {
 }
 
 process.on("message", (msg: ToWorker) => {
-  if (msg.type === "run") void run(msg.id, msg.job, msg.requestId);
+  if (msg.type === "run") void run(msg.id, msg.job, msg.requestId, msg.spill);
   else if (msg.type === "cancel") running.get(msg.id)?.abort(new MimicError("CANCELLED", "The request was cancelled."));
 });
 send({ type: "ready" });
