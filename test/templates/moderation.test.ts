@@ -378,6 +378,81 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     expect(await store.moderation.userUsage(me)).toEqual({ usedToday: 1, dailyQuota: 4, cooldownRemainingSeconds: 2 });
     clock = T0;
   });
+
+  it.skipIf(skip)("refusals name their reason, read the asker's own last use, and apply only where they belong", async () => {
+    const s = "reasons";
+    await store.moderation.updateRules(admin(s), { disabledCommands: ["morph"], allowedChannels: ["memes"] });
+    const off = await refusal(store.moderation.admit(at("r1", s, "memes"), "morph"));
+    expect([off.code, off.userMessage]).toEqual(["DISABLED", "The morph command is switched off on this server."]);
+    const channel = await refusal(store.moderation.admit(at("r1", s, "general"), "meme"));
+    expect(channel.userMessage).toBe("Mimic doesn't answer in this channel here. Ask in one of the channels the admins allowed.");
+    // No channel to judge (a platform without channels): the channel list does not apply.
+    await store.moderation.admit(at("r1", s, null), "meme");
+    await store.moderation.updateRules(admin(s), { enabled: false });
+    const disabled = await refusal(store.moderation.admit(at("r1", s, "memes"), "meme"));
+    expect([disabled.code, disabled.userMessage]).toEqual(["DISABLED", "Mimic is switched off on this server. An admin can turn it back on."]);
+    await store.moderation.ban(admin(s), "r2");
+    await store.moderation.ban(admin("elsewhere"), "r9");
+    const banned = await refusal(store.moderation.admit(at("r2", s, "memes"), "meme"));
+    expect([banned.code, banned.userMessage]).toEqual(["FORBIDDEN", "An admin of this server has blocked you from using Mimic here."]);
+    expect((await store.moderation.bans(admin(s))).map((b) => b.userId)).toEqual(["r2"]);
+    expect(await store.moderation.unban(admin(s), "r9")).toBe(false);
+    expect((await store.moderation.bans(admin("elsewhere"))).map((b) => b.userId)).toEqual(["r9"]);
+    for (const name of ["!meme", "meme!"]) {
+      expect((await refusal(store.moderation.updateRules(admin(s), { disabledCommands: [name] }))).code).toBe("BAD_INPUT");
+    }
+  });
+
+  it.skipIf(skip)("a quota refusal says whose quota ran out, even right after another user's use or at the cooldown's end", async () => {
+    const s = "whose";
+    await store.moderation.updateRules(admin(s), { dailyQuotaPerUser: 1, cooldownSeconds: 30 });
+    clock = T0 - 60_000;
+    await store.moderation.admit(at("early", s), "meme");
+    clock = T0;
+    await store.moderation.admit(at("other", s), "meme");
+    // "early" is out of quota, not cooling down: another user's use just now is not theirs.
+    clock = T0 + 1000;
+    const mine = await refusal(store.moderation.admit(at("early", s), "meme"));
+    expect(mine.code).toBe("QUOTA_EXCEEDED");
+    expect(mine.details).toEqual({ scope: "user", quota: 1 });
+    // Exactly when "other"'s cooldown ends, what stops them is the quota.
+    clock = T0 + 30_000;
+    expect((await refusal(store.moderation.admit(at("other", s), "meme"))).code).toBe("QUOTA_EXCEEDED");
+    // With no per-user quota, a full server says it is the server's.
+    await store.moderation.updateRules(admin("whose-server"), { dailyQuotaPerUser: 0, dailyQuotaPerServer: 1 });
+    await store.moderation.admit(at("a", "whose-server"), "meme");
+    const server = await refusal(store.moderation.admit(at("b", "whose-server"), "meme"));
+    expect(server.details).toEqual({ scope: "server", quota: 1 });
+    clock = T0;
+  });
+
+  it.skipIf(skip)("a refund gives back only its own use", async () => {
+    const s = "refund-own";
+    clock = T0;
+    const mine = await store.moderation.admit(at("me", s), "meme");
+    await store.moderation.admit(at("you", s), "meme");
+    await store.moderation.admit(at("me", "refund-other"), "meme");
+    await mine.refund();
+    expect((await store.moderation.userUsage(at("me", s))).usedToday).toBe(0);
+    expect((await store.moderation.userUsage(at("you", s))).usedToday).toBe(1);
+    expect((await store.moderation.userUsage(at("me", "refund-other"))).usedToday).toBe(1);
+  });
+
+  it.skipIf(skip)("private chats never count against a server quota, whatever the configured default", async () => {
+    type RawDb = ConstructorParameters<typeof Moderation>[0];
+    const db0 = (store.moderation as unknown as { db: RawDb }).db;
+    const strict = new Moderation(db0, dialect, { ...store.moderation.defaults, dailyQuotaPerServer: 1 }, () => clock);
+    await strict.admit(at("dm-a", null, null), "meme");
+    await strict.admit(at("dm-b", null, null), "meme");
+  });
+
+  it.skipIf(skip)("the usage report lists the top 10 users unless asked for more", async () => {
+    const s = "top10";
+    clock = T0;
+    for (let i = 0; i < 11; i++) await store.moderation.admit(at(`u${String(i).padStart(2, "0")}`, s), "meme");
+    expect((await store.moderation.usageReport(admin(s))).today.topUsers).toHaveLength(10);
+    expect((await store.moderation.usageReport(admin(s), { topUsers: 20 })).today.topUsers).toHaveLength(11);
+  });
 });
 
 describe("formatWait", () => {
