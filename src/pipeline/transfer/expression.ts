@@ -78,6 +78,12 @@ const LOWER_LID_SHARE = 0.15;
  * at 0.5 a template wearing it moved both lids about equally (a squint from above, not a cheek raise).
  */
 const SMILE_LOWER_LID_SHARE = 0.7;
+/**
+ * At most this share of the rest aperture is a lower lid's rise (a cheek raise narrows an eye by about a third;
+ * it cannot shut it). With no limit, a laughing reaction with its eyes shut closed the template's eyes by
+ * lifting the lower lids 80–90 % of the way up to still-open upper lids.
+ */
+const CHEEK_LID_MAX = 0.35;
 const SMILE_FROM = 0.03;
 const SMILE_FULL = 0.08;
 /** How much of the upper lid's motion the lid crease above it follows. */
@@ -191,7 +197,11 @@ function neutralEye(
   const delta = ((target - r) * w) / norm; // > 0 opens
   // Most of an aperture change is the upper lid; the rest is the lower lid, more of it when a smiling eye is
   // opened to rest (see SMILE_LOWER_LID_SHARE).
-  const share = delta > 0 ? LOWER_LID_SHARE + (SMILE_LOWER_LID_SHARE - LOWER_LID_SHARE) * smile : LOWER_LID_SHARE;
+  let share = delta > 0 ? LOWER_LID_SHARE + (SMILE_LOWER_LID_SHARE - LOWER_LID_SHARE) * smile : LOWER_LID_SHARE;
+  // A cheek can push the lower lid only so far up: the rest of a deeper closing (eyes shut while laughing) is
+  // the upper lid coming down.
+  const lowerMax = (CHEEK_LID_MAX * target * w) / norm;
+  if (delta * share > lowerMax) share = lowerMax / delta;
   for (let j = 1; j < 8; j++) {
     const d = delta * Math.sin((j * Math.PI) / 8);
     n[3 * upper[j]! + 1]! -= d * (1 - share);

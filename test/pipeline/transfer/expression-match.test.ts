@@ -98,6 +98,26 @@ describe("a smile's squint", () => {
   });
 });
 
+describe("a laugh with its eyes shut", () => {
+  // The laugh with its lids closed in the mesh. Before the cheek's share was capped (CHEEK_LID_MAX), the
+  // template's eyes shut by the lower lids rising 80–90 % of the way (grace: upper 0.009, lower 0.064).
+  it.each(["grace_hopper_512x512.jpg", "astronaut.png"] as const)("%s closes its eyes with the upper lids", (t) => {
+    const shut = fx.faces.get("franck_04117.jpg")!.landmarks.slice();
+    for (const [up, lo] of [[RIGHT_EYE_UPPER, RIGHT_EYE_LOWER], [LEFT_EYE_UPPER, LEFT_EYE_LOWER]] as const) {
+      for (let j = 1; j < up.length - 1; j++) for (let k = 0; k < 3; k++) shut[3 * up[j]! + k] = shut[3 * lo[j]! + k]!;
+    }
+    const tpl = fx.faces.get(t)!.landmarks;
+    const res = transferExpression({ template: fx.images.get(t)!, templateFace: fx.faces.get(t)!, reaction: fx.images.get("franck_04117.jpg")!, reactionFace: { ...fx.faces.get("franck_04117.jpg")!, landmarks: shut } });
+    const a = toLocal(localFrame(tpl), tpl), b = toLocal(localFrame(res.landmarks), res.landmarks);
+    const mid = (l: Float64Array, ring: readonly number[]) => (l[3 * ring[3]! + 1]! + l[3 * ring[4]! + 1]! + l[3 * ring[5]! + 1]!) / 3 - (l[3 * ring[0]! + 1]! + l[3 * ring[8]! + 1]!) / 2;
+    for (const [up, lo] of [[RIGHT_EYE_UPPER, RIGHT_EYE_LOWER], [LEFT_EYE_UPPER, LEFT_EYE_LOWER]] as const) {
+      const drop = mid(b, up) - mid(a, up), rise = mid(a, lo) - mid(b, lo), was = mid(a, lo) - mid(a, up);
+      expect(drop + rise).toBeGreaterThan(0.8 * was); // shut
+      expect(drop).toBeGreaterThan(2 * rise);
+    }
+  });
+});
+
 describe("re-analysed transfer ratio", () => {
   // The picture painted through the real transfer, read again by the analyzer (issue 14's metric). Before the
   // reaction's neutral became a point estimate: brows 0.52 / 0.50 (franck_01829), mouth width 0.71 (grace).
