@@ -6,7 +6,7 @@ export const FACE_LIMITS = {
   minScore: 0.5,
   minMeshScore: 0.5,
   maxAbsYaw: 45,
-  minFaceSizePx: 96,
+  minFaceSizePx: 64,
 } as const;
 
 /** template: a saved face; photo: a face photo given as a file (the CLI); reaction: the reaction image. */

@@ -324,13 +324,15 @@ describe("lips of an opening mouth", () => {
 });
 
 describe("small template faces", () => {
-  it("a ~100 px face keeps its fine detail and its tone through the warp", async () => {
+  it.each([[256, 110], [205, 90]] as const)("a small face (image %i px, face under %i px) keeps its fine detail and its tone through the warp", async (side, faceMax) => {
     // grace_hopper at half size (face box ~95 px) wearing the laugh; detail = mean |Laplacian| of luma over
     // the changed pixels outside the mouth (whose inside is painted from the reaction). Bilinear sampling
     // kept 0.75 of it; Catmull-Rom keeps 0.88.
-    const tpl = resizeImage(fx.images.get("grace_hopper_512x512.jpg")!, 256, 256);
+    // The 80–90 px face is the eval's smallest synthetic template: saved faces go down to 64 px (enrolment's
+    // limit), so the transfer must take them too.
+    const tpl = resizeImage(fx.images.get("grace_hopper_512x512.jpg")!, side, side);
     const face = (await fx.analyzer.analyze(tpl)).faces[0]!;
-    expect(face.box.width).toBeLessThan(110);
+    expect(face.quality.faceSizePx).toBeLessThan(faceMax);
     const res = transferExpression({ template: tpl, templateFace: face, reaction: fx.images.get("franck_04117.jpg")!, reactionFace: fx.faces.get("franck_04117.jpg")! });
     const mouth = boxOf(face.landmarks, MOUTH, 4);
     const W = tpl.width, cb = res.changedBox!;
@@ -349,7 +351,7 @@ describe("small template faces", () => {
         n++;
       }
     }
-    expect(n).toBeGreaterThan(2000);
+    expect(n).toBeGreaterThan(1000);
     expect(after / before).toBeGreaterThan(0.84);
     // No tone change: the moved skin keeps its mean brightness (within what the moved geometry itself shifts).
     expect(Math.abs(lumaAfter - lumaBefore) / n).toBeLessThan(2.5);

@@ -51,9 +51,9 @@ describe("checkFace", () => {
     expect(right.code).toBe("FACE_UNUSABLE");
     expect(right.details).toEqual({ role: "reaction", yaw: 45.6 });
     expect(refusal(() => checkFace(face({ yaw: -50 }), "template")).userMessage).toMatch(/turned too far to the side \(50°/);
-    const small = refusal(() => checkFace(face({ size: 95.4 }), "template"));
-    expect(small.userMessage).toMatch(/^The face in your saved face is too small \(95 px; at least 96 px across is needed\)\. Save your face again/);
-    expect(small.details).toEqual({ role: "template", faceSizePx: 95.4 });
+    const small = refusal(() => checkFace(face({ size: 63.4 }), "template"));
+    expect(small.userMessage).toMatch(/^The face in your saved face is too small \(63 px; at least 64 px across is needed\)\. Save your face again/);
+    expect(small.details).toEqual({ role: "template", faceSizePx: 63.4 });
   });
 
   it("refuses a mesh of the wrong length or with a non-finite point", () => {
