@@ -84,6 +84,45 @@ describe("FairScheduler (deficit round-robin)", () => {
     expect(drain(p)).toEqual(["y"]);
   });
 
+  test("turns after arrivals and cancellations: a new lane joins behind the lanes already waiting", () => {
+    const job = (lane: string, item: string, cost = 1) => ({ lane, priority: 0, cost, item });
+    // A lane just served waits for a lane that arrived after it.
+    let s = new FairScheduler<string>();
+    s.push(job("A", "a1"));
+    s.push(job("A", "a2"));
+    expect(s.next()?.item).toBe("a1");
+    s.push(job("B", "b1"));
+    expect(drain(s)).toEqual(["b1", "a2"]);
+
+    // Removing one job of a two-job lane keeps the lane and its other job.
+    s = new FairScheduler<string>();
+    const x1 = job("X", "x1");
+    s.push(x1);
+    s.push(job("X", "x2"));
+    s.push(job("Y", "y1"));
+    expect(s.remove(x1)).toBe(true);
+    expect(s.size).toBe(2);
+    expect(drain(s)).toEqual(["x2", "y1"]);
+
+    // A lane cancelled behind the cursor does not give the lane under it a second quantum.
+    s = new FairScheduler<string>();
+    const a1 = job("A", "a1", 2);
+    s.push(a1);
+    s.push(job("B", "b1"));
+    s.push(job("B", "b2"));
+    s.push(job("C", "c1"));
+    expect(s.next()?.item).toBe("b1");
+    expect(s.remove(a1)).toBe(true);
+    expect(drain(s)).toEqual(["c1", "b2"]);
+
+    // Mid-round, a new lane waits for every lane already waiting (C, A), and comes before the one just served (B).
+    s = new FairScheduler<string>();
+    for (const l of ["A", "B", "C"]) for (let i = 1; i <= 2; i++) s.push(job(l, `${l.toLowerCase()}${i}`));
+    expect([s.next()?.item, s.next()?.item]).toEqual(["a1", "b1"]);
+    s.push(job("D", "d1"));
+    expect(drain(s)).toEqual(["c1", "a2", "d1", "b2", "c2"]);
+  });
+
   test("costInQuanta is relative to the cheapest kind and at least 1", () => {
     expect(costInQuanta(150, 150)).toBe(1);
     expect(costInQuanta(1500, 150)).toBe(10);
