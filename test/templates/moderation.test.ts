@@ -419,7 +419,8 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     clock = T0 + 30_000;
     expect((await refusal(store.moderation.admit(at("other", s), "meme"))).code).toBe("QUOTA_EXCEEDED");
     // With no per-user quota, a full server says it is the server's.
-    await store.moderation.updateRules(admin("whose-server"), { dailyQuotaPerUser: 0, dailyQuotaPerServer: 1 });
+    // (A cooldown too: the refused user has no use of their own to read it from.)
+    await store.moderation.updateRules(admin("whose-server"), { dailyQuotaPerUser: 0, dailyQuotaPerServer: 1, cooldownSeconds: 5 });
     await store.moderation.admit(at("a", "whose-server"), "meme");
     const server = await refusal(store.moderation.admit(at("b", "whose-server"), "meme"));
     expect(server.details).toEqual({ scope: "server", quota: 1 });
@@ -436,6 +437,32 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     expect((await store.moderation.userUsage(at("me", s))).usedToday).toBe(0);
     expect((await store.moderation.userUsage(at("you", s))).usedToday).toBe(1);
     expect((await store.moderation.userUsage(at("me", "refund-other"))).usedToday).toBe(1);
+  });
+
+  it.skipIf(skip)("a cooldown runs from the latest use, not the first of the day", async () => {
+    const s = "latest";
+    await store.moderation.updateRules(admin(s), { cooldownSeconds: 30 });
+    clock = T0 - 100_000;
+    await store.moderation.admit(at("twice", s), "meme");
+    clock = T0;
+    await store.moderation.admit(at("twice", s), "meme");
+    clock = T0 + 5000;
+    const e = await refusal(store.moderation.admit(at("twice", s), "meme"));
+    expect([e.code, e.retryAfterSeconds]).toEqual(["COOLDOWN", 25]);
+    clock = T0;
+  });
+
+  it.skipIf(skip)("in a private chat, an NSFW refusal and the user's own quota count as anywhere else", async () => {
+    type RawDb = ConstructorParameters<typeof Moderation>[0];
+    const db0 = (store.moderation as unknown as { db: RawDb }).db;
+    const strict = new Moderation(db0, dialect, { ...store.moderation.defaults, dailyQuotaPerUser: 2 }, () => clock);
+    const dm = at("dm-quota", null, null);
+    await strict.recordRefusal(dm, "nsfw");
+    expect((await strict.userUsage(dm)).usedToday).toBe(1);
+    await strict.admit(dm, "meme");
+    const e = await refusal(strict.admit(dm, "meme"));
+    expect(e.code).toBe("QUOTA_EXCEEDED");
+    expect(e.details).toEqual({ scope: "user", quota: 2 });
   });
 
   it.skipIf(skip)("private chats never count against a server quota, whatever the configured default", async () => {
