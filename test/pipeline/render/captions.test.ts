@@ -167,6 +167,37 @@ describe("fitCaption placement and limits", () => {
     expect(tiny.fontSize).toBeGreaterThanOrEqual(1);
   });
 
+  it("picks the largest font that fits: the ink fills the box in the direction that binds, over balanced lines", async () => {
+    const boxes = [
+      { x: 20, y: 10, width: 400, height: 90 },
+      { x: 0, y: 0, width: 300, height: 200 },
+      { x: 0, y: 0, width: 200, height: 120 },
+    ];
+    const texts = [
+      "when you finally fix the bug at three in the morning",
+      "word word word word word word word word",
+      "top line\nsecond",
+      "当你终于修好了这个错误但是发现测试本身就是错的时候",
+      "pneumonoultramicroscopicsilicovolcanoconiosis",
+      "one two three four five six",
+      "a bb ccc dddd eeeee ffffff",
+    ];
+    for (const box of boxes) {
+      for (const text of texts) {
+        const r = await fitCaption(text, box);
+        const xs = r.measuredBoxes.flatMap((b) => [b.x, b.x + b.width]), ys = r.measuredBoxes.flatMap((b) => [b.y, b.y + b.height]);
+        const fill = Math.max((Math.max(...xs) - Math.min(...xs)) / box.width, (Math.max(...ys) - Math.min(...ys)) / box.height);
+        expect(fill, `${text} in ${box.width}×${box.height}`).toBeGreaterThan(0.8);
+        expect(fill).toBeLessThanOrEqual(1);
+      }
+    }
+    // Balanced: the words are shared out as evenly as the line count allows.
+    expect((await fitCaption(texts[1], boxes[0])).lines).toEqual(["WORD WORD WORD WORD", "WORD WORD WORD WORD"]);
+    expect((await fitCaption(texts[1], boxes[1])).lines).toEqual(["WORD WORD WORD", "WORD WORD WORD", "WORD WORD"]);
+    expect((await fitCaption(texts[5], boxes[1])).lines).toEqual(["ONE TWO", "THREE FOUR", "FIVE SIX"]);
+    expect((await fitCaption(texts[5], boxes[0])).lines).toEqual(["ONE TWO THREE", "FOUR FIVE SIX"]);
+  });
+
   it("a long word stays whole where breaking it would not give a clearly larger font", async () => {
     const wide = { x: 0, y: 0, width: 900, height: 80 };
     const r = await fitCaption("internationalization", wide);
