@@ -52,6 +52,16 @@ export function printNotes(notes: string[]): void {
   for (const n of notes) process.stderr.write(`note: ${n}\n`);
 }
 
+/**
+ * The face analyzer with the configuration's onnxruntime options (ORT_EXECUTION_PROVIDER, ORT_THREADS): the
+ * pipeline reads no environment, so each command that analyses faces starts it this way, first.
+ */
+export async function configuredAnalyzer() {
+  const c = loadConfig();
+  const { getFaceAnalyzer } = await import("../pipeline/face/index.ts");
+  return getFaceAnalyzer({ provider: c.ORT_EXECUTION_PROVIDER, threads: c.ORT_THREADS });
+}
+
 /** Upload guards from the configuration (MAX_INPUT_*), as the bots' workers apply them. */
 export function inputLimits(): { maxPixels: number; maxBytes: number } {
   const c = loadConfig();

@@ -17,8 +17,12 @@ const dir = mkdtempSync(join(tmpdir(), "mimic-cli-door-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function mimic(...args: string[]): Promise<{ code: number; stderr: string }> {
+  return mimicWith({}, ...args);
+}
+
+function mimicWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["bin/mimic.mjs", ...args], { cwd: root, env: { ...process.env, LOG_LEVEL: "silent" } }, (err, _out, stderr) =>
+    execFile(process.execPath, ["bin/mimic.mjs", ...args], { cwd: root, env: { ...process.env, LOG_LEVEL: "silent", ...env } }, (err, _out, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
     );
   });
@@ -54,5 +58,19 @@ describe("mimic meme: the same front door", () => {
     const r = await meme("--top", "hi ሰ");
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("note: I have no font for ሰ (U+1230), so it was left out of the caption.");
+  });
+});
+
+describe("the CLI passes its configuration to the pipeline (which reads no environment)", () => {
+  it("MAX_INPUT_PIXELS and ORT_EXECUTION_PROVIDER reach meme, morph, analyze and face save", async () => {
+    const small = { MAX_INPUT_PIXELS: "300000" };
+    const tooLarge = /That picture is too large \(720×576 pixels\): the limit is 0\.3 megapixels/;
+    expect((await mimicWith(small, "meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", fixture("franck_04117.jpg"), "--out", join(dir, "p.png"))).stderr).toMatch(tooLarge);
+    expect((await mimicWith(small, "morph", "--from", fixture("grace_hopper_512x512.jpg"), "--to", fixture("franck_04117.jpg"), "--out", join(dir, "p.gif"))).stderr).toMatch(tooLarge);
+    expect((await mimicWith(small, "analyze", fixture("franck_04117.jpg"))).stderr).toMatch(tooLarge);
+    const cuda = await mimicWith({ ORT_EXECUTION_PROVIDER: "cuda", DATA_DIR: dir, DATABASE_URL: `file:${join(dir, "m.db")}` }, "face", "add", fixture("grace_hopper_512x512.jpg"), "--name", "me");
+    expect(cuda.code).not.toBe(0);
+    expect(cuda.stderr).toMatch(/ORT_EXECUTION_PROVIDER=cuda/);
+    expect((await mimicWith({ ORT_EXECUTION_PROVIDER: "cuda" }, "analyze", fixture("astronaut.png"))).stderr).toMatch(/ORT_EXECUTION_PROVIDER=cuda/);
   });
 });

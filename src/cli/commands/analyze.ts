@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { MimicError, userMessageOf } from "../../errors.ts";
+import { loadConfig } from "../../config.ts";
+import { inputLimits } from "../args.ts";
 import { analyzeBytes } from "../../pipeline/face/index.ts";
 import { measureExpression } from "../../pipeline/transfer/index.ts";
 import type { FaceAnalysis } from "../../pipeline/types.ts";
@@ -25,9 +27,13 @@ export function register(program: Command): void {
       }
       const failed: string[] = [];
       let firstError: MimicError | undefined;
+      // The configuration's upload guards and onnxruntime options (the pipeline reads no environment).
+      const limits = inputLimits();
+      const c = loadConfig();
+      const inference = { provider: c.ORT_EXECUTION_PROVIDER, threads: c.ORT_THREADS };
       for (const file of files) {
         try {
-          const { image: _image, ...analysis } = await analyzeBytes(await readBytes(file), { maxFaces });
+          const { image: _image, ...analysis } = await analyzeBytes(await readBytes(file), { maxFaces, ...limits, inference });
           process.stdout.write(o.json ? `${JSON.stringify(toJson(file, analysis, !!o.landmarks))}\n` : summary(file, analysis));
         } catch (cause) {
           if (!(cause instanceof MimicError)) throw cause;

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { readInputFile } from "../args.ts";
+import { configuredAnalyzer, inputLimits, readInputFile } from "../args.ts";
 import { MimicError } from "../../errors.ts";
 import { enrolFace, openStore, type Owner, type Store } from "../../templates/index.ts";
 
@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .action((file: string, o: UserOpts & { name: string; default?: boolean }) =>
       withStore(o, async (store) => {
         const photo = await readInputFile(file);
-        const r = await enrolFace(store.templates, owner(o), o.name, photo, { makeDefault: o.default === true });
+        const r = await enrolFace(store.templates, owner(o), o.name, photo, { makeDefault: o.default === true, analyzer: await configuredAnalyzer(), decode: inputLimits() });
         const lines = [`saved "${r.template.name}"${r.template.isDefault ? " (default)" : ""} for ${o.platform}:${o.user}`];
         for (const w of r.warnings) lines.push(`note: ${w}`);
         process.stdout.write(`${lines.join("\n")}\n`);

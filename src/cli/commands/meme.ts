@@ -1,11 +1,10 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { inputLimits, named, choice, memeRequestFromFlags, printNotes, readInputFile, wholeNumber } from "../args.ts";
+import { configuredAnalyzer, inputLimits, named, choice, memeRequestFromFlags, printNotes, readInputFile, wholeNumber } from "../args.ts";
 import { MimicError } from "../../errors.ts";
 import { makeMeme } from "../../pipeline/transfer/meme.ts";
 import { selectFace, type Regions, type TransferMode } from "../../pipeline/transfer/index.ts";
 import { decodeReaction, type LoopMode } from "../../pipeline/animate/index.ts";
-import { getFaceAnalyzer } from "../../pipeline/face/index.ts";
 import { decodeImage } from "../../pipeline/image/index.ts";
 import { assembleMeme } from "../../pipeline/meme.ts";
 import type { InputLimits } from "../../pipeline/settings.ts";
@@ -74,7 +73,7 @@ export function register(program: Command): void {
         return;
       }
       const sources = { face: named(o.face), reaction: named(o.reaction) };
-      const meme = await makeMeme(template, reaction, { mode, regions, intensity, faceIndex, captions, sources, limits });
+      const meme = await makeMeme(template, reaction, { mode, regions, intensity, faceIndex, captions, sources, limits }, await configuredAnalyzer());
       printNotes(meme.notes);
       try {
         await writeFile(o.out, meme.png);
@@ -133,7 +132,7 @@ async function writeAnimatedMeme(
   const loop = o.loop === undefined ? undefined : choice<LoopMode>("--loop", o.loop, ["pingpong", "forward"]);
   const t0 = performance.now();
   const [template, reaction] = await Promise.all([decodeImage(templateBytes, opts.limits), decodeReaction(reactionBytes, opts.limits)]);
-  const analyzer = await getFaceAnalyzer();
+  const analyzer = await configuredAnalyzer();
   const templateFace = selectFace(await analyzer.analyze(template), "photo", undefined, named(o.face));
   // A still reaction's face is chosen here so --face-index applies; animations are tracked per frame.
   const reactionFaces =

@@ -1,10 +1,9 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { inputLimits, named, choice, printNotes, readInputFile, wholeNumber } from "../args.ts";
+import { configuredAnalyzer, inputLimits, named, choice, printNotes, readInputFile, wholeNumber } from "../args.ts";
 import { parseMorphRequest } from "../../core/requests.ts";
 import { MimicError } from "../../errors.ts";
 import { decodeReaction, renderFaceMorphGif, type LoopMode } from "../../pipeline/animate/index.ts";
-import { getFaceAnalyzer } from "../../pipeline/face/index.ts";
 import { DEFAULT_GIF_MAX_BYTES } from "../../pipeline/gif/index.ts";
 import { decodeImage } from "../../pipeline/image/index.ts";
 import { assembleMeme } from "../../pipeline/meme.ts";
@@ -66,7 +65,7 @@ export function register(program: Command): void {
       const req = parseMorphRequest({ top: o.top, bottom: o.bottom }, { top: "--top", bottom: "--bottom" });
       const captions = { top: req.top, bottom: req.bottom };
       const limits = inputLimits();
-      const analyzer = await getFaceAnalyzer();
+      const analyzer = await configuredAnalyzer();
       const template = await decodeImage(fromBytes, limits);
       const templateFace = selectFace(await analyzer.analyze(template), "photo", undefined, named(o.from));
       const reaction = await decodeReaction(toBytes, limits);

@@ -530,12 +530,12 @@ export function getFaceAnalyzer(opts: FaceAnalyzerOptions = {}): Promise<FaceAna
 /** Decode (with the upload guards) + analyze, using the shared analyzer. Timings include `decode`. */
 export async function analyzeBytes(
   bytes: Uint8Array,
-  opts: AnalyzeOptions & DecodeOptions = {},
+  opts: AnalyzeOptions & DecodeOptions & { inference?: FaceAnalyzerOptions } = {},
 ): Promise<FaceAnalysis & { image: RgbImage }> {
   const t0 = performance.now();
   const image = await decodeImage(bytes, opts);
   const t1 = performance.now();
-  const analyzer = await getFaceAnalyzer();
+  const analyzer = await getFaceAnalyzer(opts.inference);
   const t2 = performance.now();
   const analysis = await analyzer.analyze(image, opts);
   const decode = t1 - t0;
