@@ -146,4 +146,34 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
     expect(await db.query("SELECT * FROM users WHERE platform_user_id = 'eve'")).toEqual([]);
     await rejects(store.moderation.admit({ ...eve, serverId: "g9", channelId: null }, "meme"), "FORBIDDEN", /blocked you/);
   });
+
+  it.skipIf(skip)("refuses a malformed enrolment result as INTERNAL and saves nothing", async () => {
+    const owner = { platform: "discord", userId: "malformed" };
+    const good = fakeTemplate("malformed");
+    const bad: Array<[string, Partial<typeof good>]> = [
+      ["no crop", { cropPng: new Uint8Array(7).fill(0x89) }],
+      ["crop not a PNG", { cropPng: new Uint8Array(64).fill(7) }],
+      ["crop PNG's second byte wrong", { cropPng: Uint8Array.from([0x89, 0x51, ...new Uint8Array(30)]) }],
+      ["crop size too small", { cropSize: 15 }],
+      ["crop size too large", { cropSize: 4097 }],
+      ["crop size not whole", { cropSize: 100.5 }],
+      ["landmarks short", { landmarks: new Float32Array(468 * 3 - 1) }],
+      ["landmarks not floats", { landmarks: Array.from(good.landmarks) as unknown as Float32Array }],
+      ["embedding empty", { embedding: new Float32Array(0) }],
+      ["embedding not floats", { embedding: Array.from(good.embedding) as unknown as Float32Array }],
+    ];
+    for (const [what, change] of bad) {
+      const e = await store.templates.save(owner, "face", { ...good, ...change }).then(
+        () => null,
+        (err: unknown) => err as MimicError,
+      );
+      expect(e?.code, what).toBe("INTERNAL");
+      expect(e?.userMessage, what).toBe("That face could not be saved because of an internal error. Please try again.");
+    }
+    expect(await store.templates.list(owner)).toEqual([]);
+    // The limits themselves are allowed.
+    await store.templates.save(owner, "small", { ...good, cropSize: 16, cropPng: good.cropPng.slice(0, 8) });
+    await store.templates.save(owner, "large", { ...good, cropSize: 4096 });
+    expect((await store.templates.list(owner)).map((t) => t.name).sort()).toEqual(["large", "small"]);
+  });
 });
