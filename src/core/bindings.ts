@@ -23,6 +23,7 @@ export function storeTemplates(store: Store): TemplatePort {
   const t = store.templates;
   return {
     list: (owner) => t.list(owner),
+    find: (owner, name) => t.find(owner, name),
     async resolve(owner, name) {
       const { cropPng, cropSize, landmarks, embedding, analysis, ...summary } = await t.get(owner, name);
       const data: EnrolledTemplate = { cropPng, cropSize, landmarks, embedding, analysis };

@@ -151,7 +151,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     if (list.length === 0) {
       throw new MimicError("NOT_FOUND", `You have no saved face yet. Save one first with ${hint(ctx.platform, "saveFace")}.`);
     }
-    return templates.resolve(ownerOf(ctx), name);
+    // Metadata only: the face's image data is read once the request is admitted (see render).
+    return templates.find(ownerOf(ctx), name);
   }
 
   /**
@@ -159,10 +160,10 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
    * `accept` runs on the result before it counts as delivered (the audit record): if it fails, nothing is
    * sent and the use is refunded.
    */
-  async function runJob(ctx: CommandContext, kind: JobKind, job: Job, accept?: (r: JobResult) => Promise<void>) {
+  async function runJob(ctx: CommandContext, kind: JobKind, job: Job | (() => Promise<Job>), accept?: (r: JobResult) => Promise<void>) {
     const admission: Admission = await moderation.admit(scopeOf(ctx), kind);
     try {
-      const result = await queue.submit(job, {
+      const result = await queue.submit(typeof job === "function" ? await job() : job, {
         requestId: ctx.requestId,
         userId: ctx.userId,
         serverId: ctx.serverId,
@@ -186,16 +187,18 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
   async function render(
     ctx: CommandContext,
     reaction: EncodedImage,
-    template: { summary: { id: string; name: string }; data: unknown },
+    summary: { id: string; name: string },
     opts: { captions: Captions; intensity: number; mode: TransferMode; regions?: Regions; animation: "none" | "morph" | "reaction" },
   ): Promise<Reply> {
-    const { summary, data } = template;
     const byteBudget = ctx.attachmentLimitBytes;
     const { visibleMark, swap, ...gate } = await moderation.settings(scopeOf(ctx));
     if (opts.mode === "swap" && !swap) throw new MimicError("FORBIDDEN", "Swap mode is switched off on this server. Try the default mode (your own photo wearing the expression).");
     const nsfwThreshold = gate.nsfwFilter ? gate.nsfwThreshold : undefined;
-    const job: Job =
-      opts.animation === "none"
+    const kind = opts.animation === "none" ? "meme" : "animated";
+    // Built once admitted: most of a burst is refused by the quota and never needs the face's ~300 KB.
+    const job = async (): Promise<Job> => {
+      const { data } = await templates.resolve(ownerOf(ctx), summary.name);
+      return opts.animation === "none"
         ? { kind: "meme", template: data, reaction, captions: opts.captions, intensity: opts.intensity, mode: opts.mode, byteBudget, visibleMark, nsfwThreshold, ...regionsOf(opts) }
         : {
             kind: "animated",
@@ -211,6 +214,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
             ...regionsOf(opts),
             ...(ctx.animationFormat ? { format: ctx.animationFormat } : {}),
           };
+    };
     // A result the chat cannot take is not delivered. Who made which picture is recorded for the server's
     // moderators (hashes only) before anything is sent.
     const accept = async (r: JobResult) => {
@@ -226,13 +230,13 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         userId: ctx.userId,
         serverId: ctx.serverId,
         channelId: ctx.channelId,
-        kind: job.kind,
+        kind,
         templateId: summary.id,
         inputSha256: sha256(reaction.bytes),
         outputSha256: sha256(r.bytes),
       });
     };
-    const result = await runJob(ctx, job.kind, job, accept);
+    const result = await runJob(ctx, kind, job, accept);
     if (result.kind === "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "enrol result for a render job" });
     const ext = result.mime === "image/gif" ? "gif" : result.mime === "video/mp4" ? "mp4" : "png";
     return {

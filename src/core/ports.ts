@@ -34,7 +34,9 @@ export interface TemplateSummary {
 
 export interface TemplatePort {
   list(owner: Owner): Promise<TemplateSummary[]>;
-  /** The template to use: by name, or the user's default. Throws NOT_FOUND with a helpful message. */
+  /** The template's summary only (no image data): by name, or the user's default. Throws NOT_FOUND. */
+  find(owner: Owner, name?: string): Promise<TemplateSummary>;
+  /** The template to use, with its data: by name, or the user's default. Throws NOT_FOUND with a helpful message. */
   resolve(owner: Owner, name?: string): Promise<{ summary: TemplateSummary; data: unknown }>;
   /** Saves a new template; the first one becomes the default. Throws LIMIT_REACHED / BAD_INPUT (name). */
   save(owner: Owner, name: string, face: EnrolledFace, scope: Scope): Promise<TemplateSummary>;

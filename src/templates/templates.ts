@@ -121,15 +121,29 @@ export class TemplateStore {
     });
   }
 
+  /**
+   * One template's summary (no image, mesh, embedding or analysis): by name, or the owner's default.
+   * For checks before a request is admitted; `get` loads the data once the job needs it.
+   * Throws NOT_FOUND saying what exists.
+   */
+  async find(owner: Owner, rawName?: string): Promise<TemplateSummary> {
+    checkIdentity(owner.platform, owner.userId);
+    const name = rawName === undefined ? undefined : normaliseTemplateName(rawName);
+    return this.gate.run(async () => {
+      const user = await this.findUser(owner);
+      const row = user ? await this.db.template.findFirst({ where: whereTemplate(user, name), select: summarySelect }) : null;
+      if (!row || !user) throw await this.notFound(owner, name);
+      return toSummary(row, user.defaultTemplateId);
+    });
+  }
+
   /** One template with its data: by name, or the owner's default. Throws NOT_FOUND saying what exists. */
   async get(owner: Owner, rawName?: string): Promise<StoredTemplate> {
     checkIdentity(owner.platform, owner.userId);
     const name = rawName === undefined ? undefined : normaliseTemplateName(rawName);
     const { user, row, blobs } = await this.gate.run(async () => {
       const user = await this.findUser(owner);
-      const id = name === undefined ? user?.defaultTemplateId : undefined;
-      const where = name === undefined ? { userId: user?.id ?? -1, id: id ?? -1 } : { userId: user?.id ?? -1, name };
-      const row = user ? await this.db.template.findFirst({ where, select: { ...summarySelect, analysis: true } }) : null;
+      const row = user ? await this.db.template.findFirst({ where: whereTemplate(user, name), select: { ...summarySelect, analysis: true } }) : null;
       // Same unit of work (and on SQLite the same gate), so the blobs are the row's own.
       const blobs = row && user
         ? this.blobs
@@ -251,6 +265,11 @@ export class TemplateStore {
 }
 
 const summarySelect = { id: true, name: true, createdAt: true, cropSize: true } as const;
+
+/** The owner's template by name, or their default (none: matches nothing). */
+function whereTemplate(user: { id: number; defaultTemplateId: number | null }, name: string | undefined) {
+  return name === undefined ? { userId: user.id, id: user.defaultTemplateId ?? -1 } : { userId: user.id, name };
+}
 
 function toSummary(r: { id: number; name: string; createdAt: Date; cropSize: number }, defaultId: number | null): TemplateSummary {
   return { id: String(r.id), name: r.name, isDefault: r.id === defaultId, createdAt: r.createdAt, cropSize: r.cropSize };

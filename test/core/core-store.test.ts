@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createCore, type CommandContext, type Core } from "../../src/core/index.ts";
 import { storeModeration, storeTemplates } from "../../src/core/bindings.ts";
 import { openStore, type Store } from "../../src/templates/index.ts";
+import type { EnrolledTemplate } from "../../src/templates/templates.ts";
+import { MimicError } from "../../src/errors.ts";
 import { createTestDb, dialects, type TestDb } from "../templates/helpers.ts";
 import { queueDouble, testContext, type QueueDouble } from "./doubles.ts";
 import { FACE_JPG, REACTION_LAUGH_JPG, flatPng, reactionGif } from "./images.ts";
@@ -93,6 +95,38 @@ for (const { dialect, skip } of dialects) {
 
       clock += DAY_MS;
       expect((await meme()).file).toBeDefined();
+    });
+
+    it("reads a face's image data only for admitted requests, and the job carries exactly the saved face", async () => {
+      expect((await save("me")).errorCode).toBeUndefined();
+      await set("quota", "2");
+      const saved = await store.templates.get({ platform: "discord", userId: "101" }, "me");
+      // get is the store's only read of a face's crop, mesh and embedding; find reads the summary row.
+      const get = vi.spyOn(store.templates, "get");
+      const before = queue.submitted.length;
+      const find = vi.spyOn(store.templates, "find");
+
+      const answers = await Promise.all(Array.from({ length: 6 }, () => meme()));
+      expect(answers.filter((a) => a.file).length).toBe(2);
+      expect(answers.filter((a) => a.errorCode === "QUOTA_EXCEEDED").length).toBe(4);
+      expect(find).toHaveBeenCalledTimes(6);
+      expect(get).toHaveBeenCalledTimes(2);
+
+      const jobs = queue.submitted.slice(before);
+      expect(jobs.map((j) => j.kind)).toEqual(["meme", "meme"]);
+      for (const job of jobs) {
+        const t = (job as { template: EnrolledTemplate }).template;
+        expect(Buffer.from(t.cropPng).equals(Buffer.from(saved.cropPng))).toBe(true);
+        expect(t.cropSize).toBe(saved.cropSize);
+        expect(t.landmarks).toEqual(saved.landmarks);
+        expect(t.embedding).toEqual(saved.embedding);
+        expect(t.analysis).toEqual(saved.analysis);
+      }
+      // A face that vanished after the check but before the job is a NOT_FOUND whose use is given back.
+      get.mockRejectedValueOnce(new MimicError("NOT_FOUND", "You have no face named \"me\"."));
+      clock += DAY_MS;
+      expect((await meme()).errorCode).toBe("NOT_FOUND");
+      expect(await usesOf("101")).toBe(2);
     });
 
     it("a result larger than the chat allows is refused and its use given back", async () => {

@@ -64,6 +64,12 @@ export function memoryTemplates(): TemplatePort & { usageRecords: Map<string, nu
     async list(o) {
       return listOf(o).map(({ data: _d, ...s }) => ({ ...s }));
     },
+    async find(o, name) {
+      const t = name ? find(o, name) : listOf(o).find((t) => t.isDefault);
+      if (!t) throw new MimicError("NOT_FOUND", "You have no default face.");
+      const { data: _d, ...summary } = t;
+      return summary;
+    },
     async resolve(o, name) {
       const t = name ? find(o, name) : listOf(o).find((t) => t.isDefault);
       if (!t) throw new MimicError("NOT_FOUND", "You have no default face.");
