@@ -147,12 +147,16 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
   }
 
   async function resolveTemplate(ctx: CommandContext, name?: string) {
-    const list = await templates.list(ownerOf(ctx));
-    if (list.length === 0) {
-      throw new MimicError("NOT_FOUND", `You have no saved face yet. Save one first with ${hint(ctx.platform, "saveFace")}.`);
+    // Metadata only: the face's image data is read once the request is admitted (see render). One store
+    // look-up on every request's path: "no faces at all" comes back from find as reason noFaces.
+    try {
+      return await templates.find(ownerOf(ctx), name);
+    } catch (e) {
+      if (isMimicError(e) && e.code === "NOT_FOUND" && e.details?.reason === "noFaces") {
+        throw new MimicError("NOT_FOUND", `You have no saved face yet. Save one first with ${hint(ctx.platform, "saveFace")}.`);
+      }
+      throw e;
     }
-    // Metadata only: the face's image data is read once the request is admitted (see render).
-    return templates.find(ownerOf(ctx), name);
   }
 
   /**

@@ -98,6 +98,10 @@ for (const { dialect, skip } of dialects) {
     });
 
     it("reads a face's image data only for admitted requests, and the job carries exactly the saved face", async () => {
+      expect(await meme()).toMatchObject({
+        errorCode: "NOT_FOUND",
+        text: "You have no saved face yet. Save one first with /face save (attach a clear photo of your face).",
+      });
       expect((await save("me")).errorCode).toBeUndefined();
       await set("quota", "2");
       const saved = await store.templates.get({ platform: "discord", userId: "101" }, "me");
@@ -105,12 +109,15 @@ for (const { dialect, skip } of dialects) {
       const get = vi.spyOn(store.templates, "get");
       const before = queue.submitted.length;
       const find = vi.spyOn(store.templates, "find");
+      const list = vi.spyOn(store.templates, "list");
 
       const answers = await Promise.all(Array.from({ length: 6 }, () => meme()));
       expect(answers.filter((a) => a.file).length).toBe(2);
       expect(answers.filter((a) => a.errorCode === "QUOTA_EXCEEDED").length).toBe(4);
       expect(find).toHaveBeenCalledTimes(6);
       expect(get).toHaveBeenCalledTimes(2);
+      // One look-up before admission: find alone tells "no faces at all" apart.
+      expect(list).not.toHaveBeenCalled();
 
       const jobs = queue.submitted.slice(before);
       expect(jobs.map((j) => j.kind)).toEqual(["meme", "meme"]);

@@ -65,6 +65,8 @@ export function memoryTemplates(): TemplatePort & { usageRecords: Map<string, nu
       return listOf(o).map(({ data: _d, ...s }) => ({ ...s }));
     },
     async find(o, name) {
+      // As the store: no faces at all is its own NOT_FOUND reason.
+      if (listOf(o).length === 0) throw new MimicError("NOT_FOUND", "You have no saved face yet.", { details: { reason: "noFaces", names: [] } });
       const t = name ? find(o, name) : listOf(o).find((t) => t.isDefault);
       if (!t) throw new MimicError("NOT_FOUND", "You have no default face.");
       const { data: _d, ...summary } = t;
