@@ -48,6 +48,12 @@ export const configSchema = z.object({
   QUEUE_RESULT_TTL_S: int(600, 10, 86_400),
   QUEUE_MAX_PAYLOAD_BYTES: int(32 * 1024 * 1024, 1_024, 512 * 1024 * 1024),
   QUEUE_STALL_MS: int(30_000, 500, 600_000),
+  // --- generator (optional LivePortrait backend; owner-supplied ONNX files, see README "Generator backend")
+  MIMIC_GENERATOR: z.preprocess(emptyToUndefined, z.enum(["mesh", "liveportrait"]).default("mesh")),
+  /** Folder holding FaceFusion's live_portrait_*.onnx files; unset = <DATA_DIR>/liveportrait. */
+  MIMIC_GENERATOR_DIR: str(),
+  /** How many of this process's workers load the generator (each holds the models in memory); unset = all. */
+  MIMIC_GENERATOR_WORKERS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(256).optional()),
   // --- animations
   /** ffmpeg for MP4 animations: a path, or "none" for GIF only; unset = the binary @ffmpeg-installer ships. */
   FFMPEG_PATH: z.preprocess(emptyToUndefined, z.string().optional()),
@@ -71,6 +77,11 @@ export const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** Where the generator's model files are looked for. */
+export function generatorDir(config: Pick<Config, "MIMIC_GENERATOR_DIR" | "DATA_DIR">): string {
+  return config.MIMIC_GENERATOR_DIR ?? `${config.DATA_DIR.replace(/\/+$/, "")}/liveportrait`;
+}
 
 /** Parse and validate; throws a CONFIG MimicError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

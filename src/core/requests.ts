@@ -166,6 +166,8 @@ export const workerSettingsSchema = z.strictObject({
   analyzer: inference,
   nsfw: inference,
   ffmpegPath: z.string().min(1).nullable(),
+  /** The LivePortrait generator (MIMIC_GENERATOR=liveportrait): its model folder, onnxruntime options and feature-cache folder; null/absent: mesh only. */
+  generator: z.strictObject({ dir: z.string().min(1), provider: z.enum(["cpu", "cuda"]), threads: z.number().int().min(1).max(64), cacheDir: z.string().min(1) }).nullable().optional(),
 });
 export type WorkerSettings = z.infer<typeof workerSettingsSchema>;
 
@@ -206,6 +208,8 @@ const renderJobFields = {
   /** Draw the visible "AI-edited" mark (a per-server setting; the machine-readable marks are always written). */
   visibleMark: z.boolean().optional(),
   nsfwThreshold,
+  /** Which engine renders it: set by the queue from MIMIC_GENERATOR for mimic-mode jobs; absent: the mesh engine. */
+  generator: z.enum(["mesh", "liveportrait"]).optional(),
 };
 export const memeJobSchema = z.strictObject({ kind: z.literal("meme"), ...renderJobFields });
 export const animatedJobSchema = z.strictObject({

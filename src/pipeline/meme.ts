@@ -49,7 +49,20 @@ export interface MemeInput {
    * PNG, the finished frames of an animation. Throwing stops the assembly.
    */
   check?: (images: RgbImage[]) => Promise<void>;
+  /**
+   * Another engine for the still's expression (the LivePortrait generator, src/pipeline/generator): mimic
+   * mode only; absent: the mesh engine.
+   */
+  generator?: StillGenerator;
 }
+
+/** Renders the template wearing each reaction's expression (template-sized images). */
+export type StillGenerator = (reactions: { image: RgbImage; face: AnalyzedFace }[]) => Promise<{
+  images: RgbImage[];
+  landmarks: Float32Array;
+  changedBox: Box | null;
+  timingsMs: StageTimings;
+}>;
 
 export interface MemeResult {
   bytes: Uint8Array;
@@ -75,15 +88,18 @@ async function still(input: MemeInput, out: Extract<MemeOutput, { kind: "png" }>
   const reactionFace = input.reactionFaces?.[0];
   if (!reactionFace) throw new MimicError("NO_FACE", "No face found in the reaction image. Send one where a face looks roughly at the camera.");
   const t = performance.now();
-  const res = transferExpression({
-    template: input.template,
-    templateFace: input.templateFace,
-    reaction: input.reaction.frames[0]!,
-    reactionFace,
-    mode: input.mode,
-    intensity: input.intensity,
-    regions: input.regions,
-  });
+  const res =
+    input.generator && (input.mode ?? "mimic") === "mimic"
+      ? await generated(input.generator, input.reaction.frames[0]!, reactionFace)
+      : transferExpression({
+          template: input.template,
+          templateFace: input.templateFace,
+          reaction: input.reaction.frames[0]!,
+          reactionFace,
+          mode: input.mode,
+          intensity: input.intensity,
+          regions: input.regions,
+        });
   timingsMs.transfer = performance.now() - t;
   for (const [k, v] of Object.entries(res.timingsMs)) if (k !== "total") timingsMs[`transfer.${k}`] = v;
   await input.check?.([res.image]);
@@ -99,6 +115,11 @@ async function still(input: MemeInput, out: Extract<MemeOutput, { kind: "png" }>
     timingsMs,
     still: { image, changedBox: res.changedBox, mouthSynthesised: res.mouthSynthesised },
   };
+}
+
+async function generated(generator: StillGenerator, image: RgbImage, face: AnalyzedFace) {
+  const g = await generator([{ image, face }]);
+  return { image: g.images[0]!, landmarks: g.landmarks, changedBox: g.changedBox, mouthSynthesised: false, timingsMs: g.timingsMs };
 }
 
 async function animation(input: MemeInput, out: Extract<MemeOutput, { kind: "animation" }>, captions: ReturnType<typeof prepareCaptions>["captions"], notes: string[]): Promise<MemeResult> {

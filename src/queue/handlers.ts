@@ -12,12 +12,13 @@ import { MimicError } from "../errors.ts";
 import { describeFace, getFaceAnalyzer, keypointsFromLandmarks } from "../pipeline/face/index.ts";
 import { decodeReaction } from "../pipeline/animate/index.ts";
 import { decodeImage } from "../pipeline/image/index.ts";
-import { assembleMeme } from "../pipeline/meme.ts";
+import { assembleMeme, type StillGenerator } from "../pipeline/meme.ts";
 import { selectFace } from "../pipeline/transfer/index.ts";
 import type { WorkerSettings } from "../core/requests.ts";
 import type { AnalyzedFace, RgbImage } from "../pipeline/types.ts";
 import { checkSafe, getNsfwClassifier, sampleFrames, type GateStage, type NsfwClassifier } from "../pipeline/safety/nsfw.ts";
 import { prepareEnrolment } from "../templates/enrol.ts";
+import { capabilities, generateFrames, loadGeneratorIfAssigned, templateKey, usesGenerator } from "./generator.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
 import {
   MODEL_LOAD_STAGE,
@@ -177,6 +178,11 @@ function assembly(job: MemeJob | AnimatedJob, ctx: JobContext, clock: StageClock
   };
 }
 
+/** The generator as the meme assembly's engine for a job the queue routed to this worker. */
+function generatorFor(job: MemeJob | AnimatedJob, t: EnrolledTemplate, template: RgbImage): StillGenerator {
+  return (reactions) => generateFrames({ template, templateFace: templateFace(t), templateKey: templateKey(t), reactions, intensity: job.intensity, regions: job.regions });
+}
+
 async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
   const clock = new StageClock();
   const t = templateOf(job.template);
@@ -195,9 +201,12 @@ async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
     reaction: { frames: [reaction], delaysMs: [0] },
     reactionFaces: [reactionFace],
     output: { kind: "png" },
+    ...(usesGenerator(job) ? { generator: generatorFor(job, t, template) } : {}),
   });
   clock.timings.transfer = out.timingsMs.transfer ?? 0;
   clock.timings.render = (out.timingsMs.caption ?? 0) + (out.timingsMs.encode ?? 0);
+  // The generator's own stages (gen.crop … gen.paste) are reported as stages of the job.
+  for (const [k, v] of Object.entries(out.timingsMs)) if (k.startsWith("transfer.gen.")) clock.timings[k.slice("transfer.".length)] = v;
   if (out.bytes.length > job.byteBudget) {
     throw new MimicError("IMAGE_TOO_LARGE", "The finished picture is larger than this chat accepts. Please try a smaller reaction image.");
   }
@@ -242,4 +251,8 @@ export const handlers: HandlerSet = { enrol, meme, animated };
 /** Loads the face models and the NSFW classifier with the worker's settings before it reports ready (see worker.ts). */
 export async function warmUp(settings: WorkerSettings): Promise<void> {
   await loadModels(settings);
+  await loadGeneratorIfAssigned(settings);
 }
+
+/** What this worker can run, sent with its "ready" message (the generator only where its models loaded). */
+export { capabilities };

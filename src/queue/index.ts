@@ -4,7 +4,7 @@
  * `mimic worker` processes — the same InferenceQueue interface either way.
  */
 import type { Config } from "../config.ts";
-import type { InferenceQueue } from "./jobs.ts";
+import type { InferenceQueue, Job } from "./jobs.ts";
 import { createLocalQueue, type QueueOptions } from "./local.ts";
 import { queueModule } from "./modules.ts";
 import { createRedisQueue } from "./redis.ts";
@@ -13,11 +13,18 @@ import { workerSettings } from "./settings.ts";
 export type * from "./jobs.ts";
 export { createLocalQueue } from "./local.ts";
 export { createRedisQueue, startRedisWorker } from "./redis.ts";
-export { defaultWorkerSettings, workerSettings } from "./settings.ts";
+export { checkGeneratorAtStartup, defaultWorkerSettings, workerSettings } from "./settings.ts";
 
 /** The real pipeline handlers, loaded inside every worker process. */
 export const DEFAULT_HANDLERS = queueModule("./handlers.ts");
 
+
+/** Mimic-mode memes and animations go to the generator when MIMIC_GENERATOR=liveportrait (swap stays on the mesh engine). */
+export function withGenerator(config: Config, queue: InferenceQueue): InferenceQueue {
+  if (config.MIMIC_GENERATOR !== "liveportrait") return queue;
+  const stamp = (job: Job): Job => (job.kind !== "enrol" && job.mode === "mimic" && job.generator === undefined ? { ...job, generator: "liveportrait" } : job);
+  return { ...queue, submit: (job, opts) => queue.submit(stamp(job), opts) };
+}
 
 export function queueOptions(config: Config, handlersUrl: string | URL = DEFAULT_HANDLERS): QueueOptions {
   return {
@@ -28,19 +35,20 @@ export function queueOptions(config: Config, handlersUrl: string | URL = DEFAULT
     cheapFirst: config.QUEUE_CHEAP_FIRST,
     handlersUrl,
     settings: workerSettings(config),
+    generatorWorkers: config.MIMIC_GENERATOR_WORKERS,
   };
 }
 
 export function createQueue(config: Config, deps: { handlers?: string | URL } = {}): InferenceQueue {
   const opts = queueOptions(config, deps.handlers);
   if (config.QUEUE_URL) {
-    return createRedisQueue({
+    return withGenerator(config, createRedisQueue({
       ...opts,
       url: config.QUEUE_URL,
       prefix: config.QUEUE_PREFIX,
       resultTtlSeconds: config.QUEUE_RESULT_TTL_S,
       maxPayloadBytes: config.QUEUE_MAX_PAYLOAD_BYTES,
-    });
+    }));
   }
-  return createLocalQueue(opts);
+  return withGenerator(config, createLocalQueue(opts));
 }

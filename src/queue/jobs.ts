@@ -28,6 +28,9 @@ export interface EncodedImage {
 export type { AnimatedJob, EnrolJob, ImageSource, Job, JobCaptions as Captions, MemeJob, TransferMode } from "../core/requests.ts";
 import type { AnimatedJob, EnrolJob, Job, MemeJob } from "../core/requests.ts";
 
+/** Which engine puts the expression on the face: the mesh engine (any CPU) or the LivePortrait generator (MIMIC_GENERATOR). */
+export type GeneratorKind = "mesh" | "liveportrait";
+
 /**
  * A saved face as produced by an `enrol` job and consumed by `meme` / `animated` jobs: the store's
  * EnrolledTemplate (aligned crop PNG, landmarks in crop pixels, embedding, analysis JSON). Plain data,
@@ -124,6 +127,14 @@ export interface HandlerSet {
   enrol?: Handler<EnrolJob>;
   meme?: Handler<MemeJob>;
   animated?: Handler<AnimatedJob>;
+}
+
+/**
+ * What a worker must be able to run for this job: every worker runs the mesh engine; only workers that
+ * loaded the generator's models advertise "liveportrait".
+ */
+export function requiredCapability(job: Job): GeneratorKind {
+  return job.kind !== "enrol" && job.generator === "liveportrait" ? "liveportrait" : "mesh";
 }
 
 /** Default scheduling priority per kind when cheap-first is configured (lower first). */

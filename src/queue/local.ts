@@ -9,6 +9,7 @@ import { logger } from "../logger.ts";
 import { FairScheduler, costInQuanta, type SchedEntry } from "./fair-scheduler.ts";
 import {
   CHEAP_FIRST_PRIORITY,
+  requiredCapability,
   type InferenceQueue,
   type Job,
   type JobResult,
@@ -19,7 +20,7 @@ import {
 import type { WorkerSettings } from "../core/requests.ts";
 import { WorkerPool } from "./pool.ts";
 import { defaultWorkerSettings } from "./settings.ts";
-import { abortError, queueFull, shuttingDown, timedOut, userLimit, workersRestarting } from "./refusals.ts";
+import { abortError, noCapableWorker, queueFull, shuttingDown, timedOut, userLimit, workersRestarting } from "./refusals.ts";
 import { ServiceTimes } from "./service-times.ts";
 
 export interface QueueOptions {
@@ -40,6 +41,8 @@ export interface QueueOptions {
   settings?: WorkerSettings;
   /** Restart back-off for workers that fail to load their handlers (default 1 s doubling to 30 s). */
   restartBackoff?: { initialMs: number; maxMs: number };
+  /** How many workers load the generator when `settings.generator` is set (default all; see WorkerPool). */
+  generatorWorkers?: number;
 }
 
 interface Pending {
@@ -71,6 +74,7 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
     cancelGraceMs: opts.cancelGraceMs,
     settings: opts.settings ?? defaultWorkerSettings(),
     restartBackoff: opts.restartBackoff,
+    generatorWorkers: opts.generatorWorkers,
     onIdle: () => pump(),
     onLoadFailure: () => {
       if (!pool.restarting) return;
@@ -130,10 +134,24 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
     else perUser.set(p.opts.userId, n);
   }
 
+  /**
+   * The next job an idle worker can run. Usually the scheduler's next; when that one needs a capability no
+   * idle worker has (the generator), the first runnable job in scheduler order goes ahead of it.
+   */
+  function nextRunnable(): SchedEntry<Pending> | undefined {
+    const order = sched.order();
+    const i = order.findIndex((e) => pool.idleFor(e.item.job) > 0);
+    if (i < 0) return undefined;
+    if (i === 0) return sched.next();
+    sched.remove(order[i]!);
+    return order[i];
+  }
+
   function pump(): void {
     let started = false;
     while (pool.idle > 0 && sched.size > 0) {
-      const entry = sched.next()!;
+      const entry = nextRunnable();
+      if (!entry) break;
       start(entry.item);
       started = true;
     }
@@ -197,6 +215,10 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
       if (sched.size >= opts.capacity) {
         counters.rejected += 1;
         return Promise.reject(queueFull(waitSeconds(), { waiting: sched.size }));
+      }
+      if (!pool.mayRun(job)) {
+        counters.rejected += 1;
+        return Promise.reject(noCapableWorker(requiredCapability(job)));
       }
       return new Promise<JobResult>((resolve, reject) => {
         const p: Pending = { job, opts: so, resolve, reject };

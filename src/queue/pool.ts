@@ -18,7 +18,7 @@ import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { ensureCaptionFonts } from "../pipeline/render/fonts.ts";
 import { parseWorkerSettings, type WorkerSettings } from "../core/requests.ts";
-import type { Job, JobResult } from "./jobs.ts";
+import { requiredCapability, type Job, type JobResult } from "./jobs.ts";
 import { workerEntry } from "./modules.ts";
 import { shuttingDown, workersRestarting } from "./refusals.ts";
 import { createSpillDir, removeFiles, removeSpillDir, spill, spilledPaths, SPILL_MIN_BYTES, unspill } from "./spill.ts";
@@ -27,7 +27,8 @@ import { fromWireError, type WireError } from "./wire.ts";
 /** `spillDir`: where the worker writes a large result (src/queue/spill.ts); large inputs arrive as files there. */
 export type ToWorker = { type: "run"; id: number; job: Job; requestId: string; spill: { dir: string; minBytes: number } } | { type: "cancel"; id: number };
 export type FromWorker =
-  | { type: "ready" }
+  /** `capabilities`: what the worker's handlers can run (e.g. "mesh", "liveportrait"); absent: mesh only. */
+  | { type: "ready"; capabilities?: string[] }
   | { type: "result"; id: number; result: JobResult }
   | { type: "error"; id: number; error: WireError };
 
@@ -41,6 +42,11 @@ export interface PoolOptions {
   settings: WorkerSettings;
   /** Byte arrays from this size on travel as files (default SPILL_MIN_BYTES). */
   spillMinBytes?: number;
+  /**
+   * How many workers (the first ones) get `settings.generator` and load the generator's models; the others
+   * run without it (mesh jobs only). Default: all. A replaced worker keeps its place and so its role.
+   */
+  generatorWorkers?: number;
   /** Called whenever a worker becomes free. */
   onIdle?: () => void;
   /**
@@ -70,11 +76,20 @@ interface Slot {
   ready: boolean;
   /** Settles once the worker loaded its handlers (resolves) or died before that (rejects). */
   loaded: Promise<void>;
+  /** Position in the pool: a replacement gets the same settings. */
+  index: number;
+  /** Advertised in the worker's "ready" message. */
+  capabilities: Set<string>;
+}
+
+interface Waiter {
+  need: string;
+  take: (slot?: Slot) => void;
 }
 
 export class WorkerPool {
   private slots: Slot[] = [];
-  private waiters: ((slot?: Slot) => void)[] = [];
+  private waiters: Waiter[] = [];
   private nextId = 1;
   private closed = false;
   private kills = 0;
@@ -83,8 +98,8 @@ export class WorkerPool {
   private loadFailures = 0;
   /** When the next restart after a load failure is due (performance.now() time), while one is pending. */
   private restartAt = 0;
-  private readonly opts: Required<Omit<PoolOptions, "onIdle" | "onLoadFailure" | "handlersUrl">> &
-    Pick<PoolOptions, "onIdle" | "onLoadFailure"> & { handlersUrl: string };
+  private readonly opts: Required<Omit<PoolOptions, "onIdle" | "onLoadFailure" | "handlersUrl" | "generatorWorkers">> &
+    Pick<PoolOptions, "onIdle" | "onLoadFailure" | "generatorWorkers"> & { handlersUrl: string };
 
   constructor(opts: PoolOptions) {
     // Checked here too, so a bad setting fails at start-up instead of in every worker it would respawn.
@@ -98,7 +113,7 @@ export class WorkerPool {
     };
     // Workers inherit this process's environment: FONTCONFIG_FILE must be set before the first fork.
     ensureCaptionFonts();
-    for (let i = 0; i < opts.size; i++) this.slots.push(this.spawn());
+    for (let i = 0; i < opts.size; i++) this.slots.push(this.spawn(i));
   }
 
   get size(): number {
@@ -107,6 +122,28 @@ export class WorkerPool {
 
   get idle(): number {
     return this.closed ? 0 : this.slots.filter((s) => s.ready && !s.current).length;
+  }
+
+  /** Idle workers that can run this job (see requiredCapability). */
+  idleFor(job: Job): number {
+    const need = requiredCapability(job);
+    return this.closed ? 0 : this.slots.filter((s) => s.ready && !s.current && s.capabilities.has(need)).length;
+  }
+
+  /**
+   * false when every worker has started and none advertises what the job needs (it would wait forever);
+   * true when one does, or one is still starting.
+   */
+  mayRun(job: Job): boolean {
+    const need = requiredCapability(job);
+    return this.slots.some((s) => !s.ready || s.capabilities.has(need));
+  }
+
+  /** What the started workers can run: capability → number of workers. */
+  capabilities(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const s of this.slots) if (s.ready) for (const c of s.capabilities) out[c] = (out[c] ?? 0) + 1;
+    return out;
   }
 
   get busy(): number {
@@ -141,18 +178,22 @@ export class WorkerPool {
   }
 
   /**
-   * Runs a job on the next free worker: at once (synchronously taking the slot) when one is idle,
-   * otherwise after the workers ahead of it free up, in FIFO order.
+   * Runs a job on the next free worker that can run it: at once (synchronously taking the slot) when one
+   * is idle, otherwise after the workers ahead of it free up, in FIFO order among the jobs that worker can run.
    */
   run(job: Job, ctx: { requestId: string; signal?: AbortSignal }): Promise<JobResult> {
-    const slot = this.waiters.length === 0 ? this.slots.find((s) => s.ready && !s.current) : undefined;
+    const need = requiredCapability(job);
+    const slot = this.waiters.some((w) => w.need === need) ? undefined : this.slots.find((s) => s.ready && !s.current && s.capabilities.has(need));
     if (slot && !this.closed) return this.runOn(slot, job, ctx);
     if (this.restarting) return Promise.reject(workersRestarting(this.restartInSeconds));
     return new Promise<JobResult>((resolve, reject) => {
       // Called synchronously with the freed worker, so nobody can take it in between.
-      this.waiters.push((free) => {
-        if (!free) reject(this.closed ? shuttingDown() : workersRestarting(this.restartInSeconds));
-        else this.runOn(free, job, ctx).then(resolve, reject);
+      this.waiters.push({
+        need,
+        take: (free) => {
+          if (!free) reject(this.closed ? shuttingDown() : workersRestarting(this.restartInSeconds));
+          else this.runOn(free, job, ctx).then(resolve, reject);
+        },
       });
     });
   }
@@ -200,14 +241,15 @@ export class WorkerPool {
   /** Kills every worker; jobs still running reject with `reason`. */
   async close(reason: unknown = new MimicError("CANCELLED", "Mimic is shutting down.")): Promise<void> {
     this.closed = true;
-    for (const w of this.waiters.splice(0)) w(undefined);
+    for (const w of this.waiters.splice(0)) w.take(undefined);
     for (const s of this.slots) if (s.current) this.settle(s, reason);
     await Promise.all(this.slots.map((s) => this.stop(s)));
     removeSpillDir(this.spillDir);
   }
 
-  private spawn(): Slot {
-    const child = fork(fileURLToPath(workerEntry(this.opts.handlersUrl)), [this.opts.handlersUrl, JSON.stringify(this.opts.settings)], {
+  private spawn(index: number): Slot {
+    const settings = index < (this.opts.generatorWorkers ?? Infinity) ? this.opts.settings : { ...this.opts.settings, generator: null };
+    const child = fork(fileURLToPath(workerEntry(this.opts.handlersUrl)), [this.opts.handlersUrl, JSON.stringify(settings)], {
       // Typed arrays (images, landmarks) cross the pipe as such, not as JSON.
       serialization: "advanced",
       // The entry registers its own TypeScript loader; the parent's flags (test runners' loaders) stay out.
@@ -215,7 +257,7 @@ export class WorkerPool {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     let loaded!: () => void, failed!: (e: unknown) => void;
-    const slot: Slot = { child, ready: false, loaded: new Promise<void>((res, rej) => ((loaded = res), (failed = rej))) };
+    const slot: Slot = { child, ready: false, index, capabilities: new Set(), loaded: new Promise<void>((res, rej) => ((loaded = res), (failed = rej))) };
     // Nobody may be awaiting ready(): a failed load is reported through `restarting`, never unhandled.
     slot.loaded.catch(() => undefined);
     child.on("message", (msg: FromWorker) => this.onMessage(slot, msg));
@@ -257,6 +299,7 @@ export class WorkerPool {
       // A worker takes work only once its handlers (and models) are loaded, so start-up never eats a job's time budget.
       slot.ready = true;
       this.loadFailures = 0;
+      slot.capabilities = new Set(msg.capabilities ?? ["mesh"]);
       if (!slot.current) {
         this.hold(slot, false);
         this.wakeWaiter(slot);
@@ -332,8 +375,8 @@ export class WorkerPool {
 
   private wakeWaiter(slot: Slot): void {
     if (this.closed) return;
-    const w = this.waiters.shift();
-    if (w) w(slot);
+    const i = this.waiters.findIndex((w) => slot.capabilities.has(w.need));
+    if (i >= 0) this.waiters.splice(i, 1)[0]!.take(slot);
     else this.opts.onIdle?.();
   }
 
@@ -367,7 +410,7 @@ export class WorkerPool {
     if (this.closed) return;
     const respawn = () => {
       if (this.closed) return;
-      this.slots.push(this.spawn());
+      this.slots.push(this.spawn(slot.index));
     };
     if (slot.ready) return respawn();
     // A worker that died before loading its handlers (broken module) is not restarted in a hot loop.
@@ -378,7 +421,7 @@ export class WorkerPool {
     logger.error({ failures: this.loadFailures, restartInMs: wait }, "queue worker failed to load its handlers; restarting it after a pause");
     setTimeout(respawn, wait).unref();
     // Jobs handed to the pool meanwhile would wait for a module that may never load.
-    if (this.restarting) for (const w of this.waiters.splice(0)) w(undefined);
+    if (this.restarting) for (const w of this.waiters.splice(0)) w.take(undefined);
     this.opts.onLoadFailure?.({ failures: this.loadFailures, restartInMs: wait });
   }
 }

@@ -50,3 +50,11 @@ export function timedOut(seconds: number): MimicError {
 export function abortError(signal: AbortSignal): MimicError {
   return signal.reason instanceof MimicError ? signal.reason : cancelled();
 }
+
+/** No worker advertises what the job needs (the generator's models failed to load everywhere). */
+export function noCapableWorker(capability: string): MimicError {
+  return new MimicError("BUSY", "The picture generator is not running right now. Please try again later.", {
+    retryAfterSeconds: 60,
+    details: { reason: "no-capable-worker", capability },
+  });
+}

@@ -2,7 +2,10 @@
  * The worker processes' settings (src/core/requests.ts WorkerSettings) from the validated configuration:
  * built by whoever starts a pool (the app, or a `mimic worker`), handed to each worker process at start.
  */
-import type { Config } from "../config.ts";
+import { join } from "node:path";
+import { generatorDir, type Config } from "../config.ts";
+import { logger } from "../logger.ts";
+import { checkGeneratorDir } from "../pipeline/generator/signatures.ts";
 import type { WorkerSettings } from "../core/requests.ts";
 import { DEFAULT_INFERENCE, DEFAULT_INPUT_LIMITS } from "../pipeline/settings.ts";
 import { findFfmpeg } from "../pipeline/video/ffmpeg.ts";
@@ -22,7 +25,27 @@ export function workerSettings(config: Config): WorkerSettings {
     analyzer: inference,
     nsfw: inference,
     ffmpegPath: findFfmpeg(config.FFMPEG_PATH) ?? null,
+    generator:
+      config.MIMIC_GENERATOR === "liveportrait"
+        ? { dir: generatorDir(config), provider: config.ORT_EXECUTION_PROVIDER, threads: inference.threads, cacheDir: join(config.DATA_DIR, "generator-cache") }
+        : null,
   };
+}
+
+/**
+ * Start-up check of a process that runs jobs (the app with the in-process queue, or `mimic worker`) when
+ * MIMIC_GENERATOR=liveportrait: refuses to start unless every model file is there with FaceFusion's
+ * signature, and warns when it would run on the CPU (about 21 s per frame; never the default).
+ */
+export function checkGeneratorAtStartup(config: Config): void {
+  if (config.MIMIC_GENERATOR !== "liveportrait") return;
+  checkGeneratorDir(generatorDir(config));
+  if (config.ORT_EXECUTION_PROVIDER === "cpu") {
+    logger.warn(
+      { MIMIC_GENERATOR: "liveportrait", ORT_EXECUTION_PROVIDER: "cpu" },
+      "the LivePortrait generator runs on the CPU here: about 21 s per frame on 2 cores (see bench/README.md); it is meant for a GPU worker (ORT_EXECUTION_PROVIDER=cuda)",
+    );
+  }
 }
 
 /** The pipeline's defaults (tests and benchmarks that build a pool without a configuration). */

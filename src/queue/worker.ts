@@ -22,7 +22,7 @@ const send = (msg: FromWorker) => process.send!(msg, undefined, {}, () => undefi
 // The parent went away (crashed or closed the pool): nobody is left to answer.
 process.on("disconnect", () => process.exit(0));
 
-const mod = (await import(handlersUrl)) as { handlers?: HandlerSet; warmUp?: (s: WorkerSettings) => Promise<void> };
+const mod = (await import(handlersUrl)) as { handlers?: HandlerSet; warmUp?: (s: WorkerSettings) => Promise<void>; capabilities?: () => string[] };
 const handlers = mod.handlers;
 if (!handlers) throw new Error(`handler module ${handlersUrl} exports no "handlers"`);
 // Models load before the first job, so a fresh worker (e.g. after a runaway job was killed) does not
@@ -52,4 +52,5 @@ process.on("message", (msg: ToWorker) => {
   if (msg.type === "run") void run(msg.id, msg.job, msg.requestId, msg.spill);
   else if (msg.type === "cancel") running.get(msg.id)?.abort(new MimicError("CANCELLED", "The request was cancelled."));
 });
-send({ type: "ready" });
+// What this worker can run (the generator only where its models loaded), so the queue routes jobs here.
+send({ type: "ready", capabilities: mod.capabilities?.() ?? ["mesh"] });

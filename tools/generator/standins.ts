@@ -164,7 +164,9 @@ export function standInModels(opts: StandInOptions = {}): Record<LivePortraitMod
     const flat = reshape(b, "feature_volume", [-1, 512, 64, 64], "features");
     const rgb = b.op("Conv", [flat, b.float("rgb_w", rng.array(3 * 512, 0.05), [3, 512, 1, 1])], "rgb");
     const motion = reshape(b, b.op("Sub", ["source", "target"], "motion"), [-1, 63], "motion_flat");
-    const shift = reshape(b, dense(b, rng, motion, 63, 3, 20, "shift"), [-1, 3, 1, 1], "shift4");
+    // The motion becomes a coarse 8×8 pattern per channel (colour matching cannot cancel a spatial change).
+    const coarse = reshape(b, dense(b, rng, motion, 63, 3 * 8 * 8, 40, "shift"), [-1, 3, 8, 8], "shift8");
+    const shift = b.op("Resize", [coarse, "", b.float("shift_scales", [1, 1, 8, 8])], "shift64", { mode: "linear" });
     const moved = b.op("Add", [rgb, shift], "moved");
     const up = b.op("Resize", [moved, "", b.float("scales", [1, 1, 8, 8])], "up", { mode: "linear" });
     b.reserve("output");

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { loadConfig } from "../../config.ts";
 import { MimicError } from "../../errors.ts";
 import { logger } from "../../logger.ts";
-import { DEFAULT_HANDLERS, queueOptions } from "../../queue/index.ts";
+import { checkGeneratorAtStartup, DEFAULT_HANDLERS, queueOptions } from "../../queue/index.ts";
 import { startRedisWorker } from "../../queue/redis.ts";
 
 /** `mimic worker`: consume jobs from the shared Redis queue (QUEUE_URL) until SIGTERM/SIGINT. */
@@ -23,6 +23,7 @@ export function register(program: Command): void {
       const drainMs = Number(o.drainMs);
       if (!Number.isFinite(drainMs) || drainMs < 0) throw new MimicError("BAD_INPUT", "--drain-ms must be a number of milliseconds.");
       const handlers = o.handlers ? pathToFileURL(resolve(o.handlers)) : DEFAULT_HANDLERS;
+      checkGeneratorAtStartup(config);
       const handle = await startRedisWorker({
         ...queueOptions(config, handlers),
         url: config.QUEUE_URL,

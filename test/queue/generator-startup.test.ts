@@ -1,0 +1,56 @@
+// Start-up with MIMIC_GENERATOR=liveportrait: the app refuses to start on a folder with a missing file or a
+// wrong shape, naming the file; mesh (the default) needs no folder at all.
+import { mkdtempSync, rmSync, unlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { createApp } from "../../src/app.ts";
+import { loadConfig } from "../../src/config.ts";
+import { MimicError } from "../../src/errors.ts";
+import { writeStandIns } from "../../tools/generator/standins.ts";
+
+const root = mkdtempSync(join(tmpdir(), "mimic-gen-start-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const configFor = (name: string, env: Record<string, string>) =>
+  loadConfig({ DATA_DIR: join(root, name), QUEUE_WORKERS: "1", ORT_THREADS: "1", LOG_LEVEL: "silent", ...env });
+
+async function startError(env: Record<string, string>, name: string): Promise<MimicError> {
+  try {
+    const app = await createApp(configFor(name, env));
+    await app.close({ drainMs: 0 });
+  } catch (e) {
+    return e as MimicError;
+  }
+  throw new Error("the app started");
+}
+
+describe("generator start-up check", () => {
+  it("mesh is the default and needs no model folder", () => {
+    expect(configFor("d", {}).MIMIC_GENERATOR).toBe("mesh");
+    expect(() => configFor("d", { MIMIC_GENERATOR: "gan" })).toThrow(/MIMIC_GENERATOR/);
+  });
+
+  it("a missing file: the app does not start and names it", async () => {
+    const dir = join(root, "missing");
+    writeStandIns(dir);
+    unlinkSync(join(dir, "live_portrait_eye_retargeter.onnx"));
+    const e = await startError({ MIMIC_GENERATOR: "liveportrait", MIMIC_GENERATOR_DIR: dir }, "a");
+    expect(e).toBeInstanceOf(MimicError);
+    expect(e.code).toBe("CONFIG");
+    expect(e.message).toContain("live_portrait_eye_retargeter.onnx is missing");
+  });
+
+  it("a wrong shape: the app does not start and says what differs", async () => {
+    const dir = join(root, "shape");
+    writeStandIns(dir, { mutate: (m, sig) => m === "motionExtractor" && (sig.outputs[5]!.shape = [1, 20, 3]) });
+    const e = await startError({ MIMIC_GENERATOR: "liveportrait", MIMIC_GENERATOR_DIR: dir }, "b");
+    expect(e.code).toBe("CONFIG");
+    expect(e.message).toContain('live_portrait_motion_extractor.onnx: output 6 (expression, named "expression" in the file) has shape [1, 20, 3], expected [N, 21, 3]');
+  });
+
+  it("the default folder is <DATA_DIR>/liveportrait", async () => {
+    const e = await startError({ MIMIC_GENERATOR: "liveportrait" }, "c");
+    expect(e.message).toContain(join(root, "c", "liveportrait"));
+  });
+});

@@ -1,0 +1,147 @@
+/**
+ * The LivePortrait generator path end to end through the real queue and the real handlers, with stand-in
+ * models of exactly FaceFusion's signatures (tools/generator/standins.ts): MIMIC_GENERATOR=liveportrait
+ * sends mimic jobs to the generator, appearance features are computed once per template and kept in a file
+ * cache that survives a restart, and generator jobs only reach workers that loaded the models.
+ */
+import { mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { loadConfig } from "../../src/config.ts";
+import { createQueue, DEFAULT_HANDLERS } from "../../src/queue/index.ts";
+import type { ImageResult, InferenceQueue, MemeJob } from "../../src/queue/jobs.ts";
+import { createLocalQueue } from "../../src/queue/local.ts";
+import type { EnrolledTemplate } from "../../src/templates/templates.ts";
+import { writeStandIns } from "../../tools/generator/standins.ts";
+import { ONE_THREAD, expectRejects, isPng } from "./helpers.ts";
+import { readFileSync } from "node:fs";
+
+const face = (f: string) => new Uint8Array(readFileSync(new URL(`../fixtures/faces/${f}`, import.meta.url)));
+const root = mkdtempSync(join(tmpdir(), "mimic-gen-"));
+const modelDir = join(root, "models");
+const dataDir = join(root, "data");
+const cacheDir = join(dataDir, "generator-cache");
+writeStandIns(modelDir);
+
+const config = loadConfig({ MIMIC_GENERATOR: "liveportrait", MIMIC_GENERATOR_DIR: modelDir, DATA_DIR: dataDir, QUEUE_WORKERS: "1", ORT_THREADS: "1", LOG_LEVEL: "silent" });
+const genSettings = { ...ONE_THREAD, generator: { dir: modelDir, provider: "cpu" as const, threads: 1, cacheDir } };
+
+function memeJob(template: EnrolledTemplate, reaction: string, extra: Partial<MemeJob> = {}): MemeJob {
+  return { kind: "meme", template, reaction: { bytes: face(reaction), mime: "image/jpeg" }, captions: {}, intensity: 1, mode: "mimic", byteBudget: 8 << 20, ...extra };
+}
+const pixels = (png: Uint8Array) => sharp(png).raw().toBuffer();
+async function meanDiff(a: Uint8Array, b: Uint8Array): Promise<number> {
+  const [x, y] = await Promise.all([pixels(a), pixels(b)]);
+  expect(x.length).toBe(y.length);
+  let d = 0;
+  for (let i = 0; i < x.length; i++) d += Math.abs(x[i]! - y[i]!);
+  return d / x.length;
+}
+const genStages = (r: ImageResult) => Object.keys(r.timingsMs ?? {}).filter((k) => k.startsWith("gen.")).sort();
+
+let template: EnrolledTemplate;
+
+describe("generator backend through the real queue", () => {
+  let q: InferenceQueue & { ready?: () => Promise<void> };
+  beforeAll(async () => {
+    q = createQueue(config);
+    await (q as { ready(): Promise<void> }).ready();
+    const r = await q.submit({ kind: "enrol", image: { bytes: face("franck_01829.jpg"), mime: "image/jpeg" } }, { requestId: "e", userId: "u", serverId: "s" });
+    template = (r as { face: { data: EnrolledTemplate } }).face.data;
+  }, 120_000);
+  afterAll(() => q.close({ drainMs: 0 }));
+
+  let first: ImageResult;
+  test("MIMIC_GENERATOR=liveportrait: a mimic meme runs every generator stage and the face changes", async () => {
+    first = (await q.submit(memeJob(template, "franck_04117.jpg"), { requestId: "m1", userId: "u", serverId: "s" })) as ImageResult;
+    expect(isPng(first.bytes)).toBe(true);
+    expect(genStages(first)).toEqual(["gen.crop", "gen.features", "gen.generate", "gen.keypoints", "gen.motion", "gen.paste", "gen.retarget", "gen.stitch"]);
+    expect(await meanDiff(first.bytes, template.cropPng)).toBeGreaterThan(1);
+    // Appearance features were computed once and written to the file cache.
+    expect(readdirSync(cacheDir).filter((f) => f.endsWith(".f32"))).toHaveLength(1);
+  }, 60_000);
+
+  test("swap stays on the mesh engine", async () => {
+    const r = (await q.submit(memeJob(template, "franck_04117.jpg", { mode: "swap" }), { requestId: "m2", userId: "u", serverId: "s" })) as ImageResult;
+    expect(genStages(r)).toEqual([]);
+    expect(r.timingsMs?.transfer).toBeGreaterThan(0);
+  }, 60_000);
+
+  test("the reaction drives the result: another reaction, another face; intensity 0 and 1 differ", async () => {
+    const other = (await q.submit(memeJob(template, "franck_02221.jpg"), { requestId: "m3", userId: "u", serverId: "s" })) as ImageResult;
+    expect(await meanDiff(other.bytes, first.bytes)).toBeGreaterThan(0.05);
+    const none = (await q.submit(memeJob(template, "franck_04117.jpg", { intensity: 0 }), { requestId: "m4", userId: "u", serverId: "s" })) as ImageResult;
+    expect(await meanDiff(none.bytes, first.bytes)).toBeGreaterThan(0.05);
+    // Still one cached feature file: the template's features were not computed again.
+    expect(readdirSync(cacheDir).filter((f) => f.endsWith(".f32"))).toHaveLength(1);
+  }, 60_000);
+});
+
+describe("feature cache across restarts, and routing by capability", () => {
+  test("a restarted worker reads the template's features from the file cache", async () => {
+    // Tampering with the cached features changes the picture: the new worker used the file, it did not recompute.
+    const [file] = readdirSync(cacheDir).filter((f) => f.endsWith(".f32"));
+    writeFileSync(join(cacheDir, file!), new Uint8Array(32 * 16 * 64 * 64 * 4));
+    const q = createLocalQueue({ workers: 1, capacity: 10, perUserLimit: 5, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS, settings: genSettings });
+    try {
+      await q.ready();
+      const job = memeJob(template, "franck_04117.jpg", { generator: "liveportrait" });
+      const fromFile = (await q.submit(job, { requestId: "c1", userId: "u", serverId: "s" })) as ImageResult;
+      unlinkSync(join(cacheDir, file!));
+      const fresh = createLocalQueue({ workers: 1, capacity: 10, perUserLimit: 5, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS, settings: genSettings });
+      try {
+        await fresh.ready();
+        const recomputed = (await fresh.submit(job, { requestId: "c2", userId: "u", serverId: "s" })) as ImageResult;
+        // The same job on the same inputs is deterministic (0 difference): any difference comes from the tampered file.
+        expect(await meanDiff(fromFile.bytes, recomputed.bytes)).toBeGreaterThan(0.1);
+        const again = (await fresh.submit(job, { requestId: "c3", userId: "u", serverId: "s" })) as ImageResult;
+        expect(await meanDiff(again.bytes, recomputed.bytes)).toBe(0);
+        expect(readdirSync(cacheDir).filter((f) => f.endsWith(".f32"))).toEqual([file]);
+      } finally {
+        await fresh.close({ drainMs: 0 });
+      }
+    } finally {
+      await q.close({ drainMs: 0 });
+    }
+  }, 120_000);
+
+  test("with one generator worker of two, generator jobs all reach it while mesh jobs keep being served", async () => {
+    const q = createLocalQueue({ workers: 2, capacity: 20, perUserLimit: 1, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS, settings: genSettings, generatorWorkers: 1 });
+    try {
+      await q.ready();
+      const jobs = [
+        ...["a", "b", "c"].map((u) => q.submit(memeJob(template, "franck_04117.jpg", { generator: "liveportrait" }), { requestId: `g${u}`, userId: `g${u}`, serverId: "s" })),
+        ...["d", "e", "f"].map((u) => q.submit(memeJob(template, "franck_04117.jpg"), { requestId: `m${u}`, userId: `m${u}`, serverId: "t" })),
+      ];
+      const results = (await Promise.all(jobs)) as ImageResult[];
+      expect(results.slice(0, 3).map((r) => genStages(r).length)).toEqual([8, 8, 8]);
+      expect(results.slice(3).map((r) => genStages(r).length)).toEqual([0, 0, 0]);
+    } finally {
+      await q.close({ drainMs: 0 });
+    }
+  }, 180_000);
+
+  test("no worker with the models (a file missing): generator jobs are refused at once, mesh jobs still run", async () => {
+    const broken = join(root, "broken");
+    writeStandIns(broken);
+    unlinkSync(join(broken, "live_portrait_generator.onnx"));
+    const q = createLocalQueue({
+      workers: 1, capacity: 10, perUserLimit: 5, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS,
+      settings: { ...genSettings, generator: { ...genSettings.generator, dir: broken } },
+    });
+    try {
+      await q.ready();
+      const e = await expectRejects(q.submit(memeJob(template, "franck_04117.jpg", { generator: "liveportrait" }), { requestId: "x1", userId: "u", serverId: "s" }));
+      expect(e.code).toBe("BUSY");
+      expect(e.details).toMatchObject({ reason: "no-capable-worker", capability: "liveportrait" });
+      const mesh = (await q.submit(memeJob(template, "franck_04117.jpg"), { requestId: "x2", userId: "u", serverId: "s" })) as ImageResult;
+      expect(isPng(mesh.bytes)).toBe(true);
+    } finally {
+      await q.close({ drainMs: 0 });
+    }
+  }, 120_000);
+});
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
