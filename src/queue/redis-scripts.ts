@@ -47,7 +47,9 @@ return {0, mine + 1, ahead}
 `;
 
 /**
- * ARGV: P, ticket, claimTtlS → job id or nil. Deficit round-robin, as FairScheduler.next(). When a whole
+ * ARGV: P, ticket, claimTtlS[, lo, hi] → job id or nil. Deficit round-robin, as FairScheduler.next(), over
+ * the priority classes in [lo, hi]: generator jobs live in classes shifted by GENERATOR_PRIORITY_SHIFT and
+ * are claimed only by generator tickets, so a worker without the models never takes one. When a whole
  * round passes without a start (every head costs more than its lane's deficit), the rounds in which
  * nobody could start anyway are skipped at once, so Redis never spins through many idle rounds.
  */
@@ -63,7 +65,7 @@ local function headCost(prio, lane)
 end
 local visits = 0
 for guard = 1, 100000 do
-  local top = redis.call('ZRANGE', P .. ':prios', 0, 0)
+  local top = redis.call('ZRANGEBYSCORE', P .. ':prios', ARGV[4] or '-inf', ARGV[5] or '+inf', 'LIMIT', 0, 1)
   if #top == 0 then return false end
   local prio = top[1]
   local ring = P .. ':ring:' .. prio
@@ -186,3 +188,6 @@ for i = 2, #ARGV do
 end
 return out
 `;
+
+/** Priority classes of generator jobs start here (their own DRR rings, their own tickets). */
+export const GENERATOR_PRIORITY_SHIFT = 1000;

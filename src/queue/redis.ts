@@ -22,6 +22,7 @@ import { costInQuanta } from "./fair-scheduler.ts";
 import {
   CHEAP_FIRST_PRIORITY,
   JOB_KINDS,
+  requiredCapability,
   type InferenceQueue,
   type Job,
   type JobKind,
@@ -33,8 +34,8 @@ import {
 import type { QueueOptions } from "./local.ts";
 import { WorkerPool } from "./pool.ts";
 import { defaultWorkerSettings } from "./settings.ts";
-import { CANCEL_WAITING, CLAIM, ENQUEUE, FINISH, POSITIONS } from "./redis-scripts.ts";
-import { abortError, cancelled, queueFull, shuttingDown, timedOut, userLimit } from "./refusals.ts";
+import { CANCEL_WAITING, CLAIM, ENQUEUE, FINISH, GENERATOR_PRIORITY_SHIFT, POSITIONS } from "./redis-scripts.ts";
+import { abortError, cancelled, noCapableWorker, queueFull, shuttingDown, timedOut, userLimit } from "./refusals.ts";
 import { ServiceTimes } from "./service-times.ts";
 import { fromWireError, toWireError, type WireError } from "./wire.ts";
 
@@ -61,6 +62,10 @@ type Outcome = { ok: true; result: JobResult } | { ok: false; error: WireError }
 type QueueEvent = { id: string; type: "started" | "done" | "failed"; worker?: string };
 
 const TICKETS = "tickets";
+/** Tickets of generator jobs: only workers whose models loaded take them. */
+const GENERATOR_TICKETS = "tickets-liveportrait";
+/** The claim script's priority range per ticket kind: mesh jobs below the shift, generator jobs from it. */
+const CLAIM_RANGE = { mesh: ["-inf", `(${GENERATOR_PRIORITY_SHIFT}`], liveportrait: [String(GENERATOR_PRIORITY_SHIFT), "+inf"] } as const;
 const DM_LANE = "~dm";
 const DEFAULT_MAX_WAIT_MS = 10 * 60_000;
 
@@ -93,22 +98,24 @@ async function readServiceTimes(r: Redis, P: string): Promise<ServiceTimes> {
   return new ServiceTimes(priors);
 }
 
-/** Live worker processes register "slots|running" with an expiry in P:workers. */
-async function liveWorkers(r: Redis, P: string): Promise<{ slots: number; running: number }> {
+/** Live worker processes register "slots|running|expiry|capabilities" in P:workers. */
+async function liveWorkers(r: Redis, P: string): Promise<{ slots: number; running: number; capabilities: Set<string> }> {
   const raw = await r.hgetall(`${P}:workers`);
   const now = Date.now();
   let slots = 0;
   let running = 0;
+  const capabilities = new Set<string>();
   for (const [id, v] of Object.entries(raw)) {
-    const [s, run, exp] = v.split("|").map(Number);
-    if (exp < now) {
+    const [s, run, exp, caps] = v.split("|");
+    if (Number(exp) < now) {
       bestEffort(r.hdel(`${P}:workers`, id), "could not drop an expired worker");
       continue;
     }
-    slots += s;
-    running += run;
+    slots += Number(s);
+    running += Number(run);
+    for (const c of (caps ?? "mesh").split(",")) capabilities.add(c);
   }
-  return { slots, running };
+  return { slots, running, capabilities };
 }
 
 interface Pending {
@@ -128,6 +135,7 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
   const cmd = defineScripts(connect(opts.url));
   const sub = connect(opts.url);
   const tickets = new Queue(TICKETS, { connection: cmd, prefix: `${P}:bull` });
+  const generatorTickets = new Queue(GENERATOR_TICKETS, { connection: cmd, prefix: `${P}:bull` });
   const pending = new Map<string, Pending>();
   const counters = { completed: 0, failed: 0, rejected: 0 };
   let closing = false;
@@ -243,6 +251,7 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
     async ready() {
       await subscribed;
       await tickets.waitUntilReady();
+      await generatorTickets.waitUntilReady();
     },
 
     async submit(job: Job, so: SubmitOptions): Promise<JobResult> {
@@ -255,9 +264,18 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
           `That file is too large to process (${(payload.length / 1048576).toFixed(1)} MiB; the limit is ${(opts.maxPayloadBytes / 1048576).toFixed(0)} MiB). Please send a smaller one.`,
         );
       }
+      const need = requiredCapability(job);
+      if (need !== "mesh") {
+        // Workers are running but none has the models: refuse now rather than wait out maxWaitMs.
+        const live = await liveWorkers(cmd, P);
+        if (live.slots > 0 && !live.capabilities.has(need)) {
+          counters.rejected += 1;
+          throw noCapableWorker(need);
+        }
+      }
       const times = await serviceTimes();
       const id = randomUUID();
-      const priority = so.priority ?? (opts.cheapFirst ? CHEAP_FIRST_PRIORITY[job.kind] : 0);
+      const priority = (so.priority ?? (opts.cheapFirst ? CHEAP_FIRST_PRIORITY[job.kind] : 0)) + (need === "mesh" ? 0 : GENERATOR_PRIORITY_SHIFT);
       const cost = costInQuanta(times.estimate(job.kind), times.cheapest());
       const holdMs = maxWaitMs + opts.jobTimeoutMs * 3;
       const done = new Promise<JobResult>((resolve, reject) => {
@@ -274,7 +292,7 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
         throw queueFull(await waitSeconds(times, position, job.kind), { waiting: position });
       }
       try {
-        await tickets.add("t", {}, { removeOnComplete: true, removeOnFail: true });
+        await (need === "mesh" ? tickets : generatorTickets).add("t", {}, { removeOnComplete: true, removeOnFail: true });
       } catch (cause) {
         // Without its ticket no worker would ever claim the job: take it back out and say so.
         await cmd.mimicCancel(P, id).catch(() => undefined);
@@ -342,6 +360,7 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
       }
       clearInterval(sweeper);
       await tickets.close();
+      await generatorTickets.close();
       sub.disconnect();
       await cmd.quit();
     },
@@ -360,15 +379,23 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
   const id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const cmd = defineScripts(connect(opts.url));
   const sub = connect(opts.url);
-  const pool = new WorkerPool({ size: opts.workers, handlersUrl: opts.handlersUrl, cancelGraceMs: opts.cancelGraceMs, settings: opts.settings ?? defaultWorkerSettings() });
+  const pool = new WorkerPool({
+    size: opts.workers,
+    handlersUrl: opts.handlersUrl,
+    cancelGraceMs: opts.cancelGraceMs,
+    settings: opts.settings ?? defaultWorkerSettings(),
+    generatorWorkers: opts.generatorWorkers,
+  });
   await pool.ready();
+  // What this process's workers can run, advertised with the heartbeat; generator tickets are taken only with the models.
+  const caps = Object.keys(pool.capabilities()).sort();
   const times = await readServiceTimes(cmd, P);
   const running = new Map<string, AbortController>();
   let handingBack = false;
   const claimTtlS = Math.ceil((DEFAULT_MAX_WAIT_MS + opts.jobTimeoutMs * 3) / 1000);
 
   const heartbeat = () =>
-    cmd.hset(`${P}:workers`, id, `${opts.workers}|${running.size}|${Date.now() + 10_000}`).catch(() => undefined);
+    cmd.hset(`${P}:workers`, id, `${opts.workers}|${running.size}|${Date.now() + 10_000}|${caps.join(",")}`).catch(() => undefined);
   await heartbeat();
   const beat = setInterval(heartbeat, 3000);
 
@@ -381,8 +408,8 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
     running.get(jobId)?.abort(cancelled());
   });
 
-  async function processTicket(ticket: BullJob, token?: string): Promise<void> {
-    const jobId = (await cmd.mimicClaim(P, ticket.id!, claimTtlS)) as string | null;
+  async function processTicket(ticket: BullJob, token: string | undefined, kind: keyof typeof CLAIM_RANGE): Promise<void> {
+    const jobId = (await cmd.mimicClaim(P, ticket.id!, claimTtlS, ...CLAIM_RANGE[kind])) as string | null;
     if (!jobId) return; // its job was cancelled while waiting
     const finish = (out: Outcome) =>
       cmd.mimicFinish(P, jobId, ticket.id!, serialize(out), opts.resultTtlSeconds,
@@ -428,23 +455,27 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
     await finish(out);
   }
 
-  const worker = new BullWorker(TICKETS, processTicket, {
-    connection: connect(opts.url),
-    prefix: `${P}:bull`,
-    concurrency: opts.workers,
-    lockDuration: opts.stallMs,
-    stalledInterval: Math.max(250, Math.floor(opts.stallMs / 2)),
-    maxStalledCount: 5,
-    drainDelay: 1,
-  });
-  worker.on("error", (err) => logger.warn({ err: err.message }, "queue worker error"));
-  await worker.waitUntilReady();
-  logger.info({ worker: id, threads: opts.workers, prefix: P }, "queue worker started");
+  const consume = (queueName: string, kind: keyof typeof CLAIM_RANGE) => {
+    const w = new BullWorker(queueName, (t, token) => processTicket(t, token, kind), {
+      connection: connect(opts.url),
+      prefix: `${P}:bull`,
+      concurrency: kind === "mesh" ? opts.workers : Math.max(1, pool.capabilities()[kind] ?? 0),
+      lockDuration: opts.stallMs,
+      stalledInterval: Math.max(250, Math.floor(opts.stallMs / 2)),
+      maxStalledCount: 5,
+      drainDelay: 1,
+    });
+    w.on("error", (err) => logger.warn({ err: err.message }, "queue worker error"));
+    return w;
+  };
+  const consumers = [consume(TICKETS, "mesh"), ...(caps.includes("liveportrait") ? [consume(GENERATOR_TICKETS, "liveportrait")] : [])];
+  await Promise.all(consumers.map((w) => w.waitUntilReady()));
+  logger.info({ worker: id, threads: opts.workers, prefix: P, capabilities: caps }, "queue worker started");
 
   return {
     id,
     async close({ drainMs = 30_000 } = {}) {
-      await worker.pause(true);
+      await Promise.all(consumers.map((w) => w.pause(true)));
       const deadline = performance.now() + drainMs;
       while (running.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       if (running.size > 0) {
@@ -452,7 +483,7 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
         for (const ac of running.values()) ac.abort(shuttingDown());
         while (running.size > 0) await new Promise((r) => setTimeout(r, 20));
       }
-      await worker.close();
+      await Promise.all(consumers.map((w) => w.close()));
       clearInterval(beat);
       await cmd.hdel(`${P}:workers`, id).catch(() => undefined);
       await pool.close(shuttingDown());
