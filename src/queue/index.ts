@@ -19,10 +19,14 @@ export { checkGeneratorAtStartup, defaultWorkerSettings, workerSettings } from "
 export const DEFAULT_HANDLERS = queueModule("./handlers.ts");
 
 
-/** Mimic-mode memes and animations go to the generator when MIMIC_GENERATOR=liveportrait (swap stays on the mesh engine). */
+/**
+ * Mimic-mode memes go to the generator when MIMIC_GENERATOR=liveportrait. Swap stays on the mesh engine, and
+ * so do animations for now: the animation assembly has no generator path yet, so routing them to the
+ * generator's workers would only take those workers' time.
+ */
 export function withGenerator(config: Config, queue: InferenceQueue): InferenceQueue {
   if (config.MIMIC_GENERATOR !== "liveportrait") return queue;
-  const stamp = (job: Job): Job => (job.kind !== "enrol" && job.mode === "mimic" && job.generator === undefined ? { ...job, generator: "liveportrait" } : job);
+  const stamp = (job: Job): Job => (job.kind === "meme" && job.mode === "mimic" && job.generator === undefined ? { ...job, generator: "liveportrait" } : job);
   return { ...queue, submit: (job, opts) => queue.submit(stamp(job), opts) };
 }
 

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { MimicError } from "../../src/errors.ts";
+import { withGenerator, type InferenceQueue, type Job } from "../../src/queue/index.ts";
 import { writeStandIns } from "../../tools/generator/standins.ts";
 
 const root = mkdtempSync(join(tmpdir(), "mimic-gen-start-"));
@@ -52,5 +53,18 @@ describe("generator start-up check", () => {
   it("the default folder is <DATA_DIR>/liveportrait", async () => {
     const e = await startError({ MIMIC_GENERATOR: "liveportrait" }, "c");
     expect(e.message).toContain(join(root, "c", "liveportrait"));
+  });
+});
+
+describe("which jobs the queue sends to the generator", () => {
+  it("mimic memes only, and only with MIMIC_GENERATOR=liveportrait", async () => {
+    const seen: unknown[] = [];
+    const fake = { submit: async (job: unknown) => (seen.push(job), { kind: "enrol" }), stats: async () => ({}), close: async () => undefined } as unknown as InferenceQueue;
+    const meme = { kind: "meme", mode: "mimic" } as unknown as Job;
+    const jobs = [meme, { kind: "meme", mode: "swap" }, { kind: "animated", mode: "mimic" }, { kind: "enrol" }] as unknown as Job[];
+    const q = withGenerator(configFor("w", { MIMIC_GENERATOR: "liveportrait" }), fake);
+    for (const j of jobs) await q.submit(j, { requestId: "r", userId: "u", serverId: null });
+    expect(seen.map((j) => (j as { generator?: string }).generator)).toEqual(["liveportrait", undefined, undefined, undefined]);
+    expect(withGenerator(configFor("w", {}), fake)).toBe(fake);
   });
 });
