@@ -23,7 +23,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { loadConfig } from "../src/config.ts";
-import { parseMemeRequest } from "../src/core/requests.ts";
+import { parseMemeRequest } from "../src/requests.ts";
 import { MimicError } from "../src/errors.ts";
 import { DEFAULT_HANDLERS, workerSettings } from "../src/queue/index.ts";
 import type { InferenceQueue, Job, JobKind } from "../src/queue/jobs.ts";

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { loadConfig } from "../config.ts";
 import { loadImage } from "../core/input.ts";
-import { parseMemeRequest, type MemeRequest } from "../core/requests.ts";
+import { parseMemeRequest, type MemeRequest } from "../requests.ts";
 import { MimicError } from "../errors.ts";
 
 /**

@@ -8,7 +8,7 @@ import { normaliseTemplateName } from "../templates/names.ts";
 import type { CommandContext, ImageInput, Reply } from "./context.ts";
 import { hint } from "./hints.ts";
 import { frameCount, loadImage, type FetchLike } from "./input.ts";
-import { parseMemeRequest, parseMorphRequest } from "./requests.ts";
+import { parseMemeRequest, parseMorphRequest } from "../requests.ts";
 import type {
   Admission,
   Captions,
@@ -32,7 +32,7 @@ import type {
 
 /**
  * What an adapter hands over: the image plus the request's fields, typed options (Discord) or form strings
- * (playground, Telegram's text syntax). They are parsed by src/core/requests.ts, the one front door: any
+ * (playground, Telegram's text syntax). They are parsed by src/requests.ts, the one front door: any
  * other field, or a value out of range, is refused by name.
  */
 export interface MemeInput {

@@ -4,7 +4,7 @@
  * meme and animated handlers for the jobs the queue routed here.
  */
 import { createHash } from "node:crypto";
-import type { WorkerSettings } from "../core/requests.ts";
+import type { WorkerSettings } from "../requests.ts";
 import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { generatorTransfer, LivePortraitEngine, type GeneratorTransferResult } from "../pipeline/generator/index.ts";

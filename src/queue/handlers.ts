@@ -14,7 +14,7 @@ import { decodeReaction } from "../pipeline/animate/index.ts";
 import { decodeImage } from "../pipeline/image/index.ts";
 import { assembleMeme, type StillGenerator } from "../pipeline/meme.ts";
 import { selectFace } from "../pipeline/transfer/index.ts";
-import type { WorkerSettings } from "../core/requests.ts";
+import type { WorkerSettings } from "../requests.ts";
 import type { AnalyzedFace, RgbImage } from "../pipeline/types.ts";
 import { checkSafe, getNsfwClassifier, sampleFrames, type GateStage, type NsfwClassifier } from "../pipeline/safety/nsfw.ts";
 import { prepareEnrolment } from "../templates/enrol.ts";

@@ -8,7 +8,7 @@
  * command core can hand its jobs to `InferenceQueue.submit` unchanged.
  */
 import type { Logger } from "../logger.ts";
-import type { WorkerSettings } from "../core/requests.ts";
+import type { WorkerSettings } from "../requests.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
 
 export type JobKind = "enrol" | "meme" | "animated";
@@ -21,12 +21,12 @@ export interface EncodedImage {
 }
 
 /**
- * The jobs themselves are the validated request types of the front door (src/core/requests.ts): a job
+ * The jobs themselves are the validated request types of the front door (src/requests.ts): a job
  * carries everything a worker needs (input bytes, the saved face's data, options), and the worker checks
  * it with parseJob before running it.
  */
-export type { AnimatedJob, EnrolJob, ImageSource, Job, JobCaptions as Captions, MemeJob, TransferMode } from "../core/requests.ts";
-import type { AnimatedJob, EnrolJob, Job, MemeJob } from "../core/requests.ts";
+export type { AnimatedJob, EnrolJob, ImageSource, Job, JobCaptions as Captions, MemeJob, TransferMode } from "../requests.ts";
+import type { AnimatedJob, EnrolJob, Job, MemeJob } from "../requests.ts";
 
 /** Which engine puts the expression on the face: the mesh engine (any CPU) or the LivePortrait generator (MIMIC_GENERATOR). */
 export type GeneratorKind = "mesh" | "liveportrait";

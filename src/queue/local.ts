@@ -17,7 +17,7 @@ import {
   type QueueStats,
   type SubmitOptions,
 } from "./jobs.ts";
-import type { WorkerSettings } from "../core/requests.ts";
+import type { WorkerSettings } from "../requests.ts";
 import { WorkerPool } from "./pool.ts";
 import { defaultWorkerSettings } from "./settings.ts";
 import { abortError, noCapableWorker, queueFull, shuttingDown, timedOut, userLimit, workersRestarting } from "./refusals.ts";

@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { ensureCaptionFonts } from "../pipeline/render/fonts.ts";
-import { parseWorkerSettings, type WorkerSettings } from "../core/requests.ts";
+import { parseWorkerSettings, type WorkerSettings } from "../requests.ts";
 import { requiredCapability, type Job, type JobResult } from "./jobs.ts";
 import { workerEntry } from "./modules.ts";
 import { shuttingDown, workersRestarting } from "./refusals.ts";

@@ -1,12 +1,12 @@
 /**
- * The worker processes' settings (src/core/requests.ts WorkerSettings) from the validated configuration:
+ * The worker processes' settings (src/requests.ts WorkerSettings) from the validated configuration:
  * built by whoever starts a pool (the app, or a `mimic worker`), handed to each worker process at start.
  */
 import { join } from "node:path";
 import { generatorDir, type Config } from "../config.ts";
 import { logger } from "../logger.ts";
 import { checkGeneratorDir } from "../pipeline/generator/signatures.ts";
-import type { WorkerSettings } from "../core/requests.ts";
+import type { WorkerSettings } from "../requests.ts";
 import { DEFAULT_INFERENCE, DEFAULT_INPUT_LIMITS } from "../pipeline/settings.ts";
 import { findFfmpeg } from "../pipeline/video/ffmpeg.ts";
 

@@ -3,7 +3,7 @@
  * own handler sets), warms it up, and runs one job at a time for the parent over the IPC channel.
  * Module-level singletons in the handlers (onnxruntime sessions, fonts) live once per process.
  */
-import { parseJob, parseWorkerSettings, type WorkerSettings } from "../core/requests.ts";
+import { parseJob, parseWorkerSettings, type WorkerSettings } from "../requests.ts";
 import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import type { HandlerSet, Job } from "./jobs.ts";

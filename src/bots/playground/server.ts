@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import busboy from "busboy";
 import type { CommandContext, Core, ProgressEvent, Reply, SettingKey } from "../../core/index.ts";
 import { tooLarge } from "../../core/input.ts";
-import { MAX_CAPTION_FIELD_BYTES, parseEnrolRequest } from "../../core/requests.ts";
+import { MAX_CAPTION_FIELD_BYTES, parseEnrolRequest } from "../../requests.ts";
 import { MimicError, userMessageOf } from "../../errors.ts";
 import { logger } from "../../logger.ts";
 import { createRequestGuard, type RequestGuard } from "./guard.ts";

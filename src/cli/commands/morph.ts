@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { configuredAnalyzer, inputLimits, named, choice, printNotes, readInputFile, wholeNumber } from "../args.ts";
-import { parseMorphRequest } from "../../core/requests.ts";
+import { parseMorphRequest } from "../../requests.ts";
 import { MimicError } from "../../errors.ts";
 import { decodeReaction, renderFaceMorphGif, type LoopMode } from "../../pipeline/animate/index.ts";
 import { DEFAULT_GIF_MAX_BYTES } from "../../pipeline/gif/index.ts";

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { MimicError } from "../errors.ts";
-import type { AnimationFormat } from "../pipeline/video/animation.ts";
-import { cleanCaption, MAX_CAPTION_CHARS } from "../pipeline/render/text.ts";
+import { MimicError } from "./errors.ts";
+import type { AnimationFormat } from "./pipeline/video/animation.ts";
+import { cleanCaption, MAX_CAPTION_CHARS } from "./pipeline/render/text.ts";
 
 /**
  * The one front door: what a meme, a morph or a face enrolment may ask for, parsed once where a request
