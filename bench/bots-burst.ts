@@ -1,24 +1,43 @@
 /**
- * `npx tsx bench/bots-burst.ts [--burst 200]`: the event-loop lag of a burst of /meme commands through the
- * real discord.js bot against the fake Discord (test/bots/ack-load.ts: real store, real queue, double
- * handlers that hold the worker 100 ms per job). The fake gateway and REST run in this process too, so
- * the lag includes their work: an upper bound for the bot's own.
+ * The bots' burst modes of `npm run bench:load` (`--mode discord|telegram|bursts`): a burst of /meme
+ * through the real discord.js client against the fake Discord (test/bots/ack-load.ts) and through the
+ * real grammY bot against the fake Bot API (test/bots/telegram-burst.ts), each on the real store and
+ * queue with double handlers that hold the one worker 100 ms per job, queue capacity 4. The fakes run in
+ * this process too, so the lag (measured over the burst only) is an upper bound for the bot's own.
  */
 import os from "node:os";
-import { parseArgs } from "node:util";
 import { measureAckUnderLoad, summarise } from "../test/bots/ack-load.ts";
-import { lagMonitor } from "./http-load.ts";
+import { measureTelegramBurst } from "../test/bots/telegram-burst.ts";
+import type { BurstFigures } from "./http-load.ts";
 
-const { values } = parseArgs({ options: { burst: { type: "string", default: "200" } } });
-const burst = Number(values.burst);
-const lag = lagMonitor();
-const r = await measureAckUnderLoad({ burst, capacity: 4, jobMs: 100 });
-const l = lag.stop();
-const ack = summarise(r.burstAckMs);
-process.stdout.write(
-  [
-    `Discord burst of ${burst} /meme, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${os.availableParallelism()} cores, load ${os.loadavg()[0].toFixed(2)}:`,
-    `event-loop lag p50 / p99 / max (ms): ${l.p50.toFixed(1)} / ${l.p99.toFixed(1)} / ${l.max.toFixed(1)}; acknowledgement p50 / p95 / max (ms): ${ack.p50.toFixed(0)} / ${ack.p95.toFixed(0)} / ${ack.max.toFixed(0)}; ${r.outcomes.image} pictures, ${r.outcomes.busy} BUSY, ${r.outcomes.other.length} other`,
-  ].join("\n") + "\n",
-);
-process.exit(0);
+const JOB_MS = 100;
+const CAPACITY = 4;
+
+const answers = (o: { image: number; busy: number; other: string[] }) =>
+  `${o.image} pictures, ${o.busy} BUSY, ${o.other.length} other${o.other.length ? ` (${[...new Set(o.other)].slice(0, 3).join("; ")})` : ""}`;
+
+export async function discordBurst(burst: number): Promise<BurstFigures> {
+  const load = os.loadavg()[0];
+  const r = await measureAckUnderLoad({ burst, capacity: CAPACITY, jobMs: JOB_MS });
+  return {
+    title: `Discord (${burst} /meme from one user, discord.js ↔ fake gateway/REST)`,
+    load,
+    lag: r.burstLag,
+    ack: summarise(r.burstAckMs),
+    answers: answers(r.outcomes),
+  };
+}
+
+export async function telegramBurst(burst: number): Promise<BurstFigures> {
+  const load = os.loadavg()[0];
+  const users = Math.min(20, burst);
+  const r = await measureTelegramBurst({ burst, users, capacity: CAPACITY, jobMs: JOB_MS });
+  return {
+    title: `Telegram (${burst} /meme photo captions from ${users} users, one group each; grammY ↔ fake Bot API)`,
+    load,
+    lag: r.lag,
+    ack: summarise(r.ackMs),
+    answers: answers(r.outcomes),
+    wallMs: Math.max(...r.answerMs),
+  };
+}

@@ -93,30 +93,59 @@ const pct = (xs: number[], p: number) => {
   return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : Number.NaN;
 };
 
+/** Figures of one burst, whatever the front door (HTTP, Discord, Telegram): see bench/load.ts. */
+export interface BurstFigures {
+  title: string;
+  /** 1-minute load average when the burst started. */
+  load: number;
+  lag: { p50: number; p99: number; max: number };
+  /** Time to the first acknowledgement the user sees (bots), p50 / p95 / max in ms. */
+  ack?: { p50: number; p95: number; max: number };
+  /** `GET /` probe latencies during the burst (HTTP). */
+  probesMs?: number[];
+  answers: string;
+  /** First request sent → last answer received. */
+  wallMs?: number;
+}
+
 /** `--mode http`: `burst` memes at once from the playground's one user, through the real server. */
-export async function runHttpBurst(burst: number): Promise<string> {
+export async function httpBurst(burst: number): Promise<BurstFigures> {
   const server = await startHttpServer();
   try {
     await saveFace(server.url);
     await runClient({ url: server.url, concurrency: 1, probeMs: 1000, requests: [meme()] }); // warm-up
+    const load = os.loadavg()[0];
     const lag = lagMonitor();
     const t0 = performance.now();
     const out = await runClient({ url: server.url, concurrency: burst, probeMs: 20, requests: Array.from({ length: burst }, () => meme()) });
-    const wall = performance.now() - t0;
+    const wallMs = performance.now() - t0;
     const l = lag.stop();
     const codes = new Map<string, number>();
     for (const a of out.answers) codes.set(`${a.status} ${a.code}`, (codes.get(`${a.status} ${a.code}`) ?? 0) + 1);
-    return [
-      `#### HTTP burst: ${burst} concurrent memes from the playground's one user (real server, real pipeline)`,
-      "",
-      "| metric | value |",
-      "|---|---|",
-      `| server event-loop lag p50 / p99 / max (ms) | ${f1(l.p50)} / **${f1(l.p99)}** / **${f1(l.max)}** |`,
-      `| \`GET /\` during the burst: p50 / p99 / max (ms, ${out.probesMs.length} probes) | ${f1(pct(out.probesMs, 50))} / ${f1(pct(out.probesMs, 99))} / ${f1(Math.max(...out.probesMs))} |`,
-      `| answers | ${[...codes].map(([k, v]) => `${v}× ${k}`).join(", ")} |`,
-      `| burst wall time (s) | ${f1(wall / 1000)} |`,
-    ].join("\n");
+    return {
+      title: `HTTP (${burst} memes from the playground's one user, real pipeline)`,
+      load,
+      lag: l,
+      probesMs: out.probesMs,
+      answers: [...codes].map(([k, v]) => `${v}× ${k}`).join(", "),
+      wallMs,
+    };
   } finally {
     await server.close();
   }
+}
+
+export async function runHttpBurst(burst: number): Promise<string> {
+  const r = await httpBurst(burst);
+  const probes = r.probesMs!;
+  return [
+    `#### HTTP burst: ${burst} concurrent memes from the playground's one user (real server, real pipeline)`,
+    "",
+    "| metric | value |",
+    "|---|---|",
+    `| server event-loop lag p50 / p99 / max (ms) | ${f1(r.lag.p50)} / **${f1(r.lag.p99)}** / **${f1(r.lag.max)}** |`,
+    `| \`GET /\` during the burst: p50 / p99 / max (ms, ${probes.length} probes) | ${f1(pct(probes, 50))} / ${f1(pct(probes, 99))} / ${f1(Math.max(...probes))} |`,
+    `| answers | ${r.answers} |`,
+    `| burst wall time (s) | ${f1(r.wallMs! / 1000)} |`,
+  ].join("\n");
 }

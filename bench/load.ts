@@ -10,6 +10,8 @@
  *   --users 100 --servers 10 --seconds 30 --think-ms 3000 --mode both|local|redis|http
  *   --burst 200           http mode: that many memes at once from the playground's one user, through the real
  *                         HTTP server (bench/http-load.ts); reports the server's event-loop lag and `GET /` times
+ *   --mode discord|telegram  the same burst of /meme through the real discord.js / grammY bot against the fakes
+ *                         (bench/bots-burst.ts); --mode bursts: http, discord and telegram in one run, compared
  *   --mix realistic|memes --no-priorities   (default, like QUEUE_CHEAP_FIRST: memes before enrolments before animations)
  *   --handlers real|cpu   real = src/queue/handlers.ts (the pipeline); cpu = the queue tests' CPU handlers
  *   --workers N           threads (local) / per worker process (redis; two processes); default: cores / processes
@@ -29,7 +31,8 @@ import { DEFAULT_HANDLERS, workerSettings } from "../src/queue/index.ts";
 import type { InferenceQueue, Job, JobKind } from "../src/queue/jobs.ts";
 import { createLocalQueue } from "../src/queue/local.ts";
 import { createRedisQueue } from "../src/queue/redis.ts";
-import { runHttpBurst } from "./http-load.ts";
+import { discordBurst, telegramBurst } from "./bots-burst.ts";
+import { httpBurst, runHttpBurst, type BurstFigures } from "./http-load.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -308,6 +311,26 @@ async function runRedis(): Promise<string> {
   return report(`Redis queue, 2 \`mimic worker\` processes × ${perProcess} thread(s)`, r, extra);
 }
 
+/** One column per front door; ratios against the first (HTTP, in `--mode bursts`) from the same run. */
+function burstTable(runs: BurstFigures[]): string {
+  const base = runs[0];
+  const ratio = (v: number, b: number) => `×${(v / b).toFixed(2)}`;
+  const row = (label: string, cell: (r: BurstFigures) => string) => `| ${label} | ${runs.map(cell).join(" | ")} |`;
+  return [
+    `#### Burst of ${args.burst} memes${runs.length > 1 ? "; ratios against the first column, same run" : ""}`,
+    "",
+    `| | ${runs.map((r) => r.title).join(" | ")} |`,
+    `|---|${runs.map(() => "---|").join("")}`,
+    row("1-minute load at start", (r) => r.load.toFixed(2)),
+    row("event-loop lag p50 / p99 / max (ms)", (r) => `${f1(r.lag.p50)} / **${f1(r.lag.p99)}** / **${f1(r.lag.max)}**`),
+    ...(runs.length > 1 ? [row("lag p99 / max against the first column", (r) => `${ratio(r.lag.p99, base.lag.p99)} / ${ratio(r.lag.max, base.lag.max)}`)] : []),
+    row("first acknowledgement p50 / p95 / max (ms)", (r) => (r.ack ? `${f0(r.ack.p50)} / **${f0(r.ack.p95)}** / ${f0(r.ack.max)}` : "–")),
+    row("`GET /` p50 / p99 / max (ms)", (r) => (r.probesMs ? `${f1(percentile(r.probesMs, 50))} / ${f1(percentile(r.probesMs, 99))} / ${f1(Math.max(...r.probesMs))}` : "–")),
+    row("answers", (r) => r.answers),
+    row("burst wall time (s)", (r) => (r.wallMs === undefined ? "–" : f1(r.wallMs / 1000))),
+  ].join("\n");
+}
+
 async function main() {
   const header = [
     `Machine: ${os.availableParallelism()} cores, ${os.cpus()[0]?.model ?? "?"}, Node ${process.version}, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, load ${os.loadavg()[0].toFixed(2)}.`,
@@ -318,6 +341,12 @@ async function main() {
   if (args.mode === "both" || args.mode === "local") parts.push(await runLocal());
   if (args.mode === "both" || args.mode === "redis") parts.push(await runRedis());
   if (args.mode === "http") parts.push(await runHttpBurst(Number(args.burst)));
+  if (args.mode === "discord") parts.push(burstTable([await discordBurst(Number(args.burst))]));
+  if (args.mode === "telegram") parts.push(burstTable([await telegramBurst(Number(args.burst))]));
+  if (args.mode === "bursts") {
+    const burst = Number(args.burst);
+    parts.push(burstTable([await httpBurst(burst), await discordBurst(burst), await telegramBurst(burst)]));
+  }
   process.stdout.write(`${parts.join("\n\n")}\n`);
   process.exit(0);
 }

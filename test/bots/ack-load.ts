@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createDiscordBot } from "../../src/bots/discord/bot.ts";
 import { FakeDiscord, OPT, type RestCall } from "../helpers/fake-discord.ts";
 import { DOUBLE_HANDLERS, startTestApp } from "./harness.ts";
@@ -19,6 +20,8 @@ export interface AckLoadResult {
   outcomes: { image: number; busy: number; other: string[] };
   /** Queue positions shown to users (progress edits), in arrival order. */
   positionsShown: number[];
+  /** Main-thread event-loop lag during the burst only (1 ms sampling), bot and fake together. */
+  burstLag: { p50: number; p99: number; max: number };
 }
 
 const content = (c: RestCall) => String((c.json as Record<string, unknown> | undefined)?.content ?? "");
@@ -54,10 +57,13 @@ export async function measureAckUnderLoad(opts: { burst: number; capacity: numbe
 
     const reaction = fake.addAttachment(REACTION_LAUGH_JPG, "r.jpg", "image/jpeg");
     handlerAck.length = 0;
+    const lag = monitorEventLoopDelay({ resolution: 1 });
+    lag.enable();
     const burst = Array.from({ length: opts.burst }, () =>
       fake.slash(alice, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction] }),
     );
     const answers = await Promise.all(burst.map((b) => fake.finalAnswer(b.token, 30_000 + opts.burst * opts.jobMs * 2)));
+    lag.disable();
     const outcomes = { image: 0, busy: 0, other: [] as string[] };
     for (const a of answers) {
       if (a.files.length === 1) outcomes.image++;
@@ -79,6 +85,7 @@ export async function measureAckUnderLoad(opts: { burst: number; capacity: numbe
       capacity: opts.capacity,
       outcomes,
       positionsShown,
+      burstLag: { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
     };
   } finally {
     await bot.stop();
