@@ -124,24 +124,51 @@ export class Moderation {
   }
 
   private async readRules(platform: string, serverId: string | null): Promise<Rules> {
-    const row = serverId === null ? null : await this.db.serverSettings.findUnique({ where: { platform_serverId: { platform, serverId } } });
+    if (serverId === null) return this.toRules(null);
+    const [row] = await this.db.$queryRaw<SettingsRow[]>`
+      SELECT server_settings.id, enabled, disabled_commands, allowed_channels, daily_quota_per_user, daily_quota_per_server,
+        cooldown_seconds, max_templates_per_user, visible_mark, nsfw_filter, nsfw_threshold, swap_allowed
+      FROM server_settings WHERE platform = ${platform} AND server_id = ${serverId}`;
+    return this.toRules(row ?? null);
+  }
+
+  /** The rules and whether the user is banned, in one statement (the admission path's first). */
+  private async readRulesAndBan(scope: Scope): Promise<{ rules: Rules; banned: boolean }> {
+    if (scope.serverId === null) return { rules: this.toRules(null), banned: false };
+    const [row] = await this.db.$queryRaw<Array<Partial<SettingsRow> & { banned: number | bigint }>>`
+      SELECT server_settings.id, enabled, disabled_commands, allowed_channels, daily_quota_per_user, daily_quota_per_server,
+        cooldown_seconds, max_templates_per_user, visible_mark, nsfw_filter, nsfw_threshold, swap_allowed,
+        (SELECT COUNT(*) FROM bans WHERE platform = ${scope.platform} AND server_id = ${scope.serverId} AND platform_user_id = ${scope.userId}) AS banned
+      FROM (SELECT 1 AS one) AS anchor
+      LEFT JOIN server_settings ON platform = ${scope.platform} AND server_id = ${scope.serverId}`;
+    return { rules: this.toRules(row?.id == null ? null : (row as SettingsRow)), banned: Number(row?.banned ?? 0) > 0 };
+  }
+
+  private toRules(row: SettingsRow | null): Rules {
     const d = this.defaults;
+    const n = (v: number | bigint | null | undefined) => (v === null || v === undefined ? null : Number(v));
+    const own = row
+      ? {
+          dailyQuotaPerUser: n(row.daily_quota_per_user),
+          dailyQuotaPerServer: n(row.daily_quota_per_server),
+          cooldownSeconds: n(row.cooldown_seconds),
+          maxTemplatesPerUser: n(row.max_templates_per_user),
+        }
+      : null;
     return {
-      enabled: row?.enabled ?? true,
-      disabledCommands: row ? parseList(row.disabledCommands) : [],
-      allowedChannels: row ? parseList(row.allowedChannels) : [],
-      dailyQuotaPerUser: row?.dailyQuotaPerUser ?? d.dailyQuotaPerUser,
-      dailyQuotaPerServer: row?.dailyQuotaPerServer ?? d.dailyQuotaPerServer,
-      cooldownSeconds: row?.cooldownSeconds ?? d.cooldownSeconds,
+      enabled: row ? bool(row.enabled) : true,
+      disabledCommands: row ? parseList(row.disabled_commands) : [],
+      allowedChannels: row ? parseList(row.allowed_channels) : [],
+      dailyQuotaPerUser: own?.dailyQuotaPerUser ?? d.dailyQuotaPerUser,
+      dailyQuotaPerServer: own?.dailyQuotaPerServer ?? d.dailyQuotaPerServer,
+      cooldownSeconds: own?.cooldownSeconds ?? d.cooldownSeconds,
       // A server may lower the configured maximum, never raise it.
-      maxTemplatesPerUser: Math.min(row?.maxTemplatesPerUser ?? d.maxTemplatesPerUser, d.maxTemplatesPerUser),
-      visibleMark: row?.visibleMark ?? false,
-      nsfwFilter: row?.nsfwFilter ?? true,
-      nsfwThreshold: row?.nsfwThreshold ?? DEFAULT_NSFW_THRESHOLD,
-      swapAllowed: row?.swapAllowed ?? true,
-      overridden: row
-        ? (["dailyQuotaPerUser", "dailyQuotaPerServer", "cooldownSeconds", "maxTemplatesPerUser"] as const).filter((k) => row[k] !== null)
-        : [],
+      maxTemplatesPerUser: Math.min(own?.maxTemplatesPerUser ?? d.maxTemplatesPerUser, d.maxTemplatesPerUser),
+      visibleMark: row ? bool(row.visible_mark) : false,
+      nsfwFilter: row ? bool(row.nsfw_filter) : true,
+      nsfwThreshold: n(row?.nsfw_threshold) ?? DEFAULT_NSFW_THRESHOLD,
+      swapAllowed: row ? bool(row.swap_allowed) : true,
+      overridden: own ? (["dailyQuotaPerUser", "dailyQuotaPerServer", "cooldownSeconds", "maxTemplatesPerUser"] as const).filter((k) => own[k] !== null) : [],
     };
   }
 
@@ -212,11 +239,8 @@ export class Moderation {
   }
 
   private async checkNow(scope: Scope, command: string): Promise<Rules> {
-    const rules = await this.readRules(scope.platform, scope.serverId);
-    if (scope.serverId !== null) {
-      const banned = await this.db.ban.count({ where: { platform: scope.platform, serverId: scope.serverId, platformUserId: scope.userId } });
-      if (banned > 0) throw new MimicError("FORBIDDEN", "An admin of this server has blocked you from using Mimic here.");
-    }
+    const { rules, banned } = await this.readRulesAndBan(scope);
+    if (banned) throw new MimicError("FORBIDDEN", "An admin of this server has blocked you from using Mimic here.");
     if (!rules.enabled) throw new MimicError("DISABLED", "Mimic is switched off on this server. An admin can turn it back on.");
     if (rules.disabledCommands.includes(command)) {
       throw new MimicError("DISABLED", `The ${command} command is switched off on this server.`);
@@ -272,7 +296,7 @@ export class Moderation {
           refund: async () => {
             if (refunded) return;
             refunded = true;
-            await this.exclusive(() => this.db.usageEvent.deleteMany({ where: { id, platform: p, platformUserId: u } }));
+            await this.exclusive(() => this.db.$executeRaw`DELETE FROM usage_events WHERE id = ${id} AND platform = ${p} AND platform_user_id = ${u}`);
           },
         };
       }
@@ -362,16 +386,22 @@ export class Moderation {
   private async refusal(scope: Scope, rules: Rules, now: number): Promise<MimicError | null> {
     const serverId = scope.serverId ?? "";
     const day = utcDay(now);
-    const mine = { platform: scope.platform, serverId, platformUserId: scope.userId };
-    const last = await this.db.usageEvent.findFirst({ where: mine, orderBy: { atMs: "desc" }, select: { atMs: true } });
+    const p = scope.platform;
+    const u = scope.userId;
+    // One statement: the user's last use, their uses today and the server's uses today.
+    const [counts] = await this.db.$queryRaw<Array<{ last_at: number | bigint | null; user_today: number | bigint; server_today: number | bigint }>>`
+      SELECT
+        (SELECT MAX(at_ms) FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND platform_user_id = ${u}) AS last_at,
+        (SELECT COUNT(*) FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND platform_user_id = ${u} AND day = ${day}) AS user_today,
+        (SELECT COUNT(*) FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND day = ${day}) AS server_today`;
+    const last = counts.last_at === null ? null : { atMs: Number(counts.last_at) };
     if (rules.cooldownSeconds > 0 && last && Number(last.atMs) > now - rules.cooldownSeconds * 1000) {
       const wait = Math.max(1, Math.ceil((Number(last.atMs) + rules.cooldownSeconds * 1000 - now) / 1000));
       return new MimicError("COOLDOWN", `Slow down a little: you can make the next one in ${formatWait(wait)}.`, { retryAfterSeconds: wait });
     }
     const untilTomorrow = secondsUntilNextUtcDay(now);
     if (rules.dailyQuotaPerUser > 0) {
-      const used = await this.db.usageEvent.count({ where: { ...mine, day } });
-      if (used >= rules.dailyQuotaPerUser) {
+      if (Number(counts.user_today) >= rules.dailyQuotaPerUser) {
         return new MimicError(
           "QUOTA_EXCEEDED",
           `You've used all ${rules.dailyQuotaPerUser} of today's memes here. More in ${formatWait(untilTomorrow)} (at 00:00 UTC).`,
@@ -380,8 +410,7 @@ export class Moderation {
       }
     }
     if (scope.serverId !== null && rules.dailyQuotaPerServer > 0) {
-      const used = await this.db.usageEvent.count({ where: { platform: scope.platform, serverId, day } });
-      if (used >= rules.dailyQuotaPerServer) {
+      if (Number(counts.server_today) >= rules.dailyQuotaPerServer) {
         return new MimicError(
           "QUOTA_EXCEEDED",
           `This server has used all ${rules.dailyQuotaPerServer} of today's memes. More in ${formatWait(untilTomorrow)} (at 00:00 UTC).`,
@@ -392,6 +421,24 @@ export class Moderation {
     return null;
   }
 }
+
+/** server_settings as raw SQL returns it (SQLite: booleans as 0/1; PostgreSQL: COUNT and BIGINT as bigint). */
+interface SettingsRow {
+  id: number;
+  enabled: boolean | number;
+  disabled_commands: string;
+  allowed_channels: string;
+  daily_quota_per_user: number | bigint | null;
+  daily_quota_per_server: number | bigint | null;
+  cooldown_seconds: number | bigint | null;
+  max_templates_per_user: number | bigint | null;
+  visible_mark: boolean | number;
+  nsfw_filter: boolean | number;
+  nsfw_threshold: number | null;
+  swap_allowed: boolean | number;
+}
+
+const bool = (v: boolean | number | bigint): boolean => v === true || Number(v) === 1;
 
 function requireAdmin(isAdmin: boolean): void {
   if (!isAdmin) throw new MimicError("FORBIDDEN", "Only server admins can change Mimic's settings here (Discord: Manage Server; Telegram: group admins).");

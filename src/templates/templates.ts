@@ -5,7 +5,8 @@
  * most `maxTemplates` per user, and whenever a user has templates exactly one of them is the default.
  */
 import { MimicError } from "../errors.ts";
-import type { Db, Prisma } from "./db/client.ts";
+import { Prisma } from "../generated/sqlite/client.ts";
+import type { Db } from "./db/client.ts";
 import type { BlobReader } from "./db/blobs.ts";
 import { passThrough, type Gate } from "./db/gate.ts";
 import { withRetry } from "./db/retry.ts";
@@ -130,10 +131,15 @@ export class TemplateStore {
     checkIdentity(owner.platform, owner.userId);
     const name = rawName === undefined ? undefined : normaliseTemplateName(rawName);
     return this.gate.run(async () => {
-      const user = await this.findUser(owner);
-      const row = user ? await this.db.template.findFirst({ where: whereTemplate(user, name), select: summarySelect }) : null;
-      if (!row || !user) throw await this.notFound(owner, name);
-      return toSummary(row, user.defaultTemplateId);
+      // One raw statement (on every request's path: raw SQL skips Prisma's per-call query compilation).
+      const match = name === undefined ? Prisma.sql`t.id = u.default_template_id` : Prisma.sql`t.name = ${name}`;
+      const [row] = await this.db.$queryRaw<FoundRow[]>`
+        SELECT u.default_template_id, t.id, t.name, t.created_at, t.crop_size
+        FROM users u JOIN templates t ON t.user_id = u.id AND ${match}
+        WHERE u.platform = ${owner.platform} AND u.platform_user_id = ${owner.userId}`;
+      if (!row) throw await this.notFound(owner, name);
+      const defaultId = row.default_template_id === null ? null : Number(row.default_template_id);
+      return toSummary({ id: Number(row.id), name: row.name, createdAt: new Date(row.created_at), cropSize: Number(row.crop_size) }, defaultId);
     });
   }
 
@@ -262,6 +268,15 @@ export class TemplateStore {
     if (name === undefined) return new MimicError("NOT_FOUND", `You have no default face. Choose one of: ${names.join(", ")}.`, { details: { reason: "noDefault", names } });
     return new MimicError("NOT_FOUND", `You have no face named "${name}". Your faces: ${names.join(", ")}.`, { details: { reason: "noSuchFace", names } });
   }
+}
+
+/** templates.find's row as raw SQL returns it (PostgreSQL may send integers as bigint). */
+interface FoundRow {
+  default_template_id: number | bigint | null;
+  id: number | bigint;
+  name: string;
+  created_at: Date | string;
+  crop_size: number | bigint;
 }
 
 const summarySelect = { id: true, name: true, createdAt: true, cropSize: true } as const;

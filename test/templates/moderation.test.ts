@@ -48,6 +48,8 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
       get(target, key) {
         if (key === "$queryRaw") {
           return (...args: unknown[]) => {
+            // Rules and refusal reads are raw SQL too: only the conditional INSERT races.
+            if (!(args[0] as string[]).join("?").includes("INSERT INTO usage_events")) return target.$queryRaw(...args);
             inserts++;
             return dialect === "sqlite" && loseRaces-- > 0 ? Promise.resolve([]) : target.$queryRaw(...args);
           };

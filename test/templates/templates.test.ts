@@ -48,6 +48,25 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
     expect((await store.templates.get(alice, "SMILE")).id).toBe(saved.id);
   });
 
+  it.skipIf(skip)("find: the summary list() and get() give, by name in any case or the default, only the owner's own", async () => {
+    const carol = { platform: "discord", userId: "300" };
+    await rejects(store.templates.find(carol), "NOT_FOUND", /no saved face/);
+    await store.templates.save(carol, "first", fakeTemplate("carol-1"));
+    await store.templates.save(carol, "second", fakeTemplate("carol-2"));
+    const listed = await store.templates.list(carol);
+    expect(await store.templates.find(carol)).toEqual(listed[0]); // the default: same id, name, date, size
+    expect(await store.templates.find(carol, "SECOND")).toEqual(listed[1]);
+    expect((await store.templates.find(carol, "second")).createdAt.getTime()).toBe((await store.templates.get(carol, "second")).createdAt.getTime());
+    await store.templates.setDefault(carol, "second");
+    expect(await store.templates.find(carol)).toEqual({ ...listed[1], isDefault: true });
+    expect(await store.templates.find(carol, "first")).toEqual({ ...listed[0], isDefault: false });
+    // Another user's face of the same name, or the same id on another platform, is never found.
+    await rejects(store.templates.find(carol, "smile"), "NOT_FOUND", /no face named "smile". Your faces: first, second/);
+    await rejects(store.templates.find({ platform: "telegram", userId: "300" }), "NOT_FOUND", /no saved face/);
+    await rejects(store.templates.find(bob, "first"), "NOT_FOUND", /no saved face/);
+    await store.templates.forgetUser(carol);
+  });
+
   it.skipIf(skip)("refuses invalid and duplicate names with a message that says what to do", async () => {
     await rejects(store.templates.save(alice, "", fakeTemplate("x")), "BAD_INPUT", /1–32 letters/);
     await rejects(store.templates.save(alice, "a".repeat(33), fakeTemplate("x")), "BAD_INPUT", /33 characters/);
