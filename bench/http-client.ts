@@ -4,10 +4,11 @@
  *
  * Input on argv[2] (JSON): { url, requests: [{ path, fields, file? }], concurrency, probeMs }.
  * `file` is { path } (read from disk) or { base64 }. While requests run, it probes `GET /` every
- * probeMs and reports those latencies too. Prints one JSON line: per-request { status, code, ms } and probes.
+ * probeMs (from a thread of its own) and reports those latencies too. Prints one JSON line: per-request { status, code, ms } and probes.
  */
 import { readFileSync } from "node:fs";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { Worker } from "node:worker_threads";
 
 export interface ClientRequest {
   path: string;
@@ -38,6 +39,10 @@ export interface ClientAnswer {
 export interface ClientOutput {
   answers: ClientAnswer[];
   probesMs: number[];
+  /** When each probe started, ms after the requests began. */
+  probesAtMs: number[];
+  /** This process's own event-loop lag max (ms) while it sent: a slow probe may be the client's. */
+  clientLagMaxMs: number;
   wallMs: number;
 }
 
@@ -80,19 +85,43 @@ async function send(base: URL, r: ClientRequest): Promise<ClientAnswer> {
   }
 }
 
+/**
+ * The `GET /` prober runs on a thread of its own: on this thread, starting hundreds of uploads at once
+ * (FormData encoding, new sockets) stalls the event loop for hundreds of ms, and a probe issued then
+ * measured the client's stall, not the server's answer (see bench/README.md, HTTP burst).
+ */
+const PROBER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const abs = () => performance.timeOrigin + performance.now();
+let stop = false;
+parentPort.on("message", () => (stop = true));
+(async () => {
+  const get = () => fetch(workerData.url, { headers: { "x-mimic": "1" } }).then((r) => r.arrayBuffer()).catch(() => undefined);
+  await get(); // loads undici in this thread and opens a connection
+  parentPort.postMessage({ ready: true });
+  const ms = [], at = [];
+  while (!stop) {
+    const t0 = abs();
+    await get();
+    ms.push(abs() - t0);
+    at.push(t0);
+    await new Promise((r) => setTimeout(r, workerData.probeMs));
+  }
+  parentPort.postMessage({ ms, at });
+})();
+`;
+
 async function main(input: ClientInput): Promise<ClientOutput> {
   const base = new URL(input.url);
   const answers: ClientAnswer[] = new Array(input.requests.length);
-  const probesMs: number[] = [];
-  let done = false;
-  const probe = (async () => {
-    while (!done) {
-      const t0 = performance.now();
-      await fetch(base, { headers: { "x-mimic": "1" } }).then((r) => r.arrayBuffer()).catch(() => undefined);
-      probesMs.push(performance.now() - t0);
-      await new Promise((r) => setTimeout(r, input.probeMs));
-    }
-  })();
+  const prober = new Worker(PROBER, { eval: true, workerData: { url: base.href, probeMs: input.probeMs } });
+  const message = () => new Promise<{ ready?: boolean; ms?: number[]; at?: number[] }>((r) => prober.once("message", r));
+  await message(); // ready
+  // This process's first fetch loads and compiles undici lazily: done before the clock starts.
+  await fetch(base, { headers: { "x-mimic": "1" } }).then((r) => r.arrayBuffer()).catch(() => undefined);
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  lag.enable();
+  const startAbs = performance.timeOrigin + performance.now();
   const t0 = performance.now();
   let next = 0;
   await Promise.all(
@@ -101,9 +130,14 @@ async function main(input: ClientInput): Promise<ClientOutput> {
     }),
   );
   const wallMs = performance.now() - t0;
-  done = true;
-  await probe;
-  return { answers, probesMs, wallMs };
+  lag.disable();
+  const result = message();
+  prober.postMessage("stop");
+  const { ms = [], at = [] } = await result;
+  await prober.terminate();
+  // Probes from the burst's start on (the prober began a little earlier).
+  const during = at.map((a, i) => ({ at: a - startAbs, ms: ms[i] })).filter((p) => p.at >= 0);
+  return { answers, probesMs: during.map((p) => p.ms), probesAtMs: during.map((p) => p.at), clientLagMaxMs: lag.max / 1e6, wallMs };
 }
 
 if (process.argv[2]) {

@@ -103,6 +103,8 @@ export interface BurstFigures {
   ack?: { p50: number; p95: number; max: number };
   /** `GET /` probe latencies during the burst (HTTP). */
   probesMs?: number[];
+  /** The HTTP client's own event-loop lag max (ms): it stalls starting the uploads; the probes run on a thread of their own. */
+  clientLagMaxMs?: number;
   answers: string;
   /** First request sent → last answer received. */
   wallMs?: number;
@@ -127,6 +129,7 @@ export async function httpBurst(burst: number): Promise<BurstFigures> {
       load,
       lag: l,
       probesMs: out.probesMs,
+      clientLagMaxMs: out.clientLagMaxMs,
       answers: [...codes].map(([k, v]) => `${v}× ${k}`).join(", "),
       wallMs,
     };
@@ -147,5 +150,6 @@ export async function runHttpBurst(burst: number): Promise<string> {
     `| \`GET /\` during the burst: p50 / p99 / max (ms, ${probes.length} probes) | ${f1(pct(probes, 50))} / ${f1(pct(probes, 99))} / ${f1(Math.max(...probes))} |`,
     `| answers | ${r.answers} |`,
     `| burst wall time (s) | ${f1(r.wallMs! / 1000)} |`,
+    `| the client process's own event-loop lag max (ms) | ${f1(r.clientLagMaxMs!)} |`,
   ].join("\n");
 }
