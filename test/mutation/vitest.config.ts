@@ -9,10 +9,13 @@ import { defineConfig } from "vitest/config";
 const ALL = [
   "test/core/core.test.ts",
   "test/core/core-store.test.ts",
+  "test/core/core-rules.test.ts",
+  "test/core/input.test.ts",
   "test/templates/moderation.test.ts",
   "test/templates/templates.test.ts",
   "test/queue/fair-scheduler.test.ts",
   "test/queue/local.test.ts",
+  "test/queue/local-rules.test.ts",
   "test/pipeline/render/captions.test.ts",
   "test/pipeline/render/fit.test.ts",
   "test/pipeline/transfer/validate.test.ts",

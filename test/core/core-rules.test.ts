@@ -1,0 +1,328 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import sharp from "sharp";
+import { createCore, type CommandContext, type Core } from "../../src/core/index.ts";
+import { storeAudit, storeModeration, storeTemplates } from "../../src/core/bindings.ts";
+import { SETTING_KEYS } from "../../src/core/core.ts";
+import type { Job, JobResult } from "../../src/core/ports.ts";
+import type { ImageResult } from "../../src/queue/jobs.ts";
+import { sha256Hex } from "../../src/templates/audit.ts";
+import { openStore, type Store } from "../../src/templates/index.ts";
+import { MimicError } from "../../src/errors.ts";
+import { createTestDb, dialects, type TestDb } from "../templates/helpers.ts";
+import { queueDouble, testContext, type QueueDouble } from "./doubles.ts";
+import { FACE_JPG, REACTION_LAUGH_JPG } from "./images.ts";
+
+/**
+ * What the command core itself decides and says (replies, file names, the audit look-up, usage and
+ * settings wording, what reaches the job), bound to the REAL store on SQLite (src/core/bindings.ts over
+ * src/templates) with the in-memory queue double; the store's own rules are core-store.test.ts's.
+ */
+
+const MIB = 1024 * 1024;
+const DAY_MS = 86_400_000;
+const bytes = (b: Uint8Array) => ({ kind: "bytes" as const, bytes: b });
+const ctx = (over: Partial<CommandContext> = {}) => testContext({ userId: "101", ...over });
+const admin = (over: Partial<CommandContext> = {}) => ctx({ isAdmin: true, ...over });
+
+for (const { dialect, skip } of dialects) {
+  describe.skipIf(skip)(`command core's own rules (${dialect})`, () => {
+    let db: TestDb;
+    let store: Store;
+    let queue: QueueDouble;
+    let core: Core;
+    let clock: number;
+    /** Replaces what the queue answers for the next render job (after running it for real). */
+    let nextResult: ((r: JobResult, job: Job) => JobResult | Promise<JobResult>) | undefined;
+
+    beforeEach(async () => {
+      db = await createTestDb(dialect, "corerules");
+      clock = Math.floor(Date.UTC(2026, 0, 15) / DAY_MS) * DAY_MS + DAY_MS / 2;
+      store = await openStore(db.url, {
+        maxTemplatesPerUser: 5,
+        now: () => clock,
+        defaults: { dailyQuotaPerUser: 50, dailyQuotaPerServer: 0, cooldownSeconds: 0 },
+      });
+      queue = queueDouble();
+      const real = queue.submit.bind(queue);
+      queue.submit = async (job, opts) => {
+        const r = await real(job, opts);
+        const f = nextResult;
+        nextResult = undefined;
+        return f ? f(r, job) : r;
+      };
+      core = createCore({ templates: storeTemplates(store), moderation: storeModeration(store), queue, audit: storeAudit(store) }, { maxInputBytes: 25 * MIB });
+    });
+
+    afterEach(async () => {
+      await store?.close();
+      await db?.drop();
+    });
+
+    const save = (name: string, over: Partial<CommandContext> = {}) => core.faceSave(ctx(over), { name, image: bytes(FACE_JPG) });
+    const meme = (over: Partial<CommandContext> = {}, input: Partial<Parameters<Core["meme"]>[1]> = {}) =>
+      core.meme(ctx(over), { image: bytes(REACTION_LAUGH_JPG), ...input });
+    const set = async (key: Parameters<Core["config"]>[1]["key"], value: string, over: Partial<CommandContext> = {}) => {
+      const r = await core.config(admin(over), { key, value });
+      expect(r.errorCode, r.text).toBeUndefined();
+      return r.text;
+    };
+
+    it("face replies: saved (default or not), listed, renamed, made default, removed, forgotten", async () => {
+      expect((await core.faceList(ctx())).text).toBe("You have no saved faces. Save one with /face save (attach a clear photo of your face).");
+      expect((await core.faceList(ctx({ platform: "telegram" }))).templates).toEqual([]);
+      const first = await save("me");
+      expect(first).toEqual({ text: "Saved your face “me” (test double). It is your default face. Now try /meme with a reaction image attached.", ephemeral: true });
+      expect((await save("work", { platform: "telegram" })).text).toBe(
+        "Saved your face “work” (test double). It is your default face. Now try /meme as the caption of a reaction photo (or as a reply to one).",
+      );
+      expect((await save("work")).text).toBe("Saved your face “work” (test double). Now try /meme with a reaction image attached.");
+      expect((await core.faceList(ctx())).text).toBe("Your faces:\n• me (default)\n• work");
+      expect(await core.faceRename(ctx(), { from: " work ", to: "Home" })).toEqual({ text: "Renamed “work” to “home”.", ephemeral: true });
+      expect(await core.faceDefault(ctx(), { name: " home " })).toEqual({ text: "“home” is now your default face.", ephemeral: true });
+      expect((await core.faceList(ctx())).templates).toEqual([
+        { name: "me", isDefault: false },
+        { name: "home", isDefault: true },
+      ]);
+      expect(await core.faceRemove(ctx(), { name: " me " })).toEqual({ text: "Deleted your face “me”.", ephemeral: true });
+      expect(await core.templateNames({ platform: "discord", userId: "101" }, "  HO ")).toEqual(["home"]);
+      expect(await core.templateNames({ platform: "discord", userId: "101" }, "x")).toEqual([]);
+      // Without an audit trail a meme leaves one usage record (with it, its audit row is one more).
+      const bare = createCore({ templates: storeTemplates(store), moderation: storeModeration(store), queue }, { maxInputBytes: 25 * MIB });
+      expect((await bare.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) })).file).toBeDefined();
+      expect((await core.forgetMe(ctx(), { confirm: true })).text).toBe(
+        "Done: deleted 1 saved face and 1 usage record. Mimic keeps nothing else about you.",
+      );
+      await save("a");
+      await save("b");
+      await meme();
+      expect((await core.forgetMe(ctx(), { confirm: true })).text).toMatch(/^Done: deleted 2 saved faces and 2 usage records\./);
+      await save("c");
+      expect((await core.forgetMe(ctx(), { confirm: true })).text).toMatch(/^Done: deleted 1 saved face and 0 usage records\./);
+      const ask = await core.forgetMe(ctx(), { confirm: false });
+      expect(ask).toEqual({ text: "This permanently deletes all your saved faces and your usage history. Confirm to go ahead.", ephemeral: true });
+    });
+
+    it("a thumbnail of a saved face fits 96 px; a missing face is NOT_FOUND", async () => {
+      await save("me");
+      const t = await core.faceThumbnail(ctx(), { name: "me" });
+      expect(t.text).toBe("me");
+      expect(t.file).toMatchObject({ mime: "image/png", name: "me.png" });
+      const m = await sharp(t.file!.bytes).metadata();
+      expect(m.format).toBe("png");
+      expect(Math.max(m.width!, m.height!)).toBe(96);
+      expect([t.file!.width, t.file!.height]).toEqual([m.width, m.height]);
+      expect((await core.faceThumbnail(ctx(), { name: "nope" })).errorCode).toBe("NOT_FOUND");
+    });
+
+    it("the reply to a render: the face's name, the worker's notes, the file named after the face and typed", async () => {
+      await save("me");
+      const r = await meme();
+      expect(r.text).toBe("Here you go, using your face “me”.");
+      expect(r.ephemeral).toBe(false);
+      expect(r.file).toMatchObject({ mime: "image/png", name: "mimic-me.png" });
+      const m = await sharp(r.file!.bytes).metadata();
+      expect([r.file!.width, r.file!.height]).toEqual([m.width, m.height]);
+      nextResult = (res) => ({ ...(res as ImageResult), notes: ["Caption shortened.", "Mark added."] });
+      expect((await meme()).text).toBe("Here you go, using your face “me”. Caption shortened. Mark added.");
+      nextResult = (res) => ({ ...(res as ImageResult), mime: "video/mp4" });
+      expect((await meme()).file?.name).toBe("mimic-me.mp4");
+      nextResult = (res) => ({ ...(res as ImageResult), mime: "image/gif" });
+      expect((await meme()).file?.name).toBe("mimic-me.gif");
+      nextResult = () => ({ kind: "enrol", face: { data: {} } });
+      expect(await meme()).toMatchObject({ errorCode: "INTERNAL", text: "Something went wrong on our side.", ephemeral: true });
+    });
+
+    it("the result must fit the chat: exactly the limit is sent", async () => {
+      await save("me");
+      const size = (await meme()).file!.bytes.byteLength;
+      expect((await meme({ attachmentLimitBytes: size })).file?.bytes.byteLength).toBe(size);
+      const over = await meme({ attachmentLimitBytes: size - 1 });
+      expect(over.errorCode).toBe("IMAGE_TOO_LARGE");
+      expect(over.text).toBe(
+        `The result (${(size / MIB).toFixed(1)} MiB) is larger than this chat allows (${((size - 1) / MIB).toFixed(1)} MiB). Try a shorter or smaller reaction.`,
+      );
+      expect(queue.submitted.at(-1)).toMatchObject({ byteBudget: size - 1 });
+    });
+
+    it("what reaches the job: regions (all is the default), the chat's animation format, mark and NSFW threshold", async () => {
+      await save("me");
+      // The defaults: no mark, the NSFW gate on at 0.7.
+      await meme({}, { regions: "upper" });
+      expect(queue.submitted.at(-1)).toMatchObject({ regions: "upper", visibleMark: false, nsfwThreshold: 0.7 });
+      await meme({}, { regions: "all" });
+      expect(queue.submitted.at(-1)).not.toHaveProperty("regions");
+      await meme({ animationFormat: "mp4" }, { animated: true, regions: "lower" });
+      expect(queue.submitted.at(-1)).toMatchObject({ kind: "animated", format: "mp4", regions: "lower" });
+      await meme({}, { animated: true });
+      expect(queue.submitted.at(-1)).not.toHaveProperty("format");
+      expect(queue.submitted.at(-1)).not.toHaveProperty("regions");
+      await core.morph(ctx(), { image: bytes(REACTION_LAUGH_JPG), top: "hi", intensity: 40 });
+      expect(queue.submitted.at(-1)).toMatchObject({ kind: "animated", animation: "morph", mode: "mimic", intensity: 0.4, captions: { top: "hi" } });
+
+      await set("mark", "on");
+      await set("nsfw_threshold", "0.4");
+      await meme();
+      expect(queue.submitted.at(-1)).toMatchObject({ visibleMark: true, nsfwThreshold: 0.4 });
+      await meme({}, { animated: true });
+      expect(queue.submitted.at(-1)).toMatchObject({ kind: "animated", visibleMark: true, nsfwThreshold: 0.4 });
+      await save("two");
+      expect(queue.submitted.at(-1)).toMatchObject({ kind: "enrol", nsfwThreshold: 0.4 });
+      await set("nsfw", "off");
+      await save("three");
+      expect(queue.submitted.at(-1)).not.toHaveProperty("nsfwThreshold");
+      await meme();
+      expect(queue.submitted.at(-1)).toMatchObject({ nsfwThreshold: undefined });
+
+      await set("swap", "off");
+      const swap = await meme({}, { mode: "swap" });
+      expect(swap).toMatchObject({ errorCode: "FORBIDDEN", ephemeral: true });
+      expect(swap.text).toBe("Swap mode is switched off on this server. Try the default mode (your own photo wearing the expression).");
+      expect((await meme({}, { mode: "mimic" })).file).toBeDefined();
+    });
+
+    it("a result refused by the NSFW gate is given back and counted as refused for the server's report", async () => {
+      await save("me");
+      await save("me", { userId: "202" });
+      expect((await meme()).file).toBeDefined();
+      expect((await core.usage(admin())).text).toBe(
+        ["Today you made 1 meme of 50 allowed.", "You can make another one now.", "Saved faces: 1.", "Server today: 1 memes by 1 user.", "Top: 101 (1)"].join("\n"),
+      );
+      nextResult = () => {
+        throw new MimicError("UNSAFE_CONTENT", "That picture looks explicit.", { details: { stage: "output" } });
+      };
+      const refused = await meme({ userId: "202" });
+      expect(refused).toMatchObject({ errorCode: "UNSAFE_CONTENT", text: "That picture looks explicit.", ephemeral: true });
+      nextResult = () => {
+        throw new MimicError("BAD_INPUT", "odd");
+      };
+      expect((await meme({ userId: "202" })).errorCode).toBe("BAD_INPUT");
+      // A failure that is not a MimicError is the generic internal one.
+      nextResult = () => {
+        throw new Error("boom");
+      };
+      expect(await meme({ userId: "202" })).toEqual({ text: "Something went wrong on our side. Please try again in a moment.", ephemeral: true, errorCode: "INTERNAL" });
+      const usage = (await core.usage(admin())).text;
+      expect(usage).toBe(
+        [
+          "Today you made 1 meme of 50 allowed.",
+          "You can make another one now.",
+          "Saved faces: 1.",
+          "Server today: 1 memes by 2 users.",
+          "Refused as explicit today: 1.",
+          "Top: 101 (1), 202 (1)",
+        ].join("\n"),
+      );
+      // The store counts the refused request among the user's uses of the day.
+      expect((await core.usage(ctx({ userId: "202" }))).text).toBe("Today you made 1 meme of 50 allowed.\nYou can make another one now.\nSaved faces: 1.");
+      expect((await meme({ userId: "202" })).file).toBeDefined();
+      expect((await core.usage(admin())).text).toContain("Server today: 2 memes by 2 users.");
+      await set("quota", "0");
+      expect((await core.usage(ctx())).text).toMatch(/^Today you made 1 meme \(no daily limit\)\./);
+      // In a private chat an admin flag shows no server lines.
+      expect((await core.usage(admin({ serverId: null, channelId: null }))).text).not.toContain("Server today");
+    });
+
+    it("settings: shown per platform, each key's example when the value is missing", async () => {
+      const shown = await core.config(admin({ platform: "telegram" }), {});
+      expect(shown.text).toBe(
+        [
+          "Mimic settings for this group:",
+          "• enabled: on",
+          "• quota: 50 per user per day",
+          "• server_quota: unlimited",
+          "• cooldown: none",
+          "• max_faces: 5 per user",
+          "• animated: on",
+          "• channels: all",
+          "• mark: off (a small visible “AI-edited” label on every picture)",
+          "• nsfw: on (threshold 0.7) (refuses explicit pictures, faces and results)",
+          "• swap: allowed (putting your face into someone else's picture)",
+          "Change one with /config <setting> <value>.",
+        ].join("\n"),
+      );
+      await set("enabled", "off");
+      await set("animated", "off");
+      await set("swap", "off");
+      await set("nsfw_threshold", "0.55");
+      await set("quota", "0");
+      await set("server_quota", "500");
+      await set("cooldown", "30");
+      await set("channel", "add c1");
+      await set("channel", "add c2");
+      const updated = await set("mark", "on");
+      expect(updated.split("\n")[0]).toBe("Updated “mark”.");
+      expect(updated).toContain("Mimic settings for this server:");
+      for (const line of ["• enabled: off", "• animated: off", "• mark: on (", "• nsfw: on (threshold 0.55)", "• swap: off (", "• quota: unlimited", "• server_quota: 500 per day", "• cooldown: 30 s", "• channels: c1, c2", "Change one with /mimic config."]) {
+        expect(updated).toContain(line);
+      }
+      expect(await set("nsfw", "off")).toContain("• nsfw: off (refuses");
+      const examples: Record<string, string> = {
+        nsfw_threshold: "“0.7” (refuse at this unsafe score, 0–1; lower refuses more) or “default”",
+        enabled: "“on” or “off”",
+        animated: "“on” or “off”",
+        mark: "“on” or “off”",
+        nsfw: "“on” or “off”",
+        swap: "“on” or “off”",
+        quota: "“20” (per user per day, 0 = unlimited)",
+        server_quota: "“500” (whole server per day, 0 = unlimited)",
+        max_faces: "“3” (saved faces per user)",
+        cooldown: "“30” (seconds between two memes, 0 = none)",
+        channel: "“add <channel id>”, “remove <channel id>” or “all”",
+        ban: "a user id",
+        unban: "a user id",
+      };
+      expect([...SETTING_KEYS].sort()).toEqual(Object.keys(examples).sort());
+      for (const key of SETTING_KEYS) {
+        const r = await core.config(admin(), { key });
+        expect(r).toMatchObject({ errorCode: "BAD_INPUT", ephemeral: true });
+        expect(r.text).toBe(`Give a value for “${key}”, e.g. ${examples[key]}.`);
+      }
+      expect((await core.config(admin(), { key: "bogus" as never, value: "1" })).text).toBe(`Unknown setting “bogus”. Settings: ${SETTING_KEYS.join(", ")}.`);
+      expect((await core.config(ctx(), {})).text).toBe("Only server admins (Manage Server / group admins) can change Mimic's settings.");
+      expect((await core.config(admin({ serverId: null }), {})).text).toBe("Settings belong to a server or group: use this command there.");
+    });
+
+    it("audit: who made or used a picture here, for admins only, by hash or by the picture itself", async () => {
+      const hashOf = (b: Uint8Array) => sha256Hex(b);
+      expect((await core.audit(admin({ serverId: null }), { hash: "0".repeat(64) })).text).toBe(
+        "The audit trail belongs to a server or group: use this command there.",
+      );
+      expect(await core.audit(ctx(), { hash: "0".repeat(64) })).toMatchObject({
+        errorCode: "FORBIDDEN",
+        text: "Only server admins (Manage Server / group admins) can look up who made a picture.",
+      });
+      expect((await core.audit(admin(), {})).text).toBe("Give the picture's SHA-256 (`mimic inspect <file>` prints it) or attach the picture.");
+      expect((await core.audit(admin(), { hash: "nope" })).errorCode).toBe("BAD_INPUT");
+      const none = await core.audit(admin(), { hash: "ab".repeat(32) });
+      expect(none.text).toBe(
+        `No picture with SHA-256 ${"ab".repeat(6)}… was made or used here in the last ${store.audit.retentionDays} days. (Chat apps may re-encode pictures: a re-encoded copy has another hash.)`,
+      );
+
+      await save("me");
+      const made = await meme({ channelId: "c7" });
+      const faceId = (await store.templates.find({ platform: "discord", userId: "101" }, "me")).id;
+      const out = hashOf(made.file!.bytes);
+      const stamp = new Date(clock).toISOString().slice(0, 16).replace("T", " ");
+      const byHash = await core.audit(admin(), { hash: `SHA256:${out.toUpperCase()}` });
+      expect(byHash).toEqual({
+        text: `SHA-256 ${out.slice(0, 12)}…:\n• ${stamp} UTC: <@101> made it (meme, face #${faceId}) in <#c7>`,
+        ephemeral: true,
+      });
+      const byPicture = await core.audit(admin(), { image: bytes(REACTION_LAUGH_JPG), hash: "ignored when a picture is attached" });
+      expect(byPicture.text).toBe(`SHA-256 ${hashOf(REACTION_LAUGH_JPG).slice(0, 12)}…:\n• ${stamp} UTC: <@101> used it as the reaction image (meme, face #${faceId}) in <#c7>`);
+      // Another server's moderators see nothing of it.
+      expect((await core.audit(admin({ serverId: "g2" }), { hash: out })).text).toMatch(/^No picture with SHA-256/);
+
+      await save("me", { platform: "telegram" });
+      const tg = await meme({ platform: "telegram", channelId: "-100" }, { animated: true });
+      const tgFace = (await store.templates.find({ platform: "telegram", userId: "101" }, "me")).id;
+      expect((await core.audit(admin({ platform: "telegram" }), { hash: hashOf(tg.file!.bytes) })).text).toBe(
+        `SHA-256 ${hashOf(tg.file!.bytes).slice(0, 12)}…:\n• ${stamp} UTC: user 101 made it (animated, face #${tgFace}) in chat -100`,
+      );
+      // Without an audit trail nothing is recorded and look-ups are refused.
+      const bare = createCore({ templates: storeTemplates(store), moderation: storeModeration(store), queue }, { maxInputBytes: 25 * MIB });
+      expect((await bare.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) })).file).toBeDefined();
+      expect(await bare.audit(admin(), { hash: out })).toMatchObject({ errorCode: "DISABLED", text: "This Mimic keeps no audit trail." });
+    });
+  });
+}

@@ -1,0 +1,225 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import sharp from "sharp";
+import { afterEach, describe, expect, it } from "vitest";
+import { frameCount, loadImage, sniffImageMime, tooLarge } from "../../src/core/input.ts";
+import { MimicError } from "../../src/errors.ts";
+import { FACE_JPG, NOT_AN_IMAGE, flatPng, reactionGif } from "./images.ts";
+
+/**
+ * src/core/input.ts's rules one by one (sniffing, size limits at each stage, download failures, refused
+ * types, frame counts), against a real HTTP server on localhost.
+ */
+
+const MIB = 1024 * 1024;
+const KIB = 1024;
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+});
+
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  servers.push(server);
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function refusal(p: Promise<unknown>): Promise<MimicError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(MimicError);
+    return e as MimicError;
+  }
+  throw new Error("expected a refusal");
+}
+
+const bytesOf = (...b: number[]) => new Uint8Array(b);
+const riff = (kind: string, len = 12) => {
+  const b = new Uint8Array(len);
+  b.set(new TextEncoder().encode("RIFF"), 0);
+  b.set(new TextEncoder().encode(kind), 8);
+  return b;
+};
+
+describe("sniffImageMime", () => {
+  it("needs every signature byte and the format's least length", () => {
+    const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+    expect(sniffImageMime(bytesOf(...png))).toBe("image/png");
+    expect(sniffImageMime(bytesOf(...png.slice(0, 7)))).toBeUndefined();
+    for (let i = 0; i < 4; i++) {
+      const bad = [...png];
+      bad[i] ^= 0xff;
+      expect(sniffImageMime(bytesOf(...bad)), `png byte ${i}`).toBeUndefined();
+    }
+    expect(sniffImageMime(bytesOf(0xff, 0xd8, 0xff))).toBe("image/jpeg");
+    expect(sniffImageMime(bytesOf(0xff, 0xd8))).toBeUndefined();
+    for (let i = 0; i < 3; i++) {
+      const bad = [0xff, 0xd8, 0xff, 0xe0];
+      bad[i] ^= 0x01;
+      expect(sniffImageMime(bytesOf(...bad)), `jpeg byte ${i}`).toBeUndefined();
+    }
+    const gif = [0x47, 0x49, 0x46, 0x38, 0x39, 0x61];
+    expect(sniffImageMime(bytesOf(...gif))).toBe("image/gif");
+    expect(sniffImageMime(bytesOf(...gif.slice(0, 5)))).toBeUndefined();
+    for (let i = 0; i < 4; i++) {
+      const bad = [...gif];
+      bad[i] ^= 0x01;
+      expect(sniffImageMime(bytesOf(...bad)), `gif byte ${i}`).toBeUndefined();
+    }
+    expect(sniffImageMime(riff("WEBP"))).toBe("image/webp");
+    expect(sniffImageMime(riff("WEBP").subarray(0, 11))).toBeUndefined();
+    expect(sniffImageMime(riff("AVI "))).toBeUndefined();
+    const notRiff = riff("WEBP");
+    notRiff[3] = 0x58;
+    expect(sniffImageMime(notRiff)).toBeUndefined();
+    expect(sniffImageMime(new Uint8Array(0))).toBeUndefined();
+  });
+});
+
+describe("tooLarge", () => {
+  it("names the size and the limit in KiB below a MiB, in MiB with one decimal above", () => {
+    const small = tooLarge(1500, 1023 * KIB);
+    expect(small.code).toBe("IMAGE_TOO_LARGE");
+    expect(small.userMessage).toBe("That file is too large (2 KiB): the limit is 1023 KiB. Please send a smaller picture.");
+    expect(small.details).toEqual({ bytes: 1500, limit: 1023 * KIB });
+    expect(tooLarge(MIB, 2.25 * MIB).userMessage).toBe("That file is too large (1.0 MiB): the limit is 2.3 MiB. Please send a smaller picture.");
+  });
+});
+
+describe("loadImage from bytes", () => {
+  it("takes exactly the limit, refuses one byte more, and hands back a copy", async () => {
+    const face = new Uint8Array(FACE_JPG);
+    const img = await loadImage({ kind: "bytes", bytes: face }, { limitBytes: face.byteLength });
+    expect(img.mime).toBe("image/jpeg");
+    expect(img.bytes).toEqual(face);
+    face[100] ^= 0xff;
+    expect(img.bytes[100]).toBe(FACE_JPG[100]);
+    const e = await refusal(loadImage({ kind: "bytes", bytes: face }, { limitBytes: face.byteLength - 1 }));
+    expect(e.code).toBe("IMAGE_TOO_LARGE");
+    expect(e.details).toEqual({ bytes: face.byteLength, limit: face.byteLength - 1 });
+  });
+
+  it("refuses empty files and non-images, saying what they look like when the type is known", async () => {
+    const empty = await refusal(loadImage({ kind: "bytes", bytes: new Uint8Array(0) }, { limitBytes: MIB }));
+    expect(empty).toMatchObject({ code: "BAD_INPUT", userMessage: "That file is empty. Please send the picture again." });
+    const hintOf = async (mime?: string) => (await refusal(loadImage({ kind: "bytes", bytes: NOT_AN_IMAGE, mime }, { limitBytes: MIB }))).userMessage;
+    const plain = "That file is not a picture I can use. Please send a JPEG, PNG, WebP or GIF image.";
+    expect(await hintOf()).toBe(plain);
+    expect(await hintOf("image/heic")).toBe(plain);
+    expect(await hintOf("application/octet-stream")).toBe(plain);
+    expect(await hintOf("application/pdf")).toBe("That file is not a picture I can use (it looks like application/pdf). Please send a JPEG, PNG, WebP or GIF image.");
+    expect(await hintOf("video/mp4")).toContain("(videos are not supported)");
+    expect(await hintOf("application/x-tgsticker")).toContain("(animated stickers are not supported)");
+    const e = await refusal(loadImage({ kind: "bytes", bytes: NOT_AN_IMAGE }, { limitBytes: MIB }));
+    expect(e.code).toBe("NOT_AN_IMAGE");
+  });
+});
+
+describe("loadImage from a link", () => {
+  it("sends the platform's headers, takes a body of exactly the limit, declared or streamed", async () => {
+    const seen: (string | undefined)[] = [];
+    const base = await serve((req, res) => {
+      seen.push(req.headers["x-token"] as string | undefined);
+      if (req.url === "/declared") res.writeHead(200, { "content-length": String(FACE_JPG.byteLength) }).end(Buffer.from(FACE_JPG));
+      else {
+        // Chunked, no Content-Length: counted while streaming.
+        res.writeHead(200);
+        res.write(Buffer.from(FACE_JPG.subarray(0, 1000)));
+        setTimeout(() => res.end(Buffer.from(FACE_JPG.subarray(1000))), 10);
+      }
+    });
+    const limit = { limitBytes: FACE_JPG.byteLength };
+    const a = await loadImage({ kind: "url", url: `${base}/declared`, headers: { "x-token": "t1" }, declaredSize: FACE_JPG.byteLength }, limit);
+    expect(a.bytes).toEqual(FACE_JPG);
+    const b = await loadImage({ kind: "url", url: `${base}/stream`, declaredMime: "image/jpeg" }, limit);
+    expect(b).toEqual({ bytes: FACE_JPG, mime: "image/jpeg" });
+    expect(seen).toEqual(["t1", undefined]);
+    const over = await refusal(loadImage({ kind: "url", url: `${base}/stream` }, { limitBytes: FACE_JPG.byteLength - 1 }));
+    expect(over.details).toMatchObject({ limit: FACE_JPG.byteLength - 1 });
+    expect((over.details as { bytes: number }).bytes).toBeGreaterThan(FACE_JPG.byteLength - 1);
+    const declared = await refusal(loadImage({ kind: "url", url: `${base}/declared` }, { limitBytes: FACE_JPG.byteLength - 1 }));
+    expect(declared.details).toEqual({ bytes: FACE_JPG.byteLength, limit: FACE_JPG.byteLength - 1 });
+  });
+
+  it("refuses videos and stickers by their declared type before downloading, and empty bodies after", async () => {
+    let requests = 0;
+    const base = await serve((_req, res) => {
+      requests++;
+      res.end();
+    });
+    for (const declaredMime of ["video/mp4", "application/x-tgsticker"]) {
+      const e = await refusal(loadImage({ kind: "url", url: `${base}/x`, declaredMime }, { limitBytes: MIB }));
+      expect(e.code).toBe("NOT_AN_IMAGE");
+    }
+    expect(requests).toBe(0);
+    const empty = await refusal(loadImage({ kind: "url", url: `${base}/x`, declaredMime: "image/png" }, { limitBytes: MIB }));
+    expect(empty.userMessage).toBe("That file is empty. Please send the picture again.");
+    expect(requests).toBe(1);
+  });
+
+  it("a download that fails, is refused or is cut off is a BAD_INPUT asking to send it again, the bot token hidden", async () => {
+    const base = await serve((_req, res) => res.writeHead(404).end("gone"));
+    const dead = await refusal(loadImage({ kind: "url", url: `${base}/file/bot123:SECRET/photo.jpg` }, { limitBytes: MIB }));
+    expect(dead.code).toBe("BAD_INPUT");
+    expect(dead.userMessage).toBe("I could not download that picture (it may have been deleted). Please send it again.");
+    expect(dead.message).toContain("HTTP 404");
+    expect(dead.message).toContain("bot***/photo.jpg");
+    expect(dead.message).not.toContain("SECRET");
+
+    // Nothing listens there (the port was just closed).
+    const closed = await serve((_q, r) => r.end());
+    const last = servers.pop()!;
+    await new Promise<void>((r) => last.close(() => r()));
+    const unreachable = await refusal(loadImage({ kind: "url", url: `${closed}/x` }, { limitBytes: MIB }));
+    expect(unreachable).toMatchObject({ code: "BAD_INPUT", userMessage: "I could not download that picture. Please send it again." });
+    const noUrl = await refusal(loadImage({ kind: "url", url: async () => Promise.reject(new Error("file id expired")) }, { limitBytes: MIB }));
+    expect(noUrl.userMessage).toBe("I could not download that picture. Please send it again.");
+
+    // A body that never ends: the deadline, then the caller's own signal, stop it.
+    const hangUrl = `${await serve((_q, res) => res.writeHead(200).write("partial"))}/hang`;
+    const slow = await refusal(loadImage({ kind: "url", url: hangUrl }, { limitBytes: MIB, timeoutMs: 100 }));
+    expect(slow.userMessage).toBe("I could not download that picture. Please send it again.");
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    const stopped = await refusal(loadImage({ kind: "url", url: hangUrl }, { limitBytes: MIB, signal: ac.signal }));
+    expect(stopped.code).toBe("BAD_INPUT");
+  });
+
+  it("uses the fetch it is given", async () => {
+    const urls: string[] = [];
+    const img = await loadImage(
+      { kind: "url", url: "https://cdn.example/face.jpg" },
+      {
+        limitBytes: MIB,
+        fetch: async (url) => {
+          urls.push(url);
+          return new Response(new Uint8Array(FACE_JPG));
+        },
+      },
+    );
+    expect(img.mime).toBe("image/jpeg");
+    expect(urls).toEqual(["https://cdn.example/face.jpg"]);
+  });
+});
+
+describe("frameCount", () => {
+  it("counts GIF and WebP frames, is 1 for stills, and refuses a damaged animation", async () => {
+    expect(await frameCount({ bytes: await reactionGif(undefined, 3, 32), mime: "image/gif" })).toBe(3);
+    expect(await frameCount({ bytes: await reactionGif(undefined, 1, 32), mime: "image/gif" })).toBe(1);
+    const webp = new Uint8Array(await sharp(await reactionGif(undefined, 2, 32), { animated: true }).webp().toBuffer());
+    expect(await frameCount({ bytes: webp, mime: "image/webp" })).toBe(2);
+    expect(await frameCount({ bytes: await flatPng(16), mime: "image/png" })).toBe(1);
+    // Not read at all for other types: these bytes would not decode.
+    expect(await frameCount({ bytes: NOT_AN_IMAGE, mime: "image/jpeg" })).toBe(1);
+    const broken = await refusal(frameCount({ bytes: NOT_AN_IMAGE, mime: "image/gif" }));
+    expect(broken).toMatchObject({ code: "NOT_AN_IMAGE", userMessage: "That picture is damaged and cannot be read. Please send another one." });
+    const brokenWebp = await refusal(frameCount({ bytes: NOT_AN_IMAGE, mime: "image/webp" }));
+    expect(brokenWebp.code).toBe("NOT_AN_IMAGE");
+  });
+});

@@ -1,0 +1,302 @@
+/**
+ * The local queue's own rules (admission, order, positions, cancellation, timeout, shutdown, restarts,
+ * routing by capability) through the real WorkerPool and real worker processes running the light CPU
+ * handlers (fixtures/cpu-handlers.ts, no models). Each block shares one queue, so a pass takes seconds and
+ * Stryker can rerun it per mutant of src/queue/local.ts (test/README.md, "Mutation testing").
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+import { MimicError } from "../../src/errors.ts";
+import type { InferenceQueue, Job, ProgressEvent } from "../../src/queue/jobs.ts";
+import { createLocalQueue, type QueueOptions } from "../../src/queue/local.ts";
+import { ONE_THREAD, TEST_HANDLERS, expectRejects, memeJob, recorder } from "./helpers.ts";
+
+// A job that never ends fails its test in seconds (these pass in about one), so a mutant that stalls the
+// queue is caught by the test itself rather than by Stryker's much longer timeout.
+const SHORT = { timeout: 10_000 };
+const LONGER = { timeout: 20_000 };
+
+type Queue = InferenceQueue & { ready(): Promise<void> };
+
+async function make(over: Partial<QueueOptions> = {}): Promise<Queue> {
+  const q = createLocalQueue({
+    workers: 1,
+    capacity: 3,
+    perUserLimit: 2,
+    jobTimeoutMs: 1500,
+    cheapFirst: true,
+    handlersUrl: TEST_HANDLERS,
+    cancelGraceMs: 100,
+    ...over,
+  });
+  await q.ready();
+  return q;
+}
+
+let n = 0;
+const who = (serverId: string | null = "s1", userId = `u${++n}`) => ({ requestId: `r${++n}`, userId, serverId });
+const animated: Job = { ...memeJob(), kind: "animated", animation: "morph" };
+const enrol: Job = { kind: "enrol", image: memeJob().reaction };
+const queuedPositions = (events: ProgressEvent[]) => events.filter((e) => e.type === "queued").map((e) => (e as { position: number }).position);
+
+describe("local queue rules (one worker, shared)", SHORT, () => {
+  let q: Queue;
+  beforeAll(async () => {
+    q = await make();
+  }, 60_000);
+  afterAll(() => q?.close({ drainMs: 0 }));
+
+  test("admission: the per-user limit, then the capacity, each refused as BUSY and counted", async () => {
+    const before = await q.stats();
+    const blocker = q.submit(memeJob("spin:400"), who("s1", "alice"));
+    const second = q.submit(memeJob("spin:5"), who("s1", "alice"));
+    const mine = await expectRejects(q.submit(memeJob(), who("s1", "alice")));
+    expect(mine).toBeInstanceOf(MimicError);
+    expect(mine.code).toBe("BUSY");
+    expect(mine.details).toEqual({ reason: "user", limit: 2 });
+    expect(mine.userMessage).toMatch(/^You already have 2 requests in progress\./);
+    expect(mine.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    // Another user is not held back by alice's limit.
+    const others = [q.submit(memeJob("spin:5"), who("s1", "bob")), q.submit(memeJob("spin:5"), who("s2", "carol"))];
+    expect(await q.stats()).toMatchObject({ waiting: 3, running: 1, capacity: 3, workers: 1 });
+    const full = await expectRejects(q.submit(memeJob(), who("s3", "dave")));
+    expect(full.code).toBe("BUSY");
+    expect(full.details).toEqual({ reason: "capacity", waiting: 3 });
+    expect(full.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    await Promise.all([blocker, second, ...others]);
+    const after = await q.stats();
+    expect(after).toMatchObject({ waiting: 0, running: 0 });
+    expect(after.completed - before.completed).toBe(4);
+    expect(after.rejected - before.rejected).toBe(2);
+    expect(after.failed - before.failed).toBe(0);
+    // Finished jobs give their user's slots back: alice may have two in flight again.
+    await expect(Promise.all([q.submit(memeJob("spin:5"), who("s1", "alice")), q.submit(memeJob("spin:5"), who("s1", "alice"))])).resolves.toHaveLength(2);
+  });
+
+  test("order: cheap kinds first, an explicit priority ahead of them, servers and private chats take turns", async () => {
+    const started: string[] = [];
+    const track = (tag: string, serverId: string | null = "s1") => ({ ...who(serverId), onProgress: (e: ProgressEvent) => e.type === "started" && started.push(tag) });
+    const blocker = q.submit(memeJob("spin:300"), track("blocker"));
+    await vi.waitFor(() => expect(started).toEqual(["blocker"]));
+    await Promise.all([
+      blocker,
+      q.submit(animated, track("animated", "s9")),
+      q.submit(enrol, track("enrol", "s9")),
+      q.submit({ ...animated }, { ...track("urgent", "s9"), priority: -1 }),
+    ]);
+    expect(started).toEqual(["blocker", "urgent", "enrol", "animated"]);
+
+    started.length = 0;
+    const b2 = q.submit(memeJob("spin:300"), track("blocker"));
+    await vi.waitFor(() => expect(started).toEqual(["blocker"]));
+    // Two private chats share one lane; the server's lane takes its turn between them.
+    await Promise.all([b2, q.submit(memeJob(), track("dm1", null)), q.submit(memeJob(), track("dm2", null)), q.submit(memeJob(), track("server", "s7"))]);
+    expect(started).toEqual(["blocker", "dm1", "server", "dm2"]);
+  });
+
+  test("positions: each waiting job hears its place once per change, then started and done", async () => {
+    const blockerRec = recorder();
+    const blocker = q.submit(memeJob("spin:400"), { ...who(), ...blockerRec });
+    const recs = [recorder(), recorder(), recorder()];
+    const jobs = recs.map((r) => q.submit(memeJob("spin:5"), { ...who(), onProgress: r.onProgress }));
+    await Promise.all([blocker, ...jobs]);
+    expect(blockerRec.events.map((e) => e.type)).toEqual(["started", "done"]);
+    expect(recs.map((r) => queuedPositions(r.events))).toEqual([[1], [2, 1], [3, 2, 1]]);
+    const firstEta = recs.map((r) => (r.events[0] as { etaSeconds: number }).etaSeconds);
+    // Later places wait at least as long; every figure is a whole number of seconds.
+    expect(firstEta[1]).toBeGreaterThanOrEqual(firstEta[0]);
+    expect(firstEta[2]).toBeGreaterThanOrEqual(firstEta[1]);
+    for (const e of firstEta) expect(Number.isInteger(e) && e >= 0).toBe(true);
+    for (const r of recs) expect(r.events.slice(-2).map((e) => e.type)).toEqual(["started", "done"]);
+  });
+
+  test("cancellation: before submitting, while waiting (the others move up) and while running", async () => {
+    const before = await q.stats();
+    const gone = new AbortController();
+    gone.abort();
+    const early = recorder();
+    const e0 = await expectRejects(q.submit(memeJob(), { ...who(), ...early, signal: gone.signal }));
+    expect(e0.code).toBe("CANCELLED");
+    expect(early.events).toEqual([]);
+    // A caller's own MimicError reason is passed on as it is.
+    const why = new AbortController();
+    why.abort(new MimicError("TIMEOUT", "the adapter gave up"));
+    expect((await expectRejects(q.submit(memeJob(), { ...who(), signal: why.signal }))).userMessage).toBe("the adapter gave up");
+
+    const blocker = q.submit(memeJob("spin:400"), who("s1", "erin"));
+    const ac = new AbortController();
+    const waitingRec = recorder();
+    const cancelled = q.submit(memeJob(), { ...who("s1", "erin"), ...waitingRec, signal: ac.signal });
+    const rec = recorder();
+    const after = q.submit(memeJob(), { ...who(), ...rec });
+    ac.abort();
+    const e1 = await expectRejects(cancelled);
+    expect(e1.code).toBe("CANCELLED");
+    expect(e1.userMessage).toBe("The request was cancelled.");
+    expect(waitingRec.events.map((e) => e.type)).toEqual(["queued"]);
+    // Erin's slot came back at once: she may queue again behind her blocker.
+    const again = q.submit(memeJob("spin:5"), who("s1", "erin"));
+    await Promise.all([blocker, after, again]);
+    expect(queuedPositions(rec.events)).toEqual([2, 1]);
+
+    const run = new AbortController();
+    const runRec = recorder();
+    const running = q.submit(memeJob("spin:60000"), { ...who(), signal: run.signal, onProgress: (e) => (runRec.onProgress(e), e.type === "started" && setTimeout(() => run.abort(), 50)) });
+    const e2 = await expectRejects(running);
+    expect(e2.code).toBe("CANCELLED");
+    expect(runRec.events.map((e) => e.type)).toEqual(["started", "failed"]);
+    const s = await q.stats();
+    expect(s.completed - before.completed).toBe(3);
+    expect(s.failed - before.failed).toBe(1);
+    expect(s).toMatchObject({ waiting: 0, running: 0 });
+  });
+
+  test("timeout: a job running too long fails with TIMEOUT naming the limit, and its slot and user are free", async () => {
+    const rec = recorder();
+    const e = await expectRejects(q.submit(memeJob("spin:60000"), { ...who("s1", "frank"), ...rec }));
+    expect(e.code).toBe("TIMEOUT");
+    expect(e.userMessage).toMatch(/over 1\.5 s/);
+    expect(rec.events.at(-1)).toEqual({ type: "failed", message: e.userMessage });
+    await expect(Promise.all([q.submit(memeJob("spin:5"), who("s1", "frank")), q.submit(memeJob("spin:5"), who("s1", "frank"))])).resolves.toHaveLength(2);
+  });
+
+  test("failures: a pipeline refusal counts as service time, a crash does not; a throwing callback changes nothing", async () => {
+    const s0 = await q.stats();
+    const rec = recorder();
+    const refused = await expectRejects(q.submit(memeJob("fail"), { ...who(), ...rec }));
+    expect(refused.code).toBe("NO_FACE");
+    expect(rec.events).toEqual([{ type: "started" }, { type: "failed", message: "No face found in that picture." }]);
+    const s1 = await q.stats();
+    expect(s1.failed - s0.failed).toBe(1);
+    expect(s1.serviceMs.meme).not.toBe(s0.serviceMs.meme);
+    const crashed = await expectRejects(q.submit(memeJob("crash"), who()));
+    expect(crashed.code).toBe("INTERNAL");
+    const s2 = await q.stats();
+    expect(s2.serviceMs.meme).toBe(s1.serviceMs.meme);
+    const seen: string[] = [];
+    await expect(
+      q.submit(memeJob(), {
+        ...who(),
+        onProgress: (e) => {
+          seen.push(e.type);
+          throw new Error(`adapter bug on ${e.type}`);
+        },
+      }),
+    ).resolves.toMatchObject({ kind: "meme" });
+    // The crashed worker may still be restarting, so the job may wait first.
+    expect(seen.filter((t) => t !== "queued")).toEqual(["started", "done"]);
+    const s3 = await q.stats();
+    expect(s3.completed - s2.completed).toBe(1);
+    expect(s3.serviceMs.meme).not.toBe(s2.serviceMs.meme);
+  });
+});
+
+describe("local queue shutdown", LONGER, () => {
+  test("close drains what it can in time and tells the rest to come back", async () => {
+    const q = await make({ perUserLimit: 4 });
+    // Idle: close does not wait for its drain time.
+    const idle = await make();
+    await idle.close({ drainMs: 60_000 });
+
+    const running = q.submit(memeJob("spin:200"), who());
+    const queuedJob = q.submit(memeJob("spin:10"), who());
+    const closing = q.close({ drainMs: 30_000 });
+    const refused = await expectRejects(q.submit(memeJob(), who()));
+    expect(refused.details).toMatchObject({ reason: "shutdown" });
+    await expect(Promise.all([running, queuedJob])).resolves.toHaveLength(2);
+    await closing;
+
+    const q2 = await make();
+    const rec = recorder();
+    const long = expectRejects(q2.submit(memeJob("spin:60000"), who()));
+    const stuck = expectRejects(q2.submit(memeJob(), { ...who(), ...rec }));
+    await q2.close({ drainMs: 100 });
+    for (const p of [long, stuck]) {
+      const e = await p;
+      expect(e.code).toBe("BUSY");
+      expect(e.details).toMatchObject({ reason: "shutdown" });
+    }
+    expect(rec.events.map((e) => e.type)).toEqual(["queued", "failed"]);
+  });
+
+  test("a cancelled last waiting job lets a pending close finish", async () => {
+    const q = await make();
+    const running = q.submit(memeJob("spin:300"), who());
+    const ac = new AbortController();
+    const waiting = q.submit(memeJob(), { ...who(), signal: ac.signal });
+    const closing = q.close({ drainMs: 60_000 });
+    ac.abort();
+    expect((await expectRejects(waiting)).code).toBe("CANCELLED");
+    await running;
+    await closing;
+  });
+});
+
+describe("local queue while workers cannot load their handlers", LONGER, () => {
+  const FLAKY = new URL("./fixtures/flaky-load-handlers.ts", import.meta.url);
+  let dir: string;
+  let flag: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "mimic-flaky-"));
+    flag = join(dir, "broken");
+    process.env.MIMIC_TEST_BROKEN_HANDLERS = flag;
+  });
+  afterAll(() => {
+    delete process.env.MIMIC_TEST_BROKEN_HANDLERS;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("waiting and new jobs are refused as BUSY 'restarting', and it serves again once they load", async () => {
+    const q = await make({ perUserLimit: 4, handlersUrl: FLAKY, restartBackoff: { initialMs: 100, maxMs: 400 } });
+    try {
+      writeFileSync(flag, "");
+      const crashed = q.submit(memeJob("crash"), who());
+      const waiting = recorder();
+      const behind = q.submit(memeJob(), { ...who(), ...waiting });
+      expect((await expectRejects(crashed)).code).toBe("INTERNAL");
+      const e = await expectRejects(behind);
+      expect(e.details).toMatchObject({ reason: "restarting" });
+      expect(waiting.events.at(-1)).toEqual({ type: "failed", message: e.userMessage });
+      const before = await q.stats();
+      const fresh = await expectRejects(q.submit(memeJob(), who()));
+      expect(fresh.details).toMatchObject({ reason: "restarting" });
+      expect((await q.stats()).rejected - before.rejected).toBe(1);
+      rmSync(flag);
+      await vi.waitFor(async () => q.submit(memeJob(), who()), { timeout: 30_000, interval: 50 });
+    } finally {
+      await q.close({ drainMs: 0 });
+    }
+  });
+});
+
+describe("local queue routing by capability", LONGER, () => {
+  const CAPABLE = new URL("./fixtures/capability-handlers.ts", import.meta.url);
+  const generator = { dir: "/nonexistent-models", provider: "cpu" as const, threads: 1, cacheDir: "/nonexistent-cache" };
+
+  test("a job for the generator waits for a worker that has it; a mesh job behind it goes first on another", async () => {
+    const q = await make({ workers: 2, perUserLimit: 4, handlersUrl: CAPABLE, settings: { ...ONE_THREAD, generator }, generatorWorkers: 1 });
+    try {
+      const started: string[] = [];
+      const track = (tag: string) => ({ ...who(), onProgress: (e: ProgressEvent) => e.type === "started" && started.push(tag) });
+      const gen = (top: string): Job => ({ ...memeJob(top), generator: "liveportrait" });
+      const first = q.submit(gen("spin:400"), track("gen1"));
+      await vi.waitFor(() => expect(started).toEqual(["gen1"]));
+      const second = q.submit(gen("spin:5"), track("gen2"));
+      const mesh = q.submit(memeJob("spin:5"), track("mesh"));
+      await Promise.all([first, second, mesh]);
+      expect(started).toEqual(["gen1", "mesh", "gen2"]);
+    } finally {
+      await q.close({ drainMs: 0 });
+    }
+    const none = await make({ handlersUrl: CAPABLE, settings: ONE_THREAD });
+    try {
+      const e = await expectRejects(none.submit({ ...memeJob(), generator: "liveportrait" }, who()));
+      expect(e.details).toMatchObject({ reason: "no-capable-worker", capability: "liveportrait" });
+      expect((await none.stats()).rejected).toBe(1);
+    } finally {
+      await none.close({ drainMs: 0 });
+    }
+  });
+});
