@@ -105,6 +105,8 @@ export interface BurstFigures {
   probesMs?: number[];
   /** The HTTP client's own event-loop lag max (ms): it stalls starting the uploads; the probes run on a thread of their own. */
   clientLagMaxMs?: number;
+  /** CPU of the server process over the burst (ms, all its threads; the jobs run in worker processes). */
+  serverCpuMs?: number;
   answers: string;
   /** First request sent → last answer received. */
   wallMs?: number;
@@ -118,10 +120,12 @@ export async function httpBurst(burst: number): Promise<BurstFigures> {
     await runClient({ url: server.url, concurrency: 1, probeMs: 1000, requests: [meme()] }); // warm-up
     const load = os.loadavg()[0];
     const lag = lagMonitor();
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const out = await runClient({ url: server.url, concurrency: burst, probeMs: 20, requests: Array.from({ length: burst }, () => meme()) });
     const wallMs = performance.now() - t0;
     const l = lag.stop();
+    const cpu = process.cpuUsage(cpu0);
     const codes = new Map<string, number>();
     for (const a of out.answers) codes.set(`${a.status} ${a.code}`, (codes.get(`${a.status} ${a.code}`) ?? 0) + 1);
     return {
@@ -130,6 +134,7 @@ export async function httpBurst(burst: number): Promise<BurstFigures> {
       lag: l,
       probesMs: out.probesMs,
       clientLagMaxMs: out.clientLagMaxMs,
+      serverCpuMs: (cpu.user + cpu.system) / 1000,
       answers: [...codes].map(([k, v]) => `${v}× ${k}`).join(", "),
       wallMs,
     };
@@ -150,6 +155,7 @@ export async function runHttpBurst(burst: number): Promise<string> {
     `| \`GET /\` during the burst: p50 / p99 / max (ms, ${probes.length} probes) | ${f1(pct(probes, 50))} / ${f1(pct(probes, 99))} / ${f1(Math.max(...probes))} |`,
     `| answers | ${r.answers} |`,
     `| burst wall time (s) | ${f1(r.wallMs! / 1000)} |`,
+    `| server process CPU over the burst (ms) | ${f1(r.serverCpuMs!)} |`,
     `| the client process's own event-loop lag max (ms) | ${f1(r.clientLagMaxMs!)} |`,
   ].join("\n");
 }

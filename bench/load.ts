@@ -326,6 +326,7 @@ function burstTable(runs: BurstFigures[]): string {
     ...(runs.length > 1 ? [row("lag p99 / max against the first column", (r) => `${ratio(r.lag.p99, base.lag.p99)} / ${ratio(r.lag.max, base.lag.max)}`)] : []),
     row("first acknowledgement p50 / p95 / max (ms)", (r) => (r.ack ? `${f0(r.ack.p50)} / **${f0(r.ack.p95)}** / ${f0(r.ack.max)}` : "–")),
     row("`GET /` p50 / p99 / max (ms)", (r) => (r.probesMs ? `${f1(percentile(r.probesMs, 50))} / ${f1(percentile(r.probesMs, 99))} / ${f1(Math.max(...r.probesMs))}` : "–")),
+    row("server process CPU over the burst (ms)", (r) => (r.serverCpuMs === undefined ? "–" : f0(r.serverCpuMs))),
     row("HTTP client's own event-loop lag max (ms)", (r) => (r.clientLagMaxMs === undefined ? "–" : f1(r.clientLagMaxMs))),
     row("answers", (r) => r.answers),
     row("burst wall time (s)", (r) => (r.wallMs === undefined ? "–" : f1(r.wallMs / 1000))),
