@@ -215,7 +215,9 @@ export class FakeTelegram {
           });
         }
         if (res.destroyed) return;
-        return ok(this.updates.filter((u) => (u as { update_id: number }).update_id >= offset));
+        // As the Bot API: at most `limit` updates per answer (1–100, default 100).
+        const limit = Math.min(100, Math.max(1, Number(params.limit ?? 100)));
+        return ok(this.updates.filter((u) => (u as { update_id: number }).update_id >= offset).slice(0, limit));
       }
       case "getFile": {
         const f = this.files.get(String(params.file_id));
