@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { getEventListeners } from "node:events";
 import type { AddressInfo } from "node:net";
 import sharp from "sharp";
 import { afterEach, describe, expect, it } from "vitest";
@@ -180,15 +181,41 @@ describe("loadImage from a link", () => {
     expect(unreachable).toMatchObject({ code: "BAD_INPUT", userMessage: "I could not download that picture. Please send it again." });
     const noUrl = await refusal(loadImage({ kind: "url", url: async () => Promise.reject(new Error("file id expired")) }, { limitBytes: MIB }));
     expect(noUrl.userMessage).toBe("I could not download that picture. Please send it again.");
+    expect((noUrl as { cause?: Error }).cause?.message).toBe("file id expired");
 
     // A body that never ends: the deadline, then the caller's own signal, stop it.
     const hangUrl = `${await serve((_q, res) => res.writeHead(200).write("partial"))}/hang`;
     const slow = await refusal(loadImage({ kind: "url", url: hangUrl }, { limitBytes: MIB, timeoutMs: 100 }));
     expect(slow.userMessage).toBe("I could not download that picture. Please send it again.");
+    expect((slow as { cause?: unknown }).cause).toBeDefined();
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 100);
     const stopped = await refusal(loadImage({ kind: "url", url: hangUrl }, { limitBytes: MIB, signal: ac.signal }));
     expect(stopped.code).toBe("BAD_INPUT");
+
+    // A declared Content-Length over the limit is refused before reading: this body never comes.
+    const liar = `${await serve((_q, res) => res.writeHead(200, { "content-length": String(5 * MIB) }).write("GIF89a"))}/big`;
+    const declared = await refusal(loadImage({ kind: "url", url: liar }, { limitBytes: MIB, timeoutMs: 5_000 }));
+    expect(declared.details).toEqual({ bytes: 5 * MIB, limit: MIB });
+  });
+
+  it("a bodiless answer: empty when OK, a dead link otherwise; the type hint of a link is its declared type", async () => {
+    const reply = (status: number, body: BodyInit | null) => ({ limitBytes: MIB, fetch: async () => new Response(body, { status }) });
+    const empty = await refusal(loadImage({ kind: "url", url: "https://cdn.example/a" }, reply(200, null)));
+    expect(empty.userMessage).toBe("That file is empty. Please send the picture again.");
+    const gone = await refusal(loadImage({ kind: "url", url: "https://cdn.example/a" }, reply(500, null)));
+    expect(gone.userMessage).toBe("I could not download that picture (it may have been deleted). Please send it again.");
+    const pdf = await refusal(loadImage({ kind: "url", url: "https://cdn.example/a", declaredMime: "application/pdf" }, reply(200, new Uint8Array(NOT_AN_IMAGE))));
+    expect(pdf.userMessage).toContain("(it looks like application/pdf)");
+  });
+
+  it("leaves nothing behind on the caller's signal once the download is over", async () => {
+    const ac = new AbortController();
+    const ok = await loadImage({ kind: "url", url: "https://cdn.example/a" }, { limitBytes: MIB, signal: ac.signal, fetch: async () => new Response(new Uint8Array(FACE_JPG)) });
+    expect(ok.mime).toBe("image/jpeg");
+    expect(getEventListeners(ac.signal, "abort")).toHaveLength(0);
+    await refusal(loadImage({ kind: "url", url: "https://cdn.example/a" }, { limitBytes: MIB, signal: ac.signal, fetch: async () => new Response(null, { status: 404 }) }));
+    expect(getEventListeners(ac.signal, "abort")).toHaveLength(0);
   });
 
   it("uses the fetch it is given", async () => {
@@ -219,6 +246,7 @@ describe("frameCount", () => {
     expect(await frameCount({ bytes: NOT_AN_IMAGE, mime: "image/jpeg" })).toBe(1);
     const broken = await refusal(frameCount({ bytes: NOT_AN_IMAGE, mime: "image/gif" }));
     expect(broken).toMatchObject({ code: "NOT_AN_IMAGE", userMessage: "That picture is damaged and cannot be read. Please send another one." });
+    expect((broken as { cause?: unknown }).cause).toBeDefined();
     const brokenWebp = await refusal(frameCount({ bytes: NOT_AN_IMAGE, mime: "image/webp" }));
     expect(brokenWebp.code).toBe("NOT_AN_IMAGE");
   });

@@ -13,10 +13,10 @@ import type { InferenceQueue, Job, ProgressEvent } from "../../src/queue/jobs.ts
 import { createLocalQueue, type QueueOptions } from "../../src/queue/local.ts";
 import { ONE_THREAD, TEST_HANDLERS, expectRejects, memeJob, recorder } from "./helpers.ts";
 
-// A job that never ends fails its test in seconds (these pass in about one), so a mutant that stalls the
-// queue is caught by the test itself rather than by Stryker's much longer timeout.
-const SHORT = { timeout: 10_000 };
-const LONGER = { timeout: 20_000 };
+// A job that never ends fails its test in seconds (most pass in under one), so a mutant that stalls the
+// queue is caught by the test itself rather than by Stryker's longer timeout and runner restart.
+const SHORT = { timeout: 5_000 };
+const LONGER = { timeout: 15_000 };
 
 type Queue = InferenceQueue & { ready(): Promise<void> };
 
@@ -45,7 +45,7 @@ describe("local queue rules (one worker, shared)", SHORT, () => {
   let q: Queue;
   beforeAll(async () => {
     q = await make();
-  }, 60_000);
+  }, 15_000);
   afterAll(() => q?.close({ drainMs: 0 }));
 
   test("admission: the per-user limit, then the capacity, each refused as BUSY and counted", async () => {
@@ -153,7 +153,7 @@ describe("local queue rules (one worker, shared)", SHORT, () => {
     expect(s).toMatchObject({ waiting: 0, running: 0 });
   });
 
-  test("timeout: a job running too long fails with TIMEOUT naming the limit, and its slot and user are free", async () => {
+  test("timeout: a job running too long fails with TIMEOUT naming the limit, and its slot and user are free", LONGER, async () => {
     const rec = recorder();
     const e = await expectRejects(q.submit(memeJob("spin:60000"), { ...who("s1", "frank"), ...rec }));
     expect(e.code).toBe("TIMEOUT");
