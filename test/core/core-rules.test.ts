@@ -282,6 +282,48 @@ for (const { dialect, skip } of dialects) {
       expect((await core.config(admin({ serverId: null }), {})).text).toBe("Settings belong to a server or group: use this command there.");
     });
 
+    it("setting values: switches, counts, the NSFW threshold, channels; refusals quote the value", async () => {
+      const refusal = async (key: Parameters<Core["config"]>[1]["key"], value: string) => {
+        const r = await core.config(admin(), { key, value });
+        expect(r.errorCode, `${key}=${value}`).toBe("BAD_INPUT");
+        return r.text;
+      };
+      for (const v of ["ON", "Yes", "1", "true", "enable", "enabled"]) expect(await set("mark", v)).toContain("• mark: on");
+      for (const v of ["OFF", "No", "0", "false", "disable", "disabled"]) expect(await set("mark", v)).toContain("• mark: off");
+      for (const v of ["xon", "onx", "xoff", "offx"]) expect(await refusal("mark", v)).toBe(`“${v}” is not on or off.`);
+      expect(await refusal("swap", "y".repeat(30))).toBe(`“${"y".repeat(20)}” is not on or off.`);
+
+      expect(await set("quota", "1000000")).toContain("• quota: 1000000 per user per day");
+      expect(await refusal("quota", "12x")).toBe("The daily quota must be a whole number from 0 to 1000000, not “12x”.");
+      expect(await refusal("server_quota", "9".repeat(25))).toBe(`The server's daily quota must be a whole number from 0 to 100000000, not “${"9".repeat(20)}”.`);
+      expect(await refusal("cooldown", "-5")).toBe("The cooldown must be a whole number from 0 to 86400, not “-5”.");
+      expect(await refusal("max_faces", "1001")).toBe("The number of faces must be a whole number from 0 to 1000, not “1001”.");
+
+      for (const v of ["0.5", ".5", "1", "1.0", "1.00"]) expect(await set("nsfw_threshold", v)).toContain(`threshold ${Number(v)})`);
+      expect(await set("nsfw_threshold", "DEFAULT")).toContain("threshold 0.7)");
+      for (const v of ["0", "0.0", "1.5", "1.01", "x0.5", "0.5x", "xdefault", "defaultx"]) {
+        expect(await refusal("nsfw_threshold", v)).toBe(`The NSFW threshold is a number above 0 and at most 1 (e.g. 0.7), or “default”; not “${v}”.`);
+      }
+
+      expect(await set("channel", "add   c9")).toContain("• channels: c9");
+
+      // Switching animations leaves the server's other switched-off commands alone; "face" is the face saves'.
+      await store.moderation.updateRules({ platform: "discord", serverId: "g1", isAdmin: true }, { disabledCommands: ["face"] });
+      await set("animated", "off");
+      expect((await store.moderation.rules("discord", "g1")).disabledCommands).toEqual(["animated", "face"]);
+      await set("animated", "on");
+      expect((await store.moderation.rules("discord", "g1")).disabledCommands).toEqual(["face"]);
+      expect((await core.faceSave(ctx({ channelId: "c9" }), { name: "me", image: bytes(FACE_JPG) })).errorCode).toBe("DISABLED");
+    });
+
+    it("an enrolment that returns no usable face data saves nothing", async () => {
+      for (const broken of [null, { landmarks: new Float32Array(2), embedding: new Float32Array(2) }, { cropPng: new Uint8Array(2), embedding: new Float32Array(2) }, { cropPng: new Uint8Array(2), landmarks: new Float32Array(2) }]) {
+        nextResult = () => ({ kind: "enrol", face: { data: broken } });
+        expect(await save("me")).toMatchObject({ errorCode: "INTERNAL", text: "That face could not be saved because of an internal error. Please try again." });
+      }
+      expect(await store.templates.list({ platform: "discord", userId: "101" })).toEqual([]);
+    });
+
     it("audit: who made or used a picture here, for admins only, by hash or by the picture itself", async () => {
       const hashOf = (b: Uint8Array) => sha256Hex(b);
       expect((await core.audit(admin({ serverId: null }), { hash: "0".repeat(64) })).text).toBe(
