@@ -200,7 +200,7 @@ describe("loadImage from a link", () => {
   });
 
   it("a bodiless answer: empty when OK, a dead link otherwise; the type hint of a link is its declared type", async () => {
-    const reply = (status: number, body: BodyInit | null) => ({ limitBytes: MIB, fetch: async () => new Response(body, { status }) });
+    const reply = (status: number, body: Uint8Array | null) => ({ limitBytes: MIB, fetch: async () => new Response(body, { status }) });
     const empty = await refusal(loadImage({ kind: "url", url: "https://cdn.example/a" }, reply(200, null)));
     expect(empty.userMessage).toBe("That file is empty. Please send the picture again.");
     const gone = await refusal(loadImage({ kind: "url", url: "https://cdn.example/a" }, reply(500, null)));
