@@ -7,14 +7,21 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "../src/templates/index.ts";
-import { fakeTemplate } from "../test/templates/helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "mimic-store-cpu-"));
 const url = `file:${join(dir, "m.db")}`;
 const store = await openStore(url, { defaults: { dailyQuotaPerUser: 0, dailyQuotaPerServer: 0, cooldownSeconds: 0 } });
 await store.moderation.updateRules({ platform: "discord", serverId: "1", isAdmin: true }, { dailyQuotaPerServer: 0 });
 await store.moderation.updateRules({ platform: "discord", serverId: "2", isAdmin: true }, { dailyQuotaPerUser: 1 });
-await store.templates.save({ platform: "discord", userId: "7" }, "me", fakeTemplate("x"));
+const cropPng = new Uint8Array(300_000).fill(7);
+cropPng.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+await store.templates.save({ platform: "discord", userId: "7" }, "me", {
+  cropPng,
+  cropSize: 512,
+  landmarks: new Float32Array(468 * 3).fill(1),
+  embedding: new Float32Array(1024).fill(0.01),
+  analysis: {},
+});
 async function cpu(label: string, n: number, f: (i: number) => Promise<unknown>) {
   for (let i = 0; i < 100; i++) await f(i + 1_000_000);
   const c0 = process.cpuUsage();
