@@ -16,9 +16,12 @@ import { drawnCaption, graphemeCount, prepareCaption, splitGraphemes, tokenize, 
  *  6. The ink is centred horizontally; vertically it sticks to the box's top, bottom, or middle (valign).
  */
 export const MAX_LINES = 3;
-const LONG_WORD = 12;
-const SPLIT_WORD_GAIN = 1.25;
-const MAX_SHRINK_STEPS = 12;
+/** Graphemes from which a word may break between characters (rule 4). */
+export const LONG_WORD = 12;
+/** How much larger a font breaking long words must give to be chosen (rule 4). */
+export const SPLIT_WORD_GAIN = 1.25;
+/** Shrink ratio when the ink touched the raster's edge, so its real size is unknown (rule 5). */
+export const CLIPPED_SHRINK = 0.8;
 
 export type VAlign = "top" | "middle" | "bottom";
 
@@ -51,7 +54,7 @@ export async function fitCaption(text: string, box: Box, opts: FitOptions = {}):
   return { fontSize, lines, measuredBoxes };
 }
 
-interface Candidate {
+export interface Candidate {
   lines: Token[][];
   fontSize: number;
 }
@@ -68,57 +71,76 @@ export async function layoutCaption(text: PreparedText, box: Box, opts: FitOptio
   tokens = tokens.map((t) => (t.hardBreakBefore && ++hard >= MAX_LINES ? { ...t, hardBreakBefore: false, spaceBefore: true } : t));
   // A long word is not rendered whole at the reference size (200 emoji in one run took seconds in
   // librsvg): its letters are measured (splitting needs them anyway) and their ink put side by side.
-  const isLong = (t: Token) => graphemeCount(t.text) >= LONG_WORD;
   const ink = await measureTokens([...tokens.flatMap((t) => (isLong(t) ? splitGraphemes(t.text) : [t.text])), "H", "H H"]);
   for (const t of tokens.filter(isLong)) ink.set(t.text, sideBySide(splitGraphemes(t.text).map((g) => ink.get(g)!)));
   const spaceGap = width(ink.get("H H")!) - 2 * width(ink.get("H")!);
 
   let best = bestWrap(tokens, ink, spaceGap, box, maxFont);
   if (tokens.some(isLong)) {
-    const split = splitLongWords(tokens);
-    const splitInk = await measureTokens(split.map((t) => t.text));
-    const alt = bestWrap(split, splitInk, spaceGap, box, maxFont);
-    if (alt.fontSize >= best.fontSize * SPLIT_WORD_GAIN) {
-      best = alt;
-      for (const [k, v] of splitInk) ink.set(k, v);
-    }
+    // The long words' letters are measured above, so `ink` holds every split token too.
+    const alt = bestWrap(splitLongWords(tokens), ink, spaceGap, box, maxFont);
+    if (prefersSplit(best.fontSize, alt.fontSize)) best = alt;
   }
 
   const lines = best.lines.map((l) => l.map((t, i) => (i > 0 && t.spaceBefore ? " " : "") + t.text).join(""));
   const extents = best.lines.map((l) => lineExtent(l, ink, spaceGap));
   let size = best.fontSize;
   let block = await renderBlock(lines, size, extents.map((e) => scale(e, size)));
-  for (let step = 0; step < MAX_SHRINK_STEPS && size > 1; step++) {
-    const fits = !block.clipped && block.ink.width <= box.width && block.ink.height <= box.height;
-    if (fits) break;
-    const ratio = block.clipped ? 0.8 : Math.min(box.width / block.ink.width, box.height / block.ink.height);
-    size = Math.max(1, Math.min(size - 1, Math.floor(size * ratio)));
+  // Ends: every step takes at least 1 px off, down to 1 px.
+  for (let next = shrunkSize(size, block, box); next !== null; next = shrunkSize(size, block, box)) {
+    size = next;
     block = await renderBlock(lines, size, extents.map((e) => scale(e, size)));
   }
-  const offsetX = box.x + Math.floor((box.width - block.ink.width) / 2) - block.ink.x;
-  const valign = opts.valign ?? "middle";
-  const freeY = box.height - block.ink.height;
-  const offsetY = box.y + (valign === "top" ? 0 : valign === "bottom" ? freeY : Math.floor(freeY / 2)) - block.ink.y;
+  const { offsetX, offsetY } = placeInk(block.ink, box, opts.valign ?? "middle");
   const measuredBoxes = block.lineInk.map((b) => ({ x: b.x + offsetX, y: b.y + offsetY, width: b.width, height: b.height }));
   return { fontSize: size, lines, measuredBoxes, block, offsetX, offsetY };
 }
 
 const width = (i: Ink) => i.right - i.left;
 
+/** Rule 4: which tokens may break between characters. */
+export const isLong = (t: Token) => graphemeCount(t.text) >= LONG_WORD;
+
+/** Rule 4: breaking long words is chosen only for a font at least SPLIT_WORD_GAIN times larger. */
+export const prefersSplit = (wholeSize: number, splitSize: number) => splitSize >= wholeSize * SPLIT_WORD_GAIN;
+
+/**
+ * Rule 5: the next size after measuring a rendered block, or null when its ink fits (or at 1 px). The size
+ * shrinks by the ratio the ink overflows in its binding direction (CLIPPED_SHRINK when the ink was clipped,
+ * as its real size is unknown), rounded down: sizes are whole px and the ratio is below 1, so by at least 1 px.
+ */
+export function shrunkSize(size: number, block: Pick<RenderedBlock, "clipped" | "ink">, box: Box): number | null {
+  const fits = !block.clipped && block.ink.width <= box.width && block.ink.height <= box.height;
+  if (fits || size <= 1) return null;
+  const ratio = block.clipped ? CLIPPED_SHRINK : Math.min(box.width / block.ink.width, box.height / block.ink.height);
+  return Math.max(1, Math.floor(size * ratio));
+}
+
+/**
+ * Rule 6: where the raster's top-left goes so its ink is centred across the box (rounded left) and stuck
+ * to the box's top, bottom or middle (rounded up).
+ */
+export function placeInk(ink: Box, box: Box, valign: VAlign): { offsetX: number; offsetY: number } {
+  const offsetX = box.x + Math.floor((box.width - ink.width) / 2) - ink.x;
+  const freeY = box.height - ink.height;
+  const offsetY = box.y + (valign === "top" ? 0 : valign === "bottom" ? freeY : Math.floor(freeY / 2)) - ink.y;
+  return { offsetX, offsetY };
+}
+
 /** Estimated ink of letters drawn one after another (the final render is measured, so an estimate does). */
-function sideBySide(letters: Ink[]): Ink {
+export function sideBySide(letters: Ink[]): Ink {
   const w = letters.reduce((s, l) => s + width(l), 0);
   const left = letters[0]?.left ?? 0;
   return { left, right: left + w, top: Math.min(0, ...letters.map((l) => l.top)), bottom: Math.max(0, ...letters.map((l) => l.bottom)) };
 }
 
-function scale(e: { top: number; bottom: number; width: number }, size: number) {
+export function scale(e: { top: number; bottom: number; width: number }, size: number) {
   const k = size / REF_SIZE;
   return { top: e.top * k, bottom: e.bottom * k, width: e.width * k };
 }
 
 /** Estimated ink extent of one line at REF_SIZE. */
-function lineExtent(line: Token[], ink: Map<string, Ink>, spaceGap: number): { top: number; bottom: number; width: number } {
+export function lineExtent(line: Token[], ink: Map<string, Ink>, spaceGap: number): { top: number; bottom: number; width: number } {
   let w = 0;
   let top = 0;
   let bottom = 0;
@@ -131,41 +153,60 @@ function lineExtent(line: Token[], ink: Map<string, Ink>, spaceGap: number): { t
   return { top, bottom, width: w };
 }
 
-function bestWrap(tokens: Token[], ink: Map<string, Ink>, spaceGap: number, box: Box, maxFont: number): Candidate {
+/**
+ * Rule 3: the largest font size (1 to maxFont) at which the estimated ink of these lines fits the box: their
+ * widest line across, their ink heights plus LINE_GAP_PER_PX between lines down, all scaled from REF_SIZE.
+ */
+export function estimateSize(lines: Token[][], ink: Map<string, Ink>, spaceGap: number, box: Box, maxFont: number): number {
+  const ext = lines.map((l) => lineExtent(l, ink, spaceGap));
+  const w = Math.max(...ext.map((e) => e.width));
+  const h = ext.reduce((s, e) => s + e.bottom - e.top, 0) + (lines.length - 1) * LINE_GAP_PER_PX * REF_SIZE;
+  return Math.max(1, Math.min(maxFont, Math.floor(REF_SIZE * Math.min(box.width / w, box.height / h))));
+}
+
+/** Rules 2 and 3: the line count (1 to MAX_LINES) whose balanced wrap gives the largest size; fewer lines on a tie. */
+export function bestWrap(tokens: Token[], ink: Map<string, Ink>, spaceGap: number, box: Box, maxFont: number): Candidate {
   let best: Candidate | null = null;
   for (let n = 1; n <= MAX_LINES; n++) {
     const lines = balancedWrap(tokens, ink, spaceGap, n);
     if (!lines) continue;
-    const ext = lines.map((l) => lineExtent(l, ink, spaceGap));
-    const w = Math.max(...ext.map((e) => e.width));
-    const h = ext.reduce((s, e) => s + e.bottom - e.top, 0) + (lines.length - 1) * LINE_GAP_PER_PX * REF_SIZE;
-    const fontSize = Math.max(1, Math.min(maxFont, Math.floor(REF_SIZE * Math.min(box.width / w, box.height / h))));
+    const fontSize = estimateSize(lines, ink, spaceGap, box, maxFont);
     if (!best || fontSize > best.fontSize) best = { lines, fontSize };
   }
   // One line always exists when hard breaks are capped; this only guards an impossible state.
   return best ?? { lines: [tokens], fontSize: 1 };
 }
 
-/** Greedy wrap with a width limit: the smallest limit giving ≤ n lines, found by bisection. */
-function balancedWrap(tokens: Token[], ink: Map<string, Ink>, spaceGap: number, n: number): Token[][] | null {
+/**
+ * Greedy wrap: tokens fill a line while its estimated width stays within `limit`; a new line starts at an
+ * explicit break or when the next token would pass the limit. A token wider than the limit gets a line alone.
+ */
+export function greedyWrap(tokens: Token[], ink: Map<string, Ink>, spaceGap: number, limit: number): Token[][] {
+  const lines: Token[][] = [];
+  let cur: Token[] = [];
+  let cw = 0;
+  for (const t of tokens) {
+    const w = width(ink.get(t.text)!);
+    const add = w + (cur.length > 0 && t.spaceBefore ? spaceGap : 0);
+    if (cur.length > 0 && (t.hardBreakBefore || cw + add > limit)) {
+      lines.push(cur);
+      cur = [];
+      cw = 0;
+    }
+    cw += cur.length > 0 ? add : w;
+    cur.push(t);
+  }
+  if (cur.length > 0) lines.push(cur);
+  return lines;
+}
+
+/**
+ * Rule 2: the greedy wrap with the smallest width limit giving ≤ n lines (found by bisection to within half
+ * a reference pixel), or null when the explicit breaks alone need more than n lines.
+ */
+export function balancedWrap(tokens: Token[], ink: Map<string, Ink>, spaceGap: number, n: number): Token[][] | null {
   const w = tokens.map((t) => width(ink.get(t.text)!));
-  const greedy = (limit: number): Token[][] => {
-    const lines: Token[][] = [];
-    let cur: Token[] = [];
-    let cw = 0;
-    tokens.forEach((t, i) => {
-      const add = w[i] + (cur.length > 0 && t.spaceBefore ? spaceGap : 0);
-      if (cur.length > 0 && (t.hardBreakBefore || cw + add > limit)) {
-        lines.push(cur);
-        cur = [];
-        cw = 0;
-      }
-      cw += cur.length > 0 ? add : w[i];
-      cur.push(t);
-    });
-    if (cur.length > 0) lines.push(cur);
-    return lines;
-  };
+  const greedy = (limit: number) => greedyWrap(tokens, ink, spaceGap, limit);
   let lo = Math.max(...w);
   let hi = w.reduce((s, x) => s + x + spaceGap, 0);
   if (greedy(hi).length > n) return null; // explicit breaks need more lines
@@ -177,10 +218,11 @@ function balancedWrap(tokens: Token[], ink: Map<string, Ink>, spaceGap: number, 
   return greedy(hi);
 }
 
-function splitLongWords(tokens: Token[]): Token[] {
+/** Rule 4: long words broken into their characters; only the first keeps the word's break before it. */
+export function splitLongWords(tokens: Token[]): Token[] {
   const out: Token[] = [];
   for (const t of tokens) {
-    if (graphemeCount(t.text) < LONG_WORD) {
+    if (!isLong(t)) {
       out.push(t);
       continue;
     }

@@ -1,0 +1,239 @@
+import { describe, expect, it } from "vitest";
+import {
+  balancedWrap,
+  bestWrap,
+  CLIPPED_SHRINK,
+  estimateSize,
+  fitCaption,
+  greedyWrap,
+  isLong,
+  lineExtent,
+  LONG_WORD,
+  MAX_LINES,
+  placeInk,
+  prefersSplit,
+  scale,
+  shrunkSize,
+  sideBySide,
+  SPLIT_WORD_GAIN,
+  splitLongWords,
+} from "../../../src/pipeline/render/fit.ts";
+import { LINE_GAP_PER_PX, REF_SIZE, type Ink } from "../../../src/pipeline/render/measure.ts";
+import type { Token } from "../../../src/pipeline/render/text.ts";
+import { inside } from "./helpers.ts";
+
+/**
+ * The fitting rules of fit.ts one by one, on made-up glyph metrics (so each expected layout and size follows
+ * from the rule by hand), then the rules together on the real fonts.
+ */
+
+const tok = (text: string, spaceBefore = true, hardBreakBefore = false): Token => ({ text, spaceBefore, hardBreakBefore });
+/** Words of the given widths at REF_SIZE, ink 36 above and 12 below the baseline (48 high). */
+const inkOf = (widths: Record<string, number>) =>
+  new Map<string, Ink>(Object.entries(widths).map(([t, w]) => [t, { left: 1, right: 1 + w, top: -36, bottom: 12 }]));
+const texts = (lines: Token[][] | null) => lines?.map((l) => l.map((t) => t.text).join(" "));
+const GAP = 5;
+
+describe("line estimates", () => {
+  it("a long word's letters side by side: widths add up, from the first letter's left, spanning the baseline", () => {
+    const a = { left: 2, right: 12, top: -30, bottom: 0 };
+    const b = { left: 1, right: 21, top: -35, bottom: 5 };
+    expect(sideBySide([a, b])).toEqual({ left: 2, right: 32, top: -35, bottom: 5 });
+    // Ink wholly above (dashes) or below the baseline still reaches it: line pitch is set from the baseline.
+    expect(sideBySide([{ left: 0, right: 4, top: -20, bottom: -10 }])).toEqual({ left: 0, right: 4, top: -20, bottom: 0 });
+    expect(sideBySide([{ left: 0, right: 4, top: 3, bottom: 9 }])).toEqual({ left: 0, right: 4, top: 0, bottom: 9 });
+    expect(sideBySide([])).toEqual({ left: 0, right: 0, top: 0, bottom: 0 });
+  });
+
+  it("a line's width is its words' ink plus a space gap where a space separates them; its height spans all of them", () => {
+    const ink = new Map<string, Ink>([
+      ["A", { left: 1, right: 11, top: -30, bottom: 2 }],
+      ["B", { left: 0, right: 20, top: -40, bottom: 0 }],
+      ["-", { left: 0, right: 6, top: -20, bottom: -14 }],
+    ]);
+    expect(lineExtent([tok("A"), tok("B")], ink, 7)).toEqual({ top: -40, bottom: 2, width: 37 });
+    // No space (CJK words, a split word's letters): no gap. The first word's space is not drawn.
+    expect(lineExtent([tok("A"), tok("B", false)], ink, 7)).toEqual({ top: -40, bottom: 2, width: 30 });
+    expect(lineExtent([tok("B", true)], ink, 7)).toEqual({ top: -40, bottom: 0, width: 20 });
+    expect(lineExtent([tok("-")], ink, 7)).toEqual({ top: -20, bottom: 0, width: 6 });
+  });
+
+  it("scales linearly from the reference size", () => {
+    expect(scale({ top: -REF_SIZE, bottom: 12, width: 96 }, REF_SIZE / 2)).toEqual({ top: -REF_SIZE / 2, bottom: 6, width: 48 });
+  });
+});
+
+describe("wrapping", () => {
+  const ink = inkOf({ A: 10, B: 10, C: 10, D: 10, W: 30 });
+  const abcd = [tok("A"), tok("B"), tok("C"), tok("D")];
+
+  it("greedy: fills a line up to the limit (inclusive), then starts the next one afresh", () => {
+    expect(texts(greedyWrap(abcd, ink, GAP, 25))).toEqual(["A B", "C D"]);
+    expect(texts(greedyWrap(abcd, ink, GAP, 24.9))).toEqual(["A", "B", "C", "D"]);
+    expect(texts(greedyWrap(abcd, ink, GAP, 40))).toEqual(["A B C", "D"]);
+    expect(texts(greedyWrap(abcd, ink, GAP, 55))).toEqual(["A B C D"]);
+    // Without spaces two words fit in 20.
+    expect(texts(greedyWrap([tok("A"), tok("B", false), tok("C", false)], ink, GAP, 20))).toEqual(["A B", "C"]);
+  });
+
+  it("greedy: a word wider than the limit gets a line alone; an explicit break always starts a line", () => {
+    expect(texts(greedyWrap([tok("W"), tok("A"), tok("W")], ink, GAP, 20))).toEqual(["W", "A", "W"]);
+    expect(texts(greedyWrap([tok("A"), tok("B", false, true)], ink, GAP, 1000))).toEqual(["A", "B"]);
+    expect(greedyWrap([], ink, GAP, 10)).toEqual([]);
+  });
+
+  it("balanced: the narrowest wrap into at most n lines", () => {
+    expect(texts(balancedWrap(abcd, ink, GAP, 1))).toEqual(["A B C D"]);
+    expect(texts(balancedWrap(abcd, ink, GAP, 2))).toEqual(["A B", "C D"]);
+    // Three lines are no narrower than two here (some line holds two words), so two it stays.
+    expect(texts(balancedWrap(abcd, ink, GAP, 3))).toEqual(["A B", "C D"]);
+    const wabc = [tok("W"), tok("A"), tok("B"), tok("C")];
+    expect(texts(balancedWrap(wabc, ink, GAP, 2))).toEqual(["W", "A B C"]);
+    expect(texts(balancedWrap(wabc, ink, GAP, 3))).toEqual(["W", "A B", "C"]);
+    const six = "ABCDAB".split("").map((t) => tok(t));
+    expect(texts(balancedWrap(six, ink, GAP, 3))).toEqual(["A B", "C D", "A B"]);
+  });
+
+  it("balanced: explicit breaks that need more than n lines give no wrap", () => {
+    const hard = [tok("A"), tok("B", false, true), tok("C", false, true)];
+    expect(balancedWrap(hard, ink, GAP, 2)).toBeNull();
+    expect(texts(balancedWrap(hard, ink, GAP, 3))).toEqual(["A", "B", "C"]);
+  });
+});
+
+describe("font size estimate", () => {
+  // One word 96 wide, 48 high at REF_SIZE (48): at size s it is 2s wide and s high.
+  const ink = inkOf({ X: 96, Y: 48 });
+  const wide = { x: 0, y: 0, width: 10_000, height: 10_000 };
+
+  it("the largest size whose estimated ink fits, in the binding direction, rounded down", () => {
+    expect(estimateSize([[tok("X")]], ink, GAP, { ...wide, width: 96, height: 48 }, 1000)).toBe(48);
+    expect(estimateSize([[tok("X")]], ink, GAP, { ...wide, width: 48, height: 48 }, 1000)).toBe(24);
+    expect(estimateSize([[tok("X")]], ink, GAP, { ...wide, width: 96, height: 30 }, 1000)).toBe(30);
+    expect(estimateSize([[tok("X")]], ink, GAP, { ...wide, width: 101, height: 1000 }, 1000)).toBe(50); // 50.5
+    // The widest line binds.
+    expect(estimateSize([[tok("X")], [tok("Y")]], ink, GAP, { ...wide, width: 96 }, 1000)).toBe(48);
+    expect(estimateSize([[tok("Y")], [tok("X")]], ink, GAP, { ...wide, width: 96 }, 1000)).toBe(48);
+  });
+
+  it("lines stack with LINE_GAP_PER_PX between them", () => {
+    const gap = LINE_GAP_PER_PX * REF_SIZE;
+    const two = [[tok("Y")], [tok("Y")]];
+    const h = 2 * 48 + gap;
+    expect(estimateSize(two, ink, GAP, { ...wide, height: 100 }, 1000)).toBe(Math.floor((REF_SIZE * 100) / h));
+    expect(estimateSize(two, ink, GAP, { ...wide, height: 100 }, 1000)).toBe(47);
+    const three = [[tok("Y")], [tok("Y")], [tok("Y")]];
+    expect(estimateSize(three, ink, GAP, { ...wide, height: 3 * 48 + 2 * gap }, 1000)).toBe(48);
+  });
+
+  it("is capped at maxFont and never below 1 px", () => {
+    expect(estimateSize([[tok("X")]], ink, GAP, wide, 40)).toBe(40);
+    expect(estimateSize([[tok("X")]], ink, GAP, { ...wide, width: 1, height: 1 }, 40)).toBe(1);
+  });
+
+  it("picks the line count giving the largest size; fewer lines on a tie", () => {
+    const words = [tok("Y"), tok("Y"), tok("Y"), tok("Y")];
+    const inkW = inkOf({ Y: 48 });
+    // One line: 4×48 + 3 gaps = 207 wide; in a 207×1000 box one line gives 48 and two lines (101 wide) 98;
+    // three lines are no narrower (one holds two words): a tie, so two.
+    const tall = { x: 0, y: 0, width: 207, height: 1000 };
+    expect(bestWrap(words, inkW, GAP, tall, 1000)).toMatchObject({ fontSize: 98, lines: [words.slice(0, 2), words.slice(2)] });
+    expect(texts(bestWrap(words, inkW, GAP, tall, 1000).lines)).toEqual(["Y Y", "Y Y"]);
+    // Wide and low: one line wins.
+    expect(bestWrap(words, inkW, GAP, { x: 0, y: 0, width: 1000, height: 60 }, 1000).lines).toHaveLength(1);
+    // Both capped at 40: one line.
+    expect(bestWrap(words, inkW, GAP, tall, 40)).toMatchObject({ fontSize: 40, lines: [words] });
+    // Six words in a narrow, tall box: three lines.
+    const six = Array.from({ length: 6 }, () => tok("Y"));
+    expect(bestWrap(six, inkW, GAP, { x: 0, y: 0, width: 101, height: 10_000 }, 10_000).lines).toHaveLength(MAX_LINES);
+  });
+
+  it("tokens whose explicit breaks need more than MAX_LINES lines (layoutCaption caps them first) get one line at 1 px", () => {
+    const hard = [tok("Y"), tok("Y", false, true), tok("Y", false, true), tok("Y", false, true)];
+    expect(bestWrap(hard, inkOf({ Y: 48 }), GAP, wide, 100)).toEqual({ lines: [hard], fontSize: 1 });
+  });
+});
+
+describe("long words", () => {
+  it(`words of ${LONG_WORD}+ characters (graphemes, not code points) may break between characters`, () => {
+    expect(isLong(tok("A".repeat(LONG_WORD - 1)))).toBe(false);
+    expect(isLong(tok("A".repeat(LONG_WORD)))).toBe(true);
+    expect(isLong(tok("👍🏽".repeat(LONG_WORD - 1)))).toBe(false);
+    const split = splitLongWords([tok("SHORT", false), tok("B".repeat(LONG_WORD - 1)), tok("👍🏽" + "C".repeat(LONG_WORD - 1), true, true)]);
+    expect(split.map((t) => t.text)).toEqual(["SHORT", "B".repeat(LONG_WORD - 1), "👍🏽", ...Array(LONG_WORD - 1).fill("C")]);
+    // The first character keeps the word's space and break; the others join it without either.
+    expect(split[2]).toEqual(tok("👍🏽", true, true));
+    expect(split.slice(3).every((t) => !t.spaceBefore && !t.hardBreakBefore)).toBe(true);
+    expect(split[1]).toEqual(tok("B".repeat(LONG_WORD - 1)));
+  });
+
+  it(`breaking them is chosen only for a font at least ${SPLIT_WORD_GAIN}× larger`, () => {
+    expect(prefersSplit(40, 40 * SPLIT_WORD_GAIN)).toBe(true);
+    expect(prefersSplit(40, 40 * SPLIT_WORD_GAIN - 1)).toBe(false);
+    expect(prefersSplit(40, 80)).toBe(true);
+  });
+});
+
+describe("measured shrink and placement", () => {
+  const box = { x: 0, y: 0, width: 100, height: 60 };
+  const ink = (width: number, height: number) => ({ x: 3, y: 4, width, height });
+
+  it("a block whose ink fits keeps its size", () => {
+    expect(shrunkSize(50, { clipped: false, ink: ink(100, 60) }, box)).toBeNull();
+  });
+
+  it("overflowing ink shrinks the size by the ratio of the binding direction, rounded down", () => {
+    expect(shrunkSize(50, { clipped: false, ink: ink(110, 30) }, box)).toBe(45); // 50 × 100/110 = 45.45
+    expect(shrunkSize(50, { clipped: false, ink: ink(50, 80) }, box)).toBe(37); // 50 × 60/80 = 37.5
+    expect(shrunkSize(50, { clipped: false, ink: ink(110, 80) }, box)).toBe(37);
+    expect(shrunkSize(50, { clipped: false, ink: ink(101, 60) }, box)).toBe(49);
+    expect(shrunkSize(50, { clipped: false, ink: ink(100, 61) }, box)).toBe(49);
+  });
+
+  it(`clipped ink (real size unknown) shrinks by ${CLIPPED_SHRINK}, even if what was seen fits; never below 1 px`, () => {
+    expect(shrunkSize(50, { clipped: true, ink: ink(40, 20) }, box)).toBe(Math.floor(50 * CLIPPED_SHRINK));
+    expect(shrunkSize(2, { clipped: true, ink: ink(40, 20) }, box)).toBe(1);
+    expect(shrunkSize(1, { clipped: true, ink: ink(400, 200) }, box)).toBeNull();
+    expect(shrunkSize(3, { clipped: false, ink: ink(4000, 20) }, box)).toBe(1);
+  });
+
+  it("centres the ink across (rounding left) and sticks it to the top, bottom or middle (rounding up)", () => {
+    const b = { x: 100, y: 200, width: 100, height: 60 };
+    const i = { x: 5, y: 7, width: 51, height: 21 };
+    expect(placeInk(i, b, "top")).toEqual({ offsetX: 100 + 24 - 5, offsetY: 200 - 7 });
+    expect(placeInk(i, b, "bottom")).toEqual({ offsetX: 119, offsetY: 200 + 39 - 7 });
+    expect(placeInk(i, b, "middle")).toEqual({ offsetX: 119, offsetY: 200 + 19 - 7 });
+  });
+});
+
+describe("the rules together, on the real fonts", () => {
+  const BOX = { x: 20, y: 10, width: 400, height: 90 };
+
+  it("maxFontSize is a whole number of px, at least 1", async () => {
+    expect((await fitCaption("hi", BOX, { maxFontSize: 40.9 })).fontSize).toBe(40);
+    expect((await fitCaption("hi", BOX, { maxFontSize: 0.5 })).fontSize).toBe(1);
+  });
+
+  it("the estimate is close: a wide box is filled across within a few px", async () => {
+    const r = await fitCaption("hello world", { x: 0, y: 0, width: 300, height: 300 }, { maxFontSize: 1000 });
+    const xs = r.measuredBoxes.flatMap((b) => [b.x, b.x + b.width]);
+    expect(Math.max(...xs) - Math.min(...xs)).toBeGreaterThan(290);
+    for (const b of r.measuredBoxes) expect(inside(b, { x: 0, y: 0, width: 300, height: 300 })).toBe(true);
+  });
+
+  it("a long word breaks where that gives a clearly larger font, and its pieces join without spaces", async () => {
+    const box = { x: 0, y: 0, width: 200, height: 200 };
+    const r = await fitCaption("supercalifragilistic", box);
+    expect(r.lines.length).toBeGreaterThan(1);
+    expect(r.lines.join("")).toBe("SUPERCALIFRAGILISTIC");
+    for (const b of r.measuredBoxes) expect(inside(b, box)).toBe(true);
+    // Two long words side by side on a wide box: kept whole.
+    const w = await fitCaption("supercalifragilistic expialidocious", { x: 0, y: 0, width: 1000, height: 60 });
+    expect(w.lines).toEqual(["SUPERCALIFRAGILISTIC EXPIALIDOCIOUS"]);
+  });
+
+  it("text too large for any size shrinks to 1 px and stops", async () => {
+    const r = await fitCaption("a caption far too long for a box this small", { x: 0, y: 0, width: 6, height: 4 });
+    expect(r.fontSize).toBe(1);
+  });
+});
