@@ -324,6 +324,37 @@ for (const { dialect, skip } of dialects) {
       expect(await store.templates.list({ platform: "discord", userId: "101" })).toEqual([]);
     });
 
+    it("every reply but a picture is private; a fresh server's usage has no top list; odd results are refused", async () => {
+      expect((await core.usage(admin())).text).toBe(
+        "Today you made 0 memes of 50 allowed.\nYou can make another one now.\nSaved faces: 0.\nServer today: 0 memes by 0 users.",
+      );
+      const empty = await core.faceList(ctx());
+      nextResult = (r) => ({ ...r, face: { ...(r as { face: object }).face, qualityNote: undefined } }) as JobResult;
+      expect((await save("me")).text).toBe("Saved your face “me”. It is your default face. Now try /meme with a reaction image attached.");
+      nextResult = () => ({ kind: "meme", bytes: new Uint8Array(8), mime: "image/png", width: 1, height: 1 });
+      expect(await save("two")).toMatchObject({ errorCode: "INTERNAL", text: "Something went wrong on our side." });
+      const replies = [
+        empty,
+        await core.faceList(ctx()),
+        await core.faceThumbnail(ctx(), { name: "me" }),
+        await core.forgetMe(ctx({ userId: "999" }), { confirm: true }),
+        await core.usage(ctx()),
+        await core.config(admin(), {}),
+        await core.config(admin(), { key: "quota", value: "3" }),
+        await core.audit(admin(), { hash: "cd".repeat(32) }),
+      ];
+      for (const r of replies) expect(r.ephemeral, r.text).toBe(true);
+      for (const r of replies) expect(r.errorCode, r.text).toBeUndefined();
+      expect((await core.config(admin(), { key: "bogus" as never, value: "1" })).errorCode).toBe("BAD_INPUT");
+      expect((await core.audit(admin({ serverId: null }), {})).errorCode).toBe("BAD_INPUT");
+      expect((await core.audit(admin(), {})).errorCode).toBe("BAD_INPUT");
+      // A picture made where the platform gave no channel: no "in" part.
+      const made = await meme({ channelId: null });
+      const found = await core.audit(admin(), { hash: sha256Hex(made.file!.bytes) });
+      expect(found.ephemeral).toBe(true);
+      expect(found.text).toMatch(/made it \(meme, face #\d+\)$/);
+    });
+
     it("audit: who made or used a picture here, for admins only, by hash or by the picture itself", async () => {
       const hashOf = (b: Uint8Array) => sha256Hex(b);
       expect((await core.audit(admin({ serverId: null }), { hash: "0".repeat(64) })).text).toBe(
