@@ -227,9 +227,18 @@ describe("the rules together, on the real fonts", () => {
     expect(r.lines.length).toBeGreaterThan(1);
     expect(r.lines.join("")).toBe("SUPERCALIFRAGILISTIC");
     for (const b of r.measuredBoxes) expect(inside(b, box)).toBe(true);
+    // Among short words too (a short word's space stays, the pieces join without one).
+    const mixed = await fitCaption("so supercalifragilistic", box);
+    expect(mixed.lines.length).toBeGreaterThan(1);
+    expect(mixed.lines.join("")).toBe("SO SUPERCALIFRAGILISTIC");
     // Two long words side by side on a wide box: kept whole.
     const w = await fitCaption("supercalifragilistic expialidocious", { x: 0, y: 0, width: 1000, height: 60 });
     expect(w.lines).toEqual(["SUPERCALIFRAGILISTIC EXPIALIDOCIOUS"]);
+  });
+
+  it("a box 1 px wide or high is not empty: it gets a 1 px caption", async () => {
+    expect((await fitCaption("hi", { x: 0, y: 0, width: 1, height: 30 })).fontSize).toBe(1);
+    expect((await fitCaption("hi", { x: 0, y: 0, width: 300, height: 1 })).fontSize).toBe(1);
   });
 
   it("text too large for any size shrinks to 1 px and stops", async () => {
