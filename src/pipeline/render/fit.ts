@@ -91,7 +91,7 @@ export async function layoutCaption(text: PreparedText, box: Box, opts: FitOptio
     size = next;
     block = await renderBlock(lines, size, extents.map((e) => scale(e, size)));
   }
-  const { offsetX, offsetY } = placeInk(block.ink, box, opts.valign ?? "middle");
+  const { offsetX, offsetY } = placeInk(block.ink, box, opts.valign);
   const measuredBoxes = block.lineInk.map((b) => ({ x: b.x + offsetX, y: b.y + offsetY, width: b.width, height: b.height }));
   return { fontSize: size, lines, measuredBoxes, block, offsetX, offsetY };
 }
@@ -118,9 +118,9 @@ export function shrunkSize(size: number, block: Pick<RenderedBlock, "clipped" | 
 
 /**
  * Rule 6: where the raster's top-left goes so its ink is centred across the box (rounded left) and stuck
- * to the box's top, bottom or middle (rounded up).
+ * to the box's top, bottom or (by default) middle, rounded up.
  */
-export function placeInk(ink: Box, box: Box, valign: VAlign): { offsetX: number; offsetY: number } {
+export function placeInk(ink: Box, box: Box, valign?: VAlign): { offsetX: number; offsetY: number } {
   const offsetX = box.x + Math.floor((box.width - ink.width) / 2) - ink.x;
   const freeY = box.height - ink.height;
   const offsetY = box.y + (valign === "top" ? 0 : valign === "bottom" ? freeY : Math.floor(freeY / 2)) - ink.y;
@@ -187,7 +187,8 @@ export function greedyWrap(tokens: Token[], ink: Map<string, Ink>, spaceGap: num
   let cw = 0;
   for (const t of tokens) {
     const w = width(ink.get(t.text)!);
-    const add = w + (cur.length > 0 && t.spaceBefore ? spaceGap : 0);
+    // A line's first word draws no space: its gap counts only when it joins a line.
+    const add = w + (t.spaceBefore ? spaceGap : 0);
     if (cur.length > 0 && (t.hardBreakBefore || cw + add > limit)) {
       lines.push(cur);
       cur = [];

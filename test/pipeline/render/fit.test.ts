@@ -72,6 +72,8 @@ describe("wrapping", () => {
     expect(texts(greedyWrap(abcd, ink, GAP, 24.9))).toEqual(["A", "B", "C", "D"]);
     expect(texts(greedyWrap(abcd, ink, GAP, 40))).toEqual(["A B C", "D"]);
     expect(texts(greedyWrap(abcd, ink, GAP, 55))).toEqual(["A B C D"]);
+    // The gaps add up along the line: A B C is 40 wide, so it does not fit in 36.
+    expect(texts(greedyWrap(abcd, ink, GAP, 36))).toEqual(["A B", "C D"]);
     // Without spaces two words fit in 20.
     expect(texts(greedyWrap([tok("A"), tok("B", false), tok("C", false)], ink, GAP, 20))).toEqual(["A B", "C"]);
   });
@@ -203,6 +205,7 @@ describe("measured shrink and placement", () => {
     expect(placeInk(i, b, "top")).toEqual({ offsetX: 100 + 24 - 5, offsetY: 200 - 7 });
     expect(placeInk(i, b, "bottom")).toEqual({ offsetX: 119, offsetY: 200 + 39 - 7 });
     expect(placeInk(i, b, "middle")).toEqual({ offsetX: 119, offsetY: 200 + 19 - 7 });
+    expect(placeInk(i, b)).toEqual(placeInk(i, b, "middle"));
   });
 });
 
@@ -239,6 +242,29 @@ describe("the rules together, on the real fonts", () => {
   it("a box 1 px wide or high is not empty: it gets a 1 px caption", async () => {
     expect((await fitCaption("hi", { x: 0, y: 0, width: 1, height: 30 })).fontSize).toBe(1);
     expect((await fitCaption("hi", { x: 0, y: 0, width: 300, height: 1 })).fontSize).toBe(1);
+  });
+
+  it(`a long word stays whole for a gain under ${SPLIT_WORD_GAIN}×, and breaks for more`, async () => {
+    // In a 600 px wide, low box the word is one line, its size set by the width (as in any taller box).
+    const word = "internationalization";
+    const whole = await fitCaption(word, { x: 0, y: 0, width: 600, height: 100 });
+    expect(whole.lines).toHaveLength(1);
+    const s = whole.fontSize;
+    // Box heights in which its two halves (each about as high as the whole word) could be drawn k times as large.
+    const twoLines = (k: number) => ({ x: 0, y: 0, width: 600, height: Math.round(k * (2 * whole.measuredBoxes[0].height + LINE_GAP_PER_PX * s)) });
+    const small = await fitCaption(word, twoLines(1.1));
+    expect(small).toMatchObject({ lines: whole.lines, fontSize: s });
+    const large = await fitCaption(word, twoLines(1.5));
+    expect(large.lines.length).toBeGreaterThan(1);
+    expect(large.fontSize).toBeGreaterThanOrEqual(s * SPLIT_WORD_GAIN);
+  });
+
+  it("in small boxes the outline's 1.5 px minimum makes the ink larger than the linear estimate: the measured shrink keeps it inside", async () => {
+    for (const box of [{ x: 0, y: 0, width: 25, height: 8 }, { x: 3, y: 2, width: 10, height: 5 }]) {
+      const r = await fitCaption("hello", box);
+      expect(r.lines).toEqual(["HELLO"]);
+      for (const b of r.measuredBoxes) expect(inside(b, box)).toBe(true);
+    }
   });
 
   it("text too large for any size shrinks to 1 px and stops", async () => {
