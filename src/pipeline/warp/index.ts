@@ -1,5 +1,5 @@
 /** Dense triangle-mesh warp (piecewise affine) and the face-mesh topology used by transfer and morphing. */
-export { sampleBilinear, warpTriangles } from "./warp.ts";
+export { enlargeCatmullRom, sampleBilinear, warpTriangles } from "./warp.ts";
 export { faceMeshPoints, faceMeshTriangles, triangulate } from "./mesh.ts";
 export type { FaceMesh, FaceMeshOptions } from "./mesh.ts";
 export * as meshIndex from "./landmarks.ts";

@@ -144,6 +144,20 @@ export function sampleBilinear(src: RgbImage, x: number, y: number, out: Uint8Ar
 }
 
 /**
+ * Enlarges an image by an integer factor with Catmull-Rom sampling; output pixel X samples the source at
+ * (X + 0.5) / k − 0.5, so a k × k box average of the result (shrinkByBox) lands back on the source's grid.
+ */
+export function enlargeCatmullRom(src: RgbImage, k: number): RgbImage {
+  const w = src.width * k, h = src.height * k;
+  const out: RgbImage = { width: w, height: h, data: new Uint8Array(w * h * 3) };
+  for (let y = 0; y < h; y++) {
+    const sy = (y + 0.5) / k - 0.5;
+    for (let x = 0; x < w; x++) sampleCatmullRom(src.data, src.width, src.height, (x + 0.5) / k - 0.5, sy, out.data, (y * w + x) * 3);
+  }
+  return out;
+}
+
+/**
  * Catmull-Rom (Keys, a = −0.5) sample of an RGB buffer at (x, y) (pixel centres at integers, edges clamped),
  * rounded and clamped to 0…255 into `out[q…q+2]`. Exact at integer positions.
  */

@@ -358,6 +358,87 @@ describe("small template faces", () => {
   });
 });
 
+describe("small template faces: working resolution", () => {
+  // franck_01829 shrunk until its face is ~80 px (the eval's smallest synthetic template) wearing the laugh:
+  // the engine transfers it at 4× and pastes the changed pixels back.
+  const small = async () => {
+    const big = fx.images.get("franck_01829.jpg")!;
+    const k = 80 / fx.faces.get("franck_01829.jpg")!.quality.faceSizePx;
+    const tpl = resizeImage(big, Math.round(big.width * k), Math.round(big.height * k));
+    const face = (await fx.analyzer.analyze(tpl)).faces[0]!;
+    const res = transferExpression({ template: tpl, templateFace: face, reaction: fx.images.get("franck_04117.jpg")!, reactionFace: fx.faces.get("franck_04117.jpg")! });
+    return { tpl, face, res };
+  };
+  const same = (a: RgbImage, b: RgbImage, i: number) => a.data[3 * i] === b.data[3 * i] && a.data[3 * i + 1] === b.data[3 * i + 1] && a.data[3 * i + 2] === b.data[3 * i + 2];
+
+  it("comes out as the full-size face's result shrunk would: the drawn mouth close to it, the moved skin as detailed", async () => {
+    // Reference: the laugh on the same face transferred at full size, shrunk with the resampler that made the
+    // small template, so it has the same geometry and only the small path's own losses show. Over the
+    // changed pixels: mean squared luma error to it inside the mouth box, and the detail (mean squared
+    // Laplacian of luma) outside it, against the reference's. Figures in test/README.md.
+    const { tpl, face, res } = await small();
+    expect(face.quality.faceSizePx).toBeLessThan(90);
+    const full = transferExpression(input("franck_01829.jpg", "franck_04117.jpg"));
+    const ref = resizeImage(full.image, tpl.width, tpl.height);
+    const W = tpl.width, cb = res.changedBox!, mouth = boxOf(face.landmarks, MOUTH, 3);
+    const luma = (d: Uint8Array, i: number) => 0.299 * d[3 * i]! + 0.587 * d[3 * i + 1]! + 0.114 * d[3 * i + 2]!;
+    const lap = (d: Uint8Array, i: number) => 4 * luma(d, i) - luma(d, i - 1) - luma(d, i + 1) - luma(d, i - W) - luma(d, i + W);
+    let err = 0, nMouth = 0, want = 0, got = 0, nSkin = 0;
+    for (let y = cb.y + 1; y < cb.y + cb.height - 1; y++) {
+      for (let x = cb.x + 1; x < cb.x + cb.width - 1; x++) {
+        const i = y * W + x;
+        if (same(tpl, res.image, i)) continue;
+        if (x >= mouth.x && x < mouth.x + mouth.width && y >= mouth.y && y < mouth.y + mouth.height) {
+          err += (luma(res.image.data, i) - luma(ref.data, i)) ** 2;
+          nMouth++;
+        } else {
+          want += lap(ref.data, i) ** 2;
+          got += lap(res.image.data, i) ** 2;
+          nSkin++;
+        }
+      }
+    }
+    expect(nMouth).toBeGreaterThan(200);
+    expect(nSkin).toBeGreaterThan(500);
+    expect(err / nMouth).toBeLessThan(245);
+    expect(got / want).toBeGreaterThan(0.76);
+  });
+
+  it("pastes back without a seam: no tone step where the changed pixels meet the untouched ones, nothing changed beyond them", async () => {
+    const { tpl, face, res } = await small();
+    const W = tpl.width, H = tpl.height;
+    // The seam: changed pixels with an unchanged 4-neighbour. A tone shift of the pasted region shows there
+    // as a mean offset per channel (the warp's own motion there is a fraction of a pixel).
+    const sum = [0, 0, 0];
+    let n = 0;
+    for (let y = 1; y < H - 1; y++) {
+      for (let x = 1; x < W - 1; x++) {
+        const i = y * W + x;
+        if (same(tpl, res.image, i)) continue;
+        if ([i - 1, i + 1, i - W, i + W].every((j) => !same(tpl, res.image, j))) continue;
+        for (let c = 0; c < 3; c++) sum[c]! += res.image.data[3 * i + c]! - tpl.data[3 * i + c]!;
+        n++;
+      }
+    }
+    expect(n).toBeGreaterThan(100);
+    for (const s of sum) expect(Math.abs(s / n)).toBeLessThan(0.75);
+    // Nothing beyond the warp's anchor ring changed (the paste covers only what the working result changed).
+    const ring = faceMeshPoints(face.landmarks, { width: W, height: H, ringScale: RING_SCALE });
+    let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+    for (let k = 468; k < ring.length / 2; k++) {
+      minX = Math.min(minX, ring[2 * k]!); maxX = Math.max(maxX, ring[2 * k]!);
+      minY = Math.min(minY, ring[2 * k + 1]!); maxY = Math.max(maxY, ring[2 * k + 1]!);
+    }
+    const b = res.changedBox!;
+    expect(b.x).toBeGreaterThanOrEqual(Math.floor(minX));
+    expect(b.y).toBeGreaterThanOrEqual(Math.floor(minY));
+    expect(b.x + b.width).toBeLessThanOrEqual(Math.ceil(maxX) + 1);
+    expect(b.y + b.height).toBeLessThanOrEqual(Math.ceil(maxY) + 1);
+    // The result's mesh is in the template's pixels again: its stable points sit where the template's are.
+    expect(Math.hypot(res.landmarks[3 * 168]! - face.landmarks[3 * 168]!, res.landmarks[3 * 168 + 1]! - face.landmarks[3 * 168 + 1]!)).toBeLessThan(0.5);
+  });
+});
+
 describe("transferExpression (swap)", () => {
   it("puts the template's face into the reaction image and leaves the rest of it alone", async () => {
     const reaction = fx.images.get("franck_04117.jpg")!;
