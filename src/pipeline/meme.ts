@@ -5,7 +5,7 @@
  * they get their inputs (a photo analysed now, or a saved face with its stored mesh; files or a job).
  */
 import { MimicError } from "../errors.ts";
-import { animatedMemeFrames, type AnimatedMemeResult } from "./animate/meme.ts";
+import { animatedMemeFrames, type AnimatedMemeResult, type FrameGenerator } from "./animate/meme.ts";
 import type { MorphOptions } from "./animate/morph.ts";
 import { faceAvoidBox, prepareCaptions, renderMeme, type CaptionText } from "./render/index.ts";
 import type { Regions } from "./transfer/expression.ts";
@@ -50,19 +50,14 @@ export interface MemeInput {
    */
   check?: (images: RgbImage[]) => Promise<void>;
   /**
-   * Another engine for the still's expression (the LivePortrait generator, src/pipeline/generator): mimic
-   * mode only; absent: the mesh engine.
+   * Another engine for the expression (the LivePortrait generator, src/pipeline/generator), for stills and
+   * animations: mimic mode only; absent: the mesh engine.
    */
   generator?: StillGenerator;
 }
 
 /** Renders the template wearing each reaction's expression (template-sized images). */
-export type StillGenerator = (reactions: { image: RgbImage; face: AnalyzedFace }[]) => Promise<{
-  images: RgbImage[];
-  landmarks: Float32Array;
-  changedBox: Box | null;
-  timingsMs: StageTimings;
-}>;
+export type StillGenerator = FrameGenerator;
 
 export interface MemeResult {
   bytes: Uint8Array;
@@ -135,6 +130,7 @@ async function animation(input: MemeInput, out: Extract<MemeOutput, { kind: "ani
     morph: out.morph,
     size: out.size,
     visibleMark: input.visibleMark,
+    generator: input.generator,
   });
   out.signal?.throwIfAborted();
   await input.check?.(res.frames);

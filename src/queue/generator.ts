@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import type { WorkerSettings } from "../requests.ts";
 import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
+import { swapOnGenerator } from "./refusals.ts";
 import { generatorTransfer, LivePortraitEngine, type GeneratorTransferResult } from "../pipeline/generator/index.ts";
 import type { Regions } from "../pipeline/transfer/index.ts";
 import type { AnalyzedFace, RgbImage } from "../pipeline/types.ts";
@@ -29,8 +30,16 @@ export function capabilities(): string[] {
   return engine ? ["mesh", "liveportrait"] : ["mesh"];
 }
 
+/**
+ * Whether the job runs on the generator: mimic memes and animations that the queue stamped for it. A face
+ * swap is not something LivePortrait does (it moves a face, it does not put one into another picture), so a
+ * swap job asking for the generator is refused, never quietly drawn by the mesh engine instead; the queue
+ * stamps swap jobs "mesh" (see withGenerator).
+ */
 export function usesGenerator(job: MemeJob | AnimatedJob): boolean {
-  return job.generator === "liveportrait" && job.mode === "mimic";
+  if (job.generator !== "liveportrait") return false;
+  if (job.mode === "swap") throw swapOnGenerator();
+  return true;
 }
 
 function loadedEngine(): LivePortraitEngine {

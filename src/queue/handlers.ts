@@ -238,10 +238,12 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
     templateFace: templateFace(t),
     reaction,
     output: { kind: "animation", format: job.format ?? "gif", maxBytes: job.byteBudget, ffmpegPath: ctx.settings.ffmpegPath ?? undefined, signal: ctx.signal },
+    ...(usesGenerator(job) ? { generator: generatorFor(job, t, template) } : {}),
   });
   const { encode = 0, total = 0 } = out.timingsMs;
   clock.timings.animate = total - encode;
   clock.timings.encode = encode;
+  for (const [k, v] of Object.entries(out.timingsMs)) if (k.startsWith("transfer.gen.")) clock.timings[k.slice("transfer.".length)] = v;
   const { bytes, mime, width, height } = out;
   return { kind: "animated", bytes, mime, width, height, timingsMs: clock.timings, ...withNotes([...out.notes, ...framingNotes(t, job.mode)]) };
 }

@@ -7,6 +7,7 @@ import type { Config } from "../config.ts";
 import type { InferenceQueue, Job } from "./jobs.ts";
 import { createLocalQueue, type QueueOptions } from "./local.ts";
 import { queueModule } from "./modules.ts";
+import { swapOnGenerator } from "./refusals.ts";
 import { createRedisQueue } from "./redis.ts";
 import { workerSettings } from "./settings.ts";
 
@@ -20,14 +21,20 @@ export const DEFAULT_HANDLERS = queueModule("./handlers.ts");
 
 
 /**
- * Mimic-mode memes go to the generator when MIMIC_GENERATOR=liveportrait. Swap stays on the mesh engine, and
- * so do animations for now: the animation assembly has no generator path yet, so routing them to the
- * generator's workers would only take those workers' time.
+ * With MIMIC_GENERATOR=liveportrait, mimic-mode memes and animations go to the generator; swap jobs are
+ * stamped "mesh" (LivePortrait does not swap faces), and a swap job that asks for the generator is refused.
  */
 export function withGenerator(config: Config, queue: InferenceQueue): InferenceQueue {
   if (config.MIMIC_GENERATOR !== "liveportrait") return queue;
-  const stamp = (job: Job): Job => (job.kind === "meme" && job.mode === "mimic" && job.generator === undefined ? { ...job, generator: "liveportrait" } : job);
-  return { ...queue, submit: (job, opts) => queue.submit(stamp(job), opts) };
+  const stamp = (job: Job): Job => {
+    if (job.kind === "enrol") return job;
+    if (job.mode === "swap") {
+      if (job.generator === "liveportrait") throw swapOnGenerator();
+      return { ...job, generator: "mesh" };
+    }
+    return job.generator === undefined ? { ...job, generator: "liveportrait" } : job;
+  };
+  return { ...queue, submit: async (job, opts) => queue.submit(stamp(job), opts) };
 }
 
 export function queueOptions(config: Config, handlersUrl: string | URL = DEFAULT_HANDLERS): QueueOptions {

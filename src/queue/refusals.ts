@@ -58,3 +58,11 @@ export function noCapableWorker(capability: string): MimicError {
     details: { reason: "no-capable-worker", capability },
   });
 }
+
+/** A swap job stamped for the generator: LivePortrait moves a face, it does not put one into another picture. */
+export function swapOnGenerator(): MimicError {
+  return new MimicError("BAD_INPUT", "Face swap is drawn by the mesh engine, not the picture generator. Please try again without choosing the generator.", {
+    logMessage: "swap job stamped for the generator",
+    details: { reason: "swap-on-generator" },
+  });
+}

@@ -9,6 +9,7 @@ import { loadConfig } from "../../src/config.ts";
 import { MimicError } from "../../src/errors.ts";
 import { withGenerator, type InferenceQueue, type Job } from "../../src/queue/index.ts";
 import { writeStandIns } from "../../tools/generator/standins.ts";
+import { expectRejects } from "./helpers.ts";
 
 const root = mkdtempSync(join(tmpdir(), "mimic-gen-start-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -57,14 +58,17 @@ describe("generator start-up check", () => {
 });
 
 describe("which jobs the queue sends to the generator", () => {
-  it("mimic memes only, and only with MIMIC_GENERATOR=liveportrait", async () => {
+  it("mimic memes and animations, only with MIMIC_GENERATOR=liveportrait; swap is stamped mesh, and refused on the generator", async () => {
     const seen: unknown[] = [];
     const fake = { submit: async (job: unknown) => (seen.push(job), { kind: "enrol" }), stats: async () => ({}), close: async () => undefined } as unknown as InferenceQueue;
     const meme = { kind: "meme", mode: "mimic" } as unknown as Job;
-    const jobs = [meme, { kind: "meme", mode: "swap" }, { kind: "animated", mode: "mimic" }, { kind: "enrol" }] as unknown as Job[];
+    const jobs = [meme, { kind: "meme", mode: "swap" }, { kind: "animated", mode: "mimic" }, { kind: "animated", mode: "swap" }, { kind: "enrol" }, { kind: "meme", mode: "mimic", generator: "mesh" }] as unknown as Job[];
     const q = withGenerator(configFor("w", { MIMIC_GENERATOR: "liveportrait" }), fake);
     for (const j of jobs) await q.submit(j, { requestId: "r", userId: "u", serverId: null });
-    expect(seen.map((j) => (j as { generator?: string }).generator)).toEqual(["liveportrait", undefined, undefined, undefined]);
+    expect(seen.map((j) => (j as { generator?: string }).generator)).toEqual(["liveportrait", "mesh", "liveportrait", "mesh", undefined, "mesh"]);
+    const e = await expectRejects(q.submit({ kind: "meme", mode: "swap", generator: "liveportrait" } as unknown as Job, { requestId: "r", userId: "u", serverId: null }));
+    expect(e.code).toBe("BAD_INPUT");
+    expect(seen).toHaveLength(6);
     expect(withGenerator(configFor("w", {}), fake)).toBe(fake);
   });
 });

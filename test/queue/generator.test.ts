@@ -11,11 +11,12 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { createQueue, DEFAULT_HANDLERS } from "../../src/queue/index.ts";
-import type { ImageResult, InferenceQueue, MemeJob } from "../../src/queue/jobs.ts";
+import type { AnimatedJob, ImageResult, InferenceQueue, MemeJob } from "../../src/queue/jobs.ts";
 import { createLocalQueue } from "../../src/queue/local.ts";
 import type { EnrolledTemplate } from "../../src/templates/templates.ts";
 import { writeStandIns } from "../../tools/generator/standins.ts";
 import { ONE_THREAD, expectRejects, isPng } from "./helpers.ts";
+import { REACTION_LAUGH_JPG, describeImage, reactionGif } from "../core/images.ts";
 import { readFileSync } from "node:fs";
 
 const face = (f: string) => new Uint8Array(readFileSync(new URL(`../fixtures/faces/${f}`, import.meta.url)));
@@ -63,11 +64,32 @@ describe("generator backend through the real queue", () => {
     expect(readdirSync(cacheDir).filter((f) => f.endsWith(".f32"))).toHaveLength(1);
   }, 60_000);
 
-  test("swap stays on the mesh engine", async () => {
+  test("swap is drawn by the mesh engine, explicitly; a swap asking for the generator is refused, not redrawn", async () => {
     const r = (await q.submit(memeJob(template, "franck_04117.jpg", { mode: "swap" }), { requestId: "m2", userId: "u", serverId: "s" })) as ImageResult;
     expect(genStages(r)).toEqual([]);
     expect(r.timingsMs?.transfer).toBeGreaterThan(0);
+    const e = await expectRejects(q.submit(memeJob(template, "franck_04117.jpg", { mode: "swap", generator: "liveportrait" }), { requestId: "m2b", userId: "u", serverId: "s" }));
+    expect(e.code).toBe("BAD_INPUT");
+    expect(e.details).toMatchObject({ reason: "swap-on-generator" });
   }, 60_000);
+
+  test("an animated reaction GIF and a morph are rendered by the generator, every frame", async () => {
+    const gif = await reactionGif(REACTION_LAUGH_JPG, 3, 240);
+    const job = (extra: Partial<AnimatedJob>): AnimatedJob => ({ ...memeJob(template, "franck_04117.jpg"), kind: "animated", animation: "reaction", reaction: { bytes: gif, mime: "image/gif" }, ...extra });
+    const reaction = (await q.submit(job({}), { requestId: "a1", userId: "u", serverId: "s" })) as ImageResult;
+    expect(await describeImage(reaction.bytes)).toMatchObject({ format: "gif", pages: 3 });
+    expect(genStages(reaction)).toEqual(["gen.crop", "gen.features", "gen.generate", "gen.keypoints", "gen.motion", "gen.paste", "gen.retarget", "gen.stitch"]);
+    // The same animation drawn by the mesh engine is another picture.
+    const mesh = (await q.submit(job({ generator: "mesh" }), { requestId: "a2", userId: "u", serverId: "s" })) as ImageResult;
+    expect(genStages(mesh)).toEqual([]);
+    expect(await describeImage(mesh.bytes)).toMatchObject({ format: "gif", pages: 3 });
+    expect(await meanDiff(mesh.bytes, reaction.bytes)).toBeGreaterThan(0.5);
+    const morph = (await q.submit(job({ animation: "morph", reaction: { bytes: face("franck_04117.jpg"), mime: "image/jpeg" } }), { requestId: "a3", userId: "u", serverId: "s" })) as ImageResult;
+    expect(genStages(morph)).toContain("gen.generate");
+    expect((await describeImage(morph.bytes)).pages).toBeGreaterThan(2);
+    // The template's features came from the cache: still one file.
+    expect(readdirSync(cacheDir).filter((f) => f.endsWith(".f32"))).toHaveLength(1);
+  }, 120_000);
 
   test("the reaction drives the result: another reaction, another face; intensity 0 and 1 differ", async () => {
     const other = (await q.submit(memeJob(template, "franck_02221.jpg"), { requestId: "m3", userId: "u", serverId: "s" })) as ImageResult;

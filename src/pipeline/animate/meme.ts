@@ -4,10 +4,22 @@ import { resizeImage } from "../image/index.ts";
 import { applyOverlay, faceAvoidBox, renderCaptionOverlay, type MemeCaptions } from "../render/index.ts";
 import { renderVisibleMark } from "../provenance/visible.ts";
 import { transferExpression, type Regions, type TransferMode } from "../transfer/index.ts";
-import type { AnalyzedFace, RgbImage, StageTimings } from "../types.ts";
+import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { scalePoints } from "./geometry.ts";
 import { morphExpression, morphFaces, type MorphOptions } from "./morph.ts";
-import { animateReaction, detectReactionFaces } from "./reaction.ts";
+import { animateReaction, detectReactionFaces, reactionSources } from "./reaction.ts";
+import { easeInOut, morphTiming } from "./schedule.ts";
+
+/**
+ * Another engine for the expression (the LivePortrait generator, src/pipeline/generator): renders the template
+ * wearing each item's expression (template-sized images), all items in one call so the engine batches them.
+ */
+export type FrameGenerator = (reactions: { image: RgbImage; face: AnalyzedFace; intensity?: number }[]) => Promise<{
+  images: RgbImage[];
+  landmarks: Float32Array;
+  changedBox: Box | null;
+  timingsMs: StageTimings;
+}>;
 
 /** Longest side of an animated meme by default: chat previews are ~400 px, and GIF bytes grow with area. */
 export const DEFAULT_ANIMATION_SIZE = 384;
@@ -29,6 +41,8 @@ export interface AnimatedMemeInput {
   size?: number;
   /** Draw the visible "AI-edited" mark on every frame (a per-server setting). */
   visibleMark?: boolean;
+  /** The generator for mimic mode (absent: the mesh engine); swap never reaches it (see src/queue/generator.ts). */
+  generator?: FrameGenerator;
 }
 
 export interface AnimatedMemeResult {
@@ -63,7 +77,42 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
   let carriedFrames = 0;
   const faces = input.reactionFaces ?? (await detectReactionFaces(reaction.frames));
   lap("detect");
-  if (reaction.frames.length === 1) {
+  const generator = (input.mode ?? "mimic") === "mimic" ? input.generator : undefined;
+  let generatorTimings: StageTimings = {};
+  const fitTemplate = (imgs: RgbImage[]) => {
+    const k = scaleFor(template, input.size ?? DEFAULT_ANIMATION_SIZE);
+    const w = Math.max(1, Math.round(template.width * k));
+    const h = Math.max(1, Math.round(template.height * k));
+    return imgs.map((f) => (k === 1 ? f : resizeImage(f, w, h)));
+  };
+  if (generator && reaction.frames.length === 1) {
+    // The generator renders each step of the morph itself (the expression at the step's eased share of the
+    // intensity), every distinct step in one call; the first frame is the template exactly.
+    kind = "morph";
+    const face = faces[0];
+    if (!face) throw new MimicError("NO_FACE", "No face found in the reaction image. Send one where a face looks roughly at the camera.");
+    const timing = morphTiming(input.morph?.frames, input.morph?.loop, input.morph?.fps, input.morph?.holdMs);
+    const steps = [...new Set(timing.t.map(easeInOut))].filter((e) => e > 0);
+    const g = await generator(steps.map((e) => ({ image: reaction.frames[0], face, intensity: e * (input.intensity ?? 1) })));
+    lap("transfer");
+    const byStep = new Map(steps.map((e, i) => [e, g.images[i]!]));
+    frames = fitTemplate(timing.t.map((t) => byStep.get(easeInOut(t)) ?? template));
+    delaysMs = timing.delaysMs;
+    generatorTimings = g.timingsMs;
+    lap("resize");
+  } else if (generator) {
+    // Every frame of the animation in one generator call (the engine batches them per onnxruntime call).
+    kind = "reaction";
+    const src = reactionSources({ templateFace, frames: reaction.frames, delaysMs: reaction.delaysMs, faces });
+    const g = await generator(src.sources);
+    lap("transfer");
+    frames = fitTemplate(g.images);
+    delaysMs = reaction.delaysMs.slice();
+    faceFrames = src.faceFrames;
+    carriedFrames = src.carriedFrames;
+    generatorTimings = g.timingsMs;
+    lap("resize");
+  } else if (reaction.frames.length === 1) {
     kind = "morph";
     const face = faces[0];
     if (!face) {
@@ -128,6 +177,8 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
   }
   lap("captions");
   timingsMs.total = Object.values(timingsMs).reduce((s, v) => s + v, 0);
+  // The generator's own stages, inside "transfer" (after the total, so they are not counted twice).
+  for (const [k, v] of Object.entries(generatorTimings)) if (k !== "total") timingsMs[`transfer.${k}`] = v;
   return { frames, delaysMs, kind, faceFrames, carriedFrames, timingsMs };
 }
 

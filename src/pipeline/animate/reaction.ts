@@ -66,6 +66,30 @@ export interface AnimatedReaction {
  * usable face was found take the nearest good frame's face. A pure function of plain data (worker-safe).
  */
 export function animateReaction(input: AnimateReactionInput): AnimatedReaction {
+  const src = reactionSources(input);
+  const frames = src.sources.map(({ image, face }) =>
+    transferExpression({
+      template: input.template,
+      templateFace: input.templateFace,
+      reaction: image,
+      reactionFace: face,
+      mode: input.mode,
+      intensity: input.intensity,
+      regions: input.regions,
+    }).image,
+  );
+  return { frames, delaysMs: input.delaysMs.slice(), faceFrames: src.faceFrames, carriedFrames: src.carriedFrames };
+}
+
+/**
+ * The picture and face each frame's expression comes from (the mesh engine's and the generator's): landmarks
+ * smoothed over time; a frame without a usable face borrows the nearest good frame's, picture and all.
+ */
+export function reactionSources(input: Pick<AnimateReactionInput, "templateFace" | "frames" | "delaysMs" | "faces" | "smoothing">): {
+  sources: { image: RgbImage; face: AnalyzedFace }[];
+  faceFrames: number;
+  carriedFrames: number;
+} {
   const n = input.frames.length;
   if (n === 0 || input.faces.length !== n || input.delaysMs.length !== n) {
     throw new MimicError("BAD_INPUT", "The animation has no frames to work with.");
@@ -81,24 +105,8 @@ export function animateReaction(input: AnimateReactionInput): AnimatedReaction {
   }
   const source = usable.map((f, i) => f ?? usable[nearest(good, i)]!);
   const smoothed = smoothLandmarks(source, input.smoothing ?? DEFAULT_SMOOTHING);
-  const frames: RgbImage[] = [];
-  for (let i = 0; i < n; i++) {
-    // A carried frame has no face of its own: its expression (and mouth texture) come from the good frame.
-    const from = usable[i] ? i : nearest(good, i);
-    const reactionFace = { ...source[i], landmarks: smoothed[i] };
-    frames.push(
-      transferExpression({
-        template: input.template,
-        templateFace: input.templateFace,
-        reaction: input.frames[from],
-        reactionFace,
-        mode: input.mode,
-        intensity: input.intensity,
-        regions: input.regions,
-      }).image,
-    );
-  }
-  return { frames, delaysMs: input.delaysMs.slice(), faceFrames: good.length, carriedFrames: n - good.length };
+  const sources = source.map((f, i) => ({ image: input.frames[usable[i] ? i : nearest(good, i)], face: { ...f, landmarks: smoothed[i] } }));
+  return { sources, faceFrames: good.length, carriedFrames: n - good.length };
 }
 
 function isUsable(f: AnalyzedFace): boolean {

@@ -39,6 +39,8 @@ export class LivePortraitEngine {
   private readonly memory = new Map<string, Float32Array>();
   /** Counts for tests and metrics: how appearance features were obtained. */
   readonly featureStats = { computed: 0, fromMemory: 0, fromFile: 0 };
+  /** Per model: onnxruntime calls made and the items (frames) they carried. */
+  readonly runStats = Object.fromEntries(Object.keys(LIVEPORTRAIT_MODELS).map((k) => [k, { calls: 0, items: 0 }])) as Record<LivePortraitModel, { calls: number; items: number }>;
 
   private constructor(
     private readonly models: Record<LivePortraitModel, Model>,
@@ -99,6 +101,8 @@ export class LivePortraitEngine {
         feeds[inp.name] = new ort.Tensor("float32", data, dims.map((d) => (d > 0 ? d : data.length / known)));
       }
       const res = await m.session.run(feeds);
+      this.runStats[model].calls++;
+      this.runStats[model].items += chunk.length;
       const tensors = m.checked.signature.outputs.map((o) => res[o.name]!);
       for (let i = 0; i < chunk.length; i++) {
         out.push(

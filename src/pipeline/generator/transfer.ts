@@ -16,8 +16,11 @@ export interface GeneratorTransferInput {
   templateFace: AnalyzedFace;
   /** Content key of the saved face (its stored crop's hash): the appearance features' cache key. */
   templateKey: string;
-  /** One reaction (a meme) or an animation's frames; each with its face. */
-  reactions: { image: RgbImage; face: AnalyzedFace }[];
+  /**
+   * One reaction (a meme) or an animation's frames; each with its face, and its own intensity where it differs
+   * (a morph's steps). Items sharing one face object share its crop and motion.
+   */
+  reactions: { image: RgbImage; face: AnalyzedFace; intensity?: number }[];
   intensity?: number;
   regions?: Regions;
 }
@@ -48,13 +51,19 @@ export async function generatorTransfer(engine: LivePortraitEngine, input: Gener
   const intensity = input.intensity ?? 1;
   const regions = input.regions ?? "all";
   const own = await time("gen.crop", () => cropFace(input.template, input.templateFace.landmarks));
-  const reactionCrops = await time("gen.crop", () => input.reactions.map((r) => cropFace(r.image, r.face.landmarks)));
+  const faces = [...new Set(input.reactions.map((r) => r.face))];
+  const faceIndex = new Map(faces.map((f, i) => [f, i]));
+  const reactionCrops = await time("gen.crop", () => faces.map((f) => cropFace(input.reactions.find((r) => r.face === f)!.image, f.landmarks)));
   const features = await time("gen.features", () => engine.features(own.tensor, input.templateKey));
   const [mine, ...theirs] = await time("gen.motion", () => engine.motion([own.tensor, ...reactionCrops.map((c) => c.tensor)]));
+  const amount = input.reactions.map((r) => r.intensity ?? intensity);
 
   const { current, driving } = await time("gen.keypoints", () => {
     const current = posedKeypoints(mine!);
-    const driving = theirs.map((m) => posedKeypoints(mine!, blendExpression(mine!.expression, m.expression, intensity, regions)));
+    const driving = input.reactions.map((r, i) => {
+      const m = theirs[faceIndex.get(r.face)!]!;
+      return posedKeypoints(mine!, blendExpression(mine!.expression, m.expression, amount[i]!, regions));
+    });
     return { current, driving };
   });
 
@@ -65,16 +74,16 @@ export async function generatorTransfer(engine: LivePortraitEngine, input: Gener
   await time("gen.retarget", async () => {
     if (regions !== "lower") {
       const deltas = await engine.retargetEyes(wanted.map((w) => eyeRetargetInput(current, ownRatios, (w.eyeLeft + w.eyeRight) / 2)));
-      moved = moved.map((kp, i) => addScaled(kp, deltas[i]!, intensity));
+      moved = moved.map((kp, i) => addScaled(kp, deltas[i]!, amount[i]!));
     }
     if (regions !== "upper") {
       const deltas = await engine.retargetLips(wanted.map((w) => lipRetargetInput(current, ownRatios, w.lip)));
-      moved = moved.map((kp, i) => addScaled(kp, deltas[i]!, intensity));
+      moved = moved.map((kp, i) => addScaled(kp, deltas[i]!, amount[i]!));
     }
   });
   const stitched = await time("gen.stitch", () => engine.stitch(moved, moved.map(() => current)));
-  const faces = await time("gen.generate", () => engine.generate(features, stitched, stitched.map(() => current)));
-  const pasted = await time("gen.paste", () => faces.map((f) => pasteBack(input.template, f, own)));
+  const rendered = await time("gen.generate", () => engine.generate(features, stitched, stitched.map(() => current)));
+  const pasted = await time("gen.paste", () => rendered.map((f) => pasteBack(input.template, f, own)));
   return {
     images: pasted.map((p) => p.image),
     landmarks: input.templateFace.landmarks,
