@@ -18,8 +18,7 @@ import {
   type SubmitOptions,
 } from "./jobs.ts";
 import type { WorkerSettings } from "../requests.ts";
-import { WorkerPool } from "./pool.ts";
-import { defaultWorkerSettings } from "./settings.ts";
+import { poolOptions, WorkerPool } from "./pool.ts";
 import { abortError, noCapableWorker, queueFull, shuttingDown, timedOut, userLimit, workersRestarting } from "./refusals.ts";
 import { ServiceTimes } from "./service-times.ts";
 
@@ -68,13 +67,7 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
   let closing = false;
   let drained: (() => void) | undefined;
 
-  const pool = new WorkerPool({
-    size: opts.workers,
-    handlersUrl: opts.handlersUrl,
-    cancelGraceMs: opts.cancelGraceMs,
-    settings: opts.settings ?? defaultWorkerSettings(),
-    restartBackoff: opts.restartBackoff,
-    generatorWorkers: opts.generatorWorkers,
+  const pool = new WorkerPool(poolOptions(opts, {
     onIdle: () => pump(),
     onLoadFailure: () => {
       if (!pool.restarting) return;
@@ -87,7 +80,7 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
         e.item.reject(err);
       }
     },
-  });
+  }));
 
   const emit = (p: Pending, e: ProgressEvent) => {
     try {

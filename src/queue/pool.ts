@@ -18,6 +18,7 @@ import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { ensureCaptionFonts } from "../pipeline/render/fonts.ts";
 import { parseWorkerSettings, type WorkerSettings } from "../requests.ts";
+import { defaultWorkerSettings } from "./settings.ts";
 import { requiredCapability, type Job, type JobResult } from "./jobs.ts";
 import { workerEntry } from "./modules.ts";
 import { shuttingDown, workersRestarting } from "./refusals.ts";
@@ -56,6 +57,22 @@ export interface PoolOptions {
   restartBackoff?: { initialMs: number; maxMs: number };
   /** Called when a worker failed to load its handlers, with the wait before its restart. */
   onLoadFailure?: (info: { failures: number; restartInMs: number }) => void;
+}
+
+/** A queue's settings as its worker pool's options: the one place the local queue and a Redis worker build them. */
+export function poolOptions(
+  opts: { workers: number; handlersUrl: string | URL; cancelGraceMs?: number; settings?: WorkerSettings; restartBackoff?: PoolOptions["restartBackoff"]; generatorWorkers?: number },
+  hooks: Pick<PoolOptions, "onIdle" | "onLoadFailure"> = {},
+): PoolOptions {
+  return {
+    size: opts.workers,
+    handlersUrl: opts.handlersUrl,
+    cancelGraceMs: opts.cancelGraceMs,
+    settings: opts.settings ?? defaultWorkerSettings(),
+    restartBackoff: opts.restartBackoff,
+    generatorWorkers: opts.generatorWorkers,
+    ...hooks,
+  };
 }
 
 interface Current {

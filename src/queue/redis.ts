@@ -32,8 +32,7 @@ import {
   type SubmitOptions,
 } from "./jobs.ts";
 import type { QueueOptions } from "./local.ts";
-import { WorkerPool } from "./pool.ts";
-import { defaultWorkerSettings } from "./settings.ts";
+import { poolOptions, WorkerPool } from "./pool.ts";
 import { CANCEL_WAITING, CLAIM, ENQUEUE, FINISH, GENERATOR_PRIORITY_SHIFT, POSITIONS } from "./redis-scripts.ts";
 import { abortError, cancelled, noCapableWorker, queueFull, shuttingDown, timedOut, userLimit } from "./refusals.ts";
 import { ServiceTimes } from "./service-times.ts";
@@ -379,13 +378,7 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
   const id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const cmd = defineScripts(connect(opts.url));
   const sub = connect(opts.url);
-  const pool = new WorkerPool({
-    size: opts.workers,
-    handlersUrl: opts.handlersUrl,
-    cancelGraceMs: opts.cancelGraceMs,
-    settings: opts.settings ?? defaultWorkerSettings(),
-    generatorWorkers: opts.generatorWorkers,
-  });
+  const pool = new WorkerPool(poolOptions(opts));
   await pool.ready();
   // What this process's workers can run, advertised with the heartbeat; generator tickets are taken only with the models.
   const caps = Object.keys(pool.capabilities()).sort();
