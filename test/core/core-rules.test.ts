@@ -397,5 +397,23 @@ for (const { dialect, skip } of dialects) {
       expect((await bare.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) })).file).toBeDefined();
       expect(await bare.audit(admin(), { hash: out })).toMatchObject({ errorCode: "DISABLED", text: "This Mimic keeps no audit trail." });
     });
+
+    it("the server's usage counts every active user (beyond the store's top ten) and lists the top five", async () => {
+      // Twelve users of this server, admitted by the real store: 101 three times, 102 twice, the rest once.
+      const use = (userId: string) => store.moderation.admit({ platform: "discord", userId, serverId: "g1", channelId: "c1" }, "meme");
+      for (let i = 1; i <= 12; i++) await use(String(100 + i));
+      await use("101");
+      await use("101");
+      await use("102");
+      expect((await core.usage(admin())).text).toBe(
+        [
+          "Today you made 3 memes of 50 allowed.",
+          "You can make another one now.",
+          "Saved faces: 0.",
+          "Server today: 15 memes by 12 users.",
+          "Top: 101 (3), 102 (2), 103 (1), 104 (1), 105 (1)",
+        ].join("\n"),
+      );
+    });
   });
 }

@@ -233,6 +233,12 @@ for (const { dialect, skip } of dialects) {
       await set("ban", "303");
       expect((await save("x", { userId: "303" })).errorCode).toBe("FORBIDDEN");
       expect((await core.config(admin(), { key: "ban", value: "9".repeat(129) })).errorCode).toBe("BAD_INPUT");
+      // Only a whole mention is unwrapped: text around it keeps the value as it is (and bans nobody else).
+      await set("ban", "202");
+      for (const odd of ["x<@202>", "<@202>x"]) {
+        expect((await core.config(admin(), { key: "unban", value: odd })).text).toBe(`User ${odd} was not banned here.`);
+      }
+      expect((await meme({ userId: "202" })).errorCode).toBe("FORBIDDEN");
     });
 
     it("cooldown spaces one user's memes and tells how long to wait", async () => {
