@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTelegramBot, type TelegramBot } from "../../src/bots/telegram/bot.ts";
+import { FakeTelegram } from "../helpers/fake-telegram.ts";
+import { DOUBLE_HANDLERS, startTestApp, type TestApp } from "./harness.ts";
+import { FACE_JPG, REACTION_LAUGH_JPG } from "../core/images.ts";
+
+/**
+ * Issue #15's one front door through Telegram: /meme's text options meet the same request parser as the
+ * playground, Discord and the CLI, and are refused in the same words (test/bots/front-door.test.ts,
+ * discord.test.ts, test/cli/front-door.test.ts). Real grammY against the fake Bot API, the real core, store
+ * and queue (double handlers: the pipeline is not the subject).
+ */
+
+const DM = { id: 31, type: "private" as const };
+const CAROL = { id: 31, is_bot: false as const, first_name: "Carol" };
+
+describe("Telegram: the same front door", () => {
+  let fake: FakeTelegram;
+  let app: TestApp;
+  let bot: TelegramBot;
+
+  beforeAll(async () => {
+    fake = await FakeTelegram.start();
+    app = await startTestApp({}, { handlers: DOUBLE_HANDLERS });
+    bot = createTelegramBot({ core: app.core, token: fake.token, apiRoot: fake.apiRoot });
+    await bot.start();
+    const saved = fake.nextCall("sendMessage", 60_000);
+    fake.sendCommand(DM, CAROL, "/save me", fake.sendPhoto(DM, CAROL, fake.addFile(FACE_JPG)));
+    expect(String((await saved).params.text)).toContain("Saved your face");
+  });
+
+  afterAll(async () => {
+    await bot?.stop();
+    await app?.close();
+    await fake?.close();
+  });
+
+  /** `/<command> <args>` as a reply to a reaction photo: "made" when a picture comes back, else the reply's text. */
+  async function command(text: string): Promise<string> {
+    const reaction = fake.sendPhoto(DM, CAROL, fake.addFile(REACTION_LAUGH_JPG));
+    const answer = fake.nextCall(["sendPhoto", "sendAnimation", "sendMessage"], 60_000);
+    fake.sendCommand(DM, CAROL, text, reaction);
+    const call = await answer;
+    return call.method === "sendMessage" ? String(call.params.text) : "made";
+  }
+
+  it("refuses an intensity out of range or not a number, for memes and morphs, in the playground's words", async () => {
+    expect(await command("/meme intensity=150 hi")).toBe("intensity must be a number from 0 to 100 (percent) (got “150”).");
+    expect(await command("/meme intensity=loud hi")).toBe("intensity must be a number from 0 to 100 (percent) (got “loud”).");
+    expect(await command("/morph intensity=-5")).toBe("intensity must be a number from 0 to 100 (percent) (got “-5”).");
+    // The same options in range make the picture: the refusals above are the values'.
+    expect(await command("/meme intensity=40% hi")).toBe("made");
+  });
+
+  it("has the same caption limit, refused by length in the same words", async () => {
+    expect(await command(`/meme ${"é".repeat(201)}`)).toBe("That caption is too long (201 characters): the limit is 200 characters per caption.");
+    expect(await command(`/meme ${"é".repeat(100)} | ${"x".repeat(201)}`)).toBe(
+      "That caption is too long (201 characters): the limit is 200 characters per caption.",
+    );
+    expect(await command(`/meme ${"é".repeat(200)}`)).toBe("made");
+  });
+});
