@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -46,6 +46,14 @@ describe("mimic meme: the same front door", () => {
     const r = await meme("--top", "é".repeat(201));
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("That caption is too long (201 characters): the limit is 200 characters per caption.");
+  });
+
+  it("refuses an unknown flag by its name, as the playground refuses an unknown field", async () => {
+    const out = join(dir, "unknown-flag.png");
+    const r = await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", fixture("franck_04117.jpg"), "--out", out, "--colour", "red");
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("unknown option '--colour'");
+    expect(existsSync(out)).toBe(false);
   });
 
   it("refuses an unknown mode by the flag's name", async () => {
