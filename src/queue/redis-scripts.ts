@@ -10,7 +10,7 @@
  *   P:ring:<prio>           list of lanes (servers) with waiting jobs; head = lane whose turn it is
  *   P:q:<prio>:<lane>       list of waiting job ids of one server
  *   P:deficit:<prio>        hash lane → deficit; P:granted:<prio> = lane that got this visit's quantum
- *   P:claim:<ticket>        job id a BullMQ ticket claimed (a retried ticket resumes the same job)
+ *   P:claim:<queue>:<n>     job id BullMQ ticket n of that ticket queue claimed (a retried ticket resumes the same job)
  *   P:res:<id>              v8-serialised result or error; expires
  * Single-node Redis (keys are built inside the scripts).
  */

@@ -63,6 +63,8 @@ type QueueEvent = { id: string; type: "started" | "done" | "failed"; worker?: st
 const TICKETS = "tickets";
 /** Tickets of generator jobs: only workers whose models loaded take them. */
 const GENERATOR_TICKETS = "tickets-liveportrait";
+/** The ticket queue of each kind of job. */
+const TICKET_QUEUE = { mesh: TICKETS, liveportrait: GENERATOR_TICKETS } as const;
 /** The claim script's priority range per ticket kind: mesh jobs below the shift, generator jobs from it. */
 const CLAIM_RANGE = { mesh: ["-inf", `(${GENERATOR_PRIORITY_SHIFT}`], liveportrait: [String(GENERATOR_PRIORITY_SHIFT), "+inf"] } as const;
 const DM_LANE = "~dm";
@@ -402,10 +404,13 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
   });
 
   async function processTicket(ticket: BullJob, token: string | undefined, kind: keyof typeof CLAIM_RANGE): Promise<void> {
-    const jobId = (await cmd.mimicClaim(P, ticket.id!, claimTtlS, ...CLAIM_RANGE[kind])) as string | null;
+    // BullMQ numbers each queue's tickets from 1: the claim is keyed by queue and number, or a generator
+    // ticket would find a mesh ticket's claim of the same number and rerun that job instead of its own.
+    const claimKey = `${TICKET_QUEUE[kind]}:${ticket.id!}`;
+    const jobId = (await cmd.mimicClaim(P, claimKey, claimTtlS, ...CLAIM_RANGE[kind])) as string | null;
     if (!jobId) return; // its job was cancelled while waiting
     const finish = (out: Outcome) =>
-      cmd.mimicFinish(P, jobId, ticket.id!, serialize(out), opts.resultTtlSeconds,
+      cmd.mimicFinish(P, jobId, claimKey, serialize(out), opts.resultTtlSeconds,
         JSON.stringify({ id: jobId, type: out.ok ? "done" : "failed" } satisfies QueueEvent));
     const raw = await cmd.hgetBuffer(`${P}:job:${jobId}`, "payload");
     if (!raw) {
@@ -448,8 +453,8 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
     await finish(out);
   }
 
-  const consume = (queueName: string, kind: keyof typeof CLAIM_RANGE) => {
-    const w = new BullWorker(queueName, (t, token) => processTicket(t, token, kind), {
+  const consume = (kind: keyof typeof CLAIM_RANGE) => {
+    const w = new BullWorker(TICKET_QUEUE[kind], (t, token) => processTicket(t, token, kind), {
       connection: connect(opts.url),
       prefix: `${P}:bull`,
       concurrency: kind === "mesh" ? opts.workers : Math.max(1, pool.capabilities()[kind] ?? 0),
@@ -461,7 +466,7 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
     w.on("error", (err) => logger.warn({ err: err.message }, "queue worker error"));
     return w;
   };
-  const consumers = [consume(TICKETS, "mesh"), ...(caps.includes("liveportrait") ? [consume(GENERATOR_TICKETS, "liveportrait")] : [])];
+  const consumers = [consume("mesh"), ...(caps.includes("liveportrait") ? [consume("liveportrait")] : [])];
   await Promise.all(consumers.map((w) => w.waitUntilReady()));
   logger.info({ worker: id, threads: opts.workers, prefix: P, capabilities: caps }, "queue worker started");
 
