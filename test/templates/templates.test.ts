@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MimicError } from "../../src/errors.ts";
-import { openStore, type Store } from "../../src/templates/index.ts";
+import { openStore, TemplateStore, type Store } from "../../src/templates/index.ts";
+import { createPrismaClient } from "../../src/templates/db/client.ts";
+import { resolveDatabaseTarget } from "../../src/templates/db/url.ts";
 import { createTestDb, dialects, fakeTemplate, STORE_TABLES, type TestDb } from "./helpers.ts";
 
 const alice = { platform: "discord", userId: "100" };
@@ -194,5 +196,47 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
     await store.templates.save(owner, "small", { ...good, cropSize: 16, cropPng: good.cropPng.slice(0, 8) });
     await store.templates.save(owner, "large", { ...good, cropSize: 4096 });
     expect((await store.templates.list(owner)).map((t) => t.name).sort()).toEqual(["large", "small"]);
+  });
+
+  it.skipIf(skip)("NOT_FOUND names the faces that exist, oldest first, and LIMIT_REACHED lists them; a lost default asks to choose one", async () => {
+    const owner = { platform: "discord", userId: "named" };
+    const none = await rejects(store.templates.find(owner, "x"), "NOT_FOUND", /^You have no saved face yet\.$/);
+    expect(none.details).toEqual({ reason: "noFaces", names: [] });
+    await store.templates.save(owner, "zed", fakeTemplate("named-zed"));
+    await store.templates.save(owner, "amy", fakeTemplate("named-amy"));
+    for (const p of [store.templates.find(owner, "bo"), store.templates.get(owner, "bo"), store.templates.rename(owner, "bo", "cy")]) {
+      const e = await rejects(p, "NOT_FOUND");
+      expect(e.userMessage).toBe('You have no face named "bo". Your faces: zed, amy.');
+      expect(e.details).toEqual({ reason: "noSuchFace", names: ["zed", "amy"] });
+    }
+    const full = await rejects(store.templates.save(owner, "cy", fakeTemplate("named-cy"), { maxTemplates: 2 }), "LIMIT_REACHED");
+    expect(full.details).toEqual({ reason: "limit", limit: 2, count: 2, names: expect.any(Array) });
+    expect([...(full.details!.names as string[])].sort()).toEqual(["amy", "zed"]); // in no particular order
+    // A user row whose default points nowhere (what the store never leaves, but a hand edit can).
+    await db.query("UPDATE users SET default_template_id = NULL WHERE platform_user_id = 'named'");
+    for (const p of [store.templates.find(owner), store.templates.get(owner)]) {
+      const e = await rejects(p, "NOT_FOUND");
+      expect(e.userMessage).toBe("You have no default face. Choose one of: zed, amy.");
+      expect(e.details).toEqual({ reason: "noDefault", names: ["zed", "amy"] });
+    }
+  });
+
+  it.skipIf(skip)("without the blob reader, get() reads a face's data through Prisma, exactly and only the owner's", async () => {
+    const owner = { platform: "discord", userId: "noblobs" };
+    const face = fakeTemplate("noblobs");
+    await store.templates.save(owner, "mine", face);
+    await store.templates.save(bob, "other", fakeTemplate("noblobs-bob"));
+    const client = createPrismaClient(resolveDatabaseTarget(db.url));
+    try {
+      const plain = new TemplateStore(client, 4);
+      const got = await plain.get(owner);
+      expect(got).toMatchObject({ name: "mine", isDefault: true, cropSize: 512, analysis: face.analysis });
+      expect(Buffer.from(got.cropPng).equals(Buffer.from(face.cropPng))).toBe(true);
+      expect(Array.from(got.landmarks)).toEqual(Array.from(face.landmarks));
+      expect(Array.from(got.embedding)).toEqual(Array.from(face.embedding));
+      await rejects(plain.get(owner, "other"), "NOT_FOUND", /no face named "other"/);
+    } finally {
+      await client.$disconnect();
+    }
   });
 });
