@@ -9,7 +9,7 @@ const MARK_HEIGHT = 0.05;
 const MIN_MARK_PX = 12;
 
 /**
- * The mark as a full-size RGBA layer (the captions' overlay type), so it is drawn with the same
+ * The mark as an overlay (the captions' type: one piece, the label), so it is drawn with the same
  * applyOverlay on a still or on every animation frame.
  */
 export async function renderVisibleMark(width: number, height: number): Promise<CaptionOverlay> {
@@ -24,11 +24,9 @@ export async function renderVisibleMark(width: number, height: number): Promise<
   const margin = Math.max(2, Math.round(h * 0.3));
   const ox = Math.max(0, width - info.width - margin);
   const oy = Math.max(0, height - info.height - margin);
-  const rgba = new Uint8Array(width * height * 4);
   const cw = Math.min(info.width, width - ox);
   const ch = Math.min(info.height, height - oy);
-  for (let y = 0; y < ch; y++) {
-    rgba.set(data.subarray(y * info.width * 4, (y * info.width + cw) * 4), ((oy + y) * width + ox) * 4);
-  }
-  return { width, height, rgba, layouts: [], inkBox: { x: ox, y: oy, width: cw, height: ch } };
+  const rgba = new Uint8Array(data.buffer, data.byteOffset, data.length);
+  const label = { x: 0, y: 0, width: cw, height: ch };
+  return { width, height, pieces: [{ rgba, width: info.width, height: info.height, x: ox, y: oy, ink: label }], layouts: [], inkBox: { x: ox, y: oy, width: cw, height: ch } };
 }

@@ -137,11 +137,28 @@ export function captionBoxes(width: number, height: number, captions: MemeCaptio
   return out;
 }
 
-/** All captions of a meme as one full-size RGBA layer (straight alpha), reusable across animation frames. */
+/**
+ * Straight-alpha RGBA pixels placed on the image at (x, y) (may lie partly outside it); `ink` is the part
+ * with alpha > 0, in the piece's own coordinates.
+ */
+export interface OverlayPiece {
+  rgba: Uint8Array;
+  width: number;
+  height: number;
+  x: number;
+  y: number;
+  ink: Box;
+}
+
+/**
+ * All captions of a meme, reusable across animation frames: each rendered block where it goes, drawn in
+ * order. Pieces, not a full-size layer: captions cover a few strips of the picture, and allocating,
+ * compositing and scanning a whole-frame layer cost a still meme more than drawing the strips.
+ */
 export interface CaptionOverlay {
   width: number;
   height: number;
-  rgba: Uint8Array;
+  pieces: OverlayPiece[];
   layouts: CaptionLayout[];
   /** Bounding box of all ink, or null when no caption has text. */
   inkBox: Box | null;
@@ -153,7 +170,7 @@ export async function renderCaptionOverlay(width: number, height: number, captio
   const layouts = await Promise.all(
     placed.map((p) => layoutCaption(p.text, p.box, { keepCase: captions.keepCase, maxFontSize: p.maxFontSize, valign: p.valign })),
   );
-  const rgba = new Uint8Array(width * height * 4);
+  const pieces: OverlayPiece[] = [];
   let x0 = width;
   let y0 = height;
   let x1 = -1;
@@ -161,7 +178,7 @@ export async function renderCaptionOverlay(width: number, height: number, captio
   for (const l of layouts) {
     const b = l.block;
     if (!b) continue;
-    compositeOver(rgba, width, height, b.rgba, b.width, b.height, l.offsetX, l.offsetY);
+    pieces.push({ rgba: b.rgba, width: b.width, height: b.height, x: l.offsetX, y: l.offsetY, ink: b.ink });
     for (const m of l.measuredBoxes) {
       if (m.width === 0) continue;
       x0 = Math.min(x0, m.x);
@@ -170,59 +187,41 @@ export async function renderCaptionOverlay(width: number, height: number, captio
       y1 = Math.max(y1, m.y + m.height);
     }
   }
-  return { width, height, rgba, layouts, inkBox: x1 < 0 ? null : { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } };
+  return { width, height, pieces, layouts, inkBox: x1 < 0 ? null : { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } };
 }
 
-/** Porter–Duff "over" of a straight-alpha RGBA block onto a straight-alpha layer, clipped to the layer. */
-function compositeOver(dst: Uint8Array, dw: number, dh: number, src: Uint8Array, sw: number, sh: number, ox: number, oy: number): void {
-  for (let y = Math.max(0, -oy); y < sh && y + oy < dh; y++) {
-    for (let x = Math.max(0, -ox); x < sw && x + ox < dw; x++) {
-      const s = (y * sw + x) * 4;
-      const sa = src[s + 3];
-      if (sa === 0) continue;
-      const d = ((y + oy) * dw + x + ox) * 4;
-      const da = dst[d + 3];
-      if (sa === 255 || da === 0) {
-        dst[d] = src[s];
-        dst[d + 1] = src[s + 1];
-        dst[d + 2] = src[s + 2];
-        dst[d + 3] = sa;
-        continue;
-      }
-      const a = sa / 255;
-      const b = (da / 255) * (1 - a);
-      const oa = a + b;
-      for (let c = 0; c < 3; c++) dst[d + c] = Math.round((src[s + c] * a + dst[d + c] * b) / oa);
-      dst[d + 3] = Math.round(oa * 255);
-    }
-  }
-}
-
-/** Blends the overlay onto a copy of the image (only inside the overlay's ink box). */
+/** Blends the overlay's pieces, in order, onto a copy of the image (only over each piece's ink, clipped to the image). */
 export function applyOverlay(img: RgbImage, overlay: CaptionOverlay): RgbImage {
   if (img.width !== overlay.width || img.height !== overlay.height) {
     throw new Error(`overlay ${overlay.width}×${overlay.height} does not match image ${img.width}×${img.height}`);
   }
   const out = new Uint8Array(img.data);
-  const box = overlay.inkBox;
-  if (!box) return { data: out, width: img.width, height: img.height };
-  const o = overlay.rgba;
-  for (let y = box.y; y < box.y + box.height; y++) {
-    for (let x = box.x; x < box.x + box.width; x++) {
-      const p = y * img.width + x;
-      const a = o[p * 4 + 3];
+  for (const p of overlay.pieces) blendPiece(out, img.width, img.height, p);
+  return { data: out, width: img.width, height: img.height };
+}
+
+/** Straight-alpha "over" of one piece onto RGB pixels, in place. */
+function blendPiece(out: Uint8Array, width: number, height: number, p: OverlayPiece): void {
+  const o = p.rgba;
+  const ys = Math.max(p.ink.y, -p.y);
+  const ye = Math.min(p.ink.y + p.ink.height, height - p.y);
+  const xs = Math.max(p.ink.x, -p.x);
+  const xe = Math.min(p.ink.x + p.ink.width, width - p.x);
+  for (let y = ys; y < ye; y++) {
+    for (let x = xs; x < xe; x++) {
+      const s = (y * p.width + x) * 4;
+      const a = o[s + 3];
       if (a === 0) continue;
-      const i = p * 3;
+      const i = ((y + p.y) * width + x + p.x) * 3;
       if (a === 255) {
-        out[i] = o[p * 4];
-        out[i + 1] = o[p * 4 + 1];
-        out[i + 2] = o[p * 4 + 2];
+        out[i] = o[s];
+        out[i + 1] = o[s + 1];
+        out[i + 2] = o[s + 2];
       } else {
-        for (let c = 0; c < 3; c++) out[i + c] = (o[p * 4 + c] * a + out[i + c] * (255 - a) + 127) / 255;
+        for (let c = 0; c < 3; c++) out[i + c] = (o[s + c] * a + out[i + c] * (255 - a) + 127) / 255;
       }
     }
   }
-  return { data: out, width: img.width, height: img.height };
 }
 
 /**
