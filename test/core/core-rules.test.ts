@@ -132,6 +132,21 @@ for (const { dialect, skip } of dialects) {
       expect(await meme()).toMatchObject({ errorCode: "INTERNAL", text: "Something went wrong on our side.", ephemeral: true });
     });
 
+    it("an input may be as large as the smaller of MAX_INPUT_BYTES and the platform's download limit", async () => {
+      await save("me");
+      const tooLarge = (r: Awaited<ReturnType<Core["meme"]>>, limit: string) => {
+        expect(r.errorCode).toBe("IMAGE_TOO_LARGE");
+        expect(r.text).toContain(`the limit is ${limit}.`);
+      };
+      // The platform's limit when it is the smaller (Telegram's getFile: 20 MB), the configured one otherwise.
+      tooLarge(await meme({ downloadLimitBytes: 1 * MIB }, { image: bytes(new Uint8Array(MIB + 1)) }), "1.0 MiB");
+      tooLarge(await core.faceSave(ctx({ downloadLimitBytes: 1 * MIB }), { name: "two", image: bytes(new Uint8Array(MIB + 1)) }), "1.0 MiB");
+      tooLarge(await meme({ downloadLimitBytes: 30 * MIB }, { image: bytes(new Uint8Array(25 * MIB + 1)) }), "25.0 MiB");
+      tooLarge(await meme({}, { image: bytes(new Uint8Array(25 * MIB + 1)) }), "25.0 MiB");
+      // Exactly the limit is read (and then judged as a picture).
+      expect((await meme({ downloadLimitBytes: REACTION_LAUGH_JPG.byteLength }, {})).file).toBeDefined();
+    });
+
     it("the result must fit the chat: exactly the limit is sent", async () => {
       await save("me");
       const size = (await meme()).file!.bytes.byteLength;
