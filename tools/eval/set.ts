@@ -12,9 +12,16 @@ export interface SetImage {
   file: string;
   person: string;
   expression: string;
-  /** neutral: a template, and the rest shape of that person's reactions; reaction: what is transferred. */
-  role: "neutral" | "reaction";
+  /**
+   * neutral: a template, and the rest shape of that person's reactions; reaction: what is transferred;
+   * reference: only the rest shape of its person's reactions, never a template; posed: a template that is not
+   * neutral, scored only by the figures that need no neutral template (re-found face, identity, pixels outside
+   * the face, absolute mouth opening).
+   */
+  role: "neutral" | "reaction" | "reference" | "posed";
   split: "dev" | "test";
+  /** Where the picture comes from (held-out sets: package and path), for the report. */
+  source?: string;
 }
 
 const FIXTURES = "test/fixtures/faces";
@@ -27,9 +34,9 @@ export const SET: readonly SetImage[] = [
   { file: `${FIXTURES}/franck_04117.jpg`, person: "franck", expression: "open laugh", role: "reaction", split: "dev" },
 ];
 
-/** A neutral photo of the reaction's person, or undefined (such a reaction cannot be scored). */
+/** A neutral photo (a template's or a reference) of the reaction's person, or undefined (such a reaction cannot be scored). */
 export function neutralOf(r: SetImage, set: readonly SetImage[] = SET): SetImage | undefined {
-  return set.find((s) => s.person === r.person && s.role === "neutral");
+  return set.find((s) => s.person === r.person && (s.role === "neutral" || s.role === "reference"));
 }
 
 /** Synthetic variants of every template (issue 14): small faces, rotated, mirrored, re-encoded. */

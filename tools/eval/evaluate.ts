@@ -1,0 +1,275 @@
+/**
+ * One evaluation of the engine on a set of photos (tools/eval/set.ts): each judge's noise floors measured on the
+ * set's own photos, the engine on every template × reaction pair in both modes, the transfer ratio where the
+ * template is neutral and the reaction's person has a neutral photo, both baselines, the plain-warp reference,
+ * and the figures that need no neutral (re-found face, identity, pixels outside the face, mouth opening).
+ * `npm run eval` runs it on the dev set and, with `--heldout <dir>`, on a held-out set (tools/eval/heldout.ts).
+ */
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { cosineSimilarity, type FaceAnalyzer } from "../../src/pipeline/face/index.ts";
+import { decodeImage } from "../../src/pipeline/image/index.ts";
+import { MimicError } from "../../src/errors.ts";
+import { transferExpression, type TransferMode } from "../../src/pipeline/transfer/index.ts";
+import type { AnalyzedFace, RgbImage } from "../../src/pipeline/types.ts";
+import { faceMeshPoints, faceMeshTriangles, warpTriangles } from "../../src/pipeline/warp/index.ts";
+import { RING_SCALE } from "../../src/pipeline/transfer/transfer.ts";
+import { insidePolygon } from "../../src/pipeline/transfer/geometry.ts";
+import type { Judge, JudgedFace } from "./judges.ts";
+import { difference, NOISE_VARIANTS, noiseFloors, noiseVariant, unmirror } from "./noise.ts";
+import { applyLandmarkChange, percentile, summarizeRatios, transferRatios, type Measures } from "./ratio.ts";
+import { neutralOf, templateVariant, type SetImage, type TemplateVariant } from "./set.ts";
+import { evalVerdict, IDENTITY_FLOOR, type StatsRow, type Verdict } from "./verdict.ts";
+
+export const MODES: TransferMode[] = ["mimic", "swap"];
+
+export interface Picture {
+  name: string;
+  image: RgbImage;
+  /** The engine's reading (analyzer) of the face, its input. */
+  face?: AnalyzedFace;
+  /** Per judge, its reading. */
+  read: Map<Judge["name"], JudgedFace | undefined>;
+}
+
+export type SetPicture = Picture & { source: SetImage };
+
+export interface Template extends SetPicture {
+  variant: TemplateVariant;
+  embedding?: Float32Array;
+}
+
+export interface PairResult {
+  mode: TransferMode;
+  template: Template;
+  reaction: SetPicture;
+  image?: RgbImage;
+  /** Whether the pair has a transfer ratio: a neutral template and a reaction whose person has a neutral photo. */
+  scorable: boolean;
+  /** Per judge: ratios of the measures that counted, and the result's measures. */
+  ratios: Map<Judge["name"], Partial<Measures>>;
+  out: Map<Judge["name"], Measures | undefined>;
+  cosine: number;
+  outside: number;
+  /** The engine's refusal (a typed error), when it would not transfer this pair. */
+  refused?: string;
+}
+
+export interface Evaluation {
+  judges: Judge[];
+  floors: Map<Judge["name"], Measures>;
+  deltas: Map<Judge["name"], Measures[]>;
+  photos: SetPicture[];
+  templates: Template[];
+  /** Every reaction of the set; the scorable ones have a neutral photo of their person. */
+  reactions: SetPicture[];
+  results: PairResult[];
+  ratioRows: StatsRow[];
+  baselineRows: { unchanged: StatsRow[]; applied: StatsRow[] };
+  warpRows: StatsRow[];
+  identity: { mode: keyof typeof IDENTITY_FLOOR; median: number }[];
+  unscored: string[];
+  verdict: Verdict;
+  refined: boolean;
+}
+
+export interface EvaluateOptions {
+  analyzer: FaceAnalyzer;
+  judges: Judge[];
+  variants: readonly TemplateVariant[];
+  log?: (line: string) => void;
+}
+
+export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Promise<Evaluation> {
+  const { analyzer, judges } = o;
+  const log = o.log ?? (() => {});
+  const readAll = async (name: string, image: RgbImage): Promise<Picture> => {
+    const read = new Map<Judge["name"], JudgedFace | undefined>();
+    for (const j of judges) read.set(j.name, await j.read(image));
+    return { name, image, face: (await analyzer.analyze(image)).faces[0], read };
+  };
+
+  // Photos of the set, and each judge's noise floors measured on them.
+  const photos = new Map<string, SetPicture>();
+  for (const s of set) photos.set(s.file, { ...(await readAll(basename(s.file), await decodeImage(readFileSync(s.file)))), source: s });
+  const deltas = new Map<Judge["name"], Measures[]>(judges.map((j) => [j.name, []]));
+  for (const p of photos.values()) {
+    for (const v of NOISE_VARIANTS) {
+      const img = await noiseVariant(p.image, v);
+      for (const j of judges) {
+        const base = p.read.get(j.name), again = await j.read(img);
+        if (!base || !again) continue;
+        deltas.get(j.name)!.push(difference(v === "mirror" ? unmirror(again.measures) : again.measures, base.measures));
+      }
+    }
+  }
+  const floors = new Map(judges.map((j) => [j.name, noiseFloors(deltas.get(j.name)!)]));
+  log(`noise floors: ${JSON.stringify(Object.fromEntries([...floors].map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([m, x]) => [m, +x.toFixed(3)]))])))}`);
+
+  // Templates (every neutral or posed photo, with its synthetic variants) and reactions.
+  const unscored: string[] = [];
+  const templates: Template[] = [];
+  for (const p of photos.values()) {
+    if (p.source.role !== "neutral" && p.source.role !== "posed") continue;
+    if (!p.face) {
+      unscored.push(`no face found by the engine's analyzer in template ${p.name}`);
+      continue;
+    }
+    for (const variant of o.variants) {
+      const image = await templateVariant(p.image, p.face.quality.faceSizePx, variant);
+      const t: Template = { ...(await readAll(`${p.name} (${variant})`, image)), source: p.source, variant };
+      if (t.face) t.embedding = await analyzer.embed(image, t.face);
+      else unscored.push(`no face found by the engine's analyzer in template ${t.name}`);
+      for (const j of judges) if (!t.read.get(j.name)) unscored.push(`no face found by ${j.name} in template ${t.name}`);
+      templates.push(t);
+    }
+  }
+  const reactions = [...photos.values()].filter((p) => p.source.role === "reaction");
+  for (const r of reactions) if (!r.face) unscored.push(`no face found by the engine's analyzer in reaction ${r.name}`);
+  const neutralPhoto = (r: SetPicture) => {
+    const n = neutralOf(r.source, set);
+    return n ? photos.get(n.file) : undefined;
+  };
+  const scorable = (t: Template, r: SetPicture) => t.source.role === "neutral" && neutralPhoto(r) !== undefined;
+  const neutralRead = (r: SetPicture, j: Judge) => neutralPhoto(r)?.read.get(j.name);
+
+  // The engine on every pair, both modes; each result read by both judges.
+  const results: PairResult[] = [];
+  for (const mode of MODES) {
+    for (const t of templates) {
+      for (const r of reactions) {
+        const row: PairResult = { mode, template: t, reaction: r, scorable: scorable(t, r), ratios: new Map(), out: new Map(), cosine: NaN, outside: 0 };
+        results.push(row);
+        if (!t.face || !r.face) continue;
+        let res: ReturnType<typeof transferExpression>;
+        try {
+          res = transferExpression({ template: t.image, templateFace: t.face, reaction: r.image, reactionFace: r.face, mode });
+        } catch (e) {
+          if (!(e instanceof MimicError)) throw e;
+          unscored.push(`the engine refused ${mode} ${t.name} ← ${r.name}: ${e.userMessage}`);
+          row.refused = e.userMessage;
+          continue;
+        }
+        row.image = res.image;
+        if (mode === "mimic") row.outside = changedOutsideRing(t.image, res.image, t.face.landmarks);
+        for (const j of judges) {
+          const out = await j.read(res.image);
+          row.out.set(j.name, out?.measures);
+          if (!out) unscored.push(`no face found by ${j.name} in the ${mode} result ${t.name} ← ${r.name}`);
+          const tm = t.read.get(j.name), rm = r.read.get(j.name), nm = neutralRead(r, j);
+          if (!row.scorable || !out || !tm || !rm || !nm) continue;
+          row.ratios.set(j.name, transferRatios({ template: tm.measures, out: out.measures, reaction: rm.measures, neutral: nm.measures }, floors.get(j.name)!));
+        }
+        const again = (await analyzer.analyze(res.image)).faces[0];
+        if (again && t.embedding) row.cosine = cosineSimilarity(await analyzer.embed(res.image, again), t.embedding);
+        const shown = row.scorable ? judges.map((j) => `${j.name} ${fmtPartial(row.ratios.get(j.name))}`).join("; ") : `not scorable (cosine ${row.cosine.toFixed(3)})`;
+        log(`${mode} ${t.name} <- ${r.name}: ${shown}`);
+      }
+    }
+  }
+
+  // Baselines, per judge (mode-free): the template itself as the result; the reaction's landmark change
+  // applied to the template's mesh.
+  const baselineRows = { unchanged: [] as StatsRow[], applied: [] as StatsRow[] };
+  for (const j of judges) {
+    const unchanged: Partial<Measures>[] = [], applied: Partial<Measures>[] = [];
+    for (const t of templates) {
+      for (const r of reactions) {
+        const tm = t.read.get(j.name), rm = r.read.get(j.name), nm = neutralRead(r, j);
+        if (!scorable(t, r) || !tm || !rm || !nm) continue;
+        unchanged.push(transferRatios({ template: tm.measures, out: tm.measures, reaction: rm.measures, neutral: nm.measures }, floors.get(j.name)!));
+        const moved = j.measure(applyLandmarkChange(tm.mesh, rm.mesh, nm.mesh, j.frame));
+        applied.push(transferRatios({ template: tm.measures, out: moved, reaction: rm.measures, neutral: nm.measures }, floors.get(j.name)!));
+      }
+    }
+    baselineRows.unchanged.push({ label: `template unchanged · ${j.name}`, stats: summarizeRatios(unchanged) });
+    baselineRows.applied.push({ label: `landmark change applied · ${j.name}`, stats: summarizeRatios(applied) });
+  }
+
+  // Not a baseline the verdict checks: the template's pixels moved by a plain piecewise-affine warp onto the
+  // applied-change mesh (no mouth interior, no lid drawing), read again by each judge. It shows how each judge
+  // reads a purely geometric change of the picture, against which the engine's rendering can be compared.
+  const warpRows: StatsRow[] = [];
+  {
+    const perJudge = new Map<Judge["name"], Partial<Measures>[]>(judges.map((j) => [j.name, []]));
+    for (const t of templates) {
+      for (const r of reactions) {
+        const n = neutralPhoto(r);
+        if (!scorable(t, r) || !t.face || !r.face || !n?.face) continue;
+        const moved = applyLandmarkChange(t.face.landmarks, r.face.landmarks, n.face.landmarks);
+        const mesh = faceMeshTriangles({ landmarks: [t.face.landmarks, moved], width: t.image.width, height: t.image.height });
+        const out: RgbImage = { ...t.image, data: t.image.data.slice() };
+        warpTriangles(t.image, mesh.points[0]!, mesh.points[1]!, mesh.triangles, out);
+        for (const j of judges) {
+          const read = await j.read(out), tm = t.read.get(j.name), rm = r.read.get(j.name), nm = neutralRead(r, j);
+          if (read && tm && rm && nm) perJudge.get(j.name)!.push(transferRatios({ template: tm.measures, out: read.measures, reaction: rm.measures, neutral: nm.measures }, floors.get(j.name)!));
+        }
+      }
+    }
+    for (const j of judges) warpRows.push({ label: `plain warp to the applied mesh · ${j.name}`, stats: summarizeRatios(perJudge.get(j.name)!) });
+  }
+
+  const ratioRows: StatsRow[] = [];
+  for (const mode of MODES) {
+    for (const j of judges) {
+      const rows = results.filter((r) => r.mode === mode && r.scorable).map((r) => r.ratios.get(j.name) ?? {});
+      ratioRows.push({ label: `${mode} · ${j.name}`, stats: summarizeRatios(rows) });
+    }
+  }
+  const identity = MODES.map((mode) => ({
+    mode: mode as keyof typeof IDENTITY_FLOOR,
+    median: percentile(results.filter((r) => r.mode === mode && Number.isFinite(r.cosine)).map((r) => r.cosine), 50),
+  }));
+  const outsideChanged = results.filter((r) => r.mode === "mimic" && r.image).map((r) => ({ pair: `mimic ${r.template.name} ← ${r.reaction.name}`, pixels: r.outside }));
+  const verdict = evalVerdict({ ratios: ratioRows, baselines: baselineRows, unscored, outsideChanged, identity });
+  return {
+    judges,
+    floors,
+    deltas,
+    photos: [...photos.values()],
+    templates,
+    reactions,
+    results,
+    ratioRows,
+    baselineRows,
+    warpRows,
+    identity,
+    unscored,
+    verdict,
+    refined: analyzer.refined,
+  };
+}
+
+/** Pixels that differ from the template outside the polygon of the warp's anchor ring. */
+export function changedOutsideRing(a: RgbImage, b: RgbImage, landmarks: Float32Array): number {
+  const pts = faceMeshPoints(landmarks, { width: a.width, height: a.height, ringScale: RING_SCALE });
+  const ring = pts.subarray(468 * 2);
+  let n = 0;
+  for (let y = 0; y < a.height; y++) {
+    for (let x = 0; x < a.width; x++) {
+      const o = (y * a.width + x) * 3;
+      if (a.data[o] === b.data[o] && a.data[o + 1] === b.data[o + 1] && a.data[o + 2] === b.data[o + 2]) continue;
+      if (!insidePolygon(ring, x, y)) n++;
+    }
+  }
+  return n;
+}
+
+function fmtPartial(m: Partial<Measures> | undefined): string {
+  if (!m) return "unread";
+  return Object.entries(m).map(([k, v]) => `${k} ${v!.toFixed(2)}`).join(" ") || "(nothing counted)";
+}
+
+/** Share of a mode's transferred results in which the judge found a face again. */
+export function refoundRate(results: readonly PairResult[], mode: TransferMode, judge: Judge["name"]): { found: number; of: number } {
+  const done = results.filter((r) => r.mode === mode && r.image);
+  return { found: done.filter((r) => r.out.get(judge) !== undefined).length, of: done.length };
+}
+
+/** Median |out − reaction| of the absolute mouth opening (identity-free at rest), over the given results. */
+export function mouthCloseness(results: readonly PairResult[], judge: Judge["name"]): number {
+  return percentile(
+    results.filter((r) => r.out.get(judge) && r.reaction.read.get(judge)).map((r) => Math.abs(r.out.get(judge)!.mouthOpen - r.reaction.read.get(judge)!.measures.mouthOpen)),
+    50,
+  );
+}
