@@ -97,6 +97,16 @@ interface Slot {
   index: number;
   /** Advertised in the worker's "ready" message. */
   capabilities: Set<string>;
+  /** Held by a Seat: takes no other job until the seat is released, even while idle. */
+  reserved: boolean;
+}
+
+/** One worker held for a job that is not known yet (see WorkerPool.reserve). */
+export interface Seat {
+  /** Runs the job on the held worker (on the next free one if that worker died meanwhile); the seat stays held. */
+  run(job: Job, ctx: { requestId: string; signal?: AbortSignal }): Promise<JobResult>;
+  /** Gives the worker back to the pool. */
+  release(): void;
 }
 
 interface Waiter {
@@ -138,13 +148,41 @@ export class WorkerPool {
   }
 
   get idle(): number {
-    return this.closed ? 0 : this.slots.filter((s) => s.ready && !s.current).length;
+    return this.closed ? 0 : this.slots.filter((s) => this.isFree(s)).length;
   }
 
-  /** Idle workers that can run this job (see requiredCapability). */
-  idleFor(job: Job): number {
-    const need = requiredCapability(job);
-    return this.closed ? 0 : this.slots.filter((s) => s.ready && !s.current && s.capabilities.has(need)).length;
+  /** Idle workers that can run this job (see requiredCapability), or jobs needing this capability. */
+  idleFor(job: Job | string): number {
+    const need = typeof job === "string" ? job : requiredCapability(job);
+    return this.closed ? 0 : this.slots.filter((s) => this.isFree(s) && s.capabilities.has(need)).length;
+  }
+
+  /**
+   * Holds an idle worker that can run jobs needing `need`, for a job the caller has yet to fetch (a Redis
+   * worker reserves before it claims, so it never claims more jobs than it has workers); undefined when
+   * none is free. The worker takes no other job until the seat is released.
+   */
+  reserve(need: string): Seat | undefined {
+    const slot = this.closed ? undefined : this.slots.find((s) => this.isFree(s) && s.capabilities.has(need));
+    if (!slot) return undefined;
+    slot.reserved = true;
+    let released = false;
+    return {
+      run: (job, ctx) =>
+        this.slots.includes(slot) && slot.ready && !slot.current && slot.capabilities.has(requiredCapability(job)) && !this.closed
+          ? this.runOn(slot, job, ctx)
+          : this.run(job, ctx),
+      release: () => {
+        if (released) return;
+        released = true;
+        slot.reserved = false;
+        if (this.slots.includes(slot) && this.isFree(slot)) this.wakeWaiter(slot);
+      },
+    };
+  }
+
+  private isFree(s: Slot): boolean {
+    return s.ready && !s.current && !s.reserved;
   }
 
   /**
@@ -200,7 +238,7 @@ export class WorkerPool {
    */
   run(job: Job, ctx: { requestId: string; signal?: AbortSignal }): Promise<JobResult> {
     const need = requiredCapability(job);
-    const slot = this.waiters.some((w) => w.need === need) ? undefined : this.slots.find((s) => s.ready && !s.current && s.capabilities.has(need));
+    const slot = this.waiters.some((w) => w.need === need) ? undefined : this.slots.find((s) => this.isFree(s) && s.capabilities.has(need));
     if (slot && !this.closed) return this.runOn(slot, job, ctx);
     if (this.restarting) return Promise.reject(workersRestarting(this.restartInSeconds));
     return new Promise<JobResult>((resolve, reject) => {
@@ -274,7 +312,7 @@ export class WorkerPool {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     let loaded!: () => void, failed!: (e: unknown) => void;
-    const slot: Slot = { child, ready: false, index, capabilities: new Set(), loaded: new Promise<void>((res, rej) => ((loaded = res), (failed = rej))) };
+    const slot: Slot = { child, ready: false, index, capabilities: new Set(), reserved: false, loaded: new Promise<void>((res, rej) => ((loaded = res), (failed = rej))) };
     // Nobody may be awaiting ready(): a failed load is reported through `restarting`, never unhandled.
     slot.loaded.catch(() => undefined);
     child.on("message", (msg: FromWorker) => this.onMessage(slot, msg));
@@ -391,7 +429,7 @@ export class WorkerPool {
   }
 
   private wakeWaiter(slot: Slot): void {
-    if (this.closed) return;
+    if (this.closed || slot.reserved) return;
     const i = this.waiters.findIndex((w) => slot.capabilities.has(w.need));
     if (i >= 0) this.waiters.splice(i, 1)[0]!.take(slot);
     else this.opts.onIdle?.();

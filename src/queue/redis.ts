@@ -32,7 +32,7 @@ import {
   type SubmitOptions,
 } from "./jobs.ts";
 import type { QueueOptions } from "./local.ts";
-import { poolOptions, WorkerPool } from "./pool.ts";
+import { poolOptions, WorkerPool, type Seat } from "./pool.ts";
 import { CANCEL_WAITING, CLAIM, ENQUEUE, FINISH, GENERATOR_PRIORITY_SHIFT, POSITIONS } from "./redis-scripts.ts";
 import { abortError, cancelled, noCapableWorker, queueFull, shuttingDown, timedOut, userLimit } from "./refusals.ts";
 import { ServiceTimes } from "./service-times.ts";
@@ -380,7 +380,17 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
   const id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const cmd = defineScripts(connect(opts.url));
   const sub = connect(opts.url);
-  const pool = new WorkerPool(poolOptions(opts));
+  // Ticket consumers paused because no process that could run their kind was free; a freed process wakes them.
+  const starved = new Set<BullWorker>();
+  let closing = false;
+  const wake = () => {
+    if (closing) return;
+    for (const w of starved) {
+      starved.delete(w);
+      void w.resume();
+    }
+  };
+  const pool = new WorkerPool(poolOptions(opts, { onIdle: wake }));
   await pool.ready();
   // What this process's workers can run, advertised with the heartbeat; generator tickets are taken only with the models.
   const caps = Object.keys(pool.capabilities()).sort();
@@ -403,7 +413,32 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
     running.get(jobId)?.abort(cancelled());
   });
 
-  async function processTicket(ticket: BullJob, token: string | undefined, kind: keyof typeof CLAIM_RANGE): Promise<void> {
+  /**
+   * One slot count for both ticket kinds: a process is reserved before a job is claimed and held until its
+   * result is stored, so this worker never holds more jobs than it has processes.
+   */
+  async function processTicket(ticket: BullJob, token: string | undefined, kind: keyof typeof CLAIM_RANGE, consumer: BullWorker): Promise<void> {
+    const seat = pool.reserve(kind);
+    if (!seat) {
+      // Every process that could run it is taken (by the other kind's jobs): the ticket goes back for another
+      // worker, and this consumer fetches no more until a process frees up.
+      starved.add(consumer);
+      await consumer.pause(true);
+      if (!starved.has(consumer) || pool.idleFor(kind) > 0) {
+        starved.delete(consumer);
+        if (!closing) void consumer.resume();
+      }
+      await ticket.moveToWait(token);
+      throw new WaitingError();
+    }
+    try {
+      await runTicket(ticket, token, kind, seat);
+    } finally {
+      seat.release();
+    }
+  }
+
+  async function runTicket(ticket: BullJob, token: string | undefined, kind: keyof typeof CLAIM_RANGE, seat: Seat): Promise<void> {
     // BullMQ numbers each queue's tickets from 1: the claim is keyed by queue and number, or a generator
     // ticket would find a mesh ticket's claim of the same number and rerun that job instead of its own.
     const claimKey = `${TICKET_QUEUE[kind]}:${ticket.id!}`;
@@ -436,7 +471,7 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
     const t0 = performance.now();
     let out: Outcome;
     try {
-      out = { ok: true, result: await pool.run(job, { requestId, signal: ac.signal }) };
+      out = { ok: true, result: await seat.run(job, { requestId, signal: ac.signal }) };
       times.record(job.kind, performance.now() - t0);
       bestEffort(cmd.hset(`${P}:svc`, job.kind, Math.round(times.estimate(job.kind))), "could not share a service time");
     } catch (e) {
@@ -454,7 +489,7 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
   }
 
   const consume = (kind: keyof typeof CLAIM_RANGE) => {
-    const w = new BullWorker(TICKET_QUEUE[kind], (t, token) => processTicket(t, token, kind), {
+    const w: BullWorker = new BullWorker(TICKET_QUEUE[kind], (t, token) => processTicket(t, token, kind, w), {
       connection: connect(opts.url),
       prefix: `${P}:bull`,
       concurrency: kind === "mesh" ? opts.workers : Math.max(1, pool.capabilities()[kind] ?? 0),
@@ -473,6 +508,7 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
   return {
     id,
     async close({ drainMs = 30_000 } = {}) {
+      closing = true;
       await Promise.all(consumers.map((w) => w.pause(true)));
       const deadline = performance.now() + drainMs;
       while (running.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -69,6 +69,12 @@ describe.skipIf(!REDIS)("generator routing across Redis workers", () => {
     await q.ready();
     [gpu, cpu] = await Promise.all([worker(genSettings), worker(ONE_THREAD)]);
   }, 180_000);
+  /** Jobs claimed by some worker and not finished: the claim marks a job's hash "running", the result deletes it. */
+  async function runningJobs(): Promise<number> {
+    const keys = await redis.keys(`${prefix}:job:*`);
+    const states = await Promise.all(keys.map((k) => redis.hget(k, "state")));
+    return states.filter((st) => st === "running").length;
+  }
   afterAll(async () => {
     await q?.close({ drainMs: 0 });
     await Promise.all([gpu?.close({ drainMs: 0 }), cpu?.close({ drainMs: 0 })]);
@@ -94,12 +100,21 @@ describe.skipIf(!REDIS)("generator routing across Redis workers", () => {
     }
   }, 120_000);
 
-  test("alone, the generator worker also serves mesh jobs", async () => {
+  test("alone, the generator worker serves mesh jobs too, and holds no more jobs than its one process", async () => {
     await cpu!.close({ drainMs: 0 });
     cpu = undefined;
-    const { result, worker } = await submit(q, meme(), "m4");
-    expect(worker).toBe(gpu!.id);
-    expect(genStages(result)).toBe(0);
+    // A mesh job submitted while the worker's one process runs a generator job must not be claimed (a claimed
+    // job's hash is "running") until the generator job's result is stored (its hash is gone).
+    let mesh: ReturnType<typeof submit> | undefined;
+    let runningAtMeshStart: Promise<number> | undefined;
+    const gen = await submit(q, meme({ generator: "liveportrait" }), "g4", () => {
+      mesh = submit(q, meme(), "m4", () => (runningAtMeshStart = runningJobs()));
+    });
+    expect(gen.worker).toBe(gpu!.id);
+    const served = await mesh!;
+    expect(served.worker).toBe(gpu!.id);
+    expect(genStages(served.result)).toBe(0);
+    expect(await runningAtMeshStart).toBeLessThanOrEqual(1);
   }, 120_000);
 
   test("with only CPU-only workers alive, a generator job is refused at once; mesh jobs still run there", async () => {

@@ -221,6 +221,34 @@ describe("local queue (worker threads)", () => {
   });
 });
 
+describe("pool seats (a Redis worker reserves a process before it claims a job)", () => {
+  test("a reserved process takes no other job until the seat is released, even after the seat's own job", async () => {
+    const pool = new WorkerPool({ size: 1, handlersUrl: TEST_HANDLERS, settings: ONE_THREAD });
+    try {
+      await pool.ready();
+      expect(pool.reserve("liveportrait")).toBeUndefined(); // no process has the generator
+      const seat = pool.reserve("mesh")!;
+      expect(seat).toBeDefined();
+      expect(pool.reserve("mesh")).toBeUndefined();
+      expect(pool.idle).toBe(0);
+      let otherRan = false;
+      const other = pool.run(memeJob(), { requestId: "other" }).then((r) => ((otherRan = true), r));
+      expect(isPng(((await seat.run(memeJob(), { requestId: "mine" })) as ImageResult).bytes)).toBe(true);
+      // Its process is idle but still held: the waiting job has not been handed to it.
+      expect(otherRan).toBe(false);
+      expect(pool.busy).toBe(0);
+      expect(pool.idle).toBe(0);
+      seat.release();
+      expect(isPng(((await other) as ImageResult).bytes)).toBe(true);
+      expect(pool.idle).toBe(1);
+      seat.release(); // a second release gives nothing back twice
+      expect(pool.reserve("mesh")).toBeDefined();
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 describe("workers whose handlers fail to load (real worker processes)", () => {
   const FLAKY = new URL("./fixtures/flaky-load-handlers.ts", import.meta.url);
   let dir: string;
