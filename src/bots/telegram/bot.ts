@@ -328,6 +328,12 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     }
   }
 
+  // grammY handles a getUpdates batch (up to 100) back to back and a /meme handler returns once its work has
+  // started: without a turn between updates, a whole batch's start-up holds the event loop in one piece.
+  bot.use(async (_ctx, next) => {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await next();
+  });
   bot.on(["message:text", "message:photo", "message:animation", "message:document", "message:sticker"], onCommand);
 
   bot.on("callback_query:data", async (ctx) => {
