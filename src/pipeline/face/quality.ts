@@ -13,23 +13,25 @@ export function laplacianVariance(
   const margin = Math.max(1, Math.round((size * (1 - fraction)) / 2));
   const lo = margin;
   const hi = size - margin; // exclusive
-  const row = size * 3;
-  const grey = (x: number, y: number) => {
-    const o = offset + y * row + x * 3;
-    return (0.299 * crop[o] + 0.587 * crop[o + 1] + 0.114 * crop[o + 2]) * valueScale;
-  };
+  if (hi <= lo) return 0;
+  // Grey once per pixel of the region and its 1-px rim (the Laplacian reads each pixel five times).
+  const g0 = lo - 1;
+  const gw = hi - lo + 2;
+  const grey = new Float64Array(gw * gw);
+  for (let y = 0; y < gw; y++) {
+    let o = offset + ((g0 + y) * size + g0) * 3;
+    for (let x = 0; x < gw; x++, o += 3) grey[y * gw + x] = (0.299 * crop[o] + 0.587 * crop[o + 1] + 0.114 * crop[o + 2]) * valueScale;
+  }
   let sum = 0;
   let sumSq = 0;
-  let n = 0;
-  for (let y = lo; y < hi; y++) {
-    for (let x = lo; x < hi; x++) {
-      const l = grey(x - 1, y) + grey(x + 1, y) + grey(x, y - 1) + grey(x, y + 1) - 4 * grey(x, y);
+  for (let y = 1; y < gw - 1; y++) {
+    for (let x = 1, i = y * gw + 1; x < gw - 1; x++, i++) {
+      const l = grey[i - 1] + grey[i + 1] + grey[i - gw] + grey[i + gw] - 4 * grey[i];
       sum += l;
       sumSq += l * l;
-      n++;
     }
   }
-  if (n === 0) return 0;
+  const n = (gw - 2) * (gw - 2);
   const mean = sum / n;
   return sumSq / n - mean * mean;
 }

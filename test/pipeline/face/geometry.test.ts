@@ -311,6 +311,26 @@ describe("sharpness", () => {
     for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) checker.fill((x + y) & 1, (y * size + x) * 3, (y * size + x) * 3 + 3);
     expect(laplacianVariance(checker, 0, size, 255)).toBeCloseTo((4 * 255) ** 2, -2);
   });
+
+  it("reads exactly the central window and its 1-px rim: one bright pixel's share depends on where it lies", () => {
+    // size 20, fraction 0.6: the Laplacian is taken at the 12×12 pixels [4, 16)², and reads [3, 17)².
+    const size = 20;
+    const n = 12 * 12;
+    const v = 255;
+    const at = (x: number, y: number, offset = 0) => {
+      const crop = new Float32Array(offset + size * size * 3);
+      crop.fill(1, offset + (y * size + x) * 3, offset + (y * size + x) * 3 + 3);
+      return laplacianVariance(crop, offset, size, 255);
+    };
+    // Inside: −4v at the pixel and +v at its four neighbours, summing to 0.
+    expect(at(9, 8)).toBeCloseTo((20 * v * v) / n, 3);
+    // On the rim (left, right, top, bottom): only the neighbour inside sees it, once.
+    for (const [x, y] of [[3, 8], [16, 8], [8, 3], [8, 16]]) expect(at(x, y)).toBeCloseTo((v * v) / n - (v / n) ** 2, 3);
+    // Past the rim: not read at all.
+    for (const [x, y] of [[2, 8], [17, 8], [8, 2], [8, 17]]) expect(at(x, y)).toBe(0);
+    // A crop further along a batch (offset) reads the same.
+    expect(at(16, 8, 7 * size * size * 3)).toBeCloseTo((v * v) / n - (v / n) ** 2, 3);
+  });
 });
 
 describe("cosineSimilarity", () => {
