@@ -127,6 +127,11 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): 
       .removeAlpha()
       .raw()
       .toBuffer({ resolveWithObject: true });
+    // sharp's output buffer is this call's own, sized to the image: an RGB one is used as it is (a copy
+    // would only double the allocation, and with it the garbage collector's work, on every request).
+    if (info.channels === 3 && data.length === info.width * info.height * 3 && data.byteOffset === 0 && data.buffer.byteLength === data.length) {
+      return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+    }
     return toRgb(data, info.width, info.height, info.channels);
   } catch (cause) {
     throw corrupt(cause);
