@@ -3,7 +3,8 @@ import { MimicError } from "../../src/errors.ts";
 import { openStore, type Scope, type Store } from "../../src/templates/index.ts";
 import { Moderation, formatWait } from "../../src/templates/moderation.ts";
 import { DEFAULT_NSFW_THRESHOLD } from "../../src/pipeline/safety/thresholds.ts";
-import { createTestDb, dialects, type TestDb } from "./helpers.ts";
+import pg from "pg";
+import { createTestDb, dialects, PG_URL, type TestDb } from "./helpers.ts";
 
 const DAY = 86_400_000;
 /** 2030-01-01 10:00:00 UTC: 14 h to the next quota reset. */
@@ -474,6 +475,56 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     await strict.admit(at("dm-a", null, null), "meme");
     await strict.admit(at("dm-b", null, null), "meme");
   });
+
+  it.skipIf(skip || dialect !== "postgres")(
+    "PostgreSQL: an admission takes its server's advisory lock (or, in a private chat, its user's), keyed as every process keys it",
+    async () => {
+      // The key every process (bot, CLI) must compute alike: FNV-1a, as a signed 32-bit integer, of
+      // "<platform>\0<server>" or "<platform>\0dm\0<user>".
+      const key = (s: string) => {
+        let h = 0x811c9dc5;
+        for (const ch of s) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193);
+        return h | 0;
+      };
+      // Advisory locks are per database, not per schema: names no other test run uses.
+      const tag = Math.random().toString(36).slice(2, 10);
+      const server = `lock-${tag}`;
+      const other = `lock2-${tag}`;
+      const dmUser = `dm-${tag}`;
+      const holder = new pg.Client({ connectionString: PG_URL });
+      await holder.connect();
+      const waitsOn = async (k: number) => {
+        // Until an admission waits on exactly that lock (a hang here is bounded by the test's timeout).
+        for (;;) {
+          const { rows } = await holder.query<{ n: number }>(
+            "SELECT COUNT(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objsubid = 1 AND objid::bigint = $1",
+            [k >>> 0],
+          );
+          if (rows[0].n === 1) return;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      const holding = async (k: number, blocked: Scope, free: Scope[]) => {
+        await holder.query("BEGIN");
+        await holder.query("SELECT pg_advisory_xact_lock($1::bigint)", [k]);
+        let admitted = false;
+        const waiting = store.moderation.admit(blocked, "meme").then((a) => ((admitted = true), a));
+        await waitsOn(k);
+        // Other servers and other private chats go ahead meanwhile.
+        for (const scope of free) await store.moderation.admit(scope, "meme");
+        expect(admitted).toBe(false);
+        await holder.query("COMMIT");
+        expect((await waiting).id).toMatch(/^\d+$/);
+      };
+      try {
+        await holding(key(`discord\u0000${server}`), at("u1", server), [at("u2", other), at("u1", null)]);
+        await holding(key(`discord\u0000dm\u0000${dmUser}`), at(dmUser, null), [at(dmUser, server), at("u3", null)]);
+      } finally {
+        await holder.query("ROLLBACK").catch(() => undefined);
+        await holder.end();
+      }
+    },
+  );
 
   it.skipIf(skip)("the usage report lists the top 10 users unless asked for more", async () => {
     const s = "top10";
