@@ -73,6 +73,13 @@ describe("local queue rules (one worker, shared)", SHORT, () => {
     expect(after.failed - before.failed).toBe(0);
     // Finished jobs give their user's slots back: alice may have two in flight again.
     await expect(Promise.all([q.submit(memeJob("spin:5"), who("s1", "alice")), q.submit(memeJob("spin:5"), who("s1", "alice"))])).resolves.toHaveLength(2);
+    // One finished job gives back one slot, not all of them: her other job still counts.
+    const short = q.submit(memeJob(), who("s1", "alice"));
+    const long = q.submit(memeJob("spin:400"), who("s1", "alice"));
+    await short;
+    const third = q.submit(memeJob("spin:5"), who("s1", "alice"));
+    expect((await expectRejects(q.submit(memeJob(), who("s1", "alice")))).details).toEqual({ reason: "user", limit: 2 });
+    await Promise.all([long, third]);
   });
 
   test("order: cheap kinds first, an explicit priority ahead of them, servers and private chats take turns", async () => {
@@ -94,6 +101,13 @@ describe("local queue rules (one worker, shared)", SHORT, () => {
     // Two private chats share one lane; the server's lane takes its turn between them.
     await Promise.all([b2, q.submit(memeJob(), track("dm1", null)), q.submit(memeJob(), track("dm2", null)), q.submit(memeJob(), track("server", "s7"))]);
     expect(started).toEqual(["blocker", "dm1", "server", "dm2"]);
+
+    started.length = 0;
+    const b3 = q.submit(memeJob("spin:300"), track("blocker"));
+    await vi.waitFor(() => expect(started).toEqual(["blocker"]));
+    // Two servers: each has its own lane, so the second server goes between the first one's two jobs.
+    await Promise.all([b3, q.submit(memeJob(), track("s5a", "s5")), q.submit(memeJob(), track("s5b", "s5")), q.submit(memeJob(), track("s6", "s6"))]);
+    expect(started).toEqual(["blocker", "s5a", "s6", "s5b"]);
   });
 
   test("positions: each waiting job hears its place once per change, then started and done", async () => {
@@ -155,10 +169,13 @@ describe("local queue rules (one worker, shared)", SHORT, () => {
 
   test("timeout: a job running too long fails with TIMEOUT naming the limit, and its slot and user are free", LONGER, async () => {
     const rec = recorder();
+    const s0 = await q.stats();
     const e = await expectRejects(q.submit(memeJob("spin:60000"), { ...who("s1", "frank"), ...rec }));
     expect(e.code).toBe("TIMEOUT");
     expect(e.userMessage).toMatch(/over 1\.5 s/);
     expect(rec.events.at(-1)).toEqual({ type: "failed", message: e.userMessage });
+    // 1.5 s of a job that was stopped is not service time: the meme estimate did not move.
+    expect((await q.stats()).serviceMs).toEqual(s0.serviceMs);
     await expect(Promise.all([q.submit(memeJob("spin:5"), who("s1", "frank")), q.submit(memeJob("spin:5"), who("s1", "frank"))])).resolves.toHaveLength(2);
   });
 
@@ -193,12 +210,126 @@ describe("local queue rules (one worker, shared)", SHORT, () => {
   });
 });
 
+describe("local queue figures from the measured service times", LONGER, () => {
+  // A fresh queue's estimates are the priors (meme 150 ms, enrol 250 ms, animated 1.5 s); a cancelled,
+  // timed-out or shut-down job does not change them, so every figure below follows from them exactly.
+  const PRIORS = { meme: 150, enrol: 250, animated: 1500 };
+
+  test("positions and ETAs, and the 'try again' figures of the user limit and a full queue", async () => {
+    const q = await make({ workers: 2, capacity: 3, jobTimeoutMs: 30_000 });
+    try {
+      expect((await q.stats()).serviceMs).toEqual(PRIORS);
+      const stop = new AbortController();
+      const started: string[] = [];
+      const blocker = (tag: string) => q.submit({ ...animated, captions: { top: "spin:60000" } }, { ...who("s1", "blk"), signal: stop.signal, onProgress: (e) => e.type === "started" && started.push(tag) });
+      const blockers = [expectRejects(blocker("b1")), expectRejects(blocker("b2"))];
+      // Both workers took a blocker at once, so each has ~1.5 s of animation left.
+      expect(started).toEqual(["b1", "b2"]);
+      // Nothing waits: a meme is ~0.15 s of work plus 1 s, rounded up.
+      const idleLimit = await expectRejects(q.submit(memeJob(), who("s1", "blk")));
+      expect(idleLimit.retryAfterSeconds).toBe(2);
+      expect(idleLimit.userMessage).toBe("You already have 2 requests in progress. Please wait for it to finish (about 2 s) before sending another.");
+
+      const recs = [recorder(), recorder(), recorder()];
+      const cancelC = new AbortController();
+      const a = q.submit(animated, { ...who("s1", "wes"), ...recs[0] });
+      const b = q.submit(animated, { ...who("s1", "wes"), ...recs[1] });
+      const c = expectRejects(q.submit(animated, { ...who("s1", "cy"), ...recs[2], signal: cancelC.signal }));
+      // a and b start on the two workers at ~1.5 s; c on the first one free again, just under 3 s.
+      expect(recs.map((r) => r.events)).toEqual([
+        [{ type: "queued", position: 1, etaSeconds: 2 }],
+        [{ type: "queued", position: 2, etaSeconds: 2 }],
+        [{ type: "queued", position: 3, etaSeconds: 3 }],
+      ]);
+      expect(await q.stats()).toMatchObject({ mode: "local", waiting: 3, running: 2, capacity: 3, workers: 2 });
+      // wes's own next meme would start after everything waiting (just under 3 s) and take 0.15 s more.
+      const mine = await expectRejects(q.submit(memeJob(), who("s1", "wes")));
+      expect(mine.retryAfterSeconds).toBe(4);
+      expect(mine.userMessage).toBe("You already have 2 requests in progress. Please wait for it to finish (about 4 s) before sending another.");
+      const full = await expectRejects(q.submit(memeJob(), who("s2", "zed")));
+      expect(full.retryAfterSeconds).toBe(3);
+      expect(full.userMessage).toBe("Mimic is busy right now. Please try again in ~3 s.");
+      expect(full.details).toEqual({ reason: "capacity", waiting: 3 });
+
+      cancelC.abort();
+      expect((await c).code).toBe("CANCELLED");
+      // The blockers have run for at least 0.6 s now, so at most 0.9 s of them is left: a meme goes
+      // first (cheap-first) and hears an ETA of at most 1 s.
+      await new Promise((r) => setTimeout(r, 600));
+      const dRec = recorder();
+      const d = q.submit(memeJob(), { ...who("s1", "dee"), ...dRec });
+      expect(dRec.events).toHaveLength(1);
+      expect(dRec.events[0]).toMatchObject({ type: "queued", position: 1 });
+      expect((dRec.events[0] as { etaSeconds: number }).etaSeconds).toBeLessThanOrEqual(1);
+      expect(queuedPositions(recs[0].events)).toEqual([1, 2]);
+      expect(queuedPositions(recs[1].events)).toEqual([2, 3]);
+      // Cancelled work is not service time: the estimates are still the priors.
+      expect((await q.stats()).serviceMs).toEqual(PRIORS);
+      stop.abort();
+      for (const e of await Promise.all(blockers)) expect(e.code).toBe("CANCELLED");
+      await Promise.all([a, b, d]);
+    } finally {
+      await q.close({ drainMs: 0 });
+    }
+  });
+
+  test("cancelled and shut-down jobs are not service time; finished and refused jobs count their own run", async () => {
+    const q = await make({ jobTimeoutMs: 30_000, perUserLimit: 4, cheapFirst: false });
+    let closing: Promise<void> | undefined;
+    try {
+      const ac = new AbortController();
+      // It ran at least 0.3 s: had it counted, the meme estimate (0.15 s) would have moved.
+      const cancelled = await expectRejects(q.submit(memeJob("spin:60000"), { ...who(), signal: ac.signal, onProgress: (e) => e.type === "started" && setTimeout(() => ac.abort(), 300) }));
+      expect(cancelled.code).toBe("CANCELLED");
+      expect((await q.stats()).serviceMs).toEqual(PRIORS);
+
+      // A finished job adds its own run time (from its start to its result) to the mean, at most the
+      // time this test waited for it.
+      let t0 = performance.now();
+      await q.submit(memeJob(), who());
+      let waited = performance.now() - t0;
+      const m1 = (await q.stats()).serviceMs.meme;
+      expect(m1).toBeGreaterThanOrEqual(0.8 * PRIORS.meme - 1);
+      expect(m1).toBeLessThanOrEqual(0.8 * PRIORS.meme + 0.2 * waited + 1);
+      t0 = performance.now();
+      expect((await expectRejects(q.submit(memeJob("fail"), who()))).code).toBe("NO_FACE");
+      waited = performance.now() - t0;
+      const m2 = (await q.stats()).serviceMs.meme;
+      expect(m2).toBeGreaterThanOrEqual(0.8 * m1 - 1);
+      expect(m2).toBeLessThanOrEqual(0.8 * m1 + 0.2 * waited + 1);
+
+      // Without cheap-first, kinds run in the order they came.
+      const started: string[] = [];
+      const track = (tag: string) => ({ ...who(), onProgress: (e: ProgressEvent) => e.type === "started" && started.push(tag) });
+      const first = q.submit(memeJob("spin:300"), track("blocker"));
+      await vi.waitFor(() => expect(started).toEqual(["blocker"]));
+      await Promise.all([first, q.submit(animated, track("animated")), q.submit(enrol, track("enrol")), q.submit(memeJob(), track("meme"))]);
+      expect(started).toEqual(["blocker", "animated", "enrol", "meme"]);
+
+      const before = (await q.stats()).serviceMs;
+      const stopped = await expectRejects(
+        q.submit(memeJob("spin:60000"), { ...who(), onProgress: (e) => e.type === "started" && setTimeout(() => (closing = q.close({ drainMs: 0 })), 300) }),
+      );
+      expect(stopped.code).toBe("BUSY");
+      expect(stopped.details).toEqual({ reason: "shutdown" });
+      expect((await q.stats()).serviceMs).toEqual(before);
+    } finally {
+      await (closing ?? q.close({ drainMs: 0 }));
+    }
+  });
+});
+
 describe("local queue shutdown", LONGER, () => {
   test("close drains what it can in time and tells the rest to come back", async () => {
     const q = await make({ perUserLimit: 4 });
     // Idle: close does not wait for its drain time.
     const idle = await make();
     await idle.close({ drainMs: 60_000 });
+    // One running job and nothing waiting: close still waits for it.
+    const lone = await make({ jobTimeoutMs: 30_000 });
+    const alone = lone.submit(memeJob("spin:200"), who());
+    await lone.close({ drainMs: 30_000 });
+    await expect(alone).resolves.toMatchObject({ kind: "meme" });
 
     const running = q.submit(memeJob("spin:200"), who());
     const queuedJob = q.submit(memeJob("spin:10"), who());
@@ -218,7 +349,10 @@ describe("local queue shutdown", LONGER, () => {
       expect(e.code).toBe("BUSY");
       expect(e.details).toMatchObject({ reason: "shutdown" });
     }
-    expect(rec.events.map((e) => e.type)).toEqual(["queued", "failed"]);
+    expect(rec.events).toEqual([
+      { type: "queued", position: 1, etaSeconds: expect.any(Number) },
+      { type: "failed", message: "Mimic is restarting. Please try again in a minute." },
+    ]);
   });
 
   test("a cancelled last waiting job lets a pending close finish", async () => {
@@ -251,20 +385,25 @@ describe("local queue while workers cannot load their handlers", LONGER, () => {
   test("waiting and new jobs are refused as BUSY 'restarting', and it serves again once they load", async () => {
     const q = await make({ perUserLimit: 4, handlersUrl: FLAKY, restartBackoff: { initialMs: 100, maxMs: 400 } });
     try {
+      const s0 = await q.stats();
       writeFileSync(flag, "");
       const crashed = q.submit(memeJob("crash"), who());
       const waiting = recorder();
-      const behind = q.submit(memeJob(), { ...who(), ...waiting });
+      const behind = q.submit(memeJob(), { ...who("s1", "hank"), ...waiting });
       expect((await expectRejects(crashed)).code).toBe("INTERNAL");
       const e = await expectRejects(behind);
       expect(e.details).toMatchObject({ reason: "restarting" });
       expect(waiting.events.at(-1)).toEqual({ type: "failed", message: e.userMessage });
       const before = await q.stats();
+      // The waiting job is counted as refused, the crashed one as failed.
+      expect([before.rejected - s0.rejected, before.failed - s0.failed]).toEqual([1, 1]);
       const fresh = await expectRejects(q.submit(memeJob(), who()));
       expect(fresh.details).toMatchObject({ reason: "restarting" });
       expect((await q.stats()).rejected - before.rejected).toBe(1);
       rmSync(flag);
       await vi.waitFor(async () => q.submit(memeJob(), who()), { timeout: 30_000, interval: 50 });
+      // hank's refused job gave his slot back: he may have his full four in flight.
+      await expect(Promise.all([1, 2, 3, 4].map(() => q.submit(memeJob(), who("s1", "hank"))))).resolves.toHaveLength(4);
     } finally {
       await q.close({ drainMs: 0 });
     }
@@ -276,7 +415,8 @@ describe("local queue routing by capability", LONGER, () => {
   const generator = { dir: "/nonexistent-models", provider: "cpu" as const, threads: 1, cacheDir: "/nonexistent-cache" };
 
   test("a job for the generator waits for a worker that has it; a mesh job behind it goes first on another", async () => {
-    const q = await make({ workers: 2, perUserLimit: 4, handlersUrl: CAPABLE, settings: { ...ONE_THREAD, generator }, generatorWorkers: 1 });
+    // A generous job timeout: it bounds a hang here, the blockers must never run into it on a loaded machine.
+    const q = await make({ workers: 2, perUserLimit: 4, jobTimeoutMs: 30_000, handlersUrl: CAPABLE, settings: { ...ONE_THREAD, generator }, generatorWorkers: 1 });
     try {
       const started: string[] = [];
       const track = (tag: string) => ({ ...who(), onProgress: (e: ProgressEvent) => e.type === "started" && started.push(tag) });
