@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import sharp from "sharp";
 import { createCore, type CommandContext, type Core } from "../../src/core/index.ts";
 import { storeAudit, storeModeration, storeTemplates } from "../../src/core/bindings.ts";
@@ -8,6 +8,7 @@ import type { ImageResult } from "../../src/queue/jobs.ts";
 import { sha256Hex } from "../../src/templates/audit.ts";
 import { openStore, type Store } from "../../src/templates/index.ts";
 import { MimicError } from "../../src/errors.ts";
+import { logger } from "../../src/logger.ts";
 import { createTestDb, dialects, type TestDb } from "../templates/helpers.ts";
 import { queueDouble, testContext, type QueueDouble } from "./doubles.ts";
 import { FACE_JPG, REACTION_LAUGH_JPG } from "./images.ts";
@@ -145,6 +146,82 @@ for (const { dialect, skip } of dialects) {
       tooLarge(await meme({}, { image: bytes(new Uint8Array(25 * MIB + 1)) }), "25.0 MiB");
       // Exactly the limit is read (and then judged as a picture).
       expect((await meme({ downloadLimitBytes: REACTION_LAUGH_JPG.byteLength }, {})).file).toBeDefined();
+    });
+
+    it("a face name that does not exist is named as missing (not as 'no face yet'), with the faces there are", async () => {
+      await save("me");
+      const r = await meme({}, { template: "nope" });
+      expect(r).toMatchObject({ errorCode: "NOT_FOUND", ephemeral: true });
+      expect(r.text).toBe('You have no face named "nope". Your faces: me.');
+    });
+
+    it("the operators' log: failures as errors, refusals as info, and a refund or refusal record that fails as a warning", async () => {
+      await save("me");
+      const error = vi.spyOn(logger, "error");
+      const info = vi.spyOn(logger, "info");
+      const warn = vi.spyOn(logger, "warn");
+      try {
+        // A refusal (a MimicError other than INTERNAL) is info, with its code and the request id.
+        nextResult = () => {
+          throw new MimicError("BAD_INPUT", "odd");
+        };
+        await meme({ requestId: "req-refused" });
+        expect(info).toHaveBeenCalledWith({ code: "BAD_INPUT", requestId: "req-refused", msg: "odd" }, "command refused");
+        expect(error).not.toHaveBeenCalled();
+        // INTERNAL and anything that is not a MimicError are errors, with what the log needs.
+        nextResult = () => ({ kind: "enrol", face: { data: {} } });
+        await meme({ requestId: "req-enrol" });
+        const boom = new Error("boom");
+        nextResult = () => {
+          throw boom;
+        };
+        await meme({ requestId: "req-boom", platform: "discord" });
+        expect(error).toHaveBeenCalledTimes(2);
+        const [[first, firstMsg], [second, secondMsg]] = error.mock.calls as unknown as Array<[{ err: Error; requestId: string; platform: string }, string]>;
+        expect(first).toMatchObject({ requestId: "req-enrol", platform: "discord" });
+        expect(first.err.message).toBe("enrol result for a render job");
+        expect(second).toEqual({ err: boom, requestId: "req-boom", platform: "discord" });
+        expect([firstMsg, secondMsg]).toEqual(["command failed", "command failed"]);
+        expect(info).toHaveBeenCalledTimes(1);
+
+        // A store that fails to give a use back, or to record a refusal: warned, and the user still hears the job's own answer.
+        const storeGone = new Error("store gone");
+        const real = storeModeration(store);
+        const flaky = createCore(
+          {
+            templates: storeTemplates(store),
+            moderation: { ...real, admit: async (scope, kind) => ({ ...(await real.admit(scope, kind)), refund: () => Promise.reject(storeGone) }), recordRefusal: () => Promise.reject(storeGone) },
+            queue,
+          },
+          { maxInputBytes: 25 * MIB },
+        );
+        nextResult = () => {
+          throw new MimicError("UNSAFE_CONTENT", "That picture looks explicit.", { details: { stage: "output" } });
+        };
+        const refused = await flaky.meme(ctx({ requestId: "req-nsfw", serverId: "g7" }), { image: bytes(REACTION_LAUGH_JPG) });
+        expect(refused).toMatchObject({ errorCode: "UNSAFE_CONTENT", text: "That picture looks explicit." });
+        expect(warn.mock.calls).toEqual([
+          [{ err: storeGone, requestId: "req-nsfw" }, "refund failed"],
+          [{ requestId: "req-nsfw", platform: "discord", serverId: "g7", stage: "output" }, "nsfw gate refused a request"],
+          [{ err: storeGone, requestId: "req-nsfw" }, "recording a refusal failed"],
+        ]);
+      } finally {
+        vi.restoreAllMocks();
+      }
+    });
+
+    it("an NSFW refusal without details, and a moderation port that records no refusals, still answer the refusal", async () => {
+      await save("me");
+      const { recordRefusal: _unused, ...withoutRecord } = storeModeration(store);
+      const plain = createCore({ templates: storeTemplates(store), moderation: withoutRecord, queue }, { maxInputBytes: 25 * MIB });
+      for (const c of [core, plain]) {
+        nextResult = () => {
+          throw new MimicError("UNSAFE_CONTENT", "That picture looks explicit.");
+        };
+        expect(await c.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) })).toMatchObject({ errorCode: "UNSAFE_CONTENT", text: "That picture looks explicit." });
+      }
+      // Both uses were given back; only the core with the store's recorder counted one refusal.
+      expect((await store.moderation.usageReport({ platform: "discord", serverId: "g1", isAdmin: true })).today.byCommand).toEqual({ refused_nsfw: 1 });
     });
 
     it("the result must fit the chat: exactly the limit is sent", async () => {
