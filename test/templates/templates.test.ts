@@ -171,25 +171,28 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
   it.skipIf(skip)("refuses a malformed enrolment result as INTERNAL and saves nothing", async () => {
     const owner = { platform: "discord", userId: "malformed" };
     const good = fakeTemplate("malformed");
-    const bad: Array<[string, Partial<typeof good>]> = [
-      ["no crop", { cropPng: new Uint8Array(7).fill(0x89) }],
-      ["crop not a PNG", { cropPng: new Uint8Array(64).fill(7) }],
-      ["crop PNG's second byte wrong", { cropPng: Uint8Array.from([0x89, 0x51, ...new Uint8Array(30)]) }],
-      ["crop size too small", { cropSize: 15 }],
-      ["crop size too large", { cropSize: 4097 }],
-      ["crop size not whole", { cropSize: 100.5 }],
-      ["landmarks short", { landmarks: new Float32Array(468 * 3 - 1) }],
-      ["landmarks not floats", { landmarks: Array.from(good.landmarks) as unknown as Float32Array }],
-      ["embedding empty", { embedding: new Float32Array(0) }],
-      ["embedding not floats", { embedding: Array.from(good.embedding) as unknown as Float32Array }],
+    // Each case with the problem the log names (the user only hears that it failed on our side).
+    const bad: Array<[string, Partial<typeof good>, string]> = [
+      ["no crop", { cropPng: new Uint8Array(7).fill(0x89) }, "crop PNG missing"],
+      ["crop not a PNG", { cropPng: new Uint8Array(64).fill(7) }, "crop is not a PNG"],
+      ["crop PNG's second byte wrong", { cropPng: Uint8Array.from([0x89, 0x51, ...new Uint8Array(30)]) }, "crop is not a PNG"],
+      ["crop size too small", { cropSize: 15 }, "bad crop size"],
+      ["crop size too large", { cropSize: 4097 }, "bad crop size"],
+      ["crop size not whole", { cropSize: 100.5 }, "bad crop size"],
+      ["landmarks short", { landmarks: new Float32Array(468 * 3 - 1) }, "landmarks must be 468×3"],
+      ["landmarks not floats", { landmarks: Array.from(good.landmarks) as unknown as Float32Array }, "landmarks must be 468×3"],
+      ["embedding empty", { embedding: new Float32Array(0) }, "embedding missing"],
+      ["embedding not floats", { embedding: Array.from(good.embedding) as unknown as Float32Array }, "embedding missing"],
+      ["everything wrong", { cropPng: new Uint8Array(0), cropSize: 0, landmarks: new Float32Array(0), embedding: new Float32Array(0) }, "crop PNG missing, bad crop size, landmarks must be 468×3, embedding missing"],
     ];
-    for (const [what, change] of bad) {
+    for (const [what, change, problem] of bad) {
       const e = await store.templates.save(owner, "face", { ...good, ...change }).then(
         () => null,
         (err: unknown) => err as MimicError,
       );
       expect(e?.code, what).toBe("INTERNAL");
       expect(e?.userMessage, what).toBe("That face could not be saved because of an internal error. Please try again.");
+      expect(e?.message, what).toBe(`invalid enrolment result: ${problem}`);
     }
     expect(await store.templates.list(owner)).toEqual([]);
     // The limits themselves are allowed.
