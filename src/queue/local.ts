@@ -141,14 +141,13 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
   }
 
   function pump(): void {
-    let started = false;
     while (pool.idle > 0 && sched.size > 0) {
       const entry = nextRunnable();
       if (!entry) break;
       start(entry.item);
-      started = true;
     }
-    if (started) announcePositions();
+    // Also when nothing started: a job that no idle worker can run (the generator's) still hears its place.
+    announcePositions();
     if (closing && sched.size === 0 && running.size === 0) drained?.();
   }
 
@@ -238,8 +237,7 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
           p.detachAbort = () => so.signal!.removeEventListener("abort", onAbort);
         }
         sched.push(p.entry);
-        if (pool.idle > 0) pump();
-        else announcePositions();
+        pump();
       });
     },
 

@@ -15,7 +15,7 @@ import { ONE_THREAD, TEST_HANDLERS, expectRejects, memeJob, recorder } from "./h
 
 // A job that never ends fails its test in seconds (most pass in under one), so a mutant that stalls the
 // queue is caught by the test itself rather than by Stryker's longer timeout and runner restart.
-const SHORT = { timeout: 5_000 };
+const SHORT = { timeout: 10_000 };
 const LONGER = { timeout: 15_000 };
 
 type Queue = InferenceQueue & { ready(): Promise<void> };
@@ -157,12 +157,17 @@ describe("local queue rules (one worker, shared)", SHORT, () => {
 
     const run = new AbortController();
     const runRec = recorder();
-    const running = q.submit(memeJob("spin:60000"), { ...who(), signal: run.signal, onProgress: (e) => (runRec.onProgress(e), e.type === "started" && setTimeout(() => run.abort(), 50)) });
+    const running = q.submit(memeJob("spin:60000"), { ...who("s1", "ivy"), signal: run.signal, onProgress: (e) => (runRec.onProgress(e), e.type === "started" && setTimeout(() => run.abort(), 50)) });
+    const ivysNext = q.submit(memeJob(), who("s1", "ivy"));
     const e2 = await expectRejects(running);
     expect(e2.code).toBe("CANCELLED");
     expect(runRec.events.map((e) => e.type)).toEqual(["started", "failed"]);
+    // The cancelled running job gave back its one slot: ivy's other job still counts.
+    const ivysLast = q.submit(memeJob(), who("s1", "ivy"));
+    expect((await expectRejects(q.submit(memeJob(), who("s1", "ivy")))).details).toEqual({ reason: "user", limit: 2 });
+    await Promise.all([ivysNext, ivysLast]);
     const s = await q.stats();
-    expect(s.completed - before.completed).toBe(3);
+    expect(s.completed - before.completed).toBe(5);
     expect(s.failed - before.failed).toBe(1);
     expect(s).toMatchObject({ waiting: 0, running: 0 });
   });
@@ -319,14 +324,12 @@ describe("local queue figures from the measured service times", LONGER, () => {
   });
 });
 
-describe("local queue shutdown", LONGER, () => {
+describe("local queue shutdown", { timeout: 30_000 }, () => {
   test("close drains what it can in time and tells the rest to come back", async () => {
-    const q = await make({ perUserLimit: 4 });
+    const [q, idle, lone] = await Promise.all([make({ perUserLimit: 4 }), make(), make({ jobTimeoutMs: 30_000 })]);
     // Idle: close does not wait for its drain time.
-    const idle = await make();
     await idle.close({ drainMs: 60_000 });
     // One running job and nothing waiting: close still waits for it.
-    const lone = await make({ jobTimeoutMs: 30_000 });
     const alone = lone.submit(memeJob("spin:200"), who());
     await lone.close({ drainMs: 30_000 });
     await expect(alone).resolves.toMatchObject({ kind: "meme" });
@@ -423,7 +426,10 @@ describe("local queue routing by capability", LONGER, () => {
       const gen = (top: string): Job => ({ ...memeJob(top), generator: "liveportrait" });
       const first = q.submit(gen("spin:400"), track("gen1"));
       await vi.waitFor(() => expect(started).toEqual(["gen1"]));
-      const second = q.submit(gen("spin:5"), track("gen2"));
+      const waitingRec = recorder();
+      const second = q.submit(gen("spin:5"), { ...track("gen2"), onProgress: (e: ProgressEvent) => (waitingRec.onProgress(e), e.type === "started" && started.push("gen2")) });
+      // The mesh worker is idle but cannot take it: it still hears its place.
+      expect(waitingRec.events).toEqual([{ type: "queued", position: 1, etaSeconds: expect.any(Number) }]);
       const mesh = q.submit(memeJob("spin:5"), track("mesh"));
       await Promise.all([first, second, mesh]);
       expect(started).toEqual(["gen1", "mesh", "gen2"]);
