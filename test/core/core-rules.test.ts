@@ -393,9 +393,13 @@ for (const { dialect, skip } of dialects) {
 
       for (const v of ["0.5", ".5", "1", "1.0", "1.00"]) expect(await set("nsfw_threshold", v)).toContain(`threshold ${Number(v)})`);
       expect(await set("nsfw_threshold", "DEFAULT")).toContain("threshold 0.7)");
-      for (const v of ["0", "0.0", "1.5", "1.01", "x0.5", "0.5x", "xdefault", "defaultx"]) {
+      // "+0.5" and "0.5e0" are numbers JavaScript reads as 0.5: only the pattern, whole, refuses them.
+      for (const v of ["0", "0.0", "1.5", "1.01", "x0.5", "0.5x", "xdefault", "defaultx", "+0.5", "0.5e0", "1e-1"]) {
         expect(await refusal("nsfw_threshold", v)).toBe(`The NSFW threshold is a number above 0 and at most 1 (e.g. 0.7), or “default”; not “${v}”.`);
       }
+      expect(await refusal("nsfw_threshold", `0.5${"x".repeat(30)}`)).toBe(
+        `The NSFW threshold is a number above 0 and at most 1 (e.g. 0.7), or “default”; not “0.5${"x".repeat(17)}”.`,
+      );
 
       expect(await set("channel", "add   c9")).toContain("• channels: c9");
 
@@ -414,6 +418,16 @@ for (const { dialect, skip } of dialects) {
         expect(await save("me")).toMatchObject({ errorCode: "INTERNAL", text: "That face could not be saved because of an internal error. Please try again." });
       }
       expect(await store.templates.list({ platform: "discord", userId: "101" })).toEqual([]);
+      // The operators' log says what went wrong.
+      const error = vi.spyOn(logger, "error");
+      try {
+        nextResult = () => ({ kind: "enrol", face: { data: null } });
+        await save("me");
+        expect(error).toHaveBeenCalledTimes(1);
+        expect((error.mock.calls[0][0] as { err: Error }).err.message).toBe("enrol job returned no EnrolledTemplate");
+      } finally {
+        vi.restoreAllMocks();
+      }
     });
 
     it("every reply but a picture is private; a fresh server's usage has no top list; odd results are refused", async () => {
