@@ -176,6 +176,7 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
       ["no crop", { cropPng: new Uint8Array(7).fill(0x89) }, "crop PNG missing"],
       ["crop not a PNG", { cropPng: new Uint8Array(64).fill(7) }, "crop is not a PNG"],
       ["crop PNG's second byte wrong", { cropPng: Uint8Array.from([0x89, 0x51, ...new Uint8Array(30)]) }, "crop is not a PNG"],
+      ["crop PNG's first byte wrong", { cropPng: Uint8Array.from([0x88, 0x50, ...new Uint8Array(30)]) }, "crop is not a PNG"],
       ["crop size too small", { cropSize: 15 }, "bad crop size"],
       ["crop size too large", { cropSize: 4097 }, "bad crop size"],
       ["crop size not whole", { cropSize: 100.5 }, "bad crop size"],
@@ -227,8 +228,9 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
   it.skipIf(skip)("without the blob reader, get() reads a face's data through Prisma, exactly and only the owner's", async () => {
     const owner = { platform: "discord", userId: "noblobs" };
     const face = fakeTemplate("noblobs");
+    // Someone else's face first: a read that lost its where clause would return theirs (also when this test runs alone).
+    await store.templates.save({ platform: "discord", userId: "noblobs-other" }, "other", fakeTemplate("noblobs-other"));
     await store.templates.save(owner, "mine", face);
-    await store.templates.save(bob, "other", fakeTemplate("noblobs-bob"));
     const client = createPrismaClient(resolveDatabaseTarget(db.url));
     try {
       const plain = new TemplateStore(client, 4);
