@@ -5,11 +5,12 @@
  * tar -x -C DIR`, then `ln -s $PWD/node_modules DIR/node_modules`); `.` is this one. Reports per-stage p50/min,
  * wall and CPU time (all threads) per meme, and each tree's paired ratio against the first.
  */
-import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import sharp from "sharp";
+import { ms, percentile } from "./context.ts";
+import { CAPTIONS, memeInputs } from "./meme.ts";
 
 const args = process.argv.slice(2);
 const dirs = args.filter((a) => !a.startsWith("--"));
@@ -19,9 +20,6 @@ if (dirs.length === 0) {
   process.exit(2);
 }
 sharp.concurrency(1);
-const CAPTIONS = { top: "when the build passes", bottom: "on the first try" };
-const here = path.resolve(import.meta.dirname, "..");
-const fixture = (f: string) => new Uint8Array(readFileSync(path.join(here, "test/fixtures/faces", f)));
 const load = (dir: string, rel: string) => import(pathToFileURL(path.resolve(dir, rel)).href);
 const trees = await Promise.all(
   dirs.map(async (dir) => {
@@ -30,11 +28,7 @@ const trees = await Promise.all(
     return { name: path.basename(path.resolve(dir)), meme, analyzer: await face.createFaceAnalyzer({ provider: "cpu", threads: 1 }) };
   }),
 );
-const image = await load(here, "src/pipeline/image/index.ts");
-const templateBytes = fixture("grace_hopper_512x512.jpg");
-const laugh = await image.decodeImage(fixture("franck_04117.jpg"));
-const crop = image.cropImage(laugh, { x: 104, y: 32, width: 512, height: 512 });
-const reactionBytes = new Uint8Array(await sharp(crop.data, { raw: { width: 512, height: 512, channels: 3 } }).jpeg({ quality: 90 }).toBuffer());
+const { templateBytes, reactionBytes } = await memeInputs();
 
 const samples = trees.map(() => new Map<string, number[]>());
 const bytes = trees.map(() => 0);
@@ -54,9 +48,8 @@ for (let r = -5; r < rounds; r++) {
   }
 }
 for (const t of trees) await t.analyzer.dispose();
-const sorted = (v: number[]) => [...v].sort((a, b) => a - b);
-const p50 = (v: number[]) => sorted(v)[Math.floor(v.length / 2)];
-const f = (v: number) => v.toFixed(1);
+const p50 = (v: number[]) => percentile(v, 50);
+const f = ms;
 const lines = [
   `Started ${started}, 1-minute load ${loadAtStart.toFixed(2)} → ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} cores; ${rounds} rounds, one meme per tree each, order rotating.`,
   "",

@@ -14,21 +14,25 @@ import { makeMeme } from "../src/pipeline/transfer/meme.ts";
 import { ms, percentile, type BenchContext } from "./context.ts";
 
 const TARGET_P50_MS = 60;
-const CAPTIONS = { top: "when the build passes", bottom: "on the first try" };
+export const CAPTIONS = { top: "when the build passes", bottom: "on the first try" };
 
-export async function run(ctx: BenchContext): Promise<string> {
-  const roundsArg = ctx.args.find((a) => a.startsWith("--rounds="));
-  const rounds = roundsArg ? Math.max(3, Number(roundsArg.split("=")[1])) : 30;
-  sharp.concurrency(1);
+/** The bench's pair as bytes: grace_hopper (template) and the laugh (open mouth: the mouth-interior path runs), cropped to 512×512 around the face. */
+export async function memeInputs(): Promise<{ templateBytes: Uint8Array; reactionBytes: Uint8Array }> {
   const fixture = (f: string) => new Uint8Array(readFileSync(new URL(`../test/fixtures/faces/${f}`, import.meta.url)));
-  const templateBytes = fixture("grace_hopper_512x512.jpg");
-  // The laugh (open mouth: the mouth-interior path runs), cropped to 512×512 around the face.
   const laugh = await decodeImage(fixture("franck_04117.jpg"));
   const reactionBytes = new Uint8Array(
     await sharp(cropImage(laugh, { x: 104, y: 32, width: 512, height: 512 }).data, { raw: { width: 512, height: 512, channels: 3 } })
       .jpeg({ quality: 90 })
       .toBuffer(),
   );
+  return { templateBytes: fixture("grace_hopper_512x512.jpg"), reactionBytes };
+}
+
+export async function run(ctx: BenchContext): Promise<string> {
+  const roundsArg = ctx.args.find((a) => a.startsWith("--rounds="));
+  const rounds = roundsArg ? Math.max(3, Number(roundsArg.split("=")[1])) : 30;
+  sharp.concurrency(1);
+  const { templateBytes, reactionBytes } = await memeInputs();
   const analyzer = await createFaceAnalyzer({ provider: "cpu", threads: 1 });
   const template = await decodeImage(templateBytes);
   const templateFace = (await analyzer.analyze(template)).faces[0]!;
