@@ -208,8 +208,9 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
     expect(none.details).toEqual({ reason: "noFaces", names: [] });
     await store.templates.save(owner, "zed", fakeTemplate("named-zed"));
     await store.templates.save(owner, "amy", fakeTemplate("named-amy"));
-    for (const p of [store.templates.find(owner, "bo"), store.templates.get(owner, "bo"), store.templates.rename(owner, "bo", "cy")]) {
-      const e = await rejects(p, "NOT_FOUND");
+    // Each call starts only when awaited: a rejection created ahead of its await is reported as unhandled.
+    for (const call of [() => store.templates.find(owner, "bo"), () => store.templates.get(owner, "bo"), () => store.templates.rename(owner, "bo", "cy")]) {
+      const e = await rejects(call(), "NOT_FOUND");
       expect(e.userMessage).toBe('You have no face named "bo". Your faces: zed, amy.');
       expect(e.details).toEqual({ reason: "noSuchFace", names: ["zed", "amy"] });
     }
@@ -218,8 +219,8 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
     expect([...(full.details!.names as string[])].sort()).toEqual(["amy", "zed"]); // in no particular order
     // A user row whose default points nowhere (what the store never leaves, but a hand edit can).
     await db.query("UPDATE users SET default_template_id = NULL WHERE platform_user_id = 'named'");
-    for (const p of [store.templates.find(owner), store.templates.get(owner)]) {
-      const e = await rejects(p, "NOT_FOUND");
+    for (const call of [() => store.templates.find(owner), () => store.templates.get(owner)]) {
+      const e = await rejects(call(), "NOT_FOUND");
       expect(e.userMessage).toBe("You have no default face. Choose one of: zed, amy.");
       expect(e.details).toEqual({ reason: "noDefault", names: ["zed", "amy"] });
     }
