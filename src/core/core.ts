@@ -113,7 +113,7 @@ function failureReply(e: unknown, ctx: CommandContext): Reply {
   if (!isMimicError(e) || e.code === "INTERNAL") {
     logger.error({ err: e, requestId: ctx.requestId, platform: ctx.platform }, "command failed");
   } else {
-    logger.info({ code: e.code, requestId: ctx.requestId, msg: e.message }, "command refused");
+    logger.info({ code: e.code, requestId: ctx.requestId, message: e.message }, "command refused");
   }
   const saveHint = isMimicError(e) && e.details?.reason === "noFaces" ? ` Save one with ${hint(ctx.platform, "saveFace")}.` : "";
   return { text: userMessageOf(e) + saveHint, ephemeral: true, errorCode: isMimicError(e) ? e.code : "INTERNAL" };

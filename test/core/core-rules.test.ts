@@ -166,7 +166,8 @@ for (const { dialect, skip } of dialects) {
           throw new MimicError("BAD_INPUT", "odd");
         };
         await meme({ requestId: "req-refused" });
-        expect(info).toHaveBeenCalledWith({ code: "BAD_INPUT", requestId: "req-refused", msg: "odd" }, "command refused");
+        // pino lets the log line's own text overwrite a `msg` field, so the error text travels as `message`.
+        expect(info).toHaveBeenCalledWith({ code: "BAD_INPUT", requestId: "req-refused", message: "odd" }, "command refused");
         expect(error).not.toHaveBeenCalled();
         // INTERNAL and anything that is not a MimicError are errors, with what the log needs.
         nextResult = () => ({ kind: "enrol", face: { data: {} } });
