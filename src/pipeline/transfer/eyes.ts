@@ -58,6 +58,12 @@ const BAND_LOWER = 0.2;
 /** Lash line thickness outside the opening, in eye widths (capped at half the lid-to-fold distance). */
 const LASH_UPPER = 0.07;
 const LASH_LOWER = 0.04;
+/** Lash lines start thinning when a lid column is closed below this share of its template opening... */
+const LASH_THIN_FROM = 0.5;
+/** ...down to this share of their thickness once shut. */
+const LASH_SHUT = 0.4;
+/** A column open less than this share of its template opening is drawn shut. */
+const SHUT_BELOW = 0.12;
 /** Lid-curve samples across each eye. */
 const SAMPLES = 48;
 /** A point moved less than this (pixels) counts as unmoved: the mesh warp's own result is kept. */
@@ -224,15 +230,74 @@ function curveAt(c: Float64Array, u: number): number {
  * Pure 1-D map, monotone except for the jump a closing lid makes over the eyeball it covers.
  */
 export function eyeColumnSource(v: number, o: EyeColumn, t: EyeColumn): number {
-  if (v < o.upper) return lidSkin(v, o.fold, o.upper, t.fold, t.upper, LASH_UPPER);
-  if (v > o.lower) return 2 * t.lower - lidSkin(2 * o.lower - v, 2 * o.lower - o.lowFold, o.lower, 2 * t.lower - t.lowFold, t.lower, LASH_LOWER);
+  const thin = lashThinning(o, t);
+  // Shut: the upper lid reaches the lower lash line; the slit left between them is lid, not eyeball.
+  const upper = thin.shut ? o.lower : o.upper;
+  if (v < upper) return lidSkin(v, o.fold, upper, t.fold, t.upper, LASH_UPPER, thin.k);
+  if (v > o.lower) return 2 * t.lower - lidSkin(2 * o.lower - v, 2 * o.lower - o.lowFold, o.lower, 2 * t.lower - t.lowFold, t.lower, LASH_LOWER, thin.k);
   return opening(v, o.upper, o.lower, t.upper, t.lower);
 }
 
-/** Fold → lid (increasing v): the lash line next to the lid keeps its thickness, the skin above stretches. */
-function lidSkin(v: number, fold: number, lid: number, foldT: number, lidT: number, lash: number): number {
+/**
+ * A lid coming down over the eyeball turns its lashes down: seen from the front the lash lines thin to a
+ * line (k, × their template thickness), and an eye closed to a slit (shut) shows no eyeball at all.
+ */
+function lashThinning(o: EyeColumn, t: EyeColumn): { k: number; shut: boolean } {
+  const open = t.lower - t.upper;
+  const c = open > 1e-9 ? (o.lower - o.upper) / open : 1;
+  const k = LASH_SHUT + (1 - LASH_SHUT) * Math.min(1, Math.max(0, (c - SHUT_BELOW) / (LASH_THIN_FROM - SHUT_BELOW)));
+  return { k, shut: c < SHUT_BELOW };
+}
+
+/** How a column of a closing upper lid is drawn as unrolled lid skin (see coveringLid). */
+export interface CoveringLid {
+  /** How much of this layout replaces the plain stretch (0: none, 1: all), by how far the lid closed. */
+  w: number;
+  /** Template v shown 1:1 below the fold (the crease and the lid skin the template shows). */
+  src: number;
+  /** How much of the lid skin colour replaces that (0 by the fold, 1 on the unrolled skin). */
+  fill: number;
+  /** 0 at the top of the unrolled skin, 1 at the lash line (the lid turning under, in shade). */
+  depth: number;
+}
+
+/**
+ * A lid closing over the eyeball unrolls skin that the open eye hid under its crease, and the crease
+ * flattens: below the fold the template's skin is shown unstretched, fading over the upper half of the lid
+ * into the lid's own skin colour (lidSkinColours), a little darker towards the lash line where the lid turns
+ * under. Stretching the template's lid band down instead drew its crease, highlight, lash shadow and makeup
+ * as a tall banded strip that still looked (and read) like an open eye. False outside the upper lid's skin,
+ * or when the column closed too little for this to apply.
+ */
+export function coveringLid(v: number, o: EyeColumn, t: EyeColumn, out: CoveringLid): boolean {
+  const open = t.lower - t.upper;
+  const c = open > 1e-9 ? (o.lower - o.upper) / open : 1;
+  const w = Math.min(1, Math.max(0, (COVER_FROM - c) / (COVER_FROM - SHUT_BELOW)));
+  if (w <= 0) return false;
+  const thin = lashThinning(o, t);
+  const lid = thin.shut ? o.lower : o.upper;
+  const lashT = Math.min(LASH_UPPER, 0.5 * (t.upper - t.fold));
+  const lashTop = lid - Math.min(lashT * thin.k, 0.5 * (lid - o.fold));
+  if (!(v > o.fold && v < lashTop)) return false;
+  const h = lashTop - o.fold;
+  out.w = w;
+  out.src = Math.min(t.fold + (v - o.fold), t.upper - lashT);
+  out.fill = Math.min(1, (v - o.fold) / (FILL_RAMP * h));
+  out.depth = (v - o.fold) / h;
+  return true;
+}
+
+/** Closing below this share of its opening, a column starts to be drawn as unrolled lid skin (all of it when shut). */
+const COVER_FROM = 0.6;
+/** Share of the lid (fold to lash line) over which the template's skin by the fold fades into the lid skin. */
+const FILL_RAMP = 0.5;
+/** How much darker the unrolled lid is at its lash line than at its top. */
+const LID_SHADE = 0.15;
+
+/** Fold → lid (increasing v): the lash line next to the lid keeps its thickness (× thin), the skin above stretches. */
+function lidSkin(v: number, fold: number, lid: number, foldT: number, lidT: number, lash: number, thin = 1): number {
   const lashT = Math.min(lash, 0.5 * (lidT - foldT));
-  const lashO = Math.min(lashT, 0.5 * (lid - fold));
+  const lashO = Math.min(lashT * thin, 0.5 * (lid - fold));
   if (v >= lid - lashO) return lerp(v, lid - lashO, lid, lidT - lashT, lidT);
   return lerp(v, fold, lid - lashO, foldT, lidT - lashT);
 }
@@ -343,6 +408,9 @@ function paintEye(out: RgbImage, to: EyeFrame, src: RgbImage, from: EyeFrame, ir
   const bands: OpeningBands = { topT: 0, botT: 0, topO: 0, botO: 0, r0: 0, r1: 0 };
   const fromCurves = { upper: (u: number) => curveAt(from.upper, u), lower: (u: number) => curveAt(from.lower, u) };
   const uv = new Float64Array(2);
+  const cover: CoveringLid = { w: 0, src: 0, fill: 0, depth: 0 };
+  const px = new Uint8Array(3);
+  let skin: Float64Array | null = null; // only for a closing lid (see coveringLid)
   for (let y = ys; y <= ye; y++) {
     for (let x = xs; x <= xe; x++) {
       const dx = x - to.ox, dy = y - to.oy;
@@ -370,10 +438,66 @@ function paintEye(out: RgbImage, to: EyeFrame, src: RgbImage, from: EyeFrame, ir
         }
       }
       const su = tu * from.width, sv = tv * from.width;
-      sampleBilinear(src, from.ox + su * from.ux + sv * from.vx, from.oy + su * from.uy + sv * from.vy, od, (y * W + x) * 3);
+      const q = (y * W + x) * 3;
+      sampleBilinear(src, from.ox + su * from.ux + sv * from.vx, from.oy + su * from.uy + sv * from.vy, od, q);
+      if (coveringLid(v, o, t, cover)) {
+        skin ??= lidSkinColours(src, from);
+        const cv = cover.src * from.width;
+        sampleBilinear(src, from.ox + su * from.ux + cv * from.vx, from.oy + su * from.uy + cv * from.vy, px, 0);
+        const shade = 1 - LID_SHADE * cover.depth * cover.depth;
+        const x = Math.min(1, Math.max(0, u)) * (SAMPLES - 1);
+        const k = Math.min(SAMPLES - 2, x | 0), a = x - k;
+        for (let c = 0; c < 3; c++) {
+          const colour = skin[3 * k + c]! * (1 - a) + skin[3 * k + 3 + c]! * a;
+          const layout = px[c]! + (colour * shade - px[c]!) * cover.fill;
+          od[q + c] = Math.round(od[q + c]! + (layout - od[q + c]!) * cover.w);
+        }
+      }
     }
   }
 }
+
+/**
+ * The template's own upper-lid skin, per lid column (SAMPLES columns across the eye, RGB): the mean of the
+ * brighter part of the column's skin from a little above the fold to the lash line, smoothed across
+ * neighbouring columns. A closing lid is drawn in it: the same skin, without the crease line and the
+ * banding that sit inside the open eye's lid.
+ */
+function lidSkinColours(src: RgbImage, f: EyeFrame): Float64Array {
+  const raw = new Float64Array(SAMPLES * 3);
+  const px = new Uint8Array(3);
+  const step = Math.max(0.005, 0.5 / f.width);
+  for (let k = 0; k < SAMPLES; k++) {
+    const u = k / (SAMPLES - 1);
+    const fold = f.fold[k]!, upper = f.upper[k]!;
+    const lash = Math.min(LASH_UPPER, 0.5 * (upper - fold));
+    const su = u * f.width;
+    const col: [number, number, number, number][] = [];
+    for (let v = fold - SKIN_ABOVE; v <= upper - lash || col.length === 0; v += step) {
+      const sv = v * f.width;
+      sampleBilinear(src, f.ox + su * f.ux + sv * f.vx, f.oy + su * f.uy + sv * f.vy, px, 0);
+      col.push([px[0]!, px[1]!, px[2]!, 0.299 * px[0]! + 0.587 * px[1]! + 0.114 * px[2]!]);
+    }
+    // The brighter part: crease, lash shadow and liner are darker than the skin that unrolls.
+    col.sort((a, b) => b[3] - a[3]);
+    const n = Math.max(1, Math.round(col.length * SKIN_BRIGHT));
+    for (let j = 0; j < n; j++) for (let c = 0; c < 3; c++) raw[3 * k + c]! += col[j]![c]! / n;
+  }
+  const out = new Float64Array(SAMPLES * 3);
+  for (let k = 0; k < SAMPLES; k++) {
+    let n = 0;
+    for (let j = Math.max(0, k - SKIN_SMOOTH); j <= Math.min(SAMPLES - 1, k + SKIN_SMOOTH); j++, n++) for (let c = 0; c < 3; c++) out[3 * k + c]! += raw[3 * j + c]!;
+    for (let c = 0; c < 3; c++) out[3 * k + c]! /= n;
+  }
+  return out;
+}
+
+/** The lid skin is sampled from this far (eye widths) above the fold: the skin a closed lid continues. */
+const SKIN_ABOVE = 0.1;
+/** Share of a lid column's skin samples, brightest first, that give its colour. */
+const SKIN_BRIGHT = 0.6;
+/** Lid columns averaged each side for the lid skin (of SAMPLES across the eye). */
+const SKIN_SMOOTH = 3;
 
 /**
  * The mesh to draw for a template (`base`) wearing the read expression `read`: lids moved LID_GAIN× as far

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { amplifyLidMotion, carryUnderEyeSkin, eyeColumnSource, openingBands, uncoveredEyeball, UNDER_EYE_DEPTH, type EyeColumn, type OpeningBands } from "../../../src/pipeline/transfer/eyes.ts";
+import { amplifyLidMotion, carryUnderEyeSkin, coveringLid, eyeColumnSource, openingBands, uncoveredEyeball, UNDER_EYE_DEPTH, type CoveringLid, type EyeColumn, type OpeningBands } from "../../../src/pipeline/transfer/eyes.ts";
 import { measureExpression } from "../../../src/pipeline/transfer/index.ts";
 import { LEFT_EYE_LOWER, LEFT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_EYE_LOWER_FOLD, RIGHT_EYE_UPPER, RIGHT_EYE_UPPER_FOLD, RIGHT_BROW } from "../../../src/pipeline/warp/landmarks.ts";
 import laugh from "./laugh-mesh.json" with { type: "json" };
@@ -56,7 +56,7 @@ describe("eyeColumnSource", () => {
   });
 
   it("nearly shut: the thin opening shows only the two lid shadows, meeting in the middle", () => {
-    const shut = { ...template, upper: 0.1, lower: 0.12, fold: -0.15 };
+    const shut = { ...template, upper: 0.08, lower: 0.12, fold: -0.15 };
     const top = eyeColumnSource(0.1005, shut, template);
     const bottom = eyeColumnSource(0.1195, shut, template);
     expect(top - template.upper).toBeLessThan(0.28 * (template.lower - template.upper));
@@ -64,11 +64,68 @@ describe("eyeColumnSource", () => {
     for (const v of samples(shut)) expect(Number.isFinite(eyeColumnSource(v, shut, template))).toBe(true);
   });
 
+  it("shut (a slit under an eighth of the opening): lid skin and lash lines only, no eyeball", () => {
+    // Before: the slit showed the template's lid shadow bands, iris and catchlights included.
+    const shut = { ...template, upper: 0.1, lower: 0.125, fold: -0.15 };
+    const open = (s: number) => s > template.upper && s < template.lower;
+    for (const v of samples(shut)) expect(open(eyeColumnSource(v, shut, template)), `v ${v}`).toBe(false);
+    // The two lash lines meet at the slit.
+    expect(eyeColumnSource(shut.lower - 1e-9, shut, template)).toBeCloseTo(template.upper, 6);
+    expect(eyeColumnSource(shut.lower + 1e-9, shut, template)).toBeCloseTo(template.lower, 6);
+  });
+
+  it("a lid closing past half the opening turns its lashes down: the lash lines thin, to 0.4 when shut", () => {
+    // This column's lash lines: 0.04 eye widths each (half the lid-to-fold distance caps the upper one).
+    const rows = (o: EyeColumn, lo: number, hi: number) => {
+      const r = samples(o, 4000).filter((v) => { const s = eyeColumnSource(v, o, template); return s > lo + 1e-6 && s < hi - 1e-6; });
+      return r[r.length - 1]! - r[0]!;
+    };
+    const upperLash = (o: EyeColumn) => rows(o, template.upper - 0.04, template.upper);
+    const lowerLash = (o: EyeColumn) => rows(o, template.lower, template.lower + 0.04);
+    const squint = { ...template, fold: -0.19, upper: -0.02 };
+    const shut = { ...template, fold: -0.15, upper: 0.1, lower: 0.125 };
+    expect(upperLash(squint)).toBeCloseTo(0.04, 3); // a squint: unchanged
+    expect(upperLash(shut)).toBeCloseTo(0.016, 3);
+    expect(lowerLash(squint)).toBeCloseTo(0.04, 3);
+    expect(lowerLash(shut)).toBeCloseTo(0.016, 3);
+  });
+
   it("the lower lid mirrors the upper: its lash line moves with it, the skin below stretches", () => {
     const raised = { ...template, lower: 0.1 };
     expect(eyeColumnSource(raised.lower, raised, template)).toBeCloseTo(template.lower, 12);
     expect(eyeColumnSource(raised.lower + 0.02, raised, template)).toBeCloseTo(template.lower + 0.02, 12);
     expect(eyeColumnSource(raised.lowFold - 1e-9, raised, template)).toBeCloseTo(template.lowFold, 6);
+  });
+});
+
+describe("coveringLid", () => {
+  const out = (): CoveringLid => ({ w: 0, src: 0, fill: 0, depth: 0 });
+  it("a squint keeps the plain lid stretch", () => {
+    const squint = { ...template, fold: -0.18, upper: -0.05 };
+    for (const v of samples(squint)) expect(coveringLid(v, squint, template, out())).toBe(false);
+  });
+  it("a shut lid: the template's skin by the fold, fading into lid skin by half way to the lash line", () => {
+    const shut = { ...template, fold: -0.15, upper: 0.1, lower: 0.125 };
+    const c = out();
+    const lashTop = shut.lower - 0.4 * 0.04; // the lash line thinned (0.04 here: half the lid-to-fold distance)
+    expect(coveringLid(shut.fold + 1e-6, shut, template, c)).toBe(true);
+    expect(c.w).toBe(1);
+    expect(c.fill).toBeCloseTo(0, 4);
+    expect(c.src).toBeCloseTo(template.fold, 4); // unstretched below the fold
+    expect(coveringLid(shut.fold + 0.02, shut, template, c)).toBe(true);
+    expect(c.src).toBeCloseTo(template.fold + 0.02, 9);
+    expect(coveringLid(shut.fold + 0.6 * (lashTop - shut.fold), shut, template, c)).toBe(true);
+    expect(c.fill).toBe(1);
+    // The lash line and the lower lid are left to eyeColumnSource.
+    expect(coveringLid(lashTop + 0.001, shut, template, c)).toBe(false);
+    expect(coveringLid(shut.lower + 0.01, shut, template, c)).toBe(false);
+  });
+  it("half closed: part of the way", () => {
+    const half = { ...template, fold: -0.17, upper: 0.01 }; // 0.5 of the opening
+    const c = out();
+    expect(coveringLid(-0.1, half, template, c)).toBe(true);
+    expect(c.w).toBeGreaterThan(0);
+    expect(c.w).toBeLessThan(0.5);
   });
 });
 
