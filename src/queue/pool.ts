@@ -163,7 +163,7 @@ export class WorkerPool {
    * none is free. The worker takes no other job until the seat is released.
    */
   reserve(need: string): Seat | undefined {
-    const slot = this.closed ? undefined : this.slots.find((s) => this.isFree(s) && s.capabilities.has(need));
+    const slot = this.closed ? undefined : this.freeSlotFor(need);
     if (!slot) return undefined;
     slot.reserved = true;
     let released = false;
@@ -179,6 +179,15 @@ export class WorkerPool {
         if (this.slots.includes(slot) && this.isFree(slot)) this.wakeWaiter(slot);
       },
     };
+  }
+
+  /** The free worker for `need` that can do the least else, so a scarce capability (the generator) stays free. */
+  private freeSlotFor(need: string): Slot | undefined {
+    let best: Slot | undefined;
+    for (const s of this.slots) {
+      if (this.isFree(s) && s.capabilities.has(need) && (!best || s.capabilities.size < best.capabilities.size)) best = s;
+    }
+    return best;
   }
 
   private isFree(s: Slot): boolean {
@@ -238,7 +247,7 @@ export class WorkerPool {
    */
   run(job: Job, ctx: { requestId: string; signal?: AbortSignal }): Promise<JobResult> {
     const need = requiredCapability(job);
-    const slot = this.waiters.some((w) => w.need === need) ? undefined : this.slots.find((s) => this.isFree(s) && s.capabilities.has(need));
+    const slot = this.waiters.some((w) => w.need === need) ? undefined : this.freeSlotFor(need);
     if (slot && !this.closed) return this.runOn(slot, job, ctx);
     if (this.restarting) return Promise.reject(workersRestarting(this.restartInSeconds));
     return new Promise<JobResult>((resolve, reject) => {

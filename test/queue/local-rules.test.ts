@@ -445,4 +445,20 @@ describe("local queue routing by capability", LONGER, () => {
       await none.close({ drainMs: 0 });
     }
   });
+
+  test("a mesh job takes the mesh-only worker when both are idle, keeping the generator's worker free", async () => {
+    const q = await make({ workers: 2, perUserLimit: 4, jobTimeoutMs: 30_000, handlersUrl: CAPABLE, settings: { ...ONE_THREAD, generator }, generatorWorkers: 1 });
+    try {
+      const mesh = recorder(), gen = recorder();
+      const first = q.submit(memeJob("spin:400"), { ...who(), onProgress: mesh.onProgress });
+      await vi.waitFor(() => expect(mesh.events.map((e) => e.type)).toContain("started"));
+      // Had the mesh job taken the generator's worker, this would queue behind it.
+      const second = q.submit({ ...memeJob("spin:5"), generator: "liveportrait" }, { ...who(), onProgress: gen.onProgress });
+      await Promise.all([first, second]);
+      expect(gen.events[0]).toEqual({ type: "started" });
+      expect(gen.events.map((e) => e.type)).not.toContain("queued");
+    } finally {
+      await q.close({ drainMs: 0 });
+    }
+  });
 });
