@@ -189,7 +189,8 @@ describe("local queue rules (one worker, shared)", SHORT, () => {
     const rec = recorder();
     const refused = await expectRejects(q.submit(memeJob("fail"), { ...who(), ...rec }));
     expect(refused.code).toBe("NO_FACE");
-    expect(rec.events).toEqual([{ type: "started" }, { type: "failed", message: "No face found in that picture." }]);
+    // The previous test's stopped worker may still be restarting on a loaded machine, so the job may wait first.
+    expect(rec.events.filter((e) => e.type !== "queued")).toEqual([{ type: "started" }, { type: "failed", message: "No face found in that picture." }]);
     const s1 = await q.stats();
     expect(s1.failed - s0.failed).toBe(1);
     expect(s1.serviceMs.meme).not.toBe(s0.serviceMs.meme);
