@@ -150,17 +150,18 @@ export function neutralShape(loc: Float64Array, rest: RestBands = REST): Float64
     const f = clamp((n[Y(i)]! - lipY) / Math.max(1e-6, chinY - lipY), 0, 1);
     n[Y(i)]! -= midGap * ((1 - UPPER_LIP_SHARE) * (1 - f) + JAW_SHARE * f);
   }
-  // Smile/frown curve into its band: per side, every column's height above the centre line is scaled by the
-  // same factor that brings the corner's lift into the band, so the lip line stays a smooth, ordered curve.
+  // Smile/frown curve into its band: per side, the corner's lift beyond the band comes off every column in
+  // proportion to the column's own height above the centre line (its share of the corner's, all rows of a
+  // column together), so a smile's curve keeps its shape. The share is bounded to 0…1: for a lift near 0 (a
+  // tall "O" has its corners level with where its lips meet) it was unbounded and flung lip columns off the face.
   const centreY = (n[Y(LIPS_INNER_UPPER[5]!)]! + n[Y(LIPS_INNER_LOWER[5]!)]!) / 2;
   const rise = (j: number) => centreY - (n[Y(LIPS_INNER_UPPER[j]!)]! + n[Y(LIPS_INNER_LOWER[j]!)]!) / 2;
   for (const side of [0, 1] as const) {
     const lift = rise(side === 0 ? 0 : 10);
-    const kept = clamp(lift, rest.cornerLift[0], rest.cornerLift[1]);
-    if (kept === lift || lift === 0) continue;
-    const f = 1 - kept / lift;
+    const excess = lift - clamp(lift, rest.cornerLift[0], rest.cornerLift[1]);
+    if (excess === 0 || lift === 0) continue;
     for (let j = side === 0 ? 0 : 6; j <= (side === 0 ? 4 : 10); j++) {
-      const dy = rise(j) * f;
+      const dy = excess * clamp(rise(j) / lift, 0, 1);
       for (const i of new Set([...UPPER_LIP_ROWS, ...LOWER_LIP_ROWS].map((row) => row[j]!))) n[Y(i)]! += dy;
     }
   }
