@@ -243,9 +243,15 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
   const lr = toLocal(frame, aligned);
   const nt = neutralShape(lt);
   const nr = neutralShape(lr, REACTION_REST);
+  // The mouth's expression is read in the reaction's own inter-ocular units, the units of REACTION_REST and of
+  // the change to transfer. `lr` is scaled by the stable-point fit, which follows the two faces' proportions
+  // (nose, cheekbones, temples), not their eye distances: franck's smile measured 0.633 wide on grace's frame
+  // for his own 0.668, so the width change was read short (and a neutral reaction's width off its rest point).
+  const lo = ownUnits(lr);
+  const no = neutralShape(lo, REACTION_REST);
   // Feature-size ratios, bounded: a degenerate mesh must not blow the expression up.
   const ratio = (a: number, b: number) => (b > 1e-6 && Number.isFinite(a / b) ? clamp(a / b, 0.5, 2) : 1);
-  const mouthScale = ratio(mouthWidthOf(nt), mouthWidthOf(nr));
+  const mouthScale = ratio(mouthWidthOf(nt), mouthWidthOf(no));
   const eyeScaleR = ratio(eyeWidthOf(nt, RIGHT_EYE_UPPER), eyeWidthOf(nr, RIGHT_EYE_UPPER));
   const eyeScaleL = ratio(eyeWidthOf(nt, LEFT_EYE_UPPER), eyeWidthOf(nr, LEFT_EYE_UPPER));
   const rightSide = new Set<number>([...RIGHT_EYE_UPPER, ...RIGHT_EYE_LOWER, ...RIGHT_EYE_UPPER_FOLD, ...RIGHT_EYE_LOWER_FOLD, ...RIGHT_BROW]);
@@ -261,7 +267,7 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
     controls.push(i);
     if (!useMouth) continue;
     for (let k = 0; k < 3; k++) {
-      const e = (lr[3 * i + k]! - nr[3 * i + k]!) * mouthScale;
+      const e = (lo[3 * i + k]! - no[3 * i + k]!) * mouthScale;
       disp[3 * i + k] = (nt[3 * i + k]! + e - lt[3 * i + k]!) * t;
     }
   }
@@ -277,9 +283,11 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
     }
   }
   if (useMouth) addCheekRaise(lt, disp, isControl, controls);
-  // A region left out keeps its skin too: free points nearest one of its controls stay put.
+  // A region left out keeps its skin too: free points nearest one of its controls (or marked) stay put.
   const frozen = new Uint8Array(MESH_POINTS);
   if (!useEyes) for (const i of EYE_CONTROLS) if (!MOUTH_SET.has(i)) frozen[i] = 1;
+  // The skin above the cheeks (under the eyes, beside the nose bridge) belongs to the eyes' region.
+  if (!useEyes) for (let i = 0; i < MESH_POINTS; i++) if (!isControl[i] && lt[3 * i + 1]! < CHEEK_TOP) frozen[i] = 1;
   if (!useMouth) for (const i of MOUTH_CONTROLS) frozen[i] = 1;
   spreadDisplacement(lt, disp, isControl, controls, frozen);
   const before = useMouth ? measureLocal(lt).mouthOpen : 0;
@@ -377,7 +385,7 @@ function spreadDisplacement(loc: Float64Array, disp: Float64Array, isControl: Ui
   for (const i of pins) pinned[i] = 1;
   const anchors = [...controls, ...pins];
   for (let i = 0; i < MESH_POINTS; i++) {
-    if (isControl[i] || pinned[i]) continue;
+    if (isControl[i] || pinned[i] || frozen[i]) continue;
     const x = loc[3 * i]!, y = loc[3 * i + 1]!;
     let wsum = 1e-4; // far from everything: stay
     let dx = 0, dy = 0, dz = 0;
@@ -400,6 +408,13 @@ function spreadDisplacement(loc: Float64Array, disp: Float64Array, isControl: Ui
     disp[3 * i + 1] = dy / wsum;
     disp[3 * i + 2] = dz / wsum;
   }
+}
+
+/** A mesh in local coordinates rescaled so its own inter-ocular distance (outer eye corners, 3-D) is 1. */
+function ownUnits(loc: Float64Array): Float64Array {
+  const d = Math.hypot(loc[3 * 263]! - loc[3 * 33]!, loc[3 * 263 + 1]! - loc[3 * 33 + 1]!, loc[3 * 263 + 2]! - loc[3 * 33 + 2]!);
+  const k = d > 1e-6 ? 1 / d : 1;
+  return loc.map((v) => v * k);
 }
 
 function mouthWidthOf(n: Float64Array): number {

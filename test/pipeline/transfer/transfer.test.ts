@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MimicError } from "../../../src/errors.ts";
 import { useFixtureFaces, type FixtureFace } from "../../helpers/fixture-faces.ts";
+import { withLipWidth } from "../../helpers/lip-width.ts";
 import { flipHorizontal, resizeImage } from "../../../src/pipeline/image/index.ts";
 import {
   FACE_LIMITS,
@@ -129,16 +130,20 @@ describe("transferExpression (mimic)", () => {
   it("keeps a closed mouth's lip line when the reaction's mouth is closed too (no folded lip shards)", async () => {
     // franck_01829's lips nearly touch (0.010); grace's touch (0.000). Nothing is hidden between them, so the
     // lip line must stay a dark seam: squeezing it as if teeth were there folded light lip texture onto it.
+    // grace's mesh with her closed lips 10 % wider: a closed-mouth widening (her own neutral width is identity,
+    // and moves the template's mouth by little).
     const tplName = "franck_01829.jpg", reactionName = "grace_hopper_512x512.jpg";
     const tpl = fx.faces.get(tplName)!, tplImg = fx.images.get(tplName)!;
-    const res = transferExpression(input(tplName, reactionName));
+    const graceLm = fx.faces.get(reactionName)!.landmarks, wider = withLipWidth(graceLm, 1.1);
+    const res = transferExpression(input(tplName, reactionName, { reactionFace: { ...fx.faces.get(reactionName)!, landmarks: wider } }));
     // Everything below is read from the output's pixels: where its lips are comes from analysing it again.
     const seen = (await fx.analyzer.analyze(res.image)).faces[0]!;
-    // The mouth really changed (an unchanged picture would keep its own seam and pass the rest): grace's
-    // wider mouth is re-read in the output, and the pixels around the lips moved.
+    // The mouth really changed (an unchanged picture would keep its own seam and pass the rest): the wider
+    // mouth is re-read in the output, and the pixels around the lips moved.
     const width = (lm: Float32Array) => measureExpression(lm).mouthWidth;
-    expect(width(fx.faces.get(reactionName)!.landmarks)).toBeGreaterThan(width(tpl.landmarks) + 0.02);
-    expect(width(seen.landmarks)).toBeGreaterThan(width(tpl.landmarks) + 0.005);
+    expect(measureExpression(wider).mouthOpen).toBeLessThan(0.01);
+    expect(width(wider)).toBeGreaterThan(width(graceLm) + 0.05);
+    expect(width(seen.landmarks)).toBeGreaterThan(width(tpl.landmarks) + 0.02);
     expect(changedIn(tplImg, res.image, boxOf(tpl.landmarks, MOUTH, 4))).toBeGreaterThan(1000);
     const up = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308], lo = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308];
     const seam = (img: RgbImage, lm: Float32Array) =>
