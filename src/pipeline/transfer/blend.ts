@@ -41,10 +41,13 @@ export function featherInside(mask: Float32Array, width: number, height: number,
   const r = Math.max(1, Math.round(radius));
   const half = Math.max(1, Math.round(r / 2));
   const tmp = new Float32Array(mask.length);
+  const hard = mask.slice();
   boxBlurMask(mask, width, height, r, tmp);
   for (let i = 0; i < mask.length; i++) mask[i] = mask[i]! > 0.999 ? 1 : 0;
   boxBlurMask(mask, width, height, half, tmp);
   boxBlurMask(mask, width, height, half, tmp);
+  // The tent reaches 2 × half out from the eroded edge, one pixel past the mask when r is odd: cut it there.
+  for (let i = 0; i < mask.length; i++) if (!(hard[i]! > 0)) mask[i] = 0;
 }
 
 /** Mean RGB of small patches around given points (x,y pairs), skipping points outside the image. */

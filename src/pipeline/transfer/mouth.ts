@@ -6,10 +6,13 @@ import {
   LIPS_INNER_UPPER,
   LIPS_MID_LOWER,
   LIPS_MID_UPPER,
+  LIPS_OUTER_LOWER,
+  LIPS_OUTER_UPPER,
   LIPS_SEMI_OUTER_LOWER,
   LIPS_SEMI_OUTER_UPPER,
 } from "../warp/landmarks.ts";
 import { blendPatch, featherInside, patchMean, pointsBox } from "./blend.ts";
+import { insidePolygon } from "./geometry.ts";
 import { innerLipPolygon } from "./measure.ts";
 
 /** Cheek, nose and forehead points whose colour stands for the face's skin tone and lighting. */
@@ -82,6 +85,9 @@ const FEATHER_SHARE = 0.01;
  */
 const CLOSING_GROW = 2 * FEATHER_MAX;
 
+/** An opening mouth's interior edge is at most this share of its lip gap wide (at least 1 px). */
+const OPENING_FEATHER_SHARE = 0.25;
+
 /**
  * Width of the soft edge of the painted mouth interior: 2.5 px on faces of 250 px and more, less on small
  * faces (FEATHER_SHARE of the face size, at least 1 px). The feather erodes ~2 × its width off the painted
@@ -130,12 +136,14 @@ export function paintMouthInterior(
   // often sit on the lip itself (franck_04117's lower ones ~8 px into it), and that strip of the reaction's
   // lip, pasted inside the template's lips, read as a swollen lower lip with a red rim.
   const srcRing = edge === "opening" ? visibleInnerRing(reaction, reactionLm) : innerLipPolygon(reactionLm);
-  const feather = mouthFeather(faceSize);
+  // An opening's soft edge is also kept to a share of its gap: a full feather left a small parting (6 px) a
+  // veiled, lip-tinted core the analyzer read as half as open.
+  const feather = edge === "opening" ? Math.min(mouthFeather(faceSize), Math.max(1, middleGap(outLm) * OPENING_FEATHER_SHARE)) : mouthFeather(faceSize);
   // A thin (closing) ring grows across the mouth line too: grown only radially, its flat sides would stay a
   // sliver that the feather erodes away, leaving squeezed teeth visible towards the corners.
   const closing = edge === "closing";
   const grow = closing ? CLOSING_GROW : edge === "inPlace" ? IN_PLACE_EDGE * feather : feather;
-  const dst = withCentroid(growRing(dstRing, grow, 1, closing));
+  const dst = withCentroid(insideLips(growRing(dstRing, grow, 1, closing), outLm));
   const src = withCentroid(growRing(srcRing, grow, ringSize(srcRing) / Math.max(1e-3, ringSize(dstRing)), closing));
   const box = pointsBox(dst, out.width, out.height, 2);
   if (box.width === 0 || box.height === 0) return;
@@ -148,6 +156,9 @@ export function paintMouthInterior(
   const canvas: RgbImage = { width: box.width, height: box.height, data: new Uint8Array(box.width * box.height * 3) };
   const cover = new Float32Array(box.width * box.height);
   warpTriangles(reaction, src, shifted, fan(n), canvas, cover);
+  // Pixel-exact: a chord of the pulled-in ring can still cut across a dent of the lip line.
+  const lips = outerLipPolygon(outLm);
+  for (let i = 0; i < cover.length; i++) if (cover[i] && !insidePolygon(lips, (i % box.width) + box.x, Math.floor(i / box.width) + box.y)) cover[i] = 0;
   featherInside(cover, box.width, box.height, feather);
   blendPatch(out, canvas, cover, box.x, box.y, gain);
 }
@@ -216,6 +227,49 @@ export function visibleInnerRing(img: RgbImage, lm: Float32Array): Float32Array 
     }
   }
   return ring;
+}
+
+/** Outer lip line, corner 61 → lower lip → corner 291 → upper lip back. */
+const OUTER_LIP_RING: readonly number[] = [...LIPS_OUTER_LOWER, ...LIPS_OUTER_UPPER.slice(1, -1).reverse()];
+
+function outerLipPolygon(lm: Float32Array): Float32Array {
+  const out = new Float32Array(OUTER_LIP_RING.length * 2);
+  OUTER_LIP_RING.forEach((i, k) => {
+    out[2 * k] = lm[3 * i]!;
+    out[2 * k + 1] = lm[3 * i + 1]!;
+  });
+  return out;
+}
+
+/**
+ * The ring (x,y pairs) with every point that lies beyond the outer lip line of `lm` pulled towards the ring's
+ * centroid until it is half a pixel inside it: the painted interior then stays within the lips, also where the
+ * new inner lips reach the outer ones (an "O" retargeted onto a wide mouth ends with its inner corners at or
+ * past the outer corners, and the interior ran out over the cheeks). Returns a new array.
+ */
+function insideLips(ring: Float32Array, lm: Float32Array): Float32Array {
+  const lips = outerLipPolygon(lm);
+  const c = withCentroid(ring);
+  const n = ring.length / 2;
+  const cx = c[2 * n]!, cy = c[2 * n + 1]!;
+  const out = ring.slice();
+  if (!insidePolygon(lips, cx, cy)) return out;
+  for (let k = 0; k < n; k++) {
+    const dx = ring[2 * k]! - cx, dy = ring[2 * k + 1]! - cy;
+    const d = Math.hypot(dx, dy);
+    if (d < 1 || insidePolygon(lips, cx + dx * (1 - 0.5 / d), cy + dy * (1 - 0.5 / d))) continue;
+    // Bisect for the farthest share of the way from the centroid that is still inside.
+    let lo = 0, hi = 1;
+    for (let it = 0; it < 16; it++) {
+      const mid = (lo + hi) / 2;
+      if (insidePolygon(lips, cx + dx * mid, cy + dy * mid)) lo = mid;
+      else hi = mid;
+    }
+    const t = Math.max(0, lo - 0.5 / d);
+    out[2 * k] = cx + dx * t;
+    out[2 * k + 1] = cy + dy * t;
+  }
+  return out;
 }
 
 /** Mean distance of ring points from their centroid. */
@@ -371,4 +425,14 @@ function smoothColumns(v: Float64Array, cols: number, radius: number): void {
       v[3 * k + c] = s / (b - a + 1);
     }
   }
+}
+
+/** Mean distance (px) between the inner lips over the middle three columns. */
+function middleGap(lm: Float32Array): number {
+  let g = 0;
+  for (let j = 4; j <= 6; j++) {
+    const u = LIPS_INNER_UPPER[j]!, l = LIPS_INNER_LOWER[j]!;
+    g += Math.hypot(lm[3 * u]! - lm[3 * l]!, lm[3 * u + 1]! - lm[3 * l + 1]!);
+  }
+  return g / 3;
 }

@@ -1,10 +1,23 @@
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
-import { enlargeCatmullRom, faceMeshPoints, triangulate, warpTriangles } from "../warp/index.ts";
-import { FACE_OVAL, LIPS_INNER_LOWER, LIPS_INNER_UPPER, LIPS_OUTER_LOWER, LIPS_OUTER_UPPER, MESH_POINTS, STABLE } from "../warp/landmarks.ts";
+import { enlargeCatmullRom, faceMeshPoints, guardedTriangles, triangulate, unfoldMesh, warpTriangles } from "../warp/index.ts";
+import {
+  FACE_OVAL,
+  INNER_LIP_RING,
+  LEFT_EYE_LOWER,
+  LEFT_EYE_UPPER,
+  LIPS_INNER_LOWER,
+  LIPS_INNER_UPPER,
+  LIPS_OUTER_LOWER,
+  LIPS_OUTER_UPPER,
+  MESH_POINTS,
+  RIGHT_EYE_LOWER,
+  RIGHT_EYE_UPPER,
+  STABLE,
+} from "../warp/landmarks.ts";
 import { cropImage, shrinkByBox } from "../image/index.ts";
 import { blendPatch, boxBlurMask, diffBox, erodeMask, featherInside, mapColours, maskedStats, membraneCorrection, pointsBox } from "./blend.ts";
 import { retargetExpression, type Regions } from "./expression.ts";
-import { alignSimilarity, applySimilarity } from "./geometry.ts";
+import { alignSimilarity, applySimilarity, insidePolygon } from "./geometry.ts";
 import { drawnEyelids, paintEyes } from "./eyes.ts";
 import { measureExpression } from "./measure.ts";
 import { paintClosedLips, paintMouthInterior, skinGain } from "./mouth.ts";
@@ -146,6 +159,9 @@ function mimicAtWorkingSize(input: TransferInput, intensity: number, regions: Re
         }
       }
     }
+    // Nothing beyond the warp's anchor ring: a shrunk pixel straddling it can hold a changed sub-pixel.
+    const anchors = ring.subarray(MESH_POINTS * 2);
+    for (let i = 0; i < alpha.length; i++) if (alpha[i] && !insidePolygon(anchors, (i % cw) + box.x, Math.floor(i / cw) + box.y)) alpha[i] = 0;
     featherInside(alpha, cw, ch, Math.max(1, faceSize(templateFace.landmarks) * 0.015));
     const small = shrinkByBox(res.image, k);
     const base = shrinkByBox(big, k);
@@ -218,6 +234,7 @@ function mimicDirect(input: TransferInput, intensity: number, regions: Regions, 
 
   t = performance.now();
   const src = faceMeshPoints(templateFace.landmarks, { width: template.width, height: template.height, ringScale: RING_SCALE });
+  keepUnfolded(src, target, faceSize(templateFace.landmarks));
   const dst = src.slice();
   for (let i = 0; i < MESH_POINTS; i++) {
     // The smooth spread leaves far points moving by a hundredth of a pixel: resampling them would only blur.
@@ -314,6 +331,40 @@ function sampleLipsWhereMouthCloses(src: Float32Array, template: Float32Array, t
   }
 }
 
+/** Below this area ((share of the face size)², px²) a template triangle is a sliver the fold guard ignores. */
+const FOLD_MIN_SIDE = 0.003;
+const INNER_RING = new Set<number>(INNER_LIP_RING);
+/** Openings whose two sides (interior points) may meet or part freely: inner lips, each eye's lids. */
+const OPENINGS = [
+  [LIPS_INNER_UPPER, LIPS_INNER_LOWER],
+  [RIGHT_EYE_UPPER, RIGHT_EYE_LOWER],
+  [LEFT_EYE_UPPER, LEFT_EYE_LOWER],
+].map(([up, lo]) => [new Set<number>(up!.slice(1, -1)), new Set<number>(lo!.slice(1, -1))] as const);
+
+/**
+ * Changes the motion of `target` (468×3, mutated) wherever it would turn a triangle of the template's mesh
+ * (`base`: warp points, landmarks then any fixed ring) over (see unfoldMesh): an extreme mouth (a tall "O" whose
+ * upper lip rises past the philtrum) otherwise folds the skin over itself and the warp mirrors and smears it.
+ * Triangles spanning an opening (lips, lids) may close or open at will.
+ */
+function keepUnfolded(base: Float32Array, target: Float32Array, size: number): void {
+  const spans = (a: number, b: number, c: number) =>
+    (INNER_RING.has(a) && INNER_RING.has(b) && INNER_RING.has(c)) ||
+    OPENINGS.some(([up, lo]) => (up.has(a) || up.has(b) || up.has(c)) && (lo.has(a) || lo.has(b) || lo.has(c)));
+  const tris = guardedTriangles(base, (FOLD_MIN_SIDE * size) ** 2, spans);
+  const moved = base.slice();
+  for (let i = 0; i < MESH_POINTS; i++) {
+    moved[2 * i] = target[3 * i]!;
+    moved[2 * i + 1] = target[3 * i + 1]!;
+  }
+  const safe = unfoldMesh(base, moved, tris, MESH_POINTS);
+  if (safe === moved) return;
+  for (let i = 0; i < MESH_POINTS; i++) {
+    target[3 * i] = safe[2 * i]!;
+    target[3 * i + 1] = safe[2 * i + 1]!;
+  }
+}
+
 function movedTriangles(tris: Uint32Array, src: Float32Array, dst: Float32Array): Uint32Array {
   const keep = new Uint32Array(tris.length);
   let n = 0;
@@ -346,6 +397,7 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
   let t = performance.now();
   const read = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions });
   const wearing = drawnEyelids(templateFace.landmarks, read, Boolean(templateFace.irises));
+  keepUnfolded(faceMeshPoints(templateFace.landmarks, { width: template.width, height: template.height, ringScale: 0 }), wearing, faceSize(templateFace.landmarks));
   const toReaction = alignSimilarity(read, reactionFace.landmarks, STABLE);
   const placed = applySimilarity(toReaction, wearing);
   timingsMs.retarget = performance.now() - t;

@@ -102,18 +102,12 @@ describe("re-analysed result", () => {
     expect(Math.abs(got - want) / Math.max(want, 0.1)).toBeLessThan(0.15);
   };
   it.each([
+    ["grace_hopper_512x512.jpg", "franck_02221.jpg"],
     ["astronaut.png", "grace_hopper_512x512.jpg"],
     ["franck_01829.jpg", "franck_04117.jpg"],
     ["franck_04117.jpg", "franck_01829.jpg"],
     ["franck_04117.jpg", "franck_02221.jpg"],
   ] as const)("%s wearing %s re-measures the reaction's mouth opening within 15 %%", rereadsOpening);
-  // Known failure, to pass again with the small-parting work on the mouth interior (eval/FINDINGS.md, "Mouth
-  // width"): since the smile's width arrives (0.686 wide, was 0.651) the analyzer reads this 10-px parting at
-  // 0.035 (0.070 before; mirrored 0.096, face-api 0.083). The painted columns are the same pixels; the
-  // interior's feather leaves the dim teeth veiled by the stretched lips on all but about one row, and a wider
-  // mouth tips the analyzer into reading them as lip. When this starts passing, make it a plain `it` again.
-  it.fails("grace_hopper_512x512.jpg wearing franck_02221.jpg re-measures the reaction's mouth opening within 15 % (known failure: veiled small parting)", () =>
-    rereadsOpening("grace_hopper_512x512.jpg", "franck_02221.jpg"));
 });
 
 describe("a smile's squint", () => {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { decodeImage } from "../../../src/pipeline/image/index.ts";
 import type { RgbImage } from "../../../src/pipeline/types.ts";
-import { faceMeshPoints, faceMeshTriangles, meshIndex, triangulate, warpTriangles } from "../../../src/pipeline/warp/index.ts";
+import { faceMeshPoints, faceMeshTriangles, foldedTriangles, guardedTriangles, meshIndex, triangulate, unfoldMesh, warpTriangles } from "../../../src/pipeline/warp/index.ts";
 
 function noise(width: number, height: number, seed = 1): RgbImage {
   const data = new Uint8Array(width * height * 3);
@@ -170,5 +170,29 @@ describe("faceMeshTriangles", async () => {
     const far = faceMeshPoints(lm, { width: img.width, height: img.height, ringScale: 1.8 });
     const top = 2 * meshIndex.MESH_POINTS + 1; // ring point of forehead (10): y
     expect(far[top]!).toBeLessThan(near[top]!);
+  });
+});
+
+describe("unfoldMesh", () => {
+  // A 5 × 5 grid of 10-px cells; the middle point pushed 18 px right, past its right neighbour.
+  const base = new Float32Array(50);
+  for (let y = 0; y < 5; y++) for (let x = 0; x < 5; x++) base.set([10 * x, 10 * y], 2 * (5 * y + x));
+  const centre = 12;
+
+  it("leaves a mesh that does not fold as it is", () => {
+    const moved = base.slice();
+    moved[2 * centre]! += 4;
+    const tris = guardedTriangles(base, 1);
+    expect(unfoldMesh(base, moved, tris)).toBe(moved);
+  });
+
+  it("turns no triangle over, and keeps the push (shared with its neighbours) rather than dropping it", () => {
+    const moved = base.slice();
+    moved[2 * centre]! += 18;
+    const tris = guardedTriangles(base, 1);
+    expect(foldedTriangles(base, moved, tris).length).toBeGreaterThan(0);
+    const out = unfoldMesh(base, moved, tris);
+    expect(foldedTriangles(base, out, tris)).toEqual([]);
+    expect(out[2 * centre]! - base[2 * centre]!).toBeGreaterThan(5);
   });
 });
