@@ -42,6 +42,13 @@ export const REST = {
    */
   eyeOpen: [0.2, 0.34],
   brow: [0.19, 0.24],
+  /**
+   * Brow shape beside its height (see neutralBrows): the inner end's height above the outer end's, and half the
+   * gap between the inner ends. Wide enough for the fixture faces' own brows (tilt 0.049–0.065, half gap
+   * 0.163–0.178): a template's brow shape is its identity unless it is frowning or worried.
+   */
+  browTilt: [0.03, 0.09],
+  browInner: [0.13, 0.22],
   mouthWidth: [0.5, 0.58],
   cornerLift: [-0.01, 0.025],
 } as const;
@@ -59,6 +66,9 @@ export type RestBands = { readonly [K in keyof typeof REST]: readonly [number, n
 export const REACTION_REST: RestBands = {
   eyeOpen: [0.27, 0.27],
   brow: [0.215, 0.215],
+  // Means of the three fixture people's neutral brows (grace_hopper, franck_01829, astronaut), own units.
+  browTilt: [0.06, 0.06],
+  browInner: [0.171, 0.171],
   mouthWidth: [0.555, 0.555],
   cornerLift: [0.012, 0.012],
 };
@@ -107,6 +117,9 @@ export const EYE_CONTROLS: readonly number[] = uniq([
   ...RIGHT_BROW, ...LEFT_BROW,
 ]);
 const MOUTH_SET = new Set(MOUTH_CONTROLS);
+const BROW_SET = new Set<number>([...RIGHT_BROW, ...LEFT_BROW]);
+/** A rest band that takes any value as rest: that measure is left out of a neutral estimate. */
+const ANY = [-Infinity, Infinity] as const;
 const EYE_SET = new Set(EYE_CONTROLS);
 /** The cheek zone in local (inter-ocular) units, and how much of the corner's motion a cheek point follows at the corner. */
 const CHEEK_TOP = 0.45;
@@ -175,8 +188,7 @@ export function neutralShape(loc: Float64Array, rest: RestBands = REST): Float64
   // Eyes and brows.
   neutralEye(n, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER_FOLD, RIGHT_EYE_LOWER_FOLD, smile, rest);
   neutralEye(n, LEFT_EYE_UPPER, LEFT_EYE_LOWER, LEFT_EYE_UPPER_FOLD, LEFT_EYE_LOWER_FOLD, smile, rest);
-  neutralBrow(n, RIGHT_BROW, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, rest);
-  neutralBrow(n, LEFT_BROW, LEFT_EYE_UPPER, LEFT_EYE_LOWER, rest);
+  neutralBrows(n, rest);
   return n;
 }
 
@@ -212,16 +224,43 @@ function neutralEye(
   }
 }
 
-function neutralBrow(n: Float64Array, brow: readonly number[], upper: readonly number[], lower: readonly number[], rest: RestBands): void {
-  let by = 0;
-  for (let k = 0; k < 5; k++) by += n[3 * brow[k]! + 1]!;
-  by /= 5;
-  let ey = 0;
-  for (const i of [...upper, ...lower]) ey += n[3 * i + 1]!;
-  ey /= upper.length + lower.length;
-  const h = ey - by;
-  const excess = h - clamp(h, rest.brow[0], rest.brow[1]);
-  if (excess !== 0) for (const i of brow) n[3 * i + 1]! += excess;
+/**
+ * The brows at rest: each brow's height above its eye and its tilt, and the gap between their inner ends, pulled
+ * into their rest bands. A frown lowers the inner ends and draws them together, a worried face lifts them,
+ * surprise raises the whole brow; with the height alone a frown arrived as both brows lowered evenly, not drawn
+ * in. Along a brow, s runs from its outer end (0) to its inner end (1): the tilt turns the brow about its
+ * middle (its measured height stays); the inner ends' shift fades to nothing at the outer ends. The gap is
+ * shared by both brows: one brow's inner end alone sits off the midline by the head's turn and the face's own
+ * asymmetry (franck_01829: 0.174 and 0.152).
+ */
+function neutralBrows(n: Float64Array, rest: RestBands): void {
+  const X = (i: number) => 3 * i, Y = (i: number) => 3 * i + 1;
+  const gap = (Math.abs(n[X(RIGHT_BROW[4])]!) + Math.abs(n[X(LEFT_BROW[4])]!)) / 2;
+  const innerExcess = gap - clamp(gap, rest.browInner[0], rest.browInner[1]);
+  for (const [brow, upper, lower] of [[RIGHT_BROW, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER], [LEFT_BROW, LEFT_EYE_UPPER, LEFT_EYE_LOWER]] as const) {
+    let ey = 0;
+    for (const i of [...upper, ...lower]) ey += n[Y(i)]!;
+    ey /= upper.length + lower.length;
+    const outerX = n[X(brow[0])]!, innerX = n[X(brow[4])]!;
+    const span = innerX - outerX;
+    const along = (i: number) => (Math.abs(span) > 1e-6 ? clamp((n[X(i)]! - outerX) / span, 0, 1) : 0.5);
+    const tilt = n[Y(brow[0])]! - n[Y(brow[4])]!;
+    const tiltExcess = tilt - clamp(tilt, rest.browTilt[0], rest.browTilt[1]);
+    let by = 0, pivot = 0;
+    for (let k = 0; k < 5; k++) {
+      by += n[Y(brow[k]!)]! / 5;
+      pivot += along(brow[k]!) / 5;
+    }
+    const h = ey - by;
+    const heightExcess = h - clamp(h, rest.brow[0], rest.brow[1]);
+    if (heightExcess === 0 && tiltExcess === 0 && innerExcess === 0) continue;
+    const outward = Math.sign(innerX) || 1;
+    for (const i of brow) {
+      const s = along(i);
+      n[Y(i)]! += heightExcess + tiltExcess * (s - pivot);
+      n[X(i)]! -= outward * innerExcess * s;
+    }
+  }
 }
 
 export interface RetargetOptions {
@@ -249,6 +288,10 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
   // for his own 0.668, so the width change was read short (and a neutral reaction's width off its rest point).
   const lo = ownUnits(lr);
   const no = neutralShape(lo, REACTION_REST);
+  // The brows' height is read as before (on `lr`); their shape (tilt, inner ends drawn in) in own units, where a
+  // half gap of 0.17 is a length of the reaction's face, not of the template's proportions.
+  const nrHeight = neutralShape(lr, { ...REACTION_REST, browTilt: ANY, browInner: ANY });
+  const noShape = neutralShape(lo, { ...REACTION_REST, brow: ANY });
   // Feature-size ratios, bounded: a degenerate mesh must not blow the expression up.
   const ratio = (a: number, b: number) => (b > 1e-6 && Number.isFinite(a / b) ? clamp(a / b, 0.5, 2) : 1);
   const mouthScale = ratio(mouthWidthOf(nt), mouthWidthOf(no));
@@ -276,9 +319,10 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
     isControl[i] = 1;
     controls.push(i);
     if (!useEyes) continue;
-    const s = RIGHT_BROW.includes(i as never) || LEFT_BROW.includes(i as never) ? 1 : rightSide.has(i) ? eyeScaleR : eyeScaleL;
+    const isBrow = BROW_SET.has(i);
+    const s = isBrow ? 1 : rightSide.has(i) ? eyeScaleR : eyeScaleL;
     for (let k = 0; k < 3; k++) {
-      const e = (lr[3 * i + k]! - nr[3 * i + k]!) * s;
+      const e = isBrow ? lr[3 * i + k]! - nrHeight[3 * i + k]! + lo[3 * i + k]! - noShape[3 * i + k]! : (lr[3 * i + k]! - nr[3 * i + k]!) * s;
       disp[3 * i + k] = (nt[3 * i + k]! + e - lt[3 * i + k]!) * t;
     }
   }
