@@ -118,6 +118,11 @@ export const EYE_CONTROLS: readonly number[] = uniq([
 ]);
 const MOUTH_SET = new Set(MOUTH_CONTROLS);
 const BROW_SET = new Set<number>([...RIGHT_BROW, ...LEFT_BROW]);
+/**
+ * At most this much of a brow's tilt or inner-end shift (inter-ocular units) counts as expression: a deep frown
+ * moves an inner end ~0.05; a degenerate mesh (inner end on its outer end) would otherwise fling the brow.
+ */
+const BROW_SHAPE_MAX = 0.1;
 /** A rest band that takes any value as rest: that measure is left out of a neutral estimate. */
 const ANY = [-Infinity, Infinity] as const;
 const EYE_SET = new Set(EYE_CONTROLS);
@@ -235,9 +240,10 @@ function neutralEye(
  */
 function neutralBrows(n: Float64Array, rest: RestBands): void {
   const X = (i: number) => 3 * i, Y = (i: number) => 3 * i + 1;
-  const gap = (Math.abs(n[X(RIGHT_BROW[4])]!) + Math.abs(n[X(LEFT_BROW[4])]!)) / 2;
-  const innerExcess = gap - clamp(gap, rest.browInner[0], rest.browInner[1]);
-  for (const [brow, upper, lower] of [[RIGHT_BROW, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER], [LEFT_BROW, LEFT_EYE_UPPER, LEFT_EYE_LOWER]] as const) {
+  // Signed, so a brow end read past the midline narrows the gap instead of turning one brow's shift around.
+  const gap = (n[X(LEFT_BROW[4])]! - n[X(RIGHT_BROW[4])]!) / 2;
+  const innerExcess = clamp(gap - clamp(gap, rest.browInner[0], rest.browInner[1]), -BROW_SHAPE_MAX, BROW_SHAPE_MAX);
+  for (const [brow, upper, lower, outward] of [[RIGHT_BROW, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, -1], [LEFT_BROW, LEFT_EYE_UPPER, LEFT_EYE_LOWER, 1]] as const) {
     let ey = 0;
     for (const i of [...upper, ...lower]) ey += n[Y(i)]!;
     ey /= upper.length + lower.length;
@@ -245,7 +251,7 @@ function neutralBrows(n: Float64Array, rest: RestBands): void {
     const span = innerX - outerX;
     const along = (i: number) => (Math.abs(span) > 1e-6 ? clamp((n[X(i)]! - outerX) / span, 0, 1) : 0.5);
     const tilt = n[Y(brow[0])]! - n[Y(brow[4])]!;
-    const tiltExcess = tilt - clamp(tilt, rest.browTilt[0], rest.browTilt[1]);
+    const tiltExcess = clamp(tilt - clamp(tilt, rest.browTilt[0], rest.browTilt[1]), -BROW_SHAPE_MAX, BROW_SHAPE_MAX);
     let by = 0, pivot = 0;
     for (let k = 0; k < 5; k++) {
       by += n[Y(brow[k]!)]! / 5;
@@ -254,7 +260,6 @@ function neutralBrows(n: Float64Array, rest: RestBands): void {
     const h = ey - by;
     const heightExcess = h - clamp(h, rest.brow[0], rest.brow[1]);
     if (heightExcess === 0 && tiltExcess === 0 && innerExcess === 0) continue;
-    const outward = Math.sign(innerX) || 1;
     for (const i of brow) {
       const s = along(i);
       n[Y(i)]! += heightExcess + tiltExcess * (s - pivot);
@@ -457,7 +462,8 @@ function spreadDisplacement(loc: Float64Array, disp: Float64Array, isControl: Ui
 /** A mesh in local coordinates rescaled so its own inter-ocular distance (outer eye corners, 3-D) is 1. */
 function ownUnits(loc: Float64Array): Float64Array {
   const d = Math.hypot(loc[3 * 263]! - loc[3 * 33]!, loc[3 * 263 + 1]! - loc[3 * 33 + 1]!, loc[3 * 263 + 2]! - loc[3 * 33 + 2]!);
-  const k = d > 1e-6 ? 1 / d : 1;
+  // Bounded as the feature-size ratios are: eye corners collapsed in a bad mesh must not blow the face up.
+  const k = d > 1e-6 ? clamp(1 / d, 0.5, 2) : 1;
   return loc.map((v) => v * k);
 }
 

@@ -38,7 +38,9 @@ describe("brows in the retargeted mesh", () => {
     const m = endMotion(t, reaction(FROWN));
     for (const side of [m.right, m.left]) {
       expect(side.inner.up).toBeLessThan(-0.03);
+      expect(side.inner.up).toBeGreaterThan(-0.06);
       expect(side.inner.in).toBeGreaterThan(0.0225);
+      expect(side.inner.in).toBeLessThan(0.05);
       expect(Math.abs(side.outer.up)).toBeLessThan(0.015);
     }
   });
@@ -47,6 +49,8 @@ describe("brows in the retargeted mesh", () => {
     const m = endMotion(t, reaction(WORRIED));
     for (const side of [m.right, m.left]) {
       expect(side.inner.up).toBeGreaterThan(0.03);
+      expect(side.inner.up).toBeLessThan(0.06);
+      expect(Math.abs(side.inner.in)).toBeLessThan(0.015);
       expect(Math.abs(side.outer.up)).toBeLessThan(0.015);
     }
   });
@@ -59,6 +63,24 @@ describe("brows in the retargeted mesh", () => {
     expect(m.right.outer.up).toBeGreaterThan(0.03);
     expect(Math.abs(m.left.inner.up)).toBeLessThan(0.015);
     expect(Math.abs(m.left.outer.up)).toBeLessThan(0.015);
+  });
+
+  // A bad mesh must not fling the brows: an inner end read on its outer end (before the shape was bounded the
+  // template's inner ends jumped 0.46), or one read past the midline (one brow slid outwards as the other came in).
+  it.each([
+    ["inner ends on the outer ends", { innerIn: 0.5 }],
+    ["the right inner end past the midline", null],
+  ] as const)("a degenerate reaction brow (%s) moves the brows by a bounded amount, both sides alike", (_, m) => {
+    const lm = fx.faces.get("franck_01829.jpg")!.landmarks;
+    const bad = m ? withBrows(lm, m) : withBrows(lm, { innerIn: 0.185 }, {});
+    for (const t of TEMPLATES) {
+      const got = endMotion(t, bad);
+      for (const end of [got.right.inner, got.right.outer, got.left.inner, got.left.outer]) {
+        expect(Math.abs(end.up), t).toBeLessThan(0.12);
+        expect(Math.abs(end.in), t).toBeLessThan(0.12);
+      }
+      expect(Math.sign(got.right.inner.in), t).toBe(Math.sign(got.left.inner.in));
+    }
   });
 
   it("a neutral reaction's own brow shape barely moves another person's brows (the rest point's cost)", () => {
@@ -124,7 +146,9 @@ describe("brows in the painted result", () => {
     const m = paint(t, FROWN);
     for (const side of [m.right, m.left]) {
       expect(side.inner.up).toBeLessThanOrEqual(-0.02);
+      expect(side.inner.up).toBeGreaterThanOrEqual(-0.06);
       expect(side.inner.in).toBeGreaterThanOrEqual(0.02);
+      expect(side.inner.in).toBeLessThanOrEqual(0.05);
       expect(Math.abs(side.outer.up)).toBeLessThanOrEqual(0.015);
     }
   });
@@ -133,6 +157,8 @@ describe("brows in the painted result", () => {
     const m = paint(t, WORRIED);
     for (const side of [m.right, m.left]) {
       expect(side.inner.up).toBeGreaterThanOrEqual(0.02);
+      expect(side.inner.up).toBeLessThanOrEqual(0.06);
+      expect(Math.abs(side.inner.in)).toBeLessThanOrEqual(0.015);
       expect(Math.abs(side.outer.up)).toBeLessThanOrEqual(0.015);
     }
   });
