@@ -79,7 +79,8 @@ describe("brows in the retargeted mesh", () => {
         expect(Math.abs(end.up), t).toBeLessThan(0.12);
         expect(Math.abs(end.in), t).toBeLessThan(0.12);
       }
-      expect(Math.sign(got.right.inner.in), t).toBe(Math.sign(got.left.inner.in));
+      // Not one brow in and the other out (a product of two motions of 0.003 or more in opposite directions).
+      expect(got.right.inner.in * got.left.inner.in, t).toBeGreaterThan(-1e-5);
     }
   });
 
@@ -109,14 +110,16 @@ describe("brows in the painted result", () => {
   /**
    * Where the picture around landmark i went between the template and the result, in the template's face frame
    * (inter-ocular units, x towards the subject's left, y down): the shift that best matches a patch of 0.16
-   * inter-ocular around it (least squares over a grid of shifts 0.005 apart).
+   * inter-ocular around it (least squares over a grid of shifts 0.005 apart). The frown's outer-end bound is a grid step
+   * wider than the mesh's motion there (up to 0.012).
    */
   const shiftAt = (before: RgbImage, after: RgbImage, lm: Float32Array, i: number): [number, number] => {
     const { axes: ax, unit: u } = localFrame(lm);
     const cx = lm[3 * i]!, cy = lm[3 * i + 1]!, half = 0.08 * u, step = Math.max(0.5, half / 12);
     let best: [number, number] = [0, 0], bestErr = Infinity;
-    for (let sy = -0.07; sy <= 0.07; sy += 0.005) {
-      for (let sx = -0.07; sx <= 0.07; sx += 0.005) {
+    for (let iy = -14; iy <= 14; iy++) {
+      for (let ix = -14; ix <= 14; ix++) {
+        const sx = ix * 0.005, sy = iy * 0.005;
         let err = 0;
         for (let a = -half; a <= half; a += step) {
           for (let b = -half; b <= half; b += step) {
@@ -149,7 +152,7 @@ describe("brows in the painted result", () => {
       expect(side.inner.up).toBeGreaterThanOrEqual(-0.06);
       expect(side.inner.in).toBeGreaterThanOrEqual(0.02);
       expect(side.inner.in).toBeLessThanOrEqual(0.05);
-      expect(Math.abs(side.outer.up)).toBeLessThanOrEqual(0.015);
+      expect(Math.abs(side.outer.up)).toBeLessThanOrEqual(0.02);
     }
   });
 
