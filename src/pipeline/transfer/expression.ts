@@ -25,7 +25,7 @@ import {
   STABLE,
 } from "../warp/landmarks.ts";
 import { alignSimilarity, applySimilarity, fromLocal, localFrame, toLocal } from "./geometry.ts";
-import { eyeOpen, measureLocal } from "./measure.ts";
+import { browHeight, eyeOpen, measureLocal } from "./measure.ts";
 
 export type Regions = "all" | "upper" | "lower";
 
@@ -244,20 +244,14 @@ function neutralBrows(n: Float64Array, rest: RestBands): void {
   const gap = (n[X(LEFT_BROW[4])]! - n[X(RIGHT_BROW[4])]!) / 2;
   const innerExcess = clamp(gap - clamp(gap, rest.browInner[0], rest.browInner[1]), -BROW_SHAPE_MAX, BROW_SHAPE_MAX);
   for (const [brow, upper, lower, outward] of [[RIGHT_BROW, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, -1], [LEFT_BROW, LEFT_EYE_UPPER, LEFT_EYE_LOWER, 1]] as const) {
-    let ey = 0;
-    for (const i of [...upper, ...lower]) ey += n[Y(i)]!;
-    ey /= upper.length + lower.length;
     const outerX = n[X(brow[0])]!, innerX = n[X(brow[4])]!;
     const span = innerX - outerX;
     const along = (i: number) => (Math.abs(span) > 1e-6 ? clamp((n[X(i)]! - outerX) / span, 0, 1) : 0.5);
     const tilt = n[Y(brow[0])]! - n[Y(brow[4])]!;
     const tiltExcess = clamp(tilt - clamp(tilt, rest.browTilt[0], rest.browTilt[1]), -BROW_SHAPE_MAX, BROW_SHAPE_MAX);
-    let by = 0, pivot = 0;
-    for (let k = 0; k < 5; k++) {
-      by += n[Y(brow[k]!)]! / 5;
-      pivot += along(brow[k]!) / 5;
-    }
-    const h = ey - by;
+    let pivot = 0;
+    for (let k = 0; k < 5; k++) pivot += along(brow[k]!) / 5;
+    const h = browHeight(n, brow, upper, lower);
     const heightExcess = h - clamp(h, rest.brow[0], rest.brow[1]);
     if (heightExcess === 0 && tiltExcess === 0 && innerExcess === 0) continue;
     for (const i of brow) {
@@ -286,17 +280,16 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
   const lt = toLocal(frame, template);
   const lr = toLocal(frame, aligned);
   const nt = neutralShape(lt);
-  const nr = neutralShape(lr, REACTION_REST);
+  // The brows' height is read on `lr` and their shape (tilt, inner ends drawn in) in own units (`lo`, below), where
+  // a half gap of 0.17 is a length of the reaction's face, not of the template's proportions; each neutral leaves
+  // the other part of the brows as it is (neutralBrows only moves brow points, so eyes and mouth are unaffected).
+  const nr = neutralShape(lr, { ...REACTION_REST, browTilt: ANY, browInner: ANY });
   // The mouth's expression is read in the reaction's own inter-ocular units, the units of REACTION_REST and of
   // the change to transfer. `lr` is scaled by the stable-point fit, which follows the two faces' proportions
   // (nose, cheekbones, temples), not their eye distances: franck's smile measured 0.633 wide on grace's frame
   // for his own 0.668, so the width change was read short (and a neutral reaction's width off its rest point).
   const lo = ownUnits(lr);
-  const no = neutralShape(lo, REACTION_REST);
-  // The brows' height is read as before (on `lr`); their shape (tilt, inner ends drawn in) in own units, where a
-  // half gap of 0.17 is a length of the reaction's face, not of the template's proportions.
-  const nrHeight = neutralShape(lr, { ...REACTION_REST, browTilt: ANY, browInner: ANY });
-  const noShape = neutralShape(lo, { ...REACTION_REST, brow: ANY });
+  const no = neutralShape(lo, { ...REACTION_REST, brow: ANY });
   // Feature-size ratios, bounded: a degenerate mesh must not blow the expression up.
   const ratio = (a: number, b: number) => (b > 1e-6 && Number.isFinite(a / b) ? clamp(a / b, 0.5, 2) : 1);
   const mouthScale = ratio(mouthWidthOf(nt), mouthWidthOf(no));
@@ -327,7 +320,7 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
     const isBrow = BROW_SET.has(i);
     const s = isBrow ? 1 : rightSide.has(i) ? eyeScaleR : eyeScaleL;
     for (let k = 0; k < 3; k++) {
-      const e = isBrow ? lr[3 * i + k]! - nrHeight[3 * i + k]! + lo[3 * i + k]! - noShape[3 * i + k]! : (lr[3 * i + k]! - nr[3 * i + k]!) * s;
+      const e = isBrow ? lr[3 * i + k]! - nr[3 * i + k]! + lo[3 * i + k]! - no[3 * i + k]! : (lr[3 * i + k]! - nr[3 * i + k]!) * s;
       disp[3 * i + k] = (nt[3 * i + k]! + e - lt[3 * i + k]!) * t;
     }
   }

@@ -66,7 +66,8 @@ export function eyeOpen(loc: Float64Array, upper: readonly number[], lower: read
   return Math.max(0, ap / 3 / (w || 1));
 }
 
-function browHeight(loc: Float64Array, brow: readonly number[], upper: readonly number[], lower: readonly number[]): number {
+/** Eye centre (both lid lines) to the upper brow line's mean height, local units. */
+export function browHeight(loc: Float64Array, brow: readonly number[], upper: readonly number[], lower: readonly number[]): number {
   let by = 0;
   for (let k = 0; k < 5; k++) by += loc[3 * brow[k]! + 1]!; // the upper brow line
   by /= 5;
