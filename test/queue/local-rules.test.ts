@@ -185,6 +185,8 @@ describe("local queue rules (one worker, shared)", SHORT, () => {
   });
 
   test("failures: a pipeline refusal counts as service time, a crash does not; a throwing callback changes nothing", async () => {
+    // A long job first, so the estimate sits well above a refusal's few milliseconds, which then move it.
+    await q.submit(memeJob(`spin:${(await q.stats()).serviceMs.meme + 200}`), who());
     const s0 = await q.stats();
     const rec = recorder();
     const refused = await expectRejects(q.submit(memeJob("fail"), { ...who(), ...rec }));
@@ -199,8 +201,10 @@ describe("local queue rules (one worker, shared)", SHORT, () => {
     const s2 = await q.stats();
     expect(s2.serviceMs.meme).toBe(s1.serviceMs.meme);
     const seen: string[] = [];
+    // Longer than the mean by far, so the recorded time moves the rounded estimate whatever the machine's speed
+    // (a plain job as long as the mean left it unchanged and failed this check).
     await expect(
-      q.submit(memeJob(), {
+      q.submit(memeJob(`spin:${s2.serviceMs.meme + 200}`), {
         ...who(),
         onProgress: (e) => {
           seen.push(e.type);
