@@ -2,12 +2,14 @@
  * One evaluation of the engine on a set of photos (tools/eval/set.ts): each judge's noise floors measured on the
  * set's own photos, the engine on every template × reaction pair in both modes, the transfer ratio where the
  * template is neutral and the reaction's person has a neutral photo, both baselines, the plain-warp reference,
- * and the figures that need no neutral (re-found face, identity, pixels outside the face, mouth opening).
+ * and the figures that need no neutral (re-found face, identity, pixels outside the face, mouth opening); and the
+ * mimic pairs again as a two-frame animation that shows the reaction's person at rest first.
  * `npm run eval` runs it on the dev set and, with `--heldout <dir>`, on a held-out set (tools/eval/heldout.ts).
  */
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { cosineSimilarity, type FaceAnalyzer } from "../../src/pipeline/face/index.ts";
+import { animateReaction } from "../../src/pipeline/animate/index.ts";
 import { decodeImage } from "../../src/pipeline/image/index.ts";
 import { MimicError } from "../../src/errors.ts";
 import { transferExpression, type TransferMode } from "../../src/pipeline/transfer/index.ts";
@@ -67,6 +69,8 @@ export interface Evaluation {
   ratioRows: StatsRow[];
   baselineRows: { unchanged: StatsRow[]; applied: StatsRow[] };
   warpRows: StatsRow[];
+  /** mimic, the reaction sent as an animation after its person's neutral photo (not in the verdict). */
+  animatedRows: StatsRow[];
   identity: { mode: keyof typeof IDENTITY_FLOOR; median: number }[];
   unscored: string[];
   verdict: Verdict;
@@ -209,6 +213,37 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
     for (const j of judges) warpRows.push({ label: `plain warp to the applied mesh · ${j.name}`, stats: summarizeRatios(perJudge.get(j.name)!) });
   }
 
+  // Not in the verdict either: each scorable mimic pair sent as a two-frame animation, the reaction's person at
+  // rest (their neutral photo) and then the reaction, scored on the second frame. An animation that shows its
+  // person at rest gives the engine that person's own rest mouth (src/pipeline/animate/reaction.ts, restFrames).
+  const animatedRows: StatsRow[] = [];
+  {
+    const perJudge = new Map<Judge["name"], Partial<Measures>[]>(judges.map((j) => [j.name, []]));
+    for (const t of templates) {
+      for (const r of reactions) {
+        const n = neutralPhoto(r);
+        if (!scorable(t, r) || !t.face || !r.face || !n?.face) continue;
+        if (n.image.width !== r.image.width || n.image.height !== r.image.height) {
+          unscored.push(`no animation of ${n.name} then ${r.name}: the two photos differ in size`);
+          continue;
+        }
+        let frame: RgbImage;
+        try {
+          frame = animateReaction({ template: t.image, templateFace: t.face, frames: [n.image, r.image], delaysMs: [100, 100], faces: [n.face, r.face] }).frames[1]!;
+        } catch (e) {
+          if (!(e instanceof MimicError)) throw e;
+          unscored.push(`the engine refused the animation ${t.name} ← ${n.name}, ${r.name}: ${e.userMessage}`);
+          continue;
+        }
+        for (const j of judges) {
+          const read = await j.read(frame), tm = t.read.get(j.name), rm = r.read.get(j.name), nm = neutralRead(r, j);
+          if (read && tm && rm && nm) perJudge.get(j.name)!.push(transferRatios({ template: tm.measures, out: read.measures, reaction: rm.measures, neutral: nm.measures }, floors.get(j.name)!));
+        }
+      }
+    }
+    for (const j of judges) animatedRows.push({ label: `mimic · ${j.name}`, stats: summarizeRatios(perJudge.get(j.name)!) });
+  }
+
   const ratioRows: StatsRow[] = [];
   for (const mode of MODES) {
     for (const j of judges) {
@@ -233,6 +268,7 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
     ratioRows,
     baselineRows,
     warpRows,
+    animatedRows,
     identity,
     unscored,
     verdict,

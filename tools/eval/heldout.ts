@@ -102,6 +102,7 @@ export function heldoutSection(held: Evaluation, dev: Evaluation, meta: SectionM
     (r) => `| baseline: ${r.label} | ${RATIO_MEASURES.map((k) => statCell(r.stats[k])).join(" | ")} |`,
   );
   const warpLines = held.warpRows.map((r) => `| reference: ${r.label} | ${RATIO_MEASURES.map((k) => statCell(r.stats[k])).join(" | ")} |`);
+  const animatedLines = held.animatedRows.map((r) => `| animated, person at rest first: ${r.label} | ${RATIO_MEASURES.map((k) => statCell(r.stats[k])).join(" | ")} |`);
   const floorLines = held.judges.flatMap((j) => [
     `| held-out · ${j.name} (${held.deltas.get(j.name)!.length} readings) | ${RATIO_MEASURES.map((k) => f3(held.floors.get(j.name)![k])).join(" | ")} |`,
     `| dev · ${j.name} (${dev.deltas.get(j.name)!.length} readings) | ${RATIO_MEASURES.map((k) => f3(dev.floors.get(j.name)![k])).join(" | ")} |`,
@@ -147,6 +148,7 @@ export function heldoutSection(held: Evaluation, dev: Evaluation, meta: SectionM
     ...ratioLines,
     ...baselineLines,
     ...warpLines,
+    ...animatedLines,
     "",
     "### Noise floors, held-out beside dev",
     "",

@@ -1,7 +1,7 @@
 import { MimicError } from "../../errors.ts";
 import { getFaceAnalyzer } from "../face/index.ts";
 import { decodeAnimation, type DecodedAnimation, type DecodeOptions } from "../image/index.ts";
-import { checkFace, measureExpression, transferExpression, type ExpressionMeasures, type Regions, type TransferMode } from "../transfer/index.ts";
+import { checkFace, measureExpression, REACTION_REST, REST, transferExpression, type ExpressionMeasures, type Regions, type TransferMode } from "../transfer/index.ts";
 import type { AnalyzedFace, RgbImage } from "../types.ts";
 
 /** Frames of an untrusted animation we process at most (decodeAnimation drops the rest). */
@@ -67,12 +67,13 @@ export interface AnimatedReaction {
  */
 export function animateReaction(input: AnimateReactionInput): AnimatedReaction {
   const src = reactionSources(input);
-  const frames = src.sources.map(({ image, face }) =>
+  const frames = src.sources.map(({ image, face, rest }) =>
     transferExpression({
       template: input.template,
       templateFace: input.templateFace,
       reaction: image,
       reactionFace: face,
+      reactionRest: rest,
       mode: input.mode,
       intensity: input.intensity,
       regions: input.regions,
@@ -83,10 +84,12 @@ export function animateReaction(input: AnimateReactionInput): AnimatedReaction {
 
 /**
  * The picture and face each frame's expression comes from (the mesh engine's and the generator's): landmarks
- * smoothed over time; a frame without a usable face borrows the nearest good frame's, picture and all.
+ * smoothed over time; a frame without a usable face borrows the nearest good frame's, picture and all. `rest`:
+ * the landmarks of the shot's rest frame, where it has one (see restFrames; the mesh engine reads the mouth's
+ * rest from it).
  */
 export function reactionSources(input: Pick<AnimateReactionInput, "templateFace" | "frames" | "delaysMs" | "faces" | "smoothing">): {
-  sources: { image: RgbImage; face: AnalyzedFace }[];
+  sources: { image: RgbImage; face: AnalyzedFace; rest?: Float32Array }[];
   faceFrames: number;
   carriedFrames: number;
 } {
@@ -105,7 +108,12 @@ export function reactionSources(input: Pick<AnimateReactionInput, "templateFace"
   }
   const source = usable.map((f, i) => f ?? usable[nearest(good, i)]!);
   const smoothed = smoothLandmarks(source, input.smoothing ?? DEFAULT_SMOOTHING);
-  const sources = source.map((f, i) => ({ image: input.frames[usable[i] ? i : nearest(good, i)], face: { ...f, landmarks: smoothed[i] } }));
+  const rest = restFrames(source, smoothed, usable.map(Boolean));
+  const sources = source.map((f, i) => ({
+    image: input.frames[usable[i] ? i : nearest(good, i)],
+    face: { ...f, landmarks: smoothed[i] },
+    ...(rest[i] !== null && { rest: smoothed[rest[i]] }),
+  }));
   return { sources, faceFrames: good.length, carriedFrames: n - good.length };
 }
 
@@ -136,12 +144,7 @@ function centre(f: AnalyzedFace): [number, number, number] {
 export function smoothLandmarks(faces: AnalyzedFace[], sigma: number): Float32Array[] {
   const n = faces.length;
   if (sigma <= 0 || n < 3) return faces.map((f) => f.landmarks);
-  const segment = new Int32Array(n);
-  for (let i = 1; i < n; i++) {
-    const [ax, ay, as] = centre(faces[i - 1]);
-    const [bx, by] = centre(faces[i]);
-    segment[i] = segment[i - 1] + (Math.hypot(bx - ax, by - ay) > CUT_JUMP * as ? 1 : 0);
-  }
+  const segment = shots(faces);
   const measures = faces.map((f) => measureExpression(f.landmarks));
   const keys = Object.keys(JITTER) as (keyof ExpressionMeasures)[];
   const sameExpression = (a: ExpressionMeasures, b: ExpressionMeasures) => {
@@ -168,6 +171,51 @@ export function smoothLandmarks(faces: AnalyzedFace[], sigma: number): Float32Ar
     for (let c = 0; c < len; c++) out[c] /= wsum;
     return out;
   });
+}
+
+/** Shot number of each frame: a face centre jumping more than CUT_JUMP × its size between frames starts a new shot. */
+function shots(faces: AnalyzedFace[]): Int32Array {
+  const segment = new Int32Array(faces.length);
+  for (let i = 1; i < faces.length; i++) {
+    const [ax, ay, as] = centre(faces[i - 1]);
+    const [bx, by] = centre(faces[i]);
+    segment[i] = segment[i - 1] + (Math.hypot(bx - ax, by - ay) > CUT_JUMP * as ? 1 : 0);
+  }
+  return segment;
+}
+
+/**
+ * For each frame, the index of its shot's rest frame, or null where the shot shows none. An animation often
+ * shows its person at rest before (or after) the expression; their own rest mouth is then known and need not
+ * be REACTION_REST's typical one, which a narrow- or wide-mouthed person is off by as much as a smile widens a
+ * mouth. A rest frame has its own face, its mouth closed (opening within jitter) and its width and corner lift
+ * inside the template's rest bands (what may be someone's rest shape at all); of those, the one nearest
+ * REACTION_REST in jitter units over every measure.
+ */
+export function restFrames(faces: AnalyzedFace[], landmarks: Float32Array[], own: boolean[]): (number | null)[] {
+  const segment = shots(faces);
+  const keys = Object.keys(JITTER) as (keyof ExpressionMeasures)[];
+  const typical: ExpressionMeasures = {
+    mouthOpen: 0,
+    mouthWidth: REACTION_REST.mouthWidth[0],
+    cornerLift: REACTION_REST.cornerLift[0],
+    eyeOpenRight: REACTION_REST.eyeOpen[0],
+    eyeOpenLeft: REACTION_REST.eyeOpen[0],
+    browRight: REACTION_REST.brow[0],
+    browLeft: REACTION_REST.brow[0],
+  };
+  const inside = (v: number, band: readonly [number, number]) => v >= band[0] && v <= band[1];
+  const best = new Map<number, { i: number; d: number }>();
+  landmarks.forEach((lm, i) => {
+    if (!own[i]) return;
+    const m = measureExpression(lm);
+    if (m.mouthOpen > JITTER.mouthOpen || !inside(m.mouthWidth, REST.mouthWidth) || !inside(m.cornerLift, REST.cornerLift)) return;
+    let d = 0;
+    for (const k of keys) d += Math.abs(m[k] - typical[k]) / JITTER[k];
+    const b = best.get(segment[i]);
+    if (!b || d < b.d) best.set(segment[i], { i, d });
+  });
+  return Array.from(segment, (s) => best.get(s)?.i ?? null);
 }
 
 /**

@@ -24,7 +24,7 @@ import {
   RIGHT_EYE_UPPER_FOLD,
   STABLE,
 } from "../warp/landmarks.ts";
-import { alignSimilarity, applySimilarity, fromLocal, localFrame, toLocal } from "./geometry.ts";
+import { alignSimilarity, applySimilarity, fromLocal, localFrame, toLocal, type LocalFrame } from "./geometry.ts";
 import { browHeight, eyeOpen, measureLocal } from "./measure.ts";
 
 export type Regions = "all" | "upper" | "lower";
@@ -265,6 +265,11 @@ function neutralBrows(n: Float64Array, rest: RestBands): void {
 export interface RetargetOptions {
   intensity: number;
   regions: Regions;
+  /**
+   * The reaction person's own rest face where one is known (an animation's rest frame; 468×3 in the reaction's
+   * image frame): the mouth's rest width and corner lift are then read from it instead of REACTION_REST.
+   */
+  reactionRest?: Float32Array;
 }
 
 /**
@@ -289,7 +294,7 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
   // (nose, cheekbones, temples), not their eye distances: franck's smile measured 0.633 wide on grace's frame
   // for his own 0.668, so the width change was read short (and a neutral reaction's width off its rest point).
   const lo = ownUnits(lr);
-  const no = neutralShape(lo, { ...REACTION_REST, brow: ANY });
+  const no = neutralShape(lo, { ...REACTION_REST, brow: ANY, ...(opts.reactionRest && ownMouthRest(template, frame, opts.reactionRest)) });
   // Feature-size ratios, bounded: a degenerate mesh must not blow the expression up.
   const ratio = (a: number, b: number) => (b > 1e-6 && Number.isFinite(a / b) ? clamp(a / b, 0.5, 2) : 1);
   const mouthScale = ratio(mouthWidthOf(nt), mouthWidthOf(no));
@@ -450,6 +455,18 @@ function spreadDisplacement(loc: Float64Array, disp: Float64Array, isControl: Ui
     disp[3 * i + 1] = dy / wsum;
     disp[3 * i + 2] = dz / wsum;
   }
+}
+
+/**
+ * The mouth's rest point from the reaction person's own rest face, read as the reaction is (aligned to the
+ * template, own units) and held inside the template's rest bands. Only the mouth: a held stare or raised brows
+ * look like a rest frame to the mouth's test (closed, no smile), so the eyes and brows keep REACTION_REST.
+ */
+function ownMouthRest(template: Float32Array, frame: LocalFrame, rest: Float32Array): Pick<RestBands, "mouthWidth" | "cornerLift"> {
+  const m = measureLocal(ownUnits(toLocal(frame, applySimilarity(alignSimilarity(rest, template, STABLE), rest))));
+  const width = clamp(m.mouthWidth, REST.mouthWidth[0], REST.mouthWidth[1]);
+  const lift = clamp(m.cornerLift, REST.cornerLift[0], REST.cornerLift[1]);
+  return { mouthWidth: [width, width], cornerLift: [lift, lift] };
 }
 
 /** A mesh in local coordinates rescaled so its own inter-ocular distance (outer eye corners, 3-D) is 1. */

@@ -39,6 +39,8 @@ export interface TransferInput {
   intensity?: number;
   /** Which part of the expression to copy: brows and eyes (upper), mouth and jaw (lower) or all. Default all. */
   regions?: Regions;
+  /** The reaction person's own rest face, where one is known (an animation's rest frame; see retargetExpression). */
+  reactionRest?: Float32Array;
 }
 
 export interface TransferResult {
@@ -227,7 +229,7 @@ function mimicDirect(input: TransferInput, intensity: number, regions: Regions, 
     return { image: out, landmarks: templateFace.landmarks.slice(), expression: templateFace.landmarks.slice(), timingsMs, changedBox: null, mouthSynthesised: false };
   }
   let t = performance.now();
-  const expression = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions });
+  const expression = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions, reactionRest: input.reactionRest });
   // Drawn geometry: lids move LID_GAIN× what the mesh reads, the skin under them with them (see eyes.ts).
   const target = drawnEyelids(templateFace.landmarks, expression, Boolean(templateFace.irises));
   timingsMs.retarget = performance.now() - t;
@@ -395,7 +397,7 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
   const timingsMs: StageTimings = {};
   const out = copyImage(reaction);
   let t = performance.now();
-  const read = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions });
+  const read = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions, reactionRest: input.reactionRest });
   const wearing = drawnEyelids(templateFace.landmarks, read, Boolean(templateFace.irises));
   keepUnfolded(faceMeshPoints(templateFace.landmarks, { width: template.width, height: template.height, ringScale: 0 }), wearing, faceSize(templateFace.landmarks));
   const toReaction = alignSimilarity(read, reactionFace.landmarks, STABLE);

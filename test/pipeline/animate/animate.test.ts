@@ -145,9 +145,13 @@ describe("animated reactions", () => {
     const seq = ["franck_01829.jpg", "franck_02221.jpg", "franck_04117.jpg", "franck_02221.jpg"];
     const template = img["grace_hopper_512x512.jpg"], templateFace = face["grace_hopper_512x512.jpg"];
     const anim = animateReaction({ template, templateFace, frames: seq.map((n) => img[n]), delaysMs: [100, 100, 100, 100], faces: seq.map((n) => face[n]) });
-    const still = transferExpression({ template, templateFace, reaction: img["franck_04117.jpg"], reactionFace: face["franck_04117.jpg"] });
+    const laughStill = { template, templateFace, reaction: img["franck_04117.jpg"], reactionFace: face["franck_04117.jpg"] };
+    // The animation reads its mouth's rest from its own first frame (rest-frame.test.ts); the still given the same
+    // rest face isolates what smoothing does to the peak. The plain still reads the typical rest instead.
+    const still = transferExpression({ ...laughStill, reactionRest: face["franck_01829.jpg"].landmarks });
+    const plain = transferExpression(laughStill);
     const read = async (im: RgbImage) => measureExpression((await analyzer.analyze(im)).faces[0]!.landmarks);
-    const [a, s] = [await read(anim.frames[2]), await read(still.image)];
+    const [a, s, p] = [await read(anim.frames[2]), await read(still.image), await read(plain.image)];
     const tpl = measureExpression(templateFace.landmarks);
     const laugh = measureExpression(face["franck_04117.jpg"].landmarks), rest = measureExpression(face["franck_01829.jpg"].landmarks);
     let compared = 0;
@@ -158,6 +162,11 @@ describe("animated reactions", () => {
       expect(Math.abs((a[k] - tpl[k]) / change - (s[k] - tpl[k]) / change), k).toBeLessThan(0.1);
     }
     expect(compared).toBeGreaterThanOrEqual(3); // mouth opening, width and corner lift at least
+    // Against the plain still, the own rest only brings the mouth nearer the whole change.
+    for (const k of ["mouthOpen", "mouthWidth", "cornerLift"] as const) {
+      const off = (m: typeof a) => Math.abs((m[k] - tpl[k]) / (laugh[k] - rest[k]) - 1);
+      expect(off(a), k).toBeLessThanOrEqual(off(p) + 0.02);
+    }
   });
 
   it("carries face-less frames over from the nearest good frame; no face at all is a NO_FACE error", () => {

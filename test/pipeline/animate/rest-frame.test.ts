@@ -1,0 +1,85 @@
+import { describe, expect, it } from "vitest";
+import { animateReaction, restFrames } from "../../../src/pipeline/animate/index.ts";
+import { measureExpression, transferExpression } from "../../../src/pipeline/transfer/index.ts";
+import type { AnalyzedFace, RgbImage } from "../../../src/pipeline/types.ts";
+import * as L from "../../../src/pipeline/warp/landmarks.ts";
+import { useFixtureFaces, type FixtureFace } from "../../helpers/fixture-faces.ts";
+import { withLipWidth } from "../../helpers/lip-width.ts";
+
+const fx = useFixtureFaces();
+const img = (n: FixtureFace) => fx.images.get(n)!;
+const face = (n: FixtureFace) => fx.faces.get(n)!;
+const widerMouth = (f: AnalyzedFace, k: number): AnalyzedFace => ({ ...f, landmarks: withLipWidth(f.landmarks, k) });
+
+const REST: FixtureFace = "franck_01829.jpg", SMILE: FixtureFace = "franck_02221.jpg", LAUGH: FixtureFace = "franck_04117.jpg";
+const read = async (im: RgbImage) => measureExpression((await fx.analyzer.analyze(im)).faces[0]!.landmarks);
+
+/** rest → smile → laugh → rest, every frame's mouth k× as wide: a person whose rest mouth is narrower or wider than franck's. */
+function animation(k: number) {
+  const seq = [REST, SMILE, LAUGH, REST];
+  const template = img("grace_hopper_512x512.jpg"), templateFace = face("grace_hopper_512x512.jpg");
+  const faces = seq.map((n) => widerMouth(face(n), k));
+  const anim = animateReaction({ template, templateFace, frames: seq.map((n) => img(n)), delaysMs: [100, 100, 100, 100], faces });
+  const still = (i: number) => transferExpression({ template, templateFace, reaction: img(seq[i]), reactionFace: faces[i] }).image;
+  return { anim, still, faces, templateFace };
+}
+
+describe("an animation's own rest frame", () => {
+  // 0.955: the rest mouth 0.517 wide, as narrow as the held-out cap man's (REACTION_REST: 0.555); 1.07: 0.579 (REST.mouthWidth takes up to 0.58).
+  it.each([0.955, 1.07])("leaves the user's mouth as it is on the frames where the reaction rests (mouth %s× as wide)", async (k) => {
+    const { anim, still, templateFace } = animation(k);
+    const tpl = measureExpression(templateFace.landmarks);
+    const [first, last, asStill] = [await read(anim.frames[0]), await read(anim.frames[3]), await read(still(0))];
+    for (const m of [first, last]) {
+      expect(Math.abs(m.mouthWidth - tpl.mouthWidth)).toBeLessThan(0.012);
+      expect(Math.abs(m.cornerLift - tpl.cornerLift)).toBeLessThan(0.01);
+    }
+    // The same frame sent alone is read against the typical rest mouth: the person's own width leaks in.
+    expect(Math.abs(asStill.mouthWidth - tpl.mouthWidth)).toBeGreaterThan(0.02);
+  });
+
+  it("carries the whole widening and lift of a narrow-mouthed person's laugh, which the still reads short", async () => {
+    const { anim, still, faces, templateFace } = animation(0.955);
+    const tpl = measureExpression(templateFace.landmarks);
+    const rest = measureExpression(faces[0].landmarks), laugh = measureExpression(faces[2].landmarks);
+    const ratio = (m: { mouthWidth: number; cornerLift: number }, k: "mouthWidth" | "cornerLift") => (m[k] - tpl[k]) / (laugh[k] - rest[k]);
+    const [apex, asStill] = [await read(anim.frames[2]), await read(still(2))];
+    for (const k of ["mouthWidth", "cornerLift"] as const) {
+      expect(ratio(apex, k), k).toBeGreaterThan(0.85);
+      expect(ratio(apex, k), k).toBeLessThan(1.15);
+      expect(ratio(asStill, k), k).toBeLessThan(0.83);
+    }
+  });
+
+  it("moves only the mouth's rest: eyes and brows keep the typical rest, so a held stare or raised brows still arrive", () => {
+    const template = img("grace_hopper_512x512.jpg"), templateFace = face("grace_hopper_512x512.jpg");
+    const input = { template, templateFace, reaction: img(LAUGH), reactionFace: face(LAUGH) };
+    const plain = transferExpression(input).expression;
+    const withRest = transferExpression({ ...input, reactionRest: widerMouth(face(REST), 0.955).landmarks }).expression;
+    const upper = [...L.RIGHT_EYE_UPPER, ...L.RIGHT_EYE_LOWER, ...L.LEFT_EYE_UPPER, ...L.LEFT_EYE_LOWER, ...L.RIGHT_BROW, ...L.LEFT_BROW];
+    for (const i of upper) for (let c = 0; c < 3; c++) expect(withRest[3 * i + c]).toBe(plain[3 * i + c]);
+    const corner = 3 * L.MOUTH_CORNER_LEFT;
+    expect(Math.abs(withRest[corner] - plain[corner])).toBeGreaterThan(1);
+  });
+});
+
+describe("restFrames", () => {
+  const at = (f: AnalyzedFace, dx: number): AnalyzedFace => ({
+    ...f,
+    landmarks: f.landmarks.map((v, i) => (i % 3 === 0 ? v + dx : v)),
+    box: { ...f.box, x: f.box.x + dx },
+  });
+  const pick = (fs: AnalyzedFace[], own = fs.map(() => true)) => restFrames(fs, fs.map((f) => f.landmarks), own);
+
+  it("finds each shot's rest frame: the closed, unsmiling mouth, not the smile or the laugh", () => {
+    expect(pick([face(SMILE), face(REST), face(LAUGH), face(SMILE)])).toEqual([1, 1, 1, 1]);
+    // A cut (the face jumps across the picture): the second shot has no rest frame of its own.
+    const cut = [face(REST), face(LAUGH), at(face(LAUGH), 400), at(face(SMILE), 400)];
+    expect(pick(cut)).toEqual([0, 0, null, null]);
+  });
+
+  it("has none where the person never rests, and never takes a frame that borrowed its face", () => {
+    expect(pick([face(SMILE), face(LAUGH), face(SMILE)])).toEqual([null, null, null]);
+    expect(pick([face(REST), face(LAUGH)], [false, true])).toEqual([null, null]);
+  });
+});
