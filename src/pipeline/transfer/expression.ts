@@ -240,14 +240,13 @@ function neutralEye(
  */
 function neutralBrows(n: Float64Array, rest: RestBands): void {
   const X = (i: number) => 3 * i, Y = (i: number) => 3 * i + 1;
-  // Signed, so a brow end read past the midline narrows the gap instead of turning one brow's shift around.
-  const gap = (n[X(LEFT_BROW[4])]! - n[X(RIGHT_BROW[4])]!) / 2;
+  const gap = browHalfGap(n);
   const innerExcess = clamp(gap - clamp(gap, rest.browInner[0], rest.browInner[1]), -BROW_SHAPE_MAX, BROW_SHAPE_MAX);
   for (const [brow, upper, lower, outward] of [[RIGHT_BROW, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, -1], [LEFT_BROW, LEFT_EYE_UPPER, LEFT_EYE_LOWER, 1]] as const) {
     const outerX = n[X(brow[0])]!, innerX = n[X(brow[4])]!;
     const span = innerX - outerX;
     const along = (i: number) => (Math.abs(span) > 1e-6 ? clamp((n[X(i)]! - outerX) / span, 0, 1) : 0.5);
-    const tilt = n[Y(brow[0])]! - n[Y(brow[4])]!;
+    const tilt = browTilt(n, brow);
     const tiltExcess = clamp(tilt - clamp(tilt, rest.browTilt[0], rest.browTilt[1]), -BROW_SHAPE_MAX, BROW_SHAPE_MAX);
     let pivot = 0;
     for (let k = 0; k < 5; k++) pivot += along(brow[k]!) / 5;
@@ -262,12 +261,22 @@ function neutralBrows(n: Float64Array, rest: RestBands): void {
   }
 }
 
+/** Half the gap between the brows' inner ends; signed, so an end read past the midline narrows the gap. */
+function browHalfGap(n: Float64Array): number {
+  return (n[3 * LEFT_BROW[4]]! - n[3 * RIGHT_BROW[4]]!) / 2;
+}
+
+/** How far a brow's inner end sits above its outer end (local y grows downwards). */
+function browTilt(n: Float64Array, brow: readonly number[]): number {
+  return n[3 * brow[0]! + 1]! - n[3 * brow[4]! + 1]!;
+}
+
 export interface RetargetOptions {
   intensity: number;
   regions: Regions;
   /**
    * The reaction person's own rest face where one is known (an animation's rest frame; 468×3 in the reaction's
-   * image frame): the mouth's rest width and corner lift are then read from it instead of REACTION_REST.
+   * image frame): the mouth's and brows' rest are then read from it instead of REACTION_REST (see ownRest).
    */
   reactionRest?: Float32Array;
 }
@@ -288,13 +297,14 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
   // The brows' height is read on `lr` and their shape (tilt, inner ends drawn in) in own units (`lo`, below), where
   // a half gap of 0.17 is a length of the reaction's face, not of the template's proportions; each neutral leaves
   // the other part of the brows as it is (neutralBrows only moves brow points, so eyes and mouth are unaffected).
-  const nr = neutralShape(lr, { ...REACTION_REST, browTilt: ANY, browInner: ANY });
+  const own = opts.reactionRest && ownRest(template, frame, opts.reactionRest);
+  const nr = neutralShape(lr, { ...REACTION_REST, ...own?.browHeight, browTilt: ANY, browInner: ANY });
   // The mouth's expression is read in the reaction's own inter-ocular units, the units of REACTION_REST and of
   // the change to transfer. `lr` is scaled by the stable-point fit, which follows the two faces' proportions
   // (nose, cheekbones, temples), not their eye distances: franck's smile measured 0.633 wide on grace's frame
   // for his own 0.668, so the width change was read short (and a neutral reaction's width off its rest point).
   const lo = ownUnits(lr);
-  const no = neutralShape(lo, { ...REACTION_REST, brow: ANY, ...(opts.reactionRest && ownMouthRest(template, frame, opts.reactionRest)) });
+  const no = neutralShape(lo, { ...REACTION_REST, brow: ANY, ...own?.mouth, ...own?.browShape });
   // Feature-size ratios, bounded: a degenerate mesh must not blow the expression up.
   const ratio = (a: number, b: number) => (b > 1e-6 && Number.isFinite(a / b) ? clamp(a / b, 0.5, 2) : 1);
   const mouthScale = ratio(mouthWidthOf(nt), mouthWidthOf(no));
@@ -458,15 +468,30 @@ function spreadDisplacement(loc: Float64Array, disp: Float64Array, isControl: Ui
 }
 
 /**
- * The mouth's rest point from the reaction person's own rest face, read as the reaction is (aligned to the
- * template, own units) and held inside the template's rest bands. Only the mouth: a held stare or raised brows
- * look like a rest frame to the mouth's test (closed, no smile), so the eyes and brows keep REACTION_REST.
+ * Rest points from the reaction person's own rest face, each read as the reaction's expression is: the mouth
+ * and brow shape in own units, brow height on the template's frame. The mouth's are held inside the template's
+ * rest bands. The brows count only where the rest face's height, tilt and gap all lie inside those bands: raised
+ * brows or a frown held through a whole shot then keep the typical rest and still arrive. The eyes always keep
+ * it: a held stare passes any rest test the eyes could have (their band reaches 0.34).
  */
-function ownMouthRest(template: Float32Array, frame: LocalFrame, rest: Float32Array): Pick<RestBands, "mouthWidth" | "cornerLift"> {
-  const m = measureLocal(ownUnits(toLocal(frame, applySimilarity(alignSimilarity(rest, template, STABLE), rest))));
-  const width = clamp(m.mouthWidth, REST.mouthWidth[0], REST.mouthWidth[1]);
-  const lift = clamp(m.cornerLift, REST.cornerLift[0], REST.cornerLift[1]);
-  return { mouthWidth: [width, width], cornerLift: [lift, lift] };
+function ownRest(template: Float32Array, frame: LocalFrame, rest: Float32Array) {
+  const onTemplate = toLocal(frame, applySimilarity(alignSimilarity(rest, template, STABLE), rest));
+  const own = ownUnits(onTemplate);
+  const point = (v: number) => [v, v] as const;
+  const inside = (v: number, band: readonly [number, number]) => v >= band[0] && v <= band[1];
+  const m = measureLocal(own);
+  const mouth: Pick<RestBands, "mouthWidth" | "cornerLift"> = {
+    mouthWidth: point(clamp(m.mouthWidth, REST.mouthWidth[0], REST.mouthWidth[1])),
+    cornerLift: point(clamp(m.cornerLift, REST.cornerLift[0], REST.cornerLift[1])),
+  };
+  const heights = measureLocal(onTemplate);
+  const height = (heights.browRight + heights.browLeft) / 2;
+  const tilt = (browTilt(own, RIGHT_BROW) + browTilt(own, LEFT_BROW)) / 2;
+  const gap = browHalfGap(own);
+  if (!inside(height, REST.brow) || !inside(tilt, REST.browTilt) || !inside(gap, REST.browInner)) return { mouth };
+  const browHeight: Pick<RestBands, "brow"> = { brow: point(height) };
+  const browShape: Pick<RestBands, "browTilt" | "browInner"> = { browTilt: point(tilt), browInner: point(gap) };
+  return { mouth, browHeight, browShape };
 }
 
 /** A mesh in local coordinates rescaled so its own inter-ocular distance (outer eye corners, 3-D) is 1. */

@@ -4,6 +4,7 @@ import { measureExpression, transferExpression } from "../../../src/pipeline/tra
 import type { AnalyzedFace, RgbImage } from "../../../src/pipeline/types.ts";
 import * as L from "../../../src/pipeline/warp/landmarks.ts";
 import { useFixtureFaces, type FixtureFace } from "../../helpers/fixture-faces.ts";
+import { browEnds, withBrows } from "../../helpers/brow-shapes.ts";
 import { withLipWidth } from "../../helpers/lip-width.ts";
 
 const fx = useFixtureFaces();
@@ -51,13 +52,13 @@ describe("an animation's own rest frame", () => {
     }
   });
 
-  it("moves only the mouth's rest: eyes and brows keep the typical rest, so a held stare or raised brows still arrive", () => {
+  it("leaves the eyes' rest typical, so a held stare still arrives: eyelids as without a rest frame", () => {
     const template = img("grace_hopper_512x512.jpg"), templateFace = face("grace_hopper_512x512.jpg");
     const input = { template, templateFace, reaction: img(LAUGH), reactionFace: face(LAUGH) };
     const plain = transferExpression(input).expression;
     const withRest = transferExpression({ ...input, reactionRest: widerMouth(face(REST), 0.955).landmarks }).expression;
-    const upper = [...L.RIGHT_EYE_UPPER, ...L.RIGHT_EYE_LOWER, ...L.LEFT_EYE_UPPER, ...L.LEFT_EYE_LOWER, ...L.RIGHT_BROW, ...L.LEFT_BROW];
-    for (const i of upper) for (let c = 0; c < 3; c++) expect(withRest[3 * i + c]).toBe(plain[3 * i + c]);
+    const lids = [...L.RIGHT_EYE_UPPER, ...L.RIGHT_EYE_LOWER, ...L.LEFT_EYE_UPPER, ...L.LEFT_EYE_LOWER];
+    for (const i of lids) for (let c = 0; c < 3; c++) expect(withRest[3 * i + c]).toBe(plain[3 * i + c]);
     const corner = 3 * L.MOUTH_CORNER_LEFT;
     expect(Math.abs(withRest[corner] - plain[corner])).toBeGreaterThan(1);
   });
@@ -81,5 +82,51 @@ describe("restFrames", () => {
   it("has none where the person never rests, and never takes a frame that borrowed its face", () => {
     expect(pick([face(SMILE), face(LAUGH), face(SMILE)])).toEqual([null, null, null]);
     expect(pick([face(REST), face(LAUGH)], [false, true])).toEqual([null, null]);
+  });
+});
+
+describe("an animation's own rest frame: brows", () => {
+  const template = () => img("grace_hopper_512x512.jpg");
+  const templateFace = () => face("grace_hopper_512x512.jpg");
+  /** franck at rest with his brows `drop` lower (inter-ocular units): a low-browed person. */
+  const lowBrowed = (drop: number, raise = 0) => ({ ...face(REST), landmarks: withBrows(face(REST).landmarks, { innerUp: raise - drop, outerUp: raise - drop }) });
+  const heights = (lm: Float32Array) => {
+    const e = browEnds(lm, templateFace().landmarks);
+    return [e.right.inner[1], e.right.outer[1], e.left.inner[1], e.left.outer[1]].map((y) => -y);
+  };
+  const moved = (res: Float32Array) => heights(res).map((h, k) => h - heights(templateFace().landmarks)[k]!);
+
+  const transfer = (reaction: AnalyzedFace, rest?: AnalyzedFace) =>
+    transferExpression({ template: template(), templateFace: templateFace(), reaction: img(REST), reactionFace: reaction, reactionRest: rest?.landmarks });
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+  // Mesh checks: neither judge's brow points follow a warped brow (eval/FINDINGS.md, "Brows").
+  it("leave the user's brows where they are on the rest frame of a low-browed person, and carry their whole raise", () => {
+    const rest = lowBrowed(0.02);
+    for (const end of moved(transfer(rest, rest).expression)) expect(Math.abs(end)).toBeLessThan(0.01);
+    // Read against the typical rest, the person's low brows arrive as a frown-less lowering.
+    expect(mean(moved(transfer(rest).expression))).toBeLessThan(-0.012);
+    const raised = lowBrowed(0.02, 0.05);
+    for (const end of moved(transfer(raised, rest).expression)) {
+      expect(end).toBeGreaterThan(0.04);
+      expect(end).toBeLessThan(0.06);
+    }
+    expect(mean(moved(transfer(raised).expression))).toBeLessThan(0.035);
+  });
+
+  it("keep the typical rest where the rest frame's brows are raised: brows held up through a shot still arrive", () => {
+    const held = lowBrowed(0, 0.05);
+    const brows = [...L.RIGHT_BROW, ...L.LEFT_BROW];
+    const withRest = transfer(held, held).expression, plain = transfer(held).expression;
+    for (const i of brows) for (let c = 0; c < 3; c++) expect(withRest[3 * i + c]).toBe(plain[3 * i + c]);
+    expect(mean(moved(withRest))).toBeGreaterThan(0.03);
+  });
+
+  it("reach the picture through an animation: its second frame is the still read against its first", () => {
+    const rest = lowBrowed(0.02), raised = lowBrowed(0.02, 0.05);
+    const anim = animateReaction({ template: template(), templateFace: templateFace(), frames: [img(REST), img(REST)], delaysMs: [100, 100], faces: [rest, raised] });
+    const same = (a: RgbImage, b: RgbImage) => Buffer.compare(Buffer.from(a.data), Buffer.from(b.data)) === 0;
+    expect(same(anim.frames[1], transfer(raised, rest).image)).toBe(true);
+    expect(same(anim.frames[1], transfer(raised).image)).toBe(false);
   });
 });
