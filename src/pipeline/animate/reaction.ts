@@ -85,8 +85,8 @@ export function animateReaction(input: AnimateReactionInput): AnimatedReaction {
 /**
  * The picture and face each frame's expression comes from (the mesh engine's and the generator's): landmarks
  * smoothed over time; a frame without a usable face borrows the nearest good frame's, picture and all. `rest`:
- * the landmarks of the shot's rest frame, where it has one (see restFrames; the mesh engine reads the mouth's
- * and brows' rest from it).
+ * the landmarks of the shot's rest frame, where it has one (see restFrames; the mesh engine reads the mouth's,
+ * eyes' and brows' rest from it).
  */
 export function reactionSources(input: Pick<AnimateReactionInput, "templateFace" | "frames" | "delaysMs" | "faces" | "smoothing">): {
   sources: { image: RgbImage; face: AnalyzedFace; rest?: Float32Array }[];
@@ -186,9 +186,9 @@ function shots(faces: AnalyzedFace[]): Int32Array {
 
 /**
  * For each frame, the index of its shot's rest frame, or null where the shot shows none. An animation often
- * shows its person at rest before (or after) the expression; their own rest mouth and brows are then known and
- * need not be REACTION_REST's typical ones, which a narrow-mouthed or low-browed person is off by as much as a
- * smile widens a mouth or surprise raises a brow (retargetExpression decides which of them it takes). A rest frame has its own face, its mouth closed (opening within jitter) and its width and corner lift
+ * shows its person at rest before (or after) the expression; their own rest mouth, eyes and brows are then known
+ * and need not be REACTION_REST's typical ones, which a narrow-mouthed or low-browed person is off by as much as
+ * a smile widens a mouth or surprise raises a brow (retargetExpression decides which of them it takes). A rest frame has its own face, its mouth closed (opening within jitter) and its width and corner lift
  * inside the template's rest bands (what may be someone's rest shape at all); of those, the one nearest
  * REACTION_REST in jitter units over every measure.
  */

@@ -94,6 +94,11 @@ const SMILE_LOWER_LID_SHARE = 0.7;
  * lifting the lower lids 80–90 % of the way up to still-open upper lids.
  */
 const CHEEK_LID_MAX = 0.35;
+/**
+ * A rest frame's eyes are taken as its person's own rest only inside this band: the typical rest (REACTION_REST)
+ * ± the analyzer's eye noise floor (0.043). The template band (REST.eyeOpen) would take a held stare for a rest.
+ */
+const OWN_EYE_REST = [0.23, 0.31] as const;
 const SMILE_FROM = 0.03;
 const SMILE_FULL = 0.08;
 /** How much of the upper lid's motion the lid crease above it follows. */
@@ -298,7 +303,7 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
   // a half gap of 0.17 is a length of the reaction's face, not of the template's proportions; each neutral leaves
   // the other part of the brows as it is (neutralBrows only moves brow points, so eyes and mouth are unaffected).
   const own = opts.reactionRest && ownRest(template, frame, opts.reactionRest);
-  const nr = neutralShape(lr, { ...REACTION_REST, ...own?.browHeight, browTilt: ANY, browInner: ANY });
+  const nr = neutralShape(lr, { ...REACTION_REST, ...own?.browHeight, ...own?.eyeBand, browTilt: ANY, browInner: ANY });
   // The mouth's expression is read in the reaction's own inter-ocular units, the units of REACTION_REST and of
   // the change to transfer. `lr` is scaled by the stable-point fit, which follows the two faces' proportions
   // (nose, cheekbones, temples), not their eye distances: franck's smile measured 0.633 wide on grace's frame
@@ -352,12 +357,13 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
   const readEyes = measureLocal(lr);
   for (let i = 0; i < lt.length; i++) lt[i]! += disp[i]!;
   if (useEyes) {
-    // The reaction's aperture relative to a typical rest eye, applied to the template's own rest eye: the
-    // additive motion above leaves a wide-eyed template a slit when the reaction's eyes are shut.
-    const rest = REACTION_REST.eyeOpen[0];
-    const want = (own: number, read: number, now: number) => now + (own * (read / rest) - now) * t;
-    setEyeAperture(lt, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, want(restEyes.eyeOpenRight, readEyes.eyeOpenRight, measureLocal(lt).eyeOpenRight));
-    setEyeAperture(lt, LEFT_EYE_UPPER, LEFT_EYE_LOWER, want(restEyes.eyeOpenLeft, readEyes.eyeOpenLeft, measureLocal(lt).eyeOpenLeft));
+    // The reaction's aperture relative to its rest eye (its own where known, else a typical one), applied to the
+    // template's own rest eye: the additive motion above leaves a wide-eyed template a slit when the reaction's
+    // eyes are shut.
+    const want = (mine: number, read: number, rest: number, now: number) => now + (mine * (read / rest) - now) * t;
+    const [restR, restL] = own?.eyes ?? [REACTION_REST.eyeOpen[0], REACTION_REST.eyeOpen[0]];
+    setEyeAperture(lt, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, want(restEyes.eyeOpenRight, readEyes.eyeOpenRight, restR, measureLocal(lt).eyeOpenRight));
+    setEyeAperture(lt, LEFT_EYE_UPPER, LEFT_EYE_LOWER, want(restEyes.eyeOpenLeft, readEyes.eyeOpenLeft, restL, measureLocal(lt).eyeOpenLeft));
   }
   if (useMouth) {
     // The mouth opening is part of the expression in face-size units: the result's lip gap (inter-ocular
@@ -470,28 +476,44 @@ function spreadDisplacement(loc: Float64Array, disp: Float64Array, isControl: Ui
 /**
  * Rest points from the reaction person's own rest face, each read as the reaction's expression is: the mouth
  * and brow shape in own units, brow height on the template's frame. The mouth's are held inside the template's
- * rest bands. The brows count only where the rest face's height, tilt and gap all lie inside those bands: raised
- * brows or a frown held through a whole shot then keep the typical rest and still arrive. The eyes always keep
- * it: a held stare passes any rest test the eyes could have (their band reaches 0.34).
+ * rest bands. The brows count only where the rest face's height, tilt and gap all lie inside those bands, the
+ * eyes only where both lie inside OWN_EYE_REST: raised brows, a frown or a stare held through a whole shot then
+ * keep the typical rest and still arrive.
  */
-function ownRest(template: Float32Array, frame: LocalFrame, rest: Float32Array) {
+function ownRest(template: Float32Array, frame: LocalFrame, rest: Float32Array): OwnRest {
   const onTemplate = toLocal(frame, applySimilarity(alignSimilarity(rest, template, STABLE), rest));
   const own = ownUnits(onTemplate);
   const point = (v: number) => [v, v] as const;
   const inside = (v: number, band: readonly [number, number]) => v >= band[0] && v <= band[1];
   const m = measureLocal(own);
-  const mouth: Pick<RestBands, "mouthWidth" | "cornerLift"> = {
-    mouthWidth: point(clamp(m.mouthWidth, REST.mouthWidth[0], REST.mouthWidth[1])),
-    cornerLift: point(clamp(m.cornerLift, REST.cornerLift[0], REST.cornerLift[1])),
+  const out: OwnRest = {
+    mouth: {
+      mouthWidth: point(clamp(m.mouthWidth, REST.mouthWidth[0], REST.mouthWidth[1])),
+      cornerLift: point(clamp(m.cornerLift, REST.cornerLift[0], REST.cornerLift[1])),
+    },
   };
+  if (inside(m.eyeOpenRight, OWN_EYE_REST) && inside(m.eyeOpenLeft, OWN_EYE_REST)) {
+    out.eyes = [m.eyeOpenRight, m.eyeOpenLeft];
+    out.eyeBand = { eyeOpen: point((m.eyeOpenRight + m.eyeOpenLeft) / 2) };
+  }
   const heights = measureLocal(onTemplate);
   const height = (heights.browRight + heights.browLeft) / 2;
   const tilt = (browTilt(own, RIGHT_BROW) + browTilt(own, LEFT_BROW)) / 2;
   const gap = browHalfGap(own);
-  if (!inside(height, REST.brow) || !inside(tilt, REST.browTilt) || !inside(gap, REST.browInner)) return { mouth };
-  const browHeight: Pick<RestBands, "brow"> = { brow: point(height) };
-  const browShape: Pick<RestBands, "browTilt" | "browInner"> = { browTilt: point(tilt), browInner: point(gap) };
-  return { mouth, browHeight, browShape };
+  if (inside(height, REST.brow) && inside(tilt, REST.browTilt) && inside(gap, REST.browInner)) {
+    out.browHeight = { brow: point(height) };
+    out.browShape = { browTilt: point(tilt), browInner: point(gap) };
+  }
+  return out;
+}
+
+interface OwnRest {
+  mouth: Pick<RestBands, "mouthWidth" | "cornerLift">;
+  /** Right and left eye apertures (the aperture ratio's rest), and their mean as the lids' neutral estimate. */
+  eyes?: readonly [number, number];
+  eyeBand?: Pick<RestBands, "eyeOpen">;
+  browHeight?: Pick<RestBands, "brow">;
+  browShape?: Pick<RestBands, "browTilt" | "browInner">;
 }
 
 /** A mesh in local coordinates rescaled so its own inter-ocular distance (outer eye corners, 3-D) is 1. */

@@ -11,6 +11,14 @@ const fx = useFixtureFaces();
 const img = (n: FixtureFace) => fx.images.get(n)!;
 const face = (n: FixtureFace) => fx.faces.get(n)!;
 const widerMouth = (f: AnalyzedFace, k: number): AnalyzedFace => ({ ...f, landmarks: withLipWidth(f.landmarks, k) });
+/** The face with both upper lids moved by `k` of each lid column's opening (k < 0 narrows the eyes, k > 0 widens them). */
+function withUpperLids(f: AnalyzedFace, k: number): AnalyzedFace {
+  const lm = f.landmarks.slice();
+  for (const [up, lo] of [[L.RIGHT_EYE_UPPER, L.RIGHT_EYE_LOWER], [L.LEFT_EYE_UPPER, L.LEFT_EYE_LOWER]] as const) {
+    for (let j = 1; j < up.length - 1; j++) lm[3 * up[j]! + 1]! -= k * (lm[3 * lo[j]! + 1]! - lm[3 * up[j]! + 1]!);
+  }
+  return { ...f, landmarks: lm };
+}
 
 const REST: FixtureFace = "franck_01829.jpg", SMILE: FixtureFace = "franck_02221.jpg", LAUGH: FixtureFace = "franck_04117.jpg";
 const read = async (im: RgbImage) => measureExpression((await fx.analyzer.analyze(im)).faces[0]!.landmarks);
@@ -50,17 +58,6 @@ describe("an animation's own rest frame", () => {
       expect(ratio(apex, k), k).toBeLessThan(1.15);
       expect(ratio(asStill, k), k).toBeLessThan(0.83);
     }
-  });
-
-  it("leaves the eyes' rest typical, so a held stare still arrives: eyelids as without a rest frame", () => {
-    const template = img("grace_hopper_512x512.jpg"), templateFace = face("grace_hopper_512x512.jpg");
-    const input = { template, templateFace, reaction: img(LAUGH), reactionFace: face(LAUGH) };
-    const plain = transferExpression(input).expression;
-    const withRest = transferExpression({ ...input, reactionRest: widerMouth(face(REST), 0.955).landmarks }).expression;
-    const lids = [...L.RIGHT_EYE_UPPER, ...L.RIGHT_EYE_LOWER, ...L.LEFT_EYE_UPPER, ...L.LEFT_EYE_LOWER];
-    for (const i of lids) for (let c = 0; c < 3; c++) expect(withRest[3 * i + c]).toBe(plain[3 * i + c]);
-    const corner = 3 * L.MOUTH_CORNER_LEFT;
-    expect(Math.abs(withRest[corner] - plain[corner])).toBeGreaterThan(1);
   });
 });
 
@@ -116,10 +113,10 @@ describe("an animation's own rest frame: brows", () => {
 
   it("keep the typical rest where the rest frame's brows are raised: brows held up through a shot still arrive", () => {
     const held = lowBrowed(0, 0.05);
-    const brows = [...L.RIGHT_BROW, ...L.LEFT_BROW];
-    const withRest = transfer(held, held).expression, plain = transfer(held).expression;
-    for (const i of brows) for (let c = 0; c < 3; c++) expect(withRest[3 * i + c]).toBe(plain[3 * i + c]);
-    expect(mean(moved(withRest))).toBeGreaterThan(0.03);
+    const withRest = moved(transfer(held, held).expression), plain = moved(transfer(held).expression);
+    // Not bit-identical: the rest frame's eyes are its own (typical-sized), and brow height is read from the eye.
+    withRest.forEach((end, k) => expect(Math.abs(end - plain[k]!)).toBeLessThan(0.003));
+    expect(mean(withRest)).toBeGreaterThan(0.03);
   });
 
   it("reach the picture through an animation: its second frame is the still read against its first", () => {
@@ -128,5 +125,35 @@ describe("an animation's own rest frame: brows", () => {
     const same = (a: RgbImage, b: RgbImage) => Buffer.compare(Buffer.from(a.data), Buffer.from(b.data)) === 0;
     expect(same(anim.frames[1], transfer(raised, rest).image)).toBe(true);
     expect(same(anim.frames[1], transfer(raised).image)).toBe(false);
+  });
+});
+
+describe("an animation's own rest frame: eyes", () => {
+  const template = () => img("grace_hopper_512x512.jpg");
+  const templateFace = () => face("grace_hopper_512x512.jpg");
+  const transfer = (reaction: AnalyzedFace, rest?: AnalyzedFace) =>
+    transferExpression({ template: template(), templateFace: templateFace(), reaction: img(REST), reactionFace: reaction, reactionRest: rest?.landmarks });
+  const apertures = (lm: Float32Array) => [measureExpression(lm).eyeOpenRight, measureExpression(lm).eyeOpenLeft];
+  const tpl = () => apertures(templateFace().landmarks);
+
+  it("leave the user's eyes as they are on a narrow-eyed person's rest frame, and narrow them by that person's share", () => {
+    const rest = withUpperLids(face(REST), -0.12);
+    expect(apertures(rest.landmarks).every((e) => e > 0.23 && e < 0.25)).toBe(true);
+    apertures(transfer(rest, rest).expression).forEach((e, k) => expect(Math.abs(e - tpl()[k]!)).toBeLessThan(0.01));
+    // Against the typical rest (0.27), the person's own narrow eyes arrive as a squint.
+    apertures(transfer(rest).expression).forEach((e, k) => expect(e - tpl()[k]!).toBeLessThan(-0.02));
+    // Their eyes half shut: the user's close by half of their own opening, not by the typical rest's share.
+    const half = withUpperLids(rest, 0.5 - 1);
+    const want = apertures(half.landmarks).map((e, k) => e / apertures(rest.landmarks)[k]!);
+    apertures(transfer(half, rest).expression).forEach((e, k) => expect(Math.abs(e / tpl()[k]! - want[k]!)).toBeLessThan(0.08));
+  });
+
+  it("keep the typical rest where the rest frame's eyes are wide open: a stare held through a shot still arrives", () => {
+    const stare = withUpperLids(face(REST), 0.22);
+    expect(apertures(stare.landmarks).every((e) => e > 0.32)).toBe(true);
+    const lids = [...L.RIGHT_EYE_UPPER, ...L.RIGHT_EYE_LOWER, ...L.LEFT_EYE_UPPER, ...L.LEFT_EYE_LOWER];
+    const withRest = transfer(stare, stare).expression, plain = transfer(stare).expression;
+    for (const i of lids) for (let c = 0; c < 3; c++) expect(withRest[3 * i + c]).toBe(plain[3 * i + c]);
+    apertures(withRest).forEach((e, k) => expect(e).toBeGreaterThan(tpl()[k]! + 0.03));
   });
 });
