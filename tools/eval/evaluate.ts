@@ -71,6 +71,8 @@ export interface Evaluation {
   warpRows: StatsRow[];
   /** mimic, the reaction sent as an animation after its person's neutral photo (not in the verdict). */
   animatedRows: StatsRow[];
+  /** The engine's own expression mesh, measured as the analyzer measures a face, still and animated (not in the verdict). */
+  meshRows: StatsRow[];
   identity: { mode: keyof typeof IDENTITY_FLOOR; median: number }[];
   unscored: string[];
   verdict: Verdict;
@@ -137,6 +139,15 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
   const scorable = (t: Template, r: SetPicture) => t.source.role === "neutral" && neutralPhoto(r) !== undefined;
   const neutralRead = (r: SetPicture, j: Judge) => neutralPhoto(r)?.read.get(j.name);
 
+  // What the engine's mesh asks for, before drawing and re-reading: the analyzer's measures of the transferred
+  // expression mesh against the analyzer's readings of the photos (floors: the analyzer's).
+  const meshJudge = judges.find((j) => j.name === "analyzer");
+  const stillMesh: Partial<Measures>[] = [], animatedMesh: Partial<Measures>[] = [];
+  const meshRatio = (into: Partial<Measures>[], t: Template, r: SetPicture, mesh: Float32Array) => {
+    const tm = meshJudge && t.read.get(meshJudge.name), rm = meshJudge && r.read.get(meshJudge.name), nm = meshJudge && neutralRead(r, meshJudge);
+    if (meshJudge && tm && rm && nm) into.push(transferRatios({ template: tm.measures, out: meshJudge.measure(mesh), reaction: rm.measures, neutral: nm.measures }, floors.get(meshJudge.name)!));
+  };
+
   // The engine on every pair, both modes; each result read by both judges.
   const results: PairResult[] = [];
   for (const mode of MODES) {
@@ -156,6 +167,7 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
         }
         row.image = res.image;
         if (mode === "mimic") row.outside = changedOutsideRing(t.image, res.image, t.face.landmarks);
+        if (mode === "mimic" && row.scorable) meshRatio(stillMesh, t, r, res.expression);
         for (const j of judges) {
           const out = await j.read(res.image);
           row.out.set(j.name, out?.measures);
@@ -229,7 +241,9 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
         }
         let frame: RgbImage;
         try {
-          frame = animateReaction({ template: t.image, templateFace: t.face, frames: [n.image, r.image], delaysMs: [100, 100], faces: [n.face, r.face] }).frames[1]!;
+          const anim = animateReaction({ template: t.image, templateFace: t.face, frames: [n.image, r.image], delaysMs: [100, 100], faces: [n.face, r.face] });
+          frame = anim.frames[1]!;
+          meshRatio(animatedMesh, t, r, anim.expressions[1]!);
         } catch (e) {
           if (!(e instanceof MimicError)) throw e;
           unscored.push(`the engine refused the animation ${t.name} ← ${n.name}, ${r.name}: ${e.userMessage}`);
@@ -243,6 +257,12 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
     }
     for (const j of judges) animatedRows.push({ label: `mimic · ${j.name}`, stats: summarizeRatios(perJudge.get(j.name)!) });
   }
+  const meshRows: StatsRow[] = meshJudge
+    ? [
+        { label: "mimic", stats: summarizeRatios(stillMesh) },
+        { label: "animated, person at rest first: mimic", stats: summarizeRatios(animatedMesh) },
+      ]
+    : [];
 
   const ratioRows: StatsRow[] = [];
   for (const mode of MODES) {
@@ -269,6 +289,7 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
     baselineRows,
     warpRows,
     animatedRows,
+    meshRows,
     identity,
     unscored,
     verdict,

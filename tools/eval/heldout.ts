@@ -102,7 +102,10 @@ export function heldoutSection(held: Evaluation, dev: Evaluation, meta: SectionM
     (r) => `| baseline: ${r.label} | ${RATIO_MEASURES.map((k) => statCell(r.stats[k])).join(" | ")} |`,
   );
   const warpLines = held.warpRows.map((r) => `| reference: ${r.label} | ${RATIO_MEASURES.map((k) => statCell(r.stats[k])).join(" | ")} |`);
-  const animatedLines = held.animatedRows.map((r) => `| animated, person at rest first: ${r.label} | ${RATIO_MEASURES.map((k) => statCell(r.stats[k])).join(" | ")} |`);
+  const animatedLines = [
+    ...held.animatedRows.map((r) => `| animated, person at rest first: ${r.label} | ${RATIO_MEASURES.map((k) => statCell(r.stats[k])).join(" | ")} |`),
+    ...held.meshRows.map((r) => `| engine's mesh: ${r.label} | ${RATIO_MEASURES.map((k) => statCell(r.stats[k])).join(" | ")} |`),
+  ];
   const floorLines = held.judges.flatMap((j) => [
     `| held-out · ${j.name} (${held.deltas.get(j.name)!.length} readings) | ${RATIO_MEASURES.map((k) => f3(held.floors.get(j.name)![k])).join(" | ")} |`,
     `| dev · ${j.name} (${dev.deltas.get(j.name)!.length} readings) | ${RATIO_MEASURES.map((k) => f3(dev.floors.get(j.name)![k])).join(" | ")} |`,

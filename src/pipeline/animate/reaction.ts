@@ -54,6 +54,8 @@ export interface AnimateReactionInput {
 
 export interface AnimatedReaction {
   frames: RgbImage[];
+  /** Each frame's transferred expression as face analysis should read it back (see TransferResult.expression). */
+  expressions: Float32Array[];
   delaysMs: number[];
   /** Frames whose own face was used / that borrowed the nearest good frame's face. */
   faceFrames: number;
@@ -67,7 +69,7 @@ export interface AnimatedReaction {
  */
 export function animateReaction(input: AnimateReactionInput): AnimatedReaction {
   const src = reactionSources(input);
-  const frames = src.sources.map(({ image, face, rest }) =>
+  const results = src.sources.map(({ image, face, rest }) =>
     transferExpression({
       template: input.template,
       templateFace: input.templateFace,
@@ -77,9 +79,15 @@ export function animateReaction(input: AnimateReactionInput): AnimatedReaction {
       mode: input.mode,
       intensity: input.intensity,
       regions: input.regions,
-    }).image,
+    }),
   );
-  return { frames, delaysMs: input.delaysMs.slice(), faceFrames: src.faceFrames, carriedFrames: src.carriedFrames };
+  return {
+    frames: results.map((r) => r.image),
+    expressions: results.map((r) => r.expression),
+    delaysMs: input.delaysMs.slice(),
+    faceFrames: src.faceFrames,
+    carriedFrames: src.carriedFrames,
+  };
 }
 
 /**
