@@ -94,7 +94,7 @@ export function animateReaction(input: AnimateReactionInput): AnimatedReaction {
  * The picture and face each frame's expression comes from (the mesh engine's and the generator's): landmarks
  * smoothed over time; a frame without a usable face borrows the nearest good frame's, picture and all. `rest`:
  * the landmarks of the shot's rest frame, where it has one (see restFrames; the mesh engine reads the mouth's,
- * eyes' and brows' rest from it).
+ * eyes' and brows' rest from it; the generator, which blends absolute expressions, does not).
  */
 export function reactionSources(input: Pick<AnimateReactionInput, "templateFace" | "frames" | "delaysMs" | "faces" | "smoothing">): {
   sources: { image: RgbImage; face: AnalyzedFace; rest?: Float32Array }[];

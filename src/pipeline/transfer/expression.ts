@@ -281,7 +281,7 @@ export interface RetargetOptions {
   regions: Regions;
   /**
    * The reaction person's own rest face where one is known (an animation's rest frame; 468×3 in the reaction's
-   * image frame): the mouth's and brows' rest are then read from it instead of REACTION_REST (see ownRest).
+   * image frame): the mouth's, eyes' and brows' rest are then read from it instead of REACTION_REST (see ownRest).
    */
   reactionRest?: Float32Array;
 }
