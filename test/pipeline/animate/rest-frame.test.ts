@@ -61,6 +61,18 @@ describe("an animation's own rest frame", () => {
   });
 });
 
+describe("an animation's own rest frame in swap mode", () => {
+  it("puts the user's own rest mouth into the reaction's rest frame, not the reaction person's width", () => {
+    const templateFace = face("grace_hopper_512x512.jpg");
+    const rest = widerMouth(face(REST), 0.955);
+    const swap = (reactionRest?: Float32Array) =>
+      transferExpression({ template: img("grace_hopper_512x512.jpg"), templateFace, reaction: img(REST), reactionFace: rest, reactionRest, mode: "swap" });
+    const own = measureExpression(templateFace.landmarks).mouthWidth;
+    expect(Math.abs(measureExpression(swap(rest.landmarks).expression).mouthWidth - own)).toBeLessThan(0.01);
+    expect(measureExpression(swap().expression).mouthWidth - own).toBeLessThan(-0.02);
+  });
+});
+
 describe("restFrames", () => {
   const at = (f: AnalyzedFace, dx: number): AnalyzedFace => ({
     ...f,
