@@ -8,7 +8,7 @@ import type { WorkerSettings } from "../requests.ts";
 import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { swapOnGenerator } from "./refusals.ts";
-import { generatorTransfer, LivePortraitEngine, type GeneratorTransferResult } from "../pipeline/generator/index.ts";
+import { generatorTransfer, LivePortraitEngine, type GeneratorReaction, type GeneratorTransferResult } from "../pipeline/generator/index.ts";
 import type { Regions } from "../pipeline/transfer/index.ts";
 import type { AnalyzedFace, RgbImage } from "../pipeline/types.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
@@ -62,7 +62,7 @@ export interface GeneratorFramesInput {
   template: RgbImage;
   templateFace: AnalyzedFace;
   templateKey: string;
-  reactions: { image: RgbImage; face: AnalyzedFace }[];
+  reactions: GeneratorReaction[];
   intensity: number;
   regions?: Regions;
 }

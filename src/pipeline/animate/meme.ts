@@ -7,14 +7,14 @@ import { transferExpression, type Regions, type TransferMode } from "../transfer
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { scalePoints } from "./geometry.ts";
 import { morphExpression, morphFaces, type MorphOptions } from "./morph.ts";
-import { animateReaction, detectReactionFaces, reactionSources } from "./reaction.ts";
+import { animateReaction, detectReactionFaces, reactionSources, type ReactionSource } from "./reaction.ts";
 import { easeInOut, morphTiming } from "./schedule.ts";
 
 /**
  * Another engine for the expression (the LivePortrait generator, src/pipeline/generator): renders the template
  * wearing each item's expression (template-sized images), all items in one call so the engine batches them.
  */
-export type FrameGenerator = (reactions: { image: RgbImage; face: AnalyzedFace; intensity?: number }[]) => Promise<{
+export type FrameGenerator = (reactions: (ReactionSource & { intensity?: number })[]) => Promise<{
   images: RgbImage[];
   landmarks: Float32Array;
   changedBox: Box | null;

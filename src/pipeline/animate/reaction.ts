@@ -52,6 +52,12 @@ export interface AnimateReactionInput {
   smoothing?: number;
 }
 
+export interface ReactionSource {
+  image: RgbImage;
+  face: AnalyzedFace;
+  rest?: { image: RgbImage; face: AnalyzedFace };
+}
+
 export interface AnimatedReaction {
   frames: RgbImage[];
   /** Each frame's transferred expression as face analysis should read it back (see TransferResult.expression). */
@@ -75,7 +81,7 @@ export function animateReaction(input: AnimateReactionInput): AnimatedReaction {
       templateFace: input.templateFace,
       reaction: image,
       reactionFace: face,
-      reactionRest: rest,
+      reactionRest: rest?.face.landmarks,
       mode: input.mode,
       intensity: input.intensity,
       regions: input.regions,
@@ -93,11 +99,11 @@ export function animateReaction(input: AnimateReactionInput): AnimatedReaction {
 /**
  * The picture and face each frame's expression comes from (the mesh engine's and the generator's): landmarks
  * smoothed over time; a frame without a usable face borrows the nearest good frame's, picture and all. `rest`:
- * the landmarks of the shot's rest frame, where it has one (see restFrames; the mesh engine reads the mouth's,
- * eyes' and brows' rest from it; the generator, which blends absolute expressions, does not).
+ * the shot's rest frame, where it has one (see restFrames), the same objects as that frame's own source: the
+ * mesh engine reads the mouth's, eyes' and brows' rest from it, the generator moves relative to it.
  */
 export function reactionSources(input: Pick<AnimateReactionInput, "templateFace" | "frames" | "delaysMs" | "faces" | "smoothing">): {
-  sources: { image: RgbImage; face: AnalyzedFace; rest?: Float32Array }[];
+  sources: ReactionSource[];
   faceFrames: number;
   carriedFrames: number;
 } {
@@ -117,11 +123,11 @@ export function reactionSources(input: Pick<AnimateReactionInput, "templateFace"
   const source = usable.map((f, i) => f ?? usable[nearest(good, i)]!);
   const smoothed = smoothLandmarks(source, input.smoothing ?? DEFAULT_SMOOTHING);
   const rest = restFrames(source, smoothed, usable.map(Boolean));
-  const sources = source.map((f, i) => ({
-    image: input.frames[usable[i] ? i : nearest(good, i)],
-    face: { ...f, landmarks: smoothed[i] },
-    ...(rest[i] !== null && { rest: smoothed[rest[i]] }),
-  }));
+  const sources: ReactionSource[] = source.map((f, i) => ({ image: input.frames[usable[i] ? i : nearest(good, i)], face: { ...f, landmarks: smoothed[i] } }));
+  sources.forEach((s, i) => {
+    const r = rest[i];
+    if (r !== null && r !== undefined) s.rest = { image: sources[r]!.image, face: sources[r]!.face };
+  });
   return { sources, faceFrames: good.length, carriedFrames: n - good.length };
 }
 

@@ -116,6 +116,22 @@ export function blendExpression(template: Float32Array, reaction: Float32Array, 
   return out;
 }
 
+/**
+ * The expression for an animation frame whose shot shows its person at rest (LivePortrait's relative motion): the
+ * template's own offsets plus `intensity` of the frame's change from that rest frame, on the chosen regions. The
+ * reaction person's own rest shape, which the absolute blend carries onto the user's face, cancels out.
+ */
+export function relativeExpression(template: Float32Array, reaction: Float32Array, rest: Float32Array, intensity: number, regions: Regions = "all"): Float32Array {
+  const w = Math.min(1, Math.max(0, intensity));
+  const mask = regionMask(regions);
+  const out = Float32Array.from(template);
+  for (let k = 0; k < KEYPOINTS; k++) {
+    if (!mask[k]) continue;
+    for (let c = 0; c < 3; c++) out[3 * k + c] = template[3 * k + c]! + w * (reaction[3 * k + c]! - rest[3 * k + c]!);
+  }
+  return out;
+}
+
 /** Face-mesh (468) points of the eye lids and corners, the inner lips and the mouth corners. */
 const RIGHT_EYE = { top: 159, bottom: 145, a: 33, b: 133 };
 const LEFT_EYE = { top: 386, bottom: 374, a: 362, b: 263 };
@@ -132,6 +148,20 @@ export interface OpeningRatios {
   eyeRight: number;
   /** Inner-lip gap over mouth width. */
   lip: number;
+}
+
+/**
+ * The openings the retargeters should reach: the eyes' mean and the lips'. Without a rest frame, the reaction's
+ * own. With one whose eyes pass as its person's rest (`restEyesOwn`), each eye is the template's own scaled by
+ * the frame's over the rest frame's, as the mesh engine scales apertures; the lips stay the reaction's (a closed
+ * mouth is 0 for anyone).
+ */
+export function wantedOpenings(own: OpeningRatios, frame: OpeningRatios, rest?: OpeningRatios): { eye: number; lip: number } {
+  const scaled = (mine: number, now: number, then: number) => (then > 1e-3 ? (mine * now) / then : now);
+  const eye = rest
+    ? (scaled(own.eyeLeft, frame.eyeLeft, rest.eyeLeft) + scaled(own.eyeRight, frame.eyeRight, rest.eyeRight)) / 2
+    : (frame.eyeLeft + frame.eyeRight) / 2;
+  return { eye, lip: frame.lip };
 }
 
 /** The retargeters' conditioning ratios from a 468-point face mesh (x, y[, z] per point). */

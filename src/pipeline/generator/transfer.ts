@@ -9,7 +9,8 @@ import type { Regions } from "../transfer/index.ts";
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { cropFace, pasteBack } from "./crop.ts";
 import type { LivePortraitEngine } from "./engine.ts";
-import { addScaled, blendExpression, eyeRetargetInput, lipRetargetInput, openingRatios, posedKeypoints } from "./keypoints.ts";
+import { measureExpression, restEyesOwn } from "../transfer/index.ts";
+import { addScaled, blendExpression, eyeRetargetInput, lipRetargetInput, openingRatios, posedKeypoints, relativeExpression, wantedOpenings } from "./keypoints.ts";
 
 export interface GeneratorTransferInput {
   template: RgbImage;
@@ -20,9 +21,20 @@ export interface GeneratorTransferInput {
    * One reaction (a meme) or an animation's frames; each with its face, and its own intensity where it differs
    * (a morph's steps). Items sharing one face object share its crop and motion.
    */
-  reactions: { image: RgbImage; face: AnalyzedFace; intensity?: number }[];
+  reactions: GeneratorReaction[];
   intensity?: number;
   regions?: Regions;
+}
+
+export interface GeneratorReaction {
+  image: RgbImage;
+  face: AnalyzedFace;
+  intensity?: number;
+  /**
+   * The shot's rest frame, where an animation shows its person at rest (src/pipeline/animate, restFrames): the
+   * frame's expression is then its change from that frame, added to the template's own (relative motion).
+   */
+  rest?: { image: RgbImage; face: AnalyzedFace };
 }
 
 export interface GeneratorTransferResult {
@@ -51,9 +63,11 @@ export async function generatorTransfer(engine: LivePortraitEngine, input: Gener
   const intensity = input.intensity ?? 1;
   const regions = input.regions ?? "all";
   const own = await time("gen.crop", () => cropFace(input.template, input.templateFace.landmarks));
-  const faces = [...new Set(input.reactions.map((r) => r.face))];
+  const imageOf = new Map<AnalyzedFace, RgbImage>();
+  for (const r of input.reactions) for (const x of r.rest ? [r, r.rest] : [r]) if (!imageOf.has(x.face)) imageOf.set(x.face, x.image);
+  const faces = [...imageOf.keys()];
   const faceIndex = new Map(faces.map((f, i) => [f, i]));
-  const reactionCrops = await time("gen.crop", () => faces.map((f) => cropFace(input.reactions.find((r) => r.face === f)!.image, f.landmarks)));
+  const reactionCrops = await time("gen.crop", () => faces.map((f) => cropFace(imageOf.get(f)!, f.landmarks)));
   const features = await time("gen.features", () => engine.features(own.tensor, input.templateKey));
   const [mine, ...theirs] = await time("gen.motion", () => engine.motion([own.tensor, ...reactionCrops.map((c) => c.tensor)]));
   const amount = input.reactions.map((r) => r.intensity ?? intensity);
@@ -62,18 +76,26 @@ export async function generatorTransfer(engine: LivePortraitEngine, input: Gener
     const current = posedKeypoints(mine!);
     const driving = input.reactions.map((r, i) => {
       const m = theirs[faceIndex.get(r.face)!]!;
-      return posedKeypoints(mine!, blendExpression(mine!.expression, m.expression, amount[i]!, regions));
+      const rest = r.rest && theirs[faceIndex.get(r.rest.face)!]!;
+      const expression = rest
+        ? relativeExpression(mine!.expression, m.expression, rest.expression, amount[i]!, regions)
+        : blendExpression(mine!.expression, m.expression, amount[i]!, regions);
+      return posedKeypoints(mine!, expression);
     });
     return { current, driving };
   });
 
   // Retargeting, as LivePortrait conditions it: the face's own keypoints and opening ratios, and the opening wanted.
   const ownRatios = openingRatios(input.templateFace.landmarks);
-  const wanted = input.reactions.map((r) => openingRatios(r.face.landmarks));
+  const wanted = input.reactions.map((r) => {
+    const restEyes = r.rest && measureExpression(r.rest.face.landmarks);
+    const eyesAtRest = restEyes && restEyesOwn(restEyes.eyeOpenRight, restEyes.eyeOpenLeft);
+    return wantedOpenings(ownRatios, openingRatios(r.face.landmarks), eyesAtRest ? openingRatios(r.rest!.face.landmarks) : undefined);
+  });
   let moved = driving;
   await time("gen.retarget", async () => {
     if (regions !== "lower") {
-      const deltas = await engine.retargetEyes(wanted.map((w) => eyeRetargetInput(current, ownRatios, (w.eyeLeft + w.eyeRight) / 2)));
+      const deltas = await engine.retargetEyes(wanted.map((w) => eyeRetargetInput(current, ownRatios, w.eye)));
       moved = moved.map((kp, i) => addScaled(kp, deltas[i]!, amount[i]!));
     }
     if (regions !== "upper") {

@@ -99,6 +99,9 @@ const CHEEK_LID_MAX = 0.35;
  * ± the analyzer's eye noise floor (0.043). The template band (REST.eyeOpen) would take a held stare for a rest.
  */
 const OWN_EYE_REST = [0.23, 0.31] as const;
+/** Whether a rest face's eye apertures (right, left) may be taken as its person's own rest (see OWN_EYE_REST). */
+export const restEyesOwn = (right: number, left: number) =>
+  right >= OWN_EYE_REST[0] && right <= OWN_EYE_REST[1] && left >= OWN_EYE_REST[0] && left <= OWN_EYE_REST[1];
 const SMILE_FROM = 0.03;
 const SMILE_FULL = 0.08;
 /** How much of the upper lid's motion the lid crease above it follows. */
@@ -492,7 +495,7 @@ function ownRest(template: Float32Array, frame: LocalFrame, rest: Float32Array):
       cornerLift: point(clamp(m.cornerLift, REST.cornerLift[0], REST.cornerLift[1])),
     },
   };
-  if (inside(m.eyeOpenRight, OWN_EYE_REST) && inside(m.eyeOpenLeft, OWN_EYE_REST)) {
+  if (restEyesOwn(m.eyeOpenRight, m.eyeOpenLeft)) {
     out.eyes = [m.eyeOpenRight, m.eyeOpenLeft];
     out.eyeBand = { eyeOpen: point((m.eyeOpenRight + m.eyeOpenLeft) / 2) };
   }

@@ -1,7 +1,7 @@
 /** Expression transfer (mimic) and face swap on analysed faces: pure functions of plain data. */
 export { transferExpression } from "./transfer.ts";
 export type { TransferInput, TransferMode, TransferResult } from "./transfer.ts";
-export { retargetExpression, neutralShape, REST, REACTION_REST } from "./expression.ts";
+export { retargetExpression, neutralShape, restEyesOwn, REST, REACTION_REST } from "./expression.ts";
 export type { Regions, RetargetOptions } from "./expression.ts";
 export { measureExpression } from "./measure.ts";
 export type { ExpressionMeasures } from "./measure.ts";

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeReaction } from "../../../src/pipeline/animate/index.ts";
+import { reactionSources } from "../../../src/pipeline/animate/reaction.ts";
 import { animatedMemeFrames } from "../../../src/pipeline/animate/meme.ts";
 import { createFaceAnalyzer, type FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
 import { generatorTransfer, LivePortraitEngine } from "../../../src/pipeline/generator/index.ts";
@@ -68,6 +69,30 @@ describe("animations rendered by the generator", () => {
       expect(res.frames).toHaveLength(3);
       expect(engine.runStats.generator).toEqual({ calls: 1, items: 3 });
       expect(engine.runStats.motionExtractor).toEqual({ calls: 1, items: 4 });
+    } finally {
+      await engine.release();
+    }
+  }, 120_000);
+
+  it("an animation that shows its person at rest moves the face relative to that frame, whose motion is taken once", async () => {
+    const load = async (n: string) => {
+      const image = await decodeImage(new Uint8Array(readFileSync(new URL(`../../fixtures/faces/${n}`, import.meta.url))));
+      return { image, face: (await analyzer.analyze(image)).faces[0]! };
+    };
+    const [user, rest, laugh] = await Promise.all(["grace_hopper_512x512.jpg", "franck_01829.jpg", "franck_04117.jpg"].map(load));
+    const src = reactionSources({ templateFace: user.face, frames: [rest.image, laugh.image], delaysMs: [100, 100], faces: [rest.face, laugh.face] });
+    // The rest is the rest frame's own source, so the generator crops it and extracts its motion once.
+    expect(src.sources[1]!.rest?.face).toBe(src.sources[0]!.face);
+    const engine = await engineFor("batch");
+    try {
+      const run = (reactions: { image: RgbImage; face: AnalyzedFace }[]) =>
+        generatorTransfer(engine, { template: user.image, templateFace: user.face, templateKey: "grace", reactions, intensity: 1 });
+      const relative = await run(src.sources);
+      expect(engine.runStats.motionExtractor.items).toBe(3); // the user, the rest frame, the laugh
+      const absolute = await run(src.sources.map(({ image, face }) => ({ image, face })));
+      const same = (a: RgbImage, b: RgbImage) => Buffer.compare(Buffer.from(a.data), Buffer.from(b.data)) === 0;
+      expect(same(relative.images[1]!, absolute.images[1]!)).toBe(false);
+      expect(same(relative.images[0]!, absolute.images[0]!)).toBe(false);
     } finally {
       await engine.release();
     }

@@ -4,6 +4,8 @@ import {
   angleDegrees,
   binsToDegrees,
   blendExpression,
+  relativeExpression,
+  wantedOpenings,
   eyeRetargetInput,
   LOWER_FACE,
   openingRatios,
@@ -111,6 +113,33 @@ describe("expression blend and regions", () => {
   it("intensity is clamped to 0..1", () => {
     expect(rowValue(blendExpression(template, reaction, 1.5, "all"), UPPER_FACE[0])).toBe(1);
     expect(rowValue(blendExpression(template, reaction, -1, "all"), UPPER_FACE[0])).toBe(0);
+  });
+});
+
+describe("relative motion (an animation's rest frame)", () => {
+  const rowValue = (e: Float32Array, k: number) => e[3 * k];
+  it("the rest frame itself drives the template's own expression, whatever the reaction person's rest shape", () => {
+    const mine = Float32Array.from({ length: 63 }, (_, i) => Math.sin(i));
+    const theirs = Float32Array.from({ length: 63 }, (_, i) => 3 + Math.cos(i));
+    expect(Array.from(relativeExpression(mine, theirs, theirs, 1, "all"))).toEqual(Array.from(mine));
+  });
+  it("intensity 0.5, lower: 2 + 0.5·(5 − 1) = 4 on the lower keypoints (the absolute blend gives 3.5), the rest stay 2", () => {
+    const [mine, frame, rest] = [2, 5, 1].map((v) => new Float32Array(63).fill(v));
+    const e = relativeExpression(mine, frame, rest, 0.5, "lower");
+    for (const k of LOWER_FACE) expect(rowValue(e, k)).toBeCloseTo(4);
+    for (const k of [...UPPER_FACE, ...OWN_SHAPE]) expect(rowValue(e, k)).toBe(2);
+    expect(rowValue(blendExpression(mine, frame, 0.5, "lower"), LOWER_FACE[0])).toBeCloseTo(3.5);
+  });
+  it("openings: the eyes scale the template's own by frame over rest, the lips stay the reaction's", () => {
+    const own = { eyeLeft: 0.2, eyeRight: 0.3, lip: 0.01 };
+    const frame = { eyeLeft: 0.15, eyeRight: 0.2, lip: 0.4 };
+    // Left 0.2·0.15/0.3 = 0.1, right 0.3·0.2/0.2 = 0.3: mean 0.2.
+    const w = wantedOpenings(own, frame, { eyeLeft: 0.3, eyeRight: 0.2, lip: 0 });
+    expect(w.eye).toBeCloseTo(0.2);
+    expect(w.lip).toBe(0.4);
+    expect(wantedOpenings(own, frame).eye).toBeCloseTo(0.175); // (0.15 + 0.2) / 2 without a rest frame
+    // A rest frame with an eye shut cannot scale it: that eye takes the frame's own, (0.15 + 0.3) / 2.
+    expect(wantedOpenings(own, frame, { eyeLeft: 0, eyeRight: 0.2, lip: 0 }).eye).toBeCloseTo(0.225);
   });
 });
 
