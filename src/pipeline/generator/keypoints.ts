@@ -106,14 +106,7 @@ export function regionMask(regions: Regions = "all"): boolean[] {
  * stays inside the range the networks produce, so no clamping is needed.
  */
 export function blendExpression(template: Float32Array, reaction: Float32Array, intensity: number, regions: Regions = "all"): Float32Array {
-  const w = Math.min(1, Math.max(0, intensity));
-  const mask = regionMask(regions);
-  const out = Float32Array.from(template);
-  for (let k = 0; k < KEYPOINTS; k++) {
-    if (!mask[k]) continue;
-    for (let c = 0; c < 3; c++) out[3 * k + c] = template[3 * k + c]! + w * (reaction[3 * k + c]! - template[3 * k + c]!);
-  }
-  return out;
+  return relativeExpression(template, reaction, template, intensity, regions);
 }
 
 /**
