@@ -53,7 +53,11 @@ export const REST = {
   cornerLift: [-0.01, 0.025],
 } as const;
 
-export type RestBands = { readonly [K in keyof typeof REST]: readonly [number, number] };
+export type RestBands = { readonly [K in keyof typeof REST]: readonly [number, number] } & {
+  /** A known rest face's own brow heights and tilts (subject's right, left), which differ side to side: they replace `brow` and `browTilt`. */
+  readonly browHeights?: readonly [number, number];
+  readonly browTilts?: readonly [number, number];
+};
 
 /**
  * The reaction's neutral: one typical rest value per measure, not a band. Only the reaction's change from its
@@ -250,16 +254,19 @@ function neutralBrows(n: Float64Array, rest: RestBands): void {
   const X = (i: number) => 3 * i, Y = (i: number) => 3 * i + 1;
   const gap = browHalfGap(n);
   const innerExcess = clamp(gap - clamp(gap, rest.browInner[0], rest.browInner[1]), -BROW_SHAPE_MAX, BROW_SHAPE_MAX);
-  for (const [brow, upper, lower, outward] of [[RIGHT_BROW, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, -1], [LEFT_BROW, LEFT_EYE_UPPER, LEFT_EYE_LOWER, 1]] as const) {
+  const sides = [[RIGHT_BROW, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, -1, 0], [LEFT_BROW, LEFT_EYE_UPPER, LEFT_EYE_LOWER, 1, 1]] as const;
+  for (const [brow, upper, lower, outward, side] of sides) {
+    const tiltBand = rest.browTilts ? [rest.browTilts[side], rest.browTilts[side]] : rest.browTilt;
+    const heightBand = rest.browHeights ? [rest.browHeights[side], rest.browHeights[side]] : rest.brow;
     const outerX = n[X(brow[0])]!, innerX = n[X(brow[4])]!;
     const span = innerX - outerX;
     const along = (i: number) => (Math.abs(span) > 1e-6 ? clamp((n[X(i)]! - outerX) / span, 0, 1) : 0.5);
     const tilt = browTilt(n, brow);
-    const tiltExcess = clamp(tilt - clamp(tilt, rest.browTilt[0], rest.browTilt[1]), -BROW_SHAPE_MAX, BROW_SHAPE_MAX);
+    const tiltExcess = clamp(tilt - clamp(tilt, tiltBand[0]!, tiltBand[1]!), -BROW_SHAPE_MAX, BROW_SHAPE_MAX);
     let pivot = 0;
     for (let k = 0; k < 5; k++) pivot += along(brow[k]!) / 5;
     const h = browHeight(n, brow, upper, lower);
-    const heightExcess = h - clamp(h, rest.brow[0], rest.brow[1]);
+    const heightExcess = h - clamp(h, heightBand[0]!, heightBand[1]!);
     if (heightExcess === 0 && tiltExcess === 0 && innerExcess === 0) continue;
     for (const i of brow) {
       const s = along(i);
@@ -499,13 +506,13 @@ function ownRest(template: Float32Array, frame: LocalFrame, rest: Float32Array):
     out.eyes = [m.eyeOpenRight, m.eyeOpenLeft];
     out.eyeBand = { eyeOpen: point((m.eyeOpenRight + m.eyeOpenLeft) / 2) };
   }
-  const heights = measureLocal(onTemplate);
-  const height = (heights.browRight + heights.browLeft) / 2;
-  const tilt = (browTilt(own, RIGHT_BROW) + browTilt(own, LEFT_BROW)) / 2;
+  const h = measureLocal(onTemplate);
+  const heights = [h.browRight, h.browLeft] as const;
+  const tilts = [browTilt(own, RIGHT_BROW), browTilt(own, LEFT_BROW)] as const;
   const gap = browHalfGap(own);
-  if (inside(height, REST.brow) && inside(tilt, REST.browTilt) && inside(gap, REST.browInner)) {
-    out.browHeight = { brow: point(height) };
-    out.browShape = { browTilt: point(tilt), browInner: point(gap) };
+  if (heights.every((v) => inside(v, REST.brow)) && tilts.every((v) => inside(v, REST.browTilt)) && inside(gap, REST.browInner)) {
+    out.browHeight = { browHeights: heights };
+    out.browShape = { browTilts: tilts, browInner: point(gap) };
   }
   return out;
 }
@@ -515,8 +522,8 @@ interface OwnRest {
   /** Right and left eye apertures (the aperture ratio's rest), and their mean as the lids' neutral estimate. */
   eyes?: readonly [number, number];
   eyeBand?: Pick<RestBands, "eyeOpen">;
-  browHeight?: Pick<RestBands, "brow">;
-  browShape?: Pick<RestBands, "browTilt" | "browInner">;
+  browHeight?: Pick<RestBands, "browHeights">;
+  browShape?: Pick<RestBands, "browTilts" | "browInner">;
 }
 
 /** A mesh in local coordinates rescaled so its own inter-ocular distance (outer eye corners, 3-D) is 1. */

@@ -29,8 +29,9 @@ function animation(k: number) {
   const template = img("grace_hopper_512x512.jpg"), templateFace = face("grace_hopper_512x512.jpg");
   const faces = seq.map((n) => widerMouth(face(n), k));
   const anim = animateReaction({ template, templateFace, frames: seq.map((n) => img(n)), delaysMs: [100, 100, 100, 100], faces });
-  const still = (i: number) => transferExpression({ template, templateFace, reaction: img(seq[i]), reactionFace: faces[i] }).image;
-  return { anim, still, faces, templateFace };
+  const stillResult = (i: number) => transferExpression({ template, templateFace, reaction: img(seq[i]), reactionFace: faces[i] });
+  const still = (i: number) => stillResult(i).image;
+  return { anim, still, stillResult, faces, templateFace };
 }
 
 describe("an animation's own rest frame", () => {
@@ -47,17 +48,24 @@ describe("an animation's own rest frame", () => {
     expect(Math.abs(asStill.mouthWidth - tpl.mouthWidth)).toBeGreaterThan(0.02);
   });
 
-  it("carries the whole widening and lift of a narrow-mouthed person's laugh, which the still reads short", async () => {
-    const { anim, still, faces, templateFace } = animation(0.955);
+  it("carries the whole widening of a narrow-mouthed person's laugh, which the still reads short", async () => {
+    const { anim, still, stillResult, faces, templateFace } = animation(0.955);
     const tpl = measureExpression(templateFace.landmarks);
     const rest = measureExpression(faces[0].landmarks), laugh = measureExpression(faces[2].landmarks);
     const ratio = (m: { mouthWidth: number; cornerLift: number }, k: "mouthWidth" | "cornerLift") => (m[k] - tpl[k]) / (laugh[k] - rest[k]);
+    // The picture, re-read (its corner lift is not compared: on grace the analyzer's lift moves by 0.06 of this
+    // change when only her brows move by 0.002, her spectacles again, eval/FINDINGS.md).
     const [apex, asStill] = [await read(anim.frames[2]), await read(still(2))];
-    for (const k of ["mouthWidth", "cornerLift"] as const) {
-      expect(ratio(apex, k), k).toBeGreaterThan(0.85);
-      expect(ratio(apex, k), k).toBeLessThan(1.15);
-      expect(ratio(asStill, k), k).toBeLessThan(0.83);
-    }
+    expect(ratio(apex, "mouthWidth")).toBeGreaterThan(0.85);
+    expect(ratio(apex, "mouthWidth")).toBeLessThan(1.15);
+    expect(ratio(asStill, "mouthWidth")).toBeLessThan(0.83);
+    // The mesh the engine draws towards: the width change scaled to the template's wider mouth (0.570 / 0.517).
+    const [apexMesh, stillMesh] = [measureExpression(anim.expressions[2]!), measureExpression(stillResult(2).expression)];
+    expect(ratio(apexMesh, "mouthWidth")).toBeGreaterThan(1.0);
+    expect(ratio(apexMesh, "mouthWidth")).toBeLessThan(1.2);
+    expect(ratio(stillMesh, "mouthWidth")).toBeLessThan(0.9);
+    // The lift is not what a narrow rest mouth changes: it arrives either way.
+    expect(ratio(apexMesh, "cornerLift")).toBeGreaterThan(0.9);
   });
 });
 
@@ -112,7 +120,7 @@ describe("an animation's own rest frame: brows", () => {
   // Mesh checks: neither judge's brow points follow a warped brow (eval/FINDINGS.md, "Brows").
   it("leave the user's brows where they are on the rest frame of a low-browed person, and carry their whole raise", () => {
     const rest = lowBrowed(0.02);
-    for (const end of moved(transfer(rest, rest).expression)) expect(Math.abs(end)).toBeLessThan(0.01);
+    for (const end of moved(transfer(rest, rest).expression)) expect(Math.abs(end)).toBeLessThan(0.002);
     // Read against the typical rest, the person's low brows arrive as a frown-less lowering.
     expect(mean(moved(transfer(rest).expression))).toBeLessThan(-0.012);
     const raised = lowBrowed(0.02, 0.05);
