@@ -202,12 +202,21 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
     baselineRows.applied.push({ label: `landmark change applied · ${j.name}`, stats: summarizeRatios(applied) });
   }
 
+  // Each judge reads a picture made for a scorable pair; its ratios are kept per judge (the reference rows below).
+  const perJudgeRatios = () => new Map<Judge["name"], Partial<Measures>[]>(judges.map((j) => [j.name, []]));
+  const judgePicture = async (perJudge: Map<Judge["name"], Partial<Measures>[]>, t: Template, r: SetPicture, picture: RgbImage) => {
+    for (const j of judges) {
+      const read = await j.read(picture), tm = t.read.get(j.name), rm = r.read.get(j.name), nm = neutralRead(r, j);
+      if (read && tm && rm && nm) perJudge.get(j.name)!.push(transferRatios({ template: tm.measures, out: read.measures, reaction: rm.measures, neutral: nm.measures }, floors.get(j.name)!));
+    }
+  };
+
   // Not a baseline the verdict checks: the template's pixels moved by a plain piecewise-affine warp onto the
   // applied-change mesh (no mouth interior, no lid drawing), read again by each judge. It shows how each judge
   // reads a purely geometric change of the picture, against which the engine's rendering can be compared.
   const warpRows: StatsRow[] = [];
   {
-    const perJudge = new Map<Judge["name"], Partial<Measures>[]>(judges.map((j) => [j.name, []]));
+    const perJudge = perJudgeRatios();
     for (const t of templates) {
       for (const r of reactions) {
         const n = neutralPhoto(r);
@@ -216,10 +225,7 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
         const mesh = faceMeshTriangles({ landmarks: [t.face.landmarks, moved], width: t.image.width, height: t.image.height });
         const out: RgbImage = { ...t.image, data: t.image.data.slice() };
         warpTriangles(t.image, mesh.points[0]!, mesh.points[1]!, mesh.triangles, out);
-        for (const j of judges) {
-          const read = await j.read(out), tm = t.read.get(j.name), rm = r.read.get(j.name), nm = neutralRead(r, j);
-          if (read && tm && rm && nm) perJudge.get(j.name)!.push(transferRatios({ template: tm.measures, out: read.measures, reaction: rm.measures, neutral: nm.measures }, floors.get(j.name)!));
-        }
+        await judgePicture(perJudge, t, r, out);
       }
     }
     for (const j of judges) warpRows.push({ label: `plain warp to the applied mesh · ${j.name}`, stats: summarizeRatios(perJudge.get(j.name)!) });
@@ -230,7 +236,7 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
   // person at rest gives the engine that person's own rest mouth (src/pipeline/animate/reaction.ts, restFrames).
   const animatedRows: StatsRow[] = [];
   {
-    const perJudge = new Map<Judge["name"], Partial<Measures>[]>(judges.map((j) => [j.name, []]));
+    const perJudge = perJudgeRatios();
     for (const t of templates) {
       for (const r of reactions) {
         const n = neutralPhoto(r);
@@ -249,10 +255,7 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
           unscored.push(`the engine refused the animation ${t.name} ← ${n.name}, ${r.name}: ${e.userMessage}`);
           continue;
         }
-        for (const j of judges) {
-          const read = await j.read(frame), tm = t.read.get(j.name), rm = r.read.get(j.name), nm = neutralRead(r, j);
-          if (read && tm && rm && nm) perJudge.get(j.name)!.push(transferRatios({ template: tm.measures, out: read.measures, reaction: rm.measures, neutral: nm.measures }, floors.get(j.name)!));
-        }
+        await judgePicture(perJudge, t, r, frame);
       }
     }
     for (const j of judges) animatedRows.push({ label: `mimic · ${j.name}`, stats: summarizeRatios(perJudge.get(j.name)!) });

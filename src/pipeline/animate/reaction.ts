@@ -124,9 +124,8 @@ export function reactionSources(input: Pick<AnimateReactionInput, "templateFace"
   const smoothed = smoothLandmarks(source, input.smoothing ?? DEFAULT_SMOOTHING);
   const rest = restFrames(source, smoothed, usable.map(Boolean));
   const sources: ReactionSource[] = source.map((f, i) => ({ image: input.frames[usable[i] ? i : nearest(good, i)], face: { ...f, landmarks: smoothed[i] } }));
-  sources.forEach((s, i) => {
-    const r = rest[i];
-    if (r !== null && r !== undefined) s.rest = { image: sources[r]!.image, face: sources[r]!.face };
+  rest.forEach((r, i) => {
+    if (r !== null) sources[i]!.rest = { image: sources[r]!.image, face: sources[r]!.face };
   });
   return { sources, faceFrames: good.length, carriedFrames: n - good.length };
 }
@@ -202,9 +201,10 @@ function shots(faces: AnalyzedFace[]): Int32Array {
  * For each frame, the index of its shot's rest frame, or null where the shot shows none. An animation often
  * shows its person at rest before (or after) the expression; their own rest mouth, eyes and brows are then known
  * and need not be REACTION_REST's typical ones, which a narrow-mouthed or low-browed person is off by as much as
- * a smile widens a mouth or surprise raises a brow (retargetExpression decides which of them it takes). A rest frame has its own face, its mouth closed (opening within jitter) and its width and corner lift
- * inside the template's rest bands (what may be someone's rest shape at all); of those, the one nearest
- * REACTION_REST in jitter units over every measure.
+ * a smile widens a mouth or surprise raises a brow (retargetExpression decides which of them it takes). A rest
+ * frame has its own face, its mouth closed (opening within jitter) and its width and corner lift inside the
+ * template's rest bands (what may be someone's rest shape at all); of those, the one nearest REACTION_REST in
+ * jitter units over every measure.
  */
 export function restFrames(faces: AnalyzedFace[], landmarks: Float32Array[], own: boolean[]): (number | null)[] {
   const segment = shots(faces);

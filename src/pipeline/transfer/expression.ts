@@ -24,7 +24,7 @@ import {
   RIGHT_EYE_UPPER_FOLD,
   STABLE,
 } from "../warp/landmarks.ts";
-import { alignSimilarity, applySimilarity, fromLocal, localFrame, toLocal, type LocalFrame } from "./geometry.ts";
+import { alignSimilarity, applySimilarity, fromLocal, localFrame, toLocal } from "./geometry.ts";
 import { browHeight, eyeOpen, measureLocal } from "./measure.ts";
 
 export type Regions = "all" | "upper" | "lower";
@@ -305,14 +305,15 @@ export interface RetargetOptions {
  */
 export function retargetExpression(template: Float32Array, reaction: Float32Array, opts: RetargetOptions): Float32Array {
   const frame = localFrame(template);
-  const aligned = applySimilarity(alignSimilarity(reaction, template, STABLE), reaction);
+  // A reaction mesh posed and scaled onto the template by the stable points, in the template's local frame.
+  const onTemplate = (lm: Float32Array) => toLocal(frame, applySimilarity(alignSimilarity(lm, template, STABLE), lm));
   const lt = toLocal(frame, template);
-  const lr = toLocal(frame, aligned);
+  const lr = onTemplate(reaction);
   const nt = neutralShape(lt);
   // The brows' height is read on `lr` and their shape (tilt, inner ends drawn in) in own units (`lo`, below), where
   // a half gap of 0.17 is a length of the reaction's face, not of the template's proportions; each neutral leaves
   // the other part of the brows as it is (neutralBrows only moves brow points, so eyes and mouth are unaffected).
-  const own = opts.reactionRest && ownRest(template, frame, opts.reactionRest);
+  const own = opts.reactionRest && ownRest(onTemplate(opts.reactionRest));
   const nr = neutralShape(lr, { ...REACTION_REST, ...own?.browHeight, ...own?.eyeBand, browTilt: ANY, browInner: ANY });
   // The mouth's expression is read in the reaction's own inter-ocular units, the units of REACTION_REST and of
   // the change to transfer. `lr` is scaled by the stable-point fit, which follows the two faces' proportions
@@ -484,14 +485,13 @@ function spreadDisplacement(loc: Float64Array, disp: Float64Array, isControl: Ui
 }
 
 /**
- * Rest points from the reaction person's own rest face, each read as the reaction's expression is: the mouth
- * and brow shape in own units, brow height on the template's frame. The mouth's are held inside the template's
- * rest bands. The brows count only where the rest face's height, tilt and gap all lie inside those bands, the
- * eyes only where both lie inside OWN_EYE_REST: raised brows, a frown or a stare held through a whole shot then
- * keep the typical rest and still arrive.
+ * Rest points from the reaction person's own rest face, given posed onto the template as `lr` is, each read as
+ * the reaction's expression is: the mouth and brow shape in own units, brow height on the template's frame. The
+ * mouth's are held inside the template's rest bands. The brows count only where the rest face's height, tilt and
+ * gap all lie inside those bands, the eyes only where both lie inside OWN_EYE_REST: raised brows, a frown or a
+ * stare held through a whole shot then keep the typical rest and still arrive.
  */
-function ownRest(template: Float32Array, frame: LocalFrame, rest: Float32Array): OwnRest {
-  const onTemplate = toLocal(frame, applySimilarity(alignSimilarity(rest, template, STABLE), rest));
+function ownRest(onTemplate: Float64Array): OwnRest {
   const own = ownUnits(onTemplate);
   const point = (v: number) => [v, v] as const;
   const inside = (v: number, band: readonly [number, number]) => v >= band[0] && v <= band[1];
