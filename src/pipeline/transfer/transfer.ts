@@ -386,7 +386,8 @@ function movedTriangles(tris: Uint32Array, src: Float32Array, dst: Float32Array)
 
 /**
  * Face swap: the template's face, given the reaction's expression, is placed in the reaction's pose
- * (similarity fit on stable points) and blended in three steps, all inside the face's bounding box:
+ * (similarity fit on stable points), the reaction's picture is bent around it to the user's face outline
+ * (reshapeOutline), and the face is blended in three steps, all inside the face's bounding box:
  * Reinhard colour transfer (per-channel mean and contrast of the reaction's face), a seamless-cloning
  * membrane that makes the face meet the reaction exactly along an outline set slightly inside the face
  * (no seam, no bleeding of hair or background into the skin), and a soft alpha edge. The reaction's own
@@ -440,8 +441,12 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
   timingsMs.warp = performance.now() - t;
 
   t = performance.now();
+  const reshaped = reshapeOutline(out, reaction, reactionFace.landmarks, placed);
+  timingsMs.reshape = performance.now() - t;
+
+  t = performance.now();
   const size = faceSize(placed);
-  const under = cropImage(reaction, box);
+  const under = cropImage(out, box);
   // The blend outline: the face oval pulled in a little (most at the forehead, where the template's
   // hairline or fringe would otherwise come along), and never beyond what the warp covered.
   const hard = blendOutline(placed, box, cover, size);
@@ -482,9 +487,55 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
     }
   }
   timingsMs.mouth = performance.now() - t;
-  const changedBox = diffBox(reaction, out, box);
+  const changedBox = diffBox(reaction, out, unionBox(box, reshaped));
   timingsMs.total = performance.now() - t0;
   return { image: out, landmarks: placed, expression: applySimilarity(toReaction, read), timingsMs, changedBox, mouthSynthesised };
+}
+
+/** How far out (× the face outline's distance from its centre) reshapeOutline bends the reaction's picture. */
+const RESHAPE_REACH = 1.7;
+
+/**
+ * The reaction's picture around its face bent so that the face outline becomes the user's (the placed oval):
+ * a user with a narrower, wider or longer face than the reaction's person keeps that shape, and the blend
+ * outline meets the reaction's own skin rather than its background or hair. The ring out to RESHAPE_REACH ×
+ * the outline's distance from its centre is warped, its outer edge pinned (hair, ears and background bend
+ * smoothly, nothing tears); inside, the warp follows the outline (the face is pasted over it). Returns the
+ * box it wrote in.
+ */
+function reshapeOutline(out: RgbImage, reaction: RgbImage, from: Float32Array, to: Float32Array): Box {
+  const n = FACE_OVAL.length;
+  const centre = n, outer = n + 1;
+  const src = new Float32Array((2 * n + 1) * 2), dst = new Float32Array((2 * n + 1) * 2);
+  FACE_OVAL.forEach((i, k) => {
+    src[2 * k] = from[3 * i]!;
+    src[2 * k + 1] = from[3 * i + 1]!;
+    dst[2 * k] = to[3 * i]!;
+    dst[2 * k + 1] = to[3 * i + 1]!;
+    src[2 * centre]! += from[3 * i]! / n;
+    src[2 * centre + 1]! += from[3 * i + 1]! / n;
+    dst[2 * centre]! += to[3 * i]! / n;
+    dst[2 * centre + 1]! += to[3 * i + 1]! / n;
+  });
+  for (let k = 0; k < n; k++) {
+    for (let c = 0; c < 2; c++) {
+      src[2 * (outer + k) + c] = dst[2 * (outer + k) + c] = src[2 * centre + c]! + (src[2 * k + c]! - src[2 * centre + c]!) * RESHAPE_REACH;
+    }
+  }
+  const tris = new Uint32Array(n * 9);
+  for (let k = 0; k < n; k++) {
+    const k1 = (k + 1) % n;
+    tris.set([k, k1, centre, k, k1, outer + k1, k, outer + k1, outer + k], 9 * k);
+  }
+  // A user's outline far from the reaction's (a very different head size or pose) must not fold the ring over.
+  const bent = unfoldMesh(src, dst, tris, outer);
+  warpTriangles(reaction, src, bent, tris, out, undefined, true); // Catmull-Rom: bilinear visibly softened the hair
+  return pointsBox(bent, out.width, out.height, 2);
+}
+
+function unionBox(a: Box, b: Box): Box {
+  const x = Math.min(a.x, b.x), y = Math.min(a.y, b.y);
+  return { x, y, width: Math.max(a.x + a.width, b.x + b.width) - x, height: Math.max(a.y + a.height, b.y + b.height) - y };
 }
 
 /** Hard mask (box-sized) of the swapped face's blend region; see swap(). */
@@ -507,7 +558,7 @@ function blendOutline(lm: Float32Array, box: Box, cover: Float32Array, size: num
     const dx = lm[3 * i]! - cx, dy = lm[3 * i + 1]! - cy;
     const d = Math.hypot(dx, dy) || 1;
     const up = Math.max(0, (dx * ux + dy * uy) / d);
-    const f = 0.95 - 0.17 * up * up;
+    const f = 0.98 - 0.17 * up * up;
     ring[2 * k] = cx + dx * f - box.x;
     ring[2 * k + 1] = cy + dy * f - box.y;
   });

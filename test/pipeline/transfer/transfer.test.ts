@@ -12,7 +12,7 @@ import {
 } from "../../../src/pipeline/transfer/index.ts";
 import type { AnalyzedFace, Box, FaceAnalysis, RgbImage } from "../../../src/pipeline/types.ts";
 import { faceMeshPoints } from "../../../src/pipeline/warp/index.ts";
-import { LEFT_EYE_UPPER, RIGHT_EYE_UPPER } from "../../../src/pipeline/warp/landmarks.ts";
+import { FACE_OVAL, LEFT_EYE_UPPER, RIGHT_EYE_UPPER } from "../../../src/pipeline/warp/landmarks.ts";
 import { RING_SCALE } from "../../../src/pipeline/transfer/transfer.ts";
 import { innerLipPolygon } from "../../../src/pipeline/transfer/measure.ts";
 import { insidePolygon } from "../../../src/pipeline/transfer/geometry.ts";
@@ -45,6 +45,11 @@ function changedIn(a: RgbImage, b: RgbImage, box: Box): number {
     }
   }
   return n;
+}
+
+function clipBox(b: Box, img: RgbImage): Box {
+  const x = Math.max(0, Math.floor(b.x)), y = Math.max(0, Math.floor(b.y));
+  return { x, y, width: Math.min(img.width, Math.ceil(b.x + b.width)) - x, height: Math.min(img.height, Math.ceil(b.y + b.height)) - y };
 }
 
 const MOUTH = [61, 291, 0, 17, 13, 14, 78, 308];
@@ -449,11 +454,14 @@ describe("transferExpression (swap)", () => {
     const reaction = fx.images.get("franck_04117.jpg")!;
     const res = transferExpression(input("grace_hopper_512x512.jpg", "franck_04117.jpg", { mode: "swap" }));
     expect([res.image.width, res.image.height]).toEqual([reaction.width, reaction.height]);
-    const b = res.changedBox!;
     const face = fx.faces.get("franck_04117.jpg")!;
-    // Changes stay within the reaction face's box (grown a little for the feathered edge).
-    expect(b.x).toBeGreaterThanOrEqual(face.box.x - 0.1 * face.box.width);
-    expect(b.x + b.width).toBeLessThanOrEqual(face.box.x + 1.1 * face.box.width);
+    // Changes stay within the picture bent around the face (RESHAPE_REACH × the outline from its centre; the
+    // face box is about the outline's), and changedBox holds all of them.
+    const reach = { x: face.box.x - face.box.width / 2, y: face.box.y - face.box.height / 2, width: 2 * face.box.width, height: 2 * face.box.height };
+    const all = { x: 0, y: 0, width: reaction.width, height: reaction.height };
+    expect(changedIn(reaction, res.image, all)).toBeGreaterThan(0);
+    expect(changedIn(reaction, res.image, clipBox(reach, reaction))).toBe(changedIn(reaction, res.image, all));
+    expect(changedIn(reaction, res.image, res.changedBox!)).toBe(changedIn(reaction, res.image, all));
     expect(res.mouthSynthesised).toBe(true);
     const again = (await fx.analyzer.analyze(res.image)).faces[0]!;
     const e = await fx.analyzer.embed(res.image, again);
@@ -463,6 +471,38 @@ describe("transferExpression (swap)", () => {
     expect(toTemplate).toBeGreaterThan(toReaction);
     // The laugh stays a laugh.
     expect(measureExpression(again.landmarks).mouthOpen).toBeGreaterThan(0.08);
+  });
+
+  it("bends the reaction's picture to the user's face outline: what lay just outside the reaction's face lies just outside the user's", () => {
+    // grace_hopper's face is shorter and narrower than franck's laughing one. Without the bend, the pixels just
+    // outside her pasted outline were franck's own cheeks and chin (skin where the blue backdrop or his neck
+    // should be): a second, wider face around hers.
+    const reaction = fx.images.get("franck_04117.jpg")!;
+    const from = fx.faces.get("franck_04117.jpg")!.landmarks;
+    const res = transferExpression(input("grace_hopper_512x512.jpg", "franck_04117.jpg", { mode: "swap" }));
+    const outside = (lm: Float32Array, i: number, centre: [number, number]): [number, number] => [
+      Math.round(centre[0] + (lm[3 * i]! - centre[0]) * 1.06),
+      Math.round(centre[1] + (lm[3 * i + 1]! - centre[1]) * 1.06),
+    ];
+    const centreOf = (lm: Float32Array): [number, number] => [
+      FACE_OVAL.reduce((a, i) => a + lm[3 * i]!, 0) / FACE_OVAL.length,
+      FACE_OVAL.reduce((a, i) => a + lm[3 * i + 1]!, 0) / FACE_OVAL.length,
+    ];
+    const cr = centreOf(from), cu = centreOf(res.landmarks);
+    const colour = (img: RgbImage, [x, y]: [number, number]) => [0, 1, 2].map((c) => img.data[(y * img.width + x) * 3 + c]!);
+    let moved = 0, follows = 0, stays = 0;
+    for (const i of FACE_OVAL) {
+      const there = outside(from, i, cr), here = outside(res.landmarks, i, cu);
+      if (Math.hypot(there[0] - here[0], there[1] - here[1]) < 6) continue; // outlines agree here
+      moved++;
+      const want = colour(reaction, there);
+      follows += Math.max(...[0, 1, 2].map((c) => Math.abs(colour(res.image, here)[c]! - want[c]!)));
+      stays += Math.max(...[0, 1, 2].map((c) => Math.abs(colour(reaction, here)[c]! - want[c]!)));
+    }
+    expect(moved).toBeGreaterThan(8);
+    // Mean largest channel difference: a few levels where the picture follows the outline, tens where it stays.
+    expect(follows / moved).toBeLessThan(12);
+    expect(stays / moved).toBeGreaterThan(30);
   });
 
   it("shuts the user's laughing mouth as the reaction's is shut: a lip line, no squeezed teeth", async () => {
