@@ -1,9 +1,10 @@
 /**
- * `npx tsx bench/meme-ab.ts DIR… [--rounds=N]`: the meme benchmark's full path (makeMeme, bytes → captioned
- * PNG) of several checkouts in ONE process, one meme of each per round, the order rotating, so that a shared
- * machine's load falls on all of them alike. DIR is a checkout of any commit (e.g. `git archive <commit> |
- * tar -x -C DIR`, then `ln -s $PWD/node_modules DIR/node_modules`); `.` is this one. Reports per-stage p50/min,
- * wall and CPU time (all threads) per meme, and each tree's paired ratio against the first.
+ * `npx tsx bench/meme-ab.ts DIR… [--rounds=N] [--mode=swap]`: the meme benchmark's full path (makeMeme, bytes →
+ * captioned PNG; mimic unless `--mode=swap`) of several checkouts in ONE process, one meme of each per round,
+ * the order rotating, so that a shared machine's load falls on all of them alike. DIR is a checkout of any
+ * commit (e.g. `git archive <commit> | tar -x -C DIR`, then `ln -s $PWD/node_modules DIR/node_modules`); `.` is
+ * this one. Reports per-stage p50/min, wall and CPU time (all threads) per meme, and each tree's paired ratio
+ * against the first.
  */
 import os from "node:os";
 import path from "node:path";
@@ -15,8 +16,9 @@ import { CAPTIONS, memeInputs } from "./meme.ts";
 const args = process.argv.slice(2);
 const dirs = args.filter((a) => !a.startsWith("--"));
 const rounds = Number(args.find((a) => a.startsWith("--rounds="))?.split("=")[1] ?? 60);
-if (dirs.length === 0) {
-  process.stderr.write("usage: npx tsx bench/meme-ab.ts DIR… [--rounds=N]\n");
+const mode = args.find((a) => a.startsWith("--mode="))?.split("=")[1] ?? "mimic";
+if (dirs.length === 0 || (mode !== "mimic" && mode !== "swap")) {
+  process.stderr.write("usage: npx tsx bench/meme-ab.ts DIR… [--rounds=N] [--mode=mimic|swap]\n");
   process.exit(2);
 }
 sharp.concurrency(1);
@@ -38,7 +40,7 @@ for (let r = -5; r < rounds; r++) {
   for (let j = 0; j < trees.length; j++) {
     const i = (j + r + 5) % trees.length;
     const c0 = process.cpuUsage();
-    const out = await trees[i].meme.makeMeme(templateBytes, reactionBytes, { captions: CAPTIONS }, trees[i].analyzer);
+    const out = await trees[i].meme.makeMeme(templateBytes, reactionBytes, { captions: CAPTIONS, mode }, trees[i].analyzer);
     const cpu = process.cpuUsage(c0);
     bytes[i] = out.png.length;
     if (r < 0) continue;
@@ -51,7 +53,7 @@ for (const t of trees) await t.analyzer.dispose();
 const p50 = (v: number[]) => percentile(v, 50);
 const f = ms;
 const lines = [
-  `Started ${started}, 1-minute load ${loadAtStart.toFixed(2)} → ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} cores; ${rounds} rounds, one meme per tree each, order rotating.`,
+  `Mode ${mode}. Started ${started}, 1-minute load ${loadAtStart.toFixed(2)} → ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} cores; ${rounds} rounds, one meme per tree each, order rotating.`,
   "",
   `| stage | ${trees.map((t) => `${t.name} p50 / min ms`).join(" | ")} |`,
   `|---|${trees.map(() => "---|").join("")}`,

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFaceAnalyzer, type FaceAnalyzer } from "../../src/pipeline/face/index.ts";
 import { evaluate, type Evaluation } from "../../tools/eval/evaluate.ts";
 import { extractSection, heldoutSection, HeldoutSetError, MANIFEST, readHeldoutSet, SECTION_HEADING } from "../../tools/eval/heldout.ts";
-import { analyzerJudge, faceApiJudge, type Judge } from "../../tools/eval/judges.ts";
+import { analyzerJudge, faceApiJudge, SAME_PERSON_DISTANCE, type Judge } from "../../tools/eval/judges.ts";
 import { report } from "../../tools/eval/report.ts";
 import { SET } from "../../tools/eval/set.ts";
 
@@ -101,7 +101,7 @@ describe("held-out evaluation on fixture faces", () => {
     for (const r of held.results) {
       expect(r.image, `${r.mode} ${r.template.name}`).toBeDefined();
       for (const j of judges) expect(r.out.get(j.name), `${j.name} re-reads ${r.mode} ${r.template.name}`).toBeDefined();
-      expect(r.cosine).toBeGreaterThan(0.3);
+      expect(r.likeness.faceres.toTemplate).toBeGreaterThan(0.3);
       if (r.mode === "mimic") expect(r.outside).toBe(0);
       if (!r.scorable) expect(r.ratios.size).toBe(0);
     }
@@ -112,6 +112,25 @@ describe("held-out evaluation on fixture faces", () => {
     for (const b of held.baselineRows.applied) expect(Math.abs(b.stats.mouthOpen.median - 1), b.label).toBeLessThan(0.15);
     // Noise floors were measured on the held-out pictures themselves: 4 photos × 5 variants per judge.
     for (const j of judges) expect(held.deltas.get(j.name)!.length, j.name).toBe(20);
+  });
+
+  it("judges who each result shows with both identity models, beside the reaction's picture handed back unchanged", () => {
+    for (const r of held.results) {
+      const { faceres, faceApi } = r.likeness;
+      // mimic keeps the user's photo; swap puts the user's face into the reaction's: both read nearer the user.
+      expect(faceres.toTemplate, `${r.mode} ${r.template.name}`).toBeGreaterThan(faceres.toReaction);
+      expect(faceApi.toTemplate, `${r.mode} ${r.template.name}`).toBeLessThan(faceApi.toReaction);
+    }
+    expect(held.reactionUnchanged).toHaveLength(2);
+    for (const u of held.reactionUnchanged) {
+      expect(u.likeness.faceApi.toReaction).toBe(0);
+      expect(u.likeness.faceApi.toTemplate).toBeGreaterThan(SAME_PERSON_DISTANCE);
+      expect(u.likeness.faceres.toTemplate).toBeLessThan(u.likeness.faceres.toReaction);
+    }
+    const section = heldoutSection(held, held, { when: "test run", sources: [] });
+    expect(section).toContain("### Identity, two judges");
+    expect(section).toMatch(/\| baseline: the reaction's picture unchanged · held-out, neutral templates \| 1 \| [0-9.]+ \/ [0-9.]+ \(1\) \| 0 % \| [0-9.]+ \/ [0-9.]+ \(1\) \| 0 % \| 0 % \|/);
+    expect(section).toMatch(/\| swap · held-out, neutral templates \| 1 \| [0-9.]+ \/ [0-9.]+ \(1\) \| 100 % \|/);
   });
 
   it("writes a section beside the dev figures (itself here: every quotient 1) that REPORT.md keeps", () => {

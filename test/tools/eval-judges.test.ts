@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { useFixtureFaces } from "../helpers/fixture-faces.ts";
-import { faceApiJudge, type Judge } from "../../tools/eval/judges.ts";
+import { useFixtureFaces, type FixtureFace } from "../helpers/fixture-faces.ts";
+import { descriptorDistance, faceApiJudge, SAME_PERSON_DISTANCE, type Judge } from "../../tools/eval/judges.ts";
 import { measure68, to3d } from "../../tools/eval/measures68.ts";
 import { measureExpression } from "../../src/pipeline/transfer/index.ts";
 
@@ -66,6 +66,18 @@ describe("face-api judge on real photos", () => {
     expect(grace.eyeOpenRight).toBeGreaterThan(0.15);
     expect(grace.mouthOpen).toBeLessThan(0.05);
     expect(graceA.mouthOpen).toBeLessThan(0.05);
+  });
+
+  it("tells people apart by its descriptor: the same man laughing under face-api's match distance, others over it", async () => {
+    const d = async (a: FixtureFace, b: FixtureFace) => {
+      const x = (await judge.read(fx.images.get(a)!))!.descriptor!, y = (await judge.read(fx.images.get(b)!))!.descriptor!;
+      return descriptorDistance(x, y);
+    };
+    expect(await d("franck_01829.jpg", "franck_04117.jpg")).toBeLessThan(SAME_PERSON_DISTANCE);
+    expect(await d("franck_01829.jpg", "franck_02221.jpg")).toBeLessThan(SAME_PERSON_DISTANCE);
+    expect(await d("grace_hopper_512x512.jpg", "franck_01829.jpg")).toBeGreaterThan(SAME_PERSON_DISTANCE);
+    expect(await d("grace_hopper_512x512.jpg", "astronaut.png")).toBeGreaterThan(SAME_PERSON_DISTANCE);
+    expect(await d("astronaut.png", "franck_04117.jpg")).toBeGreaterThan(SAME_PERSON_DISTANCE);
   });
 
   it("finds no face in a flat grey picture", async () => {

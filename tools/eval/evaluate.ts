@@ -17,7 +17,8 @@ import type { AnalyzedFace, RgbImage } from "../../src/pipeline/types.ts";
 import { faceMeshPoints, faceMeshTriangles, warpTriangles } from "../../src/pipeline/warp/index.ts";
 import { RING_SCALE } from "../../src/pipeline/transfer/transfer.ts";
 import { insidePolygon } from "../../src/pipeline/transfer/geometry.ts";
-import type { Judge, JudgedFace } from "./judges.ts";
+import { descriptorDistance, type Judge, type JudgedFace } from "./judges.ts";
+import { UNREAD, type PairLikeness } from "./identity.ts";
 import { difference, NOISE_VARIANTS, noiseFloors, noiseVariant, unmirror } from "./noise.ts";
 import { applyLandmarkChange, percentile, summarizeRatios, transferRatios, type Measures } from "./ratio.ts";
 import { neutralOf, templateVariant, type SetImage, type TemplateVariant } from "./set.ts";
@@ -32,13 +33,14 @@ export interface Picture {
   face?: AnalyzedFace;
   /** Per judge, its reading. */
   read: Map<Judge["name"], JudgedFace | undefined>;
+  /** faceres identity embedding of the engine's face. */
+  embedding?: Float32Array;
 }
 
 export type SetPicture = Picture & { source: SetImage };
 
 export interface Template extends SetPicture {
   variant: TemplateVariant;
-  embedding?: Float32Array;
 }
 
 export interface PairResult {
@@ -51,7 +53,8 @@ export interface PairResult {
   /** Per judge: ratios of the measures that counted, and the result's measures. */
   ratios: Map<Judge["name"], Partial<Measures>>;
   out: Map<Judge["name"], Measures | undefined>;
-  cosine: number;
+  /** Who the result shows (tools/eval/identity.ts); faceres.toTemplate is the verdict's identity cosine. */
+  likeness: PairLikeness;
   outside: number;
   /** The engine's refusal (a typed error), when it would not transfer this pair. */
   refused?: string;
@@ -74,6 +77,8 @@ export interface Evaluation {
   /** The engine's own expression mesh, measured as the analyzer measures a face, still and animated (not in the verdict). */
   meshRows: StatsRow[];
   identity: { mode: keyof typeof IDENTITY_FLOOR; median: number }[];
+  /** Identity baseline: each template × reaction with the reaction's picture itself as the result. */
+  reactionUnchanged: { template: Template; reaction: SetPicture; likeness: PairLikeness }[];
   unscored: string[];
   verdict: Verdict;
   refined: boolean;
@@ -92,7 +97,16 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
   const readAll = async (name: string, image: RgbImage): Promise<Picture> => {
     const read = new Map<Judge["name"], JudgedFace | undefined>();
     for (const j of judges) read.set(j.name, await j.read(image));
-    return { name, image, face: (await analyzer.analyze(image)).faces[0], read };
+    const face = (await analyzer.analyze(image)).faces[0];
+    return { name, image, face, read, embedding: face && (await analyzer.embed(image, face)) };
+  };
+  const likenessOf = (embedding: Float32Array | undefined, descriptor: Float32Array | undefined, t: Picture, r: Picture): PairLikeness => {
+    const cos = (other: Float32Array | undefined) => (embedding && other ? cosineSimilarity(embedding, other) : NaN);
+    const dist = (other: Float32Array | undefined) => (descriptor && other ? descriptorDistance(descriptor, other) : NaN);
+    return {
+      faceres: { toTemplate: cos(t.embedding), toReaction: cos(r.embedding) },
+      faceApi: { toTemplate: dist(descriptorOf(t.read)), toReaction: dist(descriptorOf(r.read)) },
+    };
   };
 
   // Photos of the set, and each judge's noise floors measured on them.
@@ -124,8 +138,7 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
     for (const variant of o.variants) {
       const image = await templateVariant(p.image, p.face.quality.faceSizePx, variant);
       const t: Template = { ...(await readAll(`${p.name} (${variant})`, image)), source: p.source, variant };
-      if (t.face) t.embedding = await analyzer.embed(image, t.face);
-      else unscored.push(`no face found by the engine's analyzer in template ${t.name}`);
+      if (!t.face) unscored.push(`no face found by the engine's analyzer in template ${t.name}`);
       for (const j of judges) if (!t.read.get(j.name)) unscored.push(`no face found by ${j.name} in template ${t.name}`);
       templates.push(t);
     }
@@ -153,7 +166,7 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
   for (const mode of MODES) {
     for (const t of templates) {
       for (const r of reactions) {
-        const row: PairResult = { mode, template: t, reaction: r, scorable: scorable(t, r), ratios: new Map(), out: new Map(), cosine: NaN, outside: 0 };
+        const row: PairResult = { mode, template: t, reaction: r, scorable: scorable(t, r), ratios: new Map(), out: new Map(), likeness: UNREAD, outside: 0 };
         results.push(row);
         if (!t.face || !r.face) continue;
         let res: ReturnType<typeof transferExpression>;
@@ -168,8 +181,10 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
         row.image = res.image;
         if (mode === "mimic") row.outside = changedOutsideRing(t.image, res.image, t.face.landmarks);
         if (mode === "mimic" && row.scorable) meshRatio(stillMesh, t, r, res.expression);
+        const outReads = new Map<Judge["name"], JudgedFace | undefined>();
         for (const j of judges) {
           const out = await j.read(res.image);
+          outReads.set(j.name, out);
           row.out.set(j.name, out?.measures);
           if (!out) unscored.push(`no face found by ${j.name} in the ${mode} result ${t.name} ← ${r.name}`);
           const tm = t.read.get(j.name), rm = r.read.get(j.name), nm = neutralRead(r, j);
@@ -177,8 +192,8 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
           row.ratios.set(j.name, transferRatios({ template: tm.measures, out: out.measures, reaction: rm.measures, neutral: nm.measures }, floors.get(j.name)!));
         }
         const again = (await analyzer.analyze(res.image)).faces[0];
-        if (again && t.embedding) row.cosine = cosineSimilarity(await analyzer.embed(res.image, again), t.embedding);
-        const shown = row.scorable ? judges.map((j) => `${j.name} ${fmtPartial(row.ratios.get(j.name))}`).join("; ") : `not scorable (cosine ${row.cosine.toFixed(3)})`;
+        row.likeness = likenessOf(again && (await analyzer.embed(res.image, again)), descriptorOf(outReads), t, r);
+        const shown = row.scorable ? judges.map((j) => `${j.name} ${fmtPartial(row.ratios.get(j.name))}`).join("; ") : `not scorable (cosine ${row.likeness.faceres.toTemplate.toFixed(3)})`;
         log(`${mode} ${t.name} <- ${r.name}: ${shown}`);
       }
     }
@@ -276,8 +291,9 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
   }
   const identity = MODES.map((mode) => ({
     mode: mode as keyof typeof IDENTITY_FLOOR,
-    median: percentile(results.filter((r) => r.mode === mode && Number.isFinite(r.cosine)).map((r) => r.cosine), 50),
+    median: percentile(results.filter((r) => r.mode === mode).map((r) => r.likeness.faceres.toTemplate).filter(Number.isFinite), 50),
   }));
+  const reactionUnchanged = templates.flatMap((t) => reactions.map((r) => ({ template: t, reaction: r, likeness: likenessOf(r.embedding, descriptorOf(r.read), t, r) })));
   const outsideChanged = results.filter((r) => r.mode === "mimic" && r.image).map((r) => ({ pair: `mimic ${r.template.name} ← ${r.reaction.name}`, pixels: r.outside }));
   const verdict = evalVerdict({ ratios: ratioRows, baselines: baselineRows, unscored, outsideChanged, identity });
   return {
@@ -294,10 +310,17 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
     animatedRows,
     meshRows,
     identity,
+    reactionUnchanged,
     unscored,
     verdict,
     refined: analyzer.refined,
   };
+}
+
+/** The face descriptor among a picture's readings (face-api's), if that judge ran and found a face. */
+function descriptorOf(reads: Map<Judge["name"], JudgedFace | undefined>): Float32Array | undefined {
+  for (const r of reads.values()) if (r?.descriptor) return r.descriptor;
+  return undefined;
 }
 
 /** Pixels that differ from the template outside the polygon of the warp's anchor ring. */

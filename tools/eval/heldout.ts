@@ -13,6 +13,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { MODES, mouthCloseness, refoundRate, type Evaluation } from "./evaluate.ts";
+import { IDENTITY_NOTE, identityTable, summarizeLikeness } from "./identity.ts";
 import type { Judge } from "./judges.ts";
 import { percentile, RATIO_MEASURES, summarizeRatios, type RatioStats } from "./ratio.ts";
 import { f2, f3, RULE, statCell } from "./report.ts";
@@ -121,8 +122,9 @@ export function heldoutSection(held: Evaluation, dev: Evaluation, meta: SectionM
       const rs = k.ev.results.filter((r) => r.mode === mode && k.pick(r.template.source.role));
       if (!rs.length) continue;
       const refound = held.judges.map((j) => refoundRate(rs, mode, j.name)).map((r) => `${r.found}/${r.of}`).join(" / ");
-      const cos = percentile(rs.filter((r) => Number.isFinite(r.cosine)).map((r) => r.cosine), 50);
-      const cos10 = percentile(rs.filter((r) => Number.isFinite(r.cosine)).map((r) => r.cosine), 10);
+      const cosines = rs.map((r) => r.likeness.faceres.toTemplate).filter(Number.isFinite);
+      const cos = percentile(cosines, 50);
+      const cos10 = percentile(cosines, 10);
       const outside = mode === "mimic" ? String(rs.reduce((s, r) => s + r.outside, 0)) : "n/a";
       const refused = rs.filter((r) => r.refused).length;
       secondary.push(`| ${mode} | ${k.label} | ${rs.length} | ${refused} | ${refound} | ${f3(cos)} / ${f3(cos10)} | ${outside} | ${f3(mouthCloseness(rs, "analyzer"))} | ${f3(mouthCloseness(rs, "face-api"))} |`);
@@ -168,6 +170,20 @@ export function heldoutSection(held: Evaluation, dev: Evaluation, meta: SectionM
     "| mode | templates | pairs | refused | re-found (analyzer / face-api) | cosine | outside px | \\|Δ mouthOpen\\| analyzer | same, face-api |",
     "|---|---|---|---|---|---|---|---|---|",
     ...secondary,
+    "",
+    "### Identity, two judges",
+    "",
+    ...IDENTITY_NOTE,
+    "",
+    ...identityTable([
+      ...MODES.flatMap((mode) =>
+        kinds.map((k) => ({ label: `${mode} · ${k.label}`, summary: summarizeLikeness(k.ev.results.filter((r) => r.mode === mode && k.pick(r.template.source.role)).map((r) => r.likeness)) })),
+      ),
+      ...kinds.map((k) => ({
+        label: `baseline: the reaction's picture unchanged · ${k.label}`,
+        summary: summarizeLikeness(k.ev.reactionUnchanged.filter((u) => k.pick(u.template.source.role)).map((u) => u.likeness)),
+      })),
+    ]),
     "",
     `Held-out verdict: ${held.verdict.ok ? "all targets met" : `${held.verdict.failures.length} targets missed`}${held.verdict.ok ? "." : ":"}`,
     "",

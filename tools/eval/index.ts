@@ -6,8 +6,9 @@
  * exceeds that measure's landmark noise floor (tools/eval/noise.ts, measured in this run on the set's photos
  * shifted, rescaled, mirrored and re-encoded); median and 10th percentile. Two judges read every picture: the
  * project's analyzer and face-api's 68-point net (tools/eval/judges.ts). Two baselines prove the metric.
- * Secondary: absolute mouth-opening closeness, identity (faceres cosine of the result to the template),
- * pixels changed outside the face (mimic). Every template also runs as synthetic variants (tools/eval/set.ts).
+ * Secondary: absolute mouth-opening closeness, identity (faceres cosine of the result to the template, and
+ * face-api's recognition descriptor as a second judge, beside the reaction handed back unchanged;
+ * tools/eval/identity.ts), pixels changed outside the face (mimic). Every template also runs as synthetic variants (tools/eval/set.ts).
  * Writes eval/REPORT.md and contact sheets; exits non-zero when a target is missed (tools/eval/verdict.ts).
  *
  * With `--heldout <dir>` it also runs the same evaluation on the held-out pictures described by `<dir>/set.json`

@@ -3,7 +3,9 @@
  *  - `analyzer`: the project's own face analysis (BlazeFace + FaceMesh, eyelids and lips refined by the
  *    attention mesh), measures from src/pipeline/transfer/measure.ts;
  *  - `face-api`: an independent model the engine never uses, the 68-point landmark net of @vladmandic/face-api
- *    (its own SSD-MobileNet detector, TensorFlow.js on the WebAssembly backend), measures from measures68.ts.
+ *    (its own SSD-MobileNet detector, TensorFlow.js on the WebAssembly backend), measures from measures68.ts;
+ *    it also gives the face's 128-d descriptor (face-api's recognition net), a second judge of identity beside
+ *    the engine's faceres.
  * face-api is a devDependency, loaded only here: the product never depends on it.
  */
 import { readFileSync } from "node:fs";
@@ -21,6 +23,22 @@ export interface JudgedFace {
   measures: Measures;
   /** The judge's landmarks as x,y,z triples in image pixels (z = 0 for a 2-D judge). */
   mesh: Float32Array;
+  /** face-api only: the face's recognition descriptor (compare with descriptorDistance). */
+  descriptor?: Float32Array;
+}
+
+/**
+ * face-api's own match rule: two descriptors closer than this (Euclidean) are taken for the same person (the
+ * threshold its documentation and FaceMatcher use).
+ */
+export const SAME_PERSON_DISTANCE = 0.6;
+
+/** Euclidean distance between two face-api descriptors (0: identical; under SAME_PERSON_DISTANCE: same person). */
+export function descriptorDistance(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new RangeError(`descriptor lengths differ (${a.length} vs ${b.length})`);
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
+  return Math.sqrt(s);
 }
 
 export interface Judge {
@@ -57,10 +75,12 @@ interface FaceApi {
     tensor3d(data: Int32Array, shape: [number, number, number], dtype: "int32"): { dispose(): void };
     io: { decodeWeights(buf: ArrayBuffer, specs: unknown[]): unknown };
   };
-  nets: Record<"ssdMobilenetv1" | "faceLandmark68Net", { loadFromWeightMap(map: unknown): void }>;
+  nets: Record<"ssdMobilenetv1" | "faceLandmark68Net" | "faceRecognitionNet", { loadFromWeightMap(map: unknown): void }>;
   SsdMobilenetv1Options: new (o: { minConfidence: number }) => unknown;
   detectAllFaces(input: unknown, options: unknown): {
-    withFaceLandmarks(): Promise<{ detection: { box: { width: number; height: number } }; landmarks: { positions: { x: number; y: number }[] } }[]>;
+    withFaceLandmarks(): {
+      withFaceDescriptors(): Promise<{ detection: { box: { width: number; height: number } }; landmarks: { positions: { x: number; y: number }[] }; descriptor: Float32Array }[]>;
+    };
   };
 }
 
@@ -73,6 +93,7 @@ export async function faceApiJudge(): Promise<Judge> {
   for (const [net, file] of [
     ["ssdMobilenetv1", "ssd_mobilenetv1_model"],
     ["faceLandmark68Net", "face_landmark_68_model"],
+    ["faceRecognitionNet", "face_recognition_model"],
   ] as const) {
     const manifest = JSON.parse(readFileSync(join(modelDir, `${file}-weights_manifest.json`), "utf8")) as { weights: unknown[] }[];
     const bin = readFileSync(join(modelDir, `${file}.bin`));
@@ -85,12 +106,12 @@ export async function faceApiJudge(): Promise<Judge> {
     async read(img) {
       const t = faceapi.tf.tensor3d(Int32Array.from(img.data), [img.height, img.width, 3], "int32");
       try {
-        const faces = await faceapi.detectAllFaces(t, options).withFaceLandmarks();
+        const faces = await faceapi.detectAllFaces(t, options).withFaceLandmarks().withFaceDescriptors();
         const area = (f: (typeof faces)[number]) => f.detection.box.width * f.detection.box.height;
         const f = faces.sort((a, b) => area(b) - area(a))[0];
         if (!f) return undefined;
         const mesh = to3d(f.landmarks.positions.flatMap((p) => [p.x, p.y]));
-        return { measures: measure68(mesh), mesh };
+        return { measures: measure68(mesh), mesh, descriptor: f.descriptor };
       } finally {
         t.dispose();
       }

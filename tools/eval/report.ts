@@ -10,6 +10,7 @@ import { FLOOR_MULTIPLE } from "./noise.ts";
 import { RATIO_MEASURES, RATIO_TARGET, summarizeRatios, type RatioMeasure, type RatioStats } from "./ratio.ts";
 import { TEMPLATE_VARIANTS, neutralOf, type TemplateVariant } from "./set.ts";
 import { IDENTITY_FLOOR } from "./verdict.ts";
+import { IDENTITY_NOTE, identityTable, summarizeLikeness } from "./identity.ts";
 import { MODES, mouthCloseness, refoundRate, type Evaluation, type PairResult } from "./evaluate.ts";
 
 const CELL = 128;
@@ -178,6 +179,15 @@ export function report(o: Evaluation, opt: ReportOptions): string {
     "Absolute mouth opening is identity-free at rest (a closed mouth is 0 for anyone), so closeness to the reaction's",
     "value is meaningful for it alone.",
     "",
+    "### Identity, two judges",
+    "",
+    ...IDENTITY_NOTE,
+    "",
+    ...identityTable([
+      ...MODES.map((mode) => ({ label: mode, summary: summarizeLikeness(o.results.filter((r) => r.mode === mode).map((r) => r.likeness)) })),
+      { label: "baseline: the reaction's picture unchanged", summary: summarizeLikeness(o.reactionUnchanged.map((u) => u.likeness)) },
+    ]),
+    "",
     "## Per pair",
     "",
     "Ratios of the measures that counted (– : the reaction's change is within the noise floor; unread: no face found).",
@@ -188,8 +198,8 @@ export function report(o: Evaluation, opt: ReportOptions): string {
       o.judges.map((j) => {
         const m = r.ratios.get(j.name);
         if (r.refused) return `| ${r.mode} | ${r.template.name} | ${r.reaction.name} | ${j.name} | refused: ${r.refused} ${RATIO_MEASURES.slice(1).map(() => "| ").join("")}| – | – |`;
-        if (!r.scorable) return `| ${r.mode} | ${r.template.name} | ${r.reaction.name} | ${j.name} | not scored (${r.template.source.role === "posed" ? "posed template" : "no neutral of the reaction's person"}) ${RATIO_MEASURES.slice(1).map(() => "| ").join("")}| ${f3(r.cosine)} | ${r.mode === "mimic" ? r.outside : "–"} |`;
-        return `| ${r.mode} | ${r.template.name} | ${r.reaction.name} | ${j.name} | ${RATIO_MEASURES.map((k) => (m ? f2(m[k as RatioMeasure]) : "unread")).join(" | ")} | ${f3(r.cosine)} | ${r.mode === "mimic" ? r.outside : "–"} |`;
+        if (!r.scorable) return `| ${r.mode} | ${r.template.name} | ${r.reaction.name} | ${j.name} | not scored (${r.template.source.role === "posed" ? "posed template" : "no neutral of the reaction's person"}) ${RATIO_MEASURES.slice(1).map(() => "| ").join("")}| ${f3(r.likeness.faceres.toTemplate)} | ${r.mode === "mimic" ? r.outside : "–"} |`;
+        return `| ${r.mode} | ${r.template.name} | ${r.reaction.name} | ${j.name} | ${RATIO_MEASURES.map((k) => (m ? f2(m[k as RatioMeasure]) : "unread")).join(" | ")} | ${f3(r.likeness.faceres.toTemplate)} | ${r.mode === "mimic" ? r.outside : "–"} |`;
       }),
     ),
     "",
