@@ -98,6 +98,30 @@ export function mapColours(img: RgbImage, gain: readonly number[], offset: reado
   }
 }
 
+/** In place: each pixel's colour pulled towards its own grey (Rec. 601 luma), keeping `share` of it (0: grey). */
+export function scaleSaturation(img: RgbImage, share: number): void {
+  const d = img.data;
+  for (let i = 0; i < d.length; i += 3) {
+    const r = d[i]!, g = d[i + 1]!, b = d[i + 2]!;
+    const y = 0.299 * r + 0.587 * g + 0.114 * b;
+    d[i] = clamp255(y + (r - y) * share) + 0.5;
+    d[i + 1] = clamp255(y + (g - y) * share) + 0.5;
+    d[i + 2] = clamp255(y + (b - y) * share) + 0.5;
+  }
+}
+
+/** Mean spread between a pixel's channels (max − min) over the pixels where `mask` is set: 0 for a grey picture. */
+export function meanSpread(img: RgbImage, mask: Uint8Array): number {
+  let sum = 0, n = 0;
+  for (let p = 0; p < mask.length; p++) {
+    if (!mask[p]) continue;
+    const o = p * 3, r = img.data[o]!, g = img.data[o + 1]!, b = img.data[o + 2]!;
+    sum += Math.max(r, g, b) - Math.min(r, g, b);
+    n++;
+  }
+  return n ? sum / n : 0;
+}
+
 /** Hard 0/1 mask of the pixels at least `radius` px inside a coverage mask. */
 export function erodeMask(cover: Float32Array, width: number, height: number, radius: number): Uint8Array {
   const m = cover.slice();

@@ -11,7 +11,7 @@ import {
   LIPS_SEMI_OUTER_LOWER,
   LIPS_SEMI_OUTER_UPPER,
 } from "../warp/landmarks.ts";
-import { blendPatch, featherInside, patchMean, pointsBox } from "./blend.ts";
+import { blendPatch, featherInside, mapColours, patchMean, pointsBox, scaleSaturation } from "./blend.ts";
 import { insidePolygon } from "./geometry.ts";
 import { innerLipPolygon } from "./measure.ts";
 
@@ -27,22 +27,37 @@ export function skinPoints(landmarks: Float32Array): Float32Array {
   return out;
 }
 
+/** How another face's pixels are brought to the template's colours (see skinMatch). */
+export interface ColourMatch {
+  /** Per-channel gain. */
+  gain: readonly number[];
+  /** Share of its colourfulness a pixel keeps after the gain (0: grey, 1: as it was). */
+  saturation: number;
+}
+
+/** The reaction's pixels as they are (swap paints the reaction's mouth into the reaction's own picture). */
+export const AS_IS: ColourMatch = { gain: [1, 1, 1], saturation: 1 };
+
 /**
- * Gain that brings `from`'s lighting to `to`'s, measured on skin, bounded so a bad sample cannot wreck the
- * colours. Mostly one brightness factor for all channels, with only a little of the per-channel skin-tone
- * ratio: a full per-channel ratio tints the reaction's white teeth the template's skin colour (pink on
- * franck → orange on grace_hopper), and teeth that look like skin read as a closed mouth.
+ * How `from`'s pixels are brought to `to`'s lighting and colourfulness, measured on skin, bounded so a bad
+ * sample cannot wreck the colours. The gain is mostly one brightness factor for all channels, with only a
+ * little of the per-channel skin-tone ratio: a full per-channel ratio tints the reaction's white teeth the
+ * template's skin colour (pink on franck → orange on grace_hopper), and teeth that look like skin read as a
+ * closed mouth. The saturation follows the skin's, never above the reaction's own: a black-and-white or faded
+ * photo gets a mouth as grey or as faded as its skin, not a pink tongue.
  */
-export function skinGain(to: RgbImage, toLm: Float32Array, from: RgbImage, fromLm: Float32Array, faceSize: number, toneShare = SKIN_TONE_SHARE): number[] {
+export function skinMatch(to: RgbImage, toLm: Float32Array, from: RgbImage, fromLm: Float32Array, faceSize: number, toneShare = SKIN_TONE_SHARE): ColourMatch {
   const r = Math.max(1, faceSize * 0.02);
   const a = patchMean(to, skinPoints(toLm), r);
   const b = patchMean(from, skinPoints(fromLm), r);
   const grey = (v: readonly number[]) => 0.299 * v[0]! + 0.587 * v[1]! + 0.114 * v[2]!;
   const brightness = (grey(a) + 1) / (grey(b) + 1);
-  return a.map((v, c) => {
+  const gain = a.map((v, c) => {
     const tone = (v + 1) / (b[c]! + 1) / brightness;
     return Math.min(1.8, Math.max(0.55, brightness * tone ** toneShare));
   });
+  const colourfulness = (v: readonly number[]) => (Math.max(...v) - Math.min(...v)) / (Math.max(...v) + 1);
+  return { gain, saturation: Math.min(1, colourfulness(a) / Math.max(1e-3, colourfulness(b))) };
 }
 
 /**
@@ -118,7 +133,7 @@ const IN_PLACE_EDGE = 2;
 
 /**
  * Paints the inside of the mouth of `outLm` (the new inner-lip ring) into `out` from the reaction's own mouth
- * interior (teeth, tongue, darkness), warped ring to ring, colour-matched by `gain` and blended with a
+ * interior (teeth, tongue, darkness), warped ring to ring, colour-matched by `colour` and blended with a
  * soft edge (mouthFeather of `faceSize`, px) so the lips' inner border stays the template's (see MouthEdge).
  */
 export function paintMouthInterior(
@@ -126,7 +141,7 @@ export function paintMouthInterior(
   outLm: Float32Array,
   reaction: RgbImage,
   reactionLm: Float32Array,
-  gain: readonly number[],
+  colour: ColourMatch,
   faceSize: number,
   edge: MouthEdge = "opening",
 ): void {
@@ -160,7 +175,13 @@ export function paintMouthInterior(
   const lips = outerLipPolygon(outLm);
   for (let i = 0; i < cover.length; i++) if (cover[i] && !insidePolygon(lips, (i % box.width) + box.x, Math.floor(i / box.width) + box.y)) cover[i] = 0;
   featherInside(cover, box.width, box.height, feather);
-  blendPatch(out, canvas, cover, box.x, box.y, gain);
+  if (colour.saturation >= 1) {
+    blendPatch(out, canvas, cover, box.x, box.y, colour.gain);
+    return;
+  }
+  mapColours(canvas, colour.gain, [0, 0, 0]);
+  scaleSaturation(canvas, colour.saturation);
+  blendPatch(out, canvas, cover, box.x, box.y);
 }
 
 /**
@@ -376,9 +397,12 @@ export function paintClosedLips(out: RgbImage, outLm: Float32Array, reaction: Rg
       const t = Math.min(1, Math.max(0, (dy + h) / (2 * h)));
       const shade = 1 - depth * Math.exp(-(dy * dy) / (2 * seamWidth * seamWidth));
       const o = (y * W + x) * 3;
+      const lip = [0, 1, 2].map((c) => above[3 * k + c]! * (1 - t) + below[3 * k + c]! * t);
+      const luma = 0.299 * lip[0]! + 0.587 * lip[1]! + 0.114 * lip[2]!;
       for (let c = 0; c < 3; c++) {
-        // A lip's shadow is a deeper red, not grey: red darkens least.
-        const v = (above[3 * k + c]! * (1 - t) + below[3 * k + c]! * t) * shade ** SEAM_TINT[c]!;
+        // A lip's shadow deepens its own colour (a red lip's is a deeper red, a grey lip's stays grey): a
+        // channel brighter than the lip's luma darkens less, one darker more.
+        const v = lip[c]! * shade ** Math.min(SEAM_TINT_MAX, Math.max(1 / SEAM_TINT_MAX, (luma + 1) / (lip[c]! + 1)));
         d[o + c] = Math.min(255, Math.max(0, d[o + c]! * (1 - alpha) + v * alpha + 0.5));
       }
     }
@@ -389,8 +413,8 @@ export function paintClosedLips(out: RgbImage, outLm: Float32Array, reaction: Rg
 /** Half-height of the synthesised closed-lip band beyond the lips' own gap, and the seam shadow's width (face-size units). */
 const CLOSED_BAND = 0.012;
 const CLOSED_SEAM = 0.006;
-/** Per-channel exponent of the seam shadow (R, G, B). */
-const SEAM_TINT = [0.75, 1.1, 1.1] as const;
+/** Bound on a channel's seam-shadow exponent (luma / channel), so a near-black channel cannot vanish. */
+const SEAM_TINT_MAX = 2;
 
 /**
  * How much darker a face's lip line is than its lips (0 … 1), measured on the reaction along its inner-lip

@@ -15,12 +15,12 @@ import {
   STABLE,
 } from "../warp/landmarks.ts";
 import { cropImage, shrinkByBox } from "../image/index.ts";
-import { blendPatch, boxBlurMask, diffBox, erodeMask, featherInside, mapColours, maskedStats, membraneCorrection, pointsBox } from "./blend.ts";
+import { blendPatch, boxBlurMask, diffBox, erodeMask, featherInside, mapColours, maskedStats, meanSpread, membraneCorrection, pointsBox, scaleSaturation } from "./blend.ts";
 import { retargetExpression, type Regions } from "./expression.ts";
 import { alignSimilarity, applySimilarity, insidePolygon } from "./geometry.ts";
 import { drawnEyelids, paintEyes } from "./eyes.ts";
 import { measureExpression } from "./measure.ts";
-import { paintClosedLips, paintMouthInterior, skinGain } from "./mouth.ts";
+import { AS_IS, paintClosedLips, paintMouthInterior, skinMatch } from "./mouth.ts";
 import { checkFace } from "./validate.ts";
 
 export type TransferMode = "mimic" | "swap";
@@ -280,8 +280,8 @@ function mimicDirect(input: TransferInput, intensity: number, regions: Regions, 
         // (brightness match). A closing mouth's ring grows across the lip line so its feathered edge cannot
         // leave a band of the squeezed template lips/teeth inside the new gap (a laugh narrowed to a smile
         // re-measured 0.064 for a wanted 0.080 with that band, 0.090 without).
-        const gain = skinGain(template, templateFace.landmarks, reaction, reactionFace.landmarks, size, shut ? 1 : undefined);
-        paintMouthInterior(out, target, reaction, reactionFace.landmarks, gain, size, closing ? "closing" : "opening");
+        const colour = skinMatch(template, templateFace.landmarks, reaction, reactionFace.landmarks, size, shut ? 1 : undefined);
+        paintMouthInterior(out, target, reaction, reactionFace.landmarks, colour, size, closing ? "closing" : "opening");
       }
       mouthSynthesised = true;
     }
@@ -455,6 +455,10 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
   const gain = a.std.map((sd, c) => Math.min(2, Math.max(0.5, b.std[c]! / sd)));
   const offset = a.mean.map((m, c) => b.mean[c]! - m * gain[c]!);
   mapColours(canvas, gain, offset);
+  // Per-channel means and contrasts leave a colour face colourful in a black-and-white reaction: its
+  // colourfulness is brought down to the reaction's (never raised).
+  const keep = Math.min(1, meanSpread(under, hard) / Math.max(1e-3, meanSpread(canvas, hard)));
+  if (keep < 1) scaleSaturation(canvas, keep);
   const correction = membraneCorrection(canvas, under, hard);
   for (let i = 0; i < canvas.data.length; i++) {
     const v = canvas.data[i]! + correction[i]!;
@@ -478,7 +482,7 @@ function swap(input: TransferInput, intensity: number, regions: Regions, t0: num
     if (after > MOUTH_OPEN_MARGIN) {
       // The reaction's own teeth and tongue with its lips' inner edge, reshaped to the swapped lips; already
       // in the reaction's colours.
-      paintMouthInterior(out, placed, reaction, reactionFace.landmarks, [1, 1, 1], size, "inPlace");
+      paintMouthInterior(out, placed, reaction, reactionFace.landmarks, AS_IS, size, "inPlace");
       mouthSynthesised = true;
     } else if (measureExpression(templateFace.landmarks).mouthOpen > CLOSED_MOUTH && after < CLOSED_MOUTH) {
       // The user's open mouth shut as the reaction's is: a lip line from the swapped lips themselves, as in

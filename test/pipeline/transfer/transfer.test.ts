@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MimicError } from "../../../src/errors.ts";
 import { useFixtureFaces, type FixtureFace } from "../../helpers/fixture-faces.ts";
+import { greyscale, mostColourful } from "../../helpers/grey.ts";
 import { withLipWidth } from "../../helpers/lip-width.ts";
 import { flipHorizontal, resizeImage } from "../../../src/pipeline/image/index.ts";
 import {
@@ -471,6 +472,15 @@ describe("transferExpression (swap)", () => {
     expect(toTemplate).toBeGreaterThan(toReaction);
     // The laugh stays a laugh.
     expect(measureExpression(again.landmarks).mouthOpen).toBeGreaterThan(0.08);
+  });
+
+  it("puts a colour face into a black-and-white reaction in black and white", async () => {
+    // Per-channel means and contrasts alone left grace's glasses teal and her skin pink in a grey picture.
+    const reaction = greyscale(fx.images.get("franck_04117.jpg")!);
+    const reactionFace = (await fx.analyzer.analyze(reaction)).faces[0]!;
+    const res = transferExpression({ ...input("grace_hopper_512x512.jpg", "franck_04117.jpg", { mode: "swap" }), reaction, reactionFace });
+    expect(mostColourful(res.image)).toBeLessThanOrEqual(1);
+    expect(await showsTemplatePerson(res.image, "grace_hopper_512x512.jpg", "franck_04117.jpg")).toBe(true);
   });
 
   it("bends the reaction's picture to the user's face outline: what lay just outside the reaction's face lies just outside the user's", () => {
