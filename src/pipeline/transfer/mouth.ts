@@ -176,7 +176,7 @@ export function paintMouthInterior(
   for (let i = 0; i < cover.length; i++) if (cover[i] && !insidePolygon(lips, (i % box.width) + box.x, Math.floor(i / box.width) + box.y)) cover[i] = 0;
   featherInside(cover, box.width, box.height, feather);
   if (colour.saturation >= 1) {
-    blendPatch(out, canvas, cover, box.x, box.y, colour.gain);
+    blendPatch(out, canvas, cover, box.x, box.y, colour.gain); // the common case: one rounding, in the blend
     return;
   }
   mapColours(canvas, colour.gain, [0, 0, 0]);
@@ -397,12 +397,14 @@ export function paintClosedLips(out: RgbImage, outLm: Float32Array, reaction: Rg
       const t = Math.min(1, Math.max(0, (dy + h) / (2 * h)));
       const shade = 1 - depth * Math.exp(-(dy * dy) / (2 * seamWidth * seamWidth));
       const o = (y * W + x) * 3;
-      const lip = [0, 1, 2].map((c) => above[3 * k + c]! * (1 - t) + below[3 * k + c]! * t);
-      const luma = 0.299 * lip[0]! + 0.587 * lip[1]! + 0.114 * lip[2]!;
+      const a = 3 * k;
+      const luma =
+        0.299 * (above[a]! * (1 - t) + below[a]! * t) + 0.587 * (above[a + 1]! * (1 - t) + below[a + 1]! * t) + 0.114 * (above[a + 2]! * (1 - t) + below[a + 2]! * t);
       for (let c = 0; c < 3; c++) {
         // A lip's shadow deepens its own colour (a red lip's is a deeper red, a grey lip's stays grey): a
         // channel brighter than the lip's luma darkens less, one darker more.
-        const v = lip[c]! * shade ** Math.min(SEAM_TINT_MAX, Math.max(1 / SEAM_TINT_MAX, (luma + 1) / (lip[c]! + 1)));
+        const lip = above[a + c]! * (1 - t) + below[a + c]! * t;
+        const v = lip * shade ** Math.min(SEAM_TINT_MAX, Math.max(1 / SEAM_TINT_MAX, (luma + 1) / (lip + 1)));
         d[o + c] = Math.min(255, Math.max(0, d[o + c]! * (1 - alpha) + v * alpha + 0.5));
       }
     }
