@@ -5,6 +5,7 @@ export { encodePng, encodeJpeg } from "./encode.ts";
 export {
   applyAffine,
   composeAffine,
+  copyImage,
   cropImage,
   flipHorizontal,
   invertAffine,

@@ -300,3 +300,8 @@ export function solidImage(width: number, height: number, rgb: [number, number, 
   }
   return { data, width, height };
 }
+
+/** A copy of a picture with its own pixel buffer. */
+export function copyImage(img: RgbImage): RgbImage {
+  return { width: img.width, height: img.height, data: img.data.slice() };
+}

@@ -192,3 +192,8 @@ export function insidePolygon(poly: Float32Array, x: number, y: number): boolean
   }
   return inside;
 }
+
+/** A face's size in pixels from its landmarks: 2.2 × the distance between the outer eye corners. */
+export function faceSize(lm: Float32Array): number {
+  return Math.hypot(lm[3 * 263]! - lm[3 * 33]!, lm[3 * 263 + 1]! - lm[3 * 33 + 1]!) * 2.2;
+}

@@ -87,3 +87,8 @@ export function innerLipPolygon(landmarks: Float32Array): Float32Array {
   });
   return out;
 }
+
+/** Below this inner-lip gap (inter-ocular units) a mouth counts as closed. */
+export const CLOSED_MOUTH = 0.04;
+/** The mouth counts as "more open than the template shows" above this extra gap (inter-ocular units). */
+export const MOUTH_OPEN_MARGIN = 0.015;

@@ -13,7 +13,7 @@ import {
 } from "../warp/landmarks.ts";
 import { blendPatch, featherInside, mapColours, patchMean, pointsBox, scaleSaturation } from "./blend.ts";
 import { insidePolygon } from "./geometry.ts";
-import { innerLipPolygon } from "./measure.ts";
+import { CLOSED_MOUTH, innerLipPolygon } from "./measure.ts";
 
 /** Cheek, nose and forehead points whose colour stands for the face's skin tone and lighting. */
 const SKIN_POINTS = [1, 4, 5, 195, 197, 117, 346, 50, 280, 205, 425, 151, 9, 108, 337] as const;
@@ -461,4 +461,43 @@ function middleGap(lm: Float32Array): number {
     g += Math.hypot(lm[3 * u]! - lm[3 * l]!, lm[3 * u + 1]! - lm[3 * l + 1]!);
   }
   return g / 3;
+}
+
+/** How far (0 inner lip … 1 outer lip line) a fully closing inner-lip point samples into the lip. */
+const LIP_SAMPLE_SHIFT = 0.85;
+/**
+ * When the new mouth is less open than the template's, the inner-lip line would sample the template's teeth
+ * and dark gap. Moving the *source* inner-lip points onto the lip (towards the outer lip line) in proportion
+ * to how much each column closes makes the closed lips show lip texture, with the teeth squeezed out.
+ * Mutates `src` (x,y pairs; landmark part only).
+ */
+export function sampleLipsWhereMouthCloses(src: Float32Array, template: Float32Array, target: Float32Array): void {
+  const dist = (lm: Float32Array, a: number, b: number) => Math.hypot(lm[3 * a]! - lm[3 * b]!, lm[3 * a + 1]! - lm[3 * b + 1]!);
+  const shift = (inner: number, outer: number, k: number) => {
+    src[2 * inner] = template[3 * inner]! + (template[3 * outer]! - template[3 * inner]!) * k;
+    src[2 * inner + 1] = template[3 * inner + 1]! + (template[3 * outer + 1]! - template[3 * inner + 1]!) * k;
+  };
+  const last = LIPS_INNER_UPPER.length - 1;
+  // A column whose lips already (nearly) touch hides nothing to squeeze out: shifting its source points into
+  // the lips would only fold the lip texture over itself (a closed mouth made "more closed" showed shards of
+  // lip there). The shift fades in between half and all of CLOSED_MOUTH (inter-ocular units).
+  const iod = dist(template, 33, 263);
+  const shut = 0.5 * CLOSED_MOUTH * iod, open = CLOSED_MOUTH * iod;
+  let sum = 0;
+  for (let j = 1; j < last; j++) {
+    const up = LIPS_INNER_UPPER[j]!, lo = LIPS_INNER_LOWER[j]!;
+    const before = dist(template, up, lo);
+    const hides = Math.min(1, Math.max(0, (before - shut) / Math.max(1e-6, open - shut)));
+    const closing = before < 1 ? 0 : hides * Math.min(1, Math.max(0, 1 - dist(target, up, lo) / before));
+    sum += closing;
+    if (closing === 0) continue;
+    shift(up, LIPS_OUTER_UPPER[j]!, LIP_SAMPLE_SHIFT * closing);
+    shift(lo, LIPS_OUTER_LOWER[j]!, LIP_SAMPLE_SHIFT * closing);
+  }
+  // The inner corners sit in the dark fold of an open mouth: sample them from the outer corners' skin.
+  const k = (LIP_SAMPLE_SHIFT * sum) / (last - 1);
+  if (k > 0) {
+    shift(LIPS_INNER_UPPER[0]!, LIPS_OUTER_UPPER[0]!, k);
+    shift(LIPS_INNER_UPPER[last]!, LIPS_OUTER_UPPER[last]!, k);
+  }
 }

@@ -1,26 +1,15 @@
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
-import { enlargeCatmullRom, faceMeshPoints, guardedTriangles, triangulate, unfoldMesh, warpTriangles } from "../warp/index.ts";
-import {
-  FACE_OVAL,
-  INNER_LIP_RING,
-  LEFT_EYE_LOWER,
-  LEFT_EYE_UPPER,
-  LIPS_INNER_LOWER,
-  LIPS_INNER_UPPER,
-  LIPS_OUTER_LOWER,
-  LIPS_OUTER_UPPER,
-  MESH_POINTS,
-  RIGHT_EYE_LOWER,
-  RIGHT_EYE_UPPER,
-  STABLE,
-} from "../warp/landmarks.ts";
-import { cropImage, shrinkByBox } from "../image/index.ts";
-import { blendPatch, boxBlurMask, diffBox, erodeMask, featherInside, mapColours, maskedStats, meanSpread, membraneCorrection, pointsBox, scaleSaturation } from "./blend.ts";
+import { enlargeCatmullRom, faceMeshPoints, triangulate, warpTriangles } from "../warp/index.ts";
+import { MESH_POINTS } from "../warp/landmarks.ts";
+import { copyImage, cropImage, shrinkByBox } from "../image/index.ts";
+import { blendPatch, diffBox, featherInside, pointsBox } from "./blend.ts";
 import { retargetExpression, type Regions } from "./expression.ts";
-import { alignSimilarity, applySimilarity, insidePolygon } from "./geometry.ts";
 import { drawnEyelids, paintEyes } from "./eyes.ts";
-import { measureExpression } from "./measure.ts";
-import { AS_IS, paintClosedLips, paintMouthInterior, skinMatch } from "./mouth.ts";
+import { keepUnfolded } from "./fold.ts";
+import { faceSize, insidePolygon } from "./geometry.ts";
+import { CLOSED_MOUTH, MOUTH_OPEN_MARGIN, measureExpression } from "./measure.ts";
+import { paintClosedLips, paintMouthInterior, sampleLipsWhereMouthCloses, skinMatch } from "./mouth.ts";
+import { swapFace } from "./swap.ts";
 import { checkFace } from "./validate.ts";
 
 export type TransferMode = "mimic" | "swap";
@@ -62,8 +51,6 @@ export interface TransferResult {
 
 /** Ring anchors around the face: the warp stops there, so hair, ears, neck and background are never touched. */
 export const RING_SCALE = 1.45;
-/** How far (0 inner lip … 1 outer lip line) a fully closing inner-lip point samples into the lip. */
-const LIP_SAMPLE_SHIFT = 0.85;
 /**
  * Template faces smaller than this (faceSize, px) are transferred at a working resolution: the face region is
  * enlarged by a whole factor until the face is at least WORK_FACE_PX across, the expression is warped
@@ -79,10 +66,6 @@ const MAX_WORK_SCALE = 4;
 const BACK_PROJECTIONS = 2;
 /** A mesh point moving less than this (pixels, |dx| + |dy|) is left where it is. */
 const STILL_PX = 0.02;
-/** Below this inner-lip gap (inter-ocular units) a mouth counts as closed. */
-const CLOSED_MOUTH = 0.04;
-/** The mouth counts as "more open than the template shows" above this extra gap (inter-ocular units). */
-const MOUTH_OPEN_MARGIN = 0.015;
 
 /**
  * Expression transfer: a pure function of plain data (runs in a worker thread), all pixel work on typed
@@ -95,15 +78,7 @@ export function transferExpression(input: TransferInput): TransferResult {
   const mode = input.mode ?? "mimic";
   const intensity = Math.min(1, Math.max(0, input.intensity ?? 1));
   const regions = input.regions ?? "all";
-  return mode === "swap" ? swap(input, intensity, regions, t0) : mimic(input, intensity, regions, t0);
-}
-
-function copyImage(img: RgbImage): RgbImage {
-  return { width: img.width, height: img.height, data: img.data.slice() };
-}
-
-function faceSize(lm: Float32Array): number {
-  return Math.hypot(lm[3 * 263]! - lm[3 * 33]!, lm[3 * 263 + 1]! - lm[3 * 33 + 1]!) * 2.2;
+  return mode === "swap" ? swapFace(input, intensity, regions, t0) : mimic(input, intensity, regions, t0);
 }
 
 function mimic(input: TransferInput, intensity: number, regions: Regions, t0: number): TransferResult {
@@ -296,77 +271,6 @@ function mimicDirect(input: TransferInput, intensity: number, regions: Regions, 
   return { image: out, landmarks: target, expression, timingsMs, changedBox, mouthSynthesised };
 }
 
-/**
- * When the new mouth is less open than the template's, the inner-lip line would sample the template's teeth
- * and dark gap. Moving the *source* inner-lip points onto the lip (towards the outer lip line) in proportion
- * to how much each column closes makes the closed lips show lip texture, with the teeth squeezed out.
- * Mutates `src` (x,y pairs; landmark part only).
- */
-function sampleLipsWhereMouthCloses(src: Float32Array, template: Float32Array, target: Float32Array): void {
-  const dist = (lm: Float32Array, a: number, b: number) => Math.hypot(lm[3 * a]! - lm[3 * b]!, lm[3 * a + 1]! - lm[3 * b + 1]!);
-  const shift = (inner: number, outer: number, k: number) => {
-    src[2 * inner] = template[3 * inner]! + (template[3 * outer]! - template[3 * inner]!) * k;
-    src[2 * inner + 1] = template[3 * inner + 1]! + (template[3 * outer + 1]! - template[3 * inner + 1]!) * k;
-  };
-  const last = LIPS_INNER_UPPER.length - 1;
-  // A column whose lips already (nearly) touch hides nothing to squeeze out: shifting its source points into
-  // the lips would only fold the lip texture over itself (a closed mouth made "more closed" showed shards of
-  // lip there). The shift fades in between half and all of CLOSED_MOUTH (inter-ocular units).
-  const iod = dist(template, 33, 263);
-  const shut = 0.5 * CLOSED_MOUTH * iod, open = CLOSED_MOUTH * iod;
-  let sum = 0;
-  for (let j = 1; j < last; j++) {
-    const up = LIPS_INNER_UPPER[j]!, lo = LIPS_INNER_LOWER[j]!;
-    const before = dist(template, up, lo);
-    const hides = Math.min(1, Math.max(0, (before - shut) / Math.max(1e-6, open - shut)));
-    const closing = before < 1 ? 0 : hides * Math.min(1, Math.max(0, 1 - dist(target, up, lo) / before));
-    sum += closing;
-    if (closing === 0) continue;
-    shift(up, LIPS_OUTER_UPPER[j]!, LIP_SAMPLE_SHIFT * closing);
-    shift(lo, LIPS_OUTER_LOWER[j]!, LIP_SAMPLE_SHIFT * closing);
-  }
-  // The inner corners sit in the dark fold of an open mouth: sample them from the outer corners' skin.
-  const k = (LIP_SAMPLE_SHIFT * sum) / (last - 1);
-  if (k > 0) {
-    shift(LIPS_INNER_UPPER[0]!, LIPS_OUTER_UPPER[0]!, k);
-    shift(LIPS_INNER_UPPER[last]!, LIPS_OUTER_UPPER[last]!, k);
-  }
-}
-
-/** Below this area ((share of the face size)², px²) a template triangle is a sliver the fold guard ignores. */
-const FOLD_MIN_SIDE = 0.003;
-const INNER_RING = new Set<number>(INNER_LIP_RING);
-/** Openings whose two sides (interior points) may meet or part freely: inner lips, each eye's lids. */
-const OPENINGS = [
-  [LIPS_INNER_UPPER, LIPS_INNER_LOWER],
-  [RIGHT_EYE_UPPER, RIGHT_EYE_LOWER],
-  [LEFT_EYE_UPPER, LEFT_EYE_LOWER],
-].map(([up, lo]) => [new Set<number>(up!.slice(1, -1)), new Set<number>(lo!.slice(1, -1))] as const);
-
-/**
- * Changes the motion of `target` (468×3, mutated) wherever it would turn a triangle of the template's mesh
- * (`base`: warp points, landmarks then any fixed ring) over (see unfoldMesh): an extreme mouth (a tall "O" whose
- * upper lip rises past the philtrum) otherwise folds the skin over itself and the warp mirrors and smears it.
- * Triangles spanning an opening (lips, lids) may close or open at will.
- */
-function keepUnfolded(base: Float32Array, target: Float32Array, size: number): void {
-  const spans = (a: number, b: number, c: number) =>
-    (INNER_RING.has(a) && INNER_RING.has(b) && INNER_RING.has(c)) ||
-    OPENINGS.some(([up, lo]) => (up.has(a) || up.has(b) || up.has(c)) && (lo.has(a) || lo.has(b) || lo.has(c)));
-  const tris = guardedTriangles(base, (FOLD_MIN_SIDE * size) ** 2, spans);
-  const moved = base.slice();
-  for (let i = 0; i < MESH_POINTS; i++) {
-    moved[2 * i] = target[3 * i]!;
-    moved[2 * i + 1] = target[3 * i + 1]!;
-  }
-  const safe = unfoldMesh(base, moved, tris, MESH_POINTS);
-  if (safe === moved) return;
-  for (let i = 0; i < MESH_POINTS; i++) {
-    target[3 * i] = safe[2 * i]!;
-    target[3 * i + 1] = safe[2 * i + 1]!;
-  }
-}
-
 function movedTriangles(tris: Uint32Array, src: Float32Array, dst: Float32Array): Uint32Array {
   const keep = new Uint32Array(tris.length);
   let n = 0;
@@ -382,197 +286,4 @@ function movedTriangles(tris: Uint32Array, src: Float32Array, dst: Float32Array)
     keep[n++] = tris[k + 2]!;
   }
   return keep.subarray(0, n);
-}
-
-/**
- * Face swap: the template's face, given the reaction's expression, is placed in the reaction's pose
- * (similarity fit on stable points), the reaction's picture is bent around it to the user's face outline
- * (reshapeOutline), and the face is blended in three steps, all inside the face's bounding box:
- * Reinhard colour transfer (per-channel mean and contrast of the reaction's face), a seamless-cloning
- * membrane that makes the face meet the reaction exactly along an outline set slightly inside the face
- * (no seam, no bleeding of hair or background into the skin), and a soft alpha edge. The reaction's own
- * mouth interior is kept when its mouth is open.
- */
-function swap(input: TransferInput, intensity: number, regions: Regions, t0: number): TransferResult {
-  const { template, templateFace, reaction, reactionFace } = input;
-  const timingsMs: StageTimings = {};
-  const out = copyImage(reaction);
-  let t = performance.now();
-  const read = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions, reactionRest: input.reactionRest });
-  const wearing = drawnEyelids(templateFace.landmarks, read, Boolean(templateFace.irises));
-  keepUnfolded(faceMeshPoints(templateFace.landmarks, { width: template.width, height: template.height, ringScale: 0 }), wearing, faceSize(templateFace.landmarks));
-  const toReaction = alignSimilarity(read, reactionFace.landmarks, STABLE);
-  const placed = applySimilarity(toReaction, wearing);
-  timingsMs.retarget = performance.now() - t;
-
-  t = performance.now();
-  const W = reaction.width, H = reaction.height;
-  const src = new Float32Array(MESH_POINTS * 2);
-  const dst = new Float32Array(MESH_POINTS * 2);
-  for (let i = 0; i < MESH_POINTS; i++) {
-    src[2 * i] = templateFace.landmarks[3 * i]!;
-    src[2 * i + 1] = templateFace.landmarks[3 * i + 1]!;
-    dst[2 * i] = placed[3 * i]!;
-    dst[2 * i + 1] = placed[3 * i + 1]!;
-  }
-  const box = pointsBox(dst, W, H, 2);
-  for (let i = 0; i < MESH_POINTS; i++) {
-    dst[2 * i]! -= box.x;
-    dst[2 * i + 1]! -= box.y;
-  }
-  if (regions !== "upper") sampleLipsWhereMouthCloses(src, templateFace.landmarks, wearing);
-  const tris = triangulate(dst);
-  timingsMs.mesh = performance.now() - t;
-
-  t = performance.now();
-  const bw = box.width, bh = box.height;
-  const canvas: RgbImage = { width: bw, height: bh, data: new Uint8Array(bw * bh * 3) };
-  const cover = new Float32Array(bw * bh);
-  warpTriangles(template, src, dst, tris, canvas, cover);
-  if (regions !== "lower") {
-    // Lids over a still eyeball here too (the canvas is box-relative).
-    const inBox = placed.slice();
-    for (let i = 0; i < MESH_POINTS; i++) {
-      inBox[3 * i]! -= box.x;
-      inBox[3 * i + 1]! -= box.y;
-    }
-    paintEyes(canvas, inBox, template, templateFace.landmarks, templateFace.irises);
-  }
-  timingsMs.warp = performance.now() - t;
-
-  t = performance.now();
-  const reshaped = reshapeOutline(out, reaction, reactionFace.landmarks, placed);
-  timingsMs.reshape = performance.now() - t;
-
-  t = performance.now();
-  const size = faceSize(placed);
-  const under = cropImage(out, box);
-  // The blend outline: the face oval pulled in a little (most at the forehead, where the template's
-  // hairline or fringe would otherwise come along), and never beyond what the warp covered.
-  const hard = blendOutline(placed, box, cover, size);
-  const a = maskedStats(canvas, hard);
-  const b = maskedStats(under, hard);
-  const gain = a.std.map((sd, c) => Math.min(2, Math.max(0.5, b.std[c]! / sd)));
-  const offset = a.mean.map((m, c) => b.mean[c]! - m * gain[c]!);
-  mapColours(canvas, gain, offset);
-  // Per-channel means and contrasts leave a colour face colourful in a black-and-white reaction: its
-  // colourfulness is brought down to the reaction's (never raised).
-  const keep = Math.min(1, meanSpread(under, hard) / Math.max(1e-3, meanSpread(canvas, hard)));
-  if (keep < 1) scaleSaturation(canvas, keep);
-  const correction = membraneCorrection(canvas, under, hard);
-  for (let i = 0; i < canvas.data.length; i++) {
-    const v = canvas.data[i]! + correction[i]!;
-    canvas.data[i] = v < 0 ? 0 : v > 255 ? 255 : v + 0.5;
-  }
-  const alpha = new Float32Array(bw * bh);
-  for (let i = 0; i < alpha.length; i++) alpha[i] = hard[i]!;
-  const soft = Math.max(1, size * 0.012);
-  boxBlurMask(alpha, bw, bh, soft);
-  boxBlurMask(alpha, bw, bh, soft);
-  timingsMs.colour = performance.now() - t;
-
-  t = performance.now();
-  blendPatch(out, canvas, alpha, box.x, box.y);
-  timingsMs.blend = performance.now() - t;
-
-  t = performance.now();
-  let mouthSynthesised = false;
-  if (regions !== "upper") {
-    const after = measureExpression(placed).mouthOpen;
-    if (after > MOUTH_OPEN_MARGIN) {
-      // The reaction's own teeth and tongue with its lips' inner edge, reshaped to the swapped lips; already
-      // in the reaction's colours.
-      paintMouthInterior(out, placed, reaction, reactionFace.landmarks, AS_IS, size, "inPlace");
-      mouthSynthesised = true;
-    } else if (measureExpression(templateFace.landmarks).mouthOpen > CLOSED_MOUTH && after < CLOSED_MOUTH) {
-      // The user's open mouth shut as the reaction's is: a lip line from the swapped lips themselves, as in
-      // mimic, so none of the user's squeezed teeth or dark gap shows between them.
-      mouthSynthesised = paintClosedLips(out, placed, reaction, reactionFace.landmarks, size);
-    }
-  }
-  timingsMs.mouth = performance.now() - t;
-  const changedBox = diffBox(reaction, out, unionBox(box, reshaped));
-  timingsMs.total = performance.now() - t0;
-  return { image: out, landmarks: placed, expression: applySimilarity(toReaction, read), timingsMs, changedBox, mouthSynthesised };
-}
-
-/** How far out (× the face outline's distance from its centre) reshapeOutline bends the reaction's picture. */
-const RESHAPE_REACH = 1.7;
-
-/**
- * The reaction's picture around its face bent so that the face outline becomes the user's (the placed oval):
- * a user with a narrower, wider or longer face than the reaction's person keeps that shape, and the blend
- * outline meets the reaction's own skin rather than its background or hair. The ring out to RESHAPE_REACH ×
- * the outline's distance from its centre is warped, its outer edge pinned (hair, ears and background bend
- * smoothly, nothing tears); inside, the warp follows the outline (the face is pasted over it). Returns the
- * box it wrote in.
- */
-function reshapeOutline(out: RgbImage, reaction: RgbImage, from: Float32Array, to: Float32Array): Box {
-  const n = FACE_OVAL.length;
-  const centre = n, outer = n + 1;
-  const src = new Float32Array((2 * n + 1) * 2), dst = new Float32Array((2 * n + 1) * 2);
-  FACE_OVAL.forEach((i, k) => {
-    src[2 * k] = from[3 * i]!;
-    src[2 * k + 1] = from[3 * i + 1]!;
-    dst[2 * k] = to[3 * i]!;
-    dst[2 * k + 1] = to[3 * i + 1]!;
-    src[2 * centre]! += from[3 * i]! / n;
-    src[2 * centre + 1]! += from[3 * i + 1]! / n;
-    dst[2 * centre]! += to[3 * i]! / n;
-    dst[2 * centre + 1]! += to[3 * i + 1]! / n;
-  });
-  for (let k = 0; k < n; k++) {
-    for (let c = 0; c < 2; c++) {
-      src[2 * (outer + k) + c] = dst[2 * (outer + k) + c] = src[2 * centre + c]! + (src[2 * k + c]! - src[2 * centre + c]!) * RESHAPE_REACH;
-    }
-  }
-  const tris = new Uint32Array(n * 9);
-  for (let k = 0; k < n; k++) {
-    const k1 = (k + 1) % n;
-    tris.set([k, k1, centre, k, k1, outer + k1, k, outer + k1, outer + k], 9 * k);
-  }
-  // A user's outline far from the reaction's (a very different head size or pose) must not fold the ring over.
-  const bent = unfoldMesh(src, dst, tris, outer);
-  warpTriangles(reaction, src, bent, tris, out, undefined, true); // Catmull-Rom: bilinear visibly softened the hair
-  return pointsBox(bent, out.width, out.height, 2);
-}
-
-function unionBox(a: Box, b: Box): Box {
-  const x = Math.min(a.x, b.x), y = Math.min(a.y, b.y);
-  return { x, y, width: Math.max(a.x + a.width, b.x + b.width) - x, height: Math.max(a.y + a.height, b.y + b.height) - y };
-}
-
-/** Hard mask (box-sized) of the swapped face's blend region; see swap(). */
-function blendOutline(lm: Float32Array, box: Box, cover: Float32Array, size: number): Uint8Array {
-  const n = FACE_OVAL.length;
-  let cx = 0, cy = 0;
-  for (const i of FACE_OVAL) {
-    cx += lm[3 * i]!;
-    cy += lm[3 * i + 1]!;
-  }
-  cx /= n;
-  cy /= n;
-  // The face's "up" in the image: from the nose bottom to between the eyes.
-  let ux = lm[3 * 168]! - lm[3 * 2]!, uy = lm[3 * 168 + 1]! - lm[3 * 2 + 1]!;
-  const ul = Math.hypot(ux, uy) || 1;
-  ux /= ul;
-  uy /= ul;
-  const ring = new Float32Array((n + 1) * 2);
-  FACE_OVAL.forEach((i, k) => {
-    const dx = lm[3 * i]! - cx, dy = lm[3 * i + 1]! - cy;
-    const d = Math.hypot(dx, dy) || 1;
-    const up = Math.max(0, (dx * ux + dy * uy) / d);
-    const f = 0.98 - 0.17 * up * up;
-    ring[2 * k] = cx + dx * f - box.x;
-    ring[2 * k + 1] = cy + dy * f - box.y;
-  });
-  ring[2 * n] = cx - box.x;
-  ring[2 * n + 1] = cy - box.y;
-  const fan = new Uint32Array(n * 3);
-  for (let k = 0; k < n; k++) fan.set([k, (k + 1) % n, n], 3 * k);
-  const inside = new Float32Array(box.width * box.height);
-  const scratch: RgbImage = { width: box.width, height: box.height, data: new Uint8Array(box.width * box.height * 3) };
-  warpTriangles(scratch, ring, ring, fan, scratch, inside); // identity warp used as a polygon rasteriser
-  for (let i = 0; i < inside.length; i++) inside[i] = inside[i]! * cover[i]!;
-  return erodeMask(inside, box.width, box.height, Math.max(1, size * 0.01));
 }
