@@ -64,21 +64,6 @@ export function scalePoints(pts: Float32Array, k: number): Float32Array {
   return out;
 }
 
-/** Triangles with at least one corner that differs between the two point sets (the others are identity maps). */
-export function movedTriangles(tri: Uint32Array, a: Float32Array, b: Float32Array, eps = 1e-3): Uint32Array {
-  const keep: number[] = [];
-  for (let t = 0; t < tri.length; t += 3) {
-    for (let k = 0; k < 3; k++) {
-      const i = tri[t + k];
-      if (Math.abs(a[2 * i] - b[2 * i]) > eps || Math.abs(a[2 * i + 1] - b[2 * i + 1]) > eps) {
-        keep.push(tri[t], tri[t + 1], tri[t + 2]);
-        break;
-      }
-    }
-  }
-  return Uint32Array.from(keep);
-}
-
 /** Triangles (of point set `pts`) whose bounding box meets the box [x0, x1) × [y0, y1). */
 export function trianglesInBox(tri: Uint32Array, pts: Float32Array, x0: number, y0: number, x1: number, y1: number): Uint32Array {
   const keep: number[] = [];

@@ -1,5 +1,5 @@
 import type { RgbImage } from "../types.ts";
-import { faceMeshPoints, faceMeshTriangles, triangulate, warpTriangles } from "../warp/index.ts";
+import { faceMeshPoints, faceMeshTriangles, movedTriangles, triangulate, warpTriangles } from "../warp/index.ts";
 import { MESH_POINTS, STABLE } from "../warp/landmarks.ts";
 import { shrinkByBox } from "../image/index.ts";
 import {
@@ -7,12 +7,14 @@ import {
   fitSimilarity2D,
   invertSimilarity2D,
   lerpPoints,
-  movedTriangles,
   scalePoints,
   similarityScale,
   trianglesInBox,
 } from "./geometry.ts";
 import { easeInOut, morphTiming, type LoopMode } from "./schedule.ts";
+
+/** A mesh point moving less than this (px) in a morph frame counts as still: its triangles are not resampled. */
+const MOVED_PX = 1e-3;
 
 export interface MorphOptions {
   /** Frames in the whole animation (default 24). */
@@ -74,7 +76,7 @@ export function morphExpression(input: ExpressionMorphInput): MorphFrames {
 
   // Texture the warp alone does not produce: where the result differs from the template warped to the end shape.
   const warpedEnd = copy(template);
-  warpTriangles(template, p0, p1, movedTriangles(triangulate(p1), p0, p1), warpedEnd);
+  warpTriangles(template, p0, p1, movedTriangles(triangulate(p1), p0, p1, MOVED_PX), warpedEnd);
   const residual = residualMask(result, warpedEnd);
 
   const progress: number[] = [];
@@ -86,7 +88,7 @@ export function morphExpression(input: ExpressionMorphInput): MorphFrames {
     const pe = lerpPoints(p0, p1, e);
     const tri = triangulate(pe);
     const frame = copy(template);
-    warpTriangles(template, p0, pe, movedTriangles(tri, p0, pe), frame);
+    warpTriangles(template, p0, pe, movedTriangles(tri, p0, pe, MOVED_PX), frame);
     if (residual) blendResidual(frame, result, residual, p1, pe, tri, e);
     return frame;
   });

@@ -1,5 +1,5 @@
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
-import { enlargeCatmullRom, faceMeshPoints, triangulate, warpTriangles } from "../warp/index.ts";
+import { enlargeCatmullRom, faceMeshPoints, movedTriangles, triangulate, warpTriangles } from "../warp/index.ts";
 import { MESH_POINTS } from "../warp/landmarks.ts";
 import { copyImage, cropImage, shrinkByBox } from "../image/index.ts";
 import { blendPatch, diffBox, featherInside, pointsBox } from "./blend.ts";
@@ -269,21 +269,4 @@ function mimicDirect(input: TransferInput, intensity: number, regions: Regions, 
   timingsMs.diff = performance.now() - t;
   timingsMs.total = performance.now() - t0;
   return { image: out, landmarks: target, expression, timingsMs, changedBox, mouthSynthesised };
-}
-
-function movedTriangles(tris: Uint32Array, src: Float32Array, dst: Float32Array): Uint32Array {
-  const keep = new Uint32Array(tris.length);
-  let n = 0;
-  for (let k = 0; k < tris.length; k += 3) {
-    let movedAny = false;
-    for (let j = 0; j < 3; j++) {
-      const i = tris[k + j]!;
-      if (src[2 * i] !== dst[2 * i] || src[2 * i + 1] !== dst[2 * i + 1]) movedAny = true;
-    }
-    if (!movedAny) continue;
-    keep[n++] = tris[k]!;
-    keep[n++] = tris[k + 1]!;
-    keep[n++] = tris[k + 2]!;
-  }
-  return keep.subarray(0, n);
 }

@@ -90,3 +90,24 @@ export function triangulate(xy: ArrayLike<number>): Uint32Array {
   const coords = xy instanceof Float64Array ? xy : new Float64Array(xy as ArrayLike<number>);
   return new Uint32Array(new Delaunator(coords).triangles);
 }
+
+/**
+ * Triangles with at least one corner that moves more than `eps` (px, either axis) between the two point sets
+ * (x,y pairs): the others map onto themselves, and a warp can skip them.
+ */
+export function movedTriangles(tri: Uint32Array, a: Float32Array, b: Float32Array, eps = 0): Uint32Array {
+  const keep = new Uint32Array(tri.length);
+  let n = 0;
+  for (let t = 0; t < tri.length; t += 3) {
+    for (let k = 0; k < 3; k++) {
+      const i = tri[t + k]!;
+      if (Math.abs(a[2 * i]! - b[2 * i]!) > eps || Math.abs(a[2 * i + 1]! - b[2 * i + 1]!) > eps) {
+        keep[n++] = tri[t]!;
+        keep[n++] = tri[t + 1]!;
+        keep[n++] = tri[t + 2]!;
+        break;
+      }
+    }
+  }
+  return keep.slice(0, n);
+}
