@@ -217,6 +217,15 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
     baselineRows.applied.push({ label: `landmark change applied · ${j.name}`, stats: summarizeRatios(applied) });
   }
 
+  // The scorable pairs whose template, reaction and neutral photo the engine's analyzer read: the pictures made
+  // for the reference and animated rows below need all three faces.
+  const analysedScorable = templates.flatMap((t) =>
+    reactions.flatMap((r) => {
+      const n = neutralPhoto(r);
+      return scorable(t, r) && t.face && r.face && n?.face ? [{ t, r, n, tf: t.face, rf: r.face, nf: n.face }] : [];
+    }),
+  );
+
   // Each judge reads a picture made for a scorable pair; its ratios are kept per judge (the reference rows below).
   const perJudgeRatios = () => new Map<Judge["name"], Partial<Measures>[]>(judges.map((j) => [j.name, []]));
   const judgePicture = async (perJudge: Map<Judge["name"], Partial<Measures>[]>, t: Template, r: SetPicture, picture: RgbImage) => {
@@ -232,16 +241,12 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
   const warpRows: StatsRow[] = [];
   {
     const perJudge = perJudgeRatios();
-    for (const t of templates) {
-      for (const r of reactions) {
-        const n = neutralPhoto(r);
-        if (!scorable(t, r) || !t.face || !r.face || !n?.face) continue;
-        const moved = applyLandmarkChange(t.face.landmarks, r.face.landmarks, n.face.landmarks);
-        const mesh = faceMeshTriangles({ landmarks: [t.face.landmarks, moved], width: t.image.width, height: t.image.height });
-        const out: RgbImage = { ...t.image, data: t.image.data.slice() };
-        warpTriangles(t.image, mesh.points[0]!, mesh.points[1]!, mesh.triangles, out);
-        await judgePicture(perJudge, t, r, out);
-      }
+    for (const { t, r, tf, rf, nf } of analysedScorable) {
+      const moved = applyLandmarkChange(tf.landmarks, rf.landmarks, nf.landmarks);
+      const mesh = faceMeshTriangles({ landmarks: [tf.landmarks, moved], width: t.image.width, height: t.image.height });
+      const out: RgbImage = { ...t.image, data: t.image.data.slice() };
+      warpTriangles(t.image, mesh.points[0]!, mesh.points[1]!, mesh.triangles, out);
+      await judgePicture(perJudge, t, r, out);
     }
     for (const j of judges) warpRows.push({ label: `plain warp to the applied mesh · ${j.name}`, stats: summarizeRatios(perJudge.get(j.name)!) });
   }
@@ -252,26 +257,22 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
   const animatedRows: StatsRow[] = [];
   {
     const perJudge = perJudgeRatios();
-    for (const t of templates) {
-      for (const r of reactions) {
-        const n = neutralPhoto(r);
-        if (!scorable(t, r) || !t.face || !r.face || !n?.face) continue;
-        if (n.image.width !== r.image.width || n.image.height !== r.image.height) {
-          unscored.push(`no animation of ${n.name} then ${r.name}: the two photos differ in size`);
-          continue;
-        }
-        let frame: RgbImage;
-        try {
-          const anim = animateReaction({ template: t.image, templateFace: t.face, frames: [n.image, r.image], delaysMs: [100, 100], faces: [n.face, r.face] });
-          frame = anim.frames[1]!;
-          meshRatio(animatedMesh, t, r, anim.expressions[1]!);
-        } catch (e) {
-          if (!(e instanceof MimicError)) throw e;
-          unscored.push(`the engine refused the animation ${t.name} ← ${n.name}, ${r.name}: ${e.userMessage}`);
-          continue;
-        }
-        await judgePicture(perJudge, t, r, frame);
+    for (const { t, r, n, tf, rf, nf } of analysedScorable) {
+      if (n.image.width !== r.image.width || n.image.height !== r.image.height) {
+        unscored.push(`no animation of ${n.name} then ${r.name}: the two photos differ in size`);
+        continue;
       }
+      let frame: RgbImage;
+      try {
+        const anim = animateReaction({ template: t.image, templateFace: tf, frames: [n.image, r.image], delaysMs: [100, 100], faces: [nf, rf] });
+        frame = anim.frames[1]!;
+        meshRatio(animatedMesh, t, r, anim.expressions[1]!);
+      } catch (e) {
+        if (!(e instanceof MimicError)) throw e;
+        unscored.push(`the engine refused the animation ${t.name} ← ${n.name}, ${r.name}: ${e.userMessage}`);
+        continue;
+      }
+      await judgePicture(perJudge, t, r, frame);
     }
     for (const j of judges) animatedRows.push({ label: `mimic · ${j.name}`, stats: summarizeRatios(perJudge.get(j.name)!) });
   }

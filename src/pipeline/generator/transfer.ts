@@ -5,11 +5,10 @@
  * openings towards the reaction's; the stitcher keeps the crop's edge in place; the generator renders the
  * face, which is colour-matched and pasted back through a feathered mask.
  */
-import type { Regions } from "../transfer/index.ts";
+import { measureExpression, restEyesOwn, type Regions } from "../transfer/index.ts";
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { cropFace, pasteBack } from "./crop.ts";
 import type { LivePortraitEngine } from "./engine.ts";
-import { measureExpression, restEyesOwn } from "../transfer/index.ts";
 import { addScaled, blendExpression, eyeRetargetInput, lipRetargetInput, openingRatios, posedKeypoints, relativeExpression, wantedOpenings } from "./keypoints.ts";
 
 export interface GeneratorTransferInput {
