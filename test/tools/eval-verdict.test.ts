@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { RATIO_MEASURES, type RatioStats } from "../../tools/eval/ratio.ts";
-import { IDENTITY_FLOOR, evalVerdict, type EvalFacts, type StatsRow } from "../../tools/eval/verdict.ts";
+import { IDENTITY_FLOOR, LIPS_NEARER, evalVerdict, type EvalFacts, type StatsRow } from "../../tools/eval/verdict.ts";
 
 /** `npm run eval`'s exit code: what fails the run. */
 
@@ -22,6 +22,7 @@ const facts = (over: Partial<EvalFacts> = {}): EvalFacts => ({
     { mode: "mimic", median: IDENTITY_FLOOR.mimic + 0.01 },
     { mode: "swap", median: IDENTITY_FLOOR.swap + 0.01 },
   ],
+  lips: [],
   ...over,
 });
 
@@ -67,5 +68,18 @@ describe("eval verdict", () => {
       "mimic a ← b: 3 pixels outside the face changed",
       `swap: median identity cosine ${(IDENTITY_FLOOR.swap - 0.01).toFixed(3)} below ${IDENTITY_FLOOR.swap}`,
     ]);
+  });
+
+  it("fails a mode whose results show the reaction's lips, and not one whose pairs cannot tell the lips apart", () => {
+    const figure = (counted: number, nearer: number) => ({ n: 4, median: 0.1, p90: 0.2, counted, nearer });
+    const v = evalVerdict(
+      facts({
+        lips: [
+          { label: "swap · analyzer", summary: { pairs: 4, tint: figure(4, 0.5), thickness: figure(4, 1) } },
+          { label: "mimic · face-api", summary: { pairs: 4, tint: figure(0, NaN), thickness: figure(4, LIPS_NEARER) } },
+        ],
+      }),
+    );
+    expect(v.failures).toEqual(["swap · analyzer: lip tint nearer the template's in 50 % of 4 pairs, under 90 %"]);
   });
 });

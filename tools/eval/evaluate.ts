@@ -19,7 +19,8 @@ import { RING_SCALE } from "../../src/pipeline/transfer/transfer.ts";
 import { insidePolygon } from "../../src/pipeline/transfer/geometry.ts";
 import { descriptorDistance, type Judge, type JudgedFace } from "./judges.ts";
 import { UNREAD, type PairLikeness } from "./identity.ts";
-import { difference, NOISE_VARIANTS, noiseFloors, noiseVariant, unmirror } from "./noise.ts";
+import { lipFloors, summarizeLips, type LipFloors, type LipPair, type Lips, type LipSummary } from "./lips.ts";
+import { difference, FLOOR_MULTIPLE, NOISE_VARIANTS, noiseFloors, noiseVariant, unmirror } from "./noise.ts";
 import { applyLandmarkChange, percentile, summarizeRatios, transferRatios, type Measures } from "./ratio.ts";
 import { neutralOf, templateVariant, type SetImage, type TemplateVariant } from "./set.ts";
 import { evalVerdict, IDENTITY_FLOOR, type StatsRow, type Verdict } from "./verdict.ts";
@@ -53,6 +54,8 @@ export interface PairResult {
   /** Per judge: ratios of the measures that counted, and the result's measures. */
   ratios: Map<Judge["name"], Partial<Measures>>;
   out: Map<Judge["name"], Measures | undefined>;
+  /** Per judge, the result's lips. */
+  outLips: Map<Judge["name"], Lips | undefined>;
   /** Who the result shows (tools/eval/identity.ts); faceres.toTemplate is the verdict's identity cosine. */
   likeness: PairLikeness;
   outside: number;
@@ -77,6 +80,9 @@ export interface Evaluation {
   /** The engine's own expression mesh, measured as the analyzer measures a face, still and animated (not in the verdict). */
   meshRows: StatsRow[];
   identity: { mode: keyof typeof IDENTITY_FLOOR; median: number }[];
+  /** Whose lips the results show, per mode and judge, and the reaction's picture unchanged as the baseline (tools/eval/lips.ts). */
+  lipFloors: Map<Judge["name"], LipFloors>;
+  lipRows: { engine: { label: string; summary: LipSummary }[]; baseline: { label: string; summary: LipSummary }[] };
   /** Identity baseline: each template × reaction with the reaction's picture itself as the result. */
   reactionUnchanged: { template: Template; reaction: SetPicture; likeness: PairLikeness }[];
   unscored: string[];
@@ -113,6 +119,7 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
   const photos = new Map<string, SetPicture>();
   for (const s of set) photos.set(s.file, { ...(await readAll(basename(s.file), await decodeImage(readFileSync(s.file)))), source: s });
   const deltas = new Map<Judge["name"], Measures[]>(judges.map((j) => [j.name, []]));
+  const lipNoise = new Map<Judge["name"], { original: Lips; again: Lips }[]>(judges.map((j) => [j.name, []]));
   for (const p of photos.values()) {
     for (const v of NOISE_VARIANTS) {
       const img = await noiseVariant(p.image, v);
@@ -120,10 +127,12 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
         const base = p.read.get(j.name), again = await j.read(img);
         if (!base || !again) continue;
         deltas.get(j.name)!.push(difference(v === "mirror" ? unmirror(again.measures) : again.measures, base.measures));
+        lipNoise.get(j.name)!.push({ original: base.lips, again: again.lips });
       }
     }
   }
   const floors = new Map(judges.map((j) => [j.name, noiseFloors(deltas.get(j.name)!)]));
+  const lipFloorsOf = new Map(judges.map((j) => [j.name, lipFloors(lipNoise.get(j.name)!, FLOOR_MULTIPLE)]));
   log(`noise floors: ${JSON.stringify(Object.fromEntries([...floors].map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([m, x]) => [m, +x.toFixed(3)]))])))}`);
 
   // Templates (every neutral or posed photo, with its synthetic variants) and reactions.
@@ -166,7 +175,7 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
   for (const mode of MODES) {
     for (const t of templates) {
       for (const r of reactions) {
-        const row: PairResult = { mode, template: t, reaction: r, scorable: scorable(t, r), ratios: new Map(), out: new Map(), likeness: UNREAD, outside: 0 };
+        const row: PairResult = { mode, template: t, reaction: r, scorable: scorable(t, r), ratios: new Map(), out: new Map(), outLips: new Map(), likeness: UNREAD, outside: 0 };
         results.push(row);
         if (!t.face || !r.face) continue;
         let res: ReturnType<typeof transferExpression>;
@@ -186,6 +195,7 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
           const out = await j.read(res.image);
           outReads.set(j.name, out);
           row.out.set(j.name, out?.measures);
+          row.outLips.set(j.name, out?.lips);
           if (!out) unscored.push(`no face found by ${j.name} in the ${mode} result ${t.name} ← ${r.name}`);
           const tm = t.read.get(j.name), rm = r.read.get(j.name), nm = neutralRead(r, j);
           if (!row.scorable || !out || !tm || !rm || !nm) continue;
@@ -294,9 +304,24 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
     mode: mode as keyof typeof IDENTITY_FLOOR,
     median: percentile(results.filter((r) => r.mode === mode).map((r) => r.likeness.faceres.toTemplate).filter(Number.isFinite), 50),
   }));
+  // Lips, on the scorable pairs of two different people (one person's lips cannot tell whose a result shows)
+  // that the judge read: the engine's result, and the reaction's picture as the result.
+  const lipPairs = (j: Judge, outOf: (row: PairResult) => Lips | undefined, mode: TransferMode) =>
+    results.flatMap((row): LipPair[] => {
+      if (row.mode !== mode || !row.scorable || row.template.source.person === row.reaction.source.person) return [];
+      const template = row.template.read.get(j.name)?.lips, reaction = row.reaction.read.get(j.name)?.lips, neutral = neutralRead(row.reaction, j)?.lips, out = outOf(row);
+      return template && reaction && neutral && out ? [{ template, reaction, neutral, out }] : [];
+    });
+  const lipRows: Evaluation["lipRows"] = {
+    engine: MODES.flatMap((mode) => judges.map((j) => ({ label: `${mode} · ${j.name}`, summary: summarizeLips(lipPairs(j, (row) => row.outLips.get(j.name), mode), lipFloorsOf.get(j.name)!) }))),
+    baseline: judges.map((j) => ({
+      label: `baseline: the reaction's picture unchanged · ${j.name}`,
+      summary: summarizeLips(lipPairs(j, (row) => row.reaction.read.get(j.name)?.lips, MODES[0]!), lipFloorsOf.get(j.name)!),
+    })),
+  };
   const reactionUnchanged = templates.flatMap((t) => reactions.map((r) => ({ template: t, reaction: r, likeness: likenessOf(r.embedding, descriptorOf(r.read), t, r) })));
   const outsideChanged = results.filter((r) => r.mode === "mimic" && r.image).map((r) => ({ pair: `mimic ${r.template.name} ← ${r.reaction.name}`, pixels: r.outside }));
-  const verdict = evalVerdict({ ratios: ratioRows, baselines: baselineRows, unscored, outsideChanged, identity });
+  const verdict = evalVerdict({ ratios: ratioRows, baselines: baselineRows, unscored, outsideChanged, identity, lips: lipRows.engine });
   return {
     judges,
     floors,
@@ -311,6 +336,8 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
     animatedRows,
     meshRows,
     identity,
+    lipFloors: lipFloorsOf,
+    lipRows,
     reactionUnchanged,
     unscored,
     verdict,

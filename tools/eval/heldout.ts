@@ -14,6 +14,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { MODES, mouthCloseness, refoundRate, type Evaluation } from "./evaluate.ts";
 import { IDENTITY_NOTE, identityTable, summarizeLikeness } from "./identity.ts";
+import { LIPS_NOTE, lipsTable } from "./lips.ts";
 import type { Judge } from "./judges.ts";
 import { percentile, RATIO_MEASURES, summarizeRatios, type RatioStats } from "./ratio.ts";
 import { f2, f3, RULE, statCell } from "./report.ts";
@@ -184,6 +185,17 @@ export function heldoutSection(held: Evaluation, dev: Evaluation, meta: SectionM
         summary: summarizeLikeness(k.ev.reactionUnchanged.filter((u) => k.pick(u.template.source.role)).map((u) => u.likeness)),
       })),
     ]),
+    "",
+    "### Lips, two judges",
+    "",
+    ...LIPS_NOTE,
+    "",
+    ...lipsTable(
+      [...held.lipRows.engine, ...held.lipRows.baseline].flatMap((h) => {
+        const d = [...dev.lipRows.engine, ...dev.lipRows.baseline].find((r) => r.label === h.label);
+        return [{ label: `held-out · ${h.label}`, summary: h.summary }, ...(d ? [{ label: `dev · ${d.label}`, summary: d.summary }] : [])];
+      }),
+    ),
     "",
     `Held-out verdict: ${held.verdict.ok ? "all targets met" : `${held.verdict.failures.length} targets missed`}${held.verdict.ok ? "." : ":"}`,
     "",

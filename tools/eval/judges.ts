@@ -16,6 +16,7 @@ import { localFrame } from "../../src/pipeline/transfer/geometry.ts";
 import { measureExpression } from "../../src/pipeline/transfer/index.ts";
 import type { FaceAnalyzer } from "../../src/pipeline/face/index.ts";
 import type { RgbImage } from "../../src/pipeline/types.ts";
+import { LIPS_468, LIPS_68, readLips, type Lips } from "./lips.ts";
 import { localFrame68, measure68, to3d } from "./measures68.ts";
 import { RATIO_MEASURES, type Measures } from "./ratio.ts";
 
@@ -23,6 +24,8 @@ export interface JudgedFace {
   measures: Measures;
   /** The judge's landmarks as x,y,z triples in image pixels (z = 0 for a 2-D judge). */
   mesh: Float32Array;
+  /** The lips' thickness and tint (tools/eval/lips.ts). */
+  lips: Lips;
   /** face-api only: the face's recognition descriptor (compare with descriptorDistance). */
   descriptor?: Float32Array;
 }
@@ -59,7 +62,7 @@ export function analyzerJudge(analyzer: FaceAnalyzer): Judge {
     name: "analyzer",
     async read(img) {
       const f = (await analyzer.analyze(img)).faces[0];
-      return f ? { measures: measure(f.landmarks), mesh: f.landmarks } : undefined;
+      return f ? { measures: measure(f.landmarks), mesh: f.landmarks, lips: readLips(img, f.landmarks, LIPS_468, localFrame(f.landmarks)) } : undefined;
     },
     measure,
     frame: localFrame,
@@ -111,7 +114,7 @@ export async function faceApiJudge(): Promise<Judge> {
         const f = faces.sort((a, b) => area(b) - area(a))[0];
         if (!f) return undefined;
         const mesh = to3d(f.landmarks.positions.flatMap((p) => [p.x, p.y]));
-        return { measures: measure68(mesh), mesh, descriptor: f.descriptor };
+        return { measures: measure68(mesh), mesh, lips: readLips(img, mesh, LIPS_68, localFrame68(mesh)), descriptor: f.descriptor };
       } finally {
         t.dispose();
       }

@@ -11,6 +11,7 @@ import { RATIO_MEASURES, RATIO_TARGET, summarizeRatios, type RatioMeasure, type 
 import { TEMPLATE_VARIANTS, neutralOf, type TemplateVariant } from "./set.ts";
 import { IDENTITY_FLOOR } from "./verdict.ts";
 import { IDENTITY_NOTE, identityTable, summarizeLikeness } from "./identity.ts";
+import { LIPS_NOTE, lipsTable } from "./lips.ts";
 import { MODES, mouthCloseness, refoundRate, type Evaluation, type PairResult } from "./evaluate.ts";
 
 const CELL = 128;
@@ -187,6 +188,12 @@ export function report(o: Evaluation, opt: ReportOptions): string {
       ...MODES.map((mode) => ({ label: mode, summary: summarizeLikeness(o.results.filter((r) => r.mode === mode).map((r) => r.likeness)) })),
       { label: "baseline: the reaction's picture unchanged", summary: summarizeLikeness(o.reactionUnchanged.map((u) => u.likeness)) },
     ]),
+    "",
+    "### Lips, two judges",
+    "",
+    ...LIPS_NOTE,
+    "",
+    ...lipsTable([...o.lipRows.engine, ...o.lipRows.baseline]),
     "",
     "## Per pair",
     "",

@@ -4,8 +4,10 @@
  *  - a baseline does not score what it must ('template unchanged' about 0, 'landmark change applied to the
  *    template mesh' about 1): then the metric itself is broken and no figure can be trusted;
  *  - a judge finds no face in a template or a result, the engine refuses a template, pixels outside the face changed, or the result's identity
- *    (faceres cosine to the template, median per mode) drops below the accepted engine's.
+ *    (faceres cosine to the template, median per mode) drops below the accepted engine's;
+ *  - a mode's results show the reaction's lips rather than the template's (tools/eval/lips.ts), by either judge.
  */
+import type { LipSummary } from "./lips.ts";
 import { ratioMisses, RATIO_MEASURES, type RatioStats, type RatioMeasure } from "./ratio.ts";
 
 /**
@@ -13,6 +15,11 @@ import { ratioMisses, RATIO_MEASURES, type RatioStats, type RatioMeasure } from 
  * landed (figures in that commit's message and eval/REPORT.md), less 0.02 for the figure's wobble between runs.
  */
 export const IDENTITY_FLOOR = { mimic: 0.89, swap: 0.66 } as const;
+/**
+ * "The lips keep the template's colour and thickness": the share of pairs (where the template's and the
+ * reaction's lips differ beyond noise) whose result is nearer the template's lips than the reaction's.
+ */
+export const LIPS_NEARER = 0.9;
 /** How close a baseline's median must be to its expected score on every counted measure. */
 export const BASELINE_TOLERANCE = { unchanged: 0.05, applied: 0.15 } as const;
 
@@ -30,6 +37,8 @@ export interface EvalFacts {
   unscored: string[];
   outsideChanged: { pair: string; pixels: number }[];
   identity: { mode: keyof typeof IDENTITY_FLOOR; median: number }[];
+  /** Whose lips each mode's results show, per judge. */
+  lips: { label: string; summary: LipSummary }[];
 }
 
 export interface Verdict {
@@ -47,6 +56,11 @@ export function evalVerdict(f: EvalFacts, floor: Record<keyof typeof IDENTITY_FL
   for (const o of f.outsideChanged) if (o.pixels > 0) failures.push(`${o.pair}: ${o.pixels} pixels outside the face changed`);
   for (const i of f.identity) {
     if (!(i.median >= floor[i.mode])) failures.push(`${i.mode}: median identity cosine ${i.median.toFixed(3)} below ${floor[i.mode]}`);
+  }
+  for (const { label, summary } of f.lips) {
+    for (const [what, fig] of [["tint", summary.tint], ["thickness", summary.thickness]] as const) {
+      if (fig.counted > 0 && !(fig.nearer >= LIPS_NEARER)) failures.push(`${label}: lip ${what} nearer the template's in ${Math.round(100 * fig.nearer)} % of ${fig.counted} pairs, under ${100 * LIPS_NEARER} %`);
+    }
   }
   return { ok: failures.length === 0, failures };
 }
