@@ -13,7 +13,7 @@ import {
 } from "../warp/landmarks.ts";
 import { blendPatch, featherInside, mapColours, patchMean, pointsBox, scaleSaturation } from "./blend.ts";
 import { insidePolygon } from "./geometry.ts";
-import { CLOSED_MOUTH, innerLipPolygon } from "./measure.ts";
+import { CLOSED_MOUTH, innerLipPolygon, MOUTH_OPEN_MARGIN } from "./measure.ts";
 
 /** Cheek, nose and forehead points whose colour stands for the face's skin tone and lighting. */
 const SKIN_POINTS = [1, 4, 5, 195, 197, 117, 346, 50, 280, 205, 425, 151, 9, 108, 337] as const;
@@ -203,51 +203,71 @@ const LIP_EDGE_SEARCH = 0.25;
 export function visibleInnerRing(img: RgbImage, lm: Float32Array): Float32Array {
   const ring = innerLipPolygon(lm);
   const n = LIPS_INNER_LOWER.length;
-  const W = img.width, H = img.height, d = img.data;
-  const at = (x: number, y: number, c: number) => {
-    const xi = Math.min(W - 1, Math.max(0, Math.round(x))), yi = Math.min(H - 1, Math.max(0, Math.round(y)));
-    return d[(yi * W + xi) * 3 + c]!;
-  };
-  const bodyColour = (mid: readonly number[], semi: readonly number[]) => {
+  const body = lipBodies(img, lm);
+  for (let j = 1; j < n - 1; j++) {
+    const lo = LIPS_INNER_LOWER[j]!, up = LIPS_INNER_UPPER[j]!;
+    const lx = lm[3 * lo]!, ly = lm[3 * lo + 1]!, ux = lm[3 * up]!, uy = lm[3 * up + 1]!;
+    const gap = Math.hypot(ux - lx, uy - ly);
+    if (gap < 2) continue;
+    // Ring layout: the lower row first (index j), then the upper row reversed (index 2n - 2 - j).
+    for (const [k, fx, fy, tx, ty, colour] of [
+      [j, lx, ly, ux, uy, body.lower],
+      [2 * n - 2 - j, ux, uy, lx, ly, body.upper],
+    ] as const) {
+      const t = walkWhile(img, fx, fy, tx, ty, gap * LIP_EDGE_SEARCH, (r, g, b) => isLipColour(r, g, b, colour));
+      ring[2 * k] = fx + (tx - fx) * t;
+      ring[2 * k + 1] = fy + (ty - fy) * t;
+    }
+  }
+  return ring;
+}
+
+/** A lip body's mean colour: r, g, b, their sum, and the r and g shares of it. */
+type LipBody = readonly [number, number, number, number, number, number];
+
+/** Upper and lower lip bodies' mean colours, sampled between the mid and semi-outer lip rows. */
+function lipBodies(img: RgbImage, lm: Float32Array): { upper: LipBody; lower: LipBody } {
+  const n = LIPS_INNER_LOWER.length;
+  const body = (mid: readonly number[], semi: readonly number[]): LipBody => {
     const sum = [0, 0, 0];
     let k = 0;
     for (let j = 2; j < n - 2; j++) {
       const x = (lm[3 * mid[j]!]! + lm[3 * semi[j]!]!) / 2, y = (lm[3 * mid[j]! + 1]! + lm[3 * semi[j]! + 1]!) / 2;
-      for (let c = 0; c < 3; c++) sum[c]! += at(x, y, c);
+      for (let c = 0; c < 3; c++) sum[c]! += pixelAt(img, x, y, c);
       k++;
     }
     const [r, g, b] = sum.map((v) => v / k) as [number, number, number];
     const total = r + g + b + 1e-3;
     return [r, g, b, total, r / total, g / total];
   };
-  const lower = bodyColour(LIPS_MID_LOWER, LIPS_SEMI_OUTER_LOWER);
-  const upper = bodyColour(LIPS_MID_UPPER, LIPS_SEMI_OUTER_UPPER);
-  for (let j = 1; j < n - 1; j++) {
-    const lo = LIPS_INNER_LOWER[j]!, up = LIPS_INNER_UPPER[j]!;
-    const lx = lm[3 * lo]!, ly = lm[3 * lo + 1]!, ux = lm[3 * up]!, uy = lm[3 * up + 1]!;
-    const gap = Math.hypot(ux - lx, uy - ly);
-    if (gap < 2) continue;
-    const steps = Math.floor((gap * LIP_EDGE_SEARCH) / 0.5);
-    // Ring layout: the lower row first (index j), then the upper row reversed (index 2n - 2 - j).
-    for (const [k, fx, fy, tx, ty, body] of [
-      [j, lx, ly, ux, uy, lower],
-      [2 * n - 2 - j, ux, uy, lx, ly, upper],
-    ] as const) {
-      let s = 0;
-      for (; s < steps; s++) {
-        const t = ((s + 1) * 0.5) / gap;
-        const x = fx + (tx - fx) * t, y = fy + (ty - fy) * t;
-        const r = at(x, y, 0), g = at(x, y, 1), b = at(x, y, 2);
-        const sum = r + g + b + 1e-3;
-        if (sum < LIP_MIN_LUMA * body[3]!) break;
-        if (Math.abs(r / sum - body[4]!) > LIP_CHROMA || Math.abs(g / sum - body[5]!) > LIP_CHROMA) break;
-      }
-      const t = (s * 0.5) / gap;
-      ring[2 * k] = fx + (tx - fx) * t;
-      ring[2 * k + 1] = fy + (ty - fy) * t;
-    }
+  return { upper: body(LIPS_MID_UPPER, LIPS_SEMI_OUTER_UPPER), lower: body(LIPS_MID_LOWER, LIPS_SEMI_OUTER_LOWER) };
+}
+
+const pixelAt = (img: RgbImage, x: number, y: number, c: number) => {
+  const xi = Math.min(img.width - 1, Math.max(0, Math.round(x))), yi = Math.min(img.height - 1, Math.max(0, Math.round(y)));
+  return img.data[(yi * img.width + xi) * 3 + c]!;
+};
+
+function isLipColour(r: number, g: number, b: number, body: LipBody): boolean {
+  const sum = r + g + b + 1e-3;
+  return sum >= LIP_MIN_LUMA * body[3] && Math.abs(r / sum - body[4]) <= LIP_CHROMA && Math.abs(g / sum - body[5]) <= LIP_CHROMA;
+}
+
+/**
+ * Walks from (fx, fy) towards (tx, ty) in half-pixel steps while `go` holds for the pixel under the next step,
+ * at most `reach` px; returns how far it got as a share of the whole segment.
+ */
+function walkWhile(img: RgbImage, fx: number, fy: number, tx: number, ty: number, reach: number, go: (r: number, g: number, b: number) => boolean): number {
+  const len = Math.hypot(tx - fx, ty - fy);
+  if (len < 1e-6) return 0;
+  const steps = Math.floor(reach / 0.5);
+  let s = 0;
+  for (; s < steps; s++) {
+    const t = ((s + 1) * 0.5) / len;
+    const x = fx + (tx - fx) * t, y = fy + (ty - fy) * t;
+    if (!go(pixelAt(img, x, y, 0), pixelAt(img, x, y, 1), pixelAt(img, x, y, 2))) break;
   }
-  return ring;
+  return (s * 0.5) / len;
 }
 
 /** Outer lip line, corner 61 → lower lip → corner 291 → upper lip back. */
@@ -500,4 +520,58 @@ export function sampleLipsWhereMouthCloses(src: Float32Array, template: Float32A
     shift(LIPS_INNER_UPPER[0]!, LIPS_OUTER_UPPER[0]!, k);
     shift(LIPS_INNER_UPPER[last]!, LIPS_OUTER_UPPER[last]!, k);
   }
+}
+
+/** How far (share of each lip's height) the seam of a closed mouth is searched for, from the inner-lip line. */
+const SEAM_SEARCH = 0.5;
+
+/**
+ * A closed mouth's seam (the dark line where the lips meet) often lies a few pixels off the mesh's inner-lip
+ * line, on a lip's middle row. Opened, the lip would carry it apart from the new gap, as a dark red rim along
+ * its inner edge. In the middle columns that open (the corners keep their crease), the search walks from the
+ * inner-lip point towards the outer lip line through the seam to the first pixel of the lip body's colour (as
+ * in visibleInnerRing), and the column's *source* points (inner, middle and semi-outer rows) close up towards
+ * the outer lip line until the inner one sits on the seam's darkest pixel: the seam lands on the new inner-lip
+ * line, the lip's shadowed edge against the painted interior. Mutates `src` (x,y pairs; landmark part only).
+ */
+export function sampleLipsPastTheSeam(src: Float32Array, img: RgbImage, template: Float32Array, target: Float32Array): void {
+  const dist = (lm: Float32Array, a: number, b: number) => Math.hypot(lm[3 * a]! - lm[3 * b]!, lm[3 * a + 1]! - lm[3 * b + 1]!);
+  const iod = dist(template, 33, 263);
+  const body = lipBodies(img, template);
+  const last = LIPS_INNER_UPPER.length - 1;
+  for (let j = 3; j <= last - 3; j++) {
+    const up = LIPS_INNER_UPPER[j]!, lo = LIPS_INNER_LOWER[j]!;
+    const before = dist(template, up, lo), opened = dist(target, up, lo);
+    if (before > CLOSED_MOUTH * iod || opened < before + MOUTH_OPEN_MARGIN * iod) continue;
+    for (const [rows, colour] of [
+      [[up, LIPS_MID_UPPER[j]!, LIPS_SEMI_OUTER_UPPER[j]!, LIPS_OUTER_UPPER[j]!], body.upper],
+      [[lo, LIPS_MID_LOWER[j]!, LIPS_SEMI_OUTER_LOWER[j]!, LIPS_OUTER_LOWER[j]!], body.lower],
+    ] as const) {
+      const [inner, , , outer] = rows;
+      const fx = template[3 * inner]!, fy = template[3 * inner + 1]!, tx = template[3 * outer]!, ty = template[3 * outer + 1]!;
+      const height = Math.hypot(tx - fx, ty - fy), reach = height * SEAM_SEARCH;
+      const t = walkWhile(img, fx, fy, tx, ty, reach, (r, g, b) => !isLipColour(r, g, b, colour));
+      // No lip colour within reach (a moustache, lips too pale to tell): no seam found, the column stays.
+      if (t === 0 || t * height > reach - 0.5) continue;
+      // A parting narrower than the lip is tall moves its seam only part of the way: there the seam is already
+      // the gap's own shadow (6–9 px partings re-read a fifth less open with it gone).
+      const k = darkestAlong(img, fx, fy, tx, ty, t) * Math.min(1, (opened - before) / height);
+      for (const i of rows.slice(0, 3)) {
+        src[2 * i] = template[3 * i]! + (tx - template[3 * i]!) * k;
+        src[2 * i + 1] = template[3 * i + 1]! + (ty - template[3 * i + 1]!) * k;
+      }
+    }
+  }
+}
+
+/** Share (0 … upTo) of the segment from (fx, fy) to (tx, ty) at which its darkest pixel lies, in half-pixel steps. */
+function darkestAlong(img: RgbImage, fx: number, fy: number, tx: number, ty: number, upTo: number): number {
+  const len = Math.hypot(tx - fx, ty - fy);
+  let best = 0, least = Infinity;
+  for (let d = 0; d <= upTo * len; d += 0.5) {
+    const x = fx + ((tx - fx) * d) / len, y = fy + ((ty - fy) * d) / len;
+    const sum = pixelAt(img, x, y, 0) + pixelAt(img, x, y, 1) + pixelAt(img, x, y, 2);
+    if (sum < least) (least = sum), (best = d / len);
+  }
+  return best;
 }

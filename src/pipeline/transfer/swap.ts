@@ -8,7 +8,7 @@ import { drawnEyelids, paintEyes } from "./eyes.ts";
 import { keepUnfolded } from "./fold.ts";
 import { alignSimilarity, applySimilarity, faceSize } from "./geometry.ts";
 import { CLOSED_MOUTH, MOUTH_OPEN_MARGIN, measureExpression } from "./measure.ts";
-import { AS_IS, paintClosedLips, paintMouthInterior, sampleLipsWhereMouthCloses } from "./mouth.ts";
+import { AS_IS, paintClosedLips, paintMouthInterior, sampleLipsPastTheSeam, sampleLipsWhereMouthCloses } from "./mouth.ts";
 import type { TransferInput, TransferResult } from "./transfer.ts";
 
 /**
@@ -47,7 +47,10 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
     dst[2 * i]! -= box.x;
     dst[2 * i + 1]! -= box.y;
   }
-  if (regions !== "upper") sampleLipsWhereMouthCloses(src, templateFace.landmarks, wearing);
+  if (regions !== "upper") {
+    sampleLipsWhereMouthCloses(src, templateFace.landmarks, wearing);
+    sampleLipsPastTheSeam(src, template, templateFace.landmarks, wearing);
+  }
   const tris = triangulate(dst);
   timingsMs.mesh = performance.now() - t;
 

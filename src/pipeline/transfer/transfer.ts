@@ -8,7 +8,7 @@ import { drawnEyelids, paintEyes } from "./eyes.ts";
 import { keepUnfolded } from "./fold.ts";
 import { faceSize, insidePolygon } from "./geometry.ts";
 import { CLOSED_MOUTH, MOUTH_OPEN_MARGIN, measureExpression } from "./measure.ts";
-import { paintClosedLips, paintMouthInterior, sampleLipsWhereMouthCloses, skinMatch } from "./mouth.ts";
+import { paintClosedLips, paintMouthInterior, sampleLipsPastTheSeam, sampleLipsWhereMouthCloses, skinMatch } from "./mouth.ts";
 import { swapFace } from "./swap.ts";
 import { checkFace } from "./validate.ts";
 
@@ -219,7 +219,10 @@ function mimicDirect(input: TransferInput, intensity: number, regions: Regions, 
     dst[2 * i] = target[3 * i]!;
     dst[2 * i + 1] = target[3 * i + 1]!;
   }
-  if (regions !== "upper") sampleLipsWhereMouthCloses(src, templateFace.landmarks, target);
+  if (regions !== "upper") {
+    sampleLipsWhereMouthCloses(src, templateFace.landmarks, target);
+    sampleLipsPastTheSeam(src, template, templateFace.landmarks, target);
+  }
   // Triangulate the destination: its triangles never overlap, so the output is watertight; triangles whose
   // corners all stay put are identity maps and are skipped (their pixels are already the template's).
   const all = triangulate(dst);

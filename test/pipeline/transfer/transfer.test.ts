@@ -97,6 +97,38 @@ describe("transferExpression (mimic)", () => {
     expect(Math.max(...lum) - Math.min(...lum)).toBeGreaterThan(60);
   });
 
+  it("opens closed lips with their seam on the new inner-lip line, not as a dark rim apart from the gap", () => {
+    // A closed mouth's seam often lies a few pixels under the mesh's inner-lip points. Here grace's is drawn
+    // plainly, 3–4 px under them across the middle of her lips; opened into the laugh, it belongs at the lower
+    // lip's edge against the mouth, not as a dark line further down the lip.
+    const tpl: Name = "grace_hopper_512x512.jpg";
+    const lm = fx.faces.get(tpl)!.landmarks;
+    const seamed: RgbImage = { ...fx.images.get(tpl)!, data: fx.images.get(tpl)!.data.slice() };
+    const lower = [88, 178, 87, 14, 317, 402, 318]; // inner lower lip, the middle columns
+    for (let k = 0; k + 1 < lower.length; k++) {
+      const [a, b] = [lower[k]!, lower[k + 1]!];
+      for (let x = Math.round(lm[3 * a]!); x <= Math.round(lm[3 * b]!); x++) {
+        const y = Math.round(lm[3 * a + 1]! + ((lm[3 * b + 1]! - lm[3 * a + 1]!) * (x - lm[3 * a]!)) / (lm[3 * b]! - lm[3 * a]!));
+        for (const dy of [3, 4]) seamed.data.set([40, 12, 10], ((y + dy) * seamed.width + x) * 3);
+      }
+    }
+    const res = transferExpression({ ...input(tpl, "franck_04117.jpg"), template: seamed });
+    // Along the lower lip's middle column, from the inner-lip point down: where its darkest pixel lies (px).
+    const darkestBelow = (img: RgbImage, at: Float32Array) => {
+      const [x0, y0, x1, y1] = [at[3 * 14]!, at[3 * 14 + 1]!, at[3 * 17]!, at[3 * 17 + 1]!];
+      const len = Math.hypot(x1 - x0, y1 - y0);
+      let best = 0, least = Infinity;
+      for (let d = 0; d <= 0.6 * len; d += 0.5) {
+        const o = (Math.round(y0 + ((y1 - y0) * d) / len) * img.width + Math.round(x0 + ((x1 - x0) * d) / len)) * 3;
+        const sum = img.data[o]! + img.data[o + 1]! + img.data[o + 2]!;
+        if (sum < least) (least = sum), (best = d);
+      }
+      return best;
+    };
+    expect(darkestBelow(seamed, lm)).toBeGreaterThanOrEqual(3); // the test can see the seam where it was drawn
+    expect(darkestBelow(res.image, res.landmarks)).toBeLessThan(1.5);
+  });
+
   it("closes a laughing mouth with a lip line drawn from the template's own lips instead of squeezed teeth", () => {
     const tplName = "franck_04117.jpg";
     const res = transferExpression(input(tplName, "franck_01829.jpg"));
