@@ -552,7 +552,7 @@ export function sampleLipsPastTheSeam(src: Float32Array, img: RgbImage, template
       const height = Math.hypot(tx - fx, ty - fy), reach = height * SEAM_SEARCH;
       const t = walkWhile(img, fx, fy, tx, ty, reach, (r, g, b) => !isLipColour(r, g, b, colour));
       // No lip colour within reach (a moustache, lips too pale to tell): no seam found, the column stays.
-      if (t === 0 || t * height > reach - 0.5) continue;
+      if (t * height > reach - 0.5) continue;
       // A parting narrower than the lip is tall moves its seam only part of the way: there the seam is already
       // the gap's own shadow (6–9 px partings re-read a fifth less open with it gone).
       const k = darkestAlong(img, fx, fy, tx, ty, t) * Math.min(1, (opened - before) / height);
