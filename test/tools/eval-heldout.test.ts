@@ -133,6 +133,26 @@ describe("held-out evaluation on fixture faces", () => {
     expect(section).toMatch(/\| swap · held-out, neutral templates \| 1 \| [0-9.]+ \/ [0-9.]+ \(1\) \| 100 % \|/);
   });
 
+  it("reads whose lips each result shows, by both judges and at the engine's own lip points; the reaction handed back scores 0 %", () => {
+    const rows = [...held.lipRows.engine, ...held.lipRows.mesh];
+    expect(rows.map((r) => r.label)).toEqual(["mimic · analyzer", "mimic · face-api", "swap · analyzer", "swap · face-api", "engine's lip points · mimic", "engine's lip points · swap"]);
+    // One pair of two people per mode (grace wearing franck's laugh); the posed astronaut has no ratio.
+    for (const r of rows) expect([r.summary.pairs, r.summary.thickness.n], r.label).toEqual([1, 1]);
+    for (const b of held.lipRows.baseline) {
+      for (const f of [b.summary.tint, b.summary.thickness]) if (f.counted > 0) expect(f.nearer, b.label).toBe(0);
+    }
+    // The engine keeps grace's lip heights: its own lip points are as far from the expected lips as her photo's.
+    const pair = held.results.find((r) => r.mode === "mimic" && r.scorable)!;
+    const photo = pair.template.read.get("analyzer")!.lips;
+    const mesh = pair.meshLips!;
+    expect(Math.abs(Math.log(mesh.upper / photo.upper))).toBeLessThan(0.1);
+    expect(Math.abs(Math.log(mesh.lower / photo.lower))).toBeLessThan(0.1);
+    const section = heldoutSection(held, held, { when: "test run", sources: [] });
+    expect(section).toContain("### Lips, two judges");
+    expect(section).toContain("| held-out · engine's lip points · mimic | 1 |");
+    expect(section).toContain("| dev · baseline: the reaction's picture unchanged · face-api | 1 |");
+  });
+
   it("writes a section beside the dev figures (itself here: every quotient 1) that REPORT.md keeps", () => {
     const section = heldoutSection(held, held, { when: "test run", sources: ["hand-written source line"] });
     expect(section.startsWith(`${SECTION_HEADING}\n`)).toBe(true);

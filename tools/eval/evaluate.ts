@@ -16,10 +16,10 @@ import { transferExpression, type TransferMode } from "../../src/pipeline/transf
 import type { AnalyzedFace, RgbImage } from "../../src/pipeline/types.ts";
 import { faceMeshPoints, faceMeshTriangles, warpTriangles } from "../../src/pipeline/warp/index.ts";
 import { RING_SCALE } from "../../src/pipeline/transfer/transfer.ts";
-import { insidePolygon } from "../../src/pipeline/transfer/geometry.ts";
+import { insidePolygon, localFrame } from "../../src/pipeline/transfer/geometry.ts";
 import { descriptorDistance, type Judge, type JudgedFace } from "./judges.ts";
 import { UNREAD, type PairLikeness } from "./identity.ts";
-import { lipFloors, summarizeLips, type LipFloors, type LipPair, type Lips, type LipSummary } from "./lips.ts";
+import { LIPS_468, lipFloors, readLips, summarizeLips, type LipFloors, type LipPair, type Lips, type LipSummary } from "./lips.ts";
 import { difference, FLOOR_MULTIPLE, NOISE_VARIANTS, noiseFloors, noiseVariant, unmirror } from "./noise.ts";
 import { applyLandmarkChange, percentile, summarizeRatios, transferRatios, type Measures } from "./ratio.ts";
 import { neutralOf, templateVariant, type SetImage, type TemplateVariant } from "./set.ts";
@@ -54,8 +54,9 @@ export interface PairResult {
   /** Per judge: ratios of the measures that counted, and the result's measures. */
   ratios: Map<Judge["name"], Partial<Measures>>;
   out: Map<Judge["name"], Measures | undefined>;
-  /** Per judge, the result's lips. */
+  /** Per judge, the result's lips; and the result's lips read at the engine's own landmarks (no judge's placement). */
   outLips: Map<Judge["name"], Lips | undefined>;
+  meshLips?: Lips;
   /** Who the result shows (tools/eval/identity.ts); faceres.toTemplate is the verdict's identity cosine. */
   likeness: PairLikeness;
   outside: number;
@@ -82,12 +83,17 @@ export interface Evaluation {
   identity: { mode: keyof typeof IDENTITY_FLOOR; median: number }[];
   /** Whose lips the results show, per mode and judge, and the reaction's picture unchanged as the baseline (tools/eval/lips.ts). */
   lipFloors: Map<Judge["name"], LipFloors>;
-  lipRows: { engine: { label: string; summary: LipSummary }[]; baseline: { label: string; summary: LipSummary }[] };
+  lipRows: { engine: LipRow[]; mesh: LipRow[]; baseline: LipRow[] };
   /** Identity baseline: each template × reaction with the reaction's picture itself as the result. */
   reactionUnchanged: { template: Template; reaction: SetPicture; likeness: PairLikeness }[];
   unscored: string[];
   verdict: Verdict;
   refined: boolean;
+}
+
+export interface LipRow {
+  label: string;
+  summary: LipSummary;
 }
 
 export interface EvaluateOptions {
@@ -188,6 +194,7 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
           continue;
         }
         row.image = res.image;
+        row.meshLips = readLips(res.image, res.landmarks, LIPS_468, localFrame(res.landmarks));
         if (mode === "mimic") row.outside = changedOutsideRing(t.image, res.image, t.face.landmarks);
         if (mode === "mimic" && row.scorable) meshRatio(stillMesh, t, r, res.expression);
         const outReads = new Map<Judge["name"], JudgedFace | undefined>();
@@ -314,6 +321,10 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
     });
   const lipRows: Evaluation["lipRows"] = {
     engine: MODES.flatMap((mode) => judges.map((j) => ({ label: `${mode} · ${j.name}`, summary: summarizeLips(lipPairs(j, (row) => row.outLips.get(j.name), mode), lipFloorsOf.get(j.name)!) }))),
+    // Not in the verdict: the result's pixels read where the engine put the lips, the photos by the analyzer.
+    mesh: meshJudge
+      ? MODES.map((mode) => ({ label: `engine's lip points · ${mode}`, summary: summarizeLips(lipPairs(meshJudge, (row) => row.meshLips, mode), lipFloorsOf.get(meshJudge.name)!) }))
+      : [],
     baseline: judges.map((j) => ({
       label: `baseline: the reaction's picture unchanged · ${j.name}`,
       summary: summarizeLips(lipPairs(j, (row) => row.reaction.read.get(j.name)?.lips, MODES[0]!), lipFloorsOf.get(j.name)!),

@@ -187,7 +187,9 @@ export const LIPS_NOTE = [
   "from their own neutral photo (a wide smile thins and pales lips). *Nearer the template's*: among the pairs whose",
   "template's lips so changed and the reaction's differ beyond the judge's noise floor (2 × the 90th percentile",
   "over the same photos shifted, rescaled, mirrored, re-encoded), the share whose result is nearer the template's.",
-  "*Baseline*: the reaction's picture handed back unchanged, which must score 0 %.",
+  "*Engine's lip points* (not in the verdict): the result's pixels read where the engine put the lips, the photos",
+  "by the analyzer: the result's lips without a judge's landmark placement on drawn lips. *Baseline*: the",
+  "reaction's picture handed back unchanged, which must score 0 %.",
 ];
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "–");

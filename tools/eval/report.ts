@@ -193,7 +193,7 @@ export function report(o: Evaluation, opt: ReportOptions): string {
     "",
     ...LIPS_NOTE,
     "",
-    ...lipsTable([...o.lipRows.engine, ...o.lipRows.baseline]),
+    ...lipsTable([...o.lipRows.engine, ...o.lipRows.mesh, ...o.lipRows.baseline]),
     "",
     "## Per pair",
     "",
