@@ -19,7 +19,7 @@ import { RING_SCALE } from "../../src/pipeline/transfer/transfer.ts";
 import { insidePolygon, localFrame } from "../../src/pipeline/transfer/geometry.ts";
 import { descriptorDistance, type Judge, type JudgedFace } from "./judges.ts";
 import { UNREAD, type PairLikeness } from "./identity.ts";
-import { LIPS_468, lipFloors, readLips, summarizeLips, type LipFloors, type LipPair, type Lips, type LipSummary } from "./lips.ts";
+import { LIPS_468, lipFloors, readLips, summarizeLips, type LipPair, type LipRow, type Lips } from "./lips.ts";
 import { difference, FLOOR_MULTIPLE, NOISE_VARIANTS, noiseFloors, noiseVariant, unmirror } from "./noise.ts";
 import { applyLandmarkChange, percentile, summarizeRatios, transferRatios, type Measures } from "./ratio.ts";
 import { neutralOf, templateVariant, type SetImage, type TemplateVariant } from "./set.ts";
@@ -81,19 +81,13 @@ export interface Evaluation {
   /** The engine's own expression mesh, measured as the analyzer measures a face, still and animated (not in the verdict). */
   meshRows: StatsRow[];
   identity: { mode: keyof typeof IDENTITY_FLOOR; median: number }[];
-  /** Whose lips the results show, per mode and judge, and the reaction's picture unchanged as the baseline (tools/eval/lips.ts). */
-  lipFloors: Map<Judge["name"], LipFloors>;
+  /** Whose lips the results show: per mode and judge, at the engine's own lip points, and the reaction's picture unchanged as the baseline (tools/eval/lips.ts). */
   lipRows: { engine: LipRow[]; mesh: LipRow[]; baseline: LipRow[] };
   /** Identity baseline: each template × reaction with the reaction's picture itself as the result. */
   reactionUnchanged: { template: Template; reaction: SetPicture; likeness: PairLikeness }[];
   unscored: string[];
   verdict: Verdict;
   refined: boolean;
-}
-
-export interface LipRow {
-  label: string;
-  summary: LipSummary;
 }
 
 export interface EvaluateOptions {
@@ -347,7 +341,6 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
     animatedRows,
     meshRows,
     identity,
-    lipFloors: lipFloorsOf,
     lipRows,
     reactionUnchanged,
     unscored,

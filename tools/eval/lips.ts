@@ -147,6 +147,12 @@ export interface LipSummary {
   thickness: LipFigure;
 }
 
+/** One labelled row of the lips table (a mode and judge, the engine's lip points, or a baseline). */
+export interface LipRow {
+  label: string;
+  summary: LipSummary;
+}
+
 const share = (xs: boolean[]) => (xs.length ? xs.filter(Boolean).length / xs.length : NaN);
 
 function figure(pairs: readonly LipPair[], of: (l: Lips) => number[], floor: number): LipFigure {
@@ -197,7 +203,7 @@ const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(100 * x)} %` : "â
 
 const cells = (f: LipFigure) => `${f3(f.median)} / ${f3(f.p90)} (${f.n}) | ${pct(f.nearer)} (${f.counted})`;
 
-export function lipsTable(rows: readonly { label: string; summary: LipSummary }[]): string[] {
+export function lipsTable(rows: readonly LipRow[]): string[] {
   return [
     "| row | pairs | tint error: median / 90th pct (n) | nearer the template's tint (pairs counted) | thickness error: median / 90th pct (n) | nearer the template's thickness (pairs counted) |",
     "|---|---|---|---|---|---|",

@@ -7,7 +7,7 @@
  *    (faceres cosine to the template, median per mode) drops below the accepted engine's;
  *  - a mode's results show the reaction's lips rather than the template's (tools/eval/lips.ts), by either judge.
  */
-import type { LipSummary } from "./lips.ts";
+import type { LipRow } from "./lips.ts";
 import { ratioMisses, RATIO_MEASURES, type RatioStats, type RatioMeasure } from "./ratio.ts";
 
 /**
@@ -38,7 +38,7 @@ export interface EvalFacts {
   outsideChanged: { pair: string; pixels: number }[];
   identity: { mode: keyof typeof IDENTITY_FLOOR; median: number }[];
   /** Whose lips each mode's results show, per judge. */
-  lips: { label: string; summary: LipSummary }[];
+  lips: LipRow[];
 }
 
 export interface Verdict {

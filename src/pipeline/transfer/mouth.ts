@@ -443,11 +443,7 @@ const SEAM_TINT_MAX = 2;
  * centre line versus the middle of each lip; bounded so an odd sample gives neither no seam nor a black slit.
  */
 function seamDepth(img: RgbImage, lm: Float32Array): number {
-  const lum = (x: number, y: number) => {
-    const xi = Math.min(img.width - 1, Math.max(0, Math.round(x))), yi = Math.min(img.height - 1, Math.max(0, Math.round(y)));
-    const o = (yi * img.width + xi) * 3;
-    return 0.299 * img.data[o]! + 0.587 * img.data[o + 1]! + 0.114 * img.data[o + 2]!;
-  };
+  const lum = (x: number, y: number) => 0.299 * pixelAt(img, x, y, 0) + 0.587 * pixelAt(img, x, y, 1) + 0.114 * pixelAt(img, x, y, 2);
   let seam = 0, lips = 0;
   for (let j = 2; j <= 8; j++) {
     const u = LIPS_INNER_UPPER[j]!, l = LIPS_INNER_LOWER[j]!;
@@ -483,6 +479,9 @@ function middleGap(lm: Float32Array): number {
   return g / 3;
 }
 
+/** Image-plane distance (px) between landmarks a and b of a mesh (x,y,z triples). */
+const landmarkDistance = (lm: Float32Array, a: number, b: number) => Math.hypot(lm[3 * a]! - lm[3 * b]!, lm[3 * a + 1]! - lm[3 * b + 1]!);
+
 /** How far (0 inner lip … 1 outer lip line) a fully closing inner-lip point samples into the lip. */
 const LIP_SAMPLE_SHIFT = 0.85;
 /**
@@ -492,7 +491,6 @@ const LIP_SAMPLE_SHIFT = 0.85;
  * Mutates `src` (x,y pairs; landmark part only).
  */
 export function sampleLipsWhereMouthCloses(src: Float32Array, template: Float32Array, target: Float32Array): void {
-  const dist = (lm: Float32Array, a: number, b: number) => Math.hypot(lm[3 * a]! - lm[3 * b]!, lm[3 * a + 1]! - lm[3 * b + 1]!);
   const shift = (inner: number, outer: number, k: number) => {
     src[2 * inner] = template[3 * inner]! + (template[3 * outer]! - template[3 * inner]!) * k;
     src[2 * inner + 1] = template[3 * inner + 1]! + (template[3 * outer + 1]! - template[3 * inner + 1]!) * k;
@@ -501,14 +499,14 @@ export function sampleLipsWhereMouthCloses(src: Float32Array, template: Float32A
   // A column whose lips already (nearly) touch hides nothing to squeeze out: shifting its source points into
   // the lips would only fold the lip texture over itself (a closed mouth made "more closed" showed shards of
   // lip there). The shift fades in between half and all of CLOSED_MOUTH (inter-ocular units).
-  const iod = dist(template, 33, 263);
+  const iod = landmarkDistance(template, 33, 263);
   const shut = 0.5 * CLOSED_MOUTH * iod, open = CLOSED_MOUTH * iod;
   let sum = 0;
   for (let j = 1; j < last; j++) {
     const up = LIPS_INNER_UPPER[j]!, lo = LIPS_INNER_LOWER[j]!;
-    const before = dist(template, up, lo);
+    const before = landmarkDistance(template, up, lo);
     const hides = Math.min(1, Math.max(0, (before - shut) / Math.max(1e-6, open - shut)));
-    const closing = before < 1 ? 0 : hides * Math.min(1, Math.max(0, 1 - dist(target, up, lo) / before));
+    const closing = before < 1 ? 0 : hides * Math.min(1, Math.max(0, 1 - landmarkDistance(target, up, lo) / before));
     sum += closing;
     if (closing === 0) continue;
     shift(up, LIPS_OUTER_UPPER[j]!, LIP_SAMPLE_SHIFT * closing);
@@ -535,13 +533,12 @@ const SEAM_SEARCH = 0.5;
  * line, the lip's shadowed edge against the painted interior. Mutates `src` (x,y pairs; landmark part only).
  */
 export function sampleLipsPastTheSeam(src: Float32Array, img: RgbImage, template: Float32Array, target: Float32Array): void {
-  const dist = (lm: Float32Array, a: number, b: number) => Math.hypot(lm[3 * a]! - lm[3 * b]!, lm[3 * a + 1]! - lm[3 * b + 1]!);
-  const iod = dist(template, 33, 263);
+  const iod = landmarkDistance(template, 33, 263);
   const body = lipBodies(img, template);
   const last = LIPS_INNER_UPPER.length - 1;
   for (let j = 3; j <= last - 3; j++) {
     const up = LIPS_INNER_UPPER[j]!, lo = LIPS_INNER_LOWER[j]!;
-    const before = dist(template, up, lo), opened = dist(target, up, lo);
+    const before = landmarkDistance(template, up, lo), opened = landmarkDistance(target, up, lo);
     if (before > CLOSED_MOUTH * iod || opened < before + MOUTH_OPEN_MARGIN * iod) continue;
     for (const [rows, colour] of [
       [[up, LIPS_MID_UPPER[j]!, LIPS_SEMI_OUTER_UPPER[j]!, LIPS_OUTER_UPPER[j]!], body.upper],
