@@ -515,6 +515,35 @@ describe("transferExpression (swap)", () => {
     expect(await showsTemplatePerson(res.image, "grace_hopper_512x512.jpg", "franck_04117.jpg")).toBe(true);
   });
 
+  it("gives the user's face the reaction picture's colour contrast: an old photo's red creases do not come along", () => {
+    // grace's photo is a vivid print: the red of her skin spreads about 2.5x franck's webcam frame's (ln R/G over
+    // the face). Pasted with her own contrasts (one gain per channel and a gamma, tried to keep her lips' tint
+    // exactly), she came out pale with red creases, the result's spread 0.30 against franck's 0.15.
+    const redSpread = (img: RgbImage, lm: Float32Array) => {
+      const c = [0, 1].map((k) => FACE_OVAL.reduce((a, i) => a + lm[3 * i + k]!, 0) / FACE_OVAL.length);
+      const ring = new Float32Array(FACE_OVAL.flatMap((i) => [0, 1].map((k) => c[k]! + (lm[3 * i + k]! - c[k]!) * 0.8)));
+      let s = 0, s2 = 0, n = 0;
+      for (let y = 0; y < img.height; y++) {
+        for (let x = 0; x < img.width; x++) {
+          if (!insidePolygon(ring, x, y)) continue;
+          const o = (y * img.width + x) * 3, v = Math.log((img.data[o]! + 1) / (img.data[o + 1]! + 1));
+          s += v;
+          s2 += v * v;
+          n++;
+        }
+      }
+      return Math.sqrt(s2 / n - (s / n) ** 2);
+    };
+    const tpl = "grace_hopper_512x512.jpg";
+    const own = redSpread(fx.images.get(tpl)!, fx.faces.get(tpl)!.landmarks);
+    for (const reaction of ["franck_04117.jpg", "astronaut.png"] as Name[]) {
+      const theirs = redSpread(fx.images.get(reaction)!, fx.faces.get(reaction)!.landmarks);
+      expect(own - theirs, reaction).toBeGreaterThan(0.2); // the two pictures' contrasts really differ
+      const res = transferExpression(input(tpl, reaction, { mode: "swap" }));
+      expect(Math.abs(redSpread(res.image, res.landmarks) - theirs), reaction).toBeLessThan(0.25 * (own - theirs));
+    }
+  });
+
   it("bends the reaction's picture to the user's face outline: what lay just outside the reaction's face lies just outside the user's", () => {
     // grace_hopper's face is shorter and narrower than franck's laughing one. Without the bend, the pixels just
     // outside her pasted outline were franck's own cheeks and chin (skin where the blue backdrop or his neck
