@@ -52,3 +52,8 @@ export function isMimicError(e: unknown): e is MimicError {
 export function userMessageOf(e: unknown): string {
   return isMimicError(e) ? e.userMessage : "Something went wrong on our side. Please try again in a moment.";
 }
+
+/** A size in words for users: whole KiB below a MiB ("20 KiB", never "0.0 MiB"), MiB with one decimal above. */
+export function formatSize(bytes: number): string {
+  return bytes < 1024 * 1024 ? `${Math.ceil(bytes / 1024)} KiB` : `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}

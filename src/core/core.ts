@@ -1,4 +1,4 @@
-import { MimicError, isMimicError, userMessageOf } from "../errors.ts";
+import { formatSize, MimicError, isMimicError, userMessageOf } from "../errors.ts";
 import sharp from "sharp";
 import { logger } from "../logger.ts";
 import type { Regions } from "../pipeline/transfer/index.ts";
@@ -129,8 +129,6 @@ export function checkTemplateName(name: string): string {
   return normaliseTemplateName(name);
 }
 
-const MIB = 1024 * 1024;
-
 export function createCore(ports: CorePorts, options: CoreOptions): Core {
   const { templates, moderation, queue, audit } = ports;
 
@@ -225,7 +223,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       if (r.kind !== "enrol" && r.bytes.byteLength > byteBudget) {
         throw new MimicError(
           "IMAGE_TOO_LARGE",
-          `The result (${(r.bytes.byteLength / MIB).toFixed(1)} MiB) is larger than this chat allows (${(byteBudget / MIB).toFixed(1)} MiB). Try a shorter or smaller reaction.`,
+          `The result (${formatSize(r.bytes.byteLength)}) is larger than this chat allows (${formatSize(byteBudget)}). Try a shorter or smaller reaction.`,
         );
       }
       if (r.kind === "enrol" || !audit) return;

@@ -1,5 +1,5 @@
 import sharp from "sharp";
-import { MimicError } from "../errors.ts";
+import { formatSize, MimicError } from "../errors.ts";
 import type { ImageInput } from "./context.ts";
 import type { EncodedImage } from "./ports.ts";
 
@@ -11,12 +11,10 @@ import type { EncodedImage } from "./ports.ts";
 
 export type FetchLike = (url: string, init: { headers?: Record<string, string>; signal?: AbortSignal }) => Promise<Response>;
 
-const mib = (n: number) => (n < 1024 * 1024 ? `${Math.ceil(n / 1024)} KiB` : `${(n / (1024 * 1024)).toFixed(1)} MiB`);
-
 export function tooLarge(bytes: number, limit: number): MimicError {
   return new MimicError(
     "IMAGE_TOO_LARGE",
-    `That file is too large (${mib(bytes)}): the limit is ${mib(limit)}. Please send a smaller picture.`,
+    `That file is too large (${formatSize(bytes)}): the limit is ${formatSize(limit)}. Please send a smaller picture.`,
     { details: { bytes, limit } },
   );
 }

@@ -4,9 +4,10 @@
  * visible mark. `mimic meme` / `mimic morph` and the queue's handlers all call it; they differ only in how
  * they get their inputs (a photo analysed now, or a saved face with its stored mesh; files or a job).
  */
-import { MimicError } from "../errors.ts";
+import { formatSize, MimicError } from "../errors.ts";
 import { animatedMemeFrames, type AnimatedMemeResult, type FrameGenerator } from "./animate/meme.ts";
 import type { MorphOptions } from "./animate/morph.ts";
+import { resizeImage } from "./image/index.ts";
 import { faceAvoidBox, prepareCaptions, renderMeme, type CaptionText } from "./render/index.ts";
 import type { Regions } from "./transfer/expression.ts";
 import { transferExpression, type TransferMode } from "./transfer/transfer.ts";
@@ -14,7 +15,12 @@ import type { AnalyzedFace, Box, RgbImage, StageTimings } from "./types.ts";
 import { encodeAnimation, type AnimationFormat } from "./video/animation.ts";
 
 export type MemeOutput =
-  | { kind: "png"; compressionLevel?: number }
+  | {
+      kind: "png";
+      compressionLevel?: number;
+      /** The chat's byte limit: a larger PNG is scaled down until it fits (never below FIT_MIN_SIDE). */
+      maxBytes?: number;
+    }
   | {
       kind: "animation";
       format: AnimationFormat;
@@ -98,9 +104,32 @@ async function still(input: MemeInput, out: Extract<MemeOutput, { kind: "png" }>
   timingsMs.transfer = performance.now() - t;
   for (const [k, v] of Object.entries(res.timingsMs)) if (k !== "total") timingsMs[`transfer.${k}`] = v;
   await input.check?.([res.image]);
-  const { image } = res;
-  const avoid = faceAvoidBox(res.landmarks, image.width, image.height);
-  const png = await renderMeme(image, { ...captions, avoid }, { visibleMark: input.visibleMark, compressionLevel: out.compressionLevel, timingsMs });
+  const render = async (image: RgbImage, scale: number) => {
+    const landmarks = scale === 1 ? res.landmarks : res.landmarks.map((v, i) => (i % 3 === 2 ? v : v * scale));
+    const avoid = faceAvoidBox(landmarks, image.width, image.height);
+    const spent: StageTimings = {};
+    const png = await renderMeme(image, { ...captions, avoid }, { visibleMark: input.visibleMark, compressionLevel: out.compressionLevel, timingsMs: spent });
+    for (const [k, v] of Object.entries(spent)) timingsMs[k] = (timingsMs[k] ?? 0) + v;
+    return png;
+  };
+  let image = res.image, scale = 1;
+  let png = await render(image, scale);
+  // A swap's picture is the reaction's size: a phone photo's comes out at 20 MB and more, over what a chat takes.
+  for (let tries = 0; out.maxBytes !== undefined && png.length > out.maxBytes; tries++) {
+    const next = scale * Math.sqrt(out.maxBytes / png.length) * FIT_MARGIN;
+    const width = Math.round(res.image.width * next), height = Math.round(res.image.height * next);
+    if (tries === FIT_TRIES || Math.max(width, height) < FIT_MIN_SIDE) {
+      throw new MimicError(
+        "IMAGE_TOO_LARGE",
+        `The finished picture (${formatSize(png.length)}) is larger than this chat accepts (${formatSize(out.maxBytes)}), even scaled down. Please try a smaller reaction image.`,
+      );
+    }
+    scale = next;
+    image = resizeImage(res.image, width, height);
+    png = await render(image, scale);
+  }
+  if (scale !== 1) notes.push(`The picture was scaled down to ${image.width}×${image.height} to fit this chat's ${formatSize(out.maxBytes!)} limit.`);
+  const changedBox = res.changedBox && scale !== 1 ? scaleBox(res.changedBox, scale, image) : res.changedBox;
   return {
     bytes: new Uint8Array(png.buffer, png.byteOffset, png.length),
     mime: "image/png",
@@ -108,7 +137,24 @@ async function still(input: MemeInput, out: Extract<MemeOutput, { kind: "png" }>
     height: image.height,
     notes,
     timingsMs,
-    still: { image, changedBox: res.changedBox, mouthSynthesised: res.mouthSynthesised },
+    still: { image, changedBox, mouthSynthesised: res.mouthSynthesised },
+  };
+}
+
+/** Each shrink aims this far under the limit (a smaller picture of a photo packs less tightly per pixel). */
+const FIT_MARGIN = 0.9;
+/** Shrinks tried before a still is refused as too large for the chat. */
+const FIT_TRIES = 3;
+/** A still is not shrunk below this longest side to fit a chat's limit: smaller, it is refused. */
+const FIT_MIN_SIDE = 256;
+
+function scaleBox(b: Box, scale: number, within: RgbImage): Box {
+  const x = Math.floor(b.x * scale), y = Math.floor(b.y * scale);
+  return {
+    x,
+    y,
+    width: Math.min(within.width, Math.ceil((b.x + b.width) * scale)) - x,
+    height: Math.min(within.height, Math.ceil((b.y + b.height) * scale)) - y,
   };
 }
 

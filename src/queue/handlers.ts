@@ -200,16 +200,13 @@ async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
     templateFace: templateFace(t),
     reaction: { frames: [reaction], delaysMs: [0] },
     reactionFaces: [reactionFace],
-    output: { kind: "png" },
+    output: { kind: "png", maxBytes: job.byteBudget },
     ...(usesGenerator(job) ? { generator: generatorFor(job, t, template) } : {}),
   });
   clock.timings.transfer = out.timingsMs.transfer ?? 0;
   clock.timings.render = (out.timingsMs.caption ?? 0) + (out.timingsMs.encode ?? 0);
   // The generator's own stages (gen.crop … gen.paste) are reported as stages of the job.
   for (const [k, v] of Object.entries(out.timingsMs)) if (k.startsWith("transfer.gen.")) clock.timings[k.slice("transfer.".length)] = v;
-  if (out.bytes.length > job.byteBudget) {
-    throw new MimicError("IMAGE_TOO_LARGE", "The finished picture is larger than this chat accepts. Please try a smaller reaction image.");
-  }
   const { bytes, mime, width, height } = out;
   return { kind: "meme", bytes, mime, width, height, timingsMs: clock.timings, ...withNotes([...out.notes, ...framingNotes(t, job.mode)]) };
 }

@@ -158,6 +158,20 @@ describe("Discord bot (real discord.js against a fake Discord)", () => {
     expect(flagsOf(tinyAnswer)).toBe(EPHEMERAL);
     expect(content(tinyAnswer)).toMatch(/larger than this chat/);
 
+    // A limit under the meme's size that a smaller picture meets: the meme comes scaled down, and says so.
+    const full = latestAnswer.files[0];
+    const limit = Math.round(full.bytes.length * 0.6);
+    const fits = fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: still.id }, str("template", "work")], {
+      attachments: [still],
+      attachmentSizeLimit: limit,
+    });
+    const fitsAnswer = await fake.finalAnswer(fits.token, 120_000);
+    expect(fitsAnswer.files, content(fitsAnswer)).toHaveLength(1);
+    expect(fitsAnswer.files[0].bytes.length).toBeLessThanOrEqual(limit);
+    const [fullSize, fitted] = [await describeImage(full.bytes), await describeImage(fitsAnswer.files[0].bytes)];
+    expect(fitted.width).toBeLessThan(fullSize.width);
+    expect(content(fitsAnswer)).toContain(`scaled down to ${fitted.width}×${fitted.height} to fit this chat's`);
+
     // Discord keeps GIF, but an animation whose GIF would have to lose quality to fit comes as an MP4 (shown inline).
     const tight = fake.slash(ALICE, "morph", [{ name: "image", type: OPT.attachment, value: still.id }, str("template", "me")], {
       attachments: [still],

@@ -141,7 +141,7 @@ for (const { dialect, skip } of dialects) {
       await set("quota", "1");
       const tooBig = await meme({ attachmentLimitBytes: 1000 });
       expect(tooBig).toMatchObject({ errorCode: "IMAGE_TOO_LARGE", ephemeral: true });
-      expect(tooBig.text).toMatch(/larger than this chat allows \(0\.0 MiB\)/);
+      expect(tooBig.text).toMatch(/larger than this chat allows \(1 KiB\)/);
       expect(tooBig.file).toBeUndefined();
       expect(await usesOf("101")).toBe(0);
       // The quota of 1 is still there.

@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import { isMimicError } from "../../src/errors.ts";
+import { decodeImage, resizeImage } from "../../src/pipeline/image/index.ts";
+import { assembleMeme, type MemeInput } from "../../src/pipeline/meme.ts";
+import type { RgbImage } from "../../src/pipeline/types.ts";
+import { useFixtureFaces } from "../helpers/fixture-faces.ts";
+
+const fx = useFixtureFaces();
+
+/** The laugh enlarged to a phone photo's size, with a sensor's grain (a smooth enlargement packs far too well). */
+function phonePhoto(img: RgbImage, width: number): RgbImage {
+  const big = resizeImage(img, width, Math.round((img.height * width) / img.width));
+  let seed = 7;
+  for (let i = 0; i < big.data.length; i++) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    big.data[i] = Math.max(0, Math.min(255, big.data[i]! + ((seed >> 16) % 13) - 6));
+  }
+  return big;
+}
+
+describe("a still meme and the chat's byte limit", () => {
+  const swapInto = async (reaction: RgbImage, maxBytes?: number) => {
+    const reactionFace = (await fx.analyzer.analyze(reaction)).faces[0]!;
+    const input: MemeInput = {
+      template: fx.images.get("grace_hopper_512x512.jpg")!,
+      templateFace: fx.faces.get("grace_hopper_512x512.jpg")!,
+      reaction: { frames: [reaction], delaysMs: [0] },
+      reactionFaces: [reactionFace],
+      mode: "swap",
+      captions: { top: "when the build", bottom: "finally passes" },
+      output: { kind: "png", ...(maxBytes === undefined ? {} : { maxBytes }) },
+    };
+    return assembleMeme(input);
+  };
+
+  it("scales a swap into a large photo down until it fits, keeps its shape and says so", async () => {
+    const reaction = phonePhoto(fx.images.get("franck_04117.jpg")!, 1600);
+    const full = await swapInto(reaction);
+    expect([full.width, full.height]).toEqual([reaction.width, reaction.height]);
+    const limit = Math.round(full.bytes.length / 2);
+    const fitted = await swapInto(reaction, limit);
+    expect(fitted.bytes.length).toBeLessThanOrEqual(limit);
+    expect(fitted.width).toBeLessThan(reaction.width);
+    expect(Math.abs(fitted.height - (fitted.width * reaction.height) / reaction.width)).toBeLessThanOrEqual(1);
+    expect(fitted.notes.join(" ")).toContain(`scaled down to ${fitted.width}×${fitted.height} to fit this chat's`);
+    // Still the meme: the PNG decodes at that size with the swapped face in it.
+    const png = await decodeImage(fitted.bytes);
+    expect([png.width, png.height]).toEqual([fitted.width, fitted.height]);
+    expect((await fx.analyzer.analyze(png)).faces).toHaveLength(1);
+    const box = fitted.still!.changedBox!;
+    expect(box.x + box.width).toBeLessThanOrEqual(fitted.width);
+    expect(box.y + box.height).toBeLessThanOrEqual(fitted.height);
+  });
+
+  it("leaves a picture within the limit as it is", async () => {
+    const reaction = fx.images.get("franck_04117.jpg")!;
+    const free = await swapInto(reaction);
+    const limited = await swapInto(reaction, free.bytes.length);
+    expect([limited.width, limited.height]).toEqual([reaction.width, reaction.height]);
+    expect(Buffer.from(limited.bytes).equals(Buffer.from(free.bytes))).toBe(true);
+    expect(limited.notes.join(" ")).not.toContain("scaled down");
+  });
+
+  it("refuses, in words, a limit that only a thumbnail would fit", async () => {
+    const err = await swapInto(fx.images.get("franck_04117.jpg")!, 20_000).catch((e: unknown) => e);
+    expect(isMimicError(err) && err.code).toBe("IMAGE_TOO_LARGE");
+    expect((err as Error).message).toMatch(/larger than this chat accepts \(20 KiB\), even scaled down/);
+  });
+});
