@@ -7,7 +7,7 @@ import type { Job, JobResult } from "../../src/core/ports.ts";
 import type { ImageResult } from "../../src/queue/jobs.ts";
 import { sha256Hex } from "../../src/templates/audit.ts";
 import { openStore, type Store } from "../../src/templates/index.ts";
-import { MimicError } from "../../src/errors.ts";
+import { formatSize, MimicError } from "../../src/errors.ts";
 import { logger } from "../../src/logger.ts";
 import { createTestDb, dialects, type TestDb } from "../templates/helpers.ts";
 import { queueDouble, testContext, type QueueDouble } from "./doubles.ts";
@@ -232,7 +232,7 @@ for (const { dialect, skip } of dialects) {
       const over = await meme({ attachmentLimitBytes: size - 1 });
       expect(over.errorCode).toBe("IMAGE_TOO_LARGE");
       expect(over.text).toBe(
-        `The result (${(size / MIB).toFixed(1)} MiB) is larger than this chat allows (${((size - 1) / MIB).toFixed(1)} MiB). Try a shorter or smaller reaction.`,
+        `The result (${formatSize(size)}) is larger than this chat allows (${formatSize(size - 1)}). Try a shorter or smaller reaction.`,
       );
       expect(queue.submitted.at(-1)).toMatchObject({ byteBudget: size - 1 });
     });
