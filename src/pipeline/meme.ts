@@ -7,10 +7,11 @@
 import { formatSize, MimicError } from "../errors.ts";
 import { animatedMemeFrames, type AnimatedMemeResult, type FrameGenerator } from "./animate/meme.ts";
 import type { MorphOptions } from "./animate/morph.ts";
+import { scaledFace } from "./face/index.ts";
 import { resizeImage } from "./image/index.ts";
 import { faceAvoidBox, prepareCaptions, renderMeme, type CaptionText } from "./render/index.ts";
 import type { Regions } from "./transfer/expression.ts";
-import { transferExpression, type TransferMode } from "./transfer/transfer.ts";
+import { transferExpression, WORK_FACE_PX, type TransferMode } from "./transfer/transfer.ts";
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "./types.ts";
 import { encodeAnimation, type AnimationFormat } from "./video/animation.ts";
 
@@ -20,6 +21,11 @@ export type MemeOutput =
       compressionLevel?: number;
       /** The chat's byte limit: a larger PNG is scaled down until it fits (never below FIT_MIN_SIDE). */
       maxBytes?: number;
+      /**
+       * A swap's picture is the reaction's: a larger one is shrunk to this longest side before the transfer
+       * (never its face below WORK_FACE_PX). Chats show far less, and the transfer's time grows with the face.
+       */
+      swapMaxSide?: number;
     }
   | {
       kind: "animation";
@@ -86,16 +92,17 @@ export async function assembleMeme(input: MemeInput): Promise<MemeResult> {
 
 async function still(input: MemeInput, out: Extract<MemeOutput, { kind: "png" }>, captions: ReturnType<typeof prepareCaptions>["captions"], notes: string[]): Promise<MemeResult> {
   const timingsMs: StageTimings = {};
-  const reactionFace = input.reactionFaces?.[0];
-  if (!reactionFace) throw new MimicError("NO_FACE", "No face found in the reaction image. Send one where a face looks roughly at the camera.");
+  const found = input.reactionFaces?.[0];
+  if (!found) throw new MimicError("NO_FACE", "No face found in the reaction image. Send one where a face looks roughly at the camera.");
   const t = performance.now();
+  const [reaction, reactionFace] = input.mode === "swap" && out.swapMaxSide ? shrunk(input.reaction.frames[0]!, found, out.swapMaxSide) : [input.reaction.frames[0]!, found];
   const res =
     input.generator && (input.mode ?? "mimic") === "mimic"
-      ? await generated(input.generator, input.reaction.frames[0]!, reactionFace)
+      ? await generated(input.generator, reaction, reactionFace)
       : transferExpression({
           template: input.template,
           templateFace: input.templateFace,
-          reaction: input.reaction.frames[0]!,
+          reaction,
           reactionFace,
           mode: input.mode,
           intensity: input.intensity,
@@ -112,22 +119,7 @@ async function still(input: MemeInput, out: Extract<MemeOutput, { kind: "png" }>
     for (const [k, v] of Object.entries(spent)) timingsMs[k] = (timingsMs[k] ?? 0) + v;
     return png;
   };
-  let image = res.image, scale = 1;
-  let png = await render(image, scale);
-  // A swap's picture is the reaction's size: a phone photo's comes out at 20 MB and more, over what a chat takes.
-  for (let tries = 0; out.maxBytes !== undefined && png.length > out.maxBytes; tries++) {
-    const next = scale * Math.sqrt(out.maxBytes / png.length) * FIT_MARGIN;
-    const width = Math.round(res.image.width * next), height = Math.round(res.image.height * next);
-    if (tries === FIT_TRIES || Math.max(width, height) < FIT_MIN_SIDE) {
-      throw new MimicError(
-        "IMAGE_TOO_LARGE",
-        `The finished picture (${formatSize(png.length)}) is larger than this chat accepts (${formatSize(out.maxBytes)}), even scaled down. Please try a smaller reaction image.`,
-      );
-    }
-    scale = next;
-    image = resizeImage(res.image, width, height);
-    png = await render(image, scale);
-  }
+  const { image, png, scale } = await fitToLimit(res.image, render, out.maxBytes);
   if (scale !== 1) notes.push(`The picture was scaled down to ${image.width}×${image.height} to fit this chat's ${formatSize(out.maxBytes!)} limit.`);
   const changedBox = res.changedBox && scale !== 1 ? scaleBox(res.changedBox, scale, image) : res.changedBox;
   return {
@@ -139,6 +131,42 @@ async function still(input: MemeInput, out: Extract<MemeOutput, { kind: "png" }>
     timingsMs,
     still: { image, changedBox, mouthSynthesised: res.mouthSynthesised },
   };
+}
+
+/** `image` and its face shrunk to `maxSide` on the longer side, or less far where the face would fall under WORK_FACE_PX. */
+function shrunk(image: RgbImage, face: AnalyzedFace, maxSide: number): [RgbImage, AnalyzedFace] {
+  const k = Math.max(maxSide / Math.max(image.width, image.height), Math.min(1, WORK_FACE_PX / face.quality.faceSizePx));
+  if (k >= 1) return [image, face];
+  const width = Math.round(image.width * k);
+  return [resizeImage(image, width, Math.round(image.height * k)), scaledFace(face, width / image.width)];
+}
+
+/**
+ * `image` rendered as a PNG of at most `maxBytes`, shrunk (from the full picture each time) until it fits: a
+ * swap's picture is the reaction's size, and a large photo's PNG can be more than the chat takes. Refused after
+ * FIT_TRIES shrinks, or where fitting would take it under FIT_MIN_SIDE.
+ */
+async function fitToLimit(
+  image: RgbImage,
+  render: (image: RgbImage, scale: number) => Promise<Buffer>,
+  maxBytes: number | undefined,
+): Promise<{ image: RgbImage; png: Buffer; scale: number }> {
+  let shown = image, scale = 1;
+  let png = await render(image, scale);
+  for (let tries = 0; maxBytes !== undefined && png.length > maxBytes; tries++) {
+    const next = scale * Math.sqrt(maxBytes / png.length) * FIT_MARGIN;
+    const width = Math.round(image.width * next), height = Math.round(image.height * next);
+    if (tries === FIT_TRIES || Math.max(width, height) < FIT_MIN_SIDE) {
+      throw new MimicError(
+        "IMAGE_TOO_LARGE",
+        `The finished picture (${formatSize(png.length)}) is larger than this chat accepts (${formatSize(maxBytes)}), even scaled down. Please try a smaller reaction image.`,
+      );
+    }
+    scale = next;
+    shown = resizeImage(image, width, height);
+    png = await render(shown, scale);
+  }
+  return { image: shown, png, scale };
 }
 
 /** Each shrink aims this far under the limit (a smaller picture of a photo packs less tightly per pixel). */

@@ -183,6 +183,9 @@ function generatorFor(job: MemeJob | AnimatedJob, t: EnrolledTemplate, template:
   return (reactions) => generateFrames({ template, templateFace: templateFace(t), templateKey: templateKey(t), reactions, intensity: job.intensity, regions: job.regions });
 }
 
+/** Longest side of a swap meme sent to a chat (a chat shows it far smaller; mimic's is the saved face's, at most 1024). */
+export const SWAP_MAX_SIDE = 2048;
+
 async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
   const clock = new StageClock();
   const t = templateOf(job.template);
@@ -200,7 +203,7 @@ async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
     templateFace: templateFace(t),
     reaction: { frames: [reaction], delaysMs: [0] },
     reactionFaces: [reactionFace],
-    output: { kind: "png", maxBytes: job.byteBudget },
+    output: { kind: "png", maxBytes: job.byteBudget, swapMaxSide: SWAP_MAX_SIDE },
     ...(usesGenerator(job) ? { generator: generatorFor(job, t, template) } : {}),
   });
   clock.timings.transfer = out.timingsMs.transfer ?? 0;

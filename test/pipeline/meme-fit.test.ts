@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { isMimicError } from "../../src/errors.ts";
 import { decodeImage, resizeImage } from "../../src/pipeline/image/index.ts";
 import { assembleMeme, type MemeInput } from "../../src/pipeline/meme.ts";
+import { WORK_FACE_PX } from "../../src/pipeline/transfer/transfer.ts";
 import type { RgbImage } from "../../src/pipeline/types.ts";
 import { useFixtureFaces } from "../helpers/fixture-faces.ts";
 
@@ -19,8 +20,9 @@ function phonePhoto(img: RgbImage, width: number): RgbImage {
 }
 
 describe("a still meme and the chat's byte limit", () => {
-  const swapInto = async (reaction: RgbImage, maxBytes?: number) => {
+  const swapInto = async (reaction: RgbImage, maxBytes?: number, more: Partial<MemeInput> & { swapMaxSide?: number } = {}) => {
     const reactionFace = (await fx.analyzer.analyze(reaction)).faces[0]!;
+    const { swapMaxSide, ...rest } = more;
     const input: MemeInput = {
       template: fx.images.get("grace_hopper_512x512.jpg")!,
       templateFace: fx.faces.get("grace_hopper_512x512.jpg")!,
@@ -28,7 +30,8 @@ describe("a still meme and the chat's byte limit", () => {
       reactionFaces: [reactionFace],
       mode: "swap",
       captions: { top: "when the build", bottom: "finally passes" },
-      output: { kind: "png", ...(maxBytes === undefined ? {} : { maxBytes }) },
+      output: { kind: "png", ...(maxBytes === undefined ? {} : { maxBytes }), ...(swapMaxSide === undefined ? {} : { swapMaxSide }) },
+      ...rest,
     };
     return assembleMeme(input);
   };
@@ -66,4 +69,30 @@ describe("a still meme and the chat's byte limit", () => {
     expect(isMimicError(err) && err.code).toBe("IMAGE_TOO_LARGE");
     expect((err as Error).message).toMatch(/larger than this chat accepts \(20 KiB\), even scaled down/);
   });
+
+  it("makes a swap into a photo over swapMaxSide at that size, the face swapped in it", async () => {
+    const reaction = phonePhoto(fx.images.get("franck_04117.jpg")!, 1600);
+    const res = await swapInto(reaction, undefined, { swapMaxSide: 800 });
+    expect([res.width, res.height]).toEqual([800, Math.round((reaction.height * 800) / reaction.width)]);
+    const png = await decodeImage(res.bytes);
+    const faces = (await fx.analyzer.analyze(png)).faces;
+    expect(faces).toHaveLength(1);
+    const box = res.still!.changedBox!;
+    expect(box.x + box.width).toBeLessThanOrEqual(800);
+    // The face sits where the reaction's did, at the new scale.
+    const original = (await fx.analyzer.analyze(reaction)).faces[0]!.box;
+    expect(Math.abs(faces[0]!.box.x + faces[0]!.box.width / 2 - (original.x + original.width / 2) / 2)).toBeLessThan(12);
+  });
+
+  it("never shrinks the reaction's face under the transfer's working size, and leaves mimic alone", async () => {
+    const reaction = phonePhoto(fx.images.get("franck_04117.jpg")!, 1600);
+    const face = (await fx.analyzer.analyze(reaction)).faces[0]!;
+    const res = await swapInto(reaction, undefined, { swapMaxSide: 200 });
+    expect(res.width).toBeGreaterThan(200);
+    expect(Math.round(face.quality.faceSizePx * (res.width / reaction.width))).toBeGreaterThanOrEqual(WORK_FACE_PX - 1);
+    const mimic = await swapInto(reaction, undefined, { swapMaxSide: 200, mode: "mimic" });
+    const template = fx.images.get("grace_hopper_512x512.jpg")!;
+    expect([mimic.width, mimic.height]).toEqual([template.width, template.height]);
+  });
 });
+

@@ -33,6 +33,15 @@ export function describeFace(landmarks: Float32Array, evidence: FaceEvidence): A
   };
 }
 
+/** The same face in its picture resized by `k`: landmarks, keypoints and irises scale, and the rest follows. */
+export function scaledFace(face: AnalyzedFace, k: number): AnalyzedFace {
+  const scaled = describeFace(
+    face.landmarks.map((v) => v * k),
+    { score: face.score, meshScore: face.meshScore, keypoints: face.keypoints.map((p) => ({ x: p.x * k, y: p.y * k })), sharpness: face.quality.sharpness },
+  );
+  return face.irises ? { ...scaled, irises: face.irises.map((v) => v * k) } : scaled;
+}
+
 const mid = (lm: Float32Array, a: number, b: number): Point => {
   const p = pointOf(lm, a);
   const q = pointOf(lm, b);

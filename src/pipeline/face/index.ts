@@ -31,7 +31,7 @@ export type { FaceRoi } from "./geometry.ts";
 export { iou, nonMaxSuppression } from "./nms.ts";
 export type { Detection } from "./nms.ts";
 export { laplacianVariance } from "./quality.ts";
-export { describeFace, keypointsFromLandmarks } from "./describe.ts";
+export { describeFace, keypointsFromLandmarks, scaledFace } from "./describe.ts";
 export type { FaceEvidence } from "./describe.ts";
 export { DEFAULT_MODELS_DIR } from "./session.ts";
 export type { ExecutionProvider } from "./session.ts";

@@ -59,7 +59,7 @@ export const RING_SCALE = 1.45;
  * instead of one: drawn directly at 80 px they came out jagged (twice the full-size result's edge energy).
  */
 const SMALL_FACE_PX = 180;
-const WORK_FACE_PX = 256;
+export const WORK_FACE_PX = 256;
 /** The largest enlargement (faces from 64 px, the smallest accepted, reach WORK_FACE_PX at 4×). */
 const MAX_WORK_SCALE = 4;
 /** Back-projection rounds for the enlargement (see consistentEnlargement); a third changed under 1 %. */
