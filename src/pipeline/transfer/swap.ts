@@ -80,14 +80,17 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
   // The blend outline: the face oval pulled in a little (most at the forehead, where the template's
   // hairline or fringe would otherwise come along), and never beyond what the warp covered.
   const hard = blendOutline(placed, box, cover, size);
-  const a = maskedStats(canvas, hard);
-  const b = maskedStats(under, hard);
+  // The colour match reads the face within, not its rim: where the outline crosses the reaction's hair, ear or
+  // background (or the user's hair at a temple), that rim would shift the colour of the whole face.
+  const core = erodeMask(Float32Array.from(hard), bw, bh, size * STATS_INSET);
+  const a = maskedStats(canvas, core);
+  const b = maskedStats(under, core);
   const gain = a.std.map((sd, c) => Math.min(2, Math.max(0.5, b.std[c]! / sd)));
   const offset = a.mean.map((m, c) => b.mean[c]! - m * gain[c]!);
   mapColours(canvas, gain, offset);
   // Per-channel means and contrasts leave a colour face colourful in a black-and-white reaction: its
   // colourfulness is brought down to the reaction's (never raised).
-  const keep = Math.min(1, meanSpread(under, hard) / Math.max(1e-3, meanSpread(canvas, hard)));
+  const keep = Math.min(1, meanSpread(under, core) / Math.max(1e-3, meanSpread(canvas, core)));
   if (keep < 1) scaleSaturation(canvas, keep);
   const correction = membraneCorrection(canvas, under, hard);
   for (let i = 0; i < canvas.data.length; i++) {
@@ -125,6 +128,9 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
   timingsMs.total = performance.now() - t0;
   return { image: out, landmarks: placed, expression: applySimilarity(toReaction, read), timingsMs, changedBox, mouthSynthesised };
 }
+
+/** How far inside the blend outline (× the face size) the colour match starts reading the face. */
+const STATS_INSET = 0.06;
 
 /** How far out (× the face outline's distance from its centre) reshapeOutline bends the reaction's picture. */
 const RESHAPE_REACH = 1.7;

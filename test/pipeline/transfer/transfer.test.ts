@@ -544,6 +544,42 @@ describe("transferExpression (swap)", () => {
     }
   });
 
+  it("does not recolour the whole face for what lies at its rim: a bright patch at the reaction's cheek edge", () => {
+    // The colour match read the whole blend region, rim included, where the outline crosses the reaction's
+    // ear, hair or background (or the user's grey hair at a temple): a white patch there shifted every pixel
+    // of the face's far half by 3 levels on average. It now reads the face within STATS_INSET of the rim.
+    const tpl = "grace_hopper_512x512.jpg", rn = "franck_04117.jpg";
+    const reaction = fx.images.get(rn)!, face = fx.faces.get(rn)!;
+    const lm = face.landmarks;
+    const patched: RgbImage = { ...reaction, data: reaction.data.slice() };
+    const radius = 0.08 * face.quality.faceSizePx;
+    for (const i of [234, 93]) {
+      const cx = lm[3 * i]!, cy = lm[3 * i + 1]!;
+      for (let y = Math.floor(cy - radius); y <= cy + radius; y++) {
+        for (let x = Math.floor(cx - radius); x <= cx + radius; x++) {
+          if (Math.hypot(x - cx, y - cy) <= radius) patched.data.set([250, 250, 250], (y * reaction.width + x) * 3);
+        }
+      }
+    }
+    const plain = transferExpression(input(tpl, rn, { mode: "swap" }));
+    const withPatch = transferExpression({ ...input(tpl, rn, { mode: "swap" }), reaction: patched });
+    // The middle of the face's far half (the patch is on the picture's left): its outline drawn in to 60 %.
+    const out = plain.landmarks;
+    const c = [0, 1].map((k) => FACE_OVAL.reduce((a, i) => a + out[3 * i + k]!, 0) / FACE_OVAL.length);
+    const ring = new Float32Array(FACE_OVAL.flatMap((i) => [0, 1].map((k) => c[k]! + (out[3 * i + k]! - c[k]!) * 0.6)));
+    let sum = 0, n = 0;
+    for (let y = 0; y < reaction.height; y++) {
+      for (let x = 0; x < reaction.width; x++) {
+        if (!insidePolygon(ring, x, y) || x < c[0]!) continue; // the half away from the patch
+        const o = (y * reaction.width + x) * 3;
+        for (let k = 0; k < 3; k++) sum += Math.abs(withPatch.image.data[o + k]! - plain.image.data[o + k]!);
+        n += 3;
+      }
+    }
+    expect(n).toBeGreaterThan(10_000);
+    expect(sum / n).toBeLessThan(1.5);
+  });
+
   it("bends the reaction's picture to the user's face outline: what lay just outside the reaction's face lies just outside the user's", () => {
     // grace_hopper's face is shorter and narrower than franck's laughing one. Without the bend, the pixels just
     // outside her pasted outline were franck's own cheeks and chin (skin where the blue backdrop or his neck
