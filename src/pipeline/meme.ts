@@ -7,11 +7,10 @@
 import { formatSize, MimicError } from "../errors.ts";
 import { animatedMemeFrames, type AnimatedMemeResult, type FrameGenerator } from "./animate/meme.ts";
 import type { MorphOptions } from "./animate/morph.ts";
-import { scaledFace } from "./face/index.ts";
 import { resizeImage } from "./image/index.ts";
 import { faceAvoidBox, prepareCaptions, renderMeme, type CaptionText } from "./render/index.ts";
 import type { Regions } from "./transfer/expression.ts";
-import { transferExpression, WORK_FACE_PX, type TransferMode } from "./transfer/transfer.ts";
+import { swapWorkingCopy, transferExpression, type TransferMode } from "./transfer/transfer.ts";
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "./types.ts";
 import { encodeAnimation, type AnimationFormat } from "./video/animation.ts";
 
@@ -23,7 +22,7 @@ export type MemeOutput =
       maxBytes?: number;
       /**
        * A swap's picture is the reaction's: a larger one is shrunk to this longest side before the transfer
-       * (never its face below WORK_FACE_PX). Chats show far less, and the transfer's time grows with the face.
+       * (swapWorkingCopy: never its face under the transfer's working size).
        */
       swapMaxSide?: number;
     }
@@ -95,7 +94,7 @@ async function still(input: MemeInput, out: Extract<MemeOutput, { kind: "png" }>
   const found = input.reactionFaces?.[0];
   if (!found) throw new MimicError("NO_FACE", "No face found in the reaction image. Send one where a face looks roughly at the camera.");
   const t = performance.now();
-  const [reaction, reactionFace] = input.mode === "swap" && out.swapMaxSide ? shrunk(input.reaction.frames[0]!, found, out.swapMaxSide) : [input.reaction.frames[0]!, found];
+  const [reaction, reactionFace] = input.mode === "swap" && out.swapMaxSide ? swapWorkingCopy(input.reaction.frames[0]!, found, out.swapMaxSide) : [input.reaction.frames[0]!, found];
   const res =
     input.generator && (input.mode ?? "mimic") === "mimic"
       ? await generated(input.generator, reaction, reactionFace)
@@ -131,14 +130,6 @@ async function still(input: MemeInput, out: Extract<MemeOutput, { kind: "png" }>
     timingsMs,
     still: { image, changedBox, mouthSynthesised: res.mouthSynthesised },
   };
-}
-
-/** `image` and its face shrunk to `maxSide` on the longer side, or less far where the face would fall under WORK_FACE_PX. */
-function shrunk(image: RgbImage, face: AnalyzedFace, maxSide: number): [RgbImage, AnalyzedFace] {
-  const k = Math.max(maxSide / Math.max(image.width, image.height), Math.min(1, WORK_FACE_PX / face.quality.faceSizePx));
-  if (k >= 1) return [image, face];
-  const width = Math.round(image.width * k);
-  return [resizeImage(image, width, Math.round(image.height * k)), scaledFace(face, width / image.width)];
 }
 
 /**

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { isMimicError } from "../../src/errors.ts";
 import { decodeImage, resizeImage } from "../../src/pipeline/image/index.ts";
+import { animatedMemeFrames, DEFAULT_ANIMATION_SIZE } from "../../src/pipeline/animate/meme.ts";
 import { assembleMeme, type MemeInput } from "../../src/pipeline/meme.ts";
+import { swapWorkingCopy, transferExpression } from "../../src/pipeline/transfer/index.ts";
 import { WORK_FACE_PX } from "../../src/pipeline/transfer/transfer.ts";
 import type { RgbImage } from "../../src/pipeline/types.ts";
 import { useFixtureFaces } from "../helpers/fixture-faces.ts";
@@ -93,6 +95,22 @@ describe("a still meme and the chat's byte limit", () => {
     const mimic = await swapInto(reaction, undefined, { swapMaxSide: 200, mode: "mimic" });
     const template = fx.images.get("grace_hopper_512x512.jpg")!;
     expect([mimic.width, mimic.height]).toEqual([template.width, template.height]);
+  });
+
+  it("swaps a still into a morph at twice the animation's size, not at the photo's", async () => {
+    const reaction = phonePhoto(fx.images.get("franck_04117.jpg")!, 1600);
+    const reactionFace = (await fx.analyzer.analyze(reaction)).faces[0]!;
+    const template = fx.images.get("grace_hopper_512x512.jpg")!, templateFace = fx.faces.get("grace_hopper_512x512.jpg")!;
+    const morph = await animatedMemeFrames({ template, templateFace, reaction: { frames: [reaction], delaysMs: [0] }, reactionFaces: [reactionFace], mode: "swap", morph: { loop: "forward" } });
+    // The last frame is the swap itself at the animation's size: made from the 768-px working copy.
+    const [copy, copyFace] = swapWorkingCopy(reaction, reactionFace, 2 * DEFAULT_ANIMATION_SIZE);
+    expect(copy.width).toBe(2 * DEFAULT_ANIMATION_SIZE);
+    const swapped = transferExpression({ template, templateFace, reaction: copy, reactionFace: copyFace, mode: "swap" }).image;
+    const last = morph.frames.at(-1)!;
+    const expected = resizeImage(swapped, last.width, last.height);
+    let off = 0;
+    for (let i = 0; i < last.data.length; i++) off = Math.max(off, Math.abs(last.data[i]! - expected.data[i]!));
+    expect(off).toBeLessThanOrEqual(2);
   });
 });
 

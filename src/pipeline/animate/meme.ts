@@ -3,7 +3,7 @@ import { encodeGif, type EncodedGif } from "../gif/index.ts";
 import { resizeImage } from "../image/index.ts";
 import { applyOverlay, faceAvoidBox, renderCaptionOverlay, type MemeCaptions } from "../render/index.ts";
 import { renderVisibleMark } from "../provenance/visible.ts";
-import { transferExpression, type Regions, type TransferMode } from "../transfer/index.ts";
+import { swapWorkingCopy, transferExpression, type Regions, type TransferMode } from "../transfer/index.ts";
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { scalePoints } from "./geometry.ts";
 import { morphExpression, morphFaces, type MorphOptions } from "./morph.ts";
@@ -119,11 +119,14 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
       throw new MimicError("NO_FACE", "No face found in the reaction image. Send one where a face looks roughly at the camera.");
     }
     const mode = input.mode ?? "mimic";
+    // swap: the morph is drawn at the animation's size, so the reaction is swapped at twice that, not at a
+    // phone photo's full size.
+    const [still, stillFace] = mode === "swap" ? swapWorkingCopy(reaction.frames[0], face, 2 * (input.size ?? DEFAULT_ANIMATION_SIZE)) : [reaction.frames[0], face];
     const result = transferExpression({
       template,
       templateFace,
-      reaction: reaction.frames[0],
-      reactionFace: face,
+      reaction: still,
+      reactionFace: stillFace,
       mode,
       intensity: input.intensity,
       regions: input.regions,
@@ -131,8 +134,8 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
     lap("transfer");
     // mimic: the user's photo moves into the reaction's expression. swap: the reaction's face turns into
     // the user's (reaction-framed; the residual texture fade carries the identity change).
-    const start = mode === "swap" ? reaction.frames[0] : template;
-    const startLandmarks = mode === "swap" ? face.landmarks : templateFace.landmarks;
+    const start = mode === "swap" ? still : template;
+    const startLandmarks = mode === "swap" ? stillFace.landmarks : templateFace.landmarks;
     const sk = scaleFor(start, input.size ?? DEFAULT_ANIMATION_SIZE);
     const sw = Math.max(1, Math.round(start.width * sk));
     const sh = Math.max(1, Math.round(start.height * sk));

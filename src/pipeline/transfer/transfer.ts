@@ -1,7 +1,8 @@
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { enlargeCatmullRom, faceMeshPoints, movedTriangles, triangulate, warpTriangles } from "../warp/index.ts";
 import { MESH_POINTS } from "../warp/landmarks.ts";
-import { copyImage, cropImage, shrinkByBox } from "../image/index.ts";
+import { scaledFace } from "../face/describe.ts";
+import { copyImage, cropImage, resizeImage, shrinkByBox } from "../image/index.ts";
 import { blendPatch, diffBox, featherInside, pointsBox } from "./blend.ts";
 import { retargetExpression, type Regions } from "./expression.ts";
 import { drawnEyelids, paintEyes } from "./eyes.ts";
@@ -71,6 +72,18 @@ const STILL_PX = 0.02;
  * Expression transfer: a pure function of plain data (runs in a worker thread), all pixel work on typed
  * arrays. Throws MimicError (FACE_UNUSABLE) when either face cannot give a believable result.
  */
+/**
+ * A swap's picture is the reaction's: `image` and its face shrunk to `maxSide` on the longer side before the
+ * transfer, or less far where the face would fall under WORK_FACE_PX (never enlarged). A phone photo is far
+ * larger than a chat shows or an animation is drawn, and the swap's time grows with the face.
+ */
+export function swapWorkingCopy(image: RgbImage, face: AnalyzedFace, maxSide: number): [RgbImage, AnalyzedFace] {
+  const k = Math.max(maxSide / Math.max(image.width, image.height), Math.min(1, WORK_FACE_PX / face.quality.faceSizePx));
+  if (k >= 1) return [image, face];
+  const width = Math.round(image.width * k);
+  return [resizeImage(image, width, Math.round(image.height * k)), scaledFace(face, width / image.width)];
+}
+
 export function transferExpression(input: TransferInput): TransferResult {
   const t0 = performance.now();
   checkFace(input.templateFace, "template");
