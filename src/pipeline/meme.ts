@@ -110,9 +110,9 @@ async function still(input: MemeInput, out: Extract<MemeOutput, { kind: "png" }>
   timingsMs.transfer = performance.now() - t;
   for (const [k, v] of Object.entries(res.timingsMs)) if (k !== "total") timingsMs[`transfer.${k}`] = v;
   await input.check?.([res.image]);
-  const render = async (image: RgbImage, scale: number) => {
-    const landmarks = scale === 1 ? res.landmarks : res.landmarks.map((v, i) => (i % 3 === 2 ? v : v * scale));
-    const avoid = faceAvoidBox(landmarks, image.width, image.height);
+  // Image fractions: the same box however far the picture is shrunk to fit.
+  const avoid = faceAvoidBox(res.landmarks, res.image.width, res.image.height);
+  const render = async (image: RgbImage) => {
     const spent: StageTimings = {};
     const png = await renderMeme(image, { ...captions, avoid }, { visibleMark: input.visibleMark, compressionLevel: out.compressionLevel, timingsMs: spent });
     for (const [k, v] of Object.entries(spent)) timingsMs[k] = (timingsMs[k] ?? 0) + v;
@@ -139,11 +139,11 @@ async function still(input: MemeInput, out: Extract<MemeOutput, { kind: "png" }>
  */
 async function fitToLimit(
   image: RgbImage,
-  render: (image: RgbImage, scale: number) => Promise<Buffer>,
+  render: (image: RgbImage) => Promise<Buffer>,
   maxBytes: number | undefined,
 ): Promise<{ image: RgbImage; png: Buffer; scale: number }> {
   let shown = image, scale = 1;
-  let png = await render(image, scale);
+  let png = await render(image);
   for (let tries = 0; maxBytes !== undefined && png.length > maxBytes; tries++) {
     const next = scale * Math.sqrt(maxBytes / png.length) * FIT_MARGIN;
     const width = Math.round(image.width * next), height = Math.round(image.height * next);
@@ -155,7 +155,7 @@ async function fitToLimit(
     }
     scale = next;
     shown = resizeImage(image, width, height);
-    png = await render(shown, scale);
+    png = await render(shown);
   }
   return { image: shown, png, scale };
 }

@@ -69,10 +69,6 @@ const BACK_PROJECTIONS = 2;
 const STILL_PX = 0.02;
 
 /**
- * Expression transfer: a pure function of plain data (runs in a worker thread), all pixel work on typed
- * arrays. Throws MimicError (FACE_UNUSABLE) when either face cannot give a believable result.
- */
-/**
  * A swap's picture is the reaction's: `image` and its face shrunk to `maxSide` on the longer side before the
  * transfer, or less far where the face would fall under WORK_FACE_PX (never enlarged). A phone photo is far
  * larger than a chat shows or an animation is drawn, and the swap's time grows with the face.
@@ -84,6 +80,10 @@ export function swapWorkingCopy(image: RgbImage, face: AnalyzedFace, maxSide: nu
   return [resizeImage(image, width, Math.round(image.height * k)), scaledFace(face, width / image.width)];
 }
 
+/**
+ * Expression transfer: a pure function of plain data (runs in a worker thread), all pixel work on typed
+ * arrays. Throws MimicError (FACE_UNUSABLE) when either face cannot give a believable result.
+ */
 export function transferExpression(input: TransferInput): TransferResult {
   const t0 = performance.now();
   checkFace(input.templateFace, "template");
