@@ -100,7 +100,7 @@ const FEATHER_SHARE = 0.01;
  */
 const CLOSING_GROW = 2 * FEATHER_MAX;
 
-/** An opening mouth's interior edge is at most this share of its lip gap wide (at least 1 px). */
+/** An open mouth's interior edge (opening, or a swap's in place) is at most this share of its lip gap wide (at least 1 px). */
 const OPENING_FEATHER_SHARE = 0.25;
 
 /**
@@ -151,9 +151,9 @@ export function paintMouthInterior(
   // often sit on the lip itself (franck_04117's lower ones ~8 px into it), and that strip of the reaction's
   // lip, pasted inside the template's lips, read as a swollen lower lip with a red rim.
   const srcRing = edge === "opening" ? visibleInnerRing(reaction, reactionLm) : innerLipPolygon(reactionLm);
-  // An opening's soft edge is also kept to a share of its gap: a full feather left a small parting (6 px) a
-  // veiled, lip-tinted core the analyzer read as half as open.
-  const feather = edge === "opening" ? Math.min(mouthFeather(faceSize), Math.max(1, middleGap(outLm) * OPENING_FEATHER_SHARE)) : mouthFeather(faceSize);
+  // An opening's soft edge (a swap's too) is kept to a share of its gap: a full feather left a small parting
+  // (6 px) a veiled, lip-tinted core the analyzer read as half as open.
+  const feather = edge !== "closing" ? Math.min(mouthFeather(faceSize), Math.max(1, middleGap(outLm) * OPENING_FEATHER_SHARE)) : mouthFeather(faceSize);
   // A thin (closing) ring grows across the mouth line too: grown only radially, its flat sides would stay a
   // sliver that the feather erodes away, leaving squeezed teeth visible towards the corners.
   const closing = edge === "closing";
