@@ -236,12 +236,79 @@ export function shrinkByBox(src: RgbImage, factor: number): RgbImage {
   return { data: out, width: w, height: h };
 }
 
-/** Resizes to exactly width × height (bilinear, box-prefiltered when shrinking more than 2×). */
+/**
+ * Resizes to exactly width × height: a shrink of more than 2× on both axes averages the source area under each
+ * output pixel (bilinear sampling reads 2 × 2 pixels per output pixel, so beyond 2× it skips some, and a
+ * wrinkle, a lash or a stripe came out as speckle); otherwise bilinear.
+ */
 export function resizeImage(src: RgbImage, width: number, height: number): RgbImage {
+  if (width * 2 < src.width && height * 2 < src.height) {
+    // Whole blocks first (integer sums), the rest by area: nearly the same average, 3× faster on 12 MP.
+    const box = Math.floor(Math.min(src.width / width, src.height / height) / 2);
+    return box >= 2 ? shrinkByArea(shrinkByBox(src, box), width, height, src.width / box, src.height / box) : shrinkByArea(src, width, height);
+  }
   const k = Math.floor(Math.min(src.width / width, src.height / height) / 1.5);
   const base = k >= 2 ? shrinkByBox(src, k) : src;
   const m: Affine = [width / base.width, 0, 0, 0, height / base.height, 0];
   return warpAffine(base, m, width, height);
+}
+
+/**
+ * Area average onto a smaller grid (any ratio, separable): each output pixel covers src/out source pixels.
+ * `spanX`, `spanY`: the width and height the source stands for (a box shrink drops a partial block at the edge).
+ */
+function shrinkByArea(src: RgbImage, width: number, height: number, spanX = src.width, spanY = src.height): RgbImage {
+  const xs = areaTaps(spanX, width, src.width), ys = areaTaps(spanY, height, src.height);
+  const d = src.data, line = width * 3, srcLine = src.width * 3;
+  const xStart = xs.start, xIndex = xs.index, xWeight = xs.weight;
+  const out = new Uint8Array(line * height);
+  const acc = new Float32Array(line);
+  for (let y = 0; y < height; y++) {
+    acc.fill(0.5); // rounds on the truncating store below
+    for (let ty = ys.start[y]!; ty < ys.start[y + 1]!; ty++) {
+      const row = ys.index[ty]! * srcLine, wy = ys.weight[ty]!;
+      for (let x = 0, o = 0; x < width; x++, o += 3) {
+        let r = 0, g = 0, b = 0;
+        const end = xStart[x + 1]!;
+        for (let t = xStart[x]!; t < end; t++) {
+          const p = row + xIndex[t]! * 3, w = xWeight[t]!;
+          r += d[p]! * w;
+          g += d[p + 1]! * w;
+          b += d[p + 2]! * w;
+        }
+        acc[o]! += r * wy;
+        acc[o + 1]! += g * wy;
+        acc[o + 2]! += b * wy;
+      }
+    }
+    out.set(acc, y * line);
+  }
+  return { data: out, width, height };
+}
+
+/**
+ * For each of `m` output pixels over a source span `n` long (`have` whole pixels of it exist), the source
+ * pixels it overlaps and the share of its area each holds (shares renormalised where the span runs past them).
+ */
+function areaTaps(n: number, m: number, have: number): { start: Uint32Array; index: Uint32Array; weight: Float32Array } {
+  const ratio = n / m;
+  const start = new Uint32Array(m + 1);
+  const index: number[] = [], weight: number[] = [];
+  for (let x = 0; x < m; x++) {
+    start[x] = index.length;
+    const a = x * ratio, b = Math.min(have, (x + 1) * ratio);
+    let total = 0;
+    for (let i = Math.floor(a); i < b; i++) {
+      const cover = Math.min(b, i + 1) - Math.max(a, i);
+      if (cover <= 1e-9) continue;
+      index.push(i);
+      weight.push(cover);
+      total += cover;
+    }
+    for (let t = start[x]!; t < index.length; t++) weight[t]! /= total;
+  }
+  start[m] = index.length;
+  return { start, index: Uint32Array.from(index), weight: Float32Array.from(weight) };
 }
 
 /** Copies the part of `src` inside `box` (rounded to whole pixels, clipped to the image). */

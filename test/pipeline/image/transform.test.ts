@@ -85,6 +85,38 @@ describe("pixel helpers", () => {
     expect(Array.from(s.data.subarray((20 * 64 + 30) * 3, (20 * 64 + 31) * 3))).toEqual([10, 200, 30]);
   });
 
+  it("averages what a shrink of more than 2× covers: fine stripes come out flat, not as speckle", () => {
+    // Bilinear sampling at 2.5× read two of every five one-pixel stripes: 0 and 255 bands in the result.
+    const w = 500, h = 400, stripes = solidImage(w, h, [0, 0, 0]);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x += 2) stripes.data.fill(255, (y * w + x) * 3, (y * w + x) * 3 + 3);
+    for (const k of [2.5, 3.3, 7]) {
+      const s = resizeImage(stripes, Math.round(w / k), Math.round(h / k));
+      const v = Array.from(s.data);
+      expect(Math.max(...v) - Math.min(...v), `${k}×`).toBeLessThan(255 / k + 2);
+    }
+  });
+
+  it("keeps a shrunk picture in place: a bright square lands where its scaled position says", () => {
+    // The larger shrinks sum whole blocks first; the block sum drops a partial block at the edge, which must
+    // not stretch the picture.
+    const w = 1001, h = 803, img = solidImage(w, h, [0, 0, 0]);
+    const [x0, y0, side] = [700, 500, 60];
+    for (let y = y0; y < y0 + side; y++) img.data.fill(255, (y * w + x0) * 3, (y * w + x0 + side) * 3);
+    for (const k of [2.2, 4.5, 9]) {
+      const W = Math.round(w / k), H = Math.round(h / k);
+      const s = resizeImage(img, W, H);
+      let sx = 0, sy = 0, m = 0;
+      for (let i = 0; i < W * H; i++) {
+        const v = s.data[i * 3]!;
+        sx += v * ((i % W) + 0.5);
+        sy += v * (Math.floor(i / W) + 0.5);
+        m += v;
+      }
+      expect(Math.abs(sx / m - (x0 + side / 2) * (W / w)), `${k}× x`).toBeLessThan(0.05);
+      expect(Math.abs(sy / m - (y0 + side / 2) * (H / h)), `${k}× y`).toBeLessThan(0.05);
+    }
+  });
+
   it("crops and pastes", () => {
     const img = pattern(30, 20);
     const c = cropImage(img, { x: 5, y: 6, width: 10, height: 4 });
