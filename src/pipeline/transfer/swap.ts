@@ -1,7 +1,7 @@
-import type { Box, RgbImage, StageTimings } from "../types.ts";
+import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { faceMeshPoints, triangulate, unfoldMesh, warpTriangles } from "../warp/index.ts";
 import { FACE_OVAL, MESH_POINTS, STABLE } from "../warp/landmarks.ts";
-import { copyImage, cropImage } from "../image/index.ts";
+import { copyImage, cropImage, resizeImage } from "../image/index.ts";
 import { blendPatch, boxBlurMask, diffBox, erodeMask, mapColours, maskedStats, meanSpread, membraneCorrection, pointsBox, scaleSaturation } from "./blend.ts";
 import { retargetExpression, type Regions } from "./expression.ts";
 import { drawnEyelids, paintEyes } from "./eyes.ts";
@@ -21,7 +21,8 @@ import type { TransferInput, TransferResult } from "./transfer.ts";
  * mouth interior is kept when its mouth is open.
  */
 export function swapFace(input: TransferInput, intensity: number, regions: Regions, t0: number): TransferResult {
-  const { template, templateFace, reaction, reactionFace } = input;
+  const { reaction, reactionFace } = input;
+  const [template, templateFace] = faceAtScale(input.template, input.templateFace, faceSize(reactionFace.landmarks) / faceSize(input.templateFace.landmarks));
   const timingsMs: StageTimings = {};
   const out = copyImage(reaction);
   let t = performance.now();
@@ -127,6 +128,34 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
   const changedBox = diffBox(reaction, out, unionBox(box, reshaped));
   timingsMs.total = performance.now() - t0;
   return { image: out, landmarks: placed, expression: applySimilarity(toReaction, read), timingsMs, changedBox, mouthSynthesised };
+}
+
+/** A user's face more than this many times the reaction's is shrunk to the reaction's size before the warp. */
+const MAX_MINIFY = 1.25;
+
+/**
+ * The user's face region, shrunk by area averaging where the reaction's face is far smaller: the warp samples
+ * bilinearly, and a saved face three times the reaction's read one source pixel in nine (wrinkles, lashes and
+ * spectacle rims came out as speckle). Landmarks and irises follow (pixel centres at whole coordinates).
+ */
+function faceAtScale(image: RgbImage, face: AnalyzedFace, scale: number): [RgbImage, AnalyzedFace] {
+  if (scale * MAX_MINIFY >= 1) return [image, face];
+  const lm = face.landmarks;
+  const margin = faceSize(lm) * 0.1;
+  const box = pointsBox(Float32Array.from({ length: MESH_POINTS * 2 }, (_, k) => lm[3 * (k >> 1) + (k & 1)]!), image.width, image.height, margin);
+  const crop = cropImage(image, box);
+  const small = resizeImage(crop, Math.max(1, Math.round(crop.width * scale)), Math.max(1, Math.round(crop.height * scale)));
+  const kx = small.width / crop.width, ky = small.height / crop.height;
+  const map = (v: Float32Array) => {
+    const out = v.slice();
+    for (let i = 0; i < out.length; i += 3) {
+      out[i] = (v[i]! - box.x + 0.5) * kx - 0.5;
+      out[i + 1] = (v[i + 1]! - box.y + 0.5) * ky - 0.5;
+      out[i + 2] = v[i + 2]! * kx;
+    }
+    return out;
+  };
+  return [small, { ...face, landmarks: map(lm), ...(face.irises ? { irises: map(face.irises) } : {}) }];
 }
 
 /** How far inside the blend outline (× the face size) the colour match starts reading the face. */
