@@ -2,7 +2,7 @@ import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { faceMeshPoints, triangulate, unfoldMesh, warpTriangles } from "../warp/index.ts";
 import { FACE_OVAL, MESH_POINTS, STABLE } from "../warp/landmarks.ts";
 import { copyImage, cropImage, resizeImage } from "../image/index.ts";
-import { blendPatch, boxBlurMask, diffBox, erodeMask, mapColours, maskedStats, meanSpread, membraneCorrection, pointsBox, scaleSaturation } from "./blend.ts";
+import { blendPatch, boxBlurMask, diffBox, erodeMask, mapColoursDarkToDark, maskedLuma, maskedQuantile, maskedStats, meanSpread, membraneCorrection, pointsBox, scaleSaturation } from "./blend.ts";
 import { retargetExpression, type Regions } from "./expression.ts";
 import { drawnEyelids, paintEyes } from "./eyes.ts";
 import { keepUnfolded } from "./fold.ts";
@@ -88,7 +88,9 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
   const b = maskedStats(under, core);
   const gain = a.std.map((sd, c) => Math.min(2, Math.max(0.5, b.std[c]! / sd)));
   const offset = a.mean.map((m, c) => b.mean[c]! - m * gain[c]!);
-  mapColours(canvas, gain, offset);
+  // Darker than the skin's usual range (its mean less one spread), tones go towards the reaction's own darkest.
+  const skin = maskedLuma(canvas, core);
+  mapColoursDarkToDark(canvas, gain, offset, maskedQuantile(under, core, 0.01), Math.max(1, skin.mean - skin.std));
   // Per-channel means and contrasts leave a colour face colourful in a black-and-white reaction: its
   // colourfulness is brought down to the reaction's (never raised).
   const keep = Math.min(1, meanSpread(under, core) / Math.max(1e-3, meanSpread(canvas, core)));

@@ -546,6 +546,45 @@ describe("transferExpression (swap)", () => {
     }
   });
 
+  it("keeps black black: a red print's spectacle frames and the shadow under its jaw come out as dark as the reaction's darks, not teal", () => {
+    // The colour match maps each channel by a gain and an offset fitted to the skin. grace's print is far redder
+    // than franck's webcam frame, so black went to the offsets (about −12, +34, +40): her frames' rims and the
+    // shadow by her ear came out teal. Measured on the darkest 3 % of the face: their tint (ln G/R, ln B/R)
+    // against the reaction's own darkest 3 %, 0.48 / 0.57 / 1.72 apart (the last crushed to a deep red).
+    const darkTint = (img: RgbImage, lm: Float32Array) => {
+      const c = [0, 1].map((k) => FACE_OVAL.reduce((a, i) => a + lm[3 * i + k]!, 0) / FACE_OVAL.length);
+      const ring = new Float32Array(FACE_OVAL.flatMap((i) => [0, 1].map((k) => c[k]! + (lm[3 * i + k]! - c[k]!) * 0.8)));
+      const px: [number, number, number, number][] = [];
+      for (let y = 0; y < img.height; y++) {
+        for (let x = 0; x < img.width; x++) {
+          if (!insidePolygon(ring, x, y)) continue;
+          const o = (y * img.width + x) * 3, [r, g, b] = [img.data[o]!, img.data[o + 1]!, img.data[o + 2]!];
+          px.push([0.299 * r + 0.587 * g + 0.114 * b, r, g, b]);
+        }
+      }
+      px.sort((p, q) => p[0] - q[0]);
+      const dark = px.slice(0, Math.ceil(px.length * 0.03));
+      const [r, g, b] = [1, 2, 3].map((k) => dark.reduce((s, p) => s + p[k]!, 0) / dark.length) as [number, number, number];
+      return [Math.log((g + 1) / (r + 1)), Math.log((b + 1) / (r + 1))] as const;
+    };
+    const apart: string[] = [];
+    let sum = 0;
+    for (const [tpl, reaction] of [
+      ["grace_hopper_512x512.jpg", "franck_04117.jpg"],
+      ["grace_hopper_512x512.jpg", "astronaut.png"],
+      ["franck_01829.jpg", "grace_hopper_512x512.jpg"],
+    ] as [Name, Name][]) {
+      const res = transferExpression(input(tpl, reaction, { mode: "swap" }));
+      const want = darkTint(fx.images.get(reaction)!, fx.faces.get(reaction)!.landmarks);
+      const got = darkTint(res.image, res.landmarks);
+      const d = Math.hypot(got[0] - want[0], got[1] - want[1]);
+      apart.push(`${tpl} into ${reaction}: ${d.toFixed(2)}`);
+      sum += d;
+      expect(d, apart.join("; ")).toBeLessThan(0.5);
+    }
+    expect(sum / 3, apart.join("; ")).toBeLessThan(0.35);
+  });
+
   it("does not recolour the whole face for what lies at its rim: a bright patch at the reaction's cheek edge", () => {
     // The colour match read the whole blend region, rim included, where the outline crosses the reaction's
     // ear, hair or background (or the user's grey hair at a temple): a white patch there shifted every pixel
