@@ -4,14 +4,9 @@ import type { RgbImage } from "../../src/pipeline/types.ts";
 import { faceMeshTriangles, warpTriangles } from "../../src/pipeline/warp/index.ts";
 import {
   CHIN,
-  LIPS_INNER_LOWER,
-  LIPS_INNER_UPPER,
-  LIPS_MID_LOWER,
-  LIPS_MID_UPPER,
   LIPS_OUTER_LOWER,
-  LIPS_OUTER_UPPER,
-  LIPS_SEMI_OUTER_LOWER,
-  LIPS_SEMI_OUTER_UPPER,
+  LOWER_LIP_ROWS,
+  UPPER_LIP_ROWS,
 } from "../../src/pipeline/warp/landmarks.ts";
 
 /**
@@ -31,9 +26,6 @@ export interface OvalMouth {
   cornerRaise?: number;
 }
 
-const UPPER_ROWS = [LIPS_INNER_UPPER, LIPS_MID_UPPER, LIPS_SEMI_OUTER_UPPER, LIPS_OUTER_UPPER] as const;
-const LOWER_ROWS = [LIPS_INNER_LOWER, LIPS_MID_LOWER, LIPS_SEMI_OUTER_LOWER, LIPS_OUTER_LOWER] as const;
-
 /** The lips as concentric ellipses (an "O", or any round opening); the chin drops with the lower lip. */
 export function ovalMouth(lm: Float32Array, m: OvalMouth): Float32Array {
   const f = localFrame(lm);
@@ -48,7 +40,7 @@ export function ovalMouth(lm: Float32Array, m: OvalMouth): Float32Array {
     const a = m.inner.a + (m.outer.a - m.inner.a) * t, b = m.inner.b + (m.outer.b - m.inner.b) * t;
     for (let j = 0; j <= 10; j++) {
       const th = (Math.PI * j) / 10;
-      for (const [row, sign] of [[UPPER_ROWS[r]!, -1], [LOWER_ROWS[r]!, 1]] as const) {
+      for (const [row, sign] of [[UPPER_LIP_ROWS[r]!, -1], [LOWER_LIP_ROWS[r]!, 1]] as const) {
         const px = -a * Math.cos(th), py = sign * b * Math.sin(th) * (j < 5 ? skew : 1);
         loc[X(row[j]!)] = cx + px * Math.cos(tilt) - py * Math.sin(tilt);
         loc[Y(row[j]!)] = cy + px * Math.sin(tilt) + py * Math.cos(tilt) - (j === 0 || j === 10 ? (m.cornerRaise ?? 0) : 0);
@@ -67,8 +59,8 @@ export function partedLips(lm: Float32Array, px: number): Float32Array {
   const g = px / f.unit;
   for (let j = 1; j < 10; j++) {
     const w = Math.sin((Math.PI * j) / 10);
-    for (const row of UPPER_ROWS) loc[3 * row[j]! + 1]! -= 0.4 * g * w;
-    for (const row of LOWER_ROWS) loc[3 * row[j]! + 1]! += 0.6 * g * w;
+    for (const row of UPPER_LIP_ROWS) loc[3 * row[j]! + 1]! -= 0.4 * g * w;
+    for (const row of LOWER_LIP_ROWS) loc[3 * row[j]! + 1]! += 0.6 * g * w;
   }
   return fromLocal(f, loc);
 }

@@ -8,12 +8,8 @@ import {
   LEFT_EYE_UPPER_FOLD,
   LIPS_INNER_LOWER,
   LIPS_INNER_UPPER,
-  LIPS_MID_LOWER,
-  LIPS_MID_UPPER,
   LIPS_OUTER_LOWER,
-  LIPS_OUTER_UPPER,
-  LIPS_SEMI_OUTER_LOWER,
-  LIPS_SEMI_OUTER_UPPER,
+  LOWER_LIP_ROWS,
   MESH_POINTS,
   MOUTH_CORNER_LEFT,
   MOUTH_CORNER_RIGHT,
@@ -23,6 +19,7 @@ import {
   RIGHT_EYE_LOWER_FOLD,
   RIGHT_EYE_UPPER_FOLD,
   STABLE,
+  UPPER_LIP_ROWS,
 } from "../warp/landmarks.ts";
 import { alignSimilarity, applySimilarity, fromLocal, localFrame, toLocal } from "./geometry.ts";
 import { browHeight, eyeOpen, measureLocal } from "./measure.ts";
@@ -115,9 +112,6 @@ const JAW_SHARE = 0.2;
 const CHIN_BOTTOM = 152;
 /** Of a mouth opening, how much is the upper lip rising (the rest is the jaw dropping). */
 const UPPER_LIP_SHARE = 0.37;
-
-const UPPER_LIP_ROWS = [LIPS_INNER_UPPER, LIPS_MID_UPPER, LIPS_SEMI_OUTER_UPPER, LIPS_OUTER_UPPER] as const;
-const LOWER_LIP_ROWS = [LIPS_INNER_LOWER, LIPS_MID_LOWER, LIPS_SEMI_OUTER_LOWER, LIPS_OUTER_LOWER] as const;
 
 const uniq = (xs: Iterable<number>) => [...new Set(xs)];
 /** Every lip point once (rows share their corner points). */

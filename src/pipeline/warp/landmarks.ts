@@ -22,6 +22,9 @@ export const LIPS_SEMI_OUTER_LOWER = [76, 77, 90, 180, 85, 16, 315, 404, 320, 30
 export const LIPS_SEMI_OUTER_UPPER = [76, 184, 74, 73, 72, 11, 302, 303, 304, 408, 306] as const;
 
 export const INNER_LIP_RING: readonly number[] = [...LIPS_INNER_LOWER, ...LIPS_INNER_UPPER.slice(1, -1).reverse()];
+/** Each lip's four rows, inner edge to outer edge, column j of one row above or below column j of the next. */
+export const UPPER_LIP_ROWS = [LIPS_INNER_UPPER, LIPS_MID_UPPER, LIPS_SEMI_OUTER_UPPER, LIPS_OUTER_UPPER] as const;
+export const LOWER_LIP_ROWS = [LIPS_INNER_LOWER, LIPS_MID_LOWER, LIPS_SEMI_OUTER_LOWER, LIPS_OUTER_LOWER] as const;
 
 /** Eye rings: lower lid from outer corner to inner corner, upper lid likewise (shared corners). */
 export const RIGHT_EYE_LOWER = [33, 7, 163, 144, 145, 153, 154, 155, 133] as const;
