@@ -88,9 +88,9 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
   const b = maskedStats(under, core);
   const gain = a.std.map((sd, c) => Math.min(2, Math.max(0.5, b.std[c]! / sd)));
   const offset = a.mean.map((m, c) => b.mean[c]! - m * gain[c]!);
-  // Darker than the skin's usual range (its mean less one spread), tones go towards the reaction's own darkest.
+  // Darker than the skin's range (DARK_SPREADS under its mean luma), tones go towards the reaction's own darkest.
   const skin = maskedLuma(canvas, core);
-  mapColoursDarkToDark(canvas, gain, offset, maskedQuantile(under, core, 0.01), Math.max(1, skin.mean - skin.std));
+  mapColoursDarkToDark(canvas, gain, offset, maskedQuantile(under, core, 0.01), Math.max(1, skin.mean - DARK_SPREADS * skin.std));
   // Per-channel means and contrasts leave a colour face colourful in a black-and-white reaction: its
   // colourfulness is brought down to the reaction's (never raised).
   const keep = Math.min(1, meanSpread(under, core) / Math.max(1e-3, meanSpread(canvas, core)));
@@ -159,6 +159,12 @@ function faceAtScale(image: RgbImage, face: AnalyzedFace, scale: number): [RgbIm
   };
   return [small, { ...face, landmarks: map(lm), ...(face.irises ? { irises: map(face.irises) } : {}) }];
 }
+
+/**
+ * How many spreads of the skin's luma under its mean a tone starts counting as dark (see mapColoursDarkToDark):
+ * at one, the user's own shading was pulled too and the result looked less like them (eval/FINDINGS.md).
+ */
+const DARK_SPREADS = 1.5;
 
 /** How far inside the blend outline (× the face size) the colour match starts reading the face. */
 const STATS_INSET = 0.06;
