@@ -137,8 +137,9 @@ const MAX_MINIFY = 1.25;
 
 /**
  * The user's face region, shrunk by area averaging where the reaction's face is far smaller: the warp samples
- * bilinearly, and a saved face three times the reaction's read one source pixel in nine (wrinkles, lashes and
- * spectacle rims came out as speckle). Landmarks and irises follow (pixel centres at whole coordinates).
+ * bilinearly, 2 × 2 source pixels per output pixel, so a saved face three times the reaction's size had five of
+ * every nine pixels skipped (wrinkles, lashes and spectacle rims came out as speckle). Landmarks and irises
+ * follow (pixel centres at whole coordinates).
  */
 function faceAtScale(image: RgbImage, face: AnalyzedFace, scale: number): [RgbImage, AnalyzedFace] {
   if (scale * MAX_MINIFY >= 1) return [image, face];

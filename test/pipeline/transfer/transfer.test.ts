@@ -702,8 +702,8 @@ describe("transferExpression (swap)", () => {
   });
 
   it("puts a large saved face into a small reaction face without speckle: as detailed as a well-shrunk face, no more", async () => {
-    // A saved face is up to ~340 px, a meme's face often ~100 px. Warped straight down, bilinear sampling read
-    // one source pixel in ten: grace's wrinkles and spectacle rims came out as dark speckle, 1.21-1.31x the
+    // A saved face is up to ~340 px, a meme's face often ~100 px. Warped straight down, bilinear sampling skipped
+    // two source pixels in three: grace's wrinkles and spectacle rims came out as dark speckle, 1.21-1.31x the
     // detail (mean |Laplacian|) of the same swap from her photo shrunk first by sharp's Lanczos filter.
     const lanczos = async (img: RgbImage, width: number, height: number): Promise<RgbImage> => {
       const { data, info } = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
