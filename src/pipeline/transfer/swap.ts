@@ -1,7 +1,7 @@
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { faceMeshPoints, triangulate, unfoldMesh, warpTriangles } from "../warp/index.ts";
 import { FACE_OVAL, MESH_POINTS, STABLE } from "../warp/landmarks.ts";
-import { copyImage, cropImage, resizeImage } from "../image/index.ts";
+import { copyImage, cropImage, resizeImage, shrinkByBox } from "../image/index.ts";
 import { blendPatch, boxBlurMask, diffBox, erodeMask, mapColoursDarkToDark, maskedLuma, maskedQuantile, maskedStats, meanSpread, membraneCorrection, pointsBox, scaleSaturation } from "./blend.ts";
 import { retargetExpression, type Regions } from "./expression.ts";
 import { drawnEyelids, paintEyes } from "./eyes.ts";
@@ -22,7 +22,9 @@ import type { TransferInput, TransferResult } from "./transfer.ts";
  */
 export function swapFace(input: TransferInput, intensity: number, regions: Regions, t0: number): TransferResult {
   const { reaction, reactionFace } = input;
-  const [template, templateFace] = faceAtScale(input.template, input.templateFace, faceSize(reactionFace.landmarks) / faceSize(input.templateFace.landmarks));
+  // A small reaction face's new face is drawn ss× larger and averaged down to it (see DRAW_FACE_PX).
+  const ss = Math.min(MAX_SUPERSAMPLE, Math.max(1, Math.ceil(DRAW_FACE_PX / faceSize(reactionFace.landmarks))));
+  const [template, templateFace] = faceAtScale(input.template, input.templateFace, (ss * faceSize(reactionFace.landmarks)) / faceSize(input.templateFace.landmarks));
   const timingsMs: StageTimings = {};
   const out = copyImage(reaction);
   let t = performance.now();
@@ -57,18 +59,22 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
 
   t = performance.now();
   const bw = box.width, bh = box.height;
-  const canvas: RgbImage = { width: bw, height: bh, data: new Uint8Array(bw * bh * 3) };
-  const cover = new Float32Array(bw * bh);
-  warpTriangles(template, src, dst, tris, canvas, cover);
+  const drawn: RgbImage = { width: bw * ss, height: bh * ss, data: new Uint8Array(bw * bh * ss * ss * 3) };
+  const drawnCover = new Float32Array(bw * bh * ss * ss);
+  const up = ss === 1 ? (v: number) => v : (v: number) => (v + 0.5) * ss - 0.5;
+  warpTriangles(template, src, dst.map(up), tris, drawn, drawnCover);
   if (regions !== "lower") {
     // Lids over a still eyeball here too (the canvas is box-relative).
     const inBox = placed.slice();
     for (let i = 0; i < MESH_POINTS; i++) {
-      inBox[3 * i]! -= box.x;
-      inBox[3 * i + 1]! -= box.y;
+      inBox[3 * i] = up(inBox[3 * i]! - box.x);
+      inBox[3 * i + 1] = up(inBox[3 * i + 1]! - box.y);
+      inBox[3 * i + 2]! *= ss;
     }
-    paintEyes(canvas, inBox, template, templateFace.landmarks, templateFace.irises);
+    paintEyes(drawn, inBox, template, templateFace.landmarks, templateFace.irises);
   }
+  const canvas = shrinkByBox(drawn, ss);
+  const cover = ss === 1 ? drawnCover : averageBlocks(drawnCover, bw, bh, ss);
   timingsMs.warp = performance.now() - t;
 
   t = performance.now();
@@ -132,11 +138,33 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
   return { image: out, landmarks: placed, expression: applySimilarity(toReaction, read), timingsMs, changedBox, mouthSynthesised };
 }
 
-/** A user's face more than this many times the reaction's is shrunk to the reaction's size before the warp. */
+/**
+ * A reaction face smaller than this (px) gets the user's face drawn (warp and eyelids) at a whole multiple of its
+ * size, up to MAX_SUPERSAMPLE, and averaged down: drawn at the face's own size, its lips, lids and frames came out
+ * softer than the same swap made on the full-size reaction and shrunk. mimic draws small faces at this size too
+ * (transfer.ts, WORK_FACE_PX).
+ */
+export const DRAW_FACE_PX = 256;
+export const MAX_SUPERSAMPLE = 4;
+
+/** The mean of each k × k block of a width·k × height·k mask. */
+function averageBlocks(mask: Float32Array, width: number, height: number, k: number): Float32Array {
+  const out = new Float32Array(width * height);
+  const stride = width * k;
+  for (let y = 0; y < height * k; y++) {
+    const row = Math.floor(y / k) * width;
+    for (let x = 0; x < stride; x++) out[row + Math.floor(x / k)]! += mask[y * stride + x]!;
+  }
+  const norm = 1 / (k * k);
+  for (let i = 0; i < out.length; i++) out[i]! *= norm;
+  return out;
+}
+
+/** A user's face more than this many times the size it is drawn at is shrunk to that size before the warp. */
 const MAX_MINIFY = 1.25;
 
 /**
- * The user's face region, shrunk by area averaging where the reaction's face is far smaller: the warp samples
+ * The user's face region, shrunk by area averaging where it is drawn far smaller (`scale`): the warp samples
  * bilinearly, 2 × 2 source pixels per output pixel, so a saved face three times the reaction's size had five of
  * every nine pixels skipped (wrinkles, lashes and spectacle rims came out as speckle). Landmarks and irises
  * follow (pixel centres at whole coordinates).
