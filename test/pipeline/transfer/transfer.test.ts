@@ -40,6 +40,19 @@ function boxOf(lm: Float32Array, idx: readonly number[], margin: number): Box {
   return { x, y, width: Math.ceil(Math.max(...xs) + margin) - x, height: Math.ceil(Math.max(...ys) + margin) - y };
 }
 
+/** Detail: the mean |Laplacian| of luma over x0 ≤ x < x1, y0 ≤ y < y1 (a range at least one pixel inside the image). */
+function detailIn(img: RgbImage, x0: number, y0: number, x1: number, y1: number): number {
+  const lum = (x: number, y: number) => {
+    const o = (y * img.width + x) * 3;
+    return 0.299 * img.data[o]! + 0.587 * img.data[o + 1]! + 0.114 * img.data[o + 2]!;
+  };
+  let sum = 0, n = 0;
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++, n++) sum += Math.abs(4 * lum(x, y) - lum(x - 1, y) - lum(x + 1, y) - lum(x, y - 1) - lum(x, y + 1));
+  }
+  return sum / n;
+}
+
 function changedIn(a: RgbImage, b: RgbImage, box: Box): number {
   let n = 0;
   for (let y = box.y; y < box.y + box.height; y++) {
@@ -713,17 +726,7 @@ describe("transferExpression (swap)", () => {
         .toBuffer({ resolveWithObject: true });
       return { width: info.width, height: info.height, data: new Uint8Array(data) };
     };
-    const detail = (img: RgbImage, b: Box) => {
-      const lum = (x: number, y: number) => {
-        const o = (y * img.width + x) * 3;
-        return 0.299 * img.data[o]! + 0.587 * img.data[o + 1]! + 0.114 * img.data[o + 2]!;
-      };
-      let sum = 0, n = 0;
-      for (let y = b.y + 1; y < b.y + b.height - 1; y++) {
-        for (let x = b.x + 1; x < b.x + b.width - 1; x++, n++) sum += Math.abs(4 * lum(x, y) - lum(x - 1, y) - lum(x + 1, y) - lum(x, y - 1) - lum(x, y + 1));
-      }
-      return sum / n;
-    };
+    const detail = (img: RgbImage, b: Box) => detailIn(img, b.x + 1, b.y + 1, b.x + b.width - 1, b.y + b.height - 1);
     const grace = fx.images.get("grace_hopper_512x512.jpg")!;
     const template = await lanczos(grace, 840, 840);
     const templateFace = (await fx.analyzer.analyze(template)).faces[0]!;
@@ -753,17 +756,6 @@ describe("transferExpression (swap)", () => {
     // Drawn at the 80-px face's own size, the swapped lips and lids came out softer than the same swap made on
     // the full-size reaction and shrunk: mean detail 0.81 of it over mouths and eyes. They are now drawn at
     // DRAW_FACE_PX and averaged down.
-    const lum = (img: RgbImage, x: number, y: number) => {
-      const o = (y * img.width + x) * 3;
-      return 0.299 * img.data[o]! + 0.587 * img.data[o + 1]! + 0.114 * img.data[o + 2]!;
-    };
-    const detail = (img: RgbImage, x0: number, y0: number, x1: number, y1: number) => {
-      let sum = 0, n = 0;
-      for (let y = y0; y < y1; y++) {
-        for (let x = x0; x < x1; x++, n++) sum += Math.abs(4 * lum(img, x, y) - lum(img, x - 1, y) - lum(img, x + 1, y) - lum(img, x, y - 1) - lum(img, x, y + 1));
-      }
-      return sum / n;
-    };
     const ratios: number[] = [];
     for (const tpl of ["grace_hopper_512x512.jpg", "franck_01829.jpg"] as Name[]) {
       for (const rn of ["franck_04117.jpg", "franck_02221.jpg"] as Name[]) {
@@ -780,7 +772,7 @@ describe("transferExpression (swap)", () => {
           [p(61, 0) - 4, Math.min(p(0, 1), p(13, 1)) - 4, p(291, 0) + 4, p(17, 1) + 4],
           [p(33, 0) - 3, p(159, 1) - 5, p(263, 0) + 3, p(145, 1) + 5],
         ] as const;
-        for (const [x0, y0, x1, y1] of regions) ratios.push(detail(res.image, x0, y0, x1, y1) / detail(ref, x0, y0, x1, y1));
+        for (const [x0, y0, x1, y1] of regions) ratios.push(detailIn(res.image, x0, y0, x1, y1) / detailIn(ref, x0, y0, x1, y1));
       }
     }
     const mean = ratios.reduce((a, b) => a + b, 0) / ratios.length;
