@@ -4,7 +4,7 @@ import { decodeImage, resizeImage } from "../../src/pipeline/image/index.ts";
 import { animatedMemeFrames, DEFAULT_ANIMATION_SIZE } from "../../src/pipeline/animate/meme.ts";
 import { assembleMeme, type MemeInput } from "../../src/pipeline/meme.ts";
 import { swapWorkingCopy, transferExpression } from "../../src/pipeline/transfer/index.ts";
-import { WORK_FACE_PX } from "../../src/pipeline/transfer/transfer.ts";
+import { WORK_FACE_PX } from "../../src/pipeline/transfer/geometry.ts";
 import type { RgbImage } from "../../src/pipeline/types.ts";
 import { useFixtureFaces } from "../helpers/fixture-faces.ts";
 

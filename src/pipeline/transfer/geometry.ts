@@ -197,3 +197,13 @@ export function insidePolygon(poly: Float32Array, x: number, y: number): boolean
 export function faceSize(lm: Float32Array): number {
   return Math.hypot(lm[3 * 263]! - lm[3 * 33]!, lm[3 * 263 + 1]! - lm[3 * 33 + 1]!) * 2.2;
 }
+
+/** The face size (faceSize, px) small faces are drawn at: mimic's working resolution, swap's new face. */
+export const WORK_FACE_PX = 256;
+/** The largest enlargement (faces from 64 px, the smallest accepted, reach WORK_FACE_PX at 4×). */
+const MAX_WORK_SCALE = 4;
+
+/** The whole factor (1 to MAX_WORK_SCALE) that takes a face of `size` px to WORK_FACE_PX or more; 1 if it is that large. */
+export function workScale(size: number): number {
+  return Math.min(MAX_WORK_SCALE, Math.max(1, Math.ceil(WORK_FACE_PX / size)));
+}

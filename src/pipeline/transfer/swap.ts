@@ -6,7 +6,7 @@ import { blendPatch, boxBlurMask, diffBox, erodeMask, mapColoursDarkToDark, mask
 import { retargetExpression, type Regions } from "./expression.ts";
 import { drawnEyelids, paintEyes } from "./eyes.ts";
 import { keepUnfolded } from "./fold.ts";
-import { alignSimilarity, applySimilarity, faceSize } from "./geometry.ts";
+import { alignSimilarity, applySimilarity, faceSize, workScale } from "./geometry.ts";
 import { CLOSED_MOUTH, MOUTH_OPEN_MARGIN, measureExpression } from "./measure.ts";
 import { AS_IS, paintClosedLips, paintMouthInterior, sampleLipsPastTheSeam, sampleLipsWhereMouthCloses } from "./mouth.ts";
 import type { TransferInput, TransferResult } from "./transfer.ts";
@@ -22,8 +22,9 @@ import type { TransferInput, TransferResult } from "./transfer.ts";
  */
 export function swapFace(input: TransferInput, intensity: number, regions: Regions, t0: number): TransferResult {
   const { reaction, reactionFace } = input;
-  // A small reaction face's new face is drawn ss× larger and averaged down to it (see DRAW_FACE_PX).
-  const ss = Math.min(MAX_SUPERSAMPLE, Math.max(1, Math.ceil(DRAW_FACE_PX / faceSize(reactionFace.landmarks))));
+  // A reaction face under WORK_FACE_PX gets the user's face drawn ss× larger and averaged down to it: drawn at
+  // its own size, the new lips, lids and frames came out softer than the same swap on a large copy, shrunk.
+  const ss = workScale(faceSize(reactionFace.landmarks));
   const [template, templateFace] = faceAtScale(input.template, input.templateFace, (ss * faceSize(reactionFace.landmarks)) / faceSize(input.templateFace.landmarks));
   const timingsMs: StageTimings = {};
   const out = copyImage(reaction);
@@ -138,15 +139,6 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
   return { image: out, landmarks: placed, expression: applySimilarity(toReaction, read), timingsMs, changedBox, mouthSynthesised };
 }
 
-/**
- * A reaction face smaller than this (px) gets the user's face drawn (warp and eyelids) at a whole multiple of its
- * size, up to MAX_SUPERSAMPLE, and averaged down: drawn at the face's own size, its lips, lids and frames came out
- * softer than the same swap made on the full-size reaction and shrunk. mimic draws small faces at this size too
- * (transfer.ts, WORK_FACE_PX).
- */
-export const DRAW_FACE_PX = 256;
-export const MAX_SUPERSAMPLE = 4;
-
 /** The mean of each k × k block of a width·k × height·k mask. */
 function averageBlocks(mask: Float32Array, width: number, height: number, k: number): Float32Array {
   const out = new Float32Array(width * height);
@@ -173,7 +165,7 @@ function faceAtScale(image: RgbImage, face: AnalyzedFace, scale: number): [RgbIm
   if (scale * MAX_MINIFY >= 1) return [image, face];
   const lm = face.landmarks;
   const margin = faceSize(lm) * 0.1;
-  const box = pointsBox(Float32Array.from({ length: MESH_POINTS * 2 }, (_, k) => lm[3 * (k >> 1) + (k & 1)]!), image.width, image.height, margin);
+  const box = pointsBox(faceMeshPoints(lm, { width: image.width, height: image.height, ringScale: 0 }), image.width, image.height, margin);
   const crop = cropImage(image, box);
   const small = resizeImage(crop, Math.max(1, Math.round(crop.width * scale)), Math.max(1, Math.round(crop.height * scale)));
   const kx = small.width / crop.width, ky = small.height / crop.height;

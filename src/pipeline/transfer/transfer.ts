@@ -7,7 +7,7 @@ import { blendPatch, diffBox, featherInside, pointsBox } from "./blend.ts";
 import { retargetExpression, type Regions } from "./expression.ts";
 import { drawnEyelids, paintEyes } from "./eyes.ts";
 import { keepUnfolded } from "./fold.ts";
-import { faceSize, insidePolygon } from "./geometry.ts";
+import { faceSize, insidePolygon, WORK_FACE_PX, workScale } from "./geometry.ts";
 import { CLOSED_MOUTH, MOUTH_OPEN_MARGIN, measureExpression } from "./measure.ts";
 import { paintClosedLips, paintMouthInterior, sampleLipsPastTheSeam, sampleLipsWhereMouthCloses, skinMatch } from "./mouth.ts";
 import { swapFace } from "./swap.ts";
@@ -60,9 +60,6 @@ export const RING_SCALE = 1.45;
  * instead of one: drawn directly at 80 px they came out jagged (twice the full-size result's edge energy).
  */
 const SMALL_FACE_PX = 180;
-export const WORK_FACE_PX = 256;
-/** The largest enlargement (faces from 64 px, the smallest accepted, reach WORK_FACE_PX at 4×). */
-const MAX_WORK_SCALE = 4;
 /** Back-projection rounds for the enlargement (see consistentEnlargement); a third changed under 1 %. */
 const BACK_PROJECTIONS = 2;
 /** A mesh point moving less than this (pixels, |dx| + |dy|) is left where it is. */
@@ -96,7 +93,7 @@ export function transferExpression(input: TransferInput): TransferResult {
 
 function mimic(input: TransferInput, intensity: number, regions: Regions, t0: number): TransferResult {
   const size = faceSize(input.templateFace.landmarks);
-  const k = Math.min(MAX_WORK_SCALE, Math.ceil(WORK_FACE_PX / size));
+  const k = workScale(size);
   return intensity > 0 && size < SMALL_FACE_PX && k >= 2 ? mimicAtWorkingSize(input, intensity, regions, t0, k) : mimicDirect(input, intensity, regions, t0);
 }
 

@@ -17,10 +17,9 @@ import { faceMeshPoints } from "../../../src/pipeline/warp/index.ts";
 import { FACE_OVAL, LEFT_EYE_UPPER, RIGHT_EYE_UPPER } from "../../../src/pipeline/warp/landmarks.ts";
 import { RING_SCALE } from "../../../src/pipeline/transfer/transfer.ts";
 import { innerLipPolygon } from "../../../src/pipeline/transfer/measure.ts";
-import { faceSize, insidePolygon } from "../../../src/pipeline/transfer/geometry.ts";
+import { faceSize, insidePolygon, workScale } from "../../../src/pipeline/transfer/geometry.ts";
 import { scaledFace } from "../../../src/pipeline/face/describe.ts";
 import { mouthFeather } from "../../../src/pipeline/transfer/mouth.ts";
-import { DRAW_FACE_PX, MAX_SUPERSAMPLE } from "../../../src/pipeline/transfer/swap.ts";
 
 type Name = FixtureFace;
 const fx = useFixtureFaces();
@@ -737,8 +736,8 @@ describe("transferExpression (swap)", () => {
       const reaction = await lanczos(laugh, Math.round(laugh.width * k), Math.round(laugh.height * k));
       const reactionFace = (await fx.analyzer.analyze(reaction)).faces[0]!;
       const res = transferExpression({ template, templateFace, reaction, reactionFace, mode: "swap" });
-      // The reference draws the face as large as the engine does for this reaction face (DRAW_FACE_PX).
-      const drawn = Math.min(MAX_SUPERSAMPLE, Math.ceil(DRAW_FACE_PX / faceSize(reactionFace.landmarks)));
+      // The reference draws the face as large as the engine does for this reaction face (WORK_FACE_PX).
+      const drawn = workScale(faceSize(reactionFace.landmarks));
       const kt = (drawn * faceSize(reactionFace.landmarks)) / faceSize(templateFace.landmarks);
       expect(kt, `${facePx} px`).toBeLessThan(0.8);
       const shrunk = await lanczos(template, Math.round(template.width * kt), Math.round(template.height * kt));
@@ -755,7 +754,7 @@ describe("transferExpression (swap)", () => {
   it("draws a small reaction face's new lips and eyes as crisply as the full-size swap shrunk", () => {
     // Drawn at the 80-px face's own size, the swapped lips and lids came out softer than the same swap made on
     // the full-size reaction and shrunk: mean detail 0.81 of it over mouths and eyes. They are now drawn at
-    // DRAW_FACE_PX and averaged down.
+    // WORK_FACE_PX and averaged down.
     const ratios: number[] = [];
     for (const tpl of ["grace_hopper_512x512.jpg", "franck_01829.jpg"] as Name[]) {
       for (const rn of ["franck_04117.jpg", "franck_02221.jpg"] as Name[]) {
