@@ -82,6 +82,7 @@ export function animateReaction(input: AnimateReactionInput): AnimatedReaction {
       reaction: image,
       reactionFace: face,
       reactionRest: rest?.face.landmarks,
+      reactionRestImage: rest?.image,
       mode: input.mode,
       intensity: input.intensity,
       regions: input.regions,

@@ -6,6 +6,7 @@ import { blendPatch, boxBlurMask, diffBox, erodeMask, mapColoursDarkToDark, mask
 import { retargetExpression, type Regions } from "./expression.ts";
 import { drawnEyelids, paintEyes } from "./eyes.ts";
 import { keepUnfolded } from "./fold.ts";
+import { addExpressionCreases } from "./creases.ts";
 import { alignSimilarity, applySimilarity, faceSize, workScale } from "./geometry.ts";
 import { CLOSED_MOUTH, MOUTH_OPEN_MARGIN, measureExpression } from "./measure.ts";
 import { AS_IS, paintClosedLips, paintMouthInterior, sampleLipsPastTheSeam, sampleLipsWhereMouthCloses } from "./mouth.ts";
@@ -117,6 +118,10 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
   t = performance.now();
   blendPatch(out, canvas, alpha, box.x, box.y);
   timingsMs.blend = performance.now() - t;
+
+  t = performance.now();
+  addExpressionCreases(out, placed, templateFace.landmarks, read, input, size, intensity, { alpha, box });
+  timingsMs.creases = performance.now() - t;
 
   t = performance.now();
   let mouthSynthesised = false;

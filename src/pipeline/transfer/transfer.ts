@@ -12,6 +12,7 @@ import { CLOSED_MOUTH, MOUTH_OPEN_MARGIN, measureExpression } from "./measure.ts
 import { paintClosedLips, paintMouthInterior, sampleLipsPastTheSeam, sampleLipsWhereMouthCloses, skinMatch } from "./mouth.ts";
 import { swapFace } from "./swap.ts";
 import { checkFace } from "./validate.ts";
+import { addExpressionCreases } from "./creases.ts";
 
 export type TransferMode = "mimic" | "swap";
 
@@ -31,6 +32,8 @@ export interface TransferInput {
   regions?: Regions;
   /** The reaction person's own rest face, where one is known (an animation's rest frame; see retargetExpression). */
   reactionRest?: Float32Array;
+  /** The picture `reactionRest` was read from: with it, the expression's creases arrive too (creases.ts). */
+  reactionRestImage?: RgbImage;
 }
 
 export interface TransferResult {
@@ -248,6 +251,10 @@ function mimicDirect(input: TransferInput, intensity: number, regions: Regions, 
     paintEyes(out, target, template, templateFace.landmarks, templateFace.irises);
     timingsMs.eyes = performance.now() - t;
   }
+
+  t = performance.now();
+  addExpressionCreases(out, target, templateFace.landmarks, expression, input, faceSize(templateFace.landmarks), intensity);
+  timingsMs.creases = performance.now() - t;
 
   t = performance.now();
   let mouthSynthesised = false;

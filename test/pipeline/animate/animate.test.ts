@@ -146,9 +146,10 @@ describe("animated reactions", () => {
     const template = img["grace_hopper_512x512.jpg"], templateFace = face["grace_hopper_512x512.jpg"];
     const anim = animateReaction({ template, templateFace, frames: seq.map((n) => img[n]), delaysMs: [100, 100, 100, 100], faces: seq.map((n) => face[n]) });
     const laughStill = { template, templateFace, reaction: img["franck_04117.jpg"], reactionFace: face["franck_04117.jpg"] };
-    // The animation reads its mouth's rest from its own first frame (rest-frame.test.ts); the still given the same
-    // rest face isolates what smoothing does to the peak. The plain still reads the typical rest instead.
-    const still = transferExpression({ ...laughStill, reactionRest: face["franck_01829.jpg"].landmarks });
+    // The animation reads its mouth's rest from its own first frame (rest-frame.test.ts) and its creases against
+    // that frame's picture (creases.test.ts); the still given the same rest face and picture isolates what
+    // smoothing does to the peak. The plain still reads the typical rest instead.
+    const still = transferExpression({ ...laughStill, reactionRest: face["franck_01829.jpg"].landmarks, reactionRestImage: img["franck_01829.jpg"] });
     const plain = transferExpression(laughStill);
     const read = async (im: RgbImage) => measureExpression((await analyzer.analyze(im)).faces[0]!.landmarks);
     const [a, s] = [await read(anim.frames[2]), await read(still.image)];

@@ -114,7 +114,7 @@ describe("an animation's own rest frame: brows", () => {
   const moved = (res: Float32Array) => heights(res).map((h, k) => h - heights(templateFace().landmarks)[k]!);
 
   const transfer = (reaction: AnalyzedFace, rest?: AnalyzedFace) =>
-    transferExpression({ template: template(), templateFace: templateFace(), reaction: img(REST), reactionFace: reaction, reactionRest: rest?.landmarks });
+    transferExpression({ template: template(), templateFace: templateFace(), reaction: img(REST), reactionFace: reaction, reactionRest: rest?.landmarks, reactionRestImage: rest && img(REST) });
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
   // Mesh checks: neither judge's brow points follow a warped brow (eval/FINDINGS.md, "Brows").

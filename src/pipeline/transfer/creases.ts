@@ -1,0 +1,210 @@
+import type { Box, RgbImage } from "../types.ts";
+import { triangulate, warpTriangles } from "../warp/index.ts";
+import { LEFT_BROW, LEFT_EYE_LOWER, LEFT_EYE_UPPER, LIPS_OUTER_LOWER, LIPS_OUTER_UPPER, MESH_POINTS, RIGHT_BROW, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER } from "../warp/landmarks.ts";
+import { boxBlurMask, pointsBox } from "./blend.ts";
+import { insidePolygon } from "./geometry.ts";
+import type { TransferInput } from "./transfer.ts";
+
+/** The reaction and, where known, its person at rest (an animation's rest frame): picture and face mesh. */
+export type ReactionPictures = Pick<TransferInput, "reaction" | "reactionFace" | "reactionRest" | "reactionRestImage">;
+
+/** Band-pass of the shading, as shares of the face size: finer is pores and noise, coarser is the light. */
+const FINE = 0.008;
+const COARSE = 0.08;
+/** Strain (the rest → expression map's stretch or squeeze) under which skin counts as still, and at which lines show in full. */
+const STILL_STRAIN = 0.02;
+const FULL_STRAIN = 0.2;
+/** How far (share of the face size) the strain of the mesh's triangles is spread into a smooth field. */
+const STRAIN_SPREAD = 0.04;
+/** Soft margin (share of the face size) kept around eyes, brows and lips. */
+const FEATURE_MARGIN = 0.012;
+/** The most a line may darken or lighten a pixel (log luma): a misregistered edge cannot black out a patch. */
+const MAX_SHADE = 0.5;
+
+/** The brows' outlines: the upper line out to in, the lower line back. */
+const BROW_RING = (brow: readonly number[]) => [...brow.slice(0, 5), ...brow.slice(5, 10).reverse()];
+const ring = (upper: readonly number[], lower: readonly number[]) => [...upper, ...[...lower].reverse()];
+/** The person's own features: their lines never come from the reaction. */
+const FEATURES = [
+  ring(RIGHT_EYE_UPPER, RIGHT_EYE_LOWER),
+  ring(LEFT_EYE_UPPER, LEFT_EYE_LOWER),
+  ring(LIPS_OUTER_UPPER, LIPS_OUTER_LOWER),
+  BROW_RING(RIGHT_BROW),
+  BROW_RING(LEFT_BROW),
+];
+
+/**
+ * Expression lines: the shading an expression adds to its person's face (a laugh's nasolabial folds and
+ * crow's feet, raised brows' forehead lines) laid onto the result. It is the reaction's band-passed log luma
+ * less its rest picture's, both carried onto the result's face by the mesh: an expression ratio image (Liu,
+ * Shan & Zhang 2001), so the reaction's own skin, moles and light cancel. Applied only where the expression
+ * strains the skin (`rest` → `expression`, the user's mesh) and never over eyes, brows or lips, so landmark
+ * jitter at a feature's edge and the still parts of the face are left alone. `outMesh` is where the face is
+ * in `out`; `size` its face size there; `drawn` (swap), how much of each pixel of its box is the user's face: the
+ * reaction's own pixels around it already show the reaction's creases. A still has no rest picture of its person, and gets none: which of its
+ * lines the expression made cannot be told from that person's own (eval/FINDINGS.md, "Expression creases").
+ */
+export function addExpressionCreases(
+  out: RgbImage,
+  outMesh: Float32Array,
+  rest: Float32Array,
+  expression: Float32Array,
+  pictures: ReactionPictures,
+  size: number,
+  intensity: number,
+  drawn?: { alpha: Float32Array; box: Box },
+): void {
+  const { reaction, reactionFace, reactionRest, reactionRestImage } = pictures;
+  if (!reactionRest || !reactionRestImage || intensity <= 0) return;
+  const pts = new Float32Array(MESH_POINTS * 2);
+  for (let i = 0; i < MESH_POINTS; i++) {
+    pts[2 * i] = outMesh[3 * i]!;
+    pts[2 * i + 1] = outMesh[3 * i + 1]!;
+  }
+  const box = pointsBox(pts, out.width, out.height, 2);
+  const bw = box.width, bh = box.height;
+  if (bw < 4 || bh < 4) return;
+  for (let i = 0; i < MESH_POINTS; i++) {
+    pts[2 * i]! -= box.x;
+    pts[2 * i + 1]! -= box.y;
+  }
+  const weight = strainField(pts, rest, expression, bw, bh, size);
+  const features = featureMask(pts, bw, bh, size);
+
+  const tris = triangulate(pts);
+  const cover = new Float32Array(bw * bh);
+  const now = warpedShading(reaction, reactionFace.landmarks, pts, tris, bw, bh, size, cover);
+  const before = warpedShading(reactionRestImage, reactionRest, pts, tris, bw, bh, size);
+
+  for (let y = 0; y < bh; y++) {
+    for (let x = 0; x < bw; x++) {
+      const i = y * bw + x;
+      if (!(cover[i]! > 0)) continue;
+      let w = weight[i]! * Math.max(0, 1 - 2 * features[i]!) * intensity;
+      if (drawn) {
+        const dx = x + box.x - drawn.box.x, dy = y + box.y - drawn.box.y;
+        w *= dx >= 0 && dy >= 0 && dx < drawn.box.width && dy < drawn.box.height ? drawn.alpha[dy * drawn.box.width + dx]! : 0;
+      }
+      if (w <= 0) continue;
+      const shade = Math.max(-MAX_SHADE, Math.min(MAX_SHADE, w * (now[i]! - before[i]!)));
+      const k = Math.exp(shade);
+      const o = ((y + box.y) * out.width + x + box.x) * 3;
+      for (let c = 0; c < 3; c++) {
+        const v = out.data[o + c]! * k;
+        out.data[o + c] = v > 255 ? 255 : v + 0.5;
+      }
+    }
+  }
+}
+
+/**
+ * 0…1 per pixel of the face box: how much the expression strains the skin there. Each triangle's strain is
+ * the larger of its squeeze and its stretch (the singular values of its rest → expression map); a laugh's
+ * folds lie where a squeezed cheek meets stretched skin by the mouth, so both count.
+ */
+function strainField(pts: Float32Array, rest: Float32Array, expression: Float32Array, bw: number, bh: number, size: number): Float32Array {
+  const rest2 = new Float64Array(MESH_POINTS * 2);
+  for (let i = 0; i < MESH_POINTS; i++) {
+    rest2[2 * i] = rest[3 * i]!;
+    rest2[2 * i + 1] = rest[3 * i + 1]!;
+  }
+  const tris = triangulate(rest2);
+  const sum = new Float32Array(bw * bh);
+  const area = new Float32Array(bw * bh);
+  for (let t = 0; t < tris.length; t += 3) {
+    const a = tris[t]!, b = tris[t + 1]!, c = tris[t + 2]!;
+    const p1x = rest[3 * b]! - rest[3 * a]!, p1y = rest[3 * b + 1]! - rest[3 * a + 1]!;
+    const p2x = rest[3 * c]! - rest[3 * a]!, p2y = rest[3 * c + 1]! - rest[3 * a + 1]!;
+    const q1x = expression[3 * b]! - expression[3 * a]!, q1y = expression[3 * b + 1]! - expression[3 * a + 1]!;
+    const q2x = expression[3 * c]! - expression[3 * a]!, q2y = expression[3 * c + 1]! - expression[3 * a + 1]!;
+    const det = p1x * p2y - p2x * p1y;
+    if (!(Math.abs(det) > 1e-6)) continue;
+    // M = Q P⁻¹; its singular values from the rotation and reflection parts of the 2 × 2 matrix.
+    const m00 = (q1x * p2y - q2x * p1y) / det, m01 = (q2x * p1x - q1x * p2x) / det;
+    const m10 = (q1y * p2y - q2y * p1y) / det, m11 = (q2y * p1x - q1y * p2x) / det;
+    const r = Math.hypot((m00 + m11) / 2, (m10 - m01) / 2), s = Math.hypot((m00 - m11) / 2, (m10 + m01) / 2);
+    const strain = Math.max(1 - Math.abs(r - s), r + s - 1);
+    const cx = Math.round((pts[2 * a]! + pts[2 * b]! + pts[2 * c]!) / 3);
+    const cy = Math.round((pts[2 * a + 1]! + pts[2 * b + 1]! + pts[2 * c + 1]!) / 3);
+    if (cx < 0 || cy < 0 || cx >= bw || cy >= bh) continue;
+    sum[cy * bw + cx]! += strain * Math.abs(det);
+    area[cy * bw + cx]! += Math.abs(det);
+  }
+  const spread = Math.max(1, size * STRAIN_SPREAD);
+  const tmp = new Float32Array(bw * bh);
+  for (const f of [sum, area]) {
+    boxBlurMask(f, bw, bh, spread, tmp);
+    boxBlurMask(f, bw, bh, spread, tmp);
+  }
+  for (let i = 0; i < sum.length; i++) sum[i] = area[i]! > 0 ? Math.min(1, Math.max(0, sum[i]! / area[i]! - STILL_STRAIN) / FULL_STRAIN) : 0;
+  return sum;
+}
+
+/** 0…1 per pixel of the face box: inside eyes, brows and lips (softened by FEATURE_MARGIN). */
+function featureMask(pts: Float32Array, bw: number, bh: number, size: number): Float32Array {
+  const mask = new Float32Array(bw * bh);
+  for (const idx of FEATURES) {
+    const poly = new Float32Array(idx.length * 2);
+    idx.forEach((k, j) => {
+      poly[2 * j] = pts[2 * k]!;
+      poly[2 * j + 1] = pts[2 * k + 1]!;
+    });
+    const pb = pointsBox(poly, bw, bh, 1);
+    for (let y = pb.y; y < pb.y + pb.height; y++) for (let x = pb.x; x < pb.x + pb.width; x++) if (insidePolygon(poly, x, y)) mask[y * bw + x] = 1;
+  }
+  const pad = Math.max(1, size * FEATURE_MARGIN);
+  const tmp = new Float32Array(bw * bh);
+  boxBlurMask(mask, bw, bh, pad, tmp);
+  boxBlurMask(mask, bw, bh, pad, tmp);
+  return mask;
+}
+
+/**
+ * A picture's shading (see shading) carried by the mesh from its face (`mesh`) onto `pts` in a bw × bh box,
+ * 8-bit through the warp (1/256 in log luma, far under a line's depth). `cover` gets where the warp wrote.
+ */
+function warpedShading(image: RgbImage, mesh: Float32Array, pts: Float32Array, tris: Uint32Array, bw: number, bh: number, size: number, cover?: Float32Array): Float32Array {
+  const from = new Float32Array(MESH_POINTS * 2);
+  for (let i = 0; i < MESH_POINTS; i++) {
+    from[2 * i] = mesh[3 * i]!;
+    from[2 * i + 1] = mesh[3 * i + 1]!;
+  }
+  const box = pointsBox(from, image.width, image.height, 2);
+  const band = shading(image, box, size * (box.width / Math.max(1, bw)));
+  const encoded: RgbImage = { width: box.width, height: box.height, data: new Uint8Array(box.width * box.height * 3) };
+  for (let i = 0; i < band.length; i++) {
+    const v = 128.5 + band[i]! * 256;
+    encoded.data[3 * i] = encoded.data[3 * i + 1] = encoded.data[3 * i + 2] = v < 0 ? 0 : v > 255 ? 255 : v;
+  }
+  for (let i = 0; i < MESH_POINTS; i++) {
+    from[2 * i]! -= box.x;
+    from[2 * i + 1]! -= box.y;
+  }
+  const warped: RgbImage = { width: bw, height: bh, data: new Uint8Array(bw * bh * 3) };
+  warpTriangles(encoded, from, pts, tris, warped, cover);
+  const out = new Float32Array(bw * bh);
+  for (let i = 0; i < out.length; i++) out[i] = (warped.data[3 * i]! - 128) / 256;
+  return out;
+}
+
+/** ln(luma blurred at FINE) − ln(luma blurred at COARSE) over a box of a face `size` px across: folds, not pores or the light. */
+function shading(img: RgbImage, box: Box, size: number): Float32Array {
+  const bw = box.width, bh = box.height;
+  const fine = new Float32Array(bw * bh);
+  for (let y = 0; y < bh; y++) {
+    for (let x = 0; x < bw; x++) {
+      const o = ((y + box.y) * img.width + x + box.x) * 3;
+      fine[y * bw + x] = 0.299 * img.data[o]! + 0.587 * img.data[o + 1]! + 0.114 * img.data[o + 2]!;
+    }
+  }
+  const coarse = fine.slice();
+  const tmp = new Float32Array(bw * bh);
+  const f = Math.max(1, size * FINE), c = Math.max(2, size * COARSE);
+  boxBlurMask(fine, bw, bh, f, tmp);
+  boxBlurMask(fine, bw, bh, f, tmp);
+  boxBlurMask(coarse, bw, bh, c, tmp);
+  boxBlurMask(coarse, bw, bh, c, tmp);
+  // +4: a black pixel is a finite log, and noise in the darks does not swing it.
+  for (let i = 0; i < fine.length; i++) fine[i] = Math.log((fine[i]! + 4) / (coarse[i]! + 4));
+  return fine;
+}
