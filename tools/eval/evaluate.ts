@@ -85,6 +85,8 @@ export interface Evaluation {
   lipRows: { engine: LipRow[]; mesh: LipRow[]; baseline: LipRow[] };
   /** Identity baseline: each template × reaction with the reaction's picture itself as the result. */
   reactionUnchanged: { template: Template; reaction: SetPicture; likeness: PairLikeness }[];
+  /** mimic's identity on the pairs also sent as an animation (animatedRows): the still results and the animated ones. */
+  animatedIdentity: { still: PairLikeness[]; animated: PairLikeness[] };
   unscored: string[];
   verdict: Verdict;
   refined: boolean;
@@ -240,10 +242,13 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
   // Each judge reads a picture made for a scorable pair; its ratios are kept per judge (the reference rows below).
   const perJudgeRatios = () => new Map<Judge["name"], Partial<Measures>[]>(judges.map((j) => [j.name, []]));
   const judgePicture = async (perJudge: Map<Judge["name"], Partial<Measures>[]>, t: Template, r: SetPicture, picture: RgbImage) => {
+    const reads = new Map<Judge["name"], JudgedFace | undefined>();
     for (const j of judges) {
       const read = await j.read(picture), tm = t.read.get(j.name), rm = r.read.get(j.name), nm = neutralRead(r, j);
+      reads.set(j.name, read);
       if (read && tm && rm && nm) perJudge.get(j.name)!.push(transferRatios({ template: tm.measures, out: read.measures, reaction: rm.measures, neutral: nm.measures }, floors.get(j.name)!));
     }
+    return reads;
   };
 
   // Not a baseline the verdict checks: the template's pixels moved by a plain piecewise-affine warp onto the
@@ -266,6 +271,7 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
   // rest (their neutral photo) and then the reaction, scored on the second frame. An animation that shows its
   // person at rest gives the engine that person's own rest mouth (src/pipeline/animate/reaction.ts, restFrames).
   const animatedRows: StatsRow[] = [];
+  const animatedIdentity: Evaluation["animatedIdentity"] = { still: [], animated: [] };
   {
     const perJudge = perJudgeRatios();
     for (const { t, r, n, tf, rf, nf } of analysedScorable) {
@@ -283,7 +289,14 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
         unscored.push(`the engine refused the animation ${t.name} ← ${n.name}, ${r.name}: ${e.userMessage}`);
         continue;
       }
-      await judgePicture(perJudge, t, r, frame);
+      const reads = await judgePicture(perJudge, t, r, frame);
+      // Identity on the same pairs, animated and still: the animation also brings the expression's creases.
+      const again = (await analyzer.analyze(frame)).faces[0];
+      const still = results.find((x) => x.mode === "mimic" && x.template === t && x.reaction === r && x.image);
+      if (still) {
+        animatedIdentity.animated.push(likenessOf(again && (await analyzer.embed(frame, again)), descriptorOf(reads), t, r));
+        animatedIdentity.still.push(still.likeness);
+      }
     }
     for (const j of judges) animatedRows.push({ label: `mimic · ${j.name}`, stats: summarizeRatios(perJudge.get(j.name)!) });
   }
@@ -343,6 +356,7 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
     identity,
     lipRows,
     reactionUnchanged,
+    animatedIdentity,
     unscored,
     verdict,
     refined: analyzer.refined,

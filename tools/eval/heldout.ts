@@ -13,7 +13,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { MODES, mouthCloseness, refoundRate, type Evaluation } from "./evaluate.ts";
-import { IDENTITY_NOTE, identityTable, summarizeLikeness } from "./identity.ts";
+import { animatedIdentityRows, IDENTITY_NOTE, identityTable, summarizeLikeness } from "./identity.ts";
 import { LIPS_NOTE, lipsTable } from "./lips.ts";
 import type { Judge } from "./judges.ts";
 import { percentile, RATIO_MEASURES, summarizeRatios, type RatioStats } from "./ratio.ts";
@@ -184,6 +184,7 @@ export function heldoutSection(held: Evaluation, dev: Evaluation, meta: SectionM
         label: `baseline: the reaction's picture unchanged · ${k.label}`,
         summary: summarizeLikeness(k.ev.reactionUnchanged.filter((u) => k.pick(u.template.source.role)).map((u) => u.likeness)),
       })),
+      ...animatedIdentityRows(held.animatedIdentity),
     ]),
     "",
     "### Lips, two judges",

@@ -60,10 +60,20 @@ export const IDENTITY_NOTE = [
   `distance; face-api's own rule takes two faces under ${SAME_PERSON_DISTANCE} for one person). *Nearer the template than the reaction*:`,
   "the result is more like the user's photo than the reaction's. *Baseline*: the reaction's picture handed back",
   "unchanged, what a swap that did nothing would score (mimic's no-op, the template itself, is a perfect 1 / 0).",
+  "*Animated*: mimic's scorable pairs also sent as a two-frame animation, the reaction's person at rest first, and",
+  "the same pairs' still results: the animation's frame also carries the expression's creases (creases.ts).",
 ];
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "–");
 const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(100 * x)} %` : "–");
+
+/** The identity rows of mimic's pairs also sent as two-frame animations (person at rest first), still and animated. */
+export function animatedIdentityRows(a: { still: readonly PairLikeness[]; animated: readonly PairLikeness[] }): { label: string; summary: IdentitySummary }[] {
+  return [
+    { label: "mimic, pairs also sent animated: still", summary: summarizeLikeness(a.still) },
+    { label: "mimic, the same pairs: animated, person at rest first", summary: summarizeLikeness(a.animated) },
+  ];
+}
 
 /** A markdown table, one row per labelled summary. */
 export function identityTable(rows: readonly { label: string; summary: IdentitySummary }[]): string[] {

@@ -10,7 +10,7 @@ import { FLOOR_MULTIPLE } from "./noise.ts";
 import { RATIO_MEASURES, RATIO_TARGET, summarizeRatios, type RatioMeasure, type RatioStats } from "./ratio.ts";
 import { TEMPLATE_VARIANTS, neutralOf, type TemplateVariant } from "./set.ts";
 import { IDENTITY_FLOOR } from "./verdict.ts";
-import { IDENTITY_NOTE, identityTable, summarizeLikeness } from "./identity.ts";
+import { animatedIdentityRows, IDENTITY_NOTE, identityTable, summarizeLikeness } from "./identity.ts";
 import { LIPS_NOTE, lipsTable } from "./lips.ts";
 import { MODES, mouthCloseness, refoundRate, type Evaluation, type PairResult } from "./evaluate.ts";
 
@@ -187,6 +187,7 @@ export function report(o: Evaluation, opt: ReportOptions): string {
     ...identityTable([
       ...MODES.map((mode) => ({ label: mode, summary: summarizeLikeness(o.results.filter((r) => r.mode === mode).map((r) => r.likeness)) })),
       { label: "baseline: the reaction's picture unchanged", summary: summarizeLikeness(o.reactionUnchanged.map((u) => u.likeness)) },
+      ...animatedIdentityRows(o.animatedIdentity),
     ]),
     "",
     "### Lips, two judges",
