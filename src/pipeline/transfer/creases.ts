@@ -11,6 +11,8 @@ export type ReactionPictures = Pick<TransferInput, "reaction" | "reactionFace" |
 /** Band-pass of the shading, as shares of the face size: finer is pores and noise, coarser is the light. */
 const FINE = 0.008;
 const COARSE = 0.08;
+/** Faces this large (px) have their shading and where it goes worked out at half size. */
+const HALF_SIZE_FACE = 250;
 /** Strain (the rest → expression map's stretch or squeeze) under which skin counts as still, and at which lines show in full. */
 const STILL_STRAIN = 0.02;
 const FULL_STRAIN = 0.2;
@@ -68,8 +70,13 @@ export function addExpressionCreases(
     pts[2 * i]! -= box.x;
     pts[2 * i + 1]! -= box.y;
   }
-  const weight = strainField(pts, rest, expression, bw, bh, size);
-  const features = featureMask(pts, bw, bh, size);
+  // Where lines may go, on a grid of g × g pixel cells (both fields are smooth over several cells).
+  const g = size >= HALF_SIZE_FACE ? 2 : 1;
+  const gw = Math.ceil(bw / g), gh = Math.ceil(bh / g);
+  const cells = pts.map((v) => (v + 0.5) / g - 0.5);
+  const weight = strainField(cells, rest, expression, gw, gh, size / g);
+  const features = featureMask(cells, gw, gh, size / g);
+  for (let i = 0; i < weight.length; i++) weight[i]! *= Math.max(0, 1 - 2 * features[i]!) * intensity;
 
   const tris = triangulate(pts);
   const cover = new Float32Array(bw * bh);
@@ -80,7 +87,7 @@ export function addExpressionCreases(
     for (let x = 0; x < bw; x++) {
       const i = y * bw + x;
       if (!(cover[i]! > 0)) continue;
-      let w = weight[i]! * Math.max(0, 1 - 2 * features[i]!) * intensity;
+      let w = g === 1 ? weight[i]! : bilinear(weight, gw, gh, (x + 0.5) / g - 0.5, (y + 0.5) / g - 0.5);
       if (drawn) {
         const dx = x + box.x - drawn.box.x, dy = y + box.y - drawn.box.y;
         w *= dx >= 0 && dy >= 0 && dx < drawn.box.width && dy < drawn.box.height ? drawn.alpha[dy * drawn.box.width + dx]! : 0;
@@ -95,6 +102,17 @@ export function addExpressionCreases(
       }
     }
   }
+}
+
+/** A w × h field's value at (x, y), bilinear, clamped to its edge. */
+function bilinear(f: Float32Array, w: number, h: number, x: number, y: number): number {
+  const cx = Math.min(w - 1, Math.max(0, x)), cy = Math.min(h - 1, Math.max(0, y));
+  const x0 = Math.floor(cx), y0 = Math.floor(cy);
+  const x1 = Math.min(w - 1, x0 + 1), y1 = Math.min(h - 1, y0 + 1);
+  const fx = cx - x0, fy = cy - y0;
+  const top = f[y0 * w + x0]! + (f[y0 * w + x1]! - f[y0 * w + x0]!) * fx;
+  const bottom = f[y1 * w + x0]! + (f[y1 * w + x1]! - f[y1 * w + x0]!) * fx;
+  return top + (bottom - top) * fy;
 }
 
 /**
@@ -170,15 +188,20 @@ function warpedShading(image: RgbImage, mesh: Float32Array, pts: Float32Array, t
     from[2 * i + 1] = mesh[3 * i + 1]!;
   }
   const box = pointsBox(from, image.width, image.height, 2);
-  const band = shading(image, box, size * (box.width / Math.max(1, bw)));
-  const encoded: RgbImage = { width: box.width, height: box.height, data: new Uint8Array(box.width * box.height * 3) };
+  const faceSize = size * (box.width / Math.max(1, bw));
+  // A large face's shading is worked out at half size: its finest lines are still two pixels wide there, and the
+  // warp's bilinear sampling enlarges it back.
+  const k = faceSize >= HALF_SIZE_FACE ? 2 : 1;
+  const band = shading(image, box, faceSize, k);
+  const sw = Math.ceil(box.width / k), sh = Math.ceil(box.height / k);
+  const encoded: RgbImage = { width: sw, height: sh, data: new Uint8Array(sw * sh * 3) };
   for (let i = 0; i < band.length; i++) {
     const v = 128.5 + band[i]! * 256;
     encoded.data[3 * i] = encoded.data[3 * i + 1] = encoded.data[3 * i + 2] = v < 0 ? 0 : v > 255 ? 255 : v;
   }
-  for (let i = 0; i < MESH_POINTS; i++) {
-    from[2 * i]! -= box.x;
-    from[2 * i + 1]! -= box.y;
+  for (let i = 0; i < MESH_POINTS * 2; i += 2) {
+    from[i] = (from[i]! - box.x + 0.5) / k - 0.5;
+    from[i + 1] = (from[i + 1]! - box.y + 0.5) / k - 0.5;
   }
   const warped: RgbImage = { width: bw, height: bh, data: new Uint8Array(bw * bh * 3) };
   warpTriangles(encoded, from, pts, tris, warped, cover);
@@ -187,23 +210,31 @@ function warpedShading(image: RgbImage, mesh: Float32Array, pts: Float32Array, t
   return out;
 }
 
-/** ln(luma blurred at FINE) − ln(luma blurred at COARSE) over a box of a face `size` px across: folds, not pores or the light. */
-function shading(img: RgbImage, box: Box, size: number): Float32Array {
-  const bw = box.width, bh = box.height;
-  const fine = new Float32Array(bw * bh);
-  for (let y = 0; y < bh; y++) {
-    for (let x = 0; x < bw; x++) {
+/**
+ * ln(luma blurred at FINE) − ln(luma blurred at COARSE) over a box of a face `size` px across, worked out on
+ * k × k block means (ceil(box / k) values a side): folds, not pores or the light.
+ */
+function shading(img: RgbImage, box: Box, size: number, k: number): Float32Array {
+  const sw = Math.ceil(box.width / k), sh = Math.ceil(box.height / k);
+  const fine = new Float32Array(sw * sh);
+  const count = new Float32Array(sw * sh);
+  for (let y = 0; y < box.height; y++) {
+    const row = Math.floor(y / k) * sw;
+    for (let x = 0; x < box.width; x++) {
       const o = ((y + box.y) * img.width + x + box.x) * 3;
-      fine[y * bw + x] = 0.299 * img.data[o]! + 0.587 * img.data[o + 1]! + 0.114 * img.data[o + 2]!;
+      const j = row + Math.floor(x / k);
+      fine[j]! += 0.299 * img.data[o]! + 0.587 * img.data[o + 1]! + 0.114 * img.data[o + 2]!;
+      count[j]! += 1;
     }
   }
+  for (let i = 0; i < fine.length; i++) fine[i]! /= count[i]!;
   const coarse = fine.slice();
-  const tmp = new Float32Array(bw * bh);
-  const f = Math.max(1, size * FINE), c = Math.max(2, size * COARSE);
-  boxBlurMask(fine, bw, bh, f, tmp);
-  boxBlurMask(fine, bw, bh, f, tmp);
-  boxBlurMask(coarse, bw, bh, c, tmp);
-  boxBlurMask(coarse, bw, bh, c, tmp);
+  const tmp = new Float32Array(sw * sh);
+  const f = Math.max(1, (size * FINE) / k), c = Math.max(2, (size * COARSE) / k);
+  boxBlurMask(fine, sw, sh, f, tmp);
+  boxBlurMask(fine, sw, sh, f, tmp);
+  boxBlurMask(coarse, sw, sh, c, tmp);
+  boxBlurMask(coarse, sw, sh, c, tmp);
   // +4: a black pixel is a finite log, and noise in the darks does not swing it.
   for (let i = 0; i < fine.length; i++) fine[i] = Math.log((fine[i]! + 4) / (coarse[i]! + 4));
   return fine;
