@@ -1,5 +1,5 @@
 import type { Box, RgbImage } from "../types.ts";
-import { triangulate, warpTriangles } from "../warp/index.ts";
+import { faceMeshPoints, triangulate, warpTriangles } from "../warp/index.ts";
 import { LEFT_BROW, LEFT_EYE_LOWER, LEFT_EYE_UPPER, LIPS_OUTER_LOWER, LIPS_OUTER_UPPER, MESH_POINTS, RIGHT_BROW, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER } from "../warp/landmarks.ts";
 import { boxBlurMask, pointsBox } from "./blend.ts";
 import { insidePolygon } from "./geometry.ts";
@@ -36,15 +36,16 @@ const FEATURES = [
 ];
 
 /**
- * Expression lines: the shading an expression adds to its person's face (a laugh's nasolabial folds and
+ * Expression creases: the shading an expression adds to its person's face (a laugh's nasolabial folds and
  * crow's feet, raised brows' forehead lines) laid onto the result. It is the reaction's band-passed log luma
  * less its rest picture's, both carried onto the result's face by the mesh: an expression ratio image (Liu,
  * Shan & Zhang 2001), so the reaction's own skin, moles and light cancel. Applied only where the expression
  * strains the skin (`rest` → `expression`, the user's mesh) and never over eyes, brows or lips, so landmark
- * jitter at a feature's edge and the still parts of the face are left alone. `outMesh` is where the face is
- * in `out`; `size` its face size there; `drawn` (swap), how much of each pixel of its box is the user's face: the
- * reaction's own pixels around it already show the reaction's creases. A still has no rest picture of its person, and gets none: which of its
- * lines the expression made cannot be told from that person's own (eval/FINDINGS.md, "Expression creases").
+ * jitter at a feature's edge and the still parts of the face are left alone. `outMesh` is where the face is in
+ * `out`, `size` its face size there; `drawn` (swap) is how much of each pixel of its box is the user's face (the
+ * reaction's own pixels around it already show the reaction's creases). A still has no rest picture of its
+ * person and gets none: which of its lines the expression made cannot be told from that person's own
+ * (eval/FINDINGS.md, "Expression creases").
  */
 export function addExpressionCreases(
   out: RgbImage,
@@ -58,11 +59,7 @@ export function addExpressionCreases(
 ): void {
   const { reaction, reactionFace, reactionRest, reactionRestImage } = pictures;
   if (!reactionRest || !reactionRestImage || intensity <= 0) return;
-  const pts = new Float32Array(MESH_POINTS * 2);
-  for (let i = 0; i < MESH_POINTS; i++) {
-    pts[2 * i] = outMesh[3 * i]!;
-    pts[2 * i + 1] = outMesh[3 * i + 1]!;
-  }
+  const pts = meshPoints(outMesh);
   const box = pointsBox(pts, out.width, out.height, 2);
   const bw = box.width, bh = box.height;
   if (bw < 4 || bh < 4) return;
@@ -104,6 +101,9 @@ export function addExpressionCreases(
   }
 }
 
+/** The 468 landmarks' x,y pairs. */
+const meshPoints = (mesh: Float32Array) => faceMeshPoints(mesh, { width: 0, height: 0, ringScale: 0 });
+
 /** A w × h field's value at (x, y), bilinear, clamped to its edge. */
 function bilinear(f: Float32Array, w: number, h: number, x: number, y: number): number {
   const cx = Math.min(w - 1, Math.max(0, x)), cy = Math.min(h - 1, Math.max(0, y));
@@ -121,12 +121,7 @@ function bilinear(f: Float32Array, w: number, h: number, x: number, y: number): 
  * folds lie where a squeezed cheek meets stretched skin by the mouth, so both count.
  */
 function strainField(pts: Float32Array, rest: Float32Array, expression: Float32Array, bw: number, bh: number, size: number): Float32Array {
-  const rest2 = new Float64Array(MESH_POINTS * 2);
-  for (let i = 0; i < MESH_POINTS; i++) {
-    rest2[2 * i] = rest[3 * i]!;
-    rest2[2 * i + 1] = rest[3 * i + 1]!;
-  }
-  const tris = triangulate(rest2);
+  const tris = triangulate(meshPoints(rest));
   const sum = new Float32Array(bw * bh);
   const area = new Float32Array(bw * bh);
   for (let t = 0; t < tris.length; t += 3) {
@@ -182,11 +177,7 @@ function featureMask(pts: Float32Array, bw: number, bh: number, size: number): F
  * 8-bit through the warp (1/256 in log luma, far under a line's depth). `cover` gets where the warp wrote.
  */
 function warpedShading(image: RgbImage, mesh: Float32Array, pts: Float32Array, tris: Uint32Array, bw: number, bh: number, size: number, cover?: Float32Array): Float32Array {
-  const from = new Float32Array(MESH_POINTS * 2);
-  for (let i = 0; i < MESH_POINTS; i++) {
-    from[2 * i] = mesh[3 * i]!;
-    from[2 * i + 1] = mesh[3 * i + 1]!;
-  }
+  const from = meshPoints(mesh);
   const box = pointsBox(from, image.width, image.height, 2);
   const faceSize = size * (box.width / Math.max(1, bw));
   // A large face's shading is worked out at half size: its finest lines are still two pixels wide there, and the
