@@ -79,6 +79,7 @@ export function addExpressionCreases(
   const cover = new Float32Array(bw * bh);
   const now = warpedShading(reaction, reactionFace.landmarks, pts, tris, bw, bh, size, cover);
   const before = warpedShading(reactionRestImage, reactionRest, pts, tris, bw, bh, size);
+  if (!now || !before) return;
 
   for (let y = 0; y < bh; y++) {
     for (let x = 0; x < bw; x++) {
@@ -175,10 +176,12 @@ function featureMask(pts: Float32Array, bw: number, bh: number, size: number): F
 /**
  * A picture's shading (see shading) carried by the mesh from its face (`mesh`) onto `pts` in a bw × bh box,
  * 8-bit through the warp (1/256 in log luma, far under a line's depth). `cover` gets where the warp wrote.
+ * None where the mesh lies off the picture.
  */
-function warpedShading(image: RgbImage, mesh: Float32Array, pts: Float32Array, tris: Uint32Array, bw: number, bh: number, size: number, cover?: Float32Array): Float32Array {
+function warpedShading(image: RgbImage, mesh: Float32Array, pts: Float32Array, tris: Uint32Array, bw: number, bh: number, size: number, cover?: Float32Array): Float32Array | undefined {
   const from = meshPoints(mesh);
   const box = pointsBox(from, image.width, image.height, 2);
+  if (box.width < 4 || box.height < 4) return undefined; // the mesh is not on this picture
   const faceSize = size * (box.width / Math.max(1, bw));
   // A large face's shading is worked out at half size: its finest lines are still two pixels wide there, and the
   // warp's bilinear sampling enlarges it back.

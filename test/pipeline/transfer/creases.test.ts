@@ -128,6 +128,17 @@ describe("expression creases", () => {
     }
   });
 
+  it("ignores a rest picture its mesh does not lie on (a caller's mix-up), rather than drawing from outside it", () => {
+    const t = { template: fx.images.get("grace_hopper_512x512.jpg")!, templateFace: fx.faces.get("grace_hopper_512x512.jpg")! };
+    const laugh = { reaction: fx.images.get(LAUGH)!, reactionFace: fx.faces.get(LAUGH)!, reactionRest: fx.faces.get(REST)!.landmarks };
+    const tiny: RgbImage = { width: 8, height: 8, data: new Uint8Array(8 * 8 * 3).fill(90) };
+    for (const mode of ["mimic", "swap"] as const) {
+      const plain = transferExpression({ ...t, ...laugh, mode });
+      const mixedUp = transferExpression({ ...t, ...laugh, reactionRestImage: tiny, mode });
+      expect(meanChange(plain.image, mixedUp.image), mode).toBe(0);
+    }
+  });
+
   it("takes only what the expression changed: a mole on the reaction's cheek stays the reaction's", () => {
     const [rest, laugh] = [fx.images.get(REST)!, fx.images.get(LAUGH)!];
     const [restFace, laughFace] = [fx.faces.get(REST)!, fx.faces.get(LAUGH)!];
