@@ -117,9 +117,10 @@ function bilinear(f: Float32Array, w: number, h: number, x: number, y: number): 
 }
 
 /**
- * 0…1 per pixel of the face box: how much the expression strains the skin there. Each triangle's strain is
- * the larger of its squeeze and its stretch (the singular values of its rest → expression map); a laugh's
- * folds lie where a squeezed cheek meets stretched skin by the mouth, so both count.
+ * 0…1 per cell of a bw × bh grid over the face (`pts` in cells): how much the expression strains the skin
+ * there. Each triangle's strain is the larger of its squeeze and its stretch (the singular values of its
+ * rest → expression map); a laugh's folds lie where a squeezed cheek meets stretched skin by the mouth, so
+ * both count.
  */
 function strainField(pts: Float32Array, rest: Float32Array, expression: Float32Array, bw: number, bh: number, size: number): Float32Array {
   const tris = triangulate(meshPoints(rest));
@@ -154,7 +155,7 @@ function strainField(pts: Float32Array, rest: Float32Array, expression: Float32A
   return sum;
 }
 
-/** 0…1 per pixel of the face box: inside eyes, brows and lips (softened by FEATURE_MARGIN). */
+/** 0…1 per cell of a bw × bh grid over the face (`pts` in cells): inside eyes, brows and lips, softened by FEATURE_MARGIN. */
 function featureMask(pts: Float32Array, bw: number, bh: number, size: number): Float32Array {
   const mask = new Float32Array(bw * bh);
   for (const idx of FEATURES) {
