@@ -116,6 +116,11 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
       faceApi: { toTemplate: dist(descriptorOf(t.read)), toReaction: dist(descriptorOf(r.read)) },
     };
   };
+  /** A result's likeness: faceres on the engine's own reading of it, face-api's descriptor from the judges' reads. */
+  const likenessOfPicture = async (picture: RgbImage, reads: Map<Judge["name"], JudgedFace | undefined>, t: Picture, r: Picture): Promise<PairLikeness> => {
+    const face = (await analyzer.analyze(picture)).faces[0];
+    return likenessOf(face && (await analyzer.embed(picture, face)), descriptorOf(reads), t, r);
+  };
 
   // Photos of the set, and each judge's noise floors measured on them.
   const photos = new Map<string, SetPicture>();
@@ -204,8 +209,7 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
           if (!row.scorable || !out || !tm || !rm || !nm) continue;
           row.ratios.set(j.name, transferRatios({ template: tm.measures, out: out.measures, reaction: rm.measures, neutral: nm.measures }, floors.get(j.name)!));
         }
-        const again = (await analyzer.analyze(res.image)).faces[0];
-        row.likeness = likenessOf(again && (await analyzer.embed(res.image, again)), descriptorOf(outReads), t, r);
+        row.likeness = await likenessOfPicture(res.image, outReads, t, r);
         const shown = row.scorable ? judges.map((j) => `${j.name} ${fmtPartial(row.ratios.get(j.name))}`).join("; ") : `not scorable (cosine ${row.likeness.faceres.toTemplate.toFixed(3)})`;
         log(`${mode} ${t.name} <- ${r.name}: ${shown}`);
       }
@@ -291,10 +295,9 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
       }
       const reads = await judgePicture(perJudge, t, r, frame);
       // Identity on the same pairs, animated and still: the animation also brings the expression's creases.
-      const again = (await analyzer.analyze(frame)).faces[0];
       const still = results.find((x) => x.mode === "mimic" && x.template === t && x.reaction === r && x.image);
       if (still) {
-        animatedIdentity.animated.push(likenessOf(again && (await analyzer.embed(frame, again)), descriptorOf(reads), t, r));
+        animatedIdentity.animated.push(await likenessOfPicture(frame, reads, t, r));
         animatedIdentity.still.push(still.likeness);
       }
     }
