@@ -78,7 +78,7 @@ export function addExpressionCreases(
   const tris = triangulate(pts);
   const cover = new Float32Array(bw * bh);
   const now = warpedShading(reaction, reactionFace.landmarks, pts, tris, bw, bh, size, cover);
-  const before = warpedShading(reactionRestImage, reactionRest, pts, tris, bw, bh, size);
+  const before = warpedShading(reactionRestImage, reactionRest, pts, tris, bw, bh, size, undefined, true);
   if (!now || !before) return;
 
   for (let y = 0; y < bh; y++) {
@@ -179,7 +179,17 @@ function featureMask(pts: Float32Array, bw: number, bh: number, size: number): F
  * 8-bit through the warp (1/256 in log luma, far under a line's depth). `cover` gets where the warp wrote.
  * None where the mesh lies off the picture.
  */
-function warpedShading(image: RgbImage, mesh: Float32Array, pts: Float32Array, tris: Uint32Array, bw: number, bh: number, size: number, cover?: Float32Array): Float32Array | undefined {
+function warpedShading(
+  image: RgbImage,
+  mesh: Float32Array,
+  pts: Float32Array,
+  tris: Uint32Array,
+  bw: number,
+  bh: number,
+  size: number,
+  cover?: Float32Array,
+  reuse = false,
+): Float32Array | undefined {
   const from = meshPoints(mesh);
   const box = pointsBox(from, image.width, image.height, 2);
   if (box.width < 4 || box.height < 4) return undefined; // the mesh is not on this picture
@@ -187,12 +197,19 @@ function warpedShading(image: RgbImage, mesh: Float32Array, pts: Float32Array, t
   // A large face's shading is worked out at half size: its finest lines are still two pixels wide there, and the
   // warp's bilinear sampling enlarges it back.
   const k = faceSize >= HALF_SIZE_FACE ? 2 : 1;
-  const band = shading(image, box, faceSize, k);
-  const sw = Math.ceil(box.width / k), sh = Math.ceil(box.height / k);
-  const encoded: RgbImage = { width: sw, height: sh, data: new Uint8Array(sw * sh * 3) };
-  for (let i = 0; i < band.length; i++) {
-    const v = 128.5 + band[i]! * 256;
-    encoded.data[3 * i] = encoded.data[3 * i + 1] = encoded.data[3 * i + 2] = v < 0 ? 0 : v > 255 ? 255 : v;
+  const key = `${k} ${blurRadii(faceSize, k).join(" ")}`;
+  const kept = reuse ? restShading.get(mesh) : undefined;
+  let encoded: RgbImage;
+  if (kept && kept.image === image && kept.key === key) encoded = kept.encoded;
+  else {
+    const band = shading(image, box, faceSize, k);
+    const sw = Math.ceil(box.width / k), sh = Math.ceil(box.height / k);
+    encoded = { width: sw, height: sh, data: new Uint8Array(sw * sh * 3) };
+    for (let i = 0; i < band.length; i++) {
+      const v = 128.5 + band[i]! * 256;
+      encoded.data[3 * i] = encoded.data[3 * i + 1] = encoded.data[3 * i + 2] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+    if (reuse) restShading.set(mesh, { image, key, encoded });
   }
   for (let i = 0; i < MESH_POINTS * 2; i += 2) {
     from[i] = (from[i]! - box.x + 0.5) / k - 0.5;
@@ -204,6 +221,15 @@ function warpedShading(image: RgbImage, mesh: Float32Array, pts: Float32Array, t
   for (let i = 0; i < out.length; i++) out[i] = (warped.data[3 * i]! - 128) / 256;
   return out;
 }
+
+/** The fine and the coarse blur's radii (whole pixels, as the box blur takes them) for a face `size` px across, at 1/k size. */
+const blurRadii = (size: number, k: number) => [Math.round(Math.max(1, (size * FINE) / k)), Math.round(Math.max(2, (size * COARSE) / k))] as const;
+
+/**
+ * An animation's frames share one rest picture and mesh: its shading is worked out once (per blur size) and kept
+ * while that mesh lives.
+ */
+const restShading = new WeakMap<Float32Array, { image: RgbImage; key: string; encoded: RgbImage }>();
 
 /**
  * ln(luma blurred at FINE) − ln(luma blurred at COARSE) over a box of a face `size` px across, worked out on
@@ -225,7 +251,7 @@ function shading(img: RgbImage, box: Box, size: number, k: number): Float32Array
   for (let i = 0; i < fine.length; i++) fine[i]! /= count[i]!;
   const coarse = fine.slice();
   const tmp = new Float32Array(sw * sh);
-  const f = Math.max(1, (size * FINE) / k), c = Math.max(2, (size * COARSE) / k);
+  const [f, c] = blurRadii(size, k);
   boxBlurMask(fine, sw, sh, f, tmp);
   boxBlurMask(fine, sw, sh, f, tmp);
   boxBlurMask(coarse, sw, sh, c, tmp);

@@ -146,6 +146,25 @@ describe("expression creases", () => {
     }
   });
 
+  it("works an animation's rest picture out once, and a kept one never stands in for another picture", () => {
+    const t = { template: fx.images.get("grace_hopper_512x512.jpg")!, templateFace: fx.faces.get("grace_hopper_512x512.jpg")! };
+    const rest = fx.images.get(REST)!, restMesh = fx.faces.get(REST)!.landmarks;
+    // Another rest picture on the same mesh: franck with a mole on his cheek.
+    const [marked] = withMole([rest], [restMesh], 205);
+    const laugh = { reaction: fx.images.get(LAUGH)!, reactionFace: fx.faces.get(LAUGH)!, reactionRest: restMesh };
+    const copy = (img: RgbImage) => ({ ...img, data: img.data.slice() });
+    for (const mode of ["mimic", "swap"] as const) {
+      const run = (picture: RgbImage) => transferExpression({ ...t, ...laugh, reactionRestImage: picture, mode }).image;
+      // Copies are other objects: worked out afresh, the references.
+      const [plainRef, markedRef] = [run(copy(rest)), run(copy(marked!))];
+      expect(meanChange(plainRef, markedRef), mode).toBeGreaterThan(0);
+      for (let round = 0; round < 2; round++) {
+        expect(meanChange(run(rest), plainRef), `${mode} rest, round ${round}`).toBe(0);
+        expect(meanChange(run(marked!), markedRef), `${mode} marked, round ${round}`).toBe(0);
+      }
+    }
+  });
+
   it("takes only what the expression changed: a mole on the reaction's cheek stays the reaction's", () => {
     const [rest, laugh] = [fx.images.get(REST)!, fx.images.get(LAUGH)!];
     const [restFace, laughFace] = [fx.faces.get(REST)!, fx.faces.get(LAUGH)!];
