@@ -2,7 +2,7 @@ import type { Box, RgbImage } from "../types.ts";
 import { faceMeshPoints, triangulate, warpTriangles } from "../warp/index.ts";
 import { LEFT_BROW, LEFT_EYE_LOWER, LEFT_EYE_UPPER, LIPS_OUTER_LOWER, LIPS_OUTER_UPPER, MESH_POINTS, RIGHT_BROW, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER } from "../warp/landmarks.ts";
 import { boxBlurMask, pointsBox } from "./blend.ts";
-import { insidePolygon } from "./geometry.ts";
+import { faceSize, insidePolygon } from "./geometry.ts";
 import type { TransferInput } from "./transfer.ts";
 
 /** The reaction and, where known, its person at rest (an animation's rest frame): picture and face mesh. */
@@ -42,7 +42,7 @@ const FEATURES = [
  * Shan & Zhang 2001), so the reaction's own skin, moles and light cancel. Applied only where the expression
  * strains the skin (`rest` → `expression`, the user's mesh) and never over eyes, brows or lips, so landmark
  * jitter at a feature's edge and the still parts of the face are left alone. `outMesh` is where the face is in
- * `out`, `size` its face size there; `drawn` (swap) is how much of each pixel of its box is the user's face (the
+ * `out` (its size sets the blurs); `drawn` (swap) is how much of each pixel of its box is the user's face (the
  * reaction's own pixels around it already show the reaction's creases). A still has no rest picture of its
  * person and gets none: which of its lines the expression made cannot be told from that person's own
  * (eval/FINDINGS.md, "Expression creases").
@@ -53,12 +53,12 @@ export function addExpressionCreases(
   rest: Float32Array,
   expression: Float32Array,
   pictures: ReactionPictures,
-  size: number,
   intensity: number,
   drawn?: { alpha: Float32Array; box: Box },
 ): void {
   const { reaction, reactionFace, reactionRest, reactionRestImage } = pictures;
   if (!reactionRest || !reactionRestImage || intensity <= 0) return;
+  const size = faceSize(outMesh);
   const pts = meshPoints(outMesh);
   const box = pointsBox(pts, out.width, out.height, 2);
   const bw = box.width, bh = box.height;

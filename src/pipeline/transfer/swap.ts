@@ -25,8 +25,9 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
   const { reaction, reactionFace } = input;
   // A reaction face under WORK_FACE_PX gets the user's face drawn ss× larger and averaged down to it: drawn at
   // its own size, the new lips, lids and frames came out softer than the same swap on a large copy, shrunk.
-  const ss = workScale(faceSize(reactionFace.landmarks));
-  const [template, templateFace] = faceAtScale(input.template, input.templateFace, (ss * faceSize(reactionFace.landmarks)) / faceSize(input.templateFace.landmarks));
+  const reactionSize = faceSize(reactionFace.landmarks);
+  const ss = workScale(reactionSize);
+  const [template, templateFace] = faceAtScale(input.template, input.templateFace, (ss * reactionSize) / faceSize(input.templateFace.landmarks));
   const timingsMs: StageTimings = {};
   const out = copyImage(reaction);
   let t = performance.now();
@@ -120,7 +121,7 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
   timingsMs.blend = performance.now() - t;
 
   t = performance.now();
-  addExpressionCreases(out, placed, templateFace.landmarks, read, input, size, intensity, { alpha, box });
+  addExpressionCreases(out, placed, templateFace.landmarks, read, input, intensity, { alpha, box });
   timingsMs.creases = performance.now() - t;
 
   t = performance.now();

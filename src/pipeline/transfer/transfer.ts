@@ -253,7 +253,7 @@ function mimicDirect(input: TransferInput, intensity: number, regions: Regions, 
   }
 
   t = performance.now();
-  addExpressionCreases(out, target, templateFace.landmarks, expression, input, faceSize(templateFace.landmarks), intensity);
+  addExpressionCreases(out, target, templateFace.landmarks, expression, input, intensity);
   timingsMs.creases = performance.now() - t;
 
   t = performance.now();

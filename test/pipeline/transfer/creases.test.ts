@@ -6,18 +6,15 @@ import { resizeImage } from "../../../src/pipeline/image/index.ts";
 import { boxBlurMask } from "../../../src/pipeline/transfer/blend.ts";
 import { faceSize, insidePolygon } from "../../../src/pipeline/transfer/geometry.ts";
 import type { RgbImage } from "../../../src/pipeline/types.ts";
-import { triangulate, warpTriangles } from "../../../src/pipeline/warp/index.ts";
+import { faceMeshPoints, triangulate, warpTriangles } from "../../../src/pipeline/warp/index.ts";
 import * as L from "../../../src/pipeline/warp/landmarks.ts";
 import { useFixtureFaces } from "../../helpers/fixture-faces.ts";
 
 const fx = useFixtureFaces();
 const REST = "franck_01829.jpg", LAUGH = "franck_04117.jpg";
 
-const xy = (lm: Float32Array) => {
-  const p = new Float32Array(L.MESH_POINTS * 2);
-  for (let i = 0; i < L.MESH_POINTS; i++) [p[2 * i], p[2 * i + 1]] = [lm[3 * i]!, lm[3 * i + 1]!];
-  return p;
-};
+/** The 468 landmarks' x,y pairs. */
+const xy = (lm: Float32Array) => faceMeshPoints(lm, { width: 0, height: 0, ringScale: 0 });
 const poly = (lm: Float32Array, idx: readonly number[]) => Float32Array.from(idx.flatMap((k) => [lm[3 * k]!, lm[3 * k + 1]!]));
 
 /** ln luma, blurred over ~1 % of the face less blurred over ~8 %: skin folds, not pores or the light. */
