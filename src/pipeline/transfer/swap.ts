@@ -7,6 +7,7 @@ import { retargetExpression, type Regions } from "./expression.ts";
 import { drawnEyelids, paintEyes } from "./eyes.ts";
 import { keepUnfolded } from "./fold.ts";
 import { addExpressionCreases } from "./creases.ts";
+import { addLipColourChange } from "./lip-colour.ts";
 import { alignSimilarity, applySimilarity, faceSize, workScale } from "./geometry.ts";
 import { CLOSED_MOUTH, MOUTH_OPEN_MARGIN, measureExpression } from "./measure.ts";
 import { AS_IS, paintClosedLips, paintMouthInterior, sampleLipsPastTheSeam, sampleLipsWhereMouthCloses } from "./mouth.ts";
@@ -122,6 +123,7 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
 
   t = performance.now();
   addExpressionCreases(out, placed, templateFace.landmarks, read, input, intensity, { alpha, box });
+  if (regions !== "upper") addLipColourChange(out, placed, input, intensity, { alpha, box });
   timingsMs.creases = performance.now() - t;
 
   t = performance.now();

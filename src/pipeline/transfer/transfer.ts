@@ -13,6 +13,7 @@ import { paintClosedLips, paintMouthInterior, sampleLipsPastTheSeam, sampleLipsW
 import { swapFace } from "./swap.ts";
 import { checkFace } from "./validate.ts";
 import { addExpressionCreases } from "./creases.ts";
+import { addLipColourChange } from "./lip-colour.ts";
 
 export type TransferMode = "mimic" | "swap";
 
@@ -32,7 +33,7 @@ export interface TransferInput {
   regions?: Regions;
   /** The reaction person's own rest face, where one is known (an animation's rest frame; see retargetExpression). */
   reactionRest?: Float32Array;
-  /** The picture `reactionRest` was read from: with it, the expression's creases arrive too (creases.ts). */
+  /** The picture `reactionRest` was read from: with it, the expression's creases and its lips' change of colour arrive too (creases.ts, lip-colour.ts). */
   reactionRestImage?: RgbImage;
 }
 
@@ -254,6 +255,7 @@ function mimicDirect(input: TransferInput, intensity: number, regions: Regions, 
 
   t = performance.now();
   addExpressionCreases(out, target, templateFace.landmarks, expression, input, intensity);
+  if (regions !== "upper") addLipColourChange(out, target, input, intensity);
   timingsMs.creases = performance.now() - t;
 
   t = performance.now();
