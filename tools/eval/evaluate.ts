@@ -82,7 +82,7 @@ export interface Evaluation {
   meshRows: StatsRow[];
   identity: { mode: keyof typeof IDENTITY_FLOOR; median: number }[];
   /** Whose lips the results show: per mode and judge, at the engine's own lip points, and the reaction's picture unchanged as the baseline (tools/eval/lips.ts). */
-  lipRows: { engine: LipRow[]; mesh: LipRow[]; baseline: LipRow[] };
+  lipRows: { engine: LipRow[]; mesh: LipRow[]; animated: LipRow[]; baseline: LipRow[] };
   /** Identity baseline: each template × reaction with the reaction's picture itself as the result. */
   reactionUnchanged: { template: Template; reaction: SetPicture; likeness: PairLikeness }[];
   /** mimic's identity on the pairs also sent as an animation (animatedRows): the still results and the animated ones. */
@@ -276,6 +276,9 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
   // person at rest gives the engine that person's own rest mouth (src/pipeline/animate/reaction.ts, restFrames).
   const animatedRows: StatsRow[] = [];
   const animatedIdentity: Evaluation["animatedIdentity"] = { still: [], animated: [] };
+  // Whose lips the same pairs show, still and animated, where template and reaction are two people: an animation
+  // that shows its person at rest also brings that person's change of lip colour (lip-colour.ts).
+  const animatedLips = new Map(judges.map((j) => [j.name, { still: [] as LipPair[], animated: [] as LipPair[] }]));
   {
     const perJudge = perJudgeRatios();
     for (const { t, r, n, tf, rf, nf } of analysedScorable) {
@@ -299,6 +302,13 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
       if (still) {
         animatedIdentity.animated.push(await likenessOfPicture(frame, reads, t, r));
         animatedIdentity.still.push(still.likeness);
+        for (const j of judges) {
+          const template = t.read.get(j.name)?.lips, reaction = r.read.get(j.name)?.lips, neutral = neutralRead(r, j)?.lips;
+          const stillOut = still.outLips.get(j.name), animatedOut = reads.get(j.name)?.lips;
+          if (t.source.person === r.source.person || !template || !reaction || !neutral || !stillOut || !animatedOut) continue;
+          animatedLips.get(j.name)!.still.push({ template, reaction, neutral, out: stillOut });
+          animatedLips.get(j.name)!.animated.push({ template, reaction, neutral, out: animatedOut });
+        }
       }
     }
     for (const j of judges) animatedRows.push({ label: `mimic · ${j.name}`, stats: summarizeRatios(perJudge.get(j.name)!) });
@@ -335,6 +345,10 @@ export async function evaluate(set: readonly SetImage[], o: EvaluateOptions): Pr
     mesh: meshJudge
       ? MODES.map((mode) => ({ label: `engine's lip points · ${mode}`, summary: summarizeLips(lipPairs(meshJudge, (row) => row.meshLips, mode), lipFloorsOf.get(meshJudge.name)!) }))
       : [],
+    animated: judges.flatMap((j) => [
+      { label: `mimic, pairs also sent animated: still · ${j.name}`, summary: summarizeLips(animatedLips.get(j.name)!.still, lipFloorsOf.get(j.name)!) },
+      { label: `mimic, the same pairs: animated, person at rest first · ${j.name}`, summary: summarizeLips(animatedLips.get(j.name)!.animated, lipFloorsOf.get(j.name)!) },
+    ]),
     baseline: judges.map((j) => ({
       label: `baseline: the reaction's picture unchanged · ${j.name}`,
       summary: summarizeLips(lipPairs(j, (row) => row.reaction.read.get(j.name)?.lips, MODES[0]!), lipFloorsOf.get(j.name)!),

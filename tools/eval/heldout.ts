@@ -192,8 +192,8 @@ export function heldoutSection(held: Evaluation, dev: Evaluation, meta: SectionM
     ...LIPS_NOTE,
     "",
     ...lipsTable(
-      [...held.lipRows.engine, ...held.lipRows.mesh, ...held.lipRows.baseline].flatMap((h) => {
-        const d = [...dev.lipRows.engine, ...dev.lipRows.mesh, ...dev.lipRows.baseline].find((r) => r.label === h.label);
+      [...held.lipRows.engine, ...held.lipRows.mesh, ...held.lipRows.animated, ...held.lipRows.baseline].flatMap((h) => {
+        const d = [...dev.lipRows.engine, ...dev.lipRows.mesh, ...dev.lipRows.animated, ...dev.lipRows.baseline].find((r) => r.label === h.label);
         return [{ label: `held-out · ${h.label}`, summary: h.summary }, ...(d ? [{ label: `dev · ${d.label}`, summary: d.summary }] : [])];
       }),
     ),

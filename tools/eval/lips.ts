@@ -194,8 +194,10 @@ export const LIPS_NOTE = [
   "template's lips so changed and the reaction's differ beyond the judge's noise floor (2 × the 90th percentile",
   "over the same photos shifted, rescaled, mirrored, re-encoded), the share whose result is nearer the template's.",
   "*Engine's lip points* (not in the verdict): the result's pixels read where the engine put the lips, the photos",
-  "by the analyzer: the result's lips without a judge's landmark placement on drawn lips. *Baseline*: the",
-  "reaction's picture handed back unchanged, which must score 0 %.",
+  "by the analyzer: the result's lips without a judge's landmark placement on drawn lips. *Animated* (not in the",
+  "verdict): mimic's pairs also sent as a two-frame animation, the reaction's person at rest first, beside the same",
+  "pairs' stills: the animation's frame also takes on the lips' change of colour from that rest picture",
+  "(lip-colour.ts). *Baseline*: the reaction's picture handed back unchanged, which must score 0 %.",
 ];
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "–");

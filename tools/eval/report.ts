@@ -194,7 +194,7 @@ export function report(o: Evaluation, opt: ReportOptions): string {
     "",
     ...LIPS_NOTE,
     "",
-    ...lipsTable([...o.lipRows.engine, ...o.lipRows.mesh, ...o.lipRows.baseline]),
+    ...lipsTable([...o.lipRows.engine, ...o.lipRows.mesh, ...o.lipRows.animated, ...o.lipRows.baseline]),
     "",
     "## Per pair",
     "",
