@@ -1,7 +1,7 @@
 /**
- * What an animated reaction's expression creases cost (src/pipeline/transfer/creases.ts): one frame of franck's
- * laugh transferred onto grace_hopper with his rest frame's picture (creases laid on) beside the same frame with
- * his rest face only (the peer: the same geometry, no creases), per mode, and the ratio.
+ * What an animated reaction's expression creases and lip colour cost (src/pipeline/transfer/creases.ts,
+ * lip-colour.ts): one frame of franck's laugh transferred onto grace_hopper with his rest frame's picture (both
+ * laid on) beside the same frame with his rest face only (the peer: the same geometry, neither), per mode, and the ratio.
  */
 import { readFileSync } from "node:fs";
 import { createFaceAnalyzer } from "../src/pipeline/face/index.ts";
@@ -33,7 +33,7 @@ export async function run(ctx: BenchContext): Promise<string> {
       });
     // Rounds alternate between the two, so a busy spell of the shared machine falls on both.
     for (let i = 0; i < 3; i++) frame(false)(), frame(true)();
-    const peerMs: number[] = [], linedMs: number[] = [], creasesMs: number[] = [];
+    const peerMs: number[] = [], linedMs: number[] = [], creasesMs: number[] = [], lipsMs: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       let t0 = performance.now();
       frame(false)();
@@ -42,16 +42,18 @@ export async function run(ctx: BenchContext): Promise<string> {
       const r = frame(true)();
       linedMs.push(performance.now() - t0);
       creasesMs.push(r.timingsMs.creases ?? 0);
+      lipsMs.push(r.timingsMs.lipColour ?? 0);
     }
-    const peer = { total: percentile(peerMs, 50) }, lined = { total: percentile(linedMs, 50), creases: percentile(creasesMs, 50) };
+    const peer = { total: percentile(peerMs, 50) };
+    const lined = { total: percentile(linedMs, 50), creases: percentile(creasesMs, 50), lips: percentile(lipsMs, 50) };
     ctx.log(`${mode}: ${ms(peer.total)} → ${ms(lined.total)} ms`);
-    rows.push(`| ${mode} | ${ms(peer.total)} | ${ms(lined.total)} | ${ms(lined.creases)} | ${(lined.total / peer.total).toFixed(2)} |`);
+    rows.push(`| ${mode} | ${ms(peer.total)} | ${ms(lined.total)} | ${ms(lined.creases)} | ${ms(lined.lips)} | ${(lined.total / peer.total).toFixed(2)} |`);
   }
   return [
     `Machine: ${ctx.machine.summary}. One frame: franck_04117 (720 × 576) onto grace_hopper (512²), ${ROUNDS} rounds, p50.`,
     "",
-    "| mode | rest face only (peer) ms | with the rest picture ms | of which creases ms | ratio |",
-    "|---|---|---|---|---|",
+    "| mode | rest face only (peer) ms | with the rest picture ms | of which creases ms | of which lip colour ms | ratio |",
+    "|---|---|---|---|---|---|",
     ...rows,
   ].join("\n");
 }

@@ -123,8 +123,11 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
 
   t = performance.now();
   addExpressionCreases(out, placed, templateFace.landmarks, read, input, intensity, { alpha, box });
-  if (regions !== "upper") addLipColourChange(out, placed, input, intensity, { alpha, box });
   timingsMs.creases = performance.now() - t;
+
+  t = performance.now();
+  if (regions !== "upper") addLipColourChange(out, placed, input, intensity, { alpha, box });
+  timingsMs.lipColour = performance.now() - t;
 
   t = performance.now();
   let mouthSynthesised = false;

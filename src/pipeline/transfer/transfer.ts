@@ -255,8 +255,11 @@ function mimicDirect(input: TransferInput, intensity: number, regions: Regions, 
 
   t = performance.now();
   addExpressionCreases(out, target, templateFace.landmarks, expression, input, intensity);
-  if (regions !== "upper") addLipColourChange(out, target, input, intensity);
   timingsMs.creases = performance.now() - t;
+
+  t = performance.now();
+  if (regions !== "upper") addLipColourChange(out, target, input, intensity);
+  timingsMs.lipColour = performance.now() - t;
 
   t = performance.now();
   let mouthSynthesised = false;
