@@ -130,11 +130,13 @@ export class WorkerPool {
 
   constructor(opts: PoolOptions) {
     // Checked here too, so a bad setting fails at start-up instead of in every worker it would respawn.
+    // An option passed as undefined (poolOptions passes every queue setting through) takes its default.
+    const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as PoolOptions;
     this.opts = {
       cancelGraceMs: 250,
       spillMinBytes: SPILL_MIN_BYTES,
       restartBackoff: { initialMs: 1000, maxMs: 30_000 },
-      ...opts,
+      ...given,
       settings: parseWorkerSettings(opts.settings),
       handlersUrl: String(opts.handlersUrl),
     };

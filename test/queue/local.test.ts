@@ -307,6 +307,20 @@ describe("workers whose handlers fail to load (real worker processes)", () => {
     expect(failures.length).toBe(seen);
   });
 
+  test("with no back-off given (as at start-up), a worker that cannot load is restarted after the default pause", async () => {
+    queue = createLocalQueue({ workers: 1, capacity: 20, perUserLimit: 1, jobTimeoutMs: 10_000, cheapFirst: false, handlersUrl: FLAKY });
+    expect((await expectRejects(queue.ready())).code).toBe("BUSY");
+    const refused = await vi.waitFor(() => expectRejects(queue!.submit(memeJob(), who())), { timeout: 60_000, interval: 50 });
+    expect(refused.code).toBe("BUSY");
+    expect(refused.details).toMatchObject({ reason: "restarting" });
+    expect(refused.retryAfterSeconds).toBe(1);
+    // A second process tried to load the handlers: the pool is alive and restarting, not crashed.
+    await vi.waitFor(() => expect(new Set(attempts()).size).toBeGreaterThanOrEqual(2), { timeout: 60_000, interval: 50 });
+    rmSync(flag);
+    const r = await vi.waitFor(async () => (await queue!.submit(memeJob(), who())) as ImageResult, { timeout: 60_000, interval: 50 });
+    expect(isPng(r.bytes)).toBe(true);
+  });
+
   test("the local queue answers BUSY 'restarting' to new and waiting jobs, then serves again", async () => {
     rmSync(flag);
     const q = await make({ workers: 1, perUserLimit: 4, handlersUrl: FLAKY, restartBackoff: { initialMs: 100, maxMs: 400 } });
