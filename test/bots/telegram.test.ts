@@ -265,4 +265,16 @@ describe("Telegram /meme arguments", () => {
     // Values are the core's to judge, in the same words as every entrance (test/bots/front-door.test.ts).
     expect(parseMemeArgs("intensity=loud")).toEqual({ intensity: "loud" });
   });
+
+  it("keeps captions whose first word is also a flag, and their line breaks", () => {
+    // A sentence starts with a capital: a caption, not the flag.
+    expect(parseMemeArgs("Still better than Monday")).toEqual({ bottom: "Still better than Monday" });
+    expect(parseMemeArgs("Swap meet tomorrow")).toEqual({ bottom: "Swap meet tomorrow" });
+    // "--" ends the options.
+    expect(parseMemeArgs("-- gif me the money")).toEqual({ bottom: "gif me the money" });
+    expect(parseMemeArgs("swap -- still here | swap")).toEqual({ mode: "swap", top: "still here", bottom: "swap" });
+    expect(parseMemeArgs("when the code\ncompiles | first try")).toEqual({ top: "when the code\ncompiles", bottom: "first try" });
+    expect(parseMemeArgs("gif  line one\n\nline two")).toEqual({ animated: true, bottom: "line one\n\nline two" });
+    expect(parseMemeArgs("--")).toEqual({});
+  });
 });

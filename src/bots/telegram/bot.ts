@@ -84,7 +84,7 @@ const HELP = [
   "Mimic puts the expression of a reaction image on your own face.",
   "1. Save your face: reply to a clear photo of you with /save me",
   "2. Reply to a reaction photo, GIF or sticker with /meme top text | bottom text",
-  "   options first: face=<name> intensity=<0-100> swap gif still",
+  "   options first: face=<name> intensity=<0-100> swap gif still; -- ends them (/meme -- gif me the money)",
   "/morph (as a reply) makes an animated morph, /faces manages your faces,",
   "/usage shows your usage, /forget deletes your data, /config and /audit <sha256> (who made a picture) are for group admins.",
 ].join("\n");
