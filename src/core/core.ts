@@ -353,7 +353,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const r = await moderation.usage(scopeOf(ctx), { includeServer: ctx.isAdmin && ctx.serverId !== null });
         const lines = [
           `Today you made ${r.usedToday} meme${r.usedToday === 1 ? "" : "s"}${r.dailyQuota > 0 ? ` of ${r.dailyQuota} allowed` : " (no daily limit)"}.`,
-          r.cooldownRemainingSeconds > 0 ? `Next one possible in ${r.cooldownRemainingSeconds} s.` : "You can make another one now.",
+          r.quotaReached ?? (r.cooldownRemainingSeconds > 0 ? `Next one possible in ${r.cooldownRemainingSeconds} s.` : "You can make another one now."),
           `Saved faces: ${r.templates}.`,
         ];
         if (r.server) {

@@ -82,6 +82,8 @@ export interface UsageReport {
   dailyQuota: number;
   /** Seconds until the caller may generate again (cooldown), 0 when ready. */
   cooldownRemainingSeconds: number;
+  /** What a request would be told now, when a daily quota (the user's or the server's) is used up. */
+  quotaReached?: string;
   templates: number;
   /** Server-wide figures, only filled for admins. */
   server?: {

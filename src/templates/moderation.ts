@@ -102,6 +102,8 @@ export interface UserUsage {
   usedToday: number;
   dailyQuota: number;
   cooldownRemainingSeconds: number;
+  /** What a request would be told now, when a daily quota (the user's or the server's) is used up. */
+  quotaReached?: string;
 }
 
 const NO_LIMIT = 2_147_483_647;
@@ -336,7 +338,13 @@ export class Moderation {
       this.db.usageEvent.findFirst({ where, orderBy: { atMs: "desc" }, select: { atMs: true } }),
     ]);
     const readyAt = last ? Number(last.atMs) + rules.cooldownSeconds * 1000 : 0;
-    return { usedToday, dailyQuota: rules.dailyQuotaPerUser, cooldownRemainingSeconds: Math.max(0, Math.ceil((readyAt - now) / 1000)) };
+    const quota = await this.refusal(scope, { ...rules, cooldownSeconds: 0 }, now);
+    return {
+      usedToday,
+      dailyQuota: rules.dailyQuotaPerUser,
+      cooldownRemainingSeconds: Math.max(0, Math.ceil((readyAt - now) / 1000)),
+      ...(quota && { quotaReached: quota.userMessage }),
+    };
   }
 
   /** Today's (UTC) and the last 30 days' uses on a server: by command and the top users. Admins only. */

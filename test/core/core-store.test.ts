@@ -92,8 +92,12 @@ for (const { dialect, skip } of dialects) {
       expect(usage.text).toContain("Today you made 2 memes of 2 allowed");
       expect(usage.text).toContain("Server today: 2 memes by 1 user.");
       expect(usage.text).toContain("Top: 101 (2)");
+      // Not "you can make another one now": the quota says when.
+      expect(usage.text).toMatch(/\nYou've used all 2 of today.s memes here\. More in .+ \(at 00:00 UTC\)\.\n/);
+      expect(usage.text).not.toContain("You can make another one now.");
 
       clock += DAY_MS;
+      expect((await core.usage(ctx())).text).toContain("You can make another one now.");
       expect((await meme()).file).toBeDefined();
     });
 
@@ -284,6 +288,7 @@ for (const { dialect, skip } of dialects) {
       const third = await meme({ userId: "303" });
       expect(third).toMatchObject({ errorCode: "QUOTA_EXCEEDED" });
       expect(third.text).toMatch(/This server has used all 2 of today.s memes/);
+      expect((await core.usage(ctx({ userId: "303" }))).text).toMatch(/\nThis server has used all 2 of today.s memes\. More in /);
       expect((await meme({ userId: "303", serverId: "g2" })).file).toBeDefined();
       expect(await set("server_quota", "0")).toContain("server_quota: unlimited");
       expect((await meme({ userId: "303" })).file).toBeDefined();
