@@ -8,5 +8,14 @@ if (!existsSync(entry)) {
   process.stderr.write("mimic: not built yet. Run `npm run build` (or `npm start`, which builds first) in the Mimic folder.\n");
   process.exit(1);
 }
+// Settings in ./.env (see .env.example) apply where the shell has not set them; loaded before any module reads one.
+if (existsSync(".env")) {
+  try {
+    process.loadEnvFile(".env");
+  } catch (err) {
+    process.stderr.write(`mimic: could not read .env in ${process.cwd()}: ${err instanceof Error ? err.message : err}\n`);
+    process.exit(2);
+  }
+}
 const { main } = await import(entry.href);
 await main(process.argv.slice(2));

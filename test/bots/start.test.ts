@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -58,6 +58,40 @@ describe("mimic start", () => {
     expect(faces).toMatchObject({ ok: true, templates: [] });
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
+  }, CLI_TIMEOUT_MS);
+
+  it("reads ./.env where the shell has not set a variable, and names a bad LOG_LEVEL instead of crashing (the real CLI)", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, ".env"), "LOG_LEVEL=verbose\nPLAYGROUND_PORT=0\n");
+    const run = (env: Record<string, string>) =>
+      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const child = spawn(process.execPath, [join(root, "bin/mimic.mjs"), "start"], {
+          cwd: dir,
+          env: { ...process.env, DATA_DIR: join(dir, "data"), DISCORD_TOKEN: "", TELEGRAM_TOKEN: "", QUEUE_WORKERS: "1", ...env },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "", err = "";
+        let stopping = false;
+        child.stdout.on("data", (d: Buffer) => {
+          out += d;
+          // Started (the file's PLAYGROUND_PORT=0 gave it a free port): a SIGTERM the moment the banner shows stops it cleanly.
+          if (/open http:\/\/127\.0\.0\.1:\d+\//.test(out) && !stopping) {
+            stopping = true;
+            child.kill("SIGTERM");
+          }
+        });
+        child.stderr.on("data", (d: Buffer) => (err += d));
+        child.on("exit", (code) => resolve({ code, out, err }));
+      });
+    const { LOG_LEVEL: _, PLAYGROUND_PORT: __, ...shell } = process.env;
+    const fromFile = await run(shell as Record<string, string>);
+    expect(fromFile.code).toBe(2);
+    expect(fromFile.err).toMatch(/^mimic: Invalid configuration: LOG_LEVEL: /m);
+    expect(fromFile.err).not.toMatch(/\n\s+at /);
+    // The shell's value wins over the file's.
+    const fromShell = await run({ ...(shell as Record<string, string>), LOG_LEVEL: "warn" });
+    expect(fromShell.out).toMatch(/open http:\/\/127\.0\.0\.1:\d+\//);
+    expect(fromShell.code).toBe(0);
   }, CLI_TIMEOUT_MS);
 
   it("mimic register --guild deploys the commands through the real CLI; refuses without DISCORD_APP_ID", async () => {

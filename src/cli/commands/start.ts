@@ -23,7 +23,6 @@ export function register(program: Command): void {
         lines.push(`No bot token set, so here is the local playground: open ${running.playground.url}`);
         lines.push("Set DISCORD_TOKEN and/or TELEGRAM_TOKEN to run the bots instead (see README).");
       }
-      process.stdout.write(`${lines.join("\n")}\nPress Ctrl+C to stop.\n`);
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
@@ -37,7 +36,9 @@ export function register(program: Command): void {
           },
         );
       };
+      // Listening before the banner: a Ctrl+C the moment it shows stops cleanly too.
       process.on("SIGINT", () => stop("SIGINT"));
       process.on("SIGTERM", () => stop("SIGTERM"));
+      process.stdout.write(`${lines.join("\n")}\nPress Ctrl+C to stop.\n`);
     });
 }
