@@ -60,12 +60,27 @@ function parseSwitch(value: string): boolean {
   throw new MimicError("BAD_INPUT", `“${value.slice(0, 20)}” is not on or off.`);
 }
 
-function parseCount(value: string, what: string, max: number): number {
+function parseCount(value: string, what: string, max: number, min = 0): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n > max) {
-    throw new MimicError("BAD_INPUT", `${what} must be a whole number from 0 to ${max}, not “${value.slice(0, 20)}”.`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n > max || n < min) {
+    throw new MimicError("BAD_INPUT", `${what} must be a whole number from ${min} to ${max}, not “${value.slice(0, 20)}”.`);
   }
   return n;
+}
+
+/** Whom a ban names: an id, or a Discord mention of one. An @username names nobody a bot can look up. */
+function bannedUser(value: string, scope: Scope): string {
+  const userId = value.replace(/^<@!?(\d+)>$/, "$1");
+  if (userId.startsWith("@")) {
+    throw new MimicError(
+      "BAD_INPUT",
+      scope.platform === "telegram"
+        ? `Bots cannot look up ${userId.slice(0, 40)} by name. Reply to one of their messages with /config ban, or give their numeric user id.`
+        : `Mention the user (@ and pick them from the list) or give their numeric user id; “${userId.slice(0, 40)}” as text names nobody.`,
+    );
+  }
+  if (userId === scope.userId) throw new MimicError("BAD_INPUT", "You cannot ban yourself.");
+  return userId;
 }
 
 export function storeModeration(store: Store): ModerationPort {
@@ -99,6 +114,7 @@ export function storeModeration(store: Store): ModerationPort {
       return m.admit(scope, commandOf(kind));
     },
     settings,
+    bannedUsers: async (scope) => (scope.serverId === null ? [] : (await m.bans(server(scope))).map((b) => b.userId)),
     recordRefusal: (scope, reason) => m.recordRefusal(scope, reason),
     // The core only calls this for admins (it checked ctx.isAdmin); the store re-checks the flag it is given.
     async updateSetting(scope, key: SettingKey, value) {
@@ -118,7 +134,7 @@ export function storeModeration(store: Store): ModerationPort {
           await m.updateRules(s, { cooldownSeconds: parseCount(value, "The cooldown", 86_400) });
           break;
         case "max_faces":
-          await m.updateRules(s, { maxTemplatesPerUser: Math.max(1, parseCount(value, "The number of faces", 1000)) });
+          await m.updateRules(s, { maxTemplatesPerUser: parseCount(value, "The number of faces", 1000, 1) });
           break;
         case "animated": {
           const on = parseSwitch(value);
@@ -153,9 +169,11 @@ export function storeModeration(store: Store): ModerationPort {
         }
         case "ban":
         case "unban": {
-          const userId = value.replace(/^<@!?(\d+)>$/, "$1");
-          if (key === "ban") await m.ban(s, userId);
-          else if (!(await m.unban(s, userId))) throw new MimicError("NOT_FOUND", `User ${userId} was not banned here.`);
+          if (key === "ban") await m.ban(s, bannedUser(value, scope));
+          else {
+            const userId = value.replace(/^<@!?(\d+)>$/, "$1");
+            if (!(await m.unban(s, userId))) throw new MimicError("NOT_FOUND", `User ${userId} was not banned here.`);
+          }
           break;
         }
       }

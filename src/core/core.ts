@@ -375,7 +375,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           throw new MimicError("FORBIDDEN", "Only server admins (Manage Server / group admins) can change Mimic's settings.");
         }
         if (input.key === undefined) {
-          return { text: describeSettings(await moderation.settings(scopeOf(ctx)), ctx), ephemeral: true };
+          return { text: describeSettings(await moderation.settings(scopeOf(ctx)), ctx, await moderation.bannedUsers?.(scopeOf(ctx))), ephemeral: true };
         }
         if (!SETTING_KEYS.includes(input.key)) {
           throw new MimicError("BAD_INPUT", `Unknown setting “${input.key}”. Settings: ${SETTING_KEYS.join(", ")}.`);
@@ -383,7 +383,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const value = (input.value ?? "").trim();
         if (value === "") throw new MimicError("BAD_INPUT", `Give a value for “${input.key}”, e.g. ${exampleFor(input.key)}.`);
         const after = await moderation.updateSetting(scopeOf(ctx), input.key, value);
-        return { text: `Updated “${input.key}”.\n${describeSettings(after, ctx)}`, ephemeral: true };
+        return { text: `Updated “${input.key}”.\n${describeSettings(after, ctx, await moderation.bannedUsers?.(scopeOf(ctx)))}`, ephemeral: true };
       }),
 
     audit: (ctx, input) =>
@@ -449,7 +449,10 @@ function exampleFor(key: SettingKey): string {
   }
 }
 
-function describeSettings(s: ServerSettings, ctx: CommandContext): string {
+/** Banned user ids the settings list names before it only counts the rest. */
+const BANS_LISTED = 20;
+
+function describeSettings(s: ServerSettings, ctx: CommandContext, banned: readonly string[] = []): string {
   return [
     `Mimic settings for this ${ctx.platform === "telegram" ? "group" : "server"}:`,
     `• enabled: ${s.enabled ? "on" : "off"}`,
@@ -462,6 +465,7 @@ function describeSettings(s: ServerSettings, ctx: CommandContext): string {
     `• mark: ${s.visibleMark ? "on" : "off"} (a small visible “AI-edited” label on every picture)`,
     `• nsfw: ${s.nsfwFilter ? `on (threshold ${s.nsfwThreshold})` : "off"} (refuses explicit pictures, faces and results)`,
     `• swap: ${s.swap ? "allowed" : "off"} (putting your face into someone else's picture)`,
+    ...(banned.length ? [`• banned: ${banned.slice(0, BANS_LISTED).join(", ")}${banned.length > BANS_LISTED ? ` and ${banned.length - BANS_LISTED} more` : ""}`] : []),
     `Change one with ${hint(ctx.platform, "config")}.`,
   ].join("\n");
 }

@@ -104,6 +104,8 @@ export interface ModerationPort {
   admit(scope: Scope, kind: JobKind): Promise<Admission>;
   /** The rules of scope's server (scope.serverId is never null here). */
   settings(scope: Scope): Promise<ServerSettings>;
+  /** The user ids banned in the scope's server, for its admins' settings list (absent where the store keeps none). */
+  bannedUsers?(scope: Scope): Promise<string[]>;
   /** Applies one admin change by scope.userId; parses and validates `value` (BAD_INPUT on nonsense). */
   updateSetting(scope: Scope, key: SettingKey, value: string): Promise<ServerSettings>;
   usage(scope: Scope, opts: { includeServer: boolean }): Promise<UsageReport>;

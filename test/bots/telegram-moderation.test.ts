@@ -75,6 +75,25 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     expect(await meme(GROUP, BOB)).toBe("made");
   });
 
+  it("bans by replying to the user's message, refuses an @username and a self-ban, and lists the bans in the settings", async () => {
+    expect(await save(GROUP, BOB, "bob")).toContain("Saved");
+    // A bot cannot look up @bob: refused with the way that works, and nobody is banned.
+    expect(await say(GROUP, ALICE, "/config ban @bob")).toBe("Bots cannot look up @bob by name. Reply to one of their messages with /config ban, or give their numeric user id.");
+    expect(await say(GROUP, ALICE, `/config ban ${ALICE.id}`)).toBe("You cannot ban yourself.");
+    expect(await say(GROUP, ALICE, "/config")).not.toContain("banned");
+    expect(await meme(GROUP, BOB)).toBe("made");
+
+    const bobsMessage = fake.sendPhoto(GROUP, BOB, fake.addFile(FACE_JPG));
+    const banned = await say(GROUP, ALICE, "/config ban", bobsMessage);
+    expect(banned).toContain("Updated “ban”");
+    expect(banned).toContain(`• banned: ${BOB.id}`);
+    expect(await meme(GROUP, BOB)).toMatch(/blocked you/);
+    expect(await say(GROUP, ALICE, "/config unban", bobsMessage)).not.toContain("banned:");
+    expect(await meme(GROUP, BOB)).toBe("made");
+    // Replying to a message does not stand in for another setting's value.
+    expect(await say(GROUP, ALICE, "/config quota", bobsMessage)).toMatch(/Give a value for “quota”/);
+  });
+
   it("an administrator may change settings, a member may not; settings belong to a group, not a private chat", async () => {
     expect(await say(GROUP, BOB, "/config quota 5")).toMatch(/Only server admins/);
     expect((await rules()).dailyQuotaPerUser).not.toBe(5);

@@ -390,7 +390,7 @@ for (const { dialect, skip } of dialects) {
       expect(await refusal("quota", "12x")).toBe("The daily quota must be a whole number from 0 to 1000000, not “12x”.");
       expect(await refusal("server_quota", "9".repeat(25))).toBe(`The server's daily quota must be a whole number from 0 to 100000000, not “${"9".repeat(20)}”.`);
       expect(await refusal("cooldown", "-5")).toBe("The cooldown must be a whole number from 0 to 86400, not “-5”.");
-      expect(await refusal("max_faces", "1001")).toBe("The number of faces must be a whole number from 0 to 1000, not “1001”.");
+      expect(await refusal("max_faces", "1001")).toBe("The number of faces must be a whole number from 1 to 1000, not “1001”.");
 
       for (const v of ["0.5", ".5", "1", "1.0", "1.00"]) expect(await set("nsfw_threshold", v)).toContain(`threshold ${Number(v)})`);
       expect(await set("nsfw_threshold", "DEFAULT")).toContain("threshold 0.7)");

@@ -237,6 +237,10 @@ for (const { dialect, skip } of dialects) {
       await set("ban", "303");
       expect((await save("x", { userId: "303" })).errorCode).toBe("FORBIDDEN");
       expect((await core.config(admin(), { key: "ban", value: "9".repeat(129) })).errorCode).toBe("BAD_INPUT");
+      // A name typed as text, and the admin themselves, ban nobody; the settings list who is banned.
+      expect((await core.config(admin(), { key: "ban", value: "@alice" })).text).toMatch(/^Mention the user .* “@alice” as text names nobody\.$/);
+      expect((await core.config(admin(), { key: "ban", value: "<@101>" })).text).toBe("You cannot ban yourself.");
+      expect((await core.config(admin(), {})).text).toMatch(/\n• banned: 303\n/);
       // Only a whole mention is unwrapped: text around it keeps the value as it is (and bans nobody else).
       await set("ban", "202");
       for (const odd of ["x<@202>", "<@202>x"]) {
@@ -266,14 +270,17 @@ for (const { dialect, skip } of dialects) {
       expect((await core.usage(ctx())).text).toContain("You can make another one now.");
     });
 
-    it("max_faces lowers the faces a user may keep (never below 1, never above the configured limit)", async () => {
+    it("max_faces lowers the faces a user may keep (from 1, never above the configured limit)", async () => {
       expect(await set("max_faces", "2")).toContain("max_faces: 2 per user");
       expect((await save("a")).errorCode).toBeUndefined();
       expect((await save("b")).errorCode).toBeUndefined();
       const third = await save("c");
       expect(third.errorCode).toBe("LIMIT_REACHED");
       expect(third.text).toContain("2");
-      expect(await set("max_faces", "0")).toContain("max_faces: 1 per user");
+      const zero = await core.config(admin(), { key: "max_faces", value: "0" });
+      expect(zero).toMatchObject({ errorCode: "BAD_INPUT" });
+      expect(zero.text).toBe("The number of faces must be a whole number from 1 to 1000, not “0”.");
+      expect(await set("max_faces", "1")).toContain("max_faces: 1 per user");
       expect(await set("max_faces", "999")).toContain("max_faces: 5 per user");
       expect((await save("c")).errorCode).toBeUndefined();
       // Another server keeps the configured limit.
@@ -313,7 +320,7 @@ for (const { dialect, skip } of dialects) {
         ["quota", "1000001", "0 to 1000000"],
         ["server_quota", "lots", "0 to 100000000"],
         ["cooldown", "86401", "0 to 86400"],
-        ["max_faces", "x", "0 to 1000"],
+        ["max_faces", "x", "1 to 1000"],
       ] as const) {
         const r = await core.config(admin(), { key, value });
         expect(r.errorCode, `${key}=${value}`).toBe("BAD_INPUT");
@@ -328,7 +335,8 @@ for (const { dialect, skip } of dialects) {
 
     it("in a private chat the configured defaults apply and no server rule leaks in", async () => {
       await set("quota", "1");
-      await set("ban", "101");
+      // Another admin bans 101 here (nobody may ban themselves).
+      expect((await core.config(admin({ userId: "909" }), { key: "ban", value: "101" })).errorCode).toBeUndefined();
       const dm = { serverId: null, channelId: null };
       await save("me", dm);
       expect((await meme(dm)).file).toBeDefined();

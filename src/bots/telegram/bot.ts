@@ -86,7 +86,8 @@ const HELP = [
   "2. Reply to a reaction photo, GIF or sticker with /meme top text | bottom text",
   "   options first: face=<name> intensity=<0-100> swap gif still; -- ends them (/meme -- gif me the money)",
   "/morph (as a reply) makes an animated morph, /faces manages your faces,",
-  "/usage shows your usage, /forget deletes your data, /config and /audit <sha256> (who made a picture) are for group admins.",
+  "/usage shows your usage, /forget deletes your data, /config and /audit <sha256> (who made a picture) are for group admins",
+  "(/config ban as a reply bans the message's author).",
 ].join("\n");
 
 export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
@@ -319,10 +320,10 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       }
       case "config": {
         const [key, ...rest] = cmd.args.split(/\s+/).filter(Boolean);
-        await send(
-          ctx,
-          await core.config(await contextOf(ctx, true), { key: key as SettingKey | undefined, value: rest.join(" ") || undefined }),
-        );
+        // Telegram shows no user ids and bots cannot look up @usernames: "/config ban" as a reply names its author.
+        const repliedTo = ctx.msg?.reply_to_message?.from;
+        const value = rest.join(" ") || ((key === "ban" || key === "unban") && repliedTo ? String(repliedTo.id) : undefined);
+        await send(ctx, await core.config(await contextOf(ctx, true), { key: key as SettingKey | undefined, value }));
         return;
       }
     }
