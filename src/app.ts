@@ -11,7 +11,7 @@ import { storeAudit, storeModeration, storeTemplates } from "./core/bindings.ts"
 import { createCore, type Core, type FetchLike } from "./core/index.ts";
 import { logger } from "./logger.ts";
 import { findFfmpeg } from "./pipeline/video/index.ts";
-import { checkGeneratorAtStartup, createQueue, type InferenceQueue } from "./queue/index.ts";
+import { checkGeneratorAtStartup, checkRedisReachable, createQueue, type InferenceQueue } from "./queue/index.ts";
 import { openStore, type Store } from "./templates/store.ts";
 import type { Metrics, OpsServer } from "./ops/index.ts";
 
@@ -52,6 +52,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   try {
     // With the in-process queue this process runs the models; with Redis only `mimic worker`s do.
     if (!config.QUEUE_URL) checkGeneratorAtStartup(config);
+    else await checkRedisReachable(config.QUEUE_URL);
     queue = createQueue(config, { handlers: opts.handlers });
   } catch (e) {
     await store.close();

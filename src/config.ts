@@ -38,7 +38,7 @@ export const configSchema = z.object({
   COOLDOWN_SECONDS: int(5, 0, 86_400),
   AUDIT_RETENTION_DAYS: int(30, 1, 3650),
   // --- queue
-  QUEUE_URL: str(),
+  QUEUE_URL: z.preprocess(emptyToUndefined, z.string().regex(/^rediss?:\/\/\S+$/i, "must be a redis:// or rediss:// URL").optional()),
   QUEUE_WORKERS: int(os.availableParallelism(), 1, 256),
   QUEUE_CAPACITY: int(200, 1, 100_000),
   QUEUE_PER_USER: int(1, 1, 100),

@@ -9,6 +9,7 @@ import { createLocalQueue, type QueueOptions } from "./local.ts";
 import { queueModule } from "./modules.ts";
 import { swapOnGenerator } from "./refusals.ts";
 import { createRedisQueue } from "./redis.ts";
+export { checkRedisReachable } from "./redis.ts";
 import { workerSettings } from "./settings.ts";
 
 export type * from "./jobs.ts";

@@ -70,11 +70,95 @@ const CLAIM_RANGE = { mesh: ["-inf", `(${GENERATOR_PRIORITY_SHIFT}`], liveportra
 const DM_LANE = "~dm";
 const DEFAULT_MAX_WAIT_MS = 10 * 60_000;
 
-function connect(url: string): Redis {
-  // BullMQ needs maxRetriesPerRequest: null on its blocking connections; harmless on the others.
-  const r = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
+/**
+ * BullMQ needs maxRetriesPerRequest: null (wait for the connection however long) on its blocking connections.
+ * A bot's commands (`failFast`) give up after two reconnection attempts instead: a user is told the queue is
+ * unreachable rather than left waiting for a Redis that may not come back.
+ */
+function connect(url: string, failFast = false): Redis {
+  const r = new Redis(url, { maxRetriesPerRequest: failFast ? 2 : null, enableReadyCheck: true });
   r.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
   return r;
+}
+
+/** How long start-up waits for Redis to answer before it refuses to start. */
+const REACH_TIMEOUT_MS = 10_000;
+/** The longest one Redis step of closing waits (a cancel, the ticket queues' close, QUIT). */
+const CLOSE_STEP_MS = 2000;
+
+/** The URL as a log or a message may show it: no password. */
+function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "QUEUE_URL";
+  }
+}
+
+/**
+ * Start-up's check that Redis answers at `url` (one connection, one PING, no retries): a bot or worker that
+ * started without it would print "running" and then leave every request unanswered.
+ */
+export async function checkRedisReachable(url: string, timeoutMs = REACH_TIMEOUT_MS): Promise<void> {
+  const probe = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+  // The socket's error (ECONNREFUSED, ENOTFOUND) says more than the "Connection is closed" connect() rejects with.
+  let socketError: Error | undefined;
+  probe.on("error", (err: Error) => (socketError ??= err));
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (cause) {
+    const why = (socketError ?? (cause instanceof Error ? cause : new Error(String(cause)))).message.replace(/\.$/, "");
+    throw new MimicError(
+      "CONFIG",
+      `Could not reach Redis at ${shownUrl(url)} (QUEUE_URL): ${why}. Start Redis, correct QUEUE_URL, or leave it unset to run the queue in this process.`,
+      { cause },
+    );
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** Refused while the connection to Redis is down: a job enqueued now would wait unseen until it returns. */
+function queueUnreachable(cause?: unknown): MimicError {
+  return new MimicError("BUSY", "Mimic cannot reach its job queue right now. Please try again in a minute.", {
+    cause,
+    retryAfterSeconds: 60,
+    details: { reason: "queue-unreachable" },
+  });
+}
+
+/** How long a submission waits for a connection that is (re)connecting before it is refused. */
+const CONNECT_GRACE_MS = 2000;
+
+/** Whether `r` is connected, waiting up to `ms` for it to (re)connect. */
+async function connected(r: Redis, ms: number): Promise<boolean> {
+  if (r.status === "ready") return true;
+  let timer: NodeJS.Timeout | undefined;
+  let onReady: (() => void) | undefined;
+  const ok = await new Promise<boolean>((resolve) => {
+    onReady = () => resolve(true);
+    r.once("ready", onReady);
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  clearTimeout(timer);
+  r.off("ready", onReady!);
+  return ok;
+}
+
+/** A Redis call whose failure (the connection gave up) reaches the user as "cannot reach its job queue". */
+const viaRedis = <T>(call: Promise<T>): Promise<T> =>
+  call.catch((cause: unknown) => {
+    throw cause instanceof MimicError ? cause : queueUnreachable(cause);
+  });
+
+/** Waits for `work` at most `ms`: closing must not hang on a connection that is gone. */
+async function atMost(ms: number, work: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 /**
@@ -133,10 +217,12 @@ interface Pending {
 export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { ready(): Promise<void> } {
   const P = opts.prefix;
   const maxWaitMs = opts.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
-  const cmd = defineScripts(connect(opts.url));
+  const cmd = defineScripts(connect(opts.url, true));
   const sub = connect(opts.url);
   const tickets = new Queue(TICKETS, { connection: cmd, prefix: `${P}:bull` });
   const generatorTickets = new Queue(GENERATOR_TICKETS, { connection: cmd, prefix: `${P}:bull` });
+  // The connection's own listener logs it; without one, BullMQ prints every reconnection failure to stderr.
+  for (const q of [tickets, generatorTickets]) q.on("error", (err) => logger.debug({ err: err.message }, "ticket queue error"));
   const pending = new Map<string, Pending>();
   const counters = { completed: 0, failed: 0, rejected: 0 };
   let closing = false;
@@ -258,6 +344,7 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
     async submit(job: Job, so: SubmitOptions): Promise<JobResult> {
       if (closing) throw shuttingDown();
       if (so.signal?.aborted) throw abortError(so.signal);
+      if (!(await connected(cmd, CONNECT_GRACE_MS))) throw queueUnreachable();
       const payload = serialize(job);
       if (payload.length > opts.maxPayloadBytes) {
         throw new MimicError(
@@ -268,13 +355,13 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
       const need = requiredCapability(job);
       if (need !== "mesh") {
         // Workers are running but none has the models: refuse now rather than wait out maxWaitMs.
-        const live = await liveWorkers(cmd, P);
+        const live = await viaRedis(liveWorkers(cmd, P));
         if (live.slots > 0 && !live.capabilities.has(need)) {
           counters.rejected += 1;
           throw noCapableWorker(need);
         }
       }
-      const times = await serviceTimes();
+      const times = await viaRedis(serviceTimes());
       const id = randomUUID();
       const priority = (so.priority ?? (opts.cheapFirst ? CHEAP_FIRST_PRIORITY[job.kind] : 0)) + (need === "mesh" ? 0 : GENERATOR_PRIORITY_SHIFT);
       const cost = costInQuanta(times.estimate(job.kind), times.cheapest());
@@ -282,10 +369,15 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
       const done = new Promise<JobResult>((resolve, reject) => {
         pending.set(id, { kind: job.kind, opts: so, state: "queued", resolve, reject, queuedAt: performance.now() });
       });
-      const [status, , position] = (await cmd.mimicEnqueue(
-        P, id, so.serverId ?? DM_LANE, priority, cost, so.userId, opts.capacity, opts.perUserLimit,
-        payload, Math.ceil(holdMs / 1000), job.kind, Date.now(), holdMs, so.requestId,
-      )) as number[];
+      const [status, , position] = (await viaRedis(
+        cmd.mimicEnqueue(
+          P, id, so.serverId ?? DM_LANE, priority, cost, so.userId, opts.capacity, opts.perUserLimit,
+          payload, Math.ceil(holdMs / 1000), job.kind, Date.now(), holdMs, so.requestId,
+        ),
+      ).catch((e: unknown) => {
+        pending.delete(id);
+        throw e;
+      })) as number[];
       if (status !== 0) {
         pending.delete(id);
         counters.rejected += 1;
@@ -298,15 +390,12 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
         // Without its ticket no worker would ever claim the job: take it back out and say so.
         await cmd.mimicCancel(P, id).catch(() => undefined);
         pending.delete(id);
-        throw new MimicError("BUSY", "Mimic cannot reach its job queue right now. Please try again in a minute.", {
-          cause,
-          retryAfterSeconds: 60,
-          details: { reason: "queue-unreachable" },
-        });
+        throw queueUnreachable(cause);
       }
       const p = pending.get(id);
       if (p && p.state === "queued" && p.lastPosition === undefined) {
-        const { slots } = await liveWorkers(cmd, P);
+        // Only for the first position report: a failed read leaves the job queued without one.
+        const { slots } = await liveWorkers(cmd, P).catch(() => ({ slots: 1 }));
         const eta = ((position - 1) * times.estimate(job.kind)) / Math.max(1, slots) / 1000;
         p.lastPosition = position;
         emit(p, { type: "queued", position, etaSeconds: Math.ceil(eta) });
@@ -351,19 +440,20 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
           setTimeout(res, drainMs).unref();
         });
       }
-      // Jobs still waiting leave the queue (nobody will read their answers); their callers hear why.
+      // Jobs still waiting leave the queue (nobody will read their answers); their callers hear why. With Redis
+      // gone, each Redis step is bounded: a command would otherwise wait for a reconnection that may never come.
       for (const [id] of pending) {
-        await cmd.mimicCancel(P, id).catch(() => undefined);
+        await atMost(CLOSE_STEP_MS, cmd.mimicCancel(P, id));
         settle(id, (p) => {
           emit(p, { type: "failed", message: shuttingDown().userMessage });
           p.reject(shuttingDown());
         });
       }
       clearInterval(sweeper);
-      await tickets.close();
-      await generatorTickets.close();
+      await atMost(CLOSE_STEP_MS, Promise.all([tickets.close(), generatorTickets.close()]));
       sub.disconnect();
-      await cmd.quit();
+      await atMost(CLOSE_STEP_MS, cmd.quit());
+      cmd.disconnect();
     },
   };
 }
@@ -378,6 +468,7 @@ export interface RedisWorkerHandle {
 export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisWorkerHandle> {
   const P = opts.prefix;
   const id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  await checkRedisReachable(opts.url);
   const cmd = defineScripts(connect(opts.url));
   const sub = connect(opts.url);
   // Ticket consumers paused because no process that could run their kind was free; a freed process wakes them.
