@@ -190,11 +190,21 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     ctx: CommandContext,
     reaction: EncodedImage,
     summary: { id: string; name: string },
-    opts: { captions: Captions; intensity: number; mode: TransferMode; regions?: Regions; animation: "none" | "morph" | "reaction" },
+    requested: {
+      captions: Captions;
+      intensity: number;
+      mode: TransferMode;
+      regions?: Regions;
+      animation: "none" | "morph" | "reaction";
+      /** An animated reaction nobody asked to animate: a still of it where animations are off. */
+      stillIfAnimationsOff?: boolean;
+    },
   ): Promise<Reply> {
     const byteBudget = ctx.attachmentLimitBytes;
     const { visibleMark, swap, ...gate } = await moderation.settings(scopeOf(ctx));
-    if (opts.mode === "swap" && !swap) throw new MimicError("FORBIDDEN", "Swap mode is switched off on this server. Try the default mode (your own photo wearing the expression).");
+    if (requested.mode === "swap" && !swap) throw new MimicError("FORBIDDEN", "Swap mode is switched off on this server. Try the default mode (your own photo wearing the expression).");
+    const stillInstead = requested.animation === "reaction" && requested.stillIfAnimationsOff === true && !gate.animated;
+    const opts = stillInstead ? { ...requested, animation: "none" as const } : requested;
     const nsfwThreshold = gate.nsfwFilter ? gate.nsfwThreshold : undefined;
     const kind = opts.animation === "none" ? "meme" : "animated";
     // Built once admitted: most of a burst is refused by the quota and never needs the face's ~300 KB.
@@ -241,8 +251,9 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     const result = await runJob(ctx, kind, job, accept);
     if (result.kind === "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "enrol result for a render job" });
     const ext = result.mime === "image/gif" ? "gif" : result.mime === "video/mp4" ? "mp4" : "png";
+    const notes = [...(stillInstead ? ["Animations are switched off here, so this is a still of its first frame."] : []), ...(result.notes ?? [])];
     return {
-      text: [`Here you go, using your face “${summary.name}”.`, ...(result.notes ?? [])].join(" "),
+      text: [`Here you go, using your face “${summary.name}”.`, ...notes].join(" "),
       ephemeral: false,
       file: { bytes: result.bytes, mime: result.mime, name: `mimic-${summary.name.replace(/[^\p{L}\p{N}_-]+/gu, "_")}.${ext}`, width: result.width, height: result.height },
     };
@@ -260,7 +271,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const moving = (await frameCount(reaction)) > 1;
         const animation = req.animated === false ? "none" : moving ? "reaction" : req.animated ? "morph" : "none";
         const captions = { top: req.top, bottom: req.bottom };
-        return render(ctx, reaction, template, { captions, intensity: req.intensity, mode: req.mode, regions: req.regions, animation });
+        return render(ctx, reaction, template, { captions, intensity: req.intensity, mode: req.mode, regions: req.regions, animation, stillIfAnimationsOff: req.animated === undefined });
       }),
 
     morph: (ctx, input) =>
@@ -280,7 +291,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const result = await runJob(ctx, "enrol", { kind: "enrol", image, ...(gate.nsfwFilter ? { nsfwThreshold: gate.nsfwThreshold } : {}) });
         if (result.kind !== "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "render result for enrol" });
         const saved = await templates.save(ownerOf(ctx), name, result.face, scopeOf(ctx));
-        const quality = result.face.qualityNote ? ` (${result.face.qualityNote})` : "";
+        const quality = result.face.qualityNote ? ` (${result.face.qualityNote.replace(/\.$/, "")})` : "";
         return {
           text: `Saved your face “${saved.name}”${quality}.${saved.isDefault ? " It is your default face." : ""} Now try ${hint(ctx.platform, "meme")}.`,
           ephemeral: true,
@@ -330,6 +341,9 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       guarded(ctx, async () => {
         const target = checkTemplateName(to);
         await templates.rename(ownerOf(ctx), from.trim(), target);
+        if (from.trim().toLowerCase() === target) {
+          return { text: `Your face is already named “${target}” (names ignore upper and lower case).`, ephemeral: true };
+        }
         return { text: `Renamed “${from.trim()}” to “${target}”.`, ephemeral: true };
       }),
 

@@ -107,6 +107,8 @@ export interface UserUsage {
 }
 
 const NO_LIMIT = 2_147_483_647;
+/** How a switched-off command is named to users (subject and verb), where its key is not a command they type. */
+const COMMAND_NAMES: Record<string, string> = { animated: "Animated results (GIF reactions and morphs) are" };
 /** Usage records are kept this many days (reports look back 30). */
 export const USAGE_RETENTION_DAYS = 90;
 
@@ -245,7 +247,7 @@ export class Moderation {
     if (banned) throw new MimicError("FORBIDDEN", "An admin of this server has blocked you from using Mimic here.");
     if (!rules.enabled) throw new MimicError("DISABLED", "Mimic is switched off on this server. An admin can turn it back on.");
     if (rules.disabledCommands.includes(command)) {
-      throw new MimicError("DISABLED", `The ${command} command is switched off on this server.`);
+      throw new MimicError("DISABLED", `${COMMAND_NAMES[command] ?? `The ${command} command is`} switched off on this server.`);
     }
     if (scope.channelId !== null && rules.allowedChannels.length > 0 && !rules.allowedChannels.includes(scope.channelId)) {
       throw new MimicError("FORBIDDEN", "Mimic doesn't answer in this channel here. Ask in one of the channels the admins allowed.", {

@@ -41,8 +41,8 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     expect(content(saved)).toContain("Saved your face “me”");
     expect(await faces(ALICE.id)).toEqual(["me*"]);
 
-    // Banned on the server: still welcome in a DM.
-    const ban = fake.slash(ALICE, "mimic", [sub("config", [str("setting", "ban"), str("value", `<@${ALICE.id}>`)])], {
+    // Banned on the server (by another admin): still welcome in a DM.
+    const ban = fake.slash(BOB, "mimic", [sub("config", [str("setting", "ban"), str("value", `<@${ALICE.id}>`)])], {
       permissions: PERMISSIONS.manageGuild,
     });
     expect(content(await answer(ban))).toContain("Updated “ban”");

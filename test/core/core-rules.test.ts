@@ -79,6 +79,7 @@ for (const { dialect, skip } of dialects) {
       expect((await save("work")).text).toBe("Saved your face “work” (test double). Now try /meme with a reaction image attached.");
       expect((await core.faceList(ctx())).text).toBe("Your faces:\n• me (default)\n• work");
       expect(await core.faceRename(ctx(), { from: " work ", to: "Home" })).toEqual({ text: "Renamed “work” to “home”.", ephemeral: true });
+      expect(await core.faceRename(ctx(), { from: "home", to: "HOME" })).toEqual({ text: "Your face is already named “home” (names ignore upper and lower case).", ephemeral: true });
       expect(await core.faceDefault(ctx(), { name: " home " })).toEqual({ text: "“home” is now your default face.", ephemeral: true });
       expect((await core.faceList(ctx())).templates).toEqual([
         { name: "me", isDefault: false },
@@ -438,6 +439,9 @@ for (const { dialect, skip } of dialects) {
       const empty = await core.faceList(ctx());
       nextResult = (r) => ({ ...r, face: { ...(r as { face: object }).face, qualityNote: undefined } }) as JobResult;
       expect((await save("me")).text).toBe("Saved your face “me”. It is your default face. Now try /meme with a reaction image attached.");
+      // A note that is a sentence of its own loses its full stop inside the brackets.
+      nextResult = (r) => ({ ...r, face: { ...(r as { face: object }).face, qualityNote: "1 smaller face was ignored; I saved the largest one." } }) as JobResult;
+      expect((await save("crowd")).text).toBe("Saved your face “crowd” (1 smaller face was ignored; I saved the largest one). Now try /meme with a reaction image attached.");
       nextResult = () => ({ kind: "meme", bytes: new Uint8Array(8), mime: "image/png", width: 1, height: 1 });
       expect(await save("two")).toMatchObject({ errorCode: "INTERNAL", text: "Something went wrong on our side." });
       const replies = [

@@ -168,14 +168,18 @@ for (const { dialect, skip } of dialects) {
       expect((await store.templates.list({ platform: "discord", userId: "101" })).map((t) => t.name)).toEqual(["me"]);
     });
 
-    it("animated off refuses GIF reactions, morphs and animated:true, and still PNGs still work", async () => {
+    it("animated off makes a GIF reaction a still (saying so), refuses morphs and animated:true, and still PNGs still work", async () => {
       await save("me");
       const gif = bytes(await reactionGif());
       expect((await core.meme(ctx(), { image: gif })).file?.mime).toBe("image/gif");
       expect(queue.submitted.at(-1)).toMatchObject({ kind: "animated", animation: "reaction" });
       expect(await set("animated", "off")).toContain("animated: off");
-      expect((await core.meme(ctx(), { image: gif })).errorCode).toBe("DISABLED");
-      expect((await core.morph(ctx(), { image: bytes(REACTION_LAUGH_JPG) })).errorCode).toBe("DISABLED");
+      const unasked = await core.meme(ctx(), { image: gif });
+      expect(unasked.file?.mime).toBe("image/png");
+      expect(unasked.text).toBe("Here you go, using your face “me”. Animations are switched off here, so this is a still of its first frame.");
+      expect(queue.submitted.at(-1)).toMatchObject({ kind: "meme" });
+      const morph = await core.morph(ctx(), { image: bytes(REACTION_LAUGH_JPG) });
+      expect(morph).toMatchObject({ errorCode: "DISABLED", text: "Animated results (GIF reactions and morphs) are switched off on this server." });
       expect((await meme({}, { animated: true })).errorCode).toBe("DISABLED");
       // animated:false turns a GIF reaction into a still, which is allowed.
       const still = await core.meme(ctx(), { image: gif, animated: false });
