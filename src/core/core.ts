@@ -133,8 +133,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
   const { templates, moderation, queue, audit } = ports;
 
   const inputLimit = (ctx: CommandContext) => Math.min(options.maxInputBytes, ctx.downloadLimitBytes ?? Infinity);
-  const load = (ctx: CommandContext, image: ImageInput) =>
-    loadImage(image, { limitBytes: inputLimit(ctx), fetch: options.fetch, signal: ctx.signal });
+  const load = (ctx: CommandContext, image: ImageInput, allowVideo = false) =>
+    loadImage(image, { limitBytes: inputLimit(ctx), fetch: options.fetch, signal: ctx.signal, allowVideo });
 
   async function guarded(ctx: CommandContext, fn: () => Promise<Reply>): Promise<Reply> {
     try {
@@ -266,8 +266,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const req = parseMemeRequest(fields);
         // Before downloading: "save a face first" costs nothing.
         const template = await resolveTemplate(ctx, req.template);
-        const reaction = await load(ctx, image);
-        // An animation is what has several frames (GIF or WebP); a one-frame GIF is a still picture.
+        const reaction = await load(ctx, image, true);
+        // An animation is what has several frames (GIF, WebP, a video); a one-frame GIF is a still picture.
         const moving = (await frameCount(reaction)) > 1;
         const animation = req.animated === false ? "none" : moving ? "reaction" : req.animated ? "morph" : "none";
         const captions = { top: req.top, bottom: req.bottom };
@@ -279,7 +279,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const { image, ...fields } = input;
         const req = parseMorphRequest(fields);
         const template = await resolveTemplate(ctx, req.template);
-        const reaction = await load(ctx, image);
+        const reaction = await load(ctx, image, true);
         return render(ctx, reaction, template, { captions: { top: req.top, bottom: req.bottom }, intensity: req.intensity, mode: "mimic", animation: "morph" });
       }),
 
@@ -406,7 +406,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         if (!ctx.isAdmin) throw new MimicError("FORBIDDEN", "Only server admins (Manage Server / group admins) can look up who made a picture.");
         if (!audit) throw new MimicError("DISABLED", "This Mimic keeps no audit trail.");
         let hash: string;
-        if (input.image) hash = sha256((await load(ctx, input.image)).bytes);
+        if (input.image) hash = sha256((await load(ctx, input.image, true)).bytes);
         else if (input.hash) hash = parseSha256(input.hash);
         else throw new MimicError("BAD_INPUT", "Give the picture's SHA-256 (`mimic inspect <file>` prints it) or attach the picture.");
         const rows = await audit.lookup(hash, { platform: ctx.platform, serverId: ctx.serverId });

@@ -1,6 +1,7 @@
 import sharp from "sharp";
 import { formatSize, MimicError } from "../errors.ts";
 import type { ImageInput } from "./context.ts";
+import { sniffVideoMime } from "../pipeline/video/reaction.ts";
 import type { EncodedImage } from "./ports.ts";
 
 /**
@@ -75,6 +76,8 @@ export interface LoadImageOptions {
   signal?: AbortSignal;
   /** Whole-download deadline (default 30 s). */
   timeoutMs?: number;
+  /** A reaction may be a video (MP4 or WebM: Telegram's and Discord's GIFs); a face to save may not. */
+  allowVideo?: boolean;
 }
 
 /** Turns an ImageInput into checked bytes + sniffed mime, or throws a friendly MimicError. */
@@ -88,7 +91,7 @@ export async function loadImage(input: ImageInput, opts: LoadImageOptions): Prom
     bytes = input.bytes.slice();
   } else {
     if (input.declaredSize !== undefined && input.declaredSize > limitBytes) throw tooLarge(input.declaredSize, limitBytes);
-    if (input.declaredMime && isRefusedMime(input.declaredMime)) throw notAnImage(describeMime(input.declaredMime));
+    if (input.declaredMime && isRefusedMime(input.declaredMime, opts.allowVideo)) throw notAnImage(describeMime(input.declaredMime));
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), opts.timeoutMs ?? 30_000);
     const onOuterAbort = () => abort.abort();
@@ -119,14 +122,14 @@ export async function loadImage(input: ImageInput, opts: LoadImageOptions): Prom
     }
   }
   if (bytes.byteLength === 0) throw new MimicError("BAD_INPUT", "That file is empty. Please send the picture again.");
-  const mime = sniffImageMime(bytes);
+  const mime = sniffImageMime(bytes) ?? (opts.allowVideo ? sniffVideoMime(bytes) : undefined);
   if (!mime) throw notAnImage(describeMime(input.kind === "url" ? input.declaredMime : input.mime));
   return { bytes, mime };
 }
 
-/** Telegram animated (Lottie) and video stickers, videos: not images we can transfer onto. */
-function isRefusedMime(mime: string): boolean {
-  return mime === "application/x-tgsticker" || mime.startsWith("video/");
+/** Telegram animated (Lottie) stickers, and videos where none is wanted (or of a kind not read): not worth downloading. */
+function isRefusedMime(mime: string, allowVideo = false): boolean {
+  return mime === "application/x-tgsticker" || (mime.startsWith("video/") && !(allowVideo && (mime === "video/mp4" || mime === "video/webm")));
 }
 
 function describeMime(mime: string | undefined): string | undefined {
@@ -142,6 +145,8 @@ function describeMime(mime: string | undefined): string | undefined {
  * is an animation like a GIF, and a one-frame GIF is a still picture.
  */
 export async function frameCount(image: EncodedImage): Promise<number> {
+  // A video is read by the worker's ffmpeg, frame by frame: it counts as moving.
+  if (image.mime.startsWith("video/")) return Number.POSITIVE_INFINITY;
   if (image.mime !== "image/gif" && image.mime !== "image/webp") return 1;
   try {
     return (await sharp(image.bytes, { limitInputPixels: false }).metadata()).pages ?? 1;

@@ -10,8 +10,10 @@ import { createHash } from "node:crypto";
 import sharp from "sharp";
 import { MimicError } from "../errors.ts";
 import { describeFace, getFaceAnalyzer, keypointsFromLandmarks } from "../pipeline/face/index.ts";
-import { decodeReaction } from "../pipeline/animate/index.ts";
-import { decodeImage } from "../pipeline/image/index.ts";
+import { decodeReaction, MAX_REACTION_FRAMES, MAX_REACTION_TOTAL_PIXELS } from "../pipeline/animate/index.ts";
+import { decodeImage, type DecodedAnimation } from "../pipeline/image/index.ts";
+import { DEFAULT_INPUT_LIMITS } from "../pipeline/settings.ts";
+import { decodeVideoReaction, sniffVideoMime } from "../pipeline/video/index.ts";
 import { assembleMeme, type StillGenerator } from "../pipeline/meme.ts";
 import { selectFace } from "../pipeline/transfer/index.ts";
 import type { WorkerSettings } from "../requests.ts";
@@ -149,6 +151,29 @@ function framingNotes(t: EnrolledTemplate, mode: MemeJob["mode"]): string[] {
   return framing === "portrait" ? [] : [LEGACY_FRAMING_NOTE];
 }
 
+/** A video reaction's frames (ffmpeg), or one frame for a still; none without ffmpeg. */
+function videoFrames(bytes: Uint8Array, ctx: JobContext, still: boolean): Promise<DecodedAnimation> {
+  if (!ctx.settings.ffmpegPath) {
+    throw new MimicError("NOT_AN_IMAGE", "This Mimic cannot read videos (it has no ffmpeg). Please send a GIF or a photo.");
+  }
+  return decodeVideoReaction(bytes, ctx.settings.ffmpegPath, {
+    maxPixels: ctx.settings.limits.maxPixels ?? DEFAULT_INPUT_LIMITS.maxPixels,
+    maxFrames: still ? 1 : MAX_REACTION_FRAMES,
+    maxTotalPixels: MAX_REACTION_TOTAL_PIXELS,
+    signal: ctx.signal,
+  });
+}
+
+/** The reaction as one picture: a photo, an animation's first frame, a video's first frame. */
+async function stillReaction(bytes: Uint8Array, ctx: JobContext): Promise<RgbImage> {
+  return sniffVideoMime(bytes) ? (await videoFrames(bytes, ctx, true)).frames[0]! : decodeImage(bytes, ctx.settings.limits);
+}
+
+/** The reaction's frames and display times: an animation's (GIF, WebP) or a video's, sampled to the reaction limits. */
+function movingReaction(bytes: Uint8Array, ctx: JobContext): Promise<DecodedAnimation> {
+  return sniffVideoMime(bytes) ? videoFrames(bytes, ctx, false) : decodeReaction(bytes, ctx.settings.limits);
+}
+
 const withNotes = (notes: string[]) => (notes.length > 0 ? { notes } : {});
 export const LEGACY_FRAMING_NOTE = "This face was saved before Mimic kept the photo around it, so the result is a close crop: save the face again to get your whole photo.";
 
@@ -190,7 +215,7 @@ async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
   const clock = new StageClock();
   const t = templateOf(job.template);
   const [template, reaction] = await clock.time("decode", () =>
-    Promise.all([decodeTemplate(t, ctx), bytesOf(job.reaction, ctx).then((b) => decodeImage(b, ctx.settings.limits))]),
+    Promise.all([decodeTemplate(t, ctx), bytesOf(job.reaction, ctx).then((b) => stillReaction(b, ctx))]),
   );
   ctx.signal.throwIfAborted();
   await gate(ctx, job.nsfwThreshold, [reaction], "input", clock);
@@ -225,8 +250,8 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
     const [template, bytes] = await Promise.all([decodeTemplate(t, ctx), bytesOf(job.reaction, ctx)]);
     const reaction =
       job.animation === "morph"
-        ? { frames: [await decodeImage(bytes, ctx.settings.limits)], delaysMs: [0] }
-        : await decodeReaction(bytes, ctx.settings.limits);
+        ? { frames: [await stillReaction(bytes, ctx)], delaysMs: [0] }
+        : await movingReaction(bytes, ctx);
     return [template, reaction] as const;
   });
   ctx.signal.throwIfAborted();

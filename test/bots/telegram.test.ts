@@ -9,7 +9,7 @@ import { decodeVideo, findFfmpeg } from "../../src/pipeline/video/index.ts";
 import { FakeTelegram, uploadedFile } from "../helpers/fake-telegram.ts";
 import { psnr } from "../pipeline/gif/helpers.ts";
 import { startTestApp, type TestApp } from "./harness.ts";
-import { FACE_JPG, NOT_AN_IMAGE, REACTION_LAUGH_JPG, describeImage, flatPng, reactionGif } from "../core/images.ts";
+import { FACE_JPG, NOT_AN_IMAGE, REACTION_LAUGH_JPG, describeImage, flatPng, reactionGif, reactionMp4 } from "../core/images.ts";
 
 /** Whole scenarios on the real pipeline; generous for a busy 2-core machine (each wait has its own limit too). */
 const SCENARIO_TIMEOUT_MS = 240_000;
@@ -184,7 +184,7 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     expect(String((await r).params.text)).toContain("Saved faces: 0");
   }, SCENARIO_TIMEOUT_MS);
 
-  it("reacts to GIF documents with an animated reply, and to Telegram MP4 GIFs with their still", async () => {
+  it("reacts to GIF documents and to Telegram's MP4 GIFs with an animated reply", async () => {
     const dm = { id: ALICE.id, type: "private" as const };
     const p = fake.sendPhoto(dm, ALICE, photo(FACE_JPG));
     const r = fake.nextCall("sendMessage", 60_000);
@@ -199,18 +199,26 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     expect(call.method, JSON.stringify(call.params)).toBe("sendAnimation");
     expect((await decodeVideo(uploadedFile(call).bytes, FFMPEG!)).frames.length).toBeGreaterThan(1);
 
-    // A GIF that Telegram turned into MP4: its still thumbnail makes a PNG meme; the video is never fetched.
-    const video = photo(new Uint8Array(64), "mp4");
+    // A GIF that Telegram turned into MP4: the video itself is read, frame by frame.
+    const video = photo(await reactionMp4(FFMPEG!, 6), "mp4");
     const thumb = photo(REACTION_LAUGH_JPG);
-    const mp4Message = fake.sendMessage(dm, ALICE, {
-      animation: { ...video, width: 320, height: 240, duration: 2, mime_type: "video/mp4", thumbnail: { ...thumb, width: 320, height: 240 } },
-    });
+    const mp4Message = () =>
+      fake.sendMessage(dm, ALICE, {
+        animation: { ...video, width: 240, height: 192, duration: 1, mime_type: "video/mp4", thumbnail: { ...thumb, width: 320, height: 240 } },
+      });
+    const moving = fake.nextCall(["sendAnimation", "sendMessage"], 120_000);
+    fake.sendCommand(dm, ALICE, "/meme", mp4Message());
+    const movingCall = await moving;
+    expect(movingCall.method, JSON.stringify(movingCall.params)).toBe("sendAnimation");
+    expect((await decodeVideo(uploadedFile(movingCall).bytes, FFMPEG!)).frames.length).toBeGreaterThan(1);
+    expect(fake.downloads).toContain(video.file_path);
+    expect(fake.downloads).not.toContain(thumb.file_path);
+    // "still": its first frame as a PNG meme.
     const still = fake.nextCall(["sendPhoto", "sendMessage"], 120_000);
-    fake.sendCommand(dm, ALICE, "/meme", mp4Message);
+    fake.sendCommand(dm, ALICE, "/meme still", mp4Message());
     const stillCall = await still;
     expect(stillCall.method, JSON.stringify(stillCall.params)).toBe("sendPhoto");
     expect((await describeImage(uploadedFile(stillCall).bytes)).format).toBe("png");
-    expect(fake.downloads).not.toContain(video.file_path);
   }, SCENARIO_TIMEOUT_MS);
 });
 
@@ -233,6 +241,21 @@ describe("Telegram animations without an ffmpeg binary", () => {
     await fake?.close();
     rmSync(dir, { recursive: true, force: true });
   });
+
+  it("says it cannot read a video reaction", async () => {
+    const dm = { id: ALICE.id, type: "private" as const };
+    const p = fake.sendPhoto(dm, ALICE, fake.addFile(FACE_JPG, "jpg"));
+    const r = fake.nextCall("sendMessage", 60_000);
+    fake.sendCommand(dm, ALICE, "/save me", p);
+    await r;
+    const video = fake.addFile(await reactionMp4(FFMPEG!), "mp4");
+    const message = fake.sendMessage(dm, ALICE, { animation: { ...video, width: 240, height: 192, duration: 1, mime_type: "video/mp4" } });
+    const answer = fake.nextCall(["sendAnimation", "sendMessage"], 120_000);
+    fake.sendCommand(dm, ALICE, "/meme", message);
+    const call = await answer;
+    expect(call.method).toBe("sendMessage");
+    expect(call.params.text).toBe("This Mimic cannot read videos (it has no ffmpeg). Please send a GIF or a photo.");
+  }, SCENARIO_TIMEOUT_MS);
 
   it("falls back to a GIF through sendAnimation", async () => {
     const dm = { id: ALICE.id, type: "private" as const };

@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import sharp from "sharp";
+import { decodeAnimation } from "../../src/pipeline/image/index.ts";
+import { encodeMp4 } from "../../src/pipeline/video/index.ts";
 
 /** Inputs for core and bot tests: real fixture photos plus generated GIFs and non-images. */
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`../fixtures/faces/${name}`, import.meta.url)));
@@ -40,4 +42,10 @@ export async function reactionGif(source = REACTION_LAUGH_JPG, frames = 4, width
 export async function describeImage(bytes: Uint8Array): Promise<{ format: string; width: number; height: number; pages: number }> {
   const m = await sharp(bytes, { animated: true }).metadata();
   return { format: m.format ?? "?", width: m.width ?? 0, height: m.pageHeight ?? m.height ?? 0, pages: m.pages ?? 1 };
+}
+
+/** The reaction GIF's frames as a silent H.264 MP4, as Telegram turns a GIF into one (needs the bundled ffmpeg). */
+export async function reactionMp4(ffmpegPath: string, frames = 4): Promise<Uint8Array> {
+  const { frames: decoded } = await decodeAnimation(await reactionGif(REACTION_LAUGH_JPG, frames));
+  return (await encodeMp4(decoded, { delaysMs: 100, ffmpegPath })).bytes;
 }

@@ -122,6 +122,9 @@ describe("loadImage from bytes", () => {
   });
 });
 
+/** The first box of an MP4 file ("ftyp", brand isom): what the sniffer reads. */
+const MP4_HEADER = new Uint8Array([0, 0, 0, 0x20, 0x66, 0x74, 0x79, 0x70, 0x69, 0x73, 0x6f, 0x6d, 0, 0, 2, 0]);
+
 describe("loadImage from a link", () => {
   it("sends the platform's headers, takes a body of exactly the limit, declared or streamed", async () => {
     const seen: (string | undefined)[] = [];
@@ -159,6 +162,12 @@ describe("loadImage from a link", () => {
       expect(e.code).toBe("NOT_AN_IMAGE");
     }
     expect(requests).toBe(0);
+    // A reaction may be an MP4 or WebM (Telegram's and Discord's GIFs): fetched and sniffed; other videos are not.
+    const mp4 = await serve((_req, res) => res.end(Buffer.from(MP4_HEADER)));
+    expect(await loadImage({ kind: "url", url: `${mp4}/x`, declaredMime: "video/mp4" }, { limitBytes: MIB, allowVideo: true })).toEqual({ bytes: MP4_HEADER, mime: "video/mp4" });
+    expect((await refusal(loadImage({ kind: "url", url: `${mp4}/x`, declaredMime: "video/quicktime" }, { limitBytes: MIB, allowVideo: true }))).code).toBe("NOT_AN_IMAGE");
+    // Declared as a picture, sniffed as a video: still no video where a picture is wanted.
+    expect((await refusal(loadImage({ kind: "url", url: `${mp4}/x`, declaredMime: "image/jpeg" }, { limitBytes: MIB }))).code).toBe("NOT_AN_IMAGE");
     const empty = await refusal(loadImage({ kind: "url", url: `${base}/x`, declaredMime: "image/png" }, { limitBytes: MIB }));
     expect(empty.userMessage).toBe("That file is empty. Please send the picture again.");
     expect(requests).toBe(1);

@@ -157,12 +157,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       return fileInput(p.file_id, p.file_size, "image/jpeg");
     }
     if (m.animation) {
+      // Telegram turns most GIFs into silent MP4: the worker reads it frame by frame (ffmpeg).
       const a = m.animation;
-      // Telegram turns most GIFs into silent MP4, which the pipeline cannot decode: its still thumbnail
-      // still makes a meme. A GIF kept as GIF (sent as a file) stays animated.
-      if ((a.mime_type ?? "").startsWith("video/") && a.thumbnail) {
-        return fileInput(a.thumbnail.file_id, a.thumbnail.file_size, "image/jpeg");
-      }
       return fileInput(a.file_id, a.file_size, a.mime_type, a.file_name);
     }
     if (m.sticker) {

@@ -1,0 +1,84 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MimicError } from "../../errors.ts";
+import type { DecodedAnimation } from "../image/decode.ts";
+import type { RgbImage } from "../types.ts";
+import { runFfmpeg } from "./ffmpeg.ts";
+
+/** Video reactions: Telegram turns GIFs into silent MP4, Discord's GIF picker sends MP4 or WebM. */
+export type VideoMime = "video/mp4" | "video/webm";
+
+/** The ffmpeg demuxer each sniffed container is read with: nothing else gets to parse the file. */
+const DEMUXER: Record<VideoMime, string> = { "video/mp4": "mov", "video/webm": "matroska" };
+/** The fastest a reaction's frames are sampled (frames per second). */
+const MAX_FPS = 25;
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** MP4 (an ISO-BMFF "ftyp" box first) or WebM/Matroska (EBML header), from the bytes alone. */
+export function sniffVideoMime(bytes: Uint8Array): VideoMime | undefined {
+  if (bytes.length >= 12 && bytes[4] === 0x66 && bytes[5] === 0x74 && bytes[6] === 0x79 && bytes[7] === 0x70) return "video/mp4";
+  if (bytes.length >= 4 && bytes[0] === 0x1a && bytes[1] === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3) return "video/webm";
+  return undefined;
+}
+
+export interface VideoReactionOptions {
+  /** Refuse videos whose frames have more pixels than this. */
+  maxPixels: number;
+  /** Keep at most this many frames: a longer clip is sampled more sparsely, not cut. */
+  maxFrames: number;
+  /** Frames are scaled down until width × height × frames fits this. */
+  maxTotalPixels: number;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+const unreadable = (cause?: unknown) =>
+  new MimicError("NOT_AN_IMAGE", "That video is damaged or in a format I cannot read. Please send a GIF, an MP4 or a photo.", { cause });
+
+/**
+ * A video reaction as frames and display times, read by ffmpeg: its whole length sampled evenly into at most
+ * `maxFrames` frames (at most MAX_FPS a second), scaled down to fit `maxTotalPixels`; sound is ignored.
+ */
+export async function decodeVideoReaction(bytes: Uint8Array, ffmpegPath: string, opts: VideoReactionOptions): Promise<DecodedAnimation> {
+  const mime = sniffVideoMime(bytes);
+  if (!mime) throw unreadable();
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const dir = await mkdtemp(join(tmpdir(), "mimic-video-"));
+  try {
+    const input = join(dir, "in");
+    await writeFile(input, bytes);
+    const source = ["-hide_banner", "-f", DEMUXER[mime], "-i", input];
+    // Without an output ffmpeg exits 1 after describing the streams: the description is what is wanted.
+    const info = await runFfmpeg(ffmpegPath, source, { timeoutMs, signal: opts.signal }).catch((e: unknown) =>
+      e instanceof MimicError && e.code === "INTERNAL" ? { stderr: e.message } : Promise.reject(e),
+    );
+    const stream = info.stderr.match(/Video: [^\n]*?, (\d+)x(\d+)/);
+    if (!stream) throw unreadable(new Error(info.stderr.slice(-300)));
+    const width = Number(stream[1]), height = Number(stream[2]);
+    if (width * height > opts.maxPixels) {
+      throw new MimicError("IMAGE_TOO_LARGE", `That video is too large (${width}×${height}). Please send a smaller one.`, {
+        details: { width, height, maxPixels: opts.maxPixels },
+      });
+    }
+    const d = info.stderr.match(/Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/);
+    const seconds = d ? Number(d[1]) * 3600 + Number(d[2]) * 60 + Number(d[3]) : 0;
+    const sourceFps = Number(info.stderr.match(/(\d+(?:\.\d+)?) fps/)?.[1] ?? MAX_FPS);
+    const fps = Math.max(0.1, Math.min(sourceFps || MAX_FPS, MAX_FPS, seconds > 0 ? opts.maxFrames / seconds : MAX_FPS));
+    const frames = Math.max(1, Math.min(opts.maxFrames, seconds > 0 ? Math.ceil(seconds * fps) : opts.maxFrames));
+    const shrink = Math.min(1, Math.sqrt(opts.maxTotalPixels / frames / (width * height)));
+    const w = Math.max(2, 2 * Math.floor((width * shrink) / 2)), h = Math.max(2, 2 * Math.floor((height * shrink) / 2));
+    const { stdout } = await runFfmpeg(
+      ffmpegPath,
+      [...source.slice(1), "-loglevel", "error", "-an", "-vf", `fps=${fps.toFixed(4)},scale=${w}:${h}:flags=area`, "-frames:v", String(opts.maxFrames), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
+      { timeoutMs, signal: opts.signal, maxStdoutBytes: opts.maxFrames * w * h * 3 },
+    ).catch((e: unknown) => Promise.reject(e instanceof MimicError && e.code === "INTERNAL" ? unreadable(e) : e));
+    const size = w * h * 3;
+    const out: RgbImage[] = [];
+    for (let o = 0; o + size <= stdout.length; o += size) out.push({ width: w, height: h, data: new Uint8Array(stdout.subarray(o, o + size)) });
+    if (out.length === 0) throw unreadable();
+    return { frames: out, delaysMs: out.map(() => Math.round(1000 / fps)), width: w, height: h };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,76 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { MimicError } from "../../../src/errors.ts";
+import { decodeVideoReaction, findFfmpeg, runFfmpeg, sniffVideoMime } from "../../../src/pipeline/video/index.ts";
+
+const FFMPEG = findFfmpeg()!;
+const dir = mkdtempSync(join(tmpdir(), "mimic-video-reaction-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** ffmpeg's test pattern (a moving frame counter) as a video file: `seconds` long at `fps`, `size` "WxH". */
+async function testVideo(name: string, seconds: number, fps: number, size: string, codec: string[] = ["-c:v", "libx264", "-pix_fmt", "yuv420p"]): Promise<Uint8Array> {
+  const out = join(dir, name);
+  await runFfmpeg(FFMPEG, ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", `testsrc=size=${size}:rate=${fps}`, "-t", String(seconds), ...codec, "-y", out], { timeoutMs: 60_000 });
+  return new Uint8Array(readFileSync(out));
+}
+
+const LIMITS = { maxPixels: 40_000_000, maxFrames: 48, maxTotalPixels: 48 * 512 * 512 };
+
+describe("video reactions read by ffmpeg (src/pipeline/video/reaction.ts)", () => {
+  it("samples a long clip evenly over its whole length into at most maxFrames frames", async () => {
+    const bytes = await testVideo("long.mp4", 10, 30, "320x240");
+    expect(sniffVideoMime(bytes)).toBe("video/mp4");
+    const v = await decodeVideoReaction(bytes, FFMPEG, LIMITS);
+    expect(v.frames.length).toBeLessThanOrEqual(48);
+    expect(v.frames.length).toBeGreaterThanOrEqual(44);
+    // The display times add up to the clip's length: the whole clip, played at its own pace.
+    const total = v.delaysMs.reduce((a, b) => a + b, 0);
+    expect(total).toBeGreaterThan(9000);
+    expect(total).toBeLessThan(11_000);
+    expect([v.width, v.height]).toEqual([320, 240]);
+    // Consecutive samples differ (the pattern moves), so frames were not repeated.
+    const differ = (a: Uint8Array, b: Uint8Array) => a.some((x, i) => x !== b[i]);
+    expect(differ(v.frames[0]!.data, v.frames[1]!.data)).toBe(true);
+  }, 120_000);
+
+  it("keeps a short clip's own frame rate, up to 25 a second", async () => {
+    const v = await decodeVideoReaction(await testVideo("short.mp4", 1, 12, "160x120"), FFMPEG, LIMITS);
+    expect(v.frames.length).toBe(12);
+    expect(v.delaysMs.every((d) => d === 83)).toBe(true);
+    const fast = await decodeVideoReaction(await testVideo("fast.mp4", 1, 50, "160x120"), FFMPEG, LIMITS);
+    expect(fast.frames.length).toBe(25);
+  }, 120_000);
+
+  it("scales a large clip down to fit the frames' pixel budget; one frame for a still", async () => {
+    const bytes = await testVideo("big.mp4", 2, 24, "1920x1080");
+    const v = await decodeVideoReaction(bytes, FFMPEG, LIMITS);
+    expect(v.frames.length).toBe(48);
+    expect(v.width * v.height * v.frames.length).toBeLessThanOrEqual(LIMITS.maxTotalPixels);
+    expect(v.width / v.height).toBeCloseTo(16 / 9, 1);
+    const still = await decodeVideoReaction(bytes, FFMPEG, { ...LIMITS, maxFrames: 1 });
+    expect(still.frames.length).toBe(1);
+    expect([still.width, still.height]).toEqual([1920, 1080]);
+  }, 120_000);
+
+  it("reads WebM too", async () => {
+    const bytes = await testVideo("clip.webm", 1, 10, "160x120", ["-c:v", "libvpx-vp9", "-b:v", "200k"]);
+    expect(sniffVideoMime(bytes)).toBe("video/webm");
+    expect((await decodeVideoReaction(bytes, FFMPEG, LIMITS)).frames.length).toBe(10);
+  }, 120_000);
+
+  it("refuses damaged, oversized and non-video files with a message for the user", async () => {
+    const bytes = await testVideo("cut.mp4", 2, 10, "320x240");
+    const refusal = async (b: Uint8Array, limits = LIMITS) => {
+      const e = await decodeVideoReaction(b, FFMPEG, limits).then(() => undefined, (x: unknown) => x);
+      expect(e).toBeInstanceOf(MimicError);
+      return e as MimicError;
+    };
+    const cut = await refusal(bytes.slice(0, 600));
+    expect([cut.code, cut.userMessage]).toEqual(["NOT_AN_IMAGE", "That video is damaged or in a format I cannot read. Please send a GIF, an MP4 or a photo."]);
+    expect((await refusal(new TextEncoder().encode("not a video at all"))).code).toBe("NOT_AN_IMAGE");
+    const big = await refusal(bytes, { ...LIMITS, maxPixels: 10_000 });
+    expect([big.code, big.userMessage]).toEqual(["IMAGE_TOO_LARGE", "That video is too large (320×240). Please send a smaller one."]);
+  }, 120_000);
+});
