@@ -51,10 +51,12 @@ interface ImageCandidate {
   name?: string;
 }
 
-const IMAGE_EXT = /\.(png|jpe?g|gif|webp)(\?|$)/i;
+const IMAGE_EXT = /\.(png|jpe?g|gif|webp|mp4|webm)(\?|$)/i;
+/** Pictures, and the videos a reaction may be (GIF-picker GIFs are MP4 or WebM). */
+const isReactionType = (t: string) => t.startsWith("image/") || t === "video/mp4" || t === "video/webm";
 
 function firstImage(candidates: ImageCandidate[]): ImageInput | undefined {
-  const c = candidates.find((a) => (a.contentType ? a.contentType.startsWith("image/") : IMAGE_EXT.test(a.name ?? a.url)));
+  const c = candidates.find((a) => (a.contentType ? isReactionType(a.contentType) : IMAGE_EXT.test(a.name ?? a.url)));
   return c && { kind: "url", url: c.url, declaredSize: c.size, declaredMime: c.contentType ?? undefined, name: c.name };
 }
 
@@ -70,14 +72,15 @@ function embedImages(...proxyUrls: (string | undefined | null)[]): ImageCandidat
 function imageOfMessage(m: Message): ImageInput | undefined {
   return firstImage([
     ...m.attachments.map((a) => ({ url: a.url, size: a.size, contentType: a.contentType, name: a.name })),
-    ...m.embeds.flatMap((e) => embedImages(e.image?.proxyURL, e.thumbnail?.proxyURL)),
+    // A GIF-picker GIF (gifv) is its video; its thumbnail is a still of it.
+    ...m.embeds.flatMap((e) => embedImages(e.image?.proxyURL, e.video?.proxyURL, e.thumbnail?.proxyURL)),
   ]);
 }
 
 function imageOfApiMessage(m: APIMessage): ImageInput | undefined {
   return firstImage([
     ...m.attachments.map((a) => ({ url: a.url, size: a.size, contentType: a.content_type, name: a.filename })),
-    ...(m.embeds ?? []).flatMap((e) => embedImages(e.image?.proxy_url, e.thumbnail?.proxy_url)),
+    ...(m.embeds ?? []).flatMap((e) => embedImages(e.image?.proxy_url, e.video?.proxy_url, e.thumbnail?.proxy_url)),
   ]);
 }
 
