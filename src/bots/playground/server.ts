@@ -222,8 +222,14 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
         if (!up.image) return replyJson(res, noImage);
         // Every form field goes to the core's request parser, which refuses unknown ones by name.
         const input = { ...up.fields, image: up.image };
-        if (url.pathname === "/api/morph") return replyWithProgress(req, res, (progress) => core.morph({ ...ctx(), progress }, input));
-        return replyWithProgress(req, res, (progress) => core.meme({ ...ctx(), progress }, input));
+        // A page that hangs up (closed, reloaded) cancels its job: it leaves the queue and its use is given back.
+        const hungUp = new AbortController();
+        res.on("close", () => {
+          if (!res.writableFinished) hungUp.abort();
+        });
+        const run = { ...ctx(), signal: hungUp.signal };
+        if (url.pathname === "/api/morph") return replyWithProgress(req, res, (progress) => core.morph({ ...run, progress }, input));
+        return replyWithProgress(req, res, (progress) => core.meme({ ...run, progress }, input));
       }
       case "GET /api/usage":
         return replyJson(res, await core.usage(ctx()));
