@@ -242,12 +242,18 @@ describe("Telegram animations without an ffmpeg binary", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("says it cannot read a video reaction", async () => {
+  /** Alice saves her face in a private chat, which is returned. */
+  async function saveMe() {
     const dm = { id: ALICE.id, type: "private" as const };
     const p = fake.sendPhoto(dm, ALICE, fake.addFile(FACE_JPG, "jpg"));
     const r = fake.nextCall("sendMessage", 60_000);
     fake.sendCommand(dm, ALICE, "/save me", p);
     await r;
+    return dm;
+  }
+
+  it("says it cannot read a video reaction", async () => {
+    const dm = await saveMe();
     const video = fake.addFile(await reactionMp4(FFMPEG!), "mp4");
     const message = fake.sendMessage(dm, ALICE, { animation: { ...video, width: 240, height: 192, duration: 1, mime_type: "video/mp4" } });
     const answer = fake.nextCall(["sendAnimation", "sendMessage"], 120_000);
@@ -258,11 +264,7 @@ describe("Telegram animations without an ffmpeg binary", () => {
   }, SCENARIO_TIMEOUT_MS);
 
   it("falls back to a GIF through sendAnimation", async () => {
-    const dm = { id: ALICE.id, type: "private" as const };
-    const p = fake.sendPhoto(dm, ALICE, fake.addFile(FACE_JPG, "jpg"));
-    const r = fake.nextCall("sendMessage", 60_000);
-    fake.sendCommand(dm, ALICE, "/save me", p);
-    await r;
+    const dm = await saveMe();
     const reaction = fake.sendPhoto(dm, ALICE, fake.addFile(REACTION_LAUGH_JPG, "jpg"));
     const sent = fake.nextCall(["sendAnimation", "sendMessage"], 120_000);
     fake.sendCommand(dm, ALICE, "/morph", reaction);

@@ -37,3 +37,19 @@ export async function expectRejects(p: Promise<unknown>): Promise<import("../../
   }
   throw new Error("expected the promise to reject");
 }
+
+/** A Redis queue's options for the tests: one worker, small limits, the CPU test handlers. */
+export function redisQueueOptions(url: string, prefix: string): import("../../src/queue/redis.ts").RedisQueueOptions {
+  return {
+    url,
+    prefix,
+    workers: 1,
+    capacity: 50,
+    perUserLimit: 1,
+    jobTimeoutMs: 20_000,
+    cheapFirst: false,
+    handlersUrl: TEST_HANDLERS,
+    resultTtlSeconds: 60,
+    maxPayloadBytes: 4 << 20,
+  };
+}

@@ -15,7 +15,7 @@ import { createApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { MimicError } from "../../src/errors.ts";
 import { createRedisQueue } from "../../src/queue/redis.ts";
-import { TEST_HANDLERS, expectRejects, memeJob } from "./helpers.ts";
+import { TEST_HANDLERS, expectRejects, memeJob, redisQueueOptions } from "./helpers.ts";
 
 const REDIS = process.env.TEST_REDIS_URL;
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -103,18 +103,7 @@ describe("Redis unreachable at start-up", () => {
 describe.skipIf(!REDIS)("Redis going away under a running queue (real Redis behind a relay)", () => {
   test("new jobs are refused as BUSY 'queue unreachable', and the queue still closes", async () => {
     const link = await relay(new URL(REDIS!));
-    const q = createRedisQueue({
-      url: link.url,
-      prefix: `mimictest:${randomUUID().slice(0, 8)}`,
-      workers: 1,
-      capacity: 10,
-      perUserLimit: 1,
-      jobTimeoutMs: 20_000,
-      cheapFirst: false,
-      handlersUrl: TEST_HANDLERS,
-      resultTtlSeconds: 60,
-      maxPayloadBytes: 4 << 20,
-    });
+    const q = createRedisQueue(redisQueueOptions(link.url, `mimictest:${randomUUID().slice(0, 8)}`));
     await q.ready();
     // No worker runs: this job waits in Redis when the link is cut.
     const waiting = q.submit(memeJob(), { requestId: "r-wait", userId: "u1", serverId: "s1" });

@@ -15,7 +15,7 @@ import type { ImageResult, InferenceQueue, ProgressEvent } from "../../src/queue
 import { createRedisQueue, startRedisWorker, type RedisQueueOptions, type RedisWorkerHandle } from "../../src/queue/redis.ts";
 import { FairScheduler } from "../../src/queue/fair-scheduler.ts";
 import { CLAIM, ENQUEUE } from "../../src/queue/redis-scripts.ts";
-import { TEST_HANDLERS, expectRejects, isPng, memeJob, recorder } from "./helpers.ts";
+import { TEST_HANDLERS, expectRejects, isPng, memeJob, recorder, redisQueueOptions } from "./helpers.ts";
 
 const REDIS = process.env.TEST_REDIS_URL;
 if (!REDIS) console.warn("test/queue/redis.test.ts skipped: set TEST_REDIS_URL=redis://127.0.0.1:6379 to run the distributed queue tests");
@@ -29,19 +29,7 @@ const newPrefix = () => {
 };
 
 function producer(prefix: string, over: Partial<RedisQueueOptions> = {}) {
-  return createRedisQueue({
-    url: REDIS!,
-    prefix,
-    workers: 1,
-    capacity: 50,
-    perUserLimit: 1,
-    jobTimeoutMs: 20_000,
-    cheapFirst: false,
-    handlersUrl: TEST_HANDLERS,
-    resultTtlSeconds: 60,
-    maxPayloadBytes: 4 << 20,
-    ...over,
-  });
+  return createRedisQueue({ ...redisQueueOptions(REDIS!, prefix), ...over });
 }
 
 interface Child {

@@ -8,6 +8,19 @@ import type { TransferInput } from "./transfer.ts";
 /** The reaction and, where known, its person at rest (an animation's rest frame): picture and face mesh. */
 export type ReactionPictures = Pick<TransferInput, "reaction" | "reactionFace" | "reactionRest" | "reactionRestImage">;
 
+/** Swap's blended face: how much of each pixel of `box` (in the output) is the user's face. */
+export interface DrawnFace {
+  alpha: Float32Array;
+  box: Box;
+}
+
+/** How much of the output pixel (x, y) is the user's face: swap's alpha there, 0 outside its box; 1 in mimic (no `drawn`). */
+export function drawnShare(drawn: DrawnFace | undefined, x: number, y: number): number {
+  if (!drawn) return 1;
+  const dx = x - drawn.box.x, dy = y - drawn.box.y;
+  return dx >= 0 && dy >= 0 && dx < drawn.box.width && dy < drawn.box.height ? drawn.alpha[dy * drawn.box.width + dx]! : 0;
+}
+
 /** Band-pass of the shading, as shares of the face size: finer is pores and noise, coarser is the light. */
 const FINE = 0.008;
 const COARSE = 0.08;
@@ -54,7 +67,7 @@ export function addExpressionCreases(
   expression: Float32Array,
   pictures: ReactionPictures,
   intensity: number,
-  drawn?: { alpha: Float32Array; box: Box },
+  drawn?: DrawnFace,
 ): void {
   const { reaction, reactionFace, reactionRest, reactionRestImage } = pictures;
   if (!reactionRest || !reactionRestImage || intensity <= 0) return;
@@ -85,11 +98,7 @@ export function addExpressionCreases(
     for (let x = 0; x < bw; x++) {
       const i = y * bw + x;
       if (!(cover[i]! > 0)) continue;
-      let w = g === 1 ? weight[i]! : bilinear(weight, gw, gh, (x + 0.5) / g - 0.5, (y + 0.5) / g - 0.5);
-      if (drawn) {
-        const dx = x + box.x - drawn.box.x, dy = y + box.y - drawn.box.y;
-        w *= dx >= 0 && dy >= 0 && dx < drawn.box.width && dy < drawn.box.height ? drawn.alpha[dy * drawn.box.width + dx]! : 0;
-      }
+      const w = (g === 1 ? weight[i]! : bilinear(weight, gw, gh, (x + 0.5) / g - 0.5, (y + 0.5) / g - 0.5)) * drawnShare(drawn, x + box.x, y + box.y);
       if (w <= 0) continue;
       const shade = Math.max(-MAX_SHADE, Math.min(MAX_SHADE, w * (now[i]! - before[i]!)));
       const k = Math.exp(shade);

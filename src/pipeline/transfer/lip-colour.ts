@@ -1,8 +1,8 @@
-import type { Box, RgbImage } from "../types.ts";
+import type { RgbImage } from "../types.ts";
 import { faceMeshPoints } from "../warp/index.ts";
 import { LIPS_INNER_LOWER, LIPS_INNER_UPPER, LIPS_MID_LOWER, LIPS_MID_UPPER, LIPS_OUTER_LOWER, LIPS_OUTER_UPPER } from "../warp/landmarks.ts";
 import { boxBlurMask, patchMean, pointsBox } from "./blend.ts";
-import type { ReactionPictures } from "./creases.ts";
+import { drawnShare, type DrawnFace, type ReactionPictures } from "./creases.ts";
 import { faceSize, insidePolygon } from "./geometry.ts";
 import { skinPoints } from "./mouth.ts";
 
@@ -25,7 +25,7 @@ export function addLipColourChange(
   outMesh: Float32Array,
   pictures: ReactionPictures,
   intensity: number,
-  drawn?: { alpha: Float32Array; box: Box },
+  drawn?: DrawnFace,
 ): void {
   const { reaction, reactionFace, reactionRest, reactionRestImage } = pictures;
   if (!reactionRest || !reactionRestImage || intensity <= 0) return;
@@ -53,11 +53,7 @@ export function addLipColourChange(
   boxBlurMask(mask, box.width, box.height, edge / 2, tmp);
   for (let y = 0; y < box.height; y++) {
     for (let x = 0; x < box.width; x++) {
-      let w = mask[y * box.width + x]!;
-      if (drawn) {
-        const dx = x + box.x - drawn.box.x, dy = y + box.y - drawn.box.y;
-        w *= dx >= 0 && dy >= 0 && dx < drawn.box.width && dy < drawn.box.height ? drawn.alpha[dy * drawn.box.width + dx]! : 0;
-      }
+      const w = mask[y * box.width + x]! * drawnShare(drawn, x + box.x, y + box.y);
       if (w <= 0) continue;
       const o = ((y + box.y) * out.width + x + box.x) * 3;
       for (let c = 0; c < 3; c++) {
