@@ -1,4 +1,5 @@
 import { loadConfig } from "../config.ts";
+import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { createPrismaClient, type Db } from "./db/client.ts";
 import { openBlobReader } from "./db/blobs.ts";
@@ -47,7 +48,12 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
   if (target.dialect === "sqlite") {
     const { mkdirSync } = await import("node:fs");
     const { dirname } = await import("node:path");
-    mkdirSync(dirname(target.path), { recursive: true });
+    try {
+      mkdirSync(dirname(target.path), { recursive: true });
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code ?? "";
+      throw new MimicError("CONFIG", `Cannot create the data folder ${dirname(target.path)} (${code || String(cause)}): set DATA_DIR (or DATABASE_URL) to a folder Mimic may write to.`, { cause });
+    }
   }
   const applied = await migrate(target);
   if (applied.length) logger.info({ store: describeTarget(target), applied }, "store migrated");

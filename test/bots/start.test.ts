@@ -60,7 +60,7 @@ describe("mimic start", () => {
     expect(await exited).toBe(0);
   }, CLI_TIMEOUT_MS);
 
-  it("reads ./.env where the shell has not set a variable, and names a bad LOG_LEVEL instead of crashing (the real CLI)", async () => {
+  it("reads ./.env where the shell has not set a variable; a bad LOG_LEVEL, DATA_DIR or PLAYGROUND_HOST is named, not a crash (the real CLI)", async () => {
     const dir = tempDir();
     writeFileSync(join(dir, ".env"), "LOG_LEVEL=verbose\nPLAYGROUND_PORT=0\n");
     const run = (env: Record<string, string>) =>
@@ -92,6 +92,18 @@ describe("mimic start", () => {
     const fromShell = await run({ ...(shell as Record<string, string>), LOG_LEVEL: "warn" });
     expect(fromShell.out).toMatch(/open http:\/\/127\.0\.0\.1:\d+\//);
     expect(fromShell.code).toBe(0);
+    // Start-up mistakes name the setting to change, without a stack trace.
+    writeFileSync(join(dir, "a-file"), "");
+    const mistakes: [Record<string, string>, RegExp][] = [
+      [{ DATA_DIR: join(dir, "a-file", "data") }, /Cannot create the data folder .*a-file.* \((ENOTDIR|EEXIST)\): set DATA_DIR \(or DATABASE_URL\)/],
+      [{ PLAYGROUND_HOST: "not.a.host.invalid" }, /The playground cannot listen on not\.a\.host\.invalid \((ENOTFOUND|EAI_AGAIN)\): set PLAYGROUND_HOST/],
+    ];
+    for (const [env, message] of mistakes) {
+      const refused = await run({ ...(shell as Record<string, string>), LOG_LEVEL: "warn", ...env });
+      expect(refused.code, refused.err).not.toBe(0);
+      expect(refused.err).toMatch(message);
+      expect(refused.err).not.toMatch(/\n\s+at /);
+    }
   }, CLI_TIMEOUT_MS);
 
   it("mimic register --guild deploys the commands through the real CLI; refuses without DISCORD_APP_ID", async () => {

@@ -269,7 +269,9 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
       reject(
         e.code === "EADDRINUSE"
           ? new MimicError("CONFIG", `Port ${opts.port} on ${opts.host} is in use: set PLAYGROUND_PORT to a free port.`, { cause: e })
-          : e,
+          : e.code === "ENOTFOUND" || e.code === "EADDRNOTAVAIL" || e.code === "EAI_AGAIN"
+            ? new MimicError("CONFIG", `The playground cannot listen on ${opts.host} (${e.code}): set PLAYGROUND_HOST to an address of this machine, e.g. 127.0.0.1.`, { cause: e })
+            : e,
       ),
     );
     server.listen(opts.port, opts.host, () => resolve());
