@@ -220,7 +220,10 @@ async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
   ctx.signal.throwIfAborted();
   await gate(ctx, job.nsfwThreshold, [reaction], "input", clock);
   const { faces } = await models(ctx, clock);
-  const reactionFace = selectFace(await clock.time("analyze", () => faces.analyze(reaction)), "reaction");
+  const analysis = await clock.time("analyze", () => faces.analyze(reaction));
+  const reactionFace = selectFace(analysis, "reaction");
+  // A group photo: say whose expression was taken (the bots have no face index to pick another).
+  const whichFace = analysis.faces.length > 1 ? [`The reaction shows ${analysis.faces.length} faces; I used the largest.`] : [];
   ctx.signal.throwIfAborted();
   const out = await assembleMeme({
     ...assembly(job, ctx, clock),
@@ -236,7 +239,7 @@ async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
   // The generator's own stages (gen.crop … gen.paste) are reported as stages of the job.
   for (const [k, v] of Object.entries(out.timingsMs)) if (k.startsWith("transfer.gen.")) clock.timings[k.slice("transfer.".length)] = v;
   const { bytes, mime, width, height } = out;
-  return { kind: "meme", bytes, mime, width, height, timingsMs: clock.timings, ...withNotes([...out.notes, ...framingNotes(t, job.mode)]) };
+  return { kind: "meme", bytes, mime, width, height, timingsMs: clock.timings, ...withNotes([...whichFace, ...out.notes, ...framingNotes(t, job.mode)]) };
 }
 
 /**

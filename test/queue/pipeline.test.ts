@@ -55,6 +55,21 @@ describe("real pipeline handlers in worker threads", () => {
     for (let i = 0; i < out.length; i++) diff += Math.abs(out[i] - crop[i]);
     expect(diff / out.length).toBeGreaterThan(0.5);
     expect(rec.events.map((e) => e.type)).toEqual(["started", "done"]);
+    expect(r.notes).toBeUndefined();
+  });
+
+  test("meme job on a reaction with two faces: the largest is used, and the reply says so", async () => {
+    // The laugh beside grace at half size: two faces, the laugh the larger.
+    const laugh = sharp(face("franck_04117.jpg"));
+    const { width = 0, height = 0 } = await laugh.metadata();
+    const grace = await sharp(face("grace_hopper_512x512.jpg")).resize(256).toBuffer();
+    const pair = await laugh.extend({ right: 300, background: "#808080" }).composite([{ input: grace, left: width + 20, top: Math.round((height - 256) / 2) }]).jpeg().toBuffer();
+    const r = (await q.submit(
+      { kind: "meme", template, reaction: { bytes: new Uint8Array(pair), mime: "image/jpeg" }, captions: {}, intensity: 1, mode: "mimic", byteBudget: 8 << 20 },
+      { requestId: "m2", userId: "u1", serverId: "s" },
+    )) as ImageResult;
+    expect(isPng(r.bytes)).toBe(true);
+    expect(r.notes).toEqual(["The reaction shows 2 faces; I used the largest."]);
   });
 
   test("a job the front door could not have built is refused in the worker, the field named in the log", async () => {
