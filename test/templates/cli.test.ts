@@ -45,6 +45,10 @@ describe("mimic face (CLI)", () => {
     expect(mimic("list").out).toMatch(/^\* grace +\d{4}-/);
     expect(mimic("list", "--user", "42", "--platform", "telegram").out).toMatch(/^\* laugh/);
     expect(mimic("default", "nope").err).toMatch(/no face named "nope". Your faces: grace/);
+    // A platform Mimic does not serve saves nobody's face.
+    const myspace = mimic("list", "--platform", "myspace");
+    expect(myspace.code).not.toBe(0);
+    expect(myspace.err).toMatch(/'--platform <name>' argument 'myspace' is invalid\. Allowed choices are discord, telegram, playground\./);
     const rm = mimic("rm", "grace");
     expect(rm, rm.err).toMatchObject({ code: 0, out: 'removed "grace"\n' });
     expect(mimic("list").out).toMatch(/^no saved faces for playground:local/);

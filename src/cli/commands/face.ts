@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { configuredAnalyzer, inputLimits, readInputFile } from "../args.ts";
 import { MimicError } from "../../errors.ts";
 import { enrolFace, openStore, type Owner, type Store } from "../../templates/index.ts";
@@ -13,7 +13,7 @@ export function register(program: Command): void {
   const withUser = (c: Command) =>
     c
       .option("--user <id>", "platform user id", "local")
-      .option("--platform <name>", "discord, telegram or playground", "playground");
+      .addOption(new Option("--platform <name>", "whose user id --user is").choices(["discord", "telegram", "playground"]).default("playground"));
 
   withUser(face.command("add").description("Save the face in a photo as a template").argument("<image>", "JPEG, PNG or WebP photo of one face"))
     .requiredOption("--name <name>", "template name: 1–32 of a-z 0-9 _ -")
