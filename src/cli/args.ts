@@ -3,6 +3,8 @@ import { loadConfig } from "../config.ts";
 import { loadImage } from "../core/input.ts";
 import { parseMemeRequest, type MemeRequest } from "../requests.ts";
 import { MimicError } from "../errors.ts";
+import type { DecodedAnimation } from "../pipeline/image/decode.ts";
+import { DEFAULT_MAX_INPUT_PIXELS, type InputLimits } from "../pipeline/settings.ts";
 
 /**
  * Flag checks shared by the subcommands: commander parses, these validate, and every refusal is a
@@ -29,7 +31,7 @@ export const named = (file: string) => `“${file}”`;
  * The file then passes the same door as a chat upload (src/core/input.ts): MAX_INPUT_BYTES, and only
  * JPEG, PNG, WebP or GIF, with the same words as the bots and the playground.
  */
-export async function readInputFile(file: string, what?: string): Promise<Uint8Array> {
+export async function readInputFile(file: string, what?: string, allowVideo = false): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
     const b = await readFile(file);
@@ -38,7 +40,7 @@ export async function readInputFile(file: string, what?: string): Promise<Uint8A
     const label = what ? `${what} "${file}"` : `"${file}"`;
     throw new MimicError("BAD_INPUT", `Cannot read ${label}: ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
   }
-  const checked = await loadImage({ kind: "bytes", bytes }, { limitBytes: loadConfig().MAX_INPUT_BYTES });
+  const checked = await loadImage({ kind: "bytes", bytes }, { limitBytes: loadConfig().MAX_INPUT_BYTES, allowVideo });
   return checked.bytes;
 }
 
@@ -66,4 +68,26 @@ export async function configuredAnalyzer() {
 export function inputLimits(): { maxPixels: number; maxBytes: number } {
   const c = loadConfig();
   return { maxPixels: c.MAX_INPUT_PIXELS, maxBytes: c.MAX_INPUT_BYTES };
+}
+
+/**
+ * A reaction file's frames: a picture or animation as sharp reads it; an MP4 or WebM video through the
+ * configured ffmpeg (FFMPEG_PATH), sampled to the reaction limits, or only its first frame for a still.
+ * The pipeline's modules load here, not with every command.
+ */
+export async function readReactionFrames(bytes: Uint8Array, limits: InputLimits, still = false): Promise<DecodedAnimation> {
+  const video = await import("../pipeline/video/index.ts");
+  const animate = await import("../pipeline/animate/index.ts");
+  if (!video.sniffVideoMime(bytes)) {
+    if (!still) return animate.decodeReaction(bytes, limits);
+    const image = await (await import("../pipeline/image/index.ts")).decodeImage(bytes, limits);
+    return { frames: [image], delaysMs: [0], width: image.width, height: image.height };
+  }
+  const ffmpeg = video.findFfmpeg(loadConfig().FFMPEG_PATH);
+  if (!ffmpeg) throw video.cannotReadVideos();
+  return video.decodeVideoReaction(bytes, ffmpeg, {
+    maxPixels: limits.maxPixels ?? DEFAULT_MAX_INPUT_PIXELS,
+    maxFrames: still ? 1 : animate.MAX_REACTION_FRAMES,
+    maxTotalPixels: animate.MAX_REACTION_TOTAL_PIXELS,
+  });
 }

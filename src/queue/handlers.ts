@@ -13,7 +13,7 @@ import { describeFace, getFaceAnalyzer, keypointsFromLandmarks } from "../pipeli
 import { decodeReaction, MAX_REACTION_FRAMES, MAX_REACTION_TOTAL_PIXELS } from "../pipeline/animate/index.ts";
 import { decodeImage, type DecodedAnimation } from "../pipeline/image/index.ts";
 import { DEFAULT_INPUT_LIMITS } from "../pipeline/settings.ts";
-import { decodeVideoReaction, sniffVideoMime } from "../pipeline/video/index.ts";
+import { cannotReadVideos, decodeVideoReaction, sniffVideoMime } from "../pipeline/video/index.ts";
 import { assembleMeme, type StillGenerator } from "../pipeline/meme.ts";
 import { selectFace } from "../pipeline/transfer/index.ts";
 import type { WorkerSettings } from "../requests.ts";
@@ -153,9 +153,7 @@ function framingNotes(t: EnrolledTemplate, mode: MemeJob["mode"]): string[] {
 
 /** A video reaction's frames (ffmpeg), or one frame for a still; none without ffmpeg. */
 function videoFrames(bytes: Uint8Array, ctx: JobContext, still: boolean): Promise<DecodedAnimation> {
-  if (!ctx.settings.ffmpegPath) {
-    throw new MimicError("NOT_AN_IMAGE", "This Mimic cannot read videos (it has no ffmpeg). Please send a GIF or a photo.");
-  }
+  if (!ctx.settings.ffmpegPath) throw cannotReadVideos();
   return decodeVideoReaction(bytes, ctx.settings.ffmpegPath, {
     maxPixels: ctx.settings.limits.maxPixels ?? DEFAULT_INPUT_LIMITS.maxPixels,
     maxFrames: still ? 1 : MAX_REACTION_FRAMES,

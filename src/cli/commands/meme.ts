@@ -1,11 +1,12 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { configuredAnalyzer, inputLimits, named, choice, memeRequestFromFlags, printNotes, readInputFile, wholeNumber } from "../args.ts";
+import { configuredAnalyzer, inputLimits, named, choice, memeRequestFromFlags, printNotes, readInputFile, readReactionFrames, wholeNumber } from "../args.ts";
 import { MimicError } from "../../errors.ts";
 import { makeMeme } from "../../pipeline/transfer/meme.ts";
 import { selectFace, type Regions, type TransferMode } from "../../pipeline/transfer/index.ts";
-import { decodeReaction, type LoopMode } from "../../pipeline/animate/index.ts";
-import { decodeImage } from "../../pipeline/image/index.ts";
+import type { LoopMode } from "../../pipeline/animate/index.ts";
+import { decodeImage, encodePng } from "../../pipeline/image/index.ts";
+import { sniffVideoMime } from "../../pipeline/video/index.ts";
 import { assembleMeme } from "../../pipeline/meme.ts";
 import type { InputLimits } from "../../pipeline/settings.ts";
 
@@ -36,7 +37,7 @@ export function register(program: Command): void {
     .command("meme")
     .description("Make a meme: your face (--face) wearing the expression of a reaction image")
     .requiredOption("--face <file>", "template photo of your face (JPEG, PNG, WebP or GIF)")
-    .requiredOption("--reaction <file>", "reaction image whose expression is copied")
+    .requiredOption("--reaction <file>", "reaction image, GIF, WebP or MP4/WebM clip whose expression is copied")
     .requiredOption("--out <file.png|file.gif>", "where to write the meme: .png, or .gif for an animated one")
     .option("--mode <mode>", "mimic (your photo, their expression) or swap (your face in their image)", "mimic")
     .option("--intensity <0..100>", "how strongly the expression is applied, in percent (as in the bots)", "100")
@@ -66,8 +67,10 @@ export function register(program: Command): void {
         throw new MimicError("BAD_INPUT", `--out must name a .png or .gif file (got "${o.out}").`);
       }
       if (o.animate && !gifOut) throw new MimicError("BAD_INPUT", "--animate makes a GIF: give --out a .gif file name.");
-      const [template, reaction] = await Promise.all([readInputFile(o.face, "--face"), readInputFile(o.reaction, "--reaction")]);
+      const [template, reactionFile] = await Promise.all([readInputFile(o.face, "--face"), readInputFile(o.reaction, "--reaction", true)]);
       const limits = inputLimits();
+      // A video reaction (MP4, WebM) is read by ffmpeg; a still meme takes its first frame, as a PNG for makeMeme.
+      const reaction = gifOut || !sniffVideoMime(reactionFile) ? reactionFile : await encodePng((await readReactionFrames(reactionFile, limits, true)).frames[0]!);
       if (gifOut) {
         await writeAnimatedMeme(o, template, reaction, { mode, regions, intensity, faceIndex, captions, limits });
         return;
@@ -131,7 +134,7 @@ async function writeAnimatedMeme(
   const maxBytes = count("--max-bytes", o.maxBytes, 4096, 1024 * 1024 * 1024);
   const loop = o.loop === undefined ? undefined : choice<LoopMode>("--loop", o.loop, ["pingpong", "forward"]);
   const t0 = performance.now();
-  const [template, reaction] = await Promise.all([decodeImage(templateBytes, opts.limits), decodeReaction(reactionBytes, opts.limits)]);
+  const [template, reaction] = await Promise.all([decodeImage(templateBytes, opts.limits), readReactionFrames(reactionBytes, opts.limits)]);
   const analyzer = await configuredAnalyzer();
   const templateFace = selectFace(await analyzer.analyze(template), "photo", undefined, named(o.face));
   // A still reaction's face is chosen here so --face-index applies; animations are tracked per frame.

@@ -15,9 +15,14 @@ const DEMUXER: Record<VideoMime, string> = { "video/mp4": "mov", "video/webm": "
 const MAX_FPS = 25;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-/** MP4 (an ISO-BMFF "ftyp" box first) or WebM/Matroska (EBML header), from the bytes alone. */
+/** ISO-BMFF brands of still pictures (AVIF, HEIC/HEIF): the same container as MP4, not a video. */
+const IMAGE_BRANDS = new Set(["avif", "avis", "heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1"]);
+
+/** MP4 (an ISO-BMFF "ftyp" box first, not a picture's brand) or WebM/Matroska (EBML header), from the bytes alone. */
 export function sniffVideoMime(bytes: Uint8Array): VideoMime | undefined {
-  if (bytes.length >= 12 && bytes[4] === 0x66 && bytes[5] === 0x74 && bytes[6] === 0x79 && bytes[7] === 0x70) return "video/mp4";
+  if (bytes.length >= 12 && bytes[4] === 0x66 && bytes[5] === 0x74 && bytes[6] === 0x79 && bytes[7] === 0x70) {
+    return IMAGE_BRANDS.has(String.fromCharCode(...bytes.subarray(8, 12))) ? undefined : "video/mp4";
+  }
   if (bytes.length >= 4 && bytes[0] === 0x1a && bytes[1] === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3) return "video/webm";
   return undefined;
 }
@@ -32,6 +37,9 @@ export interface VideoReactionOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
 }
+
+/** Where no ffmpeg binary is configured (FFMPEG_PATH=none, or none ships for the platform). */
+export const cannotReadVideos = () => new MimicError("NOT_AN_IMAGE", "This Mimic cannot read videos (it has no ffmpeg). Please send a GIF or a photo.");
 
 const unreadable = (cause?: unknown) =>
   new MimicError("NOT_AN_IMAGE", "That video is damaged or in a format I cannot read. Please send a GIF, an MP4 or a photo.", { cause });

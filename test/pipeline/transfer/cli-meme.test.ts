@@ -6,6 +6,8 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
+import { findFfmpeg } from "../../../src/pipeline/video/index.ts";
+import { reactionMp4 } from "../../core/images.ts";
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -111,4 +113,17 @@ describe("mimic meme", () => {
     expect((asMorphFace as { stderr: string }).stderr).toContain(`No face found in the face photo “${blank}”.`);
     expect((asReaction as { stderr: string }).stderr).toMatch(new RegExp(`^mimic: No face found in the reaction image “${blank.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}”\\. Use a reaction image where`));
   }, 120_000);
+  it("reads an MP4 reaction: every sampled frame into a GIF, its first frame into a PNG (the real CLI)", async () => {
+    const clip = join(dir, "laugh.mp4");
+    writeFileSync(clip, await reactionMp4(findFfmpeg()!, 6));
+    const gif = join(dir, "from-mp4.gif");
+    await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", clip, "--out", gif);
+    expect((await sharp(readFileSync(gif), { animated: true }).metadata()).pages).toBeGreaterThan(1);
+    const png = join(dir, "from-mp4.png");
+    await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", clip, "--out", png);
+    expect((await sharp(readFileSync(png)).metadata()).format).toBe("png");
+    // A video where a face photo is wanted is not a picture.
+    const e = await mimic("meme", "--face", clip, "--reaction", fixture("franck_04117.jpg"), "--out", png).then(() => undefined, (x: { stderr: string }) => x);
+    expect(e?.stderr).toMatch(/That file is not a picture I can use/);
+  }, 180_000);
 });

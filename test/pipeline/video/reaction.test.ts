@@ -70,6 +70,9 @@ describe("video reactions read by ffmpeg (src/pipeline/video/reaction.ts)", () =
     const cut = await refusal(bytes.slice(0, 600));
     expect([cut.code, cut.userMessage]).toEqual(["NOT_AN_IMAGE", "That video is damaged or in a format I cannot read. Please send a GIF, an MP4 or a photo."]);
     expect((await refusal(new TextEncoder().encode("not a video at all"))).code).toBe("NOT_AN_IMAGE");
+    // AVIF and HEIC share MP4's container: their brand says they are pictures, not videos.
+    const box = (brand: string) => new Uint8Array([0, 0, 0, 0x18, ...new TextEncoder().encode(`ftyp${brand}`), 0, 0, 0, 0]);
+    expect([box("avif"), box("heic"), box("mif1"), box("isom"), box("mp42")].map(sniffVideoMime)).toEqual([undefined, undefined, undefined, "video/mp4", "video/mp4"]);
     const big = await refusal(bytes, { ...LIMITS, maxPixels: 10_000 });
     expect([big.code, big.userMessage]).toEqual(["IMAGE_TOO_LARGE", "That video is too large (320×240). Please send a smaller one."]);
   }, 120_000);
