@@ -85,7 +85,12 @@ export function generatorDir(config: Pick<Config, "MIMIC_GENERATOR_DIR" | "DATA_
 
 /** Parse and validate; throws a CONFIG MimicError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = configSchema.safeParse(env);
+  const parsed = configSchema
+    .refine((c) => !(c.OPS_PORT !== undefined && c.OPS_PORT !== 0 && c.OPS_PORT === c.PLAYGROUND_PORT && !c.DISCORD_TOKEN && !c.TELEGRAM_TOKEN), {
+      message: "OPS_PORT and PLAYGROUND_PORT are the same port: give the ops endpoint and the playground different ones",
+      path: ["OPS_PORT"],
+    })
+    .safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new MimicError("CONFIG", `Invalid configuration: ${problems}`);

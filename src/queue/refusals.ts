@@ -42,7 +42,7 @@ export function cancelled(): MimicError {
 export function timedOut(seconds: number): MimicError {
   return new MimicError(
     "TIMEOUT",
-    `That took too long (over ${seconds < 10 ? Number(seconds.toFixed(1)) : Math.round(seconds)} s) and was stopped. Please try a smaller image or try again later.`,
+    `That took too long (over ${seconds < 10 ? Number(seconds.toPrecision(2)) : Math.round(seconds)} s) and was stopped. Please try a smaller image or try again later.`,
   );
 }
 

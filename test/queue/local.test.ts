@@ -162,12 +162,13 @@ describe("local queue (worker threads)", () => {
   });
 
   test("timeout: a job running too long fails with TIMEOUT and frees its slot", async () => {
-    const q = await make({ jobTimeoutMs: 300 });
+    const q = await make({ jobTimeoutMs: 150 });
     // The job would spin for 10 minutes: only the timeout can end it within the test's own time limit.
     const e = await expectRejects(q.submit(memeJob("spin:600000"), who()));
     expect(e.code).toBe("TIMEOUT");
+    expect(e.userMessage).toBe("That took too long (over 0.15 s) and was stopped. Please try a smaller image or try again later.");
     // The slot is free when the next job starts on it. Whether that job then finishes within the same
-    // 300 ms depends on the machine's load, so only its start is asserted.
+    // 150 ms depends on the machine's load, so only its start is asserted.
     const next = recorder();
     await q.submit(memeJob(), { ...who(), onProgress: next.onProgress }).catch(() => undefined);
     expect(next.events.map((ev) => ev.type)).toContain("started");
