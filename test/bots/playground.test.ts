@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startPlayground, type Playground } from "../../src/bots/playground/server.ts";
-import { FACE_JPG, NOT_AN_IMAGE, REACTION_LAUGH_JPG, describeImage, reactionGif } from "../core/images.ts";
+import { findFfmpeg } from "../../src/pipeline/video/index.ts";
+import { FACE_JPG, NOT_AN_IMAGE, REACTION_LAUGH_JPG, describeImage, reactionGif, reactionMp4 } from "../core/images.ts";
 import { DOUBLE_HANDLERS, startTestApp, type TestApp } from "./harness.ts";
 
 const ASTRONAUT_PNG = new Uint8Array(readFileSync(new URL("../fixtures/faces/astronaut.png", import.meta.url)));
@@ -161,10 +162,18 @@ describe.skipIf(!hasChromium)("playground in a real headless Chromium", () => {
     expect(await page.getAttribute("#download", "download")).toBe("mimic-me.gif");
     expect(await page.isVisible("#copy")).toBe(false);
 
+    // 4b. a video reaction (an MP4, as a GIF often is): the picker offers it, and every sampled frame is transferred
+    expect(await page.getAttribute("#meme-image", "accept")).toBe("image/*,video/mp4,video/webm");
+    await page.setInputFiles("#meme-image", file("laugh.mp4", "video/mp4", await reactionMp4(findFfmpeg()!, 6)));
+    expect(await submit("meme-form")).toContain("Here you go, using your face “astro”");
+    const fromVideo = await describeImage(await resultBytes());
+    expect(fromVideo.format).toBe("gif");
+    expect(fromVideo.pages).toBeGreaterThan(1);
+
     // 5. usage
     await page.click("#usage-button");
     await page.waitForFunction(`document.querySelector("#message")?.textContent?.startsWith("Today you made")`);
-    expect(await page.textContent("#message")).toContain("Today you made 3 memes");
+    expect(await page.textContent("#message")).toContain("Today you made 4 memes");
 
     // 6. a bad file: the error is shown, styled as an error, and the old result is hidden
     await page.setInputFiles("#meme-image", file("notes.pdf", "application/pdf", NOT_AN_IMAGE));

@@ -76,8 +76,8 @@ export const PLAYGROUND_PAGE = `<!doctype html>
   <section>
     <h2>2. Make a meme</h2>
     <form id="meme-form" data-endpoint="/api/meme">
-      <label class="drop" for="meme-image"><img alt="" hidden><span>Drop, paste or choose a reaction image or GIF</span>
-        <input id="meme-image" name="image" type="file" accept="image/*" required></label>
+      <label class="drop" for="meme-image"><img alt="" hidden><span>Drop, paste or choose a reaction image, GIF or MP4/WebM clip</span>
+        <input id="meme-image" name="image" type="file" accept="image/*,video/mp4,video/webm" required></label>
       <p class="label">Face</p>
       <div class="picker" id="meme-faces"></div>
       <input type="hidden" name="template" id="meme-template" value="">
@@ -101,7 +101,7 @@ export const PLAYGROUND_PAGE = `<!doctype html>
     <h2>3. Morph</h2>
     <form id="morph-form" data-endpoint="/api/morph">
       <label class="drop" for="morph-image"><img alt="" hidden><span>Drop, paste or choose a reaction image</span>
-        <input id="morph-image" name="image" type="file" accept="image/*" required></label>
+        <input id="morph-image" name="image" type="file" accept="image/*,video/mp4,video/webm" required></label>
       <p class="label">Face</p>
       <div class="picker" id="morph-faces"></div>
       <input type="hidden" name="template" id="morph-template" value="">
