@@ -144,3 +144,23 @@ describe("the PostgreSQL schema", () => {
     expect(() => derivePostgresSchema('datasource db {\n provider = "mysql"\n}')).toThrow(/expected to find/);
   });
 });
+
+describe("DATABASE_URL", () => {
+  it("takes file:…, postgresql://… and what reads as a path; refuses a bare word instead of making a database of that name", () => {
+    expect(resolveDatabaseTarget("file:./data/x.db")).toMatchObject({ dialect: "sqlite" });
+    expect(resolveDatabaseTarget("./data/x.db")).toMatchObject({ dialect: "sqlite" });
+    expect(resolveDatabaseTarget("mimic.sqlite")).toMatchObject({ dialect: "sqlite" });
+    expect(resolveDatabaseTarget("postgresql://u@h:5432/d")).toMatchObject({ dialect: "postgres" });
+    for (const bad of ["garbage", "mysql://u@h/d"]) {
+      let e: unknown;
+      try {
+        resolveDatabaseTarget(bad);
+      } catch (x) {
+        e = x;
+      }
+      expect(e, bad).toBeInstanceOf(MimicError);
+      expect((e as MimicError).message).toMatch(/^DATABASE_URL must be file:… \(SQLite\) or postgresql:\/\/…/);
+    }
+  });
+});
+

@@ -29,6 +29,10 @@ export function resolveDatabaseTarget(url: string | undefined, dataDir = "./data
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) && !raw.startsWith("file:")) {
     throw new MimicError("CONFIG", `DATABASE_URL must be file:… (SQLite) or postgresql://…, got "${raw.split(":")[0]}:"`);
   }
+  // Without "file:", only what reads as a path is one: "garbage" would silently become a database file of that name.
+  if (!raw.startsWith("file:") && !/[/\\]|\.(db|sqlite3?)$/i.test(raw)) {
+    throw new MimicError("CONFIG", `DATABASE_URL must be file:… (SQLite) or postgresql://…, got "${raw.slice(0, 40)}"`);
+  }
   const bare = raw.startsWith("file:") ? raw.slice("file:".length).replace(/^\/\/(?=\/)/, "") : raw;
   if (bare === "" || bare.includes(":memory:")) {
     throw new MimicError("CONFIG", "DATABASE_URL: the SQLite store needs a file (templates must survive restarts)");
