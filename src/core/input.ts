@@ -32,10 +32,10 @@ export function sniffImageMime(bytes: Uint8Array): string | undefined {
 
 const ascii = (b: Uint8Array, start: number, len: number) => String.fromCharCode(...b.subarray(start, start + len));
 
-function notAnImage(hint?: string): MimicError {
+function notAnImage(hint?: string, allowVideo = false): MimicError {
   return new MimicError(
     "NOT_AN_IMAGE",
-    `That file is not a picture I can use${hint ? ` (${hint})` : ""}. Please send a JPEG, PNG, WebP or GIF image.`,
+    `That file is not a picture I can use${hint ? ` (${hint})` : ""}. Please send a JPEG, PNG, WebP or GIF image${allowVideo ? ", or an MP4 or WebM clip" : ""}.`,
   );
 }
 
@@ -91,7 +91,7 @@ export async function loadImage(input: ImageInput, opts: LoadImageOptions): Prom
     bytes = input.bytes.slice();
   } else {
     if (input.declaredSize !== undefined && input.declaredSize > limitBytes) throw tooLarge(input.declaredSize, limitBytes);
-    if (input.declaredMime && isRefusedMime(input.declaredMime, opts.allowVideo)) throw notAnImage(describeMime(input.declaredMime));
+    if (input.declaredMime && isRefusedMime(input.declaredMime, opts.allowVideo)) throw notAnImage(describeMime(input.declaredMime), opts.allowVideo);
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), opts.timeoutMs ?? 30_000);
     const onOuterAbort = () => abort.abort();
@@ -123,13 +123,14 @@ export async function loadImage(input: ImageInput, opts: LoadImageOptions): Prom
   }
   if (bytes.byteLength === 0) throw new MimicError("BAD_INPUT", "That file is empty. Please send the picture again.");
   const mime = sniffImageMime(bytes) ?? (opts.allowVideo ? sniffVideoMime(bytes) : undefined);
-  if (!mime) throw notAnImage(describeMime(input.kind === "url" ? input.declaredMime : input.mime));
+  if (!mime) throw notAnImage(opts.allowVideo ? undefined : describeMime(input.kind === "url" ? input.declaredMime : input.mime), opts.allowVideo);
   return { bytes, mime };
 }
 
-/** Telegram animated (Lottie) stickers, and videos where none is wanted (or of a kind not read): not worth downloading. */
-function isRefusedMime(mime: string, allowVideo = false): boolean {
-  return mime === "application/x-tgsticker" || (mime.startsWith("video/") && !(allowVideo && (mime === "video/mp4" || mime === "video/webm")));
+/** Telegram animated (Lottie) stickers, and videos where none is wanted: not worth downloading. A video's bytes decide which it is. */
+function isRefusedMime(declared: string, allowVideo = false): boolean {
+  const mime = declared.split(";")[0]!.trim().toLowerCase();
+  return mime === "application/x-tgsticker" || (mime.startsWith("video/") && !allowVideo);
 }
 
 function describeMime(mime: string | undefined): string | undefined {

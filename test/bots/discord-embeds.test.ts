@@ -72,7 +72,7 @@ describe("Discord adapter: embed pictures go through Discord's media proxy", () 
     expect(images.map(urlOf)).not.toContain(THIRD_PARTY);
   });
 
-  it("takes a GIF-picker GIF (gifv) as its proxied video, not its still thumbnail; video attachments too", async () => {
+  it("takes a GIF-picker GIF (gifv) as its proxied video, not its still thumbnail; video attachments too, not sound", async () => {
     const video = `${fake.base}/external/tenor/laugh.mp4`, still = `${fake.base}/external/tenor/laugh.png`;
     const gifv = fake.message(BOB, [], "https://tenor.com/view/laugh", [
       { type: "gifv", url: "https://tenor.com/view/laugh", video: { url: THIRD_PARTY, proxy_url: video }, thumbnail: { url: THIRD_PARTY, proxy_url: still } },
@@ -82,8 +82,11 @@ describe("Discord adapter: embed pictures go through Discord's media proxy", () 
     const clip = fake.message(BOB, [{ id: "1", filename: "lol.mp4", size: 1000, url: `${fake.base}/attachments/lol.mp4`, proxy_url: `${fake.base}/attachments/lol.mp4`, content_type: "video/mp4" }], "");
     await fake.finalAnswer(fake.contextMenu(ALICE, clip).token);
     expect(images.map(urlOf)).toEqual([video, `${fake.base}/attachments/lol.mp4`]);
-    // Other videos are no reaction.
+    // A phone's QuickTime clip is passed on too (its bytes are sniffed later); a sound file is no picture.
     const mov = fake.message(BOB, [{ id: "2", filename: "a.mov", size: 1000, url: `${fake.base}/attachments/a.mov`, proxy_url: `${fake.base}/attachments/a.mov`, content_type: "video/quicktime" }], "");
-    expect(JSON.stringify((await fake.finalAnswer(fake.contextMenu(ALICE, mov).token)).json)).toMatch(/no picture/);
+    await fake.finalAnswer(fake.contextMenu(ALICE, mov).token);
+    expect(images.map(urlOf)).toEqual([video, `${fake.base}/attachments/lol.mp4`, `${fake.base}/attachments/a.mov`]);
+    const song = fake.message(BOB, [{ id: "3", filename: "a.mp3", size: 1000, url: `${fake.base}/attachments/a.mp3`, proxy_url: `${fake.base}/attachments/a.mp3`, content_type: "audio/mpeg" }], "");
+    expect(JSON.stringify((await fake.finalAnswer(fake.contextMenu(ALICE, song).token)).json)).toMatch(/no picture/);
   });
 });

@@ -51,7 +51,7 @@ describe("playground: one front door", () => {
     const tiff = await sharp(REACTION_LAUGH_JPG).tiff().toBuffer();
     const a = await meme({}, new Uint8Array(tiff), "r.tiff");
     expect(a.body).toMatchObject({ ok: false, errorCode: "NOT_AN_IMAGE" });
-    expect(a.body.text).toBe("That file is not a picture I can use. Please send a JPEG, PNG, WebP or GIF image.");
+    expect(a.body.text).toBe("That file is not a picture I can use. Please send a JPEG, PNG, WebP or GIF image, or an MP4 or WebM clip.");
   });
 
   it("refuses an unknown field by name", async () => {

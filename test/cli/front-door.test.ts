@@ -38,7 +38,7 @@ describe("mimic meme: the same front door", () => {
       writeFileSync(file, await sharp(fixture("franck_04117.jpg"))[fmt]().toBuffer());
       const r = await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", file, "--out", join(dir, "t.png"));
       expect(r.code).not.toBe(0);
-      expect(r.stderr).toContain("That file is not a picture I can use. Please send a JPEG, PNG, WebP or GIF image.");
+      expect(r.stderr).toContain("That file is not a picture I can use. Please send a JPEG, PNG, WebP or GIF image, or an MP4 or WebM clip.");
     }
   });
 

@@ -165,7 +165,12 @@ describe("loadImage from a link", () => {
     // A reaction may be an MP4 or WebM (Telegram's and Discord's GIFs): fetched and sniffed; other videos are not.
     const mp4 = await serve((_req, res) => res.end(Buffer.from(MP4_HEADER)));
     expect(await loadImage({ kind: "url", url: `${mp4}/x`, declaredMime: "video/mp4" }, { limitBytes: MIB, allowVideo: true })).toEqual({ bytes: MP4_HEADER, mime: "video/mp4" });
-    expect((await refusal(loadImage({ kind: "url", url: `${mp4}/x`, declaredMime: "video/quicktime" }, { limitBytes: MIB, allowVideo: true }))).code).toBe("NOT_AN_IMAGE");
+    // Whatever video type is declared (a phone's QuickTime, parameters, capitals), the bytes decide.
+    for (const declaredMime of ["video/quicktime", "video/MP4; charset=binary", "video/x-matroska"]) {
+      expect((await loadImage({ kind: "url", url: `${mp4}/x`, declaredMime }, { limitBytes: MIB, allowVideo: true })).mime, declaredMime).toBe("video/mp4");
+    }
+    const notVideo = await refusal(loadImage({ kind: "bytes", bytes: NOT_AN_IMAGE, mime: "video/mp4" }, { limitBytes: MIB, allowVideo: true }));
+    expect(notVideo.userMessage).toBe("That file is not a picture I can use. Please send a JPEG, PNG, WebP or GIF image, or an MP4 or WebM clip.");
     // Declared as a picture, sniffed as a video: still no video where a picture is wanted.
     expect((await refusal(loadImage({ kind: "url", url: `${mp4}/x`, declaredMime: "image/jpeg" }, { limitBytes: MIB }))).code).toBe("NOT_AN_IMAGE");
     const empty = await refusal(loadImage({ kind: "url", url: `${base}/x`, declaredMime: "image/png" }, { limitBytes: MIB }));

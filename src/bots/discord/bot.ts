@@ -51,9 +51,9 @@ interface ImageCandidate {
   name?: string;
 }
 
-const IMAGE_EXT = /\.(png|jpe?g|gif|webp|mp4|webm)(\?|$)/i;
-/** Pictures, and the videos a reaction may be (GIF-picker GIFs are MP4 or WebM). */
-const isReactionType = (t: string) => t.startsWith("image/") || t === "video/mp4" || t === "video/webm";
+const IMAGE_EXT = /\.(png|jpe?g|gif|webp|mp4|webm|mov)(\?|$)/i;
+/** Pictures, and videos (GIF-picker GIFs are MP4 or WebM, phone clips QuickTime): the bytes are sniffed later. */
+const isReactionType = (t: string) => /^(image|video)\//i.test(t.trim());
 
 function firstImage(candidates: ImageCandidate[]): ImageInput | undefined {
   const c = candidates.find((a) => (a.contentType ? isReactionType(a.contentType) : IMAGE_EXT.test(a.name ?? a.url)));

@@ -41,6 +41,10 @@ export interface VideoReactionOptions {
 /** Where no ffmpeg binary is configured (FFMPEG_PATH=none, or none ships for the platform). */
 export const cannotReadVideos = () => new MimicError("NOT_AN_IMAGE", "This Mimic cannot read videos (it has no ffmpeg). Please send a GIF or a photo.");
 
+/** ffmpeg's own timeout speaks of making a video; here one is being read. */
+const readingFailure = (e: unknown) =>
+  e instanceof MimicError && e.code === "TIMEOUT" ? new MimicError("TIMEOUT", "Reading that video took too long. Please send a shorter or smaller one.", { cause: e }) : e;
+
 const unreadable = (cause?: unknown) =>
   new MimicError("NOT_AN_IMAGE", "That video is damaged or in a format I cannot read. Please send a GIF, an MP4 or a photo.", { cause });
 
@@ -59,11 +63,18 @@ export async function decodeVideoReaction(bytes: Uint8Array, ffmpegPath: string,
     const source = ["-hide_banner", "-f", DEMUXER[mime], "-i", input];
     // Without an output ffmpeg exits 1 after describing the streams: the description is what is wanted.
     const info = await runFfmpeg(ffmpegPath, source, { timeoutMs, signal: opts.signal }).catch((e: unknown) =>
-      e instanceof MimicError && e.code === "INTERNAL" ? { stderr: e.message } : Promise.reject(e),
+      e instanceof MimicError && e.code === "INTERNAL" ? { stderr: e.message } : Promise.reject(readingFailure(e)),
     );
+    // The first video stream is the one read (-map 0:v:0 below): a second, larger one must not slip past the size check.
     const stream = info.stderr.match(/Video: [^\n]*?, (\d+)x(\d+)/);
-    if (!stream) throw unreadable(new Error(info.stderr.slice(-300)));
-    const width = Number(stream[1]), height = Number(stream[2]);
+    if (!stream) {
+      throw /Audio: /.test(info.stderr)
+        ? new MimicError("NOT_AN_IMAGE", "That file has sound but no picture. Please send a GIF, an MP4 or a photo.")
+        : unreadable(new Error(info.stderr.slice(-300)));
+    }
+    // A phone's portrait clip is stored landscape with a rotation that ffmpeg applies as it decodes.
+    const rotation = Math.abs(Number(info.stderr.match(/rotate\s*:\s*(-?\d+)/)?.[1] ?? info.stderr.match(/rotation of (-?[\d.]+) degrees/)?.[1] ?? 0)) % 180;
+    const [width, height] = rotation === 90 ? [Number(stream[2]), Number(stream[1])] : [Number(stream[1]), Number(stream[2])];
     if (width * height > opts.maxPixels) {
       throw new MimicError("IMAGE_TOO_LARGE", `That video is too large (${width}×${height}). Please send a smaller one.`, {
         details: { width, height, maxPixels: opts.maxPixels },
@@ -78,9 +89,9 @@ export async function decodeVideoReaction(bytes: Uint8Array, ffmpegPath: string,
     const w = Math.max(2, 2 * Math.floor((width * shrink) / 2)), h = Math.max(2, 2 * Math.floor((height * shrink) / 2));
     const { stdout } = await runFfmpeg(
       ffmpegPath,
-      [...source.slice(1), "-loglevel", "error", "-an", "-vf", `fps=${fps.toFixed(4)},scale=${w}:${h}:flags=area`, "-frames:v", String(opts.maxFrames), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
+      [...source.slice(1), "-loglevel", "error", "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", `fps=${fps.toFixed(4)},scale=${w}:${h}:flags=area`, "-frames:v", String(opts.maxFrames), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
       { timeoutMs, signal: opts.signal, maxStdoutBytes: opts.maxFrames * w * h * 3 },
-    ).catch((e: unknown) => Promise.reject(e instanceof MimicError && e.code === "INTERNAL" ? unreadable(e) : e));
+    ).catch((e: unknown) => Promise.reject(e instanceof MimicError && e.code === "INTERNAL" ? unreadable(e) : readingFailure(e)));
     const size = w * h * 3;
     const out: RgbImage[] = [];
     for (let o = 0; o + size <= stdout.length; o += size) out.push({ width: w, height: h, data: new Uint8Array(stdout.subarray(o, o + size)) });

@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { writeFile as writeFileAsync } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -52,6 +53,32 @@ describe("video reactions read by ffmpeg (src/pipeline/video/reaction.ts)", () =
     const still = await decodeVideoReaction(bytes, FFMPEG, { ...LIMITS, maxFrames: 1 });
     expect(still.frames.length).toBe(1);
     expect([still.width, still.height]).toEqual([1920, 1080]);
+  }, 120_000);
+
+  it("reads the first video stream only, and checks that one's size: a huge second stream is never decoded", async () => {
+    const out = join(dir, "two-streams.mp4");
+    await runFfmpeg(FFMPEG, ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=4", "-f", "lavfi", "-i", "color=gray:size=4000x4000:rate=4", "-t", "1",
+      "-map", "0:v", "-map", "1:v", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-y", out], { timeoutMs: 120_000 });
+    const v = await decodeVideoReaction(new Uint8Array(readFileSync(out)), FFMPEG, { ...LIMITS, maxPixels: 1_000_000 });
+    expect([v.width, v.height]).toEqual([160, 120]);
+    // The test pattern, not the grey of the second stream.
+    expect(new Set(v.frames[0]!.data).size).toBeGreaterThan(20);
+  }, 120_000);
+
+  it("a phone's portrait clip (stored landscape, rotated 90°) comes out portrait, not squashed", async () => {
+    const landscape = join(dir, "landscape.mp4");
+    await writeFileAsync(landscape, await testVideo("plain.mp4", 1, 10, "320x240"));
+    const rotated = join(dir, "rotated.mp4");
+    await runFfmpeg(FFMPEG, ["-hide_banner", "-loglevel", "error", "-i", landscape, "-c", "copy", "-metadata:s:v:0", "rotate=90", "-y", rotated], { timeoutMs: 60_000 });
+    const v = await decodeVideoReaction(new Uint8Array(readFileSync(rotated)), FFMPEG, LIMITS);
+    expect([v.width, v.height]).toEqual([240, 320]);
+  }, 120_000);
+
+  it("says a file with sound but no picture has no picture", async () => {
+    const out = join(dir, "sound.mp4");
+    await runFfmpeg(FFMPEG, ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", "-y", out], { timeoutMs: 60_000 });
+    const e = await decodeVideoReaction(new Uint8Array(readFileSync(out)), FFMPEG, LIMITS).then(() => undefined, (x: unknown) => x as MimicError);
+    expect(e?.userMessage).toBe("That file has sound but no picture. Please send a GIF, an MP4 or a photo.");
   }, 120_000);
 
   it("reads WebM too", async () => {
