@@ -14,6 +14,8 @@ const DEMUXER: Record<VideoMime, string> = { "video/mp4": "mov", "video/webm": "
 /** The fastest a reaction's frames are sampled (frames per second). */
 const MAX_FPS = 25;
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** The longest stretch of a clip that is read (seconds). */
+const MAX_SECONDS = 20;
 
 /** ISO-BMFF brands of still pictures (AVIF, HEIC/HEIF): the same container as MP4, not a video. */
 const IMAGE_BRANDS = new Set(["avif", "avis", "heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1"]);
@@ -81,7 +83,8 @@ export async function decodeVideoReaction(bytes: Uint8Array, ffmpegPath: string,
       });
     }
     const d = info.stderr.match(/Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/);
-    const seconds = d ? Number(d[1]) * 3600 + Number(d[2]) * 60 + Number(d[3]) : 0;
+    // A reaction is a moment: a longer clip is read over its first MAX_SECONDS, not spread thin over minutes.
+    const seconds = Math.min(MAX_SECONDS, d ? Number(d[1]) * 3600 + Number(d[2]) * 60 + Number(d[3]) : 0);
     const sourceFps = Number(info.stderr.match(/(\d+(?:\.\d+)?) fps/)?.[1] ?? MAX_FPS);
     const fps = Math.max(0.1, Math.min(sourceFps || MAX_FPS, MAX_FPS, seconds > 0 ? opts.maxFrames / seconds : MAX_FPS));
     const frames = Math.max(1, Math.min(opts.maxFrames, seconds > 0 ? Math.ceil(seconds * fps) : opts.maxFrames));
@@ -89,7 +92,7 @@ export async function decodeVideoReaction(bytes: Uint8Array, ffmpegPath: string,
     const w = Math.max(2, 2 * Math.floor((width * shrink) / 2)), h = Math.max(2, 2 * Math.floor((height * shrink) / 2));
     const { stdout } = await runFfmpeg(
       ffmpegPath,
-      [...source.slice(1), "-loglevel", "error", "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", `fps=${fps.toFixed(4)},scale=${w}:${h}:flags=area`, "-frames:v", String(opts.maxFrames), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
+      [...source.slice(1), "-loglevel", "error", "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", `fps=${fps.toFixed(4)},scale=${w}:${h}:flags=area`, "-frames:v", String(frames), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
       { timeoutMs, signal: opts.signal, maxStdoutBytes: opts.maxFrames * w * h * 3 },
     ).catch((e: unknown) => Promise.reject(e instanceof MimicError && e.code === "INTERNAL" ? unreadable(e) : readingFailure(e)));
     const size = w * h * 3;

@@ -36,6 +36,12 @@ describe("video reactions read by ffmpeg (src/pipeline/video/reaction.ts)", () =
     expect(differ(v.frames[0]!.data, v.frames[1]!.data)).toBe(true);
   }, 120_000);
 
+  it("reads a clip minutes long over its first 20 s, not 48 frames ten seconds apart", async () => {
+    const v = await decodeVideoReaction(await testVideo("minutes.mp4", 300, 2, "160x120"), FFMPEG, LIMITS);
+    expect(v.frames.length).toBe(40);
+    expect(v.delaysMs.every((d) => d === 500)).toBe(true);
+  }, 120_000);
+
   it("keeps a short clip's own frame rate, up to 25 a second", async () => {
     const v = await decodeVideoReaction(await testVideo("short.mp4", 1, 12, "160x120"), FFMPEG, LIMITS);
     expect(v.frames.length).toBe(12);
