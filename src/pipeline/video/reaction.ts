@@ -43,6 +43,22 @@ export interface VideoReactionOptions {
 /** Where no ffmpeg binary is configured (FFMPEG_PATH=none, or none ships for the platform). */
 export const cannotReadVideos = () => new MimicError("NOT_AN_IMAGE", "This Mimic cannot read videos (it has no ffmpeg). Please send a GIF or a photo.");
 
+/**
+ * How long the first video stream runs, in seconds (0 if it cannot be told): its packets copied to nowhere,
+ * which reads the file without decoding a frame. The container's duration is not it where a sound track runs
+ * longer, and a browser-recorded WebM has none.
+ */
+async function videoSeconds(ffmpegPath: string, input: string[], fps: number, run: { timeoutMs: number; signal?: AbortSignal }): Promise<number> {
+  const { stderr } = await runFfmpeg(ffmpegPath, [...input, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], run).catch((e: unknown) =>
+    e instanceof MimicError && e.code === "INTERNAL" ? { stderr: "" } : Promise.reject(readingFailure(e)),
+  );
+  // Frames over the rate: the last packet's time stops a reordered frame or two short of the end.
+  const frames = Number([...stderr.matchAll(/frame=\s*(\d+)/g)].at(-1)?.[1] ?? 0);
+  if (frames > 0 && fps > 0) return frames / fps;
+  const t = [...stderr.matchAll(/time=(\d+):(\d+):(\d+(?:\.\d+)?)/g)].at(-1);
+  return t ? Number(t[1]) * 3600 + Number(t[2]) * 60 + Number(t[3]) : 0;
+}
+
 /** ffmpeg's own timeout speaks of making a video; here one is being read. */
 const readingFailure = (e: unknown) =>
   e instanceof MimicError && e.code === "TIMEOUT" ? new MimicError("TIMEOUT", "Reading that video took too long. Please send a shorter or smaller one.", { cause: e }) : e;
@@ -82,10 +98,9 @@ export async function decodeVideoReaction(bytes: Uint8Array, ffmpegPath: string,
         details: { width, height, maxPixels: opts.maxPixels },
       });
     }
-    const d = info.stderr.match(/Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/);
     // A reaction is a moment: a longer clip is read over its first MAX_SECONDS, not spread thin over minutes.
-    const seconds = Math.min(MAX_SECONDS, d ? Number(d[1]) * 3600 + Number(d[2]) * 60 + Number(d[3]) : 0);
     const sourceFps = Number(info.stderr.match(/(\d+(?:\.\d+)?) fps/)?.[1] ?? MAX_FPS);
+    const seconds = Math.min(MAX_SECONDS, await videoSeconds(ffmpegPath, source.slice(1), sourceFps, { timeoutMs, signal: opts.signal }));
     const fps = Math.max(0.1, Math.min(sourceFps || MAX_FPS, MAX_FPS, seconds > 0 ? opts.maxFrames / seconds : MAX_FPS));
     const frames = Math.max(1, Math.min(opts.maxFrames, seconds > 0 ? Math.ceil(seconds * fps) : opts.maxFrames));
     const shrink = Math.min(1, Math.sqrt(opts.maxTotalPixels / frames / (width * height)));

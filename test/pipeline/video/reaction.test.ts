@@ -42,6 +42,22 @@ describe("video reactions read by ffmpeg (src/pipeline/video/reaction.ts)", () =
     expect(v.delaysMs.every((d) => d === 500)).toBe(true);
   }, 120_000);
 
+  it("goes by the picture's own length: a longer sound track, or a WebM that records none, does not change it", async () => {
+    const picture = join(dir, "four-seconds.mp4");
+    await writeFileAsync(picture, await testVideo("four.mp4", 4, 12, "160x120"));
+    const withSound = join(dir, "sound-outlasts.mp4");
+    await runFfmpeg(FFMPEG, ["-hide_banner", "-loglevel", "error", "-i", picture, "-f", "lavfi", "-t", "60", "-i", "anullsrc=r=8000:cl=mono",
+      "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-y", withSound], { timeoutMs: 120_000 });
+    const a = await decodeVideoReaction(new Uint8Array(readFileSync(withSound)), FFMPEG, LIMITS);
+    expect(a.frames.length).toBe(48);
+    expect(a.delaysMs.reduce((x, y) => x + y, 0)).toBeGreaterThan(3500);
+    expect(a.delaysMs.reduce((x, y) => x + y, 0)).toBeLessThan(4500);
+    const live = join(dir, "live.webm");
+    await runFfmpeg(FFMPEG, ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "8", "-c:v", "libvpx-vp9", "-b:v", "100k", "-live", "1", "-f", "webm", "-y", live], { timeoutMs: 120_000 });
+    const b = await decodeVideoReaction(new Uint8Array(readFileSync(live)), FFMPEG, LIMITS);
+    expect(b.delaysMs.reduce((x, y) => x + y, 0)).toBeGreaterThan(7000);
+  }, 180_000);
+
   it("keeps a short clip's own frame rate, up to 25 a second", async () => {
     const v = await decodeVideoReaction(await testVideo("short.mp4", 1, 12, "160x120"), FFMPEG, LIMITS);
     expect(v.frames.length).toBe(12);
