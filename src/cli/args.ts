@@ -4,7 +4,7 @@ import { loadImage } from "../core/input.ts";
 import { parseMemeRequest, type MemeRequest } from "../requests.ts";
 import { MimicError } from "../errors.ts";
 import type { DecodedAnimation } from "../pipeline/image/decode.ts";
-import { DEFAULT_MAX_INPUT_PIXELS, type InputLimits } from "../pipeline/settings.ts";
+import type { InputLimits } from "../pipeline/settings.ts";
 
 /**
  * Flag checks shared by the subcommands: commander parses, these validate, and every refusal is a
@@ -71,23 +71,10 @@ export function inputLimits(): { maxPixels: number; maxBytes: number } {
 }
 
 /**
- * A reaction file's frames: a picture or animation as sharp reads it; an MP4 or WebM video through the
- * configured ffmpeg (FFMPEG_PATH), sampled to the reaction limits, or only its first frame for a still.
- * The pipeline's modules load here, not with every command.
+ * A reaction file's frames (readReaction): a video goes through the configured ffmpeg (FFMPEG_PATH). The
+ * pipeline's modules load here, not with every command.
  */
 export async function readReactionFrames(bytes: Uint8Array, limits: InputLimits, still = false): Promise<DecodedAnimation> {
-  const video = await import("../pipeline/video/index.ts");
-  const animate = await import("../pipeline/animate/index.ts");
-  if (!video.sniffVideoMime(bytes)) {
-    if (!still) return animate.decodeReaction(bytes, limits);
-    const image = await (await import("../pipeline/image/index.ts")).decodeImage(bytes, limits);
-    return { frames: [image], delaysMs: [0], width: image.width, height: image.height };
-  }
-  const ffmpeg = video.findFfmpeg(loadConfig().FFMPEG_PATH);
-  if (!ffmpeg) throw video.cannotReadVideos();
-  return video.decodeVideoReaction(bytes, ffmpeg, {
-    maxPixels: limits.maxPixels ?? DEFAULT_MAX_INPUT_PIXELS,
-    maxFrames: still ? 1 : animate.MAX_REACTION_FRAMES,
-    maxTotalPixels: animate.MAX_REACTION_TOTAL_PIXELS,
-  });
+  const [{ readReaction }, { findFfmpeg }] = await Promise.all([import("../pipeline/animate/index.ts"), import("../pipeline/video/ffmpeg.ts")]);
+  return readReaction(bytes, { limits, ffmpegPath: findFfmpeg(loadConfig().FFMPEG_PATH), still });
 }

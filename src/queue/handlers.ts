@@ -10,10 +10,8 @@ import { createHash } from "node:crypto";
 import sharp from "sharp";
 import { MimicError } from "../errors.ts";
 import { describeFace, getFaceAnalyzer, keypointsFromLandmarks } from "../pipeline/face/index.ts";
-import { decodeReaction, MAX_REACTION_FRAMES, MAX_REACTION_TOTAL_PIXELS } from "../pipeline/animate/index.ts";
-import { decodeImage, type DecodedAnimation } from "../pipeline/image/index.ts";
-import { DEFAULT_INPUT_LIMITS } from "../pipeline/settings.ts";
-import { cannotReadVideos, decodeVideoReaction, sniffVideoMime } from "../pipeline/video/index.ts";
+import { readReaction } from "../pipeline/animate/index.ts";
+import { decodeImage } from "../pipeline/image/index.ts";
 import { assembleMeme, type StillGenerator } from "../pipeline/meme.ts";
 import { selectFace } from "../pipeline/transfer/index.ts";
 import type { WorkerSettings } from "../requests.ts";
@@ -151,26 +149,9 @@ function framingNotes(t: EnrolledTemplate, mode: MemeJob["mode"]): string[] {
   return framing === "portrait" ? [] : [LEGACY_FRAMING_NOTE];
 }
 
-/** A video reaction's frames (ffmpeg), or one frame for a still; none without ffmpeg. */
-function videoFrames(bytes: Uint8Array, ctx: JobContext, still: boolean): Promise<DecodedAnimation> {
-  if (!ctx.settings.ffmpegPath) throw cannotReadVideos();
-  return decodeVideoReaction(bytes, ctx.settings.ffmpegPath, {
-    maxPixels: ctx.settings.limits.maxPixels ?? DEFAULT_INPUT_LIMITS.maxPixels,
-    maxFrames: still ? 1 : MAX_REACTION_FRAMES,
-    maxTotalPixels: MAX_REACTION_TOTAL_PIXELS,
-    signal: ctx.signal,
-  });
-}
-
-/** The reaction as one picture: a photo, an animation's first frame, a video's first frame. */
-async function stillReaction(bytes: Uint8Array, ctx: JobContext): Promise<RgbImage> {
-  return sniffVideoMime(bytes) ? (await videoFrames(bytes, ctx, true)).frames[0]! : decodeImage(bytes, ctx.settings.limits);
-}
-
-/** The reaction's frames and display times: an animation's (GIF, WebP) or a video's, sampled to the reaction limits. */
-function movingReaction(bytes: Uint8Array, ctx: JobContext): Promise<DecodedAnimation> {
-  return sniffVideoMime(bytes) ? videoFrames(bytes, ctx, false) : decodeReaction(bytes, ctx.settings.limits);
-}
+/** The reaction's frames (a picture, a GIF/WebP, an MP4/WebM read by this worker's ffmpeg), or only the first for a still. */
+const reactionOf = (bytes: Uint8Array, ctx: JobContext, still: boolean) =>
+  readReaction(bytes, { limits: ctx.settings.limits, ffmpegPath: ctx.settings.ffmpegPath, still, signal: ctx.signal });
 
 const withNotes = (notes: string[]) => (notes.length > 0 ? { notes } : {});
 export const LEGACY_FRAMING_NOTE = "This face was saved before Mimic kept the photo around it, so the result is a close crop: save the face again to get your whole photo.";
@@ -213,7 +194,7 @@ async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
   const clock = new StageClock();
   const t = templateOf(job.template);
   const [template, reaction] = await clock.time("decode", () =>
-    Promise.all([decodeTemplate(t, ctx), bytesOf(job.reaction, ctx).then((b) => stillReaction(b, ctx))]),
+    Promise.all([decodeTemplate(t, ctx), bytesOf(job.reaction, ctx).then(async (b) => (await reactionOf(b, ctx, true)).frames[0]!)]),
   );
   ctx.signal.throwIfAborted();
   await gate(ctx, job.nsfwThreshold, [reaction], "input", clock);
@@ -249,10 +230,8 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
   const t = templateOf(job.template);
   const [template, reaction] = await clock.time("decode", async () => {
     const [template, bytes] = await Promise.all([decodeTemplate(t, ctx), bytesOf(job.reaction, ctx)]);
-    const reaction =
-      job.animation === "morph"
-        ? { frames: [await stillReaction(bytes, ctx)], delaysMs: [0] }
-        : await movingReaction(bytes, ctx);
+    // A morph animates towards one expression: the reaction's first frame.
+    const reaction = await reactionOf(bytes, ctx, job.animation === "morph");
     return [template, reaction] as const;
   });
   ctx.signal.throwIfAborted();

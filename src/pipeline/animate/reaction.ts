@@ -1,6 +1,8 @@
 import { MimicError } from "../../errors.ts";
 import { getFaceAnalyzer } from "../face/index.ts";
-import { decodeAnimation, type DecodedAnimation, type DecodeOptions } from "../image/index.ts";
+import { decodeAnimation, decodeImage, type DecodedAnimation, type DecodeOptions } from "../image/index.ts";
+import { DEFAULT_MAX_INPUT_PIXELS } from "../settings.ts";
+import { cannotReadVideos, decodeVideoReaction, sniffVideoMime } from "../video/reaction.ts";
 import { checkFace, measureExpression, REACTION_REST, REST, transferExpression, type ExpressionMeasures, type Regions, type TransferMode } from "../transfer/index.ts";
 import type { AnalyzedFace, RgbImage } from "../types.ts";
 
@@ -35,6 +37,29 @@ const EXPRESSION_CUT = 3;
  */
 export function decodeReaction(bytes: Uint8Array, limits: DecodeOptions = {}): Promise<DecodedAnimation> {
   return decodeAnimation(bytes, { ...limits, maxFrames: MAX_REACTION_FRAMES, maxTotalPixels: MAX_REACTION_TOTAL_PIXELS });
+}
+
+/**
+ * A reaction however it came: a picture or animation (decodeReaction), or an MP4/WebM video read by ffmpeg
+ * (`ffmpegPath`; none: refused, saying why) with the same bounds. `still`: only the first frame.
+ */
+export async function readReaction(
+  bytes: Uint8Array,
+  opts: { limits?: DecodeOptions; ffmpegPath?: string | null; still?: boolean; signal?: AbortSignal } = {},
+): Promise<DecodedAnimation> {
+  const limits = opts.limits ?? {};
+  if (!sniffVideoMime(bytes)) {
+    if (!opts.still) return decodeReaction(bytes, limits);
+    const image = await decodeImage(bytes, limits);
+    return { frames: [image], delaysMs: [0], width: image.width, height: image.height };
+  }
+  if (!opts.ffmpegPath) throw cannotReadVideos();
+  return decodeVideoReaction(bytes, opts.ffmpegPath, {
+    maxPixels: limits.maxPixels ?? DEFAULT_MAX_INPUT_PIXELS,
+    maxFrames: opts.still ? 1 : MAX_REACTION_FRAMES,
+    maxTotalPixels: MAX_REACTION_TOTAL_PIXELS,
+    signal: opts.signal,
+  });
 }
 
 export interface AnimateReactionInput {

@@ -2,7 +2,7 @@ import type { Box, RgbImage } from "../types.ts";
 import { faceMeshPoints, triangulate, warpTriangles } from "../warp/index.ts";
 import { LEFT_BROW, LEFT_EYE_LOWER, LEFT_EYE_UPPER, LIPS_OUTER_LOWER, LIPS_OUTER_UPPER, MESH_POINTS, RIGHT_BROW, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER } from "../warp/landmarks.ts";
 import { boxBlurMask, pointsBox } from "./blend.ts";
-import { faceSize, insidePolygon } from "./geometry.ts";
+import { faceSize, insidePolygon, meshPolygon } from "./geometry.ts";
 import type { TransferInput } from "./transfer.ts";
 
 /** The reaction and, where known, its person at rest (an animation's rest frame): picture and face mesh. */
@@ -112,7 +112,7 @@ export function addExpressionCreases(
 }
 
 /** The 468 landmarks' x,y pairs. */
-const meshPoints = (mesh: Float32Array) => faceMeshPoints(mesh, { width: 0, height: 0, ringScale: 0 });
+export const meshPoints = (mesh: Float32Array) => faceMeshPoints(mesh, { width: 0, height: 0, ringScale: 0 });
 
 /** A w × h field's value at (x, y), bilinear, clamped to its edge. */
 function bilinear(f: Float32Array, w: number, h: number, x: number, y: number): number {
@@ -168,11 +168,7 @@ function strainField(pts: Float32Array, rest: Float32Array, expression: Float32A
 function featureMask(pts: Float32Array, bw: number, bh: number, size: number): Float32Array {
   const mask = new Float32Array(bw * bh);
   for (const idx of FEATURES) {
-    const poly = new Float32Array(idx.length * 2);
-    idx.forEach((k, j) => {
-      poly[2 * j] = pts[2 * k]!;
-      poly[2 * j + 1] = pts[2 * k + 1]!;
-    });
+    const poly = meshPolygon(pts, idx);
     const pb = pointsBox(poly, bw, bh, 1);
     for (let y = pb.y; y < pb.y + pb.height; y++) for (let x = pb.x; x < pb.x + pb.width; x++) if (insidePolygon(poly, x, y)) mask[y * bw + x] = 1;
   }

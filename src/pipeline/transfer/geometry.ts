@@ -193,6 +193,16 @@ export function insidePolygon(poly: Float32Array, x: number, y: number): boolean
   return inside;
 }
 
+/** The polygon through mesh points `idx`, from the x,y pairs `pts` (e.g. faceMeshPoints). */
+export function meshPolygon(pts: Float32Array, idx: readonly number[]): Float32Array {
+  const poly = new Float32Array(idx.length * 2);
+  idx.forEach((k, j) => {
+    poly[2 * j] = pts[2 * k]!;
+    poly[2 * j + 1] = pts[2 * k + 1]!;
+  });
+  return poly;
+}
+
 /** A face's size in pixels from its landmarks: 2.2 × the distance between the outer eye corners. */
 export function faceSize(lm: Float32Array): number {
   return Math.hypot(lm[3 * 263]! - lm[3 * 33]!, lm[3 * 263 + 1]! - lm[3 * 33 + 1]!) * 2.2;

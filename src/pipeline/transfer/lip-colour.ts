@@ -1,9 +1,8 @@
 import type { RgbImage } from "../types.ts";
-import { faceMeshPoints } from "../warp/index.ts";
 import { LIPS_INNER_LOWER, LIPS_INNER_UPPER, LIPS_MID_LOWER, LIPS_MID_UPPER, LIPS_OUTER_LOWER, LIPS_OUTER_UPPER } from "../warp/landmarks.ts";
 import { boxBlurMask, patchMean, pointsBox } from "./blend.ts";
-import { drawnShare, type DrawnFace, type ReactionPictures } from "./creases.ts";
-import { faceSize, insidePolygon } from "./geometry.ts";
+import { drawnShare, meshPoints, type DrawnFace, type ReactionPictures } from "./creases.ts";
+import { faceSize, insidePolygon, meshPolygon } from "./geometry.ts";
 import { skinPoints } from "./mouth.ts";
 
 /** The most a lip's colour may change per channel (log): a misread lip cannot turn the user's lips grey or purple. */
@@ -35,9 +34,9 @@ export function addLipColourChange(
   const gain = now.map((v, c) => Math.exp(intensity * Math.max(-MAX_CHANGE, Math.min(MAX_CHANGE, v - before[c]!))));
   if (gain.every((k) => Math.abs(k - 1) < 1 / 256)) return;
 
-  const pts = faceMeshPoints(outMesh, { width: 0, height: 0, ringScale: 0 });
-  const outer = polygon(pts, [...LIPS_OUTER_UPPER, ...[...LIPS_OUTER_LOWER].reverse()]);
-  const inner = polygon(pts, [...LIPS_INNER_UPPER, ...[...LIPS_INNER_LOWER].reverse()]);
+  const pts = meshPoints(outMesh);
+  const outer = meshPolygon(pts, [...LIPS_OUTER_UPPER, ...[...LIPS_OUTER_LOWER].reverse()]);
+  const inner = meshPolygon(pts, [...LIPS_INNER_UPPER, ...[...LIPS_INNER_LOWER].reverse()]);
   const edge = Math.max(1, faceSize(outMesh) * EDGE);
   const box = pointsBox(outer, out.width, out.height, Math.ceil(2 * edge) + 1);
   if (box.width < 2 || box.height < 2) return;
@@ -66,11 +65,11 @@ export function addLipColourChange(
 
 /** ln(lips / skin) per channel: the middle of both lips' red, less the face's skin around the nose and cheeks. None off the picture. */
 export function lipsAgainstSkin(img: RgbImage, mesh: Float32Array): [number, number, number] | undefined {
-  const pts = faceMeshPoints(mesh, { width: 0, height: 0, ringScale: 0 });
+  const pts = meshPoints(mesh);
   const [a, b] = MIDDLE;
   const bands = [
-    polygon(pts, [...LIPS_OUTER_UPPER.slice(a, b), ...LIPS_MID_UPPER.slice(a, b).reverse()]),
-    polygon(pts, [...LIPS_MID_LOWER.slice(a, b), ...LIPS_OUTER_LOWER.slice(a, b).reverse()]),
+    meshPolygon(pts, [...LIPS_OUTER_UPPER.slice(a, b), ...LIPS_MID_UPPER.slice(a, b).reverse()]),
+    meshPolygon(pts, [...LIPS_MID_LOWER.slice(a, b), ...LIPS_OUTER_LOWER.slice(a, b).reverse()]),
   ];
   const sum = [0, 0, 0];
   let n = 0;
@@ -88,13 +87,4 @@ export function lipsAgainstSkin(img: RgbImage, mesh: Float32Array): [number, num
   if (n < 4) return undefined;
   const skin = patchMean(img, skinPoints(mesh), Math.max(1, faceSize(mesh) * 0.02));
   return [0, 1, 2].map((c) => Math.log((sum[c]! / n + 1) / (skin[c]! + 1))) as [number, number, number];
-}
-
-function polygon(pts: Float32Array, idx: readonly number[]): Float32Array {
-  const poly = new Float32Array(idx.length * 2);
-  idx.forEach((k, j) => {
-    poly[2 * j] = pts[2 * k]!;
-    poly[2 * j + 1] = pts[2 * k + 1]!;
-  });
-  return poly;
 }

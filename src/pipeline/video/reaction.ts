@@ -44,14 +44,11 @@ export interface VideoReactionOptions {
 export const cannotReadVideos = () => new MimicError("NOT_AN_IMAGE", "This Mimic cannot read videos (it has no ffmpeg). Please send a GIF or a photo.");
 
 /**
- * How long the first video stream runs, in seconds (0 if it cannot be told): its packets copied to nowhere,
- * which reads the file without decoding a frame. The container's duration is not it where a sound track runs
- * longer, and a browser-recorded WebM has none.
+ * How long the first video stream runs, in seconds (0 if it cannot be told), from the packet-copy pass's
+ * report: the container's duration is not it where a sound track runs longer, and a browser-recorded WebM
+ * has none.
  */
-async function videoSeconds(ffmpegPath: string, input: string[], fps: number, run: { timeoutMs: number; signal?: AbortSignal }): Promise<number> {
-  const { stderr } = await runFfmpeg(ffmpegPath, [...input, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], run).catch((e: unknown) =>
-    e instanceof MimicError && e.code === "INTERNAL" ? { stderr: "" } : Promise.reject(readingFailure(e)),
-  );
+function videoSeconds(stderr: string, fps: number): number {
   // Frames over the rate: the last packet's time stops a reordered frame or two short of the end.
   const frames = Number([...stderr.matchAll(/frame=\s*(\d+)/g)].at(-1)?.[1] ?? 0);
   if (frames > 0 && fps > 0) return frames / fps;
@@ -79,8 +76,9 @@ export async function decodeVideoReaction(bytes: Uint8Array, ffmpegPath: string,
     const input = join(dir, "in");
     await writeFile(input, bytes);
     const source = ["-hide_banner", "-f", DEMUXER[mime], "-i", input];
-    // Without an output ffmpeg exits 1 after describing the streams: the description is what is wanted.
-    const info = await runFfmpeg(ffmpegPath, source, { timeoutMs, signal: opts.signal }).catch((e: unknown) =>
+    // One pass that decodes nothing: ffmpeg describes the streams, then copies the first video stream's packets
+    // to nowhere and counts them. A file it cannot copy still has its description in the error.
+    const info = await runFfmpeg(ffmpegPath, [...source, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], { timeoutMs, signal: opts.signal }).catch((e: unknown) =>
       e instanceof MimicError && e.code === "INTERNAL" ? { stderr: e.message } : Promise.reject(readingFailure(e)),
     );
     // The first video stream is the one read (-map 0:v:0 below): a second, larger one must not slip past the size check.
@@ -100,7 +98,7 @@ export async function decodeVideoReaction(bytes: Uint8Array, ffmpegPath: string,
     }
     // A reaction is a moment: a longer clip is read over its first MAX_SECONDS, not spread thin over minutes.
     const sourceFps = Number(info.stderr.match(/(\d+(?:\.\d+)?) fps/)?.[1] ?? MAX_FPS);
-    const seconds = Math.min(MAX_SECONDS, await videoSeconds(ffmpegPath, source.slice(1), sourceFps, { timeoutMs, signal: opts.signal }));
+    const seconds = Math.min(MAX_SECONDS, videoSeconds(info.stderr, sourceFps));
     const fps = Math.max(0.1, Math.min(sourceFps || MAX_FPS, MAX_FPS, seconds > 0 ? opts.maxFrames / seconds : MAX_FPS));
     const frames = Math.max(1, Math.min(opts.maxFrames, seconds > 0 ? Math.ceil(seconds * fps) : opts.maxFrames));
     const shrink = Math.min(1, Math.sqrt(opts.maxTotalPixels / frames / (width * height)));
