@@ -251,7 +251,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     const result = await runJob(ctx, kind, job, accept);
     if (result.kind === "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "enrol result for a render job" });
     const ext = result.mime === "image/gif" ? "gif" : result.mime === "video/mp4" ? "mp4" : "png";
-    const notes = [...(stillInstead ? ["Animations are switched off here, so this is a still of its first frame."] : []), ...(result.notes ?? [])];
+    const notes = [...(stillInstead ? ["Animations are switched off here, so this is a still."] : []), ...(result.notes ?? [])];
     return {
       text: [`Here you go, using your face “${summary.name}”.`, ...notes].join(" "),
       ephemeral: false,

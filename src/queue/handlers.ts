@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import sharp from "sharp";
 import { MimicError } from "../errors.ts";
 import { describeFace, getFaceAnalyzer, keypointsFromLandmarks } from "../pipeline/face/index.ts";
-import { readReaction } from "../pipeline/animate/index.ts";
+import { laterFrameNote, readReaction, stillReaction } from "../pipeline/animate/index.ts";
 import { decodeImage } from "../pipeline/image/index.ts";
 import { assembleMeme, type StillGenerator } from "../pipeline/meme.ts";
 import { selectFace } from "../pipeline/transfer/index.ts";
@@ -153,6 +153,22 @@ function framingNotes(t: EnrolledTemplate, mode: MemeJob["mode"]): string[] {
 const reactionOf = (bytes: Uint8Array, ctx: JobContext, still: boolean) =>
   readReaction(bytes, { limits: ctx.settings.limits, ffmpegPath: ctx.settings.ffmpegPath, still, signal: ctx.signal });
 
+/**
+ * A still's reaction picture and its analysis (stillReaction: the first frame that shows a face), with the note
+ * saying which frame where it was not the first. Reading is timed as "decode", face search as "analyze".
+ */
+async function stillOf(bytes: Uint8Array, ctx: JobContext, clock: StageClock) {
+  const { faces } = await models(ctx, clock);
+  const still = await stillReaction(
+    (first) => clock.time("decode", () => reactionOf(bytes, ctx, first)),
+    (image) => {
+      ctx.signal.throwIfAborted();
+      return clock.time("analyze", () => faces.analyze(image));
+    },
+  );
+  return { ...still, notes: still.laterFrameMs === undefined ? [] : [laterFrameNote(still.laterFrameMs)] };
+}
+
 const withNotes = (notes: string[]) => (notes.length > 0 ? { notes } : {});
 export const LEGACY_FRAMING_NOTE = "This face was saved before Mimic kept the photo around it, so the result is a close crop: save the face again to get your whole photo.";
 
@@ -193,13 +209,12 @@ export const SWAP_MAX_SIDE = 2048;
 async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
   const clock = new StageClock();
   const t = templateOf(job.template);
-  const [template, reaction] = await clock.time("decode", () =>
-    Promise.all([decodeTemplate(t, ctx), bytesOf(job.reaction, ctx).then(async (b) => (await reactionOf(b, ctx, true)).frames[0]!)]),
-  );
+  const [template, { image: reaction, analysis, notes: frameNotes }] = await Promise.all([
+    clock.time("decode", () => decodeTemplate(t, ctx)),
+    bytesOf(job.reaction, ctx).then((b) => stillOf(b, ctx, clock)),
+  ]);
   ctx.signal.throwIfAborted();
   await gate(ctx, job.nsfwThreshold, [reaction], "input", clock);
-  const { faces } = await models(ctx, clock);
-  const analysis = await clock.time("analyze", () => faces.analyze(reaction));
   const reactionFace = selectFace(analysis, "reaction");
   // A group photo: say whose expression was taken (the bots have no face index to pick another).
   const whichFace = analysis.faces.length > 1 ? [`The reaction shows ${analysis.faces.length} faces; I used the largest.`] : [];
@@ -218,7 +233,7 @@ async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
   // The generator's own stages (gen.crop … gen.paste) are reported as stages of the job.
   for (const [k, v] of Object.entries(out.timingsMs)) if (k.startsWith("transfer.gen.")) clock.timings[k.slice("transfer.".length)] = v;
   const { bytes, mime, width, height } = out;
-  return { kind: "meme", bytes, mime, width, height, timingsMs: clock.timings, ...withNotes([...whichFace, ...out.notes, ...framingNotes(t, job.mode)]) };
+  return { kind: "meme", bytes, mime, width, height, timingsMs: clock.timings, ...withNotes([...frameNotes, ...whichFace, ...out.notes, ...framingNotes(t, job.mode)]) };
 }
 
 /**
@@ -228,12 +243,14 @@ async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
 async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult> {
   const clock = new StageClock();
   const t = templateOf(job.template);
-  const [template, reaction] = await clock.time("decode", async () => {
-    const [template, bytes] = await Promise.all([decodeTemplate(t, ctx), bytesOf(job.reaction, ctx)]);
-    // A morph animates towards one expression: the reaction's first frame.
-    const reaction = await reactionOf(bytes, ctx, job.animation === "morph");
-    return [template, reaction] as const;
-  });
+  const input = bytesOf(job.reaction, ctx);
+  // A morph animates towards one expression: the reaction's first frame that shows a face.
+  const [template, reaction] = await Promise.all([
+    clock.time("decode", () => decodeTemplate(t, ctx)),
+    job.animation === "morph"
+      ? input.then((b) => stillOf(b, ctx, clock)).then((s) => ({ frames: [s.image], delaysMs: [0], faces: s.analysis.faces.slice(0, 1), notes: s.notes }))
+      : input.then((b) => clock.time("decode", () => reactionOf(b, ctx, false))).then((r) => ({ ...r, faces: undefined, notes: [] })),
+  ]);
   ctx.signal.throwIfAborted();
   await gate(ctx, job.nsfwThreshold, sampleFrames(reaction.frames), "input", clock);
   await models(ctx, clock);
@@ -241,7 +258,8 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
     ...assembly(job, ctx, clock),
     template,
     templateFace: templateFace(t),
-    reaction,
+    reaction: { frames: reaction.frames, delaysMs: reaction.delaysMs },
+    ...(reaction.faces ? { reactionFaces: reaction.faces } : {}),
     output: { kind: "animation", format: job.format ?? "gif", maxBytes: job.byteBudget, ffmpegPath: ctx.settings.ffmpegPath ?? undefined, signal: ctx.signal },
     ...(usesGenerator(job) ? { generator: generatorFor(job, t, template) } : {}),
   });
@@ -250,7 +268,7 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
   clock.timings.encode = encode;
   for (const [k, v] of Object.entries(out.timingsMs)) if (k.startsWith("transfer.gen.")) clock.timings[k.slice("transfer.".length)] = v;
   const { bytes, mime, width, height } = out;
-  return { kind: "animated", bytes, mime, width, height, timingsMs: clock.timings, ...withNotes([...out.notes, ...framingNotes(t, job.mode)]) };
+  return { kind: "animated", bytes, mime, width, height, timingsMs: clock.timings, ...withNotes([...reaction.notes, ...out.notes, ...framingNotes(t, job.mode)]) };
 }
 
 export const handlers: HandlerSet = { enrol, meme, animated };

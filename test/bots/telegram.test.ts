@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import sharp from "sharp";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTelegramBot, type TelegramBot } from "../../src/bots/telegram/bot.ts";
 import { parseMemeArgs } from "../../src/bots/telegram/args.ts";
@@ -9,7 +10,7 @@ import { decodeVideo, findFfmpeg } from "../../src/pipeline/video/index.ts";
 import { FakeTelegram, uploadedFile } from "../helpers/fake-telegram.ts";
 import { psnr } from "../pipeline/gif/helpers.ts";
 import { startTestApp, type TestApp } from "./harness.ts";
-import { FACE_JPG, NOT_AN_IMAGE, REACTION_LAUGH_JPG, describeImage, flatPng, reactionGif, reactionMp4 } from "../core/images.ts";
+import { FACE_JPG, NOT_AN_IMAGE, REACTION_LAUGH_JPG, describeImage, flatPng, reactionGif, reactionMp4, reactionStickerWebm } from "../core/images.ts";
 
 /** Whole scenarios on the real pipeline; generous for a busy 2-core machine (each wait has its own limit too). */
 const SCENARIO_TIMEOUT_MS = 240_000;
@@ -219,6 +220,22 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     const stillCall = await still;
     expect(stillCall.method, JSON.stringify(stillCall.params)).toBe("sendPhoto");
     expect((await describeImage(uploadedFile(stillCall).bytes)).format).toBe("png");
+
+    // A video sticker (a transparent VP9 WebM): animated, and a face swap into it shows its see-through border white, as Telegram does.
+    const sticker = () =>
+      fake.sendMessage(dm, ALICE, { sticker: { ...photo(webm, "webm"), width: 240, height: 192, is_animated: false, is_video: true, type: "regular" } });
+    const webm = await reactionStickerWebm(FFMPEG!);
+    const fromSticker = fake.nextCall(["sendAnimation", "sendMessage"], 120_000);
+    fake.sendCommand(dm, ALICE, "/meme", sticker());
+    const stickerCall = await fromSticker;
+    expect(stickerCall.method, JSON.stringify(stickerCall.params)).toBe("sendAnimation");
+    const swapped = fake.nextCall(["sendPhoto", "sendMessage"], 120_000);
+    fake.sendCommand(dm, ALICE, "/meme swap still", sticker());
+    const swapCall = await swapped;
+    expect(swapCall.method, JSON.stringify(swapCall.params)).toBe("sendPhoto");
+    const { data, info } = await sharp(uploadedFile(swapCall).bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const corner = [0, info.width - 1, (info.height - 1) * info.width].map((px) => Math.min(data[px * 3]!, data[px * 3 + 1]!, data[px * 3 + 2]!));
+    expect(corner.every((v) => v > 245), String(corner)).toBe(true);
   }, SCENARIO_TIMEOUT_MS);
 });
 

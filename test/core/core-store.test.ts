@@ -176,7 +176,7 @@ for (const { dialect, skip } of dialects) {
       expect(await set("animated", "off")).toContain("animated: off");
       const unasked = await core.meme(ctx(), { image: gif });
       expect(unasked.file?.mime).toBe("image/png");
-      expect(unasked.text).toBe("Here you go, using your face “me”. Animations are switched off here, so this is a still of its first frame.");
+      expect(unasked.text).toBe("Here you go, using your face “me”. Animations are switched off here, so this is a still.");
       expect(queue.submitted.at(-1)).toMatchObject({ kind: "meme" });
       const morph = await core.morph(ctx(), { image: bytes(REACTION_LAUGH_JPG) });
       expect(morph).toMatchObject({ errorCode: "DISABLED", text: "Animated results (GIF reactions and morphs) are switched off on this server." });

@@ -1,8 +1,10 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import sharp from "sharp";
 import { decodeAnimation } from "../../src/pipeline/image/index.ts";
-import { encodeMp4 } from "../../src/pipeline/video/index.ts";
+import { encodeMp4, runFfmpeg } from "../../src/pipeline/video/index.ts";
 
 /** Inputs for core and bot tests: real fixture photos plus generated GIFs and non-images. */
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`../fixtures/faces/${name}`, import.meta.url)));
@@ -48,4 +50,28 @@ export async function describeImage(bytes: Uint8Array): Promise<{ format: string
 export async function reactionMp4(ffmpegPath: string, frames = 4): Promise<Uint8Array> {
   const { frames: decoded } = await decodeAnimation(await reactionGif(REACTION_LAUGH_JPG, frames));
   return (await encodeMp4(decoded, { delaysMs: 100, ffmpegPath })).bytes;
+}
+
+/**
+ * A Telegram video sticker: the laugh as a VP9 WebM with alpha, its outer `border` px transparent (and black
+ * under the alpha, so a reader that drops alpha shows black there).
+ */
+export async function reactionStickerWebm(ffmpegPath: string, frames = 4, border = 24): Promise<Uint8Array> {
+  const { data, info } = await sharp(REACTION_LAUGH_JPG).resize({ width: 240 }).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { width: w, height: h } = info;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (x >= border && y >= border && x < w - border && y < h - border) continue;
+      data.fill(0, (y * w + x) * 4, (y * w + x) * 4 + 4);
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), "mimic-sticker-"));
+  try {
+    writeFileSync(join(dir, "in.rgba"), Buffer.concat(Array.from({ length: frames }, () => data)));
+    const args = ["-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgba", "-s", `${w}x${h}`, "-r", "10", "-i", join(dir, "in.rgba")];
+    await runFfmpeg(ffmpegPath, [...args, "-c:v", "libvpx-vp9", "-pix_fmt", "yuva420p", "-y", join(dir, "out.webm")], { timeoutMs: 60_000 });
+    return new Uint8Array(readFileSync(join(dir, "out.webm")));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { encodeGif } from "../../src/pipeline/gif/index.ts";
-import { decodeImage, resizeImage } from "../../src/pipeline/image/index.ts";
+import { decodeAnimation, decodeImage, resizeImage } from "../../src/pipeline/image/index.ts";
 import { DIGITAL_SOURCE_TYPE, readProvenance } from "../../src/pipeline/provenance/index.ts";
 import { DEFAULT_HANDLERS } from "../../src/queue/index.ts";
 import type { ImageResult, InferenceQueue } from "../../src/queue/jobs.ts";
@@ -155,6 +155,29 @@ describe("real pipeline handlers in worker threads", () => {
     expect(r.mime).toBe("image/gif");
     const meta = await sharp(r.bytes, { animated: true }).metadata();
     expect(meta.pages).toBeGreaterThanOrEqual(2);
+  });
+
+  test("a still from an animation whose first frames show no face is made from the first frame that does, saying so", async () => {
+    const laugh = resizeImage(await decodeImage(face("franck_04117.jpg")), 360, 288);
+    const card = (hex: string) => ({ width: 360, height: 288, data: new Uint8Array(360 * 288 * 3).fill(Number.parseInt(hex, 16)) });
+    const gifIn = await encodeGif([card("20"), card("e0"), laugh, laugh], { delaysMs: 150 });
+    // The same laugh frame as the GIF shows it, sent on its own: the still must be made from exactly this.
+    const shown = (await decodeAnimation(gifIn.bytes)).frames[2]!;
+    const alone = new Uint8Array(await sharp(shown.data, { raw: { width: 360, height: 288, channels: 3 } }).png().toBuffer());
+    const job = (bytes: Uint8Array, mime: string) => ({ kind: "meme" as const, template, reaction: { bytes, mime }, captions: {}, intensity: 1, mode: "mimic" as const, byteBudget: 8 << 20 });
+    const fromGif = (await q.submit(job(gifIn.bytes, "image/gif"), { requestId: "f1", userId: "u1", serverId: "s" })) as ImageResult;
+    const fromFrame = (await q.submit(job(alone, "image/png"), { requestId: "f2", userId: "u1", serverId: "s" })) as ImageResult;
+    expect(fromGif.notes).toEqual(["The animation's first frame shows no face, so the still is made from its frame at 0.3 s."]);
+    expect(fromFrame.notes).toBeUndefined();
+    expect(Buffer.from(fromGif.bytes).equals(Buffer.from(fromFrame.bytes))).toBe(true);
+
+    const morph = (await q.submit({ ...job(gifIn.bytes, "image/gif"), kind: "animated", animation: "morph", byteBudget: 4 << 20 }, { requestId: "f3", userId: "u1", serverId: "s" })) as ImageResult;
+    expect(morph.mime).toBe("image/gif");
+    expect(morph.notes).toEqual(["The animation's first frame shows no face, so the still is made from its frame at 0.3 s."]);
+
+    const blankGif = await encodeGif([card("20"), card("e0"), card("80")], { delaysMs: 150 });
+    const e = await expectRejects(q.submit(job(blankGif.bytes, "image/gif"), { requestId: "f4", userId: "u1", serverId: "s" }));
+    expect(e.code).toBe("NO_FACE");
   });
 
   test("a small face is saved as its portrait frame; memes are that frame; older templates render as before with a note", async () => {

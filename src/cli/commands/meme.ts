@@ -4,7 +4,7 @@ import { configuredAnalyzer, inputLimits, named, choice, memeRequestFromFlags, p
 import { MimicError } from "../../errors.ts";
 import { makeMeme } from "../../pipeline/transfer/meme.ts";
 import { selectFace, type Regions, type TransferMode } from "../../pipeline/transfer/index.ts";
-import type { LoopMode } from "../../pipeline/animate/index.ts";
+import { laterFrameNote, stillReaction, type LoopMode } from "../../pipeline/animate/index.ts";
 import { decodeImage, encodePng } from "../../pipeline/image/index.ts";
 import { sniffVideoMime } from "../../pipeline/video/index.ts";
 import { assembleMeme } from "../../pipeline/meme.ts";
@@ -69,8 +69,14 @@ export function register(program: Command): void {
       if (o.animate && !gifOut) throw new MimicError("BAD_INPUT", "--animate makes a GIF: give --out a .gif file name.");
       const [template, reactionFile] = await Promise.all([readInputFile(o.face, "--face"), readInputFile(o.reaction, "--reaction", true)]);
       const limits = inputLimits();
-      // A video reaction (MP4, WebM) is read by ffmpeg; a still meme takes its first frame, as a PNG for makeMeme.
-      const reaction = gifOut || !sniffVideoMime(reactionFile) ? reactionFile : await encodePng((await readReactionFrames(reactionFile, limits, true)).frames[0]!);
+      let reaction = reactionFile;
+      if (!gifOut) {
+        // A still meme of an animation or a video (read by ffmpeg) takes its first frame that shows a face, as a PNG for makeMeme.
+        const analyzer = await configuredAnalyzer();
+        const still = await stillReaction((first) => readReactionFrames(reactionFile, limits, first), (image) => analyzer.analyze(image));
+        if (still.laterFrameMs !== undefined) printNotes([laterFrameNote(still.laterFrameMs)]);
+        if (still.laterFrameMs !== undefined || sniffVideoMime(reactionFile)) reaction = await encodePng(still.image);
+      }
       if (gifOut) {
         await writeAnimatedMeme(o, template, reaction, { mode, regions, intensity, faceIndex, captions, limits });
         return;

@@ -4,7 +4,7 @@ import { decodeAnimation, decodeImage, type DecodedAnimation, type DecodeOptions
 import { DEFAULT_MAX_INPUT_PIXELS } from "../settings.ts";
 import { cannotReadVideos, decodeVideoReaction, sniffVideoMime } from "../video/reaction.ts";
 import { checkFace, measureExpression, REACTION_REST, REST, transferExpression, type ExpressionMeasures, type Regions, type TransferMode } from "../transfer/index.ts";
-import type { AnalyzedFace, RgbImage } from "../types.ts";
+import type { AnalyzedFace, FaceAnalysis, RgbImage } from "../types.ts";
 
 /** Frames of an untrusted animation we process at most (decodeAnimation drops the rest). */
 export const MAX_REACTION_FRAMES = 48;
@@ -61,6 +61,47 @@ export async function readReaction(
     signal: opts.signal,
   });
 }
+
+/** Frames of an animation searched for a face, after its first, where a still is made from it. */
+export const STILL_SEARCH_FRAMES = 12;
+
+export interface StillReaction {
+  image: RgbImage;
+  analysis: FaceAnalysis;
+  /** Where a later frame than the first was taken (its first showed no face): that frame's time, ms from the start. */
+  laterFrameMs?: number;
+}
+
+/**
+ * The picture a still is made from: the reaction's first frame, or, where that shows no face (a title card, a
+ * fade-in) and the reaction is animated, the first of up to STILL_SEARCH_FRAMES frames spread over the rest that
+ * shows one. `read(true)` gives the first frame alone (cheap), `read(false)` every frame: read only on a miss.
+ * No face anywhere: the first frame's analysis, for the caller's refusal.
+ */
+export async function stillReaction(
+  read: (still: boolean) => Promise<DecodedAnimation>,
+  analyze: (image: RgbImage) => Promise<FaceAnalysis>,
+): Promise<StillReaction> {
+  const image = (await read(true)).frames[0]!;
+  const analysis = await analyze(image);
+  if (analysis.faces.length > 0) return { image, analysis };
+  const all = await read(false);
+  const rest = all.frames.length - 1;
+  const step = Math.max(1, rest / STILL_SEARCH_FRAMES);
+  for (let k = 1; k <= Math.min(rest, STILL_SEARCH_FRAMES); k++) {
+    const i = Math.min(rest, Math.round(k * step));
+    const later = await analyze(all.frames[i]!);
+    if (later.faces.length > 0) {
+      const laterFrameMs = all.delaysMs.slice(0, i).reduce((a, b) => a + b, 0);
+      return { image: all.frames[i]!, analysis: later, laterFrameMs };
+    }
+  }
+  return { image, analysis };
+}
+
+/** The note a still made from a later frame carries (see stillReaction). */
+export const laterFrameNote = (ms: number) =>
+  `The animation's first frame shows no face, so the still is made from its frame at ${(ms / 1000).toFixed(1)} s.`;
 
 export interface AnimateReactionInput {
   template: RgbImage;

@@ -56,6 +56,28 @@ function videoSeconds(stderr: string, fps: number): number {
   return t ? Number(t[1]) * 3600 + Number(t[2]) * 60 + Number(t[3]) : 0;
 }
 
+/** libvpx's decoders, which read a WebM's alpha track (ffmpeg's own VP8/VP9 decoders drop it), by codec. */
+const ALPHA_DECODERS: Record<string, string> = { vp8: "libvpx", vp9: "libvpx-vp9" };
+
+/** Whether the video stream described at `at` in ffmpeg's report carries alpha (its metadata, up to the next stream). */
+function hasAlpha(stderr: string, at: number): boolean {
+  const rest = stderr.slice(at);
+  const next = rest.slice(1).search(/Stream #/);
+  return /alpha_mode\s*:\s*1/.test(next < 0 ? rest : rest.slice(0, next + 1));
+}
+
+/** RGBA flattened onto white, as chat clients show a sticker (and as transparent GIFs and WebPs are read). */
+function onWhite(rgba: Uint8Array): Uint8Array {
+  const out = new Uint8Array((rgba.length / 4) * 3);
+  for (let i = 0, o = 0; i < rgba.length; i += 4, o += 3) {
+    const a = rgba[i + 3]!, white = 255 * (255 - a) + 127;
+    out[o] = (rgba[i]! * a + white) / 255;
+    out[o + 1] = (rgba[i + 1]! * a + white) / 255;
+    out[o + 2] = (rgba[i + 2]! * a + white) / 255;
+  }
+  return out;
+}
+
 /** ffmpeg's own timeout speaks of making a video; here one is being read. */
 const readingFailure = (e: unknown) =>
   e instanceof MimicError && e.code === "TIMEOUT" ? new MimicError("TIMEOUT", "Reading that video took too long. Please send a shorter or smaller one.", { cause: e }) : e;
@@ -82,7 +104,7 @@ export async function decodeVideoReaction(bytes: Uint8Array, ffmpegPath: string,
       e instanceof MimicError && e.code === "INTERNAL" ? { stderr: e.message } : Promise.reject(readingFailure(e)),
     );
     // The first video stream is the one read (-map 0:v:0 below): a second, larger one must not slip past the size check.
-    const stream = info.stderr.match(/Video: [^\n]*?, (\d+)x(\d+)/);
+    const stream = info.stderr.match(/Video: (\w+)[^\n]*?, (\d+)x(\d+)/);
     if (!stream) {
       throw /Audio: /.test(info.stderr)
         ? new MimicError("NOT_AN_IMAGE", "That file has sound but no picture. Please send a GIF, an MP4 or a photo.")
@@ -90,7 +112,7 @@ export async function decodeVideoReaction(bytes: Uint8Array, ffmpegPath: string,
     }
     // A phone's portrait clip is stored landscape with a rotation that ffmpeg applies as it decodes.
     const rotation = Math.abs(Number(info.stderr.match(/rotate\s*:\s*(-?\d+)/)?.[1] ?? info.stderr.match(/rotation of (-?[\d.]+) degrees/)?.[1] ?? 0)) % 180;
-    const [width, height] = rotation === 90 ? [Number(stream[2]), Number(stream[1])] : [Number(stream[1]), Number(stream[2])];
+    const [width, height] = rotation === 90 ? [Number(stream[3]), Number(stream[2])] : [Number(stream[2]), Number(stream[3])];
     if (width * height > opts.maxPixels) {
       throw new MimicError("IMAGE_TOO_LARGE", `That video is too large (${width}×${height}). Please send a smaller one.`, {
         details: { width, height, maxPixels: opts.maxPixels },
@@ -103,14 +125,21 @@ export async function decodeVideoReaction(bytes: Uint8Array, ffmpegPath: string,
     const frames = Math.max(1, Math.min(opts.maxFrames, seconds > 0 ? Math.ceil(seconds * fps) : opts.maxFrames));
     const shrink = Math.min(1, Math.sqrt(opts.maxTotalPixels / frames / (width * height)));
     const w = Math.max(2, 2 * Math.floor((width * shrink) / 2)), h = Math.max(2, 2 * Math.floor((height * shrink) / 2));
+    // A transparent WebM (Telegram's video stickers) keeps its alpha only through libvpx's own decoders.
+    const alphaDecoder = mime === "video/webm" && hasAlpha(info.stderr, stream.index!) ? ALPHA_DECODERS[stream[1]!] : undefined;
+    const channels = alphaDecoder ? 4 : 3;
     const { stdout } = await runFfmpeg(
       ffmpegPath,
-      [...source.slice(1), "-loglevel", "error", "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", `fps=${fps.toFixed(4)},scale=${w}:${h}:flags=area`, "-frames:v", String(frames), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
-      { timeoutMs, signal: opts.signal, maxStdoutBytes: opts.maxFrames * w * h * 3 },
+      // One frame is the clip's first: resampling to a rate under one frame per clip would pick one from its middle.
+      [...(alphaDecoder ? ["-c:v", alphaDecoder] : []), ...source.slice(1), "-loglevel", "error", "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", `${frames > 1 ? `fps=${fps.toFixed(4)},` : ""}scale=${w}:${h}:flags=area`, "-frames:v", String(frames), "-f", "rawvideo", "-pix_fmt", channels === 4 ? "rgba" : "rgb24", "pipe:1"],
+      { timeoutMs, signal: opts.signal, maxStdoutBytes: opts.maxFrames * w * h * channels },
     ).catch((e: unknown) => Promise.reject(e instanceof MimicError && e.code === "INTERNAL" ? unreadable(e) : readingFailure(e)));
-    const size = w * h * 3;
+    const size = w * h * channels;
     const out: RgbImage[] = [];
-    for (let o = 0; o + size <= stdout.length; o += size) out.push({ width: w, height: h, data: new Uint8Array(stdout.subarray(o, o + size)) });
+    for (let o = 0; o + size <= stdout.length; o += size) {
+      const frame = stdout.subarray(o, o + size);
+      out.push({ width: w, height: h, data: channels === 4 ? onWhite(frame) : new Uint8Array(frame) });
+    }
     if (out.length === 0) throw unreadable();
     return { frames: out, delaysMs: out.map(() => Math.round(1000 / fps)), width: w, height: h };
   } finally {

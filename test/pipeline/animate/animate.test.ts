@@ -15,6 +15,8 @@ import {
   morphFaces,
   morphTiming,
   smoothLandmarks,
+  stillReaction,
+  STILL_SEARCH_FRAMES,
 } from "../../../src/pipeline/animate/index.ts";
 import { createFaceAnalyzer, type FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
 import { encodeGif } from "../../../src/pipeline/gif/index.ts";
@@ -270,5 +272,54 @@ describe("mimic morph (CLI)", () => {
     )) as { code: number; stderr: string };
     expect(err.code).toBe(2);
     expect(err.stderr).toMatch(/Give --to/);
+  });
+});
+
+describe("stillReaction: the frame a still is made from", () => {
+  // A stand-in analyzer (the search's bookkeeping, not face finding): a frame "shows a face" where its first byte is 255.
+  const frame = (v: number): RgbImage => ({ width: 2, height: 2, data: new Uint8Array(12).fill(v) });
+  const analysisOf = (img: RgbImage) => ({ width: 2, height: 2, faces: img.data[0] === 255 ? [{} as AnalyzedFace] : [], timingsMs: {} });
+  const search = async (frames: RgbImage[]) => {
+    const reads: boolean[] = [];
+    const analysed: RgbImage[] = [];
+    const still = await stillReaction(
+      async (first) => {
+        reads.push(first);
+        return { frames: first ? frames.slice(0, 1) : frames, delaysMs: frames.map(() => 40), width: 2, height: 2 };
+      },
+      async (img) => (analysed.push(img), analysisOf(img)),
+    );
+    return { still, reads, analysed: analysed.map((f) => frames.indexOf(f)) };
+  };
+
+  it("a first frame with a face is used as it is: the rest is never read", async () => {
+    const frames = [frame(255), frame(0), frame(0)];
+    const { still, reads, analysed } = await search(frames);
+    expect(still.image).toBe(frames[0]);
+    expect(still.laterFrameMs).toBeUndefined();
+    expect(reads).toEqual([true]);
+    expect(analysed).toEqual([0]);
+  });
+
+  it("otherwise the first later frame with a face, over at most STILL_SEARCH_FRAMES spread to the last", async () => {
+    const frames = Array.from({ length: 48 }, (_, i) => frame(i === 47 ? 255 : i));
+    const { still, reads, analysed } = await search(frames);
+    expect(reads).toEqual([true, false]);
+    expect(analysed).toHaveLength(1 + STILL_SEARCH_FRAMES);
+    expect(analysed.at(-1)).toBe(47);
+    expect(still.image).toBe(frames[47]);
+    expect(still.laterFrameMs).toBe(47 * 40);
+    const early = Array.from({ length: 6 }, (_, i) => frame(i >= 2 ? 255 : i));
+    const found = await search(early);
+    expect(found.analysed).toEqual([0, 1, 2]);
+    expect(found.still.laterFrameMs).toBe(80);
+  });
+
+  it("no face anywhere: the first frame and its empty analysis, for the caller's refusal", async () => {
+    const frames = [frame(0), frame(1), frame(2)];
+    const { still } = await search(frames);
+    expect(still.image).toBe(frames[0]);
+    expect(still.analysis.faces).toEqual([]);
+    expect(still.laterFrameMs).toBeUndefined();
   });
 });

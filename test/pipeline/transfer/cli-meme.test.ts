@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
 import { findFfmpeg } from "../../../src/pipeline/video/index.ts";
-import { reactionMp4 } from "../../core/images.ts";
+import { REACTION_LAUGH_JPG, reactionGif, reactionMp4 } from "../../core/images.ts";
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -122,6 +122,16 @@ describe("mimic meme", () => {
     const png = join(dir, "from-mp4.png");
     await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", clip, "--out", png);
     expect((await sharp(readFileSync(png)).metadata()).format).toBe("png");
+    // A clip that opens on two blank frames: its still is made from the first frame with a face, and says so.
+    const { decodeAnimation } = await import("../../../src/pipeline/image/index.ts");
+    const { encodeMp4 } = await import("../../../src/pipeline/video/index.ts");
+    const laugh = (await decodeAnimation(await reactionGif(REACTION_LAUGH_JPG, 4))).frames;
+    const blank = { ...laugh[0]!, data: new Uint8Array(laugh[0]!.data.length).fill(40) };
+    const late = join(dir, "late.mp4");
+    writeFileSync(late, (await encodeMp4([blank, blank, ...laugh], { delaysMs: 100, ffmpegPath: findFfmpeg()! })).bytes);
+    const lateRun = await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", late, "--out", join(dir, "late.png"));
+    expect(lateRun.stderr).toBe("note: The animation's first frame shows no face, so the still is made from its frame at 0.2 s.\n");
+    expect((await sharp(readFileSync(join(dir, "late.png"))).metadata()).format).toBe("png");
     // A video where a face photo is wanted is not a picture.
     const e = await mimic("meme", "--face", clip, "--reaction", fixture("franck_04117.jpg"), "--out", png).then(() => undefined, (x: { stderr: string }) => x);
     expect(e?.stderr).toMatch(/That file is not a picture I can use/);

@@ -75,6 +75,13 @@ describe("video reactions read by ffmpeg (src/pipeline/video/reaction.ts)", () =
     const still = await decodeVideoReaction(bytes, FFMPEG, { ...LIMITS, maxFrames: 1 });
     expect(still.frames.length).toBe(1);
     expect([still.width, still.height]).toEqual([1920, 1080]);
+    // The still is the clip's first frame, not one from its middle (the pattern's counter moves every frame).
+    const raw = async (at: string) =>
+      (await runFfmpeg(FFMPEG, ["-hide_banner", "-loglevel", "error", "-ss", at, "-i", join(dir, "big.mp4"), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"], { timeoutMs: 60_000 })).stdout;
+    const meanDiff = (a: Uint8Array, b: Uint8Array) => a.reduce((sum, x, i) => sum + Math.abs(x - b[i]!), 0) / a.length;
+    const [first, middle] = [await raw("0"), await raw("1")];
+    expect(meanDiff(still.frames[0]!.data, first)).toBeLessThan(1);
+    expect(meanDiff(still.frames[0]!.data, middle)).toBeGreaterThan(3);
   }, 120_000);
 
   it("reads the first video stream only, and checks that one's size: a huge second stream is never decoded", async () => {
@@ -107,6 +114,23 @@ describe("video reactions read by ffmpeg (src/pipeline/video/reaction.ts)", () =
     const bytes = await testVideo("clip.webm", 1, 10, "160x120", ["-c:v", "libvpx-vp9", "-b:v", "200k"]);
     expect(sniffVideoMime(bytes)).toBe("video/webm");
     expect((await decodeVideoReaction(bytes, FFMPEG, LIMITS)).frames.length).toBe(10);
+  }, 120_000);
+
+  it("a transparent WebM (a Telegram video sticker) is read onto white, as stickers are shown, not onto black", async () => {
+    const out = join(dir, "sticker.webm");
+    // The pattern with its left half transparent, over a black backdrop that only a reader dropping alpha would show.
+    const pattern = "testsrc=size=160x120:rate=10,format=rgba,geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='if(lt(X,80),0,255)'";
+    await runFfmpeg(FFMPEG, ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", pattern, "-t", "1", "-c:v", "libvpx-vp9", "-pix_fmt", "yuva420p", "-y", out], { timeoutMs: 60_000 });
+    const v = await decodeVideoReaction(new Uint8Array(readFileSync(out)), FFMPEG, LIMITS);
+    expect(v.frames.length).toBe(10);
+    const f = v.frames[5]!;
+    const mean = (x0: number, x1: number) => {
+      let sum = 0, n = 0;
+      for (let y = 10; y < 110; y++) for (let x = x0; x < x1; x++) for (let c = 0; c < 3; c++) (sum += f.data[(y * 160 + x) * 3 + c]!), n++;
+      return sum / n;
+    };
+    expect(mean(4, 72)).toBeGreaterThan(250);
+    expect(mean(88, 156)).toBeLessThan(200);
   }, 120_000);
 
   it("refuses damaged, oversized and non-video files with a message for the user", async () => {
