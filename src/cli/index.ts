@@ -1,4 +1,4 @@
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import { MimicError, userMessageOf } from "../errors.ts";
 
 /**
@@ -44,7 +44,9 @@ export const COMMANDS: Record<string, { description: string; load: () => Promise
 };
 
 export function createProgram(): Command {
-  return new Command().name("mimic").description("Turn reaction images into personal memes.").showHelpAfterError();
+  // exitOverride: commander's own usage errors (an unknown option, a missing value, a value outside --x's
+  // choices) exit as Mimic's refused values do (2), not with commander's 1, which means a failed run.
+  return new Command().name("mimic").description("Turn reaction images into personal memes.").showHelpAfterError().exitOverride();
 }
 
 /**
@@ -67,6 +69,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     const program = await prepareProgram(argv);
     await program.parseAsync([...argv], { from: "user" });
   } catch (e) {
+    // Commander has already printed its message (or the help, or the version).
+    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
     if (e instanceof MimicError) {
       process.stderr.write(`mimic: ${e.userMessage}\n`);
       process.exit(e.code === "CONFIG" || e.code === "BAD_INPUT" ? 2 : 1);
