@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
+import sharp from "sharp";
 import { configuredAnalyzer, inputLimits, named, choice, memeRequestFromFlags, printNotes, readInputFile, readReactionFrames, wholeNumber } from "../args.ts";
 import { MimicError } from "../../errors.ts";
 import { makeMeme } from "../../pipeline/transfer/meme.ts";
@@ -9,6 +10,13 @@ import { decodeImage, encodePng } from "../../pipeline/image/index.ts";
 import { sniffVideoMime } from "../../pipeline/video/index.ts";
 import { assembleMeme } from "../../pipeline/meme.ts";
 import type { InputLimits } from "../../pipeline/settings.ts";
+
+/** A video, or a GIF/WebP of several frames (read from its header; an unreadable file is left to makeMeme's refusal). */
+async function moves(bytes: Uint8Array): Promise<boolean> {
+  if (sniffVideoMime(bytes)) return true;
+  const meta = await sharp(bytes, { limitInputPixels: false }).metadata().catch(() => undefined);
+  return (meta?.pages ?? 1) > 1;
+}
 
 interface MemeFlags {
   face: string;
@@ -70,7 +78,7 @@ export function register(program: Command): void {
       const [template, reactionFile] = await Promise.all([readInputFile(o.face, "--face"), readInputFile(o.reaction, "--reaction", true)]);
       const limits = inputLimits();
       let reaction = reactionFile;
-      if (!gifOut) {
+      if (!gifOut && (await moves(reactionFile))) {
         // A still meme of an animation or a video (read by ffmpeg) takes its first frame that shows a face, as a PNG for makeMeme.
         const analyzer = await configuredAnalyzer();
         const still = await stillReaction((first) => readReactionFrames(reactionFile, limits, first), (image) => analyzer.analyze(image));

@@ -99,6 +99,11 @@ describe("mimic meme", () => {
     expect(r).toMatchObject({ kind: "reaction", faceFrames: 3, carriedFrames: 0 });
     const meta = await sharp(readFileSync(out), { animated: true }).metadata();
     expect([meta.format, meta.pages]).toEqual(["gif", r.frames]);
+    // A still from a GIF that opens on a blank card is made from its first frame with a face.
+    const carded = join(dir, "carded.gif");
+    writeFileSync(carded, (await encodeGif([{ ...frames[2]!, data: new Uint8Array(frames[2]!.data.length).fill(200) }, frames[2]!], { delaysMs: 250 })).bytes);
+    const still = await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", carded, "--out", join(dir, "carded.png"));
+    expect(still.stderr).toBe("note: The animation's first frame shows no face, so the still is made from its frame at 0.3 s.\n");
   });
 
   it("a refusal names the file the user gave (a face photo, not a saved face) and says what to use instead", async () => {
