@@ -79,6 +79,11 @@ export const configSchema = z.object({
 export type Config = z.infer<typeof configSchema>;
 
 /** Where the generator's model files are looked for. */
+/** This machine's optimised onnxruntime graphs of the bundled models (src/pipeline/face/session.ts). */
+export function modelCacheDir(config: Pick<Config, "DATA_DIR">): string {
+  return `${config.DATA_DIR.replace(/\/+$/, "")}/model-cache`;
+}
+
 export function generatorDir(config: Pick<Config, "MIMIC_GENERATOR_DIR" | "DATA_DIR">): string {
   return config.MIMIC_GENERATOR_DIR ?? `${config.DATA_DIR.replace(/\/+$/, "")}/liveportrait`;
 }

@@ -153,7 +153,7 @@ export function parseEnrolRequest(raw: unknown, labels: FieldLabels = {}): Enrol
 // ---------------------------------------------------------------- the worker's settings
 
 const positiveInt = z.number().int().positive();
-const inference = z.strictObject({ provider: z.enum(["cpu", "cuda"]), threads: z.number().int().min(1).max(64) });
+const inference = z.strictObject({ provider: z.enum(["cpu", "cuda"]), threads: z.number().int().min(1).max(64), modelCacheDir: z.string().min(1).optional() });
 
 /**
  * What a worker process runs with, from the configuration of the process that starts it (the app, or a

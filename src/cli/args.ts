@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { loadConfig } from "../config.ts";
+import { loadConfig, modelCacheDir } from "../config.ts";
 import { loadImage } from "../core/input.ts";
 import { parseMemeRequest, type MemeRequest } from "../requests.ts";
 import { MimicError } from "../errors.ts";
@@ -61,7 +61,7 @@ export function printNotes(notes: string[]): void {
 export async function configuredAnalyzer() {
   const c = loadConfig();
   const { getFaceAnalyzer } = await import("../pipeline/face/index.ts");
-  return getFaceAnalyzer({ provider: c.ORT_EXECUTION_PROVIDER, threads: c.ORT_THREADS });
+  return getFaceAnalyzer({ provider: c.ORT_EXECUTION_PROVIDER, threads: c.ORT_THREADS, modelCacheDir: modelCacheDir(c) });
 }
 
 /** Upload guards from the configuration (MAX_INPUT_*), as the bots' workers apply them. */

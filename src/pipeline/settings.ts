@@ -17,6 +17,8 @@ export interface InputLimits {
 export interface InferenceOptions {
   provider: ExecutionProvider;
   threads: number;
+  /** Folder for onnxruntime's optimised graphs of the bundled models (CPU only): later processes start faster. */
+  modelCacheDir?: string;
 }
 
 export const DEFAULT_MAX_INPUT_PIXELS = 40_000_000;

@@ -3,7 +3,7 @@
  * built by whoever starts a pool (the app, or a `mimic worker`), handed to each worker process at start.
  */
 import { join } from "node:path";
-import { generatorDir, type Config } from "../config.ts";
+import { generatorDir, modelCacheDir, type Config } from "../config.ts";
 import { logger } from "../logger.ts";
 import { checkGeneratorDir } from "../pipeline/generator/signatures.ts";
 import type { WorkerSettings } from "../requests.ts";
@@ -19,6 +19,7 @@ export function workerSettings(config: Config): WorkerSettings {
   const inference = {
     provider: config.ORT_EXECUTION_PROVIDER,
     threads: Math.max(1, Math.floor(config.ORT_THREADS / config.QUEUE_WORKERS)),
+    modelCacheDir: modelCacheDir(config),
   };
   return {
     limits: { maxPixels: config.MAX_INPUT_PIXELS, maxBytes: config.MAX_INPUT_BYTES },

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { MimicError, userMessageOf } from "../../errors.ts";
-import { loadConfig } from "../../config.ts";
+import { loadConfig, modelCacheDir } from "../../config.ts";
 import { inputLimits } from "../args.ts";
 import { analyzeBytes } from "../../pipeline/face/index.ts";
 import { measureExpression } from "../../pipeline/transfer/index.ts";
@@ -30,7 +30,7 @@ export function register(program: Command): void {
       // The configuration's upload guards and onnxruntime options (the pipeline reads no environment).
       const limits = inputLimits();
       const c = loadConfig();
-      const inference = { provider: c.ORT_EXECUTION_PROVIDER, threads: c.ORT_THREADS };
+      const inference = { provider: c.ORT_EXECUTION_PROVIDER, threads: c.ORT_THREADS, modelCacheDir: modelCacheDir(c) };
       for (const file of files) {
         try {
           const { image: _image, ...analysis } = await analyzeBytes(await readBytes(file), { maxFaces, ...limits, inference });

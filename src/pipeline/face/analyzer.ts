@@ -48,6 +48,8 @@ export interface FaceAnalyzerOptions {
    * refine.ts). Default true: the plain mesh hardly follows eyelids, which openness measures rely on.
    */
   refine?: boolean;
+  /** Folder for onnxruntime's optimised graphs (see session.ts); unset: none kept. */
+  modelCacheDir?: string;
 }
 
 export interface AnalyzeOptions {
@@ -127,13 +129,13 @@ export class FaceAnalyzer {
   private constructor(
     private readonly detector: ModelSession,
     private readonly mesh: ModelSession,
-    private readonly opts: { provider: ExecutionProvider; threads: number; modelsDir: string },
+    private readonly opts: ResolvedOptions,
     private readonly refiner?: { model: ModelSession; map: RefinementMap },
   ) {}
 
   static async create(options: FaceAnalyzerOptions = {}): Promise<FaceAnalyzer> {
     const resolved = resolveOptions(options);
-    const so = { provider: resolved.provider, threads: resolved.threads };
+    const so = { provider: resolved.provider, threads: resolved.threads, cacheDir: resolved.cacheDir };
     const detector = await createModelSession(join(resolved.modelsDir, "blazeface.onnx"), "blazeface", so);
     const mesh = await createModelSession(join(resolved.modelsDir, "facemesh.onnx"), "facemesh", so);
     let refiner: { model: ModelSession; map: RefinementMap } | undefined;
@@ -342,7 +344,7 @@ export class FaceAnalyzer {
 
   /** Starts loading `models/<name>.onnx`; `forget` clears the cached promise if the load fails, so a later call retries. */
   private loadLazily(name: string, forget: () => void): Promise<ModelSession> {
-    const so = { provider: this.opts.provider, threads: this.opts.threads };
+    const so = { provider: this.opts.provider, threads: this.opts.threads, cacheDir: this.opts.cacheDir };
     const loading = createModelSession(join(this.opts.modelsDir, `${name}.onnx`), name, so);
     loading.catch(forget);
     return loading;
@@ -434,12 +436,20 @@ function overlapOfSmaller(a: Box, b: Box): number {
   return (w * h) / Math.min(a.width * a.height, b.width * b.height);
 }
 
-function resolveOptions(o: FaceAnalyzerOptions): { provider: ExecutionProvider; threads: number; modelsDir: string } {
+function resolveOptions(o: FaceAnalyzerOptions): ResolvedOptions {
   return {
     provider: o.provider ?? DEFAULT_INFERENCE.provider,
     threads: o.threads ?? DEFAULT_INFERENCE.threads,
     modelsDir: o.modelsDir ?? DEFAULT_MODELS_DIR,
+    ...(o.modelCacheDir ? { cacheDir: o.modelCacheDir } : {}),
   };
+}
+
+interface ResolvedOptions {
+  provider: ExecutionProvider;
+  threads: number;
+  modelsDir: string;
+  cacheDir?: string;
 }
 
 function checkImage(img: RgbImage): void {

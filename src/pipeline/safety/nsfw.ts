@@ -24,10 +24,11 @@ export interface NsfwScores {
 export class NsfwClassifier {
   private constructor(private readonly model: ModelSession) {}
 
-  static async load(opts: { provider?: ExecutionProvider; threads?: number; modelsDir?: string } = {}): Promise<NsfwClassifier> {
+  static async load(opts: { provider?: ExecutionProvider; threads?: number; modelsDir?: string; modelCacheDir?: string } = {}): Promise<NsfwClassifier> {
     const model = await createModelSession(join(opts.modelsDir ?? DEFAULT_MODELS_DIR, "nsfw-mobilenetv2.onnx"), "nsfw-mobilenetv2", {
       provider: opts.provider ?? DEFAULT_INFERENCE.provider,
       threads: opts.threads ?? DEFAULT_INFERENCE.threads,
+      cacheDir: opts.modelCacheDir,
     });
     return new NsfwClassifier(model);
   }
@@ -62,7 +63,7 @@ let shared: Promise<NsfwClassifier> | undefined;
  * One classifier per process, loaded on first use with that call's options (a worker's warm-up passes its
  * settings first); a failed load is retried next time.
  */
-export function getNsfwClassifier(opts: { provider?: ExecutionProvider; threads?: number } = {}): Promise<NsfwClassifier> {
+export function getNsfwClassifier(opts: { provider?: ExecutionProvider; threads?: number; modelCacheDir?: string } = {}): Promise<NsfwClassifier> {
   shared ??= NsfwClassifier.load(opts).catch((e: unknown) => {
     shared = undefined;
     throw e;
