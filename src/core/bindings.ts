@@ -38,8 +38,8 @@ export function storeTemplates(store: Store): TemplatePort {
       const rules = await store.moderation.rules(scope.platform, scope.serverId);
       return t.save(owner, name, face.data, { maxTemplates: rules.maxTemplatesPerUser });
     },
-    remove: async (owner, name) => void (await t.remove(owner, name)),
-    setDefault: async (owner, name) => void (await t.setDefault(owner, name)),
+    remove: (owner, name) => t.remove(owner, name),
+    setDefault: async (owner, name) => ({ name: (await t.setDefault(owner, name)).name }),
     rename: async (owner, from, to) => void (await t.rename(owner, from, to)),
     forgetUser: (owner) => t.forgetUser(owner),
   };
@@ -68,20 +68,45 @@ function parseCount(value: string, what: string, max: number, min = 0): number {
   return n;
 }
 
-/** Whom a ban names: an id, or a Discord mention of one. An @username names nobody a bot can look up. */
-function bannedUser(value: string, scope: Scope): string {
-  const userId = value.replace(/^<@!?(\d+)>$/, "$1");
-  if (userId.startsWith("@")) {
-    throw new MimicError(
-      "BAD_INPUT",
-      scope.platform === "telegram"
-        ? `Bots cannot look up ${userId.slice(0, 40)} by name. Reply to one of their messages with /config ban, or give their numeric user id.`
-        : `Mention the user (@ and pick them from the list) or give their numeric user id; “${userId.slice(0, 40)}” as text names nobody.`,
-    );
+/** A platform's numeric id (Discord snowflakes, Telegram's user and chat ids). */
+const NUMERIC_ID = /^-?\d{1,20}$/;
+
+/**
+ * Whom a ban names: exactly one numeric user id, or a Discord mention of one. Anything else (an @username, a
+ * role, two users, a reason after the mention) is refused: stored as it was typed, it banned nobody.
+ */
+function bannedUser(value: string, scope: Scope, verb: "ban" | "unban"): string {
+  const text = value.trim();
+  const userId = text.replace(/^<@!?(\d+)>$/, "$1");
+  if (NUMERIC_ID.test(userId)) {
+    if (verb === "ban" && userId === scope.userId) throw new MimicError("BAD_INPUT", "You cannot ban yourself.");
+    return userId;
   }
-  if (userId === scope.userId) throw new MimicError("BAD_INPUT", "You cannot ban yourself.");
-  return userId;
+  const shown = text.slice(0, 40);
+  if (text.startsWith("@") && scope.platform === "telegram") {
+    throw new MimicError("BAD_INPUT", `Bots cannot look up ${shown} by name. Reply to one of their messages with /config ${verb}, or give their numeric user id.`);
+  }
+  if (/^<@&\d+>$/.test(text)) throw new MimicError("BAD_INPUT", `That is a role, not a user: ${verb} one user at a time.`);
+  throw new MimicError(
+    "BAD_INPUT",
+    scope.platform === "telegram"
+      ? `Give one numeric user id, or reply to one of their messages with /config ${verb}; “${shown}” names nobody.`
+      : `Mention one user (@ and pick them from the list) or give their numeric user id, and nothing else; “${shown}” names nobody.`,
+  );
 }
+
+/** Channel ids for the allow-list: numeric ids or Discord channel mentions, one or more, each checked. */
+function channelIds(words: string[]): string[] {
+  if (words.length === 0) throw new MimicError("BAD_INPUT", "Name the channel: mention it (#) or give its numeric id.");
+  return words.map((w) => {
+    const id = w.replace(/^<#(\d+)>$/, "$1");
+    if (!NUMERIC_ID.test(id)) throw new MimicError("BAD_INPUT", `“${w.slice(0, 40)}” is not a channel: mention it (#) or give its numeric id.`);
+    return id;
+  });
+}
+
+/** The most channels a server's allow-list holds (the store's own limit). */
+const MAX_ALLOWED_CHANNELS = 200;
 
 export function storeModeration(store: Store): ModerationPort {
   const m = store.moderation;
@@ -134,7 +159,8 @@ export function storeModeration(store: Store): ModerationPort {
           await m.updateRules(s, { cooldownSeconds: parseCount(value, "The cooldown", 86_400) });
           break;
         case "max_faces":
-          await m.updateRules(s, { maxTemplatesPerUser: parseCount(value, "The number of faces", 1000, 1) });
+          // Up to what this Mimic's operator allows (MAX_TEMPLATES_PER_USER): more was stored and silently capped.
+          await m.updateRules(s, { maxTemplatesPerUser: parseCount(value, "The number of faces", m.defaults.maxTemplatesPerUser, 1) });
           break;
         case "animated": {
           const on = parseSwitch(value);
@@ -160,20 +186,24 @@ export function storeModeration(store: Store): ModerationPort {
           await m.updateRules(s, { swapAllowed: parseSwitch(value) });
           break;
         case "channel": {
-          const [op, id] = value.split(/\s+/);
-          if (op === "all") await m.updateRules(s, { allowedChannels: [] });
-          else if (op === "add" && id) await m.updateRules(s, { allowedChannels: [...current.allowedChannels, id] });
-          else if (op === "remove" && id) await m.updateRules(s, { allowedChannels: current.allowedChannels.filter((c) => c !== id) });
-          else throw new MimicError("BAD_INPUT", "Use “channel add <channel id>”, “channel remove <channel id>” or “channel all”.");
+          const [op, ...words] = value.trim().split(/\s+/);
+          if (op === "all" && words.length === 0) await m.updateRules(s, { allowedChannels: [] });
+          else if (op === "add") {
+            const channels = [...new Set([...current.allowedChannels, ...channelIds(words)])];
+            if (channels.length > MAX_ALLOWED_CHANNELS) throw new MimicError("BAD_INPUT", `At most ${MAX_ALLOWED_CHANNELS} channels can be listed.`);
+            await m.updateRules(s, { allowedChannels: channels });
+          } else if (op === "remove") {
+            const gone = new Set(channelIds(words));
+            await m.updateRules(s, { allowedChannels: current.allowedChannels.filter((c) => !gone.has(c)) });
+          } else throw new MimicError("BAD_INPUT", "Use “channel add <channel id>”, “channel remove <channel id>” or “channel all”.");
           break;
         }
         case "ban":
+          await m.ban(s, bannedUser(value, scope, "ban"));
+          break;
         case "unban": {
-          if (key === "ban") await m.ban(s, bannedUser(value, scope));
-          else {
-            const userId = value.replace(/^<@!?(\d+)>$/, "$1");
-            if (!(await m.unban(s, userId))) throw new MimicError("NOT_FOUND", `User ${userId} was not banned here.`);
-          }
+          const userId = bannedUser(value, scope, "unban");
+          if (!(await m.unban(s, userId))) throw new MimicError("NOT_FOUND", `User ${userId} was not banned here.`);
           break;
         }
       }

@@ -317,7 +317,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         if (list.length === 0) {
           return { text: `You have no saved faces. Save one with ${hint(ctx.platform, "saveFace")}.`, ephemeral: true, templates: [] };
         }
-        const lines = list.map((t) => `• ${t.name}${t.isDefault ? " (default)" : ""}`);
+        const lines = list.slice(0, FACES_LISTED).map((t) => `• ${t.name}${t.isDefault ? " (default)" : ""}`);
+        if (list.length > FACES_LISTED) lines.push(`…and ${list.length - FACES_LISTED} more (${list.length} in all).`);
         return {
           text: `Your faces:\n${lines.join("\n")}`,
           ephemeral: true,
@@ -327,14 +328,16 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
 
     faceRemove: (ctx, { name }) =>
       guarded(ctx, async () => {
-        await templates.remove(ownerOf(ctx), name.trim());
-        return { text: `Deleted your face “${name.trim()}”.`, ephemeral: true };
+        const removed = await templates.remove(ownerOf(ctx), name.trim());
+        // A deleted default's successor is said: memes without a face name now use it.
+        const next = removed.newDefault ? ` “${removed.newDefault}” is now your default face.` : "";
+        return { text: `Deleted your face “${removed.name}”.${next}`, ephemeral: true };
       }),
 
     faceDefault: (ctx, { name }) =>
       guarded(ctx, async () => {
-        await templates.setDefault(ownerOf(ctx), name.trim());
-        return { text: `“${name.trim()}” is now your default face.`, ephemeral: true };
+        const chosen = await templates.setDefault(ownerOf(ctx), name.trim());
+        return { text: `“${chosen.name}” is now your default face.`, ephemeral: true };
       }),
 
     faceRename: (ctx, { from, to }) =>
@@ -372,10 +375,10 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         ];
         if (r.server) {
           lines.push(
-            `Server today: ${r.server.generationsToday} memes by ${r.server.activeUsersToday} user${r.server.activeUsersToday === 1 ? "" : "s"}.`,
+            `Server today: ${r.server.generationsToday} meme${r.server.generationsToday === 1 ? "" : "s"} by ${r.server.activeUsersToday} user${r.server.activeUsersToday === 1 ? "" : "s"}.`,
           );
           if (r.server.refusedToday) lines.push(`Refused as explicit today: ${r.server.refusedToday}.`);
-          if (r.server.topUsers.length) lines.push(`Top: ${r.server.topUsers.map((u) => `${u.userId} (${u.count})`).join(", ")}`);
+          if (r.server.topUsers.length) lines.push(`Top: ${r.server.topUsers.map((u) => `${userRef(ctx.platform, u.userId)} (${u.count})`).join(", ")}`);
         }
         return { text: lines.join("\n"), ephemeral: true };
       }),
@@ -386,7 +389,10 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           throw new MimicError("BAD_INPUT", "Settings belong to a server or group: use this command there.");
         }
         if (!ctx.isAdmin) {
-          throw new MimicError("FORBIDDEN", "Only server admins (Manage Server / group admins) can change Mimic's settings.");
+          throw new MimicError("FORBIDDEN", "Only server admins (Manage Server / group admins) can see or change Mimic's settings.");
+        }
+        if (input.key === undefined && (input.value ?? "").trim() !== "") {
+          throw new MimicError("BAD_INPUT", `Which setting should be “${input.value!.trim().slice(0, 40)}”? Settings: ${SETTING_KEYS.join(", ")}.`);
         }
         if (input.key === undefined) {
           return { text: describeSettings(await moderation.settings(scopeOf(ctx)), ctx, await moderation.bannedUsers?.(scopeOf(ctx))), ephemeral: true };
@@ -416,12 +422,12 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
             ephemeral: true,
           };
         }
-        const who = (id: string) => (ctx.platform === "discord" ? `<@${id}>` : `user ${id}`);
-        const where = (id: string | null) => (id === null ? "" : ctx.platform === "discord" ? ` in <#${id}>` : ` in chat ${id}`);
-        const lines = rows.map((r) => {
+        const where = (id: string | null) => (id === null ? "" : ` in ${channelRef(ctx.platform, id)}`);
+        const lines = rows.slice(0, AUDIT_ROWS_LISTED).map((r) => {
           const role = r.outputSha256 === hash ? "made it" : "used it as the reaction image";
-          return `• ${r.at.toISOString().slice(0, 16).replace("T", " ")} UTC: ${who(r.userId)} ${role} (${r.kind}, face #${r.templateId ?? "?"})${where(r.channelId)}`;
+          return `• ${r.at.toISOString().slice(0, 16).replace("T", " ")} UTC: ${userRef(ctx.platform, r.userId)} ${role} (${r.kind}, face #${r.templateId ?? "?"})${where(r.channelId)}`;
         });
+        if (rows.length > AUDIT_ROWS_LISTED) lines.push(`…and ${rows.length - AUDIT_ROWS_LISTED} more.`);
         return { text: `SHA-256 ${hash.slice(0, 12)}…:\n${lines.join("\n")}`, ephemeral: true };
       }),
 
@@ -463,8 +469,30 @@ function exampleFor(key: SettingKey): string {
   }
 }
 
-/** Banned user ids the settings list names before it only counts the rest. */
+/** Banned users and allowed channels the settings list names before it only counts the rest. */
 const BANS_LISTED = 20;
+const CHANNELS_LISTED = 20;
+/**
+ * Rows of one audit answer and faces of one list shown before the rest are only counted: a chat message has a
+ * length limit (Discord's is 2,000 characters), and a popular picture or a long face list went past it.
+ */
+const AUDIT_ROWS_LISTED = 15;
+const FACES_LISTED = 40;
+
+/** A user as the platform shows one: a Discord mention (no ping in an ephemeral reply), else the numeric id. */
+function userRef(platform: string, id: string): string {
+  return platform === "discord" ? `<@${id}>` : `user ${id}`;
+}
+
+/** A channel as the platform shows one: a Discord channel mention, else the chat's id. */
+function channelRef(platform: string, id: string): string {
+  return platform === "discord" ? `<#${id}>` : `chat ${id}`;
+}
+
+/** The first `max` items, then how many more. */
+function listed(items: readonly string[], max: number): string {
+  return `${items.slice(0, max).join(", ")}${items.length > max ? ` and ${items.length - max} more` : ""}`;
+}
 
 function describeSettings(s: ServerSettings, ctx: CommandContext, banned: readonly string[] = []): string {
   return [
@@ -475,11 +503,11 @@ function describeSettings(s: ServerSettings, ctx: CommandContext, banned: readon
     `• cooldown: ${s.cooldownSeconds === 0 ? "none" : `${s.cooldownSeconds} s`}`,
     `• max_faces: ${s.maxFacesPerUser} per user`,
     `• animated: ${s.animated ? "on" : "off"}`,
-    `• channels: ${s.channels.length === 0 ? "all" : s.channels.join(", ")}`,
+    `• channels: ${s.channels.length === 0 ? "all" : listed(s.channels.map((id) => channelRef(ctx.platform, id)), CHANNELS_LISTED)}`,
     `• mark: ${s.visibleMark ? "on" : "off"} (a small visible “AI-edited” label on every picture)`,
     `• nsfw: ${s.nsfwFilter ? `on (threshold ${s.nsfwThreshold})` : "off"} (refuses explicit pictures, faces and results)`,
     `• swap: ${s.swap ? "allowed" : "off"} (putting your face into someone else's picture)`,
-    ...(banned.length ? [`• banned: ${banned.slice(0, BANS_LISTED).join(", ")}${banned.length > BANS_LISTED ? ` and ${banned.length - BANS_LISTED} more` : ""}`] : []),
+    ...(banned.length ? [`• banned: ${listed(banned.map((id) => userRef(ctx.platform, id)), BANS_LISTED)}`] : []),
     `Change one with ${hint(ctx.platform, "config")}.`,
   ].join("\n");
 }

@@ -40,8 +40,10 @@ export interface TemplatePort {
   resolve(owner: Owner, name?: string): Promise<{ summary: TemplateSummary; data: unknown }>;
   /** Saves a new template; the first one becomes the default. Throws LIMIT_REACHED / BAD_INPUT (name). */
   save(owner: Owner, name: string, face: EnrolledFace, scope: Scope): Promise<TemplateSummary>;
-  remove(owner: Owner, name: string): Promise<void>;
-  setDefault(owner: Owner, name: string): Promise<void>;
+  /** Deletes a template; `name`: as stored. A deleted default's successor (or null: none left) is `newDefault`. */
+  remove(owner: Owner, name: string): Promise<{ name: string; newDefault?: string | null }>;
+  /** Returns the template's name as stored. */
+  setDefault(owner: Owner, name: string): Promise<{ name: string }>;
   rename(owner: Owner, from: string, to: string): Promise<void>;
   /** Deletes every template and every usage record of the user; returns what was removed. */
   forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number }>;

@@ -231,7 +231,7 @@ export async function enrolFace(
   const wanted = normaliseTemplateName(name);
   const existing = await templates.list(owner);
   if (existing.some((t) => t.name === wanted)) {
-    throw new MimicError("BAD_INPUT", `You already have a face named "${wanted}". Pick another name, or remove that one first.`, { details: { reason: "nameTaken", name: wanted } });
+    throw new MimicError("BAD_INPUT", `You already have a face named “${wanted}”. Pick another name, or remove that one first.`, { details: { reason: "nameTaken", name: wanted } });
   }
   const limit = Math.min(templates.maxTemplatesPerUser, opts.maxTemplates ?? Infinity);
   if (existing.length >= limit) {

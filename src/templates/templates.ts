@@ -86,7 +86,7 @@ export class TemplateStore {
         if (!user) throw new Error("user row vanished inside its own transaction");
         const existing = await tx.template.findMany({ where: { userId: user.id }, select: { name: true } });
         if (existing.some((t) => t.name === name)) {
-          throw new MimicError("BAD_INPUT", `You already have a face named "${name}". Pick another name, or remove that one first.`, { details: { reason: "nameTaken", name } });
+          throw new MimicError("BAD_INPUT", `You already have a face named “${name}”. Pick another name, or remove that one first.`, { details: { reason: "nameTaken", name } });
         }
         if (existing.length >= limit) {
           throw new MimicError(
@@ -178,7 +178,7 @@ export class TemplateStore {
         const row = user && (await tx.template.findFirst({ where: { userId: user.id, name: from }, select: { id: true } }));
         if (!user || !row) throw await this.notFound(owner, from, tx);
         if (from !== to && (await tx.template.count({ where: { userId: user.id, name: to } })) > 0) {
-          throw new MimicError("BAD_INPUT", `You already have a face named "${to}".`, { details: { reason: "nameTaken", name: to } });
+          throw new MimicError("BAD_INPUT", `You already have a face named “${to}”.`, { details: { reason: "nameTaken", name: to } });
         }
         const updated = await tx.template.update({ where: { id: row.id }, data: { name: to }, select: summarySelect });
         return toSummary(updated, user.defaultTemplateId);
@@ -200,25 +200,23 @@ export class TemplateStore {
     );
   }
 
-  /** Deletes one template; when it was the default, the newest remaining one becomes the default. */
-  async remove(owner: Owner, rawName: string): Promise<{ newDefault: string | null }> {
+  /**
+   * Deletes one template (`name`: as stored); when it was the default, the newest remaining one becomes the
+   * default and is returned as `newDefault` (null: none left).
+   */
+  async remove(owner: Owner, rawName: string): Promise<{ name: string; newDefault?: string | null }> {
     checkIdentity(owner.platform, owner.userId);
     const name = normaliseTemplateName(rawName);
     return this.exclusive(() =>
       this.db.$transaction(async (tx) => {
         const user = await lockUser(tx, owner, false);
-        const row = user && (await tx.template.findFirst({ where: { userId: user.id, name }, select: { id: true } }));
+        const row = user && (await tx.template.findFirst({ where: { userId: user.id, name }, select: { id: true, name: true } }));
         if (!user || !row) throw await this.notFound(owner, name, tx);
         await tx.template.delete({ where: { id: row.id } });
-        let newDefault: string | null = null;
-        if (user.defaultTemplateId === row.id || user.defaultTemplateId === null) {
-          const next = await tx.template.findFirst({ where: { userId: user.id }, orderBy: { id: "desc" }, select: { id: true, name: true } });
-          await tx.user.update({ where: { id: user.id }, data: { defaultTemplateId: next?.id ?? null } });
-          newDefault = next?.name ?? null;
-        } else {
-          newDefault = (await tx.template.findFirst({ where: { id: user.defaultTemplateId }, select: { name: true } }))?.name ?? null;
-        }
-        return { newDefault };
+        if (user.defaultTemplateId !== row.id && user.defaultTemplateId !== null) return { name: row.name };
+        const next = await tx.template.findFirst({ where: { userId: user.id }, orderBy: { id: "desc" }, select: { id: true, name: true } });
+        await tx.user.update({ where: { id: user.id }, data: { defaultTemplateId: next?.id ?? null } });
+        return { name: row.name, newDefault: next?.name ?? null };
       }),
     );
   }
@@ -265,10 +263,15 @@ export class TemplateStore {
       // Callers add how to save one on their platform (core: hints.ts; CLI: the face command).
       return new MimicError("NOT_FOUND", "You have no saved face yet.", { details: { reason: "noFaces", names } });
     }
-    if (name === undefined) return new MimicError("NOT_FOUND", `You have no default face. Choose one of: ${names.join(", ")}.`, { details: { reason: "noDefault", names } });
-    return new MimicError("NOT_FOUND", `You have no face named "${name}". Your faces: ${names.join(", ")}.`, { details: { reason: "noSuchFace", names } });
+    // At most NAMES_LISTED names: a chat message has a length limit, and a user may keep hundreds of faces.
+    const shown = `${names.slice(0, NAMES_LISTED).join(", ")}${names.length > NAMES_LISTED ? ` and ${names.length - NAMES_LISTED} more` : ""}`;
+    if (name === undefined) return new MimicError("NOT_FOUND", `You have no default face. Choose one of: ${shown}.`, { details: { reason: "noDefault", names } });
+    return new MimicError("NOT_FOUND", `You have no face named “${name}”. Your faces: ${shown}.`, { details: { reason: "noSuchFace", names } });
   }
 }
+
+/** Face names an error lists before it only counts the rest. */
+const NAMES_LISTED = 30;
 
 /** templates.find's row as raw SQL returns it (PostgreSQL may send integers as bigint). */
 interface FoundRow {

@@ -86,11 +86,11 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     expect(content(await answer(i))).toMatch(/already/);
 
     i = fake.slash(ALICE, "face", [sub("delete", [str("name", "work")])]);
-    expect(content(await answer(i))).toBe("Deleted your face “work”.");
+    expect(content(await answer(i))).toBe("Deleted your face “work”. “home” is now your default face.");
     expect(await faces(ALICE.id)).toEqual(["home*"]);
 
     i = fake.slash(ALICE, "face", [sub("delete", [str("name", "nope")])]);
-    expect(content(await answer(i))).toBe('You have no face named "nope". Your faces: home.');
+    expect(content(await answer(i))).toBe('You have no face named “nope”. Your faces: home.');
     // Bob's commands never touch Alice's faces.
     i = fake.slash(BOB, "face", [sub("delete", [str("name", "home")])]);
     await answer(i);

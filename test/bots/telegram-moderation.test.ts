@@ -86,7 +86,7 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     const bobsMessage = fake.sendPhoto(GROUP, BOB, fake.addFile(FACE_JPG));
     const banned = await say(GROUP, ALICE, "/config ban", bobsMessage);
     expect(banned).toContain("Updated “ban”");
-    expect(banned).toContain(`• banned: ${BOB.id}`);
+    expect(banned).toContain(`• banned: user ${BOB.id}`);
     expect(await meme(GROUP, BOB)).toMatch(/blocked you/);
     expect(await say(GROUP, ALICE, "/config unban", bobsMessage)).not.toContain("banned:");
     expect(await meme(GROUP, BOB)).toBe("made");
@@ -112,9 +112,9 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     expect(await save(GROUP, BOB, "two")).toMatch(/switched off/);
     expect(await say(GROUP, ALICE, "/config enabled on")).toContain("enabled: on");
 
-    expect(await say(GROUP, ALICE, "/config channel add -100999")).toContain("channels: -100999");
+    expect(await say(GROUP, ALICE, "/config channel add -100999")).toContain("channels: chat -100999");
     expect(await meme(GROUP, BOB)).toMatch(/doesn't answer in this channel/);
-    expect(await say(GROUP, ALICE, `/config channel add ${GROUP.id}`)).toContain(`channels: -100999, ${GROUP.id}`);
+    expect(await say(GROUP, ALICE, `/config channel add ${GROUP.id}`)).toContain(`channels: chat -100999, chat ${GROUP.id}`);
     expect(await meme(GROUP, BOB)).toBe("made");
     expect(await say(GROUP, ALICE, "/config channel all")).toContain("channels: all");
 

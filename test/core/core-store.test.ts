@@ -64,7 +64,7 @@ for (const { dialect, skip } of dialects) {
       const telegram = await core.faceDefault(ctx({ platform: "telegram" }), { name: "me" });
       expect(telegram.text).toBe("You have no saved face yet. Save one with /save <name> as a reply to a clear photo of your face.");
       expect((await save("me")).errorCode).toBeUndefined();
-      expect((await core.faceRemove(ctx(), { name: "nope" })).text).toMatch(/^You have no face named "nope"\. Your faces: me\.$/);
+      expect((await core.faceRemove(ctx(), { name: "nope" })).text).toMatch(/^You have no face named “nope”\. Your faces: me\.$/);
     });
 
     it("refuses over the daily quota from moderation.ts, refunds failed jobs, and the next UTC day starts afresh", async () => {
@@ -91,7 +91,7 @@ for (const { dialect, skip } of dialects) {
       const usage = await core.usage(admin());
       expect(usage.text).toContain("Today you made 2 memes of 2 allowed");
       expect(usage.text).toContain("Server today: 2 memes by 1 user.");
-      expect(usage.text).toContain("Top: 101 (2)");
+      expect(usage.text).toContain("Top: <@101> (2)");
       // Not "you can make another one now": the quota says when.
       expect(usage.text).toMatch(/\nYou've used all 2 of today.s memes here\. More in .+ \(at 00:00 UTC\)\.\n/);
       expect(usage.text).not.toContain("You can make another one now.");
@@ -134,7 +134,7 @@ for (const { dialect, skip } of dialects) {
         expect(t.analysis).toEqual(saved.analysis);
       }
       // A face that vanished after the check but before the job is a NOT_FOUND whose use is given back.
-      get.mockRejectedValueOnce(new MimicError("NOT_FOUND", "You have no face named \"me\"."));
+      get.mockRejectedValueOnce(new MimicError("NOT_FOUND", "You have no face named “me”."));
       clock += DAY_MS;
       expect((await meme()).errorCode).toBe("NOT_FOUND");
       expect(await usesOf("101")).toBe(2);
@@ -203,23 +203,31 @@ for (const { dialect, skip } of dialects) {
 
     it("channel add/remove/all limit where Mimic answers, face saves included", async () => {
       await save("me");
-      expect(await set("channel", "add c2")).toContain("channels: c2");
-      expect(await set("channel", "add c3")).toContain("channels: c2, c3");
+      expect(await set("channel", "add 2002")).toContain("channels: <#2002>");
+      // Discord's channel mention is its id; several at once; a repeat is kept once.
+      expect(await set("channel", "add <#3003> 2002")).toContain("channels: <#2002>, <#3003>");
       const elsewhere = await meme();
       expect(elsewhere).toMatchObject({ errorCode: "FORBIDDEN", ephemeral: true });
       expect(elsewhere.text).toMatch(/doesn.t answer in this channel/);
       expect((await save("work")).errorCode).toBe("FORBIDDEN");
-      expect((await meme({ channelId: "c2" })).file).toBeDefined();
-      expect((await save("work", { channelId: "c3" })).errorCode).toBeUndefined();
-      expect(await set("channel", "remove c2")).toContain("channels: c3");
-      expect((await meme({ channelId: "c2" })).errorCode).toBe("FORBIDDEN");
+      expect((await meme({ channelId: "2002" })).file).toBeDefined();
+      expect((await save("work", { channelId: "3003" })).errorCode).toBeUndefined();
+      expect(await set("channel", "remove <#2002>")).toContain("channels: <#3003>");
+      expect((await meme({ channelId: "2002" })).errorCode).toBe("FORBIDDEN");
       expect(await set("channel", "all")).toContain("channels: all");
       expect((await meme()).file).toBeDefined();
-      for (const bad of ["add", "remove", "everywhere c1"]) {
+      for (const bad of ["add", "remove", "everywhere 2002", "all 2002"]) {
         const r = await core.config(admin(), { key: "channel", value: bad });
         expect(r.errorCode, bad).toBe("BAD_INPUT");
-        expect(r.text).toMatch(/channel add <channel id>/);
+        expect(r.text, bad).toMatch(/channel add <channel id>|Name the channel/);
       }
+      // A channel's name, or anything else that is not an id, is refused rather than stored to match nothing.
+      for (const bad of ["add general", "add 2002 memes", `add ${"9".repeat(70)}`, "add <#2002"]) {
+        const r = await core.config(admin(), { key: "channel", value: bad });
+        expect(r.errorCode, bad).toBe("BAD_INPUT");
+        expect(r.text, bad).toMatch(/is not a channel: mention it \(#\) or give its numeric id\.$/);
+      }
+      expect(await set("channel", "all")).toContain("channels: all");
     });
 
     it("ban and unban (ids and <@id> mentions) block memes and face saves; unbanning a stranger is NOT_FOUND", async () => {
@@ -242,15 +250,18 @@ for (const { dialect, skip } of dialects) {
       expect((await save("x", { userId: "303" })).errorCode).toBe("FORBIDDEN");
       expect((await core.config(admin(), { key: "ban", value: "9".repeat(129) })).errorCode).toBe("BAD_INPUT");
       // A name typed as text, and the admin themselves, ban nobody; the settings list who is banned.
-      expect((await core.config(admin(), { key: "ban", value: "@alice" })).text).toMatch(/^Mention the user .* “@alice” as text names nobody\.$/);
+      expect((await core.config(admin(), { key: "ban", value: "@alice" })).text).toMatch(/^Mention one user .* “@alice” names nobody\.$/);
       expect((await core.config(admin(), { key: "ban", value: "<@101>" })).text).toBe("You cannot ban yourself.");
-      expect((await core.config(admin(), {})).text).toMatch(/\n• banned: 303\n/);
-      // Only a whole mention is unwrapped: text around it keeps the value as it is (and bans nobody else).
-      await set("ban", "202");
-      for (const odd of ["x<@202>", "<@202>x"]) {
-        expect((await core.config(admin(), { key: "unban", value: odd })).text).toBe(`User ${odd} was not banned here.`);
+      expect((await core.config(admin(), {})).text).toMatch(/\n• banned: <@303>\n/);
+      // A reason after the mention, two users, a role, or a mention with text around it: refused, nobody banned.
+      for (const odd of ["<@202> spamming memes", "<@202> <@303>", "<@&404>", "x<@202>", "<@202>x", "bob the builder"]) {
+        const r = await core.config(admin(), { key: "ban", value: odd });
+        expect(r.errorCode, odd).toBe("BAD_INPUT");
+        expect((await core.config(admin(), { key: "unban", value: odd })).errorCode, odd).toBe("BAD_INPUT");
       }
-      expect((await meme({ userId: "202" })).errorCode).toBe("FORBIDDEN");
+      expect((await core.config(admin(), { key: "ban", value: "<@&404>" })).text).toBe("That is a role, not a user: ban one user at a time.");
+      expect((await meme({ userId: "202" })).file).toBeDefined();
+      expect((await core.config(admin(), {})).text).toMatch(/\n• banned: <@303>\n/);
     });
 
     it("cooldown spaces one user's memes and tells how long to wait", async () => {
@@ -274,6 +285,26 @@ for (const { dialect, skip } of dialects) {
       expect((await core.usage(ctx())).text).toContain("You can make another one now.");
     });
 
+    it("lists are capped to fit a chat message; a deleted default names its successor; replies name faces as saved", async () => {
+      for (const name of ["me", "two", "three"]) await save(name);
+      expect((await core.faceDefault(ctx(), { name: "TWO" })).text).toBe("“two” is now your default face.");
+      expect((await core.faceRemove(ctx(), { name: "Three" })).text).toBe("Deleted your face “three”.");
+      expect((await core.faceRemove(ctx(), { name: "two" })).text).toBe("Deleted your face “two”. “me” is now your default face.");
+      expect((await core.faceRemove(ctx(), { name: "me" })).text).toBe("Deleted your face “me”.");
+      // A value without a setting is not silently dropped.
+      const orphan = await core.config(admin(), { value: "5" });
+      expect(orphan).toMatchObject({ errorCode: "BAD_INPUT" });
+      expect(orphan.text).toMatch(/^Which setting should be “5”\? Settings: enabled, /);
+      // 30 channels and 30 bans: 20 of each named, the rest counted.
+      await set("channel", `add ${Array.from({ length: 30 }, (_, i) => String(5000 + i)).join(" ")}`);
+      for (let i = 0; i < 30; i++) await set("ban", String(7000 + i));
+      const settings = (await core.config(admin(), {})).text;
+      expect(settings).toContain("• channels: <#5000>, <#5001>,");
+      expect(settings).toContain("<#5019> and 10 more\n");
+      expect(settings).toContain("<@7019> and 10 more\n");
+      expect(settings.length).toBeLessThan(2000);
+    });
+
     it("max_faces lowers the faces a user may keep (from 1, never above the configured limit)", async () => {
       expect(await set("max_faces", "2")).toContain("max_faces: 2 per user");
       expect((await save("a")).errorCode).toBeUndefined();
@@ -283,9 +314,12 @@ for (const { dialect, skip } of dialects) {
       expect(third.text).toContain("2");
       const zero = await core.config(admin(), { key: "max_faces", value: "0" });
       expect(zero).toMatchObject({ errorCode: "BAD_INPUT" });
-      expect(zero.text).toBe("The number of faces must be a whole number from 1 to 1000, not “0”.");
+      expect(zero.text).toBe("The number of faces must be a whole number from 1 to 5, not “0”.");
       expect(await set("max_faces", "1")).toContain("max_faces: 1 per user");
-      expect(await set("max_faces", "999")).toContain("max_faces: 5 per user");
+      // Above this Mimic's own limit (MAX_TEMPLATES_PER_USER, 5 here) is refused, naming it, not silently capped.
+      const above = await core.config(admin(), { key: "max_faces", value: "999" });
+      expect(above).toMatchObject({ errorCode: "BAD_INPUT", text: "The number of faces must be a whole number from 1 to 5, not “999”." });
+      expect(await set("max_faces", "5")).toContain("max_faces: 5 per user");
       expect((await save("c")).errorCode).toBeUndefined();
       // Another server keeps the configured limit.
       expect((await core.config(admin({ serverId: "g2" }), {})).text).toContain("max_faces: 5 per user");
@@ -324,7 +358,7 @@ for (const { dialect, skip } of dialects) {
         ["quota", "1000001", "0 to 1000000"],
         ["server_quota", "lots", "0 to 100000000"],
         ["cooldown", "86401", "0 to 86400"],
-        ["max_faces", "x", "1 to 1000"],
+        ["max_faces", "x", "1 to 5"],
       ] as const) {
         const r = await core.config(admin(), { key, value });
         expect(r.errorCode, `${key}=${value}`).toBe("BAD_INPUT");

@@ -93,10 +93,12 @@ export function memoryTemplates(): TemplatePort & { usageRecords: Map<string, nu
       const rest = listOf(o).filter((x) => x !== t);
       if (t.isDefault && rest[0]) rest[0].isDefault = true;
       byOwner.set(key(o), rest);
+      return t.isDefault ? { name: t.name, newDefault: rest[0]?.name ?? null } : { name: t.name };
     },
     async setDefault(o, name) {
       const t = find(o, name);
       for (const x of listOf(o)) x.isDefault = x === t;
+      return { name: t.name };
     },
     async rename(o, from, to) {
       const t = find(o, from);

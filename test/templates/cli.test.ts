@@ -44,7 +44,7 @@ describe("mimic face (CLI)", () => {
     expect(mimic("rm", "astro").code).toBe(0);
     expect(mimic("list").out).toMatch(/^\* grace +\d{4}-/);
     expect(mimic("list", "--user", "42", "--platform", "telegram").out).toMatch(/^\* laugh/);
-    expect(mimic("default", "nope").err).toMatch(/no face named "nope". Your faces: grace/);
+    expect(mimic("default", "nope").err).toMatch(/no face named “nope”. Your faces: grace/);
     // A platform Mimic does not serve saves nobody's face.
     const myspace = mimic("list", "--platform", "myspace");
     expect(myspace.code).not.toBe(0);
@@ -84,7 +84,7 @@ describe("mimic face (CLI)", () => {
 
     // an unknown name: the hint lists them
     const unknown = mimicEnv(env, "default", "nope", ...who);
-    expect(unknown.err).toMatch(/no face named "nope"\. Your faces: grace\. See them with: /);
+    expect(unknown.err).toMatch(/no face named “nope”\. Your faces: grace\. See them with: /);
     const listed = run(hintOf(unknown.err, "See them with: "));
     expect(listed.out).toMatch(/^\* grace/);
 

@@ -183,7 +183,7 @@ describe("enrolment from real photos (face analysis stage)", () => {
     await enrolFace(store.templates, owner, "me", photo);
     const fail = (p: Promise<unknown>) => p.then(() => new MimicError("INTERNAL", "expected a refusal"), (e: unknown) => e as MimicError);
     const taken = await fail(enrolFace(store.templates, owner, "ME", photo));
-    expect(taken.userMessage).toMatch(/already have a face named "me"/);
+    expect(taken.userMessage).toMatch(/already have a face named “me”/);
     const full = await fail(enrolFace(store.templates, owner, "two", photo, { maxTemplates: 1 }));
     expect(full.code).toBe("LIMIT_REACHED");
     const junk = await fail(enrolFace(store.templates, owner, "junk", new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9])));

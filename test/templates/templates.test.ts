@@ -63,7 +63,7 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
     expect(await store.templates.find(carol)).toEqual({ ...listed[1], isDefault: true });
     expect(await store.templates.find(carol, "first")).toEqual({ ...listed[0], isDefault: false });
     // Another user's face of the same name, or the same id on another platform, is never found.
-    await rejects(store.templates.find(carol, "smile"), "NOT_FOUND", /no face named "smile". Your faces: first, second/);
+    await rejects(store.templates.find(carol, "smile"), "NOT_FOUND", /no face named “smile”. Your faces: first, second/);
     await rejects(store.templates.find({ platform: "telegram", userId: "300" }), "NOT_FOUND", /no saved face/);
     await rejects(store.templates.find(bob, "first"), "NOT_FOUND", /no saved face/);
     await store.templates.forgetUser(carol);
@@ -73,7 +73,7 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
     await rejects(store.templates.save(alice, "", fakeTemplate("x")), "BAD_INPUT", /1–32 letters/);
     await rejects(store.templates.save(alice, "a".repeat(33), fakeTemplate("x")), "BAD_INPUT", /33 characters/);
     await rejects(store.templates.save(alice, "no spaces", fakeTemplate("x")), "BAD_INPUT", /other characters/);
-    await rejects(store.templates.save(alice, "sMiLe", fakeTemplate("x")), "BAD_INPUT", /already have a face named "smile"/);
+    await rejects(store.templates.save(alice, "sMiLe", fakeTemplate("x")), "BAD_INPUT", /already have a face named “smile”/);
     expect(await store.templates.count(alice)).toBe(1);
   });
 
@@ -89,11 +89,11 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
     expect((await store.templates.get(alice)).name).toBe("neutral");
     await store.templates.rename(alice, "neutral", "calm");
     expect((await store.templates.get(alice)).name).toBe("calm");
-    await rejects(store.templates.rename(alice, "calm", "smile"), "BAD_INPUT", /already have a face named "smile"/);
-    await rejects(store.templates.rename(alice, "nope", "x"), "NOT_FOUND", /no face named "nope". Your faces: smile, calm, work_photo-2/);
-    expect(await store.templates.remove(alice, "calm")).toEqual({ newDefault: "work_photo-2" });
+    await rejects(store.templates.rename(alice, "calm", "smile"), "BAD_INPUT", /already have a face named “smile”/);
+    await rejects(store.templates.rename(alice, "nope", "x"), "NOT_FOUND", /no face named “nope”. Your faces: smile, calm, work_photo-2/);
+    expect(await store.templates.remove(alice, "Calm")).toEqual({ name: "calm", newDefault: "work_photo-2" });
     expect((await store.templates.get(alice)).name).toBe("work_photo-2");
-    expect(await store.templates.remove(alice, "smile")).toEqual({ newDefault: "work_photo-2" });
+    expect(await store.templates.remove(alice, "smile")).toEqual({ name: "smile" });
     expect((await store.templates.list(alice)).map((t) => t.name)).toEqual(["work_photo-2"]);
   });
 
@@ -211,7 +211,7 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
     // Each call starts only when awaited: a rejection created ahead of its await is reported as unhandled.
     for (const call of [() => store.templates.find(owner, "bo"), () => store.templates.get(owner, "bo"), () => store.templates.rename(owner, "bo", "cy")]) {
       const e = await rejects(call(), "NOT_FOUND");
-      expect(e.userMessage).toBe('You have no face named "bo". Your faces: zed, amy.');
+      expect(e.userMessage).toBe('You have no face named “bo”. Your faces: zed, amy.');
       expect(e.details).toEqual({ reason: "noSuchFace", names: ["zed", "amy"] });
     }
     const full = await rejects(store.templates.save(owner, "cy", fakeTemplate("named-cy"), { maxTemplates: 2 }), "LIMIT_REACHED");
@@ -240,7 +240,7 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
       expect(Buffer.from(got.cropPng).equals(Buffer.from(face.cropPng))).toBe(true);
       expect(Array.from(got.landmarks)).toEqual(Array.from(face.landmarks));
       expect(Array.from(got.embedding)).toEqual(Array.from(face.embedding));
-      await rejects(plain.get(owner, "other"), "NOT_FOUND", /no face named "other"/);
+      await rejects(plain.get(owner, "other"), "NOT_FOUND", /no face named “other”/);
     } finally {
       await client.$disconnect();
     }
