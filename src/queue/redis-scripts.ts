@@ -145,6 +145,17 @@ redis.call('DEL', jobKey)
 return 1
 `;
 
+/**
+ * ARGV: P, id, user. A job its producer gives up on while it runs (or after Redis lost it): the user's slot is
+ * freed and the job removed, so a worker that resumes it later finds it expired and runs nothing.
+ */
+export const ABANDON = `
+local P = ARGV[1]
+redis.call('ZREM', P .. ':user:' .. ARGV[3], ARGV[2])
+redis.call('DEL', P .. ':job:' .. ARGV[2])
+return 1
+`;
+
 /** ARGV: P, id, ticket, result, resultTtlS, eventJson. Frees the user's slot, stores the result, tells the producers. */
 export const FINISH = `
 local P = ARGV[1]

@@ -33,7 +33,7 @@ import {
 } from "./jobs.ts";
 import type { QueueOptions } from "./local.ts";
 import { poolOptions, WorkerPool, type Seat } from "./pool.ts";
-import { CANCEL_WAITING, CLAIM, ENQUEUE, FINISH, GENERATOR_PRIORITY_SHIFT, POSITIONS } from "./redis-scripts.ts";
+import { ABANDON, CANCEL_WAITING, CLAIM, ENQUEUE, FINISH, GENERATOR_PRIORITY_SHIFT, POSITIONS } from "./redis-scripts.ts";
 import { abortError, cancelled, noCapableWorker, queueFull, shuttingDown, timedOut, userLimit } from "./refusals.ts";
 import { ServiceTimes } from "./service-times.ts";
 import { fromWireError, toWireError, type WireError } from "./wire.ts";
@@ -122,6 +122,11 @@ export async function checkRedisReachable(url: string, timeoutMs = REACH_TIMEOUT
 }
 
 /** Refused while the connection to Redis is down: a job enqueued now would wait unseen until it returns. */
+/** A waiting job Redis no longer holds: it restarted without its data (no persistence), and nobody will run it. */
+function lostInQueue(): MimicError {
+  return new MimicError("BUSY", "Mimic's job queue restarted and lost your request. Please send it again.", { details: { reason: "queue-lost" } });
+}
+
 function queueUnreachable(cause?: unknown): MimicError {
   return new MimicError("BUSY", "Mimic cannot reach its job queue right now. Please try again in a minute.", {
     cause,
@@ -170,7 +175,7 @@ function bestEffort(p: Promise<unknown>, what: string): void {
 }
 
 function defineScripts(r: Redis) {
-  const scripts = { mimicEnqueue: ENQUEUE, mimicClaim: CLAIM, mimicCancel: CANCEL_WAITING, mimicFinish: FINISH, mimicPositions: POSITIONS };
+  const scripts = { mimicEnqueue: ENQUEUE, mimicClaim: CLAIM, mimicCancel: CANCEL_WAITING, mimicFinish: FINISH, mimicPositions: POSITIONS, mimicAbandon: ABANDON };
   for (const [name, lua] of Object.entries(scripts)) r.defineCommand(name, { numberOfKeys: 0, lua });
   return r as Redis & Record<keyof typeof scripts, (...args: (string | number | Buffer)[]) => Promise<unknown>>;
 }
@@ -211,12 +216,18 @@ interface Pending {
   resolve: (r: JobResult) => void;
   reject: (e: unknown) => void;
   queuedAt: number;
+  /** When a worker first reported it started (a job resumed after a worker died keeps its first start). */
+  startedAt?: number;
+  /** In Redis (enqueued and ticketed): until then the sweeper leaves it alone. */
+  enqueued?: boolean;
 }
 
 /** Producer side: used by bot processes. */
 export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { ready(): Promise<void> } {
   const P = opts.prefix;
   const maxWaitMs = opts.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+  // A job running this long has outlived a worker's own timeout, a worker dying and another resuming it, and that one's timeout.
+  const runningLimitMs = opts.jobTimeoutMs * 3;
   const cmd = defineScripts(connect(opts.url, true));
   const sub = connect(opts.url);
   const tickets = new Queue(TICKETS, { connection: cmd, prefix: `${P}:bull` });
@@ -280,6 +291,7 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
     if (ev.type === "started") {
       if (p.state === "queued") {
         p.state = "running";
+        p.startedAt = performance.now();
         emit(p, { type: "started", worker: ev.worker });
       }
     } else void collect(ev.id).catch((err) => logger.warn({ err }, "could not read a queue result"));
@@ -300,30 +312,44 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
     });
   }
 
-  // Positions, plus a safety net for missed pub/sub messages (reconnects) and jobs no worker picks up in time.
+  /** Gives up on a job for good: a worker still running it is told to stop, the user's slot is freed, the caller hears `error`. */
+  function abandon(id: string, error: MimicError): void {
+    const p = pending.get(id);
+    if (!p) return;
+    bestEffort(cmd.publish(`${P}:cancel`, id).then(() => cmd.mimicAbandon(P, id, p.opts.userId)), "could not abandon a job");
+    settle(id, (q) => {
+      counters.failed += 1;
+      emit(q, { type: "failed", message: error.userMessage });
+      q.reject(error);
+    });
+  }
+
+  // Positions, plus a safety net: missed pub/sub messages (reconnects), jobs no worker picks up in time, jobs whose
+  // worker died with none to resume them, and jobs Redis lost (restarted without its data). Every caller is answered.
   const sweeper = setInterval(() => {
     void announcePositions().catch((err) => logger.warn({ err }, "could not read queue positions"));
     const now = performance.now();
-    const ids = [...pending.keys()];
+    const ids = [...pending].filter(([, p]) => p.enqueued).map(([id]) => id);
     if (ids.length > 0) {
+      // The job before its result: FINISH stores the one as it deletes the other, so neither read can miss both.
       const check = cmd.pipeline();
-      for (const id of ids) check.exists(`${P}:res:${id}`);
+      for (const id of ids) check.exists(`${P}:job:${id}`).exists(`${P}:res:${id}`);
       void check.exec().then((res) =>
-        res?.forEach(([, n], i) => n === 1 && void collect(ids[i]).catch(() => undefined)),
+        ids.forEach((id, i) => {
+          const [job, result] = [res?.[2 * i], res?.[2 * i + 1]];
+          if (result?.[1] === 1) void collect(id).catch(() => undefined);
+          else if (job && !job[0] && job[1] === 0 && result && !result[0] && pending.get(id)?.state === "queued") abandon(id, lostInQueue());
+        }),
       ).catch(() => undefined);
     }
     for (const [id, p] of pending) {
       if (p.state === "queued" && now - p.queuedAt > maxWaitMs) {
         bestEffort(cmd.mimicCancel(P, id).then((gone) => {
-          if (gone === 1) {
-            settle(id, (q) => {
-              counters.failed += 1;
-              const e = new MimicError("TIMEOUT", "No worker was free to make your image in time. Please try again later.");
-              emit(q, { type: "failed", message: e.userMessage });
-              q.reject(e);
-            });
-          }
+          if (gone === 1) abandon(id, new MimicError("TIMEOUT", "No worker was free to make your image in time. Please try again later."));
         }), "could not time out a waiting job");
+      } else if (p.state === "running" && p.startedAt !== undefined && now - p.startedAt > runningLimitMs) {
+        // Its worker stopped and no other resumed it, or it keeps being resumed: a worker's own timeout cannot answer.
+        abandon(id, new MimicError("TIMEOUT", "Making your image took too long (the worker making it may have stopped). Please try again."));
       }
     }
   }, 1000);
@@ -393,6 +419,7 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
         throw queueUnreachable(cause);
       }
       const p = pending.get(id);
+      if (p) p.enqueued = true;
       if (p && p.state === "queued" && p.lastPosition === undefined) {
         // Only for the first position report: a failed read leaves the job queued without one.
         const { slots } = await liveWorkers(cmd, P).catch(() => ({ slots: 1 }));

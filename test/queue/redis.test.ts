@@ -164,6 +164,57 @@ describe.skipIf(!REDIS)("redis worker shutdown", () => {
   });
 });
 
+describe.skipIf(!REDIS)("redis queue: every caller is answered", () => {
+  test("the only worker killed mid-job: the caller hears TIMEOUT, the user's slot is freed, a new worker serves the next job", async () => {
+    const prefix = newPrefix();
+    const victim = await spawnWorker(prefix);
+    // jobTimeoutMs 1 s: the producer gives a running job 3 s (its worker's timeout, a resume, and that one's).
+    const q = producer(prefix, { jobTimeoutMs: 1000 });
+    await q.ready();
+    try {
+      const marker = join(mkdtempSync(join(tmpdir(), "mimic-queue-")), "started");
+      // The first run spins until killed; no other worker is there to resume it.
+      const outcome = q.submit(memeJob(`once:${marker}`), who("s1", "solo")).then(() => undefined, (e: MimicError) => e);
+      await vi.waitFor(() => expect(existsSync(marker)).toBe(true), { timeout: 60_000, interval: 20 });
+      victim.proc.kill("SIGKILL");
+      const e = await outcome;
+      expect(e?.code).toBe("TIMEOUT");
+      expect(e?.userMessage).toMatch(/took too long \(the worker making it may have stopped\)/);
+      // Not "You already have a request in progress": the slot went with the job.
+      const rescuer = await spawnWorker(prefix);
+      try {
+        expect(isPng(((await q.submit(memeJob(), who("s1", "solo"))) as ImageResult).bytes)).toBe(true);
+      } finally {
+        rescuer.proc.kill("SIGKILL");
+      }
+    } finally {
+      victim.proc.kill("SIGKILL");
+      await q.close({ drainMs: 0 });
+    }
+  }, 120_000);
+
+  test("Redis loses a waiting job (restarted without its data): the caller is told at once, not after the wait limit", async () => {
+    const prefix = newPrefix();
+    const redis = new Redis(REDIS!);
+    const q = producer(prefix, { maxWaitMs: 600_000 });
+    await q.ready();
+    try {
+      let markQueued!: () => void;
+      const queued = new Promise<void>((res) => (markQueued = res));
+      const outcome = q.submit(memeJob(), { ...who("s1", "lost"), onProgress: (e) => e.type === "queued" && markQueued() }).then(() => undefined, (e: MimicError) => e);
+      await queued;
+      // What a restart without persistence does to this deployment's keys (other prefixes on this Redis are left alone).
+      await redis.del(...(await redis.keys(`${prefix}:*`)));
+      const e = await outcome;
+      expect(e?.code).toBe("BUSY");
+      expect(e?.userMessage).toBe("Mimic's job queue restarted and lost your request. Please send it again.");
+    } finally {
+      await q.close({ drainMs: 0 });
+      await redis.quit();
+    }
+  }, 60_000);
+});
+
 describe.skipIf(!REDIS)("redis queue rules across processes", () => {
   let redis: Redis;
   beforeAll(() => {
