@@ -58,4 +58,9 @@ export interface Reply {
   errorCode?: string;
   /** Structured data for adapters that render lists as UI (Telegram inline keyboards, playground). */
   templates?: { name: string; isDefault: boolean }[];
+  /**
+   * With a picture: an adapter calls this when the platform refused to take it (an upload error), so the use
+   * it counted is given back, as for any request that delivered nothing.
+   */
+  undelivered?: () => Promise<void>;
 }

@@ -164,6 +164,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
    */
   async function runJob(ctx: CommandContext, kind: JobKind, job: Job | (() => Promise<Job>), accept?: (r: JobResult) => Promise<void>) {
     const admission: Admission = await moderation.admit(scopeOf(ctx), kind);
+    const refund = () => admission.refund().catch((err: unknown) => logger.warn({ err, requestId: ctx.requestId }, "refund failed"));
     try {
       const result = await queue.submit(typeof job === "function" ? await job() : job, {
         requestId: ctx.requestId,
@@ -174,9 +175,9 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       });
       // A result the chat cannot take, or one that could not be recorded, was not delivered: refunded like a failure.
       await accept?.(result);
-      return result;
+      return { result, refund };
     } catch (e) {
-      await admission.refund().catch((err: unknown) => logger.warn({ err, requestId: ctx.requestId }, "refund failed"));
+      await refund();
       // A refusal by the NSFW gate is counted (usage report) instead of the use it replaces.
       if (isMimicError(e) && e.code === "UNSAFE_CONTENT") {
         logger.warn({ requestId: ctx.requestId, platform: ctx.platform, serverId: ctx.serverId, stage: e.details?.stage }, "nsfw gate refused a request");
@@ -248,7 +249,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         outputSha256: sha256(r.bytes),
       });
     };
-    const result = await runJob(ctx, kind, job, accept);
+    const { result, refund } = await runJob(ctx, kind, job, accept);
     if (result.kind === "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "enrol result for a render job" });
     const ext = result.mime === "image/gif" ? "gif" : result.mime === "video/mp4" ? "mp4" : "png";
     const notes = [...(stillInstead ? ["Animations are switched off here, so this is a still."] : []), ...(result.notes ?? [])];
@@ -256,6 +257,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       text: [`Here you go, using your face “${summary.name}”.`, ...notes].join(" "),
       ephemeral: false,
       file: { bytes: result.bytes, mime: result.mime, name: `mimic-${summary.name.replace(/[^\p{L}\p{N}_-]+/gu, "_")}.${ext}`, width: result.width, height: result.height },
+      undelivered: refund,
     };
   }
 
@@ -288,7 +290,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const name = checkTemplateName(input.name);
         const image = await load(ctx, input.image);
         const gate = await moderation.settings(scopeOf(ctx));
-        const result = await runJob(ctx, "enrol", { kind: "enrol", image, ...(gate.nsfwFilter ? { nsfwThreshold: gate.nsfwThreshold } : {}) });
+        const { result } = await runJob(ctx, "enrol", { kind: "enrol", image, ...(gate.nsfwFilter ? { nsfwThreshold: gate.nsfwThreshold } : {}) });
         if (result.kind !== "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "render result for enrol" });
         const saved = await templates.save(ownerOf(ctx), name, result.face, scopeOf(ctx));
         const quality = result.face.qualityNote ? ` (${result.face.qualityNote.replace(/\.$/, "")})` : "";
@@ -354,13 +356,19 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       guarded(ctx, async () => {
         if (!confirm) {
           return {
-            text: "This permanently deletes all your saved faces and your usage history. Confirm to go ahead.",
+            text: "This permanently deletes all your saved faces and your usage history (your last 24 hours' uses a day later: they count towards the limits). Confirm to go ahead.",
             ephemeral: true,
           };
         }
         const removed = await templates.forgetUser(ownerOf(ctx));
+        const held = removed.heldRecords ?? 0;
+        // Said plainly: the last day's uses stay until they stop counting towards the limits, then go too.
+        const holding =
+          held === 0 ? "" : held === 1
+            ? " The 1 use you made in the last 24 hours still counts towards daily limits and cooldowns: its record is deleted a day after it was made."
+            : ` The ${held} uses you made in the last 24 hours still count towards daily limits and cooldowns: their records are deleted a day after they were made.`;
         return {
-          text: `Done: deleted ${removed.templates} saved face${removed.templates === 1 ? "" : "s"} and ${removed.usageRecords} usage record${removed.usageRecords === 1 ? "" : "s"}. Mimic keeps nothing else about you.`,
+          text: `Done: deleted ${removed.templates} saved face${removed.templates === 1 ? "" : "s"} and ${removed.usageRecords} usage record${removed.usageRecords === 1 ? "" : "s"}.${holding} Mimic keeps nothing else about you.`,
           ephemeral: true,
         };
       }),

@@ -46,7 +46,7 @@ export interface TemplatePort {
   setDefault(owner: Owner, name: string): Promise<{ name: string }>;
   rename(owner: Owner, from: string, to: string): Promise<void>;
   /** Deletes every template and every usage record of the user; returns what was removed. */
-  forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number }>;
+  forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number; heldRecords?: number }>;
 }
 
 // ---------------------------------------------------------------- moderation

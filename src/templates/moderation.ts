@@ -112,6 +112,19 @@ const COMMAND_NAMES: Record<string, string> = { animated: "Animated results (GIF
 /** Usage records are kept this many days (reports look back 30). */
 export const USAGE_RETENTION_DAYS = 90;
 
+/** Marks a forgotten user's recent use (see forgetUser); quotas and cooldowns count every row, whatever its command. */
+export const FORGOTTEN = "forgotten:";
+/** How long a forgotten user's uses are held: the longest window a quota (a UTC day) or cooldown (≤ 24 h) reads. */
+export const FORGOTTEN_HOLD_MS = 86_400_000;
+
+/** Deletes forgotten users' held uses once they are a day old; returns how many. */
+export async function pruneForgottenUsage(db: Pick<Db, "usageEvent">, now: number): Promise<number> {
+  return (await db.usageEvent.deleteMany({ where: { command: { startsWith: FORGOTTEN }, atMs: { lt: BigInt(now - FORGOTTEN_HOLD_MS) } } })).count;
+}
+
+/** How often admissions prune forgotten users' held uses (see TemplateStore.forgetUser). */
+const FORGOTTEN_PRUNE_EVERY_MS = 3_600_000;
+
 export class Moderation {
   constructor(
     private readonly db: Db,
@@ -263,8 +276,17 @@ export class Moderation {
    */
   async admit(scope: Scope, command: string): Promise<Admission> {
     checkIdentity(scope.platform, scope.userId);
-    return this.gate.run(() => this.admitNow(scope, command));
+    const admission = await this.gate.run(() => this.admitNow(scope, command));
+    // A forgotten user's held uses go once a day old, checked at most hourly while the bot is in use.
+    const now = this.now();
+    if (now - this.lastForgottenPrune >= FORGOTTEN_PRUNE_EVERY_MS) {
+      this.lastForgottenPrune = now;
+      await this.exclusive(() => pruneForgottenUsage(this.db, now));
+    }
+    return admission;
   }
+
+  private lastForgottenPrune = Number.NEGATIVE_INFINITY;
 
   private async admitNow(scope: Scope, command: string): Promise<Admission> {
     const rules = await this.checkNow(scope, command);
@@ -384,7 +406,9 @@ export class Moderation {
    */
   async pruneUsage(keepDays = USAGE_RETENTION_DAYS): Promise<number> {
     const oldest = utcDay(this.now()) - Math.max(30, keepDays) + 1;
-    return (await this.exclusive(() => this.db.usageEvent.deleteMany({ where: { day: { lt: oldest } } }))).count;
+    const old = (await this.exclusive(() => this.db.usageEvent.deleteMany({ where: { day: { lt: oldest } } }))).count;
+    this.lastForgottenPrune = this.now();
+    return old + (await this.exclusive(() => pruneForgottenUsage(this.db, this.lastForgottenPrune)));
   }
 
   /** A write unit: queued on SQLite, retried on transient conflicts. */

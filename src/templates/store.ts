@@ -79,7 +79,7 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
   return {
     dialect: target.dialect,
     description: describeTarget(target),
-    templates: new TemplateStore(db, maxTemplatesPerUser, gate, blobs),
+    templates: new TemplateStore(db, maxTemplatesPerUser, gate, blobs, opts.now),
     moderation,
     audit,
     async close() {

@@ -6,6 +6,7 @@
  */
 import { MimicError } from "../errors.ts";
 import { Prisma } from "../generated/sqlite/client.ts";
+import { FORGOTTEN, FORGOTTEN_HOLD_MS, pruneForgottenUsage } from "./moderation.ts";
 import type { Db } from "./db/client.ts";
 import type { BlobReader } from "./db/blobs.ts";
 import { passThrough, type Gate } from "./db/gate.ts";
@@ -56,6 +57,7 @@ export class TemplateStore {
     private readonly gate: Gate = passThrough,
     /** Fast lane for the binary columns (see db/blobs.ts); without one they come through Prisma. */
     private readonly blobs?: BlobReader,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /**
@@ -222,10 +224,13 @@ export class TemplateStore {
   }
 
   /**
-   * Forget-me: deletes every template, the user record and every usage record of this user on every
-   * server. A server's ban of the user is kept (it is the server's decision; see prisma/schema.prisma).
+   * Forget-me: deletes every template, the user record, the audit rows and the usage records of this user on
+   * every server. A server's ban is kept (the server's decision; see prisma/schema.prisma), and so, for a day,
+   * are the uses of the last 24 hours: quotas and cooldowns count them, and deleting them let anyone reset
+   * their limits by forgetting and saving a face again. They are marked (FORGOTTEN) and deleted once a day old
+   * (pruneForgottenUsage: here, at start-up and hourly on admission).
    */
-  async forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number }> {
+  async forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number; heldRecords: number }> {
     checkIdentity(owner.platform, owner.userId);
     return this.exclusive(() =>
       this.db.$transaction(async (tx) => {
@@ -236,10 +241,15 @@ export class TemplateStore {
           templates = (await tx.template.deleteMany({ where: { userId: user.id } })).count;
           await tx.user.delete({ where: { id: user.id } });
         }
-        const usage = await tx.usageEvent.deleteMany({ where: { platform: owner.platform, platformUserId: owner.userId } });
+        const dayAgo = BigInt(this.now() - FORGOTTEN_HOLD_MS);
+        const usage = await tx.usageEvent.deleteMany({ where: { platform: owner.platform, platformUserId: owner.userId, atMs: { lt: dayAgo } } });
+        await tx.$executeRaw`UPDATE usage_events SET command = CAST(${FORGOTTEN} AS TEXT) || command
+          WHERE platform = ${owner.platform} AND platform_user_id = ${owner.userId} AND at_ms >= ${dayAgo} AND command NOT LIKE ${`${FORGOTTEN}%`}`;
+        const heldRecords = await tx.usageEvent.count({ where: { platform: owner.platform, platformUserId: owner.userId, command: { startsWith: FORGOTTEN } } });
         // The audit trail's rows are records of this user's use too.
         const audit = await tx.auditEvent.deleteMany({ where: { platform: owner.platform, platformUserId: owner.userId } });
-        return { templates, usageRecords: usage.count + audit.count };
+        await pruneForgottenUsage(tx, this.now());
+        return { templates, usageRecords: usage.count + audit.count, heldRecords };
       }),
     );
   }

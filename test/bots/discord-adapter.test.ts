@@ -126,4 +126,48 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     // And the bot keeps serving.
     expect(content(await answer(fake.slash(ALICE, "face", [sub("list")])))).toMatch(/no saved faces/);
   });
+
+  it("when Discord refuses the finished picture, “Working on it…” goes away and the user is told the meme was refused", async () => {
+    await saveFace(ALICE, "me");
+    const reaction = fake.addAttachment(REACTION_LAUGH_JPG, "laugh.jpg", "image/jpeg");
+    // The edit carrying the picture is refused (413 Request Entity Too Large).
+    fake.failNext((c) => c.method === "PATCH" && c.files.length > 0, 413);
+    const i = fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction] });
+    const told = await fake.waitFor((c) => c.method === "POST" && c.path.includes(`/webhooks/${fake.appId}/${i.token}`));
+    expect(content(told)).toBe(
+      "Your meme was made, but Discord refused to take it (it is probably too large). Try again with a smaller or shorter reaction image.",
+    );
+    expect(flagsOf(told)).toBe(EPHEMERAL);
+
+    const calls = fake.callsFor(i.token);
+    const refused = calls.findIndex((c) => c.method === "PATCH" && c.files.length > 0);
+    expect(calls[refused]?.status).toBe(413);
+    // The public message is deleted after the refusal instead of staying on its last progress text.
+    const deleted = calls.findIndex((c, n) => n > refused && c.method === "DELETE" && c.path.endsWith("/messages/@original"));
+    expect(deleted, calls.map((c) => `${c.method} ${content(c)}`).join("\n")).toBeGreaterThan(refused);
+    // Nothing was delivered, so the use is given back.
+    expect(content(await answer(fake.slash(ALICE, "mimic", [sub("usage")])))).toMatch(/^Today you made 0 memes/);
+  });
+
+  it("“Mimic this” and /meme take the first attachment Mimic can read; only unreadable ones are refused", async () => {
+    await saveFace(ALICE, "me");
+    const svg = fake.addAttachment(new TextEncoder().encode("<svg xmlns='http://www.w3.org/2000/svg'/>"), "a.svg", "image/svg+xml");
+    // An iPhone photo: an ISO-BMFF "ftypheic" header.
+    const heic = fake.addAttachment(new Uint8Array([0, 0, 0, 0x18, 0x66, 0x74, 0x79, 0x70, 0x68, 0x65, 0x69, 0x63, 0, 0, 0, 0]), "IMG_0001.HEIC", "image/heic");
+    const jpg = fake.addAttachment(REACTION_LAUGH_JPG, "b.jpg", "image/jpeg");
+
+    for (const first of [svg, heic]) {
+      const made = await answer(fake.contextMenu(ALICE, fake.message(BOB, [first, jpg])));
+      expect(made.files, `${first.filename}: ${content(made)}`).toHaveLength(1);
+    }
+    // /meme without an attachment reads the channel's latest message the same way.
+    fake.channelMessages = [fake.message(BOB, [heic, jpg])];
+    const latest = await answer(fake.slash(ALICE, "meme", []));
+    expect(latest.files, content(latest)).toHaveLength(1);
+
+    // Nothing readable: the clear refusal, naming the formats that work.
+    const refused = await answer(fake.contextMenu(ALICE, fake.message(BOB, [svg, heic])));
+    expect(refused.files).toHaveLength(0);
+    expect(content(refused)).toMatch(/not a picture I can use.*JPEG, PNG, WebP or GIF/);
+  });
 });

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ANONYMOUS_SENDER_REPLY, BUTTON_NOT_YOURS, UPLOAD_FAILED_REPLY, buttonData, createTelegramBot, type TelegramBot } from "../../src/bots/telegram/bot.ts";
 import type { CommandContext, Core, Reply, ReplyFile } from "../../src/core/index.ts";
 import { FakeTelegram, uploadedFile } from "../helpers/fake-telegram.ts";
@@ -50,13 +50,15 @@ describe("Telegram adapter: who a command acts for", () => {
   let calls: CoreCall[];
   /** The file the recording core's meme() answers with. */
   let memeFile: ReplyFile | undefined;
+  let undelivered: () => Promise<void>;
 
   beforeEach(async () => {
     fake = await FakeTelegram.start();
     calls = [];
     memeFile = undefined;
+    undelivered = vi.fn(async () => undefined);
     const core = recordingCore(calls, {
-      meme: () => ({ text: "", ephemeral: false, file: memeFile }),
+      meme: () => ({ text: "", ephemeral: false, file: memeFile, undelivered }),
       faceList: (ctx) => ({ text: `faces of ${ctx.userId}`, ephemeral: false, templates: [{ name: "me", isDefault: true }] }),
     });
     bot = createTelegramBot({ core, token: fake.token, apiRoot: fake.apiRoot });
@@ -171,6 +173,8 @@ describe("Telegram adapter: who a command acts for", () => {
     fake.sendCommand(GROUP, ALICE, "/meme", reaction);
     expect((await text).params.text).toBe(UPLOAD_FAILED_REPLY);
     expect(fake.calls.filter((c) => c.method === "sendPhoto")).toHaveLength(2);
+    // The core is told, so it gives the use back (only for the refused upload).
+    expect(undelivered).toHaveBeenCalledOnce();
   });
 });
 

@@ -91,17 +91,18 @@ for (const { dialect, skip } of dialects) {
       // Without an audit trail a meme leaves one usage record (with it, its audit row is one more).
       const bare = createCore({ templates: storeTemplates(store), moderation: storeModeration(store), queue }, { maxInputBytes: 25 * MIB });
       expect((await bare.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) })).file).toBeDefined();
+      // The meme just made still counts towards the limits: its record is held for a day, and the reply says so.
       expect((await core.forgetMe(ctx(), { confirm: true })).text).toBe(
-        "Done: deleted 1 saved face and 1 usage record. Mimic keeps nothing else about you.",
+        "Done: deleted 1 saved face and 0 usage records. The 1 use you made in the last 24 hours still counts towards daily limits and cooldowns: its record is deleted a day after it was made. Mimic keeps nothing else about you.",
       );
       await save("a");
       await save("b");
       await meme();
-      expect((await core.forgetMe(ctx(), { confirm: true })).text).toMatch(/^Done: deleted 2 saved faces and 2 usage records\./);
+      expect((await core.forgetMe(ctx(), { confirm: true })).text).toMatch(/^Done: deleted 2 saved faces and 1 usage record\. The 2 uses you made in the last 24 hours still count /);
       await save("c");
-      expect((await core.forgetMe(ctx(), { confirm: true })).text).toMatch(/^Done: deleted 1 saved face and 0 usage records\./);
+      expect((await core.forgetMe(ctx(), { confirm: true })).text).toMatch(/^Done: deleted 1 saved face and 0 usage records\. The 2 uses/);
       const ask = await core.forgetMe(ctx(), { confirm: false });
-      expect(ask).toEqual({ text: "This permanently deletes all your saved faces and your usage history. Confirm to go ahead.", ephemeral: true });
+      expect(ask).toEqual({ text: "This permanently deletes all your saved faces and your usage history (your last 24 hours' uses a day later: they count towards the limits). Confirm to go ahead.", ephemeral: true });
     });
 
     it("a thumbnail of a saved face fits 96 px; a missing face is NOT_FOUND", async () => {

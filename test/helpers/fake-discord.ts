@@ -321,6 +321,16 @@ export class FakeDiscord {
     }
     const api = path.replace(/^\/api\/v10/, "");
     let m: RegExpMatchArray | null;
+    // Like Discord: message content over 2,000 characters is refused (Invalid Form Body).
+    const sent = (api.includes("/callback") ? (call.json as { data?: { content?: unknown } } | undefined)?.data?.content : (call.json as Record<string, unknown> | undefined)?.content);
+    if (typeof sent === "string" && [...sent].length > CONTENT_MAX) {
+      call.status = 400;
+      return send(400, {
+        message: "Invalid Form Body",
+        code: 50035,
+        errors: { content: { _errors: [{ code: "BASE_TYPE_MAX_LENGTH", message: `Must be ${CONTENT_MAX} or fewer in length.` }] } },
+      });
+    }
     if (api === "/gateway/bot") {
       return send(200, {
         url: this.base.replace("http", "ws"),
@@ -366,6 +376,9 @@ export class FakeDiscord {
   }
 
 }
+
+/** Discord's limit on a message's content, in characters. */
+export const CONTENT_MAX = 2000;
 
 /** Progress edits ("In the queue…", "Working on it…") are not final answers. */
 function isProgressText(c: RestCall): boolean {

@@ -128,34 +128,58 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
     expect(list.filter((t) => t.isDefault)).toHaveLength(1);
   });
 
-  it.skipIf(skip)("forget-me removes every template, the user and all usage records, on every server, and nothing of others", async () => {
-    const dave = { platform: "discord", userId: "dave" };
-    await store.templates.save(dave, "a", fakeTemplate("d1"));
-    await store.templates.save(dave, "b", fakeTemplate("d2"));
-    for (const serverId of ["g1", "g2", null]) {
-      await store.moderation.admit({ ...dave, serverId, channelId: null }, "meme");
-      await store.moderation.admit({ ...bob, serverId, channelId: null }, "meme");
+  it.skipIf(skip)("forget-me removes every template, the user and all usage records, on every server, and nothing of others; the last day's uses count until a day old", async () => {
+    // A store on the same database with its own clock: the last 24 hours' uses are held, older ones go at once.
+    const T0 = Date.UTC(2026, 5, 10, 12);
+    let clock = T0 - 2 * 86_400_000;
+    const timed = await openStore(db.url, { maxTemplatesPerUser: 4, now: () => clock });
+    try {
+      const dave = { platform: "discord", userId: "dave" };
+      await timed.templates.save(dave, "a", fakeTemplate("d1"));
+      await timed.templates.save(dave, "b", fakeTemplate("d2"));
+      for (const when of [T0 - 2 * 86_400_000, T0]) {
+        clock = when;
+        for (const serverId of ["g1", "g2", null]) {
+          await timed.moderation.admit({ ...dave, serverId, channelId: null }, "meme");
+          await timed.moderation.admit({ ...bob, serverId, channelId: null }, "meme");
+        }
+      }
+      await timed.moderation.updateRules({ platform: "discord", serverId: "g1", isAdmin: true }, { cooldownSeconds: 0, dailyQuotaPerUser: 1 });
+      const before = await db.query<{ n: number }>("SELECT COUNT(*) AS n FROM templates");
+
+      clock = T0 + 3_600_000;
+      expect(await timed.templates.forgetUser(dave)).toEqual({ templates: 2, usageRecords: 3, heldRecords: 3 });
+      // Forgetting is no way around the limits: today's meme on g1 still uses up dave's quota of 1 there.
+      await rejects(timed.moderation.admit({ ...dave, serverId: "g1", channelId: null }, "meme"), "QUOTA_EXCEEDED");
+
+      // Look at EVERY table directly: only the held uses still mention dave, marked as forgotten.
+      const mentionsDave = (r: unknown) => Object.values(r as Record<string, unknown>).some((v) => v === "dave");
+      const daveRows = async () => {
+        const rows: Record<string, unknown[]> = {};
+        for (const table of STORE_TABLES) rows[table] = (await db.query(`SELECT * FROM ${table}`)).filter(mentionsDave);
+        return rows;
+      };
+      const held = await daveRows();
+      for (const table of STORE_TABLES) expect(held[table], table).toHaveLength(table === "usage_events" ? 3 : 0);
+      expect(held.usage_events!.map((r) => (r as { command: string }).command)).toEqual(["forgotten:meme", "forgotten:meme", "forgotten:meme"]);
+      const userIds = new Set((await db.query("SELECT * FROM users")).map((u) => Number((u as { id: unknown }).id)));
+      for (const t of await db.query("SELECT * FROM templates")) expect(userIds.has(Number((t as { user_id: unknown }).user_id))).toBe(true);
+      expect(Number((await db.query<{ n: number }>("SELECT COUNT(*) AS n FROM templates"))[0].n)).toBe(Number(before[0].n) - 2);
+
+      // A day on, the next admission (hourly) deletes them: nothing mentions dave.
+      clock = T0 + 25 * 3_600_000;
+      await timed.moderation.admit({ ...bob, serverId: "g2", channelId: null }, "meme");
+      const gone = await daveRows();
+      for (const table of STORE_TABLES) expect(gone[table], table).toEqual([]);
+      // bob is untouched
+      expect(await timed.templates.list(bob)).toHaveLength(1);
+      expect((await timed.moderation.userUsage({ ...bob, serverId: "g1", channelId: null })).usedToday).toBe(0);
+      expect(Number((await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM usage_events WHERE platform_user_id = '${bob.userId}'`))[0].n)).toBe(7);
+      // forgetting someone unknown is fine
+      expect(await timed.templates.forgetUser({ platform: "discord", userId: "ghost" })).toEqual({ templates: 0, usageRecords: 0, heldRecords: 0 });
+    } finally {
+      await timed.close();
     }
-    await store.moderation.updateRules({ platform: "discord", serverId: "g1", isAdmin: true }, { cooldownSeconds: 0 });
-    const before = await db.query<{ n: number }>("SELECT COUNT(*) AS n FROM templates");
-
-    expect(await store.templates.forgetUser(dave)).toEqual({ templates: 2, usageRecords: 3 });
-
-    // Look at EVERY table directly: no row may mention dave any more.
-    const rows: Record<string, unknown[]> = {};
-    for (const table of STORE_TABLES) rows[table] = await db.query(`SELECT * FROM ${table}`);
-    const mentionsDave = (r: unknown) => Object.values(r as Record<string, unknown>).some((v) => v === "dave");
-    for (const table of STORE_TABLES) expect(rows[table].filter(mentionsDave), table).toEqual([]);
-    const daveUserIds = new Set<unknown>(); // his user row is gone, so no template may point to a missing user
-    const userIds = new Set(rows.users.map((u) => Number((u as { id: unknown }).id)));
-    for (const t of rows.templates) expect(userIds.has(Number((t as { user_id: unknown }).user_id))).toBe(true);
-    expect(daveUserIds.size).toBe(0);
-    expect(Number((await db.query<{ n: number }>("SELECT COUNT(*) AS n FROM templates"))[0].n)).toBe(Number(before[0].n) - 2);
-    // bob is untouched
-    expect(await store.templates.list(bob)).toHaveLength(1);
-    expect((await store.moderation.userUsage({ ...bob, serverId: "g1", channelId: null })).usedToday).toBe(1);
-    // forgetting someone unknown is fine
-    expect(await store.templates.forgetUser({ platform: "discord", userId: "ghost" })).toEqual({ templates: 0, usageRecords: 0 });
   });
 
   it.skipIf(skip)("forget-me keeps a server's ban (the only trace: platform id, server, reason)", async () => {

@@ -54,9 +54,15 @@ interface ImageCandidate {
 const IMAGE_EXT = /\.(png|jpe?g|gif|webp|mp4|webm|mov)(\?|$)/i;
 /** Pictures, and videos (GIF-picker GIFs are MP4 or WebM, phone clips QuickTime): the bytes are sniffed later. */
 const isReactionType = (t: string) => /^(image|video)\//i.test(t.trim());
+/** The types the core reads (QuickTime is an MP4-family container); SVG, HEIC and the like are pictures it cannot. */
+const isReadableType = (t: string) => /^(image\/(png|jpe?g|gif|webp)|video\/(mp4|webm|quicktime))$/i.test(t.split(";")[0]!.trim());
 
 function firstImage(candidates: ImageCandidate[]): ImageInput | undefined {
-  const c = candidates.find((a) => (a.contentType ? isReactionType(a.contentType) : IMAGE_EXT.test(a.name ?? a.url)));
+  const readable = (a: ImageCandidate) => (a.contentType ? isReadableType(a.contentType) : IMAGE_EXT.test(a.name ?? a.url));
+  const reaction = (a: ImageCandidate) => (a.contentType ? isReactionType(a.contentType) : IMAGE_EXT.test(a.name ?? a.url));
+  // A message with an SVG or HEIC before a JPEG: use the JPEG. Only unreadable pictures: pass the first on,
+  // so the core tells the user which formats work.
+  const c = candidates.find(readable) ?? candidates.find(reaction);
   return c && { kind: "url", url: c.url, declaredSize: c.size, declaredMime: c.contentType ?? undefined, name: c.name };
 }
 
@@ -83,6 +89,23 @@ function imageOfApiMessage(m: APIMessage): ImageInput | undefined {
     ...(m.embeds ?? []).flatMap((e) => embedImages(e.image?.proxy_url, e.video?.proxy_url, e.thumbnail?.proxy_url)),
   ]);
 }
+
+/** Discord refuses message content over 2,000 characters. */
+export const DISCORD_CONTENT_MAX = 2000;
+
+/**
+ * A safety net under the core's own caps: an over-long text is cut to fit (with "…") rather than refused
+ * by Discord. Cut by UTF-16 units, never inside a surrogate pair, so it fits however Discord counts.
+ */
+export function fitContent(text: string): string {
+  if (text.length <= DISCORD_CONTENT_MAX) return text;
+  let cut = text.slice(0, DISCORD_CONTENT_MAX - 1);
+  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
+  return `${cut}…`;
+}
+
+export const UPLOAD_FAILED_REPLY =
+  "Your meme was made, but Discord refused to take it (it is probably too large). Try again with a smaller or shorter reaction image.";
 
 const NO_IMAGE: Reply = {
   text: "I need a reaction image: attach one to the command, or right-click (long-press) a message with a picture → Apps → “Mimic this”.",
@@ -113,7 +136,11 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
       const messages = (await client.rest.get(Routes.channelMessages(channelId), {
         query: new URLSearchParams({ limit: "20" }),
       })) as APIMessage[];
+      const appId = client.application?.id ?? client.user?.id;
       for (const m of messages) {
+        // Mimic's own results are not the picture the user means: skip its messages and interaction responses.
+        const isResponse = !!(m.interaction_metadata ?? m.interaction) && (m.application_id ?? m.webhook_id) === appId;
+        if (m.author.id === client.user?.id || isResponse) continue;
         const img = imageOfApiMessage(m);
         if (img) return img;
       }
@@ -126,13 +153,24 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
   /** Sends a core Reply as the response to a deferred interaction; failures become ephemeral follow-ups. */
   async function deliver(i: RepliableInteraction, reply: Reply, deferredEphemeral: boolean): Promise<void> {
     const files = reply.file ? [{ attachment: Buffer.from(reply.file.bytes), name: reply.file.name }] : [];
-    if (reply.ephemeral && !deferredEphemeral) {
-      // The deferral was public ("Mimic is thinking…"): remove it and answer privately.
-      await i.deleteReply().catch(() => undefined);
-      await i.followUp({ content: reply.text, files, flags: MessageFlags.Ephemeral });
-      return;
+    const content = fitContent(reply.text);
+    try {
+      if (reply.ephemeral && !deferredEphemeral) {
+        // The deferral was public ("Mimic is thinking…"): remove it and answer privately.
+        await i.deleteReply().catch(() => undefined);
+        await i.followUp({ content, files, flags: MessageFlags.Ephemeral });
+        return;
+      }
+      await i.editReply({ content, files });
+    } catch (err) {
+      if (!reply.file) throw err;
+      // The picture exists but Discord refused the upload: drop the public "Working on it…" and say so privately.
+      const f = reply.file;
+      logger.error({ err, mime: f.mime, bytes: f.bytes.byteLength, width: f.width, height: f.height, interaction: i.id }, "discord upload failed");
+      await reply.undelivered?.();
+      if (!deferredEphemeral) await i.deleteReply().catch(() => undefined);
+      await i.followUp({ content: UPLOAD_FAILED_REPLY, flags: MessageFlags.Ephemeral });
     }
-    await i.editReply({ content: reply.text, files });
   }
 
   /** Commands that render: public deferral, progress edits, then the picture. */

@@ -201,6 +201,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       } catch (err) {
         // The result exists but Telegram refused it: the user must still hear back.
         logger.error({ err, mime: f.mime, bytes: f.bytes.byteLength, width: f.width, height: f.height }, "telegram upload failed");
+        await reply.undelivered?.();
         await ctx.api.sendMessage(chatId, UPLOAD_FAILED_REPLY, replyTo);
       }
       return;
@@ -295,9 +296,10 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         return;
       }
       case "forget":
+        // The core's own question (what is deleted, and when), answered with buttons instead of a flag.
         await send(
           ctx,
-          { text: "This permanently deletes all your saved faces and your usage history.", ephemeral: true },
+          await core.forgetMe(await contextOf(ctx, false), { confirm: false }),
           {
             keyboard: new InlineKeyboard()
               .text("Yes, delete everything", buttonData("forget", ctx.from!.id, "yes"))

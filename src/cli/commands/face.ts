@@ -75,7 +75,8 @@ export function register(program: Command): void {
           throw new MimicError("BAD_INPUT", `This deletes every saved face and usage record of ${o.platform}:${o.user}. To confirm, run: mimic face forget --yes${whoFlags(o)}`);
         }
         const r = await store.templates.forgetUser(owner(o));
-        process.stdout.write(`forgot ${o.platform}:${o.user}: ${r.templates} templates, ${r.usageRecords} usage records deleted\n`);
+        const held = r.heldRecords > 0 ? `; ${r.heldRecords} uses of the last 24 hours held until a day old (they count towards quotas and cooldowns)` : "";
+        process.stdout.write(`forgot ${o.platform}:${o.user}: ${r.templates} templates, ${r.usageRecords} usage records deleted${held}\n`);
       }),
     );
 }
