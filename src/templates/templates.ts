@@ -309,11 +309,17 @@ function toSummary(r: { id: number; name: string; createdAt: Date; cropSize: num
  * database write lock on SQLite (taken now rather than upgraded later, which could fail with BUSY).
  */
 async function lockUser(tx: Tx, owner: Owner, create: boolean): Promise<{ id: number; defaultTemplateId: number | null } | null> {
-  if (create) {
-    await tx.$executeRaw`INSERT INTO users (platform, platform_user_id) VALUES (${owner.platform}, ${owner.userId})
-      ON CONFLICT (platform, platform_user_id) DO NOTHING`;
+  // On PostgreSQL a forget-me committing between the INSERT (which found the row) and the UPDATE leaves nothing to
+  // lock: creating again then makes a fresh row. A few rounds, as each needs another forget to lose.
+  let locked = 0;
+  for (let round = 0; round < 3 && locked === 0; round++) {
+    if (create) {
+      await tx.$executeRaw`INSERT INTO users (platform, platform_user_id) VALUES (${owner.platform}, ${owner.userId})
+        ON CONFLICT (platform, platform_user_id) DO NOTHING`;
+    }
+    locked = await tx.$executeRaw`UPDATE users SET platform = platform WHERE platform = ${owner.platform} AND platform_user_id = ${owner.userId}`;
+    if (!create) break;
   }
-  const locked = await tx.$executeRaw`UPDATE users SET platform = platform WHERE platform = ${owner.platform} AND platform_user_id = ${owner.userId}`;
   if (locked === 0) return null;
   return tx.user.findUnique({
     where: { platform_platformUserId: { platform: owner.platform, platformUserId: owner.userId } },

@@ -97,6 +97,31 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
     expect((await store.templates.list(alice)).map((t) => t.name)).toEqual(["work_photo-2"]);
   });
 
+  it.skipIf(skip)("saves racing a forget-me from other connections never fail for want of the user row", async () => {
+    // Two more stores (their own connections): one saves, one forgets, over and over, interleaving at random.
+    const [saver, forgetter] = await Promise.all([openStore(db.url, { maxTemplatesPerUser: 4 }), openStore(db.url, { maxTemplatesPerUser: 4 })]);
+    const racer = { platform: "discord", userId: "racer" };
+    try {
+      const unexpected: string[] = [];
+      const saves = (async () => {
+        for (let i = 0; i < 60; i++) {
+          await saver.templates.save(racer, `f${i % 3}`, fakeTemplate(`r${i}`)).catch((e: unknown) => {
+            // Taken names and a full list are the only refusals a save may meet here.
+            const code = (e as MimicError).code;
+            if (code !== "BAD_INPUT" && code !== "LIMIT_REACHED") unexpected.push(`${code ?? ""} ${(e as Error).message}`);
+          });
+        }
+      })();
+      const forgets = (async () => {
+        for (let i = 0; i < 60; i++) await forgetter.templates.forgetUser(racer);
+      })();
+      await Promise.all([saves, forgets]);
+      expect(unexpected).toEqual([]);
+    } finally {
+      await Promise.all([saver.close(), forgetter.close()]);
+    }
+  });
+
   it.skipIf(skip)("keeps templates private: nobody else can get, list, rename, default or remove them", async () => {
     await store.templates.save(bob, "bobface", fakeTemplate("bob"));
     expect(await store.templates.list(bob)).toHaveLength(1);
