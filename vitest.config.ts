@@ -22,6 +22,8 @@ export const SLOW = [
   "test/bots/soak.test.ts",
   "test/models/equivalence.test.ts",
   "test/ops/endpoint.test.ts",
+  "test/ops/outages.test.ts",
+  "test/cli/startup-errors.test.ts",
   "test/bots/start.test.ts",
   "test/cli/lazy.test.ts",
   "test/bots/front-door.test.ts",

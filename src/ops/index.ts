@@ -15,6 +15,15 @@ export { startOpsServer, type OpsServer, type ReadinessCheck } from "./server.ts
 const MODELS_DIR = new URL("../../models/", import.meta.url);
 
 /**
+ * One line for /readyz: Prisma's message reports the call and a code frame before the cause on its last line
+ * ("Can't reach database server at …"), which is the part an operator needs.
+ */
+function causeLine(e: unknown): string {
+  const lines = (e instanceof Error ? e.message : String(e)).split("\n").map((l) => l.trim()).filter(Boolean);
+  return lines.at(-1) ?? String(e);
+}
+
+/**
  * What /readyz checks: the models are in place and (in-process queue) every worker process has loaded
  * them; the database answers a query; the queue answers (in Redis mode: Redis is reachable).
  */
@@ -27,7 +36,9 @@ export function readinessChecks(parts: { store: Store; queue: InferenceQueue & {
       await parts.queue.ready?.();
     },
     async database() {
-      await parts.store.templates.list({ platform: "ops", userId: "readyz" });
+      await parts.store.templates.list({ platform: "ops", userId: "readyz" }).catch((e: unknown) => {
+        throw new Error(causeLine(e));
+      });
     },
     async queue() {
       await parts.queue.stats();

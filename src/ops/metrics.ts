@@ -4,7 +4,21 @@
  * queue and the store's ports with the observers in ./observe.ts, which feed these.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { logger } from "../logger.ts";
 import type { QueueStats } from "../queue/jobs.ts";
+
+/** How long a scrape waits for the queue's statistics (Prometheus's own scrape timeout is 10 s by default). */
+const QUEUE_STATS_TIMEOUT_MS = 2_000;
+
+function boundedStats(read: () => Promise<QueueStats>): Promise<QueueStats> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    read(),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${QUEUE_STATS_TIMEOUT_MS} ms`)), QUEUE_STATS_TIMEOUT_MS);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
 
 /** Seconds: from a 5 ms database call to a 2-minute animation. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -75,13 +89,40 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
   };
+  // One read per scrape for the four gauges, bounded: Redis being away must cost the queue gauges, not the whole
+  // scrape (a failed /metrics would look like Mimic being down).
+  let reading: Promise<QueueStats | undefined> | undefined;
+  const statsErrors = new Counter({
+    name: "mimic_queue_stats_errors_total",
+    help: "Scrapes whose queue statistics did not answer (e.g. Redis unreachable); the mimic_queue_* gauges were left out of them.",
+    registers: [registry],
+    async collect() {
+      // Joins (or starts) this scrape's read, so a failure is counted in the scrape it happened in.
+      if (metrics.queueStats) await readStats(metrics.queueStats);
+    },
+  });
+  const readStats = (read: () => Promise<QueueStats>) => {
+    reading ??= boundedStats(read)
+      .catch((err: unknown) => {
+        statsErrors.inc();
+        logger.warn({ err: err instanceof Error ? err.message : String(err) }, "queue statistics did not answer: /metrics leaves the queue gauges out");
+        return undefined;
+      })
+      .finally(() => {
+        reading = undefined;
+      });
+    return reading;
+  };
   const stat = (name: string, help: string, pick: (s: QueueStats) => number) =>
     new Gauge({
       name,
       help,
       registers: [registry],
       async collect() {
-        if (metrics.queueStats) this.set(pick(await metrics.queueStats()));
+        if (!metrics.queueStats) return;
+        const s = await readStats(metrics.queueStats);
+        if (s) this.set(pick(s));
+        else this.remove(); // no sample rather than a stale or made-up one
       },
     });
   stat("mimic_queue_depth", "Jobs waiting for a worker (this process in local mode, the whole deployment in Redis mode).", (s) => s.waiting);

@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .argument("<file-or-sha256>", "a picture Mimic sent, or its hex SHA-256")
     .option("--json", "print machine-readable JSON")
     .action(async (target: string, o: { json?: boolean }) => {
-      const hash = /^(sha-?256:)?[0-9a-fA-F]{64}$/.test(target.trim()) && !(await isFile(target)) ? parseSha256(target) : await hashFile(target);
+      const hash = /^(sha-?256:)?[0-9a-f]{64}$/i.test(target.trim()) && !(await isFile(target)) ? parseSha256(target) : await hashFile(target);
       const store = await openStore();
       try {
         const rows = await store.audit.lookup(hash);

@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Command } from "commander";
@@ -23,6 +24,13 @@ export function register(program: Command): void {
       const drainMs = Number(o.drainMs);
       if (!Number.isFinite(drainMs) || drainMs < 0) throw new MimicError("BAD_INPUT", "--drain-ms must be a number of milliseconds.");
       const handlers = o.handlers ? pathToFileURL(resolve(o.handlers)) : DEFAULT_HANDLERS;
+      // Each worker process imports the module; a missing one would only show as workers restarting forever.
+      if (o.handlers && !statSync(resolve(o.handlers), { throwIfNoEntry: false })?.isFile()) {
+        throw new MimicError(
+          "CONFIG",
+          `Cannot load the job handlers: there is no file “${resolve(o.handlers)}” (--handlers). Give the path of a module that exports \`handlers\`, or leave --handlers out for the built-in pipeline.`,
+        );
+      }
       checkGeneratorAtStartup(config);
       const handle = await startRedisWorker({
         ...queueOptions(config, handlers),

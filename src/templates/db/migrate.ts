@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { MimicError } from "../../errors.ts";
+import { postgresConnectError, sqliteStartupError } from "./errors.ts";
 import { gateFor } from "./gate.ts";
 import { withRetry } from "./retry.ts";
 import type { DatabaseTarget } from "./url.ts";
@@ -62,8 +63,12 @@ function checkApplied(applied: Map<string, string>, migrations: Migration[]): Mi
 export async function migrate(target: DatabaseTarget, migrations = loadMigrations(target.dialect)): Promise<string[]> {
   if (target.dialect === "postgres") return migratePostgres(target, migrations);
   // Same-file work in this process is queued (see gate.ts); the busy timeout then only ever waits for
-  // other processes.
-  return gateFor(target).run(() => migrateSqlite(target.path, migrations));
+  // other processes. The file is first opened and written here: a full, read-only or foreign one is named.
+  return gateFor(target)
+    .run(() => migrateSqlite(target.path, migrations))
+    .catch((e: unknown) => {
+      throw sqliteStartupError(e, target.path);
+    });
 }
 
 async function migrateSqlite(path: string, migrations: Migration[]): Promise<string[]> {
@@ -100,7 +105,10 @@ const MIGRATION_LOCK_KEY = 0x6d696d6963;
 
 async function migratePostgres(target: Extract<DatabaseTarget, { dialect: "postgres" }>, migrations: Migration[]): Promise<string[]> {
   const client = new pg.Client({ connectionString: target.connectionString });
-  await client.connect();
+  // The first contact with the server at start-up: a refusal here is the operator's to fix, not a crash.
+  await client.connect().catch((e: unknown) => {
+    throw postgresConnectError(e, target);
+  });
   const done: string[] = [];
   try {
     // Lock first: even CREATE SCHEMA IF NOT EXISTS races between concurrent starters.

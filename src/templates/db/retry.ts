@@ -4,6 +4,7 @@
  * failure. The unit must be a complete transaction, so retrying it is safe.
  */
 import { MimicError } from "../../errors.ts";
+import { sqliteCode, storageFull } from "./errors.ts";
 
 const TRANSIENT = /SQLITE_BUSY|database is locked|deadlock detected|could not serialize|40P01|40001/i;
 
@@ -35,6 +36,8 @@ export async function withRetry<T>(work: () => Promise<T>, budgetMs = 15_000): P
     try {
       return await work();
     } catch (e) {
+      // The store's writing units come through here: a full disk is told as such (the unit was rolled back whole).
+      if (sqliteCode(e)?.startsWith("SQLITE_FULL")) throw storageFull(e);
       if (!isTransientDbError(e)) throw e;
       if (Date.now() - start > budgetMs) {
         throw new MimicError("BUSY", "The database is busy right now. Please try again in a few seconds.", { cause: e, retryAfterSeconds: 5 });

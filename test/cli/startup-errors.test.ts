@@ -1,0 +1,71 @@
+/**
+ * The real CLI (bin/mimic.mjs, compiled dist/) refuses what it cannot start with as a configuration mistake:
+ * exit 2, one line naming the setting, no stack trace. And `mimic audit` takes a hash however its prefix is cased.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const PG_URL = process.env.TEST_DATABASE_URL;
+const dir = mkdtempSync(join(tmpdir(), "mimic-cli-startup-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs the CLI; the time limit bounds a hang (a worker restarting forever), it measures nothing. */
+function mimic(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      ["bin/mimic.mjs", ...args],
+      { cwd: root, env: { ...process.env, DATA_DIR: join(dir, "data"), DATABASE_URL: "", LOG_LEVEL: "silent", ...env }, timeout: 60_000 },
+      (_err, out, err) => resolve({ code: child.exitCode, out, err }),
+    );
+  });
+}
+
+const noStack = /\n\s+at /;
+
+describe("start-up refusals (the real CLI)", () => {
+  it.skipIf(!PG_URL)("a PostgreSQL database that does not exist: exit 2, DATABASE_URL named with its password masked", async () => {
+    const url = new URL(PG_URL!);
+    url.pathname = "/mimic_cli_does_not_exist";
+    url.password = "s3cret";
+    const r = await mimic({ DATABASE_URL: url.toString() }, "face", "list");
+    url.password = "***";
+    expect(r.err).toBe(
+      `mimic: PostgreSQL at ${url.toString()} (DATABASE_URL) has no database “mimic_cli_does_not_exist”. Create it (e.g. createdb mimic_cli_does_not_exist) or correct DATABASE_URL.\n`,
+    );
+    expect(r.code).toBe(2);
+  });
+
+  it("a file that is not a database: exit 2, naming it", async () => {
+    const file = join(dir, "README.md");
+    writeFileSync(file, "# not a database\n".repeat(100));
+    const r = await mimic({ DATABASE_URL: `file:${file}` }, "face", "list");
+    expect(r.err).toBe(`mimic: ${file} is not a Mimic database (it is not an SQLite file). Point DATABASE_URL at Mimic's database, or move that file out of the way.\n`);
+    expect(r.err).not.toMatch(noStack);
+    expect(r.code).toBe(2);
+  });
+
+  it("`mimic worker` with a handler module that does not exist: exit 2 at once, naming it", async () => {
+    const missing = join(dir, "nope.mjs");
+    const r = await mimic({ QUEUE_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:1", QUEUE_WORKERS: "1", QUEUE_PREFIX: `mimictest-handlers-${process.pid}` }, "worker", "--handlers", missing);
+    expect(r.err).toBe(
+      `mimic: Cannot load the job handlers: there is no file “${missing}” (--handlers). Give the path of a module that exports \`handlers\`, or leave --handlers out for the built-in pipeline.\n`,
+    );
+    expect(r.code).toBe(2);
+  });
+});
+
+describe("mimic audit", () => {
+  it("reads an upper-case SHA256: prefix as a hash, not as a file name", async () => {
+    const hex = "AB".repeat(32);
+    const r = await mimic({}, "audit", `SHA256:${hex}`);
+    expect(r.err).toBe("");
+    expect(r.out).toBe(`${hex.toLowerCase()}: not in the audit trail (kept 30 days).\n`);
+    expect(r.code).toBe(0);
+  });
+});
