@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDiscordBot, type DiscordBot } from "../../src/bots/discord/bot.ts";
-import type { Core, ImageInput, Reply } from "../../src/core/index.ts";
+import type { ImageInput, Reply } from "../../src/core/index.ts";
+import { scriptedCore } from "../helpers/scripted-core.ts";
 import { ALICE, BOB, CONTENT_MAX, EPHEMERAL, FakeDiscord, content, flagsOf, sub } from "../helpers/fake-discord.ts";
 
 /**
@@ -23,22 +24,10 @@ describe("Discord adapter: delivery and the channel's latest picture", () => {
     images = [];
     memeReply = { text: "meme made", ephemeral: false };
     usageReply = { text: "usage", ephemeral: true };
-    const unused = async (): Promise<Reply> => ({ text: "unused", ephemeral: true });
-    const core: Core = {
+    const core = scriptedCore({
       meme: async (_ctx, input) => (images.push(input.image), memeReply),
-      morph: unused,
-      faceSave: unused,
-      faceList: unused,
-      faceThumbnail: unused,
-      faceRemove: unused,
-      faceDefault: unused,
-      faceRename: unused,
-      forgetMe: unused,
       usage: async () => usageReply,
-      config: unused,
-      audit: unused,
-      templateNames: async () => [],
-    };
+    });
     bot = createDiscordBot({ core, token: fake.token, apiRoot: fake.base });
     await bot.start();
   });

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDiscordBot, type DiscordBot } from "../../src/bots/discord/bot.ts";
-import type { Core, ImageInput, Reply } from "../../src/core/index.ts";
+import type { ImageInput, Reply } from "../../src/core/index.ts";
+import { scriptedCore } from "../helpers/scripted-core.ts";
 import { FakeDiscord } from "../helpers/fake-discord.ts";
 
 /** Adapter-only: which URL the Discord adapter hands the core for a picture in an embed. */
@@ -22,22 +23,9 @@ describe("Discord adapter: embed pictures go through Discord's media proxy", () 
       if (input.image) images.push(input.image);
       return { text: "meme made", ephemeral: false };
     };
-    const unused = async (): Promise<Reply> => ({ text: "unused", ephemeral: true });
-    const core: Core = {
+    const core = scriptedCore({
       meme,
-      morph: unused,
-      faceSave: unused,
-      faceList: unused,
-      faceThumbnail: unused,
-      faceRemove: unused,
-      faceDefault: unused,
-      faceRename: unused,
-      forgetMe: unused,
-      usage: unused,
-      config: unused,
-      audit: unused,
-      templateNames: async () => [],
-    };
+    });
     bot = createDiscordBot({ core, token: fake.token, apiRoot: fake.base });
     await bot.start();
   });

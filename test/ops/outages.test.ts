@@ -16,6 +16,7 @@ import { loadConfig } from "../../src/config.ts";
 import { createMetrics, observeQueue, startOpsServer, type OpsServer } from "../../src/ops/index.ts";
 import { createRedisQueue } from "../../src/queue/redis.ts";
 import { TEST_HANDLERS, redisQueueOptions } from "../queue/helpers.ts";
+import { closedPort } from "../helpers/net.ts";
 
 const PG_URL = process.env.TEST_DATABASE_URL;
 
@@ -25,15 +26,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-/** A port nothing listens on: bound once, then closed. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** The value of one sample line of the Prometheus text. */
 function sample(text: string, series: string): number | undefined {

@@ -16,18 +16,10 @@ import { loadConfig } from "../../src/config.ts";
 import { MimicError } from "../../src/errors.ts";
 import { createRedisQueue } from "../../src/queue/redis.ts";
 import { TEST_HANDLERS, expectRejects, memeJob, redisQueueOptions } from "./helpers.ts";
+import { closedPort } from "../helpers/net.ts";
 
 const REDIS = process.env.TEST_REDIS_URL;
 const root = fileURLToPath(new URL("../..", import.meta.url));
-
-/** A port nothing listens on: bound once, then closed. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** A TCP relay to `target` (host:port) that can be cut: its sockets are destroyed and it stops listening. */
 async function relay(target: URL): Promise<{ url: string; cut(): Promise<void> }> {

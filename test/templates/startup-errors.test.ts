@@ -5,7 +5,6 @@
  * SqliteErrors the driver raises itself (a read-only connection, PRAGMA max_page_count for a full disk).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -16,6 +15,7 @@ import { sqliteStartupError } from "../../src/templates/db/errors.ts";
 import { gateFor } from "../../src/templates/db/gate.ts";
 import { migrate, openStore, resolveDatabaseTarget, TemplateStore } from "../../src/templates/index.ts";
 import { PG_URL, fakeTemplate } from "./helpers.ts";
+import { closedPort } from "../helpers/net.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "mimic-startup-errors-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,14 +37,6 @@ function thrown(work: () => unknown): unknown {
     return e;
   }
   throw new Error("expected the call to throw");
-}
-
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 describe("PostgreSQL at start-up", () => {
