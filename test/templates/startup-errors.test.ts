@@ -15,6 +15,7 @@ import { sqliteStartupError } from "../../src/templates/db/errors.ts";
 import { gateFor } from "../../src/templates/db/gate.ts";
 import { migrate, openStore, resolveDatabaseTarget, TemplateStore } from "../../src/templates/index.ts";
 import { PG_URL, fakeTemplate } from "./helpers.ts";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { closedPort } from "../helpers/net.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "mimic-startup-errors-"));
@@ -50,6 +51,21 @@ describe("PostgreSQL at start-up", () => {
         "Start PostgreSQL, correct DATABASE_URL, or leave it unset to use the embedded SQLite file.",
     );
   });
+
+  it("a host that takes the connection and never answers: refused after the connection timeout, not a hang", async () => {
+    const held = new Set<Socket>();
+    const silent = createServer((s) => held.add(s));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const e = await rejection(openStore(`postgresql://mimic@127.0.0.1:${port}/mimic`));
+      expect(e.code).toBe("CONFIG");
+      expect(e.userMessage).toMatch(new RegExp(`^Could not connect to PostgreSQL at postgresql://mimic@127\\.0\\.0\\.1:${port}/mimic \\(DATABASE_URL\\): .*timeout`, "i"));
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  }, 60_000);
 
   it.skipIf(!PG_URL)("a database that does not exist: says which, and how to create it", async () => {
     const url = new URL(PG_URL!);

@@ -100,11 +100,16 @@ async function migrateSqlite(path: string, migrations: Migration[]): Promise<str
   return done;
 }
 
+/** How long start-up waits for PostgreSQL to answer a connection. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 /** Arbitrary constant shared by every Mimic process: "mimic" in ASCII. */
 const MIGRATION_LOCK_KEY = 0x6d696d6963;
 
 async function migratePostgres(target: Extract<DatabaseTarget, { dialect: "postgres" }>, migrations: Migration[]): Promise<string[]> {
-  const client = new pg.Client({ connectionString: target.connectionString });
+  // A host that takes the connection and never answers (a firewall dropping packets, a wrong port) would hold
+  // start-up forever: bounded as Redis's first contact is.
+  const client = new pg.Client({ connectionString: target.connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   // The first contact with the server at start-up: a refusal here is the operator's to fix, not a crash.
   await client.connect().catch((e: unknown) => {
     throw postgresConnectError(e, target);
