@@ -1,6 +1,6 @@
 import { MimicError } from "../../errors.ts";
 import { getFaceAnalyzer } from "../face/index.ts";
-import { decodeAnimation, decodeImage, type DecodedAnimation, type DecodeOptions } from "../image/index.ts";
+import { decodeAnimation, decodeImage, readHeader, type DecodedAnimation, type DecodeOptions } from "../image/index.ts";
 import { DEFAULT_MAX_INPUT_PIXELS } from "../settings.ts";
 import { cannotReadVideos, decodeVideoReaction, sniffVideoMime } from "../video/reaction.ts";
 import { checkFace, measureExpression, REACTION_REST, REST, transferExpression, type ExpressionMeasures, type Regions, type TransferMode } from "../transfer/index.ts";
@@ -48,18 +48,33 @@ export async function readReaction(
   opts: { limits?: DecodeOptions; ffmpegPath?: string | null; still?: boolean; signal?: AbortSignal } = {},
 ): Promise<DecodedAnimation> {
   const limits = opts.limits ?? {};
+  const video = (gif: boolean) =>
+    decodeVideoReaction(bytes, opts.ffmpegPath!, {
+      maxPixels: limits.maxPixels ?? DEFAULT_MAX_INPUT_PIXELS,
+      maxFrames: opts.still ? 1 : MAX_REACTION_FRAMES,
+      maxTotalPixels: MAX_REACTION_TOTAL_PIXELS,
+      signal: opts.signal,
+      gif,
+    });
   if (!sniffVideoMime(bytes)) {
-    if (!opts.still) return decodeReaction(bytes, limits);
-    const image = await decodeImage(bytes, limits);
-    return { frames: [image], delaysMs: [0], width: image.width, height: image.height };
+    if (opts.still) {
+      const image = await decodeImage(bytes, limits);
+      return { frames: [image], delaysMs: [0], width: image.width, height: image.height };
+    }
+    // A GIF past the frame bounds (a 10 s reaction is 100–200 frames) is read as a clip is: sampled over its
+    // whole length and scaled to fit, where sharp's reader keeps the first 48 frames or refuses large ones.
+    if (opts.ffmpegPath && (await overBounds(bytes, limits))) return video(true);
+    return decodeReaction(bytes, limits);
   }
   if (!opts.ffmpegPath) throw cannotReadVideos();
-  return decodeVideoReaction(bytes, opts.ffmpegPath, {
-    maxPixels: limits.maxPixels ?? DEFAULT_MAX_INPUT_PIXELS,
-    maxFrames: opts.still ? 1 : MAX_REACTION_FRAMES,
-    maxTotalPixels: MAX_REACTION_TOTAL_PIXELS,
-    signal: opts.signal,
-  });
+  return video(false);
+}
+
+/** A GIF with more frames, or more pixels over its frames, than a reaction keeps (header only; unreadable: no). */
+async function overBounds(bytes: Uint8Array, limits: DecodeOptions): Promise<boolean> {
+  const header = await readHeader(bytes, limits.maxPixels ?? DEFAULT_MAX_INPUT_PIXELS).catch(() => undefined);
+  if (header?.format !== "gif" || header.pages < 2) return false;
+  return header.pages > MAX_REACTION_FRAMES || header.pages * header.width * header.height > MAX_REACTION_TOTAL_PIXELS;
 }
 
 /** Frames of an animation searched for a face, after its first, where a still is made from it. */

@@ -68,7 +68,7 @@ interface HeaderInfo {
 }
 
 /** Reads only the header. Throws NOT_AN_IMAGE for anything sharp cannot identify or that we do not accept. */
-async function readHeader(bytes: Uint8Array, maxPixels: number): Promise<HeaderInfo> {
+export async function readHeader(bytes: Uint8Array, maxPixels: number): Promise<HeaderInfo> {
   let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false, failOn: "none" }).metadata();

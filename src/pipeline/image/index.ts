@@ -1,5 +1,5 @@
 /** Image decoding (with guards against hostile uploads), encoding and pixel helpers on RgbImage. */
-export { decodeImage, decodeAnimation } from "./decode.ts";
+export { decodeImage, decodeAnimation, readHeader } from "./decode.ts";
 export type { DecodeOptions, AnimationOptions, DecodedAnimation } from "./decode.ts";
 export { encodePng, encodeJpeg } from "./encode.ts";
 export {

@@ -10,7 +10,7 @@ import { runFfmpeg } from "./ffmpeg.ts";
 export type VideoMime = "video/mp4" | "video/webm";
 
 /** The ffmpeg demuxer each sniffed container is read with: nothing else gets to parse the file. */
-const DEMUXER: Record<VideoMime, string> = { "video/mp4": "mov", "video/webm": "matroska" };
+const DEMUXER: Record<VideoMime | "image/gif", string> = { "video/mp4": "mov", "video/webm": "matroska", "image/gif": "gif" };
 /** The fastest a reaction's frames are sampled (frames per second). */
 const MAX_FPS = 25;
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -38,6 +38,11 @@ export interface VideoReactionOptions {
   maxTotalPixels: number;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * A GIF read like a video (readReaction does so for one longer or larger than the frame bounds): sampled over
+   * its whole length and scaled, where sharp's reader would keep only its first frames or refuse it.
+   */
+  gif?: boolean;
 }
 
 /** Where no ffmpeg binary is configured (FFMPEG_PATH=none, or none ships for the platform). */
@@ -49,11 +54,12 @@ export const cannotReadVideos = () => new MimicError("NOT_AN_IMAGE", "This Mimic
  * has none.
  */
 function videoSeconds(stderr: string, fps: number): number {
-  // Frames over the rate: the last packet's time stops a reordered frame or two short of the end.
+  // Frames over the rate, or the last packet's time where that is later: the time stops a reordered frame or
+  // two short of the end, while a GIF's or a variable-rate clip's frames do not all last 1/fps.
   const frames = Number([...stderr.matchAll(/frame=\s*(\d+)/g)].at(-1)?.[1] ?? 0);
-  if (frames > 0 && fps > 0) return frames / fps;
   const t = [...stderr.matchAll(/time=(\d+):(\d+):(\d+(?:\.\d+)?)/g)].at(-1);
-  return t ? Number(t[1]) * 3600 + Number(t[2]) * 60 + Number(t[3]) : 0;
+  const lastPacket = t ? Number(t[1]) * 3600 + Number(t[2]) * 60 + Number(t[3]) : 0;
+  return Math.max(frames > 0 && fps > 0 ? frames / fps : 0, lastPacket);
 }
 
 /** libvpx's decoders, which read a WebM's alpha track (ffmpeg's own VP8/VP9 decoders drop it), by codec. */
@@ -90,7 +96,7 @@ const unreadable = (cause?: unknown) =>
  * `maxFrames` frames (at most MAX_FPS a second), scaled down to fit `maxTotalPixels`; sound is ignored.
  */
 export async function decodeVideoReaction(bytes: Uint8Array, ffmpegPath: string, opts: VideoReactionOptions): Promise<DecodedAnimation> {
-  const mime = sniffVideoMime(bytes);
+  const mime = opts.gif ? "image/gif" : sniffVideoMime(bytes);
   if (!mime) throw unreadable();
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const dir = await mkdtemp(join(tmpdir(), "mimic-video-"));
@@ -127,7 +133,8 @@ export async function decodeVideoReaction(bytes: Uint8Array, ffmpegPath: string,
     const w = Math.max(2, 2 * Math.floor((width * shrink) / 2)), h = Math.max(2, 2 * Math.floor((height * shrink) / 2));
     // A transparent WebM (Telegram's video stickers) keeps its alpha only through libvpx's own decoders.
     const alphaDecoder = mime === "video/webm" && hasAlpha(info.stderr, stream.index!) ? ALPHA_DECODERS[stream[1]!] : undefined;
-    const channels = alphaDecoder ? 4 : 3;
+    // A GIF's transparent pixels come as alpha from ffmpeg's own decoder: flattened onto white like the rest.
+    const channels = alphaDecoder || mime === "image/gif" ? 4 : 3;
     const { stdout } = await runFfmpeg(
       ffmpegPath,
       // One frame is the clip's first: resampling to a rate under one frame per clip would pick one from its middle.

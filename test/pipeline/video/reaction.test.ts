@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MimicError } from "../../../src/errors.ts";
 import { decodeVideoReaction, findFfmpeg, runFfmpeg, sniffVideoMime } from "../../../src/pipeline/video/index.ts";
+import { decodeReaction, MAX_REACTION_TOTAL_PIXELS, readReaction } from "../../../src/pipeline/animate/index.ts";
+import { encodeGif } from "../../../src/pipeline/gif/index.ts";
 
 const FFMPEG = findFfmpeg()!;
 const dir = mkdtempSync(join(tmpdir(), "mimic-video-reaction-"));
@@ -131,6 +133,34 @@ describe("video reactions read by ffmpeg (src/pipeline/video/reaction.ts)", () =
     };
     expect(mean(4, 72)).toBeGreaterThan(250);
     expect(mean(88, 156)).toBeLessThan(200);
+  }, 120_000);
+
+  it("a GIF past the frame bounds is read as a clip: sampled over its whole length, large frames scaled, not cut or refused", async () => {
+    // 6 s of 50 ms frames: dark for the first half, bright for the second (a reaction whose punchline comes late).
+    // A flat level with a black bar moving across it, so no two frames are alike (an encoder merges repeats).
+    const level = (v: number, w: number, h: number, bar = 0) => {
+      const data = new Uint8Array(w * h * 3).fill(v);
+      for (let y = 0; y < h; y++) data.fill(0, (y * w + (bar % (w - 4))) * 3, (y * w + (bar % (w - 4)) + 4) * 3);
+      return { width: w, height: h, data };
+    };
+    const long = await encodeGif(Array.from({ length: 120 }, (_, i) => level(i < 60 ? 40 : 200, 96, 80, i)), { delaysMs: 50 });
+    const v = await readReaction(long.bytes, { ffmpegPath: FFMPEG });
+    expect(v.frames.length).toBe(48);
+    const total = v.delaysMs.reduce((a, b) => a + b, 0);
+    expect(total).toBeGreaterThan(5500);
+    expect(total).toBeLessThan(6500);
+    const mean = (i: number) => v.frames[i]!.data.reduce((a, b) => a + b, 0) / v.frames[i]!.data.length;
+    expect(mean(0)).toBeLessThan(50);
+    expect(mean(47)).toBeGreaterThan(170);
+    // 50 frames of 640×480: over the pixel budget for 48 frames, so scaled to fit rather than refused.
+    const large = await encodeGif(Array.from({ length: 50 }, (_, i) => level(120, 640, 480, i * 8)), { delaysMs: 100 });
+    const fitted = await readReaction(large.bytes, { ffmpegPath: FFMPEG });
+    expect(fitted.frames.length).toBeGreaterThanOrEqual(40);
+    expect(fitted.width * fitted.height * fitted.frames.length).toBeLessThanOrEqual(MAX_REACTION_TOTAL_PIXELS);
+    expect(fitted.width / fitted.height).toBeCloseTo(4 / 3, 1);
+    // A GIF within the bounds is read by sharp exactly as before.
+    const short = await encodeGif(Array.from({ length: 5 }, (_, i) => level(120, 96, 80, i * 10)), { delaysMs: 70 });
+    expect(await readReaction(short.bytes, { ffmpegPath: FFMPEG })).toEqual(await decodeReaction(short.bytes));
   }, 120_000);
 
   it("refuses damaged, oversized and non-video files with a message for the user", async () => {
