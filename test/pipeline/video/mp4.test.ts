@@ -40,6 +40,13 @@ describe("MP4 encoding with the bundled ffmpeg", () => {
 
   it("repeats frames to keep per-frame delays and crops odd sides to even", async () => {
     expect(frameTiming([40, 80, 120])).toEqual({ fps: 25, repeats: [1, 2, 3] });
+    // Mixed delays keep the animation's length: ticks are rounded on the running total, not frame by frame.
+    for (const delays of [Array.from({ length: 48 }, (_, i) => (i % 3 === 2 ? 40 : 30)), Array.from({ length: 48 }, (_, i) => (i % 2 ? 30 : 20))]) {
+      const { fps, repeats } = frameTiming(delays);
+      const played = (repeats.reduce((a, b) => a + b, 0) * 1000) / fps;
+      const wanted = delays.reduce((a, b) => a + b, 0);
+      expect(Math.abs(played - wanted), `${delays.slice(0, 3)}…`).toBeLessThanOrEqual(1000 / fps);
+    }
     const frames = scene(3, 33, 21);
     const v = await encodeMp4(frames, { delaysMs: [40, 80, 120], ffmpegPath: FFMPEG! });
     const d = await decodeVideo(v.bytes, FFMPEG!);
