@@ -197,6 +197,9 @@ export function reactionSources(input: Pick<AnimateReactionInput, "templateFace"
   const usable = input.faces.map((f) => (f && isUsable(f) ? f : null));
   const good = usable.flatMap((f, i) => (f ? [i] : []));
   if (good.length === 0) {
+    // Faces were found but none could be used (too small, turned away): say why, as a still's refusal does.
+    const found = input.faces.find((f) => f !== null);
+    if (found) checkFace(found, "reaction");
     throw new MimicError(
       "NO_FACE",
       "No usable face was found in any frame of that animation. Send one where a face looks roughly at the camera.",

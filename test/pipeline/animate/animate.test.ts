@@ -195,6 +195,15 @@ describe("animated reactions", () => {
     ).toThrow(expect.objectContaining({ code: "NO_FACE" }));
   });
 
+  it("an animation whose faces are all too small says so, as a still's refusal does, not that it has no face", async () => {
+    const small = resizeImage(img["franck_04117.jpg"], 120, 96);
+    const found = (await analyzer.analyze(small)).faces[0] ?? null;
+    expect(found).not.toBeNull();
+    expect(() =>
+      animateReaction({ template: img["franck_01829.jpg"], templateFace: face["franck_01829.jpg"], frames: [small, small], delaysMs: [100, 100], faces: [found, found] }),
+    ).toThrow(expect.objectContaining({ code: "FACE_UNUSABLE", userMessage: expect.stringMatching(/is too small \(\d+ px; at least 64 px across is needed\)/) }));
+  });
+
   it("renders an animated GIF reaction with a face-less frame end to end, captions and byte budget included", async () => {
     const laugh = img["franck_04117.jpg"];
     const blank = solidImage(laugh.width, laugh.height, [200, 200, 200]);
