@@ -54,12 +54,12 @@ export const cannotReadVideos = () => new MimicError("NOT_AN_IMAGE", "This Mimic
  * has none.
  */
 function videoSeconds(stderr: string, fps: number): number {
-  // Frames over the rate, or the last packet's time where that is later: the time stops a reordered frame or
-  // two short of the end, while a GIF's or a variable-rate clip's frames do not all last 1/fps.
+  // Frames over the rate, or the last packet's time (plus that frame's) where that is later: the time stops a
+  // reordered frame or two short of the end, while a GIF's or a variable-rate clip's frames do not all last 1/fps.
   const frames = Number([...stderr.matchAll(/frame=\s*(\d+)/g)].at(-1)?.[1] ?? 0);
   const t = [...stderr.matchAll(/time=(\d+):(\d+):(\d+(?:\.\d+)?)/g)].at(-1);
   const lastPacket = t ? Number(t[1]) * 3600 + Number(t[2]) * 60 + Number(t[3]) : 0;
-  return Math.max(frames > 0 && fps > 0 ? frames / fps : 0, lastPacket);
+  return Math.max(frames > 0 && fps > 0 ? frames / fps : 0, lastPacket > 0 && fps > 0 ? lastPacket + 1 / fps : lastPacket);
 }
 
 /** libvpx's decoders, which read a WebM's alpha track (ffmpeg's own VP8/VP9 decoders drop it), by codec. */
