@@ -5,7 +5,7 @@ import { configuredAnalyzer, inputLimits, named, choice, memeRequestFromFlags, p
 import { MimicError } from "../../errors.ts";
 import { makeMeme } from "../../pipeline/transfer/meme.ts";
 import { selectFace, type Regions, type TransferMode } from "../../pipeline/transfer/index.ts";
-import { laterFrameNote, stillReaction, type LoopMode } from "../../pipeline/animate/index.ts";
+import { detectReactionFaces, laterFrameNote, stillReaction, type LoopMode } from "../../pipeline/animate/index.ts";
 import { decodeImage, encodePng } from "../../pipeline/image/index.ts";
 import { sniffVideoMime } from "../../pipeline/video/index.ts";
 import { assembleMeme } from "../../pipeline/meme.ts";
@@ -151,11 +151,11 @@ async function writeAnimatedMeme(
   const [template, reaction] = await Promise.all([decodeImage(templateBytes, opts.limits), readReactionFrames(reactionBytes, opts.limits)]);
   const analyzer = await configuredAnalyzer();
   const templateFace = selectFace(await analyzer.analyze(template), "photo", undefined, named(o.face));
-  // A still reaction's face is chosen here so --face-index applies; animations are tracked per frame.
+  // The reaction's face is chosen here so --face-index applies: a still's, or the one an animation tracks from.
   const reactionFaces =
     reaction.frames.length === 1
       ? [selectFace(await analyzer.analyze(reaction.frames[0]!), "reaction", opts.faceIndex, named(o.reaction))]
-      : undefined;
+      : await detectReactionFaces(reaction.frames, opts.faceIndex, analyzer);
   const result = await assembleMeme({
     template,
     templateFace,

@@ -318,16 +318,19 @@ export function restFrames(faces: AnalyzedFace[], landmarks: Float32Array[], own
 }
 
 /**
- * Finds the reaction face in each frame: the largest face in the first frame that has one, then in each
- * frame the face nearest the previous one (so a second person walking in does not steal the role).
+ * Finds the reaction face in each frame: the largest face (or the `index`-th largest, 0 = largest) in the first
+ * frame that has that many, then in each frame the face nearest the previous one (so a second person walking in
+ * does not steal the role). An index no frame has that many faces for is refused, as for a still.
  */
-export async function detectReactionFaces(frames: RgbImage[]): Promise<(AnalyzedFace | null)[]> {
-  const analyzer = await getFaceAnalyzer();
+export async function detectReactionFaces(frames: RgbImage[], index = 0, analyzer?: { analyze(img: RgbImage): Promise<FaceAnalysis> }): Promise<(AnalyzedFace | null)[]> {
+  const faceAnalyzer = analyzer ?? (await getFaceAnalyzer());
   const out: (AnalyzedFace | null)[] = [];
   let prev: AnalyzedFace | null = null;
+  let most = 0;
   for (const f of frames) {
-    const { faces } = await analyzer.analyze(f);
-    let pick: AnalyzedFace | null = faces[0] ?? null;
+    const { faces } = await faceAnalyzer.analyze(f);
+    most = Math.max(most, faces.length);
+    let pick: AnalyzedFace | null = prev ? (faces[0] ?? null) : (faces[index] ?? null);
     if (prev && faces.length > 1) {
       const [px, py] = centre(prev);
       pick = faces.reduce((a, b) => {
@@ -338,6 +341,13 @@ export async function detectReactionFaces(frames: RgbImage[]): Promise<(Analyzed
     }
     out.push(pick);
     if (pick) prev = pick;
+  }
+  if (index > 0 && !prev) {
+    throw new MimicError(
+      "BAD_INPUT",
+      `No frame of that animation shows ${index + 1} faces (at most ${most}); face index ${index} does not exist. Pick an index from 0 to ${Math.max(0, most - 1)} (0 is the largest face).`,
+      { details: { index, faces: most } },
+    );
   }
   return out;
 }

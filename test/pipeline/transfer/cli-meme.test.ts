@@ -106,6 +106,28 @@ describe("mimic meme", () => {
     expect(still.stderr).toBe("note: The animation's first frame shows no face, so the still is made from its frame at 0.3 s.\n");
   });
 
+  it("--face-index picks whose face an animated reaction follows; an index no frame has is refused", async () => {
+    // franck's smile and laugh, each with grace (still) beside him: two faces a frame.
+    const grace = await sharp(fixture("grace_hopper_512x512.jpg")).resize(280).toBuffer();
+    const frames = await Promise.all(
+      ["franck_02221.jpg", "franck_04117.jpg"].map(async (f) => {
+        const { data, info } = await sharp(fixture(f)).resize(360, 288).extend({ right: 300, background: "#808080" })
+          .composite([{ input: grace, left: 370, top: 4 }]).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+        return { data: new Uint8Array(data), width: info.width, height: info.height };
+      }),
+    );
+    const { encodeGif } = await import("../../../src/pipeline/gif/index.ts");
+    const pair = join(dir, "pair.gif");
+    writeFileSync(pair, (await encodeGif(frames, { delaysMs: 200 })).bytes);
+    const out = (i: number) => join(dir, `pair-${i}.gif`);
+    await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", pair, "--out", out(0));
+    await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", pair, "--out", out(1), "--face-index", "1");
+    expect(readFileSync(out(1)).equals(readFileSync(out(0)))).toBe(false);
+    const refused = await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", pair, "--out", out(5), "--face-index", "5").catch((e: { code: number; stderr: string }) => e);
+    expect((refused as { code: number }).code).toBe(2);
+    expect((refused as { stderr: string }).stderr).toContain("No frame of that animation shows 6 faces (at most 2); face index 5 does not exist.");
+  }, 120_000);
+
   it("a refusal names the file the user gave (a face photo, not a saved face) and says what to use instead", async () => {
     const blank = join(dir, "blank.png");
     writeFileSync(blank, await sharp({ create: { width: 300, height: 300, channels: 3, background: "#777" } }).png().toBuffer());
