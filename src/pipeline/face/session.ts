@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { cpus } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
 import { MimicError } from "../../errors.ts";
@@ -84,7 +84,8 @@ function optimisedGraph(model: string, cacheDir: string): string {
   } catch {
     // Not Linux: the CPU's model name stands for its instruction sets.
   }
-  const key = createHash("sha256").update(JSON.stringify([resolve(model), size, mtimeMs, ort.env.versions.common, process.arch, cpus()[0]?.model, flags])).digest("hex").slice(0, 16);
+  // The real path: the compiled CLI reaches the same model through dist/models, a link.
+  const key = createHash("sha256").update(JSON.stringify([realpathSync(model), size, mtimeMs, ort.env.versions.common, process.arch, cpus()[0]?.model, flags])).digest("hex").slice(0, 16);
   return join(cacheDir, `${model.split("/").pop()!.replace(/\.onnx$/, "")}-${key}.ort.onnx`);
 }
 

@@ -2,11 +2,12 @@
  * onnxruntime's optimised graphs kept between processes (src/pipeline/face/session.ts): made by the first
  * session on a machine, read by later ones, remade when damaged, and never in the way of a session.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createFaceAnalyzer } from "../../../src/pipeline/face/index.ts";
+import { DEFAULT_MODELS_DIR } from "../../../src/pipeline/face/session.ts";
 import { decodeImage } from "../../../src/pipeline/image/index.ts";
 import { NsfwClassifier } from "../../../src/pipeline/safety/nsfw.ts";
 
@@ -15,8 +16,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const photo = await decodeImage(new Uint8Array(readFileSync(new URL("../../fixtures/faces/franck_04117.jpg", import.meta.url))));
 
 /** The face analysis of the fixture by a fresh analyzer with these options: mesh points and scores. */
-async function analyse(modelCacheDir?: string) {
-  const analyzer = await createFaceAnalyzer({ threads: 1, ...(modelCacheDir ? { modelCacheDir } : {}) });
+async function analyse(modelCacheDir?: string, modelsDir?: string) {
+  const analyzer = await createFaceAnalyzer({ threads: 1, ...(modelCacheDir ? { modelCacheDir } : {}), ...(modelsDir ? { modelsDir } : {}) });
   try {
     const { faces } = await analyzer.analyze(photo);
     return faces.map((f) => ({ landmarks: Array.from(f.landmarks), score: f.score }));
@@ -39,6 +40,11 @@ describe("optimised graph cache", () => {
     expect(await analyse(cache)).toEqual(plain);
     expect(readdirSync(cache).sort()).toEqual(made);
     expect(made.map((f) => statSync(join(cache, f)).mtimeMs)).toEqual(stamps);
+    // The same models reached through a link (as the compiled CLI reaches them, through dist/models) use the same files.
+    const link = join(dir, "models-link");
+    symlinkSync(DEFAULT_MODELS_DIR, link);
+    expect(await analyse(cache, link)).toEqual(plain);
+    expect(readdirSync(cache).sort()).toEqual(made);
   }, 120_000);
 
   it("a damaged graph is made again; an unusable folder means no cache, not a failure", async () => {
