@@ -2,10 +2,11 @@
  * What reading a video reaction costs (src/pipeline/video/reaction.ts): a Telegram-style GIF-as-MP4 (the
  * fixture laugh panned and zoomed, 3 s at 30 fps, 480 × 384) read by the bundled ffmpeg into the reaction's
  * at most 48 frames, beside the peer: the same 48 frames as a GIF read by the GIF path (decodeReaction, sharp).
+ * A third row: a GIF of all the clip's frames, past the 48-frame bound, which readReaction reads as a clip.
  * Wall time per read, median of rounds that alternate between the two; ffmpeg runs as a child process.
  */
 import { readFileSync } from "node:fs";
-import { decodeReaction } from "../src/pipeline/animate/index.ts";
+import { decodeReaction, readReaction } from "../src/pipeline/animate/index.ts";
 import { encodeGif } from "../src/pipeline/gif/index.ts";
 import { decodeImage, resizeImage } from "../src/pipeline/image/index.ts";
 import type { RgbImage } from "../src/pipeline/types.ts";
@@ -41,9 +42,11 @@ export async function run(ctx: BenchContext): Promise<string> {
   const gif = (await encodeGif(sampled, { delaysMs: Math.round(step * (1000 / FPS)) })).bytes;
   const readMp4 = () => decodeVideoReaction(mp4, ffmpeg, { maxPixels: 40_000_000, maxFrames: MAX_REACTION_FRAMES, maxTotalPixels: MAX_REACTION_TOTAL_PIXELS });
   const readGif = () => decodeReaction(gif);
-  const [a, b] = [await readMp4(), await readGif()];
-  ctx.log(`mp4 ${mp4.byteLength} B → ${a.frames.length} frames ${a.width}×${a.height}; gif ${gif.byteLength} B → ${b.frames.length} frames`);
-  const mp4Ms: number[] = [], gifMs: number[] = [];
+  const longGif = (await encodeGif(frames, { delaysMs: Math.round(1000 / FPS) })).bytes;
+  const readLong = () => readReaction(longGif, { ffmpegPath: ffmpeg });
+  const [a, b, c] = [await readMp4(), await readGif(), await readLong()];
+  ctx.log(`mp4 ${mp4.byteLength} B → ${a.frames.length} frames ${a.width}×${a.height}; gif ${gif.byteLength} B → ${b.frames.length} frames; long gif ${longGif.byteLength} B → ${c.frames.length} frames`);
+  const mp4Ms: number[] = [], gifMs: number[] = [], longMs: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     let t = performance.now();
     await readMp4();
@@ -51,8 +54,11 @@ export async function run(ctx: BenchContext): Promise<string> {
     t = performance.now();
     await readGif();
     gifMs.push(performance.now() - t);
+    t = performance.now();
+    await readLong();
+    longMs.push(performance.now() - t);
   }
-  const [m, g] = [percentile(mp4Ms, 50), percentile(gifMs, 50)];
+  const [m, g, l] = [percentile(mp4Ms, 50), percentile(gifMs, 50), percentile(longMs, 50)];
   return [
     `Machine: ${ctx.machine.summary}. Clip: ${SECONDS} s at ${FPS} fps, ${W} × ${H}, ${ROUNDS} rounds, median wall time.`,
     "",
@@ -60,7 +66,8 @@ export async function run(ctx: BenchContext): Promise<string> {
     "|---|---|---|---|",
     `| MP4 (H.264), ffmpeg: sampled to ${a.frames.length} | ${mp4.byteLength} | ${a.frames.length} (${a.width} × ${a.height}) | ${ms(m)} |`,
     `| GIF of the same ${b.frames.length} frames (peer), sharp | ${gif.byteLength} | ${b.frames.length} (${b.width} × ${b.height}) | ${ms(g)} |`,
+    `| GIF of all ${frames.length} frames (past the bound), read as a clip by ffmpeg | ${longGif.byteLength} | ${c.frames.length} (${c.width} × ${c.height}) | ${ms(l)} |`,
     "",
-    `MP4 ÷ GIF read time: ${(m / g).toFixed(2)}.`,
+    `MP4 ÷ GIF read time: ${(m / g).toFixed(2)}. Long GIF ÷ GIF: ${(l / g).toFixed(2)}.`,
   ].join("\n");
 }
