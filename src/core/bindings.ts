@@ -49,6 +49,7 @@ export function storeAudit(store: Store): AuditPort {
   const a = store.audit;
   return {
     record: (e) => a.record(e),
+    withdraw: (e) => a.withdraw(e),
     lookup: (sha256, where) => a.lookup(sha256, where),
     retentionDays: a.retentionDays,
   };

@@ -257,7 +257,13 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       text: [`Here you go, using your face “${summary.name}”.`, ...notes].join(" "),
       ephemeral: false,
       file: { bytes: result.bytes, mime: result.mime, name: `mimic-${summary.name.replace(/[^\p{L}\p{N}_-]+/gu, "_")}.${ext}`, width: result.width, height: result.height },
-      undelivered: refund,
+      // Refused by the platform: the use is given back and the record of a picture sent is taken back.
+      undelivered: async () => {
+        await refund();
+        await audit
+          ?.withdraw({ platform: ctx.platform, userId: ctx.userId, outputSha256: sha256(result.bytes) })
+          .catch((err: unknown) => logger.warn({ err, requestId: ctx.requestId }, "withdrawing an audit record failed"));
+      },
     };
   }
 

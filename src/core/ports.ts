@@ -137,6 +137,8 @@ export interface AuditEntry {
 
 export interface AuditPort {
   record(entry: AuditEntry): Promise<void>;
+  /** Takes back the newest record of a picture the platform refused to take (never sent). */
+  withdraw(entry: { platform: Platform; userId: string; outputSha256: string }): Promise<void>;
   /** Rows of one server whose input or output has this hash, newest first. */
   lookup(sha256: string, where: { platform: Platform; serverId: string }): Promise<Array<Omit<AuditEntry, "platform" | "kind"> & { kind: string; at: Date }>>;
   /** How many days rows are kept (said in "not found" answers). */

@@ -59,6 +59,21 @@ export class AuditLog {
     if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new Error(`audit retention must be ≥ 1 day, got ${retentionDays}`);
   }
 
+  /**
+   * Takes back the newest row of this user's picture with this output hash: the platform refused to take it, so
+   * it was never sent. Only the newest: the same meme made and delivered earlier keeps its row.
+   */
+  async withdraw(e: { platform: string; userId: string; outputSha256: string }): Promise<void> {
+    await this.exclusive(async () => {
+      const row = await this.db.auditEvent.findFirst({
+        where: { platform: e.platform, platformUserId: e.userId, outputSha256: e.outputSha256 },
+        orderBy: { atMs: "desc" },
+        select: { id: true },
+      });
+      if (row) await this.db.auditEvent.delete({ where: { id: row.id } });
+    });
+  }
+
   async record(e: AuditEntry): Promise<void> {
     checkIdentity(e.platform, e.userId);
     for (const h of [e.inputSha256, e.outputSha256]) if (h !== null && !SHA256.test(h)) throw new Error(`audit: not a sha256: ${h}`);

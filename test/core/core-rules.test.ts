@@ -497,6 +497,13 @@ for (const { dialect, skip } of dialects) {
       expect(byPicture.text).toBe(`SHA-256 ${hashOf(REACTION_LAUGH_JPG).slice(0, 12)}…:\n• ${stamp} UTC: <@101> used it as the reaction image (meme, face #${faceId}) in <#c7>`);
       // Another server's moderators see nothing of it.
       expect((await core.audit(admin({ serverId: "g2" }), { hash: out })).text).toMatch(/^No picture with SHA-256/);
+      // The same meme again, which the platform refuses to take: its use and its record are taken back; the first stays.
+      const used = (await core.usage(ctx())).text;
+      const refused = await meme({ channelId: "c7" });
+      expect(hashOf(refused.file!.bytes)).toBe(out);
+      await refused.undelivered!();
+      expect((await core.usage(ctx())).text).toBe(used);
+      expect((await core.audit(admin(), { hash: out })).text).toBe(byHash.text);
 
       await save("me", { platform: "telegram" });
       const tg = await meme({ platform: "telegram", channelId: "-100" }, { animated: true });
