@@ -30,6 +30,14 @@ export function sniffImageMime(bytes: Uint8Array): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether a declared type is one the core reads (the pictures sniffImageMime knows, and the clips the worker's
+ * ffmpeg reads; QuickTime is an MP4-family container): adapters choosing among attachments prefer these.
+ */
+export function readableMime(declared: string): boolean {
+  return /^(image\/(png|jpe?g|gif|webp)|video\/(mp4|webm|quicktime))$/i.test(declared.split(";")[0]!.trim());
+}
+
 const ascii = (b: Uint8Array, start: number, len: number) => String.fromCharCode(...b.subarray(start, start + len));
 
 function notAnImage(hint?: string, allowVideo = false): MimicError {

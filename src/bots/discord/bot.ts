@@ -15,7 +15,7 @@ import {
   type RepliableInteraction,
 } from "discord.js";
 import type { CommandContext, Core, ImageInput, Reply, SettingKey, TransferMode } from "../../core/index.ts";
-import { progressReporter } from "../../core/index.ts";
+import { progressReporter, readableMime } from "../../core/index.ts";
 import { logger } from "../../logger.ts";
 import { COMMAND } from "./commands.ts";
 import { restOptions } from "./rest.ts";
@@ -54,11 +54,9 @@ interface ImageCandidate {
 const IMAGE_EXT = /\.(png|jpe?g|gif|webp|mp4|webm|mov)(\?|$)/i;
 /** Pictures, and videos (GIF-picker GIFs are MP4 or WebM, phone clips QuickTime): the bytes are sniffed later. */
 const isReactionType = (t: string) => /^(image|video)\//i.test(t.trim());
-/** The types the core reads (QuickTime is an MP4-family container); SVG, HEIC and the like are pictures it cannot. */
-const isReadableType = (t: string) => /^(image\/(png|jpe?g|gif|webp)|video\/(mp4|webm|quicktime))$/i.test(t.split(";")[0]!.trim());
 
 function firstImage(candidates: ImageCandidate[]): ImageInput | undefined {
-  const readable = (a: ImageCandidate) => (a.contentType ? isReadableType(a.contentType) : IMAGE_EXT.test(a.name ?? a.url));
+  const readable = (a: ImageCandidate) => (a.contentType ? readableMime(a.contentType) : IMAGE_EXT.test(a.name ?? a.url));
   const reaction = (a: ImageCandidate) => (a.contentType ? isReactionType(a.contentType) : IMAGE_EXT.test(a.name ?? a.url));
   // A message with an SVG or HEIC before a JPEG: use the JPEG. Only unreadable pictures: pass the first on,
   // so the core tells the user which formats work.

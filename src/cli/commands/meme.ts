@@ -1,12 +1,11 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import sharp from "sharp";
 import { configuredAnalyzer, inputLimits, named, choice, memeRequestFromFlags, printNotes, readInputFile, readReactionFrames, wholeNumber } from "../args.ts";
 import { MimicError } from "../../errors.ts";
 import { makeMeme } from "../../pipeline/transfer/meme.ts";
 import { selectFace, type Regions, type TransferMode } from "../../pipeline/transfer/index.ts";
 import { detectReactionFaces, laterFrameNote, stillReaction, type LoopMode } from "../../pipeline/animate/index.ts";
-import { decodeImage, encodePng } from "../../pipeline/image/index.ts";
+import { decodeImage, encodePng, readHeader } from "../../pipeline/image/index.ts";
 import { sniffVideoMime } from "../../pipeline/video/index.ts";
 import { assembleMeme } from "../../pipeline/meme.ts";
 import type { InputLimits } from "../../pipeline/settings.ts";
@@ -14,8 +13,7 @@ import type { InputLimits } from "../../pipeline/settings.ts";
 /** A video, or a GIF/WebP of several frames (read from its header; an unreadable file is left to makeMeme's refusal). */
 async function moves(bytes: Uint8Array): Promise<boolean> {
   if (sniffVideoMime(bytes)) return true;
-  const meta = await sharp(bytes, { limitInputPixels: false }).metadata().catch(() => undefined);
-  return (meta?.pages ?? 1) > 1;
+  return ((await readHeader(bytes, Number.POSITIVE_INFINITY).catch(() => undefined))?.pages ?? 1) > 1;
 }
 
 interface MemeFlags {
