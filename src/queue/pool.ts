@@ -30,6 +30,8 @@ export type ToWorker = { type: "run"; id: number; job: Job; requestId: string; s
 export type FromWorker =
   /** `capabilities`: what the worker's handlers can run (e.g. "mesh", "liveportrait"); absent: mesh only. */
   | { type: "ready"; capabilities?: string[] }
+  /** Sent just before a worker dies loading its handler module or models: the error's message. */
+  | { type: "load-failed"; reason: string }
   | { type: "result"; id: number; result: JobResult }
   | { type: "error"; id: number; error: WireError };
 
@@ -123,6 +125,8 @@ export class WorkerPool {
   private readonly spillDir = createSpillDir();
   /** Workers in a row that died before loading their handlers (reset by one that loads). */
   private loadFailures = 0;
+  /** Why the last worker that died loading its handlers did (its error's message), if it could say. */
+  lastLoadFailure: string | undefined;
   /** When the next restart after a load failure is due (performance.now() time), while one is pending. */
   private restartAt = 0;
   private readonly opts: Required<Omit<PoolOptions, "onIdle" | "onLoadFailure" | "handlersUrl" | "generatorWorkers">> &
@@ -338,7 +342,7 @@ export class WorkerPool {
       }
     });
     // After the handlers above: a failed load has been counted (and its restart planned) when this runs.
-    child.once("message", () => loaded());
+    child.on("message", (msg: FromWorker) => msg.type === "ready" && loaded());
     child.once("exit", () => failed(this.closed ? shuttingDown() : workersRestarting(this.restartInSeconds)));
     // A starting or busy worker keeps this process alive (someone awaits it); an idle one must not.
     return slot;
@@ -361,6 +365,10 @@ export class WorkerPool {
   }
 
   private onMessage(slot: Slot, msg: FromWorker): void {
+    if (msg.type === "load-failed") {
+      this.lastLoadFailure = msg.reason;
+      return;
+    }
     if (msg.type === "ready") {
       // A worker takes work only once its handlers (and models) are loaded, so start-up never eats a job's time budget.
       slot.ready = true;

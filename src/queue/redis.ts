@@ -12,6 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { deserialize, serialize } from "node:v8";
 import { Queue, WaitingError, Worker as BullWorker, type Job as BullJob } from "bullmq";
@@ -32,6 +33,7 @@ import {
   type SubmitOptions,
 } from "./jobs.ts";
 import type { QueueOptions } from "./local.ts";
+import { queueModule } from "./modules.ts";
 import { poolOptions, WorkerPool, type Seat } from "./pool.ts";
 import { ABANDON, CANCEL_WAITING, CLAIM, ENQUEUE, FINISH, GENERATOR_PRIORITY_SHIFT, POSITIONS } from "./redis-scripts.ts";
 import { abortError, cancelled, noCapableWorker, queueFull, shuttingDown, timedOut, userLimit } from "./refusals.ts";
@@ -491,6 +493,17 @@ export interface RedisWorkerHandle {
   close(opts?: { drainMs?: number }): Promise<void>;
 }
 
+/** `mimic worker` stops with this when its worker processes die loading the handlers, instead of retrying forever. */
+function handlersDidNotLoad(url: string | URL, reason: string | undefined, cause: unknown): MimicError {
+  const href = String(url);
+  const what = href === String(queueModule("./handlers.ts")) ? "the built-in pipeline" : href.startsWith("file:") ? fileURLToPath(href) : href;
+  return new MimicError(
+    "CONFIG",
+    `The worker processes could not load their job handlers (${what}): ${reason ?? "they exited without saying why (see the error above)"}. No job was taken from the queue.`,
+    { cause },
+  );
+}
+
 /** Consumer side: `mimic worker` runs this; jobs execute in a local pool of worker processes. */
 export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisWorkerHandle> {
   const P = opts.prefix;
@@ -509,7 +522,12 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
     }
   };
   const pool = new WorkerPool(poolOptions(opts, { onIdle: wake }));
-  await pool.ready();
+  await pool.ready().catch(async (err: unknown) => {
+    await pool.close();
+    sub.disconnect();
+    cmd.disconnect();
+    throw handlersDidNotLoad(opts.handlersUrl, pool.lastLoadFailure, err);
+  });
   // What this process's workers can run, advertised with the heartbeat; generator tickets are taken only with the models.
   const caps = Object.keys(pool.capabilities()).sort();
   const times = await readServiceTimes(cmd, P);

@@ -22,12 +22,22 @@ const send = (msg: FromWorker) => process.send!(msg, undefined, {}, () => undefi
 // The parent went away (crashed or closed the pool): nobody is left to answer.
 process.on("disconnect", () => process.exit(0));
 
-const mod = (await import(handlersUrl)) as { handlers?: HandlerSet; warmUp?: (s: WorkerSettings) => Promise<void>; capabilities?: () => string[] };
+type HandlerModule = { handlers?: HandlerSet; warmUp?: (s: WorkerSettings) => Promise<void>; capabilities?: () => string[] };
+async function load(): Promise<HandlerModule & { handlers: HandlerSet }> {
+  const mod = (await import(handlersUrl)) as HandlerModule;
+  if (!mod.handlers) throw new Error("the module exports no `handlers`");
+  // Models load before the first job, so a fresh worker (e.g. after a runaway job was killed) does not
+  // spend the next job's time budget on start-up.
+  await mod.warmUp?.(settings);
+  return mod as HandlerModule & { handlers: HandlerSet };
+}
+const mod = await load().catch(async (err: unknown) => {
+  // The parent names the reason to whoever started it (`mimic worker` stops with it); the stack still goes to stderr.
+  const reason = err instanceof Error ? err.message : String(err);
+  await new Promise<void>((res) => process.send!({ type: "load-failed", reason } satisfies FromWorker, undefined, {}, () => res()));
+  throw err;
+});
 const handlers = mod.handlers;
-if (!handlers) throw new Error(`handler module ${handlersUrl} exports no "handlers"`);
-// Models load before the first job, so a fresh worker (e.g. after a runaway job was killed) does not
-// spend the next job's time budget on start-up.
-await mod.warmUp?.(settings);
 
 async function run(id: number, raw: Job, requestId: string, where: { dir: string; minBytes: number }): Promise<void> {
   const ac = new AbortController();

@@ -58,6 +58,17 @@ describe("start-up refusals (the real CLI)", () => {
     );
     expect(r.code).toBe(2);
   });
+
+  it.each([
+    ["throws on import", 'throw new Error("boom in the module");', "boom in the module"],
+    ["exports no handlers", "export const other = 1;", "the module exports no `handlers`"],
+  ])("`mimic worker` with a handler module that %s: exit 2 with the reason, instead of restarting its workers forever", async (_what, source, reason) => {
+    const broken = join(dir, `broken-${reason.length}.mjs`);
+    writeFileSync(broken, source);
+    const r = await mimic({ QUEUE_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379", QUEUE_WORKERS: "2", QUEUE_PREFIX: `mimictest-broken-${process.pid}` }, "worker", "--handlers", broken);
+    expect(r.err).toContain(`\nmimic: The worker processes could not load their job handlers (${broken}): ${reason}. No job was taken from the queue.\n`);
+    expect(r.code).toBe(2);
+  });
 });
 
 describe("mimic audit", () => {
