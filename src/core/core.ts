@@ -162,7 +162,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
    * `accept` runs on the result before it counts as delivered (the audit record): if it fails, nothing is
    * sent and the use is refunded.
    */
-  async function runJob(ctx: CommandContext, kind: JobKind, job: Job | (() => Promise<Job>), accept?: (r: JobResult) => Promise<void>) {
+  async function runJob(ctx: CommandContext, kind: JobKind, job: Job | (() => Promise<Job>), accept?: (r: JobResult, admission: Admission) => Promise<void>) {
     const admission: Admission = await moderation.admit(scopeOf(ctx), kind);
     const refund = () => admission.refund().catch((err: unknown) => logger.warn({ err, requestId: ctx.requestId }, "refund failed"));
     try {
@@ -174,7 +174,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         onProgress: ctx.progress,
       });
       // A result the chat cannot take, or one that could not be recorded, was not delivered: refunded like a failure.
-      await accept?.(result);
+      await accept?.(result, admission);
       return { result, refund };
     } catch (e) {
       await refund();
@@ -230,7 +230,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     };
     // A result the chat cannot take is not delivered. Who made which picture is recorded for the server's
     // moderators (hashes only) before anything is sent.
-    const accept = async (r: JobResult) => {
+    const accept = async (r: JobResult, admission: Admission) => {
       if (r.kind !== "enrol" && r.bytes.byteLength > byteBudget) {
         throw new MimicError(
           "IMAGE_TOO_LARGE",
@@ -238,7 +238,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         );
       }
       if (r.kind === "enrol" || !audit) return;
-      await audit.record({
+      const recorded = await audit.record({
         platform: ctx.platform,
         userId: ctx.userId,
         serverId: ctx.serverId,
@@ -247,7 +247,10 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         templateId: summary.id,
         inputSha256: sha256(reaction.bytes),
         outputSha256: sha256(r.bytes),
+        useId: admission.id,
       });
+      // Forget-me said "Mimic keeps nothing else about you": a picture of that face finished afterwards is not sent either.
+      if (!recorded) throw new MimicError("CANCELLED", "You asked Mimic to forget you while this was being made, so it was thrown away.");
     };
     const { result, refund } = await runJob(ctx, kind, job, accept);
     if (result.kind === "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "enrol result for a render job" });

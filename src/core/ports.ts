@@ -117,6 +117,8 @@ export interface ModerationPort {
 
 /** One admitted use. `refund()` gives the quota back when the job failed through no fault of the user. */
 export interface Admission {
+  /** The store's record of this use, where it keeps one (the audit trail is written only while it stands). */
+  id?: string;
   refund(): Promise<void>;
 }
 
@@ -133,10 +135,13 @@ export interface AuditEntry {
   /** Lower-case hex SHA-256 of the input as received and of the file sent back. */
   inputSha256: string;
   outputSha256: string | null;
+  /** The admission's use (Admission.id): the row is written only while that use stands, not once its user was forgotten. */
+  useId?: string;
 }
 
 export interface AuditPort {
-  record(entry: AuditEntry): Promise<void>;
+  /** False when nothing was written: the use no longer stands (its user asked to be forgotten while the job ran). */
+  record(entry: AuditEntry): Promise<boolean>;
   /** Takes back the newest record of a picture the platform refused to take (never sent). */
   withdraw(entry: { platform: Platform; userId: string; outputSha256: string }): Promise<void>;
   /** Rows of one server whose input or output has this hash, newest first. */

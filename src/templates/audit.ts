@@ -9,6 +9,7 @@ import { MimicError } from "../errors.ts";
 import type { Db } from "./db/client.ts";
 import { passThrough, type Gate } from "./db/gate.ts";
 import { withRetry } from "./db/retry.ts";
+import { FORGOTTEN } from "./moderation.ts";
 import { checkIdentity } from "./names.ts";
 
 export const DEFAULT_AUDIT_RETENTION_DAYS = 30;
@@ -27,6 +28,8 @@ export interface AuditEntry {
   templateId: string | null;
   inputSha256: string;
   outputSha256: string | null;
+  /** The use this generation was admitted as (the usage row's id): written only while that row stands. */
+  useId?: string;
 }
 
 export interface AuditRecord extends AuditEntry {
@@ -74,12 +77,19 @@ export class AuditLog {
     });
   }
 
-  async record(e: AuditEntry): Promise<void> {
+  /** Writes one generation's row; false, writing nothing, when the entry's use (useId) was forgotten or refunded. */
+  async record(e: AuditEntry): Promise<boolean> {
     checkIdentity(e.platform, e.userId);
     for (const h of [e.inputSha256, e.outputSha256]) if (h !== null && !SHA256.test(h)) throw new Error(`audit: not a sha256: ${h}`);
     const now = this.now();
-    await this.exclusive(() =>
-      this.db.auditEvent.create({
+    const written = await this.exclusive(() =>
+      this.db.$transaction(async (tx) => {
+        // Locks the use's row: a forget-me marking it (TemplateStore.forgetUser) waits for this row, or this sees its mark.
+        if (e.useId !== undefined) {
+          const standing = await tx.$executeRaw`UPDATE usage_events SET command = command WHERE id = ${Number(e.useId)} AND command NOT LIKE ${`${FORGOTTEN}%`}`;
+          if (standing === 0) return false;
+        }
+        await tx.auditEvent.create({
         data: {
           platform: e.platform,
           serverId: e.serverId ?? "",
@@ -91,9 +101,12 @@ export class AuditLog {
           outputSha256: e.outputSha256,
           atMs: BigInt(now),
         },
+        });
+        return true;
       }),
     );
     if (now - this.lastPrune >= PRUNE_EVERY_MS) await this.prune();
+    return written;
   }
 
   /**

@@ -105,6 +105,29 @@ for (const { dialect, skip } of dialects) {
       expect(ask).toEqual({ text: "This permanently deletes all your saved faces and your usage history (your last 24 hours' uses a day later: they count towards the limits). Confirm to go ahead.", ephemeral: true });
     });
 
+    it("forget-me while a picture is being made: it is thrown away and leaves no audit row, and its use is given back", async () => {
+      await save("me");
+      let forgot: Awaited<ReturnType<Core["forgetMe"]>> | undefined;
+      nextResult = async (r) => {
+        forgot = await core.forgetMe(ctx(), { confirm: true });
+        return r;
+      };
+      const made = await core.morph(ctx(), { image: bytes(REACTION_LAUGH_JPG) });
+      expect(forgot?.text).toMatch(/^Done: deleted 1 saved face .* Mimic keeps nothing else about you\.$/);
+      expect(made).toMatchObject({ errorCode: "CANCELLED", text: "You asked Mimic to forget you while this was being made, so it was thrown away." });
+      expect(made.file).toBeUndefined();
+      expect(await db.query(`SELECT * FROM audit_events`)).toEqual([]);
+      expect(await db.query(`SELECT * FROM users`)).toEqual([]);
+      // The use was not delivered: given back like any failure, so nothing of this user is left at all.
+      expect(await db.query(`SELECT * FROM usage_events WHERE platform_user_id = '101'`)).toEqual([]);
+      // A picture finished before the forget is recorded as ever, and the forget then deletes its row.
+      await save("again");
+      expect((await meme()).file).toBeDefined();
+      expect(await db.query(`SELECT platform_user_id FROM audit_events`)).toEqual([{ platform_user_id: "101" }]);
+      await core.forgetMe(ctx(), { confirm: true });
+      expect(await db.query(`SELECT * FROM audit_events`)).toEqual([]);
+    });
+
     it("a thumbnail of a saved face fits 96 px; a missing face is NOT_FOUND", async () => {
       await save("me");
       const t = await core.faceThumbnail(ctx(), { name: "me" });
