@@ -3,6 +3,7 @@ import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { createPrismaClient, type Db } from "./db/client.ts";
 import { openBlobReader } from "./db/blobs.ts";
+import { sqliteStartupError } from "./db/errors.ts";
 import { gateFor } from "./db/gate.ts";
 import { migrate } from "./db/migrate.ts";
 import { describeTarget, resolveDatabaseTarget, type DatabaseTarget } from "./db/url.ts";
@@ -70,11 +71,17 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
   const gate = gateFor(target);
   const moderation = new Moderation(db, target.dialect, defaults, opts.now, gate);
   const blobs = openBlobReader(target);
-  const pruned = await moderation.pruneUsage(opts.usageRetentionDays);
-  if (pruned) logger.info({ pruned }, "old usage records deleted");
   const audit = new AuditLog(db, opts.auditRetentionDays ?? cfg.AUDIT_RETENTION_DAYS, opts.now, gate);
-  const prunedAudit = await audit.prune();
-  if (prunedAudit) logger.info({ pruned: prunedAudit }, "old audit records deleted");
+  try {
+    const pruned = await moderation.pruneUsage(opts.usageRetentionDays);
+    if (pruned) logger.info({ pruned }, "old usage records deleted");
+    const prunedAudit = await audit.prune();
+    if (prunedAudit) logger.info({ pruned: prunedAudit }, "old audit records deleted");
+  } catch (e) {
+    // Start-up's first write: an up-to-date schema migrates without writing, so a read-only file shows here.
+    await Promise.all([blobs.close(), db.$disconnect()]).catch(() => undefined);
+    throw target.dialect === "sqlite" ? sqliteStartupError(e, target.path) : e;
+  }
   let closed = false;
   return {
     dialect: target.dialect,

@@ -4,7 +4,8 @@
  * a missing PostgreSQL database and a closed port, a text file and a folder given as the SQLite file, and
  * SqliteErrors the driver raises itself (a read-only connection, PRAGMA max_page_count for a full disk).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -95,6 +96,48 @@ describe("SQLite at start-up", () => {
     const e = await rejection(openStore(`file:${folder}`));
     expect(e.code).toBe("CONFIG");
     expect(e.userMessage).toBe(`DATABASE_URL points at the folder ${folder}, not at a database file. Name a file in it, e.g. file:${join(folder, "mimic.db")}.`);
+  });
+
+  it("a damaged file: says so, and that a backup restores it", async () => {
+    const path = join(dir, "damaged.db");
+    const store = await openStore(`file:${path}`);
+    await store.close();
+    const bytes = readFileSync(path);
+    bytes.fill(0x5a, 100, 4096); // the schema page's body, after the 100-byte file header
+    writeFileSync(path, bytes);
+    const e = await rejection(openStore(`file:${path}`));
+    expect(e.code).toBe("CONFIG");
+    expect(e.userMessage).toBe(
+      `The database ${path} is damaged (SQLite reads it as malformed). Stop Mimic and restore the file from a backup; moving it out of the way starts an empty database, without the faces saved in it.`,
+    );
+  });
+
+  // chattr +i stops root too (chmod does not); where the file system or the user cannot set it, the case is skipped.
+  const immutable = (() => {
+    try {
+      const probe = join(dir, "probe");
+      writeFileSync(probe, "");
+      execFileSync("chattr", ["+i", probe], { stdio: "ignore" });
+      execFileSync("chattr", ["-i", probe], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  it.skipIf(!immutable)("an up-to-date database file that cannot be written: the CONFIG message, not 'try again'", async () => {
+    const path = join(dir, "immutable", "mimic.db");
+    mkdirSync(join(dir, "immutable"));
+    await (await openStore(`file:${path}`)).close();
+    execFileSync("chattr", ["+i", path]);
+    try {
+      const e = await rejection(openStore(`file:${path}`));
+      expect(e.code).toBe("CONFIG");
+      expect(e.userMessage).toBe(
+        `The database ${path} is read-only (the file or its data folder ${join(dir, "immutable")}). Make both writable for the user Mimic runs as, or set DATA_DIR (or DATABASE_URL) to a folder Mimic may write to.`,
+      );
+    } finally {
+      execFileSync("chattr", ["-i", path]);
+    }
   });
 
   // Tests may run as root, whom chmod does not stop: these SqliteErrors come from the real driver instead.

@@ -1,7 +1,7 @@
 /**
  * Driver errors an operator or a user can act on, turned into MimicErrors that say what is wrong and what to
  * do: a PostgreSQL server that cannot be reached at start-up, and an SQLite file that is full, read-only, not
- * openable or not a database. Anything else is passed on as it came.
+ * openable, damaged or not a database. Anything else is passed on as it came.
  */
 import { statSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -49,6 +49,11 @@ export function sqliteStartupError(e: unknown, path: string): unknown {
       return config(`DATABASE_URL points at the folder ${path}, not at a database file. Name a file in it, e.g. file:${join(path, "mimic.db")}.`);
     }
     return config(`Cannot open or create the database ${path}: the data folder ${dir} is read-only or closed to the user Mimic runs as. Make it writable, ${WRITABLE_ELSEWHERE}.`);
+  }
+  if (code.startsWith("SQLITE_CORRUPT")) {
+    return config(
+      `The database ${path} is damaged (SQLite reads it as malformed). Stop Mimic and restore the file from a backup; moving it out of the way starts an empty database, without the faces saved in it.`,
+    );
   }
   if (code.startsWith("SQLITE_NOTADB")) {
     return config(`${path} is not a Mimic database (it is not an SQLite file). Point DATABASE_URL at Mimic's database, or move that file out of the way.`);
