@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { configuredAnalyzer, inputLimits, named, choice, memeRequestFromFlags, printNotes, readInputFile, readReactionFrames, wholeNumber } from "../args.ts";
 import { MimicError } from "../../errors.ts";
 import { makeMeme } from "../../pipeline/transfer/meme.ts";
-import { selectFace, type Regions, type TransferMode } from "../../pipeline/transfer/index.ts";
+import { photoFace, selectFace, type Regions, type TransferMode } from "../../pipeline/transfer/index.ts";
 import { detectReactionFaces, laterFrameNote, stillReaction, type LoopMode } from "../../pipeline/animate/index.ts";
 import { decodeImage, encodePng, readHeader } from "../../pipeline/image/index.ts";
 import { sniffVideoMime } from "../../pipeline/video/index.ts";
@@ -148,7 +148,8 @@ async function writeAnimatedMeme(
   const t0 = performance.now();
   const [template, reaction] = await Promise.all([decodeImage(templateBytes, opts.limits), readReactionFrames(reactionBytes, opts.limits)]);
   const analyzer = await configuredAnalyzer();
-  const templateFace = selectFace(await analyzer.analyze(template), "photo", undefined, named(o.face));
+  const { face: templateFace, notes: photoNotes } = photoFace(await analyzer.analyze(template), named(o.face));
+  printNotes(photoNotes);
   // The reaction's face is chosen here so --face-index applies: a still's, or the one an animation tracks from.
   const reactionFaces =
     reaction.frames.length === 1

@@ -8,7 +8,7 @@ import { DEFAULT_GIF_MAX_BYTES } from "../../pipeline/gif/index.ts";
 import { decodeImage } from "../../pipeline/image/index.ts";
 import { assembleMeme } from "../../pipeline/meme.ts";
 import { prepareCaptions } from "../../pipeline/render/index.ts";
-import { selectFace } from "../../pipeline/transfer/index.ts";
+import { photoFace, selectFace } from "../../pipeline/transfer/index.ts";
 
 interface MorphFlags {
   from: string;
@@ -67,7 +67,8 @@ export function register(program: Command): void {
       const limits = inputLimits();
       const analyzer = await configuredAnalyzer();
       const template = await decodeImage(fromBytes, limits);
-      const templateFace = selectFace(await analyzer.analyze(template), "photo", undefined, named(o.from));
+      const { face: templateFace, notes: photoNotes } = photoFace(await analyzer.analyze(template), named(o.from));
+      printNotes(photoNotes);
       const reaction = await decodeReaction(toBytes, limits);
       const morph = { frames, fps, loop };
       let result: { bytes: Uint8Array; frames: number; width: number; height: number; colors: number; reductions: string[] };

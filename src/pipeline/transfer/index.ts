@@ -5,5 +5,5 @@ export { retargetExpression, neutralShape, restEyesOwn, REST, REACTION_REST } fr
 export type { Regions, RetargetOptions } from "./expression.ts";
 export { measureExpression } from "./measure.ts";
 export type { ExpressionMeasures } from "./measure.ts";
-export { checkFace, selectFace, FACE_LIMITS } from "./validate.ts";
+export { checkFace, photoFace, selectFace, FACE_LIMITS } from "./validate.ts";
 export type { FaceRole } from "./validate.ts";

@@ -7,7 +7,7 @@ import type { InputLimits } from "../settings.ts";
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import type { Regions } from "./expression.ts";
 import type { TransferMode } from "./transfer.ts";
-import { selectFace } from "./validate.ts";
+import { photoFace, selectFace } from "./validate.ts";
 
 export interface MemeOptions {
   mode?: TransferMode;
@@ -66,7 +66,7 @@ export async function makeMeme(
   lap("analyzeTemplate");
   const reactionAnalysis = await fa.analyze(reaction);
   lap("analyzeReaction");
-  const templateFace = selectFace(templateAnalysis, "photo", undefined, opts.sources?.face);
+  const { face: templateFace, notes: photoNotes } = photoFace(templateAnalysis, opts.sources?.face);
   const reactionFaceIndex = opts.faceIndex ?? 0;
   const reactionFace = selectFace(reactionAnalysis, "reaction", reactionFaceIndex, opts.sources?.reaction);
   const meme = await assembleMeme({
@@ -86,7 +86,7 @@ export async function makeMeme(
   return {
     png: Buffer.from(meme.bytes.buffer, meme.bytes.byteOffset, meme.bytes.length),
     image: still.image,
-    notes: meme.notes,
+    notes: [...photoNotes, ...meme.notes],
     templateFace,
     reactionFace,
     reactionFaceIndex,

@@ -75,3 +75,13 @@ export function selectFace(analysis: FaceAnalysis, role: FaceRole, index?: numbe
   checkFace(face, role, source);
   return face;
 }
+
+/**
+ * The face of a face photo given as a file (`photo`): always its largest, and a note when others were left out,
+ * as saving a face says.
+ */
+export function photoFace(analysis: FaceAnalysis, source?: string): { face: AnalyzedFace; notes: string[] } {
+  const face = selectFace(analysis, "photo", undefined, source);
+  const others = analysis.faces.length - 1;
+  return { face, notes: others > 0 ? [`${others} smaller face${others > 1 ? "s" : ""} in ${what("photo", source)} ${others > 1 ? "were" : "was"} ignored; I used the largest one.`] : [] };
+}

@@ -847,5 +847,10 @@ describe("makeMeme", () => {
     expect(largest.mouthSynthesised).toBe(true);
     expect(second.mouthSynthesised).toBe(false);
     await expect(makeMeme(template, reaction, { faceIndex: 2 }, fx.analyzer)).rejects.toThrow(/2 faces.*index 2 does not exist/);
+    expect(largest.notes.join(" ")).not.toMatch(/ignored/);
+    // The same two-face photo given as the face photo: its largest face is used, and the user is told, as a save says.
+    const asFace = await makeMeme(reaction, template, { sources: { face: "“pair.png”" } }, fx.analyzer);
+    expect(asFace.templateFace.box.x).toBeLessThan(600);
+    expect(asFace.notes).toContain("1 smaller face in the face photo “pair.png” was ignored; I used the largest one.");
   });
 });
