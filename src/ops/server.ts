@@ -52,7 +52,13 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer>
     res.end(body);
   };
   const server: Server = createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    let path: string;
+    try {
+      path = new URL(req.url ?? "/", "http://localhost").pathname;
+    } catch {
+      // An absolute-form target such as "http://[" (anyone who reaches the port can send one) must not take the process down.
+      return send(res, 400, "text/plain", "bad request target\n");
+    }
     if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "GET only\n");
     if (path === "/healthz") return send(res, 200, "application/json", '{"status":"ok"}\n');
     if (path === "/readyz") {

@@ -52,6 +52,28 @@ async function stillServing(): Promise<void> {
   expect((await call("GET", "/api/faces", PAGE)).body.ok).toBe(true);
 }
 
+describe("playground: odd requests", () => {
+  it("a request target that is not a URL gets 400, not an internal error, and the server keeps serving", async () => {
+    const answer = await call("GET", "http://[", PAGE);
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ ok: false, errorCode: "BAD_INPUT", text: "That address is not one the playground knows." });
+    await stillServing();
+  });
+
+  it("HEAD / answers as GET / does, without the page", async () => {
+    const head = await fetch(playground.url, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(await head.text()).toBe("");
+  });
+
+  it.each(["constructor", "toString", "__proto__"])("a form field named %s, sent once, is a field like any other (here: not the name asked for)", async (name) => {
+    const body = `--b\r\nContent-Disposition: form-data; name="${name}"\r\n\r\nx\r\n--b--\r\n`;
+    const answer = await call("POST", "/api/faces/default", FORM, body);
+    expect(answer.body).toMatchObject({ ok: false, errorCode: "BAD_INPUT", text: expect.stringMatching(/^“” can't be a template name \(it is empty\)/) });
+  });
+});
+
 describe("playground: cut-off uploads", () => {
   it("answers 400 'cut off' to a body that ends mid-file (correct Content-Length) and keeps serving", async () => {
     const answer = await call("POST", "/api/meme", FORM, CUT_BODY);

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -58,6 +59,22 @@ describe("ops endpoint", () => {
     const r = await start({});
     expect(r.ops).toBeUndefined();
     expect(r.app.metrics).toBeUndefined();
+  });
+
+  it("a request target that is not a URL gets 400 and the process keeps serving (it used to throw out of the handler)", async () => {
+    const r = await start({ OPS_PORT: "0" });
+    const { port } = new URL(r.ops!.url);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpGet({ host: "127.0.0.1", port, path: "http://[" }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("error", reject);
+    });
+    expect(answer).toEqual({ status: 400, body: "bad request target\n" });
+    expect((await get(r, "/healthz")).status).toBe(200);
   });
 
   it("serves health, readiness and metrics of real jobs through the real pipeline", async () => {

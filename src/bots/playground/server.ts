@@ -57,7 +57,8 @@ function readUpload(req: IncomingMessage, maxBytes: number, takesFile = true): P
       reject(new MimicError("BAD_INPUT", "Please send the form as multipart/form-data.", { cause }));
       return;
     }
-    const upload: Upload = { fields: {} };
+    // No prototype: a field named "constructor" or "__proto__" is a field like any other.
+    const upload: Upload = { fields: Object.create(null) as Record<string, string> };
     const chunks: Buffer[] = [];
     let failure: MimicError | undefined;
     let settled = false;
@@ -87,7 +88,7 @@ function readUpload(req: IncomingMessage, maxBytes: number, takesFile = true): P
           details: { field: name },
         });
       }
-      if (name in upload.fields && !failure) failure = new MimicError("BAD_INPUT", `The field “${name.slice(0, 40)}” was sent twice.`);
+      if (Object.hasOwn(upload.fields, name) && !failure) failure = new MimicError("BAD_INPUT", `The field “${name.slice(0, 40)}” was sent twice.`);
       upload.fields[name] = value;
     });
     bb.on("fieldsLimit", () => {
@@ -186,8 +187,10 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
   const noImage: Reply = { text: "Choose a picture first.", ephemeral: true, errorCode: "BAD_INPUT" };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const key = `${req.method} ${url.pathname}`;
+    const url = URL.canParse(req.url ?? "/", "http://localhost") ? new URL(req.url ?? "/", "http://localhost") : null;
+    if (!url) return sendJson(res, 400, replyBody({ text: "That address is not one the playground knows.", ephemeral: true, errorCode: "BAD_INPUT" }));
+    // HEAD is GET without the body (node's response drops it).
+    const key = `${req.method === "HEAD" ? "GET" : req.method} ${url.pathname}`;
     switch (key) {
       case "GET /":
         res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
