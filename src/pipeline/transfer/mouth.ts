@@ -1,5 +1,5 @@
 import type { RgbImage } from "../types.ts";
-import { warpTriangles } from "../warp/index.ts";
+import { faceMeshPoints, warpTriangles } from "../warp/index.ts";
 import {
   INNER_LIP_RING,
   LIPS_INNER_LOWER,
@@ -33,31 +33,32 @@ export interface ColourMatch {
   gain: readonly number[];
   /** Share of its colourfulness a pixel keeps after the gain (0: grey, 1: as it was). */
   saturation: number;
+  /**
+   * The template's own highlights around the face (luma, see faceHighlight): the painted interior's brightest
+   * tones are brought down to it, never above. Absent: no bound (the reaction's mouth in its own picture).
+   */
+  highlight?: number;
 }
 
 /** The reaction's pixels as they are (swap paints the reaction's mouth into the reaction's own picture). */
 export const AS_IS: ColourMatch = { gain: [1, 1, 1], saturation: 1 };
 
 /**
- * How `from`'s pixels are brought to `to`'s lighting and colourfulness, measured on skin, bounded so a bad
- * sample cannot wreck the colours. The gain is mostly one brightness factor for all channels, with only a
- * little of the per-channel skin-tone ratio: a full per-channel ratio tints the reaction's white teeth the
- * template's skin colour (pink on franck → orange on grace_hopper), and teeth that look like skin read as a
- * closed mouth. The saturation follows the skin's, never above the reaction's own: a black-and-white or faded
- * photo gets a mouth as grey or as faded as its skin, not a pink tongue.
+ * How `from`'s pixels are brought to `to`'s lighting and colourfulness, measured on skin. The gain is one
+ * brightness factor (the skins' luma ratio: an exposure, however far off, scales every pixel) times a little of
+ * the per-channel skin-tone ratio: a full ratio tints the reaction's white teeth the template's skin colour, and
+ * teeth that look like skin read as a closed mouth. Each part is bounded on its own so a bad sample cannot
+ * wreck the colours. The saturation follows the skin's, never above the reaction's own (a black-and-white photo
+ * gets a grey mouth). The template's highlights around the face bound the painted interior (paintMouthInterior).
  */
 export function skinMatch(to: RgbImage, toLm: Float32Array, from: RgbImage, fromLm: Float32Array, faceSize: number, toneShare = SKIN_TONE_SHARE): ColourMatch {
   const r = Math.max(1, faceSize * 0.02);
   const a = patchMean(to, skinPoints(toLm), r);
   const b = patchMean(from, skinPoints(fromLm), r);
-  const grey = (v: readonly number[]) => 0.299 * v[0]! + 0.587 * v[1]! + 0.114 * v[2]!;
-  const brightness = (grey(a) + 1) / (grey(b) + 1);
-  const gain = a.map((v, c) => {
-    const tone = (v + 1) / (b[c]! + 1) / brightness;
-    return Math.min(1.8, Math.max(0.55, brightness * tone ** toneShare));
-  });
+  const brightness = bounded((luma(a) + 1) / (luma(b) + 1), BRIGHTNESS_MAX);
+  const gain = a.map((v, c) => brightness * bounded(((v + 1) / (b[c]! + 1) / brightness) ** toneShare, TONE_MAX));
   const colourfulness = (v: readonly number[]) => (Math.max(...v) - Math.min(...v)) / (Math.max(...v) + 1);
-  return { gain, saturation: Math.min(1, colourfulness(a) / Math.max(1e-3, colourfulness(b))) };
+  return { gain, saturation: Math.min(1, colourfulness(a) / Math.max(1e-3, colourfulness(b))), highlight: faceHighlight(to, toLm) };
 }
 
 /**
@@ -65,6 +66,71 @@ export function skinMatch(to: RgbImage, toLm: Float32Array, from: RgbImage, from
  * closing mouth paints only lips and skin: pass 1 there.
  */
 const SKIN_TONE_SHARE = 0.25;
+/** Bounds (x and 1/x) on skinMatch's brightness factor and on its per-channel tone factor. */
+const BRIGHTNESS_MAX = 12;
+const TONE_MAX = 1.8;
+/** faceHighlight's level: the luma this share of the face box stays under (not its very brightest pixel, a glint on glasses). */
+const FACE_HIGHLIGHT_QUANTILE = 0.999;
+/** The share of the painted interior's pixels (the reaction's brightest teeth) that is held to faceHighlight. */
+const INTERIOR_HIGHLIGHT_QUANTILE = 0.995;
+/** faceHighlight samples at most about this many pixels across the face box (every k-th row and column beyond). */
+const HIGHLIGHT_SAMPLES = 256;
+
+const luma = (v: readonly number[]) => 0.299 * v[0]! + 0.587 * v[1]! + 0.114 * v[2]!;
+const bounded = (v: number, max: number) => Math.min(max, Math.max(1 / max, v));
+
+/**
+ * The template's highlights around the face: the FACE_HIGHLIGHT_QUANTILE luma over the box of its face mesh
+ * (skin sheen, eye whites, its own teeth), on a grid of about HIGHLIGHT_SAMPLES² pixels. A photo's exposure
+ * shows in it as much as in the skin, and a mouth's interior is no brighter than the brightest things beside it.
+ */
+export function faceHighlight(img: RgbImage, lm: Float32Array): number {
+  const box = pointsBox(faceMeshPoints(lm, { width: img.width, height: img.height, ringScale: 0 }), img.width, img.height, 0);
+  const step = Math.max(1, Math.floor(Math.max(box.width, box.height) / HIGHLIGHT_SAMPLES));
+  const hist = new Uint32Array(256);
+  const d = img.data;
+  let n = 0;
+  for (let y = box.y; y < box.y + box.height; y += step) {
+    for (let x = box.x, o = (y * img.width + x) * 3; x < box.x + box.width; x += step, o += 3 * step) {
+      hist[(77 * d[o]! + 150 * d[o + 1]! + 29 * d[o + 2]! + 128) >> 8]!++; // Rec. 601 luma in integers
+      n++;
+    }
+  }
+  return quantileOf(hist, n, FACE_HIGHLIGHT_QUANTILE);
+}
+
+/** The `q` quantile (0..1) of a 256-bin histogram holding n values; 255 when empty. */
+function quantileOf(hist: Uint32Array, n: number, q: number): number {
+  let acc = 0;
+  for (let v = 0; v < 256; v++) if ((acc += hist[v]!) > q * n) return v;
+  return 255;
+}
+
+/**
+ * `gain` scaled down so that the INTERIOR_HIGHLIGHT_QUANTILE luma of the warped interior (`canvas` where `cover`
+ * is set), as painted (each channel clipped at 255), is at most `highlight`; as it is when it already is.
+ * Clipping hides how far past 255 a channel was pushed, so the scale is refined a few times.
+ */
+function gainUnder(canvas: RgbImage, cover: Float32Array, gain: readonly number[], highlight: number): readonly number[] {
+  const d = canvas.data;
+  let g = gain;
+  for (let it = 0; it < 4; it++) {
+    const hist = new Uint32Array(256);
+    let n = 0;
+    for (let i = 0; i < cover.length; i++) {
+      if (!(cover[i]! > 0)) continue;
+      const o = 3 * i;
+      const y = 0.299 * Math.min(255, g[0]! * d[o]!) + 0.587 * Math.min(255, g[1]! * d[o + 1]!) + 0.114 * Math.min(255, g[2]! * d[o + 2]!);
+      hist[Math.round(y)]!++;
+      n++;
+    }
+    const top = quantileOf(hist, n, INTERIOR_HIGHLIGHT_QUANTILE);
+    if (n === 0 || top <= highlight) break;
+    const k = Math.max(0, highlight) / top;
+    g = g.map((v) => v * k);
+  }
+  return g;
+}
 
 /** Fan triangles over a closed ring of n points plus its centroid (index n): fine for the star-shaped lip ring. */
 function fan(n: number): Uint32Array {
@@ -175,11 +241,12 @@ export function paintMouthInterior(
   const lips = outerLipPolygon(outLm);
   for (let i = 0; i < cover.length; i++) if (cover[i] && !insidePolygon(lips, (i % box.width) + box.x, Math.floor(i / box.width) + box.y)) cover[i] = 0;
   featherInside(cover, box.width, box.height, feather);
+  const gain = colour.highlight === undefined ? colour.gain : gainUnder(canvas, cover, colour.gain, colour.highlight);
   if (colour.saturation >= 1) {
-    blendPatch(out, canvas, cover, box.x, box.y, colour.gain); // the common case: one rounding, in the blend
+    blendPatch(out, canvas, cover, box.x, box.y, gain); // the common case: one rounding, in the blend
     return;
   }
-  mapColours(canvas, colour.gain, [0, 0, 0]);
+  mapColours(canvas, gain, [0, 0, 0]);
   scaleSaturation(canvas, colour.saturation);
   blendPatch(out, canvas, cover, box.x, box.y);
 }
