@@ -81,6 +81,11 @@ function bannedUser(value: string, scope: Scope, verb: "ban" | "unban"): string 
   const userId = text.replace(/^<@!?(\d+)>$/, "$1");
   if (NUMERIC_ID.test(userId)) {
     if (verb === "ban" && userId === scope.userId) throw new MimicError("BAD_INPUT", "You cannot ban yourself.");
+    // A person's id is positive on every platform (Telegram's negative ids are chats); unban still takes any
+    // id, to lift a ban stored before this check.
+    if (verb === "ban" && !/^[1-9]\d*$/.test(userId)) {
+      throw new MimicError("BAD_INPUT", `“${userId}” is not a user id: a person's id is a positive whole number${userId.startsWith("-") ? " (a negative id is a group or channel)" : ""}.`);
+    }
     return userId;
   }
   const shown = text.slice(0, 40);
@@ -142,6 +147,7 @@ export function storeModeration(store: Store): ModerationPort {
     settings,
     bannedUsers: async (scope) => (scope.serverId === null ? [] : (await m.bans(server(scope))).map((b) => b.userId)),
     recordRefusal: (scope, reason) => m.recordRefusal(scope, reason),
+    moveServer: (platform, from, to) => m.moveServer(platform, from, to),
     // The core only calls this for admins (it checked ctx.isAdmin); the store re-checks the flag it is given.
     async updateSetting(scope, key: SettingKey, value) {
       const s = server(scope);

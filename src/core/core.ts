@@ -18,6 +18,7 @@ import type {
   JobKind,
   JobResult,
   Owner,
+  Platform,
   Scope,
   ServerSettings,
   SettingKey,
@@ -96,6 +97,8 @@ export interface Core {
   faceThumbnail(ctx: CommandContext, input: { name: string }): Promise<Reply>;
   /** Template names of the user starting with `prefix` (case-insensitive), at most 25 (Discord's cap). */
   templateNames(owner: Owner, prefix: string): Promise<string[]>;
+  /** A server (chat) got a new id on its platform, e.g. a Telegram group upgraded to a supergroup: what its admins set follows it. */
+  serverMoved(platform: Platform, from: string, to: string): Promise<void>;
 }
 
 export const SETTING_KEYS: readonly SettingKey[] = ["enabled", "quota", "server_quota", "cooldown", "max_faces", "animated", "channel", "ban", "unban", "mark", "nsfw", "nsfw_threshold", "swap"];
@@ -415,7 +418,9 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           return { text: describeSettings(await moderation.settings(scopeOf(ctx)), ctx, await moderation.bannedUsers?.(scopeOf(ctx))), ephemeral: true };
         }
         if (!SETTING_KEYS.includes(input.key)) {
-          throw new MimicError("BAD_INPUT", `Unknown setting “${input.key}”. Settings: ${SETTING_KEYS.join(", ")}.`);
+          // Echo a few characters only: the key is whatever was typed, and a chat caps a message's length (Telegram 4096).
+          const shown = input.key.length > 40 ? `${input.key.slice(0, 40)}…` : input.key;
+          throw new MimicError("BAD_INPUT", `Unknown setting “${shown}”. Settings: ${SETTING_KEYS.join(", ")}.`);
         }
         const value = (input.value ?? "").trim();
         if (value === "") throw new MimicError("BAD_INPUT", `Give a value for “${input.key}”, e.g. ${exampleFor(input.key)}.`);
@@ -455,6 +460,10 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         .filter((t) => t.name.toLowerCase().startsWith(p))
         .map((t) => t.name)
         .slice(0, 25);
+    },
+
+    async serverMoved(platform, from, to) {
+      if (await moderation.moveServer?.(platform, from, to)) logger.info({ platform, from, to }, "a server got a new id; its settings and records followed");
     },
   };
   return core;

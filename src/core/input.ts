@@ -13,11 +13,10 @@ import type { EncodedImage } from "./ports.ts";
 export type FetchLike = (url: string, init: { headers?: Record<string, string>; signal?: AbortSignal }) => Promise<Response>;
 
 export function tooLarge(bytes: number, limit: number): MimicError {
-  return new MimicError(
-    "IMAGE_TOO_LARGE",
-    `That file is too large (${formatSize(bytes)}): the limit is ${formatSize(limit)}. Please send a smaller picture.`,
-    { details: { bytes, limit } },
-  );
+  // A size read off a stream cut at the limit, or one just over it, would print as the limit itself.
+  const size = formatSize(bytes);
+  const over = size === formatSize(limit) ? "larger than the limit of" : `too large (${size}): the limit is`;
+  return new MimicError("IMAGE_TOO_LARGE", `That file is ${over} ${formatSize(limit)}. Please send a smaller picture.`, { details: { bytes, limit } });
 }
 
 /** Image type from the first bytes; the declared type of a chat upload is not trusted. */
@@ -112,6 +111,8 @@ export async function loadImage(input: ImageInput, opts: LoadImageOptions): Prom
         url = typeof input.url === "string" ? input.url : await input.url();
         res = await doFetch(url, { headers: input.headers, signal: abort.signal });
       } catch (cause) {
+        // The adapter's own verdict on the file (e.g. Telegram's "file is too big" for a bot) stands as it is.
+        if (cause instanceof MimicError) throw cause;
         throw new MimicError("BAD_INPUT", "I could not download that picture. Please send it again.", { cause });
       }
       if (!res.ok) {

@@ -113,6 +113,8 @@ export interface ModerationPort {
   usage(scope: Scope, opts: { includeServer: boolean }): Promise<UsageReport>;
   /** Counts a request the NSFW gate refused (usage report; it counts as a use). */
   recordRefusal?(scope: Scope, reason: "nsfw"): Promise<void>;
+  /** A server's id changed on its platform: its rules, bans and records move to the new id. True when anything moved. */
+  moveServer?(platform: Platform, from: string, to: string): Promise<boolean>;
 }
 
 /** One admitted use. `refund()` gives the quota back when the job failed through no fault of the user. */

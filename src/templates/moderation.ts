@@ -247,6 +247,38 @@ export class Moderation {
   }
 
   /**
+   * A chat whose id changed (Telegram upgrades a group to a supergroup under a new id): its rules, bans, uses
+   * and audit rows follow it, so nothing an admin set is lost. Settings already made under the new id win;
+   * moving twice (both service messages arrive) finds nothing left the second time. Returns whether anything moved.
+   */
+  async moveServer(platform: string, from: string, to: string): Promise<boolean> {
+    checkServer({ platform, serverId: from });
+    checkServer({ platform, serverId: to });
+    if (from === to) return false;
+    return this.exclusive(() =>
+      this.db.$transaction(async (tx) => {
+        const key = (serverId: string) => ({ platform_serverId: { platform, serverId } });
+        const old = await tx.serverSettings.findUnique({ where: key(from), select: { id: true, allowedChannels: true } });
+        if (old && (await tx.serverSettings.count({ where: { platform, serverId: to } })) === 0) {
+          // On Telegram the chat is also its only channel: an allow-list naming the old id names the new one.
+          const channels = parseList(old.allowedChannels).map((c) => (c === from ? to : c));
+          await tx.serverSettings.update({ where: { id: old.id }, data: { serverId: to, allowedChannels: JSON.stringify(channels) } });
+        } else if (old) {
+          await tx.serverSettings.delete({ where: { id: old.id } });
+        }
+        await tx.$executeRaw`INSERT INTO bans (platform, server_id, platform_user_id, reason, created_at)
+          SELECT platform, ${to}, platform_user_id, reason, created_at FROM bans WHERE platform = ${platform} AND server_id = ${from}
+          ON CONFLICT (platform, server_id, platform_user_id) DO NOTHING`;
+        const bans = await tx.ban.deleteMany({ where: { platform, serverId: from } });
+        const uses = await tx.usageEvent.updateMany({ where: { platform, serverId: from }, data: { serverId: to } });
+        await tx.auditEvent.updateMany({ where: { platform, serverId: from, channelId: from }, data: { channelId: to } });
+        const audit = await tx.auditEvent.updateMany({ where: { platform, serverId: from }, data: { serverId: to } });
+        return old !== null || bans.count + uses.count + audit.count > 0;
+      }),
+    );
+  }
+
+  /**
    * The non-counting part of admission: bot and command enabled, channel allowed, user not banned.
    * Throws DISABLED or FORBIDDEN with a message saying why. Returns the rules in force.
    */

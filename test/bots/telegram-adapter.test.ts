@@ -1,5 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ANONYMOUS_SENDER_REPLY, BUTTON_NOT_YOURS, UPLOAD_FAILED_REPLY, buttonData, createTelegramBot, type TelegramBot } from "../../src/bots/telegram/bot.ts";
+import {
+  ANONYMOUS_SENDER_REPLY,
+  BUTTON_NOT_YOURS,
+  FLOOD_RETRIES,
+  NO_PICTURE_RIGHTS_REPLY,
+  UPLOAD_FAILED_REPLY,
+  buttonData,
+  createTelegramBot,
+  floodReply,
+  type TelegramBot,
+} from "../../src/bots/telegram/bot.ts";
 import type { CommandContext, Core, Reply, ReplyFile } from "../../src/core/index.ts";
 import { FakeTelegram, uploadedFile } from "../helpers/fake-telegram.ts";
 
@@ -41,6 +51,7 @@ function recordingCore(calls: CoreCall[], replies: Partial<Record<keyof Core, (c
     config: answer("config"),
     audit: answer("audit"),
     templateNames: async () => [],
+    serverMoved: async () => undefined,
   };
 }
 
@@ -70,14 +81,14 @@ describe("Telegram adapter: who a command acts for", () => {
     await fake?.close();
   });
 
-  it("refuses every command posted by an anonymous admin or as a channel", async () => {
+  it("refuses every command posted by an anonymous admin or as a channel (but /config from an anonymous admin)", async () => {
     const asGroup = { sender_chat: { id: GROUP.id, type: "supergroup", title: GROUP.title } };
     const asChannel = { sender_chat: { id: -100999, type: "channel", title: "News" } };
-    for (const [from, senderChat] of [
-      [GROUP_ANONYMOUS_BOT, asGroup],
-      [CHANNEL_BOT, asChannel],
+    for (const [from, senderChat, commands] of [
+      [GROUP_ANONYMOUS_BOT, asGroup, ["/faces", "/usage", "/forget", "/save me", "/meme hi"]],
+      [CHANNEL_BOT, asChannel, ["/faces", "/usage", "/forget", "/config quota 1", "/save me", "/meme hi"]],
     ] as const) {
-      for (const text of ["/faces", "/usage", "/forget", "/config quota 1", "/save me", "/meme hi"]) {
+      for (const text of commands) {
         const reply = fake.nextCall("sendMessage");
         fake.sendMessage(GROUP, from, { text, entities: [{ type: "bot_command", offset: 0, length: text.split(" ")[0].length }], ...senderChat });
         const call = await reply;
@@ -88,9 +99,19 @@ describe("Telegram adapter: who a command acts for", () => {
     expect(calls).toEqual([]);
 
     // The same person posting as themself is served.
-    const reply = fake.nextCall("sendMessage");
+    let reply = fake.nextCall("sendMessage");
     fake.sendCommand(GROUP, ALICE, "/usage");
     expect((await reply).params.text).toBe("usage for 11");
+
+    // Only a group's admins can post as the group itself: /config is theirs, without a getChatMember (which
+    // knows no anonymous admin).
+    calls.length = 0;
+    const from = fake.calls.length;
+    reply = fake.nextCall("sendMessage");
+    fake.sendMessage(GROUP, GROUP_ANONYMOUS_BOT, { text: "/config quota 1", entities: [{ type: "bot_command", offset: 0, length: 7 }], ...asGroup });
+    expect((await reply).params.text).toBe(`config for ${GROUP_ANONYMOUS_BOT.id}`);
+    expect(calls.map((c) => [c.method, c.ctx.isAdmin, c.input])).toEqual([["config", true, { key: "quota", value: "1" }]]);
+    expect(fake.calls.slice(from).filter((c) => c.method === "getChatMember")).toEqual([]);
   });
 
   it("inline buttons of /faces and /forget in a group act only for the user who asked", async () => {
@@ -175,6 +196,72 @@ describe("Telegram adapter: who a command acts for", () => {
     expect(fake.calls.filter((c) => c.method === "sendPhoto")).toHaveLength(2);
     // The core is told, so it gives the use back (only for the refused upload).
     expect(undelivered).toHaveBeenCalledOnce();
+  });
+});
+
+describe("Telegram adapter: flood control and refused uploads", () => {
+  let fake: FakeTelegram;
+  let bot: TelegramBot;
+  let undelivered: () => Promise<void>;
+  const memeFile: ReplyFile = { bytes: new Uint8Array(2000), name: "mimic-me.png", mime: "image/png", width: 512, height: 512 };
+
+  beforeEach(async () => {
+    fake = await FakeTelegram.start();
+    undelivered = vi.fn(async () => undefined);
+    const core = recordingCore([], { meme: () => ({ text: "", ephemeral: false, file: memeFile, undelivered }) });
+    bot = createTelegramBot({ core, token: fake.token, apiRoot: fake.apiRoot });
+    await bot.start();
+  });
+
+  afterEach(async () => {
+    await bot?.stop();
+    await fake?.close();
+  });
+
+  const sent = (method: string) => fake.calls.filter((c) => c.method === method);
+
+  it("waits as a 429 asks and sends again, for pictures and texts alike", async () => {
+    const reaction = fake.sendPhoto(GROUP, ALICE, fake.addFile(new Uint8Array(16)));
+    fake.failures.set("sendPhoto", { status: 429, description: "Too Many Requests: retry after 1", parameters: { retry_after: 1 }, times: 1 });
+    const delivered = fake.waitFor((c) => c.method === "sendPhoto" && !fake.failures.has("sendPhoto"));
+    fake.sendCommand(GROUP, ALICE, "/meme", reaction);
+    const second = await delivered;
+    expect(sent("sendPhoto")).toHaveLength(2);
+    // It waited as asked (1 s), not at once.
+    expect(second.at - sent("sendPhoto")[0]!.at).toBeGreaterThanOrEqual(900);
+
+    // A text answer, e.g. in a busy group: the description's "retry after N" is read when no parameters came.
+    fake.failures.set("sendMessage", { status: 429, description: "Too Many Requests: retry after 1", times: 1 });
+    const text = fake.waitFor((c) => c.method === "sendMessage" && !fake.failures.has("sendMessage"));
+    fake.sendCommand(GROUP, ALICE, "/usage");
+    expect((await text).params.text).toBe(`usage for ${ALICE.id}`);
+    expect(sent("sendMessage")).toHaveLength(2);
+    // No "refused" text for the picture that went through on its second try.
+    expect(sent("sendMessage").map((c) => c.params.text)).toEqual([`usage for ${ALICE.id}`, `usage for ${ALICE.id}`]);
+    expect(undelivered).not.toHaveBeenCalled();
+  });
+
+  it("says why an upload failed: flood control (and when to try again), no right to send pictures, or else its size", async () => {
+    const reaction = fake.sendPhoto(GROUP, ALICE, fake.addFile(new Uint8Array(16)));
+    const refusal = async () => {
+      const text = fake.nextCall("sendMessage");
+      fake.sendCommand(GROUP, ALICE, "/meme", reaction);
+      return String((await text).params.text);
+    };
+    // Longer than it is worth waiting: not retried, and the user hears when to try again.
+    fake.failures.set("sendPhoto", { status: 429, description: "Too Many Requests: retry after 35", parameters: { retry_after: 35 } });
+    expect(await refusal()).toBe(floodReply(35));
+    expect(sent("sendPhoto")).toHaveLength(1);
+    // Retried twice at most, then given up.
+    fake.failures.set("sendPhoto", { status: 429, description: "Too Many Requests: retry after 1", parameters: { retry_after: 1 } });
+    expect(await refusal()).toBe(floodReply(1));
+    expect(sent("sendPhoto")).toHaveLength(1 + 1 + FLOOD_RETRIES);
+
+    fake.failures.set("sendPhoto", { status: 400, description: "Bad Request: not enough rights to send photos to the chat" });
+    expect(await refusal()).toBe(NO_PICTURE_RIGHTS_REPLY);
+    fake.failures.set("sendPhoto", { status: 400, description: "Bad Request: PHOTO_INVALID_DIMENSIONS" });
+    expect(await refusal()).toBe(UPLOAD_FAILED_REPLY);
+    expect(undelivered).toHaveBeenCalledTimes(4);
   });
 });
 

@@ -52,6 +52,30 @@ describe("Telegram: the same front door", () => {
     expect(await command("/meme intensity=40% hi")).toBe("made");
   });
 
+  it("refuses an option with no value and /morph's flags it has no use for, instead of drawing or ignoring them", async () => {
+    expect(await command("/meme intensity= hi")).toBe("“intensity=” needs a number from 0 to 100 right after the = (no space), e.g. /meme intensity=50 top | bottom.");
+    expect(await command("/meme face= hi")).toBe("“face=” needs a face name right after the = (no space), e.g. /meme face=me top | bottom.");
+    expect(await command("/morph FACE=")).toBe("“face=” needs a face name right after the = (no space), e.g. /morph face=me top | bottom.");
+    for (const flag of ["swap", "still"]) {
+      expect(await command(`/morph ${flag}`)).toBe(
+        `“${flag}” is not an option of /morph: a morph is always an animation of your own face. Use /meme ${flag} for that, or /morph -- ${flag} … to write it as a caption.`,
+      );
+    }
+    expect(await command("/morph -- swap")).toBe("made");
+    // Telegram ends the command at the "|" too.
+    expect(await command("/meme|bottom")).toBe("made");
+    expect(await command("/meme| ")).toBe("made");
+  });
+
+  it("says a file Telegram will not hand a bot (over 20 MB, its size not declared) is too large, not to send it again", async () => {
+    const big = fake.addFile(REACTION_LAUGH_JPG, "jpg", 21_000_000);
+    const doc = fake.sendMessage(DM, CAROL, { document: { file_id: big.file_id, file_unique_id: big.file_unique_id, file_name: "big.jpg", mime_type: "image/jpeg" } });
+    const answer = fake.nextCall(["sendPhoto", "sendMessage"], 60_000);
+    fake.sendCommand(DM, CAROL, "/meme hi", doc);
+    expect((await answer).params.text).toBe("That file is too large: Telegram lets bots download at most 20 MB. Please send a smaller picture.");
+    expect(fake.downloads).not.toContain(big.file_path);
+  });
+
   it("has the same caption limit, refused by length in the same words", async () => {
     expect(await command(`/meme ${"é".repeat(201)}`)).toBe("That caption is too long (201 characters): the limit is 200 characters per caption.");
     expect(await command(`/meme ${"é".repeat(100)} | ${"x".repeat(201)}`)).toBe(

@@ -94,6 +94,91 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     expect(await say(GROUP, ALICE, "/config quota", bobsMessage)).toMatch(/Give a value for “quota”/);
   });
 
+  it("in a forum topic, /config ban with no value and no real reply bans nobody (not the topic's creator)", async () => {
+    const FORUM = { ...GROUP, is_forum: true };
+    // Bob created the topic; Telegram sets every topic message's reply_to_message to that service message.
+    const topicStart = { message_id: 500, date: 0, chat: FORUM, from: BOB, message_thread_id: 500, forum_topic_created: { name: "Memes", icon_color: 0 } };
+    const inTopic = { message_thread_id: 500, is_topic_message: true };
+    const bans = async () => (await app.app.store.moderation.bans({ platform: "telegram", serverId: String(GROUP.id), isAdmin: true })).map((b) => b.userId);
+    const inTopicSay = async (text: string, replyTo: Record<string, unknown>) => {
+      const reply = fake.nextCall("sendMessage", 60_000);
+      fake.sendMessage(FORUM, ALICE, { text, entities: [{ type: "bot_command", offset: 0, length: text.split(" ")[0]!.length }], ...inTopic, reply_to_message: replyTo });
+      return (await reply).params;
+    };
+    for (const verb of ["ban", "unban"]) {
+      const answer = await inTopicSay(`/config ${verb}`, topicStart);
+      expect(answer.text).toBe(`Give a value for “${verb}”, e.g. a user id.`);
+      expect(answer.message_thread_id).toBe(500);
+    }
+    expect(await bans()).toEqual([]);
+    // A real reply inside the topic still names its author.
+    const bobsMessage = { message_id: 501, date: 0, chat: FORUM, from: BOB, text: "hi", ...inTopic, reply_to_message: topicStart };
+    expect(String((await inTopicSay("/config ban", bobsMessage)).text)).toContain(`• banned: user ${BOB.id}`);
+    expect(await bans()).toEqual([String(BOB.id)]);
+  });
+
+  it("refuses a ban by reply to a message no person posted (a bot, an anonymous admin, a channel), and ids that are no person's", async () => {
+    const bans = async () => (await app.app.store.moderation.bans({ platform: "telegram", serverId: String(GROUP.id), isAdmin: true })).map((b) => b.userId);
+    const placeholders: [string, Record<string, unknown>][] = [
+      ["That message was posted by a bot, so there is no person to ban.", { message_id: 900, date: 0, chat: GROUP, from: fake.botInfo, text: "Here you go" }],
+      [
+        "That message was posted anonymously by a group admin, so there is no person to ban.",
+        { message_id: 901, date: 0, chat: GROUP, from: { id: 1087968824, is_bot: true, first_name: "Group", username: "GroupAnonymousBot" }, sender_chat: GROUP, text: "hi" },
+      ],
+      [
+        "That message was posted as a channel, so there is no person to ban.",
+        {
+          message_id: 902,
+          date: 0,
+          chat: GROUP,
+          from: { id: 777000, is_bot: false, first_name: "Telegram" },
+          sender_chat: { id: -100777, type: "channel", title: "News" },
+          is_automatic_forward: true,
+          text: "post",
+        },
+      ],
+      // A forward whose sender_chat was left out: Telegram's service account is no person either.
+      ["That message was posted as a channel, so there is no person to ban.", { message_id: 903, date: 0, chat: GROUP, from: { id: 777000, is_bot: false, first_name: "Telegram" }, text: "post" }],
+      [
+        "That message was posted as a channel, so there is no person to ban.",
+        { message_id: 904, date: 0, chat: GROUP, from: { id: 136817688, is_bot: true, first_name: "Channel", username: "Channel_Bot" }, sender_chat: { id: -100888, type: "channel", title: "Bob's" }, text: "x" },
+      ],
+    ];
+    for (const [refusal, message] of placeholders) expect(await say(GROUP, ALICE, "/config ban", message)).toBe(refusal);
+    expect(await say(GROUP, ALICE, "/config unban", placeholders[0]![1])).toBe("That message was posted by a bot, so there is no person to unban.");
+    // A member is told what members are told, whatever the message.
+    expect(await say(GROUP, BOB, "/config ban", placeholders[0]![1])).toMatch(/Only server admins/);
+
+    expect(await say(GROUP, ALICE, `/config ban ${GROUP.id}`)).toBe(`“${GROUP.id}” is not a user id: a person's id is a positive whole number (a negative id is a group or channel).`);
+    expect(await say(GROUP, ALICE, "/config ban 0")).toBe("“0” is not a user id: a person's id is a positive whole number.");
+    expect(await bans()).toEqual([]);
+  });
+
+  it("a group upgraded to a supergroup (a new chat id) keeps its rules and bans", async () => {
+    const OLD = { id: -4012345, type: "group" as const, title: "Memes" };
+    const NEW = { ...GROUP, id: -1004012345 };
+    fake.memberStatus.set(`${OLD.id}:${ALICE.id}`, "creator");
+    fake.memberStatus.set(`${NEW.id}:${ALICE.id}`, "creator");
+    expect(await save(OLD as unknown as Chat, BOB, "bob")).toContain("Saved");
+    expect(await say(OLD as unknown as Chat, ALICE, `/config ban ${BOB.id}`)).toContain("Updated “ban”");
+    expect(await say(OLD as unknown as Chat, ALICE, "/config quota 3")).toContain("Updated “quota”");
+
+    // Telegram's two service messages: in the old chat, then in the new one.
+    fake.sendMessage(OLD as unknown as Chat, ALICE, { migrate_to_chat_id: NEW.id });
+    fake.sendMessage(NEW as unknown as Chat, ALICE, { migrate_from_chat_id: OLD.id });
+    await expect.poll(() => app.app.store.moderation.bans({ platform: "telegram", serverId: String(NEW.id), isAdmin: true }), { timeout: 30_000 }).toHaveLength(1);
+    expect(await meme(NEW as unknown as Chat, BOB)).toMatch(/blocked you/);
+    const settings = await say(NEW as unknown as Chat, ALICE, "/config");
+    expect(settings).toMatch(/quota: 3 per user per day/);
+    expect(settings).toContain(String(BOB.id));
+  });
+
+  it("echoes at most 40 characters of an unknown setting, so the answer fits a Telegram message", async () => {
+    const answer = await say(GROUP, ALICE, `/config ${"k".repeat(4000)}`);
+    expect(answer).toMatch(new RegExp(`^Unknown setting “${"k".repeat(40)}…”\\. Settings: enabled, `));
+    expect(answer.length).toBeLessThan(300);
+  });
+
   it("an administrator may change settings, a member may not; settings belong to a group, not a private chat", async () => {
     expect(await say(GROUP, BOB, "/config quota 5")).toMatch(/Only server admins/);
     expect((await rules()).dailyQuotaPerUser).not.toBe(5);
@@ -127,5 +212,57 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     expect(await say(GROUP, ALICE, "/config max_faces 1")).toContain("max_faces: 1 per user");
     expect(await save(GROUP, BOB, "two")).toMatch(/You already have 1 saved faces, the most allowed here is 1/);
     expect(await faces(BOB)).toEqual(["bob"]);
+  });
+});
+
+describe("Telegram: forum topics (real grammY, core and queue)", () => {
+  let fake: FakeTelegram;
+  let app: TestApp;
+  let bot: TelegramBot;
+  const FORUM = { ...GROUP, is_forum: true };
+  const topicStart = { message_id: 500, date: 0, chat: FORUM, from: BOB, message_thread_id: 500, forum_topic_created: { name: "Memes", icon_color: 0 } };
+  const inTopic = { message_thread_id: 500, is_topic_message: true, reply_to_message: topicStart };
+
+  beforeEach(async () => {
+    // Each job takes a while, so that memes sent together wait in line and hear their place in it.
+    process.env.MIMIC_TEST_JOB_DELAY_MS = "1000";
+    fake = await FakeTelegram.start();
+    app = await startTestApp({}, { handlers: DOUBLE_HANDLERS });
+    bot = createTelegramBot({ core: app.core, token: fake.token, apiRoot: fake.apiRoot });
+    await bot.start();
+  });
+
+  afterEach(async () => {
+    delete process.env.MIMIC_TEST_JOB_DELAY_MS;
+    await bot?.stop();
+    await app?.close();
+    await fake?.close();
+  });
+
+  it("answers in the topic a command came from: help, chat actions, the queue's position message and the results", async () => {
+    const from = fake.calls.length;
+    const help = fake.nextCall("sendMessage");
+    fake.sendMessage(FORUM, ALICE, { text: "/help", entities: [{ type: "bot_command", offset: 0, length: 5 }], ...inTopic });
+    expect((await help).params).toMatchObject({ chat_id: GROUP.id, message_thread_id: 500 });
+
+    const saved = fake.nextCall("sendMessage", 60_000);
+    fake.sendCommand(ALICE_DM, ALICE, "/save me", fake.sendPhoto(ALICE_DM, ALICE, fake.addFile(FACE_JPG)));
+    expect(String((await saved).params.text)).toContain("Saved");
+
+    const memes = [1, 2, 3].map(() => {
+      const m = fake.sendPhoto(FORUM, ALICE, fake.addFile(REACTION_LAUGH_JPG), {
+        ...inTopic,
+        caption: "/meme hi",
+        caption_entities: [{ type: "bot_command", offset: 0, length: 5 }],
+      });
+      return Number(m.message_id);
+    });
+    const results = await Promise.all(memes.map((id) => fake.waitFor((c) => c.method === "sendPhoto" && (c.params.reply_parameters as { message_id: number }).message_id === id, 60_000)));
+    expect(results).toHaveLength(3);
+    const inGroup = fake.calls.slice(from).filter((c) => c.params.chat_id === GROUP.id && ["sendMessage", "sendPhoto", "sendChatAction"].includes(c.method));
+    // The third meme waited behind two: its place in the line was posted, as a message of its own.
+    expect(inGroup.some((c) => c.method === "sendMessage" && /In the queue: position/.test(String(c.params.text)))).toBe(true);
+    expect(inGroup.some((c) => c.method === "sendChatAction")).toBe(true);
+    expect(inGroup.filter((c) => c.params.message_thread_id !== 500).map((c) => `${c.method} ${JSON.stringify(c.params.text ?? "")}`)).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTelegramBot, type TelegramBot } from "../../src/bots/telegram/bot.ts";
-import { parseMemeArgs } from "../../src/bots/telegram/args.ts";
+import { MemeArgsError, parseMemeArgs } from "../../src/bots/telegram/args.ts";
 import { decodeVideo, findFfmpeg } from "../../src/pipeline/video/index.ts";
 import { FakeTelegram, uploadedFile } from "../helpers/fake-telegram.ts";
 import { psnr } from "../pipeline/gif/helpers.ts";
@@ -239,6 +239,56 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
   }, SCENARIO_TIMEOUT_MS);
 });
 
+describe("Telegram video reactions", () => {
+  let fake: FakeTelegram;
+  let app: TestApp;
+  let bot: TelegramBot;
+
+  beforeEach(async () => {
+    fake = await FakeTelegram.start();
+    app = await startTestApp();
+    bot = createTelegramBot({ core: app.core, token: fake.token, apiRoot: fake.apiRoot });
+    await bot.start();
+  });
+
+  afterEach(async () => {
+    await bot?.stop();
+    await app?.close();
+    await fake?.close();
+  });
+
+  it("reads a video (captioned or replied to) and a round video message as animated reactions, within the download limit", async () => {
+    const dm = { id: ALICE.id, type: "private" as const };
+    const saved = fake.nextCall("sendMessage", 60_000);
+    fake.sendCommand(dm, ALICE, "/save me", fake.sendPhoto(dm, ALICE, fake.addFile(FACE_JPG)));
+    expect(String((await saved).params.text)).toContain("Saved your face");
+    const mp4 = await reactionMp4(FFMPEG!, 6);
+    const video = () => ({ ...fake.addFile(mp4, "mp4"), width: 240, height: 192, duration: 1, mime_type: "video/mp4" });
+
+    // A clip from the phone's camera with /meme as its caption.
+    let answer = fake.nextCall(["sendAnimation", "sendMessage"], 120_000);
+    fake.sendMessage(dm, ALICE, { video: video(), caption: "/meme top | bottom", caption_entities: [{ type: "bot_command", offset: 0, length: 5 }] });
+    let call = await answer;
+    expect(call.method, JSON.stringify(call.params)).toBe("sendAnimation");
+    expect((await decodeVideo(uploadedFile(call).bytes, FFMPEG!)).frames.length).toBeGreaterThan(1);
+
+    // A round video message, replied to; "still" makes a PNG of it.
+    const note = fake.addFile(mp4, "mp4");
+    answer = fake.nextCall(["sendPhoto", "sendMessage"], 120_000);
+    fake.sendCommand(dm, ALICE, "/meme still", fake.sendMessage(dm, ALICE, { video_note: { ...note, length: 240, duration: 1 } }));
+    call = await answer;
+    expect(call.method, JSON.stringify(call.params)).toBe("sendPhoto");
+    expect(fake.downloads).toContain(note.file_path);
+
+    // Over Telegram's 20 MB download limit: refused by its declared size, never downloaded.
+    const big = { ...fake.addFile(mp4, "mp4", 25_000_000), width: 240, height: 192, duration: 1, mime_type: "video/mp4" };
+    answer = fake.nextCall(["sendAnimation", "sendMessage"], 120_000);
+    fake.sendCommand(dm, ALICE, "/meme", fake.sendMessage(dm, ALICE, { video: big }));
+    expect(String((await answer).params.text)).toMatch(/^That file is too large \(23\.8 MiB\)/);
+    expect(fake.downloads).not.toContain(big.file_path);
+  }, SCENARIO_TIMEOUT_MS);
+});
+
 describe("Telegram animations without an ffmpeg binary", () => {
   let fake: FakeTelegram;
   let app: TestApp;
@@ -318,5 +368,15 @@ describe("Telegram /meme arguments", () => {
     expect(parseMemeArgs("when the code\ncompiles | first try")).toEqual({ top: "when the code\ncompiles", bottom: "first try" });
     expect(parseMemeArgs("gif  line one\n\nline two")).toEqual({ animated: true, bottom: "line one\n\nline two" });
     expect(parseMemeArgs("--")).toEqual({});
+  });
+
+  it("refuses an option with an empty value and /morph's swap and still, rather than making them a caption or dropping them", () => {
+    expect(() => parseMemeArgs("intensity= hi")).toThrow(MemeArgsError);
+    expect(() => parseMemeArgs("swap face= hi")).toThrow(/“face=” needs a face name/);
+    expect(() => parseMemeArgs("swap", "morph")).toThrow(/“swap” is not an option of \/morph/);
+    expect(() => parseMemeArgs("gif still", "morph")).toThrow(/“still” is not an option of \/morph/);
+    // A morph is animated anyway: "gif" is allowed; after "--" the words are a caption.
+    expect(parseMemeArgs("gif -- swap still", "morph")).toEqual({ animated: true, bottom: "swap still" });
+    expect(parseMemeArgs("-- intensity= hi")).toEqual({ bottom: "intensity= hi" });
   });
 });

@@ -162,7 +162,7 @@ for (const { dialect, skip } of dialects) {
       await save("me");
       const tooLarge = (r: Awaited<ReturnType<Core["meme"]>>, limit: string) => {
         expect(r.errorCode).toBe("IMAGE_TOO_LARGE");
-        expect(r.text).toContain(`the limit is ${limit}.`);
+        expect(r.text).toBe(`That file is larger than the limit of ${limit}. Please send a smaller picture.`);
       };
       // The platform's limit when it is the smaller (Telegram's getFile: 20 MB), the configured one otherwise.
       tooLarge(await meme({ downloadLimitBytes: 1 * MIB }, { image: bytes(new Uint8Array(MIB + 1)) }), "1.0 MiB");

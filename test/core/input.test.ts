@@ -91,6 +91,10 @@ describe("tooLarge", () => {
     expect(small.details).toEqual({ bytes: 1500, limit: 1023 * KIB });
     expect(tooLarge(MIB, 2.25 * MIB).userMessage).toBe("That file is too large (1.0 MiB): the limit is 2.3 MiB. Please send a smaller picture.");
   });
+
+  it("a size that would print as the limit itself (just over it, or read off a stream cut there) is not printed", () => {
+    expect(tooLarge(25 * MIB + 100, 25 * MIB).userMessage).toBe("That file is larger than the limit of 25.0 MiB. Please send a smaller picture.");
+  });
 });
 
 describe("loadImage from bytes", () => {

@@ -60,8 +60,11 @@ export class FakeTelegram {
   private files = new Map<string, { meta: StoredFile; bytes: Buffer }>();
   private pollers: (() => void)[] = [];
   private waiters: { pred: (c: RecordedCall) => boolean; resolve: (c: RecordedCall) => void }[] = [];
-  /** Method → error answer, to play Telegram refusing a call (e.g. sendPhoto's PHOTO_INVALID_DIMENSIONS, a 409 getUpdates). */
-  readonly failures = new Map<string, { status: number; description: string }>();
+  /**
+   * Method → error answer, to play Telegram refusing a call (e.g. sendPhoto's PHOTO_INVALID_DIMENSIONS, a 409
+   * getUpdates, a 429 with `parameters: { retry_after }`). With `times`, only that many calls fail, then it is dropped.
+   */
+  readonly failures = new Map<string, { status: number; description: string; parameters?: Record<string, unknown>; times?: number }>();
   /** Method → how many of its next requests get their connection dropped unanswered (a reset socket). */
   readonly drops = new Map<string, number>();
   /** Bytes served for each downloaded file path, to prove the limits held. */
@@ -190,7 +193,10 @@ export class FakeTelegram {
       return;
     }
     const failure = this.failures.get(method);
-    if (failure) return this.json(res, failure.status, { ok: false, error_code: failure.status, description: failure.description });
+    if (failure) {
+      if (failure.times !== undefined && --failure.times <= 0) this.failures.delete(method);
+      return this.json(res, failure.status, { ok: false, error_code: failure.status, description: failure.description, parameters: failure.parameters });
+    }
     const ok = (result: unknown) => this.json(res, 200, { ok: true, result });
     const chatOf = (id: unknown): Chat => ({ id: Number(id), type: Number(id) < 0 ? "supergroup" : "private" });
     switch (method) {

@@ -20,6 +20,7 @@ export function scriptedCore(commands: Partial<Core>): Core {
     config: unused,
     audit: unused,
     templateNames: async () => [],
+    serverMoved: async () => undefined,
     ...commands,
   };
 }

@@ -120,6 +120,40 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     await store.moderation.admit(at("u2", "s3", "memes"), "meme");
   });
 
+  it.skipIf(skip)("a server that gets a new id (a Telegram group upgraded to a supergroup) keeps its rules, bans, uses and audit rows", async () => {
+    const tg = (serverId: string) => ({ platform: "telegram", serverId, isAdmin: true });
+    const in_ = (userId: string, serverId: string): Scope => ({ platform: "telegram", userId, serverId, channelId: serverId });
+    const [from, to] = ["-4012345678", "-1004012345678"];
+    await store.moderation.updateRules(tg(from), { dailyQuotaPerUser: 2, nsfwThreshold: 0.5, swapAllowed: false, allowedChannels: [from] });
+    await store.moderation.ban(tg(from), "777", "spam");
+    await store.moderation.admit(in_("5", from), "meme");
+    await store.audit.record({ platform: "telegram", userId: "5", serverId: from, channelId: from, kind: "meme", templateId: null, inputSha256: "a".repeat(64), outputSha256: "b".repeat(64) });
+    // The same id on another platform is another server: it stays where it is.
+    await store.moderation.ban({ ...tg(from), platform: "discord" }, "777");
+
+    expect(await store.moderation.moveServer("telegram", from, to)).toBe(true);
+    const rules = await store.moderation.rules("telegram", to);
+    expect(rules).toMatchObject({ dailyQuotaPerUser: 2, nsfwThreshold: 0.5, swapAllowed: false, allowedChannels: [to] });
+    expect(await store.moderation.bans(tg(to))).toMatchObject([{ userId: "777", reason: "spam" }]);
+    expect((await refusal(store.moderation.admit(in_("777", to), "meme"))).code).toBe("FORBIDDEN");
+    expect((await store.moderation.userUsage(in_("5", to))).usedToday).toBe(1);
+    expect(await store.audit.lookup("b".repeat(64), { platform: "telegram", serverId: to })).toMatchObject([{ userId: "5", channelId: to }]);
+    expect(await store.moderation.bans(tg(from))).toEqual([]);
+    expect(await store.moderation.bans({ ...tg(from), platform: "discord" })).toHaveLength(1);
+    // Both service messages arrive: the second move finds nothing left and changes nothing.
+    expect(await store.moderation.moveServer("telegram", from, to)).toBe(false);
+    expect((await store.moderation.rules("telegram", to)).dailyQuotaPerUser).toBe(2);
+
+    // Settings an admin already made under the new id win over the old chat's.
+    await store.moderation.updateRules(tg("-1"), { dailyQuotaPerUser: 9 });
+    await store.moderation.updateRules(tg("-2"), { dailyQuotaPerUser: 3 });
+    await store.moderation.ban(tg("-1"), "1");
+    await store.moderation.ban(tg("-2"), "1");
+    expect(await store.moderation.moveServer("telegram", "-1", "-2")).toBe(true);
+    expect((await store.moderation.rules("telegram", "-2")).dailyQuotaPerUser).toBe(3);
+    expect(await store.moderation.bans(tg("-2"))).toHaveLength(1);
+  });
+
   it.skipIf(skip)("cooldown: refuses until it has passed and says how long to wait", async () => {
     await store.moderation.updateRules(admin("s4"), { cooldownSeconds: 30 });
     clock = T0;

@@ -1,14 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { Bot, HttpError, InlineKeyboard, InputFile, type Context } from "grammy";
+import { Bot, GrammyError, HttpError, InlineKeyboard, InputFile, type Context } from "grammy";
 import type { Message, UserFromGetMe } from "grammy/types";
 import type { CommandContext, Core, ImageInput, Reply, ReplyFile, SettingKey } from "../../core/index.ts";
 import { progressReporter } from "../../core/index.ts";
+import { MimicError } from "../../errors.ts";
 import { logger } from "../../logger.ts";
-import { parseMemeArgs } from "./args.ts";
+import { MemeArgsError, parseMemeArgs } from "./args.ts";
 
 /**
- * Thin Telegram adapter (grammY). Commands work as a photo/GIF caption ("/meme top | bottom") or as a
- * reply to a photo, GIF, sticker or image file. Rendering runs outside grammY's sequential update loop,
+ * Thin Telegram adapter (grammY). Commands work as a photo/GIF/video caption ("/meme top | bottom") or as a
+ * reply to a photo, GIF, video, round video, sticker or image file; in a forum topic, answers stay in the topic. Rendering runs outside grammY's sequential update loop,
  * so one slow meme never delays other chats; a chat action shows "sending photo…" meanwhile.
  */
 
@@ -50,6 +51,32 @@ export const ANONYMOUS_SENDER_REPLY =
 export const TELEGRAM_PHOTO_MAX_BYTES = 10 * 1000 * 1000;
 export const TELEGRAM_PHOTO_MAX_SIDES = 10_000;
 export const UPLOAD_FAILED_REPLY = "Your meme was made, but Telegram refused to take it (it is probably too large). Try again with a smaller reaction image.";
+export const NO_PICTURE_RIGHTS_REPLY =
+  "Your meme was made, but this chat does not let me send pictures. A group admin can allow me to send photos and videos here.";
+export const floodReply = (seconds: number | undefined) =>
+  `Your meme was made, but Telegram is limiting how fast I may post here (flood control). Please try again${seconds ? ` in ${seconds} s` : " in a little while"}.`;
+
+/** Telegram's flood control (429): retry a call at most this often, and only when it asks to wait at most this long. */
+export const FLOOD_RETRIES = 2;
+export const FLOOD_MAX_WAIT_S = 10;
+
+/** Seconds a 429 asks to wait: its parameters.retry_after, or the number in "Too Many Requests: retry after N". */
+function retryAfterOf(e: { parameters?: { retry_after?: number }; description?: string }): number | undefined {
+  const n = e.parameters?.retry_after ?? Number(e.description?.match(/retry after (\d+)/i)?.[1] ?? NaN);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+/** The user's words for an upload Telegram refused: flood control, missing rights, or (most often) the size. */
+function uploadFailedReply(err: unknown): string {
+  if (err instanceof GrammyError) {
+    if (err.error_code === 429) return floodReply(retryAfterOf(err));
+    if (/not enough rights to send (photos|videos|animations|documents|gifs)/i.test(err.description)) return NO_PICTURE_RIGHTS_REPLY;
+  }
+  return UPLOAD_FAILED_REPLY;
+}
+
+/** Telegram's own account that posts channel posts automatically forwarded into a linked discussion group. */
+const TELEGRAM_SERVICE_USER_ID = 777000;
 
 function tooBigForPhoto(f: ReplyFile): boolean {
   const size = f.width !== undefined && f.height !== undefined ? { width: f.width, height: f.height } : pngSize(f.bytes);
@@ -83,7 +110,7 @@ export function parseButtonData(data: string): { action: string; ownerId: string
 const HELP = [
   "Mimic puts the expression of a reaction image on your own face.",
   "1. Save your face: reply to a clear photo of you with /save me",
-  "2. Reply to a reaction photo, GIF or sticker with /meme top text | bottom text",
+  "2. Reply to a reaction photo, GIF, video or sticker with /meme top text | bottom text",
   "   options first: face=<name> intensity=<0-100> swap gif still; -- ends them (/meme -- gif me the money)",
   "/morph (as a reply) makes an animated morph, /faces manages your faces,",
   "/usage shows your usage, /forget deletes your data, /config and /audit <sha256> (who made a picture) are for group admins",
@@ -95,6 +122,19 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   const apiRoot = (opts.apiRoot ?? DEFAULT_API_ROOT).replace(/\/+$/, "");
   const bot = new Bot(opts.token, { client: { apiRoot }, botInfo: opts.botInfo });
   const inFlight = new Set<Promise<unknown>>();
+
+  // Flood control (429, common in busy groups): wait as Telegram asks and try again, a little and briefly;
+  // beyond that the call fails and the user is told (uploadFailedReply). getUpdates has grammY's own back-off.
+  bot.api.config.use(async (prev, method, payload, signal) => {
+    for (let attempt = 0; ; attempt++) {
+      const res = await prev(method, payload, signal);
+      if (res.ok || res.error_code !== 429 || method === "getUpdates" || attempt >= FLOOD_RETRIES) return res;
+      const wait = retryAfterOf(res);
+      if (wait === undefined || wait > FLOOD_MAX_WAIT_S || signal?.aborted) return res;
+      logger.warn({ method, retryAfter: wait, attempt: attempt + 1 }, "telegram flood control: retrying");
+      await new Promise((r) => setTimeout(r, wait * 1000));
+    }
+  });
 
   /** Long work runs beside grammY's update loop; stop() waits for it. */
   const detach = (p: Promise<unknown>) => {
@@ -114,6 +154,9 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     }
   }
 
+  /** A group admin posting anonymously: the message is posted as the group itself, which only its admins can do. */
+  const isAnonymousAdmin = (ctx: Context) => ctx.chat !== undefined && ctx.chat.type !== "private" && ctx.msg?.sender_chat?.id === ctx.chat.id;
+
   async function contextOf(ctx: Context, needAdmin: boolean): Promise<CommandContext> {
     const chat = ctx.chat!;
     const isGroup = chat.type !== "private";
@@ -122,7 +165,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       userId: String(ctx.from?.id ?? chat.id),
       serverId: isGroup ? String(chat.id) : null,
       channelId: String(chat.id),
-      isAdmin: needAdmin ? await isGroupAdmin(ctx) : false,
+      isAdmin: needAdmin ? isAnonymousAdmin(ctx) || (await isGroupAdmin(ctx)) : false,
       requestId: `tg-${ctx.update.update_id}-${randomUUID().slice(0, 8)}`,
       attachmentLimitBytes: TELEGRAM_UPLOAD_LIMIT,
       downloadLimitBytes: TELEGRAM_DOWNLOAD_LIMIT,
@@ -141,6 +184,14 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         // getFile is idempotent: one retry rides out a kept-alive socket the server closed as we reused it.
         const file = await bot.api.getFile(fileId).catch((e: unknown) => {
           if (e instanceof HttpError) return bot.api.getFile(fileId);
+          // A file over 20 MB whose message declared no size: Telegram will not hand it to a bot.
+          if (e instanceof GrammyError && /file is too big/i.test(e.description)) {
+            throw new MimicError(
+              "IMAGE_TOO_LARGE",
+              `That file is too large: Telegram lets bots download at most ${TELEGRAM_DOWNLOAD_LIMIT / 1e6} MB. Please send a smaller picture.`,
+              { cause: e, details: { limit: TELEGRAM_DOWNLOAD_LIMIT } },
+            );
+          }
           throw e;
         });
         if (!file.file_path) throw new Error("getFile returned no file_path");
@@ -149,7 +200,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     };
   }
 
-  /** The picture a message carries: photo (largest size), GIF, sticker or an image sent as a file. */
+  /** The picture a message carries: photo (largest size), GIF, video, round video, sticker or an image sent as a file. */
   function imageOf(m: Message | undefined): ImageInput | undefined {
     if (!m) return undefined;
     if (m.photo?.length) {
@@ -160,6 +211,16 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       // Telegram turns most GIFs into silent MP4: the worker reads it frame by frame (ffmpeg).
       const a = m.animation;
       return fileInput(a.file_id, a.file_size, a.mime_type, a.file_name);
+    }
+    if (m.video) {
+      // A clip from the phone's camera (MP4): read frame by frame, as Telegram's MP4 GIFs are.
+      const v = m.video;
+      return fileInput(v.file_id, v.file_size, v.mime_type ?? "video/mp4", v.file_name);
+    }
+    if (m.video_note) {
+      // A round video message: always MP4.
+      const v = m.video_note;
+      return fileInput(v.file_id, v.file_size, "video/mp4");
     }
     if (m.sticker) {
       const s = m.sticker;
@@ -174,13 +235,48 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     return undefined;
   }
 
+  /**
+   * The message a command really replies to. Inside a forum topic Telegram sets reply_to_message of every
+   * message to the topic's "forum_topic_created" service message: that is no reply (it would name the topic's
+   * creator).
+   */
+  function repliedTo(ctx: Context): Message["reply_to_message"] {
+    const m = ctx.msg;
+    const r = m?.reply_to_message;
+    if (!r || (m.is_topic_message && r.forum_topic_created)) return undefined;
+    return r;
+  }
+
   /** The command's own media (caption command) or the media of the message it replies to. */
-  const targetImage = (ctx: Context) => imageOf(ctx.msg) ?? imageOf(ctx.msg?.reply_to_message);
+  const targetImage = (ctx: Context) => imageOf(ctx.msg) ?? imageOf(repliedTo(ctx));
+
+  /** Sends into the forum topic the command came from (else Telegram posts them in General). */
+  const threadOf = (ctx: Context): { message_thread_id?: number } =>
+    ctx.msg?.is_topic_message && ctx.msg.message_thread_id !== undefined ? { message_thread_id: ctx.msg.message_thread_id } : {};
+
+  /**
+   * Whom "/config ban" (or unban) as a reply names: the replied message's author, unless no person posted it
+   * (a bot, an anonymous admin, a channel, Telegram's automatic forward of a channel post), whose ids are
+   * placeholders shared by many.
+   */
+  function replyTarget(ctx: Context, verb: "ban" | "unban"): { userId: string } | { refusal: string } | undefined {
+    const r = repliedTo(ctx);
+    if (!r) return undefined;
+    const nobody = `so there is no person to ${verb}`;
+    if (r.sender_chat && r.sender_chat.id === ctx.chat?.id) return { refusal: `That message was posted anonymously by a group admin, ${nobody}.` };
+    if (r.sender_chat || r.is_automatic_forward || r.from?.id === TELEGRAM_SERVICE_USER_ID) {
+      return { refusal: `That message was posted as a channel, ${nobody}.` };
+    }
+    if (!r.from) return undefined;
+    if (r.from.is_bot) return { refusal: `That message was posted by a bot, ${nobody}.` };
+    return { userId: String(r.from.id) };
+  }
 
   /** Command text and arguments from a text message or a media caption. */
   function commandOf(ctx: Context): { name: string; args: string } | undefined {
     const text = ctx.msg?.text ?? ctx.msg?.caption;
-    const m = text?.match(/^\/([a-z_]+)(?:@(\w+))?(?:\s+([\s\S]*))?$/i);
+    // "/meme|bottom": Telegram ends the command at the "|" too.
+    const m = text?.match(/^\/([a-z_]+)(?:@(\w+))?(?:(?:\s+|(?=\|))([\s\S]*))?$/i);
     if (!m) return undefined;
     // "/meme@otherbot" in a group is for another bot.
     if (m[2] && m[2].toLowerCase() !== bot.botInfo.username.toLowerCase()) return undefined;
@@ -189,7 +285,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
 
   async function send(ctx: Context, reply: Reply, extra: { keyboard?: InlineKeyboard } = {}) {
     const chatId = ctx.chat!.id;
-    const replyTo = ctx.msg ? { reply_parameters: { message_id: ctx.msg.message_id, allow_sending_without_reply: true } } : {};
+    const replyTo = { ...threadOf(ctx), ...(ctx.msg ? { reply_parameters: { message_id: ctx.msg.message_id, allow_sending_without_reply: true } } : {}) };
     if (reply.file) {
       const f = reply.file;
       const file = new InputFile(f.bytes, f.name);
@@ -202,7 +298,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         // The result exists but Telegram refused it: the user must still hear back.
         logger.error({ err, mime: f.mime, bytes: f.bytes.byteLength, width: f.width, height: f.height }, "telegram upload failed");
         await reply.undelivered?.();
-        await ctx.api.sendMessage(chatId, UPLOAD_FAILED_REPLY, replyTo);
+        await ctx.api.sendMessage(chatId, uploadFailedReply(err), replyTo);
       }
       return;
     }
@@ -212,12 +308,13 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   /** Renders with a chat action while waiting and a queue-position message when there is a wait. */
   async function render(ctx: Context, work: (c: CommandContext) => Promise<Reply>) {
     const chatId = ctx.chat!.id;
-    const action = () => ctx.api.sendChatAction(chatId, "upload_photo").catch(() => undefined);
+    const thread = threadOf(ctx);
+    const action = () => ctx.api.sendChatAction(chatId, "upload_photo", thread).catch(() => undefined);
     void action();
     const timer = setInterval(action, CHAT_ACTION_EVERY_MS);
     let statusMessageId: number | undefined;
     const progress = progressReporter(async (text) => {
-      if (statusMessageId === undefined) statusMessageId = (await ctx.api.sendMessage(chatId, text)).message_id;
+      if (statusMessageId === undefined) statusMessageId = (await ctx.api.sendMessage(chatId, text, thread)).message_id;
       else await ctx.api.editMessageText(chatId, statusMessageId, text);
     });
     try {
@@ -252,26 +349,34 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   async function onCommand(ctx: Context): Promise<void> {
     const cmd = commandOf(ctx);
     if (!cmd) return;
-    if (ctx.msg?.sender_chat) {
+    // An anonymous admin may still configure the group: settings are the group's, not a person's.
+    if (ctx.msg?.sender_chat && !(cmd.name === "config" && isAnonymousAdmin(ctx))) {
       await send(ctx, { text: ANONYMOUS_SENDER_REPLY, ephemeral: true });
       return;
     }
     switch (cmd.name) {
       case "start":
       case "help":
-        await ctx.api.sendMessage(ctx.chat!.id, HELP);
+        await ctx.api.sendMessage(ctx.chat!.id, HELP, threadOf(ctx));
         return;
       case "meme":
       case "morph": {
         const image = targetImage(ctx);
         if (!image) {
           await send(ctx, {
-            text: `Reply to a photo, GIF or sticker with /${cmd.name}, or send a photo with /${cmd.name} as its caption.`,
+            text: `Reply to a photo, GIF, video or sticker with /${cmd.name}, or send a photo with /${cmd.name} as its caption.`,
             ephemeral: true,
           });
           return;
         }
-        const parsed = parseMemeArgs(cmd.args);
+        let parsed;
+        try {
+          parsed = parseMemeArgs(cmd.args, cmd.name);
+        } catch (e) {
+          if (!(e instanceof MemeArgsError)) throw e;
+          await send(ctx, { text: e.message, ephemeral: true });
+          return;
+        }
         detach(
           render(ctx, (c) =>
             cmd.name === "morph"
@@ -318,10 +423,17 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       }
       case "config": {
         const [key, ...rest] = cmd.args.split(/\s+/).filter(Boolean);
+        const c = await contextOf(ctx, true);
+        let value: string | undefined = rest.join(" ") || undefined;
         // Telegram shows no user ids and bots cannot look up @usernames: "/config ban" as a reply names its author.
-        const repliedTo = ctx.msg?.reply_to_message?.from;
-        const value = rest.join(" ") || ((key === "ban" || key === "unban") && repliedTo ? String(repliedTo.id) : undefined);
-        await send(ctx, await core.config(await contextOf(ctx, true), { key: key as SettingKey | undefined, value }));
+        if (value === undefined && (key === "ban" || key === "unban")) {
+          const target = replyTarget(ctx, key);
+          if (target && "refusal" in target) {
+            // Non-admins hear the core's refusal instead.
+            if (c.isAdmin) return void (await send(ctx, { text: target.refusal, ephemeral: true }));
+          } else value = target?.userId;
+        }
+        await send(ctx, await core.config(c, { key: key as SettingKey | undefined, value }));
         return;
       }
     }
@@ -333,7 +445,11 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     await new Promise<void>((resolve) => setImmediate(resolve));
     await next();
   });
-  bot.on(["message:text", "message:photo", "message:animation", "message:document", "message:sticker"], onCommand);
+  bot.on(["message:text", "message:photo", "message:animation", "message:video", "message:video_note", "message:document", "message:sticker"], onCommand);
+  // A group upgraded to a supergroup gets a new chat id: what its admins set (rules, bans) moves with it.
+  // Both the old chat's and the new chat's service messages may arrive; the second move finds nothing left.
+  bot.on("message:migrate_to_chat_id", (ctx) => detach(core.serverMoved("telegram", String(ctx.chat.id), String(ctx.msg.migrate_to_chat_id))));
+  bot.on("message:migrate_from_chat_id", (ctx) => detach(core.serverMoved("telegram", String(ctx.msg.migrate_from_chat_id), String(ctx.chat.id))));
 
   bot.on("callback_query:data", async (ctx) => {
     const button = parseButtonData(ctx.callbackQuery.data);
