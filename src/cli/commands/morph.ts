@@ -78,8 +78,9 @@ export function register(program: Command): void {
         if (reaction.frames.length > 1) throw new MimicError("BAD_INPUT", "--mode faces needs a still photo for --to.");
         const bFace = selectFace(await analyzer.analyze(reaction.frames[0]), "reaction", undefined, named(o.to));
         const prepared = prepareCaptions(captions);
-        printNotes(prepared.notes);
         const r = await renderFaceMorphGif({ a: template, aFace: templateFace, b: reaction.frames[0], bFace, morph, size, captions: prepared.captions, maxBytes, dither: o.dither });
+        // After drawing: a caption cut to stay legible adds its note there.
+        printNotes(prepared.notes);
         result = r.gif;
         kind = "faces";
         timingsMs = r.timingsMs;

@@ -14,6 +14,13 @@ import { drawnCaption, graphemeCount, prepareCaption, splitGraphemes, tokenize, 
  *  5. The chosen layout is rendered and its ink MEASURED; while it exceeds the box, the size shrinks in
  *     proportion (at least 1 px per step). So no glyph or outline pixel ever leaves the box.
  *  6. The ink is centred horizontally; vertically it sticks to the box's top, bottom, or middle (valign).
+ *  7. A caption whose size by rules 2–5 is below minFontSize (the smallest legible size, when given) is drawn
+ *     at minFontSize instead, in growTo (a taller box around the box, when given; else the box): on as few
+ *     lines as the width allows at that size (balanced, rule 2, explicit breaks kept, words wider than a line
+ *     broken between characters), so it covers no more of the picture than it needs. What still does not fit
+ *     is cut: the last line ends with ELLIPSIS and the result says `cut`. Captions at minFontSize or larger
+ *     by rules 2–5 are laid out exactly as without it. If the measured ink overflows, the width or height
+ *     allowed shrinks by the overflow (at most LEGIBLE_TRIES renders), then rule 5 applies.
  */
 export const MAX_LINES = 3;
 /** Graphemes from which a word may break between characters (rule 4). */
@@ -22,6 +29,10 @@ export const LONG_WORD = 12;
 export const SPLIT_WORD_GAIN = 1.25;
 /** Shrink ratio when the ink touched the raster's edge, so its real size is unknown (rule 5). */
 export const CLIPPED_SHRINK = 0.8;
+/** Ends a caption cut at the smallest legible size (rule 7). */
+export const ELLIPSIS = "\u2026";
+/** Renders tried at the smallest legible size before rule 5 takes over (rule 7). */
+export const LEGIBLE_TRIES = 4;
 
 export type VAlign = "top" | "middle" | "bottom";
 
@@ -31,6 +42,10 @@ export interface FitOptions {
   maxFontSize?: number;
   /** Vertical placement of the text inside the box (default "middle"). */
   valign?: VAlign;
+  /** Smallest legible font size in px (rule 7; default none: rules 2–5 alone, down to 1 px). */
+  minFontSize?: number;
+  /** The box a caption below minFontSize may use instead of `box` (rule 7); it should contain `box`. */
+  growTo?: Box;
 }
 
 export interface FitResult {
@@ -39,6 +54,8 @@ export interface FitResult {
   lines: string[];
   /** Measured ink box of each line, outline included, in the same coordinates as the given box. */
   measuredBoxes: Box[];
+  /** Set when the text did not fit at minFontSize and was cut, ending with ELLIPSIS (rule 7). */
+  cut?: true;
 }
 
 export interface CaptionLayout extends FitResult {
@@ -50,8 +67,8 @@ export interface CaptionLayout extends FitResult {
 
 /** Fits one caption as typed into a pixel box (see the rules above): prepareCaption, then layoutCaption. */
 export async function fitCaption(text: string, box: Box, opts: FitOptions = {}): Promise<FitResult> {
-  const { fontSize, lines, measuredBoxes } = await layoutCaption(prepareCaption(text).text, box, opts);
-  return { fontSize, lines, measuredBoxes };
+  const { fontSize, lines, measuredBoxes, cut } = await layoutCaption(prepareCaption(text).text, box, opts);
+  return { fontSize, lines, measuredBoxes, ...(cut ? { cut } : {}) };
 }
 
 export interface Candidate {
@@ -82,18 +99,72 @@ export async function layoutCaption(text: PreparedText, box: Box, opts: FitOptio
     if (prefersSplit(best.fontSize, alt.fontSize)) best = alt;
   }
 
-  const lines = best.lines.map((l) => l.map((t, i) => (i > 0 && t.spaceBefore ? " " : "") + t.text).join(""));
-  const extents = best.lines.map((l) => lineExtent(l, ink, spaceGap));
-  let size = best.fontSize;
-  let block = await renderBlock(lines, size, extents.map((e) => scale(e, size)));
-  // Ends: every step takes at least 1 px off, down to 1 px.
+  // Rule 7. An estimate below the smallest legible size only shrinks when measured: straight to rule 7.
+  const minFont = opts.minFontSize === undefined ? 0 : Math.min(maxFont, Math.floor(opts.minFontSize));
+  const legible = () => legibleLayout(tokens, ink, spaceGap, opts.growTo ?? box, minFont, opts.valign);
+  if (best.fontSize < minFont) {
+    const l = await legible();
+    if (l) return l;
+  }
+  const size = best.fontSize;
+  const block = await renderBlock(drawnLines(best.lines), size, best.lines.map((l) => scale(lineExtent(l, ink, spaceGap), size)));
+  const shrunk = await shrinkToFit(best.lines, ink, spaceGap, size, block, box);
+  if (shrunk.size < minFont && size >= minFont) {
+    const l = await legible();
+    if (l) return l;
+  }
+  return placed(drawnLines(best.lines), shrunk.size, shrunk.block, box, opts.valign);
+}
+
+const drawnLines = (lines: Token[][]) => lines.map((l) => l.map((t, i) => (i > 0 && t.spaceBefore ? " " : "") + t.text).join(""));
+
+const fits = (block: Pick<RenderedBlock, "clipped" | "ink">, box: Box) => !block.clipped && block.ink.width <= box.width && block.ink.height <= box.height;
+
+/** Rule 5: the measured shrink. Ends: every step takes at least 1 px off, down to 1 px. */
+async function shrinkToFit(lines: Token[][], ink: Map<string, Ink>, spaceGap: number, size: number, block: RenderedBlock, box: Box) {
+  const text = drawnLines(lines);
+  const extents = lines.map((l) => lineExtent(l, ink, spaceGap));
   for (let next = shrunkSize(size, block, box); next !== null; next = shrunkSize(size, block, box)) {
     size = next;
-    block = await renderBlock(lines, size, extents.map((e) => scale(e, size)));
+    block = await renderBlock(text, size, extents.map((e) => scale(e, size)));
   }
-  const { offsetX, offsetY } = placeInk(block.ink, box, opts.valign);
+  return { size, block };
+}
+
+/** Rule 6: the rendered block placed in the box. */
+function placed(lines: string[], fontSize: number, block: RenderedBlock, box: Box, valign?: VAlign, cut = false): CaptionLayout {
+  const { offsetX, offsetY } = placeInk(block.ink, box, valign);
   const measuredBoxes = block.lineInk.map((b) => ({ x: b.x + offsetX, y: b.y + offsetY, width: b.width, height: b.height }));
-  return { fontSize: size, lines, measuredBoxes, block, offsetX, offsetY };
+  return { fontSize, lines, measuredBoxes, ...(cut ? { cut: true as const } : {}), block, offsetX, offsetY };
+}
+
+/**
+ * Rule 7: the tokens at the smallest legible size in `box` (wrapped, and cut if need be, by legibleWrap), or
+ * null when not even one word fits there. The width and height allowed shrink by what the measured ink
+ * overflows, LEGIBLE_TRIES times at most; then rule 5 shrinks the last try.
+ */
+async function legibleLayout(tokens: Token[], ink: Map<string, Ink>, spaceGap: number, box: Box, size: number, valign?: VAlign): Promise<CaptionLayout | null> {
+  let limit = (box.width * REF_SIZE) / size;
+  let heightLimit = (box.height * REF_SIZE) / size;
+  if (!ink.has(ELLIPSIS)) ink.set(ELLIPSIS, (await measureTokens([ELLIPSIS])).get(ELLIPSIS)!);
+  let last: { lines: Token[][]; cut: boolean; block: RenderedBlock } | null = null;
+  for (let i = 0; i < LEGIBLE_TRIES; i++) {
+    // Letters of the words too wide for a line (measured here: only now are they needed).
+    const wide = tokens.filter((t) => width(ink.get(t.text)!) > limit).flatMap((t) => splitGraphemes(t.text)).filter((g) => !ink.has(g));
+    if (wide.length > 0) for (const [k, v] of await measureTokens(wide)) ink.set(k, v);
+    const wrap = legibleWrap(splitWideWords(tokens, ink, limit), ink, spaceGap, limit, heightLimit);
+    if (!wrap) break;
+    const block = await renderBlock(drawnLines(wrap.lines), size, wrap.lines.map((l) => scale(lineExtent(l, ink, spaceGap), size)));
+    last = { ...wrap, block };
+    if (fits(block, box)) return placed(drawnLines(wrap.lines), size, block, box, valign, wrap.cut);
+    if (block.clipped) break;
+    // Estimates can run a little short: allow less by the ratio the ink overflowed, and by at least half a px.
+    if (block.ink.width > box.width) limit = Math.min(limit * (box.width / block.ink.width), limit - REF_SIZE / (2 * size));
+    if (block.ink.height > box.height) heightLimit = Math.min(heightLimit * (box.height / block.ink.height), heightLimit - REF_SIZE / (2 * size));
+  }
+  if (!last) return null;
+  const shrunk = await shrinkToFit(last.lines, ink, spaceGap, size, last.block, box);
+  return placed(drawnLines(last.lines), shrunk.size, shrunk.block, box, valign, last.cut);
 }
 
 const width = (i: Ink) => i.right - i.left;
@@ -232,4 +303,62 @@ export function splitLongWords(tokens: Token[]): Token[] {
     );
   }
   return out;
+}
+
+/**
+ * Rule 7: words wider than `limit` (at REF_SIZE) broken into their characters, whose ink must be in `ink`;
+ * only the first keeps the word's space and break before it.
+ */
+export function splitWideWords(tokens: Token[], ink: Map<string, Ink>, limit: number): Token[] {
+  return tokens.flatMap((t) =>
+    width(ink.get(t.text)!) <= limit
+      ? [t]
+      : splitGraphemes(t.text).map((g, i) => (i === 0 ? { ...t, text: g } : { text: g, spaceBefore: false, hardBreakBefore: false })),
+  );
+}
+
+/** Estimated height at REF_SIZE of lines stacked with LINE_GAP_PER_PX between them (as estimateSize). */
+function stackHeight(lines: Token[][], ink: Map<string, Ink>, spaceGap: number): number {
+  return lines.reduce((s, l) => {
+    const e = lineExtent(l, ink, spaceGap);
+    return s + e.bottom - e.top;
+  }, 0) + (lines.length - 1) * LINE_GAP_PER_PX * REF_SIZE;
+}
+
+/**
+ * Rule 7 at one size, in REF_SIZE units: the tokens in lines at most `limit` wide whose stacked height is at
+ * most `heightLimit`. As few lines as the width allows (greedy), then balanced over that many (rule 2). When
+ * they do not all fit: the longest start of the text that fits with ELLIPSIS at the end of its last line (no
+ * space before it; its ink must be in `ink`), `cut`. Null when not even one token and the ellipsis fit. Tokens wider than the
+ * limit (splitWideWords breaks them) each get a line alone.
+ */
+export function legibleWrap(
+  tokens: Token[],
+  ink: Map<string, Ink>,
+  spaceGap: number,
+  limit: number,
+  heightLimit: number,
+): { lines: Token[][]; cut: boolean } | null {
+  const ok = (lines: Token[][]) => lines.every((l) => lineExtent(l, ink, spaceGap).width <= limit) && stackHeight(lines, ink, spaceGap) <= heightLimit;
+  const all = greedyWrap(tokens, ink, spaceGap, limit);
+  if (ok(all)) {
+    const balanced = balancedWrap(tokens, ink, spaceGap, all.length);
+    return { lines: balanced && ok(balanced) ? balanced : all, cut: false };
+  }
+  const ellipsis: Token = { text: ELLIPSIS, spaceBefore: false, hardBreakBefore: false };
+  // The most tokens that fit (more tokens never take fewer lines or less height)…
+  let lo = 0;
+  let hi = tokens.length - 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (ok(greedyWrap(tokens.slice(0, mid), ink, spaceGap, limit))) lo = mid;
+    else hi = mid - 1;
+  }
+  // …then fewer, until the ellipsis fits at the end of the last line (never on a line of its own).
+  for (let k = lo; k > 0; k--) {
+    const lines = greedyWrap(tokens.slice(0, k), ink, spaceGap, limit);
+    const cut = [...lines.slice(0, -1), [...lines[lines.length - 1], ellipsis]];
+    if (ok(cut)) return { lines: cut, cut: true };
+  }
+  return null;
 }

@@ -29,6 +29,11 @@ export interface MemeCaptions<T extends string = PreparedText> {
    * space above or below it allows a readable caption (otherwise they keep the classic boxes).
    */
   avoid?: { x: number; y: number; width: number; height: number };
+  /**
+   * Where drawing adds what it had to change (a caption cut with "…", see cutNote), in words for the user:
+   * prepareCaptions points it at the `notes` it returns, so they reach the meme's notes. Each is added once.
+   */
+  notes?: string[];
 }
 
 export type CaptionText = MemeCaptions<string>;
@@ -38,11 +43,11 @@ export type CaptionText = MemeCaptions<string>;
  * anything is drawn; `notes` says what was changed, in words for the user (each said once).
  */
 export function prepareCaptions(c: CaptionText): { captions: MemeCaptions; notes: string[] } {
-  const notes = new Set<string>();
+  const notes: string[] = [];
   const prep = (s: string | undefined) => {
     if (s === undefined) return undefined;
     const p = prepareCaption(s);
-    for (const n of p.notes) notes.add(n);
+    for (const n of p.notes) if (!notes.includes(n)) notes.push(n);
     return p.text;
   };
   const captions: MemeCaptions = {
@@ -51,8 +56,9 @@ export function prepareCaptions(c: CaptionText): { captions: MemeCaptions; notes
     ...(c.boxes ? { boxes: c.boxes.map((b) => ({ ...b, text: prep(b.text)! })) } : {}),
     ...(c.keepCase !== undefined ? { keepCase: c.keepCase } : {}),
     ...(c.avoid ? { avoid: c.avoid } : {}),
+    notes,
   };
-  return { captions, notes: [...notes] };
+  return { captions, notes };
 }
 
 /** Classic layout, after memegen: boxes span the width minus side margins, each ~20 % of the height. */
@@ -64,6 +70,25 @@ export const MAX_FONT_PER_HEIGHT = 0.12;
 export const MAX_CAPTION_BOXES = 8;
 /** Smallest caption box (fraction of the height) worth keeping off the face; below it the classic box is used. */
 export const MIN_AVOID_BOX = 0.09;
+/**
+ * Smallest legible caption size (font px, about the height of a capital or a Chinese character with its
+ * outline) per picture height, and its floor in px: a top or bottom caption that would be drawn smaller in
+ * its box is drawn at this size on more lines, growing into its share of the picture (fit.ts rule 7).
+ */
+export const MIN_FONT_PER_HEIGHT = 0.04;
+export const MIN_FONT_PX = 10;
+/** The part of the picture's height a top (or bottom) caption may grow into at the smallest legible size. */
+export const MAX_BOX_SHARE = 1 / 3;
+
+/** The size cap of top and bottom captions (MAX_FONT_PER_HEIGHT, at least 6 px). */
+export const maxCaptionFont = (height: number) => Math.max(6, Math.round(height * MAX_FONT_PER_HEIGHT));
+
+/** The smallest legible size of top and bottom captions: MIN_FONT_PER_HEIGHT, at least MIN_FONT_PX, at most the size cap. */
+export const minCaptionFont = (height: number) => Math.min(maxCaptionFont(height), Math.max(MIN_FONT_PX, Math.round(height * MIN_FONT_PER_HEIGHT)));
+
+/** The note for a top or bottom caption cut at the smallest legible size. */
+export const cutNote = (which: "top" | "bottom") =>
+  `The ${which} caption was too long to draw at a readable size, so it was cut short with “…”.`;
 
 /** The face to keep captions off: its mesh's bounds (a little more above, for the forehead), as image fractions. */
 export function faceAvoidBox(landmarks: ArrayLike<number>, width: number, height: number): NonNullable<MemeCaptions["avoid"]> {
@@ -91,12 +116,20 @@ export interface PlacedCaption {
   box: Box;
   valign: VAlign;
   maxFontSize: number;
+  /** Top and bottom captions: which one, the smallest legible size and the share of the picture they may grow into (fit.ts rule 7). */
+  which?: "top" | "bottom";
+  minFontSize?: number;
+  growTo?: Box;
 }
 
-/** The pixel boxes captions go into, validated. Empty or whitespace-only captions are skipped. */
+/**
+ * The pixel boxes captions go into, validated. Empty or whitespace-only captions are skipped. Top and bottom
+ * captions may grow, at the smallest legible size, from their edge margin to MAX_BOX_SHARE of the height.
+ */
 export function captionBoxes(width: number, height: number, captions: MemeCaptions): PlacedCaption[] {
   const out: PlacedCaption[] = [];
-  const maxFontSize = Math.max(6, Math.round(height * MAX_FONT_PER_HEIGHT));
+  const maxFontSize = maxCaptionFont(height);
+  const minFontSize = minCaptionFont(height);
   const mx = Math.max(2, Math.round(width * SIDE_MARGIN));
   const my = Math.max(2, Math.round(height * EDGE_MARGIN));
   const bh = Math.max(4, Math.round(height * BOX_HEIGHT));
@@ -110,9 +143,15 @@ export function captionBoxes(width: number, height: number, captions: MemeCaptio
   const below = validAvoid ? height - my - Math.round((a.y + a.height) * height) : -1;
   const topH = above >= minBox ? Math.min(bh, above) : bh;
   const bottomH = below >= minBox ? Math.min(bh, below) : bh;
-  if (has(captions.top)) out.push({ text: captions.top, box: { x: mx, y: my, width: bw, height: topH }, valign: "top", maxFontSize });
+  const growH = (h: number) => Math.max(h, Math.round(height * MAX_BOX_SHARE) - my);
+  if (has(captions.top)) {
+    const box = { x: mx, y: my, width: bw, height: topH };
+    out.push({ text: captions.top, box, valign: "top", maxFontSize, which: "top", minFontSize, growTo: { ...box, height: growH(topH) } });
+  }
   if (has(captions.bottom)) {
-    out.push({ text: captions.bottom, box: { x: mx, y: height - my - bottomH, width: bw, height: bottomH }, valign: "bottom", maxFontSize });
+    const box = { x: mx, y: height - my - bottomH, width: bw, height: bottomH };
+    const growTo = { ...box, y: height - my - growH(bottomH), height: growH(bottomH) };
+    out.push({ text: captions.bottom, box, valign: "bottom", maxFontSize, which: "bottom", minFontSize, growTo });
   }
   const boxes = captions.boxes ?? [];
   if (boxes.length > MAX_CAPTION_BOXES) {
@@ -162,14 +201,25 @@ export interface CaptionOverlay {
   layouts: CaptionLayout[];
   /** Bounding box of all ink, or null when no caption has text. */
   inkBox: Box | null;
+  /** What drawing had to change (cutNote), in words for the user; also added to `captions.notes`. */
+  notes?: string[];
 }
 
 export async function renderCaptionOverlay(width: number, height: number, captions: MemeCaptions): Promise<CaptionOverlay> {
   ensureCaptionFonts();
   const placed = captionBoxes(width, height, captions);
   const layouts = await Promise.all(
-    placed.map((p) => layoutCaption(p.text, p.box, { keepCase: captions.keepCase, maxFontSize: p.maxFontSize, valign: p.valign })),
+    placed.map((p) =>
+      layoutCaption(p.text, p.box, {
+        keepCase: captions.keepCase,
+        maxFontSize: p.maxFontSize,
+        valign: p.valign,
+        ...(p.minFontSize === undefined ? {} : { minFontSize: p.minFontSize, growTo: p.growTo }),
+      }),
+    ),
   );
+  const notes = placed.flatMap((p, i) => (layouts[i].cut && p.which ? [cutNote(p.which)] : []));
+  for (const n of notes) if (captions.notes && !captions.notes.includes(n)) captions.notes.push(n);
   const pieces: OverlayPiece[] = [];
   let x0 = width;
   let y0 = height;
@@ -187,7 +237,7 @@ export async function renderCaptionOverlay(width: number, height: number, captio
       y1 = Math.max(y1, m.y + m.height);
     }
   }
-  return { width, height, pieces, layouts, inkBox: x1 < 0 ? null : { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } };
+  return { width, height, pieces, layouts, inkBox: x1 < 0 ? null : { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, notes };
 }
 
 /** Blends the overlay's pieces, in order, onto a copy of the image (only over each piece's ink, clipped to the image). */

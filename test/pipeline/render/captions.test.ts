@@ -12,6 +12,8 @@ import {
   normalizeCaption,
   type CaptionText,
 } from "../../../src/pipeline/render/index.ts";
+import { cutNote, MAX_BOX_SHARE, MIN_FONT_PER_HEIGHT, MIN_FONT_PX, minCaptionFont, renderCaptionOverlay } from "../../../src/pipeline/render/meme.ts";
+import { ELLIPSIS } from "../../../src/pipeline/render/fit.ts";
 import { changedPixels, decodePng, grey, inside } from "./helpers.ts";
 
 const BOX = { x: 20, y: 10, width: 400, height: 90 };
@@ -266,5 +268,65 @@ describe("renderMeme (pixels)", () => {
     await expect(renderMeme(img, { boxes: [{ text: "x", x: 0.8, y: 0, width: 0.5, height: 0.2 }] })).rejects.toThrow(/inside the picture/);
     const many = Array.from({ length: 9 }, () => ({ text: "x", x: 0, y: 0, width: 0.1, height: 0.1 }));
     await expect(renderMeme(img, { boxes: many })).rejects.toThrow(/limit is 8/);
+  });
+});
+
+describe("long top and bottom captions stay legible", () => {
+  const CJK = "我们都是好朋友今天天气真好".repeat(16).slice(0, MAX_CAPTION_CHARS);
+
+  it(`the smallest caption size is ${MIN_FONT_PER_HEIGHT * 100} % of the picture's height, at least ${MIN_FONT_PX} px (never above the size cap)`, () => {
+    expect(minCaptionFont(512)).toBe(20);
+    expect(minCaptionFont(1000)).toBe(40);
+    expect(minCaptionFont(200)).toBe(MIN_FONT_PX);
+    expect(minCaptionFont(120)).toBe(MIN_FONT_PX);
+    // A picture so small that the size cap (12 % of the height, at least 6 px) is below the floor: the cap.
+    expect(minCaptionFont(50)).toBe(6);
+  });
+
+  it(`top and bottom may grow into their ${MAX_BOX_SHARE === 1 / 3 ? "third" : "share"} of the picture; custom boxes do not`, () => {
+    const [top, bottom, custom] = boxesOf(512, 512, { top: "a", bottom: "b", boxes: [{ text: "c", x: 0.1, y: 0.4, width: 0.5, height: 0.1 }] });
+    expect(top).toMatchObject({ box: { x: 20, y: 15, width: 472, height: 102 }, growTo: { x: 20, y: 15, width: 472, height: 156 }, minFontSize: 20 });
+    expect(bottom).toMatchObject({ box: { x: 20, y: 395, width: 472, height: 102 }, growTo: { x: 20, y: 341, width: 472, height: 156 }, minFontSize: 20 });
+    expect(custom.growTo).toBeUndefined();
+    expect(custom.minFontSize).toBeUndefined();
+  });
+
+  it("200 characters top and bottom on a 512 px meme: glyphs at least the minimum high, the middle third untouched, the cut said in a note", async () => {
+    const img = grey(512, 512);
+    const min = minCaptionFont(512);
+    const prepared = prepareCaptions({ top: CJK, bottom: "A".repeat(MAX_CAPTION_CHARS) });
+    const overlay = await renderCaptionOverlay(512, 512, prepared.captions);
+    const [top, bottom] = overlay.layouts;
+    for (const l of [top, bottom]) {
+      expect(l.lines.length).toBeGreaterThan(3);
+      for (const b of l.measuredBoxes) expect(b.height).toBeGreaterThanOrEqual(min);
+    }
+    // The Chinese does not fit in the top third at the minimum size: cut; the Latin letters fit in theirs.
+    expect(top.cut).toBe(true);
+    expect(top.lines.at(-1)!.endsWith(ELLIPSIS)).toBe(true);
+    expect(bottom.cut).toBeUndefined();
+    expect(bottom.lines.join("")).toBe("A".repeat(MAX_CAPTION_CHARS));
+    // Drawn: ink in the top and bottom thirds only, and many rows of each.
+    const after = await decodePng(await renderPrepared(img, prepared.captions));
+    const c = changedPixels(img, after);
+    expect(c.outside([{ x: 0, y: 0, width: 512, height: 171 }, { x: 0, y: 341, width: 512, height: 171 }])).toBe(0);
+    const rows = (y0: number, y1: number) => {
+      let n = 0;
+      for (let y = y0; y < y1; y++) if (after.data.subarray(y * 512 * 3, (y + 1) * 512 * 3).some((v) => v !== 128)) n++;
+      return n;
+    };
+    expect(rows(0, 171)).toBeGreaterThan(4 * min);
+    expect(rows(341, 512)).toBeGreaterThan(4 * min);
+    expect(prepared.notes).toEqual([cutNote("top")]);
+  });
+
+  it("a short caption is drawn as before and gets no note", async () => {
+    const prepared = prepareCaptions({ top: "when the build", bottom: "finally passes" });
+    const overlay = await renderCaptionOverlay(512, 512, prepared.captions);
+    for (const l of overlay.layouts) {
+      expect(l.cut).toBeUndefined();
+      expect(l.fontSize).toBe(61);
+    }
+    expect(prepared.notes).toEqual([]);
   });
 });

@@ -3,10 +3,12 @@ import {
   balancedWrap,
   bestWrap,
   CLIPPED_SHRINK,
+  ELLIPSIS,
   estimateSize,
   fitCaption,
   greedyWrap,
   isLong,
+  legibleWrap,
   lineExtent,
   LONG_WORD,
   MAX_LINES,
@@ -17,6 +19,7 @@ import {
   sideBySide,
   SPLIT_WORD_GAIN,
   splitLongWords,
+  splitWideWords,
 } from "../../../src/pipeline/render/fit.ts";
 import { LINE_GAP_PER_PX, REF_SIZE, type Ink } from "../../../src/pipeline/render/measure.ts";
 import type { Token } from "../../../src/pipeline/render/text.ts";
@@ -176,6 +179,47 @@ describe("long words", () => {
   });
 });
 
+describe("captions too long for the box at the smallest legible size", () => {
+  // Words 10 wide and 48 high at REF_SIZE (the ellipsis too), a space 5: a line 25 wide holds two words.
+  const ink = inkOf({ A: 10, B: 10, C: 10, D: 10, E: 10, F: 10, W: 10, I: 10, WIDE: 40, AB: 20, [ELLIPSIS]: 10 });
+  const words = (s: string) => s.split(" ").map((t) => tok(t));
+  /** Lines as drawn: a space only where the token has one before it (the ellipsis joins its word). */
+  const drawn = (r: { lines: Token[][] } | null) => r?.lines.map((l) => l.map((t, i) => (i > 0 && t.spaceBefore ? " " : "") + t.text).join(""));
+  const gap = LINE_GAP_PER_PX * REF_SIZE;
+
+  it("words wider than a line at that size break between characters; the others stay whole", () => {
+    const split = splitWideWords([tok("AB", false), tok("WIDE", true, true), tok("C")], ink, 25);
+    expect(split.map((t) => t.text)).toEqual(["AB", "W", "I", "D", "E", "C"]);
+    expect(split[1]).toEqual(tok("W", true, true));
+    expect(split.slice(2, 5).every((t) => !t.spaceBefore && !t.hardBreakBefore)).toBe(true);
+    expect(splitWideWords(words("A B"), ink, 25)).toEqual(words("A B"));
+  });
+
+  it("takes as few lines as the width allows, balanced, when their height fits", () => {
+    // Greedy at 40 would give "A B C" / "D"; balanced over the same two lines: two words each.
+    expect(legibleWrap(words("A B C D"), ink, GAP, 40, 1000)).toMatchObject({ cut: false });
+    expect(drawn(legibleWrap(words("A B C D"), ink, GAP, 40, 1000))).toEqual(["A B", "C D"]);
+    expect(drawn(legibleWrap(words("A B C D"), ink, GAP, 1000, 1000))).toEqual(["A B C D"]);
+    // Two lines of 48 and a gap: exactly the height allowed.
+    expect(legibleWrap(words("A B C D"), ink, GAP, 25, 2 * 48 + gap)).toMatchObject({ cut: false });
+  });
+
+  it("cuts what does not fit and ends the last line with an ellipsis, joined to its word", () => {
+    expect(legibleWrap(words("A B C D"), ink, GAP, 25, 2 * 48 + gap - 1)).toMatchObject({ cut: true });
+    expect(drawn(legibleWrap(words("A B C D"), ink, GAP, 25, 2 * 48 + gap - 1))).toEqual([`A${ELLIPSIS}`]);
+    expect(drawn(legibleWrap(words("A B C D E F"), ink, GAP, 25, 2 * 48 + gap))).toEqual(["A B", `C${ELLIPSIS}`]);
+    // Letters of a split word: the ellipsis follows the last letter kept.
+    const letters = splitWideWords([tok("WIDE", false)], ink, 30);
+    expect(drawn(legibleWrap(letters, ink, GAP, 30, 48))).toEqual([`WI${ELLIPSIS}`]);
+  });
+
+  it("gives nothing when not even one word and the ellipsis fit", () => {
+    expect(legibleWrap(words("A B"), ink, GAP, 25, 47)).toBeNull();
+    expect(legibleWrap(words("A B"), ink, GAP, 15, 1000)).toMatchObject({ cut: false });
+    expect(legibleWrap(words("A B C"), ink, GAP, 15, 48)).toBeNull();
+  });
+});
+
 describe("measured shrink and placement", () => {
   const box = { x: 0, y: 0, width: 100, height: 60 };
   const ink = (width: number, height: number) => ({ x: 3, y: 4, width, height });
@@ -270,5 +314,62 @@ describe("the rules together, on the real fonts", () => {
   it("text too large for any size shrinks to 1 px and stops", async () => {
     const r = await fitCaption("a caption far too long for a box this small", { x: 0, y: 0, width: 6, height: 4 });
     expect(r.fontSize).toBe(1);
+  });
+
+  describe("the smallest legible size (minFontSize, growTo)", () => {
+    const box = { x: 20, y: 15, width: 472, height: 102 };
+    const growTo = { x: 20, y: 15, width: 472, height: 156 };
+    const MIN = 20;
+    const long = "when the build finally passes ".repeat(7).trim(); // 209 characters
+    const bottomOf = (r: { measuredBoxes: Array<{ y: number; height: number }> }) => Math.max(...r.measuredBoxes.map((b) => b.y + b.height));
+
+    it("a caption that fits its box at that size or larger is laid out exactly as without it", async () => {
+      for (const text of ["hi", "when the build finally passes", "当你终于修好了这个错误但是发现测试本身就是错的时候", "pneumonoultramicroscopicsilicovolcanoconiosis"]) {
+        const plain = await fitCaption(text, box, { maxFontSize: 61, valign: "top" });
+        expect(plain.fontSize).toBeGreaterThanOrEqual(MIN);
+        expect(await fitCaption(text, box, { maxFontSize: 61, valign: "top", minFontSize: MIN, growTo })).toEqual(plain);
+      }
+    });
+
+    it("a longer one is drawn at that size on more lines, growing into growTo only as far as it needs", async () => {
+      const opts = { maxFontSize: 61, valign: "top" as const };
+      // 190 letters: under the minimum on three lines; at it on four, which still fit the box.
+      const text = long.slice(0, 190);
+      expect((await fitCaption(text, box, opts)).fontSize).toBeLessThan(MIN);
+      const r = await fitCaption(text, box, { ...opts, minFontSize: MIN, growTo });
+      expect(r.fontSize).toBe(MIN);
+      expect(r.lines.length).toBeGreaterThan(MAX_LINES);
+      expect(r.cut).toBeUndefined();
+      expect(r.lines.join(" ")).toBe(text.toUpperCase());
+      for (const b of r.measuredBoxes) {
+        expect(inside(b, box)).toBe(true);
+        expect(b.height).toBeGreaterThanOrEqual(MIN);
+      }
+      // 110 Chinese characters need more height than the box: they grow into growTo, down from its top.
+      const cjk = "我们都是好朋友今天天气真好".repeat(9).slice(0, 110);
+      const g = await fitCaption(cjk, box, { ...opts, minFontSize: MIN, growTo });
+      expect(g).toMatchObject({ fontSize: MIN });
+      expect(g.cut).toBeUndefined();
+      expect(g.lines.join("")).toBe(cjk);
+      expect(Math.min(...g.measuredBoxes.map((b) => b.y))).toBe(growTo.y);
+      expect(bottomOf(g)).toBeGreaterThan(box.y + box.height);
+      for (const b of g.measuredBoxes) {
+        expect(inside(b, growTo)).toBe(true);
+        expect(b.height).toBeGreaterThanOrEqual(MIN);
+      }
+    });
+
+    it("what does not fit even there is cut with an ellipsis, and the result says so", async () => {
+      const cjk = "我们都是好朋友今天天气真好".repeat(16).slice(0, 200);
+      for (const text of [cjk, "😂".repeat(200), "A".repeat(200)]) {
+        const r = await fitCaption(text, box, { maxFontSize: 61, valign: "top", minFontSize: MIN, growTo: { ...growTo, height: 120 } });
+        expect(r.fontSize).toBe(MIN);
+        expect(r.cut).toBe(true);
+        expect(r.lines.at(-1)!.endsWith(ELLIPSIS)).toBe(true);
+        expect(r.lines.at(-1)!.length).toBeGreaterThan(ELLIPSIS.length);
+        expect(text.toUpperCase().startsWith(r.lines.join("").slice(0, -ELLIPSIS.length))).toBe(true);
+        for (const b of r.measuredBoxes) expect(inside(b, { ...growTo, height: 120 })).toBe(true);
+      }
+    });
   });
 });
