@@ -3,7 +3,7 @@ import sharp from "sharp";
 import { MimicError } from "../../errors.ts";
 import { decodeImage } from "../image/decode.ts";
 import type { DecodeOptions } from "../image/decode.ts";
-import { invertAffine, warpAffine, warpAffineToTensor } from "../image/transform.ts";
+import { invertAffine, squareCropTransform, warpAffine, warpAffineToTensor } from "../image/transform.ts";
 import type { AnalyzedFace, Box, FaceAnalysis, RgbImage, StageTimings } from "../types.ts";
 import { blazeFaceAnchors } from "./anchors.ts";
 import {
@@ -22,6 +22,7 @@ import type { DetectorView, ShrunkImage, TilingOptions } from "./detect.ts";
 import { describeFace } from "./describe.ts";
 import {
   MESH_POINTS,
+  meshRoll,
   roiFromDetection,
   roiFromLandmarks,
   roiTransform,
@@ -33,7 +34,7 @@ import { DEFAULT_INFERENCE } from "../settings.ts";
 import { laplacianVariance } from "./quality.ts";
 import { applyRefinement, irisCircles, loadRefinementMap } from "./refine.ts";
 import type { RefinementMap } from "./refine.ts";
-import { DEFAULT_MODELS_DIR, createModelSession, outputBySize, runModel } from "./session.ts";
+import { DEFAULT_MODELS_DIR, QUIET_RUN, createModelSession, outputBySize, runModel } from "./session.ts";
 import type { ExecutionProvider, ModelSession } from "./session.ts";
 
 export interface FaceAnalyzerOptions {
@@ -99,6 +100,26 @@ const UNSURE_SCORE = 0.75;
  * an upright face seen upside down can score up to ~0.65, the right orientation scores ~0.9.
  */
 const SECOND_LOOK_MARGIN = 0.15;
+/**
+ * A face is looked at again (reorient()) when its mesh's eye line turns away from its crop's roll by more than
+ * this, or its mesh presence is below REORIENT_PRESENCE, or the attention mesh failed on the crop. BlazeFace's
+ * eye keypoints are a few degrees off on upright faces, which the mesh corrects on its own; on a face tilted
+ * 45–90° they can be off by far more than one mesh fit corrects (it stays half-way, brows on the glasses).
+ * Upright faces with a sure detection (SURE_UPRIGHT) run nothing more.
+ */
+const REORIENT_DEG = 8;
+const REORIENT_PRESENCE = 0.9;
+/**
+ * Below this detector score the face's roll is checked by the second look even when the mesh agrees with its
+ * crop: the misread tilted faces score lower than upright ones, even degraded ones (bench/README, tilt.test.ts).
+ */
+const SURE_UPRIGHT = 0.86;
+/** The second-look detector view: a square this many times the face's side, centred on the mesh, rolled to it. */
+const SECOND_LOOK_VIEW = 2.5;
+/** A re-fitted mesh whose eye line is within this many degrees of its crop's roll is taken as converged. */
+const CONVERGED_DEG = 3;
+/** At most this many plain-mesh fits after the second look (each ~1.7 ms on one thread). */
+const MAX_REFITS = 4;
 
 /**
  * The face analysis stage: BlazeFace detection (whole image + tiles, weighted NMS), a rotation-aligned
@@ -248,7 +269,10 @@ export class FaceAnalyzer {
     return found;
   }
 
-  /** FaceMesh on rotation-aligned crops (batched when the model allows), mapped back to image pixels. */
+  /**
+   * FaceMesh on rotation-aligned crops (batched when the model allows), mapped back to image pixels. A face
+   * whose mesh disagrees with its crop's roll, or is unsure, gets a second look (reorient()).
+   */
   private async landmarks(img: RgbImage, dets: Detection[], minMeshScore: number, batched: boolean): Promise<AnalyzedFace[]> {
     if (dets.length === 0) return [];
     const per = MESH_SIZE * MESH_SIZE * 3;
@@ -261,25 +285,48 @@ export class FaceAnalyzer {
     for (let start = 0; start < dets.length; start += batch) {
       const n = Math.min(batch, dets.length - start);
       const out = await runModel(this.mesh, input.subarray(start * per, (start + n) * per), [n, MESH_SIZE, MESH_SIZE, 3]);
-      const mesh = outputBySize(out, n, MESH_POINTS * 3);
-      const presence = outputBySize(out, n, 1);
-      if (!mesh || !presence) throw new MimicError("MODEL", "The face mesh model has an unexpected output shape. Run `npm run models` again.");
+      const { mesh, presence } = meshOutputs(out, n);
       for (let i = 0; i < n; i++) {
         const k = start + i;
-        const p = presence[i];
-        const meshScore = p >= 0 && p <= 1 ? p : 1 / (1 + Math.exp(-p));
+        const meshScore = presenceScore(presence[i]);
         if (!(meshScore >= minMeshScore)) continue;
-        const refined = this.refiner ? await this.refine(mesh, i, input.subarray(k * per, (k + 1) * per)) : undefined;
-        const lm = refined
-          ? meshToImage(refined.mesh, 0, transforms[k], rois[k])
-          : meshToImage(mesh, i * MESH_POINTS * 3, transforms[k], rois[k]);
+        let fit: MeshFit = {
+          mesh: mesh.subarray(i * MESH_POINTS * 3, (i + 1) * MESH_POINTS * 3),
+          meshScore,
+          roi: rois[k],
+          transform: transforms[k],
+          crop: input.subarray(k * per, (k + 1) * per),
+        };
+        const plain = meshToImage(fit.mesh, 0, fit.transform, fit.roi);
+        let refined = this.refiner ? await this.refine(fit.mesh, 0, fit.crop) : undefined;
+        let lm = refined ? meshToImage(refined.mesh, 0, fit.transform, fit.roi) : plain;
+        let own: Float32Array | undefined;
+        // Free signs of a crop rolled away from the face: the mesh is unsure, turns away from its crop, or the
+        // attention mesh's landmarks left the crop. Otherwise a detection below SURE_UPRIGHT is checked by the
+        // cheap second look alone (the mesh can sit, sure of itself, on a crop 50° off the face).
+        let seen: SecondLook | undefined;
+        const doubtful = meshScore < REORIENT_PRESENCE || refined?.failed === true || turnedAway(plain, fit.roi) || turnedAway(lm, fit.roi);
+        if (!doubtful && dets[k].score < SURE_UPRIGHT) {
+          seen = await this.secondLook(img, lm);
+        }
+        if (doubtful || (seen?.roi && Math.abs(angleBetween(seen.roi.angle, meshRoll(lm))) > REORIENT_DEG)) {
+          own = this.takeBuffer(per);
+          const again = await this.reorient(img, fit, lm, own, seen ?? (await this.secondLook(img, lm)));
+          // The second look wins unless its mesh is clearly less sure (it found something else, or nothing).
+          if (again && again.meshScore >= minMeshScore && again.meshScore + 0.05 >= meshScore) {
+            fit = again;
+            refined = this.refiner ? await this.refine(fit.mesh, 0, fit.crop) : undefined;
+            lm = meshToImage(refined?.mesh ?? fit.mesh, 0, fit.transform, fit.roi);
+          }
+        }
         const face = describeFace(lm, {
           score: dets[k].score,
           keypoints: dets[k].keypoints,
-          meshScore,
-          sharpness: laplacianVariance(input, k * per, MESH_SIZE, 255),
+          meshScore: fit.meshScore,
+          sharpness: laplacianVariance(fit.crop, 0, MESH_SIZE, 255),
         });
-        if (refined?.irises) face.irises = circlesToImage(refined.irises, transforms[k]);
+        if (refined?.irises) face.irises = circlesToImage(refined.irises, fit.transform);
+        if (own) this.giveBuffer(own);
         faces.push(face);
       }
     }
@@ -291,19 +338,69 @@ export class FaceAnalyzer {
   }
 
   /**
+   * The 128-px detector on a close view of a face (SECOND_LOOK_VIEW × its side, centred on its mesh `lm` and
+   * rolled to the mesh's eye line): the detection nearest the centre as a mesh ROI (undefined: none there).
+   * The whole-image detector can misread a tilted face's eye line by tens of degrees while still scoring it
+   * fairly; seen close up and mostly upright, the same face is within its reach.
+   */
+  private async secondLook(img: RgbImage, lm: Float32Array): Promise<SecondLook> {
+    const around = roiFromLandmarks(lm, 1);
+    const view: DetectorView = {
+      inputFromImage: squareCropTransform(around.cx, around.cy, around.side * SECOND_LOOK_VIEW, around.angle, FRONT_DETECTOR_SIZE),
+      region: { x: 0, y: 0, width: img.width, height: img.height },
+      isTile: false,
+      inputSize: FRONT_DETECTOR_SIZE,
+    };
+    const found = nonMaxSuppression(await this.runDetector(img, [view], 0.5, new Map(), await this.frontModel(), this.frontAnchors), 0.3, true);
+    const near = found
+      .filter((d) => Math.hypot(d.box.x + d.box.width / 2 - around.cx, d.box.y + d.box.height / 2 - around.cy) < 0.5 * around.side)
+      .sort((a, b) => b.score - a.score)[0];
+    return { roi: near && roiFromDetection(near, MESH_ROI_SCALE), score: near?.score ?? 0 };
+  }
+
+  /**
+   * A face whose first crop was rolled away from it (see landmarks()): the mesh is fitted again on the second
+   * look's eye line (its own ROI's when the second look found nothing) and re-fitted on its own eye line
+   * (roiFromLandmarks, as MediaPipe tracks a face) until the two agree within CONVERGED_DEG: a mesh fitted
+   * far off turns only part of the way. The crop keeps the first crop's side (the second look's box is the
+   * axis-aligned hull of a turned box). `crop` receives the final crop.
+   */
+  private async reorient(img: RgbImage, first: MeshFit, lm: Float32Array, crop: Float32Array, seen: SecondLook): Promise<MeshFit | undefined> {
+    let roi: FaceRoi = seen.roi ? { ...seen.roi, side: first.roi.side } : roiFromLandmarks(lm, MESH_ROI_SCALE);
+    let fit: MeshFit | undefined;
+    for (let i = 0; i < MAX_REFITS; i++) {
+      fit = await this.fitMesh(img, roi, crop);
+      const fitLm = meshToImage(fit.mesh, 0, fit.transform, fit.roi);
+      if (Math.abs(angleBetween(meshRoll(fitLm), roi.angle)) <= CONVERGED_DEG) break;
+      roi = roiFromLandmarks(fitLm, MESH_ROI_SCALE);
+    }
+    return fit;
+  }
+
+  /** One plain-mesh fit on `roi` (its crop written into `crop`, one face long). */
+  private async fitMesh(img: RgbImage, roi: FaceRoi, crop: Float32Array): Promise<MeshFit> {
+    const transform = roiTransform(roi, MESH_SIZE);
+    warpAffineToTensor(img, transform, MESH_SIZE, MESH_SIZE, crop, 0, 1 / 255, 0);
+    const out = await runModel(this.mesh, crop, [1, MESH_SIZE, MESH_SIZE, 3]);
+    const { mesh, presence } = meshOutputs(out, 1);
+    return { mesh, meshScore: presenceScore(presence[0]), roi, transform, crop };
+  }
+
+  /**
    * Face `item` of a plain-mesh batch with the attention mesh's eyelids and lips written in, and its iris
    * circles (crop pixels). The attention graph gathers features at its own coarse landmarks and fails
-   * ("invalid index" in GatherND) when they leave the crop, which happens on faces cut by the frame: those
-   * keep the plain mesh and have no irises.
+   * ("invalid index" in GatherND) when they leave the crop, which happens on faces cut by the frame and on a
+   * crop rolled far from the face: those keep the plain mesh and have no irises (`failed`). onnxruntime's own
+   * log line for that failure is silenced (QUIET_RUN): the failure is expected and handled here.
    */
-  private async refine(mesh: Float32Array, item: number, crop: Float32Array): Promise<{ mesh: Float32Array; irises: Float32Array | null }> {
+  private async refine(mesh: Float32Array, item: number, crop: Float32Array): Promise<{ mesh: Float32Array; irises: Float32Array | null; failed?: true }> {
     const { model, map } = this.refiner!;
     const refined = mesh.slice(item * MESH_POINTS * 3, (item + 1) * MESH_POINTS * 3);
     let out: Record<string, Float32Array>;
     try {
-      out = await runModel(model, crop, [1, MESH_SIZE, MESH_SIZE, 3]); // the attention graph's batch is fixed at 1
+      out = await runModel(model, crop, [1, MESH_SIZE, MESH_SIZE, 3], QUIET_RUN); // the attention graph's batch is fixed at 1
     } catch {
-      return { mesh: refined, irises: null };
+      return { mesh: refined, irises: null, failed: true };
     }
     applyRefinement(refined, 0, out, map);
     return { mesh: refined, irises: irisCircles(refined, 0, out) };
@@ -360,6 +457,41 @@ export class FaceAnalyzer {
       this.embedder?.then((m) => m.session.release()).catch(() => undefined),
     ]);
   }
+}
+
+/** What the second look found: a mesh ROI from its detection (undefined: nothing near the face) and its score. */
+interface SecondLook {
+  roi: FaceRoi | undefined;
+  score: number;
+}
+
+/** One face's plain mesh (crop pixels) with the crop it was fitted on. */
+interface MeshFit {
+  mesh: Float32Array;
+  meshScore: number;
+  roi: FaceRoi;
+  transform: number[];
+  /** The mesh model's input for this face (one face long). */
+  crop: Float32Array;
+}
+
+function meshOutputs(out: Record<string, Float32Array>, n: number): { mesh: Float32Array; presence: Float32Array } {
+  const mesh = outputBySize(out, n, MESH_POINTS * 3);
+  const presence = outputBySize(out, n, 1);
+  if (!mesh || !presence) throw new MimicError("MODEL", "The face mesh model has an unexpected output shape. Run `npm run models` again.");
+  return { mesh, presence };
+}
+
+/** The mesh's face presence as a probability (the converted model gives one; a logit is accepted too). */
+const presenceScore = (p: number) => (p >= 0 && p <= 1 ? p : 1 / (1 + Math.exp(-p)));
+
+/** Whether a mesh's eye line (image pixels) turns away from its crop's roll by more than REORIENT_DEG. */
+const turnedAway = (lm: Float32Array, roi: FaceRoi) => Math.abs(angleBetween(meshRoll(lm), roi.angle)) > REORIENT_DEG;
+
+/** a − b in degrees, wrapped to (−180, 180]. */
+function angleBetween(a: number, b: number): number {
+  const d = (((a - b) * 180) / Math.PI) % 360;
+  return d > 180 ? d - 360 : d <= -180 ? d + 360 : d;
 }
 
 /** Above this many pixels, downscaled copies are made by libvips (SIMD, ~4× faster than our JS box filter). */

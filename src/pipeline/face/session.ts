@@ -153,16 +153,24 @@ function sessionError(cause: unknown, name: string, path: string, provider: Exec
   });
 }
 
+/**
+ * Run options for a run whose failure the caller expects and handles (the attention mesh on a crop its
+ * landmarks leave): onnxruntime logs a failing kernel as an error (severity 3) on stderr before it rejects,
+ * which only severity 4 (fatal) silences. The rejection still carries the message.
+ */
+export const QUIET_RUN: ort.InferenceSession.RunOptions = { logSeverityLevel: 4 };
+
 /** Runs a model on one float32 NHWC batch and returns every output's data keyed by name. */
 export async function runModel(
   m: ModelSession,
   data: Float32Array,
   dims: number[],
+  runOptions?: ort.InferenceSession.RunOptions,
 ): Promise<Record<string, Float32Array>> {
   const feeds = { [m.inputName]: new ort.Tensor("float32", data, dims) };
   let results: ort.InferenceSession.OnnxValueMapType;
   try {
-    results = await m.session.run(feeds);
+    results = await (runOptions ? m.session.run(feeds, runOptions) : m.session.run(feeds));
   } catch (cause) {
     throw new MimicError("MODEL", "Face analysis failed inside the model runtime. Please try again.", {
       cause,
