@@ -23,7 +23,7 @@ const HINTS: Record<Platform, Record<Action, string>> = {
     saveFace: "the “Save a face” form",
     listFaces: "the “Your faces” list",
     meme: "the “Make a meme” form",
-    config: "the settings form",
+    config: "POST /api/config with the fields key and value (and the header X-Mimic: 1)",
   },
 };
 

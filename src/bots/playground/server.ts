@@ -280,9 +280,12 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
     server.listen(opts.port, opts.host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
-  // The local user is the only user: no cooldown unless configured (a fresh store's default would apply).
-  const cooldown = await core.config(ctx(), { key: "cooldown", value: String(opts.cooldownSeconds ?? 0) });
-  if (cooldown.errorCode) logger.warn({ reply: cooldown.text }, "could not set the playground's cooldown");
+  // The local user is the only user: no daily quota, and no cooldown unless configured (a fresh store's
+  // defaults, meant to share a server between many, would apply).
+  for (const [key, value] of [["quota", "0"], ["cooldown", String(opts.cooldownSeconds ?? 0)]] as const) {
+    const set = await core.config(ctx(), { key, value });
+    if (set.errorCode) logger.warn({ key, reply: set.text }, "could not set the playground's own rules");
+  }
   if (!/^(127\.|::1$|::ffff:127\.)/.test(addr.address)) {
     // The playground has no login and its one user is an admin: fine on this computer, not on a network.
     logger.warn({ host: addr.address }, "the playground is reachable from other machines (PLAYGROUND_HOST); anyone there can use it");
