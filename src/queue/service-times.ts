@@ -1,4 +1,4 @@
-import type { JobKind } from "./jobs.ts";
+import { JOB_KINDS, type JobKind } from "./jobs.ts";
 
 /**
  * Measured service time per job kind (exponentially weighted mean), seeded with rough priors so the
@@ -10,14 +10,23 @@ const ALPHA = 0.2;
 
 export class ServiceTimes {
   private mean: Record<JobKind, number>;
+  /**
+   * How many samples each mean stands for: a built-in prior one, a measured mean handed in (Redis mode's
+   * shared figures) a full window. Until a window is full the mean is a plain average, so a fresh process's
+   * rough prior gives way to the machine's real times within a few jobs instead of dozens.
+   */
+  private samples: Record<JobKind, number>;
 
   constructor(priors: Partial<Record<JobKind, number>> = {}) {
     this.mean = { ...PRIOR_SERVICE_MS, ...priors };
+    this.samples = Object.fromEntries(JOB_KINDS.map((k) => [k, priors[k] === undefined ? 1 : 1 / ALPHA])) as Record<JobKind, number>;
   }
 
   record(kind: JobKind, ms: number): void {
     if (!(ms >= 0) || !Number.isFinite(ms)) return;
-    this.mean[kind] = this.mean[kind] * (1 - ALPHA) + ms * ALPHA;
+    const weight = Math.max(ALPHA, 1 / (this.samples[kind] + 1));
+    this.mean[kind] += (ms - this.mean[kind]) * weight;
+    this.samples[kind] += 1;
   }
 
   estimate(kind: JobKind): number {
