@@ -31,9 +31,18 @@ export interface App {
   readonly metrics?: Metrics;
   /** Readiness checks for /readyz (only when OPS_PORT is set). */
   readonly readiness?: Record<string, () => Promise<void>>;
-  /** Closes the queue (letting running jobs finish for `drainMs`) and then the store. */
-  close(opts?: { drainMs?: number }): Promise<void>;
+  /**
+   * Closes the queue (letting running and queued jobs finish for `drainMs`; the rest are refused as
+   * "restarting"), then awaits `beforeStore` (adapters still answering the requests whose jobs just
+   * settled: those replies may read or write the store), then closes the store.
+   */
+  close(opts?: { drainMs?: number; beforeStore?: () => Promise<void> }): Promise<void>;
 }
+
+/** How long the queue lets jobs finish when Mimic stops (the bots and the playground alike). */
+export const SHUTDOWN_DRAIN_MS = 10_000;
+/** After the drain, how long the playground may take to answer its requests whose jobs have settled. */
+export const PLAYGROUND_REPLY_GRACE_MS = 5_000;
 
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const store = await openStore(config.DATABASE_URL, {
@@ -78,13 +87,17 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     core,
     metrics,
     readiness,
-    async close({ drainMs = 10_000 } = {}) {
+    async close({ drainMs = SHUTDOWN_DRAIN_MS, beforeStore } = {}) {
       if (closed) return;
       closed = true;
       try {
         await queue.close({ drainMs });
       } finally {
-        await store.close();
+        try {
+          await beforeStore?.();
+        } finally {
+          await store.close();
+        }
       }
     },
   };
@@ -97,7 +110,11 @@ export interface RunningApp {
   playground?: Playground;
   /** The ops endpoint (/healthz, /readyz, /metrics), when OPS_PORT is set. */
   ops?: OpsServer;
-  /** Stops the adapters first (no new work), then the queue and the store. */
+  /**
+   * Stops the adapters taking new work, drains the queue (running and queued jobs finish for
+   * SHUTDOWN_DRAIN_MS, the rest are told Mimic is restarting), lets the playground deliver those replies,
+   * then closes its connections and the store.
+   */
   stop(): Promise<void>;
 }
 
@@ -112,14 +129,26 @@ export interface StartOptions extends AppOptions {
 /** What `mimic start` runs: the bots whose tokens are configured, else the playground. */
 export async function startApp(config: Config, opts: StartOptions = {}): Promise<RunningApp> {
   const app = await createApp(config, opts);
+  let stopping: Promise<void> | undefined;
   const running: RunningApp = {
     app,
-    async stop() {
-      await Promise.allSettled([running.discord?.stop(), running.telegram?.stop(), running.playground?.close()]);
-      await running.ops?.close();
-      await app.close();
-    },
+    // A second call (a second signal, a fatal error during shutdown) joins the first.
+    stop: () => (stopping ??= stopAll()),
   };
+  async function stopAll(): Promise<void> {
+    // The playground only stops taking requests here: closing its connections now would cancel every job
+    // in flight (a hung-up page cancels its job) and leave the replies of the ones that still complete
+    // (a face save) undelivered. Its requests in flight are answered once the queue has drained.
+    running.playground?.stopAccepting();
+    await Promise.allSettled([running.discord?.stop(), running.telegram?.stop()]);
+    await running.ops?.close();
+    try {
+      await app.close({ beforeStore: async () => running.playground?.close({ graceMs: PLAYGROUND_REPLY_GRACE_MS }) });
+    } finally {
+      // Also when the app was already closed: nothing is left listening.
+      await running.playground?.close();
+    }
+  }
   const onFatal = (err: unknown) => {
     logger.error({ err }, "a bot stopped for good: shutting Mimic down so a supervisor can restart it");
     void running

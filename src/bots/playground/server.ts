@@ -28,7 +28,18 @@ export interface PlaygroundOptions {
 export interface Playground {
   url: string;
   server: Server;
-  close(): Promise<void>;
+  /**
+   * Takes no new work: from now on every request that arrives (on a new or a kept-alive connection) is
+   * answered 503 "Mimic is shutting down" and its connection closed. Requests already in flight go on
+   * (their jobs run, their replies are written); nothing is cut off. Idempotent.
+   */
+  stopAccepting(): void;
+  /**
+   * Stops accepting (as above), waits up to `graceMs` (default 0) for the requests in flight to be
+   * answered, then closes every remaining connection (whose requests' jobs are cancelled, as when a page
+   * hangs up) and the listening socket. Resolves once the server is closed; a second call joins the first.
+   */
+  close(opts?: { graceMs?: number }): Promise<void>;
 }
 
 const LOCAL_USER = "local";
@@ -166,6 +177,9 @@ async function replyWithProgress(req: IncomingMessage, res: ServerResponse, work
 
 const optionalText = (s: string | undefined) => (s === undefined || s.trim() === "" ? undefined : s);
 
+/** The answer to a request that arrives once the playground has stopped taking work. */
+const SHUTTING_DOWN = { ok: false, text: "Mimic is shutting down. Please try again in a minute.", errorCode: "BUSY" } as const;
+
 export async function startPlayground(opts: PlaygroundOptions): Promise<Playground> {
   const { core } = opts;
   const ctx = (): CommandContext => ({
@@ -247,7 +261,29 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
     }
   }
 
+  /** Requests taken before stopAccepting() and not yet answered (their response neither finished nor closed). */
+  const inFlight = new Set<ServerResponse>();
+  let accepting = true;
+  let onSettled: (() => void) | undefined;
+  const forget = (res: ServerResponse) => {
+    if (inFlight.delete(res) && inFlight.size === 0) onSettled?.();
+  };
+
   function handle(guard: RequestGuard, req: IncomingMessage, res: ServerResponse): void {
+    if (!accepting) {
+      // Shutting down: a clear answer (never a hang), and the connection is not kept. The body is read
+      // first: closing a socket with unread bytes resets it, and the client could lose the answer.
+      req.once("end", () => {
+        res.setHeader("connection", "close");
+        res.setHeader("retry-after", "60");
+        sendJson(res, 503, SHUTTING_DOWN);
+      });
+      req.resume();
+      return;
+    }
+    inFlight.add(res);
+    res.once("finish", () => forget(res));
+    res.once("close", () => forget(res));
     const refusal = guard(req);
     if (refusal) {
       sendJson(res, refusal.status, { ok: false, text: refusal.text, errorCode: "FORBIDDEN" });
@@ -294,13 +330,35 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
   const guard = createRequestGuard(addr.address, addr.port);
   server.on("request", (req: IncomingMessage, res: ServerResponse) => handle(guard, req, res));
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const stopAccepting = () => {
+    accepting = false;
+  };
+  /** True once every request in flight was answered; false when `ms` ran out first. */
+  const settled = (ms: number) =>
+    new Promise<boolean>((resolve) => {
+      if (inFlight.size === 0) return resolve(true);
+      const timer = setTimeout(() => resolve(false), ms);
+      onSettled = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+  let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${addr.port}/`,
     server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stopAccepting,
+    close: ({ graceMs = 0 } = {}) =>
+      (closing ??= (async () => {
+        stopAccepting();
+        if (graceMs > 0 && !(await settled(graceMs))) {
+          logger.warn({ requests: inFlight.size }, "playground requests still unanswered at shutdown: closing their connections");
+        }
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          // Only idle connections and unanswered requests are left (each answered one has finished writing).
+          server.closeAllConnections();
+        });
+      })()),
   };
 }
