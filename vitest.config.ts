@@ -30,6 +30,8 @@ export const SLOW = [
   "test/cli/front-door.test.ts",
   "test/templates/safety.test.ts",
   "test/bots/playground.test.ts",
+  "test/templates/lock-wait.test.ts",
+  "test/bots/playground-shutdown.test.ts",
 ];
 
 export default defineConfig({

@@ -8,7 +8,6 @@ import { createHash } from "node:crypto";
 import { MimicError } from "../errors.ts";
 import type { Db } from "./db/client.ts";
 import { passThrough, type Gate } from "./db/gate.ts";
-import { withRetry } from "./db/retry.ts";
 import { FORGOTTEN } from "./moderation.ts";
 import { checkIdentity } from "./names.ts";
 
@@ -144,6 +143,6 @@ export class AuditLog {
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    return this.gate.run(() => withRetry(work));
+    return this.gate.write(work);
   }
 }

@@ -12,7 +12,6 @@ import { z } from "zod";
 import { MimicError } from "../errors.ts";
 import type { Db } from "./db/client.ts";
 import { passThrough, type Gate } from "./db/gate.ts";
-import { withRetry } from "./db/retry.ts";
 import { secondsUntilNextUtcDay, utcDay } from "./codec.ts";
 import { DEFAULT_NSFW_THRESHOLD } from "../pipeline/safety/thresholds.ts";
 import { checkIdentity } from "./names.ts";
@@ -308,7 +307,9 @@ export class Moderation {
    */
   async admit(scope: Scope, command: string): Promise<Admission> {
     checkIdentity(scope.platform, scope.userId);
-    const admission = await this.gate.run(() => this.admitNow(scope, command));
+    // A writing unit as a whole (rules, ban, the conditional insert): on a transient conflict it is tried again
+    // from the rules on; the insert is one statement, so a failed attempt recorded nothing.
+    const admission = await this.exclusive(() => this.admitNow(scope, command));
     // A forgotten user's held uses go once a day old, checked at most hourly while the bot is in use.
     const now = this.now();
     if (now - this.lastForgottenPrune >= FORGOTTEN_PRUNE_EVERY_MS) {
@@ -338,14 +339,13 @@ export class Moderation {
           AND (SELECT COUNT(*) FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND day = ${day}) < ${serverQuota}
           AND NOT EXISTS (SELECT 1 FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND platform_user_id = ${u} AND at_ms > ${since})
         RETURNING id`;
-      const rows = await withRetry(async () => {
-        if (this.dialect === "postgres") {
-          const lockKey = hash32(`${p}\u0000${scope.serverId ?? `dm\u0000${u}`}`);
-          const [, inserted] = await this.db.$transaction([this.db.$executeRaw`SELECT pg_advisory_xact_lock(${lockKey})`, insert()]);
-          return inserted;
-        }
-        return insert();
-      });
+      let rows: Array<{ id: number | bigint }>;
+      if (this.dialect === "postgres") {
+        const lockKey = hash32(`${p}\u0000${scope.serverId ?? `dm\u0000${u}`}`);
+        [, rows] = await this.db.$transaction([this.db.$executeRaw`SELECT pg_advisory_xact_lock(${lockKey})`, insert()]);
+      } else {
+        rows = await insert();
+      }
       if (rows.length === 1) {
         const id = Number(rows[0].id);
         let refunded = false;
@@ -443,9 +443,9 @@ export class Moderation {
     return old + (await this.exclusive(() => pruneForgottenUsage(this.db, this.lastForgottenPrune)));
   }
 
-  /** A write unit: queued on SQLite, retried on transient conflicts. */
+  /** A write unit: queued on SQLite, retried whole on transient conflicts (see db/gate.ts). */
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    return this.gate.run(() => withRetry(work));
+    return this.gate.write(work);
   }
 
   /** Why an admission was refused, read after the fact; null when nothing is over its limit now. */

@@ -92,8 +92,8 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
     async close() {
       if (closed) return;
       closed = true;
-      await gate.run(async () => {
-        // after the work already queued
+      await gate.last(async () => {
+        // after the work already asked for (a unit waiting out another process's lock included)
         await blobs.close();
         await db.$disconnect();
       });

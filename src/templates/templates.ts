@@ -10,7 +10,6 @@ import { FORGOTTEN, FORGOTTEN_HOLD_MS, pruneForgottenUsage } from "./moderation.
 import type { Db } from "./db/client.ts";
 import type { BlobReader } from "./db/blobs.ts";
 import { passThrough, type Gate } from "./db/gate.ts";
-import { withRetry } from "./db/retry.ts";
 import { bytesToFloat32, float32ToBytes } from "./codec.ts";
 import { checkIdentity, normaliseTemplateName } from "./names.ts";
 
@@ -254,9 +253,9 @@ export class TemplateStore {
     );
   }
 
-  /** One transactional unit: queued on SQLite, retried on transient conflicts. */
+  /** One transactional unit: queued on SQLite, retried whole on transient conflicts (see db/gate.ts). */
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    return this.gate.run(() => withRetry(work));
+    return this.gate.write(work);
   }
 
   private findUser(owner: Owner, tx: Tx | Db = this.db) {

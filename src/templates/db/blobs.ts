@@ -7,6 +7,7 @@
  */
 import Database from "better-sqlite3";
 import pg from "pg";
+import { SQLITE_BUSY_TIMEOUT_MS } from "./retry.ts";
 import { nextTurn } from "./turns.ts";
 import type { DatabaseTarget } from "./url.ts";
 
@@ -28,8 +29,9 @@ const view = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffse
 export function openBlobReader(target: DatabaseTarget): BlobReader {
   if (target.dialect === "sqlite") {
     // A read-only connection: in WAL mode readers take no lock a writer waits for, so it cannot stall
-    // the store's own (writing) connection in this thread.
-    const db = new Database(target.path, { readonly: true, fileMustExist: true, timeout: 10_000 });
+    // the store's own (writing) connection in this thread. Nor is it stalled by a writer elsewhere; where a
+    // reader must wait at all (another process recovering the WAL), briefly: the unit retries (gate.ts).
+    const db = new Database(target.path, { readonly: true, fileMustExist: true, timeout: SQLITE_BUSY_TIMEOUT_MS });
     const stmt = db.prepare<[number, number], { crop_png: Buffer; landmarks: Buffer; embedding: Buffer }>(SQL);
     return {
       async read(templateId, userId) {

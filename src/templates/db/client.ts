@@ -11,6 +11,7 @@ import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient as SqliteClient } from "../../generated/sqlite/client.ts";
 import { PrismaClient as PostgresClient } from "../../generated/postgres/client.ts";
+import { SQLITE_BUSY_TIMEOUT_MS } from "./retry.ts";
 import { turnTaking } from "./turns.ts";
 import type { DatabaseTarget } from "./url.ts";
 
@@ -22,9 +23,10 @@ const transactionOptions = { maxWait: 30_000, timeout: 30_000 };
 
 export function createPrismaClient(target: DatabaseTarget, opts: { poolSize?: number } = {}): Db {
   if (target.dialect === "sqlite") {
-    // timeout = busy timeout: a write waits this long for another process's write lock. Statements take
-    // turns with the rest of the event loop (see turns.ts): the driver is synchronous.
-    return new SqliteClient({ adapter: turnTaking(new PrismaBetterSQLite3({ url: target.url, timeout: 10_000 })), transactionOptions });
+    // timeout = busy timeout: a write waits this long for another process's write lock, blocking the thread
+    // (the driver is synchronous), so it is short; the units of work wait longer between attempts, in timers
+    // (gate.ts, retry.ts). Statements take turns with the rest of the event loop (see turns.ts).
+    return new SqliteClient({ adapter: turnTaking(new PrismaBetterSQLite3({ url: target.url, timeout: SQLITE_BUSY_TIMEOUT_MS })), transactionOptions });
   }
   const adapter = new PrismaPg(
     {

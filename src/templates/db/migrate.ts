@@ -64,6 +64,8 @@ export async function migrate(target: DatabaseTarget, migrations = loadMigration
   if (target.dialect === "postgres") return migratePostgres(target, migrations);
   // Same-file work in this process is queued (see gate.ts); the busy timeout then only ever waits for
   // other processes. The file is first opened and written here: a full, read-only or foreign one is named.
+  // Its wait for another process's lock is synchronous (up to 15 s): openStore runs this first, before the
+  // ops server, the playground or any bot is started (app.ts), so no heartbeat or request is waiting yet.
   return gateFor(target)
     .run(() => migrateSqlite(target.path, migrations))
     .catch((e: unknown) => {
@@ -90,7 +92,7 @@ async function migrateSqlite(path: string, migrations: Migration[]): Promise<str
       return next.name;
     });
     for (;;) {
-      const applied = await withRetry(async () => applyNext.immediate());
+      const applied = await withRetry(async () => applyNext.immediate(), { patienceMs: 15_000 });
       if (applied === null) break;
       done.push(applied);
     }
