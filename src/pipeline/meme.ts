@@ -12,7 +12,7 @@ import { faceAvoidBox, prepareCaptions, renderMeme, type CaptionText } from "./r
 import type { Regions } from "./transfer/expression.ts";
 import { swapWorkingCopy, transferExpression, type TransferMode } from "./transfer/transfer.ts";
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "./types.ts";
-import { encodeAnimation, type AnimationFormat } from "./video/animation.ts";
+import { encodeAnimation, type AnimationFormat, type EncodedAnimation } from "./video/animation.ts";
 
 export type MemeOutput =
   | {
@@ -215,8 +215,26 @@ async function animation(input: MemeInput, out: Extract<MemeOutput, { kind: "ani
     mime: enc.mime,
     width: enc.width,
     height: enc.height,
-    notes,
+    notes: [...notes, ...fitNotes(enc, out)],
     timingsMs,
     animation: { kind: res.kind, faceFrames: res.faceFrames, carriedFrames: res.carriedFrames, frames: enc.frames, colors: enc.colors, reductions: enc.reductions },
   };
+}
+
+/**
+ * What an animation gave up to fit the chat's byte limit, in words for the user (as a still says it was
+ * scaled down): sent as a video where the GIF would have lost quality, or made smaller.
+ */
+function fitNotes(enc: EncodedAnimation, out: Extract<MemeOutput, { kind: "animation" }>): string[] {
+  const limit = out.maxBytes === undefined ? "size limit" : `${formatSize(out.maxBytes)} limit`;
+  if (out.format === "gif-or-mp4" && enc.mime === "video/mp4") {
+    return [`As a GIF it would have lost quality to fit this chat's ${limit}, so it comes as a video instead.`];
+  }
+  if (enc.reductions.length === 0) return [];
+  // The steps a user can see (the encoder also lists steps only the bytes show, e.g. dithering off); each kind's last.
+  const last = (test: RegExp) => enc.reductions.filter((r) => test.test(r)).at(-1);
+  const framesFrom = enc.reductions.find((r) => r.startsWith("frames "))?.match(/^frames (\d+)/)?.[1];
+  const framesTo = last(/^frames /)?.match(/→(\d+)$/)?.[1];
+  const seen = [last(/^scaled to /), framesTo && `${framesTo} of its ${framesFrom} frames`, last(/ colours$/)].filter(Boolean);
+  return [`The animation was made smaller to fit this chat's ${limit}${seen.length ? ` (${seen.join(", ")})` : ""}.`];
 }

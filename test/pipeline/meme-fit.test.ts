@@ -114,3 +114,30 @@ describe("a still meme and the chat's byte limit", () => {
   });
 });
 
+
+describe("an animated meme and the chat's byte limit", () => {
+  const morph = async (format: "gif" | "gif-or-mp4", maxBytes?: number) => {
+    const { findFfmpeg } = await import("../../src/pipeline/video/index.ts");
+    const reaction = fx.images.get("franck_04117.jpg")!;
+    return assembleMeme({
+      template: fx.images.get("grace_hopper_512x512.jpg")!,
+      templateFace: fx.faces.get("grace_hopper_512x512.jpg")!,
+      reaction: { frames: [reaction], delaysMs: [0] },
+      reactionFaces: [fx.faces.get("franck_04117.jpg")!],
+      output: { kind: "animation", format, ffmpegPath: findFfmpeg(), ...(maxBytes === undefined ? {} : { maxBytes }) },
+    });
+  };
+
+  it("says what a GIF gave up to fit, or that it comes as a video; nothing when it fits as it is", async () => {
+    const free = await morph("gif");
+    expect(free.notes.join(" ")).not.toMatch(/to fit this chat/);
+    const limit = Math.floor(free.bytes.length / 3);
+    const smaller = await morph("gif", limit);
+    expect(smaller.mime).toBe("image/gif");
+    expect(smaller.animation!.reductions.length).toBeGreaterThan(0);
+    expect(smaller.notes.at(-1)).toMatch(/^The animation was made smaller to fit this chat's \d+ KiB limit \((scaled to \d+×\d+|\d+ of its \d+ frames|\d+ colours)(, .+)?\)\.$/);
+    const video = await morph("gif-or-mp4", limit);
+    expect(video.mime).toBe("video/mp4");
+    expect(video.notes.at(-1)).toMatch(/^As a GIF it would have lost quality to fit this chat's \d+ KiB limit, so it comes as a video instead\.$/);
+  });
+});
