@@ -41,8 +41,11 @@ export interface App {
 
 /** How long the queue lets jobs finish when Mimic stops (the bots and the playground alike). */
 export const SHUTDOWN_DRAIN_MS = 10_000;
-/** After the drain, how long the playground may take to answer its requests whose jobs have settled. */
-export const PLAYGROUND_REPLY_GRACE_MS = 5_000;
+/**
+ * After the drain, how long the playground and the bots may take to deliver the replies of the requests
+ * whose jobs have settled (finished, or refused as "restarting"), before the store closes.
+ */
+export const REPLY_GRACE_MS = 5_000;
 
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const store = await openStore(config.DATABASE_URL, {
@@ -111,9 +114,10 @@ export interface RunningApp {
   /** The ops endpoint (/healthz, /readyz, /metrics), when OPS_PORT is set. */
   ops?: OpsServer;
   /**
-   * Stops the adapters taking new work, drains the queue (running and queued jobs finish for
-   * SHUTDOWN_DRAIN_MS, the rest are told Mimic is restarting), lets the playground deliver those replies,
-   * then closes its connections and the store.
+   * Stops the adapters taking new work (the playground answers 503, Discord answers "Mimic is restarting",
+   * Telegram stops polling), drains the queue (running and queued jobs finish for SHUTDOWN_DRAIN_MS, the
+   * rest are told Mimic is restarting), lets the adapters deliver those replies (up to REPLY_GRACE_MS),
+   * then closes the store and the adapters' connections. Bounded by about SHUTDOWN_DRAIN_MS + REPLY_GRACE_MS.
    */
   stop(): Promise<void>;
 }
@@ -139,15 +143,28 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     // The playground only stops taking requests here: closing its connections now would cancel every job
     // in flight (a hung-up page cancels its job) and leave the replies of the ones that still complete
     // (a face save) undelivered. Its requests in flight are answered once the queue has drained.
+    // The bots likewise: only their intake stops here (Telegram's polling ends once the updates it took are
+    // handed over); the work in flight goes on, its jobs drain with the rest, and its replies go out below.
     running.playground?.stopAccepting();
-    await Promise.allSettled([running.discord?.stop(), running.telegram?.stop()]);
+    running.discord?.stopIntake();
+    await running.telegram?.stopIntake().catch((err: unknown) => logger.warn({ err }, "stopping Telegram's polling failed"));
     await running.ops?.close();
     try {
-      await app.close({ beforeStore: async () => running.playground?.close({ graceMs: PLAYGROUND_REPLY_GRACE_MS }) });
+      await app.close({ beforeStore: deliverReplies });
     } finally {
       // Also when the app was already closed: nothing is left listening.
-      await running.playground?.close();
+      await Promise.allSettled([running.playground?.close(), running.discord?.stop()]);
     }
+  }
+  /** After the drain: the adapters answer the requests whose jobs settled (replies may still use the store). */
+  async function deliverReplies(): Promise<void> {
+    const bots = { discord: running.discord, telegram: running.telegram };
+    await Promise.all([
+      running.playground?.close({ graceMs: REPLY_GRACE_MS }),
+      ...Object.entries(bots).map(async ([name, bot]) => {
+        if (bot && !(await bot.settled(REPLY_GRACE_MS))) logger.warn({ bot: name }, "bot replies still unsent at shutdown: closing the store anyway");
+      }),
+    ]);
   }
   const onFatal = (err: unknown) => {
     logger.error({ err }, "a bot stopped for good: shutting Mimic down so a supervisor can restart it");

@@ -17,6 +17,8 @@ import {
 import type { CommandContext, Core, ImageInput, Reply, SettingKey, TransferMode } from "../../core/index.ts";
 import { progressReporter, readableMime } from "../../core/index.ts";
 import { logger } from "../../logger.ts";
+import { shuttingDown } from "../../queue/refusals.ts";
+import { createInFlight } from "../in-flight.ts";
 import { COMMAND } from "./commands.ts";
 import { restOptions } from "./rest.ts";
 
@@ -38,7 +40,18 @@ export interface DiscordBotOptions {
 export interface DiscordBot {
   client: Client;
   start(): Promise<void>;
-  stop(): Promise<void>;
+  /**
+   * Stops taking work: interactions from now on are answered at once, privately, that Mimic is restarting
+   * (autocomplete: no suggestions); those in flight go on. The gateway stays connected until stop().
+   */
+  stopIntake(): void;
+  /** True once every interaction in flight was answered; false when `graceMs` ran out first (default: no limit). */
+  settled(graceMs?: number): Promise<boolean>;
+  /**
+   * Stops intake, waits up to `graceMs` (default 0) for the interactions in flight, then disconnects. Replies
+   * still in flight after that can still be sent (interaction responses need no gateway and no bot token).
+   */
+  stop(opts?: { graceMs?: number }): Promise<void>;
 }
 
 /** Discord's limit for bots without boosts; interactions carry the real one. */
@@ -297,7 +310,15 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     }
   }
 
-  client.on(Events.InteractionCreate, (i) => void onInteraction(i));
+  /** After stopIntake(): a clear answer instead of Discord's "The application did not respond". */
+  async function refuse(i: Interaction) {
+    if (i.isAutocomplete()) return void (await i.respond([]));
+    if (i.isRepliable()) await i.reply({ content: shuttingDown().userMessage, flags: MessageFlags.Ephemeral });
+  }
+
+  const inFlight = createInFlight((err) => logger.error({ err }, "discord interaction failed"));
+  let accepting = true;
+  client.on(Events.InteractionCreate, (i) => inFlight.track(accepting ? onInteraction(i) : refuse(i)));
   client.on(Events.Error, (err) => logger.error({ err }, "discord client error"));
 
   return {
@@ -308,7 +329,13 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
       await ready;
       logger.info({ user: client.user?.tag }, "discord bot ready");
     },
-    async stop() {
+    stopIntake() {
+      accepting = false;
+    },
+    settled: (graceMs) => inFlight.settled(graceMs),
+    async stop({ graceMs = 0 } = {}) {
+      accepting = false;
+      if (graceMs > 0) await inFlight.settled(graceMs);
       await client.destroy();
     },
   };

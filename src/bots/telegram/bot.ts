@@ -5,6 +5,7 @@ import type { CommandContext, Core, ImageInput, Reply, ReplyFile, SettingKey } f
 import { progressReporter } from "../../core/index.ts";
 import { MimicError } from "../../errors.ts";
 import { logger } from "../../logger.ts";
+import { createInFlight } from "../in-flight.ts";
 import { MemeArgsError, parseMemeArgs } from "./args.ts";
 
 /**
@@ -30,6 +31,15 @@ export interface TelegramBotOptions {
 export interface TelegramBot {
   bot: Bot;
   start(): Promise<void>;
+  /**
+   * Stops taking work: polling stops (Telegram keeps the updates not yet taken for the next start) and the
+   * updates already taken finish their handling; work they started (renders, saves) goes on. Resolves once
+   * polling has ended. Idempotent.
+   */
+  stopIntake(): Promise<void>;
+  /** True once the work in flight has sent its replies; false when `graceMs` ran out first (default: no limit). */
+  settled(graceMs?: number): Promise<boolean>;
+  /** stopIntake(), then waits for every reply in flight however long it takes (tests, tools). */
   stop(): Promise<void>;
 }
 
@@ -121,7 +131,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   const { core } = opts;
   const apiRoot = (opts.apiRoot ?? DEFAULT_API_ROOT).replace(/\/+$/, "");
   const bot = new Bot(opts.token, { client: { apiRoot }, botInfo: opts.botInfo });
-  const inFlight = new Set<Promise<unknown>>();
+  const inFlight = createInFlight((err) => logger.error({ err }, "telegram task failed"));
+  let accepting = true;
 
   // Flood control (429, common in busy groups): wait as Telegram asks and try again, a little and briefly;
   // beyond that the call fails and the user is told (uploadFailedReply). getUpdates has grammY's own back-off.
@@ -136,11 +147,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     }
   });
 
-  /** Long work runs beside grammY's update loop; stop() waits for it. */
-  const detach = (p: Promise<unknown>) => {
-    const tracked = p.catch((err: unknown) => logger.error({ err }, "telegram task failed")).finally(() => inFlight.delete(tracked));
-    inFlight.add(tracked);
-  };
+  /** Long work runs beside grammY's update loop; shutdown waits for its replies (settled). */
+  const detach = (p: Promise<unknown>) => inFlight.track(p);
 
   async function isGroupAdmin(ctx: Context): Promise<boolean> {
     const chat = ctx.chat;
@@ -441,7 +449,10 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
 
   // grammY handles a getUpdates batch (up to 100) back to back and a /meme handler returns once its work has
   // started: without a turn between updates, a whole batch's start-up holds the event loop in one piece.
+  // Once intake stopped, the rest of a batch is left alone: grammY confirmed only the updates it had begun, so
+  // Telegram hands the others to the next start (handling them here too would answer them twice).
   bot.use(async (_ctx, next) => {
+    if (!accepting) return;
     await new Promise<void>((resolve) => setImmediate(resolve));
     await next();
   });
@@ -474,6 +485,16 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   bot.catch((err) => logger.error({ err: err.error, update: err.ctx.update.update_id }, "telegram handler failed"));
 
   let running: Promise<void> | undefined;
+  let intakeStopped: Promise<void> | undefined;
+  const stopIntake = () =>
+    (intakeStopped ??= (async () => {
+      accepting = false;
+      try {
+        if (bot.isRunning()) await bot.stop();
+      } finally {
+        await running;
+      }
+    })());
   return {
     bot,
     async start() {
@@ -492,10 +513,11 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       });
       logger.info({ username: bot.botInfo.username }, "telegram bot ready");
     },
+    stopIntake,
+    settled: (graceMs) => inFlight.settled(graceMs),
     async stop() {
-      if (bot.isRunning()) await bot.stop();
-      await running;
-      await Promise.all([...inFlight]);
+      await stopIntake();
+      await inFlight.settled();
     },
   };
 }
