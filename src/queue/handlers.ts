@@ -103,7 +103,9 @@ async function decodeTemplate(t: EnrolledTemplate, ctx: JobContext): Promise<Rgb
   const key = createHash("sha1").update(t.cropPng).digest("hex");
   let img = decodedTemplates.get(key);
   if (img) decodedTemplates.delete(key); // re-inserted below: most recently used last
-  else img = await decodeImage(t.cropPng, ctx.settings.limits);
+  // Not the upload limits (MAX_INPUT_BYTES/PIXELS): the crop is Mimic's own PNG, saved under whatever limits
+  // were in force then; a lower limit set later must not refuse every meme of that face as "your file".
+  else img = await decodeImage(t.cropPng);
   decodedTemplates.set(key, img);
   if (decodedTemplates.size > TEMPLATE_CACHE_SIZE) decodedTemplates.delete(decodedTemplates.keys().next().value!);
   return { width: img.width, height: img.height, data: img.data.slice() };

@@ -12,6 +12,7 @@ import { DEFAULT_HANDLERS, workerSettings } from "../../src/queue/index.ts";
 import type { InferenceQueue } from "../../src/queue/jobs.ts";
 import { createLocalQueue } from "../../src/queue/local.ts";
 import { WorkerPool } from "../../src/queue/pool.ts";
+import type { EnrolledTemplate } from "../../src/templates/templates.ts";
 import { expectRejects } from "./helpers.ts";
 
 const face = (f: string) => new Uint8Array(readFileSync(new URL(`../fixtures/faces/${f}`, import.meta.url)));
@@ -41,6 +42,28 @@ describe("worker settings come from the configuration, not the environment", () 
     expect(e.code).toBe("IMAGE_TOO_LARGE");
     expect(e.details).toMatchObject({ width: 720, height: 576, maxPixels: 300_000 });
     expect(e.userMessage).toMatch(/limit is 0\.3 megapixels/);
+  });
+
+  test("the upload byte limit applies to what users send, not to the saved face's own PNG", async () => {
+    // A cap well above both uploads (87 KB face, 26 KB reaction) and below the saved face's crop PNG.
+    const settings = workerSettings(loadConfig({ MAX_INPUT_BYTES: "300000", ORT_THREADS: "1", QUEUE_WORKERS: "1" }));
+    const small = createLocalQueue({ workers: 1, capacity: 4, perUserLimit: 1, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS, settings });
+    try {
+      const saved = await small.submit({ kind: "enrol", image: { bytes: face("grace_hopper_512x512.jpg"), mime: "image/jpeg" } }, opts("c"));
+      if (saved.kind !== "enrol") throw new Error("expected an enrol result");
+      const template = saved.face.data as EnrolledTemplate;
+      expect(template.cropPng.byteLength).toBeGreaterThan(300_000);
+      const reaction = { bytes: face("franck_04117.jpg"), mime: "image/jpeg" };
+      const meme = await small.submit({ kind: "meme", template, reaction, captions: {}, intensity: 1, mode: "mimic", byteBudget: 8 << 20 }, opts("c"));
+      expect(meme.kind).toBe("meme");
+      // The user's own upload is still held to the limit.
+      const big = new Uint8Array(400_000);
+      big.set(face("franck_04117.jpg"));
+      const refused = await expectRejects(small.submit({ kind: "meme", template, reaction: { bytes: big, mime: "image/jpeg" }, captions: {}, intensity: 1, mode: "mimic", byteBudget: 8 << 20 }, opts("c")));
+      expect(refused.code).toBe("IMAGE_TOO_LARGE");
+    } finally {
+      await small.close({ drainMs: 0 });
+    }
   });
 
   test("a pool refuses settings a worker could not run with, naming the setting", () => {
