@@ -1,6 +1,6 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { loadConfig, modelCacheDir } from "../config.ts";
-import { loadImage } from "../core/input.ts";
+import { loadImage, tooLarge } from "../core/input.ts";
 import { parseMemeRequest, type MemeRequest } from "../requests.ts";
 import { MimicError } from "../errors.ts";
 import type { DecodedAnimation } from "../pipeline/image/decode.ts";
@@ -32,16 +32,34 @@ export const named = (file: string) => `“${file}”`;
  * JPEG, PNG, WebP or GIF, with the same words as the bots and the playground.
  */
 export async function readInputFile(file: string, what?: string, allowVideo = false): Promise<Uint8Array> {
-  let bytes: Uint8Array;
+  const limitBytes = loadConfig().MAX_INPUT_BYTES;
+  const checked = await loadImage({ kind: "bytes", bytes: await readCappedFile(file, limitBytes, what) }, { limitBytes, allowVideo });
+  return checked.bytes;
+}
+
+/**
+ * A file's bytes, its size checked before it is read: a disk image or a device named by mistake is refused
+ * at once instead of being read whole into memory (MAX_INPUT_BYTES, the upload limit, applies to files too).
+ */
+export async function readCappedFile(file: string, limitBytes: number, what?: string): Promise<Uint8Array> {
+  const label = what ? `${what} "${file}"` : `"${file}"`;
+  const cannot = (cause: unknown) =>
+    new MimicError("BAD_INPUT", `Cannot read ${label}: ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
+  let info;
+  try {
+    info = await stat(file);
+  } catch (cause) {
+    throw cannot(cause);
+  }
+  if (info.isDirectory()) throw new MimicError("BAD_INPUT", `Cannot read ${label}: it is a folder, not a picture file.`);
+  if (!info.isFile()) throw new MimicError("BAD_INPUT", `Cannot read ${label}: it is not a regular file (a device, a pipe or a socket).`);
+  if (info.size > limitBytes) throw tooLarge(info.size, limitBytes);
   try {
     const b = await readFile(file);
-    bytes = new Uint8Array(b.buffer, b.byteOffset, b.length);
+    return new Uint8Array(b.buffer, b.byteOffset, b.length);
   } catch (cause) {
-    const label = what ? `${what} "${file}"` : `"${file}"`;
-    throw new MimicError("BAD_INPUT", `Cannot read ${label}: ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
+    throw cannot(cause);
   }
-  const checked = await loadImage({ kind: "bytes", bytes }, { limitBytes: loadConfig().MAX_INPUT_BYTES, allowVideo });
-  return checked.bytes;
 }
 
 /** Captions and the other request fields through the front door's parser (flag names in its messages). */

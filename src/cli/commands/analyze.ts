@@ -1,8 +1,7 @@
-import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { MimicError, userMessageOf } from "../../errors.ts";
 import { loadConfig, modelCacheDir } from "../../config.ts";
-import { inputLimits } from "../args.ts";
+import { inputLimits, readCappedFile } from "../args.ts";
 import { analyzeBytes } from "../../pipeline/face/index.ts";
 import { measureExpression } from "../../pipeline/transfer/index.ts";
 import type { FaceAnalysis } from "../../pipeline/types.ts";
@@ -33,7 +32,7 @@ export function register(program: Command): void {
       const inference = { provider: c.ORT_EXECUTION_PROVIDER, threads: c.ORT_THREADS, modelCacheDir: modelCacheDir(c) };
       for (const file of files) {
         try {
-          const { image: _image, ...analysis } = await analyzeBytes(await readBytes(file), { maxFaces, ...limits, inference });
+          const { image: _image, ...analysis } = await analyzeBytes(await readCappedFile(file, c.MAX_INPUT_BYTES), { maxFaces, ...limits, inference });
           process.stdout.write(o.json ? `${JSON.stringify(toJson(file, analysis, !!o.landmarks))}\n` : summary(file, analysis));
         } catch (cause) {
           if (!(cause instanceof MimicError)) throw cause;
@@ -48,15 +47,6 @@ export function register(program: Command): void {
     });
 }
 
-async function readBytes(file: string): Promise<Uint8Array> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (cause) {
-    throw new MimicError("BAD_INPUT", `Cannot read "${file}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
-  }
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
-}
 const r1 = (v: number) => Math.round(v * 10) / 10;
 const r2 = (v: number) => Math.round(v * 100) / 100;
 const r3 = (v: number) => Math.round(v * 1000) / 1000;

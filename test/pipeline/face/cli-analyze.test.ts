@@ -1,4 +1,7 @@
 import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -68,6 +71,25 @@ describe("mimic analyze", () => {
     expect(lines[1]).not.toHaveProperty("error");
     expect(lines[2].error.message).toMatch(/Cannot read .*ENOENT/);
     expect(err.stderr).toMatch(/2 of 3 images could not be analysed/);
+  });
+
+  it("refuses a file over the upload limit, a device and a folder before reading them (no 2 GB read into memory)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mimic-analyze-"));
+    try {
+      const huge = join(dir, "disk.img");
+      writeFileSync(huge, "");
+      truncateSync(huge, 2 ** 31); // sparse: 2 GiB that take no disk
+      const err = (await mimic("analyze", huge, "/dev/zero", dir, "--json").catch((e: unknown) => e)) as { code: number; stdout: string };
+      const lines = err.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.error)).toEqual([
+        { code: "IMAGE_TOO_LARGE", message: "That file is too large (2048.0 MiB): the limit is 25.0 MiB. Please send a smaller picture." },
+        { code: "BAD_INPUT", message: 'Cannot read "/dev/zero": it is not a regular file (a device, a pipe or a socket).' },
+        { code: "BAD_INPUT", message: `Cannot read "${dir}": it is a folder, not a picture file.` },
+      ]);
+      expect(err.code).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("prints a readable summary without --json", async () => {
