@@ -5,11 +5,15 @@ const LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "sil
 // Read before the configuration is validated: an unknown or empty level logs at the default here, and start-up's
 // validation then names LOG_LEVEL in its error.
 const wanted = process.env.LOG_LEVEL;
-export const logger: Logger = pino({
-  level: wanted && LEVELS.has(wanted) ? wanted : process.env.VITEST ? "silent" : "info",
-  base: { app: "mimic" },
-  serializers: { err: errWithoutBytes },
-});
+// On stderr: stdout is the commands' own output (`--json` lines a script parses, the playground's address).
+export const logger: Logger = pino(
+  {
+    level: wanted && LEVELS.has(wanted) ? wanted : process.env.VITEST ? "silent" : "info",
+    base: { app: "mimic" },
+    serializers: { err: errWithoutBytes },
+  },
+  pino.destination({ dest: 2, sync: true }),
+);
 
 /**
  * Errors as pino's standard serializer writes them, with every byte array they carry (a failed upload's

@@ -71,6 +71,16 @@ describe("start-up refusals (the real CLI)", () => {
   });
 });
 
+describe("logs", () => {
+  it("go to stderr: a first run's migration log does not break `--json` on stdout", async () => {
+    const fresh = join(dir, "fresh-data");
+    const r = await mimic({ DATA_DIR: fresh, LOG_LEVEL: "info" }, "face", "list", "--json");
+    expect(JSON.parse(r.out)).toEqual([]);
+    expect(r.err).toMatch(/"msg":"store migrated"/);
+    expect(r.code).toBe(0);
+  });
+});
+
 describe("mimic audit", () => {
   it("reads an upper-case SHA256: prefix as a hash, not as a file name", async () => {
     const hex = "AB".repeat(32);
