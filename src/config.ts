@@ -97,8 +97,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     })
     .safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new MimicError("CONFIG", `Invalid configuration: ${problems}`);
+    // Each bad setting with its value and where it was set (the shell, or the .env file bin/mimic.mjs read).
+    const fromFile = new Set((env.MIMIC_ENV_FILE_KEYS ?? "").split(",").filter(Boolean));
+    const problems = parsed.error.issues.map((i) => {
+      const key = String(i.path[0] ?? "");
+      const value = env[key];
+      const where = fromFile.has(key) && env.MIMIC_ENV_FILE ? ` in ${env.MIMIC_ENV_FILE}` : "";
+      return `${i.path.join(".")}${value === undefined ? "" : `=${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)}`}${where}: ${i.message}`;
+    });
+    throw new MimicError("CONFIG", `Invalid configuration: ${problems.join("; ")}`);
   }
   return parsed.data;
 }

@@ -62,7 +62,8 @@ describe("mimic start", () => {
 
   it("reads ./.env where the shell has not set a variable; a bad LOG_LEVEL, DATA_DIR or PLAYGROUND_HOST is named, not a crash (the real CLI)", async () => {
     const dir = tempDir();
-    writeFileSync(join(dir, ".env"), "LOG_LEVEL=verbose\nPLAYGROUND_PORT=0\n");
+    // As a Windows editor saves it: a byte-order mark and CRLF line ends (the mark once hid the first setting).
+    writeFileSync(join(dir, ".env"), "\uFEFFLOG_LEVEL=verbose\r\nPLAYGROUND_PORT=0\r\n");
     const run = (env: Record<string, string>) =>
       new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
         const child = spawn(process.execPath, [join(root, "bin/mimic.mjs"), "start"], {
@@ -86,7 +87,8 @@ describe("mimic start", () => {
     const { LOG_LEVEL: _, PLAYGROUND_PORT: __, ...shell } = process.env;
     const fromFile = await run(shell as Record<string, string>);
     expect(fromFile.code).toBe(2);
-    expect(fromFile.err).toMatch(/^mimic: Invalid configuration: LOG_LEVEL: /m);
+    // The value and the file it came from are named.
+    expect(fromFile.err).toContain(`mimic: Invalid configuration: LOG_LEVEL="verbose" in ${join(dir, ".env")}: `);
     expect(fromFile.err).not.toMatch(/\n\s+at /);
     // The shell's value wins over the file's.
     const fromShell = await run({ ...(shell as Record<string, string>), LOG_LEVEL: "warn" });
