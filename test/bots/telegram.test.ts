@@ -237,25 +237,6 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     const corner = [0, info.width - 1, (info.height - 1) * info.width].map((px) => Math.min(data[px * 3]!, data[px * 3 + 1]!, data[px * 3 + 2]!));
     expect(corner.every((v) => v > 245), String(corner)).toBe(true);
   }, SCENARIO_TIMEOUT_MS);
-});
-
-describe("Telegram video reactions", () => {
-  let fake: FakeTelegram;
-  let app: TestApp;
-  let bot: TelegramBot;
-
-  beforeEach(async () => {
-    fake = await FakeTelegram.start();
-    app = await startTestApp();
-    bot = createTelegramBot({ core: app.core, token: fake.token, apiRoot: fake.apiRoot });
-    await bot.start();
-  });
-
-  afterEach(async () => {
-    await bot?.stop();
-    await app?.close();
-    await fake?.close();
-  });
 
   it("reads a video (captioned or replied to) and a round video message as animated reactions, within the download limit", async () => {
     const dm = { id: ALICE.id, type: "private" as const };
