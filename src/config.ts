@@ -103,7 +103,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       const key = String(i.path[0] ?? "");
       const value = env[key];
       const where = fromFile.has(key) && env.MIMIC_ENV_FILE ? ` in ${env.MIMIC_ENV_FILE}` : "";
-      return `${i.path.join(".")}${value === undefined ? "" : `=${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)}`}${where}: ${i.message}`;
+      // Never a secret in a message that may reach a log: tokens hidden, a URL's password masked.
+      const shown = value === undefined ? undefined : /TOKEN|SECRET|PASSWORD/.test(key) ? "(hidden)" : value.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+      return `${i.path.join(".")}${shown === undefined ? "" : `=${JSON.stringify(shown.length > 60 ? `${shown.slice(0, 60)}…` : shown)}`}${where}: ${i.message}`;
     });
     throw new MimicError("CONFIG", `Invalid configuration: ${problems.join("; ")}`);
   }

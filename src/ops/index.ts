@@ -23,11 +23,15 @@ function causeLine(e: unknown): string {
   return lines.at(-1) ?? String(e);
 }
 
+/** The queue as readiness sees it: the Redis queue also says whether any `mimic worker` is there to run its jobs. */
+type CheckedQueue = InferenceQueue & { ready?: () => Promise<void>; checkWorkers?: () => Promise<void> };
+
 /**
  * What /readyz checks: the models are in place and (in-process queue) every worker process has loaded
- * them; the database answers a query; the queue answers (in Redis mode: Redis is reachable).
+ * them; the database answers a query; the queue answers (in Redis mode: Redis is reachable, and a worker
+ * runs for QUEUE_PREFIX, or the last one left within the queue's grace, while requests are still taken).
  */
-export function readinessChecks(parts: { store: Store; queue: InferenceQueue & { ready?: () => Promise<void> } }): Record<string, ReadinessCheck> {
+export function readinessChecks(parts: { store: Store; queue: CheckedQueue }): Record<string, ReadinessCheck> {
   return {
     async models() {
       const onnx = (await readdir(MODELS_DIR)).filter((f) => f.endsWith(".onnx"));
@@ -42,6 +46,7 @@ export function readinessChecks(parts: { store: Store; queue: InferenceQueue & {
     },
     async queue() {
       await parts.queue.stats();
+      await parts.queue.checkWorkers?.();
     },
   };
 }

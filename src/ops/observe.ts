@@ -14,7 +14,7 @@ export function refusalReason(e: unknown): string | undefined {
   switch (e.code) {
     case "BUSY": {
       const why = e.details?.reason;
-      return why === "user" ? "user_busy" : why === "shutdown" ? "shutting_down" : "queue_full";
+      return why === "user" ? "user_busy" : why === "shutdown" ? "shutting_down" : why === "no-workers" ? "no_workers" : "queue_full";
     }
     case "QUOTA_EXCEEDED":
       return "quota";

@@ -36,7 +36,7 @@ import type { QueueOptions } from "./local.ts";
 import { queueModule } from "./modules.ts";
 import { poolOptions, WorkerPool, type Seat } from "./pool.ts";
 import { ABANDON, CANCEL_WAITING, CLAIM, ENQUEUE, FINISH, GENERATOR_PRIORITY_SHIFT, POSITIONS } from "./redis-scripts.ts";
-import { abortError, cancelled, noCapableWorker, queueFull, shuttingDown, timedOut, userLimit } from "./refusals.ts";
+import { abortError, cancelled, noCapableWorker, noWorkers, queueFull, shuttingDown, timedOut, userLimit } from "./refusals.ts";
 import { ServiceTimes } from "./service-times.ts";
 import { fromWireError, toWireError, type WireError } from "./wire.ts";
 
@@ -47,8 +47,15 @@ export interface RedisQueueOptions extends QueueOptions {
   resultTtlSeconds: number;
   /** Largest serialised job accepted into Redis. */
   maxPayloadBytes: number;
-  /** A job still waiting after this long is given up (TIMEOUT), e.g. when no worker runs. Default 10 min. */
+  /** A job still waiting after this long is given up (TIMEOUT), e.g. when the workers are all busy. Default 10 min. */
   maxWaitMs?: number;
+  /**
+   * With no live worker (no unexpired heartbeat in P:workers), how long after the last one was seen new jobs
+   * are still taken and waiting jobs keep waiting: a worker restarting comes back within it. Past it, new jobs
+   * are refused at once and waiting ones are refused ("No Mimic worker is running"), and readiness fails.
+   * Default 30 s. `Infinity`: jobs wait for a worker to come (up to maxWaitMs), as with workers scaled to zero.
+   */
+  noWorkerGraceMs?: number;
 }
 
 export interface RedisWorkerOptions extends QueueOptions {
@@ -71,6 +78,15 @@ const TICKET_QUEUE = { mesh: TICKETS, liveportrait: GENERATOR_TICKETS } as const
 const CLAIM_RANGE = { mesh: ["-inf", `(${GENERATOR_PRIORITY_SHIFT}`], liveportrait: [String(GENERATOR_PRIORITY_SHIFT), "+inf"] } as const;
 const DM_LANE = "~dm";
 const DEFAULT_MAX_WAIT_MS = 10 * 60_000;
+/** A worker's heartbeat (every 3 s) keeps it registered for this long. */
+const HEARTBEAT_TTL_MS = 10_000;
+/**
+ * How long a deployment may be without a live worker before users are told so. Long enough for a worker to
+ * restart (a deploy: SIGTERM, drain, start, models load; a crashed one counts as live until its heartbeat
+ * expires, up to 10 s, and the grace runs from then), short enough that nobody watches "position 1, ETA 0 s"
+ * for the 10-minute wait limit when no worker will come (all stopped, or started with another QUEUE_PREFIX).
+ */
+const DEFAULT_NO_WORKER_GRACE_MS = 30_000;
 
 /**
  * BullMQ needs maxRetriesPerRequest: null (wait for the connection however long) on its blocking connections.
@@ -190,25 +206,44 @@ async function readServiceTimes(r: Redis, P: string): Promise<ServiceTimes> {
   return new ServiceTimes(priors);
 }
 
-/** Live worker processes register "slots|running|expiry|capabilities" in P:workers. */
-async function liveWorkers(r: Redis, P: string): Promise<{ slots: number; running: number; capabilities: Set<string> }> {
+interface Workers {
+  /** Live worker processes (unexpired heartbeats) and their worker threads, busy ones and capabilities. */
+  live: number;
+  slots: number;
+  running: number;
+  capabilities: Set<string>;
+  /** When a worker was last known alive (epoch ms; now while one is), -Infinity when none is registered. */
+  lastSeen: number;
+}
+
+/**
+ * Live worker processes register "slots|running|expiry|capabilities" in P:workers; one that stops writes its
+ * expiry as the moment it left. An expired entry is kept for `keepMs` (when the last worker left is what the
+ * no-worker grace counts from), then dropped.
+ */
+async function liveWorkers(r: Redis, P: string, keepMs = DEFAULT_NO_WORKER_GRACE_MS): Promise<Workers> {
   const raw = await r.hgetall(`${P}:workers`);
   const now = Date.now();
-  let slots = 0;
-  let running = 0;
-  const capabilities = new Set<string>();
+  const w: Workers = { live: 0, slots: 0, running: 0, capabilities: new Set<string>(), lastSeen: -Infinity };
   for (const [id, v] of Object.entries(raw)) {
     const [s, run, exp, caps] = v.split("|");
-    if (Number(exp) < now) {
-      bestEffort(r.hdel(`${P}:workers`, id), "could not drop an expired worker");
+    const expiry = Number(exp);
+    if (!(expiry >= now)) {
+      if (Number.isFinite(expiry)) w.lastSeen = Math.max(w.lastSeen, expiry);
+      if (!(now - expiry <= keepMs)) bestEffort(r.hdel(`${P}:workers`, id), "could not drop an expired worker");
       continue;
     }
-    slots += Number(s);
-    running += Number(run);
-    for (const c of (caps ?? "mesh").split(",")) capabilities.add(c);
+    w.live += 1;
+    w.lastSeen = now;
+    w.slots += Number(s);
+    w.running += Number(run);
+    for (const c of (caps ?? "mesh").split(",")) w.capabilities.add(c);
   }
-  return { slots, running, capabilities };
+  return w;
 }
+
+/** How long no worker has been alive: 0 while one is, Infinity when none is registered (never started, or gone long ago). */
+const workerlessForMs = (w: Workers): number => (w.live > 0 ? 0 : Date.now() - w.lastSeen);
 
 interface Pending {
   kind: JobKind;
@@ -225,12 +260,20 @@ interface Pending {
 }
 
 /** Producer side: used by bot processes. */
-export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { ready(): Promise<void> } {
+export function createRedisQueue(
+  opts: RedisQueueOptions,
+): InferenceQueue & { ready(): Promise<void>; checkWorkers(): Promise<void> } {
   const P = opts.prefix;
   const maxWaitMs = opts.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+  const noWorkerGraceMs = opts.noWorkerGraceMs ?? DEFAULT_NO_WORKER_GRACE_MS;
+  // Stopped workers' entries stay as long as the grace needs them (a finite one), so that every producer sees when they left.
+  const keepGoneMs = Math.max(DEFAULT_NO_WORKER_GRACE_MS, Number.isFinite(noWorkerGraceMs) ? noWorkerGraceMs : 0);
   // A job running this long has outlived a worker's own timeout, a worker dying and another resuming it, and that one's timeout.
   const runningLimitMs = opts.jobTimeoutMs * 3;
   const cmd = defineScripts(connect(opts.url, true));
+  const workers = () => liveWorkers(cmd, P, keepGoneMs);
+  /** No worker alive for longer than the grace: jobs would wait for one that is not coming. */
+  const noWorkerFor = (w: Workers) => workerlessForMs(w) > noWorkerGraceMs;
   const sub = connect(opts.url);
   const tickets = new Queue(TICKETS, { connection: cmd, prefix: `${P}:bull` });
   const generatorTickets = new Queue(GENERATOR_TICKETS, { connection: cmd, prefix: `${P}:bull` });
@@ -304,7 +347,7 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
     const queued = [...pending].filter(([, p]) => p.state === "queued");
     if (queued.length === 0) return;
     const positions = (await cmd.mimicPositions(P, ...queued.map(([id]) => id))) as number[];
-    const [times, { slots }] = await Promise.all([serviceTimes(), liveWorkers(cmd, P)]);
+    const [times, { slots }] = await Promise.all([serviceTimes(), workers()]);
     queued.forEach(([, p], i) => {
       const position = positions[i];
       if (!position || p.state !== "queued" || p.lastPosition === position) return;
@@ -326,9 +369,57 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
     });
   }
 
+  /** What the log last said about the workers: a warning when none runs (at start, or when the last one stops). */
+  let workersSaid: "up" | "none" | undefined;
+  let watching = false;
+  /**
+   * Logs the workers coming and going, naming QUEUE_PREFIX (a mistyped one otherwise shows only as requests
+   * that wait), and refuses the jobs waiting here once no worker has been alive for the grace: also those a
+   * worker had started and handed back or died with, since no worker is left to resume them.
+   */
+  async function watchWorkers(): Promise<void> {
+    if (watching || closing) return;
+    watching = true;
+    try {
+      const w = await workers();
+      if (closing) return;
+      if (w.live > 0 && workersSaid !== "up") {
+        if (workersSaid === "none") logger.info({ prefix: P, workers: w.live }, `a mimic worker is running again for queue prefix "${P}"`);
+        workersSaid = "up";
+      } else if (w.live === 0 && workersSaid !== "none") {
+        const then = !Number.isFinite(noWorkerGraceMs)
+          ? "requests wait for one"
+          : noWorkerFor(w)
+            ? "requests are refused until one starts"
+            : `requests are refused if none is back within ${Math.round(noWorkerGraceMs / 1000)} s`;
+        logger.warn(
+          { prefix: P, url: shownUrl(opts.url) },
+          workersSaid === undefined
+            ? `no mimic worker is running for queue prefix "${P}" (QUEUE_PREFIX): ${then}. Start \`mimic worker\` with the same QUEUE_URL and QUEUE_PREFIX as the bots.`
+            : `the last mimic worker for queue prefix "${P}" (QUEUE_PREFIX) stopped: ${then}.`,
+        );
+        workersSaid = "none";
+      }
+      if (!noWorkerFor(w)) return;
+      for (const [id, p] of pending) {
+        if (!p.enqueued) continue;
+        if (p.state === "running") abandon(id, noWorkers(P, p.kind));
+        else {
+          bestEffort(cmd.mimicCancel(P, id).then((gone) => {
+            if (gone === 1) abandon(id, noWorkers(P, p.kind));
+          }), "could not refuse a job no worker will take");
+        }
+      }
+    } finally {
+      watching = false;
+    }
+  }
+  void watchWorkers().catch((err: unknown) => logger.debug({ err: err instanceof Error ? err.message : String(err) }, "could not read the workers"));
+
   // Positions, plus a safety net: missed pub/sub messages (reconnects), jobs no worker picks up in time, jobs whose
   // worker died with none to resume them, and jobs Redis lost (restarted without its data). Every caller is answered.
   const sweeper = setInterval(() => {
+    void watchWorkers().catch((err: unknown) => logger.debug({ err: err instanceof Error ? err.message : String(err) }, "could not read the workers"));
     void announcePositions().catch((err) => logger.warn({ err }, "could not read queue positions"));
     const now = performance.now();
     const ids = [...pending].filter(([, p]) => p.enqueued).map(([id]) => id);
@@ -358,7 +449,7 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
   sweeper.unref();
 
   async function waitSeconds(times: ServiceTimes, waiting: number, kind: JobKind): Promise<number> {
-    const { slots } = await liveWorkers(cmd, P);
+    const { slots } = await workers();
     return (waiting * times.estimate(kind)) / Math.max(1, slots) / 1000;
   }
 
@@ -381,13 +472,16 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
         );
       }
       const need = requiredCapability(job);
-      if (need !== "mesh") {
+      const live = await viaRedis(workers());
+      if (noWorkerFor(live)) {
+        // Nobody would take it: say so now rather than after maxWaitMs. Within the grace (a worker restarting) it waits.
+        counters.rejected += 1;
+        throw noWorkers(P, job.kind);
+      }
+      if (need !== "mesh" && live.slots > 0 && !live.capabilities.has(need)) {
         // Workers are running but none has the models: refuse now rather than wait out maxWaitMs.
-        const live = await viaRedis(liveWorkers(cmd, P));
-        if (live.slots > 0 && !live.capabilities.has(need)) {
-          counters.rejected += 1;
-          throw noCapableWorker(need);
-        }
+        counters.rejected += 1;
+        throw noCapableWorker(need);
       }
       const times = await viaRedis(serviceTimes());
       const id = randomUUID();
@@ -424,7 +518,7 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
       if (p) p.enqueued = true;
       if (p && p.state === "queued" && p.lastPosition === undefined) {
         // Only for the first position report: a failed read leaves the job queued without one.
-        const { slots } = await liveWorkers(cmd, P).catch(() => ({ slots: 1 }));
+        const { slots } = live;
         const eta = ((position - 1) * times.estimate(job.kind)) / Math.max(1, slots) / 1000;
         p.lastPosition = position;
         emit(p, { type: "queued", position, etaSeconds: Math.ceil(eta) });
@@ -448,14 +542,22 @@ export function createRedisQueue(opts: RedisQueueOptions): InferenceQueue & { re
       return done;
     },
 
+    async checkWorkers() {
+      const w = await workers();
+      if (noWorkerFor(w)) {
+        const last = Number.isFinite(w.lastSeen) ? ` (the last one stopped ${Math.round((Date.now() - w.lastSeen) / 1000)} s ago)` : "";
+        throw new Error(`no worker is running for queue prefix ${P}${last}`);
+      }
+    },
+
     async stats(): Promise<QueueStats> {
-      const [waiting, workers, times] = await Promise.all([cmd.get(`${P}:waiting`), liveWorkers(cmd, P), readServiceTimes(cmd, P)]);
+      const [waiting, w, times] = await Promise.all([cmd.get(`${P}:waiting`), workers(), readServiceTimes(cmd, P)]);
       return {
         mode: "redis",
         waiting: Number(waiting ?? 0),
-        running: workers.running,
+        running: w.running,
         capacity: opts.capacity,
-        workers: workers.slots,
+        workers: w.slots,
         ...counters,
         serviceMs: times.snapshot(),
       };
@@ -536,7 +638,7 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
   const claimTtlS = Math.ceil((DEFAULT_MAX_WAIT_MS + opts.jobTimeoutMs * 3) / 1000);
 
   const heartbeat = () =>
-    cmd.hset(`${P}:workers`, id, `${opts.workers}|${running.size}|${Date.now() + 10_000}|${caps.join(",")}`).catch(() => undefined);
+    cmd.hset(`${P}:workers`, id, `${opts.workers}|${running.size}|${Date.now() + HEARTBEAT_TTL_MS}|${caps.join(",")}`).catch(() => undefined);
   await heartbeat();
   const beat = setInterval(heartbeat, 3000);
 
@@ -655,7 +757,8 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
       }
       await Promise.all(consumers.map((w) => w.close()));
       clearInterval(beat);
-      await cmd.hdel(`${P}:workers`, id).catch(() => undefined);
+      // Not deleted: expired as of now, the entry tells producers when the last worker left (their no-worker grace).
+      await cmd.hset(`${P}:workers`, id, `0|0|${Date.now()}|${caps.join(",")}`).catch(() => undefined);
       await pool.close(shuttingDown());
       sub.disconnect();
       await cmd.quit();

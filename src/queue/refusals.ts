@@ -59,6 +59,24 @@ export function noCapableWorker(capability: string): MimicError {
   });
 }
 
+/**
+ * Redis mode: no `mimic worker` has been alive for this deployment's QUEUE_PREFIX for longer than the queue's
+ * grace (none started, all stopped, or the workers run under another prefix). Said at once rather than after
+ * the 10-minute wait limit; the log line names the prefix, the user's message does not.
+ */
+export function noWorkers(prefix: string, kind?: string): MimicError {
+  const what = kind === "enrol" ? "save your face" : "make your image";
+  return new MimicError(
+    "BUSY",
+    `No Mimic worker is running right now, so I can't ${what}. Please try again in a few minutes; if this lasts, tell the bot's owner.`,
+    {
+      retryAfterSeconds: 120,
+      logMessage: `no worker is running for queue prefix "${prefix}" (QUEUE_PREFIX)`,
+      details: { reason: "no-workers", prefix },
+    },
+  );
+}
+
 /** A swap job stamped for the generator: LivePortrait moves a face, it does not put one into another picture. */
 export function swapOnGenerator(): MimicError {
   return new MimicError("BAD_INPUT", "Face swap is drawn by the mesh engine, not the picture generator. Please try again without choosing the generator.", {

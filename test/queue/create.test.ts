@@ -50,6 +50,8 @@ describe("createQueue and configuration", () => {
     const short = createRedisQueue({
       url: REDIS!, prefix, workers: 1, capacity: 5, perUserLimit: 1, jobTimeoutMs: 1000, cheapFirst: false,
       handlersUrl: TEST_HANDLERS, resultTtlSeconds: 30, maxPayloadBytes: 4 << 20, maxWaitMs: 1000,
+      // Taken although no worker runs (as with workers scaled to zero): the wait limit answers.
+      noWorkerGraceMs: Infinity,
     });
     const e = await expectRejects(short.submit(memeJob(), { requestId: "r", userId: "u", serverId: "s" }));
     expect(e.code).toBe("TIMEOUT");

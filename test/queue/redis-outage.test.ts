@@ -59,7 +59,17 @@ describe("Redis unreachable at start-up", () => {
     } catch (e) {
       err = e;
     }
-    expect((err as MimicError).userMessage).toMatch(/QUEUE_URL: must be a redis:\/\/ or rediss:\/\/ URL/);
+    expect((err as MimicError).userMessage).toMatch(/QUEUE_URL="http:\/\/127\.0\.0\.1:6379": must be a redis:\/\/ or rediss:\/\/ URL/);
+    // A password in a bad URL is not repeated.
+    const masked = (() => {
+      try {
+        loadConfig({ QUEUE_URL: "http://mimic:s3cret@127.0.0.1:6379" });
+      } catch (e) {
+        return (e as MimicError).userMessage;
+      }
+    })();
+    expect(masked).toContain('QUEUE_URL="http://mimic:***@127.0.0.1:6379"');
+    expect(masked).not.toContain("s3cret");
   });
 
   test("the app refuses to start, naming QUEUE_URL (password hidden), and leaves its store closed", async () => {
@@ -95,9 +105,9 @@ describe("Redis unreachable at start-up", () => {
 describe.skipIf(!REDIS)("Redis going away under a running queue (real Redis behind a relay)", () => {
   test("new jobs are refused as BUSY 'queue unreachable', and the queue still closes", async () => {
     const link = await relay(new URL(REDIS!));
-    const q = createRedisQueue(redisQueueOptions(link.url, `mimictest:${randomUUID().slice(0, 8)}`));
+    // No worker runs (and the queue takes jobs all the same): this job waits in Redis when the link is cut.
+    const q = createRedisQueue({ ...redisQueueOptions(link.url, `mimictest:${randomUUID().slice(0, 8)}`), noWorkerGraceMs: Infinity });
     await q.ready();
-    // No worker runs: this job waits in Redis when the link is cut.
     const waiting = q.submit(memeJob(), { requestId: "r-wait", userId: "u1", serverId: "s1" });
     waiting.catch(() => undefined);
     await new Promise((r) => setTimeout(r, 200));

@@ -32,6 +32,9 @@ function producer(prefix: string, over: Partial<RedisQueueOptions> = {}) {
   return createRedisQueue({ ...redisQueueOptions(REDIS!, prefix), ...over });
 }
 
+/** For tests that queue jobs before any worker starts: without it they are refused as "no worker is running". */
+const BEFORE_WORKERS = { noWorkerGraceMs: Infinity };
+
 interface Child {
   proc: ChildProcess;
   pid: number;
@@ -196,7 +199,7 @@ describe.skipIf(!REDIS)("redis queue: every caller is answered", () => {
   test("Redis loses a waiting job (restarted without its data): the caller is told at once, not after the wait limit", async () => {
     const prefix = newPrefix();
     const redis = new Redis(REDIS!);
-    const q = producer(prefix, { maxWaitMs: 600_000 });
+    const q = producer(prefix, { maxWaitMs: 600_000, ...BEFORE_WORKERS });
     await q.ready();
     try {
       let markQueued!: () => void;
@@ -230,8 +233,8 @@ describe.skipIf(!REDIS)("redis queue rules across processes", () => {
 
   test("per-user limit and capacity are shared by every bot process", async () => {
     const prefix = newPrefix();
-    const a = producer(prefix, { capacity: 3 });
-    const b = producer(prefix, { capacity: 3 });
+    const a = producer(prefix, { capacity: 3, ...BEFORE_WORKERS });
+    const b = producer(prefix, { capacity: 3, ...BEFORE_WORKERS });
     await Promise.all([a.ready(), b.ready()]);
     /** Submits and resolves once the job is in Redis (its "queued" event), so the order below is certain. */
     const enqueue = (queue: InferenceQueue, userId: string, serverId: string) => {
@@ -259,7 +262,7 @@ describe.skipIf(!REDIS)("redis queue rules across processes", () => {
 
   test("fairness and priorities hold in Redis: a busy server does not starve a quiet one", async () => {
     const prefix = newPrefix();
-    const a = producer(prefix, { cheapFirst: true });
+    const a = producer(prefix, { cheapFirst: true, ...BEFORE_WORKERS });
     await a.ready();
     const started: string[] = [];
     const track = (tag: string, serverId: string) => ({ ...who(serverId), onProgress: (e: ProgressEvent) => e.type === "started" && started.push(tag) });
@@ -287,7 +290,7 @@ describe.skipIf(!REDIS)("redis queue rules across processes", () => {
 
   test("deficit round-robin in Redis weighs jobs by cost: an expensive lane waits its turns", async () => {
     const prefix = newPrefix();
-    const a = producer(prefix);
+    const a = producer(prefix, BEFORE_WORKERS);
     await a.ready();
     const started: string[] = [];
     const track = (tag: string, serverId: string) => ({ ...who(serverId), onProgress: (e: ProgressEvent) => e.type === "started" && started.push(tag) });
@@ -342,7 +345,7 @@ describe.skipIf(!REDIS)("redis queue rules across processes", () => {
 
   test("queued positions move along as the shared queue drains", async () => {
     const prefix = newPrefix();
-    const a = producer(prefix);
+    const a = producer(prefix, BEFORE_WORKERS);
     await a.ready();
     const recs = [recorder(), recorder(), recorder()];
     const jobs: Promise<unknown>[] = [];
