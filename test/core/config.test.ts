@@ -11,7 +11,7 @@ describe("configuration", () => {
   });
 
   it("refuses the ops endpoint and the playground on one port, naming both", () => {
-    expect(() => loadConfig({ OPS_PORT: "8787" })).toThrow(/OPS_PORT: OPS_PORT and PLAYGROUND_PORT are the same port/);
+    expect(() => loadConfig({ OPS_PORT: "8787" })).toThrow(/OPS_PORT="8787": OPS_PORT and PLAYGROUND_PORT are the same port/);
     expect(loadConfig({ OPS_PORT: "8787", PLAYGROUND_PORT: "8788" }).OPS_PORT).toBe(8787);
     // With a bot token there is no playground to clash with.
     expect(loadConfig({ OPS_PORT: "8787", TELEGRAM_TOKEN: "t" }).OPS_PORT).toBe(8787);
