@@ -37,6 +37,24 @@ export function readableMime(declared: string): boolean {
   return /^(image\/(png|jpe?g|gif|webp)|video\/(mp4|webm|quicktime))$/i.test(declared.split(";")[0]!.trim());
 }
 
+/** File name endings of the types readableMime accepts. */
+const READABLE_NAME = /\.(png|jpe?g|gif|webp|mp4|webm|mov)(\?|$)/i;
+
+/** A declared type that says nothing of the content (none, application/octet-stream): the bytes decide (sniffImageMime). */
+export function untypedMime(declared: string | null | undefined): boolean {
+  const mime = (declared ?? "").split(";")[0]!.trim().toLowerCase();
+  return mime === "" || mime === "application/octet-stream" || mime === "binary/octet-stream";
+}
+
+/**
+ * Whether a file a platform describes is one the core reads: by its declared type, or, where that type says
+ * nothing (none, application/octet-stream: a "x.jpg" some apps upload so), by its name or URL. The bytes are
+ * sniffed either way; adapters choosing among a message's files prefer these.
+ */
+export function readableFile(file: { mime?: string | null; name?: string }): boolean {
+  return untypedMime(file.mime) ? READABLE_NAME.test(file.name ?? "") : readableMime(file.mime!);
+}
+
 const ascii = (b: Uint8Array, start: number, len: number) => String.fromCharCode(...b.subarray(start, start + len));
 
 function notAnImage(hint?: string, allowVideo = false): MimicError {

@@ -1,8 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { beforeEach, describe, expect, it } from "vitest";
 import { ALICE, BOB, EPHEMERAL, FakeDiscord, OPT, PERMISSIONS, content, flagsOf, str, sub } from "../helpers/fake-discord.ts";
 import { useDiscordBot } from "./discord-harness.ts";
 import { DOUBLE_HANDLERS, type TestApp } from "./harness.ts";
-import { FACE_JPG, REACTION_LAUGH_JPG } from "../core/images.ts";
+import sharp from "sharp";
+import { FACE_JPG, REACTION_LAUGH_JPG, REACTION_SMILE_JPG, reactionGif } from "../core/images.ts";
 
 /**
  * The real discord.js client against the fake Discord, the real store and the real queue (double
@@ -127,26 +130,116 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     expect(content(await answer(fake.slash(ALICE, "face", [sub("list")])))).toMatch(/no saved faces/);
   });
 
-  it("when Discord refuses the finished picture, “Working on it…” goes away and the user is told the meme was refused", async () => {
+  it("when Discord refuses the finished picture, “Working on it…” goes away and the user is told why: size, permissions, an expired command, Discord's trouble", async () => {
     await saveFace(ALICE, "me");
     const reaction = fake.addAttachment(REACTION_LAUGH_JPG, "laugh.jpg", "image/jpeg");
-    // The edit carrying the picture is refused (413 Request Entity Too Large).
-    fake.failNext((c) => c.method === "PATCH" && c.files.length > 0, 413);
-    const i = fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction] });
-    const told = await fake.waitFor((c) => c.method === "POST" && c.path.includes(`/webhooks/${fake.appId}/${i.token}`));
-    expect(content(told)).toBe(
-      "Your meme was made, but Discord refused to take it (it is probably too large). Try again with a smaller or shorter reaction image.",
-    );
-    expect(flagsOf(told)).toBe(EPHEMERAL);
+    const cases: [status: number, error: { code?: number; message?: string }, said: RegExp][] = [
+      [413, { code: 40005, message: "Request entity too large" }, /^Your meme was made, but it is too large for Discord to take here\. Try again with a smaller or shorter reaction image\.$/],
+      // Discord's own code says so even where a proxy changed the status.
+      [400, { code: 40005, message: "Request entity too large" }, /too large for Discord/],
+      [403, { code: 50013, message: "Missing Permissions" }, /may not post it in this channel: Mimic needs the Attach Files and Send Messages permissions here\. A server admin can grant them\./],
+      [401, { code: 50027, message: "Invalid Webhook Token" }, /the command expired on Discord before I could post it .*Please try the command again\./],
+      [404, { code: 10015, message: "Unknown Webhook" }, /the command expired on Discord/],
+      [500, { code: 0, message: "Internal Server Error" }, /Discord had a problem taking it .*Please try again in a moment\./],
+    ];
+    for (const [status, error, said] of cases) {
+      // The edit carrying the picture is refused.
+      fake.failNext((c) => c.method === "PATCH" && c.files.length > 0, status, error);
+      const i = fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction] });
+      const told = await fake.waitFor((c) => c.method === "POST" && c.path.includes(`/webhooks/${fake.appId}/${i.token}`));
+      const label = `${status} ${error.code}: ${content(told)}`;
+      expect(content(told), label).toMatch(said);
+      if (error.code !== 40005) expect(content(told), label).not.toMatch(/large/);
+      expect(flagsOf(told)).toBe(EPHEMERAL);
 
-    const calls = fake.callsFor(i.token);
-    const refused = calls.findIndex((c) => c.method === "PATCH" && c.files.length > 0);
-    expect(calls[refused]?.status).toBe(413);
-    // The public message is deleted after the refusal instead of staying on its last progress text.
-    const deleted = calls.findIndex((c, n) => n > refused && c.method === "DELETE" && c.path.endsWith("/messages/@original"));
-    expect(deleted, calls.map((c) => `${c.method} ${content(c)}`).join("\n")).toBeGreaterThan(refused);
-    // Nothing was delivered, so the use is given back.
+      const calls = fake.callsFor(i.token);
+      const refused = calls.findIndex((c) => c.method === "PATCH" && c.files.length > 0);
+      expect(calls[refused]?.status).toBe(status);
+      // The public message is deleted after the refusal instead of staying on its last progress text.
+      const deleted = calls.findIndex((c, n) => n > refused && c.method === "DELETE" && c.path.endsWith("/messages/@original"));
+      expect(deleted, calls.map((c) => `${c.method} ${content(c)}`).join("\n")).toBeGreaterThan(refused);
+    }
+    // Nothing was delivered, so every use is given back.
     expect(content(await answer(fake.slash(ALICE, "mimic", [sub("usage")])))).toMatch(/^Today you made 0 memes/);
+  });
+
+  it("uses a forwarded picture (message_snapshots): “Mimic this” on the forward, and /meme right after it", async () => {
+    await saveFace(ALICE, "me");
+    const forwarded = fake.addAttachment(REACTION_LAUGH_JPG, "forwarded-laugh.jpg", "image/jpeg");
+    const forward = fake.forward(BOB, { attachments: [forwarded] });
+    const served = () => fake.cdnServed.slice();
+
+    const before = served().length;
+    const made = await answer(fake.contextMenu(ALICE, forward));
+    expect(made.files, content(made)).toHaveLength(1);
+    expect(served().slice(before)).toEqual([new URL(forwarded.url).pathname]);
+
+    // Newest first: the forward, then an older picture. /meme means the forward's.
+    const older = fake.addAttachment(REACTION_SMILE_JPG, "older-smile.jpg", "image/jpeg");
+    fake.channelMessages = [forward, fake.message(BOB, [older], "an hour ago")];
+    const next = served().length;
+    const latest = await answer(fake.slash(ALICE, "meme", []));
+    expect(latest.files, content(latest)).toHaveLength(1);
+    expect(served().slice(next)).toEqual([new URL(forwarded.url).pathname]);
+
+    // A forwarded GIF-picker GIF is its proxied video, as it is unforwarded.
+    const clip = fake.addAttachment(await reactionGif(), "tenor.gif", "image/gif");
+    const gifv = fake.forward(BOB, { embeds: [{ type: "gifv", url: "https://tenor.com/view/x", video: { url: "https://media.tenor.com/x.mp4", proxy_url: clip.url } }] });
+    const third = served().length;
+    const animated = await answer(fake.contextMenu(ALICE, gifv));
+    expect(animated.files, content(animated)).toHaveLength(1);
+    expect(served().slice(third)).toEqual([new URL(clip.url).pathname]);
+  });
+
+  it("uses stickers as reactions (PNG, APNG, GIF from the CDN's stickers/{id}.png|gif) and says clearly that a Lottie sticker cannot be read", async () => {
+    await saveFace(ALICE, "me");
+    const png = new Uint8Array(await sharp(REACTION_LAUGH_JPG).png().toBuffer());
+    const cases = [
+      [fake.addSticker(png, "Laugh", FakeDiscord.STICKER.png), "png"],
+      [fake.addSticker(png, "Laugh (APNG)", FakeDiscord.STICKER.apng), "png"],
+      [fake.addSticker(await reactionGif(), "Laugh (GIF)", FakeDiscord.STICKER.gif), "gif"],
+    ] as const;
+    for (const [sticker, ext] of cases) {
+      const before = fake.cdnServed.length;
+      const made = await answer(fake.contextMenu(ALICE, { ...fake.message(BOB), sticker_items: [sticker] }));
+      expect(made.files, `${sticker.name}: ${content(made)}`).toHaveLength(1);
+      expect(fake.cdnServed.slice(before)).toEqual([`/stickers/${sticker.id}.${ext}`]);
+    }
+    // /meme right after a sticker takes the sticker, not an older picture.
+    const older = fake.addAttachment(REACTION_SMILE_JPG, "older.jpg", "image/jpeg");
+    fake.channelMessages = [{ ...fake.message(BOB), sticker_items: [cases[0][0]] }, fake.message(BOB, [older])];
+    const before = fake.cdnServed.length;
+    const latest = await answer(fake.slash(ALICE, "meme", []));
+    expect(latest.files, content(latest)).toHaveLength(1);
+    expect(fake.cdnServed.slice(before)).toEqual([`/stickers/${cases[0][0].id}.png`]);
+
+    // A Lottie sticker is JSON: said so plainly, nothing fetched, no use counted.
+    const lottie = fake.addSticker(new TextEncoder().encode('{"v":"5.5.2"}'), "Dance", FakeDiscord.STICKER.lottie);
+    const served = fake.cdnServed.length;
+    const refused = await answer(fake.contextMenu(ALICE, { ...fake.message(BOB), sticker_items: [lottie] }));
+    expect(refused.files).toHaveLength(0);
+    expect(content(refused)).toBe("That sticker is a Lottie animation, a format I cannot read. Use a PNG or GIF sticker, a picture or a GIF instead.");
+    fake.channelMessages = [{ ...fake.message(BOB), sticker_items: [lottie] }, fake.message(BOB, [older])];
+    expect(content(await answer(fake.slash(ALICE, "meme", [])))).toMatch(/Lottie animation/);
+    expect(fake.cdnServed.slice(served)).toEqual([]);
+    expect(content(await answer(fake.slash(ALICE, "mimic", [sub("usage")])))).toMatch(/^Today you made 4 memes/);
+  });
+
+  it("“Mimic this” reads an attachment declared application/octet-stream by its name, as /meme does", async () => {
+    await saveFace(ALICE, "me");
+    const untyped = fake.addAttachment(REACTION_LAUGH_JPG, "x.jpg", "application/octet-stream");
+    const viaSlash = await answer(fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: untyped.id }], { attachments: [untyped] }));
+    expect(viaSlash.files, content(viaSlash)).toHaveLength(1);
+    const viaMenu = await answer(fake.contextMenu(ALICE, fake.message(BOB, [untyped])));
+    expect(viaMenu.files, content(viaMenu)).toHaveLength(1);
+    // A readable picture still comes before an untyped file; an untyped file before nothing at all.
+    const jpg = fake.addAttachment(REACTION_SMILE_JPG, "b.jpg", "image/jpeg");
+    const blob = fake.addAttachment(REACTION_LAUGH_JPG, "blob", "application/octet-stream");
+    const before = fake.cdnServed.length;
+    await answer(fake.contextMenu(ALICE, fake.message(BOB, [blob, jpg])));
+    expect(fake.cdnServed.slice(before)).toEqual([new URL(jpg.url).pathname]);
+    const alone = await answer(fake.contextMenu(ALICE, fake.message(BOB, [blob])));
+    expect(alone.files, content(alone)).toHaveLength(1);
   });
 
   it("“Mimic this” and /meme take the first attachment Mimic can read; only unreadable ones are refused", async () => {
@@ -169,5 +262,66 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     const refused = await answer(fake.contextMenu(ALICE, fake.message(BOB, [svg, heic])));
     expect(refused.files).toHaveLength(0);
     expect(content(refused)).toMatch(/not a picture I can use.*JPEG, PNG, WebP or GIF/);
+  });
+});
+
+describe("Discord adapter: a slow upload of the finished picture (real discord.js, store and queue)", () => {
+  // Short timeouts to keep the test short: 2 s for a request, an upload 2 s plus its size at 1 kB/s, at most 4 s.
+  const live = useDiscordBot({}, { handlers: DOUBLE_HANDLERS, bot: { restTimeouts: { timeoutMs: 2_000, uploadBytesPerSecond: 1_000, uploadTimeoutMaxMs: 4_000 } } });
+  let fake: FakeDiscord;
+  beforeEach(() => ({ fake } = live));
+
+  const answer = async (i: { token: string }) => fake.finalAnswer(i.token);
+  const isUpload = (c: { method: string; files: unknown[] }) => c.method === "PATCH" && c.files.length > 0;
+  /** A deletion of the reply, or a follow-up message: what a refused upload brings. */
+  const answeredAgain = (c: { method: string; path: string }) => c.method === "DELETE" || (c.method === "POST" && !c.path.endsWith("/callback"));
+  const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+  /** What /mimic audit says of a picture: who made it, or that no such picture was made here. */
+  const audit = async (bytes: Uint8Array) =>
+    content(await answer(fake.slash(BOB, "mimic", [sub("audit", [str("hash", sha(bytes))])], { permissions: PERMISSIONS.manageGuild })));
+  const usage = async () => content(await answer(fake.slash(ALICE, "mimic", [sub("usage")])));
+
+  async function meme(picture = REACTION_LAUGH_JPG) {
+    const reaction = fake.addAttachment(picture, "reaction.jpg", "image/jpeg");
+    const i = fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction] });
+    const upload = await fake.waitFor((c) => c.path.includes(i.token) && isUpload(c), 30_000);
+    return { i, upload };
+  }
+
+  it("gives an upload time for its size; after a timeout looks at the reply and never deletes a meme Discord kept, nor calls it too large", { timeout: 60_000 }, async () => {
+    const photo = fake.addAttachment(FACE_JPG, "face.jpg", "image/jpeg");
+    await answer(fake.slash(ALICE, "face", [sub("save", [{ name: "photo", type: OPT.attachment, value: photo.id }, str("name", "me")])], { attachments: [photo] }));
+
+    // 1. Discord takes the picture and answers after 3 s: longer than a plain request may take, within the upload's time.
+    fake.holdNext(isUpload, { accept: true, ms: 3_000 });
+    const slow = await meme();
+    expect(slow.upload.files[0]!.bytes.length).toBeGreaterThan(2_000);
+    await sleep(3_500);
+    expect(fake.callsFor(slow.i.token).filter(answeredAgain)).toEqual([]);
+
+    // 2. Discord takes the picture but never answers: the reply shows it, so it stays, counted and audited.
+    fake.holdNext(isUpload, { accept: true });
+    const kept = await meme();
+    await fake.waitFor((c) => c.path.includes(kept.i.token) && c.method === "GET" && c.path.endsWith("/messages/@original"), 10_000);
+    await sleep(500);
+    expect(fake.callsFor(kept.i.token).filter(answeredAgain)).toEqual([]);
+    expect((fake.original(kept.i.token)?.attachments as { filename: string }[]).map((a) => a.filename)).toEqual(["mimic-me.png"]);
+    expect(await usage()).toMatch(/^Today you made 2 memes/);
+    expect(await audit(kept.upload.files[0]!.bytes)).not.toMatch(/^No picture/);
+
+    // 3. Discord loses the picture and never answers: the reply shows none, so it goes, the use is given back, and the
+    //    user hears that Discord had a problem (not that the meme was too large).
+    fake.holdNext(isUpload, { accept: false });
+    const lost = await meme(REACTION_SMILE_JPG);
+    expect(sha(lost.upload.files[0]!.bytes)).not.toBe(sha(kept.upload.files[0]!.bytes));
+    const told = await fake.waitFor((c) => c.path.includes(lost.i.token) && c.method === "POST" && !c.path.endsWith("/callback"), 10_000);
+    expect(content(told)).toMatch(/Discord had a problem taking it/);
+    expect(content(told)).not.toMatch(/large/);
+    expect(flagsOf(told)).toBe(EPHEMERAL);
+    const calls = fake.callsFor(lost.i.token).map((c) => `${c.method} ${c.path.endsWith("@original") ? "@original" : "followup"}`);
+    expect(calls.slice(calls.indexOf("GET @original"))).toEqual(["GET @original", "DELETE @original", "POST followup"]);
+    expect(fake.original(lost.i.token)).toBeNull();
+    expect(await usage()).toMatch(/^Today you made 2 memes/);
+    expect(await audit(lost.upload.files[0]!.bytes)).toMatch(/^No picture/);
   });
 });

@@ -8,7 +8,9 @@ import { readBody } from "./read-body.ts";
  * A fake Discord for driving the real discord.js Client offline: a gateway (HELLO, heartbeat ACK,
  * READY, GUILD_CREATE, INTERACTION_CREATE dispatch) and the REST routes Mimic uses (interaction
  * callbacks, webhook edits/follow-ups with multipart files, channel messages, command registration),
- * plus a CDN serving attachments. Everything on one 127.0.0.1 port.
+ * plus a CDN serving attachments and stickers. An interaction's response (@original) is kept as the edits left
+ * it: GET returns it, DELETE removes it. Failures can be injected, with Discord's status and error code, and an
+ * answer held back (a slow upload Discord took, or one it lost). Everything on one 127.0.0.1 port.
  */
 
 export interface RestCall {
@@ -18,8 +20,10 @@ export interface RestCall {
   json: Record<string, unknown> | unknown[] | undefined;
   files: { field: string; filename: string; mime: string; bytes: Buffer }[];
   at: number;
-  /** Set when the fake had no route for it. */
+  /** Set when the fake had no route for it, or answered with an injected failure. */
   status?: number;
+  /** Set when its answer was held back (holdNext). */
+  held?: boolean;
 }
 
 export interface FakeUser {
@@ -40,6 +44,8 @@ export class FakeDiscord {
   readonly channelId = "800000000000000002";
   readonly dmChannelId = "800000000000000003";
   readonly calls: RestCall[] = [];
+  /** Paths the CDN served (attachments, stickers), in order. */
+  readonly cdnServed: string[] = [];
   /** Messages returned by GET /channels/{id}/messages, newest first. */
   channelMessages: Record<string, unknown>[] = [];
   /** Per interaction id: ms from INTERACTION_CREATE sent to its callback received. */
@@ -50,7 +56,10 @@ export class FakeDiscord {
   private attachments = new Map<string, { bytes: Buffer; mime: string }>();
   private dispatchedAt = new Map<string, number>();
   private waiters: { pred: (c: RestCall) => boolean; resolve: (c: RestCall) => void }[] = [];
-  private failures: { pred: (c: RestCall) => boolean; status: number }[] = [];
+  private failures: { pred: (c: RestCall) => boolean; status: number; error: { code?: number; message?: string } }[] = [];
+  private holds: { pred: (c: RestCall) => boolean; accept: boolean; ms?: number }[] = [];
+  /** Per interaction token: its response (@original) as the last edit left it; null once deleted. */
+  private originals = new Map<string, Record<string, unknown> | null>();
 
   private constructor(
     private readonly server: Server,
@@ -81,6 +90,35 @@ export class FakeDiscord {
       url: `${this.base}${path}`,
       proxy_url: `${this.base}${path}`,
       content_type: mime,
+    };
+  }
+
+  /** Sticker format types (Discord's format_type). */
+  static readonly STICKER = { png: 1, apng: 2, lottie: 3, gif: 4 } as const;
+
+  /** Hosts a sticker on the fake CDN at stickers/{id}.png, .gif (GIF) or .json (Lottie); returns its sticker item. */
+  addSticker(bytes: Uint8Array, name: string, formatType: 1 | 2 | 3 | 4) {
+    const id = nextId();
+    const [ext, mime] = formatType === 4 ? ["gif", "image/gif"] : formatType === 3 ? ["json", "application/json"] : ["png", "image/png"];
+    this.attachments.set(`/stickers/${id}.${ext}`, { bytes: Buffer.from(bytes), mime });
+    return { id, name, format_type: formatType };
+  }
+
+  /**
+   * A forwarded message as Discord sends it (flags 16384, a message_reference of type 1): it carries nothing
+   * itself, the forwarded content is in message_snapshots[0].message.
+   */
+  forward(
+    author: FakeUser,
+    snapshot: { attachments?: ReturnType<FakeDiscord["addAttachment"]>[]; embeds?: Record<string, unknown>[]; sticker_items?: ReturnType<FakeDiscord["addSticker"]>[]; content?: string },
+  ) {
+    const { sticker_items, ...fields } = snapshot;
+    const message = { type: 0, content: "", embeds: [], attachments: [], timestamp: new Date().toISOString(), edited_timestamp: null, flags: 0, mentions: [], mention_roles: [], ...fields, ...(sticker_items ? { sticker_items } : {}) };
+    return {
+      ...this.message(author),
+      flags: 16384,
+      message_reference: { type: 1, message_id: nextId(), channel_id: "800000000000000099", guild_id: this.guildId },
+      message_snapshots: [{ message }],
     };
   }
 
@@ -180,7 +218,7 @@ export class FakeDiscord {
   }
 
   /** The "Mimic this" message context-menu command on `target`. */
-  contextMenu(user: FakeUser, target: ReturnType<FakeDiscord["message"]>) {
+  contextMenu(user: FakeUser, target: ReturnType<FakeDiscord["message"]> & Record<string, unknown>) {
     return this.interact({
       user,
       data: { id: nextId(), name: "Mimic this", type: 3, target_id: target.id, resolved: { messages: { [target.id]: target } } },
@@ -212,9 +250,25 @@ export class FakeDiscord {
     );
   }
 
-  /** The next REST call matching `pred` is answered with `status` (a transport failure as the bot sees it). */
-  failNext(pred: (c: RestCall) => boolean, status = 400): void {
-    this.failures.push({ pred, status });
+  /**
+   * The next REST call matching `pred` is answered with `status` (a transport failure as the bot sees it), and
+   * Discord's JSON error (default: code 50035, "Injected failure"). Nothing it asked for is done.
+   */
+  failNext(pred: (c: RestCall) => boolean, status = 400, error: { code?: number; message?: string } = {}): void {
+    this.failures.push({ pred, status, error });
+  }
+
+  /**
+   * The next REST call matching `pred` is answered late: after `ms`, or never (until close). With `accept` Discord
+   * did what it asked at once (an edit shows on GET @original), only its answer is slow; without, the call is lost.
+   */
+  holdNext(pred: (c: RestCall) => boolean, opts: { accept: boolean; ms?: number }): void {
+    this.holds.push({ pred, ...opts });
+  }
+
+  /** An interaction's response (@original) as Discord has it now; null once deleted, undefined if never made. */
+  original(token: string): Record<string, unknown> | null | undefined {
+    return this.originals.get(token);
   }
 
   callsFor(token: string): RestCall[] {
@@ -296,6 +350,7 @@ export class FakeDiscord {
     const path = decodeURIComponent(url.pathname);
     const cdn = this.attachments.get(path);
     if (req.method === "GET" && cdn) {
+      this.cdnServed.push(path);
       res.writeHead(200, { "content-type": cdn.mime, "content-length": cdn.bytes.length });
       res.end(cdn.bytes);
       return;
@@ -309,7 +364,8 @@ export class FakeDiscord {
         w.resolve(call);
       }
     }
-    const send = (status: number, body?: unknown) => {
+    let send = (status: number, body?: unknown) => {
+      if (res.destroyed || res.writableEnded) return;
       res.writeHead(status, body === undefined ? {} : { "content-type": "application/json" });
       res.end(body === undefined ? undefined : JSON.stringify(body));
     };
@@ -317,7 +373,20 @@ export class FakeDiscord {
     if (failure) {
       this.failures.splice(this.failures.indexOf(failure), 1);
       call.status = failure.status;
-      return send(failure.status, { message: "Injected failure", code: 50035 });
+      return send(failure.status, { message: failure.error.message ?? "Injected failure", code: failure.error.code ?? 50035 });
+    }
+    const hold = this.holds.find((h) => h.pred(call));
+    if (hold) {
+      this.holds.splice(this.holds.indexOf(hold), 1);
+      call.held = true;
+      if (!hold.accept) {
+        if (hold.ms !== undefined) setTimeout(() => send(504, { message: "Gateway Timeout", code: 0 }), hold.ms).unref();
+        return;
+      }
+      const answer = send;
+      const queued: [number, unknown][] = [];
+      send = (status, body) => void queued.push([status, body]);
+      if (hold.ms !== undefined) setTimeout(() => queued.forEach(([st, b]) => answer(st, b)), hold.ms).unref();
     }
     const api = path.replace(/^\/api\/v10/, "");
     let m: RegExpMatchArray | null;
@@ -338,20 +407,38 @@ export class FakeDiscord {
         session_start_limit: { total: 1000, remaining: 1000, reset_after: 0, max_concurrency: 1 },
       });
     }
-    if ((m = api.match(/^\/interactions\/(\d+)\/[^/]+\/callback$/))) {
+    if ((m = api.match(/^\/interactions\/(\d+)\/([^/]+)\/callback$/))) {
       const at = this.dispatchedAt.get(m[1]);
       if (at !== undefined && !this.ackLatencyMs.has(m[1])) this.ackLatencyMs.set(m[1], performance.now() - at);
+      // A reply or a deferral ("thinking…") is the interaction's response message.
+      const cb = (call.json ?? {}) as { type?: number; data?: { content?: string; flags?: number } };
+      if ((cb.type === 4 || cb.type === 5) && !this.originals.has(m[2]!)) {
+        this.originals.set(m[2]!, { ...this.message(this.botUser, [], cb.data?.content ?? ""), flags: cb.data?.flags ?? 0 });
+      }
       return send(204);
     }
-    if ((m = api.match(/^\/webhooks\/\d+\/[^/]+(\/messages\/@original)?$/))) {
-      if (req.method === "DELETE") return send(204);
-      if (req.method === "GET") return send(200, this.message(this.botUser));
+    if ((m = api.match(/^\/webhooks\/\d+\/([^/]+)(\/messages\/@original)?$/))) {
+      const token = m[1]!;
+      const onOriginal = !!m[2];
+      const kept = onOriginal ? this.originals.get(token) : undefined;
+      if (onOriginal && kept === null) return send(404, { message: "Unknown Message", code: 10008 });
+      if (req.method === "DELETE") {
+        if (onOriginal) this.originals.set(token, null);
+        return send(204);
+      }
+      if (req.method === "GET") return send(200, kept ?? this.message(this.botUser));
       const body = (call.json ?? {}) as Record<string, unknown>;
-      return send(200, {
+      const attachments = call.files.map((f) => ({ id: nextId(), filename: f.filename, size: f.bytes.length, url: `${this.base}/x`, proxy_url: `${this.base}/x` }));
+      const message = {
+        ...(kept ?? {}),
         ...this.message(this.botUser, [], String(body.content ?? "")),
-        flags: body.flags ?? 0,
-        attachments: call.files.map((f) => ({ id: nextId(), filename: f.filename, size: f.bytes.length, url: `${this.base}/x`, proxy_url: `${this.base}/x` })),
-      });
+        ...(kept ? { id: kept.id } : {}),
+        flags: body.flags ?? kept?.flags ?? 0,
+        // An edit without files or an attachments list keeps the message's files, as on Discord.
+        attachments: call.files.length > 0 || body.attachments !== undefined || !kept ? attachments : kept.attachments,
+      };
+      if (onOriginal && req.method === "PATCH") this.originals.set(token, message);
+      return send(200, message);
     }
     if ((m = api.match(/^\/channels\/\d+\/messages$/)) && req.method === "GET") {
       return send(200, this.channelMessages);

@@ -1,26 +1,30 @@
 import { randomUUID } from "node:crypto";
 import {
   Client,
+  DiscordAPIError,
   Events,
   GatewayIntentBits,
   MessageFlags,
   PermissionFlagsBits,
   Routes,
+  StickerFormatType,
+  type APIEmbed,
   type APIMessage,
   type AutocompleteInteraction,
   type ChatInputCommandInteraction,
   type Interaction,
   type Message,
   type MessageContextMenuCommandInteraction,
+  type MessageSnapshot,
   type RepliableInteraction,
 } from "discord.js";
 import type { CommandContext, Core, ImageInput, Reply, SettingKey, TransferMode } from "../../core/index.ts";
-import { progressReporter, readableMime } from "../../core/index.ts";
+import { progressReporter, readableFile, untypedMime } from "../../core/index.ts";
 import { logger } from "../../logger.ts";
 import { shuttingDown } from "../../queue/refusals.ts";
 import { createInFlight } from "../in-flight.ts";
 import { COMMAND } from "./commands.ts";
-import { restOptions } from "./rest.ts";
+import { restOptions, type RestTimeouts } from "./rest.ts";
 
 /**
  * Thin Discord adapter: translates interactions into core calls and core replies into interaction
@@ -35,6 +39,8 @@ export interface DiscordBotOptions {
   apiRoot?: string;
   /** Called once a command was acknowledged (deferReply answered), with the time that took. */
   onAcknowledged?: (info: { command: string; latencyMs: number }) => void;
+  /** How long Discord requests may take (default: 15 s, and an upload 15 s plus its size at 1 Mbit/s, at most 5 min). */
+  restTimeouts?: Partial<RestTimeouts>;
 }
 
 export interface DiscordBot {
@@ -64,17 +70,34 @@ interface ImageCandidate {
   name?: string;
 }
 
-const IMAGE_EXT = /\.(png|jpe?g|gif|webp|mp4|webm|mov)(\?|$)/i;
 /** Pictures, and videos (GIF-picker GIFs are MP4 or WebM, phone clips QuickTime): the bytes are sniffed later. */
 const isReactionType = (t: string) => /^(image|video)\//i.test(t.trim());
 
-function firstImage(candidates: ImageCandidate[]): ImageInput | undefined {
-  const readable = (a: ImageCandidate) => (a.contentType ? readableMime(a.contentType) : IMAGE_EXT.test(a.name ?? a.url));
-  const reaction = (a: ImageCandidate) => (a.contentType ? isReactionType(a.contentType) : IMAGE_EXT.test(a.name ?? a.url));
-  // A message with an SVG or HEIC before a JPEG: use the JPEG. Only unreadable pictures: pass the first on,
-  // so the core tells the user which formats work.
-  const c = candidates.find(readable) ?? candidates.find(reaction);
-  return c && { kind: "url", url: c.url, declaredSize: c.size, declaredMime: c.contentType ?? undefined, name: c.name };
+/**
+ * What a message offers as a reaction: its candidates in order, and whether it carries a Lottie sticker
+ * (an animation described as JSON, which Mimic cannot read).
+ */
+interface MessagePictures {
+  candidates: ImageCandidate[];
+  lottie: boolean;
+}
+
+/** The picture a message offers, or, where its only one is a Lottie sticker, that. */
+type Found = { image: ImageInput } | { lottie: true } | undefined;
+
+/**
+ * The first candidate the core reads (by its declared type, or by its name where the type says nothing: the
+ * core's rule): a message with an SVG or HEIC before a JPEG uses the JPEG. Else the first other picture or video,
+ * then the first untyped file, passed on as /meme passes its attachment: the core sniffs the bytes and tells
+ * the user which formats work.
+ */
+function firstImage({ candidates, lottie }: MessagePictures): Found {
+  const c =
+    candidates.find((a) => readableFile({ mime: a.contentType, name: a.name ?? a.url })) ??
+    candidates.find((a) => !!a.contentType && isReactionType(a.contentType)) ??
+    candidates.find((a) => untypedMime(a.contentType));
+  if (c) return { image: { kind: "url", url: c.url, declaredSize: c.size, declaredMime: c.contentType ?? undefined, name: c.name } };
+  return lottie ? { lottie: true } : undefined;
 }
 
 /**
@@ -86,19 +109,50 @@ function embedImages(...proxyUrls: (string | undefined | null)[]): ImageCandidat
   return proxyUrls.filter((u): u is string => !!u).map((url) => ({ url }));
 }
 
-function imageOfMessage(m: Message): ImageInput | undefined {
-  return firstImage([
-    ...m.attachments.map((a) => ({ url: a.url, size: a.size, contentType: a.contentType, name: a.name })),
-    // A GIF-picker GIF (gifv) is its video; its thumbnail is a still of it.
-    ...m.embeds.flatMap((e) => embedImages(e.image?.proxyURL, e.video?.proxyURL, e.thumbnail?.proxyURL)),
-  ]);
+/** A sticker's picture on Discord's CDN (stickers/{id}.png or .gif): PNG and APNG as PNG, GIF as GIF; Lottie has none. */
+function stickerImage(id: string, name: string, format: StickerFormatType, cdnUrl: (id: string, ext: "png" | "gif") => string): ImageCandidate | "lottie" {
+  if (format === StickerFormatType.Lottie) return "lottie";
+  const gif = format === StickerFormatType.GIF;
+  return { url: cdnUrl(id, gif ? "gif" : "png"), contentType: gif ? "image/gif" : "image/png", name: `${name}.${gif ? "gif" : "png"}` };
 }
 
-function imageOfApiMessage(m: APIMessage): ImageInput | undefined {
-  return firstImage([
-    ...m.attachments.map((a) => ({ url: a.url, size: a.size, contentType: a.content_type, name: a.filename })),
-    ...(m.embeds ?? []).flatMap((e) => embedImages(e.image?.proxy_url, e.video?.proxy_url, e.thumbnail?.proxy_url)),
-  ]);
+function withStickers(candidates: ImageCandidate[], stickers: (ImageCandidate | "lottie")[]): MessagePictures {
+  return { candidates: [...candidates, ...stickers.filter((s): s is ImageCandidate => s !== "lottie")], lottie: stickers.includes("lottie") };
+}
+
+/**
+ * A message's own attachments, embeds and stickers, then those of the message it forwards (Discord's "Forward":
+ * the forwarded picture is in message_snapshots, the forward itself carries none).
+ */
+function picturesOfMessage(m: Message): MessagePictures {
+  const one = (x: Message | MessageSnapshot): MessagePictures =>
+    withStickers(
+      [
+        ...x.attachments.map((a) => ({ url: a.url, size: a.size, contentType: a.contentType, name: a.name })),
+        // A GIF-picker GIF (gifv) is its video; its thumbnail is a still of it.
+        ...x.embeds.flatMap((e) => embedImages(e.image?.proxyURL, e.video?.proxyURL, e.thumbnail?.proxyURL)),
+      ],
+      // Sticker.url is Discord's CDN address for its format.
+      [...x.stickers.values()].map((st) => stickerImage(st.id, st.name, st.format, () => st.url)),
+    );
+  return merge([one(m), ...[...(m.messageSnapshots?.values() ?? [])].map(one)]);
+}
+
+function picturesOfApiMessage(m: APIMessage, cdnUrl: (id: string, ext: "png" | "gif") => string): MessagePictures {
+  type Fields = Pick<APIMessage, "attachments" | "embeds" | "sticker_items">;
+  const one = (x: Fields): MessagePictures =>
+    withStickers(
+      [
+        ...(x.attachments ?? []).map((a) => ({ url: a.url, size: a.size, contentType: a.content_type, name: a.filename })),
+        ...(x.embeds ?? []).flatMap((e: APIEmbed) => embedImages(e.image?.proxy_url, e.video?.proxy_url, e.thumbnail?.proxy_url)),
+      ],
+      (x.sticker_items ?? []).map((st) => stickerImage(st.id, st.name, st.format_type, cdnUrl)),
+    );
+  return merge([one(m), ...(m.message_snapshots ?? []).map((snap) => one(snap.message))]);
+}
+
+function merge(parts: MessagePictures[]): MessagePictures {
+  return { candidates: parts.flatMap((p) => p.candidates), lottie: parts.some((p) => p.lottie) };
 }
 
 /** Discord refuses message content over 2,000 characters. */
@@ -115,8 +169,46 @@ export function fitContent(text: string): string {
   return `${cut}…`;
 }
 
+/** Discord refused the finished picture for its size (413, 40005). */
 export const UPLOAD_FAILED_REPLY =
-  "Your meme was made, but Discord refused to take it (it is probably too large). Try again with a smaller or shorter reaction image.";
+  "Your meme was made, but it is too large for Discord to take here. Try again with a smaller or shorter reaction image.";
+export const NO_PICTURE_RIGHTS_REPLY =
+  "Your meme was made, but I may not post it in this channel: Mimic needs the Attach Files and Send Messages permissions here. A server admin can grant them.";
+export const INTERACTION_EXPIRED_REPLY =
+  "Your meme was made, but the command expired on Discord before I could post it (Discord allows 15 minutes). Please try the command again.";
+export const DISCORD_PROBLEM_REPLY =
+  "Your meme was made, but Discord had a problem taking it (an error or no answer in time on its side). Please try again in a moment.";
+export const UPLOAD_REFUSED_REPLY = "Your meme was made, but Discord refused to take it. Please try again in a moment.";
+/** Discord answered an upload too late and then could not say whether it kept it. */
+export const UPLOAD_UNCERTAIN_REPLY =
+  "Your meme was made, but Discord was very slow to take it and I could not check that it arrived. If it does not show up, please try again.";
+
+/** Discord's JSON error codes for a refused upload. */
+const DISCORD_CODE = { missingAccess: 50001, missingPermissions: 50013, tooLarge: 40005, unknownWebhook: 10015, invalidWebhookToken: 50027 } as const;
+
+/** Discord did not answer (a timeout, a dropped connection) or failed on its side (5xx): it may have kept the upload. */
+function isDiscordTrouble(err: unknown): boolean {
+  // Anything but Discord's own 4xx answer: an UploadTimeoutError, an HTTPError (5xx without JSON), a network error.
+  return !(err instanceof DiscordAPIError) || err.status >= 500;
+}
+
+/** The user's words for an upload Discord did not take: its size, the bot's permissions, an expired command, or Discord's trouble. */
+function uploadFailedReply(err: unknown): string {
+  if (err instanceof DiscordAPIError) {
+    const { status, code } = err;
+    if (status === 413 || code === DISCORD_CODE.tooLarge) return UPLOAD_FAILED_REPLY;
+    // An interaction's token lasts 15 minutes: after that, its webhook is unknown or its token invalid.
+    if (status === 401 || code === DISCORD_CODE.invalidWebhookToken || code === DISCORD_CODE.unknownWebhook) return INTERACTION_EXPIRED_REPLY;
+    if (status === 403 || code === DISCORD_CODE.missingPermissions || code === DISCORD_CODE.missingAccess) return NO_PICTURE_RIGHTS_REPLY;
+    if (status >= 500) return DISCORD_PROBLEM_REPLY;
+    return UPLOAD_REFUSED_REPLY;
+  }
+  return DISCORD_PROBLEM_REPLY;
+}
+
+/** A Lottie sticker is an animation described as JSON: no picture to read. */
+export const LOTTIE_STICKER_REPLY =
+  "That sticker is a Lottie animation, a format I cannot read. Use a PNG or GIF sticker, a picture or a GIF instead.";
 
 const NO_IMAGE: Reply = {
   text: "I need a reaction image: attach one to the command, or right-click (long-press) a message with a picture → Apps → “Mimic this”.",
@@ -126,7 +218,8 @@ const NO_IMAGE: Reply = {
 
 export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
   const { core } = opts;
-  const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: restOptions(opts.apiRoot) });
+  const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: restOptions(opts.apiRoot, opts.restTimeouts) });
+  const stickerUrl = (id: string, ext: "png" | "gif") => client.rest.cdn.sticker(id, ext);
 
   const contextOf = (i: RepliableInteraction | AutocompleteInteraction): CommandContext => ({
     platform: "discord",
@@ -141,7 +234,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
   });
 
   /** The newest picture among the channel's last messages: "/meme" right after someone posted a reaction. */
-  async function latestChannelImage(channelId: string | null): Promise<ImageInput | undefined> {
+  async function latestChannelImage(channelId: string | null): Promise<Found> {
     if (!channelId) return undefined;
     try {
       const messages = (await client.rest.get(Routes.channelMessages(channelId), {
@@ -152,8 +245,9 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
         // Mimic's own results are not the picture the user means: skip its messages and interaction responses.
         const isResponse = !!(m.interaction_metadata ?? m.interaction) && (m.application_id ?? m.webhook_id) === appId;
         if (m.author.id === client.user?.id || isResponse) continue;
-        const img = imageOfApiMessage(m);
-        if (img) return img;
+        // A forward's picture, a sticker; a Lottie sticker stops the search too: it is what the user means.
+        const found = firstImage(picturesOfApiMessage(m, stickerUrl));
+        if (found) return found;
       }
     } catch (err) {
       logger.debug({ err, channelId }, "could not read recent channel messages");
@@ -175,12 +269,29 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
       await i.editReply({ content, files });
     } catch (err) {
       if (!reply.file) throw err;
-      // The picture exists but Discord refused the upload: drop the public "Working on it…" and say so privately.
       const f = reply.file;
-      logger.error({ err, mime: f.mime, bytes: f.bytes.byteLength, width: f.width, height: f.height, interaction: i.id }, "discord upload failed");
+      const logged = { err, mime: f.mime, bytes: f.bytes.byteLength, width: f.width, height: f.height, interaction: i.id };
+      const edited = !(reply.ephemeral && !deferredEphemeral);
+      if (edited && isDiscordTrouble(err)) {
+        // A late answer (or Discord's own error) need not mean the picture was lost: look at the reply first,
+        // and never delete a meme Discord kept.
+        const kept = await i.fetchReply().then(
+          (m) => m.attachments.some((a) => a.name === f.name),
+          () => undefined,
+        );
+        if (kept) return void logger.warn(logged, "discord answered the upload late, but kept it");
+        if (kept === undefined) {
+          // Unknown: leave the reply, the use and the audit as they are (the picture may be public).
+          logger.error(logged, "discord upload: no answer, and its reply could not be read");
+          await i.followUp({ content: UPLOAD_UNCERTAIN_REPLY, flags: MessageFlags.Ephemeral });
+          return;
+        }
+      }
+      // The picture exists but Discord did not take it: drop the public "Working on it…" and say why, privately.
+      logger.error(logged, "discord upload failed");
       await reply.undelivered?.();
       if (!deferredEphemeral) await i.deleteReply().catch(() => undefined);
-      await i.followUp({ content: UPLOAD_FAILED_REPLY, flags: MessageFlags.Ephemeral });
+      await i.followUp({ content: uploadFailedReply(err), flags: MessageFlags.Ephemeral });
     }
   }
 
@@ -211,10 +322,12 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
       case COMMAND.morph:
         return runRender(i, i.commandName, async (ctx) => {
           const att = o.getAttachment("image");
-          const image = att
-            ? ({ kind: "url", url: att.url, declaredSize: att.size, declaredMime: att.contentType ?? undefined, name: att.name } as const)
+          const found: Found = att
+            ? { image: { kind: "url", url: att.url, declaredSize: att.size, declaredMime: att.contentType ?? undefined, name: att.name } }
             : await latestChannelImage(i.channelId);
-          if (!image) return NO_IMAGE;
+          if (!found) return NO_IMAGE;
+          if (!("image" in found)) return { ...NO_IMAGE, text: LOTTIE_STICKER_REPLY };
+          const image = found.image;
           const common = {
             image,
             top: o.getString("top") ?? undefined,
@@ -280,9 +393,10 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
 
   async function onMessageContext(i: MessageContextMenuCommandInteraction) {
     return runRender(i, "mimic-this", async (ctx) => {
-      const image = imageOfMessage(i.targetMessage);
-      if (!image) return { ...NO_IMAGE, text: "That message has no picture I can use. Pick a message with an image or GIF." };
-      return core.meme(ctx, { image });
+      const found = firstImage(picturesOfMessage(i.targetMessage));
+      if (!found) return { ...NO_IMAGE, text: "That message has no picture I can use. Pick a message with an image, GIF or sticker." };
+      if (!("image" in found)) return { ...NO_IMAGE, text: LOTTIE_STICKER_REPLY };
+      return core.meme(ctx, { image: found.image });
     });
   }
 
