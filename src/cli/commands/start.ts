@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { startApp } from "../../app.ts";
 import { loadConfig } from "../../config.ts";
 import { logger } from "../../logger.ts";
+import { wholeNumber } from "../args.ts";
 
 /**
  * `mimic start` (what `npm start` runs): the Discord and/or Telegram bot when DISCORD_TOKEN /
@@ -13,7 +14,9 @@ export function register(program: Command): void {
     .description("run the bots (DISCORD_TOKEN / TELEGRAM_TOKEN), or the local playground when no token is set")
     .option("-p, --port <port>", "playground port (default PLAYGROUND_PORT, 8787)")
     .action(async (o: { port?: string }) => {
-      const config = loadConfig({ ...process.env, ...(o.port ? { PLAYGROUND_PORT: o.port } : {}) });
+      // Checked as the flag it is: folded into PLAYGROUND_PORT, a mistake would be reported as that variable.
+      const port = o.port === undefined ? undefined : wholeNumber("--port", o.port, 0, 65_535);
+      const config = loadConfig({ ...process.env, ...(port !== undefined ? { PLAYGROUND_PORT: String(port) } : {}) });
       const running = await startApp(config);
       const lines: string[] = [`Mimic is running (store: ${running.app.store.description}).`];
       if (running.discord) lines.push(`Discord: logged in as ${running.discord.client.user?.tag ?? "?"}.`);

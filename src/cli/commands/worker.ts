@@ -7,6 +7,7 @@ import { MimicError } from "../../errors.ts";
 import { logger } from "../../logger.ts";
 import { checkGeneratorAtStartup, DEFAULT_HANDLERS, queueOptions } from "../../queue/index.ts";
 import { startRedisWorker } from "../../queue/redis.ts";
+import { wholeNumber } from "../args.ts";
 
 /** `mimic worker`: consume jobs from the shared Redis queue (QUEUE_URL) until SIGTERM/SIGINT. */
 export function register(program: Command): void {
@@ -17,7 +18,9 @@ export function register(program: Command): void {
     .option("--handlers <module>", "job handler module exporting `handlers` (default: the built-in pipeline)")
     .option("--drain-ms <ms>", "on shutdown, how long running jobs may finish before being handed back", "30000")
     .action(async (o: { threads?: string; handlers?: string; drainMs: string }) => {
-      const config = loadConfig({ ...process.env, ...(o.threads ? { QUEUE_WORKERS: o.threads } : {}) });
+      // Checked as the flag it is: folded into QUEUE_WORKERS, a mistake would be reported as that variable.
+      const threads = o.threads === undefined ? undefined : wholeNumber("--threads", o.threads, 1, 256);
+      const config = loadConfig({ ...process.env, ...(threads !== undefined ? { QUEUE_WORKERS: String(threads) } : {}) });
       if (!config.QUEUE_URL) {
         throw new MimicError("CONFIG", "mimic worker needs QUEUE_URL (e.g. redis://127.0.0.1:6379), the same as the bots use.");
       }
