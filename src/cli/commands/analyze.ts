@@ -24,6 +24,7 @@ export function register(program: Command): void {
       if (!Number.isInteger(maxFaces) || maxFaces < 0) {
         throw new MimicError("BAD_INPUT", `--max-faces must be a whole number ≥ 0 (got "${o.maxFaces}").`);
       }
+      if (o.landmarks && !o.json) throw new MimicError("BAD_INPUT", "--landmarks adds the 468 landmarks to the JSON lines: use it with --json.");
       const failed: string[] = [];
       let firstError: MimicError | undefined;
       // The configuration's upload guards and onnxruntime options (the pipeline reads no environment).

@@ -73,6 +73,12 @@ export function register(program: Command): void {
         throw new MimicError("BAD_INPUT", `--out must name a .png or .gif file (got "${o.out}").`);
       }
       if (o.animate && !gifOut) throw new MimicError("BAD_INPUT", "--animate makes a GIF: give --out a .gif file name.");
+      // Said, not silently ignored: these shape only an animated output.
+      const gifOnly = (["frames", "fps", "loop", "maxBytes"] as const).filter((k) => o[k] !== undefined);
+      if (gifOnly.length && !gifOut) {
+        const flags = gifOnly.map((k) => (k === "maxBytes" ? "--max-bytes" : `--${k}`)).join(", ");
+        throw new MimicError("BAD_INPUT", `${flags} shape${gifOnly.length === 1 ? "s" : ""} a GIF: give --out a .gif file name, or leave ${gifOnly.length === 1 ? "it" : "them"} out.`);
+      }
       const [template, reactionFile] = await Promise.all([readInputFile(o.face, "--face"), readInputFile(o.reaction, "--reaction", true)]);
       const limits = inputLimits();
       let reaction = reactionFile;

@@ -92,6 +92,12 @@ describe("mimic analyze", () => {
     }
   });
 
+  it("refuses --landmarks without --json (it would be ignored)", async () => {
+    const err = (await mimic("analyze", fixture("astronaut.png"), "--landmarks").catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(err.stderr).toBe("mimic: --landmarks adds the 468 landmarks to the JSON lines: use it with --json.\n");
+    expect(err.code).toBe(2);
+  });
+
   it("prints a readable summary without --json", async () => {
     const { stdout } = await mimic("analyze", fixture("astronaut.png"));
     expect(stdout).toMatch(/512×512, 1 face/);

@@ -58,6 +58,8 @@ describe("mimic meme", () => {
     // The bots' rule and words (percent), with the flag's name.
     await fails([...base, "--intensity", "150"], /--intensity must be a number from 0 to 100 \(percent\) \(got “150”\)\./);
     await fails([...base, "--mode", "blend"], /--mode must be mimic or swap \(got “blend”\)/);
+    // Flags that shape only a GIF are refused with a .png output, not ignored.
+    await fails([...base, "--frames", "12", "--loop", "forward"], /^mimic: --frames, --loop shape a GIF: give --out a \.gif file name, or leave them out\.\n$/);
     await fails([...base, "--regions", "middle"], /--regions must be one of all, upper, lower \(got “middle”\)/);
     await fails([...base, "--face-index", "1"], /only 1 face.*index 1 does not exist/);
     await fails(["meme", "--face", fixture("PROVENANCE.md"), "--reaction", fixture("franck_04117.jpg"), "--out", join(dir, "y.png")], /That file is not a picture I can use\. Please send a JPEG, PNG, WebP or GIF image\./, 1);
