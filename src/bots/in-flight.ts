@@ -1,7 +1,7 @@
 /**
- * Work a bot adapter started for a user and has not finished (its reply not yet sent), so that shutdown
- * can wait for those replies: the bots' part of Mimic's stop order (stop intake → the queue drains →
- * in-flight replies are delivered → the store closes; see RunningApp.stop in src/app.ts).
+ * Work an adapter (a bot, the playground) started for a user and has not finished (its reply not yet sent),
+ * so that shutdown can wait for those replies: the adapters' part of Mimic's stop order (stop intake → the
+ * queue drains → in-flight replies are delivered → the store closes; see RunningApp.stop in src/app.ts).
  */
 export interface InFlight {
   /** Tracks `task` until it settles; a failure is passed to `onError` (never unhandled). */

@@ -414,12 +414,13 @@ export function createRedisQueue(
       watching = false;
     }
   }
-  void watchWorkers().catch((err: unknown) => logger.debug({ err: err instanceof Error ? err.message : String(err) }, "could not read the workers"));
+  const watch = () => void watchWorkers().catch((err: unknown) => logger.debug({ err: err instanceof Error ? err.message : String(err) }, "could not read the workers"));
+  watch();
 
   // Positions, plus a safety net: missed pub/sub messages (reconnects), jobs no worker picks up in time, jobs whose
   // worker died with none to resume them, and jobs Redis lost (restarted without its data). Every caller is answered.
   const sweeper = setInterval(() => {
-    void watchWorkers().catch((err: unknown) => logger.debug({ err: err instanceof Error ? err.message : String(err) }, "could not read the workers"));
+    watch();
     void announcePositions().catch((err) => logger.warn({ err }, "could not read queue positions"));
     const now = performance.now();
     const ids = [...pending].filter(([, p]) => p.enqueued).map(([id]) => id);

@@ -7,6 +7,7 @@ import { tooLarge } from "../../core/input.ts";
 import { MAX_CAPTION_FIELD_BYTES, parseEnrolRequest } from "../../requests.ts";
 import { MimicError, userMessageOf } from "../../errors.ts";
 import { logger } from "../../logger.ts";
+import { createInFlight } from "../in-flight.ts";
 import { createRequestGuard, type RequestGuard } from "./guard.ts";
 import { PLAYGROUND_PAGE } from "./page.ts";
 
@@ -262,12 +263,8 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
   }
 
   /** Requests taken before stopAccepting() and not yet answered (their response neither finished nor closed). */
-  const inFlight = new Set<ServerResponse>();
+  const inFlight = createInFlight(() => undefined);
   let accepting = true;
-  let onSettled: (() => void) | undefined;
-  const forget = (res: ServerResponse) => {
-    if (inFlight.delete(res) && inFlight.size === 0) onSettled?.();
-  };
 
   function handle(guard: RequestGuard, req: IncomingMessage, res: ServerResponse): void {
     if (!accepting) {
@@ -281,9 +278,12 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
       req.resume();
       return;
     }
-    inFlight.add(res);
-    res.once("finish", () => forget(res));
-    res.once("close", () => forget(res));
+    inFlight.track(
+      new Promise<void>((answered) => {
+        res.once("finish", answered);
+        res.once("close", answered);
+      }),
+    );
     const refusal = guard(req);
     if (refusal) {
       sendJson(res, refusal.status, { ok: false, text: refusal.text, errorCode: "FORBIDDEN" });
@@ -333,16 +333,6 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
   const stopAccepting = () => {
     accepting = false;
   };
-  /** True once every request in flight was answered; false when `ms` ran out first. */
-  const settled = (ms: number) =>
-    new Promise<boolean>((resolve) => {
-      if (inFlight.size === 0) return resolve(true);
-      const timer = setTimeout(() => resolve(false), ms);
-      onSettled = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-    });
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${addr.port}/`,
@@ -351,7 +341,7 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
     close: ({ graceMs = 0 } = {}) =>
       (closing ??= (async () => {
         stopAccepting();
-        if (graceMs > 0 && !(await settled(graceMs))) {
+        if (graceMs > 0 && !(await inFlight.settled(graceMs))) {
           logger.warn({ requests: inFlight.size }, "playground requests still unanswered at shutdown: closing their connections");
         }
         await new Promise<void>((resolve) => {
