@@ -12,7 +12,7 @@ import type { Detection } from "./nms.ts";
 export const DETECTOR_SIZE = 256;
 /**
  * BlazeFace "front" (MediaPipe's short-range model, 128×128 input, same 896-anchor layout at half the
- * strides): about 5× cheaper than the 256 model (1.2 vs 6.6 ms, 1 thread) and as sure of a face that is a
+ * strides): several times cheaper than the 256 model and as sure of a face that is a
  * large part of the picture, so it is tried first on photos too small to need tiles (see FaceAnalyzer).
  */
 export const FRONT_DETECTOR_SIZE = 128;
@@ -135,7 +135,7 @@ export function fillDetectorInput(
   let src = img;
   if (k >= 2 && !view.isTile && m[1] === 0 && m[3] === 0 && !shrunk.has(k)) {
     // A whole-image view used once: average straight into the input (one pass) instead of making a
-    // shrunk copy first (a 512² photo: 0.4 instead of 1.8 ms, most of the quick look's preprocessing).
+    // shrunk copy first (most of the quick look's preprocessing).
     boxSampleToTensor(img, m, view.inputSize ?? DETECTOR_SIZE, out, offset);
     return;
   }
@@ -158,7 +158,7 @@ export function fillDetectorInput(
  * Area sampling for an axis-aligned downscale (`m` = input ← image, no rotation): each input pixel is the
  * mean of the image pixels its footprint covers (rounded to whole pixels), pixels outside the image count
  * as black, as in warpAffineToTensor; written NHWC as v·2/255 − 1. Summed per input pixel: a shared
- * row-sum buffer measured 2.5× slower (Uint32 accumulators leave V8's small-integer fast path).
+ * row-sum buffer was slower (Uint32 accumulators leave V8's small-integer fast path).
  */
 function boxSampleToTensor(img: RgbImage, m: Affine, size: number, out: Float32Array, offset: number): void {
   const { width: w, height: h } = img;

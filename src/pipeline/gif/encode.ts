@@ -34,16 +34,15 @@ export const DEFAULT_GIF_MAX_BYTES = 10 * 1024 * 1024;
 /** Below this no meaningful animation fits; a caller passing less has a bug, not a big image. */
 export const MIN_GIF_MAX_BYTES = 4096;
 /**
- * Squared RGB distance an unchanged pixel may lose against re-writing it. Default ~6 levels per channel
- * (invisible): with the refinement palette (below) on the bench morph −0.44 dB for 12 % fewer bytes than
- * ~4 levels (48), the better trade since the refinement gains +0.65 dB for 4 % more bytes. The budget's
- * lossier step, ~9 levels.
+ * Squared RGB distance an unchanged pixel may lose against re-writing it: ~6 levels per channel by default
+ * (invisible, and fewer bytes than a stricter keep once the refinement palette below restores the quality),
+ * ~9 levels in the budget's lossier step. Bench figures: bench/README.md, "GIF".
  */
 const KEEP_STANDARD = 108;
 const KEEP_LOSSY = 243;
 /**
- * Refinement palette (residualPalette): sample and PNN seed sizes (bench morph: +0.67 dB, +4 % bytes,
- * +40–65 ms CPU), and the fewest poorly served pixels worth a local colour table.
+ * Refinement palette (residualPalette): sample and PNN seed sizes, and the fewest poorly served pixels worth a
+ * local colour table.
  */
 const REFINE_SAMPLE = 1 << 15;
 const REFINE_SEED = 2048;

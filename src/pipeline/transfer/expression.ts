@@ -82,11 +82,10 @@ const LOWER_LID_SHARE = 0.15;
 /**
  * A squint that comes with a smile is mostly the cheek pushing the lower lid up (a laugh's raised cheeks,
  * lower-lid bulge, crow's feet), so undoing it lowers the lower lid this much and the upper lid the rest.
- * The smile is read from the lip corners' lift (inter-ocular units): none up to SMILE_FROM, full at SMILE_FULL
- * (fixtures: grace_hopper 0.016, franck_01829 0.013, franck_02221 0.028; laughing franck_04117 0.089).
- * Only an eye narrower than rest counts: a smiling face with wide eyes (astronaut, 0.109) has nothing to undo
- * in its lower lid. 0.7: the fixtures' own laugh lifts its lower lids 1.5–5× as far as its upper lids drop;
- * at 0.5 a template wearing it moved both lids about equally (a squint from above, not a cheek raise).
+ * The smile is read from the lip corners' lift (inter-ocular units): none up to SMILE_FROM, full at SMILE_FULL.
+ * Only an eye narrower than rest counts: a smiling face with wide eyes has nothing to undo in its lower lid.
+ * Most of it goes to the lower lid because a laugh lifts its lower lids further than its upper lids drop; shared
+ * evenly, a template wearing it squinted from above instead of raising its cheeks.
  */
 const SMILE_LOWER_LID_SHARE = 0.7;
 /**

@@ -36,18 +36,10 @@ import {
  */
 
 /**
- * How much further lids are drawn than the mesh reads them move. The face mesh (even with the attention
- * refinement) follows only part of a lid's motion: lids moved by a known 3–9 px in a photo re-read at about
- * half of it (0.44–0.68 for franck_01829, 0.34–0.77 for franck_04117, 0.27–0.61 for grace_hopper behind
- * glasses; `npm run eval` keeps this table). A reaction's lids are read through the same model, so its
- * lids really moved further than they read. Full compensation on that measurement would be 2; on real
- * photos the model follows somewhat more than on our warps, and at 2 a laughing squint came out visibly
- * more shut than the reaction's (contact sheet), so 1.5. Re-checked once lower lids carried their skin: 1.75
- * and 2 bring the eval to 20/20, but the astronaut's small eyes, closing into franck_04117's smiling squint or
- * grace_hopper's open eyes, become slits beside them; the analysis reads her eyes more open than a person
- * sees them, and the drawing follows the person. 1.6: the lowest gain that reads back within tolerance with a
- * margin (20/20 from 1.55 up; 1.5 left the astronaut ← grace_hopper right eye at 17 %), and side by side with
- * 1.5 the drawn lids differ by under 0.2 px on her 18-px-wide eyes: no visible change.
+ * How much further lids are drawn than the mesh reads them move. The face mesh follows only about half of a
+ * lid's motion, and a reaction's lids are read through the same model, so they really moved further than they
+ * read. Below full compensation (2): small eyes closing into a squint became slits at 2. Evidence: eval/FINDINGS.md,
+ * "Where some constants come from".
  */
 export const LID_GAIN = 1.6;
 
@@ -574,11 +566,9 @@ export const MAX_OPEN_WITH_IRIS = 1.7;
 const MIN_GAP = 0.02;
 
 /**
- * How far below the lower lid (eye widths) the skin follows the lid's motion, fading linearly to nothing.
- * Measured by drawing lower lids moved by ±2–4 px straight into the mesh and analysing the result again:
- * the lid alone is followed at 0.17–0.46 of its motion on the franck faces (0.02–0.28 on grace_hopper behind
- * glasses), the lid with the skin below it over 0.6 eye widths at 0.26–0.60. A lid that slides over skin
- * that stays put does not read as a lid that moved.
+ * How far below the lower lid (eye widths) the skin follows the lid's motion, fading linearly to nothing: a lid
+ * that slides over skin that stays put does not read as a lid that moved (eval/FINDINGS.md, "Where some
+ * constants come from").
  */
 export const UNDER_EYE_DEPTH = 0.6;
 

@@ -191,9 +191,8 @@ export type MouthEdge = "opening" | "closing" | "inPlace";
 
 /**
  * How many feathers of the reaction's own lip edge a swap keeps around its teeth. With one, the swapped lips
- * met the teeth with a margin of their own (a closed mouth's seam, stretched) that read as a wider gap: the
- * eval re-measured every swap into the small astronaut reaction too open, by 11–52 % (0.139–0.190 for 0.125);
- * with two, by 5–38 % (0.131–0.173), and swap's mouthOpen went from 16/20 to 19/20 pairs (three: 18/20).
+ * met the teeth with a margin of their own (a closed mouth's seam, stretched) that read as a wider gap
+ * (eval/FINDINGS.md, "Where some constants come from").
  */
 const IN_PLACE_EDGE = 2;
 
