@@ -29,14 +29,15 @@ export function storeTemplates(store: Store): TemplatePort {
       const data: EnrolledTemplate = { cropPng, cropSize, landmarks, embedding, analysis };
       return { summary, data };
     },
-    async save(owner, name, face, scope) {
+    openSave: (owner) => t.openSave(owner),
+    async save(owner, name, face, scope, opened) {
       if (!isEnrolledTemplate(face.data)) {
         throw new MimicError("INTERNAL", "That face could not be saved because of an internal error. Please try again.", {
           logMessage: "enrol job returned no EnrolledTemplate",
         });
       }
       const rules = await store.moderation.rules(scope.platform, scope.serverId);
-      return t.save(owner, name, face.data, { maxTemplates: rules.maxTemplatesPerUser });
+      return t.save(owner, name, face.data, { maxTemplates: rules.maxTemplatesPerUser, opened });
     },
     remove: (owner, name) => t.remove(owner, name),
     setDefault: async (owner, name) => ({ name: (await t.setDefault(owner, name)).name }),

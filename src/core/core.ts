@@ -300,11 +300,13 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     faceSave: (ctx, input) =>
       guarded(ctx, async () => {
         const name = checkTemplateName(input.name);
+        // Opened before anything slow: a forget-me from here on cancels this save instead of being undone by it.
+        const opened = await templates.openSave(ownerOf(ctx));
         const image = await load(ctx, input.image);
         const gate = await moderation.settings(scopeOf(ctx));
         const { result } = await runJob(ctx, "enrol", { kind: "enrol", image, ...(gate.nsfwFilter ? { nsfwThreshold: gate.nsfwThreshold } : {}) });
         if (result.kind !== "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "render result for enrol" });
-        const saved = await templates.save(ownerOf(ctx), name, result.face, scopeOf(ctx));
+        const saved = await templates.save(ownerOf(ctx), name, result.face, scopeOf(ctx), opened);
         const quality = result.face.qualityNote ? ` (${result.face.qualityNote.replace(/\.$/, "")})` : "";
         return {
           text: `Saved your face “${saved.name}”${quality}.${saved.isDefault ? " It is your default face." : ""} Now try ${hint(ctx.platform, "meme")}.`,

@@ -30,6 +30,9 @@ export interface TemplateSummary {
   createdAt: Date;
 }
 
+/** Opaque: what openSave returned, for the save it began. */
+export type SaveTicket = string;
+
 /** What enrolment produced for one saved face (the store keeps it; the queue consumes it). */
 
 export interface TemplatePort {
@@ -38,8 +41,14 @@ export interface TemplatePort {
   find(owner: Owner, name?: string): Promise<TemplateSummary>;
   /** The template to use, with its data: by name, or the user's default. Throws NOT_FOUND with a helpful message. */
   resolve(owner: Owner, name?: string): Promise<{ summary: TemplateSummary; data: unknown }>;
-  /** Saves a new template; the first one becomes the default. Throws LIMIT_REACHED / BAD_INPUT (name). */
-  save(owner: Owner, name: string, face: EnrolledFace, scope: Scope): Promise<TemplateSummary>;
+  /**
+   * Called as a save command arrives, before its slow work: the ticket `save` must be given. A forget-me after
+   * this makes that save throw CANCELLED (even one racing the save's commit), so nothing of the user comes back;
+   * a save opened after the forget is unaffected.
+   */
+  openSave(owner: Owner): Promise<SaveTicket>;
+  /** Saves a new template; the first one becomes the default. Throws LIMIT_REACHED / BAD_INPUT (name) / CANCELLED (forgotten since opened). */
+  save(owner: Owner, name: string, face: EnrolledFace, scope: Scope, opened: SaveTicket): Promise<TemplateSummary>;
   /** Deletes a template; `name`: as stored. A deleted default's successor (or null: none left) is `newDefault`. */
   remove(owner: Owner, name: string): Promise<{ name: string; newDefault?: string | null }>;
   /** Returns the template's name as stored. */

@@ -6,8 +6,9 @@
  *   await store.close()
  *
  * store.templates (every call is scoped by its owner {platform, userId}; no call reaches another user's faces):
- *   save(owner, name, face: EnrolledTemplate, {maxTemplates?, makeDefault?}) → TemplateSummary
- *       BAD_INPUT (name invalid/taken), LIMIT_REACHED. The first template becomes the default.
+ *   openSave(owner) → ticket     before a save's slow work; a forget-me after it cancels that save
+ *   save(owner, name, face: EnrolledTemplate, {maxTemplates?, makeDefault?, opened?: ticket}) → TemplateSummary
+ *       BAD_INPUT (name invalid/taken), LIMIT_REACHED, CANCELLED (forgotten since opened). The first template becomes the default.
  *   list(owner) → TemplateSummary[]            count(owner) → number
  *   find(owner, name?) → TemplateSummary       (metadata only, for checks before admission) NOT_FOUND
  *   get(owner, name?) → StoredTemplate         (crop PNG, landmarks, embedding, analysis; default when no name) NOT_FOUND

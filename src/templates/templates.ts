@@ -60,14 +60,32 @@ export class TemplateStore {
   ) {}
 
   /**
+   * Starts a save that takes a while (the face is analysed first): returns the id of the owner's user row,
+   * creating it, to be given to `save` as `opened`. Forget-me deletes that row, and ids are never reused
+   * (AUTOINCREMENT, SERIAL), so a save opened before a forget is cancelled and one opened after it is not.
+   */
+  async openSave(owner: Owner): Promise<string> {
+    checkIdentity(owner.platform, owner.userId);
+    return this.exclusive(() =>
+      this.db.$transaction(async (tx) => {
+        const user = await lockUser(tx, owner, true);
+        if (!user) throw new Error("user row vanished inside its own transaction");
+        return String(user.id);
+      }),
+    );
+  }
+
+  /**
    * Saves a new template. The user's first template becomes the default (or any, with makeDefault).
-   * Throws BAD_INPUT (name invalid or taken), LIMIT_REACHED (too many templates).
+   * `opened`: what openSave returned when this save began; the save is then kept only while that user row stands.
+   * Throws BAD_INPUT (name invalid or taken), LIMIT_REACHED (too many templates), CANCELLED (the owner asked to
+   * be forgotten since the save was opened: nothing is written).
    */
   async save(
     owner: Owner,
     rawName: string,
     face: EnrolledTemplate,
-    opts: { maxTemplates?: number | null; makeDefault?: boolean } = {},
+    opts: { maxTemplates?: number | null; makeDefault?: boolean; opened?: string } = {},
   ): Promise<TemplateSummary> {
     checkIdentity(owner.platform, owner.userId);
     const name = normaliseTemplateName(rawName);
@@ -81,9 +99,15 @@ export class TemplateStore {
       embedding: float32ToBytes(face.embedding),
       analysis: JSON.stringify(face.analysis),
     };
+    const opened = opts.opened === undefined ? undefined : openedId(opts.opened);
     return this.exclusive(() =>
       this.db.$transaction(async (tx) => {
-        const user = await lockUser(tx, owner, true);
+        // Checked under the user row's lock, in the transaction that writes: a forget-me deleting the row either
+        // committed first (this finds no row) or waits for this commit and then deletes the new template too.
+        const user = opened === undefined ? await lockUser(tx, owner, true) : await lockOpened(tx, owner, opened);
+        if (!user && opened !== undefined) {
+          throw new MimicError("CANCELLED", "You asked Mimic to forget you while this face was being saved, so it was not kept.", { details: { reason: "forgotten" } });
+        }
         if (!user) throw new Error("user row vanished inside its own transaction");
         const existing = await tx.template.findMany({ where: { userId: user.id }, select: { name: true } });
         if (existing.some((t) => t.name === name)) {
@@ -324,6 +348,22 @@ async function lockUser(tx: Tx, owner: Owner, create: boolean): Promise<{ id: nu
     where: { platform_platformUserId: { platform: owner.platform, platformUserId: owner.userId } },
     select: { id: true, defaultTemplateId: true },
   });
+}
+
+/** The user row a save was opened on (see openSave), locked like lockUser does; null once it was deleted (forget-me). */
+async function lockOpened(tx: Tx, owner: Owner, id: number): Promise<{ id: number; defaultTemplateId: number | null } | null> {
+  const locked = await tx.$executeRaw`UPDATE users SET platform = platform
+    WHERE id = ${id} AND platform = ${owner.platform} AND platform_user_id = ${owner.userId}`;
+  if (locked === 0) return null;
+  return tx.user.findUnique({ where: { id }, select: { id: true, defaultTemplateId: true } });
+}
+
+function openedId(opened: string): number {
+  const id = Number(opened);
+  if (!/^\d+$/.test(opened) || !Number.isSafeInteger(id)) {
+    throw new MimicError("INTERNAL", "That face could not be saved because of an internal error. Please try again.", { logMessage: `not an openSave ticket: ${opened.slice(0, 40)}` });
+  }
+  return id;
 }
 
 function checkEnrolled(face: EnrolledTemplate): void {

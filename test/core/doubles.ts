@@ -52,6 +52,9 @@ const key = (o: Owner) => `${o.platform}:${o.userId}`;
 export function memoryTemplates(): TemplatePort & { usageRecords: Map<string, number> } {
   const byOwner = new Map<string, (TemplateSummary & { data: unknown })[]>();
   const usageRecords = new Map<string, number>();
+  /** Per owner, bumped by forgetUser: a save opened on an older one is cancelled (as the store's user row id). */
+  const generations = new Map<string, number>();
+  const generationOf = (o: Owner) => String(generations.get(key(o)) ?? 0);
   let nextId = 1;
   const listOf = (o: Owner) => byOwner.get(key(o)) ?? [];
   const find = (o: Owner, name: string) => {
@@ -78,7 +81,11 @@ export function memoryTemplates(): TemplatePort & { usageRecords: Map<string, nu
       const { data, ...summary } = t;
       return { summary, data };
     },
-    async save(o, name, face: EnrolledFace) {
+    async openSave(o) {
+      return generationOf(o);
+    },
+    async save(o, name, face: EnrolledFace, _scope, opened) {
+      if (opened !== generationOf(o)) throw new MimicError("CANCELLED", "You asked Mimic to forget you while this face was being saved, so it was not kept.");
       const list = listOf(o);
       if (list.some((t) => t.name.toLowerCase() === name.toLowerCase())) {
         throw new MimicError("BAD_INPUT", `You already have a face named “${name}”.`);
@@ -112,6 +119,7 @@ export function memoryTemplates(): TemplatePort & { usageRecords: Map<string, nu
       byOwner.delete(key(o));
       const usage = usageRecords.get(key(o)) ?? 0;
       usageRecords.delete(key(o));
+      generations.set(key(o), Number(generationOf(o)) + 1);
       return { templates, usageRecords: usage };
     },
   };
