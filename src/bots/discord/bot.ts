@@ -5,6 +5,7 @@ import {
   Events,
   GatewayIntentBits,
   MessageFlags,
+  MessageReferenceType,
   PermissionFlagsBits,
   Routes,
   StickerFormatType,
@@ -18,10 +19,11 @@ import {
   type MessageSnapshot,
   type RepliableInteraction,
 } from "discord.js";
-import type { CommandContext, Core, ImageInput, Reply, SettingKey, TransferMode } from "../../core/index.ts";
+import type { CommandContext, Core, ImageInput, ProgressEvent, Reply, SettingKey, TransferMode } from "../../core/index.ts";
 import { progressReporter, readableFile, untypedMime } from "../../core/index.ts";
 import { logger } from "../../logger.ts";
 import { shuttingDown } from "../../queue/refusals.ts";
+import { memeFromFirstFace, type NumberedPicture } from "../first-face.ts";
 import { createInFlight } from "../in-flight.ts";
 import { COMMAND } from "./commands.ts";
 import { restOptions, type RestTimeouts } from "./rest.ts";
@@ -60,6 +62,9 @@ export interface DiscordBot {
   stop(opts?: { graceMs?: number }): Promise<void>;
 }
 
+/** A reply to another message (a forward is the other kind of reference: its picture is in its snapshots). */
+const isReply = (m: Message) => !!m.reference?.messageId && m.reference.type === MessageReferenceType.Default;
+
 /** Discord's limit for bots without boosts; interactions carry the real one. */
 const DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024;
 
@@ -96,9 +101,20 @@ function firstImage({ candidates, lottie }: MessagePictures): Found {
     candidates.find((a) => readableFile({ mime: a.contentType, name: a.name ?? a.url })) ??
     candidates.find((a) => !!a.contentType && isReactionType(a.contentType)) ??
     candidates.find((a) => untypedMime(a.contentType));
-  if (c) return { image: { kind: "url", url: c.url, declaredSize: c.size, declaredMime: c.contentType ?? undefined, name: c.name } };
+  if (c) return { image: imageOf(c) };
   return lottie ? { lottie: true } : undefined;
 }
+
+/**
+ * The pictures worth trying in turn, numbered by their place in the message: those the core reads (firstImage's
+ * first choice), in order. Where there is none, firstImage's fallback alone, so the core says what is wrong with it.
+ */
+function imagesToTry(pictures: MessagePictures): NumberedPicture[] | Found {
+  const readable = pictures.candidates.flatMap((c, i) => (readableFile({ mime: c.contentType, name: c.name ?? c.url }) ? [{ image: imageOf(c), number: i + 1 }] : []));
+  return readable.length > 0 ? readable : firstImage(pictures);
+}
+
+const imageOf = (c: ImageCandidate): ImageInput => ({ kind: "url", url: c.url, declaredSize: c.size, declaredMime: c.contentType ?? undefined, name: c.name });
 
 /**
  * Embed pictures only through Discord's media proxy (proxy_url): the embed's own url is any third-party
@@ -209,6 +225,11 @@ function uploadFailedReply(err: unknown): string {
 /** A Lottie sticker is an animation described as JSON: no picture to read. */
 export const LOTTIE_STICKER_REPLY =
   "That sticker is a Lottie animation, a format I cannot read. Use a PNG or GIF sticker, a picture or a GIF instead.";
+
+/** "Mimic this" on a message without a picture that replies to one: the reply's picture is meant. */
+export const FROM_REPLIED_NOTE = "(That message has no picture of its own, so I used the one in the message it replies to.)";
+const NO_PICTURE_IN_MESSAGE = "That message has no picture I can use. Pick a message with an image, GIF or sticker.";
+const NO_PICTURE_IN_REPLY = "That message has no picture I can use, and neither has the message it replies to. Pick a message with an image, GIF or sticker.";
 
 const NO_IMAGE: Reply = {
   text: "I need a reaction image: attach one to the command, or right-click (long-press) a message with a picture → Apps → “Mimic this”.",
@@ -391,12 +412,42 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     }
   }
 
+  /**
+   * The pictures of the message `m` replies to. Discord sends that message along with a reply (discord.js caches
+   * it); where it did not, it is fetched. Undefined when `m` is no reply or the message cannot be read (deleted).
+   */
+  async function repliedToPictures(m: Message): Promise<MessagePictures | undefined> {
+    const ref = m.reference;
+    if (!isReply(m) || !ref?.messageId) return undefined;
+    const sent = m.channel?.messages.cache.get(ref.messageId);
+    if (sent) return picturesOfMessage(sent);
+    try {
+      return picturesOfApiMessage((await client.rest.get(Routes.channelMessage(ref.channelId ?? m.channelId, ref.messageId))) as APIMessage, stickerUrl);
+    } catch (err) {
+      logger.debug({ err, messageId: ref.messageId }, "could not read the message a reply answers");
+      return undefined;
+    }
+  }
+
   async function onMessageContext(i: MessageContextMenuCommandInteraction) {
     return runRender(i, "mimic-this", async (ctx) => {
-      const found = firstImage(picturesOfMessage(i.targetMessage));
-      if (!found) return { ...NO_IMAGE, text: "That message has no picture I can use. Pick a message with an image, GIF or sticker." };
-      if (!("image" in found)) return { ...NO_IMAGE, text: LOTTIE_STICKER_REPLY };
-      return core.meme(ctx, { image: found.image });
+      let toTry = imagesToTry(picturesOfMessage(i.targetMessage));
+      let viaReply = false;
+      if (!toTry) {
+        // A text reply to a picture ("this one 😂"): the picture is what the user means.
+        const replied = await repliedToPictures(i.targetMessage);
+        if (replied) {
+          toTry = imagesToTry(replied);
+          viaReply = true;
+        }
+        if (!toTry) return { ...NO_IMAGE, text: isReply(i.targetMessage) ? NO_PICTURE_IN_REPLY : NO_PICTURE_IN_MESSAGE };
+      }
+      if (!Array.isArray(toTry) && !("image" in toTry)) return { ...NO_IMAGE, text: LOTTIE_STICKER_REPLY };
+      const pictures = Array.isArray(toTry) ? toTry : [{ image: toTry.image, number: 1 }];
+      // A faceless try is followed by the next one or by the final answer: its "did not work" is not shown.
+      const tries = pictures.length > 1 ? { ...ctx, progress: (e: ProgressEvent) => void (e.type !== "failed" && ctx.progress?.(e)) } : ctx;
+      const reply = await memeFromFirstFace(pictures, (image) => core.meme(tries, { image }));
+      return viaReply ? { ...reply, text: `${reply.text} ${FROM_REPLIED_NOTE}` } : reply;
     });
   }
 

@@ -33,7 +33,8 @@ export interface TelegramBot {
   start(): Promise<void>;
   /**
    * Stops taking work: polling stops (Telegram keeps the updates not yet taken for the next start) and the
-   * updates already taken finish their handling; work they started (renders, saves) goes on. Resolves once
+   * updates already taken finish their handling; work they started (renders, saves) goes on, and so does
+   * confirming the updates taken to Telegram (bounded by STOP_CONFIRM_MS; settled() waits for it). Resolves once
    * polling has ended. Idempotent.
    */
   stopIntake(): Promise<void>;
@@ -65,6 +66,13 @@ export const NO_PICTURE_RIGHTS_REPLY =
   "Your meme was made, but this chat does not let me send pictures. A group admin can allow me to send photos and videos here.";
 export const floodReply = (seconds: number | undefined) =>
   `Your meme was made, but Telegram is limiting how fast I may post here (flood control). Please try again${seconds ? ` in ${seconds} s` : " in a little while"}.`;
+
+/**
+ * How long shutdown waits for grammY's last getUpdates, the one confirming the updates taken (grammY gives it no
+ * limit short of its own request timeout, far beyond Mimic's shutdown). Below REPLY_GRACE_MS (src/app.ts): the
+ * confirmation runs beside the queue's drain and ends within the replies' grace.
+ */
+export const STOP_CONFIRM_MS = 3_000;
 
 /** Telegram's flood control (429): retry a call at most this often, and only when it asks to wait at most this long. */
 export const FLOOD_RETRIES = 2;
@@ -133,6 +141,14 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   const bot = new Bot(opts.token, { client: { apiRoot }, botInfo: opts.botInfo });
   const inFlight = createInFlight((err) => logger.error({ err }, "telegram task failed"));
   let accepting = true;
+  /** Set once intake stops: ends the getUpdates grammY sends then (see STOP_CONFIRM_MS) if Telegram does not answer. */
+  let confirmDeadline: AbortSignal | undefined;
+
+  // Only that confirmation comes without a signal (polling's own calls carry grammY's, which stop() aborts).
+  // grammY's types name its polyfill's signal; it only listens for "abort", which a standard one sends.
+  bot.api.config.use((prev, method, payload, signal) =>
+    prev(method, payload, method === "getUpdates" && !signal && confirmDeadline ? (confirmDeadline as unknown as typeof signal) : signal),
+  );
 
   // Flood control (429, common in busy groups): wait as Telegram asks and try again, a little and briefly;
   // beyond that the call fails and the user is told (uploadFailedReply). getUpdates has grammY's own back-off.
@@ -489,11 +505,19 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   const stopIntake = () =>
     (intakeStopped ??= (async () => {
       accepting = false;
-      try {
-        if (bot.isRunning()) await bot.stop();
-      } finally {
-        await running;
+      if (bot.isRunning()) {
+        confirmDeadline = AbortSignal.timeout(STOP_CONFIRM_MS);
+        // Polling ends at once; grammY's confirmation of the updates taken goes on as work in flight (settled()
+        // waits for it), so it never adds to the drain. Giving up on it loses no update: Telegram forgets an
+        // update only once a getUpdates names a later offset, so unconfirmed ones (those handled here included)
+        // go to the next start again.
+        inFlight.track(
+          bot.stop().catch((err: unknown) =>
+            logger.warn({ err }, "telegram: could not confirm the updates taken before shutdown; the next start gets them again (some may be answered twice)"),
+          ),
+        );
       }
+      await running;
     })());
   return {
     bot,
