@@ -32,15 +32,13 @@ export interface App {
   /** Readiness checks for /readyz (only when OPS_PORT is set). */
   readonly readiness?: Record<string, () => Promise<void>>;
   /**
-   * Closes the queue (letting running and queued jobs finish for `drainMs`; the rest are refused as
-   * "restarting"), then awaits `beforeStore` (adapters still answering the requests whose jobs just
-   * settled: those replies may read or write the store), then closes the store.
+   * Closes the queue (letting running and queued jobs finish for `drainMs`, by default SHUTDOWN_DRAIN_MS; the
+   * rest are refused as "restarting"), then awaits `beforeStore` (adapters still answering the requests whose
+   * jobs just settled: those replies may read or write the store), then closes the store.
    */
   close(opts?: { drainMs?: number; beforeStore?: () => Promise<void> }): Promise<void>;
 }
 
-/** How long the queue lets jobs finish when Mimic stops (the bots and the playground alike). */
-export const SHUTDOWN_DRAIN_MS = 10_000;
 /**
  * After the drain, how long the playground and the bots may take to deliver the replies of the requests
  * whose jobs have settled (finished, or refused as "restarting"), before the store closes.
@@ -90,7 +88,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     core,
     metrics,
     readiness,
-    async close({ drainMs = SHUTDOWN_DRAIN_MS, beforeStore } = {}) {
+    async close({ drainMs = config.SHUTDOWN_DRAIN_MS, beforeStore } = {}) {
       if (closed) return;
       closed = true;
       try {

@@ -1,6 +1,7 @@
 import os from "node:os";
 import { z } from "zod";
 import { MimicError } from "./errors.ts";
+import { redactUrl } from "./redact-url.ts";
 import { DEFAULT_INFERENCE_THREADS, DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_INPUT_PIXELS } from "./pipeline/settings.ts";
 
 /**
@@ -14,6 +15,22 @@ const int = (def: number, min: number, max: number) =>
   z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(def));
 const num = (def: number, min: number, max: number) =>
   z.preprocess(emptyToUndefined, z.coerce.number().min(min).max(max).default(def));
+/** Whole milliseconds in [0, max], or `off`/`never` (any case) for no limit at all: Infinity. */
+const msOrOff = (def: number, max: number) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined) return def;
+        const s = v.trim().toLowerCase();
+        if (s === "off" || s === "never") return Infinity;
+        if (/^\d+$/.test(s) && Number(s) <= max) return Number(s);
+        ctx.addIssue({ code: "custom", message: `must be a whole number of milliseconds from 0 to ${max}, or "off"` });
+        return z.NEVER;
+      }),
+  );
 
 export const configSchema = z.object({
   // --- general
@@ -48,6 +65,11 @@ export const configSchema = z.object({
   QUEUE_RESULT_TTL_S: int(600, 10, 86_400),
   QUEUE_MAX_PAYLOAD_BYTES: int(32 * 1024 * 1024, 1_024, 512 * 1024 * 1024),
   QUEUE_STALL_MS: int(30_000, 500, 600_000),
+  /**
+   * Redis mode: how long after the last worker was seen requests are still taken (a worker restarting comes
+   * back within it); past it they are refused as no_workers. `off`: they wait for a worker (workers scaled to zero).
+   */
+  QUEUE_NO_WORKER_GRACE_MS: msOrOff(30_000, 86_400_000),
   // --- generator (optional LivePortrait backend; owner-supplied ONNX files, see README "Generator backend")
   MIMIC_GENERATOR: z.preprocess(emptyToUndefined, z.enum(["mesh", "liveportrait"]).default("mesh")),
   /** Folder holding FaceFusion's live_portrait_*.onnx files; unset = <DATA_DIR>/liveportrait. */
@@ -71,6 +93,9 @@ export const configSchema = z.object({
   PLAYGROUND_PORT: int(8787, 0, 65_535),
   /** Seconds between two generations of the playground's one local user; 0 = none. */
   PLAYGROUND_COOLDOWN_SECONDS: int(0, 0, 86_400),
+  // --- stopping (SIGTERM/SIGINT)
+  /** How long running and queued jobs may finish before the rest are told Mimic is restarting. */
+  SHUTDOWN_DRAIN_MS: int(10_000, 0, 3_600_000),
   // --- ops (health, readiness, Prometheus metrics): off unless OPS_PORT is set
   OPS_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65_535).optional()),
   OPS_HOST: z.preprocess(emptyToUndefined, z.string().default("127.0.0.1")),
@@ -104,7 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       const value = env[key];
       const where = fromFile.has(key) && env.MIMIC_ENV_FILE ? ` in ${env.MIMIC_ENV_FILE}` : "";
       // Never a secret in a message that may reach a log: tokens hidden, a URL's password masked.
-      const shown = value === undefined ? undefined : /TOKEN|SECRET|PASSWORD/.test(key) ? "(hidden)" : value.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+      const shown = value === undefined ? undefined : /TOKEN|SECRET|PASSWORD/.test(key) ? "(hidden)" : redactUrl(value);
       return `${i.path.join(".")}${shown === undefined ? "" : `=${JSON.stringify(shown.length > 60 ? `${shown.slice(0, 60)}…` : shown)}`}${where}: ${i.message}`;
     });
     throw new MimicError("CONFIG", `Invalid configuration: ${problems.join("; ")}`);

@@ -60,6 +60,7 @@ export function createQueue(config: Config, deps: { handlers?: string | URL } = 
       prefix: config.QUEUE_PREFIX,
       resultTtlSeconds: config.QUEUE_RESULT_TTL_S,
       maxPayloadBytes: config.QUEUE_MAX_PAYLOAD_BYTES,
+      noWorkerGraceMs: config.QUEUE_NO_WORKER_GRACE_MS,
     }));
   }
   return withGenerator(config, createLocalQueue(opts));

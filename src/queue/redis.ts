@@ -19,6 +19,7 @@ import { Queue, WaitingError, Worker as BullWorker, type Job as BullJob } from "
 import { Redis } from "ioredis";
 import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
+import { redactUrl } from "../redact-url.ts";
 import { costInQuanta } from "./fair-scheduler.ts";
 import {
   CHEAP_FIRST_PRIORITY,
@@ -53,7 +54,8 @@ export interface RedisQueueOptions extends QueueOptions {
    * With no live worker (no unexpired heartbeat in P:workers), how long after the last one was seen new jobs
    * are still taken and waiting jobs keep waiting: a worker restarting comes back within it. Past it, new jobs
    * are refused at once and waiting ones are refused ("No Mimic worker is running"), and readiness fails.
-   * Default 30 s. `Infinity`: jobs wait for a worker to come (up to maxWaitMs), as with workers scaled to zero.
+   * Default 30 s (QUEUE_NO_WORKER_GRACE_MS). `Infinity` (`off`): jobs wait for a worker to come (up to
+   * maxWaitMs), as with workers scaled to zero and started on queue depth; readiness then passes without one.
    */
   noWorkerGraceMs?: number;
 }
@@ -104,17 +106,6 @@ const REACH_TIMEOUT_MS = 10_000;
 /** The longest one Redis step of closing waits (a cancel, the ticket queues' close, QUIT). */
 const CLOSE_STEP_MS = 2000;
 
-/** The URL as a log or a message may show it: no password. */
-function shownUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return "QUEUE_URL";
-  }
-}
-
 /**
  * Start-up's check that Redis answers at `url` (one connection, one PING, no retries): a bot or worker that
  * started without it would print "running" and then leave every request unanswered.
@@ -131,7 +122,7 @@ export async function checkRedisReachable(url: string, timeoutMs = REACH_TIMEOUT
     const why = (socketError ?? (cause instanceof Error ? cause : new Error(String(cause)))).message.replace(/\.$/, "");
     throw new MimicError(
       "CONFIG",
-      `Could not reach Redis at ${shownUrl(url)} (QUEUE_URL): ${why}. Start Redis, correct QUEUE_URL, or leave it unset to run the queue in this process.`,
+      `Could not reach Redis at ${redactUrl(url)} (QUEUE_URL): ${why}. Start Redis, correct QUEUE_URL, or leave it unset to run the queue in this process.`,
       { cause },
     );
   } finally {
@@ -391,9 +382,9 @@ export function createRedisQueue(
           ? "requests wait for one"
           : noWorkerFor(w)
             ? "requests are refused until one starts"
-            : `requests are refused if none is back within ${Math.round(noWorkerGraceMs / 1000)} s`;
+            : `requests are refused if none is back within ${noWorkerGraceMs < 1000 ? `${noWorkerGraceMs} ms` : `${Math.round(noWorkerGraceMs / 1000)} s`}`;
         logger.warn(
-          { prefix: P, url: shownUrl(opts.url) },
+          { prefix: P, url: redactUrl(opts.url) },
           workersSaid === undefined
             ? `no mimic worker is running for queue prefix "${P}" (QUEUE_PREFIX): ${then}. Start \`mimic worker\` with the same QUEUE_URL and QUEUE_PREFIX as the bots.`
             : `the last mimic worker for queue prefix "${P}" (QUEUE_PREFIX) stopped: ${then}.`,

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApp, startApp, type App, type RunningApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
@@ -21,11 +22,15 @@ import { FakeTelegram, uploadedFile, type RecordedCall } from "../helpers/fake-t
  * settled, then the store closes. The real app (startApp) with the real discord.js client and grammY bot
  * against the fakes, the real store and queue, and handlers whose jobs wait at gates the test opens
  * (gated-handlers.ts): no step depends on how fast anything runs. A job whose gate stays closed runs until
- * the drain ends (about 10 s), so each test takes that long.
+ * the drain ends, so the tests that have one run with a short SHUTDOWN_DRAIN_MS; where something must happen
+ * before the drain ends, the drain starts only once it has (drainAfter).
  */
 const GATED_HANDLERS = new URL("./gated-handlers.ts", import.meta.url);
 const RESTARTING = "Mimic is restarting. Please try again in a minute.";
-/** Drain (10 s) + starting the app and its worker on a busy 2-core machine. */
+/** SHUTDOWN_DRAIN_MS of the tests that wait the drain out. */
+const SHORT_DRAIN_MS = 1000;
+const SHORT_DRAIN = { SHUTDOWN_DRAIN_MS: String(SHORT_DRAIN_MS) };
+/** Starting the app and its worker on a busy 2-core machine, plus a drain. */
 const TEST_TIMEOUT_MS = 120_000;
 
 let dir: string;
@@ -101,6 +106,29 @@ function queueClosed(r: RunningApp): Promise<void> {
   });
 }
 
+/**
+ * The queue's drain starts only once `until` has resolved (an event the test must see before the drain ends,
+ * which a short drain would otherwise race); records the drain the app asked for and how long it lasted.
+ */
+function drainAfter(r: RunningApp, until: Promise<unknown> = Promise.resolve()): { drainMs?: number; tookMs?: number } {
+  const seen: { drainMs?: number; tookMs?: number } = {};
+  // A wait that fails (the test's own timeout) must not keep the queue open: the test fails on what it checks.
+  const held = until.catch(() => undefined);
+  const queue = r.app.queue;
+  const close = queue.close.bind(queue);
+  queue.close = async (opts) => {
+    await held;
+    seen.drainMs = opts?.drainMs;
+    const t0 = performance.now();
+    try {
+      await close(opts);
+    } finally {
+      seen.tookMs = performance.now() - t0;
+    }
+  };
+  return seen;
+}
+
 /** What `probe` returns at the moment the store begins to close (`closing` is false until then). */
 function atStoreClose<T>(r: RunningApp, probe: () => T): { closing: boolean; seen?: T } {
   const at: { closing: boolean; seen?: T } = { closing: false };
@@ -124,10 +152,10 @@ describe("Discord: stopping Mimic answers the interactions in flight", () => {
   const CAROL: FakeUser = { id: "100000000000000033", username: "carol" };
   const DAVE: FakeUser = { id: "100000000000000044", username: "dave" };
 
-  async function startDiscord(): Promise<{ r: RunningApp; fake: FakeDiscord }> {
+  async function startDiscord(env: Record<string, string> = {}): Promise<{ r: RunningApp; fake: FakeDiscord }> {
     const fake = await FakeDiscord.start();
     cleanups.push(() => fake.close());
-    const r = await start({ DISCORD_TOKEN: fake.token, DISCORD_API_ROOT: fake.base });
+    const r = await start({ DISCORD_TOKEN: fake.token, DISCORD_API_ROOT: fake.base, ...env });
     return { r, fake };
   }
 
@@ -181,7 +209,7 @@ describe("Discord: stopping Mimic answers the interactions in flight", () => {
   }, TEST_TIMEOUT_MS);
 
   it("jobs the drain cannot finish are told Mimic is restarting and their uses given back; an interaction after stop() began is answered at once", async () => {
-    const { r, fake } = await startDiscord();
+    const { r, fake } = await startDiscord(SHORT_DRAIN);
     for (const u of [ALICE, BOB, CAROL]) await withFace(r, "discord", u.id);
     // One worker: `a` runs, `b` and `c` wait behind it; no gate is ever opened.
     const a = meme(fake, ALICE, "a");
@@ -190,10 +218,13 @@ describe("Discord: stopping Mimic answers the interactions in flight", () => {
     const c = meme(fake, CAROL, "c");
     await waiting(r, 2);
     const atClose = atStoreClose(r, () => [a, b, c].map(({ token }) => answerOf(fake, token)));
+    // The late interaction is answered while Mimic stops, however short the drain.
+    let lateSeen!: () => void;
+    drainAfter(r, new Promise<void>((res) => (lateSeen = res)));
 
     const stopped = r.stop();
     const late = fake.slash(DAVE, "face", [sub("list")]);
-    const refused = await fake.waitFor((call) => call.path.includes(`/${late.token}/callback`));
+    const refused = await fake.waitFor((call) => call.path.includes(`/${late.token}/callback`)).finally(lateSeen);
     expect(refused.json).toMatchObject({ type: 4, data: { content: RESTARTING, flags: EPHEMERAL } });
     await stopped;
 
@@ -219,10 +250,10 @@ describe("Telegram: stopping Mimic answers the commands in flight, within the dr
   const GROUP = { id: -100777, type: "supergroup" as const, title: "Memes" };
   const user = (n: number) => ({ id: 500 + n, is_bot: false as const, first_name: `U${n}` });
 
-  async function startTelegram(): Promise<{ r: RunningApp; fake: FakeTelegram }> {
+  async function startTelegram(env: Record<string, string> = {}): Promise<{ r: RunningApp; fake: FakeTelegram }> {
     const fake = await FakeTelegram.start();
     cleanups.push(() => fake.close());
-    const r = await start({ TELEGRAM_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.apiRoot });
+    const r = await start({ TELEGRAM_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.apiRoot, ...env });
     return { r, fake };
   }
 
@@ -239,7 +270,7 @@ describe("Telegram: stopping Mimic answers the commands in flight, within the dr
     );
 
   it("a meme running when stop() is called is sent before the store closes and stop() resolves, with its audit record and use; one queued behind it is told Mimic is restarting", async () => {
-    const { r, fake } = await startTelegram();
+    const { r, fake } = await startTelegram(SHORT_DRAIN);
     const [alice, bob] = [user(1), user(2)];
     for (const u of [alice, bob]) await withFace(r, "telegram", String(u.id));
     const a = meme(fake, alice, "a");
@@ -248,6 +279,8 @@ describe("Telegram: stopping Mimic answers the commands in flight, within the dr
     await started("a");
     b = meme(fake, bob, "b");
     await waiting(r, 1);
+    // `a` is answered before the (short) drain starts: the drain cannot cut it short.
+    drainAfter(r, fake.waitFor((c) => c === answerTo(fake, a), 60_000));
 
     const stopped = r.stop();
     open("a");
@@ -274,8 +307,8 @@ describe("Telegram: stopping Mimic answers the commands in flight, within the dr
     expect(await usedToday(app, "telegram", String(bob.id), String(GROUP.id))).toBe(0);
   }, TEST_TIMEOUT_MS);
 
-  it("with many jobs queued, stop() resolves once the drain ends while every gate is still closed, and each command is told Mimic is restarting", async () => {
-    const { r, fake } = await startTelegram();
+  it("with many jobs queued, stop() resolves once the configured drain (SHUTDOWN_DRAIN_MS) ends while every gate is still closed, and each command is told Mimic is restarting", async () => {
+    const { r, fake } = await startTelegram(SHORT_DRAIN);
     const users = [1, 2, 3, 4, 5, 6].map(user);
     for (const u of users) await withFace(r, "telegram", String(u.id));
     const held = [meme(fake, users[0], "a")];
@@ -284,7 +317,11 @@ describe("Telegram: stopping Mimic answers the commands in flight, within the dr
     await waiting(r, 5);
 
     // No gate is opened: the running job and the five behind it would each wait for ever.
+    const drain = drainAfter(r);
     await r.stop();
+    // The configured drain, not the default 10 s, and waited out in full.
+    expect(drain.drainMs).toBe(SHORT_DRAIN_MS);
+    expect(drain.tookMs).toBeGreaterThanOrEqual(SHORT_DRAIN_MS - 5);
 
     for (const g of ["a", "q1", "q2", "q3", "q4", "q5"]) expect(existsSync(join(gates, `${g}.open`))).toBe(false);
     for (const m of held) {

@@ -13,7 +13,8 @@ import { FACE_JPG, REACTION_LAUGH_JPG } from "../core/images.ts";
 /**
  * Stopping Mimic (SIGTERM/SIGINT → RunningApp.stop) while the playground has work in flight: the real app
  * (startApp), the real HTTP server, store and queue, with handlers whose jobs wait at gates the test opens
- * (gated-handlers.ts), so no step depends on how fast anything runs.
+ * (gated-handlers.ts), so no step depends on how fast anything runs. The test whose held jobs wait the drain
+ * out runs with a short SHUTDOWN_DRAIN_MS, its drain starting once the job it lets finish has answered.
  */
 const GATED_HANDLERS = new URL("./gated-handlers.ts", import.meta.url);
 const headers = { "X-Mimic": "1" };
@@ -38,11 +39,23 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function start(): Promise<RunningApp> {
-  const config = loadConfig({ DATA_DIR: join(dir, "data"), PLAYGROUND_PORT: "0", QUEUE_WORKERS: "1", QUEUE_PER_USER: "5", LOG_LEVEL: "silent" });
+async function start(env: Record<string, string> = {}): Promise<RunningApp> {
+  const config = loadConfig({ DATA_DIR: join(dir, "data"), PLAYGROUND_PORT: "0", QUEUE_WORKERS: "1", QUEUE_PER_USER: "5", LOG_LEVEL: "silent", ...env });
   const running = await startApp(config, { handlers: GATED_HANDLERS, onFatal: () => {} });
   apps.push(running);
   return running;
+}
+
+/** The queue's drain starts only once `until` has resolved, so a short drain cannot race what the test waits for first. */
+function drainAfter(r: RunningApp, until: Promise<unknown>): void {
+  // A wait that fails must not keep the queue open: the test fails on what it checks.
+  const held = until.catch(() => undefined);
+  const queue = r.app.queue;
+  const close = queue.close.bind(queue);
+  queue.close = async (opts) => {
+    await held;
+    await close(opts);
+  };
 }
 
 const url = (r: RunningApp, path: string) => new URL(path, r.playground!.url);
@@ -134,7 +147,7 @@ describe("playground: stopping Mimic answers the requests in flight", () => {
   }, 120_000);
 
   it("a running meme gets its result; jobs the drain cannot finish get the queue's shutting-down reply; no stream ends without a reply", async () => {
-    const r = await start();
+    const r = await start({ SHUTDOWN_DRAIN_MS: "1000" });
     await withFace(r);
     // One worker: `a` runs, `b` and `c` wait behind it.
     const a = await meme(r, "a");
@@ -143,9 +156,11 @@ describe("playground: stopping Mimic answers the requests in flight", () => {
     await b.until(event("queued"));
     const c = await meme(r, "c");
     await c.until(event("queued"));
+    drainAfter(r, a.until((l) => l.type === "reply"));
 
     const stopped = r.stop();
-    // `a` may finish; `b` and `c` never may: one of them runs until the drain ends, the other waits until then.
+    // `a` finishes (the drain starts once it has answered); `b` and `c` never may: one of them runs until the
+    // drain ends, the other waits until then.
     open("a");
 
     const reply = (lines: Record<string, unknown>[]) => {

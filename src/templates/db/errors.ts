@@ -6,6 +6,7 @@
 import { statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { MimicError } from "../../errors.ts";
+import { redactUrl } from "../../redact-url.ts";
 import type { DatabaseTarget } from "./url.ts";
 
 /** The SQLite result code (SQLITE_FULL, SQLITE_READONLY_DBMOVED, …) of a better-sqlite3 or Prisma error, or of one of its causes. */
@@ -61,17 +62,10 @@ export function sqliteStartupError(e: unknown, path: string): unknown {
   return e;
 }
 
-/** The connection string as a message may show it: the password masked. */
-function shownUrl(target: Extract<DatabaseTarget, { dialect: "postgres" }>): string {
-  const u = new URL(target.connectionString);
-  if (u.password) u.password = "***";
-  return u.toString();
-}
-
 /** Start-up's reading of a failed connection to PostgreSQL: always a CONFIG error naming DATABASE_URL (password masked). */
 export function postgresConnectError(e: unknown, target: Extract<DatabaseTarget, { dialect: "postgres" }>): MimicError {
   const err = e as { code?: unknown; message?: unknown };
-  const shown = shownUrl(target);
+  const shown = redactUrl(target.connectionString);
   if (err.code === "3D000") {
     // PostgreSQL's default database is the user's name.
     const u = new URL(target.connectionString);

@@ -1,5 +1,6 @@
 import { isAbsolute, join, resolve } from "node:path";
 import { MimicError } from "../../errors.ts";
+import { redactUrl } from "../../redact-url.ts";
 
 /** Where the store lives, resolved from DATABASE_URL (or the embedded default in DATA_DIR). */
 export type DatabaseTarget =
@@ -31,7 +32,7 @@ export function resolveDatabaseTarget(url: string | undefined, dataDir = "./data
   }
   // Without "file:", only what reads as a path is one: "garbage" would silently become a database file of that name.
   if (!raw.startsWith("file:") && !/[/\\]|\.(db|sqlite3?)$/i.test(raw)) {
-    throw new MimicError("CONFIG", `DATABASE_URL must be file:… (SQLite) or postgresql://…, got "${raw.slice(0, 40)}"`);
+    throw new MimicError("CONFIG", `DATABASE_URL must be file:… (SQLite) or postgresql://…, got "${redactUrl(raw).slice(0, 40)}"`);
   }
   const bare = raw.startsWith("file:") ? raw.slice("file:".length).replace(/^\/\/(?=\/)/, "") : raw;
   if (bare === "" || bare.includes(":memory:")) {
@@ -41,10 +42,9 @@ export function resolveDatabaseTarget(url: string | undefined, dataDir = "./data
   return { dialect: "sqlite", url: `file:${path}`, path };
 }
 
-/** Safe to log: the password is masked. */
+/** Safe to log: host, database and schema only (no user, no password). */
 export function describeTarget(t: DatabaseTarget): string {
   if (t.dialect === "sqlite") return `sqlite ${t.path}`;
   const u = new URL(t.connectionString);
-  if (u.password) u.password = "***";
   return `postgres ${u.host}${u.pathname} schema ${t.schema}`;
 }
