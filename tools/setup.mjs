@@ -116,9 +116,64 @@ const readStamp = () => {
 // Written by rename: a checkout whose node_modules is a hard-linked copy must not rewrite the original's stamp.
 const writeStamp = (s) => {
   mkdirSync(dirname(stampFile), { recursive: true });
-  writeFileSync(`${stampFile}.tmp`, JSON.stringify(s));
-  renameSync(`${stampFile}.tmp`, stampFile);
+  writeFileSync(`${stampFile}.${process.pid}.tmp`, JSON.stringify(s));
+  renameSync(`${stampFile}.${process.pid}.tmp`, stampFile);
 };
+
+/**
+ * One generate-and-compile at a time per checkout: two test runs started together both compiled into the same
+ * folder and one failed (EEXIST, ENOTEMPTY). The lock is a folder (mkdir is atomic) holding its owner's pid; a
+ * lock whose owner has died is taken over.
+ */
+function withSetupLock(fn) {
+  const lock = join(root, "node_modules", ".cache", "mimic-setup.lock");
+  mkdirSync(dirname(lock), { recursive: true });
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + 10 * 60_000;
+  let waited = false;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, "pid"), String(process.pid));
+      break;
+    } catch (err) {
+      if (err.code !== "EEXIST") throw err;
+      if (!lockHeld(lock)) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) fail(`another set-up has held ${lock} for 10 minutes`, "Stop the other `npm test` / `npm start`, or remove that folder.");
+      if (!waited) say("waiting for another set-up in this checkout (a test run started beside this one)…");
+      waited = true;
+      Atomics.wait(nap, 0, 0, 200);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/** Whether the lock's owner still runs (a lock seconds old may not have its pid written yet). */
+function lockHeld(lock) {
+  let pid;
+  try {
+    pid = Number(readFileSync(join(lock, "pid"), "utf8"));
+  } catch {
+    try {
+      return Date.now() - statSync(lock).mtimeMs < 10_000;
+    } catch {
+      return false;
+    }
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === "EPERM";
+  }
+}
 
 // `--build-only` (vitest's global set-up): regenerate the database clients and recompile dist/ when their
 // inputs changed, never install.
@@ -139,22 +194,26 @@ if (buildOnly) {
 if (firstRun) checkNative();
 writeStamp(stamp);
 
-const genHash = hashPaths(["prisma", "package-lock.json", "tools/db"]);
-if (stamp.gen !== genHash || !existsSync(join(root, "src", "generated"))) {
-  const t0 = Date.now();
-  say("generating the database clients (Prisma, SQLite and PostgreSQL; about 10 s)…");
-  run("npm", ["run", "--silent", "db:generate"]);
-  say(`database clients ready (${elapsed(t0)}); migrations apply when Mimic starts.`);
-  stamp = { ...stamp, gen: genHash };
-  writeStamp(stamp);
-}
+withSetupLock(() => {
+  // Another run may have done the work while this one waited.
+  stamp = readStamp();
+  const genHash = hashPaths(["prisma", "package-lock.json", "tools/db"]);
+  if (stamp.gen !== genHash || !existsSync(join(root, "src", "generated"))) {
+    const t0 = Date.now();
+    say("generating the database clients (Prisma, SQLite and PostgreSQL; about 10 s)…");
+    run("npm", ["run", "--silent", "db:generate"]);
+    say(`database clients ready (${elapsed(t0)}); migrations apply when Mimic starts.`);
+    stamp = { ...stamp, gen: genHash };
+    writeStamp(stamp);
+  }
 
-const buildHash = hashPaths(["src", "tsconfig.json", "tsconfig.build.json", "package-lock.json"]);
-if (stamp.build !== buildHash || !existsSync(join(dist, "src", "cli", "index.js"))) {
-  build();
-  stamp = { ...stamp, build: buildHash };
-  writeStamp(stamp);
-}
+  const buildHash = hashPaths(["src", "tsconfig.json", "tsconfig.build.json", "package-lock.json"]);
+  if (stamp.build !== buildHash || !existsSync(join(dist, "src", "cli", "index.js"))) {
+    build();
+    stamp = { ...stamp, build: buildHash };
+    writeStamp(stamp);
+  }
+});
 
 if (firstRun) {
   say(`done in ${elapsed(started)}. Models are bundled in models/ and load when Mimic starts.`);
