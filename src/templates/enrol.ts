@@ -83,7 +83,7 @@ export function assessEnrolment(analysis: Pick<FaceAnalysis, "faces">, rules: En
   if (size < rules.minFaceSizePx) {
     return refuse(
       "FACE_UNUSABLE",
-      `face too small: at least ${rules.minFaceSizePx} px (this one is ${size} px). Send a closer or higher-resolution photo.`,
+      `Not saved: the face is too small (${size} px across, at least ${rules.minFaceSizePx} px needed). Send a closer or higher-resolution photo.`,
       { faceSizePx: size },
     );
   }
@@ -92,21 +92,21 @@ export function assessEnrolment(analysis: Pick<FaceAnalysis, "faces">, rules: En
   }
   const { yaw, pitch, roll } = face.pose;
   if (Math.abs(yaw) > rules.maxYawDeg) {
-    return refuse("FACE_UNUSABLE", `turn to face the camera: your head is turned ${Math.round(Math.abs(yaw))}° to the side (at most ${rules.maxYawDeg}°).`, { yaw });
+    return refuse("FACE_UNUSABLE", `Not saved: your head is turned ${Math.round(Math.abs(yaw))}° to the side (at most ${rules.maxYawDeg}°). Use a photo where you face the camera.`, { yaw });
   }
   if (Math.abs(pitch) > rules.maxPitchDeg) {
     const way = pitch > 0 ? "up" : "down";
-    return refuse("FACE_UNUSABLE", `look straight into the camera: your head is tilted ${Math.round(Math.abs(pitch))}° ${way} (at most ${rules.maxPitchDeg}°).`, { pitch });
+    return refuse("FACE_UNUSABLE", `Not saved: your head is tilted ${Math.round(Math.abs(pitch))}° ${way} (at most ${rules.maxPitchDeg}°). Use a photo where you look straight into the camera.`, { pitch });
   }
   if (Math.abs(roll) > rules.maxRollDeg) {
-    return refuse("FACE_UNUSABLE", `hold your head upright: it is tilted ${Math.round(Math.abs(roll))}° sideways (at most ${rules.maxRollDeg}°).`, { roll });
+    return refuse("FACE_UNUSABLE", `Not saved: your head is tilted ${Math.round(Math.abs(roll))}° sideways (at most ${rules.maxRollDeg}°). Use a photo where you hold your head upright.`, { roll });
   }
   const eyes = Math.min(face.quality.eyeOpennessLeft, face.quality.eyeOpennessRight);
   if (eyes < rules.minEyeOpenness) {
-    return refuse("FACE_UNUSABLE", "keep your eyes open: use a photo where both eyes are open and visible.", { eyeOpenness: eyes });
+    return refuse("FACE_UNUSABLE", "Not saved: your eyes look closed. Use a photo where both eyes are open and visible.", { eyeOpenness: eyes });
   }
   if (face.quality.sharpness < rules.minSharpness) {
-    return refuse("FACE_UNUSABLE", "the photo is too blurry: hold the camera still, use more light, or send a sharper photo.", {
+    return refuse("FACE_UNUSABLE", "Not saved: the photo is too blurry. Hold the camera still, use more light, or send a sharper photo.", {
       sharpness: face.quality.sharpness,
     });
   }

@@ -40,7 +40,7 @@ describe("mimic face (CLI)", () => {
     writeFileSync(tinyPhoto, await sharp(join(faces, "grace_hopper_512x512.jpg")).resize(128, 128).png().toBuffer());
     const tiny = mimic("add", tinyPhoto, "--name", "tiny");
     expect(tiny.code).toBe(1);
-    expect(tiny.err).toMatch(/^mimic: face too small: at least 64 px \(this one is \d\d px\)\. Send a closer or higher-resolution photo\.\n$/);
+    expect(tiny.err).toMatch(/^mimic: Not saved: the face is too small \(\d\d px across, at least 64 px needed\)\. Send a closer or higher-resolution photo\.\n$/);
     expect(mimic("rm", "astro").code).toBe(0);
     expect(mimic("list").out).toMatch(/^\* grace +\d{4}-/);
     expect(mimic("list", "--user", "42", "--platform", "telegram").out).toMatch(/^\* laugh/);

@@ -51,14 +51,27 @@ describe("assessEnrolment (the pure decision)", () => {
 
   it("refuses with a message that says what to fix", () => {
     expect(refusalOf([])).toMatchObject({ code: "NO_FACE", userMessage: expect.stringMatching(/couldn't find a face/) });
-    expect(refusalOf([face({ size: 50 })]).userMessage).toMatch(/^face too small: at least 64 px \(this one is 50 px\)/);
-    expect(refusalOf([face({ yaw: -38 })]).userMessage).toMatch(/^turn to face the camera: your head is turned 38° to the side/);
+    expect(refusalOf([face({ size: 50 })]).userMessage).toMatch(/^Not saved: the face is too small \(50 px across, at least 64 px needed\)\. Send a closer/);
+    expect(refusalOf([face({ yaw: -38 })]).userMessage).toMatch(/^Not saved: your head is turned 38° to the side \(at most \d+°\)\. Use a photo where you face the camera\.$/);
     expect(refusalOf([face({ pitch: 31 })]).userMessage).toMatch(/tilted 31° up/);
     expect(refusalOf([face({ pitch: -31 })]).userMessage).toMatch(/tilted 31° down/);
     expect(refusalOf([face({ roll: 60 })]).userMessage).toMatch(/hold your head upright/);
-    expect(refusalOf([face({ eyes: 0.05 })]).userMessage).toMatch(/keep your eyes open/);
+    expect(refusalOf([face({ eyes: 0.05 })]).userMessage).toMatch(/eyes look closed/);
     expect(refusalOf([face({ sharpness: 12 })]).userMessage).toMatch(/too blurry/);
     for (const e of [refusalOf([face({ size: 50 })]), refusalOf([face({ yaw: 40 })])]) expect(e.code).toBe("FACE_UNUSABLE");
+  });
+
+  // Shown as they are by the bots and the playground: each says the face was not saved, in whole sentences.
+  it.each([
+    ["small", { size: 50 }],
+    ["turned", { yaw: 40 }],
+    ["tilted up", { pitch: 31 }],
+    ["tilted sideways", { roll: 60 }],
+    ["eyes shut", { eyes: 0.05 }],
+    ["blurry", { sharpness: 12 }],
+  ] as const)("a refusal for a %s face reads as a reply on its own", (_, f) => {
+    const message = refusalOf([face(f)]).userMessage;
+    expect(message).toMatch(/^Not saved: [a-z].*\. [A-Z][^.]*\.$/);
   });
 
   it("accepts the limits themselves (boundaries are inclusive)", () => {
@@ -70,7 +83,7 @@ describe("assessEnrolment (the pure decision)", () => {
     expect(assessEnrolment({ faces: [face({ size: 64 })] })).toMatchObject({ ok: true, warnings: [expect.stringMatching(/small in this photo \(64 px\)/)] });
     expect(assessEnrolment({ faces: [face({ size: 127 })] }).warnings).toHaveLength(1);
     expect(assessEnrolment({ faces: [face({ size: 128 })] }).warnings).toEqual([]);
-    expect(refusalOf([face({ size: 63 })]).userMessage).toMatch(/at least 64 px \(this one is 63 px\)/);
+    expect(refusalOf([face({ size: 63 })]).userMessage).toMatch(/too small \(63 px across, at least 64 px needed\)/);
   });
 
   it("an open mouth is a warning, not a refusal", () => {
@@ -210,7 +223,7 @@ describe("enrolment from real photos (face analysis stage)", () => {
     const refusal = (img: Uint8Array, name: string) => enrolFace(store.templates, owner, name, img).then(() => undefined, (e: unknown) => e as MimicError);
     const tiny = new Uint8Array(await sharp(fixture("grace_hopper_512x512.jpg")).resize(128, 128).png().toBuffer());
     const small = await refusal(tiny, "tiny");
-    expect(small?.userMessage, String(small)).toMatch(/^face too small: at least 64 px/);
+    expect(small?.userMessage, String(small)).toMatch(/^Not saved: the face is too small \(\d+ px across, at least 64 px needed\)/);
     const blurred = new Uint8Array(await sharp(fixture("franck_01829.jpg")).blur(3).jpeg().toBuffer());
     expect((await refusal(blurred, "blurry"))?.userMessage).toMatch(/too blurry/);
     const blank = new Uint8Array(await sharp({ create: { width: 400, height: 300, channels: 3, background: "#808080" } }).png().toBuffer());
