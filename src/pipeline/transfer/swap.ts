@@ -8,6 +8,7 @@ import { drawnEyelids, paintEyes } from "./eyes.ts";
 import { keepUnfolded } from "./fold.ts";
 import { addExpressionCreases } from "./creases.ts";
 import { addLipColourChange } from "./lip-colour.ts";
+import { withoutFrameEnds } from "./temples.ts";
 import { alignSimilarity, applySimilarity, faceSize, workScale } from "./geometry.ts";
 import { CLOSED_MOUTH, MOUTH_OPEN_MARGIN, measureExpression } from "./measure.ts";
 import { AS_IS, paintClosedLips, paintMouthInterior, sampleLipsPastTheSeam, sampleLipsWhereMouthCloses } from "./mouth.ts";
@@ -16,7 +17,8 @@ import type { TransferInput, TransferResult } from "./transfer.ts";
 /**
  * Face swap: the template's face, given the reaction's expression, is placed in the reaction's pose
  * (similarity fit on stable points), the reaction's picture is bent around it to the user's face outline
- * (reshapeOutline), and the face is blended in three steps, all inside the face's bounding box:
+ * (reshapeOutline; a spectacle frame's ends at its temples filled in first, temples.ts), and the face is
+ * blended in three steps, all inside the face's bounding box:
  * Reinhard colour transfer (per-channel mean and contrast of the reaction's face), a seamless-cloning
  * membrane that makes the face meet the reaction exactly along an outline set slightly inside the face
  * (no seam, no bleeding of hair or background into the skin), and a soft alpha edge. The reaction's own
@@ -82,7 +84,12 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
   timingsMs.warp = performance.now() - t;
 
   t = performance.now();
-  const reshaped = reshapeOutline(out, reaction, reactionFace.landmarks, placed);
+  // The reaction's picture shows around the pasted face: a spectacle frame's ends would float beside it.
+  const bare = withoutFrameEnds(reaction, reactionFace.landmarks);
+  timingsMs.frames = performance.now() - t;
+
+  t = performance.now();
+  const reshaped = reshapeOutline(out, bare, reactionFace.landmarks, placed);
   timingsMs.reshape = performance.now() - t;
 
   t = performance.now();
