@@ -33,6 +33,7 @@ export const SLOW = [
   "test/templates/lock-wait.test.ts",
   "test/bots/playground-shutdown.test.ts",
   "test/bots/bot-shutdown.test.ts",
+  "test/cli/npm-signals.test.ts",
 ];
 
 export default defineConfig({
