@@ -1,6 +1,7 @@
 import sharp from "sharp";
 import { formatSize, MimicError } from "../errors.ts";
 import type { ImageInput } from "./context.ts";
+import { apngFrames } from "../pipeline/image/containers.ts";
 import { sniffVideoMime } from "../pipeline/video/reaction.ts";
 import type { EncodedImage } from "./ports.ts";
 
@@ -169,12 +170,14 @@ function describeMime(mime: string | undefined): string | undefined {
 }
 
 /**
- * Frames in a GIF or WebP (1 for other formats), from the file's header and frame table: an animated WebP
- * is an animation like a GIF, and a one-frame GIF is a still picture.
+ * Frames in a GIF, WebP or APNG (1 for other formats), from the file's header and frame table: an animated
+ * WebP or PNG is an animation like a GIF, and a one-frame GIF is a still picture.
  */
 export async function frameCount(image: EncodedImage): Promise<number> {
   // A video is read by the worker's ffmpeg, frame by frame: it counts as moving.
   if (image.mime.startsWith("video/")) return Number.POSITIVE_INFINITY;
+  // An APNG's frames are in its chunk table (acTL, fcTL), which sharp does not read.
+  if (image.mime === "image/png") return Math.max(1, apngFrames(image.bytes));
   if (image.mime !== "image/gif" && image.mime !== "image/webp") return 1;
   try {
     return (await sharp(image.bytes, { limitInputPixels: false }).metadata()).pages ?? 1;

@@ -10,7 +10,7 @@ import { sniffVideoMime } from "../../pipeline/video/index.ts";
 import { assembleMeme } from "../../pipeline/meme.ts";
 import type { InputLimits } from "../../pipeline/settings.ts";
 
-/** A video, or a GIF/WebP of several frames (read from its header; an unreadable file is left to makeMeme's refusal). */
+/** A video, or a GIF/WebP/APNG of several frames (read from its header; an unreadable file is left to makeMeme's refusal). */
 async function moves(bytes: Uint8Array): Promise<boolean> {
   if (sniffVideoMime(bytes)) return true;
   return ((await readHeader(bytes, Number.POSITIVE_INFINITY).catch(() => undefined))?.pages ?? 1) > 1;
@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .command("meme")
     .description("Make a meme: your face (--face) wearing the expression of a reaction image")
     .requiredOption("--face <file>", "template photo of your face (JPEG, PNG, WebP or GIF)")
-    .requiredOption("--reaction <file>", "reaction image, GIF, WebP or MP4/WebM clip whose expression is copied")
+    .requiredOption("--reaction <file>", "reaction image, GIF, WebP, APNG or MP4/WebM clip whose expression is copied")
     .requiredOption("--out <file.png|file.gif>", "where to write the meme: .png, or .gif for an animated one")
     .option("--mode <mode>", "mimic (your photo, their expression) or swap (your face in their image)", "mimic")
     .option("--intensity <0..100>", "how strongly the expression is applied, in percent (as in the bots)", "100")
@@ -83,11 +83,12 @@ export function register(program: Command): void {
       const limits = inputLimits();
       let reaction = reactionFile;
       if (!gifOut && (await moves(reactionFile))) {
-        // A still meme of an animation or a video (read by ffmpeg) takes its first frame that shows a face, as a PNG for makeMeme.
+        // A still meme of an animation or a video (read by ffmpeg) takes its first frame that shows a face, as a PNG for
+        // makeMeme (an APNG's default image, which makeMeme would read, may be no frame of its animation).
         const analyzer = await configuredAnalyzer();
         const still = await stillReaction((first) => readReactionFrames(reactionFile, limits, first), (image) => analyzer.analyze(image));
         if (still.laterFrameMs !== undefined) printNotes([laterFrameNote(still.laterFrameMs)]);
-        if (still.laterFrameMs !== undefined || sniffVideoMime(reactionFile)) reaction = await encodePng(still.image);
+        reaction = await encodePng(still.image);
       }
       if (gifOut) {
         await writeAnimatedMeme(o, template, reaction, { mode, regions, intensity, faceIndex, captions, limits });
@@ -137,7 +138,7 @@ export function register(program: Command): void {
 
 /**
  * `--out x.gif`: a still reaction becomes a morph from the template's expression to the transferred one;
- * an animated reaction (GIF / animated WebP) gets the expression transferred frame by frame.
+ * an animated reaction (GIF / animated WebP / APNG / clip) gets the expression transferred frame by frame.
  */
 async function writeAnimatedMeme(
   o: MemeFlags,

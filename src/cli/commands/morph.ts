@@ -1,9 +1,9 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { configuredAnalyzer, inputLimits, named, choice, printNotes, readInputFile, wholeNumber } from "../args.ts";
+import { configuredAnalyzer, inputLimits, named, choice, printNotes, readInputFile, readReactionFrames, wholeNumber } from "../args.ts";
 import { parseMorphRequest } from "../../requests.ts";
 import { MimicError } from "../../errors.ts";
-import { decodeReaction, renderFaceMorphGif, type LoopMode } from "../../pipeline/animate/index.ts";
+import { renderFaceMorphGif, type LoopMode } from "../../pipeline/animate/index.ts";
 import { DEFAULT_GIF_MAX_BYTES } from "../../pipeline/gif/index.ts";
 import { decodeImage } from "../../pipeline/image/index.ts";
 import { assembleMeme } from "../../pipeline/meme.ts";
@@ -30,14 +30,14 @@ interface MorphFlags {
  * `mimic morph --from <face> --to <image> --out <file.gif>`: animated output from the command line.
  *  - --to a still image, --mode expression (default): the --from face morphs into --to's expression;
  *  - --to a still image, --mode faces: the classic morph from one face into the other;
- *  - --to an animated GIF/WebP: every frame's expression transferred onto the --from face.
+ *  - --to an animated GIF/WebP/APNG or a clip: every frame's expression transferred onto the --from face.
  */
 export function register(program: Command): void {
   program
     .command("morph")
     .description("Animated GIF: your face (--from) morphing into another expression or face (--to)")
     .requiredOption("--from <image>", "photo of the face that animates (JPEG, PNG, WebP or GIF)")
-    .option("--to <image>", "reaction image (still or animated) or second face; required")
+    .option("--to <image>", "reaction image (still or animated, or an MP4/WebM clip) or second face; required")
     .requiredOption("--out <file.gif>", "where to write the GIF")
     .option("--mode <mode>", "expression (morph into --to's expression) or faces (morph into --to's face)", "expression")
     .option("--frames <n>", "frames in the morph", "24")
@@ -60,7 +60,7 @@ export function register(program: Command): void {
       const size = wholeNumber("--size", o.size, 16, 2048);
       const maxBytes = wholeNumber("--max-bytes", o.maxBytes, 4096, 1024 * 1024 * 1024);
       if (!/\.gif$/i.test(o.out)) throw new MimicError("BAD_INPUT", `--out must name a .gif file (got "${o.out}").`);
-      const [fromBytes, toBytes] = await Promise.all([readInputFile(o.from, "--from"), readInputFile(o.to, "--to")]);
+      const [fromBytes, toBytes] = await Promise.all([readInputFile(o.from, "--from"), readInputFile(o.to, "--to", true)]);
       // Captions by the same rules as every other entrance (length here; marks and fonts where they are drawn).
       const req = parseMorphRequest({ top: o.top, bottom: o.bottom }, { top: "--top", bottom: "--bottom" });
       const captions = { top: req.top, bottom: req.bottom };
@@ -69,7 +69,8 @@ export function register(program: Command): void {
       const template = await decodeImage(fromBytes, limits);
       const { face: templateFace, notes: photoNotes } = photoFace(await analyzer.analyze(template), named(o.from));
       printNotes(photoNotes);
-      const reaction = await decodeReaction(toBytes, limits);
+      // The reading `mimic meme` and the bots' workers share: a long or large animation sampled and scaled, a clip by ffmpeg.
+      const reaction = await readReactionFrames(toBytes, limits);
       const morph = { frames, fps, loop };
       let result: { bytes: Uint8Array; frames: number; width: number; height: number; colors: number; reductions: string[] };
       let kind: string;

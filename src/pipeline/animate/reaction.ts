@@ -1,6 +1,7 @@
 import { MimicError } from "../../errors.ts";
 import { getFaceAnalyzer } from "../face/index.ts";
 import { decodeAnimation, decodeImage, readHeader, type DecodedAnimation, type DecodeOptions } from "../image/index.ts";
+import { apngFrames } from "../image/containers.ts";
 import { DEFAULT_MAX_INPUT_PIXELS } from "../settings.ts";
 import { cannotReadVideos, decodeVideoReaction, sniffVideoMime } from "../video/reaction.ts";
 import { checkFace, measureExpression, REACTION_REST, REST, transferExpression, type ExpressionMeasures, type Regions, type TransferMode } from "../transfer/index.ts";
@@ -41,7 +42,8 @@ export function decodeReaction(bytes: Uint8Array, limits: DecodeOptions = {}): P
 
 /**
  * A reaction however it came: a picture or animation (decodeReaction), or an MP4/WebM video read by ffmpeg
- * (`ffmpegPath`; none: refused, saying why) with the same bounds. `still`: only the first frame.
+ * (`ffmpegPath`; none: refused, saying why) with the same bounds. `still`: only the first frame. The one path
+ * every entrance reads a reaction by (the bots' workers, `mimic meme` and `mimic morph`).
  */
 export async function readReaction(
   bytes: Uint8Array,
@@ -58,23 +60,29 @@ export async function readReaction(
     });
   if (!sniffVideoMime(bytes)) {
     if (opts.still) {
+      // An APNG's first frame: its default image, which sharp reads, may be no frame of the animation at all.
+      if (apngFrames(bytes) > 1) return decodeAnimation(bytes, { ...limits, maxFrames: 1 });
       const image = await decodeImage(bytes, limits);
       return { frames: [image], delaysMs: [0], width: image.width, height: image.height };
     }
-    // A GIF past the frame bounds (a 10 s reaction is 100–200 frames) is read as a clip is: sampled over its
-    // whole length and scaled to fit, where sharp's reader keeps the first 48 frames or refuses large ones.
-    if (opts.ffmpegPath && (await overBounds(bytes, limits))) return video(true);
+    // Header only; an unreadable file is left to the decoder's own refusal.
+    const header = await readHeader(bytes, limits.maxPixels ?? DEFAULT_MAX_INPUT_PIXELS).catch(() => undefined);
+    // An animation past the frame bounds (a 10 s reaction is 100–200 frames) is read as a clip is: sampled
+    // over its whole length and scaled to fit, where reading its first frames would keep only
+    // MAX_REACTION_FRAMES of them or refuse large ones. A GIF by ffmpeg; an APNG or animated WebP (which this
+    // ffmpeg does not read) frame by frame.
+    const over =
+      header !== undefined &&
+      header.pages > 1 &&
+      (header.pages > MAX_REACTION_FRAMES || header.pages * header.width * header.height > MAX_REACTION_TOTAL_PIXELS);
+    if (over && header.format === "gif" && opts.ffmpegPath) return video(true);
+    if (over && (header.format === "png" || header.format === "webp")) {
+      return decodeAnimation(bytes, { ...limits, maxFrames: MAX_REACTION_FRAMES, maxTotalPixels: MAX_REACTION_TOTAL_PIXELS, sample: true });
+    }
     return decodeReaction(bytes, limits);
   }
   if (!opts.ffmpegPath) throw cannotReadVideos();
   return video(false);
-}
-
-/** A GIF with more frames, or more pixels over its frames, than a reaction keeps (header only; unreadable: no). */
-async function overBounds(bytes: Uint8Array, limits: DecodeOptions): Promise<boolean> {
-  const header = await readHeader(bytes, limits.maxPixels ?? DEFAULT_MAX_INPUT_PIXELS).catch(() => undefined);
-  if (header?.format !== "gif" || header.pages < 2) return false;
-  return header.pages > MAX_REACTION_FRAMES || header.pages * header.width * header.height > MAX_REACTION_TOTAL_PIXELS;
 }
 
 /** Frames of an animation searched for a face, after its first, where a still is made from it. */

@@ -3,6 +3,8 @@ import type { Metadata, OutputInfo } from "sharp";
 import { MimicError } from "../../errors.ts";
 import type { RgbImage } from "../types.ts";
 import { DEFAULT_INPUT_LIMITS } from "../settings.ts";
+import { animationTooLarge, composeAnimation, displayMs } from "./compose.ts";
+import { cropGifScreen, parseApng, parseWebpAnimation } from "./containers.ts";
 
 /**
  * Decoding of untrusted uploads. Everything a chat user can send lands here first, so every failure
@@ -22,6 +24,12 @@ export interface AnimationOptions extends DecodeOptions {
   maxFrames?: number;
   /** Refuse when width × height × kept frames exceeds this. Default 4 × maxPixels, at most 100 M. */
   maxTotalPixels?: number;
+  /**
+   * APNG and animated WebP: spread maxFrames over the whole length (its first MAX_SECONDS) and scale the
+   * frames down to fit maxTotalPixels, as a clip is read, instead of keeping the first frames and refusing
+   * large ones. (A GIF is sampled by ffmpeg: see readReaction.)
+   */
+  sample?: boolean;
 }
 
 export interface DecodedAnimation {
@@ -67,8 +75,20 @@ interface HeaderInfo {
   delay?: number[];
 }
 
-/** Reads only the header. Throws NOT_AN_IMAGE for anything sharp cannot identify or that we do not accept. */
-export async function readHeader(bytes: Uint8Array, maxPixels: number): Promise<HeaderInfo> {
+/**
+ * The bytes a decoder is given: a GIF's logical screen cut to its frames' area (see cropGifScreen), so a
+ * screen claimed far larger than the frames is neither allocated nor read differently by sharp and ffmpeg.
+ */
+function decodable(bytes: Uint8Array): Uint8Array {
+  return bytes.length >= 4 && bytes[0] === 0x47 && bytes[1] === 0x49 && bytes[2] === 0x46 ? cropGifScreen(bytes) : bytes;
+}
+
+/**
+ * Reads only the header (an APNG's frame table too: sharp sees its default image alone). Throws NOT_AN_IMAGE
+ * for anything sharp cannot identify or that we do not accept.
+ */
+export async function readHeader(input: Uint8Array, maxPixels: number): Promise<HeaderInfo> {
+  const bytes = decodable(input);
   let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false, failOn: "none" }).metadata();
@@ -99,6 +119,8 @@ export async function readHeader(bytes: Uint8Array, maxPixels: number): Promise<
       { details: { width, height, maxPixels } },
     );
   }
+  const apng = format === "png" ? parseApng(bytes) : undefined;
+  if (apng) return { format, width, height, pages: apng.frames.length, delay: apng.frames.map((f) => Math.round(f.delayMs)) };
   return { format, width, height, pages: Math.max(1, meta.pages ?? 1), delay: meta.delay };
 }
 
@@ -114,10 +136,11 @@ function corrupt(cause: unknown): MimicError {
  * Decodes one still image to interleaved RGB: EXIF orientation applied, first frame of an animation,
  * transparency flattened onto white, any colour space converted to sRGB.
  */
-export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<RgbImage> {
+export async function decodeImage(input: Uint8Array, opts: DecodeOptions = {}): Promise<RgbImage> {
   const limits = DEFAULT_INPUT_LIMITS;
   const maxPixels = opts.maxPixels ?? limits.maxPixels;
-  checkBytes(bytes, opts.maxBytes ?? limits.maxBytes);
+  checkBytes(input, opts.maxBytes ?? limits.maxBytes);
+  const bytes = decodable(input);
   await readHeader(bytes, maxPixels);
   try {
     const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: "truncated", pages: 1 })
@@ -139,35 +162,35 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): 
 }
 
 /**
- * Decodes every frame of an animated GIF / WebP (a still image gives one frame). Frames beyond maxFrames
- * are dropped; the total pixel count is bounded before decoding.
+ * Decodes every frame of an animated GIF / WebP / APNG (a still image gives one frame, EXIF orientation
+ * applied). Frames beyond maxFrames are dropped; the total pixel count is bounded before decoding (or, with
+ * `sample`, the frames are spread over the whole length and scaled to fit).
  */
-export async function decodeAnimation(bytes: Uint8Array, opts: AnimationOptions = {}): Promise<DecodedAnimation> {
+export async function decodeAnimation(input: Uint8Array, opts: AnimationOptions = {}): Promise<DecodedAnimation> {
   const limits = DEFAULT_INPUT_LIMITS;
   const maxPixels = opts.maxPixels ?? limits.maxPixels;
   const maxFrames = Math.max(1, Math.floor(opts.maxFrames ?? 120));
   const maxTotalPixels = opts.maxTotalPixels ?? Math.min(4 * maxPixels, 100_000_000);
-  checkBytes(bytes, opts.maxBytes ?? limits.maxBytes);
+  checkBytes(input, opts.maxBytes ?? limits.maxBytes);
+  const bytes = decodable(input);
   const header = await readHeader(bytes, maxPixels);
+  // sharp reads an APNG's default image only, and an animated WebP from its first frame to the last kept.
+  const container =
+    header.pages < 2 ? undefined
+    : header.format === "png" ? parseApng(bytes)
+    : header.format === "webp" && opts.sample ? parseWebpAnimation(bytes)
+    : undefined;
+  if (container) return composeAnimation(container, { maxFrames, maxTotalPixels, sample: opts.sample === true });
   const frameCount = Math.min(header.pages, maxFrames);
   const framePixels = header.width * header.height;
   // A still picture (one frame) is bounded by maxPixels alone, like any still.
-  if (frameCount > 1 && framePixels * frameCount > maxTotalPixels) {
-    const fit = Math.floor(maxTotalPixels / framePixels);
-    const advice =
-      fit >= 2
-        ? `at this size at most ${fit} frames fit. Please send a shorter or smaller animation.`
-        : `its frames are too large to animate (at most ${Math.floor(maxTotalPixels / 2).toLocaleString("en")} pixels each). Please send a smaller animation.`;
-    throw new MimicError(
-      "IMAGE_TOO_LARGE",
-      `That animation is too large (${frameCount} frames of ${header.width}×${header.height}): ${advice}`,
-      { details: { frames: frameCount, width: header.width, height: header.height, maxTotalPixels } },
-    );
-  }
+  if (frameCount > 1 && framePixels * frameCount > maxTotalPixels) throw animationTooLarge(frameCount, header.width, header.height, maxTotalPixels);
   let raw: { data: Buffer; info: OutputInfo };
   try {
-    // limitInputPixels applies to the whole stacked strip here, which we bounded above.
-    raw = await sharp(bytes, { limitInputPixels: framePixels * frameCount, failOn: "truncated", pages: frameCount })
+    // limitInputPixels applies to the whole stacked strip here, which we bounded above. A still is turned
+    // upright by its EXIF orientation, as decodeImage does (a phone photo is stored sideways).
+    const source = sharp(bytes, { limitInputPixels: framePixels * frameCount, failOn: "truncated", pages: frameCount });
+    raw = await (frameCount === 1 ? source.rotate() : source)
       .flatten({ background: WHITE })
       .toColourspace("srgb")
       .removeAlpha()
@@ -177,17 +200,14 @@ export async function decodeAnimation(bytes: Uint8Array, opts: AnimationOptions 
     throw corrupt(cause);
   }
   const { width, channels } = raw.info;
-  const height = raw.info.pageHeight ?? raw.info.height / frameCount;
+  const height = frameCount === 1 ? raw.info.height : (raw.info.pageHeight ?? raw.info.height / frameCount);
   const frames: RgbImage[] = [];
   const frameBytes = width * height * channels;
   const decodedFrames = Math.min(frameCount, Math.floor(raw.data.length / frameBytes));
   for (let f = 0; f < decodedFrames; f++) {
     frames.push(toRgb(raw.data.subarray(f * frameBytes, (f + 1) * frameBytes), width, height, channels));
   }
-  const delaysMs = frames.map((_, i) => {
-    const d = header.delay?.[i] ?? 100;
-    return d < 20 ? 100 : d;
-  });
+  const delaysMs = frames.map((_, i) => displayMs(header.delay?.[i] ?? 100));
   return { frames, delaysMs, width, height };
 }
 

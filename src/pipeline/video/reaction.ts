@@ -2,6 +2,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MimicError } from "../../errors.ts";
+import { MAX_DECODE_PIXELS } from "../image/compose.ts";
+import { cropGifScreen, gifLayout } from "../image/containers.ts";
 import type { DecodedAnimation } from "../image/decode.ts";
 import type { RgbImage } from "../types.ts";
 import { runFfmpeg } from "./ffmpeg.ts";
@@ -84,20 +86,54 @@ function onWhite(rgba: Uint8Array): Uint8Array {
   return out;
 }
 
-/** ffmpeg's own timeout speaks of making a video; here one is being read. */
-const readingFailure = (e: unknown) =>
-  e instanceof MimicError && e.code === "TIMEOUT" ? new MimicError("TIMEOUT", "Reading that video took too long. Please send a shorter or smaller one.", { cause: e }) : e;
+/** What the user sent, in the words of a refusal: a GIF read like a video is still a GIF to them. */
+type Kind = "GIF" | "video";
 
-const unreadable = (cause?: unknown) =>
-  new MimicError("NOT_AN_IMAGE", "That video is damaged or in a format I cannot read. Please send a GIF, an MP4 or a photo.", { cause });
+/** ffmpeg's own timeout and output cap speak of making a video; here one is being read. */
+const readingFailure = (e: unknown, kind: Kind) =>
+  e instanceof MimicError && e.code === "TIMEOUT"
+    ? new MimicError("TIMEOUT", `Reading that ${kind} took too long. Please send a shorter or smaller one.`, { cause: e })
+    : e instanceof MimicError && e.code === "IMAGE_TOO_LARGE" && kind === "GIF"
+      ? new MimicError("IMAGE_TOO_LARGE", "That GIF is too large to read. Please send a shorter or smaller one.", { cause: e })
+      : e;
+
+const unreadable = (kind: Kind, cause?: unknown) =>
+  new MimicError(
+    "NOT_AN_IMAGE",
+    kind === "GIF"
+      ? "That GIF is damaged or in a format I cannot read. Please send another GIF, an MP4 or a photo."
+      : "That video is damaged or in a format I cannot read. Please send a GIF, an MP4 or a photo.",
+    { cause },
+  );
+
+/** ffmpeg's GIF reader plays a delay under its minimum as its default one (centiseconds). */
+const ffmpegGifDelayCs = (cs: number) => (cs < 2 ? 10 : cs);
+
+/**
+ * How far into a GIF (seconds) ffmpeg may read within MAX_DECODE_PIXELS: it draws every frame onto the whole
+ * screen, and a small file can hold hundreds of large frames. Infinity where the whole GIF fits.
+ */
+function gifBudgetSeconds(bytes: Uint8Array): number {
+  const layout = gifLayout(bytes);
+  if (!layout) return Infinity;
+  const fit = Math.max(1, Math.floor(MAX_DECODE_PIXELS / Math.max(1, layout.width * layout.height)));
+  if (layout.frames.length <= fit) return Infinity;
+  let cs = 0;
+  for (let i = 0; i < fit; i++) cs += ffmpegGifDelayCs(layout.frames[i]!.delayCs);
+  return cs / 100;
+}
 
 /**
  * A video reaction as frames and display times, read by ffmpeg: its whole length sampled evenly into at most
  * `maxFrames` frames (at most MAX_FPS a second), scaled down to fit `maxTotalPixels`; sound is ignored.
  */
-export async function decodeVideoReaction(bytes: Uint8Array, ffmpegPath: string, opts: VideoReactionOptions): Promise<DecodedAnimation> {
-  const mime = opts.gif ? "image/gif" : sniffVideoMime(bytes);
-  if (!mime) throw unreadable();
+export async function decodeVideoReaction(input: Uint8Array, ffmpegPath: string, opts: VideoReactionOptions): Promise<DecodedAnimation> {
+  const gif = opts.gif === true;
+  const kind: Kind = gif ? "GIF" : "video";
+  const mime = gif ? "image/gif" : sniffVideoMime(input);
+  if (!mime) throw unreadable(kind);
+  // ffmpeg allocates and scales a GIF's whole logical screen: it reads the frames' area instead.
+  const bytes = gif ? cropGifScreen(input) : input;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const dir = await mkdtemp(join(tmpdir(), "mimic-video-"));
   try {
@@ -107,26 +143,26 @@ export async function decodeVideoReaction(bytes: Uint8Array, ffmpegPath: string,
     // One pass that decodes nothing: ffmpeg describes the streams, then copies the first video stream's packets
     // to nowhere and counts them. A file it cannot copy still has its description in the error.
     const info = await runFfmpeg(ffmpegPath, [...source, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], { timeoutMs, signal: opts.signal }).catch((e: unknown) =>
-      e instanceof MimicError && e.code === "INTERNAL" ? { stderr: e.message } : Promise.reject(readingFailure(e)),
+      e instanceof MimicError && e.code === "INTERNAL" ? { stderr: e.message } : Promise.reject(readingFailure(e, kind)),
     );
     // The first video stream is the one read (-map 0:v:0 below): a second, larger one must not slip past the size check.
     const stream = info.stderr.match(/Video: (\w+)[^\n]*?, (\d+)x(\d+)/);
     if (!stream) {
       throw /Audio: /.test(info.stderr)
         ? new MimicError("NOT_AN_IMAGE", "That file has sound but no picture. Please send a GIF, an MP4 or a photo.")
-        : unreadable(new Error(info.stderr.slice(-300)));
+        : unreadable(kind, new Error(info.stderr.slice(-300)));
     }
     // A phone's portrait clip is stored landscape with a rotation that ffmpeg applies as it decodes.
     const rotation = Math.abs(Number(info.stderr.match(/rotate\s*:\s*(-?\d+)/)?.[1] ?? info.stderr.match(/rotation of (-?[\d.]+) degrees/)?.[1] ?? 0)) % 180;
     const [width, height] = rotation === 90 ? [Number(stream[3]), Number(stream[2])] : [Number(stream[2]), Number(stream[3])];
     if (width * height > opts.maxPixels) {
-      throw new MimicError("IMAGE_TOO_LARGE", `That video is too large (${width}×${height}). Please send a smaller one.`, {
+      throw new MimicError("IMAGE_TOO_LARGE", `That ${kind} is too large (${width}×${height}). Please send a smaller one.`, {
         details: { width, height, maxPixels: opts.maxPixels },
       });
     }
     // A reaction is a moment: a longer clip is read over its first MAX_SECONDS, not spread thin over minutes.
     const sourceFps = Number(info.stderr.match(/(\d+(?:\.\d+)?) fps/)?.[1] ?? MAX_FPS);
-    const seconds = Math.min(MAX_SECONDS, videoSeconds(info.stderr, sourceFps));
+    const seconds = Math.min(MAX_SECONDS, gif ? gifBudgetSeconds(bytes) : Infinity, videoSeconds(info.stderr, sourceFps));
     const fps = Math.max(0.1, Math.min(sourceFps || MAX_FPS, MAX_FPS, seconds > 0 ? opts.maxFrames / seconds : MAX_FPS));
     const frames = Math.max(1, Math.min(opts.maxFrames, seconds > 0 ? Math.ceil(seconds * fps) : opts.maxFrames));
     const shrink = Math.min(1, Math.sqrt(opts.maxTotalPixels / frames / (width * height)));
@@ -140,14 +176,14 @@ export async function decodeVideoReaction(bytes: Uint8Array, ffmpegPath: string,
       // One frame is the clip's first: resampling to a rate under one frame per clip would pick one from its middle.
       [...(alphaDecoder ? ["-c:v", alphaDecoder] : []), ...source.slice(1), "-loglevel", "error", "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", `${frames > 1 ? `fps=${fps.toFixed(4)},` : ""}scale=${w}:${h}:flags=area`, "-frames:v", String(frames), "-f", "rawvideo", "-pix_fmt", channels === 4 ? "rgba" : "rgb24", "pipe:1"],
       { timeoutMs, signal: opts.signal, maxStdoutBytes: opts.maxFrames * w * h * channels },
-    ).catch((e: unknown) => Promise.reject(e instanceof MimicError && e.code === "INTERNAL" ? unreadable(e) : readingFailure(e)));
+    ).catch((e: unknown) => Promise.reject(e instanceof MimicError && e.code === "INTERNAL" ? unreadable(kind, e) : readingFailure(e, kind)));
     const size = w * h * channels;
     const out: RgbImage[] = [];
     for (let o = 0; o + size <= stdout.length; o += size) {
       const frame = stdout.subarray(o, o + size);
       out.push({ width: w, height: h, data: channels === 4 ? onWhite(frame) : new Uint8Array(frame) });
     }
-    if (out.length === 0) throw unreadable();
+    if (out.length === 0) throw unreadable(kind);
     return { frames: out, delaysMs: out.map(() => Math.round(1000 / fps)), width: w, height: h };
   } finally {
     await rm(dir, { recursive: true, force: true });
