@@ -33,7 +33,11 @@ export const SLOW = [
   "test/templates/lock-wait.test.ts",
   "test/bots/playground-shutdown.test.ts",
   "test/bots/bot-shutdown.test.ts",
+  "test/cli/start-tokens.test.ts",
   "test/cli/npm-signals.test.ts",
+  "test/cli/animated-inputs.test.ts",
+  "test/pipeline/animate/playground-animated.test.ts",
+  "test/bots/playground-ui.test.ts",
 ];
 
 export default defineConfig({

@@ -20,7 +20,8 @@ const HINTS: Record<Platform, Record<Action, string>> = {
     config: "/config <setting> <value>",
   },
   playground: {
-    saveFace: "the “Save a face” form",
+    // Names what the page shows: the "Save face" button in the card "1. Your faces".
+    saveFace: "the “Save face” button under “1. Your faces”",
     listFaces: "the “Your faces” list",
     meme: "the “Make a meme” form",
     config: "POST /api/config with the fields key and value (and the header X-Mimic: 1)",

@@ -340,7 +340,7 @@ describe("progress wording and platform hints", () => {
         "/meme as the caption of a reaction photo (or as a reply to one)",
         "/config <setting> <value>",
       ],
-      playground: ["the “Save a face” form", "the “Your faces” list", "the “Make a meme” form", "POST /api/config with the fields key and value (and the header X-Mimic: 1)"],
+      playground: ["the “Save face” button under “1. Your faces”", "the “Your faces” list", "the “Make a meme” form", "POST /api/config with the fields key and value (and the header X-Mimic: 1)"],
     });
   });
 });

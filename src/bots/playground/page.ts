@@ -23,24 +23,40 @@ export const PLAYGROUND_PAGE = `<!doctype html>
   .row { display: flex; gap: .75rem; } .row > * { flex: 1; }
   button { margin-top: .75rem; padding: .5rem 1rem; border: 0; border-radius: 6px; background: #5b4fe0; color: #fff; font-weight: 600; cursor: pointer; }
   button.small { margin: 0; padding: .15rem .45rem; font-size: .75rem; background: #777; }
+  button.danger { background: #b3261e; }
+  a.button { display: inline-block; margin-top: .75rem; padding: .5rem 1rem; border-radius: 6px; background: #5b4fe0; color: #fff; font-weight: 600; font-size: .83rem; text-decoration: none; }
+  .hint { margin: .2rem 0 0; font-size: .8rem; color: #666; }
+  .note { margin: .6rem 0 0; padding: .4rem .6rem; border-radius: 6px; font-size: .85rem; background: #e8f5e9; white-space: pre-line; }
+  .note.working { background: #eef1ff; }
+  .note.error { background: #fdecea; color: #8a1c12; }
+  .note:empty { display: none; }
   button.secondary { background: #e9e7fb; color: #3b30b0; }
   button:disabled { opacity: .5; cursor: wait; }
   .drop { display: flex; align-items: center; gap: .75rem; min-height: 64px; padding: .6rem; border: 2px dashed #b9b4ee; border-radius: 10px; color: #555; font-size: .85rem; cursor: pointer; background: #fbfaff; }
   .drop.over { border-color: #5b4fe0; background: #efedff; }
+  /* The real file input is invisible: the zone shows its keyboard focus. */
+  .drop:focus-within { border-color: #5b4fe0; outline: 3px solid #5b4fe0; outline-offset: 2px; }
+  .drop span { min-width: 0; overflow-wrap: anywhere; }
   .drop img { width: 56px; height: 56px; object-fit: cover; border-radius: 6px; }
   .drop img[hidden] { display: none; }
   .drop input { position: absolute; width: 1px; height: 1px; opacity: 0; }
   .picker { display: flex; flex-wrap: wrap; gap: .5rem; }
   .tile { margin: 0; padding: 3px; width: 68px; background: #fff; color: #333; border: 2px solid #ddd; border-radius: 8px; font-weight: 400; font-size: .75rem; text-align: center; }
   .tile[aria-pressed=true] { border-color: #5b4fe0; background: #efedff; }
+  /* Long names (up to 32 characters) are cut with "…" inside the tile; the full name is its title and accessible name. */
+  .tile .name { display: block; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
   .tile img, .tile .none { display: block; width: 58px; height: 58px; object-fit: cover; border-radius: 5px; background: #eee; margin-bottom: 2px; }
   .tile .none { line-height: 58px; color: #888; font-size: 1.4rem; }
   #faces { display: flex; flex-wrap: wrap; gap: .6rem; list-style: none; padding: 0; margin: 0; }
-  #faces li { width: 96px; font-size: .8rem; text-align: center; }
-  #faces img { width: 96px; height: 96px; object-fit: cover; border-radius: 8px; display: block; background: #eee; }
-  #faces .actions { display: flex; gap: .25rem; justify-content: center; margin-top: .2rem; }
-  #output { margin-top: 1rem; background: #fff; border-radius: 12px; padding: 1rem 1.25rem; box-shadow: 0 1px 3px #0002; }
+  #faces li { width: 128px; font-size: .8rem; text-align: center; }
+  #faces .name { overflow-wrap: anywhere; }
+  #faces img { width: 96px; height: 96px; margin: 0 auto; object-fit: cover; border-radius: 8px; display: block; background: #eee; }
+  #faces .actions { display: flex; flex-wrap: wrap; gap: .25rem; justify-content: center; margin-top: .2rem; }
+  #faces .actions input { width: 100%; box-sizing: border-box; padding: .2rem; font-size: .8rem; }
+  #faces .actions p { margin: 0; width: 100%; overflow-wrap: anywhere; }
+  #output { scroll-margin: 1rem; margin-top: 1rem; background: #fff; border-radius: 12px; padding: 1rem 1.25rem; box-shadow: 0 1px 3px #0002; }
   #output[hidden] { display: none; }
+  #message, .note { overflow-wrap: anywhere; }
   #message { white-space: pre-line; padding: .6rem .8rem; border-radius: 8px; background: #e8f5e9; margin: 0; }
   #message.error { background: #fdecea; color: #8a1c12; }
   #message.working { background: #eef1ff; }
@@ -54,7 +70,7 @@ export const PLAYGROUND_PAGE = `<!doctype html>
   @keyframes slide { from { margin-left: 0; } to { margin-left: 65%; } }
   #result, #result-video { display: block; max-width: 100%; max-height: 640px; margin-top: .75rem; border-radius: 8px; }
   #result[hidden], #result-video[hidden], #actions[hidden] { display: none; }
-  #actions { display: flex; gap: .5rem; } #actions a { text-decoration: none; }
+  #actions { display: flex; gap: .5rem; }
 </style>
 </head>
 <body>
@@ -67,11 +83,15 @@ export const PLAYGROUND_PAGE = `<!doctype html>
       <label class="drop" for="save-photo"><img alt="" hidden><span>Drop, paste or choose a clear, front-facing photo of you</span>
         <input id="save-photo" name="photo" type="file" accept="image/*" required></label>
       <label for="save-name">Name</label>
-      <input id="save-name" name="name" type="text" value="me" maxlength="32" required>
+      <input id="save-name" name="name" type="text" value="me" maxlength="32" required pattern="[A-Za-z0-9_\\-]{1,32}"
+        title="1–32 letters, digits, _ or -" aria-describedby="save-name-hint" autocapitalize="none" spellcheck="false">
+      <p class="hint" id="save-name-hint">1–32 letters, digits, _ or - (e.g. smile, work_photo)</p>
       <button type="submit">Save face</button>
+      <p class="note" role="status" aria-live="polite"></p>
     </form>
     <p class="label">Saved</p>
-    <ul id="faces"><li>none yet</li></ul>
+    <ul id="faces"><li>loading…</li></ul>
+    <p class="note" id="faces-note" role="status" aria-live="polite"></p>
   </section>
   <section>
     <h2>2. Make a meme</h2>
@@ -85,16 +105,15 @@ export const PLAYGROUND_PAGE = `<!doctype html>
         <div><label for="meme-top">Top caption</label><input id="meme-top" name="top" type="text"></div>
         <div><label for="meme-bottom">Bottom caption</label><input id="meme-bottom" name="bottom" type="text"></div>
       </div>
-      <div class="row">
-        <div><label for="meme-mode">Mode</label>
-          <select id="meme-mode" name="mode"><option value="mimic">mimic: the expression onto your photo</option><option value="swap">swap: your face into the image</option></select></div>
-        <div><label for="meme-regions">Regions</label>
-          <select id="meme-regions" name="regions"><option value="all">whole face</option><option value="upper">eyes and brows</option><option value="lower">mouth</option></select></div>
-      </div>
+      <label for="meme-mode">Mode</label>
+      <select id="meme-mode" name="mode"><option value="mimic">mimic: the expression onto your photo</option><option value="swap">swap: your face into the image</option></select>
+      <label for="meme-regions">Regions</label>
+      <select id="meme-regions" name="regions"><option value="all">whole face</option><option value="upper">eyes and brows</option><option value="lower">mouth</option></select>
       <label for="meme-intensity">Intensity <output id="meme-intensity-value">100 %</output></label>
       <input id="meme-intensity" name="intensity" type="range" min="0" max="100" step="5" value="100">
       <label><input id="meme-animated" name="animated" type="checkbox"> animated (a morph from a still picture)</label>
       <button type="submit">Make meme</button>
+      <p class="note" role="status" aria-live="polite"></p>
     </form>
   </section>
   <section>
@@ -110,6 +129,7 @@ export const PLAYGROUND_PAGE = `<!doctype html>
       <label for="morph-intensity">Intensity <output id="morph-intensity-value">100 %</output></label>
       <input id="morph-intensity" name="intensity" type="range" min="0" max="100" step="5" value="100">
       <button type="submit">Make morph</button>
+      <p class="note" role="status" aria-live="polite"></p>
     </form>
     <p class="label">Usage</p>
     <button id="usage-button" type="button" class="secondary">Show my usage</button>
@@ -121,18 +141,30 @@ export const PLAYGROUND_PAGE = `<!doctype html>
   <img id="result" alt="Mimic result" hidden>
   <video id="result-video" autoplay loop muted playsinline hidden></video>
   <div id="actions" hidden>
-    <a id="download" download><button type="button">Download</button></a>
+    <a id="download" class="button" download>Download</a>
     <button id="copy" type="button" class="secondary">Copy</button>
   </div>
 </div>
 <script>
 const $ = (s) => document.querySelector(s);
+const el = (tag, props) => Object.assign(document.createElement(tag), props || {});
 const message = $("#message"), result = $("#result"), video = $("#result-video"), output = $("#output");
-const progress = $("#progress"), progressText = $("#progress-text"), bar = $("#progress-bar");
+const progress = $("#progress"), progressText = $("#progress-text"), bar = $("#progress-bar"), facesNote = $("#faces-note");
+const NAME_PATTERN = $("#save-name").pattern, NAME_RULE = $("#save-name").title;
 let current = null;
+// The form whose job the output panel follows (its message and progress); another card's submit meanwhile is answered by that card.
+let running = null;
 function say(text, kind) { output.hidden = false; message.textContent = text; message.className = kind || ""; }
+function note(box, text, kind) {
+  const className = "note" + (kind ? " " + kind : "");
+  // Unchanged text is left alone, so a repeated retry message is not announced again.
+  if (box.textContent !== text || box.className !== className) { box.textContent = text; box.className = className; }
+}
+// On a narrow screen the output sits below all three cards: bring it into view so the user sees something happen.
+function reveal() { if (!output.hidden) output.scrollIntoView({ block: "nearest" }); }
+result.addEventListener("load", reveal);
+video.addEventListener("loadeddata", reveal);
 function show(reply) {
-  progress.hidden = true;
   say(reply.text || "", reply.ok ? "" : "error");
   if (!reply.ok) { result.hidden = true; video.hidden = true; $("#actions").hidden = true; current = null; }
   const f = reply.file;
@@ -147,21 +179,17 @@ function show(reply) {
     $("#actions").hidden = false;
   }
 }
-function onProgress(e) {
-  progress.hidden = false;
-  if (e.type === "queued") {
-    progressText.textContent = "Waiting in line: position " + e.position + (e.etaSeconds > 0 ? " · about " + Math.ceil(e.etaSeconds) + " s" : "");
-  } else if (e.type === "started") {
-    progressText.textContent = "Working on it: your picture is being made…";
-  } else if (e.type === "done") {
-    progressText.textContent = "Finishing…";
-  }
+function progressLine(e) {
+  if (e.type === "queued") return "Waiting in line: position " + e.position + (e.etaSeconds > 0 ? " · about " + Math.ceil(e.etaSeconds) + " s" : "");
+  if (e.type === "started") return "Working on it: your picture is being made…";
+  if (e.type === "done") return "Finishing…";
+  return "";
 }
-async function call(method, url, body, withProgress) {
+async function call(method, url, body, onProgress) {
   try {
     // X-Mimic marks the page's own calls: the server refuses API calls without it (other sites cannot add it).
     const headers = { "X-Mimic": "1" };
-    if (withProgress) headers.Accept = "application/x-ndjson";
+    if (onProgress) headers.Accept = "application/x-ndjson";
     const res = await fetch(url, { method, body, headers });
     if (!(res.headers.get("content-type") || "").includes("ndjson")) return await res.json();
     const reader = res.body.getReader(), decoder = new TextDecoder();
@@ -174,7 +202,7 @@ async function call(method, url, body, withProgress) {
         const line = buffered.slice(0, nl); buffered = buffered.slice(nl + 1);
         if (!line.trim()) continue;
         const m = JSON.parse(line);
-        if (m.type === "progress") onProgress(m.event); else if (m.type === "reply") reply = m.reply;
+        if (m.type === "progress") { const t = progressLine(m.event); if (t) onProgress(t); } else if (m.type === "reply") reply = m.reply;
       }
       if (done) break;
     }
@@ -186,48 +214,107 @@ async function call(method, url, body, withProgress) {
 const thumbUrl = (name) => "/api/faces/thumbnail?name=" + encodeURIComponent(name);
 async function thumb(name) {
   // Thumbnails are API calls too: fetched with the page's header, shown as object URLs.
-  const res = await fetch(thumbUrl(name), { headers: { "X-Mimic": "1" } });
-  return res.ok && (res.headers.get("content-type") || "").startsWith("image/") ? URL.createObjectURL(await res.blob()) : "";
+  try {
+    const res = await fetch(thumbUrl(name), { headers: { "X-Mimic": "1" } });
+    return res.ok && (res.headers.get("content-type") || "").startsWith("image/") ? URL.createObjectURL(await res.blob()) : "";
+  } catch (e) {
+    return "";
+  }
 }
-let facesRequest = 0;
-async function refreshFaces() {
+let facesRequest = 0, facesRetry = 0, shownUrls = [];
+async function refreshFaces(focusName) {
   // Only the newest answer may repaint the lists (an older, slower one would show stale faces).
   const mine = ++facesRequest;
+  clearTimeout(facesRetry);
   const reply = await call("GET", "/api/faces");
   if (mine !== facesRequest) return;
-  const faces = reply.templates || [];
+  // A failed call is not an empty list: keep the last list shown, say why, and ask again until the server answers.
+  if (!reply.ok || !Array.isArray(reply.templates)) {
+    note(facesNote, "Could not refresh your faces: " + reply.text + " Showing the last list; trying again…", "error");
+    facesNote.dataset.list = "1";
+    facesRetry = setTimeout(refreshFaces, 3000);
+    return;
+  }
+  if (facesNote.dataset.list) { note(facesNote, ""); delete facesNote.dataset.list; }
+  const faces = reply.templates;
   const urls = await Promise.all(faces.map((f) => thumb(f.name)));
   if (mine !== facesRequest) return;
   const list = $("#faces");
   list.replaceChildren();
-  if (!faces.length) list.append(Object.assign(document.createElement("li"), { textContent: "none yet" }));
+  if (!faces.length) list.append(el("li", { textContent: "none yet" }));
   faces.forEach((f, i) => {
-    const li = document.createElement("li");
+    const li = el("li");
     li.dataset.name = f.name;
-    const img = Object.assign(document.createElement("img"), { src: urls[i], alt: "face " + f.name });
-    li.append(img, Object.assign(document.createElement("div"), { textContent: f.name + (f.isDefault ? " (default)" : "") }));
-    const actions = Object.assign(document.createElement("div"), { className: "actions" });
-    for (const [label, action] of [["default", "default"], ["delete", "delete"]]) {
-      if (action === "default" && f.isDefault) continue;
-      const b = Object.assign(document.createElement("button"), { type: "button", className: "small", textContent: label });
-      b.onclick = async () => { const fd = new FormData(); fd.set("name", f.name); show(await call("POST", "/api/faces/" + action, fd)); refreshFaces(); };
-      actions.append(b);
-    }
-    li.append(actions);
+    li.append(el("img", { src: urls[i], alt: "face " + f.name }), el("div", { className: "name", textContent: f.name + (f.isDefault ? " (default)" : "") }));
+    li.append(faceActions(f));
     list.append(li);
   });
   for (const card of ["meme", "morph"]) picker(card, faces, urls);
+  for (const u of shownUrls) if (u) URL.revokeObjectURL(u);
+  shownUrls = urls;
+  const again = focusName && list.querySelector('li[data-name="' + CSS.escape(focusName) + '"] button');
+  if (again) again.focus();
+}
+const quoted = (name) => "“" + name + "”";
+function small(text, label, onclick, extra) {
+  // Visible text stays short; the accessible name says which face (and starts with the visible text).
+  const b = el("button", Object.assign({ type: "button", className: "small", textContent: text, onclick }, extra || {}));
+  b.setAttribute("aria-label", label);
+  return b;
+}
+async function faceAction(action, fields, focusName) {
+  const fd = new FormData();
+  for (const k in fields) fd.set(k, fields[k]);
+  const reply = await call("POST", "/api/faces/" + action, fd);
+  note(facesNote, reply.text || "", reply.ok ? "" : "error");
+  delete facesNote.dataset.list;
+  // A renamed face stays picked on the cards.
+  if (reply.ok && action === "rename") for (const card of ["meme", "morph"]) { const input = $("#" + card + "-template"); if (input.value === fields.name) input.value = fields.to.trim().toLowerCase(); }
+  await refreshFaces(reply.ok ? focusName : fields.name);
+  return reply;
+}
+function faceActions(f) {
+  const box = el("div", { className: "actions" });
+  const back = (shown, focusLabel) => {
+    const fresh = faceActions(f);
+    shown.replaceWith(fresh);
+    const b = focusLabel && [...fresh.querySelectorAll("button")].find((x) => x.getAttribute("aria-label") === focusLabel);
+    if (b) b.focus();
+  };
+  const onEscape = (e, label) => { if (e.key === "Escape") { e.preventDefault(); back(e.currentTarget, label); } };
+  const renameLabel = "Rename " + quoted(f.name), deleteLabel = "Delete " + quoted(f.name);
+  if (!f.isDefault) box.append(small("Make default", "Make default: " + quoted(f.name), () => faceAction("default", { name: f.name }, f.name)));
+  box.append(small("Rename", renameLabel, () => {
+    const form = el("form", { className: "actions" });
+    const input = el("input", { type: "text", name: "to", value: f.name, maxLength: 32, required: true, pattern: NAME_PATTERN, title: NAME_RULE, autocapitalize: "none", spellcheck: false });
+    input.setAttribute("aria-label", "New name for " + quoted(f.name) + " (" + NAME_RULE + ")");
+    form.append(input, small("Save", "Save the new name of " + quoted(f.name), null, { type: "submit" }), small("Cancel", "Cancel renaming " + quoted(f.name), () => back(form, renameLabel)));
+    form.onsubmit = (e) => { e.preventDefault(); faceAction("rename", { name: f.name, to: input.value }, input.value.trim().toLowerCase()); };
+    form.onkeydown = (e) => onEscape(e, renameLabel);
+    box.replaceWith(form);
+    input.select();
+  }));
+  box.append(small("Delete", deleteLabel, () => {
+    // Deleting cannot be undone: ask first, in the page; "Keep" has the focus.
+    const ask = el("div", { className: "actions" });
+    const keep = small("Keep", "Keep " + quoted(f.name), () => back(ask, deleteLabel));
+    ask.append(el("p", { textContent: "Delete " + quoted(f.name) + "?" }), small("Delete", "Delete " + quoted(f.name) + " (confirm)", () => faceAction("delete", { name: f.name }), { className: "small danger" }), keep);
+    ask.onkeydown = (e) => onEscape(e, deleteLabel);
+    box.replaceWith(ask);
+    keep.focus();
+  }));
+  return box;
 }
 function picker(card, faces, urls) {
   const box = $("#" + card + "-faces"), input = $("#" + card + "-template");
   if (!faces.some((f) => f.name === input.value)) input.value = "";
   box.replaceChildren();
   const tile = (name, label, url) => {
-    const b = Object.assign(document.createElement("button"), { type: "button", className: "tile", title: label });
+    const b = el("button", { type: "button", className: "tile", title: label });
     b.dataset.face = name;
     b.setAttribute("aria-pressed", String(input.value === name));
-    b.append(url ? Object.assign(document.createElement("img"), { src: url, alt: "" }) : Object.assign(document.createElement("span"), { className: "none", textContent: "★" }));
-    b.append(label);
+    b.append(url ? el("img", { src: url, alt: "" }) : el("span", { className: "none", textContent: "★" }));
+    b.append(el("span", { className: "name", textContent: label }));
     b.onclick = () => { input.value = name; for (const t of box.children) t.setAttribute("aria-pressed", String(t === b)); };
     return b;
   };
@@ -272,16 +359,26 @@ document.addEventListener("paste", (e) => {
   const f = item.getAsFile();
   setFile(pasteTarget, new File([f], f.name || "pasted." + f.type.split("/")[1], { type: f.type }));
 });
-for (const form of document.querySelectorAll("form")) {
+for (const form of document.querySelectorAll("form[data-endpoint]")) {
+  const button = form.querySelector("button[type=submit]"), own = form.querySelector(".note");
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const button = form.querySelector("button[type=submit]");
     button.disabled = true;
-    say("Working on it…", "working");
     const long = form.id !== "save-form";
-    progress.hidden = !long; progressText.textContent = "Sending…";
-    show(await call("POST", form.dataset.endpoint, new FormData(form), long));
+    // While another card's job runs, this card answers by itself: the running job's progress stays in view.
+    const aside = running !== null;
+    if (aside) note(own, "Working on it…", "working");
+    else {
+      running = form; note(own, "");
+      say("Working on it…", "working");
+      progress.hidden = !long; progressText.textContent = "Sending…";
+      reveal();
+    }
+    const reply = await call("POST", form.dataset.endpoint, new FormData(form), long && (aside ? (t) => note(own, t, "working") : (t) => { progressText.textContent = t; }));
     button.disabled = false;
+    if (aside && !reply.file) note(own, reply.text || "", reply.ok ? "" : "error");
+    else { if (aside) note(own, ""); show(reply); reveal(); }
+    if (!aside) { running = null; progress.hidden = true; }
     if (form.id === "save-form") refreshFaces();
   });
 }
@@ -294,7 +391,7 @@ $("#copy").onclick = async () => {
     say("This browser does not allow copying pictures here: use Download instead.", "error");
   }
 };
-$("#usage-button").onclick = async () => show(await call("GET", "/api/usage"));
+$("#usage-button").onclick = async () => { show(await call("GET", "/api/usage")); reveal(); };
 refreshFaces();
 </script>
 </body>
