@@ -219,8 +219,8 @@ describe("playground cooldown (PLAYGROUND_COOLDOWN_SECONDS)", () => {
     expect((await post("/api/meme", memeForm())).text).toMatch(/^Slow down a little/);
   }, 60_000);
 
-  it("the local user has no daily quota, whatever the bots' default, and the settings say how to change one", async () => {
-    app = await startTestApp({ DAILY_QUOTA_PER_USER: "2", COOLDOWN_SECONDS: "0" }, { handlers: DOUBLE_HANDLERS });
+  it("the local user has no daily quota, whatever the bots' defaults (per user and per server), and the settings say how to change one", async () => {
+    app = await startTestApp({ DAILY_QUOTA_PER_USER: "2", DAILY_QUOTA_PER_SERVER: "2", COOLDOWN_SECONDS: "0" }, { handlers: DOUBLE_HANDLERS });
     playground = await startPlayground({ core: app.core, host: "127.0.0.1", port: 0, maxUploadBytes: 3 << 20 });
     const save = new FormData();
     save.set("photo", new Blob([FACE_JPG], { type: "image/jpeg" }), "me.jpg");
@@ -229,6 +229,7 @@ describe("playground cooldown (PLAYGROUND_COOLDOWN_SECONDS)", () => {
     for (let i = 0; i < 3; i++) expect((await post("/api/meme", memeForm())).ok, `meme ${i + 1}`).toBe(true);
     const settings = await post("/api/config", new FormData());
     expect(settings.text).toContain("• quota: unlimited");
+    expect(settings.text).toContain("• server_quota: unlimited");
     expect(settings.text).toContain("Change one with POST /api/config with the fields key and value (and the header X-Mimic: 1).");
   }, 60_000);
 });

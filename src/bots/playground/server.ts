@@ -316,9 +316,10 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
     server.listen(opts.port, opts.host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
-  // The local user is the only user: no daily quota, and no cooldown unless configured (a fresh store's
-  // defaults, meant to share a server between many, would apply).
-  for (const [key, value] of [["quota", "0"], ["cooldown", String(opts.cooldownSeconds ?? 0)]] as const) {
+  // The local user is the only user: no daily quota (theirs or the "server's"), and no cooldown unless
+  // configured (a fresh store's defaults, meant to share a server between many, would apply).
+  const ownRules = [["quota", "0"], ["server_quota", "0"], ["cooldown", String(opts.cooldownSeconds ?? 0)]] as const;
+  for (const [key, value] of ownRules) {
     const set = await core.config(ctx(), { key, value });
     if (set.errorCode) logger.warn({ key, reply: set.text }, "could not set the playground's own rules");
   }
