@@ -5,6 +5,7 @@ import type { Regions } from "../pipeline/transfer/index.ts";
 import { MAX_CAPTION_CHARS } from "../pipeline/render/text.ts";
 import { parseSha256, sha256Hex as sha256 } from "../templates/audit.ts";
 import { normaliseTemplateName } from "../templates/names.ts";
+import { formatWait } from "../templates/moderation.ts";
 import type { CommandContext, ImageInput, Reply } from "./context.ts";
 import { hint } from "./hints.ts";
 import { frameCount, loadImage, type FetchLike } from "./input.ts";
@@ -392,7 +393,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const r = await moderation.usage(scopeOf(ctx), { includeServer: ctx.isAdmin && ctx.serverId !== null });
         const lines = [
           `Today you made ${r.usedToday} meme${r.usedToday === 1 ? "" : "s"}${r.dailyQuota > 0 ? ` of ${r.dailyQuota} allowed` : " (no daily limit)"}.`,
-          r.quotaReached ?? (r.cooldownRemainingSeconds > 0 ? `Next one possible in ${r.cooldownRemainingSeconds} s.` : "You can make another one now."),
+          r.quotaReached ?? (r.cooldownRemainingSeconds > 0 ? `Next one possible in ${formatWait(r.cooldownRemainingSeconds)}.` : "You can make another one now."),
           `Saved faces: ${r.templates}.`,
         ];
         if (r.server) {

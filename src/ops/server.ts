@@ -45,6 +45,26 @@ async function runCheck(check: ReadinessCheck, timeoutMs: number): Promise<strin
   }
 }
 
+/** Names the setting to change: OPS_HOST when the address is the problem, OPS_PORT when the port is (as the playground does). */
+function listenError(e: NodeJS.ErrnoException, host: string, port: number): MimicError {
+  const where = `${host}:${port}`;
+  switch (e.code) {
+    case "EADDRINUSE":
+      return new MimicError("CONFIG", `Port ${port} on ${host} is in use: set OPS_PORT to a free port.`, { cause: e });
+    case "EACCES":
+      return new MimicError("CONFIG", `The ops endpoint may not listen on ${where} (EACCES): set OPS_PORT to a free port above 1023.`, { cause: e });
+    case "ENOTFOUND":
+    case "EADDRNOTAVAIL":
+    case "EAI_AGAIN":
+    case "EAI_FAIL":
+    case "EAI_NONAME":
+    case "EAFNOSUPPORT":
+      return new MimicError("CONFIG", `The ops endpoint cannot listen on ${host} (${e.code}): set OPS_HOST to an address of this machine, e.g. 127.0.0.1.`, { cause: e });
+    default:
+      return new MimicError("CONFIG", `The ops endpoint cannot listen on ${where} (${e.message}): check OPS_HOST and OPS_PORT.`, { cause: e });
+  }
+}
+
 export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer> {
   const timeoutMs = opts.checkTimeoutMs ?? 2_000;
   const send = (res: import("node:http").ServerResponse, status: number, type: string, body: string) => {
@@ -86,9 +106,7 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer>
     send(res, 404, "text/plain", "not found: try /healthz, /readyz or /metrics\n");
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (e) =>
-      reject(new MimicError("CONFIG", `The ops endpoint cannot listen on ${opts.host}:${opts.port} (${e.message}). Set OPS_PORT to a free port.`, { cause: e })),
-    );
+    server.once("error", (e: NodeJS.ErrnoException) => reject(listenError(e, opts.host, opts.port)));
     server.listen(opts.port, opts.host, () => {
       server.removeAllListeners("error");
       resolve();

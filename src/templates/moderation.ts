@@ -394,7 +394,9 @@ export class Moderation {
       this.db.usageEvent.findFirst({ where, orderBy: { atMs: "desc" }, select: { atMs: true } }),
     ]);
     const readyAt = last ? Number(last.atMs) + rules.cooldownSeconds * 1000 : 0;
-    const quota = await this.refusal(scope, { ...rules, cooldownSeconds: 0 }, now);
+    // The quota message as a refusal would give it (its wait counts a cooldown outlasting the reset).
+    const refused = await this.refusal(scope, rules, now);
+    const quota = refused?.code === "QUOTA_EXCEEDED" ? refused : null;
     return {
       usedToday,
       dailyQuota: rules.dailyQuotaPerUser,
@@ -460,29 +462,27 @@ export class Moderation {
         (SELECT MAX(at_ms) FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND platform_user_id = ${u}) AS last_at,
         (SELECT COUNT(*) FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND platform_user_id = ${u} AND day = ${day}) AS user_today,
         (SELECT COUNT(*) FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND day = ${day}) AS server_today`;
-    const last = counts.last_at === null ? null : { atMs: Number(counts.last_at) };
-    if (rules.cooldownSeconds > 0 && last && Number(last.atMs) > now - rules.cooldownSeconds * 1000) {
-      const wait = Math.max(1, Math.ceil((Number(last.atMs) + rules.cooldownSeconds * 1000 - now) / 1000));
-      return new MimicError("COOLDOWN", `Slow down a little: you can make the next one in ${formatWait(wait)}.`, { retryAfterSeconds: wait });
-    }
+    const cooldownWait =
+      rules.cooldownSeconds > 0 && counts.last_at !== null ? Math.ceil((Number(counts.last_at) + rules.cooldownSeconds * 1000 - now) / 1000) : 0;
+    // A used-up quota is said first: a cooldown ending before the reset would promise a refused retry.
+    // Its wait is the later of the reset and the cooldown's end (a long cooldown may outlast midnight).
     const untilTomorrow = secondsUntilNextUtcDay(now);
-    if (rules.dailyQuotaPerUser > 0) {
-      if (Number(counts.user_today) >= rules.dailyQuotaPerUser) {
-        return new MimicError(
-          "QUOTA_EXCEEDED",
-          `You've used all ${rules.dailyQuotaPerUser} of today's memes here. More in ${formatWait(untilTomorrow)} (at 00:00 UTC).`,
-          { retryAfterSeconds: untilTomorrow, details: { scope: "user", quota: rules.dailyQuotaPerUser } },
-        );
-      }
+    const wait = Math.max(untilTomorrow, cooldownWait);
+    const when = wait === untilTomorrow ? `${formatWait(wait)} (at 00:00 UTC)` : formatWait(wait);
+    if (rules.dailyQuotaPerUser > 0 && Number(counts.user_today) >= rules.dailyQuotaPerUser) {
+      return new MimicError("QUOTA_EXCEEDED", `You've used all ${rules.dailyQuotaPerUser} of today's memes here. More in ${when}.`, {
+        retryAfterSeconds: wait,
+        details: { scope: "user", quota: rules.dailyQuotaPerUser },
+      });
     }
-    if (scope.serverId !== null && rules.dailyQuotaPerServer > 0) {
-      if (Number(counts.server_today) >= rules.dailyQuotaPerServer) {
-        return new MimicError(
-          "QUOTA_EXCEEDED",
-          `This server has used all ${rules.dailyQuotaPerServer} of today's memes. More in ${formatWait(untilTomorrow)} (at 00:00 UTC).`,
-          { retryAfterSeconds: untilTomorrow, details: { scope: "server", quota: rules.dailyQuotaPerServer } },
-        );
-      }
+    if (scope.serverId !== null && rules.dailyQuotaPerServer > 0 && Number(counts.server_today) >= rules.dailyQuotaPerServer) {
+      return new MimicError("QUOTA_EXCEEDED", `This server has used all ${rules.dailyQuotaPerServer} of today's memes. More in ${when}.`, {
+        retryAfterSeconds: wait,
+        details: { scope: "server", quota: rules.dailyQuotaPerServer },
+      });
+    }
+    if (cooldownWait > 0) {
+      return new MimicError("COOLDOWN", `Slow down a little: you can make the next one in ${formatWait(cooldownWait)}.`, { retryAfterSeconds: cooldownWait });
     }
     return null;
   }

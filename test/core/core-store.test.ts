@@ -285,6 +285,21 @@ for (const { dialect, skip } of dialects) {
       expect((await core.usage(ctx())).text).toContain("You can make another one now.");
     });
 
+    it("a long cooldown: the usage reply words the wait as the refusal does (24 h, not 86398 s)", async () => {
+      await save("me");
+      expect(await set("cooldown", "86400")).toContain("cooldown:");
+      expect((await meme()).file).toBeDefined();
+      clock += 2_000;
+      const refused = await meme();
+      expect(refused).toMatchObject({ errorCode: "COOLDOWN" });
+      expect(refused.text).toContain("in 24 h.");
+      const usage = (await core.usage(ctx())).text;
+      expect(usage).toContain("Next one possible in 24 h.");
+      expect(usage).not.toMatch(/\d{3,} s\b/);
+      clock += 86_398_000 - 90_000;
+      expect((await core.usage(ctx())).text).toContain("Next one possible in 2 min.");
+    });
+
     it("lists are capped to fit a chat message; a deleted default names its successor; replies name faces as saved", async () => {
       for (const name of ["me", "two", "three"]) await save(name);
       expect((await core.faceDefault(ctx(), { name: "TWO" })).text).toBe("“two” is now your default face.");

@@ -179,5 +179,19 @@ describe("ops endpoint", () => {
     const err = await expectRejects(startApp(config, { handlers: TEST_HANDLERS, onFatal: () => {} }));
     expect(err.code).toBe("CONFIG");
     expect(err.userMessage).toContain(`OPS_PORT`);
+    expect(err.userMessage).toBe(`Port ${port} on 127.0.0.1 is in use: set OPS_PORT to a free port.`);
+  });
+
+  it.each([
+    ["a name that does not resolve", "no.such.host.invalid", /^The ops endpoint cannot listen on no\.such\.host\.invalid \((ENOTFOUND|EAI_AGAIN)\): set OPS_HOST to an address of this machine, e\.g\. 127\.0\.0\.1\.$/],
+    ["an address of another machine", "192.0.2.1", /^The ops endpoint cannot listen on 192\.0\.2\.1 \(EADDRNOTAVAIL\): set OPS_HOST to an address of this machine/],
+  ])("a wrong OPS_HOST (%s) is named as the setting to change, not OPS_PORT", async (_, host, message) => {
+    const dir = mkdtempSync(join(tmpdir(), "mimic-ops-"));
+    dirs.push(dir);
+    const config = loadConfig({ DATA_DIR: dir, PLAYGROUND_PORT: "0", QUEUE_WORKERS: "1", LOG_LEVEL: "silent", OPS_PORT: "9464", OPS_HOST: host });
+    const err = await expectRejects(startApp(config, { handlers: TEST_HANDLERS, onFatal: () => {} }));
+    expect(err.code).toBe("CONFIG");
+    expect(err.userMessage).toMatch(message);
+    expect(err.userMessage).not.toContain("OPS_PORT");
   });
 });

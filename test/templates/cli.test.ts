@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
 
@@ -117,4 +118,23 @@ describe("mimic face (CLI)", () => {
     // the local user's hints carry no --user/--platform
     expect(hintOf(mimicEnv(env, "rm", "nope").err, "Save one with: ")).toBe("mimic face add <photo> --name <name>");
   }, 300_000);
+
+  it("forget counts in the singular where there is one of each (not \"1 templates\")", () => {
+    const env = { DATA_DIR: join(dir, "data-forget-one") };
+    const who = ["--user", "solo", "--platform", "telegram"];
+    const add = mimicEnv(env, "add", join(faces, "grace_hopper_512x512.jpg"), "--name", "me", ...who);
+    expect(add.code, add.err).toBe(0);
+    // One use older than a day (deleted) and one recent (held): the CLI itself records none.
+    const db = new Database(join(env.DATA_DIR, "mimic.db"));
+    const use = db.prepare("INSERT INTO usage_events (platform, server_id, platform_user_id, command, at_ms, day) VALUES ('telegram', '-1', 'solo', 'meme', ?, ?)");
+    for (const at of [Date.now() - 2 * 86_400_000, Date.now()]) use.run(at, Math.floor(at / 86_400_000));
+    db.close();
+    const forget = mimicEnv(env, "forget", "--yes", ...who);
+    expect(forget, forget.err).toMatchObject({
+      code: 0,
+      out: "forgot telegram:solo: 1 template, 1 usage record deleted; 1 use of the last 24 hours held until a day old (it counts towards quotas and cooldowns)\n",
+    });
+    // Nothing left: both counts in the plural.
+    expect(mimicEnv(env, "forget", "--yes", ...who).out).toBe("forgot telegram:solo: 0 templates, 0 usage records deleted; 1 use of the last 24 hours held until a day old (it counts towards quotas and cooldowns)\n");
+  }, 120_000);
 });

@@ -191,6 +191,60 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     clock = T0;
   });
 
+  it.skipIf(skip)("a used-up quota is said at once, not a pending cooldown that would promise a refused retry", async () => {
+    const s = "quota-then-cooldown";
+    await store.moderation.updateRules(admin(s), { dailyQuotaPerUser: 2, cooldownSeconds: 8 });
+    const me = at("qc", s);
+    clock = T0;
+    await store.moderation.admit(me, "meme");
+    clock = T0 + 8_500;
+    await store.moderation.admit(me, "meme");
+    // The QA repro: the third (cooldown running, quota used) was told "in 8 s"; 8.5 s later it was refused again.
+    const third = await refusal(store.moderation.admit(me, "meme"));
+    expect(third.code).toBe("QUOTA_EXCEEDED");
+    expect(third.userMessage).toBe("You've used all 2 of today's memes here. More in 14 h (at 00:00 UTC).");
+    expect(third.retryAfterSeconds).toBe(14 * 3600 - 8);
+    expect((await store.moderation.userUsage(me)).quotaReached).toBe(third.userMessage);
+    clock = T0 + 17_000;
+    expect((await refusal(store.moderation.admit(me, "meme"))).code).toBe("QUOTA_EXCEEDED");
+    // The promised time holds: at 00:00 UTC the next one is admitted.
+    clock = T0 + 8_500 + third.retryAfterSeconds! * 1000;
+    await store.moderation.admit(me, "meme");
+
+    // The server's quota too: another user, in their own cooldown, is told the server is done for the day.
+    const t = "server-quota-then-cooldown";
+    await store.moderation.updateRules(admin(t), { dailyQuotaPerUser: 0, dailyQuotaPerServer: 2, cooldownSeconds: 60 });
+    clock = T0;
+    await store.moderation.admit(at("a", t), "meme");
+    await store.moderation.admit(at("b", t), "meme");
+    const server = await refusal(store.moderation.admit(at("a", t), "meme"));
+    expect(server.code).toBe("QUOTA_EXCEEDED");
+    expect(server.details).toMatchObject({ scope: "server", quota: 2 });
+    expect(server.userMessage).toBe("This server has used all 2 of today's memes. More in 14 h (at 00:00 UTC).");
+    clock = T0;
+  });
+
+  it.skipIf(skip)("a used-up quota whose cooldown outlasts midnight says when the cooldown ends, not 00:00 UTC", async () => {
+    const s = "long-cooldown-quota";
+    await store.moderation.updateRules(admin(s), { dailyQuotaPerUser: 1, cooldownSeconds: 86_400 });
+    const me = at("night-owl", s);
+    const lateEvening = Date.UTC(2030, 0, 1, 23, 0, 0);
+    clock = lateEvening;
+    await store.moderation.admit(me, "meme");
+    clock = lateEvening + 30 * 60_000;
+    const e = await refusal(store.moderation.admit(me, "meme"));
+    expect(e.code).toBe("QUOTA_EXCEEDED");
+    expect(e.retryAfterSeconds).toBe(86_400 - 1_800);
+    expect(e.userMessage).toBe("You've used all 1 of today's memes here. More in 23 h 30 min.");
+    expect((await store.moderation.userUsage(me)).quotaReached).toBe(e.userMessage);
+    // Still refused just after midnight (the cooldown), admitted once the promised wait has passed.
+    clock = lateEvening + 60 * 60_000 + 1_000;
+    expect((await refusal(store.moderation.admit(me, "meme"))).code).toBe("COOLDOWN");
+    clock = lateEvening + 30 * 60_000 + e.retryAfterSeconds! * 1000;
+    await store.moderation.admit(me, "meme");
+    clock = T0;
+  });
+
   it.skipIf(skip)("is atomic: 200 concurrent requests against a quota of 37 admit exactly 37", async () => {
     const quota = 37;
     await store.moderation.updateRules(admin("race"), { dailyQuotaPerServer: quota, dailyQuotaPerUser: 0 });

@@ -75,10 +75,18 @@ export function register(program: Command): void {
           throw new MimicError("BAD_INPUT", `This deletes every saved face and usage record of ${o.platform}:${o.user}. To confirm, run: mimic face forget --yes${whoFlags(o)}`);
         }
         const r = await store.templates.forgetUser(owner(o));
-        const held = r.heldRecords > 0 ? `; ${r.heldRecords} uses of the last 24 hours held until a day old (they count towards quotas and cooldowns)` : "";
-        process.stdout.write(`forgot ${o.platform}:${o.user}: ${r.templates} templates, ${r.usageRecords} usage records deleted${held}\n`);
+        const held =
+          r.heldRecords === 0 ? "" : r.heldRecords === 1
+            ? "; 1 use of the last 24 hours held until a day old (it counts towards quotas and cooldowns)"
+            : `; ${r.heldRecords} uses of the last 24 hours held until a day old (they count towards quotas and cooldowns)`;
+        process.stdout.write(`forgot ${o.platform}:${o.user}: ${count(r.templates, "template")}, ${count(r.usageRecords, "usage record")} deleted${held}\n`);
       }),
     );
+}
+
+/** "1 template", "2 templates". */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 interface UserOpts {
