@@ -19,6 +19,7 @@ import { createQueue } from "../../src/queue/index.ts";
 import type { ImageResult, ProgressEvent } from "../../src/queue/jobs.ts";
 import { startRedisWorker, type RedisWorkerHandle } from "../../src/queue/redis.ts";
 import { TEST_HANDLERS, expectRejects, isPng, memeJob, redisQueueOptions } from "./helpers.ts";
+import { within } from "../helpers/within.ts";
 
 const REDIS = process.env.TEST_REDIS_URL;
 if (!REDIS) console.warn("test/queue/no-worker-grace.test.ts skipped: set TEST_REDIS_URL=redis://127.0.0.1:6379");
@@ -31,15 +32,6 @@ const newPrefix = () => {
   return p;
 };
 const worker = (prefix: string): Promise<RedisWorkerHandle> => startRedisWorker({ ...redisQueueOptions(REDIS!, prefix), stallMs: 2000 });
-
-/** Rejects if `p` has not settled within `ms`: a hang bound, it measures nothing. */
-function within<T>(ms: number, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms`)), ms))),
-  ]).finally(() => clearTimeout(timer));
-}
 
 describe.skipIf(!REDIS)("QUEUE_NO_WORKER_GRACE_MS (Redis mode)", () => {
   afterAll(async () => {

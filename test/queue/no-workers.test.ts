@@ -14,6 +14,7 @@ import type { ImageResult, ProgressEvent } from "../../src/queue/jobs.ts";
 import { createRedisQueue, startRedisWorker, type RedisQueueOptions, type RedisWorkerHandle } from "../../src/queue/redis.ts";
 import type { Store } from "../../src/templates/store.ts";
 import { TEST_HANDLERS, expectRejects, isPng, memeJob, redisQueueOptions } from "./helpers.ts";
+import { within } from "../helpers/within.ts";
 
 const REDIS = process.env.TEST_REDIS_URL;
 if (!REDIS) console.warn("test/queue/no-workers.test.ts skipped: set TEST_REDIS_URL=redis://127.0.0.1:6379");
@@ -34,15 +35,6 @@ const worker = (prefix: string): Promise<RedisWorkerHandle> =>
 
 let n = 0;
 const who = (extra: { onProgress?: (e: ProgressEvent) => void } = {}) => ({ requestId: `nw${++n}`, userId: `u${n}`, serverId: "s1", ...extra });
-
-/** Rejects if `p` has not settled within `ms`: a hang bound (the old behaviour waited 10 minutes), it measures nothing. */
-function within<T>(ms: number, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms`)), ms))),
-  ]).finally(() => clearTimeout(timer));
-}
 
 describe.skipIf(!REDIS)("redis queue with no worker for its prefix", () => {
   afterAll(async () => {
