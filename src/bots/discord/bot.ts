@@ -2,11 +2,15 @@ import { randomUUID } from "node:crypto";
 import {
   Client,
   DiscordAPIError,
+  DiscordjsError,
+  DiscordjsErrorCodes,
   Events,
   GatewayIntentBits,
+  HTTPError,
   MessageFlags,
   MessageReferenceType,
   PermissionFlagsBits,
+  RateLimitError,
   Routes,
   StickerFormatType,
   type APIEmbed,
@@ -21,7 +25,9 @@ import {
 } from "discord.js";
 import type { CommandContext, Core, ImageInput, ProgressEvent, Reply, SettingKey, TransferMode } from "../../core/index.ts";
 import { progressReporter, readableFile, untypedMime } from "../../core/index.ts";
+import { MimicError } from "../../errors.ts";
 import { logger } from "../../logger.ts";
+import { redactUrl } from "../../redact-url.ts";
 import { shuttingDown } from "../../queue/refusals.ts";
 import { memeFromFirstFace, type NumberedPicture } from "../first-face.ts";
 import { createInFlight } from "../in-flight.ts";
@@ -236,6 +242,64 @@ const NO_IMAGE: Reply = {
   ephemeral: true,
   errorCode: "BAD_INPUT",
 };
+
+/**
+ * Start-up while Discord cannot be reached (no network yet, Discord or DISCORD_API_ROOT down): as Telegram's
+ * (src/bots/telegram/bot.ts), the gateway's address is asked again after REACH_RETRY_MIN_MS, doubling up to
+ * REACH_RETRY_MAX_MS, with a warning at the first failure and then every REACH_WARN_EVERY_MS (also while the
+ * gateway has not said READY).
+ */
+export const REACH_RETRY_MIN_MS = 1_000;
+export const REACH_RETRY_MAX_MS = 30_000;
+export const REACH_WARN_EVERY_MS = 60_000;
+
+export const DISCORD_TOKEN_REFUSED =
+  "DISCORD_TOKEN was refused by Discord (invalid token): copy the bot token again from the Discord Developer Portal (your application → Bot → Reset Token).";
+
+/**
+ * Discord answered the start-up request with a refusal that asking again will not change: a configuration
+ * mistake named for the owner (CONFIG: the CLI prints the line and exits 2, no stack trace). Undefined otherwise.
+ */
+function refusedAtStart(err: unknown, customRoot: string | undefined): MimicError | undefined {
+  if (err instanceof DiscordjsError && err.code === DiscordjsErrorCodes.TokenInvalid) return new MimicError("CONFIG", DISCORD_TOKEN_REFUSED, { cause: err });
+  if (!(err instanceof DiscordAPIError) || err.status === 429 || err.status >= 500) return undefined;
+  if (err.status === 401) return new MimicError("CONFIG", DISCORD_TOKEN_REFUSED, { cause: err });
+  const root = customRoot ? ` and DISCORD_API_ROOT (${redactUrl(customRoot)})` : "";
+  return new MimicError("CONFIG", `Discord refused to start the bot (GET /gateway/bot: ${err.status} ${err.message}): check DISCORD_TOKEN${root}.`, { cause: err });
+}
+
+/** Whether a start-up request failed for want of an answer (network, timeout, Discord's 5xx or rate limit): worth retrying. */
+function unreachable(err: unknown): boolean {
+  if (err instanceof DiscordAPIError) return err.status === 429 || err.status >= 500;
+  if (err instanceof HTTPError || err instanceof RateLimitError) return true;
+  for (let e = err as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (e.name === "AbortError" || e.name === "TimeoutError") return true;
+    // ECONNREFUSED, ENOTFOUND, EAI_AGAIN, ECONNRESET, ETIMEDOUT…; undici's UND_ERR_* (socket, headers timeout).
+    if (typeof e.code === "string" && /^(E[A-Z]+|UND_ERR_\w+)$/.test(e.code)) return true;
+    if (e.name === "TypeError" && e.message === "fetch failed") return true;
+  }
+  return false;
+}
+
+function unreachableReason(err: unknown): string {
+  if (err instanceof DiscordAPIError || err instanceof HTTPError) return `${err.status} ${err.message}`;
+  const e = err as { name?: string; message?: string; cause?: { message?: string } };
+  if (e.name === "AbortError" || e.name === "TimeoutError") return "no answer in time";
+  return String(e.cause?.message ?? e.message ?? err);
+}
+
+/** An abortable pause (start-up's retries end at once when Mimic stops). */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
 
 export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
   const { core } = opts;
@@ -486,20 +550,81 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
   client.on(Events.InteractionCreate, (i) => inFlight.track(accepting ? onInteraction(i) : refuse(i)));
   client.on(Events.Error, (err) => logger.error({ err }, "discord client error"));
 
+  /** Aborted by stopIntake()/stop(): a start still waiting for Discord gives up. */
+  const startAbort = new AbortController();
+  const where = opts.apiRoot ? ` at DISCORD_API_ROOT=${redactUrl(opts.apiRoot)}` : " (check the network)";
+
+  /**
+   * Asks for the gateway's address (what login asks first) until Discord answers. Unreachable: keep trying
+   * with warnings rather than give up, so that a bot started before the network comes up once it can.
+   */
+  async function reachDiscord(token: string): Promise<void> {
+    client.rest.setToken(token);
+    const since = Date.now();
+    let lastWarning: number | undefined;
+    for (let delay = REACH_RETRY_MIN_MS; ; delay = Math.min(delay * 2, REACH_RETRY_MAX_MS)) {
+      if (startAbort.signal.aborted) throw new Error("Mimic stopped before Discord could be reached");
+      let err: unknown;
+      try {
+        await client.rest.get(Routes.gatewayBot(), { signal: startAbort.signal });
+        if (lastWarning !== undefined) logger.info({ afterSeconds: Math.round((Date.now() - since) / 1000) }, "Discord answered: starting the bot");
+        return;
+      } catch (e) {
+        err = e;
+      }
+      const refused = refusedAtStart(err, opts.apiRoot);
+      if (refused) throw refused;
+      if (startAbort.signal.aborted) continue;
+      if (!unreachable(err)) throw err;
+      const now = Date.now();
+      if (lastWarning === undefined || now - lastWarning >= REACH_WARN_EVERY_MS) {
+        lastWarning = now;
+        const waited = now - since >= 1000 ? ` for ${Math.round((now - since) / 1000)} s` : "";
+        logger.warn(
+          { reason: unreachableReason(err), retryInSeconds: delay / 1000 },
+          `Discord cannot be reached${where}${waited}: still trying; the bot starts once it answers`,
+        );
+      }
+      await pause(delay, startAbort.signal);
+    }
+  }
+
   return {
     client,
     async start() {
+      // As discord.js's login reads it.
+      const token = opts.token.replace(/^(Bot|Bearer)\s*/i, "");
+      await reachDiscord(token);
       const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
-      await client.login(opts.token);
-      await ready;
+      const since = Date.now();
+      // The gateway (a WebSocket elsewhere) may still not answer; discord.js then keeps trying in silence.
+      const slow = setInterval(
+        () => logger.warn({ afterSeconds: Math.round((Date.now() - since) / 1000) }, `Discord's gateway has not finished connecting${where}: still waiting`),
+        REACH_WARN_EVERY_MS,
+      );
+      try {
+        await client.login(token).catch((err: unknown) => {
+          throw refusedAtStart(err, opts.apiRoot) ?? err;
+        });
+        const stopped = new Promise<never>((_, reject) =>
+          startAbort.signal.addEventListener("abort", () => reject(new Error("Mimic stopped before Discord's gateway was ready")), { once: true }),
+        );
+        // Aborting later (a normal stop) must not leave an unhandled rejection behind.
+        stopped.catch(() => undefined);
+        await Promise.race([ready, stopped]);
+      } finally {
+        clearInterval(slow);
+      }
       logger.info({ user: client.user?.tag }, "discord bot ready");
     },
     stopIntake() {
       accepting = false;
+      startAbort.abort();
     },
     settled: (graceMs) => inFlight.settled(graceMs),
     async stop({ graceMs = 0 } = {}) {
       accepting = false;
+      startAbort.abort();
       if (graceMs > 0) await inFlight.settled(graceMs);
       await client.destroy();
     },

@@ -5,6 +5,7 @@ import type { CommandContext, Core, ImageInput, Reply, ReplyFile, SettingKey } f
 import { progressReporter } from "../../core/index.ts";
 import { MimicError } from "../../errors.ts";
 import { logger } from "../../logger.ts";
+import { redactUrl } from "../../redact-url.ts";
 import { createInFlight } from "../in-flight.ts";
 import { MemeArgsError, parseMemeArgs } from "./args.ts";
 
@@ -74,6 +75,16 @@ export const floodReply = (seconds: number | undefined) =>
  */
 export const STOP_CONFIRM_MS = 3_000;
 
+/**
+ * Start-up while Telegram cannot be reached (no network yet, Telegram or TELEGRAM_API_ROOT down): getMe is tried
+ * again after REACH_RETRY_MIN_MS, doubling up to REACH_RETRY_MAX_MS, each try bounded by REACH_ATTEMPT_MS (grammY's
+ * own limit is 500 s); a warning is logged at the first failure and then every REACH_WARN_EVERY_MS.
+ */
+export const REACH_RETRY_MIN_MS = 1_000;
+export const REACH_RETRY_MAX_MS = 30_000;
+export const REACH_ATTEMPT_MS = 15_000;
+export const REACH_WARN_EVERY_MS = 60_000;
+
 /** Telegram's flood control (429): retry a call at most this often, and only when it asks to wait at most this long. */
 export const FLOOD_RETRIES = 2;
 export const FLOOD_MAX_WAIT_S = 10;
@@ -134,6 +145,49 @@ const HELP = [
   "/usage shows your usage, /forget deletes your data, /config and /audit <sha256> (who made a picture) are for group admins",
   "(/config ban as a reply bans the message's author).",
 ].join("\n");
+
+/** An abortable pause (start-up's retries end at once when Mimic stops). */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * getMe refused outright (Telegram answered, and the answer will not change by asking again): a configuration
+ * mistake named for the owner (CONFIG: the CLI prints the line and exits 2, no stack trace). Undefined for
+ * answers worth retrying (429, 5xx).
+ */
+function refusedAtStart(err: GrammyError, customRoot: string | undefined): MimicError | undefined {
+  if (err.error_code === 429 || err.error_code >= 500) return undefined;
+  const answer = `${err.error_code} ${err.description.replace(/^\d+:\s*/, "")}`;
+  const root = customRoot ? ` and TELEGRAM_API_ROOT (${redactUrl(customRoot)})` : "";
+  // 401 is Telegram's answer to a wrong token; 404 to one that is not a token at all (or a wrong API root).
+  const message =
+    err.error_code === 401
+      ? `TELEGRAM_TOKEN was refused by Telegram (${answer}): check the token from @BotFather.`
+      : err.error_code === 404
+        ? `TELEGRAM_TOKEN was refused by Telegram (${answer}): check the token from @BotFather${root}.`
+        : `Telegram refused to start the bot (getMe: ${answer}): check TELEGRAM_TOKEN${root}.`;
+  return new MimicError("CONFIG", message, { cause: err });
+}
+
+/** Why a start-up getMe got no answer, in a few words, with the token (part of every request's URL) masked. */
+function unreachableReason(err: unknown, token: string): string {
+  if (err instanceof GrammyError) return `${err.error_code} ${err.description}`;
+  const inner = (err instanceof HttpError ? err.error : err) as { name?: string; type?: string; message?: string } | undefined;
+  if (inner?.name === "AbortError") return `no answer within ${REACH_ATTEMPT_MS / 1000} s`;
+  if (inner?.type === "invalid-json") return "it answered, but not as a Telegram Bot API does";
+  const message = String(inner?.message ?? inner);
+  // node-fetch: "request to <url with the token> failed, reason: connect ECONNREFUSED 127.0.0.1:1".
+  return (/reason: (.*)$/s.exec(message)?.[1] ?? message).replaceAll(token, "***");
+}
 
 export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   const { core } = opts;
@@ -500,11 +554,14 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
 
   bot.catch((err) => logger.error({ err: err.error, update: err.ctx.update.update_id }, "telegram handler failed"));
 
+  /** Aborted by stopIntake(): a start still waiting for Telegram gives up. */
+  const startAbort = new AbortController();
   let running: Promise<void> | undefined;
   let intakeStopped: Promise<void> | undefined;
   const stopIntake = () =>
     (intakeStopped ??= (async () => {
       accepting = false;
+      startAbort.abort();
       if (bot.isRunning()) {
         confirmDeadline = AbortSignal.timeout(STOP_CONFIRM_MS);
         // Polling ends at once; grammY's confirmation of the updates taken goes on as work in flight (settled()
@@ -519,10 +576,49 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       }
       await running;
     })());
+
+  /**
+   * getMe until Telegram answers. Unreachable: keep trying with warnings rather than give up, so that a bot
+   * started before the network (a boot, a container starting before its network) comes up once it can.
+   */
+  async function reachTelegram(): Promise<UserFromGetMe> {
+    const since = Date.now();
+    let lastWarning: number | undefined;
+    for (let delay = REACH_RETRY_MIN_MS; ; delay = Math.min(delay * 2, REACH_RETRY_MAX_MS)) {
+      if (startAbort.signal.aborted) throw new Error("Mimic stopped before Telegram could be reached");
+      const signal = AbortSignal.any([startAbort.signal, AbortSignal.timeout(REACH_ATTEMPT_MS)]);
+      let err: unknown;
+      try {
+        const me = await bot.api.getMe(signal as unknown as Parameters<typeof bot.api.getMe>[0]);
+        if (lastWarning !== undefined) logger.info({ afterSeconds: Math.round((Date.now() - since) / 1000) }, "Telegram answered: starting the bot");
+        return me;
+      } catch (e) {
+        err = e;
+      }
+      if (err instanceof GrammyError) {
+        const refused = refusedAtStart(err, opts.apiRoot);
+        if (refused) throw refused;
+        if (err.error_code === 429) delay = Math.max(delay, (retryAfterOf(err) ?? 0) * 1000);
+      } else if (!(err instanceof HttpError)) throw err;
+      if (startAbort.signal.aborted) continue;
+      const now = Date.now();
+      if (lastWarning === undefined || now - lastWarning >= REACH_WARN_EVERY_MS) {
+        lastWarning = now;
+        const where = opts.apiRoot ? ` at TELEGRAM_API_ROOT=${redactUrl(apiRoot)}` : ` at ${apiRoot} (check the network)`;
+        const waited = now - since >= 1000 ? ` for ${Math.round((now - since) / 1000)} s` : "";
+        logger.warn(
+          { reason: unreachableReason(err, opts.token), retryInSeconds: delay / 1000 },
+          `Telegram cannot be reached${where}${waited}: still trying; the bot starts once it answers`,
+        );
+      }
+      await pause(delay, startAbort.signal);
+    }
+  }
+
   return {
     bot,
     async start() {
-      await bot.init();
+      if (!bot.isInited()) bot.botInfo = await reachTelegram();
       let started = false;
       await new Promise<void>((resolve, reject) => {
         const onStart = () => {
