@@ -31,6 +31,7 @@ import { redactUrl } from "../../redact-url.ts";
 import { shuttingDown } from "../../queue/refusals.ts";
 import { memeFromFirstFace, type NumberedPicture } from "../first-face.ts";
 import { createInFlight } from "../in-flight.ts";
+import { REACH_WARN_EVERY_MS, untilReached } from "../reach.ts";
 import { COMMAND } from "./commands.ts";
 import { restOptions, type RestTimeouts } from "./rest.ts";
 
@@ -243,16 +244,6 @@ const NO_IMAGE: Reply = {
   errorCode: "BAD_INPUT",
 };
 
-/**
- * Start-up while Discord cannot be reached (no network yet, Discord or DISCORD_API_ROOT down): as Telegram's
- * (src/bots/telegram/bot.ts), the gateway's address is asked again after REACH_RETRY_MIN_MS, doubling up to
- * REACH_RETRY_MAX_MS, with a warning at the first failure and then every REACH_WARN_EVERY_MS (also while the
- * gateway has not said READY).
- */
-export const REACH_RETRY_MIN_MS = 1_000;
-export const REACH_RETRY_MAX_MS = 30_000;
-export const REACH_WARN_EVERY_MS = 60_000;
-
 export const DISCORD_TOKEN_REFUSED =
   "DISCORD_TOKEN was refused by Discord (invalid token): copy the bot token again from the Discord Developer Portal (your application → Bot → Reset Token).";
 
@@ -286,19 +277,6 @@ function unreachableReason(err: unknown): string {
   const e = err as { name?: string; message?: string; cause?: { message?: string } };
   if (e.name === "AbortError" || e.name === "TimeoutError") return "no answer in time";
   return String(e.cause?.message ?? e.message ?? err);
-}
-
-/** An abortable pause (start-up's retries end at once when Mimic stops). */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
@@ -554,40 +532,20 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
   const startAbort = new AbortController();
   const where = opts.apiRoot ? ` at DISCORD_API_ROOT=${redactUrl(opts.apiRoot)}` : " (check the network)";
 
-  /**
-   * Asks for the gateway's address (what login asks first) until Discord answers. Unreachable: keep trying
-   * with warnings rather than give up, so that a bot started before the network comes up once it can.
-   */
-  async function reachDiscord(token: string): Promise<void> {
+  /** The gateway's address (what login asks first), asked until Discord answers (src/bots/reach.ts). */
+  const reachDiscord = (token: string) => {
     client.rest.setToken(token);
-    const since = Date.now();
-    let lastWarning: number | undefined;
-    for (let delay = REACH_RETRY_MIN_MS; ; delay = Math.min(delay * 2, REACH_RETRY_MAX_MS)) {
-      if (startAbort.signal.aborted) throw new Error("Mimic stopped before Discord could be reached");
-      let err: unknown;
-      try {
-        await client.rest.get(Routes.gatewayBot(), { signal: startAbort.signal });
-        if (lastWarning !== undefined) logger.info({ afterSeconds: Math.round((Date.now() - since) / 1000) }, "Discord answered: starting the bot");
-        return;
-      } catch (e) {
-        err = e;
-      }
-      const refused = refusedAtStart(err, opts.apiRoot);
-      if (refused) throw refused;
-      if (startAbort.signal.aborted) continue;
-      if (!unreachable(err)) throw err;
-      const now = Date.now();
-      if (lastWarning === undefined || now - lastWarning >= REACH_WARN_EVERY_MS) {
-        lastWarning = now;
-        const waited = now - since >= 1000 ? ` for ${Math.round((now - since) / 1000)} s` : "";
-        logger.warn(
-          { reason: unreachableReason(err), retryInSeconds: delay / 1000 },
-          `Discord cannot be reached${where}${waited}: still trying; the bot starts once it answers`,
-        );
-      }
-      await pause(delay, startAbort.signal);
-    }
-  }
+    return untilReached({
+      platform: "Discord",
+      where,
+      signal: startAbort.signal,
+      attempt: (signal) => client.rest.get(Routes.gatewayBot(), { signal }),
+      verdict: (err) => {
+        const refused = refusedAtStart(err, opts.apiRoot);
+        return refused ? { fail: refused } : unreachable(err) ? { retry: unreachableReason(err) } : { fail: err };
+      },
+    });
+  };
 
   return {
     client,

@@ -7,6 +7,7 @@ import { MimicError } from "../../errors.ts";
 import { logger } from "../../logger.ts";
 import { redactUrl } from "../../redact-url.ts";
 import { createInFlight } from "../in-flight.ts";
+import { untilReached } from "../reach.ts";
 import { MemeArgsError, parseMemeArgs } from "./args.ts";
 
 /**
@@ -75,15 +76,8 @@ export const floodReply = (seconds: number | undefined) =>
  */
 export const STOP_CONFIRM_MS = 3_000;
 
-/**
- * Start-up while Telegram cannot be reached (no network yet, Telegram or TELEGRAM_API_ROOT down): getMe is tried
- * again after REACH_RETRY_MIN_MS, doubling up to REACH_RETRY_MAX_MS, each try bounded by REACH_ATTEMPT_MS (grammY's
- * own limit is 500 s); a warning is logged at the first failure and then every REACH_WARN_EVERY_MS.
- */
-export const REACH_RETRY_MIN_MS = 1_000;
-export const REACH_RETRY_MAX_MS = 30_000;
+/** Each start-up getMe is bounded by this (grammY's own limit is 500 s); retries: src/bots/reach.ts. */
 export const REACH_ATTEMPT_MS = 15_000;
-export const REACH_WARN_EVERY_MS = 60_000;
 
 /** Telegram's flood control (429): retry a call at most this often, and only when it asks to wait at most this long. */
 export const FLOOD_RETRIES = 2;
@@ -145,19 +139,6 @@ const HELP = [
   "/usage shows your usage, /forget deletes your data, /config and /audit <sha256> (who made a picture) are for group admins",
   "(/config ban as a reply bans the message's author).",
 ].join("\n");
-
-/** An abortable pause (start-up's retries end at once when Mimic stops). */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 /**
  * getMe refused outright (Telegram answered, and the answer will not change by asking again): a configuration
@@ -577,43 +558,23 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       await running;
     })());
 
-  /**
-   * getMe until Telegram answers. Unreachable: keep trying with warnings rather than give up, so that a bot
-   * started before the network (a boot, a container starting before its network) comes up once it can.
-   */
-  async function reachTelegram(): Promise<UserFromGetMe> {
-    const since = Date.now();
-    let lastWarning: number | undefined;
-    for (let delay = REACH_RETRY_MIN_MS; ; delay = Math.min(delay * 2, REACH_RETRY_MAX_MS)) {
-      if (startAbort.signal.aborted) throw new Error("Mimic stopped before Telegram could be reached");
-      const signal = AbortSignal.any([startAbort.signal, AbortSignal.timeout(REACH_ATTEMPT_MS)]);
-      let err: unknown;
-      try {
-        const me = await bot.api.getMe(signal as unknown as Parameters<typeof bot.api.getMe>[0]);
-        if (lastWarning !== undefined) logger.info({ afterSeconds: Math.round((Date.now() - since) / 1000) }, "Telegram answered: starting the bot");
-        return me;
-      } catch (e) {
-        err = e;
-      }
-      if (err instanceof GrammyError) {
-        const refused = refusedAtStart(err, opts.apiRoot);
-        if (refused) throw refused;
-        if (err.error_code === 429) delay = Math.max(delay, (retryAfterOf(err) ?? 0) * 1000);
-      } else if (!(err instanceof HttpError)) throw err;
-      if (startAbort.signal.aborted) continue;
-      const now = Date.now();
-      if (lastWarning === undefined || now - lastWarning >= REACH_WARN_EVERY_MS) {
-        lastWarning = now;
-        const where = opts.apiRoot ? ` at TELEGRAM_API_ROOT=${redactUrl(apiRoot)}` : ` at ${apiRoot} (check the network)`;
-        const waited = now - since >= 1000 ? ` for ${Math.round((now - since) / 1000)} s` : "";
-        logger.warn(
-          { reason: unreachableReason(err, opts.token), retryInSeconds: delay / 1000 },
-          `Telegram cannot be reached${where}${waited}: still trying; the bot starts once it answers`,
-        );
-      }
-      await pause(delay, startAbort.signal);
-    }
-  }
+  /** getMe until Telegram answers (src/bots/reach.ts). */
+  const reachTelegram = (): Promise<UserFromGetMe> =>
+    untilReached({
+      platform: "Telegram",
+      where: opts.apiRoot ? ` at TELEGRAM_API_ROOT=${redactUrl(apiRoot)}` : ` at ${apiRoot} (check the network)`,
+      signal: startAbort.signal,
+      attemptTimeoutMs: REACH_ATTEMPT_MS,
+      attempt: (signal) => bot.api.getMe(signal as unknown as Parameters<typeof bot.api.getMe>[0]),
+      verdict: (err) => {
+        if (err instanceof GrammyError) {
+          const refused = refusedAtStart(err, opts.apiRoot);
+          if (refused) return { fail: refused };
+          return { retry: unreachableReason(err, opts.token), waitMs: err.error_code === 429 ? (retryAfterOf(err) ?? 0) * 1000 : undefined };
+        }
+        return err instanceof HttpError ? { retry: unreachableReason(err, opts.token) } : { fail: err };
+      },
+    });
 
   return {
     bot,
