@@ -179,12 +179,12 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     }
     if (config.DISCORD_TOKEN) {
       running.discord = createDiscordBot({ core: app.core, token: config.DISCORD_TOKEN, apiRoot: config.DISCORD_API_ROOT });
-      await running.discord.start();
     }
     if (config.TELEGRAM_TOKEN) {
       running.telegram = createTelegramBot({ core: app.core, token: config.TELEGRAM_TOKEN, apiRoot: config.TELEGRAM_API_ROOT, onFatal });
-      await running.telegram.start();
     }
+    // Together: one bot waiting for its platform must not hold back the other, nor its refused token's message.
+    await Promise.all([running.discord?.start(), running.telegram?.start()]);
     if (!config.DISCORD_TOKEN && !config.TELEGRAM_TOKEN) {
       running.playground = await startPlayground({
         core: app.core,

@@ -39,9 +39,11 @@ function tempDir(): string {
 }
 
 /** An API answering every request 401 with a body both grammY and discord.js read, as Telegram and Discord do for a wrong token. */
-async function refusingApi(): Promise<string> {
-  const server: Server = createHttpServer((req, res) => {
+/** `answerAfter`: the refusal waits for it (an ordering the test needs, not a delay). */
+async function refusingApi(answerAfter?: Promise<unknown>): Promise<string> {
+  const server: Server = createHttpServer(async (req, res) => {
     req.resume();
+    await answerAfter;
     res.writeHead(401, { "content-type": "application/json" });
     res.end(JSON.stringify({ ok: false, error_code: 401, description: "Unauthorized", message: "401: Unauthorized", code: 0 }));
   });
@@ -164,6 +166,15 @@ describe("mimic start: a token the API refuses is a configuration mistake", () =
     const dir = tempDir();
     const discord = await FakeDiscord.start();
     cleanups.push(() => discord.close());
+    const gateways = (discord as unknown as { sockets: Set<unknown> }).sockets;
+    let connected = 0;
+    const discordConnected = new Promise<void>((resolve) => {
+      const counting = setInterval(() => {
+        connected = Math.max(connected, gateways.size);
+        if (connected > 0) (clearInterval(counting), resolve());
+      }, 5);
+      cleanups.push(() => clearInterval(counting));
+    });
     const opsPort = await closedPort();
     const config = loadConfig({
       LOG_LEVEL: "silent",
@@ -174,17 +185,13 @@ describe("mimic start: a token the API refuses is a configuration mistake", () =
       DISCORD_TOKEN: discord.token,
       DISCORD_API_ROOT: discord.base,
       TELEGRAM_TOKEN: "123:wrong",
-      TELEGRAM_API_ROOT: await refusingApi(),
+      // The bots start together: Telegram's refusal waits until Discord's gateway is connected.
+      TELEGRAM_API_ROOT: await refusingApi(discordConnected),
     });
-    const gateways = (discord as unknown as { sockets: Set<unknown> }).sockets;
-    let connected = 0;
-    const counting = setInterval(() => (connected = Math.max(connected, gateways.size)), 5);
-    cleanups.push(() => clearInterval(counting));
     await expect(startApp(config, { handlers: DOUBLE_HANDLERS })).rejects.toMatchObject({
       code: "CONFIG",
       userMessage: "TELEGRAM_TOKEN was refused by Telegram (401 Unauthorized): check the token from @BotFather.",
     });
-    clearInterval(counting);
     expect(connected).toBe(1); // Discord had connected…
     await expect.poll(() => gateways.size, { timeout: 10_000 }).toBe(0); // …and was disconnected.
     await expect(fetch(`http://127.0.0.1:${opsPort}/healthz`)).rejects.toThrow(); // the ops port is closed
@@ -193,6 +200,25 @@ describe("mimic start: a token the API refuses is a configuration mistake", () =
     cleanups.push(() => again.stop());
     expect(again.discord?.client.isReady()).toBe(true);
   }, HANG_MS * 2);
+
+  it("both tokens, Discord unreachable and Telegram's refused (in process): the refusal is said at once, not after Discord answers", async () => {
+    const dir = tempDir();
+    const config = loadConfig({
+      LOG_LEVEL: "silent",
+      DATA_DIR: dir,
+      DATABASE_URL: `file:${join(dir, "mimic.db")}`,
+      QUEUE_WORKERS: "1",
+      DISCORD_TOKEN: "discord-token",
+      DISCORD_API_ROOT: `http://127.0.0.1:${await closedPort()}`,
+      TELEGRAM_TOKEN: "123:wrong",
+      TELEGRAM_API_ROOT: await refusingApi(),
+    });
+    // Discord never answers: before, start-up waited for it and only then asked Telegram.
+    await expect(startApp(config, { handlers: DOUBLE_HANDLERS })).rejects.toMatchObject({
+      code: "CONFIG",
+      userMessage: "TELEGRAM_TOKEN was refused by Telegram (401 Unauthorized): check the token from @BotFather.",
+    });
+  }, HANG_MS);
 });
 
 describe("mimic start: an API that cannot be reached is waited for, with a warning, not in silence", () => {
