@@ -39,6 +39,20 @@ function tempDir(): string {
 }
 
 /** An API answering every request 401 with a body both grammY and discord.js read, as Telegram and Discord do for a wrong token. */
+/** Resolves once the fake Discord has a gateway connection; `seen()`: the most it has had at once. */
+function gatewayConnected(discord: FakeDiscord): { connected: Promise<void>; seen: () => number; open: () => number } {
+  const gateways = (discord as unknown as { sockets: Set<unknown> }).sockets;
+  let seen = 0;
+  const connected = new Promise<void>((resolve) => {
+    const counting = setInterval(() => {
+      seen = Math.max(seen, gateways.size);
+      if (seen > 0) (clearInterval(counting), resolve());
+    }, 5);
+    cleanups.push(() => clearInterval(counting));
+  });
+  return { connected, seen: () => seen, open: () => gateways.size };
+}
+
 /** `answerAfter`: the refusal waits for it (an ordering the test needs, not a delay). */
 async function refusingApi(answerAfter?: Promise<unknown>): Promise<string> {
   const server: Server = createHttpServer(async (req, res) => {
@@ -146,18 +160,21 @@ describe("mimic start: a token the API refuses is a configuration mistake", () =
   it("both tokens, Discord's fine and Telegram's refused: the start fails with TELEGRAM_TOKEN named (exit 2), after stopping what had started", async () => {
     const discord = await FakeDiscord.start();
     cleanups.push(() => discord.close());
+    const gateway = gatewayConnected(discord);
     const cli = start({
       DISCORD_TOKEN: discord.token,
       DISCORD_API_ROOT: discord.base,
       TELEGRAM_TOKEN: "123:wrong",
-      TELEGRAM_API_ROOT: await refusingApi(),
+      // The bots start together: Telegram's refusal waits until Discord's gateway is connected.
+      TELEGRAM_API_ROOT: await refusingApi(gateway.connected),
       OPS_PORT: String(await closedPort()),
     });
     expect(await exitCode(cli)).toBe(2);
     expect(lastLine(cli.err())).toBe("mimic: TELEGRAM_TOKEN was refused by Telegram (401 Unauthorized): check the token from @BotFather.");
     expect(cli.err()).not.toMatch(noStack);
-    // Discord did come up first: the failure is Telegram's alone, and the shutdown that followed did not fail.
-    expect(cli.err()).toContain('"msg":"discord bot ready"');
+    // Discord had connected: the failure is Telegram's alone, and the shutdown that followed closed Discord and did not fail.
+    expect(gateway.seen()).toBe(1);
+    await expect.poll(() => gateway.open(), { timeout: 10_000 }).toBe(0);
     expect(cli.err()).not.toContain("shutdown after a failed start failed");
     expect(cli.out()).toBe("");
   }, HANG_MS * 2);
@@ -166,15 +183,7 @@ describe("mimic start: a token the API refuses is a configuration mistake", () =
     const dir = tempDir();
     const discord = await FakeDiscord.start();
     cleanups.push(() => discord.close());
-    const gateways = (discord as unknown as { sockets: Set<unknown> }).sockets;
-    let connected = 0;
-    const discordConnected = new Promise<void>((resolve) => {
-      const counting = setInterval(() => {
-        connected = Math.max(connected, gateways.size);
-        if (connected > 0) (clearInterval(counting), resolve());
-      }, 5);
-      cleanups.push(() => clearInterval(counting));
-    });
+    const gateway = gatewayConnected(discord);
     const opsPort = await closedPort();
     const config = loadConfig({
       LOG_LEVEL: "silent",
@@ -186,14 +195,14 @@ describe("mimic start: a token the API refuses is a configuration mistake", () =
       DISCORD_API_ROOT: discord.base,
       TELEGRAM_TOKEN: "123:wrong",
       // The bots start together: Telegram's refusal waits until Discord's gateway is connected.
-      TELEGRAM_API_ROOT: await refusingApi(discordConnected),
+      TELEGRAM_API_ROOT: await refusingApi(gateway.connected),
     });
     await expect(startApp(config, { handlers: DOUBLE_HANDLERS })).rejects.toMatchObject({
       code: "CONFIG",
       userMessage: "TELEGRAM_TOKEN was refused by Telegram (401 Unauthorized): check the token from @BotFather.",
     });
-    expect(connected).toBe(1); // Discord had connected…
-    await expect.poll(() => gateways.size, { timeout: 10_000 }).toBe(0); // …and was disconnected.
+    expect(gateway.seen()).toBe(1); // Discord had connected…
+    await expect.poll(() => gateway.open(), { timeout: 10_000 }).toBe(0); // …and was disconnected.
     await expect(fetch(`http://127.0.0.1:${opsPort}/healthz`)).rejects.toThrow(); // the ops port is closed
     // The same data starts again at once (here with Discord alone): nothing of the failed start holds it.
     const again = await startApp({ ...config, TELEGRAM_TOKEN: undefined }, { handlers: DOUBLE_HANDLERS });
