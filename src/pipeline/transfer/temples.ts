@@ -1,5 +1,6 @@
 import type { RgbImage } from "../types.ts";
 import { FACE_OVAL, LEFT_BROW, LEFT_EYE_LOWER, LEFT_EYE_UPPER, RIGHT_BROW, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER } from "../warp/landmarks.ts";
+import { faceOvalCentre } from "../warp/index.ts";
 import { faceSize, insidePolygon } from "./geometry.ts";
 
 /**
@@ -49,13 +50,7 @@ const GROW = 0.006;
 export function withoutFrameEnds(image: RgbImage, lm: Float32Array): RgbImage {
   const size = faceSize(lm);
   if (!(size > 0)) return image;
-  let cx = 0, cy = 0;
-  for (const i of FACE_OVAL) {
-    cx += lm[3 * i]!;
-    cy += lm[3 * i + 1]!;
-  }
-  cx /= FACE_OVAL.length;
-  cy /= FACE_OVAL.length;
+  const [cx, cy] = faceOvalCentre(lm);
   // The face's "up" (nose bottom to between the eyes) and "side" (image right for an upright face).
   let ux = lm[3 * 168]! - lm[3 * 2]!, uy = lm[3 * 168 + 1]! - lm[3 * 2 + 1]!;
   const ul = Math.hypot(ux, uy) || 1;

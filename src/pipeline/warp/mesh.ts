@@ -45,13 +45,7 @@ export function faceMeshPoints(
   }
   let k = MESH_POINTS;
   if (ringCount) {
-    let cx = 0, cy = 0;
-    for (const i of FACE_OVAL) {
-      cx += landmarks[3 * i]!;
-      cy += landmarks[3 * i + 1]!;
-    }
-    cx /= FACE_OVAL.length;
-    cy /= FACE_OVAL.length;
+    const [cx, cy] = faceOvalCentre(landmarks);
     for (const i of FACE_OVAL) {
       pts[2 * k] = cx + (landmarks[3 * i]! - cx) * ringScale;
       pts[2 * k + 1] = cy + (landmarks[3 * i + 1]! - cy) * ringScale;
@@ -110,4 +104,14 @@ export function movedTriangles(tri: Uint32Array, a: Float32Array, b: Float32Arra
     }
   }
   return keep.slice(0, n);
+}
+
+/** The mean of the face outline's points (468×3 landmarks): the centre the anchor ring is scaled about. */
+export function faceOvalCentre(landmarks: Float32Array): [number, number] {
+  let cx = 0, cy = 0;
+  for (const i of FACE_OVAL) {
+    cx += landmarks[3 * i]!;
+    cy += landmarks[3 * i + 1]!;
+  }
+  return [cx / FACE_OVAL.length, cy / FACE_OVAL.length];
 }
