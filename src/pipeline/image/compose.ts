@@ -42,11 +42,13 @@ export function animationTooLarge(frames: number, width: number, height: number,
   });
 }
 
-const damaged = (cause: unknown) =>
-  new MimicError("NOT_AN_IMAGE", "That animation looks damaged or incomplete (maybe the upload was cut off). Please send it again.", {
+/** An upload sharp could not decode: most often one cut off on its way. */
+export function damagedUpload(what: "picture" | "animation", cause: unknown): MimicError {
+  return new MimicError("NOT_AN_IMAGE", `That ${what} looks damaged or incomplete (maybe the upload was cut off). Please send it again.`, {
     cause,
-    logMessage: `animation frame decode failed: ${(cause as Error)?.message}`,
+    logMessage: `${what === "picture" ? "image" : "animation frame"} decode failed: ${(cause as Error)?.message}`,
   });
+}
 
 /** Which frames are shown (by index) and for how long: every frame, or maxFrames moments spread evenly in time. */
 export function pickFrames(delaysMs: number[], maxFrames: number): { index: number[]; delaysMs: number[] } {
@@ -80,10 +82,10 @@ async function decodeFrame(f: FrameRecord): Promise<Uint8Array> {
       .raw()
       .toBuffer({ resolveWithObject: true });
   } catch (cause) {
-    throw damaged(cause);
+    throw damagedUpload("animation", cause);
   }
   const { width, height, channels } = raw.info;
-  if (width !== f.width || height !== f.height || channels !== 4) throw damaged(new Error(`frame decoded as ${width}×${height}×${channels}, expected ${f.width}×${f.height}×4`));
+  if (width !== f.width || height !== f.height || channels !== 4) throw damagedUpload("animation", new Error(`frame decoded as ${width}×${height}×${channels}, expected ${f.width}×${f.height}×4`));
   return raw.data;
 }
 

@@ -3,7 +3,7 @@ import type { Metadata, OutputInfo } from "sharp";
 import { MimicError } from "../../errors.ts";
 import type { RgbImage } from "../types.ts";
 import { DEFAULT_INPUT_LIMITS } from "../settings.ts";
-import { animationTooLarge, composeAnimation, displayMs } from "./compose.ts";
+import { animationTooLarge, composeAnimation, damagedUpload, displayMs } from "./compose.ts";
 import { cropGifScreen, parseApng, parseWebpAnimation } from "./containers.ts";
 
 /**
@@ -124,14 +124,6 @@ export async function readHeader(input: Uint8Array, maxPixels: number): Promise<
   return { format, width, height, pages: Math.max(1, meta.pages ?? 1), delay: meta.delay };
 }
 
-function corrupt(cause: unknown): MimicError {
-  return new MimicError(
-    "NOT_AN_IMAGE",
-    "That picture looks damaged or incomplete (maybe the upload was cut off). Please send it again.",
-    { cause, logMessage: `image decode failed: ${(cause as Error)?.message}` },
-  );
-}
-
 /**
  * Decodes one still image to interleaved RGB: EXIF orientation applied, first frame of an animation,
  * transparency flattened onto white, any colour space converted to sRGB.
@@ -157,7 +149,7 @@ export async function decodeImage(input: Uint8Array, opts: DecodeOptions = {}): 
     }
     return toRgb(data, info.width, info.height, info.channels);
   } catch (cause) {
-    throw corrupt(cause);
+    throw damagedUpload("picture", cause);
   }
 }
 
@@ -197,7 +189,7 @@ export async function decodeAnimation(input: Uint8Array, opts: AnimationOptions 
       .raw()
       .toBuffer({ resolveWithObject: true });
   } catch (cause) {
-    throw corrupt(cause);
+    throw damagedUpload("picture", cause);
   }
   const { width, channels } = raw.info;
   const height = frameCount === 1 ? raw.info.height : (raw.info.pageHeight ?? raw.info.height / frameCount);

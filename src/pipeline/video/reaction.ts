@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MimicError } from "../../errors.ts";
-import { MAX_DECODE_PIXELS } from "../image/compose.ts";
+import { MAX_DECODE_PIXELS, MAX_SECONDS } from "../image/compose.ts";
 import { cropGifScreen, gifLayout } from "../image/containers.ts";
 import type { DecodedAnimation } from "../image/decode.ts";
 import type { RgbImage } from "../types.ts";
@@ -16,8 +16,6 @@ const DEMUXER: Record<VideoMime | "image/gif", string> = { "video/mp4": "mov", "
 /** The fastest a reaction's frames are sampled (frames per second). */
 const MAX_FPS = 25;
 const DEFAULT_TIMEOUT_MS = 30_000;
-/** The longest stretch of a clip that is read (seconds). */
-const MAX_SECONDS = 20;
 
 /** ISO-BMFF brands of still pictures (AVIF, HEIC/HEIF): the same container as MP4, not a video. */
 const IMAGE_BRANDS = new Set(["avif", "avis", "heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1"]);
