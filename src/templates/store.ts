@@ -1,4 +1,5 @@
 import { loadConfig } from "../config.ts";
+import { makeDir } from "../make-dir.ts";
 import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { createPrismaClient, type Db } from "./db/client.ts";
@@ -47,10 +48,9 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
   const cfg = loadConfig();
   const target = resolveDatabaseTarget(url ?? cfg.DATABASE_URL, opts.dataDir ?? cfg.DATA_DIR);
   if (target.dialect === "sqlite") {
-    const { mkdirSync } = await import("node:fs");
     const { dirname } = await import("node:path");
     try {
-      mkdirSync(dirname(target.path), { recursive: true });
+      makeDir(dirname(target.path));
     } catch (cause) {
       const code = (cause as NodeJS.ErrnoException).code ?? "";
       throw new MimicError("CONFIG", `Cannot create the data folder ${dirname(target.path)} (${code || String(cause)}): set DATA_DIR (or DATABASE_URL) to a folder Mimic may write to.`, { cause });

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -99,6 +99,8 @@ describe("mimic start", () => {
     const mistakes: [Record<string, string>, RegExp][] = [
       [{ DATA_DIR: join(dir, "a-file", "data") }, /Cannot create the data folder .*a-file.* \((ENOTDIR|EEXIST)\): set DATA_DIR \(or DATABASE_URL\)/],
       [{ PLAYGROUND_HOST: "not.a.host.invalid" }, /The playground cannot listen on not\.a\.host\.invalid \((ENOTFOUND|EAI_AGAIN)\): set PLAYGROUND_HOST/],
+      // Node's own recursive mkdir never returns under /proc: this once hung start-up.
+      ...(existsSync("/proc/self") ? [[{ DATA_DIR: "/proc/mimic-nope" }, /Cannot create the data folder \/proc\/mimic-nope \(ENOENT\): set DATA_DIR/] as [Record<string, string>, RegExp]] : []),
     ];
     for (const [env, message] of mistakes) {
       const refused = await run({ ...(shell as Record<string, string>), LOG_LEVEL: "warn", ...env });

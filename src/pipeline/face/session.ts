@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
 import { MimicError } from "../../errors.ts";
+import { makeDir } from "../../make-dir.ts";
 
 /**
  * onnxruntime sessions for the face models. A session is expensive to create (graph optimisation, weight
@@ -100,7 +101,7 @@ function optimisedGraph(model: string, cacheDir: string): string {
 async function viaOptimisedGraph(model: string, cacheDir: string, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession | undefined> {
   let cached: string;
   try {
-    mkdirSync(cacheDir, { recursive: true });
+    makeDir(cacheDir);
     cached = optimisedGraph(model, cacheDir);
   } catch {
     return undefined;

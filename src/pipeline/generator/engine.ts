@@ -4,10 +4,11 @@
  * (up to MAX_BATCH); the published files fix it at 1, so there each frame is its own call.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { MimicError } from "../../errors.ts";
+import { makeDir } from "../../make-dir.ts";
 import type { ExecutionProvider } from "../face/session.ts";
 import { angleDegrees, type Motion } from "./keypoints.ts";
 import { batchable, checkGeneratorDir, LIVEPORTRAIT_MODELS, type CheckedModel, type LivePortraitModel } from "./signatures.ts";
@@ -72,7 +73,7 @@ export class LivePortraitEngine {
     }
     const st = statSync(checked.featureExtractor.path);
     const fingerprint = createHash("sha256").update(`${st.size}:${st.mtimeMs}`).digest("hex").slice(0, 16);
-    if (opts.cacheDir) mkdirSync(opts.cacheDir, { recursive: true });
+    if (opts.cacheDir) makeDir(opts.cacheDir);
     return new LivePortraitEngine(models as Record<LivePortraitModel, Model>, opts.cacheDir, fingerprint);
   }
 
