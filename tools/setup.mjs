@@ -101,8 +101,11 @@ function build() {
   // Windows: junctions need no privilege but an absolute target; elsewhere a relative link survives a moved checkout.
   for (const dir of ["models", "prisma"])
     symlinkSync(process.platform === "win32" ? join(root, dir) : join("..", dir), join(next, dir), "junction");
-  rmSync(dist, { recursive: true, force: true });
+  // Moved aside, not deleted in place: dist/ is missing only between two renames, not for a whole rm.
+  const old = join(root, "node_modules", ".cache", `mimic-dist-old-${process.pid}`);
+  if (existsSync(dist)) renameSync(dist, old);
   renameSync(next, dist);
+  rmSync(old, { recursive: true, force: true });
   say(`compiled (${elapsed(t0)}).`);
 }
 

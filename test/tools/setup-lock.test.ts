@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -66,5 +66,19 @@ describe("tools/setup.mjs, two runs at once in one checkout (two test runs start
     const r = await setup(root);
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(join(root, "dist", "src", "cli", "index.js"))).toBe(true);
+  });
+
+  it("a rebuild replaces the last dist/ whole: nothing of the old one is left, here or beside it", async () => {
+    const root = standInCheckout();
+    roots.push(root);
+    expect((await setup(root)).code).toBe(0);
+    writeFileSync(join(root, "dist", "src", "stale.js"), "");
+    writeFileSync(join(root, "src", "index.ts"), "export const changed = 1;\n");
+    const r = await setup(root);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(root, "tsc-runs.log"), "utf8").trim().split("\n")).toHaveLength(2);
+    expect(existsSync(join(root, "dist", "src", "cli", "index.js"))).toBe(true);
+    expect(existsSync(join(root, "dist", "src", "stale.js"))).toBe(false);
+    expect(readdirSync(join(root, "node_modules", ".cache")).filter((f) => f.startsWith("mimic-dist"))).toEqual([]);
   });
 });
