@@ -1,6 +1,6 @@
 import { MimicError } from "../../errors.ts";
 import { encodeGif, type EncodedGif } from "../gif/index.ts";
-import { resizeImage } from "../image/index.ts";
+import { cropImage, resizeImage } from "../image/index.ts";
 import { applyOverlay, faceAvoidBox, renderCaptionOverlay, type MemeCaptions } from "../render/index.ts";
 import { renderVisibleMark } from "../provenance/visible.ts";
 import { swapWorkingCopy, transferExpression, type Regions, type TransferMode } from "../transfer/index.ts";
@@ -23,6 +23,12 @@ export type FrameGenerator = (reactions: (ReactionSource & { intensity?: number 
 
 /** Longest side of an animated meme by default: chat previews are ~400 px, and GIF bytes grow with area. */
 export const DEFAULT_ANIMATION_SIZE = 384;
+/**
+ * An animation is at most this many times longer than it is wide (or wider than tall): a more extreme picture
+ * is cut to this shape around the face, or scaling its long side to the animation's size leaves the face too
+ * small to read the expression.
+ */
+export const MAX_ANIMATION_ASPECT = 2;
 
 export interface AnimatedMemeInput {
   template: RgbImage;
@@ -79,12 +85,11 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
   lap("detect");
   const generator = (input.mode ?? "mimic") === "mimic" ? input.generator : undefined;
   let generatorTimings: StageTimings = {};
-  const fitTemplate = (imgs: RgbImage[]) => {
-    const k = scaleFor(template, input.size ?? DEFAULT_ANIMATION_SIZE);
-    const w = Math.max(1, Math.round(template.width * k));
-    const h = Math.max(1, Math.round(template.height * k));
-    return imgs.map((f) => (k === 1 ? f : resizeImage(f, w, h)));
-  };
+  // Where a swap's frames were cut from the reaction's (mimic frames use templateView).
+  let avoidView: Box | null = null;
+  // Mimic frames are the template's: an extreme photo is cut to MAX_ANIMATION_ASPECT around its face.
+  const templateView = faceView(template.width, template.height, [templateFace.landmarks]);
+  const fitTemplate = (imgs: RgbImage[]) => fitFrames(imgs.map((f) => viewOf(f, templateView)), input.size ?? DEFAULT_ANIMATION_SIZE);
   if (generator && reaction.frames.length === 1) {
     // The generator renders each step of the morph itself (the expression at the step's eased share of the
     // intensity), every distinct step in one call; the first frame is the template exactly.
@@ -134,8 +139,12 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
     lap("transfer");
     // mimic: the user's photo moves into the reaction's expression. swap: the reaction's face turns into
     // the user's (reaction-framed; the residual texture fade carries the identity change).
-    const start = mode === "swap" ? still : template;
-    const startLandmarks = mode === "swap" ? stillFace.landmarks : templateFace.landmarks;
+    const whole = mode === "swap" ? still : template;
+    const wholeLandmarks = mode === "swap" ? stillFace.landmarks : templateFace.landmarks;
+    const view = faceView(whole.width, whole.height, [wholeLandmarks]);
+    const start = viewOf(whole, view);
+    const startLandmarks = landmarksIn(wholeLandmarks, view);
+    if (mode === "swap") avoidView = view;
     const sk = scaleFor(start, input.size ?? DEFAULT_ANIMATION_SIZE);
     const sw = Math.max(1, Math.round(start.width * sk));
     const sh = Math.max(1, Math.round(start.height * sk));
@@ -143,8 +152,8 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
     const m = morphExpression({
       template: fit(start),
       from: scalePoints(startLandmarks, sk),
-      result: fit(result.image),
-      to: scalePoints(result.landmarks, sk),
+      result: fit(viewOf(result.image, view)),
+      to: scalePoints(landmarksIn(result.landmarks, view), sk),
       ...input.morph,
     });
     frames = m.frames;
@@ -163,17 +172,19 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
       regions: input.regions,
     });
     lap("transfer");
-    // swap output is reaction-sized: scale it by its own size.
-    const rk = scaleFor(r.frames[0], input.size ?? DEFAULT_ANIMATION_SIZE);
-    const rw = Math.max(1, Math.round(r.frames[0].width * rk));
-    const rh = Math.max(1, Math.round(r.frames[0].height * rk));
-    frames = r.frames.map((f) => (rk === 1 ? f : resizeImage(f, rw, rh)));
+    // swap output is reaction-sized: cut around the reaction's faces and scaled by its own size.
+    const swapped = (input.mode ?? "mimic") === "swap";
+    const view = swapped
+      ? faceView(r.frames[0].width, r.frames[0].height, faces.filter((f): f is AnalyzedFace => f !== null).map((f) => f.landmarks))
+      : templateView;
+    if (swapped) avoidView = view;
+    frames = fitFrames(r.frames.map((f) => viewOf(f, view)), input.size ?? DEFAULT_ANIMATION_SIZE);
     delaysMs = r.delaysMs;
     faceFrames = r.faceFrames;
     carriedFrames = r.carriedFrames;
     lap("resize");
   }
-  frames = await captionFrames(frames, input.captions && { avoid: avoidOf(input, faces), ...input.captions });
+  frames = await captionFrames(frames, input.captions && { avoid: avoidOf(input, faces, templateView, avoidView), ...input.captions });
   if (input.visibleMark) {
     const mark = await renderVisibleMark(frames[0].width, frames[0].height);
     frames = frames.map((f) => applyOverlay(f, mark));
@@ -185,13 +196,61 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
   return { frames, delaysMs, kind, faceFrames, carriedFrames, timingsMs };
 }
 
-/** The face captions keep off: the template's (mimic frames are the template's), or the reaction's first (swap). */
-function avoidOf(input: AnimatedMemeInput, faces: (AnalyzedFace | null)[]): MemeCaptions["avoid"] {
-  if ((input.mode ?? "mimic") === "mimic") return faceAvoidBox(input.templateFace.landmarks, input.template.width, input.template.height);
+/**
+ * The face captions keep off: the template's (mimic frames are the template's), or the reaction's first (swap),
+ * inside the part of the picture the frames show.
+ */
+function avoidOf(input: AnimatedMemeInput, faces: (AnalyzedFace | null)[], templateView: Box | null, swapView: Box | null): MemeCaptions["avoid"] {
+  const inView = (lm: Float32Array, w: number, h: number, view: Box | null) =>
+    faceAvoidBox(landmarksIn(lm, view), view ? view.width : w, view ? view.height : h);
+  if ((input.mode ?? "mimic") === "mimic") return inView(input.templateFace.landmarks, input.template.width, input.template.height, templateView);
   const i = faces.findIndex((f) => f !== null);
   if (i < 0) return undefined;
   const f = input.reaction.frames[i];
-  return faceAvoidBox(faces[i]!.landmarks, f.width, f.height);
+  return inView(faces[i]!.landmarks, f.width, f.height, swapView);
+}
+
+/**
+ * The part of a width × height picture an animation shows: null (all of it) up to MAX_ANIMATION_ASPECT, else
+ * the longest window of that shape across the picture, centred on the faces (clamped to the picture).
+ */
+export function faceView(width: number, height: number, landmarks: Float32Array[]): Box | null {
+  const tall = height > width * MAX_ANIMATION_ASPECT;
+  const wide = width > height * MAX_ANIMATION_ASPECT;
+  if ((!tall && !wide) || landmarks.length === 0) return null;
+  let c = 0;
+  for (const lm of landmarks) {
+    let lo = Infinity, hi = -Infinity;
+    for (let i = tall ? 1 : 0; i < lm.length; i += 3) {
+      lo = Math.min(lo, lm[i]);
+      hi = Math.max(hi, lm[i]);
+    }
+    c += (lo + hi) / 2 / landmarks.length;
+  }
+  const span = Math.round((tall ? width : height) * MAX_ANIMATION_ASPECT);
+  const start = Math.round(Math.min(Math.max(0, c - span / 2), (tall ? height : width) - span));
+  return tall ? { x: 0, y: start, width, height: span } : { x: start, y: 0, width: span, height };
+}
+
+const viewOf = (img: RgbImage, view: Box | null): RgbImage => (view ? cropImage(img, view) : img);
+
+function landmarksIn(lm: Float32Array, view: Box | null): Float32Array {
+  if (!view) return lm;
+  const out = Float32Array.from(lm);
+  for (let i = 0; i < out.length; i += 3) {
+    out[i] -= view.x;
+    out[i + 1] -= view.y;
+  }
+  return out;
+}
+
+/** Scales frames (all one size) so their longest side is at most `size`. */
+function fitFrames(frames: RgbImage[], size: number): RgbImage[] {
+  const k = scaleFor(frames[0], size);
+  if (k === 1) return frames;
+  const w = Math.max(1, Math.round(frames[0].width * k));
+  const h = Math.max(1, Math.round(frames[0].height * k));
+  return frames.map((f) => resizeImage(f, w, h));
 }
 
 /** Draws the same captions on every frame (rendered once). */

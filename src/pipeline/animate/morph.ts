@@ -1,16 +1,8 @@
 import type { RgbImage } from "../types.ts";
-import { faceMeshPoints, faceMeshTriangles, movedTriangles, triangulate, warpTriangles } from "../warp/index.ts";
-import { MESH_POINTS, STABLE } from "../warp/landmarks.ts";
-import { shrinkByBox } from "../image/index.ts";
-import {
-  applySimilarity2D,
-  fitSimilarity2D,
-  invertSimilarity2D,
-  lerpPoints,
-  scalePoints,
-  similarityScale,
-  trianglesInBox,
-} from "./geometry.ts";
+import { faceMeshPoints, faceOvalCentre, movedTriangles, triangulate, warpTriangles } from "../warp/index.ts";
+import { MESH_POINTS } from "../warp/landmarks.ts";
+import { cropImage, resizeImage } from "../image/index.ts";
+import { lerpPoints, trianglesInBox } from "./geometry.ts";
 import { easeInOut, morphTiming, type LoopMode } from "./schedule.ts";
 
 /** A mesh point moving less than this (px) in a morph frame counts as still: its triangles are not resampled. */
@@ -40,8 +32,6 @@ const RING_SCALE = 1.45;
 const RESIDUAL_THRESHOLD = 10;
 const MASK_DILATE = 2;
 const MASK_FEATHER = 3;
-/** Width of b's edge fade in a two-face morph, as a fraction of its smaller side. */
-const EDGE_RAMP = 0.03;
 
 const copy = (img: RgbImage): RgbImage => ({ data: Uint8Array.from(img.data), width: img.width, height: img.height });
 
@@ -189,83 +179,76 @@ export interface FaceMorphInput extends MorphOptions {
   /** First face: its image defines the output frame (resize it to the output size first). */
   a: RgbImage;
   aLandmarks: Float32Array;
-  /** Second face, any size: it is aligned onto the first by a similarity fitted on stable landmarks. */
+  /** Second face, any size: the last frame is this photo, cut to a's shape around its face and scaled to a's size. */
   b: RgbImage;
   bLandmarks: Float32Array;
 }
 
 export interface FaceMorphFrames extends MorphFrames {
-  /** The second endpoint: b aligned into a's frame (a shows only where b's photo does not reach). */
-  alignedB: RgbImage;
+  /** The second endpoint: b's photo in a's frame (the last frame of a forward morph, exactly). */
+  fittedB: RgbImage;
 }
 
 /**
- * The classic face morph between two different faces: b is aligned onto a (similarity on stable landmarks),
- * then every frame warps BOTH images to the interpolated mesh and cross-dissolves them, so eyes, nose and
- * mouth stay single (no ghosting) while identity and texture blend. Image borders and a ring around each
- * face are mesh anchors, so the whole frame is covered.
+ * The classic face morph between two different faces: each photo keeps its own framing (b is cut to a's shape
+ * around its face and scaled to a's size, never rotated or shifted into a's pose), and every frame warps BOTH
+ * photos to the interpolated mesh and cross-dissolves them, so eyes, nose and mouth stay single (no ghosting)
+ * while identity, body and background blend. Image borders are shared anchors and a ring around each face
+ * moves with it, so both photos cover the whole frame at every step: the first frame is a and the last b.
  */
 export function morphFaces(input: FaceMorphInput): FaceMorphFrames {
   const { a } = input;
   const { width: w, height: h } = a;
   const timing = morphTiming(input.frames, input.loop, input.fps, input.holdMs);
-  let b = input.b;
-  let bLm = input.bLandmarks;
-  let sim = fitSimilarity2D(bLm, input.aLandmarks, STABLE);
-  // Shrinking b first (area average) avoids aliasing when it is much larger than the output.
-  const shrink = Math.floor(1 / similarityScale(sim));
-  if (shrink >= 2) {
-    b = shrinkByBox(b, shrink);
-    bLm = scalePoints(bLm, 1 / shrink);
-    sim = fitSimilarity2D(bLm, input.aLandmarks, STABLE);
-  }
-  const bInA = applySimilarity2D(sim, bLm, 3);
-  const mesh = faceMeshTriangles({ landmarks: [input.aLandmarks, bInA], width: w, height: h, ringScale: RING_SCALE, border: true });
-  const pa = mesh.points[0];
-  const pb = mesh.points[1];
-  // Anchors (border) are shared in a's frame; in b's own pixels they are wherever the similarity sends them.
-  const pbSrc = applySimilarity2D(invertSimilarity2D(sim), pb, 2);
-  for (let i = 0; i < MESH_POINTS * 2; i++) pbSrc[i] = bLm[3 * (i >> 1) + (i & 1)];
-
-  // Where b's photo does not reach (its aligned frame is smaller or shifted), the warp would smear its edge
-  // pixels: b's weight ramps down to 0 towards its edges (a validity map carried by the same mesh), so a
-  // shows through there with a soft transition instead of streaks.
-  const valid: RgbImage = { data: new Uint8Array(b.width * b.height * 3), width: b.width, height: b.height };
-  const ramp = Math.max(4, EDGE_RAMP * Math.min(b.width, b.height));
-  for (let y = 0; y < b.height; y++) {
-    for (let x = 0; x < b.width; x++) {
-      const d = Math.min(x, y, b.width - 1 - x, b.height - 1 - y);
-      valid.data[(y * b.width + x) * 3] = Math.round(255 * Math.min(1, d / ramp));
-    }
-  }
+  const { image: b, landmarks: bLm } = fitPhoto(input.b, input.bLandmarks, w, h, faceOvalCentre(input.aLandmarks));
+  const pa = faceMeshPoints(input.aLandmarks, { width: w, height: h, ringScale: RING_SCALE, border: true });
+  const pb = faceMeshPoints(bLm, { width: w, height: h, ringScale: RING_SCALE, border: true });
   const wa: RgbImage = { data: new Uint8Array(w * h * 3), width: w, height: h };
   const wb: RgbImage = { data: new Uint8Array(w * h * 3), width: w, height: h };
-  const wv: RgbImage = { data: new Uint8Array(w * h * 3), width: w, height: h };
   const blendAt = (e: number): RgbImage => {
-    const pe = e >= 1 ? pb : lerpPoints(pa, pb, e);
+    const pe = lerpPoints(pa, pb, e);
     const tri = triangulate(pe);
     warpTriangles(a, pa, pe, tri, wa);
-    warpTriangles(b, pbSrc, pe, tri, wb);
-    warpTriangles(valid, pbSrc, pe, tri, wv);
+    warpTriangles(b, pb, pe, tri, wb);
     const out = new Uint8Array(w * h * 3);
-    const k = e / 255;
-    for (let p = 0; p < w * h; p++) {
-      const t = wv.data[p * 3] * k;
-      const i = p * 3;
-      out[i] = wa.data[i] + (wb.data[i] - wa.data[i]) * t + 0.5;
-      out[i + 1] = wa.data[i + 1] + (wb.data[i + 1] - wa.data[i + 1]) * t + 0.5;
-      out[i + 2] = wa.data[i + 2] + (wb.data[i + 2] - wa.data[i + 2]) * t + 0.5;
-    }
+    for (let i = 0; i < out.length; i++) out[i] = wa.data[i] + (wb.data[i] - wa.data[i]) * e + 0.5;
     return { data: out, width: w, height: h };
   };
-  const alignedB = blendAt(1);
   const progress: number[] = [];
   const frames = timing.t.map((t) => {
     const e = easeInOut(t);
     progress.push(e);
     if (e <= 0) return copy(a);
-    if (e >= 1) return copy(alignedB);
+    if (e >= 1) return copy(b);
     return blendAt(e);
   });
-  return { frames, delaysMs: timing.delaysMs, progress, alignedB };
+  return { frames, delaysMs: timing.delaysMs, progress, fittedB: b };
+}
+
+/**
+ * `img` cut to the aspect of a w × h frame (the largest such window, placed so its face sits where `at` is in
+ * the frame, as far as the photo allows) and scaled to w × h, with its landmarks carried along.
+ */
+function fitPhoto(img: RgbImage, lm: Float32Array, w: number, h: number, at: [number, number]): { image: RgbImage; landmarks: Float32Array } {
+  let cw = img.width;
+  let ch = (img.width * h) / w;
+  if (ch > img.height) {
+    ch = img.height;
+    cw = (img.height * w) / h;
+  }
+  const [fx, fy] = faceOvalCentre(lm);
+  const clamp = (v: number, hi: number) => Math.min(Math.max(0, v), Math.max(0, hi));
+  const x = Math.round(clamp(fx - (at[0] * cw) / w, img.width - cw));
+  const y = Math.round(clamp(fy - (at[1] * ch) / h, img.height - ch));
+  const cut = cropImage(img, { x, y, width: Math.max(1, Math.round(cw)), height: Math.max(1, Math.round(ch)) });
+  const sx = w / cut.width;
+  const sy = h / cut.height;
+  const landmarks = new Float32Array(lm.length);
+  for (let i = 0; i < lm.length; i += 3) {
+    landmarks[i] = (lm[i] - x) * sx;
+    landmarks[i + 1] = (lm[i + 1] - y) * sy;
+    landmarks[i + 2] = lm[i + 2] * sx;
+  }
+  const image = cut.width === w && cut.height === h ? cut : resizeImage(cut, w, h);
+  return { image, landmarks };
 }

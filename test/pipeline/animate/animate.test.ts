@@ -20,7 +20,7 @@ import {
 } from "../../../src/pipeline/animate/index.ts";
 import { createFaceAnalyzer, type FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
 import { encodeGif } from "../../../src/pipeline/gif/index.ts";
-import { decodeAnimation, decodeImage, resizeImage, solidImage, warpAffine } from "../../../src/pipeline/image/index.ts";
+import { decodeAnimation, decodeImage, pasteImage, resizeImage, solidImage, warpAffine } from "../../../src/pipeline/image/index.ts";
 import { measureExpression, transferExpression } from "../../../src/pipeline/transfer/index.ts";
 import { assembleMeme } from "../../../src/pipeline/meme.ts";
 import type { AnalyzedFace, Box, RgbImage } from "../../../src/pipeline/types.ts";
@@ -93,7 +93,7 @@ describe("expression morph", () => {
 });
 
 describe("two-face morph", () => {
-  it("endpoints are exact and a morph onto a moved copy of the same face shows no ghost", () => {
+  it("endpoints are exact and a morph onto a scaled, moved copy of the same face shows no ghost", () => {
     const a = img["grace_hopper_512x512.jpg"];
     const aLm = face["grace_hopper_512x512.jpg"].landmarks;
     // b: the same photo scaled by 0.8 and shifted; its landmarks follow the same transform.
@@ -107,15 +107,57 @@ describe("two-face morph", () => {
     }
     const m = morphFaces({ a, aLandmarks: aLm, b, bLandmarks: bLm, frames: 5, loop: "forward" });
     expect(same(m.frames[0], a)).toBe(true);
-    expect(same(m.frames[4], m.alignedB)).toBe(true);
+    expect(same(m.frames[4], m.fittedB)).toBe(true);
+    // Halfway the face is where the two photos put it on average: the same face scaled and shifted halfway,
+    // sharp and single ...
+    const e = m.progress[2];
+    const se = 1 + (s - 1) * e, txe = tx * e, tye = ty * e;
+    const expected = warpAffine(a, [se, 0, txe, 0, se, tye], 512, 512);
     const fb = face["grace_hopper_512x512.jpg"].box;
-    const inner = { x: fb.x + fb.width * 0.15, y: fb.y + fb.height * 0.15, width: fb.width * 0.7, height: fb.height * 0.7 };
-    // Aligned b lands on a, so the halfway frame is still a sharp, single face ...
+    const inner = { x: (fb.x + fb.width * 0.15) * se + txe, y: (fb.y + fb.height * 0.15) * se + tye, width: fb.width * 0.7 * se, height: fb.height * 0.7 * se };
     const mid = m.frames[2];
-    expect(psnrIn(mid, a, inner)).toBeGreaterThan(28);
-    // ... while a plain cross-dissolve of the unaligned images ghosts badly.
+    expect(psnrIn(mid, expected, inner)).toBeGreaterThan(28);
+    // ... while a plain cross-dissolve of the two photos ghosts badly.
     const dissolve = { data: a.data.map((v, i) => (v + b.data[i]) / 2), width: 512, height: 512 };
-    expect(psnrIn(dissolve, a, inner)).toBeLessThan(psnrIn(mid, a, inner) - 8);
+    expect(psnrIn(dissolve, expected, inner)).toBeLessThan(psnrIn(mid, expected, inner) - 8);
+  });
+});
+
+/**
+ * Best PSNR of `frame` against a window of `photo` scaled to cover it (the photo as it is: only cut to the
+ * frame's shape, never rotated, shifted off its own pixels or mixed with another picture).
+ */
+function bestWindowPsnr(frame: RgbImage, photo: RgbImage): number {
+  const k = Math.max(frame.width / photo.width, frame.height / photo.height);
+  const big = resizeImage(photo, Math.max(frame.width, Math.round(photo.width * k)), Math.max(frame.height, Math.round(photo.height * k)));
+  let best = 0;
+  for (let dy = 0; dy <= big.height - frame.height; dy++) {
+    for (let dx = 0; dx <= big.width - frame.width; dx++) {
+      const win = { x: dx, y: dy, width: frame.width, height: frame.height };
+      const cut = { data: new Uint8Array(frame.data.length), width: frame.width, height: frame.height };
+      for (let y = 0; y < frame.height; y++) cut.data.set(big.data.subarray(((y + dy) * big.width + dx) * 3, ((y + dy) * big.width + dx + frame.width) * 3), y * frame.width * 3);
+      best = Math.max(best, psnrIn(frame, cut, { ...win, x: 0, y: 0 }));
+    }
+  }
+  return best;
+}
+
+describe("two-face morph between different photos", () => {
+  it("ends on the second photo as it is (no body, flag or empty corner of the first) and starts on the first", () => {
+    for (const [from, to] of [["grace_hopper_512x512.jpg", "franck_04117.jpg"], ["franck_01829.jpg", "grace_hopper_512x512.jpg"]]) {
+      const k = 384 / Math.max(img[from].width, img[from].height);
+      const a = resizeImage(img[from], Math.round(img[from].width * k), Math.round(img[from].height * k));
+      const aLm = face[from].landmarks.map((v) => v * k);
+      const m = morphFaces({ a, aLandmarks: aLm, b: img[to], bLandmarks: face[to].landmarks, frames: 6, loop: "forward" });
+      expect(same(m.frames[0], a)).toBe(true);
+      const last = m.frames[5];
+      expect(same(last, m.fittedB)).toBe(true);
+      expect([last.width, last.height]).toEqual([a.width, a.height]);
+      // The last frame is a scaled window of the to-photo everywhere, its bottom rows and edges included.
+      expect(bestWindowPsnr(last, img[to]), `${from} → ${to}`).toBeGreaterThan(32);
+      const bottom = { x: 0, y: Math.round(last.height * 0.75), width: last.width, height: Math.round(last.height * 0.25) };
+      expect(psnrIn(last, a, bottom)).toBeLessThan(20);
+    }
   });
 });
 
@@ -247,6 +289,55 @@ describe("animated meme from a still reaction", () => {
     const first = resizeImage(reaction, 180, 144);
     expect(psnr(frames[0], first)).toBeGreaterThan(30);
     expect(psnr(frames[3], first)).toBeLessThan(psnr(frames[0], first) - 3); // the face did change
+  });
+});
+
+describe("animated meme from an extremely tall or wide picture", () => {
+  /** The photo on a plain canvas, padded as a screenshot or a banner would pad it. */
+  function padded(photo: RgbImage, width: number, height: number, x: number, y: number): RgbImage {
+    const canvas = solidImage(width, height, [30, 30, 34]);
+    pasteImage(canvas, photo, x, y);
+    return canvas;
+  }
+
+  it("a very tall photo is cut around its face, so the face stays big enough to read", async () => {
+    // Grace's portrait with 1200 px above and 200 px below: 512 × 1912.
+    const template = padded(img["grace_hopper_512x512.jpg"], 512, 1912, 0, 1200);
+    const templateFace = (await analyzer.analyze(template)).faces[0]!;
+    const out = await assembleMeme({
+      template,
+      templateFace,
+      reaction: { frames: [img["franck_04117.jpg"]], delaysMs: [0] },
+      reactionFaces: [face["franck_04117.jpg"]],
+      captions: { top: "tall top", bottom: "tall bottom" },
+      output: { kind: "animation", format: "gif", morph: { frames: 4, loop: "forward" } },
+    });
+    expect([out.width, out.height]).toEqual([192, 384]);
+    const { frames } = await decodeGifFrames(out.bytes);
+    const seen = (await analyzer.analyze(frames[0])).faces[0]!;
+    // Scaled whole, the face would be under 45 px wide; cut to 1:2 around it, it keeps 3/8 of its size.
+    expect(seen.box.width).toBeGreaterThan(65);
+    expect(seen.box.y).toBeGreaterThan(384 * 0.2);
+    expect(seen.box.y + seen.box.height).toBeLessThan(384 * 0.8);
+  });
+
+  it("a very wide reaction swapped into is cut around its face the same way", async () => {
+    // franck's 720 × 576 photo on a 2000 px wide banner, near its right end.
+    const reaction = padded(img["franck_04117.jpg"], 2000, 576, 1200, 0);
+    const reactionFace = (await analyzer.analyze(reaction)).faces[0]!;
+    const out = await assembleMeme({
+      template: img["grace_hopper_512x512.jpg"],
+      templateFace: face["grace_hopper_512x512.jpg"],
+      reaction: { frames: [reaction], delaysMs: [0] },
+      reactionFaces: [reactionFace],
+      mode: "swap",
+      output: { kind: "animation", format: "gif", morph: { frames: 4, loop: "forward" } },
+    });
+    expect([out.width, out.height]).toEqual([384, 192]);
+    const { frames } = await decodeGifFrames(out.bytes);
+    const seen = (await analyzer.analyze(frames[0])).faces[0]!;
+    expect(seen.box.width).toBeGreaterThan(reactionFace.box.width * (192 / 576) * 0.9);
+    expect(Math.abs(seen.box.x + seen.box.width / 2 - 192)).toBeLessThan(384 * 0.15);
   });
 });
 
