@@ -230,17 +230,20 @@ function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boo
   let pending: GifFrameBlock | null = null;
   let written = 0;
   let refinePending = p.refine !== false && frames.length > 1;
+  // A looping GIF redraws the first frame whole at each turn: a pixel that never changes must stay as the first
+  // frame drew it, or a palette of a later frame (the refinement's above all) re-colours it and every turn flickers.
+  const still = loop && frames.length > 1 ? stillPixels(frames) : null;
   for (let i = 0; i < frames.length; i++) {
     let local = locals[i];
     if (refinePending && i > 0 && !local) {
       // Once, on the first later frame without a palette of its own: colours for the worst-served pixels.
       refinePending = false;
-      local = residualPalette(frames[i], canvas, p.keepThresholdSq, p.colors);
+      local = residualPalette(frames[i], canvas, p.keepThresholdSq, p.colors, still);
     }
     const nearest = local ?? globalNearest;
     const transparentIndex = nearest.pal.count;
     const r = mapFrame({
-      src: frames[i].data,
+      src: local && still ? keepStill(frames[i].data, canvas, still) : frames[i].data,
       width: w,
       height: h,
       canvas,
@@ -286,14 +289,16 @@ function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boo
  * A local palette fitted to the pixels of `frame` that the viewer's canvas shows worse than `minErrSq`
  * (the keep threshold: better-served pixels could never be rewritten). Written as that frame's palette it
  * re-quantises those pixels with a second set of colours — most of the static background, which the
- * frame difference would otherwise show with the global palette's error for the whole animation. Null
- * when too few pixels qualify to be worth 768 bytes of colour table.
+ * frame difference would otherwise show with the global palette's error for the whole animation (in a GIF
+ * that plays once: a looping one leaves its `still` pixels as the first frame drew them). Null when too few
+ * pixels qualify to be worth 768 bytes of colour table.
  */
-function residualPalette(frame: RgbImage, canvas: Uint8Array, minErrSq: number, colors: number): NearestColor | null {
+function residualPalette(frame: RgbImage, canvas: Uint8Array, minErrSq: number, colors: number, still: Uint8Array | null): NearestColor | null {
   const d = frame.data;
   const picked = new Uint8Array(d.length);
   let o = 0;
   for (let s = 0; s < d.length; s += 3) {
+    if (still?.[s / 3]) continue; // never rewritten in a looping GIF (keepStill)
     const er = d[s] - canvas[s];
     const eg = d[s + 1] - canvas[s + 1];
     const eb = d[s + 2] - canvas[s + 2];
@@ -306,6 +311,32 @@ function residualPalette(frame: RgbImage, canvas: Uint8Array, minErrSq: number, 
   if (o < 3 * REFINE_MIN_PIXELS) return null;
   const poorlyServed = { data: picked.subarray(0, o), width: o / 3, height: 1 };
   return new NearestColor(buildPalette([poorlyServed], colors, REFINE_SAMPLE, 3, REFINE_SEED));
+}
+
+/** 1 where a pixel is the same in every frame. */
+function stillPixels(frames: RgbImage[]): Uint8Array {
+  const first = frames[0].data;
+  const still = new Uint8Array(first.length / 3).fill(1);
+  for (let f = 1; f < frames.length; f++) {
+    const d = frames[f].data;
+    for (let i = 0, s = 0; i < still.length; i++, s += 3) {
+      if (still[i] && (d[s] !== first[s] || d[s + 1] !== first[s + 1] || d[s + 2] !== first[s + 2])) still[i] = 0;
+    }
+  }
+  return still;
+}
+
+/** The frame with its still pixels replaced by what the viewer already shows there, so mapFrame keeps them. */
+function keepStill(src: Uint8Array, canvas: Uint8Array, still: Uint8Array): Uint8Array {
+  const out = Uint8Array.from(src);
+  for (let i = 0, s = 0; i < still.length; i++, s += 3) {
+    if (still[i]) {
+      out[s] = canvas[s];
+      out[s + 1] = canvas[s + 1];
+      out[s + 2] = canvas[s + 2];
+    }
+  }
+  return out;
 }
 
 function crop(index: Uint8Array, stride: number, x: number, y: number, w: number, h: number): Uint8Array {

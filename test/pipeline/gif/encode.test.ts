@@ -99,15 +99,15 @@ describe("encodeGif", () => {
     expect(blockError(dith)).toBeLessThan(blockError(plain) * 0.6);
   });
 
-  it("re-quantises what the global palette serves worst with a refinement palette on the second frame", async () => {
+  it("re-quantises what the global palette serves worst with a refinement palette on the second frame (played once)", async () => {
     // A mostly static scene with far more than 255 colours and a small moving disc (like a face morph):
     // the frame difference keeps the background as the first frame drew it, unless it is refined.
     const frames = Array.from({ length: 4 }, (_, f) =>
       image(128, 128, (x, y) => (Math.hypot(x - 40 - f * 6, y - 64) < 8 ? [250, 30, 30] : [x * 2, y * 2, 255 - x - y])),
     );
     const params = { colors: 255, dither: false, keepThresholdSq: KEEP_THRESHOLDS.standard };
-    const refined = encodeWith(frames, [50, 50, 50, 50], params);
-    const plain = encodeWith(frames, [50, 50, 50, 50], { ...params, refine: false });
+    const refined = encodeWith(frames, [50, 50, 50, 50], params, false);
+    const plain = encodeWith(frames, [50, 50, 50, 50], { ...params, refine: false }, false);
     const a = (await decodeGifFrames(refined.bytes)).frames;
     const b = (await decodeGifFrames(plain.bytes)).frames;
     expect(a).toHaveLength(4);
@@ -115,6 +115,29 @@ describe("encodeGif", () => {
     for (let i = 1; i < 4; i++) expect(psnr(a[i], frames[i])).toBeGreaterThan(psnr(b[i], frames[i]) + 0.3);
     // One local colour table (768 B) plus the rewritten pixels: far less than a second full frame.
     expect(refined.bytes.length - plain.bytes.length).toBeLessThan(encodeWith([frames[0]], [50], params).bytes.length * 0.5);
+  });
+
+  it("a looping GIF never re-colours what does not move, so its first frame and the rest match at every turn", async () => {
+    // As above: a static background of far more than 255 colours and a small moving disc.
+    const frames = Array.from({ length: 6 }, (_, f) =>
+      image(128, 128, (x, y) => (Math.hypot(x - 40 - f * 6, y - 64) < 8 ? [250, 30, 30] : [x * 2, y * 2, 255 - x - y])),
+    );
+    const out = await encodeGif(frames, { delaysMs: 50 });
+    const { frames: shown } = await decodeGifFrames(out.bytes);
+    expect(shown).toHaveLength(6);
+    let still = 0;
+    for (let y = 0; y < 128; y++) {
+      for (let x = 0; x < 128; x++) {
+        if (y >= 52 && y < 77 && x >= 28 && x < 83) continue; // where the disc passes
+        still++;
+        const p = (y * 128 + x) * 3;
+        for (let i = 1; i < 6; i++) {
+          for (let c = 0; c < 3; c++) if (shown[i].data[p + c] !== shown[0].data[p + c]) throw new Error(`frame ${i} re-coloured still pixel (${x}, ${y})`);
+        }
+      }
+    }
+    expect(still).toBeGreaterThan(10_000);
+    for (let i = 0; i < 6; i++) expect(psnr(shown[i], frames[i])).toBeGreaterThan(32);
   });
 
   it("keeps long animations' total duration when rounding delays to centiseconds", () => {
