@@ -4,7 +4,8 @@ import { drawnCaption, graphemeCount, prepareCaption, splitGraphemes, tokenize, 
 
 /**
  * Caption fitting rules (tested in test/pipeline/render/fit.test.ts):
- *  1. Text is normalised (see text.ts): upper-cased unless keepCase, blank → nothing to draw.
+ *  1. Text is normalised (see text.ts): upper-cased unless keepCase (Greek by its all-caps rules:
+ *     upperCaseCaption), blank → nothing to draw.
  *  2. It is wrapped into 1, 2 or 3 lines (MAX_LINES), each line count balanced to minimise its widest line;
  *     breaks only where text.ts allows them. Explicit newlines are kept (beyond 3 lines they become spaces).
  *  3. For each line count, the font size is the largest whose estimated ink (outline included) fits the
@@ -67,7 +68,7 @@ export interface CaptionLayout extends FitResult {
 
 /** Fits one caption as typed into a pixel box (see the rules above): prepareCaption, then layoutCaption. */
 export async function fitCaption(text: string, box: Box, opts: FitOptions = {}): Promise<FitResult> {
-  const { fontSize, lines, measuredBoxes, cut } = await layoutCaption(prepareCaption(text).text, box, opts);
+  const { fontSize, lines, measuredBoxes, cut } = await layoutCaption(prepareCaption(text, opts.keepCase).text, box, opts);
   return { fontSize, lines, measuredBoxes, ...(cut ? { cut } : {}) };
 }
 

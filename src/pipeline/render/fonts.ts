@@ -11,10 +11,12 @@ import { logger } from "../../logger.ts";
  * in its configuration and only TTF/OTF. We ship npm font packages (all SIL OFL 1.1, see README's "Caption
  * fonts") and point FONTCONFIG_FILE at a generated fonts.conf that includes the system configuration plus
  * those folders, so no manual step or system font install is needed. Pango falls back per character along
- * the family list: Anton (Impact-like Latin) first, then Noto Sans in its Black weight per script (Han,
- * kana, Greek and Cyrillic from SC; Hangul from KR; the rarer Japanese kanji from JP; Thai, Devanagari,
- * Arabic, Hebrew), then Noto Emoji (monochrome outlines, so emoji get the same white fill and black outline
- * as the text). Characters none of them has are left out before drawing (coverage.ts), never boxed.
+ * the family list: Anton (Impact-like Latin) first, then Fira Sans Extra Condensed Black for Greek and
+ * Cyrillic in a matching heavy condensed style (Anton has neither; Noto Sans SC's share lacks accented Greek
+ * and the Ukrainian, Belarusian, Serbian and Macedonian letters), then Noto Sans in its Black weight per
+ * script (Han and kana from SC; Hangul from KR; the rarer Japanese kanji from JP; Thai, Devanagari, Arabic,
+ * Hebrew), then Noto Emoji (monochrome outlines, so emoji get the same white fill and black outline as the
+ * text). Characters none of them has are left out before drawing (coverage.ts), never boxed.
  *
  * fontconfig reads FONTCONFIG_FILE once, at its first use in the process, and worker threads see the
  * native environment only as the main thread set it: call ensureCaptionFonts() in the main thread before
@@ -22,6 +24,11 @@ import { logger } from "../../logger.ts";
  */
 const FONTS = [
   { pkg: "@expo-google-fonts/anton", file: "400Regular/Anton_400Regular.ttf", families: ["Anton"] },
+  {
+    pkg: "@expo-google-fonts/fira-sans-extra-condensed",
+    file: "900Black/FiraSansExtraCondensed_900Black.ttf",
+    families: ["Fira Sans Extra Condensed Black", "Fira Sans Extra Condensed"],
+  },
   { pkg: "@expo-google-fonts/noto-sans-sc", file: "900Black/NotoSansSC_900Black.ttf", families: ["Noto Sans SC Black", "Noto Sans SC"] },
   { pkg: "@expo-google-fonts/noto-sans-kr", file: "900Black/NotoSansKR_900Black.ttf", families: ["Noto Sans KR Black", "Noto Sans KR"] },
   { pkg: "@expo-google-fonts/noto-sans-jp", file: "900Black/NotoSansJP_900Black.ttf", families: ["Noto Sans JP Black", "Noto Sans JP"] },
@@ -70,6 +77,12 @@ export function ensureCaptionFonts(): CaptionFontSetup {
     "<fontconfig>",
     existsSync(base) ? `  <include ignore_missing="yes">${xmlEscape(base)}</include>` : "",
     ...fontFiles.map((f) => `  <dir>${xmlEscape(path.dirname(f))}</dir>`),
+    // Anton's only Greek letters (Δ Σ Ω π) are math symbols in another style: all of Greek comes from the
+    // next font. A "font" rule, not a "scan" one, because font caches written without it would outlive it.
+    '  <match target="font">',
+    '    <test name="family"><string>Anton</string></test>',
+    '    <edit name="charset" mode="assign"><minus><name>charset</name><charset><range><int>0x0370</int><int>0x03ff</int></range></charset></minus></edit>',
+    "  </match>",
     "  <cachedir>CACHE</cachedir>",
     "</fontconfig>",
     "",

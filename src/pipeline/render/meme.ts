@@ -46,7 +46,7 @@ export function prepareCaptions(c: CaptionText): { captions: MemeCaptions; notes
   const notes: string[] = [];
   const prep = (s: string | undefined) => {
     if (s === undefined) return undefined;
-    const p = prepareCaption(s);
+    const p = prepareCaption(s, c.keepCase);
     for (const n of p.notes) if (!notes.includes(n)) notes.push(n);
     return p.text;
   };

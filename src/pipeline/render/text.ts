@@ -88,9 +88,10 @@ export function cleanCaption(text: string): string {
 /**
  * Cleans user text for drawing (cleanCaption), then keeps at most MAX_STACKED_MARKS combining marks per
  * letter and MAX_CLUSTER_CODE_POINTS code points per character and leaves out characters no bundled font
- * can draw. Each such change is reported in `notes`. Runs once per caption, in the worker that draws it.
+ * can draw as they will be drawn (upper-cased unless keepCase: "έ" is drawn as "Ε", "ɐ" as "Ɐ"). Each such
+ * change is reported in `notes`. Runs once per caption, in the worker that draws it.
  */
-export function prepareCaption(text: string): PreparedCaption {
+export function prepareCaption(text: string, keepCase = false): PreparedCaption {
   let clean = cleanCaption(text);
   if (clean === "") return { text: clean as PreparedText, notes: [] };
   const notes: string[] = [];
@@ -112,7 +113,8 @@ export function prepareCaption(text: string): PreparedCaption {
   if (trimmed) notes.push(`Stacked marks were cut to ${MAX_STACKED_MARKS} per letter.`);
   const ranges = fontCoverage();
   const missing = new Set<string>();
-  clean = [...clean].filter((c) => INVISIBLE.test(c) || covers(ranges, c.codePointAt(0)!) || (missing.add(c), false)).join("");
+  const drawable = (c: string) => [...drawnCaption(c as PreparedText, keepCase)].every((d) => INVISIBLE.test(d) || covers(ranges, d.codePointAt(0)!));
+  clean = [...clean].filter((c) => INVISIBLE.test(c) || drawable(c) || (missing.add(c), false)).join("");
   if (missing.size > 0) {
     const shown = [...missing].slice(0, 5).map((c) => `${c} (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")})`);
     const more = missing.size > 5 ? ` and ${missing.size - 5} more` : "";
@@ -126,14 +128,77 @@ export function prepareCaption(text: string): PreparedCaption {
   return { text: clean as PreparedText, notes };
 }
 
-/** What is drawn: prepared text, upper-cased unless keepCase (the classic meme look). */
+/** What is drawn: prepared text, upper-cased (upperCaseCaption) unless keepCase (the classic meme look). */
 export function drawnCaption(text: PreparedText, keepCase = false): string {
-  return keepCase ? text : text.toUpperCase();
+  return keepCase ? text : upperCaseCaption(text);
 }
 
 /** prepareCaption's text as it is drawn. */
 export function normalizeCaption(text: string, keepCase = false): string {
-  return drawnCaption(prepareCaption(text).text, keepCase);
+  return drawnCaption(prepareCaption(text, keepCase).text, keepCase);
+}
+
+/** A letter (the base of a cluster) that takes Greek all-caps rules. */
+const GREEK_LETTER = /^(?=\p{Script=Greek})\p{L}$/u;
+/** Greek accents: oxia/tonos, varia, perispomeni. */
+const GREEK_ACCENT = /[\u0300\u0301\u0342]/u;
+/** What all-caps Greek drops: the accents, the breathings and the koronis. */
+const GREEK_DROPPED = /[\u0300\u0301\u0342\u0313\u0314\u0343]/gu;
+const DIALYTIKA = "\u0308";
+const CASED = /[\p{Lu}\p{Ll}\p{Lt}]/u;
+/** Characters case rules look through (Unicode's Case_Ignorable, roughly): marks, apostrophes, modifiers. */
+const CASE_IGNORABLE = /^[\p{Mn}\p{Me}\p{Cf}\p{Lm}\p{Sk}'’.:·]+$/u;
+
+/**
+ * Caption upper-casing: toUpperCase, except that Greek follows its all-capitals orthography (as ICU's
+ * Greek upper-casing does), which toUpperCase does not ("έ" → "Έ"):
+ *  - accents and breathings are dropped ("Καλημέρα" → "ΚΑΛΗΜΕΡΑ"); the dialytika stays ("Μαΐου" → "ΜΑΪΟΥ");
+ *  - an accent on a vowel before ι or υ shows the two are not a diphthong, so in capitals that ι or υ takes
+ *    a dialytika instead ("άυλος" → "ΑΫΛΟΣ", "Κάιρο" → "ΚΑΪΡΟ");
+ *  - the word "ή" ("or") keeps its tonos, "Ή", so it is not read as the article "Η";
+ *  - a iota subscript becomes a capital Ι after its letter ("ᾳ" → "ΑΙ").
+ */
+export function upperCaseCaption(text: string): string {
+  if (!/\p{Script=Greek}/u.test(text)) return text.toUpperCase();
+  const clusters = text.match(/\P{M}\p{M}*|\p{M}+/gsu) ?? [];
+  let out = "";
+  let afterAccentedVowel = false;
+  let afterCased = false;
+  clusters.forEach((cluster, i) => {
+    const nfd = cluster.normalize("NFD");
+    const base = String.fromCodePoint(nfd.codePointAt(0)!);
+    if (!GREEK_LETTER.test(base)) {
+      out += cluster.toUpperCase();
+      afterAccentedVowel = false;
+      if (!CASE_IGNORABLE.test(cluster)) afterCased = CASED.test(base);
+      return;
+    }
+    const marks = nfd.slice(base.length);
+    const upper = base.toUpperCase();
+    const vowel = "ΑΕΗΙΟΥΩ".includes(upper);
+    const accent = GREEK_ACCENT.test(marks);
+    let dialytika = marks.includes(DIALYTIKA);
+    if (afterAccentedVowel && (upper === "Ι" || upper === "Υ")) dialytika = true;
+    let drawn: string;
+    if (upper === "Η" && accent && !marks.includes("\u0345") && !afterCased && !followedByCased(clusters, i + 1)) {
+      drawn = "\u0389";
+    } else {
+      const kept = marks.replace(GREEK_DROPPED, "").replace(new RegExp(DIALYTIKA, "gu"), "");
+      drawn = (upper + (dialytika ? DIALYTIKA : "") + kept.toUpperCase()).normalize("NFC");
+    }
+    out += drawn;
+    afterAccentedVowel = vowel && accent && !dialytika;
+    afterCased = true;
+  });
+  return out;
+}
+
+function followedByCased(clusters: string[], from: number): boolean {
+  for (let i = from; i < clusters.length; i++) {
+    if (CASE_IGNORABLE.test(clusters[i])) continue;
+    return CASED.test(String.fromCodePoint(clusters[i].normalize("NFD").codePointAt(0)!));
+  }
+  return false;
 }
 
 /** Splits normalised text into unbreakable tokens (see the module comment for the rules). */

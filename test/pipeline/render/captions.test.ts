@@ -14,6 +14,7 @@ import {
 } from "../../../src/pipeline/render/index.ts";
 import { cutNote, MAX_BOX_SHARE, MIN_FONT_PER_HEIGHT, MIN_FONT_PX, minCaptionFont, renderCaptionOverlay } from "../../../src/pipeline/render/meme.ts";
 import { ELLIPSIS } from "../../../src/pipeline/render/fit.ts";
+import { prepareCaption, upperCaseCaption } from "../../../src/pipeline/render/text.ts";
 import { changedPixels, decodePng, grey, inside } from "./helpers.ts";
 
 const BOX = { x: 20, y: 10, width: 400, height: 90 };
@@ -49,6 +50,40 @@ describe("caption text rules", () => {
     expect(normalizeCaption("  hello   world ")).toBe("HELLO WORLD");
     expect(normalizeCaption("Hello", true)).toBe("Hello");
     expect(normalizeCaption(" \n\t ")).toBe("");
+  });
+
+  it("Greek in capitals drops its accents but keeps the dialytika (JavaScript's toUpperCase keeps the tonos)", () => {
+    expect("καφέ".toUpperCase()).toBe("ΚΑΦΈ"); // what the rule is for
+    const cases: Array<[string, string]> = [
+      ["Καλημέρα κόσμε, τι κάνεις; Ώρα για καφέ", "ΚΑΛΗΜΕΡΑ ΚΟΣΜΕ, ΤΙ ΚΑΝΕΙΣ; ΩΡΑ ΓΙΑ ΚΑΦΕ"],
+      ["Μαΐου", "ΜΑΪΟΥ"], // dialytika kept, tonos dropped
+      ["ΐ ΰ ϊ ϋ", "Ϊ Ϋ Ϊ Ϋ"],
+      ["άυλος", "ΑΫΛΟΣ"], // a tonos that splits two vowels becomes a dialytika on the second
+      ["Κάιρο, κορόιδο", "ΚΑΪΡΟ, ΚΟΡΟΪΔΟ"],
+      ["ευχαριστώ, καλοί, αύριο", "ΕΥΧΑΡΙΣΤΩ, ΚΑΛΟΙ, ΑΥΡΙΟ"], // accent on the second vowel: a diphthong, no dialytika
+      ["εσύ ή εγώ", "ΕΣΥ Ή ΕΓΩ"], // the word "or" keeps its tonos
+      ["ήλιος", "ΗΛΙΟΣ"],
+      ["ἄνθρωπος Ἀθῆναι ᾳ", "ΑΝΘΡΩΠΟΣ ΑΘΗΝΑΙ ΑΙ"], // polytonic: breathings and perispomeni go, iota subscript becomes Ι
+      ["Ε\u0301λα", "ΕΛΑ"], // a combining tonos
+      ["café ΟΚ ß", "CAFÉ ΟΚ SS"], // other scripts as toUpperCase has them
+      ["Їжак і є ґанок ЁЛКА йод", "ЇЖАК І Є ҐАНОК ЁЛКА ЙОД"],
+    ];
+    for (const [typed, drawn] of cases) {
+      expect(upperCaseCaption(typed)).toBe(drawn);
+      expect(normalizeCaption(typed)).toBe(drawn);
+    }
+    expect(normalizeCaption("Καλημέρα", true)).toBe("Καλημέρα");
+  });
+
+  it.runIf("ά".toLocaleUpperCase("el") === "Α")("Greek capitals agree with ICU's Greek upper-casing where the runtime has it", () => {
+    const words = "άυλος Μαΐου Κάιρο ή ἤ εσύ ή εγώ ευχαριστώ ρολόι προϊόν Ἀθῆναι ᾠδή ὅτι ἀΰπνία Ζεύς γάιδαρος ναι ΆΈΉΊΌΎΏ".split(" ");
+    for (const w of words) expect(upperCaseCaption(w)).toBe(w.toLocaleUpperCase("el"));
+  });
+
+  it("a character is kept when a bundled font has it as it is drawn: upper-cased, or as typed with keepCase", () => {
+    // No bundled font has the capital of "ɐ" (U+2C6F), so an all-caps caption would draw a box for it.
+    expect(prepareCaption("ok ɐ")).toEqual({ text: "ok", notes: [expect.stringMatching(/no font for ɐ \(U\+0250\)/)] });
+    expect(prepareCaption("ok ɐ", true)).toEqual({ text: "ok ɐ", notes: [] });
   });
 
   it("refuses over-long captions with a message naming the limit", () => {

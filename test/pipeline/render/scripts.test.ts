@@ -5,6 +5,8 @@ import path from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CAPTION_FONT_FAMILY, ensureCaptionFonts, fitCaption, layoutCaption, prepareCaptions, renderMeme, type CaptionLayout } from "../../../src/pipeline/render/index.ts";
+import { coverageOf, covers } from "../../../src/pipeline/render/coverage.ts";
+import { renderCaptionOverlay } from "../../../src/pipeline/render/meme.ts";
 import { xmlEscape } from "../../../src/pipeline/render/fonts.ts";
 import { MAX_CLUSTER_CODE_POINTS, MAX_STACKED_MARKS, normalizeCaption, prepareCaption } from "../../../src/pipeline/render/text.ts";
 import { changedPixels, decodePng, grey, inside } from "./helpers.ts";
@@ -23,6 +25,9 @@ const SAMPLES: Record<string, string> = {
   Hebrew: "שלום עולם",
   Chinese: "我们都是",
   emoji: "😀🎉",
+  Greek: "Καλημέρα κόσμε Ώρα άυλος Μαΐου",
+  Cyrillic: "Їжак і є ґанок ЁЛКА йод",
+  "Serbian, Macedonian and Belarusian": "ЂЈЉЊЋЏЅЃЌЎ ђјљњћџѕѓќў",
 };
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "mimic-scripts-"));
@@ -115,6 +120,58 @@ describe("caption scripts", () => {
       expect(changed.bbox).not.toBeNull();
       expect(changed.white).toBeGreaterThan(100);
     }
+  });
+});
+
+describe("Greek and Cyrillic", () => {
+  /** Letters (not marks or signs) of a Unicode block. */
+  const letters = (from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, i) => String.fromCodePoint(from + i)).filter((c) => /\p{L}/u.test(c));
+  const uncovered = (from: number, to: number) => {
+    const ranges = coverageOf(ensureCaptionFonts().fontFiles);
+    return letters(from, to).filter((c) => !covers(ranges, c.codePointAt(0)!));
+  };
+
+  it("the bundled fonts have every Greek and Cyrillic letter but Coptic's and Old Cyrillic's", () => {
+    // Coptic letters in the Greek block (Ϣ–ϯ), and the Old Cyrillic round omega, omega with titlo, ot and koppa.
+    expect(uncovered(0x370, 0x3ff).join("")).toBe("ϢϣϤϥϦϧϨϩϪϫϬϭϮϯ");
+    expect(uncovered(0x400, 0x4ff).join("")).toBe("ѺѻѼѽѾѿҀҁ");
+  });
+
+  it("a real caption draws each accented Greek and Ukrainian, Belarusian, Serbian and Macedonian letter", async () => {
+    const img = grey(480, 360);
+    const draw = async (top: string) => {
+      const { captions, notes } = prepareCaptions({ top });
+      const overlay = await renderCaptionOverlay(img.width, img.height, captions);
+      const png = await decodePng(await renderMeme(img, captions));
+      return { notes, lines: overlay.layouts[0]?.lines ?? [], changed: changedPixels(img, png), png };
+    };
+    const repro = await draw("Καλημέρα κόσμε, τι κάνεις; Ώρα για καφέ");
+    expect(repro.notes).toEqual([]);
+    expect(repro.lines.join(" ")).toBe("ΚΑΛΗΜΕΡΑ ΚΟΣΜΕ, ΤΙ ΚΑΝΕΙΣ; ΩΡΑ ΓΙΑ ΚΑΦΕ");
+    // Each letter under test, between two others, against the same caption with a plain letter in its place:
+    // the pictures differ only if the letter itself is drawn (a dropped letter leaves "ЖЖ" in both).
+    const pairs = "ЇІ ІЖ ЄЕ ҐГ ЎУ ЂЋ ЈЛ ЉЛ ЊН ЋТ ЏП ЅС ЃГ ЌК ΪΙ ΫΥ ΆΑ".split(" ");
+    for (const [letter, plain] of pairs) {
+      const [a, b] = await Promise.all([draw(`Ж${letter}Ж`), draw(`Ж${plain}Ж`)]);
+      expect(a.notes, letter).toEqual([]);
+      expect(a.lines, letter).toEqual([`Ж${letter === "Ά" ? "Α" : letter}Ж`]);
+      expect(a.changed.white, letter).toBeGreaterThan(100);
+      if (letter !== "Ά") expect(Buffer.from(a.png.data).equals(Buffer.from(b.png.data)), letter).toBe(false);
+    }
+    // Lower case, as typed in keepCase captions.
+    const lower = "їієґўђјљњћџѕѓќάέήίόύώΐΰ";
+    expect(prepareCaption(lower, true)).toEqual({ text: lower, notes: [] });
+  });
+
+  it("Greek letters are all drawn in one font (Anton's few Greek letters are math symbols in another style)", async () => {
+    // The Greek font alone draws these exactly as the caption fonts do: none comes from Anton.
+    const text = "ΚΟΣΜΕ ΩΡΑ ΔΕΛΤΑ π";
+    const alone = `'Fira Sans Extra Condensed Black'`;
+    const captionSvg = svgOf(text);
+    const aloneSvg = captionSvg.replace(`font-family="${xmlEscape(CAPTION_FONT_FAMILY)}"`, `font-family="${xmlEscape(alone)}"`);
+    expect(aloneSvg).not.toBe(captionSvg);
+    expect(differing(await drawHere(captionSvg), await drawHere(aloneSvg))).toBe(0);
   });
 });
 
