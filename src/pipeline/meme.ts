@@ -75,7 +75,7 @@ export interface MemeResult {
   mime: "image/png" | "image/gif" | "video/mp4";
   width: number;
   height: number;
-  /** What was changed in the captions to draw them, in words for the user. */
+  /** For the user, in words: what was changed in the captions to draw them, what the transfer left out. */
   notes: string[];
   timingsMs: StageTimings;
   /** PNG output: the picture before encoding and what the transfer did. */
@@ -109,6 +109,7 @@ async function still(input: MemeInput, out: Extract<MemeOutput, { kind: "png" }>
         });
   timingsMs.transfer = performance.now() - t;
   for (const [k, v] of Object.entries(res.timingsMs)) if (k !== "total") timingsMs[`transfer.${k}`] = v;
+  notes.push(...(res.notes ?? []));
   await input.check?.([res.image]);
   // Image fractions: the same box however far the picture is shrunk to fit.
   const avoid = faceAvoidBox(res.landmarks, res.image.width, res.image.height);
@@ -179,7 +180,8 @@ function scaleBox(b: Box, scale: number, within: RgbImage): Box {
 
 async function generated(generator: StillGenerator, image: RgbImage, face: AnalyzedFace) {
   const g = await generator([{ image, face }]);
-  return { image: g.images[0]!, landmarks: g.landmarks, changedBox: g.changedBox, mouthSynthesised: false, timingsMs: g.timingsMs };
+  // The generator reads the whole face and says nothing of its edges.
+  return { image: g.images[0]!, landmarks: g.landmarks, changedBox: g.changedBox, mouthSynthesised: false, notes: [] as string[], timingsMs: g.timingsMs };
 }
 
 async function animation(input: MemeInput, out: Extract<MemeOutput, { kind: "animation" }>, captions: ReturnType<typeof prepareCaptions>["captions"], notes: string[]): Promise<MemeResult> {
@@ -215,7 +217,7 @@ async function animation(input: MemeInput, out: Extract<MemeOutput, { kind: "ani
     mime: enc.mime,
     width: enc.width,
     height: enc.height,
-    notes: [...notes, ...fitNotes(enc, out)],
+    notes: [...notes, ...res.notes, ...fitNotes(enc, out)],
     timingsMs,
     animation: { kind: res.kind, faceFrames: res.faceFrames, carriedFrames: res.carriedFrames, frames: enc.frames, colors: enc.colors, reductions: enc.reductions },
   };

@@ -56,6 +56,8 @@ export interface AnimatedMemeResult {
   kind: "morph" | "reaction";
   faceFrames: number;
   carriedFrames: number;
+  /** What the transfer says to the user (a reaction's face cut off by its picture's edge). */
+  notes: string[];
   timingsMs: StageTimings;
 }
 
@@ -81,6 +83,7 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
   let kind: AnimatedMemeResult["kind"];
   let faceFrames = 1;
   let carriedFrames = 0;
+  let notes: string[] = [];
   const faces = input.reactionFaces ?? (await detectReactionFaces(reaction.frames));
   lap("detect");
   const generator = (input.mode ?? "mimic") === "mimic" ? input.generator : undefined;
@@ -137,6 +140,7 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
       regions: input.regions,
     });
     lap("transfer");
+    notes = result.notes ?? [];
     // mimic: the user's photo moves into the reaction's expression. swap: the reaction's face turns into
     // the user's (reaction-framed; the residual texture fade carries the identity change).
     const whole = mode === "swap" ? still : template;
@@ -182,6 +186,7 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
     delaysMs = r.delaysMs;
     faceFrames = r.faceFrames;
     carriedFrames = r.carriedFrames;
+    notes = r.notes;
     lap("resize");
   }
   frames = await captionFrames(frames, input.captions && { avoid: avoidOf(input, faces, templateView, avoidView), ...input.captions });
@@ -193,7 +198,7 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
   timingsMs.total = Object.values(timingsMs).reduce((s, v) => s + v, 0);
   // The generator's own stages, inside "transfer" (after the total, so they are not counted twice).
   for (const [k, v] of Object.entries(generatorTimings)) if (k !== "total") timingsMs[`transfer.${k}`] = v;
-  return { frames, delaysMs, kind, faceFrames, carriedFrames, timingsMs };
+  return { frames, delaysMs, kind, faceFrames, carriedFrames, notes, timingsMs };
 }
 
 /**

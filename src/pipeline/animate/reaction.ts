@@ -155,6 +155,8 @@ export interface AnimatedReaction {
   /** Frames whose own face was used / that borrowed the nearest good frame's face. */
   faceFrames: number;
   carriedFrames: number;
+  /** The frames' transfer notes (a face cut off by the picture's edge), each once. */
+  notes: string[];
 }
 
 /**
@@ -183,6 +185,7 @@ export function animateReaction(input: AnimateReactionInput): AnimatedReaction {
     delaysMs: input.delaysMs.slice(),
     faceFrames: src.faceFrames,
     carriedFrames: src.carriedFrames,
+    notes: [...new Set(results.flatMap((r) => r.notes ?? []))],
   };
 }
 

@@ -287,6 +287,17 @@ export interface RetargetOptions {
    * image frame): the mouth's, eyes' and brows' rest are then read from it instead of REACTION_REST (see ownRest).
    */
   reactionRest?: Float32Array;
+  /**
+   * How far the reaction's picture shows each region's features (regionsSeen, 0..1; 1 where absent): a region
+   * near the picture's edge has its expression faded by this, as its landmarks are partly guessed there.
+   */
+  seen?: RegionsSeen;
+}
+
+/** How far the reaction's picture shows its eyes and brows (upper) and its lips (lower): 0 (not at all) … 1. */
+export interface RegionsSeen {
+  upper: number;
+  lower: number;
 }
 
 /**
@@ -322,6 +333,7 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
   const rightSide = new Set<number>([...RIGHT_EYE_UPPER, ...RIGHT_EYE_LOWER, ...RIGHT_EYE_UPPER_FOLD, ...RIGHT_EYE_LOWER_FOLD, ...RIGHT_BROW]);
 
   const t = clamp(opts.intensity, 0, 1);
+  const tUpper = t * clamp(opts.seen?.upper ?? 1, 0, 1), tLower = t * clamp(opts.seen?.lower ?? 1, 0, 1);
   const disp = new Float64Array(MESH_POINTS * 3);
   const isControl = new Uint8Array(MESH_POINTS);
   const controls: number[] = [];
@@ -333,7 +345,7 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
     if (!useMouth) continue;
     for (let k = 0; k < 3; k++) {
       const e = (lo[3 * i + k]! - no[3 * i + k]!) * mouthScale;
-      disp[3 * i + k] = (nt[3 * i + k]! + e - lt[3 * i + k]!) * t;
+      disp[3 * i + k] = (nt[3 * i + k]! + e - lt[3 * i + k]!) * tLower;
     }
   }
   for (const i of EYE_CONTROLS) {
@@ -345,7 +357,7 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
     const s = isBrow ? 1 : rightSide.has(i) ? eyeScaleR : eyeScaleL;
     for (let k = 0; k < 3; k++) {
       const e = isBrow ? lr[3 * i + k]! - nr[3 * i + k]! + lo[3 * i + k]! - no[3 * i + k]! : (lr[3 * i + k]! - nr[3 * i + k]!) * s;
-      disp[3 * i + k] = (nt[3 * i + k]! + e - lt[3 * i + k]!) * t;
+      disp[3 * i + k] = (nt[3 * i + k]! + e - lt[3 * i + k]!) * tUpper;
     }
   }
   if (useMouth) addCheekRaise(lt, disp, isControl, controls);
@@ -364,7 +376,7 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
     // The reaction's aperture relative to its rest eye (its own where known, else a typical one), applied to the
     // template's own rest eye: the additive motion above leaves a wide-eyed template a slit when the reaction's
     // eyes are shut.
-    const want = (mine: number, read: number, rest: number, now: number) => now + (mine * (read / rest) - now) * t;
+    const want = (mine: number, read: number, rest: number, now: number) => now + (mine * (read / rest) - now) * tUpper;
     const [restR, restL] = own?.eyes ?? [REACTION_REST.eyeOpen[0], REACTION_REST.eyeOpen[0]];
     setEyeAperture(lt, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, want(restEyes.eyeOpenRight, readEyes.eyeOpenRight, restR, measureLocal(lt).eyeOpenRight));
     setEyeAperture(lt, LEFT_EYE_UPPER, LEFT_EYE_LOWER, want(restEyes.eyeOpenLeft, readEyes.eyeOpenLeft, restL, measureLocal(lt).eyeOpenLeft));
@@ -373,7 +385,7 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
     // The mouth opening is part of the expression in face-size units: the result's lip gap (inter-ocular
     // units) is the reaction's, faded by intensity. Scaling by mouth width above gets it only roughly right
     // when the two mouths differ in width, so the gap is set exactly here, column profile kept.
-    const want = before + (measureLocal(toLocal(localFrame(reaction), reaction)).mouthOpen - before) * t;
+    const want = before + (measureLocal(toLocal(localFrame(reaction), reaction)).mouthOpen - before) * tLower;
     setMouthGap(lt, want);
   }
   return fromLocal(frame, lt);

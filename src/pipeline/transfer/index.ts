@@ -2,8 +2,8 @@
 export { swapWorkingCopy, transferExpression } from "./transfer.ts";
 export type { TransferInput, TransferMode, TransferResult } from "./transfer.ts";
 export { retargetExpression, neutralShape, restEyesOwn, REST, REACTION_REST } from "./expression.ts";
-export type { Regions, RetargetOptions } from "./expression.ts";
+export type { Regions, RegionsSeen, RetargetOptions } from "./expression.ts";
 export { measureExpression } from "./measure.ts";
 export type { ExpressionMeasures } from "./measure.ts";
-export { checkFace, photoFace, selectFace, FACE_LIMITS } from "./validate.ts";
+export { checkFace, photoFace, regionsSeen, selectFace, FACE_LIMITS } from "./validate.ts";
 export type { FaceRole } from "./validate.ts";

@@ -3,7 +3,7 @@ import { faceMeshPoints, triangulate, unfoldMesh, warpTriangles } from "../warp/
 import { FACE_OVAL, MESH_POINTS, STABLE } from "../warp/landmarks.ts";
 import { copyImage, cropImage, resizeImage, shrinkByBox } from "../image/index.ts";
 import { blendPatch, boxBlurMask, diffBox, erodeMask, mapColoursDarkToDark, maskedLuma, maskedQuantile, maskedStats, meanSpread, membraneCorrection, pointsBox, scaleSaturation } from "./blend.ts";
-import { retargetExpression, type Regions } from "./expression.ts";
+import { retargetExpression, type Regions, type RegionsSeen } from "./expression.ts";
 import { drawnEyelids, paintEyes } from "./eyes.ts";
 import { keepUnfolded } from "./fold.ts";
 import { addExpressionCreases } from "./creases.ts";
@@ -24,7 +24,7 @@ import type { TransferInput, TransferResult } from "./transfer.ts";
  * (no seam, no bleeding of hair or background into the skin), and a soft alpha edge. The reaction's own
  * mouth interior is kept when its mouth is open.
  */
-export function swapFace(input: TransferInput, intensity: number, regions: Regions, t0: number): TransferResult {
+export function swapFace(input: TransferInput, intensity: number, regions: Regions, t0: number, seen?: RegionsSeen): TransferResult {
   const { reaction, reactionFace } = input;
   // A reaction face under WORK_FACE_PX gets the user's face drawn ss× larger and averaged down to it: drawn at
   // its own size, the new lips, lids and frames came out softer than the same swap on a large copy, shrunk.
@@ -34,7 +34,7 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
   const timingsMs: StageTimings = {};
   const out = copyImage(reaction);
   let t = performance.now();
-  const read = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions, reactionRest: input.reactionRest });
+  const read = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions, reactionRest: input.reactionRest, seen });
   const wearing = drawnEyelids(templateFace.landmarks, read, Boolean(templateFace.irises));
   keepUnfolded(faceMeshPoints(templateFace.landmarks, { width: template.width, height: template.height, ringScale: 0 }), wearing, faceSize(templateFace.landmarks));
   const toReaction = alignSimilarity(read, reactionFace.landmarks, STABLE);
@@ -103,7 +103,11 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
   const core = erodeMask(Float32Array.from(hard), bw, bh, size * STATS_INSET);
   const a = maskedStats(canvas, core);
   const b = maskedStats(under, core);
-  const gain = a.std.map((sd, c) => Math.min(2, Math.max(0.5, b.std[c]! / sd)));
+  // The contrast clamp is on the spread relative to the brightness: a darkened reaction (spreads and means both a
+  // third) then scales the whole map, where a clamp on the spread alone left its face more contrasty than the
+  // picture and pushed its shadows through black.
+  const brightness = Math.max(1, luma(b.mean)) / Math.max(1, luma(a.mean));
+  const gain = a.std.map((sd, c) => brightness * Math.min(MAX_CONTRAST, Math.max(1 / MAX_CONTRAST, b.std[c]! / sd / brightness)));
   const offset = a.mean.map((m, c) => b.mean[c]! - m * gain[c]!);
   // Darker than the skin's range (DARK_SPREADS under its mean luma), tones go towards the reaction's own darkest.
   const skin = maskedLuma(canvas, core);
@@ -157,6 +161,8 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
   return { image: out, landmarks: placed, expression: applySimilarity(toReaction, read), timingsMs, changedBox, mouthSynthesised };
 }
 
+const luma = (rgb: readonly number[]) => 0.299 * rgb[0]! + 0.587 * rgb[1]! + 0.114 * rgb[2]!;
+
 /** The mean of each k × k block of a width·k × height·k mask. */
 function averageBlocks(mask: Float32Array, width: number, height: number, k: number): Float32Array {
   const out = new Float32Array(width * height);
@@ -204,6 +210,9 @@ function faceAtScale(image: RgbImage, face: AnalyzedFace, scale: number): [RgbIm
  * at one, the user's own shading was pulled too and the result looked less like them (eval/FINDINGS.md).
  */
 const DARK_SPREADS = 1.5;
+
+/** How far the colour match may change the face's contrast (a channel's spread over the face's brightness), either way. */
+const MAX_CONTRAST = 2;
 
 /** How far inside the blend outline (× the face size) the colour match starts reading the face. */
 const STATS_INSET = 0.06;

@@ -4,14 +4,14 @@ import { MESH_POINTS } from "../warp/landmarks.ts";
 import { scaledFace } from "../face/describe.ts";
 import { copyImage, cropImage, resizeImage, shrinkByBox } from "../image/index.ts";
 import { blendPatch, diffBox, featherInside, pointsBox } from "./blend.ts";
-import { retargetExpression, type Regions } from "./expression.ts";
+import { retargetExpression, type Regions, type RegionsSeen } from "./expression.ts";
 import { drawnEyelids, paintEyes } from "./eyes.ts";
 import { keepUnfolded } from "./fold.ts";
 import { faceSize, insidePolygon, WORK_FACE_PX, workScale } from "./geometry.ts";
 import { CLOSED_MOUTH, MOUTH_OPEN_MARGIN, measureExpression } from "./measure.ts";
 import { paintClosedLips, paintMouthInterior, sampleLipsPastTheSeam, sampleLipsWhereMouthCloses, skinMatch } from "./mouth.ts";
 import { swapFace } from "./swap.ts";
-import { checkFace } from "./validate.ts";
+import { checkFace, regionsSeen } from "./validate.ts";
 import { addExpressionCreases } from "./creases.ts";
 import { addLipColourChange } from "./lip-colour.ts";
 
@@ -52,6 +52,8 @@ export interface TransferResult {
   changedBox: Box | null;
   /** Whether the mouth interior was synthesised from the reaction. */
   mouthSynthesised: boolean;
+  /** What the transfer left out and why, in words for the user (e.g. features the reaction's picture cuts off). */
+  notes?: string[];
 }
 
 /** Ring anchors around the face: the warp stops there, so hair, ears, neck and background are never touched. */
@@ -91,14 +93,31 @@ export function transferExpression(input: TransferInput): TransferResult {
   checkFace(input.reactionFace, "reaction");
   const mode = input.mode ?? "mimic";
   const intensity = Math.min(1, Math.max(0, input.intensity ?? 1));
-  const regions = input.regions ?? "all";
-  return mode === "swap" ? swapFace(input, intensity, regions, t0) : mimic(input, intensity, regions, t0);
+  const asked = input.regions ?? "all";
+  // What the reaction's picture does not show (or shows too near its edge to be read) is left as the user's own.
+  const seen = regionsSeen(input.reactionFace, input.reaction.width, input.reaction.height);
+  const upper = asked !== "lower" && seen.upper > 0, lower = asked !== "upper" && seen.lower > 0;
+  const regions: Regions = upper && lower ? "all" : upper ? "upper" : "lower";
+  const shown = upper || lower ? intensity : 0;
+  const res = mode === "swap" ? swapFace(input, shown, regions, t0, seen) : mimic(input, shown, regions, t0, seen);
+  const notes = [
+    ...(asked !== "lower" && seen.upper < 1 ? [cutOffNote("eyes and brows", seen.upper)] : []),
+    ...(asked !== "upper" && seen.lower < 1 ? [cutOffNote("mouth", seen.lower)] : []),
+  ];
+  return notes.length ? { ...res, notes } : res;
 }
 
-function mimic(input: TransferInput, intensity: number, regions: Regions, t0: number): TransferResult {
+function cutOffNote(what: "eyes and brows" | "mouth", seen: number): string {
+  const [is, them, yours] = what === "mouth" ? ["is", "it", "yours as it is"] : ["are", "them", "yours as they are"];
+  return seen > 0
+    ? `The reaction's ${what} ${is} close to the picture's edge, so I copied ${them} only in part. Use a picture that shows the whole face to copy ${them} fully.`
+    : `The reaction's ${what} ${is} cut off or too close to the picture's edge to read, so I left ${yours}. Use a picture that shows the whole face to copy ${them} too.`;
+}
+
+function mimic(input: TransferInput, intensity: number, regions: Regions, t0: number, seen?: RegionsSeen): TransferResult {
   const size = faceSize(input.templateFace.landmarks);
   const k = workScale(size);
-  return intensity > 0 && size < SMALL_FACE_PX && k >= 2 ? mimicAtWorkingSize(input, intensity, regions, t0, k) : mimicDirect(input, intensity, regions, t0);
+  return intensity > 0 && size < SMALL_FACE_PX && k >= 2 ? mimicAtWorkingSize(input, intensity, regions, t0, k, seen) : mimicDirect(input, intensity, regions, t0, false, seen);
 }
 
 /**
@@ -108,7 +127,7 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
  * changes. The shrunk result is offset by the mean difference between the region and its own enlarge-shrink
  * round trip (the resampling's tone change), so the paste shows no step in skin tone at its edge.
  */
-function mimicAtWorkingSize(input: TransferInput, intensity: number, regions: Regions, t0: number, k: number): TransferResult {
+function mimicAtWorkingSize(input: TransferInput, intensity: number, regions: Regions, t0: number, k: number, seen?: RegionsSeen): TransferResult {
   const { template, templateFace } = input;
   let t = performance.now();
   const ring = faceMeshPoints(templateFace.landmarks, { width: template.width, height: template.height, ringScale: RING_SCALE });
@@ -134,7 +153,7 @@ function mimicAtWorkingSize(input: TransferInput, intensity: number, regions: Re
   }
   const face: AnalyzedFace = { ...templateFace, landmarks: mapMesh(templateFace.landmarks, toWork, k), ...(irises ? { irises } : {}) };
   const enlarge = performance.now() - t;
-  const res = mimicDirect({ ...input, template: big, templateFace: face }, intensity, regions, performance.now(), true);
+  const res = mimicDirect({ ...input, template: big, templateFace: face }, intensity, regions, performance.now(), true, seen);
 
   t = performance.now();
   const out = copyImage(template);
@@ -208,7 +227,7 @@ function consistentEnlargement(crop: RgbImage, k: number): RgbImage {
   return big;
 }
 
-function mimicDirect(input: TransferInput, intensity: number, regions: Regions, t0: number, cubic = false): TransferResult {
+function mimicDirect(input: TransferInput, intensity: number, regions: Regions, t0: number, cubic = false, seen?: RegionsSeen): TransferResult {
   const { template, templateFace, reaction, reactionFace } = input;
   const timingsMs: StageTimings = {};
   const out = copyImage(template);
@@ -218,7 +237,7 @@ function mimicDirect(input: TransferInput, intensity: number, regions: Regions, 
     return { image: out, landmarks: templateFace.landmarks.slice(), expression: templateFace.landmarks.slice(), timingsMs, changedBox: null, mouthSynthesised: false };
   }
   let t = performance.now();
-  const expression = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions, reactionRest: input.reactionRest });
+  const expression = retargetExpression(templateFace.landmarks, reactionFace.landmarks, { intensity, regions, reactionRest: input.reactionRest, seen });
   // Drawn geometry: lids move LID_GAIN× what the mesh reads, the skin under them with them (see eyes.ts).
   const target = drawnEyelids(templateFace.landmarks, expression, Boolean(templateFace.irises));
   timingsMs.retarget = performance.now() - t;

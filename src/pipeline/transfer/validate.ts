@@ -1,5 +1,8 @@
 import { MimicError } from "../../errors.ts";
 import type { AnalyzedFace, FaceAnalysis } from "../types.ts";
+import { LEFT_BROW, LEFT_EYE_LOWER, LEFT_EYE_UPPER, LIPS_OUTER_LOWER, LIPS_OUTER_UPPER, RIGHT_BROW, RIGHT_EYE_LOWER, RIGHT_EYE_UPPER } from "../warp/landmarks.ts";
+import type { RegionsSeen } from "./expression.ts";
+import { faceSize } from "./geometry.ts";
 
 /** Limits below which a face cannot give a believable result (the user is told what to send instead). */
 export const FACE_LIMITS = {
@@ -84,4 +87,33 @@ export function photoFace(analysis: FaceAnalysis, source?: string): { face: Anal
   const face = selectFace(analysis, "photo", undefined, source);
   const others = analysis.faces.length - 1;
   return { face, notes: others > 0 ? [`${others} smaller face${others > 1 ? "s" : ""} in ${what("photo", source)} ${others > 1 ? "were" : "was"} ignored; I used the largest one.`] : [] };
+}
+
+/**
+ * A feature whose nearest landmark lies within EDGE_UNSEEN × the face size of the picture's edge (or beyond it)
+ * counts as not shown: the face mesh still places its points, but guesses them, and a guessed brow bent the
+ * user's brows and spectacle frames. From EDGE_SEEN inwards it counts as fully shown; in between, partly.
+ */
+const EDGE_UNSEEN = 0.06;
+const EDGE_SEEN = 0.12;
+const UPPER_FEATURES = [...RIGHT_BROW, ...LEFT_BROW, ...RIGHT_EYE_UPPER, ...RIGHT_EYE_LOWER, ...LEFT_EYE_UPPER, ...LEFT_EYE_LOWER];
+const LOWER_FEATURES = [...LIPS_OUTER_UPPER, ...LIPS_OUTER_LOWER];
+
+/**
+ * How far a face in a `width` × `height` picture shows its eyes and brows (upper) and its lips (lower), from 0
+ * (cut off by the picture's edge, or too near it for its landmarks to be trusted) to 1 (well inside).
+ */
+export function regionsSeen(face: AnalyzedFace, width: number, height: number): RegionsSeen {
+  const lm = face.landmarks;
+  const size = faceSize(lm);
+  const shown = (points: readonly number[]) => {
+    let near = Infinity;
+    for (const i of points) {
+      const x = lm[3 * i]!, y = lm[3 * i + 1]!;
+      near = Math.min(near, x, y, width - 1 - x, height - 1 - y);
+    }
+    const f = (near / size - EDGE_UNSEEN) / (EDGE_SEEN - EDGE_UNSEEN);
+    return f >= 1 ? 1 : f > 0 ? f : 0;
+  };
+  return { upper: shown(UPPER_FEATURES), lower: shown(LOWER_FEATURES) };
 }

@@ -20,7 +20,7 @@ import {
 } from "../../../src/pipeline/animate/index.ts";
 import { createFaceAnalyzer, type FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
 import { encodeGif } from "../../../src/pipeline/gif/index.ts";
-import { decodeAnimation, decodeImage, pasteImage, resizeImage, solidImage, warpAffine } from "../../../src/pipeline/image/index.ts";
+import { cropImage, decodeAnimation, decodeImage, pasteImage, resizeImage, solidImage, warpAffine } from "../../../src/pipeline/image/index.ts";
 import { measureExpression, transferExpression } from "../../../src/pipeline/transfer/index.ts";
 import { assembleMeme } from "../../../src/pipeline/meme.ts";
 import type { AnalyzedFace, Box, RgbImage } from "../../../src/pipeline/types.ts";
@@ -421,5 +421,30 @@ describe("stillReaction: the frame a still is made from", () => {
     expect(still.image).toBe(frames[0]);
     expect(still.analysis.faces).toEqual([]);
     expect(still.laterFrameMs).toBeUndefined();
+  });
+});
+
+describe("a reaction whose face the picture cuts off", () => {
+  it("tells the user their eyes and brows were left as they are: in a PNG, a morph and an animation", async () => {
+    const whole = img["franck_04117.jpg"];
+    const cut = cropImage(whole, { x: 0, y: 240, width: whole.width, height: whole.height - 240 });
+    const cutFace = (await analyzer.analyze(cut)).faces[0]!;
+    const base = { template: img["grace_hopper_512x512.jpg"], templateFace: face["grace_hopper_512x512.jpg"] };
+    const note = /eyes and brows are cut off .* left yours as they are/;
+    const png = await assembleMeme({ ...base, reaction: { frames: [cut], delaysMs: [0] }, reactionFaces: [cutFace], output: { kind: "png" } });
+    expect(png.notes).toEqual([expect.stringMatching(note)]);
+    const morph = await assembleMeme({
+      ...base,
+      reaction: { frames: [cut], delaysMs: [0] },
+      reactionFaces: [cutFace],
+      output: { kind: "animation", format: "gif", morph: { frames: 3, loop: "forward" }, size: 160 },
+    });
+    expect(morph.notes).toEqual([expect.stringMatching(note)]);
+    const animated = await assembleMeme({ ...base, reaction: { frames: [cut, cut], delaysMs: [100, 100] }, output: { kind: "animation", format: "gif", size: 160 } });
+    expect(animated.animation?.kind).toBe("reaction");
+    expect(animated.notes, "said once, not per frame").toEqual([expect.stringMatching(note)]);
+    // The whole face: nothing to say.
+    const full = await assembleMeme({ ...base, reaction: { frames: [whole], delaysMs: [0] }, reactionFaces: [face["franck_04117.jpg"]], output: { kind: "png" } });
+    expect(full.notes).toEqual([]);
   });
 });

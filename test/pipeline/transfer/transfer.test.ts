@@ -1,10 +1,11 @@
+import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { MimicError } from "../../../src/errors.ts";
 import { useFixtureFaces, type FixtureFace } from "../../helpers/fixture-faces.ts";
 import { greyscale, mostColourful } from "../../helpers/grey.ts";
 import { withLipWidth } from "../../helpers/lip-width.ts";
-import { flipHorizontal, resizeImage } from "../../../src/pipeline/image/index.ts";
+import { decodeImage, flipHorizontal, resizeImage } from "../../../src/pipeline/image/index.ts";
 import {
   FACE_LIMITS,
   measureExpression,
@@ -14,7 +15,7 @@ import {
 } from "../../../src/pipeline/transfer/index.ts";
 import type { AnalyzedFace, Box, FaceAnalysis, RgbImage } from "../../../src/pipeline/types.ts";
 import { faceMeshPoints } from "../../../src/pipeline/warp/index.ts";
-import { FACE_OVAL, LEFT_EYE_UPPER, RIGHT_EYE_UPPER } from "../../../src/pipeline/warp/landmarks.ts";
+import { FACE_OVAL, LEFT_BROW, LEFT_EYE_UPPER, RIGHT_BROW, RIGHT_EYE_UPPER } from "../../../src/pipeline/warp/landmarks.ts";
 import { RING_SCALE } from "../../../src/pipeline/transfer/transfer.ts";
 import { innerLipPolygon } from "../../../src/pipeline/transfer/measure.ts";
 import { faceSize, insidePolygon, workScale } from "../../../src/pipeline/transfer/geometry.ts";
@@ -249,6 +250,46 @@ describe("transferExpression (mimic)", () => {
     expect(changedIn(tpl, lower.image, mouth)).toBeGreaterThan(500);
     expect(lower.mouthSynthesised).toBe(true);
     expect(upper.mouthSynthesised).toBe(false);
+  });
+
+  it("leaves the user's eyes and brows (or mouth) as they are where the reaction's picture cuts them off, and says so", async () => {
+    // franck_04117 cut at the top: the face is still found, but the mesh guesses the eyes and brows it cannot see,
+    // and grace's spectacle rim kinked upwards with them. Cut at the bottom, the lips are guessed the same way.
+    const tplName = "grace_hopper_512x512.jpg", rn = "franck_04117.jpg";
+    const tpl = fx.images.get(tplName)!;
+    const lm = fx.faces.get(tplName)!.landmarks;
+    const mouth = boxOf(lm, MOUTH, 6);
+    const eyes = boxOf(lm, EYES_AND_BROWS, 4);
+    const cut = async (top: number, height: number) => {
+      const file = fileURLToPath(new URL(`../../fixtures/faces/${rn}`, import.meta.url));
+      const reaction = await decodeImage(new Uint8Array(await sharp(file).extract({ left: 0, top, width: 720, height }).png().toBuffer()));
+      const reactionFace = (await fx.analyzer.analyze(reaction)).faces[0]!;
+      return transferExpression({ ...input(tplName, rn), reaction, reactionFace });
+    };
+    for (const top of [200, 240, 300]) {
+      const res = await cut(top, 576 - top);
+      expect(changedIn(tpl, res.image, eyes), `cut at y ${top}`).toBe(0);
+      expect(changedIn(tpl, res.image, mouth), `cut at y ${top}`).toBeGreaterThan(500);
+      expect(res.mouthSynthesised).toBe(true);
+      expect(res.notes, `cut at y ${top}`).toEqual([expect.stringMatching(/eyes and brows are cut off .* left yours as they are/)]);
+    }
+    for (const height of [360, 400]) {
+      const res = await cut(0, height);
+      expect(changedIn(tpl, res.image, mouth), `cut at height ${height}`).toBe(0);
+      expect(changedIn(tpl, res.image, eyes), `cut at height ${height}`).toBeGreaterThan(50);
+      expect(res.notes, `cut at height ${height}`).toEqual([expect.stringMatching(/mouth is cut off .* left yours as it is/)]);
+    }
+    // The whole face in the picture: everything copied, nothing to say.
+    const whole = transferExpression(input(tplName, rn));
+    expect(changedIn(tpl, whole.image, eyes)).toBeGreaterThan(50);
+    expect(whole.notes).toBeUndefined();
+    // Brows near the edge but inside: copied in part, so the expression fades out as the edge nears them.
+    const browMotion = (res: { landmarks: Float32Array }) =>
+      [...RIGHT_BROW, ...LEFT_BROW].reduce((s, i) => s + Math.hypot(res.landmarks[3 * i]! - lm[3 * i]!, res.landmarks[3 * i + 1]! - lm[3 * i + 1]!), 0);
+    const near = await cut(170, 406);
+    expect(near.notes).toEqual([expect.stringMatching(/eyes and brows are close to the picture's edge, so I copied them only in part/)]);
+    expect(browMotion(near)).toBeGreaterThan(0);
+    expect(browMotion(near) / browMotion(whole)).toBeLessThan(0.6);
   });
 
   it("closes eyes by lowering the lids over the iris (fewer dark iris pixels), not by smearing", () => {
@@ -596,6 +637,42 @@ describe("transferExpression (swap)", () => {
       expect(d, apart.join("; ")).toBeLessThan(0.65);
     }
     expect(sum / 3, apart.join("; ")).toBeLessThan(0.35);
+  });
+
+  it("swaps into a darkened reaction as into the normal one, darkened: shadows neither blood-red nor black, no extra contrast", async () => {
+    // A third of franck's brightness is a third of the colour match's spreads too: a clamp on the spread alone held
+    // the face at twice the picture's contrast and pushed grace's wrinkles and shadows through black (the darkest
+    // tenth of the face at (28, 4, 5) where the darkened normal swap has (33, 17, 15)).
+    const k = 0.35, rn = "franck_04117.jpg";
+    const dark = await decodeImage(new Uint8Array(await sharp(fileURLToPath(new URL(`../../fixtures/faces/${rn}`, import.meta.url))).linear(k, 0).jpeg({ quality: 90 }).toBuffer()));
+    const darkFace = (await fx.analyzer.analyze(dark)).faces[0]!;
+    for (const tpl of ["grace_hopper_512x512.jpg", "franck_01829.jpg"] as Name[]) {
+      const normal = transferExpression(input(tpl, rn, { mode: "swap" }));
+      const res = transferExpression({ ...input(tpl, rn, { mode: "swap" }), reaction: dark, reactionFace: darkFace });
+      // Within the swapped face (its outline drawn in to 80 %): the darkest tenth's colour and the spread of luma.
+      const out = res.landmarks;
+      const c = [0, 1].map((j) => FACE_OVAL.reduce((a, i) => a + out[3 * i + j]!, 0) / FACE_OVAL.length);
+      const ring = new Float32Array(FACE_OVAL.flatMap((i) => [0, 1].map((j) => c[j]! + (out[3 * i + j]! - c[j]!) * 0.8)));
+      const read = (img: RgbImage, scale: number) => {
+        const px: [number, number, number, number][] = [];
+        for (let y = 0; y < img.height; y++) {
+          for (let x = 0; x < img.width; x++) {
+            if (!insidePolygon(ring, x, y)) continue;
+            const o = (y * img.width + x) * 3, [r, g, b] = [0, 1, 2].map((j) => img.data[o + j]! * scale) as [number, number, number];
+            px.push([0.299 * r + 0.587 * g + 0.114 * b, r, g, b]);
+          }
+        }
+        px.sort((p, q) => p[0] - q[0]);
+        const darkest = px.slice(0, Math.ceil(px.length / 10));
+        const mean = px.reduce((s, p) => s + p[0], 0) / px.length;
+        const spread = Math.sqrt(px.reduce((s, p) => s + (p[0] - mean) ** 2, 0) / px.length);
+        return { darkest: [1, 2, 3].map((j) => darkest.reduce((s, p) => s + p[j]!, 0) / darkest.length), spread };
+      };
+      const got = read(res.image, 1), want = read(normal.image, k);
+      const say = `${tpl}: darkest tenth ${got.darkest.map((v) => v.toFixed(1))} against ${want.darkest.map((v) => v.toFixed(1))}, luma spread ${got.spread.toFixed(2)} against ${want.spread.toFixed(2)}`;
+      for (let j = 0; j < 3; j++) expect(Math.abs(got.darkest[j]! - want.darkest[j]!), say).toBeLessThan(3);
+      expect(Math.abs(got.spread / want.spread - 1), say).toBeLessThan(0.06);
+    }
   });
 
   it("does not recolour the whole face for what lies at its rim: a bright patch at the reaction's cheek edge", () => {
