@@ -57,3 +57,27 @@ export function userMessageOf(e: unknown): string {
 export function formatSize(bytes: number): string {
   return bytes < 1024 * 1024 ? `${Math.ceil(bytes / 1024)} KiB` : `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
+
+/** Prisma's driver-adapter error kinds and codes that mean no connection to the database could be made or kept. */
+const UNREACHABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout"]);
+const UNREACHABLE_CODES = new Set(["P1001", "P1002", "P1017", "57P01"]);
+/** Socket errors count only inside a database error: a chat API's or a download's say nothing of the database. */
+const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH"]);
+
+/** Whether a store error (or one of its causes) says the database server cannot be reached right now. */
+export function isDatabaseUnreachable(e: unknown): boolean {
+  let fromStore = false;
+  for (let cur: unknown = e, depth = 0; cur && typeof cur === "object" && depth < 5; depth++) {
+    if (cur instanceof MimicError) return false;
+    const err = cur as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } };
+    if (typeof err.code === "string" && UNREACHABLE_CODES.has(err.code)) return true;
+    fromStore ||= (typeof err.name === "string" && err.name.startsWith("Prisma")) || err.meta?.driverAdapterError !== undefined || (typeof err.code === "string" && /^P\d{4}$/.test(err.code));
+    if (fromStore && typeof err.code === "string" && SOCKET_CODES.has(err.code)) return true;
+    const kind = err.meta?.driverAdapterError?.cause?.kind;
+    if (typeof kind === "string" && UNREACHABLE_KINDS.has(kind)) return true;
+    // Prisma's words for a refused connection, and node-postgres' for one lost mid-query.
+    if (typeof err.message === "string" && /can't reach database server|connection terminated unexpectedly/i.test(err.message)) return true;
+    cur = err.cause;
+  }
+  return false;
+}

@@ -1,4 +1,4 @@
-import { MimicError } from "../errors.ts";
+import { isMimicError, MimicError } from "../errors.ts";
 import type { Store } from "../templates/store.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
 import type { AuditPort, ModerationPort, Scope, ServerSettings, SettingKey, TemplatePort } from "./ports.ts";
@@ -102,8 +102,24 @@ function bannedUser(value: string, scope: Scope, verb: "ban" | "unban"): string 
   );
 }
 
+/**
+ * Telegram's allow-list names forum topics of this group (a topic's id is a positive number; the General topic is
+ * the group's own id): another chat's id would only shut Mimic out of every topic here.
+ */
+function topicIds(words: string[], scope: Scope): string[] {
+  if (words.length === 0) throw new MimicError("BAD_INPUT", "Name the topic: send this inside it, or give the topic's id.");
+  return words.map((w) => {
+    if (/^[1-9]\d{0,19}$/.test(w) || w === scope.serverId) return w;
+    throw new MimicError(
+      "BAD_INPUT",
+      `“${w.slice(0, 40)}” is not a topic of this group. Send /config channel add inside the topic, or give the topic's id (the number after the group's in a link to the topic).`,
+    );
+  });
+}
+
 /** Channel ids for the allow-list: numeric ids or Discord channel mentions, one or more, each checked. */
-function channelIds(words: string[]): string[] {
+function channelIds(words: string[], scope: Scope): string[] {
+  if (scope.platform === "telegram") return topicIds(words, scope);
   if (words.length === 0) throw new MimicError("BAD_INPUT", "Name the channel: mention it (#) or give its numeric id.");
   return words.map((w) => {
     const id = w.replace(/^<#(\d+)>$/, "$1");
@@ -197,13 +213,21 @@ export function storeModeration(store: Store): ModerationPort {
           const [op, ...words] = value.trim().split(/\s+/);
           if (op === "all" && words.length === 0) await m.updateRules(s, { allowedChannels: [] });
           else if (op === "add") {
-            const channels = [...new Set([...current.allowedChannels, ...channelIds(words)])];
-            if (channels.length > MAX_ALLOWED_CHANNELS) throw new MimicError("BAD_INPUT", `At most ${MAX_ALLOWED_CHANNELS} channels can be listed.`);
+            const channels = [...new Set([...current.allowedChannels, ...channelIds(words, scope)])];
+            if (channels.length > MAX_ALLOWED_CHANNELS) throw new MimicError("BAD_INPUT", `At most ${MAX_ALLOWED_CHANNELS} ${scope.platform === "telegram" ? "topics" : "channels"} can be listed.`);
             await m.updateRules(s, { allowedChannels: channels });
           } else if (op === "remove") {
-            const gone = new Set(channelIds(words));
+            // An id already listed may always go (a Telegram list saved before it named topics may hold a chat's id).
+            const listed = words.length > 0 && words.every((w) => current.allowedChannels.includes(w));
+            const gone = new Set(listed ? words : channelIds(words, scope));
             await m.updateRules(s, { allowedChannels: current.allowedChannels.filter((c) => !gone.has(c)) });
-          } else throw new MimicError("BAD_INPUT", "Use “channel add <channel id>”, “channel remove <channel id>” or “channel all”.");
+          } else
+            throw new MimicError(
+              "BAD_INPUT",
+              scope.platform === "telegram"
+                ? "Use “channel add” or “channel remove” inside a topic (or with the topic's id), or “channel all”."
+                : "Use “channel add <channel id>”, “channel remove <channel id>” or “channel all”.",
+            );
           break;
         }
         case "ban":
@@ -218,13 +242,22 @@ export function storeModeration(store: Store): ModerationPort {
       return settings(scope);
     },
     async usage(scope, { includeServer }) {
-      const [mine, templates, report] = await Promise.all([
+      const [blocked, mine, templates, report] = await Promise.all([
+        // Moderation's own check, as a request's admission runs it: its refusal is what the next /meme would hear.
+        m.check(scope, commandOf("meme")).then(
+          () => undefined,
+          (e: unknown) => {
+            if (isMimicError(e) && (e.code === "FORBIDDEN" || e.code === "DISABLED")) return e.userMessage;
+            throw e;
+          },
+        ),
         m.userUsage(scope),
         store.templates.count({ platform: scope.platform, userId: scope.userId }),
         includeServer && scope.serverId !== null ? m.usageReport(server(scope), { topUsers: 10_000 }) : Promise.resolve(undefined),
       ]);
       return {
         ...mine,
+        ...(blocked !== undefined && { blocked }),
         templates,
         server: report && {
           generationsToday: report.today.total - (report.today.byCommand[REFUSED_NSFW] ?? 0),

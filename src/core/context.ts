@@ -15,6 +15,8 @@ export interface CommandContext {
   attachmentLimitBytes: number;
   /** Largest file we may fetch from this platform (Telegram getFile: 20 MB). Defaults to MAX_INPUT_BYTES. */
   downloadLimitBytes?: number;
+  /** What a file over downloadLimitBytes is told, in the platform's own words and unit (default: the size and the limit in MiB). */
+  downloadLimitMessage?: string;
   /** The file animations become here (Telegram: "mp4", Discord: "gif-or-mp4"); default "gif". */
   animationFormat?: AnimationFormat;
   /** Queue position / start / end, so adapters can show progress. */

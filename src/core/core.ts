@@ -1,4 +1,4 @@
-import { formatSize, MimicError, isMimicError, userMessageOf } from "../errors.ts";
+import { formatSize, MimicError, isDatabaseUnreachable, isMimicError, userMessageOf } from "../errors.ts";
 import sharp from "sharp";
 import { logger } from "../logger.ts";
 import type { Regions } from "../pipeline/transfer/index.ts";
@@ -113,7 +113,54 @@ const scopeOf = (ctx: CommandContext): Scope => ({
   channelId: ctx.channelId,
 });
 
+/**
+ * A use that could not be given back at once (the database unreachable) is tried again in the background, waiting
+ * longer each time, for at most patienceMs: the user's reply never waits for it. Tests shorten these.
+ */
+export const refundRetry = { firstDelayMs: 1_000, maxDelayMs: 60_000, patienceMs: 30 * 60_000 };
+
+/** Gives an admitted use back: one attempt now, then retries in the background until it succeeds or the patience is spent. */
+async function refundReliably(admission: Admission, requestId: string): Promise<void> {
+  try {
+    await admission.refund();
+    return;
+  } catch (err) {
+    logger.warn({ err, requestId }, "refund failed");
+  }
+  const giveUpAt = Date.now() + refundRetry.patienceMs;
+  let delay = refundRetry.firstDelayMs;
+  const retry = () => {
+    // unref: a pending retry never keeps a stopping process alive.
+    setTimeout(() => {
+      admission.refund().then(
+        () => logger.info({ requestId }, "refund done after retrying"),
+        (err: unknown) => {
+          if (Date.now() + delay >= giveUpAt) return logger.error({ err, requestId }, "refund failed: gave up retrying; the use still counts");
+          delay = Math.min(delay * 2, refundRetry.maxDelayMs);
+          retry();
+        },
+      );
+    }, delay).unref();
+  };
+  retry();
+}
+
+/** A store error meaning the database cannot be reached, said as such (like the job queue's), instead of a generic apology. */
+function databaseUnreachable(e: unknown): MimicError | undefined {
+  if (!isDatabaseUnreachable(e)) return undefined;
+  return new MimicError("BUSY", "Mimic cannot reach its database right now. Please try again in a minute.", {
+    cause: e,
+    retryAfterSeconds: 60,
+    details: { reason: "database-unreachable" },
+  });
+}
+
 function failureReply(e: unknown, ctx: CommandContext): Reply {
+  const unreachable = databaseUnreachable(e);
+  if (unreachable) {
+    logger.warn({ err: e, requestId: ctx.requestId, platform: ctx.platform }, "command failed: the database is unreachable");
+    return { text: unreachable.userMessage, ephemeral: true, errorCode: unreachable.code };
+  }
   if (!isMimicError(e) || e.code === "INTERNAL") {
     logger.error({ err: e, requestId: ctx.requestId, platform: ctx.platform }, "command failed");
   } else {
@@ -138,7 +185,13 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
 
   const inputLimit = (ctx: CommandContext) => Math.min(options.maxInputBytes, ctx.downloadLimitBytes ?? Infinity);
   const load = (ctx: CommandContext, image: ImageInput, allowVideo = false) =>
-    loadImage(image, { limitBytes: inputLimit(ctx), fetch: options.fetch, signal: ctx.signal, allowVideo });
+    loadImage(image, { limitBytes: inputLimit(ctx), fetch: options.fetch, signal: ctx.signal, allowVideo }).catch((e: unknown) => {
+      // Over the platform's own download limit: said as the platform says it (Telegram: 20 MB), not in MiB.
+      if (isMimicError(e) && e.code === "IMAGE_TOO_LARGE" && ctx.downloadLimitMessage && e.details?.limit === ctx.downloadLimitBytes) {
+        throw new MimicError("IMAGE_TOO_LARGE", ctx.downloadLimitMessage, { cause: e, details: e.details });
+      }
+      throw e;
+    });
 
   async function guarded(ctx: CommandContext, fn: () => Promise<Reply>): Promise<Reply> {
     try {
@@ -168,7 +221,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
    */
   async function runJob(ctx: CommandContext, kind: JobKind, job: Job | (() => Promise<Job>), accept?: (r: JobResult, admission: Admission) => Promise<void>) {
     const admission: Admission = await moderation.admit(scopeOf(ctx), kind);
-    const refund = () => admission.refund().catch((err: unknown) => logger.warn({ err, requestId: ctx.requestId }, "refund failed"));
+    const refund = () => refundReliably(admission, ctx.requestId);
     try {
       const result = await queue.submit(typeof job === "function" ? await job() : job, {
         requestId: ctx.requestId,
@@ -207,7 +260,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
   ): Promise<Reply> {
     const byteBudget = ctx.attachmentLimitBytes;
     const { visibleMark, swap, ...gate } = await moderation.settings(scopeOf(ctx));
-    if (requested.mode === "swap" && !swap) throw new MimicError("FORBIDDEN", "Swap mode is switched off on this server. Try the default mode (your own photo wearing the expression).");
+    if (requested.mode === "swap" && !swap) throw new MimicError("FORBIDDEN", `Swap mode is switched off ${ctx.platform === "telegram" ? "in this group" : "on this server"}. Try the default mode (your own photo wearing the expression).`);
     const stillInstead = requested.animation === "reaction" && requested.stillIfAnimationsOff === true && !gate.animated;
     const opts = stillInstead ? { ...requested, animation: "none" as const } : requested;
     const nsfwThreshold = gate.nsfwFilter ? gate.nsfwThreshold : undefined;
@@ -371,7 +424,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       guarded(ctx, async () => {
         if (!confirm) {
           return {
-            text: "This permanently deletes all your saved faces and your usage history (your last 24 hours' uses a day later: they count towards the limits). Confirm to go ahead.",
+            text: `This permanently deletes all your saved faces and your usage history (your last 24 hours' uses a day later: they count towards the limits). ${FORGET_CONFIRM[ctx.platform]}`,
             ephemeral: true,
           };
         }
@@ -382,8 +435,10 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           held === 0 ? "" : held === 1
             ? " The 1 use you made in the last 24 hours still counts towards daily limits and cooldowns: its record is deleted a day after it was made."
             : ` The ${held} uses you made in the last 24 hours still count towards daily limits and cooldowns: their records are deleted a day after they were made.`;
+        const audited = removed.auditRecords ?? 0;
+        const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
         return {
-          text: `Done: deleted ${removed.templates} saved face${removed.templates === 1 ? "" : "s"} and ${removed.usageRecords} usage record${removed.usageRecords === 1 ? "" : "s"}.${holding} Mimic keeps nothing else about you.`,
+          text: `Done: deleted ${plural(removed.templates, "saved face", "saved faces")}, ${plural(removed.usageRecords, "record of a use older than a day", "records of uses older than a day")} and ${plural(audited, "audit-trail entry", "audit-trail entries")} (which pictures you made).${holding} Mimic keeps nothing else about you.`,
           ephemeral: true,
         };
       }),
@@ -393,7 +448,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const r = await moderation.usage(scopeOf(ctx), { includeServer: ctx.isAdmin && ctx.serverId !== null });
         const lines = [
           `Today you made ${r.usedToday} meme${r.usedToday === 1 ? "" : "s"}${r.dailyQuota > 0 ? ` of ${r.dailyQuota} allowed` : " (no daily limit)"}.`,
-          r.quotaReached ?? (r.cooldownRemainingSeconds > 0 ? `Next one possible in ${formatWait(r.cooldownRemainingSeconds)}.` : "You can make another one now."),
+          r.blocked ?? r.quotaReached ?? (r.cooldownRemainingSeconds > 0 ? `Next one possible in ${formatWait(r.cooldownRemainingSeconds)}.` : "You can make another one now."),
           `Saved faces: ${r.templates}.`,
         ];
         if (r.server) {
@@ -426,7 +481,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           throw new MimicError("BAD_INPUT", `Unknown setting “${shown}”. Settings: ${SETTING_KEYS.join(", ")}.`);
         }
         const value = (input.value ?? "").trim();
-        if (value === "") throw new MimicError("BAD_INPUT", `Give a value for “${input.key}”, e.g. ${exampleFor(input.key)}.`);
+        if (value === "") throw new MimicError("BAD_INPUT", `Give a value for “${input.key}”, e.g. ${exampleFor(input.key, ctx.platform)}.`);
         const after = await moderation.updateSetting(scopeOf(ctx), input.key, value);
         return { text: `Updated “${input.key}”.\n${describeSettings(after, ctx, await moderation.bannedUsers?.(scopeOf(ctx)))}`, ephemeral: true };
       }),
@@ -447,7 +502,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
             ephemeral: true,
           };
         }
-        const where = (id: string | null) => (id === null ? "" : ` in ${channelRef(ctx.platform, id)}`);
+        // On Telegram a row made in the group itself (no topics, or General) needs no place.
+        const where = (id: string | null) => (id === null || (ctx.platform === "telegram" && id === ctx.serverId) ? "" : ` in ${channelRef(ctx, id)}`);
         const lines = rows.slice(0, AUDIT_ROWS_LISTED).map((r) => {
           const role = r.outputSha256 === hash ? "made it" : "used it as the reaction image";
           return `• ${r.at.toISOString().slice(0, 16).replace("T", " ")} UTC: ${userRef(ctx.platform, r.userId)} ${role} (${r.kind}, face #${r.templateId ?? "?"})${where(r.channelId)}`;
@@ -472,7 +528,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
   return core;
 }
 
-function exampleFor(key: SettingKey): string {
+function exampleFor(key: SettingKey, platform: Platform): string {
   switch (key) {
     case "nsfw_threshold":
       return "“0.7” (refuse at this unsafe score, 0–1; lower refuses more) or “default”";
@@ -491,12 +547,19 @@ function exampleFor(key: SettingKey): string {
     case "cooldown":
       return "“30” (seconds between two memes, 0 = none)";
     case "channel":
-      return "“add <channel id>”, “remove <channel id>” or “all”";
+      return platform === "telegram" ? "“add” or “remove” inside a topic (or with the topic's id), or “all”" : "“add <channel id>”, “remove <channel id>” or “all”";
     case "ban":
     case "unban":
       return "a user id";
   }
 }
+
+/** How a forget-me is confirmed: Discord by the command's option (it shows no buttons), Telegram by the buttons under the question. */
+const FORGET_CONFIRM: Record<Platform, string> = {
+  discord: "Run /mimic forget confirm:True to delete everything.",
+  telegram: "Press “Yes, delete everything” below to go ahead.",
+  playground: "Confirm to go ahead.",
+};
 
 /** Banned users and allowed channels the settings list names before it only counts the rest. */
 const BANS_LISTED = 20;
@@ -513,9 +576,14 @@ function userRef(platform: string, id: string): string {
   return platform === "discord" ? `<@${id}>` : `user ${id}`;
 }
 
-/** A channel as the platform shows one: a Discord channel mention, else the chat's id. */
-function channelRef(platform: string, id: string): string {
-  return platform === "discord" ? `<#${id}>` : `chat ${id}`;
+/**
+ * A channel as the platform shows one: a Discord channel mention; on Telegram a forum topic's id, or General where
+ * it is the group's own id (a group without topics, or its General topic); else the chat's id.
+ */
+function channelRef(ctx: Pick<CommandContext, "platform" | "serverId">, id: string): string {
+  if (ctx.platform === "discord") return `<#${id}>`;
+  if (ctx.platform === "telegram") return id === ctx.serverId ? "General" : /^\d+$/.test(id) ? `topic ${id}` : `chat ${id}`;
+  return `chat ${id}`;
 }
 
 /** The first `max` items, then how many more. */
@@ -532,7 +600,7 @@ function describeSettings(s: ServerSettings, ctx: CommandContext, banned: readon
     `• cooldown: ${s.cooldownSeconds === 0 ? "none" : `${s.cooldownSeconds} s`}`,
     `• max_faces: ${s.maxFacesPerUser} per user`,
     `• animated: ${s.animated ? "on" : "off"}`,
-    `• channels: ${s.channels.length === 0 ? "all" : listed(s.channels.map((id) => channelRef(ctx.platform, id)), CHANNELS_LISTED)}`,
+    `• channels: ${s.channels.length === 0 ? "all" : listed(s.channels.map((id) => channelRef(ctx, id)), CHANNELS_LISTED)}`,
     `• mark: ${s.visibleMark ? "on" : "off"} (a small visible “AI-edited” label on every picture)`,
     `• nsfw: ${s.nsfwFilter ? `on (threshold ${s.nsfwThreshold})` : "off"} (refuses explicit pictures, faces and results)`,
     `• swap: ${s.swap ? "allowed" : "off"} (putting your face into someone else's picture)`,

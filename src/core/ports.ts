@@ -54,8 +54,11 @@ export interface TemplatePort {
   /** Returns the template's name as stored. */
   setDefault(owner: Owner, name: string): Promise<{ name: string }>;
   rename(owner: Owner, from: string, to: string): Promise<void>;
-  /** Deletes every template and every usage record of the user; returns what was removed. */
-  forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number; heldRecords?: number }>;
+  /**
+   * Deletes every template and every usage record of the user; returns what was removed: usageRecords (uses older
+   * than a day), auditRecords (audit-trail rows), and heldRecords (the last day's uses, deleted a day after each).
+   */
+  forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number; auditRecords?: number; heldRecords?: number }>;
 }
 
 // ---------------------------------------------------------------- moderation
@@ -95,6 +98,8 @@ export interface UsageReport {
   cooldownRemainingSeconds: number;
   /** What a request would be told now, when a daily quota (the user's or the server's) is used up. */
   quotaReached?: string;
+  /** What a request would be told now, when none may be made here at all (banned, switched off, not in this channel). */
+  blocked?: string;
   templates: number;
   /** Server-wide figures, only filled for admins. */
   server?: {

@@ -13,7 +13,7 @@
  *   find(owner, name?) → TemplateSummary       (metadata only, for checks before admission) NOT_FOUND
  *   get(owner, name?) → StoredTemplate         (crop PNG, landmarks, embedding, analysis; default when no name) NOT_FOUND
  *   rename(owner, from, to)   setDefault(owner, name)   remove(owner, name) → {newDefault}
- *   forgetUser(owner) → {templates, usageRecords}   every template, the user row, all usage and audit records
+ *   forgetUser(owner) → {templates, usageRecords, auditRecords, heldRecords} every template, the user row, all usage and audit records
  *
  * store.moderation (scope = {platform, userId, serverId|null, channelId|null}):
  *   admit(scope, command) → Admission {id, refund()}   atomic quota + cooldown; DISABLED / FORBIDDEN /

@@ -288,13 +288,14 @@ export class Moderation {
 
   private async checkNow(scope: Scope, command: string): Promise<Rules> {
     const { rules, banned } = await this.readRulesAndBan(scope);
-    if (banned) throw new MimicError("FORBIDDEN", "An admin of this server has blocked you from using Mimic here.");
-    if (!rules.enabled) throw new MimicError("DISABLED", "Mimic is switched off on this server. An admin can turn it back on.");
+    const { server, onServer, channel } = placeWords(scope.platform);
+    if (banned) throw new MimicError("FORBIDDEN", `An admin of this ${server} has blocked you from using Mimic here.`);
+    if (!rules.enabled) throw new MimicError("DISABLED", `Mimic is switched off ${onServer}. An admin can turn it back on.`);
     if (rules.disabledCommands.includes(command)) {
-      throw new MimicError("DISABLED", `${COMMAND_NAMES[command] ?? `The ${command} command is`} switched off on this server.`);
+      throw new MimicError("DISABLED", `${COMMAND_NAMES[command] ?? `The ${command} command is`} switched off ${onServer}.`);
     }
     if (scope.channelId !== null && rules.allowedChannels.length > 0 && !rules.allowedChannels.includes(scope.channelId)) {
-      throw new MimicError("FORBIDDEN", "Mimic doesn't answer in this channel here. Ask in one of the channels the admins allowed.", {
+      throw new MimicError("FORBIDDEN", `Mimic doesn't answer in this ${channel} here. Ask in one of the ${channel}s the admins allowed.`, {
         details: { allowedChannels: rules.allowedChannels },
       });
     }
@@ -351,10 +352,12 @@ export class Moderation {
         let refunded = false;
         return {
           id: String(id),
+          // Marked done only once the delete succeeded: a refund that failed (the database unreachable) can be
+          // tried again. Deleting the same row twice is harmless.
           refund: async () => {
             if (refunded) return;
-            refunded = true;
             await this.exclusive(() => this.db.$executeRaw`DELETE FROM usage_events WHERE id = ${id} AND platform = ${p} AND platform_user_id = ${u}`);
+            refunded = true;
           },
         };
       }
@@ -476,7 +479,7 @@ export class Moderation {
       });
     }
     if (scope.serverId !== null && rules.dailyQuotaPerServer > 0 && Number(counts.server_today) >= rules.dailyQuotaPerServer) {
-      return new MimicError("QUOTA_EXCEEDED", `This server has used all ${rules.dailyQuotaPerServer} of today's memes. More in ${when}.`, {
+      return new MimicError("QUOTA_EXCEEDED", `This ${placeWords(scope.platform).server} has used all ${rules.dailyQuotaPerServer} of today's memes. More in ${when}.`, {
         retryAfterSeconds: wait,
         details: { scope: "server", quota: rules.dailyQuotaPerServer },
       });
@@ -502,6 +505,11 @@ interface SettingsRow {
   nsfw_filter: boolean | number;
   nsfw_threshold: number | null;
   swap_allowed: boolean | number;
+}
+
+/** How refusals name the place: a Telegram group and its forum topics, a Discord server and its channels. */
+function placeWords(platform: string): { server: string; onServer: string; channel: string } {
+  return platform === "telegram" ? { server: "group", onServer: "in this group", channel: "topic" } : { server: "server", onServer: "on this server", channel: "channel" };
 }
 
 const bool = (v: boolean | number | bigint): boolean => v === true || Number(v) === 1;

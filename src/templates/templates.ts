@@ -253,7 +253,8 @@ export class TemplateStore {
    * their limits by forgetting and saving a face again. They are marked (FORGOTTEN) and deleted once a day old
    * (pruneForgottenUsage: here, at start-up and hourly on admission).
    */
-  async forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number; heldRecords: number }> {
+  /** usageRecords: uses deleted now (older than a day); auditRecords: audit-trail rows deleted; heldRecords: the last day's uses, held. */
+  async forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number; auditRecords: number; heldRecords: number }> {
     checkIdentity(owner.platform, owner.userId);
     return this.exclusive(() =>
       this.db.$transaction(async (tx) => {
@@ -272,7 +273,8 @@ export class TemplateStore {
         // The audit trail's rows are records of this user's use too.
         const audit = await tx.auditEvent.deleteMany({ where: { platform: owner.platform, platformUserId: owner.userId } });
         await pruneForgottenUsage(tx, this.now());
-        return { templates, usageRecords: usage.count + audit.count, heldRecords };
+        // Counted apart: a reply saying "usage records" for audit rows miscounted the uses.
+        return { templates, usageRecords: usage.count, auditRecords: audit.count, heldRecords };
       }),
     );
   }

@@ -39,6 +39,26 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     return answer(i);
   }
 
+  it("/mimic usage gives the reason the next /meme would be refused: switched off, or a channel the admins did not allow", async () => {
+    expect(content(await saveFace(ALICE, "me"))).toContain("Saved your face “me”");
+    const set = async (setting: string, value: string) =>
+      content(await answer(fake.slash(BOB, "mimic", [sub("config", [str("setting", setting), str("value", value)])], { permissions: PERMISSIONS.manageGuild })));
+    const usage = async () => content(await answer(fake.slash(ALICE, "mimic", [sub("usage")])));
+    expect(await set("enabled", "off")).toContain("enabled: off");
+    expect(await usage()).toBe("Today you made 0 memes of 50 allowed.\nMimic is switched off on this server. An admin can turn it back on.\nSaved faces: 1.");
+    expect(await set("enabled", "on")).toContain("enabled: on");
+    expect(await set("channel", "add <#800000000000000077>")).toContain("channels: <#800000000000000077>");
+    expect(await usage()).toBe(
+      "Today you made 0 memes of 50 allowed.\nMimic doesn't answer in this channel here. Ask in one of the channels the admins allowed.\nSaved faces: 1.",
+    );
+    expect(await set("channel", `add <#${fake.channelId}>`)).toContain(`<#${fake.channelId}>`);
+    expect(await usage()).toBe("Today you made 0 memes of 50 allowed.\nYou can make another one now.\nSaved faces: 1.");
+    // Confirming a forget-me on Discord is the command's own option: the question says how.
+    expect(content(await answer(fake.slash(ALICE, "mimic", [sub("forget", [{ name: "confirm", type: OPT.boolean, value: false }])])))).toBe(
+      "This permanently deletes all your saved faces and your usage history (your last 24 hours' uses a day later: they count towards the limits). Run /mimic forget confirm:True to delete everything.",
+    );
+  });
+
   it("works in direct messages: saves, memes, no server settings, server bans do not follow", async () => {
     const saved = await saveFace(ALICE, "me", { dm: true });
     expect(content(saved)).toContain("Saved your face “me”");
@@ -53,6 +73,10 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     const reaction = fake.addAttachment(REACTION_LAUGH_JPG, "laugh.jpg", "image/jpeg");
     const inServer = fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction] });
     expect(content(await answer(inServer))).toMatch(/blocked you from using Mimic here/);
+    // /mimic usage says what the next /meme hears, with the counts (not "You can make another one now").
+    expect(content(await answer(fake.slash(ALICE, "mimic", [sub("usage")])))).toBe(
+      "Today you made 0 memes of 50 allowed.\nAn admin of this server has blocked you from using Mimic here.\nSaved faces: 1.",
+    );
 
     const inDm = fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction], dm: true });
     const meme = await answer(inDm);

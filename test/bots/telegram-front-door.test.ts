@@ -76,6 +76,33 @@ describe("Telegram: the same front door", () => {
     expect(fake.downloads).not.toContain(big.file_path);
   });
 
+  it("a file over 20 MB whose size is declared gets the same answer, in Telegram's unit", async () => {
+    const big = fake.addFile(REACTION_LAUGH_JPG, "jpg", 25_000_000);
+    const photo = fake.sendPhoto(DM, CAROL, big);
+    const answer = fake.nextCall(["sendPhoto", "sendMessage"], 60_000);
+    fake.sendCommand(DM, CAROL, "/meme hi", photo);
+    expect((await answer).params.text).toBe("That file is too large: Telegram lets bots download at most 20 MB. Please send a smaller picture.");
+    expect(fake.downloads).not.toContain(big.file_path);
+  });
+
+  it("uses the picture of a message quoted from another chat (“reply in another chat”: external_reply)", async () => {
+    const quoted = fake.addFile(REACTION_LAUGH_JPG);
+    const elsewhere = { origin: { type: "channel", date: 0, chat: { id: -100777, type: "channel", title: "Memes" }, message_id: 9 }, chat: { id: -100777, type: "channel", title: "Memes" }, message_id: 9 };
+    const answer = fake.nextCall(["sendPhoto", "sendMessage"], 60_000);
+    fake.sendMessage(DM, CAROL, {
+      text: "/meme hi",
+      entities: [{ type: "bot_command", offset: 0, length: 5 }],
+      external_reply: { ...elsewhere, photo: [{ file_id: quoted.file_id, file_unique_id: quoted.file_unique_id, width: 512, height: 512, file_size: quoted.file_size }] },
+    });
+    const call = await answer;
+    expect(call.method, String(call.params.text)).toBe("sendPhoto");
+    expect(fake.downloads).toContain(quoted.file_path);
+    // A quoted message without a picture still asks for one.
+    const none = fake.nextCall(["sendPhoto", "sendMessage"], 60_000);
+    fake.sendMessage(DM, CAROL, { text: "/meme", entities: [{ type: "bot_command", offset: 0, length: 5 }], external_reply: elsewhere });
+    expect(String((await none).params.text)).toMatch(/^Reply to a photo, GIF, video or sticker with \/meme/);
+  });
+
   it("has the same caption limit, refused by length in the same words", async () => {
     expect(await command(`/meme ${"é".repeat(201)}`)).toBe("That caption is too long (201 characters): the limit is 200 characters per caption.");
     expect(await command(`/meme ${"é".repeat(100)} | ${"x".repeat(201)}`)).toBe(

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createTelegramBot, type TelegramBot } from "../../src/bots/telegram/bot.ts";
+import { createTelegramBot, NO_TOPICS_REPLY, type TelegramBot } from "../../src/bots/telegram/bot.ts";
 import { FakeTelegram } from "../helpers/fake-telegram.ts";
 import { DOUBLE_HANDLERS, startTestApp, type TestApp } from "./harness.ts";
 import { FACE_JPG, REACTION_LAUGH_JPG } from "../core/images.ts";
@@ -61,7 +61,9 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     expect(await say(GROUP, BOB, `/config ban ${ALICE.id}`)).toMatch(/Only server admins/);
     expect(await say(GROUP, ALICE, `/config ban ${BOB.id}`)).toContain("Updated “ban”");
 
-    expect(await meme(GROUP, BOB)).toMatch(/An admin of this server has blocked you from using Mimic here/);
+    expect(await meme(GROUP, BOB)).toBe("An admin of this group has blocked you from using Mimic here.");
+    // /usage says what the next /meme would hear, with the counts.
+    expect(await say(GROUP, BOB, "/usage")).toBe("Today you made 0 memes of 50 allowed.\nAn admin of this group has blocked you from using Mimic here.\nSaved faces: 1.");
     expect(await save(GROUP, BOB, "second")).toMatch(/blocked you/);
     expect(await faces(BOB)).toEqual(["bob"]);
     // The ban is this group's: in a private chat Bob is welcome.
@@ -189,19 +191,21 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     expect((await rules()).dailyQuotaPerUser).toBe(5);
   });
 
-  it("enabled off, a channel list without this group, a cooldown and max_faces refuse; switching back lets work through", async () => {
+  it("enabled off (/usage says so too), a channel setting in a group without topics, a cooldown and max_faces refuse; switching back lets work through", async () => {
     expect(await save(GROUP, BOB, "bob")).toContain("Saved");
 
     expect(await say(GROUP, ALICE, "/config enabled off")).toContain("enabled: off");
-    expect(await meme(GROUP, BOB)).toMatch(/Mimic is switched off on this server/);
+    expect(await meme(GROUP, BOB)).toBe("Mimic is switched off in this group. An admin can turn it back on.");
+    expect(await say(GROUP, BOB, "/usage")).toBe("Today you made 0 memes of 50 allowed.\nMimic is switched off in this group. An admin can turn it back on.\nSaved faces: 1.");
     expect(await save(GROUP, BOB, "two")).toMatch(/switched off/);
     expect(await say(GROUP, ALICE, "/config enabled on")).toContain("enabled: on");
+    expect(await say(GROUP, BOB, "/usage")).toBe("Today you made 0 memes of 50 allowed.\nYou can make another one now.\nSaved faces: 1.");
 
-    expect(await say(GROUP, ALICE, "/config channel add -100999")).toContain("channels: chat -100999");
-    expect(await meme(GROUP, BOB)).toMatch(/doesn't answer in this channel/);
-    expect(await say(GROUP, ALICE, `/config channel add ${GROUP.id}`)).toContain(`channels: chat -100999, chat ${GROUP.id}`);
+    // A group without topics has no other place to name: refused, and nothing is stored.
+    expect(await say(GROUP, ALICE, "/config channel add -100999")).toBe(NO_TOPICS_REPLY);
+    expect(await say(GROUP, ALICE, "/config channel add")).toBe(NO_TOPICS_REPLY);
+    expect((await rules()).allowedChannels).toEqual([]);
     expect(await meme(GROUP, BOB)).toBe("made");
-    expect(await say(GROUP, ALICE, "/config channel all")).toContain("channels: all");
 
     expect(await say(GROUP, ALICE, "/config cooldown 3600")).toContain("cooldown: 3600 s");
     // Bob's last meme was just now.
@@ -237,6 +241,49 @@ describe("Telegram: forum topics (real grammY, core and queue)", () => {
     await bot?.stop();
     await app?.close();
     await fake?.close();
+  });
+
+  it("the channel setting names this group's topics: added from inside a topic or by id; elsewhere /meme and /usage say so", async () => {
+    delete process.env.MIMIC_TEST_JOB_DELAY_MS;
+    fake.memberStatus.set(`${GROUP.id}:${ALICE.id}`, "creator");
+    const General = {};
+    const topic = (id: number) => ({ message_thread_id: id, is_topic_message: true, reply_to_message: { ...topicStart, message_id: id, message_thread_id: id } });
+    const sayIn = async (where: Record<string, unknown>, from: typeof ALICE, text: string) => {
+      const reply = fake.nextCall("sendMessage", 60_000);
+      fake.sendMessage(FORUM, from, { text, entities: [{ type: "bot_command", offset: 0, length: text.split(" ")[0]!.length }], ...where });
+      return String((await reply).params.text);
+    };
+    const memeIn = async (where: Record<string, unknown>) => {
+      const reaction = fake.sendPhoto(FORUM, BOB, fake.addFile(REACTION_LAUGH_JPG), where);
+      const answer = fake.nextCall(["sendPhoto", "sendMessage"], 60_000);
+      fake.sendMessage(FORUM, BOB, { text: "/meme", entities: [{ type: "bot_command", offset: 0, length: 5 }], ...where, reply_to_message: reaction });
+      const call = await answer;
+      return call.method === "sendPhoto" ? "made" : String(call.params.text);
+    };
+    expect(await sayIn(topic(500), BOB, "/save bob")).toMatch(/Reply to a clear photo/);
+    const face = fake.sendPhoto(FORUM, BOB, fake.addFile(FACE_JPG), topic(500));
+    const saved = fake.nextCall("sendMessage", 60_000);
+    fake.sendMessage(FORUM, BOB, { text: "/save bob", entities: [{ type: "bot_command", offset: 0, length: 5 }], ...topic(500), reply_to_message: face });
+    expect(String((await saved).params.text)).toContain("Saved your face “bob”");
+
+    expect(await sayIn(topic(500), ALICE, "/config channel add")).toContain("• channels: topic 500\n");
+    expect(await memeIn(topic(500))).toBe("made");
+    const elsewhere = "Mimic doesn't answer in this topic here. Ask in one of the topics the admins allowed.";
+    expect(await memeIn(topic(700))).toBe(elsewhere);
+    expect(await memeIn(General)).toBe(elsewhere);
+    expect(await sayIn(General, BOB, "/usage")).toBe(`Today you made 1 meme of 50 allowed.\n${elsewhere}\nSaved faces: 1.`);
+    // Another chat's id is no topic of this group; a topic's id and the General topic (from inside it) are.
+    expect(await sayIn(General, ALICE, "/config channel add -100999")).toBe(
+      "“-100999” is not a topic of this group. Send /config channel add inside the topic, or give the topic's id (the number after the group's in a link to the topic).",
+    );
+    expect(await sayIn(General, ALICE, "/config channel add 700")).toContain("• channels: topic 500, topic 700\n");
+    expect(await sayIn(General, ALICE, "/config channel add")).toContain("• channels: topic 500, topic 700, General\n");
+    expect(await memeIn(topic(700))).toBe("made");
+    expect(await memeIn(General)).toBe("made");
+    expect(await sayIn(topic(500), ALICE, "/config channel remove")).toContain("• channels: topic 700, General\n");
+    expect(await memeIn(topic(500))).toBe(elsewhere);
+    expect(await sayIn(topic(500), ALICE, "/config channel all")).toContain("• channels: all\n");
+    expect(await memeIn(topic(500))).toBe("made");
   });
 
   it("answers in the topic a command came from: help, chat actions, the queue's position message and the results", async () => {

@@ -2,13 +2,16 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import sharp from "sharp";
 import { createCore, type CommandContext, type Core } from "../../src/core/index.ts";
 import { storeAudit, storeModeration, storeTemplates } from "../../src/core/bindings.ts";
-import { SETTING_KEYS } from "../../src/core/core.ts";
+import { refundRetry, SETTING_KEYS } from "../../src/core/core.ts";
 import type { Job, JobResult } from "../../src/core/ports.ts";
 import type { ImageResult } from "../../src/queue/jobs.ts";
 import { sha256Hex } from "../../src/templates/audit.ts";
 import { openStore, type Store } from "../../src/templates/index.ts";
 import { formatSize, MimicError } from "../../src/errors.ts";
 import { logger } from "../../src/logger.ts";
+import { retryPolicy } from "../../src/templates/db/retry.ts";
+import { createServer, connect, type AddressInfo, type Socket } from "node:net";
+import Database from "better-sqlite3";
 import { createTestDb, dialects, type TestDb } from "../templates/helpers.ts";
 import { queueDouble, testContext, type QueueDouble } from "./doubles.ts";
 import { FACE_JPG, REACTION_LAUGH_JPG } from "./images.ts";
@@ -93,16 +96,29 @@ for (const { dialect, skip } of dialects) {
       expect((await bare.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) })).file).toBeDefined();
       // The meme just made still counts towards the limits: its record is held for a day, and the reply says so.
       expect((await core.forgetMe(ctx(), { confirm: true })).text).toBe(
-        "Done: deleted 1 saved face and 0 usage records. The 1 use you made in the last 24 hours still counts towards daily limits and cooldowns: its record is deleted a day after it was made. Mimic keeps nothing else about you.",
+        "Done: deleted 1 saved face, 0 records of uses older than a day and 0 audit-trail entries (which pictures you made). The 1 use you made in the last 24 hours still counts towards daily limits and cooldowns: its record is deleted a day after it was made. Mimic keeps nothing else about you.",
       );
       await save("a");
       await save("b");
       await meme();
-      expect((await core.forgetMe(ctx(), { confirm: true })).text).toMatch(/^Done: deleted 2 saved faces and 1 usage record\. The 2 uses you made in the last 24 hours still count /);
+      // The meme's audit row is counted as what it is, not as a use: the uses of the last day are the held ones.
+      expect((await core.forgetMe(ctx(), { confirm: true })).text).toMatch(
+        /^Done: deleted 2 saved faces, 0 records of uses older than a day and 1 audit-trail entry \(which pictures you made\)\. The 2 uses you made in the last 24 hours still count /,
+      );
       await save("c");
-      expect((await core.forgetMe(ctx(), { confirm: true })).text).toMatch(/^Done: deleted 1 saved face and 0 usage records\. The 2 uses/);
+      await meme();
+      await meme();
+      // Two days on, the uses are old enough to go at once: these two and the two held since the last forget.
+      clock += 2 * DAY_MS;
+      expect((await core.forgetMe(ctx(), { confirm: true })).text).toBe(
+        "Done: deleted 1 saved face, 4 records of uses older than a day and 2 audit-trail entries (which pictures you made). Mimic keeps nothing else about you.",
+      );
       const ask = await core.forgetMe(ctx(), { confirm: false });
-      expect(ask).toEqual({ text: "This permanently deletes all your saved faces and your usage history (your last 24 hours' uses a day later: they count towards the limits). Confirm to go ahead.", ephemeral: true });
+      expect(ask).toEqual({
+        text: "This permanently deletes all your saved faces and your usage history (your last 24 hours' uses a day later: they count towards the limits). Run /mimic forget confirm:True to delete everything.",
+        ephemeral: true,
+      });
+      expect((await core.forgetMe(ctx({ platform: "telegram" }), { confirm: false })).text).toMatch(/Press “Yes, delete everything” below to go ahead\.$/);
     });
 
     it("forget-me while a picture is being made: it is thrown away and leaves no audit row, and its use is given back", async () => {
@@ -113,7 +129,7 @@ for (const { dialect, skip } of dialects) {
         return r;
       };
       const made = await core.morph(ctx(), { image: bytes(REACTION_LAUGH_JPG) });
-      expect(forgot?.text).toMatch(/^Done: deleted 1 saved face .* Mimic keeps nothing else about you\.$/);
+      expect(forgot?.text).toMatch(/^Done: deleted 1 saved face, .* Mimic keeps nothing else about you\.$/);
       expect(made).toMatchObject({ errorCode: "CANCELLED", text: "You asked Mimic to forget you while this was being made, so it was thrown away." });
       expect(made.file).toBeUndefined();
       expect(await db.query(`SELECT * FROM audit_events`)).toEqual([]);
@@ -126,6 +142,43 @@ for (const { dialect, skip } of dialects) {
       expect(await db.query(`SELECT platform_user_id FROM audit_events`)).toEqual([{ platform_user_id: "101" }]);
       await core.forgetMe(ctx(), { confirm: true });
       expect(await db.query(`SELECT * FROM audit_events`)).toEqual([]);
+    });
+
+    it("the database gone while a picture is made: nothing is sent, the user hears why, and the use is given back once it returns", async () => {
+      await save("me");
+      const outage = await databaseOutage(db);
+      const firstDelay = refundRetry.firstDelayMs;
+      const patience = retryPolicy.patienceMs;
+      refundRetry.firstDelayMs = 50;
+      // SQLite's outage is a lock held elsewhere: the store gives up on it quickly instead of after 10 s.
+      retryPolicy.patienceMs = 200;
+      try {
+        const cut = createCore({ templates: storeTemplates(outage.store), moderation: storeModeration(outage.store), queue, audit: storeAudit(outage.store) }, { maxInputBytes: 25 * MIB });
+        // Admitted (one use counted), then the database goes away before the audit record is written.
+        nextResult = async (r) => {
+          await outage.cut();
+          return r;
+        };
+        const reply = await cut.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) });
+        expect(reply.file).toBeUndefined();
+        expect(reply).toMatchObject(
+          dialect === "postgres"
+            ? { errorCode: "BUSY", text: "Mimic cannot reach its database right now. Please try again in a minute." }
+            : { errorCode: "BUSY", text: "The database is busy right now. Please try again in a few seconds." },
+        );
+        // Another command meanwhile hears the same.
+        if (dialect === "postgres") expect(await cut.usage(ctx())).toMatchObject({ errorCode: "BUSY", text: "Mimic cannot reach its database right now. Please try again in a minute." });
+        // The refund could not be made while the database was away: the use still stands.
+        expect(await db.query(`SELECT id FROM usage_events WHERE platform_user_id = '101'`)).toHaveLength(1);
+        await outage.restore();
+        // Retried in the background until the database is back: the use is given back, and no audit row stands.
+        await expect.poll(async () => (await db.query(`SELECT id FROM usage_events WHERE platform_user_id = '101'`)).length, { timeout: 30_000 }).toBe(0);
+        expect(await db.query(`SELECT * FROM audit_events`)).toEqual([]);
+      } finally {
+        refundRetry.firstDelayMs = firstDelay;
+        retryPolicy.patienceMs = patience;
+        await outage.close();
+      }
     });
 
     it("a thumbnail of a saved face fits 96 px; a missing face is NOT_FOUND", async () => {
@@ -558,4 +611,73 @@ for (const { dialect, skip } of dialects) {
       );
     });
   });
+}
+
+/**
+ * A real store whose database can be made unavailable for a while. PostgreSQL: the store connects through a
+ * TCP proxy that is shut (connections cut, new ones refused) and opened again on the same port. SQLite: another
+ * connection holds the write lock (as another process would), so the store's writes fail until it lets go.
+ */
+async function databaseOutage(db: TestDb): Promise<{ store: Store; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+  const opts = { maxTemplatesPerUser: 5, defaults: { dailyQuotaPerUser: 50, dailyQuotaPerServer: 0, cooldownSeconds: 0 } };
+  if (db.dialect === "sqlite") {
+    const path = db.url.replace(/^file:/, "");
+    let holder: InstanceType<typeof Database> | undefined;
+    const store = await openStore(db.url, opts);
+    const restore = async () => {
+      holder?.exec("ROLLBACK");
+      holder?.close();
+      holder = undefined;
+    };
+    return {
+      store,
+      async cut() {
+        holder = new Database(path, { timeout: 5_000 });
+        holder.exec("BEGIN EXCLUSIVE");
+      },
+      restore,
+      async close() {
+        await restore();
+        await store.close();
+      },
+    };
+  }
+  const target = new URL(db.url);
+  const sockets = new Set<Socket>();
+  const proxy = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("error", () => undefined);
+      s.on("close", () => {
+        sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const listen = (port: number) => new Promise<void>((r) => proxy.listen(port, "127.0.0.1", () => r()));
+  await listen(0);
+  const port = (proxy.address() as AddressInfo).port;
+  const via = new URL(db.url);
+  via.hostname = "127.0.0.1";
+  via.port = String(port);
+  const store = await openStore(via.toString(), opts);
+  const shut = async () => {
+    if (!proxy.listening) return;
+    await new Promise<void>((r) => {
+      proxy.close(() => r());
+      for (const s of sockets) s.destroy();
+    });
+  };
+  return {
+    store,
+    cut: shut,
+    restore: () => listen(port),
+    async close() {
+      await store.close().catch(() => undefined);
+      await shut();
+    },
+  };
 }

@@ -118,7 +118,7 @@ describe("command core", () => {
       { name: "work", isDefault: true },
     ]);
     expect((await core.faceRemove(ctx(), { name: "nope" })).errorCode).toBe("NOT_FOUND");
-    expect((await core.forgetMe(ctx(), { confirm: false })).text).toContain("Confirm");
+    expect((await core.forgetMe(ctx(), { confirm: false })).text).toContain("Run /mimic forget confirm:True to delete everything.");
     expect((await core.faceList(ctx())).templates).toHaveLength(2);
     const gone = await core.forgetMe(ctx(), { confirm: true });
     expect(gone.text).toContain("deleted 2 saved faces");

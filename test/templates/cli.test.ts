@@ -128,13 +128,15 @@ describe("mimic face (CLI)", () => {
     const db = new Database(join(env.DATA_DIR, "mimic.db"));
     const use = db.prepare("INSERT INTO usage_events (platform, server_id, platform_user_id, command, at_ms, day) VALUES ('telegram', '-1', 'solo', 'meme', ?, ?)");
     for (const at of [Date.now() - 2 * 86_400_000, Date.now()]) use.run(at, Math.floor(at / 86_400_000));
+    // And one audit-trail entry, counted apart from the uses.
+    db.prepare("INSERT INTO audit_events (platform, server_id, channel_id, platform_user_id, kind, input_sha256, at_ms) VALUES ('telegram', '-1', '-1', 'solo', 'meme', ?, ?)").run("a".repeat(64), Date.now());
     db.close();
     const forget = mimicEnv(env, "forget", "--yes", ...who);
     expect(forget, forget.err).toMatchObject({
       code: 0,
-      out: "forgot telegram:solo: 1 template, 1 usage record deleted; 1 use of the last 24 hours held until a day old (it counts towards quotas and cooldowns)\n",
+      out: "forgot telegram:solo: 1 template, 1 usage record, 1 audit record deleted; 1 use of the last 24 hours held until a day old (it counts towards quotas and cooldowns)\n",
     });
     // Nothing left: both counts in the plural.
-    expect(mimicEnv(env, "forget", "--yes", ...who).out).toBe("forgot telegram:solo: 0 templates, 0 usage records deleted; 1 use of the last 24 hours held until a day old (it counts towards quotas and cooldowns)\n");
+    expect(mimicEnv(env, "forget", "--yes", ...who).out).toBe("forgot telegram:solo: 0 templates, 0 usage records, 0 audit records deleted; 1 use of the last 24 hours held until a day old (it counts towards quotas and cooldowns)\n");
   }, 120_000);
 });

@@ -173,7 +173,7 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
       const before = await db.query<{ n: number }>("SELECT COUNT(*) AS n FROM templates");
 
       clock = T0 + 3_600_000;
-      expect(await timed.templates.forgetUser(dave)).toEqual({ templates: 2, usageRecords: 3, heldRecords: 3 });
+      expect(await timed.templates.forgetUser(dave)).toEqual({ templates: 2, usageRecords: 3, auditRecords: 0, heldRecords: 3 });
       // Forgetting is no way around the limits: today's meme on g1 still uses up dave's quota of 1 there.
       await rejects(timed.moderation.admit({ ...dave, serverId: "g1", channelId: null }, "meme"), "QUOTA_EXCEEDED");
 
@@ -201,7 +201,7 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
       expect((await timed.moderation.userUsage({ ...bob, serverId: "g1", channelId: null })).usedToday).toBe(0);
       expect(Number((await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM usage_events WHERE platform_user_id = '${bob.userId}'`))[0].n)).toBe(7);
       // forgetting someone unknown is fine
-      expect(await timed.templates.forgetUser({ platform: "discord", userId: "ghost" })).toEqual({ templates: 0, usageRecords: 0, heldRecords: 0 });
+      expect(await timed.templates.forgetUser({ platform: "discord", userId: "ghost" })).toEqual({ templates: 0, usageRecords: 0, auditRecords: 0, heldRecords: 0 });
     } finally {
       await timed.close();
     }

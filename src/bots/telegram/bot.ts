@@ -50,6 +50,8 @@ const DEFAULT_API_ROOT = "https://api.telegram.org";
 /** Bots may download at most 20 MB through getFile and upload 50 MB. */
 export const TELEGRAM_DOWNLOAD_LIMIT = 20 * 1000 * 1000;
 export const TELEGRAM_UPLOAD_LIMIT = 50 * 1000 * 1000;
+/** One answer for a file over that limit, whether its message declared the size or getFile refused it. */
+export const TOO_BIG_TO_DOWNLOAD_REPLY = `That file is too large: Telegram lets bots download at most ${TELEGRAM_DOWNLOAD_LIMIT / 1e6} MB. Please send a smaller picture.`;
 /** Chat actions show for 5 s; renew a little earlier. */
 const CHAT_ACTION_EVERY_MS = 4500;
 
@@ -119,6 +121,9 @@ function animationSize(f: ReplyFile): { width?: number; height?: number } {
 }
 
 export const BUTTON_NOT_YOURS = "This button isn't yours.";
+
+export const NO_TOPICS_REPLY =
+  "This group has no topics, so Mimic answers everywhere in it. To limit it to some topics, turn on Topics in the group's settings and send /config channel add inside each one; to stop it here, use /config enabled off.";
 
 /** Inline button data "<action>:<owner id>:<arg>"; template names are ≤ 32 ASCII, so it stays within Telegram's 64 bytes. */
 export function buttonData(action: "def" | "del" | "forget", ownerId: number, arg: string): string {
@@ -216,6 +221,15 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   /** A group admin posting anonymously: the message is posted as the group itself, which only its admins can do. */
   const isAnonymousAdmin = (ctx: Context) => ctx.chat !== undefined && ctx.chat.type !== "private" && ctx.msg?.sender_chat?.id === ctx.chat.id;
 
+  /**
+   * Where in a chat a command was sent, as the `channel` setting names it: in a forum group the topic's id; in
+   * the General topic, a group without topics or a private chat, the chat's own id.
+   */
+  function topicOf(ctx: Context): string {
+    const m = ctx.msg;
+    return ctx.chat?.is_forum && m?.is_topic_message && m.message_thread_id !== undefined ? String(m.message_thread_id) : String(ctx.chat!.id);
+  }
+
   async function contextOf(ctx: Context, needAdmin: boolean): Promise<CommandContext> {
     const chat = ctx.chat!;
     const isGroup = chat.type !== "private";
@@ -223,11 +237,12 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       platform: "telegram",
       userId: String(ctx.from?.id ?? chat.id),
       serverId: isGroup ? String(chat.id) : null,
-      channelId: String(chat.id),
+      channelId: topicOf(ctx),
       isAdmin: needAdmin ? isAnonymousAdmin(ctx) || (await isGroupAdmin(ctx)) : false,
       requestId: `tg-${ctx.update.update_id}-${randomUUID().slice(0, 8)}`,
       attachmentLimitBytes: TELEGRAM_UPLOAD_LIMIT,
       downloadLimitBytes: TELEGRAM_DOWNLOAD_LIMIT,
+      downloadLimitMessage: TOO_BIG_TO_DOWNLOAD_REPLY,
       // Telegram clients play animations as silent MP4 (a GIF is converted on their side anyway).
       animationFormat: "mp4",
     };
@@ -245,11 +260,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
           if (e instanceof HttpError) return bot.api.getFile(fileId);
           // A file over 20 MB whose message declared no size: Telegram will not hand it to a bot.
           if (e instanceof GrammyError && /file is too big/i.test(e.description)) {
-            throw new MimicError(
-              "IMAGE_TOO_LARGE",
-              `That file is too large: Telegram lets bots download at most ${TELEGRAM_DOWNLOAD_LIMIT / 1e6} MB. Please send a smaller picture.`,
-              { cause: e, details: { limit: TELEGRAM_DOWNLOAD_LIMIT } },
-            );
+            throw new MimicError("IMAGE_TOO_LARGE", TOO_BIG_TO_DOWNLOAD_REPLY, { cause: e, details: { limit: TELEGRAM_DOWNLOAD_LIMIT } });
           }
           throw e;
         });
@@ -259,8 +270,11 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     };
   }
 
-  /** The picture a message carries: photo (largest size), GIF, video, round video, sticker or an image sent as a file. */
-  function imageOf(m: Message | undefined): ImageInput | undefined {
+  /**
+   * The picture a message carries: photo (largest size), GIF, video, round video, sticker or an image sent as a
+   * file. Also the media of a message quoted from another chat (external_reply), which has the same fields.
+   */
+  function imageOf(m: Pick<Message, "photo" | "animation" | "video" | "video_note" | "sticker" | "document"> | undefined): ImageInput | undefined {
     if (!m) return undefined;
     if (m.photo?.length) {
       const p = m.photo[m.photo.length - 1];
@@ -306,8 +320,11 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     return r;
   }
 
-  /** The command's own media (caption command) or the media of the message it replies to. */
-  const targetImage = (ctx: Context) => imageOf(ctx.msg) ?? imageOf(repliedTo(ctx));
+  /**
+   * The command's own media (caption command), the media of the message it replies to, or of the message it
+   * quotes from another chat or topic ("reply in another chat": external_reply, with no reply_to_message).
+   */
+  const targetImage = (ctx: Context) => imageOf(ctx.msg) ?? imageOf(repliedTo(ctx)) ?? imageOf(ctx.msg?.external_reply);
 
   /** Sends into the forum topic the command came from (else Telegram posts them in General). */
   const threadOf = (ctx: Context): { message_thread_id?: number } =>
@@ -484,6 +501,12 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         const [key, ...rest] = cmd.args.split(/\s+/).filter(Boolean);
         const c = await contextOf(ctx, true);
         let value: string | undefined = rest.join(" ") || undefined;
+        // On Telegram the channel setting names forum topics: a group without topics has no other place to name.
+        if (key === "channel" && c.isAdmin && (rest[0] === "add" || rest[0] === "remove")) {
+          if (!ctx.chat!.is_forum && rest[0] === "add") return void (await send(ctx, { text: NO_TOPICS_REPLY, ephemeral: true }));
+          // "/config channel add" inside a topic names that topic.
+          if (rest.length === 1) value = `${rest[0]} ${c.channelId}`;
+        }
         // Telegram shows no user ids and bots cannot look up @usernames: "/config ban" as a reply names its author.
         if (value === undefined && (key === "ban" || key === "unban")) {
           const target = replyTarget(ctx, key);

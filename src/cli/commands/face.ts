@@ -79,7 +79,7 @@ export function register(program: Command): void {
           r.heldRecords === 0 ? "" : r.heldRecords === 1
             ? "; 1 use of the last 24 hours held until a day old (it counts towards quotas and cooldowns)"
             : `; ${r.heldRecords} uses of the last 24 hours held until a day old (they count towards quotas and cooldowns)`;
-        process.stdout.write(`forgot ${o.platform}:${o.user}: ${count(r.templates, "template")}, ${count(r.usageRecords, "usage record")} deleted${held}\n`);
+        process.stdout.write(`forgot ${o.platform}:${o.user}: ${count(r.templates, "template")}, ${count(r.usageRecords, "usage record")}, ${count(r.auditRecords, "audit record")} deleted${held}\n`);
       }),
     );
 }
