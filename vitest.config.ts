@@ -38,6 +38,7 @@ export const SLOW = [
   "test/cli/animated-inputs.test.ts",
   "test/pipeline/animate/playground-animated.test.ts",
   "test/bots/playground-ui.test.ts",
+  "test/queue/redis-outage.test.ts",
 ];
 
 export default defineConfig({

@@ -8,14 +8,25 @@ import type { ModerationPort, TemplatePort } from "../core/ports.ts";
 import { MODEL_LOAD_STAGE, type InferenceQueue, type JobResult, type ProgressEvent } from "../queue/jobs.ts";
 import type { Metrics } from "./metrics.ts";
 
+/** The queue's BUSY refusals (details.reason, src/queue/refusals.ts and redis.ts) by metric label. */
+const BUSY_REASONS: Record<string, string> = {
+  capacity: "queue_full",
+  user: "user_busy",
+  shutdown: "shutting_down",
+  restarting: "restarting",
+  "no-workers": "no_workers",
+  "no-capable-worker": "no_capable_worker",
+  "queue-unreachable": "queue_unreachable",
+  "queue-lost": "queue_lost",
+};
+
 /** Why a request was turned away, from the typed error the queue or the moderation threw; undefined: not a refusal. */
 export function refusalReason(e: unknown): string | undefined {
   if (!isMimicError(e)) return undefined;
   switch (e.code) {
-    case "BUSY": {
-      const why = e.details?.reason;
-      return why === "user" ? "user_busy" : why === "shutdown" ? "shutting_down" : why === "no-workers" ? "no_workers" : "queue_full";
-    }
+    case "BUSY":
+      // Only a full queue says "add workers" (the MimicTurningUsersAway alert); the others have causes of their own.
+      return BUSY_REASONS[String(e.details?.reason)] ?? "busy";
     case "QUOTA_EXCEEDED":
       return "quota";
     case "COOLDOWN":

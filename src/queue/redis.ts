@@ -91,12 +91,18 @@ const HEARTBEAT_TTL_MS = 10_000;
 const DEFAULT_NO_WORKER_GRACE_MS = 30_000;
 
 /**
+ * How long a bot's command waits for Redis's answer. A Redis that stopped answering but keeps its connections
+ * open (a stopped server, a network partition) never closes them, so without a bound a user would get no answer.
+ */
+const COMMAND_TIMEOUT_MS = 3000;
+
+/**
  * BullMQ needs maxRetriesPerRequest: null (wait for the connection however long) on its blocking connections.
- * A bot's commands (`failFast`) give up after two reconnection attempts instead: a user is told the queue is
- * unreachable rather than left waiting for a Redis that may not come back.
+ * A bot's commands (`failFast`) give up after two reconnection attempts, or when Redis does not answer within
+ * COMMAND_TIMEOUT_MS: a user is told the queue is unreachable rather than left waiting for a Redis that may not come back.
  */
 function connect(url: string, failFast = false): Redis {
-  const r = new Redis(url, { maxRetriesPerRequest: failFast ? 2 : null, enableReadyCheck: true });
+  const r = new Redis(url, { maxRetriesPerRequest: failFast ? 2 : null, enableReadyCheck: true, ...(failFast ? { commandTimeout: COMMAND_TIMEOUT_MS } : {}) });
   r.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
   return r;
 }
@@ -233,9 +239,6 @@ async function liveWorkers(r: Redis, P: string, keepMs = DEFAULT_NO_WORKER_GRACE
   return w;
 }
 
-/** How long no worker has been alive: 0 while one is, Infinity when none is registered (never started, or gone long ago). */
-const workerlessForMs = (w: Workers): number => (w.live > 0 ? 0 : Date.now() - w.lastSeen);
-
 interface Pending {
   kind: JobKind;
   opts: SubmitOptions;
@@ -262,9 +265,34 @@ export function createRedisQueue(
   // A job running this long has outlived a worker's own timeout, a worker dying and another resuming it, and that one's timeout.
   const runningLimitMs = opts.jobTimeoutMs * 3;
   const cmd = defineScripts(connect(opts.url, true));
-  const workers = () => liveWorkers(cmd, P, keepGoneMs);
-  /** No worker alive for longer than the grace: jobs would wait for one that is not coming. */
-  const noWorkerFor = (w: Workers) => workerlessForMs(w) > noWorkerGraceMs;
+  /**
+   * What this process saw itself, for the grace: Redis's own record of the workers is gone after a restart
+   * without its data, and stale after a stall longer than a heartbeat's validity, while the workers re-register
+   * within seconds. So the grace also counts from the last time a worker was seen here, and from when this
+   * process (re)gained contact with Redis (start-up, a reconnection, the first answer after failed reads).
+   */
+  let sawWorkerAt = -Infinity;
+  let contactSince = Date.now();
+  let outOfContact = false;
+  cmd.on("ready", () => (contactSince = Date.now()));
+  const workers = async (): Promise<Workers> => {
+    let w: Workers;
+    try {
+      w = await liveWorkers(cmd, P, keepGoneMs);
+    } catch (e) {
+      outOfContact = true;
+      throw e;
+    }
+    const now = Date.now();
+    if (outOfContact) {
+      outOfContact = false;
+      contactSince = now;
+    }
+    if (w.live > 0) sawWorkerAt = now;
+    return w;
+  };
+  /** No worker alive for the grace (0: none alive): jobs would wait for one that is not coming. */
+  const noWorkerFor = (w: Workers) => w.live === 0 && Date.now() - Math.max(w.lastSeen, sawWorkerAt, contactSince) >= noWorkerGraceMs;
   const sub = connect(opts.url);
   const tickets = new Queue(TICKETS, { connection: cmd, prefix: `${P}:bull` });
   const generatorTickets = new Queue(GENERATOR_TICKETS, { connection: cmd, prefix: `${P}:bull` });
@@ -490,13 +518,16 @@ export function createRedisQueue(
         ),
       ).catch((e: unknown) => {
         pending.delete(id);
+        // Redis may still run the enqueue after it stopped answering in time: take the job back out, or it would
+        // hold the user's slot with no ticket for any worker to claim it.
+        bestEffort(cmd.mimicCancel(P, id), "could not take back a job whose enqueue went unanswered");
         throw e;
       })) as number[];
       if (status !== 0) {
         pending.delete(id);
         counters.rejected += 1;
         if (status === -1) throw userLimit(opts.perUserLimit, (times.estimate(job.kind) + 1000) / 1000);
-        throw queueFull(await waitSeconds(times, position, job.kind), { waiting: position });
+        throw queueFull(await viaRedis(waitSeconds(times, position, job.kind)), { waiting: position });
       }
       try {
         await (need === "mesh" ? tickets : generatorTickets).add("t", {}, { removeOnComplete: true, removeOnFail: true });
@@ -718,9 +749,13 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
     await finish(out);
   }
 
+  // The ticket consumers' connections, disconnected at close whatever state BullMQ left them in.
+  const consumerConnections: Redis[] = [];
   const consume = (kind: keyof typeof CLAIM_RANGE) => {
+    const connection = connect(opts.url);
+    consumerConnections.push(connection);
     const w: BullWorker = new BullWorker(TICKET_QUEUE[kind], (t, token) => processTicket(t, token, kind, w), {
-      connection: connect(opts.url),
+      connection,
       prefix: `${P}:bull`,
       concurrency: kind === "mesh" ? opts.workers : Math.max(1, pool.capabilities()[kind] ?? 0),
       lockDuration: opts.stallMs,
@@ -739,21 +774,30 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
     id,
     async close({ drainMs = 30_000 } = {}) {
       closing = true;
-      await Promise.all(consumers.map((w) => w.pause(true)));
+      // A worker that is leaving takes no work: it stops advertising itself now, whatever Redis does. Not deleted:
+      // expired as of now, the entry tells producers when the last worker left (their no-worker grace).
+      clearInterval(beat);
+      const left = cmd.hset(`${P}:workers`, id, `0|0|${Date.now()}|${caps.join(",")}`).catch(() => undefined);
+      // Every Redis step below is bounded: with Redis down (or not answering) each would wait for it forever,
+      // and the process would never exit. What cannot be handed back, Redis recovers as for a killed worker
+      // (the ticket's lock expires and another worker resumes the job from its claim).
+      await atMost(CLOSE_STEP_MS, Promise.all(consumers.map((w) => w.pause(true))));
       const deadline = performance.now() + drainMs;
       while (running.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       if (running.size > 0) {
         handingBack = true;
         for (const ac of running.values()) ac.abort(shuttingDown());
-        while (running.size > 0) await new Promise((r) => setTimeout(r, 20));
+        const stopBy = performance.now() + CLOSE_STEP_MS;
+        while (running.size > 0 && performance.now() < stopBy) await new Promise((r) => setTimeout(r, 20));
       }
-      await Promise.all(consumers.map((w) => w.close()));
-      clearInterval(beat);
-      // Not deleted: expired as of now, the entry tells producers when the last worker left (their no-worker grace).
-      await cmd.hset(`${P}:workers`, id, `0|0|${Date.now()}|${caps.join(",")}`).catch(() => undefined);
+      await atMost(CLOSE_STEP_MS, Promise.all([...consumers.map((w) => w.close()), left]));
+      // Whatever BullMQ still waits for (a reconnection, a lock it cannot release) ends here.
+      for (const w of consumers) bestEffort(w.disconnect(), "could not disconnect a ticket consumer");
+      for (const c of consumerConnections) c.disconnect();
       await pool.close(shuttingDown());
       sub.disconnect();
-      await cmd.quit();
+      if (cmd.status === "ready") await atMost(CLOSE_STEP_MS, cmd.quit());
+      cmd.disconnect();
     },
   };
 }

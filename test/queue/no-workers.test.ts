@@ -49,7 +49,8 @@ describe.skipIf(!REDIS)("redis queue with no worker for its prefix", () => {
   test("a submission is refused at once with a plain message, counted as no_workers, and the log names the prefix", async () => {
     const prefix = newPrefix();
     const warn = vi.spyOn(logger, "warn");
-    const raw = producer(prefix);
+    // Grace 0: a front end that has not yet seen a worker otherwise takes requests for the grace from its start.
+    const raw = producer(prefix, { noWorkerGraceMs: 0 });
     const metrics = createMetrics();
     const q = observeQueue(raw, metrics);
     try {
@@ -143,9 +144,12 @@ describe.skipIf(!REDIS)("redis queue with no worker for its prefix", () => {
     let w: RedisWorkerHandle | undefined;
     try {
       await q.ready();
-      const none = await readyz();
-      expect(none.status).toBe(503);
-      expect(none.body.checks.queue).toMatch(`no worker is running for queue prefix ${prefix}`);
+      // The grace counts from the queue's start (no worker seen yet).
+      await vi.waitFor(async () => {
+        const none = await readyz();
+        expect(none.status).toBe(503);
+        expect(none.body.checks.queue).toMatch(`no worker is running for queue prefix ${prefix}`);
+      }, { timeout: 20_000, interval: 100 });
       w = await worker(prefix);
       expect(await readyz()).toEqual({ status: 200, body: expect.objectContaining({ checks: { queue: "ok" } }) });
       await w.close({ drainMs: 0 });

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import type { ImageResult, InferenceQueue, ProgressEvent } from "../../src/queue/jobs.ts";
 import { createRedisQueue, startRedisWorker, type RedisQueueOptions, type RedisWorkerHandle } from "../../src/queue/redis.ts";
 import { FairScheduler } from "../../src/queue/fair-scheduler.ts";
+import { createMetrics, observeQueue } from "../../src/ops/index.ts";
 import { CLAIM, ENQUEUE } from "../../src/queue/redis-scripts.ts";
 import { TEST_HANDLERS, expectRejects, isPng, memeJob, recorder, redisQueueOptions } from "./helpers.ts";
 
@@ -199,8 +200,10 @@ describe.skipIf(!REDIS)("redis queue: every caller is answered", () => {
   test("Redis loses a waiting job (restarted without its data): the caller is told at once, not after the wait limit", async () => {
     const prefix = newPrefix();
     const redis = new Redis(REDIS!);
-    const q = producer(prefix, { maxWaitMs: 600_000, ...BEFORE_WORKERS });
-    await q.ready();
+    const raw = producer(prefix, { maxWaitMs: 600_000, ...BEFORE_WORKERS });
+    const metrics = createMetrics();
+    const q = observeQueue(raw, metrics);
+    await raw.ready();
     try {
       let markQueued!: () => void;
       const queued = new Promise<void>((res) => (markQueued = res));
@@ -211,6 +214,8 @@ describe.skipIf(!REDIS)("redis queue: every caller is answered", () => {
       const e = await outcome;
       expect(e?.code).toBe("BUSY");
       expect(e?.userMessage).toBe("Mimic's job queue restarted and lost your request. Please send it again.");
+      // Its own reason: "queue_full" would send the owner adding workers.
+      expect(await metrics.registry.metrics()).toMatch(/^mimic_refusals_total\{reason="queue_lost"\} 1$/m);
     } finally {
       await q.close({ drainMs: 0 });
       await redis.quit();
