@@ -39,6 +39,7 @@ export const SLOW = [
   "test/pipeline/animate/playground-animated.test.ts",
   "test/bots/playground-ui.test.ts",
   "test/queue/redis-outage.test.ts",
+  "test/templates/backup.test.ts",
 ];
 
 export default defineConfig({

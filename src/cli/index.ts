@@ -37,6 +37,10 @@ export const COMMANDS: Record<string, { description: string; load: () => Promise
     description: "Who made this picture? Looks a file (or its SHA-256) up in the audit trail of every server",
     load: () => import("./commands/audit.ts"),
   },
+  store: {
+    description: "Back up the store (faces, settings, usage, bans, audit trail) to a file, or restore one",
+    load: () => import("./commands/store.ts"),
+  },
   inspect: {
     description: "Show the AI-edit marks (XMP DigitalSourceType, tool, comments) a file carries, and its SHA-256",
     load: () => import("./commands/inspect.ts"),

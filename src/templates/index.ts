@@ -32,6 +32,10 @@
  *   assessEnrolment(analysis, rules?) → verdict          pure: which face, usable or what to fix
  *   prepareEnrolment(photoBytes, opts?) → {template, warnings, otherFaces}   heavy, no DB (worker-safe)
  *   enrolFace(store.templates, owner, name, photoBytes, opts?)   both + save
+ *
+ * Backup (backup.ts; the store needs no openStore for these):
+ *   backupStore(file, {url?, force?}) → {file, source, schema, tables}   a consistent snapshot as a standalone SQLite file
+ *   restoreStore(file, {url?, replace?}) → {target, tables, …}          into an empty store (or --replace), ids kept
  */
 export { openStore } from "./store.ts";
 export type { Store, StoreOptions } from "./store.ts";
@@ -48,3 +52,5 @@ export { resolveDatabaseTarget, describeTarget } from "./db/url.ts";
 export type { DatabaseTarget } from "./db/url.ts";
 export { migrate, loadMigrations } from "./db/migrate.ts";
 export { float32ToBytes, bytesToFloat32, utcDay } from "./codec.ts";
+export { backupStore, restoreStore, BACKUP_TABLES } from "./backup.ts";
+export type { BackupResult, BackupTable, BackupTargetOptions, RestoreResult, TableCounts } from "./backup.ts";

@@ -1,4 +1,5 @@
 import { loadConfig } from "../config.ts";
+import { dirname } from "node:path";
 import { makeDir } from "../make-dir.ts";
 import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
@@ -40,15 +41,13 @@ export interface Store {
 }
 
 /**
- * Opens the store and brings its schema up to date (committed migrations, applied in order).
- * `url`: DATABASE_URL (`file:…` SQLite, `postgresql://…[?schema=s]`); default: the configured one, else
- * `file:<DATA_DIR>/mimic.db`. Unset options come from the validated configuration.
+ * The store DATABASE_URL names (default: the configured one, else the embedded file in DATA_DIR), an SQLite
+ * file's folder created: migrations create the file, not its folder.
  */
-export async function openStore(url?: string, opts: StoreOptions = {}): Promise<Store> {
+export function configuredTarget(url?: string, dataDir?: string): DatabaseTarget {
   const cfg = loadConfig();
-  const target = resolveDatabaseTarget(url ?? cfg.DATABASE_URL, opts.dataDir ?? cfg.DATA_DIR);
+  const target = resolveDatabaseTarget(url ?? cfg.DATABASE_URL, dataDir ?? cfg.DATA_DIR);
   if (target.dialect === "sqlite") {
-    const { dirname } = await import("node:path");
     try {
       makeDir(dirname(target.path));
     } catch (cause) {
@@ -56,6 +55,17 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
       throw new MimicError("CONFIG", `Cannot create the data folder ${dirname(target.path)} (${code || String(cause)}): set DATA_DIR (or DATABASE_URL) to a folder Mimic may write to.`, { cause });
     }
   }
+  return target;
+}
+
+/**
+ * Opens the store and brings its schema up to date (committed migrations, applied in order).
+ * `url`: DATABASE_URL (`file:…` SQLite, `postgresql://…[?schema=s]`); default: the configured one, else
+ * `file:<DATA_DIR>/mimic.db`. Unset options come from the validated configuration.
+ */
+export async function openStore(url?: string, opts: StoreOptions = {}): Promise<Store> {
+  const cfg = loadConfig();
+  const target = configuredTarget(url, opts.dataDir);
   const applied = await migrate(target);
   if (applied.length) logger.info({ store: describeTarget(target), applied }, "store migrated");
   const db: Db = createPrismaClient(target, { poolSize: opts.poolSize });

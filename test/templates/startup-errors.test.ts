@@ -108,7 +108,7 @@ describe("SQLite at start-up", () => {
     const e = await rejection(openStore(`file:${path}`));
     expect(e.code).toBe("CONFIG");
     expect(e.userMessage).toBe(
-      `The database ${path} is damaged (SQLite reads it as malformed). Stop Mimic and restore the file from a backup; moving it out of the way starts an empty database, without the faces saved in it.`,
+      `The database ${path} is damaged (SQLite reads it as malformed). Stop Mimic and restore your latest backup with mimic store restore <file> --replace; moving the file out of the way starts an empty database, without the faces saved in it.`,
     );
   });
 

@@ -53,7 +53,7 @@ export function sqliteStartupError(e: unknown, path: string): unknown {
   }
   if (code.startsWith("SQLITE_CORRUPT")) {
     return config(
-      `The database ${path} is damaged (SQLite reads it as malformed). Stop Mimic and restore the file from a backup; moving it out of the way starts an empty database, without the faces saved in it.`,
+      `The database ${path} is damaged (SQLite reads it as malformed). Stop Mimic and restore your latest backup with mimic store restore <file> --replace; moving the file out of the way starts an empty database, without the faces saved in it.`,
     );
   }
   if (code.startsWith("SQLITE_NOTADB")) {

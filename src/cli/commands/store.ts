@@ -1,0 +1,45 @@
+import type { Command } from "commander";
+import { backupStore, BACKUP_TABLES, restoreStore, type TableCounts } from "../../templates/index.ts";
+
+/**
+ * `mimic store backup|restore`: the whole configured store (DATABASE_URL, default the embedded SQLite file)
+ * to and from one portable file, a standalone SQLite store. Moving to PostgreSQL is a backup with the default
+ * store and a restore with DATABASE_URL=postgresql://….
+ */
+export function register(program: Command): void {
+  const store = program.command("store").description("Back up the store (faces, settings, usage, bans, audit trail) to a file, or restore one");
+
+  store
+    .command("backup")
+    .description("Write a consistent snapshot of the configured store to a new SQLite file (safe while the bot runs)")
+    .argument("<file>", "the backup file to write")
+    .option("--force", "overwrite the file if it exists")
+    .option("--json", "print machine-readable JSON")
+    .action(async (file: string, o: { force?: boolean; json?: boolean }) => {
+      const r = await backupStore(file, { force: o.force === true });
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(`backed up ${r.source} to ${r.file} (schema ${r.schema}):\n${table(r.tables)}\n`);
+    });
+
+  store
+    .command("restore")
+    .description("Load a backup into the configured store (it must be empty unless --replace)")
+    .argument("<file>", "a file written by mimic store backup")
+    .option("--replace", "replace everything the store holds with the backup, in one transaction")
+    .option("--json", "print machine-readable JSON")
+    .action(async (file: string, o: { replace?: boolean; json?: boolean }) => {
+      const r = await restoreStore(file, { replace: o.replace === true });
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(`restored ${r.file} into ${r.target}${r.replaced ? " (replacing what it held)" : ""}:\n${table(r.tables)}\n`);
+    });
+}
+
+function table(counts: TableCounts): string {
+  return BACKUP_TABLES.map((t) => `  ${t.padEnd(16)} ${counts[t]}`).join("\n");
+}

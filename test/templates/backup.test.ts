@@ -1,0 +1,358 @@
+/**
+ * `mimic store backup|restore` end to end: the real CLI binary against real stores (the embedded SQLite file
+ * and, with TEST_DATABASE_URL, PostgreSQL), faces saved through `mimic face add`. SLOW: it spawns the CLI.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openStore } from "../../src/templates/index.ts";
+import { createTestDb, dialects, PG_URL, STORE_TABLES, type TestDb } from "./helpers.ts";
+
+const root = join(import.meta.dirname, "..", "..");
+const work = mkdtempSync(join(tmpdir(), "mimic-backup-"));
+const grace = join(root, "test", "fixtures", "faces", "grace_hopper_512x512.jpg");
+const laughPhoto = join(root, "test", "fixtures", "faces", "franck_04117.jpg");
+
+/** A store as the CLI sees it: DATA_DIR (the embedded default) or DATABASE_URL. */
+type StoreEnv = { DATA_DIR?: string; DATABASE_URL?: string };
+
+function mimic(store: StoreEnv, ...args: string[]) {
+  const r = spawnSync(process.execPath, [join(root, "bin", "mimic.mjs"), ...args], {
+    cwd: work,
+    encoding: "utf8",
+    env: { ...process.env, DATABASE_URL: "", DATA_DIR: join(work, "unused"), LOG_LEVEL: "silent", ...store },
+    timeout: 120_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function ok(r: { code: number | null; out: string; err: string }) {
+  expect(r.code, r.err).toBe(0);
+  return r;
+}
+
+const urlOf = (s: StoreEnv) => s.DATABASE_URL || `file:${join(s.DATA_DIR!, "mimic.db")}`;
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+const OWNERS = [
+  { platform: "playground", userId: "local" },
+  { platform: "telegram", userId: "42" },
+  { platform: "discord", userId: "99" },
+];
+const SERVER = { platform: "discord", serverId: "g1", isAdmin: true };
+const OUTPUT_SHA = "b".repeat(64);
+
+/** Moderation and audit rows, through the store's own API (every table gets rows). */
+async function seed(url: string): Promise<void> {
+  const s = await openStore(url);
+  try {
+    await s.moderation.updateRules(SERVER, { cooldownSeconds: 7, visibleMark: true, nsfwThreshold: 0.25, disabledCommands: ["morph"] });
+    await s.moderation.ban(SERVER, "666", "spam");
+    const use = await s.moderation.admit({ platform: "discord", userId: "42", serverId: "g1", channelId: "c1" }, "meme");
+    await s.audit.record({ platform: "discord", userId: "42", serverId: "g1", channelId: "c1", kind: "meme", templateId: "1", inputSha256: "a".repeat(64), outputSha256: OUTPUT_SHA, useId: use.id });
+  } finally {
+    await s.close();
+  }
+}
+
+/** What a store serves, read through the store (the same shape from either dialect): faces with their bytes, rules, bans, usage, audit. */
+async function contents(url: string) {
+  const s = await openStore(url);
+  try {
+    const faces = [];
+    for (const o of OWNERS) {
+      for (const t of await s.templates.list(o)) {
+        const f = await s.templates.get(o, t.name);
+        faces.push({ owner: `${o.platform}:${o.userId}`, id: t.id, name: t.name, isDefault: t.isDefault, createdAt: t.createdAt.toISOString(), cropSize: f.cropSize, crop: sha(f.cropPng), landmarks: sha(bytesOf(f.landmarks)), embedding: sha(bytesOf(f.embedding)), analysis: f.analysis });
+      }
+    }
+    return {
+      faces,
+      rules: await s.moderation.rules("discord", "g1"),
+      bans: (await s.moderation.bans(SERVER)).map((b) => ({ ...b, since: b.since.toISOString() })),
+      // (not the cooldown left: that is a matter of the clock)
+      usage: await s.moderation.userUsage({ platform: "discord", userId: "42", serverId: "g1", channelId: "c1" }).then((u) => ({ usedToday: u.usedToday, dailyQuota: u.dailyQuota })),
+      audit: (await s.audit.lookup(OUTPUT_SHA)).map((r) => ({ ...r, at: r.at.toISOString() })),
+    };
+  } finally {
+    await s.close();
+  }
+}
+
+/** The raw crop bytes of every template, by id (no store code in between). */
+async function rawCrops(db: { query: TestDb["query"] }): Promise<Record<string, string>> {
+  const rows = await db.query<{ id: number; crop_png: Uint8Array }>("SELECT id, crop_png FROM templates ORDER BY id");
+  return Object.fromEntries(rows.map((r) => [String(r.id), sha(r.crop_png)]));
+}
+
+function sqliteQuery(path: string): TestDb["query"] {
+  return async <T,>(sql: string) => {
+    const c = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      return c.prepare(sql).all() as T[];
+    } finally {
+      c.close();
+    }
+  };
+}
+
+/** A fresh, empty target of each dialect. */
+async function freshTarget(dialect: "sqlite" | "postgres", tag: string): Promise<{ env: StoreEnv; db: { query: TestDb["query"] }; drop(): Promise<void> }> {
+  if (dialect === "sqlite") {
+    const dir = mkdtempSync(join(work, `${tag}-`));
+    return { env: { DATA_DIR: dir }, db: { query: (sql) => sqliteQuery(join(dir, "mimic.db"))(sql) }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const t = await createTestDb("postgres", tag);
+  return { env: { DATABASE_URL: t.url }, db: t, drop: () => t.drop() };
+}
+
+const partials = () => readdirSync(work).filter((f) => f.includes(".partial-"));
+
+// The source: the embedded default store in DATA_DIR, faces saved by the CLI, one user forgotten (so the
+// largest user id ever handed out is above every id left), and a row in every other table.
+const source: StoreEnv = { DATA_DIR: join(work, "source") };
+const backupFile = join(work, "backup.db");
+let before: Awaited<ReturnType<typeof contents>>;
+let forgottenUserId: number;
+let maxTemplateId: number;
+
+describe("mimic store backup / restore (CLI)", () => {
+  beforeAll(async () => {
+    ok(mimic(source, "face", "add", grace, "--name", "me"));
+    ok(mimic(source, "face", "add", laughPhoto, "--name", "laugh", "--user", "42", "--platform", "telegram"));
+    ok(mimic(source, "face", "add", grace, "--name", "gone", "--user", "7", "--platform", "discord"));
+    const db = sqliteQuery(join(source.DATA_DIR!, "mimic.db"));
+    forgottenUserId = (await db<{ id: number }>("SELECT id FROM users WHERE platform_user_id = '7'"))[0]!.id;
+    ok(mimic(source, "face", "forget", "--yes", "--user", "7", "--platform", "discord"));
+    ok(mimic(source, "face", "add", grace, "--name", "second", "--default"));
+    await seed(urlOf(source));
+    maxTemplateId = (await db<{ id: number }>("SELECT MAX(id) AS id FROM templates"))[0]!.id;
+    expect(maxTemplateId).toBe(4); // the forgotten user's template (3) is gone: the last id is above the largest left
+    before = await contents(urlOf(source));
+    expect(before.faces.map((f) => f.name)).toEqual(["me", "second", "laugh"]);
+    expect(before.bans.length).toBe(1);
+    expect(before.audit.length).toBe(1);
+
+    const r = ok(mimic(source, "store", "backup", backupFile));
+    expect(r.out).toMatch(/^backed up sqlite .*mimic\.db to .*backup\.db/);
+    expect(r.out).toMatch(/users +2\n/);
+    expect(r.out).toMatch(/templates +3\n/);
+    for (const t of ["server_settings", "usage_events", "bans", "audit_events"]) expect(r.out).toMatch(new RegExp(`${t} +1\\n`));
+  }, 300_000);
+
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it("the backup is a standalone SQLite store with every table, the image bytes and the migrations record", async () => {
+    const b = new Database(backupFile, { readonly: true, fileMustExist: true });
+    try {
+      expect(b.pragma("journal_mode", { simple: true })).toBe("delete");
+      for (const t of STORE_TABLES) expect((b.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n, t).toBeGreaterThan(0);
+      const migrations = (b.prepare("SELECT name FROM _mimic_migrations ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+      expect(migrations).toEqual(readdirSync(join(root, "prisma", "migrations", "sqlite")).filter((d) => /^\d{4}_/.test(d)).sort());
+    } finally {
+      b.close();
+    }
+    expect(await rawCrops({ query: sqliteQuery(backupFile) })).toEqual(await rawCrops({ query: sqliteQuery(join(source.DATA_DIR!, "mimic.db")) }));
+    // It opens as a normal Mimic store (on a copy: opening a store writes to it).
+    const copy = join(work, "opened-copy.db");
+    copyFileSync(backupFile, copy);
+    expect(ok(mimic({ DATABASE_URL: `file:${copy}` }, "face", "list")).out).toMatch(/^ {2}me +\S+\n\* second +\S+\n$/);
+    expect(partials()).toEqual([]);
+  });
+
+  for (const { dialect, skip } of dialects) {
+    it.skipIf(skip)(`restores into a fresh ${dialect} store: the same faces, bytes and rows, and new ids above the old ones`, async () => {
+      const target = await freshTarget(dialect, "restore");
+      try {
+        const r = ok(mimic(target.env, "store", "restore", backupFile));
+        expect(r.out).toMatch(new RegExp(`^restored .*backup\\.db into ${dialect === "sqlite" ? "sqlite" : "postgres"} `));
+        expect(r.out).toMatch(/templates +3\n/);
+        expect(await contents(urlOf(target.env))).toEqual(before);
+        expect(await rawCrops(target.db)).toEqual(await rawCrops({ query: sqliteQuery(backupFile) }));
+        expect(ok(mimic(target.env, "face", "list")).out).toMatch(/^ {2}me +\S+\n\* second +\S+\n$/);
+
+        // New rows after the restore get ids past everything the source ever handed out.
+        ok(mimic(target.env, "face", "add", grace, "--name", "after", "--user", "99", "--platform", "discord"));
+        const [newFace] = JSON.parse(ok(mimic(target.env, "face", "list", "--json", "--user", "99", "--platform", "discord")).out) as Array<{ id: string }>;
+        expect(Number(newFace!.id)).toBeGreaterThan(maxTemplateId);
+        const [newUser] = await target.db.query<{ id: number }>("SELECT id FROM users WHERE platform_user_id = '99'");
+        expect(Number(newUser!.id)).toBeGreaterThan(forgottenUserId);
+        // and the old faces are still served as before
+        const after = await contents(urlOf(target.env));
+        expect(after.faces.filter((f) => f.owner !== "discord:99")).toEqual(before.faces);
+      } finally {
+        await target.drop();
+      }
+    });
+
+    it.skipIf(skip)(`refuses a non-empty ${dialect} store without --replace (changing nothing); --replace swaps everything`, async () => {
+      const target = await freshTarget(dialect, "nonempty");
+      try {
+        ok(mimic(target.env, "face", "add", laughPhoto, "--name", "mine"));
+        const held = await contents(urlOf(target.env));
+        const refused = mimic(target.env, "store", "restore", backupFile);
+        expect(refused.code).toBe(2);
+        expect(refused.err).toMatch(/^mimic: The store .* is not empty \(users: 1, templates: 1\), so nothing was restored\. .*--replace/);
+        expect(refused.err.trim().split("\n")).toHaveLength(1);
+        expect(await contents(urlOf(target.env))).toEqual(held);
+
+        const replaced = ok(mimic(target.env, "store", "restore", backupFile, "--replace", "--json"));
+        expect(JSON.parse(replaced.out)).toMatchObject({ replaced: true, tables: { users: 2, templates: 3, server_settings: 1, usage_events: 1, bans: 1, audit_events: 1 } });
+        expect(await contents(urlOf(target.env))).toEqual(before);
+        // The replaced store's own ids are not handed out again either.
+        ok(mimic(target.env, "face", "add", grace, "--name", "after", "--user", "99", "--platform", "discord"));
+        const [newUser] = await target.db.query<{ id: number }>("SELECT id FROM users WHERE platform_user_id = '99'");
+        expect(Number(newUser!.id)).toBeGreaterThan(forgottenUserId);
+      } finally {
+        await target.drop();
+      }
+    });
+
+    it.skipIf(skip)(`refuses a garbage file, a truncated backup, a foreign database and a newer schema with one line each, changing nothing (${dialect})`, async () => {
+      const target = await freshTarget(dialect, "bad");
+      try {
+        ok(mimic(target.env, "face", "add", laughPhoto, "--name", "mine"));
+        const held = await contents(urlOf(target.env));
+        const dir = mkdtempSync(join(work, "bad-files-"));
+        const garbage = join(dir, "garbage.db");
+        writeFileSync(garbage, Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) % 256)));
+        const truncated = join(dir, "truncated.db");
+        const whole = readFileSync(backupFile);
+        writeFileSync(truncated, whole.subarray(0, Math.floor(whole.length / 2)));
+        const foreign = join(dir, "foreign.db");
+        const f = new Database(foreign);
+        f.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT); INSERT INTO notes (text) VALUES ('hello')");
+        f.close();
+        const newer = join(dir, "newer.db");
+        copyFileSync(backupFile, newer);
+        const n = new Database(newer);
+        n.prepare("INSERT INTO _mimic_migrations (name, checksum, applied_at) VALUES ('9999_from_the_future', 'x', 'now')").run();
+        n.close();
+        const cases: Array<[string, RegExp]> = [
+          [garbage, /is not a Mimic backup \(it is not an SQLite file\), so nothing was restored\./],
+          [truncated, /is damaged \(it is cut short: \d+ of \d+ bytes\), so nothing was restored\./],
+          [foreign, /is not a Mimic backup \(it has no record of Mimic's migrations\)/],
+          [newer, /was made by a newer Mimic \(its schema has migration 9999_from_the_future.*Upgrade Mimic/],
+          [join(dir, "missing.db"), /Cannot read the backup .*no such file/],
+        ];
+        for (const [file, message] of cases) {
+          const before = existsSync(file) ? readFileSync(file) : null;
+          // --replace: only the file's check stands between it and the target
+          const r = mimic(target.env, "store", "restore", file, "--replace");
+          expect(r.code, file).toBe(2);
+          expect(r.err, file).toMatch(message);
+          expect(r.err.trim().split("\n"), r.err).toHaveLength(1);
+          expect(r.err).toMatch(/^mimic: /);
+          expect(existsSync(file) ? readFileSync(file) : null).toEqual(before);
+        }
+        expect(await contents(urlOf(target.env))).toEqual(held);
+      } finally {
+        await target.drop();
+      }
+    });
+  }
+
+  it("refuses to overwrite an existing file unless --force, leaving no partial file", () => {
+    const file = join(work, "existing.db");
+    writeFileSync(file, "keep me");
+    const r = mimic(source, "store", "backup", file);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^mimic: “.*existing\.db” already exists\. Choose another name, or add --force to overwrite it\.\n$/);
+    expect(readFileSync(file, "utf8")).toBe("keep me");
+    const forced = ok(mimic(source, "store", "backup", file, "--force", "--json"));
+    expect(JSON.parse(forced.out)).toMatchObject({ file, tables: { users: 2, templates: 3 } });
+    expect(readFileSync(file).subarray(0, 15).toString()).toBe("SQLite format 3");
+    expect(partials()).toEqual([]);
+  });
+
+  it.skipIf(!PG_URL)("backs up PostgreSQL into the same format, restored into SQLite with the same faces and ids", async () => {
+    const pg = await freshTarget("postgres", "pgsource");
+    const back = await freshTarget("sqlite", "pgback");
+    try {
+      ok(mimic(pg.env, "store", "restore", backupFile));
+      // ids handed out on PostgreSQL after the move: the next backup carries its sequence too
+      ok(mimic(pg.env, "face", "add", grace, "--name", "gone", "--user", "5", "--platform", "discord"));
+      const [gone] = await pg.db.query<{ id: number }>("SELECT id FROM users WHERE platform_user_id = '5'");
+      ok(mimic(pg.env, "face", "forget", "--yes", "--user", "5", "--platform", "discord"));
+      const fromPg = join(work, "from-postgres.db");
+      const r = ok(mimic(pg.env, "store", "backup", fromPg, "--json"));
+      expect(JSON.parse(r.out)).toMatchObject({ source: expect.stringMatching(/^postgres /), tables: { users: 2, templates: 3, server_settings: 1, usage_events: 1, bans: 1, audit_events: 1 } });
+      ok(mimic(back.env, "store", "restore", fromPg));
+      expect(await contents(urlOf(back.env))).toEqual(before);
+      ok(mimic(back.env, "face", "add", grace, "--name", "after", "--user", "99", "--platform", "discord"));
+      const [newUser] = await back.db.query<{ id: number }>("SELECT id FROM users WHERE platform_user_id = '99'");
+      expect(Number(newUser!.id)).toBeGreaterThan(Number(gone!.id));
+    } finally {
+      await Promise.all([pg.drop(), back.drop()]);
+    }
+  });
+
+  // Another process writes a usage row and an audit row in one transaction, over and over: a snapshot of one
+  // moment has as many of the one as of the other (a copy read table by table, or a torn file, would not).
+  const WRITER = `
+    const [dialect, where] = process.argv.slice(1);
+    const row = (i) => ["discord", "g1", "42", "meme", Date.now(), Math.floor(Date.now() / 86400000), i];
+    let i = 0;
+    const ready = () => { if (++i === 50) process.stdout.write("ready\\n"); };
+    if (dialect === "sqlite") {
+      const db = new (require("better-sqlite3"))(where, { timeout: 10000 });
+      const pair = db.transaction((n) => {
+        db.prepare("INSERT INTO usage_events (platform, server_id, platform_user_id, command, at_ms, day) VALUES (?, ?, ?, ?, ?, ?)").run(...row(n).slice(0, 6));
+        db.prepare("INSERT INTO audit_events (platform, server_id, channel_id, platform_user_id, kind, input_sha256, at_ms) VALUES ('discord', 'g1', 'c1', '42', 'meme', ?, ?)").run("a".repeat(64), Date.now());
+      });
+      const loop = () => { pair(i); ready(); setImmediate(loop); };
+      loop();
+    } else {
+      const { Client } = require("pg");
+      const [url, schema] = where.split("|");
+      const c = new Client({ connectionString: url, options: "-c search_path=" + schema });
+      c.connect().then(async () => {
+        for (;;) {
+          await c.query("BEGIN");
+          await c.query("INSERT INTO usage_events (platform, server_id, platform_user_id, command, at_ms, day) VALUES ($1, $2, $3, $4, $5, $6)", row(i).slice(0, 6));
+          await c.query("INSERT INTO audit_events (platform, server_id, channel_id, platform_user_id, kind, input_sha256, at_ms) VALUES ('discord', 'g1', 'c1', '42', 'meme', $1, $2)", ["a".repeat(64), Date.now()]);
+          await c.query("COMMIT");
+          ready();
+        }
+      });
+    }`;
+
+  for (const { dialect, skip } of dialects) {
+    it.skipIf(skip)(`a backup taken while another process writes is one moment's snapshot (${dialect})`, async () => {
+      const target = await freshTarget(dialect, "live");
+      const url = urlOf(target.env);
+      await (await openStore(url)).close(); // creates the tables
+      const where = dialect === "sqlite" ? join(target.env.DATA_DIR!, "mimic.db") : `${PG_URL}|${new URL(url).searchParams.get("schema")}`;
+      const writer = spawn(process.execPath, ["-e", WRITER, dialect, where], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          writer.stdout.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
+          writer.on("exit", (code) => reject(new Error(`writer exited (${code})`)));
+        });
+        const file = join(work, `live-${dialect}.db`);
+        const r = ok(mimic(target.env, "store", "backup", file, "--json"));
+        const { tables } = JSON.parse(r.out) as { tables: Record<string, number> };
+        expect(tables.usage_events).toBeGreaterThanOrEqual(50);
+        expect(tables.audit_events).toBe(tables.usage_events);
+        const b = new Database(file, { readonly: true });
+        try {
+          expect(b.pragma("quick_check", { simple: true })).toBe("ok");
+          const count = (t: string) => (b.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n;
+          expect(count("usage_events")).toBe(tables.usage_events);
+          expect(count("audit_events")).toBe(count("usage_events"));
+        } finally {
+          b.close();
+        }
+      } finally {
+        writer.kill();
+        await new Promise((resolve) => (writer.exitCode === null ? writer.once("exit", resolve) : resolve(null)));
+        await target.drop();
+      }
+    });
+  }
+});
