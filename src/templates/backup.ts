@@ -13,17 +13,18 @@
  * user ids never being reused, so each table's high-water mark (SQLite's sqlite_sequence, PostgreSQL's
  * sequence) travels too and the target's counters are moved past it.
  */
-import { closeSync, existsSync, fsyncSync, linkSync, mkdtempSync, openSync, readSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, fsyncSync, linkSync, mkdtempSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import Database from "better-sqlite3";
+import { loadConfig } from "../config.ts";
 import { MimicError } from "../errors.ts";
 import { Prisma } from "../generated/sqlite/client.ts";
 import { createPrismaClient, type Db } from "./db/client.ts";
 import { sqliteCode, sqliteStartupError } from "./db/errors.ts";
 import { gateFor } from "./db/gate.ts";
 import { loadMigrations, migrate } from "./db/migrate.ts";
-import { describeTarget, type DatabaseTarget } from "./db/url.ts";
+import { describeTarget, resolveDatabaseTarget, type DatabaseTarget } from "./db/url.ts";
 import { configuredTarget } from "./store.ts";
 
 /** Every table of the store, in an order that inserts satisfy (users before their templates). */
@@ -68,22 +69,95 @@ const LONG_TX = { maxWait: 60_000, timeout: 6 * 60 * 60 * 1000 };
 const quoted = (file: string) => `“${file}”`;
 
 /**
+ * Temporary files of the backup or restore in progress. An interrupted command (the store command's SIGINT and
+ * SIGTERM handlers) removes them with `removeTemporaryFiles` before it exits.
+ */
+const temporary = new Set<() => void>();
+
+export function removeTemporaryFiles(): void {
+  for (const remove of temporary) {
+    try {
+      remove();
+    } catch {
+      // best effort: the process is exiting
+    }
+  }
+  temporary.clear();
+}
+
+/** A path with its folder's links resolved (the file itself need not exist). */
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    try {
+      return join(realpathSync(dirname(path)), basename(path));
+    } catch {
+      return resolve(path);
+    }
+  }
+}
+
+/** Whether `out` names the store's own file or one of SQLite's files beside it (by real path, or the same inode). */
+function isStoreFile(out: string, storePath: string): boolean {
+  const target = realPath(out);
+  const outInfo = statSync(out, { throwIfNoEntry: false });
+  for (const suffix of ["", "-wal", "-shm", "-journal"]) {
+    const own = `${storePath}${suffix}`;
+    if (realPath(own) === target) return true;
+    const info = statSync(own, { throwIfNoEntry: false });
+    if (outInfo && info && outInfo.dev === info.dev && outInfo.ino === info.ino) return true;
+  }
+  return false;
+}
+
+/** The configured store, without creating its folder (a backup must not create the store it reads). */
+function sourceTarget(opts: BackupTargetOptions): DatabaseTarget {
+  const cfg = loadConfig();
+  return resolveDatabaseTarget(opts.url ?? cfg.DATABASE_URL, opts.dataDir ?? cfg.DATA_DIR);
+}
+
+/** Refuses a source that was never made (a mistyped DATA_DIR or DATABASE_URL): a backup of it would be empty. */
+async function requireStore(source: DatabaseTarget): Promise<void> {
+  const refuse = (where: string) =>
+    new MimicError("CONFIG", `There is no store at ${where}, so nothing was backed up: check DATA_DIR/DATABASE_URL.`);
+  if (source.dialect === "sqlite") {
+    if (!statSync(source.path, { throwIfNoEntry: false })?.isFile()) throw refuse(source.path);
+    return;
+  }
+  const db = createPrismaClient(source, { poolSize: 1 });
+  try {
+    const rows = await db.$queryRaw<Array<{ n: bigint | number }>>`SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ${source.schema} AND table_name = '_mimic_migrations'`;
+    if (Number(rows[0]?.n ?? 0) === 0) throw refuse(describeTarget(source));
+  } finally {
+    await db.$disconnect();
+  }
+}
+
+/**
  * Writes a consistent snapshot of the configured store to `file` (a new SQLite file), through a temporary
  * name in the same folder that is renamed at the end: a failed backup leaves no file under `file`.
  */
 export async function backupStore(file: string, opts: BackupTargetOptions & { force?: boolean } = {}): Promise<BackupResult> {
   const out = resolve(file);
+  const source = sourceTarget(opts);
+  // Even with --force: renaming over the live file would leave a running bot writing through the old -wal/-shm.
+  if (source.dialect === "sqlite" && isStoreFile(out, source.path)) {
+    throw new MimicError("CONFIG", `${quoted(file)} is one of the store's own files (${source.path}), so nothing was backed up. Name a backup file outside the store, e.g. ${join(dirname(out), "mimic-backup.db")}.`);
+  }
   const existing = statSync(out, { throwIfNoEntry: false });
   if (existing?.isDirectory()) throw new MimicError("BAD_INPUT", `${quoted(file)} is a folder. Name the backup file to write, e.g. ${join(file, "mimic-backup.db")}.`);
   if (existing && !opts.force) throw new MimicError("BAD_INPUT", `${quoted(file)} already exists. Choose another name, or add --force to overwrite it.`);
   if (!statSync(dirname(out), { throwIfNoEntry: false })?.isDirectory()) {
     throw new MimicError("BAD_INPUT", `Cannot write ${quoted(file)}: the folder ${dirname(out)} does not exist. Create it first, or name a file in an existing folder.`);
   }
-  const source = configuredTarget(opts.url, opts.dataDir);
+  await requireStore(source);
   // Brings the source up to date first, as every command that opens the store does (and refuses a newer one).
   await migrate(source);
   const tmp = join(dirname(out), `.${basename(out)}.partial-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   const tmpTarget: DatabaseTarget = { dialect: "sqlite", path: tmp, url: `file:${tmp}` };
+  const cleanup = () => removeDb(tmp);
+  temporary.add(cleanup);
   try {
     if (source.dialect === "sqlite") {
       await snapshotSqlite(source.path, tmp, file);
@@ -100,6 +174,8 @@ export async function backupStore(file: string, opts: BackupTargetOptions & { fo
   } catch (e) {
     removeDb(tmp);
     throw e;
+  } finally {
+    temporary.delete(cleanup);
   }
 }
 
@@ -208,7 +284,15 @@ function removeDb(path: string): void {
  */
 export async function restoreStore(file: string, opts: BackupTargetOptions & { replace?: boolean } = {}): Promise<RestoreResult> {
   const dest = configuredTarget(opts.url, opts.dataDir);
-  const work = mkdtempSync(join(tmpdir(), "mimic-restore-"));
+  let work: string;
+  try {
+    work = mkdtempSync(join(tmpdir(), "mimic-restore-"));
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? String(cause);
+    throw new MimicError("CONFIG", `Cannot make a temporary folder in ${tmpdir()} (${code}), so nothing was restored. Set TMPDIR to a folder that exists and that Mimic may write to, then try again.`, { cause });
+  }
+  const cleanup = () => rmSync(work, { recursive: true, force: true });
+  temporary.add(cleanup);
   try {
     const copy = join(work, "backup.db");
     const schema = checkBackup(file, copy);
@@ -233,15 +317,16 @@ export async function restoreStore(file: string, opts: BackupTargetOptions & { r
           if (nonEmpty.length) await wipe(tx);
           const copied = await copyAll(src, tx);
           await writeHighWater(tx, dest.dialect, highWater);
-          return copied;
+          return { copied, replaced: nonEmpty.length > 0 };
         }, LONG_TX),
       );
-      return { file: resolve(file), target: describeTarget(dest), schema: schema.at(-1) ?? "", tables, replaced: opts.replace === true };
+      return { file: resolve(file), target: describeTarget(dest), schema: schema.at(-1) ?? "", tables: tables.copied, replaced: tables.replaced };
     } finally {
       await Promise.all([src.$disconnect(), dst.$disconnect()]);
     }
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    cleanup();
+    temporary.delete(cleanup);
   }
 }
 

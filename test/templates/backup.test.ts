@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -289,6 +289,146 @@ describe("mimic store backup / restore (CLI)", () => {
       expect(Number(newUser!.id)).toBeGreaterThan(Number(gone!.id));
     } finally {
       await Promise.all([pg.drop(), back.drop()]);
+    }
+  });
+
+  it("refuses, even with --force, to back up over the store's own file or a file beside it (by any path), changing nothing", () => {
+    const live = join(source.DATA_DIR!, "mimic.db");
+    const { ino, size } = statSync(live);
+    const link = join(work, "source-link");
+    symlinkSync(source.DATA_DIR!, link);
+    for (const target of [live, `${live}-wal`, `${live}-shm`, join(link, "mimic.db")]) {
+      const r = mimic(source, "store", "backup", target, "--force");
+      expect(r.code, target).toBe(2);
+      expect(r.err, target).toMatch(/^mimic: “.*” is one of the store's own files \(.*mimic\.db\), so nothing was backed up\. Name a backup file outside the store/);
+      expect(r.err.trim().split("\n")).toHaveLength(1);
+    }
+    expect(statSync(live)).toMatchObject({ ino, size });
+    expect(ok(mimic(source, "face", "list")).out).toMatch(/^ {2}me +\S+\n\* second +\S+\n$/);
+    expect(readdirSync(source.DATA_DIR!).filter((f) => f.includes(".partial-"))).toEqual([]);
+  });
+
+  it("refuses to back up a store that does not exist (a mistyped DATA_DIR or DATABASE_URL), creating nothing", async () => {
+    const missingDir = join(work, "no-such-data-dir");
+    const missingFile = join(work, "no-such-store.db");
+    const cases: Array<[StoreEnv, string]> = [
+      [{ DATA_DIR: missingDir }, join(missingDir, "mimic.db")],
+      [{ DATABASE_URL: `file:${missingFile}` }, missingFile],
+    ];
+    for (const [env, where] of cases) {
+      const file = join(work, "typo-backup.db");
+      const r = mimic(env, "store", "backup", file);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toBe(`mimic: There is no store at ${where}, so nothing was backed up: check DATA_DIR/DATABASE_URL.\n`);
+      expect(existsSync(file)).toBe(false);
+    }
+    expect(existsSync(missingDir)).toBe(false);
+    expect(existsSync(missingFile)).toBe(false);
+    expect(partials()).toEqual([]);
+    if (!PG_URL) return;
+    // A PostgreSQL schema that was never migrated: nothing is created in it either.
+    const pgEmpty = await freshTarget("postgres", "pgempty");
+    try {
+      const file = join(work, "empty-pg-backup.db");
+      const r = mimic(pgEmpty.env, "store", "backup", file);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(/^mimic: There is no store at postgres .*, so nothing was backed up: check DATA_DIR\/DATABASE_URL\.\n$/);
+      expect(existsSync(file)).toBe(false);
+      const schema = new URL(pgEmpty.env.DATABASE_URL!).searchParams.get("schema");
+      expect(await pgEmpty.db.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = '${schema}'`)).toEqual([]);
+    } finally {
+      await pgEmpty.drop();
+    }
+  });
+
+  it("a missing TMPDIR stops a restore with one line naming TMPDIR", async () => {
+    const target = await freshTarget("sqlite", "tmpdir");
+    try {
+      const r = mimic({ ...target.env, TMPDIR: join(work, "no-such-tmp") } as StoreEnv, "store", "restore", backupFile);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(/^mimic: Cannot make a temporary folder in .*no-such-tmp \(ENOENT\), so nothing was restored\. Set TMPDIR to a folder/);
+      expect(r.err.trim().split("\n")).toHaveLength(1);
+      expect(existsSync(join(target.env.DATA_DIR!, "mimic.db"))).toBe(false);
+    } finally {
+      await target.drop();
+    }
+  });
+
+  it("--replace into an empty store does not say it replaced anything", async () => {
+    const target = await freshTarget("sqlite", "replace-empty");
+    try {
+      const r = ok(mimic(target.env, "store", "restore", backupFile, "--replace", "--json"));
+      expect(JSON.parse(r.out)).toMatchObject({ replaced: false, tables: { users: 2, templates: 3 } });
+      const again = ok(mimic(target.env, "store", "restore", backupFile, "--replace"));
+      expect(again.out).toMatch(/^restored .* \(replacing what it held\):\n/);
+    } finally {
+      await target.drop();
+    }
+  });
+
+  /** Spawns the CLI, waits until `ready()` holds (a temporary file exists), then sends `signal`; resolves with the exit code. */
+  async function interrupt(env: Record<string, string>, args: string[], ready: () => boolean, signal: NodeJS.Signals) {
+    const child = spawn(process.execPath, [join(root, "bin", "mimic.mjs"), ...args], {
+      cwd: work,
+      env: { ...process.env, DATABASE_URL: "", DATA_DIR: join(work, "unused"), LOG_LEVEL: "silent", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    let gone = false;
+    void exited.then(() => (gone = true));
+    while (!ready() && !gone) await new Promise((r) => setTimeout(r, 20));
+    expect(gone, `exited before it was interrupted: ${err}`).toBe(false);
+    child.kill(signal);
+    return { code: await exited, err: () => err };
+  }
+
+  /** Holds an ACCESS EXCLUSIVE lock on a table of a PostgreSQL store: a command reading it waits until release(). */
+  async function lockTable(url: string, table: string) {
+    const pg = (await import("pg")).default;
+    const c = new pg.Client({ connectionString: PG_URL, options: `-c search_path="${new URL(url).searchParams.get("schema")}"` });
+    await c.connect();
+    await c.query("BEGIN");
+    await c.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+    return async () => {
+      await c.query("ROLLBACK");
+      await c.end();
+    };
+  }
+
+  it.skipIf(!PG_URL)("Ctrl-C during a restore removes its private copy and restores nothing; a stop signal during a backup removes the partial file", async () => {
+    const target = await freshTarget("postgres", "interrupt");
+    const tmp = mkdtempSync(join(work, "tmpdir-"));
+    try {
+      ok(mimic(target.env, "face", "add", laughPhoto, "--name", "mine"));
+      const held = await contents(urlOf(target.env));
+      // The restore waits on the lock inside its transaction, its private copy of the backup made.
+      let release = await lockTable(target.env.DATABASE_URL!, "users");
+      try {
+        const r = await interrupt({ ...target.env, TMPDIR: tmp } as Record<string, string>, ["store", "restore", backupFile, "--replace"], () => readdirSync(tmp).some((f) => existsSync(join(tmp, f, "backup.db"))), "SIGINT");
+        expect(r.code, r.err()).toBe(130);
+        expect(r.err()).toMatch(/^mimic: Stopped \(SIGINT\), so nothing was restored/);
+        expect(readdirSync(tmp)).toEqual([]);
+      } finally {
+        await release();
+      }
+      expect(await contents(urlOf(target.env))).toEqual(held);
+
+      // A backup of the store waits on the lock while reading, its partial file written.
+      release = await lockTable(target.env.DATABASE_URL!, "templates");
+      try {
+        const file = join(work, "interrupted-backup.db");
+        const r = await interrupt(target.env as Record<string, string>, ["store", "backup", file], () => partials().length > 0, "SIGTERM");
+        expect(r.code, r.err()).toBe(143);
+        expect(r.err()).toMatch(/^mimic: Stopped \(SIGTERM\), so no backup was written/);
+        expect(partials()).toEqual([]);
+        expect(existsSync(file)).toBe(false);
+      } finally {
+        await release();
+      }
+    } finally {
+      await target.drop();
     }
   });
 

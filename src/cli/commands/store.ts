@@ -1,5 +1,20 @@
 import type { Command } from "commander";
+import { removeTemporaryFiles } from "../../templates/backup.ts";
 import { backupStore, BACKUP_TABLES, restoreStore, type TableCounts } from "../../templates/index.ts";
+
+/**
+ * Ctrl-C or a stop signal: removes the temporary files (the partial backup, the restore's private copy) and
+ * exits at once. A restore's one transaction is not committed: exiting closes its connection, which rolls it back.
+ */
+function onInterrupt(what: string): void {
+  const stop = (signal: NodeJS.Signals, code: number) => {
+    removeTemporaryFiles();
+    process.stderr.write(`mimic: Stopped (${signal}), so ${what}; its temporary files were removed.\n`);
+    process.exit(code);
+  };
+  process.once("SIGINT", () => stop("SIGINT", 130));
+  process.once("SIGTERM", () => stop("SIGTERM", 143));
+}
 
 /**
  * `mimic store backup|restore`: the whole configured store (DATABASE_URL, default the embedded SQLite file)
@@ -16,6 +31,7 @@ export function register(program: Command): void {
     .option("--force", "overwrite the file if it exists")
     .option("--json", "print machine-readable JSON")
     .action(async (file: string, o: { force?: boolean; json?: boolean }) => {
+      onInterrupt("no backup was written");
       const r = await backupStore(file, { force: o.force === true });
       if (o.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
@@ -31,6 +47,7 @@ export function register(program: Command): void {
     .option("--replace", "replace everything the store holds with the backup, in one transaction")
     .option("--json", "print machine-readable JSON")
     .action(async (file: string, o: { replace?: boolean; json?: boolean }) => {
+      onInterrupt("nothing was restored");
       const r = await restoreStore(file, { replace: o.replace === true });
       if (o.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
