@@ -17,15 +17,14 @@ import { closeSync, fsyncSync, linkSync, mkdtempSync, openSync, readSync, realpa
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import Database from "better-sqlite3";
-import { loadConfig } from "../config.ts";
 import { MimicError } from "../errors.ts";
 import { Prisma } from "../generated/sqlite/client.ts";
 import { createPrismaClient, type Db } from "./db/client.ts";
 import { sqliteCode, sqliteStartupError } from "./db/errors.ts";
 import { gateFor } from "./db/gate.ts";
 import { loadMigrations, migrate } from "./db/migrate.ts";
-import { describeTarget, resolveDatabaseTarget, type DatabaseTarget } from "./db/url.ts";
-import { configuredTarget } from "./store.ts";
+import { describeTarget, type DatabaseTarget } from "./db/url.ts";
+import { configuredTarget, storeTarget } from "./store.ts";
 
 /** Every table of the store, in an order that inserts satisfy (users before their templates). */
 export const BACKUP_TABLES = ["users", "templates", "server_settings", "usage_events", "bans", "audit_events"] as const;
@@ -111,12 +110,6 @@ function isStoreFile(out: string, storePath: string): boolean {
   return false;
 }
 
-/** The configured store, without creating its folder (a backup must not create the store it reads). */
-function sourceTarget(opts: BackupTargetOptions): DatabaseTarget {
-  const cfg = loadConfig();
-  return resolveDatabaseTarget(opts.url ?? cfg.DATABASE_URL, opts.dataDir ?? cfg.DATA_DIR);
-}
-
 /** Refuses a source that was never made (a mistyped DATA_DIR or DATABASE_URL): a backup of it would be empty. */
 async function requireStore(source: DatabaseTarget): Promise<void> {
   const refuse = (where: string) =>
@@ -140,7 +133,8 @@ async function requireStore(source: DatabaseTarget): Promise<void> {
  */
 export async function backupStore(file: string, opts: BackupTargetOptions & { force?: boolean } = {}): Promise<BackupResult> {
   const out = resolve(file);
-  const source = sourceTarget(opts);
+  // Not configuredTarget: a backup must not create the store it reads.
+  const source = storeTarget(opts.url, opts.dataDir);
   // Even with --force: renaming over the live file would leave a running bot writing through the old -wal/-shm.
   if (source.dialect === "sqlite" && isStoreFile(out, source.path)) {
     throw new MimicError("CONFIG", `${quoted(file)} is one of the store's own files (${source.path}), so nothing was backed up. Name a backup file outside the store, e.g. ${join(dirname(out), "mimic-backup.db")}.`);

@@ -40,13 +40,15 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/**
- * The store DATABASE_URL names (default: the configured one, else the embedded file in DATA_DIR), an SQLite
- * file's folder created: migrations create the file, not its folder.
- */
-export function configuredTarget(url?: string, dataDir?: string): DatabaseTarget {
+/** The store DATABASE_URL names: the given or configured one, else the embedded file in DATA_DIR. */
+export function storeTarget(url?: string, dataDir?: string): DatabaseTarget {
   const cfg = loadConfig();
-  const target = resolveDatabaseTarget(url ?? cfg.DATABASE_URL, dataDir ?? cfg.DATA_DIR);
+  return resolveDatabaseTarget(url ?? cfg.DATABASE_URL, dataDir ?? cfg.DATA_DIR);
+}
+
+/** storeTarget, an SQLite file's folder created: migrations create the file, not its folder. */
+export function configuredTarget(url?: string, dataDir?: string): DatabaseTarget {
+  const target = storeTarget(url, dataDir);
   if (target.dialect === "sqlite") {
     try {
       makeDir(dirname(target.path));
