@@ -31,6 +31,7 @@ export const SLOW = [
   "test/templates/safety.test.ts",
   "test/bots/playground.test.ts",
   "test/templates/lock-wait.test.ts",
+  "test/templates/restore-in-use.test.ts",
   "test/bots/playground-shutdown.test.ts",
   "test/bots/bot-shutdown.test.ts",
   "test/cli/start-tokens.test.ts",

@@ -48,6 +48,7 @@ export const REPLY_GRACE_MS = 5_000;
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const store = await openStore(config.DATABASE_URL, {
     dataDir: config.DATA_DIR,
+    markInUse: true,
     maxTemplatesPerUser: config.MAX_TEMPLATES_PER_USER,
     defaults: {
       dailyQuotaPerUser: config.DAILY_QUOTA_PER_USER,

@@ -295,7 +295,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         );
       }
       if (r.kind === "enrol" || !audit) return;
-      const recorded = await audit.record({
+      const outcome = await audit.record({
         platform: ctx.platform,
         userId: ctx.userId,
         serverId: ctx.serverId,
@@ -307,7 +307,10 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         useId: admission.id,
       });
       // Forget-me said "Mimic keeps nothing else about you": a picture of that face finished afterwards is not sent either.
-      if (!recorded) throw new MimicError("CANCELLED", "You asked Mimic to forget you while this was being made, so it was thrown away.");
+      if (outcome === "forgotten") throw new MimicError("CANCELLED", "You asked Mimic to forget you while this was being made, so it was thrown away.");
+      if (outcome === "gone") {
+        throw new MimicError("CANCELLED", "Mimic's store was replaced while this was being made (a backup was restored), so it was not sent. Please try again.");
+      }
     };
     const { result, refund } = await runJob(ctx, kind, job, accept);
     if (result.kind === "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "enrol result for a render job" });

@@ -156,8 +156,11 @@ export interface AuditEntry {
 }
 
 export interface AuditPort {
-  /** False when nothing was written: the use no longer stands (its user asked to be forgotten while the job ran). */
-  record(entry: AuditEntry): Promise<boolean>;
+  /**
+   * "recorded"; else nothing was written because the use no longer stands: "forgotten" (its user asked to be
+   * forgotten while the job ran) or "gone" (its record vanished: the store was restored from a backup).
+   */
+  record(entry: AuditEntry): Promise<"recorded" | "forgotten" | "gone">;
   /** Takes back the newest record of a picture the platform refused to take (never sent). */
   withdraw(entry: { platform: Platform; userId: string; outputSha256: string }): Promise<void>;
   /** Rows of one server whose input or output has this hash, newest first. */

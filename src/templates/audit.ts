@@ -31,6 +31,9 @@ export interface AuditEntry {
   useId?: string;
 }
 
+/** What became of a generation's row: written, or not because its use no longer stands (see AuditLog.record). */
+export type AuditOutcome = "recorded" | "forgotten" | "gone";
+
 export interface AuditRecord extends AuditEntry {
   at: Date;
 }
@@ -76,8 +79,12 @@ export class AuditLog {
     });
   }
 
-  /** Writes one generation's row; false, writing nothing, when the entry's use (useId) was forgotten or refunded. */
-  async record(e: AuditEntry): Promise<boolean> {
+  /**
+   * Writes one generation's row ("recorded"). Writes nothing when the entry's use (useId) no longer stands:
+   * "forgotten" when its user asked to be forgotten meanwhile, "gone" when its record vanished (given back, or
+   * the store was replaced by a restore).
+   */
+  async record(e: AuditEntry): Promise<AuditOutcome> {
     checkIdentity(e.platform, e.userId);
     for (const h of [e.inputSha256, e.outputSha256]) if (h !== null && !SHA256.test(h)) throw new Error(`audit: not a sha256: ${h}`);
     const now = this.now();
@@ -86,7 +93,10 @@ export class AuditLog {
         // Locks the use's row: a forget-me marking it (TemplateStore.forgetUser) waits for this row, or this sees its mark.
         if (e.useId !== undefined) {
           const standing = await tx.$executeRaw`UPDATE usage_events SET command = command WHERE id = ${Number(e.useId)} AND command NOT LIKE ${`${FORGOTTEN}%`}`;
-          if (standing === 0) return false;
+          if (standing === 0) {
+            const marked = await tx.$queryRaw<unknown[]>`SELECT id FROM usage_events WHERE id = ${Number(e.useId)}`;
+            return marked.length > 0 ? "forgotten" : "gone";
+          }
         }
         await tx.auditEvent.create({
         data: {
@@ -101,7 +111,7 @@ export class AuditLog {
           atMs: BigInt(now),
         },
         });
-        return true;
+        return "recorded" as const;
       }),
     );
     if (now - this.lastPrune >= PRUNE_EVERY_MS) await this.prune();

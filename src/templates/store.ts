@@ -7,6 +7,7 @@ import { createPrismaClient, type Db } from "./db/client.ts";
 import { openBlobReader } from "./db/blobs.ts";
 import { sqliteStartupError } from "./db/errors.ts";
 import { gateFor } from "./db/gate.ts";
+import { markStoreInUse } from "./db/in-use.ts";
 import { migrate } from "./db/migrate.ts";
 import { describeTarget, resolveDatabaseTarget, type DatabaseTarget } from "./db/url.ts";
 import { AuditLog } from "./audit.ts";
@@ -28,6 +29,8 @@ export interface StoreOptions {
   auditRetentionDays?: number;
   /** Clock in epoch ms (tests move time); default Date.now. */
   now?: () => number;
+  /** A running bot or playground: marks the store as in use while open, so a restore refuses to replace it. */
+  markInUse?: boolean;
 }
 
 export interface Store {
@@ -94,6 +97,7 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
     await Promise.all([blobs.close(), db.$disconnect()]).catch(() => undefined);
     throw target.dialect === "sqlite" ? sqliteStartupError(e, target.path) : e;
   }
+  const inUse = opts.markInUse ? await markStoreInUse(target) : undefined;
   let closed = false;
   return {
     dialect: target.dialect,
@@ -109,6 +113,7 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
         await blobs.close();
         await db.$disconnect();
       });
+      await inUse?.release();
     },
   };
 }

@@ -144,6 +144,21 @@ for (const { dialect, skip } of dialects) {
       expect(await db.query(`SELECT * FROM audit_events`)).toEqual([]);
     });
 
+    it("the store replaced while a picture is made (its use's record gone): not sent, and the user is not told they asked to be forgotten", async () => {
+      await save("me");
+      nextResult = async (r) => {
+        await db.query(`DELETE FROM usage_events`);
+        return r;
+      };
+      const made = await meme();
+      expect(made).toMatchObject({ errorCode: "CANCELLED", text: "Mimic's store was replaced while this was being made (a backup was restored), so it was not sent. Please try again." });
+      expect(made.file).toBeUndefined();
+      expect(await db.query(`SELECT * FROM audit_events`)).toEqual([]);
+      // The user and their face stand: the next one is made and recorded as ever.
+      expect((await meme()).file).toBeDefined();
+      expect(await db.query(`SELECT platform_user_id FROM audit_events`)).toEqual([{ platform_user_id: "101" }]);
+    });
+
     it("the database gone while a picture is made: nothing is sent, the user hears why, and the use is given back once it returns", async () => {
       await save("me");
       const outage = await databaseOutage(db);

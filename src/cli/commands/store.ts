@@ -1,6 +1,10 @@
 import type { Command } from "commander";
+import { MimicError } from "../../errors.ts";
 import { removeTemporaryFiles } from "../../templates/backup.ts";
+import { storeInUse } from "../../templates/db/in-use.ts";
+import { describeTarget } from "../../templates/db/url.ts";
 import { backupStore, BACKUP_TABLES, restoreStore, type TableCounts } from "../../templates/index.ts";
+import { storeTarget } from "../../templates/store.ts";
 
 /**
  * Ctrl-C or a stop signal: removes the temporary files (the partial backup, the restore's private copy) and
@@ -48,6 +52,7 @@ export function register(program: Command): void {
     .option("--json", "print machine-readable JSON")
     .action(async (file: string, o: { replace?: boolean; json?: boolean }) => {
       onInterrupt("nothing was restored");
+      await refuseWhileInUse();
       const r = await restoreStore(file, { replace: o.replace === true });
       if (o.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
@@ -55,6 +60,17 @@ export function register(program: Command): void {
       }
       process.stdout.write(`restored ${r.file} into ${r.target}${r.replaced ? " (replacing what it held)" : ""}:\n${table(r.tables)}\n`);
     });
+}
+
+/** A running bot would keep answering from what it read before, and its memes in flight would lose their records. */
+async function refuseWhileInUse(): Promise<void> {
+  const target = storeTarget();
+  if (await storeInUse(target)) {
+    throw new MimicError(
+      "BAD_INPUT",
+      `The store (${describeTarget(target)}) is in use by a running Mimic (the bot, the playground or another mimic command), so nothing was restored. Stop it first, then restore.`,
+    );
+  }
 }
 
 function table(counts: TableCounts): string {
