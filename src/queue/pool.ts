@@ -116,6 +116,22 @@ interface Waiter {
   take: (slot?: Slot) => void;
 }
 
+/**
+ * Job processes still running when this process exits (a second Ctrl+C, a fatal error) are killed with it: one
+ * busy in a long synchronous stage would not see its pipe close, and would run on as an orphan.
+ */
+const liveChildren = new Set<ChildProcess>();
+let killingOnExit = false;
+function killOnExit(child: ChildProcess): void {
+  if (!killingOnExit) process.on("exit", killLiveChildren);
+  killingOnExit = true;
+  liveChildren.add(child);
+  child.once("exit", () => liveChildren.delete(child));
+}
+function killLiveChildren(): void {
+  for (const c of liveChildren) c.kill("SIGKILL");
+}
+
 export class WorkerPool {
   private slots: Slot[] = [];
   private waiters: Waiter[] = [];
@@ -326,6 +342,7 @@ export class WorkerPool {
       execArgv: [],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
+    killOnExit(child);
     let loaded!: () => void, failed!: (e: unknown) => void;
     const slot: Slot = { child, ready: false, index, capabilities: new Set(), reserved: false, loaded: new Promise<void>((res, rej) => ((loaded = res), (failed = rej))) };
     // Nobody may be awaiting ready(): a failed load is reported through `restarting`, never unhandled.

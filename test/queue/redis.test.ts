@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -67,6 +67,29 @@ function spawnWorker(prefix: string, extra: string[] = [], env: Record<string, s
     });
     proc.on("exit", (code) => reject(new Error(`worker exited (${code}): ${out}`)));
   });
+}
+
+/** Direct children of a process, from /proc (its job processes, for a `mimic worker`). */
+function childPids(parent: number): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return Number(readFileSync(`/proc/${d}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[1]) === parent;
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    // A zombie (exited, not yet reaped) is not running.
+    return !/^\S+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
 }
 
 let n = 0;
@@ -163,6 +186,40 @@ describe.skipIf(!REDIS)("redis worker shutdown", () => {
       }
     } finally {
       quitter.proc.kill("SIGKILL");
+      await q.close({ drainMs: 0 });
+    }
+  });
+});
+
+describe.skipIf(!REDIS)("redis worker shutdown, told twice", () => {
+  test("a second SIGTERM (a second apart) stops a worker at once, without waiting out the drain of a long job", async () => {
+    const prefix = newPrefix();
+    // The drain would wait up to 10 minutes for the running job: only the second signal can end it in time.
+    const worker = await spawnWorker(prefix, ["--drain-ms", "600000"], { QUEUE_STALL_MS: "600000" });
+    const q = producer(prefix);
+    await q.ready();
+    try {
+      let markStarted!: () => void;
+      const started = new Promise<void>((res) => (markStarted = res));
+      const job = q.submit(memeJob("spin:600000"), { ...who(), onProgress: (e) => e.type === "started" && markStarted() });
+      job.catch(() => undefined);
+      await started;
+      // The job process, busy in a synchronous loop: it must not run on as an orphan.
+      const jobProcesses = childPids(worker.pid);
+      expect(jobProcesses.length).toBeGreaterThan(0);
+      let err = "";
+      worker.proc.stderr!.on("data", (d) => (err += d));
+      const exited = new Promise<number | null>((res) => worker.proc.once("exit", res));
+      worker.proc.kill("SIGTERM");
+      // Not the same stop: npm start passes one Ctrl+C on twice, within milliseconds.
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(worker.proc.exitCode).toBeNull();
+      worker.proc.kill("SIGTERM");
+      expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r("still running"), 30_000))])).toBe(143);
+      expect(err).toContain("mimic: SIGTERM again, so the worker stops now without waiting for the work in progress.");
+      await vi.waitFor(() => expect(jobProcesses.filter(isRunning)).toEqual([]), { timeout: 10_000, interval: 100 });
+    } finally {
+      worker.proc.kill("SIGKILL");
       await q.close({ drainMs: 0 });
     }
   });

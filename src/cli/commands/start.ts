@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { startApp } from "../../app.ts";
 import { loadConfig } from "../../config.ts";
-import { logger } from "../../logger.ts";
 import { wholeNumber } from "../args.ts";
+import { stopOnSignals } from "../stop-signals.ts";
 
 /**
  * `mimic start` (what `npm start` runs): the Discord and/or Telegram bot when DISCORD_TOKEN /
@@ -26,22 +26,8 @@ export function register(program: Command): void {
         lines.push(`No bot token set, so here is the local playground: open ${running.playground.url}`);
         lines.push("Set DISCORD_TOKEN and/or TELEGRAM_TOKEN to run the bots instead (see README).");
       }
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        logger.info({ signal }, "shutting down");
-        running.stop().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            logger.error({ err }, "shutdown failed");
-            process.exit(1);
-          },
-        );
-      };
       // Listening before the banner: a Ctrl+C the moment it shows stops cleanly too.
-      process.on("SIGINT", () => stop("SIGINT"));
-      process.on("SIGTERM", () => stop("SIGTERM"));
+      stopOnSignals("mimic", () => running.stop());
       process.stdout.write(`${lines.join("\n")}\nPress Ctrl+C to stop.\n`);
     });
 }

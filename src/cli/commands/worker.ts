@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import type { Command } from "commander";
 import { loadConfig } from "../../config.ts";
 import { MimicError } from "../../errors.ts";
-import { logger } from "../../logger.ts";
+import { stopOnSignals } from "../stop-signals.ts";
 import { checkGeneratorAtStartup, DEFAULT_HANDLERS, queueOptions } from "../../queue/index.ts";
 import { startRedisWorker } from "../../queue/redis.ts";
 import { wholeNumber } from "../args.ts";
@@ -43,20 +43,6 @@ export function register(program: Command): void {
         stallMs: config.QUEUE_STALL_MS,
       });
       process.stdout.write(`mimic worker ${handle.id} ready (${config.QUEUE_WORKERS} threads)\n`);
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        logger.info({ signal }, "worker shutting down");
-        handle.close({ drainMs }).then(
-          () => process.exit(0),
-          (err: unknown) => {
-            logger.error({ err }, "worker shutdown failed");
-            process.exit(1);
-          },
-        );
-      };
-      process.on("SIGTERM", () => stop("SIGTERM"));
-      process.on("SIGINT", () => stop("SIGINT"));
+      stopOnSignals("the worker", () => handle.close({ drainMs }));
     });
 }
