@@ -1,5 +1,5 @@
 import type { Box } from "../types.ts";
-import { LINE_GAP_PER_PX, REF_SIZE, measureTokens, renderBlock, type Ink, type RenderedBlock } from "./measure.ts";
+import { LINE_GAP_PER_PX, REF_SIZE, emojiBolden, emojiSize, joinEmoji, measureTokens, renderBlock, type Ink, type RenderedBlock } from "./measure.ts";
 import { drawnCaption, graphemeCount, prepareCaption, splitGraphemes, tokenize, type PreparedText, type Token } from "./text.ts";
 
 /**
@@ -93,10 +93,10 @@ export async function layoutCaption(text: PreparedText, box: Box, opts: FitOptio
   for (const t of tokens.filter(isLong)) ink.set(t.text, sideBySide(splitGraphemes(t.text).map((g) => ink.get(g)!)));
   const spaceGap = width(ink.get("H H")!) - 2 * width(ink.get("H")!);
 
-  let best = bestWrap(tokens, ink, spaceGap, box, maxFont);
+  let best = sizedWrap(tokens, ink, spaceGap, box, maxFont);
   if (tokens.some(isLong)) {
     // The long words' letters are measured above, so `ink` holds every split token too.
-    const alt = bestWrap(splitLongWords(tokens), ink, spaceGap, box, maxFont);
+    const alt = sizedWrap(splitLongWords(tokens), ink, spaceGap, box, maxFont);
     if (prefersSplit(best.fontSize, alt.fontSize)) best = alt;
   }
 
@@ -108,7 +108,7 @@ export async function layoutCaption(text: PreparedText, box: Box, opts: FitOptio
     if (l) return l;
   }
   const size = best.fontSize;
-  const block = await renderBlock(drawnLines(best.lines), size, best.lines.map((l) => scale(lineExtent(l, ink, spaceGap), size)));
+  const block = await renderBlock(drawnLines(best.lines), size, extentsAt(best.lines, ink, spaceGap, size));
   const shrunk = await shrinkToFit(best.lines, ink, spaceGap, size, block, box);
   if (shrunk.size < minFont && size >= minFont) {
     const l = await legible();
@@ -124,10 +124,9 @@ const fits = (block: Pick<RenderedBlock, "clipped" | "ink">, box: Box) => !block
 /** Rule 5: the measured shrink. Ends: every step takes at least 1 px off, down to 1 px. */
 async function shrinkToFit(lines: Token[][], ink: Map<string, Ink>, spaceGap: number, size: number, block: RenderedBlock, box: Box) {
   const text = drawnLines(lines);
-  const extents = lines.map((l) => lineExtent(l, ink, spaceGap));
   for (let next = shrunkSize(size, block, box); next !== null; next = shrunkSize(size, block, box)) {
     size = next;
-    block = await renderBlock(text, size, extents.map((e) => scale(e, size)));
+    block = await renderBlock(text, size, extentsAt(lines, ink, spaceGap, size));
   }
   return { size, block };
 }
@@ -151,11 +150,13 @@ async function legibleLayout(tokens: Token[], ink: Map<string, Ink>, spaceGap: n
   let last: { lines: Token[][]; cut: boolean; block: RenderedBlock } | null = null;
   for (let i = 0; i < LEGIBLE_TRIES; i++) {
     // Letters of the words too wide for a line (measured here: only now are they needed).
-    const wide = tokens.filter((t) => width(ink.get(t.text)!) > limit).flatMap((t) => splitGraphemes(t.text)).filter((g) => !ink.has(g));
+    const asDrawn = inkAt(ink, size);
+    const wide = tokens.filter((t) => width(asDrawn.get(t.text)!) > limit).flatMap((t) => splitGraphemes(t.text)).filter((g) => !ink.has(g));
     if (wide.length > 0) for (const [k, v] of await measureTokens(wide)) ink.set(k, v);
-    const wrap = legibleWrap(splitWideWords(tokens, ink, limit), ink, spaceGap, limit, heightLimit);
+    const sized = inkAt(ink, size);
+    const wrap = legibleWrap(splitWideWords(tokens, sized, limit), sized, spaceGap, limit, heightLimit);
     if (!wrap) break;
-    const block = await renderBlock(drawnLines(wrap.lines), size, wrap.lines.map((l) => scale(lineExtent(l, ink, spaceGap), size)));
+    const block = await renderBlock(drawnLines(wrap.lines), size, extentsAt(wrap.lines, ink, spaceGap, size));
     last = { ...wrap, block };
     if (fits(block, box)) return placed(drawnLines(wrap.lines), size, block, box, valign, wrap.cut);
     if (block.clipped) break;
@@ -203,7 +204,55 @@ export function placeInk(ink: Box, box: Box, valign?: VAlign): { offsetX: number
 export function sideBySide(letters: Ink[]): Ink {
   const w = letters.reduce((s, l) => s + width(l), 0);
   const left = letters[0]?.left ?? 0;
-  return { left, right: left + w, top: Math.min(0, ...letters.map((l) => l.top)), bottom: Math.max(0, ...letters.map((l) => l.bottom)) };
+  const emoji = joinEmoji(letters.map((l) => l.emoji));
+  const ink = { left, right: left + w, top: Math.min(0, ...letters.map((l) => l.top)), bottom: Math.max(0, ...letters.map((l) => l.bottom)) };
+  return emoji ? { ...ink, emoji } : ink;
+}
+
+/**
+ * Token ink in REF_SIZE units as drawn at `size`: below EMOJI_MIN_PX emoji are drawn larger than the text
+ * and with widened lines (measure.ts's emojiSize and emojiBolden), which scaling from REF_SIZE alone misses.
+ * The same map when nothing differs.
+ */
+export function inkAt(ink: Map<string, Ink>, size: number): Map<string, Ink> {
+  const k = emojiSize(size) / size;
+  const grow = (emojiBolden(size) * REF_SIZE) / size;
+  if (k === 1 && grow === 0) return ink;
+  let out: Map<string, Ink> | null = null;
+  for (const [text, m] of ink) {
+    const e = m.emoji;
+    if (!e) continue;
+    out ??= new Map(ink);
+    out.set(text, {
+      left: m.left,
+      right: m.right + e.width * (k - 1) + 2 * grow * e.count,
+      top: Math.min(m.top, e.top * k - grow),
+      bottom: Math.max(m.bottom, e.bottom * k + grow),
+      emoji: e,
+    });
+  }
+  return out ?? ink;
+}
+
+/** The estimated ink extents (px) of lines drawn at `size`, for renderBlock. */
+function extentsAt(lines: Token[][], ink: Map<string, Ink>, spaceGap: number, size: number) {
+  const sized = inkAt(ink, size);
+  return lines.map((l) => scale(lineExtent(l, sized, spaceGap), size));
+}
+
+/**
+ * bestWrap with emoji drawn as they are at the size found (inkAt): emoji grow relative to the text at small
+ * sizes, so the size is lowered until the wrap fits with them.
+ */
+export function sizedWrap(tokens: Token[], ink: Map<string, Ink>, spaceGap: number, box: Box, maxFont: number): Candidate {
+  let best = bestWrap(tokens, ink, spaceGap, box, maxFont);
+  for (;;) {
+    const sized = inkAt(ink, best.fontSize);
+    if (sized === ink || best.fontSize <= 1) return best;
+    const at = bestWrap(tokens, sized, spaceGap, box, best.fontSize);
+    if (at.fontSize >= best.fontSize) return at;
+    best = at;
+  }
 }
 
 export function scale(e: { top: number; bottom: number; width: number }, size: number) {

@@ -45,10 +45,15 @@ const FONTS = [
 
 export const CAPTION_FONT_FAMILY = [...FONTS.flatMap((f) => f.families.map((n) => (n.includes(" ") ? `'${n}'` : n))), "sans-serif"].join(", ");
 
-/** Absolute paths of the bundled caption fonts, in fallback order. */
-export function captionFontFiles(): string[] {
+/** The emoji font's package: emoji are drawn with their own size and weight rules (measure.ts). */
+const EMOJI_FONT_PKG = "@expo-google-fonts/noto-emoji";
+
+/** Absolute paths of the bundled caption fonts, in fallback order: all, the text fonts only, or the emoji font only. */
+export function captionFontFiles(which: "all" | "text" | "emoji" = "all"): string[] {
   const require = createRequire(import.meta.url);
-  return FONTS.map(({ pkg, file }) => path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file));
+  return FONTS.filter(({ pkg }) => which === "all" || (pkg === EMOJI_FONT_PKG) === (which === "emoji")).map(({ pkg, file }) =>
+    path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file),
+  );
 }
 
 export interface CaptionFontSetup {

@@ -1,7 +1,8 @@
 import sharp from "sharp";
 import type { Box } from "../types.ts";
-import { CAPTION_FONT_FAMILY, ensureCaptionFonts, xmlEscape } from "./fonts.ts";
-import { graphemeCount } from "./text.ts";
+import { coverageOf, covers, type Ranges } from "./coverage.ts";
+import { CAPTION_FONT_FAMILY, captionFontFiles, ensureCaptionFonts, xmlEscape } from "./fonts.ts";
+import { graphemeCount, splitGraphemes } from "./text.ts";
 
 /**
  * Text measurement by rendering. We measure with the very renderer that draws the captions (librsvg +
@@ -21,12 +22,63 @@ export const LINE_GAP_PER_PX = 0.12;
 
 export const strokeWidth = (fontSize: number) => Math.max(1.5, fontSize * STROKE_PER_PX);
 
+/**
+ * Emoji at small sizes. Noto Emoji draws its pictures with lines EMOJI_LINE_PER_PX of its size wide; below
+ * about 25 px they are thinner than the black outline around them and the picture turns into a grey
+ * scribble. So an emoji is drawn at EMOJI_MIN_PX at least (at most EMOJI_MAX_SCALE times the text's size,
+ * so it still shrinks with the text), and its white lines are widened to EMOJI_MIN_LINE_PX, its black
+ * outline by as much. The text around it keeps its size; fit.ts (inkAt) plans with the emoji's real size.
+ */
+export const EMOJI_MIN_PX = 15;
+export const EMOJI_MAX_SCALE = 1.5;
+export const EMOJI_LINE_PER_PX = 0.06;
+export const EMOJI_MIN_LINE_PX = 1.5;
+
+/** The size emoji are drawn at in text of fontSize. */
+export const emojiSize = (fontSize: number) => Math.max(fontSize, Math.min(EMOJI_MIN_PX, fontSize * EMOJI_MAX_SCALE));
+/** How far (px) an emoji's lines are widened on each side in text of fontSize. */
+export const emojiBolden = (fontSize: number) => Math.max(0, (EMOJI_MIN_LINE_PX - EMOJI_LINE_PER_PX * emojiSize(fontSize)) / 2);
+
+let textFontCoverage: Ranges | null = null;
+
+/**
+ * A user-perceived character the emoji font draws: a pictograph (or flag letter) that no text font has.
+ * The text fonts come first in the fallback, so the few pictographs they have (©, ♥, ⚠, 🆗…) are theirs.
+ */
+export function isEmoji(grapheme: string): boolean {
+  if (!/^[\p{Extended_Pictographic}\p{Regional_Indicator}]/u.test(grapheme)) return false;
+  textFontCoverage ??= coverageOf(captionFontFiles("text"));
+  return !covers(textFontCoverage, grapheme.codePointAt(0)!);
+}
+
 /** Ink extents relative to the text origin (start of the advance, baseline), outline included. */
 export interface Ink {
   left: number;
   right: number;
   top: number;
   bottom: number;
+  /** The emoji in it (isEmoji), measured alone, when it has any; fit.ts's inkAt grows them at small sizes. */
+  emoji?: EmojiInk;
+}
+
+/** Emoji of a token at REF_SIZE: how many, their ink widths summed, the highest top and lowest bottom. */
+export interface EmojiInk {
+  count: number;
+  width: number;
+  top: number;
+  bottom: number;
+}
+
+/** The emoji of several tokens (or letters) together; undefined when none has any. */
+export function joinEmoji(parts: Array<EmojiInk | undefined>): EmojiInk | undefined {
+  const some = parts.filter((p): p is EmojiInk => p !== undefined);
+  if (some.length === 0) return undefined;
+  return {
+    count: some.reduce((s, p) => s + p.count, 0),
+    width: some.reduce((s, p) => s + p.width, 0),
+    top: Math.min(...some.map((p) => p.top)),
+    bottom: Math.max(...some.map((p) => p.bottom)),
+  };
 }
 
 const CACHE_LIMIT = 4000;
@@ -43,12 +95,33 @@ export function baseDirection(text: string): "ltr" | "rtl" {
   return m && /[\p{Script=Arabic}\p{Script=Hebrew}\p{Script=Syriac}\p{Script=Thaana}\p{Script=Nko}\u200f\u061c]/u.test(m[0]) ? "rtl" : "ltr";
 }
 
+/** The text split into runs of emoji (isEmoji) and of everything else, in order. */
+function emojiRuns(text: string): Array<{ text: string; emoji: boolean }> {
+  const runs: Array<{ text: string; emoji: boolean }> = [];
+  for (const g of splitGraphemes(text)) {
+    const emoji = isEmoji(g);
+    const last = runs[runs.length - 1];
+    if (last && last.emoji === emoji) last.text += g;
+    else runs.push({ text: g, emoji });
+  }
+  return runs;
+}
+
 function textElement(text: string, x: number, y: number, size: number, anchor: "start" | "middle", dir: "ltr" | "rtl" = "ltr"): string {
-  return (
+  const open = (paint: string) =>
     `<text x="${x.toFixed(2)}" y="${y.toFixed(2)}" text-anchor="${anchor}" direction="${dir}" font-family="${xmlEscape(CAPTION_FONT_FAMILY)}" ` +
-    `font-size="${size.toFixed(2)}" fill="#fff" stroke="#000" stroke-width="${strokeWidth(size).toFixed(2)}" ` +
-    `stroke-linejoin="round" paint-order="stroke">${xmlEscape(text)}</text>`
-  );
+    `font-size="${size.toFixed(2)}" ${paint} stroke-linejoin="round">`;
+  const stroke = strokeWidth(size);
+  const outlined = open(`fill="#fff" stroke="#000" stroke-width="${stroke.toFixed(2)}" paint-order="stroke"`);
+  const bolden = emojiBolden(size);
+  const runs = bolden > 0 || emojiSize(size) !== size ? emojiRuns(text) : [];
+  if (!runs.some((r) => r.emoji)) return `${outlined}${xmlEscape(text)}</text>`;
+  // Emoji in their own size; a second pass draws only their widened white lines, over the widened outline.
+  const spans = (paint: string) =>
+    runs.map((r) => (r.emoji ? `<tspan font-size="${emojiSize(size).toFixed(2)}" ${paint}>${xmlEscape(r.text)}</tspan>` : xmlEscape(r.text))).join("");
+  const first = `${outlined}${spans(`stroke-width="${(stroke + 2 * bolden).toFixed(2)}"`)}</text>`;
+  if (bolden === 0) return first;
+  return `${first}${open('fill="none" stroke="none"')}${spans(`fill="#fff" stroke="#fff" stroke-width="${(2 * bolden).toFixed(2)}"`)}</text>`;
 }
 
 async function renderSvg(width: number, height: number, body: string): Promise<Uint8Array> {
@@ -84,13 +157,25 @@ export function inkBounds(rgba: Uint8Array, width: number, y0: number, y1: numbe
 
 /** Measures tokens at REF_SIZE (cached). */
 export async function measureTokens(texts: string[]): Promise<Map<string, Ink>> {
+  const emojiOf = new Map(texts.map((t) => [t, splitGraphemes(t).filter(isEmoji)]));
   // Similar lengths share a batch, so one long token does not widen the canvas of fifteen short ones.
-  const missing = [...new Set(texts)].filter((t) => !inkCache.has(t)).sort((a, b) => graphemeCount(a) - graphemeCount(b));
+  const missing = [...new Set([...texts, ...[...emojiOf.values()].flat()])]
+    .filter((t) => !inkCache.has(t))
+    .sort((a, b) => graphemeCount(a) - graphemeCount(b));
   for (let i = 0; i < missing.length; i += BATCH_ROWS) {
     await measureBatch(missing.slice(i, i + BATCH_ROWS));
   }
   const out = new Map<string, Ink>();
-  for (const t of texts) out.set(t, inkCache.get(t)!);
+  for (const t of texts) {
+    const ink = inkCache.get(t)!;
+    const emoji = joinEmoji(
+      emojiOf.get(t)!.map((g) => {
+        const e = inkCache.get(g)!;
+        return { count: 1, width: e.right - e.left, top: e.top, bottom: e.bottom };
+      }),
+    );
+    out.set(t, emoji ? { ...ink, emoji } : ink);
+  }
   return out;
 }
 
