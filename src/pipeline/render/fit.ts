@@ -1,5 +1,17 @@
 import type { Box } from "../types.ts";
-import { LINE_GAP_PER_PX, REF_SIZE, emojiBolden, emojiSize, joinEmoji, measureTokens, renderBlock, type Ink, type RenderedBlock } from "./measure.ts";
+import {
+  LINE_GAP_PER_PX,
+  REF_SIZE,
+  emojiBolden,
+  emojiSize,
+  joinEmoji,
+  measureTokens,
+  renderBlock,
+  wordSpaceKey,
+  wordSpaces,
+  type Ink,
+  type RenderedBlock,
+} from "./measure.ts";
 import { drawnCaption, graphemeCount, prepareCaption, splitGraphemes, tokenize, type PreparedText, type Token } from "./text.ts";
 
 /**
@@ -89,7 +101,11 @@ export async function layoutCaption(text: PreparedText, box: Box, opts: FitOptio
   tokens = tokens.map((t) => (t.hardBreakBefore && ++hard >= MAX_LINES ? { ...t, hardBreakBefore: false, spaceBefore: true } : t));
   // A long word is not rendered whole at the reference size (200 emoji in one run took seconds in
   // librsvg): its letters are measured (splitting needs them anyway) and their ink put side by side.
-  const ink = await measureTokens([...tokens.flatMap((t) => (isLong(t) ? splitGraphemes(t.text) : [t.text])), "H", "H H"]);
+  const [ink, spaced] = await Promise.all([
+    measureTokens([...tokens.flatMap((t) => (isLong(t) ? splitGraphemes(t.text) : [t.text])), "H", "H H"]),
+    withWordSpaces(tokens),
+  ]);
+  tokens = spaced;
   for (const t of tokens.filter(isLong)) ink.set(t.text, sideBySide(splitGraphemes(t.text).map((g) => ink.get(g)!)));
   const spaceGap = width(ink.get("H H")!) - 2 * width(ink.get("H")!);
 
@@ -114,10 +130,30 @@ export async function layoutCaption(text: PreparedText, box: Box, opts: FitOptio
     const l = await legible();
     if (l) return l;
   }
-  return placed(drawnLines(best.lines), shrunk.size, shrunk.block, box, opts.valign);
+  return placed(lineTexts(best.lines), shrunk.size, shrunk.block, box, opts.valign);
 }
 
-const drawnLines = (lines: Token[][]) => lines.map((l) => l.map((t, i) => (i > 0 && t.spaceBefore ? " " : "") + t.text).join(""));
+/** The lines as text (plain spaces), for the result. */
+const lineTexts = (lines: Token[][]) => lines.map((l) => l.map((t, i) => (i > 0 && t.spaceBefore ? " " : "") + t.text).join(""));
+/** The lines as drawn: with the wider spaces withWordSpaces chose. */
+const drawnLines = (lines: Token[][]) => lines.map((l) => l.map((t, i) => (i > 0 && t.spaceBefore ? (t.wideSpace?.text ?? " ") : "") + t.text).join(""));
+
+/**
+ * Tokens after a space get the wider space measure.ts's wordSpaces draws where a plain one would be narrower
+ * than Latin's. It depends only on the facing characters, so it survives splitting words (rules 4 and 7).
+ */
+async function withWordSpaces(tokens: Token[]): Promise<Token[]> {
+  const facing = (i: number) => [splitGraphemes(tokens[i - 1].text).at(-1)!, splitGraphemes(tokens[i].text)[0]] as const;
+  const spaced = tokens.map((t, i) => i > 0 && t.spaceBefore);
+  const spaces = await wordSpaces(tokens.flatMap((_, i) => (spaced[i] ? [facing(i)] : [])));
+  return tokens.map((t, i) => {
+    const space = spaced[i] ? spaces.get(wordSpaceKey(...facing(i))) : undefined;
+    return space ? { ...t, wideSpace: space } : t;
+  });
+}
+
+/** The estimated ink gap (REF_SIZE) before a token that follows another on its line with a space. */
+const gapBefore = (t: Token, spaceGap: number) => t.wideSpace?.gap ?? spaceGap;
 
 const fits = (block: Pick<RenderedBlock, "clipped" | "ink">, box: Box) => !block.clipped && block.ink.width <= box.width && block.ink.height <= box.height;
 
@@ -158,7 +194,7 @@ async function legibleLayout(tokens: Token[], ink: Map<string, Ink>, spaceGap: n
     if (!wrap) break;
     const block = await renderBlock(drawnLines(wrap.lines), size, extentsAt(wrap.lines, ink, spaceGap, size));
     last = { ...wrap, block };
-    if (fits(block, box)) return placed(drawnLines(wrap.lines), size, block, box, valign, wrap.cut);
+    if (fits(block, box)) return placed(lineTexts(wrap.lines), size, block, box, valign, wrap.cut);
     if (block.clipped) break;
     // Estimates can run a little short: allow less by the ratio the ink overflowed, and by at least half a px.
     if (block.ink.width > box.width) limit = Math.min(limit * (box.width / block.ink.width), limit - REF_SIZE / (2 * size));
@@ -166,7 +202,7 @@ async function legibleLayout(tokens: Token[], ink: Map<string, Ink>, spaceGap: n
   }
   if (!last) return null;
   const shrunk = await shrinkToFit(last.lines, ink, spaceGap, size, last.block, box);
-  return placed(drawnLines(last.lines), shrunk.size, shrunk.block, box, valign, last.cut);
+  return placed(lineTexts(last.lines), shrunk.size, shrunk.block, box, valign, last.cut);
 }
 
 const width = (i: Ink) => i.right - i.left;
@@ -267,7 +303,7 @@ export function lineExtent(line: Token[], ink: Map<string, Ink>, spaceGap: numbe
   let bottom = 0;
   line.forEach((t, i) => {
     const m = ink.get(t.text)!;
-    w += width(m) + (i > 0 && t.spaceBefore ? spaceGap : 0);
+    w += width(m) + (i > 0 && t.spaceBefore ? gapBefore(t, spaceGap) : 0);
     top = Math.min(top, m.top);
     bottom = Math.max(bottom, m.bottom);
   });
@@ -309,7 +345,7 @@ export function greedyWrap(tokens: Token[], ink: Map<string, Ink>, spaceGap: num
   for (const t of tokens) {
     const w = width(ink.get(t.text)!);
     // A line's first word draws no space: its gap counts only when it joins a line.
-    const add = w + (t.spaceBefore ? spaceGap : 0);
+    const add = w + (t.spaceBefore ? gapBefore(t, spaceGap) : 0);
     if (cur.length > 0 && (t.hardBreakBefore || cw + add > limit)) {
       lines.push(cur);
       cur = [];
@@ -330,7 +366,7 @@ export function balancedWrap(tokens: Token[], ink: Map<string, Ink>, spaceGap: n
   const w = tokens.map((t) => width(ink.get(t.text)!));
   const greedy = (limit: number) => greedyWrap(tokens, ink, spaceGap, limit);
   let lo = Math.max(...w);
-  let hi = w.reduce((s, x) => s + x + spaceGap, 0);
+  let hi = tokens.reduce((s, t, i) => s + w[i] + gapBefore(t, spaceGap), 0);
   if (greedy(hi).length > n) return null; // explicit breaks need more lines
   for (let i = 0; i < 24 && hi - lo > 0.5; i++) {
     const mid = (lo + hi) / 2;

@@ -179,6 +179,56 @@ export async function measureTokens(texts: string[]): Promise<Map<string, Ink>> 
   return out;
 }
 
+/**
+ * Word spaces. Pango draws a space in a neighbouring letter's font, and Fira Sans Extra Condensed's (Greek,
+ * Cyrillic) is much narrower than Anton's while the outline takes as much of it: its words ran together.
+ * librsvg ignores word-spacing, so a space narrower than Latin's (by NARROW_SPACE_PER_PX of the font size or
+ * more, measured where it stands: between the two words' facing characters) is drawn as WIDE_SPACE instead,
+ * a four-per-em and a hair space (HarfBuzz makes them em/4 and em/16 in fonts without them, as Fira is):
+ * wider than Latin's space, as Fira's letters also have tighter sides than Anton's.
+ */
+export const WIDE_SPACE = "\u2005\u200a";
+export const NARROW_SPACE_PER_PX = 1 / 24;
+/** The yardstick for a space's width: no caption font has U+2005, so HarfBuzz draws it em/4 wide in each. */
+const QUARTER_EM_SPACE = "\u2005";
+/** Latin's word space, the reference: between two letters Anton draws. */
+const LATIN_PAIR = ["H", "H"] as const;
+/** Anton has every printable ASCII character, so a space between two of them is always Anton's: Latin's. */
+const ASCII = /^[\x21-\x7e]$/;
+
+/** A wider space drawn between two words, and the ink gap (REF_SIZE) it leaves between them. */
+export interface WordSpace {
+  text: string;
+  gap: number;
+}
+
+/** wordSpaces' key for the space between a word ending in `last` and one starting with `first`. */
+export const wordSpaceKey = (last: string, first: string) => `${last} ${first}`;
+
+/**
+ * The wider spaces to draw between words (WIDE_SPACE, see above), for pairs of facing characters (the last
+ * grapheme of one word, the first of the next), keyed by wordSpaceKey; a pair left out keeps a plain space.
+ */
+export async function wordSpaces(pairs: Array<readonly [last: string, first: string]>): Promise<Map<string, WordSpace>> {
+  const unique = new Map(pairs.filter(([a, b]) => !(ASCII.test(a) && ASCII.test(b))).map((p) => [wordSpaceKey(...p), p]));
+  const out = new Map<string, WordSpace>();
+  if (unique.size === 0) return out;
+  const ink = await measureTokens([LATIN_PAIR, ...unique.values()].flatMap(([a, b]) => [a + " " + b, a + QUARTER_EM_SPACE + b]));
+  // Both spacings of a pair draw the same letters: the difference is the two spaces' widths alone.
+  const widening = ([a, b]: readonly [string, string]) => inkWidth(ink.get(a + QUARTER_EM_SPACE + b)!) - inkWidth(ink.get(a + " " + b)!);
+  const latin = widening(LATIN_PAIR);
+  const narrow = [...unique.values()].filter((p) => widening(p) - latin >= REF_SIZE * NARROW_SPACE_PER_PX);
+  if (narrow.length === 0) return out;
+  const wide = await measureTokens(narrow.flatMap(([a, b]) => [a, b, a + WIDE_SPACE + b]));
+  for (const [a, b] of narrow) {
+    const gap = inkWidth(wide.get(a + WIDE_SPACE + b)!) - inkWidth(wide.get(a)!) - inkWidth(wide.get(b)!);
+    out.set(wordSpaceKey(a, b), { text: WIDE_SPACE, gap });
+  }
+  return out;
+}
+
+const inkWidth = (i: Ink) => i.right - i.left;
+
 /** librsvg's largest canvas side. */
 const MAX_SIDE = 32767;
 const MAX_GROW = 4;

@@ -26,6 +26,8 @@ export interface Token {
   spaceBefore: boolean;
   /** The user put a newline before it. */
   hardBreakBefore: boolean;
+  /** Drawn instead of a plain space for spaceBefore, with the ink gap it leaves (fit.ts sets it: measure.ts's wordSpaces). */
+  wideSpace?: { text: string; gap: number };
 }
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
