@@ -30,6 +30,8 @@ function cases(round: number): Record<string, string> {
       (_, i) => pick("abcdefghij", seed + i) + Array.from({ length: 30 }, (_, j) => String.fromCharCode(0x300 + ((seed + i * 7 + j) % 0x6f))).join(""),
     ).join(""),
     "200 words of 1 letter": Array.from({ length: n / 2 }, (_, i) => pick(latin, seed + i)).join(" "),
+    // Every gap between two of these is measured for its width (Fira's narrow space is widened).
+    "200 words of 1 letter, Cyrillic and Greek": Array.from({ length: n / 2 }, (_, i) => pick("БГДЖЗИЛПФЦЧШЩЭЮЯΓΔΘΛΞΠΣΦΨΩ", seed + i * 5)).join(" "),
     "200 Chinese characters": Array.from({ length: n }, (_, i) => String.fromCodePoint(0x4e00 + ((seed + i * 13) % 2000))).join(""),
     "200 emoji": Array.from({ length: n }, (_, i) => String.fromCodePoint(0x1f600 + ((seed + i) % 64))).join(""),
     "200 Thai letters with tone marks": Array.from({ length: n }, (_, i) => String.fromCodePoint(0x0e01 + ((seed + i) % 40)) + "\u0e48").join(""),
