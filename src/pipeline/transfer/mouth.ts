@@ -38,6 +38,27 @@ export interface ColourMatch {
    * tones are brought down to it, never above. Absent: no bound (the reaction's mouth in its own picture).
    */
   highlight?: number;
+  /**
+   * Level taken off each channel of the reaction's pixels before the gain: the veil a half-transparent picture
+   * gets from the background it was flattened onto (see reactionVeil). Absent: none.
+   */
+  veil?: readonly number[];
+  /** A hue for an interior whose own colour cannot be trusted (a black-and-white reaction). Absent: none. */
+  tint?: InteriorTint;
+}
+
+/**
+ * The template's lip hue given to the painted interior's darker tones (cavity, tongue, gums), as a share of
+ * `strength`; tones at the template's skin luma and brighter (teeth) keep their own colour. Each pixel keeps
+ * its luma: the reaction still gives the light and shade.
+ */
+export interface InteriorTint {
+  /** ln(channel / luma) of the template's lips, each bounded by TINT_LOG_MAX. */
+  logs: readonly number[];
+  /** 0 (the reaction's colour is trusted) … 1 (it has none). */
+  strength: number;
+  /** The template's skin luma: the tint fades out towards it. */
+  skinLuma: number;
 }
 
 /** The reaction's pixels as they are (swap paints the reaction's mouth into the reaction's own picture). */
@@ -50,15 +71,100 @@ export const AS_IS: ColourMatch = { gain: [1, 1, 1], saturation: 1 };
  * teeth that look like skin read as a closed mouth. Each part is bounded on its own so a bad sample cannot
  * wreck the colours. The saturation follows the skin's, never above the reaction's own (a black-and-white photo
  * gets a grey mouth). The template's highlights around the face bound the painted interior (paintMouthInterior).
+ * Where the reaction's own colour cannot be trusted for the interior, a veil (reactionVeil) is lifted off it and
+ * a grey one takes the template's lip hue (InteriorTint); a colour photo gets neither.
  */
 export function skinMatch(to: RgbImage, toLm: Float32Array, from: RgbImage, fromLm: Float32Array, faceSize: number, toneShare = SKIN_TONE_SHARE): ColourMatch {
   const r = Math.max(1, faceSize * 0.02);
   const a = patchMean(to, skinPoints(toLm), r);
-  const b = patchMean(from, skinPoints(fromLm), r);
+  const veil = reactionVeil(from, fromLm);
+  // The skin as it was under the veil: the gain then brings the lifted interior, not the veiled one, to the template.
+  const b = patchMean(from, skinPoints(fromLm), r).map((v, c) => Math.max(0, v - (veil?.[c] ?? 0)));
   const brightness = bounded((luma(a) + 1) / (luma(b) + 1), BRIGHTNESS_MAX);
   const gain = a.map((v, c) => brightness * bounded(((v + 1) / (b[c]! + 1) / brightness) ** toneShare, TONE_MAX));
   const colourfulness = (v: readonly number[]) => (Math.max(...v) - Math.min(...v)) / (Math.max(...v) + 1);
-  return { gain, saturation: Math.min(1, colourfulness(a) / Math.max(1e-3, colourfulness(b))), highlight: faceHighlight(to, toLm) };
+  const match: ColourMatch = { gain, saturation: Math.min(1, colourfulness(a) / Math.max(1e-3, colourfulness(b))), highlight: faceHighlight(to, toLm) };
+  if (veil) match.veil = veil;
+  // A full tone match (a closing mouth's lips) already takes the template's skin colour.
+  const untrusted = toneShare < 1 ? 1 - colourfulness(b) / Math.max(1e-3, colourfulness(a)) / TRUSTED_COLOURFULNESS : 0;
+  if (untrusted > 0) match.tint = { logs: lipLogs(to, toLm), strength: Math.min(1, untrusted), skinLuma: luma(a) };
+  return match;
+}
+
+/**
+ * A reaction whose skin has at least this share of the template's skin colourfulness keeps its own interior
+ * colours; below it the template's lip hue comes in (see InteriorTint), in full for a grey reaction.
+ */
+const TRUSTED_COLOURFULNESS = 0.3;
+/** How strongly (times the lips' own ln(channel / luma)) the interior's darkest tones take the lip hue: a mouth's cavity is a deeper red than its lips. */
+const TINT_DARK = 1.2;
+/** The tint is full at and below this share of the template's skin luma, and fades out to none at the skin's luma. */
+const TINT_FULL_BELOW = 0.25;
+/** Bound on each channel's ln(lip / luma): a lipstick or a misread lip cannot paint the mouth purple. */
+const TINT_LOG_MAX = 0.5;
+
+/** ln(channel / luma) of the template's lip bodies (upper and lower together), bounded by TINT_LOG_MAX. */
+function lipLogs(img: RgbImage, lm: Float32Array): number[] {
+  const { upper, lower } = lipBodies(img, lm);
+  const lip = [0, 1, 2].map((c) => (upper[c]! + lower[c]!) / 2);
+  const y = luma(lip);
+  return lip.map((v) => Math.min(TINT_LOG_MAX, Math.max(-TINT_LOG_MAX, Math.log((v + 1) / (y + 1)))));
+}
+
+/**
+ * In place: each pixel's darker-than-skin tones take `tint`'s lip hue, full at TINT_FULL_BELOW of the skin luma
+ * and none at the skin luma and above (teeth keep their white); each pixel keeps its luma.
+ */
+function tintInterior(img: RgbImage, tint: InteriorTint): void {
+  const d = img.data;
+  const skin = Math.max(1, tint.skinLuma);
+  for (let i = 0; i < d.length; i += 3) {
+    const y = luma([d[i]!, d[i + 1]!, d[i + 2]!]);
+    const share = Math.min(1, Math.max(0, (skin - y) / (skin * (1 - TINT_FULL_BELOW))));
+    if (share === 0 || y <= 0) continue;
+    const k = tint.strength * TINT_DARK * share;
+    const v = [0, 1, 2].map((c) => d[i + c]! * Math.exp(k * tint.logs[c]!));
+    const keep = y / Math.max(1e-3, luma(v));
+    for (let c = 0; c < 3; c++) d[i + c] = Math.min(255, v[c]! * keep) + 0.5;
+  }
+}
+
+/** The low quantile of each channel over the face box taken as its darkest tones (pupils, nostrils, a mouth's cavity). */
+const VEIL_QUANTILE = 0.01;
+/** A face's darkest tones (their darkest channel) up to this level are a photo's own; the veil comes in above it … */
+const VEIL_FROM = 56;
+/** … and is lifted in full from this level. */
+const VEIL_FULL = 104;
+/** Where a face's darkest tones lie in an ordinary photo: what a lifted veil leaves them at. */
+const PHOTO_BLACK = 24;
+
+/**
+ * The veil over a reaction whose face has no dark tones: a half-transparent picture flattened onto white (as
+ * chat clients show it, and decodeImage reads it) lifts every dark to the background's half, and its mouth's
+ * cavity would be painted pale grey. Modelled as a white (or grey) background seen through: one level for all
+ * three channels, so the darks keep their own hue, taken from the face box's darkest channel at VEIL_QUANTILE
+ * as if it were PHOTO_BLACK seen through the same opacity; it grows in between VEIL_FROM and VEIL_FULL of that
+ * channel. What the veil leaves is the picture at its opacity, which skinMatch's gain brightens back.
+ * Undefined for a photo with its darks.
+ */
+export function reactionVeil(img: RgbImage, lm: Float32Array): number[] | undefined {
+  const box = pointsBox(faceMeshPoints(lm, { width: img.width, height: img.height, ringScale: 0 }), img.width, img.height, 0);
+  const step = Math.max(1, Math.floor(Math.max(box.width, box.height) / HIGHLIGHT_SAMPLES));
+  const hist = [new Uint32Array(256), new Uint32Array(256), new Uint32Array(256)];
+  const d = img.data;
+  let n = 0;
+  for (let y = box.y; y < box.y + box.height; y += step) {
+    for (let x = box.x, o = (y * img.width + x) * 3; x < box.x + box.width; x += step, o += 3 * step) {
+      for (let c = 0; c < 3; c++) hist[c]![d[o + c]!]!++;
+      n++;
+    }
+  }
+  if (n === 0) return undefined;
+  const dark = Math.min(...hist.map((h) => quantileOf(h, n, VEIL_QUANTILE)));
+  const share = Math.min(1, Math.max(0, (dark - VEIL_FROM) / (VEIL_FULL - VEIL_FROM)));
+  // dark = veil + opacity · PHOTO_BLACK, with veil = 255 · (1 − opacity) for a white background.
+  const veil = (255 * (dark - PHOTO_BLACK)) / (255 - PHOTO_BLACK);
+  return share > 0 ? [0, 1, 2].map(() => share * veil) : undefined;
 }
 
 /**
@@ -240,13 +346,15 @@ export function paintMouthInterior(
   const lips = outerLipPolygon(outLm);
   for (let i = 0; i < cover.length; i++) if (cover[i] && !insidePolygon(lips, (i % box.width) + box.x, Math.floor(i / box.width) + box.y)) cover[i] = 0;
   featherInside(cover, box.width, box.height, feather);
+  if (colour.veil) mapColours(canvas, [1, 1, 1], colour.veil.map((v) => -v));
   const gain = colour.highlight === undefined ? colour.gain : gainUnder(canvas, cover, colour.gain, colour.highlight);
-  if (colour.saturation >= 1) {
+  if (colour.saturation >= 1 && !colour.tint) {
     blendPatch(out, canvas, cover, box.x, box.y, gain); // the common case: one rounding, in the blend
     return;
   }
   mapColours(canvas, gain, [0, 0, 0]);
-  scaleSaturation(canvas, colour.saturation);
+  if (colour.saturation < 1) scaleSaturation(canvas, colour.saturation);
+  if (colour.tint) tintInterior(canvas, colour.tint);
   blendPatch(out, canvas, cover, box.x, box.y);
 }
 
