@@ -9,6 +9,10 @@
  * between two steps, so a busy bot can keep it from ever finishing. A PostgreSQL source is read in one
  * REPEATABLE READ transaction (one snapshot for every table), in batches by id.
  *
+ * Rows are copied by the drivers (better-sqlite3, pg), not Prisma, in batches bounded by rows and by image bytes,
+ * so memory stays flat however many faces the store holds; a restore into SQLite is SQLite's own INSERT … SELECT
+ * from the attached copy. A restore is one transaction on the target whichever the dialect.
+ *
  * Ids are kept: faces are referred to by id (users' defaults, audit rows) and the face-save ticket relies on
  * user ids never being reused, so each table's high-water mark (SQLite's sqlite_sequence, PostgreSQL's
  * sequence) travels too and the target's counters are moved past it.
@@ -17,12 +21,14 @@ import { closeSync, fsyncSync, linkSync, mkdtempSync, openSync, readSync, realpa
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import Database from "better-sqlite3";
+import pg from "pg";
 import { MimicError } from "../errors.ts";
-import { Prisma } from "../generated/sqlite/client.ts";
-import { createPrismaClient, type Db } from "./db/client.ts";
+import { createPrismaClient } from "./db/client.ts";
 import { sqliteCode, sqliteStartupError } from "./db/errors.ts";
 import { gateFor } from "./db/gate.ts";
 import { loadMigrations, migrate } from "./db/migrate.ts";
+import { SQLITE_BUSY_TIMEOUT_MS } from "./db/retry.ts";
+import { nextTurn } from "./db/turns.ts";
 import { describeTarget, type DatabaseTarget } from "./db/url.ts";
 import { configuredTarget, storeTarget } from "./store.ts";
 
@@ -57,13 +63,17 @@ export interface BackupTargetOptions {
   dataDir?: string;
 }
 
-type Tx = Prisma.TransactionClient;
-
-/** Templates carry image bytes (a portrait frame up to ~2 MB, as an array of numbers inside Prisma): few per batch. */
-const TEMPLATE_BATCH = 8;
-const ROW_BATCH = 1000;
-/** A long copy must not be cut off by Prisma's interactive-transaction timeout (below 2^31 ms: setTimeout's limit). */
-const LONG_TX = { maxWait: 60_000, timeout: 6 * 60 * 60 * 1000 };
+/**
+ * Rows per batch of the tables without image bytes. Rows travel through the drivers themselves (better-sqlite3,
+ * pg), never Prisma, whose driver adapters carry a Bytes value as an array of numbers (see db/blobs.ts).
+ */
+export const ROW_BATCH = 1000;
+/** A batch of rows with image bytes (templates) holds at most this many bytes of them, and at least one row. */
+export const BATCH_BYTES = 8 * 1024 * 1024;
+/** …and at most this many rows, whatever their size. */
+const BYTES_BATCH_ROWS = 64;
+/** PostgreSQL's limit on the parameters of one statement. */
+const PG_MAX_PARAMS = 65_535;
 
 const quoted = (file: string) => `“${file}”`;
 
@@ -160,7 +170,7 @@ export async function backupStore(file: string, opts: BackupTargetOptions & { fo
       await migrate(tmpTarget).catch((e: unknown) => {
         throw writeError(e, file);
       });
-      await snapshotPostgres(source, tmpTarget);
+      await snapshotPostgres(source, tmp);
     }
     const { tables, schema } = finishFile(tmp);
     publish(tmp, out, opts.force === true);
@@ -201,22 +211,21 @@ function writeError(e: unknown, file: string): unknown {
 }
 
 /** PostgreSQL → the new SQLite file, every table from one snapshot. */
-async function snapshotPostgres(source: Extract<DatabaseTarget, { dialect: "postgres" }>, tmpTarget: DatabaseTarget): Promise<void> {
-  const src = createPrismaClient(source, { poolSize: 2 });
-  const dst = createPrismaClient(tmpTarget);
+async function snapshotPostgres(source: PostgresTarget, tmp: string): Promise<void> {
+  const src = await connectPostgres(source);
+  const dst = new Database(tmp, { fileMustExist: true });
   try {
-    await src.$transaction(
-      async (tx) => {
-        const highWater = await readHighWater(tx, "postgres");
-        // The new file is this process's alone: its writes need no transaction of their own.
-        await copyAll(tx, dst);
-        await writeHighWater(dst, "sqlite", highWater);
-      },
-      // Snapshot isolation: every table as of the transaction's first read, and a reader never fails on writers.
-      { ...LONG_TX, isolationLevel: "RepeatableRead" as Prisma.TransactionIsolationLevel },
-    );
+    // Snapshot isolation: every table as of the transaction's first read, and a reader never fails on writers.
+    await src.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const highWater = await readPostgresHighWater(src);
+    // The new file is this process's alone, and is synced before it is published (publish).
+    dst.pragma("synchronous = OFF");
+    await copyPostgresToSqlite(src, dst, await postgresLayout(src, dst));
+    writeSqliteHighWater(dst, highWater);
+    await src.query("COMMIT");
   } finally {
-    await Promise.all([src.$disconnect(), dst.$disconnect()]);
+    dst.close();
+    await src.end().catch(() => undefined);
   }
 }
 
@@ -225,19 +234,13 @@ function finishFile(path: string): { tables: TableCounts; schema: string } {
   const db = new Database(path, { fileMustExist: true });
   try {
     db.pragma("journal_mode = DELETE");
-    const tables = countTables(db);
+    const tables = countSqlite(db, "main");
     const names = (db.prepare("SELECT name FROM _mimic_migrations ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
     return { tables, schema: names.at(-1) ?? "" };
   } finally {
     db.close();
   }
   // (the fsync happens in publish, after the last connection closed)
-}
-
-function countTables(db: Database.Database): TableCounts {
-  const counts = {} as TableCounts;
-  for (const t of BACKUP_TABLES) counts[t] = Number((db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n);
-  return counts;
 }
 
 /** Durably on disk, then under its name in one step: `link` refuses an existing name atomically (no --force). */
@@ -294,33 +297,104 @@ export async function restoreStore(file: string, opts: BackupTargetOptions & { r
     // A backup of an older Mimic: brought up to this one's schema (on the private copy).
     await migrate(copyTarget);
     await migrate(dest);
-    const src = createPrismaClient(copyTarget);
-    const dst = createPrismaClient(dest, { poolSize: 2 });
-    try {
-      const highWater = await readHighWater(src, "sqlite");
-      const tables = await gateFor(dest).write(() =>
-        dst.$transaction(async (tx) => {
-          const held = await countRows(tx);
-          const nonEmpty = BACKUP_TABLES.filter((t) => held[t] > 0);
-          if (nonEmpty.length && !opts.replace) {
-            throw new MimicError(
-              "BAD_INPUT",
-              `The store ${describeTarget(dest)} is not empty (${nonEmpty.map((t) => `${t}: ${held[t]}`).join(", ")}), so nothing was restored. Restore into an empty store, or add --replace to replace everything in it with the backup.`,
-            );
-          }
-          if (nonEmpty.length) await wipe(tx);
-          const copied = await copyAll(src, tx);
-          await writeHighWater(tx, dest.dialect, highWater);
-          return { copied, replaced: nonEmpty.length > 0 };
-        }, LONG_TX),
-      );
-      return { file: resolve(file), target: describeTarget(dest), schema: schema.at(-1) ?? "", tables: tables.copied, replaced: tables.replaced };
-    } finally {
-      await Promise.all([src.$disconnect(), dst.$disconnect()]);
-    }
+    const replace = opts.replace === true;
+    const loaded = await gateFor(dest).write(() => (dest.dialect === "sqlite" ? restoreIntoSqlite(copy, dest, replace) : restoreIntoPostgres(copy, dest, replace)));
+    return { file: resolve(file), target: describeTarget(dest), schema: schema.at(-1) ?? "", tables: loaded.copied, replaced: loaded.replaced };
   } finally {
     cleanup();
     temporary.delete(cleanup);
+  }
+}
+
+interface Loaded {
+  copied: TableCounts;
+  replaced: boolean;
+}
+
+function refuseNonEmpty(dest: DatabaseTarget, held: TableCounts, replace: boolean): boolean {
+  const nonEmpty = BACKUP_TABLES.filter((t) => held[t] > 0);
+  if (nonEmpty.length && !replace) {
+    throw new MimicError(
+      "BAD_INPUT",
+      `The store ${describeTarget(dest)} is not empty (${nonEmpty.map((t) => `${t}: ${held[t]}`).join(", ")}), so nothing was restored. Restore into an empty store, or add --replace to replace everything in it with the backup.`,
+    );
+  }
+  return nonEmpty.length > 0;
+}
+
+/** Everything the target held, in the restore's transaction (defaults first: users and templates point at each other). */
+const WIPE = ["UPDATE users SET default_template_id = NULL WHERE default_template_id IS NOT NULL", ...["templates", "users", "server_settings", "usage_events", "bans", "audit_events"].map((t) => `DELETE FROM ${t}`)];
+
+/**
+ * SQLite → SQLite: the private copy is attached to the target's connection and each table is copied by
+ * SQLite itself (INSERT … SELECT), a batch of ids at a time, inside one write transaction. Stored values
+ * travel untouched; between batches the event loop turns, so a stop signal is handled.
+ */
+async function restoreIntoSqlite(copy: string, dest: SqliteTarget, replace: boolean): Promise<Loaded> {
+  const db = new Database(dest.path, { fileMustExist: true, timeout: SQLITE_BUSY_TIMEOUT_MS });
+  try {
+    db.prepare("ATTACH DATABASE ? AS backup").run(copy);
+    const highWater = readSqliteHighWater(db, "backup");
+    const columns = sqliteColumns(db, "main", "backup");
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const replaced = refuseNonEmpty(dest, countSqlite(db, "main"), replace);
+      if (replaced) for (const sql of WIPE) db.exec(sql);
+      const copied = {} as TableCounts;
+      for (const t of BACKUP_TABLES) {
+        const list = columns[t].map((c) => `"${c}"`).join(", ");
+        // users.default_template_id and templates.user_id point at each other: the defaults come after the templates.
+        const picked = t === "users" ? columns[t].map((c) => (c === "default_template_id" ? "NULL" : `"${c}"`)).join(", ") : list;
+        const last = db.prepare(`SELECT MAX(id) AS id, COUNT(*) AS n FROM (SELECT id FROM backup.${t} WHERE id > ? ORDER BY id LIMIT ?)`);
+        const insert = db.prepare(`INSERT INTO main.${t} (${list}) SELECT ${picked} FROM backup.${t} WHERE id > ? AND id <= ? ORDER BY id`);
+        let after: number | bigint = BEFORE_FIRST;
+        copied[t] = 0;
+        for (;;) {
+          const { id, n } = last.get(after, t === "templates" ? BYTES_BATCH_ROWS : ROW_BATCH) as { id: number | bigint | null; n: number };
+          if (id === null) break;
+          insert.run(after, id);
+          copied[t] += n;
+          after = id;
+          await nextTurn();
+        }
+      }
+      db.exec("UPDATE main.users SET default_template_id = (SELECT b.default_template_id FROM backup.users b WHERE b.id = users.id) WHERE id IN (SELECT id FROM backup.users WHERE default_template_id IS NOT NULL)");
+      writeSqliteHighWater(db, highWater, "main");
+      db.exec("COMMIT");
+      return { copied, replaced };
+    } catch (e) {
+      if (db.inTransaction) db.exec("ROLLBACK");
+      throw e;
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/** SQLite → PostgreSQL: batches read from the private copy, written in one PostgreSQL transaction. */
+async function restoreIntoPostgres(copy: string, dest: PostgresTarget, replace: boolean): Promise<Loaded> {
+  const src = new Database(copy, { readonly: true, fileMustExist: true });
+  let dst: pg.Client | undefined;
+  try {
+    const highWater = readSqliteHighWater(src, "main");
+    dst = await connectPostgres(dest);
+    await dst.query("BEGIN");
+    try {
+      // Timestamps without a zone (SQLite's CURRENT_TIMESTAMP) are UTC, as everywhere in the store.
+      await dst.query("SET LOCAL TIME ZONE 'UTC'");
+      const replaced = refuseNonEmpty(dest, await countPostgres(dst), replace);
+      if (replaced) for (const sql of WIPE) await dst.query(sql);
+      const copied = await copySqliteToPostgres(src, dst, await postgresLayout(dst, src));
+      await writePostgresHighWater(dst, highWater);
+      await dst.query("COMMIT");
+      return { copied, replaced };
+    } catch (e) {
+      await dst.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    }
+  } finally {
+    src.close();
+    await dst?.end().catch(() => undefined);
   }
 }
 
@@ -391,124 +465,257 @@ function checkBackup(file: string, copy: string): string[] {
   }
 }
 
-async function countRows(c: Tx): Promise<TableCounts> {
-  const [users, templates, serverSettings, usageEvents, bans, auditEvents] = [
-    await c.user.count(),
-    await c.template.count(),
-    await c.serverSettings.count(),
-    await c.usageEvent.count(),
-    await c.ban.count(),
-    await c.auditEvent.count(),
-  ];
-  return { users, templates, server_settings: serverSettings, usage_events: usageEvents, bans, audit_events: auditEvents };
+function countSqlite(db: Database.Database, schema: string): TableCounts {
+  const counts = {} as TableCounts;
+  for (const t of BACKUP_TABLES) counts[t] = Number((db.prepare(`SELECT COUNT(*) AS n FROM ${schema}.${t}`).get() as { n: number }).n);
+  return counts;
 }
 
-/** Everything the target held, in the restore's transaction. */
-async function wipe(tx: Tx): Promise<void> {
-  await tx.user.updateMany({ data: { defaultTemplateId: null } });
-  await tx.template.deleteMany();
-  await tx.user.deleteMany();
-  await tx.serverSettings.deleteMany();
-  await tx.usageEvent.deleteMany();
-  await tx.ban.deleteMany();
-  await tx.auditEvent.deleteMany();
+async function countPostgres(c: pg.ClientBase): Promise<TableCounts> {
+  const { rows } = await c.query<Record<BackupTable, string>>(`SELECT ${BACKUP_TABLES.map((t) => `(SELECT COUNT(*) FROM ${t}) AS ${t}`).join(", ")}`);
+  const counts = {} as TableCounts;
+  for (const t of BACKUP_TABLES) counts[t] = Number(rows[0]![t]);
+  return counts;
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Copying rows (Prisma on both ends: it maps booleans, timestamps, BigInt and bytes between the dialects)
+// Copying rows between the dialects, through the drivers, in batches by id (keyset), so neither a table nor
+// its image bytes are ever held whole in memory.
+
+type PostgresTarget = Extract<DatabaseTarget, { dialect: "postgres" }>;
+type SqliteTarget = Extract<DatabaseTarget, { dialect: "sqlite" }>;
 
 /** Smallest Int: every id is above it. */
 const BEFORE_FIRST = -2147483648;
 
-/** Pages through a table by id (keyset), `take` rows at a time, so no table is ever held whole in memory. */
-async function eachBatch<T extends { id: number }>(read: (after: number) => Promise<T[]>, write: (rows: T[]) => Promise<unknown>): Promise<number> {
-  let after = BEFORE_FIRST;
-  let n = 0;
-  for (;;) {
-    const rows = await read(after);
-    if (rows.length === 0) return n;
-    await write(rows);
-    n += rows.length;
-    after = rows[rows.length - 1]!.id;
+async function connectPostgres(target: PostgresTarget): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: target.connectionString, options: `-c search_path="${target.schema}"` });
+  // A connection lost mid-copy fails the query in progress; without a listener it would also crash the process.
+  client.on("error", () => undefined);
+  await client.connect();
+  return client;
+}
+
+type ColumnKind = "integer" | "bigint" | "real" | "boolean" | "text" | "bytes" | "time";
+type Layout = Record<BackupTable, Array<{ name: string; kind: ColumnKind }>>;
+
+const KIND_OF_PG_TYPE: Record<string, ColumnKind> = {
+  integer: "integer",
+  bigint: "bigint",
+  "double precision": "real",
+  boolean: "boolean",
+  text: "text",
+  bytea: "bytes",
+  "timestamp without time zone": "time",
+};
+
+/** The columns of one schema's tables (both ends have the same migrations applied). */
+function sqliteColumns(db: Database.Database, schema: string, other?: string): Record<BackupTable, string[]> {
+  const names = (s: string, t: string) => (db.prepare(`SELECT name FROM pragma_table_info(?, ?)`).all(t, s) as Array<{ name: string }>).map((r) => r.name);
+  const columns = {} as Record<BackupTable, string[]>;
+  for (const t of BACKUP_TABLES) {
+    columns[t] = names(schema, t);
+    if (other) sameColumns(t, columns[t], names(other, t));
+  }
+  return columns;
+}
+
+function sameColumns(table: string, a: string[], b: string[]): void {
+  if (a.length !== b.length || a.some((c) => !b.includes(c))) {
+    throw new Error(`the ${table} table has the columns ${[...a].sort().join(", ")} on one side and ${[...b].sort().join(", ")} on the other, though both have the same migrations`);
   }
 }
 
-async function copyAll(src: Tx, dst: Tx): Promise<TableCounts> {
-  const page = (after: number, take: number) => ({ where: { id: { gt: after } }, orderBy: { id: "asc" as const }, take });
-  // users.default_template_id and templates.user_id point at each other: users first without their
-  // default, then the templates, then the defaults.
-  const defaults: Array<[number, number]> = [];
-  const users = await eachBatch(
-    (after) => src.user.findMany(page(after, ROW_BATCH)),
-    (rows) => {
-      for (const r of rows) if (r.defaultTemplateId !== null) defaults.push([r.id, r.defaultTemplateId]);
-      return dst.user.createMany({ data: rows.map((r) => ({ ...r, defaultTemplateId: null })) });
-    },
+/** Each table's columns and their kinds, from PostgreSQL's catalogue, checked against the SQLite file's. */
+async function postgresLayout(c: pg.ClientBase, sqlite: Database.Database): Promise<Layout> {
+  const { rows } = await c.query<{ table_name: BackupTable; column_name: string; data_type: string }>(
+    "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ANY($1) ORDER BY table_name, ordinal_position",
+    [[...BACKUP_TABLES]],
   );
-  const templates = await eachBatch(
-    (after) => src.template.findMany(page(after, TEMPLATE_BATCH)),
-    (rows) => dst.template.createMany({ data: rows }),
-  );
-  for (let i = 0; i < defaults.length; i += ROW_BATCH) {
-    const chunk = defaults.slice(i, i + ROW_BATCH);
-    await dst.$executeRaw`UPDATE users SET default_template_id = CASE id ${Prisma.join(
-      chunk.map(([u, t]) => Prisma.sql`WHEN ${u} THEN CAST(${t} AS INTEGER)`),
-      " ",
-    )} END WHERE id IN (${Prisma.join(chunk.map(([u]) => u))})`;
+  const local = sqliteColumns(sqlite, "main");
+  const layout = {} as Layout;
+  for (const t of BACKUP_TABLES) {
+    layout[t] = rows
+      .filter((r) => r.table_name === t)
+      .map((r) => {
+        const kind = KIND_OF_PG_TYPE[r.data_type];
+        if (!kind) throw new Error(`${t}.${r.column_name} has the type ${r.data_type}, which backup does not know how to carry`);
+        return { name: r.column_name, kind };
+      });
+    sameColumns(t, layout[t].map((c) => c.name), local[t]);
   }
-  const serverSettings = await eachBatch(
-    (after) => src.serverSettings.findMany(page(after, ROW_BATCH)),
-    (rows) => dst.serverSettings.createMany({ data: rows }),
-  );
-  const usageEvents = await eachBatch(
-    (after) => src.usageEvent.findMany(page(after, ROW_BATCH)),
-    (rows) => dst.usageEvent.createMany({ data: rows }),
-  );
-  const bans = await eachBatch(
-    (after) => src.ban.findMany(page(after, ROW_BATCH)),
-    (rows) => dst.ban.createMany({ data: rows }),
-  );
-  const auditEvents = await eachBatch(
-    (after) => src.auditEvent.findMany(page(after, ROW_BATCH)),
-    (rows) => dst.auditEvent.createMany({ data: rows }),
-  );
-  return { users, templates, server_settings: serverSettings, usage_events: usageEvents, bans, audit_events: auditEvents };
+  return layout;
+}
+
+/**
+ * Where the next batch ends, given the ids after the last batch with each row's image bytes: as many rows as
+ * fit in BATCH_BYTES (at least one). Tables without image bytes report 0 bytes, so their batches are whole.
+ */
+function nextBatchEnd(sizes: Array<{ id: number | bigint; bytes: number | bigint | string | null }>): { end: number | bigint; rows: number } | null {
+  if (sizes.length === 0) return null;
+  let total = 0;
+  let rows = 0;
+  for (const s of sizes) {
+    total += Number(s.bytes ?? 0);
+    if (rows > 0 && total > BATCH_BYTES) break;
+    rows++;
+  }
+  return { end: sizes[rows - 1]!.id, rows };
+}
+
+const sizeOf = (cols: Layout[BackupTable], length: string) =>
+  cols.some((c) => c.kind === "bytes") ? cols.filter((c) => c.kind === "bytes").map((c) => `COALESCE(${length}("${c.name}"), 0)`).join(" + ") : null;
+
+/** SQLite's stored value → a parameter PostgreSQL reads as the column's type. */
+function toPostgres(kind: ColumnKind, v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  switch (kind) {
+    case "boolean":
+      return Number(v) !== 0; // SQLite keeps booleans as 0/1
+    case "integer":
+    case "real":
+      return Number(v);
+    case "bigint":
+      return String(v); // read as BigInt, so exact
+    case "time":
+      // Prisma writes ISO text, CURRENT_TIMESTAMP "YYYY-MM-DD HH:MM:SS" (both UTC); a number is epoch milliseconds.
+      return typeof v === "string" ? v : new Date(Number(v)).toISOString();
+    case "text":
+      return typeof v === "bigint" ? String(v) : v;
+    case "bytes":
+      return v;
+  }
+}
+
+/** PostgreSQL's value as pg parses it (Buffer for bytea, string for bigint) → what SQLite stores. */
+function toSqlite(kind: ColumnKind, v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (kind === "boolean") return v ? 1 : 0;
+  if (kind === "bigint") return BigInt(v as string);
+  return v;
+}
+
+/** How a column is selected from PostgreSQL: timestamps as the text Prisma writes into SQLite. */
+const pgSelect = (c: { name: string; kind: ColumnKind }) => (c.kind === "time" ? `to_char("${c.name}", 'YYYY-MM-DD"T"HH24:MI:SS.MS"+00:00"') AS "${c.name}"` : `"${c.name}"`);
+
+async function copySqliteToPostgres(src: Database.Database, dst: pg.ClientBase, layout: Layout): Promise<TableCounts> {
+  const copied = {} as TableCounts;
+  for (const t of BACKUP_TABLES) {
+    const cols = layout[t];
+    const list = cols.map((c) => `"${c.name}"`).join(", ");
+    const bytes = sizeOf(cols, "length");
+    const rowLimit = Math.min(ROW_BATCH, Math.floor(PG_MAX_PARAMS / cols.length));
+    const sizes = src.prepare(`SELECT id, ${bytes ?? "0"} AS bytes FROM ${t} WHERE id > ? ORDER BY id LIMIT ?`).safeIntegers(true);
+    const read = src.prepare(`SELECT ${list} FROM ${t} WHERE id > ? AND id <= ? ORDER BY id`).raw(true).safeIntegers(true);
+    // users.default_template_id and templates.user_id point at each other: the defaults come after the templates.
+    const kinds = cols.map((c) => (t === "users" && c.name === "default_template_id" ? null : c.kind));
+    const placeholder = (kind: ColumnKind | null, n: number) => (kind === null ? "NULL" : kind === "time" ? `CAST($${n} AS timestamptz) AT TIME ZONE 'UTC'` : `$${n}`);
+    copied[t] = 0;
+    let after: number | bigint = BEFORE_FIRST;
+    for (;;) {
+      const batch = nextBatchEnd(sizes.all(after, bytes ? BYTES_BATCH_ROWS : rowLimit) as Array<{ id: bigint; bytes: bigint }>);
+      if (!batch) break;
+      const rows = read.all(after, batch.end) as unknown[][];
+      const values: unknown[] = [];
+      const tuples = rows.map((row) => {
+        const marks = kinds.map((kind, i) => {
+          if (kind === null) return "NULL";
+          values.push(toPostgres(kind, row[i]));
+          return placeholder(kind, values.length);
+        });
+        return `(${marks.join(", ")})`;
+      });
+      await dst.query(`INSERT INTO ${t} (${list}) VALUES ${tuples.join(", ")}`, values);
+      copied[t] += rows.length;
+      after = batch.end;
+    }
+  }
+  const defaults = src.prepare("SELECT id, default_template_id FROM users WHERE default_template_id IS NOT NULL AND id > ? ORDER BY id LIMIT ?").raw(true);
+  for (let after = BEFORE_FIRST; ; ) {
+    const rows = defaults.all(after, ROW_BATCH) as Array<[number, number]>;
+    if (rows.length === 0) break;
+    await dst.query("UPDATE users AS u SET default_template_id = d.template FROM unnest($1::int[], $2::int[]) AS d(id, template) WHERE u.id = d.id", [rows.map((r) => r[0]), rows.map((r) => r[1])]);
+    after = rows.at(-1)![0];
+  }
+  return copied;
+}
+
+async function copyPostgresToSqlite(src: pg.ClientBase, dst: Database.Database, layout: Layout): Promise<TableCounts> {
+  const copied = {} as TableCounts;
+  for (const t of BACKUP_TABLES) {
+    const cols = layout[t];
+    const bytes = sizeOf(cols, "octet_length");
+    const insert = dst.prepare(`INSERT INTO ${t} (${cols.map((c) => `"${c.name}"`).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`);
+    const users = t === "users";
+    const write = dst.transaction((rows: unknown[][]) => {
+      for (const row of rows) insert.run(cols.map((c, i) => (users && c.name === "default_template_id" ? null : toSqlite(c.kind, row[i]))));
+    });
+    copied[t] = 0;
+    let after: number = BEFORE_FIRST;
+    for (;;) {
+      const sizes = await src.query<{ id: number; bytes: string | null }>(`SELECT id, ${bytes ?? "0"} AS bytes FROM ${t} WHERE id > $1 ORDER BY id LIMIT $2`, [after, bytes ? BYTES_BATCH_ROWS : ROW_BATCH]);
+      const batch = nextBatchEnd(sizes.rows);
+      if (!batch) break;
+      const query: pg.QueryArrayConfig = { rowMode: "array", text: `SELECT ${cols.map(pgSelect).join(", ")} FROM ${t} WHERE id > $1 AND id <= $2 ORDER BY id`, values: [after, batch.end] };
+      const { rows } = await src.query<unknown[]>(query);
+      write(rows);
+      copied[t] += rows.length;
+      after = Number(batch.end);
+    }
+  }
+  const setDefault = dst.prepare("UPDATE users SET default_template_id = ? WHERE id = ?");
+  const writeDefaults = dst.transaction((rows: Array<{ id: number; template: number }>) => {
+    for (const r of rows) setDefault.run(r.template, r.id);
+  });
+  for (let after = BEFORE_FIRST; ; ) {
+    const { rows } = await src.query<{ id: number; template: number }>("SELECT id, default_template_id AS template FROM users WHERE default_template_id IS NOT NULL AND id > $1 ORDER BY id LIMIT $2", [after, ROW_BATCH]);
+    if (rows.length === 0) break;
+    writeDefaults(rows);
+    after = rows.at(-1)!.id;
+  }
+  return copied;
 }
 
 type HighWater = Partial<Record<BackupTable, number>>;
 
 /** The largest id each table ever handed out (deleted rows included): ids above it are new. */
-async function readHighWater(c: Tx, dialect: DatabaseTarget["dialect"]): Promise<HighWater> {
+function readSqliteHighWater(db: Database.Database, schema: string): HighWater {
   const marks: HighWater = {};
-  if (dialect === "sqlite") {
-    const rows = await c.$queryRaw<Array<{ name: string; seq: number | bigint }>>`SELECT name, seq FROM sqlite_sequence`;
-    for (const r of rows) if ((BACKUP_TABLES as readonly string[]).includes(r.name)) marks[r.name as BackupTable] = Number(r.seq);
-    return marks;
-  }
+  const rows = db.prepare(`SELECT name, seq FROM ${schema}.sqlite_sequence`).all() as Array<{ name: string; seq: number }>;
+  for (const r of rows) if ((BACKUP_TABLES as readonly string[]).includes(r.name)) marks[r.name as BackupTable] = Number(r.seq);
+  return marks;
+}
+
+async function readPostgresHighWater(c: pg.ClientBase): Promise<HighWater> {
+  const marks: HighWater = {};
   for (const t of BACKUP_TABLES) {
-    const [row] = await c.$queryRaw<Array<{ v: bigint | number | null }>>`SELECT pg_sequence_last_value(CAST(pg_get_serial_sequence(${t}, 'id') AS regclass)) AS v`;
-    if (row?.v != null) marks[t] = Number(row.v);
+    const { rows } = await c.query<{ v: string | null }>("SELECT pg_sequence_last_value(CAST(pg_get_serial_sequence($1, 'id') AS regclass)) AS v", [t]);
+    if (rows[0]?.v != null) marks[t] = Number(rows[0].v);
   }
   return marks;
 }
 
-/** Moves each table's id counter past the backup's high-water mark and past every id now in the table. */
-async function writeHighWater(c: Tx, dialect: DatabaseTarget["dialect"], marks: HighWater): Promise<void> {
+/** Moves each table's id counter past the backup's high-water mark (AUTOINCREMENT already keeps it past every id inserted). */
+function writeSqliteHighWater(db: Database.Database, marks: HighWater, schema = "main"): void {
+  const create = db.prepare(`INSERT INTO ${schema}.sqlite_sequence (name, seq) SELECT ?, 0 WHERE NOT EXISTS (SELECT 1 FROM ${schema}.sqlite_sequence WHERE name = ?)`);
+  const raise = db.prepare(`UPDATE ${schema}.sqlite_sequence SET seq = MAX(seq, ?) WHERE name = ?`);
   for (const t of BACKUP_TABLES) {
     const mark = marks[t] ?? 0;
-    if (dialect === "sqlite") {
-      // AUTOINCREMENT already keeps seq ≥ every id inserted; the mark adds ids the source had deleted.
-      if (mark <= 0) continue;
-      await c.$executeRaw`INSERT INTO sqlite_sequence (name, seq) SELECT ${t}, 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ${t})`;
-      await c.$executeRaw`UPDATE sqlite_sequence SET seq = MAX(seq, ${mark}) WHERE name = ${t}`;
-      continue;
-    }
+    if (mark <= 0) continue;
+    create.run(t, t);
+    raise.run(mark, t);
+  }
+}
+
+/** Moves each table's sequence past the backup's high-water mark and past every id now in the table. */
+async function writePostgresHighWater(c: pg.ClientBase, marks: HighWater): Promise<void> {
+  for (const t of BACKUP_TABLES) {
     // Explicit ids do not move a PostgreSQL sequence: without this the next insert would reuse id 1.
-    const [row] = await c.$queryRaw<Array<{ v: bigint | number | null }>>`SELECT GREATEST(
-        (SELECT MAX(id) FROM ${Prisma.raw(t)}),
-        pg_sequence_last_value(CAST(pg_get_serial_sequence(${t}, 'id') AS regclass)),
-        CAST(${mark} AS BIGINT)) AS v`;
-    const v = Number(row?.v ?? 0);
-    if (v > 0) await c.$queryRaw`SELECT setval(CAST(pg_get_serial_sequence(${t}, 'id') AS regclass), CAST(${v} AS BIGINT))`;
+    const { rows } = await c.query<{ v: string | null }>(
+      `SELECT GREATEST((SELECT MAX(id) FROM ${t}), pg_sequence_last_value(CAST(pg_get_serial_sequence($1, 'id') AS regclass)), CAST($2 AS BIGINT)) AS v`,
+      [t, marks[t] ?? 0],
+    );
+    const v = Number(rows[0]?.v ?? 0);
+    if (v > 0) await c.query("SELECT setval(CAST(pg_get_serial_sequence($1, 'id') AS regclass), CAST($2 AS BIGINT))", [t, v]);
   }
 }
