@@ -32,6 +32,7 @@ export const SLOW = [
   "test/bots/playground.test.ts",
   "test/templates/lock-wait.test.ts",
   "test/templates/restore-in-use.test.ts",
+  "test/cli/file-refusals.test.ts",
   "test/bots/playground-shutdown.test.ts",
   "test/bots/bot-shutdown.test.ts",
   "test/cli/start-tokens.test.ts",

@@ -53,6 +53,32 @@ export function userMessageOf(e: unknown): string {
   return isMimicError(e) ? e.userMessage : "Something went wrong on our side. Please try again in a moment.";
 }
 
+/**
+ * The three ways an upload can be unusable, worded once for every entry point (chats, the playground, the CLI):
+ * empty, not a picture at all, or a picture or clip that is damaged or cut short.
+ */
+export function emptyFile(): MimicError {
+  return new MimicError("BAD_INPUT", "That file is empty (0 bytes). Please send the picture again.");
+}
+
+/**
+ * `clips`: where a clip is accepted too (a reaction; a face photo cannot be one). `hint`: what the file looked
+ * like instead, where known ("it looks like application/pdf").
+ */
+export function notAPicture(opts: { clips?: boolean; hint?: string; cause?: unknown; logMessage?: string } = {}): MimicError {
+  const { clips = false, hint, ...rest } = opts;
+  return new MimicError(
+    "NOT_AN_IMAGE",
+    `That file is not a picture I can use${hint ? ` (${hint})` : ""}. Please send a JPEG, PNG, WebP or GIF image${clips ? ", or an MP4 or WebM clip" : ""}.`,
+    rest,
+  );
+}
+
+/** A picture or clip whose decoder gave up: most often one cut off on its way. */
+export function damagedFile(opts: { cause?: unknown; logMessage?: string } = {}): MimicError {
+  return new MimicError("NOT_AN_IMAGE", "That file looks damaged or incomplete (maybe the upload was cut off). Please send it again.", opts);
+}
+
 /** A size in words for users: whole KiB below a MiB ("20 KiB", never "0.0 MiB"), MiB with one decimal above. */
 export function formatSize(bytes: number): string {
   return bytes < 1024 * 1024 ? `${Math.ceil(bytes / 1024)} KiB` : `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;

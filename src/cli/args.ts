@@ -1,4 +1,6 @@
-import { readFile, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, readFile, stat, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { loadConfig, modelCacheDir } from "../config.ts";
 import { loadImage, tooLarge } from "../core/input.ts";
 import { parseMemeRequest, type MemeRequest } from "../requests.ts";
@@ -33,32 +35,118 @@ export const named = (file: string) => `“${file}”`;
  */
 export async function readInputFile(file: string, what?: string, allowVideo = false): Promise<Uint8Array> {
   const limitBytes = loadConfig().MAX_INPUT_BYTES;
-  const checked = await loadImage({ kind: "bytes", bytes: await readCappedFile(file, limitBytes, what) }, { limitBytes, allowVideo });
+  const checked = await loadImage({ kind: "bytes", bytes: await readPictureFile(file, limitBytes, what) }, { limitBytes, allowVideo });
   return checked.bytes;
+}
+
+/**
+ * readCappedFile for a picture: an empty file is refused naming it (a command reads two: which one?), as a
+ * path that names no picture, like a missing one (exit 2).
+ */
+export async function readPictureFile(file: string, limitBytes: number, what?: string): Promise<Uint8Array> {
+  const bytes = await readCappedFile(file, limitBytes, what);
+  if (bytes.length === 0) throw new MimicError("BAD_INPUT", `Cannot use ${labelOf(file, what)}: the file is empty (0 bytes), so there is no picture in it.`);
+  return bytes;
+}
+
+const labelOf = (file: string, what?: string) => (what ? `${what} "${file}"` : `"${file}"`);
+
+/** What went wrong with a path, in words, from the system's error code (ENOENT and the like). */
+export function pathProblem(cause: unknown): string {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case "ENOENT":
+      return "there is no such file";
+    case "EISDIR":
+      return "it is a folder, not a file";
+    case "ENOTDIR":
+      return "a part of its path is a file, not a folder";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "ELOOP":
+      return "its path goes round in a loop of links";
+    case "ENAMETOOLONG":
+      return "the name is too long";
+    case "EROFS":
+      return "it is on a read-only disk";
+    case "ENOSPC":
+      return "the disk is full";
+    default:
+      return code ? `the system refused it (${code})` : "it could not be read";
+  }
+}
+
+/**
+ * The size of a regular file, checked before anything reads it: a missing path, a folder, a device or a pipe
+ * (which would be read for ever) is refused at once, in words. `kind` says what was expected ("a picture file").
+ */
+export async function regularFileSize(file: string, what?: string, kind = "a picture file"): Promise<number> {
+  const label = labelOf(file, what);
+  let info;
+  try {
+    info = await stat(file);
+  } catch (cause) {
+    throw new MimicError("BAD_INPUT", `Cannot read ${label}: ${pathProblem(cause)}.`, { cause });
+  }
+  if (info.isDirectory()) throw new MimicError("BAD_INPUT", `Cannot read ${label}: it is a folder, not ${kind}.`);
+  if (!info.isFile()) throw new MimicError("BAD_INPUT", `Cannot read ${label}: it is not a regular file (a device, a pipe or a socket).`);
+  return info.size;
 }
 
 /**
  * A file's bytes, its size checked before it is read: a disk image or a device named by mistake is refused
  * at once instead of being read whole into memory (MAX_INPUT_BYTES, the upload limit, applies to files too).
+ * `tooBig` words the refusal of a file over `limitBytes` (default: the upload limit's words).
  */
-export async function readCappedFile(file: string, limitBytes: number, what?: string): Promise<Uint8Array> {
-  const label = what ? `${what} "${file}"` : `"${file}"`;
-  const cannot = (cause: unknown) =>
-    new MimicError("BAD_INPUT", `Cannot read ${label}: ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
-  let info;
-  try {
-    info = await stat(file);
-  } catch (cause) {
-    throw cannot(cause);
-  }
-  if (info.isDirectory()) throw new MimicError("BAD_INPUT", `Cannot read ${label}: it is a folder, not a picture file.`);
-  if (!info.isFile()) throw new MimicError("BAD_INPUT", `Cannot read ${label}: it is not a regular file (a device, a pipe or a socket).`);
-  if (info.size > limitBytes) throw tooLarge(info.size, limitBytes);
+export async function readCappedFile(
+  file: string,
+  limitBytes: number,
+  what?: string,
+  opts: { kind?: string; tooBig?: (bytes: number) => MimicError } = {},
+): Promise<Uint8Array> {
+  const size = await regularFileSize(file, what, opts.kind);
+  if (size > limitBytes) throw (opts.tooBig ?? ((bytes) => tooLarge(bytes, limitBytes)))(size);
   try {
     const b = await readFile(file);
     return new Uint8Array(b.buffer, b.byteOffset, b.length);
   } catch (cause) {
-    throw cannot(cause);
+    throw new MimicError("BAD_INPUT", `Cannot read ${labelOf(file, what)}: ${pathProblem(cause)}.`, { cause });
+  }
+}
+
+/**
+ * Refuses an output path before the work it would hold is done: its folder must exist and take new files,
+ * and the path must not be a folder, a device or a pipe (a write to those fails or blocks after the work).
+ */
+export async function checkOutputFile(file: string, flag = "--out"): Promise<void> {
+  const label = `${flag} "${file}"`;
+  const folder = dirname(resolve(file));
+  const existing = await stat(file).catch(() => undefined);
+  if (existing?.isDirectory()) throw new MimicError("BAD_INPUT", `Cannot write ${label}: it is a folder; name a file in it.`);
+  if (existing && !existing.isFile()) throw new MimicError("BAD_INPUT", `Cannot write ${label}: it is not a regular file (a device, a pipe or a socket).`);
+  const parent = await stat(folder).catch((cause: unknown) => cause as NodeJS.ErrnoException);
+  if (parent instanceof Error) {
+    const why = parent.code === "ENOENT" ? `the folder ${folder} does not exist` : `its folder ${folder} cannot be used (${pathProblem(parent)})`;
+    throw new MimicError("BAD_INPUT", `Cannot write ${label}: ${why}.`, { cause: parent });
+  }
+  if (!parent.isDirectory()) throw new MimicError("BAD_INPUT", `Cannot write ${label}: ${folder} is a file, not a folder.`);
+  try {
+    await access(existing ? file : folder, constants.W_OK);
+  } catch (cause) {
+    const where = existing ? "the file is read-only for you" : `you may not write in the folder ${folder}`;
+    throw new MimicError("BAD_INPUT", `Cannot write ${label}: ${where}.`, { cause });
+  }
+}
+
+/** Writes the finished output (checked beforehand by checkOutputFile); a failure now is told in words. */
+export async function writeOutputFile(file: string, bytes: Uint8Array, flag = "--out"): Promise<void> {
+  try {
+    await writeFile(file, bytes);
+  } catch (cause) {
+    // Checked before the work: a folder missing now was removed meanwhile.
+    const why = (cause as NodeJS.ErrnoException).code === "ENOENT" ? `the folder ${dirname(resolve(file))} no longer exists` : pathProblem(cause);
+    throw new MimicError("BAD_INPUT", `Cannot write ${flag} "${file}": ${why}.`, { cause });
   }
 }
 

@@ -1,5 +1,5 @@
 import sharp from "sharp";
-import { formatSize, MimicError } from "../errors.ts";
+import { damagedFile, emptyFile, formatSize, MimicError, notAPicture } from "../errors.ts";
 import type { ImageInput } from "./context.ts";
 import { apngFrames } from "../pipeline/image/containers.ts";
 import { sniffVideoMime } from "../pipeline/video/reaction.ts";
@@ -58,12 +58,7 @@ export function readableFile(file: { mime?: string | null; name?: string }): boo
 
 const ascii = (b: Uint8Array, start: number, len: number) => String.fromCharCode(...b.subarray(start, start + len));
 
-function notAnImage(hint?: string, allowVideo = false): MimicError {
-  return new MimicError(
-    "NOT_AN_IMAGE",
-    `That file is not a picture I can use${hint ? ` (${hint})` : ""}. Please send a JPEG, PNG, WebP or GIF image${allowVideo ? ", or an MP4 or WebM clip" : ""}.`,
-  );
-}
+const notAnImage = (hint?: string, allowVideo = false) => notAPicture({ hint, clips: allowVideo });
 
 /** Reads a Response body, aborting as soon as more than `limit` bytes have arrived. */
 async function readLimited(res: Response, limit: number, abort: AbortController): Promise<Uint8Array> {
@@ -149,7 +144,7 @@ export async function loadImage(input: ImageInput, opts: LoadImageOptions): Prom
       opts.signal?.removeEventListener("abort", onOuterAbort);
     }
   }
-  if (bytes.byteLength === 0) throw new MimicError("BAD_INPUT", "That file is empty. Please send the picture again.");
+  if (bytes.byteLength === 0) throw emptyFile();
   const mime = sniffImageMime(bytes) ?? (opts.allowVideo ? sniffVideoMime(bytes) : undefined);
   if (!mime) throw notAnImage(opts.allowVideo ? undefined : describeMime(input.kind === "url" ? input.declaredMime : input.mime), opts.allowVideo);
   return { bytes, mime };
@@ -182,6 +177,6 @@ export async function frameCount(image: EncodedImage): Promise<number> {
   try {
     return (await sharp(image.bytes, { limitInputPixels: false }).metadata()).pages ?? 1;
   } catch (cause) {
-    throw new MimicError("NOT_AN_IMAGE", "That picture is damaged and cannot be read. Please send another one.", { cause });
+    throw damagedFile({ cause, logMessage: `frame count unreadable: ${(cause as Error)?.message}` });
   }
 }

@@ -33,6 +33,8 @@ export type MemeOutput =
       ffmpegPath?: string;
       /** The platform's byte limit (default 10 MiB). */
       maxBytes?: number;
+      /** The command-line flag that set maxBytes: the notes name it instead of "this chat's" limit. */
+      maxBytesFlag?: string;
       morph?: MorphOptions;
       /** Longest side in px (default 384). */
       size?: number;
@@ -228,9 +230,10 @@ async function animation(input: MemeInput, out: Extract<MemeOutput, { kind: "ani
  * scaled down): sent as a video where the GIF would have lost quality, or made smaller.
  */
 function fitNotes(enc: EncodedAnimation, out: Extract<MemeOutput, { kind: "animation" }>): string[] {
-  const limit = out.maxBytes === undefined ? "size limit" : `${formatSize(out.maxBytes)} limit`;
+  const size = out.maxBytes === undefined ? undefined : formatSize(out.maxBytes);
+  const limit = out.maxBytesFlag === undefined ? `this chat's ${size ?? "size"} limit` : `the ${out.maxBytesFlag} limit${size ? ` of ${size}` : ""}`;
   if (out.format === "gif-or-mp4" && enc.mime === "video/mp4") {
-    return [`As a GIF it would have lost quality to fit this chat's ${limit}, so it comes as a video instead.`];
+    return [`As a GIF it would have lost quality to fit ${limit}, so it comes as a video instead.`];
   }
   if (enc.reductions.length === 0) return [];
   // The steps a user can see (the encoder also lists steps only the bytes show, e.g. dithering off); each kind's last.
@@ -238,5 +241,5 @@ function fitNotes(enc: EncodedAnimation, out: Extract<MemeOutput, { kind: "anima
   const framesFrom = enc.reductions.find((r) => r.startsWith("frames "))?.match(/^frames (\d+)/)?.[1];
   const framesTo = last(/^frames /)?.match(/→(\d+)$/)?.[1];
   const seen = [last(/^scaled to /), framesTo && `${framesTo} of its ${framesFrom} frames`, last(/ colours$/)].filter(Boolean);
-  return [`The animation was made smaller to fit this chat's ${limit}${seen.length ? ` (${seen.join(", ")})` : ""}.`];
+  return [`The animation was made smaller to fit ${limit}${seen.length ? ` (${seen.join(", ")})` : ""}.`];
 }

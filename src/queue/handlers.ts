@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import sharp from "sharp";
 import { MimicError } from "../errors.ts";
 import { describeFace, getFaceAnalyzer, keypointsFromLandmarks } from "../pipeline/face/index.ts";
-import { laterFrameNote, readReaction, stillReaction } from "../pipeline/animate/index.ts";
+import { laterFrameNote, reactionFacesNote, readReaction, stillReaction } from "../pipeline/animate/index.ts";
 import { decodeImage } from "../pipeline/image/index.ts";
 import { assembleMeme, type StillGenerator } from "../pipeline/meme.ts";
 import { selectFace } from "../pipeline/transfer/index.ts";
@@ -219,7 +219,7 @@ async function meme(job: MemeJob, ctx: JobContext): Promise<ImageResult> {
   await gate(ctx, job.nsfwThreshold, [reaction], "input", clock);
   const reactionFace = selectFace(analysis, "reaction");
   // A group photo: say whose expression was taken (the bots have no face index to pick another).
-  const whichFace = analysis.faces.length > 1 ? [`The reaction shows ${analysis.faces.length} faces; I used the largest.`] : [];
+  const whichFace = reactionFacesNote(analysis.faces.length);
   ctx.signal.throwIfAborted();
   const out = await assembleMeme({
     ...assembly(job, ctx, clock),
@@ -246,11 +246,12 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
   const clock = new StageClock();
   const t = templateOf(job.template);
   const input = bytesOf(job.reaction, ctx);
-  // A morph animates towards one expression: the reaction's first frame that shows a face.
+  // A morph animates towards one expression: the reaction's first frame that shows a face (its largest, saying
+  // so as a still does; an animated reaction's faces are found, and spoken of, in the pipeline).
   const [template, reaction] = await Promise.all([
     clock.time("decode", () => decodeTemplate(t, ctx)),
     job.animation === "morph"
-      ? input.then((b) => stillOf(b, ctx, clock)).then((s) => ({ frames: [s.image], delaysMs: [0], faces: s.analysis.faces.slice(0, 1), notes: s.notes }))
+      ? input.then((b) => stillOf(b, ctx, clock)).then((s) => ({ frames: [s.image], delaysMs: [0], faces: s.analysis.faces.slice(0, 1), notes: [...s.notes, ...reactionFacesNote(s.analysis.faces.length)] }))
       : input.then((b) => clock.time("decode", () => reactionOf(b, ctx, false))).then((r) => ({ ...r, faces: undefined, notes: [] })),
   ]);
   ctx.signal.throwIfAborted();

@@ -112,7 +112,7 @@ describe("loadImage from bytes", () => {
 
   it("refuses empty files and non-images, saying what they look like when the type is known", async () => {
     const empty = await refusal(loadImage({ kind: "bytes", bytes: new Uint8Array(0) }, { limitBytes: MIB }));
-    expect(empty).toMatchObject({ code: "BAD_INPUT", userMessage: "That file is empty. Please send the picture again." });
+    expect(empty).toMatchObject({ code: "BAD_INPUT", userMessage: "That file is empty (0 bytes). Please send the picture again." });
     const hintOf = async (mime?: string) => (await refusal(loadImage({ kind: "bytes", bytes: NOT_AN_IMAGE, mime }, { limitBytes: MIB }))).userMessage;
     const plain = "That file is not a picture I can use. Please send a JPEG, PNG, WebP or GIF image.";
     expect(await hintOf()).toBe(plain);
@@ -178,7 +178,7 @@ describe("loadImage from a link", () => {
     // Declared as a picture, sniffed as a video: still no video where a picture is wanted.
     expect((await refusal(loadImage({ kind: "url", url: `${mp4}/x`, declaredMime: "image/jpeg" }, { limitBytes: MIB }))).code).toBe("NOT_AN_IMAGE");
     const empty = await refusal(loadImage({ kind: "url", url: `${base}/x`, declaredMime: "image/png" }, { limitBytes: MIB }));
-    expect(empty.userMessage).toBe("That file is empty. Please send the picture again.");
+    expect(empty.userMessage).toBe("That file is empty (0 bytes). Please send the picture again.");
     expect(requests).toBe(1);
   });
 
@@ -220,7 +220,7 @@ describe("loadImage from a link", () => {
   it("a bodiless answer: empty when OK, a dead link otherwise; the type hint of a link is its declared type", async () => {
     const reply = (status: number, body: Uint8Array | null) => ({ limitBytes: MIB, fetch: async () => new Response(body, { status }) });
     const empty = await refusal(loadImage({ kind: "url", url: "https://cdn.example/a" }, reply(200, null)));
-    expect(empty.userMessage).toBe("That file is empty. Please send the picture again.");
+    expect(empty.userMessage).toBe("That file is empty (0 bytes). Please send the picture again.");
     const gone = await refusal(loadImage({ kind: "url", url: "https://cdn.example/a" }, reply(500, null)));
     expect(gone.userMessage).toBe("I could not download that picture (it may have been deleted). Please send it again.");
     const pdf = await refusal(loadImage({ kind: "url", url: "https://cdn.example/a", declaredMime: "application/pdf" }, reply(200, new Uint8Array(NOT_AN_IMAGE))));
@@ -263,7 +263,7 @@ describe("frameCount", () => {
     // Not read at all for other types: these bytes would not decode.
     expect(await frameCount({ bytes: NOT_AN_IMAGE, mime: "image/jpeg" })).toBe(1);
     const broken = await refusal(frameCount({ bytes: NOT_AN_IMAGE, mime: "image/gif" }));
-    expect(broken).toMatchObject({ code: "NOT_AN_IMAGE", userMessage: "That picture is damaged and cannot be read. Please send another one." });
+    expect(broken).toMatchObject({ code: "NOT_AN_IMAGE", userMessage: "That file looks damaged or incomplete (maybe the upload was cut off). Please send it again." });
     expect((broken as { cause?: unknown }).cause).toBeDefined();
     const brokenWebp = await refusal(frameCount({ bytes: NOT_AN_IMAGE, mime: "image/webp" }));
     expect(brokenWebp.code).toBe("NOT_AN_IMAGE");

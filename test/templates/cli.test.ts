@@ -1,6 +1,6 @@
 /** `mimic face …` end to end: the real CLI binary against an embedded database in a temp dir. */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -56,7 +56,7 @@ describe("mimic face (CLI)", () => {
   }, 120_000);
 
   it("every hint is a command that works as printed (placeholders filled in), for the same user", async () => {
-    const env = { MAX_TEMPLATES_PER_USER: "2" };
+    const env = { MAX_TEMPLATES_PER_USER: "2", DATA_DIR: join(dir, "data-hints") };
     const run = (line: string) => {
       // A printed command: "mimic face …"; <photo> and <name> are the only placeholders.
       const args = line.trim().split(/\s+/);
@@ -70,6 +70,8 @@ describe("mimic face (CLI)", () => {
     };
     const grace = join(faces, "grace_hopper_512x512.jpg");
     const who = ["--user", "7", "--platform", "telegram"];
+    // The store exists (another user's face started it): list and rm refuse a store that does not.
+    expect(mimicEnv(env, "add", grace, "--name", "seed", "--user", "seed", "--platform", "discord").code).toBe(0);
 
     // nothing saved: list and rm both say how to save one, for user 7 on telegram
     const empty = mimicEnv(env, "list", ...who);
@@ -89,10 +91,11 @@ describe("mimic face (CLI)", () => {
     const listed = run(hintOf(unknown.err, "See them with: "));
     expect(listed.out).toMatch(/^\* grace/);
 
-    // a taken name: the hint removes exactly that face, then the add works
+    // a taken name: the hint removes exactly that face, then the add works; said once, not twice
     const taken = mimicEnv(env, "add", grace, "--name", "Grace", ...who);
     expect(taken.code).toBe(2);
-    const rmTaken = hintOf(taken.err, "remove it first: ");
+    expect(taken.err).toBe("mimic: You already have a face named “grace”. Pick another name, or remove that one first: mimic face rm grace --user 7 --platform telegram\n");
+    const rmTaken = hintOf(taken.err, "remove that one first: ");
     expect(rmTaken).toBe("mimic face rm grace --user 7 --platform telegram");
     expect(run(rmTaken)).toMatchObject({ code: 0, out: 'removed "grace"\n' });
     expect(mimicEnv(env, "add", grace, "--name", "grace", ...who).code).toBe(0);
@@ -100,12 +103,12 @@ describe("mimic face (CLI)", () => {
     // renaming onto a taken name: same hint
     expect(mimicEnv(env, "add", grace, "--name", "work", ...who).code).toBe(0);
     const renamed = mimicEnv(env, "rename", "work", "grace", ...who);
-    expect(hintOf(renamed.err, "remove it first: ")).toBe("mimic face rm grace --user 7 --platform telegram");
+    expect(renamed.err).toBe("mimic: You already have a face named “grace”. Pick another name, or remove that one first: mimic face rm grace --user 7 --platform telegram\n");
 
     // the limit (2 here): the hint removes one by name
     const full = mimicEnv(env, "add", grace, "--name", "third", ...who);
-    expect(full.err).toMatch(/most allowed here is 2\. Remove one first\. Remove one with: /);
-    expect(run(hintOf(full.err, "Remove one with: ").replace("<name>", "work")).code).toBe(0);
+    expect(full.err).toBe("mimic: You already have 2 saved faces, the most allowed here is 2. Remove one first: mimic face rm <name> --user 7 --platform telegram\n");
+    expect(run(hintOf(full.err, "Remove one first: ").replace("<name>", "work")).code).toBe(0);
     expect(mimicEnv(env, "add", grace, "--name", "third", ...who).code).toBe(0);
 
     // forget asks for --yes with the whole command
@@ -118,6 +121,32 @@ describe("mimic face (CLI)", () => {
     // the local user's hints carry no --user/--platform
     expect(hintOf(mimicEnv(env, "rm", "nope").err, "Save one with: ")).toBe("mimic face add <photo> --name <name>");
   }, 300_000);
+
+  it("refuses a store that does not exist instead of creating it, except to save a face (how a store starts)", () => {
+    const none = join(dir, "mistyped", "none");
+    const env = { DATA_DIR: none };
+    const store = join(none, "mimic.db");
+    const cases: [string[], string][] = [
+      [["list"], "no face was listed"],
+      [["rm", "me"], "nothing was removed"],
+      [["default", "me"], "nothing was changed"],
+      [["rename", "me", "you"], "nothing was renamed"],
+      [["forget", "--yes"], "nothing was deleted"],
+    ];
+    for (const [args, nothingDone] of cases) {
+      const r = mimicEnv(env, ...args);
+      expect(r, args.join(" ")).toMatchObject({ code: 2, out: "", err: `mimic: There is no store at ${store}, so ${nothingDone}: check DATA_DIR/DATABASE_URL.\n` });
+    }
+    expect(existsSync(join(dir, "mistyped"))).toBe(false);
+    const add = mimicEnv(env, "add", join(faces, "grace_hopper_512x512.jpg"), "--name", "me");
+    expect(add, add.err).toMatchObject({ code: 0 });
+    expect(mimicEnv(env, "list").out).toMatch(/^\* me /);
+  }, 120_000);
+
+  it("an empty or overlong --user is refused by the flag's name, in a sentence", () => {
+    expect(mimic("list", "--user", "")).toMatchObject({ code: 2, err: "mimic: --user must be a user id of 1 to 128 characters (got an empty one).\n" });
+    expect(mimic("rm", "me", "--user", "x".repeat(129))).toMatchObject({ code: 2, err: "mimic: --user must be a user id of 1 to 128 characters (got 129 characters).\n" });
+  });
 
   it("forget counts in the singular where there is one of each (not \"1 templates\")", () => {
     const env = { DATA_DIR: join(dir, "data-forget-one") };

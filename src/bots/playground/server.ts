@@ -124,7 +124,10 @@ function readUpload(req: IncomingMessage, maxBytes: number, takesFile = true): P
       // busboy destroys the file stream with "Unexpected end of form" when the body stops mid-file.
       stream.on("error", cutOff);
       stream.on("end", () => {
-        if (size > 0 && !failure && !settled) upload.file = { bytes: new Uint8Array(Buffer.concat(chunks)), name: info.filename ?? "upload", mime: info.mimeType };
+        // A form whose file input is left blank sends an unnamed, empty part: no file. A named empty file is a
+        // file, and the core says it is empty.
+        const chosen = size > 0 || (info.filename ?? "") !== "";
+        if (chosen && !failure && !settled) upload.file = { bytes: new Uint8Array(Buffer.concat(chunks)), name: info.filename || "upload", mime: info.mimeType };
         chunks.length = 0;
       });
     });
@@ -177,6 +180,18 @@ async function replyWithProgress(req: IncomingMessage, res: ServerResponse, work
 }
 
 const optionalText = (s: string | undefined) => (s === undefined || s.trim() === "" ? undefined : s);
+
+/**
+ * Why a setting is refused here: switching Mimic off, or keeping it to channels, shuts out the one local user,
+ * who is its admin but has no control on the page to undo it. Stopping the playground is the way to switch it off.
+ */
+function lockOutRefusal(key: string, value: string): string | undefined {
+  if (key === "enabled" && /^(off|false|no|0|disable|disabled)$/i.test(value.trim())) {
+    return "The playground cannot be switched off: you are its only user. To stop it, press Ctrl+C where it runs.";
+  }
+  if (key === "channel" && value.trim() !== "all") return "The playground has no channels: Mimic answers on this page only.";
+  return undefined;
+}
 
 /** The answer to a request that arrives once the playground has stopped taking work. */
 const SHUTTING_DOWN = { ok: false, text: "Mimic is shutting down. Please try again in a minute.", errorCode: "BUSY" } as const;
@@ -253,7 +268,10 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
         return replyJson(res, await core.usage(ctx()));
       case "POST /api/config": {
         const { fields } = await readUpload(req, 0, false);
-        return replyJson(res, await core.config(ctx(), { key: optionalText(fields.key) as SettingKey | undefined, value: fields.value }));
+        const key = optionalText(fields.key);
+        const lockOut = key === undefined ? undefined : lockOutRefusal(key, fields.value ?? "");
+        if (lockOut) return replyJson(res, { text: lockOut, ephemeral: true, errorCode: "BAD_INPUT" });
+        return replyJson(res, await core.config(ctx(), { key: key as SettingKey | undefined, value: fields.value }));
       }
       case "POST /api/forget":
         return replyJson(res, await core.forgetMe(ctx(), { confirm: true }));
@@ -317,8 +335,9 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
   });
   const addr = server.address() as AddressInfo;
   // The local user is the only user: no daily quota (theirs or the "server's"), and no cooldown unless
-  // configured (a fresh store's defaults, meant to share a server between many, would apply).
-  const ownRules = [["quota", "0"], ["server_quota", "0"], ["cooldown", String(opts.cooldownSeconds ?? 0)]] as const;
+  // configured (a fresh store's defaults, meant to share a server between many, would apply). Switched on in
+  // every channel: a store switched off before the page refused it (lockOutRefusal) comes back usable.
+  const ownRules = [["quota", "0"], ["server_quota", "0"], ["cooldown", String(opts.cooldownSeconds ?? 0)], ["enabled", "on"], ["channel", "all"]] as const;
   for (const [key, value] of ownRules) {
     const set = await core.config(ctx(), { key, value });
     if (set.errorCode) logger.warn({ key, reply: set.text }, "could not set the playground's own rules");

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { MimicError, userMessageOf } from "../../errors.ts";
 import { loadConfig, modelCacheDir } from "../../config.ts";
-import { inputLimits, readCappedFile } from "../args.ts";
+import { inputLimits, readPictureFile } from "../args.ts";
 import { analyzeBytes } from "../../pipeline/face/index.ts";
 import { measureExpression } from "../../pipeline/transfer/index.ts";
 import type { FaceAnalysis } from "../../pipeline/types.ts";
@@ -21,8 +21,9 @@ export function register(program: Command): void {
     .option("--max-faces <n>", "report at most this many faces per image (largest first)", "20")
     .action(async (files: string[], o: { json?: boolean; landmarks?: boolean; maxFaces: string }) => {
       const maxFaces = Number(o.maxFaces);
-      if (!Number.isInteger(maxFaces) || maxFaces < 0) {
-        throw new MimicError("BAD_INPUT", `--max-faces must be a whole number ≥ 0 (got "${o.maxFaces}").`);
+      // 0 would report every picture as having no face.
+      if (!/^\d+$/.test(o.maxFaces.trim()) || !Number.isSafeInteger(maxFaces) || maxFaces < 1) {
+        throw new MimicError("BAD_INPUT", `--max-faces must be a whole number ≥ 1 (got "${o.maxFaces}").`);
       }
       if (o.landmarks && !o.json) throw new MimicError("BAD_INPUT", "--landmarks adds the 468 landmarks to the JSON lines: use it with --json.");
       const failed: string[] = [];
@@ -33,7 +34,7 @@ export function register(program: Command): void {
       const inference = { provider: c.ORT_EXECUTION_PROVIDER, threads: c.ORT_THREADS, modelCacheDir: modelCacheDir(c) };
       for (const file of files) {
         try {
-          const { image: _image, ...analysis } = await analyzeBytes(await readCappedFile(file, c.MAX_INPUT_BYTES), { maxFaces, ...limits, inference });
+          const { image: _image, ...analysis } = await analyzeBytes(await readPictureFile(file, c.MAX_INPUT_BYTES), { maxFaces, ...limits, inference });
           process.stdout.write(o.json ? `${JSON.stringify(toJson(file, analysis, !!o.landmarks))}\n` : summary(file, analysis));
         } catch (cause) {
           if (!(cause instanceof MimicError)) throw cause;

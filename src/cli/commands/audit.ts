@@ -1,7 +1,13 @@
-import { readFile, stat } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { MimicError } from "../../errors.ts";
-import { openStore, parseSha256, sha256Hex } from "../../templates/index.ts";
+import { openStore, parseSha256 } from "../../templates/index.ts";
+import { requireExistingStore } from "../../templates/existing-store.ts";
+import { storeTarget } from "../../templates/store.ts";
+import { pathProblem, regularFileSize } from "../args.ts";
 
 /**
  * `mimic audit <file|sha256> [--json]`: "who made this picture?" for the operator, from the audit trail of
@@ -15,6 +21,8 @@ export function register(program: Command): void {
     .option("--json", "print machine-readable JSON")
     .action(async (target: string, o: { json?: boolean }) => {
       const hash = /^(sha-?256:)?[0-9a-f]{64}$/i.test(target.trim()) && !(await isFile(target)) ? parseSha256(target) : await hashFile(target);
+      // A mistyped DATA_DIR/DATABASE_URL would otherwise answer "not in the audit trail" from a new, empty store.
+      await requireExistingStore(storeTarget(), "nothing was looked up");
       const store = await openStore();
       try {
         const rows = await store.audit.lookup(hash);
@@ -45,10 +53,19 @@ async function isFile(p: string): Promise<boolean> {
   );
 }
 
+/**
+ * The file's SHA-256, read in a stream (any size, little memory); a path that is missing, a folder, a device or
+ * a pipe is refused before anything reads it.
+ */
 async function hashFile(file: string): Promise<string> {
+  const missing = await stat(file).then(() => false, (e: NodeJS.ErrnoException) => e.code === "ENOENT");
+  if (missing) throw new MimicError("BAD_INPUT", `"${file}" is neither a file nor a SHA-256: there is no such file, and a SHA-256 is 64 hex characters.`);
+  await regularFileSize(file);
+  const hash = createHash("sha256");
   try {
-    return sha256Hex(await readFile(file));
+    await pipeline(createReadStream(file), hash);
   } catch (cause) {
-    throw new MimicError("BAD_INPUT", `Cannot read "${file}" (and it is not a SHA-256): ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
+    throw new MimicError("BAD_INPUT", `Cannot read "${file}": ${pathProblem(cause)}.`, { cause });
   }
+  return hash.digest("hex");
 }

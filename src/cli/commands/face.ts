@@ -2,6 +2,8 @@ import { Option, type Command } from "commander";
 import { configuredAnalyzer, inputLimits, readInputFile } from "../args.ts";
 import { MimicError } from "../../errors.ts";
 import { enrolFace, openStore, type Owner, type Store } from "../../templates/index.ts";
+import { requireExistingStore } from "../../templates/existing-store.ts";
+import { storeTarget } from "../../templates/store.ts";
 
 /**
  * `mimic face add|list|rm|default|rename|forget`: manage saved faces in the configured store
@@ -19,7 +21,8 @@ export function register(program: Command): void {
     .requiredOption("--name <name>", "template name: 1–32 of a-z 0-9 _ -")
     .option("--default", "make it the default template")
     .action((file: string, o: UserOpts & { name: string; default?: boolean }) =>
-      withStore(o, async (store) => {
+      // Saving a face is how a store starts: the only face command that may create one.
+      withStore(o, undefined, async (store) => {
         const photo = await readInputFile(file);
         const r = await enrolFace(store.templates, owner(o), o.name, photo, { makeDefault: o.default === true, analyzer: await configuredAnalyzer(), decode: inputLimits() });
         const lines = [`saved "${r.template.name}"${r.template.isDefault ? " (default)" : ""} for ${o.platform}:${o.user}`];
@@ -31,7 +34,7 @@ export function register(program: Command): void {
   withUser(face.command("list").description("List saved templates"))
     .option("--json", "print JSON")
     .action((o: UserOpts & { json?: boolean }) =>
-      withStore(o, async (store) => {
+      withStore(o, "no face was listed", async (store) => {
         const list = await store.templates.list(owner(o));
         if (o.json) {
           process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
@@ -45,7 +48,7 @@ export function register(program: Command): void {
 
   withUser(face.command("rm").description("Delete a template").argument("<name>"))
     .action((name: string, o: UserOpts) =>
-      withStore(o, async (store) => {
+      withStore(o, "nothing was removed", async (store) => {
         const r = await store.templates.remove(owner(o), name);
         process.stdout.write(`removed "${name.toLowerCase()}"${r.newDefault ? `; default is "${r.newDefault}"` : ""}\n`);
       }),
@@ -53,7 +56,7 @@ export function register(program: Command): void {
 
   withUser(face.command("default").description("Make a template the default").argument("<name>"))
     .action((name: string, o: UserOpts) =>
-      withStore(o, async (store) => {
+      withStore(o, "nothing was changed", async (store) => {
         const t = await store.templates.setDefault(owner(o), name);
         process.stdout.write(`default is now "${t.name}"\n`);
       }),
@@ -61,7 +64,7 @@ export function register(program: Command): void {
 
   withUser(face.command("rename").description("Rename a template").argument("<from>").argument("<to>"))
     .action((from: string, to: string, o: UserOpts) =>
-      withStore(o, async (store) => {
+      withStore(o, "nothing was renamed", async (store) => {
         const t = await store.templates.rename(owner(o), from, to);
         process.stdout.write(`renamed to "${t.name}"\n`);
       }),
@@ -70,7 +73,7 @@ export function register(program: Command): void {
   withUser(face.command("forget").description("Delete every template and usage record of the user"))
     .option("--yes", "confirm")
     .action((o: UserOpts & { yes?: boolean }) =>
-      withStore(o, async (store) => {
+      withStore(o, "nothing was deleted", async (store) => {
         if (!o.yes) {
           throw new MimicError("BAD_INPUT", `This deletes every saved face and usage record of ${o.platform}:${o.user}. To confirm, run: mimic face forget --yes${whoFlags(o)}`);
         }
@@ -107,26 +110,43 @@ function whoFlags(o: UserOpts): string {
 
 /**
  * The store's refusals say what is wrong; here they also get the command that fixes it, as it must be
- * typed (with --user/--platform when the command had them).
+ * typed (with --user/--platform when the command had them). Where the refusal already says what to do
+ * ("remove that one first."), the command completes that sentence instead of saying it again.
  */
 function withCliHint(e: unknown, o: UserOpts): unknown {
   if (!(e instanceof MimicError)) return e;
   const d = (e.details ?? {}) as { reason?: string; name?: string; names?: string[] };
   const who = whoFlags(o);
-  const hint =
+  // `sentence` ends in the command; a refusal that already ends with it has it once.
+  const ending = (sentence: string, command: string) =>
+    `${e.userMessage.endsWith(`${sentence}.`) ? e.userMessage.slice(0, -1) : `${e.userMessage} ${sentence}`}: ${command}`;
+  const message =
     d.reason === "noFaces"
-      ? `Save one with: mimic face add <photo> --name <name>${who}`
+      ? `${e.userMessage} Save one with: mimic face add <photo> --name <name>${who}`
       : d.reason === "noSuchFace"
-        ? `See them with: mimic face list${who}`
+        ? `${e.userMessage} See them with: mimic face list${who}`
         : d.reason === "nameTaken" && d.name
-          ? `To replace it, remove it first: mimic face rm ${d.name}${who}`
+          ? ending("Pick another name, or remove that one first", `mimic face rm ${d.name}${who}`)
           : d.reason === "limit"
-            ? `Remove one with: mimic face rm <name>${who}`
+            ? ending("Remove one first", `mimic face rm <name>${who}`)
             : undefined;
-  return hint ? new MimicError(e.code, `${e.userMessage} ${hint}`, { cause: e, details: e.details }) : e;
+  return message ? new MimicError(e.code, message, { cause: e, details: e.details }) : e;
 }
 
-async function withStore(o: UserOpts, work: (store: Store) => Promise<void>): Promise<void> {
+/** The store's own check of a user id, before it, in words that name the flag. */
+function checkUserFlag(o: UserOpts): void {
+  if (o.user.length === 0) throw new MimicError("BAD_INPUT", "--user must be a user id of 1 to 128 characters (got an empty one).");
+  if (o.user.length > 128) throw new MimicError("BAD_INPUT", `--user must be a user id of 1 to 128 characters (got ${o.user.length} characters).`);
+}
+
+/**
+ * Runs `work` on the configured store. `nothingDone` (e.g. "nothing was removed"): the store must exist
+ * already, and a missing one is refused in those words, so a mistyped DATA_DIR creates no empty store
+ * whose "no saved faces" would mislead; undefined: the store is created if need be.
+ */
+async function withStore(o: UserOpts, nothingDone: string | undefined, work: (store: Store) => Promise<void>): Promise<void> {
+  checkUserFlag(o);
+  if (nothingDone !== undefined) await requireExistingStore(storeTarget(), nothingDone);
   const store = await openStore();
   try {
     await work(store);

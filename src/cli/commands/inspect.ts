@@ -1,8 +1,14 @@
-import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { MimicError } from "../../errors.ts";
+import { formatSize, MimicError } from "../../errors.ts";
+import { readCappedFile } from "../args.ts";
 import { DIGITAL_SOURCE_TYPE, readProvenance } from "../../pipeline/provenance/index.ts";
 import { sha256Hex } from "../../templates/audit.ts";
+
+/**
+ * The largest file inspect reads (it holds the whole file to find the marks): well above any chat's upload limit,
+ * so anything Mimic sent fits, and a disk image named by mistake is refused instead of filling memory.
+ */
+const INSPECT_MAX_BYTES = 256 * 1024 * 1024;
 
 /** `mimic inspect <file> [--json]`: the provenance marks of a PNG, GIF or MP4, and the file's SHA-256. */
 export function register(program: Command): void {
@@ -12,12 +18,10 @@ export function register(program: Command): void {
     .argument("<file>", "PNG, GIF or MP4 file")
     .option("--json", "print machine-readable JSON")
     .action(async (file: string, o: { json?: boolean }) => {
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(file);
-      } catch (cause) {
-        throw new MimicError("BAD_INPUT", `Cannot read "${file}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
-      }
+      const bytes = await readCappedFile(file, INSPECT_MAX_BYTES, undefined, {
+        kind: "a PNG, GIF or MP4 file",
+        tooBig: (size) => new MimicError("BAD_INPUT", `"${file}" is too large to inspect (${formatSize(size)}): inspect reads files up to ${formatSize(INSPECT_MAX_BYTES)}.`),
+      });
       const r = readProvenance(bytes);
       const sha256 = sha256Hex(bytes);
       const aiEdited = r.digitalSourceType === DIGITAL_SOURCE_TYPE;

@@ -1,10 +1,22 @@
-import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { configuredAnalyzer, inputLimits, named, choice, memeRequestFromFlags, printNotes, readInputFile, readReactionFrames, wholeNumber } from "../args.ts";
+import {
+  checkOutputFile,
+  configuredAnalyzer,
+  inputLimits,
+  named,
+  choice,
+  memeRequestFromFlags,
+  printNotes,
+  readInputFile,
+  readReactionFrames,
+  wholeNumber,
+  writeOutputFile,
+} from "../args.ts";
 import { MimicError } from "../../errors.ts";
 import { makeMeme } from "../../pipeline/transfer/meme.ts";
 import { photoFace, selectFace, type Regions, type TransferMode } from "../../pipeline/transfer/index.ts";
 import { detectReactionFaces, laterFrameNote, stillReaction, type LoopMode } from "../../pipeline/animate/index.ts";
+import { DEFAULT_GIF_MAX_BYTES } from "../../pipeline/gif/index.ts";
 import { decodeImage, encodePng, readHeader } from "../../pipeline/image/index.ts";
 import { sniffVideoMime } from "../../pipeline/video/index.ts";
 import { assembleMeme } from "../../pipeline/meme.ts";
@@ -51,7 +63,7 @@ export function register(program: Command): void {
     .option("--face-index <n>", "which face of the reaction to copy (0 = largest)", "0")
     .option("--top <text>", "top caption")
     .option("--bottom <text>", "bottom caption")
-    .option("--animate", "reply with a morph GIF from your face to the expression (needs --out x.gif)")
+    .option("--animate", "the bots' animated option: --out x.gif already makes the meme animated; with --animate a non-.gif --out is refused")
     .option("--frames <n>", "frames of the morph (GIF output)")
     .option("--fps <n>", "frame rate of the morph (GIF output)")
     .option("--loop <mode>", "pingpong or forward (GIF output)")
@@ -79,6 +91,8 @@ export function register(program: Command): void {
         const flags = gifOnly.map((k) => (k === "maxBytes" ? "--max-bytes" : `--${k}`)).join(", ");
         throw new MimicError("BAD_INPUT", `${flags} shape${gifOnly.length === 1 ? "s" : ""} a GIF: give --out a .gif file name, or leave ${gifOnly.length === 1 ? "it" : "them"} out.`);
       }
+      // Before the work: a folder that is not there would otherwise fail the write after the whole meme was made.
+      await checkOutputFile(o.out);
       const [template, reactionFile] = await Promise.all([readInputFile(o.face, "--face"), readInputFile(o.reaction, "--reaction", true)]);
       const limits = inputLimits();
       let reaction = reactionFile;
@@ -97,11 +111,7 @@ export function register(program: Command): void {
       const sources = { face: named(o.face), reaction: named(o.reaction) };
       const meme = await makeMeme(template, reaction, { mode, regions, intensity, faceIndex, captions, sources, limits }, await configuredAnalyzer());
       printNotes(meme.notes);
-      try {
-        await writeFile(o.out, meme.png);
-      } catch (cause) {
-        throw new MimicError("BAD_INPUT", `Cannot write "${o.out}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
-      }
+      await writeOutputFile(o.out, meme.png);
       const r1 = (v: number) => Math.round(v * 10) / 10;
       const face = (f: typeof meme.templateFace) => ({
         box: { x: r1(f.box.x), y: r1(f.box.y), width: r1(f.box.width), height: r1(f.box.height) },
@@ -150,7 +160,7 @@ async function writeAnimatedMeme(
     v === undefined ? undefined : wholeNumber(flag, v, min, max);
   const frames = count("--frames", o.frames, 2, 96);
   const fps = count("--fps", o.fps, 1, 50);
-  const maxBytes = count("--max-bytes", o.maxBytes, 4096, 1024 * 1024 * 1024);
+  const maxBytes = count("--max-bytes", o.maxBytes, 4096, 1024 * 1024 * 1024) ?? DEFAULT_GIF_MAX_BYTES;
   const loop = o.loop === undefined ? undefined : choice<LoopMode>("--loop", o.loop, ["pingpong", "forward"]);
   const t0 = performance.now();
   const [template, reaction] = await Promise.all([decodeImage(templateBytes, opts.limits), readReactionFrames(reactionBytes, opts.limits)]);
@@ -171,15 +181,11 @@ async function writeAnimatedMeme(
     mode: opts.mode,
     intensity: opts.intensity,
     regions: opts.regions,
-    output: { kind: "animation", format: "gif", morph: { frames, fps, loop }, maxBytes },
+    output: { kind: "animation", format: "gif", morph: { frames, fps, loop }, maxBytes, maxBytesFlag: "--max-bytes" },
   });
   printNotes(result.notes);
   const gif = { ...result.animation!, bytes: result.bytes, width: result.width, height: result.height };
-  try {
-    await writeFile(o.out, gif.bytes);
-  } catch (cause) {
-    throw new MimicError("BAD_INPUT", `Cannot write "${o.out}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
-  }
+  await writeOutputFile(o.out, gif.bytes);
   const totalMs = performance.now() - t0;
   if (o.json) {
     const r1 = (v: number) => Math.round(v * 10) / 10;

@@ -1,6 +1,5 @@
-import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { configuredAnalyzer, inputLimits, named, choice, printNotes, readInputFile, readReactionFrames, wholeNumber } from "../args.ts";
+import { checkOutputFile, configuredAnalyzer, inputLimits, named, choice, printNotes, readInputFile, readReactionFrames, wholeNumber, writeOutputFile } from "../args.ts";
 import { parseMorphRequest } from "../../requests.ts";
 import { MimicError } from "../../errors.ts";
 import { renderFaceMorphGif, type LoopMode } from "../../pipeline/animate/index.ts";
@@ -60,6 +59,8 @@ export function register(program: Command): void {
       const size = wholeNumber("--size", o.size, 16, 2048);
       const maxBytes = wholeNumber("--max-bytes", o.maxBytes, 4096, 1024 * 1024 * 1024);
       if (!/\.gif$/i.test(o.out)) throw new MimicError("BAD_INPUT", `--out must name a .gif file (got "${o.out}").`);
+      // Before the work: a folder that is not there would otherwise fail the write after the whole morph was made.
+      await checkOutputFile(o.out);
       const [fromBytes, toBytes] = await Promise.all([readInputFile(o.from, "--from"), readInputFile(o.to, "--to", true)]);
       // Captions by the same rules as every other entrance (length here; marks and fonts where they are drawn).
       const req = parseMorphRequest({ top: o.top, bottom: o.bottom }, { top: "--top", bottom: "--bottom" });
@@ -94,7 +95,7 @@ export function register(program: Command): void {
           reaction: { frames: reaction.frames, delaysMs: reaction.delaysMs },
           reactionFaces,
           captions,
-          output: { kind: "animation", format: "gif", morph, size, maxBytes, dither: o.dither },
+          output: { kind: "animation", format: "gif", morph, size, maxBytes, maxBytesFlag: "--max-bytes", dither: o.dither },
         });
         printNotes(r.notes);
         const a = r.animation!;
@@ -102,11 +103,7 @@ export function register(program: Command): void {
         kind = a.kind;
         timingsMs = r.timingsMs;
       }
-      try {
-        await writeFile(o.out, result.bytes);
-      } catch (cause) {
-        throw new MimicError("BAD_INPUT", `Cannot write "${o.out}": ${(cause as NodeJS.ErrnoException).code ?? "error"}.`, { cause });
-      }
+      await writeOutputFile(o.out, result.bytes);
       const summary = {
         out: o.out,
         kind,

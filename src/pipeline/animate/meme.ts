@@ -7,7 +7,7 @@ import { swapWorkingCopy, transferExpression, type Regions, type TransferMode } 
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { scalePoints } from "./geometry.ts";
 import { morphExpression, morphFaces, type MorphOptions } from "./morph.ts";
-import { animateReaction, detectReactionFaces, reactionSources, type ReactionSource } from "./reaction.ts";
+import { animateReaction, reactionFacesNote, reactionSources, trackReactionFaces, type ReactionSource } from "./reaction.ts";
 import { easeInOut, morphTiming } from "./schedule.ts";
 
 /**
@@ -84,7 +84,10 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
   let faceFrames = 1;
   let carriedFrames = 0;
   let notes: string[] = [];
-  const faces = input.reactionFaces ?? (await detectReactionFaces(reaction.frames));
+  // Faces chosen by the caller come with its own word on them; faces found here, with this note.
+  const detected = input.reactionFaces ? undefined : await trackReactionFaces(reaction.frames);
+  const faces = input.reactionFaces ?? detected!.faces;
+  const whichFace = reactionFacesNote(detected?.chosenAmong ?? 0);
   lap("detect");
   const generator = (input.mode ?? "mimic") === "mimic" ? input.generator : undefined;
   let generatorTimings: StageTimings = {};
@@ -198,7 +201,7 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
   timingsMs.total = Object.values(timingsMs).reduce((s, v) => s + v, 0);
   // The generator's own stages, inside "transfer" (after the total, so they are not counted twice).
   for (const [k, v] of Object.entries(generatorTimings)) if (k !== "total") timingsMs[`transfer.${k}`] = v;
-  return { frames, delaysMs, kind, faceFrames, carriedFrames, notes, timingsMs };
+  return { frames, delaysMs, kind, faceFrames, carriedFrames, notes: [...whichFace, ...notes], timingsMs };
 }
 
 /**

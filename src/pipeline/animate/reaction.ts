@@ -334,13 +334,27 @@ export function restFrames(faces: AnalyzedFace[], landmarks: Float32Array[], own
  * does not steal the role). An index no frame has that many faces for is refused, as for a still.
  */
 export async function detectReactionFaces(frames: RgbImage[], index = 0, analyzer?: { analyze(img: RgbImage): Promise<FaceAnalysis> }): Promise<(AnalyzedFace | null)[]> {
+  return (await trackReactionFaces(frames, index, analyzer)).faces;
+}
+
+/**
+ * detectReactionFaces, and how many faces the frame where the reaction face was chosen shows (0 where no frame
+ * shows one): the reply says so where it is more than one (reactionFacesNote).
+ */
+export async function trackReactionFaces(
+  frames: RgbImage[],
+  index = 0,
+  analyzer?: { analyze(img: RgbImage): Promise<FaceAnalysis> },
+): Promise<{ faces: (AnalyzedFace | null)[]; chosenAmong: number }> {
   const faceAnalyzer = analyzer ?? (await getFaceAnalyzer());
   const out: (AnalyzedFace | null)[] = [];
   let prev: AnalyzedFace | null = null;
   let most = 0;
+  let chosenAmong = 0;
   for (const f of frames) {
     const { faces } = await faceAnalyzer.analyze(f);
     most = Math.max(most, faces.length);
+    if (!prev && faces[index]) chosenAmong = faces.length;
     let pick: AnalyzedFace | null = prev ? (faces[0] ?? null) : (faces[index] ?? null);
     if (prev && faces.length > 1) {
       const [px, py] = centre(prev);
@@ -360,5 +374,11 @@ export async function detectReactionFaces(frames: RgbImage[], index = 0, analyze
       { details: { index, faces: most } },
     );
   }
-  return out;
+  return { faces: out, chosenAmong };
 }
+
+/**
+ * What a reply says where the reaction shows several faces (the bots have no face index to pick another): every
+ * reply kind, still or animated, says it in these words.
+ */
+export const reactionFacesNote = (faces: number): string[] => (faces > 1 ? [`The reaction shows ${faces} faces; I used the largest.`] : []);

@@ -1,5 +1,5 @@
 import sharp, { type OutputInfo } from "sharp";
-import { MimicError } from "../../errors.ts";
+import { damagedFile, MimicError } from "../../errors.ts";
 import type { RgbImage } from "../types.ts";
 import type { AnimatedContainer, FrameRecord } from "./containers.ts";
 
@@ -42,12 +42,9 @@ export function animationTooLarge(frames: number, width: number, height: number,
   });
 }
 
-/** An upload sharp could not decode: most often one cut off on its way. */
+/** An upload sharp could not decode: most often one cut off on its way (worded as every decoder's is). */
 export function damagedUpload(what: "picture" | "animation", cause: unknown): MimicError {
-  return new MimicError("NOT_AN_IMAGE", `That ${what} looks damaged or incomplete (maybe the upload was cut off). Please send it again.`, {
-    cause,
-    logMessage: `${what === "picture" ? "image" : "animation frame"} decode failed: ${(cause as Error)?.message}`,
-  });
+  return damagedFile({ cause, logMessage: `${what === "picture" ? "image" : "animation frame"} decode failed: ${(cause as Error)?.message}` });
 }
 
 /** Which frames are shown (by index) and for how long: every frame, or maxFrames moments spread evenly in time. */

@@ -1,9 +1,9 @@
 import sharp from "sharp";
 import type { Metadata, OutputInfo } from "sharp";
-import { MimicError } from "../../errors.ts";
+import { damagedFile, emptyFile, MimicError, notAPicture } from "../../errors.ts";
 import type { RgbImage } from "../types.ts";
 import { DEFAULT_INPUT_LIMITS } from "../settings.ts";
-import { animationTooLarge, composeAnimation, damagedUpload, displayMs } from "./compose.ts";
+import { animationTooLarge, composeAnimation, displayMs } from "./compose.ts";
 import { cropGifScreen, parseApng, parseWebpAnimation } from "./containers.ts";
 
 /**
@@ -50,9 +50,7 @@ function checkBytes(bytes: Uint8Array, maxBytes: number): void {
   if (!(bytes instanceof Uint8Array)) {
     throw new MimicError("BAD_INPUT", "No image data was received. Please attach a picture.");
   }
-  if (bytes.length === 0) {
-    throw new MimicError("BAD_INPUT", "That file is empty (0 bytes). Please send the picture again.");
-  }
+  if (bytes.length === 0) throw emptyFile();
   if (bytes.length > maxBytes) {
     throw new MimicError(
       "IMAGE_TOO_LARGE",
@@ -93,11 +91,10 @@ export async function readHeader(input: Uint8Array, maxPixels: number): Promise<
   try {
     meta = await sharp(bytes, { limitInputPixels: false, failOn: "none" }).metadata();
   } catch (cause) {
-    throw new MimicError(
-      "NOT_AN_IMAGE",
-      `That file is not a picture we can read. Please send a ${FRIENDLY_FORMATS} image.`,
-      { cause, logMessage: `image header unreadable: ${(cause as Error)?.message}` },
-    );
+    const logMessage = `image header unreadable: ${(cause as Error)?.message}`;
+    // "Unsupported image format": no decoder knows the file. Anything else: one knew its signature but the
+    // header is cut short or broken, so it is a damaged picture, not another kind of file.
+    throw /unsupported image format/i.test((cause as Error)?.message ?? "") ? notAPicture({ cause, logMessage }) : damagedFile({ cause, logMessage });
   }
   const format = meta.format ?? "unknown";
   if (!ACCEPTED.has(format)) {
@@ -149,7 +146,7 @@ export async function decodeImage(input: Uint8Array, opts: DecodeOptions = {}): 
     }
     return toRgb(data, info.width, info.height, info.channels);
   } catch (cause) {
-    throw damagedUpload("picture", cause);
+    throw damagedFile({ cause, logMessage: `image decode failed: ${(cause as Error)?.message}` });
   }
 }
 
@@ -189,7 +186,7 @@ export async function decodeAnimation(input: Uint8Array, opts: AnimationOptions 
       .raw()
       .toBuffer({ resolveWithObject: true });
   } catch (cause) {
-    throw damagedUpload("picture", cause);
+    throw damagedFile({ cause, logMessage: `image decode failed: ${(cause as Error)?.message}` });
   }
   const { width, channels } = raw.info;
   const height = frameCount === 1 ? raw.info.height : (raw.info.pageHeight ?? raw.info.height / frameCount);

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MimicError } from "../../errors.ts";
+import { damagedFile, MimicError } from "../../errors.ts";
 import { MAX_DECODE_PIXELS, MAX_SECONDS } from "../image/compose.ts";
 import { cropGifScreen, gifLayout } from "../image/containers.ts";
 import type { DecodedAnimation } from "../image/decode.ts";
@@ -95,14 +95,8 @@ const readingFailure = (e: unknown, kind: Kind) =>
       ? new MimicError("IMAGE_TOO_LARGE", "That GIF is too large to read. Please send a shorter or smaller one.", { cause: e })
       : e;
 
-const unreadable = (kind: Kind, cause?: unknown) =>
-  new MimicError(
-    "NOT_AN_IMAGE",
-    kind === "GIF"
-      ? "That GIF is damaged or in a format I cannot read. Please send another GIF, an MP4 or a photo."
-      : "That video is damaged or in a format I cannot read. Please send a GIF, an MP4 or a photo.",
-    { cause },
-  );
+/** A file ffmpeg could not read: in the words every decoder uses (a GIF is a file, not a "video", to its sender). */
+const unreadable = (kind: Kind, cause?: unknown) => damagedFile({ cause, logMessage: `${kind} unreadable by ffmpeg: ${(cause as Error)?.message ?? "no frames"}` });
 
 /** ffmpeg's GIF reader plays a delay under its minimum as its default one (centiseconds). */
 const ffmpegGifDelayCs = (cs: number) => (cs < 2 ? 10 : cs);

@@ -222,13 +222,13 @@ describe.skipIf(!FFMPEG)("a GIF whose logical screen dwarfs its frames", () => {
     }
   }, 60_000);
 
-  it("a GIF ffmpeg cannot read is called a GIF, not a video", async () => {
+  it("a GIF ffmpeg cannot read is called damaged, not a video", async () => {
     const broken = new Uint8Array([...new TextEncoder().encode("GIF89a"), 0x60, 0, 0x50, 0, 0xf7, 0, 0, 1, 2, 3]);
     const e = await decodeVideoReaction(broken, FFMPEG!, { maxPixels: 40_000_000, maxFrames: 48, maxTotalPixels: MAX_REACTION_TOTAL_PIXELS, gif: true }).then(
       () => undefined,
       (x: unknown) => x as MimicError,
     );
     expect(e).toBeInstanceOf(MimicError);
-    expect([e!.code, e!.userMessage]).toEqual(["NOT_AN_IMAGE", "That GIF is damaged or in a format I cannot read. Please send another GIF, an MP4 or a photo."]);
+    expect([e!.code, e!.userMessage]).toEqual(["NOT_AN_IMAGE", "That file looks damaged or incomplete (maybe the upload was cut off). Please send it again."]);
   }, 60_000);
 });

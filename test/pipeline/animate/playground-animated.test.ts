@@ -1,9 +1,10 @@
+import { readFileSync } from "node:fs";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPlayground, type Playground } from "../../../src/bots/playground/server.ts";
 import { findFfmpeg } from "../../../src/pipeline/video/index.ts";
 import { startTestApp, type TestApp } from "../../bots/harness.ts";
-import { FACE_JPG, describeImage } from "../../core/images.ts";
+import { FACE_JPG, describeImage, reactionGif, reactionMp4 } from "../../core/images.ts";
 import { writeApng } from "./apng-writer.ts";
 
 /**
@@ -45,6 +46,17 @@ async function restAndLaugh() {
     }),
   );
 }
+
+/** The laugh beside grace at half size (as one JPEG): a group reaction, the laugh the larger face. */
+async function twoFaces(): Promise<Uint8Array> {
+  const laugh = sharp(fixture("franck_04117.jpg"));
+  const { width = 0, height = 0 } = await laugh.metadata();
+  const grace = await sharp(fixture("grace_hopper_512x512.jpg")).resize(256).toBuffer();
+  const pair = laugh.extend({ right: 300, background: "#808080" }).composite([{ input: grace, left: width + 20, top: Math.round((height - 256) / 2) }]);
+  return new Uint8Array(await pair.jpeg().toBuffer());
+}
+
+const DAMAGED = "That file looks damaged or incomplete (maybe the upload was cut off). Please send it again.";
 
 beforeAll(async () => {
   app = await startTestApp();
@@ -90,5 +102,37 @@ describe("playground: animated reactions", () => {
     expect(a.file?.mime).toBe("image/gif");
     expect((await describeImage(answerFile(a))).pages).toBeGreaterThan(1);
     expect(performance.now() - t0).toBeLessThan(60_000);
+  });
+});
+
+describe("playground: what every answer says", () => {
+  it("a reaction with two faces says which it used, still or animated", async () => {
+    const note = "The reaction shows 2 faces; I used the largest.";
+    const pair = await twoFaces();
+    const still = await meme(pair, "pair.jpg");
+    expect(still).toMatchObject({ ok: true });
+    expect(still.text).toContain(note);
+    // The same picture animated: a morph into its largest face's expression.
+    const morphed = await post("/api/morph", {}, { field: "image", bytes: pair, name: "pair.jpg" });
+    expect(morphed.file?.mime).toBe("image/gif");
+    expect(morphed.text).toContain(note);
+    const animatedStill = await post("/api/meme", { animated: "on" }, { field: "image", bytes: pair, name: "pair.jpg" });
+    expect(animatedStill.file?.mime).toBe("image/gif");
+    expect(animatedStill.text).toContain(note);
+    // An animated reaction: its faces are found frame by frame in the pipeline.
+    const moving = await meme(await reactionGif(Buffer.from(pair), 3, 800), "pair.gif");
+    expect(moving.file?.mime).toBe("image/gif");
+    expect(moving.text).toContain(note);
+  });
+
+  it.skipIf(!FFMPEG)("a clip cut off on its way is damaged, in the same words as a picture", async () => {
+    const clip = await reactionMp4(FFMPEG!);
+    expect(await meme(clip.slice(0, 600), "cut.mp4")).toMatchObject({ ok: false, errorCode: "NOT_AN_IMAGE", text: DAMAGED });
+  });
+
+  it("a PNG cut off after 20 bytes is damaged, as a face and as a reaction", async () => {
+    const cut = new Uint8Array(readFileSync(fixture("astronaut.png")).subarray(0, 20));
+    expect(await meme(cut, "cut.png")).toMatchObject({ ok: false, errorCode: "NOT_AN_IMAGE", text: DAMAGED });
+    expect(await post("/api/faces", { name: "cut" }, { field: "photo", bytes: cut, name: "cut.png" })).toMatchObject({ ok: false, errorCode: "NOT_AN_IMAGE", text: DAMAGED });
   });
 });

@@ -66,10 +66,10 @@ describe("mimic analyze", () => {
     expect(err.code).toBe(1);
     const lines = err.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
     expect(lines.map((l) => l.path)).toEqual([`${root}package.json`, fixture("astronaut.png"), `${root}no-such.jpg`]);
-    expect(lines[0].error).toEqual({ code: "NOT_AN_IMAGE", message: expect.stringMatching(/not a picture we can read/) });
+    expect(lines[0].error).toEqual({ code: "NOT_AN_IMAGE", message: "That file is not a picture I can use. Please send a JPEG, PNG, WebP or GIF image." });
     expect(lines[1].faces).toHaveLength(1);
     expect(lines[1]).not.toHaveProperty("error");
-    expect(lines[2].error.message).toMatch(/Cannot read .*ENOENT/);
+    expect(lines[2].error.message).toMatch(/Cannot read .*: there is no such file\./);
     expect(err.stderr).toMatch(/2 of 3 images could not be analysed/);
   });
 
@@ -108,6 +108,6 @@ describe("mimic analyze", () => {
   it("fails with a friendly message and exit code 1 on a non-image", async () => {
     const err = (await mimic("analyze", `${root}package.json`).catch((e: unknown) => e)) as { code: number; stderr: string };
     expect(err.code).toBe(1);
-    expect(err.stderr).toMatch(/not a picture we can read/);
+    expect(err.stderr).toMatch(/That file is not a picture I can use\. Please send a JPEG, PNG, WebP or GIF image\./);
   });
 });

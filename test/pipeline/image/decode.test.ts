@@ -130,12 +130,19 @@ describe("decodeImage", () => {
     expect(Array.from(img.data.subarray(0, 3))).toEqual([255, 0, 0]);
   });
 
-  it("refuses non-image bytes", async () => {
-    await expectMimicError(decodeImage(new TextEncoder().encode("hello, this is not a picture")), "NOT_AN_IMAGE", /not a picture/);
+  it("refuses non-image bytes with the words every entry point uses (a face photo: no clips offered)", async () => {
+    const e = await expectMimicError(decodeImage(new TextEncoder().encode("hello, this is not a picture")), "NOT_AN_IMAGE", /not a picture/);
+    expect(e.userMessage).toBe("That file is not a picture I can use. Please send a JPEG, PNG, WebP or GIF image.");
+  });
+
+  it("a PNG cut off inside its header is damaged, not some other kind of file", async () => {
+    const e = await expectMimicError(decodeImage(fixture("astronaut.png").subarray(0, 20)), "NOT_AN_IMAGE", /damaged/);
+    expect(e.userMessage).toBe("That file looks damaged or incomplete (maybe the upload was cut off). Please send it again.");
   });
 
   it("refuses zero bytes", async () => {
-    await expectMimicError(decodeImage(new Uint8Array(0)), "BAD_INPUT", /empty/);
+    const e = await expectMimicError(decodeImage(new Uint8Array(0)), "BAD_INPUT", /empty/);
+    expect(e.userMessage).toBe("That file is empty (0 bytes). Please send the picture again.");
   });
 
   it("refuses a truncated JPEG", async () => {

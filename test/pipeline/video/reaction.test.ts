@@ -171,7 +171,7 @@ describe("video reactions read by ffmpeg (src/pipeline/video/reaction.ts)", () =
       return e as MimicError;
     };
     const cut = await refusal(bytes.slice(0, 600));
-    expect([cut.code, cut.userMessage]).toEqual(["NOT_AN_IMAGE", "That video is damaged or in a format I cannot read. Please send a GIF, an MP4 or a photo."]);
+    expect([cut.code, cut.userMessage]).toEqual(["NOT_AN_IMAGE", "That file looks damaged or incomplete (maybe the upload was cut off). Please send it again."]);
     expect((await refusal(new TextEncoder().encode("not a video at all"))).code).toBe("NOT_AN_IMAGE");
     // AVIF and HEIC share MP4's container: their brand says they are pictures, not videos.
     const box = (brand: string) => new Uint8Array([0, 0, 0, 0x18, ...new TextEncoder().encode(`ftyp${brand}`), 0, 0, 0, 0]);
