@@ -23,13 +23,13 @@ import { basename, dirname, join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { MimicError } from "../errors.ts";
-import { createPrismaClient } from "./db/client.ts";
 import { sqliteCode, sqliteStartupError } from "./db/errors.ts";
 import { gateFor } from "./db/gate.ts";
 import { loadMigrations, migrate } from "./db/migrate.ts";
 import { SQLITE_BUSY_TIMEOUT_MS } from "./db/retry.ts";
 import { nextTurn } from "./db/turns.ts";
 import { describeTarget, type DatabaseTarget } from "./db/url.ts";
+import { requireExistingStore } from "./existing-store.ts";
 import { configuredTarget, storeTarget } from "./store.ts";
 
 /** Every table of the store, in an order that inserts satisfy (users before their templates). */
@@ -120,23 +120,6 @@ function isStoreFile(out: string, storePath: string): boolean {
   return false;
 }
 
-/** Refuses a source that was never made (a mistyped DATA_DIR or DATABASE_URL): a backup of it would be empty. */
-async function requireStore(source: DatabaseTarget): Promise<void> {
-  const refuse = (where: string) =>
-    new MimicError("CONFIG", `There is no store at ${where}, so nothing was backed up: check DATA_DIR/DATABASE_URL.`);
-  if (source.dialect === "sqlite") {
-    if (!statSync(source.path, { throwIfNoEntry: false })?.isFile()) throw refuse(source.path);
-    return;
-  }
-  const db = createPrismaClient(source, { poolSize: 1 });
-  try {
-    const rows = await db.$queryRaw<Array<{ n: bigint | number }>>`SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ${source.schema} AND table_name = '_mimic_migrations'`;
-    if (Number(rows[0]?.n ?? 0) === 0) throw refuse(describeTarget(source));
-  } finally {
-    await db.$disconnect();
-  }
-}
-
 /**
  * Writes a consistent snapshot of the configured store to `file` (a new SQLite file), through a temporary
  * name in the same folder that is renamed at the end: a failed backup leaves no file under `file`.
@@ -151,11 +134,15 @@ export async function backupStore(file: string, opts: BackupTargetOptions & { fo
   }
   const existing = statSync(out, { throwIfNoEntry: false });
   if (existing?.isDirectory()) throw new MimicError("BAD_INPUT", `${quoted(file)} is a folder. Name the backup file to write, e.g. ${join(file, "mimic-backup.db")}.`);
+  // Even with --force: the final rename would put a plain file where a device, a pipe or a socket was.
+  if (existing && !existing.isFile()) {
+    throw new MimicError("BAD_INPUT", `${quoted(file)} is not a regular file (a device, a pipe or a socket), so nothing was backed up. Name a new file to write, e.g. ${join(dirname(out), "mimic-backup.db")}.`);
+  }
   if (existing && !opts.force) throw new MimicError("BAD_INPUT", `${quoted(file)} already exists. Choose another name, or add --force to overwrite it.`);
   if (!statSync(dirname(out), { throwIfNoEntry: false })?.isDirectory()) {
     throw new MimicError("BAD_INPUT", `Cannot write ${quoted(file)}: the folder ${dirname(out)} does not exist. Create it first, or name a file in an existing folder.`);
   }
-  await requireStore(source);
+  await requireExistingStore(source, "nothing was backed up");
   // Brings the source up to date first, as every command that opens the store does (and refuses a newer one).
   await migrate(source);
   const tmp = join(dirname(out), `.${basename(out)}.partial-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
@@ -280,7 +267,8 @@ function removeDb(path: string): void {
  * The backup file itself is never changed: it is checked, then read through a private copy.
  */
 export async function restoreStore(file: string, opts: BackupTargetOptions & { replace?: boolean } = {}): Promise<RestoreResult> {
-  const dest = configuredTarget(opts.url, opts.dataDir);
+  // Named now (a bad DATABASE_URL is refused first); its folder is made only once the backup has passed its checks.
+  storeTarget(opts.url, opts.dataDir);
   let work: string;
   try {
     work = mkdtempSync(join(tmpdir(), "mimic-restore-"));
@@ -296,6 +284,7 @@ export async function restoreStore(file: string, opts: BackupTargetOptions & { r
     const copyTarget: DatabaseTarget = { dialect: "sqlite", path: copy, url: `file:${copy}` };
     // A backup of an older Mimic: brought up to this one's schema (on the private copy).
     await migrate(copyTarget);
+    const dest = configuredTarget(opts.url, opts.dataDir);
     await migrate(dest);
     const replace = opts.replace === true;
     const loaded = await gateFor(dest).write(() => (dest.dialect === "sqlite" ? restoreIntoSqlite(copy, dest, replace) : restoreIntoPostgres(copy, dest, replace)));
@@ -435,7 +424,8 @@ function checkBackup(file: string, copy: string): string[] {
   try {
     db = new Database(file, { readonly: true, fileMustExist: true });
     const check = db.pragma("quick_check", { simple: true });
-    if (check !== "ok") throw damaged(`SQLite's check says: ${String(check).split("\n")[0]}`);
+    // Its first line may be a heading ("*** in database main ***"); the first finding follows.
+    if (check !== "ok") throw damaged(`SQLite's check says: ${String(check).split("\n").find((line) => !line.startsWith("***")) ?? "malformed"}`);
     const have = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((r) => r.name));
     if (!have.has("_mimic_migrations")) throw notBackup("it has no record of Mimic's migrations");
     const rows = db.prepare("SELECT name, checksum FROM _mimic_migrations ORDER BY name").all() as Array<{ name: string; checksum: string }>;

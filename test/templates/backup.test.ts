@@ -234,7 +234,14 @@ describe("mimic store backup / restore (CLI)", () => {
         const n = new Database(newer);
         n.prepare("INSERT INTO _mimic_migrations (name, checksum, applied_at) VALUES ('9999_from_the_future', 'x', 'now')").run();
         n.close();
+        // Scrambled inside (the header intact): SQLite's own check finds it; its finding is quoted, not its heading line.
+        const scrambled = join(dir, "scrambled.db");
+        const copy = Buffer.from(whole);
+        const at = Math.floor(copy.length / 2 / 4096) * 4096;
+        for (let i = 0; i < 20_000 && at + i < copy.length; i++) copy[at + i] = (i * 7919 + 13) % 251;
+        writeFileSync(scrambled, copy);
         const cases: Array<[string, RegExp]> = [
+          [scrambled, /is damaged \((SQLite's check says: (?!\*\*\*)\S|SQLite reads it as malformed)/],
           [garbage, /is not a Mimic backup \(it is not an SQLite file\), so nothing was restored\./],
           [truncated, /is damaged \(it is cut short: \d+ of \d+ bytes\), so nothing was restored\./],
           [foreign, /is not a Mimic backup \(it has no record of Mimic's migrations\)/],
@@ -252,11 +259,26 @@ describe("mimic store backup / restore (CLI)", () => {
           expect(existsSync(file) ? readFileSync(file) : null).toEqual(before);
         }
         expect(await contents(urlOf(target.env))).toEqual(held);
+        // A refused backup makes nothing for a store that does not exist yet, not even its folder.
+        const unmade = join(dir, "never-made");
+        expect(mimic({ DATA_DIR: unmade }, "store", "restore", scrambled).code).toBe(2);
+        expect(existsSync(unmade)).toBe(false);
       } finally {
         await target.drop();
       }
     });
   }
+
+  it("refuses, even with --force, to put the backup where a pipe (or a device, or a socket) is", () => {
+    const fifo = join(work, "a-pipe");
+    spawnSync("mkfifo", [fifo]);
+    expect(statSync(fifo).isFIFO()).toBe(true);
+    const r = mimic(source, "store", "backup", fifo, "--force");
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^mimic: “.*a-pipe” is not a regular file \(a device, a pipe or a socket\), so nothing was backed up\. Name a new file to write, e\.g\. .*mimic-backup\.db\.\n$/);
+    expect(statSync(fifo).isFIFO()).toBe(true);
+    expect(partials()).toEqual([]);
+  });
 
   it("refuses to overwrite an existing file unless --force, leaving no partial file", () => {
     const file = join(work, "existing.db");
