@@ -127,9 +127,10 @@ export async function run(ctx: BenchContext): Promise<string> {
   const ours = await timed(rounds, () => encodeGif(frames, { delaysMs }));
   const oursDither = await timed(rounds, () => encodeGif(frames, { delaysMs, dither: true }));
   const std = { colors: 255, dither: false, keepThresholdSq: KEEP_THRESHOLDS.standard };
-  const oursNoRefine = await timed(rounds, () => encodeWith(frames, delaysMs, { ...std, refine: false }));
-  // The default before the refinement palette: no refinement, ~4 levels per channel of frame difference.
-  const oursBefore = await timed(rounds, () => encodeWith(frames, delaysMs, { ...std, keepThresholdSq: 48, refine: false }));
+  const oursOnePalette = await timed(rounds, () => encodeWith(frames, delaysMs, { ...std, splitPalettes: false }));
+  const oursExactLzw = await timed(rounds, () => encodeWith(frames, delaysMs, { ...std, lossyLzw: false }));
+  // Session 23's default: one palette for all frames + the refinement palette, exact LZW, ~6 levels kept.
+  const oursBefore = await timed(rounds, () => encodeWith(frames, delaysMs, { ...std, keepThresholdSq: 108, splitPalettes: false, lossyLzw: false }));
   const oursLossy = await timed(rounds, () => encodeWith(frames, delaysMs, { ...std, keepThresholdSq: KEEP_THRESHOLDS.lossy }));
   const oursLocal = await timed(rounds, () => encodeWith(frames, delaysMs, { ...std, palettes: "per-frame" }));
   ctx.log("sharp's encoder (2 rounds per setting)…");
@@ -138,7 +139,8 @@ export async function run(ctx: BenchContext): Promise<string> {
   const psnr = {
     ours: await viewerPsnr(ours.value.bytes, frames, delaysMs),
     oursDither: await viewerPsnr(oursDither.value.bytes, frames, delaysMs),
-    oursNoRefine: await viewerPsnr(oursNoRefine.value.bytes, frames, delaysMs),
+    oursOnePalette: await viewerPsnr(oursOnePalette.value.bytes, frames, delaysMs),
+    oursExactLzw: await viewerPsnr(oursExactLzw.value.bytes, frames, delaysMs),
     oursBefore: await viewerPsnr(oursBefore.value.bytes, frames, delaysMs),
     oursLossy: await viewerPsnr(oursLossy.value.bytes, frames, delaysMs),
     oursLocal: await viewerPsnr(oursLocal.value.bytes, frames, delaysMs),
@@ -166,7 +168,7 @@ export async function run(ctx: BenchContext): Promise<string> {
   const halfDelays = fd.filter((_, i) => i % 2 === 0).map((d, j) => d + (fd[2 * j + 1] ?? 0));
   const small = ff.map((f) => resizeImage(f, Math.round(SIZE * 0.8), Math.round(SIZE * 0.8)));
   const steps: [string, () => Uint8Array][] = [
-    ["baseline (encodeGif default: 255 colours + refinement palette, no dither, standard difference)", () => encodeWith(ff, fd, base).bytes],
+    ["baseline (encodeGif default: 255 colours + refinement palette, lossy LZW, no dither, standard difference)", () => encodeWith(ff, fd, base).bytes],
     ["dithering on (for reference)", () => encodeWith(ff, fd, { ...base, dither: true }).bytes],
     ["lossier frame difference", () => encodeWith(ff, fd, { ...base, keepThresholdSq: KEEP_THRESHOLDS.lossy }).bytes],
     ["128 colours", () => encodeWith(ff, fd, { ...base, colors: 128 }).bytes],
@@ -214,9 +216,10 @@ export async function run(ctx: BenchContext): Promise<string> {
     "",
     "| encoder (same 24 frames) | wall ms | CPU ms | bytes | PSNR dB |",
     "|---|---:|---:|---:|---:|",
-    row("ours (default: refinement palette on frame 2, no dither)", ours, ours.value.bytes.length, psnr.ours),
-    row("ours, no refinement palette", oursNoRefine, oursNoRefine.value.bytes.length, psnr.oursNoRefine),
-    row("ours, previous default (no refinement, keep ≤ 4 levels)", oursBefore, oursBefore.value.bytes.length, psnr.oursBefore),
+    row("ours (default: first-frame palette for the still background, lossy LZW, no dither)", ours, ours.value.bytes.length, psnr.ours),
+    row("ours, one palette for all frames (+ refinement palette on frame 2)", oursOnePalette, oursOnePalette.value.bytes.length, psnr.oursOnePalette),
+    row("ours, exact LZW", oursExactLzw, oursExactLzw.value.bytes.length, psnr.oursExactLzw),
+    row("ours, session 23 default (one palette + refinement, exact LZW, keep ≤ 6 levels)", oursBefore, oursBefore.value.bytes.length, psnr.oursBefore),
     row("ours, dithered", oursDither, oursDither.value.bytes.length, psnr.oursDither),
     row("ours, lossier frame difference (a budget step)", oursLossy, oursLossy.value.bytes.length, psnr.oursLossy),
     row("ours, a palette per frame (PNN on each)", oursLocal, oursLocal.value.bytes.length, psnr.oursLocal),

@@ -22,6 +22,8 @@ export interface GifFrameBlock {
   localPalette: Palette | null;
   /** Transparent index (unchanged pixels), or -1 for none. */
   transparentIndex: number;
+  /** The image data already LZW-coded (encodeLossyLzw: code size, sub-blocks, terminator); `index` is then unused. */
+  data?: Uint8Array;
 }
 
 const PROVENANCE = gifProvenanceBlocks();
@@ -58,6 +60,10 @@ export class GifWriter {
   }
 
   writeFrame(f: GifFrameBlock, globalSlots: number): void {
+    if (f.data) {
+      this.writeCodedFrame(f, f.data);
+      return;
+    }
     const enc = this.frameEncoder;
     enc.reset();
     const slots = f.localPalette ? f.localPalette.count + (f.transparentIndex >= 0 ? 1 : 0) : globalSlots;
@@ -78,6 +84,21 @@ export class GifWriter {
     block[11] = f.y & 0xff;
     block[12] = f.y >> 8;
     this.push(block);
+  }
+
+  /** The same layout gifenc writes (graphic control extension, image descriptor, local table), then `data`. */
+  private writeCodedFrame(f: GifFrameBlock, data: Uint8Array): void {
+    const local = f.localPalette;
+    const bits = local ? tableBits(local.count + (f.transparentIndex >= 0 ? 1 : 0)) : 0;
+    const tableBytes = local ? 3 * (1 << bits) : 0;
+    const head = new Uint8Array(18 + tableBytes);
+    const transparent = f.transparentIndex >= 0;
+    head.set([0x21, 0xf9, 0x04, (1 << 2) | (transparent ? 1 : 0), f.delayCs & 0xff, f.delayCs >> 8, transparent ? f.transparentIndex : 0, 0]);
+    head.set([0x2c, f.x & 0xff, f.x >> 8, f.y & 0xff, f.y >> 8, f.width & 0xff, f.width >> 8, f.height & 0xff, f.height >> 8], 8);
+    head[17] = local ? 0x80 | (bits - 1) : 0;
+    if (local) head.set(local.colors.subarray(0, local.count * 3), 18);
+    this.push(head);
+    this.push(data);
   }
 
   finish(): Uint8Array {

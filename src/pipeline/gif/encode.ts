@@ -1,7 +1,8 @@
 import sharp from "sharp";
 import { MimicError } from "../../errors.ts";
 import type { RgbImage } from "../types.ts";
-import { GifWriter, type GifFrameBlock } from "./container.ts";
+import { GifWriter, tableBits, type GifFrameBlock } from "./container.ts";
+import { encodeLossyLzw } from "./lzw.ts";
 import { mapFrame } from "./map-frame.ts";
 import { buildPalette, NearestColor, paletteError, type Palette } from "./palette.ts";
 
@@ -34,12 +35,35 @@ export const DEFAULT_GIF_MAX_BYTES = 10 * 1024 * 1024;
 /** Below this no meaningful animation fits; a caller passing less has a bug, not a big image. */
 export const MIN_GIF_MAX_BYTES = 4096;
 /**
- * Squared RGB distance an unchanged pixel may lose against re-writing it: ~6 levels per channel by default
- * (invisible, and fewer bytes than a stricter keep once the refinement palette below restores the quality),
+ * Squared RGB distance an unchanged pixel may lose against re-writing it: ~5 levels per channel by default,
  * ~9 levels in the budget's lossier step. Bench figures: bench/README.md, "GIF".
  */
-const KEEP_STANDARD = 108;
+const KEEP_STANDARD = 80;
 const KEEP_LOSSY = 243;
+/**
+ * Lossy LZW (encodeLossyLzw), per keep threshold: the extra squared error a substituted colour and a kept
+ * pixel may have over the mapped choice when that continues the current code string.
+ */
+const LZW_TOLERANCE = {
+  [KEEP_STANDARD]: { write: 80, keep: 200 },
+  [KEEP_LOSSY]: { write: 120, keep: 400 },
+} as Record<number, { write: number; keep: number } | undefined>;
+/**
+ * A looping animation whose still pixels (equal in every frame) are at least this share of the picture gets
+ * two palettes: the first frame's own, fitted to the still pixels, and the global one, fitted to what moves.
+ */
+const SPLIT_MIN_STILL_SHARE = 0.25;
+/** Pixels sampled for each of the two palettes, and the PNN seed (a small seed fits these samples better). */
+const SPLIT_STILL_SAMPLE = 1 << 17;
+const SPLIT_MOVING_SAMPLE = 1 << 15;
+const SPLIT_SEED = 4096;
+/** k-means rounds for the first frame's palette: its colours serve the background of every frame. */
+const SPLIT_STILL_ROUNDS = 10;
+/**
+ * The first frame's palette also sees one in this many of its moving pixels: the face it shows first (and
+ * longest, where a pingpong holds it) keeps colours of its own; the global palette redraws it from frame 2.
+ */
+const FIRST_FRAME_MOVING_EVERY = 8;
 /**
  * Refinement palette (residualPalette): sample and PNN seed sizes, and the fewest poorly served pixels worth a
  * local colour table.
@@ -65,6 +89,10 @@ export interface EncodeParams {
   palettes?: "auto" | "per-frame";
   /** Default true: the second frame gets a palette fitted to the pixels the global one serves worst. */
   refine?: boolean;
+  /** Default true (without dithering): lossy LZW choices within the keep threshold's tolerances. */
+  lossyLzw?: boolean;
+  /** Default true: a looping animation with a still background gets a first-frame palette of its own. */
+  splitPalettes?: boolean;
 }
 type Params = EncodeParams;
 
@@ -85,8 +113,9 @@ interface Attempt {
 /**
  * Encodes RGB frames as an animated GIF: one global palette (frames that it serves badly get their own,
  * decided by measured error; the second frame gets one fitted to the worst-served pixels, re-quantising
- * them with a second set of colours), unchanged pixels written as transparent inside the changed sub-rectangle,
- * optional dithering. If the result is over maxBytes, reductions follow the order measured in
+ * them with a second set of colours; a looping animation with a still background instead gives the first
+ * frame a palette fitted to that background and fits the global one to what moves), unchanged pixels written
+ * as transparent inside the changed sub-rectangle, lossy LZW on later frames, optional dithering. If the result is over maxBytes, reductions follow the order measured in
  * bench/gif.ts (see the loop): dithering off, size (to 60 %), lossier frame difference, fewer colours,
  * size again, then every other frame — re-encoding after each, so it stops as soon as the budget is met.
  */
@@ -218,9 +247,19 @@ function choosePalettes(frames: RgbImage[], global: NearestColor, colors: number
 
 function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boolean): Attempt {
   const { width: w, height: h } = frames[0];
-  const global = buildPalette(frames, p.colors);
+  // A looping GIF redraws the first frame whole at each turn: a pixel that never changes must stay as the first
+  // frame drew it, or a later frame's palette re-colours it and every turn flickers.
+  const still = loop && frames.length > 1 ? stillPixels(frames) : null;
+  const split = still !== null && p.splitPalettes !== false && p.palettes !== "per-frame" && splitWorthwhile(still);
+  // Split: the still background is drawn once, by the first frame, so it gets a palette of its own; the global
+  // palette serves only what moves (every later frame). Otherwise one palette fitted to all frames.
+  const global = split ? buildPalette([movingSample(frames, still)], p.colors, SPLIT_MOVING_SAMPLE, 3, SPLIT_SEED) : buildPalette(frames, p.colors);
   const globalNearest = new NearestColor(global);
   const locals = choosePalettes(frames, globalNearest, p.colors, p.palettes);
+  if (split) {
+    locals[0] = new NearestColor(buildPalette([firstFrameSample(frames[0], still)], p.colors, SPLIT_STILL_SAMPLE, SPLIT_STILL_ROUNDS, SPLIT_SEED));
+  }
+  const tolerance = p.lossyLzw !== false && !p.dither ? LZW_TOLERANCE[p.keepThresholdSq] : undefined;
   const globalSlots = global.count + 1; // + "unchanged" (transparent) slot
   const writer = new GifWriter(w, h, global, globalSlots, loop);
   const delaysCs = toCentiseconds(delaysMs);
@@ -229,10 +268,8 @@ function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boo
   const errRows = new Float32Array((w + 2) * 6);
   let pending: GifFrameBlock | null = null;
   let written = 0;
-  let refinePending = p.refine !== false && frames.length > 1;
-  // A looping GIF redraws the first frame whole at each turn: a pixel that never changes must stay as the first
-  // frame drew it, or a palette of a later frame (the refinement's above all) re-colours it and every turn flickers.
-  const still = loop && frames.length > 1 ? stillPixels(frames) : null;
+  // The refinement re-quantises what the first frame's palette serves badly; split palettes already do.
+  let refinePending = p.refine !== false && frames.length > 1 && !split;
   for (let i = 0; i < frames.length; i++) {
     let local = locals[i];
     if (refinePending && i > 0 && !local) {
@@ -242,8 +279,9 @@ function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boo
     }
     const nearest = local ?? globalNearest;
     const transparentIndex = nearest.pal.count;
+    const lossy = i > 0 && tolerance !== undefined;
     const r = mapFrame({
-      src: local && still ? keepStill(frames[i].data, canvas, still) : frames[i].data,
+      src: frames[i].data,
       width: w,
       height: h,
       canvas,
@@ -254,6 +292,8 @@ function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boo
       transparentIndex,
       out,
       errRows,
+      lock: still,
+      updateCanvas: !lossy,
     });
     if (pending && r.maxX < 0) {
       pending.delayCs += delaysCs[i]; // nothing changed: show the previous frame longer
@@ -267,8 +307,8 @@ function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boo
     const y0 = i === 0 ? 0 : r.minY;
     const bw = i === 0 ? w : r.maxX - r.minX + 1;
     const bh = i === 0 ? h : r.maxY - r.minY + 1;
-    pending = {
-      index: crop(out, w, x0, y0, bw, bh),
+    const block: GifFrameBlock = {
+      index: out,
       x: x0,
       y: y0,
       width: bw,
@@ -277,6 +317,26 @@ function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boo
       localPalette: local ? local.pal : null,
       transparentIndex: i === 0 ? -1 : transparentIndex,
     };
+    if (lossy) {
+      const slots = local ? local.pal.count + 1 : globalSlots;
+      block.data = encodeLossyLzw({
+        out,
+        stride: w,
+        x: x0,
+        y: y0,
+        width: bw,
+        height: bh,
+        src: frames[i].data,
+        canvas,
+        colors: nearest.pal.colors,
+        transparentIndex,
+        lock: still,
+        writeTolSq: tolerance.write,
+        keepTolSq: tolerance.keep,
+        minCodeSize: Math.max(2, tableBits(slots)),
+      });
+    } else block.index = crop(out, w, x0, y0, bw, bh);
+    pending = block;
   }
   if (pending) {
     writer.writeFrame(pending, globalSlots);
@@ -298,7 +358,7 @@ function residualPalette(frame: RgbImage, canvas: Uint8Array, minErrSq: number, 
   const picked = new Uint8Array(d.length);
   let o = 0;
   for (let s = 0; s < d.length; s += 3) {
-    if (still?.[s / 3]) continue; // never rewritten in a looping GIF (keepStill)
+    if (still?.[s / 3]) continue; // never rewritten in a looping GIF (mapFrame's lock)
     const er = d[s] - canvas[s];
     const eg = d[s + 1] - canvas[s + 1];
     const eb = d[s + 2] - canvas[s + 2];
@@ -317,26 +377,67 @@ function residualPalette(frame: RgbImage, canvas: Uint8Array, minErrSq: number, 
 function stillPixels(frames: RgbImage[]): Uint8Array {
   const first = frames[0].data;
   const still = new Uint8Array(first.length / 3).fill(1);
+  // Compared four bytes at a time where the buffers allow it, then byte by byte inside a word that differs.
+  const words = first.length >> 2;
+  const first32 = first.byteOffset % 4 === 0 ? new Uint32Array(first.buffer, first.byteOffset, words) : null;
   for (let f = 1; f < frames.length; f++) {
     const d = frames[f].data;
-    for (let i = 0, s = 0; i < still.length; i++, s += 3) {
-      if (still[i] && (d[s] !== first[s] || d[s + 1] !== first[s + 1] || d[s + 2] !== first[s + 2])) still[i] = 0;
+    let from = 0;
+    if (first32 && d.byteOffset % 4 === 0) {
+      const d32 = new Uint32Array(d.buffer, d.byteOffset, words);
+      for (let q = 0; q < words; q++) {
+        if (d32[q] === first32[q]) continue;
+        for (let b = q << 2; b < (q << 2) + 4; b++) if (d[b] !== first[b]) still[(b / 3) | 0] = 0;
+      }
+      from = words << 2;
     }
+    for (let b = from; b < first.length; b++) if (d[b] !== first[b]) still[(b / 3) | 0] = 0;
   }
   return still;
 }
 
-/** The frame with its still pixels replaced by what the viewer already shows there, so mapFrame keeps them. */
-function keepStill(src: Uint8Array, canvas: Uint8Array, still: Uint8Array): Uint8Array {
-  const out = Uint8Array.from(src);
-  for (let i = 0, s = 0; i < still.length; i++, s += 3) {
-    if (still[i]) {
-      out[s] = canvas[s];
-      out[s + 1] = canvas[s + 1];
-      out[s + 2] = canvas[s + 2];
-    }
+/** Whether a looping animation's still pixels are enough of the picture, and what moves enough, for two palettes. */
+function splitWorthwhile(still: Uint8Array): boolean {
+  let stillCount = 0;
+  for (let i = 0; i < still.length; i++) stillCount += still[i];
+  return stillCount >= SPLIT_MIN_STILL_SHARE * still.length && still.length - stillCount >= REFINE_MIN_PIXELS;
+}
+
+/** An evenly spread sample (about SPLIT_MOVING_SAMPLE pixels) of the pixels that move, over all frames. */
+function movingSample(frames: RgbImage[], still: Uint8Array): RgbImage {
+  let moving = 0;
+  for (let i = 0; i < still.length; i++) if (still[i] === 0) moving++;
+  const at = new Int32Array(moving);
+  for (let i = 0, k = 0; i < still.length; i++) if (still[i] === 0) at[k++] = i * 3;
+  const total = moving * frames.length;
+  // Odd stride so a sample does not lock onto one image column.
+  let stride = Math.max(1, Math.floor(total / SPLIT_MOVING_SAMPLE));
+  if (stride > 1 && stride % 2 === 0) stride += 1;
+  const data = new Uint8Array(Math.ceil(total / stride) * 3);
+  let o = 0;
+  for (let t = 0; t < total; t += stride) {
+    const d = frames[(t / moving) | 0].data;
+    const s = at[t % moving];
+    data[o++] = d[s];
+    data[o++] = d[s + 1];
+    data[o++] = d[s + 2];
   }
-  return out;
+  return { data: data.subarray(0, o), width: o / 3, height: 1 };
+}
+
+/** The still pixels of a frame and one in FIRST_FRAME_MOVING_EVERY of its moving ones, as a one-row image. */
+function firstFrameSample(frame: RgbImage, still: Uint8Array): RgbImage {
+  const d = frame.data;
+  const data = new Uint8Array(d.length);
+  let o = 0;
+  let moving = 0;
+  for (let i = 0; i < still.length; i++) {
+    if (still[i] === 0 && moving++ % FIRST_FRAME_MOVING_EVERY !== 0) continue;
+    data[o++] = d[i * 3];
+    data[o++] = d[i * 3 + 1];
+    data[o++] = d[i * 3 + 2];
+  }
+  return { data: data.subarray(0, o), width: o / 3, height: 1 };
 }
 
 function crop(index: Uint8Array, stride: number, x: number, y: number, w: number, h: number): Uint8Array {

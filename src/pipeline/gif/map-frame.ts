@@ -26,6 +26,10 @@ export interface MapFrameInput {
   out: Uint8Array;
   /** Scratch: (width + 2) × 2 rows × 3 channels. */
   errRows: Float32Array;
+  /** Pixels left as shown whatever the source says (1), or null; without dithering they add nothing to `sse`. */
+  lock?: Uint8Array | null;
+  /** Default true. False: `canvas` is left as it was (a later pass, encodeLossyLzw, paints the final choices). */
+  updateCanvas?: boolean;
 }
 
 export interface MapFrameResult {
@@ -51,6 +55,8 @@ export function mapFrame(inp: MapFrameInput): MapFrameResult {
  */
 function mapFrameExact(inp: MapFrameInput): MapFrameResult {
   const { src, width: w, height: h, canvas, nearest, first, keepThresholdSq, transparentIndex, out } = inp;
+  const lock = first ? null : (inp.lock ?? null);
+  const paint = inp.updateCanvas !== false;
   const c = nearest.pal.colors;
   const start = nearest.start;
   let pool = nearest.pool;
@@ -65,6 +71,10 @@ function mapFrameExact(inp: MapFrameInput): MapFrameResult {
     const g = src[s + 1];
     const b = src[s + 2];
     let dKeep = 0;
+    if (lock !== null && lock[i] !== 0) {
+      out[i] = transparentIndex;
+      continue;
+    }
     if (!first) {
       const kr = canvas[s] - r;
       const kg = canvas[s + 1] - g;
@@ -114,9 +124,11 @@ function mapFrameExact(inp: MapFrameInput): MapFrameResult {
       }
     }
     out[i] = idx;
-    canvas[s] = pr;
-    canvas[s + 1] = pg;
-    canvas[s + 2] = pb;
+    if (paint) {
+      canvas[s] = pr;
+      canvas[s + 1] = pg;
+      canvas[s + 2] = pb;
+    }
     const y = (i / w) | 0;
     const x = i - y * w;
     if (x < minX) minX = x;
@@ -130,6 +142,8 @@ function mapFrameExact(inp: MapFrameInput): MapFrameResult {
 
 function mapFrameDither(inp: MapFrameInput): MapFrameResult {
   const { src, width: w, height: h, canvas, nearest, first, keepThresholdSq, dither, transparentIndex, out } = inp;
+  const lock = first ? null : (inp.lock ?? null);
+  const paint = inp.updateCanvas !== false;
   const c = nearest.pal.colors;
   const start = nearest.start;
   let pool = nearest.pool;
@@ -197,7 +211,7 @@ function mapFrameDither(inp: MapFrameInput): MapFrameResult {
         const cb = canvas[s + 2];
         const dKeep = (r - cr) * (r - cr) + (g - cg) * (g - cg) + (b - cb) * (b - cb);
         const dPal = (r - or) * (r - or) + (g - og) * (g - og) + (b - ob) * (b - ob);
-        if (dKeep <= dPal + keepThresholdSq) {
+        if (dKeep <= dPal + keepThresholdSq || (lock !== null && lock[i] !== 0)) {
           or = cr;
           og = cg;
           ob = cb;
@@ -206,9 +220,11 @@ function mapFrameDither(inp: MapFrameInput): MapFrameResult {
       }
       if (written) {
         out[i] = idx;
-        canvas[s] = or;
-        canvas[s + 1] = og;
-        canvas[s + 2] = ob;
+        if (paint) {
+          canvas[s] = or;
+          canvas[s + 1] = og;
+          canvas[s + 2] = ob;
+        }
         if (x < minX) minX = x;
         if (x > maxX) maxX = x;
         if (y < minY) minY = y;

@@ -132,22 +132,56 @@ function refinePalette(pal: Palette, rgba: Uint8Array, iterations: number): void
   }
   const acc = new Float64Array(pal.count * 4);
   const c = pal.colors;
+  const order = new Int32Array(pal.count);
+  const reds = new Float64Array(pal.count);
   for (let it = 0; it < iterations; it++) {
     acc.fill(0);
+    // Colours sorted by red: the search walks outwards from the point's red and stops on each side once the
+    // red difference alone exceeds the best distance. Ties go to the lowest index, as a plain scan would.
+    for (let k = 0; k < pal.count; k++) order[k] = k;
+    order.sort((a, b) => c[a * 3] - c[b * 3] || a - b);
+    for (let k = 0; k < pal.count; k++) reds[k] = c[order[k] * 3];
     for (let j = 0; j < n; j++) {
       const r = pts[j * 3];
       const g = pts[j * 3 + 1];
       const b = pts[j * 3 + 2];
+      let lo = 0;
+      let hi = pal.count;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (reds[mid] < r) lo = mid + 1;
+        else hi = mid;
+      }
       let best = 0;
       let bestD = Infinity;
-      for (let k = 0, p = 0; k < pal.count; k++, p += 3) {
-        const dr = c[p] - r;
-        const dg = c[p + 1] - g;
-        const db = c[p + 2] - b;
-        const d = dr * dr + dg * dg + db * db;
-        if (d < bestD) {
-          bestD = d;
-          best = k;
+      for (let up = lo, down = lo - 1; up < pal.count || down >= 0; ) {
+        if (up < pal.count) {
+          const dr = reds[up] - r;
+          if (dr * dr > bestD) up = pal.count;
+          else {
+            const k = order[up++];
+            const dg = c[k * 3 + 1] - g;
+            const db = c[k * 3 + 2] - b;
+            const d = dr * dr + dg * dg + db * db;
+            if (d < bestD || (d === bestD && k < best)) {
+              bestD = d;
+              best = k;
+            }
+          }
+        }
+        if (down >= 0) {
+          const dr = reds[down] - r;
+          if (dr * dr > bestD) down = -1;
+          else {
+            const k = order[down--];
+            const dg = c[k * 3 + 1] - g;
+            const db = c[k * 3 + 2] - b;
+            const d = dr * dr + dg * dg + db * db;
+            if (d < bestD || (d === bestD && k < best)) {
+              bestD = d;
+              best = k;
+            }
+          }
         }
       }
       const a = best * 4;
