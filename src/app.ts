@@ -46,16 +46,8 @@ export interface App {
 export const REPLY_GRACE_MS = 5_000;
 
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
-  const store = await openStore(config.DATABASE_URL, {
-    dataDir: config.DATA_DIR,
-    markInUse: true,
-    maxTemplatesPerUser: config.MAX_TEMPLATES_PER_USER,
-    defaults: {
-      dailyQuotaPerUser: config.DAILY_QUOTA_PER_USER,
-      dailyQuotaPerServer: config.DAILY_QUOTA_PER_SERVER,
-      cooldownSeconds: config.COOLDOWN_SECONDS,
-    },
-  });
+  // This config, not the environment again: a command-line override (start --port) must hold below too.
+  const store = await openStore(config.DATABASE_URL, { config, markInUse: true });
   if (config.FFMPEG_PATH !== undefined && config.FFMPEG_PATH !== "none" && !findFfmpeg(config.FFMPEG_PATH)) {
     logger.warn({ FFMPEG_PATH: config.FFMPEG_PATH }, "FFMPEG_PATH is not an executable file: animations are sent as GIF");
   }

@@ -10,11 +10,58 @@ import { DEFAULT_INFERENCE_THREADS, DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_INPUT_P
  * Every variable is documented in README.md and .env.example. Empty strings count as unset.
  */
 const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+
+/*
+ * zod validates; the messages are ours, in words an owner reads (no "expected int, received number"):
+ * every helper below sets its own. loadConfig prefixes each with the variable and its value.
+ */
+
+/**
+ * A whole number written as plain digits: "0x2", "1e3", "2.5", "+2" or " 2" are refused rather than read
+ * as something the owner may not have meant.
+ */
+function wholeNumberIn(min: number, max: number) {
+  return (v: string, ctx: z.RefinementCtx): number => {
+    if (/^\d+$/.test(v) && Number(v) >= min && Number(v) <= max) return Number(v);
+    ctx.addIssue({ code: "custom", message: `must be a whole number from ${min} to ${max}` });
+    return z.NEVER;
+  };
+}
+
 const str = () => z.preprocess(emptyToUndefined, z.string().optional());
 const int = (def: number, min: number, max: number) =>
-  z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(def));
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((v, ctx) => (v === undefined ? def : wholeNumberIn(min, max)(v, ctx))),
+  );
+/** As int, without a default: unset stays undefined. */
+const optionalInt = (min: number, max: number) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((v, ctx) => (v === undefined ? undefined : wholeNumberIn(min, max)(v, ctx))),
+  );
+/** A decimal number in [min, max], plain digits with an optional fraction. */
 const num = (def: number, min: number, max: number) =>
-  z.preprocess(emptyToUndefined, z.coerce.number().min(min).max(max).default(def));
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined) return def;
+        if (/^\d+(\.\d+)?$/.test(v) && Number(v) >= min && Number(v) <= max) return Number(v);
+        ctx.addIssue({ code: "custom", message: `must be a number from ${min} to ${max}` });
+        return z.NEVER;
+      }),
+  );
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T, def: T[number]) =>
+  z.preprocess(emptyToUndefined, z.enum(values, { error: `must be one of ${values.join(", ")}` }).default(def));
 /** Whole milliseconds in [0, max], or `off`/`never` (any case) for no limit at all: Infinity. */
 const msOrOff = (def: number, max: number) =>
   z.preprocess(
@@ -24,24 +71,41 @@ const msOrOff = (def: number, max: number) =>
       .optional()
       .transform((v, ctx) => {
         if (v === undefined) return def;
-        const s = v.trim().toLowerCase();
-        if (s === "off" || s === "never") return Infinity;
-        if (/^\d+$/.test(s) && Number(s) <= max) return Number(s);
+        const word = v.trim().toLowerCase();
+        if (word === "off" || word === "never") return Infinity;
+        if (/^\d+$/.test(v) && Number(v) <= max) return Number(v);
         ctx.addIssue({ code: "custom", message: `must be a whole number of milliseconds from 0 to ${max}, or "off"` });
         return z.NEVER;
       }),
   );
 
+/**
+ * A URL of one of `schemes` ("http", "https") with a host. zod's url() takes any scheme (ftp:, javascript:),
+ * which would pass here and then fail at every request, retried for ever.
+ */
+function urlOf(schemes: readonly string[], message: string) {
+  return z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .optional()
+      .refine((v) => {
+        if (v === undefined) return true;
+        // The WHATWG parser also reads "http:host" as http://host/: the slashes are required here.
+        const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(v)?.[1]?.toLowerCase();
+        if (!scheme || !schemes.includes(scheme) || /\s/.test(v) || !URL.canParse(v)) return false;
+        return new URL(v).hostname !== "";
+      }, message),
+  );
+}
+
 export const configSchema = z.object({
   // --- general
-  LOG_LEVEL: z.preprocess(
-    emptyToUndefined,
-    z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  ),
+  LOG_LEVEL: oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"], "info"),
   DATA_DIR: z.preprocess(emptyToUndefined, z.string().default("./data")),
 
   // --- inference (onnxruntime-node)
-  ORT_EXECUTION_PROVIDER: z.preprocess(emptyToUndefined, z.enum(["cpu", "cuda"]).default("cpu")),
+  ORT_EXECUTION_PROVIDER: oneOf(["cpu", "cuda"], "cpu"),
   ORT_THREADS: int(DEFAULT_INFERENCE_THREADS, 1, 64),
   MAX_INPUT_PIXELS: int(DEFAULT_MAX_INPUT_PIXELS, 1_000, 1_000_000_000),
   MAX_INPUT_BYTES: int(DEFAULT_MAX_INPUT_BYTES, 1_024, 1024 * 1024 * 1024),
@@ -55,13 +119,15 @@ export const configSchema = z.object({
   COOLDOWN_SECONDS: int(5, 0, 86_400),
   AUDIT_RETENTION_DAYS: int(30, 1, 3650),
   // --- queue
-  QUEUE_URL: z.preprocess(emptyToUndefined, z.string().regex(/^rediss?:\/\/\S+$/i, "must be a redis:// or rediss:// URL").optional()),
+  QUEUE_URL: urlOf(["redis", "rediss"], "must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379"),
   QUEUE_WORKERS: int(os.availableParallelism(), 1, 256),
   QUEUE_CAPACITY: int(200, 1, 100_000),
   QUEUE_PER_USER: int(1, 1, 100),
   QUEUE_JOB_TIMEOUT_MS: int(60_000, 100, 3_600_000),
-  QUEUE_CHEAP_FIRST: z.preprocess(emptyToUndefined, z.enum(["true", "false", "1", "0"]).default("true")).transform((v) => v === "true" || v === "1"),
-  QUEUE_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9:_-]+$/).default("mimic")),
+  QUEUE_CHEAP_FIRST: z
+    .preprocess(emptyToUndefined, z.enum(["true", "false", "1", "0"], { error: "must be true or false (or 1 or 0)" }).default("true"))
+    .transform((v) => v === "true" || v === "1"),
+  QUEUE_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9:_-]+$/, "may use only letters, digits, :, _ and -").default("mimic")),
   QUEUE_RESULT_TTL_S: int(600, 10, 86_400),
   QUEUE_MAX_PAYLOAD_BYTES: int(32 * 1024 * 1024, 1_024, 512 * 1024 * 1024),
   QUEUE_STALL_MS: int(30_000, 500, 600_000),
@@ -71,11 +137,11 @@ export const configSchema = z.object({
    */
   QUEUE_NO_WORKER_GRACE_MS: msOrOff(30_000, 86_400_000),
   // --- generator (optional LivePortrait backend; owner-supplied ONNX files, see README "Generator backend")
-  MIMIC_GENERATOR: z.preprocess(emptyToUndefined, z.enum(["mesh", "liveportrait"]).default("mesh")),
+  MIMIC_GENERATOR: oneOf(["mesh", "liveportrait"], "mesh"),
   /** Folder holding FaceFusion's live_portrait_*.onnx files; unset = <DATA_DIR>/liveportrait. */
   MIMIC_GENERATOR_DIR: str(),
   /** How many of this process's workers load the generator (each holds the models in memory); unset = all. */
-  MIMIC_GENERATOR_WORKERS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(256).optional()),
+  MIMIC_GENERATOR_WORKERS: optionalInt(0, 256),
   // --- animations
   /** ffmpeg for MP4 animations: a path, or "none" for GIF only; unset = the binary @ffmpeg-installer ships. */
   FFMPEG_PATH: z.preprocess(emptyToUndefined, z.string().optional()),
@@ -84,10 +150,10 @@ export const configSchema = z.object({
   /** Application id, needed by `mimic register` (Developer Portal → General Information). */
   DISCORD_APP_ID: str(),
   /** Another Discord-compatible API/CDN root (tests, proxies); unset = discord.com. */
-  DISCORD_API_ROOT: z.preprocess(emptyToUndefined, z.url().optional()),
+  DISCORD_API_ROOT: urlOf(["http", "https"], "must be an http:// or https:// URL, e.g. https://discord.com"),
   TELEGRAM_TOKEN: str(),
   /** Local Bot API server or test fake, no trailing slash; unset = https://api.telegram.org. */
-  TELEGRAM_API_ROOT: z.preprocess(emptyToUndefined, z.url().optional()),
+  TELEGRAM_API_ROOT: urlOf(["http", "https"], "must be an http:// or https:// URL, e.g. https://api.telegram.org"),
   // --- playground (started when no bot token is set)
   PLAYGROUND_HOST: z.preprocess(emptyToUndefined, z.string().default("127.0.0.1")),
   PLAYGROUND_PORT: int(8787, 0, 65_535),
@@ -97,7 +163,7 @@ export const configSchema = z.object({
   /** How long running and queued jobs may finish before the rest are told Mimic is restarting. */
   SHUTDOWN_DRAIN_MS: int(10_000, 0, 3_600_000),
   // --- ops (health, readiness, Prometheus metrics): off unless OPS_PORT is set
-  OPS_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65_535).optional()),
+  OPS_PORT: optionalInt(0, 65_535),
   OPS_HOST: z.preprocess(emptyToUndefined, z.string().default("127.0.0.1")),
 });
 

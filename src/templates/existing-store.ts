@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import { MimicError } from "../errors.ts";
-import { createPrismaClient } from "./db/client.ts";
+import pg from "pg";
+import { postgresConnectError } from "./db/errors.ts";
 import { describeTarget, type DatabaseTarget } from "./db/url.ts";
 
 /**
@@ -9,17 +10,24 @@ import { describeTarget, type DatabaseTarget } from "./db/url.ts";
  * an answer. `nothingDone` completes "There is no store at …, so …" ("nothing was backed up").
  * Commands that only read or change what a store holds call it before openStore; saving a face starts one.
  */
+/** As long as start-up waits for PostgreSQL to answer. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 export async function requireExistingStore(target: DatabaseTarget, nothingDone: string): Promise<void> {
   const refuse = (where: string) => new MimicError("CONFIG", `There is no store at ${where}, so ${nothingDone}: check DATA_DIR/DATABASE_URL.`);
   if (target.dialect === "sqlite") {
     if (!statSync(target.path, { throwIfNoEntry: false })?.isFile()) throw refuse(target.path);
     return;
   }
-  const db = createPrismaClient(target, { poolSize: 1 });
+  const client = new pg.Client({ connectionString: target.connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  // A server that refuses, or a database that does not exist, is told as at start-up, not as a crash.
+  await client.connect().catch((e: unknown) => {
+    throw postgresConnectError(e, target);
+  });
   try {
-    const rows = await db.$queryRaw<Array<{ n: bigint | number }>>`SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ${target.schema} AND table_name = '_mimic_migrations'`;
-    if (Number(rows[0]?.n ?? 0) === 0) throw refuse(describeTarget(target));
+    const rows = await client.query<{ n: string }>("SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = '_mimic_migrations'", [target.schema]);
+    if (Number(rows.rows[0]?.n ?? 0) === 0) throw refuse(describeTarget(target));
   } finally {
-    await db.$disconnect();
+    await client.end().catch(() => undefined);
   }
 }

@@ -1,4 +1,4 @@
-import { loadConfig } from "../config.ts";
+import { loadConfig, type Config } from "../config.ts";
 import { dirname } from "node:path";
 import { makeDir } from "../make-dir.ts";
 import { MimicError } from "../errors.ts";
@@ -14,7 +14,18 @@ import { AuditLog } from "./audit.ts";
 import { Moderation, type RuleDefaults } from "./moderation.ts";
 import { TemplateStore } from "./templates.ts";
 
+/** The settings a store takes from the configuration. */
+export type StoreConfig = Pick<
+  Config,
+  "DATABASE_URL" | "DATA_DIR" | "MAX_TEMPLATES_PER_USER" | "DAILY_QUOTA_PER_USER" | "DAILY_QUOTA_PER_SERVER" | "COOLDOWN_SECONDS" | "AUDIT_RETENTION_DAYS"
+>;
+
 export interface StoreOptions {
+  /**
+   * The validated configuration (the composition root's, with its command-line overrides): unset options
+   * come from it and the environment is not read again. Unset: loadConfig(), for CLI commands that pass nothing.
+   */
+  config?: StoreConfig;
   /** Default DATA_DIR: where the embedded SQLite file lives when no URL is given. */
   dataDir?: string;
   /** Default MAX_TEMPLATES_PER_USER (10). */
@@ -44,14 +55,13 @@ export interface Store {
 }
 
 /** The store DATABASE_URL names: the given or configured one, else the embedded file in DATA_DIR. */
-export function storeTarget(url?: string, dataDir?: string): DatabaseTarget {
-  const cfg = loadConfig();
+export function storeTarget(url?: string, dataDir?: string, cfg: Pick<Config, "DATABASE_URL" | "DATA_DIR"> = loadConfig()): DatabaseTarget {
   return resolveDatabaseTarget(url ?? cfg.DATABASE_URL, dataDir ?? cfg.DATA_DIR);
 }
 
 /** storeTarget, an SQLite file's folder created: migrations create the file, not its folder. */
-export function configuredTarget(url?: string, dataDir?: string): DatabaseTarget {
-  const target = storeTarget(url, dataDir);
+export function configuredTarget(url?: string, dataDir?: string, cfg?: Pick<Config, "DATABASE_URL" | "DATA_DIR">): DatabaseTarget {
+  const target = storeTarget(url, dataDir, cfg);
   if (target.dialect === "sqlite") {
     try {
       makeDir(dirname(target.path));
@@ -69,8 +79,8 @@ export function configuredTarget(url?: string, dataDir?: string): DatabaseTarget
  * `file:<DATA_DIR>/mimic.db`. Unset options come from the validated configuration.
  */
 export async function openStore(url?: string, opts: StoreOptions = {}): Promise<Store> {
-  const cfg = loadConfig();
-  const target = configuredTarget(url, opts.dataDir);
+  const cfg = opts.config ?? loadConfig();
+  const target = configuredTarget(url, opts.dataDir, cfg);
   const applied = await migrate(target);
   if (applied.length) logger.info({ store: describeTarget(target), applied }, "store migrated");
   const db: Db = createPrismaClient(target, { poolSize: opts.poolSize });

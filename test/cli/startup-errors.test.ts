@@ -3,7 +3,7 @@
  * exit 2, one line naming the setting, no stack trace. And `mimic audit` takes a hash however its prefix is cased.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -84,7 +84,10 @@ describe("flags folded into settings", () => {
 
 describe("logs", () => {
   it("go to stderr: a first run's migration log does not break `--json` on stdout", async () => {
+    // A store file not migrated yet (only face add makes a store; the others refuse one that does not exist).
     const fresh = join(dir, "fresh-data");
+    mkdirSync(fresh);
+    writeFileSync(join(fresh, "mimic.db"), "");
     const r = await mimic({ DATA_DIR: fresh, LOG_LEVEL: "info" }, "face", "list", "--json");
     expect(JSON.parse(r.out)).toEqual([]);
     expect(r.err).toMatch(/"msg":"store migrated"/);
@@ -95,7 +98,10 @@ describe("logs", () => {
 describe("mimic audit", () => {
   it("reads an upper-case SHA256: prefix as a hash, not as a file name", async () => {
     const hex = "AB".repeat(32);
-    const r = await mimic({}, "audit", `SHA256:${hex}`);
+    const store = join(dir, "audit-data");
+    mkdirSync(store);
+    writeFileSync(join(store, "mimic.db"), "");
+    const r = await mimic({ DATA_DIR: store }, "audit", `SHA256:${hex}`);
     expect(r.err).toBe("");
     expect(r.out).toBe(`${hex.toLowerCase()}: not in the audit trail (kept 30 days).\n`);
     expect(r.code).toBe(0);

@@ -23,11 +23,27 @@ export function register(program: Command): void {
       if (running.telegram) lines.push(`Telegram: @${running.telegram.bot.botInfo.username} is polling.`);
       if (running.ops) lines.push(`Ops endpoint: ${running.ops.url}/healthz, /readyz, /metrics.`);
       if (running.playground) {
-        lines.push(`No bot token set, so here is the local playground: open ${running.playground.url}`);
+        const { url, listensOn } = browserUrl(running.playground.url);
+        const allInterfaces = listensOn ? ` (listening on all interfaces, ${listensOn}, so other machines can reach it too)` : "";
+        lines.push(`No bot token set, so here is the local playground: open ${url}${allInterfaces}`);
         lines.push("Set DISCORD_TOKEN and/or TELEGRAM_TOKEN to run the bots instead (see README).");
       }
       // Listening before the banner: a Ctrl+C the moment it shows stops cleanly too.
       stopOnSignals("mimic", () => running.stop());
       process.stdout.write(`${lines.join("\n")}\nPress Ctrl+C to stop.\n`);
     });
+}
+
+/**
+ * The address to open in a browser. A wildcard bind (0.0.0.0, ::) is where the server listens, not an
+ * address to visit (some browsers refuse http://0.0.0.0/): this machine's loopback of the same family
+ * instead, which the playground's host check accepts. `listensOn`: the wildcard, when it was one.
+ */
+function browserUrl(listening: string): { url: string; listensOn?: string } {
+  const url = new URL(listening);
+  const loopback = url.hostname === "0.0.0.0" ? "127.0.0.1" : url.hostname === "[::]" ? "[::1]" : undefined;
+  if (!loopback) return { url: listening };
+  const listensOn = url.hostname.replace(/^\[|\]$/g, "");
+  url.hostname = loopback;
+  return { url: url.toString(), listensOn };
 }

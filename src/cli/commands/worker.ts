@@ -42,7 +42,8 @@ export function register(program: Command): void {
         resultTtlSeconds: config.QUEUE_RESULT_TTL_S,
         stallMs: config.QUEUE_STALL_MS,
       });
-      process.stdout.write(`mimic worker ${handle.id} ready (${config.QUEUE_WORKERS} threads)\n`);
+      // Listening before the ready line: a supervisor's SIGTERM the moment it shows stops cleanly too.
       stopOnSignals("the worker", () => handle.close({ drainMs }));
+      process.stdout.write(`mimic worker ${handle.id} ready (${config.QUEUE_WORKERS} threads)\n`);
     });
 }

@@ -1,0 +1,204 @@
+/**
+ * Start-up configuration through the real CLI (bin/mimic.mjs, compiled dist/):
+ * - a command-line flag overrides its variable all the way down (start --port, worker --threads): a bad value
+ *   of that variable in the shell or .env no longer stops the start;
+ * - an API root that is not an http(s) URL is refused at once (exit 2, one line), not retried for ever;
+ * - a `mimic register` that cannot reach Discord is a failed run (exit 1) naming DISCORD_API_ROOT when set;
+ * - a playground bound to every interface is announced at an address a browser opens.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { closedPort } from "../helpers/net.ts";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+/** Bounds a hang (a start that never ends or never prints its banner), not a speed: a loaded machine is slow. */
+const HANG_MS = 90_000;
+const REDIS_URL = process.env.TEST_REDIS_URL;
+const noStack = /\n\s+at /;
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+interface Cli {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exited: Promise<number | null>;
+  /** Resolves once `pattern` shows on stdout; rejects when the process exits first or after HANG_MS. */
+  waitForOut(pattern: RegExp): Promise<RegExpExecArray>;
+}
+
+function mimic(env: Record<string, string>, ...args: string[]): Cli {
+  const dir = mkdtempSync(join(tmpdir(), "mimic-startup-config-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const child = spawn(process.execPath, ["bin/mimic.mjs", ...args], {
+    cwd: root,
+    env: {
+      ...process.env,
+      LOG_LEVEL: "warn",
+      DATA_DIR: dir,
+      DATABASE_URL: "",
+      OPS_PORT: "",
+      QUEUE_URL: "",
+      QUEUE_WORKERS: "1",
+      DISCORD_TOKEN: "",
+      TELEGRAM_TOKEN: "",
+      DISCORD_API_ROOT: "",
+      TELEGRAM_API_ROOT: "",
+      PLAYGROUND_HOST: "",
+      PLAYGROUND_PORT: "0",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  const listeners = new Set<() => void>();
+  child.stdout!.on("data", (d: Buffer) => ((out += d), listeners.forEach((l) => l())));
+  child.stderr!.on("data", (d: Buffer) => ((err += d), listeners.forEach((l) => l())));
+  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await exited;
+  });
+  return {
+    child,
+    out: () => out,
+    err: () => err,
+    exited,
+    waitForOut: (pattern) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const m = pattern.exec(out);
+          if (!m) return;
+          done();
+          resolve(m);
+        };
+        const timer = setTimeout(() => (done(), reject(new Error(`no ${pattern} within ${HANG_MS} ms; stdout: ${out}; stderr: ${err}`))), HANG_MS);
+        const done = () => (clearTimeout(timer), listeners.delete(check));
+        listeners.add(check);
+        void exited.then((code) => (done(), reject(new Error(`exited ${code} before ${pattern}; stdout: ${out}; stderr: ${err}`))));
+        check();
+      }),
+  };
+}
+
+/** Waits for the exit, bounded: a run that hangs fails the test with what it printed. */
+async function exitCode(cli: Cli): Promise<number | null> {
+  const hung = new Promise<"hung">((r) => setTimeout(() => r("hung"), HANG_MS).unref());
+  const code = await Promise.race([cli.exited, hung]);
+  if (code === "hung") throw new Error(`still running after ${HANG_MS} ms; stdout: ${cli.out()}; stderr: ${cli.err()}`);
+  return code;
+}
+
+/** A port free right now (bound once on every interface, then closed). */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+const BANNER = /open (http:\/\/\S+\/)/;
+
+describe("a flag overrides its variable all the way down", () => {
+  it("`start --port 0` starts although PLAYGROUND_PORT in the environment is not a port", async () => {
+    const cli = mimic({ PLAYGROUND_PORT: "abc" }, "start", "--port", "0");
+    const [, url] = await cli.waitForOut(BANNER);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect((await fetch(url)).status).toBe(200);
+    cli.child.kill("SIGTERM");
+    expect(await exitCode(cli)).toBe(0);
+  }, HANG_MS * 2);
+
+  it("`start --port N` starts although OPS_PORT and PLAYGROUND_PORT in the environment are the same port", async () => {
+    const [opsPort, playgroundPort] = [await freePort(), await freePort()];
+    const cli = mimic({ OPS_PORT: String(opsPort), PLAYGROUND_PORT: String(opsPort) }, "start", "--port", String(playgroundPort));
+    const [, url] = await cli.waitForOut(BANNER);
+    expect(url).toBe(`http://127.0.0.1:${playgroundPort}/`);
+    expect(cli.out()).toContain(`Ops endpoint: http://127.0.0.1:${opsPort}/healthz`);
+    cli.child.kill("SIGTERM");
+    expect(await exitCode(cli)).toBe(0);
+  }, HANG_MS * 2);
+
+  it.skipIf(!REDIS_URL)("`worker --threads 1` starts although QUEUE_WORKERS in the environment is not a number", async () => {
+    const cli = mimic({ QUEUE_URL: REDIS_URL!, QUEUE_WORKERS: "abc", QUEUE_PREFIX: `mimictest-threads-${process.pid}` }, "worker", "--threads", "1");
+    await cli.waitForOut(/ready \(1 threads\)/);
+    cli.child.kill("SIGTERM");
+    expect(await exitCode(cli)).toBe(0);
+  }, HANG_MS * 2);
+});
+
+describe("an API root that is not an http(s) URL: exit 2 at once, one line, instead of retrying for ever", () => {
+  it.each([
+    ["TELEGRAM_TOKEN", "123:abc", "TELEGRAM_API_ROOT", "ftp://127.0.0.1:19999", "https://api.telegram.org"],
+    ["TELEGRAM_TOKEN", "123:abc", "TELEGRAM_API_ROOT", "javascript:alert", "https://api.telegram.org"],
+    ["DISCORD_TOKEN", "x", "DISCORD_API_ROOT", "ftp://127.0.0.1:1", "https://discord.com"],
+  ])("%s=%s with %s=%s", async (tokenName, token, rootName, apiRoot, example) => {
+    const cli = mimic({ [tokenName]: token, [rootName]: apiRoot }, "start");
+    expect(await exitCode(cli)).toBe(2);
+    expect(cli.err()).toBe(`mimic: Invalid configuration: ${rootName}="${apiRoot}": must be an http:// or https:// URL, e.g. ${example}\n`);
+  }, HANG_MS * 2);
+});
+
+describe("mimic register", () => {
+  it("with nothing answering at DISCORD_API_ROOT: a failed run (exit 1) that names DISCORD_API_ROOT", async () => {
+    const apiRoot = `http://127.0.0.1:${await closedPort()}`;
+    const cli = mimic({ DISCORD_TOKEN: "x", DISCORD_APP_ID: "1", DISCORD_API_ROOT: apiRoot }, "register");
+    expect(await exitCode(cli)).toBe(1);
+    expect(cli.err()).toMatch(new RegExp(`^mimic: Registering the commands failed \\(.*ECONNREFUSED.*\\)\\. Check that DISCORD_API_ROOT is right and that ${apiRoot} is up, then try again\\.\\n$`));
+    expect(cli.err()).not.toMatch(noStack);
+  }, HANG_MS * 2);
+
+  it("a token the API refuses (401) stays a configuration mistake: exit 2, naming DISCORD_TOKEN", async () => {
+    const server = createHttpServer((req, res) => {
+      req.resume();
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end(JSON.stringify({ message: "401: Unauthorized", code: 0 }));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    const apiRoot = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const cli = mimic({ DISCORD_TOKEN: "wrong", DISCORD_APP_ID: "1", DISCORD_API_ROOT: apiRoot }, "register");
+    expect(await exitCode(cli)).toBe(2);
+    expect(cli.err()).toContain("DISCORD_TOKEN was rejected");
+  }, HANG_MS * 2);
+});
+
+/** Whether this machine can listen on IPv6 (a container may have no ::1). */
+async function hasIpv6(): Promise<boolean> {
+  const s = createServer();
+  return new Promise((resolve) => {
+    s.once("error", () => resolve(false));
+    s.listen(0, "::1", () => s.close(() => resolve(true)));
+  });
+}
+const IPV6 = await hasIpv6();
+
+describe("a playground on every interface", () => {
+  for (const [host, loopback] of [
+    ["0.0.0.0", "127.0.0.1"],
+    ["::", "[::1]"],
+  ]) {
+    it.skipIf(host === "::" && !IPV6)(`PLAYGROUND_HOST=${host}: the banner gives ${loopback}, which the page answers, and says it listens on all interfaces`, async () => {
+      const cli = mimic({ PLAYGROUND_HOST: host }, "start");
+      const [, url] = await cli.waitForOut(BANNER);
+      expect(url).toMatch(new RegExp(`^http://${loopback.replace(/[[\].]/g, "\\$&")}:\\d+/$`));
+      expect(cli.out()).toContain(`open ${url} (listening on all interfaces, ${host}, so other machines can reach it too)\n`);
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain("Mimic playground");
+      cli.child.kill("SIGTERM");
+      expect(await exitCode(cli)).toBe(0);
+    }, HANG_MS * 2);
+  }
+});
