@@ -34,6 +34,7 @@ export const SLOW = [
   "test/templates/restore-in-use.test.ts",
   "test/cli/file-refusals.test.ts",
   "test/cli/startup-config.test.ts",
+  "test/cli/meme-reaction-faces.test.ts",
   "test/bots/playground-shutdown.test.ts",
   "test/bots/bot-shutdown.test.ts",
   "test/cli/start-tokens.test.ts",

@@ -147,8 +147,14 @@ export const configSchema = z.object({
   FFMPEG_PATH: z.preprocess(emptyToUndefined, z.string().optional()),
   // --- bots
   DISCORD_TOKEN: str(),
-  /** Application id, needed by `mimic register` (Developer Portal → General Information). */
-  DISCORD_APP_ID: str(),
+  /**
+   * Application id, needed by `mimic register` (Developer Portal → General Information): a snowflake. Checked at
+   * start-up, so a token or a name pasted here is not first reported by Discord as an unknown application.
+   */
+  DISCORD_APP_ID: z.preprocess(
+    emptyToUndefined,
+    z.string().regex(/^\d{17,20}$/, "must be the application id from the Discord Developer Portal (General Information): 17 to 20 digits").optional(),
+  ),
   /** Another Discord-compatible API/CDN root (tests, proxies); unset = discord.com. */
   DISCORD_API_ROOT: urlOf(["http", "https"], "must be an http:// or https:// URL, e.g. https://discord.com"),
   TELEGRAM_TOKEN: str(),

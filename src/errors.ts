@@ -67,11 +67,12 @@ export function emptyFile(): MimicError {
  */
 export function notAPicture(opts: { clips?: boolean; hint?: string; cause?: unknown; logMessage?: string } = {}): MimicError {
   const { clips = false, hint, ...rest } = opts;
-  return new MimicError(
-    "NOT_AN_IMAGE",
-    `That file is not a picture I can use${hint ? ` (${hint})` : ""}. Please send a JPEG, PNG, WebP or GIF image${clips ? ", or an MP4 or WebM clip" : ""}.`,
-    rest,
-  );
+  return new MimicError("NOT_AN_IMAGE", `That file is not a picture I can use${hint ? ` (${hint})` : ""}. Please send ${acceptedFiles(clips)}.`, rest);
+}
+
+/** What may be sent, in the one wording every refusal of a file uses; `clips` where a clip is accepted too. */
+export function acceptedFiles(clips: boolean): string {
+  return `a JPEG, PNG, WebP or GIF image${clips ? ", or an MP4 or WebM clip" : ""}`;
 }
 
 /** A picture or clip whose decoder gave up: most often one cut off on its way. */

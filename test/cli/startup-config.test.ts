@@ -4,7 +4,8 @@
  *   of that variable in the shell or .env no longer stops the start;
  * - an API root that is not an http(s) URL is refused at once (exit 2, one line), not retried for ever;
  * - a `mimic register` that cannot reach Discord is a failed run (exit 1) naming DISCORD_API_ROOT when set;
- * - a playground bound to every interface is announced at an address a browser opens.
+ * - a playground or an ops endpoint bound to every interface is announced at an address a browser (or curl) opens;
+ * - DISCORD_APP_ID must be a snowflake: anything else stops start-up with one line (exit 2).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -150,10 +151,25 @@ describe("an API root that is not an http(s) URL: exit 2 at once, one line, inst
   }, HANG_MS * 2);
 });
 
+describe("DISCORD_APP_ID that is not a Discord application id: exit 2 at once, one line", () => {
+  const message = "must be the application id from the Discord Developer Portal (General Information): 17 to 20 digits";
+  it.each([
+    ["register", "my-bot"],
+    ["register", "123"],
+    ["start", "MTIzNDU2Nzg5MDEyMzQ1Njc4.Gx.abc"],
+  ])("mimic %s with DISCORD_APP_ID=%s", async (command, appId) => {
+    // Nothing answers at the API root: a value that got past the check would fail differently (exit 1).
+    const apiRoot = `http://127.0.0.1:${await closedPort()}`;
+    const cli = mimic({ DISCORD_TOKEN: "x", DISCORD_APP_ID: appId, DISCORD_API_ROOT: apiRoot }, command);
+    expect(await exitCode(cli)).toBe(2);
+    expect(cli.err()).toBe(`mimic: Invalid configuration: DISCORD_APP_ID="${appId}": ${message}\n`);
+  }, HANG_MS * 2);
+});
+
 describe("mimic register", () => {
   it("with nothing answering at DISCORD_API_ROOT: a failed run (exit 1) that names DISCORD_API_ROOT", async () => {
     const apiRoot = `http://127.0.0.1:${await closedPort()}`;
-    const cli = mimic({ DISCORD_TOKEN: "x", DISCORD_APP_ID: "1", DISCORD_API_ROOT: apiRoot }, "register");
+    const cli = mimic({ DISCORD_TOKEN: "x", DISCORD_APP_ID: "900000000000000001", DISCORD_API_ROOT: apiRoot }, "register");
     expect(await exitCode(cli)).toBe(1);
     expect(cli.err()).toMatch(new RegExp(`^mimic: Registering the commands failed \\(.*ECONNREFUSED.*\\)\\. Check that DISCORD_API_ROOT is right and that ${apiRoot} is up, then try again\\.\\n$`));
     expect(cli.err()).not.toMatch(noStack);
@@ -168,7 +184,7 @@ describe("mimic register", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     cleanups.push(() => new Promise((r) => server.close(r)));
     const apiRoot = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const cli = mimic({ DISCORD_TOKEN: "wrong", DISCORD_APP_ID: "1", DISCORD_API_ROOT: apiRoot }, "register");
+    const cli = mimic({ DISCORD_TOKEN: "wrong", DISCORD_APP_ID: "900000000000000001", DISCORD_API_ROOT: apiRoot }, "register");
     expect(await exitCode(cli)).toBe(2);
     expect(cli.err()).toContain("DISCORD_TOKEN was rejected");
   }, HANG_MS * 2);
@@ -183,6 +199,24 @@ async function hasIpv6(): Promise<boolean> {
   });
 }
 const IPV6 = await hasIpv6();
+
+describe("an ops endpoint on every interface", () => {
+  for (const [host, loopback] of [
+    ["0.0.0.0", "127.0.0.1"],
+    ["::", "[::1]"],
+  ]) {
+    it.skipIf(host === "::" && !IPV6)(`OPS_HOST=${host}: the banner gives ${loopback}, which /healthz answers, and says it listens on all interfaces`, async () => {
+      const port = await freePort();
+      const cli = mimic({ OPS_HOST: host, OPS_PORT: String(port) }, "start");
+      await cli.waitForOut(BANNER);
+      const healthz = `http://${loopback}:${port}/healthz`;
+      expect(cli.out()).toContain(`Ops endpoint: ${healthz}, /readyz, /metrics (listening on all interfaces, ${host}, so other machines can reach it too).\n`);
+      expect((await fetch(healthz)).status).toBe(200);
+      cli.child.kill("SIGTERM");
+      expect(await exitCode(cli)).toBe(0);
+    }, HANG_MS * 2);
+  }
+});
 
 describe("a playground on every interface", () => {
   for (const [host, loopback] of [

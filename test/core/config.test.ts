@@ -96,6 +96,17 @@ describe("configuration", () => {
     expect(refused).toBeGreaterThan(200);
   });
 
+  it("DISCORD_APP_ID must be a snowflake (17 to 20 digits): a token, a name or a guild link is refused at start-up", () => {
+    const message = ": must be the application id from the Discord Developer Portal (General Information): 17 to 20 digits";
+    for (const bad of ["1", "1234567890123456", "123456789012345678901", "my-bot", "MTIzNDU2Nzg5MDEyMzQ1Njc4.Gx.abc", " 900000000000000001", "900000000000000001 ", "9000000000000000.1", "-900000000000000001", "0x900000000000000"]) {
+      expect(refusal("DISCORD_APP_ID", bad), bad).toBe(`Invalid configuration: DISCORD_APP_ID=${JSON.stringify(bad)}${message}`);
+    }
+    for (const good of ["90000000000000000", "900000000000000001", "12345678901234567890"]) {
+      expect(loadConfig({ DISCORD_APP_ID: good }).DISCORD_APP_ID, good).toBe(good);
+    }
+    expect(loadConfig({ DISCORD_APP_ID: "" }).DISCORD_APP_ID).toBeUndefined();
+  });
+
   it("API roots must be http(s) URLs (zod's url() takes any scheme); the queue's must be redis(s)://", () => {
     for (const key of ["TELEGRAM_API_ROOT", "DISCORD_API_ROOT"]) {
       for (const bad of ["ftp://127.0.0.1:19999", "javascript:alert", "http:127.0.0.1", "http://", "file:///tmp/x", "127.0.0.1:8081", "http://exa mple.com"]) {

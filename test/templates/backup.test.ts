@@ -455,6 +455,66 @@ describe("mimic store backup / restore (CLI)", () => {
     }
   });
 
+  // SQLite cannot be held part-way by a lock from outside (BEGIN IMMEDIATE takes the target and the attached copy
+  // at once, and a connection open beforehand makes the restore refuse the store as in use), so the restore is
+  // made long instead: many batches, each followed by a turn of the event loop where a signal is handled. The sign
+  // that it is inside its transaction: frames in the target's WAL, which nothing else writes. Faces larger than
+  // better-sqlite3's page cache come first, so uncommitted pages spill there while most batches are still to come.
+  it("Ctrl-C during a restore into SQLite, inside its transaction (--replace): the store is as it was, its private copy removed, exit 130", async () => {
+    const FACES = 24;
+    const CROP = 1024 * 1024;
+    const ROWS = 200 * ROW_BATCH;
+    const bigSource = await freshTarget("sqlite", "interrupt-sqlite-source");
+    const target = await freshTarget("sqlite", "interrupt-sqlite");
+    const tmp = mkdtempSync(join(work, "tmpdir-"));
+    try {
+      const sourcePath = join(bigSource.env.DATA_DIR!, "mimic.db");
+      await (await openStore(`file:${sourcePath}`)).close();
+      const db = new Database(sourcePath);
+      try {
+        db.transaction(() => {
+          const userId = db.prepare("INSERT INTO users (platform, platform_user_id) VALUES ('discord', 'bulk')").run().lastInsertRowid;
+          const face = db.prepare("INSERT INTO templates (user_id, name, crop_png, crop_size, landmarks, analysis, embedding) VALUES (?, ?, ?, 512, ?, '{}', ?)");
+          for (let i = 0; i < FACES; i++) face.run(userId, `face ${i}`, randomBytes(CROP), randomBytes(468 * 3 * 4), randomBytes(1024 * 4));
+          const usage = db.prepare("INSERT INTO usage_events (platform, server_id, platform_user_id, command, at_ms, day) VALUES ('discord', 'g', ?, 'meme', ?, ?)");
+          for (let i = 0; i < ROWS; i++) usage.run(`u${i % 7}`, 1_700_000_000_000 + i, 19_000 + (i % 30));
+        })();
+      } finally {
+        db.close();
+      }
+      const file = join(work, "interrupt-sqlite-backup.db");
+      ok(mimic(bigSource.env, "store", "backup", file));
+
+      ok(mimic(target.env, "face", "add", laughPhoto, "--name", "mine"));
+      const held = await contents(urlOf(target.env));
+      const targetPath = join(target.env.DATA_DIR!, "mimic.db");
+      const walSize = () => statSync(`${targetPath}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+      const walBefore = walSize();
+      const copied = () => readdirSync(tmp).some((f) => existsSync(join(tmp, f, "backup.db")));
+      // A few MiB of frames: pages spilled by the transaction, well before its commit.
+      const inTransaction = () => copied() && walSize() > walBefore + 4 * 1024 * 1024;
+      const r = await interrupt({ ...target.env, TMPDIR: tmp } as Record<string, string>, ["store", "restore", file, "--replace"], inTransaction, "SIGINT");
+      expect(r.code, r.err()).toBe(130);
+      expect(r.err()).toBe("mimic: Stopped (SIGINT), so nothing was restored; its temporary files were removed.\n");
+      expect(readdirSync(tmp)).toEqual([]);
+      // The uncommitted frames are ignored: the face wiped inside the transaction is there, none of the backup's rows.
+      const check = new Database(targetPath, { readonly: true, fileMustExist: true });
+      try {
+        expect(check.pragma("quick_check", { simple: true })).toBe("ok");
+        const count = (t: string) => (check.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n;
+        expect([count("templates"), count("usage_events")]).toEqual([1, 0]);
+      } finally {
+        check.close();
+      }
+      expect(await contents(urlOf(target.env))).toEqual(held);
+      // and it takes the same restore afterwards
+      const again = ok(mimic(target.env, "store", "restore", file, "--replace", "--json"));
+      expect(JSON.parse(again.out)).toMatchObject({ replaced: true, tables: { templates: FACES, usage_events: ROWS } });
+    } finally {
+      await Promise.all([bigSource.drop(), target.drop()]);
+    }
+  });
+
   // Another process writes a usage row and an audit row in one transaction, over and over: a snapshot of one
   // moment has as many of the one as of the other (a copy read table by table, or a torn file, would not).
   const WRITER = `

@@ -15,7 +15,7 @@ import {
 import { MimicError } from "../../errors.ts";
 import { makeMeme } from "../../pipeline/transfer/meme.ts";
 import { photoFace, selectFace, type Regions, type TransferMode } from "../../pipeline/transfer/index.ts";
-import { detectReactionFaces, laterFrameNote, stillReaction, type LoopMode } from "../../pipeline/animate/index.ts";
+import { laterFrameNote, reactionFacesNote, stillReaction, trackReactionFaces, type LoopMode } from "../../pipeline/animate/index.ts";
 import { DEFAULT_GIF_MAX_BYTES } from "../../pipeline/gif/index.ts";
 import { decodeImage, encodePng, readHeader } from "../../pipeline/image/index.ts";
 import { sniffVideoMime } from "../../pipeline/video/index.ts";
@@ -110,7 +110,7 @@ export function register(program: Command): void {
       }
       const sources = { face: named(o.face), reaction: named(o.reaction) };
       const meme = await makeMeme(template, reaction, { mode, regions, intensity, faceIndex, captions, sources, limits }, await configuredAnalyzer());
-      printNotes(meme.notes);
+      printNotes([...whichFace(faceIndex, meme.reactionFaceCount), ...meme.notes]);
       await writeOutputFile(o.out, meme.png);
       const r1 = (v: number) => Math.round(v * 10) / 10;
       const face = (f: typeof meme.templateFace) => ({
@@ -147,6 +147,14 @@ export function register(program: Command): void {
 }
 
 /**
+ * The bots' note on a reaction with several faces ("…; I used the largest"), where the largest was used. A face
+ * picked with --face-index gets none: the user chose it, and the bots, which cannot pick, have no words for it.
+ */
+function whichFace(faceIndex: number, faces: number): string[] {
+  return faceIndex === 0 ? reactionFacesNote(faces) : [];
+}
+
+/**
  * `--out x.gif`: a still reaction becomes a morph from the template's expression to the transferred one;
  * an animated reaction (GIF / animated WebP / APNG / clip) gets the expression transferred frame by frame.
  */
@@ -168,10 +176,16 @@ async function writeAnimatedMeme(
   const { face: templateFace, notes: photoNotes } = photoFace(await analyzer.analyze(template), named(o.face));
   printNotes(photoNotes);
   // The reaction's face is chosen here so --face-index applies: a still's, or the one an animation tracks from.
-  const reactionFaces =
-    reaction.frames.length === 1
-      ? [selectFace(await analyzer.analyze(reaction.frames[0]!), "reaction", opts.faceIndex, named(o.reaction))]
-      : await detectReactionFaces(reaction.frames, opts.faceIndex, analyzer);
+  let reactionFaces: Awaited<ReturnType<typeof trackReactionFaces>>["faces"];
+  let chosenAmong: number;
+  if (reaction.frames.length === 1) {
+    const analysis = await analyzer.analyze(reaction.frames[0]!);
+    reactionFaces = [selectFace(analysis, "reaction", opts.faceIndex, named(o.reaction))];
+    chosenAmong = analysis.faces.length;
+  } else {
+    ({ faces: reactionFaces, chosenAmong } = await trackReactionFaces(reaction.frames, opts.faceIndex, analyzer));
+  }
+  printNotes(whichFace(opts.faceIndex, chosenAmong));
   const result = await assembleMeme({
     template,
     templateFace,

@@ -21,11 +21,13 @@ export function register(program: Command): void {
       const lines: string[] = [`Mimic is running (store: ${running.app.store.description}).`];
       if (running.discord) lines.push(`Discord: logged in as ${running.discord.client.user?.tag ?? "?"}.`);
       if (running.telegram) lines.push(`Telegram: @${running.telegram.bot.botInfo.username} is polling.`);
-      if (running.ops) lines.push(`Ops endpoint: ${running.ops.url}/healthz, /readyz, /metrics.`);
+      if (running.ops) {
+        const { url, listensOn } = browserUrl(running.ops.url, "/healthz");
+        lines.push(`Ops endpoint: ${url}, /readyz, /metrics${allInterfacesNote(listensOn)}.`);
+      }
       if (running.playground) {
         const { url, listensOn } = browserUrl(running.playground.url);
-        const allInterfaces = listensOn ? ` (listening on all interfaces, ${listensOn}, so other machines can reach it too)` : "";
-        lines.push(`No bot token set, so here is the local playground: open ${url}${allInterfaces}`);
+        lines.push(`No bot token set, so here is the local playground: open ${url}${allInterfacesNote(listensOn)}`);
         lines.push("Set DISCORD_TOKEN and/or TELEGRAM_TOKEN to run the bots instead (see README).");
       }
       // Listening before the banner: a Ctrl+C the moment it shows stops cleanly too.
@@ -35,15 +37,22 @@ export function register(program: Command): void {
 }
 
 /**
- * The address to open in a browser. A wildcard bind (0.0.0.0, ::) is where the server listens, not an
- * address to visit (some browsers refuse http://0.0.0.0/): this machine's loopback of the same family
- * instead, which the playground's host check accepts. `listensOn`: the wildcard, when it was one.
+ * The address to open in a browser or with curl (`path`, when given, replaces the listening URL's). A wildcard
+ * bind (0.0.0.0, ::) is where the server listens, not an address to visit (some browsers refuse
+ * http://0.0.0.0/): this machine's loopback of the same family instead, which the playground's host check
+ * accepts. `listensOn`: the wildcard, when it was one.
  */
-function browserUrl(listening: string): { url: string; listensOn?: string } {
+function browserUrl(listening: string, path?: string): { url: string; listensOn?: string } {
   const url = new URL(listening);
+  if (path !== undefined) url.pathname = path;
   const loopback = url.hostname === "0.0.0.0" ? "127.0.0.1" : url.hostname === "[::]" ? "[::1]" : undefined;
-  if (!loopback) return { url: listening };
+  if (!loopback) return { url: path === undefined ? listening : url.toString() };
   const listensOn = url.hostname.replace(/^\[|\]$/g, "");
   url.hostname = loopback;
   return { url: url.toString(), listensOn };
+}
+
+/** Said beside an address given in place of a wildcard bind: others can reach the server too. */
+function allInterfacesNote(listensOn: string | undefined): string {
+  return listensOn ? ` (listening on all interfaces, ${listensOn}, so other machines can reach it too)` : "";
 }

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { damagedFile, MimicError } from "../../errors.ts";
+import { acceptedFiles, damagedFile, MimicError } from "../../errors.ts";
 import { MAX_DECODE_PIXELS, MAX_SECONDS } from "../image/compose.ts";
 import { cropGifScreen, gifLayout } from "../image/containers.ts";
 import type { DecodedAnimation } from "../image/decode.ts";
@@ -141,7 +141,7 @@ export async function decodeVideoReaction(input: Uint8Array, ffmpegPath: string,
     const stream = info.stderr.match(/Video: (\w+)[^\n]*?, (\d+)x(\d+)/);
     if (!stream) {
       throw /Audio: /.test(info.stderr)
-        ? new MimicError("NOT_AN_IMAGE", "That file has sound but no picture. Please send a GIF, an MP4 or a photo.")
+        ? new MimicError("NOT_AN_IMAGE", `That file has sound but no picture. Please send ${acceptedFiles(true)}.`)
         : unreadable(kind, new Error(info.stderr.slice(-300)));
     }
     // A phone's portrait clip is stored landscape with a rotation that ffmpeg applies as it decodes.

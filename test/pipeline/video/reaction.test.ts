@@ -3,7 +3,7 @@ import { writeFile as writeFileAsync } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { MimicError } from "../../../src/errors.ts";
+import { MimicError, notAPicture } from "../../../src/errors.ts";
 import { decodeVideoReaction, findFfmpeg, runFfmpeg, sniffVideoMime } from "../../../src/pipeline/video/index.ts";
 import { decodeReaction, MAX_REACTION_TOTAL_PIXELS, readReaction } from "../../../src/pipeline/animate/index.ts";
 import { encodeGif } from "../../../src/pipeline/gif/index.ts";
@@ -109,7 +109,9 @@ describe("video reactions read by ffmpeg (src/pipeline/video/reaction.ts)", () =
     const out = join(dir, "sound.mp4");
     await runFfmpeg(FFMPEG, ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", "-y", out], { timeoutMs: 60_000 });
     const e = await decodeVideoReaction(new Uint8Array(readFileSync(out)), FFMPEG, LIMITS).then(() => undefined, (x: unknown) => x as MimicError);
-    expect(e?.userMessage).toBe("That file has sound but no picture. Please send a GIF, an MP4 or a photo.");
+    // The formats in the words every other refusal of a reaction file uses.
+    expect(e?.userMessage).toBe("That file has sound but no picture. Please send a JPEG, PNG, WebP or GIF image, or an MP4 or WebM clip.");
+    expect(notAPicture({ clips: true }).userMessage).toMatch(/Please send a JPEG, PNG, WebP or GIF image, or an MP4 or WebM clip\.$/);
   }, 120_000);
 
   it("reads WebM too", async () => {
