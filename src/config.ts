@@ -17,66 +17,46 @@ const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === 
  */
 
 /**
- * A whole number written as plain digits: "0x2", "1e3", "2.5", "+2" or " 2" are refused rather than read
- * as something the owner may not have meant.
+ * A setting read from its text: `parse` gives the value, or undefined to refuse the text with `message`;
+ * unset gives `def`.
  */
-function wholeNumberIn(min: number, max: number) {
-  return (v: string, ctx: z.RefinementCtx): number => {
-    if (/^\d+$/.test(v) && Number(v) >= min && Number(v) <= max) return Number(v);
-    ctx.addIssue({ code: "custom", message: `must be a whole number from ${min} to ${max}` });
-    return z.NEVER;
-  };
-}
-
-const str = () => z.preprocess(emptyToUndefined, z.string().optional());
-const int = (def: number, min: number, max: number) =>
-  z.preprocess(
-    emptyToUndefined,
-    z
-      .string()
-      .optional()
-      .transform((v, ctx) => (v === undefined ? def : wholeNumberIn(min, max)(v, ctx))),
-  );
-/** As int, without a default: unset stays undefined. */
-const optionalInt = (min: number, max: number) =>
-  z.preprocess(
-    emptyToUndefined,
-    z
-      .string()
-      .optional()
-      .transform((v, ctx) => (v === undefined ? undefined : wholeNumberIn(min, max)(v, ctx))),
-  );
-/** A decimal number in [min, max], plain digits with an optional fraction. */
-const num = (def: number, min: number, max: number) =>
-  z.preprocess(
+function parsed<T, D>(def: D, parse: (text: string) => T | undefined, message: string) {
+  return z.preprocess(
     emptyToUndefined,
     z
       .string()
       .optional()
       .transform((v, ctx) => {
         if (v === undefined) return def;
-        if (/^\d+(\.\d+)?$/.test(v) && Number(v) >= min && Number(v) <= max) return Number(v);
-        ctx.addIssue({ code: "custom", message: `must be a number from ${min} to ${max}` });
+        const value = parse(v);
+        if (value !== undefined) return value;
+        ctx.addIssue({ code: "custom", message });
         return z.NEVER;
       }),
   );
+}
+
+/**
+ * A whole number written as plain digits: "0x2", "1e3", "2.5", "+2" or " 2" are refused rather than read
+ * as something the owner may not have meant.
+ */
+const wholeNumberIn = (min: number, max: number) => (v: string) => (/^\d+$/.test(v) && Number(v) >= min && Number(v) <= max ? Number(v) : undefined);
+
+const str = () => z.preprocess(emptyToUndefined, z.string().optional());
+const int = (def: number, min: number, max: number) => parsed(def, wholeNumberIn(min, max), `must be a whole number from ${min} to ${max}`);
+/** As int, without a default: unset stays undefined. */
+const optionalInt = (min: number, max: number) => parsed(undefined, wholeNumberIn(min, max), `must be a whole number from ${min} to ${max}`);
+/** A decimal number in [min, max], plain digits with an optional fraction. */
+const num = (def: number, min: number, max: number) =>
+  parsed(def, (v) => (/^\d+(\.\d+)?$/.test(v) && Number(v) >= min && Number(v) <= max ? Number(v) : undefined), `must be a number from ${min} to ${max}`);
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T, def: T[number]) =>
   z.preprocess(emptyToUndefined, z.enum(values, { error: `must be one of ${values.join(", ")}` }).default(def));
 /** Whole milliseconds in [0, max], or `off`/`never` (any case) for no limit at all: Infinity. */
 const msOrOff = (def: number, max: number) =>
-  z.preprocess(
-    emptyToUndefined,
-    z
-      .string()
-      .optional()
-      .transform((v, ctx) => {
-        if (v === undefined) return def;
-        const word = v.trim().toLowerCase();
-        if (word === "off" || word === "never") return Infinity;
-        if (/^\d+$/.test(v) && Number(v) <= max) return Number(v);
-        ctx.addIssue({ code: "custom", message: `must be a whole number of milliseconds from 0 to ${max}, or "off"` });
-        return z.NEVER;
-      }),
+  parsed(
+    def,
+    (v) => (["off", "never"].includes(v.trim().toLowerCase()) ? Infinity : wholeNumberIn(0, max)(v)),
+    `must be a whole number of milliseconds from 0 to ${max}, or "off"`,
   );
 
 /**
