@@ -46,7 +46,7 @@ export async function memeFromFirstFace(pictures: NumberedPicture[], make: (imag
   }
   if (faceless.length === 0) return last;
   const used = tried[faceless.length]!.number;
-  // A later picture refused for another reason (too large, not a picture): both are said.
-  if (last.errorCode !== undefined) return { ...last, text: `${whichHaveNoFace(faceless)}, and picture ${used} could not be used: ${last.text}` };
+  // A later picture refused for another reason (too large, not a picture): both are said, the core's refusal as its own sentence.
+  if (last.errorCode !== undefined) return { ...last, text: `${whichHaveNoFace(faceless)}, and picture ${used} could not be used. ${last.text}` };
   return { ...last, text: `${last.text} ${whichHaveNoFace(faceless)}, so this is made from picture ${used}.` };
 }

@@ -128,6 +128,15 @@ function channelIds(words: string[], scope: Scope): string[] {
   });
 }
 
+/** Channels (Telegram: topics) an admin asked to remove that the allow-list does not hold: nothing is changed. */
+function notListed(ids: string[], scope: Scope, allowed: string[]): string {
+  const telegram = scope.platform === "telegram";
+  const place = telegram ? "topic" : "channel";
+  if (allowed.length === 0) return `No ${place}s are listed (Mimic answers in every ${place}), so there is nothing to remove.`;
+  const named = ids.map((id) => (telegram ? (id === scope.serverId ? "General" : `topic ${id}`) : `<#${id}>`)).join(", ");
+  return `${named[0].toUpperCase()}${named.slice(1)} ${ids.length === 1 ? "was" : "were"} not listed, so nothing changed.`;
+}
+
 /** The most channels a server's allow-list holds (the store's own limit). */
 const MAX_ALLOWED_CHANNELS = 200;
 
@@ -177,7 +186,7 @@ export function storeModeration(store: Store): ModerationPort {
           await m.updateRules(s, { dailyQuotaPerUser: parseCount(value, "The daily quota", 1_000_000) });
           break;
         case "server_quota":
-          await m.updateRules(s, { dailyQuotaPerServer: parseCount(value, "The server's daily quota", 100_000_000) });
+          await m.updateRules(s, { dailyQuotaPerServer: parseCount(value, `The ${scope.platform === "telegram" ? "group" : "server"}'s daily quota`, 100_000_000) });
           break;
         case "cooldown":
           await m.updateRules(s, { cooldownSeconds: parseCount(value, "The cooldown", 86_400) });
@@ -219,8 +228,11 @@ export function storeModeration(store: Store): ModerationPort {
           } else if (op === "remove") {
             // An id already listed may always go (a Telegram list saved before it named topics may hold a chat's id).
             const listed = words.length > 0 && words.every((w) => current.allowedChannels.includes(w));
-            const gone = new Set(listed ? words : channelIds(words, scope));
-            await m.updateRules(s, { allowedChannels: current.allowedChannels.filter((c) => !gone.has(c)) });
+            const gone = listed ? words : channelIds(words, scope);
+            // Said, like an unban of someone not banned: an "Updated" answer that changed nothing misleads.
+            const unlisted = gone.filter((c) => !current.allowedChannels.includes(c));
+            if (unlisted.length > 0) throw new MimicError("NOT_FOUND", notListed(unlisted, scope, current.allowedChannels));
+            await m.updateRules(s, { allowedChannels: current.allowedChannels.filter((c) => !gone.includes(c)) });
           } else
             throw new MimicError(
               "BAD_INPUT",
@@ -255,6 +267,10 @@ export function storeModeration(store: Store): ModerationPort {
         store.templates.count({ platform: scope.platform, userId: scope.userId }),
         includeServer && scope.serverId !== null ? m.usageReport(server(scope), { topUsers: 10_000 }) : Promise.resolve(undefined),
       ]);
+      // Refused pictures count towards quotas but are not memes: each user's count leaves them out, as the total does.
+      const makers = (report?.today.topUsers ?? [])
+        .map((u) => ({ userId: u.userId, count: u.count - u.refused, ...(u.refused > 0 && { refused: u.refused }) }))
+        .sort((a, b) => b.count - a.count || (b.refused ?? 0) - (a.refused ?? 0));
       return {
         ...mine,
         ...(blocked !== undefined && { blocked }),
@@ -262,8 +278,8 @@ export function storeModeration(store: Store): ModerationPort {
         server: report && {
           generationsToday: report.today.total - (report.today.byCommand[REFUSED_NSFW] ?? 0),
           refusedToday: report.today.byCommand[REFUSED_NSFW] ?? 0,
-          activeUsersToday: report.today.topUsers.length,
-          topUsers: report.today.topUsers.slice(0, 5),
+          activeUsersToday: makers.filter((u) => u.count > 0).length,
+          topUsers: makers.slice(0, 5),
         },
       };
     },

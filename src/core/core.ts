@@ -7,7 +7,7 @@ import { parseSha256, sha256Hex as sha256 } from "../templates/audit.ts";
 import { normaliseTemplateName } from "../templates/names.ts";
 import { formatWait } from "../templates/moderation.ts";
 import type { CommandContext, ImageInput, Reply } from "./context.ts";
-import { hint } from "./hints.ts";
+import { hint, placeWords, sharedChat } from "./hints.ts";
 import { frameCount, loadImage, type FetchLike } from "./input.ts";
 import { parseMemeRequest, parseMorphRequest } from "../requests.ts";
 import type {
@@ -235,10 +235,17 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       return { result, refund };
     } catch (e) {
       await refund();
-      // A refusal by the NSFW gate is counted (usage report) instead of the use it replaces.
+      // A refusal by the NSFW gate is counted instead of the use it replaces: it still counts towards the quota and
+      // cooldown (so probing the gate is as slow as making memes), and the user is told so.
       if (isMimicError(e) && e.code === "UNSAFE_CONTENT") {
         logger.warn({ requestId: ctx.requestId, platform: ctx.platform, serverId: ctx.serverId, stage: e.details?.stage }, "nsfw gate refused a request");
-        await moderation.recordRefusal?.(scopeOf(ctx), "nsfw").catch((err: unknown) => logger.warn({ err, requestId: ctx.requestId }, "recording a refusal failed"));
+        const counted = moderation.recordRefusal
+          ? await moderation.recordRefusal(scopeOf(ctx), "nsfw").then(
+              () => true,
+              (err: unknown) => (logger.warn({ err, requestId: ctx.requestId }, "recording a refusal failed"), false),
+            )
+          : false;
+        throw new MimicError("UNSAFE_CONTENT", nsfwRefusal(ctx, e, counted), { cause: e, details: e.details });
       }
       throw e;
     }
@@ -439,7 +446,6 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
             ? " The 1 use you made in the last 24 hours still counts towards daily limits and cooldowns: its record is deleted a day after it was made."
             : ` The ${held} uses you made in the last 24 hours still count towards daily limits and cooldowns: their records are deleted a day after they were made.`;
         const audited = removed.auditRecords ?? 0;
-        const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
         return {
           text: `Done: deleted ${plural(removed.templates, "saved face", "saved faces")}, ${plural(removed.usageRecords, "record of a use older than a day", "records of uses older than a day")} and ${plural(audited, "audit-trail entry", "audit-trail entries")} (which pictures you made).${holding} Mimic keeps nothing else about you.`,
           ephemeral: true,
@@ -449,17 +455,23 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     usage: (ctx) =>
       guarded(ctx, async () => {
         const r = await moderation.usage(scopeOf(ctx), { includeServer: ctx.isAdmin && ctx.serverId !== null });
+        // Pictures the NSFW gate refused count towards the quota too, but are not called memes.
+        const refused = r.refusedToday ?? 0;
+        const made = r.usedToday - refused;
         const lines = [
-          `Today you made ${r.usedToday} meme${r.usedToday === 1 ? "" : "s"}${r.dailyQuota > 0 ? ` of ${r.dailyQuota} allowed` : " (no daily limit)"}.`,
+          `Today you made ${plural(made, "meme", "memes")}${refused > 0 ? ` and ${plural(refused, "refused picture", "refused pictures")}` : ""}${r.dailyQuota > 0 ? ` of ${r.dailyQuota} allowed` : " (no daily limit)"}.`,
           r.blocked ?? r.quotaReached ?? (r.cooldownRemainingSeconds > 0 ? `Next one possible in ${formatWait(r.cooldownRemainingSeconds)}.` : "You can make another one now."),
           `Saved faces: ${r.templates}.`,
         ];
         if (r.server) {
+          const { server } = placeWords(ctx.platform);
           lines.push(
-            `Server today: ${r.server.generationsToday} meme${r.server.generationsToday === 1 ? "" : "s"} by ${r.server.activeUsersToday} user${r.server.activeUsersToday === 1 ? "" : "s"}.`,
+            `${server ? `${server[0].toUpperCase()}${server.slice(1)} today` : "Everyone here today"}: ${plural(r.server.generationsToday, "meme", "memes")} by ${plural(r.server.activeUsersToday, "user", "users")}.`,
           );
           if (r.server.refusedToday) lines.push(`Refused as explicit today: ${r.server.refusedToday}.`);
-          if (r.server.topUsers.length) lines.push(`Top: ${r.server.topUsers.map((u) => `${userRef(ctx.platform, u.userId)} (${u.count})`).join(", ")}`);
+          // Each user's memes, and their refused pictures where there were some: the same figures as the lines above.
+          const counts = (u: { count: number; refused?: number }) => (u.refused ? `${u.count} + ${u.refused} refused` : `${u.count}`);
+          if (r.server.topUsers.length) lines.push(`Top: ${r.server.topUsers.map((u) => `${userRef(ctx.platform, u.userId)} (${counts(u)})`).join(", ")}`);
         }
         return { text: lines.join("\n"), ephemeral: true };
       }),
@@ -467,10 +479,10 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     config: (ctx, input) =>
       guarded(ctx, async () => {
         if (ctx.serverId === null) {
-          throw new MimicError("BAD_INPUT", "Settings belong to a server or group: use this command there.");
+          throw new MimicError("BAD_INPUT", `Settings belong to ${sharedChat(ctx.platform)}: use this command there.`);
         }
         if (!ctx.isAdmin) {
-          throw new MimicError("FORBIDDEN", "Only server admins (Manage Server / group admins) can see or change Mimic's settings.");
+          throw new MimicError("FORBIDDEN", `Only ${placeWords(ctx.platform).admins} can see or change Mimic's settings.`);
         }
         if (input.key === undefined && (input.value ?? "").trim() !== "") {
           throw new MimicError("BAD_INPUT", `Which setting should be “${input.value!.trim().slice(0, 40)}”? Settings: ${SETTING_KEYS.join(", ")}.`);
@@ -484,20 +496,26 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           throw new MimicError("BAD_INPUT", `Unknown setting “${shown}”. Settings: ${SETTING_KEYS.join(", ")}.`);
         }
         const value = (input.value ?? "").trim();
-        if (value === "") throw new MimicError("BAD_INPUT", `Give a value for “${input.key}”, e.g. ${exampleFor(input.key, ctx.platform)}.`);
+        if (value === "") {
+          // Telegram shows nobody's user id: whom to ban is said by replying to one of their messages.
+          if (ctx.platform === "telegram" && (input.key === "ban" || input.key === "unban")) {
+            throw new MimicError("BAD_INPUT", `Reply to one of the person's messages with /config ${input.key}.`);
+          }
+          throw new MimicError("BAD_INPUT", `Give a value for “${input.key}”, e.g. ${exampleFor(input.key, ctx.platform)}.`);
+        }
         const after = await moderation.updateSetting(scopeOf(ctx), input.key, value);
         return { text: `Updated “${input.key}”.\n${describeSettings(after, ctx, await moderation.bannedUsers?.(scopeOf(ctx)))}`, ephemeral: true };
       }),
 
     audit: (ctx, input) =>
       guarded(ctx, async () => {
-        if (ctx.serverId === null) throw new MimicError("BAD_INPUT", "The audit trail belongs to a server or group: use this command there.");
-        if (!ctx.isAdmin) throw new MimicError("FORBIDDEN", "Only server admins (Manage Server / group admins) can look up who made a picture.");
+        if (ctx.serverId === null) throw new MimicError("BAD_INPUT", `The audit trail belongs to ${sharedChat(ctx.platform)}: use this command there.`);
+        if (!ctx.isAdmin) throw new MimicError("FORBIDDEN", `Only ${placeWords(ctx.platform).admins} can look up who made a picture.`);
         if (!audit) throw new MimicError("DISABLED", "This Mimic keeps no audit trail.");
         let hash: string;
         if (input.image) hash = sha256((await load(ctx, input.image, true)).bytes);
-        else if (input.hash) hash = parseSha256(input.hash);
-        else throw new MimicError("BAD_INPUT", "Give the picture's SHA-256 (`mimic inspect <file>` prints it) or attach the picture.");
+        else if (input.hash) hash = parseSha256(input.hash, AUDIT_PICTURE[ctx.platform]);
+        else throw new MimicError("BAD_INPUT", `${AUDIT_PICTURE[ctx.platform][0].toUpperCase()}${AUDIT_PICTURE[ctx.platform].slice(1)}.`);
         const rows = await audit.lookup(hash, { platform: ctx.platform, serverId: ctx.serverId });
         if (rows.length === 0) {
           return {
@@ -553,8 +571,32 @@ function exampleFor(key: SettingKey, platform: Platform): string {
       return platform === "telegram" ? "“add” or “remove” inside a topic (or with the topic's id), or “all”" : "“add <channel id>”, “remove <channel id>” or “all”";
     case "ban":
     case "unban":
-      return "a user id";
+      // Discord's value option is plain text: a mention typed into it (@ and a pick from the list) names the user.
+      return platform === "discord" ? "a mention of the user (type @ and pick them) or their numeric user id" : "a user id";
   }
+}
+
+/** How an admin names a picture to /audit: the picture itself, as each platform lets a command point at one. */
+const AUDIT_PICTURE: Record<Platform, string> = {
+  discord: "attach the picture to /mimic audit, as Mimic sent it",
+  telegram: "reply to the picture with /audit",
+  playground: "choose the picture",
+};
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/** An NSFW gate refusal, in the platform's words for the place (the pipeline knows no platforms, only the stage). */
+function nsfwRefusal(ctx: CommandContext, refusal: MimicError, counted: boolean): string {
+  const { server } = placeWords(ctx.platform);
+  const notAllowed = server && ctx.serverId !== null ? `which this ${server} doesn't allow` : "which isn't allowed here";
+  const stage = refusal.details?.stage;
+  const said =
+    stage === "output"
+      ? "The result looked like explicit content, so I didn't send it. Nothing was kept. Try another picture."
+      : stage === "input" || stage === "face"
+        ? `I can't ${stage === "face" ? "save that photo" : "use that picture"}: it looks like explicit content, ${notAllowed}. Nothing was kept.`
+        : refusal.userMessage;
+  return counted ? `${said} It still counts towards your daily limits, like a meme.` : said;
 }
 
 /** How a forget-me is confirmed: Discord by the command's option (it shows no buttons), Telegram by the buttons under the question. */

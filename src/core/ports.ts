@@ -92,7 +92,10 @@ export type SettingKey = "enabled" | "quota" | "server_quota" | "cooldown" | "ma
 
 export interface UsageReport {
   /** The caller's generations today (UTC) and the quota that applies (0 = unlimited). */
+  /** Uses counted towards the daily quota today: memes, and pictures the NSFW gate refused (refusedToday). */
   usedToday: number;
+  /** Of usedToday, the pictures the NSFW gate refused (absent where the store does not count them). */
+  refusedToday?: number;
   dailyQuota: number;
   /** Seconds until the caller may generate again (cooldown), 0 when ready. */
   cooldownRemainingSeconds: number;
@@ -105,7 +108,8 @@ export interface UsageReport {
   server?: {
     generationsToday: number;
     activeUsersToday: number;
-    topUsers: { userId: string; count: number }[];
+    /** Memes each user made today (count) and, where there were some, their pictures the NSFW gate refused. */
+    topUsers: { userId: string; count: number; refused?: number }[];
     /** Requests the NSFW gate refused today (absent where the store does not count them). */
     refusedToday?: number;
   };

@@ -89,7 +89,8 @@ export interface Admission {
 export interface UsageWindow {
   total: number;
   byCommand: Record<string, number>;
-  topUsers: Array<{ userId: string; count: number }>;
+  /** Each user's uses (count), of which `refused` were pictures the NSFW gate refused. */
+  topUsers: Array<{ userId: string; count: number; refused: number }>;
 }
 
 export interface UsageReport {
@@ -98,7 +99,10 @@ export interface UsageReport {
 }
 
 export interface UserUsage {
+  /** Every use counted today, refused pictures included (they count towards the quota). */
   usedToday: number;
+  /** Of usedToday, the pictures the NSFW gate refused. */
+  refusedToday: number;
   dailyQuota: number;
   cooldownRemainingSeconds: number;
   /** What a request would be told now, when a daily quota (the user's or the server's) is used up. */
@@ -110,6 +114,9 @@ const NO_LIMIT = 2_147_483_647;
 const COMMAND_NAMES: Record<string, string> = { animated: "Animated results (GIF reactions and morphs) are" };
 /** Usage records are kept this many days (reports look back 30). */
 export const USAGE_RETENTION_DAYS = 90;
+
+/** A use the NSFW gate refused is recorded under this command prefix (see recordRefusal). */
+const REFUSED = "refused_";
 
 /** Marks a forgotten user's recent use (see forgetUser); quotas and cooldowns count every row, whatever its command. */
 export const FORGOTTEN = "forgotten:";
@@ -377,7 +384,7 @@ export class Moderation {
     const now = this.now();
     await this.exclusive(() =>
       this.db.usageEvent.create({
-        data: { platform: scope.platform, serverId: scope.serverId ?? "", platformUserId: scope.userId, command: `refused_${reason}`, atMs: BigInt(now), day: utcDay(now) },
+        data: { platform: scope.platform, serverId: scope.serverId ?? "", platformUserId: scope.userId, command: `${REFUSED}${reason}`, atMs: BigInt(now), day: utcDay(now) },
       }),
     );
   }
@@ -392,8 +399,9 @@ export class Moderation {
     const now = this.now();
     const serverId = scope.serverId ?? "";
     const where = { platform: scope.platform, serverId, platformUserId: scope.userId };
-    const [usedToday, last] = await Promise.all([
+    const [usedToday, refusedToday, last] = await Promise.all([
       this.db.usageEvent.count({ where: { ...where, day: utcDay(now) } }),
+      this.db.usageEvent.count({ where: { ...where, day: utcDay(now), command: { startsWith: REFUSED } } }),
       this.db.usageEvent.findFirst({ where, orderBy: { atMs: "desc" }, select: { atMs: true } }),
     ]);
     const readyAt = last ? Number(last.atMs) + rules.cooldownSeconds * 1000 : 0;
@@ -402,6 +410,7 @@ export class Moderation {
     const quota = refused?.code === "QUOTA_EXCEEDED" ? refused : null;
     return {
       usedToday,
+      refusedToday,
       dailyQuota: rules.dailyQuotaPerUser,
       cooldownRemainingSeconds: Math.max(0, Math.ceil((readyAt - now) / 1000)),
       ...(quota && { quotaReached: quota.userMessage }),
@@ -415,7 +424,7 @@ export class Moderation {
     const today = utcDay(this.now());
     const window = async (fromDay: number): Promise<UsageWindow> => {
       const where = { platform: server.platform, serverId: server.serverId, day: { gte: fromDay } };
-      const [byCommand, byUser] = await Promise.all([
+      const [byCommand, byUser, refusedByUser] = await Promise.all([
         this.db.usageEvent.groupBy({ by: ["command"], where, _count: { _all: true } }),
         this.db.usageEvent.groupBy({
           by: ["platformUserId"],
@@ -424,13 +433,15 @@ export class Moderation {
           orderBy: [{ _count: { platformUserId: "desc" } }, { platformUserId: "asc" }],
           take: opts.topUsers ?? 10,
         }),
+        this.db.usageEvent.groupBy({ by: ["platformUserId"], where: { ...where, command: { startsWith: REFUSED } }, _count: { _all: true } }),
       ]);
       const commands: Record<string, number> = {};
       for (const c of byCommand) commands[c.command] = c._count._all;
+      const refused = new Map(refusedByUser.map((r) => [r.platformUserId, r._count._all]));
       return {
         total: Object.values(commands).reduce((a, b) => a + b, 0),
         byCommand: commands,
-        topUsers: byUser.map((r) => ({ userId: r.platformUserId, count: r._count.platformUserId })),
+        topUsers: byUser.map((r) => ({ userId: r.platformUserId, count: r._count.platformUserId, refused: refused.get(r.platformUserId) ?? 0 })),
       };
     };
     const [todayWindow, last30Days] = await this.gate.run(() => Promise.all([window(today), window(today - 29)]));
@@ -473,13 +484,13 @@ export class Moderation {
     const wait = Math.max(untilTomorrow, cooldownWait);
     const when = wait === untilTomorrow ? `${formatWait(wait)} (at 00:00 UTC)` : formatWait(wait);
     if (rules.dailyQuotaPerUser > 0 && Number(counts.user_today) >= rules.dailyQuotaPerUser) {
-      return new MimicError("QUOTA_EXCEEDED", `You've used all ${rules.dailyQuotaPerUser} of today's memes here. More in ${when}.`, {
+      return new MimicError("QUOTA_EXCEEDED", `You've used ${todaysMemes(rules.dailyQuotaPerUser)} here. More in ${when}.`, {
         retryAfterSeconds: wait,
         details: { scope: "user", quota: rules.dailyQuotaPerUser },
       });
     }
     if (scope.serverId !== null && rules.dailyQuotaPerServer > 0 && Number(counts.server_today) >= rules.dailyQuotaPerServer) {
-      return new MimicError("QUOTA_EXCEEDED", `This ${placeWords(scope.platform).server} has used all ${rules.dailyQuotaPerServer} of today's memes. More in ${when}.`, {
+      return new MimicError("QUOTA_EXCEEDED", `This ${placeWords(scope.platform).server} has used ${todaysMemes(rules.dailyQuotaPerServer)}. More in ${when}.`, {
         retryAfterSeconds: wait,
         details: { scope: "server", quota: rules.dailyQuotaPerServer },
       });
@@ -511,6 +522,9 @@ interface SettingsRow {
 function placeWords(platform: string): { server: string; onServer: string; channel: string } {
   return platform === "telegram" ? { server: "group", onServer: "in this group", channel: "topic" } : { server: "server", onServer: "on this server", channel: "channel" };
 }
+
+/** "all 5 of today's memes", or "today's 1 meme". */
+const todaysMemes = (quota: number): string => (quota === 1 ? "today's 1 meme" : `all ${quota} of today's memes`);
 
 const bool = (v: boolean | number | bigint): boolean => v === true || Number(v) === 1;
 

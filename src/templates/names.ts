@@ -12,7 +12,7 @@ export function normaliseTemplateName(raw: string): string {
     const why = name.length === 0 ? "it is empty" : name.length > 32 ? `it has ${name.length} characters` : "it has other characters";
     throw new MimicError(
       "BAD_INPUT",
-      `“${raw.trim().slice(0, 40)}” can't be a template name (${why}): use 1–32 letters, digits, _ or -, e.g. “smile” or “work_photo”.`,
+      `“${raw.trim().slice(0, 40)}” can't be a face name (${why}): use 1–32 letters, digits, _ or -, e.g. “smile” or “work_photo”.`,
     );
   }
   return name;

@@ -86,7 +86,7 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
 
     // No member in a DM, so no admin: and settings belong to a server anyway.
     const config = fake.slash(ALICE, "mimic", [sub("config")], { dm: true });
-    expect(content(await answer(config))).toMatch(/Settings belong to a server or group/);
+    expect(content(await answer(config))).toMatch(/Settings belong to a server: use this command there/);
     expect(await ackedPrivately(config)).toBe(true);
 
     const usage = fake.slash(ALICE, "mimic", [sub("usage")], { dm: true });

@@ -70,7 +70,7 @@ describe("playground: odd requests", () => {
   it.each(["constructor", "toString", "__proto__"])("a form field named %s, sent once, is a field like any other (here: not the name asked for)", async (name) => {
     const body = `--b\r\nContent-Disposition: form-data; name="${name}"\r\n\r\nx\r\n--b--\r\n`;
     const answer = await call("POST", "/api/faces/default", FORM, body);
-    expect(answer.body).toMatchObject({ ok: false, errorCode: "BAD_INPUT", text: expect.stringMatching(/^“” can't be a template name \(it is empty\)/) });
+    expect(answer.body).toMatchObject({ ok: false, errorCode: "BAD_INPUT", text: expect.stringMatching(/^“” can't be a face name \(it is empty\)/) });
   });
 });
 

@@ -58,7 +58,7 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
 
   it("ban and unban: only group admins; a banned user can neither meme nor save here, but still can in private", async () => {
     expect(await save(GROUP, BOB, "bob")).toContain("Saved your face “bob”");
-    expect(await say(GROUP, BOB, `/config ban ${ALICE.id}`)).toMatch(/Only server admins/);
+    expect(await say(GROUP, BOB, `/config ban ${ALICE.id}`)).toMatch(/Only group admins/);
     expect(await say(GROUP, ALICE, `/config ban ${BOB.id}`)).toContain("Updated “ban”");
 
     expect(await meme(GROUP, BOB)).toBe("An admin of this group has blocked you from using Mimic here.");
@@ -109,7 +109,7 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     };
     for (const verb of ["ban", "unban"]) {
       const answer = await inTopicSay(`/config ${verb}`, topicStart);
-      expect(answer.text).toBe(`Give a value for “${verb}”, e.g. a user id.`);
+      expect(answer.text).toBe(`Reply to one of the person's messages with /config ${verb}.`);
       expect(answer.message_thread_id).toBe(500);
     }
     expect(await bans()).toEqual([]);
@@ -149,7 +149,7 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     for (const [refusal, message] of placeholders) expect(await say(GROUP, ALICE, "/config ban", message)).toBe(refusal);
     expect(await say(GROUP, ALICE, "/config unban", placeholders[0]![1])).toBe("That message was posted by a bot, so there is no person to unban.");
     // A member is told what members are told, whatever the message.
-    expect(await say(GROUP, BOB, "/config ban", placeholders[0]![1])).toMatch(/Only server admins/);
+    expect(await say(GROUP, BOB, "/config ban", placeholders[0]![1])).toMatch(/Only group admins/);
 
     expect(await say(GROUP, ALICE, `/config ban ${GROUP.id}`)).toBe(`“${GROUP.id}” is not a user id: a person's id is a positive whole number (a negative id is a group or channel).`);
     expect(await say(GROUP, ALICE, "/config ban 0")).toBe("“0” is not a user id: a person's id is a positive whole number.");
@@ -182,12 +182,12 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
   });
 
   it("an administrator may change settings, a member may not; settings belong to a group, not a private chat", async () => {
-    expect(await say(GROUP, BOB, "/config quota 5")).toMatch(/Only server admins/);
+    expect(await say(GROUP, BOB, "/config quota 5")).toMatch(/Only group admins/);
     expect((await rules()).dailyQuotaPerUser).not.toBe(5);
     fake.memberStatus.set(`${GROUP.id}:${BOB.id}`, "administrator");
     expect(await say(GROUP, BOB, "/config quota 5")).toContain("quota: 5 per user per day");
     expect((await rules()).dailyQuotaPerUser).toBe(5);
-    expect(await say(ALICE_DM, ALICE, "/config quota 7")).toMatch(/Settings belong to a server or group/);
+    expect(await say(ALICE_DM, ALICE, "/config quota 7")).toMatch(/Settings belong to a group: use this command there/);
     expect((await rules()).dailyQuotaPerUser).toBe(5);
   });
 

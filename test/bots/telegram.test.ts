@@ -100,15 +100,15 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     expect(String((await reply).params.text)).toContain(`user ${ALICE.id} made it (animated`);
     reply = fake.nextCall("sendMessage");
     fake.sendCommand(GROUP, BOB, `/audit ${createHash("sha256").update(png.bytes).digest("hex")}`);
-    expect(String((await reply).params.text)).toMatch(/Only server admins/);
+    expect(String((await reply).params.text)).toMatch(/Only group admins/);
 
     // 5. a non-admin cannot change settings (a command addressed to another bot is ignored)
     fake.sendCommand(GROUP, BOB, "/config@some_other_bot quota 100");
     reply = fake.nextCall("sendMessage");
     fake.sendCommand(GROUP, BOB, `/config@${fake.botInfo.username} quota 100`);
-    expect(String((await reply).params.text)).toMatch(/Only server admins/);
+    expect(String((await reply).params.text)).toMatch(/Only group admins/);
     // One refusal for Bob's /audit (4b), one for /config: the command to another bot got none.
-    expect(fake.calls.filter((c) => /Only server admins/.test(String(c.params.text))).length).toBe(2);
+    expect(fake.calls.filter((c) => /Only group admins/.test(String(c.params.text))).length).toBe(2);
 
     // 6. bad inputs: Bob has no face; not an image; too large; no face in the photo
     reply = fake.nextCall("sendMessage");

@@ -293,7 +293,8 @@ for (const { dialect, skip } of dialects) {
           throw new MimicError("UNSAFE_CONTENT", "That picture looks explicit.", { details: { stage: "output" } });
         };
         const refused = await flaky.meme(ctx({ requestId: "req-nsfw", serverId: "g7" }), { image: bytes(REACTION_LAUGH_JPG) });
-        expect(refused).toMatchObject({ errorCode: "UNSAFE_CONTENT", text: "That picture looks explicit." });
+        // The refusal could not be recorded, so it is not said to count.
+        expect(refused).toMatchObject({ errorCode: "UNSAFE_CONTENT", text: "The result looked like explicit content, so I didn't send it. Nothing was kept. Try another picture." });
         expect(warn.mock.calls).toEqual([
           [{ err: storeGone, requestId: "req-nsfw" }, "refund failed"],
           [{ requestId: "req-nsfw", platform: "discord", serverId: "g7", stage: "output" }, "nsfw gate refused a request"],
@@ -312,7 +313,9 @@ for (const { dialect, skip } of dialects) {
         nextResult = () => {
           throw new MimicError("UNSAFE_CONTENT", "That picture looks explicit.");
         };
-        expect(await c.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) })).toMatchObject({ errorCode: "UNSAFE_CONTENT", text: "That picture looks explicit." });
+        // No stage to word it by: the refusal's own words, said to count only where it was recorded.
+        const counts = c === core ? " It still counts towards your daily limits, like a meme." : "";
+        expect(await c.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) })).toMatchObject({ errorCode: "UNSAFE_CONTENT", text: `That picture looks explicit.${counts}` });
       }
       // Both uses were given back; only the core with the store's recorder counted one refusal.
       expect((await store.moderation.usageReport({ platform: "discord", serverId: "g1", isAdmin: true })).today.byCommand).toEqual({ refused_nsfw: 1 });
@@ -377,7 +380,7 @@ for (const { dialect, skip } of dialects) {
         throw new MimicError("UNSAFE_CONTENT", "That picture looks explicit.", { details: { stage: "output" } });
       };
       const refused = await meme({ userId: "202" });
-      expect(refused).toMatchObject({ errorCode: "UNSAFE_CONTENT", text: "That picture looks explicit.", ephemeral: true });
+      expect(refused).toMatchObject({ errorCode: "UNSAFE_CONTENT", text: "The result looked like explicit content, so I didn't send it. Nothing was kept. Try another picture. It still counts towards your daily limits, like a meme.", ephemeral: true });
       nextResult = () => {
         throw new MimicError("BAD_INPUT", "odd");
       };
@@ -393,13 +396,15 @@ for (const { dialect, skip } of dialects) {
           "Today you made 1 meme of 50 allowed.",
           "You can make another one now.",
           "Saved faces: 1.",
-          "Server today: 1 meme by 2 users.",
+          "Server today: 1 meme by 1 user.",
           "Refused as explicit today: 1.",
-          "Top: <@101> (1), <@202> (1)",
+          "Top: <@101> (1), <@202> (0 + 1 refused)",
         ].join("\n"),
       );
-      // The store counts the refused request among the user's uses of the day.
-      expect((await core.usage(ctx({ userId: "202" }))).text).toBe("Today you made 1 meme of 50 allowed.\nYou can make another one now.\nSaved faces: 1.");
+      // The store counts the refused request among the user's uses of the day, and says it is no meme.
+      expect((await core.usage(ctx({ userId: "202" }))).text).toBe(
+        "Today you made 0 memes and 1 refused picture of 50 allowed.\nYou can make another one now.\nSaved faces: 1.",
+      );
       expect((await meme({ userId: "202" })).file).toBeDefined();
       expect((await core.usage(admin())).text).toContain("Server today: 2 memes by 2 users.");
       await set("quota", "0");
@@ -454,8 +459,8 @@ for (const { dialect, skip } of dialects) {
         max_faces: "“3” (saved faces per user)",
         cooldown: "“30” (seconds between two memes, 0 = none)",
         channel: "“add <channel id>”, “remove <channel id>” or “all”",
-        ban: "a user id",
-        unban: "a user id",
+        ban: "a mention of the user (type @ and pick them) or their numeric user id",
+        unban: "a mention of the user (type @ and pick them) or their numeric user id",
       };
       expect([...SETTING_KEYS].sort()).toEqual(Object.keys(examples).sort());
       for (const key of SETTING_KEYS) {
@@ -464,8 +469,8 @@ for (const { dialect, skip } of dialects) {
         expect(r.text).toBe(`Give a value for “${key}”, e.g. ${examples[key]}.`);
       }
       expect((await core.config(admin(), { key: "bogus" as never, value: "1" })).text).toBe(`Unknown setting “bogus”. Settings: ${SETTING_KEYS.join(", ")}.`);
-      expect((await core.config(ctx(), {})).text).toBe("Only server admins (Manage Server / group admins) can see or change Mimic's settings.");
-      expect((await core.config(admin({ serverId: null }), {})).text).toBe("Settings belong to a server or group: use this command there.");
+      expect((await core.config(ctx(), {})).text).toBe("Only server admins (the Manage Server permission) can see or change Mimic's settings.");
+      expect((await core.config(admin({ serverId: null }), {})).text).toBe("Settings belong to a server: use this command there.");
     });
 
     it("setting values: switches, counts, the NSFW threshold, channels; refusals quote the value", async () => {
@@ -561,13 +566,13 @@ for (const { dialect, skip } of dialects) {
     it("audit: who made or used a picture here, for admins only, by hash or by the picture itself", async () => {
       const hashOf = (b: Uint8Array) => sha256Hex(b);
       expect((await core.audit(admin({ serverId: null }), { hash: "0".repeat(64) })).text).toBe(
-        "The audit trail belongs to a server or group: use this command there.",
+        "The audit trail belongs to a server: use this command there.",
       );
       expect(await core.audit(ctx(), { hash: "0".repeat(64) })).toMatchObject({
         errorCode: "FORBIDDEN",
-        text: "Only server admins (Manage Server / group admins) can look up who made a picture.",
+        text: "Only server admins (the Manage Server permission) can look up who made a picture.",
       });
-      expect((await core.audit(admin(), {})).text).toBe("Give the picture's SHA-256 (`mimic inspect <file>` prints it) or attach the picture.");
+      expect((await core.audit(admin(), {})).text).toBe("Attach the picture to /mimic audit, as Mimic sent it.");
       expect((await core.audit(admin(), { hash: "nope" })).errorCode).toBe("BAD_INPUT");
       const none = await core.audit(admin(), { hash: "ab".repeat(32) });
       expect(none.text).toBe(

@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createCore, type CommandContext, type Core } from "../../src/core/index.ts";
-import { storeModeration, storeTemplates } from "../../src/core/bindings.ts";
+import { storeAudit, storeModeration, storeTemplates } from "../../src/core/bindings.ts";
 import { openStore, type Store } from "../../src/templates/index.ts";
 import type { EnrolledTemplate } from "../../src/templates/templates.ts";
 import { MimicError } from "../../src/errors.ts";
+import { checkSafe, type NsfwClassifier } from "../../src/pipeline/safety/nsfw.ts";
 import { createTestDb, dialects, type TestDb } from "../templates/helpers.ts";
 import { queueDouble, testContext, type QueueDouble } from "./doubles.ts";
 import { FACE_JPG, REACTION_LAUGH_JPG, flatPng, reactionGif } from "./images.ts";
@@ -395,6 +396,99 @@ for (const { dialect, skip } of dialects) {
       expect((await meme(dm)).file).toBeDefined();
       expect((await meme(dm)).file).toBeDefined();
       expect((await core.usage(ctx(dm))).text).toContain("Today you made 2 memes of 50 allowed");
+    });
+
+    /** The real gate's refusal, from a classifier that finds every picture explicit (no explicit picture ships with the tests). */
+    const explicitEverywhere = { classify: async (images: unknown[]) => images.map(() => ({ unsafe: 0.99, classes: {} })) } as unknown as NsfwClassifier;
+    const refuseAt = (stage: "input" | "face" | "output") => () => checkSafe(explicitEverywhere, [{ width: 1, height: 1, data: new Uint8Array(3) } as never], 0.7, stage);
+
+    it("an NSFW refusal says it counts towards the limits, in the place's words, and /usage does not call it a meme", async () => {
+      const realSubmit = queue.submit.bind(queue);
+      for (const platform of ["telegram", "discord", "playground"] as const) expect((await save("me", { platform })).errorCode).toBeUndefined();
+      expect(await set("quota", "2", { platform: "telegram" })).toContain("quota: 2 per user per day");
+
+      queue.submit = vi.fn().mockImplementationOnce(refuseAt("input")).mockImplementation(realSubmit);
+      const refused = await meme({ platform: "telegram" });
+      expect(refused).toMatchObject({
+        errorCode: "UNSAFE_CONTENT",
+        text: "I can't use that picture: it looks like explicit content, which this group doesn't allow. Nothing was kept. It still counts towards your daily limits, like a meme.",
+      });
+      expect((await core.usage(ctx({ platform: "telegram" }))).text).toBe(
+        "Today you made 0 memes and 1 refused picture of 2 allowed.\nYou can make another one now.\nSaved faces: 1.",
+      );
+      expect((await meme({ platform: "telegram" })).errorCode).toBeUndefined();
+      expect((await core.usage(ctx({ platform: "telegram" }))).text).toMatch(/^Today you made 1 meme and 1 refused picture of 2 allowed\.\n/);
+      // The admin's figures agree: the top list counts memes as the total does, and shows the refusal beside them.
+      expect((await core.usage(admin({ platform: "telegram", userId: "202" }))).text).toBe(
+        [
+          "Today you made 0 memes of 2 allowed.",
+          "You can make another one now.",
+          "Saved faces: 0.",
+          "Group today: 1 meme by 1 user.",
+          "Refused as explicit today: 1.",
+          "Top: user 101 (1 + 1 refused)",
+        ].join("\n"),
+      );
+      // A user whose only use was refused made no meme: not counted among the users who did.
+      expect((await save("me", { platform: "telegram", userId: "303" })).errorCode).toBeUndefined();
+      queue.submit = vi.fn().mockImplementationOnce(refuseAt("output")).mockImplementation(realSubmit);
+      expect((await meme({ platform: "telegram", userId: "303" })).text).toBe(
+        "The result looked like explicit content, so I didn't send it. Nothing was kept. Try another picture. It still counts towards your daily limits, like a meme.",
+      );
+      expect((await core.usage(admin({ platform: "telegram", userId: "202" }))).text).toContain(
+        "Group today: 1 meme by 1 user.\nRefused as explicit today: 2.\nTop: user 101 (1 + 1 refused), user 303 (0 + 1 refused)",
+      );
+
+      queue.submit = vi.fn().mockImplementationOnce(refuseAt("face")).mockImplementation(realSubmit);
+      expect((await save("other", { platform: "discord" })).text).toBe(
+        "I can't save that photo: it looks like explicit content, which this server doesn't allow. Nothing was kept. It still counts towards your daily limits, like a meme.",
+      );
+      queue.submit = vi.fn().mockImplementationOnce(refuseAt("input")).mockImplementation(realSubmit);
+      expect((await meme({ platform: "playground", serverId: "playground" })).text).toMatch(/^I can't use that picture: it looks like explicit content, which isn't allowed here\. /);
+      queue.submit = vi.fn().mockImplementationOnce(refuseAt("input")).mockImplementation(realSubmit);
+      expect((await meme({ platform: "discord", serverId: null, channelId: null })).text).toMatch(/explicit content, which isn't allowed here\. /);
+    });
+
+    it("admin and settings refusals use the platform's words; /audit points at the picture, not the CLI", async () => {
+      const tg = { platform: "telegram" as const };
+      expect((await core.config(ctx(tg), {})).text).toBe("Only group admins can see or change Mimic's settings.");
+      expect((await core.config(ctx(), {})).text).toBe("Only server admins (the Manage Server permission) can see or change Mimic's settings.");
+      expect((await core.config(admin({ ...tg, serverId: null }), {})).text).toBe("Settings belong to a group: use this command there.");
+      expect((await core.config(admin({ serverId: null }), {})).text).toBe("Settings belong to a server: use this command there.");
+      expect((await core.audit(ctx(tg), { hash: "ab" })).text).toBe("Only group admins can look up who made a picture.");
+      expect((await core.audit(admin({ ...tg, serverId: null }), {})).text).toBe("The audit trail belongs to a group: use this command there.");
+      expect((await core.config(admin(tg), { key: "server_quota", value: "x" })).text).toBe("The group's daily quota must be a whole number from 0 to 100000000, not “x”.");
+      expect((await core.config(admin(), { key: "server_quota", value: "x" })).text).toMatch(/^The server's daily quota must be/);
+
+      const audited = createCore({ templates: storeTemplates(store), moderation: storeModeration(store), queue, audit: storeAudit(store) }, { maxInputBytes: 25 * MIB });
+      expect((await audited.audit(admin(tg), {})).text).toBe("Reply to the picture with /audit.");
+      expect((await audited.audit(admin(), {})).text).toBe("Attach the picture to /mimic audit, as Mimic sent it.");
+      expect((await audited.audit(admin(tg), { hash: "not-a-hash" })).text).toBe("That is not a SHA-256 hash (64 hex characters): reply to the picture with /audit instead.");
+      for (const platform of ["telegram", "discord"] as const) expect((await audited.audit(admin({ platform }), { hash: "zz" })).text).not.toMatch(/mimic inspect|`/);
+    });
+
+    it("removing a channel or topic that is not listed says so and changes nothing; a ban without a value says how to name the person", async () => {
+      const tg = { platform: "telegram" as const, serverId: "-100123", channelId: "5" };
+      expect(await set("channel", "add 5", tg)).toContain("• channels: topic 5");
+      const notListed = await core.config(admin({ ...tg, channelId: "7" }), { key: "channel", value: "remove 7" });
+      expect(notListed).toMatchObject({ errorCode: "NOT_FOUND", text: "Topic 7 was not listed, so nothing changed." });
+      expect((await core.config(admin(tg), {})).text).toContain("• channels: topic 5");
+      expect((await core.config(admin(), { key: "channel", value: "remove 42" })).text).toBe("No channels are listed (Mimic answers in every channel), so there is nothing to remove.");
+      expect(await set("channel", "add 41")).toContain("• channels: <#41>");
+      expect((await core.config(admin(), { key: "channel", value: "remove <#42>" })).text).toBe("<#42> was not listed, so nothing changed.");
+      expect(await set("channel", "remove <#41>")).toContain("• channels: all");
+
+      expect((await core.config(admin(tg), { key: "ban" })).text).toBe("Reply to one of the person's messages with /config ban.");
+      expect((await core.config(admin(tg), { key: "unban", value: " " })).text).toBe("Reply to one of the person's messages with /config unban.");
+      expect((await core.config(admin(), { key: "ban" })).text).toBe("Give a value for “ban”, e.g. a mention of the user (type @ and pick them) or their numeric user id.");
+    });
+
+    it("a used-up quota of one meme is said in the singular, and a bad face name is called a face name", async () => {
+      expect((await save("me")).errorCode).toBeUndefined();
+      expect(await set("quota", "1")).toContain("quota: 1 per user per day");
+      expect((await meme()).errorCode).toBeUndefined();
+      expect((await meme()).text).toMatch(/^You've used today's 1 meme here\. More in /);
+      expect((await save("Mr Smith!")).text).toBe("“Mr Smith!” can't be a face name (it has other characters): use 1–32 letters, digits, _ or -, e.g. “smile” or “work_photo”.");
     });
   });
 }

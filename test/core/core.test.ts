@@ -74,7 +74,7 @@ describe("command core", () => {
     const ports = memoryPorts();
     const core = createCore(ports, { maxInputBytes: 1 * MIB });
     expect((await core.faceSave(ctx(), { name: "me", image: bytes(await flatPng()) })).errorCode).toBe("NO_FACE");
-    expect((await core.faceSave(ctx(), { name: "!!", image: bytes(FACE_JPG) })).text).toContain("can't be a template name");
+    expect((await core.faceSave(ctx(), { name: "!!", image: bytes(FACE_JPG) })).text).toContain("can't be a face name");
     const notImage = await core.faceSave(ctx(), { name: "me", image: bytes(NOT_AN_IMAGE) });
     expect(notImage).toMatchObject({ errorCode: "NOT_AN_IMAGE", ephemeral: true });
     const big = await core.faceSave(ctx(), { name: "me", image: bytes(new Uint8Array(2 * MIB)) });

@@ -235,7 +235,7 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     const e = await refusal(store.moderation.admit(me, "meme"));
     expect(e.code).toBe("QUOTA_EXCEEDED");
     expect(e.retryAfterSeconds).toBe(86_400 - 1_800);
-    expect(e.userMessage).toBe("You've used all 1 of today's memes here. More in 23 h 30 min.");
+    expect(e.userMessage).toBe("You've used today's 1 meme here. More in 23 h 30 min.");
     expect((await store.moderation.userUsage(me)).quotaReached).toBe(e.userMessage);
     // Still refused just after midnight (the cooldown), admitted once the promised wait has passed.
     clock = lateEvening + 60 * 60_000 + 1_000;
@@ -283,14 +283,14 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
       total: 6,
       byCommand: { meme: 5, "face-add": 1 },
       topUsers: [
-        { userId: "y", count: 3 },
-        { userId: "x", count: 2 },
-        { userId: "z", count: 1 },
+        { userId: "y", count: 3, refused: 0 },
+        { userId: "x", count: 2, refused: 0 },
+        { userId: "z", count: 1, refused: 0 },
       ],
     });
     expect(report.last30Days.total).toBe(7);
     expect(report.last30Days.byCommand).toEqual({ meme: 5, "face-add": 1, animate: 1 });
-    expect(report.last30Days.topUsers[0]).toEqual({ userId: "x", count: 3 });
+    expect(report.last30Days.topUsers[0]).toEqual({ userId: "x", count: 3, refused: 0 });
     expect((await refusal(store.moderation.usageReport({ ...admin(s), isAdmin: false }))).code).toBe("FORBIDDEN");
   });
 
@@ -313,7 +313,7 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
   it.skipIf(skip)("private chats use the configured defaults and count per user", async () => {
     const dm = at("dm-user", null, null);
     await store.moderation.admit(dm, "meme");
-    expect(await store.moderation.userUsage(dm)).toEqual({ usedToday: 1, dailyQuota: 50, cooldownRemainingSeconds: 0 });
+    expect(await store.moderation.userUsage(dm)).toEqual({ usedToday: 1, refusedToday: 0, dailyQuota: 50, cooldownRemainingSeconds: 0 });
   });
 
   it.skipIf(skip)("stores every setting a server changes; lists are cleaned, defaults apply where nothing is set", async () => {
@@ -416,7 +416,7 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     await store.moderation.updateRules(admin(s), { dailyQuotaPerUser: 2, cooldownSeconds: 10 });
     clock = T0;
     await store.moderation.recordRefusal(at("prober", s), "nsfw");
-    expect(await store.moderation.userUsage(at("prober", s))).toEqual({ usedToday: 1, dailyQuota: 2, cooldownRemainingSeconds: 10 });
+    expect(await store.moderation.userUsage(at("prober", s))).toEqual({ usedToday: 1, refusedToday: 1, dailyQuota: 2, cooldownRemainingSeconds: 10 });
     const cool = await refusal(store.moderation.admit(at("prober", s), "meme"));
     expect(cool.code).toBe("COOLDOWN");
     expect(cool.userMessage).toBe("Slow down a little: you can make the next one in 10 s.");
@@ -426,7 +426,7 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     clock = T0 + 30_000;
     expect((await refusal(store.moderation.admit(at("prober", s), "meme"))).code).toBe("QUOTA_EXCEEDED");
     const report = await store.moderation.usageReport(admin(s), { topUsers: 1 });
-    expect(report.today).toEqual({ total: 2, byCommand: { refused_nsfw: 1, meme: 1 }, topUsers: [{ userId: "prober", count: 2 }] });
+    expect(report.today).toEqual({ total: 2, byCommand: { refused_nsfw: 1, meme: 1 }, topUsers: [{ userId: "prober", count: 2, refused: 1 }] });
     expect((await refusal(store.moderation.recordRefusal({ ...at("", s) }, "nsfw"))).code).toBe("BAD_INPUT");
     clock = T0;
   });
@@ -436,8 +436,8 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     clock = T0;
     for (const u of ["b", "a", "c", "c"]) await store.moderation.admit(at(u, s), "meme");
     expect((await store.moderation.usageReport(admin(s), { topUsers: 2 })).today.topUsers).toEqual([
-      { userId: "c", count: 2 },
-      { userId: "a", count: 1 },
+      { userId: "c", count: 2, refused: 0 },
+      { userId: "a", count: 1, refused: 0 },
     ]);
   });
 
@@ -459,14 +459,14 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     const s = "standing";
     await store.moderation.updateRules(admin(s), { dailyQuotaPerUser: 4, cooldownSeconds: 30 });
     const me = at("standing-user", s);
-    expect(await store.moderation.userUsage(me)).toEqual({ usedToday: 0, dailyQuota: 4, cooldownRemainingSeconds: 0 });
+    expect(await store.moderation.userUsage(me)).toEqual({ usedToday: 0, refusedToday: 0, dailyQuota: 4, cooldownRemainingSeconds: 0 });
     clock = T0 - DAY;
     await store.moderation.admit(me, "meme");
     clock = T0;
-    expect(await store.moderation.userUsage(me)).toEqual({ usedToday: 0, dailyQuota: 4, cooldownRemainingSeconds: 0 });
+    expect(await store.moderation.userUsage(me)).toEqual({ usedToday: 0, refusedToday: 0, dailyQuota: 4, cooldownRemainingSeconds: 0 });
     await store.moderation.admit(me, "meme");
     clock = T0 + 28_500;
-    expect(await store.moderation.userUsage(me)).toEqual({ usedToday: 1, dailyQuota: 4, cooldownRemainingSeconds: 2 });
+    expect(await store.moderation.userUsage(me)).toEqual({ usedToday: 1, refusedToday: 0, dailyQuota: 4, cooldownRemainingSeconds: 2 });
     clock = T0;
   });
 

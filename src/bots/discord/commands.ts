@@ -102,8 +102,8 @@ const mimic = new SlashCommandBuilder()
   .addSubcommand((s) =>
     s
       .setName("audit")
-      .setDescription("Who made this picture? Look up its SHA-256 or attach it (Manage Server)")
-      .addStringOption((o) => o.setName("hash").setDescription("The picture's SHA-256 (mimic inspect prints it)").setMinLength(64).setMaxLength(71))
+      .setDescription("Who made this picture? Attach it, or give its SHA-256 (Manage Server)")
+      .addStringOption((o) => o.setName("hash").setDescription("Or the picture's SHA-256: 64 hex characters").setMinLength(64).setMaxLength(71))
       .addAttachmentOption((o) => o.setName("picture").setDescription("The picture itself, as Mimic sent it")),
   )
   .addSubcommand((s) =>

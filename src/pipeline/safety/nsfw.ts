@@ -73,9 +73,10 @@ export function getNsfwClassifier(opts: { provider?: ExecutionProvider; threads?
 
 export type GateStage = "input" | "face" | "output";
 
+/** Said where nobody rewords it (the CLI); the chat bots' core words a refusal for its platform from details.stage. */
 const REFUSAL: Record<GateStage, string> = {
-  input: "I can't use that picture: it looks like explicit content, which this server doesn't allow. Nothing was kept.",
-  face: "I can't save that photo: it looks like explicit content, which this server doesn't allow. Nothing was kept.",
+  input: "I can't use that picture: it looks like explicit content, which isn't allowed here. Nothing was kept.",
+  face: "I can't save that photo: it looks like explicit content, which isn't allowed here. Nothing was kept.",
   output: "The result looked like explicit content, so I didn't send it. Nothing was kept. Try another picture.",
 };
 
