@@ -1,5 +1,5 @@
 import { MimicError } from "../../errors.ts";
-import { encodeGif, type EncodedGif } from "../gif/index.ts";
+import type { EncodedGif } from "../gif/index.ts";
 import { cropImage, resizeImage } from "../image/index.ts";
 import { applyOverlay, faceAvoidBox, renderCaptionOverlay, type MemeCaptions } from "../render/index.ts";
 import { renderVisibleMark } from "../provenance/visible.ts";
@@ -8,6 +8,7 @@ import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { scalePoints } from "./geometry.ts";
 import { morphExpression, morphFaces, type MorphOptions } from "./morph.ts";
 import { animateReaction, reactionFacesNote, reactionSources, trackReactionFaces, type ReactionSource } from "./reaction.ts";
+import { encodeCaptionedGif, type Redraw } from "./budget.ts";
 import { easeInOut, morphTiming } from "./schedule.ts";
 
 /**
@@ -61,7 +62,12 @@ export interface AnimatedMemeResult {
   timingsMs: StageTimings;
 }
 
-export type AnimatedMemeFrames = AnimatedMemeResult & { frames: RgbImage[]; delaysMs: number[] };
+export type AnimatedMemeFrames = AnimatedMemeResult & {
+  frames: RgbImage[];
+  delaysMs: number[];
+  /** The same frames laid out at another size (for a budget that scales them: encodeCaptionedGif). */
+  redraw: Redraw;
+};
 
 /**
  * The captioned frames of an animated meme, before encoding (GIF, or MP4 in src/pipeline/video). The whole
@@ -192,16 +198,24 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
     notes = r.notes;
     lap("resize");
   }
-  frames = await captionFrames(frames, input.captions && { avoid: avoidOf(input, faces, templateView, avoidView), ...input.captions });
-  if (input.visibleMark) {
-    const mark = await renderVisibleMark(frames[0].width, frames[0].height);
-    frames = frames.map((f) => applyOverlay(f, mark));
-  }
+  const captions = input.captions && { avoid: avoidOf(input, faces, templateView, avoidView), ...input.captions };
+  // Captions and mark are drawn for the size they are seen at: redraw lays them out again at another size.
+  const pictures = frames;
+  const dressed = async (plain: RgbImage[]) => {
+    let out = await captionFrames(plain, captions);
+    if (input.visibleMark) {
+      const mark = await renderVisibleMark(out[0].width, out[0].height);
+      out = out.map((f) => applyOverlay(f, mark));
+    }
+    return out;
+  };
+  const redraw: Redraw = (width, height) => dressed(resizedFrames(pictures, width, height));
+  frames = await dressed(pictures);
   lap("captions");
   timingsMs.total = Object.values(timingsMs).reduce((s, v) => s + v, 0);
   // The generator's own stages, inside "transfer" (after the total, so they are not counted twice).
   for (const [k, v] of Object.entries(generatorTimings)) if (k !== "total") timingsMs[`transfer.${k}`] = v;
-  return { frames, delaysMs, kind, faceFrames, carriedFrames, notes: [...whichFace, ...notes], timingsMs };
+  return { frames, delaysMs, redraw, kind, faceFrames, carriedFrames, notes: [...whichFace, ...notes], timingsMs };
 }
 
 /**
@@ -261,6 +275,9 @@ function fitFrames(frames: RgbImage[], size: number): RgbImage[] {
   return frames.map((f) => resizeImage(f, w, h));
 }
 
+const resizedFrames = (frames: RgbImage[], width: number, height: number) =>
+  frames[0].width === width && frames[0].height === height ? frames : frames.map((f) => resizeImage(f, width, height));
+
 /** Draws the same captions on every frame (rendered once). */
 export async function captionFrames(frames: RgbImage[], captions?: MemeCaptions): Promise<RgbImage[]> {
   if (!captions || frames.length === 0) return frames;
@@ -288,7 +305,9 @@ export async function renderFaceMorphGif(input: FaceMorphGifInput): Promise<{ gi
   const m = morphFaces({ a, aLandmarks: scalePoints(input.aFace.landmarks, k), b: input.b, bLandmarks: input.bFace.landmarks, ...input.morph });
   const t1 = performance.now();
   const frames = await captionFrames(m.frames, input.captions);
-  const gif = await encodeGif(frames, { delaysMs: m.delaysMs, loop: true, maxBytes: input.maxBytes, dither: input.dither });
+  // Scaled to fit maxBytes, the captions are drawn again at the size reached (not shrunk with the pixels).
+  const redraw: Redraw = (width, height) => captionFrames(resizedFrames(m.frames, width, height), input.captions);
+  const gif = await encodeCaptionedGif(frames, redraw, { delaysMs: m.delaysMs, loop: true, maxBytes: input.maxBytes, dither: input.dither });
   const t2 = performance.now();
   return { gif, timingsMs: { morph: t1 - t0, encode: t2 - t1, total: t2 - t0 } };
 }

@@ -3,6 +3,7 @@ import {
   LINE_GAP_PER_PX,
   REF_SIZE,
   emojiBolden,
+  emojiGrown,
   emojiSize,
   joinEmoji,
   measureTokens,
@@ -247,13 +248,14 @@ export function sideBySide(letters: Ink[]): Ink {
 
 /**
  * Token ink in REF_SIZE units as drawn at `size`: below EMOJI_MIN_PX emoji are drawn larger than the text
- * and with widened lines (measure.ts's emojiSize and emojiBolden), which scaling from REF_SIZE alone misses.
+ * and with widened lines (measure.ts's emojiSize and emojiBolden), with EMOJI_PADs beside them, which scaling
+ * from REF_SIZE alone misses.
  * The same map when nothing differs.
  */
 export function inkAt(ink: Map<string, Ink>, size: number): Map<string, Ink> {
+  if (!emojiGrown(size)) return ink;
   const k = emojiSize(size) / size;
   const grow = (emojiBolden(size) * REF_SIZE) / size;
-  if (k === 1 && grow === 0) return ink;
   let out: Map<string, Ink> | null = null;
   for (const [text, m] of ink) {
     const e = m.emoji;
@@ -261,7 +263,7 @@ export function inkAt(ink: Map<string, Ink>, size: number): Map<string, Ink> {
     out ??= new Map(ink);
     out.set(text, {
       left: m.left,
-      right: m.right + e.width * (k - 1) + 2 * grow * e.count,
+      right: m.right + e.width * (k - 1) + 2 * grow * e.count + e.pad * k * e.pads,
       top: Math.min(m.top, e.top * k - grow),
       bottom: Math.max(m.bottom, e.bottom * k + grow),
       emoji: e,

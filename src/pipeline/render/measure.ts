@@ -34,6 +34,16 @@ export const EMOJI_MAX_SCALE = 1.5;
 export const EMOJI_LINE_PER_PX = 0.06;
 export const EMOJI_MIN_LINE_PX = 1.5;
 
+/**
+ * Room beside each grown emoji (drawn inside its run, so an em of the emoji's size): without it the larger
+ * picture and widened outline took the gap to the next word and touched the next emoji. One six-per-em space
+ * between an emoji and whatever is next to it on the line (another emoji included): no caption font has
+ * U+2006, so HarfBuzz makes it em/6 wide in every font. fit.ts's inkAt counts it (EmojiInk's pads and pad).
+ */
+export const EMOJI_PAD = "\u2006";
+/** Whether emoji in text of fontSize are drawn grown (larger, or with widened lines), and so padded. */
+export const emojiGrown = (fontSize: number) => emojiBolden(fontSize) > 0 || emojiSize(fontSize) !== fontSize;
+
 /** The size emoji are drawn at in text of fontSize. */
 export const emojiSize = (fontSize: number) => Math.max(fontSize, Math.min(EMOJI_MIN_PX, fontSize * EMOJI_MAX_SCALE));
 /** How far (px) an emoji's lines are widened on each side in text of fontSize. */
@@ -67,6 +77,13 @@ export interface EmojiInk {
   width: number;
   top: number;
   bottom: number;
+  /**
+   * The EMOJI_PADs drawn when the emoji grow: one between each emoji and each neighbour, counting one before
+   * and after the token where it starts or ends with an emoji (blank at a line's ends: a pixel to spare).
+   */
+  pads: number;
+  /** The advance of one EMOJI_PAD beside an emoji at REF_SIZE (the same for every emoji). */
+  pad: number;
 }
 
 /** The emoji of several tokens (or letters) together; undefined when none has any. */
@@ -78,6 +95,8 @@ export function joinEmoji(parts: Array<EmojiInk | undefined>): EmojiInk | undefi
     width: some.reduce((s, p) => s + p.width, 0),
     top: Math.min(...some.map((p) => p.top)),
     bottom: Math.max(...some.map((p) => p.bottom)),
+    pads: some.reduce((s, p) => s + p.pads, 0),
+    pad: some[0].pad,
   };
 }
 
@@ -114,11 +133,14 @@ function textElement(text: string, x: number, y: number, size: number, anchor: "
   const stroke = strokeWidth(size);
   const outlined = open(`fill="#fff" stroke="#000" stroke-width="${stroke.toFixed(2)}" paint-order="stroke"`);
   const bolden = emojiBolden(size);
-  const runs = bolden > 0 || emojiSize(size) !== size ? emojiRuns(text) : [];
+  const runs = emojiGrown(size) ? emojiRuns(text) : [];
   if (!runs.some((r) => r.emoji)) return `${outlined}${xmlEscape(text)}</text>`;
-  // Emoji in their own size; a second pass draws only their widened white lines, over the widened outline.
+  // Emoji in their own size, with EMOJI_PADs beside them (preserved: librsvg folds a pad next to a word space
+  // into it); a second pass draws only their widened white lines, over the widened outline.
+  const padded = (i: number) =>
+    (i > 0 ? EMOJI_PAD : "") + splitGraphemes(runs[i].text).join(EMOJI_PAD) + (i < runs.length - 1 ? EMOJI_PAD : "");
   const spans = (paint: string) =>
-    runs.map((r) => (r.emoji ? `<tspan font-size="${emojiSize(size).toFixed(2)}" ${paint}>${xmlEscape(r.text)}</tspan>` : xmlEscape(r.text))).join("");
+    runs.map((r, i) => (r.emoji ? `<tspan xml:space="preserve" font-size="${emojiSize(size).toFixed(2)}" ${paint}>${xmlEscape(padded(i))}</tspan>` : xmlEscape(r.text))).join("");
   const first = `${outlined}${spans(`stroke-width="${(stroke + 2 * bolden).toFixed(2)}"`)}</text>`;
   if (bolden === 0) return first;
   return `${first}${open('fill="none" stroke="none"')}${spans(`fill="#fff" stroke="#fff" stroke-width="${(2 * bolden).toFixed(2)}"`)}</text>`;
@@ -155,26 +177,40 @@ export function inkBounds(rgba: Uint8Array, width: number, y0: number, y1: numbe
   return maxX < 0 ? null : { x: minX, y: minY, width: maxX - minX + 1, height: maxY - minY + 1 };
 }
 
+/** EMOJI_PADs a token draws when its emoji grow (EmojiInk's pads): one per side of each emoji, shared between two. */
+function padsIn(text: string): number {
+  const emoji = splitGraphemes(text).map(isEmoji);
+  let pads = (emoji[0] ? 1 : 0) + (emoji[emoji.length - 1] ? 1 : 0);
+  for (let i = 1; i < emoji.length; i++) if (emoji[i - 1] || emoji[i]) pads++;
+  return pads;
+}
+
+/** Two emoji side by side, without and with an EMOJI_PAD between them: the pad's width, measured as drawn. */
+const PAD_PAIRS = ["\u{1F602}\u{1F602}", "\u{1F602}" + EMOJI_PAD + "\u{1F602}"] as const;
+
 /** Measures tokens at REF_SIZE (cached). */
 export async function measureTokens(texts: string[]): Promise<Map<string, Ink>> {
   const emojiOf = new Map(texts.map((t) => [t, splitGraphemes(t).filter(isEmoji)]));
+  const anyEmoji = [...emojiOf.values()].some((e) => e.length > 0);
   // Similar lengths share a batch, so one long token does not widen the canvas of fifteen short ones.
-  const missing = [...new Set([...texts, ...[...emojiOf.values()].flat()])]
+  const missing = [...new Set([...texts, ...[...emojiOf.values()].flat(), ...(anyEmoji ? PAD_PAIRS : [])])]
     .filter((t) => !inkCache.has(t))
     .sort((a, b) => graphemeCount(a) - graphemeCount(b));
   for (let i = 0; i < missing.length; i += BATCH_ROWS) {
     await measureBatch(missing.slice(i, i + BATCH_ROWS));
   }
   const out = new Map<string, Ink>();
+  // Both strings draw the same two emoji: the difference is the pad's advance.
+  const pad = anyEmoji ? Math.max(0, inkWidth(inkCache.get(PAD_PAIRS[1])!) - inkWidth(inkCache.get(PAD_PAIRS[0])!)) : 0;
   for (const t of texts) {
     const ink = inkCache.get(t)!;
     const emoji = joinEmoji(
       emojiOf.get(t)!.map((g) => {
         const e = inkCache.get(g)!;
-        return { count: 1, width: e.right - e.left, top: e.top, bottom: e.bottom };
+        return { count: 1, width: e.right - e.left, top: e.top, bottom: e.bottom, pads: 0, pad };
       }),
     );
-    out.set(t, emoji ? { ...ink, emoji } : ink);
+    out.set(t, emoji ? { ...ink, emoji: { ...emoji, pads: padsIn(t) } } : ink);
   }
   return out;
 }

@@ -105,4 +105,28 @@ describe("emoji stay legible at the smallest caption size", () => {
     expect(small.get("MOOD")).toEqual(ink.get("MOOD"));
     expect(REF_SIZE).toBeGreaterThanOrEqual(EMOJI_MIN_PX); // measured at REF_SIZE exactly as drawn large
   });
+
+  it("grown emoji get room: clear columns between adjacent emoji, and a word gap before one as wide as Latin's", async () => {
+    // Runs of columns with no ink of even half opacity, inside the block's ink, left to right.
+    const clearRuns = (block: { rgba: Uint8Array; width: number; ink: { x: number; y: number; width: number; height: number } }) => {
+      const runs: number[] = [];
+      let run = 0;
+      for (let x = block.ink.x; x < block.ink.x + block.ink.width; x++) {
+        let inked = false;
+        for (let y = block.ink.y; y < block.ink.y + block.ink.height && !inked; y++) inked = block.rgba[(y * block.width + x) * 4 + 3] >= 128;
+        if (!inked) run++;
+        else if (run > 0) runs.push(run), (run = 0);
+      }
+      return runs;
+    };
+    for (let size = MIN_FONT_PX; size <= EMOJI_MIN_PX; size++) {
+      const emoji = await layoutCaption(prepareCaption("😂😂😂").text, WIDE, { maxFontSize: size });
+      expect(emoji.fontSize).toBe(size);
+      const between = clearRuns(emoji.block!);
+      expect(between.length, `${size} px`).toBeGreaterThanOrEqual(2);
+      const latin = await layoutCaption(prepareCaption("CHAT YOU").text, WIDE, { maxFontSize: size });
+      const beforeEmoji = await layoutCaption(prepareCaption("CHAT 🔥").text, WIDE, { maxFontSize: size });
+      expect(clearRuns(beforeEmoji.block!).at(-1), `${size} px`).toBeGreaterThanOrEqual(clearRuns(latin.block!)[0]);
+    }
+  });
 });
