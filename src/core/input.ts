@@ -1,7 +1,7 @@
 import sharp from "sharp";
 import { damagedFile, emptyFile, formatSize, MimicError, notAPicture } from "../errors.ts";
 import type { ImageInput } from "./context.ts";
-import { apngFrames } from "../pipeline/image/containers.ts";
+import { apngFrames, gifCutShort } from "../pipeline/image/containers.ts";
 import { sniffVideoMime } from "../pipeline/video/reaction.ts";
 import type { EncodedImage } from "./ports.ts";
 
@@ -60,6 +60,13 @@ const ascii = (b: Uint8Array, start: number, len: number) => String.fromCharCode
 
 const notAnImage = (hint?: string, allowVideo = false) => notAPicture({ hint, clips: allowVideo });
 
+/**
+ * A clip where a face photo is wanted. Telegram sends every GIF as a clip (MP4), so "send a GIF" would be
+ * advice its users cannot follow: a photo is what works everywhere.
+ */
+export const clipAsFace = () =>
+  new MimicError("NOT_AN_IMAGE", "A face must be a still picture, and that file is a clip (chat apps send GIFs as clips too). Please send a photo of your face, not a GIF or clip.");
+
 /** Reads a Response body, aborting as soon as more than `limit` bytes have arrived. */
 async function readLimited(res: Response, limit: number, abort: AbortController): Promise<Uint8Array> {
   const declared = Number(res.headers.get("content-length") ?? NaN);
@@ -112,7 +119,7 @@ export async function loadImage(input: ImageInput, opts: LoadImageOptions): Prom
     bytes = input.bytes.slice();
   } else {
     if (input.declaredSize !== undefined && input.declaredSize > limitBytes) throw tooLarge(input.declaredSize, limitBytes);
-    if (input.declaredMime && isRefusedMime(input.declaredMime, opts.allowVideo)) throw notAnImage(describeMime(input.declaredMime), opts.allowVideo);
+    if (input.declaredMime && isRefusedMime(input.declaredMime, opts.allowVideo)) throw refusedFor(input.declaredMime, opts.allowVideo);
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), opts.timeoutMs ?? 30_000);
     const onOuterAbort = () => abort.abort();
@@ -146,8 +153,12 @@ export async function loadImage(input: ImageInput, opts: LoadImageOptions): Prom
   }
   if (bytes.byteLength === 0) throw emptyFile();
   const mime = sniffImageMime(bytes) ?? (opts.allowVideo ? sniffVideoMime(bytes) : undefined);
-  if (!mime) throw notAnImage(opts.allowVideo ? undefined : describeMime(input.kind === "url" ? input.declaredMime : input.mime), opts.allowVideo);
-  return { bytes, mime };
+  if (mime) return { bytes, mime };
+  const declared = input.kind === "url" ? input.declaredMime : input.mime;
+  if (!opts.allowVideo && sniffVideoMime(bytes)) throw clipAsFace();
+  if (declared && isRefusedMime(declared, opts.allowVideo)) throw refusedFor(declared, opts.allowVideo);
+  // What the bytes are outranks what the upload was declared as (an iPhone photo sent as a file may say octet-stream).
+  throw notAnImage(describeBytes(bytes) ?? describeMime(declared, opts.allowVideo === true), opts.allowVideo);
 }
 
 /** Telegram animated (Lottie) stickers, and videos where none is wanted: not worth downloading. A video's bytes decide which it is. */
@@ -156,13 +167,40 @@ function isRefusedMime(declared: string, allowVideo = false): boolean {
   return mime === "application/x-tgsticker" || (mime.startsWith("video/") && !allowVideo);
 }
 
-function describeMime(mime: string | undefined): string | undefined {
-  if (!mime) return undefined;
+/** The refusal of a file refused by its declared type alone (isRefusedMime). */
+function refusedFor(declared: string, allowVideo = false): MimicError {
+  const mime = declared.split(";")[0]!.trim().toLowerCase();
+  return mime.startsWith("video/") && !allowVideo ? clipAsFace() : notAnImage(describeMime(mime, allowVideo), allowVideo);
+}
+
+/** Apple's photo format: phones convert it to JPEG when it is sent as a photo, not when it is sent as a file. */
+const HEIC_HINT = "it is an iPhone HEIC photo: send it as a photo, not as a file, and it arrives as a JPEG";
+const HEIC_TYPES = new Set(["image/heic", "image/heif", "image/heic-sequence", "image/heif-sequence"]);
+
+/** What a declared type says the file is, for a refusal ("it looks like application/pdf"); nothing where it says nothing useful. */
+function describeMime(declared: string | undefined, clips: boolean): string | undefined {
+  const mime = (declared ?? "").split(";")[0]!.trim().toLowerCase();
+  if (!mime || untypedMime(mime)) return undefined;
   if (mime === "application/x-tgsticker") return "animated stickers are not supported";
-  if (mime.startsWith("video/")) return "videos are not supported";
-  if (mime.startsWith("image/") || mime === "application/octet-stream") return undefined;
+  if (HEIC_TYPES.has(mime)) return HEIC_HINT;
+  // A type we read whose bytes are not that type: the declaration was wrong, so it tells nothing.
+  if (readableMime(mime)) return undefined;
+  if (mime.startsWith("video/")) return clips ? `it looks like ${mime}, a kind of clip I cannot read` : "videos are not supported";
   return `it looks like ${mime}`;
 }
+
+/**
+ * What the bytes show a file to be, where that helps the sender: an iPhone photo (HEIC, in MP4's container)
+ * whose upload declared no useful type. An AVIF shares the container and the "mif1" brand: it is not one.
+ */
+function describeBytes(bytes: Uint8Array): string | undefined {
+  if (bytes.length < 12 || ascii(bytes, 4, 4) !== "ftyp") return undefined;
+  const boxEnd = Math.min(bytes.length, Math.max(16, ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0));
+  const brands = [ascii(bytes, 8, 4)];
+  for (let o = 16; o + 4 <= boxEnd; o += 4) brands.push(ascii(bytes, o, 4));
+  return brands.some((b) => HEIC_BRANDS.has(b)) && !brands.some((b) => b === "avif" || b === "avis") ? HEIC_HINT : undefined;
+}
+const HEIC_BRANDS = new Set(["heic", "heix", "hevc", "hevx", "heim", "heis"]);
 
 /**
  * Frames in a GIF, WebP or APNG (1 for other formats), from the file's header and frame table: an animated
@@ -174,6 +212,8 @@ export async function frameCount(image: EncodedImage): Promise<number> {
   // An APNG's frames are in its chunk table (acTL, fcTL), which sharp does not read.
   if (image.mime === "image/png") return Math.max(1, apngFrames(image.bytes));
   if (image.mime !== "image/gif" && image.mime !== "image/webp") return 1;
+  // Refused here, before it is queued: sharp counts the frames of a GIF cut off mid-frame as if it were whole.
+  if (image.mime === "image/gif" && gifCutShort(image.bytes)) throw damagedFile({ logMessage: "GIF cut off inside a frame" });
   try {
     return (await sharp(image.bytes, { limitInputPixels: false }).metadata()).pages ?? 1;
   } catch (cause) {

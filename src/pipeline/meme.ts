@@ -151,9 +151,13 @@ async function fitToLimit(
     const next = scale * Math.sqrt(maxBytes / png.length) * FIT_MARGIN;
     const width = Math.round(image.width * next), height = Math.round(image.height * next);
     if (tries === FIT_TRIES || Math.max(width, height) < FIT_MIN_SIDE) {
+      const over = `The finished picture (${formatSize(png.length)}) is larger than this chat accepts (${formatSize(maxBytes)})`;
+      // Said as it happened: a picture the limit would take under FIT_MIN_SIDE is never shrunk at all.
       throw new MimicError(
         "IMAGE_TOO_LARGE",
-        `The finished picture (${formatSize(png.length)}) is larger than this chat accepts (${formatSize(maxBytes)}), even scaled down. Please try a smaller reaction image.`,
+        tries > 0
+          ? `${over}, even scaled down to ${shown.width}×${shown.height}. Please try a smaller reaction image.`
+          : `${over}: it would have to shrink below ${FIT_MIN_SIDE} pixels to fit, so this chat's limit is too small for a picture like this.`,
       );
     }
     scale = next;

@@ -4,6 +4,7 @@ import {
   BUTTON_NOT_YOURS,
   FLOOD_RETRIES,
   NO_PICTURE_RIGHTS_REPLY,
+  TOAST_MAX_CHARS,
   UPLOAD_FAILED_REPLY,
   buttonData,
   createTelegramBot,
@@ -297,3 +298,39 @@ describe("Telegram adapter: polling that dies after start-up", () => {
   });
 });
 
+describe("Telegram adapter: a button's pop-up", () => {
+  /** The forget-me answer after a press (as the core words it): longer than a pop-up holds. */
+  const FORGOTTEN =
+    "Done: deleted 2 saved faces, 0 records of uses older than a day and 1 audit-trail entry (which pictures you made). The 1 use you made in the last 24 hours still counts towards daily limits and cooldowns: its record is deleted a day after it was made.";
+
+  it("is cut after a whole word with “…” where the answer is too long for it; the message shows it whole", async () => {
+    const fake = await FakeTelegram.start();
+    const bot = createTelegramBot({
+      core: recordingCore([], { forgetMe: () => ({ text: FORGOTTEN, ephemeral: true }), faceDefault: () => ({ text: "“me” is now your default face.", ephemeral: true }) }),
+      token: fake.token,
+      apiRoot: fake.apiRoot,
+    });
+    try {
+      await bot.start();
+      const ask = { message_id: 2, date: 0, chat: GROUP, text: "Delete everything?" };
+      const answer = fake.nextCall("answerCallbackQuery");
+      const edit = fake.nextCall("editMessageText");
+      fake.pressButton(GROUP, ALICE, ask, "forget:11:yes");
+      const toast = String((await answer).params.text);
+      expect(FORGOTTEN.length).toBeGreaterThan(TOAST_MAX_CHARS);
+      expect(toast.length).toBeLessThanOrEqual(TOAST_MAX_CHARS);
+      expect(toast).toBe("Done: deleted 2 saved faces, 0 records of uses older than a day and 1 audit-trail entry (which pictures you made). The 1 use you made in the last 24 hours still counts towards daily limits and…");
+      // The question's message is replaced by the whole answer.
+      expect((await edit).params.text).toBe(FORGOTTEN);
+
+      // A short answer is shown as it is.
+      const list = { message_id: 1, date: 0, chat: GROUP, text: "Your faces" };
+      const short = fake.nextCall("answerCallbackQuery");
+      fake.pressButton(GROUP, ALICE, list, "def:11:me");
+      expect((await short).params.text).toBe("“me” is now your default face.");
+    } finally {
+      await bot.stop();
+      await fake.close();
+    }
+  });
+});

@@ -185,6 +185,38 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     expect(String((await r).params.text)).toContain("Saved faces: 0");
   }, SCENARIO_TIMEOUT_MS);
 
+  it("refuses a cut GIF as damaged, a GIF clip as a face in words a Telegram user can follow, and names a PDF or an iPhone photo for /meme and /save alike", async () => {
+    const dm = { id: ALICE.id, type: "private" as const };
+    const p = fake.sendPhoto(dm, ALICE, photo(FACE_JPG));
+    let reply = fake.nextCall("sendMessage", 60_000);
+    fake.sendCommand(dm, ALICE, "/save me", p);
+    await reply;
+    const answerTo = async (command: string, message: Record<string, unknown>) => {
+      const answer = fake.nextCall(["sendMessage", "sendPhoto", "sendAnimation"], 120_000);
+      fake.sendCommand(dm, ALICE, command, message);
+      const call = await answer;
+      expect(call.method, `${command}: ${JSON.stringify(call.params)}`).toBe("sendMessage");
+      return String(call.params.text);
+    };
+    const gif = await reactionGif();
+    const cutGif = fake.sendMessage(dm, ALICE, { document: { ...photo(gif.slice(0, Math.floor(gif.length / 2)), "gif"), file_name: "x.gif", mime_type: "image/gif" } });
+    expect(await answerTo("/meme", cutGif)).toBe("That file looks damaged or incomplete (maybe the upload was cut off). Please send it again.");
+
+    // Telegram sends a GIF as an MP4 animation: a face must be a photo, and "send a GIF" would be no help.
+    const clip = fake.sendMessage(dm, ALICE, { animation: { ...photo(await reactionMp4(FFMPEG!), "mp4"), width: 240, height: 192, duration: 1, mime_type: "video/mp4", file_name: "x.mp4" } });
+    const asFace = await answerTo("/save clip", clip);
+    expect(asFace).toBe("A face must be a still picture, and that file is a clip (chat apps send GIFs as clips too). Please send a photo of your face, not a GIF or clip.");
+
+    const pdf = () => fake.sendMessage(dm, ALICE, { document: { ...photo(NOT_AN_IMAGE, "pdf"), file_name: "notes.pdf", mime_type: "application/pdf" } });
+    expect(await answerTo("/meme", pdf())).toContain("(it looks like application/pdf)");
+    expect(await answerTo("/save p", pdf())).toContain("(it looks like application/pdf)");
+    const heicBytes = new Uint8Array([0, 0, 0, 0x18, ...new TextEncoder().encode("ftypheic"), 0, 0, 0, 0, ...new TextEncoder().encode("mif1heic"), ...new Uint8Array(2000)]);
+    const heic = () => fake.sendMessage(dm, ALICE, { document: { ...photo(heicBytes, "heic"), file_name: "IMG_1.HEIC", mime_type: "image/heic" } });
+    const iphone = "(it is an iPhone HEIC photo: send it as a photo, not as a file, and it arrives as a JPEG)";
+    expect(await answerTo("/meme", heic())).toContain(iphone);
+    expect(await answerTo("/save h", heic())).toContain(iphone);
+  }, SCENARIO_TIMEOUT_MS);
+
   it("reacts to GIF documents and to Telegram's MP4 GIFs with an animated reply", async () => {
     const dm = { id: ALICE.id, type: "private" as const };
     const p = fake.sendPhoto(dm, ALICE, photo(FACE_JPG));
@@ -308,7 +340,8 @@ describe("Telegram animations without an ffmpeg binary", () => {
     fake.sendCommand(dm, ALICE, "/meme", message);
     const call = await answer;
     expect(call.method).toBe("sendMessage");
-    expect(call.params.text).toBe("This Mimic cannot read videos (it has no ffmpeg). Please send a GIF or a photo.");
+    // Telegram sends every GIF as a clip like this one: "send a GIF" would be no advice there.
+    expect(call.params.text).toBe("This Mimic cannot read clips (it has no ffmpeg), and GIFs sent in a chat often arrive as clips. Please send a photo or another still picture instead.");
   }, SCENARIO_TIMEOUT_MS);
 
   it("falls back to a GIF through sendAnimation", async () => {

@@ -7,6 +7,15 @@ import { frameCount, loadImage, sniffImageMime, tooLarge } from "../../src/core/
 import { MimicError } from "../../src/errors.ts";
 import { FACE_JPG, NOT_AN_IMAGE, flatPng, reactionGif } from "./images.ts";
 
+/** The first box of an MP4 file ("ftyp", brand isom): what the sniffer reads. */
+const MP4_HEADER = new Uint8Array([0, 0, 0, 0x20, 0x66, 0x74, 0x79, 0x70, 0x69, 0x73, 0x6f, 0x6d, 0, 0, 2, 0]);
+/** The first box of an iPhone photo (brand heic, compatible mif1) and of an AVIF (mif1, compatible avif), then filler. */
+const ftyp = (major: string, compatible: string) => new Uint8Array([0, 0, 0, 0x18, ...new TextEncoder().encode(`ftyp${major}`), 0, 0, 0, 0, ...new TextEncoder().encode(compatible), ...new Uint8Array(500)]);
+const HEIC_BYTES = ftyp("heic", "mif1heic");
+const AVIF_BYTES = ftyp("mif1", "avifmiaf");
+const IPHONE_HINT = "(it is an iPhone HEIC photo: send it as a photo, not as a file, and it arrives as a JPEG)";
+const CLIP_AS_FACE = "A face must be a still picture, and that file is a clip (chat apps send GIFs as clips too). Please send a photo of your face, not a GIF or clip.";
+
 /**
  * src/core/input.ts's rules one by one (sniffing, size limits at each stage, download failures, refused
  * types, frame counts), against a real HTTP server on localhost.
@@ -116,18 +125,38 @@ describe("loadImage from bytes", () => {
     const hintOf = async (mime?: string) => (await refusal(loadImage({ kind: "bytes", bytes: NOT_AN_IMAGE, mime }, { limitBytes: MIB }))).userMessage;
     const plain = "That file is not a picture I can use. Please send a JPEG, PNG, WebP or GIF image.";
     expect(await hintOf()).toBe(plain);
-    expect(await hintOf("image/heic")).toBe(plain);
     expect(await hintOf("application/octet-stream")).toBe(plain);
+    // A type we read, whose bytes are not that type, says nothing about what the file is.
+    expect(await hintOf("image/jpeg")).toBe(plain);
     expect(await hintOf("application/pdf")).toBe("That file is not a picture I can use (it looks like application/pdf). Please send a JPEG, PNG, WebP or GIF image.");
-    expect(await hintOf("video/mp4")).toContain("(videos are not supported)");
     expect(await hintOf("application/x-tgsticker")).toContain("(animated stickers are not supported)");
+    // A clip as a face: Telegram sends GIFs as clips, so a photo is asked for, never "a GIF".
+    expect(await hintOf("video/mp4")).toBe(CLIP_AS_FACE);
+    expect(await hintOf("image/heic")).toBe(`That file is not a picture I can use ${IPHONE_HINT}. Please send a JPEG, PNG, WebP or GIF image.`);
+  });
+
+  it("gives a reaction's refusal the same hint as a face photo's: a PDF, an iPhone photo (by its type or its bytes), an AVIF", async () => {
+    const refusalOf = async (bytes: Uint8Array, mime: string | undefined, allowVideo: boolean) =>
+      (await refusal(loadImage({ kind: "bytes", bytes, mime }, { limitBytes: MIB, allowVideo }))).userMessage;
+    for (const allowVideo of [false, true]) {
+      const accepted = allowVideo ? "a JPEG, PNG, WebP or GIF image, or an MP4 or WebM clip" : "a JPEG, PNG, WebP or GIF image";
+      expect(await refusalOf(NOT_AN_IMAGE, "application/pdf", allowVideo)).toBe(`That file is not a picture I can use (it looks like application/pdf). Please send ${accepted}.`);
+      // An iPhone photo sent as a file: by its declared type, or by its bytes where the type says nothing.
+      expect(await refusalOf(NOT_AN_IMAGE, "image/heif", allowVideo)).toBe(`That file is not a picture I can use ${IPHONE_HINT}. Please send ${accepted}.`);
+      expect(await refusalOf(HEIC_BYTES, "application/octet-stream", allowVideo)).toBe(`That file is not a picture I can use ${IPHONE_HINT}. Please send ${accepted}.`);
+      expect(await refusalOf(AVIF_BYTES, "image/avif", allowVideo)).toBe(`That file is not a picture I can use (it looks like image/avif). Please send ${accepted}.`);
+      expect(await refusalOf(AVIF_BYTES, undefined, allowVideo)).toBe(`That file is not a picture I can use. Please send ${accepted}.`);
+    }
+    // A clip's bytes where a face is wanted, whatever the type said (a phone's MP4 sent as a file).
+    expect(await refusalOf(MP4_HEADER, "application/octet-stream", false)).toBe(CLIP_AS_FACE);
+    // A reaction may be a clip, but not one of a kind ffmpeg is not asked to read.
+    expect(await refusalOf(NOT_AN_IMAGE, "video/x-msvideo", true)).toContain("(it looks like video/x-msvideo, a kind of clip I cannot read)");
     const e = await refusal(loadImage({ kind: "bytes", bytes: NOT_AN_IMAGE }, { limitBytes: MIB }));
     expect(e.code).toBe("NOT_AN_IMAGE");
   });
 });
 
-/** The first box of an MP4 file ("ftyp", brand isom): what the sniffer reads. */
-const MP4_HEADER = new Uint8Array([0, 0, 0, 0x20, 0x66, 0x74, 0x79, 0x70, 0x69, 0x73, 0x6f, 0x6d, 0, 0, 2, 0]);
+
 
 describe("loadImage from a link", () => {
   it("sends the platform's headers, takes a body of exactly the limit, declared or streamed", async () => {
@@ -267,5 +296,11 @@ describe("frameCount", () => {
     expect((broken as { cause?: unknown }).cause).toBeDefined();
     const brokenWebp = await refusal(frameCount({ bytes: NOT_AN_IMAGE, mime: "image/webp" }));
     expect(brokenWebp.code).toBe("NOT_AN_IMAGE");
+    // Cut off mid-frame: sharp counts its frames as if it were whole, so it is refused before it is queued.
+    const gif = await reactionGif(undefined, 4, 64);
+    const cut = await refusal(frameCount({ bytes: gif.slice(0, Math.floor(gif.length / 2)), mime: "image/gif" }));
+    expect(cut).toMatchObject({ code: "NOT_AN_IMAGE", userMessage: "That file looks damaged or incomplete (maybe the upload was cut off). Please send it again." });
+    // Missing only its trailer byte: whole.
+    expect(await frameCount({ bytes: gif.slice(0, -1), mime: "image/gif" })).toBe(4);
   });
 });

@@ -66,10 +66,14 @@ describe("a still meme and the chat's byte limit", () => {
     expect(limited.notes.join(" ")).not.toContain("scaled down");
   });
 
-  it("refuses, in words, a limit that only a thumbnail would fit", async () => {
+  it("refuses, in words that say what happened, a limit that only a thumbnail would fit", async () => {
     const err = await swapInto(fx.images.get("franck_04117.jpg")!, 20_000).catch((e: unknown) => e);
     expect(isMimicError(err) && err.code).toBe("IMAGE_TOO_LARGE");
-    expect((err as Error).message).toMatch(/larger than this chat accepts \(20 KiB\), even scaled down/);
+    // Never shrunk (it would go under the smallest side kept), so it does not claim it was.
+    expect((err as Error).message).toMatch(
+      /^The finished picture \(\d+ KiB\) is larger than this chat accepts \(20 KiB\): it would have to shrink below 256 pixels to fit, so this chat's limit is too small for a picture like this\.$/,
+    );
+    expect((err as Error).message).not.toContain("scaled down");
   });
 
   it("makes a swap into a photo over swapMaxSide at that size, the face swapped in it", async () => {

@@ -122,6 +122,20 @@ function animationSize(f: ReplyFile): { width?: number; height?: number } {
 
 export const BUTTON_NOT_YOURS = "This button isn't yours.";
 
+/** The most a button's pop-up (answerCallbackQuery) shows: Telegram refuses a longer text. */
+export const TOAST_MAX_CHARS = 200;
+
+/** A pop-up's text: whole where it fits, else cut after the last whole word that does, with "…". */
+export function toastText(text: string): string {
+  if (text.length <= TOAST_MAX_CHARS) return text;
+  const fits = text.slice(0, TOAST_MAX_CHARS);
+  const lastSpace = fits.search(/\s\S*$/);
+  // One word longer than half the pop-up is cut inside it rather than leaving the pop-up half empty.
+  let head = lastSpace > TOAST_MAX_CHARS / 2 ? fits.slice(0, lastSpace) : fits.slice(0, TOAST_MAX_CHARS - 1);
+  head = head.replace(/[\uD800-\uDBFF]$/, "").replace(/[\s,;:.(–-]+$/, "");
+  return `${head}…`;
+}
+
 export const NO_TOPICS_REPLY =
   "This group has no topics, so Mimic answers everywhere in it. To limit it to some topics, turn on Topics in the group's settings and send /config channel add inside each one; to stop it here, use /config enabled off.";
 
@@ -547,7 +561,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     else if (action === "del") reply = await core.faceRemove(c, { name });
     else if (action === "forget") reply = name === "yes" ? await core.forgetMe(c, { confirm: true }) : { text: "Nothing was deleted.", ephemeral: true };
     else return void (await ctx.answerCallbackQuery());
-    await ctx.answerCallbackQuery({ text: reply.text.slice(0, 190), show_alert: reply.errorCode !== undefined });
+    const toast = toastText(reply.text);
+    await ctx.answerCallbackQuery({ text: toast, show_alert: reply.errorCode !== undefined });
     if (action === "def" || action === "del") {
       const list = await core.faceList(c);
       await ctx.editMessageText(list.text, { reply_markup: facesKeyboard(list, ctx.from.id) }).catch(() => undefined);

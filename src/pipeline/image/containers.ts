@@ -227,15 +227,27 @@ export interface GifLayout {
   height: number;
   /** Each frame's rectangle and display time (centiseconds, as stored). */
   frames: { x: number; y: number; width: number; height: number; delayCs: number; descriptor: number }[];
+  /**
+   * The file ends inside a block (a frame's data, its colour table or an extension): it was cut off. A file that
+   * ends after a complete block without the trailer byte is not: some encoders leave the trailer out.
+   */
+  cutShort: boolean;
 }
 
 /** A GIF's logical screen and its frames' rectangles, walking the block structure (no LZW decoding); undefined if malformed. */
 export function gifLayout(bytes: Uint8Array): GifLayout | undefined {
+  const layout = walkGif(bytes);
+  return layout && layout.frames.length > 0 ? layout : undefined;
+}
+
+function walkGif(bytes: Uint8Array): GifLayout | undefined {
   if (bytes.length < 13 || tag(bytes, 0) !== "GIF8") return undefined;
   const width = le16(bytes, 6), height = le16(bytes, 8);
   let o = 13 + (bytes[10]! & 0x80 ? 3 << ((bytes[10]! & 7) + 1) : 0);
   const frames: GifLayout["frames"] = [];
   let delayCs = 0;
+  let cutShort = o > bytes.length;
+  /** Past a block's sub-blocks and their zero terminator; beyond the end where the file stops inside them. */
   const skipSubBlocks = (p: number) => {
     while (p < bytes.length && bytes[p] !== 0) p += bytes[p]! + 1;
     return p + 1;
@@ -244,11 +256,17 @@ export function gifLayout(bytes: Uint8Array): GifLayout | undefined {
     const block = bytes[o]!;
     if (block === 0x3b) break;
     if (block === 0x21) {
-      if (o + 2 > bytes.length) break;
+      if (o + 2 > bytes.length) {
+        cutShort = true;
+        break;
+      }
       if (bytes[o + 1] === 0xf9 && bytes[o + 2] === 4 && o + 6 < bytes.length) delayCs = le16(bytes, o + 4);
       o = skipSubBlocks(o + 2);
     } else if (block === 0x2c) {
-      if (o + 10 > bytes.length) break;
+      if (o + 10 > bytes.length) {
+        cutShort = true;
+        break;
+      }
       const packed = bytes[o + 9]!;
       frames.push({ x: le16(bytes, o + 1), y: le16(bytes, o + 3), width: le16(bytes, o + 5), height: le16(bytes, o + 7), delayCs, descriptor: o });
       delayCs = 0;
@@ -256,10 +274,20 @@ export function gifLayout(bytes: Uint8Array): GifLayout | undefined {
       // The LZW minimum code size, then the data's sub-blocks.
       o = skipSubBlocks(o + 1);
     } else {
+      // Not a block: what follows the last one is not the GIF's (decoders stop here too).
       break;
     }
+    if (o > bytes.length) cutShort = true;
   }
-  return frames.length > 0 ? { width, height, frames } : undefined;
+  return { width, height, frames, cutShort };
+}
+
+/**
+ * Whether a GIF was cut off inside a frame (or a block around one). Decoders show such a file with the frames
+ * that arrived, the last one partly grey, without an error; a file missing only its trailer byte is complete.
+ */
+export function gifCutShort(bytes: Uint8Array): boolean {
+  return walkGif(bytes)?.cutShort ?? false;
 }
 
 /**

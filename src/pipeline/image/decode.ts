@@ -4,7 +4,7 @@ import { damagedFile, emptyFile, MimicError, notAPicture } from "../../errors.ts
 import type { RgbImage } from "../types.ts";
 import { DEFAULT_INPUT_LIMITS } from "../settings.ts";
 import { animationTooLarge, composeAnimation, displayMs } from "./compose.ts";
-import { cropGifScreen, parseApng, parseWebpAnimation } from "./containers.ts";
+import { cropGifScreen, gifCutShort, parseApng, parseWebpAnimation } from "./containers.ts";
 
 /**
  * Decoding of untrusted uploads. Everything a chat user can send lands here first, so every failure
@@ -104,6 +104,8 @@ export async function readHeader(input: Uint8Array, maxPixels: number): Promise<
       { details: { format } },
     );
   }
+  // sharp reads a GIF cut off mid-frame without complaint (the frames that arrived, the last one part grey).
+  if (format === "gif" && gifCutShort(bytes)) throw damagedFile({ logMessage: "GIF cut off inside a frame" });
   const width = meta.width ?? 0;
   const height = meta.pageHeight ?? meta.height ?? 0;
   if (width < 1 || height < 1) {

@@ -45,8 +45,12 @@ export interface VideoReactionOptions {
   gif?: boolean;
 }
 
-/** Where no ffmpeg binary is configured (FFMPEG_PATH=none, or none ships for the platform). */
-export const cannotReadVideos = () => new MimicError("NOT_AN_IMAGE", "This Mimic cannot read videos (it has no ffmpeg). Please send a GIF or a photo.");
+/**
+ * Where no ffmpeg binary is configured (FFMPEG_PATH=none, or none ships for the platform). Telegram sends every
+ * GIF as a clip, so "send a GIF" is no advice there: a still picture is what works on every platform.
+ */
+export const cannotReadVideos = () =>
+  new MimicError("NOT_AN_IMAGE", "This Mimic cannot read clips (it has no ffmpeg), and GIFs sent in a chat often arrive as clips. Please send a photo or another still picture instead.");
 
 /**
  * How long the first video stream runs, in seconds (0 if it cannot be told), from the packet-copy pass's

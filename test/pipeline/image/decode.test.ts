@@ -223,6 +223,31 @@ describe("decodeAnimation", () => {
     expect(anim.frames[0].width).toBe(512);
   });
 
+  it("refuses a GIF cut off inside a frame, however much arrived; one missing only its trailer byte is whole", async () => {
+    // Noise, so each frame's data runs over many sub-blocks (a flat frame packs into a few bytes).
+    const enc = gifenc.GIFEncoder();
+    const palette = [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 0, 255]];
+    let seed = 3;
+    for (let f = 0; f < 4; f++) {
+      const index = new Uint8Array(64 * 64).map(() => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) >> 16) & 3);
+      enc.writeFrame(index, 64, 64, { palette, delay: 100, repeat: 0 });
+    }
+    enc.finish();
+    const gif = enc.bytes();
+    expect(gif.at(-1)).toBe(0x3b);
+    const damaged = "That file looks damaged or incomplete (maybe the upload was cut off). Please send it again.";
+    // Half (two frames and a bit), inside the last frame, and its last data block's terminator missing.
+    for (const length of [Math.floor(gif.length / 2), gif.length - 100, gif.length - 2]) {
+      const cut = gif.slice(0, length);
+      expect((await expectMimicError(decodeAnimation(cut), "NOT_AN_IMAGE", /damaged/)).userMessage, `${length} bytes`).toBe(damaged);
+      await expectMimicError(decodeImage(cut), "NOT_AN_IMAGE", /damaged/);
+    }
+    // Some encoders leave the trailer out: every frame is there, so it is read whole.
+    const noTrailer = await decodeAnimation(gif.slice(0, -1));
+    expect(noTrailer.frames).toHaveLength(4);
+    expect(noTrailer).toEqual(await decodeAnimation(gif));
+  });
+
   it("refuses bad inputs like decodeImage", async () => {
     await expectMimicError(decodeAnimation(new Uint8Array(0)), "BAD_INPUT", /empty/);
     await expectMimicError(decodeAnimation(bombPng(50_000, 50_000)), "IMAGE_TOO_LARGE", /too large/);

@@ -165,6 +165,26 @@ describe("video reactions read by ffmpeg (src/pipeline/video/reaction.ts)", () =
     expect(await readReaction(short.bytes, { ffmpegPath: FFMPEG })).toEqual(await decodeReaction(short.bytes));
   }, 120_000);
 
+  it("refuses a GIF cut off mid-frame whichever reader it goes to; without ffmpeg, a clip is refused in words a Telegram user can follow", async () => {
+    const damaged = "That file looks damaged or incomplete (maybe the upload was cut off). Please send it again.";
+    const noise = (i: number) => ({ width: 96, height: 80, data: new Uint8Array(96 * 80 * 3).map((_, k) => (k * 7 + i * 13) % 251) });
+    // Past the frame bounds (read by ffmpeg) and within them (read by sharp), each cut in half.
+    for (const frames of [60, 6]) {
+      const gif = (await encodeGif(Array.from({ length: frames }, (_, i) => noise(i)), { delaysMs: 50 })).bytes;
+      const cut = gif.slice(0, Math.floor(gif.length / 2));
+      for (const still of [false, true]) {
+        const e = await readReaction(cut, { ffmpegPath: FFMPEG, still }).then(() => undefined, (x: unknown) => x);
+        expect(e, `${frames} frames, still ${still}`).toBeInstanceOf(MimicError);
+        expect((e as MimicError).userMessage).toBe(damaged);
+      }
+    }
+    const clip = await testVideo("noffmpeg.mp4", 1, 10, "160x120");
+    const e = await readReaction(clip, { ffmpegPath: null }).then(() => undefined, (x: unknown) => x);
+    expect((e as MimicError).userMessage).toBe(
+      "This Mimic cannot read clips (it has no ffmpeg), and GIFs sent in a chat often arrive as clips. Please send a photo or another still picture instead.",
+    );
+  }, 120_000);
+
   it("refuses damaged, oversized and non-video files with a message for the user", async () => {
     const bytes = await testVideo("cut.mp4", 2, 10, "320x240");
     const refusal = async (b: Uint8Array, limits = LIMITS) => {
