@@ -210,6 +210,7 @@ async function animation(input: MemeInput, out: Extract<MemeOutput, { kind: "ani
   const t = performance.now();
   const enc = await encodeAnimation(res.frames, {
     delaysMs: res.delaysMs,
+    redraw: res.redraw,
     format: out.format,
     maxBytes: out.maxBytes,
     ffmpegPath: out.ffmpegPath,

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { isMimicError } from "../../src/errors.ts";
 import { decodeImage, resizeImage } from "../../src/pipeline/image/index.ts";
+import { prepareCaptions } from "../../src/pipeline/render/index.ts";
+import { decodeGifFrames, psnr } from "./gif/helpers.ts";
 import { animatedMemeFrames, DEFAULT_ANIMATION_SIZE } from "../../src/pipeline/animate/meme.ts";
 import { assembleMeme, type MemeInput } from "../../src/pipeline/meme.ts";
 import { swapWorkingCopy, transferExpression } from "../../src/pipeline/transfer/index.ts";
@@ -143,5 +145,26 @@ describe("an animated meme and the chat's byte limit", () => {
     const video = await morph("gif-or-mp4", limit);
     expect(video.mime).toBe("video/mp4");
     expect(video.notes.at(-1)).toMatch(/^As a GIF it would have lost quality to fit this chat's \d+ KiB limit, so it comes as a video instead\.$/);
+  });
+});
+
+describe("an animated meme's captions when the GIF is scaled to fit", () => {
+  it("are laid out at the delivered size, not drawn large and shrunk with the frames", async () => {
+    const text = { top: "КОГДА ДРУГ ПИШЕТ 😂😂", bottom: "ΑΥΤΟ ΕΙΝΑΙ 🔥 OK 👍" };
+    const common = {
+      template: fx.images.get("grace_hopper_512x512.jpg")!,
+      templateFace: fx.faces.get("grace_hopper_512x512.jpg")!,
+      reaction: { frames: [fx.images.get("franck_01829.jpg")!, fx.images.get("franck_04117.jpg")!], delaysMs: [500, 500] },
+      reactionFaces: [fx.faces.get("franck_01829.jpg")!, fx.faces.get("franck_04117.jpg")!],
+    };
+    const made = await assembleMeme({ ...common, captions: text, output: { kind: "animation", format: "gif", maxBytes: 40_000 } });
+    const { width, height } = made;
+    expect(made.animation!.reductions.some((r) => r.startsWith("scaled to "))).toBe(true);
+    // The same frames, for reference: captions laid out at the delivered size, and drawn at full size then shrunk.
+    const frames = await animatedMemeFrames({ ...common, captions: prepareCaptions(text).captions });
+    const laidOut = (await frames.redraw(width, height))[0]!;
+    const shrunk = resizeImage(frames.frames[0]!, width, height);
+    const delivered = (await decodeGifFrames(made.bytes)).frames[0]!;
+    expect(psnr(delivered, laidOut)).toBeGreaterThan(psnr(delivered, shrunk) + 3);
   });
 });

@@ -1,5 +1,5 @@
 import { logger } from "../../logger.ts";
-import { encodeGif } from "../gif/index.ts";
+import { encodeCaptionedGif, type Redraw } from "../animate/budget.ts";
 import type { RgbImage } from "../types.ts";
 import { encodeMp4 } from "./mp4.ts";
 
@@ -33,13 +33,15 @@ export interface EncodeAnimationOptions {
   /** findFfmpeg(); undefined = no binary on this platform → GIF. */
   ffmpegPath?: string;
   dither?: boolean;
+  /** Draws the frames again at another size (captions laid out there): used when the GIF must be scaled to fit. */
+  redraw?: Redraw;
   timeoutMs?: number;
   signal?: AbortSignal;
 }
 
 export async function encodeAnimation(frames: RgbImage[], opts: EncodeAnimationOptions): Promise<EncodedAnimation> {
   const asGif = async () => {
-    const g = await encodeGif(frames, { delaysMs: opts.delaysMs, loop: true, maxBytes: opts.maxBytes, dither: opts.dither });
+    const g = await encodeCaptionedGif(frames, opts.redraw, { delaysMs: opts.delaysMs, loop: true, maxBytes: opts.maxBytes, dither: opts.dither });
     return { bytes: g.bytes, mime: "image/gif" as const, width: g.width, height: g.height, frames: g.frames, colors: g.colors, reductions: g.reductions };
   };
   const asMp4 = async () => {
