@@ -42,15 +42,17 @@ const KEEP_STANDARD = 80;
 const KEEP_LOSSY = 243;
 /**
  * Lossy LZW (encodeLossyLzw), per keep threshold: the extra squared error a substituted colour and a kept
- * pixel may have over the mapped choice when that continues the current code string.
+ * pixel may have over the mapped choice when that continues the current code string. The standard step
+ * keeps no pixel beyond the frame difference's own threshold: such stale pixels pile up on a moving face
+ * and show as grain that jumps when the loop turns back to the first frame.
  */
 const LZW_TOLERANCE = {
-  [KEEP_STANDARD]: { write: 80, keep: 200 },
+  [KEEP_STANDARD]: { write: 80, keep: KEEP_STANDARD },
   [KEEP_LOSSY]: { write: 120, keep: 400 },
 } as Record<number, { write: number; keep: number } | undefined>;
 /**
- * A looping animation whose still pixels (equal in every frame) are at least this share of the picture gets
- * two palettes: the first frame's own, fitted to the still pixels, and the global one, fitted to what moves.
+ * With splitPalettes, a looping animation whose still pixels (equal in every frame) are at least this share
+ * of the picture gets two palettes: the first frame's own and the global one, fitted to what moves.
  */
 const SPLIT_MIN_STILL_SHARE = 0.25;
 /** Pixels sampled for each of the two palettes, and the PNN seed (a small seed fits these samples better). */
@@ -59,11 +61,6 @@ const SPLIT_MOVING_SAMPLE = 1 << 15;
 const SPLIT_SEED = 4096;
 /** k-means rounds for the first frame's palette: its colours serve the background of every frame. */
 const SPLIT_STILL_ROUNDS = 10;
-/**
- * The first frame's palette also sees one in this many of its moving pixels: the face it shows first (and
- * longest, where a pingpong holds it) keeps colours of its own; the global palette redraws it from frame 2.
- */
-const FIRST_FRAME_MOVING_EVERY = 8;
 /**
  * Refinement palette (residualPalette): sample and PNN seed sizes, and the fewest poorly served pixels worth a
  * local colour table.
@@ -91,7 +88,10 @@ export interface EncodeParams {
   refine?: boolean;
   /** Default true (without dithering): lossy LZW choices within the keep threshold's tolerances. */
   lossyLzw?: boolean;
-  /** Default true: a looping animation with a still background gets a first-frame palette of its own. */
+  /**
+   * Default false: a looping animation with a still background gets a first-frame palette of its own (a
+   * better background for fewer bytes, but the face drawn with two palettes changes grain at each loop turn).
+   */
   splitPalettes?: boolean;
 }
 type Params = EncodeParams;
@@ -113,9 +113,10 @@ interface Attempt {
 /**
  * Encodes RGB frames as an animated GIF: one global palette (frames that it serves badly get their own,
  * decided by measured error; the second frame gets one fitted to the worst-served pixels, re-quantising
- * them with a second set of colours; a looping animation with a still background instead gives the first
- * frame a palette fitted to that background and fits the global one to what moves), unchanged pixels written
- * as transparent inside the changed sub-rectangle, lossy LZW on later frames, optional dithering. If the result is over maxBytes, reductions follow the order measured in
+ * them with a second set of colours; with splitPalettes, a looping animation with a still background instead
+ * gives the first frame a palette of its own and fits the global one to what moves), unchanged pixels written
+ * as transparent inside the changed sub-rectangle, lossy LZW on later frames (textured areas only), optional
+ * dithering. If the result is over maxBytes, reductions follow the order measured in
  * bench/gif.ts (see the loop): dithering off, size (to 60 %), lossier frame difference, fewer colours,
  * size again, then every other frame — re-encoding after each, so it stops as soon as the budget is met.
  */
@@ -250,14 +251,15 @@ function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boo
   // A looping GIF redraws the first frame whole at each turn: a pixel that never changes must stay as the first
   // frame drew it, or a later frame's palette re-colours it and every turn flickers.
   const still = loop && frames.length > 1 ? stillPixels(frames) : null;
-  const split = still !== null && p.splitPalettes !== false && p.palettes !== "per-frame" && splitWorthwhile(still);
+  const split = still !== null && p.splitPalettes === true && p.palettes !== "per-frame" && splitWorthwhile(still);
   // Split: the still background is drawn once, by the first frame, so it gets a palette of its own; the global
   // palette serves only what moves (every later frame). Otherwise one palette fitted to all frames.
   const global = split ? buildPalette([movingSample(frames, still)], p.colors, SPLIT_MOVING_SAMPLE, 3, SPLIT_SEED) : buildPalette(frames, p.colors);
   const globalNearest = new NearestColor(global);
   const locals = choosePalettes(frames, globalNearest, p.colors, p.palettes);
   if (split) {
-    locals[0] = new NearestColor(buildPalette([firstFrameSample(frames[0], still)], p.colors, SPLIT_STILL_SAMPLE, SPLIT_STILL_ROUNDS, SPLIT_SEED));
+    // Fitted to the whole first frame: a palette that saw only part of its face draws that face coarsely.
+    locals[0] = new NearestColor(buildPalette([frames[0]], p.colors, SPLIT_STILL_SAMPLE, SPLIT_STILL_ROUNDS, SPLIT_SEED));
   }
   const tolerance = p.lossyLzw !== false && !p.dither ? LZW_TOLERANCE[p.keepThresholdSq] : undefined;
   const globalSlots = global.count + 1; // + "unchanged" (transparent) slot
@@ -421,21 +423,6 @@ function movingSample(frames: RgbImage[], still: Uint8Array): RgbImage {
     data[o++] = d[s];
     data[o++] = d[s + 1];
     data[o++] = d[s + 2];
-  }
-  return { data: data.subarray(0, o), width: o / 3, height: 1 };
-}
-
-/** The still pixels of a frame and one in FIRST_FRAME_MOVING_EVERY of its moving ones, as a one-row image. */
-function firstFrameSample(frame: RgbImage, still: Uint8Array): RgbImage {
-  const d = frame.data;
-  const data = new Uint8Array(d.length);
-  let o = 0;
-  let moving = 0;
-  for (let i = 0; i < still.length; i++) {
-    if (still[i] === 0 && moving++ % FIRST_FRAME_MOVING_EVERY !== 0) continue;
-    data[o++] = d[i * 3];
-    data[o++] = d[i * 3 + 1];
-    data[o++] = d[i * 3 + 2];
   }
   return { data: data.subarray(0, o), width: o / 3, height: 1 };
 }

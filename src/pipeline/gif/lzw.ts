@@ -2,9 +2,10 @@
  * GIF LZW coding of a later frame's sub-rectangle with "lossy LZW" choices (the idea of gifsicle's --lossy):
  * where the mapped symbol (a palette index, or the transparent "unchanged" index) does not continue the
  * current code string, another symbol that does is taken if it is nearly as close to the source pixel —
- * within `writeTolSq` for a colour, `keepTolSq` for leaving the pixel as shown. Longer strings mean fewer
- * codes, and so fewer bytes, for an error bounded per pixel. Code sizes, clears and the dictionary follow
- * the classic `compress` scheme (as gifenc's encoder does), so any GIF decoder reads the result.
+ * within `writeTolSq` for a colour, `keepTolSq` for leaving the pixel as shown, both scaled down to nothing
+ * where the source is flat. Longer strings mean fewer codes, and so fewer bytes, for an error bounded per
+ * pixel. Code sizes, clears and the dictionary follow the classic `compress` scheme (as gifenc's encoder
+ * does), so any GIF decoder reads the result.
  */
 export interface LossyLzwInput {
   /** Mapped symbols for the whole frame (mapFrame's choices), `stride` wide. */
@@ -35,11 +36,19 @@ const MAX_CODE = 4096;
 const HASH_SIZE = 5003;
 /** Children of a string examined for a substitute: bounds the cost at strings with many continuations. */
 const MAX_SUBSTITUTES = 48;
+/**
+ * Source texture (largest channel difference to a neighbour, levels) at and below which no substitution is
+ * made, and from which the full tolerances apply; in between they scale linearly.
+ */
+const TEXTURE_NONE = 4;
+const TEXTURE_FULL = 16;
 
 /** Returns the frame's image data as a GIF stores it: minimum code size, data sub-blocks, terminator. */
 export function encodeLossyLzw(inp: LossyLzwInput): Uint8Array {
   const { out, stride, x: x0, y: y0, width: bw, height: bh, src, canvas, colors, transparentIndex: T, lock, writeTolSq, keepTolSq, minCodeSize } = inp;
   const sink = new BitSink(minCodeSize);
+  const frameRows = src.length / 3 / stride;
+  const rowBytes = stride * 3;
   const clearCode = 1 << minCodeSize;
   const htab = new Int32Array(HASH_SIZE).fill(-1);
   const codetab = new Int32Array(HASH_SIZE);
@@ -78,7 +87,8 @@ export function encodeLossyLzw(inp: LossyLzwInput): Uint8Array {
             }
           } while (htab[h] >= 0);
         }
-        if (next < 0 && firstChild[ent] >= 0 && (lock === null || lock[p] === 0)) {
+        const masking = next < 0 && firstChild[ent] >= 0 && (lock === null || lock[p] === 0) ? textureMasking(s, x0 + col, y0 + row) : 0;
+        if (masking > 0) {
           // A substitute that continues the string: the closest to the source among those within tolerance.
           const sr = src[s];
           const sg = src[s + 1];
@@ -89,7 +99,7 @@ export function encodeLossyLzw(inp: LossyLzwInput): Uint8Array {
           for (let c = firstChild[ent]; c >= 0 && seen < MAX_SUBSTITUTES; c = nextSibling[c], seen++) {
             const k = symbolOf[c];
             const e = errorOf(k, sr, sg, sb, s);
-            if (e < best && e <= mapped + (k === T ? keepTolSq : writeTolSq)) {
+            if (e < best && e <= mapped + masking * (k === T ? keepTolSq : writeTolSq)) {
               best = e;
               next = c;
             }
@@ -128,6 +138,24 @@ export function encodeLossyLzw(inp: LossyLzwInput): Uint8Array {
   sink.output(ent, free);
   sink.output(clearCode + 1, free);
   return sink.finish();
+
+  /**
+   * 0..1: how much of the tolerances applies at the pixel at byte `s`, from the largest channel difference to
+   * its four source neighbours. A substitution in a flat area shows as a dash against its neighbours (and, when
+   * the area changes from frame to frame, as shimmer); texture hides it.
+   */
+  function textureMasking(s: number, x: number, y: number): number {
+    let a = 0;
+    if (x > 0) a = Math.max(a, channelDiff(s, s - 3));
+    if (x < stride - 1) a = Math.max(a, channelDiff(s, s + 3));
+    if (y > 0) a = Math.max(a, channelDiff(s, s - rowBytes));
+    if (y < frameRows - 1) a = Math.max(a, channelDiff(s, s + rowBytes));
+    return a >= TEXTURE_FULL ? 1 : a <= TEXTURE_NONE ? 0 : (a - TEXTURE_NONE) / (TEXTURE_FULL - TEXTURE_NONE);
+  }
+
+  function channelDiff(s: number, t: number): number {
+    return Math.max(Math.abs(src[s] - src[t]), Math.abs(src[s + 1] - src[t + 1]), Math.abs(src[s + 2] - src[t + 2]));
+  }
 
   function errorOf(k: number, r: number, g: number, b: number, s: number): number {
     let cr: number;
