@@ -134,17 +134,38 @@ function refinePalette(pal: Palette, rgba: Uint8Array, iterations: number): void
   const c = pal.colors;
   const order = new Int32Array(pal.count);
   const reds = new Float64Array(pal.count);
+  // The point being placed and the nearest colour found so far (ties: the lowest index, as a plain scan).
+  let r = 0;
+  let g = 0;
+  let b = 0;
+  let best = 0;
+  let bestD = Infinity;
+  /** Walks the colours sorted by red from `from` by `step`, until the red difference alone exceeds the best distance. */
+  const walk = (from: number, step: 1 | -1) => {
+    for (let i = from; i >= 0 && i < pal.count; i += step) {
+      const dr = reds[i] - r;
+      if (dr * dr > bestD) return;
+      const k = order[i];
+      const dg = c[k * 3 + 1] - g;
+      const db = c[k * 3 + 2] - b;
+      const d = dr * dr + dg * dg + db * db;
+      if (d < bestD || (d === bestD && k < best)) {
+        bestD = d;
+        best = k;
+      }
+    }
+  };
   for (let it = 0; it < iterations; it++) {
     acc.fill(0);
-    // Colours sorted by red: the search walks outwards from the point's red and stops on each side once the
-    // red difference alone exceeds the best distance. Ties go to the lowest index, as a plain scan would.
+    // Colours sorted by red: the search walks outwards from the point's red on each side (either order finds
+    // the same colour: a candidate as near as the best is never cut off, since the stop is strict).
     for (let k = 0; k < pal.count; k++) order[k] = k;
-    order.sort((a, b) => c[a * 3] - c[b * 3] || a - b);
+    order.sort((x, y) => c[x * 3] - c[y * 3] || x - y);
     for (let k = 0; k < pal.count; k++) reds[k] = c[order[k] * 3];
     for (let j = 0; j < n; j++) {
-      const r = pts[j * 3];
-      const g = pts[j * 3 + 1];
-      const b = pts[j * 3 + 2];
+      r = pts[j * 3];
+      g = pts[j * 3 + 1];
+      b = pts[j * 3 + 2];
       let lo = 0;
       let hi = pal.count;
       while (lo < hi) {
@@ -152,38 +173,10 @@ function refinePalette(pal: Palette, rgba: Uint8Array, iterations: number): void
         if (reds[mid] < r) lo = mid + 1;
         else hi = mid;
       }
-      let best = 0;
-      let bestD = Infinity;
-      for (let up = lo, down = lo - 1; up < pal.count || down >= 0; ) {
-        if (up < pal.count) {
-          const dr = reds[up] - r;
-          if (dr * dr > bestD) up = pal.count;
-          else {
-            const k = order[up++];
-            const dg = c[k * 3 + 1] - g;
-            const db = c[k * 3 + 2] - b;
-            const d = dr * dr + dg * dg + db * db;
-            if (d < bestD || (d === bestD && k < best)) {
-              bestD = d;
-              best = k;
-            }
-          }
-        }
-        if (down >= 0) {
-          const dr = reds[down] - r;
-          if (dr * dr > bestD) down = -1;
-          else {
-            const k = order[down--];
-            const dg = c[k * 3 + 1] - g;
-            const db = c[k * 3 + 2] - b;
-            const d = dr * dr + dg * dg + db * db;
-            if (d < bestD || (d === bestD && k < best)) {
-              bestD = d;
-              best = k;
-            }
-          }
-        }
-      }
+      best = 0;
+      bestD = Infinity;
+      walk(lo, 1);
+      walk(lo - 1, -1);
       const a = best * 4;
       acc[a] += w[j] * r;
       acc[a + 1] += w[j] * g;
