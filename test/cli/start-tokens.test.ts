@@ -5,24 +5,20 @@
  * - an API that does not answer (nothing listening at its root) is waited for, with a warning naming the
  *   variable, and the bot comes up once it answers (a bot started before the network).
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { connect, createServer, type AddressInfo, type Server as NetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { startApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { DOUBLE_HANDLERS } from "../bots/harness.ts";
 import { FakeDiscord } from "../helpers/fake-discord.ts";
 import { FakeTelegram } from "../helpers/fake-telegram.ts";
+import { exitCode, HANG_MS, runCli, type CliRun } from "../helpers/cli-run.ts";
 import { closedPort } from "../helpers/net.ts";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
-/** Bounds a hang (a start that never ends, a warning that never comes), not a speed: a loaded machine is slow. */
-const HANG_MS = 90_000;
 const noStack = /\n\s+at /;
 /** The CLI's own message: the last line it writes before exiting. */
 const lastLine = (text: string) => text.trimEnd().split("\n").at(-1);
@@ -82,61 +78,14 @@ async function relay(port: number, target: number): Promise<void> {
   });
 }
 
-interface Cli {
-  child: ChildProcess;
-  out: () => string;
-  err: () => string;
-  exited: Promise<number | null>;
-  /** Resolves once `pattern` shows on stderr (or stdout); rejects when the process exits first or after HANG_MS. */
-  waitFor(stream: "out" | "err", pattern: RegExp): Promise<RegExpExecArray>;
-}
-
-function start(env: Record<string, string>): Cli {
+function start(env: Record<string, string>): CliRun {
   const dir = tempDir();
-  const child = spawn(process.execPath, ["bin/mimic.mjs", "start"], {
-    cwd: root,
-    // LOG_LEVEL: the default (info), what an owner sees; said outright, as under vitest the logger is otherwise silent.
-    env: { ...process.env, LOG_LEVEL: "info", DATA_DIR: dir, DATABASE_URL: "", OPS_PORT: "", QUEUE_URL: "", QUEUE_WORKERS: "1", DISCORD_TOKEN: "", TELEGRAM_TOKEN: "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  const listeners = new Set<() => void>();
-  child.stdout!.on("data", (d: Buffer) => ((out += d), listeners.forEach((l) => l())));
-  child.stderr!.on("data", (d: Buffer) => ((err += d), listeners.forEach((l) => l())));
-  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    await exited;
-  });
-  return {
-    child,
-    out: () => out,
-    err: () => err,
-    exited,
-    waitFor: (stream, pattern) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const m = pattern.exec(stream === "out" ? out : err);
-          if (!m) return;
-          done();
-          resolve(m);
-        };
-        const timer = setTimeout(() => (done(), reject(new Error(`no ${pattern} within ${HANG_MS} ms; stdout: ${out}; stderr: ${err}`))), HANG_MS);
-        const done = () => (clearTimeout(timer), listeners.delete(check));
-        listeners.add(check);
-        void exited.then((code) => (done(), reject(new Error(`exited ${code} before ${pattern}; stdout: ${out}; stderr: ${err}`))));
-        check();
-      }),
-  };
-}
-
-/** Waits for the exit, bounded: a start that hangs fails the test instead of running into its timeout silently. */
-async function exitCode(cli: Cli): Promise<number | null> {
-  const hung = new Promise<"hung">((r) => setTimeout(() => r("hung"), HANG_MS).unref());
-  const code = await Promise.race([cli.exited, hung]);
-  if (code === "hung") throw new Error(`still running after ${HANG_MS} ms; stdout: ${cli.out()}; stderr: ${cli.err()}`);
-  return code;
+  // LOG_LEVEL: the default (info), what an owner sees; said outright, as under vitest the logger is otherwise silent.
+  return runCli(
+    ["start"],
+    { ...process.env, LOG_LEVEL: "info", DATA_DIR: dir, DATABASE_URL: "", OPS_PORT: "", QUEUE_URL: "", QUEUE_WORKERS: "1", DISCORD_TOKEN: "", TELEGRAM_TOKEN: "", ...env },
+    (fn) => cleanups.push(fn),
+  );
 }
 
 describe("mimic start: a token the API refuses is a configuration mistake", () => {

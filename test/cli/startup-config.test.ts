@@ -7,19 +7,15 @@
  * - a playground or an ops endpoint bound to every interface is announced at an address a browser (or curl) opens;
  * - DISCORD_APP_ID must be a snowflake: anything else stops start-up with one line (exit 2).
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { exitCode, HANG_MS, runCli, type CliRun } from "../helpers/cli-run.ts";
 import { closedPort } from "../helpers/net.ts";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
-/** Bounds a hang (a start that never ends or never prints its banner), not a speed: a loaded machine is slow. */
-const HANG_MS = 90_000;
 const REDIS_URL = process.env.TEST_REDIS_URL;
 const noStack = /\n\s+at /;
 
@@ -28,77 +24,27 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-interface Cli {
-  child: ChildProcess;
-  out: () => string;
-  err: () => string;
-  exited: Promise<number | null>;
-  /** Resolves once `pattern` shows on stdout; rejects when the process exits first or after HANG_MS. */
-  waitForOut(pattern: RegExp): Promise<RegExpExecArray>;
-}
-
-function mimic(env: Record<string, string>, ...args: string[]): Cli {
+function mimic(env: Record<string, string>, ...args: string[]): CliRun {
   const dir = mkdtempSync(join(tmpdir(), "mimic-startup-config-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const child = spawn(process.execPath, ["bin/mimic.mjs", ...args], {
-    cwd: root,
-    env: {
-      ...process.env,
-      LOG_LEVEL: "warn",
-      DATA_DIR: dir,
-      DATABASE_URL: "",
-      OPS_PORT: "",
-      QUEUE_URL: "",
-      QUEUE_WORKERS: "1",
-      DISCORD_TOKEN: "",
-      TELEGRAM_TOKEN: "",
-      DISCORD_API_ROOT: "",
-      TELEGRAM_API_ROOT: "",
-      PLAYGROUND_HOST: "",
-      PLAYGROUND_PORT: "0",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  const listeners = new Set<() => void>();
-  child.stdout!.on("data", (d: Buffer) => ((out += d), listeners.forEach((l) => l())));
-  child.stderr!.on("data", (d: Buffer) => ((err += d), listeners.forEach((l) => l())));
-  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    await exited;
-  });
-  return {
-    child,
-    out: () => out,
-    err: () => err,
-    exited,
-    waitForOut: (pattern) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const m = pattern.exec(out);
-          if (!m) return;
-          done();
-          resolve(m);
-        };
-        const timer = setTimeout(() => (done(), reject(new Error(`no ${pattern} within ${HANG_MS} ms; stdout: ${out}; stderr: ${err}`))), HANG_MS);
-        const done = () => (clearTimeout(timer), listeners.delete(check));
-        listeners.add(check);
-        void exited.then((code) => (done(), reject(new Error(`exited ${code} before ${pattern}; stdout: ${out}; stderr: ${err}`))));
-        check();
-      }),
-  };
+  return runCli(args, {
+    ...process.env,
+    LOG_LEVEL: "warn",
+    DATA_DIR: dir,
+    DATABASE_URL: "",
+    OPS_PORT: "",
+    QUEUE_URL: "",
+    QUEUE_WORKERS: "1",
+    DISCORD_TOKEN: "",
+    TELEGRAM_TOKEN: "",
+    DISCORD_API_ROOT: "",
+    TELEGRAM_API_ROOT: "",
+    PLAYGROUND_HOST: "",
+    PLAYGROUND_PORT: "0",
+    ...env,
+  }, (fn) => cleanups.push(fn));
 }
 
-/** Waits for the exit, bounded: a run that hangs fails the test with what it printed. */
-async function exitCode(cli: Cli): Promise<number | null> {
-  const hung = new Promise<"hung">((r) => setTimeout(() => r("hung"), HANG_MS).unref());
-  const code = await Promise.race([cli.exited, hung]);
-  if (code === "hung") throw new Error(`still running after ${HANG_MS} ms; stdout: ${cli.out()}; stderr: ${cli.err()}`);
-  return code;
-}
 
 /** A port free right now (bound once on every interface, then closed). */
 async function freePort(): Promise<number> {
@@ -114,7 +60,7 @@ const BANNER = /open (http:\/\/\S+\/)/;
 describe("a flag overrides its variable all the way down", () => {
   it("`start --port 0` starts although PLAYGROUND_PORT in the environment is not a port", async () => {
     const cli = mimic({ PLAYGROUND_PORT: "abc" }, "start", "--port", "0");
-    const [, url] = await cli.waitForOut(BANNER);
+    const [, url] = await cli.waitFor("out", BANNER);
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     expect((await fetch(url)).status).toBe(200);
     cli.child.kill("SIGTERM");
@@ -124,7 +70,7 @@ describe("a flag overrides its variable all the way down", () => {
   it("`start --port N` starts although OPS_PORT and PLAYGROUND_PORT in the environment are the same port", async () => {
     const [opsPort, playgroundPort] = [await freePort(), await freePort()];
     const cli = mimic({ OPS_PORT: String(opsPort), PLAYGROUND_PORT: String(opsPort) }, "start", "--port", String(playgroundPort));
-    const [, url] = await cli.waitForOut(BANNER);
+    const [, url] = await cli.waitFor("out", BANNER);
     expect(url).toBe(`http://127.0.0.1:${playgroundPort}/`);
     expect(cli.out()).toContain(`Ops endpoint: http://127.0.0.1:${opsPort}/healthz`);
     cli.child.kill("SIGTERM");
@@ -133,7 +79,7 @@ describe("a flag overrides its variable all the way down", () => {
 
   it.skipIf(!REDIS_URL)("`worker --threads 1` starts although QUEUE_WORKERS in the environment is not a number", async () => {
     const cli = mimic({ QUEUE_URL: REDIS_URL!, QUEUE_WORKERS: "abc", QUEUE_PREFIX: `mimictest-threads-${process.pid}` }, "worker", "--threads", "1");
-    await cli.waitForOut(/ready \(1 threads\)/);
+    await cli.waitFor("out", /ready \(1 threads\)/);
     cli.child.kill("SIGTERM");
     expect(await exitCode(cli)).toBe(0);
   }, HANG_MS * 2);
@@ -208,7 +154,7 @@ describe("an ops endpoint on every interface", () => {
     it.skipIf(host === "::" && !IPV6)(`OPS_HOST=${host}: the banner gives ${loopback}, which /healthz answers, and says it listens on all interfaces`, async () => {
       const port = await freePort();
       const cli = mimic({ OPS_HOST: host, OPS_PORT: String(port) }, "start");
-      await cli.waitForOut(BANNER);
+      await cli.waitFor("out", BANNER);
       const healthz = `http://${loopback}:${port}/healthz`;
       expect(cli.out()).toContain(`Ops endpoint: ${healthz}, /readyz, /metrics (listening on all interfaces, ${host}, so other machines can reach it too).\n`);
       expect((await fetch(healthz)).status).toBe(200);
@@ -225,7 +171,7 @@ describe("a playground on every interface", () => {
   ]) {
     it.skipIf(host === "::" && !IPV6)(`PLAYGROUND_HOST=${host}: the banner gives ${loopback}, which the page answers, and says it listens on all interfaces`, async () => {
       const cli = mimic({ PLAYGROUND_HOST: host }, "start");
-      const [, url] = await cli.waitForOut(BANNER);
+      const [, url] = await cli.waitFor("out", BANNER);
       expect(url).toMatch(new RegExp(`^http://${loopback.replace(/[[\].]/g, "\\$&")}:\\d+/$`));
       expect(cli.out()).toContain(`open ${url} (listening on all interfaces, ${host}, so other machines can reach it too)\n`);
       const page = await fetch(url);
