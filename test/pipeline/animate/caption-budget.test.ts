@@ -1,40 +1,25 @@
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { captionFrames, renderFaceMorphGif } from "../../../src/pipeline/animate/index.ts";
-import { createFaceAnalyzer, type FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
-import { decodeImage, resizeImage } from "../../../src/pipeline/image/index.ts";
+import { resizeImage } from "../../../src/pipeline/image/index.ts";
 import { prepareCaptions } from "../../../src/pipeline/render/index.ts";
-import type { AnalyzedFace, RgbImage } from "../../../src/pipeline/types.ts";
+import { useFixtureFaces } from "../../helpers/fixture-faces.ts";
 import { decodeGifFrames, psnr } from "../gif/helpers.ts";
 
 /**
  * A GIF over its byte budget is scaled down by the encoder's ladder. Its captions must then be laid out at the
  * size delivered (small-caption emoji and word gaps), not drawn at the animation's size and shrunk with it.
  */
-const fixture = (n: string) => fileURLToPath(new URL(`../../fixtures/faces/${n}`, import.meta.url));
-let analyzer: FaceAnalyzer;
-const img: Record<string, RgbImage> = {};
-const face: Record<string, AnalyzedFace> = {};
-
-beforeAll(async () => {
-  analyzer = await createFaceAnalyzer({ provider: "cpu", threads: 1 });
-  for (const n of ["franck_02221.jpg", "grace_hopper_512x512.jpg"]) {
-    img[n] = await decodeImage(new Uint8Array(readFileSync(fixture(n))));
-    face[n] = (await analyzer.analyze(img[n])).faces[0]!;
-  }
-});
-afterAll(async () => analyzer?.dispose());
+const fx = useFixtureFaces();
 
 describe("captions of an animation scaled to fit its byte budget", () => {
   it("are drawn at the delivered size: the first frame matches captions laid out there, not shrunk ones", async () => {
     const { captions } = prepareCaptions({ top: "КОГДА ДРУГ ПИШЕТ 😂😂", bottom: "ΑΥΤΟ ΕΙΝΑΙ 🔥 OK 👍" });
-    const a = img["grace_hopper_512x512.jpg"];
+    const a = fx.images.get("grace_hopper_512x512.jpg")!;
     const { gif } = await renderFaceMorphGif({
       a,
-      aFace: face["grace_hopper_512x512.jpg"],
-      b: img["franck_02221.jpg"],
-      bFace: face["franck_02221.jpg"],
+      aFace: fx.faces.get("grace_hopper_512x512.jpg")!,
+      b: fx.images.get("franck_02221.jpg")!,
+      bFace: fx.faces.get("franck_02221.jpg")!,
       size: 384,
       captions,
       maxBytes: 40_000,
