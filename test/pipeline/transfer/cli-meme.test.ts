@@ -161,8 +161,8 @@ describe("mimic meme", () => {
     const lateRun = await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", late, "--out", join(dir, "late.png"));
     expect(lateRun.stderr).toBe("note: The animation's first frame shows no face, so the still is made from its frame at 0.2 s.\n");
     expect((await sharp(readFileSync(join(dir, "late.png"))).metadata()).format).toBe("png");
-    // A video where a face photo is wanted is not a picture.
+    // A video where a face photo is wanted: a face must be a still picture.
     const e = await mimic("meme", "--face", clip, "--reaction", fixture("franck_04117.jpg"), "--out", png).then(() => undefined, (x: { stderr: string }) => x);
-    expect(e?.stderr).toMatch(/That file is not a picture I can use/);
+    expect(e?.stderr).toMatch(/^mimic: A face must be a still picture, and that file is a clip/);
   }, 180_000);
 });
