@@ -65,7 +65,7 @@ const notAnImage = (hint?: string, allowVideo = false) => notAPicture({ hint, cl
  * advice its users cannot follow: a photo is what works everywhere.
  */
 export const clipAsFace = () =>
-  new MimicError("NOT_AN_IMAGE", "A face must be a still picture, and that file is a clip (chat apps send GIFs as clips too). Please send a photo of your face, not a GIF or clip.");
+  new MimicError("NOT_AN_IMAGE", "A face must be a still picture, and that file is a clip (chat apps send GIFs as clips too). Please send a still photo of your face.");
 
 /** Reads a Response body, aborting as soon as more than `limit` bytes have arrived. */
 async function readLimited(res: Response, limit: number, abort: AbortController): Promise<Uint8Array> {
@@ -174,7 +174,7 @@ function refusedFor(declared: string, allowVideo = false): MimicError {
 }
 
 /** Apple's photo format: phones convert it to JPEG when it is sent as a photo, not when it is sent as a file. */
-const HEIC_HINT = "it is an iPhone HEIC photo: send it as a photo, not as a file, and it arrives as a JPEG";
+const HEIC_HINT = "it is an iPhone HEIC photo, which Mimic cannot read: send a JPEG of it (a chat app's photo button usually converts it)";
 const HEIC_TYPES = new Set(["image/heic", "image/heif", "image/heic-sequence", "image/heif-sequence"]);
 
 /** What a declared type says the file is, for a refusal ("it looks like application/pdf"); nothing where it says nothing useful. */

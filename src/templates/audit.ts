@@ -53,7 +53,7 @@ export function parseSha256(text: string, instead?: string): string {
     throw new MimicError(
       "BAD_INPUT",
       instead
-        ? `That is not a SHA-256 hash (64 hex characters): ${instead} instead.`
+        ? `That is not a SHA-256 hash (64 hex characters). Instead, ${instead}.`
         : "That is not a SHA-256 hash: give the 64 hex characters that “mimic inspect <file>” prints, or the picture's file.",
     );
   }

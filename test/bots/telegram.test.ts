@@ -205,14 +205,14 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     // Telegram sends a GIF as an MP4 animation: a face must be a photo, and "send a GIF" would be no help.
     const clip = fake.sendMessage(dm, ALICE, { animation: { ...photo(await reactionMp4(FFMPEG!), "mp4"), width: 240, height: 192, duration: 1, mime_type: "video/mp4", file_name: "x.mp4" } });
     const asFace = await answerTo("/save clip", clip);
-    expect(asFace).toBe("A face must be a still picture, and that file is a clip (chat apps send GIFs as clips too). Please send a photo of your face, not a GIF or clip.");
+    expect(asFace).toBe("A face must be a still picture, and that file is a clip (chat apps send GIFs as clips too). Please send a still photo of your face.");
 
     const pdf = () => fake.sendMessage(dm, ALICE, { document: { ...photo(NOT_AN_IMAGE, "pdf"), file_name: "notes.pdf", mime_type: "application/pdf" } });
     expect(await answerTo("/meme", pdf())).toContain("(it looks like application/pdf)");
     expect(await answerTo("/save p", pdf())).toContain("(it looks like application/pdf)");
     const heicBytes = new Uint8Array([0, 0, 0, 0x18, ...new TextEncoder().encode("ftypheic"), 0, 0, 0, 0, ...new TextEncoder().encode("mif1heic"), ...new Uint8Array(2000)]);
     const heic = () => fake.sendMessage(dm, ALICE, { document: { ...photo(heicBytes, "heic"), file_name: "IMG_1.HEIC", mime_type: "image/heic" } });
-    const iphone = "(it is an iPhone HEIC photo: send it as a photo, not as a file, and it arrives as a JPEG)";
+    const iphone = "(it is an iPhone HEIC photo, which Mimic cannot read: send a JPEG of it (a chat app's photo button usually converts it))";
     expect(await answerTo("/meme", heic())).toContain(iphone);
     expect(await answerTo("/save h", heic())).toContain(iphone);
   }, SCENARIO_TIMEOUT_MS);

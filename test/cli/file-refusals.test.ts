@@ -91,7 +91,10 @@ describe("paths in words, and the output checked before the work", () => {
   const face = fixture("grace_hopper_512x512.jpg");
 
   it("face add of a missing photo says there is no such file", async () => {
-    const r = await mimic({}, "face", "add", join(dir, "nonexistent.jpg"), "--name", "t");
+    // Checked before the store is opened: a mistyped path makes no empty store either.
+    const data = join(dir, "add-missing-photo");
+    const r = await mimic({ DATA_DIR: data }, "face", "add", join(dir, "nonexistent.jpg"), "--name", "t");
+    expect(existsSync(data)).toBe(false);
     expect(r).toMatchObject({ code: 2, stderr: `mimic: Cannot read "${join(dir, "nonexistent.jpg")}": there is no such file.\n` });
   });
 

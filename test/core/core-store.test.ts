@@ -463,7 +463,7 @@ for (const { dialect, skip } of dialects) {
       const audited = createCore({ templates: storeTemplates(store), moderation: storeModeration(store), queue, audit: storeAudit(store) }, { maxInputBytes: 25 * MIB });
       expect((await audited.audit(admin(tg), {})).text).toBe("Reply to the picture with /audit.");
       expect((await audited.audit(admin(), {})).text).toBe("Attach the picture to /mimic audit, as Mimic sent it.");
-      expect((await audited.audit(admin(tg), { hash: "not-a-hash" })).text).toBe("That is not a SHA-256 hash (64 hex characters): reply to the picture with /audit instead.");
+      expect((await audited.audit(admin(tg), { hash: "not-a-hash" })).text).toBe("That is not a SHA-256 hash (64 hex characters). Instead, reply to the picture with /audit.");
       for (const platform of ["telegram", "discord"] as const) expect((await audited.audit(admin({ platform }), { hash: "zz" })).text).not.toMatch(/mimic inspect|`/);
     });
 

@@ -13,8 +13,8 @@ const MP4_HEADER = new Uint8Array([0, 0, 0, 0x20, 0x66, 0x74, 0x79, 0x70, 0x69, 
 const ftyp = (major: string, compatible: string) => new Uint8Array([0, 0, 0, 0x18, ...new TextEncoder().encode(`ftyp${major}`), 0, 0, 0, 0, ...new TextEncoder().encode(compatible), ...new Uint8Array(500)]);
 const HEIC_BYTES = ftyp("heic", "mif1heic");
 const AVIF_BYTES = ftyp("mif1", "avifmiaf");
-const IPHONE_HINT = "(it is an iPhone HEIC photo: send it as a photo, not as a file, and it arrives as a JPEG)";
-const CLIP_AS_FACE = "A face must be a still picture, and that file is a clip (chat apps send GIFs as clips too). Please send a photo of your face, not a GIF or clip.";
+const IPHONE_HINT = "(it is an iPhone HEIC photo, which Mimic cannot read: send a JPEG of it (a chat app's photo button usually converts it))";
+const CLIP_AS_FACE = "A face must be a still picture, and that file is a clip (chat apps send GIFs as clips too). Please send a still photo of your face.";
 
 /**
  * src/core/input.ts's rules one by one (sniffing, size limits at each stage, download failures, refused

@@ -20,16 +20,17 @@ export function register(program: Command): void {
   withUser(face.command("add").description("Save the face in a photo as a template").argument("<image>", "JPEG, PNG or WebP photo of one face"))
     .requiredOption("--name <name>", "template name: 1–32 of a-z 0-9 _ -")
     .option("--default", "make it the default template")
-    .action((file: string, o: UserOpts & { name: string; default?: boolean }) =>
+    .action(async (file: string, o: UserOpts & { name: string; default?: boolean }) => {
+      // Read first: a path that cannot be read must not start a store.
+      const photo = await readInputFile(file);
       // Saving a face is how a store starts: the only face command that may create one.
-      withStore(o, undefined, async (store) => {
-        const photo = await readInputFile(file);
+      await withStore(o, undefined, async (store) => {
         const r = await enrolFace(store.templates, owner(o), o.name, photo, { makeDefault: o.default === true, analyzer: await configuredAnalyzer(), decode: inputLimits() });
         const lines = [`saved "${r.template.name}"${r.template.isDefault ? " (default)" : ""} for ${o.platform}:${o.user}`];
         for (const w of r.warnings) lines.push(`note: ${w}`);
         process.stdout.write(`${lines.join("\n")}\n`);
-      }),
-    );
+      });
+    });
 
   withUser(face.command("list").description("List saved templates"))
     .option("--json", "print JSON")
