@@ -1,8 +1,6 @@
 /** Animated output: expression morphs, two-face morphs, animated reactions, and the animated meme entry point. */
 export { animatedMemeFrames, renderFaceMorphGif, captionFrames, DEFAULT_ANIMATION_SIZE } from "./meme.ts";
 export type { AnimatedMemeInput, AnimatedMemeResult, AnimatedMemeFrames, FaceMorphGifInput } from "./meme.ts";
-export { encodeCaptionedGif } from "./budget.ts";
-export type { Redraw } from "./budget.ts";
 export { morphExpression, morphFaces } from "./morph.ts";
 export type { MorphOptions, MorphFrames, FaceMorphFrames, ExpressionMorphInput, FaceMorphInput } from "./morph.ts";
 export { animateReaction, decodeReaction, detectReactionFaces, laterFrameNote, reactionFacesNote, readReaction, restFrames, stillReaction, STILL_SEARCH_FRAMES, smoothLandmarks, trackReactionFaces, MAX_REACTION_FRAMES, MAX_REACTION_TOTAL_PIXELS } from "./reaction.ts";

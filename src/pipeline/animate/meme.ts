@@ -1,5 +1,5 @@
 import { MimicError } from "../../errors.ts";
-import type { EncodedGif } from "../gif/index.ts";
+import { encodeGif, type EncodedGif, type RedrawFrames } from "../gif/index.ts";
 import { cropImage, resizeImage } from "../image/index.ts";
 import { applyOverlay, faceAvoidBox, renderCaptionOverlay, type MemeCaptions } from "../render/index.ts";
 import { renderVisibleMark } from "../provenance/visible.ts";
@@ -8,7 +8,6 @@ import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { scalePoints } from "./geometry.ts";
 import { morphExpression, morphFaces, type MorphOptions } from "./morph.ts";
 import { animateReaction, reactionFacesNote, reactionSources, trackReactionFaces, type ReactionSource } from "./reaction.ts";
-import { encodeCaptionedGif, type Redraw } from "./budget.ts";
 import { easeInOut, morphTiming } from "./schedule.ts";
 
 /**
@@ -65,8 +64,8 @@ export interface AnimatedMemeResult {
 export type AnimatedMemeFrames = AnimatedMemeResult & {
   frames: RgbImage[];
   delaysMs: number[];
-  /** The same frames laid out at another size (for a budget that scales them: encodeCaptionedGif). */
-  redraw: Redraw;
+  /** The same frames laid out at another size (for a GIF budget that scales them: EncodeGifOptions.redraw). */
+  redraw: RedrawFrames;
 };
 
 /**
@@ -209,7 +208,7 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
     }
     return out;
   };
-  const redraw: Redraw = (width, height) => dressed(resizedFrames(pictures, width, height));
+  const redraw: RedrawFrames = (width, height) => dressed(resizedFrames(pictures, width, height));
   frames = await dressed(pictures);
   lap("captions");
   timingsMs.total = Object.values(timingsMs).reduce((s, v) => s + v, 0);
@@ -306,8 +305,8 @@ export async function renderFaceMorphGif(input: FaceMorphGifInput): Promise<{ gi
   const t1 = performance.now();
   const frames = await captionFrames(m.frames, input.captions);
   // Scaled to fit maxBytes, the captions are drawn again at the size reached (not shrunk with the pixels).
-  const redraw: Redraw = (width, height) => captionFrames(resizedFrames(m.frames, width, height), input.captions);
-  const gif = await encodeCaptionedGif(frames, redraw, { delaysMs: m.delaysMs, loop: true, maxBytes: input.maxBytes, dither: input.dither });
+  const redraw: RedrawFrames = (width, height) => captionFrames(resizedFrames(m.frames, width, height), input.captions);
+  const gif = await encodeGif(frames, { delaysMs: m.delaysMs, loop: true, maxBytes: input.maxBytes, dither: input.dither, redraw });
   const t2 = performance.now();
   return { gif, timingsMs: { morph: t1 - t0, encode: t2 - t1, total: t2 - t0 } };
 }

@@ -17,7 +17,15 @@ export interface EncodeGifOptions {
   dither?: boolean;
   /** Upper bound on palette colours, 2..255 (one slot stays reserved for "unchanged"). Default 255. */
   maxColors?: number;
+  /**
+   * Draws the frames afresh at a smaller size when the budget needs one (captions laid out there, so they are
+   * not shrunk with the pixels); default: the frames resized. The encoder knows nothing of what is drawn.
+   */
+  redraw?: RedrawFrames;
 }
+
+/** Every frame of the animation drawn at width × height. */
+export type RedrawFrames = (width: number, height: number) => Promise<RgbImage[]>;
 
 export interface EncodedGif {
   bytes: Uint8Array;
@@ -134,6 +142,8 @@ export async function encodeGif(frames: RgbImage[], opts: EncodeGifOptions): Pro
   const reductions: string[] = [];
   let attempt = encodeOnce(work, delaysMs, params, loop);
   const originalSide = Math.min(work[0].width, work[0].height);
+  // Scaling comes before any frame is dropped (see the order below), so a redraw gives every frame.
+  const drawAt = (width: number, height: number) => (opts.redraw ? opts.redraw(width, height) : resizeFrames(work, width, height));
   while (attempt.bytes.length > maxBytes) {
     const ratio = attempt.bytes.length / maxBytes;
     const w = work[0].width;
@@ -153,7 +163,7 @@ export async function encodeGif(frames: RgbImage[], opts: EncodeGifOptions): Pro
       reductions.push("dithering off");
     } else if (side > firstFloor) {
       const [nw, nh] = scaleTo(firstFloor);
-      work = await resizeFrames(work, nw, nh);
+      work = await drawAt(nw, nh);
       reductions.push(`scaled to ${nw}×${nh}`);
     } else if (params.keepThresholdSq < KEEP_LOSSY) {
       params.keepThresholdSq = KEEP_LOSSY;
@@ -163,7 +173,7 @@ export async function encodeGif(frames: RgbImage[], opts: EncodeGifOptions): Pro
       reductions.push(`${params.colors} colours`);
     } else if (side > lastFloor) {
       const [nw, nh] = scaleTo(lastFloor);
-      work = await resizeFrames(work, nw, nh);
+      work = await drawAt(nw, nh);
       reductions.push(`scaled to ${nw}×${nh}`);
     } else {
       const before = work.length;

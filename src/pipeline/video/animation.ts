@@ -1,5 +1,5 @@
 import { logger } from "../../logger.ts";
-import { encodeCaptionedGif, type Redraw } from "../animate/budget.ts";
+import { encodeGif, type RedrawFrames } from "../gif/index.ts";
 import type { RgbImage } from "../types.ts";
 import { encodeMp4 } from "./mp4.ts";
 
@@ -34,14 +34,14 @@ export interface EncodeAnimationOptions {
   ffmpegPath?: string;
   dither?: boolean;
   /** Draws the frames again at another size (captions laid out there): used when the GIF must be scaled to fit. */
-  redraw?: Redraw;
+  redraw?: RedrawFrames;
   timeoutMs?: number;
   signal?: AbortSignal;
 }
 
 export async function encodeAnimation(frames: RgbImage[], opts: EncodeAnimationOptions): Promise<EncodedAnimation> {
   const asGif = async () => {
-    const g = await encodeCaptionedGif(frames, opts.redraw, { delaysMs: opts.delaysMs, loop: true, maxBytes: opts.maxBytes, dither: opts.dither });
+    const g = await encodeGif(frames, { delaysMs: opts.delaysMs, loop: true, maxBytes: opts.maxBytes, dither: opts.dither, redraw: opts.redraw });
     return { bytes: g.bytes, mime: "image/gif" as const, width: g.width, height: g.height, frames: g.frames, colors: g.colors, reductions: g.reductions };
   };
   const asMp4 = async () => {
