@@ -58,8 +58,6 @@ export function readableFile(file: { mime?: string | null; name?: string }): boo
 
 const ascii = (b: Uint8Array, start: number, len: number) => String.fromCharCode(...b.subarray(start, start + len));
 
-const notAnImage = (hint?: string, allowVideo = false) => notAPicture({ hint, clips: allowVideo });
-
 /**
  * A clip where a face photo is wanted. Telegram sends every GIF as a clip (MP4), so "send a GIF" would be
  * advice its users cannot follow: a photo is what works everywhere.
@@ -158,7 +156,7 @@ export async function loadImage(input: ImageInput, opts: LoadImageOptions): Prom
   if (!opts.allowVideo && sniffVideoMime(bytes)) throw clipAsFace();
   if (declared && isRefusedMime(declared, opts.allowVideo)) throw refusedFor(declared, opts.allowVideo);
   // What the bytes are outranks what the upload was declared as (an iPhone photo sent as a file may say octet-stream).
-  throw notAnImage(describeBytes(bytes) ?? describeMime(declared, opts.allowVideo === true), opts.allowVideo);
+  throw notAPicture({ hint: describeBytes(bytes) ?? describeMime(declared, opts.allowVideo === true), clips: opts.allowVideo });
 }
 
 /** Telegram animated (Lottie) stickers, and videos where none is wanted: not worth downloading. A video's bytes decide which it is. */
@@ -170,7 +168,7 @@ function isRefusedMime(declared: string, allowVideo = false): boolean {
 /** The refusal of a file refused by its declared type alone (isRefusedMime). */
 function refusedFor(declared: string, allowVideo = false): MimicError {
   const mime = declared.split(";")[0]!.trim().toLowerCase();
-  return mime.startsWith("video/") && !allowVideo ? clipAsFace() : notAnImage(describeMime(mime, allowVideo), allowVideo);
+  return mime.startsWith("video/") && !allowVideo ? clipAsFace() : notAPicture({ hint: describeMime(mime, allowVideo), clips: allowVideo });
 }
 
 /** Apple's photo format: phones convert it to JPEG when it is sent as a photo, not when it is sent as a file. */

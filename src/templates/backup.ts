@@ -311,8 +311,11 @@ function refuseNonEmpty(dest: DatabaseTarget, held: TableCounts, replace: boolea
   return nonEmpty.length > 0;
 }
 
-/** Everything the target held, in the restore's transaction (defaults first: users and templates point at each other). */
-const WIPE = ["UPDATE users SET default_template_id = NULL WHERE default_template_id IS NOT NULL", ...["templates", "users", "server_settings", "usage_events", "bans", "audit_events"].map((t) => `DELETE FROM ${t}`)];
+/**
+ * Everything the target held, in the restore's transaction: defaults first (users and templates point at each
+ * other), then the tables in the reverse of their insert order (templates before their users).
+ */
+const WIPE = ["UPDATE users SET default_template_id = NULL WHERE default_template_id IS NOT NULL", ...[...BACKUP_TABLES].reverse().map((t) => `DELETE FROM ${t}`)];
 
 /**
  * SQLite → SQLite: the private copy is attached to the target's connection and each table is copied by

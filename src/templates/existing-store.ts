@@ -1,7 +1,6 @@
 import { statSync } from "node:fs";
 import { MimicError } from "../errors.ts";
-import pg from "pg";
-import { postgresConnectError } from "./db/errors.ts";
+import { connectAtStartup } from "./db/migrate.ts";
 import { describeTarget, type DatabaseTarget } from "./db/url.ts";
 
 /**
@@ -10,20 +9,13 @@ import { describeTarget, type DatabaseTarget } from "./db/url.ts";
  * an answer. `nothingDone` completes "There is no store at …, so …" ("nothing was backed up").
  * Commands that only read or change what a store holds call it before openStore; saving a face starts one.
  */
-/** As long as start-up waits for PostgreSQL to answer. */
-const CONNECT_TIMEOUT_MS = 10_000;
-
 export async function requireExistingStore(target: DatabaseTarget, nothingDone: string): Promise<void> {
   const refuse = (where: string) => new MimicError("CONFIG", `There is no store at ${where}, so ${nothingDone}: check DATA_DIR/DATABASE_URL.`);
   if (target.dialect === "sqlite") {
     if (!statSync(target.path, { throwIfNoEntry: false })?.isFile()) throw refuse(target.path);
     return;
   }
-  const client = new pg.Client({ connectionString: target.connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-  // A server that refuses, or a database that does not exist, is told as at start-up, not as a crash.
-  await client.connect().catch((e: unknown) => {
-    throw postgresConnectError(e, target);
-  });
+  const client = await connectAtStartup(target);
   try {
     const rows = await client.query<{ n: string }>("SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = '_mimic_migrations'", [target.schema]);
     if (Number(rows.rows[0]?.n ?? 0) === 0) throw refuse(describeTarget(target));

@@ -108,14 +108,21 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /** Arbitrary constant shared by every Mimic process: "mimic" in ASCII. */
 const MIGRATION_LOCK_KEY = 0x6d696d6963;
 
-async function migratePostgres(target: Extract<DatabaseTarget, { dialect: "postgres" }>, migrations: Migration[]): Promise<string[]> {
-  // A host that takes the connection and never answers (a firewall dropping packets, a wrong port) would hold
-  // start-up forever: bounded as Redis's first contact is.
+/**
+ * A first contact with PostgreSQL (start-up, a command's check): a refusal is the operator's to fix, said in
+ * words, not a crash; a host that takes the connection and never answers (a firewall dropping packets, a wrong
+ * port) would hold it for ever, so it is bounded as Redis's first contact is.
+ */
+export async function connectAtStartup(target: Extract<DatabaseTarget, { dialect: "postgres" }>): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: target.connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-  // The first contact with the server at start-up: a refusal here is the operator's to fix, not a crash.
   await client.connect().catch((e: unknown) => {
     throw postgresConnectError(e, target);
   });
+  return client;
+}
+
+async function migratePostgres(target: Extract<DatabaseTarget, { dialect: "postgres" }>, migrations: Migration[]): Promise<string[]> {
+  const client = await connectAtStartup(target);
   const done: string[] = [];
   try {
     // Lock first: even CREATE SCHEMA IF NOT EXISTS races between concurrent starters.
