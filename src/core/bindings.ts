@@ -1,4 +1,5 @@
 import { isMimicError, MimicError } from "../errors.ts";
+import { capitalised } from "../places.ts";
 import type { Store } from "../templates/store.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
 import type { AuditPort, ModerationPort, Scope, ServerSettings, SettingKey, TemplatePort } from "./ports.ts";
@@ -134,7 +135,7 @@ function notListed(ids: string[], scope: Scope, allowed: string[]): string {
   const place = telegram ? "topic" : "channel";
   if (allowed.length === 0) return `No ${place}s are listed (Mimic answers in every ${place}), so there is nothing to remove.`;
   const named = ids.map((id) => (telegram ? (id === scope.serverId ? "General" : `topic ${id}`) : `<#${id}>`)).join(", ");
-  return `${named[0].toUpperCase()}${named.slice(1)} ${ids.length === 1 ? "was" : "were"} not listed, so nothing changed.`;
+  return `${capitalised(named)} ${ids.length === 1 ? "was" : "were"} not listed, so nothing changed.`;
 }
 
 /** The most channels a server's allow-list holds (the store's own limit). */

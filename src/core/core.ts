@@ -7,7 +7,8 @@ import { parseSha256, sha256Hex as sha256 } from "../templates/audit.ts";
 import { normaliseTemplateName } from "../templates/names.ts";
 import { formatWait } from "../templates/moderation.ts";
 import type { CommandContext, ImageInput, Reply } from "./context.ts";
-import { hint, placeWords, sharedChat } from "./hints.ts";
+import { hint } from "./hints.ts";
+import { capitalised, placeWords, sharedChat } from "../places.ts";
 import { frameCount, loadImage, type FetchLike } from "./input.ts";
 import { parseMemeRequest, parseMorphRequest } from "../requests.ts";
 import type {
@@ -464,9 +465,9 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           `Saved faces: ${r.templates}.`,
         ];
         if (r.server) {
-          const { server } = placeWords(ctx.platform);
+          const { kind } = placeWords(ctx.platform);
           lines.push(
-            `${server ? `${server[0].toUpperCase()}${server.slice(1)} today` : "Everyone here today"}: ${plural(r.server.generationsToday, "meme", "memes")} by ${plural(r.server.activeUsersToday, "user", "users")}.`,
+            `${kind ? `${capitalised(kind)} today` : "Everyone here today"}: ${plural(r.server.generationsToday, "meme", "memes")} by ${plural(r.server.activeUsersToday, "user", "users")}.`,
           );
           if (r.server.refusedToday) lines.push(`Refused as explicit today: ${r.server.refusedToday}.`);
           // Each user's memes, and their refused pictures where there were some: the same figures as the lines above.
@@ -515,7 +516,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         let hash: string;
         if (input.image) hash = sha256((await load(ctx, input.image, true)).bytes);
         else if (input.hash) hash = parseSha256(input.hash, AUDIT_PICTURE[ctx.platform]);
-        else throw new MimicError("BAD_INPUT", `${AUDIT_PICTURE[ctx.platform][0].toUpperCase()}${AUDIT_PICTURE[ctx.platform].slice(1)}.`);
+        else throw new MimicError("BAD_INPUT", `${capitalised(AUDIT_PICTURE[ctx.platform])}.`);
         const rows = await audit.lookup(hash, { platform: ctx.platform, serverId: ctx.serverId });
         if (rows.length === 0) {
           return {
@@ -587,8 +588,8 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
 
 /** An NSFW gate refusal, in the platform's words for the place (the pipeline knows no platforms, only the stage). */
 function nsfwRefusal(ctx: CommandContext, refusal: MimicError, counted: boolean): string {
-  const { server } = placeWords(ctx.platform);
-  const notAllowed = server && ctx.serverId !== null ? `which this ${server} doesn't allow` : "which isn't allowed here";
+  const { kind, thisPlace } = placeWords(ctx.platform);
+  const notAllowed = kind && ctx.serverId !== null ? `which ${thisPlace} doesn't allow` : "which isn't allowed here";
   const stage = refusal.details?.stage;
   const said =
     stage === "output"

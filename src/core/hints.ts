@@ -1,4 +1,4 @@
-import type { Platform } from "./ports.ts";
+import type { Platform } from "../places.ts";
 
 /**
  * How to do something on each platform, so messages the core writes are actionable wherever they
@@ -30,31 +30,4 @@ const HINTS: Record<Platform, Record<Action, string>> = {
 
 export function hint(platform: Platform, action: Action): string {
   return HINTS[platform][action];
-}
-
-/**
- * How the core names the place a request came from: a Telegram group, a Discord server. The playground and
- * private chats are neither, so their words say "here" instead of naming a kind of place.
- */
-export interface PlaceWords {
-  /** "group" / "server"; null where the place is neither. */
-  server: string | null;
-  /** Who may change the settings, as the platform grants it. */
-  admins: string;
-}
-
-const PLACES: Record<Platform, PlaceWords> = {
-  discord: { server: "server", admins: "server admins (the Manage Server permission)" },
-  telegram: { server: "group", admins: "group admins" },
-  playground: { server: null, admins: "admins" },
-};
-
-export function placeWords(platform: Platform): PlaceWords {
-  return PLACES[platform];
-}
-
-/** "a server" / "a group" as the platform calls a shared chat; the playground's words name neither. */
-export function sharedChat(platform: Platform): string {
-  const { server } = placeWords(platform);
-  return server ? `a ${server}` : "a shared chat";
 }

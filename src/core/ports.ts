@@ -4,6 +4,7 @@
  * them to in-memory doubles. Everything here is plain data so it can cross worker/process borders.
  */
 import type { EnrolledFace, InferenceQueue } from "../queue/jobs.ts";
+import type { Platform } from "../places.ts";
 
 /** Who is asking, on which platform and where. Server/channel are null in private chats. */
 export interface Scope {
@@ -13,7 +14,7 @@ export interface Scope {
   channelId: string | null;
 }
 
-export type Platform = "discord" | "telegram" | "playground";
+export type { Platform };
 
 /** Template owner: user ids are only unique within one platform. */
 export interface Owner {

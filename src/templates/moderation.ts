@@ -15,6 +15,7 @@ import { passThrough, type Gate } from "./db/gate.ts";
 import { secondsUntilNextUtcDay, utcDay } from "./codec.ts";
 import { DEFAULT_NSFW_THRESHOLD } from "../pipeline/safety/thresholds.ts";
 import { checkIdentity } from "./names.ts";
+import { capitalised, placeWords } from "../places.ts";
 
 /** Who asks, where. serverId/channelId are null in private chats. */
 export interface Scope {
@@ -200,7 +201,7 @@ export class Moderation {
    * Telegram: chat administrator); anyone else gets FORBIDDEN.
    */
   async updateRules(server: ServerRef & { isAdmin: boolean }, patch: RulesPatch): Promise<Rules> {
-    requireAdmin(server.isAdmin);
+    requireAdmin(server);
     checkServer(server);
     const parsed = rulesPatchSchema.safeParse(patch);
     if (!parsed.success) {
@@ -229,7 +230,7 @@ export class Moderation {
   }
 
   async ban(server: ServerRef & { isAdmin: boolean }, userId: string, reason?: string): Promise<void> {
-    requireAdmin(server.isAdmin);
+    requireAdmin(server);
     checkServer(server);
     checkIdentity(server.platform, userId);
     await this.exclusive(
@@ -240,14 +241,14 @@ export class Moderation {
 
   /** Returns whether the user was banned. */
   async unban(server: ServerRef & { isAdmin: boolean }, userId: string): Promise<boolean> {
-    requireAdmin(server.isAdmin);
+    requireAdmin(server);
     checkServer(server);
     const r = await this.exclusive(() => this.db.ban.deleteMany({ where: { platform: server.platform, serverId: server.serverId, platformUserId: userId } }));
     return r.count > 0;
   }
 
   async bans(server: ServerRef & { isAdmin: boolean }): Promise<Array<{ userId: string; reason: string | null; since: Date }>> {
-    requireAdmin(server.isAdmin);
+    requireAdmin(server);
     const rows = await this.gate.run(() => this.db.ban.findMany({ where: { platform: server.platform, serverId: server.serverId }, orderBy: { id: "asc" } }));
     return rows.map((b) => ({ userId: b.platformUserId, reason: b.reason, since: b.createdAt }));
   }
@@ -295,11 +296,11 @@ export class Moderation {
 
   private async checkNow(scope: Scope, command: string): Promise<Rules> {
     const { rules, banned } = await this.readRulesAndBan(scope);
-    const { server, onServer, channel } = placeWords(scope.platform);
-    if (banned) throw new MimicError("FORBIDDEN", `An admin of this ${server} has blocked you from using Mimic here.`);
-    if (!rules.enabled) throw new MimicError("DISABLED", `Mimic is switched off ${onServer}. An admin can turn it back on.`);
+    const { thisPlace, inPlace, channel } = placeWords(scope.platform);
+    if (banned) throw new MimicError("FORBIDDEN", `An admin of ${thisPlace} has blocked you from using Mimic here.`);
+    if (!rules.enabled) throw new MimicError("DISABLED", `Mimic is switched off ${inPlace}. An admin can turn it back on.`);
     if (rules.disabledCommands.includes(command)) {
-      throw new MimicError("DISABLED", `${COMMAND_NAMES[command] ?? `The ${command} command is`} switched off ${onServer}.`);
+      throw new MimicError("DISABLED", `${COMMAND_NAMES[command] ?? `The ${command} command is`} switched off ${inPlace}.`);
     }
     if (scope.channelId !== null && rules.allowedChannels.length > 0 && !rules.allowedChannels.includes(scope.channelId)) {
       throw new MimicError("FORBIDDEN", `Mimic doesn't answer in this ${channel} here. Ask in one of the ${channel}s the admins allowed.`, {
@@ -419,7 +420,7 @@ export class Moderation {
 
   /** Today's (UTC) and the last 30 days' uses on a server: by command and the top users. Admins only. */
   async usageReport(server: ServerRef & { isAdmin: boolean }, opts: { topUsers?: number } = {}): Promise<UsageReport> {
-    requireAdmin(server.isAdmin);
+    requireAdmin(server);
     checkServer(server);
     const today = utcDay(this.now());
     const window = async (fromDay: number): Promise<UsageWindow> => {
@@ -490,7 +491,7 @@ export class Moderation {
       });
     }
     if (scope.serverId !== null && rules.dailyQuotaPerServer > 0 && Number(counts.server_today) >= rules.dailyQuotaPerServer) {
-      return new MimicError("QUOTA_EXCEEDED", `This ${placeWords(scope.platform).server} has used ${todaysMemes(rules.dailyQuotaPerServer)}. More in ${when}.`, {
+      return new MimicError("QUOTA_EXCEEDED", `${capitalised(placeWords(scope.platform).thisPlace)} has used ${todaysMemes(rules.dailyQuotaPerServer)}. More in ${when}.`, {
         retryAfterSeconds: wait,
         details: { scope: "server", quota: rules.dailyQuotaPerServer },
       });
@@ -518,18 +519,13 @@ interface SettingsRow {
   swap_allowed: boolean | number;
 }
 
-/** How refusals name the place: a Telegram group and its forum topics, a Discord server and its channels. */
-function placeWords(platform: string): { server: string; onServer: string; channel: string } {
-  return platform === "telegram" ? { server: "group", onServer: "in this group", channel: "topic" } : { server: "server", onServer: "on this server", channel: "channel" };
-}
-
 /** "all 5 of today's memes", or "today's 1 meme". */
 const todaysMemes = (quota: number): string => (quota === 1 ? "today's 1 meme" : `all ${quota} of today's memes`);
 
 const bool = (v: boolean | number | bigint): boolean => v === true || Number(v) === 1;
 
-function requireAdmin(isAdmin: boolean): void {
-  if (!isAdmin) throw new MimicError("FORBIDDEN", "Only server admins can change Mimic's settings here (Discord: Manage Server; Telegram: group admins).");
+function requireAdmin(server: ServerRef & { isAdmin: boolean }): void {
+  if (!server.isAdmin) throw new MimicError("FORBIDDEN", `Only ${placeWords(server.platform).admins} can change Mimic's settings.`);
 }
 
 function checkServer(s: ServerRef): void {

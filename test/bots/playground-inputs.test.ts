@@ -96,6 +96,14 @@ describe("playground: its one user cannot shut themselves out", () => {
     expect((await post("/api/config", {})).text).toContain("• enabled: on");
   });
 
+  it("refusals name the playground, not a server", async () => {
+    await start();
+    expect(await saveFace()).toMatchObject({ ok: true });
+    expect((await post("/api/config", { key: "server_quota", value: "1" })).ok).toBe(true);
+    expect((await meme()).text).toContain("Here you go");
+    expect(await meme()).toMatchObject({ ok: false, errorCode: "QUOTA_EXCEEDED", text: expect.stringMatching(/^The playground has used today's 1 meme\. More in /) });
+  });
+
   it("a store switched off (or kept to another channel) before is usable again once the playground starts", async () => {
     // The playground's own user and server, as the playground's requests name them.
     const local: CommandContext = { platform: "playground", userId: "local", serverId: "playground", channelId: "playground", isAdmin: true, requestId: "t", attachmentLimitBytes: 3 << 20 };

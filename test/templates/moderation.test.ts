@@ -87,7 +87,9 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     });
     const e = await refusal(store.moderation.updateRules({ platform: "discord", serverId: "s1", isAdmin: false }, { enabled: false }));
     expect(e.code).toBe("FORBIDDEN");
-    expect(e.userMessage).toMatch(/Manage Server/);
+    expect(e.userMessage).toBe("Only server admins (the Manage Server permission) can change Mimic's settings.");
+    const inGroup = await refusal(store.moderation.updateRules({ platform: "telegram", serverId: "-100", isAdmin: false }, { enabled: false }));
+    expect(inGroup.userMessage).toBe("Only group admins can change Mimic's settings.");
     const r = await store.moderation.updateRules(admin("s1"), { dailyQuotaPerUser: 3, maxTemplatesPerUser: 500 });
     expect(r).toMatchObject({ dailyQuotaPerUser: 3, maxTemplatesPerUser: 10, overridden: ["dailyQuotaPerUser", "maxTemplatesPerUser"] });
     expect((await store.moderation.updateRules(admin("s1"), { dailyQuotaPerUser: null })).dailyQuotaPerUser).toBe(50);

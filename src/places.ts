@@ -1,0 +1,42 @@
+/**
+ * How messages name the place a request came from, on each platform: a Discord server and its channels, a
+ * Telegram group and its forum topics, the local playground. The store's refusals and the core's replies
+ * both say it, so they use one table.
+ */
+export type Platform = "discord" | "telegram" | "playground";
+
+export interface PlaceWords {
+  /** "server" / "group": the kind of shared chat; null for the playground, which is not one. */
+  kind: string | null;
+  /** The place as the subject or object of a sentence: "this server", "the playground". */
+  thisPlace: string;
+  /** "on this server", "in this group", "in the playground". */
+  inPlace: string;
+  /** What the place's rooms are called: "channel", "topic". */
+  channel: string;
+  /** Who may change the settings, as the platform grants it. */
+  admins: string;
+}
+
+const PLACES: Record<Platform, PlaceWords> = {
+  discord: { kind: "server", thisPlace: "this server", inPlace: "on this server", channel: "channel", admins: "server admins (the Manage Server permission)" },
+  telegram: { kind: "group", thisPlace: "this group", inPlace: "in this group", channel: "topic", admins: "group admins" },
+  // The playground's one user is its admin; it has no channels (it refuses channel limits).
+  playground: { kind: null, thisPlace: "the playground", inPlace: "in the playground", channel: "channel", admins: "admins" },
+};
+
+const isPlatform = (p: string): p is Platform => Object.hasOwn(PLACES, p);
+
+/** The store keeps any bounded platform name; one it does not know is named like a Discord server. */
+export function placeWords(platform: string): PlaceWords {
+  return isPlatform(platform) ? PLACES[platform] : PLACES.discord;
+}
+
+/** "a server" / "a group" as the platform calls a shared chat; the playground's words name neither. */
+export function sharedChat(platform: string): string {
+  const { kind } = placeWords(platform);
+  return kind ? `a ${kind}` : "a shared chat";
+}
+
+/** "This server" at the start of a sentence. */
+export const capitalised = (s: string): string => `${s[0].toUpperCase()}${s.slice(1)}`;
