@@ -8,16 +8,22 @@ import { storeTarget } from "../../templates/store.ts";
 
 /**
  * Ctrl-C or a stop signal: removes the temporary files (the partial backup, the restore's private copy) and
- * exits at once. A restore's one transaction is not committed: exiting closes its connection, which rolls it back.
+ * exits at once, saying `what` became of the work. A restore's transaction not yet committed is rolled back when
+ * exiting closes its connection; the returned function changes `what` once that can no longer be promised.
  */
-function onInterrupt(what: string): void {
+function onInterrupt(what: string): (now: string, advice: string) => void {
+  let then = "";
   const stop = (signal: NodeJS.Signals, code: number) => {
     removeTemporaryFiles();
-    process.stderr.write(`mimic: Stopped (${signal}), so ${what}; its temporary files were removed.\n`);
+    process.stderr.write(`mimic: Stopped (${signal}), so ${what}; its temporary files were removed.${then}\n`);
     process.exit(code);
   };
   process.once("SIGINT", () => stop("SIGINT", 130));
   process.once("SIGTERM", () => stop("SIGTERM", 143));
+  return (now, advice) => {
+    what = now;
+    then = ` ${advice}`;
+  };
 }
 
 /**
@@ -51,9 +57,13 @@ export function register(program: Command): void {
     .option("--replace", "replace everything the store holds with the backup, in one transaction")
     .option("--json", "print machine-readable JSON")
     .action(async (file: string, o: { replace?: boolean; json?: boolean }) => {
-      onInterrupt("nothing was restored");
+      const interrupted = onInterrupt("nothing was restored");
       await refuseWhileInUse();
-      const r = await restoreStore(file, { replace: o.replace === true });
+      // PostgreSQL finishes a commit it was sent even if this process stops waiting for the answer.
+      const checkAgain = o.replace
+        ? "Run the same command again to be sure the store holds the backup."
+        : "Run the same command again: if it says the store is not empty, the backup is in.";
+      const r = await restoreStore(file, { replace: o.replace === true, onCommit: () => interrupted("the restore may have finished (it was being committed)", checkAgain) });
       if (o.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         return;
