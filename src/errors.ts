@@ -81,6 +81,9 @@ export function damagedFile(opts: { cause?: unknown; logMessage?: string } = {})
 }
 
 /** A size in words for users: whole KiB below a MiB ("20 KiB", never "0.0 MiB"), MiB with one decimal above. */
+/** A value the user typed or named (a file, a flag's value), quoted as every message quotes it. */
+export const quoted = (value: string): string => `“${value}”`;
+
 export function formatSize(bytes: number): string {
   return bytes < 1024 * 1024 ? `${Math.ceil(bytes / 1024)} KiB` : `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }

@@ -4,7 +4,7 @@ import { dirname, resolve } from "node:path";
 import { loadConfig, modelCacheDir } from "../config.ts";
 import { loadImage, tooLarge } from "../core/input.ts";
 import { parseMemeRequest, type MemeRequest } from "../requests.ts";
-import { MimicError } from "../errors.ts";
+import { MimicError, quoted } from "../errors.ts";
 import type { DecodedAnimation } from "../pipeline/image/decode.ts";
 import type { InputLimits } from "../pipeline/settings.ts";
 
@@ -14,19 +14,16 @@ import type { InputLimits } from "../pipeline/settings.ts";
  */
 export function choice<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw new MimicError("BAD_INPUT", `${flag} must be one of ${allowed.join(", ")} (got "${value}").`);
+  throw new MimicError("BAD_INPUT", `${flag} must be one of ${allowed.join(", ")} (got ${quoted(value)}).`);
 }
 
 export function wholeNumber(flag: string, value: string, min: number, max: number): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
-    throw new MimicError("BAD_INPUT", `${flag} must be a whole number from ${min} to ${max} (got "${value}").`);
+    throw new MimicError("BAD_INPUT", `${flag} must be a whole number from ${min} to ${max} (got ${quoted(value)}).`);
   }
   return n;
 }
-
-/** A file the user named, quoted as refusals show it. */
-export const named = (file: string) => `“${file}”`;
 
 /**
  * Reads an input picture; `what` names it in the error ("--face", or nothing for a positional argument).
@@ -49,7 +46,7 @@ export async function readPictureFile(file: string, limitBytes: number, what?: s
   return bytes;
 }
 
-const labelOf = (file: string, what?: string) => (what ? `${what} "${file}"` : `"${file}"`);
+const labelOf = (file: string, what?: string) => (what ? `${what} ${quoted(file)}` : quoted(file));
 
 /** What went wrong with a path, in words, from the system's error code (ENOENT and the like). */
 export function pathProblem(cause: unknown): string {
@@ -120,7 +117,7 @@ export async function readCappedFile(
  * and the path must not be a folder, a device or a pipe (a write to those fails or blocks after the work).
  */
 export async function checkOutputFile(file: string, flag = "--out"): Promise<void> {
-  const label = `${flag} "${file}"`;
+  const label = `${flag} ${quoted(file)}`;
   const folder = dirname(resolve(file));
   const existing = await stat(file).catch(() => undefined);
   if (existing?.isDirectory()) throw new MimicError("BAD_INPUT", `Cannot write ${label}: it is a folder; name a file in it.`);
@@ -146,7 +143,7 @@ export async function writeOutputFile(file: string, bytes: Uint8Array, flag = "-
   } catch (cause) {
     // Checked before the work: a folder missing now was removed meanwhile.
     const why = (cause as NodeJS.ErrnoException).code === "ENOENT" ? `the folder ${dirname(resolve(file))} no longer exists` : pathProblem(cause);
-    throw new MimicError("BAD_INPUT", `Cannot write ${flag} "${file}": ${why}.`, { cause });
+    throw new MimicError("BAD_INPUT", `Cannot write ${flag} ${quoted(file)}: ${why}.`, { cause });
   }
 }
 

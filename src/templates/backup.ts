@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { MimicError } from "../errors.ts";
+import { MimicError, quoted } from "../errors.ts";
 import { sqliteCode, sqliteStartupError } from "./db/errors.ts";
 import { gateFor } from "./db/gate.ts";
 import { loadMigrations, migrate } from "./db/migrate.ts";
@@ -74,8 +74,6 @@ export const BATCH_BYTES = 8 * 1024 * 1024;
 const BYTES_BATCH_ROWS = 64;
 /** PostgreSQL's limit on the parameters of one statement. */
 const PG_MAX_PARAMS = 65_535;
-
-const quoted = (file: string) => `“${file}”`;
 
 
 /**

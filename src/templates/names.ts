@@ -1,4 +1,4 @@
-import { MimicError } from "../errors.ts";
+import { MimicError, quoted } from "../errors.ts";
 
 export const NAME_PATTERN = /^[a-z0-9_-]{1,32}$/;
 
@@ -20,6 +20,6 @@ export function normaliseTemplateName(raw: string): string {
 
 /** Platform names and platform ids are opaque but bounded (they come from chat payloads). */
 export function checkIdentity(platform: string, userId: string): void {
-  if (!/^[a-z][a-z0-9_-]{0,15}$/.test(platform)) throw new MimicError("BAD_INPUT", `Unknown platform "${platform.slice(0, 20)}"`);
+  if (!/^[a-z][a-z0-9_-]{0,15}$/.test(platform)) throw new MimicError("BAD_INPUT", `Unknown platform ${quoted(platform.slice(0, 20))}`);
   if (userId.length === 0 || userId.length > 128) throw new MimicError("BAD_INPUT", "Missing or overlong user id");
 }

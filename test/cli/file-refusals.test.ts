@@ -50,7 +50,7 @@ describe("inspect and audit refuse what is not a regular file", () => {
     for (const cmd of ["inspect", "audit"]) {
       const r = await mimic({}, cmd, pipe);
       expect(r.hung, `${cmd} read the pipe`).toBe(false);
-      expect(r, r.stderr).toMatchObject({ code: 2, stderr: `mimic: Cannot read "${pipe}": it is not a regular file (a device, a pipe or a socket).\n` });
+      expect(r, r.stderr).toMatchObject({ code: 2, stderr: `mimic: Cannot read “${pipe}”: it is not a regular file (a device, a pipe or a socket).\n` });
     }
   });
 
@@ -58,15 +58,15 @@ describe("inspect and audit refuse what is not a regular file", () => {
     const huge = join(dir, "disk.img");
     writeFileSync(huge, "");
     truncateSync(huge, 300 * 1024 * 1024); // sparse: takes no disk
-    expect(await mimic({}, "inspect", huge)).toMatchObject({ code: 2, stderr: `mimic: "${huge}" is too large to inspect (300.0 MiB): inspect reads files up to 256.0 MiB.\n` });
+    expect(await mimic({}, "inspect", huge)).toMatchObject({ code: 2, stderr: `mimic: “${huge}” is too large to inspect (300.0 MiB): inspect reads files up to 256.0 MiB.\n` });
   });
 
   it("a folder and a missing file, in words rather than EISDIR / ENOENT", async () => {
-    expect(await mimic({}, "inspect", dir)).toMatchObject({ code: 2, stderr: `mimic: Cannot read "${dir}": it is a folder, not a PNG, GIF or MP4 file.\n` });
-    expect(await mimic({}, "audit", dir)).toMatchObject({ code: 2, stderr: `mimic: Cannot read "${dir}": it is a folder, not a picture file.\n` });
+    expect(await mimic({}, "inspect", dir)).toMatchObject({ code: 2, stderr: `mimic: Cannot read “${dir}”: it is a folder, not a PNG, GIF or MP4 file.\n` });
+    expect(await mimic({}, "audit", dir)).toMatchObject({ code: 2, stderr: `mimic: Cannot read “${dir}”: it is a folder, not a picture file.\n` });
     const missing = join(dir, "missing.png");
-    expect(await mimic({}, "inspect", missing)).toMatchObject({ code: 2, stderr: `mimic: Cannot read "${missing}": there is no such file.\n` });
-    expect((await mimic({}, "audit", missing)).stderr).toBe(`mimic: "${missing}" is neither a file nor a SHA-256: there is no such file, and a SHA-256 is 64 hex characters.\n`);
+    expect(await mimic({}, "inspect", missing)).toMatchObject({ code: 2, stderr: `mimic: Cannot read “${missing}”: there is no such file.\n` });
+    expect((await mimic({}, "audit", missing)).stderr).toBe(`mimic: “${missing}” is neither a file nor a SHA-256: there is no such file, and a SHA-256 is 64 hex characters.\n`);
   });
 });
 
@@ -95,7 +95,7 @@ describe("paths in words, and the output checked before the work", () => {
     const data = join(dir, "add-missing-photo");
     const r = await mimic({ DATA_DIR: data }, "face", "add", join(dir, "nonexistent.jpg"), "--name", "t");
     expect(existsSync(data)).toBe(false);
-    expect(r).toMatchObject({ code: 2, stderr: `mimic: Cannot read "${join(dir, "nonexistent.jpg")}": there is no such file.\n` });
+    expect(r).toMatchObject({ code: 2, stderr: `mimic: Cannot read “${join(dir, "nonexistent.jpg")}”: there is no such file.\n` });
   });
 
   it("meme and morph refuse an --out whose folder does not exist, before reading the inputs", async () => {
@@ -104,10 +104,10 @@ describe("paths in words, and the output checked before the work", () => {
     writeFileSync(notPicture, "hello");
     const out = join(dir, "nodir", "a.png");
     const meme = await mimic({}, "meme", "--face", face, "--reaction", notPicture, "--out", out);
-    expect(meme).toMatchObject({ code: 2, stderr: `mimic: Cannot write --out "${out}": the folder ${join(dir, "nodir")} does not exist.\n` });
+    expect(meme).toMatchObject({ code: 2, stderr: `mimic: Cannot write --out “${out}”: the folder ${join(dir, "nodir")} does not exist.\n` });
     const gif = join(dir, "nodir", "a.gif");
     const morph = await mimic({}, "morph", "--from", face, "--to", notPicture, "--out", gif);
-    expect(morph).toMatchObject({ code: 2, stderr: `mimic: Cannot write --out "${gif}": the folder ${join(dir, "nodir")} does not exist.\n` });
+    expect(morph).toMatchObject({ code: 2, stderr: `mimic: Cannot write --out “${gif}”: the folder ${join(dir, "nodir")} does not exist.\n` });
     expect(existsSync(join(dir, "nodir"))).toBe(false);
   });
 
@@ -115,27 +115,27 @@ describe("paths in words, and the output checked before the work", () => {
     const folder = join(dir, "folder.png");
     mkdirSync(folder);
     const r = await mimic({}, "meme", "--face", face, "--reaction", face, "--out", folder);
-    expect(r).toMatchObject({ code: 2, stderr: `mimic: Cannot write --out "${folder}": it is a folder; name a file in it.\n` });
+    expect(r).toMatchObject({ code: 2, stderr: `mimic: Cannot write --out “${folder}”: it is a folder; name a file in it.\n` });
     const pipe = fifo("out.gif");
     const p = await mimic({}, "morph", "--from", face, "--to", face, "--out", pipe);
     expect(p.hung).toBe(false);
-    expect(p).toMatchObject({ code: 2, stderr: `mimic: Cannot write --out "${pipe}": it is not a regular file (a device, a pipe or a socket).\n` });
+    expect(p).toMatchObject({ code: 2, stderr: `mimic: Cannot write --out “${pipe}”: it is not a regular file (a device, a pipe or a socket).\n` });
   });
 
   it("an empty input is refused naming the file (meme reads two), with exit 2 like a missing one", async () => {
     const empty = join(dir, "empty.png");
     writeFileSync(empty, "");
     const meme = await mimic({}, "meme", "--face", face, "--reaction", empty, "--out", join(dir, "e.png"));
-    expect(meme).toMatchObject({ code: 2, stderr: `mimic: Cannot use --reaction "${empty}": the file is empty (0 bytes), so there is no picture in it.\n` });
+    expect(meme).toMatchObject({ code: 2, stderr: `mimic: Cannot use --reaction “${empty}”: the file is empty (0 bytes), so there is no picture in it.\n` });
     const add = await mimic({}, "face", "add", empty, "--name", "e");
-    expect(add).toMatchObject({ code: 2, stderr: `mimic: Cannot use "${empty}": the file is empty (0 bytes), so there is no picture in it.\n` });
+    expect(add).toMatchObject({ code: 2, stderr: `mimic: Cannot use “${empty}”: the file is empty (0 bytes), so there is no picture in it.\n` });
   });
 });
 
 describe("flags", () => {
   it("analyze --max-faces 0 is refused by name instead of reporting no face", async () => {
     const r = await mimic({}, "analyze", "--max-faces", "0", fixture("grace_hopper_512x512.jpg"));
-    expect(r).toMatchObject({ code: 2, stdout: "", stderr: 'mimic: --max-faces must be a whole number ≥ 1 (got "0").\n' });
+    expect(r).toMatchObject({ code: 2, stdout: "", stderr: "mimic: --max-faces must be a whole number ≥ 1 (got “0”).\n" });
     const one = await mimic({}, "analyze", "--max-faces", "1", fixture("grace_hopper_512x512.jpg"));
     expect(one.code, one.stderr).toBe(0);
     expect(one.stdout).toMatch(/, 1 face\n/);

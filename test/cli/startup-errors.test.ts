@@ -73,8 +73,8 @@ describe("start-up refusals (the real CLI)", () => {
 
 describe("flags folded into settings", () => {
   it.each([
-    ["worker", "--threads", "abc", '--threads must be a whole number from 1 to 256 (got "abc").'],
-    ["start", "--port", "http", '--port must be a whole number from 0 to 65535 (got "http").'],
+    ["worker", "--threads", "abc", "--threads must be a whole number from 1 to 256 (got “abc”)."],
+    ["start", "--port", "http", "--port must be a whole number from 0 to 65535 (got “http”)."],
   ])("`mimic %s %s %s` names the flag, not the variable it sets", async (command, flag, value, message) => {
     const r = await mimic({ QUEUE_URL: "redis://127.0.0.1:1" }, command, flag, value);
     expect(r.err).toBe(`mimic: ${message}\n`);

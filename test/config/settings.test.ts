@@ -66,6 +66,6 @@ describe("passwords in configuration errors", () => {
   });
 
   it("a DATABASE_URL that is neither a file nor a URL is named without its password", () => {
-    expect(() => resolveDatabaseTarget("mimic:s3cret@db")).toThrow('DATABASE_URL must be file:… (SQLite) or postgresql://…, got "mimic:***@db"');
+    expect(() => resolveDatabaseTarget("mimic:s3cret@db")).toThrow("DATABASE_URL must be file:… (SQLite) or postgresql://…, got “mimic:***@db”");
   });
 });

@@ -30,7 +30,7 @@ describe("mimic face (CLI)", () => {
 
   it("adds, lists, switches the default and removes faces of the local user in DATA_DIR/mimic.db", async () => {
     const grace = mimic("add", join(faces, "grace_hopper_512x512.jpg"), "--name", "Grace");
-    expect(grace, grace.err).toMatchObject({ code: 0, out: 'saved "grace" (default) for playground:local\n' });
+    expect(grace, grace.err).toMatchObject({ code: 0, out: "saved “grace” (default) for playground:local\n" });
     const laugh = mimic("add", join(faces, "franck_04117.jpg"), "--name", "laugh", "--user", "42", "--platform", "telegram");
     expect(laugh.code, laugh.err).toBe(0);
     expect(laugh.out).toMatch(/note: Your mouth is open/);
@@ -51,7 +51,7 @@ describe("mimic face (CLI)", () => {
     expect(myspace.code).not.toBe(0);
     expect(myspace.err).toMatch(/'--platform <name>' argument 'myspace' is invalid\. Allowed choices are discord, telegram, playground\./);
     const rm = mimic("rm", "grace");
-    expect(rm, rm.err).toMatchObject({ code: 0, out: 'removed "grace"\n' });
+    expect(rm, rm.err).toMatchObject({ code: 0, out: "removed “grace”\n" });
     expect(mimic("list").out).toMatch(/^no saved faces for playground:local/);
   }, 120_000);
 
@@ -97,7 +97,7 @@ describe("mimic face (CLI)", () => {
     expect(taken.err).toBe("mimic: You already have a face named “grace”. Pick another name, or remove that one first: mimic face rm grace --user 7 --platform telegram\n");
     const rmTaken = hintOf(taken.err, "remove that one first: ");
     expect(rmTaken).toBe("mimic face rm grace --user 7 --platform telegram");
-    expect(run(rmTaken)).toMatchObject({ code: 0, out: 'removed "grace"\n' });
+    expect(run(rmTaken)).toMatchObject({ code: 0, out: "removed “grace”\n" });
     expect(mimicEnv(env, "add", grace, "--name", "grace", ...who).code).toBe(0);
 
     // renaming onto a taken name: same hint

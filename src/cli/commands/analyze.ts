@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { MimicError, userMessageOf } from "../../errors.ts";
+import { MimicError, quoted, userMessageOf } from "../../errors.ts";
 import { loadConfig, modelCacheDir } from "../../config.ts";
 import { inputLimits, readPictureFile } from "../args.ts";
 import { analyzeBytes } from "../../pipeline/face/index.ts";
@@ -23,7 +23,7 @@ export function register(program: Command): void {
       const maxFaces = Number(o.maxFaces);
       // 0 would report every picture as having no face.
       if (!/^\d+$/.test(o.maxFaces.trim()) || !Number.isSafeInteger(maxFaces) || maxFaces < 1) {
-        throw new MimicError("BAD_INPUT", `--max-faces must be a whole number ≥ 1 (got "${o.maxFaces}").`);
+        throw new MimicError("BAD_INPUT", `--max-faces must be a whole number ≥ 1 (got ${quoted(o.maxFaces)}).`);
       }
       if (o.landmarks && !o.json) throw new MimicError("BAD_INPUT", "--landmarks adds the 468 landmarks to the JSON lines: use it with --json.");
       const failed: string[] = [];

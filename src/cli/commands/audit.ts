@@ -3,7 +3,7 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
-import { MimicError } from "../../errors.ts";
+import { MimicError, quoted } from "../../errors.ts";
 import { openStore, parseSha256 } from "../../templates/index.ts";
 import { requireExistingStore } from "../../templates/existing-store.ts";
 import { storeTarget } from "../../templates/store.ts";
@@ -59,13 +59,13 @@ async function isFile(p: string): Promise<boolean> {
  */
 async function hashFile(file: string): Promise<string> {
   const missing = await stat(file).then(() => false, (e: NodeJS.ErrnoException) => e.code === "ENOENT");
-  if (missing) throw new MimicError("BAD_INPUT", `"${file}" is neither a file nor a SHA-256: there is no such file, and a SHA-256 is 64 hex characters.`);
+  if (missing) throw new MimicError("BAD_INPUT", `${quoted(file)} is neither a file nor a SHA-256: there is no such file, and a SHA-256 is 64 hex characters.`);
   await regularFileSize(file);
   const hash = createHash("sha256");
   try {
     await pipeline(createReadStream(file), hash);
   } catch (cause) {
-    throw new MimicError("BAD_INPUT", `Cannot read "${file}": ${pathProblem(cause)}.`, { cause });
+    throw new MimicError("BAD_INPUT", `Cannot read ${quoted(file)}: ${pathProblem(cause)}.`, { cause });
   }
   return hash.digest("hex");
 }

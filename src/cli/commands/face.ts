@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
 import { configuredAnalyzer, inputLimits, readInputFile } from "../args.ts";
-import { MimicError } from "../../errors.ts";
+import { MimicError, quoted } from "../../errors.ts";
 import { enrolFace, openStore, type Owner, type Store } from "../../templates/index.ts";
 import { requireExistingStore } from "../../templates/existing-store.ts";
 import { storeTarget } from "../../templates/store.ts";
@@ -26,7 +26,7 @@ export function register(program: Command): void {
       // Saving a face is how a store starts: the only face command that may create one.
       await withStore(o, undefined, async (store) => {
         const r = await enrolFace(store.templates, owner(o), o.name, photo, { makeDefault: o.default === true, analyzer: await configuredAnalyzer(), decode: inputLimits() });
-        const lines = [`saved "${r.template.name}"${r.template.isDefault ? " (default)" : ""} for ${o.platform}:${o.user}`];
+        const lines = [`saved ${quoted(r.template.name)}${r.template.isDefault ? " (default)" : ""} for ${o.platform}:${o.user}`];
         for (const w of r.warnings) lines.push(`note: ${w}`);
         process.stdout.write(`${lines.join("\n")}\n`);
       });
@@ -51,7 +51,7 @@ export function register(program: Command): void {
     .action((name: string, o: UserOpts) =>
       withStore(o, "nothing was removed", async (store) => {
         const r = await store.templates.remove(owner(o), name);
-        process.stdout.write(`removed "${name.toLowerCase()}"${r.newDefault ? `; default is "${r.newDefault}"` : ""}\n`);
+        process.stdout.write(`removed ${quoted(name.toLowerCase())}${r.newDefault ? `; default is ${quoted(r.newDefault)}` : ""}\n`);
       }),
     );
 
@@ -59,7 +59,7 @@ export function register(program: Command): void {
     .action((name: string, o: UserOpts) =>
       withStore(o, "nothing was changed", async (store) => {
         const t = await store.templates.setDefault(owner(o), name);
-        process.stdout.write(`default is now "${t.name}"\n`);
+        process.stdout.write(`default is now ${quoted(t.name)}\n`);
       }),
     );
 
@@ -67,7 +67,7 @@ export function register(program: Command): void {
     .action((from: string, to: string, o: UserOpts) =>
       withStore(o, "nothing was renamed", async (store) => {
         const t = await store.templates.rename(owner(o), from, to);
-        process.stdout.write(`renamed to "${t.name}"\n`);
+        process.stdout.write(`renamed to ${quoted(t.name)}\n`);
       }),
     );
 

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { formatSize, MimicError } from "../../errors.ts";
+import { formatSize, MimicError, quoted } from "../../errors.ts";
 import { readCappedFile } from "../args.ts";
 import { DIGITAL_SOURCE_TYPE, readProvenance } from "../../pipeline/provenance/index.ts";
 import { sha256Hex } from "../../templates/audit.ts";
@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .action(async (file: string, o: { json?: boolean }) => {
       const bytes = await readCappedFile(file, INSPECT_MAX_BYTES, undefined, {
         kind: "a PNG, GIF or MP4 file",
-        tooBig: (size) => new MimicError("BAD_INPUT", `"${file}" is too large to inspect (${formatSize(size)}): inspect reads files up to ${formatSize(INSPECT_MAX_BYTES)}.`),
+        tooBig: (size) => new MimicError("BAD_INPUT", `${quoted(file)} is too large to inspect (${formatSize(size)}): inspect reads files up to ${formatSize(INSPECT_MAX_BYTES)}.`),
       });
       const r = readProvenance(bytes);
       const sha256 = sha256Hex(bytes);

@@ -3,7 +3,6 @@ import {
   checkOutputFile,
   configuredAnalyzer,
   inputLimits,
-  named,
   choice,
   memeRequestFromFlags,
   printNotes,
@@ -12,7 +11,7 @@ import {
   wholeNumber,
   writeOutputFile,
 } from "../args.ts";
-import { MimicError } from "../../errors.ts";
+import { MimicError, quoted } from "../../errors.ts";
 import { makeMeme } from "../../pipeline/transfer/meme.ts";
 import { photoFace, selectFace, type Regions, type TransferMode } from "../../pipeline/transfer/index.ts";
 import { laterFrameNote, reactionFacesNote, stillReaction, trackReactionFaces, type LoopMode } from "../../pipeline/animate/index.ts";
@@ -78,11 +77,11 @@ export function register(program: Command): void {
       const intensity = req.intensity;
       const faceIndex = Number(o.faceIndex);
       if (!/^\d+$/.test(o.faceIndex.trim()) || !Number.isSafeInteger(faceIndex)) {
-        throw new MimicError("BAD_INPUT", `--face-index must be a whole number ≥ 0 (got "${o.faceIndex}"; 0 is the largest face).`);
+        throw new MimicError("BAD_INPUT", `--face-index must be a whole number ≥ 0 (got ${quoted(o.faceIndex)}; 0 is the largest face).`);
       }
       const gifOut = /\.gif$/i.test(o.out);
       if (!gifOut && !/\.png$/i.test(o.out)) {
-        throw new MimicError("BAD_INPUT", `--out must name a .png or .gif file (got "${o.out}").`);
+        throw new MimicError("BAD_INPUT", `--out must name a .png or .gif file (got ${quoted(o.out)}).`);
       }
       if (o.animate && !gifOut) throw new MimicError("BAD_INPUT", "--animate makes a GIF: give --out a .gif file name.");
       // Said, not silently ignored: these shape only an animated output.
@@ -108,7 +107,7 @@ export function register(program: Command): void {
         await writeAnimatedMeme(o, template, reaction, { mode, regions, intensity, faceIndex, captions, limits });
         return;
       }
-      const sources = { face: named(o.face), reaction: named(o.reaction) };
+      const sources = { face: quoted(o.face), reaction: quoted(o.reaction) };
       const meme = await makeMeme(template, reaction, { mode, regions, intensity, faceIndex, captions, sources, limits }, await configuredAnalyzer());
       printNotes([...whichFace(faceIndex, meme.reactionFaceCount), ...meme.notes]);
       await writeOutputFile(o.out, meme.png);
@@ -173,14 +172,14 @@ async function writeAnimatedMeme(
   const t0 = performance.now();
   const [template, reaction] = await Promise.all([decodeImage(templateBytes, opts.limits), readReactionFrames(reactionBytes, opts.limits)]);
   const analyzer = await configuredAnalyzer();
-  const { face: templateFace, notes: photoNotes } = photoFace(await analyzer.analyze(template), named(o.face));
+  const { face: templateFace, notes: photoNotes } = photoFace(await analyzer.analyze(template), quoted(o.face));
   printNotes(photoNotes);
   // The reaction's face is chosen here so --face-index applies: a still's, or the one an animation tracks from.
   let reactionFaces: Awaited<ReturnType<typeof trackReactionFaces>>["faces"];
   let chosenAmong: number;
   if (reaction.frames.length === 1) {
     const analysis = await analyzer.analyze(reaction.frames[0]!);
-    reactionFaces = [selectFace(analysis, "reaction", opts.faceIndex, named(o.reaction))];
+    reactionFaces = [selectFace(analysis, "reaction", opts.faceIndex, quoted(o.reaction))];
     chosenAmong = analysis.faces.length;
   } else {
     ({ faces: reactionFaces, chosenAmong } = await trackReactionFaces(reaction.frames, opts.faceIndex, analyzer));

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { checkOutputFile, configuredAnalyzer, inputLimits, named, choice, printNotes, readInputFile, readReactionFrames, wholeNumber, writeOutputFile } from "../args.ts";
+import { checkOutputFile, configuredAnalyzer, inputLimits, choice, printNotes, readInputFile, readReactionFrames, wholeNumber, writeOutputFile } from "../args.ts";
 import { parseMorphRequest } from "../../requests.ts";
-import { MimicError } from "../../errors.ts";
+import { MimicError, quoted } from "../../errors.ts";
 import { renderFaceMorphGif, type LoopMode } from "../../pipeline/animate/index.ts";
 import { DEFAULT_GIF_MAX_BYTES } from "../../pipeline/gif/index.ts";
 import { decodeImage } from "../../pipeline/image/index.ts";
@@ -58,7 +58,7 @@ export function register(program: Command): void {
       const fps = wholeNumber("--fps", o.fps, 1, 50);
       const size = wholeNumber("--size", o.size, 16, 2048);
       const maxBytes = wholeNumber("--max-bytes", o.maxBytes, 4096, 1024 * 1024 * 1024);
-      if (!/\.gif$/i.test(o.out)) throw new MimicError("BAD_INPUT", `--out must name a .gif file (got "${o.out}").`);
+      if (!/\.gif$/i.test(o.out)) throw new MimicError("BAD_INPUT", `--out must name a .gif file (got ${quoted(o.out)}).`);
       // Before the work: a folder that is not there would otherwise fail the write after the whole morph was made.
       await checkOutputFile(o.out);
       const [fromBytes, toBytes] = await Promise.all([readInputFile(o.from, "--from"), readInputFile(o.to, "--to", true)]);
@@ -68,7 +68,7 @@ export function register(program: Command): void {
       const limits = inputLimits();
       const analyzer = await configuredAnalyzer();
       const template = await decodeImage(fromBytes, limits);
-      const { face: templateFace, notes: photoNotes } = photoFace(await analyzer.analyze(template), named(o.from));
+      const { face: templateFace, notes: photoNotes } = photoFace(await analyzer.analyze(template), quoted(o.from));
       printNotes(photoNotes);
       // The reading `mimic meme` and the bots' workers share: a long or large animation sampled and scaled, a clip by ffmpeg.
       const reaction = await readReactionFrames(toBytes, limits);
@@ -78,7 +78,7 @@ export function register(program: Command): void {
       let timingsMs: Record<string, number>;
       if (mode === "faces") {
         if (reaction.frames.length > 1) throw new MimicError("BAD_INPUT", "--mode faces needs a still photo for --to.");
-        const bFace = selectFace(await analyzer.analyze(reaction.frames[0]), "reaction", undefined, named(o.to));
+        const bFace = selectFace(await analyzer.analyze(reaction.frames[0]), "reaction", undefined, quoted(o.to));
         const prepared = prepareCaptions(captions);
         const r = await renderFaceMorphGif({ a: template, aFace: templateFace, b: reaction.frames[0], bFace, morph, size, captions: prepared.captions, maxBytes, dither: o.dither });
         // After drawing: a caption cut to stay legible adds its note there.
@@ -88,7 +88,7 @@ export function register(program: Command): void {
         timingsMs = r.timingsMs;
       } else {
         // A still --to's face is checked here, so a refusal names the file.
-        const reactionFaces = reaction.frames.length === 1 ? [selectFace(await analyzer.analyze(reaction.frames[0]), "reaction", undefined, named(o.to))] : undefined;
+        const reactionFaces = reaction.frames.length === 1 ? [selectFace(await analyzer.analyze(reaction.frames[0]), "reaction", undefined, quoted(o.to))] : undefined;
         const r = await assembleMeme({
           template,
           templateFace,

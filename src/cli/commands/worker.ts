@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Command } from "commander";
 import { loadConfig } from "../../config.ts";
-import { MimicError } from "../../errors.ts";
+import { MimicError, quoted } from "../../errors.ts";
 import { stopOnSignals } from "../stop-signals.ts";
 import { checkGeneratorAtStartup, DEFAULT_HANDLERS, queueOptions } from "../../queue/index.ts";
 import { startRedisWorker } from "../../queue/redis.ts";
@@ -31,7 +31,7 @@ export function register(program: Command): void {
       if (o.handlers && !statSync(resolve(o.handlers), { throwIfNoEntry: false })?.isFile()) {
         throw new MimicError(
           "CONFIG",
-          `Cannot load the job handlers: there is no file “${resolve(o.handlers)}” (--handlers). Give the path of a module that exports \`handlers\`, or leave --handlers out for the built-in pipeline.`,
+          `Cannot load the job handlers: there is no file ${quoted(resolve(o.handlers))} (--handlers). Give the path of a module that exports \`handlers\`, or leave --handlers out for the built-in pipeline.`,
         );
       }
       checkGeneratorAtStartup(config);

@@ -1,5 +1,5 @@
 import { isAbsolute, join, resolve } from "node:path";
-import { MimicError } from "../../errors.ts";
+import { MimicError, quoted } from "../../errors.ts";
 import { redactUrl } from "../../redact-url.ts";
 
 /** Where the store lives, resolved from DATABASE_URL (or the embedded default in DATA_DIR). */
@@ -22,17 +22,17 @@ export function resolveDatabaseTarget(url: string | undefined, dataDir = "./data
     }
     const schema = parsed.searchParams.get("schema") ?? "public";
     if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
-      throw new MimicError("CONFIG", `DATABASE_URL: schema "${schema}" must be a plain identifier ([A-Za-z_][A-Za-z0-9_]*)`);
+      throw new MimicError("CONFIG", `DATABASE_URL: schema ${quoted(schema)} must be a plain identifier ([A-Za-z_][A-Za-z0-9_]*)`);
     }
     parsed.searchParams.delete("schema");
     return { dialect: "postgres", connectionString: parsed.toString(), schema };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) && !raw.startsWith("file:")) {
-    throw new MimicError("CONFIG", `DATABASE_URL must be file:… (SQLite) or postgresql://…, got "${raw.split(":")[0]}:"`);
+    throw new MimicError("CONFIG", `DATABASE_URL must be file:… (SQLite) or postgresql://…, got ${quoted(`${raw.split(":")[0]}:`)}`);
   }
   // Without "file:", only what reads as a path is one: "garbage" would silently become a database file of that name.
   if (!raw.startsWith("file:") && !/[/\\]|\.(db|sqlite3?)$/i.test(raw)) {
-    throw new MimicError("CONFIG", `DATABASE_URL must be file:… (SQLite) or postgresql://…, got "${redactUrl(raw).slice(0, 40)}"`);
+    throw new MimicError("CONFIG", `DATABASE_URL must be file:… (SQLite) or postgresql://…, got ${quoted(redactUrl(raw).slice(0, 40))}`);
   }
   const bare = raw.startsWith("file:") ? raw.slice("file:".length).replace(/^\/\/(?=\/)/, "") : raw;
   if (bare === "" || bare.includes(":memory:")) {

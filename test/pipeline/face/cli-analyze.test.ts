@@ -83,8 +83,8 @@ describe("mimic analyze", () => {
       const lines = err.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
       expect(lines.map((l) => l.error)).toEqual([
         { code: "IMAGE_TOO_LARGE", message: "That file is too large (2048.0 MiB): the limit is 25.0 MiB. Please send a smaller picture." },
-        { code: "BAD_INPUT", message: 'Cannot read "/dev/zero": it is not a regular file (a device, a pipe or a socket).' },
-        { code: "BAD_INPUT", message: `Cannot read "${dir}": it is a folder, not a picture file.` },
+        { code: "BAD_INPUT", message: 'Cannot read “/dev/zero”: it is not a regular file (a device, a pipe or a socket).' },
+        { code: "BAD_INPUT", message: `Cannot read “${dir}”: it is a folder, not a picture file.` },
       ]);
       expect(err.code).toBe(1);
     } finally {
