@@ -98,6 +98,8 @@ export const configSchema = z.object({
   DAILY_QUOTA_PER_SERVER: int(0, 0, 100_000_000),
   COOLDOWN_SECONDS: int(5, 0, 86_400),
   AUDIT_RETENTION_DAYS: int(30, 1, 3650),
+  /** PostgreSQL: connections a process's store pool may hold (its face reader holds up to 4 more; see README). */
+  DATABASE_POOL_SIZE: int(10, 1, 1000),
   // --- queue
   QUEUE_URL: urlOf(["redis", "rediss"], "must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379"),
   QUEUE_WORKERS: int(os.availableParallelism(), 1, 256),

@@ -89,8 +89,9 @@ export function formatSize(bytes: number): string {
 }
 
 /** Prisma's driver-adapter error kinds and codes that mean no connection to the database could be made or kept. */
-const UNREACHABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout"]);
-const UNREACHABLE_CODES = new Set(["P1001", "P1002", "P1017", "57P01"]);
+// TooManyConnections / 53300: the server's or the role's connection limit is reached; like an outage, it passes.
+const UNREACHABLE_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
+const UNREACHABLE_CODES = new Set(["P1001", "P1002", "P1017", "57P01", "53300"]);
 /** Socket errors count only inside a database error: a chat API's or a download's say nothing of the database. */
 const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH"]);
 

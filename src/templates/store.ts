@@ -17,7 +17,7 @@ import { TemplateStore } from "./templates.ts";
 /** The settings a store takes from the configuration. */
 export type StoreConfig = Pick<
   Config,
-  "DATABASE_URL" | "DATA_DIR" | "MAX_TEMPLATES_PER_USER" | "DAILY_QUOTA_PER_USER" | "DAILY_QUOTA_PER_SERVER" | "COOLDOWN_SECONDS" | "AUDIT_RETENTION_DAYS"
+  "DATABASE_URL" | "DATA_DIR" | "MAX_TEMPLATES_PER_USER" | "DAILY_QUOTA_PER_USER" | "DAILY_QUOTA_PER_SERVER" | "COOLDOWN_SECONDS" | "AUDIT_RETENTION_DAYS" | "DATABASE_POOL_SIZE"
 >;
 
 export interface StoreOptions {
@@ -32,7 +32,7 @@ export interface StoreOptions {
   maxTemplatesPerUser?: number;
   /** Defaults for servers that set none; default DAILY_QUOTA_PER_USER, DAILY_QUOTA_PER_SERVER, COOLDOWN_SECONDS. */
   defaults?: Partial<Omit<RuleDefaults, "maxTemplatesPerUser">>;
-  /** PostgreSQL connections in the pool (default 10). */
+  /** PostgreSQL connections in the pool; default DATABASE_POOL_SIZE (10). */
   poolSize?: number;
   /** Usage records older than this many days (at least 30) are deleted at start-up; default 90. */
   usageRetentionDays?: number;
@@ -83,7 +83,8 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
   const target = configuredTarget(url, opts.dataDir, cfg);
   const applied = await migrate(target);
   if (applied.length) logger.info({ store: describeTarget(target), applied }, "store migrated");
-  const db: Db = createPrismaClient(target, { poolSize: opts.poolSize });
+  const poolSize = opts.poolSize ?? cfg.DATABASE_POOL_SIZE;
+  const db: Db = createPrismaClient(target, { poolSize });
   const maxTemplatesPerUser = opts.maxTemplatesPerUser ?? cfg.MAX_TEMPLATES_PER_USER;
   const defaults: RuleDefaults = {
     dailyQuotaPerUser: opts.defaults?.dailyQuotaPerUser ?? cfg.DAILY_QUOTA_PER_USER,
@@ -95,7 +96,7 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
   // this process share the gate); pass-through on PostgreSQL.
   const gate = gateFor(target);
   const moderation = new Moderation(db, target.dialect, defaults, opts.now, gate);
-  const blobs = openBlobReader(target);
+  const blobs = openBlobReader(target, Math.min(4, poolSize));
   const audit = new AuditLog(db, opts.auditRetentionDays ?? cfg.AUDIT_RETENTION_DAYS, opts.now, gate);
   try {
     const pruned = await moderation.pruneUsage(opts.usageRetentionDays);

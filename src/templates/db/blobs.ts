@@ -26,7 +26,7 @@ const SQL = "SELECT crop_png, landmarks, embedding FROM templates WHERE id = ? A
 
 const view = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
-export function openBlobReader(target: DatabaseTarget): BlobReader {
+export function openBlobReader(target: DatabaseTarget, poolSize = 4): BlobReader {
   if (target.dialect === "sqlite") {
     // A read-only connection: in WAL mode readers take no lock a writer waits for, so it cannot stall
     // the store's own (writing) connection in this thread. Nor is it stalled by a writer elsewhere; where a
@@ -45,7 +45,7 @@ export function openBlobReader(target: DatabaseTarget): BlobReader {
       },
     };
   }
-  const pool = new pg.Pool({ connectionString: target.connectionString, max: 4, options: `-c search_path="${target.schema}"` });
+  const pool = new pg.Pool({ connectionString: target.connectionString, max: poolSize, options: `-c search_path="${target.schema}"` });
   pool.on("error", () => undefined); // an idle client dropped by the server: the pool replaces it
   return {
     async read(templateId, userId) {
