@@ -339,9 +339,7 @@ export function paintMouthInterior(
     shifted[k] = dst[k]! - box.x;
     shifted[k + 1] = dst[k + 1]! - box.y;
   }
-  const canvas: RgbImage = { width: box.width, height: box.height, data: new Uint8Array(box.width * box.height * 3) };
-  const cover = new Float32Array(box.width * box.height);
-  warpTriangles(reaction, src, shifted, fan(n), canvas, cover);
+  const { canvas, cover } = warpInterior(reaction, src, shifted, fan(n), box.width, box.height, ringSize(srcRing) / Math.max(1e-3, ringSize(dstRing)));
   // Pixel-exact: a chord of the pulled-in ring can still cut across a dent of the lip line.
   const lips = outerLipPolygon(outLm);
   for (let i = 0; i < cover.length; i++) if (cover[i] && !insidePolygon(lips, (i % box.width) + box.x, Math.floor(i / box.width) + box.y)) cover[i] = 0;
@@ -356,6 +354,56 @@ export function paintMouthInterior(
   if (colour.saturation < 1) scaleSaturation(canvas, colour.saturation);
   if (colour.tint) tintInterior(canvas, colour.tint);
   blendPatch(out, canvas, cover, box.x, box.y);
+}
+
+/** The most samples per side a painted interior pixel is averaged from (see warpInterior). */
+const MAX_INTERIOR_SUPERSAMPLE = 4;
+
+/**
+ * The reaction's interior warped onto a `width` × `height` canvas (`dst` in canvas pixels) with its coverage (1
+ * where a triangle wrote). `shrink`: how many reaction pixels one canvas pixel spans. Bilinear sampling reads
+ * 2 × 2 pixels per output pixel: shrinking the reaction's mouth by 1.5× or more it skips pixels, and the teeth's
+ * edges (a few pixels each on a small face) turn stair-stepped and speckled. There each canvas pixel is the
+ * mean of m × m samples (m = shrink rounded, at most MAX_INTERIOR_SUPERSAMPLE) over its area, every sample
+ * about one reaction pixel apart. A pixel only partly inside the ring averages the samples that are, so its
+ * colour is not darkened by the empty ones. Below 1.5× (m = 1) it is the plain warp.
+ */
+function warpInterior(reaction: RgbImage, src: Float32Array, dst: Float32Array, tris: Uint32Array, width: number, height: number, shrink: number) {
+  const m = Math.min(MAX_INTERIOR_SUPERSAMPLE, Math.max(1, Math.round(shrink)));
+  const canvas: RgbImage = { width, height, data: new Uint8Array(width * height * 3) };
+  const cover = new Float32Array(width * height);
+  if (m === 1) {
+    warpTriangles(reaction, src, dst, tris, canvas, cover);
+    return { canvas, cover };
+  }
+  const bw = width * m, bh = height * m;
+  const big: RgbImage = { width: bw, height: bh, data: new Uint8Array(bw * bh * 3) };
+  const bigCover = new Float32Array(bw * bh);
+  // Canvas pixel (x, y) spans sub-pixels m·x … m·x + m − 1; a point's sub-pixel coordinate is (v + 0.5)·m − 0.5.
+  const at = dst.map((v) => (v + 0.5) * m - 0.5);
+  warpTriangles(reaction, src, at, tris, big, bigCover);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let r = 0, g = 0, b = 0, k = 0;
+      for (let sy = y * m; sy < y * m + m; sy++) {
+        for (let sx = x * m, p = sy * bw + sx; sx < x * m + m; sx++, p++) {
+          if (!bigCover[p]) continue;
+          r += big.data[3 * p]!;
+          g += big.data[3 * p + 1]!;
+          b += big.data[3 * p + 2]!;
+          k++;
+        }
+      }
+      if (k === 0) continue;
+      const i = y * width + x;
+      canvas.data[3 * i] = r / k + 0.5;
+      canvas.data[3 * i + 1] = g / k + 0.5;
+      canvas.data[3 * i + 2] = b / k + 0.5;
+      // Covered as the plain warp's pixel centre would be: most of its area inside the ring (the feather softens it).
+      cover[i] = 2 * k >= m * m ? 1 : 0;
+    }
+  }
+  return { canvas, cover };
 }
 
 /**
