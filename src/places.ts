@@ -40,3 +40,23 @@ export function sharedChat(platform: string): string {
 
 /** "This server" at the start of a sentence. */
 export const capitalised = (s: string): string => `${s[0].toUpperCase()}${s.slice(1)}`;
+
+/** A user as the platform shows one: a Discord mention (no ping in an ephemeral reply), else "user <id>". */
+export function userRef(platform: string, id: string): string {
+  return platform === "discord" ? `<@${id}>` : `user ${id}`;
+}
+
+/**
+ * A channel as the platform shows one: a Discord channel mention; on Telegram a forum topic's id, or General where
+ * it is the group's own id (a group without topics, or its General topic); else the chat's id.
+ */
+export function channelRef(platform: string, serverId: string | null, id: string): string {
+  if (platform === "discord") return `<#${id}>`;
+  if (platform === "telegram") return id === serverId ? "General" : /^\d+$/.test(id) ? `topic ${id}` : `chat ${id}`;
+  return `chat ${id}`;
+}
+
+/** "a", "a or b", "a, b or c": a short list of alternatives. */
+export function eitherOf(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} or ${items.at(-1)}`;
+}

@@ -1,8 +1,9 @@
 import { isMimicError, MimicError } from "../errors.ts";
-import { capitalised } from "../places.ts";
+import { capitalised, channelRef, placeWords, userRef } from "../places.ts";
+import type { Rules } from "../templates/moderation.ts";
 import type { Store } from "../templates/store.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
-import type { AuditPort, ModerationPort, Scope, ServerSettings, SettingKey, TemplatePort } from "./ports.ts";
+import type { AuditPort, ModerationPort, NumericSetting, PlaceFacts, Scope, ServerSettings, SettingKey, SettingOutcome, TemplatePort } from "./ports.ts";
 
 /**
  * Binds the Prisma store (src/templates) to the core's ports. The store owns every rule (names,
@@ -12,7 +13,6 @@ import type { AuditPort, ModerationPort, Scope, ServerSettings, SettingKey, Temp
 
 /** Commands as the store counts and switches them off per server (disabledCommands). */
 const ANIMATED_COMMAND = "animated";
-const REFUSED_NSFW = "refused_nsfw";
 const commandOf = (kind: "meme" | "animated") => (kind === "animated" ? ANIMATED_COMMAND : "meme");
 
 function isEnrolledTemplate(v: unknown): v is EnrolledTemplate {
@@ -38,7 +38,16 @@ export function storeTemplates(store: Store): TemplatePort {
         });
       }
       const rules = await store.moderation.rules(scope.platform, scope.serverId);
-      return t.save(owner, name, face.data, { maxTemplates: rules.maxTemplatesPerUser, opened });
+      try {
+        return await t.save(owner, name, face.data, { maxTemplates: rules.maxTemplatesPerUser, opened });
+      } catch (e) {
+        // Whose limit it was: the server's own (it caps saving there, counting the user's faces from everywhere), or the operator's.
+        if (isMimicError(e) && e.code === "LIMIT_REACHED" && e.details?.reason === "limit") {
+          const byServer = scope.serverId !== null && rules.maxTemplatesPerUser < store.moderation.defaults.maxTemplatesPerUser;
+          throw new MimicError(e.code, e.userMessage, { cause: e, details: { ...e.details, byServer } });
+        }
+        throw e;
+      }
     },
     remove: (owner, name) => t.remove(owner, name),
     setDefault: async (owner, name) => ({ name: (await t.setDefault(owner, name)).name }),
@@ -53,6 +62,7 @@ export function storeAudit(store: Store): AuditPort {
     record: (e) => a.record(e),
     withdraw: (e) => a.withdraw(e),
     lookup: (sha256, where) => a.lookup(sha256, where),
+    count: (sha256, where) => a.count(sha256, where),
     retentionDays: a.retentionDays,
   };
 }
@@ -63,10 +73,12 @@ function parseSwitch(value: string): boolean {
   throw new MimicError("BAD_INPUT", `“${value.slice(0, 20)}” is not on or off.`);
 }
 
-function parseCount(value: string, what: string, max: number, min = 0): number {
+/** A number an admin sets, or null for “default” (back to the operator's default). */
+function parseCount(value: string, what: string, max: number, min = 0): number | null {
+  if (/^default$/i.test(value)) return null;
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n > max || n < min) {
-    throw new MimicError("BAD_INPUT", `${what} must be a whole number from ${min} to ${max}, not “${value.slice(0, 20)}”.`);
+    throw new MimicError("BAD_INPUT", `${what} must be a whole number from ${min} to ${max}, or “default”; not “${value.slice(0, 20)}”.`);
   }
   return n;
 }
@@ -78,11 +90,15 @@ const NUMERIC_ID = /^-?\d{1,20}$/;
  * Whom a ban names: exactly one numeric user id, or a Discord mention of one. Anything else (an @username, a
  * role, two users, a reason after the mention) is refused: stored as it was typed, it banned nobody.
  */
-function bannedUser(value: string, scope: Scope, verb: "ban" | "unban"): string {
+function bannedUser(value: string, scope: Scope, verb: "ban" | "unban", facts?: PlaceFacts): string {
   const text = value.trim();
   const userId = text.replace(/^<@!?(\d+)>$/, "$1");
   if (NUMERIC_ID.test(userId)) {
     if (verb === "ban" && userId === scope.userId) throw new MimicError("BAD_INPUT", "You cannot ban yourself.");
+    // Mimic does not use itself: banning it changes nothing (to stop Mimic here, switch it off).
+    if (verb === "ban" && userId === facts?.botUserId) {
+      throw new MimicError("BAD_INPUT", `That is Mimic itself, which cannot be banned. To stop Mimic ${placeWords(scope.platform).inPlace}, set “enabled” to off.`);
+    }
     // A person's id is positive on every platform (Telegram's negative ids are chats); unban still takes any
     // id, to lift a ban stored before this check.
     if (verb === "ban" && !/^[1-9]\d*$/.test(userId)) {
@@ -118,25 +134,50 @@ function topicIds(words: string[], scope: Scope): string[] {
   });
 }
 
-/** Channel ids for the allow-list: numeric ids or Discord channel mentions, one or more, each checked. */
-function channelIds(words: string[], scope: Scope): string[] {
+/** A channel mention (<#id>) as its id; other words as they are. */
+const bareChannel = (w: string) => w.replace(/^<#(\d+)>$/, "$1");
+
+/**
+ * Channel ids for the allow-list: numeric ids or Discord channel mentions, one or more, each checked. A channel's
+ * id is a positive number; where the adapter knows the server's channels (facts), it must be one of them, and a
+ * thread is refused with its channel named (a thread goes by the channel it is in).
+ */
+function channelIds(words: string[], scope: Scope, facts?: PlaceFacts): string[] {
   if (scope.platform === "telegram") return topicIds(words, scope);
   if (words.length === 0) throw new MimicError("BAD_INPUT", "Name the channel: mention it (#) or give its numeric id.");
   return words.map((w) => {
-    const id = w.replace(/^<#(\d+)>$/, "$1");
-    if (!NUMERIC_ID.test(id)) throw new MimicError("BAD_INPUT", `“${w.slice(0, 40)}” is not a channel: mention it (#) or give its numeric id.`);
+    const id = bareChannel(w);
+    const shown = w.slice(0, 40);
+    if (!/^[1-9]\d{0,19}$/.test(id)) throw new MimicError("BAD_INPUT", `“${shown}” is not a channel: mention it (#) or give its numeric id.`);
+    if (facts?.channels) {
+      const known = facts.channels.find((c) => c.id === id);
+      if (known?.threadOf) {
+        throw new MimicError(
+          "BAD_INPUT",
+          `<#${id}> is a thread: Mimic goes by the channel a thread or forum post is in, so name <#${known.threadOf}> instead (that allows its threads too).`,
+        );
+      }
+      if (!known) throw new MimicError("BAD_INPUT", `“${shown}” is not a channel of this server: mention one (#) or give its numeric id.`);
+    }
     return id;
   });
 }
 
 /** Channels (Telegram: topics) an admin asked to remove that the allow-list does not hold: nothing is changed. */
 function notListed(ids: string[], scope: Scope, allowed: string[]): string {
-  const telegram = scope.platform === "telegram";
-  const place = telegram ? "topic" : "channel";
+  const place = placeWords(scope.platform).channel;
   if (allowed.length === 0) return `No ${place}s are listed (Mimic answers in every ${place}), so there is nothing to remove.`;
-  const named = ids.map((id) => (telegram ? (id === scope.serverId ? "General" : `topic ${id}`) : `<#${id}>`)).join(", ");
+  const named = ids.map((id) => channelRef(scope.platform, scope.serverId, id)).join(", ");
   return `${capitalised(named)} ${ids.length === 1 ? "was" : "were"} not listed, so nothing changed.`;
 }
+
+/** The store's names of the numeric rules, as the core's settings call them. */
+const NUMERIC_RULES: Record<Rules["overridden"][number], NumericSetting> = {
+  dailyQuotaPerUser: "dailyQuota",
+  dailyQuotaPerServer: "serverDailyQuota",
+  cooldownSeconds: "cooldownSeconds",
+  maxTemplatesPerUser: "maxFacesPerUser",
+};
 
 /** The most channels a server's allow-list holds (the store's own limit). */
 const MAX_ALLOWED_CHANNELS = 200;
@@ -159,6 +200,13 @@ export function storeModeration(store: Store): ModerationPort {
       nsfwFilter: r.nsfwFilter,
       nsfwThreshold: r.nsfwThreshold,
       swap: r.swapAllowed,
+      overridden: r.overridden.map((k) => NUMERIC_RULES[k]),
+      defaults: {
+        dailyQuota: m.defaults.dailyQuotaPerUser,
+        serverDailyQuota: m.defaults.dailyQuotaPerServer,
+        cooldownSeconds: m.defaults.cooldownSeconds,
+        maxFacesPerUser: m.defaults.maxTemplatesPerUser,
+      },
     };
   }
 
@@ -176,9 +224,10 @@ export function storeModeration(store: Store): ModerationPort {
     recordRefusal: (scope, reason) => m.recordRefusal(scope, reason),
     moveServer: (platform, from, to) => m.moveServer(platform, from, to),
     // The core only calls this for admins (it checked ctx.isAdmin); the store re-checks the flag it is given.
-    async updateSetting(scope, key: SettingKey, value) {
+    async updateSetting(scope, key: SettingKey, value, facts) {
       const s = server(scope);
-      const current = await m.rules(scope.platform, scope.serverId);
+      const { channel: place } = placeWords(scope.platform);
+      let outcome: SettingOutcome | undefined;
       switch (key) {
         case "enabled":
           await m.updateRules(s, { enabled: parseSwitch(value) });
@@ -187,7 +236,7 @@ export function storeModeration(store: Store): ModerationPort {
           await m.updateRules(s, { dailyQuotaPerUser: parseCount(value, "The daily quota", 1_000_000) });
           break;
         case "server_quota":
-          await m.updateRules(s, { dailyQuotaPerServer: parseCount(value, `The ${scope.platform === "telegram" ? "group" : "server"}'s daily quota`, 100_000_000) });
+          await m.updateRules(s, { dailyQuotaPerServer: parseCount(value, `The ${placeWords(scope.platform).kind ?? "server"}'s daily quota`, 100_000_000) });
           break;
         case "cooldown":
           await m.updateRules(s, { cooldownSeconds: parseCount(value, "The cooldown", 86_400) });
@@ -198,8 +247,11 @@ export function storeModeration(store: Store): ModerationPort {
           break;
         case "animated": {
           const on = parseSwitch(value);
-          const others = current.disabledCommands.filter((c) => c !== ANIMATED_COMMAND);
-          await m.updateRules(s, { disabledCommands: on ? others : [...others, ANIMATED_COMMAND] });
+          // Read and written in one unit: another command switched off at the same moment stays off.
+          await m.updateRules(s, (current) => {
+            const others = current.disabledCommands.filter((c) => c !== ANIMATED_COMMAND);
+            return { disabledCommands: on ? others : [...others, ANIMATED_COMMAND] };
+          });
           break;
         }
         case "mark":
@@ -220,20 +272,30 @@ export function storeModeration(store: Store): ModerationPort {
           await m.updateRules(s, { swapAllowed: parseSwitch(value) });
           break;
         case "channel": {
-          const [op, ...words] = value.trim().split(/\s+/);
+          const [first = "", ...words] = value.trim().split(/\s+/);
+          // Like on/off, the words are read in any case (“All”, “ADD”).
+          const op = first.toLowerCase();
           if (op === "all" && words.length === 0) await m.updateRules(s, { allowedChannels: [] });
           else if (op === "add") {
-            const channels = [...new Set([...current.allowedChannels, ...channelIds(words, scope)])];
-            if (channels.length > MAX_ALLOWED_CHANNELS) throw new MimicError("BAD_INPUT", `At most ${MAX_ALLOWED_CHANNELS} ${scope.platform === "telegram" ? "topics" : "channels"} can be listed.`);
-            await m.updateRules(s, { allowedChannels: channels });
+            const added = channelIds(words, scope, facts);
+            // The list is read and written in one unit: another admin's change at the same moment is kept.
+            await m.updateRules(s, (current) => {
+              const channels = [...new Set([...current.allowedChannels, ...added])];
+              if (channels.length > MAX_ALLOWED_CHANNELS) throw new MimicError("BAD_INPUT", `At most ${MAX_ALLOWED_CHANNELS} ${place}s can be listed.`);
+              return { allowedChannels: channels };
+            });
           } else if (op === "remove") {
-            // An id already listed may always go (a Telegram list saved before it named topics may hold a chat's id).
-            const listed = words.length > 0 && words.every((w) => current.allowedChannels.includes(w));
-            const gone = listed ? words : channelIds(words, scope);
-            // Said, like an unban of someone not banned: an "Updated" answer that changed nothing misleads.
-            const unlisted = gone.filter((c) => !current.allowedChannels.includes(c));
-            if (unlisted.length > 0) throw new MimicError("NOT_FOUND", notListed(unlisted, scope, current.allowedChannels));
-            await m.updateRules(s, { allowedChannels: current.allowedChannels.filter((c) => !gone.includes(c)) });
+            const bare = words.map(bareChannel);
+            await m.updateRules(s, (current) => {
+              // An id already listed may always go (a Telegram list saved before it named topics may hold a chat's id;
+              // a Discord channel deleted since is no channel of the server any more).
+              const listed = bare.length > 0 && bare.every((w) => current.allowedChannels.includes(w));
+              const gone = listed ? bare : channelIds(words, scope, facts);
+              // Said, like an unban of someone not banned: an "Updated" answer that changed nothing misleads.
+              const unlisted = gone.filter((c) => !current.allowedChannels.includes(c));
+              if (unlisted.length > 0) throw new MimicError("NOT_FOUND", notListed(unlisted, scope, current.allowedChannels));
+              return { allowedChannels: current.allowedChannels.filter((c) => !gone.includes(c)) };
+            });
           } else
             throw new MimicError(
               "BAD_INPUT",
@@ -243,19 +305,23 @@ export function storeModeration(store: Store): ModerationPort {
             );
           break;
         }
-        case "ban":
-          await m.ban(s, bannedUser(value, scope, "ban"));
+        case "ban": {
+          const userId = bannedUser(value, scope, "ban", facts);
+          outcome = { kind: (await m.ban(s, userId)) ? "banned" : "alreadyBanned", userId };
           break;
+        }
         case "unban": {
-          const userId = bannedUser(value, scope, "unban");
-          if (!(await m.unban(s, userId))) throw new MimicError("NOT_FOUND", `User ${userId} was not banned here.`);
+          const userId = bannedUser(value, scope, "unban", facts);
+          if (!(await m.unban(s, userId))) throw new MimicError("NOT_FOUND", `${capitalised(userRef(scope.platform, userId))} was not banned here.`);
+          outcome = { kind: "unbanned", userId };
           break;
         }
       }
-      return settings(scope);
+      return { ...(await settings(scope)), ...(outcome && { outcome }) };
     },
+    check: async (scope, kind) => void (await m.check(scope, kind === "enrol" ? "face" : commandOf(kind))),
     async usage(scope, { includeServer }) {
-      const [blocked, mine, templates, report] = await Promise.all([
+      const [blocked, mine, templates, report, rules] = await Promise.all([
         // Moderation's own check, as a request's admission runs it: its refusal is what the next /meme would hear.
         m.check(scope, commandOf("meme")).then(
           () => undefined,
@@ -267,6 +333,7 @@ export function storeModeration(store: Store): ModerationPort {
         m.userUsage(scope),
         store.templates.count({ platform: scope.platform, userId: scope.userId }),
         includeServer && scope.serverId !== null ? m.usageReport(server(scope), { topUsers: 10_000 }) : Promise.resolve(undefined),
+        includeServer && scope.serverId !== null ? m.rules(scope.platform, scope.serverId) : Promise.resolve(undefined),
       ]);
       // Refused pictures count towards quotas but are not memes: each user's count leaves them out, as the total does.
       const makers = (report?.today.topUsers ?? [])
@@ -277,10 +344,14 @@ export function storeModeration(store: Store): ModerationPort {
         ...(blocked !== undefined && { blocked }),
         templates,
         server: report && {
-          generationsToday: report.today.total - (report.today.byCommand[REFUSED_NSFW] ?? 0),
-          refusedToday: report.today.byCommand[REFUSED_NSFW] ?? 0,
-          activeUsersToday: makers.filter((u) => u.count > 0).length,
+          // Refused pictures are counted apart, a forgotten user's too (their command carries a prefix).
+          generationsToday: report.today.total - report.today.refused,
+          refusedToday: report.today.refused,
+          // Users who asked to be forgotten count, but are not named.
+          activeUsersToday: makers.filter((u) => u.count > 0).length + report.today.forgotten.makers,
           topUsers: makers.slice(0, 5),
+          ...(rules && { dailyQuota: rules.dailyQuotaPerServer }),
+          ...(report.today.forgotten.count > 0 && { forgotten: { count: report.today.forgotten.count - report.today.forgotten.refused, refused: report.today.forgotten.refused } }),
         },
       };
     },

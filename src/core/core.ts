@@ -8,7 +8,7 @@ import { normaliseTemplateName } from "../templates/names.ts";
 import { formatWait } from "../templates/moderation.ts";
 import type { CommandContext, ImageInput, Reply } from "./context.ts";
 import { hint } from "./hints.ts";
-import { capitalised, placeWords, sharedChat } from "../places.ts";
+import { capitalised, channelRef as placeChannelRef, placeWords, sharedChat, userRef } from "../places.ts";
 import { frameCount, loadImage, type FetchLike } from "./input.ts";
 import { parseMemeRequest, parseMorphRequest } from "../requests.ts";
 import type {
@@ -19,11 +19,14 @@ import type {
   Job,
   JobKind,
   JobResult,
+  NumericSetting,
   Owner,
+  PlaceFacts,
   Platform,
   Scope,
   ServerSettings,
   SettingKey,
+  SettingOutcome,
   TransferMode,
 } from "./ports.ts";
 
@@ -66,6 +69,8 @@ export interface ConfigInput {
   /** Absent: show the current settings. */
   key?: SettingKey;
   value?: string;
+  /** What the adapter knows of the place (its channels, Mimic's own id), so what the value names can be checked. */
+  facts?: PlaceFacts;
 }
 
 export interface AuditInput {
@@ -194,6 +199,12 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       throw e;
     });
 
+  /**
+   * Uses (Admission.id) admitted whose picture is not yet accepted: a forget-me meanwhile throws the picture away and
+   * the use is given back, so the forget-me's answer does not count them among the uses that still count.
+   */
+  const usesInFlight = new Set<string>();
+
   async function guarded(ctx: CommandContext, fn: () => Promise<Reply>): Promise<Reply> {
     try {
       return await fn();
@@ -202,14 +213,17 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     }
   }
 
-  async function resolveTemplate(ctx: CommandContext, name?: string) {
+  async function resolveTemplate(ctx: CommandContext, name: string | undefined, kind: JobKind) {
     // Metadata only: the face's image data is read once the request is admitted (see render). One store
     // look-up on every request's path: "no faces at all" comes back from find as reason noFaces.
     try {
       return await templates.find(ownerOf(ctx), name);
     } catch (e) {
-      if (isMimicError(e) && e.code === "NOT_FOUND" && e.details?.reason === "noFaces") {
-        throw new MimicError("NOT_FOUND", `You have no saved face yet. Save one first with ${hint(ctx.platform, "saveFace")}.`);
+      if (isMimicError(e) && e.code === "NOT_FOUND") {
+        // Advice about faces is no use to someone who may not use Mimic here at all (banned, switched off, another
+        // channel): that refusal is said instead, as the request would hear it once it had a face.
+        await moderation.check?.(scopeOf(ctx), kind);
+        if (e.details?.reason === "noFaces") throw new MimicError("NOT_FOUND", `You have no saved face yet. Save one first with ${hint(ctx.platform, "saveFace")}.`);
       }
       throw e;
     }
@@ -223,6 +237,9 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
   async function runJob(ctx: CommandContext, kind: JobKind, job: Job | (() => Promise<Job>), accept?: (r: JobResult, admission: Admission) => Promise<void>) {
     const admission: Admission = await moderation.admit(scopeOf(ctx), kind);
     const refund = () => refundReliably(admission, ctx.requestId);
+    // Until its picture is accepted (recorded), a forget-me throws it away and its use is given back.
+    const unsettled = admission.id !== undefined && accept ? admission.id : undefined;
+    if (unsettled !== undefined) usesInFlight.add(unsettled);
     try {
       const result = await queue.submit(typeof job === "function" ? await job() : job, {
         requestId: ctx.requestId,
@@ -249,6 +266,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         throw new MimicError("UNSAFE_CONTENT", nsfwRefusal(ctx, e, counted), { cause: e, details: e.details });
       }
       throw e;
+    } finally {
+      if (unsettled !== undefined) usesInFlight.delete(unsettled);
     }
   }
 
@@ -315,6 +334,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         useId: admission.id,
       });
       // Forget-me said "Mimic keeps nothing else about you": a picture of that face finished afterwards is not sent either.
+      // Its use is given back (runJob), and the forget-me's answer did not count it (usesInFlight).
       if (outcome === "forgotten") throw new MimicError("CANCELLED", "You asked Mimic to forget you while this was being made, so it was thrown away.");
       if (outcome === "gone") {
         throw new MimicError("CANCELLED", "Mimic's store was replaced while this was being made (a backup was restored), so it was not sent. Please try again.");
@@ -344,7 +364,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const { image, ...fields } = input;
         const req = parseMemeRequest(fields);
         // Before downloading: "save a face first" costs nothing.
-        const template = await resolveTemplate(ctx, req.template);
+        const template = await resolveTemplate(ctx, req.template, "meme");
         const reaction = await load(ctx, image, true);
         // An animation is what has several frames (GIF, WebP, a video); a one-frame GIF is a still picture.
         const moving = (await frameCount(reaction)) > 1;
@@ -357,7 +377,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       guarded(ctx, async () => {
         const { image, ...fields } = input;
         const req = parseMorphRequest(fields);
-        const template = await resolveTemplate(ctx, req.template);
+        const template = await resolveTemplate(ctx, req.template, "animated");
         const reaction = await load(ctx, image, true);
         return render(ctx, reaction, template, { captions: { top: req.top, bottom: req.bottom }, intensity: req.intensity, mode: "mimic", animation: "morph" });
       }),
@@ -371,7 +391,9 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const gate = await moderation.settings(scopeOf(ctx));
         const { result } = await runJob(ctx, "enrol", { kind: "enrol", image, ...(gate.nsfwFilter ? { nsfwThreshold: gate.nsfwThreshold } : {}) });
         if (result.kind !== "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "render result for enrol" });
-        const saved = await templates.save(ownerOf(ctx), name, result.face, scopeOf(ctx), opened);
+        const saved = await templates.save(ownerOf(ctx), name, result.face, scopeOf(ctx), opened).catch((e: unknown) => {
+          throw limitRefusal(e, ctx) ?? e;
+        });
         const quality = result.face.qualityNote ? ` (${result.face.qualityNote.replace(/\.$/, "")})` : "";
         return {
           text: `Saved your face “${saved.name}”${quality}.${saved.isDefault ? " It is your default face." : ""} Now try ${hint(ctx.platform, "meme")}.`,
@@ -440,7 +462,9 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           };
         }
         const removed = await templates.forgetUser(ownerOf(ctx));
-        const held = removed.heldRecords ?? 0;
+        // A meme still being made is thrown away once it is done, and its use given back: it is not one that still counts.
+        const givenBack = (removed.heldUseIds ?? []).filter((id) => usesInFlight.has(id)).length;
+        const held = (removed.heldRecords ?? 0) - givenBack;
         // Said plainly: the last day's uses stay until they stop counting towards the limits, then go too.
         const holding =
           held === 0 ? "" : held === 1
@@ -448,7 +472,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
             : ` The ${held} uses you made in the last 24 hours still count towards daily limits and cooldowns: their records are deleted a day after they were made.`;
         const audited = removed.auditRecords ?? 0;
         return {
-          text: `Done: deleted ${plural(removed.templates, "saved face", "saved faces")}, ${plural(removed.usageRecords, "record of a use older than a day", "records of uses older than a day")} and ${plural(audited, "audit-trail entry", "audit-trail entries")} (which pictures you made).${holding} Mimic keeps nothing else about you.`,
+          text: `Done: deleted ${plural(removed.templates, "saved face", "saved faces")}, ${plural(removed.usageRecords, "record of a use older than a day", "records of uses older than a day")} and ${plural(audited, "audit-trail entry", "audit-trail entries")} (which pictures you made).${holding}${givenBack === 0 ? "" : givenBack === 1 ? " The picture being made for you now is thrown away and its use given back." : ` The ${givenBack} pictures being made for you now are thrown away and their uses given back.`} Mimic keeps nothing else about you.`,
           ephemeral: true,
         };
       }),
@@ -459,20 +483,33 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         // Pictures the NSFW gate refused count towards the quota too, but are not called memes.
         const refused = r.refusedToday ?? 0;
         const made = r.usedToday - refused;
+        const ready =
+          r.cooldownRemainingSeconds > 0
+            ? `Next one possible in ${formatWait(r.cooldownRemainingSeconds)}.`
+            : // Nothing to make one from yet: how to start, not "another one".
+              r.templates === 0
+              ? `To make one, save a face first with ${hint(ctx.platform, "saveFace")}.`
+              : "You can make another one now.";
         const lines = [
           `Today you made ${plural(made, "meme", "memes")}${refused > 0 ? ` and ${plural(refused, "refused picture", "refused pictures")}` : ""}${r.dailyQuota > 0 ? ` of ${r.dailyQuota} allowed` : " (no daily limit)"}.`,
-          r.blocked ?? r.quotaReached ?? (r.cooldownRemainingSeconds > 0 ? `Next one possible in ${formatWait(r.cooldownRemainingSeconds)}.` : "You can make another one now."),
+          r.blocked ?? r.quotaReached ?? ready,
           `Saved faces: ${r.templates}.`,
         ];
         if (r.server) {
           const { kind } = placeWords(ctx.platform);
+          // The server's own quota, where it has one: every use counts towards it, refused pictures too.
+          const ofQuota = r.server.dailyQuota ? ` (${plural(r.server.generationsToday + (r.server.refusedToday ?? 0), "use", "uses")} of the ${r.server.dailyQuota} a day allowed)` : "";
           lines.push(
-            `${kind ? `${capitalised(kind)} today` : "Everyone here today"}: ${plural(r.server.generationsToday, "meme", "memes")} by ${plural(r.server.activeUsersToday, "user", "users")}.`,
+            `${kind ? `${capitalised(kind)} today` : "Everyone here today"}: ${plural(r.server.generationsToday, "meme", "memes")} by ${plural(r.server.activeUsersToday, "user", "users")}${ofQuota}.`,
           );
           if (r.server.refusedToday) lines.push(`Refused as explicit today: ${r.server.refusedToday}.`);
           // Each user's memes, and their refused pictures where there were some: the same figures as the lines above.
           const counts = (u: { count: number; refused?: number }) => (u.refused ? `${u.count} + ${u.refused} refused` : `${u.count}`);
-          if (r.server.topUsers.length) lines.push(`Top: ${r.server.topUsers.map((u) => `${userRef(ctx.platform, u.userId)} (${counts(u)})`).join(", ")}`);
+          const top = r.server.topUsers.map((u) => `${userRef(ctx.platform, u.userId)} (${counts(u)})`);
+          // Users who asked Mimic to forget them are not named; their uses of the day still count, so they are said.
+          const forgotten = r.server.forgotten;
+          if (forgotten && forgotten.count + forgotten.refused > 0) top.push(`users who asked to be forgotten (${counts(forgotten)})`);
+          if (top.length) lines.push(`Top: ${top.join(", ")}`);
         }
         return { text: lines.join("\n"), ephemeral: true };
       }),
@@ -504,8 +541,9 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           }
           throw new MimicError("BAD_INPUT", `Give a value for “${input.key}”, e.g. ${exampleFor(input.key, ctx.platform)}.`);
         }
-        const after = await moderation.updateSetting(scopeOf(ctx), input.key, value);
-        return { text: `Updated “${input.key}”.\n${describeSettings(after, ctx, await moderation.bannedUsers?.(scopeOf(ctx)))}`, ephemeral: true };
+        const after = await moderation.updateSetting(scopeOf(ctx), input.key, value, input.facts);
+        const said = after.outcome ? banSaid(after.outcome, ctx) : `Updated “${input.key}”.`;
+        return { text: `${said}\n${describeSettings(after, ctx, await moderation.bannedUsers?.(scopeOf(ctx)))}`, ephemeral: true };
       }),
 
     audit: (ctx, input) =>
@@ -517,7 +555,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         if (input.image) hash = sha256((await load(ctx, input.image, true)).bytes);
         else if (input.hash) hash = parseSha256(input.hash, AUDIT_PICTURE[ctx.platform]);
         else throw new MimicError("BAD_INPUT", `${capitalised(AUDIT_PICTURE[ctx.platform])}.`);
-        const rows = await audit.lookup(hash, { platform: ctx.platform, serverId: ctx.serverId });
+        const here = { platform: ctx.platform, serverId: ctx.serverId };
+        const [rows, total] = await Promise.all([audit.lookup(hash, here), audit.count?.(hash, here)]);
         if (rows.length === 0) {
           return {
             text: `No picture with SHA-256 ${hash.slice(0, 12)}… was made or used here in the last ${audit.retentionDays} days. (Chat apps may re-encode pictures: a re-encoded copy has another hash.)`,
@@ -530,7 +569,9 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           const role = r.outputSha256 === hash ? "made it" : "used it as the reaction image";
           return `• ${r.at.toISOString().slice(0, 16).replace("T", " ")} UTC: ${userRef(ctx.platform, r.userId)} ${role} (${r.kind}, face #${r.templateId ?? "?"})${where(r.channelId)}`;
         });
-        if (rows.length > AUDIT_ROWS_LISTED) lines.push(`…and ${rows.length - AUDIT_ROWS_LISTED} more.`);
+        // The lookup returns only the newest rows: how many more there are is the trail's own count.
+        const all = Math.max(total ?? rows.length, rows.length);
+        if (all > lines.length) lines.push(`…and ${all - lines.length} more.`);
         return { text: `SHA-256 ${hash.slice(0, 12)}…:\n${lines.join("\n")}`, ephemeral: true };
       }),
 
@@ -561,13 +602,13 @@ function exampleFor(key: SettingKey, platform: Platform): string {
     case "swap":
       return "“on” or “off”";
     case "quota":
-      return "“20” (per user per day, 0 = unlimited)";
+      return "“20” (per user per day, 0 = unlimited) or “default”";
     case "server_quota":
-      return "“500” (whole server per day, 0 = unlimited)";
+      return `“500” (the whole ${placeWords(platform).kind ?? "server"} per day, 0 = unlimited) or “default”`;
     case "max_faces":
-      return "“3” (saved faces per user)";
+      return "“3” (saved faces per user, counting those saved anywhere) or “default”";
     case "cooldown":
-      return "“30” (seconds between two memes, 0 = none)";
+      return "“30” (seconds between two memes, 0 = none) or “default”";
     case "channel":
       return platform === "telegram" ? "“add” or “remove” inside a topic (or with the topic's id), or “all”" : "“add <channel id>”, “remove <channel id>” or “all”";
     case "ban":
@@ -617,19 +658,24 @@ const CHANNELS_LISTED = 20;
 const AUDIT_ROWS_LISTED = 15;
 const FACES_LISTED = 40;
 
-/** A user as the platform shows one: a Discord mention (no ping in an ephemeral reply), else the numeric id. */
-function userRef(platform: string, id: string): string {
-  return platform === "discord" ? `<@${id}>` : `user ${id}`;
-}
+/** A channel as the platform shows one (places.ts), in the place the command came from. */
+const channelRef = (ctx: Pick<CommandContext, "platform" | "serverId">, id: string): string => placeChannelRef(ctx.platform, ctx.serverId, id);
 
 /**
- * A channel as the platform shows one: a Discord channel mention; on Telegram a forum topic's id, or General where
- * it is the group's own id (a group without topics, or its General topic); else the chat's id.
+ * A refusal of the saved-faces limit, in the platform's words and honest about what it caps: a server's own
+ * limit stops saving a face there while the user has that many, counting the faces saved anywhere (they are the
+ * user's everywhere); the operator's limit is the most Mimic keeps for anyone. Undefined for any other error.
  */
-function channelRef(ctx: Pick<CommandContext, "platform" | "serverId">, id: string): string {
-  if (ctx.platform === "discord") return `<#${id}>`;
-  if (ctx.platform === "telegram") return id === ctx.serverId ? "General" : /^\d+$/.test(id) ? `topic ${id}` : `chat ${id}`;
-  return `chat ${id}`;
+function limitRefusal(e: unknown, ctx: CommandContext): MimicError | undefined {
+  if (!isMimicError(e) || e.code !== "LIMIT_REACHED" || e.details?.reason !== "limit") return undefined;
+  const { count, limit, byServer } = e.details as { count: number; limit: number; byServer?: boolean };
+  const have = `You already have ${plural(count, "saved face", "saved faces")}`;
+  const fix = `To save another, delete one first (see ${hint(ctx.platform, "listFaces")}).`;
+  const text =
+    byServer === true
+      ? `${have}, and ${placeWords(ctx.platform).thisPlace} lets you save one here only while you have ${limit === 1 ? "none" : `fewer than ${limit}`}. Your faces are yours wherever you use Mimic, so those saved elsewhere count too. ${fix}`
+      : `${have}, the most Mimic keeps for one person (${limit}). ${fix}`;
+  return new MimicError("LIMIT_REACHED", text, { cause: e, details: e.details });
 }
 
 /** The first `max` items, then how many more. */
@@ -637,20 +683,41 @@ function listed(items: readonly string[], max: number): string {
   return `${items.slice(0, max).join(", ")}${items.length > max ? ` and ${items.length - max} more` : ""}`;
 }
 
+/** What a ban or unban did, naming the user as the platform shows one. */
+function banSaid(o: SettingOutcome, ctx: CommandContext): string {
+  const who = userRef(ctx.platform, o.userId);
+  const { inPlace } = placeWords(ctx.platform);
+  if (o.kind === "banned") return `Banned ${who}: they can no longer use Mimic ${inPlace}.`;
+  if (o.kind === "alreadyBanned") return `${capitalised(who)} was already banned ${inPlace}, so nothing changed.`;
+  return `Lifted the ban on ${who}: they can use Mimic ${inPlace} again.`;
+}
+
+/** Where a number came from: the server's own setting, or the operator's default (what “default” goes back to). */
+function origin(s: ServerSettings, key: NumericSetting, shown: (n: number) => string): string {
+  if (!s.overridden || !s.defaults) return "";
+  return s.overridden.includes(key) ? ` (set here; default ${shown(s.defaults[key])})` : " (default)";
+}
+
 function describeSettings(s: ServerSettings, ctx: CommandContext, banned: readonly string[] = []): string {
+  const count = (n: number) => (n === 0 ? "unlimited" : String(n));
+  const cooldown = (n: number) => (n === 0 ? "none" : `${n} s`);
+  const { kind } = placeWords(ctx.platform);
   return [
-    `Mimic settings for this ${ctx.platform === "telegram" ? "group" : "server"}:`,
+    `Mimic settings for this ${kind ?? "server"}:`,
     `• enabled: ${s.enabled ? "on" : "off"}`,
-    `• quota: ${s.dailyQuota === 0 ? "unlimited" : `${s.dailyQuota} per user per day`}`,
-    `• server_quota: ${s.serverDailyQuota === 0 ? "unlimited" : `${s.serverDailyQuota} per day`}`,
-    `• cooldown: ${s.cooldownSeconds === 0 ? "none" : `${s.cooldownSeconds} s`}`,
-    `• max_faces: ${s.maxFacesPerUser} per user`,
+    `• quota: ${s.dailyQuota === 0 ? "unlimited" : `${s.dailyQuota} per user per day`}${origin(s, "dailyQuota", count)}`,
+    `• server_quota: ${s.serverDailyQuota === 0 ? "unlimited" : `${s.serverDailyQuota} per day`}${origin(s, "serverDailyQuota", count)}`,
+    `• cooldown: ${cooldown(s.cooldownSeconds)}${origin(s, "cooldownSeconds", cooldown)}`,
+    // Faces are a user's everywhere: the limit stops saving one here, counting those saved anywhere.
+    `• max_faces: ${s.maxFacesPerUser} per user${origin(s, "maxFacesPerUser", String)}; saving a face here is refused to anyone who has that many, wherever they saved them`,
     `• animated: ${s.animated ? "on" : "off"}`,
     `• channels: ${s.channels.length === 0 ? "all" : listed(s.channels.map((id) => channelRef(ctx, id)), CHANNELS_LISTED)}`,
     `• mark: ${s.visibleMark ? "on" : "off"} (a small visible “AI-edited” label on every picture)`,
-    `• nsfw: ${s.nsfwFilter ? `on (threshold ${s.nsfwThreshold})` : "off"} (refuses explicit pictures, faces and results)`,
+    s.nsfwFilter
+      ? `• nsfw: on (threshold ${s.nsfwThreshold}): explicit pictures, faces and results are refused`
+      : "• nsfw: off: pictures are not checked for explicit content",
     `• swap: ${s.swap ? "allowed" : "off"} (putting your face into someone else's picture)`,
     ...(banned.length ? [`• banned: ${listed(banned.map((id) => userRef(ctx.platform, id)), BANS_LISTED)}`] : []),
-    `Change one with ${hint(ctx.platform, "config")}.`,
+    `Change one with ${hint(ctx.platform, "config")}. A number set to “default” follows the default again.`,
   ].join("\n");
 }

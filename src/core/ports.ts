@@ -57,9 +57,10 @@ export interface TemplatePort {
   rename(owner: Owner, from: string, to: string): Promise<void>;
   /**
    * Deletes every template and every usage record of the user; returns what was removed: usageRecords (uses older
-   * than a day), auditRecords (audit-trail rows), and heldRecords (the last day's uses, deleted a day after each).
+   * than a day), auditRecords (audit-trail rows), and heldRecords (the last day's uses, deleted a day after each),
+   * with heldUseIds their ids (Admission.id) where the store keeps them.
    */
-  forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number; auditRecords?: number; heldRecords?: number }>;
+  forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number; auditRecords?: number; heldRecords?: number; heldUseIds?: string[] }>;
 }
 
 // ---------------------------------------------------------------- moderation
@@ -87,6 +88,33 @@ export interface ServerSettings {
   nsfwThreshold: number;
   /** Swap mode (your face into someone else's picture) is allowed. */
   swap: boolean;
+  /** Which of the numbers above the server set itself (the others are the operator's defaults); absent where unknown. */
+  overridden?: Array<NumericSetting>;
+  /** The operator's defaults of those numbers (what “default” goes back to); absent where unknown. */
+  defaults?: Pick<ServerSettings, NumericSetting>;
+}
+
+/** The settings that are numbers with an operator's default (a server may set its own, or go back to the default). */
+export type NumericSetting = "dailyQuota" | "serverDailyQuota" | "cooldownSeconds" | "maxFacesPerUser";
+
+/**
+ * What a platform adapter knows of the place a setting is changed in, so what an admin names there can be
+ * checked (each field absent where the adapter does not know it).
+ */
+export interface PlaceFacts {
+  /**
+   * The server's channels Mimic can be asked in (Discord), and its threads: a thread (or forum post) goes by the
+   * channel it is in (threadOf), so that channel is what the allow-list names.
+   */
+  channels?: ReadonlyArray<{ id: string; threadOf?: string }>;
+  /** Mimic's own user id on the platform (it cannot be banned). */
+  botUserId?: string;
+}
+
+/** What a ban or unban did, for the admin's answer. */
+export interface SettingOutcome {
+  kind: "banned" | "alreadyBanned" | "unbanned";
+  userId: string;
 }
 
 export type SettingKey = "enabled" | "quota" | "server_quota" | "cooldown" | "max_faces" | "animated" | "channel" | "ban" | "unban" | "mark" | "nsfw" | "nsfw_threshold" | "swap";
@@ -113,6 +141,10 @@ export interface UsageReport {
     topUsers: { userId: string; count: number; refused?: number }[];
     /** Requests the NSFW gate refused today (absent where the store does not count them). */
     refusedToday?: number;
+    /** The server's daily quota (0 = unlimited; absent where unknown). */
+    dailyQuota?: number;
+    /** Uses today of users who asked to be forgotten, who are not named in topUsers: memes (count) and refused pictures. */
+    forgotten?: { count: number; refused: number };
   };
 }
 
@@ -127,9 +159,18 @@ export interface ModerationPort {
   settings(scope: Scope): Promise<ServerSettings>;
   /** The user ids banned in the scope's server, for its admins' settings list (absent where the store keeps none). */
   bannedUsers?(scope: Scope): Promise<string[]>;
-  /** Applies one admin change by scope.userId; parses and validates `value` (BAD_INPUT on nonsense). */
-  updateSetting(scope: Scope, key: SettingKey, value: string): Promise<ServerSettings>;
+  /**
+   * Applies one admin change by scope.userId; parses and validates `value` (BAD_INPUT on nonsense), against what
+   * the adapter knows of the place (`facts`) where it says. A change of a list (channels) is atomic: two admins
+   * changing it at once both have their change kept. `outcome` says what a ban or unban did.
+   */
+  updateSetting(scope: Scope, key: SettingKey, value: string, facts?: PlaceFacts): Promise<ServerSettings & { outcome?: SettingOutcome }>;
   usage(scope: Scope, opts: { includeServer: boolean }): Promise<UsageReport>;
+  /**
+   * The non-counting part of admit: throws its DISABLED / FORBIDDEN refusal (switched off, banned, not in this
+   * channel) where a request of `kind` would hear it; counts nothing (absent where the store has no such check).
+   */
+  check?(scope: Scope, kind: JobKind): Promise<void>;
   /** Counts a request the NSFW gate refused (usage report; it counts as a use). */
   recordRefusal?(scope: Scope, reason: "nsfw"): Promise<void>;
   /** A server's id changed on its platform: its rules, bans and records move to the new id. True when anything moved. */
@@ -168,8 +209,10 @@ export interface AuditPort {
   record(entry: AuditEntry): Promise<"recorded" | "forgotten" | "gone">;
   /** Takes back the newest record of a picture the platform refused to take (never sent). */
   withdraw(entry: { platform: Platform; userId: string; outputSha256: string }): Promise<void>;
-  /** Rows of one server whose input or output has this hash, newest first. */
+  /** Rows of one server whose input or output has this hash, newest first (at most a few dozen). */
   lookup(sha256: string, where: { platform: Platform; serverId: string }): Promise<Array<Omit<AuditEntry, "platform" | "kind"> & { kind: string; at: Date }>>;
+  /** How many such rows there are in all (lookup returns only the newest); absent: lookup's own count is all there is. */
+  count?(sha256: string, where: { platform: Platform; serverId: string }): Promise<number>;
   /** How many days rows are kept (said in "not found" answers). */
   readonly retentionDays: number;
 }

@@ -127,17 +127,13 @@ export class AuditLog {
   }
 
   /**
-   * Generations whose input or output has this hash, newest first. `where` narrows to one server (a server's
-   * admins see only their own server's rows); without it (the operator's CLI) every row is searched.
+   * Generations whose input or output has this hash, newest first, at most LOOKUP_LIMIT. `where` narrows to one
+   * server (a server's admins see only their own server's rows); without it (the operator's CLI) every row is
+   * searched. Rows older than the retention are left out, whether or not a prune deleted them yet.
    */
   async lookup(sha256: string, where?: { platform: string; serverId: string }): Promise<AuditRecord[]> {
-    const h = parseSha256(sha256);
     const rows = await this.gate.run(() =>
-      this.db.auditEvent.findMany({
-        where: { OR: [{ outputSha256: h }, { inputSha256: h }], ...(where && { platform: where.platform, serverId: where.serverId }) },
-        orderBy: [{ atMs: "desc" }, { id: "desc" }],
-        take: LOOKUP_LIMIT,
-      }),
+      this.db.auditEvent.findMany({ where: this.matching(sha256, where), orderBy: [{ atMs: "desc" }, { id: "desc" }], take: LOOKUP_LIMIT }),
     );
     return rows.map((r) => ({
       platform: r.platform,
@@ -150,6 +146,18 @@ export class AuditLog {
       outputSha256: r.outputSha256,
       at: new Date(Number(r.atMs)),
     }));
+  }
+
+  /** How many rows lookup would find without its limit. */
+  async count(sha256: string, where?: { platform: string; serverId: string }): Promise<number> {
+    return this.gate.run(() => this.db.auditEvent.count({ where: this.matching(sha256, where) }));
+  }
+
+  /** The rows of this hash (input or output), within the retention, of one server where given. */
+  private matching(sha256: string, where?: { platform: string; serverId: string }) {
+    const h = parseSha256(sha256);
+    const oldest = BigInt(this.now() - this.retentionDays * DAY_MS);
+    return { OR: [{ outputSha256: h }, { inputSha256: h }], atMs: { gte: oldest }, ...(where && { platform: where.platform, serverId: where.serverId }) };
   }
 
   /** Deletes rows older than the retention; returns how many. */

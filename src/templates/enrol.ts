@@ -235,7 +235,7 @@ export async function enrolFace(
   }
   const limit = Math.min(templates.maxTemplatesPerUser, opts.maxTemplates ?? Infinity);
   if (existing.length >= limit) {
-    throw new MimicError("LIMIT_REACHED", `You already have ${existing.length} saved faces, the most allowed here is ${limit}. Remove one first.`, {
+    throw new MimicError("LIMIT_REACHED", `You already have ${existing.length} saved ${existing.length === 1 ? "face" : "faces"}, the most allowed here is ${limit}. Remove one first.`, {
       details: { reason: "limit", limit, count: existing.length, names: existing.map((t) => t.name) },
     });
   }

@@ -15,7 +15,7 @@ import { passThrough, type Gate } from "./db/gate.ts";
 import { secondsUntilNextUtcDay, utcDay } from "./codec.ts";
 import { DEFAULT_NSFW_THRESHOLD } from "../pipeline/safety/thresholds.ts";
 import { checkIdentity } from "./names.ts";
-import { capitalised, placeWords } from "../places.ts";
+import { capitalised, channelRef, eitherOf, placeWords } from "../places.ts";
 
 /** Who asks, where. serverId/channelId are null in private chats. */
 export interface Scope {
@@ -88,10 +88,22 @@ export interface Admission {
 }
 
 export interface UsageWindow {
+  /** Every use, refused pictures and forgotten users' held uses included. */
   total: number;
   byCommand: Record<string, number>;
-  /** Each user's uses (count), of which `refused` were pictures the NSFW gate refused. */
+  /** Of total, the pictures the NSFW gate refused (a forgotten user's too). */
+  refused: number;
+  /**
+   * Each user's uses (count), of which `refused` were pictures the NSFW gate refused. Users who asked to be
+   * forgotten are not named: their held uses are only counted, in `forgotten`.
+   */
   topUsers: Array<{ userId: string; count: number; refused: number }>;
+  /**
+   * The held uses of users who asked to be forgotten (see TemplateStore.forgetUser): how many, of which refused,
+   * and how many users made memes (not only refused pictures) among them without making one under their own name
+   * since (those are counted in topUsers).
+   */
+  forgotten: { count: number; refused: number; makers: number };
 }
 
 export interface UsageReport {
@@ -124,6 +136,9 @@ export const FORGOTTEN = "forgotten:";
 /** How long a forgotten user's uses are held: the longest window a quota (a UTC day) or cooldown (≤ 24 h) reads. */
 export const FORGOTTEN_HOLD_MS = 86_400_000;
 
+/** Refused pictures, a forgotten user's included (forgetUser prefixes their command with FORGOTTEN). */
+const REFUSED_ROWS = { OR: [{ command: { startsWith: REFUSED } }, { command: { startsWith: `${FORGOTTEN}${REFUSED}` } }] };
+
 /** Deletes forgotten users' held uses once they are a day old; returns how many. */
 export async function pruneForgottenUsage(db: Pick<Db, "usageEvent">, now: number): Promise<number> {
   return (await db.usageEvent.deleteMany({ where: { command: { startsWith: FORGOTTEN }, atMs: { lt: BigInt(now - FORGOTTEN_HOLD_MS) } } })).count;
@@ -147,9 +162,9 @@ export class Moderation {
     return this.gate.run(() => this.readRules(platform, serverId));
   }
 
-  private async readRules(platform: string, serverId: string | null): Promise<Rules> {
+  private async readRules(platform: string, serverId: string | null, db: Pick<Db, "$queryRaw"> = this.db): Promise<Rules> {
     if (serverId === null) return this.toRules(null);
-    const [row] = await this.db.$queryRaw<SettingsRow[]>`
+    const [row] = await db.$queryRaw<SettingsRow[]>`
       SELECT server_settings.id, enabled, disabled_commands, allowed_channels, daily_quota_per_user, daily_quota_per_server,
         cooldown_seconds, max_templates_per_user, visible_mark, nsfw_filter, nsfw_threshold, swap_allowed
       FROM server_settings WHERE platform = ${platform} AND server_id = ${serverId}`;
@@ -198,45 +213,39 @@ export class Moderation {
 
   /**
    * Changes a server's rules. `isAdmin` is decided by the adapter (Discord: Manage Server permission;
-   * Telegram: chat administrator); anyone else gets FORBIDDEN.
+   * Telegram: chat administrator); anyone else gets FORBIDDEN. `patch` may be a function of the rules in force:
+   * it is then called inside the write, with the server's row locked (PostgreSQL: a row lock; SQLite: the write
+   * lock), so a change that depends on the current value (adding to a list) cannot lose another admin's change
+   * made at the same moment. What it throws is thrown, and nothing is changed. Returns the rules after the change.
    */
-  async updateRules(server: ServerRef & { isAdmin: boolean }, patch: RulesPatch): Promise<Rules> {
+  async updateRules(server: ServerRef & { isAdmin: boolean }, patch: RulesPatch | ((current: Rules) => RulesPatch)): Promise<Rules> {
     requireAdmin(server);
     checkServer(server);
-    const parsed = rulesPatchSchema.safeParse(patch);
-    if (!parsed.success) {
-      throw new MimicError("BAD_INPUT", `That setting is not valid: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-    }
-    const p = parsed.data;
-    const data = {
-      ...(p.enabled !== undefined && { enabled: p.enabled }),
-      ...(p.disabledCommands !== undefined && { disabledCommands: JSON.stringify([...new Set(p.disabledCommands)].sort()) }),
-      ...(p.allowedChannels !== undefined && { allowedChannels: JSON.stringify([...new Set(p.allowedChannels)]) }),
-      ...(p.dailyQuotaPerUser !== undefined && { dailyQuotaPerUser: p.dailyQuotaPerUser }),
-      ...(p.dailyQuotaPerServer !== undefined && { dailyQuotaPerServer: p.dailyQuotaPerServer }),
-      ...(p.cooldownSeconds !== undefined && { cooldownSeconds: p.cooldownSeconds }),
-      ...(p.maxTemplatesPerUser !== undefined && { maxTemplatesPerUser: p.maxTemplatesPerUser }),
-      ...(p.visibleMark !== undefined && { visibleMark: p.visibleMark }),
-      ...(p.nsfwFilter !== undefined && { nsfwFilter: p.nsfwFilter }),
-      ...(p.nsfwThreshold !== undefined && { nsfwThreshold: p.nsfwThreshold }),
-      ...(p.swapAllowed !== undefined && { swapAllowed: p.swapAllowed }),
-    };
-    await this.exclusive(async () => {
-      await this.db.$executeRaw`INSERT INTO server_settings (platform, server_id, updated_at) VALUES (${server.platform}, ${server.serverId}, CURRENT_TIMESTAMP)
-        ON CONFLICT (platform, server_id) DO NOTHING`;
-      await this.db.serverSettings.update({ where: { platform_serverId: { platform: server.platform, serverId: server.serverId } }, data });
-    });
-    return this.rules(server.platform, server.serverId);
+    // A fixed patch is checked before anything is written.
+    const fixed = typeof patch === "function" ? undefined : settingsData(patch);
+    return this.exclusive(() =>
+      this.db.$transaction(async (tx) => {
+        await tx.$executeRaw`INSERT INTO server_settings (platform, server_id, updated_at) VALUES (${server.platform}, ${server.serverId}, CURRENT_TIMESTAMP)
+          ON CONFLICT (platform, server_id) DO NOTHING`;
+        // The row is locked before it is read: a change made at the same moment waits here until this one committed.
+        await tx.$executeRaw`UPDATE server_settings SET platform = platform WHERE platform = ${server.platform} AND server_id = ${server.serverId}`;
+        const data = fixed ?? settingsData((patch as (current: Rules) => RulesPatch)(await this.readRules(server.platform, server.serverId, tx)));
+        await tx.serverSettings.update({ where: { platform_serverId: { platform: server.platform, serverId: server.serverId } }, data });
+        return this.readRules(server.platform, server.serverId, tx);
+      }),
+    );
   }
 
-  async ban(server: ServerRef & { isAdmin: boolean }, userId: string, reason?: string): Promise<void> {
+  /** Returns true when the user was not banned before; false when they already were (nothing changed). */
+  async ban(server: ServerRef & { isAdmin: boolean }, userId: string, reason?: string): Promise<boolean> {
     requireAdmin(server);
     checkServer(server);
     checkIdentity(server.platform, userId);
-    await this.exclusive(
+    const inserted = await this.exclusive(
       () => this.db.$executeRaw`INSERT INTO bans (platform, server_id, platform_user_id, reason) VALUES (${server.platform}, ${server.serverId}, ${userId}, ${reason?.slice(0, 200) ?? null})
         ON CONFLICT (platform, server_id, platform_user_id) DO NOTHING`,
     );
+    return inserted > 0;
   }
 
   /** Returns whether the user was banned. */
@@ -303,7 +312,7 @@ export class Moderation {
       throw new MimicError("DISABLED", `${COMMAND_NAMES[command] ?? `The ${command} command is`} switched off ${inPlace}.`);
     }
     if (scope.channelId !== null && rules.allowedChannels.length > 0 && !rules.allowedChannels.includes(scope.channelId)) {
-      throw new MimicError("FORBIDDEN", `Mimic doesn't answer in this ${channel} here. Ask in one of the ${channel}s the admins allowed.`, {
+      throw new MimicError("FORBIDDEN", `Mimic doesn't answer in this ${channel} here. ${whereToAsk(scope, rules.allowedChannels)}`, {
         details: { allowedChannels: rules.allowedChannels },
       });
     }
@@ -402,7 +411,7 @@ export class Moderation {
     const where = { platform: scope.platform, serverId, platformUserId: scope.userId };
     const [usedToday, refusedToday, last] = await Promise.all([
       this.db.usageEvent.count({ where: { ...where, day: utcDay(now) } }),
-      this.db.usageEvent.count({ where: { ...where, day: utcDay(now), command: { startsWith: REFUSED } } }),
+      this.db.usageEvent.count({ where: { ...where, day: utcDay(now), ...REFUSED_ROWS } }),
       this.db.usageEvent.findFirst({ where, orderBy: { atMs: "desc" }, select: { atMs: true } }),
     ]);
     const readyAt = last ? Number(last.atMs) + rules.cooldownSeconds * 1000 : 0;
@@ -425,24 +434,37 @@ export class Moderation {
     const today = utcDay(this.now());
     const window = async (fromDay: number): Promise<UsageWindow> => {
       const where = { platform: server.platform, serverId: server.serverId, day: { gte: fromDay } };
-      const [byCommand, byUser, refusedByUser] = await Promise.all([
+      // A user who asked to be forgotten is not named: their held uses are counted apart.
+      const named = { ...where, NOT: { command: { startsWith: FORGOTTEN } } };
+      const forgottenRows = { ...where, command: { startsWith: FORGOTTEN } };
+      const [byCommand, byUser, refusedByUser, forgottenUsers] = await Promise.all([
         this.db.usageEvent.groupBy({ by: ["command"], where, _count: { _all: true } }),
         this.db.usageEvent.groupBy({
           by: ["platformUserId"],
-          where,
+          where: named,
           _count: { platformUserId: true },
           orderBy: [{ _count: { platformUserId: "desc" } }, { platformUserId: "asc" }],
           take: opts.topUsers ?? 10,
         }),
-        this.db.usageEvent.groupBy({ by: ["platformUserId"], where: { ...where, command: { startsWith: REFUSED } }, _count: { _all: true } }),
+        this.db.usageEvent.groupBy({ by: ["platformUserId"], where: { ...named, command: { startsWith: REFUSED } }, _count: { _all: true } }),
+        this.db.usageEvent.groupBy({ by: ["platformUserId"], where: { ...forgottenRows, NOT: { command: { startsWith: `${FORGOTTEN}${REFUSED}` } } }, _count: { _all: true } }),
       ]);
       const commands: Record<string, number> = {};
       for (const c of byCommand) commands[c.command] = c._count._all;
       const refused = new Map(refusedByUser.map((r) => [r.platformUserId, r._count._all]));
+      const sum = (pick: (command: string) => boolean) => Object.entries(commands).reduce((a, [c, n]) => a + (pick(c) ? n : 0), 0);
+      const isRefused = (c: string) => c.startsWith(REFUSED) || c.startsWith(`${FORGOTTEN}${REFUSED}`);
       return {
-        total: Object.values(commands).reduce((a, b) => a + b, 0),
+        total: sum(() => true),
         byCommand: commands,
+        refused: sum(isRefused),
         topUsers: byUser.map((r) => ({ userId: r.platformUserId, count: r._count.platformUserId, refused: refused.get(r.platformUserId) ?? 0 })),
+        forgotten: {
+          count: sum((c) => c.startsWith(FORGOTTEN)),
+          refused: sum((c) => c.startsWith(`${FORGOTTEN}${REFUSED}`)),
+          // One who made a meme again since is named in topUsers (when listed there), and not counted twice.
+          makers: forgottenUsers.filter((f) => !byUser.some((r) => r.platformUserId === f.platformUserId && r._count.platformUserId > (refused.get(r.platformUserId) ?? 0))).length,
+        },
       };
     };
     const [todayWindow, last30Days] = await this.gate.run(() => Promise.all([window(today), window(today - 29)]));
@@ -517,6 +539,39 @@ interface SettingsRow {
   nsfw_filter: boolean | number;
   nsfw_threshold: number | null;
   swap_allowed: boolean | number;
+}
+
+/** A rules patch, checked, as the server_settings columns it changes. BAD_INPUT when it is not valid. */
+function settingsData(patch: RulesPatch) {
+  const parsed = rulesPatchSchema.safeParse(patch);
+  if (!parsed.success) {
+    throw new MimicError("BAD_INPUT", `That setting is not valid: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  }
+  const p = parsed.data;
+  return {
+    ...(p.enabled !== undefined && { enabled: p.enabled }),
+    ...(p.disabledCommands !== undefined && { disabledCommands: JSON.stringify([...new Set(p.disabledCommands)].sort()) }),
+    ...(p.allowedChannels !== undefined && { allowedChannels: JSON.stringify([...new Set(p.allowedChannels)]) }),
+    ...(p.dailyQuotaPerUser !== undefined && { dailyQuotaPerUser: p.dailyQuotaPerUser }),
+    ...(p.dailyQuotaPerServer !== undefined && { dailyQuotaPerServer: p.dailyQuotaPerServer }),
+    ...(p.cooldownSeconds !== undefined && { cooldownSeconds: p.cooldownSeconds }),
+    ...(p.maxTemplatesPerUser !== undefined && { maxTemplatesPerUser: p.maxTemplatesPerUser }),
+    ...(p.visibleMark !== undefined && { visibleMark: p.visibleMark }),
+    ...(p.nsfwFilter !== undefined && { nsfwFilter: p.nsfwFilter }),
+    ...(p.nsfwThreshold !== undefined && { nsfwThreshold: p.nsfwThreshold }),
+    ...(p.swapAllowed !== undefined && { swapAllowed: p.swapAllowed }),
+  };
+}
+
+/** Allowed channels a refusal names before it only counts them. */
+const CHANNELS_NAMED = 3;
+
+/** Where to ask instead, naming the allowed channels (topics) as the platform shows them: a few, then how many there are. */
+function whereToAsk(scope: Scope, allowed: readonly string[]): string {
+  const { channel } = placeWords(scope.platform);
+  const named = allowed.slice(0, CHANNELS_NAMED).map((id) => channelRef(scope.platform, scope.serverId, id));
+  if (allowed.length <= CHANNELS_NAMED) return `Ask in ${eitherOf(named)}.`;
+  return `Ask in one of the ${allowed.length} ${channel}s the admins allowed, such as ${eitherOf(named)}.`;
 }
 
 /** "all 5 of today's memes", or "today's 1 meme". */

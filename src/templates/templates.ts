@@ -116,7 +116,7 @@ export class TemplateStore {
         if (existing.length >= limit) {
           throw new MimicError(
             "LIMIT_REACHED",
-            `You already have ${existing.length} saved faces, the most allowed here is ${limit}. Remove one first.`,
+            `You already have ${existing.length} saved ${existing.length === 1 ? "face" : "faces"}, the most allowed here is ${limit}. Remove one first.`,
             { details: { reason: "limit", limit, count: existing.length, names: existing.map((t) => t.name) } },
           );
         }
@@ -253,8 +253,12 @@ export class TemplateStore {
    * their limits by forgetting and saving a face again. They are marked (FORGOTTEN) and deleted once a day old
    * (pruneForgottenUsage: here, at start-up and hourly on admission).
    */
-  /** usageRecords: uses deleted now (older than a day); auditRecords: audit-trail rows deleted; heldRecords: the last day's uses, held. */
-  async forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number; auditRecords: number; heldRecords: number }> {
+  /**
+   * usageRecords: uses deleted now (older than a day); auditRecords: audit-trail rows deleted; heldRecords: the last
+   * day's uses, held, and heldUseIds their records' ids (a use still being made when it was forgotten is given
+   * back when its picture is thrown away: the caller knows which those are).
+   */
+  async forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number; auditRecords: number; heldRecords: number; heldUseIds: string[] }> {
     checkIdentity(owner.platform, owner.userId);
     return this.exclusive(() =>
       this.db.$transaction(async (tx) => {
@@ -269,12 +273,12 @@ export class TemplateStore {
         const usage = await tx.usageEvent.deleteMany({ where: { platform: owner.platform, platformUserId: owner.userId, atMs: { lt: dayAgo } } });
         await tx.$executeRaw`UPDATE usage_events SET command = CAST(${FORGOTTEN} AS TEXT) || command
           WHERE platform = ${owner.platform} AND platform_user_id = ${owner.userId} AND at_ms >= ${dayAgo} AND command NOT LIKE ${`${FORGOTTEN}%`}`;
-        const heldRecords = await tx.usageEvent.count({ where: { platform: owner.platform, platformUserId: owner.userId, command: { startsWith: FORGOTTEN } } });
+        const held = await tx.usageEvent.findMany({ where: { platform: owner.platform, platformUserId: owner.userId, command: { startsWith: FORGOTTEN } }, select: { id: true } });
         // The audit trail's rows are records of this user's use too.
         const audit = await tx.auditEvent.deleteMany({ where: { platform: owner.platform, platformUserId: owner.userId } });
         await pruneForgottenUsage(tx, this.now());
         // Counted apart: a reply saying "usage records" for audit rows miscounted the uses.
-        return { templates, usageRecords: usage.count, auditRecords: audit.count, heldRecords };
+        return { templates, usageRecords: usage.count, auditRecords: audit.count, heldRecords: held.length, heldUseIds: held.map((h) => String(h.id)) };
       }),
     );
   }

@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { beforeEach, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
 import { ALICE, BOB, EPHEMERAL, FakeDiscord, OPT, PERMISSIONS, content, flagsOf, str, sub } from "../helpers/fake-discord.ts";
+import { commandDefinitions } from "../../src/bots/discord/commands.ts";
 import { useDiscordBot } from "./discord-harness.ts";
 import { DOUBLE_HANDLERS, type TestApp } from "./harness.ts";
 import sharp from "sharp";
@@ -12,6 +14,55 @@ import { FACE_JPG, REACTION_LAUGH_JPG, REACTION_SMILE_JPG, reactionGif } from ".
  * handlers: the pipeline is not the subject): direct messages, face management, who counts as an admin,
  * and what the user sees when Discord itself fails.
  */
+
+/** A gateway event the fake sends on its socket (a channel or thread appearing in the server, an interaction from one). */
+const gateway = (fake: FakeDiscord, t: string, d: Record<string, unknown>) => (fake as unknown as { dispatch(t: string, d: unknown): void }).dispatch(t, d);
+
+/** CHANNEL_CREATE of a text (0) or forum (15) channel in the fake's server. */
+function createChannel(fake: FakeDiscord, id: string, type: 0 | 15, name: string) {
+  gateway(fake, "CHANNEL_CREATE", { id, type, guild_id: fake.guildId, name, position: 1, permission_overwrites: [], ...(type === 15 && { available_tags: [] }) });
+}
+
+/** A thread (11) as Discord sends it: in THREAD_CREATE, and as the `channel` of an interaction made in it. */
+const threadPayload = (fake: FakeDiscord, id: string, parentId: string) => ({
+  id,
+  type: 11,
+  guild_id: fake.guildId,
+  parent_id: parentId,
+  name: `thread ${id}`,
+  thread_metadata: { archived: false, auto_archive_duration: 1440, archive_timestamp: new Date().toISOString(), locked: false },
+});
+
+/**
+ * /meme with a reaction attached, made in another channel or thread of the fake's server than its own (the
+ * fake's interactions come from #memes): the interaction as Discord sends it, its `channel` that place.
+ */
+function memeIn(fake: FakeDiscord, user: typeof ALICE, channel: Record<string, unknown>) {
+  const reaction = fake.addAttachment(REACTION_LAUGH_JPG, "laugh.jpg", "image/jpeg");
+  const token = `itoken-${randomBytes(6).toString("hex")}`;
+  const u = { ...user, discriminator: "0", global_name: user.username, avatar: null };
+  gateway(fake, "INTERACTION_CREATE", {
+    id: String(BigInt(Date.now() - 1420070400000) << 22n | BigInt(Math.floor(Math.random() * 4_000_000))),
+    application_id: fake.appId,
+    type: 2,
+    token,
+    version: 1,
+    app_permissions: "2147483647",
+    locale: "en-US",
+    entitlements: [],
+    attachment_size_limit: 10 * 1024 * 1024,
+    data: { id: "1", name: "meme", type: 1, options: [{ name: "image", type: OPT.attachment, value: reaction.id }], resolved: { attachments: { [reaction.id]: reaction } } },
+    guild_id: fake.guildId,
+    guild: { id: fake.guildId, locale: "en-US", features: [] },
+    channel_id: channel.id,
+    channel,
+    member: { user: u, roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, permissions: PERMISSIONS.none },
+    guild_locale: "en-US",
+    authorizing_integration_owners: { "0": fake.guildId },
+    context: 0,
+  });
+  return fake.finalAnswer(token);
+}
 
 /** Discord permission bits beyond the helper's. */
 const ADMINISTRATOR = String(1n << 3n);
@@ -47,16 +98,83 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     expect(await set("enabled", "off")).toContain("enabled: off");
     expect(await usage()).toBe("Today you made 0 memes of 50 allowed.\nMimic is switched off on this server. An admin can turn it back on.\nSaved faces: 1.");
     expect(await set("enabled", "on")).toContain("enabled: on");
+    createChannel(fake, "800000000000000077", 0, "general");
     expect(await set("channel", "add <#800000000000000077>")).toContain("channels: <#800000000000000077>");
-    expect(await usage()).toBe(
-      "Today you made 0 memes of 50 allowed.\nMimic doesn't answer in this channel here. Ask in one of the channels the admins allowed.\nSaved faces: 1.",
-    );
+    expect(await usage()).toBe("Today you made 0 memes of 50 allowed.\nMimic doesn't answer in this channel here. Ask in <#800000000000000077>.\nSaved faces: 1.");
     expect(await set("channel", `add <#${fake.channelId}>`)).toContain(`<#${fake.channelId}>`);
     expect(await usage()).toBe("Today you made 0 memes of 50 allowed.\nYou can make another one now.\nSaved faces: 1.");
     // Confirming a forget-me on Discord is the command's own option: the question says how.
     expect(content(await answer(fake.slash(ALICE, "mimic", [sub("forget", [{ name: "confirm", type: OPT.boolean, value: false }])])))).toBe(
       "This permanently deletes all your saved faces and your usage history (your last 24 hours' uses a day later: they count towards the limits). Run /mimic forget confirm:True to delete everything.",
     );
+  });
+
+  it("a thread or forum post goes by the channel it is in; channel add takes only this server's channels; a refusal names where to ask", async () => {
+    const GENERAL = "800000000000000010";
+    const FORUM = "800000000000000011";
+    createChannel(fake, GENERAL, 0, "general");
+    createChannel(fake, FORUM, 15, "clips");
+    // A thread of #general the gateway announced, and two it never did (a thread of #memes, a post of the forum).
+    const announced = threadPayload(fake, "800000000000000012", GENERAL);
+    gateway(fake, "THREAD_CREATE", { ...announced, owner_id: BOB.id, member_count: 1, message_count: 0, newly_created: true });
+    const memesThread = threadPayload(fake, "800000000000000013", fake.channelId);
+    const forumPost = threadPayload(fake, "800000000000000014", FORUM);
+    expect(content(await saveFace(ALICE, "me"))).toContain("Saved");
+
+    const set = async (value: string) =>
+      content(await answer(fake.slash(BOB, "mimic", [sub("config", [str("setting", "channel"), str("value", value)])], { permissions: PERMISSIONS.manageGuild })));
+    // No channel of this server: a negative or zero id, a user's id, another server's channel; a thread names its channel.
+    expect(await set("add -5")).toBe("“-5” is not a channel: mention it (#) or give its numeric id.");
+    expect(await set("add 0")).toBe("“0” is not a channel: mention it (#) or give its numeric id.");
+    expect(await set(`add <#${ALICE.id}>`)).toBe(`“<#${ALICE.id}>” is not a channel of this server: mention one (#) or give its numeric id.`);
+    expect(await set(`add <#${announced.id}>`)).toBe(
+      `<#${announced.id}> is a thread: Mimic goes by the channel a thread or forum post is in, so name <#${GENERAL}> instead (that allows its threads too).`,
+    );
+    expect((await app.app.store.moderation.rules("discord", fake.guildId)).allowedChannels).toEqual([]);
+    // The words in any case.
+    expect(await set(`Add <#${fake.channelId}> <#${FORUM}>`)).toContain(`• channels: <#${fake.channelId}>, <#${FORUM}>\n`);
+
+    // A thread of an allowed channel and a post of an allowed forum are allowed, announced or not.
+    for (const place of [memesThread, forumPost]) {
+      const made = await memeIn(fake, ALICE, place);
+      expect(made.files, `${place.id}: ${content(made)}`).toHaveLength(1);
+    }
+    // Elsewhere the refusal says where to ask instead.
+    for (const place of [announced, { id: GENERAL, type: 0, guild_id: fake.guildId, name: "general" }]) {
+      expect(content(await memeIn(fake, ALICE, place))).toBe(`Mimic doesn't answer in this channel here. Ask in <#${fake.channelId}> or <#${FORUM}>.`);
+    }
+    expect(await set("ALL")).toContain("• channels: all\n");
+    expect((await memeIn(fake, ALICE, announced)).files).toHaveLength(1);
+  });
+
+  it("ban and unban say whom, as a mention, and whether they were banned already; Mimic itself cannot be banned; no face, banned: the ban is said", async () => {
+    const config = async (setting: string, value: string) =>
+      content(await answer(fake.slash(BOB, "mimic", [sub("config", [str("setting", setting), str("value", value)])], { permissions: PERMISSIONS.manageGuild })));
+    const banned = await config("ban", `<@${ALICE.id}>`);
+    expect(banned.split("\n")[0]).toBe(`Banned <@${ALICE.id}>: they can no longer use Mimic on this server.`);
+    expect(banned).toContain(`\n• banned: <@${ALICE.id}>\n`);
+    expect((await config("ban", ALICE.id)).split("\n")[0]).toBe(`<@${ALICE.id}> was already banned on this server, so nothing changed.`);
+    expect(await config("ban", `<@${fake.botUser.id}>`)).toBe("That is Mimic itself, which cannot be banned. To stop Mimic on this server, set “enabled” to off.");
+    expect(await config("unban", "100000000000000033")).toBe("<@100000000000000033> was not banned here.");
+    // Alice has no face: what she hears is the ban, not advice to save one (which would be refused too).
+    const reaction = fake.addAttachment(REACTION_LAUGH_JPG, "laugh.jpg", "image/jpeg");
+    const meme = await answer(fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction] }));
+    expect(content(meme)).toBe("An admin of this server has blocked you from using Mimic here.");
+    expect((await config("unban", `<@!${ALICE.id}>`)).split("\n")[0]).toBe(`Lifted the ban on <@${ALICE.id}>: they can use Mimic on this server again.`);
+    expect((await app.app.store.moderation.bans({ platform: "discord", serverId: fake.guildId, isAdmin: true })).map((b) => b.userId)).toEqual([]);
+  });
+
+  it("/mimic audit's hash option takes the longest form the core reads: “sha-256:” and the 64 hex characters", async () => {
+    const mimic = commandDefinitions().find((c) => c.name === "mimic") as { options: { name: string; options?: { name: string; max_length?: number }[] }[] };
+    const hashOption = mimic.options.find((o) => o.name === "audit")!.options!.find((o) => o.name === "hash")!;
+    const hash = createHash("sha256").update(REACTION_LAUGH_JPG).digest("hex");
+    const typed = `sha-256:${hash.toUpperCase()}`;
+    expect(typed.length).toBeLessThanOrEqual(hashOption.max_length!);
+    await saveFace(ALICE, "me");
+    const reaction = fake.addAttachment(REACTION_LAUGH_JPG, "laugh.jpg", "image/jpeg");
+    await answer(fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction] }));
+    const found = content(await answer(fake.slash(BOB, "mimic", [sub("audit", [str("hash", typed)])], { permissions: PERMISSIONS.manageGuild })));
+    expect(found).toMatch(new RegExp(`^SHA-256 ${hash.slice(0, 12)}…:\n• .* UTC: <@${ALICE.id}> used it as the reaction image \\(meme, face #\\d+\\) in <#${fake.channelId}>$`));
   });
 
   it("works in direct messages: saves, memes, no server settings, server bans do not follow", async () => {
@@ -68,7 +186,7 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     const ban = fake.slash(BOB, "mimic", [sub("config", [str("setting", "ban"), str("value", `<@${ALICE.id}>`)])], {
       permissions: PERMISSIONS.manageGuild,
     });
-    expect(content(await answer(ban))).toContain("Updated “ban”");
+    expect(content(await answer(ban))).toContain(`Banned <@${ALICE.id}>: they can no longer use Mimic on this server.`);
 
     const reaction = fake.addAttachment(REACTION_LAUGH_JPG, "laugh.jpg", "image/jpeg");
     const inServer = fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction] });

@@ -129,7 +129,10 @@ for (const { dialect, skip } of dialects) {
         return r;
       };
       const made = await core.morph(ctx(), { image: bytes(REACTION_LAUGH_JPG) });
-      expect(forgot?.text).toMatch(/^Done: deleted 1 saved face, .* Mimic keeps nothing else about you\.$/);
+      // The use of the picture in progress is given back (below), so the answer does not count it among those that still count.
+      expect(forgot?.text).toBe(
+        "Done: deleted 1 saved face, 0 records of uses older than a day and 0 audit-trail entries (which pictures you made). The picture being made for you now is thrown away and its use given back. Mimic keeps nothing else about you.",
+      );
       expect(made).toMatchObject({ errorCode: "CANCELLED", text: "You asked Mimic to forget you while this was being made, so it was thrown away." });
       expect(made.file).toBeUndefined();
       expect(await db.query(`SELECT * FROM audit_events`)).toEqual([]);
@@ -142,6 +145,22 @@ for (const { dialect, skip } of dialects) {
       expect(await db.query(`SELECT platform_user_id FROM audit_events`)).toEqual([{ platform_user_id: "101" }]);
       await core.forgetMe(ctx(), { confirm: true });
       expect(await db.query(`SELECT * FROM audit_events`)).toEqual([]);
+    });
+
+    it("a forget-me's answer counts the uses that stay counted: a picture still being made gives its use back, one made before does not", async () => {
+      await save("me");
+      expect((await meme()).file).toBeDefined();
+      let forgot: Awaited<ReturnType<Core["forgetMe"]>> | undefined;
+      nextResult = async (r) => {
+        forgot = await core.forgetMe(ctx(), { confirm: true });
+        return r;
+      };
+      expect((await meme()).errorCode).toBe("CANCELLED");
+      expect(forgot?.text).toContain(
+        " The 1 use you made in the last 24 hours still counts towards daily limits and cooldowns: its record is deleted a day after it was made. The picture being made for you now is thrown away and its use given back. ",
+      );
+      // What the answer said: one use held, the other given back.
+      expect((await db.query<{ command: string }>(`SELECT command FROM usage_events WHERE platform_user_id = '101'`)).map((r) => r.command)).toEqual(["forgotten:meme"]);
     });
 
     it("the store replaced while a picture is made (its use's record gone): not sent, and the user is not told they asked to be forgotten", async () => {
@@ -419,16 +438,16 @@ for (const { dialect, skip } of dialects) {
         [
           "Mimic settings for this group:",
           "• enabled: on",
-          "• quota: 50 per user per day",
-          "• server_quota: unlimited",
-          "• cooldown: none",
-          "• max_faces: 5 per user",
+          "• quota: 50 per user per day (default)",
+          "• server_quota: unlimited (default)",
+          "• cooldown: none (default)",
+          "• max_faces: 5 per user (default); saving a face here is refused to anyone who has that many, wherever they saved them",
           "• animated: on",
           "• channels: all",
           "• mark: off (a small visible “AI-edited” label on every picture)",
-          "• nsfw: on (threshold 0.7) (refuses explicit pictures, faces and results)",
+          "• nsfw: on (threshold 0.7): explicit pictures, faces and results are refused",
           "• swap: allowed (putting your face into someone else's picture)",
-          "Change one with /config <setting> <value>.",
+          "Change one with /config <setting> <value>. A number set to “default” follows the default again.",
         ].join("\n"),
       );
       await set("enabled", "off");
@@ -443,10 +462,12 @@ for (const { dialect, skip } of dialects) {
       const updated = await set("mark", "on");
       expect(updated.split("\n")[0]).toBe("Updated “mark”.");
       expect(updated).toContain("Mimic settings for this server:");
-      for (const line of ["• enabled: off", "• animated: off", "• mark: on (", "• nsfw: on (threshold 0.55)", "• swap: off (", "• quota: unlimited", "• server_quota: 500 per day", "• cooldown: 30 s", "• channels: <#1001>, <#1002>", "Change one with /mimic config."]) {
+      // The numbers the server set itself are marked, with the default each would go back to.
+      for (const line of ["• enabled: off", "• animated: off", "• mark: on (", "• nsfw: on (threshold 0.55)", "• swap: off (", "• quota: unlimited (set here; default 50)\n", "• server_quota: 500 per day (set here; default unlimited)\n", "• cooldown: 30 s (set here; default none)\n", "• max_faces: 5 per user (default);", "• channels: <#1001>, <#1002>", "Change one with /mimic config."]) {
         expect(updated).toContain(line);
       }
-      expect(await set("nsfw", "off")).toContain("• nsfw: off (refuses");
+      // Off is said as what it means: nothing is checked (not “refuses”).
+      expect(await set("nsfw", "off")).toContain("\n• nsfw: off: pictures are not checked for explicit content\n");
       const examples: Record<string, string> = {
         nsfw_threshold: "“0.7” (refuse at this unsafe score, 0–1; lower refuses more) or “default”",
         enabled: "“on” or “off”",
@@ -454,10 +475,10 @@ for (const { dialect, skip } of dialects) {
         mark: "“on” or “off”",
         nsfw: "“on” or “off”",
         swap: "“on” or “off”",
-        quota: "“20” (per user per day, 0 = unlimited)",
-        server_quota: "“500” (whole server per day, 0 = unlimited)",
-        max_faces: "“3” (saved faces per user)",
-        cooldown: "“30” (seconds between two memes, 0 = none)",
+        quota: "“20” (per user per day, 0 = unlimited) or “default”",
+        server_quota: "“500” (the whole server per day, 0 = unlimited) or “default”",
+        max_faces: "“3” (saved faces per user, counting those saved anywhere) or “default”",
+        cooldown: "“30” (seconds between two memes, 0 = none) or “default”",
         channel: "“add <channel id>”, “remove <channel id>” or “all”",
         ban: "a mention of the user (type @ and pick them) or their numeric user id",
         unban: "a mention of the user (type @ and pick them) or their numeric user id",
@@ -485,10 +506,10 @@ for (const { dialect, skip } of dialects) {
       expect(await refusal("swap", "y".repeat(30))).toBe(`“${"y".repeat(20)}” is not on or off.`);
 
       expect(await set("quota", "1000000")).toContain("• quota: 1000000 per user per day");
-      expect(await refusal("quota", "12x")).toBe("The daily quota must be a whole number from 0 to 1000000, not “12x”.");
-      expect(await refusal("server_quota", "9".repeat(25))).toBe(`The server's daily quota must be a whole number from 0 to 100000000, not “${"9".repeat(20)}”.`);
-      expect(await refusal("cooldown", "-5")).toBe("The cooldown must be a whole number from 0 to 86400, not “-5”.");
-      expect(await refusal("max_faces", "1001")).toMatch(/^The number of faces must be a whole number from 1 to \d+, not “1001”\.$/);
+      expect(await refusal("quota", "12x")).toBe("The daily quota must be a whole number from 0 to 1000000, or “default”; not “12x”.");
+      expect(await refusal("server_quota", "9".repeat(25))).toBe(`The server's daily quota must be a whole number from 0 to 100000000, or “default”; not “${"9".repeat(20)}”.`);
+      expect(await refusal("cooldown", "-5")).toBe("The cooldown must be a whole number from 0 to 86400, or “default”; not “-5”.");
+      expect(await refusal("max_faces", "1001")).toMatch(/^The number of faces must be a whole number from 1 to \d+, or “default”; not “1001”\.$/);
 
       for (const v of ["0.5", ".5", "1", "1.0", "1.00"]) expect(await set("nsfw_threshold", v)).toContain(`threshold ${Number(v)})`);
       expect(await set("nsfw_threshold", "DEFAULT")).toContain("threshold 0.7)");
@@ -530,8 +551,9 @@ for (const { dialect, skip } of dialects) {
     });
 
     it("every reply but a picture is private; a fresh server's usage has no top list; odd results are refused", async () => {
+      // Nothing made yet and no face: how to start, not "another one".
       expect((await core.usage(admin())).text).toBe(
-        "Today you made 0 memes of 50 allowed.\nYou can make another one now.\nSaved faces: 0.\nServer today: 0 memes by 0 users.",
+        "Today you made 0 memes of 50 allowed.\nTo make one, save a face first with /face save (attach a clear photo of your face).\nSaved faces: 0.\nServer today: 0 memes by 0 users.",
       );
       const empty = await core.faceList(ctx());
       nextResult = (r) => ({ ...r, face: { ...(r as { face: object }).face, qualityNote: undefined } }) as JobResult;
@@ -623,7 +645,7 @@ for (const { dialect, skip } of dialects) {
       expect((await core.usage(admin())).text).toBe(
         [
           "Today you made 3 memes of 50 allowed.",
-          "You can make another one now.",
+          "To make one, save a face first with /face save (attach a clear photo of your face).",
           "Saved faces: 0.",
           "Server today: 15 memes by 12 users.",
           "Top: <@101> (3), <@102> (2), <@103> (1), <@104> (1), <@105> (1)",

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createCore, type CommandContext, type Core } from "../../src/core/index.ts";
 import { storeAudit, storeModeration, storeTemplates } from "../../src/core/bindings.ts";
@@ -246,7 +247,8 @@ for (const { dialect, skip } of dialects) {
       expect((await meme({ userId: "202" })).file).toBeDefined();
       const notBanned = await core.config(admin(), { key: "unban", value: "202" });
       expect(notBanned).toMatchObject({ errorCode: "NOT_FOUND" });
-      expect(notBanned.text).toBe("User 202 was not banned here.");
+      // Named as Discord shows a user elsewhere: a mention.
+      expect(notBanned.text).toBe("<@202> was not banned here.");
       await set("ban", "303");
       expect((await save("x", { userId: "303" })).errorCode).toBe("FORBIDDEN");
       expect((await core.config(admin(), { key: "ban", value: "9".repeat(129) })).errorCode).toBe("BAD_INPUT");
@@ -330,11 +332,11 @@ for (const { dialect, skip } of dialects) {
       expect(third.text).toContain("2");
       const zero = await core.config(admin(), { key: "max_faces", value: "0" });
       expect(zero).toMatchObject({ errorCode: "BAD_INPUT" });
-      expect(zero.text).toBe("The number of faces must be a whole number from 1 to 5, not “0”.");
+      expect(zero.text).toBe("The number of faces must be a whole number from 1 to 5, or “default”; not “0”.");
       expect(await set("max_faces", "1")).toContain("max_faces: 1 per user");
       // Above this Mimic's own limit (MAX_TEMPLATES_PER_USER, 5 here) is refused, naming it, not silently capped.
       const above = await core.config(admin(), { key: "max_faces", value: "999" });
-      expect(above).toMatchObject({ errorCode: "BAD_INPUT", text: "The number of faces must be a whole number from 1 to 5, not “999”." });
+      expect(above).toMatchObject({ errorCode: "BAD_INPUT", text: "The number of faces must be a whole number from 1 to 5, or “default”; not “999”." });
       expect(await set("max_faces", "5")).toContain("max_faces: 5 per user");
       expect((await save("c")).errorCode).toBeUndefined();
       // Another server keeps the configured limit.
@@ -422,7 +424,7 @@ for (const { dialect, skip } of dialects) {
       expect((await core.usage(admin({ platform: "telegram", userId: "202" }))).text).toBe(
         [
           "Today you made 0 memes of 2 allowed.",
-          "You can make another one now.",
+          "To make one, save a face first with /save <name> as a reply to a clear photo of your face.",
           "Saved faces: 0.",
           "Group today: 1 meme by 1 user.",
           "Refused as explicit today: 1.",
@@ -457,7 +459,7 @@ for (const { dialect, skip } of dialects) {
       expect((await core.config(admin({ serverId: null }), {})).text).toBe("Settings belong to a server: use this command there.");
       expect((await core.audit(ctx(tg), { hash: "ab" })).text).toBe("Only group admins can look up who made a picture.");
       expect((await core.audit(admin({ ...tg, serverId: null }), {})).text).toBe("The audit trail belongs to a group: use this command there.");
-      expect((await core.config(admin(tg), { key: "server_quota", value: "x" })).text).toBe("The group's daily quota must be a whole number from 0 to 100000000, not “x”.");
+      expect((await core.config(admin(tg), { key: "server_quota", value: "x" })).text).toBe("The group's daily quota must be a whole number from 0 to 100000000, or “default”; not “x”.");
       expect((await core.config(admin(), { key: "server_quota", value: "x" })).text).toMatch(/^The server's daily quota must be/);
 
       const audited = createCore({ templates: storeTemplates(store), moderation: storeModeration(store), queue, audit: storeAudit(store) }, { maxInputBytes: 25 * MIB });
@@ -481,6 +483,176 @@ for (const { dialect, skip } of dialects) {
       expect((await core.config(admin(tg), { key: "ban" })).text).toBe("Reply to one of the person's messages with /config ban.");
       expect((await core.config(admin(tg), { key: "unban", value: " " })).text).toBe("Reply to one of the person's messages with /config unban.");
       expect((await core.config(admin(), { key: "ban" })).text).toBe("Give a value for “ban”, e.g. a mention of the user (type @ and pick them) or their numeric user id.");
+    });
+
+    it("two admins changing the channel list (or the animated switch) at the same moment both keep their change", async () => {
+      const ids = Array.from({ length: 12 }, (_, i) => String(4000 + i));
+      // Each add from its own admin, all at once: none may be lost to another's read-modify-write.
+      await Promise.all(ids.map((id, i) => set("channel", `add ${id}`, { userId: String(900 + i) })));
+      expect([...(await store.moderation.rules("discord", "g1")).allowedChannels].sort()).toEqual(ids);
+      await Promise.all(ids.slice(0, 6).map((id, i) => set("channel", `remove <#${id}>`, { userId: String(900 + i) })));
+      expect([...(await store.moderation.rules("discord", "g1")).allowedChannels].sort()).toEqual(ids.slice(6));
+      // The animated switch and another change of the switched-off commands, at once: both kept.
+      const server = { platform: "discord", serverId: "g1", isAdmin: true };
+      await Promise.all([
+        set("animated", "off"),
+        store.moderation.updateRules(server, (current) => ({ disabledCommands: [...current.disabledCommands, "face"] })),
+      ]);
+      expect((await store.moderation.rules("discord", "g1")).disabledCommands).toEqual(["animated", "face"]);
+    });
+
+    it("quota, server_quota, cooldown and max_faces go back to the operator's default with “default”, and the list marks what the server set", async () => {
+      const before = await core.config(admin(), {});
+      expect(before.text).toContain("\n• quota: 50 per user per day (default)\n");
+      expect(await set("quota", "7")).toContain("\n• quota: 7 per user per day (set here; default 50)\n");
+      expect(await set("server_quota", "500")).toContain("\n• server_quota: 500 per day (set here; default unlimited)\n");
+      expect(await set("cooldown", "30")).toContain("\n• cooldown: 30 s (set here; default none)\n");
+      expect(await set("max_faces", "2")).toContain("\n• max_faces: 2 per user (set here; default 5);");
+      for (const key of ["quota", "server_quota", "cooldown", "max_faces"] as const) await set(key, key === "cooldown" ? "DEFAULT" : "default");
+      const after = (await core.config(admin(), {})).text;
+      for (const line of ["• quota: 50 per user per day (default)\n", "• server_quota: unlimited (default)\n", "• cooldown: none (default)\n", "• max_faces: 5 per user (default);"]) {
+        expect(after).toContain(line);
+      }
+      // Back to following the configuration, not a copy of today's figure.
+      expect((await store.moderation.rules("discord", "g1")).overridden).toEqual([]);
+    });
+
+    it("refusals of a face that is not there yet come after moderation's: banned, switched off, another channel, animations off", async () => {
+      // User 202 has no face: the refusal they would hear once they saved one is said first, not "save a face".
+      const noFace = { userId: "202" };
+      expect((await meme(noFace)).text).toBe("You have no saved face yet. Save one first with /face save (attach a clear photo of your face).");
+      await set("ban", "202");
+      expect(await meme(noFace)).toMatchObject({ errorCode: "FORBIDDEN", text: "An admin of this server has blocked you from using Mimic here." });
+      await set("unban", "202");
+      await set("channel", "add 2002");
+      expect(await meme(noFace)).toMatchObject({ errorCode: "FORBIDDEN", text: "Mimic doesn't answer in this channel here. Ask in <#2002>." });
+      await set("channel", "all");
+      await set("animated", "off");
+      expect((await core.morph(ctx(noFace), { image: bytes(REACTION_LAUGH_JPG) })).text).toBe("Animated results (GIF reactions and morphs) are switched off on this server.");
+      await set("enabled", "off");
+      expect(await meme({ ...noFace, platform: "telegram" })).toMatchObject({ errorCode: "NOT_FOUND" });
+      expect(await meme(noFace)).toMatchObject({ errorCode: "DISABLED", text: "Mimic is switched off on this server. An admin can turn it back on." });
+      // Nothing was counted.
+      expect(await usesOf("202")).toBe(0);
+    });
+
+    it("the channel refusal names the allowed channels (topics), a few of them, in the platform's own form", async () => {
+      await save("me");
+      await set("channel", "add 2002 3003");
+      expect((await meme()).text).toBe("Mimic doesn't answer in this channel here. Ask in <#2002> or <#3003>.");
+      await set("channel", "add 4004 5005");
+      expect((await meme()).text).toBe("Mimic doesn't answer in this channel here. Ask in one of the 4 channels the admins allowed, such as <#2002>, <#3003> or <#4004>.");
+      expect((await core.usage(ctx())).text).toContain("\nMimic doesn't answer in this channel here. Ask in one of the 4 channels");
+      const tg = { platform: "telegram" as const, serverId: "-100123", channelId: "5" };
+      expect((await save("me", tg)).errorCode).toBeUndefined();
+      await set("channel", "add 7 -100123", tg);
+      expect((await meme(tg)).text).toBe("Mimic doesn't answer in this topic here. Ask in topic 7 or General.");
+    });
+
+    it("the words of the channel setting are read in any case, like on and off", async () => {
+      expect(await set("channel", "ADD 2002")).toContain("• channels: <#2002>\n");
+      expect(await set("channel", "Add <#3003>")).toContain("• channels: <#2002>, <#3003>\n");
+      expect(await set("channel", "Remove 2002")).toContain("• channels: <#3003>\n");
+      expect(await set("channel", "ALL")).toContain("• channels: all\n");
+    });
+
+    it("ban and unban say whom (as the platform names a user), and whether they were banned already", async () => {
+      const first = await set("ban", "<@202>");
+      expect(first.split("\n")[0]).toBe("Banned <@202>: they can no longer use Mimic on this server.");
+      expect(first).toContain("\n• banned: <@202>\n");
+      expect((await set("ban", "202")).split("\n")[0]).toBe("<@202> was already banned on this server, so nothing changed.");
+      expect((await set("unban", "202")).split("\n")[0]).toBe("Lifted the ban on <@202>: they can use Mimic on this server again.");
+      const tg = { platform: "telegram" as const, serverId: "-100123", channelId: "-100123" };
+      expect((await set("ban", "303", tg)).split("\n")[0]).toBe("Banned user 303: they can no longer use Mimic in this group.");
+      expect((await core.config(admin(tg), { key: "unban", value: "404" })).text).toBe("User 404 was not banned here.");
+      // Mimic's own id, where the adapter says it: no ban (it changes nothing), and the way to stop Mimic instead.
+      const bot = await core.config(admin(), { key: "ban", value: "<@999>", facts: { botUserId: "999" } });
+      expect(bot).toMatchObject({ errorCode: "BAD_INPUT", text: "That is Mimic itself, which cannot be banned. To stop Mimic on this server, set “enabled” to off." });
+      expect(await store.moderation.bans({ platform: "discord", serverId: "g1", isAdmin: true })).toEqual([]);
+    });
+
+    it("the channel setting takes only channels of this server where the adapter knows them, and a thread's channel for a thread", async () => {
+      const facts = { channels: [{ id: "2002" }, { id: "3003" }, { id: "7007", threadOf: "2002" }] };
+      const config = (value: string) => core.config(admin(), { key: "channel", value, facts });
+      expect((await config("add <#2002>")).text).toContain("• channels: <#2002>\n");
+      for (const [value, said] of [
+        ["add -5", "“-5” is not a channel: mention it (#) or give its numeric id."],
+        ["add 0", "“0” is not a channel: mention it (#) or give its numeric id."],
+        ["add 101", "“101” is not a channel of this server: mention one (#) or give its numeric id."],
+        ["add <#9009>", "“<#9009>” is not a channel of this server: mention one (#) or give its numeric id."],
+        ["add 3003 <#7007>", "<#7007> is a thread: Mimic goes by the channel a thread or forum post is in, so name <#2002> instead (that allows its threads too)."],
+      ]) {
+        expect(await config(value), value).toMatchObject({ errorCode: "BAD_INPUT", text: said });
+      }
+      expect((await store.moderation.rules("discord", "g1")).allowedChannels).toEqual(["2002"]);
+      // A listed channel the server no longer has (deleted since) may still go.
+      await set("channel", "add 6006");
+      expect((await config("remove <#6006>")).text).toContain("• channels: <#2002>\n");
+    });
+
+    it("the faces limit is said in the singular where it is one, and honestly: a server's limit counts the faces saved anywhere", async () => {
+      expect(await set("max_faces", "1")).toContain("• max_faces: 1 per user (set here; default 5); saving a face here is refused to anyone who has that many, wherever they saved them\n");
+      expect((await save("a", { serverId: null, channelId: null })).errorCode).toBeUndefined();
+      const here = await save("b");
+      expect(here).toMatchObject({
+        errorCode: "LIMIT_REACHED",
+        text: "You already have 1 saved face, and this server lets you save one here only while you have none. Your faces are yours wherever you use Mimic, so those saved elsewhere count too. To save another, delete one first (see /face list).",
+      });
+      await set("max_faces", "3");
+      expect((await save("b")).errorCode).toBeUndefined();
+      expect((await save("c", { platform: "discord", serverId: "g2" })).errorCode).toBeUndefined();
+      expect((await save("d")).text).toMatch(/^You already have 3 saved faces, and this server lets you save one here only while you have fewer than 3\. /);
+      // Elsewhere (a private chat) the operator's limit is the most Mimic keeps.
+      expect((await save("d", { serverId: null, channelId: null })).errorCode).toBeUndefined();
+      expect((await save("e", { serverId: null, channelId: null })).errorCode).toBeUndefined();
+      expect((await save("f", { serverId: null, channelId: null })).text).toBe(
+        "You already have 5 saved faces, the most Mimic keeps for one person (5). To save another, delete one first (see /face list).",
+      );
+      const tg = { platform: "telegram" as const, serverId: "-100123", channelId: "-100123" };
+      await set("max_faces", "1", tg);
+      expect((await save("a", tg)).errorCode).toBeUndefined();
+      expect((await save("b", tg)).text).toBe(
+        "You already have 1 saved face, and this group lets you save one here only while you have none. Your faces are yours wherever you use Mimic, so those saved elsewhere count too. To save another, delete one first (see /faces).",
+      );
+    });
+
+    it("after a forget-me, the user's refused pictures stay refused pictures, and the admin's top list does not name them", async () => {
+      const realSubmit = queue.submit.bind(queue);
+      for (const userId of ["202", "303"]) expect((await save("me", { userId })).errorCode).toBeUndefined();
+      expect((await meme({ userId: "202" })).file).toBeDefined();
+      expect((await meme({ userId: "303" })).file).toBeDefined();
+      queue.submit = vi.fn().mockImplementationOnce(refuseAt("input")).mockImplementation(realSubmit);
+      expect((await meme({ userId: "202" })).errorCode).toBe("UNSAFE_CONTENT");
+      const report = () => core.usage(admin({ userId: "404" }));
+      expect((await report()).text).toContain("\nServer today: 2 memes by 2 users.\nRefused as explicit today: 1.\nTop: <@202> (1 + 1 refused), <@303> (1)");
+
+      expect((await core.forgetMe(ctx({ userId: "202" }), { confirm: true })).text).toContain("The 2 uses you made in the last 24 hours still count");
+      // The same figures, 202 no longer named.
+      expect((await report()).text).toContain("\nServer today: 2 memes by 2 users.\nRefused as explicit today: 1.\nTop: <@303> (1), users who asked to be forgotten (1 + 1 refused)");
+      expect((await core.usage(ctx({ userId: "202" }))).text).toMatch(/^Today you made 1 meme and 1 refused picture of 50 allowed\.\n/);
+    });
+
+    it("an admin's /usage says the server's own daily quota, where it has one", async () => {
+      expect((await save("me")).errorCode).toBeUndefined();
+      expect((await meme()).file).toBeDefined();
+      expect((await core.usage(admin())).text).toContain("\nServer today: 1 meme by 1 user.\n");
+      await set("server_quota", "10");
+      expect((await core.usage(admin())).text).toContain("\nServer today: 1 meme by 1 user (1 use of the 10 a day allowed).\n");
+      // Not for members.
+      expect((await core.usage(ctx())).text).not.toContain("a day allowed");
+    });
+
+    it("/audit counts every row of a popular picture, and leaves out rows older than the retention before a prune deletes them", async () => {
+      const audited = createCore({ templates: storeTemplates(store), moderation: storeModeration(store), queue, audit: storeAudit(store) }, { maxInputBytes: 25 * MIB });
+      expect((await audited.faceSave(ctx(), { name: "me", image: bytes(FACE_JPG) })).errorCode).toBeUndefined();
+      for (let i = 0; i < 25; i++) expect((await audited.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) })).file).toBeDefined();
+      const hash = createHash("sha256").update(REACTION_LAUGH_JPG).digest("hex");
+      const lines = (await audited.audit(admin(), { hash })).text.split("\n");
+      expect(lines.filter((l) => l.startsWith("• "))).toHaveLength(15);
+      expect(lines.at(-1)).toBe("…and 10 more.");
+      // Past the retention, with no prune run since: nothing is shown.
+      clock += (store.audit.retentionDays + 1) * DAY_MS;
+      expect((await audited.audit(admin(), { hash })).text).toMatch(/^No picture with SHA-256 [0-9a-f]{12}… was made or used here in the last \d+ days\./);
     });
 
     it("a used-up quota of one meme is said in the singular, and a bad face name is called a face name", async () => {

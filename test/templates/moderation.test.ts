@@ -284,11 +284,13 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     expect(report.today).toEqual({
       total: 6,
       byCommand: { meme: 5, "face-add": 1 },
+      refused: 0,
       topUsers: [
         { userId: "y", count: 3, refused: 0 },
         { userId: "x", count: 2, refused: 0 },
         { userId: "z", count: 1, refused: 0 },
       ],
+      forgotten: { count: 0, refused: 0, makers: 0 },
     });
     expect(report.last30Days.total).toBe(7);
     expect(report.last30Days.byCommand).toEqual({ meme: 5, "face-add": 1, animate: 1 });
@@ -428,7 +430,13 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     clock = T0 + 30_000;
     expect((await refusal(store.moderation.admit(at("prober", s), "meme"))).code).toBe("QUOTA_EXCEEDED");
     const report = await store.moderation.usageReport(admin(s), { topUsers: 1 });
-    expect(report.today).toEqual({ total: 2, byCommand: { refused_nsfw: 1, meme: 1 }, topUsers: [{ userId: "prober", count: 2, refused: 1 }] });
+    expect(report.today).toEqual({
+      total: 2,
+      byCommand: { refused_nsfw: 1, meme: 1 },
+      refused: 1,
+      topUsers: [{ userId: "prober", count: 2, refused: 1 }],
+      forgotten: { count: 0, refused: 0, makers: 0 },
+    });
     expect((await refusal(store.moderation.recordRefusal({ ...at("", s) }, "nsfw"))).code).toBe("BAD_INPUT");
     clock = T0;
   });
@@ -478,7 +486,8 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     const off = await refusal(store.moderation.admit(at("r1", s, "memes"), "morph"));
     expect([off.code, off.userMessage]).toEqual(["DISABLED", "The morph command is switched off on this server."]);
     const channel = await refusal(store.moderation.admit(at("r1", s, "general"), "meme"));
-    expect(channel.userMessage).toBe("Mimic doesn't answer in this channel here. Ask in one of the channels the admins allowed.");
+    // The refusal names where to ask instead, as the platform shows a channel (an unknown platform: as Discord does).
+    expect(channel.userMessage).toBe("Mimic doesn't answer in this channel here. Ask in <#memes>.");
     // No channel to judge (a platform without channels): the channel list does not apply.
     await store.moderation.admit(at("r1", s, null), "meme");
     await store.moderation.updateRules(admin(s), { enabled: false });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MimicError } from "../../src/errors.ts";
-import { openStore, TemplateStore, type Store } from "../../src/templates/index.ts";
+import { enrolFace, openStore, TemplateStore, type Store } from "../../src/templates/index.ts";
 import { createPrismaClient } from "../../src/templates/db/client.ts";
 import { resolveDatabaseTarget } from "../../src/templates/db/url.ts";
 import { createTestDb, dialects, fakeTemplate, STORE_TABLES, type TestDb } from "./helpers.ts";
@@ -144,6 +144,10 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
     await store.templates.save(carol, "one", fakeTemplate("c1"));
     const e = await rejects(store.templates.save(carol, "two", fakeTemplate("c2"), { maxTemplates: 1 }), "LIMIT_REACHED", /most allowed here is 1/);
     expect(e.details).toMatchObject({ limit: 1, count: 1 });
+    // One face is one face, in the store's refusal and in enrolFace's check before its analysis.
+    expect(e.userMessage).toBe("You already have 1 saved face, the most allowed here is 1. Remove one first.");
+    const early = await rejects(enrolFace(store.templates, carol, "two", new Uint8Array(8), { maxTemplates: 1 }), "LIMIT_REACHED");
+    expect(early.userMessage).toBe("You already have 1 saved face, the most allowed here is 1. Remove one first.");
     // 12 concurrent saves against the configured limit of 4 (one already saved): exactly 3 more succeed.
     const results = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => store.templates.save(carol, `c${i}`, fakeTemplate(`c${i}`))));
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(3);
@@ -173,7 +177,11 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
       const before = await db.query<{ n: number }>("SELECT COUNT(*) AS n FROM templates");
 
       clock = T0 + 3_600_000;
-      expect(await timed.templates.forgetUser(dave)).toEqual({ templates: 2, usageRecords: 3, auditRecords: 0, heldRecords: 3 });
+      const forgotten = await timed.templates.forgetUser(dave);
+      expect(forgotten).toMatchObject({ templates: 2, usageRecords: 3, auditRecords: 0, heldRecords: 3 });
+      // The held uses' own records, by id (a use still being made is given back when its picture is thrown away).
+      const heldIds = (await db.query<{ id: number | string }>("SELECT id FROM usage_events WHERE platform_user_id = 'dave'")).map((r) => String(r.id));
+      expect([...forgotten.heldUseIds].sort()).toEqual(heldIds.sort());
       // Forgetting is no way around the limits: today's meme on g1 still uses up dave's quota of 1 there.
       await rejects(timed.moderation.admit({ ...dave, serverId: "g1", channelId: null }, "meme"), "QUOTA_EXCEEDED");
 
@@ -201,7 +209,7 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
       expect((await timed.moderation.userUsage({ ...bob, serverId: "g1", channelId: null })).usedToday).toBe(0);
       expect(Number((await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM usage_events WHERE platform_user_id = '${bob.userId}'`))[0].n)).toBe(7);
       // forgetting someone unknown is fine
-      expect(await timed.templates.forgetUser({ platform: "discord", userId: "ghost" })).toEqual({ templates: 0, usageRecords: 0, auditRecords: 0, heldRecords: 0 });
+      expect(await timed.templates.forgetUser({ platform: "discord", userId: "ghost" })).toEqual({ templates: 0, usageRecords: 0, auditRecords: 0, heldRecords: 0, heldUseIds: [] });
     } finally {
       await timed.close();
     }

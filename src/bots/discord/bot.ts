@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import {
+  ChannelType,
   Client,
   DiscordAPIError,
   DiscordjsError,
@@ -9,6 +10,7 @@ import {
   HTTPError,
   MessageFlags,
   MessageReferenceType,
+  Partials,
   PermissionFlagsBits,
   RateLimitError,
   Routes,
@@ -24,6 +26,7 @@ import {
   type RepliableInteraction,
 } from "discord.js";
 import type { CommandContext, Core, ImageInput, ProgressEvent, Reply, SettingKey, TransferMode } from "../../core/index.ts";
+import type { PlaceFacts } from "../../core/ports.ts";
 import { progressReporter, readableFile, untypedMime } from "../../core/index.ts";
 import { MimicError } from "../../errors.ts";
 import { logger } from "../../logger.ts";
@@ -281,14 +284,39 @@ function unreachableReason(err: unknown): string {
 
 export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
   const { core } = opts;
-  const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: restOptions(opts.apiRoot, opts.restTimeouts) });
+  // Partial channels: an interaction's own channel (a thread the gateway never announced included) is known from
+  // the interaction, so a thread's channel can be told (contextOf).
+  const client = new Client({ intents: [GatewayIntentBits.Guilds], partials: [Partials.Channel], rest: restOptions(opts.apiRoot, opts.restTimeouts) });
   const stickerUrl = (id: string, ext: "png" | "gif") => client.rest.cdn.sticker(id, ext);
+
+  /**
+   * The channel a command counts as coming from: a thread's (or forum post's) own channel, so allowing a channel
+   * allows its threads, as Discord shows them (under it). Elsewhere the interaction's channel.
+   */
+  const channelOf = (i: RepliableInteraction | AutocompleteInteraction): string | null => {
+    const channel = i.channel;
+    return channel?.isThread() && channel.parentId ? channel.parentId : i.channelId;
+  };
+
+  /** What an admin's setting may name here: the server's channels (threads with the channel they are in), and Mimic itself. */
+  const placeFacts = (i: RepliableInteraction): PlaceFacts => {
+    const guild = i.guildId ? client.guilds.cache.get(i.guildId) : undefined;
+    return {
+      ...(client.user && { botUserId: client.user.id }),
+      // Unknown (a server the bot is not in): nothing is checked against it.
+      ...(guild && {
+        channels: guild.channels.cache
+          .filter((c) => c.type !== ChannelType.GuildCategory)
+          .map((c) => (c.isThread() && c.parentId ? { id: c.id, threadOf: c.parentId } : { id: c.id })),
+      }),
+    };
+  };
 
   const contextOf = (i: RepliableInteraction | AutocompleteInteraction): CommandContext => ({
     platform: "discord",
     userId: i.user.id,
     serverId: i.guildId,
-    channelId: i.channelId,
+    channelId: channelOf(i),
     isAdmin: i.memberPermissions?.has(PermissionFlagsBits.ManageGuild) ?? false,
     requestId: `dc-${i.id}-${randomUUID().slice(0, 8)}`,
     attachmentLimitBytes: i.attachmentSizeLimit || DEFAULT_ATTACHMENT_LIMIT,
@@ -438,6 +466,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
               return core.config(ctx, {
                 key: (o.getString("setting") as SettingKey | null) ?? undefined,
                 value: o.getString("value") ?? undefined,
+                facts: placeFacts(i),
               });
             case "audit": {
               const att = o.getAttachment("picture");

@@ -103,7 +103,8 @@ const mimic = new SlashCommandBuilder()
     s
       .setName("audit")
       .setDescription("Who made this picture? Attach it, or give its SHA-256 (Manage Server)")
-      .addStringOption((o) => o.setName("hash").setDescription("Or the picture's SHA-256: 64 hex characters").setMinLength(64).setMaxLength(71))
+      // The longest form the core reads: "sha-256:" and the 64 hex characters.
+      .addStringOption((o) => o.setName("hash").setDescription("Or the picture's SHA-256: 64 hex characters").setMinLength(64).setMaxLength(72))
       .addAttachmentOption((o) => o.setName("picture").setDescription("The picture itself, as Mimic sent it")),
   )
   .addSubcommand((s) =>

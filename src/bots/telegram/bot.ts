@@ -516,10 +516,12 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         const c = await contextOf(ctx, true);
         let value: string | undefined = rest.join(" ") || undefined;
         // On Telegram the channel setting names forum topics: a group without topics has no other place to name.
-        if (key === "channel" && c.isAdmin && (rest[0] === "add" || rest[0] === "remove")) {
-          if (!ctx.chat!.is_forum && rest[0] === "add") return void (await send(ctx, { text: NO_TOPICS_REPLY, ephemeral: true }));
+        // The operation is read in any case ("Add"), as the core reads it.
+        const op = rest[0]?.toLowerCase();
+        if (key === "channel" && c.isAdmin && (op === "add" || op === "remove")) {
+          if (!ctx.chat!.is_forum && op === "add") return void (await send(ctx, { text: NO_TOPICS_REPLY, ephemeral: true }));
           // "/config channel add" inside a topic names that topic.
-          if (rest.length === 1) value = `${rest[0]} ${c.channelId}`;
+          if (rest.length === 1) value = `${op} ${c.channelId}`;
         }
         // Telegram shows no user ids and bots cannot look up @usernames: "/config ban" as a reply names its author.
         if (value === undefined && (key === "ban" || key === "unban")) {
@@ -529,7 +531,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
             if (c.isAdmin) return void (await send(ctx, { text: target.refusal, ephemeral: true }));
           } else value = target?.userId;
         }
-        await send(ctx, await core.config(c, { key: key as SettingKey | undefined, value }));
+        // Mimic's own id: "/config ban <its id>" is refused (a reply to its message already is, as a bot's).
+        await send(ctx, await core.config(c, { key: key as SettingKey | undefined, value, facts: { botUserId: String(bot.botInfo.id) } }));
         return;
       }
     }
