@@ -84,6 +84,56 @@ export async function viewerFrames(gif: Uint8Array, src: RgbImage[], delaysMs: n
   return out;
 }
 
+/** The face's box in the bench morph: the landmarks of both ends of the morph, at frame size. */
+type Box = { x0: number; y0: number; x1: number; y1: number };
+function landmarkBox(...sets: Float32Array[]): Box {
+  const box = { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
+  for (const pts of sets) {
+    for (let i = 0; i < pts.length; i += 3) {
+      box.x0 = Math.min(box.x0, Math.floor(pts[i]));
+      box.y0 = Math.min(box.y0, Math.floor(pts[i + 1]));
+      box.x1 = Math.max(box.x1, Math.ceil(pts[i]));
+      box.y1 = Math.max(box.y1, Math.ceil(pts[i + 1]));
+    }
+  }
+  return box;
+}
+
+/** PSNR inside the face box. */
+function boxPsnr(a: RgbImage, b: RgbImage, box: Box): number {
+  let sse = 0;
+  let n = 0;
+  for (let y = box.y0; y < box.y1; y++) {
+    for (let x = box.x0; x < box.x1; x++) {
+      const p = (y * a.width + x) * 3;
+      for (let c = 0; c < 3; c++) sse += (a.data[p + c] - b.data[p + c]) ** 2;
+      n += 3;
+    }
+  }
+  return 10 * Math.log10((255 * 255) / (sse / n));
+}
+
+/** Share of the face box's pixels that change by more than 8 levels in some channel from `a` to `b`. */
+function changeShare(a: RgbImage, b: RgbImage, box: Box): number {
+  let changed = 0;
+  let n = 0;
+  for (let y = box.y0; y < box.y1; y++) {
+    for (let x = box.x0; x < box.x1; x++) {
+      const p = (y * a.width + x) * 3;
+      if (Math.max(Math.abs(a.data[p] - b.data[p]), Math.abs(a.data[p + 1] - b.data[p + 1]), Math.abs(a.data[p + 2] - b.data[p + 2])) > 8) changed++;
+      n++;
+    }
+  }
+  return changed / n;
+}
+
+/** The loop-turn and first-frames checks: face change from the last frame to frame 0, face-box PSNR of frames 0 and 1. */
+async function loopChecks(gif: Uint8Array, src: RgbImage[], delaysMs: number[], box: Box) {
+  const shown = await viewerFrames(gif, src, delaysMs);
+  const last = src.length - 1;
+  return { turn: changeShare(shown[last], shown[0], box), f0: boxPsnr(shown[0], src[0], box), f1: boxPsnr(shown[1], src[1], box) };
+}
+
 function sharpGif(frames: RgbImage[], delaysMs: number[], opts: GifOptions): Promise<Buffer> {
   const { width, height } = frames[0];
   const all = Buffer.concat(frames.map((f) => Buffer.from(f.data.buffer, f.data.byteOffset, f.data.length)));
@@ -110,6 +160,7 @@ export async function run(ctx: BenchContext): Promise<string> {
   const rounds = roundsArg ? Math.max(1, Number(roundsArg.split("=")[1])) : 5;
   const { template, templateFace, reaction, reactionFace, transfer } = await expressionPair();
   const k = SIZE / template.width;
+  const faceBox = landmarkBox(scalePoints(templateFace.landmarks, k), scalePoints(transfer.landmarks, k));
 
   ctx.log(`expression morph: ${rounds} rounds of render + encode`);
   const render = () =>
@@ -127,7 +178,9 @@ export async function run(ctx: BenchContext): Promise<string> {
   const ours = await timed(rounds, () => encodeGif(frames, { delaysMs }));
   const oursDither = await timed(rounds, () => encodeGif(frames, { delaysMs, dither: true }));
   const std = { colors: 255, dither: false, keepThresholdSq: KEEP_THRESHOLDS.standard };
-  const oursSplit = await timed(rounds, () => encodeWith(frames, delaysMs, { ...std, splitPalettes: true }));
+  // Session 24's default: one palette (+ refinement), no loop tail; and two palettes without the loop tail.
+  const oursOne = await timed(rounds, () => encodeWith(frames, delaysMs, { ...std, splitPalettes: false, loopTail: false }));
+  const oursNoTail = await timed(rounds, () => encodeWith(frames, delaysMs, { ...std, loopTail: false }));
   const oursExactLzw = await timed(rounds, () => encodeWith(frames, delaysMs, { ...std, lossyLzw: false }));
   // Session 23's default: one palette for all frames + the refinement palette, exact LZW, ~6 levels kept.
   const oursBefore = await timed(rounds, () => encodeWith(frames, delaysMs, { ...std, keepThresholdSq: 108, splitPalettes: false, lossyLzw: false }));
@@ -139,7 +192,8 @@ export async function run(ctx: BenchContext): Promise<string> {
   const psnr = {
     ours: await viewerPsnr(ours.value.bytes, frames, delaysMs),
     oursDither: await viewerPsnr(oursDither.value.bytes, frames, delaysMs),
-    oursSplit: await viewerPsnr(oursSplit.value.bytes, frames, delaysMs),
+    oursOne: await viewerPsnr(oursOne.value.bytes, frames, delaysMs),
+    oursNoTail: await viewerPsnr(oursNoTail.value.bytes, frames, delaysMs),
     oursExactLzw: await viewerPsnr(oursExactLzw.value.bytes, frames, delaysMs),
     oursBefore: await viewerPsnr(oursBefore.value.bytes, frames, delaysMs),
     oursLossy: await viewerPsnr(oursLossy.value.bytes, frames, delaysMs),
@@ -147,6 +201,14 @@ export async function run(ctx: BenchContext): Promise<string> {
     sharpDefault: await viewerPsnr(sharpDefault.value, frames, delaysMs),
     sharpFast: await viewerPsnr(sharpFast.value, frames, delaysMs),
   };
+
+  const checks = {
+    ours: await loopChecks(ours.value.bytes, frames, delaysMs, faceBox),
+    oursOne: await loopChecks(oursOne.value.bytes, frames, delaysMs, faceBox),
+    oursNoTail: await loopChecks(oursNoTail.value.bytes, frames, delaysMs, faceBox),
+    sharpDefault: await loopChecks(sharpDefault.value, frames, delaysMs, faceBox),
+  };
+  const sourceTurn = changeShare(frames[frames.length - 1], frames[0], faceBox);
 
   ctx.log("two-face morph…");
   const faceRender = () =>
@@ -216,8 +278,9 @@ export async function run(ctx: BenchContext): Promise<string> {
     "",
     "| encoder (same 24 frames) | wall ms | CPU ms | bytes | PSNR dB |",
     "|---|---:|---:|---:|---:|",
-    row("ours (default: one palette + refinement palette on frame 2, lossy LZW in textured areas, no dither)", ours, ours.value.bytes.length, psnr.ours),
-    row("ours, splitPalettes (first frame's own palette, the global one fitted to what moves)", oursSplit, oursSplit.value.bytes.length, psnr.oursSplit),
+    row("ours (default: first frame's own palette, the global one fitted to what moves, loop tail, lossy LZW in textured areas, no dither)", ours, ours.value.bytes.length, psnr.ours),
+    row("ours, two palettes without the loop tail", oursNoTail, oursNoTail.value.bytes.length, psnr.oursNoTail),
+    row("ours, session 24 default (one palette + refinement palette on frame 2, no loop tail)", oursOne, oursOne.value.bytes.length, psnr.oursOne),
     row("ours, exact LZW", oursExactLzw, oursExactLzw.value.bytes.length, psnr.oursExactLzw),
     row("ours, session 23 default (one palette + refinement, exact LZW, keep ≤ 6 levels)", oursBefore, oursBefore.value.bytes.length, psnr.oursBefore),
     row("ours, dithered", oursDither, oursDither.value.bytes.length, psnr.oursDither),
@@ -227,7 +290,20 @@ export async function run(ctx: BenchContext): Promise<string> {
     row("sharp .gif({ effort: 1, dither: 0 })", sharpFast, sharpFast.value.length, psnr.sharpFast),
     "",
     `Ours vs sharp defaults: ${(sharpDefault.wall / ours.wall).toFixed(1)}× faster (wall), ${(sharpDefault.cpu / ours.cpu).toFixed(1)}× less CPU, ` +
-      `${((ours.value.bytes.length / sharpDefault.value.length) * 100).toFixed(0)} % of its bytes, ${(psnr.ours - psnr.sharpDefault).toFixed(2)} dB PSNR difference.`,
+      `${((ours.value.bytes.length / sharpDefault.value.length) * 100).toFixed(1)} % of its bytes, ${(psnr.ours - psnr.sharpDefault).toFixed(2)} dB PSNR difference.`,
+    "",
+    `Loop turn and first frames (face box ${faceBox.x1 - faceBox.x0}×${faceBox.y1 - faceBox.y0}: both ends' landmarks). Turn: share of the face's pixels changing by more than 8 levels from the last frame to frame 0 as shown (the source: ${(sourceTurn * 100).toFixed(1)} %).`,
+    "",
+    "| encoder | loop turn | frame 0 face dB | frame 1 face dB |",
+    "|---|---:|---:|---:|",
+    ...(
+      [
+        ["ours (default)", checks.ours],
+        ["ours, two palettes without the loop tail", checks.oursNoTail],
+        ["ours, session 24 default", checks.oursOne],
+        ["sharp .gif() defaults", checks.sharpDefault],
+      ] as const
+    ).map(([name, c]) => `| ${name} | ${(c.turn * 100).toFixed(1)} % | ${c.f0.toFixed(2)} | ${c.f1.toFixed(2)} |`),
     "",
     `Two-face morph (grace_hopper → franck_04117, ${FRAMES} frames ${SIZE}×${SIZE}): render ${ms(faces.wall)} ms wall / ${ms(faces.cpu)} CPU, ` +
       `encode ${ms(facesGif.wall)} / ${ms(facesGif.cpu)}: ${kb(facesGif.value.bytes.length)} at ${facesPsnr.ours.toFixed(2)} dB; ` +

@@ -49,6 +49,12 @@ export const MIN_GIF_MAX_BYTES = 4096;
 const KEEP_STANDARD = 80;
 const KEEP_LOSSY = 243;
 /**
+ * The standard step's threshold where two palettes are used (splitPalettes): the global palette, fitted to what
+ * moves, serves the face finely, so more of it is rewritten at a given threshold; at 120 the bench morph costs
+ * what one palette costs at 80, for +0.3 dB (bench/README.md, "GIF").
+ */
+const KEEP_SPLIT = 120;
+/**
  * Lossy LZW (encodeLossyLzw), per keep threshold: the extra squared error a substituted colour and a kept
  * pixel may have over the mapped choice when that continues the current code string. The standard step
  * keeps no pixel beyond the frame difference's own threshold: such stale pixels pile up on a moving face
@@ -56,6 +62,7 @@ const KEEP_LOSSY = 243;
  */
 const LZW_TOLERANCE = {
   [KEEP_STANDARD]: { write: 80, keep: KEEP_STANDARD },
+  [KEEP_SPLIT]: { write: 80, keep: KEEP_SPLIT },
   [KEEP_LOSSY]: { write: 120, keep: 400 },
 } as Record<number, { write: number; keep: number } | undefined>;
 /**
@@ -69,6 +76,15 @@ const SPLIT_MOVING_SAMPLE = 1 << 15;
 const SPLIT_SEED = 4096;
 /** k-means rounds for the first frame's palette: its colours serve the background of every frame. */
 const SPLIT_STILL_ROUNDS = 10;
+/**
+ * Loop tail (loopTail): a looping animation's last frames whose moving pixels have mostly come back to the first
+ * frame's (within ANCHOR_TOL_SQ, squared RGB distance in the source) are drawn with the first frame's palette,
+ * those pixels exactly as the first frame draws them, so the loop turn changes only what the source changes.
+ */
+const ANCHOR_TOL_SQ = 120;
+const TAIL_MIN_SHARE = 0.4;
+/** The tail is at most this share of the frames (a pingpong's way back, not its way out). */
+const TAIL_MAX_FRAMES = 0.25;
 /**
  * Refinement palette (residualPalette): sample and PNN seed sizes, and the fewest poorly served pixels worth a
  * local colour table.
@@ -97,10 +113,17 @@ export interface EncodeParams {
   /** Default true (without dithering): lossy LZW choices within the keep threshold's tolerances. */
   lossyLzw?: boolean;
   /**
-   * Default false: a looping animation with a still background gets a first-frame palette of its own (a
-   * better background for fewer bytes, but the face drawn with two palettes changes grain at each loop turn).
+   * Default true: a looping animation with a still background gets a first-frame palette of its own (a better
+   * background), the global one fitted to what moves, and the standard threshold becomes KEEP_SPLIT. The loop
+   * tail (below) draws the last frames with the first frame's palette, so the face does not change palette at
+   * the loop turn.
    */
   splitPalettes?: boolean;
+  /**
+   * Default true (looping animations): the last frames, where what moves is back near the first frame, are drawn
+   * with the first frame's palette and its colours, so the loop turn changes only what the source changes.
+   */
+  loopTail?: boolean;
 }
 type Params = EncodeParams;
 
@@ -121,10 +144,11 @@ interface Attempt {
 /**
  * Encodes RGB frames as an animated GIF: one global palette (frames that it serves badly get their own,
  * decided by measured error; the second frame gets one fitted to the worst-served pixels, re-quantising
- * them with a second set of colours; with splitPalettes, a looping animation with a still background instead
- * gives the first frame a palette of its own and fits the global one to what moves), unchanged pixels written
- * as transparent inside the changed sub-rectangle, lossy LZW on later frames (textured areas only), optional
- * dithering. If the result is over maxBytes, reductions follow the order measured in
+ * them with a second set of colours; a looping animation with a still background instead gives the first
+ * frame a palette of its own and fits the global one to what moves), unchanged pixels written as transparent
+ * inside the changed sub-rectangle, lossy LZW on later frames (textured areas only), optional dithering. A
+ * looping animation's last frames, where what moves comes back to the first frame, are drawn with the first
+ * frame's palette and converge on its pixels, so the loop turn changes only what the source changes. If the result is over maxBytes, reductions follow the order measured in
  * bench/gif.ts (see the loop): dithering off, size (to 60 %), lossier frame difference, fewer colours,
  * size again, then every other frame — re-encoding after each, so it stops as soon as the budget is met.
  */
@@ -261,7 +285,8 @@ function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boo
   // A looping GIF redraws the first frame whole at each turn: a pixel that never changes must stay as the first
   // frame drew it, or a later frame's palette re-colours it and every turn flickers.
   const still = loop && frames.length > 1 ? stillPixels(frames) : null;
-  const split = still !== null && p.splitPalettes === true && p.palettes !== "per-frame" && splitWorthwhile(still);
+  const split = still !== null && p.splitPalettes !== false && p.palettes !== "per-frame" && splitWorthwhile(still);
+  const keep = split && p.keepThresholdSq === KEEP_STANDARD ? KEEP_SPLIT : p.keepThresholdSq;
   // Split: the still background is drawn once, by the first frame, so it gets a palette of its own; the global
   // palette serves only what moves (every later frame). Otherwise one palette fitted to all frames.
   const global = split ? buildPalette([movingSample(frames, still)], p.colors, SPLIT_MOVING_SAMPLE, 3, SPLIT_SEED) : buildPalette(frames, p.colors);
@@ -271,7 +296,10 @@ function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boo
     // Fitted to the whole first frame: a palette that saw only part of its face draws that face coarsely.
     locals[0] = new NearestColor(buildPalette([frames[0]], p.colors, SPLIT_STILL_SAMPLE, SPLIT_STILL_ROUNDS, SPLIT_SEED));
   }
-  const tolerance = p.lossyLzw !== false && !p.dither ? LZW_TOLERANCE[p.keepThresholdSq] : undefined;
+  // The last frames, where what moves has come back to the first frame: drawn with its palette, anchored to it.
+  const tail = still !== null && p.loopTail !== false && p.palettes !== "per-frame" ? loopTail(frames, still, w) : [];
+  const tailFrom = frames.length - tail.length;
+  const tolerance = p.lossyLzw !== false && !p.dither ? LZW_TOLERANCE[keep] : undefined;
   const globalSlots = global.count + 1; // + "unchanged" (transparent) slot
   const writer = new GifWriter(w, h, global, globalSlots, loop);
   const delaysCs = toCentiseconds(delaysMs);
@@ -282,16 +310,23 @@ function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boo
   let written = 0;
   // The refinement re-quantises what the first frame's palette serves badly; split palettes already do.
   let refinePending = p.refine !== false && frames.length > 1 && !split;
+  // Frame 0's indices: the tail's anchored pixels are drawn with them, through frame 0's palette. (Drawing them
+  // with the global palette's nearest colours instead saves the tail's colour tables, but on the bench morph
+  // costs 10 KB more and leaves 3 % of the face changing at the turn: bench/README.md, "GIF".)
+  let firstIndex: Uint8Array | null = null;
   for (let i = 0; i < frames.length; i++) {
-    let local = locals[i];
-    if (refinePending && i > 0 && !local) {
+    const anchored = i >= tailFrom && i > 0 ? tail[i - tailFrom] : null;
+    let local = anchored ? locals[0] : locals[i];
+    if (refinePending && i > 0 && !local && !anchored) {
       // Once, on the first later frame without a palette of its own: colours for the worst-served pixels.
       refinePending = false;
-      local = residualPalette(frames[i], canvas, p.keepThresholdSq, p.colors, still);
+      local = residualPalette(frames[i], canvas, keep, p.colors, still);
     }
     const nearest = local ?? globalNearest;
     const transparentIndex = nearest.pal.count;
     const lossy = i > 0 && tolerance !== undefined;
+    // Lossy LZW must not substitute an anchored pixel's colour: it locks them as it locks still ones.
+    const lzwLock = anchored ? orMasks(anchored, still) : still;
     const r = mapFrame({
       src: frames[i].data,
       width: w,
@@ -299,14 +334,17 @@ function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boo
       canvas,
       nearest,
       first: i === 0,
-      keepThresholdSq: p.keepThresholdSq,
+      keepThresholdSq: keep,
       dither: p.dither,
       transparentIndex,
       out,
       errRows,
       lock: still,
       updateCanvas: !lossy,
+      anchor: anchored && firstIndex ? { mask: anchored, index: firstIndex } : null,
     });
+    // The first frame is never coded lossily: its indices are what the viewer sees at each turn.
+    if (i === 0 && tail.length > 0) firstIndex = out.slice();
     if (pending && r.maxX < 0) {
       pending.delayCs += delaysCs[i]; // nothing changed: show the previous frame longer
       continue;
@@ -342,7 +380,7 @@ function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boo
         canvas,
         colors: nearest.pal.colors,
         transparentIndex,
-        lock: still,
+        lock: lzwLock,
         writeTolSq: tolerance.write,
         keepTolSq: tolerance.keep,
         minCodeSize: Math.max(2, tableBits(slots)),
@@ -406,6 +444,71 @@ function stillPixels(frames: RgbImage[]): Uint8Array {
     for (let b = from; b < first.length; b++) if (d[b] !== first[b]) still[(b / 3) | 0] = 0;
   }
   return still;
+}
+
+/**
+ * The loop tail: for each of the last frames (oldest first), the mask of its moving pixels within ANCHOR_TOL_SQ
+ * of the first frame's, for as many frames back from the end as such pixels are at least TAIL_MIN_SHARE of
+ * those that move. Empty when the animation does not come back to its first frame.
+ */
+function loopTail(frames: RgbImage[], still: Uint8Array, width: number): Uint8Array[] {
+  const first = frames[0].data;
+  let moving = 0;
+  for (let i = 0; i < still.length; i++) if (still[i] === 0) moving++;
+  const tail: Uint8Array[] = [];
+  if (moving === 0 || frames.length < 3) return tail;
+  const from = Math.max(1, frames.length - Math.floor(TAIL_MAX_FRAMES * frames.length));
+  for (let f = frames.length - 1; f >= from; f--) {
+    const d = frames[f].data;
+    const mask = new Uint8Array(still.length);
+    let near = 0;
+    for (let i = 0, s = 0; i < still.length; i++, s += 3) {
+      if (still[i] !== 0) continue;
+      const dr = d[s] - first[s];
+      const dg = d[s + 1] - first[s + 1];
+      const db = d[s + 2] - first[s + 2];
+      if (dr * dr + dg * dg + db * db <= ANCHOR_TOL_SQ) {
+        mask[i] = 1;
+        near++;
+      }
+    }
+    if (near < TAIL_MIN_SHARE * moving) break;
+    tail.unshift(mask);
+  }
+  // Spread over the tail: in its k-th frame (of L) a pixel is anchored only if its rank in an 8 × 8 ordered
+  // pattern is under (k + 1) / L, so the colours that change to the first frame's do not all change at once.
+  const L = tail.length;
+  for (let k = 0; k < L - 1; k++) {
+    const mask = tail[k];
+    const limit = ((k + 1) * 64) / L;
+    for (let i = 0; i < mask.length; i++) {
+      if (mask[i] === 0) continue;
+      const y = (i / width) | 0;
+      const x = i - y * width;
+      if (BAYER8[((y & 7) << 3) | (x & 7)] >= limit) mask[i] = 0;
+    }
+  }
+  return tail;
+}
+
+/** The 8 × 8 ordered-dither (Bayer) ranks 0..63: any first n of them are spread evenly over the square. */
+const BAYER8 = (() => {
+  const m = new Uint8Array(64);
+  for (let y = 0; y < 8; y++) {
+    for (let x = 0; x < 8; x++) {
+      let v = 0;
+      for (let bit = 0, xx = x, yy = y ^ x; bit < 3; bit++, xx >>= 1, yy >>= 1) v = (v << 2) | ((yy & 1) << 1) | (xx & 1);
+      m[(y << 3) | x] = v;
+    }
+  }
+  return m;
+})();
+
+function orMasks(a: Uint8Array, b: Uint8Array | null): Uint8Array {
+  if (b === null) return a;
+  const out = new Uint8Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i] | b[i];
+  return out;
 }
 
 /** Whether a looping animation's still pixels are enough of the picture, and what moves enough, for two palettes. */

@@ -30,6 +30,12 @@ export interface MapFrameInput {
   lock?: Uint8Array | null;
   /** Default true. False: `canvas` is left as it was (a later pass, encodeLossyLzw, paints the final choices). */
   updateCanvas?: boolean;
+  /**
+   * Pixels (mask 1) drawn exactly as given by `index` (indices into this frame's palette), or kept where the
+   * canvas already shows that colour: a looping animation's last frames draw the face as the first frame
+   * will, so nothing changes at the loop turn that the source does not change. Null: none.
+   */
+  anchor?: { mask: Uint8Array; index: Uint8Array } | null;
 }
 
 export interface MapFrameResult {
@@ -57,6 +63,8 @@ function mapFrameExact(inp: MapFrameInput): MapFrameResult {
   const { src, width: w, height: h, canvas, nearest, first, keepThresholdSq, transparentIndex, out } = inp;
   const lock = first ? null : (inp.lock ?? null);
   const paint = inp.updateCanvas !== false;
+  const anchorMask = first ? null : (inp.anchor?.mask ?? null);
+  const anchorIndex = inp.anchor?.index ?? out;
   const c = nearest.pal.colors;
   const start = nearest.start;
   let pool = nearest.pool;
@@ -75,37 +83,60 @@ function mapFrameExact(inp: MapFrameInput): MapFrameResult {
       out[i] = transparentIndex;
       continue;
     }
-    if (!first) {
-      const kr = canvas[s] - r;
-      const kg = canvas[s + 1] - g;
-      const kb = canvas[s + 2] - b;
-      dKeep = kr * kr + kg * kg + kb * kb;
-      // Within the threshold the shown pixel is kept whatever the palette offers: skip the lookup.
-      if (dKeep <= keepThresholdSq) {
+    let idx: number;
+    if (anchorMask !== null && anchorMask[i] !== 0) {
+      // Drawn as the anchor says; kept only where the canvas shows exactly that colour.
+      idx = anchorIndex[i];
+      const q = idx * 3;
+      if (canvas[s] === c[q] && canvas[s + 1] === c[q + 1] && canvas[s + 2] === c[q + 2]) {
         out[i] = transparentIndex;
-        sse += dKeep;
+        sse += (c[q] - r) * (c[q] - r) + (c[q + 1] - g) * (c[q + 1] - g) + (c[q + 2] - b) * (c[q + 2] - b);
         continue;
       }
-    }
-    const key = ((r >> 2) << 12) | ((g >> 2) << 6) | (b >> 2);
-    let at = start[key];
-    if (at < 0) {
-      at = nearest.fillBucket(key, r >> 2, g >> 2, b >> 2);
-      pool = nearest.pool;
-    }
-    let idx = pool[at + 1];
-    const len = pool[at];
-    if (len > 1) {
-      let bestD = 1 << 30;
-      for (let j = at + 1; j <= at + len; j++) {
-        const q = pool[j] * 3;
-        const dr = c[q] - r;
-        const dg = c[q + 1] - g;
-        const db = c[q + 2] - b;
-        const d = dr * dr + dg * dg + db * db;
-        if (d < bestD) {
-          bestD = d;
-          idx = pool[j];
+    } else {
+      if (!first) {
+        const kr = canvas[s] - r;
+        const kg = canvas[s + 1] - g;
+        const kb = canvas[s + 2] - b;
+        dKeep = kr * kr + kg * kg + kb * kb;
+        // Within the threshold the shown pixel is kept whatever the palette offers: skip the lookup.
+        if (dKeep <= keepThresholdSq) {
+          out[i] = transparentIndex;
+          sse += dKeep;
+          continue;
+        }
+      }
+      const key = ((r >> 2) << 12) | ((g >> 2) << 6) | (b >> 2);
+      let at = start[key];
+      if (at < 0) {
+        at = nearest.fillBucket(key, r >> 2, g >> 2, b >> 2);
+        pool = nearest.pool;
+      }
+      idx = pool[at + 1];
+      const len = pool[at];
+      if (len > 1) {
+        let bestD = 1 << 30;
+        for (let j = at + 1; j <= at + len; j++) {
+          const q = pool[j] * 3;
+          const dr = c[q] - r;
+          const dg = c[q + 1] - g;
+          const db = c[q + 2] - b;
+          const d = dr * dr + dg * dg + db * db;
+          if (d < bestD) {
+            bestD = d;
+            idx = pool[j];
+          }
+        }
+      }
+      if (!first) {
+        const p = idx * 3;
+        const er = c[p] - r;
+        const eg = c[p + 1] - g;
+        const eb = c[p + 2] - b;
+        if (dKeep <= er * er + eg * eg + eb * eb + keepThresholdSq) {
+          out[i] = transparentIndex;
+          sse += dKeep;
+          continue;
         }
       }
     }
@@ -113,16 +144,6 @@ function mapFrameExact(inp: MapFrameInput): MapFrameResult {
     const pr = c[p];
     const pg = c[p + 1];
     const pb = c[p + 2];
-    if (!first) {
-      const er = pr - r;
-      const eg = pg - g;
-      const eb = pb - b;
-      if (dKeep <= er * er + eg * eg + eb * eb + keepThresholdSq) {
-        out[i] = transparentIndex;
-        sse += dKeep;
-        continue;
-      }
-    }
     out[i] = idx;
     if (paint) {
       canvas[s] = pr;
@@ -144,6 +165,8 @@ function mapFrameDither(inp: MapFrameInput): MapFrameResult {
   const { src, width: w, height: h, canvas, nearest, first, keepThresholdSq, dither, transparentIndex, out } = inp;
   const lock = first ? null : (inp.lock ?? null);
   const paint = inp.updateCanvas !== false;
+  const anchorMask = first ? null : (inp.anchor?.mask ?? null);
+  const anchorIndex = inp.anchor?.index ?? out;
   const c = nearest.pal.colors;
   const start = nearest.start;
   let pool = nearest.pool;
@@ -205,7 +228,14 @@ function mapFrameDither(inp: MapFrameInput): MapFrameResult {
       let og = c[p + 1];
       let ob = c[p + 2];
       let written = true;
-      if (!first) {
+      if (anchorMask !== null && anchorMask[i] !== 0 && (lock === null || lock[i] === 0)) {
+        // As in mapFrameExact: the anchor's colour, kept only where the canvas already shows it.
+        idx = anchorIndex[i];
+        or = c[idx * 3];
+        og = c[idx * 3 + 1];
+        ob = c[idx * 3 + 2];
+        written = canvas[s] !== or || canvas[s + 1] !== og || canvas[s + 2] !== ob;
+      } else if (!first) {
         const cr = canvas[s];
         const cg = canvas[s + 1];
         const cb = canvas[s + 2];
