@@ -4,8 +4,10 @@
  * N simulated users across K servers (one "busy" server holds half the users) each loop: send a job,
  * wait for the answer, look at it for a while (exponential think time), repeat, for a fixed time.
  * Mix: 90 % PNG memes, 7 % enrolments, 3 % animated. Reports throughput, latency percentiles,
- * BUSY refusals, main-thread event-loop lag (monitorEventLoopDelay), per-server fairness and peak
- * RSS, for the in-process queue and for the Redis queue with two `mimic worker` processes.
+ * BUSY refusals, main-thread event-loop lag (monitorEventLoopDelay), per-server fairness, CPU per job and
+ * peak memory of this process AND every process it started (the in-process queue's worker processes; in Redis
+ * mode the `mimic worker` processes and theirs), for the in-process queue and for the Redis queue with two
+ * `mimic worker` processes.
  *
  *   --users 100 --servers 10 --seconds 30 --think-ms 3000 --mode both|local|redis|http
  *   --burst 200           http mode: that many memes at once from the playground's one user, through the real
@@ -14,11 +16,11 @@
  *                         (bench/bots-burst.ts); --mode bursts: http, discord and telegram in one run, compared
  *   --mix realistic|memes --no-priorities   (default, like QUEUE_CHEAP_FIRST: memes before enrolments before animations)
  *   --handlers real|cpu   real = src/queue/handlers.ts (the pipeline); cpu = the queue tests' CPU handlers
- *   --workers N           threads (local) / per worker process (redis; two processes); default: cores / processes
+ *   --workers N           worker processes (local) / per `mimic worker` (redis; two of them); default: cores / 2
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -118,30 +120,78 @@ interface Sample {
   code?: string;
 }
 
-/** CPU seconds (user + system, all threads) used so far by this process and by the given child processes. */
-function cpuSeconds(children: number[] = []): number {
-  const own = process.cpuUsage();
-  let total = (own.user + own.system) / 1e6;
-  const tick = 100; // USER_HZ on Linux
-  for (const pid of children) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-      total += (Number(f[11]) + Number(f[12])) / tick;
-    } catch {
-      // not Linux, or gone
-    }
+/** USER_HZ on Linux: /proc/<pid>/stat counts CPU time in these ticks. */
+const TICK = 100;
+
+/** Fields of /proc/<pid>/stat after the command name (state is [0], ppid [1], utime [11] … cstime [14]); undefined when gone. */
+function statFields(pid: number | "self"): string[] | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return s.slice(s.lastIndexOf(") ") + 2).split(" ");
+  } catch {
+    return undefined;
   }
-  return total;
 }
 
-async function drive(queue: InferenceQueue, template: unknown, peakRss: () => number, children: number[] = []) {
+/**
+ * Every live process started by this one, and by those, and so on: the in-process queue's worker processes,
+ * or the `mimic worker` processes and their own workers (and any ffmpeg they run). Read off /proc.
+ */
+function descendants(): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const ppid = Number(statFields(Number(name))?.[1]);
+    if (Number.isFinite(ppid)) children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+  }
+  const out: number[] = [];
+  for (let i = 0, next = children.get(process.pid) ?? []; i < next.length; i++) {
+    out.push(next[i]);
+    next.push(...(children.get(next[i]) ?? []));
+  }
+  return out;
+}
+
+/**
+ * CPU seconds (user + system, all threads) used so far by this process and every process under it: the live
+ * ones' own time and that of their children they waited for, plus (in this process's cutime/cstime) the time of
+ * those already gone, such as a worker process replaced mid-run. Linux only (undefined elsewhere).
+ */
+function cpuSeconds(): number | undefined {
+  const own = statFields("self");
+  if (!own) return undefined;
+  const ticks = (f: string[] | undefined) => (f ? Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) : 0);
+  return descendants().reduce((sum, pid) => sum + ticks(statFields(pid)), ticks(own)) / TICK;
+}
+
+/** The program a process runs (node, esbuild: tsx's compiler beside each TypeScript worker, ffmpeg…). */
+function commandName(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "?";
+  }
+}
+
+/** Resident memory of a process (KiB): now (VmRSS) and its peak (VmHWM). */
+function memKiB(pid: number | "self"): { rss: number; hwm: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    return { rss: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0), hwm: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) };
+  } catch {
+    return { rss: 0, hwm: 0 };
+  }
+}
+
+async function drive(queue: InferenceQueue, template: unknown) {
   // 1 ms sampling: each value is the timer period plus the lag, so these are upper bounds by ≤ 1 ms.
   const lag = monitorEventLoopDelay({ resolution: 1 });
   const samples: Sample[] = [];
   const t0 = performance.now();
   const deadline = t0 + SECONDS * 1000;
   lag.enable();
-  const cpu0 = cpuSeconds(children);
+  const mem = memorySampler();
+  const cpu0 = cpuSeconds();
   const serverOf = (u: number) => (u < USERS / 2 ? "busy" : `s${1 + (u % (SERVERS - 1))}`);
   await Promise.all(
     Array.from({ length: USERS }, async (_, u) => {
@@ -162,16 +212,20 @@ async function drive(queue: InferenceQueue, template: unknown, peakRss: () => nu
     }),
   );
   lag.disable();
-  const cpu = cpuSeconds(children) - cpu0;
+  const cpu1 = cpuSeconds();
+  const cpu = cpu0 === undefined || cpu1 === undefined ? Number.NaN : cpu1 - cpu0;
+  const memory = mem.stop();
   // Users arrive spread over one think time: throughput counts the steady window after that ramp.
   const rampMs = Math.min(THINK_MS, (SECONDS * 1000) / 3);
   const steady = samples.filter((s) => s.at >= rampMs && s.at <= SECONDS * 1000);
   const elapsed = (SECONDS * 1000 - rampMs) / 1000;
   const done = samples.filter((x) => x.ok).length;
-  return { cpuMsPerJob: (cpu * 1000) / Math.max(1, done), samples: steady, elapsed, lagP50: lag.percentile(50) / 1e6, lagP99: lag.percentile(99) / 1e6, lagMax: lag.max / 1e6, rss: peakRss() };
+  return { cpuMsPerJob: (cpu * 1000) / Math.max(1, done), samples: steady, elapsed, lagP50: lag.percentile(50) / 1e6, lagP99: lag.percentile(99) / 1e6, lagMax: lag.max / 1e6, memory };
 }
 
-function report(title: string, r: Awaited<ReturnType<typeof drive>>, extra: string): string {
+function report(title: string, r: Awaited<ReturnType<typeof drive>>): string {
+  const m = r.memory;
+  const MiB = (kib: number) => `${f0(kib / 1024)} MiB`;
   const memes = r.samples.filter((s) => s.kind === "meme" && s.ok);
   const okAll = r.samples.filter((s) => s.ok);
   const busy = r.samples.filter((s) => s.code === "BUSY").length;
@@ -188,8 +242,9 @@ function report(title: string, r: Awaited<ReturnType<typeof drive>>, extra: stri
     `| enrol p50 / animated p50 (ms) | ${f0(percentile(okAll.filter((s) => s.kind === "enrol").map((s) => s.ms), 50))} / ${f0(percentile(okAll.filter((s) => s.kind === "animated").map((s) => s.ms), 50))} |`,
     `| BUSY refusals / other errors | ${busy} / ${errors.length}${errors.length ? ` (${[...new Set(errors.map((e) => e.code))].join(", ")})` : ""} |`,
     `| main event-loop lag p50 / p99 / max (ms) | ${f1(r.lagP50)} / **${f1(r.lagP99)}** / ${f1(r.lagMax)} |`,
-    `| CPU per finished job (all threads/processes) | ${f0(r.cpuMsPerJob)} ms → at most ~${f0((os.availableParallelism() * 1000) / r.cpuMsPerJob)} jobs/s on ${os.availableParallelism()} idle cores |`,
-    `| peak RSS | ${extra || `${f0(r.rss / 1048576)} MiB`} |`,
+    `| CPU per finished job (this process and the ${m.processes.length} processes under it, all threads) | ${f0(r.cpuMsPerJob)} ms → at most ~${f0((os.availableParallelism() * 1000) / r.cpuMsPerJob)} jobs/s on ${os.availableParallelism()} idle cores |`,
+    `| peak RSS: all processes together (sampled sum) | **${MiB(m.peakTotal)}** |`,
+    `| peak RSS per process (VmHWM) | this process ${MiB(m.ownPeak)}; under it ${m.processes.map((p) => `${p.name} ${MiB(p.hwm)}`).join(" + ") || "none"} |`,
   ];
   // Fairness: the busy server holds half the users; its users should see the same latency, not starve others.
   const groups = new Map<string, number[]>();
@@ -204,10 +259,32 @@ function report(title: string, r: Awaited<ReturnType<typeof drive>>, extra: stri
   return lines.join("\n");
 }
 
-function rssSampler() {
-  let peak = process.memoryUsage().rss;
-  const t = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 250);
-  return { peak: () => peak, stop: () => clearInterval(t) };
+/**
+ * Peak memory of this process and every process under it (see descendants), sampled every 250 ms: the peak of
+ * their summed VmRSS (shared pages, such as the model files each worker maps, count once per process, so this
+ * is an upper bound), and each one's own peak (VmHWM) as last read.
+ */
+function memorySampler() {
+  let peakTotal = 0;
+  const peaks = new Map<number, { name: string; hwm: number }>();
+  const sample = () => {
+    let total = memKiB("self").rss;
+    for (const pid of descendants()) {
+      const { rss, hwm } = memKiB(pid);
+      total += rss;
+      if (hwm > 0) peaks.set(pid, { name: peaks.get(pid)?.name ?? commandName(pid), hwm: Math.max(hwm, peaks.get(pid)?.hwm ?? 0) });
+    }
+    peakTotal = Math.max(peakTotal, total);
+  };
+  sample();
+  const t = setInterval(sample, 250);
+  return {
+    stop: () => {
+      sample();
+      clearInterval(t);
+      return { peakTotal, ownPeak: memKiB("self").hwm, processes: [...peaks].map(([pid, p]) => ({ pid, ...p })) };
+    },
+  };
 }
 
 /** Makes one template through the queue itself (a real enrol job when the real handlers are used). */
@@ -238,20 +315,10 @@ async function runLocal(): Promise<string> {
   await queue.ready();
   const template = await templateVia(queue);
   await warm(queue, template, workers * 4);
-  const rss = rssSampler();
-  process.stderr.write(`load: in-process, ${workers} worker threads, ${SECONDS} s…\n`);
-  const r = await drive(queue, template, rss.peak);
-  rss.stop();
+  process.stderr.write(`load: in-process, ${workers} worker processes, ${SECONDS} s…\n`);
+  const r = await drive(queue, template);
   await queue.close({ drainMs: 5000 });
-  return report(`In-process queue, ${workers} worker threads`, r, "");
-}
-
-function vmHwmKiB(pid: number): number {
-  try {
-    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN);
-  } catch {
-    return Number.NaN;
-  }
+  return report(`In-process queue, ${workers} worker processes`, r);
 }
 
 async function runRedis(): Promise<string> {
@@ -295,11 +362,8 @@ async function runRedis(): Promise<string> {
   await queue.ready();
   const template = await templateVia(queue);
   await warm(queue, template, perProcess * 8);
-  const rss = rssSampler();
-  process.stderr.write(`load: redis, 2 worker processes × ${perProcess} threads, ${SECONDS} s…\n`);
-  const r = await drive(queue, template, rss.peak, children.map((c) => c.pid!));
-  rss.stop();
-  const childPeaks = children.map((c) => vmHwmKiB(c.pid!) / 1024);
+  process.stderr.write(`load: redis, 2 \`mimic worker\` processes × ${perProcess} worker processes, ${SECONDS} s…\n`);
+  const r = await drive(queue, template);
   await queue.close({ drainMs: 5000 });
   for (const c of children) c.kill("SIGTERM");
   await Promise.all(children.map((c) => new Promise((res) => (c.exitCode !== null ? res(null) : c.once("exit", res)))));
@@ -307,8 +371,7 @@ async function runRedis(): Promise<string> {
   const keys = await redis.keys(`${prefix}:*`);
   if (keys.length) await redis.del(...keys);
   await redis.quit();
-  const extra = `bot process ${f0(r.rss / 1048576)} MiB; workers ${childPeaks.map((m) => `${f0(m)} MiB`).join(" + ")}`;
-  return report(`Redis queue, 2 \`mimic worker\` processes × ${perProcess} thread(s)`, r, extra);
+  return report(`Redis queue, 2 \`mimic worker\` processes × ${perProcess} worker process(es)`, r);
 }
 
 /** One column per front door; ratios against the first (HTTP, in `--mode bursts`) from the same run. */

@@ -65,6 +65,57 @@ const ascii = (b: Uint8Array, start: number, len: number) => String.fromCharCode
 export const clipAsFace = () =>
   new MimicError("NOT_AN_IMAGE", "A face must be a still picture, and that file is a clip (chat apps send GIFs as clips too). Please send a still photo of your face.");
 
+/**
+ * Bytes gathered into one buffer as they arrive: each chunk is copied once, when it arrives, into a buffer sized
+ * from the length the sender declared (grown by doubling, up to `max`, where it declared none or too little), and
+ * the result is a view of that buffer, not a copy. Keeping the chunks and joining them at the end copied a 22 MB
+ * photo in one piece, holding the event loop ~0.2 s (and a second copy after it, another ~0.1 s).
+ */
+export class ByteGatherer {
+  private buf: Uint8Array | undefined;
+  private size = 0;
+  /** `expected`: the declared length (NaN where none); `max`: the most bytes that will be pushed. */
+  constructor(
+    private readonly expected: number,
+    private readonly max: number,
+  ) {}
+
+  get length(): number {
+    return this.size;
+  }
+
+  push(chunk: Uint8Array): void {
+    const need = this.size + chunk.byteLength;
+    if (!this.buf || need > this.buf.byteLength) {
+      const first = Number.isFinite(this.expected) && this.expected > 0 ? Math.min(this.expected, this.max) : 1 << 20;
+      const grown = new Uint8Array(Math.max(need, Math.min(this.max, this.buf ? this.buf.byteLength * 2 : first)));
+      if (this.buf) grown.set(this.buf.subarray(0, this.size));
+      this.buf = grown;
+    }
+    this.buf.set(chunk, this.size);
+    this.size = need;
+  }
+
+  /**
+   * What has arrived: a view of the one buffer. Where that buffer is much larger than what arrived (no length
+   * declared, or a compressed body), a compact copy instead: a view carries its whole buffer where it is
+   * serialised (the Redis queue's jobs), and its unused part would count against QUEUE_MAX_PAYLOAD_BYTES.
+   */
+  bytes(): Uint8Array {
+    if (!this.buf) return new Uint8Array(0);
+    const view = this.buf.subarray(0, this.size);
+    return this.buf.byteLength - this.size > (64 << 10) + this.size / 16 ? view.slice() : view;
+  }
+
+  drop(): void {
+    this.buf = undefined;
+    this.size = 0;
+  }
+}
+
+/** Bytes copied between two turns of the event loop while a download is read (chunks already buffered arrive without one). */
+const COPY_PER_TURN = 1 << 20;
+
 /** Reads a Response body, aborting as soon as more than `limit` bytes have arrived. */
 async function readLimited(res: Response, limit: number, abort: AbortController): Promise<Uint8Array> {
   const declared = Number(res.headers.get("content-length") ?? NaN);
@@ -73,27 +124,28 @@ async function readLimited(res: Response, limit: number, abort: AbortController)
     throw tooLarge(declared, limit);
   }
   if (!res.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
+  // A compressed body may be longer than its Content-Length: the gatherer grows then.
+  const out = new ByteGatherer(declared, limit);
+  let sinceTurn = 0;
   const reader = res.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
+    if (out.length + value.byteLength > limit) {
+      const total = out.length + value.byteLength;
+      out.drop();
       abort.abort();
       await reader.cancel().catch(() => undefined);
       throw tooLarge(total, limit);
     }
-    chunks.push(value);
+    out.push(value);
+    sinceTurn += value.byteLength;
+    if (sinceTurn >= COPY_PER_TURN) {
+      sinceTurn = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
+  return out.bytes();
 }
 
 export interface LoadImageOptions {
@@ -112,9 +164,10 @@ export async function loadImage(input: ImageInput, opts: LoadImageOptions): Prom
   let bytes: Uint8Array;
   if (input.kind === "bytes") {
     if (input.bytes.byteLength > limitBytes) throw tooLarge(input.bytes.byteLength, limitBytes);
-    // A copy: the queue transfers job buffers to its worker threads, which detaches them, and the
-    // caller's buffer is the caller's.
-    bytes = input.bytes.slice();
+    // Not copied: nothing here or in the queue writes to a job's bytes (the queue hands them to its worker
+    // processes through a file or the IPC pipe, which leaves them as they are). A copy of a 22 MB upload held
+    // the event loop ~0.1 s.
+    bytes = input.bytes;
   } else {
     if (input.declaredSize !== undefined && input.declaredSize > limitBytes) throw tooLarge(input.declaredSize, limitBytes);
     if (input.declaredMime && isRefusedMime(input.declaredMime, opts.allowVideo)) throw refusedFor(input.declaredMime, opts.allowVideo);

@@ -1,7 +1,8 @@
 /**
  * The playground's single page: plain HTML + a little script, no external resources (it must work
  * offline on a fresh clone). Every form posts to /api/* and shows the core's reply text and image.
- * Long jobs stream their queue progress (NDJSON); pictures can be chosen, dropped or pasted.
+ * Answers come as the server's reply stream: long jobs' queue progress, then the reply, then the result's
+ * bytes as they are (shown through an object URL); pictures can be chosen, dropped or pasted.
  */
 export const PLAYGROUND_PAGE = `<!doctype html>
 <html lang="en">
@@ -166,14 +167,17 @@ result.addEventListener("load", reveal);
 video.addEventListener("loadeddata", reveal);
 function show(reply) {
   say(reply.text || "", reply.ok ? "" : "error");
-  if (!reply.ok) { result.hidden = true; video.hidden = true; $("#actions").hidden = true; current = null; }
+  if (!reply.ok) { result.hidden = true; video.hidden = true; $("#actions").hidden = true; }
   const f = reply.file;
-  if (f && !reply.templates) {
+  if (f && f.blob && !reply.templates) {
+    // The result arrives as bytes (a Blob), shown through an object URL; the one it replaces is let go.
+    if (current) URL.revokeObjectURL(current.url);
     current = f;
+    f.url = URL.createObjectURL(f.blob);
     const isVideo = f.mime.startsWith("video/");
     result.hidden = isVideo; video.hidden = !isVideo;
-    if (isVideo) video.src = f.dataUrl; else { result.src = f.dataUrl; result.dataset.mime = f.mime; }
-    const a = $("#download"); a.href = f.dataUrl; a.download = f.name;
+    if (isVideo) video.src = f.url; else { result.src = f.url; result.dataset.mime = f.mime; }
+    const a = $("#download"); a.href = f.url; a.download = f.name;
     // Browsers copy PNG to the clipboard; GIF and video are offered for download only.
     $("#copy").hidden = f.mime !== "image/png";
     $("#actions").hidden = false;
@@ -185,28 +189,40 @@ function progressLine(e) {
   if (e.type === "done") return "Finishing…";
   return "";
 }
+// The server's answer format for this page (see REPLY_STREAM in server.ts): JSON lines, the reply's line followed
+// by its file's bytes as they are (file.size of them).
+const STREAM = "application/x-mimic-stream";
+const NEWLINE = 10;
+async function readReply(res, onProgress) {
+  const reader = res.body.getReader(), decoder = new TextDecoder();
+  let pending = new Uint8Array(0), reply = null, parts = null, need = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (value && parts) { parts.push(value); need -= value.byteLength; }
+    else if (value) { const joined = new Uint8Array(pending.length + value.length); joined.set(pending); joined.set(value, pending.length); pending = joined; }
+    let nl;
+    while (!parts && (nl = pending.indexOf(NEWLINE)) >= 0) {
+      const line = decoder.decode(pending.subarray(0, nl)); pending = pending.subarray(nl + 1);
+      if (!line.trim()) continue;
+      const m = JSON.parse(line);
+      if (m.type === "progress") { const t = onProgress && progressLine(m.event); if (t) onProgress(t); }
+      else if (m.type === "reply") {
+        reply = m.reply;
+        if (reply.file) { parts = [pending]; need = reply.file.size - pending.byteLength; pending = new Uint8Array(0); }
+      }
+    }
+    if (done) break;
+  }
+  if (!reply || (parts && need !== 0)) return { ok: false, text: "The playground server stopped answering mid-way. Please try again." };
+  if (parts) reply.file.blob = new Blob(parts, { type: reply.file.mime });
+  return reply;
+}
 async function call(method, url, body, onProgress) {
   try {
     // X-Mimic marks the page's own calls: the server refuses API calls without it (other sites cannot add it).
-    const headers = { "X-Mimic": "1" };
-    if (onProgress) headers.Accept = "application/x-ndjson";
-    const res = await fetch(url, { method, body, headers });
-    if (!(res.headers.get("content-type") || "").includes("ndjson")) return await res.json();
-    const reader = res.body.getReader(), decoder = new TextDecoder();
-    let buffered = "", reply = null;
-    for (;;) {
-      const { value, done } = await reader.read();
-      buffered += decoder.decode(value || new Uint8Array(), { stream: !done });
-      let nl;
-      while ((nl = buffered.indexOf("\\n")) >= 0) {
-        const line = buffered.slice(0, nl); buffered = buffered.slice(nl + 1);
-        if (!line.trim()) continue;
-        const m = JSON.parse(line);
-        if (m.type === "progress") { const t = progressLine(m.event); if (t) onProgress(t); } else if (m.type === "reply") reply = m.reply;
-      }
-      if (done) break;
-    }
-    return reply || { ok: false, text: "The playground server stopped answering mid-way. Please try again." };
+    const res = await fetch(url, { method, body, headers: { "X-Mimic": "1", Accept: STREAM + ", application/json" } });
+    if (!(res.headers.get("content-type") || "").startsWith(STREAM)) return await res.json();
+    return await readReply(res, onProgress);
   } catch (e) {
     return { ok: false, text: "The playground server did not answer. Is it still running?" };
   }
@@ -384,8 +400,7 @@ for (const form of document.querySelectorAll("form[data-endpoint]")) {
 }
 $("#copy").onclick = async () => {
   try {
-    const blob = await (await fetch(current.dataUrl)).blob();
-    await navigator.clipboard.write([new ClipboardItem({ [blob.type]: blob })]);
+    await navigator.clipboard.write([new ClipboardItem({ [current.blob.type]: current.blob })]);
     say("Copied to the clipboard.");
   } catch (e) {
     say("This browser does not allow copying pictures here: use Download instead.", "error");
