@@ -7,7 +7,11 @@
  * deficit covers the job's cost. Cheap jobs of different servers therefore alternate 1:1, and an
  * expensive job waits as many turns as it costs. An emptied lane forgets its deficit (no hoarding).
  *
- * Priorities are strict: a lower number always goes first; fairness applies within one class.
+ * Between classes, each class's oldest waiting job has a key: when it arrived plus its class's offset
+ * (policy.ts, classOffsetMs); the class with the smallest key goes next (ties: the lower number). With
+ * cheap-first, a meme's offset is 0 and an animation's a few seconds: memes that arrive within those
+ * seconds after an animation still go ahead of it, later ones do not, so an animation cannot starve. By
+ * default (no offsets given) the offsets are so large that priorities are strict, as before.
  * Pure data structure: no timers, no I/O — the queues (local and Redis Lua) implement the same rule.
  */
 export interface SchedEntry<T> {
@@ -15,8 +19,13 @@ export interface SchedEntry<T> {
   priority: number;
   /** Cost in quanta (≥ 1); see `costInQuanta`. */
   cost: number;
+  /** When it arrived (ms, any clock the caller keeps to): with the class offsets, which class goes next. Default 0. */
+  at?: number;
   item: T;
 }
+
+/** Offsets that make priority classes strict: a lower number always goes first, whatever the arrival times. */
+export const STRICT_OFFSETS = (priority: number): number => priority * 1e12;
 
 interface Lane<T> {
   key: string;
@@ -35,6 +44,9 @@ interface PriorityClass<T> {
 export class FairScheduler<T> {
   private classes = new Map<number, PriorityClass<T>>();
   private count = 0;
+
+  /** `offset(priority)`: how much later than its arrival a class's oldest job counts when the classes are compared. */
+  constructor(private readonly offset: (priority: number) => number = STRICT_OFFSETS) {}
 
   get size(): number {
     return this.count;
@@ -106,7 +118,7 @@ export class FairScheduler<T> {
   }
 
   private clone(): FairScheduler<T> {
-    const c = new FairScheduler<T>();
+    const c = new FairScheduler<T>(this.offset);
     c.count = this.count;
     for (const [p, cls] of this.classes) {
       const ring = cls.ring.map((l) => ({ key: l.key, jobs: l.jobs.slice(), deficit: l.deficit }));
@@ -121,9 +133,18 @@ export class FairScheduler<T> {
   }
 
   private firstClass(): PriorityClass<T> | undefined {
-    let best: number | undefined;
-    for (const [p, cls] of this.classes) if (cls.ring.length > 0 && (best === undefined || p < best)) best = p;
-    return best === undefined ? undefined : this.classes.get(best);
+    let best: PriorityClass<T> | undefined;
+    let bestKey = Infinity;
+    let bestP = Infinity;
+    for (const [p, cls] of this.classes) {
+      if (cls.ring.length === 0) continue;
+      // A lane's head is its oldest job: the class's oldest is the earliest head.
+      let oldest = Infinity;
+      for (const lane of cls.ring) oldest = Math.min(oldest, lane.jobs[0]!.at ?? 0);
+      const key = oldest + this.offset(p);
+      if (key < bestKey || (key === bestKey && p < bestP)) [best, bestKey, bestP] = [cls, key, p];
+    }
+    return best;
   }
 
   private dropLane(cls: PriorityClass<T>, lane: Lane<T>): void {

@@ -8,7 +8,6 @@ import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { FairScheduler, costInQuanta, type SchedEntry } from "./fair-scheduler.ts";
 import {
-  CHEAP_FIRST_PRIORITY,
   requiredCapability,
   type InferenceQueue,
   type Job,
@@ -21,6 +20,7 @@ import type { WorkerSettings } from "../requests.ts";
 import { poolOptions, WorkerPool } from "./pool.ts";
 import { abortError, noCapableWorker, queueFull, shuttingDown, timedOut, userLimit, workersRestarting } from "./refusals.ts";
 import { ServiceTimes } from "./service-times.ts";
+import { Arrivals, classOf, classOffsetMs, expensiveLimit, isExpensive, remainingMs, simulateStarts, startWithOvertaking, workUnits } from "./policy.ts";
 
 export interface QueueOptions {
   /** Worker processes (children of this process). */
@@ -42,15 +42,24 @@ export interface QueueOptions {
   restartBackoff?: { initialMs: number; maxMs: number };
   /** How many workers load the generator when `settings.generator` is set (default all; see WorkerPool). */
   generatorWorkers?: number;
+  /** The clock (ms) for ETAs, ageing and service times (default performance.now; tests set their own). */
+  now?: () => number;
 }
 
 interface Pending {
   job: Job;
+  /** Its size where known (workUnits) and its expected service time, as estimated when it arrived. */
+  units?: number;
+  estimateMs: number;
+  /** When it arrived, and its class's offset: cheaper jobs arriving before queuedAt + offset may go ahead of it. */
+  queuedAt: number;
+  offset: number;
   opts: SubmitOptions;
   resolve: (r: JobResult) => void;
   reject: (e: unknown) => void;
   entry?: SchedEntry<Pending>;
   lastPosition?: number;
+  lastEta?: number;
   startedAt?: number;
   detachAbort?: () => void;
 }
@@ -59,10 +68,14 @@ interface Pending {
 const DM_LANE = "\u0000dm";
 
 export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready(): Promise<void> } {
+  const now = opts.now ?? (() => performance.now());
   const times = new ServiceTimes();
-  const sched = new FairScheduler<Pending>();
+  const sched = new FairScheduler<Pending>((p) => classOffsetMs(p, opts.cheapFirst));
+  const arrivals = new Arrivals();
   const running = new Set<Pending>();
-  const perUser = new Map<string, number>();
+  /** Each user's jobs waiting or running. */
+  const perUser = new Map<string, Set<Pending>>();
+  const expensiveRunning = () => [...running].filter((r) => isExpensive(r.job.kind)).length;
   const counters = { completed: 0, failed: 0, rejected: 0 };
   let closing = false;
   let drained: (() => void) | undefined;
@@ -90,50 +103,67 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
     }
   };
 
-  /** Start times of each worker if the waiting jobs ran in scheduler order, from measured service times. */
-  function schedule(): { order: Pending[]; etaMs: number[] } {
-    const now = performance.now();
-    const free = Array.from({ length: pool.size }, () => 0);
-    let i = 0;
-    for (const r of running) {
-      if (i >= free.length) break;
-      free[i++] = Math.max(0, times.estimate(r.job.kind) - (now - (r.startedAt ?? now)));
-    }
+  /**
+   * Where each waiting job stands: `order` as the scheduler would start them; `startMs`, when each would start
+   * if nothing else arrived (running jobs' remaining times, expensive jobs on all workers but one); `etaMs`,
+   * when it is expected to start, counting the cheaper jobs that may still arrive and go ahead of it;
+   * `position`, how many jobs are expected to start before it, plus one.
+   */
+  function schedule(): { order: Pending[]; startMs: number[]; etaMs: number[]; position: number[] } {
+    const t = now();
     const order = sched.order().map((e) => e.item);
-    const etaMs = order.map((p) => {
-      let w = 0;
-      for (let k = 1; k < free.length; k++) if (free[k] < free[w]) w = k;
-      const start = free[w];
-      free[w] += times.estimate(p.job.kind);
-      return start;
+    const startMs = simulateStarts(
+      pool.size,
+      [...running].map((r) => ({ expensive: isExpensive(r.job.kind), remainingMs: remainingMs(r.estimateMs, t - r.startedAt!, opts.jobTimeoutMs) })),
+      order.map((p) => ({ expensive: isExpensive(p.job.kind), estimateMs: p.estimateMs })),
+    );
+    const etaMs: number[] = [];
+    const position: number[] = [];
+    order.forEach((p, i) => {
+      const ahead = arrivals.ahead(p.offset, pool.size, t);
+      const overtakable = p.queuedAt + p.offset - t;
+      etaMs.push(startWithOvertaking(startMs[i]!, overtakable, ahead.load));
+      // Jobs starting before it now (a meme behind an animation that waits for a general worker starts first)...
+      let before = 0;
+      startMs.forEach((s, j) => (s < startMs[i]! || (s === startMs[i]! && j < i)) && before++);
+      // ...and those expected to arrive and overtake it while they still may.
+      const overtakers = ahead.perMs * Math.min(Math.max(0, overtakable), etaMs[i]!);
+      position.push(before + 1 + Math.round(overtakers));
     });
-    return { order, etaMs };
+    return { order, startMs, etaMs, position };
   }
 
   function announcePositions(): void {
     if (sched.size === 0) return;
-    const { order, etaMs } = schedule();
+    const { order, etaMs, position } = schedule();
     order.forEach((p, i) => {
-      if (p.lastPosition === i + 1) return;
-      p.lastPosition = i + 1;
-      emit(p, { type: "queued", position: i + 1, etaSeconds: Math.ceil(etaMs[i] / 1000) });
+      // A place once told is not taken back: a cheaper job that overtakes (while it still may) shows in the ETA.
+      const place = Math.min(position[i]!, p.lastPosition ?? Infinity);
+      const eta = Math.ceil(etaMs[i]! / 1000);
+      // Told again when its place moves up, or when it will wait longer than it was told.
+      if (p.lastPosition === place && eta <= p.lastEta!) return;
+      p.lastPosition = place;
+      p.lastEta = eta;
+      emit(p, { type: "queued", position: place, etaSeconds: eta });
     });
   }
 
   function release(p: Pending): void {
     p.detachAbort?.();
-    const n = (perUser.get(p.opts.userId) ?? 1) - 1;
-    if (n <= 0) perUser.delete(p.opts.userId);
-    else perUser.set(p.opts.userId, n);
+    const mine = perUser.get(p.opts.userId);
+    mine?.delete(p);
+    if (mine?.size === 0) perUser.delete(p.opts.userId);
   }
 
   /**
    * The next job an idle worker can run. Usually the scheduler's next; when that one needs a capability no
-   * idle worker has (the generator), the first runnable job in scheduler order goes ahead of it.
+   * idle worker has (the generator), or is expensive while expensive jobs hold all the workers they may
+   * (all but one), the first runnable job in scheduler order goes ahead of it.
    */
   function nextRunnable(): SchedEntry<Pending> | undefined {
     const order = sched.order();
-    const i = order.findIndex((e) => pool.idleFor(e.item.job) > 0);
+    const expensiveFull = expensiveRunning() >= expensiveLimit(pool.size);
+    const i = order.findIndex((e) => pool.idleFor(e.item.job) > 0 && !(expensiveFull && isExpensive(e.item.job.kind)));
     if (i < 0) return undefined;
     if (i === 0) return sched.next();
     sched.remove(order[i]!);
@@ -153,7 +183,7 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
 
   function start(p: Pending): void {
     p.entry = undefined;
-    p.startedAt = performance.now();
+    p.startedAt = now();
     running.add(p);
     emit(p, { type: "started" });
     const ac = new AbortController();
@@ -166,12 +196,13 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
       p.opts.signal?.removeEventListener("abort", onCallerAbort);
       running.delete(p);
       release(p);
-      // The pool calls pump() once the worker is really free; this only settles a pending close().
-      if (closing && sched.size === 0 && running.size === 0) drained?.();
+      // The pool called pump() when the worker came free, while this job still counted as running: an
+      // animation held back because animations held all the workers they may can start now.
+      pump();
     };
     pool.run(p.job, { requestId: p.opts.requestId, signal: ac.signal }).then(
       (result) => {
-        times.record(p.job.kind, performance.now() - p.startedAt!);
+        times.record(p.job.kind, now() - p.startedAt!, p.units);
         counters.completed += 1;
         finish();
         emit(p, { type: "done" });
@@ -181,7 +212,7 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
         counters.failed += 1;
         const e = err instanceof MimicError ? err : new MimicError("INTERNAL", "Something went wrong while making your image. Please try again.", { cause: err });
         // Pipeline refusals (no face, bad image) are real service time too; crashes and aborts are not.
-        if (!["CANCELLED", "TIMEOUT", "INTERNAL", "BUSY"].includes(e.code)) times.record(p.job.kind, performance.now() - p.startedAt!);
+        if (!["CANCELLED", "TIMEOUT", "INTERNAL", "BUSY"].includes(e.code)) times.record(p.job.kind, now() - p.startedAt!, p.units);
         finish();
         emit(p, { type: "failed", message: e.userMessage });
         p.reject(e);
@@ -199,10 +230,10 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
         counters.rejected += 1;
         return Promise.reject(workersRestarting(pool.restartInSeconds));
       }
-      const mine = perUser.get(so.userId) ?? 0;
+      const mine = perUser.get(so.userId)?.size ?? 0;
       if (mine >= opts.perUserLimit) {
         counters.rejected += 1;
-        return Promise.reject(userLimit(opts.perUserLimit, times.estimate(job.kind) / 1000 + waitSeconds()));
+        return Promise.reject(userLimit(opts.perUserLimit, userWaitSeconds(so.userId)));
       }
       if (sched.size >= opts.capacity) {
         counters.rejected += 1;
@@ -213,15 +244,21 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
         return Promise.reject(noCapableWorker(requiredCapability(job)));
       }
       return new Promise<JobResult>((resolve, reject) => {
-        const p: Pending = { job, opts: so, resolve, reject };
-        const priority = so.priority ?? (opts.cheapFirst ? CHEAP_FIRST_PRIORITY[job.kind] : 0);
+        const units = workUnits(job);
+        const estimateMs = times.estimateJob(job.kind, units);
+        const priority = classOf(job.kind, opts.cheapFirst, so.priority);
+        const queuedAt = now();
+        const p: Pending = { job, units, estimateMs, queuedAt, offset: classOffsetMs(priority, opts.cheapFirst), opts: so, resolve, reject };
         p.entry = {
           lane: so.serverId ?? DM_LANE,
           priority,
-          cost: costInQuanta(times.estimate(job.kind), times.cheapest()),
+          cost: costInQuanta(estimateMs, times.cheapest()),
+          at: queuedAt,
           item: p,
         };
-        perUser.set(so.userId, mine + 1);
+        arrivals.record(queuedAt, p.offset, estimateMs);
+        if (!perUser.has(so.userId)) perUser.set(so.userId, new Set());
+        perUser.get(so.userId)!.add(p);
         if (so.signal) {
           const onAbort = () => {
             // Still waiting: leave the queue now. Running jobs are stopped by start()'s own listener.
@@ -274,8 +311,21 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
   /** Seconds until everything now waiting would have started (the honest "try again in" figure). */
   function waitSeconds(): number {
     if (sched.size === 0) return 1;
-    const { etaMs } = schedule();
-    return Math.max(1, etaMs[etaMs.length - 1] / 1000);
+    const { startMs } = schedule();
+    return Math.max(1, Math.max(...startMs) / 1000);
+  }
+
+  /** Seconds until the first of a user's own jobs is expected to finish (a running one's remaining time), freeing a slot. */
+  function userWaitSeconds(userId: string): number {
+    const t = now();
+    const mine = [...(perUser.get(userId) ?? [])];
+    const waiting = mine.some((p) => !p.startedAt) ? schedule() : undefined;
+    const ends = mine.map((p) => {
+      if (p.startedAt !== undefined) return remainingMs(p.estimateMs, t - p.startedAt, opts.jobTimeoutMs);
+      const i = waiting!.order.indexOf(p);
+      return (i >= 0 ? waiting!.etaMs[i]! : 0) + p.estimateMs;
+    });
+    return Math.max(1, Math.min(...ends) / 1000);
   }
 
   return queue;

@@ -4,7 +4,8 @@
  * same rule as fair-scheduler.ts), and clean-up. Keys, all under the prefix P:
  *   P:waiting               count of waiting jobs (capacity)
  *   P:user:<user>           zset of the user's jobs in flight, scored by expiry (self-healing if a process dies)
- *   P:job:<id>              hash: payload (v8-serialised job), lane, prio, cost, user, kind, state, seq; expires
+ *   P:job:<id>              hash: payload (v8-serialised job), lane, prio, cost, user, kind, state, seq, at (arrival, ms),
+ *                           off (its class's offset, policy.ts), est (expected service ms); expires
  *   P:seq                   arrival counter (queue positions)
  *   P:prios                 zset of priority classes with waiting jobs
  *   P:ring:<prio>           list of lanes (servers) with waiting jobs; head = lane whose turn it is
@@ -15,7 +16,10 @@
  * Single-node Redis (keys are built inside the scripts).
  */
 
-/** ARGV: P, id, lane, prio, cost, user, capacity, perUser, payload, ttlS, kind, nowMs, userHoldMs, requestId → {status, mine, position} */
+/**
+ * ARGV: P, id, lane, prio, cost, user, capacity, perUser, payload, ttlS, kind, nowMs, userHoldMs, requestId[, offsetMs, estMs]
+ * → {status, mine, position}. offsetMs: the class's offset (classOffsetMs; absent: strict priorities).
+ */
 export const ENQUEUE = `
 local P = ARGV[1]
 local now = tonumber(ARGV[12])
@@ -30,7 +34,8 @@ redis.call('PEXPIRE', userKey, tonumber(ARGV[13]))
 redis.call('INCR', P .. ':waiting')
 local jobKey = P .. ':job:' .. ARGV[2]
 redis.call('HSET', jobKey, 'payload', ARGV[9], 'lane', ARGV[3], 'prio', ARGV[4], 'cost', ARGV[5],
-  'user', ARGV[6], 'kind', ARGV[11], 'state', 'queued', 'rid', ARGV[14], 'seq', redis.call('INCR', P .. ':seq'))
+  'user', ARGV[6], 'kind', ARGV[11], 'state', 'queued', 'rid', ARGV[14], 'seq', redis.call('INCR', P .. ':seq'),
+  'at', ARGV[12], 'off', ARGV[15] or tostring(tonumber(ARGV[4]) * 1e12), 'est', ARGV[16] or '0')
 redis.call('EXPIRE', jobKey, tonumber(ARGV[10]))
 local q = P .. ':q:' .. ARGV[4] .. ':' .. ARGV[3]
 if redis.call('RPUSH', q, ARGV[2]) == 1 then
@@ -49,9 +54,11 @@ return {0, mine + 1, ahead}
 /**
  * ARGV: P, ticket, claimTtlS[, lo, hi] → job id or nil. Deficit round-robin, as FairScheduler.next(), over
  * the priority classes in [lo, hi]: generator jobs live in classes shifted by GENERATOR_PRIORITY_SHIFT and
- * are claimed only by generator tickets, so a worker without the models never takes one. When a whole
- * round passes without a start (every head costs more than its lane's deficit), the rounds in which
- * nobody could start anyway are skipped at once, so Redis never spins through many idle rounds.
+ * are claimed only by generator tickets, so a worker without the models never takes one. The class that
+ * goes is the one whose oldest head has the smallest arrival + offset (ties: the lower number), as
+ * FairScheduler's; a worker keeping its last process for cheap jobs claims with hi below the animations'
+ * class. When a whole round passes without a start (every head costs more than its lane's deficit), the
+ * rounds in which nobody could start anyway are skipped at once, so Redis never spins through many idle rounds.
  */
 export const CLAIM = `
 local P = ARGV[1]
@@ -63,17 +70,37 @@ local function headCost(prio, lane)
   if not head then return nil, 1 end
   return head, tonumber(redis.call('HGET', P .. ':job:' .. head, 'cost') or '1')
 end
+local function pickClass()
+  local best, bestKey, bestP = nil, nil, nil
+  for _, p in ipairs(redis.call('ZRANGEBYSCORE', P .. ':prios', ARGV[4] or '-inf', ARGV[5] or '+inf')) do
+    local oldest = nil
+    for _, lane in ipairs(redis.call('LRANGE', P .. ':ring:' .. p, 0, -1)) do
+      local head = redis.call('LINDEX', P .. ':q:' .. p .. ':' .. lane, 0)
+      if head then
+        local h = redis.call('HMGET', P .. ':job:' .. head, 'at', 'off')
+        local key = (tonumber(h[1]) or 0) + (tonumber(h[2]) or tonumber(p) * 1e12)
+        if oldest == nil or key < oldest then oldest = key end
+      end
+    end
+    -- A class with no lane left is cleaned up below, when it is picked.
+    local key = oldest or -math.huge
+    local np = tonumber(p)
+    if best == nil or key < bestKey or (key == bestKey and np < bestP) then best, bestKey, bestP = p, key, np end
+  end
+  return best
+end
 local visits = 0
+local prio = pickClass()
 for guard = 1, 100000 do
-  local top = redis.call('ZRANGEBYSCORE', P .. ':prios', ARGV[4] or '-inf', ARGV[5] or '+inf', 'LIMIT', 0, 1)
-  if #top == 0 then return false end
-  local prio = top[1]
+  if not prio then return false end
   local ring = P .. ':ring:' .. prio
   local deficits = P .. ':deficit:' .. prio
   local granted = P .. ':granted:' .. prio
   local lane = redis.call('LINDEX', ring, 0)
   if not lane then
     redis.call('ZREM', P .. ':prios', prio)
+    prio = pickClass()
+    visits = 0
   else
     if redis.call('GET', granted) ~= lane then
       redis.call('HINCRBY', deficits, lane, 1)
@@ -170,31 +197,43 @@ return 1
 `;
 
 /**
- * ARGV: P, id… → position per id (1 = next; 0 = no longer waiting). Approximation: jobs of a more urgent
- * class plus earlier arrivals of the same class (deficit round-robin usually serves a quiet server sooner).
+ * ARGV: P, id… → {total, position1, ahead1, position2, ahead2, …}: total, the expected service ms of every
+ * waiting job; per id, its position (1 = next; 0 = no longer waiting) and the expected service ms of the jobs
+ * ahead of it. Ahead: jobs whose class key (arrival + offset, as the claim compares classes) is smaller, or
+ * equal with an earlier arrival (deficit round-robin usually serves a quiet server sooner).
  */
 export const POSITIONS = `
 local P = ARGV[1]
 local all = {}
+local total = 0
 for _, p in ipairs(redis.call('ZRANGE', P .. ':prios', 0, -1)) do
   for _, lane in ipairs(redis.call('LRANGE', P .. ':ring:' .. p, 0, -1)) do
     for _, id in ipairs(redis.call('LRANGE', P .. ':q:' .. p .. ':' .. lane, 0, -1)) do
-      all[#all + 1] = { tonumber(p), tonumber(redis.call('HGET', P .. ':job:' .. id, 'seq') or '0') }
+      local h = redis.call('HMGET', P .. ':job:' .. id, 'seq', 'at', 'off', 'est')
+      local est = tonumber(h[4]) or 0
+      total = total + est
+      all[#all + 1] = { (tonumber(h[2]) or 0) + (tonumber(h[3]) or tonumber(p) * 1e12), tonumber(h[1]) or 0, est }
     end
   end
 end
-local out = {}
+local out = { math.floor(total) }
 for i = 2, #ARGV do
-  local h = redis.call('HMGET', P .. ':job:' .. ARGV[i], 'state', 'prio', 'seq')
+  local h = redis.call('HMGET', P .. ':job:' .. ARGV[i], 'state', 'prio', 'seq', 'at', 'off')
   if h[1] ~= 'queued' then
     out[#out + 1] = 0
+    out[#out + 1] = 0
   else
-    local pr, sq = tonumber(h[2]), tonumber(h[3])
-    local n = 0
+    local key = (tonumber(h[4]) or 0) + (tonumber(h[5]) or tonumber(h[2]) * 1e12)
+    local sq = tonumber(h[3])
+    local n, ms = 0, 0
     for _, e in ipairs(all) do
-      if e[1] < pr or (e[1] == pr and e[2] <= sq) then n = n + 1 end
+      if e[1] < key or (e[1] == key and e[2] <= sq) then
+        n = n + 1
+        if e[2] ~= sq then ms = ms + e[3] end
+      end
     end
     out[#out + 1] = n
+    out[#out + 1] = math.floor(ms)
   end
 end
 return out

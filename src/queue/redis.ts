@@ -15,7 +15,7 @@ import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { deserialize, serialize } from "node:v8";
-import { Queue, WaitingError, Worker as BullWorker, type Job as BullJob } from "bullmq";
+import { DelayedError, Queue, WaitingError, Worker as BullWorker, type Job as BullJob } from "bullmq";
 import { Redis } from "ioredis";
 import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
@@ -39,6 +39,7 @@ import { poolOptions, WorkerPool, type Seat } from "./pool.ts";
 import { ABANDON, CANCEL_WAITING, CLAIM, ENQUEUE, FINISH, GENERATOR_PRIORITY_SHIFT, POSITIONS } from "./redis-scripts.ts";
 import { abortError, cancelled, noCapableWorker, noWorkers, queueFull, shuttingDown, timedOut, userLimit } from "./refusals.ts";
 import { ServiceTimes } from "./service-times.ts";
+import { Arrivals, classOf, classOffsetMs, expensiveLimit, isExpensive, remainingMs, startWithOvertaking, workUnits } from "./policy.ts";
 import { fromWireError, toWireError, type WireError } from "./wire.ts";
 
 export interface RedisQueueOptions extends QueueOptions {
@@ -78,6 +79,16 @@ const GENERATOR_TICKETS = "tickets-liveportrait";
 const TICKET_QUEUE = { mesh: TICKETS, liveportrait: GENERATOR_TICKETS } as const;
 /** The claim script's priority range per ticket kind: mesh jobs below the shift, generator jobs from it. */
 const CLAIM_RANGE = { mesh: ["-inf", `(${GENERATOR_PRIORITY_SHIFT}`], liveportrait: [String(GENERATOR_PRIORITY_SHIFT), "+inf"] } as const;
+/**
+ * The same ranges without the animations' class (cheap-first): what a worker claims while animations hold all
+ * the processes they may (policy.ts, expensiveLimit), so its last one is kept for cheap jobs.
+ */
+const CHEAP_RANGE = {
+  mesh: ["-inf", `(${CHEAP_FIRST_PRIORITY.animated}`],
+  liveportrait: [String(GENERATOR_PRIORITY_SHIFT), `(${GENERATOR_PRIORITY_SHIFT + CHEAP_FIRST_PRIORITY.animated}`],
+} as const;
+/** How long a ticket whose job only a process kept for cheap jobs was free for waits before it is tried again. */
+const HELD_BACK_MS = 250;
 const DM_LANE = "~dm";
 const DEFAULT_MAX_WAIT_MS = 10 * 60_000;
 /** A worker's heartbeat (every 3 s) keeps it registered for this long. */
@@ -199,8 +210,19 @@ function defineScripts(r: Redis) {
 async function readServiceTimes(r: Redis, P: string): Promise<ServiceTimes> {
   const raw = await r.hgetall(`${P}:svc`);
   const priors: Partial<Record<JobKind, number>> = {};
-  for (const k of JOB_KINDS) if (raw[k] && Number(raw[k]) > 0) priors[k] = Number(raw[k]);
-  return new ServiceTimes(priors);
+  const fits: Partial<Record<JobKind, { a: number; b: number }>> = {};
+  for (const k of JOB_KINDS) {
+    if (raw[k] && Number(raw[k]) > 0) priors[k] = Number(raw[k]);
+    const [a, b] = (raw[`${k}:fit`] ?? "").split(",").map(Number);
+    if (a! >= 0 && b! >= 0) fits[k] = { a: a!, b: b! };
+  }
+  return new ServiceTimes(priors, fits);
+}
+
+/** Shares a worker's measured figures of one kind (its mean, and its size fit where it has one) with every process. */
+function shareServiceTime(r: Redis, P: string, times: ServiceTimes, kind: JobKind): Promise<unknown> {
+  const line = times.line(kind);
+  return r.hset(`${P}:svc`, kind, Math.round(times.estimate(kind)), ...(line ? [`${kind}:fit`, `${Math.round(line.a)},${line.b.toFixed(3)}`] : []));
 }
 
 interface Workers {
@@ -243,7 +265,12 @@ interface Pending {
   kind: JobKind;
   opts: SubmitOptions;
   state: "queued" | "running";
+  /** Expected service time, and when cheaper jobs stop overtaking it (epoch ms: arrival + its class's offset). */
+  estimateMs: number;
+  overtakableUntil: number;
+  offset: number;
   lastPosition?: number;
+  lastEta?: number;
   resolve: (r: JobResult) => void;
   reject: (e: unknown) => void;
   queuedAt: number;
@@ -303,6 +330,8 @@ export function createRedisQueue(
   let closing = false;
   let drained: (() => void) | undefined;
   let svcCache: { at: number; times: ServiceTimes } | undefined;
+  /** Jobs this process enqueued lately: the load of those that may overtake a waiting one (other producers' are not seen). */
+  const arrivals = new Arrivals();
 
   const serviceTimes = async () => {
     if (!svcCache || performance.now() - svcCache.at > 2000) svcCache = { at: performance.now(), times: await readServiceTimes(cmd, P) };
@@ -361,19 +390,44 @@ export function createRedisQueue(
     } else void collect(ev.id).catch((err) => logger.warn({ err }, "could not read a queue result"));
   });
 
-  /** Moves waiting callers' positions and ETAs along as the shared queue drains. */
-  async function announcePositions(): Promise<void> {
-    const queued = [...pending].filter(([, p]) => p.state === "queued");
-    if (queued.length === 0) return;
-    const positions = (await cmd.mimicPositions(P, ...queued.map(([id]) => id))) as number[];
-    const [times, { slots }] = await Promise.all([serviceTimes(), workers()]);
-    queued.forEach(([, p], i) => {
-      const position = positions[i];
-      if (!position || p.state !== "queued" || p.lastPosition === position) return;
-      p.lastPosition = position;
-      const eta = ((position - 1) * times.estimate(p.kind)) / Math.max(1, slots) / 1000;
-      emit(p, { type: "queued", position, etaSeconds: Math.ceil(eta) });
+  /**
+   * Where waiting jobs stand in the shared queue: for each id, its position and the expected start (ms from
+   * now): the work ahead of it over the workers it may use, plus the cheaper jobs expected to arrive and go
+   * ahead of it while they still may (as in the local queue); and the work of every waiting job.
+   */
+  async function standings(ids: string[]): Promise<{ totalMs: number; of: Map<string, { position: number; etaMs: number }> }> {
+    const raw = (await cmd.mimicPositions(P, ...ids)) as number[];
+    const { slots } = await workers();
+    const of = new Map<string, { position: number; etaMs: number }>();
+    const now = Date.now();
+    ids.forEach((id, i) => {
+      const p = pending.get(id);
+      const position = raw[1 + 2 * i]!;
+      if (!p || !position) return;
+      const startMs = raw[2 + 2 * i]! / Math.max(1, isExpensive(p.kind) ? expensiveLimit(slots) : slots);
+      const ahead = arrivals.ahead(p.offset, slots, performance.now());
+      const etaMs = startWithOvertaking(startMs, p.overtakableUntil - now, ahead.load);
+      const overtakers = ahead.perMs * Math.min(Math.max(0, p.overtakableUntil - now), etaMs);
+      of.set(id, { position: position + Math.round(overtakers), etaMs });
     });
+    return { totalMs: raw[0]!, of };
+  }
+
+  /** Tells waiting callers their place (never taken back) and ETA, as the shared queue drains. */
+  async function announcePositions(only?: string): Promise<void> {
+    const queued = [...pending].filter(([id, p]) => p.state === "queued" && p.enqueued && (only === undefined || id === only));
+    if (queued.length === 0) return;
+    const { of } = await standings(queued.map(([id]) => id));
+    for (const [id, p] of queued) {
+      const s = of.get(id);
+      if (!s || p.state !== "queued") continue;
+      const place = Math.min(s.position, p.lastPosition ?? Infinity);
+      const eta = Math.ceil(s.etaMs / 1000);
+      if (p.lastPosition === place && eta <= p.lastEta!) continue;
+      p.lastPosition = place;
+      p.lastEta = eta;
+      emit(p, { type: "queued", position: place, etaSeconds: eta });
+    }
   }
 
   /** Gives up on a job for good: a worker still running it is told to stop, the user's slot is freed, the caller hears `error`. */
@@ -468,9 +522,23 @@ export function createRedisQueue(
   }, 1000);
   sweeper.unref();
 
-  async function waitSeconds(times: ServiceTimes, waiting: number, kind: JobKind): Promise<number> {
-    const { slots } = await workers();
-    return (waiting * times.estimate(kind)) / Math.max(1, slots) / 1000;
+  /** Seconds until the work waiting now has started (the "try again in" figure of a full queue). */
+  async function waitSeconds(): Promise<number> {
+    const [{ totalMs }, { slots }] = await Promise.all([standings([]), workers()]);
+    return totalMs / Math.max(1, slots) / 1000;
+  }
+
+  /**
+   * Seconds until the first of a user's own jobs this process knows of is expected to finish: a running one's
+   * remaining time, a waiting one's ETA and its own time. A user's jobs sent through another process are not
+   * known here: then the new job's own time and a second.
+   */
+  function userWaitSeconds(userId: string, fallbackMs: number): number {
+    const now = performance.now();
+    const ends = [...pending.values()]
+      .filter((p) => p.opts.userId === userId && p.enqueued)
+      .map((p) => (p.state === "running" ? remainingMs(p.estimateMs, now - (p.startedAt ?? now), opts.jobTimeoutMs) : (p.lastEta ?? 0) * 1000 + p.estimateMs));
+    return (ends.length > 0 ? Math.min(...ends) : fallbackMs + 1000) / 1000;
   }
 
   return {
@@ -505,16 +573,20 @@ export function createRedisQueue(
       }
       const times = await viaRedis(serviceTimes());
       const id = randomUUID();
-      const priority = (so.priority ?? (opts.cheapFirst ? CHEAP_FIRST_PRIORITY[job.kind] : 0)) + (need === "mesh" ? 0 : GENERATOR_PRIORITY_SHIFT);
-      const cost = costInQuanta(times.estimate(job.kind), times.cheapest());
+      const cls = classOf(job.kind, opts.cheapFirst, so.priority);
+      const offset = classOffsetMs(cls, opts.cheapFirst);
+      const priority = cls + (need === "mesh" ? 0 : GENERATOR_PRIORITY_SHIFT);
+      const estimateMs = times.estimateJob(job.kind, workUnits(job));
+      const cost = costInQuanta(estimateMs, times.cheapest());
       const holdMs = maxWaitMs + opts.jobTimeoutMs * 3;
+      const at = Date.now();
       const done = new Promise<JobResult>((resolve, reject) => {
-        pending.set(id, { kind: job.kind, opts: so, state: "queued", resolve, reject, queuedAt: performance.now() });
+        pending.set(id, { kind: job.kind, opts: so, state: "queued", estimateMs, overtakableUntil: at + offset, offset, resolve, reject, queuedAt: performance.now() });
       });
       const [status, , position] = (await viaRedis(
         cmd.mimicEnqueue(
           P, id, so.serverId ?? DM_LANE, priority, cost, so.userId, opts.capacity, opts.perUserLimit,
-          payload, Math.ceil(holdMs / 1000), job.kind, Date.now(), holdMs, so.requestId,
+          payload, Math.ceil(holdMs / 1000), job.kind, at, holdMs, so.requestId, offset, Math.round(estimateMs),
         ),
       ).catch((e: unknown) => {
         pending.delete(id);
@@ -526,9 +598,10 @@ export function createRedisQueue(
       if (status !== 0) {
         pending.delete(id);
         counters.rejected += 1;
-        if (status === -1) throw userLimit(opts.perUserLimit, (times.estimate(job.kind) + 1000) / 1000);
-        throw queueFull(await viaRedis(waitSeconds(times, position, job.kind)), { waiting: position });
+        if (status === -1) throw userLimit(opts.perUserLimit, userWaitSeconds(so.userId, estimateMs));
+        throw queueFull(await viaRedis(waitSeconds()), { waiting: position });
       }
+      arrivals.record(performance.now(), offset, estimateMs);
       try {
         await (need === "mesh" ? tickets : generatorTickets).add("t", {}, { removeOnComplete: true, removeOnFail: true });
       } catch (cause) {
@@ -540,11 +613,8 @@ export function createRedisQueue(
       const p = pending.get(id);
       if (p) p.enqueued = true;
       if (p && p.state === "queued" && p.lastPosition === undefined) {
-        // Only for the first position report: a failed read leaves the job queued without one.
-        const { slots } = live;
-        const eta = ((position - 1) * times.estimate(job.kind)) / Math.max(1, slots) / 1000;
-        p.lastPosition = position;
-        emit(p, { type: "queued", position, etaSeconds: Math.ceil(eta) });
+        // The first position report; a failed read leaves the job queued without one until the sweeper's.
+        await announcePositions(id).catch((err: unknown) => logger.debug({ err: err instanceof Error ? err.message : String(err) }, "could not read a new job's position"));
       }
       if (so.signal) {
         const signal = so.signal;
@@ -657,6 +727,9 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
   const caps = Object.keys(pool.capabilities()).sort();
   const times = await readServiceTimes(cmd, P);
   const running = new Map<string, AbortController>();
+  /** Animations running here, and claims under way that may turn out to be one (policy.ts, expensiveLimit). */
+  let expensiveRunning = 0;
+  let openClaims = 0;
   let handingBack = false;
   const claimTtlS = Math.ceil((DEFAULT_MAX_WAIT_MS + opts.jobTimeoutMs * 3) / 1000);
 
@@ -692,19 +765,51 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
       await ticket.moveToWait(token);
       throw new WaitingError();
     }
+    let heldBack = false;
     try {
-      await runTicket(ticket, token, kind, seat);
+      heldBack = await runTicket(ticket, token, kind, seat);
     } finally {
       seat.release();
     }
+    if (heldBack) {
+      // Only an animation waits, and this worker's free process is kept for cheap jobs: the ticket goes back
+      // for a moment (another worker may take it meanwhile), and this consumer goes on taking cheap jobs.
+      await ticket.moveToDelayed(Date.now() + HELD_BACK_MS, token);
+      throw new DelayedError();
+    }
   }
 
-  async function runTicket(ticket: BullJob, token: string | undefined, kind: keyof typeof CLAIM_RANGE, seat: Seat): Promise<void> {
+  /** Runs the job a ticket claims; true when it claimed none because only an animation waits and none may start here now. */
+  async function runTicket(ticket: BullJob, token: string | undefined, kind: keyof typeof CLAIM_RANGE, seat: Seat): Promise<boolean> {
     // BullMQ numbers each queue's tickets from 1: the claim is keyed by queue and number, or a generator
     // ticket would find a mesh ticket's claim of the same number and rerun that job instead of its own.
     const claimKey = `${TICKET_QUEUE[kind]}:${ticket.id!}`;
-    const jobId = (await cmd.mimicClaim(P, claimKey, claimTtlS, ...CLAIM_RANGE[kind])) as string | null;
-    if (!jobId) return; // its job was cancelled while waiting
+    // Animations may hold all this worker's processes but one: past that, it claims only cheaper jobs.
+    const cheapOnly = expensiveRunning + openClaims >= expensiveLimit(opts.workers);
+    if (!cheapOnly) openClaims += 1;
+    let jobId: string | null;
+    let expensive = false;
+    try {
+      jobId = (await cmd.mimicClaim(P, claimKey, claimTtlS, ...(cheapOnly ? CHEAP_RANGE : CLAIM_RANGE)[kind])) as string | null;
+      if (!jobId && cheapOnly) {
+        // Nothing cheap waits: its job may be an animation held back (or cancelled while waiting; then it finds nothing again).
+        return Number((await cmd.get(`${P}:waiting`)) ?? 0) > 0;
+      }
+      if (!jobId) return false; // its job was cancelled while waiting
+      expensive = isExpensive(((await cmd.hget(`${P}:job:${jobId}`, "kind")) ?? "meme") as JobKind);
+      if (expensive) expensiveRunning += 1;
+    } finally {
+      if (!cheapOnly) openClaims -= 1;
+    }
+    try {
+      await runClaimed(ticket, token, jobId, claimKey, seat);
+    } finally {
+      if (expensive) expensiveRunning -= 1;
+    }
+    return false;
+  }
+
+  async function runClaimed(ticket: BullJob, token: string | undefined, jobId: string, claimKey: string, seat: Seat): Promise<void> {
     const finish = (out: Outcome) =>
       cmd.mimicFinish(P, jobId, claimKey, serialize(out), opts.resultTtlSeconds,
         JSON.stringify({ id: jobId, type: out.ok ? "done" : "failed" } satisfies QueueEvent));
@@ -733,8 +838,8 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
     let out: Outcome;
     try {
       out = { ok: true, result: await seat.run(job, { requestId, signal: ac.signal }) };
-      times.record(job.kind, performance.now() - t0);
-      bestEffort(cmd.hset(`${P}:svc`, job.kind, Math.round(times.estimate(job.kind))), "could not share a service time");
+      times.record(job.kind, performance.now() - t0, workUnits(job));
+      bestEffort(shareServiceTime(cmd, P, times, job.kind), "could not share a service time");
     } catch (e) {
       out = { ok: false, error: toWireError(e) };
     } finally {

@@ -16,6 +16,7 @@ import { createRedisQueue, startRedisWorker, type RedisQueueOptions, type RedisW
 import { FairScheduler } from "../../src/queue/fair-scheduler.ts";
 import { createMetrics, observeQueue } from "../../src/ops/index.ts";
 import { CLAIM, ENQUEUE } from "../../src/queue/redis-scripts.ts";
+import { classOffsetMs } from "../../src/queue/policy.ts";
 import { TEST_HANDLERS, expectRejects, isPng, memeJob, recorder, redisQueueOptions } from "./helpers.ts";
 
 const REDIS = process.env.TEST_REDIS_URL;
@@ -429,6 +430,77 @@ describe.skipIf(!REDIS)("redis queue rules across processes", () => {
     expect(positions.length).toBeGreaterThan(1);
     for (let i = 1; i < positions.length; i++) expect(positions[i]).toBeLessThan(positions[i - 1]);
     expect(recs[2].events.slice(-2).map((e) => e.type)).toEqual(["started", "done"]);
+  });
+
+  test("ageing in Redis: the Lua claim picks the order FairScheduler predicts with cheap-first offsets and arrival times", async () => {
+    const prefix = newPrefix();
+    const r = new Redis(REDIS!);
+    r.defineCommand("enq", { numberOfKeys: 0, lua: ENQUEUE });
+    r.defineCommand("claim", { numberOfKeys: 0, lua: CLAIM });
+    const call = r as unknown as Record<"enq" | "claim", (...a: (string | number)[]) => Promise<unknown>>;
+    let seed = 11;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const base = Date.now();
+    const offset = (p: number) => classOffsetMs(p, true);
+    for (let round = 0; round < 8; round++) {
+      const sched = new FairScheduler<string>(offset);
+      const P = `${prefix}:${round}`;
+      let at = base;
+      for (let i = 0; i < 40; i++) {
+        const lane = `s${rand(1 + (round % 4))}`;
+        const priority = rand(3);
+        const cost = 1 + rand(4) * rand(5);
+        at += rand(800);
+        const id = `j${i}`;
+        sched.push({ lane, priority, cost, at, item: id });
+        await call.enq(P, id, lane, priority, cost, `u${i}`, 1000, 10, "x", 600, "meme", at, 60_000, id, offset(priority), 100);
+      }
+      const expected = sched.order().map((e) => e.item);
+      const claimed: string[] = [];
+      for (let t = 0; t < 41; t++) {
+        const id = (await call.claim(P, `t${t}`, 60)) as string | null;
+        if (!id) break;
+        claimed.push(id);
+      }
+      expect(claimed).toEqual(expected);
+      // Ageing shows: some animation (class 2) goes ahead of a meme (class 0) that arrived later.
+      if (round === 0) {
+        const kindOf = new Map(sched.order().map((e) => [e.item, e.priority]));
+        expect(claimed.some((id, i) => kindOf.get(id) === 2 && claimed.slice(i + 1).some((later) => kindOf.get(later) === 0))).toBe(true);
+      }
+    }
+    await r.quit();
+  });
+
+  test("a worker with two processes never runs animations on both: a meme starts at once beside them", async () => {
+    const prefix = newPrefix();
+    const a = producer(prefix, { cheapFirst: true, perUserLimit: 4, ...BEFORE_WORKERS });
+    await a.ready();
+    const worker = await startRedisWorker({
+      url: REDIS!, prefix, workers: 2, capacity: 50, perUserLimit: 4, jobTimeoutMs: 30_000, cheapFirst: true,
+      handlersUrl: TEST_HANDLERS, resultTtlSeconds: 60, stallMs: 5000,
+    });
+    try {
+      const started: string[] = [];
+      const track = (tag: string, signal?: AbortSignal) => ({ ...who(), signal, onProgress: (e: ProgressEvent) => e.type === "started" && started.push(tag) });
+      const anim = { ...memeJob("spin:60000"), kind: "animated" as const, animation: "morph" as const };
+      const stop1 = new AbortController();
+      const stop2 = new AbortController();
+      const a1 = expectRejects(a.submit(anim, track("a1", stop1.signal)));
+      await vi.waitFor(() => expect(started).toEqual(["a1"]), { timeout: 20_000 });
+      const a2 = expectRejects(a.submit(anim, track("a2", stop2.signal)));
+      // The second animation waits; memes sent after it run, one after the other, on the process kept for them.
+      await a.submit(memeJob("spin:5"), track("m1"));
+      await a.submit(memeJob("spin:5"), track("m2"));
+      expect(started).toEqual(["a1", "m1", "m2"]);
+      stop1.abort();
+      await vi.waitFor(() => expect(started).toEqual(["a1", "m1", "m2", "a2"]), { timeout: 20_000 });
+      stop2.abort();
+      for (const e of await Promise.all([a1, a2])) expect(e.code).toBe("CANCELLED");
+    } finally {
+      await worker.close({ drainMs: 0 });
+      await a.close({ drainMs: 0 });
+    }
   });
 
   test("oversized payloads are refused before they reach Redis", async () => {

@@ -8,10 +8,11 @@ describe("ServiceTimes", () => {
     const real = 4000;
     const seen = [1, 2, 3].map(() => (t.record("animated", real), t.estimate("animated")));
     // (prior + n × real) / (n + 1): half-way after one job, three quarters after three.
-    expect(seen.map(Math.round)).toEqual([2750, 3167, 3375]);
+    const prior = PRIOR_SERVICE_MS.animated;
+    expect(seen).toEqual([1, 2, 3].map((n) => (prior + n * real) / (n + 1)));
     // Then the usual moving average (weight 0.2).
     t.record("animated", real);
-    expect(t.estimate("animated")).toBeCloseTo(3375 + (real - 3375) * 0.2, 6);
+    expect(t.estimate("animated")).toBeCloseTo(seen[2] + (real - seen[2]) * 0.2, 6);
     // Other kinds keep their own figures.
     expect(t.estimate("meme")).toBe(PRIOR_SERVICE_MS.meme);
   });

@@ -1,0 +1,153 @@
+/**
+ * The queue's scheduling policy, shared by the in-process queue (local.ts) and the Redis queue (redis.ts and
+ * its Lua): which class a job waits in and how long cheaper jobs may still overtake it (ageing), how many
+ * workers expensive jobs may hold, how big a job is, how long a running job still has, and when a waiting
+ * job is expected to start given that cheaper jobs arriving later may go ahead of it. Pure functions and
+ * small data structures: no timers, no I/O.
+ */
+import { gifLayout, parseApng, parseWebpAnimation } from "../pipeline/image/containers.ts";
+import { STRICT_OFFSETS } from "./fair-scheduler.ts";
+import { CHEAP_FIRST_PRIORITY, JOB_KINDS, type Job, type JobKind } from "./jobs.ts";
+
+/**
+ * With cheap-first, how long after a job of this kind arrived cheaper jobs arriving later may still go ahead
+ * of it. Past that, it is served in arrival order with them: an animation waits at most this long for memes
+ * sent after it (plus whatever was ahead of it then), however many keep coming.
+ */
+export const OVERTAKE_MS: Record<JobKind, number> = { meme: 0, enrol: 1000, animated: 5000 };
+
+/** The scheduling class (priority number) of a job: an explicit one, else its kind's with cheap-first, else 0. */
+export function classOf(kind: JobKind, cheapFirst: boolean, explicit?: number): number {
+  return explicit ?? (cheapFirst ? CHEAP_FIRST_PRIORITY[kind] : 0);
+}
+
+/**
+ * The class offsets (FairScheduler, and the Redis claim script): the cheap-first classes by their kinds'
+ * OVERTAKE_MS; any other priority (a job that named its own) strictly before or after them.
+ */
+export function classOffsetMs(priority: number, cheapFirst: boolean): number {
+  if (cheapFirst) for (const k of JOB_KINDS) if (CHEAP_FIRST_PRIORITY[k] === priority) return OVERTAKE_MS[k];
+  return STRICT_OFFSETS(priority);
+}
+
+/** Animations take seconds where a meme takes a fraction of one: they may not hold every worker. */
+export function isExpensive(kind: JobKind): boolean {
+  return kind === "animated";
+}
+
+/**
+ * How many expensive jobs may run at once on `workers` workers: all but one when there are two or more, so
+ * a meme never waits for a worker behind animations. One worker runs everything, one job at a time.
+ */
+export function expensiveLimit(workers: number): number {
+  return workers >= 2 ? workers - 1 : Math.max(1, workers);
+}
+
+/**
+ * A job's size, where its input's container tells it without decoding: frames × megapixels of a GIF, an APNG
+ * or an animated WebP that an animation is made from. Undefined for stills and videos (their kind's mean
+ * service time is used).
+ */
+export function workUnits(job: Job): number | undefined {
+  if (job.kind !== "animated") return undefined;
+  const { bytes, mime } = job.reaction;
+  if (mime === "image/gif") {
+    const l = gifLayout(bytes);
+    return l ? (l.frames.length * l.width * l.height) / 1e6 : undefined;
+  }
+  const c = mime === "image/png" ? parseApng(bytes) : mime === "image/webp" ? parseWebpAnimation(bytes) : undefined;
+  return c ? (c.frames.length * c.width * c.height) / 1e6 : undefined;
+}
+
+/**
+ * How long a running job is still expected to take. A job past its estimate is not about to finish: it is
+ * expected to run on at least a quarter of its estimate, and as long again as it has overrun it; never past
+ * its timeout, when it is stopped.
+ */
+export function remainingMs(estimateMs: number, elapsedMs: number, timeoutMs = Infinity): number {
+  const left = Math.max(estimateMs - elapsedMs, 0.25 * estimateMs, elapsedMs - estimateMs);
+  return Math.max(0, Math.min(left, timeoutMs - elapsedMs));
+}
+
+/**
+ * When a waiting job is expected to start (ms from now): `startMs` if nothing else arrived; but jobs arriving
+ * for the next `overtakableMs` may go ahead of it, and they take `load` (0..1) of all workers' time. Its
+ * wait grows by that share of itself while it can be overtaken, and by no more once it cannot.
+ */
+export function startWithOvertaking(startMs: number, overtakableMs: number, load: number): number {
+  const rho = Math.min(0.9, Math.max(0, load));
+  const window = Math.max(0, overtakableMs);
+  const open = startMs / (1 - rho);
+  return open <= window ? open : startMs + rho * window;
+}
+
+/** How far back arrivals count for the load of jobs that overtake others (a fresh process counts the time before it as quiet). */
+const ARRIVAL_WINDOW_MS = 30_000;
+
+/**
+ * Recent arrivals (when, class offset, expected service time), for the share of the workers' time that jobs
+ * able to overtake a waiting one take, and how many of them arrive per second.
+ */
+export class Arrivals {
+  private seen: { at: number; offset: number; ms: number }[] = [];
+
+  record(at: number, offset: number, ms: number): void {
+    this.seen.push({ at, offset, ms });
+    this.prune(at);
+  }
+
+  /** Jobs with a smaller class offset than `offset`: how many arrive per ms, and the share of `workers` workers they take (0..1). */
+  ahead(offset: number, workers: number, now: number): { perMs: number; load: number } {
+    this.prune(now);
+    let n = 0;
+    let ms = 0;
+    for (const a of this.seen) if (a.offset < offset) (n += 1), (ms += a.ms);
+    return { perMs: n / ARRIVAL_WINDOW_MS, load: ms / ARRIVAL_WINDOW_MS / Math.max(1, workers) };
+  }
+
+  private prune(now: number): void {
+    let i = 0;
+    while (i < this.seen.length && now - this.seen[i]!.at > ARRIVAL_WINDOW_MS) i++;
+    if (i > 0) this.seen.splice(0, i);
+  }
+}
+
+/** One running job, for the simulation: whether it is expensive and how long it still has (ms). */
+export interface RunningJob {
+  expensive: boolean;
+  remainingMs: number;
+}
+/** One waiting job, in the scheduler's order: whether it is expensive and its expected service time (ms). */
+export interface WaitingJob {
+  expensive: boolean;
+  estimateMs: number;
+}
+
+/**
+ * When each waiting job would start (ms from now) if they started in the given order and nothing else
+ * arrived, on `workers` workers of which expensive jobs may hold at most expensiveLimit(workers): those run
+ * on the "general" workers, cheap jobs on any (a meme behind an animation that must wait for a general worker
+ * starts first on the kept one).
+ */
+export function simulateStarts(workers: number, running: RunningJob[], waiting: WaitingJob[]): number[] {
+  const n = Math.max(1, workers);
+  const general = expensiveLimit(n);
+  // free[0 .. general-1]: workers expensive jobs may use; the rest are kept for cheap jobs.
+  const free = Array.from({ length: n }, () => 0);
+  const busy = Array.from({ length: n }, () => false);
+  const place = (from: number, to: number, ms: number) => {
+    for (let k = from; k < to; k++) if (!busy[k]) return ((busy[k] = true), (free[k] = ms), true);
+    return false;
+  };
+  // Running expensive jobs on general workers; cheap ones on kept workers first.
+  for (const r of running) if (r.expensive) place(0, n, r.remainingMs);
+  for (const r of running) if (!r.expensive) place(general, n, r.remainingMs) || place(0, n, r.remainingMs);
+  return waiting.map((w) => {
+    const to = w.expensive ? general : n;
+    let k = 0;
+    for (let j = 1; j < to; j++) if (free[j]! < free[k]!) k = j;
+    const start = free[k]!;
+    free[k] = start + w.estimateMs;
+    return start;
+  });
+}
