@@ -58,6 +58,13 @@ export interface Reply {
   file?: ReplyFile;
   /** Set when the reply reports a failure; the MimicError code, for adapters' logs and tests. */
   errorCode?: string;
+  /**
+   * Where part of `text` is about other people (an admin's /usage: each user's counts): `text` split into what
+   * anyone beside the caller may see (`shared`) and what only the caller should (`personal`). `text` stays the
+   * whole answer, for platforms that answer privately (Discord's ephemeral replies, the playground); an adapter
+   * that cannot (a Telegram group) posts `shared` and delivers `personal` to the caller alone.
+   */
+  split?: { shared: string; personal: string };
   /** Structured data for adapters that render lists as UI (Telegram inline keyboards, playground). */
   templates?: { name: string; isDefault: boolean }[];
   /**

@@ -495,6 +495,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           r.blocked ?? r.quotaReached ?? ready,
           `Saved faces: ${r.templates}.`,
         ];
+        const personal: string[] = [];
         if (r.server) {
           const { kind } = placeWords(ctx.platform);
           // The server's own quota, where it has one: every use counts towards it, refused pictures too.
@@ -509,9 +510,13 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           // Users who asked Mimic to forget them are not named; their uses of the day still count, so they are said.
           const forgotten = r.server.forgotten;
           if (forgotten && forgotten.count + forgotten.refused > 0) top.push(`users who asked to be forgotten (${counts(forgotten)})`);
-          if (top.length) lines.push(`Top: ${top.join(", ")}`);
+          if (top.length) personal.push(`Top: ${top.join(", ")}`);
         }
-        return { text: lines.join("\n"), ephemeral: true };
+        // Each person's counts are their own business: kept apart, so that an adapter which cannot answer
+        // privately where others read (Telegram groups) sends them to the admin alone. Elsewhere: one answer.
+        const shared = lines.join("\n");
+        if (personal.length === 0) return { text: shared, ephemeral: true };
+        return { text: [...lines, ...personal].join("\n"), ephemeral: true, split: { shared, personal: personal.join("\n") } };
       }),
 
     config: (ctx, input) =>

@@ -90,6 +90,17 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     return answer(i);
   }
 
+  it("an admin's /mimic usage is one private answer, each person's counts included (Telegram sends those apart)", async () => {
+    await saveFace(ALICE, "me");
+    const reaction = fake.addAttachment(REACTION_LAUGH_JPG, "laugh.jpg", "image/jpeg");
+    expect((await answer(fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction] }))).files).toHaveLength(1);
+    const usage = fake.slash(BOB, "mimic", [sub("usage")], { permissions: PERMISSIONS.manageGuild });
+    expect(content(await answer(usage))).toBe(
+      ["Today you made 0 memes of 50 allowed.", "To make one, save a face first with /face save (attach a clear photo of your face).", "Saved faces: 0.", "Server today: 1 meme by 1 user.", `Top: <@${ALICE.id}> (1)`].join("\n"),
+    );
+    expect(await ackedPrivately(usage)).toBe(true);
+  });
+
   it("/mimic usage gives the reason the next /meme would be refused: switched off, or a channel the admins did not allow", async () => {
     expect(content(await saveFace(ALICE, "me"))).toContain("Saved your face “me”");
     const set = async (setting: string, value: string) =>

@@ -179,6 +179,57 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     expect(settings).toContain(String(BOB.id));
   });
 
+  /** /usage in `chat`: the answer posted there, and the messages sent meanwhile to the sender's private chat. */
+  async function usageIn(chat: Chat, from: typeof ALICE): Promise<{ text: string; privately: string[] }> {
+    const start = fake.calls.length;
+    const answer = fake.waitFor((c) => fake.calls.indexOf(c) >= start && c.method === "sendMessage" && c.params.chat_id === chat.id, 60_000);
+    fake.sendCommand(chat, from, "/usage");
+    const text = String((await answer).params.text);
+    const privately = fake.calls.slice(start).filter((c) => c.method === "sendMessage" && c.params.chat_id === from.id).map((c) => String(c.params.text));
+    return { text, privately };
+  }
+
+  it("an admin's /usage in a group shows the group no one else's counts: each person's go to the admin's private chat", async () => {
+    expect(await save(GROUP, BOB, "bob")).toContain("Saved");
+    expect(await meme(GROUP, BOB)).toBe("made");
+    expect(await meme(GROUP, BOB)).toBe("made");
+    expect(await save(GROUP, ALICE, "alice")).toContain("Saved");
+    expect(await meme(GROUP, ALICE)).toBe("made");
+
+    const { text, privately } = await usageIn(GROUP, ALICE);
+    // Her own line and the group's totals, but nobody's own counts.
+    expect(text).toBe(
+      "Today you made 1 meme of 50 allowed.\nYou can make another one now.\nSaved faces: 1.\nGroup today: 3 memes by 2 users.\nEach person's counts: sent to you in our private chat.",
+    );
+    expect(privately).toEqual([`Each person's counts in “Memes” today:\nTop: user ${BOB.id} (2), user ${ALICE.id} (1)`]);
+
+    // A member's /usage has no one else's counts: nothing is sent privately.
+    const member = await usageIn(GROUP, BOB);
+    expect(member.text).toBe("Today you made 2 memes of 50 allowed.\nYou can make another one now.\nSaved faces: 1.");
+    expect(member.privately).toEqual([]);
+  });
+
+  it("an admin who never started a private chat with Mimic is told how to get each person's counts; the group still sees none", async () => {
+    expect(await save(GROUP, BOB, "bob")).toContain("Saved");
+    expect(await meme(GROUP, BOB)).toBe("made");
+    fake.chatFailures.set(ALICE.id, { status: 403, description: "Forbidden: bot can't initiate conversation with a user" });
+
+    const refused = await usageIn(GROUP, ALICE);
+    expect(refused.text).toBe(
+      "Today you made 0 memes of 50 allowed.\nTo make one, save a face first with /save <name> as a reply to a clear photo of your face.\nSaved faces: 0.\nGroup today: 1 meme by 1 user.\n" +
+        `Start a private chat with me (t.me/${fake.botInfo.username}) and send /usage here again to get each person's counts privately.`,
+    );
+    expect(refused.text).not.toContain(`user ${BOB.id}`);
+    // Mimic did try: Telegram refused it.
+    expect(fake.calls.some((c) => c.method === "sendMessage" && c.params.chat_id === ALICE.id)).toBe(true);
+
+    // Once she has started the chat, /usage again delivers them.
+    fake.chatFailures.delete(ALICE.id);
+    const again = await usageIn(GROUP, ALICE);
+    expect(again.text).toMatch(/\nEach person's counts: sent to you in our private chat\.$/);
+    expect(again.privately).toEqual([`Each person's counts in “Memes” today:\nTop: user ${BOB.id} (1)`]);
+  });
+
   it("echoes at most 40 characters of an unknown setting, so the answer fits a Telegram message", async () => {
     const answer = await say(GROUP, ALICE, `/config ${"k".repeat(4000)}`);
     expect(answer).toMatch(new RegExp(`^Unknown setting “${"k".repeat(40)}…”\\. Settings: enabled, `));

@@ -65,6 +65,12 @@ export class FakeTelegram {
    * getUpdates, a 429 with `parameters: { retry_after }`). With `times`, only that many calls fail, then it is dropped.
    */
   readonly failures = new Map<string, { status: number; description: string; parameters?: Record<string, unknown>; times?: number }>();
+  /**
+   * Chat id → error answer for every message sent to that chat (sendMessage, sendPhoto, …), to play Telegram
+   * refusing one chat only: e.g. 403 "Forbidden: bot can't initiate conversation with a user" for the private
+   * chat of a user who never started the bot.
+   */
+  readonly chatFailures = new Map<number, { status: number; description: string }>();
   /** Method → how many of its next requests get their connection dropped unanswered (a reset socket). */
   readonly drops = new Map<string, number>();
   /** Bytes served for each downloaded file path, to prove the limits held. */
@@ -197,6 +203,8 @@ export class FakeTelegram {
       if (failure.times !== undefined && --failure.times <= 0) this.failures.delete(method);
       return this.json(res, failure.status, { ok: false, error_code: failure.status, description: failure.description, parameters: failure.parameters });
     }
+    const chatFailure = method.startsWith("send") ? this.chatFailures.get(Number(params.chat_id)) : undefined;
+    if (chatFailure) return this.json(res, chatFailure.status, { ok: false, error_code: chatFailure.status, description: chatFailure.description });
     const ok = (result: unknown) => this.json(res, 200, { ok: true, result });
     const chatOf = (id: unknown): Chat => ({ id: Number(id), type: Number(id) < 0 ? "supergroup" : "private" });
     switch (method) {

@@ -136,6 +136,12 @@ export function toastText(text: string): string {
   return `${head}…`;
 }
 
+/** After an admin's /usage in a group, which shows the group no one's own counts but the admin's (see personalApart). */
+export const PERSONAL_SENT_NOTE = "Each person's counts: sent to you in our private chat.";
+export const personalRefusedNote = (botUsername: string) =>
+  `Start a private chat with me (t.me/${botUsername}) and send /usage here again to get each person's counts privately.`;
+export const PERSONAL_FAILED_NOTE = "I couldn't send you each person's counts privately just now. Send /usage here again to try once more.";
+
 export const NO_TOPICS_REPLY =
   "This group has no topics, so Mimic answers everywhere in it. To limit it to some topics, turn on Topics in the group's settings and send /config channel add inside each one; to stop it here, use /config enabled off.";
 
@@ -395,6 +401,27 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     await ctx.api.sendMessage(chatId, reply.text, { ...replyTo, reply_markup: extra.keyboard });
   }
 
+  /**
+   * Telegram has no private answers in a group: the part of a reply that is only the caller's (reply.split: each
+   * user's counts in an admin's /usage) goes to the caller's private chat with Mimic, and the group sees the
+   * rest, with where that part went or, where Telegram refuses the private message (the caller never started
+   * a chat with Mimic, or blocked it), how to get it.
+   */
+  async function personalApart(ctx: Context, reply: Reply): Promise<Reply> {
+    if (!reply.split || !ctx.from || ctx.chat?.type === "private") return reply;
+    const { shared, personal } = reply.split;
+    const place = ctx.chat?.title ? `“${ctx.chat.title}”` : "the group";
+    let note: string;
+    try {
+      await ctx.api.sendMessage(ctx.from.id, `Each person's counts in ${place} today:\n${personal}`);
+      note = PERSONAL_SENT_NOTE;
+    } catch (err) {
+      logger.warn({ err }, "telegram: could not send the personal part of a reply privately");
+      note = err instanceof GrammyError && err.error_code === 403 ? personalRefusedNote(bot.botInfo.username) : PERSONAL_FAILED_NOTE;
+    }
+    return { text: `${shared}\n${note}`, ephemeral: reply.ephemeral, errorCode: reply.errorCode };
+  }
+
   /** Renders with a chat action while waiting and a queue-position message when there is a wait. */
   async function render(ctx: Context, work: (c: CommandContext) => Promise<Reply>) {
     const chatId = ctx.chat!.id;
@@ -503,7 +530,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         );
         return;
       case "usage":
-        await send(ctx, await core.usage(await contextOf(ctx, true)));
+        await send(ctx, await personalApart(ctx, await core.usage(await contextOf(ctx, true))));
         return;
       case "audit": {
         // The hash as text, or reply to the picture sent as a file (Telegram re-encodes photos: another hash).
