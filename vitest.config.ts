@@ -43,6 +43,7 @@ export const SLOW = [
   "test/pipeline/animate/playground-animated.test.ts",
   "test/bots/playground-ui.test.ts",
   "test/queue/redis-outage.test.ts",
+  "test/queue/redis-ops.test.ts",
   "test/templates/backup.test.ts",
 ];
 

@@ -113,7 +113,7 @@ export function createMetrics(): Metrics {
       });
     return reading;
   };
-  const stat = (name: string, help: string, pick: (s: QueueStats) => number) =>
+  const stat = (name: string, help: string, pick: (s: QueueStats) => number | undefined) =>
     new Gauge({
       name,
       help,
@@ -121,12 +121,14 @@ export function createMetrics(): Metrics {
       async collect() {
         if (!metrics.queueStats) return;
         const s = await readStats(metrics.queueStats);
-        if (s) this.set(pick(s));
+        const v = s && pick(s);
+        if (v !== undefined) this.set(v);
         else this.remove(); // no sample rather than a stale or made-up one
       },
     });
   stat("mimic_queue_depth", "Jobs waiting for a worker (this process in local mode, the whole deployment in Redis mode).", (s) => s.waiting);
-  stat("mimic_queue_running", "Jobs running on a worker now.", (s) => s.running);
+  stat("mimic_queue_running", "Jobs running on a worker now (Redis mode: claimed and unfinished, also those of a worker that died until another resumes them).", (s) => s.running);
+  stat("mimic_queue_oldest_wait_seconds", "How long the oldest job still waiting for a worker has waited (0 when none waits).", (s) => (s.oldestWaitMs === undefined ? undefined : s.oldestWaitMs / 1000));
   stat("mimic_queue_capacity", "Most jobs that may wait (QUEUE_CAPACITY); beyond it requests are refused.", (s) => s.capacity);
   stat("mimic_queue_workers", "Worker processes (local mode) or live `mimic worker` job slots (Redis mode).", (s) => s.workers);
   return metrics;

@@ -51,7 +51,8 @@ export function queueOptions(config: Config, handlersUrl: string | URL = DEFAULT
   };
 }
 
-export function createQueue(config: Config, deps: { handlers?: string | URL } = {}): InferenceQueue {
+/** `storeIdentity`: the store this front end uses, without credentials (Redis mode: compared with the other front ends'). */
+export function createQueue(config: Config, deps: { handlers?: string | URL; storeIdentity?: string } = {}): InferenceQueue {
   const opts = queueOptions(config, deps.handlers);
   if (config.QUEUE_URL) {
     return withGenerator(config, createRedisQueue({
@@ -61,6 +62,7 @@ export function createQueue(config: Config, deps: { handlers?: string | URL } = 
       resultTtlSeconds: config.QUEUE_RESULT_TTL_S,
       maxPayloadBytes: config.QUEUE_MAX_PAYLOAD_BYTES,
       noWorkerGraceMs: config.QUEUE_NO_WORKER_GRACE_MS,
+      storeIdentity: deps.storeIdentity,
     }));
   }
   return withGenerator(config, createLocalQueue(opts));

@@ -97,6 +97,8 @@ export interface QueueStats {
   rejected: number;
   /** Measured mean service time per kind (ms), as used for ETAs and retry hints. */
   serviceMs: Record<JobKind, number>;
+  /** How long the oldest job still waiting has waited (ms; 0 when none waits). Redis mode: the whole deployment. */
+  oldestWaitMs?: number;
 }
 
 export interface InferenceQueue {

@@ -79,6 +79,8 @@ export function poolOptions(
 
 interface Current {
   id: number;
+  /** The request's id (the bot's, carried through the queue): what every log line about the job names. */
+  requestId: string;
   resolve: (r: JobResult) => void;
   reject: (e: unknown) => void;
   /** Set once the caller's promise has settled (cancelled/timed out): the worker's answer is discarded. */
@@ -290,6 +292,7 @@ export class WorkerPool {
       const onAbort = () => this.abort(slot, id, ctx.signal?.reason);
       const cur: Current = {
         id,
+        requestId: ctx.requestId,
         resolve,
         reject,
         settled: false,
@@ -436,7 +439,7 @@ export class WorkerPool {
     this.send(slot, { type: "cancel", id });
     cur.graceTimer = setTimeout(() => {
       if (slot.current === cur) {
-        logger.warn({ id }, "handler ignored cancellation; killing its worker process");
+        logger.warn({ requestId: cur.requestId, process: slot.child.pid, reason: reason instanceof MimicError ? reason.code : undefined }, "handler ignored cancellation; killing its worker process");
         this.replace(slot);
       }
     }, this.opts.cancelGraceMs);

@@ -13,11 +13,15 @@
  *   P:deficit:<prio>        hash lane → deficit; P:granted:<prio> = lane that got this visit's quantum
  *   P:claim:<queue>:<n>     job id BullMQ ticket n of that ticket queue claimed (a retried ticket resumes the same job)
  *   P:res:<id>              v8-serialised result or error; expires
+ *   P:running               set of claimed job ids (running, or held by a worker that died until another resumes
+ *                           them); pruned of jobs whose hash is gone by STATS
+ *   P:workers               hash worker id → "slots|running|expiry|capabilities|version|settings|state" (heartbeat; state up, draining, gone)
+ *   P:stores                hash store identity → last published (epoch ms), one per store the front ends use (should be one)
  * Single-node Redis (keys are built inside the scripts).
  */
 
 /**
- * ARGV: P, id, lane, prio, cost, user, capacity, perUser, payload, ttlS, kind, nowMs, userHoldMs, requestId[, offsetMs, estMs]
+ * ARGV: P, id, lane, prio, cost, user, capacity, perUser, payload, ttlS, kind, nowMs, userHoldMs, requestId[, offsetMs, estMs, version]
  * → {status, mine, position}. offsetMs: the class's offset (classOffsetMs; absent: strict priorities).
  */
 export const ENQUEUE = `
@@ -35,7 +39,7 @@ redis.call('INCR', P .. ':waiting')
 local jobKey = P .. ':job:' .. ARGV[2]
 redis.call('HSET', jobKey, 'payload', ARGV[9], 'lane', ARGV[3], 'prio', ARGV[4], 'cost', ARGV[5],
   'user', ARGV[6], 'kind', ARGV[11], 'state', 'queued', 'rid', ARGV[14], 'seq', redis.call('INCR', P .. ':seq'),
-  'at', ARGV[12], 'off', ARGV[15] or tostring(tonumber(ARGV[4]) * 1e12), 'est', ARGV[16] or '0')
+  'at', ARGV[12], 'off', ARGV[15] or tostring(tonumber(ARGV[4]) * 1e12), 'est', ARGV[16] or '0', 'ver', ARGV[17] or '')
 redis.call('EXPIRE', jobKey, tonumber(ARGV[10]))
 local q = P .. ':q:' .. ARGV[4] .. ':' .. ARGV[3]
 if redis.call('RPUSH', q, ARGV[2]) == 1 then
@@ -126,6 +130,7 @@ for guard = 1, 100000 do
         redis.call('DECR', P .. ':waiting')
         if redis.call('EXISTS', P .. ':job:' .. head) == 1 then
           redis.call('HSET', P .. ':job:' .. head, 'state', 'running', 'ticket', ARGV[2])
+          redis.call('SADD', P .. ':running', head)
         end
         redis.call('SET', claimKey, head, 'EX', tonumber(ARGV[3]))
         return head
@@ -180,6 +185,7 @@ export const ABANDON = `
 local P = ARGV[1]
 redis.call('ZREM', P .. ':user:' .. ARGV[3], ARGV[2])
 redis.call('DEL', P .. ':job:' .. ARGV[2])
+redis.call('SREM', P .. ':running', ARGV[2])
 return 1
 `;
 
@@ -190,6 +196,7 @@ local jobKey = P .. ':job:' .. ARGV[2]
 local user = redis.call('HGET', jobKey, 'user')
 if user then redis.call('ZREM', P .. ':user:' .. user, ARGV[2]) end
 redis.call('DEL', jobKey)
+redis.call('SREM', P .. ':running', ARGV[2])
 redis.call('DEL', P .. ':claim:' .. ARGV[3])
 redis.call('SET', P .. ':res:' .. ARGV[2], ARGV[4], 'EX', tonumber(ARGV[5]))
 redis.call('PUBLISH', P .. ':events', ARGV[6])
@@ -241,3 +248,29 @@ return out
 
 /** Priority classes of generator jobs start here (their own DRR rings, their own tickets). */
 export const GENERATOR_PRIORITY_SHIFT = 1000;
+
+/**
+ * ARGV: P, nowMs → {claimed, oldestWaitMs}: the jobs claimed by a worker and not finished (also those of a worker
+ * that died, until another resumes them: its heartbeat says nothing of them), and how long the oldest waiting job
+ * has waited (-1: none waits). Each lane is FIFO, so the oldest job is among the lanes' heads.
+ */
+export const STATS = `
+local P = ARGV[1]
+local now = tonumber(ARGV[2])
+local claimed = 0
+for _, id in ipairs(redis.call('SMEMBERS', P .. ':running')) do
+  if redis.call('EXISTS', P .. ':job:' .. id) == 1 then claimed = claimed + 1 else redis.call('SREM', P .. ':running', id) end
+end
+local oldest = nil
+for _, p in ipairs(redis.call('ZRANGE', P .. ':prios', 0, -1)) do
+  for _, lane in ipairs(redis.call('LRANGE', P .. ':ring:' .. p, 0, -1)) do
+    local head = redis.call('LINDEX', P .. ':q:' .. p .. ':' .. lane, 0)
+    if head then
+      local at = tonumber(redis.call('HGET', P .. ':job:' .. head, 'at'))
+      if at and (oldest == nil or at < oldest) then oldest = at end
+    end
+  end
+end
+if oldest == nil then return {claimed, -1} end
+return {claimed, math.max(0, now - oldest)}
+`;

@@ -36,7 +36,8 @@ import {
 import type { QueueOptions } from "./local.ts";
 import { queueModule } from "./modules.ts";
 import { poolOptions, WorkerPool, type Seat } from "./pool.ts";
-import { ABANDON, CANCEL_WAITING, CLAIM, ENQUEUE, FINISH, GENERATOR_PRIORITY_SHIFT, POSITIONS } from "./redis-scripts.ts";
+import { ABANDON, CANCEL_WAITING, CLAIM, ENQUEUE, FINISH, GENERATOR_PRIORITY_SHIFT, POSITIONS, STATS } from "./redis-scripts.ts";
+import { TOOL_VERSION } from "../pipeline/provenance/marks.ts";
 import { abortError, cancelled, noCapableWorker, noWorkers, queueFull, shuttingDown, timedOut, userLimit } from "./refusals.ts";
 import { ServiceTimes } from "./service-times.ts";
 import { Arrivals, classOf, classOffsetMs, expensiveLimit, isExpensive, remainingMs, startWithOvertaking, workUnits } from "./policy.ts";
@@ -59,6 +60,11 @@ export interface RedisQueueOptions extends QueueOptions {
    * maxWaitMs), as with workers scaled to zero and started on queue depth; readiness then passes without one.
    */
   noWorkerGraceMs?: number;
+  /**
+   * Which store (database) this front end uses, without credentials: published under the prefix so that front
+   * ends sharing a QUEUE_PREFIX but not a store are warned about (their users' faces and quotas would differ).
+   */
+  storeIdentity?: string;
 }
 
 export interface RedisWorkerOptions extends QueueOptions {
@@ -100,6 +106,9 @@ const HEARTBEAT_TTL_MS = 10_000;
  * for the 10-minute wait limit when no worker will come (all stopped, or started with another QUEUE_PREFIX).
  */
 const DEFAULT_NO_WORKER_GRACE_MS = 30_000;
+/** A front end republishes its store's identity this often; one not republished for STORE_GONE_MS has stopped. */
+const STORE_EVERY_MS = 10_000;
+const STORE_GONE_MS = 60_000;
 
 /**
  * How long a bot's command waits for Redis's answer. A Redis that stopped answering but keeps its connections
@@ -114,7 +123,13 @@ const COMMAND_TIMEOUT_MS = 3000;
  */
 function connect(url: string, failFast = false): Redis {
   const r = new Redis(url, { maxRetriesPerRequest: failFast ? 2 : null, enableReadyCheck: true, ...(failFast ? { commandTimeout: COMMAND_TIMEOUT_MS } : {}) });
-  r.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  r.on("error", (err) => {
+    // ioredis selects QUEUE_URL's database after (re)connecting and, refused, goes on in database 0: start-up
+    // refuses that (checkRedisReachable); a Redis restarted since with fewer databases is at least said plainly.
+    if (/DB index is out of range/i.test(err.message)) {
+      logger.error({ err: err.message, db: r.options.db, url: redactUrl(url) }, `Redis has no database ${r.options.db} (QUEUE_URL): this connection is using database 0 instead; fix QUEUE_URL or Redis's "databases" setting and restart`);
+    } else logger.warn({ err: err.message }, "redis connection error");
+  });
   return r;
 }
 
@@ -136,14 +151,48 @@ export async function checkRedisReachable(url: string, timeoutMs = REACH_TIMEOUT
     await probe.connect();
     await probe.ping();
   } catch (cause) {
-    const why = (socketError ?? (cause instanceof Error ? cause : new Error(String(cause)))).message.replace(/\.$/, "");
-    throw new MimicError(
-      "CONFIG",
-      `Could not reach Redis at ${redactUrl(url)} (QUEUE_URL): ${why}. Start Redis, correct QUEUE_URL, or leave it unset to run the queue in this process.`,
-      { cause },
-    );
+    probe.disconnect();
+    throw unreachable(url, socketError, cause);
+  }
+  try {
+    await checkDatabase(probe, url);
   } finally {
     probe.disconnect();
+  }
+}
+
+function unreachable(url: string, socketError: Error | undefined, cause: unknown): MimicError {
+  const why = (socketError ?? (cause instanceof Error ? cause : new Error(String(cause)))).message.replace(/\.$/, "");
+  return new MimicError(
+    "CONFIG",
+    `Could not reach Redis at ${redactUrl(url)} (QUEUE_URL): ${why}. Start Redis, correct QUEUE_URL, or leave it unset to run the queue in this process.`,
+    { cause },
+  );
+}
+
+/**
+ * The database QUEUE_URL names must exist: ioredis selects it after connecting and, when the server has no such
+ * database ("ERR DB index is out of range"), only emits an error and goes on in database 0, where this
+ * deployment would then mix its keys with whatever else lives there. Selecting it here makes that a refusal.
+ */
+async function checkDatabase(probe: Redis, url: string): Promise<void> {
+  const db = Number(probe.options.db ?? 0);
+  if (!db) return;
+  try {
+    await probe.select(db);
+  } catch (cause) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    // CONFIG may be renamed or forbidden (managed Redis): the refusal stands without the count.
+    const count = await probe
+      .config("GET", "databases")
+      .then((r) => Number((r as string[])[1]))
+      .catch(() => NaN);
+    const has = Number.isInteger(count) && count > 0 ? `it has ${count} (numbered 0 to ${count - 1})` : `it answered "${why}"`;
+    throw new MimicError(
+      "CONFIG",
+      `Redis at ${redactUrl(url)} (QUEUE_URL) has no database ${db}: ${has}. Correct the database number at the end of QUEUE_URL, or raise "databases" in the Redis server's configuration.`,
+      { cause },
+    );
   }
 }
 
@@ -201,7 +250,7 @@ function bestEffort(p: Promise<unknown>, what: string): void {
 }
 
 function defineScripts(r: Redis) {
-  const scripts = { mimicEnqueue: ENQUEUE, mimicClaim: CLAIM, mimicCancel: CANCEL_WAITING, mimicFinish: FINISH, mimicPositions: POSITIONS, mimicAbandon: ABANDON };
+  const scripts = { mimicEnqueue: ENQUEUE, mimicClaim: CLAIM, mimicCancel: CANCEL_WAITING, mimicFinish: FINISH, mimicPositions: POSITIONS, mimicAbandon: ABANDON, mimicStats: STATS };
   for (const [name, lua] of Object.entries(scripts)) r.defineCommand(name, { numberOfKeys: 0, lua });
   return r as Redis & Record<keyof typeof scripts, (...args: (string | number | Buffer)[]) => Promise<unknown>>;
 }
@@ -225,9 +274,42 @@ function shareServiceTime(r: Redis, P: string, times: ServiceTimes, kind: JobKin
   return r.hset(`${P}:svc`, kind, Math.round(times.estimate(kind)), ...(line ? [`${kind}:fit`, `${Math.round(line.a)},${line.b.toFixed(3)}`] : []));
 }
 
+/**
+ * The settings a job's meaning depends on, on both sides of the queue: the input limits the worker checks (the
+ * bot checks the same before it enqueues), the job timeout (the bot gives a running job three of them) and
+ * cheap-first (the bot sets the priorities, the worker reads them). Written "key=value,…" into the heartbeat.
+ */
+export function jobSettings(o: QueueOptions): string {
+  const limits = o.settings?.limits;
+  return [
+    `maxPixels=${limits?.maxPixels ?? "default"}`,
+    `maxBytes=${limits?.maxBytes ?? "default"}`,
+    `jobTimeoutMs=${o.jobTimeoutMs}`,
+    `cheapFirst=${o.cheapFirst ? 1 : 0}`,
+  ].join(",");
+}
+
+/** The settings of two jobSettings() strings that differ, as "name: bot's value here, worker's there". */
+function settingsDiffer(mine: string, theirs: string): string[] {
+  const parse = (x: string) => new Map(x.split(",").map((kv) => kv.split("=") as [string, string]));
+  const [a, b] = [parse(mine), parse(theirs)];
+  return [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k)).map((k) => `${k} ${a.get(k) ?? "unset"} here, ${b.get(k) ?? "unset"} on the worker`);
+}
+
+interface LiveWorker {
+  id: string;
+  /** Mimic's package version it runs ("" for a worker from before versions were advertised). */
+  version: string;
+  settings: string;
+  capabilities: string[];
+  /** Stopping: finishing its running jobs, taking no new ones. */
+  draining: boolean;
+}
+
 interface Workers {
   /** Live worker processes (unexpired heartbeats) and their worker threads, busy ones and capabilities. */
   live: number;
+  each: LiveWorker[];
   slots: number;
   running: number;
   capabilities: Set<string>;
@@ -236,16 +318,16 @@ interface Workers {
 }
 
 /**
- * Live worker processes register "slots|running|expiry|capabilities" in P:workers; one that stops writes its
- * expiry as the moment it left. An expired entry is kept for `keepMs` (when the last worker left is what the
- * no-worker grace counts from), then dropped.
+ * Live worker processes register "slots|running|expiry|capabilities|version|settings|state" in P:workers (a draining
+ * one with no slots, until its running jobs end); one that stops writes its expiry as the moment it left. An
+ * expired entry is kept for `keepMs` (when the last worker left is what the no-worker grace counts from), then dropped.
  */
 async function liveWorkers(r: Redis, P: string, keepMs = DEFAULT_NO_WORKER_GRACE_MS): Promise<Workers> {
   const raw = await r.hgetall(`${P}:workers`);
   const now = Date.now();
-  const w: Workers = { live: 0, slots: 0, running: 0, capabilities: new Set<string>(), lastSeen: -Infinity };
+  const w: Workers = { live: 0, each: [], slots: 0, running: 0, capabilities: new Set<string>(), lastSeen: -Infinity };
   for (const [id, v] of Object.entries(raw)) {
-    const [s, run, exp, caps] = v.split("|");
+    const [s, run, exp, caps, version, settings, state] = v.split("|");
     const expiry = Number(exp);
     if (!(expiry >= now)) {
       if (Number.isFinite(expiry)) w.lastSeen = Math.max(w.lastSeen, expiry);
@@ -256,7 +338,9 @@ async function liveWorkers(r: Redis, P: string, keepMs = DEFAULT_NO_WORKER_GRACE
     w.lastSeen = now;
     w.slots += Number(s);
     w.running += Number(run);
-    for (const c of (caps ?? "mesh").split(",")) w.capabilities.add(c);
+    const capabilities = (caps ?? "mesh").split(",");
+    for (const c of capabilities) w.capabilities.add(c);
+    w.each.push({ id, version: version ?? "", settings: settings ?? "", capabilities, draining: state === "draining" });
   }
   return w;
 }
@@ -278,6 +362,9 @@ interface Pending {
   startedAt?: number;
   /** In Redis (enqueued and ticketed): until then the sweeper leaves it alone. */
   enqueued?: boolean;
+  /** The worker that last reported starting it, and whether the log already said that worker stopped. */
+  worker?: string;
+  workerGoneSaid?: boolean;
 }
 
 /** Producer side: used by bot processes. */
@@ -360,6 +447,9 @@ export function createRedisQueue(
     bestEffort(cmd.del(`${P}:res:${id}`), "could not delete a read result");
     const out = deserialize(raw) as Outcome;
     settle(id, (p) => {
+      const about = { requestId: p.opts.requestId, job: id, worker: p.worker };
+      if (out.ok) logger.debug(about, "job done");
+      else logger.debug({ ...about, code: out.error.code }, "job failed");
       if (out.ok) {
         counters.completed += 1;
         emit(p, { type: "done" });
@@ -382,6 +472,11 @@ export function createRedisQueue(
     const p = pending.get(ev.id);
     if (!p) return;
     if (ev.type === "started") {
+      const resumed = p.state === "running";
+      if (resumed) logger.warn({ requestId: p.opts.requestId, job: ev.id, worker: ev.worker, previousWorker: p.worker }, "job resumed by another worker");
+      else logger.debug({ requestId: p.opts.requestId, job: ev.id, worker: ev.worker }, "job started");
+      p.worker = ev.worker;
+      p.workerGoneSaid = false;
       if (p.state === "queued") {
         p.state = "running";
         p.startedAt = performance.now();
@@ -434,6 +529,7 @@ export function createRedisQueue(
   function abandon(id: string, error: MimicError): void {
     const p = pending.get(id);
     if (!p) return;
+    logger.warn({ requestId: p.opts.requestId, job: id, worker: p.worker, state: p.state, reason: error.details?.reason ?? error.code }, "job given up: its caller is told so");
     bestEffort(cmd.publish(`${P}:cancel`, id).then(() => cmd.mimicAbandon(P, id, p.opts.userId)), "could not abandon a job");
     settle(id, (q) => {
       counters.failed += 1;
@@ -444,6 +540,52 @@ export function createRedisQueue(
 
   /** What the log last said about the workers: a warning when none runs (at start, or when the last one stops). */
   let workersSaid: "up" | "none" | undefined;
+  /** This process's job settings (jobSettings), and the workers already compared with them (each is warned about once). */
+  const mySettings = jobSettings(opts);
+  const compared = new Set<string>();
+  /** MIMIC_GENERATOR=liveportrait here: its jobs need a worker with the generator's models. */
+  const wantsGenerator = Boolean(opts.settings?.generator);
+  let generatorSaid: "ok" | "missing" | undefined;
+
+  /** Warns, once per worker, about one running another Mimic version or other job settings than this process. */
+  function compareWorkers(w: Workers): void {
+    for (const x of w.each) {
+      if (compared.has(x.id)) continue;
+      compared.add(x.id);
+      const differ = x.settings ? settingsDiffer(mySettings, x.settings) : [];
+      if (x.version === TOOL_VERSION && differ.length === 0) continue;
+      logger.warn(
+        { prefix: P, worker: x.id, workerVersion: x.version || "unknown", version: TOOL_VERSION, workerSettings: x.settings || "unknown", settings: mySettings },
+        `mimic worker ${x.id} runs ${x.version ? `Mimic ${x.version}` : "an older Mimic that does not say its version"}${differ.length ? ` with other job settings (${differ.join("; ")})` : ""}, this bot Mimic ${TOOL_VERSION}: jobs may fail or be judged by other limits there. Run the same version and settings on every bot and worker of queue prefix "${P}".`,
+      );
+    }
+    if (compared.size > 256) for (const id of compared) if (!w.each.some((x) => x.id === id)) compared.delete(id);
+  }
+
+  /** Warns when this bot sends generator jobs but no live worker has the generator, and says when one has again. */
+  function checkGenerator(w: Workers): void {
+    if (!wantsGenerator || w.live === 0) return;
+    if (w.capabilities.has("liveportrait")) {
+      if (generatorSaid === "missing") logger.info({ prefix: P }, `a mimic worker with the LivePortrait generator is running again for queue prefix "${P}"`);
+      generatorSaid = "ok";
+    } else if (generatorSaid !== "missing") {
+      generatorSaid = "missing";
+      logger.warn(
+        { prefix: P, MIMIC_GENERATOR: "liveportrait", workers: w.each.map((x) => ({ id: x.id, capabilities: x.capabilities })) },
+        `MIMIC_GENERATOR=liveportrait on this bot, but none of the ${w.live} mimic worker(s) for queue prefix "${P}" has the LivePortrait generator (they run: ${[...w.capabilities].join(", ")}): mimic-mode memes and animations are refused ("The picture generator is not running"). Start a worker with MIMIC_GENERATOR=liveportrait and its models, or set MIMIC_GENERATOR=mesh on the bots.`,
+      );
+    }
+  }
+
+  /** Says, once, when a running job's worker is no longer alive: the job waits for another worker to resume it. */
+  function noteGoneWorkers(w: Workers): void {
+    const alive = new Set(w.each.map((x) => x.id));
+    for (const [id, p] of pending) {
+      if (p.state !== "running" || !p.worker || p.workerGoneSaid || alive.has(p.worker)) continue;
+      p.workerGoneSaid = true;
+      logger.warn({ requestId: p.opts.requestId, job: id, worker: p.worker }, "the worker running a job stopped (died or was killed): the job waits for another worker to resume it");
+    }
+  }
   let watching = false;
   /**
    * Logs the workers coming and going, naming QUEUE_PREFIX (a mistyped one otherwise shows only as requests
@@ -456,6 +598,9 @@ export function createRedisQueue(
     try {
       const w = await workers();
       if (closing) return;
+      compareWorkers(w);
+      checkGenerator(w);
+      noteGoneWorkers(w);
       if (w.live > 0 && workersSaid !== "up") {
         if (workersSaid === "none") logger.info({ prefix: P, workers: w.live }, `a mimic worker is running again for queue prefix "${P}"`);
         workersSaid = "up";
@@ -490,10 +635,38 @@ export function createRedisQueue(
   const watch = () => void watchWorkers().catch((err: unknown) => logger.debug({ err: err instanceof Error ? err.message : String(err) }, "could not read the workers"));
   watch();
 
+  /** Other stores seen under this prefix, each warned about once. */
+  const otherStores = new Set<string>();
+  let storeSaidAt = -Infinity;
+  /** Publishes this front end's store under the prefix and warns about front ends of the same prefix using another. */
+  async function compareStores(): Promise<void> {
+    const mine = opts.storeIdentity;
+    if (!mine || closing) return;
+    storeSaidAt = performance.now();
+    const now = Date.now();
+    const [[, seen]] = ((await cmd.multi().hgetall(`${P}:stores`).hset(`${P}:stores`, mine, now).exec()) ?? [[null, {}]]) as [[unknown, Record<string, string>]];
+    for (const [other, at] of Object.entries(seen ?? {})) {
+      if (other === mine) continue;
+      if (now - Number(at) > STORE_GONE_MS) {
+        bestEffort(cmd.hdel(`${P}:stores`, other), "could not drop a stopped front end's store");
+        continue;
+      }
+      if (otherStores.has(other)) continue;
+      otherStores.add(other);
+      logger.warn(
+        { prefix: P, store: mine, otherStore: other },
+        `another Mimic front end on queue prefix "${P}" (QUEUE_PREFIX) uses a different store (${other}; this one uses ${mine}): which faces, settings and quotas a user gets depends on which front end answers. Point every front end of one deployment at the same DATABASE_URL, or give separate deployments their own QUEUE_PREFIX.`,
+      );
+    }
+  }
+  const storeCheck = () => void compareStores().catch((err: unknown) => logger.debug({ err: err instanceof Error ? err.message : String(err) }, "could not compare stores"));
+  storeCheck();
+
   // Positions, plus a safety net: missed pub/sub messages (reconnects), jobs no worker picks up in time, jobs whose
   // worker died with none to resume them, and jobs Redis lost (restarted without its data). Every caller is answered.
   const sweeper = setInterval(() => {
     watch();
+    if (performance.now() - storeSaidAt >= STORE_EVERY_MS) storeCheck();
     void announcePositions().catch((err) => logger.warn({ err }, "could not read queue positions"));
     const now = performance.now();
     const ids = [...pending].filter(([, p]) => p.enqueued).map(([id]) => id);
@@ -586,7 +759,7 @@ export function createRedisQueue(
       const [status, , position] = (await viaRedis(
         cmd.mimicEnqueue(
           P, id, so.serverId ?? DM_LANE, priority, cost, so.userId, opts.capacity, opts.perUserLimit,
-          payload, Math.ceil(holdMs / 1000), job.kind, at, holdMs, so.requestId, offset, Math.round(estimateMs),
+          payload, Math.ceil(holdMs / 1000), job.kind, at, holdMs, so.requestId, offset, Math.round(estimateMs), TOOL_VERSION,
         ),
       ).catch((e: unknown) => {
         pending.delete(id);
@@ -610,6 +783,7 @@ export function createRedisQueue(
         pending.delete(id);
         throw queueUnreachable(cause);
       }
+      logger.debug({ requestId: so.requestId, job: id, kind: job.kind, position }, "job queued");
       const p = pending.get(id);
       if (p) p.enqueued = true;
       if (p && p.state === "queued" && p.lastPosition === undefined) {
@@ -644,11 +818,14 @@ export function createRedisQueue(
     },
 
     async stats(): Promise<QueueStats> {
-      const [waiting, w, times] = await Promise.all([cmd.get(`${P}:waiting`), workers(), readServiceTimes(cmd, P)]);
+      const [waiting, w, times, held] = await Promise.all([cmd.get(`${P}:waiting`), workers(), readServiceTimes(cmd, P), cmd.mimicStats(P, Date.now()) as Promise<number[]>]);
+      const [claimed, oldestWaitMs] = held.map(Number) as [number, number];
       return {
         mode: "redis",
         waiting: Number(waiting ?? 0),
-        running: w.running,
+        // Claimed and unfinished: also the jobs of a worker that died, which its heartbeat no longer counts.
+        running: Math.max(w.running, claimed),
+        oldestWaitMs: oldestWaitMs >= 0 ? oldestWaitMs : 0,
         capacity: opts.capacity,
         workers: w.slots,
         ...counters,
@@ -664,10 +841,19 @@ export function createRedisQueue(
           setTimeout(res, drainMs).unref();
         });
       }
-      // Jobs still waiting leave the queue (nobody will read their answers); their callers hear why. With Redis
-      // gone, each Redis step is bounded: a command would otherwise wait for a reconnection that may never come.
-      for (const [id] of pending) {
-        await atMost(CLOSE_STEP_MS, cmd.mimicCancel(P, id));
+      // Jobs still waiting leave the queue, and the workers running the others are told to stop (nobody will read
+      // their answers, and their callers are told Mimic is restarting); their callers hear why. With Redis gone,
+      // each Redis step is bounded: a command would otherwise wait for a reconnection that may never come.
+      for (const [id, p] of pending) {
+        await atMost(
+          CLOSE_STEP_MS,
+          cmd.mimicCancel(P, id).then(async (gone) => {
+            if (gone === 1 || !p.enqueued) return;
+            logger.debug({ requestId: p.opts.requestId, job: id, worker: p.worker }, "shutting down: the job's worker is told to stop");
+            await cmd.publish(`${P}:cancel`, id);
+            await cmd.mimicAbandon(P, id, p.opts.userId);
+          }),
+        );
         settle(id, (p) => {
           emit(p, { type: "failed", message: shuttingDown().userMessage });
           p.reject(shuttingDown());
@@ -733,8 +919,13 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
   let handingBack = false;
   const claimTtlS = Math.ceil((DEFAULT_MAX_WAIT_MS + opts.jobTimeoutMs * 3) / 1000);
 
+  const settings = jobSettings(opts);
+  // Draining (SIGTERM): still alive, with no free slots, until its running jobs end; producers must not count
+  // it gone (their no-worker grace would run out and they would give up the very jobs it is finishing).
   const heartbeat = () =>
-    cmd.hset(`${P}:workers`, id, `${opts.workers}|${running.size}|${Date.now() + HEARTBEAT_TTL_MS}|${caps.join(",")}`).catch(() => undefined);
+    cmd
+      .hset(`${P}:workers`, id, [closing ? 0 : opts.workers, running.size, Date.now() + HEARTBEAT_TTL_MS, caps.join(","), TOOL_VERSION, settings, closing ? "draining" : "up"].join("|"))
+      .catch(() => undefined);
   await heartbeat();
   const beat = setInterval(heartbeat, 3000);
 
@@ -796,7 +987,12 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
         return Number((await cmd.get(`${P}:waiting`)) ?? 0) > 0;
       }
       if (!jobId) return false; // its job was cancelled while waiting
-      expensive = isExpensive(((await cmd.hget(`${P}:job:${jobId}`, "kind")) ?? "meme") as JobKind);
+      // Who holds it, in the job itself: a worker resuming it names the one that had it (died, or handed it back).
+      const [kindOf, rid, previous] = await cmd.hmget(`${P}:job:${jobId}`, "kind", "rid", "worker");
+      if (kindOf !== null) bestEffort(cmd.hset(`${P}:job:${jobId}`, "worker", id), "could not record a job's worker");
+      if (previous && previous !== id) logger.warn({ requestId: rid, job: jobId, worker: id, previousWorker: previous }, "job resumed: its previous worker stopped before finishing it");
+      else logger.debug({ requestId: rid, job: jobId, worker: id }, "job claimed");
+      expensive = isExpensive((kindOf ?? "meme") as JobKind);
       if (expensive) expensiveRunning += 1;
     } finally {
       if (!cheapOnly) openClaims -= 1;
@@ -829,11 +1025,16 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
       await finish({ ok: false, error: toWireError(cancelled()) });
       return;
     }
-    const requestId = (await cmd.hget(`${P}:job:${jobId}`, "rid")) ?? jobId;
+    const [rid, producerVersion] = await cmd.hmget(`${P}:job:${jobId}`, "rid", "ver");
+    const requestId = rid ?? jobId;
+    const about = { requestId, job: jobId, worker: id, kind: job.kind };
     await cmd.publish(`${P}:events`, JSON.stringify({ id: jobId, type: "started", worker: id } satisfies QueueEvent));
     const ac = new AbortController();
     running.set(jobId, ac);
-    const timer = setTimeout(() => ac.abort(timedOut(opts.jobTimeoutMs / 1000)), opts.jobTimeoutMs);
+    const timer = setTimeout(() => {
+      logger.warn({ ...about, timeoutMs: opts.jobTimeoutMs }, "job timed out (QUEUE_JOB_TIMEOUT_MS): stopping it");
+      ac.abort(timedOut(opts.jobTimeoutMs / 1000));
+    }, opts.jobTimeoutMs);
     const t0 = performance.now();
     let out: Outcome;
     try {
@@ -846,11 +1047,21 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
       clearTimeout(timer);
       running.delete(jobId);
     }
+    const ms = Math.round(performance.now() - t0);
     if (handingBack) {
       // Shutting down mid-job: give the ticket back (its claim stays) so another worker reruns the job.
+      logger.warn({ ...about, ms }, "worker stopping: job handed back for another worker to run");
       await ticket.moveToWait(token);
       throw new WaitingError();
     }
+    if (out.ok) logger.debug({ ...about, ms }, "job done");
+    else if (out.error.details?.field !== undefined && /^malformed job/.test(out.error.message)) {
+      // A job this worker's Mimic cannot read: most likely a bot of another version sent it.
+      logger.warn(
+        { ...about, field: out.error.details.field, jobVersion: producerVersion || "unknown", workerVersion: TOOL_VERSION, why: out.error.message },
+        `mimic worker ${id} (Mimic ${TOOL_VERSION}) could not read a job sent by Mimic ${producerVersion || "of an unknown version"}: ${out.error.message}. Run the same Mimic version on every bot and worker.`,
+      );
+    } else logger.debug({ ...about, ms, code: out.error.code, why: out.error.message }, "job failed");
     await finish(out);
   }
 
@@ -879,10 +1090,9 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
     id,
     async close({ drainMs = 30_000 } = {}) {
       closing = true;
-      // A worker that is leaving takes no work: it stops advertising itself now, whatever Redis does. Not deleted:
-      // expired as of now, the entry tells producers when the last worker left (their no-worker grace).
-      clearInterval(beat);
-      const left = cmd.hset(`${P}:workers`, id, `0|0|${Date.now()}|${caps.join(",")}`).catch(() => undefined);
+      // A worker that is leaving takes no new work: from now on its heartbeat offers no slots, but it keeps
+      // beating while its running jobs finish, so that producers do not count it gone and give those jobs up.
+      void heartbeat();
       // Every Redis step below is bounded: with Redis down (or not answering) each would wait for it forever,
       // and the process would never exit. What cannot be handed back, Redis recovers as for a killed worker
       // (the ticket's lock expires and another worker resumes the job from its claim).
@@ -895,6 +1105,10 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
         const stopBy = performance.now() + CLOSE_STEP_MS;
         while (running.size > 0 && performance.now() < stopBy) await new Promise((r) => setTimeout(r, 20));
       }
+      // Gone. Not deleted: expired as of now, the entry tells producers when the last worker left (their no-worker grace).
+      clearInterval(beat);
+      const left = cmd.hset(`${P}:workers`, id, [0, 0, Date.now(), caps.join(","), TOOL_VERSION, settings, "gone"].join("|")).catch(() => undefined);
+      logger.info({ worker: id, prefix: P }, "queue worker stopped");
       await atMost(CLOSE_STEP_MS, Promise.all([...consumers.map((w) => w.close()), left]));
       // Whatever BullMQ still waits for (a reconnection, a lock it cannot release) ends here.
       for (const w of consumers) bestEffort(w.disconnect(), "could not disconnect a ticket consumer");

@@ -33,7 +33,9 @@ async function load(): Promise<HandlerModule & { handlers: HandlerSet }> {
 }
 const mod = await load().catch(async (err: unknown) => {
   // The parent names the reason to whoever started it (`mimic worker` stops with it); the stack still goes to stderr.
-  const reason = err instanceof Error ? err.message : String(err);
+  // A MimicError's user message is the one that says what to change (e.g. ORT_EXECUTION_PROVIDER=cuda on a host
+  // without the CUDA provider); its message is the log's detail, which the stack above already shows.
+  const reason = err instanceof MimicError ? err.userMessage.replace(/\.$/, "") : err instanceof Error ? err.message : String(err);
   await new Promise<void>((res) => process.send!({ type: "load-failed", reason } satisfies FromWorker, undefined, {}, () => res()));
   throw err;
 });
@@ -42,16 +44,22 @@ const handlers = mod.handlers;
 async function run(id: number, raw: Job, requestId: string, where: { dir: string; minBytes: number }): Promise<void> {
   const ac = new AbortController();
   running.set(id, ac);
+  // Every line about this job names its request (what the bot logged and the user may quote).
+  let log = logger.child({ requestId, process: process.pid });
   try {
     // Large inputs arrive as files (src/queue/spill.ts); the parent deletes them once the job ends.
     // The front door's request types are checked again here, where the job runs (it may come from another process).
     const job = parseJob((await unspill(raw)).value);
+    log = log.child({ kind: job.kind });
     const handler = handlers![job.kind] as ((j: Job, ctx: unknown) => ReturnType<NonNullable<HandlerSet["meme"]>>) | undefined;
     if (!handler) throw new MimicError("INTERNAL", "This kind of request is not available right now.", { logMessage: `no handler for ${job.kind}` });
-    const result = await handler(job, { requestId, settings, signal: ac.signal, log: logger.child({ requestId, kind: job.kind }) });
+    const result = await handler(job, { requestId, settings, signal: ac.signal, log });
     // A large result goes back as files in the pool's folder too (the parent reads and deletes them).
     send({ type: "result", id, result: (await spill(result, where.dir, `job-${id}-out`, where.minBytes)).value });
   } catch (e) {
+    // Expected refusals (no face, cancelled) are routine; anything else is worth a look.
+    if (e instanceof MimicError && e.code !== "INTERNAL") log.debug({ code: e.code, why: e.message }, "job ended with an error");
+    else log.warn({ err: e }, "job failed");
     send({ type: "error", id, error: toWireError(e) });
   } finally {
     running.delete(id);

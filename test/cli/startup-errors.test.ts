@@ -3,7 +3,7 @@
  * exit 2, one line naming the setting, no stack trace. And `mimic audit` takes a hash however its prefix is cased.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,6 +58,44 @@ describe("start-up refusals (the real CLI)", () => {
     );
     expect(r.code).toBe(2);
   });
+
+  it.skipIf(!process.env.TEST_REDIS_URL).each(["worker", "start"])(
+    "`mimic %s` with QUEUE_URL naming a Redis database the server does not have: exit 2, naming it and how many there are",
+    async (command) => {
+      const url = new URL(process.env.TEST_REDIS_URL!);
+      url.pathname = "/9999";
+      const r = await mimic({ QUEUE_URL: url.toString(), QUEUE_WORKERS: "1", QUEUE_PREFIX: `mimictest-dbindex-${process.pid}`, PLAYGROUND_PORT: "0" }, command);
+      // The server's count, as it reports it (16 unless configured otherwise).
+      const { Redis } = await import("ioredis");
+      const admin = new Redis(process.env.TEST_REDIS_URL!);
+      const count = Number(((await admin.config("GET", "databases")) as string[])[1]);
+      await admin.quit();
+      expect(r.err).toBe(
+        `mimic: Redis at ${url.toString()} (QUEUE_URL) has no database 9999: it has ${count} (numbered 0 to ${count - 1}). Correct the database number at the end of QUEUE_URL, or raise "databases" in the Redis server's configuration.\n`,
+      );
+      expect(r.out).not.toContain("ready");
+      expect(r.code).toBe(2);
+    },
+  );
+
+  // The real pipeline, on a host whose onnxruntime has no CUDA provider (as installed here without a GPU).
+  const hasCudaProvider = (() => {
+    try {
+      return readdirSync(join(root, "node_modules/onnxruntime-node/bin"), { recursive: true }).some((f) => String(f).includes("providers_cuda"));
+    } catch {
+      return false;
+    }
+  })();
+  it.skipIf(!process.env.TEST_REDIS_URL || hasCudaProvider)(
+    "`mimic worker` with ORT_EXECUTION_PROVIDER=cuda where onnxruntime has no CUDA provider: exit 2, its last line says what to do",
+    async () => {
+      const r = await mimic({ QUEUE_URL: process.env.TEST_REDIS_URL!, QUEUE_WORKERS: "1", QUEUE_PREFIX: `mimictest-cuda-${process.pid}`, ORT_EXECUTION_PROVIDER: "cuda" }, "worker");
+      const last = r.err.trimEnd().split("\n").at(-1)!;
+      expect(last).toMatch(/^mimic: The worker processes could not load their job handlers \(the built-in pipeline\): ORT_EXECUTION_PROVIDER=cuda, but onnxruntime's CUDA provider is not available here/);
+      expect(last).toContain("or set ORT_EXECUTION_PROVIDER=cpu. No job was taken from the queue.");
+      expect(r.code).toBe(2);
+    },
+  );
 
   it.each([
     ["throws on import", 'throw new Error("boom in the module");', "boom in the module"],
