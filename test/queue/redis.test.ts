@@ -116,8 +116,11 @@ describe.skipIf(!REDIS)("redis queue with two `mimic worker` processes", () => {
     const r = (await q.submit(memeJob(undefined, "pid"), { ...who(), ...rec })) as ImageResult & { pid: number };
     expect(isPng(r.bytes)).toBe(true);
     expect(workers.map((w) => w.pid)).toContain(r.pid);
-    expect(rec.events.map((e) => e.type)).toEqual(["queued", "started", "done"]);
-    expect(rec.events[0]).toMatchObject({ type: "queued", position: 1 });
+    // The first place is read after the job is in the queue; a worker that claims it sooner makes "queued" moot.
+    const types = rec.events.map((e) => e.type);
+    expect(types.filter((t) => t !== "queued")).toEqual(["started", "done"]);
+    expect(types.lastIndexOf("queued")).toBeLessThanOrEqual(0);
+    if (types[0] === "queued") expect(rec.events[0]).toMatchObject({ type: "queued", position: 1 });
     const s = await q.stats();
     expect(s).toMatchObject({ mode: "redis", workers: 2, waiting: 0 });
     expect(s.serviceMs.meme).toBeGreaterThan(0);
