@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Redis } from "ioredis";
 import { afterAll, describe, expect, test } from "vitest";
 import { createApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
@@ -18,7 +17,7 @@ import { startOpsServer } from "../../src/ops/index.ts";
 import { createQueue } from "../../src/queue/index.ts";
 import type { ImageResult, ProgressEvent } from "../../src/queue/jobs.ts";
 import { startRedisWorker, type RedisWorkerHandle } from "../../src/queue/redis.ts";
-import { TEST_HANDLERS, expectRejects, isPng, memeJob, redisQueueOptions } from "./helpers.ts";
+import { TEST_HANDLERS, deleteRedisPrefixes, expectRejects, isPng, memeJob, redisQueueOptions } from "./helpers.ts";
 import { within } from "../helpers/within.ts";
 
 const REDIS = process.env.TEST_REDIS_URL;
@@ -35,12 +34,7 @@ const worker = (prefix: string): Promise<RedisWorkerHandle> => startRedisWorker(
 
 describe.skipIf(!REDIS)("QUEUE_NO_WORKER_GRACE_MS (Redis mode)", () => {
   afterAll(async () => {
-    const redis = new Redis(REDIS!);
-    for (const p of prefixes) {
-      const keys = await redis.keys(`${p}:*`);
-      if (keys.length) await redis.del(...keys);
-    }
-    await redis.quit();
+    await deleteRedisPrefixes(REDIS!, prefixes);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 

@@ -5,7 +5,6 @@
  * in this process with the CPU test handlers.
  */
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
 import { afterAll, describe, expect, test, vi } from "vitest";
 import type { MimicError } from "../../src/errors.ts";
 import { logger } from "../../src/logger.ts";
@@ -13,7 +12,7 @@ import { createMetrics, observeQueue, readinessChecks, startOpsServer } from "..
 import type { ImageResult, ProgressEvent } from "../../src/queue/jobs.ts";
 import { createRedisQueue, startRedisWorker, type RedisQueueOptions, type RedisWorkerHandle } from "../../src/queue/redis.ts";
 import type { Store } from "../../src/templates/store.ts";
-import { TEST_HANDLERS, expectRejects, isPng, memeJob, redisQueueOptions } from "./helpers.ts";
+import { deleteRedisPrefixes, expectRejects, isPng, memeJob, redisQueueOptions } from "./helpers.ts";
 import { within } from "../helpers/within.ts";
 
 const REDIS = process.env.TEST_REDIS_URL;
@@ -38,12 +37,7 @@ const who = (extra: { onProgress?: (e: ProgressEvent) => void } = {}) => ({ requ
 
 describe.skipIf(!REDIS)("redis queue with no worker for its prefix", () => {
   afterAll(async () => {
-    const redis = new Redis(REDIS!);
-    for (const p of prefixes) {
-      const keys = await redis.keys(`${p}:*`);
-      if (keys.length) await redis.del(...keys);
-    }
-    await redis.quit();
+    await deleteRedisPrefixes(REDIS!, prefixes);
   });
 
   test("a submission is refused at once with a plain message, counted as no_workers, and the log names the prefix", async () => {

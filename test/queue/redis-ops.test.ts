@@ -5,13 +5,10 @@
  * wait, and mismatches between bots and workers (generator, version, settings, store) are warned about.
  * Workers run in this process (startRedisWorker: what `mimic worker` runs) or as `mimic worker` children.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeEach, describe, expect, test, vi, type MockInstance } from "vitest";
 import { createApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
@@ -21,11 +18,10 @@ import { createMetrics, observeQueue } from "../../src/ops/index.ts";
 import type { ImageResult, Job } from "../../src/queue/jobs.ts";
 import { workerSettings } from "../../src/queue/index.ts";
 import { createRedisQueue, startRedisWorker, type RedisQueueOptions, type RedisWorkerHandle } from "../../src/queue/redis.ts";
-import { TEST_HANDLERS, expectRejects, isPng, memeJob, redisQueueOptions } from "./helpers.ts";
+import { TEST_HANDLERS, deleteRedisPrefixes, expectRejects, isPng, memeJob, redisQueueOptions, spawnMimicWorker, type WorkerChild } from "./helpers.ts";
 
 const REDIS = process.env.TEST_REDIS_URL;
 if (!REDIS) console.warn("test/queue/redis-ops.test.ts skipped: set TEST_REDIS_URL=redis://127.0.0.1:6379");
-const root = fileURLToPath(new URL("../..", import.meta.url));
 
 const prefixes: string[] = [];
 const dirs: string[] = [];
@@ -51,42 +47,11 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-/** `mimic worker` as a child process with the CPU test handlers; resolves once it says it is ready. */
-function spawnWorker(prefix: string): Promise<{ proc: ChildProcess; id: string }> {
-  const proc = spawn(process.execPath, ["bin/mimic.mjs", "worker", "--handlers", fileURLToPath(TEST_HANDLERS)], {
-    cwd: root,
-    env: { ...process.env, QUEUE_URL: REDIS, QUEUE_PREFIX: prefix, QUEUE_WORKERS: "1", QUEUE_STALL_MS: "1000", LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "pipe"],
-    // Its own process group: killing the group takes its job processes with it, as a machine dying would.
-    detached: true,
-  });
-  let out = "";
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill("SIGKILL");
-      reject(new Error(`worker did not start: ${out}`));
-    }, 60_000);
-    proc.stderr!.on("data", (d) => (out += d));
-    proc.stdout!.on("data", (d) => {
-      out += d;
-      const m = /mimic worker (\S+) ready/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, id: m[1]! });
-      }
-    });
-    proc.on("exit", (code) => reject(new Error(`worker exited (${code}): ${out}`)));
-  });
-}
+const spawnWorker = (prefix: string): Promise<WorkerChild> => spawnMimicWorker(REDIS!, prefix, { detached: true });
 
 describe.skipIf(!REDIS)("the distributed queue, as an operator sees it", () => {
   afterAll(async () => {
-    const redis = new Redis(REDIS!);
-    for (const p of prefixes) {
-      const keys = await redis.keys(`${p}:*`);
-      if (keys.length) await redis.del(...keys);
-    }
-    await redis.quit();
+    await deleteRedisPrefixes(REDIS!, prefixes);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 

@@ -2,12 +2,10 @@
  * The distributed queue against a real Redis (TEST_REDIS_URL; CI sets redis://127.0.0.1:6379), with
  * real `mimic worker` child processes. Every test uses its own key prefix.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import type { MimicError } from "../../src/errors.ts";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
@@ -17,11 +15,10 @@ import { FairScheduler } from "../../src/queue/fair-scheduler.ts";
 import { createMetrics, observeQueue } from "../../src/ops/index.ts";
 import { CLAIM, ENQUEUE } from "../../src/queue/redis-scripts.ts";
 import { classOffsetMs } from "../../src/queue/policy.ts";
-import { TEST_HANDLERS, expectRejects, isPng, memeJob, recorder, redisQueueOptions } from "./helpers.ts";
+import { TEST_HANDLERS, expectRejects, isPng, memeJob, recorder, redisQueueOptions, spawnMimicWorker, type WorkerChild } from "./helpers.ts";
 
 const REDIS = process.env.TEST_REDIS_URL;
 if (!REDIS) console.warn("test/queue/redis.test.ts skipped: set TEST_REDIS_URL=redis://127.0.0.1:6379 to run the distributed queue tests");
-const root = fileURLToPath(new URL("../..", import.meta.url));
 
 const prefixes: string[] = [];
 const newPrefix = () => {
@@ -37,38 +34,8 @@ function producer(prefix: string, over: Partial<RedisQueueOptions> = {}) {
 /** For tests that queue jobs before any worker starts: without it they are refused as "no worker is running". */
 const BEFORE_WORKERS = { noWorkerGraceMs: Infinity };
 
-interface Child {
-  proc: ChildProcess;
-  pid: number;
-  id: string;
-}
-
-/** Starts `node bin/mimic.mjs worker` with the CPU test handlers; resolves once it says it is ready. */
-function spawnWorker(prefix: string, extra: string[] = [], env: Record<string, string> = {}): Promise<Child> {
-  const proc = spawn(process.execPath, ["bin/mimic.mjs", "worker", "--handlers", fileURLToPath(TEST_HANDLERS), ...extra], {
-    cwd: root,
-    env: { ...process.env, QUEUE_URL: REDIS, QUEUE_PREFIX: prefix, QUEUE_WORKERS: "1", QUEUE_STALL_MS: "1000", LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  return new Promise((resolve, reject) => {
-    // A worker that missed its start bound is nobody's to clean up later: stop it here.
-    const timer = setTimeout(() => {
-      proc.kill("SIGKILL");
-      reject(new Error(`worker did not start: ${out}`));
-    }, 60_000);
-    proc.stderr!.on("data", (d) => (out += d));
-    proc.stdout!.on("data", (d) => {
-      out += d;
-      const m = /mimic worker (\S+) ready/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, pid: proc.pid!, id: m[1] });
-      }
-    });
-    proc.on("exit", (code) => reject(new Error(`worker exited (${code}): ${out}`)));
-  });
-}
+type Child = WorkerChild;
+const spawnWorker = (prefix: string, args: string[] = [], env: Record<string, string> = {}): Promise<Child> => spawnMimicWorker(REDIS!, prefix, { args, env });
 
 /** Direct children of a process, from /proc (its job processes, for a `mimic worker`). */
 function childPids(parent: number): number[] {
