@@ -63,6 +63,19 @@ function isRunning(pid: number): boolean {
 let n = 0;
 const who = (serverId = "s1", userId = `u${++n}`) => ({ requestId: `r${n}`, userId, serverId });
 
+/** The enqueue and claim scripts on a connection of their own, called directly (no queue code in between). */
+function luaScripts() {
+  const r = new Redis(REDIS!);
+  r.defineCommand("enq", { numberOfKeys: 0, lua: ENQUEUE });
+  r.defineCommand("claim", { numberOfKeys: 0, lua: CLAIM });
+  return { r, call: r as unknown as Record<"enq" | "claim", (...a: (string | number)[]) => Promise<unknown>> };
+}
+
+/** A repeatable sequence of whole numbers below n. */
+function seededRandom(seed: number): (n: number) => number {
+  return (n) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+}
+
 describe.skipIf(!REDIS)("redis queue with two `mimic worker` processes", () => {
   const prefix = newPrefix();
   let workers: Child[] = [];
@@ -347,12 +360,8 @@ describe.skipIf(!REDIS)("redis queue rules across processes", () => {
 
   test("the Lua claim picks exactly the order FairScheduler predicts (random lanes, costs, priorities)", async () => {
     const prefix = newPrefix();
-    const r = new Redis(REDIS!);
-    r.defineCommand("enq", { numberOfKeys: 0, lua: ENQUEUE });
-    r.defineCommand("claim", { numberOfKeys: 0, lua: CLAIM });
-    const call = r as unknown as Record<"enq" | "claim", (...a: (string | number)[]) => Promise<unknown>>;
-    let seed = 7;
-    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const { r, call } = luaScripts();
+    const rand = seededRandom(7);
     for (let round = 0; round < 12; round++) {
       const sched = new FairScheduler<string>();
       const P = `${prefix}:${round}`;
@@ -404,12 +413,8 @@ describe.skipIf(!REDIS)("redis queue rules across processes", () => {
 
   test("ageing in Redis: the Lua claim picks the order FairScheduler predicts with cheap-first offsets and arrival times", async () => {
     const prefix = newPrefix();
-    const r = new Redis(REDIS!);
-    r.defineCommand("enq", { numberOfKeys: 0, lua: ENQUEUE });
-    r.defineCommand("claim", { numberOfKeys: 0, lua: CLAIM });
-    const call = r as unknown as Record<"enq" | "claim", (...a: (string | number)[]) => Promise<unknown>>;
-    let seed = 11;
-    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const { r, call } = luaScripts();
+    const rand = seededRandom(11);
     const base = Date.now();
     const offset = (p: number) => classOffsetMs(p, true);
     for (let round = 0; round < 8; round++) {
