@@ -80,10 +80,10 @@ export function damagedFile(opts: { cause?: unknown; logMessage?: string } = {})
   return new MimicError("NOT_AN_IMAGE", "That file looks damaged or incomplete (maybe the upload was cut off). Please send it again.", opts);
 }
 
-/** A size in words for users: whole KiB below a MiB ("20 KiB", never "0.0 MiB"), MiB with one decimal above. */
 /** A value the user typed or named (a file, a flag's value), quoted as every message quotes it. */
 export const quoted = (value: string): string => `“${value}”`;
 
+/** A size in words for users: whole KiB below a MiB ("20 KiB", never "0.0 MiB"), MiB with one decimal above. */
 export function formatSize(bytes: number): string {
   return bytes < 1024 * 1024 ? `${Math.ceil(bytes / 1024)} KiB` : `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }

@@ -32,6 +32,9 @@ export function placeWords(platform: string): PlaceWords {
   return isPlatform(platform) ? PLACES[platform] : PLACES.discord;
 }
 
+/** "server" / "group"; the playground's settings and quotas are still called a server's. */
+export const serverWord = (platform: string): string => placeWords(platform).kind ?? "server";
+
 /** "a server" / "a group" as the platform calls a shared chat; the playground's words name neither. */
 export function sharedChat(platform: string): string {
   const { kind } = placeWords(platform);

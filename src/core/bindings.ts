@@ -1,9 +1,9 @@
 import { isMimicError, MimicError } from "../errors.ts";
-import { capitalised, channelRef, placeWords, userRef } from "../places.ts";
+import { capitalised, channelRef, placeWords, serverWord, userRef } from "../places.ts";
 import type { Rules } from "../templates/moderation.ts";
 import type { Store } from "../templates/store.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
-import type { AuditPort, ModerationPort, NumericSetting, PlaceFacts, Scope, ServerSettings, SettingKey, SettingOutcome, TemplatePort } from "./ports.ts";
+import type { AuditPort, JobKind, ModerationPort, NumericSetting, PlaceFacts, Scope, ServerSettings, SettingKey, SettingOutcome, TemplatePort } from "./ports.ts";
 
 /**
  * Binds the Prisma store (src/templates) to the core's ports. The store owns every rule (names,
@@ -13,7 +13,8 @@ import type { AuditPort, ModerationPort, NumericSetting, PlaceFacts, Scope, Serv
 
 /** Commands as the store counts and switches them off per server (disabledCommands). */
 const ANIMATED_COMMAND = "animated";
-const commandOf = (kind: "meme" | "animated") => (kind === "animated" ? ANIMATED_COMMAND : "meme");
+/** The command a job kind counts as; saving a face ("face") is moderated but never uses up the meme quota. */
+const commandOf = (kind: JobKind) => (kind === "animated" ? ANIMATED_COMMAND : kind === "enrol" ? "face" : "meme");
 
 function isEnrolledTemplate(v: unknown): v is EnrolledTemplate {
   const t = v as EnrolledTemplate;
@@ -214,7 +215,7 @@ export function storeModeration(store: Store): ModerationPort {
     async admit(scope, kind) {
       if (kind === "enrol") {
         // Saving a face is moderated (bans, switched off, channels) but does not use up the meme quota.
-        await m.check(scope, "face");
+        await m.check(scope, commandOf(kind));
         return { refund: async () => undefined };
       }
       return m.admit(scope, commandOf(kind));
@@ -236,7 +237,7 @@ export function storeModeration(store: Store): ModerationPort {
           await m.updateRules(s, { dailyQuotaPerUser: parseCount(value, "The daily quota", 1_000_000) });
           break;
         case "server_quota":
-          await m.updateRules(s, { dailyQuotaPerServer: parseCount(value, `The ${placeWords(scope.platform).kind ?? "server"}'s daily quota`, 100_000_000) });
+          await m.updateRules(s, { dailyQuotaPerServer: parseCount(value, `The ${serverWord(scope.platform)}'s daily quota`, 100_000_000) });
           break;
         case "cooldown":
           await m.updateRules(s, { cooldownSeconds: parseCount(value, "The cooldown", 86_400) });
@@ -319,7 +320,7 @@ export function storeModeration(store: Store): ModerationPort {
       }
       return { ...(await settings(scope)), ...(outcome && { outcome }) };
     },
-    check: async (scope, kind) => void (await m.check(scope, kind === "enrol" ? "face" : commandOf(kind))),
+    check: async (scope, kind) => void (await m.check(scope, commandOf(kind))),
     async usage(scope, { includeServer }) {
       const [blocked, mine, templates, report, rules] = await Promise.all([
         // Moderation's own check, as a request's admission runs it: its refusal is what the next /meme would hear.

@@ -8,7 +8,7 @@ import { normaliseTemplateName } from "../templates/names.ts";
 import { formatWait } from "../templates/moderation.ts";
 import type { CommandContext, ImageInput, Reply } from "./context.ts";
 import { hint } from "./hints.ts";
-import { capitalised, channelRef as placeChannelRef, placeWords, sharedChat, userRef } from "../places.ts";
+import { capitalised, channelRef as placeChannelRef, placeWords, serverWord, sharedChat, userRef } from "../places.ts";
 import { frameCount, loadImage, type FetchLike } from "./input.ts";
 import { parseMemeRequest, parseMorphRequest } from "../requests.ts";
 import type {
@@ -609,7 +609,7 @@ function exampleFor(key: SettingKey, platform: Platform): string {
     case "quota":
       return "“20” (per user per day, 0 = unlimited) or “default”";
     case "server_quota":
-      return `“500” (the whole ${placeWords(platform).kind ?? "server"} per day, 0 = unlimited) or “default”`;
+      return `“500” (the whole ${serverWord(platform)} per day, 0 = unlimited) or “default”`;
     case "max_faces":
       return "“3” (saved faces per user, counting those saved anywhere) or “default”";
     case "cooldown":
@@ -706,9 +706,8 @@ function origin(s: ServerSettings, key: NumericSetting, shown: (n: number) => st
 function describeSettings(s: ServerSettings, ctx: CommandContext, banned: readonly string[] = []): string {
   const count = (n: number) => (n === 0 ? "unlimited" : String(n));
   const cooldown = (n: number) => (n === 0 ? "none" : `${n} s`);
-  const { kind } = placeWords(ctx.platform);
   return [
-    `Mimic settings for this ${kind ?? "server"}:`,
+    `Mimic settings for this ${serverWord(ctx.platform)}:`,
     `• enabled: ${s.enabled ? "on" : "off"}`,
     `• quota: ${s.dailyQuota === 0 ? "unlimited" : `${s.dailyQuota} per user per day`}${origin(s, "dailyQuota", count)}`,
     `• server_quota: ${s.serverDailyQuota === 0 ? "unlimited" : `${s.serverDailyQuota} per day`}${origin(s, "serverDailyQuota", count)}`,

@@ -68,8 +68,8 @@ export const clipAsFace = () =>
 /**
  * Bytes gathered into one buffer as they arrive: each chunk is copied once, when it arrives, into a buffer sized
  * from the length the sender declared (grown by doubling, up to `max`, where it declared none or too little), and
- * the result is a view of that buffer, not a copy. Keeping the chunks and joining them at the end copied a 22 MB
- * photo in one piece, holding the event loop ~0.2 s (and a second copy after it, another ~0.1 s).
+ * the result is a view of that buffer, not a copy: joining the chunks at the end copied a big photo in one piece,
+ * holding the event loop (bench/README.md, "Playground, big photos").
  */
 export class ByteGatherer {
   private buf: Uint8Array | undefined;
@@ -165,8 +165,7 @@ export async function loadImage(input: ImageInput, opts: LoadImageOptions): Prom
   if (input.kind === "bytes") {
     if (input.bytes.byteLength > limitBytes) throw tooLarge(input.bytes.byteLength, limitBytes);
     // Not copied: nothing here or in the queue writes to a job's bytes (the queue hands them to its worker
-    // processes through a file or the IPC pipe, which leaves them as they are). A copy of a 22 MB upload held
-    // the event loop ~0.1 s.
+    // processes through a file or the IPC pipe, which leaves them as they are), and a big upload's copy holds the loop.
     bytes = input.bytes;
   } else {
     if (input.declaredSize !== undefined && input.declaredSize > limitBytes) throw tooLarge(input.declaredSize, limitBytes);

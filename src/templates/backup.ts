@@ -265,7 +265,7 @@ function removeDb(path: string): void {
  * refused unless `replace`, which deletes what it holds in that same transaction (all or nothing).
  * The backup file itself is never changed: it is checked, then read through a private copy.
  */
-export async function restoreStore(file: string, opts: BackupTargetOptions & { replace?: boolean; onCommit?: () => void } = {}): Promise<RestoreResult> {
+export async function restoreStore(file: string, opts: BackupTargetOptions & { replace?: boolean; onCommitting?: () => void } = {}): Promise<RestoreResult> {
   // Named now (a bad DATABASE_URL is refused first); its folder is made only once the backup has passed its checks.
   storeTarget(opts.url, opts.dataDir);
   let work: string;
@@ -286,7 +286,7 @@ export async function restoreStore(file: string, opts: BackupTargetOptions & { r
     const dest = configuredTarget(opts.url, opts.dataDir);
     await migrate(dest);
     const replace = opts.replace === true;
-    const commit = opts.onCommit ?? (() => undefined);
+    const commit = opts.onCommitting ?? (() => undefined);
     const loaded = await gateFor(dest).write(() => (dest.dialect === "sqlite" ? restoreIntoSqlite(copy, dest, replace, commit) : restoreIntoPostgres(copy, dest, replace, commit)));
     return { file: resolve(file), target: describeTarget(dest), schema: schema.at(-1) ?? "", tables: loaded.copied, replaced: loaded.replaced };
   } finally {
@@ -322,7 +322,7 @@ const WIPE = ["UPDATE users SET default_template_id = NULL WHERE default_templat
  * SQLite itself (INSERT … SELECT), a batch of ids at a time, inside one write transaction. Stored values
  * travel untouched; between batches the event loop turns, so a stop signal is handled.
  */
-async function restoreIntoSqlite(copy: string, dest: SqliteTarget, replace: boolean, onCommit: () => void): Promise<Loaded> {
+async function restoreIntoSqlite(copy: string, dest: SqliteTarget, replace: boolean, onCommitting: () => void): Promise<Loaded> {
   const db = new Database(dest.path, { fileMustExist: true, timeout: SQLITE_BUSY_TIMEOUT_MS });
   try {
     db.prepare("ATTACH DATABASE ? AS backup").run(copy);
@@ -352,7 +352,7 @@ async function restoreIntoSqlite(copy: string, dest: SqliteTarget, replace: bool
       }
       db.exec("UPDATE main.users SET default_template_id = (SELECT b.default_template_id FROM backup.users b WHERE b.id = users.id) WHERE id IN (SELECT id FROM backup.users WHERE default_template_id IS NOT NULL)");
       writeSqliteHighWater(db, highWater, "main");
-      onCommit();
+      onCommitting();
       db.exec("COMMIT");
       return { copied, replaced };
     } catch (e) {
@@ -365,7 +365,7 @@ async function restoreIntoSqlite(copy: string, dest: SqliteTarget, replace: bool
 }
 
 /** SQLite → PostgreSQL: batches read from the private copy, written in one PostgreSQL transaction. */
-async function restoreIntoPostgres(copy: string, dest: PostgresTarget, replace: boolean, onCommit: () => void): Promise<Loaded> {
+async function restoreIntoPostgres(copy: string, dest: PostgresTarget, replace: boolean, onCommitting: () => void): Promise<Loaded> {
   const src = new Database(copy, { readonly: true, fileMustExist: true });
   let dst: pg.Client | undefined;
   try {
@@ -380,7 +380,7 @@ async function restoreIntoPostgres(copy: string, dest: PostgresTarget, replace: 
       const copied = await copySqliteToPostgres(src, dst, await postgresLayout(dst, src));
       await writePostgresHighWater(dst, highWater);
       // From here the server may commit even if this process stops: the caller can no longer say "nothing was restored".
-      onCommit();
+      onCommitting();
       await dst.query("COMMIT");
       return { copied, replaced };
     } catch (e) {

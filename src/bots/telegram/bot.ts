@@ -3,7 +3,7 @@ import { Bot, GrammyError, HttpError, InlineKeyboard, InputFile, type Context } 
 import type { Message, UserFromGetMe } from "grammy/types";
 import type { CommandContext, Core, ImageInput, Reply, ReplyFile, SettingKey } from "../../core/index.ts";
 import { progressReporter } from "../../core/index.ts";
-import { MimicError } from "../../errors.ts";
+import { MimicError, quoted } from "../../errors.ts";
 import { logger } from "../../logger.ts";
 import { redactUrl } from "../../redact-url.ts";
 import { createInFlight } from "../in-flight.ts";
@@ -410,7 +410,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   async function personalApart(ctx: Context, reply: Reply): Promise<Reply> {
     if (!reply.split || !ctx.from || ctx.chat?.type === "private") return reply;
     const { shared, personal } = reply.split;
-    const place = ctx.chat?.title ? `“${ctx.chat.title}”` : "the group";
+    const place = ctx.chat?.title ? quoted(ctx.chat.title) : "the group";
     let note: string;
     try {
       await ctx.api.sendMessage(ctx.from.id, `Each person's counts in ${place} today:\n${personal}`);

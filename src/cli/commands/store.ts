@@ -63,7 +63,7 @@ export function register(program: Command): void {
       const checkAgain = o.replace
         ? "Run the same command again to be sure the store holds the backup."
         : "Run the same command again: if it says the store is not empty, the backup is in.";
-      const r = await restoreStore(file, { replace: o.replace === true, onCommit: () => interrupted("the restore may have finished (it was being committed)", checkAgain) });
+      const r = await restoreStore(file, { replace: o.replace === true, onCommitting: () => interrupted("the restore may have finished (it was being committed)", checkAgain) });
       if (o.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         return;

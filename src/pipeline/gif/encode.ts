@@ -50,8 +50,8 @@ const KEEP_STANDARD = 80;
 const KEEP_LOSSY = 243;
 /**
  * The standard step's threshold where two palettes are used (splitPalettes): the global palette, fitted to what
- * moves, serves the face finely, so more of it is rewritten at a given threshold; at 120 the bench morph costs
- * what one palette costs at 80, for +0.3 dB (bench/README.md, "GIF").
+ * moves, serves the face finely, so more of it is rewritten at a given threshold; 120 keeps the bytes of one
+ * palette at 80 (figures: bench/README.md, "GIF").
  */
 const KEEP_SPLIT = 120;
 /**
@@ -84,7 +84,7 @@ const SPLIT_STILL_ROUNDS = 10;
 const ANCHOR_TOL_SQ = 120;
 const TAIL_MIN_SHARE = 0.4;
 /** The tail is at most this share of the frames (a pingpong's way back, not its way out). */
-const TAIL_MAX_FRAMES = 0.25;
+const TAIL_MAX_SHARE = 0.25;
 /**
  * Refinement palette (residualPalette): sample and PNN seed sizes, and the fewest poorly served pixels worth a
  * local colour table.
@@ -310,9 +310,8 @@ function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boo
   let written = 0;
   // The refinement re-quantises what the first frame's palette serves badly; split palettes already do.
   let refinePending = p.refine !== false && frames.length > 1 && !split;
-  // Frame 0's indices: the tail's anchored pixels are drawn with them, through frame 0's palette. (Drawing them
-  // with the global palette's nearest colours instead saves the tail's colour tables, but on the bench morph
-  // costs 10 KB more and leaves 3 % of the face changing at the turn: bench/README.md, "GIF".)
+  // Frame 0's indices: the tail's anchored pixels are drawn with them, through frame 0's palette, so the face does
+  // not change palette at the turn (the global palette's nearest colours cost more: bench/README.md, "GIF").
   let firstIndex: Uint8Array | null = null;
   for (let i = 0; i < frames.length; i++) {
     const anchored = i >= tailFrom && i > 0 ? tail[i - tailFrom] : null;
@@ -457,7 +456,7 @@ function loopTail(frames: RgbImage[], still: Uint8Array, width: number): Uint8Ar
   for (let i = 0; i < still.length; i++) if (still[i] === 0) moving++;
   const tail: Uint8Array[] = [];
   if (moving === 0 || frames.length < 3) return tail;
-  const from = Math.max(1, frames.length - Math.floor(TAIL_MAX_FRAMES * frames.length));
+  const from = Math.max(1, frames.length - Math.floor(TAIL_MAX_SHARE * frames.length));
   for (let f = frames.length - 1; f >= from; f--) {
     const d = frames[f].data;
     const mask = new Uint8Array(still.length);

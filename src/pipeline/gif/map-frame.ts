@@ -106,6 +106,7 @@ function mapFrameExact(inp: MapFrameInput): MapFrameResult {
           continue;
         }
       }
+      // Inlined NearestColor.index (palette.ts): a call per pixel costs more than the lookup.
       const key = ((r >> 2) << 12) | ((g >> 2) << 6) | (b >> 2);
       let at = start[key];
       if (at < 0) {

@@ -330,7 +330,9 @@ export function paintMouthInterior(
   const closing = edge === "closing";
   const grow = closing ? CLOSING_GROW : edge === "inPlace" ? IN_PLACE_EDGE * feather : feather;
   const dst = withCentroid(insideLips(growRing(dstRing, grow, 1, closing), outLm));
-  const src = withCentroid(growRing(srcRing, grow, ringSize(srcRing) / Math.max(1e-3, ringSize(dstRing)), closing));
+  // How much larger the reaction's mouth is than the one drawn: rings scale by it, and the interior is averaged over it.
+  const shrink = ringSize(srcRing) / Math.max(1e-3, ringSize(dstRing));
+  const src = withCentroid(growRing(srcRing, grow, shrink, closing));
   const box = pointsBox(dst, out.width, out.height, 2);
   if (box.width === 0 || box.height === 0) return;
   // Work in a box-sized canvas: the mouth is small, the image may be large.
@@ -339,7 +341,7 @@ export function paintMouthInterior(
     shifted[k] = dst[k]! - box.x;
     shifted[k + 1] = dst[k + 1]! - box.y;
   }
-  const { canvas, cover } = warpInterior(reaction, src, shifted, fan(n), box.width, box.height, ringSize(srcRing) / Math.max(1e-3, ringSize(dstRing)));
+  const { canvas, cover } = warpInterior(reaction, src, shifted, fan(n), box.width, box.height, shrink);
   // Pixel-exact: a chord of the pulled-in ring can still cut across a dent of the lip line.
   const lips = outerLipPolygon(outLm);
   for (let i = 0; i < cover.length; i++) if (cover[i] && !insidePolygon(lips, (i % box.width) + box.x, Math.floor(i / box.width) + box.y)) cover[i] = 0;
