@@ -45,6 +45,9 @@ export const SLOW = [
   "test/queue/redis-outage.test.ts",
   "test/queue/redis-ops.test.ts",
   "test/templates/backup.test.ts",
+  "test/bots/playground-startup.test.ts",
+  "test/templates/disk-full.test.ts",
+  "test/templates/names.test.ts",
 ];
 
 export default defineConfig({

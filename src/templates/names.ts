@@ -2,19 +2,39 @@ import { MimicError, quoted } from "../errors.ts";
 
 export const NAME_PATTERN = /^[a-z0-9_-]{1,32}$/;
 
+/** What a name is written with, before case folding: ASCII letters (either case), digits, _ and -. */
+const RAW_NAME_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** Characters that show as nothing (or as blank) where a name is quoted: format and control characters, Hangul fillers. */
+const INVISIBLE = /[\p{Cf}\p{Cc}\p{Zl}\p{Zp}\u115F\u1160\u3164\uFFA0]/u;
+
+const codePoint = (ch: string) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+
 /**
  * Template names are 1–32 of [a-z0-9_-], case-insensitive: "Smile" and "smile" are the same template,
- * so the stored form is lower-case and every lookup lower-cases first.
+ * so the stored form is lower-case and every lookup lower-cases first. The name as given is checked before it
+ * is lower-cased: Unicode case folding maps some non-ASCII letters onto ASCII ones (the Kelvin sign U+212A
+ * to "k"), which would save "\u212Aate" as "kate".
  */
 export function normaliseTemplateName(raw: string): string {
-  const name = raw.trim().toLowerCase();
-  if (!NAME_PATTERN.test(name)) {
-    const why = name.length === 0 ? "it is empty" : name.length > 32 ? `it has ${name.length} characters` : "it has other characters";
+  const trimmed = raw.trim();
+  if (!RAW_NAME_PATTERN.test(trimmed)) {
+    const length = [...trimmed].length;
+    const invisible = INVISIBLE.exec(trimmed)?.[0];
+    const why =
+      length === 0
+        ? "it is empty"
+        : invisible !== undefined
+          ? `it has an invisible character (${codePoint(invisible)})`
+          : length > 32
+            ? `it has ${length} characters`
+            : "it has other characters";
     throw new MimicError(
       "BAD_INPUT",
-      `“${raw.trim().slice(0, 40)}” can't be a face name (${why}): use 1–32 letters, digits, _ or -, e.g. “smile” or “work_photo”.`,
+      `“${[...trimmed].slice(0, 40).join("")}” can't be a face name (${why}): use 1–32 letters, digits, _ or -, e.g. “smile” or “work_photo”.`,
     );
   }
+  const name = trimmed.toLowerCase();
   return name;
 }
 

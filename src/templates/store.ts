@@ -5,8 +5,8 @@ import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { createPrismaClient, type Db } from "./db/client.ts";
 import { openBlobReader } from "./db/blobs.ts";
-import { sqliteStartupError } from "./db/errors.ts";
-import { gateFor } from "./db/gate.ts";
+import { isStorageFull, sqliteStartupError, storageFull } from "./db/errors.ts";
+import { gateFor, type Gate } from "./db/gate.ts";
 import { markStoreInUse } from "./db/in-use.ts";
 import { migrate } from "./db/migrate.ts";
 import { describeTarget, resolveDatabaseTarget, type DatabaseTarget } from "./db/url.ts";
@@ -42,6 +42,12 @@ export interface StoreOptions {
   now?: () => number;
   /** A running bot or playground: marks the store as in use while open, so a restore refuses to replace it. */
   markInUse?: boolean;
+  /**
+   * Who reads the store's refusals: "chat" (a bot's or the playground's users, who can only tell the owner) or
+   * "operator" (whoever runs a CLI command, who can act: e.g. free disk space). Default: "chat" for a running
+   * bot or playground (markInUse), else "operator".
+   */
+  audience?: "chat" | "operator";
 }
 
 export interface Store {
@@ -94,7 +100,8 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
   };
   // SQLite's single connection must not interleave units of work (and other stores on the same file in
   // this process share the gate); pass-through on PostgreSQL.
-  const gate = gateFor(target);
+  const audience = opts.audience ?? (opts.markInUse ? "chat" : "operator");
+  const gate = audience === "operator" ? toOperator(gateFor(target), target) : gateFor(target);
   const moderation = new Moderation(db, target.dialect, defaults, opts.now, gate);
   const blobs = openBlobReader(target, Math.min(4, poolSize));
   const audit = new AuditLog(db, opts.auditRetentionDays ?? cfg.AUDIT_RETENTION_DAYS, opts.now, gate);
@@ -126,5 +133,18 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
       });
       await inUse?.release();
     },
+  };
+}
+
+/** A gate whose full-disk refusals speak to the operator (who can free space) instead of a chat user. */
+function toOperator(gate: Gate, target: DatabaseTarget): Gate {
+  const path = target.dialect === "sqlite" ? target.path : undefined;
+  const reword = (e: unknown): never => {
+    throw isStorageFull(e) ? storageFull(e.cause, { path }) : e;
+  };
+  return {
+    run: (work) => gate.run(work).catch(reword),
+    write: (work) => gate.write(work).catch(reword),
+    last: (work) => gate.last(work).catch(reword),
   };
 }

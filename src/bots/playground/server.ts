@@ -266,6 +266,7 @@ function lockOutRefusal(key: string, value: string): string | undefined {
 
 /** The answer to a request that arrives once the playground has stopped taking work. */
 const SHUTTING_DOWN = { ok: false, text: "Mimic is shutting down. Please try again in a minute.", errorCode: "BUSY" } as const;
+const STARTING = { ok: false, text: "Mimic is starting. Please try again in a moment.", errorCode: "BUSY" } as const;
 
 export async function startPlayground(opts: PlaygroundOptions): Promise<Playground> {
   const { core } = opts;
@@ -405,6 +406,22 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
     server.listen(opts.port, opts.host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
+  // The guard needs the bound port (PLAYGROUND_PORT may be 0). The handler is attached at once: a request
+  // arriving while the rules below are written (they wait for the store, which another process may hold)
+  // is answered "starting" instead of being left unanswered.
+  const guard = createRequestGuard(addr.address, addr.port);
+  let ready = false;
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    if (ready) return handle(guard, req, res);
+    const refusal = guard(req);
+    // Read the body first: closing a socket with unread bytes resets it, and the client could lose the answer.
+    req.once("end", () => {
+      if (refusal) return sendJson(res, refusal.status, { ok: false, text: refusal.text, errorCode: "FORBIDDEN" });
+      res.setHeader("retry-after", "2");
+      sendJson(res, 503, STARTING);
+    });
+    req.resume();
+  });
   // The local user is the only user: no daily quota (theirs or the "server's"), and no cooldown unless
   // configured (a fresh store's defaults, meant to share a server between many, would apply). Switched on in
   // every channel: a store switched off before the page refused it (lockOutRefusal) comes back usable.
@@ -417,9 +434,7 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
     // The playground has no login and its one user is an admin: fine on this computer, not on a network.
     logger.warn({ host: addr.address }, "the playground is reachable from other machines (PLAYGROUND_HOST); anyone there can use it");
   }
-  // The guard needs the bound port (PLAYGROUND_PORT may be 0); no request can arrive before this line runs.
-  const guard = createRequestGuard(addr.address, addr.port);
-  server.on("request", (req: IncomingMessage, res: ServerResponse) => handle(guard, req, res));
+  ready = true;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const stopAccepting = () => {
     accepting = false;

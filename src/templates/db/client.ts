@@ -12,6 +12,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient as SqliteClient } from "../../generated/sqlite/client.ts";
 import { PrismaClient as PostgresClient } from "../../generated/postgres/client.ts";
 import { SQLITE_BUSY_TIMEOUT_MS } from "./retry.ts";
+import { sameFile } from "./same-file.ts";
 import { turnTaking } from "./turns.ts";
 import type { DatabaseTarget } from "./url.ts";
 
@@ -26,7 +27,9 @@ export function createPrismaClient(target: DatabaseTarget, opts: { poolSize?: nu
     // timeout = busy timeout: a write waits this long for another process's write lock, blocking the thread
     // (the driver is synchronous), so it is short; the units of work wait longer between attempts, in timers
     // (gate.ts, retry.ts). Statements take turns with the rest of the event loop (see turns.ts).
-    return new SqliteClient({ adapter: turnTaking(new PrismaBetterSQLite3({ url: target.url, timeout: SQLITE_BUSY_TIMEOUT_MS })), transactionOptions });
+    // The file must stay the one opened (same-file.ts): one deleted or replaced meanwhile refuses the work.
+    const adapter = sameFile(new PrismaBetterSQLite3({ url: target.url, timeout: SQLITE_BUSY_TIMEOUT_MS }), target.path);
+    return new SqliteClient({ adapter: turnTaking(adapter), transactionOptions });
   }
   const adapter = new PrismaPg(
     {

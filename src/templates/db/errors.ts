@@ -3,7 +3,7 @@
  * do: a PostgreSQL server that cannot be reached at start-up, and an SQLite file that is full, read-only, not
  * openable, damaged or not a database. Anything else is passed on as it came.
  */
-import { statSync } from "node:fs";
+import { statSync, statfsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { MimicError } from "../../errors.ts";
 import { redactUrl } from "../../redact-url.ts";
@@ -19,13 +19,44 @@ export function sqliteCode(e: unknown): string | undefined {
   return undefined;
 }
 
-/** A write refused because the disk (or the database's size limit) is full: the unit of work was rolled back whole. */
-export function storageFull(cause: unknown): MimicError {
+/**
+ * A write refused because the disk (or the database's size limit) is full: the unit of work was rolled back whole.
+ * `operator`: told to whoever runs Mimic (a CLI command), who can free the space, instead of a chat user.
+ */
+export function storageFull(cause: unknown, operator?: { path?: string }): MimicError {
+  const details = { reason: "storage-full" };
+  const logMessage = `the database's storage is full: ${cause instanceof Error ? cause.message : String(cause)}`;
+  if (operator) {
+    const where = operator.path ? `The disk holding Mimic's database ${operator.path}` : "The disk holding Mimic's database";
+    return new MimicError(
+      "INTERNAL",
+      `${where} is full, so this could not be done (nothing saved before is lost). Free some space on that disk (or move DATA_DIR to a bigger one), then try again.`,
+      { cause, details, logMessage },
+    );
+  }
   return new MimicError(
     "INTERNAL",
     "Mimic's server storage is full, so this could not be done (nothing saved before is lost). Please tell the bot's owner, then try again later.",
-    { cause, details: { reason: "storage-full" }, logMessage: `the database's storage is full: ${cause instanceof Error ? cause.message : String(cause)}` },
+    { cause, details, logMessage },
   );
+}
+
+/** Whether `e` is storageFull's refusal. */
+export function isStorageFull(e: unknown): e is MimicError {
+  return e instanceof MimicError && e.details?.reason === "storage-full";
+}
+
+/**
+ * Whether the disk holding `dir` is (nearly) full: less free space than SQLite needs to start (its -shm
+ * index, 32 KiB, and a first page of the WAL). Unknown (no statfs there): false.
+ */
+function diskFull(dir: string): boolean {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize < 64 << 10;
+  } catch {
+    return false;
+  }
 }
 
 const WRITABLE_ELSEWHERE = "or set DATA_DIR (or DATABASE_URL) to a folder Mimic may write to";
@@ -38,7 +69,9 @@ export function sqliteStartupError(e: unknown, path: string): unknown {
   const code = sqliteCode(e) ?? "";
   const dir = dirname(path);
   const config = (message: string) => new MimicError("CONFIG", message, { cause: e });
-  if (code.startsWith("SQLITE_FULL")) {
+  // A disk with no room left shows at start-up as an I/O error when SQLite creates its -shm or -wal file
+  // (journal_mode=WAL): told as full when the disk is, other I/O errors are passed on as they came.
+  if (code.startsWith("SQLITE_FULL") || (code.startsWith("SQLITE_IOERR") && diskFull(dir))) {
     return config(`The data folder ${dir} is full, so Mimic cannot write its database ${path}. Free some space on that disk, ${WRITABLE_ELSEWHERE}.`);
   }
   if (code.startsWith("SQLITE_READONLY")) {

@@ -88,13 +88,32 @@ async function migrateSqlite(path: string, migrations: Migration[]): Promise<str
       const next = checkApplied(new Map(rows.map((r) => [r.name, r.checksum])), migrations)[0];
       if (!next) return null;
       db.exec(next.sql);
+      // Foreign keys are off while it runs (below), so what it left is checked before it is committed.
+      const broken = db.pragma("foreign_key_check") as Array<{ table: string; rowid: number | bigint | null; parent: string }>;
+      if (broken.length > 0) {
+        const where = [...new Set(broken.map((b) => `${b.table} → ${b.parent}`))].join(", ");
+        throw new MimicError(
+          "CONFIG",
+          `Migration ${next.name} would leave ${broken.length} row(s) pointing at rows that no longer exist (${where}), so it was not applied and the database is unchanged. This is a fault in the migration: keep this version's data, and report it.`,
+        );
+      }
       db.prepare(`INSERT INTO ${TABLE} (name, checksum, applied_at) VALUES (?, ?, ?)`).run(next.name, next.checksum, new Date().toISOString());
       return next.name;
     });
-    for (;;) {
-      const applied = await withRetry(async () => applyNext.immediate(), { patienceMs: 15_000 });
-      if (applied === null) break;
-      done.push(applied);
+    // A migration that rebuilds a table (create a copy, copy the rows, drop the old one, rename) would, with
+    // foreign keys on, run ON DELETE CASCADE when it drops a parent (users, templates): every face gone.
+    // PRAGMA foreign_keys does nothing inside a transaction, so it is turned off on the connection before
+    // BEGIN (SQLite's documented table-rebuild procedure), checked with foreign_key_check before COMMIT, and
+    // turned on again after.
+    db.pragma("foreign_keys = OFF");
+    try {
+      for (;;) {
+        const applied = await withRetry(async () => applyNext.immediate(), { patienceMs: 15_000 });
+        if (applied === null) break;
+        done.push(applied);
+      }
+    } finally {
+      db.pragma("foreign_keys = ON");
     }
   } finally {
     db.close();

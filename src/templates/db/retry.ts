@@ -11,6 +11,7 @@
  */
 import { MimicError } from "../../errors.ts";
 import { sqliteCode, storageFull } from "./errors.ts";
+import { databaseFileMoved } from "./same-file.ts";
 
 /**
  * SQLite busy timeout of the store's connections: the longest one statement blocks the thread waiting for a
@@ -74,6 +75,8 @@ export async function withRetry<T>(work: () => Promise<T>, opts: RetryOptions = 
     } catch (e) {
       // The store's writing units come through here: a full disk is told as such (the unit was rolled back whole).
       if (sqliteCode(e)?.startsWith("SQLITE_FULL")) throw storageFull(e);
+      // The file was deleted or replaced under the open connection (same-file.ts): refused, never retried.
+      if (sqliteCode(e) === "SQLITE_READONLY_DBMOVED") throw databaseFileMoved(e);
       if (!isTransientDbError(e)) throw e;
       const pause = Math.min(250, 10 * 2 ** Math.min(i, 5)) * (0.5 + Math.random());
       if (Date.now() + pause > deadline) {

@@ -30,6 +30,38 @@ export function nextTurn(): Promise<void> {
 
 const STATEMENTS = new Set<PropertyKey>(["queryRaw", "executeRaw", "executeScript"]);
 
+/** The statements Prisma sends to end an interactive transaction before telling the driver it ended. */
+const ENDS = /^\s*(COMMIT|ROLLBACK)\s*$/i;
+
+interface DriverTransaction {
+  executeRaw(query: { sql: string; args: unknown[]; argTypes: unknown[] }): Promise<number>;
+  rollback(): Promise<void>;
+}
+
+function isTransaction(t: object): t is DriverTransaction {
+  const tx = t as Partial<DriverTransaction> & { commit?: unknown };
+  return typeof tx.commit === "function" && typeof tx.rollback === "function" && typeof tx.executeRaw === "function";
+}
+
+/**
+ * Prisma ends a transaction by sending COMMIT (or ROLLBACK) and only then calling the driver's commit() or
+ * rollback(), which is what frees the SQLite adapter's one connection for the next transaction. When that
+ * statement fails (SQLITE_FULL on COMMIT: the disk filled up), Prisma throws without calling either, so the
+ * connection would stay inside the failed transaction and every later transaction would wait for it for
+ * ever. Here a failed end rolls the transaction back (nothing of it is kept, as SQLite promises for a
+ * failed COMMIT's rollback) and frees the connection, then passes the original error on.
+ */
+async function endTransaction(tx: DriverTransaction, end: () => Promise<unknown>): Promise<unknown> {
+  try {
+    return await end();
+  } catch (e) {
+    // SQLite may already have rolled back by itself (then ROLLBACK says no transaction is active).
+    await tx.executeRaw({ sql: "ROLLBACK", args: [], argTypes: [] }).catch(() => undefined);
+    await tx.rollback().catch(() => undefined);
+    throw e;
+  }
+}
+
 /**
  * A driver adapter (or its factory, or a transaction) whose statements each wait for their turn
  * (`nextTurn`). Methods run on the real object, so the adapter's private state is untouched.
@@ -43,6 +75,9 @@ export function turnTaking<T extends object>(target: T): T {
       if (STATEMENTS.has(prop)) {
         return async (...args: unknown[]) => {
           await nextTurn();
+          if (prop === "executeRaw" && isTransaction(t) && ENDS.test((args[0] as { sql?: unknown } | undefined)?.sql as string)) {
+            return endTransaction(t, () => fn.apply(t, args) as Promise<unknown>);
+          }
           return fn.apply(t, args);
         };
       }

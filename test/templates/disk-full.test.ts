@@ -1,0 +1,133 @@
+/**
+ * A full disk (a real one: a small tmpfs, so SQLite meets SQLITE_FULL when COMMIT writes the WAL, or an I/O
+ * error creating its -shm file at start-up). A store open when it fills up answers every request after the
+ * failure (storage full for writes) and works again once there is space, without a restart; the CLI tells its
+ * operator to free space, and a start on a disk with no room at all says the data folder is full. Needs root
+ * and mount; skipped with the reason where mounting is refused.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, openSync, rmSync, writeSync, closeSync, ftruncateSync, fstatSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MimicError } from "../../src/errors.ts";
+import { openStore, type Store } from "../../src/templates/index.ts";
+import { fakeTemplate } from "./helpers.ts";
+import { within } from "../helpers/within.ts";
+import { exitCode, runCli } from "../helpers/cli-run.ts";
+
+const mnt = mkdtempSync(join(tmpdir(), "mimic-disk-full-"));
+let mounted = false;
+let refused = "";
+try {
+  execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt], { stdio: "pipe" });
+  mounted = true;
+} catch (e) {
+  refused = String((e as { stderr?: Buffer }).stderr ?? e).trim();
+}
+if (!mounted) console.warn(`disk-full.test.ts skipped: could not mount a small tmpfs (needs root): ${refused}`);
+
+afterAll(() => {
+  if (mounted) execFileSync("umount", ["-l", mnt]);
+  rmSync(mnt, { recursive: true, force: true });
+});
+
+/** Writes a file until the disk refuses (ENOSPC), then gives `leave` bytes back. */
+function fillDisk(path: string, leave = 0): void {
+  const fd = openSync(path, "w");
+  const chunk = Buffer.alloc(4 << 10);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOSPC") throw e;
+  }
+  try {
+    if (leave > 0) ftruncateSync(fd, Math.max(0, fstatSync(fd).size - leave));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function rejection(p: Promise<unknown>): Promise<MimicError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as MimicError;
+  }
+  throw new Error("expected the promise to reject");
+}
+
+describe.skipIf(!mounted)("SQLite store on a disk that fills up while open", () => {
+  let store: Store;
+  const owner = { platform: "telegram", userId: "disk-full" };
+  const filler = join(mnt, "filler");
+
+  beforeAll(async () => {
+    // As the running bot or playground opens it: refusals are worded for chat users.
+    store = await openStore(`file:${join(mnt, "mimic.db")}`, { audience: "chat" });
+    await store.templates.save(owner, "one", fakeTemplate("one", 64 << 10));
+  });
+  afterAll(async () => {
+    rmSync(filler, { force: true });
+    // bounded: without the fix the store's last unit waits for ever behind the held lock
+    await within(30_000, store?.close() ?? Promise.resolve()).catch(() => undefined);
+  });
+
+  it("answers every request after a failed COMMIT (storage full), and works again once there is space", async () => {
+    fillDisk(filler);
+    const first = await within(30_000, rejection(store.templates.save(owner, "two", fakeTemplate("two", 256 << 10))));
+    expect(first.details).toEqual({ reason: "storage-full" });
+    expect(first.userMessage).toBe("Mimic's server storage is full, so this could not be done (nothing saved before is lost). Please tell the bot's owner, then try again later.");
+
+    // Before the fix the failed COMMIT kept the driver's transaction lock: everything below waited for ever.
+    expect((await within(30_000, store.templates.list(owner))).map((t) => t.name)).toEqual(["one"]);
+    const again = await within(30_000, rejection(store.templates.save(owner, "three", fakeTemplate("three", 256 << 10))));
+    expect(again.details).toEqual({ reason: "storage-full" });
+
+    rmSync(filler);
+    await within(30_000, store.templates.save(owner, "two", fakeTemplate("two", 256 << 10)));
+    expect((await within(30_000, store.templates.list(owner))).map((t) => t.name).sort()).toEqual(["one", "two"]);
+  });
+});
+
+describe.skipIf(!mounted)("the CLI on a full disk", () => {
+  const filler = join(mnt, "cli-filler");
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterAll(async () => {
+    for (const c of cleanups) await c();
+    rmSync(filler, { force: true });
+  });
+  const face = join(import.meta.dirname, "..", "fixtures", "faces", "franck_01829.jpg");
+  const env = (db: string): NodeJS.ProcessEnv => ({ ...process.env, DATABASE_URL: `file:${db}`, DATA_DIR: mnt, LOG_LEVEL: "silent", QUEUE_WORKERS: "1" });
+
+  it("a save that does not fit tells the operator to free disk space (not to tell the bot's owner)", async () => {
+    const db = join(mnt, "cli.db");
+    const seeded = await openStore(`file:${db}`);
+    await seeded.close();
+    // Room for SQLite to open the file (its -shm and a little WAL), not for a face.
+    fillDisk(filler, 96 << 10);
+    try {
+      const cli = runCli(["face", "add", face, "--name", "franck"], env(db), (c) => cleanups.push(c));
+      expect(await exitCode(cli)).not.toBe(0);
+      expect(cli.err()).toContain(`The disk holding Mimic's database ${db} is full, so this could not be done (nothing saved before is lost). Free some space on that disk (or move DATA_DIR to a bigger one), then try again.`);
+      expect(cli.err()).not.toContain("tell the bot's owner");
+    } finally {
+      rmSync(filler, { force: true });
+    }
+  });
+
+  it("a start on a disk with no room at all says the data folder is full, not 'Something went wrong'", async () => {
+    const db = join(mnt, "start.db");
+    const seeded = await openStore(`file:${db}`);
+    await seeded.close();
+    fillDisk(filler);
+    try {
+      const cli = runCli(["face", "list"], env(db), (c) => cleanups.push(c));
+      expect(await exitCode(cli)).not.toBe(0);
+      expect(cli.err()).toContain(`The data folder ${mnt} is full, so Mimic cannot write its database ${db}. Free some space on that disk`);
+      expect(cli.err()).not.toContain("Something went wrong");
+    } finally {
+      rmSync(filler, { force: true });
+    }
+  });
+});
