@@ -44,8 +44,8 @@ export interface StoreOptions {
   markInUse?: boolean;
   /**
    * Who reads the store's refusals: "chat" (a bot's or the playground's users, who can only tell the owner) or
-   * "operator" (whoever runs a CLI command, who can act: e.g. free disk space). Default: "chat" for a running
-   * bot or playground (markInUse), else "operator".
+   * "operator" (whoever runs a CLI command, who can act: e.g. free disk space). Default "operator"; the
+   * composition root says "chat".
    */
   audience?: "chat" | "operator";
 }
@@ -100,7 +100,7 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
   };
   // SQLite's single connection must not interleave units of work (and other stores on the same file in
   // this process share the gate); pass-through on PostgreSQL.
-  const audience = opts.audience ?? (opts.markInUse ? "chat" : "operator");
+  const audience = opts.audience ?? "operator";
   const gate = audience === "operator" ? toOperator(gateFor(target), target) : gateFor(target);
   const moderation = new Moderation(db, target.dialect, defaults, opts.now, gate);
   const blobs = openBlobReader(target, Math.min(4, poolSize));
