@@ -3,7 +3,6 @@
  * `createApp` builds the parts; `startApp` runs the Discord and/or Telegram bots when their tokens are
  * set, or the local playground when none is. Nothing else in Mimic wires parts together.
  */
-import { hostname } from "node:os";
 import { createDiscordBot, type DiscordBot } from "./bots/discord/bot.ts";
 import { startPlayground, type Playground } from "./bots/playground/server.ts";
 import { createTelegramBot, type TelegramBot } from "./bots/telegram/bot.ts";
@@ -57,9 +56,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     // With the in-process queue this process runs the models; with Redis only `mimic worker`s do.
     if (!config.QUEUE_URL) checkGeneratorAtStartup(config);
     else await checkRedisReachable(config.QUEUE_URL);
-    // An SQLite file is this machine's own: two front ends with the same path on two machines have two stores.
-    const storeIdentity = store.description.startsWith("sqlite ") ? `${store.description} on ${hostname()}` : store.description;
-    queue = createQueue(config, { handlers: opts.handlers, storeIdentity });
+    queue = createQueue(config, { handlers: opts.handlers, storeIdentity: store.identity });
   } catch (e) {
     await store.close();
     throw e;

@@ -1,10 +1,11 @@
 import { loadConfig, type Config } from "../config.ts";
 import { dirname } from "node:path";
+import { hostname } from "node:os";
 import { makeDir } from "../make-dir.ts";
 import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { createPrismaClient, type Db } from "./db/client.ts";
-import { openBlobReader } from "./db/blobs.ts";
+import { FACE_READER_CONNECTIONS, openBlobReader } from "./db/blobs.ts";
 import { isStorageFull, sqliteStartupError, storageFull } from "./db/errors.ts";
 import { gateFor, type Gate } from "./db/gate.ts";
 import { markStoreInUse } from "./db/in-use.ts";
@@ -54,6 +55,8 @@ export interface Store {
   readonly dialect: DatabaseTarget["dialect"];
   /** "sqlite /path" or "postgres host/db schema s" (no password). */
   readonly description: string;
+  /** Which store this is, across machines: the description, and for an SQLite file the machine it is on. */
+  readonly identity: string;
   readonly templates: TemplateStore;
   readonly moderation: Moderation;
   readonly audit: AuditLog;
@@ -103,7 +106,7 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
   const audience = opts.audience ?? "operator";
   const gate = audience === "operator" ? toOperator(gateFor(target), target) : gateFor(target);
   const moderation = new Moderation(db, target.dialect, defaults, opts.now, gate);
-  const blobs = openBlobReader(target, Math.min(4, poolSize));
+  const blobs = openBlobReader(target, Math.min(FACE_READER_CONNECTIONS, poolSize));
   const audit = new AuditLog(db, opts.auditRetentionDays ?? cfg.AUDIT_RETENTION_DAYS, opts.now, gate);
   try {
     const pruned = await moderation.pruneUsage(opts.usageRetentionDays);
@@ -120,6 +123,8 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
   return {
     dialect: target.dialect,
     description: describeTarget(target),
+    // An SQLite file is its machine's own: the same path on two machines names two stores.
+    identity: target.dialect === "sqlite" ? `${describeTarget(target)} on ${hostname()}` : describeTarget(target),
     templates: new TemplateStore(db, maxTemplatesPerUser, gate, blobs, opts.now),
     moderation,
     audit,

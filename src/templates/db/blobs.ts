@@ -26,7 +26,10 @@ const SQL = "SELECT crop_png, landmarks, embedding FROM templates WHERE id = ? A
 
 const view = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
-export function openBlobReader(target: DatabaseTarget, poolSize = 4): BlobReader {
+/** PostgreSQL connections the face reader holds at most (fewer where the store's pool is smaller; README counts them). */
+export const FACE_READER_CONNECTIONS = 4;
+
+export function openBlobReader(target: DatabaseTarget, poolSize = FACE_READER_CONNECTIONS): BlobReader {
   if (target.dialect === "sqlite") {
     // A read-only connection: in WAL mode readers take no lock a writer waits for, so it cannot stall
     // the store's own (writing) connection in this thread. Nor is it stalled by a writer elsewhere; where a
