@@ -145,9 +145,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 /**
  * The page's own answer format: JSON lines (queue progress, then the reply), and after the reply's line, when it
- * has a file, exactly `file.size` bytes of that file as they are. A result as base64 inside JSON cost the event
- * loop ~0.4 s for a 10 MiB PNG (encoding, stringifying, converting back to bytes), during which nothing else was
- * answered; the bytes as they are cost nothing to send.
+ * has a file, exactly `file.size` bytes of that file as they are: a big result as base64 inside JSON held the
+ * event loop while it was encoded and stringified (bench/README.md, "Playground, big photos").
  */
 export const REPLY_STREAM = "application/x-mimic-stream";
 
