@@ -24,8 +24,14 @@ export interface SchedEntry<T> {
   item: T;
 }
 
+/**
+ * How far apart strict priority classes are (ms): more than any arrival times differ, so a lower number always
+ * goes first. The Redis scripts use the same figure (redis-scripts.ts) for jobs enqueued without an offset.
+ */
+export const STRICT_CLASS_MS = 1e12;
+
 /** Offsets that make priority classes strict: a lower number always goes first, whatever the arrival times. */
-export const STRICT_OFFSETS = (priority: number): number => priority * 1e12;
+export const STRICT_OFFSETS = (priority: number): number => priority * STRICT_CLASS_MS;
 
 interface Lane<T> {
   key: string;

@@ -20,7 +20,20 @@ import type { WorkerSettings } from "../requests.ts";
 import { poolOptions, WorkerPool } from "./pool.ts";
 import { abortError, noCapableWorker, queueFull, shuttingDown, timedOut, userLimit, workersRestarting } from "./refusals.ts";
 import { ServiceTimes } from "./service-times.ts";
-import { Arrivals, classOf, classOffsetMs, expensiveLimit, isExpensive, remainingMs, simulateStarts, startWithOvertaking, workUnits } from "./policy.ts";
+import {
+  Arrivals,
+  classOf,
+  classOffsetMs,
+  expensiveLimit,
+  isExpensive,
+  nextAnnouncement,
+  remainingMs,
+  simulateStarts,
+  standing,
+  userWaitMs,
+  workUnits,
+  type UserJob,
+} from "./policy.ts";
 
 export interface QueueOptions {
   /** Worker processes (children of this process). */
@@ -105,7 +118,7 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
 
   /**
    * Where each waiting job stands: `order` as the scheduler would start them; `startMs`, when each would start
-   * if nothing else arrived (running jobs' remaining times, expensive jobs on all workers but one); `etaMs`,
+   * if nothing else arrived (running jobs' remaining times, expensive jobs on all workers but one with cheap-first); `etaMs`,
    * when it is expected to start, counting the cheaper jobs that may still arrive and go ahead of it;
    * `position`, how many jobs are expected to start before it, plus one.
    */
@@ -114,21 +127,20 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
     const order = sched.order().map((e) => e.item);
     const startMs = simulateStarts(
       pool.size,
+      opts.cheapFirst,
       [...running].map((r) => ({ expensive: isExpensive(r.job.kind), remainingMs: remainingMs(r.estimateMs, t - r.startedAt!, opts.jobTimeoutMs) })),
       order.map((p) => ({ expensive: isExpensive(p.job.kind), estimateMs: p.estimateMs })),
     );
     const etaMs: number[] = [];
     const position: number[] = [];
     order.forEach((p, i) => {
-      const ahead = arrivals.ahead(p.offset, pool.size, t);
-      const overtakable = p.queuedAt + p.offset - t;
-      etaMs.push(startWithOvertaking(startMs[i]!, overtakable, ahead.load));
+      const s = standing(startMs[i]!, p.queuedAt + p.offset - t, arrivals.ahead(p.offset, pool.size, t));
+      etaMs.push(s.etaMs);
       // Jobs starting before it now (a meme behind an animation that waits for a general worker starts first)...
       let before = 0;
-      startMs.forEach((s, j) => (s < startMs[i]! || (s === startMs[i]! && j < i)) && before++);
+      startMs.forEach((x, j) => (x < startMs[i]! || (x === startMs[i]! && j < i)) && before++);
       // ...and those expected to arrive and overtake it while they still may.
-      const overtakers = ahead.perMs * Math.min(Math.max(0, overtakable), etaMs[i]!);
-      position.push(before + 1 + Math.round(overtakers));
+      position.push(before + 1 + s.overtakers);
     });
     return { order, startMs, etaMs, position };
   }
@@ -137,14 +149,11 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
     if (sched.size === 0) return;
     const { order, etaMs, position } = schedule();
     order.forEach((p, i) => {
-      // A place once told is not taken back: a cheaper job that overtakes (while it still may) shows in the ETA.
-      const place = Math.min(position[i]!, p.lastPosition ?? Infinity);
-      const eta = Math.ceil(etaMs[i]! / 1000);
-      // Told again when its place moves up, or when it will wait longer than it was told.
-      if (p.lastPosition === place && eta <= p.lastEta!) return;
-      p.lastPosition = place;
-      p.lastEta = eta;
-      emit(p, { type: "queued", position: place, etaSeconds: eta });
+      const told = nextAnnouncement(p, position[i]!, etaMs[i]!);
+      if (!told) return;
+      p.lastPosition = told.position;
+      p.lastEta = told.etaSeconds;
+      emit(p, { type: "queued", ...told });
     });
   }
 
@@ -158,11 +167,11 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
   /**
    * The next job an idle worker can run. Usually the scheduler's next; when that one needs a capability no
    * idle worker has (the generator), or is expensive while expensive jobs hold all the workers they may
-   * (all but one), the first runnable job in scheduler order goes ahead of it.
+   * (all but one with cheap-first, policy.ts expensiveLimit), the first runnable job in scheduler order goes ahead of it.
    */
   function nextRunnable(): SchedEntry<Pending> | undefined {
     const order = sched.order();
-    const expensiveFull = expensiveRunning() >= expensiveLimit(pool.size);
+    const expensiveFull = expensiveRunning() >= expensiveLimit(pool.size, opts.cheapFirst);
     const i = order.findIndex((e) => pool.idleFor(e.item.job) > 0 && !(expensiveFull && isExpensive(e.item.job.kind)));
     if (i < 0) return undefined;
     if (i === 0) return sched.next();
@@ -320,12 +329,12 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
     const t = now();
     const mine = [...(perUser.get(userId) ?? [])];
     const waiting = mine.some((p) => !p.startedAt) ? schedule() : undefined;
-    const ends = mine.map((p) => {
-      if (p.startedAt !== undefined) return remainingMs(p.estimateMs, t - p.startedAt, opts.jobTimeoutMs);
+    const jobs = mine.map((p): UserJob => {
+      if (p.startedAt !== undefined) return { estimateMs: p.estimateMs, elapsedMs: t - p.startedAt };
       const i = waiting!.order.indexOf(p);
-      return (i >= 0 ? waiting!.etaMs[i]! : 0) + p.estimateMs;
+      return { estimateMs: p.estimateMs, startsInMs: i >= 0 ? waiting!.etaMs[i]! : 0 };
     });
-    return Math.max(1, Math.min(...ends) / 1000);
+    return Math.max(1, userWaitMs(jobs, opts.jobTimeoutMs) / 1000);
   }
 
   return queue;

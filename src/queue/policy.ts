@@ -36,11 +36,30 @@ export function isExpensive(kind: JobKind): boolean {
 }
 
 /**
- * How many expensive jobs may run at once on `workers` workers: all but one when there are two or more, so
- * a meme never waits for a worker behind animations. One worker runs everything, one job at a time.
+ * Whether one worker is kept for cheap jobs (expensiveLimit). Only with cheap-first: without it every job is in
+ * one class, so neither queue can tell a worker's next job is cheap before it claims it (the Redis claim picks
+ * by class), and a kept worker would only sit idle while animations wait.
  */
-export function expensiveLimit(workers: number): number {
-  return workers >= 2 ? workers - 1 : Math.max(1, workers);
+export function keepsCheapWorker(cheapFirst: boolean): boolean {
+  return cheapFirst;
+}
+
+/**
+ * How many expensive jobs may run at once on `workers` workers: with cheap-first (keepsCheapWorker), all but
+ * one when there are two or more, so a meme never waits for a worker behind animations; without it, all.
+ * One worker runs everything, one job at a time.
+ */
+export function expensiveLimit(workers: number, cheapFirst: boolean): number {
+  return keepsCheapWorker(cheapFirst) && workers >= 2 ? workers - 1 : Math.max(1, workers);
+}
+
+/**
+ * How many expensive jobs may run at once across several `mimic worker` processes, each of which keeps its own
+ * processes by expensiveLimit: the sum of each one's limit, over the workers taking jobs (`slotsPerWorker`: each
+ * live, non-draining worker's processes; one with none counts for nothing).
+ */
+export function expensiveCapacity(slotsPerWorker: number[], cheapFirst: boolean): number {
+  return slotsPerWorker.reduce((sum, s) => sum + (s > 0 ? expensiveLimit(s, cheapFirst) : 0), 0);
 }
 
 /**
@@ -79,6 +98,45 @@ export function startWithOvertaking(startMs: number, overtakableMs: number, load
   const window = Math.max(0, overtakableMs);
   const open = startMs / (1 - rho);
   return open <= window ? open : startMs + rho * window;
+}
+
+/**
+ * Where a waiting job stands, given when it would start if nothing else arrived (`startMs`), how much longer
+ * cheaper jobs may still go ahead of it (`overtakableMs`) and those jobs' arrivals (Arrivals.ahead): when it
+ * is expected to start, and how many are expected to arrive and overtake it meanwhile (added to its place).
+ */
+export function standing(startMs: number, overtakableMs: number, ahead: { perMs: number; load: number }): { etaMs: number; overtakers: number } {
+  const etaMs = startWithOvertaking(startMs, overtakableMs, ahead.load);
+  return { etaMs, overtakers: Math.round(ahead.perMs * Math.min(Math.max(0, overtakableMs), etaMs)) };
+}
+
+/** What a waiting job's caller was last told ("queued" progress events). */
+export interface Told {
+  lastPosition?: number;
+  lastEta?: number;
+}
+
+/**
+ * The "queued" announcement a waiting job is due, if any, given where it stands now. A place once told is not
+ * taken back: a cheaper job that overtakes (while it still may) shows in the ETA. Told again when its place
+ * moves up, or when it will wait longer than it was told.
+ */
+export function nextAnnouncement(told: Told, position: number, etaMs: number): { position: number; etaSeconds: number } | undefined {
+  const place = Math.min(position, told.lastPosition ?? Infinity);
+  const eta = Math.ceil(etaMs / 1000);
+  if (told.lastPosition === place && eta <= told.lastEta!) return undefined;
+  return { position: place, etaSeconds: eta };
+}
+
+/** One of a user's jobs: running for `elapsedMs`, or waiting and expected to start in `startsInMs`; its expected service time. */
+export type UserJob = { estimateMs: number } & ({ elapsedMs: number } | { startsInMs: number });
+
+/**
+ * How long until the first of a user's jobs is expected to finish, freeing a slot (ms): a running one's
+ * remaining time (remainingMs, never past `timeoutMs`), a waiting one's start and its own time. Infinity for none.
+ */
+export function userWaitMs(jobs: UserJob[], timeoutMs: number): number {
+  return Math.min(...jobs.map((j) => ("elapsedMs" in j ? remainingMs(j.estimateMs, j.elapsedMs, timeoutMs) : j.startsInMs + j.estimateMs)));
 }
 
 /** How far back arrivals count for the load of jobs that overtake others (a fresh process counts the time before it as quiet). */
@@ -125,13 +183,13 @@ export interface WaitingJob {
 
 /**
  * When each waiting job would start (ms from now) if they started in the given order and nothing else
- * arrived, on `workers` workers of which expensive jobs may hold at most expensiveLimit(workers): those run
+ * arrived, on `workers` workers of which expensive jobs may hold at most expensiveLimit(workers, cheapFirst): those run
  * on the "general" workers, cheap jobs on any (a meme behind an animation that must wait for a general worker
  * starts first on the kept one).
  */
-export function simulateStarts(workers: number, running: RunningJob[], waiting: WaitingJob[]): number[] {
+export function simulateStarts(workers: number, cheapFirst: boolean, running: RunningJob[], waiting: WaitingJob[]): number[] {
   const n = Math.max(1, workers);
-  const general = expensiveLimit(n);
+  const general = expensiveLimit(n, cheapFirst);
   // free[0 .. general-1]: workers expensive jobs may use; the rest are kept for cheap jobs.
   const free = Array.from({ length: n }, () => 0);
   const busy = Array.from({ length: n }, () => false);

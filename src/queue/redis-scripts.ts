@@ -19,10 +19,17 @@
  *   P:stores                hash store identity → last published (epoch ms), one per store the front ends use (should be one)
  * Single-node Redis (keys are built inside the scripts).
  */
+import { STRICT_CLASS_MS } from "./fair-scheduler.ts";
 
 /**
- * ARGV: P, id, lane, prio, cost, user, capacity, perUser, payload, ttlS, kind, nowMs, userHoldMs, requestId[, offsetMs, estMs, version]
- * → {status, mine, position}. offsetMs: the class's offset (classOffsetMs; absent: strict priorities).
+ * A job's class offset where its hash has none (a job enqueued by an older Mimic, before offsets were stored;
+ * a rolling upgrade may still hold some): strict priorities, as STRICT_OFFSETS. Lua, for a priority number `p`.
+ */
+const strictOffset = (p: string) => `tonumber(${p}) * ${STRICT_CLASS_MS}`;
+
+/**
+ * ARGV: P, id, lane, prio, cost, user, capacity, perUser, payload, ttlS, kind, nowMs, userHoldMs, requestId, offsetMs, estMs, version
+ * → {status, mine, position}. offsetMs: the class's offset (classOffsetMs).
  */
 export const ENQUEUE = `
 local P = ARGV[1]
@@ -39,7 +46,7 @@ redis.call('INCR', P .. ':waiting')
 local jobKey = P .. ':job:' .. ARGV[2]
 redis.call('HSET', jobKey, 'payload', ARGV[9], 'lane', ARGV[3], 'prio', ARGV[4], 'cost', ARGV[5],
   'user', ARGV[6], 'kind', ARGV[11], 'state', 'queued', 'rid', ARGV[14], 'seq', redis.call('INCR', P .. ':seq'),
-  'at', ARGV[12], 'off', ARGV[15] or tostring(tonumber(ARGV[4]) * 1e12), 'est', ARGV[16] or '0', 'ver', ARGV[17] or '')
+  'at', ARGV[12], 'off', ARGV[15], 'est', ARGV[16], 'ver', ARGV[17])
 redis.call('EXPIRE', jobKey, tonumber(ARGV[10]))
 local q = P .. ':q:' .. ARGV[4] .. ':' .. ARGV[3]
 if redis.call('RPUSH', q, ARGV[2]) == 1 then
@@ -82,7 +89,7 @@ local function pickClass()
       local head = redis.call('LINDEX', P .. ':q:' .. p .. ':' .. lane, 0)
       if head then
         local h = redis.call('HMGET', P .. ':job:' .. head, 'at', 'off')
-        local key = (tonumber(h[1]) or 0) + (tonumber(h[2]) or tonumber(p) * 1e12)
+        local key = (tonumber(h[1]) or 0) + (tonumber(h[2]) or ${strictOffset("p")})
         if oldest == nil or key < oldest then oldest = key end
       end
     end
@@ -219,7 +226,7 @@ for _, p in ipairs(redis.call('ZRANGE', P .. ':prios', 0, -1)) do
       local h = redis.call('HMGET', P .. ':job:' .. id, 'seq', 'at', 'off', 'est')
       local est = tonumber(h[4]) or 0
       total = total + est
-      all[#all + 1] = { (tonumber(h[2]) or 0) + (tonumber(h[3]) or tonumber(p) * 1e12), tonumber(h[1]) or 0, est }
+      all[#all + 1] = { (tonumber(h[2]) or 0) + (tonumber(h[3]) or ${strictOffset("p")}), tonumber(h[1]) or 0, est }
     end
   end
 end
@@ -230,7 +237,7 @@ for i = 2, #ARGV do
     out[#out + 1] = 0
     out[#out + 1] = 0
   else
-    local key = (tonumber(h[4]) or 0) + (tonumber(h[5]) or tonumber(h[2]) * 1e12)
+    local key = (tonumber(h[4]) or 0) + (tonumber(h[5]) or ${strictOffset("h[2]")})
     local sq = tonumber(h[3])
     local n, ms = 0, 0
     for _, e in ipairs(all) do

@@ -37,10 +37,22 @@ import type { QueueOptions } from "./local.ts";
 import { queueModule } from "./modules.ts";
 import { poolOptions, WorkerPool, type Seat } from "./pool.ts";
 import { ABANDON, CANCEL_WAITING, CLAIM, ENQUEUE, FINISH, GENERATOR_PRIORITY_SHIFT, POSITIONS, STATS } from "./redis-scripts.ts";
-import { TOOL_VERSION } from "../pipeline/provenance/marks.ts";
+import { deploymentChecks, jobSettings, MIMIC_VERSION, type WorkerAdvert } from "./redis-deployment.ts";
 import { abortError, cancelled, noCapableWorker, noWorkers, queueFull, shuttingDown, timedOut, userLimit } from "./refusals.ts";
 import { ServiceTimes } from "./service-times.ts";
-import { Arrivals, classOf, classOffsetMs, expensiveLimit, isExpensive, remainingMs, startWithOvertaking, workUnits } from "./policy.ts";
+import {
+  Arrivals,
+  classOf,
+  classOffsetMs,
+  expensiveCapacity,
+  expensiveLimit,
+  isExpensive,
+  nextAnnouncement,
+  standing,
+  userWaitMs,
+  workUnits,
+  type UserJob,
+} from "./policy.ts";
 import { fromWireError, toWireError, type WireError } from "./wire.ts";
 
 export interface RedisQueueOptions extends QueueOptions {
@@ -106,9 +118,6 @@ const HEARTBEAT_TTL_MS = 10_000;
  * for the 10-minute wait limit when no worker will come (all stopped, or started with another QUEUE_PREFIX).
  */
 const DEFAULT_NO_WORKER_GRACE_MS = 30_000;
-/** A front end republishes its store's identity this often; one not republished for STORE_GONE_MS has stopped. */
-const STORE_EVERY_MS = 10_000;
-const STORE_GONE_MS = 60_000;
 
 /**
  * How long a bot's command waits for Redis's answer. A Redis that stopped answering but keeps its connections
@@ -274,34 +283,10 @@ function shareServiceTime(r: Redis, P: string, times: ServiceTimes, kind: JobKin
   return r.hset(`${P}:svc`, kind, Math.round(times.estimate(kind)), ...(line ? [`${kind}:fit`, `${Math.round(line.a)},${line.b.toFixed(3)}`] : []));
 }
 
-/**
- * The settings a job's meaning depends on, on both sides of the queue: the input limits the worker checks (the
- * bot checks the same before it enqueues), the job timeout (the bot gives a running job three of them) and
- * cheap-first (the bot sets the priorities, the worker reads them). Written "key=value,…" into the heartbeat.
- */
-export function jobSettings(o: QueueOptions): string {
-  const limits = o.settings?.limits;
-  return [
-    `maxPixels=${limits?.maxPixels ?? "default"}`,
-    `maxBytes=${limits?.maxBytes ?? "default"}`,
-    `jobTimeoutMs=${o.jobTimeoutMs}`,
-    `cheapFirst=${o.cheapFirst ? 1 : 0}`,
-  ].join(",");
-}
-
-/** The settings of two jobSettings() strings that differ, as "name: bot's value here, worker's there". */
-function settingsDiffer(mine: string, theirs: string): string[] {
-  const parse = (x: string) => new Map(x.split(",").map((kv) => kv.split("=") as [string, string]));
-  const [a, b] = [parse(mine), parse(theirs)];
-  return [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k)).map((k) => `${k} ${a.get(k) ?? "unset"} here, ${b.get(k) ?? "unset"} on the worker`);
-}
-
-interface LiveWorker {
-  id: string;
-  /** Mimic's package version it runs ("" for a worker from before versions were advertised). */
-  version: string;
-  settings: string;
-  capabilities: string[];
+/** A live worker: what it advertises (version, settings, capabilities: redis-deployment.ts), its slots and state. */
+interface LiveWorker extends WorkerAdvert {
+  /** Its job processes offered (0 while draining): it keeps its own for cheap jobs (policy.ts, expensiveLimit). */
+  slots: number;
   /** Stopping: finishing its running jobs, taking no new ones. */
   draining: boolean;
 }
@@ -340,7 +325,7 @@ async function liveWorkers(r: Redis, P: string, keepMs = DEFAULT_NO_WORKER_GRACE
     w.running += Number(run);
     const capabilities = (caps ?? "mesh").split(",");
     for (const c of capabilities) w.capabilities.add(c);
-    w.each.push({ id, version: version ?? "", settings: settings ?? "", capabilities, draining: state === "draining" });
+    w.each.push({ id, version: version ?? "", settings: settings ?? "", capabilities, slots: Number(s) || 0, draining: state === "draining" });
   }
   return w;
 }
@@ -492,18 +477,18 @@ export function createRedisQueue(
    */
   async function standings(ids: string[]): Promise<{ totalMs: number; of: Map<string, { position: number; etaMs: number }> }> {
     const raw = (await cmd.mimicPositions(P, ...ids)) as number[];
-    const { slots } = await workers();
+    const { slots, each } = await workers();
+    // Each worker keeps its own processes for cheap jobs: animations may use the sum of their limits.
+    const expensiveSlots = expensiveCapacity(each.filter((x) => !x.draining).map((x) => x.slots), opts.cheapFirst);
     const of = new Map<string, { position: number; etaMs: number }>();
     const now = Date.now();
     ids.forEach((id, i) => {
       const p = pending.get(id);
       const position = raw[1 + 2 * i]!;
       if (!p || !position) return;
-      const startMs = raw[2 + 2 * i]! / Math.max(1, isExpensive(p.kind) ? expensiveLimit(slots) : slots);
-      const ahead = arrivals.ahead(p.offset, slots, performance.now());
-      const etaMs = startWithOvertaking(startMs, p.overtakableUntil - now, ahead.load);
-      const overtakers = ahead.perMs * Math.min(Math.max(0, p.overtakableUntil - now), etaMs);
-      of.set(id, { position: position + Math.round(overtakers), etaMs });
+      const startMs = raw[2 + 2 * i]! / Math.max(1, isExpensive(p.kind) ? expensiveSlots : slots);
+      const s = standing(startMs, p.overtakableUntil - now, arrivals.ahead(p.offset, slots, performance.now()));
+      of.set(id, { position: position + s.overtakers, etaMs: s.etaMs });
     });
     return { totalMs: raw[0]!, of };
   }
@@ -516,12 +501,11 @@ export function createRedisQueue(
     for (const [id, p] of queued) {
       const s = of.get(id);
       if (!s || p.state !== "queued") continue;
-      const place = Math.min(s.position, p.lastPosition ?? Infinity);
-      const eta = Math.ceil(s.etaMs / 1000);
-      if (p.lastPosition === place && eta <= p.lastEta!) continue;
-      p.lastPosition = place;
-      p.lastEta = eta;
-      emit(p, { type: "queued", position: place, etaSeconds: eta });
+      const told = nextAnnouncement(p, s.position, s.etaMs);
+      if (!told) continue;
+      p.lastPosition = told.position;
+      p.lastEta = told.etaSeconds;
+      emit(p, { type: "queued", ...told });
     }
   }
 
@@ -540,42 +524,8 @@ export function createRedisQueue(
 
   /** What the log last said about the workers: a warning when none runs (at start, or when the last one stops). */
   let workersSaid: "up" | "none" | undefined;
-  /** This process's job settings (jobSettings), and the workers already compared with them (each is warned about once). */
-  const mySettings = jobSettings(opts);
-  const compared = new Set<string>();
-  /** MIMIC_GENERATOR=liveportrait here: its jobs need a worker with the generator's models. */
-  const wantsGenerator = Boolean(opts.settings?.generator);
-  let generatorSaid: "ok" | "missing" | undefined;
-
-  /** Warns, once per worker, about one running another Mimic version or other job settings than this process. */
-  function compareWorkers(w: Workers): void {
-    for (const x of w.each) {
-      if (compared.has(x.id)) continue;
-      compared.add(x.id);
-      const differ = x.settings ? settingsDiffer(mySettings, x.settings) : [];
-      if (x.version === TOOL_VERSION && differ.length === 0) continue;
-      logger.warn(
-        { prefix: P, worker: x.id, workerVersion: x.version || "unknown", version: TOOL_VERSION, workerSettings: x.settings || "unknown", settings: mySettings },
-        `mimic worker ${x.id} runs ${x.version ? `Mimic ${x.version}` : "an older Mimic that does not say its version"}${differ.length ? ` with other job settings (${differ.join("; ")})` : ""}, this bot Mimic ${TOOL_VERSION}: jobs may fail or be judged by other limits there. Run the same version and settings on every bot and worker of queue prefix "${P}".`,
-      );
-    }
-    if (compared.size > 256) for (const id of compared) if (!w.each.some((x) => x.id === id)) compared.delete(id);
-  }
-
-  /** Warns when this bot sends generator jobs but no live worker has the generator, and says when one has again. */
-  function checkGenerator(w: Workers): void {
-    if (!wantsGenerator || w.live === 0) return;
-    if (w.capabilities.has("liveportrait")) {
-      if (generatorSaid === "missing") logger.info({ prefix: P }, `a mimic worker with the LivePortrait generator is running again for queue prefix "${P}"`);
-      generatorSaid = "ok";
-    } else if (generatorSaid !== "missing") {
-      generatorSaid = "missing";
-      logger.warn(
-        { prefix: P, MIMIC_GENERATOR: "liveportrait", workers: w.each.map((x) => ({ id: x.id, capabilities: x.capabilities })) },
-        `MIMIC_GENERATOR=liveportrait on this bot, but none of the ${w.live} mimic worker(s) for queue prefix "${P}" has the LivePortrait generator (they run: ${[...w.capabilities].join(", ")}): mimic-mode memes and animations are refused ("The picture generator is not running"). Start a worker with MIMIC_GENERATOR=liveportrait and its models, or set MIMIC_GENERATOR=mesh on the bots.`,
-      );
-    }
-  }
+  /** Version, settings, generator and store checks across the deployment (logged, once each). */
+  const deployment = deploymentChecks(P, opts, cmd, () => closing, bestEffort);
 
   /** Says, once, when a running job's worker is no longer alive: the job waits for another worker to resume it. */
   function noteGoneWorkers(w: Workers): void {
@@ -598,8 +548,8 @@ export function createRedisQueue(
     try {
       const w = await workers();
       if (closing) return;
-      compareWorkers(w);
-      checkGenerator(w);
+      deployment.compareWorkers(w);
+      deployment.checkGenerator(w);
       noteGoneWorkers(w);
       if (w.live > 0 && workersSaid !== "up") {
         if (workersSaid === "none") logger.info({ prefix: P, workers: w.live }, `a mimic worker is running again for queue prefix "${P}"`);
@@ -635,38 +585,13 @@ export function createRedisQueue(
   const watch = () => void watchWorkers().catch((err: unknown) => logger.debug({ err: err instanceof Error ? err.message : String(err) }, "could not read the workers"));
   watch();
 
-  /** Other stores seen under this prefix, each warned about once. */
-  const otherStores = new Set<string>();
-  let storeSaidAt = -Infinity;
-  /** Publishes this front end's store under the prefix and warns about front ends of the same prefix using another. */
-  async function compareStores(): Promise<void> {
-    const mine = opts.storeIdentity;
-    if (!mine || closing) return;
-    storeSaidAt = performance.now();
-    const now = Date.now();
-    const [[, seen]] = ((await cmd.multi().hgetall(`${P}:stores`).hset(`${P}:stores`, mine, now).exec()) ?? [[null, {}]]) as [[unknown, Record<string, string>]];
-    for (const [other, at] of Object.entries(seen ?? {})) {
-      if (other === mine) continue;
-      if (now - Number(at) > STORE_GONE_MS) {
-        bestEffort(cmd.hdel(`${P}:stores`, other), "could not drop a stopped front end's store");
-        continue;
-      }
-      if (otherStores.has(other)) continue;
-      otherStores.add(other);
-      logger.warn(
-        { prefix: P, store: mine, otherStore: other },
-        `another Mimic front end on queue prefix "${P}" (QUEUE_PREFIX) uses a different store (${other}; this one uses ${mine}): which faces, settings and quotas a user gets depends on which front end answers. Point every front end of one deployment at the same DATABASE_URL, or give separate deployments their own QUEUE_PREFIX.`,
-      );
-    }
-  }
-  const storeCheck = () => void compareStores().catch((err: unknown) => logger.debug({ err: err instanceof Error ? err.message : String(err) }, "could not compare stores"));
-  storeCheck();
+  deployment.checkStores({ force: true });
 
   // Positions, plus a safety net: missed pub/sub messages (reconnects), jobs no worker picks up in time, jobs whose
   // worker died with none to resume them, and jobs Redis lost (restarted without its data). Every caller is answered.
   const sweeper = setInterval(() => {
     watch();
-    if (performance.now() - storeSaidAt >= STORE_EVERY_MS) storeCheck();
+    deployment.checkStores();
     void announcePositions().catch((err) => logger.warn({ err }, "could not read queue positions"));
     const now = performance.now();
     const ids = [...pending].filter(([, p]) => p.enqueued).map(([id]) => id);
@@ -708,10 +633,10 @@ export function createRedisQueue(
    */
   function userWaitSeconds(userId: string, fallbackMs: number): number {
     const now = performance.now();
-    const ends = [...pending.values()]
+    const jobs = [...pending.values()]
       .filter((p) => p.opts.userId === userId && p.enqueued)
-      .map((p) => (p.state === "running" ? remainingMs(p.estimateMs, now - (p.startedAt ?? now), opts.jobTimeoutMs) : (p.lastEta ?? 0) * 1000 + p.estimateMs));
-    return (ends.length > 0 ? Math.min(...ends) : fallbackMs + 1000) / 1000;
+      .map((p): UserJob => (p.state === "running" ? { estimateMs: p.estimateMs, elapsedMs: now - (p.startedAt ?? now) } : { estimateMs: p.estimateMs, startsInMs: (p.lastEta ?? 0) * 1000 }));
+    return (jobs.length > 0 ? userWaitMs(jobs, opts.jobTimeoutMs) : fallbackMs + 1000) / 1000;
   }
 
   return {
@@ -759,7 +684,7 @@ export function createRedisQueue(
       const [status, , position] = (await viaRedis(
         cmd.mimicEnqueue(
           P, id, so.serverId ?? DM_LANE, priority, cost, so.userId, opts.capacity, opts.perUserLimit,
-          payload, Math.ceil(holdMs / 1000), job.kind, at, holdMs, so.requestId, offset, Math.round(estimateMs), TOOL_VERSION,
+          payload, Math.ceil(holdMs / 1000), job.kind, at, holdMs, so.requestId, offset, Math.round(estimateMs), MIMIC_VERSION,
         ),
       ).catch((e: unknown) => {
         pending.delete(id);
@@ -924,7 +849,7 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
   // it gone (their no-worker grace would run out and they would give up the very jobs it is finishing).
   const heartbeat = () =>
     cmd
-      .hset(`${P}:workers`, id, [closing ? 0 : opts.workers, running.size, Date.now() + HEARTBEAT_TTL_MS, caps.join(","), TOOL_VERSION, settings, closing ? "draining" : "up"].join("|"))
+      .hset(`${P}:workers`, id, [closing ? 0 : opts.workers, running.size, Date.now() + HEARTBEAT_TTL_MS, caps.join(","), MIMIC_VERSION, settings, closing ? "draining" : "up"].join("|"))
       .catch(() => undefined);
   await heartbeat();
   const beat = setInterval(heartbeat, 3000);
@@ -975,8 +900,8 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
     // BullMQ numbers each queue's tickets from 1: the claim is keyed by queue and number, or a generator
     // ticket would find a mesh ticket's claim of the same number and rerun that job instead of its own.
     const claimKey = `${TICKET_QUEUE[kind]}:${ticket.id!}`;
-    // Animations may hold all this worker's processes but one: past that, it claims only cheaper jobs.
-    const cheapOnly = expensiveRunning + openClaims >= expensiveLimit(opts.workers);
+    // With cheap-first, animations may hold all this worker's processes but one: past that, it claims only cheaper jobs.
+    const cheapOnly = expensiveRunning + openClaims >= expensiveLimit(opts.workers, opts.cheapFirst);
     if (!cheapOnly) openClaims += 1;
     let jobId: string | null;
     let expensive = false;
@@ -1058,8 +983,8 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
     else if (out.error.details?.field !== undefined && /^malformed job/.test(out.error.message)) {
       // A job this worker's Mimic cannot read: most likely a bot of another version sent it.
       logger.warn(
-        { ...about, field: out.error.details.field, jobVersion: producerVersion || "unknown", workerVersion: TOOL_VERSION, why: out.error.message },
-        `mimic worker ${id} (Mimic ${TOOL_VERSION}) could not read a job sent by Mimic ${producerVersion || "of an unknown version"}: ${out.error.message}. Run the same Mimic version on every bot and worker.`,
+        { ...about, field: out.error.details.field, jobVersion: producerVersion || "unknown", workerVersion: MIMIC_VERSION, why: out.error.message },
+        `mimic worker ${id} (Mimic ${MIMIC_VERSION}) could not read a job sent by Mimic ${producerVersion || "of an unknown version"}: ${out.error.message}. Run the same Mimic version on every bot and worker.`,
       );
     } else logger.debug({ ...about, ms, code: out.error.code, why: out.error.message }, "job failed");
     await finish(out);
@@ -1107,7 +1032,7 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
       }
       // Gone. Not deleted: expired as of now, the entry tells producers when the last worker left (their no-worker grace).
       clearInterval(beat);
-      const left = cmd.hset(`${P}:workers`, id, [0, 0, Date.now(), caps.join(","), TOOL_VERSION, settings, "gone"].join("|")).catch(() => undefined);
+      const left = cmd.hset(`${P}:workers`, id, [0, 0, Date.now(), caps.join(","), MIMIC_VERSION, settings, "gone"].join("|")).catch(() => undefined);
       logger.info({ worker: id, prefix: P }, "queue worker stopped");
       await atMost(CLOSE_STEP_MS, Promise.all([...consumers.map((w) => w.close()), left]));
       // Whatever BullMQ still waits for (a reconnection, a lock it cannot release) ends here.

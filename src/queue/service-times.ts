@@ -7,9 +7,7 @@ import { JOB_KINDS, type JobKind } from "./jobs.ts";
  * animation's GIF, APNG or WebP), its estimate comes from a line fitted to the kind's measured jobs of
  * known size (ms = a + b × units), so a 150-frame GIF is not expected to take as long as a 10-frame one.
  *
- * The animated prior is what a short clip or a morph from a still takes on a 2-core machine (2–5 s);
- * the fit's prior, 2 s plus 0.1 s per frame-megapixel, what a 40-frame 360×288 GIF (~2.4 s) and a
- * 150-frame 720×576 one (~8 s) took there.
+ * The animated priors are measured (figures in bench/README.md, "Memes beside animations"): the first ETAs, before any worker has measured its own.
  */
 export const PRIOR_SERVICE_MS: Record<JobKind, number> = { enrol: 250, meme: 150, animated: 3000 };
 /** ms = a + b × units, for the kinds whose size is known (animations made from an animated picture). */

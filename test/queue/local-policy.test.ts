@@ -92,6 +92,25 @@ describe("queue policy through the local queue", { timeout: 30_000 }, () => {
     await a2;
   });
 
+  test("without cheap-first no worker is kept for cheap jobs: animations run on every worker, and ETAs count them all", async () => {
+    const q = await make({ workers: 2, cheapFirst: false });
+    started.length = 0;
+    const a1 = submit(q, "a1", anim("g5"));
+    const a2 = submit(q, "a2", anim("g6"));
+    // Every job is in one class: a worker kept back could not tell a meme from an animation before taking it.
+    expect(started).toEqual(["a1", "a2"]);
+    const rec = recorder();
+    const a3 = submit(q, "a3", anim("g7"), undefined, { onProgress: rec.onProgress });
+    // It waits for the first of the two running animations (3 s each by the prior), not for one worker's queue.
+    expect(rec.events).toEqual([{ type: "queued", position: 1, etaSeconds: PRIOR_SERVICE_MS.animated / 1000 }]);
+    open("g5");
+    await a1;
+    expect(started).toEqual(["a1", "a2", "a3"]);
+    open("g6");
+    open("g7");
+    await Promise.all([a2, a3]);
+  });
+
   test("one worker runs an animation when nothing cheaper waits (nothing can be kept back)", async () => {
     const q = await make({ workers: 1 });
     started.length = 0;

@@ -3,7 +3,7 @@
  * real `mimic worker` child processes. Every test uses its own key prefix.
  */
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -11,13 +11,15 @@ import type { MimicError } from "../../src/errors.ts";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import type { ImageResult, InferenceQueue, ProgressEvent } from "../../src/queue/jobs.ts";
 import { createRedisQueue, startRedisWorker, type RedisQueueOptions, type RedisWorkerHandle } from "../../src/queue/redis.ts";
-import { FairScheduler } from "../../src/queue/fair-scheduler.ts";
+import { FairScheduler, STRICT_OFFSETS } from "../../src/queue/fair-scheduler.ts";
 import { createMetrics, observeQueue } from "../../src/ops/index.ts";
 import { CLAIM, ENQUEUE } from "../../src/queue/redis-scripts.ts";
 import { classOffsetMs } from "../../src/queue/policy.ts";
+import { PRIOR_SERVICE_MS } from "../../src/queue/service-times.ts";
 import { TEST_HANDLERS, expectRejects, isPng, memeJob, recorder, redisQueueOptions, spawnMimicWorker, type WorkerChild } from "./helpers.ts";
 
 const REDIS = process.env.TEST_REDIS_URL;
+const GATED = new URL("../bots/gated-handlers.ts", import.meta.url);
 if (!REDIS) console.warn("test/queue/redis.test.ts skipped: set TEST_REDIS_URL=redis://127.0.0.1:6379 to run the distributed queue tests");
 
 const prefixes: string[] = [];
@@ -371,7 +373,7 @@ describe.skipIf(!REDIS)("redis queue rules across processes", () => {
         const cost = round % 2 === 0 ? 1 + rand(3) * rand(6) : 3 + rand(25);
         const id = `j${i}`;
         sched.push({ lane, priority, cost, item: id });
-        await call.enq(P, id, lane, priority, cost, `u${i}`, 1000, 10, "x", 600, "meme", Date.now(), 60_000, id);
+        await call.enq(P, id, lane, priority, cost, `u${i}`, 1000, 10, "x", 600, "meme", Date.now(), 60_000, id, STRICT_OFFSETS(priority), 0, "");
       }
       const expected = sched.order().map((e) => e.item);
       const claimed: string[] = [];
@@ -428,7 +430,7 @@ describe.skipIf(!REDIS)("redis queue rules across processes", () => {
         at += rand(800);
         const id = `j${i}`;
         sched.push({ lane, priority, cost, at, item: id });
-        await call.enq(P, id, lane, priority, cost, `u${i}`, 1000, 10, "x", 600, "meme", at, 60_000, id, offset(priority), 100);
+        await call.enq(P, id, lane, priority, cost, `u${i}`, 1000, 10, "x", 600, "meme", at, 60_000, id, offset(priority), 100, "");
       }
       const expected = sched.order().map((e) => e.item);
       const claimed: string[] = [];
@@ -475,6 +477,52 @@ describe.skipIf(!REDIS)("redis queue rules across processes", () => {
     } finally {
       await worker.close({ drainMs: 0 });
       await a.close({ drainMs: 0 });
+    }
+  });
+
+  test("ETAs count each worker's own limit on animations: two workers of one process each may both run one", async () => {
+    const prefix = newPrefix();
+    const gates = mkdtempSync(join(tmpdir(), "mimic-gates-"));
+    const saved = process.env.MIMIC_TEST_GATE_DIR;
+    // The worker processes inherit the gate directory (test/bots/gated-handlers.ts): each job waits for its gate.
+    process.env.MIMIC_TEST_GATE_DIR = gates;
+    const a = producer(prefix, { cheapFirst: true, perUserLimit: 4, ...BEFORE_WORKERS });
+    const start = () => startRedisWorker({
+      url: REDIS!, prefix, workers: 1, capacity: 50, perUserLimit: 4, jobTimeoutMs: 30_000, cheapFirst: true,
+      handlersUrl: GATED, resultTtlSeconds: 60, stallMs: 5000,
+    });
+    const ws = await Promise.all([start(), start()]);
+    const jobs: Promise<unknown>[] = [];
+    try {
+      await a.ready();
+      const started: string[] = [];
+      const anim = (gate: string, rec?: ReturnType<typeof recorder>) => {
+        jobs.push(a.submit({ ...memeJob(`gate:${gate}`), kind: "animated", animation: "morph" }, {
+          ...who(), onProgress: (e: ProgressEvent) => (rec?.onProgress(e), e.type === "started" && started.push(gate)),
+        }));
+      };
+      // One animation runs on each worker: neither has a second process to keep for cheap jobs.
+      anim("b1");
+      anim("b2");
+      await vi.waitFor(() => expect(started.sort()).toEqual(["b1", "b2"]), { timeout: 20_000 });
+      const first = recorder();
+      anim("a1", first);
+      await vi.waitFor(() => expect(first.events.some((e) => e.type === "queued")).toBe(true), { timeout: 20_000 });
+      const rec = recorder();
+      anim("a2", rec);
+      await vi.waitFor(() => expect(rec.events.some((e) => e.type === "queued")).toBe(true), { timeout: 20_000 });
+      // Behind one animation (3 s by the prior), which either worker may take: half of it, not all of it
+      // (taking both workers' two processes as one worker's, one of them kept for memes, would say 3 s).
+      expect(rec.events[0]).toEqual({ type: "queued", position: 2, etaSeconds: Math.ceil(PRIOR_SERVICE_MS.animated / 2 / 1000) });
+      expect(started.sort()).toEqual(["b1", "b2"]);
+    } finally {
+      for (const g of ["b1", "b2", "a1", "a2"]) writeFileSync(join(gates, `${g}.open`), "");
+      await Promise.allSettled(jobs);
+      await Promise.all(ws.map((w) => w.close({ drainMs: 1000 })));
+      await a.close({ drainMs: 0 });
+      if (saved === undefined) delete process.env.MIMIC_TEST_GATE_DIR;
+      else process.env.MIMIC_TEST_GATE_DIR = saved;
+      rmSync(gates, { recursive: true, force: true });
     }
   });
 

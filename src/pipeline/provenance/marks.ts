@@ -1,6 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { packageVersion } from "../../version.ts";
 
 /**
  * Machine-readable "made with generative/algorithmic tools" marks for every file Mimic writes: an XMP
@@ -12,18 +10,6 @@ export const TOOL_NAME = "Mimic";
 export const TOOL_VERSION: string = packageVersion();
 export const CREATOR_TOOL = `${TOOL_NAME} ${TOOL_VERSION}`;
 export const PROVENANCE_COMMENT = `Edited with generative/algorithmic tools: the face's expression was changed by ${CREATOR_TOOL} (IPTC digital source type: compositeWithTrainedAlgorithmicMedia).`;
-
-/** Mimic's own package.json, found upwards from this module (it runs from src/ or from the compiled dist/src/). */
-function packageVersion(): string {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
-    const file = join(dir, "package.json");
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "mimic" && pkg.version) return pkg.version;
-    }
-    if (dirname(dir) === dir) throw new Error("provenance: Mimic's package.json not found");
-  }
-}
 
 const escapeXml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
