@@ -73,6 +73,17 @@ function luaScripts() {
   return { r, call: r as unknown as Record<"enq" | "claim", (...a: (string | number)[]) => Promise<unknown>> };
 }
 
+/** Claims until the queue under `prefix` is empty (at most 41 tickets): the ids in claim order. */
+async function claimAll(call: ReturnType<typeof luaScripts>["call"], prefix: string): Promise<string[]> {
+  const claimed: string[] = [];
+  for (let t = 0; t < 41; t++) {
+    const id = (await call.claim(prefix, `t${t}`, 60)) as string | null;
+    if (!id) break;
+    claimed.push(id);
+  }
+  return claimed;
+}
+
 /** A repeatable sequence of whole numbers below n. */
 function seededRandom(seed: number): (n: number) => number {
   return (n) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
@@ -376,12 +387,7 @@ describe.skipIf(!REDIS)("redis queue rules across processes", () => {
         await call.enq(P, id, lane, priority, cost, `u${i}`, 1000, 10, "x", 600, "meme", Date.now(), 60_000, id, STRICT_OFFSETS(priority), 0, "");
       }
       const expected = sched.order().map((e) => e.item);
-      const claimed: string[] = [];
-      for (let t = 0; t < 41; t++) {
-        const id = (await call.claim(P, `t${t}`, 60)) as string | null;
-        if (!id) break;
-        claimed.push(id);
-      }
+      const claimed = await claimAll(call, P);
       expect(claimed).toEqual(expected);
     }
     await r.quit();
@@ -433,12 +439,7 @@ describe.skipIf(!REDIS)("redis queue rules across processes", () => {
         await call.enq(P, id, lane, priority, cost, `u${i}`, 1000, 10, "x", 600, "meme", at, 60_000, id, offset(priority), 100, "");
       }
       const expected = sched.order().map((e) => e.item);
-      const claimed: string[] = [];
-      for (let t = 0; t < 41; t++) {
-        const id = (await call.claim(P, `t${t}`, 60)) as string | null;
-        if (!id) break;
-        claimed.push(id);
-      }
+      const claimed = await claimAll(call, P);
       expect(claimed).toEqual(expected);
       // Ageing shows: some animation (class 2) goes ahead of a meme (class 0) that arrived later.
       if (round === 0) {

@@ -10,9 +10,8 @@ import { mkdtempSync, openSync, rmSync, writeSync, closeSync, ftruncateSync, fst
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MimicError } from "../../src/errors.ts";
 import { openStore, type Store } from "../../src/templates/index.ts";
-import { fakeTemplate } from "./helpers.ts";
+import { fakeTemplate, rejection } from "./helpers.ts";
 import { within } from "../helpers/within.ts";
 import { exitCode, runCli } from "../helpers/cli-run.ts";
 
@@ -46,15 +45,6 @@ function fillDisk(path: string, leave = 0): void {
   } finally {
     closeSync(fd);
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<MimicError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as MimicError;
-  }
-  throw new Error("expected the promise to reject");
 }
 
 describe.skipIf(!mounted)("SQLite store on a disk that fills up while open", () => {

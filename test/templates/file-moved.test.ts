@@ -10,19 +10,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { MimicError } from "../../src/errors.ts";
 import { readinessChecks } from "../../src/ops/index.ts";
 import { openStore, type Store } from "../../src/templates/index.ts";
-import { fakeTemplate } from "./helpers.ts";
+import { fakeTemplate, rejection } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "mimic-file-moved-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function rejection(p: Promise<unknown>): Promise<MimicError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as MimicError;
-  }
-  throw new Error("expected the promise to reject");
-}
 
 const owner = { platform: "telegram", userId: "moved" };
 const files = (path: string) => [path, `${path}-wal`, `${path}-shm`];

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
+import type { MimicError } from "../../src/errors.ts";
 import type { EnrolledTemplate } from "../../src/templates/index.ts";
 
 export const PG_URL = process.env.TEST_DATABASE_URL;
@@ -90,3 +91,13 @@ export function fakeTemplate(seed: string, cropBytes = 256): EnrolledTemplate {
 
 /** Every table of the store (the drift test checks this list against the schema). */
 export const STORE_TABLES = ["users", "templates", "server_settings", "usage_events", "bans", "audit_events"] as const;
+
+/** The error a promise rejects with; fails the test when it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<MimicError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as MimicError;
+  }
+  throw new Error("expected the promise to reject");
+}

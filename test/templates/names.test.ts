@@ -7,19 +7,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { MimicError } from "../../src/errors.ts";
 import { openStore } from "../../src/templates/index.ts";
 import { exitCode, runCli } from "../helpers/cli-run.ts";
-import { createTestDb, dialects, fakeTemplate } from "./helpers.ts";
-
-async function rejection(p: Promise<unknown>): Promise<MimicError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as MimicError;
-  }
-  throw new Error("expected the promise to reject");
-}
+import { createTestDb, dialects, fakeTemplate, rejection } from "./helpers.ts";
 
 const RULE = "use 1–32 letters, digits, _ or -, e.g. “smile” or “work_photo”.";
 const owner = { platform: "telegram", userId: "names" };

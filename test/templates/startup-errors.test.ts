@@ -15,21 +15,12 @@ import { createPrismaClient } from "../../src/templates/db/client.ts";
 import { sqliteStartupError } from "../../src/templates/db/errors.ts";
 import { gateFor } from "../../src/templates/db/gate.ts";
 import { migrate, openStore, resolveDatabaseTarget, TemplateStore } from "../../src/templates/index.ts";
-import { PG_URL, fakeTemplate } from "./helpers.ts";
+import { fakeTemplate, PG_URL, rejection } from "./helpers.ts";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { closedPort } from "../helpers/net.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "mimic-startup-errors-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function rejection(p: Promise<unknown>): Promise<MimicError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as MimicError;
-  }
-  throw new Error("expected the promise to reject");
-}
 
 /** The error a synchronous driver call throws. */
 function thrown(work: () => unknown): unknown {
