@@ -8,6 +8,7 @@
  */
 import { statSync } from "node:fs";
 import { MimicError } from "../../errors.ts";
+import { endsTransaction } from "./turns.ts";
 
 interface Identity {
   dev: bigint;
@@ -56,8 +57,7 @@ function guard<T extends object>(target: T, path: string, opened: Identity): T {
       if (!CHECKED.has(prop)) return fn.bind(t);
       return async (...args: unknown[]) => {
         // Ending a transaction is let through: its ROLLBACK (or COMMIT) only closes what was begun.
-        const sql = (args[0] as { sql?: unknown } | undefined)?.sql;
-        if (!(prop === "executeRaw" && typeof sql === "string" && /^\s*(COMMIT|ROLLBACK)\s*$/i.test(sql))) {
+        if (!endsTransaction(prop, args)) {
           const now = identityOf(path);
           if (!now || now.dev !== opened.dev || now.ino !== opened.ino) throw movedError(path, now);
         }

@@ -33,6 +33,12 @@ const STATEMENTS = new Set<PropertyKey>(["queryRaw", "executeRaw", "executeScrip
 /** The statements Prisma sends to end an interactive transaction before telling the driver it ended. */
 const ENDS = /^\s*(COMMIT|ROLLBACK)\s*$/i;
 
+/** Whether a driver call's arguments are an executeRaw of COMMIT or ROLLBACK. */
+export const endsTransaction = (prop: PropertyKey, args: unknown[]): boolean => {
+  const sql = (args[0] as { sql?: unknown } | undefined)?.sql;
+  return prop === "executeRaw" && typeof sql === "string" && ENDS.test(sql);
+};
+
 interface DriverTransaction {
   executeRaw(query: { sql: string; args: unknown[]; argTypes: unknown[] }): Promise<number>;
   rollback(): Promise<void>;
@@ -75,7 +81,7 @@ export function turnTaking<T extends object>(target: T): T {
       if (STATEMENTS.has(prop)) {
         return async (...args: unknown[]) => {
           await nextTurn();
-          if (prop === "executeRaw" && isTransaction(t) && ENDS.test((args[0] as { sql?: unknown } | undefined)?.sql as string)) {
+          if (isTransaction(t) && endsTransaction(prop, args)) {
             return endTransaction(t, () => fn.apply(t, args) as Promise<unknown>);
           }
           return fn.apply(t, args);
