@@ -31,11 +31,10 @@ export function normaliseTemplateName(raw: string): string {
             : "it has other characters";
     throw new MimicError(
       "BAD_INPUT",
-      `“${[...trimmed].slice(0, 40).join("")}” can't be a face name (${why}): use 1–32 letters, digits, _ or -, e.g. “smile” or “work_photo”.`,
+      `${quoted([...trimmed].slice(0, 40).join(""))} can't be a face name (${why}): use 1–32 letters, digits, _ or -, e.g. “smile” or “work_photo”.`,
     );
   }
-  const name = trimmed.toLowerCase();
-  return name;
+  return trimmed.toLowerCase();
 }
 
 /** Platform names and platform ids are opaque but bounded (they come from chat payloads). */
