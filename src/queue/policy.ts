@@ -36,21 +36,13 @@ export function isExpensive(kind: JobKind): boolean {
 }
 
 /**
- * Whether one worker is kept for cheap jobs (expensiveLimit). Only with cheap-first: without it every job is in
- * one class, so neither queue can tell a worker's next job is cheap before it claims it (the Redis claim picks
- * by class), and a kept worker would only sit idle while animations wait.
- */
-export function keepsCheapWorker(cheapFirst: boolean): boolean {
-  return cheapFirst;
-}
-
-/**
- * How many expensive jobs may run at once on `workers` workers: with cheap-first (keepsCheapWorker), all but
- * one when there are two or more, so a meme never waits for a worker behind animations; without it, all.
- * One worker runs everything, one job at a time.
+ * How many expensive jobs may run at once on `workers` workers: with cheap-first, all but one when there are two
+ * or more, so a meme never waits for a worker behind animations. Without cheap-first every job is in one class,
+ * so neither queue can tell a worker's next job is cheap before it claims it (the Redis claim picks by class),
+ * and a kept worker would only sit idle while animations wait: all run everything. One worker runs one job at a time.
  */
 export function expensiveLimit(workers: number, cheapFirst: boolean): number {
-  return keepsCheapWorker(cheapFirst) && workers >= 2 ? workers - 1 : Math.max(1, workers);
+  return cheapFirst && workers >= 2 ? workers - 1 : Math.max(1, workers);
 }
 
 /**
