@@ -37,6 +37,7 @@ export const SLOW = [
   "test/cli/meme-reaction-faces.test.ts",
   "test/bots/playground-shutdown.test.ts",
   "test/bots/bot-shutdown.test.ts",
+  "test/bots/abandoned.test.ts",
   "test/cli/start-tokens.test.ts",
   "test/cli/npm-signals.test.ts",
   "test/cli/animated-inputs.test.ts",

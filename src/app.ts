@@ -8,7 +8,7 @@ import { startPlayground, type Playground } from "./bots/playground/server.ts";
 import { createTelegramBot, type TelegramBot } from "./bots/telegram/bot.ts";
 import type { Config } from "./config.ts";
 import { storeAudit, storeModeration, storeTemplates } from "./core/bindings.ts";
-import { createCore, type Core, type FetchLike } from "./core/index.ts";
+import { createCore, watchAbandoned, type AbandonedWatch, type Core, type FetchLike, type ModerationPort } from "./core/index.ts";
 import { logger } from "./logger.ts";
 import { findFfmpeg } from "./pipeline/video/index.ts";
 import { checkGeneratorAtStartup, checkRedisReachable, createQueue, type InferenceQueue } from "./queue/index.ts";
@@ -27,6 +27,8 @@ export interface App {
   readonly store: Store;
   readonly queue: InferenceQueue;
   readonly core: Core;
+  /** The moderation layer the core runs in front of the queue (as observed, where OPS_PORT is set). */
+  readonly moderation: ModerationPort;
   /** Prometheus metrics fed by observers around the queue and the store (only when OPS_PORT is set). */
   readonly metrics?: Metrics;
   /** Readiness checks for /readyz (only when OPS_PORT is set). */
@@ -79,6 +81,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     store,
     queue,
     core,
+    moderation: ports.moderation,
     metrics,
     readiness,
     async close({ drainMs = config.SHUTDOWN_DRAIN_MS, beforeStore } = {}) {
@@ -104,6 +107,8 @@ export interface RunningApp {
   playground?: Playground;
   /** The ops endpoint (/healthz, /readyz, /metrics), when OPS_PORT is set. */
   ops?: OpsServer;
+  /** Renews this process's unanswered requests and answers those lost with a stopped process (abandoned.ts). */
+  abandoned?: AbandonedWatch;
   /**
    * Stops the adapters taking new work (the playground answers 503, Discord answers "Mimic is restarting",
    * Telegram stops polling), drains the queue (running and queued jobs finish for SHUTDOWN_DRAIN_MS, the
@@ -156,6 +161,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         if (bot && !(await bot.settled(REPLY_GRACE_MS))) logger.warn({ bot: name }, "bot replies still unsent at shutdown: closing the store anyway");
       }),
     ]);
+    // Only now: a drain longer than UNANSWERED_TIMEOUT_SECONDS must not let another process take our requests for lost.
+    await running.abandoned?.stop();
   }
   const onFatal = (err: unknown) => {
     logger.error({ err }, "a bot stopped for good: shutting Mimic down so a supervisor can restart it");
@@ -187,6 +194,11 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         cooldownSeconds: config.PLAYGROUND_COOLDOWN_SECONDS,
       });
     }
+    running.abandoned = watchAbandoned(app.moderation, {
+      ...(running.discord && { discord: running.discord.answerLate }),
+      ...(running.telegram && { telegram: running.telegram.answerLate }),
+      ...(running.playground && { playground: null }),
+    });
   } catch (e) {
     await running.stop().catch((err: unknown) => logger.error({ err }, "shutdown after a failed start failed"));
     throw e;

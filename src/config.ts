@@ -100,6 +100,11 @@ export const configSchema = z.object({
   AUDIT_RETENTION_DAYS: int(30, 1, 3650),
   /** PostgreSQL: connections a process's store pool may hold (its face reader holds up to 4 more; see README). */
   DATABASE_POOL_SIZE: int(10, 1, 1000),
+  /**
+   * A request whose process stopped without answering it (killed, crashed): after this long its use is given
+   * back and its user told to send it again, by whichever process serves that platform.
+   */
+  UNANSWERED_TIMEOUT_SECONDS: int(60, 2, 3600),
   // --- queue
   QUEUE_URL: urlOf(["redis", "rediss"], "must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379"),
   QUEUE_WORKERS: int(os.availableParallelism(), 1, 256),

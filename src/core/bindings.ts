@@ -212,14 +212,21 @@ export function storeModeration(store: Store): ModerationPort {
   }
 
   return {
-    async admit(scope, kind) {
+    async admit(scope, kind, pendingReply) {
       if (kind === "enrol") {
         // Saving a face is moderated (bans, switched off, channels) but does not use up the meme quota.
         await m.check(scope, commandOf(kind));
         return { refund: async () => undefined };
       }
-      return m.admit(scope, commandOf(kind));
+      return m.admit(scope, commandOf(kind), pendingReply);
     },
+    renewPending: async () => void (await m.renewPending()),
+    async takeAbandoned(platform) {
+      // A forgotten user's use keeps its command behind the FORGOTTEN prefix.
+      const kindOf = (command: string): JobKind => (command.endsWith(ANIMATED_COMMAND) ? "animated" : "meme");
+      return (await m.takeAbandoned(platform)).map((u) => ({ userId: u.userId, serverId: u.serverId, kind: kindOf(u.command), reply: u.reply }));
+    },
+    pendingTtlMs: m.pendingTtlMs,
     settings,
     bannedUsers: async (scope) => (scope.serverId === null ? [] : (await m.bans(server(scope))).map((b) => b.userId)),
     recordRefusal: (scope, reason) => m.recordRefusal(scope, reason),

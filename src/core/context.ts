@@ -19,6 +19,11 @@ export interface CommandContext {
   downloadLimitMessage?: string;
   /** The file animations become here (Telegram: "mp4", Discord: "gif-or-mp4"); default "gif". */
   animationFormat?: AnimationFormat;
+  /**
+   * How another process can still tell the user, should this one stop before answering (the adapter's own
+   * JSON, handed back to its LateAnswer; see abandoned.ts). Kept in the store only until the answer exists.
+   */
+  pendingReply?: string;
   /** Queue position / start / end, so adapters can show progress. */
   progress?: (e: ProgressEvent) => void;
   signal?: AbortSignal;

@@ -120,28 +120,33 @@ const scopeOf = (ctx: CommandContext): Scope => ({
 });
 
 /**
- * A use that could not be given back at once (the database unreachable) is tried again in the background, waiting
- * longer each time, for at most patienceMs: the user's reply never waits for it. Tests shorten these.
+ * A use that could not be given back (or marked answered) at once, the database unreachable, is tried again in the
+ * background, waiting longer each time, for at most patienceMs: the user's reply never waits for it. Tests shorten these.
  */
 export const refundRetry = { firstDelayMs: 1_000, maxDelayMs: 60_000, patienceMs: 30 * 60_000 };
 
-/** Gives an admitted use back: one attempt now, then retries in the background until it succeeds or the patience is spent. */
-async function refundReliably(admission: Admission, requestId: string): Promise<void> {
+const GAVE_UP = {
+  refund: "the use still counts",
+  answered: "should this process stop, the use is given back and its user told the answer was lost",
+};
+
+/** One write about an admitted use (its refund, or that it was answered): one attempt now, then retries in the background. */
+async function reliably(what: "refund" | "answered", write: () => Promise<void>, requestId: string): Promise<void> {
   try {
-    await admission.refund();
+    await write();
     return;
   } catch (err) {
-    logger.warn({ err, requestId }, "refund failed");
+    logger.warn({ err, requestId }, `${what} failed`);
   }
   const giveUpAt = Date.now() + refundRetry.patienceMs;
   let delay = refundRetry.firstDelayMs;
   const retry = () => {
     // unref: a pending retry never keeps a stopping process alive.
     setTimeout(() => {
-      admission.refund().then(
-        () => logger.info({ requestId }, "refund done after retrying"),
+      write().then(
+        () => logger.info({ requestId }, `${what} done after retrying`),
         (err: unknown) => {
-          if (Date.now() + delay >= giveUpAt) return logger.error({ err, requestId }, "refund failed: gave up retrying; the use still counts");
+          if (Date.now() + delay >= giveUpAt) return logger.error({ err, requestId }, `${what} failed: gave up retrying; ${GAVE_UP[what]}`);
           delay = Math.min(delay * 2, refundRetry.maxDelayMs);
           retry();
         },
@@ -199,12 +204,6 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       throw e;
     });
 
-  /**
-   * Uses (Admission.id) admitted whose picture is not yet accepted: a forget-me meanwhile throws the picture away and
-   * the use is given back, so the forget-me's answer does not count them among the uses that still count.
-   */
-  const usesInFlight = new Set<string>();
-
   async function guarded(ctx: CommandContext, fn: () => Promise<Reply>): Promise<Reply> {
     try {
       return await fn();
@@ -235,11 +234,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
    * sent and the use is refunded.
    */
   async function runJob(ctx: CommandContext, kind: JobKind, job: Job | (() => Promise<Job>), accept?: (r: JobResult, admission: Admission) => Promise<void>) {
-    const admission: Admission = await moderation.admit(scopeOf(ctx), kind);
-    const refund = () => refundReliably(admission, ctx.requestId);
-    // Until its picture is accepted (recorded), a forget-me throws it away and its use is given back.
-    const unsettled = admission.id !== undefined && accept ? admission.id : undefined;
-    if (unsettled !== undefined) usesInFlight.add(unsettled);
+    const admission: Admission = await moderation.admit(scopeOf(ctx), kind, ctx.pendingReply);
+    const refund = () => reliably("refund", () => admission.refund(), ctx.requestId);
     try {
       const result = await queue.submit(typeof job === "function" ? await job() : job, {
         requestId: ctx.requestId,
@@ -250,6 +246,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       });
       // A result the chat cannot take, or one that could not be recorded, was not delivered: refunded like a failure.
       await accept?.(result, admission);
+      // From here the answer goes out from this process; should it die now, nobody else is to apologise for it.
+      if (admission.answered) await reliably("answered", admission.answered, ctx.requestId);
       return { result, refund };
     } catch (e) {
       await refund();
@@ -266,8 +264,6 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         throw new MimicError("UNSAFE_CONTENT", nsfwRefusal(ctx, e, counted), { cause: e, details: e.details });
       }
       throw e;
-    } finally {
-      if (unsettled !== undefined) usesInFlight.delete(unsettled);
     }
   }
 
@@ -334,7 +330,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         useId: admission.id,
       });
       // Forget-me said "Mimic keeps nothing else about you": a picture of that face finished afterwards is not sent either.
-      // Its use is given back (runJob), and the forget-me's answer did not count it (usesInFlight).
+      // Its use is given back (runJob), and the forget-me's answer did not count it (still pending: heldInFlight).
       if (outcome === "forgotten") throw new MimicError("CANCELLED", "You asked Mimic to forget you while this was being made, so it was thrown away.");
       if (outcome === "gone") {
         throw new MimicError("CANCELLED", "Mimic's store was replaced while this was being made (a backup was restored), so it was not sent. Please try again.");
@@ -463,7 +459,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         }
         const removed = await templates.forgetUser(ownerOf(ctx));
         // A meme still being made is thrown away once it is done, and its use given back: it is not one that still counts.
-        const givenBack = (removed.heldUseIds ?? []).filter((id) => usesInFlight.has(id)).length;
+        const givenBack = removed.heldInFlight ?? 0;
         const held = (removed.heldRecords ?? 0) - givenBack;
         // Said plainly: the last day's uses stay until they stop counting towards the limits, then go too.
         const holding =

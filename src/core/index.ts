@@ -6,3 +6,4 @@ export { loadImage, readableFile, readableMime, sniffImageMime, untypedMime } fr
 export { progressText, progressReporter } from "./progress.ts";
 export type { FetchLike } from "./input.ts";
 export type * from "./ports.ts";
+export { watchAbandoned, abandonedText, type LateAnswer, type AbandonedWatch } from "./abandoned.ts";

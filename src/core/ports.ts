@@ -58,9 +58,9 @@ export interface TemplatePort {
   /**
    * Deletes every template and every usage record of the user; returns what was removed: usageRecords (uses older
    * than a day), auditRecords (audit-trail rows), and heldRecords (the last day's uses, deleted a day after each),
-   * with heldUseIds their ids (Admission.id) where the store keeps them.
+   * of which heldInFlight are still being made, in any process (given back once their pictures are thrown away).
    */
-  forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number; auditRecords?: number; heldRecords?: number; heldUseIds?: string[] }>;
+  forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number; auditRecords?: number; heldRecords?: number; heldInFlight?: number }>;
 }
 
 // ---------------------------------------------------------------- moderation
@@ -154,7 +154,19 @@ export interface ModerationPort {
    * and, when admitted, counts one use of `kind`. Throws DISABLED / FORBIDDEN / COOLDOWN /
    * QUOTA_EXCEEDED MimicErrors (with retryAfterSeconds where it applies).
    */
-  admit(scope: Scope, kind: JobKind): Promise<Admission>;
+  admit(scope: Scope, kind: JobKind, pendingReply?: string): Promise<Admission>;
+  /**
+   * Where the store keeps admitted uses pending until answered: this process is alive, so its unanswered uses
+   * wait on it another `pendingTtlMs`. Called every third of that (src/core/abandoned.ts).
+   */
+  renewPending?(): Promise<void>;
+  /**
+   * The uses on `platform` whose process stopped renewing them (killed, crashed) before answering: given back,
+   * each to one caller only, with the adapter's note of how to tell the user (CommandContext.pendingReply).
+   */
+  takeAbandoned?(platform: Platform): Promise<AbandonedRequest[]>;
+  /** How long an unanswered use waits on its process, unrenewed (absent where takeAbandoned is). */
+  readonly pendingTtlMs?: number;
   /** The rules of scope's server (scope.serverId is never null here). */
   settings(scope: Scope): Promise<ServerSettings>;
   /** The user ids banned in the scope's server, for its admins' settings list (absent where the store keeps none). */
@@ -182,6 +194,17 @@ export interface Admission {
   /** The store's record of this use, where it keeps one (the audit trail is written only while it stands). */
   id?: string;
   refund(): Promise<void>;
+  /** The answer exists: the use no longer waits on this process (absent where nothing is kept pending). */
+  answered?(): Promise<void>;
+}
+
+/** A request whose process stopped before answering; its use was given back. */
+export interface AbandonedRequest {
+  userId: string;
+  serverId: string | null;
+  kind: JobKind;
+  /** The adapter's note of how to still answer (CommandContext.pendingReply); null where it left none. */
+  reply: string | null;
 }
 
 // ---------------------------------------------------------------- audit trail

@@ -220,6 +220,10 @@ function finishFile(path: string): { tables: TableCounts; schema: string } {
   const db = new Database(path, { fileMustExist: true });
   try {
     db.pragma("journal_mode = DELETE");
+    // A use still being answered counts as answered: a restored store must not apologise for it long after, and
+    // its note (a Discord interaction's token) stays out of the file, old pages included (secure_delete).
+    db.pragma("secure_delete = ON");
+    db.exec("UPDATE usage_events SET pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL WHERE pending_by IS NOT NULL");
     const tables = countSqlite(db, "main");
     const names = (db.prepare("SELECT name FROM _mimic_migrations ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
     return { tables, schema: names.at(-1) ?? "" };

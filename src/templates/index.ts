@@ -13,11 +13,12 @@
  *   find(owner, name?) → TemplateSummary       (metadata only, for checks before admission) NOT_FOUND
  *   get(owner, name?) → StoredTemplate         (crop PNG, landmarks, embedding, analysis; default when no name) NOT_FOUND
  *   rename(owner, from, to)   setDefault(owner, name)   remove(owner, name) → {newDefault}
- *   forgetUser(owner) → {templates, usageRecords, auditRecords, heldRecords} every template, the user row, all usage and audit records
+ *   forgetUser(owner) → {templates, usageRecords, auditRecords, heldRecords, heldInFlight} every template, the user row, all usage and audit records
  *
  * store.moderation (scope = {platform, userId, serverId|null, channelId|null}):
- *   admit(scope, command) → Admission {id, refund()}   atomic quota + cooldown; DISABLED / FORBIDDEN /
- *       COOLDOWN / QUOTA_EXCEEDED (retryAfterSeconds). Call before queueing; refund() if the job failed.
+ *   admit(scope, command, pendingReply?) → Admission {id, refund(), answered()}   atomic quota + cooldown; DISABLED /
+ *       FORBIDDEN / COOLDOWN / QUOTA_EXCEEDED (retryAfterSeconds). Call before queueing; refund() if the job failed,
+ *       answered() once the answer exists (until then the use waits on this process: renewPending, takeAbandoned).
  *   check(scope, command) → Rules                       the same without counting (read-only commands)
  *   rules(platform, serverId|null) → Rules              userUsage(scope) → {usedToday, dailyQuota, cooldownRemainingSeconds}
  *   updateRules({platform, serverId, isAdmin}, RulesPatch) → Rules       FORBIDDEN unless isAdmin

@@ -8,6 +8,7 @@
  * first takes a transaction-scoped advisory lock on the server (or, in private chats, the user): each
  * statement then sees every use committed before it. Refusals say when to try again.
  */
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { MimicError } from "../errors.ts";
 import type { Db } from "./db/client.ts";
@@ -85,7 +86,25 @@ export type RulesPatch = z.infer<typeof rulesPatchSchema>;
 export interface Admission {
   id: string;
   refund(): Promise<void>;
+  /**
+   * The answer exists (recorded, about to be sent): the use no longer depends on this process staying alive
+   * (see Moderation.renewPending). Idempotent.
+   */
+  answered(): Promise<void>;
 }
+
+/** A use whose process died before answering: taken back from the store by takeAbandoned(). */
+export interface AbandonedUse {
+  platform: string;
+  userId: string;
+  serverId: string | null;
+  command: string;
+  /** The adapter's own note of how to still tell the user (null where it left none). */
+  reply: string | null;
+}
+
+/** How long an admitted use waits on its process by default before it counts as abandoned (UNANSWERED_TIMEOUT_SECONDS). */
+export const DEFAULT_PENDING_TTL_MS = 60_000;
 
 export interface UsageWindow {
   /** Every use, refused pictures and forgotten users' held uses included. */
@@ -155,7 +174,12 @@ export class Moderation {
     private readonly now: () => number = Date.now,
     /** Serialises units of work on SQLite (see db/gate.ts). */
     private readonly gate: Gate = passThrough,
+    /** How long a use waits on this process unrenewed before another may take it for abandoned. */
+    readonly pendingTtlMs: number = DEFAULT_PENDING_TTL_MS,
   ) {}
+
+  /** This process's mark on the uses whose answers it is making (usage_events.pending_by). */
+  readonly holder = randomUUID();
 
   /** The rules in force on a server (configured defaults in private chats: serverId null). */
   rules(platform: string, serverId: string | null): Promise<Rules> {
@@ -323,11 +347,11 @@ export class Moderation {
    * check() + the atomic quota/cooldown test, recording one use of `command` when admitted.
    * Throws QUOTA_EXCEEDED / COOLDOWN with retryAfterSeconds.
    */
-  async admit(scope: Scope, command: string): Promise<Admission> {
+  async admit(scope: Scope, command: string, pendingReply?: string): Promise<Admission> {
     checkIdentity(scope.platform, scope.userId);
     // A writing unit as a whole (rules, ban, the conditional insert): on a transient conflict it is tried again
     // from the rules on; the insert is one statement, so a failed attempt recorded nothing.
-    const admission = await this.exclusive(() => this.admitNow(scope, command));
+    const admission = await this.exclusive(() => this.admitNow(scope, command, pendingReply ?? null));
     // A forgotten user's held uses go once a day old, checked at most hourly while the bot is in use.
     const now = this.now();
     if (now - this.lastForgottenPrune >= FORGOTTEN_PRUNE_EVERY_MS) {
@@ -339,7 +363,7 @@ export class Moderation {
 
   private lastForgottenPrune = Number.NEGATIVE_INFINITY;
 
-  private async admitNow(scope: Scope, command: string): Promise<Admission> {
+  private async admitNow(scope: Scope, command: string, pendingReply: string | null): Promise<Admission> {
     const rules = await this.checkNow(scope, command);
     const serverId = scope.serverId ?? "";
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -350,9 +374,11 @@ export class Moderation {
       const since = rules.cooldownSeconds > 0 ? now - rules.cooldownSeconds * 1000 : Number.MAX_SAFE_INTEGER;
       const p = scope.platform;
       const u = scope.userId;
+      const until = now + this.pendingTtlMs;
       const insert = () => this.db.$queryRaw<Array<{ id: number | bigint }>>`
-        INSERT INTO usage_events (platform, server_id, platform_user_id, command, at_ms, day)
-        SELECT CAST(${p} AS TEXT), CAST(${serverId} AS TEXT), CAST(${u} AS TEXT), CAST(${command} AS TEXT), CAST(${now} AS BIGINT), CAST(${day} AS INTEGER)
+        INSERT INTO usage_events (platform, server_id, platform_user_id, command, at_ms, day, pending_by, pending_until_ms, pending_reply)
+        SELECT CAST(${p} AS TEXT), CAST(${serverId} AS TEXT), CAST(${u} AS TEXT), CAST(${command} AS TEXT), CAST(${now} AS BIGINT), CAST(${day} AS INTEGER),
+          CAST(${this.holder} AS TEXT), CAST(${until} AS BIGINT), CAST(${pendingReply} AS TEXT)
         WHERE (SELECT COUNT(*) FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND platform_user_id = ${u} AND day = ${day}) < ${userQuota}
           AND (SELECT COUNT(*) FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND day = ${day}) < ${serverQuota}
           AND NOT EXISTS (SELECT 1 FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND platform_user_id = ${u} AND at_ms > ${since})
@@ -376,6 +402,11 @@ export class Moderation {
             await this.exclusive(() => this.db.$executeRaw`DELETE FROM usage_events WHERE id = ${id} AND platform = ${p} AND platform_user_id = ${u}`);
             refunded = true;
           },
+          answered: async () => {
+            await this.exclusive(
+              () => this.db.$executeRaw`UPDATE usage_events SET pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL WHERE id = ${id} AND pending_by = ${this.holder}`,
+            );
+          },
         };
       }
       const refusal = await this.refusal(scope, rules, now);
@@ -383,6 +414,32 @@ export class Moderation {
       // Nothing is over its limit any more (a use was refunded, or the day just turned): try again.
     }
     throw new MimicError("BUSY", "Too many requests at once. Please try again in a few seconds.", { retryAfterSeconds: 5 });
+  }
+
+  /**
+   * This process is alive: the uses whose answers it is still making wait on it another pendingTtlMs. Called
+   * every third of that (src/core/abandoned.ts). Returns how many it renewed.
+   */
+  renewPending(): Promise<number> {
+    const until = this.now() + this.pendingTtlMs;
+    return this.exclusive(
+      () => this.db.$executeRaw`UPDATE usage_events SET pending_until_ms = ${until} WHERE pending_until_ms IS NOT NULL AND pending_by = ${this.holder}`,
+    );
+  }
+
+  /**
+   * Gives back, on one platform, the uses whose process stopped renewing them (killed, crashed, cut off from the
+   * database for longer than pendingTtlMs) and returns them, so their users can be told. Each is taken once,
+   * whichever process asks: the delete is the claim.
+   */
+  async takeAbandoned(platform: string): Promise<AbandonedUse[]> {
+    const now = this.now();
+    const rows = await this.exclusive(
+      () => this.db.$queryRaw<Array<{ platform: string; platform_user_id: string; server_id: string; command: string; pending_reply: string | null }>>`
+        DELETE FROM usage_events WHERE pending_until_ms < ${now} AND platform = ${platform}
+        RETURNING platform, platform_user_id, server_id, command, pending_reply`,
+    );
+    return rows.map((r) => ({ platform: r.platform, userId: r.platform_user_id, serverId: r.server_id || null, command: r.command, reply: r.pending_reply }));
   }
 
   /**

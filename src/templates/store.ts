@@ -18,7 +18,7 @@ import { TemplateStore } from "./templates.ts";
 /** The settings a store takes from the configuration. */
 export type StoreConfig = Pick<
   Config,
-  "DATABASE_URL" | "DATA_DIR" | "MAX_TEMPLATES_PER_USER" | "DAILY_QUOTA_PER_USER" | "DAILY_QUOTA_PER_SERVER" | "COOLDOWN_SECONDS" | "AUDIT_RETENTION_DAYS" | "DATABASE_POOL_SIZE"
+  "DATABASE_URL" | "DATA_DIR" | "MAX_TEMPLATES_PER_USER" | "DAILY_QUOTA_PER_USER" | "DAILY_QUOTA_PER_SERVER" | "COOLDOWN_SECONDS" | "AUDIT_RETENTION_DAYS" | "DATABASE_POOL_SIZE" | "UNANSWERED_TIMEOUT_SECONDS"
 >;
 
 export interface StoreOptions {
@@ -39,6 +39,8 @@ export interface StoreOptions {
   usageRetentionDays?: number;
   /** Audit trail rows older than this many days are deleted; default AUDIT_RETENTION_DAYS (30). */
   auditRetentionDays?: number;
+  /** How long a use waits on its process, unrenewed, before it counts as abandoned; default UNANSWERED_TIMEOUT_SECONDS. */
+  pendingTtlMs?: number;
   /** Clock in epoch ms (tests move time); default Date.now. */
   now?: () => number;
   /** A running bot or playground: marks the store as in use while open, so a restore refuses to replace it. */
@@ -105,7 +107,7 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
   // this process share the gate); pass-through on PostgreSQL.
   const audience = opts.audience ?? "operator";
   const gate = audience === "operator" ? toOperator(gateFor(target), target) : gateFor(target);
-  const moderation = new Moderation(db, target.dialect, defaults, opts.now, gate);
+  const moderation = new Moderation(db, target.dialect, defaults, opts.now, gate, opts.pendingTtlMs ?? cfg.UNANSWERED_TIMEOUT_SECONDS * 1000);
   const blobs = openBlobReader(target, Math.min(FACE_READER_CONNECTIONS, poolSize));
   const audit = new AuditLog(db, opts.auditRetentionDays ?? cfg.AUDIT_RETENTION_DAYS, opts.now, gate);
   try {

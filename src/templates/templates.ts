@@ -255,10 +255,10 @@ export class TemplateStore {
    */
   /**
    * usageRecords: uses deleted now (older than a day); auditRecords: audit-trail rows deleted; heldRecords: the last
-   * day's uses, held, and heldUseIds their records' ids (a use still being made when it was forgotten is given
-   * back when its picture is thrown away: the caller knows which those are).
+   * day's uses, held, of which heldInFlight still await their answer in some process: their pictures are thrown
+   * away when done and those uses given back, so they are not among the uses that stay counted.
    */
-  async forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number; auditRecords: number; heldRecords: number; heldUseIds: string[] }> {
+  async forgetUser(owner: Owner): Promise<{ templates: number; usageRecords: number; auditRecords: number; heldRecords: number; heldInFlight: number }> {
     checkIdentity(owner.platform, owner.userId);
     return this.exclusive(() =>
       this.db.$transaction(async (tx) => {
@@ -273,12 +273,12 @@ export class TemplateStore {
         const usage = await tx.usageEvent.deleteMany({ where: { platform: owner.platform, platformUserId: owner.userId, atMs: { lt: dayAgo } } });
         await tx.$executeRaw`UPDATE usage_events SET command = CAST(${FORGOTTEN} AS TEXT) || command
           WHERE platform = ${owner.platform} AND platform_user_id = ${owner.userId} AND at_ms >= ${dayAgo} AND command NOT LIKE ${`${FORGOTTEN}%`}`;
-        const held = await tx.usageEvent.findMany({ where: { platform: owner.platform, platformUserId: owner.userId, command: { startsWith: FORGOTTEN } }, select: { id: true } });
+        const held = await tx.usageEvent.findMany({ where: { platform: owner.platform, platformUserId: owner.userId, command: { startsWith: FORGOTTEN } }, select: { pendingBy: true } });
         // The audit trail's rows are records of this user's use too.
         const audit = await tx.auditEvent.deleteMany({ where: { platform: owner.platform, platformUserId: owner.userId } });
         await pruneForgottenUsage(tx, this.now());
         // Counted apart: a reply saying "usage records" for audit rows miscounted the uses.
-        return { templates, usageRecords: usage.count, auditRecords: audit.count, heldRecords: held.length, heldUseIds: held.map((h) => String(h.id)) };
+        return { templates, usageRecords: usage.count, auditRecords: audit.count, heldRecords: held.length, heldInFlight: held.filter((h) => h.pendingBy !== null).length };
       }),
     );
   }

@@ -24,6 +24,8 @@ export interface RestCall {
   status?: number;
   /** Set when its answer was held back (holdNext). */
   held?: boolean;
+  /** The Authorization header, when the request carried one. */
+  authorization?: string;
 }
 
 export interface FakeUser {
@@ -355,7 +357,7 @@ export class FakeDiscord {
       res.end(cdn.bytes);
       return;
     }
-    const call: RestCall = { method: req.method ?? "GET", path, query: url.searchParams, json: undefined, files: [], at: performance.now() };
+    const call: RestCall = { method: req.method ?? "GET", path, query: url.searchParams, json: undefined, files: [], at: performance.now(), authorization: req.headers.authorization };
     await this.readBody(req, call);
     this.calls.push(call);
     for (const w of this.waiters.slice()) {

@@ -169,7 +169,9 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
       for (const when of [T0 - 2 * 86_400_000, T0]) {
         clock = when;
         for (const serverId of ["g1", "g2", null]) {
-          await timed.moderation.admit({ ...dave, serverId, channelId: null }, "meme");
+          const use = await timed.moderation.admit({ ...dave, serverId, channelId: null }, "meme");
+          // Today's in private chat is still being made (by whichever process: the store knows), the others were answered.
+          if (serverId !== null || when !== T0) await use.answered();
           await timed.moderation.admit({ ...bob, serverId, channelId: null }, "meme");
         }
       }
@@ -178,10 +180,8 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
 
       clock = T0 + 3_600_000;
       const forgotten = await timed.templates.forgetUser(dave);
-      expect(forgotten).toMatchObject({ templates: 2, usageRecords: 3, auditRecords: 0, heldRecords: 3 });
-      // The held uses' own records, by id (a use still being made is given back when its picture is thrown away).
-      const heldIds = (await db.query<{ id: number | string }>("SELECT id FROM usage_events WHERE platform_user_id = 'dave'")).map((r) => String(r.id));
-      expect([...forgotten.heldUseIds].sort()).toEqual(heldIds.sort());
+      // Of the 3 held, 1 is still being made: it is given back when its picture is thrown away.
+      expect(forgotten).toEqual({ templates: 2, usageRecords: 3, auditRecords: 0, heldRecords: 3, heldInFlight: 1 });
       // Forgetting is no way around the limits: today's meme on g1 still uses up dave's quota of 1 there.
       await rejects(timed.moderation.admit({ ...dave, serverId: "g1", channelId: null }, "meme"), "QUOTA_EXCEEDED");
 
@@ -209,7 +209,7 @@ describe.each(dialects)("templates on $dialect", ({ dialect, skip }) => {
       expect((await timed.moderation.userUsage({ ...bob, serverId: "g1", channelId: null })).usedToday).toBe(0);
       expect(Number((await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM usage_events WHERE platform_user_id = '${bob.userId}'`))[0].n)).toBe(7);
       // forgetting someone unknown is fine
-      expect(await timed.templates.forgetUser({ platform: "discord", userId: "ghost" })).toEqual({ templates: 0, usageRecords: 0, auditRecords: 0, heldRecords: 0, heldUseIds: [] });
+      expect(await timed.templates.forgetUser({ platform: "discord", userId: "ghost" })).toEqual({ templates: 0, usageRecords: 0, auditRecords: 0, heldRecords: 0, heldInFlight: 0 });
     } finally {
       await timed.close();
     }

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { z } from "zod";
 import {
   ChannelType,
   Client,
@@ -25,7 +26,7 @@ import {
   type MessageSnapshot,
   type RepliableInteraction,
 } from "discord.js";
-import type { CommandContext, Core, ImageInput, ProgressEvent, Reply, SettingKey, TransferMode } from "../../core/index.ts";
+import type { CommandContext, Core, ImageInput, LateAnswer, ProgressEvent, Reply, SettingKey, TransferMode } from "../../core/index.ts";
 import type { PlaceFacts } from "../../core/ports.ts";
 import { progressReporter, readableFile, untypedMime } from "../../core/index.ts";
 import { MimicError } from "../../errors.ts";
@@ -66,11 +67,19 @@ export interface DiscordBot {
   /** True once every interaction in flight was answered; false when `graceMs` ran out first (default: no limit). */
   settled(graceMs?: number): Promise<boolean>;
   /**
+   * Answers a render another process took and lost (CommandContext.pendingReply: its interaction): edits its
+   * "thinking…" response, which Discord allows for 15 minutes after the command, without the gateway.
+   */
+  answerLate: LateAnswer;
+  /**
    * Stops intake, waits up to `graceMs` (default 0) for the interactions in flight, then disconnects. Replies
    * still in flight after that can still be sent (interaction responses need no gateway and no bot token).
    */
   stop(opts?: { graceMs?: number }): Promise<void>;
 }
+
+/** What a render's pendingReply holds: the interaction another process can still answer. */
+const lostInteraction = z.object({ appId: z.string().regex(/^\d+$/), token: z.string().min(1) });
 
 /** A reply to another message (a forward is the other kind of reference: its picture is in its snapshots). */
 const isReply = (m: Message) => !!m.reference?.messageId && m.reference.type === MessageReferenceType.Default;
@@ -392,7 +401,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     await i.deferReply();
     opts.onAcknowledged?.({ command: name, latencyMs: performance.now() - started });
     const progress = progressReporter((text) => i.editReply({ content: text }));
-    const ctx = { ...contextOf(i), progress: progress.onProgress };
+    const ctx = { ...contextOf(i), progress: progress.onProgress, pendingReply: JSON.stringify({ appId: i.applicationId, token: i.token }) };
     const reply = await work(ctx);
     await progress.close();
     await deliver(i, reply, false);
@@ -609,6 +618,11 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
       startAbort.abort();
     },
     settled: (graceMs) => inFlight.settled(graceMs),
+    async answerLate(note, text) {
+      const { appId, token } = lostInteraction.parse(JSON.parse(note));
+      // The interaction's own token authorises the edit; the bot token must not travel with it.
+      await client.rest.patch(Routes.webhookMessage(appId, token), { body: { content: text }, auth: false });
+    },
     async stop({ graceMs = 0 } = {}) {
       accepting = false;
       startAbort.abort();

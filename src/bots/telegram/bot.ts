@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Bot, GrammyError, HttpError, InlineKeyboard, InputFile, type Context } from "grammy";
 import type { Message, UserFromGetMe } from "grammy/types";
-import type { CommandContext, Core, ImageInput, Reply, ReplyFile, SettingKey } from "../../core/index.ts";
+import { z } from "zod";
+import type { CommandContext, Core, ImageInput, LateAnswer, Reply, ReplyFile, SettingKey } from "../../core/index.ts";
 import { progressReporter } from "../../core/index.ts";
 import { MimicError, quoted } from "../../errors.ts";
 import { logger } from "../../logger.ts";
@@ -44,7 +45,12 @@ export interface TelegramBot {
   settled(graceMs?: number): Promise<boolean>;
   /** stopIntake(), then waits for every reply in flight however long it takes (tests, tools). */
   stop(): Promise<void>;
+  /** Answers a render another process took and lost (CommandContext.pendingReply): a reply to its command. */
+  answerLate: LateAnswer;
 }
+
+/** What a render's pendingReply holds: the command's chat, topic and message. */
+const lostCommand = z.object({ chatId: z.number().int(), threadId: z.number().int().optional(), messageId: z.number().int().optional() });
 
 const DEFAULT_API_ROOT = "https://api.telegram.org";
 /** Bots may download at most 20 MB through getFile and upload 50 MB. */
@@ -436,8 +442,10 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     });
     try {
       const c = await contextOf(ctx, false);
+      const lost = { chatId, threadId: thread.message_thread_id, messageId: ctx.msg?.message_id };
       const reply = await work({
         ...c,
+        pendingReply: JSON.stringify(lost),
         progress: (e) => {
           // Only a real wait deserves a message; the chat action covers the rest.
           if (statusMessageId !== undefined || (e.type === "queued" && e.position > 1)) progress.onProgress(e);
@@ -667,6 +675,13 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     async stop() {
       await stopIntake();
       await inFlight.settled();
+    },
+    async answerLate(note, text) {
+      const { chatId, threadId, messageId } = lostCommand.parse(JSON.parse(note));
+      await bot.api.sendMessage(chatId, text, {
+        ...(threadId !== undefined && { message_thread_id: threadId }),
+        ...(messageId !== undefined && { reply_parameters: { message_id: messageId, allow_sending_without_reply: true } }),
+      });
     },
   };
 }

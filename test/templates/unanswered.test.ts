@@ -1,0 +1,151 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backupStore } from "../../src/templates/backup.ts";
+import { abandonedText, watchAbandoned } from "../../src/core/abandoned.ts";
+import { storeModeration } from "../../src/core/bindings.ts";
+import { openStore, type Scope, type Store } from "../../src/templates/index.ts";
+import { createTestDb, dialects, type TestDb } from "./helpers.ts";
+
+/** 2030-01-01 10:00:00 UTC. */
+const T0 = Date.UTC(2030, 0, 1, 10, 0, 0);
+const TTL = 60_000;
+
+/**
+ * An admitted use waits on the process answering it (usage_events.pending_*): two stores on one database are
+ * two processes, each with its own mark, on one clock the test moves.
+ */
+describe.each(dialects)("unanswered uses on $dialect", ({ dialect, skip }) => {
+  let db: TestDb;
+  let a: Store;
+  let b: Store;
+  let clock = T0;
+  let n = 0;
+  /** A new user each time: the cases do not share quotas. */
+  const someone = (platform = "telegram"): Scope => ({ platform, userId: `u${++n}`, serverId: "g1", channelId: "c1" });
+  const usedToday = (s: Store, scope: Scope) => s.moderation.userUsage(scope).then((u) => u.usedToday);
+
+  beforeAll(async () => {
+    if (skip) return;
+    db = await createTestDb(dialect, "unanswered");
+    const opts = { now: () => clock, pendingTtlMs: TTL, defaults: { dailyQuotaPerUser: 5, cooldownSeconds: 0 } };
+    a = await openStore(db.url, opts);
+    b = await openStore(db.url, opts);
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await db?.drop();
+  });
+
+  it.skipIf(skip)("an answered use stays counted; one left unanswered past the wait is given back once, on its platform only, with its note", async () => {
+    const [kept, lost] = [someone(), someone()];
+    const answered = await a.moderation.admit(kept, "meme", '{"chat":1}');
+    await answered.answered();
+    await a.moderation.admit(lost, "animated", '{"chat":2}');
+    clock += TTL - 1;
+    expect(await b.moderation.takeAbandoned("telegram")).toEqual([]);
+    clock += 2;
+    expect(await b.moderation.takeAbandoned("discord")).toEqual([]);
+    expect(await b.moderation.takeAbandoned("telegram")).toEqual([{ platform: "telegram", userId: lost.userId, serverId: "g1", command: "animated", reply: '{"chat":2}' }]);
+    expect(await a.moderation.takeAbandoned("telegram")).toEqual([]);
+    expect(await usedToday(a, lost)).toBe(0);
+    expect(await usedToday(a, kept)).toBe(1);
+    clock = T0;
+  });
+
+  it.skipIf(skip)("a live process's renewal keeps its own uses, not another's; a refund or an answer ends the wait", async () => {
+    const [mine, theirs, refunded, done] = [someone(), someone(), someone(), someone()];
+    await a.moderation.admit(mine, "meme");
+    await b.moderation.admit(theirs, "meme");
+    const r = await a.moderation.admit(refunded, "meme");
+    const d = await a.moderation.admit(done, "meme");
+    await r.refund();
+    await d.answered();
+    clock += TTL / 2;
+    expect(await a.moderation.renewPending()).toBe(1);
+    clock += TTL / 2 + 1;
+    // b's use was not renewed by a.
+    expect((await a.moderation.takeAbandoned("telegram")).map((u) => u.userId)).toEqual([theirs.userId]);
+    expect(await usedToday(a, mine)).toBe(1);
+    expect(await usedToday(a, done)).toBe(1);
+    expect(await usedToday(a, refunded)).toBe(0);
+    // Once answered, renewals leave it alone and nobody takes it.
+    await (await a.moderation.admit(someone(), "meme")).answered();
+    clock += 10 * TTL;
+    expect((await b.moderation.takeAbandoned("telegram")).map((u) => u.userId)).toEqual([mine.userId]);
+    clock = T0;
+  });
+
+  it.skipIf(skip)("the watch answers each lost request through its platform's LateAnswer (an animation's and a forgotten user's too); the playground's are only given back", async () => {
+    const [meme, animation, forgotten, local] = [someone(), someone(), someone(), someone("playground")];
+    await a.moderation.admit(meme, "meme", "m");
+    await a.moderation.admit(animation, "animated", "a");
+    await a.moderation.admit(forgotten, "meme", "f");
+    await a.moderation.admit(local, "meme");
+    // Forget-me while the request runs: its use is held under the FORGOTTEN mark, and still answered.
+    await a.templates.forgetUser({ platform: "telegram", userId: forgotten.userId });
+    clock += TTL + 1;
+    const told: [string, string][] = [];
+    const watch = watchAbandoned(storeModeration(b), { telegram: async (reply, text) => void told.push([reply, text]), playground: null })!;
+    try {
+      await watch.check();
+      expect(told.sort()).toEqual([
+        ["a", abandonedText({ kind: "animated" })],
+        ["f", abandonedText({ kind: "meme" })],
+        ["m", abandonedText({ kind: "meme" })],
+      ]);
+      expect(abandonedText({ kind: "animated" })).toContain("your animation");
+      expect(await usedToday(a, local)).toBe(0);
+      expect(await usedToday(a, meme)).toBe(0);
+    } finally {
+      await watch.stop();
+    }
+    clock = T0;
+  });
+
+  it.skipIf(skip)("the watch renews its own process's uses every third of the wait, so a slow job is never taken for lost", async () => {
+    const slow = someone();
+    await a.moderation.admit(slow, "meme", "s");
+    const watch = watchAbandoned(storeModeration(a), { telegram: async () => undefined })!;
+    try {
+      clock += TTL - 1;
+      await watch.check();
+      clock += TTL - 1;
+      expect(await b.moderation.takeAbandoned("telegram")).toEqual([]);
+      expect(await usedToday(a, slow)).toBe(1);
+    } finally {
+      await watch.stop();
+    }
+    clock = T0;
+  });
+
+  it.skipIf(skip)("a backup counts a use still being answered as answered: no note (a Discord token) in the file, nothing to apologise for after a restore", async () => {
+    const token = `interaction-token-${dialect}-${"x".repeat(40)}`;
+    const scope = someone("discord");
+    await a.moderation.admit(scope, "meme", JSON.stringify({ appId: "1", token }));
+    const dir = mkdtempSync(join(tmpdir(), "mimic-unanswered-"));
+    try {
+      const file = join(dir, "backup.db");
+      await backupStore(file, { url: db.url });
+      const copy = new Database(file, { readonly: true });
+      try {
+        expect(copy.prepare("SELECT platform_user_id, pending_by, pending_until_ms, pending_reply FROM usage_events WHERE platform_user_id = ?").all(scope.userId)).toEqual([
+          { platform_user_id: scope.userId, pending_by: null, pending_until_ms: null, pending_reply: null },
+        ]);
+      } finally {
+        copy.close();
+      }
+      // Not in a freed page either.
+      expect(readFileSync(file).includes(token)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // The live store still waits on a's answer.
+    clock += TTL + 1;
+    expect((await b.moderation.takeAbandoned("discord")).map((u) => u.userId)).toEqual([scope.userId]);
+    clock = T0;
+  });
+});
