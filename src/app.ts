@@ -183,6 +183,13 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     if (config.TELEGRAM_TOKEN) {
       running.telegram = createTelegramBot({ core: app.core, token: config.TELEGRAM_TOKEN, apiRoot: config.TELEGRAM_API_ROOT, onFatal });
     }
+    // Before the bots connect: one still waiting for its platform must not hold up the renewals of the requests
+    // the other takes meanwhile, nor the answers owed since a crash (late answers need no gateway or polling).
+    running.abandoned = watchAbandoned(app.moderation, {
+      ...(running.discord && { discord: running.discord.answerLate }),
+      ...(running.telegram && { telegram: running.telegram.answerLate }),
+      ...(!running.discord && !running.telegram && { playground: null }),
+    });
     // Together: one bot waiting for its platform must not hold back the other, nor its refused token's message.
     await Promise.all([running.discord?.start(), running.telegram?.start()]);
     if (!config.DISCORD_TOKEN && !config.TELEGRAM_TOKEN) {
@@ -194,11 +201,6 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         cooldownSeconds: config.PLAYGROUND_COOLDOWN_SECONDS,
       });
     }
-    running.abandoned = watchAbandoned(app.moderation, {
-      ...(running.discord && { discord: running.discord.answerLate }),
-      ...(running.telegram && { telegram: running.telegram.answerLate }),
-      ...(running.playground && { playground: null }),
-    });
   } catch (e) {
     await running.stop().catch((err: unknown) => logger.error({ err }, "shutdown after a failed start failed"));
     throw e;

@@ -3,13 +3,19 @@
  * use waits in the store on the process making its answer, which renews it while alive; once it is past due,
  * whichever process serves that platform (the restarted one, or another front end) gives the use back and tells
  * the user, through the adapter's LateAnswer, that the request was lost. A graceful stop leaves none: its jobs
- * finish or are refunded before the store closes.
+ * finish or are refunded, and what it still holds then counts as answered (releasePending).
  */
 import { logger } from "../logger.ts";
 import type { AbandonedRequest, ModerationPort, Platform } from "./ports.ts";
 
-/** Tells a user, from any process, that their request was lost; `reply` is what the adapter noted (CommandContext.pendingReply). */
-export type LateAnswer = (reply: string, text: string) => Promise<void>;
+/**
+ * Tells a user, from any process, that their request was lost; `reply` is what the adapter noted
+ * (CommandContext.pendingReply). Aborted by `signal` when it takes too long or the process stops.
+ */
+export type LateAnswer = (reply: string, text: string, signal: AbortSignal) => Promise<void>;
+
+/** A late answer taking longer is given up (the platform unreachable): the next round must not wait on it. */
+export const LATE_ANSWER_TIMEOUT_MS = 10_000;
 
 export function abandonedText(r: Pick<AbandonedRequest, "kind">): string {
   const what = r.kind === "animated" ? "animation" : "meme";
@@ -17,49 +23,65 @@ export function abandonedText(r: Pick<AbandonedRequest, "kind">): string {
 }
 
 export interface AbandonedWatch {
-  /** One round now: renew this process's own requests, then take back the abandoned ones (awaits any round running). */
+  /** One round now (renewal, then the lost requests), after any round already running. */
   check(): Promise<void>;
+  /** Stops both timers, cuts late answers short, and releases what this process still holds. */
   stop(): Promise<void>;
 }
 
 /**
- * Every third of the store's wait: renews this process's unanswered requests, and gives back and answers the
- * abandoned ones on `platforms` (a platform without a LateAnswer, the playground, only gets its uses back).
- * Undefined where the store keeps nothing pending.
+ * Every third of the store's wait, on two timers: renews this process's unanswered requests (never held up by a
+ * slow platform), and gives back and answers the abandoned ones on `platforms` (a platform without a LateAnswer,
+ * the playground, only gets its uses back). Undefined where the store keeps nothing pending.
  */
 export function watchAbandoned(moderation: ModerationPort, platforms: Partial<Record<Platform, LateAnswer | null>>): AbandonedWatch | undefined {
-  const { renewPending, takeAbandoned, pendingTtlMs } = moderation;
-  if (!renewPending || !takeAbandoned || !pendingTtlMs) return undefined;
-  async function round(): Promise<void> {
-    await renewPending!.call(moderation).catch((err: unknown) => logger.warn({ err }, "renewing this process's unanswered requests failed"));
-    for (const [platform, answer] of Object.entries(platforms) as [Platform, LateAnswer | null][]) {
-      const taken = await takeAbandoned!.call(moderation, platform).catch((err: unknown) => {
-        logger.warn({ err, platform }, "looking for requests lost with a stopped process failed");
-        return [];
-      });
-      for (const r of taken) {
-        logger.warn({ platform, userId: r.userId, serverId: r.serverId, kind: r.kind }, "a request was lost with the process making it: its use was given back");
-        if (r.reply !== null && answer) {
-          await answer(r.reply, abandonedText(r)).catch((err: unknown) => logger.warn({ err, platform }, "telling a user their request was lost failed"));
-        }
-      }
-    }
+  const { pendingTtlMs } = moderation;
+  if (!moderation.renewPending || !moderation.takeAbandoned || !pendingTtlMs) return undefined;
+  const stopping = new AbortController();
+
+  const renew = () =>
+    moderation.renewPending!().catch((err: unknown) => logger.warn({ err }, "renewing this process's unanswered requests failed"));
+
+  async function answerLost(platform: Platform, answer: LateAnswer | null): Promise<void> {
+    const taken = await moderation.takeAbandoned!(platform).catch((err: unknown) => {
+      logger.warn({ err, platform }, "looking for requests lost with a stopped process failed");
+      return [];
+    });
+    await Promise.all(
+      taken.map(async (r) => {
+        logger.warn({ platform, userId: r.userId ?? undefined, serverId: r.serverId, kind: r.kind }, "a request was lost with the process making it: its use was given back");
+        if (r.reply === null || !answer) return;
+        const signal = AbortSignal.any([stopping.signal, AbortSignal.timeout(LATE_ANSWER_TIMEOUT_MS)]);
+        await answer(r.reply, abandonedText(r), signal).catch((err: unknown) => logger.warn({ err, platform }, "telling a user their request was lost failed"));
+      }),
+    );
   }
-  // One round at a time; the timer skips a tick while one runs, so a slow database does not stack them up.
-  let running: Promise<void> | undefined;
-  const start = () => (running = round().finally(() => (running = undefined)));
-  const check = async () => {
-    await running;
-    await (running ?? start());
-  };
-  const timer = setInterval(() => void (running ?? start()), Math.max(1, Math.floor(pendingTtlMs / 3)));
-  timer.unref();
-  void start();
+
+  /** Each job at most one round at a time: a tick while its last round still runs is skipped. */
+  function serial(work: () => Promise<unknown>) {
+    let running: Promise<void> | undefined;
+    const start = () => (running ??= work().then(() => undefined).finally(() => (running = undefined)));
+    return { start, idle: async () => void (await running) };
+  }
+  const renewal = serial(renew);
+  const lost = serial(() => Promise.all(Object.entries(platforms).map(([p, a]) => answerLost(p as Platform, a ?? null))));
+  const every = Math.max(1, Math.floor(pendingTtlMs / 3));
+  const timers = [setInterval(renewal.start, every), setInterval(lost.start, every)];
+  for (const t of timers) t.unref();
+  void lost.start();
+
   return {
-    check,
+    async check() {
+      await renewal.idle();
+      await renewal.start();
+      await lost.idle();
+      await lost.start();
+    },
     async stop() {
-      clearInterval(timer);
-      await running;
+      for (const t of timers) clearInterval(t);
+      stopping.abort();
+      await Promise.all([renewal.idle(), lost.idle()]);
+      await moderation.releasePending?.().catch((err: unknown) => logger.warn({ err }, "releasing this process's requests at stop failed"));
     },
   };
 }

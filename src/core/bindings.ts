@@ -1,6 +1,6 @@
 import { isMimicError, MimicError } from "../errors.ts";
 import { capitalised, channelRef, placeWords, serverWord, userRef } from "../places.ts";
-import type { Rules } from "../templates/moderation.ts";
+import { FORGOTTEN, type Rules } from "../templates/moderation.ts";
 import type { Store } from "../templates/store.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
 import type { AuditPort, JobKind, ModerationPort, NumericSetting, PlaceFacts, Scope, ServerSettings, SettingKey, SettingOutcome, TemplatePort } from "./ports.ts";
@@ -221,10 +221,14 @@ export function storeModeration(store: Store): ModerationPort {
       return m.admit(scope, commandOf(kind), pendingReply);
     },
     renewPending: async () => void (await m.renewPending()),
+    releasePending: async () => void (await m.releasePending()),
     async takeAbandoned(platform) {
-      // A forgotten user's use keeps its command behind the FORGOTTEN prefix.
-      const kindOf = (command: string): JobKind => (command.endsWith(ANIMATED_COMMAND) ? "animated" : "meme");
-      return (await m.takeAbandoned(platform)).map((u) => ({ userId: u.userId, serverId: u.serverId, kind: kindOf(u.command), reply: u.reply }));
+      return (await m.takeAbandoned(platform)).map((u) => {
+        // A forgotten user's use keeps its command behind the FORGOTTEN mark; the user is not named again.
+        const forgotten = u.command.startsWith(FORGOTTEN);
+        const kind: JobKind = u.command.endsWith(ANIMATED_COMMAND) ? "animated" : "meme";
+        return { userId: forgotten ? null : u.userId, serverId: u.serverId, kind, reply: u.reply };
+      });
     },
     pendingTtlMs: m.pendingTtlMs,
     settings,

@@ -160,6 +160,8 @@ export interface ModerationPort {
    * wait on it another `pendingTtlMs`. Called every third of that (src/core/abandoned.ts).
    */
   renewPending?(): Promise<void>;
+  /** A graceful stop: what this process still holds counts as answered (nobody is to apologise for it). */
+  releasePending?(): Promise<void>;
   /**
    * The uses on `platform` whose process stopped renewing them (killed, crashed) before answering: given back,
    * each to one caller only, with the adapter's note of how to tell the user (CommandContext.pendingReply).
@@ -200,7 +202,8 @@ export interface Admission {
 
 /** A request whose process stopped before answering; its use was given back. */
 export interface AbandonedRequest {
-  userId: string;
+  /** Null for a user who asked to be forgotten meanwhile (nobody is told: their faces are gone). */
+  userId: string | null;
   serverId: string | null;
   kind: JobKind;
   /** The adapter's note of how to still answer (CommandContext.pendingReply); null where it left none. */

@@ -94,7 +94,13 @@ export function observeQueue(queue: InferenceQueue, m: Metrics): InferenceQueue 
   };
 }
 
-/** Every method of a port, timed as `<prefix>.<method>`; `onError` sees each error before it is rethrown. */
+/**
+ * Moderation's own upkeep (abandoned.ts), not a request: a typed error there (a busy database) is an error, and
+ * never a user turned away.
+ */
+const UPKEEP = new Set(["renewPending", "releasePending", "takeAbandoned"]);
+
+/** Every method of a port, timed as `<prefix>.<method>`; `onError` sees each error of a request before it is rethrown. */
 function timed<T extends object>(port: T, prefix: string, m: Metrics, onError?: (e: unknown) => void): T {
   const out: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(port)) {
@@ -111,8 +117,9 @@ function timed<T extends object>(port: T, prefix: string, m: Metrics, onError?: 
         return r;
       } catch (e) {
         // A typed answer (not found, quota reached…) is the database working; anything else is an error.
-        m.dbDuration.observe({ op, outcome: isMimicError(e) ? "ok" : "error" }, seconds(t0));
-        onError?.(e);
+        const upkeep = UPKEEP.has(name);
+        m.dbDuration.observe({ op, outcome: isMimicError(e) && !upkeep ? "ok" : "error" }, seconds(t0));
+        if (!upkeep) onError?.(e);
         throw e;
       }
     };

@@ -12,6 +12,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { MimicError } from "../errors.ts";
 import type { Db } from "./db/client.ts";
+import { Prisma } from "../generated/sqlite/client.ts";
 import { passThrough, type Gate } from "./db/gate.ts";
 import { secondsUntilNextUtcDay, utcDay } from "./codec.ts";
 import { DEFAULT_NSFW_THRESHOLD } from "../pipeline/safety/thresholds.ts";
@@ -180,6 +181,17 @@ export class Moderation {
 
   /** This process's mark on the uses whose answers it is making (usage_events.pending_by). */
   readonly holder = randomUUID();
+
+  /**
+   * "Now" for the pending marks: the database's own clock, which every process shares whatever its machine's
+   * clock says (a skewed one must not take live requests for lost); the test clock where a test moves time.
+   */
+  private pendingNow(): Prisma.Sql {
+    if (this.now !== Date.now) return Prisma.sql`CAST(${this.now()} AS BIGINT)`;
+    return this.dialect === "postgres"
+      ? Prisma.sql`CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)`
+      : Prisma.sql`CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`;
+  }
 
   /** The rules in force on a server (configured defaults in private chats: serverId null). */
   rules(platform: string, serverId: string | null): Promise<Rules> {
@@ -374,11 +386,11 @@ export class Moderation {
       const since = rules.cooldownSeconds > 0 ? now - rules.cooldownSeconds * 1000 : Number.MAX_SAFE_INTEGER;
       const p = scope.platform;
       const u = scope.userId;
-      const until = now + this.pendingTtlMs;
+      const until = Prisma.sql`${this.pendingNow()} + ${this.pendingTtlMs}`;
       const insert = () => this.db.$queryRaw<Array<{ id: number | bigint }>>`
         INSERT INTO usage_events (platform, server_id, platform_user_id, command, at_ms, day, pending_by, pending_until_ms, pending_reply)
         SELECT CAST(${p} AS TEXT), CAST(${serverId} AS TEXT), CAST(${u} AS TEXT), CAST(${command} AS TEXT), CAST(${now} AS BIGINT), CAST(${day} AS INTEGER),
-          CAST(${this.holder} AS TEXT), CAST(${until} AS BIGINT), CAST(${pendingReply} AS TEXT)
+          CAST(${this.holder} AS TEXT), ${until}, CAST(${pendingReply} AS TEXT)
         WHERE (SELECT COUNT(*) FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND platform_user_id = ${u} AND day = ${day}) < ${userQuota}
           AND (SELECT COUNT(*) FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND day = ${day}) < ${serverQuota}
           AND NOT EXISTS (SELECT 1 FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND platform_user_id = ${u} AND at_ms > ${since})
@@ -421,22 +433,33 @@ export class Moderation {
    * every third of that (src/core/abandoned.ts). Returns how many it renewed.
    */
   renewPending(): Promise<number> {
-    const until = this.now() + this.pendingTtlMs;
     return this.exclusive(
-      () => this.db.$executeRaw`UPDATE usage_events SET pending_until_ms = ${until} WHERE pending_until_ms IS NOT NULL AND pending_by = ${this.holder}`,
+      () => this.db.$executeRaw`UPDATE usage_events SET pending_until_ms = ${this.pendingNow()} + ${this.pendingTtlMs}
+        WHERE pending_until_ms IS NOT NULL AND pending_by = ${this.holder}`,
+    );
+  }
+
+  /**
+   * A graceful stop, once its replies went out: what this process still holds counts as answered (a refund or an
+   * answered() that could not be written and is still being retried), so nobody apologises for it after a restart.
+   */
+  releasePending(): Promise<number> {
+    return this.exclusive(
+      () => this.db.$executeRaw`UPDATE usage_events SET pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL
+        WHERE pending_until_ms IS NOT NULL AND pending_by = ${this.holder}`,
     );
   }
 
   /**
    * Gives back, on one platform, the uses whose process stopped renewing them (killed, crashed, cut off from the
    * database for longer than pendingTtlMs) and returns them, so their users can be told. Each is taken once,
-   * whichever process asks: the delete is the claim.
+   * whichever process asks: the delete is the claim. Never this process's own: alive, it answers them itself
+   * (its renewals may have failed for a while, the database busy or away).
    */
   async takeAbandoned(platform: string): Promise<AbandonedUse[]> {
-    const now = this.now();
     const rows = await this.exclusive(
       () => this.db.$queryRaw<Array<{ platform: string; platform_user_id: string; server_id: string; command: string; pending_reply: string | null }>>`
-        DELETE FROM usage_events WHERE pending_until_ms < ${now} AND platform = ${platform}
+        DELETE FROM usage_events WHERE pending_until_ms < ${this.pendingNow()} AND platform = ${platform} AND pending_by <> ${this.holder}
         RETURNING platform, platform_user_id, server_id, command, pending_reply`,
     );
     return rows.map((r) => ({ platform: r.platform, userId: r.platform_user_id, serverId: r.server_id || null, command: r.command, reply: r.pending_reply }));

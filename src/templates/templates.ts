@@ -271,7 +271,9 @@ export class TemplateStore {
         }
         const dayAgo = BigInt(this.now() - FORGOTTEN_HOLD_MS);
         const usage = await tx.usageEvent.deleteMany({ where: { platform: owner.platform, platformUserId: owner.userId, atMs: { lt: dayAgo } } });
-        await tx.$executeRaw`UPDATE usage_events SET command = CAST(${FORGOTTEN} AS TEXT) || command
+        // A picture still being made is thrown away and its use given back (heldInFlight); should its process die
+        // first, its use is given back without a word (pending_reply): "send it again" would only find no face.
+        await tx.$executeRaw`UPDATE usage_events SET command = CAST(${FORGOTTEN} AS TEXT) || command, pending_reply = NULL
           WHERE platform = ${owner.platform} AND platform_user_id = ${owner.userId} AND at_ms >= ${dayAgo} AND command NOT LIKE ${`${FORGOTTEN}%`}`;
         const held = await tx.usageEvent.findMany({ where: { platform: owner.platform, platformUserId: owner.userId, command: { startsWith: FORGOTTEN } }, select: { pendingBy: true } });
         // The audit trail's rows are records of this user's use too.

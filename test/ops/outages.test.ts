@@ -13,7 +13,9 @@ import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { startApp, type RunningApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
-import { createMetrics, observeQueue, startOpsServer, type OpsServer } from "../../src/ops/index.ts";
+import type { ModerationPort, TemplatePort } from "../../src/core/ports.ts";
+import { MimicError } from "../../src/errors.ts";
+import { createMetrics, observePorts, observeQueue, startOpsServer, type OpsServer } from "../../src/ops/index.ts";
 import { createRedisQueue } from "../../src/queue/redis.ts";
 import { TEST_HANDLERS, redisQueueOptions } from "../queue/helpers.ts";
 import { closedPort } from "../helpers/net.ts";
@@ -129,3 +131,27 @@ describe("/readyz names a database failure in one line", () => {
     expect(body.checks.queue).toBe("ok");
   });
 });
+
+describe("the watch for lost requests in the metrics", () => {
+  it("a busy database during its upkeep is a database error, never a request turned away", async () => {
+    const busy = () => Promise.reject(new MimicError("BUSY", "busy"));
+    const metrics = createMetrics();
+    const { moderation } = observePorts(
+      { templates: {} as TemplatePort, moderation: { admit: busy, renewPending: busy, releasePending: busy, takeAbandoned: busy } as unknown as ModerationPort },
+      metrics,
+    );
+    for (const call of [() => moderation.admit({ platform: "telegram", userId: "1", serverId: null, channelId: null }, "meme"), () => moderation.renewPending!(), () => moderation.releasePending!(), () => moderation.takeAbandoned!("telegram")]) {
+      await expect(call()).rejects.toThrow("busy");
+    }
+    const ops: OpsServer = await startOpsServer({ host: "127.0.0.1", port: 0, metrics, checks: {} });
+    cleanups.push(() => ops.close());
+    const text = await (await fetch(`${ops.url}/metrics`)).text();
+    // The request's BUSY only.
+    expect(sample(text, 'mimic_refusals_total{reason="busy"}')).toBe(1);
+    expect(sample(text, 'mimic_db_duration_seconds_count{op="moderation.admit",outcome="ok"}')).toBe(1);
+    for (const op of ["renewPending", "releasePending", "takeAbandoned"]) {
+      expect(sample(text, `mimic_db_duration_seconds_count{op="moderation.${op}",outcome="error"}`), op).toBe(1);
+    }
+  });
+});
+

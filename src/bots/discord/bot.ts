@@ -79,7 +79,9 @@ export interface DiscordBot {
 }
 
 /** What a render's pendingReply holds: the interaction another process can still answer. */
-const lostInteraction = z.object({ appId: z.string().regex(/^\d+$/), token: z.string().min(1) });
+const lostInteraction = z.object({ appId: z.string().regex(/^\d+$/), token: z.string().min(1), at: z.number() });
+/** How long Discord takes edits of an interaction's answer (its token's life), less a margin for the request. */
+const INTERACTION_ANSWERABLE_MS = 15 * 60_000 - 30_000;
 
 /** A reply to another message (a forward is the other kind of reference: its picture is in its snapshots). */
 const isReply = (m: Message) => !!m.reference?.messageId && m.reference.type === MessageReferenceType.Default;
@@ -401,7 +403,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     await i.deferReply();
     opts.onAcknowledged?.({ command: name, latencyMs: performance.now() - started });
     const progress = progressReporter((text) => i.editReply({ content: text }));
-    const ctx = { ...contextOf(i), progress: progress.onProgress, pendingReply: JSON.stringify({ appId: i.applicationId, token: i.token }) };
+    const ctx = { ...contextOf(i), progress: progress.onProgress, pendingReply: JSON.stringify({ appId: i.applicationId, token: i.token, at: i.createdTimestamp }) };
     const reply = await work(ctx);
     await progress.close();
     await deliver(i, reply, false);
@@ -618,10 +620,20 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
       startAbort.abort();
     },
     settled: (graceMs) => inFlight.settled(graceMs),
-    async answerLate(note, text) {
-      const { appId, token } = lostInteraction.parse(JSON.parse(note));
-      // The interaction's own token authorises the edit; the bot token must not travel with it.
-      await client.rest.patch(Routes.webhookMessage(appId, token), { body: { content: text }, auth: false });
+    async answerLate(note, text, signal) {
+      const { appId, token, at } = lostInteraction.parse(JSON.parse(note));
+      if (Date.now() - at > INTERACTION_ANSWERABLE_MS) {
+        logger.info({ commandAt: new Date(at).toISOString() }, "a lost request's user was not told: Discord allows answering an interaction only for 15 minutes");
+        return;
+      }
+      try {
+        // The interaction's own token authorises the edit; the bot token must not travel with it.
+        await client.rest.patch(Routes.webhookMessage(appId, token), { body: { content: text }, auth: false, signal });
+      } catch (e) {
+        // Discord's errors carry the request's URL, and so the token: said without them.
+        const status = (e as { status?: unknown }).status;
+        throw new Error(`Discord refused to edit the lost interaction's answer${typeof status === "number" ? ` (HTTP ${status})` : ""}: ${(e as Error).name}`);
+      }
     },
     async stop({ graceMs = 0 } = {}) {
       accepting = false;

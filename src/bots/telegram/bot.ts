@@ -676,12 +676,17 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       await stopIntake();
       await inFlight.settled();
     },
-    async answerLate(note, text) {
+    async answerLate(note, text, signal) {
       const { chatId, threadId, messageId } = lostCommand.parse(JSON.parse(note));
-      await bot.api.sendMessage(chatId, text, {
-        ...(threadId !== undefined && { message_thread_id: threadId }),
-        ...(messageId !== undefined && { reply_parameters: { message_id: messageId, allow_sending_without_reply: true } }),
-      });
+      await bot.api.sendMessage(
+        chatId,
+        text,
+        {
+          ...(threadId !== undefined && { message_thread_id: threadId }),
+          ...(messageId !== undefined && { reply_parameters: { message_id: messageId, allow_sending_without_reply: true } }),
+        },
+        signal as unknown as Parameters<typeof bot.api.sendMessage>[3],
+      );
     },
   };
 }
