@@ -706,15 +706,20 @@ function middleGap(lm: Float32Array): number {
 /** Image-plane distance (px) between landmarks a and b of a mesh (x,y,z triples). */
 const landmarkDistance = (lm: Float32Array, a: number, b: number) => Math.hypot(lm[3 * a]! - lm[3 * b]!, lm[3 * a + 1]! - lm[3 * b + 1]!);
 
-/** How far (0 inner lip … 1 outer lip line) a fully closing inner-lip point samples into the lip. */
+/**
+ * How far (0 inner lip … 1 outer lip line) a fully closing inner-lip point samples into the lip where no lip
+ * colour is found near it (a moustache, lips too pale to tell from teeth).
+ */
 const LIP_SAMPLE_SHIFT = 0.85;
 /**
  * When the new mouth is less open than the template's, the inner-lip line would sample the template's teeth
- * and dark gap. Moving the *source* inner-lip points onto the lip (towards the outer lip line) in proportion
- * to how much each column closes makes the closed lips show lip texture, with the teeth squeezed out.
+ * and dark gap. In each column that closes, the lip's *source* rows (inner, middle, semi-outer) move in
+ * proportion to how much it closes, the outer row fixed, until the inner one sits on the lip's visible edge
+ * (as in visibleInnerRing): the closed lips show the whole lip, with the teeth squeezed out. A fixed shift
+ * towards the outer line took a laugh's stretched upper lip from its top sixth, over its own middle rows.
  * Mutates `src` (x,y pairs; landmark part only).
  */
-export function sampleLipsWhereMouthCloses(src: Float32Array, template: Float32Array, target: Float32Array): void {
+export function sampleLipsWhereMouthCloses(src: Float32Array, img: RgbImage, template: Float32Array, target: Float32Array): void {
   const shift = (inner: number, outer: number, k: number) => {
     src[2 * inner] = template[3 * inner]! + (template[3 * outer]! - template[3 * inner]!) * k;
     src[2 * inner + 1] = template[3 * inner + 1]! + (template[3 * outer + 1]! - template[3 * inner + 1]!) * k;
@@ -725,6 +730,8 @@ export function sampleLipsWhereMouthCloses(src: Float32Array, template: Float32A
   // lip there). The shift fades in between half and all of CLOSED_MOUTH (inter-ocular units).
   const iod = landmarkDistance(template, 33, 263);
   const shut = 0.5 * CLOSED_MOUTH * iod, open = CLOSED_MOUTH * iod;
+  // Read once, and only where a column closes (most templates' mouths are shut: nothing to close).
+  let body: ReturnType<typeof lipBodies> | undefined;
   let sum = 0;
   for (let j = 1; j < last; j++) {
     const up = LIPS_INNER_UPPER[j]!, lo = LIPS_INNER_LOWER[j]!;
@@ -733,8 +740,18 @@ export function sampleLipsWhereMouthCloses(src: Float32Array, template: Float32A
     const closing = before < 1 ? 0 : hides * Math.min(1, Math.max(0, 1 - landmarkDistance(target, up, lo) / before));
     sum += closing;
     if (closing === 0) continue;
-    shift(up, LIPS_OUTER_UPPER[j]!, LIP_SAMPLE_SHIFT * closing);
-    shift(lo, LIPS_OUTER_LOWER[j]!, LIP_SAMPLE_SHIFT * closing);
+    body ??= lipBodies(img, template);
+    for (const [rows, colour, opposite] of [
+      [[up, LIPS_MID_UPPER[j]!, LIPS_SEMI_OUTER_UPPER[j]!, LIPS_OUTER_UPPER[j]!], body.upper, lo],
+      [[lo, LIPS_MID_LOWER[j]!, LIPS_SEMI_OUTER_LOWER[j]!, LIPS_OUTER_LOWER[j]!], body.lower, up],
+    ] as const) {
+      const edge = lipEdge(img, template, rows[0], rows[3], opposite, before, colour);
+      if (edge === undefined) {
+        shift(rows[0], rows[3], LIP_SAMPLE_SHIFT * closing);
+        continue;
+      }
+      for (const i of rows.slice(0, 3)) shift(i, rows[3], edge * closing);
+    }
   }
   // The inner corners sit in the dark fold of an open mouth: sample them from the outer corners' skin.
   const k = (LIP_SAMPLE_SHIFT * sum) / (last - 1);
@@ -742,6 +759,28 @@ export function sampleLipsWhereMouthCloses(src: Float32Array, template: Float32A
     shift(LIPS_INNER_UPPER[0]!, LIPS_OUTER_UPPER[0]!, k);
     shift(LIPS_INNER_UPPER[last]!, LIPS_OUTER_UPPER[last]!, k);
   }
+}
+
+/**
+ * Where a lip's visible edge lies in its column, as a share of the way from its inner-lip point towards its
+ * outer one (negative: towards the opposite lip). From a point on the lip, the edge is the last lip-coloured
+ * pixel towards the opposite lip (at most LIP_EDGE_SEARCH of the gap, as in visibleInnerRing); from one on
+ * teeth or darkness, the first lip-coloured pixel towards the outer line (at most SEAM_SEARCH of the lip's
+ * height). Undefined where no lip colour is found.
+ */
+function lipEdge(img: RgbImage, lm: Float32Array, inner: number, outer: number, opposite: number, gap: number, colour: LipBody): number | undefined {
+  const fx = lm[3 * inner]!, fy = lm[3 * inner + 1]!, tx = lm[3 * outer]!, ty = lm[3 * outer + 1]!;
+  const height = Math.hypot(tx - fx, ty - fy);
+  if (height < 1) return undefined;
+  const isLip = (x: number, y: number) => isLipColour(pixelAt(img, x, y, 0), pixelAt(img, x, y, 1), pixelAt(img, x, y, 2), colour);
+  if (isLip(fx, fy)) {
+    const ox = lm[3 * opposite]!, oy = lm[3 * opposite + 1]!;
+    const t = walkWhile(img, fx, fy, ox, oy, gap * LIP_EDGE_SEARCH, (r, g, b) => isLipColour(r, g, b, colour));
+    return -(t * gap) / height;
+  }
+  const reach = height * SEAM_SEARCH;
+  const t = walkWhile(img, fx, fy, tx, ty, reach, (r, g, b) => !isLipColour(r, g, b, colour));
+  return t * height > reach - 0.5 ? undefined : t;
 }
 
 /** How far (share of each lip's height) the seam of a closed mouth is searched for, from the inner-lip line. */

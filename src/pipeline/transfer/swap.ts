@@ -57,7 +57,7 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
     dst[2 * i + 1]! -= box.y;
   }
   if (regions !== "upper") {
-    sampleLipsWhereMouthCloses(src, templateFace.landmarks, wearing);
+    sampleLipsWhereMouthCloses(src, template, templateFace.landmarks, wearing);
     sampleLipsPastTheSeam(src, template, templateFace.landmarks, wearing);
   }
   const tris = triangulate(dst);

@@ -253,7 +253,7 @@ function mimicDirect(input: TransferInput, intensity: number, regions: Regions, 
     dst[2 * i + 1] = target[3 * i + 1]!;
   }
   if (regions !== "upper") {
-    sampleLipsWhereMouthCloses(src, templateFace.landmarks, target);
+    sampleLipsWhereMouthCloses(src, template, templateFace.landmarks, target);
     sampleLipsPastTheSeam(src, template, templateFace.landmarks, target);
   }
   // Triangulate the destination: its triangles never overlap, so the output is watertight; triangles whose

@@ -15,7 +15,17 @@ import {
 } from "../../../src/pipeline/transfer/index.ts";
 import type { AnalyzedFace, Box, FaceAnalysis, RgbImage } from "../../../src/pipeline/types.ts";
 import { faceMeshPoints } from "../../../src/pipeline/warp/index.ts";
-import { FACE_OVAL, LEFT_BROW, LEFT_EYE_UPPER, RIGHT_BROW, RIGHT_EYE_UPPER } from "../../../src/pipeline/warp/landmarks.ts";
+import {
+  FACE_OVAL,
+  LEFT_BROW,
+  LEFT_EYE_UPPER,
+  LIPS_INNER_UPPER,
+  LIPS_MID_UPPER,
+  LIPS_OUTER_UPPER,
+  LIPS_SEMI_OUTER_UPPER,
+  RIGHT_BROW,
+  RIGHT_EYE_UPPER,
+} from "../../../src/pipeline/warp/landmarks.ts";
 import { RING_SCALE } from "../../../src/pipeline/transfer/transfer.ts";
 import { innerLipPolygon } from "../../../src/pipeline/transfer/measure.ts";
 import { faceSize, insidePolygon, workScale } from "../../../src/pipeline/transfer/geometry.ts";
@@ -394,6 +404,56 @@ async function showsTemplatePerson(out: RgbImage, template: Name, reaction: Name
   const of = async (n: Name) => fx.analyzer.embed(fx.images.get(n)!, fx.faces.get(n)!);
   return cosineSimilarity(e, await of(template)) > cosineSimilarity(e, await of(reaction));
 }
+
+describe("a laughing template's mouth closed", () => {
+  // franck_04117 laughs; the reaction's lips are closed (franck_01829). The closed lips used to sample the
+  // laugh's upper lip from its top sixth only, folded over its own middle rows: in the result it showed as a
+  // thin line over a pale band (its lip-coloured rows 34 and 33 against the template's 40; now 48 and 45).
+  const upperLipRows = (img: RgbImage, lm: Float32Array, lip: readonly number[], skin: readonly number[]) => {
+    const px = (x: number, y: number) => {
+      const o = (Math.round(y) * img.width + Math.round(x)) * 3;
+      return [img.data[o]!, img.data[o + 1]!, img.data[o + 2]!];
+    };
+    const dist = (a: readonly number[], b: readonly number[]) => Math.hypot(a[0]! - b[0]!, a[1]! - b[1]!, a[2]! - b[2]!);
+    let n = 0;
+    for (let j = 2; j <= 8; j++) {
+      const inner = LIPS_INNER_UPPER[j]!, outer = LIPS_OUTER_UPPER[j]!;
+      const x = lm[3 * inner]!, iy = lm[3 * inner + 1]!, oy = lm[3 * outer + 1]!;
+      // From half a lip's height above the outer lip line down to the inner one: pixels nearer the lip's colour than the skin's.
+      for (let y = Math.round(oy - 0.5 * (iy - oy)); y <= Math.round(iy); y++) {
+        const p = px(x, y);
+        if (dist(p, lip) < dist(p, skin) && dist(p, lip) < 40) n++;
+      }
+    }
+    return n;
+  };
+  /** Mean colour of the upper lip between two rows' shares (0 inner lip line … 1 outer), middle columns. */
+  const upperMean = (img: RgbImage, lm: Float32Array, from: readonly number[], to: readonly number[], a: number, b: number) => {
+    const sum = [0, 0, 0];
+    let n = 0;
+    for (let j = 3; j <= 7; j++) {
+      for (let t = a; t <= b + 1e-9; t += 0.1, n++) {
+        const x = lm[3 * from[j]!]! + (lm[3 * to[j]!]! - lm[3 * from[j]!]!) * t, y = lm[3 * from[j]! + 1]! + (lm[3 * to[j]! + 1]! - lm[3 * from[j]! + 1]!) * t;
+        const o = (Math.round(y) * img.width + Math.round(x)) * 3;
+        for (let c = 0; c < 3; c++) sum[c]! += img.data[o + c]!;
+      }
+    }
+    return sum.map((v) => v / n);
+  };
+
+  it.each(["mimic", "swap"] as const)("shows the template's whole upper lip, not a thin line of it (%s)", async (mode) => {
+    const tplName = "franck_04117.jpg", tpl = fx.images.get(tplName)!, tplLm = fx.faces.get(tplName)!.landmarks;
+    const res = transferExpression(input(tplName, "franck_01829.jpg", { mode }));
+    expect(res.mouthSynthesised).toBe(true);
+    const seen = (await fx.analyzer.analyze(res.image)).faces[0]!;
+    expect(measureExpression(seen.landmarks).mouthOpen).toBeLessThan(0.015);
+    const lip = upperMean(tpl, tplLm, LIPS_MID_UPPER, LIPS_SEMI_OUTER_UPPER, 0, 1);
+    const skin = upperMean(tpl, tplLm, LIPS_INNER_UPPER, LIPS_OUTER_UPPER, 1.5, 2);
+    const own = upperLipRows(tpl, tplLm, lip, skin);
+    expect(own).toBeGreaterThan(30); // the test sees the laugh's upper lip
+    expect(upperLipRows(res.image, seen.landmarks, lip, skin)).toBeGreaterThanOrEqual(0.95 * own);
+  });
+});
 
 describe("lips of an opening mouth", () => {
   it("keep the template's own: none of the reaction's lip is pasted inside the new opening", () => {
