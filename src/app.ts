@@ -185,11 +185,12 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     }
     // Before the bots connect: one still waiting for its platform must not hold up the renewals of the requests
     // the other takes meanwhile, nor the answers owed since a crash (late answers need no gateway or polling).
-    running.abandoned = watchAbandoned(app.moderation, {
+    const lateAnswers = {
       ...(running.discord && { discord: running.discord.answerLate }),
       ...(running.telegram && { telegram: running.telegram.answerLate }),
       ...(!running.discord && !running.telegram && { playground: null }),
-    });
+    };
+    running.abandoned = watchAbandoned(app.moderation, lateAnswers, app.queue.abandon && ((jobId) => app.queue.abandon!(jobId)));
     // Together: one bot waiting for its platform must not hold back the other, nor its refused token's message.
     await Promise.all([running.discord?.start(), running.telegram?.start()]);
     if (!config.DISCORD_TOKEN && !config.TELEGRAM_TOKEN) {

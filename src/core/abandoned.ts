@@ -34,7 +34,12 @@ export interface AbandonedWatch {
  * slow platform), and gives back and answers the abandoned ones on `platforms` (a platform without a LateAnswer,
  * the playground, only gets its uses back). Undefined where the store keeps nothing pending.
  */
-export function watchAbandoned(moderation: ModerationPort, platforms: Partial<Record<Platform, LateAnswer | null>>): AbandonedWatch | undefined {
+export function watchAbandoned(
+  moderation: ModerationPort,
+  platforms: Partial<Record<Platform, LateAnswer | null>>,
+  /** Takes a lost request's job out of a shared queue (InferenceQueue.abandon), so that a resend is not refused. */
+  abandonJob?: (jobId: string) => Promise<void>,
+): AbandonedWatch | undefined {
   const { pendingTtlMs } = moderation;
   if (!moderation.renewPending || !moderation.takeAbandoned || !pendingTtlMs) return undefined;
   const stopping = new AbortController();
@@ -49,7 +54,9 @@ export function watchAbandoned(moderation: ModerationPort, platforms: Partial<Re
     });
     await Promise.all(
       taken.map(async (r) => {
-        logger.warn({ platform, userId: r.userId ?? undefined, serverId: r.serverId, kind: r.kind }, "a request was lost with the process making it: its use was given back");
+        logger.warn({ platform, userId: r.userId ?? undefined, serverId: r.serverId, kind: r.kind, job: r.job ?? undefined }, "a request was lost with the process making it: its use was given back");
+        // Before the user hears "send it again": the lost job must not hold their place in the queue.
+        if (r.job !== null && abandonJob) await abandonJob(r.job).catch((err: unknown) => logger.warn({ err, job: r.job }, "taking a lost request's job out of the queue failed"));
         if (r.reply === null || !answer) return;
         const signal = AbortSignal.any([stopping.signal, AbortSignal.timeout(LATE_ANSWER_TIMEOUT_MS)]);
         await answer(r.reply, abandonedText(r), signal).catch((err: unknown) => logger.warn({ err, platform }, "telling a user their request was lost failed"));

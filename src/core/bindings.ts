@@ -212,13 +212,13 @@ export function storeModeration(store: Store): ModerationPort {
   }
 
   return {
-    async admit(scope, kind, pendingReply) {
+    async admit(scope, kind, pending) {
       if (kind === "enrol") {
         // Saving a face is moderated (bans, switched off, channels) but does not use up the meme quota.
         await m.check(scope, commandOf(kind));
         return { refund: async () => undefined };
       }
-      return m.admit(scope, commandOf(kind), pendingReply);
+      return m.admit(scope, commandOf(kind), pending);
     },
     renewPending: async () => void (await m.renewPending()),
     releasePending: async () => void (await m.releasePending()),
@@ -227,7 +227,7 @@ export function storeModeration(store: Store): ModerationPort {
         // A forgotten user's use keeps its command behind the FORGOTTEN mark; the user is not named again.
         const forgotten = u.command.startsWith(FORGOTTEN);
         const kind: JobKind = u.command.endsWith(ANIMATED_COMMAND) ? "animated" : "meme";
-        return { userId: forgotten ? null : u.userId, serverId: u.serverId, kind, reply: u.reply };
+        return { userId: forgotten ? null : u.userId, serverId: u.serverId, kind, reply: u.reply, job: u.job };
       });
     },
     pendingTtlMs: m.pendingTtlMs,

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { formatSize, MimicError, isDatabaseUnreachable, isMimicError, userMessageOf } from "../errors.ts";
 import sharp from "sharp";
 import { logger } from "../logger.ts";
@@ -234,10 +235,13 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
    * sent and the use is refunded.
    */
   async function runJob(ctx: CommandContext, kind: JobKind, job: Job | (() => Promise<Job>), accept?: (r: JobResult, admission: Admission) => Promise<void>) {
-    const admission: Admission = await moderation.admit(scopeOf(ctx), kind, ctx.pendingReply);
+    // Chosen here so that the use can note it: should this process die, the job is taken out of the shared queue.
+    const jobId = randomUUID();
+    const admission: Admission = await moderation.admit(scopeOf(ctx), kind, { reply: ctx.pendingReply, job: jobId });
     const refund = () => reliably("refund", () => admission.refund(), ctx.requestId);
     try {
       const result = await queue.submit(typeof job === "function" ? await job() : job, {
+        jobId,
         requestId: ctx.requestId,
         userId: ctx.userId,
         serverId: ctx.serverId,

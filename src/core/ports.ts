@@ -154,7 +154,7 @@ export interface ModerationPort {
    * and, when admitted, counts one use of `kind`. Throws DISABLED / FORBIDDEN / COOLDOWN /
    * QUOTA_EXCEEDED MimicErrors (with retryAfterSeconds where it applies).
    */
-  admit(scope: Scope, kind: JobKind, pendingReply?: string): Promise<Admission>;
+  admit(scope: Scope, kind: JobKind, pending?: PendingNote): Promise<Admission>;
   /**
    * Where the store keeps admitted uses pending until answered: this process is alive, so its unanswered uses
    * wait on it another `pendingTtlMs`. Called every third of that (src/core/abandoned.ts).
@@ -208,6 +208,14 @@ export interface AbandonedRequest {
   kind: JobKind;
   /** The adapter's note of how to still answer (CommandContext.pendingReply); null where it left none. */
   reply: string | null;
+  /** Its job's id in the shared queue (SubmitOptions.jobId); null where none was noted. */
+  job: string | null;
+}
+
+/** What an admitted use notes for whoever takes it for lost: how to tell its user, and its job in the queue. */
+export interface PendingNote {
+  reply?: string;
+  job?: string;
 }
 
 // ---------------------------------------------------------------- audit trail

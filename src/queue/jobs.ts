@@ -75,6 +75,8 @@ export type ProgressEvent =
   | { type: "failed"; message: string };
 
 export interface SubmitOptions {
+  /** The job's id (unique); default a new one. The caller chooses it where it must name the job later (abandon). */
+  jobId?: string;
   requestId: string;
   userId: string;
   /** null in private chats: all private chats share one fairness lane. */
@@ -107,6 +109,11 @@ export interface InferenceQueue {
   stats(): Promise<QueueStats>;
   /** Stops taking work, lets running/queued jobs finish for up to `drainMs`, then fails/hands back the rest. */
   close(opts?: { drainMs?: number }): Promise<void>;
+  /**
+   * Shared queues (Redis): a job whose producer died (another process's) is taken out: no worker starts it, and
+   * its user's place is freed. One already running finishes for nobody. Absent where the queue dies with its producer.
+   */
+  abandon?(jobId: string): Promise<void>;
 }
 
 /** Per-job context a handler receives inside its worker process. */

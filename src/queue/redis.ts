@@ -670,7 +670,7 @@ export function createRedisQueue(
         throw noCapableWorker(need);
       }
       const times = await viaRedis(serviceTimes());
-      const id = randomUUID();
+      const id = so.jobId ?? randomUUID();
       const cls = classOf(job.kind, opts.cheapFirst, so.priority);
       const offset = classOffsetMs(cls, opts.cheapFirst);
       const priority = cls + (need === "mesh" ? 0 : GENERATOR_PRIORITY_SHIFT);
@@ -740,6 +740,15 @@ export function createRedisQueue(
         const last = Number.isFinite(w.lastSeen) ? ` (the last one stopped ${Math.round((Date.now() - w.lastSeen) / 1000)} s ago)` : "";
         throw new Error(`no worker is running for queue prefix ${P}${last}`);
       }
+    },
+
+    async abandon(jobId) {
+      // Another process's job (its producer died): a worker running it is told to stop, a waiting one leaves the
+      // queue; either way its user's place is freed.
+      await cmd.publish(`${P}:cancel`, jobId);
+      if (await cmd.mimicCancel(P, jobId)) return;
+      const user = await cmd.hget(`${P}:job:${jobId}`, "user");
+      if (user !== null) await cmd.mimicAbandon(P, jobId, user);
     },
 
     async stats(): Promise<QueueStats> {

@@ -223,7 +223,7 @@ function finishFile(path: string): { tables: TableCounts; schema: string } {
     // A use still being answered counts as answered: a restored store must not apologise for it long after, and
     // its note (a Discord interaction's token) stays out of the file, old pages included (secure_delete).
     db.pragma("secure_delete = ON");
-    db.exec("UPDATE usage_events SET pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL WHERE pending_by IS NOT NULL");
+    db.exec("UPDATE usage_events SET pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL, pending_job = NULL WHERE pending_by IS NOT NULL");
     const tables = countSqlite(db, "main");
     const names = (db.prepare("SELECT name FROM _mimic_migrations ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
     return { tables, schema: names.at(-1) ?? "" };

@@ -102,6 +102,16 @@ export interface AbandonedUse {
   command: string;
   /** The adapter's own note of how to still tell the user (null where it left none). */
   reply: string | null;
+  /** Its job in the shared queue (null where none was noted). */
+  job: string | null;
+}
+
+/** What a use waiting on its process notes for whoever takes it for lost. */
+export interface PendingNote {
+  /** The adapter's own note of how to still tell the user (CommandContext.pendingReply). */
+  reply?: string;
+  /** The job's id in the shared queue, to take it out of the queue too. */
+  job?: string;
 }
 
 /** How long an admitted use waits on its process by default before it counts as abandoned (UNANSWERED_TIMEOUT_SECONDS). */
@@ -359,11 +369,11 @@ export class Moderation {
    * check() + the atomic quota/cooldown test, recording one use of `command` when admitted.
    * Throws QUOTA_EXCEEDED / COOLDOWN with retryAfterSeconds.
    */
-  async admit(scope: Scope, command: string, pendingReply?: string): Promise<Admission> {
+  async admit(scope: Scope, command: string, pending: PendingNote = {}): Promise<Admission> {
     checkIdentity(scope.platform, scope.userId);
     // A writing unit as a whole (rules, ban, the conditional insert): on a transient conflict it is tried again
     // from the rules on; the insert is one statement, so a failed attempt recorded nothing.
-    const admission = await this.exclusive(() => this.admitNow(scope, command, pendingReply ?? null));
+    const admission = await this.exclusive(() => this.admitNow(scope, command, pending));
     // A forgotten user's held uses go once a day old, checked at most hourly while the bot is in use.
     const now = this.now();
     if (now - this.lastForgottenPrune >= FORGOTTEN_PRUNE_EVERY_MS) {
@@ -375,7 +385,7 @@ export class Moderation {
 
   private lastForgottenPrune = Number.NEGATIVE_INFINITY;
 
-  private async admitNow(scope: Scope, command: string, pendingReply: string | null): Promise<Admission> {
+  private async admitNow(scope: Scope, command: string, pending: PendingNote): Promise<Admission> {
     const rules = await this.checkNow(scope, command);
     const serverId = scope.serverId ?? "";
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -388,9 +398,9 @@ export class Moderation {
       const u = scope.userId;
       const until = Prisma.sql`${this.pendingNow()} + ${this.pendingTtlMs}`;
       const insert = () => this.db.$queryRaw<Array<{ id: number | bigint }>>`
-        INSERT INTO usage_events (platform, server_id, platform_user_id, command, at_ms, day, pending_by, pending_until_ms, pending_reply)
+        INSERT INTO usage_events (platform, server_id, platform_user_id, command, at_ms, day, pending_by, pending_until_ms, pending_reply, pending_job)
         SELECT CAST(${p} AS TEXT), CAST(${serverId} AS TEXT), CAST(${u} AS TEXT), CAST(${command} AS TEXT), CAST(${now} AS BIGINT), CAST(${day} AS INTEGER),
-          CAST(${this.holder} AS TEXT), ${until}, CAST(${pendingReply} AS TEXT)
+          CAST(${this.holder} AS TEXT), ${until}, CAST(${pending.reply ?? null} AS TEXT), CAST(${pending.job ?? null} AS TEXT)
         WHERE (SELECT COUNT(*) FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND platform_user_id = ${u} AND day = ${day}) < ${userQuota}
           AND (SELECT COUNT(*) FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND day = ${day}) < ${serverQuota}
           AND NOT EXISTS (SELECT 1 FROM usage_events WHERE platform = ${p} AND server_id = ${serverId} AND platform_user_id = ${u} AND at_ms > ${since})
@@ -416,7 +426,7 @@ export class Moderation {
           },
           answered: async () => {
             await this.exclusive(
-              () => this.db.$executeRaw`UPDATE usage_events SET pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL WHERE id = ${id} AND pending_by = ${this.holder}`,
+              () => this.db.$executeRaw`UPDATE usage_events SET pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL, pending_job = NULL WHERE id = ${id} AND pending_by = ${this.holder}`,
             );
           },
         };
@@ -445,7 +455,7 @@ export class Moderation {
    */
   releasePending(): Promise<number> {
     return this.exclusive(
-      () => this.db.$executeRaw`UPDATE usage_events SET pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL
+      () => this.db.$executeRaw`UPDATE usage_events SET pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL, pending_job = NULL
         WHERE pending_until_ms IS NOT NULL AND pending_by = ${this.holder}`,
     );
   }
@@ -458,11 +468,11 @@ export class Moderation {
    */
   async takeAbandoned(platform: string): Promise<AbandonedUse[]> {
     const rows = await this.exclusive(
-      () => this.db.$queryRaw<Array<{ platform: string; platform_user_id: string; server_id: string; command: string; pending_reply: string | null }>>`
+      () => this.db.$queryRaw<Array<{ platform: string; platform_user_id: string; server_id: string; command: string; pending_reply: string | null; pending_job: string | null }>>`
         DELETE FROM usage_events WHERE pending_until_ms < ${this.pendingNow()} AND platform = ${platform} AND pending_by <> ${this.holder}
-        RETURNING platform, platform_user_id, server_id, command, pending_reply`,
+        RETURNING platform, platform_user_id, server_id, command, pending_reply, pending_job`,
     );
-    return rows.map((r) => ({ platform: r.platform, userId: r.platform_user_id, serverId: r.server_id || null, command: r.command, reply: r.pending_reply }));
+    return rows.map((r) => ({ platform: r.platform, userId: r.platform_user_id, serverId: r.server_id || null, command: r.command, reply: r.pending_reply, job: r.pending_job }));
   }
 
   /**

@@ -319,6 +319,47 @@ describe.skipIf(!REDIS)("redis queue rules across processes", () => {
     expect(await redis.zcard(`${prefix}:user:alice`)).toBe(0);
   });
 
+  test("another process takes a dead producer's job out (abandon): a waiting one leaves the queue, a running one is stopped; its user may send again", async () => {
+    const prefix = newPrefix();
+    const dead = producer(prefix, BEFORE_WORKERS);
+    const other = producer(prefix, BEFORE_WORKERS);
+    await Promise.all([dead.ready(), other.ready()]);
+    const queued = (queue: InferenceQueue, opts: Parameters<InferenceQueue["submit"]>[1], top?: string) => {
+      let done!: Promise<unknown>;
+      const inRedis = new Promise<void>((res) => {
+        done = queue.submit(memeJob(top), { ...opts, onProgress: (e) => (e.type === "queued" && res(), opts.onProgress?.(e)) }).catch((e) => e);
+      });
+      return inRedis.then(() => ({ done }));
+    };
+    // Waiting: nobody works yet.
+    const lostWaiting = await queued(dead, { ...who("s1", "alice"), jobId: "lost-waiting" });
+    expect((await expectRejects(other.submit(memeJob(), who("s2", "alice")))).details).toMatchObject({ reason: "user" });
+    await other.abandon!("lost-waiting");
+    expect(Number(await redis.get(`${prefix}:waiting`))).toBe(0);
+    expect(await redis.zcard(`${prefix}:user:alice`)).toBe(0);
+    const resent = await queued(other, who("s2", "alice"));
+    // Running: a worker has it, spinning until stopped.
+    let started!: () => void;
+    const running = new Promise<void>((res) => (started = res));
+    const lostRunning = queued(dead, { ...who("s1", "bob"), jobId: "lost-running", onProgress: (e) => e.type === "started" && started() }, "spin:120000");
+    const worker: RedisWorkerHandle = await startRedisWorker({
+      url: REDIS!, prefix, workers: 1, capacity: 50, perUserLimit: 1, jobTimeoutMs: 600_000, cheapFirst: false,
+      handlersUrl: TEST_HANDLERS, resultTtlSeconds: 60, stallMs: 2000,
+    });
+    try {
+      await resent.done;
+      await running;
+      await other.abandon!("lost-running");
+      expect(await redis.zcard(`${prefix}:user:bob`)).toBe(0);
+      // The worker stopped it (its slot is free for the next job), long before its 120 s spin.
+      expect(await other.submit(memeJob(), who("s2", "bob"))).toMatchObject({ kind: "meme" });
+    } finally {
+      await worker.close({ drainMs: 1000 });
+      await Promise.all([dead.close({ drainMs: 0 }), other.close({ drainMs: 0 })]);
+    }
+    await Promise.all([lostWaiting.done, lostRunning.then((l) => l.done)]);
+  });
+
   test("fairness and priorities hold in Redis: a busy server does not starve a quiet one", async () => {
     const prefix = newPrefix();
     const a = producer(prefix, { cheapFirst: true, ...BEFORE_WORKERS });

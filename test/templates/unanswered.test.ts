@@ -42,16 +42,16 @@ describe.each(dialects)("unanswered uses on $dialect", ({ dialect, skip }) => {
 
   it.skipIf(skip)("an answered use stays counted; one left unanswered past the wait is given back once, on its platform only, with its note", async () => {
     const [kept, lost] = [someone(), someone()];
-    const answered = await a.moderation.admit(kept, "meme", '{"chat":1}');
+    const answered = await a.moderation.admit(kept, "meme", { reply: '{"chat":1}' });
     await answered.answered();
-    await a.moderation.admit(lost, "animated", '{"chat":2}');
+    await a.moderation.admit(lost, "animated", { reply: '{"chat":2}' });
     clock += TTL - 1;
     expect(await b.moderation.takeAbandoned("telegram")).toEqual([]);
     clock += 2;
     expect(await b.moderation.takeAbandoned("discord")).toEqual([]);
     // Never the taker's own: alive, a answers it itself (its renewals may only have failed for a while).
     expect(await a.moderation.takeAbandoned("telegram")).toEqual([]);
-    expect(await b.moderation.takeAbandoned("telegram")).toEqual([{ platform: "telegram", userId: lost.userId, serverId: "g1", command: "animated", reply: '{"chat":2}' }]);
+    expect(await b.moderation.takeAbandoned("telegram")).toEqual([{ platform: "telegram", userId: lost.userId, serverId: "g1", command: "animated", reply: '{"chat":2}', job: null }]);
     expect(await b.moderation.takeAbandoned("telegram")).toEqual([]);
     expect(await usedToday(a, lost)).toBe(0);
     expect(await usedToday(a, kept)).toBe(1);
@@ -83,17 +83,20 @@ describe.each(dialects)("unanswered uses on $dialect", ({ dialect, skip }) => {
 
   it.skipIf(skip)("the watch answers each lost request through its platform's LateAnswer (an animation's too); a forgotten user's and the playground's are only given back", async () => {
     const [meme, animation, forgotten, local] = [someone(), someone(), someone(), someone("playground")];
-    await a.moderation.admit(meme, "meme", "m");
-    await a.moderation.admit(animation, "animated", "a");
-    await a.moderation.admit(forgotten, "meme", "f");
+    await a.moderation.admit(meme, "meme", { reply: "m", job: "job-m" });
+    await a.moderation.admit(animation, "animated", { reply: "a", job: "job-a" });
+    await a.moderation.admit(forgotten, "meme", { reply: "f", job: "job-f" });
     await a.moderation.admit(local, "meme");
     // Forget-me while the request runs: "send it again" would only find no face.
     await a.templates.forgetUser({ platform: "telegram", userId: forgotten.userId });
     clock += TTL + 1;
     const told: [string, string][] = [];
-    const watch = watchAbandoned(storeModeration(b), { telegram: async (reply, text) => void told.push([reply, text]), playground: null })!;
+    const abandoned: string[] = [];
+    const watch = watchAbandoned(storeModeration(b), { telegram: async (reply, text) => void told.push([reply, text]), playground: null }, async (job) => void abandoned.push(job))!;
     try {
       await watch.check();
+      // Every lost job leaves the shared queue, the forgotten user's too.
+      expect(abandoned.sort()).toEqual(["job-a", "job-f", "job-m"]);
       expect(told.sort()).toEqual([
         ["a", abandonedText({ kind: "animated" })],
         ["m", abandonedText({ kind: "meme" })],
@@ -110,7 +113,7 @@ describe.each(dialects)("unanswered uses on $dialect", ({ dialect, skip }) => {
 
   it.skipIf(skip)("the watch renews its own process's uses, so a slow job is never taken for lost; at a graceful stop what it still holds counts as answered", async () => {
     const slow = someone();
-    await a.moderation.admit(slow, "meme", "s");
+    await a.moderation.admit(slow, "meme", { reply: "s" });
     const watch = watchAbandoned(storeModeration(a), { telegram: async () => undefined })!;
     try {
       clock += TTL - 1;
@@ -130,7 +133,7 @@ describe.each(dialects)("unanswered uses on $dialect", ({ dialect, skip }) => {
 
   it.skipIf(skip)("renewals run on their own timer, not held up by a platform that does not answer; stop() cuts that answer short", async () => {
     const lost = someone();
-    await b.moderation.admit(lost, "meme", "hangs");
+    await b.moderation.admit(lost, "meme", { reply: "hangs" });
     clock += TTL + 1;
     // Real timers: a short wait, so the watch ticks every 100 ms; the test clock stays where it is.
     const quick = Object.assign(Object.create(storeModeration(a)) as ReturnType<typeof storeModeration>, { pendingTtlMs: 300 });
@@ -160,7 +163,7 @@ describe.each(dialects)("unanswered uses on $dialect", ({ dialect, skip }) => {
     try {
       const scope = someone("discord");
       const t0 = Date.now();
-      const use = await live.moderation.admit(scope, "meme", "n");
+      const use = await live.moderation.admit(scope, "meme", { reply: "n" });
       const t1 = Date.now();
       const [row] = await db.query<{ pending_until_ms: number | string }>(`SELECT pending_until_ms FROM usage_events WHERE platform_user_id = '${scope.userId}'`);
       // The database runs on this machine here: its clock and ours agree within the statement's time (and a rounding).
@@ -183,7 +186,7 @@ describe.each(dialects)("unanswered uses on $dialect", ({ dialect, skip }) => {
   it.skipIf(skip)("a backup counts a use still being answered as answered: no pending mark, and no note (a Discord token) in the file", async () => {
     const token = `interaction-token-${dialect}-${"x".repeat(40)}`;
     const scope = someone("discord");
-    await a.moderation.admit(scope, "meme", JSON.stringify({ appId: "1", token }));
+    await a.moderation.admit(scope, "meme", { reply: JSON.stringify({ appId: "1", token }) });
     const dir = mkdtempSync(join(tmpdir(), "mimic-unanswered-"));
     try {
       const file = join(dir, "backup.db");

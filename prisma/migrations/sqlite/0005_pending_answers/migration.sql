@@ -1,5 +1,6 @@
 -- AlterTable
 ALTER TABLE "usage_events" ADD COLUMN "pending_by" TEXT;
+ALTER TABLE "usage_events" ADD COLUMN "pending_job" TEXT;
 ALTER TABLE "usage_events" ADD COLUMN "pending_reply" TEXT;
 ALTER TABLE "usage_events" ADD COLUMN "pending_until_ms" BIGINT;
 
