@@ -35,6 +35,8 @@ const N = 1000;
 const at = (u: number | string, s: string) => ({ platform: "discord", userId: String(u), serverId: s, channelId: null });
 await cpu("admit, admitted", N, (i) => store.moderation.admit(at(i + 10, "1"), "meme"));
 await cpu("admit, admitted + refund", N, async (i) => (await store.moderation.admit(at(i + 2_000_000, "1"), "meme")).refund());
+// Every delivered meme: admitted, then marked answered once its result is recorded (src/core/abandoned.ts).
+await cpu("admit, admitted + answered", N, async (i) => (await store.moderation.admit(at(i + 3_000_000, "1"), "meme", { reply: "{}", job: "j" })).answered());
 await store.moderation.admit(at(5, "2"), "meme");
 await cpu("admit, refused (user quota)", N, () => store.moderation.admit(at(5, "2"), "meme").catch(() => 0));
 await cpu("rules", N, () => store.moderation.rules("discord", "1"));

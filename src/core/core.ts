@@ -251,7 +251,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       // A result the chat cannot take, or one that could not be recorded, was not delivered: refunded like a failure.
       await accept?.(result, admission);
       // From here the answer goes out from this process; should it die now, nobody else is to apologise for it.
-      if (admission.answered) await reliably("answered", admission.answered, ctx.requestId);
+      if (admission.answered) await reliably("answered", () => admission.answered!(), ctx.requestId);
       return { result, refund };
     } catch (e) {
       await refund();
