@@ -38,6 +38,7 @@ export const SLOW = [
   "test/bots/playground-shutdown.test.ts",
   "test/bots/bot-shutdown.test.ts",
   "test/bots/abandoned.test.ts",
+  "test/queue/close-while-loading.test.ts",
   "test/cli/start-tokens.test.ts",
   "test/cli/npm-signals.test.ts",
   "test/cli/animated-inputs.test.ts",

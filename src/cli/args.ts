@@ -2,7 +2,6 @@ import { constants } from "node:fs";
 import { access, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { loadConfig, modelCacheDir } from "../config.ts";
-import { loadImage, tooLarge } from "../core/input.ts";
 import { parseMemeRequest, type MemeRequest } from "../requests.ts";
 import { MimicError, quoted } from "../errors.ts";
 import type { DecodedAnimation } from "../pipeline/image/decode.ts";
@@ -32,7 +31,10 @@ export function wholeNumber(flag: string, value: string, min: number, max: numbe
  */
 export async function readInputFile(file: string, what?: string, allowVideo = false): Promise<Uint8Array> {
   const limitBytes = loadConfig().MAX_INPUT_BYTES;
-  const checked = await loadImage({ kind: "bytes", bytes: await readPictureFile(file, limitBytes, what) }, { limitBytes, allowVideo });
+  const bytes = await readPictureFile(file, limitBytes, what);
+  // Loaded once there is a file to look at (core/input.ts loads sharp): a missing one is refused without it.
+  const { loadImage } = await import("../core/input.ts");
+  const checked = await loadImage({ kind: "bytes", bytes }, { limitBytes, allowVideo });
   return checked.bytes;
 }
 
@@ -103,7 +105,7 @@ export async function readCappedFile(
   opts: { kind?: string; tooBig?: (bytes: number) => MimicError } = {},
 ): Promise<Uint8Array> {
   const size = await regularFileSize(file, what, opts.kind);
-  if (size > limitBytes) throw (opts.tooBig ?? ((bytes) => tooLarge(bytes, limitBytes)))(size);
+  if (size > limitBytes) throw opts.tooBig ? opts.tooBig(size) : (await import("../core/input.ts")).tooLarge(size, limitBytes);
   try {
     const b = await readFile(file);
     return new Uint8Array(b.buffer, b.byteOffset, b.length);

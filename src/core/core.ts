@@ -4,7 +4,7 @@ import sharp from "sharp";
 import { logger } from "../logger.ts";
 import type { Regions } from "../pipeline/transfer/index.ts";
 import { MAX_CAPTION_CHARS } from "../pipeline/render/text.ts";
-import { parseSha256, sha256Hex as sha256 } from "../templates/audit.ts";
+import { parseSha256, sha256Hex as sha256 } from "../templates/hashes.ts";
 import { normaliseTemplateName } from "../templates/names.ts";
 import { formatWait } from "../templates/moderation.ts";
 import type { CommandContext, ImageInput, Reply } from "./context.ts";

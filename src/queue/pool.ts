@@ -474,13 +474,18 @@ export class WorkerPool {
     else this.opts.onIdle?.();
   }
 
-  /** Ends a worker: an idle one is told to leave, a busy one (maybe deep in native code) is killed. */
+  /**
+   * Ends a worker: an idle one is told to leave, a busy one (maybe deep in native code) is killed, and so is one
+   * still loading its handlers: it holds no job, and loading models it would not hear the request to leave.
+   */
   private stop(slot: Slot): Promise<void> {
     const child = slot.child;
     if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     const exited = new Promise<void>((res) => child.once("exit", () => res()));
     if (slot.current) {
       this.kills += 1;
+      child.kill("SIGKILL");
+    } else if (!slot.ready) {
       child.kill("SIGKILL");
     } else {
       child.disconnect();

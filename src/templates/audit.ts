@@ -4,8 +4,6 @@
  * are kept. Rows older than the retention are deleted by the app itself (at start-up and, while it runs,
  * at most once an hour when a row is written); forget-me deletes a user's rows (TemplateStore.forgetUser).
  */
-import { createHash } from "node:crypto";
-import { MimicError } from "../errors.ts";
 import type { Db } from "./db/client.ts";
 import { passThrough, type Gate } from "./db/gate.ts";
 import { FORGOTTEN } from "./moderation.ts";
@@ -38,27 +36,9 @@ export interface AuditRecord extends AuditEntry {
   at: Date;
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
+import { parseSha256, SHA256 } from "./hashes.ts";
 
-/** The hex SHA-256 the trail records for a picture (what `mimic inspect` prints): its bytes as sent or received. */
-export const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
-
-/**
- * A hex SHA-256 as typed by a person (any case, surrounding space, an optional "sha256:" prefix), or BAD_INPUT.
- * `instead` says what else to do where the person is (a chat: point at the picture); the default names the CLI.
- */
-export function parseSha256(text: string, instead?: string): string {
-  const h = text.trim().toLowerCase().replace(/^sha-?256:/, "");
-  if (!SHA256.test(h)) {
-    throw new MimicError(
-      "BAD_INPUT",
-      instead
-        ? `That is not a SHA-256 hash (64 hex characters). Instead, ${instead}.`
-        : "That is not a SHA-256 hash: give the 64 hex characters that “mimic inspect <file>” prints, or the picture's file.",
-    );
-  }
-  return h;
-}
+export { parseSha256, sha256Hex } from "./hashes.ts";
 
 export class AuditLog {
   private lastPrune = 0;

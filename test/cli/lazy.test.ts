@@ -1,4 +1,7 @@
 import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Command } from "commander";
@@ -16,6 +19,17 @@ export async function resolve(specifier, context, next) {
   return next(specifier, context);
 }`)}`;
 const NO_TS = `data:text/javascript,${encodeURIComponent(`import { register } from "node:module"; register(${JSON.stringify(NO_TS_HOOK)});`)}`;
+
+/** Refuses the heavy packages: a command that loads one fails with this message instead of its own refusal. */
+const NO_HEAVY_HOOK = `data:text/javascript,${encodeURIComponent(`
+const heavy = (process.env.MIMIC_TEST_NO_LOAD ?? "").split(",");
+export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  const pkg = heavy.find((p) => r.url.includes("/node_modules/" + p + "/"));
+  if (pkg) throw new Error("heavy module loaded: " + pkg);
+  return r;
+}`)}`;
+const NO_HEAVY = `data:text/javascript,${encodeURIComponent(`import { register } from "node:module"; register(${JSON.stringify(NO_HEAVY_HOOK)});`)}`;
 
 describe("mimic CLI start-up", () => {
   it("lists every command in the help from its table entry, matching what the module registers", async () => {
@@ -42,6 +56,33 @@ describe("mimic CLI start-up", () => {
       expect(spies.meme).toHaveBeenCalledTimes(1);
     } finally {
       for (const spy of Object.values(spies)) spy.mockRestore();
+    }
+  });
+
+  it("a command that refuses at once does not load the heavy modules it would use only for the work", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mimic-light-"));
+    try {
+      const env = { ...process.env, DATA_DIR: dir, DATABASE_URL: "", DISCORD_TOKEN: "", QUEUE_URL: "", LOG_LEVEL: "silent" };
+      const pipeline = ["sharp", "onnxruntime-node"];
+      const cases: [string[], string[], RegExp][] = [
+        [["meme", "--face", join(dir, "none.png"), "--reaction", join(dir, "none.png"), "--out", join(dir, "out.png")], pipeline, /Cannot read --face .*no such file/],
+        [["audit", join(dir, "none.png")], [...pipeline, "@prisma/client"], /neither a file nor a SHA-256/],
+        [["inspect", join(dir, "none.png")], [...pipeline, "@prisma/client"], /Cannot read .*no such file/],
+        [["register"], ["discord.js", "sharp", "@prisma/client"], /needs DISCORD_TOKEN and DISCORD_APP_ID/],
+        [["worker"], ["bullmq", "ioredis", ...pipeline], /needs QUEUE_URL/],
+        [["store", "restore", join(dir, "none.db")], pipeline, /Cannot read the backup .*no such file/],
+        [["face", "list"], pipeline, /There is no store at/],
+      ];
+      for (const [args, heavy, refusal] of cases) {
+        const r = await run(process.execPath, ["--import", NO_HEAVY, "bin/mimic.mjs", ...args], { cwd: root, env: { ...env, MIMIC_TEST_NO_LOAD: heavy.join(",") } }).then(
+          () => ({ code: 0, stderr: "" }),
+          (e: { code: number; stderr: string }) => e,
+        );
+        expect(r.stderr, args.join(" ")).toMatch(refusal);
+        expect(r.code, args.join(" ")).toBe(2);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

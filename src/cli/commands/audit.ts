@@ -4,9 +4,6 @@ import { stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { MimicError, quoted } from "../../errors.ts";
-import { openStore, parseSha256 } from "../../templates/index.ts";
-import { requireExistingStore } from "../../templates/existing-store.ts";
-import { storeTarget } from "../../templates/store.ts";
 import { pathProblem, regularFileSize } from "../args.ts";
 
 /**
@@ -20,7 +17,9 @@ export function register(program: Command): void {
     .argument("<file-or-sha256>", "a picture Mimic sent, or its hex SHA-256")
     .option("--json", "print machine-readable JSON")
     .action(async (target: string, o: { json?: boolean }) => {
-      const hash = /^(sha-?256:)?[0-9a-f]{64}$/i.test(target.trim()) && !(await isFile(target)) ? parseSha256(target) : await hashFile(target);
+      // The store's modules (its database client) load once there is a hash to look up: a refused file needs none.
+      const hash = /^(sha-?256:)?[0-9a-f]{64}$/i.test(target.trim()) && !(await isFile(target)) ? (await import("../../templates/hashes.ts")).parseSha256(target) : await hashFile(target);
+      const [{ requireExistingStore }, { openStore, storeTarget }] = await Promise.all([import("../../templates/existing-store.ts"), import("../../templates/store.ts")]);
       // A mistyped DATA_DIR/DATABASE_URL would otherwise answer "not in the audit trail" from a new, empty store.
       await requireExistingStore(storeTarget(), "nothing was looked up");
       const store = await openStore();

@@ -1,9 +1,10 @@
 import { Option, type Command } from "commander";
 import { configuredAnalyzer, inputLimits, readInputFile } from "../args.ts";
 import { MimicError, quoted } from "../../errors.ts";
-import { enrolFace, openStore, type Owner, type Store } from "../../templates/index.ts";
+import type { Owner } from "../../templates/templates.ts";
 import { requireExistingStore } from "../../templates/existing-store.ts";
-import { storeTarget } from "../../templates/store.ts";
+// Not the templates' index: that one loads the face pipeline (sharp, onnxruntime), which only `face add` uses.
+import { openStore, storeTarget, type Store } from "../../templates/store.ts";
 
 /**
  * `mimic face add|list|rm|default|rename|forget`: manage saved faces in the configured store
@@ -23,6 +24,7 @@ export function register(program: Command): void {
     .action(async (file: string, o: UserOpts & { name: string; default?: boolean }) => {
       // Read first: a path that cannot be read must not start a store.
       const photo = await readInputFile(file);
+      const { enrolFace } = await import("../../templates/enrol.ts");
       // Saving a face is how a store starts: the only face command that may create one.
       await withStore(o, undefined, async (store) => {
         const r = await enrolFace(store.templates, owner(o), o.name, photo, { makeDefault: o.default === true, analyzer: await configuredAnalyzer(), decode: inputLimits() });

@@ -1,8 +1,7 @@
 import type { Command } from "commander";
 import { formatSize, MimicError, quoted } from "../../errors.ts";
 import { readCappedFile } from "../args.ts";
-import { DIGITAL_SOURCE_TYPE, readProvenance } from "../../pipeline/provenance/index.ts";
-import { sha256Hex } from "../../templates/audit.ts";
+import { sha256Hex } from "../../templates/hashes.ts";
 
 /**
  * The largest file inspect reads (it holds the whole file to find the marks): well above any chat's upload limit,
@@ -22,6 +21,8 @@ export function register(program: Command): void {
         kind: "a PNG, GIF or MP4 file",
         tooBig: (size) => new MimicError("BAD_INPUT", `${quoted(file)} is too large to inspect (${formatSize(size)}): inspect reads files up to ${formatSize(INSPECT_MAX_BYTES)}.`),
       });
+      // Loaded once there is a file (its visible-mark reader loads sharp): a refused path exits without it.
+      const { DIGITAL_SOURCE_TYPE, readProvenance } = await import("../../pipeline/provenance/index.ts");
       const r = readProvenance(bytes);
       const sha256 = sha256Hex(bytes);
       const aiEdited = r.digitalSourceType === DIGITAL_SOURCE_TYPE;

@@ -12,19 +12,33 @@ import {
   writeOutputFile,
 } from "../args.ts";
 import { MimicError, quoted } from "../../errors.ts";
-import { makeMeme } from "../../pipeline/transfer/meme.ts";
-import { photoFace, selectFace, type Regions, type TransferMode } from "../../pipeline/transfer/index.ts";
-import { laterFrameNote, reactionFacesNote, stillReaction, trackReactionFaces, type LoopMode } from "../../pipeline/animate/index.ts";
-import { DEFAULT_GIF_MAX_BYTES } from "../../pipeline/gif/index.ts";
-import { decodeImage, encodePng, readHeader } from "../../pipeline/image/index.ts";
-import { sniffVideoMime } from "../../pipeline/video/index.ts";
-import { assembleMeme } from "../../pipeline/meme.ts";
+import type { Regions, TransferMode } from "../../pipeline/transfer/index.ts";
+import type { LoopMode } from "../../pipeline/animate/index.ts";
 import type { InputLimits } from "../../pipeline/settings.ts";
 
+/**
+ * The pipeline's modules (sharp, onnxruntime, the GIF encoder), loaded once the flags and files passed their
+ * checks: a refused run exits without them.
+ */
+async function loadPipeline() {
+  const [{ makeMeme }, { photoFace, selectFace }, animate, { DEFAULT_GIF_MAX_BYTES }, { decodeImage, encodePng, readHeader }, { sniffVideoMime }, { assembleMeme }] = await Promise.all([
+    import("../../pipeline/transfer/meme.ts"),
+    import("../../pipeline/transfer/index.ts"),
+    import("../../pipeline/animate/index.ts"),
+    import("../../pipeline/gif/index.ts"),
+    import("../../pipeline/image/index.ts"),
+    import("../../pipeline/video/index.ts"),
+    import("../../pipeline/meme.ts"),
+  ]);
+  const { laterFrameNote, reactionFacesNote, stillReaction, trackReactionFaces } = animate;
+  return { makeMeme, photoFace, selectFace, laterFrameNote, reactionFacesNote, stillReaction, trackReactionFaces, DEFAULT_GIF_MAX_BYTES, decodeImage, encodePng, readHeader, sniffVideoMime, assembleMeme };
+}
+type Pipeline = Awaited<ReturnType<typeof loadPipeline>>;
+
 /** A video, or a GIF/WebP/APNG of several frames (read from its header; an unreadable file is left to makeMeme's refusal). */
-async function moves(bytes: Uint8Array): Promise<boolean> {
-  if (sniffVideoMime(bytes)) return true;
-  return ((await readHeader(bytes, Number.POSITIVE_INFINITY).catch(() => undefined))?.pages ?? 1) > 1;
+async function moves(p: Pipeline, bytes: Uint8Array): Promise<boolean> {
+  if (p.sniffVideoMime(bytes)) return true;
+  return ((await p.readHeader(bytes, Number.POSITIVE_INFINITY).catch(() => undefined))?.pages ?? 1) > 1;
 }
 
 interface MemeFlags {
@@ -93,23 +107,24 @@ export function register(program: Command): void {
       // Before the work: a folder that is not there would otherwise fail the write after the whole meme was made.
       await checkOutputFile(o.out);
       const [template, reactionFile] = await Promise.all([readInputFile(o.face, "--face"), readInputFile(o.reaction, "--reaction", true)]);
+      const p = await loadPipeline();
       const limits = inputLimits();
       let reaction = reactionFile;
-      if (!gifOut && (await moves(reactionFile))) {
+      if (!gifOut && (await moves(p, reactionFile))) {
         // A still meme of an animation or a video (read by ffmpeg) takes its first frame that shows a face, as a PNG for
         // makeMeme (an APNG's default image, which makeMeme would read, may be no frame of its animation).
         const analyzer = await configuredAnalyzer();
-        const still = await stillReaction((first) => readReactionFrames(reactionFile, limits, first), (image) => analyzer.analyze(image));
-        if (still.laterFrameMs !== undefined) printNotes([laterFrameNote(still.laterFrameMs)]);
-        reaction = await encodePng(still.image);
+        const still = await p.stillReaction((first) => readReactionFrames(reactionFile, limits, first), (image) => analyzer.analyze(image));
+        if (still.laterFrameMs !== undefined) printNotes([p.laterFrameNote(still.laterFrameMs)]);
+        reaction = await p.encodePng(still.image);
       }
       if (gifOut) {
-        await writeAnimatedMeme(o, template, reaction, { mode, regions, intensity, faceIndex, captions, limits });
+        await writeAnimatedMeme(p, o, template, reaction, { mode, regions, intensity, faceIndex, captions, limits });
         return;
       }
       const sources = { face: quoted(o.face), reaction: quoted(o.reaction) };
-      const meme = await makeMeme(template, reaction, { mode, regions, intensity, faceIndex, captions, sources, limits }, await configuredAnalyzer());
-      printNotes([...whichFace(faceIndex, meme.reactionFaceCount), ...meme.notes]);
+      const meme = await p.makeMeme(template, reaction, { mode, regions, intensity, faceIndex, captions, sources, limits }, await configuredAnalyzer());
+      printNotes([...whichFace(p, faceIndex, meme.reactionFaceCount), ...meme.notes]);
       await writeOutputFile(o.out, meme.png);
       const r1 = (v: number) => Math.round(v * 10) / 10;
       const face = (f: typeof meme.templateFace) => ({
@@ -149,8 +164,8 @@ export function register(program: Command): void {
  * The bots' note on a reaction with several faces ("…; I used the largest"), where the largest was used. A face
  * picked with --face-index gets none: the user chose it, and the bots, which cannot pick, have no words for it.
  */
-function whichFace(faceIndex: number, faces: number): string[] {
-  return faceIndex === 0 ? reactionFacesNote(faces) : [];
+function whichFace(p: Pipeline, faceIndex: number, faces: number): string[] {
+  return faceIndex === 0 ? p.reactionFacesNote(faces) : [];
 }
 
 /**
@@ -158,6 +173,7 @@ function whichFace(faceIndex: number, faces: number): string[] {
  * an animated reaction (GIF / animated WebP / APNG / clip) gets the expression transferred frame by frame.
  */
 async function writeAnimatedMeme(
+  p: Pipeline,
   o: MemeFlags,
   templateBytes: Uint8Array,
   reactionBytes: Uint8Array,
@@ -167,25 +183,25 @@ async function writeAnimatedMeme(
     v === undefined ? undefined : wholeNumber(flag, v, min, max);
   const frames = count("--frames", o.frames, 2, 96);
   const fps = count("--fps", o.fps, 1, 50);
-  const maxBytes = count("--max-bytes", o.maxBytes, 4096, 1024 * 1024 * 1024) ?? DEFAULT_GIF_MAX_BYTES;
+  const maxBytes = count("--max-bytes", o.maxBytes, 4096, 1024 * 1024 * 1024) ?? p.DEFAULT_GIF_MAX_BYTES;
   const loop = o.loop === undefined ? undefined : choice<LoopMode>("--loop", o.loop, ["pingpong", "forward"]);
   const t0 = performance.now();
-  const [template, reaction] = await Promise.all([decodeImage(templateBytes, opts.limits), readReactionFrames(reactionBytes, opts.limits)]);
+  const [template, reaction] = await Promise.all([p.decodeImage(templateBytes, opts.limits), readReactionFrames(reactionBytes, opts.limits)]);
   const analyzer = await configuredAnalyzer();
-  const { face: templateFace, notes: photoNotes } = photoFace(await analyzer.analyze(template), quoted(o.face));
+  const { face: templateFace, notes: photoNotes } = p.photoFace(await analyzer.analyze(template), quoted(o.face));
   printNotes(photoNotes);
   // The reaction's face is chosen here so --face-index applies: a still's, or the one an animation tracks from.
-  let reactionFaces: Awaited<ReturnType<typeof trackReactionFaces>>["faces"];
+  let reactionFaces: Awaited<ReturnType<Pipeline["trackReactionFaces"]>>["faces"];
   let chosenAmong: number;
   if (reaction.frames.length === 1) {
     const analysis = await analyzer.analyze(reaction.frames[0]!);
-    reactionFaces = [selectFace(analysis, "reaction", opts.faceIndex, quoted(o.reaction))];
+    reactionFaces = [p.selectFace(analysis, "reaction", opts.faceIndex, quoted(o.reaction))];
     chosenAmong = analysis.faces.length;
   } else {
-    ({ faces: reactionFaces, chosenAmong } = await trackReactionFaces(reaction.frames, opts.faceIndex, analyzer));
+    ({ faces: reactionFaces, chosenAmong } = await p.trackReactionFaces(reaction.frames, opts.faceIndex, analyzer));
   }
-  printNotes(whichFace(opts.faceIndex, chosenAmong));
-  const result = await assembleMeme({
+  printNotes(whichFace(p, opts.faceIndex, chosenAmong));
+  const result = await p.assembleMeme({
     template,
     templateFace,
     reaction: { frames: reaction.frames, delaysMs: reaction.delaysMs },

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { deployCommands } from "../../bots/discord/rest.ts";
 import { loadConfig } from "../../config.ts";
 import { MimicError } from "../../errors.ts";
 import { redactUrl } from "../../redact-url.ts";
@@ -21,6 +20,8 @@ export function register(program: Command): void {
       if (o.guild !== undefined && !/^\d{5,25}$/.test(o.guild)) throw new MimicError("BAD_INPUT", "--guild takes a server id (a number; enable Developer Mode → right-click the server → Copy Server ID).");
       let names: string[];
       try {
+        // Loaded once the settings passed (discord.js is large): a refused run exits without it.
+        const { deployCommands } = await import("../../bots/discord/rest.ts");
         names = await deployCommands({ token: config.DISCORD_TOKEN, appId: config.DISCORD_APP_ID, guildId: o.guild, apiRoot: config.DISCORD_API_ROOT });
       } catch (e) {
         throw failedRun(e, config.DISCORD_API_ROOT);

@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import { MimicError } from "../../errors.ts";
-import { removeTemporaryFiles } from "../../templates/backup.ts";
 import { storeInUse } from "../../templates/db/in-use.ts";
 import { describeTarget } from "../../templates/db/url.ts";
-import { backupStore, BACKUP_TABLES, restoreStore, type TableCounts } from "../../templates/index.ts";
+// From backup.ts, not the templates' index: that one loads the face pipeline (sharp, onnxruntime) for enrolments.
+import { backupStore, BACKUP_TABLES, removeTemporaryFiles, restoreStore, type TableCounts } from "../../templates/backup.ts";
 import { storeTarget } from "../../templates/store.ts";
 
 /**

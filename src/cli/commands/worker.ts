@@ -5,8 +5,6 @@ import type { Command } from "commander";
 import { loadConfig } from "../../config.ts";
 import { MimicError, quoted } from "../../errors.ts";
 import { stopOnSignals } from "../stop-signals.ts";
-import { checkGeneratorAtStartup, DEFAULT_HANDLERS, queueOptions } from "../../queue/index.ts";
-import { startRedisWorker } from "../../queue/redis.ts";
 import { wholeNumber } from "../args.ts";
 
 /** `mimic worker`: consume jobs from the shared Redis queue (QUEUE_URL) until SIGTERM/SIGINT. */
@@ -26,7 +24,6 @@ export function register(program: Command): void {
       }
       const drainMs = Number(o.drainMs);
       if (!Number.isFinite(drainMs) || drainMs < 0) throw new MimicError("BAD_INPUT", "--drain-ms must be a number of milliseconds.");
-      const handlers = o.handlers ? pathToFileURL(resolve(o.handlers)) : DEFAULT_HANDLERS;
       // Each worker process imports the module; a missing one would only show as workers restarting forever.
       if (o.handlers && !statSync(resolve(o.handlers), { throwIfNoEntry: false })?.isFile()) {
         throw new MimicError(
@@ -34,6 +31,9 @@ export function register(program: Command): void {
           `Cannot load the job handlers: there is no file ${quoted(resolve(o.handlers))} (--handlers). Give the path of a module that exports \`handlers\`, or leave --handlers out for the built-in pipeline.`,
         );
       }
+      // The queue's modules (bullmq, ioredis) load once the settings passed: a refused run exits without them.
+      const [{ checkGeneratorAtStartup, DEFAULT_HANDLERS, queueOptions }, { startRedisWorker }] = await Promise.all([import("../../queue/index.ts"), import("../../queue/redis.ts")]);
+      const handlers = o.handlers ? pathToFileURL(resolve(o.handlers)) : DEFAULT_HANDLERS;
       checkGeneratorAtStartup(config);
       const handle = await startRedisWorker({
         ...queueOptions(config, handlers),
