@@ -184,15 +184,17 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       running.telegram = createTelegramBot({ core: app.core, token: config.TELEGRAM_TOKEN, apiRoot: config.TELEGRAM_API_ROOT, onFatal });
     }
     // Before the bots connect: one still waiting for its platform must not hold up the renewals of the requests
-    // the other takes meanwhile, nor the answers owed since a crash (late answers need no gateway or polling).
-    const lateAnswers = {
-      ...(running.discord && { discord: running.discord.answerLate }),
-      ...(running.telegram && { telegram: running.telegram.answerLate }),
-      ...(!running.discord && !running.telegram && { playground: null }),
-    };
-    running.abandoned = watchAbandoned(app.moderation, lateAnswers, app.queue.abandon && ((jobId) => app.queue.abandon!(jobId)));
+    // the other takes meanwhile. Each platform's lost requests are answered once its bot is up.
+    const watch = watchAbandoned(app.moderation, app.queue.abandon?.bind(app.queue));
+    running.abandoned = watch;
+    // The playground's lost requests are only given back (their page is gone), whichever front end this is.
+    watch?.serve("playground", null);
+    const { discord, telegram } = running;
     // Together: one bot waiting for its platform must not hold back the other, nor its refused token's message.
-    await Promise.all([running.discord?.start(), running.telegram?.start()]);
+    await Promise.all([
+      discord?.start().then(() => watch?.serve("discord", discord.answerLate)),
+      telegram?.start().then(() => watch?.serve("telegram", telegram.answerLate)),
+    ]);
     if (!config.DISCORD_TOKEN && !config.TELEGRAM_TOKEN) {
       running.playground = await startPlayground({
         core: app.core,

@@ -124,7 +124,7 @@ const scopeOf = (ctx: CommandContext): Scope => ({
  * A use that could not be given back (or marked answered) at once, the database unreachable, is tried again in the
  * background, waiting longer each time, for at most patienceMs: the user's reply never waits for it. Tests shorten these.
  */
-export const refundRetry = { firstDelayMs: 1_000, maxDelayMs: 60_000, patienceMs: 30 * 60_000 };
+export const writeRetry = { firstDelayMs: 1_000, maxDelayMs: 60_000, patienceMs: 30 * 60_000 };
 
 const GAVE_UP = {
   refund: "the use still counts",
@@ -139,8 +139,8 @@ async function reliably(what: "refund" | "answered", write: () => Promise<void>,
   } catch (err) {
     logger.warn({ err, requestId }, `${what} failed`);
   }
-  const giveUpAt = Date.now() + refundRetry.patienceMs;
-  let delay = refundRetry.firstDelayMs;
+  const giveUpAt = Date.now() + writeRetry.patienceMs;
+  let delay = writeRetry.firstDelayMs;
   const retry = () => {
     // unref: a pending retry never keeps a stopping process alive.
     setTimeout(() => {
@@ -148,7 +148,7 @@ async function reliably(what: "refund" | "answered", write: () => Promise<void>,
         () => logger.info({ requestId }, `${what} done after retrying`),
         (err: unknown) => {
           if (Date.now() + delay >= giveUpAt) return logger.error({ err, requestId }, `${what} failed: gave up retrying; ${GAVE_UP[what]}`);
-          delay = Math.min(delay * 2, refundRetry.maxDelayMs);
+          delay = Math.min(delay * 2, writeRetry.maxDelayMs);
           retry();
         },
       );
@@ -337,7 +337,9 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       // Its use is given back (runJob), and the forget-me's answer did not count it (still pending: heldInFlight).
       if (outcome === "forgotten") throw new MimicError("CANCELLED", "You asked Mimic to forget you while this was being made, so it was thrown away.");
       if (outcome === "gone") {
-        throw new MimicError("CANCELLED", "Mimic's store was replaced while this was being made (a backup was restored), so it was not sent. Please try again.");
+        // Its use's record is gone: the store was restored from a backup, or another process took the request for
+        // lost (this one was cut off from the database too long) and has told the user to send it again.
+        throw new MimicError("CANCELLED", "This request was given up while it was being made (Mimic restarted, or its store was restored), so it was not sent. Please send it again.");
       }
     };
     const { result, refund } = await runJob(ctx, kind, job, accept);

@@ -167,7 +167,7 @@ export interface ModerationPort {
    * each to one caller only, with the adapter's note of how to tell the user (CommandContext.pendingReply).
    */
   takeAbandoned?(platform: Platform): Promise<AbandonedRequest[]>;
-  /** How long an unanswered use waits on its process, unrenewed (absent where takeAbandoned is). */
+  /** How long an unanswered use waits on its process, unrenewed (present exactly where takeAbandoned is). */
   readonly pendingTtlMs?: number;
   /** The rules of scope's server (scope.serverId is never null here). */
   settings(scope: Scope): Promise<ServerSettings>;

@@ -56,7 +56,7 @@ export function observeQueue(queue: InferenceQueue, m: Metrics): InferenceQueue 
   return {
     stats: () => queue.stats(),
     close: (opts) => queue.close(opts),
-    ...(queue.abandon && { abandon: (jobId: string) => queue.abandon!(jobId) }),
+    ...(queue.abandon && { abandon: queue.abandon.bind(queue) }),
     async submit(job, opts) {
       const kind = job.kind;
       const submitted = performance.now();

@@ -75,7 +75,7 @@ export type ProgressEvent =
   | { type: "failed"; message: string };
 
 export interface SubmitOptions {
-  /** The job's id (unique); default a new one. The caller chooses it where it must name the job later (abandon). */
+  /** The job's id (unique), chosen by the caller to name it later (abandon); the Redis queue uses it, the in-process one keeps its own. */
   jobId?: string;
   requestId: string;
   userId: string;

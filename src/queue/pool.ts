@@ -482,10 +482,8 @@ export class WorkerPool {
     const child = slot.child;
     if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     const exited = new Promise<void>((res) => child.once("exit", () => res()));
-    if (slot.current) {
-      this.kills += 1;
-      child.kill("SIGKILL");
-    } else if (!slot.ready) {
+    if (slot.current || !slot.ready) {
+      if (slot.current) this.kills += 1;
       child.kill("SIGKILL");
     } else {
       child.disconnect();

@@ -510,7 +510,7 @@ export function createRedisQueue(
   }
 
   /** Gives up on a job for good: a worker still running it is told to stop, the user's slot is freed, the caller hears `error`. */
-  function abandon(id: string, error: MimicError): void {
+  function giveUp(id: string, error: MimicError): void {
     const p = pending.get(id);
     if (!p) return;
     logger.warn({ requestId: p.opts.requestId, job: id, worker: p.worker, state: p.state, reason: error.details?.reason ?? error.code }, "job given up: its caller is told so");
@@ -571,10 +571,10 @@ export function createRedisQueue(
       if (!noWorkerFor(w)) return;
       for (const [id, p] of pending) {
         if (!p.enqueued) continue;
-        if (p.state === "running") abandon(id, noWorkers(P, p.kind));
+        if (p.state === "running") giveUp(id, noWorkers(P, p.kind));
         else {
           bestEffort(cmd.mimicCancel(P, id).then((gone) => {
-            if (gone === 1) abandon(id, noWorkers(P, p.kind));
+            if (gone === 1) giveUp(id, noWorkers(P, p.kind));
           }), "could not refuse a job no worker will take");
         }
       }
@@ -603,18 +603,18 @@ export function createRedisQueue(
         ids.forEach((id, i) => {
           const [job, result] = [res?.[2 * i], res?.[2 * i + 1]];
           if (result?.[1] === 1) void collect(id).catch(() => undefined);
-          else if (job && !job[0] && job[1] === 0 && result && !result[0] && pending.get(id)?.state === "queued") abandon(id, lostInQueue());
+          else if (job && !job[0] && job[1] === 0 && result && !result[0] && pending.get(id)?.state === "queued") giveUp(id, lostInQueue());
         }),
       ).catch(() => undefined);
     }
     for (const [id, p] of pending) {
       if (p.state === "queued" && now - p.queuedAt > maxWaitMs) {
         bestEffort(cmd.mimicCancel(P, id).then((gone) => {
-          if (gone === 1) abandon(id, new MimicError("TIMEOUT", "No worker was free to make your image in time. Please try again later."));
+          if (gone === 1) giveUp(id, new MimicError("TIMEOUT", "No worker was free to make your image in time. Please try again later."));
         }), "could not time out a waiting job");
       } else if (p.state === "running" && p.startedAt !== undefined && now - p.startedAt > runningLimitMs) {
         // Its worker stopped and no other resumed it, or it keeps being resumed: a worker's own timeout cannot answer.
-        abandon(id, new MimicError("TIMEOUT", "Making your image took too long (the worker making it may have stopped). Please try again."));
+        giveUp(id, new MimicError("TIMEOUT", "Making your image took too long (the worker making it may have stopped). Please try again."));
       }
     }
   }, 1000);

@@ -7,6 +7,7 @@
 import type { Db } from "./db/client.ts";
 import { passThrough, type Gate } from "./db/gate.ts";
 import { FORGOTTEN } from "./moderation.ts";
+import { parseSha256, SHA256 } from "./hashes.ts";
 import { checkIdentity } from "./names.ts";
 
 export const DEFAULT_AUDIT_RETENTION_DAYS = 30;
@@ -36,9 +37,7 @@ export interface AuditRecord extends AuditEntry {
   at: Date;
 }
 
-import { parseSha256, SHA256 } from "./hashes.ts";
 
-export { parseSha256, sha256Hex } from "./hashes.ts";
 
 export class AuditLog {
   private lastPrune = 0;

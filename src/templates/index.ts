@@ -16,7 +16,7 @@
  *   forgetUser(owner) → {templates, usageRecords, auditRecords, heldRecords, heldInFlight} every template, the user row, all usage and audit records
  *
  * store.moderation (scope = {platform, userId, serverId|null, channelId|null}):
- *   admit(scope, command, pendingReply?) → Admission {id, refund(), answered()}   atomic quota + cooldown; DISABLED /
+ *   admit(scope, command, pending?: {reply, job}) → Admission {id, refund(), answered()}   atomic quota + cooldown; DISABLED /
  *       FORBIDDEN / COOLDOWN / QUOTA_EXCEEDED (retryAfterSeconds). Call before queueing; refund() if the job failed,
  *       answered() once the answer exists (until then the use waits on this process: renewPending, takeAbandoned).
  *   check(scope, command) → Rules                       the same without counting (read-only commands)
@@ -42,7 +42,8 @@ export { openStore } from "./store.ts";
 export type { Store, StoreOptions } from "./store.ts";
 export { TemplateStore, MESH_VALUES } from "./templates.ts";
 export type { EnrolledTemplate, Owner, StoredTemplate, TemplateSummary } from "./templates.ts";
-export { AuditLog, parseSha256, sha256Hex, DEFAULT_AUDIT_RETENTION_DAYS } from "./audit.ts";
+export { AuditLog, DEFAULT_AUDIT_RETENTION_DAYS } from "./audit.ts";
+export { parseSha256, sha256Hex } from "./hashes.ts";
 export type { AuditEntry, AuditRecord } from "./audit.ts";
 export { Moderation, rulesPatchSchema, formatWait, USAGE_RETENTION_DAYS } from "./moderation.ts";
 export type { Admission, RuleDefaults, Rules, RulesPatch, Scope, ServerRef, UsageReport, UsageWindow, UserUsage } from "./moderation.ts";

@@ -11,6 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { MimicError } from "../errors.ts";
+import { logger } from "../logger.ts";
 import type { Db } from "./db/client.ts";
 import { Prisma } from "../generated/sqlite/client.ts";
 import { passThrough, type Gate } from "./db/gate.ts";
@@ -96,7 +97,6 @@ export interface Admission {
 
 /** A use whose process died before answering: taken back from the store by takeAbandoned(). */
 export interface AbandonedUse {
-  platform: string;
   userId: string;
   serverId: string | null;
   command: string;
@@ -425,9 +425,11 @@ export class Moderation {
             refunded = true;
           },
           answered: async () => {
-            await this.exclusive(
+            const marked = await this.exclusive(
               () => this.db.$executeRaw`UPDATE usage_events SET pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL, pending_job = NULL WHERE id = ${id} AND pending_by = ${this.holder}`,
             );
+            // Taken for lost meanwhile (this process cut off from the database too long): its user was told to send it again.
+            if (marked === 0) logger.warn({ use: id }, "a use answered here had already been given back by another process");
           },
         };
       }
@@ -468,11 +470,11 @@ export class Moderation {
    */
   async takeAbandoned(platform: string): Promise<AbandonedUse[]> {
     const rows = await this.exclusive(
-      () => this.db.$queryRaw<Array<{ platform: string; platform_user_id: string; server_id: string; command: string; pending_reply: string | null; pending_job: string | null }>>`
+      () => this.db.$queryRaw<Array<{ platform_user_id: string; server_id: string; command: string; pending_reply: string | null; pending_job: string | null }>>`
         DELETE FROM usage_events WHERE pending_until_ms < ${this.pendingNow()} AND platform = ${platform} AND pending_by <> ${this.holder}
-        RETURNING platform, platform_user_id, server_id, command, pending_reply, pending_job`,
+        RETURNING platform_user_id, server_id, command, pending_reply, pending_job`,
     );
-    return rows.map((r) => ({ platform: r.platform, userId: r.platform_user_id, serverId: r.server_id || null, command: r.command, reply: r.pending_reply, job: r.pending_job }));
+    return rows.map((r) => ({ userId: r.platform_user_id, serverId: r.server_id || null, command: r.command, reply: r.pending_reply, job: r.pending_job }));
   }
 
   /**

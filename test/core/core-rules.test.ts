@@ -2,10 +2,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import sharp from "sharp";
 import { createCore, type CommandContext, type Core } from "../../src/core/index.ts";
 import { storeAudit, storeModeration, storeTemplates } from "../../src/core/bindings.ts";
-import { refundRetry, SETTING_KEYS } from "../../src/core/core.ts";
+import { writeRetry, SETTING_KEYS } from "../../src/core/core.ts";
 import type { Job, JobResult } from "../../src/core/ports.ts";
 import type { ImageResult } from "../../src/queue/jobs.ts";
-import { sha256Hex } from "../../src/templates/audit.ts";
+import { sha256Hex } from "../../src/templates/hashes.ts";
 import { openStore, type Store } from "../../src/templates/index.ts";
 import { formatSize, MimicError } from "../../src/errors.ts";
 import { logger } from "../../src/logger.ts";
@@ -170,7 +170,7 @@ for (const { dialect, skip } of dialects) {
         return r;
       };
       const made = await meme();
-      expect(made).toMatchObject({ errorCode: "CANCELLED", text: "Mimic's store was replaced while this was being made (a backup was restored), so it was not sent. Please try again." });
+      expect(made).toMatchObject({ errorCode: "CANCELLED", text: "This request was given up while it was being made (Mimic restarted, or its store was restored), so it was not sent. Please send it again." });
       expect(made.file).toBeUndefined();
       expect(await db.query(`SELECT * FROM audit_events`)).toEqual([]);
       // The user and their face stand: the next one is made and recorded as ever.
@@ -181,9 +181,9 @@ for (const { dialect, skip } of dialects) {
     it("the database gone while a picture is made: nothing is sent, the user hears why, and the use is given back once it returns", async () => {
       await save("me");
       const outage = await databaseOutage(db);
-      const firstDelay = refundRetry.firstDelayMs;
+      const firstDelay = writeRetry.firstDelayMs;
       const patience = retryPolicy.patienceMs;
-      refundRetry.firstDelayMs = 50;
+      writeRetry.firstDelayMs = 50;
       // SQLite's outage is a lock held elsewhere: the store gives up on it quickly instead of after 10 s.
       retryPolicy.patienceMs = 200;
       try {
@@ -209,7 +209,7 @@ for (const { dialect, skip } of dialects) {
         await expect.poll(async () => (await db.query(`SELECT id FROM usage_events WHERE platform_user_id = '101'`)).length, { timeout: 30_000 }).toBe(0);
         expect(await db.query(`SELECT * FROM audit_events`)).toEqual([]);
       } finally {
-        refundRetry.firstDelayMs = firstDelay;
+        writeRetry.firstDelayMs = firstDelay;
         retryPolicy.patienceMs = patience;
         await outage.close();
       }

@@ -1,7 +1,7 @@
 /**
  * Closing the pool (Mimic stopping) while a worker still loads its handlers: that worker holds no job, and busy
  * loading it would not hear the request to leave, so it is stopped at once rather than after the kill timer
- * meant for an idle worker that does not leave (a stop right after start-up used to wait for it).
+ * meant for an idle worker that does not leave.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

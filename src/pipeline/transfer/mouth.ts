@@ -707,17 +707,16 @@ function middleGap(lm: Float32Array): number {
 const landmarkDistance = (lm: Float32Array, a: number, b: number) => Math.hypot(lm[3 * a]! - lm[3 * b]!, lm[3 * a + 1]! - lm[3 * b + 1]!);
 
 /**
- * How far (0 inner lip … 1 outer lip line) a fully closing inner-lip point samples into the lip where no lip
- * colour is found near it (a moustache, lips too pale to tell from teeth).
+ * How far (0 inner lip … 1 outer lip line) a fully closing lip samples into itself where no lip colour is found
+ * near it (a moustache, lips too pale to tell from teeth), and how far the closing inner corners move.
  */
 const LIP_SAMPLE_SHIFT = 0.85;
 /**
  * When the new mouth is less open than the template's, the inner-lip line would sample the template's teeth
  * and dark gap. In each column that closes, the lip's *source* rows (inner, middle, semi-outer) move in
  * proportion to how much it closes, the outer row fixed, until the inner one sits on the lip's visible edge
- * (as in visibleInnerRing): the closed lips show the whole lip, with the teeth squeezed out. A fixed shift
- * towards the outer line took a laugh's stretched upper lip from its top sixth, over its own middle rows.
- * Mutates `src` (x,y pairs; landmark part only).
+ * (as in visibleInnerRing), or where no lip colour is found by LIP_SAMPLE_SHIFT: the closed lips show the whole
+ * lip, in its own order, with the teeth squeezed out. Mutates `src` (x,y pairs; landmark part only).
  */
 export function sampleLipsWhereMouthCloses(src: Float32Array, img: RgbImage, template: Float32Array, target: Float32Array): void {
   const shift = (inner: number, outer: number, k: number) => {
@@ -745,11 +744,7 @@ export function sampleLipsWhereMouthCloses(src: Float32Array, img: RgbImage, tem
       [[up, LIPS_MID_UPPER[j]!, LIPS_SEMI_OUTER_UPPER[j]!, LIPS_OUTER_UPPER[j]!], body.upper, lo],
       [[lo, LIPS_MID_LOWER[j]!, LIPS_SEMI_OUTER_LOWER[j]!, LIPS_OUTER_LOWER[j]!], body.lower, up],
     ] as const) {
-      const edge = lipEdge(img, template, rows[0], rows[3], opposite, before, colour);
-      if (edge === undefined) {
-        shift(rows[0], rows[3], LIP_SAMPLE_SHIFT * closing);
-        continue;
-      }
+      const edge = lipEdge(img, template, rows[0], rows[3], opposite, before, colour) ?? LIP_SAMPLE_SHIFT;
       for (const i of rows.slice(0, 3)) shift(i, rows[3], edge * closing);
     }
   }

@@ -406,9 +406,8 @@ async function showsTemplatePerson(out: RgbImage, template: Name, reaction: Name
 }
 
 describe("a laughing template's mouth closed", () => {
-  // franck_04117 laughs; the reaction's lips are closed (franck_01829). The closed lips used to sample the
-  // laugh's upper lip from its top sixth only, folded over its own middle rows: in the result it showed as a
-  // thin line over a pale band (its lip-coloured rows 34 and 33 against the template's 40; now 48 and 45).
+  // franck_04117 laughs; the reaction's lips are closed (franck_01829). The closed upper lip must show as lip,
+  // not as a thin line over a pale band (the laugh's lip sampled folded over its own rows).
   const upperLipRows = (img: RgbImage, lm: Float32Array, lip: readonly number[], skin: readonly number[]) => {
     const px = (x: number, y: number) => {
       const o = (Math.round(y) * img.width + Math.round(x)) * 3;
