@@ -68,8 +68,8 @@ export class AuditLog {
 
   /**
    * Writes one generation's row ("recorded"). Writes nothing when the entry's use (useId) no longer stands:
-   * "forgotten" when its user asked to be forgotten meanwhile, "gone" when its record vanished (given back, or
-   * the store was replaced by a restore).
+   * "forgotten" when its user asked to be forgotten meanwhile, "gone" when its record vanished (given back, taken
+   * for lost by another process, or the store replaced by a restore).
    */
   async record(e: AuditEntry): Promise<AuditOutcome> {
     checkIdentity(e.platform, e.userId);
