@@ -15,6 +15,8 @@ import type { AuditPort, JobKind, ModerationPort, NumericSetting, PlaceFacts, Sc
 const ANIMATED_COMMAND = "animated";
 /** The command a job kind counts as; saving a face ("face") is moderated but never uses up the meme quota. */
 const commandOf = (kind: JobKind) => (kind === "animated" ? ANIMATED_COMMAND : kind === "enrol" ? "face" : "meme");
+/** The kind of job a counted use was (its command, a forgotten user's behind the FORGOTTEN mark). */
+const kindOfUse = (command: string): JobKind => (command.endsWith(ANIMATED_COMMAND) ? "animated" : "meme");
 
 function isEnrolledTemplate(v: unknown): v is EnrolledTemplate {
   const t = v as EnrolledTemplate;
@@ -224,10 +226,9 @@ export function storeModeration(store: Store): ModerationPort {
     releasePending: async () => void (await m.releasePending()),
     async takeAbandoned(platform) {
       return (await m.takeAbandoned(platform)).map((u) => {
-        // A forgotten user's use keeps its command behind the FORGOTTEN mark; the user is not named again.
+        // A forgotten user is not named again.
         const forgotten = u.command.startsWith(FORGOTTEN);
-        const kind: JobKind = u.command.endsWith(ANIMATED_COMMAND) ? "animated" : "meme";
-        return { userId: forgotten ? null : u.userId, serverId: u.serverId, kind, reply: u.reply, job: u.job };
+        return { userId: forgotten ? null : u.userId, serverId: u.serverId, kind: kindOfUse(u.command), reply: u.reply, job: u.job };
       });
     },
     pendingTtlMs: m.pendingTtlMs,

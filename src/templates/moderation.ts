@@ -425,9 +425,7 @@ export class Moderation {
             refunded = true;
           },
           answered: async () => {
-            const marked = await this.exclusive(
-              () => this.db.$executeRaw`UPDATE usage_events SET pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL, pending_job = NULL WHERE id = ${id} AND pending_by = ${this.holder}`,
-            );
+            const marked = await this.clearPending(Prisma.sql`id = ${id}`);
             // Taken for lost meanwhile (this process cut off from the database too long): its user was told to send it again.
             if (marked === 0) logger.warn({ use: id }, "a use answered here had already been given back by another process");
           },
@@ -456,9 +454,14 @@ export class Moderation {
    * answered() that could not be written and is still being retried), so nobody apologises for it after a restart.
    */
   releasePending(): Promise<number> {
+    return this.clearPending(Prisma.sql`pending_until_ms IS NOT NULL`);
+  }
+
+  /** Ends the wait of this process's uses `which` selects: they count as answered. Returns how many. */
+  private clearPending(which: Prisma.Sql): Promise<number> {
     return this.exclusive(
       () => this.db.$executeRaw`UPDATE usage_events SET pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL, pending_job = NULL
-        WHERE pending_until_ms IS NOT NULL AND pending_by = ${this.holder}`,
+        WHERE pending_by = ${this.holder} AND ${which}`,
     );
   }
 

@@ -16,24 +16,8 @@ import type { Regions, TransferMode } from "../../pipeline/transfer/index.ts";
 import type { LoopMode } from "../../pipeline/animate/index.ts";
 import type { InputLimits } from "../../pipeline/settings.ts";
 
-/**
- * The pipeline's modules (sharp, onnxruntime, the GIF encoder), loaded once the flags and files passed their
- * checks: a refused run exits without them.
- */
-async function loadPipeline() {
-  const [{ makeMeme }, { photoFace, selectFace }, animate, { DEFAULT_GIF_MAX_BYTES }, { decodeImage, encodePng, readHeader }, { sniffVideoMime }, { assembleMeme }] = await Promise.all([
-    import("../../pipeline/transfer/meme.ts"),
-    import("../../pipeline/transfer/index.ts"),
-    import("../../pipeline/animate/index.ts"),
-    import("../../pipeline/gif/index.ts"),
-    import("../../pipeline/image/index.ts"),
-    import("../../pipeline/video/index.ts"),
-    import("../../pipeline/meme.ts"),
-  ]);
-  const { laterFrameNote, reactionFacesNote, stillReaction, trackReactionFaces } = animate;
-  return { makeMeme, photoFace, selectFace, laterFrameNote, reactionFacesNote, stillReaction, trackReactionFaces, DEFAULT_GIF_MAX_BYTES, decodeImage, encodePng, readHeader, sniffVideoMime, assembleMeme };
-}
-type Pipeline = Awaited<ReturnType<typeof loadPipeline>>;
+/** The pipeline, loaded once the flags and files passed their checks (see meme-pipeline.ts). */
+type Pipeline = typeof import("./meme-pipeline.ts");
 
 /** A video, or a GIF/WebP/APNG of several frames (read from its header; an unreadable file is left to makeMeme's refusal). */
 async function moves(p: Pipeline, bytes: Uint8Array): Promise<boolean> {
@@ -107,7 +91,7 @@ export function register(program: Command): void {
       // Before the work: a folder that is not there would otherwise fail the write after the whole meme was made.
       await checkOutputFile(o.out);
       const [template, reactionFile] = await Promise.all([readInputFile(o.face, "--face"), readInputFile(o.reaction, "--reaction", true)]);
-      const p = await loadPipeline();
+      const p = await import("./meme-pipeline.ts");
       const limits = inputLimits();
       let reaction = reactionFile;
       if (!gifOut && (await moves(p, reactionFile))) {
