@@ -24,6 +24,11 @@ export interface CommandContext {
    * JSON, handed back to its LateAnswer; see abandoned.ts). Kept in the store only until the answer exists.
    */
   pendingReply?: string;
+  /**
+   * Called once the request is admitted, with a way to replace its pendingReply: a message the adapter sent
+   * since (a queue position) is then one another process can take down with its apology.
+   */
+  bindPendingReply?: (update: (reply: string) => Promise<void>) => void;
   /** Queue position / start / end, so adapters can show progress. */
   progress?: (e: ProgressEvent) => void;
   signal?: AbortSignal;

@@ -238,6 +238,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     // Chosen here so that the use can note it: should this process die, the job is taken out of the shared queue.
     const jobId = randomUUID();
     const admission: Admission = await moderation.admit(scopeOf(ctx), kind, { reply: ctx.pendingReply, job: jobId });
+    if (admission.renote) ctx.bindPendingReply?.((reply) => admission.renote!(reply));
     const refund = () => reliably("refund", () => admission.refund(), ctx.requestId);
     try {
       const result = await queue.submit(typeof job === "function" ? await job() : job, {

@@ -198,6 +198,8 @@ export interface Admission {
   refund(): Promise<void>;
   /** The answer exists: the use no longer waits on this process (absent where nothing is kept pending). */
   answered?(): Promise<void>;
+  /** Replaces the note of how to still answer (PendingNote.reply) while the use waits on this process. */
+  renote?(reply: string): Promise<void>;
 }
 
 /** A request whose process stopped before answering; its use was given back. */

@@ -93,6 +93,8 @@ export interface Admission {
    * (see Moderation.renewPending). Idempotent.
    */
   answered(): Promise<void>;
+  /** Replaces the adapter's note (PendingNote.reply) while the use still waits on this process; a no-op after. */
+  renote(reply: string): Promise<void>;
 }
 
 /** A use whose process died before answering: taken back from the store by takeAbandoned(). */
@@ -428,6 +430,11 @@ export class Moderation {
             const marked = await this.clearPending(Prisma.sql`id = ${id}`);
             // Taken for lost meanwhile (this process cut off from the database too long): its user was told to send it again.
             if (marked === 0) logger.warn({ use: id }, "a use answered here had already been given back by another process");
+          },
+          renote: async (reply) => {
+            await this.exclusive(
+              () => this.db.$executeRaw`UPDATE usage_events SET pending_reply = CAST(${reply} AS TEXT) WHERE id = ${id} AND pending_by = ${this.holder}`,
+            );
           },
         };
       }

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { abandonedText } from "../../src/core/abandoned.ts";
 import { REACTION_LAUGH_JPG } from "../core/images.ts";
@@ -23,6 +24,9 @@ const GROUP = { id: -100555, type: "supergroup" as const, title: "Memes" };
 const TG_USER = { id: 701, is_bot: false as const, first_name: "Tess" };
 /** Answered before the kill: nobody is to apologise to them. */
 const TG_DONE = { id: 702, is_bot: false as const, first_name: "Dana" };
+/** Waiting behind the two running jobs at the kill, first and second in the queue (the second was told its place). */
+const TG_NEXT = { id: 703, is_bot: false as const, first_name: "Nell" };
+const TG_QUEUED = { id: 704, is_bot: false as const, first_name: "Quinn" };
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -79,7 +83,7 @@ describe("a front end killed mid-request", () => {
     const first = spawned(["--import", tsxLoader, "test/bots/abandoned-child.ts"], {
       ...env,
       MIMIC_TEST_GATE_DIR: gates,
-      MIMIC_TEST_FACES: `telegram:${TG_USER.id},telegram:${TG_DONE.id},discord:${ALICE.id}`,
+      MIMIC_TEST_FACES: [TG_USER, TG_DONE, TG_NEXT, TG_QUEUED].map((u) => `telegram:${u.id}`).join(",") + `,discord:${ALICE.id}`,
     });
     await first.ready(/^ready$/m);
     writeFileSync(join(gates, "done.open"), "");
@@ -90,6 +94,19 @@ describe("a front end killed mid-request", () => {
     const interaction = discord.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: image.id }, str("top", "gate:dc")], { attachments: [image] });
     // Both admitted and running: the kill lands mid-job.
     await vi.waitFor(() => expect(existsSync(join(gates, "tg.started")) && existsSync(join(gates, "dc.started"))).toBe(true), { timeout: 60_000, interval: 20 });
+    const next = telegram.sendPhoto(GROUP, TG_NEXT, telegram.addFile(REACTION_LAUGH_JPG), { caption: "/meme" });
+    const queued = telegram.sendPhoto(GROUP, TG_QUEUED, telegram.addFile(REACTION_LAUGH_JPG), { caption: "/meme" });
+    // The queue-position message is noted with the use before the kill (the store holds what the restart reads).
+    const store = new Database(join(dir, "data", "mimic.db"), { readonly: true, fileMustExist: true });
+    const noted = await vi.waitFor(
+      () => {
+        const row = store.prepare("SELECT pending_reply FROM usage_events WHERE platform_user_id = ? AND pending_reply LIKE '%statusId%'").get(String(TG_QUEUED.id)) as { pending_reply: string } | undefined;
+        expect(row).toBeDefined();
+        return JSON.parse(row!.pending_reply) as { statusId: number };
+      },
+      { timeout: 60_000, interval: 50 },
+    );
+    store.close();
     first.child.kill("SIGKILL");
     await first.exited;
 
@@ -100,6 +117,14 @@ describe("a front end killed mid-request", () => {
     const second = spawned(["bin/mimic.mjs", "start"], env);
     const lost = await telegram.waitFor(replyTo(command), 120_000);
     expect(lost.params.text).toBe(abandonedText({ kind: "meme" }));
+    // The queued requests are told too, and the "In the queue" message goes before its apology comes.
+    const statusSent = telegram.calls.find((c) => c.method === "sendMessage" && String(c.params.text).startsWith("In the queue: position 2"));
+    expect(statusSent?.params.chat_id).toBe(GROUP.id);
+    const apologyToQueued = await telegram.waitFor(replyTo(queued), 120_000);
+    const taken = telegram.calls.findIndex((c) => c.method === "deleteMessage" && c.params.message_id === noted.statusId);
+    expect(taken, "the queue message is deleted").toBeGreaterThanOrEqual(0);
+    expect(taken).toBeLessThan(telegram.calls.indexOf(apologyToQueued));
+    expect((await telegram.waitFor(replyTo(next), 120_000)).params.text).toBe(abandonedText({ kind: "meme" }));
     const edited = await discord.waitFor(
       (c) => c.method === "PATCH" && c.path.endsWith(`/webhooks/${discord.appId}/${interaction.token}/messages/@original`) && content(c) === abandonedText({ kind: "meme" }),
       120_000,

@@ -26,6 +26,20 @@ describe("late answers", () => {
     expect(sent?.params).toMatchObject({ chat_id: -1005, text: "lost", message_thread_id: 7, reply_parameters: { message_id: 42, allow_sending_without_reply: true } });
   });
 
+  it("Telegram: the lost request's queue message is taken down before the reply; one already gone does not hold the reply back", async () => {
+    const fake = await FakeTelegram.start();
+    cleanups.push(() => fake.close());
+    const bot = createTelegramBot({ core, token: fake.token, apiRoot: fake.apiRoot });
+    await bot.answerLate(JSON.stringify({ chatId: -1005, messageId: 42, statusId: 43 }), "lost", signal());
+    expect(fake.calls.map((c) => [c.method, c.params.message_id ?? c.params.text])).toEqual([
+      ["deleteMessage", 43],
+      ["sendMessage", "lost"],
+    ]);
+    fake.failures.set("deleteMessage", { status: 400, description: "Bad Request: message to delete not found", times: 1 });
+    await bot.answerLate(JSON.stringify({ chatId: -1005, messageId: 50, statusId: 51 }), "lost again", signal());
+    expect(fake.calls.slice(2).map((c) => c.method)).toEqual(["deleteMessage", "sendMessage"]);
+  });
+
   it("Discord: edits the interaction's answer with its own token; past Discord's 15 minutes it does not try; a refusal is said without the token", async () => {
     const fake = await FakeDiscord.start();
     cleanups.push(() => fake.close());

@@ -58,6 +58,22 @@ describe.each(dialects)("unanswered uses on $dialect", ({ dialect, skip }) => {
     clock = T0;
   });
 
+  it.skipIf(skip)("a use's note can be replaced while it waits (a queue message sent since), by its own process only, and not once answered", async () => {
+    const [waiting, done] = [someone(), someone()];
+    const w = await a.moderation.admit(waiting, "meme", { reply: '{"chat":1}' });
+    const d = await a.moderation.admit(done, "meme", { reply: '{"chat":2}' });
+    await w.renote('{"chat":1,"statusId":9}');
+    await d.answered();
+    await d.renote('{"chat":2,"statusId":10}');
+    clock += TTL + 1;
+    expect(await b.moderation.takeAbandoned("telegram")).toEqual([{ userId: waiting.userId, serverId: "g1", command: "meme", reply: '{"chat":1,"statusId":9}', job: null }]);
+    expect(await usedToday(a, done)).toBe(1);
+    // Taken by another process meanwhile: its row is gone, the late note changes nothing and throws nothing.
+    await w.renote('{"chat":1,"statusId":11}');
+    expect(await b.moderation.takeAbandoned("telegram")).toEqual([]);
+    clock = T0;
+  });
+
   it.skipIf(skip)("a live process's renewal keeps its own uses, not another's; a refund or an answer ends the wait", async () => {
     const [mine, theirs, refunded, done] = [someone(), someone(), someone(), someone()];
     await a.moderation.admit(mine, "meme");

@@ -49,8 +49,13 @@ export interface TelegramBot {
   answerLate: LateAnswer;
 }
 
-/** What a render's pendingReply holds: the command's chat, topic and message. */
-const lostCommand = z.object({ chatId: z.number().int(), threadId: z.number().int().optional(), messageId: z.number().int().optional() });
+/** What a render's pendingReply holds: the command's chat, topic and message, and its queue-position message once sent. */
+const lostCommand = z.object({
+  chatId: z.number().int(),
+  threadId: z.number().int().optional(),
+  messageId: z.number().int().optional(),
+  statusId: z.number().int().optional(),
+});
 
 const DEFAULT_API_ROOT = "https://api.telegram.org";
 /** Bots may download at most 20 MB through getFile and upload 50 MB. */
@@ -436,16 +441,23 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     void action();
     const timer = setInterval(action, CHAT_ACTION_EVERY_MS);
     let statusMessageId: number | undefined;
+    const lost: z.infer<typeof lostCommand> = { chatId, threadId: thread.message_thread_id, messageId: ctx.msg?.message_id };
+    let updatePendingReply: ((reply: string) => Promise<void>) | undefined;
     const progress = progressReporter(async (text) => {
-      if (statusMessageId === undefined) statusMessageId = (await ctx.api.sendMessage(chatId, text, thread)).message_id;
-      else await ctx.api.editMessageText(chatId, statusMessageId, text);
+      if (statusMessageId === undefined) {
+        statusMessageId = (await ctx.api.sendMessage(chatId, text, thread)).message_id;
+        // Should this process die before answering, the apology takes this message down rather than leave it waiting.
+        await updatePendingReply?.(JSON.stringify({ ...lost, statusId: statusMessageId })).catch((err: unknown) =>
+          logger.warn({ err }, "telegram: could not note the queue message of a request in progress"),
+        );
+      } else await ctx.api.editMessageText(chatId, statusMessageId, text);
     });
     try {
       const c = await contextOf(ctx, false);
-      const lost = { chatId, threadId: thread.message_thread_id, messageId: ctx.msg?.message_id };
       const reply = await work({
         ...c,
         pendingReply: JSON.stringify(lost),
+        bindPendingReply: (update) => (updatePendingReply = update),
         progress: (e) => {
           // Only a real wait deserves a message; the chat action covers the rest.
           if (statusMessageId !== undefined || (e.type === "queued" && e.position > 1)) progress.onProgress(e);
@@ -677,7 +689,10 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       await inFlight.settled();
     },
     async answerLate(note, text, signal) {
-      const { chatId, threadId, messageId } = lostCommand.parse(JSON.parse(note));
+      const { chatId, threadId, messageId, statusId } = lostCommand.parse(JSON.parse(note));
+      const abort = signal as unknown as Parameters<typeof bot.api.sendMessage>[3];
+      // Already gone (deleted by someone, or too old for a bot to delete) is no reason to keep the apology back.
+      if (statusId !== undefined) await bot.api.deleteMessage(chatId, statusId, abort).catch(() => undefined);
       await bot.api.sendMessage(
         chatId,
         text,
@@ -685,7 +700,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
           ...(threadId !== undefined && { message_thread_id: threadId }),
           ...(messageId !== undefined && { reply_parameters: { message_id: messageId, allow_sending_without_reply: true } }),
         },
-        signal as unknown as Parameters<typeof bot.api.sendMessage>[3],
+        abort,
       );
     },
   };
