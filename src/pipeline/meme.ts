@@ -10,7 +10,7 @@ import type { MorphOptions } from "./animate/morph.ts";
 import { resizeImage } from "./image/index.ts";
 import { faceAvoidBox, prepareCaptions, renderMeme, type CaptionText } from "./render/index.ts";
 import type { Regions } from "./transfer/expression.ts";
-import { swapWorkingCopy, transferExpression, type TransferMode } from "./transfer/transfer.ts";
+import { nothingCopiedError, swapWorkingCopy, transferExpression, type TransferMode } from "./transfer/transfer.ts";
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "./types.ts";
 import { encodeAnimation, type AnimationFormat, type EncodedAnimation } from "./video/animation.ts";
 
@@ -110,6 +110,8 @@ async function still(input: MemeInput, out: Extract<MemeOutput, { kind: "png" }>
           regions: input.regions,
         });
   timingsMs.transfer = performance.now() - t;
+  // Swap still puts the user's face into the reaction's picture; mimic would hand back their own photo.
+  if ("copied" in res && !res.copied && (input.mode ?? "mimic") === "mimic") throw nothingCopiedError(input.regions);
   for (const [k, v] of Object.entries(res.timingsMs)) if (k !== "total") timingsMs[`transfer.${k}`] = v;
   notes.push(...(res.notes ?? []));
   await input.check?.([res.image]);

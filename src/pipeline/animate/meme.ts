@@ -3,7 +3,7 @@ import { encodeGif, type EncodedGif, type RedrawFrames } from "../gif/index.ts";
 import { cropImage, resizeImage } from "../image/index.ts";
 import { applyOverlay, faceAvoidBox, renderCaptionOverlay, type MemeCaptions } from "../render/index.ts";
 import { renderVisibleMark } from "../provenance/visible.ts";
-import { swapWorkingCopy, transferExpression, type Regions, type TransferMode } from "../transfer/index.ts";
+import { nothingCopiedError, swapWorkingCopy, transferExpression, type Regions, type TransferMode } from "../transfer/index.ts";
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { scalePoints } from "./geometry.ts";
 import { morphExpression, morphFaces, type MorphOptions } from "./morph.ts";
@@ -148,6 +148,8 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
       regions: input.regions,
     });
     lap("transfer");
+    // A morph from the user's face to itself: nothing to animate.
+    if (!result.copied && mode === "mimic") throw nothingCopiedError(input.regions);
     notes = result.notes ?? [];
     // mimic: the user's photo moves into the reaction's expression. swap: the reaction's face turns into
     // the user's (reaction-framed; the residual texture fade carries the identity change).

@@ -4,7 +4,7 @@ import { decodeAnimation, decodeImage, readHeader, type DecodedAnimation, type D
 import { apngFrames } from "../image/containers.ts";
 import { DEFAULT_MAX_INPUT_PIXELS } from "../settings.ts";
 import { cannotReadVideos, decodeVideoReaction, sniffVideoMime } from "../video/reaction.ts";
-import { checkFace, measureExpression, REACTION_REST, REST, transferExpression, type ExpressionMeasures, type Regions, type TransferMode } from "../transfer/index.ts";
+import { checkFace, measureExpression, nothingCopiedError, REACTION_REST, REST, transferExpression, type ExpressionMeasures, type Regions, type TransferMode } from "../transfer/index.ts";
 import type { AnalyzedFace, FaceAnalysis, RgbImage } from "../types.ts";
 
 /** Frames of an untrusted animation we process at most (decodeAnimation drops the rest). */
@@ -179,6 +179,8 @@ export function animateReaction(input: AnimateReactionInput): AnimatedReaction {
       regions: input.regions,
     }),
   );
+  // Frames cut off for a while are left at rest; none with anything to copy would be the user's photo, still.
+  if ((input.mode ?? "mimic") === "mimic" && !results.some((r) => r.copied)) throw nothingCopiedError(input.regions);
   return {
     frames: results.map((r) => r.image),
     expressions: results.map((r) => r.expression),

@@ -1,5 +1,5 @@
 /** Expression transfer (mimic) and face swap on analysed faces: pure functions of plain data. */
-export { swapWorkingCopy, transferExpression } from "./transfer.ts";
+export { nothingCopiedError, swapWorkingCopy, transferExpression } from "./transfer.ts";
 export type { TransferInput, TransferMode, TransferResult } from "./transfer.ts";
 export { retargetExpression, neutralShape, restEyesOwn, REST, REACTION_REST } from "./expression.ts";
 export type { Regions, RegionsSeen, RetargetOptions } from "./expression.ts";

@@ -12,7 +12,7 @@ import { withoutFrameEnds } from "./temples.ts";
 import { alignSimilarity, applySimilarity, faceSize, workScale } from "./geometry.ts";
 import { CLOSED_MOUTH, MOUTH_OPEN_MARGIN, measureExpression } from "./measure.ts";
 import { AS_IS, paintClosedLips, paintMouthInterior, sampleLipsPastTheSeam, sampleLipsWhereMouthCloses } from "./mouth.ts";
-import type { TransferInput, TransferResult } from "./transfer.ts";
+import type { TransferInput, Transferred } from "./transfer.ts";
 
 /**
  * Face swap: the template's face, given the reaction's expression, is placed in the reaction's pose
@@ -24,7 +24,7 @@ import type { TransferInput, TransferResult } from "./transfer.ts";
  * (no seam, no bleeding of hair or background into the skin), and a soft alpha edge. The reaction's own
  * mouth interior is kept when its mouth is open.
  */
-export function swapFace(input: TransferInput, intensity: number, regions: Regions, t0: number, seen?: RegionsSeen): TransferResult {
+export function swapFace(input: TransferInput, intensity: number, regions: Regions, t0: number, seen?: RegionsSeen): Transferred {
   const { reaction, reactionFace } = input;
   // A reaction face under WORK_FACE_PX gets the user's face drawn ss× larger and averaged down to it: drawn at
   // its own size, the new lips, lids and frames came out softer than the same swap on a large copy, shrunk.

@@ -1,3 +1,4 @@
+import { MimicError } from "../../errors.ts";
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { enlargeCatmullRom, faceMeshPoints, movedTriangles, triangulate, warpTriangles } from "../warp/index.ts";
 import { MESH_POINTS } from "../warp/landmarks.ts";
@@ -54,7 +55,15 @@ export interface TransferResult {
   mouthSynthesised: boolean;
   /** What the transfer left out and why, in words for the user (e.g. features the reaction's picture cuts off). */
   notes?: string[];
+  /**
+   * False when the reaction's picture showed none of the features asked for (each cut off by its edge): nothing
+   * of its expression arrived, so mimic's result is the user's photo unchanged (see nothingCopiedError).
+   */
+  copied: boolean;
 }
+
+/** What each mode's drawing returns; transferExpression adds what the reaction's picture let it copy. */
+export type Transferred = Omit<TransferResult, "copied" | "notes">;
 
 /** Ring anchors around the face: the warp stops there, so hair, ears, neck and background are never touched. */
 export const RING_SCALE = 1.45;
@@ -104,7 +113,21 @@ export function transferExpression(input: TransferInput): TransferResult {
     ...(asked !== "lower" && seen.upper < 1 ? [cutOffNote("eyes and brows", seen.upper)] : []),
     ...(asked !== "upper" && seen.lower < 1 ? [cutOffNote("mouth", seen.lower)] : []),
   ];
-  return notes.length ? { ...res, notes } : res;
+  const copied = upper || lower;
+  return notes.length ? { ...res, notes, copied } : { ...res, copied };
+}
+
+/**
+ * What a mimic whose reaction showed nothing to copy (TransferResult.copied false, in every frame) answers
+ * instead of handing back the user's own photo as if it were a meme (its use is then given back).
+ */
+export function nothingCopiedError(regions: Regions = "all"): MimicError {
+  const what = regions === "upper" ? "eyes and brows are" : regions === "lower" ? "mouth is" : "face is";
+  const asked = regions === "all" ? "" : ", the part you asked for";
+  return new MimicError(
+    "FACE_UNUSABLE",
+    `The reaction's ${what} cut off by the picture's edge (or too close to it to read)${asked}, so there is no expression to copy onto yours. Please send a picture that shows the whole face.`,
+  );
 }
 
 function cutOffNote(what: "eyes and brows" | "mouth", seen: number): string {
@@ -114,7 +137,7 @@ function cutOffNote(what: "eyes and brows" | "mouth", seen: number): string {
     : `The reaction's ${what} ${is} cut off or too close to the picture's edge to read, so I left ${yours}. Use a picture that shows the whole face to copy ${them} too.`;
 }
 
-function mimic(input: TransferInput, intensity: number, regions: Regions, t0: number, seen?: RegionsSeen): TransferResult {
+function mimic(input: TransferInput, intensity: number, regions: Regions, t0: number, seen?: RegionsSeen): Transferred {
   const size = faceSize(input.templateFace.landmarks);
   const k = workScale(size);
   return intensity > 0 && size < SMALL_FACE_PX && k >= 2 ? mimicAtWorkingSize(input, intensity, regions, t0, k, seen) : mimicDirect(input, intensity, regions, t0, false, seen);
@@ -127,7 +150,7 @@ function mimic(input: TransferInput, intensity: number, regions: Regions, t0: nu
  * changes. The shrunk result is offset by the mean difference between the region and its own enlarge-shrink
  * round trip (the resampling's tone change), so the paste shows no step in skin tone at its edge.
  */
-function mimicAtWorkingSize(input: TransferInput, intensity: number, regions: Regions, t0: number, k: number, seen?: RegionsSeen): TransferResult {
+function mimicAtWorkingSize(input: TransferInput, intensity: number, regions: Regions, t0: number, k: number, seen?: RegionsSeen): Transferred {
   const { template, templateFace } = input;
   let t = performance.now();
   const ring = faceMeshPoints(templateFace.landmarks, { width: template.width, height: template.height, ringScale: RING_SCALE });
@@ -227,7 +250,7 @@ function consistentEnlargement(crop: RgbImage, k: number): RgbImage {
   return big;
 }
 
-function mimicDirect(input: TransferInput, intensity: number, regions: Regions, t0: number, cubic = false, seen?: RegionsSeen): TransferResult {
+function mimicDirect(input: TransferInput, intensity: number, regions: Regions, t0: number, cubic = false, seen?: RegionsSeen): Transferred {
   const { template, templateFace, reaction, reactionFace } = input;
   const timingsMs: StageTimings = {};
   const out = copyImage(template);

@@ -447,4 +447,22 @@ describe("a reaction whose face the picture cuts off", () => {
     const full = await assembleMeme({ ...base, reaction: { frames: [whole], delaysMs: [0] }, reactionFaces: [face["franck_04117.jpg"]], output: { kind: "png" } });
     expect(full.notes).toEqual([]);
   });
+
+  it("an animation is refused only when no frame has anything to copy; frames cut off for a while are left at rest", async () => {
+    const whole = img["franck_04117.jpg"];
+    // 420 px wide windows of the laugh: at x 0 its right edge runs through his eyes and mouth, at x 200 the face is inside.
+    const window = (x: number) => cropImage(whole, { x, y: 0, width: 420, height: whole.height });
+    const base = { template: img["grace_hopper_512x512.jpg"], templateFace: face["grace_hopper_512x512.jpg"], output: { kind: "animation" as const, format: "gif" as const, size: 160 } };
+    const mixed = await assembleMeme({ ...base, reaction: { frames: [window(200), window(0), window(200)], delaysMs: [100, 100, 100] } });
+    expect(mixed.animation?.kind).toBe("reaction");
+    expect(mixed.notes.some((n) => /cut off or too close to the picture's edge/.test(n))).toBe(true);
+    const refused = await assembleMeme({ ...base, reaction: { frames: [window(0), window(0)], delaysMs: [100, 100] } }).then(
+      () => undefined,
+      (e: unknown) => e as MimicError,
+    );
+    expect([refused?.code, refused?.userMessage]).toEqual(["FACE_UNUSABLE", expect.stringMatching(/^The reaction's face is cut off by the picture's edge/)]);
+    // Swap still has the user's face to put into the picture.
+    const swapped = await assembleMeme({ ...base, mode: "swap", reaction: { frames: [window(0), window(0)], delaysMs: [100, 100] } });
+    expect(swapped.animation?.frames).toBeGreaterThan(0);
+  });
 });
