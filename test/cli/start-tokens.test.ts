@@ -35,6 +35,7 @@ function tempDir(): string {
 }
 
 /** An API answering every request 401 with a body both grammY and discord.js read, as Telegram and Discord do for a wrong token. */
+const UNAUTHORIZED = { ok: false, error_code: 401, description: "Unauthorized", message: "401: Unauthorized", code: 0 };
 /** Resolves once the fake Discord has a gateway connection; `seen()`: the most it has had at once. */
 function gatewayConnected(discord: FakeDiscord): { connected: Promise<void>; seen: () => number; open: () => number } {
   const gateways = (discord as unknown as { sockets: Set<unknown> }).sockets;
@@ -49,13 +50,16 @@ function gatewayConnected(discord: FakeDiscord): { connected: Promise<void>; see
   return { connected, seen: () => seen, open: () => gateways.size };
 }
 
-/** `answerAfter`: the refusal waits for it (an ordering the test needs, not a delay). */
-async function refusingApi(answerAfter?: Promise<unknown>): Promise<string> {
+/**
+ * `answerAfter`: the refusal waits for it (an ordering the test needs, not a delay). `answer`: another refusal (a
+ * proxy's or a fake's, which need not carry Telegram's description).
+ */
+async function refusingApi(answerAfter?: Promise<unknown>, answer: { status: number; body: Record<string, unknown> } = { status: 401, body: UNAUTHORIZED }): Promise<string> {
   const server: Server = createHttpServer(async (req, res) => {
     req.resume();
     await answerAfter;
-    res.writeHead(401, { "content-type": "application/json" });
-    res.end(JSON.stringify({ ok: false, error_code: 401, description: "Unauthorized", message: "401: Unauthorized", code: 0 }));
+    res.writeHead(answer.status, { "content-type": "application/json" });
+    res.end(JSON.stringify(answer.body));
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   cleanups.push(() => new Promise((r) => server.close(r)));
@@ -96,6 +100,15 @@ describe("mimic start: a token the API refuses is a configuration mistake", () =
     expect(cli.err()).not.toMatch(noStack);
     expect(cli.err()).not.toContain("Something went wrong");
     expect(cli.err()).not.toContain("123:wrong");
+  }, HANG_MS * 2);
+
+  it("a Telegram API root refusing without a description (404): still exit 2 and one line, no crash", async () => {
+    const root = await refusingApi(undefined, { status: 404, body: { ok: false, error_code: 404 } });
+    const cli = start({ TELEGRAM_TOKEN: "123:wrong", TELEGRAM_API_ROOT: root });
+    expect(await exitCode(cli)).toBe(2);
+    expect(lastLine(cli.err())).toBe(`mimic: TELEGRAM_TOKEN was refused by Telegram (404): check the token from @BotFather and TELEGRAM_API_ROOT (${root}).`);
+    expect(cli.err()).not.toMatch(noStack);
+    expect(cli.err()).not.toContain("Something went wrong");
   }, HANG_MS * 2);
 
   it("a DISCORD_TOKEN Discord refuses (401): exit 2, one line naming DISCORD_TOKEN, no stack trace", async () => {

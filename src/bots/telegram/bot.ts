@@ -183,7 +183,7 @@ const HELP = [
  */
 function refusedAtStart(err: GrammyError, customRoot: string | undefined): MimicError | undefined {
   if (err.error_code === 429 || err.error_code >= 500) return undefined;
-  const answer = `${err.error_code} ${err.description.replace(/^\d+:\s*/, "")}`;
+  const answer = errorAnswer(err);
   const root = customRoot ? ` and TELEGRAM_API_ROOT (${redactUrl(customRoot)})` : "";
   // 401 is Telegram's answer to a wrong token; 404 to one that is not a token at all (or a wrong API root).
   const message =
@@ -195,9 +195,15 @@ function refusedAtStart(err: GrammyError, customRoot: string | undefined): Mimic
   return new MimicError("CONFIG", message, { cause: err });
 }
 
+/** An error's code and Telegram's words for it; a proxy or a fake API root may leave the words out. */
+function errorAnswer(err: GrammyError): string {
+  const said = typeof err.description === "string" ? err.description.replace(/^\d+:\s*/, "").trim() : "";
+  return said ? `${err.error_code} ${said}` : String(err.error_code);
+}
+
 /** Why a start-up getMe got no answer, in a few words, with the token (part of every request's URL) masked. */
 function unreachableReason(err: unknown, token: string): string {
-  if (err instanceof GrammyError) return `${err.error_code} ${err.description}`;
+  if (err instanceof GrammyError) return errorAnswer(err);
   const inner = (err instanceof HttpError ? err.error : err) as { name?: string; type?: string; message?: string } | undefined;
   if (inner?.name === "AbortError") return `no answer within ${REACH_ATTEMPT_MS / 1000} s`;
   if (inner?.type === "invalid-json") return "it answered, but not as a Telegram Bot API does";
