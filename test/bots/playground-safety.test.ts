@@ -137,4 +137,16 @@ describe("playground: cross-site requests", () => {
     // A cross-site read without the page's header is refused too.
     expect((await call("GET", "/api/faces")).status).toBe(403);
   });
+
+  it("listening on every interface, it answers at any IP address of the machine; a name is refused with how to reach it instead", async () => {
+    await playground.close();
+    playground = await startPlayground({ core: app.core, host: "0.0.0.0", port: 0, maxUploadBytes: 1024 * 1024 });
+    port = Number(new URL(playground.url).port);
+    expect((await call("GET", "/api/faces", { ...PAGE, host: `192.0.2.2:${port}` })).status).toBe(200);
+    const named = await call("GET", "/api/faces", { ...PAGE, host: `mybox.lan:${port}` });
+    expect(named.status).toBe(403);
+    expect(named.body.text).toBe(
+      `The playground answers at this machine's IP addresses only, not at a name (a name could be pointed at it by another web site): open http://<this machine's IP address>:${port}/ from another machine, or http://127.0.0.1:${port}/ on this one.`,
+    );
+  });
 });

@@ -66,6 +66,15 @@ describe("inspect and audit refuse what is not a regular file", () => {
     expect(await mimic({}, "audit", dir)).toMatchObject({ code: 2, stderr: `mimic: Cannot read “${dir}”: it is a folder, not a picture file.\n` });
     const missing = join(dir, "missing.png");
     expect(await mimic({}, "inspect", missing)).toMatchObject({ code: 2, stderr: `mimic: Cannot read “${missing}”: there is no such file.\n` });
+    // Read, but not a picture: the work failed (exit 1), in words; a JPEG is a picture that carries no marks.
+    const text = join(dir, "notes.txt");
+    writeFileSync(text, "not a picture\n");
+    for (const json of [[], ["--json"]]) {
+      expect(await mimic({}, "inspect", text, ...json)).toMatchObject({ code: 1, stdout: "", stderr: `mimic: “${text}” is not a picture: inspect reads the marks of PNG, GIF and MP4 files.\n` });
+    }
+    const jpeg = join(dir, "photo.jpg");
+    writeFileSync(jpeg, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0, 1]));
+    expect(await mimic({}, "inspect", jpeg)).toMatchObject({ code: 0, stdout: expect.stringContaining("not a PNG, GIF or MP4: no marks read") });
     expect((await mimic({}, "audit", missing)).stderr).toBe(`mimic: “${missing}” is neither a file nor a SHA-256: there is no such file, and a SHA-256 is 64 hex characters.\n`);
   });
 });

@@ -41,11 +41,14 @@ export function createRequestGuard(boundAddress: string, port: number): RequestG
     return wildcard && isIP(name.replace(/^\[|\]$/g, "")) !== 0;
   };
   const originAllowed = (origin: string): boolean => origin.startsWith("http://") && hostAllowed(origin.slice("http://".length));
+  const wrongHost = wildcard
+    ? `The playground answers at this machine's IP addresses only, not at a name (a name could be pointed at it by another web site): open http://<this machine's IP address>:${port}/ from another machine, or ${ownUrl} on this one.`
+    : `The playground only answers at its own address: open ${ownUrl} in your browser.`;
 
   return (req) => {
     const host = req.headers.host;
     if (!host || !hostAllowed(host)) {
-      return { status: 403, text: `The playground only answers at its own address: open ${ownUrl} in your browser.` };
+      return { status: 403, text: wrongHost };
     }
     const path = (req.url ?? "/").split("?")[0];
     const stateChanging = req.method !== "GET" && req.method !== "HEAD";

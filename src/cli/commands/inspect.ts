@@ -22,8 +22,12 @@ export function register(program: Command): void {
         tooBig: (size) => new MimicError("BAD_INPUT", `${quoted(file)} is too large to inspect (${formatSize(size)}): inspect reads files up to ${formatSize(INSPECT_MAX_BYTES)}.`),
       });
       // Loaded once there is a file (its visible-mark reader loads sharp): a refused path exits without it.
-      const { DIGITAL_SOURCE_TYPE, readProvenance } = await import("../../pipeline/provenance/index.ts");
+      const [{ DIGITAL_SOURCE_TYPE, readProvenance }, { sniffImageMime }] = await Promise.all([import("../../pipeline/provenance/index.ts"), import("../../core/input.ts")]);
       const r = readProvenance(bytes);
+      // A JPEG or WebP (a chat's re-encoding) is a picture without marks; a text or an archive is not a picture at all.
+      if (r.format === "unknown" && !sniffImageMime(bytes)) {
+        throw new MimicError("NOT_AN_IMAGE", `${quoted(file)} is not a picture: inspect reads the marks of PNG, GIF and MP4 files.`);
+      }
       const sha256 = sha256Hex(bytes);
       const aiEdited = r.digitalSourceType === DIGITAL_SOURCE_TYPE;
       if (o.json) {

@@ -124,7 +124,8 @@ export function register(program: Command): void {
           height: meme.image.height,
           bytes: meme.png.length,
           mode,
-          intensity,
+          // In the flag's unit (percent), as given.
+          intensity: Math.round(intensity * 100),
           regions,
           faces: {
             template: face(meme.templateFace),

@@ -25,7 +25,7 @@ describe("mimic meme", () => {
     );
     const r = JSON.parse(stdout);
     expect(r.out).toBe(out);
-    expect([r.width, r.height, r.mode, r.regions, r.intensity]).toEqual([512, 512, "mimic", "all", 0.8]);
+    expect([r.width, r.height, r.mode, r.regions, r.intensity]).toEqual([512, 512, "mimic", "all", 80]);
     expect(r.faces.reaction).toMatchObject({ index: 0, of: 1 });
     expect(r.faces.template.faceSizePx).toBeGreaterThan(150);
     expect(r.mouthSynthesised).toBe(true);
