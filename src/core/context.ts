@@ -72,9 +72,10 @@ export interface Reply {
    * Where part of `text` is about other people (an admin's /usage: each user's counts): `text` split into what
    * anyone beside the caller may see (`shared`) and what only the caller should (`personal`). `text` stays the
    * whole answer, for platforms that answer privately (Discord's ephemeral replies, the playground); an adapter
-   * that cannot (a Telegram group) posts `shared` and delivers `personal` to the caller alone.
+   * that cannot (a Telegram group) posts `shared` and delivers `personal` to the caller alone. `about` names the
+   * personal part, for the adapter's own words on where it went ("each person's counts today").
    */
-  split?: { shared: string; personal: string };
+  split?: { shared: string; personal: string; about: string };
   /** Structured data for adapters that render lists as UI (Telegram inline keyboards, playground). */
   templates?: { name: string; isDefault: boolean }[];
   /**

@@ -519,7 +519,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         // privately where others read (Telegram groups) sends them to the admin alone. Elsewhere: one answer.
         const shared = lines.join("\n");
         if (personal.length === 0) return { text: shared, ephemeral: true };
-        return { text: [...lines, ...personal].join("\n"), ephemeral: true, split: { shared, personal: personal.join("\n") } };
+        return { text: [...lines, ...personal].join("\n"), ephemeral: true, split: { shared, personal: personal.join("\n"), about: "each person's counts today" } };
       }),
 
     config: (ctx, input) =>
@@ -580,7 +580,13 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         // The lookup returns only the newest rows: how many more there are is the trail's own count.
         const all = Math.max(total ?? rows.length, rows.length);
         if (all > lines.length) lines.push(`…and ${all - lines.length} more.`);
-        return { text: `SHA-256 ${hash.slice(0, 12)}…:\n${lines.join("\n")}`, ephemeral: true };
+        // Who made a picture is the admin's business: kept apart as /usage's counts are (Telegram groups have no private answers).
+        const head = `SHA-256 ${hash.slice(0, 12)}…:`;
+        return {
+          text: `${head}\n${lines.join("\n")}`,
+          ephemeral: true,
+          split: { shared: `${head} in the audit trail (${plural(all, "entry", "entries")}).`, personal: lines.join("\n"), about: "the people who made or used that picture" },
+        };
       }),
 
     async templateNames(owner, prefix) {

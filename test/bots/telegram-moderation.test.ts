@@ -199,9 +199,9 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     const { text, privately } = await usageIn(GROUP, ALICE);
     // Her own line and the group's totals, but nobody's own counts.
     expect(text).toBe(
-      "Today you made 1 meme of 50 allowed.\nYou can make another one now.\nSaved faces: 1.\nGroup today: 3 memes by 2 users.\nEach person's counts: sent to you in our private chat.",
+      "Today you made 1 meme of 50 allowed.\nYou can make another one now.\nSaved faces: 1.\nGroup today: 3 memes by 2 users.\nEach person's counts today: sent to you in our private chat.",
     );
-    expect(privately).toEqual([`Each person's counts in “Memes” today:\nTop: user ${BOB.id} (2), user ${ALICE.id} (1)`]);
+    expect(privately).toEqual([`In “Memes”, each person's counts today:\nTop: user ${BOB.id} (2), user ${ALICE.id} (1)`]);
 
     // A member's /usage has no one else's counts: nothing is sent privately.
     const member = await usageIn(GROUP, BOB);
@@ -217,7 +217,7 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     const refused = await usageIn(GROUP, ALICE);
     expect(refused.text).toBe(
       "Today you made 0 memes of 50 allowed.\nTo make one, save a face first with /save <name> as a reply to a clear photo of your face.\nSaved faces: 0.\nGroup today: 1 meme by 1 user.\n" +
-        `Start a private chat with me (t.me/${fake.botInfo.username}) and send /usage here again to get each person's counts privately.`,
+        `Start a private chat with me (t.me/${fake.botInfo.username}) and send /usage here again to get each person's counts today privately.`,
     );
     expect(refused.text).not.toContain(`user ${BOB.id}`);
     // Mimic did try: Telegram refused it.
@@ -226,8 +226,8 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     // Once she has started the chat, /usage again delivers them.
     fake.chatFailures.delete(ALICE.id);
     const again = await usageIn(GROUP, ALICE);
-    expect(again.text).toMatch(/\nEach person's counts: sent to you in our private chat\.$/);
-    expect(again.privately).toEqual([`Each person's counts in “Memes” today:\nTop: user ${BOB.id} (1)`]);
+    expect(again.text).toMatch(/\nEach person's counts today: sent to you in our private chat\.$/);
+    expect(again.privately).toEqual([`In “Memes”, each person's counts today:\nTop: user ${BOB.id} (1)`]);
   });
 
   it("echoes at most 40 characters of an unknown setting, so the answer fits a Telegram message", async () => {

@@ -94,10 +94,16 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     expect(call.method).toBe("sendMessage");
     expect(String(call.params.text)).toMatch(/used all 2 of today.s memes/);
 
-    // 4b. "who made this picture?": the admin gives the MP4's SHA-256 (as `mimic inspect` prints it); Bob may not ask
-    reply = fake.nextCall("sendMessage");
-    fake.sendCommand(GROUP, ALICE, `/audit ${createHash("sha256").update(upload.bytes).digest("hex")}`);
-    expect(String((await reply).params.text)).toContain(`user ${ALICE.id} made it (animated`);
+    // 4b. "who made this picture?": the admin gives the MP4's SHA-256 (as `mimic inspect` prints it); the group
+    // sees that the trail has it, the admin alone who made it (her private chat); Bob may not ask
+    const mp4Hash = createHash("sha256").update(upload.bytes).digest("hex");
+    const privately = fake.waitFor((c) => c.method === "sendMessage" && c.params.chat_id === ALICE.id);
+    reply = fake.waitFor((c) => c.method === "sendMessage" && c.params.chat_id === GROUP.id && String(c.params.text).startsWith("SHA-256"));
+    fake.sendCommand(GROUP, ALICE, `/audit ${mp4Hash}`);
+    expect(String((await privately).params.text)).toMatch(new RegExp(`^In “Memes”, the people who made or used that picture:\n• .* UTC: user ${ALICE.id} made it \\(animated`));
+    expect(String((await reply).params.text)).toBe(
+      `SHA-256 ${mp4Hash.slice(0, 12)}…: in the audit trail (1 entry).\nThe people who made or used that picture: sent to you in our private chat.`,
+    );
     reply = fake.nextCall("sendMessage");
     fake.sendCommand(GROUP, BOB, `/audit ${createHash("sha256").update(png.bytes).digest("hex")}`);
     expect(String((await reply).params.text)).toMatch(/Only group admins/);

@@ -607,9 +607,12 @@ for (const { dialect, skip } of dialects) {
       const out = hashOf(made.file!.bytes);
       const stamp = new Date(clock).toISOString().slice(0, 16).replace("T", " ");
       const byHash = await core.audit(admin(), { hash: `SHA256:${out.toUpperCase()}` });
+      const row = `• ${stamp} UTC: <@101> made it (meme, face #${faceId}) in <#c7>`;
       expect(byHash).toEqual({
-        text: `SHA-256 ${out.slice(0, 12)}…:\n• ${stamp} UTC: <@101> made it (meme, face #${faceId}) in <#c7>`,
+        text: `SHA-256 ${out.slice(0, 12)}…:\n${row}`,
         ephemeral: true,
+        // Who made it is the admin's alone: apart, for an adapter that cannot answer privately.
+        split: { shared: `SHA-256 ${out.slice(0, 12)}…: in the audit trail (1 entry).`, personal: row, about: "the people who made or used that picture" },
       });
       const byPicture = await core.audit(admin(), { image: bytes(REACTION_LAUGH_JPG), hash: "ignored when a picture is attached" });
       expect(byPicture.text).toBe(`SHA-256 ${hashOf(REACTION_LAUGH_JPG).slice(0, 12)}…:\n• ${stamp} UTC: <@101> used it as the reaction image (meme, face #${faceId}) in <#c7>`);

@@ -5,6 +5,7 @@ import { z } from "zod";
 import type { CommandContext, Core, ImageInput, LateAnswer, Reply, ReplyFile, SettingKey } from "../../core/index.ts";
 import { progressReporter } from "../../core/index.ts";
 import { MimicError, quoted } from "../../errors.ts";
+import { capitalised } from "../../places.ts";
 import { logger } from "../../logger.ts";
 import { redactUrl } from "../../redact-url.ts";
 import { createInFlight } from "../in-flight.ts";
@@ -147,11 +148,14 @@ export function toastText(text: string): string {
   return `${head}…`;
 }
 
-/** After an admin's /usage in a group, which shows the group no one's own counts but the admin's (see personalApart). */
-export const PERSONAL_SENT_NOTE = "Each person's counts: sent to you in our private chat.";
-export const personalRefusedNote = (botUsername: string) =>
-  `Start a private chat with me (t.me/${botUsername}) and send /usage here again to get each person's counts privately.`;
-export const PERSONAL_FAILED_NOTE = "I couldn't send you each person's counts privately just now. Send /usage here again to try once more.";
+/**
+ * After an admin's /usage or /audit in a group, which shows the group no one's own counts or name (see
+ * personalApart): `about` is what went privately (Reply.split.about), `command` the one to send again.
+ */
+export const personalSentNote = (about: string) => `${capitalised(about)}: sent to you in our private chat.`;
+export const personalRefusedNote = (botUsername: string, command: string, about: string) =>
+  `Start a private chat with me (t.me/${botUsername}) and send /${command} here again to get ${about} privately.`;
+export const personalFailedNote = (command: string, about: string) => `I couldn't send you ${about} privately just now. Send /${command} here again to try once more.`;
 
 export const NO_TOPICS_REPLY =
   "This group has no topics, so Mimic answers everywhere in it. To limit it to some topics, turn on Topics in the group's settings and send /config channel add inside each one; to stop it here, use /config enabled off.";
@@ -424,17 +428,17 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
    * rest, with where that part went or, where Telegram refuses the private message (the caller never started
    * a chat with Mimic, or blocked it), how to get it.
    */
-  async function personalApart(ctx: Context, reply: Reply): Promise<Reply> {
+  async function personalApart(ctx: Context, command: string, reply: Reply): Promise<Reply> {
     if (!reply.split || !ctx.from || ctx.chat?.type === "private") return reply;
-    const { shared, personal } = reply.split;
+    const { shared, personal, about } = reply.split;
     const place = ctx.chat?.title ? quoted(ctx.chat.title) : "the group";
     let note: string;
     try {
-      await ctx.api.sendMessage(ctx.from.id, `Each person's counts in ${place} today:\n${personal}`);
-      note = PERSONAL_SENT_NOTE;
+      await ctx.api.sendMessage(ctx.from.id, `In ${place}, ${about}:\n${personal}`);
+      note = personalSentNote(about);
     } catch (err) {
       logger.warn({ err }, "telegram: could not send the personal part of a reply privately");
-      note = err instanceof GrammyError && err.error_code === 403 ? personalRefusedNote(bot.botInfo.username) : PERSONAL_FAILED_NOTE;
+      note = err instanceof GrammyError && err.error_code === 403 ? personalRefusedNote(bot.botInfo.username, command, about) : personalFailedNote(command, about);
     }
     return { text: `${shared}\n${note}`, ephemeral: reply.ephemeral, errorCode: reply.errorCode };
   }
@@ -556,12 +560,12 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         );
         return;
       case "usage":
-        await send(ctx, await personalApart(ctx, await core.usage(await contextOf(ctx, true))));
+        await send(ctx, await personalApart(ctx, "usage", await core.usage(await contextOf(ctx, true))));
         return;
       case "audit": {
         // The hash as text, or reply to the picture sent as a file (Telegram re-encodes photos: another hash).
         const image = cmd.args.trim() ? undefined : targetImage(ctx);
-        await send(ctx, await core.audit(await contextOf(ctx, true), { hash: cmd.args.trim() || undefined, image }));
+        await send(ctx, await personalApart(ctx, "audit", await core.audit(await contextOf(ctx, true), { hash: cmd.args.trim() || undefined, image })));
         return;
       }
       case "config": {
