@@ -12,6 +12,7 @@ import { createCore, watchAbandoned, type AbandonedWatch, type Core, type FetchL
 import { logger } from "./logger.ts";
 import { findFfmpeg } from "./pipeline/video/index.ts";
 import { checkGeneratorAtStartup, checkRedisReachable, createQueue, type InferenceQueue } from "./queue/index.ts";
+import type { LocalQueue } from "./queue/local.ts";
 import { openStore, type Store } from "./templates/store.ts";
 import type { Metrics, OpsServer } from "./ops/index.ts";
 
@@ -33,6 +34,11 @@ export interface App {
   readonly metrics?: Metrics;
   /** Readiness checks for /readyz (only when OPS_PORT is set). */
   readonly readiness?: Record<string, () => Promise<void>>;
+  /**
+   * In-process queue: resolves once every worker process has loaded its handlers and models; rejects with CONFIG,
+   * naming why, when one could not (startApp stops with it). Absent in Redis mode, where `mimic worker`s load them.
+   */
+  readonly modelsLoaded?: () => Promise<void>;
   /**
    * Closes the queue (letting running and queued jobs finish for `drainMs`, by default SHUTDOWN_DRAIN_MS; the
    * rest are refused as "restarting"), then awaits `beforeStore` (adapters still answering the requests whose
@@ -63,6 +69,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     await store.close();
     throw e;
   }
+  // Taken before the observers wrap the queue (they pass on the InferenceQueue interface only).
+  const modelsLoaded = (queue as Partial<LocalQueue>).started;
   let ports = { templates: storeTemplates(store), moderation: storeModeration(store) };
   let metrics: Metrics | undefined;
   let readiness: App["readiness"];
@@ -84,6 +92,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     moderation: ports.moderation,
     metrics,
     readiness,
+    modelsLoaded,
     async close({ drainMs = config.SHUTDOWN_DRAIN_MS, beforeStore } = {}) {
       if (closed) return;
       closed = true;
@@ -177,6 +186,9 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       const { startOpsServer } = await import("./ops/index.ts");
       running.ops = await startOpsServer({ host: config.OPS_HOST, port: config.OPS_PORT!, metrics: app.metrics, checks: app.readiness });
     }
+    // Before the bots log in and the playground listens: a worker that cannot load its models (a provider this host
+    // lacks, a broken model) stops start-up with its reason, instead of Mimic answering every request "restarting".
+    await app.modelsLoaded?.();
     if (config.DISCORD_TOKEN) {
       running.discord = createDiscordBot({ core: app.core, token: config.DISCORD_TOKEN, apiRoot: config.DISCORD_API_ROOT });
     }

@@ -80,7 +80,13 @@ interface Pending {
 /** Lane for jobs from private chats. */
 const DM_LANE = "\u0000dm";
 
-export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready(): Promise<void> } {
+/**
+ * `ready()`: every worker process has loaded its handlers (BUSY while one restarts; /readyz). `started()`: the same at
+ * start-up, where a worker that could not load them is a configuration to correct (CONFIG, naming why).
+ */
+export type LocalQueue = InferenceQueue & { ready(): Promise<void>; started(): Promise<void> };
+
+export function createLocalQueue(opts: QueueOptions): LocalQueue {
   const now = opts.now ?? (() => performance.now());
   const times = new ServiceTimes();
   const sched = new FairScheduler<Pending>((p) => classOffsetMs(p, opts.cheapFirst));
@@ -229,8 +235,9 @@ export function createLocalQueue(opts: QueueOptions): InferenceQueue & { ready()
     );
   }
 
-  const queue: InferenceQueue & { ready(): Promise<void> } = {
+  const queue: LocalQueue = {
     ready: () => pool.ready(),
+    started: () => pool.started(),
 
     submit(job, so) {
       if (closing) return Promise.reject(shuttingDown());

@@ -20,7 +20,7 @@ import { ensureCaptionFonts } from "../pipeline/render/fonts.ts";
 import { parseWorkerSettings, type WorkerSettings } from "../requests.ts";
 import { defaultWorkerSettings } from "./settings.ts";
 import { requiredCapability, type Job, type JobResult } from "./jobs.ts";
-import { workerEntry } from "./modules.ts";
+import { queueModule, workerEntry } from "./modules.ts";
 import { shuttingDown, workersRestarting } from "./refusals.ts";
 import { createSpillDir, removeFiles, removeSpillDir, spill, spilledPaths, SPILL_MIN_BYTES, unspill } from "./spill.ts";
 import { fromWireError, type WireError } from "./wire.ts";
@@ -59,6 +59,17 @@ export interface PoolOptions {
   restartBackoff?: { initialMs: number; maxMs: number };
   /** Called when a worker failed to load its handlers, with the wait before its restart. */
   onLoadFailure?: (info: { failures: number; restartInMs: number }) => void;
+}
+
+/** Why start-up stops when the worker processes could not load their handlers (`reason`: what the worker said). */
+export function handlersDidNotLoad(url: string | URL, reason: string | undefined, cause: unknown, after = ""): MimicError {
+  const href = String(url);
+  const what = href === String(queueModule("./handlers.ts")) ? "the built-in pipeline" : href.startsWith("file:") ? fileURLToPath(href) : href;
+  return new MimicError(
+    "CONFIG",
+    `The worker processes could not load their job handlers (${what}): ${reason ?? "they exited without saying why (see the error above)"}.${after}`,
+    { cause },
+  );
 }
 
 /** A queue's settings as its worker pool's options: the one place the local queue and a Redis worker build them. */
@@ -261,8 +272,21 @@ export class WorkerPool {
    * rejects with BUSY when one died loading them (it restarts with back-off).
    */
   async ready(): Promise<void> {
+    // A worker that died loading is out of `slots` until its restart: not loaded either.
+    if (!this.closed && this.slots.length < this.opts.size) throw workersRestarting(this.restartInSeconds);
     await Promise.all(this.slots.map((s) => s.loaded));
     await new Promise((res) => setImmediate(res));
+  }
+
+  /**
+   * Start-up (`mimic start`, `mimic worker`): as ready(), but a worker that died loading its handlers (a broken
+   * module, a provider that cannot load) rejects with CONFIG naming why, so the command stops rather than restart
+   * workers forever. `after`: a sentence added to that message.
+   */
+  async started(after = ""): Promise<void> {
+    await this.ready().catch((err: unknown) => {
+      throw handlersDidNotLoad(this.opts.handlersUrl, this.lastLoadFailure, err, after);
+    });
   }
 
   /**

@@ -12,7 +12,6 @@
  */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { deserialize, serialize } from "node:v8";
 import { DelayedError, Queue, WaitingError, Worker as BullWorker, type Job as BullJob } from "bullmq";
@@ -34,7 +33,6 @@ import {
   type SubmitOptions,
 } from "./jobs.ts";
 import type { QueueOptions } from "./local.ts";
-import { queueModule } from "./modules.ts";
 import { poolOptions, WorkerPool, type Seat } from "./pool.ts";
 import { ABANDON, CANCEL_WAITING, CLAIM, ENQUEUE, FINISH, GENERATOR_PRIORITY_SHIFT, POSITIONS, STATS } from "./redis-scripts.ts";
 import { deploymentChecks, jobSettings, MIMIC_VERSION, type WorkerAdvert } from "./redis-deployment.ts";
@@ -808,17 +806,6 @@ export interface RedisWorkerHandle {
   close(opts?: { drainMs?: number }): Promise<void>;
 }
 
-/** `mimic worker` stops with this when its worker processes die loading the handlers, instead of retrying forever. */
-function handlersDidNotLoad(url: string | URL, reason: string | undefined, cause: unknown): MimicError {
-  const href = String(url);
-  const what = href === String(queueModule("./handlers.ts")) ? "the built-in pipeline" : href.startsWith("file:") ? fileURLToPath(href) : href;
-  return new MimicError(
-    "CONFIG",
-    `The worker processes could not load their job handlers (${what}): ${reason ?? "they exited without saying why (see the error above)"}. No job was taken from the queue.`,
-    { cause },
-  );
-}
-
 /** Consumer side: `mimic worker` runs this; jobs execute in a local pool of worker processes. */
 export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisWorkerHandle> {
   const P = opts.prefix;
@@ -837,11 +824,11 @@ export async function startRedisWorker(opts: RedisWorkerOptions): Promise<RedisW
     }
   };
   const pool = new WorkerPool(poolOptions(opts, { onIdle: wake }));
-  await pool.ready().catch(async (err: unknown) => {
+  await pool.started(" No job was taken from the queue.").catch(async (err: unknown) => {
     await pool.close();
     sub.disconnect();
     cmd.disconnect();
-    throw handlersDidNotLoad(opts.handlersUrl, pool.lastLoadFailure, err);
+    throw err;
   });
   // What this process's workers can run, advertised with the heartbeat; generator tickets are taken only with the models.
   const caps = Object.keys(pool.capabilities()).sort();

@@ -32,12 +32,13 @@ async function load(): Promise<HandlerModule & { handlers: HandlerSet }> {
   return mod as HandlerModule & { handlers: HandlerSet };
 }
 const mod = await load().catch(async (err: unknown) => {
-  // The parent names the reason to whoever started it (`mimic worker` stops with it); the stack still goes to stderr.
-  // A MimicError's user message is the one that says what to change (e.g. ORT_EXECUTION_PROVIDER=cuda on a host
-  // without the CUDA provider); its message is the log's detail, which the stack above already shows.
+  // The parent names the reason to whoever started it (`mimic start` and `mimic worker` stop with it); the error
+  // with its stack goes to the log as one line. A MimicError's user message is the one that says what to change
+  // (e.g. ORT_EXECUTION_PROVIDER=cuda on a host without the CUDA provider); its message is the log's detail.
   const reason = err instanceof MimicError ? err.userMessage.replace(/\.$/, "") : err instanceof Error ? err.message : String(err);
+  logger.error({ err, process: process.pid }, "queue worker could not load its job handlers");
   await new Promise<void>((res) => process.send!({ type: "load-failed", reason } satisfies FromWorker, undefined, {}, () => res()));
-  throw err;
+  process.exit(1);
 });
 const handlers = mod.handlers;
 

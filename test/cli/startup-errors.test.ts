@@ -89,10 +89,37 @@ describe("start-up refusals (the real CLI)", () => {
   it.skipIf(!process.env.TEST_REDIS_URL || hasCudaProvider)(
     "`mimic worker` with ORT_EXECUTION_PROVIDER=cuda where onnxruntime has no CUDA provider: exit 2, its last line says what to do",
     async () => {
-      const r = await mimic({ QUEUE_URL: process.env.TEST_REDIS_URL!, QUEUE_WORKERS: "1", QUEUE_PREFIX: `mimictest-cuda-${process.pid}`, ORT_EXECUTION_PROVIDER: "cuda" }, "worker");
+      const prefix = `mimictest-cuda-${process.pid}`;
+      const r = await mimic({ QUEUE_URL: process.env.TEST_REDIS_URL!, QUEUE_WORKERS: "1", QUEUE_PREFIX: prefix, ORT_EXECUTION_PROVIDER: "cuda" }, "worker");
       const last = r.err.trimEnd().split("\n").at(-1)!;
       expect(last).toMatch(/^mimic: The worker processes could not load their job handlers \(the built-in pipeline\): ORT_EXECUTION_PROVIDER=cuda, but onnxruntime's CUDA provider is not available here/);
       expect(last).toContain("or set ORT_EXECUTION_PROVIDER=cpu. No job was taken from the queue.");
+      // The worker process's error went to the log (silent here), not to stderr as a stack trace.
+      expect(r.err).not.toMatch(noStack);
+      expect(r.out).not.toContain("ready");
+      expect(r.code).toBe(2);
+      // It never registered: no bot counts it as a worker.
+      const { Redis } = await import("ioredis");
+      const redis = new Redis(process.env.TEST_REDIS_URL!);
+      try {
+        expect(await redis.exists(`${prefix}:workers`)).toBe(0);
+      } finally {
+        await redis.quit();
+      }
+    },
+  );
+
+  it.skipIf(hasCudaProvider)(
+    "`mimic start` with ORT_EXECUTION_PROVIDER=cuda where onnxruntime has no CUDA provider: exit 2 before it runs, one line saying what to do",
+    async () => {
+      const r = await mimic({ ORT_EXECUTION_PROVIDER: "cuda", QUEUE_WORKERS: "2", PLAYGROUND_PORT: "0", OPS_PORT: "0" }, "start");
+      expect(r.out).not.toContain("Mimic is running");
+      const mine = r.err.split("\n").filter((l) => l.startsWith("mimic: "));
+      expect(mine).toHaveLength(1);
+      expect(mine[0]).toMatch(/^mimic: The worker processes could not load their job handlers \(the built-in pipeline\): ORT_EXECUTION_PROVIDER=cuda, but onnxruntime's CUDA provider is not available here/);
+      expect(mine[0]).toMatch(/or set ORT_EXECUTION_PROVIDER=cpu\.$/);
+      expect(r.err.trimEnd().split("\n").at(-1)).toBe(mine[0]);
+      expect(r.err).not.toMatch(noStack);
       expect(r.code).toBe(2);
     },
   );
@@ -104,7 +131,8 @@ describe("start-up refusals (the real CLI)", () => {
     const broken = join(dir, `broken-${reason.length}.mjs`);
     writeFileSync(broken, source);
     const r = await mimic({ QUEUE_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379", QUEUE_WORKERS: "2", QUEUE_PREFIX: `mimictest-broken-${process.pid}` }, "worker", "--handlers", broken);
-    expect(r.err).toContain(`\nmimic: The worker processes could not load their job handlers (${broken}): ${reason}. No job was taken from the queue.\n`);
+    // Only that line: the worker processes' errors went to the log (silent here), not to stderr as stack traces.
+    expect(r.err).toBe(`mimic: The worker processes could not load their job handlers (${broken}): ${reason}. No job was taken from the queue.\n`);
     expect(r.code).toBe(2);
   });
 });

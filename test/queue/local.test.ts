@@ -308,6 +308,18 @@ describe("workers whose handlers fail to load (real worker processes)", () => {
     expect(failures.length).toBe(seen);
   });
 
+  test("while a worker that could not load waits for its restart, the pool is not ready, and at start-up that is a CONFIG error", async () => {
+    const failures: number[] = [];
+    pool = new WorkerPool({ size: 1, handlersUrl: FLAKY, settings: ONE_THREAD, restartBackoff: { initialMs: 60_000, maxMs: 60_000 }, onLoadFailure: (f) => failures.push(f.failures) });
+    await vi.waitFor(() => expect(failures).toEqual([1]), { timeout: 60_000, interval: 20 });
+    // Its process is gone and the next one not started yet: no worker has the handlers (/readyz's models check).
+    const notReady = await expectRejects(pool.ready());
+    expect(notReady.code).toBe("BUSY");
+    const stop = await expectRejects(pool.started());
+    expect(stop.code).toBe("CONFIG");
+    expect(stop.userMessage).toBe(`The worker processes could not load their job handlers (${FLAKY.pathname}): test handlers: failing to load on purpose.`);
+  });
+
   test("with no back-off given (as at start-up), a worker that cannot load is restarted after the default pause", async () => {
     queue = createLocalQueue({ workers: 1, capacity: 20, perUserLimit: 1, jobTimeoutMs: 10_000, cheapFirst: false, handlersUrl: FLAKY });
     expect((await expectRejects(queue.ready())).code).toBe("BUSY");
