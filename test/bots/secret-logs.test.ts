@@ -20,7 +20,7 @@ function loggedLines(): string[] {
   const lines: string[] = [];
   for (const level of ["error", "warn"] as const) {
     vi.spyOn(logger, level).mockImplementation(((fields: unknown, msg?: string) => {
-      const o = fields && typeof fields === "object" ? { ...(fields as Record<string, unknown>) } : { msg: fields };
+      const o: Record<string, unknown> = fields && typeof fields === "object" ? { ...(fields as Record<string, unknown>) } : { msg: fields };
       if (o.err) o.err = serialize(o.err);
       lines.push(JSON.stringify({ level, msg, ...o }));
     }) as never);
