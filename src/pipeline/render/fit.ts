@@ -13,28 +13,36 @@ import {
   type Ink,
   type RenderedBlock,
 } from "./measure.ts";
-import { drawnCaption, graphemeCount, prepareCaption, splitGraphemes, tokenize, type PreparedText, type Token } from "./text.ts";
+import { drawnCaption, graphemeCount, hyphenates, prepareCaption, splitGraphemes, tokenize, urlPieces, type PreparedText, type Token } from "./text.ts";
 
 /**
  * Caption fitting rules (tested in test/pipeline/render/fit.test.ts):
  *  1. Text is normalised (see text.ts): upper-cased unless keepCase (Greek by its all-caps rules:
  *     upperCaseCaption), blank → nothing to draw.
  *  2. It is wrapped into 1, 2 or 3 lines (MAX_LINES), each line count balanced to minimise its widest line;
- *     breaks only where text.ts allows them. Explicit newlines are kept (beyond 3 lines they become spaces).
+ *     breaks only where text.ts allows them. Explicit newlines are kept (beyond 3 lines they become spaces,
+ *     and meme.ts's prepareCaptions says so in a note).
  *  3. For each line count, the font size is the largest whose estimated ink (outline included) fits the
  *     box, capped at maxFontSize. The line count giving the largest size wins; fewer lines on a tie.
- *  4. Words of 12+ characters (a long word, a URL) may break between characters, but only when that
- *     gives a font at least 25 % larger than keeping them whole.
+ *  4. Words of 12+ characters (a long word, a URL) may break, but only when that gives a font at least 25 %
+ *     larger than keeping them whole: a URL or path first at its natural points only (after "/", before "?",
+ *     "&", "#" or "."; never inside "https://"), then also between characters (a word and a URL's long pieces),
+ *     each step chosen only for a font 25 % larger than the one before it. A line ending between two letters
+ *     of a word (Latin, Greek, Cyrillic…: text.ts's hyphenates) ends with HYPHEN, whose width the wrap counts;
+ *     no hyphen in a URL, in CJK or between emoji.
  *  5. The chosen layout is rendered and its ink MEASURED; while it exceeds the box, the size shrinks in
  *     proportion (at least 1 px per step). So no glyph or outline pixel ever leaves the box.
  *  6. The ink is centred horizontally; vertically it sticks to the box's top, bottom, or middle (valign).
  *  7. A caption whose size by rules 2–5 is below minFontSize (the smallest legible size, when given) is drawn
  *     at minFontSize instead, in growTo (a taller box around the box, when given; else the box): on as few
- *     lines as the width allows at that size (balanced, rule 2, explicit breaks kept, words wider than a line
- *     broken between characters), so it covers no more of the picture than it needs. What still does not fit
- *     is cut: the last line ends with ELLIPSIS and the result says `cut`. Captions at minFontSize or larger
- *     by rules 2–5 are laid out exactly as without it. If the measured ink overflows, the width or height
- *     allowed shrinks by the overflow (at most LEGIBLE_TRIES renders), then rule 5 applies.
+ *     lines as the width allows at that size (balanced, rule 2, explicit breaks kept, long words wider than a
+ *     line broken as in rule 4: a URL at its natural points, then between characters), so it covers no more
+ *     of the picture than it needs. A word shorter than 12 characters is never broken: minFontSize is lowered
+ *     to the size at which the widest of them fits across growTo, and if one no longer fits a line once the
+ *     width allowed shrinks (below), rule 5 takes over. What still does not fit is cut: the last line ends
+ *     with ELLIPSIS and the result says `cut`. Captions at minFontSize or larger by rules 2–5 are laid out
+ *     exactly as without it. If the measured ink overflows, the width or height allowed shrinks by the
+ *     overflow (at most LEGIBLE_TRIES renders), then rule 5 applies.
  */
 export const MAX_LINES = 3;
 /** Graphemes from which a word may break between characters (rule 4). */
@@ -43,6 +51,8 @@ export const LONG_WORD = 12;
 export const SPLIT_WORD_GAIN = 1.25;
 /** Shrink ratio when the ink touched the raster's edge, so its real size is unknown (rule 5). */
 export const CLIPPED_SHRINK = 0.8;
+/** Ends a line where a word breaks between letters (rule 4). */
+export const HYPHEN = "-";
 /** Ends a caption cut at the smallest legible size (rule 7). */
 export const ELLIPSIS = "\u2026";
 /** Renders tried at the smallest legible size before rule 5 takes over (rule 7). */
@@ -103,23 +113,28 @@ export async function layoutCaption(text: PreparedText, box: Box, opts: FitOptio
   // A long word is not rendered whole at the reference size (200 emoji in one run took seconds in
   // librsvg): its letters are measured (splitting needs them anyway) and their ink put side by side.
   const [ink, spaced] = await Promise.all([
-    measureTokens([...tokens.flatMap((t) => (isLong(t) ? splitGraphemes(t.text) : [t.text])), "H", "H H"]),
+    measureTokens([...tokens.flatMap((t) => (isLong(t) ? splitGraphemes(t.text) : [t.text])), "H", "H H", HYPHEN]),
     withWordSpaces(tokens),
   ]);
   tokens = spaced;
-  for (const t of tokens.filter(isLong)) ink.set(t.text, sideBySide(splitGraphemes(t.text).map((g) => ink.get(g)!)));
+  // Long words and the pieces a URL breaks into (rules 4 and 7): their letters put side by side.
+  const letterInk = (text: string) => ink.set(text, sideBySide(splitGraphemes(text).map((g) => ink.get(g)!)));
+  for (const t of tokens.filter(isLong)) for (const text of [t.text, ...(urlPieces(t.text) ?? [])]) letterInk(text);
   const spaceGap = width(ink.get("H H")!) - 2 * width(ink.get("H")!);
 
+  // Rule 4: whole, then broken at a URL's natural points, then between letters; each only for a clearly larger font.
   let best = sizedWrap(tokens, ink, spaceGap, box, maxFont);
-  if (tokens.some(isLong)) {
-    // The long words' letters are measured above, so `ink` holds every split token too.
-    const alt = sizedWrap(splitLongWords(tokens), ink, spaceGap, box, maxFont);
-    if (prefersSplit(best.fontSize, alt.fontSize)) best = alt;
+  let chosen = tokens;
+  for (const broken of [breakLongWords(tokens, false), splitLongWords(tokens)]) {
+    if (broken.length === chosen.length) continue;
+    const alt = sizedWrap(broken, ink, spaceGap, box, maxFont);
+    if (prefersSplit(best.fontSize, alt.fontSize)) [best, chosen] = [alt, broken];
   }
 
   // Rule 7. An estimate below the smallest legible size only shrinks when measured: straight to rule 7.
-  const minFont = opts.minFontSize === undefined ? 0 : Math.min(maxFont, Math.floor(opts.minFontSize));
-  const legible = () => legibleLayout(tokens, ink, spaceGap, opts.growTo ?? box, minFont, opts.valign);
+  const legibleBox = opts.growTo ?? box;
+  const minFont = opts.minFontSize === undefined ? 0 : Math.min(maxFont, Math.floor(opts.minFontSize), widestShortWordFont(tokens, ink, legibleBox));
+  const legible = () => legibleLayout(tokens, ink, spaceGap, legibleBox, minFont, opts.valign);
   if (best.fontSize < minFont) {
     const l = await legible();
     if (l) return l;
@@ -186,11 +201,9 @@ async function legibleLayout(tokens: Token[], ink: Map<string, Ink>, spaceGap: n
   if (!ink.has(ELLIPSIS)) ink.set(ELLIPSIS, (await measureTokens([ELLIPSIS])).get(ELLIPSIS)!);
   let last: { lines: Token[][]; cut: boolean; block: RenderedBlock } | null = null;
   for (let i = 0; i < LEGIBLE_TRIES; i++) {
-    // Letters of the words too wide for a line (measured here: only now are they needed).
-    const asDrawn = inkAt(ink, size);
-    const wide = tokens.filter((t) => width(asDrawn.get(t.text)!) > limit).flatMap((t) => splitGraphemes(t.text)).filter((g) => !ink.has(g));
-    if (wide.length > 0) for (const [k, v] of await measureTokens(wide)) ink.set(k, v);
     const sized = inkAt(ink, size);
+    // A short word is never broken (only long words' letters are measured): when one no longer fits a line, rule 5 takes over.
+    if (tokens.some((t) => !isLong(t) && width(sized.get(t.text)!) > limit)) break;
     const wrap = legibleWrap(splitWideWords(tokens, sized, limit), sized, spaceGap, limit, heightLimit);
     if (!wrap) break;
     const block = await renderBlock(drawnLines(wrap.lines), size, extentsAt(wrap.lines, ink, spaceGap, size));
@@ -207,6 +220,12 @@ async function legibleLayout(tokens: Token[], ink: Map<string, Ink>, spaceGap: n
 }
 
 const width = (i: Ink) => i.right - i.left;
+
+/** Rule 7: the largest size at which every word shorter than LONG_WORD fits across the box (they are never broken). */
+function widestShortWordFont(tokens: Token[], ink: Map<string, Ink>, box: Box): number {
+  const widest = Math.max(0, ...tokens.filter((t) => !isLong(t)).map((t) => width(ink.get(t.text)!)));
+  return widest > 0 ? Math.floor((REF_SIZE * box.width) / widest) : Infinity;
+}
 
 /** Rule 4: which tokens may break between characters. */
 export const isLong = (t: Token) => graphemeCount(t.text) >= LONG_WORD;
@@ -339,26 +358,33 @@ export function bestWrap(tokens: Token[], ink: Map<string, Ink>, spaceGap: numbe
 /**
  * Greedy wrap: tokens fill a line while its estimated width stays within `limit`; a new line starts at an
  * explicit break or when the next token would pass the limit. A token wider than the limit gets a line alone.
+ * A line that ends before a `hyphen` token ends with HYPHEN, which must fit within the limit too (its ink in `ink`).
  */
 export function greedyWrap(tokens: Token[], ink: Map<string, Ink>, spaceGap: number, limit: number): Token[][] {
   const lines: Token[][] = [];
   let cur: Token[] = [];
   let cw = 0;
-  for (const t of tokens) {
+  tokens.forEach((t, i) => {
     const w = width(ink.get(t.text)!);
     // A line's first word draws no space: its gap counts only when it joins a line.
     const add = w + (t.spaceBefore ? gapBefore(t, spaceGap) : 0);
-    if (cur.length > 0 && (t.hardBreakBefore || cw + add > limit)) {
+    // Rule 4: a line that may end here, inside a word broken between letters, needs room for its hyphen.
+    const next = tokens[i + 1];
+    const tail = next?.hyphen && !next.hardBreakBefore ? width(ink.get(HYPHEN)!) : 0;
+    if (cur.length > 0 && (t.hardBreakBefore || cw + add + tail > limit)) {
+      if (t.hyphen && !t.hardBreakBefore) cur.push(HYPHEN_TOKEN);
       lines.push(cur);
       cur = [];
       cw = 0;
     }
     cw += cur.length > 0 ? add : w;
     cur.push(t);
-  }
+  });
   if (cur.length > 0) lines.push(cur);
   return lines;
 }
+
+const HYPHEN_TOKEN: Token = { text: HYPHEN, spaceBefore: false, hardBreakBefore: false };
 
 /**
  * Rule 2: the greedy wrap with the smallest width limit giving ≤ n lines (found by bisection to within half
@@ -378,31 +404,45 @@ export function balancedWrap(tokens: Token[], ink: Map<string, Ink>, spaceGap: n
   return greedy(hi);
 }
 
-/** Rule 4: long words broken into their characters; only the first keeps the word's break before it. */
-export function splitLongWords(tokens: Token[]): Token[] {
-  const out: Token[] = [];
-  for (const t of tokens) {
-    if (!isLong(t)) {
-      out.push(t);
-      continue;
+/**
+ * Rules 4 and 7: a word's pieces where it may break. A URL or path (text.ts's urlPieces) breaks at its natural
+ * points, and those of its pieces `letters` picks between their characters, with no hyphen (one would read as
+ * part of the address); any other word, when `letters` picks it, between its characters, each break between
+ * two letters of a hyphenated script (text.ts's hyphenates) marked `hyphen`. Only the first piece keeps the
+ * word's space and break before it.
+ */
+export function breakWord(t: Token, letters: (piece: string) => boolean): Token[] {
+  const url = urlPieces(t.text);
+  const pieces: Array<{ text: string; hyphen: boolean }> = [];
+  if (url) {
+    for (const p of url) {
+      if (letters(p)) pieces.push(...splitGraphemes(p).map((g) => ({ text: g, hyphen: false })));
+      else pieces.push({ text: p, hyphen: false });
     }
-    splitGraphemes(t.text).forEach((g, i) =>
-      out.push(i === 0 ? { ...t, text: g } : { text: g, spaceBefore: false, hardBreakBefore: false }),
-    );
-  }
-  return out;
+  } else if (letters(t.text)) {
+    const g = splitGraphemes(t.text);
+    g.forEach((c, i) => pieces.push({ text: c, hyphen: i > 0 && hyphenates(g[i - 1], c) }));
+  } else return [t];
+  return pieces.map((p, i) =>
+    i === 0 ? { ...t, text: p.text } : { text: p.text, spaceBefore: false, hardBreakBefore: false, ...(p.hyphen ? { hyphen: true as const } : {}) },
+  );
 }
 
+/** Rule 4: long words broken as breakWord does (their letters too when `letters`, long URL pieces only). */
+export function breakLongWords(tokens: Token[], letters: boolean): Token[] {
+  return tokens.flatMap((t) => (isLong(t) ? breakWord(t, (p) => letters && graphemeCount(p) >= LONG_WORD) : [t]));
+}
+
+/** Rule 4: long words broken between their characters (a URL at its natural points, and its long pieces too). */
+export const splitLongWords = (tokens: Token[]) => breakLongWords(tokens, true);
+
 /**
- * Rule 7: words wider than `limit` (at REF_SIZE) broken into their characters, whose ink must be in `ink`;
- * only the first keeps the word's space and break before it.
+ * Rule 7: words wider than `limit` (at REF_SIZE) broken as breakWord does: a URL at its natural points, and
+ * the pieces still wider than a line between their characters. The ink of every piece must be in `ink`.
  */
 export function splitWideWords(tokens: Token[], ink: Map<string, Ink>, limit: number): Token[] {
-  return tokens.flatMap((t) =>
-    width(ink.get(t.text)!) <= limit
-      ? [t]
-      : splitGraphemes(t.text).map((g, i) => (i === 0 ? { ...t, text: g } : { text: g, spaceBefore: false, hardBreakBefore: false })),
-  );
+  const wide = (text: string) => width(ink.get(text)!) > limit;
+  return tokens.flatMap((t) => (wide(t.text) ? breakWord(t, wide) : [t]));
 }
 
 /** Estimated height at REF_SIZE of lines stacked with LINE_GAP_PER_PX between them (as estimateSize). */

@@ -83,10 +83,11 @@ export function ensureCaptionFonts(): CaptionFontSetup {
     existsSync(base) ? `  <include ignore_missing="yes">${xmlEscape(base)}</include>` : "",
     ...fontFiles.map((f) => `  <dir>${xmlEscape(path.dirname(f))}</dir>`),
     // Anton's only Greek letters (Δ Σ Ω π) are math symbols in another style: all of Greek comes from the
-    // next font. A "font" rule, not a "scan" one, because font caches written without it would outlive it.
+    // next font. Anton's overlay tilde and short stroke (U+0334, U+0335) are drawn beside their letter, not
+    // over it: Fira's are. A "font" rule, not a "scan" one, because font caches written without it would outlive it.
     '  <match target="font">',
     '    <test name="family"><string>Anton</string></test>',
-    '    <edit name="charset" mode="assign"><minus><name>charset</name><charset><range><int>0x0370</int><int>0x03ff</int></range></charset></minus></edit>',
+    '    <edit name="charset" mode="assign"><minus><name>charset</name><charset><range><int>0x0370</int><int>0x03ff</int></range><range><int>0x0334</int><int>0x0335</int></range></charset></minus></edit>',
     "  </match>",
     "  <cachedir>CACHE</cachedir>",
     "</fontconfig>",

@@ -222,11 +222,13 @@ export async function measureTokens(texts: string[]): Promise<Map<string, Ink>> 
  * more, measured where it stands: between the two words' facing characters) is drawn as WIDE_SPACE instead,
  * a four-per-em and a hair space (HarfBuzz makes them em/4 and em/16 in fonts without them, as Fira is):
  * wider than Latin's space, as Fira's letters also have tighter sides than Anton's.
+ * A space wider than Latin's by as much is drawn as QUARTER_EM_SPACE: between two characters of the emoji font
+ * that default to text presentation (☺ ✔) Pango draws the emoji font's own space, over an em wide.
  */
 export const WIDE_SPACE = "\u2005\u200a";
 export const NARROW_SPACE_PER_PX = 1 / 24;
 /** The yardstick for a space's width: no caption font has U+2005, so HarfBuzz draws it em/4 wide in each. */
-const QUARTER_EM_SPACE = "\u2005";
+export const QUARTER_EM_SPACE = "\u2005";
 /** Latin's word space, the reference: between two letters Anton draws. */
 const LATIN_PAIR = ["H", "H"] as const;
 /** Anton has every printable ASCII character, so a space between two of them is always Anton's: Latin's. */
@@ -242,8 +244,9 @@ export interface WordSpace {
 export const wordSpaceKey = (last: string, first: string) => `${last} ${first}`;
 
 /**
- * The wider spaces to draw between words (WIDE_SPACE, see above), for pairs of facing characters (the last
- * grapheme of one word, the first of the next), keyed by wordSpaceKey; a pair left out keeps a plain space.
+ * The spaces to draw between words instead of a plain one (WIDE_SPACE or QUARTER_EM_SPACE, see above), for
+ * pairs of facing characters (the last grapheme of one word, the first of the next), keyed by wordSpaceKey;
+ * a pair left out keeps a plain space.
  */
 export async function wordSpaces(pairs: Array<readonly [last: string, first: string]>): Promise<Map<string, WordSpace>> {
   const unique = new Map(pairs.filter(([a, b]) => !(ASCII.test(a) && ASCII.test(b))).map((p) => [wordSpaceKey(...p), p]));
@@ -253,13 +256,15 @@ export async function wordSpaces(pairs: Array<readonly [last: string, first: str
   // Both spacings of a pair draw the same letters: the difference is the two spaces' widths alone.
   const widening = ([a, b]: readonly [string, string]) => inkWidth(ink.get(a + QUARTER_EM_SPACE + b)!) - inkWidth(ink.get(a + " " + b)!);
   const latin = widening(LATIN_PAIR);
-  const narrow = [...unique.values()].filter((p) => widening(p) - latin >= REF_SIZE * NARROW_SPACE_PER_PX);
-  if (narrow.length === 0) return out;
-  const wide = await measureTokens(narrow.flatMap(([a, b]) => [a, b, a + WIDE_SPACE + b]));
-  for (const [a, b] of narrow) {
-    const gap = inkWidth(wide.get(a + WIDE_SPACE + b)!) - inkWidth(wide.get(a)!) - inkWidth(wide.get(b)!);
-    out.set(wordSpaceKey(a, b), { text: WIDE_SPACE, gap });
-  }
+  const off = REF_SIZE * NARROW_SPACE_PER_PX;
+  const narrow = [...unique.values()].filter((p) => widening(p) - latin >= off);
+  const wide = [...unique.values()].filter((p) => latin - widening(p) >= off);
+  if (narrow.length + wide.length === 0) return out;
+  const drawn = await measureTokens([...narrow, ...wide].flatMap(([a, b]) => [a, b, a + WIDE_SPACE + b]));
+  const gap = ([a, b]: readonly [string, string], space: string) =>
+    inkWidth((space === WIDE_SPACE ? drawn : ink).get(a + space + b)!) - inkWidth(drawn.get(a)!) - inkWidth(drawn.get(b)!);
+  for (const p of narrow) out.set(wordSpaceKey(...p), { text: WIDE_SPACE, gap: gap(p, WIDE_SPACE) });
+  for (const p of wide) out.set(wordSpaceKey(...p), { text: QUARTER_EM_SPACE, gap: gap(p, QUARTER_EM_SPACE) });
   return out;
 }
 

@@ -3,8 +3,8 @@ import { encodePng } from "../image/encode.ts";
 import { renderVisibleMark } from "../provenance/visible.ts";
 import type { Box, RgbImage } from "../types.ts";
 import { ensureCaptionFonts } from "./fonts.ts";
-import { layoutCaption, type CaptionLayout, type VAlign } from "./fit.ts";
-import { prepareCaption, type PreparedText } from "./text.ts";
+import { layoutCaption, MAX_LINES, type CaptionLayout, type VAlign } from "./fit.ts";
+import { captionChanges, captionNotes, type CaptionChanges, type PreparedText } from "./text.ts";
 
 /** A caption in a custom layout. Position and size are fractions (0..1) of the image, so they survive resizing. */
 export interface CaptionBox<T extends string = PreparedText> {
@@ -40,26 +40,35 @@ export type CaptionText = MemeCaptions<string>;
 
 /**
  * Prepares every caption once (prepareCaption: marks capped, characters without a font left out), before
- * anything is drawn; `notes` says what was changed, in words for the user (each said once).
+ * anything is drawn; `notes` says what was changed, in words for the user: one note for all the captions
+ * (captionNotes), and one for each caption typed on more lines than MAX_LINES (linesNote).
  */
 export function prepareCaptions(c: CaptionText): { captions: MemeCaptions; notes: string[] } {
-  const notes: string[] = [];
-  const prep = (s: string | undefined) => {
+  const changes: CaptionChanges[] = [];
+  const lineNotes: string[] = [];
+  const prep = (s: string | undefined, which: string) => {
     if (s === undefined) return undefined;
-    const p = prepareCaption(s, c.keepCase);
-    for (const n of p.notes) if (!notes.includes(n)) notes.push(n);
+    const p = captionChanges(s, c.keepCase);
+    changes.push(p);
+    const lines = p.text === "" ? 0 : p.text.split("\n").length;
+    if (lines > MAX_LINES) lineNotes.push(linesNote(which, lines));
     return p.text;
   };
   const captions: MemeCaptions = {
-    top: prep(c.top),
-    bottom: prep(c.bottom),
-    ...(c.boxes ? { boxes: c.boxes.map((b) => ({ ...b, text: prep(b.text)! })) } : {}),
+    top: prep(c.top, "top caption"),
+    bottom: prep(c.bottom, "bottom caption"),
+    ...(c.boxes ? { boxes: c.boxes.map((b, i) => ({ ...b, text: prep(b.text, `caption in box ${i + 1}`)! })) } : {}),
     ...(c.keepCase !== undefined ? { keepCase: c.keepCase } : {}),
     ...(c.avoid ? { avoid: c.avoid } : {}),
-    notes,
   };
+  const notes = [...captionNotes(changes), ...lineNotes];
+  captions.notes = notes;
   return { captions, notes };
 }
+
+/** The note for a caption typed on more lines than a caption has (fit.ts rule 2 runs the last ones together). */
+export const linesNote = (which: string, lines: number) =>
+  `The ${which} has ${lines} lines, but a caption has at most ${MAX_LINES}, so lines ${MAX_LINES} to ${lines} were joined into one line.`;
 
 /** Classic layout, after memegen: boxes span the width minus side margins, each ~20 % of the height. */
 export const SIDE_MARGIN = 0.04;
@@ -72,10 +81,12 @@ export const MAX_CAPTION_BOXES = 8;
 export const MIN_AVOID_BOX = 0.09;
 /**
  * Smallest legible caption size (font px, about the height of a capital or a Chinese character with its
- * outline) per picture height, and its floor in px: a top or bottom caption that would be drawn smaller in
- * its box is drawn at this size on more lines, growing into its share of the picture (fit.ts rule 7).
+ * outline) per the picture's shorter side, and its floor in px: a top or bottom caption that would be drawn
+ * smaller in its box is drawn at this size on more lines, growing into its share of the picture (fit.ts rule 7).
+ * The shorter side, not the height: a picture is seen scaled to fit, so a tall one's text looks as large as
+ * its width allows, and a share of its height asked for letters so large that short words were broken.
  */
-export const MIN_FONT_PER_HEIGHT = 0.04;
+export const MIN_FONT_PER_SIDE = 0.04;
 export const MIN_FONT_PX = 10;
 /** The part of the picture's height a top (or bottom) caption may grow into at the smallest legible size. */
 export const MAX_BOX_SHARE = 1 / 3;
@@ -83,8 +94,9 @@ export const MAX_BOX_SHARE = 1 / 3;
 /** The size cap of top and bottom captions (MAX_FONT_PER_HEIGHT, at least 6 px). */
 export const maxCaptionFont = (height: number) => Math.max(6, Math.round(height * MAX_FONT_PER_HEIGHT));
 
-/** The smallest legible size of top and bottom captions: MIN_FONT_PER_HEIGHT, at least MIN_FONT_PX, at most the size cap. */
-export const minCaptionFont = (height: number) => Math.min(maxCaptionFont(height), Math.max(MIN_FONT_PX, Math.round(height * MIN_FONT_PER_HEIGHT)));
+/** The smallest legible size of top and bottom captions: MIN_FONT_PER_SIDE of the shorter side, at least MIN_FONT_PX, at most the size cap. */
+export const minCaptionFont = (width: number, height: number) =>
+  Math.min(maxCaptionFont(height), Math.max(MIN_FONT_PX, Math.round(Math.min(width, height) * MIN_FONT_PER_SIDE)));
 
 /** The note for a top or bottom caption cut at the smallest legible size. */
 export const cutNote = (which: "top" | "bottom") =>
@@ -129,7 +141,7 @@ export interface PlacedCaption {
 export function captionBoxes(width: number, height: number, captions: MemeCaptions): PlacedCaption[] {
   const out: PlacedCaption[] = [];
   const maxFontSize = maxCaptionFont(height);
-  const minFontSize = minCaptionFont(height);
+  const minFontSize = minCaptionFont(width, height);
   const mx = Math.max(2, Math.round(width * SIDE_MARGIN));
   const my = Math.max(2, Math.round(height * EDGE_MARGIN));
   const bh = Math.max(4, Math.round(height * BOX_HEIGHT));

@@ -6,7 +6,8 @@ import { captionFontFiles } from "./fonts.ts";
  * Caption text rules: what a user typed becomes a list of unbreakable tokens with the break opportunities
  * between them. Lines break at spaces, at explicit newlines, and between CJK words (Chinese and Japanese
  * have no spaces: Intl.Segmenter finds the word boundaries), never inside a word, never before closing
- * punctuation (，。！) or after opening punctuation (「（).
+ * punctuation (，。！) or after opening punctuation (「（). Only fit.ts's rules 4 and 7 break a long word:
+ * a URL or path at its natural points (urlPieces), between letters with a hyphen (hyphenates).
  */
 
 /** Longest caption accepted, in user-perceived characters. Three lines of meme text rarely exceed 100. */
@@ -28,6 +29,8 @@ export interface Token {
   hardBreakBefore: boolean;
   /** Drawn instead of a plain space for spaceBefore, with the ink gap it leaves (fit.ts sets it: measure.ts's wordSpaces). */
   wideSpace?: { text: string; gap: number };
+  /** A piece of a word broken between letters (fit.ts rules 4 and 7): a line that ends before it ends with a hyphen. */
+  hyphen?: true;
 }
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
@@ -61,7 +64,8 @@ const fontCoverage = () => (coverage ??= coverageOf(captionFontFiles()));
 
 /**
  * The cheap part, without fonts (the front door's check, on the main thread): NFC, control characters
- * dropped, runs of spaces collapsed, blank lines removed. Throws BAD_INPUT naming the limit when the caption
+ * dropped (tabs, vertical tabs and form feeds are spaces), runs of spaces collapsed (with zero-width spaces
+ * beside them), blank lines removed. Throws BAD_INPUT naming the limit when the caption
  * is longer than MAX_CAPTION_CHARS. Returns "" for empty or whitespace-only input. Case is kept.
  */
 export function cleanCaption(text: string): string {
@@ -69,10 +73,12 @@ export function cleanCaption(text: string): string {
   const lines = text
     .normalize("NFC")
     .replace(/\r\n?/g, "\n")
-    // C0/C1 controls and bidi overrides (which could visually reorder text) go; newlines stay.
-    .replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, "")
+    // C0/C1 controls and bidi overrides (which could visually reorder text) go; newlines stay, and tabs,
+    // vertical tabs and form feeds separate words as spaces do.
+    .replace(/[\u0000-\u0008\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, "")
     .split("\n")
-    .map((l) => l.replace(/[\s\u3000]+/g, " ").trim())
+    // A zero-width space beside a space (or a line's end) would draw a second gap: it counts as nothing there.
+    .map((l) => l.replace(/[\s\u3000\u200b]*[\s\u3000][\s\u3000\u200b]*/g, " ").replace(/^\u200b+|\u200b+$/g, "").trim())
     .filter((l) => l.length > 0);
   const clean = lines.join("\n");
   if (clean === "") return "";
@@ -91,12 +97,26 @@ export function cleanCaption(text: string): string {
  * Cleans user text for drawing (cleanCaption), then keeps at most MAX_STACKED_MARKS combining marks per
  * letter and MAX_CLUSTER_CODE_POINTS code points per character and leaves out characters no bundled font
  * can draw as they will be drawn (upper-cased unless keepCase: "έ" is drawn as "Ε", "ɐ" as "Ɐ"). Each such
- * change is reported in `notes`. Runs once per caption, in the worker that draws it.
+ * change is reported in `notes` (captionNotes). Runs once per caption, in the worker that draws it.
  */
 export function prepareCaption(text: string, keepCase = false): PreparedCaption {
+  const c = captionChanges(text, keepCase);
+  return { text: c.text, notes: captionNotes([c]) };
+}
+
+/** What prepareCaption changed in one caption, to be told in words by captionNotes (once for several captions). */
+export interface CaptionChanges {
+  text: PreparedText;
+  /** Marks were cut (MAX_STACKED_MARKS, MAX_CLUSTER_CODE_POINTS). */
+  trimmed: boolean;
+  /** The characters left out for want of a font, each once, in order. */
+  missing: string[];
+}
+
+/** prepareCaption's work, with its changes as data. */
+export function captionChanges(text: string, keepCase = false): CaptionChanges {
   let clean = cleanCaption(text);
-  if (clean === "") return { text: clean as PreparedText, notes: [] };
-  const notes: string[] = [];
+  if (clean === "") return { text: clean as PreparedText, trimmed: false, missing: [] };
   let trimmed = false;
   clean = clean.replace(/(\p{M}+)/gu, (run: string) => {
     const marks = [...run];
@@ -112,22 +132,42 @@ export function prepareCaption(text: string, keepCase = false): PreparedCaption 
       return cps.slice(0, MAX_CLUSTER_CODE_POINTS).join("");
     })
     .join("");
-  if (trimmed) notes.push(`Stacked marks were cut to ${MAX_STACKED_MARKS} per letter.`);
   const ranges = fontCoverage();
   const missing = new Set<string>();
   const drawable = (c: string) => [...drawnCaption(c as PreparedText, keepCase)].every((d) => INVISIBLE.test(d) || covers(ranges, d.codePointAt(0)!));
   clean = [...clean].filter((c) => INVISIBLE.test(c) || drawable(c) || (missing.add(c), false)).join("");
   if (missing.size > 0) {
-    const shown = [...missing].slice(0, 5).map((c) => `${c} (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")})`);
-    const more = missing.size > 5 ? ` and ${missing.size - 5} more` : "";
-    notes.push(`I have no font for ${shown.join(", ")}${more}, so ${missing.size === 1 ? "it was" : "they were"} left out of the caption.`);
     clean = clean
       .split("\n")
       .map((l) => l.replace(/ +/g, " ").trim())
       .filter((l) => l.length > 0)
       .join("\n");
   }
-  return { text: clean as PreparedText, notes };
+  return { text: clean as PreparedText, trimmed, missing: [...missing] };
+}
+
+/** Characters named in a note: at most this many, then how many more. */
+const NAMED_MISSING = 5;
+
+/** A character as a note names it: a combining mark on a dotted circle (alone it would join the text before it), and its code point. */
+export const namedCharacter = (c: string) =>
+  `${/^\p{M}/u.test(c) ? "\u25cc" : ""}${c} (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")})`;
+
+/**
+ * The notes, in words for the user, for what preparing these captions (one meme's) changed: each said once,
+ * each character left out named once, whichever captions it was in.
+ */
+export function captionNotes(changes: CaptionChanges[]): string[] {
+  const notes: string[] = [];
+  if (changes.some((c) => c.trimmed)) notes.push(`Stacked marks were cut to ${MAX_STACKED_MARKS} per letter.`);
+  const missing = [...new Set(changes.flatMap((c) => c.missing))];
+  if (missing.length > 0) {
+    const shown = missing.slice(0, NAMED_MISSING).map(namedCharacter);
+    const more = missing.length > NAMED_MISSING ? ` and ${missing.length - NAMED_MISSING} more` : "";
+    const where = changes.filter((c) => c.missing.length > 0).length > 1 ? "captions" : "caption";
+    notes.push(`I have no font for ${shown.join(", ")}${more}, so ${missing.length === 1 ? "it was" : "they were"} left out of the ${where}.`);
+  }
+  return notes;
 }
 
 /** What is drawn: prepared text, upper-cased (upperCaseCaption) unless keepCase (the classic meme look). */
@@ -232,3 +272,36 @@ export function tokenize(text: string): Token[] {
   }
   return tokens;
 }
+
+/** A URL, a path or a domain: a scheme ("https://"), "www.", a "/" or a "." between two other characters. */
+const URL_LIKE = /:\/\/|^www\.|[^/]\/[^/]|[\p{L}\p{N}]\.[\p{L}\p{N}]/iu;
+const BREAK_BEFORE = "?&#.";
+
+/**
+ * A URL or path split where it may break across lines: after a "/" (not a leading one, never inside "https://") and before
+ * "?", "&", "#" or "." (not after another of these or a "/"), each with something after it. Null for a word
+ * that is not URL_LIKE.
+ */
+export function urlPieces(word: string): string[] | null {
+  if (!URL_LIKE.test(word)) return null;
+  const g = splitGraphemes(word);
+  const pieces: string[] = [];
+  let cur = g[0] ?? "";
+  for (let i = 1; i < g.length; i++) {
+    const afterSlash = g[i - 1] === "/" && g[i] !== "/" && /[^/]/.test(cur);
+    const before = BREAK_BEFORE.includes(g[i]) && !(BREAK_BEFORE + "/").includes(g[i - 1]) && i < g.length - 1;
+    if (afterSlash || before) {
+      pieces.push(cur);
+      cur = "";
+    }
+    cur += g[i];
+  }
+  pieces.push(cur);
+  return pieces;
+}
+
+/** Scripts whose words take a hyphen where they break between letters (Chinese, Thai and most others do not). */
+const HYPHENATED = /^(?=[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}\p{Script=Armenian}\p{Script=Georgian}])\p{L}/u;
+
+/** Whether a word broken between these two characters (graphemes) takes a hyphen: both letters of HYPHENATED scripts. */
+export const hyphenates = (before: string, after: string) => HYPHENATED.test(before) && HYPHENATED.test(after);

@@ -12,7 +12,7 @@ import {
   normalizeCaption,
   type CaptionText,
 } from "../../../src/pipeline/render/index.ts";
-import { cutNote, MAX_BOX_SHARE, MIN_FONT_PER_HEIGHT, MIN_FONT_PX, minCaptionFont, renderCaptionOverlay } from "../../../src/pipeline/render/meme.ts";
+import { cutNote, MAX_BOX_SHARE, MIN_FONT_PER_SIDE, MIN_FONT_PX, minCaptionFont, renderCaptionOverlay } from "../../../src/pipeline/render/meme.ts";
 import { ELLIPSIS } from "../../../src/pipeline/render/fit.ts";
 import { prepareCaption, upperCaseCaption } from "../../../src/pipeline/render/text.ts";
 import { changedPixels, decodePng, grey, inside } from "./helpers.ts";
@@ -189,6 +189,17 @@ describe("fitCaption placement and limits", () => {
     expect(r.measuredBoxes).toHaveLength(3);
   });
 
+  it("a caption typed on more than three lines is drawn on three, and the meme's notes say so, in words", async () => {
+    const caps = { top: "line one\nline two\nline three\nline four\nline five", bottom: "a\n\n\nb" };
+    const prepared = prepareCaptions(caps);
+    const overlay = await renderCaptionOverlay(512, 512, prepared.captions);
+    expect(overlay.layouts[0].lines).toEqual(["LINE ONE", "LINE TWO", "LINE THREE LINE FOUR LINE FIVE"]);
+    expect(overlay.layouts[1].lines).toEqual(["A", "B"]);
+    expect(prepared.notes).toEqual(["The top caption has 5 lines, but a caption has at most 3, so lines 3 to 5 were joined into one line."]);
+    const boxed = prepareCaptions({ boxes: [{ text: "x", x: 0, y: 0, width: 1, height: 0.5 }, { text: "1\n2\n3\n4", x: 0, y: 0.5, width: 1, height: 0.5 }] });
+    expect(boxed.notes).toEqual(["The caption in box 2 has 4 lines, but a caption has at most 3, so lines 3 to 4 were joined into one line."]);
+  });
+
   it("keeps case when asked; nothing to draw in an empty box", async () => {
     expect((await fitCaption("Hello There", TALL, { keepCase: true })).lines.join(" ")).toBe("Hello There");
     for (const box of [{ ...TALL, width: 0 }, { ...TALL, height: 0 }]) expect((await fitCaption("hi", box)).fontSize).toBe(0);
@@ -309,13 +320,31 @@ describe("renderMeme (pixels)", () => {
 describe("long top and bottom captions stay legible", () => {
   const CJK = "我们都是好朋友今天天气真好".repeat(16).slice(0, MAX_CAPTION_CHARS);
 
-  it(`the smallest caption size is ${MIN_FONT_PER_HEIGHT * 100} % of the picture's height, at least ${MIN_FONT_PX} px (never above the size cap)`, () => {
-    expect(minCaptionFont(512)).toBe(20);
-    expect(minCaptionFont(1000)).toBe(40);
-    expect(minCaptionFont(200)).toBe(MIN_FONT_PX);
-    expect(minCaptionFont(120)).toBe(MIN_FONT_PX);
+  it(`the smallest caption size is ${MIN_FONT_PER_SIDE * 100} % of the picture's shorter side, at least ${MIN_FONT_PX} px (never above the size cap)`, () => {
+    expect(minCaptionFont(512, 512)).toBe(20);
+    expect(minCaptionFont(1000, 1000)).toBe(40);
+    expect(minCaptionFont(200, 200)).toBe(MIN_FONT_PX);
+    expect(minCaptionFont(120, 120)).toBe(MIN_FONT_PX);
     // A picture so small that the size cap (12 % of the height, at least 6 px) is below the floor: the cap.
-    expect(minCaptionFont(50)).toBe(6);
+    expect(minCaptionFont(50, 50)).toBe(6);
+    // Wide pictures: their height; tall ones: their width (a share of the height would not fit across).
+    expect(minCaptionFont(2000, 500)).toBe(20);
+    expect(minCaptionFont(360, 3288)).toBe(14);
+  });
+
+  it("a very tall picture (1:9) never breaks short words: the legible size follows its width, and the text shrinks to fit", async () => {
+    const [w, h] = [360, 3288];
+    const caps = { top: "top text when it is lunchtime", bottom: "bottom text" };
+    const prepared = prepareCaptions(caps);
+    const overlay = await renderCaptionOverlay(w, h, prepared.captions);
+    const placed = captionBoxes(w, h, prepared.captions);
+    overlay.layouts.forEach((l, i) => {
+      // Every word whole on one line: the lines joined with spaces give the caption back.
+      expect(l.lines.join(" "), l.lines.join(" / ")).toBe(normalizeCaption([caps.top, caps.bottom][i]));
+      expect(l.cut).toBeUndefined();
+      for (const b of l.measuredBoxes) expect(inside(b, placed[i].growTo!)).toBe(true);
+    });
+    expect(prepared.notes).toEqual([]);
   });
 
   it(`top and bottom may grow into their ${MAX_BOX_SHARE === 1 / 3 ? "third" : "share"} of the picture; custom boxes do not`, () => {
@@ -328,7 +357,7 @@ describe("long top and bottom captions stay legible", () => {
 
   it("200 characters top and bottom on a 512 px meme: glyphs at least the minimum high, the middle third untouched, the cut said in a note", async () => {
     const img = grey(512, 512);
-    const min = minCaptionFont(512);
+    const min = minCaptionFont(512, 512);
     const prepared = prepareCaptions({ top: CJK, bottom: "A".repeat(MAX_CAPTION_CHARS) });
     const overlay = await renderCaptionOverlay(512, 512, prepared.captions);
     const [top, bottom] = overlay.layouts;
@@ -340,7 +369,9 @@ describe("long top and bottom captions stay legible", () => {
     expect(top.cut).toBe(true);
     expect(top.lines.at(-1)!.endsWith(ELLIPSIS)).toBe(true);
     expect(bottom.cut).toBeUndefined();
-    expect(bottom.lines.join("")).toBe("A".repeat(MAX_CAPTION_CHARS));
+    // Broken between its letters: every line but the last ends with a hyphen.
+    expect(bottom.lines.slice(0, -1).every((l) => l.endsWith("-"))).toBe(true);
+    expect(bottom.lines.map((l) => l.replace(/-$/, "")).join("")).toBe("A".repeat(MAX_CAPTION_CHARS));
     // Drawn: ink in the top and bottom thirds only, and many rows of each.
     const after = await decodePng(await renderPrepared(img, prepared.captions));
     const c = changedPixels(img, after);

@@ -2,11 +2,13 @@ import { describe, expect, it } from "vitest";
 import {
   balancedWrap,
   bestWrap,
+  breakLongWords,
   CLIPPED_SHRINK,
   ELLIPSIS,
   estimateSize,
   fitCaption,
   greedyWrap,
+  HYPHEN,
   isLong,
   legibleWrap,
   lineExtent,
@@ -172,6 +174,35 @@ describe("long words", () => {
     expect(split[1]).toEqual(tok("B".repeat(LONG_WORD - 1)));
   });
 
+  it("a break between two letters of a word ends its line with a hyphen, which the line's width counts", () => {
+    const split = splitLongWords([tok("ABCDEFGHIJKL")]);
+    expect(split.map((t) => t.hyphen ?? false)).toEqual([false, ...Array(11).fill(true)]);
+    const ink = inkOf({ ...Object.fromEntries("ABCDEFGHIJKL".split("").map((c) => [c, 10])), [HYPHEN]: 4 });
+    // 60 holds six letters, or five and the hyphen: the hyphen is never pushed past the limit.
+    expect(texts(greedyWrap(split, ink, GAP, 60))).toEqual(["A B C D E -", "F G H I J -", "K L"]);
+    expect(texts(greedyWrap(split, ink, GAP, 64))).toEqual(["A B C D E F -", "G H I J K L"]);
+    for (const limit of [30, 45, 60, 64]) for (const l of greedyWrap(split, ink, GAP, limit)) expect(lineExtent(l, ink, GAP).width).toBeLessThanOrEqual(limit);
+  });
+
+  it("no hyphen where the break is not between two letters of a hyphenated script: emoji, Chinese, digits, after a '-'", () => {
+    for (const word of ["😂😂😂😂😂😂😂😂😂😂😂😂", "当你终于修好了这个错误但是发现", "123456789012345", "ABCDEF-GHIJKLMNO"]) {
+      const split = splitLongWords([tok(word)]);
+      const hyphens = split.filter((t) => t.hyphen).map((t) => t.text);
+      expect(hyphens, word).toEqual(word.startsWith("ABC") ? "BCDEFHIJKLMNO".split("") : []);
+    }
+    expect(splitLongWords([tok("ΚΑΛΗΜΕΡΑΚΟΣΜΕ")]).filter((t) => t.hyphen)).toHaveLength(12);
+  });
+
+  it("a URL or path breaks after '/' and before '?', '&', '#', '.', never inside 'https://', and never with a hyphen", () => {
+    const url = "HTTPS://EXAMPLE.COM/A/VERY/LONG/PATH?X=1&Y=2#TOP";
+    expect(breakLongWords([tok(url)], false).map((t) => t.text)).toEqual(["HTTPS://", "EXAMPLE", ".COM/", "A/", "VERY/", "LONG/", "PATH", "?X=1", "&Y=2", "#TOP"]);
+    expect(breakLongWords([tok("/USR/LOCAL/SHARE/FONTS")], false).map((t) => t.text)).toEqual(["/USR/", "LOCAL/", "SHARE/", "FONTS"]);
+    // Its letters only in pieces that are long words themselves, still without hyphens.
+    const letters = splitLongWords([tok("WWW.DONAUDAMPFSCHIFFFAHRT.DE")]);
+    expect(letters.map((t) => t.text)).toEqual(["WWW", ...".DONAUDAMPFSCHIFFFAHRT".split(""), ".DE"]);
+    expect(letters.some((t) => t.hyphen)).toBe(false);
+  });
+
   it(`breaking them is chosen only for a font at least ${SPLIT_WORD_GAIN}× larger`, () => {
     expect(prefersSplit(40, 40 * SPLIT_WORD_GAIN)).toBe(true);
     expect(prefersSplit(40, 40 * SPLIT_WORD_GAIN - 1)).toBe(false);
@@ -181,7 +212,7 @@ describe("long words", () => {
 
 describe("captions too long for the box at the smallest legible size", () => {
   // Words 10 wide and 48 high at REF_SIZE (the ellipsis too), a space 5: a line 25 wide holds two words.
-  const ink = inkOf({ A: 10, B: 10, C: 10, D: 10, E: 10, F: 10, W: 10, I: 10, WIDE: 40, AB: 20, [ELLIPSIS]: 10 });
+  const ink = inkOf({ A: 10, B: 10, C: 10, D: 10, E: 10, F: 10, W: 10, I: 10, WIDE: 40, AB: 20, [ELLIPSIS]: 10, [HYPHEN]: 4 });
   const words = (s: string) => s.split(" ").map((t) => tok(t));
   /** Lines as drawn: a space only where the token has one before it (the ellipsis joins its word). */
   const drawn = (r: { lines: Token[][] } | null) => r?.lines.map((l) => l.map((t, i) => (i > 0 && t.spaceBefore ? " " : "") + t.text).join(""));
@@ -208,9 +239,10 @@ describe("captions too long for the box at the smallest legible size", () => {
     expect(legibleWrap(words("A B C D"), ink, GAP, 25, 2 * 48 + gap - 1)).toMatchObject({ cut: true });
     expect(drawn(legibleWrap(words("A B C D"), ink, GAP, 25, 2 * 48 + gap - 1))).toEqual([`A${ELLIPSIS}`]);
     expect(drawn(legibleWrap(words("A B C D E F"), ink, GAP, 25, 2 * 48 + gap))).toEqual(["A B", `C${ELLIPSIS}`]);
-    // Letters of a split word: the ellipsis follows the last letter kept.
+    // Letters of a split word: the ellipsis follows the last letter kept; a line ending inside the word, a hyphen.
     const letters = splitWideWords([tok("WIDE", false)], ink, 30);
     expect(drawn(legibleWrap(letters, ink, GAP, 30, 48))).toEqual([`WI${ELLIPSIS}`]);
+    expect(drawn(legibleWrap(letters, ink, GAP, 30, 2 * 48 + gap))).toEqual([`WI${HYPHEN}`, "DE"]);
   });
 
   it("gives nothing when not even one word and the ellipsis fit", () => {
@@ -255,6 +287,8 @@ describe("measured shrink and placement", () => {
 
 describe("the rules together, on the real fonts", () => {
   const BOX = { x: 20, y: 10, width: 400, height: 90 };
+  /** The lines of a caption with long words broken between letters, joined back (its hyphens taken off). */
+  const unbroken = (lines: string[]) => lines.map((l, i) => (i < lines.length - 1 ? l.replace(/-$/, "") : l)).join("");
 
   it("maxFontSize is a whole number of px, at least 1", async () => {
     expect((await fitCaption("hi", BOX, { maxFontSize: 40.9 })).fontSize).toBe(40);
@@ -268,19 +302,48 @@ describe("the rules together, on the real fonts", () => {
     for (const b of r.measuredBoxes) expect(inside(b, { x: 0, y: 0, width: 300, height: 300 })).toBe(true);
   });
 
-  it("a long word breaks where that gives a clearly larger font, and its pieces join without spaces", async () => {
+  it("a long word breaks where that gives a clearly larger font: its pieces join without spaces, each line ending inside it with a hyphen", async () => {
     const box = { x: 0, y: 0, width: 200, height: 200 };
     const r = await fitCaption("supercalifragilistic", box);
     expect(r.lines.length).toBeGreaterThan(1);
-    expect(r.lines.join("")).toBe("SUPERCALIFRAGILISTIC");
+    expect(r.lines.slice(0, -1).every((l) => l.endsWith(HYPHEN))).toBe(true);
+    expect(unbroken(r.lines)).toBe("SUPERCALIFRAGILISTIC");
     for (const b of r.measuredBoxes) expect(inside(b, box)).toBe(true);
     // Among short words too (a short word's space stays, the pieces join without one).
     const mixed = await fitCaption("so supercalifragilistic", box);
     expect(mixed.lines.length).toBeGreaterThan(1);
-    expect(mixed.lines.join("")).toBe("SO SUPERCALIFRAGILISTIC");
+    expect(unbroken(mixed.lines)).toBe("SO SUPERCALIFRAGILISTIC");
     // Two long words side by side on a wide box: kept whole.
     const w = await fitCaption("supercalifragilistic expialidocious", { x: 0, y: 0, width: 1000, height: 60 });
     expect(w.lines).toEqual(["SUPERCALIFRAGILISTIC EXPIALIDOCIOUS"]);
+  });
+
+  it("in a meme's top box: a long word broken between letters gets its hyphen inside the box; a URL breaks only at its natural points", async () => {
+    const box = { x: 20, y: 15, width: 472, height: 102 };
+    const opts = { maxFontSize: 61, valign: "top" as const, minFontSize: 20, growTo: { ...box, height: 156 } };
+    const word = await fitCaption("Donaudampfschifffahrtsgesellschaft ist toll", box, opts);
+    expect(word.lines.length).toBeGreaterThan(1);
+    expect(word.lines[0]).toMatch(/^DONAUDAMPF[A-Z]+-$/);
+    // Lines ending with the hyphen join their next line without a space; the others broke at a space.
+    const rejoined = word.lines.reduce((s, l) => (s.endsWith(HYPHEN) ? s.slice(0, -1) + l : `${s} ${l}`));
+    expect(rejoined).toBe("DONAUDAMPFSCHIFFFAHRTSGESELLSCHAFT IST TOLL");
+    for (const b of word.measuredBoxes) expect(inside(b, box)).toBe(true);
+    for (const text of ["100% @user #hashtag https://example.com/a/very/long/path?x=1", "https://example.com/a/very/long/path?x=1&y=2#top"]) {
+      const r = await fitCaption(text, box, opts);
+      expect(r.lines.length).toBeGreaterThan(1);
+      // Each line is the next stretch of the text; each break is at a space or a URL's natural point.
+      const upper = text.toUpperCase();
+      let at = 0;
+      r.lines.forEach((line, i) => {
+        expect(upper.slice(at, at + line.length)).toBe(line);
+        at += line.length;
+        if (i === r.lines.length - 1) return;
+        if (upper[at] === " ") at++;
+        else expect(`${upper.slice(0, at)} | ${upper.slice(at)}`).toMatch(/(?:\/ \| [^/]| \| [?&#.])/);
+      });
+      expect(at).toBe(upper.length);
+      for (const b of r.measuredBoxes) expect(inside(b, box)).toBe(true);
+    }
   });
 
   it("a box 1 px wide or high is not empty: it gets a 1 px caption", async () => {
@@ -359,6 +422,18 @@ describe("the rules together, on the real fonts", () => {
       }
     });
 
+    it("a short word is never broken: the smallest legible size is lowered to what the width holds, and the text shrinks instead", async () => {
+      // A narrow, tall box and a minimum far larger than its width holds for "BOTTOM" (as a share of a tall picture's height was).
+      const narrow = { x: 14, y: 2500, width: 332, height: 658 };
+      const grown = { ...narrow, y: 2000, height: 1158 };
+      for (const text of ["bottom text", "top text when it is lunchtime"]) {
+        const r = await fitCaption(text, narrow, { maxFontSize: 395, valign: "bottom", minFontSize: 132, growTo: grown });
+        expect(r.lines.join(" "), r.lines.join(" / ")).toBe(text.toUpperCase());
+        expect(r.cut).toBeUndefined();
+        for (const b of r.measuredBoxes) expect(inside(b, grown)).toBe(true);
+      }
+    });
+
     it("what does not fit even there is cut with an ellipsis, and the result says so", async () => {
       const cjk = "我们都是好朋友今天天气真好".repeat(16).slice(0, 200);
       for (const text of [cjk, "😂".repeat(200), "A".repeat(200)]) {
@@ -367,7 +442,7 @@ describe("the rules together, on the real fonts", () => {
         expect(r.cut).toBe(true);
         expect(r.lines.at(-1)!.endsWith(ELLIPSIS)).toBe(true);
         expect(r.lines.at(-1)!.length).toBeGreaterThan(ELLIPSIS.length);
-        expect(text.toUpperCase().startsWith(r.lines.join("").slice(0, -ELLIPSIS.length))).toBe(true);
+        expect(text.toUpperCase().startsWith(unbroken(r.lines).slice(0, -ELLIPSIS.length))).toBe(true);
         for (const b of r.measuredBoxes) expect(inside(b, { ...growTo, height: 120 })).toBe(true);
       }
     });

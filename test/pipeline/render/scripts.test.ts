@@ -188,6 +188,28 @@ describe("characters no font has", () => {
   });
 });
 
+describe("combining marks and the notes that name them", () => {
+  it("a stroke overlay (U+0334, U+0335) is drawn over its letter, not beside it", async () => {
+    const WIDE = { x: 0, y: 0, width: 1000, height: 200 };
+    for (const [plain, marked] of [["GO", "GO\u0335"], ["ZA", "ZA\u0334"], ["LOG", "LO\u0335G"]]) {
+      expect(prepareCaption(marked)).toEqual({ text: marked, notes: [] });
+      const [a, b] = await Promise.all([plain, marked].map((t) => layoutCaption(prepareCaption(t).text, WIDE, { maxFontSize: 48 })));
+      expect(b.fontSize).toBe(48);
+      // Beside the O it made the word a third of a letter wider; over it, no wider.
+      expect(Math.abs(b.measuredBoxes[0].width - a.measuredBoxes[0].width), marked).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it("one note for the whole meme: each character left out named once, a combining mark on a dotted circle", () => {
+    const zalgo = "Z\u0337\u031b\u0339a\u0334l\u0336g\u0338o\u0335";
+    const { notes } = prepareCaptions({ top: zalgo, bottom: `Ångström ${zalgo}` });
+    const missing = notes.filter((n) => n.includes("no font"));
+    expect(missing).toEqual(["I have no font for \u25cc\u0337 (U+0337), \u25cc\u0338 (U+0338), so they were left out of the captions."]);
+    // One caption: "the caption", as before.
+    expect(prepareCaptions({ bottom: "hi ሰ" }).notes).toEqual(["I have no font for ሰ (U+1230), so it was left out of the caption."]);
+  });
+});
+
 describe("stacked combining marks (zalgo)", () => {
   const zalgo = Array.from(
     { length: 150 },
@@ -212,6 +234,8 @@ describe("stacked combining marks (zalgo)", () => {
     const r = await fitCaption(zalgo, box);
     expect(r.fontSize).toBeGreaterThan(0);
     for (const b of r.measuredBoxes) expect(inside(b, box)).toBe(true);
-    expect(r.lines.join("").replace(/\s/g, "")).toBe(normalizeCaption(zalgo).replace(/\s/g, ""));
+    // Broken between letters: each line but the last ends with a hyphen.
+    const rejoined = r.lines.map((l, i) => (i < r.lines.length - 1 ? l.replace(/-$/, "") : l)).join("");
+    expect(rejoined.replace(/\s/g, "")).toBe(normalizeCaption(zalgo).replace(/\s/g, ""));
   });
 });

@@ -11,22 +11,25 @@ import { prepareCaption, splitGraphemes, tokenize } from "../../../src/pipeline/
 const WIDE = { x: 0, y: 0, width: 2000, height: 400 };
 const SIZES = [12, 15, 20, 26, 40];
 
-/** The widest run of clear columns strictly inside a one-line caption's ink, drawn at `size` px. */
-async function widestGap(text: string, size: number): Promise<number> {
+/** The runs of clear columns strictly inside a one-line caption's ink, drawn at `size` px, left to right. */
+async function gapsIn(text: string, size: number): Promise<number[]> {
   const l = await layoutCaption(prepareCaption(text).text, WIDE, { maxFontSize: size });
   expect(l.fontSize).toBe(size);
   expect(l.lines).toHaveLength(1);
   const b = l.block!;
-  let widest = 0;
+  const runs: number[] = [];
   let run = 0;
   for (let x = b.ink.x + 1; x < b.ink.x + b.ink.width - 1; x++) {
     let clear = true;
     for (let y = b.ink.y; y < b.ink.y + b.ink.height && clear; y++) if (b.rgba[(y * b.width + x) * 4 + 3] >= 128) clear = false;
-    run = clear ? run + 1 : 0;
-    widest = Math.max(widest, run);
+    if (clear) run++;
+    else if (run > 0) [runs[runs.length], run] = [run, 0];
   }
-  return widest;
+  return runs;
 }
+
+/** The widest run of clear columns strictly inside a one-line caption's ink, drawn at `size` px. */
+const widestGap = async (text: string, size: number) => Math.max(0, ...(await gapsIn(text, size)));
 
 /** Clear columns between the words of each caption and of its Latin counterpart, per size. */
 async function gapsAgainstLatin(cases: Array<[text: string, latin: string]>) {
@@ -60,6 +63,27 @@ describe("word gaps in every script are at least as clear as Latin's", () => {
       ["עולם 😀", "Hello 😀"],
     ]);
     for (const r of rows) expect(r.gap, `${r.text} at ${r.size} px`).toBeGreaterThanOrEqual(r.latin);
+  });
+
+  it("a tab, vertical tab or form feed between words is a word space; a zero-width space beside a space adds no gap", async () => {
+    for (const size of [15, 40]) {
+      const latin = await widestGap("Hello world", size);
+      for (const text of ["Hello\tworld", "Hello\vworld", "Hello\fworld", "Hello \u200b world", "Hello\u200b world", "Hello \u200bworld", "\u200bHello world\u200b"]) {
+        const l = await layoutCaption(prepareCaption(text).text, WIDE, { maxFontSize: size });
+        expect(l.lines, JSON.stringify(text)).toEqual(["HELLO WORLD"]);
+        expect(await widestGap(text, size), `${JSON.stringify(text)} at ${size} px`).toBe(latin);
+      }
+    }
+  });
+
+  it("symbols the emoji font draws in text style (☺ ✔) keep an even word gap: its own space, over an em, is not drawn", async () => {
+    for (const size of [15, 20, 40]) {
+      for (const text of ["☺ ✔ ★", "✔ ☺ ☺ ★"]) {
+        const gaps = await gapsIn(text, size);
+        expect(gaps, `${text} at ${size} px`).toHaveLength(text.split(" ").length - 1);
+        expect(Math.max(...gaps), `${text} at ${size} px: ${gaps}`).toBeLessThanOrEqual(1.5 * Math.min(...gaps) + 1);
+      }
+    }
   });
 
   it("only spaces narrower than Latin's are widened: Latin, Hebrew and emoji next to Latin keep a plain space", async () => {
