@@ -332,7 +332,7 @@ export function storeModeration(store: Store): ModerationPort {
       }
       return { ...(await settings(scope)), ...(outcome && { outcome }) };
     },
-    check: async (scope, kind) => void (await m.check(scope, commandOf(kind))),
+    check: async (scope, kind, opts) => void (await m.check(scope, commandOf(kind), opts)),
     async usage(scope, { includeServer }) {
       const [blocked, mine, templates, report, rules] = await Promise.all([
         // Moderation's own check, as a request's admission runs it: its refusal is what the next /meme would hear.

@@ -368,6 +368,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const req = parseMemeRequest(fields);
         // Before downloading: "save a face first" costs nothing.
         const template = await resolveTemplate(ctx, req.template, "meme");
+        // Nor does a refusal: a banned, cooling-down or used-up user's file is never fetched or read.
+        await moderation.check?.(scopeOf(ctx), "meme", { limits: true });
         const reaction = await load(ctx, image, true);
         // An animation is what has several frames (GIF, WebP, a video); a one-frame GIF is a still picture.
         const moving = (await frameCount(reaction)) > 1;
@@ -381,6 +383,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const { image, ...fields } = input;
         const req = parseMorphRequest(fields);
         const template = await resolveTemplate(ctx, req.template, "animated");
+        await moderation.check?.(scopeOf(ctx), "animated", { limits: true });
         const reaction = await load(ctx, image, true);
         return render(ctx, reaction, template, { captions: { top: req.top, bottom: req.bottom }, intensity: req.intensity, mode: "mimic", animation: "morph" });
       }),

@@ -5,7 +5,7 @@
  * job is expected to start given that cheaper jobs arriving later may go ahead of it. Pure functions and
  * small data structures: no timers, no I/O.
  */
-import { gifLayout, parseApng, parseWebpAnimation } from "../pipeline/image/containers.ts";
+import { apngLayout, gifLayout, parseWebpAnimation } from "../pipeline/image/containers.ts";
 import { STRICT_OFFSETS } from "./fair-scheduler.ts";
 import { CHEAP_FIRST_PRIORITY, JOB_KINDS, type Job, type JobKind } from "./jobs.ts";
 
@@ -66,7 +66,11 @@ export function workUnits(job: Job): number | undefined {
     const l = gifLayout(bytes);
     return l ? (l.frames.length * l.width * l.height) / 1e6 : undefined;
   }
-  const c = mime === "image/png" ? parseApng(bytes) : mime === "image/webp" ? parseWebpAnimation(bytes) : undefined;
+  if (mime === "image/png") {
+    const a = apngLayout(bytes);
+    return a ? (a.frames * a.width * a.height) / 1e6 : undefined;
+  }
+  const c = mime === "image/webp" ? parseWebpAnimation(bytes) : undefined;
   return c ? (c.frames.length * c.width * c.height) / 1e6 : undefined;
 }
 

@@ -346,9 +346,18 @@ export class Moderation {
    * The non-counting part of admission: bot and command enabled, channel allowed, user not banned.
    * Throws DISABLED or FORBIDDEN with a message saying why. Returns the rules in force.
    */
-  async check(scope: Scope, command: string): Promise<Rules> {
+  /**
+   * The refusals admit() would give, counting nothing: switched off, banned, another channel; with `limits`, also
+   * a used-up quota or a cooldown (read as they stand now; admit() decides atomically).
+   */
+  async check(scope: Scope, command: string, opts: { limits?: boolean } = {}): Promise<Rules> {
     checkIdentity(scope.platform, scope.userId);
-    return this.gate.run(() => this.checkNow(scope, command));
+    return this.gate.run(async () => {
+      const rules = await this.checkNow(scope, command);
+      const refused = opts.limits ? await this.refusal(scope, rules, this.now()) : null;
+      if (refused) throw refused;
+      return rules;
+    });
   }
 
   private async checkNow(scope: Scope, command: string): Promise<Rules> {

@@ -267,6 +267,32 @@ for (const { dialect, skip } of dialects) {
       expect((await core.config(admin(), {})).text).toMatch(/\n• banned: <@303>\n/);
     });
 
+    it("a refused user's picture is never fetched: banned, cooling down, used up (memes and morphs alike)", async () => {
+      const fetched: string[] = [];
+      const fetching = createCore(
+        { templates: storeTemplates(store), moderation: storeModeration(store), queue },
+        {
+          maxInputBytes: 25 * MIB,
+          fetch: async (url) => (fetched.push(url), new Response(Buffer.from(REACTION_LAUGH_JPG), { headers: { "content-type": "image/jpeg" } })),
+        },
+      );
+      const image = { kind: "url" as const, url: "https://cdn.example/reaction.jpg" };
+      const tryBoth = async (over: Partial<CommandContext>) => [(await fetching.meme(ctx(over), { image })).errorCode, (await fetching.morph(ctx(over), { image })).errorCode];
+      await save("me", { userId: "202" });
+      await set("ban", "<@202>");
+      expect(await tryBoth({ userId: "202" })).toEqual(["FORBIDDEN", "FORBIDDEN"]);
+      await save("me");
+      await set("cooldown", "60");
+      expect((await fetching.meme(ctx(), { image })).file).toBeDefined();
+      expect(fetched).toHaveLength(1);
+      expect(await tryBoth({})).toEqual(["COOLDOWN", "COOLDOWN"]);
+      await set("cooldown", "0");
+      await set("quota", "2");
+      expect((await fetching.meme(ctx(), { image })).file).toBeDefined();
+      expect(await tryBoth({})).toEqual(["QUOTA_EXCEEDED", "QUOTA_EXCEEDED"]);
+      expect(fetched, "only the two memes made fetched their picture").toHaveLength(2);
+    });
+
     it("cooldown spaces one user's memes and tells how long to wait", async () => {
       await save("me");
       expect(await set("cooldown", "60")).toContain("cooldown: 60 s");

@@ -153,9 +153,65 @@ export function parseApng(bytes: Uint8Array): AnimatedContainer | undefined {
   };
 }
 
+/**
+ * An APNG's canvas and frame count, by the rules parseApng reads it with (undefined where parseApng gives
+ * undefined), from the chunk table alone and allocating nothing per frame: the bot's main thread counts frames
+ * of whatever a user sends (a 20 MB file can hold 300 000 one-pixel frames), and a table longer than acTL
+ * declares is refused at the first frame too many.
+ */
+export function apngLayout(bytes: Uint8Array): { width: number; height: number; frames: number } | undefined {
+  if (!isPng(bytes)) return undefined;
+  let width = -1;
+  let height = -1;
+  let declared = 0;
+  let seenIdat = false;
+  let idatIsFrame = false;
+  let frames = 0;
+  // Whether the frame being read has image data yet (every frame needs some).
+  let hasData = true;
+  for (let o = 8; o + 12 <= bytes.length; ) {
+    const length = u32(bytes, o);
+    const type = u32(bytes, o + 4);
+    const at = o + 8;
+    if (length > bytes.length - at - 4) return undefined;
+    o = at + length + 4;
+    if (type === IHDR) {
+      if (length !== 13) return undefined;
+      [width, height] = [u32(bytes, at), u32(bytes, at + 4)];
+    } else if (type === ACTL) {
+      if (seenIdat || length !== 8) return undefined;
+      declared = u32(bytes, at);
+    } else if (type === FCTL) {
+      if (length !== 26 || width < 0) return undefined;
+      const [w, h, x, y] = [u32(bytes, at + 4), u32(bytes, at + 8), u32(bytes, at + 12), u32(bytes, at + 16)];
+      if (w === 0 || h === 0 || x + w > width || y + h > height) return undefined;
+      if (!seenIdat && (x !== 0 || y !== 0 || w !== width || h !== height)) return undefined;
+      if (!hasData || ++frames > declared) return undefined;
+      hasData = false;
+    } else if (type === IDAT) {
+      if (declared < 2) return undefined;
+      if (!seenIdat) idatIsFrame = frames === 1;
+      if (frames > 1) return undefined;
+      if (idatIsFrame) hasData = true;
+      seenIdat = true;
+    } else if (type === FDAT) {
+      if (!seenIdat || frames === 0 || length < 4) return undefined;
+      hasData = true;
+    } else if (type === IEND) {
+      break;
+    }
+  }
+  if (width < 0 || declared < 2 || frames !== declared || !hasData) return undefined;
+  return { width, height, frames };
+}
+
+/** PNG chunk types as the big-endian u32 of their four letters (apngLayout compares numbers, not strings). */
+const chunkType = (name: string) => u32(new TextEncoder().encode(name), 0);
+const [IHDR, ACTL, FCTL, IDAT, FDAT, IEND] = ["IHDR", "acTL", "fcTL", "IDAT", "fdAT", "IEND"].map(chunkType);
+
 /** Frames an APNG's animation has (0 for a plain PNG or an unreadable animation): from the chunk table alone. */
 export function apngFrames(bytes: Uint8Array): number {
-  return parseApng(bytes)?.frames.length ?? 0;
+  return apngLayout(bytes)?.frames ?? 0;
 }
 
 function riff(parts: { type: string; body: Uint8Array }[]): Uint8Array {

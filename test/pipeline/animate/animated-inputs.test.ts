@@ -10,6 +10,9 @@ import { decodeAnimation, decodeImage } from "../../../src/pipeline/image/index.
 import type { RgbImage } from "../../../src/pipeline/types.ts";
 import { decodeVideoReaction, findFfmpeg } from "../../../src/pipeline/video/index.ts";
 import { pngData, solid, writeApng } from "./apng-writer.ts";
+import { apngLayout, parseApng } from "../../../src/pipeline/image/containers.ts";
+
+const ONE_PIXEL = pngData(1, 1, solid(1, 1, [255, 0, 0, 255]));
 
 /**
  * Animated (and rotated) reaction inputs read by the one path every entrance uses (readReaction, and the
@@ -126,6 +129,37 @@ describe("APNG: an animated PNG animates", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("the front door counts frames from the chunk table as the decoder reads it, broken tables alike, without a record per frame", () => {
+    const two = [
+      { width: 8, height: 8, rgba: solid(8, 8, [255, 0, 0, 255]), delayMs: 100 },
+      { width: 8, height: 8, rgba: solid(8, 8, [0, 0, 255, 255]), delayMs: 100 },
+    ];
+    const declaring = (n: number, bytes: Uint8Array) => {
+      // acTL's frame count patched (its CRC is not checked by either reader).
+      const out = bytes.slice();
+      const at = Buffer.from(out).indexOf("acTL") + 4;
+      new DataView(out.buffer).setUint32(at, n);
+      return out;
+    };
+    const cases: Record<string, Uint8Array> = {
+      valid: apng,
+      "default image": writeApng(8, 8, two, { defaultImage: solid(8, 8, [0, 255, 0, 255]) }),
+      "declares more": declaring(5, apng),
+      "declares fewer": declaring(2, apng),
+      "a frame outside the canvas": writeApng(8, 8, [two[0]!, { ...two[1]!, x: 4 }]),
+      "a frame without data": writeApng(8, 8, [two[0]!, { ...two[1]!, data: Buffer.alloc(0) }]),
+      "plain PNG": writeApng(8, 8, [two[0]!]),
+    };
+    for (const [name, bytes] of Object.entries(cases)) {
+      const parsed = parseApng(bytes);
+      expect(apngLayout(bytes), name).toEqual(parsed && { width: parsed.width, height: parsed.height, frames: parsed.frames.length });
+    }
+    expect(apngLayout(apng)).toEqual({ width: 8, height: 8, frames: 4 });
+    // A 6 MB table of 200 000 one-pixel frames (QA: such a file stalled the bot's event loop for a second).
+    const many = writeApng(4, 4, Array.from({ length: 200_000 }, (_, i) => ({ x: i % 4, y: 0, width: 1, height: 1, rgba: solid(1, 1, [i % 256, 0, 0, 255]), delayMs: 20, data: i === 0 ? undefined : ONE_PIXEL })).map((f, i) => (i === 0 ? { ...f, x: 0, width: 4, height: 4, rgba: solid(4, 4, [0, 0, 0, 255]) } : f)));
+    expect(apngLayout(many)?.frames).toBe(200_000);
   });
 
   it("a still made from an APNG is its first frame, not a default image kept outside the animation", async () => {
