@@ -5,7 +5,7 @@
  * job is expected to start given that cheaper jobs arriving later may go ahead of it. Pure functions and
  * small data structures: no timers, no I/O.
  */
-import { apngLayout, gifLayout, parseWebpAnimation } from "../pipeline/image/containers.ts";
+import { apngLayout, gifSize, webpSize } from "../pipeline/image/containers.ts";
 import { STRICT_OFFSETS } from "./fair-scheduler.ts";
 import { CHEAP_FIRST_PRIORITY, JOB_KINDS, type Job, type JobKind } from "./jobs.ts";
 
@@ -62,16 +62,9 @@ export function expensiveCapacity(slotsPerWorker: number[], cheapFirst: boolean)
 export function workUnits(job: Job): number | undefined {
   if (job.kind !== "animated") return undefined;
   const { bytes, mime } = job.reaction;
-  if (mime === "image/gif") {
-    const l = gifLayout(bytes);
-    return l ? (l.frames.length * l.width * l.height) / 1e6 : undefined;
-  }
-  if (mime === "image/png") {
-    const a = apngLayout(bytes);
-    return a ? (a.frames * a.width * a.height) / 1e6 : undefined;
-  }
-  const c = mime === "image/webp" ? parseWebpAnimation(bytes) : undefined;
-  return c ? (c.frames.length * c.width * c.height) / 1e6 : undefined;
+  // The containers' sizes without a record per frame: this runs on the bot's main thread.
+  const size = mime === "image/gif" ? gifSize(bytes) : mime === "image/png" ? apngLayout(bytes) : mime === "image/webp" ? webpSize(bytes) : undefined;
+  return size ? (size.frames * size.width * size.height) / 1e6 : undefined;
 }
 
 /**

@@ -230,12 +230,25 @@ function riff(parts: { type: string; body: Uint8Array }[]): Uint8Array {
 
 /** An animated WebP's frames (ANMF chunks), or undefined for a still WebP or a malformed animation. */
 export function parseWebpAnimation(bytes: Uint8Array): AnimatedContainer | undefined {
+  const walked = walkWebp(bytes, true);
+  return walked && { format: "webp", width: walked.width, height: walked.height, frames: walked.frames };
+}
+
+/** An animated WebP's canvas and frame count, as parseWebpAnimation reads them, with no record per frame (see gifSize). */
+export function webpSize(bytes: Uint8Array): { width: number; height: number; frames: number } | undefined {
+  const walked = walkWebp(bytes, false);
+  return walked && { width: walked.width, height: walked.height, frames: walked.count };
+}
+
+/** `keep`: whether each frame's record is kept (`frames`), or only counted (`count`). */
+function walkWebp(bytes: Uint8Array, keep: boolean): { width: number; height: number; frames: FrameRecord[]; count: number } | undefined {
   if (bytes.length < 30 || tag(bytes, 0) !== "RIFF" || tag(bytes, 8) !== "WEBP" || tag(bytes, 12) !== "VP8X") return undefined;
   if (!(bytes[20]! & 0x02)) return undefined;
   const width = le24(bytes, 24) + 1;
   const height = le24(bytes, 27) + 1;
   const end = Math.min(bytes.length, 8 + le32(bytes, 4));
   const frames: FrameRecord[] = [];
+  let count = 0;
   for (let o = 12; o + 8 <= end; ) {
     const type = tag(bytes, o);
     const size = le32(bytes, o + 4);
@@ -259,6 +272,8 @@ export function parseWebpAnimation(bytes: Uint8Array): AnimatedContainer | undef
       p += 8 + s + (s & 1);
     }
     if (!image) return undefined;
+    count++;
+    if (!keep) continue;
     const bitstream = image;
     frames.push({
       ...f,
@@ -275,7 +290,7 @@ export function parseWebpAnimation(bytes: Uint8Array): AnimatedContainer | undef
       },
     });
   }
-  return frames.length >= 2 ? { format: "webp", width, height, frames } : undefined;
+  return count >= 2 ? { width, height, frames, count } : undefined;
 }
 
 export interface GifLayout {
@@ -292,15 +307,26 @@ export interface GifLayout {
 
 /** A GIF's logical screen and its frames' rectangles, walking the block structure (no LZW decoding); undefined if malformed. */
 export function gifLayout(bytes: Uint8Array): GifLayout | undefined {
-  const layout = walkGif(bytes);
+  const layout = walkGif(bytes, true);
   return layout && layout.frames.length > 0 ? layout : undefined;
 }
 
-function walkGif(bytes: Uint8Array): GifLayout | undefined {
+/**
+ * A GIF's logical screen and frame count, as gifLayout reads them, with no record per frame: the main thread
+ * sizes whatever a user sends (a 25 MB GIF can hold a million one-pixel frames).
+ */
+export function gifSize(bytes: Uint8Array): { width: number; height: number; frames: number } | undefined {
+  const layout = walkGif(bytes, false);
+  return layout && layout.count > 0 ? { width: layout.width, height: layout.height, frames: layout.count } : undefined;
+}
+
+/** `keep`: whether each frame's record is kept (`frames`), or only counted (`count`). */
+function walkGif(bytes: Uint8Array, keep: boolean): (GifLayout & { count: number }) | undefined {
   if (bytes.length < 13 || tag(bytes, 0) !== "GIF8") return undefined;
   const width = le16(bytes, 6), height = le16(bytes, 8);
   let o = 13 + (bytes[10]! & 0x80 ? 3 << ((bytes[10]! & 7) + 1) : 0);
   const frames: GifLayout["frames"] = [];
+  let count = 0;
   let delayCs = 0;
   let cutShort = o > bytes.length;
   /** Past a block's sub-blocks and their zero terminator; beyond the end where the file stops inside them. */
@@ -324,7 +350,8 @@ function walkGif(bytes: Uint8Array): GifLayout | undefined {
         break;
       }
       const packed = bytes[o + 9]!;
-      frames.push({ x: le16(bytes, o + 1), y: le16(bytes, o + 3), width: le16(bytes, o + 5), height: le16(bytes, o + 7), delayCs, descriptor: o });
+      if (keep) frames.push({ x: le16(bytes, o + 1), y: le16(bytes, o + 3), width: le16(bytes, o + 5), height: le16(bytes, o + 7), delayCs, descriptor: o });
+      count++;
       delayCs = 0;
       o += 10 + (packed & 0x80 ? 3 << ((packed & 7) + 1) : 0);
       // The LZW minimum code size, then the data's sub-blocks.
@@ -335,7 +362,7 @@ function walkGif(bytes: Uint8Array): GifLayout | undefined {
     }
     if (o > bytes.length) cutShort = true;
   }
-  return { width, height, frames, cutShort };
+  return { width, height, frames, count, cutShort };
 }
 
 /**
@@ -343,7 +370,7 @@ function walkGif(bytes: Uint8Array): GifLayout | undefined {
  * that arrived, the last one partly grey, without an error; a file missing only its trailer byte is complete.
  */
 export function gifCutShort(bytes: Uint8Array): boolean {
-  return walkGif(bytes)?.cutShort ?? false;
+  return walkGif(bytes, false)?.cutShort ?? false;
 }
 
 /**

@@ -10,7 +10,9 @@ import { decodeAnimation, decodeImage } from "../../../src/pipeline/image/index.
 import type { RgbImage } from "../../../src/pipeline/types.ts";
 import { decodeVideoReaction, findFfmpeg } from "../../../src/pipeline/video/index.ts";
 import { pngData, solid, writeApng } from "./apng-writer.ts";
-import { apngLayout, parseApng } from "../../../src/pipeline/image/containers.ts";
+import { apngLayout, gifCutShort, gifLayout, gifSize, parseApng, parseWebpAnimation, webpSize } from "../../../src/pipeline/image/containers.ts";
+import type { Job } from "../../../src/queue/jobs.ts";
+import { workUnits } from "../../../src/queue/policy.ts";
 
 const ONE_PIXEL = pngData(1, 1, solid(1, 1, [255, 0, 0, 255]));
 
@@ -160,6 +162,16 @@ describe("APNG: an animated PNG animates", () => {
     // A 6 MB table of 200 000 one-pixel frames (QA: such a file stalled the bot's event loop for a second).
     const many = writeApng(4, 4, Array.from({ length: 200_000 }, (_, i) => ({ x: i % 4, y: 0, width: 1, height: 1, rgba: solid(1, 1, [i % 256, 0, 0, 255]), delayMs: 20, data: i === 0 ? undefined : ONE_PIXEL })).map((f, i) => (i === 0 ? { ...f, x: 0, width: 4, height: 4, rgba: solid(4, 4, [0, 0, 0, 255]) } : f)));
     expect(apngLayout(many)?.frames).toBe(200_000);
+    expect(workUnits({ kind: "animated", reaction: { bytes: many, mime: "image/png" } } as Job)).toBeCloseTo((200_000 * 16) / 1e6, 6);
+    // A GIF of as many frames, read without a record per frame as the front door and the queue read it.
+    const gif = (n: number) => {
+      const head = [0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 4, 0, 4, 0, 0x80, 0, 0, 0, 0, 0, 255, 255, 255];
+      const frame = [0x21, 0xf9, 4, 0, 2, 0, 0, 0, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x4c, 0x01, 0];
+      return new Uint8Array([...head, ...Array.from({ length: n }, () => frame).flat(), 0x3b]);
+    };
+    expect(gifSize(gif(200_000))).toEqual({ width: 4, height: 4, frames: 200_000 });
+    expect(gifSize(gif(3))?.frames).toBe(gifLayout(gif(3))!.frames.length);
+    expect(gifCutShort(gif(3).subarray(0, 40))).toBe(true);
   });
 
   it("a still made from an APNG is its first frame, not a default image kept outside the animation", async () => {
@@ -200,6 +212,9 @@ describe("animated WebP: read like a GIF, not cut or refused", () => {
   it("a WebP of more than 48 frames is sampled over its whole length (the laugh at its end arrives)", async () => {
     const frames = Array.from({ length: 100 }, (_, i) => level(i < 50 ? 40 : 200, 96, 80, i * 2, true));
     const bytes = await webp(frames, 96, 80, 40);
+    // The queue sizes it on the main thread, counting what the decoder will read.
+    expect(webpSize(bytes)).toEqual({ width: 96, height: 80, frames: parseWebpAnimation(bytes)!.frames.length });
+    expect(workUnits({ kind: "animated", reaction: { bytes, mime: "image/webp" } } as Job)).toBeCloseTo((100 * 96 * 80) / 1e6, 6);
     const a = await readReaction(bytes);
     expect(a.frames.length).toBe(48);
     expect(total(a.delaysMs)).toBe(4000);
