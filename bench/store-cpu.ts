@@ -36,6 +36,11 @@ const at = (u: number | string, s: string) => ({ platform: "discord", userId: St
 await cpu("admit, admitted", N, (i) => store.moderation.admit(at(i + 10, "1"), "meme"));
 await cpu("admit, admitted + refund", N, async (i) => (await store.moderation.admit(at(i + 2_000_000, "1"), "meme")).refund());
 // Every delivered meme: admitted, then marked answered once its result is recorded (src/core/abandoned.ts).
+// A meme's check before its picture is fetched (core.ts), then its admission: what every meme pays since.
+await cpu("check with limits + admit + answered", N, async (i) => {
+  await store.moderation.check(at(i + 4_000_000, "1"), "meme", { limits: true });
+  return (await store.moderation.admit(at(i + 4_000_000, "1"), "meme", { reply: "{}", job: "j" })).answered();
+});
 await cpu("admit, admitted + answered", N, async (i) => (await store.moderation.admit(at(i + 3_000_000, "1"), "meme", { reply: "{}", job: "j" })).answered());
 await store.moderation.admit(at(5, "2"), "meme");
 await cpu("admit, refused (user quota)", N, () => store.moderation.admit(at(5, "2"), "meme").catch(() => 0));
