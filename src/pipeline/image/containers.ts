@@ -86,60 +86,15 @@ export function isPng(bytes: Uint8Array): boolean {
  * one whose animation chunks break the format's rules (browsers show its default image then, as sharp does).
  */
 export function parseApng(bytes: Uint8Array): AnimatedContainer | undefined {
-  if (!isPng(bytes)) return undefined;
-  let ihdr: Uint8Array | undefined;
-  let declared = 0;
-  let seenIdat = false;
-  let idatIsFrame = false;
-  const colour: Uint8Array[] = [];
-  const frames: { x: number; y: number; width: number; height: number; delayMs: number; dispose: FrameRecord["dispose"]; blend: FrameRecord["blend"]; data: Uint8Array[] }[] = [];
-  for (let o = 8; o + 12 <= bytes.length; ) {
-    const length = u32(bytes, o);
-    const type = tag(bytes, o + 4);
-    const start = o + 8;
-    if (length > bytes.length - start - 4) return undefined;
-    const body = bytes.subarray(start, start + length);
-    o = start + length + 4;
-    if (type === "IHDR") {
-      if (length !== 13) return undefined;
-      ihdr = body;
-    } else if (type === "acTL") {
-      if (seenIdat || length !== 8) return undefined;
-      declared = u32(body, 0);
-    } else if (type === "fcTL") {
-      if (length !== 26 || !ihdr) return undefined;
-      const [width, height, x, y] = [u32(body, 4), u32(body, 8), u32(body, 12), u32(body, 16)];
-      if (width === 0 || height === 0 || x + width > u32(ihdr, 0) || y + height > u32(ihdr, 4)) return undefined;
-      // A frame drawn from the image data (IDAT) is the canvas itself.
-      if (!seenIdat && (x !== 0 || y !== 0 || width !== u32(ihdr, 0) || height !== u32(ihdr, 4))) return undefined;
-      const den = u16(body, 22) || 100;
-      const dispose = body[24] === 1 ? "background" : body[24] === 2 ? "previous" : "none";
-      frames.push({ x, y, width, height, delayMs: (u16(body, 20) * 1000) / den, dispose, blend: body[25] === 1 ? "over" : "source", data: [] });
-    } else if (type === "IDAT") {
-      // acTL comes before the image data: without one this is a plain PNG, and the rest need not be walked.
-      if (declared < 2) return undefined;
-      // Image data that follows a frame control is that frame's; without one it is a default image outside the animation.
-      if (!seenIdat) idatIsFrame = frames.length === 1;
-      if (frames.length > 1) return undefined;
-      if (idatIsFrame) frames[0]!.data.push(body);
-      seenIdat = true;
-    } else if (type === "fdAT") {
-      if (!seenIdat || frames.length === 0 || length < 4) return undefined;
-      frames.at(-1)!.data.push(body.subarray(4));
-    } else if (type === "IEND") {
-      break;
-    } else if (!seenIdat && PNG_COLOUR_CHUNKS.has(type)) {
-      colour.push(pngChunk(type, [body]));
-    }
-  }
-  if (!ihdr || declared < 2 || frames.length !== declared || frames.some((f) => f.data.length === 0)) return undefined;
-  const header = ihdr;
+  const walked = walkApng(bytes, true);
+  if (!walked) return undefined;
+  const { header, colour, frames } = walked;
   // The first frame has nothing before it to restore.
   if (frames[0]!.dispose === "previous") frames[0]!.dispose = "background";
   return {
     format: "apng",
-    width: u32(header, 0),
-    height: u32(header, 4),
+    width: walked.width,
+    height: walked.height,
     frames: frames.map(({ data, ...f }) => ({
       ...f,
       file: () => {
@@ -154,21 +109,37 @@ export function parseApng(bytes: Uint8Array): AnimatedContainer | undefined {
 }
 
 /**
- * An APNG's canvas and frame count, by the rules parseApng reads it with (undefined where parseApng gives
- * undefined), from the chunk table alone and allocating nothing per frame: the bot's main thread counts frames
- * of whatever a user sends (a 20 MB file can hold 300 000 one-pixel frames), and a table longer than acTL
- * declares is refused at the first frame too many.
+ * An APNG's canvas and frame count, as parseApng reads them, with no record per frame: the bot's main thread
+ * counts the frames of whatever a user sends (a 20 MB file can hold 300 000 one-pixel frames).
  */
 export function apngLayout(bytes: Uint8Array): { width: number; height: number; frames: number } | undefined {
+  const walked = walkApng(bytes, false);
+  return walked && { width: walked.width, height: walked.height, frames: walked.count };
+}
+
+type ApngFrameRecord = { x: number; y: number; width: number; height: number; delayMs: number; dispose: FrameRecord["dispose"]; blend: FrameRecord["blend"]; data: Uint8Array[] };
+
+/**
+ * The chunk table by the format's rules, chunk types compared as numbers. `keep`: whether each frame's record and
+ * data (and the colour chunks) are kept, or the frames only counted; a table longer than acTL declares is refused
+ * at the first frame too many.
+ */
+function walkApng(
+  bytes: Uint8Array,
+  keep: boolean,
+): { width: number; height: number; header: Uint8Array; colour: Uint8Array[]; frames: ApngFrameRecord[]; count: number } | undefined {
   if (!isPng(bytes)) return undefined;
-  let width = -1;
-  let height = -1;
+  let header: Uint8Array | undefined;
+  let width = 0;
+  let height = 0;
   let declared = 0;
   let seenIdat = false;
   let idatIsFrame = false;
-  let frames = 0;
+  let count = 0;
   // Whether the frame being read has image data yet (every frame needs some).
   let hasData = true;
+  const colour: Uint8Array[] = [];
+  const frames: ApngFrameRecord[] = [];
   for (let o = 8; o + 12 <= bytes.length; ) {
     const length = u32(bytes, o);
     const type = u32(bytes, o + 4);
@@ -177,37 +148,54 @@ export function apngLayout(bytes: Uint8Array): { width: number; height: number; 
     o = at + length + 4;
     if (type === IHDR) {
       if (length !== 13) return undefined;
+      header = bytes.subarray(at, at + length);
       [width, height] = [u32(bytes, at), u32(bytes, at + 4)];
     } else if (type === ACTL) {
       if (seenIdat || length !== 8) return undefined;
       declared = u32(bytes, at);
     } else if (type === FCTL) {
-      if (length !== 26 || width < 0) return undefined;
+      if (length !== 26 || !header) return undefined;
       const [w, h, x, y] = [u32(bytes, at + 4), u32(bytes, at + 8), u32(bytes, at + 12), u32(bytes, at + 16)];
       if (w === 0 || h === 0 || x + w > width || y + h > height) return undefined;
+      // A frame drawn from the image data (IDAT) is the canvas itself.
       if (!seenIdat && (x !== 0 || y !== 0 || w !== width || h !== height)) return undefined;
-      if (!hasData || ++frames > declared) return undefined;
+      if (!hasData || ++count > declared) return undefined;
       hasData = false;
+      if (keep) {
+        const den = u16(bytes, at + 22) || 100;
+        const d = bytes[at + 24];
+        const dispose = d === 1 ? "background" : d === 2 ? "previous" : "none";
+        frames.push({ x, y, width: w, height: h, delayMs: (u16(bytes, at + 20) * 1000) / den, dispose, blend: bytes[at + 25] === 1 ? "over" : "source", data: [] });
+      }
     } else if (type === IDAT) {
+      // acTL comes before the image data: without one this is a plain PNG, and the rest need not be walked.
       if (declared < 2) return undefined;
-      if (!seenIdat) idatIsFrame = frames === 1;
-      if (frames > 1) return undefined;
-      if (idatIsFrame) hasData = true;
+      // Image data that follows a frame control is that frame's; without one it is a default image outside the animation.
+      if (!seenIdat) idatIsFrame = count === 1;
+      if (count > 1) return undefined;
+      if (idatIsFrame) {
+        hasData = true;
+        if (keep) frames[0]!.data.push(bytes.subarray(at, at + length));
+      }
       seenIdat = true;
     } else if (type === FDAT) {
-      if (!seenIdat || frames === 0 || length < 4) return undefined;
+      if (!seenIdat || count === 0 || length < 4) return undefined;
       hasData = true;
+      if (keep) frames.at(-1)!.data.push(bytes.subarray(at + 4, at + length));
     } else if (type === IEND) {
       break;
+    } else if (keep && !seenIdat && PNG_COLOUR_CHUNK_TYPES.has(type)) {
+      colour.push(pngChunk(tag(bytes, at - 4), [bytes.subarray(at, at + length)]));
     }
   }
-  if (width < 0 || declared < 2 || frames !== declared || !hasData) return undefined;
-  return { width, height, frames };
+  if (!header || declared < 2 || count !== declared || !hasData) return undefined;
+  return { width, height, header, colour, frames, count };
 }
 
-/** PNG chunk types as the big-endian u32 of their four letters (apngLayout compares numbers, not strings). */
+/** PNG chunk types as the big-endian u32 of their four letters (the walk compares numbers, not strings). */
 const chunkType = (name: string) => u32(new TextEncoder().encode(name), 0);
 const [IHDR, ACTL, FCTL, IDAT, FDAT, IEND] = ["IHDR", "acTL", "fcTL", "IDAT", "fdAT", "IEND"].map(chunkType);
+const PNG_COLOUR_CHUNK_TYPES = new Set([...PNG_COLOUR_CHUNKS].map(chunkType));
 
 /** Frames an APNG's animation has (0 for a plain PNG or an unreadable animation): from the chunk table alone. */
 export function apngFrames(bytes: Uint8Array): number {
