@@ -6,8 +6,16 @@ import type { ImageInput, Reply } from "../core/index.ts";
  */
 export const MAX_PICTURES_TRIED = 4;
 
-/** The core's refusals about the picture's face: another picture of the same message may have one. */
-const FACELESS = new Set(["NO_FACE", "FACE_UNUSABLE"]);
+/**
+ * The core's refusals of one picture (its face, or the file itself): another picture of the same message may
+ * do, so the next one is tried. Each with how the summary says it, for one picture and for several.
+ */
+const PICTURE_REFUSALS: Record<string, [one: string, several: string]> = {
+  NO_FACE: ["has no face I can use", "have no face I can use"],
+  FACE_UNUSABLE: ["has a face I could not use", "have faces I could not use"],
+  NOT_AN_IMAGE: ["is not a picture I can read", "are not pictures I can read"],
+  IMAGE_TOO_LARGE: ["is too large", "are too large"],
+};
 
 export interface NumberedPicture {
   image: ImageInput;
@@ -16,37 +24,52 @@ export interface NumberedPicture {
 }
 
 const listed = (numbers: number[]) => (numbers.length === 1 ? String(numbers[0]) : `${numbers.slice(0, -1).join(", ")} and ${numbers.at(-1)}`);
-const whichHaveNoFace = (numbers: number[]) => `${numbers.length === 1 ? "Picture" : "Pictures"} ${listed(numbers)} ${numbers.length === 1 ? "has" : "have"} no face I can use`;
+
+/** "Picture 1 has no face I can use, pictures 2 and 3 are not pictures I can read": each reason once, in order of first use. */
+function refusedPictures(refused: { number: number; code: string }[]): string {
+  const byReason = new Map<string, number[]>();
+  for (const r of refused) byReason.set(r.code, [...(byReason.get(r.code) ?? []), r.number]);
+  const parts = [...byReason].map(([code, numbers]) => {
+    const [one, several] = PICTURE_REFUSALS[code]!;
+    return numbers.length === 1 ? `picture ${numbers[0]} ${one}` : `pictures ${listed(numbers)} ${several}`;
+  });
+  const text = parts.join(", ");
+  return `${text[0]!.toUpperCase()}${text.slice(1)}`;
+}
 
 /**
- * A meme from the first of a message's pictures that shows a usable face (a title card or a landscape first,
- * the reaction after it), trying at most MAX_PICTURES_TRIED of them. Each try is a request of its own, and the
- * core gives back the use of one that found no face, so only the picture made counts. `make` is the adapter's
- * call into the core. The reply says which picture was used when it was not the first, or that none of those
- * tried had a face. Platform-neutral: any adapter whose message can carry several pictures uses it.
+ * A meme from the first of a message's pictures that it can use (a title card or a landscape first, the
+ * reaction after it; a file that is no picture or too large is passed over too), trying at most
+ * MAX_PICTURES_TRIED of them. Each try is a request of its own, and the core gives back the use of one that was
+ * refused, so only the picture made counts. `make` is the adapter's call into the core. The reply says which
+ * picture was used when it was not the first, and why the others were not. Platform-neutral: any adapter whose
+ * message can carry several pictures uses it.
  */
 export async function memeFromFirstFace(pictures: NumberedPicture[], make: (image: ImageInput) => Promise<Reply>): Promise<Reply> {
   const tried = pictures.slice(0, MAX_PICTURES_TRIED);
-  const faceless: number[] = [];
+  const refused: { number: number; code: string; reply: Reply }[] = [];
   let last: Reply | undefined;
   for (const { image, number } of tried) {
     last = await make(image);
-    if (!FACELESS.has(last.errorCode ?? "")) break;
-    faceless.push(number);
+    const code = last.errorCode ?? "";
+    if (!(code in PICTURE_REFUSALS)) break;
+    refused.push({ number, code, reply: last });
   }
   if (!last) throw new Error("memeFromFirstFace needs at least one picture");
   // One picture: the core's own words.
   if (tried.length === 1) return last;
-  if (faceless.length === tried.length) {
+  if (refused.length === tried.length) {
     const which = pictures.length > tried.length ? `the first ${tried.length} of the ${pictures.length} pictures in that message` : `the ${tried.length} pictures in that message`;
-    return {
-      ...last,
-      text: `None of ${which} has a face I can use. Pick a picture where a face looks roughly at the camera.`,
-    };
+    if (refused.every((r) => r.code === "NO_FACE")) {
+      return { ...last, text: `None of ${which} has a face I can use. Pick a picture where a face looks roughly at the camera.` };
+    }
+    // The core's own advice for the last picture refused for more than having no face (cut off, too small, not a picture).
+    const advice = refused.filter((r) => r.code !== "NO_FACE").at(-1)!.reply.text;
+    return { ...last, text: `None of ${which} could be used. ${refusedPictures(refused)}. ${advice}` };
   }
-  if (faceless.length === 0) return last;
-  const used = tried[faceless.length]!.number;
-  // A later picture refused for another reason (too large, not a picture): both are said, the core's refusal as its own sentence.
-  if (last.errorCode !== undefined) return { ...last, text: `${whichHaveNoFace(faceless)}, and picture ${used} could not be used. ${last.text}` };
-  return { ...last, text: `${last.text} ${whichHaveNoFace(faceless)}, so this is made from picture ${used}.` };
+  if (refused.length === 0) return last;
+  const used = tried[refused.length]!.number;
+  // The picture tried after them refused for another reason (the caller's limits, a caption): the core's refusal as its own sentence.
+  if (last.errorCode !== undefined) return { ...last, text: `${refusedPictures(refused)}, and picture ${used} could not be used. ${last.text}` };
+  return { ...last, text: `${last.text} ${refusedPictures(refused)}, so this is made from picture ${used}.` };
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { beforeEach, describe, expect, it } from "vitest";
+import sharp from "sharp";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { FROM_REPLIED_NOTE } from "../../src/bots/discord/bot.ts";
 import { MAX_PICTURES_TRIED } from "../../src/bots/first-face.ts";
 import { ALICE, BOB, FakeDiscord, OPT, content, str, sub, type FakeUser } from "../helpers/fake-discord.ts";
@@ -20,6 +21,10 @@ describe("Discord “Mimic this” (real discord.js, store, queue and pipeline)"
   const live = useDiscordBot();
   let fake: FakeDiscord;
   beforeEach(() => ({ fake } = live));
+  let sharpCut: Buffer;
+  beforeAll(async () => {
+    sharpCut = await sharp(REACTION_LAUGH_JPG).extract({ left: 0, top: 0, width: 420, height: 576 }).png().toBuffer();
+  });
 
   const answer = (i: { token: string }) => fake.finalAnswer(i.token, 120_000);
 
@@ -115,6 +120,30 @@ describe("Discord “Mimic this” (real discord.js, store, queue and pipeline)"
 
       // The faceless tries were given back.
       expect(content(await answer(fake.slash(ALICE, "mimic", [sub("usage")])))).toMatch(/^Today you made 1 meme\b/);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    "passes over a file that is no picture and says why a face could not be used (cut off by the edge), in the core's words",
+    async () => {
+      await saveFace(ALICE);
+      const flat = await flatPng();
+      const notAPicture = fake.addAttachment(new TextEncoder().encode("just some text\n"), "b.jpg", "image/jpeg");
+      const laugh = () => fake.addAttachment(REACTION_LAUGH_JPG, "laugh.jpg", "image/jpeg");
+      // franck_04117 cut at 420 px: the picture's edge runs through his eyes and mouth.
+      const cut = () => fake.addAttachment(new Uint8Array(sharpCut), "cut.png", "image/png");
+
+      const made = await answer(fake.contextMenu(ALICE, fake.message(BOB, [fake.addAttachment(flat, "blank.png", "image/png"), notAPicture, laugh()])));
+      expect(made.files, content(made)).toHaveLength(1);
+      expect(content(made)).toContain("Picture 1 has no face I can use, picture 2 is not a picture I can read, so this is made from picture 3.");
+
+      const none = await answer(fake.contextMenu(ALICE, fake.message(BOB, [fake.addAttachment(flat, "blank.png", "image/png"), cut()])));
+      expect(none.files).toHaveLength(0);
+      expect(content(none)).toBe(
+        "None of the 2 pictures in that message could be used. Picture 1 has no face I can use, picture 2 has a face I could not use. " +
+          "The reaction's face is cut off by the picture's edge (or too close to it to read), so there is no expression to copy onto yours. Please send a picture that shows the whole face.",
+      );
     },
     SCENARIO_TIMEOUT_MS,
   );

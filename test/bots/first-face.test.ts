@@ -13,4 +13,24 @@ describe("memeFromFirstFace's wording", () => {
     const reply = await memeFromFirstFace([picture(1), picture(2)], async () => replies.shift()!);
     expect(reply.text).toBe("Picture 1 has no face I can use, and picture 2 could not be used. That file is empty (0 bytes).");
   });
+
+  it("passes over pictures refused for themselves (no face, a face it cannot use, not a picture, too large), each reason said once", async () => {
+    const replies: Reply[] = [
+      { text: "no face", ephemeral: true, errorCode: "NO_FACE" },
+      { text: "not a picture", ephemeral: true, errorCode: "NOT_AN_IMAGE" },
+      { text: "also no face", ephemeral: true, errorCode: "NO_FACE" },
+      { text: "Here you go.", ephemeral: false },
+    ];
+    const made = await memeFromFirstFace([1, 2, 3, 4].map(picture), async () => replies.shift()!);
+    expect(made.text).toBe("Here you go. Pictures 1 and 3 have no face I can use, picture 2 is not a picture I can read, so this is made from picture 4.");
+    const none = await memeFromFirstFace([1, 2].map(picture), async (image) =>
+      image.kind === "bytes" && image.bytes[0] === 1
+        ? { text: "too big", ephemeral: true, errorCode: "IMAGE_TOO_LARGE" }
+        : { text: "Cut off: send the whole face.", ephemeral: true, errorCode: "FACE_UNUSABLE" },
+    );
+    expect(none).toMatchObject({
+      errorCode: "FACE_UNUSABLE",
+      text: "None of the 2 pictures in that message could be used. Picture 1 is too large, picture 2 has a face I could not use. Cut off: send the whole face.",
+    });
+  });
 });
