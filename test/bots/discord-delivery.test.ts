@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createDiscordBot, type DiscordBot } from "../../src/bots/discord/bot.ts";
+import { createDiscordBot, HISTORY_UNREADABLE_REPLY, type DiscordBot } from "../../src/bots/discord/bot.ts";
 import type { ImageInput, Reply } from "../../src/core/index.ts";
 import { scriptedCore } from "../helpers/scripted-core.ts";
 import { ALICE, BOB, CONTENT_MAX, EPHEMERAL, FakeDiscord, content, flagsOf, sub } from "../helpers/fake-discord.ts";
@@ -95,5 +95,18 @@ describe("Discord adapter: delivery and the channel's latest picture", () => {
     ];
     await answer(fake.slash(ALICE, "meme", []));
     expect(images.map(urlOf)).toEqual([bobs.url, otherApp.url]);
+  });
+
+  it("without the permissions to read the channel's messages, says so instead of 'I need a reaction image'", async () => {
+    fake.channelMessages = [fake.message(BOB, [fake.addAttachment(new Uint8Array([1]), "bob.png", "image/png")])];
+    // Read Message History missing (Discord then lists no messages), and View Channel missing (403 Missing Access).
+    const noHistory = String((1n << 10n) | (1n << 11n) | (1n << 15n));
+    expect(content(await answer(fake.slash(ALICE, "meme", [], { appPermissions: noHistory })))).toBe(HISTORY_UNREADABLE_REPLY);
+    fake.failNext((c) => c.method === "GET" && c.path.endsWith(`/channels/${fake.channelId}/messages`), 403, { code: 50001, message: "Missing Access" });
+    expect(content(await answer(fake.slash(ALICE, "morph", [])))).toBe(HISTORY_UNREADABLE_REPLY);
+    expect(images).toEqual([]);
+    // With them, the picture is found.
+    await answer(fake.slash(ALICE, "meme", []));
+    expect(images).toHaveLength(1);
   });
 });

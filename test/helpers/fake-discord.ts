@@ -133,6 +133,8 @@ export class FakeDiscord {
     attachmentSizeLimit?: number;
     /** A direct message with the bot: no guild, no member, a DM channel. */
     dm?: boolean;
+    /** What the app may do in the channel (a permission bit set); default: everything. */
+    appPermissions?: string;
   }): { id: string; token: string } {
     const id = nextId();
     const token = `itoken-${randomBytes(6).toString("hex")}`;
@@ -171,7 +173,7 @@ export class FakeDiscord {
       ...where,
       token,
       version: 1,
-      app_permissions: "2147483647",
+      app_permissions: opts.appPermissions ?? "2147483647",
       locale: "en-US",
       entitlements: [],
       attachment_size_limit: opts.attachmentSizeLimit ?? 10 * 1024 * 1024,
@@ -186,12 +188,13 @@ export class FakeDiscord {
     user: FakeUser,
     name: string,
     options: { name: string; type: number; value?: unknown; focused?: boolean; options?: unknown[] }[],
-    extra: { permissions?: string; attachments?: ReturnType<FakeDiscord["addAttachment"]>[]; type?: 2 | 4; attachmentSizeLimit?: number; dm?: boolean } = {},
+    extra: { permissions?: string; attachments?: ReturnType<FakeDiscord["addAttachment"]>[]; type?: 2 | 4; attachmentSizeLimit?: number; dm?: boolean; appPermissions?: string } = {},
   ) {
     const resolved = extra.attachments?.length ? { attachments: Object.fromEntries(extra.attachments.map((a) => [a.id, a])) } : undefined;
     return this.interact({
       user,
       permissions: extra.permissions,
+      appPermissions: extra.appPermissions,
       type: extra.type,
       attachmentSizeLimit: extra.attachmentSizeLimit,
       dm: extra.dm,

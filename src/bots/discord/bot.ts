@@ -110,6 +110,8 @@ interface MessagePictures {
 
 /** The picture a message offers, or, where its only one is a Lottie sticker, that. */
 type Found = { image: ImageInput } | { lottie: true } | undefined;
+/** Why no picture was found in the channel: none there, or Mimic may not read the channel's messages. */
+const UNREADABLE = { unreadable: true } as const;
 
 /**
  * The first candidate the core reads (by its declared type, or by its name where the type says nothing: the
@@ -257,6 +259,9 @@ const NO_IMAGE: Reply = {
   ephemeral: true,
   errorCode: "BAD_INPUT",
 };
+/** /meme without a picture where Mimic may not read the channel's messages: "no picture" would be a wrong answer. */
+export const HISTORY_UNREADABLE_REPLY =
+  "I can't read this channel's recent messages (Mimic needs the View Channel and Read Message History permissions here), so I can't find the picture you mean. Attach it to the command, or right-click (long-press) its message → Apps → “Mimic this”.";
 
 export const DISCORD_TOKEN_REFUSED =
   "DISCORD_TOKEN was refused by Discord (invalid token): copy the bot token again from the Discord Developer Portal (your application → Bot → Reset Token).";
@@ -335,9 +340,14 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     animationFormat: "gif-or-mp4",
   });
 
-  /** The newest picture among the channel's last messages: "/meme" right after someone posted a reaction. */
-  async function latestChannelImage(channelId: string | null): Promise<Found> {
+  /**
+   * The newest picture among the channel's last messages: "/meme" right after someone posted a reaction; UNREADABLE
+   * where the app may not read them (Discord answers an empty list without Read Message History, 403 without View Channel).
+   */
+  async function latestChannelImage(i: RepliableInteraction): Promise<Found | typeof UNREADABLE> {
+    const channelId = i.channelId;
     if (!channelId) return undefined;
+    if (i.appPermissions && !i.appPermissions.has([PermissionFlagsBits.ViewChannel, PermissionFlagsBits.ReadMessageHistory])) return UNREADABLE;
     try {
       const messages = (await client.rest.get(Routes.channelMessages(channelId), {
         query: new URLSearchParams({ limit: "20" }),
@@ -353,6 +363,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
       }
     } catch (err) {
       logger.debug({ err, channelId }, "could not read recent channel messages");
+      if (err instanceof DiscordAPIError && err.status === 403) return UNREADABLE;
     }
     return undefined;
   }
@@ -424,10 +435,11 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
       case COMMAND.morph:
         return runRender(i, i.commandName, async (ctx) => {
           const att = o.getAttachment("image");
-          const found: Found = att
+          const found: Found | typeof UNREADABLE = att
             ? { image: { kind: "url", url: att.url, declaredSize: att.size, declaredMime: att.contentType ?? undefined, name: att.name } }
-            : await latestChannelImage(i.channelId);
+            : await latestChannelImage(i);
           if (!found) return NO_IMAGE;
+          if ("unreadable" in found) return { ...NO_IMAGE, text: HISTORY_UNREADABLE_REPLY };
           if (!("image" in found)) return { ...NO_IMAGE, text: LOTTIE_STICKER_REPLY };
           const image = found.image;
           const common = {
