@@ -291,8 +291,6 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
       // Discord's own code says so even where a proxy changed the status.
       [400, { code: 40005, message: "Request entity too large" }, /too large for Discord/],
       [403, { code: 50013, message: "Missing Permissions" }, /may not post it in this channel: Mimic needs the Attach Files and Send Messages permissions here\. A server admin can grant them\./],
-      [401, { code: 50027, message: "Invalid Webhook Token" }, /the command expired on Discord before I could post it .*Please try the command again\./],
-      [404, { code: 10015, message: "Unknown Webhook" }, /the command expired on Discord/],
       [500, { code: 0, message: "Internal Server Error" }, /Discord had a problem taking it .*Please try again in a moment\./],
     ];
     for (const [status, error, said] of cases) {
@@ -311,6 +309,19 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
       // The public message is deleted after the refusal instead of staying on its last progress text.
       const deleted = calls.findIndex((c, n) => n > refused && c.method === "DELETE" && c.path.endsWith("/messages/@original"));
       expect(deleted, calls.map((c) => `${c.method} ${content(c)}`).join("\n")).toBeGreaterThan(refused);
+    }
+    // The command expired (Discord's 15 minutes, or its webhook gone): every call on its token is refused, so the
+    // user is told in a direct message, sent with the bot's token.
+    for (const [status, error] of [[401, { code: 50027, message: "Invalid Webhook Token" }], [404, { code: 10015, message: "Unknown Webhook" }]] as const) {
+      const before = fake.calls.length;
+      const i = fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction] });
+      fake.failNext((c) => c.method === "PATCH" && c.files.length > 0 && c.path.includes(i.token), status, error);
+      if (status === 401) fake.expiredTokens.add(i.token);
+      const dm = await fake.waitFor((c) => fake.calls.indexOf(c) >= before && c.method === "POST" && c.path.endsWith(`/channels/${fake.dmChannelId}/messages`));
+      expect(content(dm)).toMatch(/^Your meme was made, but the command expired on Discord before I could post it .*Please try the command again\.$/);
+      expect(dm.authorization).toBe(`Bot ${fake.token}`);
+      const opened = fake.calls.slice(before).find((c) => c.method === "POST" && c.path.endsWith("/users/@me/channels"));
+      expect(opened?.json).toMatchObject({ recipient_id: ALICE.id });
     }
     // Nothing was delivered, so every use is given back.
     expect(content(await answer(fake.slash(ALICE, "mimic", [sub("usage")])))).toMatch(/^Today you made 0 memes/);

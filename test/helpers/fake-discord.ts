@@ -263,6 +263,9 @@ export class FakeDiscord {
     this.failures.push({ pred, status, error });
   }
 
+  /** Interaction tokens past Discord's 15 minutes: every webhook call on them is refused (401, 50027), as Discord does. */
+  readonly expiredTokens = new Set<string>();
+
   /**
    * The next REST call matching `pred` is answered late: after `ms`, or never (until close). With `accept` Discord
    * did what it asked at once (an edit shows on GET @original), only its answer is slow; without, the call is lost.
@@ -374,6 +377,11 @@ export class FakeDiscord {
       res.writeHead(status, body === undefined ? {} : { "content-type": "application/json" });
       res.end(body === undefined ? undefined : JSON.stringify(body));
     };
+    const expired = [...this.expiredTokens].some((t) => path.includes(`/webhooks/${this.appId}/${t}`));
+    if (expired) {
+      call.status = 401;
+      return send(401, { message: "Invalid Webhook Token", code: 50027 });
+    }
     const failure = this.failures.find((f) => f.pred(call));
     if (failure) {
       this.failures.splice(this.failures.indexOf(failure), 1);
@@ -447,6 +455,14 @@ export class FakeDiscord {
     }
     if ((m = api.match(/^\/channels\/\d+\/messages$/)) && req.method === "GET") {
       return send(200, this.channelMessages);
+    }
+    // A direct message with the bot token: the DM channel, then a message in it.
+    if (api === "/users/@me/channels" && req.method === "POST") {
+      const recipient = String((call.json as { recipient_id?: unknown } | undefined)?.recipient_id ?? "");
+      return send(200, { id: this.dmChannelId, type: 1, recipients: [{ id: recipient, username: "user", discriminator: "0", global_name: null, avatar: null }] });
+    }
+    if ((m = api.match(/^\/channels\/(\d+)\/messages$/)) && req.method === "POST") {
+      return send(200, { ...this.message(this.botUser, [], String((call.json as { content?: unknown } | undefined)?.content ?? "")), channel_id: m[1] });
     }
     if ((m = api.match(/^\/applications\/\d+(\/guilds\/\d+)?\/commands$/)) && req.method === "PUT") {
       if (req.headers.authorization !== `Bot ${this.token}`) return send(401, { message: "401: Unauthorized", code: 0 });

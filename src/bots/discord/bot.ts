@@ -404,7 +404,13 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
       logger.error(logged, "discord upload failed");
       await reply.undelivered?.();
       if (!deferredEphemeral) await i.deleteReply().catch(() => undefined);
-      await i.followUp({ content: uploadFailedReply(err), flags: MessageFlags.Ephemeral });
+      const why = uploadFailedReply(err);
+      if (why === INTERACTION_EXPIRED_REPLY) {
+        // The command's own token is what expired: a follow-up on it cannot arrive. A direct message can, where the user accepts them.
+        await i.user.send({ content: why }).catch((e: unknown) => logger.warn({ err: e, interaction: i.id }, "could not tell the user in a direct message that their command expired"));
+        return;
+      }
+      await i.followUp({ content: why, flags: MessageFlags.Ephemeral });
     }
   }
 
