@@ -83,6 +83,15 @@ export function damagedFile(opts: { cause?: unknown; logMessage?: string } = {})
 /** A value the user typed or named (a file, a flag's value), quoted as every message quotes it. */
 export const quoted = (value: string): string => `“${value}”`;
 
+/** At most this many characters of what a user typed are repeated back in a refusal, so the answer fits a chat message. */
+export const ECHO_MAX_CHARS = 40;
+
+/** What a user typed, quoted back in a refusal: cut to ECHO_MAX_CHARS with "…" where longer (never mid surrogate pair). */
+export function echoed(text: string): string {
+  const chars = [...text];
+  return quoted(chars.length > ECHO_MAX_CHARS ? `${chars.slice(0, ECHO_MAX_CHARS).join("")}…` : text);
+}
+
 /** A size in words for users: whole KiB below a MiB ("20 KiB", never "0.0 MiB"), MiB with one decimal above. */
 export function formatSize(bytes: number): string {
   return bytes < 1024 * 1024 ? `${Math.ceil(bytes / 1024)} KiB` : `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;

@@ -1,4 +1,4 @@
-import { isMimicError, MimicError } from "../errors.ts";
+import { ECHO_MAX_CHARS, echoed, isMimicError, MimicError } from "../errors.ts";
 import { capitalised, channelRef, placeWords, serverWord, userRef } from "../places.ts";
 import { FORGOTTEN, type Rules } from "../templates/moderation.ts";
 import type { Store } from "../templates/store.ts";
@@ -109,16 +109,15 @@ function bannedUser(value: string, scope: Scope, verb: "ban" | "unban", facts?: 
     }
     return userId;
   }
-  const shown = text.slice(0, 40);
   if (text.startsWith("@") && scope.platform === "telegram") {
-    throw new MimicError("BAD_INPUT", `Bots cannot look up ${shown} by name. Reply to one of their messages with /config ${verb}, or give their numeric user id.`);
+    throw new MimicError("BAD_INPUT", `Bots cannot look up ${[...text].slice(0, ECHO_MAX_CHARS).join("")} by name. Reply to one of their messages with /config ${verb}, or give their numeric user id.`);
   }
   if (/^<@&\d+>$/.test(text)) throw new MimicError("BAD_INPUT", `That is a role, not a user: ${verb} one user at a time.`);
   throw new MimicError(
     "BAD_INPUT",
     scope.platform === "telegram"
-      ? `Give one numeric user id, or reply to one of their messages with /config ${verb}; “${shown}” names nobody.`
-      : `Mention one user (@ and pick them from the list) or give their numeric user id, and nothing else; “${shown}” names nobody.`,
+      ? `Give one numeric user id, or reply to one of their messages with /config ${verb}; ${echoed(text)} names nobody.`
+      : `Mention one user (@ and pick them from the list) or give their numeric user id, and nothing else; ${echoed(text)} names nobody.`,
   );
 }
 
@@ -132,7 +131,7 @@ function topicIds(words: string[], scope: Scope): string[] {
     if (/^[1-9]\d{0,19}$/.test(w) || w === scope.serverId) return w;
     throw new MimicError(
       "BAD_INPUT",
-      `“${w.slice(0, 40)}” is not a topic of this group. Send /config channel add inside the topic, or give the topic's id (the number after the group's in a link to the topic).`,
+      `${echoed(w)} is not a topic of this group. Send /config channel add inside the topic, or give the topic's id (the number after the group's in a link to the topic).`,
     );
   });
 }
@@ -150,8 +149,7 @@ function channelIds(words: string[], scope: Scope, facts?: PlaceFacts): string[]
   if (words.length === 0) throw new MimicError("BAD_INPUT", "Name the channel: mention it (#) or give its numeric id.");
   return words.map((w) => {
     const id = bareChannel(w);
-    const shown = w.slice(0, 40);
-    if (!/^[1-9]\d{0,19}$/.test(id)) throw new MimicError("BAD_INPUT", `“${shown}” is not a channel: mention it (#) or give its numeric id.`);
+    if (!/^[1-9]\d{0,19}$/.test(id)) throw new MimicError("BAD_INPUT", `${echoed(w)} is not a channel: mention it (#) or give its numeric id.`);
     if (facts?.channels) {
       const known = facts.channels.find((c) => c.id === id);
       if (known?.threadOf) {
@@ -160,7 +158,7 @@ function channelIds(words: string[], scope: Scope, facts?: PlaceFacts): string[]
           `<#${id}> is a thread: Mimic goes by the channel a thread or forum post is in, so name <#${known.threadOf}> instead (that allows its threads too).`,
         );
       }
-      if (!known) throw new MimicError("BAD_INPUT", `“${shown}” is not a channel of this server: mention one (#) or give its numeric id.`);
+      if (!known) throw new MimicError("BAD_INPUT", `${echoed(w)} is not a channel of this server: mention one (#) or give its numeric id.`);
     }
     return id;
   });

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { formatSize, MimicError, isDatabaseUnreachable, isMimicError, userMessageOf } from "../errors.ts";
+import { echoed, formatSize, MimicError, isDatabaseUnreachable, isMimicError, userMessageOf } from "../errors.ts";
 import sharp from "sharp";
 import { logger } from "../logger.ts";
 import type { Regions } from "../pipeline/transfer/index.ts";
@@ -534,15 +534,14 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           throw new MimicError("FORBIDDEN", `Only ${placeWords(ctx.platform).admins} can see or change Mimic's settings.`);
         }
         if (input.key === undefined && (input.value ?? "").trim() !== "") {
-          throw new MimicError("BAD_INPUT", `Which setting should be “${input.value!.trim().slice(0, 40)}”? Settings: ${SETTING_KEYS.join(", ")}.`);
+          throw new MimicError("BAD_INPUT", `Which setting should be ${echoed(input.value!.trim())}? Settings: ${SETTING_KEYS.join(", ")}.`);
         }
         if (input.key === undefined) {
           return { text: describeSettings(await moderation.settings(scopeOf(ctx)), ctx, await moderation.bannedUsers?.(scopeOf(ctx))), ephemeral: true };
         }
         if (!SETTING_KEYS.includes(input.key)) {
           // Echo a few characters only: the key is whatever was typed, and a chat caps a message's length (Telegram 4096).
-          const shown = input.key.length > 40 ? `${input.key.slice(0, 40)}…` : input.key;
-          throw new MimicError("BAD_INPUT", `Unknown setting “${shown}”. Settings: ${SETTING_KEYS.join(", ")}.`);
+          throw new MimicError("BAD_INPUT", `Unknown setting ${echoed(input.key)}. Settings: ${SETTING_KEYS.join(", ")}.`);
         }
         const value = (input.value ?? "").trim();
         if (value === "") {

@@ -263,6 +263,10 @@ for (const { dialect, skip } of dialects) {
         expect((await core.config(admin(), { key: "unban", value: odd })).errorCode, odd).toBe("BAD_INPUT");
       }
       expect((await core.config(admin(), { key: "ban", value: "<@&404>" })).text).toBe("That is a role, not a user: ban one user at a time.");
+      // What was typed is repeated at most 40 characters long, and a cut says so.
+      expect((await core.config(admin(), { key: "ban", value: "<@100000000000000033> <@100000000000000011>" })).text).toBe(
+        "Mention one user (@ and pick them from the list) or give their numeric user id, and nothing else; “<@100000000000000033> <@1000000000000000…” names nobody.",
+      );
       expect((await meme({ userId: "202" })).file).toBeDefined();
       expect((await core.config(admin(), {})).text).toMatch(/\n• banned: <@303>\n/);
     });
