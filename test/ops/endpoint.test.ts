@@ -110,7 +110,9 @@ describe("ops endpoint", () => {
     expect(sample(text, "mimic_model_load_seconds_count")).toBe(1);
     expect(sample(text, "mimic_model_load_seconds_sum")).toBeGreaterThan(0);
     expect(sample(text, 'mimic_refusals_total{reason="quota"}')).toBe(1);
-    expect(sample(text, 'mimic_db_duration_seconds_count{op="moderation.admit",outcome="ok"}')).toBe(3);
+    // Both memes were checked before their picture was read; the second, over the quota, went no further.
+    expect(sample(text, 'mimic_db_duration_seconds_count{op="moderation.check",outcome="ok"}')).toBe(2);
+    expect(sample(text, 'mimic_db_duration_seconds_count{op="moderation.admit",outcome="ok"}')).toBe(2);
     expect(sample(text, 'mimic_db_duration_seconds_count{op="templates.save",outcome="ok"}')).toBe(1);
     expect(sample(text, "mimic_queue_depth")).toBe(0);
     expect(sample(text, "mimic_queue_workers")).toBe(1);
