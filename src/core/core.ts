@@ -525,8 +525,10 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         return { text: [...lines, ...personal].join("\n"), ephemeral: true, split: { shared, personal: personal.join("\n"), about: "each person's counts today" } };
       }),
 
-    config: (ctx, input) =>
+    config: (ctx, typed) =>
       guarded(ctx, async () => {
+        // Setting names as values are read: in any letter case ("/config QUOTA 5", as "enabled OFF").
+        const input = { ...typed, key: typed.key?.toLowerCase() as typeof typed.key };
         if (ctx.serverId === null) {
           throw new MimicError("BAD_INPUT", `Settings belong to ${sharedChat(ctx.platform)}: use this command there.`);
         }

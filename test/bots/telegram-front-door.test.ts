@@ -85,6 +85,16 @@ describe("Telegram: the same front door", () => {
     expect(fake.downloads).not.toContain(big.file_path);
   });
 
+  it("takes a file up to the Bot API's own download limit, 20 MiB (20 971 520 bytes), not 20 000 000", async () => {
+    const large = fake.addFile(REACTION_LAUGH_JPG, "jpg", 20_500_000);
+    const doc = fake.sendMessage(DM, CAROL, { document: { file_id: large.file_id, file_unique_id: large.file_unique_id, file_name: "large.jpg", mime_type: "image/jpeg", file_size: 20_500_000 } });
+    const answer = fake.nextCall(["sendPhoto", "sendMessage"], 60_000);
+    fake.sendCommand(DM, CAROL, "/meme hi", doc);
+    const call = await answer;
+    expect(call.method, String(call.params.text)).toBe("sendPhoto");
+    expect(fake.downloads).toContain(large.file_path);
+  });
+
   it("uses the picture of a message quoted from another chat (“reply in another chat”: external_reply)", async () => {
     const quoted = fake.addFile(REACTION_LAUGH_JPG);
     const elsewhere = { origin: { type: "channel", date: 0, chat: { id: -100777, type: "channel", title: "Memes" }, message_id: 9 }, chat: { id: -100777, type: "channel", title: "Memes" }, message_id: 9 };

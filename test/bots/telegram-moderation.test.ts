@@ -337,7 +337,7 @@ describe("Telegram: forum topics (real grammY, core and queue)", () => {
     );
     expect(await sayIn(General, ALICE, "/config channel add 700")).toContain("• channels: topic 500, topic 700\n");
     // The words in any case: "Add" inside a topic (here General) names it, as "add" does.
-    expect(await sayIn(General, ALICE, "/config channel Add")).toContain("• channels: topic 500, topic 700, General\n");
+    expect(await sayIn(General, ALICE, "/config CHANNEL Add")).toContain("• channels: topic 500, topic 700, General\n");
     expect(await memeIn(topic(700))).toBe("made");
     expect(await memeIn(General)).toBe("made");
     expect(await sayIn(topic(500), ALICE, "/config channel REMOVE")).toContain("• channels: topic 700, General\n");
@@ -367,8 +367,9 @@ describe("Telegram: forum topics (real grammY, core and queue)", () => {
     const results = await Promise.all(memes.map((id) => fake.waitFor((c) => c.method === "sendPhoto" && (c.params.reply_parameters as { message_id: number }).message_id === id, 60_000)));
     expect(results).toHaveLength(3);
     const inGroup = fake.calls.slice(from).filter((c) => c.params.chat_id === GROUP.id && ["sendMessage", "sendPhoto", "sendChatAction"].includes(c.method));
-    // The third meme waited behind two: its place in the line was posted, as a message of its own.
-    expect(inGroup.some((c) => c.method === "sendMessage" && /In the queue: position/.test(String(c.params.text)))).toBe(true);
+    // The third meme waited behind two: its place in the line was posted, as a reply to its own command (whose place it is).
+    const place = inGroup.find((c) => c.method === "sendMessage" && /In the queue: position/.test(String(c.params.text)));
+    expect((place?.params.reply_parameters as { message_id?: number } | undefined)?.message_id).toBe(memes[2]);
     expect(inGroup.some((c) => c.method === "sendChatAction")).toBe(true);
     expect(inGroup.filter((c) => c.params.message_thread_id !== 500).map((c) => `${c.method} ${JSON.stringify(c.params.text ?? "")}`)).toEqual([]);
   });

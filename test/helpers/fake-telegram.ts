@@ -237,7 +237,8 @@ export class FakeTelegram {
         const f = this.files.get(String(params.file_id));
         if (!f) return this.json(res, 400, { ok: false, error_code: 400, description: "Bad Request: invalid file_id" });
         // The real Bot API refuses files over 20 MB here.
-        if (f.meta.file_size > 20 * 1000 * 1000) return this.json(res, 400, { ok: false, error_code: 400, description: "Bad Request: file is too big" });
+        // The Bot API server's MAX_DOWNLOAD_FILE_SIZE (20 << 20).
+        if (f.meta.file_size > 20 * 1024 * 1024) return this.json(res, 400, { ok: false, error_code: 400, description: "Bad Request: file is too big" });
         return ok(f.meta);
       }
       case "getChatMember": {

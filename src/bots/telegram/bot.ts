@@ -59,11 +59,11 @@ const lostCommand = z.object({
 });
 
 const DEFAULT_API_ROOT = "https://api.telegram.org";
-/** Bots may download at most 20 MB through getFile and upload 50 MB. */
-export const TELEGRAM_DOWNLOAD_LIMIT = 20 * 1000 * 1000;
+/** Bots may download at most 20 MB through getFile (the Bot API server's MAX_DOWNLOAD_FILE_SIZE, 20 << 20 bytes) and upload 50 MB. */
+export const TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024;
 export const TELEGRAM_UPLOAD_LIMIT = 50 * 1000 * 1000;
 /** One answer for a file over that limit, whether its message declared the size or getFile refused it. */
-export const TOO_BIG_TO_DOWNLOAD_REPLY = `That file is too large: Telegram lets bots download at most ${TELEGRAM_DOWNLOAD_LIMIT / 1e6} MB. Please send a smaller picture.`;
+export const TOO_BIG_TO_DOWNLOAD_REPLY = `That file is too large: Telegram lets bots download at most ${TELEGRAM_DOWNLOAD_LIMIT / (1024 * 1024)} MB. Please send a smaller picture.`;
 /** Chat actions show for 5 s; renew a little earlier. */
 const CHAT_ACTION_EVERY_MS = 4500;
 
@@ -455,7 +455,9 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     let updatePendingReply: ((reply: string) => Promise<void>) | undefined;
     const progress = progressReporter(async (text) => {
       if (statusMessageId === undefined) {
-        statusMessageId = (await ctx.api.sendMessage(chatId, text, thread)).message_id;
+        // A reply to the command, as its result will be: in a group, whose place in the queue it is.
+        const to = ctx.msg ? { reply_parameters: { message_id: ctx.msg.message_id, allow_sending_without_reply: true } } : {};
+        statusMessageId = (await ctx.api.sendMessage(chatId, text, { ...thread, ...to })).message_id;
         // Should this process die before answering, the apology takes this message down rather than leave it waiting.
         await updatePendingReply?.(JSON.stringify({ ...lost, statusId: statusMessageId })).catch((err: unknown) =>
           logger.warn({ err }, "telegram: could not note the queue message of a request in progress"),
@@ -569,7 +571,9 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         return;
       }
       case "config": {
-        const [key, ...rest] = cmd.args.split(/\s+/).filter(Boolean);
+        const [typedKey, ...rest] = cmd.args.split(/\s+/).filter(Boolean);
+        // Setting names in any letter case, as the core reads them.
+        const key = typedKey?.toLowerCase();
         const c = await contextOf(ctx, true);
         let value: string | undefined = rest.join(" ") || undefined;
         // On Telegram the channel setting names forum topics: a group without topics has no other place to name.
