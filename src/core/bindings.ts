@@ -64,6 +64,8 @@ export function storeAudit(store: Store): AuditPort {
   return {
     record: (e) => a.record(e),
     withdraw: (e) => a.withdraw(e),
+    noteMessage: (e) => a.noteMessage(e),
+    hashOfMessage: (ref, where) => a.hashOfMessage(ref, where),
     lookup: (sha256, where) => a.lookup(sha256, where),
     count: (sha256, where) => a.count(sha256, where),
     retentionDays: a.retentionDays,

@@ -83,4 +83,9 @@ export interface Reply {
    * it counted is given back, as for any request that delivered nothing.
    */
   undelivered?: () => Promise<void>;
+  /**
+   * With a picture: an adapter whose platform shows a re-encoding of it (Telegram photos, whose hash differs) calls
+   * this with its own reference to the message that carried it, so /audit asked of that message finds who made it.
+   */
+  delivered?: (messageRef: string) => Promise<void>;
 }

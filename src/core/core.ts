@@ -79,6 +79,8 @@ export interface AuditInput {
   hash?: string;
   /** Or the picture itself: its bytes are hashed exactly as received. */
   image?: ImageInput;
+  /** Or Mimic's own message that carried it (the adapter's reference, as given to Reply.delivered). */
+  message?: string;
 }
 
 export interface CoreOptions {
@@ -358,6 +360,11 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           ?.withdraw({ platform: ctx.platform, userId: ctx.userId, outputSha256: sha256(result.bytes) })
           .catch((err: unknown) => logger.warn({ err, requestId: ctx.requestId }, "withdrawing an audit record failed"));
       },
+      delivered: async (messageRef) => {
+        await audit
+          ?.noteMessage?.({ platform: ctx.platform, userId: ctx.userId, outputSha256: sha256(result.bytes), messageRef })
+          .catch((err: unknown) => logger.warn({ err, requestId: ctx.requestId }, "noting the message of an audited picture failed"));
+      },
     };
   }
 
@@ -563,11 +570,20 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         if (ctx.serverId === null) throw new MimicError("BAD_INPUT", `The audit trail belongs to ${sharedChat(ctx.platform)}: use this command there.`);
         if (!ctx.isAdmin) throw new MimicError("FORBIDDEN", `Only ${placeWords(ctx.platform).admins} can look up who made a picture.`);
         if (!audit) throw new MimicError("DISABLED", "This Mimic keeps no audit trail.");
+        const here = { platform: ctx.platform, serverId: ctx.serverId };
         let hash: string;
-        if (input.image) hash = sha256((await load(ctx, input.image, true)).bytes);
+        if (input.message !== undefined) {
+          const known = await audit.hashOfMessage?.(input.message, here);
+          if (!known) {
+            throw new MimicError(
+              "NOT_FOUND",
+              `That message of mine is not in the audit trail: it is older than ${audit.retentionDays} days, was sent before Mimic noted its messages, or carries no picture Mimic made.`,
+            );
+          }
+          hash = known;
+        } else if (input.image) hash = sha256((await load(ctx, input.image, true)).bytes);
         else if (input.hash) hash = parseSha256(input.hash, AUDIT_PICTURE[ctx.platform]);
         else throw new MimicError("BAD_INPUT", `${capitalised(AUDIT_PICTURE[ctx.platform])}.`);
-        const here = { platform: ctx.platform, serverId: ctx.serverId };
         const [rows, total] = await Promise.all([audit.lookup(hash, here), audit.count?.(hash, here)]);
         if (rows.length === 0) {
           return {

@@ -247,6 +247,10 @@ export interface AuditPort {
   record(entry: AuditEntry): Promise<"recorded" | "forgotten" | "gone">;
   /** Takes back the newest record of a picture the platform refused to take (never sent). */
   withdraw(entry: { platform: Platform; userId: string; outputSha256: string }): Promise<void>;
+  /** Notes the platform's message that carried a picture (Reply.delivered), for lookups by that message. */
+  noteMessage?(entry: { platform: Platform; userId: string; outputSha256: string; messageRef: string }): Promise<void>;
+  /** The output hash of the picture one of this server's messages carried (noteMessage); null when none is known. */
+  hashOfMessage?(messageRef: string, where: { platform: Platform; serverId: string }): Promise<string | null>;
   /** Rows of one server whose input or output has this hash, newest first (at most a few dozen). */
   lookup(sha256: string, where: { platform: Platform; serverId: string }): Promise<Array<Omit<AuditEntry, "platform" | "kind"> & { kind: string; at: Date }>>;
   /** How many such rows there are in all (lookup returns only the newest); absent: lookup's own count is all there is. */

@@ -67,6 +67,33 @@ export class AuditLog {
   }
 
   /**
+   * Notes the platform's message that carried this user's picture (the newest row of this output hash without one):
+   * where the platform shows a re-encoding, "who made this?" asked of that message finds the row by it (hashOfMessage).
+   */
+  async noteMessage(e: { platform: string; userId: string; outputSha256: string; messageRef: string }): Promise<void> {
+    await this.exclusive(async () => {
+      const row = await this.db.auditEvent.findFirst({
+        where: { platform: e.platform, platformUserId: e.userId, outputSha256: e.outputSha256, messageRef: null },
+        orderBy: { atMs: "desc" },
+        select: { id: true },
+      });
+      if (row) await this.db.auditEvent.update({ where: { id: row.id }, data: { messageRef: e.messageRef } });
+    });
+  }
+
+  /** The output hash of the picture a message of this server carried (noteMessage), within the retention; null if none. */
+  async hashOfMessage(messageRef: string, where: { platform: string; serverId: string }): Promise<string | null> {
+    const oldest = BigInt(this.now() - this.retentionDays * DAY_MS);
+    const row = await this.gate.run(() =>
+      this.db.auditEvent.findFirst({
+        where: { platform: where.platform, serverId: where.serverId, messageRef, atMs: { gte: oldest } },
+        select: { outputSha256: true },
+      }),
+    );
+    return row?.outputSha256 ?? null;
+  }
+
+  /**
    * Writes one generation's row ("recorded"). Writes nothing when the entry's use (useId) no longer stands:
    * "forgotten" when its user asked to be forgotten meanwhile, "gone" when its record vanished (given back, taken
    * for lost by another process, or the store replaced by a restore).

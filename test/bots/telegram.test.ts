@@ -58,6 +58,7 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     let call = await sent;
     expect(call.method, JSON.stringify(call.params)).toBe("sendPhoto");
     const png = uploadedFile(call);
+    const memeMessage = call.result as { message_id: number; chat: { id: number } };
     const pngInfo = await describeImage(png.bytes);
     expect(pngInfo.format).toBe("png");
     // The saved face's aligned crop wearing the reaction's expression: the crop's size.
@@ -104,6 +105,21 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     expect(String((await reply).params.text)).toBe(
       `SHA-256 ${mp4Hash.slice(0, 12)}…: in the audit trail (1 entry).\nThe people who made or used that picture: sent to you in our private chat.`,
     );
+    // The natural way: replying /audit to Mimic's own photo, which Telegram shows re-encoded (another hash).
+    const reencoded = photo(REACTION_LAUGH_JPG);
+    const shown = {
+      message_id: memeMessage.message_id,
+      date: 0,
+      chat: GROUP,
+      from: fake.botInfo,
+      photo: [{ file_id: reencoded.file_id, file_unique_id: reencoded.file_unique_id, width: 512, height: 512, file_size: reencoded.file_size }],
+    };
+    const before = fake.calls.length;
+    const ownPrivately = fake.waitFor((c) => fake.calls.indexOf(c) >= before && c.method === "sendMessage" && c.params.chat_id === ALICE.id);
+    const ownInGroup = fake.waitFor((c) => fake.calls.indexOf(c) >= before && c.method === "sendMessage" && c.params.chat_id === GROUP.id);
+    fake.sendCommand(GROUP, ALICE, "/audit", shown);
+    expect(String((await ownInGroup).params.text)).toMatch(/^SHA-256 [0-9a-f]{12}…: in the audit trail \(1 entry\)\./);
+    expect(String((await ownPrivately).params.text)).toMatch(new RegExp(`^In “Memes”, the people who made or used that picture:\n• .* UTC: user ${ALICE.id} made it \\(meme`));
     reply = fake.nextCall("sendMessage");
     fake.sendCommand(GROUP, BOB, `/audit ${createHash("sha256").update(png.bytes).digest("hex")}`);
     expect(String((await reply).params.text)).toMatch(/Only group admins/);

@@ -11,6 +11,8 @@ import { readBody } from "./read-body.ts";
 export interface RecordedCall {
   method: string;
   params: Record<string, unknown>;
+  /** What the fake answered (a sent message, for example), once it has. */
+  result?: unknown;
   files: Record<string, { bytes: Buffer; filename: string; mime: string }>;
   at: number;
 }
@@ -205,7 +207,7 @@ export class FakeTelegram {
     }
     const chatFailure = method.startsWith("send") ? this.chatFailures.get(Number(params.chat_id)) : undefined;
     if (chatFailure) return this.json(res, chatFailure.status, { ok: false, error_code: chatFailure.status, description: chatFailure.description });
-    const ok = (result: unknown) => this.json(res, 200, { ok: true, result });
+    const ok = (result: unknown) => ((call.result = result), this.json(res, 200, { ok: true, result }));
     const chatOf = (id: unknown): Chat => ({ id: Number(id), type: Number(id) < 0 ? "supergroup" : "private" });
     switch (method) {
       case "getMe":

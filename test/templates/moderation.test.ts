@@ -122,6 +122,29 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     await store.moderation.admit(at("u2", "s3", "memes"), "meme");
   });
 
+  it.skipIf(skip)("an audit row is found by the message that carried its picture: the newest of that picture without one, in its server, within the retention", async () => {
+    const row = (userId: string, serverId: string, out: string) =>
+      store.audit.record({ platform: "telegram", userId, serverId, channelId: serverId, kind: "meme", templateId: null, inputSha256: "c".repeat(64), outputSha256: out.repeat(64) });
+    await row("5", "-100700", "d");
+    clock += 1000;
+    await row("5", "-100700", "d");
+    // The same picture made again: the newer row takes the first message; the older one, the next.
+    await store.audit.noteMessage({ platform: "telegram", userId: "5", outputSha256: "d".repeat(64), messageRef: "-100700:11" });
+    await store.audit.noteMessage({ platform: "telegram", userId: "5", outputSha256: "d".repeat(64), messageRef: "-100700:12" });
+    await store.audit.noteMessage({ platform: "telegram", userId: "5", outputSha256: "d".repeat(64), messageRef: "-100700:13" });
+    const where = { platform: "telegram", serverId: "-100700" };
+    expect(await store.audit.hashOfMessage("-100700:11", where)).toBe("d".repeat(64));
+    expect(await store.audit.hashOfMessage("-100700:12", where)).toBe("d".repeat(64));
+    // No third row: the third message found nothing to note.
+    expect(await store.audit.hashOfMessage("-100700:13", where)).toBeNull();
+    // Another server's moderators, or another platform, find nothing by it.
+    expect(await store.audit.hashOfMessage("-100700:11", { platform: "telegram", serverId: "-100800" })).toBeNull();
+    expect(await store.audit.hashOfMessage("-100700:11", { platform: "discord", serverId: "-100700" })).toBeNull();
+    clock += (store.audit.retentionDays + 1) * 86_400_000;
+    expect(await store.audit.hashOfMessage("-100700:11", where)).toBeNull();
+    clock = T0;
+  });
+
   it.skipIf(skip)("a server that gets a new id (a Telegram group upgraded to a supergroup) keeps its rules, bans, uses and audit rows", async () => {
     const tg = (serverId: string) => ({ platform: "telegram", serverId, isAdmin: true });
     const in_ = (userId: string, serverId: string): Scope => ({ platform: "telegram", userId, serverId, channelId: serverId });

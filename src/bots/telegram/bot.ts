@@ -50,6 +50,9 @@ export interface TelegramBot {
   answerLate: LateAnswer;
 }
 
+/** A message as Reply.delivered and AuditInput.message name it: its chat and its id there. */
+const messageRef = (chatId: number, messageId: number) => `${chatId}:${messageId}`;
+
 /** What a render's pendingReply holds: the command's chat, topic and message, and its queue-position message once sent. */
 const lostCommand = z.object({
   chatId: z.number().int(),
@@ -407,16 +410,20 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       const f = reply.file;
       const file = new InputFile(f.bytes, f.name);
       const fileOpts = { caption: reply.text, ...replyTo };
+      let sent;
       try {
-        if (f.mime === "image/gif" || f.mime === "video/mp4") await ctx.api.sendAnimation(chatId, file, { ...fileOpts, ...animationSize(f) });
-        else if (tooBigForPhoto(f)) await ctx.api.sendDocument(chatId, file, fileOpts);
-        else await ctx.api.sendPhoto(chatId, file, fileOpts);
+        if (f.mime === "image/gif" || f.mime === "video/mp4") sent = await ctx.api.sendAnimation(chatId, file, { ...fileOpts, ...animationSize(f) });
+        else if (tooBigForPhoto(f)) sent = await ctx.api.sendDocument(chatId, file, fileOpts);
+        else sent = await ctx.api.sendPhoto(chatId, file, fileOpts);
       } catch (err) {
         // The result exists but Telegram refused it: the user must still hear back.
         logger.error({ err, mime: f.mime, bytes: f.bytes.byteLength, width: f.width, height: f.height }, "telegram upload failed");
         await reply.undelivered?.();
         await ctx.api.sendMessage(chatId, uploadFailedReply(err), replyTo);
+        return;
       }
+      // Telegram shows a photo re-encoded (another hash): /audit asked of this message finds it by the message.
+      await reply.delivered?.(messageRef(chatId, sent.message_id));
       return;
     }
     await ctx.api.sendMessage(chatId, reply.text, { ...replyTo, reply_markup: extra.keyboard });
@@ -565,9 +572,13 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         await send(ctx, await personalApart(ctx, "usage", await core.usage(await contextOf(ctx, true))));
         return;
       case "audit": {
-        // The hash as text, or reply to the picture sent as a file (Telegram re-encodes photos: another hash).
-        const image = cmd.args.trim() ? undefined : targetImage(ctx);
-        await send(ctx, await personalApart(ctx, "audit", await core.audit(await contextOf(ctx, true), { hash: cmd.args.trim() || undefined, image })));
+        // The hash as text; a reply to one of Mimic's own results (found by its message: Telegram re-encodes photos,
+        // so their hash is another); or a reply to any other picture, hashed as received.
+        const hash = cmd.args.trim() || undefined;
+        const replied = hash ? undefined : repliedTo(ctx);
+        const own = replied && replied.from?.id === bot.botInfo.id ? messageRef(ctx.chat!.id, replied.message_id) : undefined;
+        const image = hash || own ? undefined : targetImage(ctx);
+        await send(ctx, await personalApart(ctx, "audit", await core.audit(await contextOf(ctx, true), { hash, image, message: own })));
         return;
       }
       case "config": {
