@@ -618,6 +618,11 @@ for (const { dialect, skip } of dialects) {
       expect(byPicture.text).toBe(`SHA-256 ${hashOf(REACTION_LAUGH_JPG).slice(0, 12)}…:\n• ${stamp} UTC: <@101> used it as the reaction image (meme, face #${faceId}) in <#c7>`);
       // Another server's moderators see nothing of it.
       expect((await core.audit(admin({ serverId: "g2" }), { hash: out })).text).toMatch(/^No picture with SHA-256/);
+      // Asked of one of Mimic's own messages that carried no picture it recorded (a help text, an older result).
+      expect(await core.audit(admin(), { message: "c7:1" })).toMatchObject({
+        errorCode: "NOT_FOUND",
+        text: `That message of mine is not in the audit trail: it is older than ${store.audit.retentionDays} days, was sent before Mimic noted its messages, or carries no picture Mimic made.`,
+      });
       // The same meme again, which the platform refuses to take: its use and its record are taken back; the first stays.
       const used = (await core.usage(ctx())).text;
       const refused = await meme({ channelId: "c7" });
