@@ -65,7 +65,7 @@ describe("secrets stay out of the logs", () => {
     fake.drops.set("sendPhoto", 5);
     fake.drops.set("getChatMember", 1);
     fake.sendPhoto(group, alice, fake.addFile(new Uint8Array([0xff, 0xd8, 0xff, 1]), "jpg"), { caption: "/meme hi" });
-    await fake.waitFor((c) => c.method === "sendMessage" && String(c.params.text).includes("refused"), 20_000);
+    await fake.waitFor((c) => c.method === "sendMessage" && String(c.params.text).startsWith("Your meme was made"), 20_000);
     fake.sendCommand(group, alice, "/usage");
     await fake.waitFor((c) => c.method === "sendMessage" && c.params.text === "u", 20_000);
     const all = lines.join("\n");

@@ -4,11 +4,15 @@ import {
   BUTTON_NOT_YOURS,
   FLOOD_RETRIES,
   NO_PICTURE_RIGHTS_REPLY,
+  TELEGRAM_PROBLEM_REPLY,
   TOAST_MAX_CHARS,
-  UPLOAD_FAILED_REPLY,
+  UPLOAD_REFUSED_REPLY,
+  UPLOAD_TOO_LARGE_REPLY,
+  UPLOAD_UNCERTAIN_REPLY,
   buttonData,
   createTelegramBot,
   floodReply,
+  topicClosedReply,
   type TelegramBot,
 } from "../../src/bots/telegram/bot.ts";
 import type { CommandContext, Core, Reply, ReplyFile } from "../../src/core/index.ts";
@@ -194,7 +198,7 @@ describe("Telegram adapter: who a command acts for", () => {
     fake.failures.set("sendPhoto", { status: 400, description: "Bad Request: PHOTO_INVALID_DIMENSIONS" });
     const text = fake.nextCall("sendMessage");
     fake.sendCommand(GROUP, ALICE, "/meme", reaction);
-    expect((await text).params.text).toBe(UPLOAD_FAILED_REPLY);
+    expect((await text).params.text).toBe(UPLOAD_TOO_LARGE_REPLY);
     expect(fake.calls.filter((c) => c.method === "sendPhoto")).toHaveLength(2);
     // The core is told, so it gives the use back (only for the refused upload).
     expect(undelivered).toHaveBeenCalledOnce();
@@ -205,12 +209,14 @@ describe("Telegram adapter: flood control and refused uploads", () => {
   let fake: FakeTelegram;
   let bot: TelegramBot;
   let undelivered: () => Promise<void>;
+  let delivered: (messageRef: string) => Promise<void>;
   const memeFile: ReplyFile = { bytes: new Uint8Array(2000), name: "mimic-me.png", mime: "image/png", width: 512, height: 512 };
 
   beforeEach(async () => {
     fake = await FakeTelegram.start();
     undelivered = vi.fn(async () => undefined);
-    const core = recordingCore([], { meme: () => ({ text: "", ephemeral: false, file: memeFile, undelivered }) });
+    delivered = vi.fn(async () => undefined);
+    const core = recordingCore([], { meme: () => ({ text: "", ephemeral: false, file: memeFile, undelivered, delivered }) });
     bot = createTelegramBot({ core, token: fake.token, apiRoot: fake.apiRoot });
     await bot.start();
   });
@@ -243,7 +249,7 @@ describe("Telegram adapter: flood control and refused uploads", () => {
     expect(undelivered).not.toHaveBeenCalled();
   });
 
-  it("says why an upload failed: flood control (and when to try again), no right to send pictures, or else its size", async () => {
+  it("says why an upload failed: flood control (and when to try again), no right to send pictures, or its size", async () => {
     const reaction = fake.sendPhoto(GROUP, ALICE, fake.addFile(new Uint8Array(16)));
     const refusal = async () => {
       const text = fake.nextCall("sendMessage");
@@ -262,8 +268,148 @@ describe("Telegram adapter: flood control and refused uploads", () => {
     fake.failures.set("sendPhoto", { status: 400, description: "Bad Request: not enough rights to send photos to the chat" });
     expect(await refusal()).toBe(NO_PICTURE_RIGHTS_REPLY);
     fake.failures.set("sendPhoto", { status: 400, description: "Bad Request: PHOTO_INVALID_DIMENSIONS" });
-    expect(await refusal()).toBe(UPLOAD_FAILED_REPLY);
+    expect(await refusal()).toBe(UPLOAD_TOO_LARGE_REPLY);
     expect(undelivered).toHaveBeenCalledTimes(4);
+  });
+
+  /** Sends /meme as a photo's caption; returns the count of calls before it. */
+  const memeIn = (chat: { id: number; type: "supergroup"; title: string }, extra: Record<string, unknown> = {}) => {
+    const from = fake.calls.length;
+    fake.sendPhoto(chat, ALICE, fake.addFile(new Uint8Array(16)), { caption: "/meme", caption_entities: [{ type: "bot_command", offset: 0, length: 5 }], ...extra });
+    return from;
+  };
+  const textAfter = async (from: number) => fake.waitFor((c) => fake.calls.indexOf(c) >= from && c.method === "sendMessage");
+  const uploadsAfter = (from: number) => fake.calls.slice(from).filter((c) => c.method === "sendPhoto");
+
+  it("Telegram's own trouble (5xx, a dropped connection): sent once more; then its problem, or that it may have arrived", async () => {
+    // A 500 once: the second try goes through, quietly, in reply to the command.
+    fake.failures.set("sendPhoto", { status: 500, description: "Internal Server Error", times: 1 });
+    let from = memeIn(GROUP);
+    const second = await fake.waitFor((c) => fake.calls.indexOf(c) >= from && c.method === "sendPhoto" && !fake.failures.has("sendPhoto"));
+    await vi.waitFor(() => expect(delivered).toHaveBeenCalledOnce());
+    expect(second.params.reply_parameters).toMatchObject({ message_id: expect.any(Number) });
+    expect(delivered).toHaveBeenCalledWith(`${GROUP.id}:${(second.result as { message_id: number }).message_id}`);
+
+    // 500 or 502 both times: Telegram's problem, not the picture's size; the use is given back once.
+    for (const status of [500, 502]) {
+      fake.failures.set("sendPhoto", { status, description: status === 500 ? "Internal Server Error" : "Bad Gateway", times: 2 });
+      from = memeIn(GROUP);
+      expect((await textAfter(from)).params.text).toBe(TELEGRAM_PROBLEM_REPLY);
+      expect(uploadsAfter(from)).toHaveLength(2);
+    }
+    expect(undelivered).toHaveBeenCalledTimes(2);
+
+    // The connection dropped once the upload was sent: sent again, which went through.
+    fake.drops.set("sendPhoto", 1);
+    from = memeIn(GROUP);
+    await vi.waitFor(() => expect(delivered).toHaveBeenCalledTimes(2));
+    expect(uploadsAfter(from)).toHaveLength(2);
+
+    // Dropped both times: Telegram may have posted it (a bot cannot look), so no "refused", and the use still counts.
+    fake.drops.set("sendPhoto", 2);
+    from = memeIn(GROUP);
+    const said = String((await textAfter(from)).params.text);
+    expect(said).toBe(UPLOAD_UNCERTAIN_REPLY);
+    expect(said).not.toMatch(/refused|too large/);
+    expect(uploadsAfter(from)).toHaveLength(2);
+    expect(undelivered).toHaveBeenCalledTimes(2);
+  });
+
+  it("Telegram's refusals: a closed topic, a group become a supergroup, the size (only when it says so), anything else", async () => {
+    // A forum topic closed while the meme was made: the topic takes no message, so the words go to General.
+    const forum = { id: -100888, type: "supergroup" as const, title: "Forum", is_forum: true };
+    const topic = { message_id: 77, date: 0, chat: forum, from: ALICE, forum_topic_created: { name: "Cats", icon_color: 0 } };
+    fake.failures.set("sendPhoto", { status: 400, description: "Bad Request: TOPIC_CLOSED", times: 1 });
+    let from = memeIn(forum, { is_topic_message: true, message_thread_id: 77, reply_to_message: topic });
+    let text = await textAfter(from);
+    expect(text.params.text).toBe(topicClosedReply("Cats"));
+    expect(text.params.chat_id).toBe(forum.id);
+    expect(text.params.message_thread_id).toBeUndefined();
+    expect(uploadsAfter(from)).toHaveLength(1);
+    expect(undelivered).toHaveBeenCalledTimes(1);
+
+    // A group upgraded to a supergroup: the picture goes to the new chat, once, and is noted there.
+    const old = { id: -4321, type: "supergroup" as const, title: "Old" };
+    fake.chatFailures.set(old.id, { status: 400, description: "Bad Request: group chat was upgraded to a supergroup chat", parameters: { migrate_to_chat_id: -100999 } });
+    from = memeIn(old);
+    await vi.waitFor(() => expect(delivered).toHaveBeenCalledOnce());
+    const [first, moved] = uploadsAfter(from);
+    expect(first.params.chat_id).toBe(old.id);
+    expect(moved.params.chat_id).toBe(-100999);
+    // The old chat's message ids mean nothing in the new one.
+    expect(moved.params.reply_parameters).toBeUndefined();
+    expect(delivered).toHaveBeenCalledWith(`-100999:${(moved.result as { message_id: number }).message_id}`);
+    expect(uploadsAfter(from)).toHaveLength(2);
+    expect(fake.calls.slice(from).filter((c) => c.method === "sendMessage")).toEqual([]);
+    expect(undelivered).toHaveBeenCalledTimes(1);
+
+    // The size only where Telegram says it; any other refusal gets no advice on size.
+    for (const [status, description, expected] of [
+      [413, "Request Entity Too Large", UPLOAD_TOO_LARGE_REPLY],
+      [400, "Bad Request: file is too big", UPLOAD_TOO_LARGE_REPLY],
+      [400, "Bad Request: IMAGE_PROCESS_FAILED", UPLOAD_REFUSED_REPLY],
+      [400, "Bad Request: message thread not found", UPLOAD_REFUSED_REPLY],
+    ] as const) {
+      fake.failures.set("sendPhoto", { status, description, times: 1 });
+      from = memeIn(GROUP);
+      expect((await textAfter(from)).params.text, description).toBe(expected);
+      // Not Telegram's trouble: not sent again.
+      expect(uploadsAfter(from), description).toHaveLength(1);
+    }
+    expect(undelivered).toHaveBeenCalledTimes(5);
+  });
+});
+
+describe("Telegram adapter: the chat action while a command is worked on", () => {
+  let fake: FakeTelegram;
+  let bot: TelegramBot;
+  const memeFile: ReplyFile = { bytes: new Uint8Array(2000), name: "mimic-me.png", mime: "image/png", width: 512, height: 512 };
+
+  beforeEach(async () => {
+    fake = await FakeTelegram.start();
+    const core = recordingCore([], { meme: () => ({ text: "", ephemeral: false, file: memeFile }) });
+    bot = createTelegramBot({ core, token: fake.token, apiRoot: fake.apiRoot });
+    await bot.start();
+  });
+
+  afterEach(async () => {
+    await bot?.stop();
+    await fake?.close();
+  });
+
+  const command = { caption_entities: [{ type: "bot_command", offset: 0, length: 5 }] };
+
+  it("is never sent again under flood control, so none shows after the answer", async () => {
+    fake.failures.set("sendChatAction", { status: 429, description: "Too Many Requests: retry after 1", parameters: { retry_after: 1 } });
+    const answer = fake.nextCall(["sendPhoto", "sendMessage"]);
+    fake.sendPhoto(GROUP, ALICE, fake.addFile(new Uint8Array(16)), { caption: "/meme hi", ...command });
+    const sent = await answer;
+    expect(sent.method).toBe("sendPhoto");
+    // Longer than the flood-control retries of other calls would wait (1 s, twice).
+    await new Promise((r) => setTimeout(r, 2_500));
+    const actions = fake.calls.filter((c) => c.method === "sendChatAction");
+    expect(actions).toHaveLength(1);
+    expect(actions[0]!.at).toBeLessThan(sent.at);
+  });
+
+  it("fits the command: a video for animations known up front, a photo for still memes, typing for /save", async () => {
+    const photo = fake.sendPhoto(GROUP, ALICE, fake.addFile(new Uint8Array(16)));
+    const file = fake.addFile(new Uint8Array(16), "mp4");
+    const gif = fake.sendMessage(GROUP, ALICE, {
+      animation: { file_id: file.file_id, file_unique_id: file.file_unique_id, width: 320, height: 240, duration: 2, mime_type: "video/mp4", file_size: 16 },
+    });
+    const actionOf = async (text: string, replyTo: Record<string, unknown>) => {
+      const from = fake.calls.length;
+      const after = (methods: string[]) => fake.waitFor((c) => fake.calls.indexOf(c) >= from && methods.includes(c.method));
+      const [action] = await Promise.all([after(["sendChatAction"]), after(["sendPhoto", "sendMessage"]), fake.sendCommand(GROUP, ALICE, text, replyTo)]);
+      return action.params.action;
+    };
+    expect(await actionOf("/save me", photo)).toBe("typing");
+    expect(await actionOf("/morph", photo)).toBe("upload_video");
+    expect(await actionOf("/meme gif hi", photo)).toBe("upload_video");
+    expect(await actionOf("/meme hi", gif)).toBe("upload_video");
+    expect(await actionOf("/meme still hi", gif)).toBe("upload_photo");
+    expect(await actionOf("/meme hi", photo)).toBe("upload_photo");
   });
 });
 

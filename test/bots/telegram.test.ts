@@ -47,7 +47,7 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     let reply = fake.nextCall("sendMessage");
     fake.sendCommand(GROUP, ALICE, "/save me", facePhoto);
     expect(String((await reply).params.text)).toContain("Saved your face “me”");
-    await fake.waitFor((c) => c.method === "sendChatAction" && c.params.action === "upload_photo");
+    await fake.waitFor((c) => c.method === "sendChatAction" && c.params.action === "typing");
 
     // 2. /meme as the caption of a reaction photo → a real PNG via sendPhoto
     let sent = fake.nextCall(["sendPhoto", "sendMessage"], 120_000);

@@ -70,9 +70,10 @@ export class FakeTelegram {
   /**
    * Chat id → error answer for every message sent to that chat (sendMessage, sendPhoto, …), to play Telegram
    * refusing one chat only: e.g. 403 "Forbidden: bot can't initiate conversation with a user" for the private
-   * chat of a user who never started the bot.
+   * chat of a user who never started the bot, or 400 "group chat was upgraded to a supergroup chat" with
+   * `parameters: { migrate_to_chat_id }` for a group that became a supergroup.
    */
-  readonly chatFailures = new Map<number, { status: number; description: string }>();
+  readonly chatFailures = new Map<number, { status: number; description: string; parameters?: Record<string, unknown> }>();
   /** Method → how many of its next requests get their connection dropped unanswered (a reset socket). */
   readonly drops = new Map<string, number>();
   /** Bytes served for each downloaded file path, to prove the limits held. */
@@ -206,7 +207,9 @@ export class FakeTelegram {
       return this.json(res, failure.status, { ok: false, error_code: failure.status, description: failure.description, parameters: failure.parameters });
     }
     const chatFailure = method.startsWith("send") ? this.chatFailures.get(Number(params.chat_id)) : undefined;
-    if (chatFailure) return this.json(res, chatFailure.status, { ok: false, error_code: chatFailure.status, description: chatFailure.description });
+    if (chatFailure) {
+      return this.json(res, chatFailure.status, { ok: false, error_code: chatFailure.status, description: chatFailure.description, parameters: chatFailure.parameters });
+    }
     const ok = (result: unknown) => ((call.result = result), this.json(res, 200, { ok: true, result }));
     const chatOf = (id: unknown): Chat => ({ id: Number(id), type: Number(id) < 0 ? "supergroup" : "private" });
     switch (method) {

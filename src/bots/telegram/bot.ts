@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Bot, GrammyError, HttpError, InlineKeyboard, InputFile, type Context } from "grammy";
+import { Api, Bot, GrammyError, HttpError, InlineKeyboard, InputFile, type Context } from "grammy";
 import type { Message, UserFromGetMe } from "grammy/types";
 import { z } from "zod";
 import type { CommandContext, Core, ImageInput, LateAnswer, Reply, ReplyFile, SettingKey } from "../../core/index.ts";
@@ -15,7 +15,7 @@ import { MemeArgsError, parseMemeArgs } from "./args.ts";
 /**
  * Thin Telegram adapter (grammY). Commands work as a photo/GIF/video caption ("/meme top | bottom") or as a
  * reply to a photo, GIF, video, round video, sticker or image file; in a forum topic, answers stay in the topic. Rendering runs outside grammY's sequential update loop,
- * so one slow meme never delays other chats; a chat action shows "sending photo…" meanwhile.
+ * so one slow meme never delays other chats; a chat action ("sending photo…", "sending video…", "typing…") shows meanwhile.
  */
 
 export interface TelegramBotOptions {
@@ -80,7 +80,18 @@ export const ANONYMOUS_SENDER_REPLY =
 /** sendPhoto refuses photos over 10 MB or with width + height over 10000: those go as a file instead. */
 export const TELEGRAM_PHOTO_MAX_BYTES = 10 * 1000 * 1000;
 export const TELEGRAM_PHOTO_MAX_SIDES = 10_000;
-export const UPLOAD_FAILED_REPLY = "Your meme was made, but Telegram refused to take it (it is probably too large). Try again with a smaller reaction image.";
+/** Telegram refused the finished picture for its size or dimensions. */
+export const UPLOAD_TOO_LARGE_REPLY = "Your meme was made, but it is too large for Telegram to take. Try again with a smaller reaction image.";
+/** Any other refusal (4xx): no advice on size, which may not be the reason. */
+export const UPLOAD_REFUSED_REPLY = "Your meme was made, but Telegram refused to take it. Please try again in a moment.";
+/** Telegram failed on its side (5xx) or could not be reached, twice: the picture certainly did not arrive. */
+export const TELEGRAM_PROBLEM_REPLY = "Your meme was made, but Telegram had a problem taking it. Please send the command again.";
+/** The connection broke (or no answer came) after the upload went out: Telegram may have posted it, and a bot cannot look. */
+export const UPLOAD_UNCERTAIN_REPLY =
+  "Your meme was made, but the connection to Telegram broke while I was sending it, so I cannot tell whether it arrived. If it did not show up, please send the command again.";
+/** The forum topic the command came from was closed before the result was ready. */
+export const topicClosedReply = (topic: string | undefined) =>
+  `Your meme was made, but the topic${topic ? ` ${quoted(topic)}` : " it was asked in"} is closed, so I may not post in it. A group admin can reopen the topic; or send the command in an open one.`;
 export const NO_PICTURE_RIGHTS_REPLY =
   "Your meme was made, but this chat does not let me send pictures. A group admin can allow me to send photos and videos here.";
 export const floodReply = (seconds: number | undefined) =>
@@ -106,13 +117,41 @@ function retryAfterOf(e: { parameters?: { retry_after?: number }; description?: 
   return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
-/** The user's words for an upload Telegram refused: flood control, missing rights, or (most often) the size. */
-function uploadFailedReply(err: unknown): string {
+/** Telegram's own trouble, worth one more try: an error on its side (5xx), or no usable answer (a network error, a timeout). */
+function isTelegramTrouble(err: unknown): boolean {
+  return err instanceof HttpError || (err instanceof GrammyError && err.error_code >= 500);
+}
+
+/** Connection errors raised before a request could go out (node-fetch's `code`): Telegram never saw the upload. */
+const NEVER_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+/**
+ * No answer after the upload went out (a dropped connection, grammY's timeout, an answer that was not Telegram's
+ * JSON): Telegram may have posted the picture all the same, and a bot cannot read the chat to check.
+ */
+function mayHaveArrived(err: unknown): boolean {
+  if (!(err instanceof HttpError)) return false;
+  const code = (err.error as { code?: unknown } | undefined)?.code;
+  return !(typeof code === "string" && NEVER_SENT.has(code));
+}
+
+/** A basic group upgraded to a supergroup: Telegram names the new chat, where the picture must go instead. */
+function migratedTo(err: unknown): number | undefined {
+  return err instanceof GrammyError ? err.parameters?.migrate_to_chat_id : undefined;
+}
+
+/** Only these of Telegram's refusals are about the file's size or dimensions. */
+const TOO_LARGE = /Request Entity Too Large|PHOTO_INVALID_DIMENSIONS|file is too big/i;
+
+/** The user's words for an upload Telegram did not take: flood control, missing rights, a closed topic, the size, its own trouble, or another refusal. */
+function uploadFailedReply(err: unknown, topic?: string): string {
   if (err instanceof GrammyError) {
     if (err.error_code === 429) return floodReply(retryAfterOf(err));
     if (/not enough rights to send (photos|videos|animations|documents|gifs)/i.test(err.description)) return NO_PICTURE_RIGHTS_REPLY;
+    if (/TOPIC_CLOSED/.test(err.description)) return topicClosedReply(topic);
+    if (err.error_code === 413 || (err.error_code === 400 && TOO_LARGE.test(err.description))) return UPLOAD_TOO_LARGE_REPLY;
   }
-  return UPLOAD_FAILED_REPLY;
+  return isTelegramTrouble(err) ? TELEGRAM_PROBLEM_REPLY : UPLOAD_REFUSED_REPLY;
 }
 
 /** Telegram's own account that posts channel posts automatically forwarded into a linked discussion group. */
@@ -408,18 +447,46 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     const replyTo = { ...threadOf(ctx), ...(ctx.msg ? { reply_parameters: { message_id: ctx.msg.message_id, allow_sending_without_reply: true } } : {}) };
     if (reply.file) {
       const f = reply.file;
-      const file = new InputFile(f.bytes, f.name);
       const fileOpts = { caption: reply.text, ...replyTo };
+      // Animations as Telegram clients play them; a photo Telegram would refuse (too large) as a file.
+      const upload = (to: number, opts: Partial<typeof fileOpts> & { caption: string }) => {
+        const file = new InputFile(f.bytes, f.name);
+        if (f.mime === "image/gif" || f.mime === "video/mp4") return ctx.api.sendAnimation(to, file, { ...opts, ...animationSize(f) });
+        return tooBigForPhoto(f) ? ctx.api.sendDocument(to, file, opts) : ctx.api.sendPhoto(to, file, opts);
+      };
       let sent;
       try {
-        if (f.mime === "image/gif" || f.mime === "video/mp4") sent = await ctx.api.sendAnimation(chatId, file, { ...fileOpts, ...animationSize(f) });
-        else if (tooBigForPhoto(f)) sent = await ctx.api.sendDocument(chatId, file, fileOpts);
-        else sent = await ctx.api.sendPhoto(chatId, file, fileOpts);
-      } catch (err) {
-        // The result exists but Telegram refused it: the user must still hear back.
-        logger.error({ err, mime: f.mime, bytes: f.bytes.byteLength, width: f.width, height: f.height }, "telegram upload failed");
-        await reply.undelivered?.();
-        await ctx.api.sendMessage(chatId, uploadFailedReply(err), replyTo);
+        sent = await upload(chatId, fileOpts);
+      } catch (first) {
+        // The result exists but Telegram did not take it: the user must still hear back, and gets the use back
+        // only where the picture surely did not arrive.
+        const movedTo = migratedTo(first);
+        // A group upgraded to a supergroup: its old topic and message ids mean nothing in the new chat.
+        const to = movedTo ?? chatId;
+        const where = movedTo === undefined ? replyTo : {};
+        let err = first;
+        let uncertain = mayHaveArrived(first);
+        // Once more, to the new chat or after Telegram's trouble. After no answer this may post the picture twice:
+        // better than losing it, which would cost the user a use and another wait.
+        if (movedTo !== undefined || isTelegramTrouble(first)) {
+          // Errors are logged under `err` only: its serializer masks the token in the request's URL.
+          logger.warn({ err: first, movedTo, mayShowTwice: uncertain }, "telegram upload failed; sending it once more");
+          try {
+            const sentAgain = await upload(to, { ...where, caption: reply.text });
+            await reply.delivered?.(messageRef(to, sentAgain.message_id));
+            return;
+          } catch (second) {
+            err = second;
+            uncertain ||= mayHaveArrived(second);
+          }
+        }
+        logger.error({ err, movedTo, mime: f.mime, bytes: f.bytes.byteLength, width: f.width, height: f.height }, "telegram upload failed");
+        if (!uncertain) await reply.undelivered?.();
+        const topicName = ctx.msg?.is_topic_message ? ctx.msg.reply_to_message?.forum_topic_created?.name : undefined;
+        const text = uncertain ? UPLOAD_UNCERTAIN_REPLY : uploadFailedReply(err, topicName);
+        // A closed topic takes no message either: the words go to the group's General topic.
+        const closed = err instanceof GrammyError && /TOPIC_CLOSED/.test(err.description);
+        await ctx.api.sendMessage(to, text, closed ? {} : where);
         return;
       }
       // Telegram shows a photo re-encoded (another hash): /audit asked of this message finds it by the message.
@@ -454,9 +521,38 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   async function render(ctx: Context, work: (c: CommandContext) => Promise<Reply>) {
     const chatId = ctx.chat!.id;
     const thread = threadOf(ctx);
-    const action = () => ctx.api.sendChatAction(chatId, "upload_photo", thread).catch(() => undefined);
-    void action();
-    const timer = setInterval(action, CHAT_ACTION_EVERY_MS);
+    // Best effort, so never sent again (a late one would show "sending…" after the answer): it bypasses the flood
+    // retry of bot.api, waits out a 429's time instead, and none starts once the answer goes out.
+    const actions = new Api(opts.token, { apiRoot });
+    let answering = false;
+    const cmd = commandOf(ctx);
+    const kind = (() => {
+      if (cmd?.name === "save") return "typing";
+      if (cmd?.name === "morph") return "upload_video";
+      // An animation (sent with sendAnimation) where it is known before the render: "gif", or a moving reaction not made "still".
+      let animated: unknown;
+      try {
+        animated = parseMemeArgs(cmd?.args ?? "").animated;
+      } catch {
+        // Refused before any render.
+      }
+      const image = targetImage(ctx);
+      const mime = (image?.kind === "url" ? image.declaredMime : image?.mime) ?? "";
+      return animated === true || (animated === undefined && (mime === "image/gif" || mime.startsWith("video/"))) ? "upload_video" : "upload_photo";
+    })();
+    let quietUntil = 0;
+    const chatAction = () => {
+      if (answering || Date.now() < quietUntil) return;
+      actions.sendChatAction(chatId, kind, thread).catch((err: unknown) => {
+        if (err instanceof GrammyError && err.error_code === 429) quietUntil = Date.now() + (retryAfterOf(err) ?? CHAT_ACTION_EVERY_MS / 1000) * 1000;
+      });
+    };
+    chatAction();
+    const timer = setInterval(chatAction, CHAT_ACTION_EVERY_MS);
+    const stopActions = () => {
+      answering = true;
+      clearInterval(timer);
+    };
     let statusMessageId: number | undefined;
     const lost: z.infer<typeof lostCommand> = { chatId, threadId: thread.message_thread_id, messageId: ctx.msg?.message_id };
     let updatePendingReply: ((reply: string) => Promise<void>) | undefined;
@@ -483,9 +579,10 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         },
       });
       await progress.close();
+      stopActions();
       await send(ctx, reply);
     } finally {
-      clearInterval(timer);
+      stopActions();
       await progress.close();
       if (statusMessageId !== undefined) await ctx.api.deleteMessage(chatId, statusMessageId).catch(() => undefined);
     }
