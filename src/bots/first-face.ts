@@ -14,7 +14,6 @@ const PICTURE_REFUSALS: Record<string, [one: string, several: string]> = {
   NO_FACE: ["has no face I can use", "have no face I can use"],
   FACE_UNUSABLE: ["has a face I could not use", "have faces I could not use"],
   NOT_AN_IMAGE: ["is not a picture I can read", "are not pictures I can read"],
-  IMAGE_TOO_LARGE: ["is too large", "are too large"],
 };
 
 export interface NumberedPicture {
@@ -39,7 +38,8 @@ function refusedPictures(refused: { number: number; code: string }[]): string {
 
 /**
  * A meme from the first of a message's pictures that it can use (a title card or a landscape first, the
- * reaction after it; a file that is no picture or too large is passed over too), trying at most
+ * reaction after it; a file that is no picture is passed over too; not one too large, as the core says that of a
+ * result too large for the chat as well), trying at most
  * MAX_PICTURES_TRIED of them. Each try is a request of its own, and the core gives back the use of one that was
  * refused, so only the picture made counts. `make` is the adapter's call into the core. The reply says which
  * picture was used when it was not the first, and why the others were not. Platform-neutral: any adapter whose

@@ -571,19 +571,19 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         if (!ctx.isAdmin) throw new MimicError("FORBIDDEN", `Only ${placeWords(ctx.platform).admins} can look up who made a picture.`);
         if (!audit) throw new MimicError("DISABLED", "This Mimic keeps no audit trail.");
         const here = { platform: ctx.platform, serverId: ctx.serverId };
+        // Mimic's own message first (found by the message where the platform re-encoded the picture); where it was not
+        // noted (sent before, or the note failed), the file it carries is hashed as received, as any other picture.
+        const byMessage = input.message === undefined ? null : ((await audit.hashOfMessage?.(input.message, here)) ?? null);
         let hash: string;
-        if (input.message !== undefined) {
-          const known = await audit.hashOfMessage?.(input.message, here);
-          if (!known) {
-            throw new MimicError(
-              "NOT_FOUND",
-              `That message of mine is not in the audit trail: it is older than ${audit.retentionDays} days, was sent before Mimic noted its messages, or carries no picture Mimic made.`,
-            );
-          }
-          hash = known;
-        } else if (input.image) hash = sha256((await load(ctx, input.image, true)).bytes);
+        if (byMessage !== null) hash = byMessage;
+        else if (input.image) hash = sha256((await load(ctx, input.image, true)).bytes);
         else if (input.hash) hash = parseSha256(input.hash, AUDIT_PICTURE[ctx.platform]);
-        else throw new MimicError("BAD_INPUT", `${capitalised(AUDIT_PICTURE[ctx.platform])}.`);
+        else if (input.message !== undefined) {
+          throw new MimicError(
+            "NOT_FOUND",
+            `That message of mine is not in the audit trail: it is older than ${audit.retentionDays} days, was sent before Mimic noted its messages, or carries no picture Mimic made.`,
+          );
+        } else throw new MimicError("BAD_INPUT", `${capitalised(AUDIT_PICTURE[ctx.platform])}.`);
         const [rows, total] = await Promise.all([audit.lookup(hash, here), audit.count?.(hash, here)]);
         if (rows.length === 0) {
           return {

@@ -108,5 +108,9 @@ describe("Discord adapter: delivery and the channel's latest picture", () => {
     // With them, the picture is found.
     await answer(fake.slash(ALICE, "meme", []));
     expect(images).toHaveLength(1);
+    // A DM with the bot: Discord lists neither permission there, yet its messages are read.
+    const inDm = String((1n << 14n) | (1n << 15n) | (1n << 17n) | (1n << 18n));
+    await answer(fake.slash(ALICE, "meme", [], { dm: true, appPermissions: inDm }));
+    expect(images).toHaveLength(2);
   });
 });

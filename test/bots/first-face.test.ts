@@ -14,7 +14,7 @@ describe("memeFromFirstFace's wording", () => {
     expect(reply.text).toBe("Picture 1 has no face I can use, and picture 2 could not be used. That file is empty (0 bytes).");
   });
 
-  it("passes over pictures refused for themselves (no face, a face it cannot use, not a picture, too large), each reason said once", async () => {
+  it("passes over pictures refused for themselves (no face, a face it cannot use, not a picture), each reason said once; a result too large stops there", async () => {
     const replies: Reply[] = [
       { text: "no face", ephemeral: true, errorCode: "NO_FACE" },
       { text: "not a picture", ephemeral: true, errorCode: "NOT_AN_IMAGE" },
@@ -25,12 +25,15 @@ describe("memeFromFirstFace's wording", () => {
     expect(made.text).toBe("Here you go. Pictures 1 and 3 have no face I can use, picture 2 is not a picture I can read, so this is made from picture 4.");
     const none = await memeFromFirstFace([1, 2].map(picture), async (image) =>
       image.kind === "bytes" && image.bytes[0] === 1
-        ? { text: "too big", ephemeral: true, errorCode: "IMAGE_TOO_LARGE" }
+        ? { text: "not a picture", ephemeral: true, errorCode: "NOT_AN_IMAGE" }
         : { text: "Cut off: send the whole face.", ephemeral: true, errorCode: "FACE_UNUSABLE" },
     );
+    // IMAGE_TOO_LARGE is also the core's word for a result too large for the chat: no reason to render the next one.
+    const tooLarge = await memeFromFirstFace([1, 2].map(picture), async () => ({ text: "The result is larger than this chat allows.", ephemeral: true, errorCode: "IMAGE_TOO_LARGE" }));
+    expect(tooLarge.text).toBe("The result is larger than this chat allows.");
     expect(none).toMatchObject({
       errorCode: "FACE_UNUSABLE",
-      text: "None of the 2 pictures in that message could be used. Picture 1 is too large, picture 2 has a face I could not use. Cut off: send the whole face.",
+      text: "None of the 2 pictures in that message could be used. Picture 1 is not a picture I can read, picture 2 has a face I could not use. Cut off: send the whole face.",
     });
   });
 });

@@ -618,6 +618,8 @@ for (const { dialect, skip } of dialects) {
       expect(byPicture.text).toBe(`SHA-256 ${hashOf(REACTION_LAUGH_JPG).slice(0, 12)}…:\n• ${stamp} UTC: <@101> used it as the reaction image (meme, face #${faceId}) in <#c7>`);
       // Another server's moderators see nothing of it.
       expect((await core.audit(admin({ serverId: "g2" }), { hash: out })).text).toMatch(/^No picture with SHA-256/);
+      // Asked of one of Mimic's results sent before it noted its messages: the file it carries is hashed, as any picture.
+      expect((await core.audit(admin(), { message: "c7:2", image: bytes(made.file!.bytes) })).text).toBe(byHash.text);
       // Asked of one of Mimic's own messages that carried no picture it recorded (a help text, an older result).
       expect(await core.audit(admin(), { message: "c7:1" })).toMatchObject({
         errorCode: "NOT_FOUND",

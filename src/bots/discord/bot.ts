@@ -347,7 +347,8 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
   async function latestChannelImage(i: RepliableInteraction): Promise<Found | typeof UNREADABLE> {
     const channelId = i.channelId;
     if (!channelId) return undefined;
-    if (i.appPermissions && !i.appPermissions.has([PermissionFlagsBits.ViewChannel, PermissionFlagsBits.ReadMessageHistory])) return UNREADABLE;
+    // In a DM Discord lists neither permission, yet the DM's messages can be read: only a server's channel is checked.
+    if (i.inGuild() && !i.appPermissions.has([PermissionFlagsBits.ViewChannel, PermissionFlagsBits.ReadMessageHistory])) return UNREADABLE;
     try {
       const messages = (await client.rest.get(Routes.channelMessages(channelId), {
         query: new URLSearchParams({ limit: "20" }),

@@ -674,7 +674,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         const hash = cmd.args.trim() || undefined;
         const replied = hash ? undefined : repliedTo(ctx);
         const own = replied && replied.from?.id === bot.botInfo.id ? messageRef(ctx.chat!.id, replied.message_id) : undefined;
-        const image = hash || own ? undefined : targetImage(ctx);
+        // The file too: one of Mimic's results sent before it noted its messages is found by its hash (a file or an MP4 arrives as sent).
+        const image = hash ? undefined : targetImage(ctx);
         await send(ctx, await personalApart(ctx, "audit", await core.audit(await contextOf(ctx, true), { hash, image, message: own })));
         return;
       }

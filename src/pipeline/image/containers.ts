@@ -159,7 +159,8 @@ function walkApng(
       if (w === 0 || h === 0 || x + w > width || y + h > height) return undefined;
       // A frame drawn from the image data (IDAT) is the canvas itself.
       if (!seenIdat && (x !== 0 || y !== 0 || w !== width || h !== height)) return undefined;
-      if (!hasData || ++count > declared) return undefined;
+      // Past acTL's count already (where acTL came first; it may also follow a frame control, before the image data).
+      if (!hasData || (++count > declared && declared > 0)) return undefined;
       hasData = false;
       if (keep) {
         const den = u16(bytes, at + 22) || 100;

@@ -159,6 +159,13 @@ describe("APNG: an animated PNG animates", () => {
       expect(apngLayout(bytes), name).toEqual(parsed && { width: parsed.width, height: parsed.height, frames: parsed.frames.length });
     }
     expect(apngLayout(apng)).toEqual({ width: 8, height: 8, frames: 4 });
+    // acTL may follow the first frame control, as long as both come before the image data.
+    const actlAt = Buffer.from(apng).indexOf("acTL") - 4;
+    const fctlEnd = actlAt + 20 + 38;
+    const late = new Uint8Array([...apng.subarray(0, actlAt), ...apng.subarray(actlAt + 20, fctlEnd), ...apng.subarray(actlAt, actlAt + 20), ...apng.subarray(fctlEnd)]);
+    expect(Buffer.from(late).indexOf("fcTL")).toBeLessThan(Buffer.from(late).indexOf("acTL"));
+    expect(apngLayout(late)).toEqual({ width: 8, height: 8, frames: 4 });
+    expect(parseApng(late)?.frames).toHaveLength(4);
     // A 6 MB table of 200 000 one-pixel frames (QA: such a file stalled the bot's event loop for a second).
     const many = writeApng(4, 4, Array.from({ length: 200_000 }, (_, i) => ({ x: i % 4, y: 0, width: 1, height: 1, rgba: solid(1, 1, [i % 256, 0, 0, 255]), delayMs: 20, data: i === 0 ? undefined : ONE_PIXEL })).map((f, i) => (i === 0 ? { ...f, x: 0, width: 4, height: 4, rgba: solid(4, 4, [0, 0, 0, 255]) } : f)));
     expect(apngLayout(many)?.frames).toBe(200_000);
