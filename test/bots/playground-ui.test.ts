@@ -374,4 +374,178 @@ describe.skipIf(!hasChromium)("playground page in a real headless Chromium (layo
       }
     }
   }, 60_000);
+
+  /** Makes a meme from the laughing reaction (optionally with a top caption) and waits for its answer. */
+  async function meme(top = ""): Promise<string> {
+    await page.setInputFiles("#meme-image", file("laugh.jpg", "image/jpeg", REACTION_LAUGH_JPG));
+    await page.fill("#meme-top", top);
+    await page.click("#meme-form button[type=submit]");
+    return answer();
+  }
+  const resultShown = () => js<boolean>(`(() => { const i = document.querySelector("#result"); return !i.hidden && i.complete && i.naturalWidth > 0 && !document.querySelector("#actions").hidden && document.querySelector("#download").href.startsWith("blob:"); })()`);
+
+  it("M6-1: a failing submit shows its error while the last good result stays on screen and downloadable", async () => {
+    await open();
+    await saveFace("me");
+    expect(await meme()).toMatch(/^Here you go/);
+    await page.waitForFunction(`document.querySelector("#result").complete`);
+    const href = await page.getAttribute("#download", "href");
+    // A PDF instead of a picture: refused by the server.
+    await page.setInputFiles("#meme-image", file("doc.pdf", "application/pdf", new TextEncoder().encode("%PDF-1.4\n%\n")));
+    await page.click("#meme-form button[type=submit]");
+    const text = await answer();
+    await shot("m6-1-error-keeps-result");
+    expect(await page.getAttribute("#message", "class")).toBe("error");
+    expect(text).not.toMatch(/^Here you go/);
+    expect(await resultShown(), "the last result is still shown with Download").toBe(true);
+    expect(await page.getAttribute("#download", "href")).toBe(href);
+    // The Download link still works: the object URL was not let go.
+    expect(await js<number>(`fetch(document.querySelector("#download").href).then((r) => r.blob()).then((b) => b.size)`)).toBeGreaterThan(0);
+  }, 60_000);
+
+  /** Drops a file on the element `selector` as a browser does; returns whether the page cancelled the browser's own handling of dragover and drop. */
+  const drop = (selector: string, name: string) =>
+    js<{ dragover: boolean; drop: boolean }>(`(() => {
+      const target = document.querySelector(${JSON.stringify(selector)});
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array([137, 80, 78, 71])], ${JSON.stringify(name)}, { type: "image/png" }));
+      const r = {};
+      for (const type of ["dragenter", "dragover", "drop"]) {
+        const e = new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true });
+        target.dispatchEvent(e);
+        r[type] = e.defaultPrevented;
+      }
+      return { dragover: r.dragover, drop: r.drop };
+    })()`);
+  const chosen = (id: string) => js<string>(`document.querySelector("#${id}").files[0]?.name ?? ""`);
+
+  it("M6-2: a picture dropped anywhere goes to the card under the pointer, else to the last card used; the browser never handles a drop itself", async () => {
+    await open();
+    // Onto a card's caption field: that card's picture.
+    expect(await drop("#meme-bottom", "a.png")).toEqual({ dragover: true, drop: true });
+    expect(await chosen("meme-image")).toBe("a.png");
+    expect(await drop("#morph-form .label", "b.png")).toEqual({ dragover: true, drop: true });
+    expect(await chosen("morph-image")).toBe("b.png");
+    expect(await drop("#faces", "c.png")).toEqual({ dragover: true, drop: true });
+    expect(await chosen("save-photo")).toBe("c.png");
+    // Outside every card: the last card used.
+    await page.click("#meme-top");
+    expect(await drop("h1", "d.png")).toEqual({ dragover: true, drop: true });
+    expect(await chosen("meme-image")).toBe("d.png");
+    expect(await drop("body", "e.png")).toEqual({ dragover: true, drop: true });
+    expect(await chosen("meme-image")).toBe("e.png");
+    // The zones themselves still take their drop (once).
+    expect(await drop("label.drop[for=morph-image]", "f.png")).toEqual({ dragover: true, drop: true });
+    expect(await chosen("morph-image")).toBe("f.png");
+    expect(await page.textContent("label.drop[for=morph-image] span")).toBe("f.png");
+  }, 60_000);
+
+  it("M6-3: the page states the caption limit up front, counts characters as people see them, and names the caption that is too long", async () => {
+    await open();
+    for (const [id, words] of [["meme-top", "top caption"], ["meme-bottom", "bottom caption"], ["morph-bottom", "caption"]] as const) {
+      const field = page.locator(`#${id}`);
+      const hint = await field.getAttribute("aria-describedby");
+      expect(hint, `${id} is described by a hint`).toBeTruthy();
+      expect(await page.isVisible(`#${hint}`)).toBe(true);
+      expect(await page.textContent(`#${hint}`)).toMatch(/200 characters/);
+      // 200 emoji of several code points each are 200 characters: accepted.
+      await field.fill("👍🏽".repeat(200));
+      expect(await field.evaluate((i) => (i as unknown as { validity: { valid: boolean } }).validity.valid), `${id}: 200 emoji`).toBe(true);
+      await field.fill("x".repeat(300));
+      expect(await field.evaluate((i) => (i as unknown as { validity: { valid: boolean } }).validity.valid), `${id}: 300 characters`).toBe(false);
+      const said = await field.evaluate((i) => (i as unknown as { validationMessage: string }).validationMessage);
+      expect(said.toLowerCase()).toContain(words);
+      expect(said).toContain("300");
+      expect((await page.textContent(`#${hint}`))!.toLowerCase()).toContain(words);
+      await field.fill("");
+    }
+    // Top and bottom read differently; nothing is sent while one is too long.
+    await page.setInputFiles("#meme-image", file("laugh.jpg", "image/jpeg", REACTION_LAUGH_JPG));
+    await page.fill("#meme-bottom", "y".repeat(250));
+    await page.click("#meme-form button[type=submit]");
+    await shot("m6-3-caption-too-long");
+    expect(await page.isHidden("#output"), "nothing was sent").toBe(true);
+    expect(await page.locator("#meme-bottom").evaluate((i) => (i as unknown as { validationMessage: string }).validationMessage)).toMatch(/^The bottom caption is too long \(250 characters\)/);
+  }, 60_000);
+
+  it("M6-4: a face deleted in another tab: after the error (and when the tab is shown again) the page reloads the faces and picks the default", async () => {
+    await open();
+    await saveFace("me");
+    await saveFace("work");
+    const other = await context!.newPage();
+    other.on("pageerror", (e) => pageErrors.push(e.message));
+    await other.goto(playground!.url);
+    await other.waitForSelector('#meme-faces .tile[data-face="work"]');
+    await other.click('#meme-faces .tile[data-face="work"]');
+    await other.click('#morph-faces .tile[data-face="work"]');
+    // Deleted in the first tab.
+    await page.click('#faces li[data-name="work"] button[aria-label="Delete “work”"]');
+    await page.click('#faces li[data-name="work"] button[aria-label="Delete “work” (confirm)"]');
+    await page.waitForFunction(`document.querySelector('#faces li[data-name="work"]') === null`);
+
+    await other.setInputFiles("#meme-image", file("laugh.jpg", "image/jpeg", REACTION_LAUGH_JPG));
+    await other.click("#meme-form button[type=submit]");
+    await other.waitForFunction(`/no face named/.test(document.querySelector("#message").textContent)`);
+    await other.waitForFunction(`document.querySelector('#meme-faces .tile[data-face="work"]') === null`, undefined, { timeout: 10_000 });
+    expect(await other.inputValue("#meme-template")).toBe("");
+    expect(await other.getAttribute('#meme-faces .tile[data-face=""]', "aria-pressed")).toBe("true");
+    expect(await other.inputValue("#morph-template")).toBe("");
+    await other.click("#meme-form button[type=submit]");
+    await other.waitForFunction(`/^Here you go/.test(document.querySelector("#message").textContent)`);
+
+    // Shown again after a delete elsewhere: the list catches up.
+    expect((await app!.core.faceRemove(local(), { name: "me" })).errorCode).toBeUndefined();
+    await other.evaluate(`document.dispatchEvent(new Event("visibilitychange"))`);
+    await other.waitForFunction(`document.querySelector('#faces li[data-name="me"]') === null`, undefined, { timeout: 10_000 });
+    await other.close();
+  }, 60_000);
+
+  it("M6-5: “Show my usage” shows the usage on its own, not above the last result", async () => {
+    await open();
+    await saveFace("me");
+    expect(await meme()).toMatch(/^Here you go/);
+    await page.click("#usage-button");
+    await page.waitForFunction(`/\\d/.test(document.querySelector("#usage-note")?.textContent ?? "")`);
+    await shot("m6-5-usage");
+    const usage = (await page.textContent("#usage-note"))!;
+    // The result and its answer are still where they were, apart from the usage.
+    expect(await page.textContent("#message")).toMatch(/^Here you go/);
+    expect(await resultShown()).toBe(true);
+    expect(await js<boolean>(`document.querySelector("#output").contains(document.querySelector("#usage-note"))`)).toBe(false);
+    expect(usage).not.toMatch(/^Here you go/);
+  }, 60_000);
+
+  it("M6-6: an “already in progress” note on one card goes once the job that caused it ends", async () => {
+    await open({ env: { QUEUE_PER_USER: "1" } });
+    await saveFace("me");
+    await page.setInputFiles("#meme-image", file("laugh.jpg", "image/jpeg", REACTION_LAUGH_JPG));
+    await page.fill("#meme-top", "wait:1500");
+    await page.click("#meme-form button[type=submit]");
+    await page.waitForFunction(`/^Working on it: /.test(document.querySelector("#progress-text")?.textContent ?? "")`);
+    await page.setInputFiles("#morph-image", file("laugh.jpg", "image/jpeg", REACTION_LAUGH_JPG));
+    await page.click("#morph-form button[type=submit]");
+    await page.waitForFunction(`/already have a request in progress/.test(document.querySelector("#morph-form .note").textContent)`);
+    expect(await answer()).toMatch(/^Here you go/);
+    await page.waitForFunction(`document.querySelector("#morph-form .note").textContent === ""`, undefined, { timeout: 5_000 });
+  }, 60_000);
+
+  it("M6-7: with two jobs at once, both results stay available", async () => {
+    await open({ env: { QUEUE_PER_USER: "2" } });
+    await saveFace("me");
+    await page.setInputFiles("#meme-image", file("laugh.jpg", "image/jpeg", REACTION_LAUGH_JPG));
+    await page.fill("#meme-top", "wait:2500");
+    await page.click("#meme-form button[type=submit]");
+    await page.waitForFunction(`/^Working on it: /.test(document.querySelector("#progress-text")?.textContent ?? "")`);
+    await page.setInputFiles("#morph-image", file("laugh.jpg", "image/jpeg", REACTION_LAUGH_JPG));
+    await page.click("#morph-form button[type=submit]");
+    await page.waitForFunction(`document.querySelector("#morph-form button[type=submit]").disabled === false`, undefined, { timeout: 20_000 });
+    expect(await answer()).toMatch(/^Here you go/);
+    await page.waitForFunction(`document.querySelector("#meme-form button[type=submit]").disabled === false`, undefined, { timeout: 20_000 });
+    await page.waitForTimeout(200);
+    await shot("m6-7-both-results");
+    const links = await js<{ name: string; size: number }[]>(`Promise.all([...document.querySelectorAll("#output a[download]")].map(async (a) => ({ name: a.download, size: (await (await fetch(a.href)).blob()).size })))`);
+    expect(links.length, JSON.stringify(links)).toBeGreaterThanOrEqual(2);
+    expect(links.every((l) => l.size > 0)).toBe(true);
+    expect(await page.isVisible("#result")).toBe(true);
+  }, 60_000);
 });

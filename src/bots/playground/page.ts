@@ -2,8 +2,14 @@
  * The playground's single page: plain HTML + a little script, no external resources (it must work
  * offline on a fresh clone). Every form posts to /api/* and shows the core's reply text and image.
  * Answers come as the server's reply stream: long jobs' queue progress, then the reply, then the result's
- * bytes as they are (shown through an object URL); pictures can be chosen, dropped or pasted.
+ * bytes as they are (shown through an object URL); pictures can be chosen, dropped or pasted. The caption
+ * limit is checked here too (as the front door counts it), so the page can say which caption is too long.
  */
+import { CAPTION_DROPPED, CAPTION_EDGE_ZWSP, CAPTION_SPACE_RUN, MAX_CAPTION_CHARS } from "../../pipeline/render/text.ts";
+
+/** A server-side pattern as a RegExp the page's script builds (text.ts's caption cleaning, counted alike). */
+const inPage = (re: RegExp) => `new RegExp(${JSON.stringify(re.source)}, ${JSON.stringify(re.flags)})`;
+
 export const PLAYGROUND_PAGE = `<!doctype html>
 <html lang="en">
 <head>
@@ -27,6 +33,7 @@ export const PLAYGROUND_PAGE = `<!doctype html>
   button.danger { background: #b3261e; }
   a.button { display: inline-block; margin-top: .75rem; padding: .5rem 1rem; border-radius: 6px; background: #5b4fe0; color: #fff; font-weight: 600; font-size: .83rem; text-decoration: none; }
   .hint { margin: .2rem 0 0; font-size: .8rem; color: #666; }
+  .hint.over { color: #8a1c12; white-space: pre-line; overflow-wrap: anywhere; }
   .note { margin: .6rem 0 0; padding: .4rem .6rem; border-radius: 6px; font-size: .85rem; background: #e8f5e9; white-space: pre-line; }
   .note.working { background: #eef1ff; }
   .note.error { background: #fdecea; color: #8a1c12; }
@@ -72,6 +79,10 @@ export const PLAYGROUND_PAGE = `<!doctype html>
   #result, #result-video { display: block; max-width: 100%; max-height: 640px; margin-top: .75rem; border-radius: 8px; }
   #result[hidden], #result-video[hidden], #actions[hidden] { display: none; }
   #actions { display: flex; gap: .5rem; }
+  #earlier[hidden] { display: none; }
+  #earlier ul { display: flex; flex-wrap: wrap; gap: .6rem; list-style: none; padding: 0; margin: 0; }
+  #earlier li { display: flex; flex-direction: column; align-items: center; gap: .2rem; font-size: .8rem; }
+  #earlier img, #earlier video { width: 72px; height: 72px; object-fit: cover; border-radius: 6px; background: #eee; }
 </style>
 </head>
 <body>
@@ -103,9 +114,10 @@ export const PLAYGROUND_PAGE = `<!doctype html>
       <div class="picker" id="meme-faces"></div>
       <input type="hidden" name="template" id="meme-template" value="">
       <div class="row">
-        <div><label for="meme-top">Top caption</label><input id="meme-top" name="top" type="text"></div>
-        <div><label for="meme-bottom">Bottom caption</label><input id="meme-bottom" name="bottom" type="text"></div>
+        <div><label for="meme-top">Top caption</label><input id="meme-top" name="top" type="text" data-caption="top caption" aria-describedby="meme-caption-hint"></div>
+        <div><label for="meme-bottom">Bottom caption</label><input id="meme-bottom" name="bottom" type="text" data-caption="bottom caption" aria-describedby="meme-caption-hint"></div>
       </div>
+      <p class="hint" id="meme-caption-hint"></p>
       <label for="meme-mode">Mode</label>
       <select id="meme-mode" name="mode"><option value="mimic">mimic: the expression onto your photo</option><option value="swap">swap: your face into the image</option></select>
       <label for="meme-regions">Regions</label>
@@ -126,7 +138,8 @@ export const PLAYGROUND_PAGE = `<!doctype html>
       <div class="picker" id="morph-faces"></div>
       <input type="hidden" name="template" id="morph-template" value="">
       <label for="morph-bottom">Caption</label>
-      <input id="morph-bottom" name="bottom" type="text">
+      <input id="morph-bottom" name="bottom" type="text" data-caption="caption" aria-describedby="morph-caption-hint">
+      <p class="hint" id="morph-caption-hint"></p>
       <label for="morph-intensity">Intensity <output id="morph-intensity-value">100 %</output></label>
       <input id="morph-intensity" name="intensity" type="range" min="0" max="100" step="5" value="100">
       <button type="submit">Make morph</button>
@@ -134,6 +147,7 @@ export const PLAYGROUND_PAGE = `<!doctype html>
     </form>
     <p class="label">Usage</p>
     <button id="usage-button" type="button" class="secondary">Show my usage</button>
+    <p class="note" id="usage-note" role="status" aria-live="polite"></p>
   </section>
 </div>
 <div id="output" hidden>
@@ -145,6 +159,7 @@ export const PLAYGROUND_PAGE = `<!doctype html>
     <a id="download" class="button" download>Download</a>
     <button id="copy" type="button" class="secondary">Copy</button>
   </div>
+  <div id="earlier" hidden><p class="label">Earlier results</p><ul id="earlier-list"></ul></div>
 </div>
 <script>
 const $ = (s) => document.querySelector(s);
@@ -165,13 +180,24 @@ function note(box, text, kind) {
 function reveal() { if (!output.hidden) output.scrollIntoView({ block: "nearest" }); }
 result.addEventListener("load", reveal);
 video.addEventListener("loadeddata", reveal);
+// Results a newer one replaced stay downloadable (two cards' jobs may finish one after the other); the oldest beyond these go.
+const EARLIER_KEPT = 4;
+function keepEarlier(f) {
+  const list = $("#earlier-list"), li = el("li");
+  li.append(f.mime.startsWith("video/") ? el("video", { src: f.url, muted: true, loop: true, playsInline: true }) : el("img", { src: f.url, alt: "earlier result" }));
+  li.append(el("a", { href: f.url, download: f.name, textContent: "Download" }));
+  li.dataset.url = f.url;
+  list.prepend(li);
+  while (list.children.length > EARLIER_KEPT) { const last = list.lastElementChild; URL.revokeObjectURL(last.dataset.url); last.remove(); }
+  $("#earlier").hidden = false;
+}
 function show(reply) {
+  // An error is said above the last good result, which stays shown and downloadable.
   say(reply.text || "", reply.ok ? "" : "error");
-  if (!reply.ok) { result.hidden = true; video.hidden = true; $("#actions").hidden = true; }
   const f = reply.file;
   if (f && f.blob && !reply.templates) {
-    // The result arrives as bytes (a Blob), shown through an object URL; the one it replaces is let go.
-    if (current) URL.revokeObjectURL(current.url);
+    // The result arrives as bytes (a Blob), shown through an object URL.
+    if (current) keepEarlier(current);
     current = f;
     f.url = URL.createObjectURL(f.blob);
     const isVideo = f.mime.startsWith("video/");
@@ -341,7 +367,40 @@ for (const id of ["meme-intensity", "morph-intensity"]) {
   const r = $("#" + id), out = $("#" + id + "-value");
   r.oninput = () => { out.textContent = r.value + " %"; };
 }
-// Drag-and-drop and paste: every picture field is a drop zone; a pasted picture goes to the last card used.
+// The caption limit, counted as the front door counts it (cleanCaption: NFC, controls dropped, spaces collapsed,
+// user-perceived characters), so a caption is refused here, by name, before the upload.
+const MAX_CAPTION = ${MAX_CAPTION_CHARS}, CAPTION_RULE = "Up to " + MAX_CAPTION + " characters per caption.";
+const graphemes = typeof Intl.Segmenter === "function" ? new Intl.Segmenter(undefined, { granularity: "grapheme" }) : null;
+function captionLength(text) {
+  const clean = text.normalize("NFC").replace(/\\r\\n?/g, "\\n")
+    .replace(${inPage(CAPTION_DROPPED)}, "")
+    .split("\\n")
+    .map((l) => l.replace(${inPage(CAPTION_SPACE_RUN)}, " ").replace(${inPage(CAPTION_EDGE_ZWSP)}, "").trim())
+    .filter((l) => l.length > 0).join("\\n");
+  // Without a grapheme segmenter the page cannot count as the server does: the server alone decides.
+  if (!graphemes) return 0;
+  let n = 0;
+  for (const _ of graphemes.segment(clean)) n++;
+  return n;
+}
+for (const hint of document.querySelectorAll("[id$=-caption-hint]")) {
+  const fields = [...document.querySelectorAll('[aria-describedby="' + hint.id + '"]')];
+  const check = () => {
+    const over = [];
+    for (const input of fields) {
+      const n = captionLength(input.value);
+      const says = n > MAX_CAPTION ? "The " + input.dataset.caption + " is too long (" + n + " characters): the limit is " + MAX_CAPTION + " characters per caption." : "";
+      input.setCustomValidity(says);
+      if (says) over.push(says);
+    }
+    hint.textContent = over.length ? over.join("\\n") : CAPTION_RULE;
+    hint.className = "hint" + (over.length ? " over" : "");
+  };
+  for (const input of fields) input.addEventListener("input", check);
+  check();
+}
+// Drag-and-drop and paste: a picture dropped anywhere goes to the card under the pointer (else to the last card
+// used, as a pasted one does); the browser never opens a dropped file itself (the page would be lost).
 let pasteTarget = $("#meme-image");
 function setFile(input, file) {
   const dt = new DataTransfer(); dt.items.add(file); input.files = dt.files;
@@ -360,14 +419,23 @@ for (const zone of document.querySelectorAll(".drop")) {
   });
   // Working anywhere in a card (typing a caption, picking a face) makes its picture the paste target.
   for (const ev of ["pointerdown", "focusin", "dragenter"]) zone.closest("form").addEventListener(ev, () => { pasteTarget = input; });
-  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragover", () => zone.classList.add("over"));
   zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-  zone.addEventListener("drop", (e) => {
-    e.preventDefault(); zone.classList.remove("over");
-    const f = e.dataTransfer && e.dataTransfer.files[0];
-    if (f) setFile(input, f);
-  });
 }
+// Only drags of files are the page's: text dragged into a caption field drops as usual.
+const carriesFiles = (e) => !!e.dataTransfer && [...e.dataTransfer.types].includes("Files");
+for (const type of ["dragenter", "dragover"]) {
+  document.addEventListener(type, (e) => { if (carriesFiles(e)) { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; } });
+}
+document.addEventListener("drop", (e) => {
+  if (!carriesFiles(e)) return;
+  e.preventDefault();
+  for (const z of document.querySelectorAll(".drop.over")) z.classList.remove("over");
+  const card = e.target instanceof Element ? e.target.closest("section") : null;
+  const input = (card && card.querySelector(".drop input")) || pasteTarget;
+  const f = e.dataTransfer.files[0];
+  if (f) setFile(input, f);
+});
 document.addEventListener("paste", (e) => {
   const item = [...(e.clipboardData ? e.clipboardData.items : [])].find((i) => i.kind === "file" && i.type.startsWith("image/"));
   if (!item) return;
@@ -392,12 +460,19 @@ for (const form of document.querySelectorAll("form[data-endpoint]")) {
     }
     const reply = await call("POST", form.dataset.endpoint, new FormData(form), long && (aside ? (t) => note(own, t, "working") : (t) => { progressText.textContent = t; }));
     button.disabled = false;
+    const busy = reply.errorCode === "BUSY";
     if (aside && !reply.file) note(own, reply.text || "", reply.ok ? "" : "error");
     else { if (aside) note(own, ""); show(reply); reveal(); }
+    if (busy && aside) own.dataset.busy = "1"; else delete own.dataset.busy;
+    // A job ended: another card's "already in progress" refusal is out of date.
+    if (!busy) for (const n of document.querySelectorAll(".note[data-busy]")) { note(n, ""); delete n.dataset.busy; }
     if (!aside) { running = null; progress.hidden = true; }
-    if (form.id === "save-form") refreshFaces();
+    // A failed meme may name a face another tab deleted: reload the faces (the pickers fall back to the default).
+    if (form.id === "save-form" || (!reply.ok && !busy)) refreshFaces();
   });
 }
+// Another tab may have changed the faces meanwhile.
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") refreshFaces(); });
 $("#copy").onclick = async () => {
   try {
     await navigator.clipboard.write([new ClipboardItem({ [current.blob.type]: current.blob })]);
@@ -406,7 +481,11 @@ $("#copy").onclick = async () => {
     say("This browser does not allow copying pictures here: use Download instead.", "error");
   }
 };
-$("#usage-button").onclick = async () => { show(await call("GET", "/api/usage")); reveal(); };
+// The usage is said by its own button, apart from the last result (which it is no part of).
+$("#usage-button").onclick = async () => {
+  const box = $("#usage-note"), reply = await call("GET", "/api/usage");
+  note(box, reply.text || "", reply.ok ? "" : "error");
+};
 refreshFaces();
 </script>
 </body>

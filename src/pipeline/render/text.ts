@@ -63,6 +63,15 @@ let coverage: Ranges | null = null;
 const fontCoverage = () => (coverage ??= coverageOf(captionFontFiles()));
 
 /**
+ * C0/C1 controls and bidi overrides (which could visually reorder text) go; newlines stay, and tabs, vertical tabs
+ * and form feeds separate words as spaces do. Exported as patterns so the playground page counts as the server does.
+ */
+export const CAPTION_DROPPED = /[\u0000-\u0008\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+/** A run of spaces is one; a zero-width space beside a space (or a line's end) would draw a second gap: it counts as nothing there. */
+export const CAPTION_SPACE_RUN = /[\s\u3000\u200b]*[\s\u3000][\s\u3000\u200b]*/g;
+export const CAPTION_EDGE_ZWSP = /^\u200b+|\u200b+$/g;
+
+/**
  * The cheap part, without fonts (the front door's check, on the main thread): NFC, control characters
  * dropped (tabs, vertical tabs and form feeds are spaces), runs of spaces collapsed (with zero-width spaces
  * beside them), blank lines removed. Throws BAD_INPUT naming the limit when the caption
@@ -73,12 +82,9 @@ export function cleanCaption(text: string): string {
   const lines = text
     .normalize("NFC")
     .replace(/\r\n?/g, "\n")
-    // C0/C1 controls and bidi overrides (which could visually reorder text) go; newlines stay, and tabs,
-    // vertical tabs and form feeds separate words as spaces do.
-    .replace(/[\u0000-\u0008\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, "")
+    .replace(CAPTION_DROPPED, "")
     .split("\n")
-    // A zero-width space beside a space (or a line's end) would draw a second gap: it counts as nothing there.
-    .map((l) => l.replace(/[\s\u3000\u200b]*[\s\u3000][\s\u3000\u200b]*/g, " ").replace(/^\u200b+|\u200b+$/g, "").trim())
+    .map((l) => l.replace(CAPTION_SPACE_RUN, " ").replace(CAPTION_EDGE_ZWSP, "").trim())
     .filter((l) => l.length > 0);
   const clean = lines.join("\n");
   if (clean === "") return "";
