@@ -262,11 +262,13 @@ describe("Telegram: stopping Mimic answers the commands in flight, within the dr
     fake.sendPhoto(GROUP, from, fake.addFile(REACTION_LAUGH_JPG), { caption: `/meme gate:${gate} |` });
 
   /** The answer sent so far in reply to `message`. */
+  /** The answer to a command (not its queue-position message, which replies to it too while it waits). */
   const answerTo = (fake: FakeTelegram, message: Record<string, unknown>): RecordedCall | undefined =>
     fake.calls.find(
       (c) =>
         ["sendMessage", "sendPhoto", "sendAnimation", "sendDocument"].includes(c.method) &&
-        (c.params.reply_parameters as { message_id?: number } | undefined)?.message_id === message.message_id,
+        (c.params.reply_parameters as { message_id?: number } | undefined)?.message_id === message.message_id &&
+        !/^In the queue:/.test(String(c.params.text ?? "")),
     );
 
   it("a meme running when stop() is called is sent before the store closes and stop() resolves, with its audit record and use; one queued behind it is told Mimic is restarting", async () => {

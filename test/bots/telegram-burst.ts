@@ -64,7 +64,8 @@ export async function measureTelegramBurst(opts: { burst: number; users: number;
     const limit = 30_000 + opts.burst * opts.jobMs * 2;
     const answers = await Promise.all(
       requests.map((r) =>
-        fake.waitFor((c) => c.at >= t0 && chatOf(c) === r.chat && replyTo(c) === r.messageId, limit),
+        // The answer, not the queue-position message that also replies to the command while it waits.
+        fake.waitFor((c) => c.at >= t0 && chatOf(c) === r.chat && replyTo(c) === r.messageId && !/^In the queue:/.test(String(c.params.text ?? "")), limit),
       ),
     );
     lag.disable();
