@@ -125,7 +125,8 @@ function parse<S extends z.ZodType>(schema: S, raw: unknown, labels: FieldLabels
 }
 
 function captions(top: string | undefined, bottom: string | undefined): Captioned {
-  return { top: cleanCaption(top ?? "") || undefined, bottom: cleanCaption(bottom ?? "") || undefined };
+  // Named in a refusal: the user may have typed both.
+  return { top: cleanCaption(top ?? "", "top") || undefined, bottom: cleanCaption(bottom ?? "", "bottom") || undefined };
 }
 
 /** A meme request from typed options or form strings. Throws BAD_INPUT naming the field. */

@@ -121,7 +121,7 @@ describe("Discord bot (real discord.js against a fake Discord)", () => {
     let i = fake.slash(ALICE, "meme", [image, str("mode", "evil")], { attachments: [reaction] });
     expect(content(await fake.finalAnswer(i.token))).toBe("mode must be mimic or swap (got “evil”).");
     i = fake.slash(ALICE, "meme", [image, str("top", "é".repeat(201))], { attachments: [reaction] });
-    expect(content(await fake.finalAnswer(i.token))).toBe("That caption is too long (201 characters): the limit is 200 characters per caption.");
+    expect(content(await fake.finalAnswer(i.token))).toBe("The top caption is too long (201 characters): the limit is 200 characters per caption.");
   }, SCENARIO_TIMEOUT_MS);
 
   it("autocompletes template names, reacts via “Mimic this”, uses the channel's latest image, renders GIF reactions", async () => {

@@ -65,7 +65,7 @@ describe("playground: one front door", () => {
   it("a caption over the limit is refused by its length, not cut at 4096 bytes (2,100 × é)", async () => {
     const a = await meme({ top: "é".repeat(2100) });
     expect(a.body).toMatchObject({ ok: false, errorCode: "BAD_INPUT" });
-    expect(a.body.text).toBe("That caption is too long (2100 characters): the limit is 200 characters per caption.");
+    expect(a.body.text).toBe("The top caption is too long (2100 characters): the limit is 200 characters per caption.");
     // A field longer than any caption can be is refused by name, never truncated.
     const b = await meme({ top: "x".repeat(20_000) });
     expect(b.body.text).toMatch(/^The field “top” is too long: the limit is \d+ bytes\.$/);

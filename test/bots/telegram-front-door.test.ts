@@ -114,9 +114,10 @@ describe("Telegram: the same front door", () => {
   });
 
   it("has the same caption limit, refused by length in the same words", async () => {
-    expect(await command(`/meme ${"é".repeat(201)}`)).toBe("That caption is too long (201 characters): the limit is 200 characters per caption.");
-    expect(await command(`/meme ${"é".repeat(100)} | ${"x".repeat(201)}`)).toBe(
-      "That caption is too long (201 characters): the limit is 200 characters per caption.",
+    // Without "|" the text is the bottom caption; the refusal names which one is too long.
+    expect(await command(`/meme ${"é".repeat(201)}`)).toBe("The bottom caption is too long (201 characters): the limit is 200 characters per caption.");
+    expect(await command(`/meme ${"x".repeat(201)} | ${"é".repeat(100)}`)).toBe(
+      "The top caption is too long (201 characters): the limit is 200 characters per caption.",
     );
     expect(await command(`/meme ${"é".repeat(200)}`)).toBe("made");
   });

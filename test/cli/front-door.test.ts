@@ -45,7 +45,7 @@ describe("mimic meme: the same front door", () => {
   it("has the bots' caption limit, in the same words", async () => {
     const r = await meme("--top", "é".repeat(201));
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("That caption is too long (201 characters): the limit is 200 characters per caption.");
+    expect(r.stderr).toContain("The top caption is too long (201 characters): the limit is 200 characters per caption.");
   });
 
   it("refuses an unknown flag by its name, as the playground refuses an unknown field", async () => {

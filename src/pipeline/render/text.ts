@@ -77,7 +77,7 @@ export const CAPTION_EDGE_ZWSP = /^\u200b+|\u200b+$/g;
  * beside them), blank lines removed. Throws BAD_INPUT naming the limit when the caption
  * is longer than MAX_CAPTION_CHARS. Returns "" for empty or whitespace-only input. Case is kept.
  */
-export function cleanCaption(text: string): string {
+export function cleanCaption(text: string, which?: "top" | "bottom"): string {
   if (typeof text !== "string") return "";
   const lines = text
     .normalize("NFC")
@@ -92,7 +92,7 @@ export function cleanCaption(text: string): string {
   if (n > MAX_CAPTION_CHARS) {
     throw new MimicError(
       "BAD_INPUT",
-      `That caption is too long (${n} characters): the limit is ${MAX_CAPTION_CHARS} characters per caption.`,
+      `${which ? `The ${which} caption` : "That caption"} is too long (${n} characters): the limit is ${MAX_CAPTION_CHARS} characters per caption.`,
       { details: { length: n, limit: MAX_CAPTION_CHARS } },
     );
   }
