@@ -293,6 +293,9 @@ export function storeModeration(store: Store): ModerationPort {
             const added = channelIds(words, scope, facts);
             // The list is read and written in one unit: another admin's change at the same moment is kept.
             await m.updateRules(s, (current) => {
+              // Said, as a ban of someone banned already is: an "Updated" answer that changed nothing misleads.
+              // (Set on every try: the unit may run again after a conflict.)
+              outcome = added.every((c) => current.allowedChannels.includes(c)) ? { kind: "alreadyListed", channels: added } : undefined;
               const channels = [...new Set([...current.allowedChannels, ...added])];
               if (channels.length > MAX_ALLOWED_CHANNELS) throw new MimicError("BAD_INPUT", `At most ${MAX_ALLOWED_CHANNELS} ${place}s can be listed.`);
               return { allowedChannels: channels };

@@ -561,7 +561,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           throw new MimicError("BAD_INPUT", `Give a value for “${input.key}”, e.g. ${exampleFor(input.key, ctx.platform)}.`);
         }
         const after = await moderation.updateSetting(scopeOf(ctx), input.key, value, input.facts);
-        const said = after.outcome ? banSaid(after.outcome, ctx) : `Updated “${input.key}”.`;
+        const said = after.outcome ? outcomeSaid(after.outcome, ctx) : `Updated “${input.key}”.`;
         return { text: `${said}\n${describeSettings(after, ctx, await moderation.bannedUsers?.(scopeOf(ctx)))}`, ephemeral: true };
       }),
 
@@ -718,9 +718,13 @@ function listed(items: readonly string[], max: number): string {
 }
 
 /** What a ban or unban did, naming the user as the platform shows one. */
-function banSaid(o: SettingOutcome, ctx: CommandContext): string {
-  const who = userRef(ctx.platform, o.userId);
+function outcomeSaid(o: SettingOutcome, ctx: CommandContext): string {
   const { inPlace } = placeWords(ctx.platform);
+  if (o.kind === "alreadyListed") {
+    const named = o.channels.map((id) => channelRef(ctx, id)).join(", ");
+    return `${capitalised(named)} ${o.channels.length === 1 ? "was" : "were"} listed already, so nothing changed.`;
+  }
+  const who = userRef(ctx.platform, o.userId);
   if (o.kind === "banned") return `Banned ${who}: they can no longer use Mimic ${inPlace}.`;
   if (o.kind === "alreadyBanned") return `${capitalised(who)} was already banned ${inPlace}, so nothing changed.`;
   return `Lifted the ban on ${who}: they can use Mimic ${inPlace} again.`;

@@ -112,10 +112,8 @@ export interface PlaceFacts {
 }
 
 /** What a ban or unban did, for the admin's answer. */
-export interface SettingOutcome {
-  kind: "banned" | "alreadyBanned" | "unbanned";
-  userId: string;
-}
+/** What a setting's change did where "Updated" would mislead: a ban's outcome, or channels that were listed already. */
+export type SettingOutcome = { kind: "banned" | "alreadyBanned" | "unbanned"; userId: string } | { kind: "alreadyListed"; channels: string[] };
 
 export type SettingKey = "enabled" | "quota" | "server_quota" | "cooldown" | "max_faces" | "animated" | "channel" | "ban" | "unban" | "mark" | "nsfw" | "nsfw_threshold" | "swap";
 

@@ -208,6 +208,11 @@ for (const { dialect, skip } of dialects) {
       expect(await set("channel", "add 2002")).toContain("channels: <#2002>");
       // Discord's channel mention is its id; several at once; a repeat is kept once.
       expect(await set("channel", "add <#3003> 2002")).toContain("channels: <#2002>, <#3003>");
+      // Adding what is listed already says so (as a second ban does), with the list it left as it was.
+      const again = await set("channel", "add <#3003>");
+      expect(again).toMatch(/^<#3003> was listed already, so nothing changed\./);
+      expect(again).toContain("channels: <#2002>, <#3003>");
+      expect(await set("channel", "add 2002 3003")).toMatch(/^<#2002>, <#3003> were listed already, so nothing changed\./);
       const elsewhere = await meme();
       expect(elsewhere).toMatchObject({ errorCode: "FORBIDDEN", ephemeral: true });
       expect(elsewhere.text).toMatch(/doesn.t answer in this channel/);
