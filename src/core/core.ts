@@ -317,6 +317,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     };
     // A result the chat cannot take is not delivered. Who made which picture is recorded for the server's
     // moderators (hashes only) before anything is sent.
+    // The result's hash, taken once for its audit row (and for taking that row back, or noting its message).
+    let outputSha256: string | undefined;
     const accept = async (r: JobResult, admission: Admission) => {
       if (r.kind !== "enrol" && r.bytes.byteLength > byteBudget) {
         throw new MimicError(
@@ -333,7 +335,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         kind,
         templateId: summary.id,
         inputSha256: sha256(reaction.bytes),
-        outputSha256: sha256(r.bytes),
+        outputSha256: (outputSha256 = sha256(r.bytes)),
         useId: admission.id,
       });
       // Forget-me said "Mimic keeps nothing else about you": a picture of that face finished afterwards is not sent either.
@@ -357,12 +359,12 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       undelivered: async () => {
         await refund();
         await audit
-          ?.withdraw({ platform: ctx.platform, userId: ctx.userId, outputSha256: sha256(result.bytes) })
+          ?.withdraw({ platform: ctx.platform, userId: ctx.userId, outputSha256: outputSha256 ?? sha256(result.bytes) })
           .catch((err: unknown) => logger.warn({ err, requestId: ctx.requestId }, "withdrawing an audit record failed"));
       },
       delivered: async (messageRef) => {
         await audit
-          ?.noteMessage?.({ platform: ctx.platform, userId: ctx.userId, outputSha256: sha256(result.bytes), messageRef })
+          ?.noteMessage?.({ platform: ctx.platform, userId: ctx.userId, outputSha256: outputSha256 ?? sha256(result.bytes), messageRef })
           .catch((err: unknown) => logger.warn({ err, requestId: ctx.requestId }, "noting the message of an audited picture failed"));
       },
     };

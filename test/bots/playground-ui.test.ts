@@ -93,6 +93,19 @@ describe.skipIf(!hasChromium)("playground page in a real headless Chromium (layo
     return text;
   }
 
+  /** One user (a job at a time) sends a meme that runs `waitMs`, then a morph while it runs: the morph's card refuses it. */
+  async function morphWhileMemeRuns(waitMs: number): Promise<void> {
+    await open({ env: { QUEUE_PER_USER: "1" } });
+    await saveFace("me");
+    await page.setInputFiles("#meme-image", file("laugh.jpg", "image/jpeg", REACTION_LAUGH_JPG));
+    await page.fill("#meme-top", `wait:${waitMs}`);
+    await page.click("#meme-form button[type=submit]");
+    await page.waitForFunction(`/^Working on it: /.test(document.querySelector("#progress-text")?.textContent ?? "")`);
+    await page.setInputFiles("#morph-image", file("laugh.jpg", "image/jpeg", REACTION_LAUGH_JPG));
+    await page.click("#morph-form button[type=submit]");
+    await page.waitForFunction(`/already have a request in progress/.test(document.querySelector("#morph-form .note")?.textContent ?? "")`);
+  }
+
   const listed = () => page.locator("#faces li").evaluateAll((lis) => lis.map((li) => (li as unknown as { dataset: { name?: string } }).dataset.name ?? "-"));
   const tiles = (card: string) => page.locator(`#${card}-faces .tile`).evaluateAll((bs) => bs.map((b) => (b as unknown as { dataset: { face: string } }).dataset.face));
   /** Where an element is, against the window: entirely inside it, or not. */
@@ -226,16 +239,7 @@ describe.skipIf(!hasChromium)("playground page in a real headless Chromium (layo
   }, 60_000);
 
   it("D5: a second submit while a job runs is refused by its own card; the running job's progress stays in view", async () => {
-    await open({ env: { QUEUE_PER_USER: "1" } });
-    await saveFace("me");
-    await page.setInputFiles("#meme-image", file("laugh.jpg", "image/jpeg", REACTION_LAUGH_JPG));
-    await page.fill("#meme-top", "wait:4000");
-    await page.click("#meme-form button[type=submit]");
-    await page.waitForFunction(`/^Working on it: /.test(document.querySelector("#progress-text")?.textContent ?? "")`);
-
-    await page.setInputFiles("#morph-image", file("laugh.jpg", "image/jpeg", REACTION_LAUGH_JPG));
-    await page.click("#morph-form button[type=submit]");
-    await page.waitForFunction(`document.body.innerText.includes("already have a request in progress")`);
+    await morphWhileMemeRuns(4000);
     await page.waitForTimeout(200);
     await shot("d5-refused");
     expect(await page.isVisible("#progress"), "the meme's progress is still shown").toBe(true);
@@ -421,22 +425,21 @@ describe.skipIf(!hasChromium)("playground page in a real headless Chromium (layo
 
   it("M6-2: a picture dropped anywhere goes to the card under the pointer, else to the last card used; the browser never handles a drop itself", async () => {
     await open();
+    /** Drops `name` on `target`: the page takes it (both events cancelled) into the picture field `into`. */
+    const dropsInto = async (target: string, name: string, into: string) => {
+      expect(await drop(target, name), target).toEqual({ dragover: true, drop: true });
+      expect(await chosen(into), target).toBe(name);
+    };
     // Onto a card's caption field: that card's picture.
-    expect(await drop("#meme-bottom", "a.png")).toEqual({ dragover: true, drop: true });
-    expect(await chosen("meme-image")).toBe("a.png");
-    expect(await drop("#morph-form .label", "b.png")).toEqual({ dragover: true, drop: true });
-    expect(await chosen("morph-image")).toBe("b.png");
-    expect(await drop("#faces", "c.png")).toEqual({ dragover: true, drop: true });
-    expect(await chosen("save-photo")).toBe("c.png");
+    await dropsInto("#meme-bottom", "a.png", "meme-image");
+    await dropsInto("#morph-form .label", "b.png", "morph-image");
+    await dropsInto("#faces", "c.png", "save-photo");
     // Outside every card: the last card used.
     await page.click("#meme-top");
-    expect(await drop("h1", "d.png")).toEqual({ dragover: true, drop: true });
-    expect(await chosen("meme-image")).toBe("d.png");
-    expect(await drop("body", "e.png")).toEqual({ dragover: true, drop: true });
-    expect(await chosen("meme-image")).toBe("e.png");
+    await dropsInto("h1", "d.png", "meme-image");
+    await dropsInto("body", "e.png", "meme-image");
     // The zones themselves still take their drop (once).
-    expect(await drop("label.drop[for=morph-image]", "f.png")).toEqual({ dragover: true, drop: true });
-    expect(await chosen("morph-image")).toBe("f.png");
+    await dropsInto("label.drop[for=morph-image]", "f.png", "morph-image");
     expect(await page.textContent("label.drop[for=morph-image] span")).toBe("f.png");
   }, 60_000);
 
@@ -516,15 +519,7 @@ describe.skipIf(!hasChromium)("playground page in a real headless Chromium (layo
   }, 60_000);
 
   it("M6-6: an “already in progress” note on one card goes once the job that caused it ends", async () => {
-    await open({ env: { QUEUE_PER_USER: "1" } });
-    await saveFace("me");
-    await page.setInputFiles("#meme-image", file("laugh.jpg", "image/jpeg", REACTION_LAUGH_JPG));
-    await page.fill("#meme-top", "wait:1500");
-    await page.click("#meme-form button[type=submit]");
-    await page.waitForFunction(`/^Working on it: /.test(document.querySelector("#progress-text")?.textContent ?? "")`);
-    await page.setInputFiles("#morph-image", file("laugh.jpg", "image/jpeg", REACTION_LAUGH_JPG));
-    await page.click("#morph-form button[type=submit]");
-    await page.waitForFunction(`/already have a request in progress/.test(document.querySelector("#morph-form .note").textContent)`);
+    await morphWhileMemeRuns(1500);
     expect(await answer()).toMatch(/^Here you go/);
     await page.waitForFunction(`document.querySelector("#morph-form .note").textContent === ""`, undefined, { timeout: 5_000 });
   }, 60_000);

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Api, Bot, GrammyError, HttpError, InlineKeyboard, InputFile, type Context } from "grammy";
 import type { Message, UserFromGetMe } from "grammy/types";
 import { z } from "zod";
-import type { CommandContext, Core, ImageInput, LateAnswer, Reply, ReplyFile, SettingKey } from "../../core/index.ts";
+import type { CommandContext, Core, ImageInput, LateAnswer, MemeInput, Reply, ReplyFile, SettingKey } from "../../core/index.ts";
 import { progressReporter } from "../../core/index.ts";
 import { MimicError, quoted } from "../../errors.ts";
 import { capitalised } from "../../places.ts";
@@ -117,6 +117,18 @@ function retryAfterOf(e: { parameters?: { retry_after?: number }; description?: 
   return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
+/** What the chat shows while a render runs (sendChatAction). */
+type ChatAction = "typing" | "upload_photo" | "upload_video";
+
+/** A meme's: an animation (sent with sendAnimation) where that is known up front: "gif", or a moving reaction not made "still". */
+function memeAction(animated: MemeInput["animated"], image: ImageInput): ChatAction {
+  const mime = (image.kind === "url" ? image.declaredMime : image.mime) ?? "";
+  return animated === true || (animated === undefined && (mime === "image/gif" || mime.startsWith("video/"))) ? "upload_video" : "upload_photo";
+}
+
+/** A forum topic closed since the command: it takes no message either. */
+const topicClosed = (err: unknown) => err instanceof GrammyError && /TOPIC_CLOSED/.test(err.description);
+
 /** Telegram's own trouble, worth one more try: an error on its side (5xx), or no usable answer (a network error, a timeout). */
 function isTelegramTrouble(err: unknown): boolean {
   return err instanceof HttpError || (err instanceof GrammyError && err.error_code >= 500);
@@ -148,7 +160,7 @@ function uploadFailedReply(err: unknown, topic?: string): string {
   if (err instanceof GrammyError) {
     if (err.error_code === 429) return floodReply(retryAfterOf(err));
     if (/not enough rights to send (photos|videos|animations|documents|gifs)/i.test(err.description)) return NO_PICTURE_RIGHTS_REPLY;
-    if (/TOPIC_CLOSED/.test(err.description)) return topicClosedReply(topic);
+    if (topicClosed(err)) return topicClosedReply(topic);
     if (err.error_code === 413 || (err.error_code === 400 && TOO_LARGE.test(err.description))) return UPLOAD_TOO_LARGE_REPLY;
   }
   return isTelegramTrouble(err) ? TELEGRAM_PROBLEM_REPLY : UPLOAD_REFUSED_REPLY;
@@ -261,6 +273,8 @@ function unreachableReason(err: unknown, token: string): string {
 export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   const { core } = opts;
   const apiRoot = (opts.apiRoot ?? DEFAULT_API_ROOT).replace(/\/+$/, "");
+  // Chat actions are best effort: sent without bot.api's flood-control retry (see render).
+  const actionsApi = new Api(opts.token, { apiRoot });
   const bot = new Bot(opts.token, { client: { apiRoot }, botInfo: opts.botInfo });
   const inFlight = createInFlight((err) => logger.error({ err }, "telegram task failed"));
   let accepting = true;
@@ -485,8 +499,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         const topicName = ctx.msg?.is_topic_message ? ctx.msg.reply_to_message?.forum_topic_created?.name : undefined;
         const text = uncertain ? UPLOAD_UNCERTAIN_REPLY : uploadFailedReply(err, topicName);
         // A closed topic takes no message either: the words go to the group's General topic.
-        const closed = err instanceof GrammyError && /TOPIC_CLOSED/.test(err.description);
-        await ctx.api.sendMessage(to, text, closed ? {} : where);
+        await ctx.api.sendMessage(to, text, topicClosed(err) ? {} : where);
         return;
       }
       // Telegram shows a photo re-encoded (another hash): /audit asked of this message finds it by the message.
@@ -518,32 +531,16 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   }
 
   /** Renders with a chat action while waiting and a queue-position message when there is a wait. */
-  async function render(ctx: Context, work: (c: CommandContext) => Promise<Reply>) {
+  async function render(ctx: Context, kind: ChatAction, work: (c: CommandContext) => Promise<Reply>) {
     const chatId = ctx.chat!.id;
     const thread = threadOf(ctx);
     // Best effort, so never sent again (a late one would show "sending…" after the answer): it bypasses the flood
     // retry of bot.api, waits out a 429's time instead, and none starts once the answer goes out.
-    const actions = new Api(opts.token, { apiRoot });
     let answering = false;
-    const cmd = commandOf(ctx);
-    const kind = (() => {
-      if (cmd?.name === "save") return "typing";
-      if (cmd?.name === "morph") return "upload_video";
-      // An animation (sent with sendAnimation) where it is known before the render: "gif", or a moving reaction not made "still".
-      let animated: unknown;
-      try {
-        animated = parseMemeArgs(cmd?.args ?? "").animated;
-      } catch {
-        // Refused before any render.
-      }
-      const image = targetImage(ctx);
-      const mime = (image?.kind === "url" ? image.declaredMime : image?.mime) ?? "";
-      return animated === true || (animated === undefined && (mime === "image/gif" || mime.startsWith("video/"))) ? "upload_video" : "upload_photo";
-    })();
     let quietUntil = 0;
     const chatAction = () => {
       if (answering || Date.now() < quietUntil) return;
-      actions.sendChatAction(chatId, kind, thread).catch((err: unknown) => {
+      actionsApi.sendChatAction(chatId, kind, thread).catch((err: unknown) => {
         if (err instanceof GrammyError && err.error_code === 429) quietUntil = Date.now() + (retryAfterOf(err) ?? CHAT_ACTION_EVERY_MS / 1000) * 1000;
       });
     };
@@ -631,7 +628,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
           return;
         }
         detach(
-          render(ctx, (c) =>
+          render(ctx, cmd.name === "morph" ? "upload_video" : memeAction(parsed.animated, image), (c) =>
             cmd.name === "morph"
               ? core.morph(c, { image, top: parsed.top, bottom: parsed.bottom, template: parsed.template, intensity: parsed.intensity })
               : core.meme(c, { image, ...parsed }),
@@ -645,7 +642,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
           await send(ctx, { text: "Reply to a clear photo of your face with /save <name>, e.g. /save me", ephemeral: true });
           return;
         }
-        detach(render(ctx, (c) => core.faceSave(c, { name: cmd.args, image })));
+        detach(render(ctx, "typing", (c) => core.faceSave(c, { name: cmd.args, image })));
         return;
       }
       case "faces": {
