@@ -1,4 +1,4 @@
-import { ECHO_MAX_CHARS, echoed, isMimicError, MimicError } from "../errors.ts";
+import { echoed, isMimicError, MimicError } from "../errors.ts";
 import { capitalised, channelRef, placeWords, serverWord, userRef } from "../places.ts";
 import { FORGOTTEN, type Rules } from "../templates/moderation.ts";
 import type { Store } from "../templates/store.ts";
@@ -112,7 +112,7 @@ function bannedUser(value: string, scope: Scope, verb: "ban" | "unban", facts?: 
     return userId;
   }
   if (text.startsWith("@") && scope.platform === "telegram") {
-    throw new MimicError("BAD_INPUT", `Bots cannot look up ${[...text].slice(0, ECHO_MAX_CHARS).join("")} by name. Reply to one of their messages with /config ${verb}, or give their numeric user id.`);
+    throw new MimicError("BAD_INPUT", `Bots cannot look up ${echoed(text)} by name. Reply to one of their messages with /config ${verb}, or give their numeric user id.`);
   }
   if (/^<@&\d+>$/.test(text)) throw new MimicError("BAD_INPUT", `That is a role, not a user: ${verb} one user at a time.`);
   throw new MimicError(
@@ -323,6 +323,9 @@ export function storeModeration(store: Store): ModerationPort {
         }
         case "ban": {
           const userId = bannedUser(value, scope, "ban", facts);
+          if (await facts?.isAdmin?.(userId)) {
+            throw new MimicError("BAD_INPUT", `${capitalised(userRef(scope.platform, userId))} is an admin ${placeWords(scope.platform).inPlace} and could lift a ban at once, so admins cannot be banned. Take away their admin rights first.`);
+          }
           outcome = { kind: (await m.ban(s, userId)) ? "banned" : "alreadyBanned", userId };
           break;
         }

@@ -109,6 +109,11 @@ export interface PlaceFacts {
   channels?: ReadonlyArray<{ id: string; threadOf?: string }>;
   /** Mimic's own user id on the platform (it cannot be banned). */
   botUserId?: string;
+  /**
+   * Whether a user may change Mimic's settings here (a server's or group's admin): a ban would not hold them, as
+   * they could lift it. False where the platform could not tell.
+   */
+  isAdmin?: (userId: string) => Promise<boolean>;
 }
 
 /** What a ban or unban did, for the admin's answer. */

@@ -158,7 +158,8 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     expect((await memeIn(fake, ALICE, announced)).files).toHaveLength(1);
   });
 
-  it("ban and unban say whom, as a mention, and whether they were banned already; Mimic itself cannot be banned; no face, banned: the ban is said", async () => {
+  it("ban and unban say whom, as a mention, and whether they were banned already; Mimic itself and admins cannot be banned; no face, banned: the ban is said", async () => {
+    const [CAROL, DAVE] = ["100000000000000044", "100000000000000055"];
     const config = async (setting: string, value: string) =>
       content(await answer(fake.slash(BOB, "mimic", [sub("config", [str("setting", setting), str("value", value)])], { permissions: PERMISSIONS.manageGuild })));
     const banned = await config("ban", `<@${ALICE.id}>`);
@@ -167,6 +168,14 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     expect((await config("ban", ALICE.id)).split("\n")[0]).toBe(`<@${ALICE.id}> was already banned on this server, so nothing changed.`);
     expect(await config("ban", `<@${fake.botUser.id}>`)).toBe("That is Mimic itself, which cannot be banned. To stop Mimic on this server, set “enabled” to off.");
     expect(await config("unban", "100000000000000033")).toBe("<@100000000000000033> was not banned here.");
+    // An admin (Manage Server by a role) could lift their own ban: refused, and nobody is banned. One who left the
+    // server (Unknown Member) is no admin: banned.
+    fake.admins.add(CAROL);
+    expect(await config("ban", `<@${CAROL}>`)).toBe(`<@${CAROL}> is an admin on this server and could lift a ban at once, so admins cannot be banned. Take away their admin rights first.`);
+    fake.absentMembers.add(DAVE);
+    expect((await config("ban", DAVE)).split("\n")[0]).toBe(`Banned <@${DAVE}>: they can no longer use Mimic on this server.`);
+    expect((await app.app.store.moderation.bans({ platform: "discord", serverId: fake.guildId, isAdmin: true })).map((b) => b.userId).sort()).toEqual([ALICE.id, DAVE].sort());
+    expect(await config("unban", DAVE)).toMatch(/^Lifted the ban/);
     // Alice has no face: what she hears is the ban, not advice to save one (which would be refused too).
     const reaction = fake.addAttachment(REACTION_LAUGH_JPG, "laugh.jpg", "image/jpeg");
     const meme = await answer(fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction] }));

@@ -84,8 +84,14 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
   it("bans by replying to the user's message, refuses an @username and a self-ban, and lists the bans in the settings", async () => {
     expect(await save(GROUP, BOB, "bob")).toContain("Saved");
     // A bot cannot look up @bob: refused with the way that works, and nobody is banned.
-    expect(await say(GROUP, ALICE, "/config ban @bob")).toBe("Bots cannot look up @bob by name. Reply to one of their messages with /config ban, or give their numeric user id.");
+    expect(await say(GROUP, ALICE, "/config ban @bob")).toBe("Bots cannot look up “@bob” by name. Reply to one of their messages with /config ban, or give their numeric user id.");
     expect(await say(GROUP, ALICE, `/config ban ${ALICE.id}`)).toBe("You cannot ban yourself.");
+    // Another admin could lift their own ban at once: refused, by id or by reply, and nobody is banned.
+    fake.memberStatus.set(`${GROUP.id}:${BOB.id}`, "administrator");
+    const adminRefused = `User ${BOB.id} is an admin in this group and could lift a ban at once, so admins cannot be banned. Take away their admin rights first.`;
+    expect(await say(GROUP, ALICE, `/config ban ${BOB.id}`)).toBe(adminRefused);
+    expect(await say(GROUP, ALICE, "/config ban", fake.sendPhoto(GROUP, BOB, fake.addFile(FACE_JPG)))).toBe(adminRefused);
+    fake.memberStatus.delete(`${GROUP.id}:${BOB.id}`);
     expect(await say(GROUP, ALICE, "/config")).not.toContain("banned");
     expect(await meme(GROUP, BOB)).toBe("made");
 

@@ -6,7 +6,7 @@ import { readBody } from "./read-body.ts";
 
 /**
  * A fake Discord for driving the real discord.js Client offline: a gateway (HELLO, heartbeat ACK,
- * READY, GUILD_CREATE, INTERACTION_CREATE dispatch) and the REST routes Mimic uses (interaction
+ * READY, GUILD_CREATE, INTERACTION_CREATE dispatch) and the REST routes Mimic uses (a guild member, interaction
  * callbacks, webhook edits/follow-ups with multipart files, channel messages, command registration),
  * plus a CDN serving attachments and stickers. An interaction's response (@original) is kept as the edits left
  * it: GET returns it, DELETE removes it. Failures can be injected, with Discord's status and error code, and an
@@ -50,6 +50,10 @@ export class FakeDiscord {
   readonly cdnServed: string[] = [];
   /** Messages returned by GET /channels/{id}/messages, newest first. */
   channelMessages: Record<string, unknown>[] = [];
+  /** The role that grants Manage Server, and the users GET /guilds/{id}/members/{user} gives it (others: none; absent: Unknown Member). */
+  readonly adminRoleId = "800000000000000009";
+  readonly admins = new Set<string>();
+  readonly absentMembers = new Set<string>();
   /** Per interaction id: ms from INTERACTION_CREATE sent to its callback received. */
   readonly ackLatencyMs = new Map<string, number>();
 
@@ -333,7 +337,10 @@ export class FakeDiscord {
               member_count: 3,
               large: false,
               features: [],
-              roles: [{ id: this.guildId, name: "@everyone", permissions: "0", position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }],
+              roles: [
+                { id: this.guildId, name: "@everyone", permissions: "0", position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 },
+                { id: this.adminRoleId, name: "Admins", permissions: PERMISSIONS.manageGuild, position: 1, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 },
+              ],
               channels: [{ id: this.channelId, type: 0, name: "memes", position: 0, permission_overwrites: [] }],
               members: [],
               threads: [],
@@ -452,6 +459,12 @@ export class FakeDiscord {
       };
       if (onOriginal && req.method === "PATCH") this.originals.set(token, message);
       return send(200, message);
+    }
+    if ((m = api.match(/^\/guilds\/\d+\/members\/(\d+)$/)) && req.method === "GET") {
+      const id = m[1]!;
+      if (this.absentMembers.has(id)) return send(404, { message: "Unknown Member", code: 10007 });
+      const user = { id, username: `user${id.slice(-2)}`, discriminator: "0", global_name: null, avatar: null };
+      return send(200, { user, roles: this.admins.has(id) ? [this.adminRoleId] : [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 });
     }
     if ((m = api.match(/^\/channels\/\d+\/messages$/)) && req.method === "GET") {
       return send(200, this.channelMessages);

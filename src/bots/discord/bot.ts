@@ -14,6 +14,7 @@ import {
   Partials,
   PermissionFlagsBits,
   RateLimitError,
+  RESTJSONErrorCodes,
   Routes,
   StickerFormatType,
   type APIEmbed,
@@ -324,6 +325,14 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
         channels: guild.channels.cache
           .filter((c) => c.type !== ChannelType.GuildCategory)
           .map((c) => (c.isThread() && c.parentId ? { id: c.id, threadOf: c.parentId } : { id: c.id })),
+        // One member looked up by REST (no privileged intent needed); one who left, or a failed lookup, is no admin.
+        isAdmin: async (userId: string) => {
+          const member = await guild.members.fetch(userId).catch((err: unknown) => {
+            if (!(err instanceof DiscordAPIError && err.code === RESTJSONErrorCodes.UnknownMember)) logger.warn({ err }, "looking up a server member failed");
+            return undefined;
+          });
+          return member?.permissions.has(PermissionFlagsBits.ManageGuild) ?? false;
+        },
       }),
     };
   };

@@ -303,11 +303,12 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   /** Long work runs beside grammY's update loop; shutdown waits for its replies (settled). */
   const detach = (p: Promise<unknown>) => inFlight.track(p);
 
-  async function isGroupAdmin(ctx: Context): Promise<boolean> {
+  /** Whether a user (the sender, by default) is an admin of the group the update came from. */
+  async function isGroupAdmin(ctx: Context, userId = ctx.from?.id): Promise<boolean> {
     const chat = ctx.chat;
-    if (!chat || chat.type === "private" || !ctx.from) return false;
+    if (!chat || chat.type === "private" || userId === undefined) return false;
     try {
-      const member = await ctx.api.getChatMember(chat.id, ctx.from.id);
+      const member = await ctx.api.getChatMember(chat.id, userId);
       return member.status === "creator" || member.status === "administrator";
     } catch (err) {
       logger.warn({ err }, "getChatMember failed");
@@ -699,7 +700,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
           } else value = target?.userId;
         }
         // Mimic's own id: "/config ban <its id>" is refused (a reply to its message already is, as a bot's).
-        await send(ctx, await core.config(c, { key: key as SettingKey | undefined, value, facts: { botUserId: String(bot.botInfo.id) } }));
+        await send(ctx, await core.config(c, { key: key as SettingKey | undefined, value, facts: { botUserId: String(bot.botInfo.id), isAdmin: (id) => isGroupAdmin(ctx, Number(id)) } }));
         return;
       }
     }
