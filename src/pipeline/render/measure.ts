@@ -114,14 +114,31 @@ export function baseDirection(text: string): "ltr" | "rtl" {
   return m && /[\p{Script=Arabic}\p{Script=Hebrew}\p{Script=Syriac}\p{Script=Thaana}\p{Script=Nko}\u200f\u061c]/u.test(m[0]) ? "rtl" : "ltr";
 }
 
-/** The text split into runs of emoji (isEmoji) and of everything else, in order. */
-function emojiRuns(text: string): Array<{ text: string; emoji: boolean }> {
-  const runs: Array<{ text: string; emoji: boolean }> = [];
+/**
+ * A letter of Latin, Greek or Cyrillic with a combining diacritic (U+0300–U+036F) that has no precomposed form:
+ * Anton places no marks, so its accent would stand beside the letter (and beside a Greek or Cyrillic letter drawn
+ * by Fira, Pango takes the mark from Anton). Such a letter is drawn whole by the fonts after Anton (MARKED_FAMILY),
+ * Fira's marks sitting over it. Other scripts' marks stay with their own fonts' shaping.
+ */
+export function isMarkedLetter(grapheme: string): boolean {
+  const nfc = grapheme.normalize("NFC");
+  // Overlays (U+0334–U+0338) need no anchor: fonts.ts gives them to Fira, which draws them over Anton's letter.
+  return /^[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}]\p{M}*[\u0300-\u0333\u0339-\u036f]/u.test(nfc);
+}
+
+/** The caption family list without Anton, for isMarkedLetter's letters. */
+const MARKED_FAMILY = CAPTION_FONT_FAMILY.split(", ").filter((f) => f !== "Anton").join(", ");
+
+type RunKind = "plain" | "emoji" | "marked";
+
+/** The text split into runs of emoji (isEmoji, where they are drawn grown), marked letters and everything else, in order. */
+function textRuns(text: string, growEmoji: boolean): Array<{ text: string; kind: RunKind }> {
+  const runs: Array<{ text: string; kind: RunKind }> = [];
   for (const g of splitGraphemes(text)) {
-    const emoji = isEmoji(g);
+    const kind: RunKind = growEmoji && isEmoji(g) ? "emoji" : isMarkedLetter(g) ? "marked" : "plain";
     const last = runs[runs.length - 1];
-    if (last && last.emoji === emoji) last.text += g;
-    else runs.push({ text: g, emoji });
+    if (last && last.kind === kind) last.text += g;
+    else runs.push({ text: g, kind });
   }
   return runs;
 }
@@ -133,16 +150,24 @@ function textElement(text: string, x: number, y: number, size: number, anchor: "
   const stroke = strokeWidth(size);
   const outlined = open(`fill="#fff" stroke="#000" stroke-width="${stroke.toFixed(2)}" paint-order="stroke"`);
   const bolden = emojiBolden(size);
-  const runs = emojiGrown(size) ? emojiRuns(text) : [];
-  if (!runs.some((r) => r.emoji)) return `${outlined}${xmlEscape(text)}</text>`;
+  const runs = textRuns(text, emojiGrown(size));
+  if (runs.every((r) => r.kind === "plain")) return `${outlined}${xmlEscape(text)}</text>`;
   // Emoji in their own size, with EMOJI_PADs beside them (preserved: librsvg folds a pad next to a word space
   // into it); a second pass draws only their widened white lines, over the widened outline.
   const padded = (i: number) =>
     (i > 0 ? EMOJI_PAD : "") + splitGraphemes(runs[i].text).join(EMOJI_PAD) + (i < runs.length - 1 ? EMOJI_PAD : "");
   const spans = (paint: string) =>
-    runs.map((r, i) => (r.emoji ? `<tspan xml:space="preserve" font-size="${emojiSize(size).toFixed(2)}" ${paint}>${xmlEscape(padded(i))}</tspan>` : xmlEscape(r.text))).join("");
+    runs
+      .map((r, i) =>
+        r.kind === "emoji"
+          ? `<tspan xml:space="preserve" font-size="${emojiSize(size).toFixed(2)}" ${paint}>${xmlEscape(padded(i))}</tspan>`
+          : r.kind === "marked"
+            ? `<tspan font-family="${xmlEscape(MARKED_FAMILY)}">${xmlEscape(r.text)}</tspan>`
+            : xmlEscape(r.text),
+      )
+      .join("");
   const first = `${outlined}${spans(`stroke-width="${(stroke + 2 * bolden).toFixed(2)}"`)}</text>`;
-  if (bolden === 0) return first;
+  if (bolden === 0 || !runs.some((r) => r.kind === "emoji")) return first;
   return `${first}${open('fill="none" stroke="none"')}${spans(`fill="#fff" stroke="#fff" stroke-width="${(2 * bolden).toFixed(2)}"`)}</text>`;
 }
 

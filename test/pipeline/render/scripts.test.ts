@@ -8,6 +8,7 @@ import { CAPTION_FONT_FAMILY, ensureCaptionFonts, fitCaption, layoutCaption, pre
 import { coverageOf, covers } from "../../../src/pipeline/render/coverage.ts";
 import { renderCaptionOverlay } from "../../../src/pipeline/render/meme.ts";
 import { xmlEscape } from "../../../src/pipeline/render/fonts.ts";
+import { isMarkedLetter, measureTokens } from "../../../src/pipeline/render/measure.ts";
 import { MAX_CLUSTER_CODE_POINTS, MAX_STACKED_MARKS, normalizeCaption, prepareCaption } from "../../../src/pipeline/render/text.ts";
 import { changedPixels, decodePng, grey, inside } from "./helpers.ts";
 
@@ -198,6 +199,18 @@ describe("combining marks and the notes that name them", () => {
       // Beside the O it made the word a third of a letter wider; over it, no wider.
       expect(Math.abs(b.measuredBoxes[0].width - a.measuredBoxes[0].width), marked).toBeLessThanOrEqual(1);
     }
+  });
+
+  it("an accent with no precomposed letter sits over its Cyrillic, Greek or Latin letter, not beside it; other scripts' marks keep their fonts", async () => {
+    // The accent beside the letter made it a third wider; over it, as wide as the letter alone.
+    for (const [plain, marked] of [["О", "О\u0301"], ["Я", "Я\u0301"], ["Σ", "Σ\u0301"], ["Ж", "Ж\u0306\u0301"]]) {
+      const ink = await measureTokens([plain, marked]);
+      expect(ink.get(marked)!.right - ink.get(plain)!.right, marked).toBeLessThanOrEqual(1);
+      expect(ink.get(marked)!.top, marked).toBeLessThan(ink.get(plain)!.top - 6);
+    }
+    // A Latin capital with no precomposed form (Q̃) is drawn whole by the next font, whose tilde sits over its Q.
+    expect(["É", "E\u0301", "Ё", "\u0e01\u0e34", "\u0628\u064e", "GO\u0335"].map(isMarkedLetter)).toEqual([false, false, false, false, false, false]);
+    expect(["О\u0301", "Q\u0303", "\u03c9\u0311"].map(isMarkedLetter)).toEqual([true, true, true]);
   });
 
   it("one note for the whole meme: each character left out named once, a combining mark on a dotted circle", () => {
