@@ -88,6 +88,27 @@ function parseCount(value: string, what: string, max: number, min = 0): number |
   return n;
 }
 
+const SECONDS_PER_UNIT: Record<string, number> = { s: 1, m: 60, min: 60, h: 3600 };
+const COOLDOWN_MAX_S = 86_400;
+
+/**
+ * A cooldown as admins write one: seconds ("90"), or with units ("90s", "2m", "2 min", "1h30m"), or "default"
+ * (null). Stored in seconds.
+ */
+function parseCooldown(value: string): number | null {
+  if (/^default$/i.test(value)) return null;
+  const text = value.trim().toLowerCase();
+  const parts = [...text.matchAll(/(\d+)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)?\s*/gy)];
+  const whole = parts.map((p) => p[0]).join("") === text && parts.length > 0 && (parts.length === 1 || parts.every((p) => p[2]));
+  const seconds = whole ? parts.reduce((sum, p) => sum + Number(p[1]) * SECONDS_PER_UNIT[unitOf(p[2])], 0) : NaN;
+  if (!Number.isSafeInteger(seconds) || seconds > COOLDOWN_MAX_S) {
+    throw new MimicError("BAD_INPUT", `The cooldown is a wait in seconds or with a unit (e.g. 90, 2m, 1h30m), at most 24 h, or “default”; not ${echoed(value)}.`);
+  }
+  return seconds;
+}
+
+const unitOf = (word = "s"): string => (word.startsWith("h") ? "h" : word.startsWith("m") ? "m" : "s");
+
 /** A platform's numeric id (Discord snowflakes, Telegram's user and chat ids). */
 const NUMERIC_ID = /^-?\d{1,20}$/;
 
@@ -252,7 +273,7 @@ export function storeModeration(store: Store): ModerationPort {
           await m.updateRules(s, { dailyQuotaPerServer: parseCount(value, `The ${serverWord(scope.platform)}'s daily quota`, 100_000_000) });
           break;
         case "cooldown":
-          await m.updateRules(s, { cooldownSeconds: parseCount(value, "The cooldown", 86_400) });
+          await m.updateRules(s, { cooldownSeconds: parseCooldown(value) });
           break;
         case "max_faces":
           // Up to what this Mimic's operator allows (MAX_TEMPLATES_PER_USER): more was stored and silently capped.
@@ -317,7 +338,7 @@ export function storeModeration(store: Store): ModerationPort {
               "BAD_INPUT",
               scope.platform === "telegram"
                 ? "Use “channel add” or “channel remove” inside a topic (or with the topic's id), or “channel all”."
-                : "Use “channel add <channel id>”, “channel remove <channel id>” or “channel all”.",
+                : "Use “channel add #channel”, “channel remove #channel” (or the channel's id) or “channel all”.",
             );
           break;
         }

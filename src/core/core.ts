@@ -552,7 +552,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         }
         if (!SETTING_KEYS.includes(input.key)) {
           // Echo a few characters only: the key is whatever was typed, and a chat caps a message's length (Telegram 4096).
-          throw new MimicError("BAD_INPUT", `Unknown setting ${echoed(input.key)}. Settings: ${SETTING_KEYS.join(", ")}.`);
+          throw new MimicError("BAD_INPUT", `Unknown setting ${echoed(input.key)}. Settings: ${SETTING_KEYS.join(", ")}. ${hint(ctx.platform, "config")} alone shows each with its value.`);
         }
         const value = (input.value ?? "").trim();
         if (value === "") {
@@ -646,7 +646,7 @@ function exampleFor(key: SettingKey, platform: Platform): string {
     case "cooldown":
       return "“30” (seconds between two memes, 0 = none) or “default”";
     case "channel":
-      return platform === "telegram" ? "“add” or “remove” inside a topic (or with the topic's id), or “all”" : "“add <channel id>”, “remove <channel id>” or “all”";
+      return platform === "telegram" ? "“add” or “remove” inside a topic (or with the topic's id), or “all”" : "“add #channel”, “remove #channel” (or the channel's id) or “all”";
     case "ban":
     case "unban":
       // Discord's value option is plain text: a mention typed into it (@ and a pick from the list) names the user.
@@ -740,7 +740,7 @@ function origin(s: ServerSettings, key: NumericSetting, shown: (n: number) => st
 
 function describeSettings(s: ServerSettings, ctx: CommandContext, banned: readonly string[] = []): string {
   const count = (n: number) => (n === 0 ? "unlimited" : String(n));
-  const cooldown = (n: number) => (n === 0 ? "none" : `${n} s`);
+  const cooldown = (n: number) => (n === 0 ? "none" : formatWait(n));
   return [
     `Mimic settings for this ${serverWord(ctx.platform)}:`,
     `• enabled: ${s.enabled ? "on" : "off"}`,
@@ -750,7 +750,7 @@ function describeSettings(s: ServerSettings, ctx: CommandContext, banned: readon
     // Faces are a user's everywhere: the limit stops saving one here, counting those saved anywhere.
     `• max_faces: ${s.maxFacesPerUser} per user${origin(s, "maxFacesPerUser", String)}; saving a face here is refused to anyone who has that many, wherever they saved them`,
     `• animated: ${s.animated ? "on" : "off"}`,
-    `• channels: ${s.channels.length === 0 ? "all" : listed(s.channels.map((id) => channelRef(ctx, id)), CHANNELS_LISTED)}`,
+    `• channel: ${s.channels.length === 0 ? "all" : listed(s.channels.map((id) => channelRef(ctx, id)), CHANNELS_LISTED)}`,
     `• mark: ${s.visibleMark ? "on" : "off"} (a small visible “AI-edited” label on every picture)`,
     s.nsfwFilter
       ? `• nsfw: on (threshold ${s.nsfwThreshold}): explicit pictures, faces and results are refused`

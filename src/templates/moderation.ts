@@ -616,7 +616,9 @@ export class Moderation {
     // Its wait is the later of the reset and the cooldown's end (a long cooldown may outlast midnight).
     const untilTomorrow = secondsUntilNextUtcDay(now);
     const wait = Math.max(untilTomorrow, cooldownWait);
-    const when = wait === untilTomorrow ? `${formatWait(wait)} (at 00:00 UTC)` : formatWait(wait);
+    // Discord shows a timestamp in each reader's own time zone; elsewhere the reset is said in UTC.
+    const resetAt = scope.platform === "discord" ? `<t:${(utcDay(now) + 1) * 86_400}:t>` : "00:00 UTC";
+    const when = wait === untilTomorrow ? `${formatWait(wait)} (at ${resetAt})` : formatWait(wait);
     if (rules.dailyQuotaPerUser > 0 && Number(counts.user_today) >= rules.dailyQuotaPerUser) {
       return new MimicError("QUOTA_EXCEEDED", `You've used ${todaysMemes(rules.dailyQuotaPerUser)} here. More in ${when}.`, {
         retryAfterSeconds: wait,

@@ -110,7 +110,7 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     expect(await usage()).toBe("Today you made 0 memes of 50 allowed.\nMimic is switched off on this server. An admin can turn it back on.\nSaved faces: 1.");
     expect(await set("enabled", "on")).toContain("enabled: on");
     createChannel(fake, "800000000000000077", 0, "general");
-    expect(await set("channel", "add <#800000000000000077>")).toContain("channels: <#800000000000000077>");
+    expect(await set("channel", "add <#800000000000000077>")).toContain("channel: <#800000000000000077>");
     expect(await usage()).toBe("Today you made 0 memes of 50 allowed.\nMimic doesn't answer in this channel here. Ask in <#800000000000000077>.\nSaved faces: 1.");
     expect(await set("channel", `add <#${fake.channelId}>`)).toContain(`<#${fake.channelId}>`);
     expect(await usage()).toBe("Today you made 0 memes of 50 allowed.\nYou can make another one now.\nSaved faces: 1.");
@@ -143,7 +143,7 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     );
     expect((await app.app.store.moderation.rules("discord", fake.guildId)).allowedChannels).toEqual([]);
     // The words in any case.
-    expect(await set(`Add <#${fake.channelId}> <#${FORUM}>`)).toContain(`• channels: <#${fake.channelId}>, <#${FORUM}>\n`);
+    expect(await set(`Add <#${fake.channelId}> <#${FORUM}>`)).toContain(`• channel: <#${fake.channelId}>, <#${FORUM}>\n`);
 
     // A thread of an allowed channel and a post of an allowed forum are allowed, announced or not.
     for (const place of [memesThread, forumPost]) {
@@ -154,7 +154,7 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     for (const place of [announced, { id: GENERAL, type: 0, guild_id: fake.guildId, name: "general" }]) {
       expect(content(await memeIn(fake, ALICE, place))).toBe(`Mimic doesn't answer in this channel here. Ask in <#${fake.channelId}> or <#${FORUM}>.`);
     }
-    expect(await set("ALL")).toContain("• channels: all\n");
+    expect(await set("ALL")).toContain("• channel: all\n");
     expect((await memeIn(fake, ALICE, announced)).files).toHaveLength(1);
   });
 

@@ -268,7 +268,7 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     expect((await rules()).allowedChannels).toEqual([]);
     expect(await meme(GROUP, BOB)).toBe("made");
 
-    expect(await say(GROUP, ALICE, "/config cooldown 3600")).toContain("cooldown: 3600 s");
+    expect(await say(GROUP, ALICE, "/config cooldown 3600")).toContain("cooldown: 1 h");
     // Bob's last meme was just now.
     expect(await meme(GROUP, BOB)).toMatch(/Slow down a little: you can make the next one in 1 h\./);
     expect(await say(GROUP, ALICE, "/config cooldown 0")).toContain("cooldown: none");
@@ -330,7 +330,7 @@ describe("Telegram: forum topics (real grammY, core and queue)", () => {
     fake.sendMessage(FORUM, BOB, { text: "/save bob", entities: [{ type: "bot_command", offset: 0, length: 5 }], ...topic(500), reply_to_message: face });
     expect(String((await saved).params.text)).toContain("Saved your face “bob”");
 
-    expect(await sayIn(topic(500), ALICE, "/config channel add")).toContain("• channels: topic 500\n");
+    expect(await sayIn(topic(500), ALICE, "/config channel add")).toContain("• channel: topic 500\n");
     expect(await memeIn(topic(500))).toBe("made");
     // Where to ask instead is named: the allowed topics.
     const elsewhere = "Mimic doesn't answer in this topic here. Ask in topic 500.";
@@ -341,14 +341,14 @@ describe("Telegram: forum topics (real grammY, core and queue)", () => {
     expect(await sayIn(General, ALICE, "/config channel add -100999")).toBe(
       "“-100999” is not a topic of this group. Send /config channel add inside the topic, or give the topic's id (the number after the group's in a link to the topic).",
     );
-    expect(await sayIn(General, ALICE, "/config channel add 700")).toContain("• channels: topic 500, topic 700\n");
+    expect(await sayIn(General, ALICE, "/config channel add 700")).toContain("• channel: topic 500, topic 700\n");
     // The words in any case: "Add" inside a topic (here General) names it, as "add" does.
-    expect(await sayIn(General, ALICE, "/config CHANNEL Add")).toContain("• channels: topic 500, topic 700, General\n");
+    expect(await sayIn(General, ALICE, "/config CHANNEL Add")).toContain("• channel: topic 500, topic 700, General\n");
     expect(await memeIn(topic(700))).toBe("made");
     expect(await memeIn(General)).toBe("made");
-    expect(await sayIn(topic(500), ALICE, "/config channel REMOVE")).toContain("• channels: topic 700, General\n");
+    expect(await sayIn(topic(500), ALICE, "/config channel REMOVE")).toContain("• channel: topic 700, General\n");
     expect(await memeIn(topic(500))).toBe("Mimic doesn't answer in this topic here. Ask in topic 700 or General.");
-    expect(await sayIn(topic(500), ALICE, "/config channel all")).toContain("• channels: all\n");
+    expect(await sayIn(topic(500), ALICE, "/config channel all")).toContain("• channel: all\n");
     expect(await memeIn(topic(500))).toBe("made");
   });
 

@@ -443,7 +443,7 @@ for (const { dialect, skip } of dialects) {
           "• cooldown: none (default)",
           "• max_faces: 5 per user (default); saving a face here is refused to anyone who has that many, wherever they saved them",
           "• animated: on",
-          "• channels: all",
+          "• channel: all",
           "• mark: off (a small visible “AI-edited” label on every picture)",
           "• nsfw: on (threshold 0.7): explicit pictures, faces and results are refused",
           "• swap: allowed (putting your face into someone else's picture)",
@@ -463,7 +463,7 @@ for (const { dialect, skip } of dialects) {
       expect(updated.split("\n")[0]).toBe("Updated “mark”.");
       expect(updated).toContain("Mimic settings for this server:");
       // The numbers the server set itself are marked, with the default each would go back to.
-      for (const line of ["• enabled: off", "• animated: off", "• mark: on (", "• nsfw: on (threshold 0.55)", "• swap: off (", "• quota: unlimited (set here; default 50)\n", "• server_quota: 500 per day (set here; default unlimited)\n", "• cooldown: 30 s (set here; default none)\n", "• max_faces: 5 per user (default);", "• channels: <#1001>, <#1002>", "Change one with /mimic config."]) {
+      for (const line of ["• enabled: off", "• animated: off", "• mark: on (", "• nsfw: on (threshold 0.55)", "• swap: off (", "• quota: unlimited (set here; default 50)\n", "• server_quota: 500 per day (set here; default unlimited)\n", "• cooldown: 30 s (set here; default none)\n", "• max_faces: 5 per user (default);", "• channel: <#1001>, <#1002>", "Change one with /mimic config."]) {
         expect(updated).toContain(line);
       }
       // Off is said as what it means: nothing is checked (not “refuses”).
@@ -479,7 +479,7 @@ for (const { dialect, skip } of dialects) {
         server_quota: "“500” (the whole server per day, 0 = unlimited) or “default”",
         max_faces: "“3” (saved faces per user, counting those saved anywhere) or “default”",
         cooldown: "“30” (seconds between two memes, 0 = none) or “default”",
-        channel: "“add <channel id>”, “remove <channel id>” or “all”",
+        channel: "“add #channel”, “remove #channel” (or the channel's id) or “all”",
         ban: "a mention of the user (type @ and pick them) or their numeric user id",
         unban: "a mention of the user (type @ and pick them) or their numeric user id",
       };
@@ -489,7 +489,7 @@ for (const { dialect, skip } of dialects) {
         expect(r).toMatchObject({ errorCode: "BAD_INPUT", ephemeral: true });
         expect(r.text).toBe(`Give a value for “${key}”, e.g. ${examples[key]}.`);
       }
-      expect((await core.config(admin(), { key: "bogus" as never, value: "1" })).text).toBe(`Unknown setting “bogus”. Settings: ${SETTING_KEYS.join(", ")}.`);
+      expect((await core.config(admin(), { key: "bogus" as never, value: "1" })).text).toBe(`Unknown setting “bogus”. Settings: ${SETTING_KEYS.join(", ")}. /mimic config alone shows each with its value.`);
       expect((await core.config(ctx(), {})).text).toBe("Only server admins (the Manage Server permission) can see or change Mimic's settings.");
       expect((await core.config(admin({ serverId: null }), {})).text).toBe("Settings belong to a server: use this command there.");
     });
@@ -508,7 +508,13 @@ for (const { dialect, skip } of dialects) {
       expect(await set("quota", "1000000")).toContain("• quota: 1000000 per user per day");
       expect(await refusal("quota", "12x")).toBe("The daily quota must be a whole number from 0 to 1000000, or “default”; not “12x”.");
       expect(await refusal("server_quota", "9".repeat(25))).toBe(`The server's daily quota must be a whole number from 0 to 100000000, or “default”; not “${"9".repeat(20)}”.`);
-      expect(await refusal("cooldown", "-5")).toBe("The cooldown must be a whole number from 0 to 86400, or “default”; not “-5”.");
+      // A cooldown in seconds, or with units as people write them; shown back as a wait.
+      for (const [v, shown] of [["90", "2 min"], ["45", "45 s"], ["2m", "2 min"], ["2 min", "2 min"], ["1h30m", "1 h 30 min"], ["1 H 30 MIN", "1 h 30 min"], ["24h", "24 h"], ["0", "none"], ["90s", "2 min"]]) {
+        expect(await set("cooldown", v), v).toContain(`• cooldown: ${shown} (set here; default none)\n`);
+      }
+      for (const v of ["-5", "1.5m", "2d", "25h", "86401", "m", "1h 30", "1h30x", "30 30"]) {
+        expect(await refusal("cooldown", v), v).toBe(`The cooldown is a wait in seconds or with a unit (e.g. 90, 2m, 1h30m), at most 24 h, or “default”; not “${v}”.`);
+      }
       expect(await refusal("max_faces", "1001")).toMatch(/^The number of faces must be a whole number from 1 to \d+, or “default”; not “1001”\.$/);
 
       for (const v of ["0.5", ".5", "1", "1.0", "1.00"]) expect(await set("nsfw_threshold", v)).toContain(`threshold ${Number(v)})`);
@@ -521,7 +527,7 @@ for (const { dialect, skip } of dialects) {
         `The NSFW threshold is a number above 0 and at most 1 (e.g. 0.7), or “default”; not “0.5${"x".repeat(17)}”.`,
       );
 
-      expect(await set("channel", "add   909")).toContain("• channels: <#909>");
+      expect(await set("channel", "add   909")).toContain("• channel: <#909>");
 
       // Switching animations leaves the server's other switched-off commands alone; "face" is the face saves'.
       await store.moderation.updateRules({ platform: "discord", serverId: "g1", isAdmin: true }, { disabledCommands: ["face"] });

@@ -227,7 +227,8 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     // The QA repro: the third (cooldown running, quota used) was told "in 8 s"; 8.5 s later it was refused again.
     const third = await refusal(store.moderation.admit(me, "meme"));
     expect(third.code).toBe("QUOTA_EXCEEDED");
-    expect(third.userMessage).toBe("You've used all 2 of today's memes here. More in 14 h (at 00:00 UTC).");
+    // On Discord the reset is a timestamp each reader's client shows in their own time zone.
+    expect(third.userMessage).toBe(`You've used all 2 of today's memes here. More in 14 h (at <t:${(T0 + 14 * 3600_000) / 1000}:t>).`);
     expect(third.retryAfterSeconds).toBe(14 * 3600 - 8);
     expect((await store.moderation.userUsage(me)).quotaReached).toBe(third.userMessage);
     clock = T0 + 17_000;
@@ -245,7 +246,13 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     const server = await refusal(store.moderation.admit(at("a", t), "meme"));
     expect(server.code).toBe("QUOTA_EXCEEDED");
     expect(server.details).toMatchObject({ scope: "server", quota: 2 });
-    expect(server.userMessage).toBe("This server has used all 2 of today's memes. More in 14 h (at 00:00 UTC).");
+    expect(server.userMessage).toBe(`This server has used all 2 of today's memes. More in 14 h (at <t:${(T0 + 14 * 3600_000) / 1000}:t>).`);
+    // Telegram has no timestamps: the reset is said in UTC.
+    const group = { platform: "telegram", serverId: "-100777", isAdmin: true } as const;
+    await store.moderation.updateRules(group, { dailyQuotaPerUser: 1 });
+    const tg: Scope = { platform: "telegram", userId: "5", serverId: "-100777", channelId: "-100777" };
+    await store.moderation.admit(tg, "meme");
+    expect((await refusal(store.moderation.admit(tg, "meme"))).userMessage).toBe("You've used today's 1 meme here. More in 14 h (at 00:00 UTC).");
     clock = T0;
   });
 
