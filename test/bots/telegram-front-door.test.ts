@@ -24,8 +24,8 @@ describe("Telegram: the same front door", () => {
     app = await startTestApp({}, { handlers: DOUBLE_HANDLERS });
     bot = createTelegramBot({ core: app.core, token: fake.token, apiRoot: fake.apiRoot });
     await bot.start();
-    const saved = fake.nextCall("sendMessage", 60_000);
-    fake.sendCommand(DM, CAROL, "/save me", fake.sendPhoto(DM, CAROL, fake.addFile(FACE_JPG)));
+    // The photo alone gets a pointer in a private chat: the command's answer is its reply.
+    const saved = fake.answerTo(fake.sendCommand(DM, CAROL, "/save me", fake.sendPhoto(DM, CAROL, fake.addFile(FACE_JPG))), "sendMessage", 60_000);
     expect(String((await saved).params.text)).toContain("Saved your face");
   });
 
@@ -38,9 +38,7 @@ describe("Telegram: the same front door", () => {
   /** `/<command> <args>` as a reply to a reaction photo: "made" when a picture comes back, else the reply's text. */
   async function command(text: string): Promise<string> {
     const reaction = fake.sendPhoto(DM, CAROL, fake.addFile(REACTION_LAUGH_JPG));
-    const answer = fake.nextCall(["sendPhoto", "sendAnimation", "sendMessage"], 60_000);
-    fake.sendCommand(DM, CAROL, text, reaction);
-    const call = await answer;
+    const call = await fake.answerTo(fake.sendCommand(DM, CAROL, text, reaction), ["sendPhoto", "sendAnimation", "sendMessage"], 60_000);
     return call.method === "sendMessage" ? String(call.params.text) : "made";
   }
 
@@ -70,8 +68,7 @@ describe("Telegram: the same front door", () => {
   it("says a file Telegram will not hand a bot (over 20 MB, its size not declared) is too large, not to send it again", async () => {
     const big = fake.addFile(REACTION_LAUGH_JPG, "jpg", 21_000_000);
     const doc = fake.sendMessage(DM, CAROL, { document: { file_id: big.file_id, file_unique_id: big.file_unique_id, file_name: "big.jpg", mime_type: "image/jpeg" } });
-    const answer = fake.nextCall(["sendPhoto", "sendMessage"], 60_000);
-    fake.sendCommand(DM, CAROL, "/meme hi", doc);
+    const answer = fake.answerTo(fake.sendCommand(DM, CAROL, "/meme hi", doc), ["sendPhoto", "sendMessage"], 60_000);
     expect((await answer).params.text).toBe("That file is too large: Telegram lets bots download at most 20 MB. Please send a smaller picture.");
     expect(fake.downloads).not.toContain(big.file_path);
   });
@@ -79,8 +76,7 @@ describe("Telegram: the same front door", () => {
   it("a file over 20 MB whose size is declared gets the same answer, in Telegram's unit", async () => {
     const big = fake.addFile(REACTION_LAUGH_JPG, "jpg", 25_000_000);
     const photo = fake.sendPhoto(DM, CAROL, big);
-    const answer = fake.nextCall(["sendPhoto", "sendMessage"], 60_000);
-    fake.sendCommand(DM, CAROL, "/meme hi", photo);
+    const answer = fake.answerTo(fake.sendCommand(DM, CAROL, "/meme hi", photo), ["sendPhoto", "sendMessage"], 60_000);
     expect((await answer).params.text).toBe("That file is too large: Telegram lets bots download at most 20 MB. Please send a smaller picture.");
     expect(fake.downloads).not.toContain(big.file_path);
   });
@@ -88,8 +84,7 @@ describe("Telegram: the same front door", () => {
   it("takes a file up to the Bot API's own download limit, 20 MiB (20 971 520 bytes), not 20 000 000", async () => {
     const large = fake.addFile(REACTION_LAUGH_JPG, "jpg", 20_500_000);
     const doc = fake.sendMessage(DM, CAROL, { document: { file_id: large.file_id, file_unique_id: large.file_unique_id, file_name: "large.jpg", mime_type: "image/jpeg", file_size: 20_500_000 } });
-    const answer = fake.nextCall(["sendPhoto", "sendMessage"], 60_000);
-    fake.sendCommand(DM, CAROL, "/meme hi", doc);
+    const answer = fake.answerTo(fake.sendCommand(DM, CAROL, "/meme hi", doc), ["sendPhoto", "sendMessage"], 60_000);
     const call = await answer;
     expect(call.method, String(call.params.text)).toBe("sendPhoto");
     expect(fake.downloads).toContain(large.file_path);

@@ -55,6 +55,9 @@ export class FakeTelegram {
   /** `${chatId}:${userId}` → status; default "member". */
   readonly memberStatus = new Map<string, "creator" | "administrator" | "member">();
 
+  /** The command menu the bot set (setMyCommands), as getMyCommands answers it. */
+  commands: { command: string; description: string }[] = [];
+
   private updates: unknown[] = [];
   private nextUpdateId = 1;
   private nextMessageId = 1000;
@@ -164,6 +167,22 @@ export class FakeTelegram {
     return this.waitFor((c) => this.calls.indexOf(c) >= from && methods.includes(c.method), timeoutMs);
   }
 
+  /**
+   * The first message the bot sends (of `methods`, already or from now on) as a reply to `message`: a command's
+   * answer, which another message's (a pointer after a photo in a private chat) cannot be taken for.
+   */
+  answerTo(message: Record<string, unknown>, methods: string | string[] = "sendMessage", timeoutMs?: number): Promise<RecordedCall> {
+    const list = Array.isArray(methods) ? methods : [methods];
+    const chatId = (message.chat as Chat).id;
+    return this.waitFor(
+      (c) =>
+        list.includes(c.method) &&
+        Number(c.params.chat_id) === chatId &&
+        (c.params.reply_parameters as { message_id?: number } | undefined)?.message_id === message.message_id,
+      timeoutMs,
+    );
+  }
+
   async close(): Promise<void> {
     for (const p of this.pollers.splice(0)) p();
     this.server.closeAllConnections();
@@ -246,6 +265,11 @@ export class FakeTelegram {
         if (f.meta.file_size > 20 * 1024 * 1024) return this.json(res, 400, { ok: false, error_code: 400, description: "Bad Request: file is too big" });
         return ok(f.meta);
       }
+      case "setMyCommands":
+        this.commands = (params.commands as typeof this.commands | undefined) ?? [];
+        return ok(true);
+      case "getMyCommands":
+        return ok(this.commands);
       case "getChatMember": {
         const status = this.memberStatus.get(`${params.chat_id}:${params.user_id}`) ?? "member";
         return ok({ status, user: { id: Number(params.user_id), is_bot: false, first_name: "U" } });

@@ -214,8 +214,11 @@ export const personalFailedNote = (command: string, about: string) => `I couldn'
 export const NO_TOPICS_REPLY =
   "This group has no topics, so Mimic answers everywhere in it. To limit it to some topics, turn on Topics in the group's settings and send /config channel add inside each one; to stop it here, use /config enabled off.";
 
-/** Inline button data "<action>:<owner id>:<arg>"; template names are ≤ 32 ASCII, so it stays within Telegram's 64 bytes. */
-export function buttonData(action: "def" | "del" | "forget", ownerId: number, arg: string): string {
+/**
+ * Inline button data "<action>:<owner id>:<arg>"; template names are ≤ 32 ASCII, so it stays within Telegram's 64 bytes.
+ * /faces: "def" sets the default; "del" asks before deleting, "delyes" deletes, "delno" keeps (both show the list again).
+ */
+export function buttonData(action: "def" | "del" | "delyes" | "delno" | "forget", ownerId: number, arg: string): string {
   return `${action}:${ownerId}:${arg}`;
 }
 
@@ -224,7 +227,7 @@ export function parseButtonData(data: string): { action: string; ownerId: string
   return m ? { action: m[1], ownerId: m[2], arg: m[3] } : undefined;
 }
 
-const HELP = [
+export const HELP = [
   "Mimic puts the expression of a reaction image on your own face.",
   "1. Save your face: reply to a clear photo of you with /save me",
   "2. Reply to a reaction photo, GIF, video or sticker with /meme top text | bottom text",
@@ -233,6 +236,48 @@ const HELP = [
   "/usage shows your usage, /forget deletes your data, /config and /audit <sha256> (who made a picture) are for group admins",
   "(/config ban as a reply bans the message's author).",
 ].join("\n");
+
+/** The question a face's 🗑 button asks first: a deleted face cannot be brought back. */
+export const deleteFaceQuestion = (name: string) => `Delete your face ${quoted(name)}? It cannot be undone.`;
+/** The answer to Cancel, on /faces' question as on /forget's. */
+export const NOTHING_DELETED = "Nothing was deleted.";
+
+/**
+ * The menu Telegram shows when "/" is typed (setMyCommands), in HELP's words; every one of them is handled by
+ * onCommand. Descriptions: 1–256 characters.
+ */
+export const BOT_COMMANDS: readonly { command: string; description: string }[] = [
+  { command: "save", description: "Save your face: reply to a clear photo of you with /save me" },
+  { command: "meme", description: "Reply to a reaction photo, GIF, video or sticker: /meme top text | bottom text" },
+  { command: "morph", description: "Reply to a reaction to make an animated morph" },
+  { command: "faces", description: "Manage your faces" },
+  { command: "usage", description: "Show your usage" },
+  { command: "forget", description: "Delete your data" },
+  { command: "config", description: "Group settings (for group admins)" },
+  { command: "audit", description: "Who made a picture: /audit <sha256> or as a reply (for group admins)" },
+  { command: "help", description: "How to use Mimic" },
+];
+
+/** The commands onCommand handles: the menu's and Telegram's /start. */
+const KNOWN_COMMANDS = new Set(["start", ...BOT_COMMANDS.map((c) => c.command)]);
+
+/** A command Mimic does not have, in a private chat (or addressed to Mimic by name in a group): the help follows. */
+export const unknownCommandReply = (name: string) => `I don't know /${name.length > 32 ? `${name.slice(0, 32)}…` : name}. ${HELP}`;
+/** A photo (or a picture sent as a file) without a command, in a private chat. */
+export const PHOTO_WITHOUT_COMMAND_REPLY = "Reply to it with /save me to save your face, or /meme to use it as a reaction.";
+/** A GIF, video, round video or sticker without a command, in a private chat: a clip is no face to save. */
+export const CLIP_WITHOUT_COMMAND_REPLY = "Reply to it with /meme to use it as a reaction.";
+
+/** /save as a reply to a picture (or as its caption) without a name. */
+export const SAVE_NO_NAME_REPLY = "Give the face a name: /save me";
+/** /save without a picture: `name` as typed where it is one (1–32 of a-z 0-9 _ -), else the example's. */
+export const saveNoPhotoReply = (name = "") =>
+  `Send /save ${/^[a-z0-9_-]{1,32}$/i.test(name) ? name : "me"} as a reply to a photo of your face, or as the photo's caption.`;
+
+/** Telegram's animated stickers (Lottie, .tgs) are vector animations, not pictures: refused before any download. */
+export const LOTTIE_MIME = "application/x-tgsticker";
+export const LOTTIE_REACTION_REPLY = "Animated stickers can't be read. Use a regular or video sticker, a photo or a GIF instead.";
+export const LOTTIE_FACE_REPLY = "Animated stickers can't be read. Send a clear photo of your face instead.";
 
 /**
  * getMe refused outright (Telegram answered, and the answer will not change by asking again): a configuration
@@ -395,7 +440,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     }
     if (m.sticker) {
       const s = m.sticker;
-      const mime = s.is_animated ? "application/x-tgsticker" : s.is_video ? "video/webm" : "image/webp";
+      const mime = s.is_animated ? LOTTIE_MIME : s.is_video ? "video/webm" : "image/webp";
       return fileInput(s.file_id, s.file_size, mime);
     }
     if (m.document && (m.document.mime_type ?? "").startsWith("image/")) {
@@ -446,15 +491,18 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     return { userId: String(r.from.id) };
   }
 
-  /** Command text and arguments from a text message or a media caption. */
-  function commandOf(ctx: Context): { name: string; args: string } | undefined {
+  /**
+   * Command text and arguments from a text message or a media caption; `addressed` where it names Mimic
+   * ("/meme@mimicbot"), as commands picked from the menu in a group do.
+   */
+  function commandOf(ctx: Context): { name: string; args: string; addressed: boolean } | undefined {
     const text = ctx.msg?.text ?? ctx.msg?.caption;
     // "/meme|bottom": Telegram ends the command at the "|" too.
     const m = text?.match(/^\/([a-z_]+)(?:@(\w+))?(?:(?:\s+|(?=\|))([\s\S]*))?$/i);
     if (!m) return undefined;
     // "/meme@otherbot" in a group is for another bot.
     if (m[2] && m[2].toLowerCase() !== bot.botInfo.username.toLowerCase()) return undefined;
-    return { name: m[1].toLowerCase(), args: (m[3] ?? "").trim() };
+    return { name: m[1].toLowerCase(), args: (m[3] ?? "").trim(), addressed: m[2] !== undefined };
   }
 
   async function send(ctx: Context, reply: Reply, extra: { keyboard?: InlineKeyboard } = {}) {
@@ -597,9 +645,44 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     );
   }
 
+  /** Albums (media groups) already pointed the way in a private chat: one answer per album, not one per picture. */
+  const albumsSeen = new Set<string>();
+  /** Notes an album; true where it was seen before. */
+  function albumSeen(ctx: Context): boolean {
+    const album = ctx.msg?.media_group_id;
+    if (album === undefined) return false;
+    if (albumsSeen.has(album)) return true;
+    albumsSeen.add(album);
+    if (albumsSeen.size > 200) albumsSeen.delete(albumsSeen.values().next().value!);
+    return false;
+  }
+
+  /**
+   * A message that is no command of Mimic's. In a private chat it is meant for Mimic, so it is answered: a
+   * mistyped command with the help, a picture without a command with what to do with it, anything else with
+   * the help. In a group people talk: silence, but for an unknown command that names Mimic ("/memes@mimicbot").
+   */
+  async function onOther(ctx: Context, unknown?: { name: string; addressed: boolean }): Promise<void> {
+    const m = ctx.msg;
+    if (!m || (ctx.chat?.type !== "private" && !unknown?.addressed)) return;
+    // The rest of an album whose first message was answered, or whose caption was a command.
+    if (albumSeen(ctx)) return;
+    if (unknown) return void (await send(ctx, { text: unknownCommandReply(unknown.name), ephemeral: true }));
+    const picture = m.photo?.length || (m.document && (m.document.mime_type ?? "").startsWith("image/"));
+    const clip = m.animation || m.video || m.video_note || m.sticker;
+    // An animated sticker is said at once to be unreadable, rather than pointed to a /meme that would refuse it.
+    const text = m.sticker?.is_animated ? LOTTIE_REACTION_REPLY : picture ? PHOTO_WITHOUT_COMMAND_REPLY : clip ? CLIP_WITHOUT_COMMAND_REPLY : HELP;
+    await send(ctx, { text, ephemeral: true });
+  }
+
+  /** Whether a command's picture is an animated (Lottie) sticker, which no command can read. */
+  const isLottie = (image: ImageInput) => image.kind === "url" && image.declaredMime === LOTTIE_MIME;
+
   async function onCommand(ctx: Context): Promise<void> {
     const cmd = commandOf(ctx);
-    if (!cmd) return;
+    if (!cmd || !KNOWN_COMMANDS.has(cmd.name)) return onOther(ctx, cmd);
+    // A command's album is answered by the command: its other pictures need no pointer.
+    albumSeen(ctx);
     // An anonymous admin may still configure the group: settings are the group's, not a person's.
     if (ctx.msg?.sender_chat && !(cmd.name === "config" && isAnonymousAdmin(ctx))) {
       await send(ctx, { text: ANONYMOUS_SENDER_REPLY, ephemeral: true });
@@ -620,6 +703,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
           });
           return;
         }
+        if (isLottie(image)) return void (await send(ctx, { text: LOTTIE_REACTION_REPLY, ephemeral: true }));
         let parsed;
         try {
           parsed = parseMemeArgs(cmd.args, cmd.name);
@@ -639,10 +723,10 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       }
       case "save": {
         const image = targetImage(ctx);
-        if (!image || !cmd.args) {
-          await send(ctx, { text: "Reply to a clear photo of your face with /save <name>, e.g. /save me", ephemeral: true });
-          return;
-        }
+        // Said apart: what was missing, the picture or the name.
+        if (!image) return void (await send(ctx, { text: saveNoPhotoReply(cmd.args), ephemeral: true }));
+        if (!cmd.args) return void (await send(ctx, { text: SAVE_NO_NAME_REPLY, ephemeral: true }));
+        if (isLottie(image)) return void (await send(ctx, { text: LOTTIE_FACE_REPLY, ephemeral: true }));
         detach(render(ctx, "typing", (c) => core.faceSave(c, { name: cmd.args, image })));
         return;
       }
@@ -726,15 +810,29 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     if (!button) return void (await ctx.answerCallbackQuery({ text: "This button has expired: send the command again." }));
     if (button.ownerId !== String(ctx.from.id)) return void (await ctx.answerCallbackQuery({ text: BUTTON_NOT_YOURS }));
     const { action, arg: name } = button;
+    const owner = ctx.from.id;
+    if (action === "del") {
+      // A deleted face cannot be brought back: the list becomes the question, as /forget asks first.
+      await ctx.answerCallbackQuery();
+      const question = deleteFaceQuestion(name);
+      const keyboard = new InlineKeyboard().text("Delete", buttonData("delyes", owner, name)).text("Cancel", buttonData("delno", owner, name));
+      await ctx.editMessageText(question, { reply_markup: keyboard }).catch(async (err: unknown) => {
+        // The list could not become the question (deleted meanwhile, say): asked in a message of its own.
+        logger.warn({ err }, "telegram: could not edit the list of faces into the question");
+        await ctx.api.sendMessage(ctx.chat!.id, question, { ...threadOf(ctx), reply_markup: keyboard });
+      });
+      return;
+    }
     const c = await contextOf(ctx, false);
     let reply: Reply;
     if (action === "def") reply = await core.faceDefault(c, { name });
-    else if (action === "del") reply = await core.faceRemove(c, { name });
-    else if (action === "forget") reply = name === "yes" ? await core.forgetMe(c, { confirm: true }) : { text: "Nothing was deleted.", ephemeral: true };
+    else if (action === "delyes") reply = await core.faceRemove(c, { name });
+    else if (action === "delno") reply = { text: NOTHING_DELETED, ephemeral: true };
+    else if (action === "forget") reply = name === "yes" ? await core.forgetMe(c, { confirm: true }) : { text: NOTHING_DELETED, ephemeral: true };
     else return void (await ctx.answerCallbackQuery());
     const toast = toastText(reply.text);
     await ctx.answerCallbackQuery({ text: toast, show_alert: reply.errorCode !== undefined });
-    if (action === "def" || action === "del") {
+    if (action === "def" || action === "delyes" || action === "delno") {
       const list = await core.faceList(c);
       await ctx.editMessageText(list.text, { reply_markup: facesKeyboard(list, ctx.from.id) }).catch(() => undefined);
     } else {
@@ -785,10 +883,28 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       },
     });
 
+  /**
+   * The command menu ("/" in a chat), set at each start so it follows this version's commands. Best effort, beside
+   * start-up: a failure only warns (commands typed in full still work), and shutdown ends a call still waiting.
+   */
+  const setCommandMenu = () =>
+    detach(
+      bot.api
+        .setMyCommands(
+          [...BOT_COMMANDS],
+          undefined,
+          AbortSignal.any([startAbort.signal, AbortSignal.timeout(REACH_ATTEMPT_MS)]) as unknown as Parameters<typeof bot.api.setMyCommands>[2],
+        )
+        .catch((err: unknown) => {
+          if (!startAbort.signal.aborted) logger.warn({ err }, "telegram: could not set the command menu (typing / shows no list); commands still work");
+        }),
+    );
+
   return {
     bot,
     async start() {
       if (!bot.isInited()) bot.botInfo = await reachTelegram();
+      setCommandMenu();
       let started = false;
       await new Promise<void>((resolve, reject) => {
         const onStart = () => {
