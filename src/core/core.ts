@@ -470,9 +470,27 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
 
     forgetMe: (ctx, { confirm }) =>
       guarded(ctx, async () => {
+        const { kind } = placeWords(ctx.platform);
+        // Faces are the user's wherever they use Mimic on this platform: all of them go.
+        const everywhere = FORGET_EVERYWHERE[ctx.platform];
+        // A server's ban is kept on purpose (its admins' decision; see templates.forgetUser): said, not hidden.
+        const banKept = kind ? `Any ban a ${kind} gave you stays.` : "";
         if (!confirm) {
+          const count = (await templates.list(ownerOf(ctx))).length;
+          const what =
+            count === 0
+              ? "your usage history and the record of which pictures you made (you have no saved faces)"
+              : `your ${plural(count, "saved face", "saved faces")}${everywhere ? ` (${everywhere})` : ""}, your usage history and the record of which pictures you made`;
           return {
-            text: `This permanently deletes all your saved faces and your usage history (your last 24 hours' uses a day later: they count towards the limits). ${FORGET_CONFIRM[ctx.platform]}`,
+            // Answered by the platform's buttons ("Yes, delete everything" / "Cancel").
+            text: [
+              `This permanently deletes ${what}.`,
+              "Uses from the last 24 hours still count towards daily limits and cooldowns: they are deleted a day after they were made.",
+              banKept,
+              "Delete everything?",
+            ]
+              .filter(Boolean)
+              .join(" "),
             ephemeral: true,
           };
         }
@@ -486,8 +504,16 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
             ? " The 1 use you made in the last 24 hours still counts towards daily limits and cooldowns: its record is deleted a day after it was made."
             : ` The ${held} uses you made in the last 24 hours still count towards daily limits and cooldowns: their records are deleted a day after they were made.`;
         const audited = removed.auditRecords ?? 0;
+        const deleted = [
+          ...(removed.templates > 0 ? [`your ${plural(removed.templates, "saved face", "saved faces")}`] : []),
+          `your usage history${removed.usageRecords > 0 ? ` (${plural(removed.usageRecords, "use", "uses")} older than a day)` : ""}`,
+          ...(audited > 0 ? [`the record of the ${plural(audited, "picture", "pictures")} you made`] : []),
+        ];
+        const list = deleted.length === 1 ? deleted[0] : `${deleted.slice(0, -1).join(", ")} and ${deleted.at(-1)}`;
+        const thrownAway =
+          givenBack === 0 ? "" : givenBack === 1 ? " The picture being made for you now is thrown away and its use given back." : ` The ${givenBack} pictures being made for you now are thrown away and their uses given back.`;
         return {
-          text: `Done: deleted ${plural(removed.templates, "saved face", "saved faces")}, ${plural(removed.usageRecords, "record of a use older than a day", "records of uses older than a day")} and ${plural(audited, "audit-trail entry", "audit-trail entries")} (which pictures you made).${holding}${givenBack === 0 ? "" : givenBack === 1 ? " The picture being made for you now is thrown away and its use given back." : ` The ${givenBack} pictures being made for you now are thrown away and their uses given back.`} Mimic keeps nothing else about you.`,
+          text: `Done: deleted ${list}.${holding}${thrownAway} Mimic keeps nothing else about you${kind ? `, except any ban a ${kind} gave you` : ""}.`,
           ephemeral: true,
         };
       }),
@@ -677,11 +703,11 @@ function nsfwRefusal(ctx: CommandContext, refusal: MimicError, counted: boolean)
   return counted ? `${said} It still counts towards your daily limits, like a meme.` : said;
 }
 
-/** How a forget-me is confirmed: Discord by the command's option (it shows no buttons), Telegram by the buttons under the question. */
-const FORGET_CONFIRM: Record<Platform, string> = {
-  discord: "Run /mimic forget confirm:True to delete everything.",
-  telegram: "Press “Yes, delete everything” below to go ahead.",
-  playground: "Confirm to go ahead.",
+/** Where a user's faces were saved, all of which a forget-me deletes: every place on the platform. */
+const FORGET_EVERYWHERE: Record<Platform, string> = {
+  discord: "from every server and DM",
+  telegram: "from every group and private chat",
+  playground: "",
 };
 
 /** Banned users and allowed channels the settings list names before it only counts the rest. */

@@ -114,9 +114,9 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     expect(await usage()).toBe("Today you made 0 memes of 50 allowed.\nMimic doesn't answer in this channel here. Ask in <#800000000000000077>.\nSaved faces: 1.");
     expect(await set("channel", `add <#${fake.channelId}>`)).toContain(`<#${fake.channelId}>`);
     expect(await usage()).toBe("Today you made 0 memes of 50 allowed.\nYou can make another one now.\nSaved faces: 1.");
-    // Confirming a forget-me on Discord is the command's own option: the question says how.
-    expect(content(await answer(fake.slash(ALICE, "mimic", [sub("forget", [{ name: "confirm", type: OPT.boolean, value: false }])])))).toBe(
-      "This permanently deletes all your saved faces and your usage history (your last 24 hours' uses a day later: they count towards the limits). Run /mimic forget confirm:True to delete everything.",
+    // A forget-me asks first (its buttons: discord-guidance.test.ts), wherever the channel rules let Mimic answer.
+    expect(content(await answer(fake.slash(ALICE, "mimic", [sub("forget")])))).toBe(
+      "This permanently deletes your 1 saved face (from every server and DM), your usage history and the record of which pictures you made. Uses from the last 24 hours still count towards daily limits and cooldowns: they are deleted a day after they were made. Any ban a server gave you stays. Delete everything?",
     );
   });
 

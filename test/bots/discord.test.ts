@@ -197,10 +197,10 @@ describe("Discord bot (real discord.js against a fake Discord)", () => {
     expect((await ack(usage.token)).json).toMatchObject({ type: 5, data: { flags: EPHEMERAL } });
     expect(content(usageAnswer)).toMatch(/Today you made \d+ memes?[\s\S]*Saved faces: 2[\s\S]*Server today/);
 
-    const ask = fake.slash(ALICE, "mimic", [sub("forget", [{ name: "confirm", type: OPT.boolean, value: false }])]);
-    expect(content(await fake.finalAnswer(ask.token))).toMatch(/permanently deletes/);
-    const forget = fake.slash(ALICE, "mimic", [sub("forget", [{ name: "confirm", type: OPT.boolean, value: true }])]);
-    expect(content(await fake.finalAnswer(forget.token))).toMatch(/deleted 2 saved faces/);
+    const ask = fake.slash(ALICE, "mimic", [sub("forget")]);
+    expect(content(await fake.finalAnswer(ask.token))).toMatch(/^This permanently deletes your 2 saved faces/);
+    const forget = fake.press(ALICE, fake.original(ask.token)!, `forget:${ALICE.id}:yes`);
+    expect(content(await fake.finalAnswer(forget.token))).toMatch(/^Done: deleted your 2 saved faces/);
     const after = fake.slash(ALICE, "face", [sub("list")]);
     expect(content(await fake.finalAnswer(after.token))).toMatch(/no saved faces/);
   }, SCENARIO_TIMEOUT_MS);

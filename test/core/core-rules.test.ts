@@ -96,14 +96,14 @@ for (const { dialect, skip } of dialects) {
       expect((await bare.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) })).file).toBeDefined();
       // The meme just made still counts towards the limits: its record is held for a day, and the reply says so.
       expect((await core.forgetMe(ctx(), { confirm: true })).text).toBe(
-        "Done: deleted 1 saved face, 0 records of uses older than a day and 0 audit-trail entries (which pictures you made). The 1 use you made in the last 24 hours still counts towards daily limits and cooldowns: its record is deleted a day after it was made. Mimic keeps nothing else about you.",
+        "Done: deleted your 1 saved face and your usage history. The 1 use you made in the last 24 hours still counts towards daily limits and cooldowns: its record is deleted a day after it was made. Mimic keeps nothing else about you, except any ban a server gave you.",
       );
       await save("a");
       await save("b");
       await meme();
       // The meme's audit row is counted as what it is, not as a use: the uses of the last day are the held ones.
       expect((await core.forgetMe(ctx(), { confirm: true })).text).toMatch(
-        /^Done: deleted 2 saved faces, 0 records of uses older than a day and 1 audit-trail entry \(which pictures you made\)\. The 2 uses you made in the last 24 hours still count /,
+        /^Done: deleted your 2 saved faces, your usage history and the record of the 1 picture you made\. The 2 uses you made in the last 24 hours still count /,
       );
       await save("c");
       await meme();
@@ -111,14 +111,27 @@ for (const { dialect, skip } of dialects) {
       // Two days on, the uses are old enough to go at once: these two and the two held since the last forget.
       clock += 2 * DAY_MS;
       expect((await core.forgetMe(ctx(), { confirm: true })).text).toBe(
-        "Done: deleted 1 saved face, 4 records of uses older than a day and 2 audit-trail entries (which pictures you made). Mimic keeps nothing else about you.",
+        "Done: deleted your 1 saved face, your usage history (4 uses older than a day) and the record of the 2 pictures you made. Mimic keeps nothing else about you, except any ban a server gave you.",
       );
-      const ask = await core.forgetMe(ctx(), { confirm: false });
-      expect(ask).toEqual({
-        text: "This permanently deletes all your saved faces and your usage history (your last 24 hours' uses a day later: they count towards the limits). Run /mimic forget confirm:True to delete everything.",
+      // The question: what goes (faces counted, saved anywhere), what stays a while (today's uses) and what stays (bans).
+      expect(await core.forgetMe(ctx(), { confirm: false })).toEqual({
+        text: "This permanently deletes your usage history and the record of which pictures you made (you have no saved faces). Uses from the last 24 hours still count towards daily limits and cooldowns: they are deleted a day after they were made. Any ban a server gave you stays. Delete everything?",
         ephemeral: true,
       });
-      expect((await core.forgetMe(ctx({ platform: "telegram" }), { confirm: false })).text).toMatch(/Press “Yes, delete everything” below to go ahead\.$/);
+      await save("d");
+      await save("e");
+      expect((await core.forgetMe(ctx(), { confirm: false })).text).toBe(
+        "This permanently deletes your 2 saved faces (from every server and DM), your usage history and the record of which pictures you made. Uses from the last 24 hours still count towards daily limits and cooldowns: they are deleted a day after they were made. Any ban a server gave you stays. Delete everything?",
+      );
+      expect((await core.faceList(ctx())).templates).toHaveLength(2);
+      // Telegram's words for its places; the playground has no others, and no bans.
+      expect((await core.forgetMe(ctx({ platform: "telegram" }), { confirm: false })).text).toMatch(
+        /^This permanently deletes your 1 saved face \(from every group and private chat\), .* Any ban a group gave you stays\. Delete everything\?$/,
+      );
+      expect((await core.forgetMe(ctx({ platform: "telegram" }), { confirm: true })).text).toMatch(/^Done: deleted your 1 saved face and your usage history\. Mimic keeps nothing else about you, except any ban a group gave you\.$/);
+      expect((await core.forgetMe(ctx({ platform: "playground" }), { confirm: false })).text).toBe(
+        "This permanently deletes your usage history and the record of which pictures you made (you have no saved faces). Uses from the last 24 hours still count towards daily limits and cooldowns: they are deleted a day after they were made. Delete everything?",
+      );
     });
 
     it("forget-me while a picture is being made: it is thrown away and leaves no audit row, and its use is given back", async () => {
@@ -131,7 +144,7 @@ for (const { dialect, skip } of dialects) {
       const made = await core.morph(ctx(), { image: bytes(REACTION_LAUGH_JPG) });
       // The use of the picture in progress is given back (below), so the answer does not count it among those that still count.
       expect(forgot?.text).toBe(
-        "Done: deleted 1 saved face, 0 records of uses older than a day and 0 audit-trail entries (which pictures you made). The picture being made for you now is thrown away and its use given back. Mimic keeps nothing else about you.",
+        "Done: deleted your 1 saved face and your usage history. The picture being made for you now is thrown away and its use given back. Mimic keeps nothing else about you, except any ban a server gave you.",
       );
       expect(made).toMatchObject({ errorCode: "CANCELLED", text: "You asked Mimic to forget you while this was being made, so it was thrown away." });
       expect(made.file).toBeUndefined();

@@ -118,10 +118,10 @@ describe("command core", () => {
       { name: "work", isDefault: true },
     ]);
     expect((await core.faceRemove(ctx(), { name: "nope" })).errorCode).toBe("NOT_FOUND");
-    expect((await core.forgetMe(ctx(), { confirm: false })).text).toContain("Run /mimic forget confirm:True to delete everything.");
+    expect((await core.forgetMe(ctx(), { confirm: false })).text).toMatch(/^This permanently deletes your 2 saved faces \(from every server and DM\), .* Delete everything\?$/);
     expect((await core.faceList(ctx())).templates).toHaveLength(2);
     const gone = await core.forgetMe(ctx(), { confirm: true });
-    expect(gone.text).toContain("deleted 2 saved faces");
+    expect(gone.text).toContain("deleted your 2 saved faces");
     expect((await core.faceList(ctx())).templates).toEqual([]);
   });
 });

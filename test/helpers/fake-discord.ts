@@ -9,7 +9,8 @@ import { readBody } from "./read-body.ts";
  * READY, GUILD_CREATE, INTERACTION_CREATE dispatch) and the REST routes Mimic uses (a guild member, interaction
  * callbacks, webhook edits/follow-ups with multipart files, channel messages, command registration),
  * plus a CDN serving attachments and stickers. An interaction's response (@original) is kept as the edits left
- * it: GET returns it, DELETE removes it. Failures can be injected, with Discord's status and error code, and an
+ * it: GET returns it, DELETE removes it. Button presses (MESSAGE_COMPONENT) are dispatched too, and their
+ * callbacks update the message the button is on (press()). Failures can be injected, with Discord's status and error code, and an
  * answer held back (a slow upload Discord took, or one it lost). Everything on one 127.0.0.1 port.
  */
 
@@ -66,6 +67,14 @@ export class FakeDiscord {
   private holds: { pred: (c: RestCall) => boolean; accept: boolean; ms?: number }[] = [];
   /** Per interaction token: its response (@original) as the last edit left it; null once deleted. */
   private originals = new Map<string, Record<string, unknown> | null>();
+  /** Per button press (its token): the message the button is on, until the press answers with a message of its own. */
+  private componentMessages = new Map<string, Record<string, unknown>>();
+
+  /** A message changed by a button press: kept as @original of the press, and of every interaction whose response it is. */
+  private updateMessage(token: string, message: Record<string, unknown>) {
+    this.originals.set(token, message);
+    for (const [t, m] of this.originals) if (t !== token && m && m.id === message.id) this.originals.set(t, message);
+  }
 
   private constructor(
     private readonly server: Server,
@@ -132,7 +141,10 @@ export class FakeDiscord {
   interact(opts: {
     user: FakeUser;
     permissions?: string;
-    type?: 2 | 4;
+    /** 2: application command, 3: message component (a button press: see press()), 4: autocomplete. */
+    type?: 2 | 3 | 4;
+    /** A component's interaction: the message the component is on. */
+    message?: Record<string, unknown>;
     data: Record<string, unknown>;
     attachmentSizeLimit?: number;
     /** A direct message with the bot: no guild, no member, a DM channel. */
@@ -181,6 +193,7 @@ export class FakeDiscord {
       locale: "en-US",
       entitlements: [],
       attachment_size_limit: opts.attachmentSizeLimit ?? 10 * 1024 * 1024,
+      ...(opts.message ? { message: { ...opts.message, channel_id: where.channel_id } } : {}),
     };
     this.dispatchedAt.set(id, performance.now());
     this.dispatch("INTERACTION_CREATE", d);
@@ -204,6 +217,18 @@ export class FakeDiscord {
       dm: extra.dm,
       data: { id: nextId(), name, type: 1, options, ...(resolved ? { resolved } : {}) },
     });
+  }
+
+  /**
+   * A press of the button `customId` on `message` (the bot's message carrying it, e.g. original(token) of the
+   * command that sent it) by `user`: a MESSAGE_COMPONENT interaction. Its callback UPDATE_MESSAGE (7), or
+   * DEFERRED_UPDATE_MESSAGE (6) then an edit of @original, changes that message: original(token) of the command
+   * shows it too. A reply (4, 5) is a message of its own, as on Discord.
+   */
+  press(user: FakeUser, message: Record<string, unknown>, customId: string, extra: { dm?: boolean; permissions?: string } = {}) {
+    const pressed = this.interact({ user, type: 3, dm: extra.dm, permissions: extra.permissions, message, data: { custom_id: customId, component_type: 2 } });
+    this.componentMessages.set(pressed.token, message);
+    return pressed;
   }
 
   /** A user message as the API returns it (for context menus and channel history). */
@@ -431,7 +456,16 @@ export class FakeDiscord {
       const at = this.dispatchedAt.get(m[1]);
       if (at !== undefined && !this.ackLatencyMs.has(m[1])) this.ackLatencyMs.set(m[1], performance.now() - at);
       // A reply or a deferral ("thinking…") is the interaction's response message.
-      const cb = (call.json ?? {}) as { type?: number; data?: { content?: string; flags?: number } };
+      const cb = (call.json ?? {}) as { type?: number; data?: { content?: string; flags?: number; components?: unknown[] } };
+      const pressedOn = this.componentMessages.get(m[2]!);
+      if (pressedOn && (cb.type === 6 || cb.type === 7)) {
+        // A button's message is updated (7) or will be by an edit of @original (6).
+        this.componentMessages.delete(m[2]!);
+        const data = cb.type === 7 ? (cb.data ?? {}) : {};
+        this.updateMessage(m[2]!, { ...pressedOn, ...(data.content !== undefined && { content: data.content }), ...(data.components !== undefined && { components: data.components }) });
+        return send(204);
+      }
+      if (pressedOn) this.componentMessages.delete(m[2]!);
       if ((cb.type === 4 || cb.type === 5) && !this.originals.has(m[2]!)) {
         this.originals.set(m[2]!, { ...this.message(this.botUser, [], cb.data?.content ?? ""), flags: cb.data?.flags ?? 0 });
       }
@@ -454,10 +488,11 @@ export class FakeDiscord {
         ...this.message(this.botUser, [], String(body.content ?? "")),
         ...(kept ? { id: kept.id } : {}),
         flags: body.flags ?? kept?.flags ?? 0,
-        // An edit without files or an attachments list keeps the message's files, as on Discord.
+        // An edit without files or an attachments list keeps the message's files, as on Discord; so with buttons.
         attachments: call.files.length > 0 || body.attachments !== undefined || !kept ? attachments : kept.attachments,
+        components: body.components ?? kept?.components ?? [],
       };
-      if (onOriginal && req.method === "PATCH") this.originals.set(token, message);
+      if (onOriginal && req.method === "PATCH") this.updateMessage(token, message);
       return send(200, message);
     }
     if ((m = api.match(/^\/guilds\/\d+\/members\/(\d+)$/)) && req.method === "GET") {
@@ -520,3 +555,8 @@ export const str = (name: string, value: string) => ({ name, type: OPT.string, v
 export const sub = (name: string, options: unknown[] = []) => ({ name, type: OPT.subcommand, options });
 export const content = (c: RestCall) => String((c.json as Record<string, unknown> | undefined)?.content ?? "");
 export const flagsOf = (c: RestCall) => Number((c.json as Record<string, unknown> | undefined)?.flags ?? 0);
+/** The buttons of a message (or a REST call's body): custom id, label and style, row by row flattened. */
+export const buttonsOf = (m: Record<string, unknown> | null | undefined) =>
+  ((m?.components ?? []) as { components?: { custom_id?: string; label?: string; style?: number }[] }[]).flatMap((row) =>
+    (row.components ?? []).map((b) => ({ id: b.custom_id, label: b.label, style: b.style })),
+  );

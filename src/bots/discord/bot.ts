@@ -1,6 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import {
+  ActionRowBuilder,
+  ButtonBuilder,
+  ButtonStyle,
   ChannelType,
   Client,
   DiscordAPIError,
@@ -20,6 +23,7 @@ import {
   type APIEmbed,
   type APIMessage,
   type AutocompleteInteraction,
+  type ButtonInteraction,
   type ChatInputCommandInteraction,
   type Interaction,
   type Message,
@@ -37,7 +41,7 @@ import { shuttingDown } from "../../queue/refusals.ts";
 import { memeFromFirstFace, type NumberedPicture } from "../first-face.ts";
 import { createInFlight } from "../in-flight.ts";
 import { REACH_WARN_EVERY_MS, untilReached } from "../reach.ts";
-import { COMMAND } from "./commands.ts";
+import { COMMAND, HELP } from "./commands.ts";
 import { restOptions, type RestTimeouts } from "./rest.ts";
 
 /**
@@ -263,6 +267,24 @@ const NO_IMAGE: Reply = {
 /** /meme without a picture where Mimic may not read the channel's messages: "no picture" would be a wrong answer. */
 export const HISTORY_UNREADABLE_REPLY =
   "I can't read this channel's recent messages (Mimic needs the View Channel and Read Message History permissions here), so I can't find the picture you mean. Attach it to the command, or right-click (long-press) its message → Apps → “Mimic this”.";
+
+/**
+ * /mimic forget's buttons: "forget:<user id>:yes|no". The user id is the asker's: anyone else's press is refused.
+ * They carry all a press needs, so one pressed after Mimic restarted works as well.
+ */
+const forgetButtonId = (userId: string, answer: "yes" | "no") => `forget:${userId}:${answer}`;
+const parseForgetButton = (id: string) => {
+  const m = id.match(/^forget:(\d+):(yes|no)$/);
+  return m ? { userId: m[1]!, yes: m[2] === "yes" } : undefined;
+};
+const forgetButtons = (userId: string) =>
+  new ActionRowBuilder<ButtonBuilder>().addComponents(
+    new ButtonBuilder().setCustomId(forgetButtonId(userId, "yes")).setLabel("Yes, delete everything").setStyle(ButtonStyle.Danger),
+    new ButtonBuilder().setCustomId(forgetButtonId(userId, "no")).setLabel("Cancel").setStyle(ButtonStyle.Secondary),
+  );
+export const FORGET_NOT_YOURS = "These buttons are for the person who ran /mimic forget. To delete your own data, run /mimic forget yourself.";
+export const FORGET_CANCELLED = "Nothing was deleted.";
+export const BUTTON_EXPIRED = "This button has expired: run the command again.";
 
 export const DISCORD_TOKEN_REFUSED =
   "DISCORD_TOKEN was refused by Discord (invalid token): copy the bot token again from the Discord Developer Portal (your application → Bot → Reset Token).";
@@ -497,6 +519,15 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
       }
       case COMMAND.mimic: {
         const sub = o.getSubcommand();
+        if (sub === "help") {
+          const started = performance.now();
+          await i.reply({ content: HELP, flags: MessageFlags.Ephemeral });
+          opts.onAcknowledged?.({ command: "mimic help", latencyMs: performance.now() - started });
+          return;
+        }
+        // The core's question (what goes, what stays), answered by the asker's press of a button. A "confirm" option an
+        // old registration still sends is not read: nothing is deleted before the user saw the question.
+        if (sub === "forget") return askForget(i);
         return runPrivate(i, `mimic ${sub}`, (ctx) => {
           switch (sub) {
             case "usage":
@@ -515,11 +546,35 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
               });
             }
             default:
-              return core.forgetMe(ctx, { confirm: o.getBoolean("confirm", true) });
+              throw new Error(`unknown /mimic subcommand ${sub}`);
           }
         });
       }
     }
+  }
+
+  /** /mimic forget: the question, privately, with "Yes, delete everything" and "Cancel" for this user. */
+  async function askForget(i: ChatInputCommandInteraction) {
+    const started = performance.now();
+    await i.deferReply({ flags: MessageFlags.Ephemeral });
+    opts.onAcknowledged?.({ command: "mimic forget", latencyMs: performance.now() - started });
+    const question = await core.forgetMe(contextOf(i), { confirm: false });
+    await i.editReply({ content: fitContent(question.text), components: question.errorCode ? [] : [forgetButtons(i.user.id)] });
+  }
+
+  /** A press of /mimic forget's buttons: the asker's alone; the question becomes the answer, its buttons gone. */
+  async function onButton(i: ButtonInteraction) {
+    const press = parseForgetButton(i.customId);
+    if (!press) return void (await i.reply({ content: BUTTON_EXPIRED, flags: MessageFlags.Ephemeral }));
+    if (press.userId !== i.user.id) return void (await i.reply({ content: FORGET_NOT_YOURS, flags: MessageFlags.Ephemeral }));
+    const started = performance.now();
+    await i.deferUpdate();
+    opts.onAcknowledged?.({ command: `forget ${press.yes ? "yes" : "no"}`, latencyMs: performance.now() - started });
+    if (!press.yes) return void (await i.editReply({ content: FORGET_CANCELLED, components: [] }));
+    const reply = await core.forgetMe(contextOf(i), { confirm: true });
+    // A failure (the database unreachable) leaves the question and its buttons, to press again.
+    if (reply.errorCode) return void (await i.followUp({ content: fitContent(reply.text), flags: MessageFlags.Ephemeral }));
+    await i.editReply({ content: fitContent(reply.text), components: [] });
   }
 
   /**
@@ -572,6 +627,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
       if (i.isAutocomplete()) return await onAutocomplete(i);
       if (i.isChatInputCommand()) return await onChatInput(i);
       if (i.isMessageContextMenuCommand() && i.commandName === COMMAND.mimicThis) return await onMessageContext(i);
+      if (i.isButton()) return await onButton(i);
     } catch (err) {
       // Only transport failures land here (the core never throws): log, and tell the user if we still can.
       logger.error({ err, interaction: i.id }, "discord interaction failed");

@@ -31,7 +31,7 @@ const contexts = [InteractionContextType.Guild, InteractionContextType.BotDM];
 
 const meme = new SlashCommandBuilder()
   .setName(COMMAND.meme)
-  .setDescription("Put a reaction's expression on your saved face, with optional captions")
+  .setDescription("Put a reaction's expression on your face (save it first with /face save), with optional captions")
   .setContexts(contexts)
   .addAttachmentOption((o) => o.setName("image").setDescription("Reaction image or GIF (default: the latest image in this channel)"))
   .addStringOption((o) => o.setName("top").setDescription("Top caption").setMaxLength(CAPTION_OPTION_MAX))
@@ -51,9 +51,10 @@ const morph = new SlashCommandBuilder()
   .setDescription("An animated GIF morphing your face into the reaction's expression")
   .setContexts(contexts)
   .addAttachmentOption((o) => o.setName("image").setDescription("Reaction image (default: the latest image in this channel)"))
-  .addStringOption((o) => o.setName("template").setDescription("Which of your saved faces").setAutocomplete(true))
+  .addStringOption((o) => o.setName("template").setDescription("Which of your saved faces (default: your default face)").setAutocomplete(true))
   .addStringOption((o) => o.setName("top").setDescription("Top caption").setMaxLength(CAPTION_OPTION_MAX))
-  .addStringOption((o) => o.setName("bottom").setDescription("Bottom caption").setMaxLength(CAPTION_OPTION_MAX));
+  .addStringOption((o) => o.setName("bottom").setDescription("Bottom caption").setMaxLength(CAPTION_OPTION_MAX))
+  .addIntegerOption((o) => o.setName("intensity").setDescription("How much of the expression, in % (default 100)").setMinValue(0).setMaxValue(100));
 
 const templateName = (o: import("discord.js").SlashCommandStringOption, description: string) =>
   o.setName("name").setDescription(description).setRequired(true).setAutocomplete(true);
@@ -84,8 +85,9 @@ const face = new SlashCommandBuilder()
 
 const mimic = new SlashCommandBuilder()
   .setName(COMMAND.mimic)
-  .setDescription("Mimic: usage, settings, your data")
+  .setDescription("Mimic: help, usage, settings, your data")
   .setContexts(contexts)
+  .addSubcommand((s) => s.setName("help").setDescription("How to start: save your face, then make memes"))
   .addSubcommand((s) => s.setName("usage").setDescription("Your usage today (admins also see the server's)"))
   .addSubcommand((s) =>
     s
@@ -97,7 +99,7 @@ const mimic = new SlashCommandBuilder()
           .setDescription("Setting to change (leave empty to show all)")
           .addChoices(...SETTING_KEYS.map((k) => ({ name: k, value: k }))),
       )
-      .addStringOption((o) => o.setName("value").setDescription("New value, e.g. on/off, 20, add <channel id>")),
+      .addStringOption((o) => o.setName("value").setDescription("New value, e.g. on/off, 20, add #channel")),
   )
   .addSubcommand((s) =>
     s
@@ -107,17 +109,24 @@ const mimic = new SlashCommandBuilder()
       .addStringOption((o) => o.setName("hash").setDescription("Or the picture's SHA-256: 64 hex characters").setMinLength(64).setMaxLength(72))
       .addAttachmentOption((o) => o.setName("picture").setDescription("The picture itself, as Mimic sent it")),
   )
-  .addSubcommand((s) =>
-    s
-      .setName("forget")
-      .setDescription("Delete all your saved faces and usage history")
-      .addBooleanOption((o) => o.setName("confirm").setDescription("Yes, delete everything").setRequired(true)),
-  );
+  // Asks first, with buttons (bot.ts): an option ("confirm") deleted at once, before the user saw what would go.
+  .addSubcommand((s) => s.setName("forget").setDescription("Delete all your saved faces and usage history (asks first)"));
 
 const mimicThis = new ContextMenuCommandBuilder()
   .setName(COMMAND.mimicThis)
   .setType(ApplicationCommandType.Message)
   .setContexts(contexts);
+
+/** /mimic help: how to start, in the spirit of Telegram's /help. */
+export const HELP = [
+  "Mimic puts the expression of a reaction picture on your own face.",
+  "1. Save your face: /face save with a clear, front-facing photo of you (name it e.g. me).",
+  "2. /meme with a reaction image or GIF attached (or right after one was posted here), top and bottom captions optional.",
+  "/morph makes an animated GIF of your face taking on the reaction's expression.",
+  "On any message with a picture: right-click (long-press) → Apps → “Mimic this”.",
+  "/face list, default, rename and delete manage your faces; /mimic usage shows today's usage; /mimic forget deletes your data.",
+  "Server admins: /mimic config (settings) and /mimic audit (who made a picture).",
+].join("\n");
 
 /** JSON bodies for PUT /applications/{app}[/guilds/{guild}]/commands. */
 export function commandDefinitions(): RESTPostAPIApplicationCommandsJSONBody[] {
