@@ -45,8 +45,9 @@ export function sharedChat(platform: string): string {
 export const capitalised = (s: string): string => `${s[0].toUpperCase()}${s.slice(1)}`;
 
 /** A user as the platform shows one: a Discord mention (no ping in an ephemeral reply), else "user <id>". */
-export function userRef(platform: string, id: string): string {
-  return platform === "discord" ? `<@${id}>` : `user ${id}`;
+export function userRef(platform: string, id: string, name?: string): string {
+  if (platform === "discord") return `<@${id}>`;
+  return name ? `${name} (user ${id})` : `user ${id}`;
 }
 
 /**

@@ -29,6 +29,12 @@ export interface CommandContext {
    * since (a queue position) is then one another process can take down with its apology.
    */
   bindPendingReply?: (update: (reply: string) => Promise<void>) => void;
+  /**
+   * People's names as the platform shows them, for answers that name people by id (bans, /usage's top list,
+   * the audit trail): where an id alone says nothing (Telegram shows none). Best effort: ids it cannot name are
+   * left out of the map.
+   */
+  displayNames?: (userIds: readonly string[]) => Promise<ReadonlyMap<string, string>>;
   /** Queue position / start / end, so adapters can show progress. */
   progress?: (e: ProgressEvent) => void;
   signal?: AbortSignal;

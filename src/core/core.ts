@@ -547,7 +547,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           if (r.server.refusedToday) lines.push(`Refused as explicit today: ${r.server.refusedToday}.`);
           // Each user's memes, and their refused pictures where there were some: the same figures as the lines above.
           const counts = (u: { count: number; refused?: number }) => (u.refused ? `${u.count} + ${u.refused} refused` : `${u.count}`);
-          const top = r.server.topUsers.map((u) => `${userRef(ctx.platform, u.userId)} (${counts(u)})`);
+          const refOf = await peopleRefs(ctx, r.server.topUsers.map((u) => u.userId));
+          const top = r.server.topUsers.map((u) => `${refOf(u.userId)} (${counts(u)})`);
           // Users who asked Mimic to forget them are not named; their uses of the day still count, so they are said.
           const forgotten = r.server.forgotten;
           if (forgotten && forgotten.count + forgotten.refused > 0) top.push(`users who asked to be forgotten (${counts(forgotten)})`);
@@ -574,7 +575,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           throw new MimicError("BAD_INPUT", `Which setting should be ${echoed(input.value!.trim())}? Settings: ${SETTING_KEYS.join(", ")}.`);
         }
         if (input.key === undefined) {
-          return { text: describeSettings(await moderation.settings(scopeOf(ctx)), ctx, await moderation.bannedUsers?.(scopeOf(ctx))), ephemeral: true };
+          const banned = (await moderation.bannedUsers?.(scopeOf(ctx))) ?? [];
+          return { text: describeSettings(await moderation.settings(scopeOf(ctx)), ctx, banned, await peopleRefs(ctx, banned)), ephemeral: true };
         }
         if (!SETTING_KEYS.includes(input.key)) {
           // Echo a few characters only: the key is whatever was typed, and a chat caps a message's length (Telegram 4096).
@@ -589,8 +591,10 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           throw new MimicError("BAD_INPUT", `Give a value for “${input.key}”, e.g. ${exampleFor(input.key, ctx.platform)}.`);
         }
         const after = await moderation.updateSetting(scopeOf(ctx), input.key, value, input.facts);
-        const said = after.outcome ? outcomeSaid(after.outcome, ctx) : `Updated “${input.key}”.`;
-        return { text: `${said}\n${describeSettings(after, ctx, await moderation.bannedUsers?.(scopeOf(ctx)))}`, ephemeral: true };
+        const banned = (await moderation.bannedUsers?.(scopeOf(ctx))) ?? [];
+        const refOf = await peopleRefs(ctx, after.outcome && "userId" in after.outcome ? [after.outcome.userId, ...banned] : banned);
+        const said = after.outcome ? outcomeSaid(after.outcome, ctx, refOf) : `Updated “${input.key}”.`;
+        return { text: `${said}\n${describeSettings(after, ctx, banned, refOf)}`, ephemeral: true };
       }),
 
     audit: (ctx, input) =>
@@ -621,9 +625,11 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         }
         // On Telegram a row made in the group itself (no topics, or General) needs no place.
         const where = (id: string | null) => (id === null || (ctx.platform === "telegram" && id === ctx.serverId) ? "" : ` in ${channelRef(ctx, id)}`);
-        const lines = rows.slice(0, AUDIT_ROWS_LISTED).map((r) => {
+        const listedRows = rows.slice(0, AUDIT_ROWS_LISTED);
+        const refOf = await peopleRefs(ctx, listedRows.map((r) => r.userId));
+        const lines = listedRows.map((r) => {
           const role = r.outputSha256 === hash ? "made it" : "used it as the reaction image";
-          return `• ${r.at.toISOString().slice(0, 16).replace("T", " ")} UTC: ${userRef(ctx.platform, r.userId)} ${role} (${r.kind}, face #${r.templateId ?? "?"})${where(r.channelId)}`;
+          return `• ${r.at.toISOString().slice(0, 16).replace("T", " ")} UTC: ${refOf(r.userId)} ${role} (${r.kind}, face #${r.templateId ?? "?"})${where(r.channelId)}`;
         });
         // The lookup returns only the newest rows: how many more there are is the trail's own count.
         const all = Math.max(total ?? rows.length, rows.length);
@@ -746,15 +752,30 @@ function listed(items: readonly string[], max: number): string {
 }
 
 /** What a ban or unban did, naming the user as the platform shows one. */
-function outcomeSaid(o: SettingOutcome, ctx: CommandContext): string {
+/**
+ * How answers name people: userRef with the platform's names where the adapter gives them (Telegram shows no
+ * ids, so "user 22" alone says nothing). A failed lookup leaves the ids bare.
+ */
+async function peopleRefs(ctx: CommandContext, ids: readonly string[]): Promise<(id: string) => string> {
+  const names = ids.length > 0 && ctx.displayNames
+    ? await ctx.displayNames([...new Set(ids)]).catch((err: unknown) => {
+        logger.warn({ err, requestId: ctx.requestId }, "looking up people's names failed");
+        return new Map<string, string>();
+      })
+    : new Map<string, string>();
+  return (id) => userRef(ctx.platform, id, names.get(id));
+}
+
+function outcomeSaid(o: SettingOutcome, ctx: CommandContext, refOf: (id: string) => string): string {
   const { inPlace } = placeWords(ctx.platform);
   if (o.kind === "alreadyListed") {
     const named = o.channels.map((id) => channelRef(ctx, id)).join(", ");
     return `${capitalised(named)} ${o.channels.length === 1 ? "was" : "were"} listed already, so nothing changed.`;
   }
-  const who = userRef(ctx.platform, o.userId);
+  const who = refOf(o.userId);
   if (o.kind === "banned") return `Banned ${who}: they can no longer use Mimic ${inPlace}.`;
-  if (o.kind === "alreadyBanned") return `${capitalised(who)} was already banned ${inPlace}, so nothing changed.`;
+  // "User 22", but a name as its owner writes it.
+  if (o.kind === "alreadyBanned") return `${who === userRef(ctx.platform, o.userId) ? capitalised(who) : who} was already banned ${inPlace}, so nothing changed.`;
   return `Lifted the ban on ${who}: they can use Mimic ${inPlace} again.`;
 }
 
@@ -764,7 +785,7 @@ function origin(s: ServerSettings, key: NumericSetting, shown: (n: number) => st
   return s.overridden.includes(key) ? ` (set here; default ${shown(s.defaults[key])})` : " (default)";
 }
 
-function describeSettings(s: ServerSettings, ctx: CommandContext, banned: readonly string[] = []): string {
+function describeSettings(s: ServerSettings, ctx: CommandContext, banned: readonly string[], refOf: (id: string) => string): string {
   const count = (n: number) => (n === 0 ? "unlimited" : String(n));
   const cooldown = (n: number) => (n === 0 ? "none" : formatWait(n));
   return [
@@ -782,7 +803,7 @@ function describeSettings(s: ServerSettings, ctx: CommandContext, banned: readon
       ? `• nsfw: on (threshold ${s.nsfwThreshold}): explicit pictures, faces and results are refused`
       : "• nsfw: off: pictures are not checked for explicit content",
     `• swap: ${s.swap ? "allowed" : "off"} (putting your face into someone else's picture)`,
-    ...(banned.length ? [`• banned: ${listed(banned.map((id) => userRef(ctx.platform, id)), BANS_LISTED)}`] : []),
+    ...(banned.length ? [`• banned: ${listed(banned.map(refOf), BANS_LISTED)}`] : []),
     `Change one with ${hint(ctx.platform, "config")}. A number set to “default” follows the default again.`,
   ].join("\n");
 }

@@ -53,6 +53,8 @@ export class FakeTelegram {
     allows_users_to_create_topics: false,
   };
   /** `${chatId}:${userId}` → status; default "member". */
+  /** Users who sent an update, by id: getChatMember answers with them. */
+  readonly usersSeen = new Map<number, User>();
   readonly memberStatus = new Map<string, "creator" | "administrator" | "member">();
 
   /** The command menu the bot set (setMyCommands), as getMyCommands answers it. */
@@ -112,6 +114,7 @@ export class FakeTelegram {
 
   /** Delivers an update from a user: a message in `chat` (returns the message as sent). */
   sendMessage(chat: Chat, from: User, fields: Record<string, unknown>): Record<string, unknown> {
+    this.usersSeen.set(from.id, from);
     const message = { message_id: this.nextMessageId++, date: Math.floor(Date.now() / 1000), chat, from, ...fields };
     this.push({ message });
     return message;
@@ -136,6 +139,7 @@ export class FakeTelegram {
   }
 
   pressButton(chat: Chat, from: User, message: Record<string, unknown>, data: string) {
+    this.usersSeen.set(from.id, from);
     this.push({ callback_query: { id: `cb-${this.nextUpdateId}`, from, chat_instance: "ci", message, data } });
   }
 
@@ -272,7 +276,10 @@ export class FakeTelegram {
         return ok(this.commands);
       case "getChatMember": {
         const status = this.memberStatus.get(`${params.chat_id}:${params.user_id}`) ?? "member";
-        return ok({ status, user: { id: Number(params.user_id), is_bot: false, first_name: "U" } });
+        // A member as Telegram gives one: the user who wrote in a chat here; one never seen is not found.
+        const user = this.usersSeen.get(Number(params.user_id));
+        if (!user) return this.json(res, 400, { ok: false, error_code: 400, description: "Bad Request: user not found" });
+        return ok({ status, user });
       }
       case "sendMessage":
       case "sendPhoto":

@@ -237,6 +237,18 @@ export const HELP = [
   "(/config ban as a reply bans the message's author).",
 ].join("\n");
 
+/** How many people one answer names by lookup (a settings list shows 20 bans), and how long it waits for their names. */
+const NAMES_LOOKED_UP = 25;
+const NAMES_WAIT_MS = 3000;
+
+/** A Telegram user as people know them: their name, and @username where they have one (one line, cut where long). */
+export function displayName(user: { first_name: string; last_name?: string; username?: string }): string {
+  const name = [user.first_name, user.last_name].filter(Boolean).join(" ").replace(/\s+/g, " ").trim();
+  const chars = [...name];
+  const shown = chars.length > 40 ? `${chars.slice(0, 40).join("")}…` : name;
+  return user.username ? `${shown || "?"} @${user.username}` : shown || "?";
+}
+
 /** The question a face's 🗑 button asks first: a deleted face cannot be brought back. */
 export const deleteFaceQuestion = (name: string) => `Delete your face ${quoted(name)}? It cannot be undone.`;
 /** The answer to Cancel, on /faces' question as on /forget's. */
@@ -388,7 +400,24 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       downloadLimitMessage: TOO_BIG_TO_DOWNLOAD_REPLY,
       // Telegram clients play animations as silent MP4 (a GIF is converted on their side anyway).
       animationFormat: "mp4",
+      ...(isGroup && { displayNames: (ids: readonly string[]) => namesIn(chat.id, ids) }),
     };
+  }
+
+  /**
+   * People named as this group shows them (getChatMember names someone who left too): Telegram shows no user
+   * ids, so "user 22" alone tells an admin nothing. Best effort, at most NAMES_WAIT_MS: an answer is not held up.
+   */
+  async function namesIn(chatId: number, ids: readonly string[]): Promise<Map<string, string>> {
+    const names = new Map<string, string>();
+    const lookups = ids.slice(0, NAMES_LOOKED_UP).map(async (id) => {
+      const member = await bot.api.getChatMember(chatId, Number(id)).catch(() => undefined);
+      if (member) names.set(id, displayName(member.user));
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(lookups), new Promise((r) => (timer = setTimeout(r, NAMES_WAIT_MS)))]);
+    clearTimeout(timer);
+    return new Map(names);
   }
 
   function fileInput(fileId: string, size: number | undefined, mime: string | undefined, name?: string): ImageInput {
