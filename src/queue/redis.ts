@@ -679,6 +679,9 @@ export function createRedisQueue(
       const done = new Promise<JobResult>((resolve, reject) => {
         pending.set(id, { kind: job.kind, opts: so, state: "queued", estimateMs, overtakableUntil: at + offset, offset, resolve, reject, queuedAt: performance.now() });
       });
+      // A worker may fail the job before this function returns `done` (a damaged picture fails at once): until
+      // the caller holds it, its rejection must not count as unhandled, which stops the process.
+      done.catch(() => undefined);
       const [status, , position] = (await viaRedis(
         cmd.mimicEnqueue(
           P, id, so.serverId ?? DM_LANE, priority, cost, so.userId, opts.capacity, opts.perUserLimit,
