@@ -16,6 +16,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
+import { removeOrtDebugLog } from "../pipeline/face/ort-debug-log.ts";
 import { ensureCaptionFonts } from "../pipeline/render/fonts.ts";
 import { parseWorkerSettings, type WorkerSettings } from "../requests.ts";
 import { defaultWorkerSettings } from "./settings.ts";
@@ -388,6 +389,7 @@ export class WorkerPool {
     // After the handlers above: a failed load has been counted (and its restart planned) when this runs.
     child.on("message", (msg: FromWorker) => msg.type === "ready" && loaded());
     child.once("exit", () => failed(this.closed ? shuttingDown() : workersRestarting(this.restartInSeconds)));
+    child.once("exit", () => removeOrtDebugLog(child.pid));
     // A starting or busy worker keeps this process alive (someone awaits it); an idle one must not.
     return slot;
   }
@@ -546,3 +548,4 @@ export class WorkerPool {
     this.opts.onLoadFailure?.({ failures: this.loadFailures, restartInMs: wait });
   }
 }
+

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-node";
 import { MimicError } from "../../errors.ts";
 import { makeDir } from "../../make-dir.ts";
+import { removeOwnOrtDebugLogAtExit } from "./ort-debug-log.ts";
 
 /**
  * onnxruntime sessions for the face models. A session is expensive to create (graph optimisation, weight
@@ -48,6 +49,7 @@ export async function createModelSession(path: string, name: string, opts: Sessi
       { details: { path } },
     );
   }
+  removeOwnOrtDebugLogAtExit();
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     executionProviders: [opts.provider],
     intraOpNumThreads: opts.threads,

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
+import { removeOwnOrtDebugLogAtExit } from "../face/ort-debug-log.ts";
 import { MimicError } from "../../errors.ts";
 import { makeDir } from "../../make-dir.ts";
 import type { ExecutionProvider } from "../face/session.ts";
@@ -52,6 +53,7 @@ export class LivePortraitEngine {
 
   static async load(opts: GeneratorEngineOptions): Promise<LivePortraitEngine> {
     const checked = checkGeneratorDir(opts.dir);
+    removeOwnOrtDebugLogAtExit();
     const models: Partial<Record<LivePortraitModel, Model>> = {};
     for (const key of Object.keys(LIVEPORTRAIT_MODELS) as LivePortraitModel[]) {
       const c = checked[key];
