@@ -7,6 +7,7 @@
 import { formatSize, MimicError } from "../errors.ts";
 import { animatedMemeFrames, type AnimatedMemeResult, type FrameGenerator } from "./animate/meme.ts";
 import type { MorphOptions } from "./animate/morph.ts";
+import type { OnFrame } from "./animate/steps.ts";
 import { resizeImage } from "./image/index.ts";
 import { faceAvoidBox, prepareCaptions, renderMeme, type CaptionText } from "./render/index.ts";
 import type { Regions } from "./transfer/expression.ts";
@@ -39,7 +40,14 @@ export type MemeOutput =
       /** Longest side in px (default 384). */
       size?: number;
       dither?: boolean;
+      /**
+       * Cancellation (a job's): looked at between frames while the frames are made and encoded, the event loop
+       * given a turn at each, so a worker hears its cancel message and the assembly throws the signal's reason
+       * within about a frame's work (the pool kills a worker whose handler runs past its grace).
+       */
       signal?: AbortSignal;
+      /** Hears each frame the mesh engine makes: made of total (see AnimatedMemeInput.onFrame). */
+      onFrame?: OnFrame;
     };
 
 export interface MemeInput {
@@ -206,6 +214,8 @@ async function animation(input: MemeInput, out: Extract<MemeOutput, { kind: "ani
     size: out.size,
     visibleMark: input.visibleMark,
     generator: input.generator,
+    signal: out.signal,
+    onFrame: out.onFrame,
   });
   out.signal?.throwIfAborted();
   await input.check?.(res.frames);

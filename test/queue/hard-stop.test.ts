@@ -44,7 +44,6 @@ describe("hard stop of runaway jobs (real handlers, real models)", () => {
   const runaway = (): AnimatedJob => ({ ...meme(), kind: "animated", animation: "reaction", reaction: { bytes: gif, mime: "image/gif" } });
 
   test("100 jobs stopped mid-work in a row: the process stays up and the next job is served", async () => {
-    const killedBefore = pool.killed;
     for (let i = 0; i < 100; i++) {
       // The clock starts when a worker can take the job (as the queue's timer does), not while a
       // replacement worker is still starting.
@@ -52,9 +51,9 @@ describe("hard stop of runaway jobs (real handlers, real models)", () => {
       const e = await expectRejects(pool.run(runaway(), { requestId: `stop-${i}`, signal: AbortSignal.timeout(STOP_AFTER_MS[i % STOP_AFTER_MS.length]) }));
       expect(e.code).toBe("CANCELLED");
     }
-    // Stops inside the GIF stage (which does not look at its signal) end in a killed worker process; stops
-    // during decoding end cooperatively at the next stage boundary.
-    expect(pool.killed - killedBefore).toBeGreaterThan(0);
+    // Most stops end cooperatively at the next frame or stage; one inside a step that cannot be interrupted
+    // (a transfer call, a palette build) outlasts the grace and ends in a killed worker process. Either way
+    // this process stays up and the pool serves the next job with its two processes.
     const r = (await pool.run(meme(), { requestId: "after" })) as ImageResult;
     expect(isPng(r.bytes)).toBe(true);
     expect(pool.size).toBe(2);

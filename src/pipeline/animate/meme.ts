@@ -6,9 +6,10 @@ import { renderVisibleMark } from "../provenance/visible.ts";
 import { nothingCopiedError, swapWorkingCopy, transferExpression, type Regions, type TransferMode } from "../transfer/index.ts";
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { scalePoints } from "./geometry.ts";
-import { morphExpression, morphFaces, type MorphOptions } from "./morph.ts";
-import { animateReaction, reactionFacesNote, reactionSources, trackReactionFaces, type ReactionSource } from "./reaction.ts";
+import { expressionMorphSteps, morphFaces, type MorphOptions } from "./morph.ts";
+import { animateReactionSteps, reactionFacesNote, reactionSources, trackReactionFaces, type ReactionSource } from "./reaction.ts";
 import { easeInOut, morphTiming } from "./schedule.ts";
+import { checkpoint, mapFrames, runSteps, type OnFrame } from "./steps.ts";
 
 /**
  * Another engine for the expression (the LivePortrait generator, src/pipeline/generator): renders the template
@@ -49,6 +50,13 @@ export interface AnimatedMemeInput {
   visibleMark?: boolean;
   /** The generator for mimic mode (absent: the mesh engine); swap never reaches it (see src/queue/generator.ts). */
   generator?: FrameGenerator;
+  /**
+   * Cancellation (a job's): looked at between frames of every stage, the event loop given a turn at each so a
+   * worker hears its cancel message; once fired, the assembly throws the signal's reason.
+   */
+  signal?: AbortSignal;
+  /** Hears each frame the mesh engine makes (a morph's warps, a reaction's per-frame transfers): made of total. */
+  onFrame?: OnFrame;
 }
 
 export interface AnimatedMemeResult {
@@ -80,9 +88,10 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
     timingsMs[name] = now - t;
     t = now;
   };
-  const { template, templateFace, reaction } = input;
+  const { template, templateFace, reaction, signal } = input;
   if (reaction.frames.length === 0) throw new MimicError("BAD_INPUT", "The reaction has no frames.");
   scaleFor(template, input.size ?? DEFAULT_ANIMATION_SIZE); // validates size before any work
+  await checkpoint(signal);
   let frames: RgbImage[];
   let delaysMs: number[];
   let kind: AnimatedMemeResult["kind"];
@@ -90,7 +99,7 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
   let carriedFrames = 0;
   let notes: string[] = [];
   // Faces chosen by the caller come with its own word on them; faces found here, with this note.
-  const detected = input.reactionFaces ? undefined : await trackReactionFaces(reaction.frames);
+  const detected = input.reactionFaces ? undefined : await trackReactionFaces(reaction.frames, 0, undefined, signal);
   const faces = input.reactionFaces ?? detected!.faces;
   const whichFace = reactionFacesNote(detected?.chosenAmong ?? 0);
   lap("detect");
@@ -100,7 +109,7 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
   let avoidView: Box | null = null;
   // Mimic frames are the template's: an extreme photo is cut to MAX_ANIMATION_ASPECT around its face.
   const templateView = faceView(template.width, template.height, [templateFace.landmarks]);
-  const fitTemplate = (imgs: RgbImage[]) => fitFrames(imgs.map((f) => viewOf(f, templateView)), input.size ?? DEFAULT_ANIMATION_SIZE);
+  const fitTemplate = (imgs: RgbImage[]) => fitFrames(imgs.map((f) => viewOf(f, templateView)), input.size ?? DEFAULT_ANIMATION_SIZE, signal);
   if (generator && reaction.frames.length === 1) {
     // The generator renders each step of the morph itself (the expression at the step's eased share of the
     // intensity), every distinct step in one call; the first frame is the template exactly.
@@ -110,9 +119,10 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
     const timing = morphTiming(input.morph?.frames, input.morph?.loop, input.morph?.fps, input.morph?.holdMs);
     const steps = [...new Set(timing.t.map(easeInOut))].filter((e) => e > 0);
     const g = await generator(steps.map((e) => ({ image: reaction.frames[0], face, intensity: e * (input.intensity ?? 1) })));
+    await checkpoint(signal);
     lap("transfer");
     const byStep = new Map(steps.map((e, i) => [e, g.images[i]!]));
-    frames = fitTemplate(timing.t.map((t) => byStep.get(easeInOut(t)) ?? template));
+    frames = await fitTemplate(timing.t.map((t) => byStep.get(easeInOut(t)) ?? template));
     delaysMs = timing.delaysMs;
     generatorTimings = g.timingsMs;
     lap("resize");
@@ -121,8 +131,9 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
     kind = "reaction";
     const src = reactionSources({ templateFace, frames: reaction.frames, delaysMs: reaction.delaysMs, faces });
     const g = await generator(src.sources);
+    await checkpoint(signal);
     lap("transfer");
-    frames = fitTemplate(g.images);
+    frames = await fitTemplate(g.images);
     delaysMs = reaction.delaysMs.slice();
     faceFrames = src.faceFrames;
     carriedFrames = src.carriedFrames;
@@ -147,6 +158,7 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
       intensity: input.intensity,
       regions: input.regions,
     });
+    await checkpoint(signal);
     lap("transfer");
     // A morph from the user's face to itself: nothing to animate.
     if (!result.copied && mode === "mimic") throw nothingCopiedError(input.regions);
@@ -163,28 +175,36 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
     const sw = Math.max(1, Math.round(start.width * sk));
     const sh = Math.max(1, Math.round(start.height * sk));
     const fit = (img: RgbImage) => (sk === 1 ? img : resizeImage(img, sw, sh));
-    const m = morphExpression({
-      template: fit(start),
-      from: scalePoints(startLandmarks, sk),
-      result: fit(viewOf(result.image, view)),
-      to: scalePoints(landmarksIn(result.landmarks, view), sk),
-      ...input.morph,
-    });
+    const m = await runSteps(
+      expressionMorphSteps({
+        template: fit(start),
+        from: scalePoints(startLandmarks, sk),
+        result: fit(viewOf(result.image, view)),
+        to: scalePoints(landmarksIn(result.landmarks, view), sk),
+        ...input.morph,
+      }),
+      signal,
+      input.onFrame,
+    );
     frames = m.frames;
     delaysMs = m.delaysMs;
     lap("morph");
   } else {
     kind = "reaction";
-    const r = animateReaction({
-      template,
-      templateFace,
-      frames: reaction.frames,
-      delaysMs: reaction.delaysMs,
-      faces,
-      mode: input.mode,
-      intensity: input.intensity,
-      regions: input.regions,
-    });
+    const r = await runSteps(
+      animateReactionSteps({
+        template,
+        templateFace,
+        frames: reaction.frames,
+        delaysMs: reaction.delaysMs,
+        faces,
+        mode: input.mode,
+        intensity: input.intensity,
+        regions: input.regions,
+      }),
+      signal,
+      input.onFrame,
+    );
     lap("transfer");
     // swap output is reaction-sized: cut around the reaction's faces and scaled by its own size.
     const swapped = (input.mode ?? "mimic") === "swap";
@@ -192,7 +212,7 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
       ? faceView(r.frames[0].width, r.frames[0].height, faces.filter((f): f is AnalyzedFace => f !== null).map((f) => f.landmarks))
       : templateView;
     if (swapped) avoidView = view;
-    frames = fitFrames(r.frames.map((f) => viewOf(f, view)), input.size ?? DEFAULT_ANIMATION_SIZE);
+    frames = await fitFrames(r.frames.map((f) => viewOf(f, view)), input.size ?? DEFAULT_ANIMATION_SIZE, signal);
     delaysMs = r.delaysMs;
     faceFrames = r.faceFrames;
     carriedFrames = r.carriedFrames;
@@ -203,14 +223,14 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
   // Captions and mark are drawn for the size they are seen at: redraw lays them out again at another size.
   const pictures = frames;
   const dressed = async (plain: RgbImage[]) => {
-    let out = await captionFrames(plain, captions);
+    let out = await captionFrames(plain, captions, signal);
     if (input.visibleMark) {
       const mark = await renderVisibleMark(out[0].width, out[0].height);
-      out = out.map((f) => applyOverlay(f, mark));
+      out = await mapFrames(out, (f) => applyOverlay(f, mark), signal);
     }
     return out;
   };
-  const redraw: RedrawFrames = (width, height) => dressed(resizedFrames(pictures, width, height));
+  const redraw: RedrawFrames = async (width, height) => dressed(await resizedFrames(pictures, width, height, signal));
   frames = await dressed(pictures);
   lap("captions");
   timingsMs.total = Object.values(timingsMs).reduce((s, v) => s + v, 0);
@@ -267,23 +287,23 @@ function landmarksIn(lm: Float32Array, view: Box | null): Float32Array {
   return out;
 }
 
-/** Scales frames (all one size) so their longest side is at most `size`. */
-function fitFrames(frames: RgbImage[], size: number): RgbImage[] {
+/** Scales frames (all one size) so their longest side is at most `size` (the signal looked at after each). */
+async function fitFrames(frames: RgbImage[], size: number, signal?: AbortSignal): Promise<RgbImage[]> {
   const k = scaleFor(frames[0], size);
   if (k === 1) return frames;
   const w = Math.max(1, Math.round(frames[0].width * k));
   const h = Math.max(1, Math.round(frames[0].height * k));
-  return frames.map((f) => resizeImage(f, w, h));
+  return mapFrames(frames, (f) => resizeImage(f, w, h), signal);
 }
 
-const resizedFrames = (frames: RgbImage[], width: number, height: number) =>
-  frames[0].width === width && frames[0].height === height ? frames : frames.map((f) => resizeImage(f, width, height));
+const resizedFrames = async (frames: RgbImage[], width: number, height: number, signal?: AbortSignal) =>
+  frames[0].width === width && frames[0].height === height ? frames : mapFrames(frames, (f) => resizeImage(f, width, height), signal);
 
-/** Draws the same captions on every frame (rendered once). */
-export async function captionFrames(frames: RgbImage[], captions?: MemeCaptions): Promise<RgbImage[]> {
+/** Draws the same captions on every frame (rendered once; the signal looked at after each frame). */
+export async function captionFrames(frames: RgbImage[], captions?: MemeCaptions, signal?: AbortSignal): Promise<RgbImage[]> {
   if (!captions || frames.length === 0) return frames;
   const overlay = await renderCaptionOverlay(frames[0].width, frames[0].height, captions);
-  return overlay.inkBox ? frames.map((f) => applyOverlay(f, overlay)) : frames;
+  return overlay.inkBox ? mapFrames(frames, (f) => applyOverlay(f, overlay), signal) : frames;
 }
 
 export interface FaceMorphGifInput {
@@ -307,7 +327,7 @@ export async function renderFaceMorphGif(input: FaceMorphGifInput): Promise<{ gi
   const t1 = performance.now();
   const frames = await captionFrames(m.frames, input.captions);
   // Scaled to fit maxBytes, the captions are drawn again at the size reached (not shrunk with the pixels).
-  const redraw: RedrawFrames = (width, height) => captionFrames(resizedFrames(m.frames, width, height), input.captions);
+  const redraw: RedrawFrames = async (width, height) => captionFrames(await resizedFrames(m.frames, width, height), input.captions);
   const gif = await encodeGif(frames, { delaysMs: m.delaysMs, loop: true, maxBytes: input.maxBytes, dither: input.dither, redraw });
   const t2 = performance.now();
   return { gif, timingsMs: { morph: t1 - t0, encode: t2 - t1, total: t2 - t0 } };

@@ -4,6 +4,7 @@ import { MESH_POINTS } from "../warp/landmarks.ts";
 import { cropImage, resizeImage } from "../image/index.ts";
 import { lerpPoints, trianglesInBox } from "./geometry.ts";
 import { easeInOut, morphTiming, type LoopMode } from "./schedule.ts";
+import { runThrough, type Steps } from "./steps.ts";
 
 /** A mesh point moving less than this (px) in a morph frame counts as still: its triangles are not resampled. */
 const MOVED_PX = 1e-3;
@@ -51,6 +52,11 @@ export interface ExpressionMorphInput extends MorphOptions {
  * same mesh, faded in. The first frame is the template and the last the result, exactly.
  */
 export function morphExpression(input: ExpressionMorphInput): MorphFrames {
+  return runThrough(expressionMorphSteps(input));
+}
+
+/** morphExpression in steps (src/pipeline/animate/steps.ts): a yield after the residual mask and after each frame. */
+export function* expressionMorphSteps(input: ExpressionMorphInput): Steps<MorphFrames> {
   const { template, result, from, to } = input;
   const { width: w, height: h } = template;
   if (result.width !== w || result.height !== h) throw new Error("morphExpression: template and result sizes differ");
@@ -68,20 +74,25 @@ export function morphExpression(input: ExpressionMorphInput): MorphFrames {
   const warpedEnd = copy(template);
   warpTriangles(template, p0, p1, movedTriangles(triangulate(p1), p0, p1, MOVED_PX), warpedEnd);
   const residual = residualMask(result, warpedEnd);
+  yield;
 
   const progress: number[] = [];
-  const frames = timing.t.map((t) => {
+  const frames: RgbImage[] = [];
+  for (const t of timing.t) {
     const e = easeInOut(t);
     progress.push(e);
-    if (e <= 0) return copy(template);
-    if (e >= 1) return copy(result);
-    const pe = lerpPoints(p0, p1, e);
-    const tri = triangulate(pe);
-    const frame = copy(template);
-    warpTriangles(template, p0, pe, movedTriangles(tri, p0, pe, MOVED_PX), frame);
-    if (residual) blendResidual(frame, result, residual, p1, pe, tri, e);
-    return frame;
-  });
+    if (e <= 0) frames.push(copy(template));
+    else if (e >= 1) frames.push(copy(result));
+    else {
+      const pe = lerpPoints(p0, p1, e);
+      const tri = triangulate(pe);
+      const frame = copy(template);
+      warpTriangles(template, p0, pe, movedTriangles(tri, p0, pe, MOVED_PX), frame);
+      if (residual) blendResidual(frame, result, residual, p1, pe, tri, e);
+      frames.push(frame);
+    }
+    yield { made: frames.length, of: timing.t.length };
+  }
   return { frames, delaysMs: timing.delaysMs, progress };
 }
 

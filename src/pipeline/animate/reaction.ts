@@ -4,8 +4,20 @@ import { decodeAnimation, decodeImage, readHeader, type DecodedAnimation, type D
 import { apngFrames } from "../image/containers.ts";
 import { DEFAULT_MAX_INPUT_PIXELS } from "../settings.ts";
 import { cannotReadVideos, decodeVideoReaction, sniffVideoMime } from "../video/reaction.ts";
-import { checkFace, measureExpression, nothingCopiedError, REACTION_REST, REST, transferExpression, type ExpressionMeasures, type Regions, type TransferMode } from "../transfer/index.ts";
+import {
+  checkFace,
+  measureExpression,
+  nothingCopiedError,
+  REACTION_REST,
+  REST,
+  transferExpression,
+  type ExpressionMeasures,
+  type Regions,
+  type TransferMode,
+  type TransferResult,
+} from "../transfer/index.ts";
 import type { AnalyzedFace, FaceAnalysis, RgbImage } from "../types.ts";
+import { checkpoint, runThrough, type Steps } from "./steps.ts";
 
 /** Frames of an untrusted animation we process at most (decodeAnimation drops the rest). */
 export const MAX_REACTION_FRAMES = 48;
@@ -165,20 +177,29 @@ export interface AnimatedReaction {
  * usable face was found take the nearest good frame's face. A pure function of plain data (worker-safe).
  */
 export function animateReaction(input: AnimateReactionInput): AnimatedReaction {
+  return runThrough(animateReactionSteps(input));
+}
+
+/** animateReaction in steps (src/pipeline/animate/steps.ts): a yield after each frame's transfer. */
+export function* animateReactionSteps(input: AnimateReactionInput): Steps<AnimatedReaction> {
   const src = reactionSources(input);
-  const results = src.sources.map(({ image, face, rest }) =>
-    transferExpression({
-      template: input.template,
-      templateFace: input.templateFace,
-      reaction: image,
-      reactionFace: face,
-      reactionRest: rest?.face.landmarks,
-      reactionRestImage: rest?.image,
-      mode: input.mode,
-      intensity: input.intensity,
-      regions: input.regions,
-    }),
-  );
+  const results: TransferResult[] = [];
+  for (const { image, face, rest } of src.sources) {
+    results.push(
+      transferExpression({
+        template: input.template,
+        templateFace: input.templateFace,
+        reaction: image,
+        reactionFace: face,
+        reactionRest: rest?.face.landmarks,
+        reactionRestImage: rest?.image,
+        mode: input.mode,
+        intensity: input.intensity,
+        regions: input.regions,
+      }),
+    );
+    yield { made: results.length, of: src.sources.length };
+  }
   // Frames cut off for a while are left at rest; none with anything to copy would be the user's photo, still.
   if ((input.mode ?? "mimic") === "mimic" && !results.some((r) => r.copied)) throw nothingCopiedError(input.regions);
   return {
@@ -335,18 +356,25 @@ export function restFrames(faces: AnalyzedFace[], landmarks: Float32Array[], own
  * frame that has that many, then in each frame the face nearest the previous one (so a second person walking in
  * does not steal the role). An index no frame has that many faces for is refused, as for a still.
  */
-export async function detectReactionFaces(frames: RgbImage[], index = 0, analyzer?: { analyze(img: RgbImage): Promise<FaceAnalysis> }): Promise<(AnalyzedFace | null)[]> {
-  return (await trackReactionFaces(frames, index, analyzer)).faces;
+export async function detectReactionFaces(
+  frames: RgbImage[],
+  index = 0,
+  analyzer?: { analyze(img: RgbImage): Promise<FaceAnalysis> },
+  signal?: AbortSignal,
+): Promise<(AnalyzedFace | null)[]> {
+  return (await trackReactionFaces(frames, index, analyzer, signal)).faces;
 }
 
 /**
  * detectReactionFaces, and how many faces the frame where the reaction face was chosen shows (0 where no frame
- * shows one): the reply says so where it is more than one (reactionFacesNote).
+ * shows one): the reply says so where it is more than one (reactionFacesNote). `signal`: looked at before each frame
+ * (a 48-frame reaction is seconds of face analysis).
  */
 export async function trackReactionFaces(
   frames: RgbImage[],
   index = 0,
   analyzer?: { analyze(img: RgbImage): Promise<FaceAnalysis> },
+  signal?: AbortSignal,
 ): Promise<{ faces: (AnalyzedFace | null)[]; chosenAmong: number }> {
   const faceAnalyzer = analyzer ?? (await getFaceAnalyzer());
   const out: (AnalyzedFace | null)[] = [];
@@ -354,6 +382,7 @@ export async function trackReactionFaces(
   let most = 0;
   let chosenAmong = 0;
   for (const f of frames) {
+    await checkpoint(signal);
     const { faces } = await faceAnalyzer.analyze(f);
     most = Math.max(most, faces.length);
     if (!prev && faces[index]) chosenAmong = faces.length;

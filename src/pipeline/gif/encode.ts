@@ -5,6 +5,7 @@ import { GifWriter, tableBits, type GifFrameBlock } from "./container.ts";
 import { encodeLossyLzw } from "./lzw.ts";
 import { mapFrame } from "./map-frame.ts";
 import { buildPalette, NearestColor, paletteError, type Palette } from "./palette.ts";
+import { checkpoint, runSteps, runThrough, type Steps } from "../animate/steps.ts";
 
 export interface EncodeGifOptions {
   /** Display time per frame (one value for all frames, or one per frame), milliseconds. */
@@ -22,6 +23,11 @@ export interface EncodeGifOptions {
    * not shrunk with the pixels); default: the frames resized. The encoder knows nothing of what is drawn.
    */
   redraw?: RedrawFrames;
+  /**
+   * Cancellation: looked at between frames and between the budget's attempts (the event loop gets a turn at
+   * each, so a job's cancel message is heard); once it has fired the encode throws its reason.
+   */
+  signal?: AbortSignal;
 }
 
 /** Every frame of the animation drawn at width × height. */
@@ -132,7 +138,7 @@ export const KEEP_THRESHOLDS = { standard: KEEP_STANDARD, lossy: KEEP_LOSSY } as
 
 /** One encode with fixed settings and no budget (for measurements; encodeGif is the API). */
 export function encodeWith(frames: RgbImage[], delaysMs: number[], params: EncodeParams, loop = true): { bytes: Uint8Array; frames: number; colors: number } {
-  return encodeOnce(frames, delaysMs, params, loop);
+  return runThrough(encodeOnce(frames, delaysMs, params, loop));
 }
 
 interface Attempt {
@@ -164,10 +170,15 @@ export async function encodeGif(frames: RgbImage[], opts: EncodeGifOptions): Pro
     keepThresholdSq: KEEP_STANDARD,
   };
   const reductions: string[] = [];
-  let attempt = encodeOnce(work, delaysMs, params, loop);
+  const attemptWith = (frames: RgbImage[], delays: number[]) => runSteps(encodeOnce(frames, delays, params, loop), opts.signal);
+  let attempt = await attemptWith(work, delaysMs);
   const originalSide = Math.min(work[0].width, work[0].height);
   // Scaling comes before any frame is dropped (see the order below), so a redraw gives every frame.
-  const drawAt = (width: number, height: number) => (opts.redraw ? opts.redraw(width, height) : resizeFrames(work, width, height));
+  const drawAt = async (width: number, height: number) => {
+    const drawn = await (opts.redraw ? opts.redraw(width, height) : resizeFrames(work, width, height));
+    await checkpoint(opts.signal);
+    return drawn;
+  };
   while (attempt.bytes.length > maxBytes) {
     const ratio = attempt.bytes.length / maxBytes;
     const w = work[0].width;
@@ -211,7 +222,7 @@ export async function encodeGif(frames: RgbImage[], opts: EncodeGifOptions): Pro
       delaysMs = keptDelays;
       reductions.push(`frames ${before}→${work.length}`);
     }
-    attempt = encodeOnce(work, delaysMs, params, loop);
+    attempt = await attemptWith(work, delaysMs);
   }
   return {
     bytes: attempt.bytes,
@@ -268,33 +279,50 @@ export function toCentiseconds(delaysMs: number[]): number[] {
   return out;
 }
 
-function choosePalettes(frames: RgbImage[], global: NearestColor, colors: number, mode: EncodeParams["palettes"]): (NearestColor | null)[] {
-  if (mode === "per-frame") return frames.map((f, i) => (i === 0 ? null : new NearestColor(buildPalette([f], colors, 1 << 15))));
+/** Each frame's local palette, or null where the global one serves it (a step after each palette built). */
+function* choosePalettes(frames: RgbImage[], global: NearestColor, colors: number, mode: EncodeParams["palettes"]): Steps<(NearestColor | null)[]> {
+  const locals: (NearestColor | null)[] = [];
+  if (mode === "per-frame") {
+    for (let i = 0; i < frames.length; i++) {
+      locals.push(i === 0 ? null : new NearestColor(buildPalette([frames[i]], colors, 1 << 15)));
+      yield;
+    }
+    return locals;
+  }
   const errs = frames.map((f) => paletteError(f, global));
   const sorted = [...errs].sort((a, b) => a - b);
   const median = sorted[sorted.length >> 1];
-  return frames.map((f, i) => {
-    if (frames.length === 1 || errs[i] < Math.max(LOCAL_PALETTE_OUTLIER * median, LOCAL_PALETTE_MIN_MSE)) return null;
-    const local = new NearestColor(buildPalette([f], colors, 1 << 15));
-    return paletteError(f, local) < LOCAL_PALETTE_GAIN * errs[i] ? local : null;
-  });
+  for (let i = 0; i < frames.length; i++) {
+    if (frames.length === 1 || errs[i] < Math.max(LOCAL_PALETTE_OUTLIER * median, LOCAL_PALETTE_MIN_MSE)) {
+      locals.push(null);
+      continue;
+    }
+    const local = new NearestColor(buildPalette([frames[i]], colors, 1 << 15));
+    locals.push(paletteError(frames[i], local) < LOCAL_PALETTE_GAIN * errs[i] ? local : null);
+    yield;
+  }
+  return locals;
 }
 
-function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boolean): Attempt {
+/** One encode with fixed settings, in steps (src/pipeline/animate/steps.ts): after the palettes and after each frame. */
+function* encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boolean): Steps<Attempt> {
   const { width: w, height: h } = frames[0];
   // A looping GIF redraws the first frame whole at each turn: a pixel that never changes must stay as the first
   // frame drew it, or a later frame's palette re-colours it and every turn flickers.
   const still = loop && frames.length > 1 ? stillPixels(frames) : null;
   const split = still !== null && p.splitPalettes !== false && p.palettes !== "per-frame" && splitWorthwhile(still);
   const keep = split && p.keepThresholdSq === KEEP_STANDARD ? KEEP_SPLIT : p.keepThresholdSq;
+  yield;
   // Split: the still background is drawn once, by the first frame, so it gets a palette of its own; the global
   // palette serves only what moves (every later frame). Otherwise one palette fitted to all frames.
   const global = split ? buildPalette([movingSample(frames, still)], p.colors, SPLIT_MOVING_SAMPLE, 3, SPLIT_SEED) : buildPalette(frames, p.colors);
   const globalNearest = new NearestColor(global);
-  const locals = choosePalettes(frames, globalNearest, p.colors, p.palettes);
+  yield;
+  const locals = yield* choosePalettes(frames, globalNearest, p.colors, p.palettes);
   if (split) {
     // Fitted to the whole first frame: a palette that saw only part of its face draws that face coarsely.
     locals[0] = new NearestColor(buildPalette([frames[0]], p.colors, SPLIT_STILL_SAMPLE, SPLIT_STILL_ROUNDS, SPLIT_SEED));
+    yield;
   }
   // The last frames, where what moves has come back to the first frame: drawn with its palette, anchored to it.
   const tail = still !== null && p.loopTail !== false && p.palettes !== "per-frame" ? loopTail(frames, still, w) : [];
@@ -346,6 +374,7 @@ function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boo
     if (i === 0 && tail.length > 0) firstIndex = out.slice();
     if (pending && r.maxX < 0) {
       pending.delayCs += delaysCs[i]; // nothing changed: show the previous frame longer
+      yield;
       continue;
     }
     if (pending) {
@@ -386,6 +415,7 @@ function encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boo
       });
     } else block.index = crop(out, w, x0, y0, bw, bh);
     pending = block;
+    yield;
   }
   if (pending) {
     writer.writeFrame(pending, globalSlots);

@@ -36,12 +36,13 @@ export interface EncodeAnimationOptions {
   /** Draws the frames again at another size (captions laid out there): used when the GIF must be scaled to fit. */
   redraw?: RedrawFrames;
   timeoutMs?: number;
+  /** Cancellation: the GIF encoder looks at it between frames, ffmpeg is killed; either throws its reason. */
   signal?: AbortSignal;
 }
 
 export async function encodeAnimation(frames: RgbImage[], opts: EncodeAnimationOptions): Promise<EncodedAnimation> {
   const asGif = async () => {
-    const g = await encodeGif(frames, { delaysMs: opts.delaysMs, loop: true, maxBytes: opts.maxBytes, dither: opts.dither, redraw: opts.redraw });
+    const g = await encodeGif(frames, { delaysMs: opts.delaysMs, loop: true, maxBytes: opts.maxBytes, dither: opts.dither, redraw: opts.redraw, signal: opts.signal });
     return { bytes: g.bytes, mime: "image/gif" as const, width: g.width, height: g.height, frames: g.frames, colors: g.colors, reductions: g.reductions };
   };
   const asMp4 = async () => {
