@@ -153,12 +153,13 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     running.playground?.stopAccepting();
     running.discord?.stopIntake();
     await running.telegram?.stopIntake().catch((err: unknown) => logger.warn({ err }, "stopping Telegram's polling failed"));
-    await running.ops?.close();
     try {
       await app.close({ beforeStore: deliverReplies });
     } finally {
-      // Also when the app was already closed: nothing is left listening.
+      // Also when the app was already closed: nothing is left listening. The ops endpoint last: through the
+      // drain /healthz still answers, /readyz says "shutdown", and the drain's counters can still be scraped.
       await Promise.allSettled([running.playground?.close(), running.discord?.stop()]);
+      await running.ops?.close();
     }
   }
   /** After the drain: the adapters answer the requests whose jobs settled (replies may still use the store). */
@@ -184,7 +185,11 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     // First, so /healthz answers and /readyz reports progress while the bots connect.
     if (app.metrics && app.readiness) {
       const { startOpsServer } = await import("./ops/index.ts");
-      running.ops = await startOpsServer({ host: config.OPS_HOST, port: config.OPS_PORT!, metrics: app.metrics, checks: app.readiness });
+      // Not ready once stopping: a load balancer sends no more requests while the work in flight drains.
+      const shutdown = async () => {
+        if (stopping) throw new Error("Mimic is shutting down");
+      };
+      running.ops = await startOpsServer({ host: config.OPS_HOST, port: config.OPS_PORT!, metrics: app.metrics, checks: { ...app.readiness, shutdown } });
     }
     // Before the bots log in and the playground listens: a worker that cannot load its models (a provider this host
     // lacks, a broken model) stops start-up with its reason, instead of Mimic answering every request "restarting".

@@ -32,7 +32,8 @@ export function refusalReason(e: unknown): string | undefined {
     case "COOLDOWN":
       return "cooldown";
     case "FORBIDDEN":
-      return "banned";
+      // Moderation's two: a channel the server's list leaves out (it names the allowed ones), else a ban.
+      return e.details?.allowedChannels ? "channel" : "banned";
     case "DISABLED":
       return "disabled";
     case "UNSAFE_CONTENT":
@@ -42,9 +43,14 @@ export function refusalReason(e: unknown): string | undefined {
   }
 }
 
-function outcomeOf(e: unknown): "timeout" | "cancelled" | "failed" {
+/** The user's picture could not be used (no face, not a picture, too large…): the job worked as it should. */
+const INPUT_CODES = new Set(["BAD_INPUT", "NOT_AN_IMAGE", "IMAGE_TOO_LARGE", "NO_FACE", "FACE_UNUSABLE"]);
+
+/** A finished job's outcome; "failed" only for Mimic's own trouble, so an alert on it is not set off by users' pictures. */
+function outcomeOf(e: unknown): "timeout" | "cancelled" | "rejected_input" | "failed" {
   if (isMimicError(e) && e.code === "TIMEOUT") return "timeout";
   if (isMimicError(e) && e.code === "CANCELLED") return "cancelled";
+  if (isMimicError(e) && INPUT_CODES.has(e.code)) return "rejected_input";
   return "failed";
 }
 

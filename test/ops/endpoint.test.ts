@@ -1,14 +1,16 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import { startApp, type RunningApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { CommandContext } from "../../src/core/index.ts";
 import { FACE_JPG, REACTION_LAUGH_JPG } from "../core/images.ts";
 import { TEST_HANDLERS, expectRejects, memeJob } from "../queue/helpers.ts";
+
+const GATED = new URL("../bots/gated-handlers.ts", import.meta.url);
 
 const dirs: string[] = [];
 let running: RunningApp | undefined;
@@ -85,7 +87,7 @@ describe("ops endpoint", () => {
     const health = await get(r, "/healthz");
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: "ok" });
-    expect(await readyBody(r)).toEqual({ status: "ready", checks: { models: "ok", database: "ok", queue: "ok" } });
+    expect(await readyBody(r)).toEqual({ status: "ready", checks: { models: "ok", database: "ok", queue: "ok", shutdown: "ok" } });
 
     const saved = await r.app.core.faceSave(ctx("u1"), { name: "me", image: { kind: "bytes", bytes: FACE_JPG } });
     expect(saved.errorCode).toBeUndefined();
@@ -94,6 +96,13 @@ describe("ops endpoint", () => {
     // DAILY_QUOTA_PER_USER=1: the second meme is refused before any work.
     const refused = await r.app.core.meme(ctx("u1"), { image: { kind: "bytes", bytes: REACTION_LAUGH_JPG } });
     expect(refused.errorCode).toBe("QUOTA_EXCEEDED");
+
+    // A channel the server's list leaves out is no ban: counted by its own reason.
+    const inServer = (userId: string, channelId: string): CommandContext => ({ ...ctx(userId), platform: "discord", serverId: "s1", channelId, isAdmin: userId === "admin" });
+    expect((await r.app.core.config(inServer("admin", "c1"), { key: "channel", value: "add 2002" })).errorCode).toBeUndefined();
+    expect((await r.app.core.meme(inServer("u2", "c1"), { image: { kind: "bytes", bytes: REACTION_LAUGH_JPG } })).errorCode).toBe("FORBIDDEN");
+    expect((await r.app.core.config(inServer("admin", "2002"), { key: "ban", value: "9" })).errorCode).toBeUndefined();
+    expect((await r.app.core.meme(inServer("9", "2002"), { image: { kind: "bytes", bytes: REACTION_LAUGH_JPG } })).errorCode).toBe("FORBIDDEN");
 
     const res = await get(r, "/metrics");
     expect(res.status).toBe(200);
@@ -110,8 +119,11 @@ describe("ops endpoint", () => {
     expect(sample(text, "mimic_model_load_seconds_count")).toBe(1);
     expect(sample(text, "mimic_model_load_seconds_sum")).toBeGreaterThan(0);
     expect(sample(text, 'mimic_refusals_total{reason="quota"}')).toBe(1);
-    // Both memes were checked before their picture was read; the second, over the quota, went no further.
-    expect(sample(text, 'mimic_db_duration_seconds_count{op="moderation.check",outcome="ok"}')).toBe(2);
+    expect(sample(text, 'mimic_refusals_total{reason="channel"}')).toBe(1);
+    expect(sample(text, 'mimic_refusals_total{reason="banned"}')).toBe(1);
+    // All four memes were checked before their picture was read; the second, over the quota, and the two
+    // refused went no further.
+    expect(sample(text, 'mimic_db_duration_seconds_count{op="moderation.check",outcome="ok"}')).toBe(4);
     expect(sample(text, 'mimic_db_duration_seconds_count{op="moderation.admit",outcome="ok"}')).toBe(2);
     expect(sample(text, 'mimic_db_duration_seconds_count{op="templates.save",outcome="ok"}')).toBe(1);
     expect(sample(text, "mimic_queue_depth")).toBe(0);
@@ -146,7 +158,9 @@ describe("ops endpoint", () => {
     expect(full.code).toBe("BUSY");
     const text = await (await get(r, "/metrics")).text();
     expect(sample(text, 'mimic_jobs_total{kind="meme",outcome="timeout"}')).toBe(1);
-    expect(sample(text, 'mimic_jobs_total{kind="meme",outcome="failed"}')).toBe(1);
+    // A picture without a face is the user's, not Mimic's failure: an alert on "failed" stays quiet.
+    expect(sample(text, 'mimic_jobs_total{kind="meme",outcome="rejected_input"}')).toBe(1);
+    expect(text).not.toContain('mimic_jobs_total{kind="meme",outcome="failed"}');
     expect(sample(text, 'mimic_jobs_total{kind="meme",outcome="refused"}')).toBe(1);
     expect(sample(text, 'mimic_refusals_total{reason="queue_full"}')).toBe(1);
     expect(sample(text, "mimic_queue_depth")).toBe(1);
@@ -154,6 +168,30 @@ describe("ops endpoint", () => {
     await Promise.allSettled([running, waiting]);
     const after = await (await get(r, "/metrics")).text();
     expect(sample(after, 'mimic_jobs_total{kind="meme",outcome="timeout"}')).toBe(3);
+  });
+
+  it("stays up through the drain at shutdown: /healthz answers, /readyz says shutdown, the drain's counters are scraped", async () => {
+    // The job is held at a gate (test/bots/gated-handlers.ts) for as long as the checks take.
+    const gates = mkdtempSync(join(tmpdir(), "mimic-ops-gate-"));
+    dirs.push(gates);
+    process.env.MIMIC_TEST_GATE_DIR = gates;
+    onTestFinished(() => void delete process.env.MIMIC_TEST_GATE_DIR);
+    const r = await start({ OPS_PORT: "0" }, GATED);
+    await readyBody(r);
+    const job = r.app.queue.submit(memeJob("gate:drain"), { requestId: "drain", userId: "d", serverId: null });
+    while (!existsSync(join(gates, "drain.started"))) await new Promise((ok) => setTimeout(ok, 10));
+    const stopped = r.stop();
+    // While the job drains.
+    expect((await get(r, "/healthz")).status).toBe(200);
+    const ready = await get(r, "/readyz");
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { checks: Record<string, string> }).checks.shutdown).toBe("Mimic is shutting down");
+    writeFileSync(join(gates, "drain.open"), "");
+    expect((await job).kind).toBe("meme");
+    // The drained job is counted where a scrape still sees it.
+    expect(sample(await (await get(r, "/metrics")).text(), 'mimic_jobs_total{kind="meme",outcome="done"}')).toBe(1);
+    await stopped;
+    await expect(get(r, "/healthz")).rejects.toThrow();
   });
 
   it("reports not ready, naming the check, when the database fails", async () => {
