@@ -18,6 +18,7 @@ export const SLOW = [
   "test/queue/redis-fast-fail.test.ts",
   "test/queue/ort-debug-log.test.ts",
   "test/queue/animated-cancel.test.ts",
+  "test/cli/inspect-marks.test.ts",
   "test/queue/generator.test.ts",
   "test/queue/generator-redis.test.ts",
   "test/queue/hard-stop.test.ts",

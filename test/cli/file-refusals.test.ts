@@ -73,7 +73,8 @@ describe("inspect and audit refuse what is not a regular file", () => {
       expect(await mimic({}, "inspect", text, ...json)).toMatchObject({ code: 1, stdout: "", stderr: `mimic: “${text}” is not a picture: inspect reads the marks of PNG, GIF and MP4 files.\n` });
     }
     const jpeg = join(dir, "photo.jpg");
-    writeFileSync(jpeg, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0, 1]));
+    // SOI, a whole JFIF APP0 segment, EOI: a JPEG's structure without a picture's data.
+    writeFileSync(jpeg, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 0xff, 0xd9]));
     expect(await mimic({}, "inspect", jpeg)).toMatchObject({ code: 0, stdout: expect.stringContaining("not a PNG, GIF or MP4: no marks read") });
     expect((await mimic({}, "audit", missing)).stderr).toBe(`mimic: “${missing}” is neither a file nor a SHA-256: there is no such file, and a SHA-256 is 64 hex characters.\n`);
   });

@@ -8,7 +8,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { encodeGif } from "../../src/pipeline/gif/index.ts";
 import { decodeAnimation, decodeImage, resizeImage } from "../../src/pipeline/image/index.ts";
-import { DIGITAL_SOURCE_TYPE, readProvenance } from "../../src/pipeline/provenance/index.ts";
+import { DIGITAL_SOURCE_TYPE, readMarks } from "../../src/pipeline/provenance/index.ts";
 import { DEFAULT_HANDLERS } from "../../src/queue/index.ts";
 import type { ImageResult, InferenceQueue } from "../../src/queue/jobs.ts";
 import { createLocalQueue } from "../../src/queue/local.ts";
@@ -110,7 +110,7 @@ describe("real pipeline handlers in worker threads", () => {
     for (const animated of [false, true]) {
       const plain = (await q.submit(job(false, animated), { requestId: `v${+animated}0`, userId: "u1", serverId: "s" })) as ImageResult;
       const marked = (await q.submit(job(true, animated), { requestId: `v${+animated}1`, userId: "u1", serverId: "s" })) as ImageResult;
-      for (const r of [plain, marked]) expect(readProvenance(r.bytes).digitalSourceType).toBe(DIGITAL_SOURCE_TYPE);
+      for (const r of [plain, marked]) expect(readMarks(r.bytes).digitalSourceType).toBe(DIGITAL_SOURCE_TYPE);
       // Last frame of each (a GIF decodes to stacked pages): only the bottom-right corner differs.
       const last = async (b: Uint8Array) => {
         const { data, info } = await sharp(b, { pages: -1 }).removeAlpha().raw().toBuffer({ resolveWithObject: true });

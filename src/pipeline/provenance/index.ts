@@ -9,5 +9,5 @@ export {
   gifProvenanceBlocks,
   addMp4Provenance,
 } from "./marks.ts";
-export { readProvenance, type ProvenanceReport } from "./inspect.ts";
+export { readMarks, type MarksReport } from "./read.ts";
 export { renderVisibleMark, VISIBLE_MARK_TEXT } from "./visible.ts";

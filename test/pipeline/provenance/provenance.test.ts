@@ -10,7 +10,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeGif } from "../../../src/pipeline/gif/index.ts";
 import { encodePng } from "../../../src/pipeline/image/index.ts";
-import { addMp4Provenance, CREATOR_TOOL, DIGITAL_SOURCE_TYPE, readProvenance, TOOL_VERSION } from "../../../src/pipeline/provenance/index.ts";
+import { addMp4Provenance, CREATOR_TOOL, DIGITAL_SOURCE_TYPE, readMarks, TOOL_VERSION } from "../../../src/pipeline/provenance/index.ts";
 import { renderMeme } from "../../../src/pipeline/render/index.ts";
 import { decodeVideo, encodeMp4 } from "../../../src/pipeline/video/index.ts";
 import type { RgbImage } from "../../../src/pipeline/types.ts";
@@ -66,7 +66,7 @@ const xmpTags = (tags: Record<string, unknown>) =>
 describe("provenance marks", () => {
   it("a PNG output carries XMP (iTXt) with the digital source type and the tool, and nothing about the user", async () => {
     const png = await encodePng(gradient(64, 48));
-    const r = readProvenance(png);
+    const r = readMarks(png);
     expect(r).toMatchObject({ format: "png", digitalSourceType: DIGITAL_SOURCE_TYPE, creatorTool: `Mimic ${version}` });
     expect(TOOL_VERSION).toBe(version);
 
@@ -92,13 +92,13 @@ describe("provenance marks", () => {
 
   it("the aligned face crop kept in the store is not labelled (no one receives it)", async () => {
     const png = await encodePng(gradient(16, 16), { provenance: false });
-    expect(readProvenance(png).digitalSourceType).toBeNull();
+    expect(readMarks(png).digitalSourceType).toBeNull();
   });
 
   it("a GIF output carries a comment and XMP, readable by exiftool, and still decodes frame for frame", async () => {
     const frames = [0, 1, 2].map((k) => gradient(40, 30, k));
     const gif = await encodeGif(frames, { delaysMs: 100 });
-    const r = readProvenance(gif.bytes);
+    const r = readMarks(gif.bytes);
     expect(r.format).toBe("gif");
     expect(r.digitalSourceType).toBe(DIGITAL_SOURCE_TYPE);
     expect(r.creatorTool).toBe(CREATOR_TOOL);
@@ -120,7 +120,7 @@ describe("provenance marks", () => {
   it("an MP4 output carries XMP in a top-level uuid box; ffmpeg decodes it frame for frame and exiftool reads the mark", async () => {
     const frames = [0, 1, 2, 3].map((k) => gradient(64, 48, k));
     const mp4 = await encodeMp4(frames, { delaysMs: 100, ffmpegPath: ffmpeg });
-    expect(readProvenance(mp4.bytes)).toMatchObject({ format: "mp4", digitalSourceType: DIGITAL_SOURCE_TYPE, creatorTool: CREATOR_TOOL });
+    expect(readMarks(mp4.bytes)).toMatchObject({ format: "mp4", digitalSourceType: DIGITAL_SOURCE_TYPE, creatorTool: CREATOR_TOOL });
     const decoded = await decodeVideo(mp4.bytes, ffmpeg);
     expect(decoded.frames).toHaveLength(mp4.frames);
     // Appending never lands inside a box that runs to the end of the file, nor in a truncated file.
@@ -134,7 +134,7 @@ describe("provenance marks", () => {
     expect(tags["XMP-xmp:CreatorTool"]).toBe(CREATOR_TOOL);
   });
 
-  it("the visible mark is drawn in the bottom-right corner only when asked for", async () => {
+  it("the visible mark is drawn only when asked for, in the bottom-right corner when nothing is there", async () => {
     const img = gradient(200, 160);
     const plain = await sharp(await renderMeme(img, {})).raw().toBuffer();
     const marked = await sharp(await renderMeme(img, {}, { visibleMark: true })).raw().toBuffer();
