@@ -2,7 +2,7 @@ import { MimicError } from "../../errors.ts";
 import { encodeGif, type EncodedGif, type RedrawFrames } from "../gif/index.ts";
 import { cropImage, resizeImage } from "../image/index.ts";
 import { applyOverlay, faceAvoidBox, renderCaptionOverlay, type MemeCaptions } from "../render/index.ts";
-import { renderVisibleMark } from "../provenance/visible.ts";
+import { renderMemeOverlays } from "../render/meme.ts";
 import { nothingCopiedError, swapWorkingCopy, transferExpression, type Regions, type TransferMode } from "../transfer/index.ts";
 import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { scalePoints } from "./geometry.ts";
@@ -220,15 +220,14 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
     lap("resize");
   }
   const captions = input.captions && { avoid: avoidOf(input, faces, templateView, avoidView), ...input.captions };
+  // The label keeps off the face in every frame: its corner is chosen once, so it never jumps.
+  const markFace = input.visibleMark ? markFaceOf(input, faces, templateView, avoidView) : undefined;
   // Captions and mark are drawn for the size they are seen at: redraw lays them out again at another size.
   const pictures = frames;
   const dressed = async (plain: RgbImage[]) => {
-    let out = await captionFrames(plain, captions, signal);
-    if (input.visibleMark) {
-      const mark = await renderVisibleMark(out[0].width, out[0].height);
-      out = await mapFrames(out, (f) => applyOverlay(f, mark), signal);
-    }
-    return out;
+    if (!input.visibleMark) return captionFrames(plain, captions, signal);
+    const o = await renderMemeOverlays(plain[0].width, plain[0].height, captions ?? {}, { visibleMark: true, face: markFace });
+    return mapFrames(plain, (f) => applyOverlay(o.captions.inkBox ? applyOverlay(f, o.captions) : f, o.mark!), signal);
   };
   const redraw: RedrawFrames = async (width, height) => dressed(await resizedFrames(pictures, width, height, signal));
   frames = await dressed(pictures);
@@ -251,6 +250,26 @@ function avoidOf(input: AnimatedMemeInput, faces: (AnalyzedFace | null)[], templ
   if (i < 0) return undefined;
   const f = input.reaction.frames[i];
   return inView(faces[i]!.landmarks, f.width, f.height, swapView);
+}
+
+/**
+ * The face the visible mark keeps off (image fractions of the frames): avoidOf's for mimic (the template's face)
+ * and a swapped still; for a swapped animation, the box around the reaction's faces in all its frames.
+ */
+function markFaceOf(input: AnimatedMemeInput, faces: (AnalyzedFace | null)[], templateView: Box | null, swapView: Box | null): MemeCaptions["avoid"] {
+  const first = avoidOf(input, faces, templateView, swapView);
+  if ((input.mode ?? "mimic") === "mimic" || input.reaction.frames.length === 1 || !first) return first;
+  let x0 = first.x, y0 = first.y, x1 = first.x + first.width, y1 = first.y + first.height;
+  faces.forEach((f, i) => {
+    if (!f) return;
+    const img = input.reaction.frames[i];
+    const b = faceAvoidBox(landmarksIn(f.landmarks, swapView), swapView ? swapView.width : img.width, swapView ? swapView.height : img.height);
+    x0 = Math.min(x0, b.x);
+    y0 = Math.min(y0, b.y);
+    x1 = Math.max(x1, b.x + b.width);
+    y1 = Math.max(y1, b.y + b.height);
+  });
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { MimicError } from "../../errors.ts";
 import { encodePng } from "../image/encode.ts";
-import { renderVisibleMark } from "../provenance/visible.ts";
+import { clearMarkCorner, faceClearCorner, renderVisibleMark, visibleMarkKeepOut, type MarkCorner } from "../provenance/visible.ts";
 import type { Box, RgbImage } from "../types.ts";
 import { ensureCaptionFonts } from "./fonts.ts";
 import { layoutCaption, MAX_LINES, type CaptionLayout, type VAlign } from "./fit.ts";
@@ -137,13 +137,53 @@ export interface PlacedCaption {
 /**
  * The pixel boxes captions go into, validated. Empty or whitespace-only captions are skipped. Top and bottom
  * captions may grow, at the smallest legible size, from their edge margin to MAX_BOX_SHARE of the height.
+ * `keepOut` (px; the visible mark in its corner, see renderMemeOverlays) is a box no caption may reach: a top
+ * or bottom caption that meets it is laid out from the keep-out's inner edge instead of the picture's (full
+ * width, still centred, still off the face where there is room), and a custom box is cut back to its largest
+ * part beside it.
  */
-export function captionBoxes(width: number, height: number, captions: MemeCaptions): PlacedCaption[] {
+export function captionBoxes(width: number, height: number, captions: MemeCaptions, keepOut?: Box): PlacedCaption[] {
+  const placed = placeCaptions(width, height, captions);
+  if (!keepOut || keepOut.width <= 0 || keepOut.height <= 0) return placed;
+  const hit = (which: "top" | "bottom") => placed.some((p) => p.which === which && overlaps(p.growTo ?? p.box, keepOut));
+  // The new edge leaves room for at least a few px of caption, or it is not worth moving to.
+  const top = keepOut.y + keepOut.height;
+  const bottom = keepOut.y;
+  const edges = {
+    ...(hit("top") && height - top >= 4 ? { top } : {}),
+    ...(hit("bottom") && bottom >= 4 ? { bottom } : {}),
+  };
+  const again = edges.top !== undefined || edges.bottom !== undefined ? placeCaptions(width, height, captions, edges) : placed;
+  return again.map((p) => {
+    if (p.which) return p;
+    const box = keepOff(p.box, keepOut);
+    return box === p.box ? p : { ...p, box, maxFontSize: Math.min(p.maxFontSize, box.height) };
+  });
+}
+
+const overlaps = (a: Box, b: Box) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+
+/** `box` kept off `keep`: the largest of its parts above, below, left or right of it (unchanged where none is left). */
+function keepOff(box: Box, keep: Box): Box {
+  if (!overlaps(box, keep)) return box;
+  const parts = [
+    { ...box, height: keep.y - box.y },
+    { ...box, y: keep.y + keep.height, height: box.y + box.height - (keep.y + keep.height) },
+    { ...box, width: keep.x - box.x },
+    { ...box, x: keep.x + keep.width, width: box.x + box.width - (keep.x + keep.width) },
+  ].filter((b) => b.width >= 1 && b.height >= 1);
+  return parts.length === 0 ? box : parts.reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a));
+}
+
+/** The caption boxes; `edges` (px) moves the top caption's top edge and the bottom caption's bottom edge. */
+function placeCaptions(width: number, height: number, captions: MemeCaptions, edges: { top?: number; bottom?: number } = {}): PlacedCaption[] {
   const out: PlacedCaption[] = [];
   const maxFontSize = maxCaptionFont(height);
   const minFontSize = minCaptionFont(width, height);
   const mx = Math.max(2, Math.round(width * SIDE_MARGIN));
   const my = Math.max(2, Math.round(height * EDGE_MARGIN));
+  const topEdge = edges.top ?? my;
+  const bottomEdge = edges.bottom ?? height - my;
   const bh = Math.max(4, Math.round(height * BOX_HEIGHT));
   const bw = Math.max(4, width - 2 * mx);
   const has = (s: PreparedText | undefined): s is PreparedText => typeof s === "string" && s.trim() !== "";
@@ -151,18 +191,22 @@ export function captionBoxes(width: number, height: number, captions: MemeCaptio
   const validAvoid = a && [a.x, a.y, a.width, a.height].every((v) => Number.isFinite(v) && v >= 0 && v <= 1);
   // Space left above and below the face; a caption squeezed under MIN_AVOID_BOX would be unreadable.
   const minBox = Math.max(4, Math.round(height * MIN_AVOID_BOX));
-  const above = validAvoid ? Math.round(a.y * height) - my : -1;
-  const below = validAvoid ? height - my - Math.round((a.y + a.height) * height) : -1;
-  const topH = above >= minBox ? Math.min(bh, above) : bh;
-  const bottomH = below >= minBox ? Math.min(bh, below) : bh;
-  const growH = (h: number) => Math.max(h, Math.round(height * MAX_BOX_SHARE) - my);
+  const above = validAvoid ? Math.round(a.y * height) - topEdge : -1;
+  const below = validAvoid ? bottomEdge - Math.round((a.y + a.height) * height) : -1;
+  // (Moved edges only: from the picture's own, even a tiny picture's boxes are as they always were.)
+  const topH = Math.min(edges.top === undefined ? Infinity : height - topEdge, above >= minBox ? Math.min(bh, above) : bh);
+  const bottomH = Math.min(edges.bottom === undefined ? Infinity : bottomEdge, below >= minBox ? Math.min(bh, below) : bh);
+  // The share of the picture a caption may grow into, from its edge.
+  const share = Math.round(height * MAX_BOX_SHARE);
   if (has(captions.top)) {
-    const box = { x: mx, y: my, width: bw, height: topH };
-    out.push({ text: captions.top, box, valign: "top", maxFontSize, which: "top", minFontSize, growTo: { ...box, height: growH(topH) } });
+    const box = { x: mx, y: topEdge, width: bw, height: topH };
+    const growTo = { ...box, height: Math.max(topH, share - topEdge) };
+    out.push({ text: captions.top, box, valign: "top", maxFontSize, which: "top", minFontSize, growTo });
   }
   if (has(captions.bottom)) {
-    const box = { x: mx, y: height - my - bottomH, width: bw, height: bottomH };
-    const growTo = { ...box, y: height - my - growH(bottomH), height: growH(bottomH) };
+    const box = { x: mx, y: bottomEdge - bottomH, width: bw, height: bottomH };
+    const growH = Math.max(bottomH, bottomEdge - (height - share));
+    const growTo = { ...box, y: bottomEdge - growH, height: growH };
     out.push({ text: captions.bottom, box, valign: "bottom", maxFontSize, which: "bottom", minFontSize, growTo });
   }
   const boxes = captions.boxes ?? [];
@@ -217,9 +261,10 @@ export interface CaptionOverlay {
   notes?: string[];
 }
 
-export async function renderCaptionOverlay(width: number, height: number, captions: MemeCaptions): Promise<CaptionOverlay> {
+/** The captions laid out and rendered; `keepOut` (px) is a box none of them may reach (captionBoxes). */
+export async function renderCaptionOverlay(width: number, height: number, captions: MemeCaptions, keepOut?: Box): Promise<CaptionOverlay> {
   ensureCaptionFonts();
-  const placed = captionBoxes(width, height, captions);
+  const placed = captionBoxes(width, height, captions, keepOut);
   const layouts = await Promise.all(
     placed.map((p) =>
       layoutCaption(p.text, p.box, {
@@ -286,9 +331,54 @@ function blendPiece(out: Uint8Array, width: number, height: number, p: OverlayPi
   }
 }
 
+/** What a meme draws over its picture: the captions, then the visible mark (where asked for). */
+export interface MemeOverlays {
+  captions: CaptionOverlay;
+  /** The visible "AI-edited" label, and the corner it is in; null when not asked for. */
+  mark: (CaptionOverlay & { corner: MarkCorner }) | null;
+}
+
+/** The face box (image fractions), in px, when valid. */
+function facePx(a: MemeCaptions["avoid"], width: number, height: number): Box | null {
+  if (!a || ![a.x, a.y, a.width, a.height].every((v) => Number.isFinite(v) && v >= 0 && v <= 1)) return null;
+  const x = Math.floor(a.x * width);
+  const y = Math.floor(a.y * height);
+  return { x, y, width: Math.ceil((a.x + a.width) * width) - x, height: Math.ceil((a.y + a.height) * height) - y };
+}
+
 /**
- * Draws meme captions (and, when a server asked for it, the visible "AI-edited" mark) on the image and
- * returns a PNG. Empty captions are skipped; no caption → the image as PNG.
+ * The captions and, with `visibleMark`, the label, laid out so that neither covers the other nor the label the
+ * face: the label goes in the first corner (bottom-right, bottom-left, top-right, top-left) where it is off
+ * the face box and a gap away from every line of caption ink (as measured). Where no corner is, it takes the
+ * first corner off the face (else the one covering least of it) and the captions are laid out again with its
+ * box as a keep-out (captionBoxes). `face` (image fractions) is the face the label keeps off, by default the
+ * captions' `avoid`; an animation passes the box of its faces in every frame, and draws these same overlays
+ * on each frame, so the label stays in one corner.
+ */
+export async function renderMemeOverlays(
+  width: number,
+  height: number,
+  captions: MemeCaptions,
+  opts: { visibleMark?: boolean; face?: MemeCaptions["avoid"] } = {},
+): Promise<MemeOverlays> {
+  if (!opts.visibleMark) return { captions: await renderCaptionOverlay(width, height, captions), mark: null };
+  const face = facePx(opts.face ?? captions.avoid, width, height);
+  // Laid out apart from the caller's notes: only the layout kept says what it cut.
+  const { notes: _, ...detached } = captions;
+  let overlay = await renderCaptionOverlay(width, height, detached);
+  const ink = overlay.layouts.flatMap((l) => l.measuredBoxes).filter((b) => b.width > 0 && b.height > 0);
+  let corner = clearMarkCorner(width, height, face, ink);
+  if (!corner) {
+    corner = faceClearCorner(width, height, face);
+    overlay = await renderCaptionOverlay(width, height, detached, visibleMarkKeepOut(width, height, corner));
+  }
+  for (const n of overlay.notes ?? []) if (captions.notes && !captions.notes.includes(n)) captions.notes.push(n);
+  return { captions: overlay, mark: { ...(await renderVisibleMark(width, height, corner)), corner } };
+}
+
+/**
+ * Draws meme captions (and, when a server asked for it, the visible "AI-edited" mark, placed by
+ * renderMemeOverlays) on the image and returns a PNG. Empty captions are skipped; no caption → the image as PNG.
  */
 export async function renderMeme(
   image: RgbImage,
@@ -296,9 +386,9 @@ export async function renderMeme(
   opts: { visibleMark?: boolean; compressionLevel?: number; timingsMs?: Record<string, number> } = {},
 ): Promise<Buffer> {
   const t0 = performance.now();
-  const overlay = await renderCaptionOverlay(image.width, image.height, captions);
-  let out = applyOverlay(image, overlay);
-  if (opts.visibleMark) out = applyOverlay(out, await renderVisibleMark(image.width, image.height));
+  const overlays = await renderMemeOverlays(image.width, image.height, captions, { visibleMark: opts.visibleMark });
+  let out = applyOverlay(image, overlays.captions);
+  if (overlays.mark) out = applyOverlay(out, overlays.mark);
   const t1 = performance.now();
   const png = await encodePng(out, { compressionLevel: opts.compressionLevel });
   if (opts.timingsMs) Object.assign(opts.timingsMs, { caption: t1 - t0, encode: performance.now() - t1 });
