@@ -112,40 +112,6 @@ export function maskedLuma(img: RgbImage, mask: Uint8Array): { mean: number; std
   return { mean, std: n ? Math.sqrt(Math.max(1, s2 / n - mean * mean)) : 1 };
 }
 
-/** Each channel's `q` quantile (0..1) over the pixels where `mask` is set. */
-export function maskedQuantile(img: RgbImage, mask: Uint8Array, q: number): number[] {
-  const hist = [new Uint32Array(256), new Uint32Array(256), new Uint32Array(256)];
-  let n = 0;
-  for (let p = 0; p < mask.length; p++) {
-    if (!mask[p]) continue;
-    for (let c = 0; c < 3; c++) hist[c]![img.data[p * 3 + c]!]!++;
-    n++;
-  }
-  return hist.map((h) => {
-    let acc = 0;
-    for (let v = 0; v < 256; v++) if ((acc += h[v]!) > q * n) return v;
-    return 255;
-  });
-}
-
-/**
- * In place: mapColours, with black kept black. The per-channel map sends 0 to its offset, a colour cast that
- * the skin never shows but every dark, near-neutral pixel does (a red print's black spectacle frames and the
- * shadow under its jaw came out teal in a neutral reaction). Pixels darker than `knee` (luma) are pulled from
- * that cast towards `black`, the reaction's own darkest tones, fully at luma 0.
- */
-export function mapColoursDarkToDark(img: RgbImage, gain: readonly number[], offset: readonly number[], black: readonly number[], knee: number): void {
-  const d = img.data;
-  const cast = offset.map((o, c) => o - black[c]!);
-  for (let i = 0; i < d.length; i += 3) {
-    const r = d[i]!, g = d[i + 1]!, b = d[i + 2]!;
-    const dark = Math.max(0, 1 - (0.299 * r + 0.587 * g + 0.114 * b) / knee);
-    d[i] = clamp255(r * gain[0]! + offset[0]! - dark * cast[0]!) + 0.5;
-    d[i + 1] = clamp255(g * gain[1]! + offset[1]! - dark * cast[1]!) + 0.5;
-    d[i + 2] = clamp255(b * gain[2]! + offset[2]! - dark * cast[2]!) + 0.5;
-  }
-}
-
 /** In place: each pixel's colour pulled towards its own grey (Rec. 601 luma), keeping `share` of it (0: grey). */
 export function scaleSaturation(img: RgbImage, share: number): void {
   const d = img.data;
@@ -159,7 +125,7 @@ export function scaleSaturation(img: RgbImage, share: number): void {
 }
 
 /** Mean spread between a pixel's channels (max − min) over the pixels where `mask` is set: 0 for a grey picture. */
-export function meanSpread(img: RgbImage, mask: Uint8Array): number {
+export function meanSpread(img: { data: ArrayLike<number> }, mask: Uint8Array): number {
   let sum = 0, n = 0;
   for (let p = 0; p < mask.length; p++) {
     if (!mask[p]) continue;
@@ -237,10 +203,11 @@ export function diffBox(a: RgbImage, b: RgbImage, within: Box = { x: 0, y: 0, wi
  * "instant image cloning", Farbman et al. 2009): the colour difference `target − source` measured on the
  * boundary of `hard` is spread smoothly over the whole area with a push-pull pyramid. Adding the result
  * to the source makes it meet the target without a seam while keeping its own detail (gradients).
- * Returns 3 floats per pixel (width*height*3). `limit` bounds the correction per channel.
+ * The source may hold unclipped floats (swap's colour match). Returns 3 floats per pixel (width*height*3).
+ * `limit` bounds the correction per channel.
  */
 export function membraneCorrection(
-  source: RgbImage,
+  source: { width: number; height: number; data: ArrayLike<number> },
   target: RgbImage,
   hard: Uint8Array,
   limit = 45,

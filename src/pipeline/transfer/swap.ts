@@ -2,7 +2,8 @@ import type { AnalyzedFace, Box, RgbImage, StageTimings } from "../types.ts";
 import { faceMeshPoints, triangulate, unfoldMesh, warpTriangles } from "../warp/index.ts";
 import { FACE_OVAL, MESH_POINTS, STABLE } from "../warp/landmarks.ts";
 import { copyImage, cropImage, resizeImage, shrinkByBox } from "../image/index.ts";
-import { blendPatch, boxBlurMask, diffBox, erodeMask, mapColoursDarkToDark, maskedLuma, maskedQuantile, maskedStats, meanSpread, membraneCorrection, pointsBox, scaleSaturation } from "./blend.ts";
+import { blendPatch, boxBlurMask, diffBox, erodeMask, maskedLuma, maskedStats, meanSpread, membraneCorrection, pointsBox } from "./blend.ts";
+import { dampCorrectionInDarks, darkestTones, fitToGamut, mapTones, scaleSaturationF, toneChroma } from "./tones.ts";
 import { retargetExpression, type Regions, type RegionsSeen } from "./expression.ts";
 import { drawnEyelids, paintEyes } from "./eyes.ts";
 import { keepUnfolded } from "./fold.ts";
@@ -19,9 +20,10 @@ import type { TransferInput, Transferred } from "./transfer.ts";
  * (similarity fit on stable points), the reaction's picture is bent around it to the user's face outline
  * (reshapeOutline; a spectacle frame's ends at its temples filled in first, temples.ts), and the face is
  * blended in three steps, all inside the face's bounding box:
- * Reinhard colour transfer (per-channel mean and contrast of the reaction's face), a seamless-cloning
- * membrane that makes the face meet the reaction exactly along an outline set slightly inside the face
- * (no seam, no bleeding of hair or background into the skin), and a soft alpha edge. The reaction's own
+ * Reinhard colour transfer (per-channel mean and contrast of the reaction's face; its darkest tones and any
+ * channel run past white handled in tones.ts), a seamless-cloning membrane that makes the face meet the reaction
+ * exactly along an outline set slightly inside the face (no seam, no bleeding of hair or background into the skin;
+ * scaled down on the face's darks), and a soft alpha edge. The reaction's own
  * mouth interior is kept when its mouth is open.
  */
 export function swapFace(input: TransferInput, intensity: number, regions: Regions, t0: number, seen?: RegionsSeen): Transferred {
@@ -109,18 +111,22 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
   const brightness = Math.max(1, luma(b.mean)) / Math.max(1, luma(a.mean));
   const gain = a.std.map((sd, c) => brightness * Math.min(MAX_CONTRAST, Math.max(1 / MAX_CONTRAST, b.std[c]! / sd / brightness)));
   const offset = a.mean.map((m, c) => b.mean[c]! - m * gain[c]!);
-  // Darker than the skin's range (DARK_SPREADS under its mean luma), tones go towards the reaction's own darkest.
+  // Darker than the skin's range (DARK_SPREADS under its mean luma), tones go towards the reaction's own darkest,
+  // reaching them at the user's darkest; no more colourful than the reaction's own tones of their brightness.
   const skin = maskedLuma(canvas, core);
-  mapColoursDarkToDark(canvas, gain, offset, maskedQuantile(under, core, 0.01), Math.max(1, skin.mean - DARK_SPREADS * skin.std));
+  const dark = { knee: Math.max(1, skin.mean - DARK_SPREADS * skin.std), user: darkestTones(canvas, core, DARKEST), reaction: darkestTones(under, core, DARKEST) };
+  const mapped = mapTones(canvas, gain, offset, dark, toneChroma(under, core));
   // Per-channel means and contrasts leave a colour face colourful in a black-and-white reaction: its
   // colourfulness is brought down to the reaction's (never raised).
-  const keep = Math.min(1, meanSpread(under, core) / Math.max(1e-3, meanSpread(canvas, core)));
-  if (keep < 1) scaleSaturation(canvas, keep);
-  const correction = membraneCorrection(canvas, under, hard);
-  for (let i = 0; i < canvas.data.length; i++) {
-    const v = canvas.data[i]! + correction[i]!;
-    canvas.data[i] = v < 0 ? 0 : v > 255 ? 255 : v + 0.5;
-  }
+  const keep = Math.min(1, meanSpread(under, core) / Math.max(1e-3, meanSpread({ data: mapped }, core)));
+  if (keep < 1) scaleSaturationF(mapped, keep);
+  // The seamless paste, as a lighting change on the face's darks (a pupil is not lifted or sunk by the cheek's
+  // offset), whole at the outline.
+  const correction = membraneCorrection({ width: bw, height: bh, data: mapped }, under, hard);
+  const inside = Float32Array.from(core);
+  boxBlurMask(inside, bw, bh, size * STATS_INSET * 0.5);
+  dampCorrectionInDarks(correction, mapped, inside, luma(b.mean));
+  fitToGamut(mapped, correction, canvas);
   const alpha = new Float32Array(bw * bh);
   for (let i = 0; i < alpha.length; i++) alpha[i] = hard[i]!;
   const soft = Math.max(1, size * 0.012);
@@ -206,10 +212,13 @@ function faceAtScale(image: RgbImage, face: AnalyzedFace, scale: number): [RgbIm
 }
 
 /**
- * How many spreads of the skin's luma under its mean a tone starts counting as dark (see mapColoursDarkToDark):
+ * How many spreads of the skin's luma under its mean a tone starts counting as dark (see mapTones in tones.ts):
  * at one, the user's own shading was pulled too and the result looked less like them (eval/FINDINGS.md).
  */
 const DARK_SPREADS = 1.5;
+
+/** The share of the face (the colour match's core) whose mean colour is its darkest tone, the user's and the reaction's. */
+const DARKEST = 0.01;
 
 /** How far the colour match may change the face's contrast (a channel's spread over the face's brightness), either way. */
 const MAX_CONTRAST = 2;
