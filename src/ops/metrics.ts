@@ -65,13 +65,13 @@ export function createMetrics(): Metrics {
     }),
     jobsFinished: new Counter({
       name: "mimic_jobs_total",
-      help: "Jobs submitted to the queue by kind and outcome: done, failed, timeout, cancelled, refused.",
+      help: "Jobs submitted to the queue by kind and outcome: done, rejected_input, failed, timeout, cancelled, refused.",
       labelNames: ["kind", "outcome"],
       registers: [registry],
     }),
     refusals: new Counter({
       name: "mimic_refusals_total",
-      help: "Requests turned away before any work, by reason (queue_full, user_busy, shutting_down, restarting, no_workers, no_capable_worker, queue_unreachable, queue_lost, busy, quota, cooldown, banned, disabled, nsfw).",
+      help: "Requests turned away before any work, by reason (queue_full, user_busy, shutting_down, restarting, no_workers, no_capable_worker, queue_unreachable, queue_lost, busy, quota, cooldown, banned, channel, disabled, nsfw).",
       labelNames: ["reason"],
       registers: [registry],
     }),

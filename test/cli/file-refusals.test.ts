@@ -62,7 +62,7 @@ describe("inspect and audit refuse what is not a regular file", () => {
   });
 
   it("a folder and a missing file, in words rather than EISDIR / ENOENT", async () => {
-    expect(await mimic({}, "inspect", dir)).toMatchObject({ code: 2, stderr: `mimic: Cannot read “${dir}”: it is a folder, not a PNG, GIF or MP4 file.\n` });
+    expect(await mimic({}, "inspect", dir)).toMatchObject({ code: 2, stderr: `mimic: Cannot read “${dir}”: it is a folder, not a PNG, GIF, MP4, JPEG or WebP file.\n` });
     expect(await mimic({}, "audit", dir)).toMatchObject({ code: 2, stderr: `mimic: Cannot read “${dir}”: it is a folder, not a picture file.\n` });
     const missing = join(dir, "missing.png");
     expect(await mimic({}, "inspect", missing)).toMatchObject({ code: 2, stderr: `mimic: Cannot read “${missing}”: there is no such file.\n` });
@@ -70,7 +70,7 @@ describe("inspect and audit refuse what is not a regular file", () => {
     const text = join(dir, "notes.txt");
     writeFileSync(text, "not a picture\n");
     for (const json of [[], ["--json"]]) {
-      expect(await mimic({}, "inspect", text, ...json)).toMatchObject({ code: 1, stdout: "", stderr: `mimic: “${text}” is not a picture: inspect reads the marks of PNG, GIF and MP4 files.\n` });
+      expect(await mimic({}, "inspect", text, ...json)).toMatchObject({ code: 1, stdout: "", stderr: `mimic: “${text}” is not a picture: inspect reads the marks of PNG, GIF and MP4 files and of JPEG or WebP copies.\n` });
     }
     const jpeg = join(dir, "photo.jpg");
     // SOI, a whole JFIF APP0 segment, EOI: a JPEG's structure without a picture's data.

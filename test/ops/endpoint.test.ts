@@ -178,8 +178,10 @@ describe("ops endpoint", () => {
     onTestFinished(() => void delete process.env.MIMIC_TEST_GATE_DIR);
     const r = await start({ OPS_PORT: "0" }, GATED);
     await readyBody(r);
+    // Two held jobs: the second keeps the drain going while the first one's count is scraped.
     const job = r.app.queue.submit(memeJob("gate:drain"), { requestId: "drain", userId: "d", serverId: null });
     while (!existsSync(join(gates, "drain.started"))) await new Promise((ok) => setTimeout(ok, 10));
+    const last = r.app.queue.submit(memeJob("gate:last"), { requestId: "last", userId: "e", serverId: null });
     const stopped = r.stop();
     // While the job drains.
     expect((await get(r, "/healthz")).status).toBe(200);
@@ -190,6 +192,8 @@ describe("ops endpoint", () => {
     expect((await job).kind).toBe("meme");
     // The drained job is counted where a scrape still sees it.
     expect(sample(await (await get(r, "/metrics")).text(), 'mimic_jobs_total{kind="meme",outcome="done"}')).toBe(1);
+    writeFileSync(join(gates, "last.open"), "");
+    expect((await last).kind).toBe("meme");
     await stopped;
     await expect(get(r, "/healthz")).rejects.toThrow();
   });

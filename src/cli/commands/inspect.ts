@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .option("--json", "print machine-readable JSON")
     .action(async (file: string, o: { json?: boolean }) => {
       const bytes = await readCappedFile(file, INSPECT_MAX_BYTES, undefined, {
-        kind: "a PNG, GIF or MP4 file",
+        kind: "a PNG, GIF, MP4, JPEG or WebP file",
         tooBig: (size) => new MimicError("BAD_INPUT", `${quoted(file)} is too large to inspect (${formatSize(size)}): inspect reads files up to ${formatSize(INSPECT_MAX_BYTES)}.`),
       });
       // Loaded once there is a file: a refused path exits without it.
@@ -29,7 +29,7 @@ export function register(program: Command): void {
       const { damaged, ...r } = readMarks(bytes);
       // A text or an archive is not a picture at all; a picture whose own structure is broken cannot be read on.
       if (r.format === "unknown") {
-        throw new MimicError("NOT_AN_IMAGE", `${quoted(file)} is not a picture: inspect reads the marks of PNG, GIF and MP4 files.`);
+        throw new MimicError("NOT_AN_IMAGE", `${quoted(file)} is not a picture: inspect reads the marks of PNG, GIF and MP4 files and of JPEG or WebP copies.`);
       }
       if (damaged) throw new MimicError("NOT_AN_IMAGE", `${quoted(file)} is a damaged file (${damaged}): inspect cannot read its marks.`);
       const sha256 = sha256Hex(bytes);

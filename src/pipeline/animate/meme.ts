@@ -52,7 +52,8 @@ export interface AnimatedMemeInput {
   generator?: FrameGenerator;
   /**
    * Cancellation (a job's): looked at between frames of every stage, the event loop given a turn at each so a
-   * worker hears its cancel message; once fired, the assembly throws the signal's reason.
+   * worker hears its cancel message; once fired, the assembly throws the signal's reason. The generator's one
+   * call (FrameGenerator) is not interrupted: the signal is looked at after it.
    */
   signal?: AbortSignal;
   /** Hears each frame the mesh engine makes (a morph's warps, a reaction's per-frame transfers): made of total. */
