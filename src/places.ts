@@ -47,7 +47,8 @@ export const capitalised = (s: string): string => `${s[0].toUpperCase()}${s.slic
 /** A user as the platform shows one: a Discord mention (no ping in an ephemeral reply), else "user <id>". */
 export function userRef(platform: string, id: string, name?: string): string {
   if (platform === "discord") return `<@${id}>`;
-  return name ? `${name} (user ${id})` : `user ${id}`;
+  // The id first: a name is whatever its owner typed ("Alice (user 11)" would pass for another id).
+  return name ? `user ${id} (${name})` : `user ${id}`;
 }
 
 /**

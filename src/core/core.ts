@@ -6,7 +6,7 @@ import type { Regions } from "../pipeline/transfer/index.ts";
 import { MAX_CAPTION_CHARS } from "../pipeline/render/text.ts";
 import { parseSha256, sha256Hex as sha256 } from "../templates/hashes.ts";
 import { normaliseTemplateName } from "../templates/names.ts";
-import { formatWait } from "../templates/moderation.ts";
+import { formatDuration, formatWait } from "../templates/moderation.ts";
 import type { CommandContext, ImageInput, Reply } from "./context.ts";
 import { hint } from "./hints.ts";
 import { capitalised, channelRef as placeChannelRef, placeWords, serverWord, sharedChat, userRef } from "../places.ts";
@@ -482,7 +482,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
               ? "your usage history and the record of which pictures you made (you have no saved faces)"
               : `your ${plural(count, "saved face", "saved faces")}${everywhere ? ` (${everywhere})` : ""}, your usage history and the record of which pictures you made`;
           return {
-            // Answered by the platform's buttons ("Yes, delete everything" / "Cancel").
+            // Answered by the platform's buttons (FORGET_BUTTONS).
             text: [
               `This permanently deletes ${what}.`,
               "Uses from the last 24 hours still count towards daily limits and cooldowns: they are deleted a day after they were made.",
@@ -709,6 +709,10 @@ function nsfwRefusal(ctx: CommandContext, refusal: MimicError, counted: boolean)
   return counted ? `${said} It still counts towards your daily limits, like a meme.` : said;
 }
 
+/** The two answers to a forget-me's question, as every platform's buttons say them, and what Cancel is told. */
+export const FORGET_BUTTONS = { yes: "Yes, delete everything", cancel: "Cancel" } as const;
+export const NOTHING_DELETED = "Nothing was deleted.";
+
 /** Where a user's faces were saved, all of which a forget-me deletes: every place on the platform. */
 const FORGET_EVERYWHERE: Record<Platform, string> = {
   discord: "from every server and DM",
@@ -751,7 +755,6 @@ function listed(items: readonly string[], max: number): string {
   return `${items.slice(0, max).join(", ")}${items.length > max ? ` and ${items.length - max} more` : ""}`;
 }
 
-/** What a ban or unban did, naming the user as the platform shows one. */
 /**
  * How answers name people: userRef with the platform's names where the adapter gives them (Telegram shows no
  * ids, so "user 22" alone says nothing). A failed lookup leaves the ids bare.
@@ -766,6 +769,7 @@ async function peopleRefs(ctx: CommandContext, ids: readonly string[]): Promise<
   return (id) => userRef(ctx.platform, id, names.get(id));
 }
 
+/** What a ban or unban did (or a channel listed already), naming the user as the platform shows one. */
 function outcomeSaid(o: SettingOutcome, ctx: CommandContext, refOf: (id: string) => string): string {
   const { inPlace } = placeWords(ctx.platform);
   if (o.kind === "alreadyListed") {
@@ -774,8 +778,7 @@ function outcomeSaid(o: SettingOutcome, ctx: CommandContext, refOf: (id: string)
   }
   const who = refOf(o.userId);
   if (o.kind === "banned") return `Banned ${who}: they can no longer use Mimic ${inPlace}.`;
-  // "User 22", but a name as its owner writes it.
-  if (o.kind === "alreadyBanned") return `${who === userRef(ctx.platform, o.userId) ? capitalised(who) : who} was already banned ${inPlace}, so nothing changed.`;
+  if (o.kind === "alreadyBanned") return `${capitalised(who)} was already banned ${inPlace}, so nothing changed.`;
   return `Lifted the ban on ${who}: they can use Mimic ${inPlace} again.`;
 }
 
@@ -787,7 +790,7 @@ function origin(s: ServerSettings, key: NumericSetting, shown: (n: number) => st
 
 function describeSettings(s: ServerSettings, ctx: CommandContext, banned: readonly string[], refOf: (id: string) => string): string {
   const count = (n: number) => (n === 0 ? "unlimited" : String(n));
-  const cooldown = (n: number) => (n === 0 ? "none" : formatWait(n));
+  const cooldown = (n: number) => (n === 0 ? "none" : formatDuration(n));
   return [
     `Mimic settings for this ${serverWord(ctx.platform)}:`,
     `• enabled: ${s.enabled ? "on" : "off"}`,

@@ -709,6 +709,16 @@ function parseList(json: string): string[] {
   }
 }
 
+/** A stored length of time as set (a cooldown), exactly: "1 min 30 s", "2 h", "45 s" (formatWait rounds up, for waits). */
+export function formatDuration(seconds: number): string {
+  const parts = [
+    [Math.floor(seconds / 3600), "h"],
+    [Math.floor((seconds % 3600) / 60), "min"],
+    [seconds % 60, "s"],
+  ] as const;
+  return parts.filter(([n]) => n > 0).map(([n, unit]) => `${n} ${unit}`).join(" ") || "0 s";
+}
+
 export function formatWait(seconds: number): string {
   if (seconds < 60) return `${seconds} s`;
   const minutes = Math.ceil(seconds / 60);

@@ -172,6 +172,11 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     // server (Unknown Member) is no admin: banned.
     fake.admins.add(CAROL);
     expect(await config("ban", `<@${CAROL}>`)).toBe(`<@${CAROL}> is an admin on this server and could lift a ban at once, so admins cannot be banned. Take away their admin rights first.`);
+    // Asked of Discord each time (discord.js's member cache hears of no role change without the members intent):
+    // once her admin role is gone, as the refusal advised, the ban holds.
+    fake.admins.delete(CAROL);
+    expect((await config("ban", `<@${CAROL}>`)).split("\n")[0]).toBe(`Banned <@${CAROL}>: they can no longer use Mimic on this server.`);
+    expect((await config("unban", CAROL)).split("\n")[0]).toMatch(/^Lifted the ban/);
     fake.absentMembers.add(DAVE);
     expect((await config("ban", DAVE)).split("\n")[0]).toBe(`Banned <@${DAVE}>: they can no longer use Mimic on this server.`);
     expect((await app.app.store.moderation.bans({ platform: "discord", serverId: fake.guildId, isAdmin: true })).map((b) => b.userId).sort()).toEqual([ALICE.id, DAVE].sort());

@@ -67,18 +67,34 @@ describe("Telegram adapter: who a command acts for", () => {
   /** The file the recording core's meme() answers with. */
   let memeFile: ReplyFile | undefined;
   let undelivered: () => Promise<void>;
+  /** What the recording core's forgetMe() answers, where a test sets it. */
+  let forgetReply: Reply | undefined;
 
   beforeEach(async () => {
     fake = await FakeTelegram.start();
     calls = [];
     memeFile = undefined;
+    forgetReply = undefined;
     undelivered = vi.fn(async () => undefined);
     const core = recordingCore(calls, {
       meme: () => ({ text: "", ephemeral: false, file: memeFile, undelivered }),
       faceList: (ctx) => ({ text: `faces of ${ctx.userId}`, ephemeral: false, templates: [{ name: "me", isDefault: true }] }),
+      forgetMe: (ctx) => forgetReply ?? { text: `forgetMe for ${ctx.userId}`, ephemeral: false },
     });
     bot = createTelegramBot({ core, token: fake.token, apiRoot: fake.apiRoot });
     await bot.start();
+  });
+
+  it("/forget's question has its buttons, a refusal none: Yes would delete what the user was never shown", async () => {
+    forgetReply = { text: "Mimic's database is not answering. Please try again in a moment.", ephemeral: true, errorCode: "BUSY" };
+    const refused = fake.nextCall("sendMessage");
+    fake.sendCommand(GROUP, ALICE, "/forget");
+    expect((await refused).params.text).toBe(forgetReply.text);
+    expect((await refused).params.reply_markup).toBeUndefined();
+    forgetReply = undefined;
+    const asked = fake.nextCall("sendMessage");
+    fake.sendCommand(GROUP, ALICE, "/forget");
+    expect((await asked).params.reply_markup).toBeDefined();
   });
 
   afterEach(async () => {

@@ -6,7 +6,6 @@ import {
   HELP,
   LOTTIE_FACE_REPLY,
   LOTTIE_REACTION_REPLY,
-  NOTHING_DELETED,
   PHOTO_WITHOUT_COMMAND_REPLY,
   SAVE_NO_NAME_REPLY,
   buttonData,
@@ -16,6 +15,7 @@ import {
   unknownCommandReply,
   type TelegramBot,
 } from "../../src/bots/telegram/bot.ts";
+import { NOTHING_DELETED } from "../../src/core/index.ts";
 import { logger } from "../../src/logger.ts";
 import { FakeTelegram, type RecordedCall } from "../helpers/fake-telegram.ts";
 import { DOUBLE_HANDLERS, startTestApp, type TestApp } from "./harness.ts";

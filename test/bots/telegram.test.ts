@@ -101,7 +101,7 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     const privately = fake.waitFor((c) => c.method === "sendMessage" && c.params.chat_id === ALICE.id);
     reply = fake.waitFor((c) => c.method === "sendMessage" && c.params.chat_id === GROUP.id && String(c.params.text).startsWith("SHA-256"));
     fake.sendCommand(GROUP, ALICE, `/audit ${mp4Hash}`);
-    expect(String((await privately).params.text)).toMatch(new RegExp(`^In “Memes”, the people who made or used that picture:\n• .* UTC: Alice \\(user ${ALICE.id}\\) made it \\(animated`));
+    expect(String((await privately).params.text)).toMatch(new RegExp(`^In “Memes”, the people who made or used that picture:\n• .* UTC: user ${ALICE.id} \\(Alice\\) made it \\(animated`));
     expect(String((await reply).params.text)).toBe(
       `SHA-256 ${mp4Hash.slice(0, 12)}…: in the audit trail (1 entry).\nThe people who made or used that picture: sent to you in our private chat.`,
     );
@@ -119,7 +119,7 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     const ownInGroup = fake.waitFor((c) => fake.calls.indexOf(c) >= before && c.method === "sendMessage" && c.params.chat_id === GROUP.id);
     fake.sendCommand(GROUP, ALICE, "/audit", shown);
     expect(String((await ownInGroup).params.text)).toMatch(/^SHA-256 [0-9a-f]{12}…: in the audit trail \(1 entry\)\./);
-    expect(String((await ownPrivately).params.text)).toMatch(new RegExp(`^In “Memes”, the people who made or used that picture:\n• .* UTC: Alice \\(user ${ALICE.id}\\) made it \\(meme`));
+    expect(String((await ownPrivately).params.text)).toMatch(new RegExp(`^In “Memes”, the people who made or used that picture:\n• .* UTC: user ${ALICE.id} \\(Alice\\) made it \\(meme`));
     reply = fake.nextCall("sendMessage");
     fake.sendCommand(GROUP, BOB, `/audit ${createHash("sha256").update(png.bytes).digest("hex")}`);
     expect(String((await reply).params.text)).toMatch(/Only group admins/);

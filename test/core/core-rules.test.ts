@@ -522,7 +522,7 @@ for (const { dialect, skip } of dialects) {
       expect(await refusal("quota", "12x")).toBe("The daily quota must be a whole number from 0 to 1000000, or “default”; not “12x”.");
       expect(await refusal("server_quota", "9".repeat(25))).toBe(`The server's daily quota must be a whole number from 0 to 100000000, or “default”; not “${"9".repeat(20)}”.`);
       // A cooldown in seconds, or with units as people write them; shown back as a wait.
-      for (const [v, shown] of [["90", "2 min"], ["45", "45 s"], ["2m", "2 min"], ["2 min", "2 min"], ["1h30m", "1 h 30 min"], ["1 H 30 MIN", "1 h 30 min"], ["24h", "24 h"], ["0", "none"], ["90s", "2 min"]]) {
+      for (const [v, shown] of [["90", "1 min 30 s"], ["45", "45 s"], ["2m", "2 min"], ["2 min", "2 min"], ["1h30m", "1 h 30 min"], ["1 H 30 MIN", "1 h 30 min"], ["24h", "24 h"], ["0", "none"], ["90s", "1 min 30 s"], ["3601", "1 h 1 s"]]) {
         expect(await set("cooldown", v), v).toContain(`• cooldown: ${shown} (set here; default none)\n`);
       }
       for (const v of ["-5", "1.5m", "2d", "25h", "86401", "m", "1h 30", "1h30x", "30 30"]) {

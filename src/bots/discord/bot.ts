@@ -33,7 +33,7 @@ import {
 } from "discord.js";
 import type { CommandContext, Core, ImageInput, LateAnswer, ProgressEvent, Reply, SettingKey, TransferMode } from "../../core/index.ts";
 import type { PlaceFacts } from "../../core/ports.ts";
-import { progressReporter, readableFile, untypedMime } from "../../core/index.ts";
+import { FORGET_BUTTONS, NOTHING_DELETED, progressReporter, readableFile, untypedMime } from "../../core/index.ts";
 import { MimicError } from "../../errors.ts";
 import { logger } from "../../logger.ts";
 import { redactUrl } from "../../redact-url.ts";
@@ -279,11 +279,10 @@ const parseForgetButton = (id: string) => {
 };
 const forgetButtons = (userId: string) =>
   new ActionRowBuilder<ButtonBuilder>().addComponents(
-    new ButtonBuilder().setCustomId(forgetButtonId(userId, "yes")).setLabel("Yes, delete everything").setStyle(ButtonStyle.Danger),
-    new ButtonBuilder().setCustomId(forgetButtonId(userId, "no")).setLabel("Cancel").setStyle(ButtonStyle.Secondary),
+    new ButtonBuilder().setCustomId(forgetButtonId(userId, "yes")).setLabel(FORGET_BUTTONS.yes).setStyle(ButtonStyle.Danger),
+    new ButtonBuilder().setCustomId(forgetButtonId(userId, "no")).setLabel(FORGET_BUTTONS.cancel).setStyle(ButtonStyle.Secondary),
   );
 export const FORGET_NOT_YOURS = "These buttons are for the person who ran /mimic forget. To delete your own data, run /mimic forget yourself.";
-export const FORGET_CANCELLED = "Nothing was deleted.";
 export const BUTTON_EXPIRED = "This button has expired: run the command again.";
 
 export const DISCORD_TOKEN_REFUSED =
@@ -349,7 +348,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
           .map((c) => (c.isThread() && c.parentId ? { id: c.id, threadOf: c.parentId } : { id: c.id })),
         // One member looked up by REST (no privileged intent needed); one who left, or a failed lookup, is no admin.
         isAdmin: async (userId: string) => {
-          const member = await guild.members.fetch(userId).catch((err: unknown) => {
+          const member = await guild.members.fetch({ user: userId, force: true }).catch((err: unknown) => {
             if (!(err instanceof DiscordAPIError && err.code === RESTJSONErrorCodes.UnknownMember)) logger.warn({ err }, "looking up a server member failed");
             return undefined;
           });
@@ -570,7 +569,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     const started = performance.now();
     await i.deferUpdate();
     opts.onAcknowledged?.({ command: `forget ${press.yes ? "yes" : "no"}`, latencyMs: performance.now() - started });
-    if (!press.yes) return void (await i.editReply({ content: FORGET_CANCELLED, components: [] }));
+    if (!press.yes) return void (await i.editReply({ content: NOTHING_DELETED, components: [] }));
     const reply = await core.forgetMe(contextOf(i), { confirm: true });
     // A failure (the database unreachable) leaves the question and its buttons, to press again.
     if (reply.errorCode) return void (await i.followUp({ content: fitContent(reply.text), flags: MessageFlags.Ephemeral }));

@@ -3,7 +3,7 @@ import { Api, Bot, GrammyError, HttpError, InlineKeyboard, InputFile, type Conte
 import type { Message, UserFromGetMe } from "grammy/types";
 import { z } from "zod";
 import type { CommandContext, Core, ImageInput, LateAnswer, MemeInput, Reply, ReplyFile, SettingKey } from "../../core/index.ts";
-import { progressReporter } from "../../core/index.ts";
+import { FORGET_BUTTONS, NOTHING_DELETED, progressReporter } from "../../core/index.ts";
 import { MimicError, quoted } from "../../errors.ts";
 import { capitalised } from "../../places.ts";
 import { logger } from "../../logger.ts";
@@ -243,7 +243,8 @@ const NAMES_WAIT_MS = 3000;
 
 /** A Telegram user as people know them: their name, and @username where they have one (one line, cut where long). */
 export function displayName(user: { first_name: string; last_name?: string; username?: string }): string {
-  const name = [user.first_name, user.last_name].filter(Boolean).join(" ").replace(/\s+/g, " ").trim();
+  // Format characters (bidi overrides, zero-width joiners) could turn the line around; whitespace runs are one space.
+  const name = [user.first_name, user.last_name].filter(Boolean).join(" ").replace(/\p{Cf}/gu, "").replace(/\s+/g, " ").trim();
   const chars = [...name];
   const shown = chars.length > 40 ? `${chars.slice(0, 40).join("")}…` : name;
   return user.username ? `${shown || "?"} @${user.username}` : shown || "?";
@@ -251,8 +252,6 @@ export function displayName(user: { first_name: string; last_name?: string; user
 
 /** The question a face's 🗑 button asks first: a deleted face cannot be brought back. */
 export const deleteFaceQuestion = (name: string) => `Delete your face ${quoted(name)}? It cannot be undone.`;
-/** The answer to Cancel, on /faces' question as on /forget's. */
-export const NOTHING_DELETED = "Nothing was deleted.";
 
 /**
  * The menu Telegram shows when "/" is typed (setMyCommands), in HELP's words; every one of them is handled by
@@ -764,18 +763,16 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         await send(ctx, reply, { keyboard: facesKeyboard(reply, ctx.from!.id) });
         return;
       }
-      case "forget":
-        // The core's own question (what is deleted, and when), answered with buttons instead of a flag.
-        await send(
-          ctx,
-          await core.forgetMe(await contextOf(ctx, false), { confirm: false }),
-          {
-            keyboard: new InlineKeyboard()
-              .text("Yes, delete everything", buttonData("forget", ctx.from!.id, "yes"))
-              .text("Cancel", buttonData("forget", ctx.from!.id, "no")),
-          },
-        );
+      case "forget": {
+        // The core's own question (what is deleted, and when), answered with buttons instead of a flag; a
+        // refusal (the store unreachable) gets none: Yes would delete what the user was never shown.
+        const question = await core.forgetMe(await contextOf(ctx, false), { confirm: false });
+        const keyboard = new InlineKeyboard()
+          .text(FORGET_BUTTONS.yes, buttonData("forget", ctx.from!.id, "yes"))
+          .text(FORGET_BUTTONS.cancel, buttonData("forget", ctx.from!.id, "no"));
+        await send(ctx, question, question.errorCode === undefined ? { keyboard } : {});
         return;
+      }
       case "usage":
         await send(ctx, await personalApart(ctx, "usage", await core.usage(await contextOf(ctx, true))));
         return;

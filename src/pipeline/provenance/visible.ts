@@ -4,8 +4,8 @@ import type { Box } from "../types.ts";
 
 /**
  * The optional visible mark a server can turn on: a small label in a corner of the picture. Which corner is
- * placeVisibleMark's choice (render/meme.ts's memeOverlays): the bottom-right one unless the face or a
- * caption is there.
+ * clearMarkCorner's choice (used by render/meme.ts's renderMemeOverlays): the bottom-right one unless the face
+ * or a caption is there.
  */
 export const VISIBLE_MARK_TEXT = "AI-edited";
 

@@ -1,6 +1,6 @@
 import { MimicError } from "../../errors.ts";
 import { encodePng } from "../image/encode.ts";
-import { clearMarkCorner, faceClearCorner, renderVisibleMark, visibleMarkKeepOut, type MarkCorner } from "../provenance/visible.ts";
+import { boxesOverlap, clearMarkCorner, faceClearCorner, renderVisibleMark, visibleMarkKeepOut, type MarkCorner } from "../provenance/visible.ts";
 import type { Box, RgbImage } from "../types.ts";
 import { ensureCaptionFonts } from "./fonts.ts";
 import { layoutCaption, MAX_LINES, type CaptionLayout, type VAlign } from "./fit.ts";
@@ -145,7 +145,7 @@ export interface PlacedCaption {
 export function captionBoxes(width: number, height: number, captions: MemeCaptions, keepOut?: Box): PlacedCaption[] {
   const placed = placeCaptions(width, height, captions);
   if (!keepOut || keepOut.width <= 0 || keepOut.height <= 0) return placed;
-  const hit = (which: "top" | "bottom") => placed.some((p) => p.which === which && overlaps(p.growTo ?? p.box, keepOut));
+  const hit = (which: "top" | "bottom") => placed.some((p) => p.which === which && boxesOverlap(p.growTo ?? p.box, keepOut));
   // The new edge leaves room for at least a few px of caption, or it is not worth moving to.
   const top = keepOut.y + keepOut.height;
   const bottom = keepOut.y;
@@ -161,11 +161,10 @@ export function captionBoxes(width: number, height: number, captions: MemeCaptio
   });
 }
 
-const overlaps = (a: Box, b: Box) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
 
 /** `box` kept off `keep`: the largest of its parts above, below, left or right of it (unchanged where none is left). */
 function keepOff(box: Box, keep: Box): Box {
-  if (!overlaps(box, keep)) return box;
+  if (!boxesOverlap(box, keep)) return box;
   const parts = [
     { ...box, height: keep.y - box.y },
     { ...box, y: keep.y + keep.height, height: box.y + box.height - (keep.y + keep.height) },
