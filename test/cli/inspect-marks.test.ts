@@ -9,7 +9,7 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { encodePng } from "../../src/pipeline/image/index.ts";
-import { addMp4Provenance, CREATOR_TOOL, crc32, DIGITAL_SOURCE_TYPE, PROVENANCE_COMMENT } from "../../src/pipeline/provenance/marks.ts";
+import { addMp4Provenance, CREATOR_TOOL, DIGITAL_SOURCE_TYPE, pngChunk as markChunk, PROVENANCE_COMMENT } from "../../src/pipeline/provenance/marks.ts";
 import type { RgbImage } from "../../src/pipeline/types.ts";
 import { exitCode, runCli } from "../helpers/cli-run.ts";
 
@@ -77,14 +77,7 @@ describe("mimic inspect: copies of a Mimic result", () => {
 });
 
 /** A PNG chunk with its CRC. */
-function pngChunk(type: string, data: Buffer): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, "latin1");
-  data.copy(out, 8);
-  out.writeUInt32BE(crc32(out, 4, 8 + data.length), 8 + data.length);
-  return out;
-}
+const pngChunk = (type: string, data: Buffer) => Buffer.from(markChunk(type, data));
 
 const mp4Box = (type: string, body: Buffer) => {
   const head = Buffer.alloc(8);

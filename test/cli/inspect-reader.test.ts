@@ -8,7 +8,7 @@ import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { encodeGif } from "../../src/pipeline/gif/index.ts";
 import { encodePng } from "../../src/pipeline/image/index.ts";
-import { addMp4Provenance, CREATOR_TOOL, crc32, DIGITAL_SOURCE_TYPE, PROVENANCE_COMMENT } from "../../src/pipeline/provenance/marks.ts";
+import { addMp4Provenance, CREATOR_TOOL, DIGITAL_SOURCE_TYPE, pngChunk as markChunk, PROVENANCE_COMMENT } from "../../src/pipeline/provenance/marks.ts";
 import { readMarks } from "../../src/pipeline/provenance/read.ts";
 import type { RgbImage } from "../../src/pipeline/types.ts";
 
@@ -18,14 +18,7 @@ function gradient(width: number, height: number, phase = 0): RgbImage {
   return { data, width, height };
 }
 
-function pngChunk(type: string, data: Buffer): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, "latin1");
-  data.copy(out, 8);
-  out.writeUInt32BE(crc32(out, 4, 8 + data.length), 8 + data.length);
-  return out;
-}
+const pngChunk = (type: string, data: Buffer) => Buffer.from(markChunk(type, data));
 
 /** A compressed iTXt chunk whose zlib data is garbage (what a damaged download or a broken tool leaves). */
 const badITxt = (keyword: string) => pngChunk("iTXt", Buffer.concat([Buffer.from(keyword, "latin1"), Buffer.from([0, 1, 0, 0, 0]), Buffer.from("garbage-not-zlib")]));
