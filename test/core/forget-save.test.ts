@@ -64,7 +64,7 @@ for (const { dialect, skip } of dialects) {
       const saving = core.faceSave(ctx(), { name: "new", image });
       await held.reached;
       const forgot = await core.forgetMe(ctx(), { confirm: true });
-      expect(forgot.text).toMatch(/^Done: deleted 1 saved face, .* Mimic keeps nothing else about you\.$/);
+      expect(forgot.text).toMatch(/^Done: deleted your 1 saved face and your usage history\. .*Mimic keeps nothing else about you, except any ban a server gave you\.$/);
       held.open();
       expect(await saving).toEqual({ text: CANCELLED_TEXT, ephemeral: true, errorCode: "CANCELLED" });
       expect(await rows("templates")).toEqual([]);
@@ -78,7 +78,7 @@ for (const { dialect, skip } of dialects) {
       const held = holdNextEnrol(queue);
       const saving = core.faceSave(ctx(), { name: "me", image });
       await held.reached;
-      expect((await core.forgetMe(ctx(), { confirm: true })).text).toMatch(/^Done: deleted 0 saved faces, /);
+      expect((await core.forgetMe(ctx(), { confirm: true })).text).toMatch(/^Done: deleted your usage history\. /);
       held.open();
       expect(await saving).toMatchObject({ errorCode: "CANCELLED", text: CANCELLED_TEXT });
       expect(await rows("templates")).toEqual([]);
@@ -113,7 +113,7 @@ for (const { dialect, skip } of dialects) {
       } finally {
         await locker.end();
       }
-      expect((await forgetting!).text).toMatch(/^Done: deleted 1 saved face, /);
+      expect((await forgetting!).text).toMatch(/^Done: deleted your 1 saved face and your usage history\. /);
       expect(await saving).toMatchObject({ errorCode: "CANCELLED", text: CANCELLED_TEXT });
       expect(await rows("templates")).toEqual([]);
       expect(await rows("users")).toEqual([]);
