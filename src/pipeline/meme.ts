@@ -7,7 +7,7 @@
 import { formatSize, MimicError } from "../errors.ts";
 import { animatedMemeFrames, type AnimatedMemeResult, type FrameGenerator } from "./animate/meme.ts";
 import type { MorphOptions } from "./animate/morph.ts";
-import type { OnFrame } from "./animate/steps.ts";
+import type { OnFrame } from "./steps.ts";
 import { resizeImage } from "./image/index.ts";
 import { faceAvoidBox, prepareCaptions, renderMeme, type CaptionText } from "./render/index.ts";
 import type { Regions } from "./transfer/expression.ts";

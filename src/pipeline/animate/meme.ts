@@ -9,7 +9,7 @@ import { scalePoints } from "./geometry.ts";
 import { expressionMorphSteps, morphFaces, type MorphOptions } from "./morph.ts";
 import { animateReactionSteps, reactionFacesNote, reactionSources, trackReactionFaces, type ReactionSource } from "./reaction.ts";
 import { easeInOut, morphTiming } from "./schedule.ts";
-import { checkpoint, mapFrames, runSteps, type OnFrame } from "./steps.ts";
+import { checkpoint, mapFrames, runSteps, type OnFrame } from "../steps.ts";
 
 /**
  * Another engine for the expression (the LivePortrait generator, src/pipeline/generator): renders the template

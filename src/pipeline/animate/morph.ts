@@ -4,7 +4,7 @@ import { MESH_POINTS } from "../warp/landmarks.ts";
 import { cropImage, resizeImage } from "../image/index.ts";
 import { lerpPoints, trianglesInBox } from "./geometry.ts";
 import { easeInOut, morphTiming, type LoopMode } from "./schedule.ts";
-import { runThrough, type Steps } from "./steps.ts";
+import { runThrough, type Steps } from "../steps.ts";
 
 /** A mesh point moving less than this (px) in a morph frame counts as still: its triangles are not resampled. */
 const MOVED_PX = 1e-3;
@@ -55,7 +55,7 @@ export function morphExpression(input: ExpressionMorphInput): MorphFrames {
   return runThrough(expressionMorphSteps(input));
 }
 
-/** morphExpression in steps (src/pipeline/animate/steps.ts): a yield after the residual mask and after each frame. */
+/** morphExpression in steps (src/pipeline/steps.ts): a yield after the residual mask and after each frame. */
 export function* expressionMorphSteps(input: ExpressionMorphInput): Steps<MorphFrames> {
   const { template, result, from, to } = input;
   const { width: w, height: h } = template;

@@ -17,7 +17,7 @@ import {
   type TransferResult,
 } from "../transfer/index.ts";
 import type { AnalyzedFace, FaceAnalysis, RgbImage } from "../types.ts";
-import { checkpoint, runThrough, type Steps } from "./steps.ts";
+import { checkpoint, runThrough, type Steps } from "../steps.ts";
 
 /** Frames of an untrusted animation we process at most (decodeAnimation drops the rest). */
 export const MAX_REACTION_FRAMES = 48;
@@ -180,7 +180,7 @@ export function animateReaction(input: AnimateReactionInput): AnimatedReaction {
   return runThrough(animateReactionSteps(input));
 }
 
-/** animateReaction in steps (src/pipeline/animate/steps.ts): a yield after each frame's transfer. */
+/** animateReaction in steps (src/pipeline/steps.ts): a yield after each frame's transfer. */
 export function* animateReactionSteps(input: AnimateReactionInput): Steps<AnimatedReaction> {
   const src = reactionSources(input);
   const results: TransferResult[] = [];

@@ -5,7 +5,7 @@ import { GifWriter, tableBits, type GifFrameBlock } from "./container.ts";
 import { encodeLossyLzw } from "./lzw.ts";
 import { mapFrame } from "./map-frame.ts";
 import { buildPalette, NearestColor, paletteError, type Palette } from "./palette.ts";
-import { checkpoint, runSteps, runThrough, type Steps } from "../animate/steps.ts";
+import { checkpoint, runSteps, runThrough, type Steps } from "../steps.ts";
 
 export interface EncodeGifOptions {
   /** Display time per frame (one value for all frames, or one per frame), milliseconds. */
@@ -304,7 +304,7 @@ function* choosePalettes(frames: RgbImage[], global: NearestColor, colors: numbe
   return locals;
 }
 
-/** One encode with fixed settings, in steps (src/pipeline/animate/steps.ts): after the palettes and after each frame. */
+/** One encode with fixed settings, in steps (src/pipeline/steps.ts): after the palettes and after each frame. */
 function* encodeOnce(frames: RgbImage[], delaysMs: number[], p: Params, loop: boolean): Steps<Attempt> {
   const { width: w, height: h } = frames[0];
   // A looping GIF redraws the first frame whole at each turn: a pixel that never changes must stay as the first

@@ -3,7 +3,7 @@ import { faceMeshPoints, triangulate, unfoldMesh, warpTriangles } from "../warp/
 import { FACE_OVAL, MESH_POINTS, STABLE } from "../warp/landmarks.ts";
 import { copyImage, cropImage, resizeImage, shrinkByBox } from "../image/index.ts";
 import { blendPatch, boxBlurMask, diffBox, erodeMask, maskedLuma, maskedStats, meanSpread, membraneCorrection, pointsBox } from "./blend.ts";
-import { dampCorrectionInDarks, darkestTones, fitToGamut, mapTones, scaleSaturationF, toneChroma } from "./tones.ts";
+import { dampCorrectionInDarks, darkestTones, fitToGamut, luma, mapTones, scaleSaturationF, toneChroma } from "./tones.ts";
 import { retargetExpression, type Regions, type RegionsSeen } from "./expression.ts";
 import { drawnEyelids, paintEyes } from "./eyes.ts";
 import { keepUnfolded } from "./fold.ts";
@@ -166,8 +166,6 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
   timingsMs.total = performance.now() - t0;
   return { image: out, landmarks: placed, expression: applySimilarity(toReaction, read), timingsMs, changedBox, mouthSynthesised };
 }
-
-const luma = (rgb: readonly number[]) => 0.299 * rgb[0]! + 0.587 * rgb[1]! + 0.114 * rgb[2]!;
 
 /** The mean of each k × k block of a width·k × height·k mask. */
 function averageBlocks(mask: Float32Array, width: number, height: number, k: number): Float32Array {

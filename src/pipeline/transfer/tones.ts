@@ -216,4 +216,5 @@ export function fitToGamut(values: Float32Array, correction: Float32Array, out: 
   }
 }
 
-const luma = (rgb: readonly number[]) => 0.299 * rgb[0]! + 0.587 * rgb[1]! + 0.114 * rgb[2]!;
+/** Rec. 601 luma of an RGB triple (the weights the tone maps and saturation pulls use). */
+export const luma = (rgb: readonly number[]) => 0.299 * rgb[0]! + 0.587 * rgb[1]! + 0.114 * rgb[2]!;

@@ -4,28 +4,14 @@
  * (a macrotask: here a setImmediate stands for it) and its handler ends with the cancellation error within the
  * pool's grace, instead of making every frame and having its process killed (and its models reloaded).
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MimicError } from "../../../src/errors.ts";
-import { createFaceAnalyzer, type FaceAnalyzer } from "../../../src/pipeline/face/index.ts";
-import { decodeImage } from "../../../src/pipeline/image/index.ts";
 import { assembleMeme, type MemeInput } from "../../../src/pipeline/meme.ts";
-import type { AnalyzedFace, RgbImage } from "../../../src/pipeline/types.ts";
+import { useFixtureFaces, type FixtureFace } from "../../helpers/fixture-faces.ts";
 
-const fixture = (n: string) => fileURLToPath(new URL(`../../fixtures/faces/${n}`, import.meta.url));
-let analyzer: FaceAnalyzer;
-const img: Record<string, RgbImage> = {};
-const face: Record<string, AnalyzedFace> = {};
-
-beforeAll(async () => {
-  analyzer = await createFaceAnalyzer({ provider: "cpu", threads: 1 });
-  for (const n of ["franck_01829.jpg", "franck_02221.jpg", "franck_04117.jpg"]) {
-    img[n] = await decodeImage(new Uint8Array(readFileSync(fixture(n))));
-    face[n] = (await analyzer.analyze(img[n])).faces[0]!;
-  }
-});
-afterAll(async () => analyzer?.dispose());
+const fx = useFixtureFaces();
+const img = (n: FixtureFace) => fx.images.get(n)!;
+const face = (n: FixtureFace) => fx.faces.get(n)!;
 
 /** The worker's cancellation error (src/queue/worker.ts aborts a job's signal with it). */
 const cancelled = () => new MimicError("CANCELLED", "The request was cancelled.");
@@ -59,10 +45,10 @@ describe("a cancelled animation stops between frames with the cancellation error
   it("a morph (/morph: the saved face into a still reaction's expression)", async () => {
     const { outcome, reason, made } = await cancelAfterFirstFrame(
       {
-        template: img["franck_01829.jpg"]!,
-        templateFace: face["franck_01829.jpg"]!,
-        reaction: { frames: [img["franck_04117.jpg"]!], delaysMs: [0] },
-        reactionFaces: [face["franck_04117.jpg"]!],
+        template: img("franck_01829.jpg"),
+        templateFace: face("franck_01829.jpg"),
+        reaction: { frames: [img("franck_04117.jpg")], delaysMs: [0] },
+        reactionFaces: [face("franck_04117.jpg")],
         captions: { top: "OH NO" },
       },
       { kind: "animation", format: "gif" },
@@ -77,13 +63,13 @@ describe("a cancelled animation stops between frames with the cancellation error
   });
 
   it("an animated meme (a GIF reaction followed frame by frame)", async () => {
-    const frames = [0, 1, 2, 3, 4, 5].map((i) => img[i % 2 ? "franck_04117.jpg" : "franck_02221.jpg"]!);
+    const frames = [0, 1, 2, 3, 4, 5].map((i) => img(i % 2 ? "franck_04117.jpg" : "franck_02221.jpg"));
     const { outcome, reason, made } = await cancelAfterFirstFrame(
       {
-        template: img["franck_01829.jpg"]!,
-        templateFace: face["franck_01829.jpg"]!,
+        template: img("franck_01829.jpg"),
+        templateFace: face("franck_01829.jpg"),
         reaction: { frames, delaysMs: frames.map(() => 100) },
-        reactionFaces: frames.map((f) => face[f === img["franck_04117.jpg"] ? "franck_04117.jpg" : "franck_02221.jpg"]!),
+        reactionFaces: frames.map((f) => face(f === img("franck_04117.jpg") ? "franck_04117.jpg" : "franck_02221.jpg")),
         captions: { bottom: "same energy" },
       },
       { kind: "animation", format: "gif" },
@@ -101,10 +87,10 @@ describe("a cancelled animation stops between frames with the cancellation error
     const reason = cancelled();
     let checked = 0;
     const outcome = await assembleMeme({
-      template: img["franck_01829.jpg"]!,
-      templateFace: face["franck_01829.jpg"]!,
-      reaction: { frames: [img["franck_04117.jpg"]!], delaysMs: [0] },
-      reactionFaces: [face["franck_04117.jpg"]!],
+      template: img("franck_01829.jpg"),
+      templateFace: face("franck_01829.jpg"),
+      reaction: { frames: [img("franck_04117.jpg")], delaysMs: [0] },
+      reactionFaces: [face("franck_04117.jpg")],
       // The NSFW gate's output check: the job is cancelled while it runs (it does not look at the signal itself).
       check: async () => {
         checked++;
@@ -125,10 +111,10 @@ describe("a cancelled animation stops between frames with the cancellation error
     const made: number[] = [];
     const ac = new AbortController();
     const out = await assembleMeme({
-      template: img["franck_01829.jpg"]!,
-      templateFace: face["franck_01829.jpg"]!,
-      reaction: { frames: [img["franck_04117.jpg"]!], delaysMs: [0] },
-      reactionFaces: [face["franck_04117.jpg"]!],
+      template: img("franck_01829.jpg"),
+      templateFace: face("franck_01829.jpg"),
+      reaction: { frames: [img("franck_04117.jpg")], delaysMs: [0] },
+      reactionFaces: [face("franck_04117.jpg")],
       output: { kind: "animation", format: "gif", morph: { frames: 6, loop: "forward" }, signal: ac.signal, onFrame: (n) => made.push(n) },
     });
     expect(made).toEqual([1, 2, 3, 4, 5, 6]);
