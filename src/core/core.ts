@@ -10,7 +10,7 @@ import { formatDuration, formatWait } from "../templates/moderation.ts";
 import type { CommandContext, ImageInput, Reply } from "./context.ts";
 import { hint } from "./hints.ts";
 import { capitalised, channelRef as placeChannelRef, placeWords, serverWord, sharedChat, userRef } from "../places.ts";
-import { frameCount, loadImage, type FetchLike } from "./input.ts";
+import { frameCount, loadImage, refuseByDeclaredType, type FetchLike } from "./input.ts";
 import { parseMemeRequest, parseMorphRequest } from "../requests.ts";
 import type {
   Admission,
@@ -375,6 +375,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       guarded(ctx, async () => {
         const { image, ...fields } = input;
         const req = parseMemeRequest(fields);
+        refuseByDeclaredType(image, true);
         // Before downloading: "save a face first" costs nothing.
         const template = await resolveTemplate(ctx, req.template, "meme");
         // Nor does a refusal: a banned, cooling-down or used-up user's file is never fetched or read.
@@ -391,6 +392,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       guarded(ctx, async () => {
         const { image, ...fields } = input;
         const req = parseMorphRequest(fields);
+        refuseByDeclaredType(image, true);
         const template = await resolveTemplate(ctx, req.template, "animated");
         await moderation.check?.(scopeOf(ctx), "animated", { limits: true });
         const reaction = await load(ctx, image, true);
@@ -400,6 +402,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     faceSave: (ctx, input) =>
       guarded(ctx, async () => {
         const name = checkTemplateName(input.name);
+        refuseByDeclaredType(input.image);
         // Opened before anything slow: a forget-me from here on cancels this save instead of being undone by it.
         const opened = await templates.openSave(ownerOf(ctx));
         const image = await load(ctx, input.image);

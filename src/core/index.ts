@@ -2,7 +2,7 @@
 export { createCore, checkTemplateName, SETTING_KEYS, MAX_CAPTION_CHARS, FORGET_BUTTONS, NOTHING_DELETED } from "./core.ts";
 export type { Core, CoreOptions, MemeInput, MorphInput, ConfigInput } from "./core.ts";
 export type { CommandContext, ImageInput, Reply, ReplyFile } from "./context.ts";
-export { loadImage, readableFile, readableMime, sniffImageMime, untypedMime } from "./input.ts";
+export { LOTTIE_FACE_REFUSAL, LOTTIE_MIME, LOTTIE_REACTION_REFUSAL, loadImage, readableFile, readableMime, sniffImageMime, untypedMime } from "./input.ts";
 export { progressText, progressReporter } from "./progress.ts";
 export type { FetchLike } from "./input.ts";
 export type * from "./ports.ts";

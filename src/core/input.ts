@@ -211,16 +211,31 @@ export async function loadImage(input: ImageInput, opts: LoadImageOptions): Prom
   throw notAPicture({ hint: describeBytes(bytes) ?? describeMime(declared, opts.allowVideo === true), clips: opts.allowVideo });
 }
 
+/** Telegram's animated stickers (Lottie, .tgs) are vector animations, not pictures: refused by type, never downloaded. */
+export const LOTTIE_MIME = "application/x-tgsticker";
+export const LOTTIE_REACTION_REFUSAL = "Animated stickers can't be read. Use a regular or video sticker, a photo or a GIF instead.";
+export const LOTTIE_FACE_REFUSAL = "Animated stickers can't be read. Send a clear photo of your face instead.";
+
 /** Telegram animated (Lottie) stickers, and videos where none is wanted: not worth downloading. A video's bytes decide which it is. */
 function isRefusedMime(declared: string, allowVideo = false): boolean {
   const mime = declared.split(";")[0]!.trim().toLowerCase();
-  return mime === "application/x-tgsticker" || (mime.startsWith("video/") && !allowVideo);
+  return mime === LOTTIE_MIME || (mime.startsWith("video/") && !allowVideo);
 }
 
 /** The refusal of a file refused by its declared type alone (isRefusedMime). */
 function refusedFor(declared: string, allowVideo = false): MimicError {
   const mime = declared.split(";")[0]!.trim().toLowerCase();
+  if (mime === LOTTIE_MIME) return new MimicError("NOT_AN_IMAGE", allowVideo ? LOTTIE_REACTION_REFUSAL : LOTTIE_FACE_REFUSAL);
   return mime.startsWith("video/") && !allowVideo ? clipAsFace() : notAPicture({ hint: describeMime(mime, allowVideo), clips: allowVideo });
+}
+
+/**
+ * Refuses, before anything is looked up or fetched, a file whose declared type alone rules it out (an animated
+ * sticker, a clip as a face): that answer is the one the user can act on, whatever else they lack.
+ */
+export function refuseByDeclaredType(input: ImageInput, allowVideo = false): void {
+  const declared = input.kind === "url" ? input.declaredMime : input.mime;
+  if (declared && isRefusedMime(declared, allowVideo)) throw refusedFor(declared, allowVideo);
 }
 
 /** Apple's photo format: phones convert it to JPEG when it is sent as a photo, not when it is sent as a file. */
@@ -231,7 +246,6 @@ const HEIC_TYPES = new Set(["image/heic", "image/heif", "image/heic-sequence", "
 function describeMime(declared: string | undefined, clips: boolean): string | undefined {
   const mime = (declared ?? "").split(";")[0]!.trim().toLowerCase();
   if (!mime || untypedMime(mime)) return undefined;
-  if (mime === "application/x-tgsticker") return "animated stickers are not supported";
   if (HEIC_TYPES.has(mime)) return HEIC_HINT;
   // A type we read whose bytes are not that type: the declaration was wrong, so it tells nothing.
   if (readableMime(mime)) return undefined;

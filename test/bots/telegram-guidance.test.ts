@@ -4,8 +4,6 @@ import {
   BUTTON_NOT_YOURS,
   CLIP_WITHOUT_COMMAND_REPLY,
   HELP,
-  LOTTIE_FACE_REPLY,
-  LOTTIE_REACTION_REPLY,
   PHOTO_WITHOUT_COMMAND_REPLY,
   SAVE_NO_NAME_REPLY,
   buttonData,
@@ -15,7 +13,7 @@ import {
   unknownCommandReply,
   type TelegramBot,
 } from "../../src/bots/telegram/bot.ts";
-import { NOTHING_DELETED } from "../../src/core/index.ts";
+import { LOTTIE_FACE_REFUSAL, LOTTIE_REACTION_REFUSAL, NOTHING_DELETED } from "../../src/core/index.ts";
 import { logger } from "../../src/logger.ts";
 import { FakeTelegram, type RecordedCall } from "../helpers/fake-telegram.ts";
 import { DOUBLE_HANDLERS, startTestApp, type TestApp } from "./harness.ts";
@@ -110,7 +108,7 @@ describe("Telegram: guidance for a first-time user", () => {
     // An animated sticker would be refused by /meme: said at once.
     const tgs = fake.addFile(new Uint8Array([0x1f, 0x8b, 8, 0]), "tgs");
     expect(await answerOf(fake.sendMessage(DM, ALICE, { sticker: { ...tgs, width: 512, height: 512, is_animated: true, is_video: false, type: "regular" } }))).toBe(
-      LOTTIE_REACTION_REPLY,
+      LOTTIE_REACTION_REFUSAL,
     );
 
     // An album of three photos: one pointer, not three; an album whose caption is a command gets none.
@@ -153,10 +151,10 @@ describe("Telegram: guidance for a first-time user", () => {
     await start();
     const tgs = fake.addFile(new Uint8Array([0x1f, 0x8b, 8, 0]), "tgs");
     const sticker = fake.sendMessage(GROUP, BOB, { sticker: { ...tgs, width: 512, height: 512, is_animated: true, is_video: false, type: "regular" } });
-    expect(await answerOf(fake.sendCommand(GROUP, ALICE, "/meme top | bottom", sticker))).toBe(LOTTIE_REACTION_REPLY);
-    expect(LOTTIE_REACTION_REPLY).toBe("Animated stickers can't be read. Use a regular or video sticker, a photo or a GIF instead.");
-    expect(await answerOf(fake.sendCommand(GROUP, ALICE, "/morph", sticker))).toBe(LOTTIE_REACTION_REPLY);
-    expect(await answerOf(fake.sendCommand(GROUP, ALICE, "/save me", sticker))).toBe(LOTTIE_FACE_REPLY);
+    expect(await answerOf(fake.sendCommand(GROUP, ALICE, "/meme top | bottom", sticker))).toBe(LOTTIE_REACTION_REFUSAL);
+    expect(LOTTIE_REACTION_REFUSAL).toBe("Animated stickers can't be read. Use a regular or video sticker, a photo or a GIF instead.");
+    expect(await answerOf(fake.sendCommand(GROUP, ALICE, "/morph", sticker))).toBe(LOTTIE_REACTION_REFUSAL);
+    expect(await answerOf(fake.sendCommand(GROUP, ALICE, "/save me", sticker))).toBe(LOTTIE_FACE_REFUSAL);
     expect(fake.calls.filter((c) => c.method === "getFile")).toEqual([]);
     expect(fake.downloads).toEqual([]);
   });

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createCore, type CommandContext, type Core } from "../../src/core/index.ts";
+import { createCore, LOTTIE_FACE_REFUSAL, LOTTIE_MIME, LOTTIE_REACTION_REFUSAL, type CommandContext, type Core } from "../../src/core/index.ts";
 import { storeAudit, storeModeration, storeTemplates } from "../../src/core/bindings.ts";
 import { openStore, type Store } from "../../src/templates/index.ts";
 import type { EnrolledTemplate } from "../../src/templates/templates.ts";
@@ -556,6 +556,11 @@ for (const { dialect, skip } of dialects) {
       // User 202 has no face: the refusal they would hear once they saved one is said first, not "save a face".
       const noFace = { userId: "202" };
       expect((await meme(noFace)).text).toBe("You have no saved face yet. Save one first with /face save (attach a clear photo of your face).");
+      // A file no command can read (an animated sticker, by its declared type) is said first: nothing else helps with it.
+      const sticker = { kind: "url" as const, url: "http://127.0.0.1:9/never-fetched.tgs", declaredMime: LOTTIE_MIME };
+      expect(await meme(noFace, { image: sticker })).toMatchObject({ errorCode: "NOT_AN_IMAGE", text: LOTTIE_REACTION_REFUSAL });
+      expect(await core.morph(ctx(noFace), { image: sticker })).toMatchObject({ errorCode: "NOT_AN_IMAGE", text: LOTTIE_REACTION_REFUSAL });
+      expect(await core.faceSave(ctx(noFace), { name: "me", image: sticker })).toMatchObject({ errorCode: "NOT_AN_IMAGE", text: LOTTIE_FACE_REFUSAL });
       await set("ban", "202");
       expect(await meme(noFace)).toMatchObject({ errorCode: "FORBIDDEN", text: "An admin of this server has blocked you from using Mimic here." });
       await set("unban", "202");

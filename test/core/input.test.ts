@@ -3,7 +3,7 @@ import { getEventListeners } from "node:events";
 import type { AddressInfo } from "node:net";
 import sharp from "sharp";
 import { afterEach, describe, expect, it } from "vitest";
-import { frameCount, loadImage, sniffImageMime, tooLarge } from "../../src/core/input.ts";
+import { frameCount, LOTTIE_FACE_REFUSAL, loadImage, sniffImageMime, tooLarge } from "../../src/core/input.ts";
 import { MimicError } from "../../src/errors.ts";
 import { FACE_JPG, NOT_AN_IMAGE, flatPng, reactionGif } from "./images.ts";
 
@@ -129,7 +129,7 @@ describe("loadImage from bytes", () => {
     // A type we read, whose bytes are not that type, says nothing about what the file is.
     expect(await hintOf("image/jpeg")).toBe(plain);
     expect(await hintOf("application/pdf")).toBe("That file is not a picture I can use (it looks like application/pdf). Please send a JPEG, PNG, WebP or GIF image.");
-    expect(await hintOf("application/x-tgsticker")).toContain("(animated stickers are not supported)");
+    expect(await hintOf("application/x-tgsticker")).toBe(LOTTIE_FACE_REFUSAL);
     // A clip as a face: Telegram sends GIFs as clips, so a photo is asked for, never "a GIF".
     expect(await hintOf("video/mp4")).toBe(CLIP_AS_FACE);
     expect(await hintOf("image/heic")).toBe(`That file is not a picture I can use ${IPHONE_HINT}. Please send a JPEG, PNG, WebP or GIF image.`);

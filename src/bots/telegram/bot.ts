@@ -3,7 +3,7 @@ import { Api, Bot, GrammyError, HttpError, InlineKeyboard, InputFile, type Conte
 import type { Message, UserFromGetMe } from "grammy/types";
 import { z } from "zod";
 import type { CommandContext, Core, ImageInput, LateAnswer, MemeInput, Reply, ReplyFile, SettingKey } from "../../core/index.ts";
-import { FORGET_BUTTONS, NOTHING_DELETED, progressReporter } from "../../core/index.ts";
+import { FORGET_BUTTONS, LOTTIE_MIME, LOTTIE_REACTION_REFUSAL, NOTHING_DELETED, progressReporter } from "../../core/index.ts";
 import { MimicError, quoted } from "../../errors.ts";
 import { capitalised } from "../../places.ts";
 import { logger } from "../../logger.ts";
@@ -284,11 +284,6 @@ export const SAVE_NO_NAME_REPLY = "Give the face a name: /save me";
 /** /save without a picture: `name` as typed where it is one (1–32 of a-z 0-9 _ -), else the example's. */
 export const saveNoPhotoReply = (name = "") =>
   `Send /save ${/^[a-z0-9_-]{1,32}$/i.test(name) ? name : "me"} as a reply to a photo of your face, or as the photo's caption.`;
-
-/** Telegram's animated stickers (Lottie, .tgs) are vector animations, not pictures: refused before any download. */
-export const LOTTIE_MIME = "application/x-tgsticker";
-export const LOTTIE_REACTION_REPLY = "Animated stickers can't be read. Use a regular or video sticker, a photo or a GIF instead.";
-export const LOTTIE_FACE_REPLY = "Animated stickers can't be read. Send a clear photo of your face instead.";
 
 /**
  * getMe refused outright (Telegram answered, and the answer will not change by asking again): a configuration
@@ -699,12 +694,9 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     const picture = m.photo?.length || (m.document && (m.document.mime_type ?? "").startsWith("image/"));
     const clip = m.animation || m.video || m.video_note || m.sticker;
     // An animated sticker is said at once to be unreadable, rather than pointed to a /meme that would refuse it.
-    const text = m.sticker?.is_animated ? LOTTIE_REACTION_REPLY : picture ? PHOTO_WITHOUT_COMMAND_REPLY : clip ? CLIP_WITHOUT_COMMAND_REPLY : HELP;
+    const text = m.sticker?.is_animated ? LOTTIE_REACTION_REFUSAL : picture ? PHOTO_WITHOUT_COMMAND_REPLY : clip ? CLIP_WITHOUT_COMMAND_REPLY : HELP;
     await send(ctx, { text, ephemeral: true });
   }
-
-  /** Whether a command's picture is an animated (Lottie) sticker, which no command can read. */
-  const isLottie = (image: ImageInput) => image.kind === "url" && image.declaredMime === LOTTIE_MIME;
 
   async function onCommand(ctx: Context): Promise<void> {
     const cmd = commandOf(ctx);
@@ -731,7 +723,6 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
           });
           return;
         }
-        if (isLottie(image)) return void (await send(ctx, { text: LOTTIE_REACTION_REPLY, ephemeral: true }));
         let parsed;
         try {
           parsed = parseMemeArgs(cmd.args, cmd.name);
@@ -754,7 +745,6 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         // Said apart: what was missing, the picture or the name.
         if (!image) return void (await send(ctx, { text: saveNoPhotoReply(cmd.args), ephemeral: true }));
         if (!cmd.args) return void (await send(ctx, { text: SAVE_NO_NAME_REPLY, ephemeral: true }));
-        if (isLottie(image)) return void (await send(ctx, { text: LOTTIE_FACE_REPLY, ephemeral: true }));
         detach(render(ctx, "typing", (c) => core.faceSave(c, { name: cmd.args, image })));
         return;
       }
