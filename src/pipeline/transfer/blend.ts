@@ -112,18 +112,6 @@ export function maskedLuma(img: RgbImage, mask: Uint8Array): { mean: number; std
   return { mean, std: n ? Math.sqrt(Math.max(1, s2 / n - mean * mean)) : 1 };
 }
 
-/** In place: each pixel's colour pulled towards its own grey (Rec. 601 luma), keeping `share` of it (0: grey). */
-export function scaleSaturation(img: RgbImage, share: number): void {
-  const d = img.data;
-  for (let i = 0; i < d.length; i += 3) {
-    const r = d[i]!, g = d[i + 1]!, b = d[i + 2]!;
-    const y = 0.299 * r + 0.587 * g + 0.114 * b;
-    d[i] = clamp255(y + (r - y) * share) + 0.5;
-    d[i + 1] = clamp255(y + (g - y) * share) + 0.5;
-    d[i + 2] = clamp255(y + (b - y) * share) + 0.5;
-  }
-}
-
 /** Mean spread between a pixel's channels (max − min) over the pixels where `mask` is set: 0 for a grey picture. */
 export function meanSpread(img: { data: ArrayLike<number> }, mask: Uint8Array): number {
   let sum = 0, n = 0;

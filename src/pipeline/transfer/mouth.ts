@@ -11,7 +11,8 @@ import {
   LIPS_SEMI_OUTER_LOWER,
   LIPS_SEMI_OUTER_UPPER,
 } from "../warp/landmarks.ts";
-import { blendPatch, featherInside, mapColours, patchMean, pointsBox, scaleSaturation } from "./blend.ts";
+import { blendPatch, featherInside, mapColours, patchMean, pointsBox } from "./blend.ts";
+import { scaleSaturation } from "./tones.ts";
 import { insidePolygon } from "./geometry.ts";
 import { CLOSED_MOUTH, innerLipPolygon, MOUTH_OPEN_MARGIN } from "./measure.ts";
 
@@ -353,7 +354,7 @@ export function paintMouthInterior(
     return;
   }
   mapColours(canvas, gain, [0, 0, 0]);
-  if (colour.saturation < 1) scaleSaturation(canvas, colour.saturation);
+  if (colour.saturation < 1) scaleSaturation(canvas.data, colour.saturation);
   if (colour.tint) tintInterior(canvas, colour.tint);
   blendPatch(out, canvas, cover, box.x, box.y);
 }

@@ -3,7 +3,7 @@ import { faceMeshPoints, triangulate, unfoldMesh, warpTriangles } from "../warp/
 import { FACE_OVAL, MESH_POINTS, STABLE } from "../warp/landmarks.ts";
 import { copyImage, cropImage, resizeImage, shrinkByBox } from "../image/index.ts";
 import { blendPatch, boxBlurMask, diffBox, erodeMask, maskedLuma, maskedStats, meanSpread, membraneCorrection, pointsBox } from "./blend.ts";
-import { dampCorrectionInDarks, darkestTones, fitToGamut, luma, mapTones, scaleSaturationF, toneChroma } from "./tones.ts";
+import { dampCorrectionInDarks, darkestTones, fitToGamut, luma, mapTones, scaleSaturation, toneChroma } from "./tones.ts";
 import { retargetExpression, type Regions, type RegionsSeen } from "./expression.ts";
 import { drawnEyelids, paintEyes } from "./eyes.ts";
 import { keepUnfolded } from "./fold.ts";
@@ -119,7 +119,7 @@ export function swapFace(input: TransferInput, intensity: number, regions: Regio
   // Per-channel means and contrasts leave a colour face colourful in a black-and-white reaction: its
   // colourfulness is brought down to the reaction's (never raised).
   const keep = Math.min(1, meanSpread(under, core) / Math.max(1e-3, meanSpread({ data: mapped }, core)));
-  if (keep < 1) scaleSaturationF(mapped, keep);
+  if (keep < 1) scaleSaturation(mapped, keep);
   // The seamless paste, as a lighting change on the face's darks (a pupil is not lifted or sunk by the cheek's
   // offset), whole at the outline.
   const correction = membraneCorrection({ width: bw, height: bh, data: mapped }, under, hard);

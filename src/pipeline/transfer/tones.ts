@@ -154,13 +154,18 @@ export function toneChroma(img: RgbImage, mask: Uint8Array, reach = 8): Float32A
   return out;
 }
 
-/** In place: each pixel's colour pulled towards its own grey (Rec. 601 luma), keeping `share` of it (0: grey). */
-export function scaleSaturationF(v: Float32Array, share: number): void {
+/**
+ * In place: each pixel's colour pulled towards its own grey (Rec. 601 luma), keeping `share` of it (0: grey).
+ * Bytes are rounded and clamped as they are written back; floats keep what they get.
+ */
+export function scaleSaturation(v: Uint8Array | Float32Array, share: number): void {
+  const bytes = !(v instanceof Float32Array);
   for (let i = 0; i < v.length; i += 3) {
     const y = 0.299 * v[i]! + 0.587 * v[i + 1]! + 0.114 * v[i + 2]!;
-    v[i] = y + (v[i]! - y) * share;
-    v[i + 1] = y + (v[i + 1]! - y) * share;
-    v[i + 2] = y + (v[i + 2]! - y) * share;
+    for (let c = i; c < i + 3; c++) {
+      const kept = y + (v[c]! - y) * share;
+      v[c] = bytes ? (kept < 0 ? 0 : kept > 255 ? 255 : kept) + 0.5 : kept;
+    }
   }
 }
 
