@@ -175,6 +175,11 @@ function keepOff(box: Box, keep: Box): Box {
 }
 
 /** The caption boxes; `edges` (px) moves the top caption's top edge and the bottom caption's bottom edge. */
+/** A face box (image fractions) that can be laid out around: every value finite and within the picture. */
+function usableFaceBox(a: MemeCaptions["avoid"]): a is NonNullable<MemeCaptions["avoid"]> {
+  return !!a && [a.x, a.y, a.width, a.height].every((v) => Number.isFinite(v) && v >= 0 && v <= 1);
+}
+
 function placeCaptions(width: number, height: number, captions: MemeCaptions, edges: { top?: number; bottom?: number } = {}): PlacedCaption[] {
   const out: PlacedCaption[] = [];
   const maxFontSize = maxCaptionFont(height);
@@ -187,7 +192,7 @@ function placeCaptions(width: number, height: number, captions: MemeCaptions, ed
   const bw = Math.max(4, width - 2 * mx);
   const has = (s: PreparedText | undefined): s is PreparedText => typeof s === "string" && s.trim() !== "";
   const a = captions.avoid;
-  const validAvoid = a && [a.x, a.y, a.width, a.height].every((v) => Number.isFinite(v) && v >= 0 && v <= 1);
+  const validAvoid = usableFaceBox(a);
   // Space left above and below the face; a caption squeezed under MIN_AVOID_BOX would be unreadable.
   const minBox = Math.max(4, Math.round(height * MIN_AVOID_BOX));
   const above = validAvoid ? Math.round(a.y * height) - topEdge : -1;
@@ -339,7 +344,7 @@ export interface MemeOverlays {
 
 /** The face box (image fractions), in px, when valid. */
 function facePx(a: MemeCaptions["avoid"], width: number, height: number): Box | null {
-  if (!a || ![a.x, a.y, a.width, a.height].every((v) => Number.isFinite(v) && v >= 0 && v <= 1)) return null;
+  if (!usableFaceBox(a)) return null;
   const x = Math.floor(a.x * width);
   const y = Math.floor(a.y * height);
   return { x, y, width: Math.ceil((a.x + a.width) * width) - x, height: Math.ceil((a.y + a.height) * height) - y };
