@@ -620,13 +620,13 @@ export class Moderation {
     const resetAt = scope.platform === "discord" ? `<t:${(utcDay(now) + 1) * 86_400}:t>` : "00:00 UTC";
     const when = wait === untilTomorrow ? `${formatWait(wait)} (at ${resetAt})` : formatWait(wait);
     if (rules.dailyQuotaPerUser > 0 && Number(counts.user_today) >= rules.dailyQuotaPerUser) {
-      return new MimicError("QUOTA_EXCEEDED", `You've used ${todaysMemes(rules.dailyQuotaPerUser)} here. More in ${when}.`, {
+      return new MimicError("QUOTA_EXCEEDED", `You've used ${todaysMemes(rules.dailyQuotaPerUser, "your")} here. More in ${when}.`, {
         retryAfterSeconds: wait,
         details: { scope: "user", quota: rules.dailyQuotaPerUser },
       });
     }
     if (scope.serverId !== null && rules.dailyQuotaPerServer > 0 && Number(counts.server_today) >= rules.dailyQuotaPerServer) {
-      return new MimicError("QUOTA_EXCEEDED", `${capitalised(placeWords(scope.platform).thisPlace)} has used ${todaysMemes(rules.dailyQuotaPerServer)}. More in ${when}.`, {
+      return new MimicError("QUOTA_EXCEEDED", `${capitalised(placeWords(scope.platform).thisPlace)} has used ${todaysMemes(rules.dailyQuotaPerServer, "its")}. More in ${when}.`, {
         retryAfterSeconds: wait,
         details: { scope: "server", quota: rules.dailyQuotaPerServer },
       });
@@ -687,8 +687,8 @@ function whereToAsk(scope: Scope, allowed: readonly string[]): string {
   return `Ask in one of the ${allowed.length} ${channel}s the admins allowed, such as ${eitherOf(named)}.`;
 }
 
-/** "all 5 of today's memes", or "today's 1 meme". */
-const todaysMemes = (quota: number): string => (quota === 1 ? "today's 1 meme" : `all ${quota} of today's memes`);
+/** "all 5 of today's memes", or "your one meme for today" (whose: the user's "your", a place's "its"). */
+const todaysMemes = (quota: number, whose: "your" | "its"): string => (quota === 1 ? `${whose} one meme for today` : `all ${quota} of today's memes`);
 
 const bool = (v: boolean | number | bigint): boolean => v === true || Number(v) === 1;
 

@@ -101,7 +101,7 @@ describe("playground: its one user cannot shut themselves out", () => {
     expect(await saveFace()).toMatchObject({ ok: true });
     expect((await post("/api/config", { key: "server_quota", value: "1" })).ok).toBe(true);
     expect((await meme()).text).toContain("Here you go");
-    expect(await meme()).toMatchObject({ ok: false, errorCode: "QUOTA_EXCEEDED", text: expect.stringMatching(/^The playground has used today's 1 meme\. More in /) });
+    expect(await meme()).toMatchObject({ ok: false, errorCode: "QUOTA_EXCEEDED", text: expect.stringMatching(/^The playground has used its one meme for today\. More in /) });
   });
 
   it("a store switched off (or kept to another channel) before is usable again once the playground starts", async () => {

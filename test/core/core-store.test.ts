@@ -699,7 +699,7 @@ for (const { dialect, skip } of dialects) {
       expect((await save("me")).errorCode).toBeUndefined();
       expect(await set("quota", "1")).toContain("quota: 1 per user per day");
       expect((await meme()).errorCode).toBeUndefined();
-      expect((await meme()).text).toMatch(/^You've used today's 1 meme here\. More in /);
+      expect((await meme()).text).toMatch(/^You've used your one meme for today here\. More in /);
       expect((await save("Mr Smith!")).text).toBe("“Mr Smith!” can't be a face name (it has other characters): use 1–32 letters, digits, _ or -, e.g. “smile” or “work_photo”.");
     });
   });

@@ -252,7 +252,7 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     await store.moderation.updateRules(group, { dailyQuotaPerUser: 1 });
     const tg: Scope = { platform: "telegram", userId: "5", serverId: "-100777", channelId: "-100777" };
     await store.moderation.admit(tg, "meme");
-    expect((await refusal(store.moderation.admit(tg, "meme"))).userMessage).toBe("You've used today's 1 meme here. More in 14 h (at 00:00 UTC).");
+    expect((await refusal(store.moderation.admit(tg, "meme"))).userMessage).toBe("You've used your one meme for today here. More in 14 h (at 00:00 UTC).");
     clock = T0;
   });
 
@@ -267,7 +267,7 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     const e = await refusal(store.moderation.admit(me, "meme"));
     expect(e.code).toBe("QUOTA_EXCEEDED");
     expect(e.retryAfterSeconds).toBe(86_400 - 1_800);
-    expect(e.userMessage).toBe("You've used today's 1 meme here. More in 23 h 30 min.");
+    expect(e.userMessage).toBe("You've used your one meme for today here. More in 23 h 30 min.");
     expect((await store.moderation.userUsage(me)).quotaReached).toBe(e.userMessage);
     // Still refused just after midnight (the cooldown), admitted once the promised wait has passed.
     clock = lateEvening + 60 * 60_000 + 1_000;
