@@ -447,13 +447,25 @@ export function createRedisQueue(
     return true;
   }
 
+  /** Jobs this producer cancelled, whose result (if a worker held them) is deleted once written; forgotten after the result's TTL. */
+  const cancelledHere = new Set<string>();
+  const forgetCancelled = (id: string) => {
+    cancelledHere.add(id);
+    setTimeout(() => cancelledHere.delete(id), opts.resultTtlSeconds * 1000).unref();
+  };
+
   const subscribed = sub.subscribe(`${P}:events`);
   // A queue closed before its subscription completes rejects this; ready() still reports it to its caller.
   bestEffort(subscribed, "events subscription ended before it started");
   sub.on("message", (_channel: string, message: string) => {
     const ev = JSON.parse(message) as QueueEvent;
     const p = pending.get(ev.id);
-    if (!p) return;
+    if (!p) {
+      // A job this producer cancelled: nobody will read what its worker writes, so it goes now
+      // rather than after QUEUE_RESULT_TTL_S (a finished animation may be megabytes).
+      if (ev.type !== "started" && cancelledHere.delete(ev.id)) bestEffort(cmd.del(`${P}:res:${ev.id}`), "could not delete a cancelled job's result");
+      return;
+    }
     if (ev.type === "started") {
       const resumed = p.state === "running";
       if (resumed) logger.warn({ requestId: p.opts.requestId, job: ev.id, worker: ev.worker, previousWorker: p.worker }, "job resumed by another worker");
@@ -721,7 +733,8 @@ export function createRedisQueue(
         const onAbort = () => {
           const cur = pending.get(id);
           if (!cur) return;
-          // Waiting: leave the queue. Running: tell whichever worker has it to stop.
+          // Waiting: leave the queue. Running: tell whichever worker has it to stop (what it writes is deleted).
+          forgetCancelled(id);
           bestEffort(
             cmd.mimicCancel(P, id).then((gone) => (gone === 1 ? undefined : cmd.publish(`${P}:cancel`, id))),
             "could not cancel a job",

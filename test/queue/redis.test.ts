@@ -135,6 +135,26 @@ describe.skipIf(!REDIS)("redis queue with two `mimic worker` processes", () => {
     expect(results).toHaveLength(2);
   });
 
+  test("a job cancelled while it runs leaves no result in Redis once its worker has answered", async () => {
+    const events = new Redis(REDIS!);
+    const answered = new Promise<string>((resolve) => {
+      events.on("message", (_c: string, m: string) => {
+        const ev = JSON.parse(m) as { id: string; type: string };
+        if (ev.type !== "started") resolve(ev.id);
+      });
+    });
+    await events.subscribe(`${prefix}:events`);
+    const ac = new AbortController();
+    const p = q.submit(memeJob("spin:2000"), { ...who(), signal: ac.signal, onProgress: (e) => e.type === "started" && ac.abort() });
+    expect((await expectRejects(p)).code).toBe("CANCELLED");
+    const id = await answered;
+    const left = new Redis(REDIS!);
+    // The worker wrote its answer; the producer that cancelled deletes it rather than leaving it for QUEUE_RESULT_TTL_S.
+    await vi.waitFor(async () => expect(await left.exists(`${prefix}:res:${id}`)).toBe(0), { timeout: 10_000, interval: 50 });
+    events.disconnect();
+    left.disconnect();
+  });
+
   test("a worker killed (SIGKILL) mid-job: the job completes on the other worker", async () => {
     let markStarted!: (worker: string | undefined) => void;
     const started = new Promise<string | undefined>((res) => (markStarted = res));
