@@ -6,7 +6,7 @@ import type { Regions } from "../pipeline/transfer/index.ts";
 import { MAX_CAPTION_CHARS } from "../pipeline/render/text.ts";
 import { parseSha256, sha256Hex as sha256 } from "../templates/hashes.ts";
 import { normaliseTemplateName } from "../templates/names.ts";
-import { formatDuration, formatWait } from "../templates/moderation.ts";
+import { formatDuration, formatWait, swapOff } from "../templates/moderation.ts";
 import type { CommandContext, ImageInput, Reply } from "./context.ts";
 import { hint } from "./hints.ts";
 import { capitalised, channelRef as placeChannelRef, placeWords, serverWord, sharedChat, userRef } from "../places.ts";
@@ -290,7 +290,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
   ): Promise<Reply> {
     const byteBudget = ctx.attachmentLimitBytes;
     const { visibleMark, swap, ...gate } = await moderation.settings(scopeOf(ctx));
-    if (requested.mode === "swap" && !swap) throw new MimicError("FORBIDDEN", `Swap mode is switched off ${ctx.platform === "telegram" ? "in this group" : "on this server"}. Try the default mode (your own photo wearing the expression).`);
+    // Said before the download by moderation's check; here again for a setting changed meanwhile.
+    if (requested.mode === "swap" && !swap) throw swapOff(ctx.platform);
     const stillInstead = requested.animation === "reaction" && requested.stillIfAnimationsOff === true && !gate.animated;
     const opts = stillInstead ? { ...requested, animation: "none" as const } : requested;
     const nsfwThreshold = gate.nsfwFilter ? gate.nsfwThreshold : undefined;
@@ -378,8 +379,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         refuseByDeclaredType(image, true);
         // Before downloading: "save a face first" costs nothing.
         const template = await resolveTemplate(ctx, req.template, "meme");
-        // Nor does a refusal: a banned, cooling-down or used-up user's file is never fetched or read.
-        await moderation.check?.(scopeOf(ctx), "meme", { limits: true });
+        // Nor does a refusal: a banned, cooling-down or used-up user's file (or a swap where swaps are off) is never fetched or read.
+        await moderation.check?.(scopeOf(ctx), "meme", { limits: true, swap: req.mode === "swap" });
         const reaction = await load(ctx, image, true);
         // An animation is what has several frames (GIF, WebP, a video); a one-frame GIF is a still picture.
         const moving = (await frameCount(reaction)) > 1;

@@ -186,9 +186,9 @@ export interface ModerationPort {
   /**
    * The non-counting part of admit: throws its DISABLED / FORBIDDEN refusal (switched off, banned, not in this
    * channel) where a request of `kind` would hear it, and with `limits` its QUOTA_EXCEEDED / COOLDOWN as they stand
-   * now; counts nothing (absent where the store has no such check).
+   * now; with `swap`, its refusal of a swap where swaps are off; counts nothing (absent where the store has no such check).
    */
-  check?(scope: Scope, kind: JobKind, opts?: { limits?: boolean }): Promise<void>;
+  check?(scope: Scope, kind: JobKind, opts?: { limits?: boolean; swap?: boolean }): Promise<void>;
   /** Counts a request the NSFW gate refused (usage report; it counts as a use). */
   recordRefusal?(scope: Scope, reason: "nsfw"): Promise<void>;
   /** A server's id changed on its platform: its rules, bans and records move to the new id. True when anything moved. */

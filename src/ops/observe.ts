@@ -32,8 +32,8 @@ export function refusalReason(e: unknown): string | undefined {
     case "COOLDOWN":
       return "cooldown";
     case "FORBIDDEN":
-      // Moderation's two: a channel the server's list leaves out (it names the allowed ones), else a ban.
-      return e.details?.allowedChannels ? "channel" : "banned";
+      // Moderation's three: a channel the server's list leaves out (it names the allowed ones), swaps switched off, else a ban.
+      return e.details?.allowedChannels ? "channel" : e.details?.reason === "swap" ? "swap_off" : "banned";
     case "DISABLED":
       return "disabled";
     case "UNSAFE_CONTENT":

@@ -350,10 +350,11 @@ export class Moderation {
    * The refusals admit() would give, counting nothing: switched off, banned, another channel; with `limits`, also
    * a used-up quota or a cooldown (read as they stand now; admit() decides atomically).
    */
-  async check(scope: Scope, command: string, opts: { limits?: boolean } = {}): Promise<Rules> {
+  async check(scope: Scope, command: string, opts: { limits?: boolean; swap?: boolean } = {}): Promise<Rules> {
     checkIdentity(scope.platform, scope.userId);
     return this.gate.run(async () => {
       const rules = await this.checkNow(scope, command);
+      if (opts.swap && !rules.swapAllowed) throw swapOff(scope.platform);
       const refused = opts.limits ? await this.refusal(scope, rules, this.now()) : null;
       if (refused) throw refused;
       return rules;
@@ -685,6 +686,13 @@ function whereToAsk(scope: Scope, allowed: readonly string[]): string {
   const named = allowed.slice(0, CHANNELS_NAMED).map((id) => channelRef(scope.platform, scope.serverId, id));
   if (allowed.length <= CHANNELS_NAMED) return `Ask in ${eitherOf(named)}.`;
   return `Ask in one of the ${allowed.length} ${channel}s the admins allowed, such as ${eitherOf(named)}.`;
+}
+
+/** A swap asked for where the admins switched swaps off (details.reason "swap" tells it from a ban). */
+export function swapOff(platform: string): MimicError {
+  return new MimicError("FORBIDDEN", `Swap mode is switched off ${placeWords(platform).inPlace}. Try the default mode (your own photo wearing the expression).`, {
+    details: { reason: "swap" },
+  });
 }
 
 /** "all 5 of today's memes", or "your one meme for today" (whose: the user's "your", a place's "its"). */

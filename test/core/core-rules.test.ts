@@ -398,6 +398,11 @@ for (const { dialect, skip } of dialects) {
       const swap = await meme({}, { mode: "swap" });
       expect(swap).toMatchObject({ errorCode: "FORBIDDEN", ephemeral: true });
       expect(swap.text).toBe("Swap mode is switched off on this server. Try the default mode (your own photo wearing the expression).");
+      // Said before the picture is fetched, like the other refusals.
+      const fetched: string[] = [];
+      const never = { kind: "url" as const, url: async () => (fetched.push("asked"), "http://127.0.0.1:9/reaction.jpg") };
+      expect(await meme({}, { mode: "swap", image: never })).toMatchObject({ errorCode: "FORBIDDEN", text: swap.text });
+      expect(fetched).toEqual([]);
       expect((await meme({}, { mode: "mimic" })).file).toBeDefined();
     });
 

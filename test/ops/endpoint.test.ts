@@ -103,12 +103,16 @@ describe("ops endpoint", () => {
     expect((await r.app.core.meme(inServer("u2", "c1"), { image: { kind: "bytes", bytes: REACTION_LAUGH_JPG } })).errorCode).toBe("FORBIDDEN");
     expect((await r.app.core.config(inServer("admin", "2002"), { key: "ban", value: "9" })).errorCode).toBeUndefined();
     expect((await r.app.core.meme(inServer("9", "2002"), { image: { kind: "bytes", bytes: REACTION_LAUGH_JPG } })).errorCode).toBe("FORBIDDEN");
+    // Nor is a swap where the admins switched swaps off.
+    expect((await r.app.core.faceSave(inServer("u4", "2002"), { name: "me", image: { kind: "bytes", bytes: FACE_JPG } })).errorCode).toBeUndefined();
+    expect((await r.app.core.config(inServer("admin", "2002"), { key: "swap", value: "off" })).errorCode).toBeUndefined();
+    expect((await r.app.core.meme(inServer("u4", "2002"), { image: { kind: "bytes", bytes: REACTION_LAUGH_JPG }, mode: "swap" })).errorCode).toBe("FORBIDDEN");
 
     const res = await get(r, "/metrics");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/plain");
     const text = await res.text();
-    expect(sample(text, 'mimic_jobs_total{kind="enrol",outcome="done"}')).toBe(1);
+    expect(sample(text, 'mimic_jobs_total{kind="enrol",outcome="done"}')).toBe(2);
     expect(sample(text, 'mimic_jobs_total{kind="meme",outcome="done"}')).toBe(1);
     expect(sample(text, 'mimic_queue_wait_seconds_count{kind="meme"}')).toBe(1);
     expect(sample(text, 'mimic_job_duration_seconds_count{kind="meme",outcome="done"}')).toBe(1);
@@ -121,11 +125,12 @@ describe("ops endpoint", () => {
     expect(sample(text, 'mimic_refusals_total{reason="quota"}')).toBe(1);
     expect(sample(text, 'mimic_refusals_total{reason="channel"}')).toBe(1);
     expect(sample(text, 'mimic_refusals_total{reason="banned"}')).toBe(1);
-    // All four memes were checked before their picture was read; the second, over the quota, and the two
+    expect(sample(text, 'mimic_refusals_total{reason="swap_off"}')).toBe(1);
+    // All five memes were checked before their picture was read; the second, over the quota, and the three
     // refused went no further.
-    expect(sample(text, 'mimic_db_duration_seconds_count{op="moderation.check",outcome="ok"}')).toBe(4);
-    expect(sample(text, 'mimic_db_duration_seconds_count{op="moderation.admit",outcome="ok"}')).toBe(2);
-    expect(sample(text, 'mimic_db_duration_seconds_count{op="templates.save",outcome="ok"}')).toBe(1);
+    expect(sample(text, 'mimic_db_duration_seconds_count{op="moderation.check",outcome="ok"}')).toBe(5);
+    expect(sample(text, 'mimic_db_duration_seconds_count{op="moderation.admit",outcome="ok"}')).toBe(3);
+    expect(sample(text, 'mimic_db_duration_seconds_count{op="templates.save",outcome="ok"}')).toBe(2);
     expect(sample(text, "mimic_queue_depth")).toBe(0);
     expect(sample(text, "mimic_queue_workers")).toBe(1);
     expect(sample(text, "nodejs_eventloop_lag_seconds")).toBeGreaterThanOrEqual(0);
