@@ -46,6 +46,11 @@ export interface StoreOptions {
   /** A running bot or playground: marks the store as in use while open, so a restore refuses to replace it. */
   markInUse?: boolean;
   /**
+   * A running bot or playground (the composition root): deletes usage and audit rows past their retention now.
+   * Off for the CLI's look-ups: one run without the bot's AUDIT_RETENTION_DAYS would delete what the bot keeps.
+   */
+  prune?: boolean;
+  /**
    * Who reads the store's refusals: "chat" (a bot's or the playground's users, who can only tell the owner) or
    * "operator" (whoever runs a CLI command, who can act: e.g. free disk space). Default "operator"; the
    * composition root says "chat".
@@ -111,10 +116,12 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
   const blobs = openBlobReader(target, Math.min(FACE_READER_CONNECTIONS, poolSize));
   const audit = new AuditLog(db, opts.auditRetentionDays ?? cfg.AUDIT_RETENTION_DAYS, opts.now, gate);
   try {
-    const pruned = await moderation.pruneUsage(opts.usageRetentionDays);
-    if (pruned) logger.info({ pruned }, "old usage records deleted");
-    const prunedAudit = await audit.prune();
-    if (prunedAudit) logger.info({ pruned: prunedAudit }, "old audit records deleted");
+    if (opts.prune) {
+      const pruned = await moderation.pruneUsage(opts.usageRetentionDays);
+      if (pruned) logger.info({ pruned }, "old usage records deleted");
+      const prunedAudit = await audit.prune();
+      if (prunedAudit) logger.info({ pruned: prunedAudit }, "old audit records deleted");
+    }
   } catch (e) {
     // Start-up's first write: an up-to-date schema migrates without writing, so a read-only file shows here.
     await Promise.all([blobs.close(), db.$disconnect()]).catch(() => undefined);

@@ -130,6 +130,22 @@ describe.each(dialects)("safety settings on $dialect", ({ dialect, skip }) => {
       expect(report.records).toEqual([expect.objectContaining({ platform: "telegram", userId: "42", serverId: "-100", kind: "animated" })]);
       const text = await run(process.execPath, ["bin/mimic.mjs", "audit", "0".repeat(64)], { cwd: root, env });
       expect(text.stdout).toContain("not in the audit trail (kept 30 days)");
+
+      // A bot keeping a year: a look-up from a shell without its AUDIT_RETENTION_DAYS (30 by default) deletes nothing.
+      const old = createHash("sha256").update("kept a year").digest("hex");
+      const yearAgo = await openStore(db.url, { auditRetentionDays: 365, now: () => Date.now() - 45 * DAY });
+      await yearAgo.audit.record({ platform: "discord", userId: "7", serverId: "g-year", channelId: null, kind: "meme", templateId: "1", inputSha256: sha(FACE_JPG), outputSha256: old });
+      await yearAgo.close();
+      const noSetting = { ...env };
+      delete noSetting.AUDIT_RETENTION_DAYS;
+      expect((await run(process.execPath, ["bin/mimic.mjs", "audit", old], { cwd: root, env: noSetting })).stdout).toContain("not in the audit trail (kept 30 days)");
+      await run(process.execPath, ["bin/mimic.mjs", "face", "list", "--user", "7", "--platform", "discord"], { cwd: root, env: noSetting });
+      const year = await openStore(db.url, { auditRetentionDays: 365 });
+      try {
+        expect(await year.audit.lookup(old)).toHaveLength(1);
+      } finally {
+        await year.close();
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
