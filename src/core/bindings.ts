@@ -239,7 +239,7 @@ export function storeModeration(store: Store): ModerationPort {
       if (kind === "enrol") {
         // Saving a face is moderated (bans, switched off, channels) but does not use up the meme quota.
         await m.check(scope, commandOf(kind));
-        return { refund: async () => undefined };
+        return { refund: async () => undefined, refused: async (reason) => (await m.recordRefusal(scope, reason), true) };
       }
       return m.admit(scope, commandOf(kind), pending);
     },
@@ -255,7 +255,6 @@ export function storeModeration(store: Store): ModerationPort {
     pendingTtlMs: m.pendingTtlMs,
     settings,
     bannedUsers: async (scope) => (scope.serverId === null ? [] : (await m.bans(server(scope))).map((b) => b.userId)),
-    recordRefusal: (scope, reason) => m.recordRefusal(scope, reason),
     moveServer: (platform, from, to) => m.moveServer(platform, from, to),
     // The core only calls this for admins (it checked ctx.isAdmin); the store re-checks the flag it is given.
     async updateSetting(scope, key: SettingKey, value, facts) {

@@ -257,19 +257,17 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       if (admission.answered) await reliably("answered", () => admission.answered!(), ctx.requestId);
       return { result, refund };
     } catch (e) {
-      await refund();
       // A refusal by the NSFW gate is counted instead of the use it replaces: it still counts towards the quota and
-      // cooldown (so probing the gate is as slow as making memes), and the user is told so.
+      // cooldown (so probing the gate is as slow as making memes), and the user is told so. Not counted, it is given back.
       if (isMimicError(e) && e.code === "UNSAFE_CONTENT") {
         logger.warn({ requestId: ctx.requestId, platform: ctx.platform, serverId: ctx.serverId, stage: e.details?.stage }, "nsfw gate refused a request");
-        const counted = moderation.recordRefusal
-          ? await moderation.recordRefusal(scopeOf(ctx), "nsfw").then(
-              () => true,
-              (err: unknown) => (logger.warn({ err, requestId: ctx.requestId }, "recording a refusal failed"), false),
-            )
+        const counted = admission.refused
+          ? await admission.refused("nsfw").catch((err: unknown) => (logger.warn({ err, requestId: ctx.requestId }, "recording a refusal failed"), false))
           : false;
+        if (!counted) await refund();
         throw new MimicError("UNSAFE_CONTENT", nsfwRefusal(ctx, e, counted), { cause: e, details: e.details });
       }
+      await refund();
       throw e;
     }
   }

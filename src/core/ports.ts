@@ -189,8 +189,6 @@ export interface ModerationPort {
    * now; with `swap`, its refusal of a swap where swaps are off; counts nothing (absent where the store has no such check).
    */
   check?(scope: Scope, kind: JobKind, opts?: { limits?: boolean; swap?: boolean }): Promise<void>;
-  /** Counts a request the NSFW gate refused (usage report; it counts as a use). */
-  recordRefusal?(scope: Scope, reason: "nsfw"): Promise<void>;
   /** A server's id changed on its platform: its rules, bans and records move to the new id. True when anything moved. */
   moveServer?(platform: Platform, from: string, to: string): Promise<boolean>;
 }
@@ -204,6 +202,11 @@ export interface Admission {
   answered?(): Promise<void>;
   /** Replaces the note of how to still answer (PendingNote.reply) while the use waits on this process. */
   renote?(reply: string): Promise<void>;
+  /**
+   * The NSFW gate refused the job: counted as a refused picture (usage report; it still counts as a use). False
+   * where it was not counted (the user asked to be forgotten meanwhile: the use is to be given back instead).
+   */
+  refused?(reason: "nsfw"): Promise<boolean>;
 }
 
 /** A request whose process stopped before answering; its use was given back. */

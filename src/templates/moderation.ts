@@ -95,6 +95,8 @@ export interface Admission {
   answered(): Promise<void>;
   /** Replaces the adapter's note (PendingNote.reply) while the use still waits on this process; a no-op after. */
   renote(reply: string): Promise<void>;
+  /** This use becomes a refused picture (it still counts); false where forget-me marked it (give it back instead). */
+  refused(reason: "nsfw"): Promise<boolean>;
 }
 
 /** A use whose process died before answering: taken back from the store by takeAbandoned(). */
@@ -441,6 +443,16 @@ export class Moderation {
             // Taken for lost meanwhile (this process cut off from the database too long): its user was told to send it again.
             if (marked === 0) logger.warn({ use: id }, "a use answered here had already been given back by another process");
           },
+          // The NSFW gate refused the job: this use becomes the refused picture in one write, so no request of the
+          // user's slips in between over the quota. A use forget-me marked is left alone (false): it is given back.
+          refused: async (reason) => {
+            const changed = await this.exclusive(
+              () => this.db.$executeRaw`UPDATE usage_events SET command = CAST(${`${REFUSED}${reason}`} AS TEXT),
+                  pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL, pending_job = NULL
+                WHERE id = ${id} AND platform = ${p} AND platform_user_id = ${u} AND command NOT LIKE CAST(${`${FORGOTTEN}%`} AS TEXT)`,
+            );
+            return changed === 1;
+          },
           renote: async (reply) => {
             await this.exclusive(
               () => this.db.$executeRaw`UPDATE usage_events SET pending_reply = CAST(${reply} AS TEXT) WHERE id = ${id} AND pending_by = ${this.holder}`,
@@ -498,8 +510,9 @@ export class Moderation {
   }
 
   /**
-   * Records a request the NSFW gate refused, as a usage event of its own ("refused_nsfw"): it shows in the
-   * server's usage report, and it counts as a use (quota and cooldown), which slows down anyone probing.
+   * Records a request the NSFW gate refused that held no use (a face save), as a usage event of its own
+   * ("refused_nsfw"): it shows in the server's usage report, and it counts as a use (quota and cooldown), which
+   * slows down anyone probing. A refused meme's own use becomes its refusal instead (Admission.refused).
    */
   async recordRefusal(scope: Scope, reason: "nsfw"): Promise<void> {
     checkIdentity(scope.platform, scope.userId);

@@ -3,7 +3,7 @@ import sharp from "sharp";
 import { createCore, type CommandContext, type Core } from "../../src/core/index.ts";
 import { storeAudit, storeModeration, storeTemplates } from "../../src/core/bindings.ts";
 import { writeRetry, SETTING_KEYS } from "../../src/core/core.ts";
-import type { Job, JobResult } from "../../src/core/ports.ts";
+import type { Job, JobResult, ModerationPort } from "../../src/core/ports.ts";
 import type { ImageResult } from "../../src/queue/jobs.ts";
 import { sha256Hex } from "../../src/templates/hashes.ts";
 import { openStore, type Store } from "../../src/templates/index.ts";
@@ -316,7 +316,7 @@ for (const { dialect, skip } of dialects) {
         const flaky = createCore(
           {
             templates: storeTemplates(store),
-            moderation: { ...real, admit: async (scope, kind) => ({ ...(await real.admit(scope, kind)), refund: () => Promise.reject(storeGone) }), recordRefusal: () => Promise.reject(storeGone) },
+            moderation: { ...real, admit: async (scope, kind) => ({ ...(await real.admit(scope, kind)), refund: () => Promise.reject(storeGone), refused: () => Promise.reject(storeGone) }) },
             queue,
           },
           { maxInputBytes: 25 * MIB },
@@ -327,10 +327,11 @@ for (const { dialect, skip } of dialects) {
         const refused = await flaky.meme(ctx({ requestId: "req-nsfw", serverId: "g7" }), { image: bytes(REACTION_LAUGH_JPG) });
         // The refusal could not be recorded, so it is not said to count.
         expect(refused).toMatchObject({ errorCode: "UNSAFE_CONTENT", text: "The result looked like explicit content, so I didn't send it. Nothing was kept. Try another picture." });
+        // Not counted, its use is given back (here that fails too).
         expect(warn.mock.calls).toEqual([
-          [{ err: storeGone, requestId: "req-nsfw" }, "refund failed"],
           [{ requestId: "req-nsfw", platform: "discord", serverId: "g7", stage: "output" }, "nsfw gate refused a request"],
           [{ err: storeGone, requestId: "req-nsfw" }, "recording a refusal failed"],
+          [{ err: storeGone, requestId: "req-nsfw" }, "refund failed"],
         ]);
       } finally {
         vi.restoreAllMocks();
@@ -339,7 +340,14 @@ for (const { dialect, skip } of dialects) {
 
     it("an NSFW refusal without details, and a moderation port that records no refusals, still answer the refusal", async () => {
       await save("me");
-      const { recordRefusal: _unused, ...withoutRecord } = storeModeration(store);
+      const real = storeModeration(store);
+      const withoutRecord: ModerationPort = {
+        ...real,
+        admit: async (scope, kind, pending) => {
+          const { refused: _unused, ...admission } = await real.admit(scope, kind, pending);
+          return admission;
+        },
+      };
       const plain = createCore({ templates: storeTemplates(store), moderation: withoutRecord, queue }, { maxInputBytes: 25 * MIB });
       for (const c of [core, plain]) {
         nextResult = () => {

@@ -471,6 +471,24 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     clock = T0;
   });
 
+  it.skipIf(skip)("a refused picture's use becomes its refusal in one write; a use forget-me marked is not counted under the user", async () => {
+    const s = "refused-use";
+    await store.moderation.updateRules(admin(s), { dailyQuotaPerUser: 1, cooldownSeconds: 0 });
+    const use = await store.moderation.admit(at("prober2", s), "meme");
+    expect(await use.refused("nsfw")).toBe(true);
+    // Still one row: the refusal is the use (a request between a delete and an insert would have slipped past the quota).
+    expect(await store.moderation.userUsage(at("prober2", s))).toMatchObject({ usedToday: 1, refusedToday: 1 });
+    expect((await refusal(store.moderation.admit(at("prober2", s), "meme"))).code).toBe("QUOTA_EXCEEDED");
+    // Forget-me while the job ran: no refusal is written under their id; the caller gives the use back.
+    const forgetting = await store.moderation.admit(at("forgetful2", s), "meme");
+    await store.templates.forgetUser({ platform: "discord", userId: "forgetful2" });
+    expect(await forgetting.refused("nsfw")).toBe(false);
+    await forgetting.refund();
+    const report = await store.moderation.usageReport(admin(s), { topUsers: 10 });
+    expect(report.today.topUsers.map((u) => u.userId)).toEqual(["prober2"]);
+    expect(report.today.forgotten).toEqual({ count: 0, refused: 0, makers: 0 });
+  });
+
   it.skipIf(skip)("the report's top users: most uses first, ties by id, as many as asked", async () => {
     const s = "top";
     clock = T0;
