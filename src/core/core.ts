@@ -325,7 +325,10 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           `The result (${formatSize(r.bytes.byteLength)}) is larger than this chat allows (${formatSize(byteBudget)}). Try a shorter or smaller reaction.`,
         );
       }
-      if (r.kind === "enrol" || !audit) return;
+      if (r.kind === "enrol") return;
+      // What an admin changed while it was made holds for it too: a ban, Mimic or animations switched off, swaps off.
+      await moderation.check?.(scopeOf(ctx), kind, { swap: opts.mode === "swap" });
+      if (!audit) return;
       const outcome = await audit.record({
         platform: ctx.platform,
         userId: ctx.userId,
@@ -402,6 +405,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       guarded(ctx, async () => {
         const name = checkTemplateName(input.name);
         refuseByDeclaredType(input.image);
+        // A banned user's (or a switched-off place's) photo is never fetched, nor anything written for them.
+        await moderation.check?.(scopeOf(ctx), "enrol");
         // Opened before anything slow: a forget-me from here on cancels this save instead of being undone by it.
         const opened = await templates.openSave(ownerOf(ctx));
         const image = await load(ctx, input.image);

@@ -576,6 +576,37 @@ for (const { dialect, skip } of dialects) {
       expect(await usesOf("202")).toBe(0);
     });
 
+    it("a ban, swaps or animations switched off while a request waits in the queue hold for it: refused, its use given back", async () => {
+      await save("me", { userId: "202" });
+      type Key = Parameters<Core["config"]>[1]["key"];
+      const changes: Array<[Key, string, Partial<Parameters<Core["meme"]>[1]>, [Key, string], string]> = [
+        ["ban", "202", {}, ["unban", "202"], "An admin of this server has blocked you from using Mimic here."],
+        ["swap", "off", { mode: "swap" }, ["swap", "on"], "Swap mode is switched off on this server. Try the default mode (your own photo wearing the expression)."],
+        ["animated", "off", { animated: true }, ["animated", "on"], "Animated results (GIF reactions and morphs) are switched off on this server."],
+        ["enabled", "off", {}, ["enabled", "on"], "Mimic is switched off on this server. An admin can turn it back on."],
+      ];
+      for (const [key, value, input, undo, said] of changes) {
+        queue.hold();
+        const waiting = meme({ userId: "202" }, input);
+        await vi.waitFor(() => expect(queue.waiting).toBe(1));
+        await set(key, value);
+        queue.release();
+        expect(await waiting, key).toMatchObject({ text: said });
+        expect(await usesOf("202"), key).toBe(0);
+        await set(...undo);
+      }
+      expect((await meme({ userId: "202" })).file).toBeDefined();
+    });
+
+    it("a banned user's face save is refused before their photo is fetched or anything is written for them", async () => {
+      await set("ban", "303");
+      const asked: string[] = [];
+      const photo = { kind: "url" as const, url: async () => (asked.push("fetch"), "http://127.0.0.1:9/face.jpg") };
+      expect(await core.faceSave(ctx({ userId: "303" }), { name: "me", image: photo })).toMatchObject({ errorCode: "FORBIDDEN" });
+      expect(asked).toEqual([]);
+      expect(await db.query(`SELECT * FROM users WHERE platform_user_id = '303'`)).toEqual([]);
+    });
+
     it("the channel refusal names the allowed channels (topics), a few of them, in the platform's own form", async () => {
       await save("me");
       await set("channel", "add 2002 3003");

@@ -126,9 +126,9 @@ describe("ops endpoint", () => {
     expect(sample(text, 'mimic_refusals_total{reason="channel"}')).toBe(1);
     expect(sample(text, 'mimic_refusals_total{reason="banned"}')).toBe(1);
     expect(sample(text, 'mimic_refusals_total{reason="swap_off"}')).toBe(1);
-    // All five memes were checked before their picture was read; the second, over the quota, and the three
-    // refused went no further.
-    expect(sample(text, 'mimic_db_duration_seconds_count{op="moderation.check",outcome="ok"}')).toBe(5);
+    // All five memes were checked before their picture was read (the second, over the quota, and the three
+    // refused went no further), the one made again before it was sent, and both face saves before their photo.
+    expect(sample(text, 'mimic_db_duration_seconds_count{op="moderation.check",outcome="ok"}')).toBe(8);
     expect(sample(text, 'mimic_db_duration_seconds_count{op="moderation.admit",outcome="ok"}')).toBe(3);
     expect(sample(text, 'mimic_db_duration_seconds_count{op="templates.save",outcome="ok"}')).toBe(2);
     expect(sample(text, "mimic_queue_depth")).toBe(0);
