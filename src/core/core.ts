@@ -11,6 +11,7 @@ import type { CommandContext, ImageInput, Reply } from "./context.ts";
 import { hint } from "./hints.ts";
 import { capitalised, channelRef as placeChannelRef, placeWords, serverWord, sharedChat, userRef } from "../places.ts";
 import { frameCount, loadImage, refuseByDeclaredType, type FetchLike } from "./input.ts";
+import { Turns } from "./turns.ts";
 import { parseMemeRequest, parseMorphRequest } from "../requests.ts";
 import type {
   Admission,
@@ -207,11 +208,19 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       throw e;
     });
 
+  const turns = new Turns();
+  const heldTurns = new WeakMap<CommandContext, () => void>();
+  /** This request's turn among its user's requests, held until it is admitted (or refused, or failed). */
+  const takeTurn = async (ctx: CommandContext) => void heldTurns.set(ctx, await turns.take(`${ctx.platform}\u0000${ctx.userId}`));
+  const endTurn = (ctx: CommandContext) => heldTurns.get(ctx)?.();
+
   async function guarded(ctx: CommandContext, fn: () => Promise<Reply>): Promise<Reply> {
     try {
       return await fn();
     } catch (e) {
       return failureReply(e, ctx);
+    } finally {
+      endTurn(ctx);
     }
   }
 
@@ -239,7 +248,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
   async function runJob(ctx: CommandContext, kind: JobKind, job: Job | (() => Promise<Job>), accept?: (r: JobResult, admission: Admission) => Promise<void>) {
     // Chosen here so that the use can note it: should this process die, the job is taken out of the shared queue.
     const jobId = randomUUID();
-    const admission: Admission = await moderation.admit(scopeOf(ctx), kind, { reply: ctx.pendingReply, job: jobId });
+    const admission: Admission = await moderation.admit(scopeOf(ctx), kind, { reply: ctx.pendingReply, job: jobId }).finally(() => endTurn(ctx));
     if (admission.renote) ctx.bindPendingReply?.((reply) => admission.renote!(reply));
     const refund = () => reliably("refund", () => admission.refund(), ctx.requestId);
     try {
@@ -380,7 +389,9 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         refuseByDeclaredType(image, true);
         // Before downloading: "save a face first" costs nothing.
         const template = await resolveTemplate(ctx, req.template, "meme");
-        // Nor does a refusal: a banned, cooling-down or used-up user's file (or a swap where swaps are off) is never fetched or read.
+        // Nor does a refusal: a banned, cooling-down or used-up user's file (or a swap where swaps are off) is never
+        // fetched or read. The user's earlier requests are admitted first, so a burst is refused here, not downloaded.
+        await takeTurn(ctx);
         await moderation.check?.(scopeOf(ctx), "meme", { limits: true, swap: req.mode === "swap" });
         const reaction = await load(ctx, image, true);
         // An animation is what has several frames (GIF, WebP, a video); a one-frame GIF is a still picture.
@@ -396,6 +407,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const req = parseMorphRequest(fields);
         refuseByDeclaredType(image, true);
         const template = await resolveTemplate(ctx, req.template, "animated");
+        await takeTurn(ctx);
         await moderation.check?.(scopeOf(ctx), "animated", { limits: true });
         const reaction = await load(ctx, image, true);
         return render(ctx, reaction, template, { captions: { top: req.top, bottom: req.bottom }, intensity: req.intensity, mode: "mimic", animation: "morph" });

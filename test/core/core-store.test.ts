@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createCore, LOTTIE_FACE_REFUSAL, LOTTIE_MIME, LOTTIE_REACTION_REFUSAL, type CommandContext, type Core } from "../../src/core/index.ts";
+import { createCore, LOTTIE_FACE_REFUSAL, LOTTIE_MIME, LOTTIE_REACTION_REFUSAL, type CommandContext, type Core, type FetchLike } from "../../src/core/index.ts";
 import { storeAudit, storeModeration, storeTemplates } from "../../src/core/bindings.ts";
 import { openStore, type Store } from "../../src/templates/index.ts";
 import type { EnrolledTemplate } from "../../src/templates/templates.ts";
@@ -596,6 +596,19 @@ for (const { dialect, skip } of dialects) {
         await set(...undo);
       }
       expect((await meme({ userId: "202" })).file).toBeDefined();
+    });
+
+    it("a burst of one user's requests downloads one file: the rest are checked against the first one's use", async () => {
+      await save("me", { userId: "404" });
+      await set("cooldown", "60");
+      let downloads = 0;
+      const fetch: FetchLike = async () => (downloads++, new Response(REACTION_LAUGH_JPG));
+      const counting = createCore({ templates: storeTemplates(store), moderation: storeModeration(store), queue }, { maxInputBytes: 25 * MIB, fetch });
+      const url = { kind: "url" as const, url: "http://127.0.0.1:9/reaction.jpg" };
+      const answers = await Promise.all(Array.from({ length: 6 }, () => counting.meme(ctx({ userId: "404" }), { image: url })));
+      expect(answers.filter((a) => a.file)).toHaveLength(1);
+      expect(answers.filter((a) => a.errorCode === "COOLDOWN")).toHaveLength(5);
+      expect(downloads).toBe(1);
     });
 
     it("a banned user's face save is refused before their photo is fetched or anything is written for them", async () => {
