@@ -243,14 +243,22 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
   /**
    * Moderation in front of the queue: admit (counts a use), submit, refund when the job did not deliver.
    * `accept` runs on the result before it counts as delivered (the audit record): if it fails, nothing is
-   * sent and the use is refunded.
+   * sent and the use is refunded. With `movingReaction`, a job that started and then could not use the picture
+   * keeps its use (see CHARGED_INPUT_CODES).
    */
-  async function runJob(ctx: CommandContext, kind: JobKind, job: Job | (() => Promise<Job>), accept?: (r: JobResult, admission: Admission) => Promise<void>) {
+  async function runJob(
+    ctx: CommandContext,
+    kind: JobKind,
+    job: Job | (() => Promise<Job>),
+    accept?: (r: JobResult, admission: Admission) => Promise<void>,
+    opts: { movingReaction?: boolean } = {},
+  ) {
     // Chosen here so that the use can note it: should this process die, the job is taken out of the shared queue.
     const jobId = randomUUID();
     const admission: Admission = await moderation.admit(scopeOf(ctx), kind, { reply: ctx.pendingReply, job: jobId }).finally(() => endTurn(ctx));
     if (admission.renote) ctx.bindPendingReply?.((reply) => admission.renote!(reply));
     const refund = () => reliably("refund", () => admission.refund(), ctx.requestId);
+    let started = false;
     try {
       const result = await queue.submit(typeof job === "function" ? await job() : job, {
         jobId,
@@ -258,7 +266,10 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         userId: ctx.userId,
         serverId: ctx.serverId,
         signal: ctx.signal,
-        onProgress: ctx.progress,
+        onProgress: (e) => {
+          if (e.type === "started") started = true;
+          ctx.progress?.(e);
+        },
       });
       // A result the chat cannot take, or one that could not be recorded, was not delivered: refunded like a failure.
       await accept?.(result, admission);
@@ -267,14 +278,18 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       return { result, refund };
     } catch (e) {
       // A refusal by the NSFW gate is counted instead of the use it replaces: it still counts towards the quota and
-      // cooldown (so probing the gate is as slow as making memes), and the user is told so. Not counted, it is given back.
-      if (isMimicError(e) && e.code === "UNSAFE_CONTENT") {
-        logger.warn({ requestId: ctx.requestId, platform: ctx.platform, serverId: ctx.serverId, stage: e.details?.stage }, "nsfw gate refused a request");
+      // cooldown (so probing the gate is as slow as making memes), and the user is told so. So is a moving picture
+      // the worker read and could not use: reading one takes seconds, and given back it would cost its sender
+      // nothing however often it was sent. Not counted, the use is given back.
+      const reason = !isMimicError(e) ? undefined : e.code === "UNSAFE_CONTENT" ? "nsfw" : opts.movingReaction && started && CHARGED_INPUT_CODES.has(e.code) ? "input" : undefined;
+      if (isMimicError(e) && reason) {
+        if (reason === "nsfw") logger.warn({ requestId: ctx.requestId, platform: ctx.platform, serverId: ctx.serverId, stage: e.details?.stage }, "nsfw gate refused a request");
         const counted = admission.refused
-          ? await admission.refused("nsfw").catch((err: unknown) => (logger.warn({ err, requestId: ctx.requestId }, "recording a refusal failed"), false))
+          ? await admission.refused(reason).catch((err: unknown) => (logger.warn({ err, requestId: ctx.requestId }, "recording a refusal failed"), false))
           : false;
         if (!counted) await refund();
-        throw new MimicError("UNSAFE_CONTENT", nsfwRefusal(ctx, e, counted), { cause: e, details: e.details });
+        const said = reason === "nsfw" ? nsfwRefusal(ctx, e, counted) : counted ? `${e.userMessage} ${CHARGED_INPUT_NOTE}` : e.userMessage;
+        throw new MimicError(e.code, said, { cause: e, details: e.details });
       }
       await refund();
       throw e;
@@ -293,6 +308,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       animation: "none" | "morph" | "reaction";
       /** An animated reaction nobody asked to animate: a still of it where animations are off. */
       stillIfAnimationsOff?: boolean;
+      /** The reaction has several frames (a GIF, a clip): one the job could not use still costs a use (runJob). */
+      moving?: boolean;
     },
   ): Promise<Reply> {
     const byteBudget = ctx.attachmentLimitBytes;
@@ -358,7 +375,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         throw new MimicError("CANCELLED", "This request was given up while it was being made (Mimic restarted, or its store was restored), so it was not sent. Please send it again.");
       }
     };
-    const { result, refund } = await runJob(ctx, kind, job, accept);
+    const { result, refund } = await runJob(ctx, kind, job, accept, { movingReaction: opts.moving === true });
     if (result.kind === "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "enrol result for a render job" });
     const ext = result.mime === "image/gif" ? "gif" : result.mime === "video/mp4" ? "mp4" : "png";
     const notes = [...(stillInstead ? ["Animations are switched off here, so this is a still."] : []), ...(result.notes ?? [])];
@@ -398,7 +415,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const moving = (await frameCount(reaction)) > 1;
         const animation = req.animated === false ? "none" : moving ? "reaction" : req.animated ? "morph" : "none";
         const captions = { top: req.top, bottom: req.bottom };
-        return render(ctx, reaction, template, { captions, intensity: req.intensity, mode: req.mode, regions: req.regions, animation, stillIfAnimationsOff: req.animated === undefined });
+        return render(ctx, reaction, template, { captions, intensity: req.intensity, mode: req.mode, regions: req.regions, animation, stillIfAnimationsOff: req.animated === undefined, moving });
       }),
 
     morph: (ctx, input) =>
@@ -410,7 +427,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         await takeTurn(ctx);
         await moderation.check?.(scopeOf(ctx), "animated", { limits: true });
         const reaction = await load(ctx, image, true);
-        return render(ctx, reaction, template, { captions: { top: req.top, bottom: req.bottom }, intensity: req.intensity, mode: "mimic", animation: "morph" });
+        const moving = (await frameCount(reaction)) > 1;
+        return render(ctx, reaction, template, { captions: { top: req.top, bottom: req.bottom }, intensity: req.intensity, mode: "mimic", animation: "morph", moving });
       }),
 
     faceSave: (ctx, input) =>
@@ -540,7 +558,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     usage: (ctx) =>
       guarded(ctx, async () => {
         const r = await moderation.usage(scopeOf(ctx), { includeServer: ctx.isAdmin && ctx.serverId !== null });
-        // Pictures the NSFW gate refused count towards the quota too, but are not called memes.
+        // Refused pictures (the NSFW gate's, moving pictures that could not be used) count towards the quota too, but are not called memes.
         const refused = r.refusedToday ?? 0;
         const made = r.usedToday - refused;
         const ready =
@@ -563,7 +581,14 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           lines.push(
             `${kind ? `${capitalised(kind)} today` : "Everyone here today"}: ${plural(r.server.generationsToday, "meme", "memes")} by ${plural(r.server.activeUsersToday, "user", "users")}${ofQuota}.`,
           );
-          if (r.server.refusedToday) lines.push(`Refused as explicit today: ${r.server.refusedToday}.`);
+          const refused = r.server.refusedToday ?? 0;
+          const explicit = r.server.explicitToday ?? refused;
+          const unusable = refused - explicit;
+          if (refused && !unusable) lines.push(`Refused as explicit today: ${refused}.`);
+          else if (refused) {
+            const parts = [...(explicit ? [`${explicit} as explicit`] : []), plural(unusable, "moving picture Mimic could not use", "moving pictures Mimic could not use")];
+            lines.push(`Refused today: ${refused} (${parts.join(", ")}).`);
+          }
           // Each user's memes, and their refused pictures where there were some: the same figures as the lines above.
           const counts = (u: { count: number; refused?: number }) => (u.refused ? `${u.count} + ${u.refused} refused` : `${u.count}`);
           const refOf = await peopleRefs(ctx, r.server.topUsers.map((u) => u.userId));
@@ -715,6 +740,14 @@ const AUDIT_PICTURE: Record<Platform, string> = {
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 /** An NSFW gate refusal, in the platform's words for the place (the pipeline knows no platforms, only the stage). */
+/**
+ * A started job's answers that cost its worker the whole moving picture: no face in any frame, or too slow to
+ * read. The use is kept, as a refused picture (runJob). A face found but unusable (cut off) is told early and
+ * can be fixed; a clip this Mimic cannot read (no ffmpeg) is its own limit: both are given back.
+ */
+const CHARGED_INPUT_CODES = new Set(["NO_FACE", "TIMEOUT"]);
+const CHARGED_INPUT_NOTE = "It still counts towards your daily limits, like a meme: reading a moving picture takes Mimic a while.";
+
 function nsfwRefusal(ctx: CommandContext, refusal: MimicError, counted: boolean): string {
   const { kind, thisPlace } = placeWords(ctx.platform);
   const notAllowed = kind && ctx.serverId !== null ? `which ${thisPlace} doesn't allow` : "which isn't allowed here";

@@ -126,7 +126,7 @@ export interface UsageReport {
   /** The caller's generations today (UTC) and the quota that applies (0 = unlimited). */
   /** Uses counted towards the daily quota today: memes, and pictures the NSFW gate refused (refusedToday). */
   usedToday: number;
-  /** Of usedToday, the pictures the NSFW gate refused (absent where the store does not count them). */
+  /** Of usedToday, the refused pictures (the NSFW gate's, and moving pictures that could not be used; absent where the store does not count them). */
   refusedToday?: number;
   dailyQuota: number;
   /** Seconds until the caller may generate again (cooldown), 0 when ready. */
@@ -142,8 +142,10 @@ export interface UsageReport {
     activeUsersToday: number;
     /** Memes each user made today (count) and, where there were some, their pictures the NSFW gate refused. */
     topUsers: { userId: string; count: number; refused?: number }[];
-    /** Requests the NSFW gate refused today (absent where the store does not count them). */
+    /** Refused pictures today, counted as uses (absent where the store does not count them). */
     refusedToday?: number;
+    /** Of refusedToday, those the NSFW gate refused (the rest: moving pictures that could not be used). */
+    explicitToday?: number;
     /** The server's daily quota (0 = unlimited; absent where unknown). */
     dailyQuota?: number;
     /** Uses today of users who asked to be forgotten, who are not named in topUsers: memes (count) and refused pictures. */
@@ -203,10 +205,11 @@ export interface Admission {
   /** Replaces the note of how to still answer (PendingNote.reply) while the use waits on this process. */
   renote?(reply: string): Promise<void>;
   /**
-   * The NSFW gate refused the job: counted as a refused picture (usage report; it still counts as a use). False
-   * where it was not counted (the user asked to be forgotten meanwhile: the use is to be given back instead).
+   * The NSFW gate refused the job ("nsfw"), or a moving picture it read for a while could not be used ("input"):
+   * counted as a refused picture (usage report; it still counts as a use). False where it was not counted (the
+   * user asked to be forgotten meanwhile: the use is to be given back instead).
    */
-  refused?(reason: "nsfw"): Promise<boolean>;
+  refused?(reason: "nsfw" | "input"): Promise<boolean>;
 }
 
 /** A request whose process stopped before answering; its use was given back. */

@@ -96,8 +96,11 @@ export interface Admission {
   /** Replaces the adapter's note (PendingNote.reply) while the use still waits on this process; a no-op after. */
   renote(reply: string): Promise<void>;
   /** This use becomes a refused picture (it still counts); false where forget-me marked it (give it back instead). */
-  refused(reason: "nsfw"): Promise<boolean>;
+  refused(reason: RefusalReason): Promise<boolean>;
 }
+
+/** Why a use became a refused picture: the NSFW gate, or a moving picture the job could not use (see Admission.refused). */
+export type RefusalReason = "nsfw" | "input";
 
 /** A use whose process died before answering: taken back from the store by takeAbandoned(). */
 export interface AbandonedUse {
@@ -163,7 +166,7 @@ const COMMAND_NAMES: Record<string, string> = { animated: "Animated results (GIF
 export const USAGE_RETENTION_DAYS = 90;
 
 /** A use the NSFW gate refused is recorded under this command prefix (see recordRefusal). */
-const REFUSED = "refused_";
+export const REFUSED = "refused_";
 
 /** Marks a forgotten user's recent use (see forgetUser); quotas and cooldowns count every row, whatever its command. */
 export const FORGOTTEN = "forgotten:";
@@ -443,7 +446,8 @@ export class Moderation {
             // Taken for lost meanwhile (this process cut off from the database too long): its user was told to send it again.
             if (marked === 0) logger.warn({ use: id }, "a use answered here had already been given back by another process");
           },
-          // The NSFW gate refused the job: this use becomes the refused picture in one write, so no request of the
+          // The NSFW gate refused the job (or its moving picture could not be used): this use becomes the refused
+          // picture in one write, so no request of the
           // user's slips in between over the quota. A use forget-me marked is left alone (false): it is given back.
           refused: async (reason) => {
             const changed = await this.exclusive(
@@ -514,7 +518,7 @@ export class Moderation {
    * ("refused_nsfw"): it shows in the server's usage report, and it counts as a use (quota and cooldown), which
    * slows down anyone probing. A refused meme's own use becomes its refusal instead (Admission.refused).
    */
-  async recordRefusal(scope: Scope, reason: "nsfw"): Promise<void> {
+  async recordRefusal(scope: Scope, reason: RefusalReason): Promise<void> {
     checkIdentity(scope.platform, scope.userId);
     const now = this.now();
     await this.exclusive(() =>

@@ -14,7 +14,7 @@ import { createServer, connect, type AddressInfo, type Socket } from "node:net";
 import Database from "better-sqlite3";
 import { createTestDb, dialects, type TestDb } from "../templates/helpers.ts";
 import { queueDouble, testContext, type QueueDouble } from "./doubles.ts";
-import { FACE_JPG, REACTION_LAUGH_JPG } from "./images.ts";
+import { FACE_JPG, REACTION_LAUGH_JPG, reactionGif } from "./images.ts";
 
 /**
  * What the command core itself decides and says (replies, file names, the audit look-up, usage and
@@ -336,6 +336,34 @@ for (const { dialect, skip } of dialects) {
       } finally {
         vi.restoreAllMocks();
       }
+    });
+
+    it("a moving picture the worker read and could not use keeps its use, as a refused picture; a still's is given back", async () => {
+      await save("me");
+      await set("quota", "3");
+      const noFace = () => {
+        throw new MimicError("NO_FACE", "No face found in that picture.");
+      };
+      nextResult = noFace;
+      expect(await meme({}, { image: bytes(await reactionGif()) })).toMatchObject({
+        errorCode: "NO_FACE",
+        text: "No face found in that picture. It still counts towards your daily limits, like a meme: reading a moving picture takes Mimic a while.",
+      });
+      nextResult = noFace;
+      expect(await core.morph(ctx(), { image: bytes(await reactionGif()) })).toMatchObject({ errorCode: "NO_FACE", text: expect.stringContaining("It still counts") });
+      nextResult = noFace;
+      expect(await meme()).toMatchObject({ errorCode: "NO_FACE", text: "No face found in that picture." });
+      let usage = (await core.usage(admin())).text;
+      expect(usage).toContain("Today you made 0 memes and 2 refused pictures of 3 allowed.");
+      expect(usage).toContain("\nRefused today: 2 (2 moving pictures Mimic could not use).\n");
+      nextResult = () => {
+        throw new MimicError("UNSAFE_CONTENT", "That picture looks explicit.", { details: { stage: "output" } });
+      };
+      await meme();
+      usage = (await core.usage(admin())).text;
+      expect(usage).toContain("\nRefused today: 3 (1 as explicit, 2 moving pictures Mimic could not use).\n");
+      // The quota of three is used up by the three refusals.
+      expect((await meme()).errorCode).toBe("QUOTA_EXCEEDED");
     });
 
     it("an NSFW refusal without details, and a moderation port that records no refusals, still answer the refusal", async () => {
