@@ -297,13 +297,14 @@ const inkWidth = (i: Ink) => i.right - i.left;
 
 /** librsvg's largest canvas side. */
 const MAX_SIDE = 32767;
+/** Rows grow at most 4 times (marks stacked high are cut to MAX_STACKED_MARKS); a canvas widens until librsvg's limit. */
 const MAX_GROW = 4;
 
 /**
  * Renders a batch of tokens one per row at REF_SIZE and reads their ink. The canvas is sized from the
  * grapheme count; ink touching a side means the estimate was too small (wide glyph sequences, marks
- * stacked high), so those tokens are measured again on a canvas twice as wide (or rows twice as tall),
- * at most MAX_GROW times in each direction.
+ * stacked high), so those tokens are measured again on a canvas twice as wide (up to librsvg's largest) or
+ * rows twice as tall (at most MAX_GROW times).
  */
 async function measureBatch(texts: string[], growX = 1, growY = 1): Promise<void> {
   const pad = REF_SIZE;
@@ -334,7 +335,8 @@ async function measureBatch(texts: string[], growX = 1, growY = 1): Promise<void
   });
   const fail = (t: string) => new Error(`caption measurement failed for ${JSON.stringify(t.slice(0, 40))}`);
   if (wider.length > 0) {
-    if (growX >= MAX_GROW || width >= MAX_SIDE) throw fail(wider[0]);
+    // One character may be a dozen letters wide (﷽): the width grows until the ink fits or the canvas is at its limit.
+    if (width >= MAX_SIDE) throw fail(wider[0]);
     await measureBatch(wider, growX * 2, growY);
   }
   if (taller.length > 0) {

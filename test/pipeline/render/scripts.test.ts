@@ -213,6 +213,13 @@ describe("combining marks and the notes that name them", () => {
     expect(["О\u0301", "Q\u0303", "\u03c9\u0311"].map(isMarkedLetter)).toEqual([true, true, true]);
   });
 
+  it("the widest single characters (Arabic ligatures such as ﷽, a dozen letters wide) are measured and fitted, not an error", async () => {
+    const ink = await measureTokens(["\ufdfd", "\ufdfa"]);
+    expect(ink.get("\ufdfd")!.right - ink.get("\ufdfd")!.left).toBeGreaterThan(ink.get("\ufdfa")!.right - ink.get("\ufdfa")!.left);
+    const fitted = await layoutCaption(prepareCaption("hello \ufdfd world").text, { x: 0, y: 0, width: 600, height: 120 }, { maxFontSize: 48 });
+    expect(fitted.fontSize).toBeGreaterThan(0);
+  });
+
   it("one note for the whole meme: each character left out named once, a combining mark on a dotted circle", () => {
     const zalgo = "Z\u0337\u031b\u0339a\u0334l\u0336g\u0338o\u0335";
     const { notes } = prepareCaptions({ top: zalgo, bottom: `Ångström ${zalgo}` });
