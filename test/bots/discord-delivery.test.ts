@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createDiscordBot, HISTORY_UNREADABLE_REPLY, type DiscordBot } from "../../src/bots/discord/bot.ts";
+import { createDiscordBot, HISTORY_NOT_YOURS_REPLY, HISTORY_UNREADABLE_REPLY, type DiscordBot } from "../../src/bots/discord/bot.ts";
 import type { ImageInput, Reply } from "../../src/core/index.ts";
 import { scriptedCore } from "../helpers/scripted-core.ts";
 import { ALICE, BOB, CONTENT_MAX, EPHEMERAL, FakeDiscord, content, flagsOf, sub } from "../helpers/fake-discord.ts";
@@ -104,6 +104,10 @@ describe("Discord adapter: delivery and the channel's latest picture", () => {
     expect(content(await answer(fake.slash(ALICE, "meme", [], { appPermissions: noHistory })))).toBe(HISTORY_UNREADABLE_REPLY);
     fake.failNext((c) => c.method === "GET" && c.path.endsWith(`/channels/${fake.channelId}/messages`), 403, { code: 50001, message: "Missing Access" });
     expect(content(await answer(fake.slash(ALICE, "morph", [])))).toBe(HISTORY_UNREADABLE_REPLY);
+    expect(images).toEqual([]);
+    // A member who may not read the channel's history is not handed a picture from it (Mimic would post it for all to see).
+    const seesOnlyNew = String((1n << 10n) | (1n << 11n));
+    expect(content(await answer(fake.slash(ALICE, "meme", [], { permissions: seesOnlyNew })))).toBe(HISTORY_NOT_YOURS_REPLY);
     expect(images).toEqual([]);
     // With them, the picture is found.
     await answer(fake.slash(ALICE, "meme", []));

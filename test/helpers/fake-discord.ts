@@ -38,7 +38,9 @@ let snowflake = BigInt(Date.now() - 1420070400000) << 22n;
 const nextId = () => String(++snowflake);
 
 /** Discord permission bits used by the tests. */
-export const PERMISSIONS = { none: "0", manageGuild: String(1n << 5n) } as const;
+/** A member's permissions in the channel: an ordinary member sees it, writes and reads its history; an admin may also manage the server. */
+const MEMBER = (1n << 10n) | (1n << 11n) | (1n << 16n);
+export const PERMISSIONS = { none: "0", member: String(MEMBER), manageGuild: String(MEMBER | (1n << 5n)) } as const;
 
 export class FakeDiscord {
   readonly appId = "900000000000000001";
@@ -175,7 +177,7 @@ export class FakeDiscord {
             deaf: false,
             mute: false,
             flags: 0,
-            permissions: opts.permissions ?? PERMISSIONS.none,
+            permissions: opts.permissions ?? PERMISSIONS.member,
           },
           guild_locale: "en-US",
           authorizing_integration_owners: { "0": this.guildId },

@@ -115,8 +115,9 @@ interface MessagePictures {
 
 /** The picture a message offers, or, where its only one is a Lottie sticker, that. */
 type Found = { image: ImageInput } | { lottie: true } | undefined;
-/** Why no picture was found in the channel: none there, or Mimic may not read the channel's messages. */
+/** Why no picture was found in the channel: none there, Mimic may not read the channel's messages, or the asker may not. */
 const UNREADABLE = { unreadable: true } as const;
+const NOT_YOURS_TO_READ = { unreadable: true, byMember: true } as const;
 
 /**
  * The first candidate the core reads (by its declared type, or by its name where the type says nothing: the
@@ -268,6 +269,10 @@ const NO_IMAGE: Reply = {
 export const HISTORY_UNREADABLE_REPLY =
   "I can't read this channel's recent messages (Mimic needs the View Channel and Read Message History permissions here), so I can't find the picture you mean. Attach it to the command, or right-click (long-press) its message → Apps → “Mimic this”.";
 
+/** /meme without a picture from a member who may not read the channel's history (Read Message History). */
+export const HISTORY_NOT_YOURS_REPLY =
+  "You can't read this channel's earlier messages, so I won't take a picture from them for you. Attach the picture to the command, or right-click (long-press) its message → Apps → “Mimic this”.";
+
 /**
  * /mimic forget's buttons: "forget:<user id>:yes|no". The user id is the asker's: anyone else's press is refused.
  * They carry all a press needs, so one pressed after Mimic restarted works as well.
@@ -374,11 +379,14 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
    * The newest picture among the channel's last messages: "/meme" right after someone posted a reaction; UNREADABLE
    * where the app may not read them (Discord answers an empty list without Read Message History, 403 without View Channel).
    */
-  async function latestChannelImage(i: RepliableInteraction): Promise<Found | typeof UNREADABLE> {
+  async function latestChannelImage(i: RepliableInteraction): Promise<Found | typeof UNREADABLE | typeof NOT_YOURS_TO_READ> {
     const channelId = i.channelId;
     if (!channelId) return undefined;
     // In a DM Discord lists neither permission, yet the DM's messages can be read: only a server's channel is checked.
-    if (i.inGuild() && !i.appPermissions.has([PermissionFlagsBits.ViewChannel, PermissionFlagsBits.ReadMessageHistory])) return UNREADABLE;
+    const history = [PermissionFlagsBits.ViewChannel, PermissionFlagsBits.ReadMessageHistory];
+    if (i.inGuild() && !i.appPermissions.has(history)) return UNREADABLE;
+    // Nor is a picture posted where the asker may not look back: Mimic would post, for all to see, what they could not read.
+    if (i.inGuild() && !i.memberPermissions.has(history)) return NOT_YOURS_TO_READ;
     try {
       const messages = (await client.rest.get(Routes.channelMessages(channelId), {
         query: new URLSearchParams({ limit: "20" }),
@@ -472,11 +480,11 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
       case COMMAND.morph:
         return runRender(i, i.commandName, async (ctx) => {
           const att = o.getAttachment("image");
-          const found: Found | typeof UNREADABLE = att
+          const found: Found | typeof UNREADABLE | typeof NOT_YOURS_TO_READ = att
             ? { image: { kind: "url", url: att.url, declaredSize: att.size, declaredMime: att.contentType ?? undefined, name: att.name } }
             : await latestChannelImage(i);
           if (!found) return NO_IMAGE;
-          if ("unreadable" in found) return { ...NO_IMAGE, text: HISTORY_UNREADABLE_REPLY };
+          if ("unreadable" in found) return { ...NO_IMAGE, text: "byMember" in found ? HISTORY_NOT_YOURS_REPLY : HISTORY_UNREADABLE_REPLY };
           if (!("image" in found)) return { ...NO_IMAGE, text: LOTTIE_STICKER_REPLY };
           const image = found.image;
           const common = {
