@@ -97,6 +97,9 @@ export const configSchema = z.object({
   DAILY_QUOTA_PER_USER: int(50, 0, 1_000_000),
   DAILY_QUOTA_PER_SERVER: int(0, 0, 100_000_000),
   COOLDOWN_SECONDS: int(5, 0, 86_400),
+  /** The owner's bounds on what a server's admins may set: the most memes per user per day (0 = no bound), the shortest cooldown. */
+  MAX_DAILY_QUOTA_PER_USER: int(0, 0, 1_000_000),
+  MIN_COOLDOWN_SECONDS: int(0, 0, 86_400),
   AUDIT_RETENTION_DAYS: int(30, 1, 3650),
   /** PostgreSQL: connections a process's store pool may hold (its face reader holds up to 4 more; see README). */
   DATABASE_POOL_SIZE: int(10, 1, 1000),

@@ -1,6 +1,6 @@
 import { echoed, isMimicError, MimicError } from "../errors.ts";
 import { capitalised, channelRef, placeWords, serverWord, userRef } from "../places.ts";
-import { FORGOTTEN, REFUSED, type Rules } from "../templates/moderation.ts";
+import { boundedQuota, FORGOTTEN, formatDuration, REFUSED, type Rules } from "../templates/moderation.ts";
 import type { Store } from "../templates/store.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
 import type { AuditPort, JobKind, ModerationPort, NumericSetting, PlaceFacts, Scope, ServerSettings, SettingKey, SettingOutcome, TemplatePort } from "./ports.ts";
@@ -265,15 +265,27 @@ export function storeModeration(store: Store): ModerationPort {
         case "enabled":
           await m.updateRules(s, { enabled: parseSwitch(value) });
           break;
-        case "quota":
-          await m.updateRules(s, { dailyQuotaPerUser: parseCount(value, "The daily quota", 1_000_000) });
+        case "quota": {
+          const quota = parseCount(value, "The daily quota", 1_000_000);
+          const bound = m.defaults.maxDailyQuotaPerUser ?? 0;
+          if (quota !== null && boundedQuota(quota, bound) !== quota) {
+            throw new MimicError("BAD_INPUT", `This Mimic's owner allows at most ${bound} memes per user per day: choose a quota from 1 to ${bound}, or “default”.`);
+          }
+          await m.updateRules(s, { dailyQuotaPerUser: quota });
           break;
+        }
         case "server_quota":
           await m.updateRules(s, { dailyQuotaPerServer: parseCount(value, `The ${serverWord(scope.platform)}'s daily quota`, 100_000_000) });
           break;
-        case "cooldown":
-          await m.updateRules(s, { cooldownSeconds: parseCooldown(value) });
+        case "cooldown": {
+          const cooldown = parseCooldown(value);
+          const floor = m.defaults.minCooldownSeconds ?? 0;
+          if (cooldown !== null && cooldown < floor) {
+            throw new MimicError("BAD_INPUT", `This Mimic's owner asks for a cooldown of at least ${formatDuration(floor)}: choose that or longer, or “default”.`);
+          }
+          await m.updateRules(s, { cooldownSeconds: cooldown });
           break;
+        }
         case "max_faces":
           // Up to what this Mimic's operator allows (MAX_TEMPLATES_PER_USER): more was stored and silently capped.
           await m.updateRules(s, { maxTemplatesPerUser: parseCount(value, "The number of faces", m.defaults.maxTemplatesPerUser, 1) });

@@ -59,6 +59,15 @@ export interface RuleDefaults {
   dailyQuotaPerServer: number;
   cooldownSeconds: number;
   maxTemplatesPerUser: number;
+  /** The owner's bound on a user's daily quota wherever it is set (0: none): a server may not lift it, nor go unlimited. */
+  maxDailyQuotaPerUser?: number;
+  /** The owner's shortest cooldown: a server may not go below it. */
+  minCooldownSeconds?: number;
+}
+
+/** A daily quota (0: unlimited) within the owner's bound (0: none). */
+export function boundedQuota(quota: number, bound = 0): number {
+  return bound > 0 && (quota === 0 || quota > bound) ? bound : quota;
 }
 
 const commandName = z.string().regex(/^[a-z0-9_-]{1,32}$/, "command names are 1–32 of a-z 0-9 _ -");
@@ -251,9 +260,10 @@ export class Moderation {
       enabled: row ? bool(row.enabled) : true,
       disabledCommands: row ? parseList(row.disabled_commands) : [],
       allowedChannels: row ? parseList(row.allowed_channels) : [],
-      dailyQuotaPerUser: own?.dailyQuotaPerUser ?? d.dailyQuotaPerUser,
+      // The owner's bounds hold over what a server set before they were made.
+      dailyQuotaPerUser: boundedQuota(own?.dailyQuotaPerUser ?? d.dailyQuotaPerUser, d.maxDailyQuotaPerUser),
       dailyQuotaPerServer: own?.dailyQuotaPerServer ?? d.dailyQuotaPerServer,
-      cooldownSeconds: own?.cooldownSeconds ?? d.cooldownSeconds,
+      cooldownSeconds: Math.max(own?.cooldownSeconds ?? d.cooldownSeconds, d.minCooldownSeconds ?? 0),
       // A server may lower the configured maximum, never raise it.
       maxTemplatesPerUser: Math.min(own?.maxTemplatesPerUser ?? d.maxTemplatesPerUser, d.maxTemplatesPerUser),
       visibleMark: row ? bool(row.visible_mark) : false,

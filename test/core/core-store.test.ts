@@ -611,6 +611,27 @@ for (const { dialect, skip } of dialects) {
       expect(downloads).toBe(1);
     });
 
+    it("the owner's bounds hold: admins may not lift a user's quota past MAX_DAILY_QUOTA_PER_USER, nor cool down less than MIN_COOLDOWN_SECONDS", async () => {
+      // Set before the owner bounded them: unlimited, and no cooldown.
+      await set("quota", "0");
+      await set("cooldown", "0");
+      const bounded = await openStore(db.url, { now: () => clock, defaults: { dailyQuotaPerUser: 50, maxDailyQuotaPerUser: 10, minCooldownSeconds: 30 } });
+      try {
+        const boundedCore = createCore({ templates: storeTemplates(bounded), moderation: storeModeration(bounded), queue }, { maxInputBytes: 25 * MIB });
+        const change = (key: "quota" | "cooldown", value: string) => boundedCore.config(admin(), { key, value });
+        expect(await bounded.moderation.rules("discord", "g1")).toMatchObject({ dailyQuotaPerUser: 10, cooldownSeconds: 30 });
+        for (const v of ["0", "11"]) {
+          expect(await change("quota", v), v).toMatchObject({ errorCode: "BAD_INPUT", text: "This Mimic's owner allows at most 10 memes per user per day: choose a quota from 1 to 10, or “default”." });
+        }
+        expect((await change("quota", "10")).errorCode).toBeUndefined();
+        expect(await change("cooldown", "10")).toMatchObject({ errorCode: "BAD_INPUT", text: "This Mimic's owner asks for a cooldown of at least 30 s: choose that or longer, or “default”." });
+        expect((await change("cooldown", "1m")).errorCode).toBeUndefined();
+        expect(await bounded.moderation.rules("discord", "g1")).toMatchObject({ dailyQuotaPerUser: 10, cooldownSeconds: 60 });
+      } finally {
+        await bounded.close();
+      }
+    });
+
     it("a banned user's face save is refused before their photo is fetched or anything is written for them", async () => {
       await set("ban", "303");
       const asked: string[] = [];
