@@ -104,9 +104,12 @@ export class AuditLog {
     const now = this.now();
     const written = await this.exclusive(() =>
       this.db.$transaction(async (tx) => {
-        // Locks the use's row: a forget-me marking it (TemplateStore.forgetUser) waits for this row, or this sees its mark.
+        // Locks the use's row: a forget-me marking it (TemplateStore.forgetUser) waits for this row, or this sees its
+        // mark. Recorded, the picture is as good as sent: the use no longer waits on its process (Admission.answered),
+        // so a forget-me from here on does not say it was thrown away.
         if (e.useId !== undefined) {
-          const standing = await tx.$executeRaw`UPDATE usage_events SET command = command WHERE id = ${Number(e.useId)} AND command NOT LIKE ${`${FORGOTTEN}%`}`;
+          const standing = await tx.$executeRaw`UPDATE usage_events SET pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL, pending_job = NULL
+            WHERE id = ${Number(e.useId)} AND command NOT LIKE ${`${FORGOTTEN}%`}`;
           if (standing === 0) {
             const marked = await tx.$queryRaw<unknown[]>`SELECT id FROM usage_events WHERE id = ${Number(e.useId)}`;
             return marked.length > 0 ? "forgotten" : "gone";

@@ -176,6 +176,28 @@ for (const { dialect, skip } of dialects) {
       expect((await db.query<{ command: string }>(`SELECT command FROM usage_events WHERE platform_user_id = '101'`)).map((r) => r.command)).toEqual(["forgotten:meme"]);
     });
 
+    it("a forget-me just after the picture was recorded (as good as sent) does not say it was thrown away", async () => {
+      await save("me");
+      const audit = storeAudit(store);
+      let forgot: Awaited<ReturnType<Core["forgetMe"]>> | undefined;
+      const racing = createCore(
+        {
+          templates: storeTemplates(store),
+          moderation: storeModeration(store),
+          queue,
+          audit: { ...audit, record: async (e) => {
+            const outcome = await audit.record(e);
+            forgot = await racing.forgetMe(ctx(), { confirm: true });
+            return outcome;
+          } },
+        },
+        { maxInputBytes: 25 * MIB },
+      );
+      expect((await racing.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) })).file).toBeDefined();
+      expect(forgot?.text).not.toContain("thrown away");
+      expect(forgot?.text).toContain("The 1 use you made in the last 24 hours still counts");
+    });
+
     it("the store replaced while a picture is made (its use's record gone): not sent, and the user is not told they asked to be forgotten", async () => {
       await save("me");
       nextResult = async (r) => {
