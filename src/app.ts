@@ -181,6 +181,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       .catch((e: unknown) => logger.error({ err: e }, "shutdown after a fatal bot error failed"))
       .finally(() => (opts.onFatal ?? (() => process.exit(1)))(err));
   };
+  // What a front end turns away while stopping never reaches the queue: counted here as the queue counts its own.
+  const onTurnedAway = app.metrics && ((reason: "shutting_down") => app.metrics!.refusals.inc({ reason }));
   try {
     // First, so /healthz answers and /readyz reports progress while the bots connect.
     if (app.metrics && app.readiness) {
@@ -195,7 +197,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     // lacks, a broken model) stops start-up with its reason, instead of Mimic answering every request "restarting".
     await app.modelsLoaded?.();
     if (config.DISCORD_TOKEN) {
-      running.discord = createDiscordBot({ core: app.core, token: config.DISCORD_TOKEN, apiRoot: config.DISCORD_API_ROOT });
+      running.discord = createDiscordBot({ core: app.core, token: config.DISCORD_TOKEN, apiRoot: config.DISCORD_API_ROOT, onTurnedAway });
     }
     if (config.TELEGRAM_TOKEN) {
       running.telegram = createTelegramBot({ core: app.core, token: config.TELEGRAM_TOKEN, apiRoot: config.TELEGRAM_API_ROOT, onFatal });
@@ -219,6 +221,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         port: config.PLAYGROUND_PORT,
         maxUploadBytes: config.MAX_INPUT_BYTES,
         cooldownSeconds: config.PLAYGROUND_COOLDOWN_SECONDS,
+        onTurnedAway,
       });
     }
   } catch (e) {

@@ -209,7 +209,7 @@ describe("Discord: stopping Mimic answers the interactions in flight", () => {
   }, TEST_TIMEOUT_MS);
 
   it("jobs the drain cannot finish are told Mimic is restarting and their uses given back; an interaction after stop() began is answered at once", async () => {
-    const { r, fake } = await startDiscord(SHORT_DRAIN);
+    const { r, fake } = await startDiscord({ ...SHORT_DRAIN, OPS_PORT: "0" });
     for (const u of [ALICE, BOB, CAROL]) await withFace(r, "discord", u.id);
     // One worker: `a` runs, `b` and `c` wait behind it; no gate is ever opened.
     const a = meme(fake, ALICE, "a");
@@ -226,6 +226,8 @@ describe("Discord: stopping Mimic answers the interactions in flight", () => {
     const late = fake.slash(DAVE, "face", [sub("list")]);
     const refused = await fake.waitFor((call) => call.path.includes(`/${late.token}/callback`)).finally(lateSeen);
     expect(refused.json).toMatchObject({ type: 4, data: { content: RESTARTING, flags: EPHEMERAL } });
+    // Turned away before reaching the core: counted for the ops metrics.
+    expect((await r.app.metrics!.refusals.get()).values).toContainEqual(expect.objectContaining({ labels: { reason: "shutting_down" }, value: 1 }));
     await stopped;
 
     // All answered before the store closed (each refunds its use first).

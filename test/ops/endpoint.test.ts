@@ -193,6 +193,11 @@ describe("ops endpoint", () => {
     const ready = await get(r, "/readyz");
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as { checks: Record<string, string> }).checks.shutdown).toBe("Mimic is shutting down");
+    // A meme asked of the playground now is turned away, and counted; the page itself is no request for work.
+    const page = r.playground!.url.replace(/\/$/, "");
+    expect((await fetch(`${page}/api/meme`, { method: "POST", body: "x" })).status).toBe(503);
+    expect((await fetch(`${page}/`)).status).toBe(503);
+    expect(sample(await (await get(r, "/metrics")).text(), 'mimic_refusals_total{reason="shutting_down"}')).toBe(1);
     writeFileSync(join(gates, "drain.open"), "");
     expect((await job).kind).toBe("meme");
     // The drained job is counted where a scrape still sees it.

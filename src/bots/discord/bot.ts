@@ -59,6 +59,8 @@ export interface DiscordBotOptions {
   onAcknowledged?: (info: { command: string; latencyMs: number }) => void;
   /** How long Discord requests may take (default: 15 s, and an upload 15 s plus its size at 1 Mbit/s, at most 5 min). */
   restTimeouts?: Partial<RestTimeouts>;
+  /** Called for each request turned away because Mimic is stopping (the ops metrics count them). */
+  onTurnedAway?: (reason: "shutting_down") => void;
 }
 
 export interface DiscordBot {
@@ -651,7 +653,9 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
   /** After stopIntake(): a clear answer instead of Discord's "The application did not respond". */
   async function refuse(i: Interaction) {
     if (i.isAutocomplete()) return void (await i.respond([]));
-    if (i.isRepliable()) await i.reply({ content: shuttingDown().userMessage, flags: MessageFlags.Ephemeral });
+    if (!i.isRepliable()) return;
+    opts.onTurnedAway?.("shutting_down");
+    await i.reply({ content: shuttingDown().userMessage, flags: MessageFlags.Ephemeral });
   }
 
   const inFlight = createInFlight((err) => logger.error({ err }, "discord interaction failed"));

@@ -24,6 +24,8 @@ export interface PlaygroundOptions {
   maxUploadBytes: number;
   /** PLAYGROUND_COOLDOWN_SECONDS: the one local user's cooldown (default none), applied at start. */
   cooldownSeconds?: number;
+  /** Called for each request turned away because Mimic is stopping (the ops metrics count them). */
+  onTurnedAway?: (reason: "shutting_down") => void;
 }
 
 export interface Playground {
@@ -359,6 +361,8 @@ export async function startPlayground(opts: PlaygroundOptions): Promise<Playgrou
     if (!accepting) {
       // Shutting down: a clear answer (never a hang), and the connection is not kept. The body is read
       // first: closing a socket with unread bytes resets it, and the client could lose the answer.
+      // A request for work (the API's POSTs, not the page or a face's thumbnail) is counted as turned away.
+      if (req.method === "POST") opts.onTurnedAway?.("shutting_down");
       req.once("end", () => {
         res.setHeader("connection", "close");
         res.setHeader("retry-after", "60");
