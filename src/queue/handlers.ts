@@ -263,7 +263,15 @@ async function animated(job: AnimatedJob, ctx: JobContext): Promise<ImageResult>
     templateFace: templateFace(t),
     reaction: { frames: reaction.frames, delaysMs: reaction.delaysMs },
     ...(reaction.faces ? { reactionFaces: reaction.faces } : {}),
-    output: { kind: "animation", format: job.format ?? "gif", maxBytes: job.byteBudget, ffmpegPath: ctx.settings.ffmpegPath ?? undefined, signal: ctx.signal },
+    output: {
+      kind: "animation",
+      format: job.format ?? "gif",
+      maxBytes: job.byteBudget,
+      ffmpegPath: ctx.settings.ffmpegPath ?? undefined,
+      signal: ctx.signal,
+      // Where a long animation has got to, when it seems stuck (LOG_LEVEL=debug).
+      onFrame: (made, of) => ctx.log.debug({ requestId: ctx.requestId, made, of }, "animation frame made"),
+    },
     ...(usesGenerator(job) ? { generator: generatorFor(job, t, template) } : {}),
   });
   const { encode = 0, total = 0 } = out.timingsMs;

@@ -2,8 +2,8 @@
  * A client hanging up during an animation ends the job, not its worker process: the meme assembly looks at the
  * job's signal between frames, so the handler answers the pool's cancel within its grace instead of making every
  * frame and being killed (a fresh process reloads the models, ~0.8 s of CPU, and slows the next users).
- * The real WorkerPool and the real pipeline in its worker process (fixtures/frame-marker-handlers.ts: the real
- * handlers, the morph reporting its first frame), cancelled once the first frame of the morph is made.
+ * The real WorkerPool and the real handlers in its worker process (fixtures/frame-marker-handlers.ts watches the
+ * real animated handler's log for its first frame), cancelled once the first frame of the morph is made.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
