@@ -1,4 +1,4 @@
-import type { ImageInput, Reply } from "../core/index.ts";
+import { CHARGED_INPUT_NOTE, type ImageInput, type Reply } from "../core/index.ts";
 
 /**
  * How many of one message's pictures are tried in turn while they show no usable face: each try is a
@@ -41,16 +41,17 @@ function refusedPictures(refused: { number: number; code: string }[]): string {
  * reaction after it; a file that is no picture is passed over too; not one too large, as the core says that of a
  * result too large for the chat as well), trying at most
  * MAX_PICTURES_TRIED of them. Each try is a request of its own, and the core gives back the use of one that was
- * refused, so only the picture made counts. `make` is the adapter's call into the core. The reply says which
+ * refused while others are left to try (`othersToTry`), so only the picture made counts, or at most the last
+ * picture tried where it was a moving one without a face. `make` is the adapter's call into the core. The reply says which
  * picture was used when it was not the first, and why the others were not. Platform-neutral: any adapter whose
  * message can carry several pictures uses it.
  */
-export async function memeFromFirstFace(pictures: NumberedPicture[], make: (image: ImageInput) => Promise<Reply>): Promise<Reply> {
+export async function memeFromFirstFace(pictures: NumberedPicture[], make: (image: ImageInput, othersToTry: boolean) => Promise<Reply>): Promise<Reply> {
   const tried = pictures.slice(0, MAX_PICTURES_TRIED);
   const refused: { number: number; code: string; reply: Reply }[] = [];
   let last: Reply | undefined;
-  for (const { image, number } of tried) {
-    last = await make(image);
+  for (const [i, { image, number }] of tried.entries()) {
+    last = await make(image, i < tried.length - 1);
     const code = last.errorCode ?? "";
     if (!(code in PICTURE_REFUSALS)) break;
     refused.push({ number, code, reply: last });
@@ -60,12 +61,14 @@ export async function memeFromFirstFace(pictures: NumberedPicture[], make: (imag
   if (tried.length === 1) return last;
   if (refused.length === tried.length) {
     const which = pictures.length > tried.length ? `the first ${tried.length} of the ${pictures.length} pictures in that message` : `the ${tried.length} pictures in that message`;
+    // The last one tried kept its use (a moving picture without a face): said as the core says it.
+    const counted = last.text.endsWith(CHARGED_INPUT_NOTE) ? ` ${CHARGED_INPUT_NOTE}` : "";
     if (refused.every((r) => r.code === "NO_FACE")) {
-      return { ...last, text: `None of ${which} has a face I can use. Pick a picture where a face looks roughly at the camera.` };
+      return { ...last, text: `None of ${which} has a face I can use. Pick a picture where a face looks roughly at the camera.${counted}` };
     }
     // The core's own advice for the last picture refused for more than having no face (cut off, too small, not a picture).
     const advice = refused.filter((r) => r.code !== "NO_FACE").at(-1)!.reply.text;
-    return { ...last, text: `None of ${which} could be used. ${refusedPictures(refused)}. ${advice}` };
+    return { ...last, text: `None of ${which} could be used. ${refusedPictures(refused)}. ${advice}${counted}` };
   }
   if (refused.length === 0) return last;
   const used = tried[refused.length]!.number;

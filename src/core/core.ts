@@ -57,6 +57,11 @@ export interface MemeInput {
   regions?: Regions | string;
   /** true: animated output even from a still (a morph); false: a PNG even from a GIF; default: follow the input. */
   animated?: boolean | string;
+  /**
+   * Another picture of the same message is tried if this one shows no usable face (src/bots/first-face.ts): its
+   * use is given back even where a moving picture's would count, so one command is charged at most once.
+   */
+  othersToTry?: boolean;
 }
 
 export interface MorphInput {
@@ -244,7 +249,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
    * Moderation in front of the queue: admit (counts a use), submit, refund when the job did not deliver.
    * `accept` runs on the result before it counts as delivered (the audit record): if it fails, nothing is
    * sent and the use is refunded. With `movingReaction`, a job that started and then could not use the picture
-   * keeps its use (see CHARGED_INPUT_CODES).
+   * keeps its use (see chargedInput).
    */
   async function runJob(
     ctx: CommandContext,
@@ -281,7 +286,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       // cooldown (so probing the gate is as slow as making memes), and the user is told so. So is a moving picture
       // the worker read and could not use: reading one takes seconds, and given back it would cost its sender
       // nothing however often it was sent. Not counted, the use is given back.
-      const reason = !isMimicError(e) ? undefined : e.code === "UNSAFE_CONTENT" ? "nsfw" : opts.movingReaction && started && CHARGED_INPUT_CODES.has(e.code) ? "input" : undefined;
+      const reason = !isMimicError(e) ? undefined : e.code === "UNSAFE_CONTENT" ? "nsfw" : opts.movingReaction && started && chargedInput(e) ? "input" : undefined;
       if (isMimicError(e) && reason) {
         if (reason === "nsfw") logger.warn({ requestId: ctx.requestId, platform: ctx.platform, serverId: ctx.serverId, stage: e.details?.stage }, "nsfw gate refused a request");
         const counted = admission.refused
@@ -401,7 +406,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
   const core: Core = {
     meme: (ctx, input) =>
       guarded(ctx, async () => {
-        const { image, ...fields } = input;
+        const { image, othersToTry, ...fields } = input;
         const req = parseMemeRequest(fields);
         refuseByDeclaredType(image, true);
         // Before downloading: "save a face first" costs nothing.
@@ -415,7 +420,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const moving = (await frameCount(reaction)) > 1;
         const animation = req.animated === false ? "none" : moving ? "reaction" : req.animated ? "morph" : "none";
         const captions = { top: req.top, bottom: req.bottom };
-        return render(ctx, reaction, template, { captions, intensity: req.intensity, mode: req.mode, regions: req.regions, animation, stillIfAnimationsOff: req.animated === undefined, moving });
+        return render(ctx, reaction, template, { captions, intensity: req.intensity, mode: req.mode, regions: req.regions, animation, stillIfAnimationsOff: req.animated === undefined, moving: moving && !othersToTry });
       }),
 
     morph: (ctx, input) =>
@@ -741,12 +746,13 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
 
 /** An NSFW gate refusal, in the platform's words for the place (the pipeline knows no platforms, only the stage). */
 /**
- * A started job's answers that cost its worker the whole moving picture: no face in any frame, or too slow to
- * read. The use is kept, as a refused picture (runJob). A face found but unusable (cut off) is told early and
- * can be fixed; a clip this Mimic cannot read (no ffmpeg) is its own limit: both are given back.
+ * A started job's answers that cost its worker the whole moving picture: no face in any frame, or reading it ran
+ * out of time. The use is kept, as a refused picture (runJob). A face found but unusable (cut off) is told early
+ * and can be fixed; a clip this Mimic cannot read (no ffmpeg), or a job too slow for other reasons (a busy or lost
+ * worker), is Mimic's own limit: those are given back.
  */
-const CHARGED_INPUT_CODES = new Set(["NO_FACE", "TIMEOUT"]);
-const CHARGED_INPUT_NOTE = "It still counts towards your daily limits, like a meme: reading a moving picture takes Mimic a while.";
+const chargedInput = (e: MimicError) => e.code === "NO_FACE" || (e.code === "TIMEOUT" && e.details?.stage === "read");
+export const CHARGED_INPUT_NOTE = "It still counts towards your daily limits, like a meme: reading a moving picture takes Mimic a while.";
 
 function nsfwRefusal(ctx: CommandContext, refusal: MimicError, counted: boolean): string {
   const { kind, thisPlace } = placeWords(ctx.platform);

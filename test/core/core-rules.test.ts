@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import sharp from "sharp";
-import { createCore, type CommandContext, type Core } from "../../src/core/index.ts";
+import { CHARGED_INPUT_NOTE, createCore, type CommandContext, type Core } from "../../src/core/index.ts";
+import { memeFromFirstFace } from "../../src/bots/first-face.ts";
 import { storeAudit, storeModeration, storeTemplates } from "../../src/core/bindings.ts";
 import { writeRetry, SETTING_KEYS } from "../../src/core/core.ts";
 import type { Job, JobResult, ModerationPort } from "../../src/core/ports.ts";
@@ -386,6 +387,50 @@ for (const { dialect, skip } of dialects) {
       expect(usage).toContain("\nRefused today: 3 (1 as explicit, 2 moving pictures Mimic could not use).\n");
       // The quota of three is used up by the three refusals.
       expect((await meme()).errorCode).toBe("QUOTA_EXCEEDED");
+    });
+
+    it("a moving picture's use is kept only when the job read it: not for a TIMEOUT before it started, nor one of a lost worker; a read that ran out of time counts", async () => {
+      await save("me");
+      const gif = bytes(await reactionGif());
+      const failWith = (e: MimicError) => () => {
+        throw e;
+      };
+      nextResult = failWith(new MimicError("TIMEOUT", "Making your image took too long (the worker making it may have stopped). Please try again."));
+      expect((await meme({}, { image: gif })).text).not.toContain("It still counts");
+      nextResult = failWith(new MimicError("TIMEOUT", "Reading that GIF took too long. Please send a shorter or smaller one.", { details: { stage: "read" } }));
+      expect((await meme({}, { image: gif })).text).toBe("Reading that GIF took too long. Please send a shorter or smaller one. It still counts towards your daily limits, like a meme: reading a moving picture takes Mimic a while.");
+      // Refused before it started (the queue's own answer): given back, whatever it says.
+      const submit = queue.submit.bind(queue);
+      queue.submit = async () => {
+        throw new MimicError("NO_FACE", "No face found in that picture.");
+      };
+      expect((await meme({}, { image: gif })).text).toBe("No face found in that picture.");
+      queue.submit = submit;
+      expect((await core.usage(ctx())).text).toContain("Today you made 0 memes and 1 refused picture of 50 allowed.");
+    });
+
+    it("Mimic this over a message's pictures: a faceless GIF followed by a face is free, and only the last picture tried can count", async () => {
+      await save("me");
+      await set("cooldown", "5");
+      const gif = { image: bytes(await reactionGif()), number: 1 };
+      const face = { image: bytes(REACTION_LAUGH_JPG), number: 2 };
+      const noFace = () => {
+        throw new MimicError("NO_FACE", "No face found in that picture.");
+      };
+      nextResult = noFace;
+      const made = await memeFromFirstFace([gif, face], (image, othersToTry) => core.meme(ctx(), { image, othersToTry }));
+      expect(made.file).toBeDefined();
+      expect(made.text).toContain("so this is made from picture 2.");
+      clock += 10_000;
+      let tries = 0;
+      const none = await memeFromFirstFace([gif, { ...gif, number: 2 }], (image, othersToTry) => {
+        nextResult = noFace;
+        tries++;
+        return core.meme(ctx(), { image, othersToTry });
+      });
+      expect(tries).toBe(2);
+      expect(none.text).toBe(`None of the 2 pictures in that message has a face I can use. Pick a picture where a face looks roughly at the camera. ${CHARGED_INPUT_NOTE}`);
+      expect((await core.usage(ctx())).text).toContain("Today you made 1 meme and 1 refused picture of 50 allowed.");
     });
 
     it("an NSFW refusal without details, and a moderation port that records no refusals, still answer the refusal", async () => {

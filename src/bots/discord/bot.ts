@@ -620,7 +620,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
       const pictures = Array.isArray(toTry) ? toTry : [{ image: toTry.image, number: 1 }];
       // A faceless try is followed by the next one or by the final answer: its "did not work" is not shown.
       const tries = pictures.length > 1 ? { ...ctx, progress: (e: ProgressEvent) => void (e.type !== "failed" && ctx.progress?.(e)) } : ctx;
-      const reply = await memeFromFirstFace(pictures, (image) => core.meme(tries, { image }));
+      const reply = await memeFromFirstFace(pictures, (image, othersToTry) => core.meme(tries, { image, othersToTry }));
       return viaReply ? { ...reply, text: `${reply.text} ${FROM_REPLIED_NOTE}` } : reply;
     });
   }

@@ -94,7 +94,7 @@ type Kind = "GIF" | "video";
 /** ffmpeg's own timeout and output cap speak of making a video; here one is being read. */
 const readingFailure = (e: unknown, kind: Kind) =>
   e instanceof MimicError && e.code === "TIMEOUT"
-    ? new MimicError("TIMEOUT", `Reading that ${kind} took too long. Please send a shorter or smaller one.`, { cause: e })
+    ? new MimicError("TIMEOUT", `Reading that ${kind} took too long. Please send a shorter or smaller one.`, { cause: e, details: { stage: "read" } })
     : e instanceof MimicError && e.code === "IMAGE_TOO_LARGE" && kind === "GIF"
       ? new MimicError("IMAGE_TOO_LARGE", "That GIF is too large to read. Please send a shorter or smaller one.", { cause: e })
       : e;
