@@ -11,7 +11,7 @@ import type { CommandContext, ImageInput, Reply } from "./context.ts";
 import { hint } from "./hints.ts";
 import { capitalised, channelRef as placeChannelRef, placeWords, serverWord, sharedChat, userRef } from "../places.ts";
 import { frameCount, loadImage, refuseByDeclaredType, type FetchLike } from "./input.ts";
-import { Turns } from "./turns.ts";
+import { Turns, TurnWaitTimeout } from "./turns.ts";
 import { parseMemeRequest, parseMorphRequest } from "../requests.ts";
 import type {
   Admission,
@@ -200,6 +200,9 @@ export function checkTemplateName(name: string): string {
   return normaliseTemplateName(name);
 }
 
+/** The longest a request waits for its user's earlier one to be admitted: a download's deadline (30 s) and then some. */
+const TURN_WAIT_MS = 45_000;
+
 export function createCore(ports: CorePorts, options: CoreOptions): Core {
   const { templates, moderation, queue, audit } = ports;
 
@@ -215,8 +218,19 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
 
   const turns = new Turns();
   const heldTurns = new WeakMap<CommandContext, () => void>();
-  /** This request's turn among its user's requests, held until it is admitted (or refused, or failed). */
-  const takeTurn = async (ctx: CommandContext) => void heldTurns.set(ctx, await turns.take(`${ctx.platform}\u0000${ctx.userId}`));
+  /**
+   * This request's turn among its user's requests, held until it is admitted (or refused, or failed). One that
+   * waits longer than a download may take is told to wait for the request before it (which seems stuck).
+   */
+  const takeTurn = async (ctx: CommandContext) => {
+    const end = await turns.take(`${ctx.platform}\u0000${ctx.userId}`, { signal: ctx.signal, timeoutMs: TURN_WAIT_MS }).catch((e: unknown) => {
+      if (e instanceof TurnWaitTimeout) {
+        throw new MimicError("BUSY", "You already have a request in progress. Please wait for it to finish before sending another.", { retryAfterSeconds: 60, details: { reason: "user" } });
+      }
+      throw new MimicError("CANCELLED", "The request was cancelled.", { cause: e });
+    });
+    heldTurns.set(ctx, end);
+  };
   const endTurn = (ctx: CommandContext) => heldTurns.get(ctx)?.();
 
   async function guarded(ctx: CommandContext, fn: () => Promise<Reply>): Promise<Reply> {

@@ -6,26 +6,59 @@
 export class Turns {
   private readonly tails = new Map<string, Promise<void>>();
 
-  /** Waits for `key`'s turn; the function returned ends it (once; later calls do nothing). */
-  async take(key: string): Promise<() => void> {
+  /**
+   * Waits for `key`'s turn; the function returned ends it (once; later calls do nothing). A wait given up (the
+   * signal aborts: its reason is thrown; `timeoutMs` passes: TurnWaitTimeout) lets those behind it go on.
+   */
+  async take(key: string, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<() => void> {
     const before = this.tails.get(key) ?? Promise.resolve();
     let release!: () => void;
     const mine = new Promise<void>((resolve) => (release = resolve));
     const tail = before.then(() => mine);
     this.tails.set(key, tail);
-    await before;
     let ended = false;
-    return () => {
+    const end = () => {
       if (ended) return;
       ended = true;
       release();
       // Nobody queued behind: the key is forgotten.
       if (this.tails.get(key) === tail) this.tails.delete(key);
     };
+    try {
+      await waitFor(before, opts);
+    } catch (e) {
+      end();
+      throw e;
+    }
+    return end;
   }
 
   /** Keys with a turn held or waited for (for tests: an idle user leaves nothing behind). */
   get size(): number {
     return this.tails.size;
   }
+}
+
+/** A turn not given within its wait: the one before it seems stuck. */
+export class TurnWaitTimeout extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`no turn within ${timeoutMs} ms`);
+  }
+}
+
+function waitFor(before: Promise<void>, opts: { signal?: AbortSignal; timeoutMs?: number }): Promise<void> {
+  const { signal, timeoutMs } = opts;
+  if (!signal && timeoutMs === undefined) return before;
+  return new Promise<void>((resolve, reject) => {
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => settle(() => reject(new TurnWaitTimeout(timeoutMs))), timeoutMs);
+    const onAbort = () => settle(() => reject(signal!.reason));
+    const settle = (fn: () => void) => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      fn();
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    void before.then(() => settle(resolve));
+  });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Turns } from "../../src/core/turns.ts";
+import { Turns, TurnWaitTimeout } from "../../src/core/turns.ts";
 
 describe("Turns", () => {
   it("gives one key's turns in order, keeps keys apart, and forgets an idle key", async () => {
@@ -21,6 +21,28 @@ describe("Turns", () => {
     expect(order).toEqual(["second", "third"]);
     expect(turns.size).toBe(1);
     other();
+    expect(turns.size).toBe(0);
+  });
+});
+
+describe("Turns given up", () => {
+  it("a wait that times out or is aborted lets those behind it go on, and throws its reason", async () => {
+    const turns = new Turns();
+    const first = await turns.take("a");
+    const ac = new AbortController();
+    const aborted = turns.take("a", { signal: ac.signal });
+    const timedOut = turns.take("a", { timeoutMs: 20 });
+    const patient = turns.take("a");
+    ac.abort(new Error("hung up"));
+    await expect(aborted).rejects.toThrow("hung up");
+    await expect(timedOut).rejects.toBeInstanceOf(TurnWaitTimeout);
+    let got = false;
+    const waiting = patient.then((end) => ((got = true), end));
+    await new Promise((r) => setImmediate(r));
+    // Still behind the first, which holds its turn.
+    expect(got).toBe(false);
+    first();
+    (await waiting)();
     expect(turns.size).toBe(0);
   });
 });
