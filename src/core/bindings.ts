@@ -225,11 +225,16 @@ export function storeModeration(store: Store): ModerationPort {
       nsfwThreshold: r.nsfwThreshold,
       swap: r.swapAllowed,
       overridden: r.overridden.map((k) => NUMERIC_RULES[k]),
+      // What “default” gives: the operator's default within the operator's bounds.
       defaults: {
-        dailyQuota: m.defaults.dailyQuotaPerUser,
+        dailyQuota: boundedQuota(m.defaults.dailyQuotaPerUser, m.defaults.maxDailyQuotaPerUser),
         serverDailyQuota: m.defaults.dailyQuotaPerServer,
-        cooldownSeconds: m.defaults.cooldownSeconds,
+        cooldownSeconds: Math.max(m.defaults.cooldownSeconds, m.defaults.minCooldownSeconds ?? 0),
         maxFacesPerUser: m.defaults.maxTemplatesPerUser,
+      },
+      bounds: {
+        ...(m.defaults.maxDailyQuotaPerUser && { maxDailyQuota: m.defaults.maxDailyQuotaPerUser }),
+        ...(m.defaults.minCooldownSeconds && { minCooldownSeconds: m.defaults.minCooldownSeconds }),
       },
     };
   }
@@ -269,7 +274,8 @@ export function storeModeration(store: Store): ModerationPort {
           const quota = parseCount(value, "The daily quota", 1_000_000);
           const bound = m.defaults.maxDailyQuotaPerUser ?? 0;
           if (quota !== null && boundedQuota(quota, bound) !== quota) {
-            throw new MimicError("BAD_INPUT", `This Mimic's owner allows at most ${bound} memes per user per day: choose a quota from 1 to ${bound}, or “default”.`);
+            const choose = bound === 1 ? "the quota can only be 1" : `choose a quota from 1 to ${bound}`;
+            throw new MimicError("BAD_INPUT", `This Mimic's owner allows at most ${bound === 1 ? "1 meme" : `${bound} memes`} per user per day: ${choose}, or “default”.`);
           }
           await m.updateRules(s, { dailyQuotaPerUser: quota });
           break;

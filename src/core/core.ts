@@ -866,9 +866,9 @@ function describeSettings(s: ServerSettings, ctx: CommandContext, banned: readon
   return [
     `Mimic settings for this ${serverWord(ctx.platform)}:`,
     `• enabled: ${s.enabled ? "on" : "off"}`,
-    `• quota: ${s.dailyQuota === 0 ? "unlimited" : `${s.dailyQuota} per user per day`}${origin(s, "dailyQuota", count)}`,
+    `• quota: ${s.dailyQuota === 0 ? "unlimited" : `${s.dailyQuota} per user per day`}${origin(s, "dailyQuota", count)}${s.bounds?.maxDailyQuota ? `; this Mimic's owner allows at most ${s.bounds.maxDailyQuota}` : ""}`,
     `• server_quota: ${s.serverDailyQuota === 0 ? "unlimited" : `${s.serverDailyQuota} per day`}${origin(s, "serverDailyQuota", count)}`,
-    `• cooldown: ${cooldown(s.cooldownSeconds)}${origin(s, "cooldownSeconds", cooldown)}`,
+    `• cooldown: ${cooldown(s.cooldownSeconds)}${origin(s, "cooldownSeconds", cooldown)}${s.bounds?.minCooldownSeconds ? `; this Mimic's owner asks for at least ${cooldown(s.bounds.minCooldownSeconds)}` : ""}`,
     // Faces are a user's everywhere: the limit stops saving one here, counting those saved anywhere.
     `• max_faces: ${s.maxFacesPerUser} per user${origin(s, "maxFacesPerUser", String)}; saving a face here is refused to anyone who has that many, wherever they saved them`,
     `• animated: ${s.animated ? "on" : "off"}`,

@@ -92,6 +92,8 @@ export interface ServerSettings {
   overridden?: Array<NumericSetting>;
   /** The operator's defaults of those numbers (what “default” goes back to); absent where unknown. */
   defaults?: Pick<ServerSettings, NumericSetting>;
+  /** The operator's bounds on what the server may set (MAX_DAILY_QUOTA_PER_USER, MIN_COOLDOWN_SECONDS), where set. */
+  bounds?: { maxDailyQuota?: number; minCooldownSeconds?: number };
 }
 
 /** The settings that are numbers with an operator's default (a server may set its own, or go back to the default). */

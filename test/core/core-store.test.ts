@@ -627,6 +627,10 @@ for (const { dialect, skip } of dialects) {
         expect(await change("cooldown", "10")).toMatchObject({ errorCode: "BAD_INPUT", text: "This Mimic's owner asks for a cooldown of at least 30 s: choose that or longer, or “default”." });
         expect((await change("cooldown", "1m")).errorCode).toBeUndefined();
         expect(await bounded.moderation.rules("discord", "g1")).toMatchObject({ dailyQuotaPerUser: 10, cooldownSeconds: 60 });
+        // The list says what “default” would give within the bounds, and the bounds themselves.
+        const list = (await boundedCore.config(admin(), {})).text;
+        expect(list).toContain("\n• quota: 10 per user per day (set here; default 10); this Mimic's owner allows at most 10\n");
+        expect(list).toContain("\n• cooldown: 1 min (set here; default 30 s); this Mimic's owner asks for at least 30 s\n");
       } finally {
         await bounded.close();
       }
