@@ -6,7 +6,7 @@ import { MimicError } from "../errors.ts";
 import { logger } from "../logger.ts";
 import { createPrismaClient, type Db } from "./db/client.ts";
 import { FACE_READER_CONNECTIONS, openBlobReader } from "./db/blobs.ts";
-import { isStorageFull, sqliteStartupError, storageFull } from "./db/errors.ts";
+import { isStorageFull, sqliteCode, sqliteStartupError, storageFull } from "./db/errors.ts";
 import { gateFor, type Gate } from "./db/gate.ts";
 import { markStoreInUse } from "./db/in-use.ts";
 import { migrate } from "./db/migrate.ts";
@@ -156,7 +156,10 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
 function toOperator(gate: Gate, target: DatabaseTarget): Gate {
   const path = target.dialect === "sqlite" ? target.path : undefined;
   const reword = (e: unknown): never => {
-    throw isStorageFull(e) ? storageFull(e.cause, { path }) : e;
+    if (isStorageFull(e)) throw storageFull(e.cause, { path });
+    // A CLI command does not write at opening (no prune): a read-only file shows at its first write, in the same words.
+    if (path && sqliteCode(e)?.startsWith("SQLITE_READONLY")) throw sqliteStartupError(e, path);
+    throw e;
   };
   return {
     run: (work) => gate.run(work).catch(reword),

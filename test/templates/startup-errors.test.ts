@@ -124,9 +124,16 @@ describe("SQLite at start-up", () => {
       // Opened as the bot opens it: its start-up prune is the first write.
       const e = await rejection(openStore(`file:${path}`, { prune: true }));
       expect(e.code).toBe("CONFIG");
-      expect(e.userMessage).toBe(
-        `The database ${path} is read-only (the file or its data folder ${join(dir, "immutable")}). Make both writable for the user Mimic runs as, or set DATA_DIR (or DATABASE_URL) to a folder Mimic may write to.`,
-      );
+      const readOnly = `The database ${path} is read-only (the file or its data folder ${join(dir, "immutable")}). Make both writable for the user Mimic runs as, or set DATA_DIR (or DATABASE_URL) to a folder Mimic may write to.`;
+      expect(e.userMessage).toBe(readOnly);
+      // Opened as a CLI command opens it (no prune): its reads work, and its first write says the same.
+      const cli = await openStore(`file:${path}`);
+      try {
+        expect(await cli.templates.list({ platform: "discord", userId: "1" })).toEqual([]);
+        expect(await rejection(cli.templates.forgetUser({ platform: "discord", userId: "1" }))).toMatchObject({ code: "CONFIG", userMessage: readOnly });
+      } finally {
+        await cli.close();
+      }
     } finally {
       execFileSync("chattr", ["-i", path]);
     }
