@@ -1,4 +1,5 @@
 import sharp from "sharp";
+import { MimicError } from "../../errors.ts";
 import type { Box } from "../types.ts";
 import { coverageOf, covers, type Ranges } from "./coverage.ts";
 import { CAPTION_FONT_FAMILY, captionFontFiles, ensureCaptionFonts, xmlEscape } from "./fonts.ts";
@@ -297,23 +298,28 @@ const inkWidth = (i: Ink) => i.right - i.left;
 
 /** librsvg's largest canvas side. */
 const MAX_SIDE = 32767;
-/** Rows grow at most 4 times (marks stacked high are cut to MAX_STACKED_MARKS); a canvas widens until librsvg's limit. */
+/** Rows grow at most 4 times (marks stacked high are cut to MAX_STACKED_MARKS). */
 const MAX_GROW = 4;
+/** The smallest a too-wide word is drawn to be measured: REF_SIZE / 16 (3 px), 22 letters' width per character. */
+const MAX_SHRINK = 16;
 
 /**
  * Renders a batch of tokens one per row at REF_SIZE and reads their ink. The canvas is sized from the
  * grapheme count; ink touching a side means the estimate was too small (wide glyph sequences, marks
- * stacked high), so those tokens are measured again on a canvas twice as wide (up to librsvg's largest) or
- * rows twice as tall (at most MAX_GROW times).
+ * stacked high), so those tokens are measured again: with rows twice as tall (at most MAX_GROW times), or drawn
+ * `shrink` times smaller on a canvas of the same width (at most MAX_SHRINK; their ink scaled back up), so a word
+ * of glyphs a dozen letters wide (﷽) costs a canvas like any other word's. One wider still is refused in words
+ * the user can act on.
  */
-async function measureBatch(texts: string[], growX = 1, growY = 1): Promise<void> {
-  const pad = REF_SIZE;
-  const row = Math.ceil(REF_SIZE * 2.4 * growY);
+async function measureBatch(texts: string[], growY = 1, shrink = 1): Promise<void> {
+  const size = REF_SIZE / shrink;
+  const pad = size;
+  const row = Math.ceil(size * 2.4 * growY);
   const base = Math.ceil(row * 0.7);
-  const width = Math.min(MAX_SIDE, Math.ceil(pad * 2 + Math.max(...texts.map(graphemeCount)) * REF_SIZE * 1.4 * growX));
+  const width = Math.min(MAX_SIDE, Math.ceil(pad * 2 + Math.max(...texts.map(graphemeCount)) * REF_SIZE * 1.4));
   const height = row * texts.length;
   // Tokens are measured left-to-right from a start point: a run of one direction draws the same either way.
-  const body = texts.map((t, i) => textElement(t, pad, i * row + base, REF_SIZE, "start")).join("");
+  const body = texts.map((t, i) => textElement(t, pad, i * row + base, size, "start")).join("");
   const rgba = await renderSvg(width, height, body);
   const wider: string[] = [];
   const taller: string[] = [];
@@ -328,20 +334,19 @@ async function measureBatch(texts: string[], growX = 1, growY = 1): Promise<void
       return;
     }
     const ink = b
-      ? { left: b.x - pad, right: b.x + b.width - pad, top: b.y - i * row - base, bottom: b.y + b.height - i * row - base }
+      ? { left: (b.x - pad) * shrink, right: (b.x + b.width - pad) * shrink, top: (b.y - i * row - base) * shrink, bottom: (b.y + b.height - i * row - base) * shrink }
       : { left: 0, right: 0, top: 0, bottom: 0 };
     if (inkCache.size >= CACHE_LIMIT) inkCache.delete(inkCache.keys().next().value!);
     inkCache.set(t, ink);
   });
   const fail = (t: string) => new Error(`caption measurement failed for ${JSON.stringify(t.slice(0, 40))}`);
   if (wider.length > 0) {
-    // One character may be a dozen letters wide (﷽): the width grows until the ink fits or the canvas is at its limit.
-    if (width >= MAX_SIDE) throw fail(wider[0]);
-    await measureBatch(wider, growX * 2, growY);
+    if (shrink >= MAX_SHRINK) throw new MimicError("BAD_INPUT", "A word in that caption is too wide to draw. Please shorten it or put spaces in it.");
+    await measureBatch(wider, growY, shrink * 4);
   }
   if (taller.length > 0) {
     if (growY >= MAX_GROW) throw fail(taller[0]);
-    await measureBatch(taller, growX, growY * 2);
+    await measureBatch(taller, growY * 2, shrink);
   }
 }
 

@@ -218,6 +218,10 @@ describe("combining marks and the notes that name them", () => {
     expect(ink.get("\ufdfd")!.right - ink.get("\ufdfd")!.left).toBeGreaterThan(ink.get("\ufdfa")!.right - ink.get("\ufdfa")!.left);
     const fitted = await layoutCaption(prepareCaption("hello \ufdfd world").text, { x: 0, y: 0, width: 600, height: 120 }, { maxFontSize: 48 });
     expect(fitted.fontSize).toBeGreaterThan(0);
+    // A word of them, wider than the canvas a word of three letters gets, is measured too (drawn smaller).
+    const one = ink.get("\ufdfd")!;
+    const three = (await measureTokens(["\ufdfd\ufdfd\ufdfd"])).get("\ufdfd\ufdfd\ufdfd")!;
+    expect(three.right - three.left).toBeGreaterThan(2.5 * (one.right - one.left));
   });
 
   it("one note for the whole meme: each character left out named once, a combining mark on a dotted circle", () => {
