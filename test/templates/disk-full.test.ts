@@ -106,15 +106,14 @@ describe.skipIf(!mounted)("the CLI on a full disk", () => {
     }
   });
 
-  it("a start on a disk with no room at all says the data folder is full, not 'Something went wrong'", async () => {
+  it("a CLI look-up on a disk with no room at all still answers: it writes nothing (only a running bot prunes old rows)", async () => {
     const db = join(mnt, "start.db");
     const seeded = await openStore(`file:${db}`);
     await seeded.close();
     fillDisk(filler);
     try {
       const cli = runCli(["face", "list"], env(db), (c) => cleanups.push(c));
-      expect(await exitCode(cli)).not.toBe(0);
-      expect(cli.err()).toContain(`The data folder ${mnt} is full, so Mimic cannot write its database ${db}. Free some space on that disk`);
+      expect(await exitCode(cli), cli.err()).toBe(0);
       expect(cli.err()).not.toContain("Something went wrong");
     } finally {
       rmSync(filler, { force: true });
