@@ -2,7 +2,7 @@
  * A full disk (a real one: a small tmpfs, so SQLite meets SQLITE_FULL when COMMIT writes the WAL, or an I/O
  * error creating its -shm file at start-up). A store open when it fills up answers every request after the
  * failure (storage full for writes) and works again once there is space, without a restart; the CLI tells its
- * operator to free space, and a start on a disk with no room at all says the data folder is full. Needs root
+ * operator to free space, and a look-up on a disk with no room at all still answers. Needs root
  * and mount; skipped with the reason where mounting is refused.
  */
 import { execFileSync } from "node:child_process";
