@@ -1,6 +1,6 @@
 import { echoed, isMimicError, MimicError } from "../errors.ts";
 import { capitalised, channelRef, placeWords, serverWord, userRef } from "../places.ts";
-import { boundedQuota, FORGOTTEN, formatDuration, REFUSED, type Rules } from "../templates/moderation.ts";
+import { boundedQuota, FORGOTTEN, formatDuration, type Rules } from "../templates/moderation.ts";
 import type { Store } from "../templates/store.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
 import type { AuditPort, JobKind, ModerationPort, NumericSetting, PlaceFacts, Scope, ServerSettings, SettingKey, SettingOutcome, TemplatePort } from "./ports.ts";
@@ -404,7 +404,7 @@ export function storeModeration(store: Store): ModerationPort {
           // Refused pictures are counted apart, a forgotten user's too (their command carries a prefix).
           generationsToday: report.today.total - report.today.refused,
           refusedToday: report.today.refused,
-          explicitToday: (report.today.byCommand[`${REFUSED}nsfw`] ?? 0) + (report.today.byCommand[`${FORGOTTEN}${REFUSED}nsfw`] ?? 0),
+          explicitToday: report.today.explicit,
           // Users who asked to be forgotten count, but are not named.
           activeUsersToday: makers.filter((u) => u.count > 0).length + report.today.forgotten.makers,
           topUsers: makers.slice(0, 5),

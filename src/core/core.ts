@@ -758,7 +758,6 @@ const AUDIT_PICTURE: Record<Platform, string> = {
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
-/** An NSFW gate refusal, in the platform's words for the place (the pipeline knows no platforms, only the stage). */
 /**
  * A started job's answers that cost its worker the whole moving picture: no face in any frame, or reading it ran
  * out of time. The use is kept, as a refused picture (runJob). A face found but unusable (cut off) is told early
@@ -768,6 +767,7 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
 const chargedInput = (e: MimicError) => e.code === "NO_FACE" || (e.code === "TIMEOUT" && e.details?.stage === "read");
 export const CHARGED_INPUT_NOTE = "It still counts towards your daily limits, like a meme: reading a moving picture takes Mimic a while.";
 
+/** An NSFW gate refusal, in the platform's words for the place (the pipeline knows no platforms, only the stage). */
 function nsfwRefusal(ctx: CommandContext, refusal: MimicError, counted: boolean): string {
   const { kind, thisPlace } = placeWords(ctx.platform);
   const notAllowed = kind && ctx.serverId !== null ? `which ${thisPlace} doesn't allow` : "which isn't allowed here";

@@ -230,12 +230,12 @@ function refusedFor(declared: string, allowVideo = false): MimicError {
 }
 
 /**
- * Refuses, before anything is looked up or fetched, a file whose declared type alone rules it out (an animated
- * sticker, a clip as a face): that answer is the one the user can act on, whatever else they lack.
+ * Refuses, before anything is looked up or fetched, a file to download whose declared type alone rules it out
+ * (an animated sticker, a clip as a face): that answer is the one the user can act on, whatever else they lack.
+ * Bytes already here are judged by what they are (loadImage).
  */
 export function refuseByDeclaredType(input: ImageInput, allowVideo = false): void {
-  const declared = input.kind === "url" ? input.declaredMime : input.mime;
-  if (declared && isRefusedMime(declared, allowVideo)) throw refusedFor(declared, allowVideo);
+  if (input.kind === "url" && input.declaredMime && isRefusedMime(input.declaredMime, allowVideo)) throw refusedFor(input.declaredMime, allowVideo);
 }
 
 /** Apple's photo format: phones convert it to JPEG when it is sent as a photo, not when it is sent as a file. */

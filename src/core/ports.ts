@@ -126,7 +126,7 @@ export type SettingKey = "enabled" | "quota" | "server_quota" | "cooldown" | "ma
 
 export interface UsageReport {
   /** The caller's generations today (UTC) and the quota that applies (0 = unlimited). */
-  /** Uses counted towards the daily quota today: memes, and pictures the NSFW gate refused (refusedToday). */
+  /** Uses counted towards the daily quota today: memes, and refused pictures (refusedToday). */
   usedToday: number;
   /** Of usedToday, the refused pictures (the NSFW gate's, and moving pictures that could not be used; absent where the store does not count them). */
   refusedToday?: number;
@@ -142,7 +142,7 @@ export interface UsageReport {
   server?: {
     generationsToday: number;
     activeUsersToday: number;
-    /** Memes each user made today (count) and, where there were some, their pictures the NSFW gate refused. */
+    /** Memes each user made today (count) and, where there were some, their refused pictures. */
     topUsers: { userId: string; count: number; refused?: number }[];
     /** Refused pictures today, counted as uses (absent where the store does not count them). */
     refusedToday?: number;

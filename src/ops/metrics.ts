@@ -71,7 +71,7 @@ export function createMetrics(): Metrics {
     }),
     refusals: new Counter({
       name: "mimic_refusals_total",
-      help: "Requests turned away before any work, by reason (queue_full, user_busy, shutting_down, restarting, no_workers, no_capable_worker, queue_unreachable, queue_lost, busy, quota, cooldown, banned, channel, swap_off, disabled, nsfw).",
+      help: "Requests turned away, by reason (queue_full, user_busy, shutting_down, restarting, no_workers, no_capable_worker, queue_unreachable, queue_lost, busy, quota, cooldown, banned, channel, swap_off, disabled, nsfw): before any work, or a made result not sent because a ban or setting changed while it was made.",
       labelNames: ["reason"],
       registers: [registry],
     }),

@@ -24,10 +24,10 @@
  *   updateRules({platform, serverId, isAdmin}, RulesPatch) → Rules       FORBIDDEN unless isAdmin
  *   ban / unban / bans({platform, serverId, isAdmin}, userId, reason?)
  *   usageReport({platform, serverId, isAdmin}) → {today, last30Days}: {total, byCommand, topUsers}
- *   pruneUsage(keepDays = 90) → deleted count       (openStore runs it at start-up)
+ *   pruneUsage(keepDays = 90) → deleted count       (openStore's prune: when a bot starts)
  *
  * store.audit: record({platform, userId, serverId, channelId, kind, templateId, inputSha256, outputSha256})
- *   lookup(sha256, {platform, serverId}?) → AuditRecord[] newest first     prune() (start-up, then hourly on write)
+ *   lookup(sha256, {platform, serverId}?) → AuditRecord[] newest first     prune() (a bot's start, then hourly on write)
  *
  * Enrolment:
  *   assessEnrolment(analysis, rules?) → verdict          pure: which face, usable or what to fix

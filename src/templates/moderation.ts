@@ -137,10 +137,12 @@ export interface UsageWindow {
   /** Every use, refused pictures and forgotten users' held uses included. */
   total: number;
   byCommand: Record<string, number>;
-  /** Of total, the pictures the NSFW gate refused (a forgotten user's too). */
+  /** Of total, the refused pictures (a forgotten user's too): the NSFW gate's, and moving pictures that could not be used. */
   refused: number;
+  /** Of refused, those the NSFW gate refused. */
+  explicit: number;
   /**
-   * Each user's uses (count), of which `refused` were pictures the NSFW gate refused. Users who asked to be
+   * Each user's uses (count), of which `refused` were refused pictures. Users who asked to be
    * forgotten are not named: their held uses are only counted, in `forgotten`.
    */
   topUsers: Array<{ userId: string; count: number; refused: number }>;
@@ -174,8 +176,8 @@ const COMMAND_NAMES: Record<string, string> = { animated: "Animated results (GIF
 /** Usage records are kept this many days (reports look back 30). */
 export const USAGE_RETENTION_DAYS = 90;
 
-/** A use the NSFW gate refused is recorded under this command prefix (see recordRefusal). */
-export const REFUSED = "refused_";
+/** A refused picture (the NSFW gate's, or a moving picture that could not be used) is recorded under this command prefix (see Admission.refused, recordRefusal). */
+const REFUSED = "refused_";
 
 /** Marks a forgotten user's recent use (see forgetUser); quotas and cooldowns count every row, whatever its command. */
 export const FORGOTTEN = "forgotten:";
@@ -597,6 +599,7 @@ export class Moderation {
         total: sum(() => true),
         byCommand: commands,
         refused: sum(isRefused),
+        explicit: sum((c) => c === `${REFUSED}nsfw` || c === `${FORGOTTEN}${REFUSED}nsfw`),
         topUsers: byUser.map((r) => ({ userId: r.platformUserId, count: r._count.platformUserId, refused: refused.get(r.platformUserId) ?? 0 })),
         forgotten: {
           count: sum((c) => c.startsWith(FORGOTTEN)),
@@ -612,7 +615,7 @@ export class Moderation {
 
   /**
    * Deletes usage records older than `keepDays` UTC days (they are personal data, and only the last 30
-   * days are ever reported). openStore runs it at start-up. Returns how many were deleted.
+   * days are ever reported). openStore runs it when a bot or the playground starts (its prune option). Returns how many were deleted.
    */
   async pruneUsage(keepDays = USAGE_RETENTION_DAYS): Promise<number> {
     const oldest = utcDay(this.now()) - Math.max(30, keepDays) + 1;

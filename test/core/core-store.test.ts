@@ -561,6 +561,8 @@ for (const { dialect, skip } of dialects) {
       expect(await meme(noFace, { image: sticker })).toMatchObject({ errorCode: "NOT_AN_IMAGE", text: LOTTIE_REACTION_REFUSAL });
       expect(await core.morph(ctx(noFace), { image: sticker })).toMatchObject({ errorCode: "NOT_AN_IMAGE", text: LOTTIE_REACTION_REFUSAL });
       expect(await core.faceSave(ctx(noFace), { name: "me", image: sticker })).toMatchObject({ errorCode: "NOT_AN_IMAGE", text: LOTTIE_FACE_REFUSAL });
+      // Bytes already uploaded are judged by what they are, not by the type they were declared as.
+      expect((await core.faceSave(ctx({ userId: "505" }), { name: "me", image: { kind: "bytes", bytes: FACE_JPG, mime: "video/mp4" } })).errorCode).toBeUndefined();
       await set("ban", "202");
       expect(await meme(noFace)).toMatchObject({ errorCode: "FORBIDDEN", text: "An admin of this server has blocked you from using Mimic here." });
       await set("unban", "202");

@@ -315,6 +315,7 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
       total: 6,
       byCommand: { meme: 5, "face-add": 1 },
       refused: 0,
+      explicit: 0,
       topUsers: [
         { userId: "y", count: 3, refused: 0 },
         { userId: "x", count: 2, refused: 0 },
@@ -464,6 +465,7 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
       total: 2,
       byCommand: { refused_nsfw: 1, meme: 1 },
       refused: 1,
+      explicit: 1,
       topUsers: [{ userId: "prober", count: 2, refused: 1 }],
       forgotten: { count: 0, refused: 0, makers: 0 },
     });
@@ -487,6 +489,10 @@ describe.each(dialects)("moderation on $dialect", ({ dialect, skip }) => {
     const report = await store.moderation.usageReport(admin(s), { topUsers: 10 });
     expect(report.today.topUsers.map((u) => u.userId)).toEqual(["prober2"]);
     expect(report.today.forgotten).toEqual({ count: 0, refused: 0, makers: 0 });
+    // A moving picture that could not be used is refused too, but not as explicit.
+    const unreadable = await store.moderation.admit(at("clip", s), "meme");
+    expect(await unreadable.refused("input")).toBe(true);
+    expect((await store.moderation.usageReport(admin(s))).today).toMatchObject({ refused: 2, explicit: 1 });
   });
 
   it.skipIf(skip)("the report's top users: most uses first, ties by id, as many as asked", async () => {

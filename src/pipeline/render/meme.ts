@@ -174,12 +174,12 @@ function keepOff(box: Box, keep: Box): Box {
   return parts.length === 0 ? box : parts.reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a));
 }
 
-/** The caption boxes; `edges` (px) moves the top caption's top edge and the bottom caption's bottom edge. */
 /** A face box (image fractions) that can be laid out around: every value finite and within the picture. */
 function usableFaceBox(a: MemeCaptions["avoid"]): a is NonNullable<MemeCaptions["avoid"]> {
   return !!a && [a.x, a.y, a.width, a.height].every((v) => Number.isFinite(v) && v >= 0 && v <= 1);
 }
 
+/** The caption boxes; `edges` (px) moves the top caption's top edge and the bottom caption's bottom edge. */
 function placeCaptions(width: number, height: number, captions: MemeCaptions, edges: { top?: number; bottom?: number } = {}): PlacedCaption[] {
   const out: PlacedCaption[] = [];
   const maxFontSize = maxCaptionFont(height);
