@@ -158,7 +158,9 @@ function toOperator(gate: Gate, target: DatabaseTarget): Gate {
   const reword = (e: unknown): never => {
     if (isStorageFull(e)) throw storageFull(e.cause, { path });
     // A CLI command does not write at opening (no prune): a read-only file shows at its first write, in the same words.
-    if (path && sqliteCode(e)?.startsWith("SQLITE_READONLY")) throw sqliteStartupError(e, path);
+    // (Not a file moved under the store, which same-file.ts raises with SQLite's own code for it.)
+    const code = sqliteCode(e) ?? "";
+    if (path && code.startsWith("SQLITE_READONLY") && code !== "SQLITE_READONLY_DBMOVED") throw sqliteStartupError(e, path);
     throw e;
   };
   return {
