@@ -21,8 +21,11 @@ export class Turns {
       if (ended) return;
       ended = true;
       release();
-      // Nobody queued behind: the key is forgotten.
-      if (this.tails.get(key) === tail) this.tails.delete(key);
+      // Once the turns before this one are done too, and nobody queued behind it, the key is forgotten: a wait
+      // given up must not let the user's next request past one still holding its turn.
+      void tail.then(() => {
+        if (this.tails.get(key) === tail) this.tails.delete(key);
+      });
     };
     try {
       await waitFor(before, opts);

@@ -19,8 +19,10 @@ describe("Turns", () => {
     endSecond();
     (await third)();
     expect(order).toEqual(["second", "third"]);
+    await new Promise((r) => setImmediate(r));
     expect(turns.size).toBe(1);
     other();
+    await new Promise((r) => setImmediate(r));
     expect(turns.size).toBe(0);
   });
 });
@@ -43,6 +45,24 @@ describe("Turns given up", () => {
     expect(got).toBe(false);
     first();
     (await waiting)();
+    await new Promise((r) => setImmediate(r));
+    expect(turns.size).toBe(0);
+  });
+
+  it("the last waiter giving up does not let a later request past the one still holding its turn", async () => {
+    const turns = new Turns();
+    const holder = await turns.take("a");
+    const ac = new AbortController();
+    const gaveUp = turns.take("a", { signal: ac.signal });
+    ac.abort(new Error("gone"));
+    await expect(gaveUp).rejects.toThrow("gone");
+    let later = false;
+    const next = turns.take("a").then((end) => ((later = true), end));
+    await new Promise((r) => setImmediate(r));
+    expect(later).toBe(false);
+    holder();
+    (await next)();
+    await new Promise((r) => setImmediate(r));
     expect(turns.size).toBe(0);
   });
 });
