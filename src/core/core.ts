@@ -269,7 +269,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     ctx: CommandContext,
     kind: JobKind,
     job: Job | (() => Promise<Job>),
-    accept?: (r: JobResult, admission: Admission) => Promise<void>,
+    /** "answered": its audit record also ended the use's wait on this process (AuditPort.record with a useId). */
+    accept?: (r: JobResult, admission: Admission) => Promise<"answered" | void>,
     opts: { movingReaction?: boolean } = {},
   ) {
     // Chosen here so that the use can note it: should this process die, the job is taken out of the shared queue.
@@ -291,9 +292,10 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         },
       });
       // A result the chat cannot take, or one that could not be recorded, was not delivered: refunded like a failure.
-      await accept?.(result, admission);
+      const recorded = await accept?.(result, admission);
       // From here the answer goes out from this process; should it die now, nobody else is to apologise for it.
-      if (admission.answered) await reliably("answered", () => admission.answered!(), ctx.requestId);
+      // (Its audit record already said so in the same write.)
+      if (admission.answered && recorded !== "answered") await reliably("answered", () => admission.answered!(), ctx.requestId);
       return { result, refund };
     } catch (e) {
       // A refusal by the NSFW gate is counted instead of the use it replaces: it still counts towards the quota and
@@ -393,6 +395,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         // lost (this one was cut off from the database too long) and has told the user to send it again.
         throw new MimicError("CANCELLED", "This request was given up while it was being made (Mimic restarted, or its store was restored), so it was not sent. Please send it again.");
       }
+      return admission.id !== undefined ? "answered" : undefined;
     };
     const { result, refund } = await runJob(ctx, kind, job, accept, { movingReaction: opts.moving === true });
     if (result.kind === "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "enrol result for a render job" });

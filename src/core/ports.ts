@@ -251,9 +251,10 @@ export interface AuditEntry {
 
 export interface AuditPort {
   /**
-   * "recorded"; else nothing was written because the use no longer stands: "forgotten" (its user asked to be
-   * forgotten while the job ran) or "gone" (its record vanished: the store was restored from a backup, or another
-   * process took the request for lost and gave its use back).
+   * "recorded" (with a useId, the use then waits on its process no more, as Admission.answered would say); else
+   * nothing was written because the use no longer stands: "forgotten" (its user asked to be forgotten while the
+   * job ran) or "gone" (its record vanished: the store was restored from a backup, or another process took the
+   * request for lost and gave its use back).
    */
   record(entry: AuditEntry): Promise<"recorded" | "forgotten" | "gone">;
   /** Takes back the newest record of a picture the platform refused to take (never sent). */

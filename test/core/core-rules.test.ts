@@ -177,6 +177,18 @@ for (const { dialect, skip } of dialects) {
       expect((await db.query<{ command: string }>(`SELECT command FROM usage_events WHERE platform_user_id = '101'`)).map((r) => r.command)).toEqual(["forgotten:meme"]);
     });
 
+    it("an audited meme's use is answered by its audit record: no second write, and no warning that another process gave it back", async () => {
+      await save("me");
+      const warn = vi.spyOn(logger, "warn");
+      try {
+        expect((await meme()).file).toBeDefined();
+        expect(warn.mock.calls.map(([, msg]) => msg)).not.toContain("a use answered here had already been given back by another process");
+        expect(await db.query(`SELECT pending_by FROM usage_events WHERE platform_user_id = '101'`)).toEqual([{ pending_by: null }]);
+      } finally {
+        warn.mockRestore();
+      }
+    });
+
     it("a forget-me just after the picture was recorded (as good as sent) does not say it was thrown away", async () => {
       await save("me");
       const audit = storeAudit(store);
