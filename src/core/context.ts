@@ -90,6 +90,11 @@ export interface Reply {
    */
   undelivered?: () => Promise<void>;
   /**
+   * With the refusal of a moving picture read in vain while other pictures were left to try (MemeInput.othersToTry):
+   * counts it after all, as a refused picture, when none of them made a meme. True where it was counted.
+   */
+  countUnused?: () => Promise<boolean>;
+  /**
    * With a picture: an adapter whose platform shows a re-encoding of it (Telegram photos, whose hash differs) calls
    * this with its own reference to the message that carried it, so /audit asked of that message finds who made it.
    */

@@ -58,8 +58,8 @@ export interface MemeInput {
   /** true: animated output even from a still (a morph); false: a PNG even from a GIF; default: follow the input. */
   animated?: boolean | string;
   /**
-   * Another picture of the same message is tried if this one shows no usable face (src/bots/first-face.ts): its
-   * use is given back even where a moving picture's would count, so one command is charged at most once.
+   * Another picture of the same message is tried if this one shows no usable face (src/bots/first-face.ts): a
+   * moving picture read in vain is given back at once, and its reply's countUnused counts it if none works.
    */
   othersToTry?: boolean;
 }
@@ -200,7 +200,7 @@ export function checkTemplateName(name: string): string {
   return normaliseTemplateName(name);
 }
 
-/** The longest a request waits for its user's earlier one to be admitted: a download's deadline (30 s) and then some. */
+/** The longest a request waits for its user's earlier ones to be admitted; past it, they seem stuck. */
 const TURN_WAIT_MS = 45_000;
 
 export function createCore(ports: CorePorts, options: CoreOptions): Core {
@@ -237,10 +237,21 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     try {
       return await fn();
     } catch (e) {
-      return failureReply(e, ctx);
+      const reply = failureReply(e, ctx);
+      const later = isMimicError(e) ? (e.details?.countLater as JobKind | undefined) : undefined;
+      return later ? { ...reply, countUnused: () => countUnused(ctx, later) } : reply;
     } finally {
       endTurn(ctx);
     }
+  }
+
+  /** A moving picture read in vain while other pictures were left to try, counted after all (Reply.countUnused). */
+  async function countUnused(ctx: CommandContext, kind: JobKind): Promise<boolean> {
+    const admission = await moderation.admit(scopeOf(ctx), kind).catch(() => undefined);
+    if (!admission) return false;
+    const counted = admission.refused ? await admission.refused("input").catch(() => false) : false;
+    if (!counted) await reliably("refund", () => admission.refund(), ctx.requestId);
+    return counted;
   }
 
   async function resolveTemplate(ctx: CommandContext, name: string | undefined, kind: JobKind) {
@@ -271,7 +282,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     job: Job | (() => Promise<Job>),
     /** "answered": its audit record also ended the use's wait on this process (AuditPort.record with a useId). */
     accept?: (r: JobResult, admission: Admission) => Promise<"answered" | void>,
-    opts: { movingReaction?: boolean } = {},
+    opts: { movingReaction?: boolean; othersToTry?: boolean } = {},
   ) {
     // Chosen here so that the use can note it: should this process die, the job is taken out of the shared queue.
     const jobId = randomUUID();
@@ -302,7 +313,13 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       // cooldown (so probing the gate is as slow as making memes), and the user is told so. So is a moving picture
       // the worker read and could not use: reading one takes seconds, and given back it would cost its sender
       // nothing however often it was sent. Not counted, the use is given back.
-      const reason = !isMimicError(e) ? undefined : e.code === "UNSAFE_CONTENT" ? "nsfw" : opts.movingReaction && started && chargedInput(e) ? "input" : undefined;
+      const unusable = isMimicError(e) && opts.movingReaction === true && started && chargedInput(e);
+      // With other pictures of the message left to try, given back now: the caller counts it once if none works.
+      if (unusable && opts.othersToTry) {
+        await refund();
+        throw new MimicError(e.code, e.userMessage, { cause: e, details: { ...e.details, countLater: kind } });
+      }
+      const reason = !isMimicError(e) ? undefined : e.code === "UNSAFE_CONTENT" ? "nsfw" : unusable ? "input" : undefined;
       if (isMimicError(e) && reason) {
         if (reason === "nsfw") logger.warn({ requestId: ctx.requestId, platform: ctx.platform, serverId: ctx.serverId, stage: e.details?.stage }, "nsfw gate refused a request");
         const counted = admission.refused
@@ -331,6 +348,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       stillIfAnimationsOff?: boolean;
       /** The reaction has several frames (a GIF, a clip): one the job could not use still costs a use (runJob). */
       moving?: boolean;
+      /** Another picture of the message follows if this one cannot be used (MemeInput.othersToTry). */
+      othersToTry?: boolean;
     },
   ): Promise<Reply> {
     const byteBudget = ctx.attachmentLimitBytes;
@@ -397,7 +416,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       }
       return admission.id !== undefined ? "answered" : undefined;
     };
-    const { result, refund } = await runJob(ctx, kind, job, accept, { movingReaction: opts.moving === true });
+    const { result, refund } = await runJob(ctx, kind, job, accept, { movingReaction: opts.moving === true, othersToTry: opts.othersToTry === true });
     if (result.kind === "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "enrol result for a render job" });
     const ext = result.mime === "image/gif" ? "gif" : result.mime === "video/mp4" ? "mp4" : "png";
     const notes = [...(stillInstead ? ["Animations are switched off here, so this is a still."] : []), ...(result.notes ?? [])];
@@ -437,7 +456,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const moving = (await frameCount(reaction)) > 1;
         const animation = req.animated === false ? "none" : moving ? "reaction" : req.animated ? "morph" : "none";
         const captions = { top: req.top, bottom: req.bottom };
-        return render(ctx, reaction, template, { captions, intensity: req.intensity, mode: req.mode, regions: req.regions, animation, stillIfAnimationsOff: req.animated === undefined, moving: moving && !othersToTry });
+        return render(ctx, reaction, template, { captions, intensity: req.intensity, mode: req.mode, regions: req.regions, animation, stillIfAnimationsOff: req.animated === undefined, moving, othersToTry });
       }),
 
     morph: (ctx, input) =>
@@ -762,10 +781,10 @@ const AUDIT_PICTURE: Record<Platform, string> = {
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 /**
- * A started job's answers that cost its worker the whole moving picture: no face in any frame, or reading it ran
- * out of time. The use is kept, as a refused picture (runJob). A face found but unusable (cut off) is told early
- * and can be fixed; a clip this Mimic cannot read (no ffmpeg), or a job too slow for other reasons (a busy or lost
- * worker), is Mimic's own limit: those are given back.
+ * A started job's answers that cost its worker the whole moving picture: no face in any frame, or its reading ran
+ * past the reader's deadline (which a very busy worker can cause too). The use is kept, as a refused picture
+ * (runJob). A face found but unusable (cut off) is told early and can be fixed; a clip this Mimic cannot read (no
+ * ffmpeg), or a job timed out by the queue (a lost worker, a long wait), is Mimic's own limit: those are given back.
  */
 const chargedInput = (e: MimicError) => e.code === "NO_FACE" || (e.code === "TIMEOUT" && e.details?.stage === "read");
 export const CHARGED_INPUT_NOTE = "It still counts towards your daily limits, like a meme: reading a moving picture takes Mimic a while.";

@@ -152,7 +152,7 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
   };
 }
 
-/** A gate whose full-disk refusals speak to the operator (who can free space) instead of a chat user. */
+/** A gate whose full-disk and read-only refusals speak to the operator (who can act on them) instead of a chat user. */
 function toOperator(gate: Gate, target: DatabaseTarget): Gate {
   const path = target.dialect === "sqlite" ? target.path : undefined;
   const reword = (e: unknown): never => {

@@ -443,6 +443,24 @@ for (const { dialect, skip } of dialects) {
       expect(tries).toBe(2);
       expect(none.text).toBe(`None of the 2 pictures in that message has a face I can use. Pick a picture where a face looks roughly at the camera. ${CHARGED_INPUT_NOTE}`);
       expect((await core.usage(ctx())).text).toContain("Today you made 1 meme and 1 refused picture of 50 allowed.");
+      // A faceless GIF, then a faceless still: the GIF read in vain counts once, though the still, tried last, is given back.
+      clock += 10_000;
+      const still = await memeFromFirstFace([gif, face], (image, othersToTry) => {
+        nextResult = noFace;
+        return core.meme(ctx(), { image, othersToTry });
+      });
+      expect(still.text).toBe(`None of the 2 pictures in that message has a face I can use. Pick a picture where a face looks roughly at the camera. ${CHARGED_INPUT_NOTE}`);
+      expect((await core.usage(ctx())).text).toContain("Today you made 1 meme and 2 refused pictures of 50 allowed.");
+      // A GIF whose reading ran out of time stops the tries (it is not a picture without a face): it counts once.
+      clock += 10_000;
+      const slow = await memeFromFirstFace([gif, face], (image, othersToTry) => {
+        nextResult = () => {
+          throw new MimicError("TIMEOUT", "Reading that GIF took too long. Please send a shorter or smaller one.", { details: { stage: "read" } });
+        };
+        return core.meme(ctx(), { image, othersToTry });
+      });
+      expect(slow.text).toBe(`Reading that GIF took too long. Please send a shorter or smaller one. ${CHARGED_INPUT_NOTE}`);
+      expect((await core.usage(ctx())).text).toContain("Today you made 1 meme and 3 refused pictures of 50 allowed.");
     });
 
     it("an NSFW refusal without details, and a moderation port that records no refusals, still answer the refusal", async () => {

@@ -300,7 +300,7 @@ const inkWidth = (i: Ink) => i.right - i.left;
 const MAX_SIDE = 32767;
 /** Rows grow at most 4 times (marks stacked high are cut to MAX_STACKED_MARKS). */
 const MAX_GROW = 4;
-/** The smallest a too-wide word is drawn to be measured: REF_SIZE / 16 (3 px), 22 letters' width per character. */
+/** How much smaller, at most, a too-wide word is drawn to be measured. */
 const MAX_SHRINK = 16;
 
 /**
@@ -319,7 +319,9 @@ async function measureBatch(texts: string[], growY = 1, shrink = 1): Promise<voi
   const width = Math.min(MAX_SIDE, Math.ceil(pad * 2 + Math.max(...texts.map(graphemeCount)) * REF_SIZE * 1.4));
   const height = row * texts.length;
   // Tokens are measured left-to-right from a start point: a run of one direction draws the same either way.
-  const body = texts.map((t, i) => textElement(t, pad, i * row + base, size, "start")).join("");
+  // Drawn smaller as a whole (a scaled group, not a smaller font): the outline and an emoji keep their proportions.
+  const rows = texts.map((t, i) => textElement(t, pad * shrink, (i * row + base) * shrink, REF_SIZE, "start")).join("");
+  const body = shrink === 1 ? rows : `<g transform="scale(${1 / shrink})">${rows}</g>`;
   const rgba = await renderSvg(width, height, body);
   const wider: string[] = [];
   const taller: string[] = [];

@@ -222,6 +222,10 @@ describe("combining marks and the notes that name them", () => {
     const one = ink.get("\ufdfd")!;
     const three = (await measureTokens(["\ufdfd\ufdfd\ufdfd"])).get("\ufdfd\ufdfd\ufdfd")!;
     expect(three.right - three.left).toBeGreaterThan(2.5 * (one.right - one.left));
+    // Drawn smaller as a whole, its outline stays in proportion: about as tall as one of its words drawn at full size
+    // (a 1.5 px outline on a 3 px glyph read it half as tall again).
+    const word = (await measureTokens(["\u0627\u0644\u0631\u062d\u064a\u0645"])).get("\u0627\u0644\u0631\u062d\u064a\u0645")!;
+    expect(one.bottom - one.top).toBeLessThan(1.4 * (word.bottom - word.top));
   });
 
   it("one note for the whole meme: each character left out named once, a combining mark on a dotted circle", () => {
