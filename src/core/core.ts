@@ -443,7 +443,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     meme: (ctx, input) =>
       guarded(ctx, async () => {
         const { image, othersToTry, ...fields } = input;
-        const req = parseMemeRequest(fields);
+        // An adapter's flag, never a form's field: anything but a boolean is left to the parser to refuse by name.
+        const req = parseMemeRequest(othersToTry === undefined || typeof othersToTry === "boolean" ? fields : { ...fields, othersToTry });
         refuseByDeclaredType(image, true);
         // Before downloading: "save a face first" costs nothing.
         const template = await resolveTemplate(ctx, req.template, "meme");

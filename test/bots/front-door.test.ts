@@ -58,6 +58,8 @@ describe("playground: one front door", () => {
     const a = await meme({ top: "hi", colour: "red" });
     expect(a.body).toMatchObject({ ok: false, errorCode: "BAD_INPUT" });
     expect(a.body.text).toMatch(/^Unknown field “colour”\. Known fields: top, bottom, template, intensity, mode, regions, animated\.$/);
+    // An adapter's own flag is no form field either.
+    expect((await meme({ top: "hi", othersToTry: "true" })).body.text).toMatch(/^Unknown field “othersToTry”\. Known fields: /);
     const face = await post("/api/faces", { name: "x", extra: "1" }, { field: "photo", bytes: FACE_JPG, name: "me.jpg" });
     expect(face.body.text).toMatch(/^Unknown field “extra”/);
   });
