@@ -1,6 +1,6 @@
 import { echoed, isMimicError, MimicError } from "../errors.ts";
 import { capitalised, channelRef, placeWords, serverWord, userRef } from "../places.ts";
-import { boundedQuota, FORGOTTEN, formatDuration, type Rules } from "../templates/moderation.ts";
+import { boundedCooldown, boundedQuota, FORGOTTEN, formatDuration, type Rules } from "../templates/moderation.ts";
 import type { Store } from "../templates/store.ts";
 import type { EnrolledTemplate } from "../templates/templates.ts";
 import type { AuditPort, JobKind, ModerationPort, NumericSetting, PlaceFacts, Scope, ServerSettings, SettingKey, SettingOutcome, TemplatePort } from "./ports.ts";
@@ -229,7 +229,7 @@ export function storeModeration(store: Store): ModerationPort {
       defaults: {
         dailyQuota: boundedQuota(m.defaults.dailyQuotaPerUser, m.defaults.maxDailyQuotaPerUser),
         serverDailyQuota: m.defaults.dailyQuotaPerServer,
-        cooldownSeconds: Math.max(m.defaults.cooldownSeconds, m.defaults.minCooldownSeconds ?? 0),
+        cooldownSeconds: boundedCooldown(m.defaults.cooldownSeconds, m.defaults.minCooldownSeconds),
         maxFacesPerUser: m.defaults.maxTemplatesPerUser,
       },
       bounds: {
@@ -286,7 +286,7 @@ export function storeModeration(store: Store): ModerationPort {
         case "cooldown": {
           const cooldown = parseCooldown(value);
           const floor = m.defaults.minCooldownSeconds ?? 0;
-          if (cooldown !== null && cooldown < floor) {
+          if (cooldown !== null && boundedCooldown(cooldown, floor) !== cooldown) {
             throw new MimicError("BAD_INPUT", `This Mimic's owner asks for a cooldown of at least ${formatDuration(floor)}: choose that or longer, or “default”.`);
           }
           await m.updateRules(s, { cooldownSeconds: cooldown });

@@ -169,7 +169,7 @@ export async function loadImage(input: ImageInput, opts: LoadImageOptions): Prom
     bytes = input.bytes;
   } else {
     if (input.declaredSize !== undefined && input.declaredSize > limitBytes) throw tooLarge(input.declaredSize, limitBytes);
-    if (input.declaredMime && isRefusedMime(input.declaredMime, opts.allowVideo)) throw refusedFor(input.declaredMime, opts.allowVideo);
+    refuseByDeclaredType(input, opts.allowVideo);
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), opts.timeoutMs ?? 30_000);
     const onOuterAbort = () => abort.abort();

@@ -6,7 +6,7 @@
  */
 import type { Db } from "./db/client.ts";
 import { passThrough, type Gate } from "./db/gate.ts";
-import { FORGOTTEN } from "./moderation.ts";
+import { FORGOTTEN, NOT_PENDING } from "./moderation.ts";
 import { parseSha256, SHA256 } from "./hashes.ts";
 import { checkIdentity } from "./names.ts";
 
@@ -108,8 +108,7 @@ export class AuditLog {
         // mark. Recorded, the picture is as good as sent: the use no longer waits on its process (Admission.answered),
         // so a forget-me from here on does not say it was thrown away.
         if (e.useId !== undefined) {
-          const standing = await tx.$executeRaw`UPDATE usage_events SET pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL, pending_job = NULL
-            WHERE id = ${Number(e.useId)} AND command NOT LIKE ${`${FORGOTTEN}%`}`;
+          const standing = await tx.$executeRaw`UPDATE usage_events SET ${NOT_PENDING} WHERE id = ${Number(e.useId)} AND command NOT LIKE ${`${FORGOTTEN}%`}`;
           if (standing === 0) {
             const marked = await tx.$queryRaw<unknown[]>`SELECT id FROM usage_events WHERE id = ${Number(e.useId)}`;
             return marked.length > 0 ? "forgotten" : "gone";

@@ -70,6 +70,9 @@ export function boundedQuota(quota: number, bound = 0): number {
   return bound > 0 && (quota === 0 || quota > bound) ? bound : quota;
 }
 
+/** A cooldown (s) no shorter than the owner's shortest. */
+export const boundedCooldown = (seconds: number, floor = 0): number => Math.max(seconds, floor);
+
 const commandName = z.string().regex(/^[a-z0-9_-]{1,32}$/, "command names are 1–32 of a-z 0-9 _ -");
 const channelId = z.string().min(1).max(64);
 const limit = (max: number) => z.number().int().min(0).max(max).nullable();
@@ -181,6 +184,8 @@ const REFUSED = "refused_";
 
 /** Marks a forgotten user's recent use (see forgetUser); quotas and cooldowns count every row, whatever its command. */
 export const FORGOTTEN = "forgotten:";
+/** The SET clause that ends a use's wait on its process (it counts as answered): answered(), a refusal, an audit record. */
+export const NOT_PENDING = Prisma.raw("pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL, pending_job = NULL");
 /** How long a forgotten user's uses are held: the longest window a quota (a UTC day) or cooldown (≤ 24 h) reads. */
 export const FORGOTTEN_HOLD_MS = 86_400_000;
 
@@ -265,7 +270,7 @@ export class Moderation {
       // The owner's bounds hold over what a server set before they were made.
       dailyQuotaPerUser: boundedQuota(own?.dailyQuotaPerUser ?? d.dailyQuotaPerUser, d.maxDailyQuotaPerUser),
       dailyQuotaPerServer: own?.dailyQuotaPerServer ?? d.dailyQuotaPerServer,
-      cooldownSeconds: Math.max(own?.cooldownSeconds ?? d.cooldownSeconds, d.minCooldownSeconds ?? 0),
+      cooldownSeconds: boundedCooldown(own?.cooldownSeconds ?? d.cooldownSeconds, d.minCooldownSeconds),
       // A server may lower the configured maximum, never raise it.
       maxTemplatesPerUser: Math.min(own?.maxTemplatesPerUser ?? d.maxTemplatesPerUser, d.maxTemplatesPerUser),
       visibleMark: row ? bool(row.visible_mark) : false,
@@ -459,12 +464,11 @@ export class Moderation {
             if (marked === 0) logger.warn({ use: id }, "a use answered here had already been given back by another process");
           },
           // The NSFW gate refused the job (or its moving picture could not be used): this use becomes the refused
-          // picture in one write, so no request of the
-          // user's slips in between over the quota. A use forget-me marked is left alone (false): it is given back.
+          // picture in one write, so no request of the user's slips in between over the quota. A use forget-me
+          // marked is left alone (false): it is given back.
           refused: async (reason) => {
             const changed = await this.exclusive(
-              () => this.db.$executeRaw`UPDATE usage_events SET command = CAST(${`${REFUSED}${reason}`} AS TEXT),
-                  pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL, pending_job = NULL
+              () => this.db.$executeRaw`UPDATE usage_events SET command = CAST(${`${REFUSED}${reason}`} AS TEXT), ${NOT_PENDING}
                 WHERE id = ${id} AND platform = ${p} AND platform_user_id = ${u} AND command NOT LIKE CAST(${`${FORGOTTEN}%`} AS TEXT)`,
             );
             return changed === 1;
@@ -505,8 +509,7 @@ export class Moderation {
   /** Ends the wait of this process's uses `which` selects: they count as answered. Returns how many. */
   private clearPending(which: Prisma.Sql): Promise<number> {
     return this.exclusive(
-      () => this.db.$executeRaw`UPDATE usage_events SET pending_by = NULL, pending_until_ms = NULL, pending_reply = NULL, pending_job = NULL
-        WHERE pending_by = ${this.holder} AND ${which}`,
+      () => this.db.$executeRaw`UPDATE usage_events SET ${NOT_PENDING} WHERE pending_by = ${this.holder} AND ${which}`,
     );
   }
 

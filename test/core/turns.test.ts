@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { Turns, TurnWaitTimeout } from "../../src/core/turns.ts";
 
+/** One turn of the event loop: promises already settled have run their callbacks. */
+const tick = () => new Promise((r) => setImmediate(r));
+
 describe("Turns", () => {
   it("gives one key's turns in order, keeps keys apart, and forgets an idle key", async () => {
     const turns = new Turns();
@@ -9,20 +12,20 @@ describe("Turns", () => {
     const other = await turns.take("b");
     const second = turns.take("a").then((end) => (order.push("second"), end));
     const third = turns.take("a").then((end) => (order.push("third"), end));
-    await new Promise((r) => setImmediate(r));
+    await tick();
     expect(order).toEqual([]);
     first();
     first(); // ending twice changes nothing
     const endSecond = await second;
-    await new Promise((r) => setImmediate(r));
+    await tick();
     expect(order).toEqual(["second"]);
     endSecond();
     (await third)();
     expect(order).toEqual(["second", "third"]);
-    await new Promise((r) => setImmediate(r));
+    await tick();
     expect(turns.size).toBe(1);
     other();
-    await new Promise((r) => setImmediate(r));
+    await tick();
     expect(turns.size).toBe(0);
   });
 });
@@ -40,12 +43,12 @@ describe("Turns given up", () => {
     await expect(timedOut).rejects.toBeInstanceOf(TurnWaitTimeout);
     let got = false;
     const waiting = patient.then((end) => ((got = true), end));
-    await new Promise((r) => setImmediate(r));
+    await tick();
     // Still behind the first, which holds its turn.
     expect(got).toBe(false);
     first();
     (await waiting)();
-    await new Promise((r) => setImmediate(r));
+    await tick();
     expect(turns.size).toBe(0);
   });
 
@@ -58,11 +61,11 @@ describe("Turns given up", () => {
     await expect(gaveUp).rejects.toThrow("gone");
     let later = false;
     const next = turns.take("a").then((end) => ((later = true), end));
-    await new Promise((r) => setImmediate(r));
+    await tick();
     expect(later).toBe(false);
     holder();
     (await next)();
-    await new Promise((r) => setImmediate(r));
+    await tick();
     expect(turns.size).toBe(0);
   });
 });
