@@ -36,6 +36,7 @@ export const SLOW = [
   "test/bots/playground.test.ts",
   "test/templates/lock-wait.test.ts",
   "test/templates/restore-in-use.test.ts",
+  "test/bots/sole-instance.test.ts",
   "test/cli/file-refusals.test.ts",
   "test/cli/startup-config.test.ts",
   "test/cli/meme-reaction-faces.test.ts",

@@ -43,8 +43,11 @@ export interface StoreOptions {
   pendingTtlMs?: number;
   /** Clock in epoch ms (tests move time); default Date.now. */
   now?: () => number;
-  /** A running bot or playground: marks the store as in use while open, so a restore refuses to replace it. */
-  markInUse?: boolean;
+  /**
+   * A running bot or playground: marks the store as in use while open, so a restore refuses to replace it.
+   * "sole": also refuses to open (CONFIG) while another sole holder runs on the store, and is one until closed.
+   */
+  markInUse?: boolean | "sole";
   /**
    * A running bot or playground (the composition root): deletes usage and audit rows past their retention now.
    * Off for the CLI's look-ups: one run without the bot's AUDIT_RETENTION_DAYS would delete what the bot keeps.
@@ -97,7 +100,15 @@ export function configuredTarget(url?: string, dataDir?: string, cfg?: Pick<Conf
 export async function openStore(url?: string, opts: StoreOptions = {}): Promise<Store> {
   const cfg = opts.config ?? loadConfig();
   const target = configuredTarget(url, opts.dataDir, cfg);
-  const applied = await migrate(target);
+  // Before migrating: a second sole holder (a newer version, say) must not migrate the store under the first.
+  const inUse = opts.markInUse ? await markStoreInUse(target, { sole: opts.markInUse === "sole" }) : undefined;
+  let applied: string[];
+  try {
+    applied = await migrate(target);
+  } catch (e) {
+    await inUse?.release();
+    throw e;
+  }
   if (applied.length) logger.info({ store: describeTarget(target), applied }, "store migrated");
   const poolSize = opts.poolSize ?? cfg.DATABASE_POOL_SIZE;
   const db: Db = createPrismaClient(target, { poolSize });
@@ -126,10 +137,9 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
     }
   } catch (e) {
     // Start-up's first write: an up-to-date schema migrates without writing, so a read-only file shows here.
-    await Promise.all([blobs.close(), db.$disconnect()]).catch(() => undefined);
+    await Promise.all([blobs.close(), db.$disconnect(), inUse?.release()]).catch(() => undefined);
     throw target.dialect === "sqlite" ? sqliteStartupError(e, target.path) : e;
   }
-  const inUse = opts.markInUse ? await markStoreInUse(target) : undefined;
   let closed = false;
   return {
     dialect: target.dialect,

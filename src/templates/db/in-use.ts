@@ -7,12 +7,19 @@
  * for as long as it stays open, so an exclusive lock is only granted when no other connection is open.
  * PostgreSQL connections come and go with the pool, so a running Mimic holds a shared advisory lock, per
  * schema, on one connection of its own for its whole life; a restore asks for the same lock exclusively.
+ *
+ * A sole holder (`mimic start` with the in-process queue) also refuses a second one on the same store: two would
+ * both answer every command with the same bot token. PostgreSQL: an exclusive advisory lock on the mark's
+ * connection. SQLite: an exclusive lock on a file of its own beside the store (a CLI command on the store itself
+ * must still open), which the system drops with the process, so a killed Mimic never leaves it stale.
  */
 import Database from "better-sqlite3";
 import pg from "pg";
 import { existsSync } from "node:fs";
+import { isMimicError, MimicError } from "../../errors.ts";
 import { logger } from "../../logger.ts";
-import type { DatabaseTarget } from "./url.ts";
+import { sqliteStartupError } from "./errors.ts";
+import { describeTarget, type DatabaseTarget } from "./url.ts";
 
 /** How long the check waits for a connection that is only briefly open (another mimic command reading). */
 const PROBE_WAIT_MS = 2_000;
@@ -20,6 +27,21 @@ const RECONNECT_FIRST_MS = 1_000;
 const RECONNECT_MAX_MS = 30_000;
 
 const lockKey = (schema: string) => `mimic-store:${schema}`;
+const soleKey = (schema: string) => `mimic-sole:${schema}`;
+
+/** What a sole holder's reconnection finds: another one took the store while its connection was lost. */
+const TAKEN_MEANWHILE = new Error("another sole holder took the store while the connection was lost");
+
+/** The file a sole holder locks beside an SQLite store (never deleted: a waiter may hold it open). */
+export const soleLockPath = (storePath: string) => `${storePath}-running`;
+
+/** The refusal of a second sole holder, naming the store. */
+export function alreadyRunning(store: string): MimicError {
+  return new MimicError(
+    "CONFIG",
+    `Another Mimic is already running on the store ${store}: two would both answer every command. Stop the other one first (pgrep -af "mimic.mjs start" finds it), or give this one a store of its own (DATABASE_URL or DATA_DIR).`,
+  );
+}
 
 export interface InUseMark {
   release(): Promise<void>;
@@ -62,9 +84,11 @@ export async function storeInUse(target: DatabaseTarget): Promise<boolean> {
 /**
  * Marks the store as held by this running process until release(). On PostgreSQL the mark lives on its own
  * connection; a lost connection is re-made in the background, since an unmarked bot could be restored under.
+ * `sole`: refuses (CONFIG) while another sole holder runs on the store, and holds it sole until release().
  */
-export async function markStoreInUse(target: DatabaseTarget): Promise<InUseMark> {
-  if (target.dialect === "sqlite") return { release: async () => undefined };
+export async function markStoreInUse(target: DatabaseTarget, opts: { sole?: boolean } = {}): Promise<InUseMark> {
+  const sole = opts.sole === true;
+  if (target.dialect === "sqlite") return sole ? holdSqliteSole(target) : { release: async () => undefined };
   let client: pg.Client | undefined;
   let released = false;
   let delay = RECONNECT_FIRST_MS;
@@ -72,11 +96,16 @@ export async function markStoreInUse(target: DatabaseTarget): Promise<InUseMark>
 
   const retryLater = (why: unknown) => {
     if (released) return;
-    logger.warn({ err: why, retryInMs: delay }, "cannot mark the store as in use (a restore would not be refused); retrying");
+    if (why === TAKEN_MEANWHILE) {
+      logger.error({ store: describeTarget(target), retryInMs: delay }, "another Mimic started on this store while this one's connection to it was lost: both answer every command now; stop one of them");
+    } else {
+      logger.warn({ err: why, retryInMs: delay }, "cannot mark the store as in use (a restore would not be refused); retrying");
+    }
     timer = setTimeout(() => void connect(), delay);
     timer.unref();
     delay = Math.min(delay * 2, RECONNECT_MAX_MS);
   };
+  let first = true;
   const connect = async () => {
     const c = new pg.Client({ connectionString: target.connectionString });
     client = c;
@@ -89,6 +118,13 @@ export async function markStoreInUse(target: DatabaseTarget): Promise<InUseMark>
     });
     try {
       await c.connect();
+      if (sole) {
+        const s = await c.query<{ held: boolean }>("SELECT pg_try_advisory_lock(hashtext($1)) AS held", [soleKey(target.schema)]);
+        if (s.rows[0]?.held !== true) {
+          // At start the refusal stops this process; later (after a lost connection) another one started meanwhile.
+          throw first ? alreadyRunning(describeTarget(target)) : TAKEN_MEANWHILE;
+        }
+      }
       const r = await c.query<{ held: boolean }>("SELECT pg_try_advisory_lock_shared(hashtext($1)) AS held", [lockKey(target.schema)]);
       if (released) return void (await c.end().catch(() => undefined));
       if (r.rows[0]?.held !== true) throw new Error("a store restore holds the store");
@@ -97,10 +133,12 @@ export async function markStoreInUse(target: DatabaseTarget): Promise<InUseMark>
       if (client !== c) return;
       client = undefined;
       await c.end().catch(() => undefined);
+      if (first && isMimicError(e)) throw e;
       retryLater(e);
     }
   };
   await connect();
+  first = false;
   return {
     async release() {
       released = true;
@@ -108,6 +146,33 @@ export async function markStoreInUse(target: DatabaseTarget): Promise<InUseMark>
       const c = client;
       client = undefined;
       await c?.end().catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * An exclusive lock on the store's `-running` file, held on a connection kept open until release(). SQLite's
+ * own locking takes it (POSIX locks, which the system drops with a dead process; other connections in this
+ * process are told apart too).
+ */
+function holdSqliteSole(target: Extract<DatabaseTarget, { dialect: "sqlite" }>): InUseMark {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(soleLockPath(target.path), { timeout: 0 });
+    db.pragma("locking_mode = EXCLUSIVE");
+    db.exec("BEGIN EXCLUSIVE");
+  } catch (e) {
+    db?.close();
+    if ((e as { code?: string }).code === "SQLITE_BUSY") throw alreadyRunning(describeTarget(target));
+    // The data folder read-only or full: told in the words the store itself would use.
+    throw sqliteStartupError(e, target.path);
+  }
+  const held = db;
+  return {
+    async release() {
+      if (!held.open) return;
+      held.exec("ROLLBACK");
+      held.close();
     },
   };
 }
