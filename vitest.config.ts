@@ -37,6 +37,7 @@ export const SLOW = [
   "test/templates/lock-wait.test.ts",
   "test/templates/restore-in-use.test.ts",
   "test/bots/sole-instance.test.ts",
+  "test/bots/discord-deadline.test.ts",
   "test/cli/file-refusals.test.ts",
   "test/cli/startup-config.test.ts",
   "test/cli/meme-reaction-faces.test.ts",

@@ -227,7 +227,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
       if (e instanceof TurnWaitTimeout) {
         throw new MimicError("BUSY", "You already have a request in progress. Please wait for it to finish before sending another.", { retryAfterSeconds: 60, details: { reason: "user" } });
       }
-      throw new MimicError("CANCELLED", "The request was cancelled.", { cause: e });
+      // A caller's own reason (an adapter's deadline) says more than "cancelled".
+      throw ctx.signal?.reason instanceof MimicError ? ctx.signal.reason : new MimicError("CANCELLED", "The request was cancelled.", { cause: e });
     });
     heldTurns.set(ctx, end);
   };

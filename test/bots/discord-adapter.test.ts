@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { beforeEach, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { ALICE, BOB, EPHEMERAL, FakeDiscord, OPT, PERMISSIONS, content, flagsOf, str, sub } from "../helpers/fake-discord.ts";
+import { ONLY_YOU_NOTE } from "../../src/bots/discord/bot.ts";
 import { commandDefinitions } from "../../src/bots/discord/commands.ts";
 import { useDiscordBot } from "./discord-harness.ts";
 import { DOUBLE_HANDLERS, type TestApp } from "./harness.ts";
@@ -339,6 +340,47 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     }
     // Nothing was delivered, so every use is given back.
     expect(content(await answer(fake.slash(ALICE, "mimic", [sub("usage")])))).toMatch(/^Today you made 0 memes/);
+  });
+
+  it("a member who may not post pictures in the channel gets the meme privately, saying why; one who may, publicly", async () => {
+    await saveFace(ALICE, "me");
+    const reaction = fake.addAttachment(REACTION_LAUGH_JPG, "laugh.jpg", "image/jpeg");
+    const meme = (permissions: string) => fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction], permissions });
+    const VIEW_AND_HISTORY = String((1n << 10n) | (1n << 16n));
+    for (const permissions of [VIEW_AND_HISTORY, String(BigInt(PERMISSIONS.member) & ~(1n << 15n))]) {
+      const i = meme(permissions);
+      expect(await ackedPrivately(i)).toBe(true);
+      const made = await answer(i);
+      expect(made.files).toHaveLength(1);
+      expect(content(made).endsWith(`\n${ONLY_YOU_NOTE}`), content(made)).toBe(true);
+    }
+    const i = meme(PERMISSIONS.member);
+    expect(await ackedPrivately(i)).toBe(false);
+    const made = await answer(i);
+    expect(made.files).toHaveLength(1);
+    expect(content(made)).not.toContain(ONLY_YOU_NOTE);
+  });
+
+  it("an answer without a picture that comes after the command expired is sent by direct message, not lost", async () => {
+    // No picture: the answer is a refusal, sent privately as a follow-up on the command's token.
+    const before = fake.calls.length;
+    const i = fake.slash(ALICE, "meme", [str("top", "hi")]);
+    fake.expiredTokens.add(i.token);
+    const dm = await fake.waitFor((c) => fake.calls.indexOf(c) >= before && c.method === "POST" && c.path.endsWith(`/channels/${fake.dmChannelId}/messages`));
+    expect(content(dm)).toMatch(/^I need a reaction image/);
+    expect(dm.authorization).toBe(`Bot ${fake.token}`);
+    // No "Something went wrong" after it: that would go to the same expired token.
+    expect(fake.callsFor(i.token).filter((c) => c.method === "POST" && /Something went wrong/.test(content(c)))).toHaveLength(0);
+  });
+
+  it("a public “thinking…” whose first removal fails is removed on a second try, not left empty in the channel", async () => {
+    // No picture: a refusal, answered privately.
+    const i = fake.slash(ALICE, "meme", [str("top", "hi")]);
+    fake.failNext((c) => c.method === "DELETE" && c.path.includes(i.token), 500, { code: 0, message: "Internal Server Error" });
+    const told = await fake.waitFor((c) => c.method === "POST" && c.path.includes(`/webhooks/${fake.appId}/${i.token}`));
+    expect(flagsOf(told)).toBe(EPHEMERAL);
+    expect(fake.callsFor(i.token).filter((c) => c.method === "DELETE").map((c) => c.status ?? 204)).toEqual([500, 204]);
+    expect(fake.original(i.token)).toBeNull();
   });
 
   it("uses a forwarded picture (message_snapshots): “Mimic this” on the forward, and /meme right after it", async () => {

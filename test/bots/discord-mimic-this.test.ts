@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import sharp from "sharp";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { FROM_REPLIED_NOTE } from "../../src/bots/discord/bot.ts";
+import { FROM_REPLIED_NOTE, REPLIED_TO_DELETED, REPLIED_TO_UNREADABLE } from "../../src/bots/discord/bot.ts";
 import { MAX_PICTURES_TRIED } from "../../src/bots/first-face.ts";
 import { ALICE, BOB, FakeDiscord, OPT, content, str, sub, type FakeUser } from "../helpers/fake-discord.ts";
 import { FACE_JPG, REACTION_LAUGH_JPG, REACTION_SMILE_JPG, flatPng } from "../core/images.ts";
@@ -90,6 +90,18 @@ describe("Discord “Mimic this” (real discord.js, store, queue and pipeline)"
     },
     SCENARIO_TIMEOUT_MS,
   );
+
+  it("on a text reply to a message Discord says was deleted, or one Mimic may not read, says which instead of “no picture”", async () => {
+    const gone = fake.message(BOB, [], "deleted since");
+    fake.failNext((c) => c.method === "GET" && c.path.endsWith(`/messages/${gone.id}`), 404, { code: 10008, message: "Unknown Message" });
+    const deleted = await answer(fake.contextMenu(ALICE, replyTo(gone, { sendReplied: false })));
+    expect(content(deleted)).toBe(REPLIED_TO_DELETED);
+
+    const hidden = fake.message(BOB, [], "in a channel Mimic may not read");
+    fake.failNext((c) => c.method === "GET" && c.path.endsWith(`/messages/${hidden.id}`), 403, { code: 50001, message: "Missing Access" });
+    const unreadable = await answer(fake.contextMenu(ALICE, replyTo(hidden, { sendReplied: false })));
+    expect(content(unreadable)).toBe(REPLIED_TO_UNREADABLE);
+  });
 
   it(
     `on a message whose first pictures show no face, tries the next ones (at most MAX_PICTURES_TRIED) and says which it used, or that none had a face; only the picture made counts a use`,

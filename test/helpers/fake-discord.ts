@@ -36,10 +36,15 @@ export interface FakeUser {
 
 let snowflake = BigInt(Date.now() - 1420070400000) << 22n;
 const nextId = () => String(++snowflake);
+/** An id Discord would have given `ageMs` ago (a snowflake carries its time: discord.js reads createdTimestamp from it). */
+const idFromAgo = (ageMs: number) => String((BigInt(Date.now() - ageMs - 1420070400000) << 22n) + (++snowflake & 0x3fffffn));
 
 /** Discord permission bits used by the tests. */
-/** A member's permissions in the channel: an ordinary member sees it, writes and reads its history; an admin may also manage the server. */
-const MEMBER = (1n << 10n) | (1n << 11n) | (1n << 16n);
+/**
+ * A member's permissions in the channel: an ordinary member sees it, writes, attaches files and reads its history
+ * (Discord's defaults for @everyone); an admin may also manage the server.
+ */
+const MEMBER = (1n << 10n) | (1n << 11n) | (1n << 15n) | (1n << 16n);
 export const PERMISSIONS = { none: "0", member: String(MEMBER), manageGuild: String(MEMBER | (1n << 5n)) } as const;
 
 export class FakeDiscord {
@@ -153,8 +158,10 @@ export class FakeDiscord {
     dm?: boolean;
     /** What the app may do in the channel (a permission bit set); default: everything. */
     appPermissions?: string;
+    /** A command made this long ago (its id says when), e.g. one near the end of its 15 minutes. */
+    ageMs?: number;
   }): { id: string; token: string } {
-    const id = nextId();
+    const id = opts.ageMs ? idFromAgo(opts.ageMs) : nextId();
     const token = `itoken-${randomBytes(6).toString("hex")}`;
     const user = { ...opts.user, discriminator: "0", global_name: opts.user.username, avatar: null };
     const where = opts.dm
@@ -207,13 +214,14 @@ export class FakeDiscord {
     user: FakeUser,
     name: string,
     options: { name: string; type: number; value?: unknown; focused?: boolean; options?: unknown[] }[],
-    extra: { permissions?: string; attachments?: ReturnType<FakeDiscord["addAttachment"]>[]; type?: 2 | 4; attachmentSizeLimit?: number; dm?: boolean; appPermissions?: string } = {},
+    extra: { permissions?: string; attachments?: ReturnType<FakeDiscord["addAttachment"]>[]; type?: 2 | 4; attachmentSizeLimit?: number; dm?: boolean; appPermissions?: string; ageMs?: number } = {},
   ) {
     const resolved = extra.attachments?.length ? { attachments: Object.fromEntries(extra.attachments.map((a) => [a.id, a])) } : undefined;
     return this.interact({
       user,
       permissions: extra.permissions,
       appPermissions: extra.appPermissions,
+      ageMs: extra.ageMs,
       type: extra.type,
       attachmentSizeLimit: extra.attachmentSizeLimit,
       dm: extra.dm,

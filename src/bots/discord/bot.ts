@@ -90,6 +90,17 @@ const lostInteraction = z.object({ appId: z.string().regex(/^\d+$/), token: z.st
 /** How long Discord takes edits of an interaction's answer (its token's life), less a margin for the request. */
 const INTERACTION_ANSWERABLE_MS = 15 * 60_000 - 30_000;
 
+/**
+ * A render not made this long after its command is stopped, its use given back: Discord takes the command's
+ * answer for 15 minutes, and the last one is left for the upload and the answer.
+ */
+const RENDER_DEADLINE_MS = 14 * 60_000;
+export const RENDER_DEADLINE_REPLY =
+  "Mimic was too busy to make your meme within the 15 minutes Discord gives a command, so it was stopped (it does not count). Please try again later.";
+
+/** Under a meme answered privately because its member may not post pictures in the channel. */
+export const ONLY_YOU_NOTE = "(Only you can see this: you may not post pictures in this channel.)";
+
 /** A reply to another message (a forward is the other kind of reference: its picture is in its snapshots). */
 const isReply = (m: Message) => !!m.reference?.messageId && m.reference.type === MessageReferenceType.Default;
 
@@ -239,13 +250,18 @@ function isDiscordTrouble(err: unknown): boolean {
   return !(err instanceof DiscordAPIError) || err.status >= 500;
 }
 
+/** An interaction's token lasts 15 minutes: after that, its webhook is unknown or its token invalid. */
+function isExpiredCommand(err: unknown): boolean {
+  if (!(err instanceof DiscordAPIError)) return false;
+  return err.status === 401 || err.code === DISCORD_CODE.invalidWebhookToken || err.code === DISCORD_CODE.unknownWebhook;
+}
+
 /** The user's words for an upload Discord did not take: its size, the bot's permissions, an expired command, or Discord's trouble. */
 function uploadFailedReply(err: unknown): string {
   if (err instanceof DiscordAPIError) {
     const { status, code } = err;
     if (status === 413 || code === DISCORD_CODE.tooLarge) return UPLOAD_FAILED_REPLY;
-    // An interaction's token lasts 15 minutes: after that, its webhook is unknown or its token invalid.
-    if (status === 401 || code === DISCORD_CODE.invalidWebhookToken || code === DISCORD_CODE.unknownWebhook) return INTERACTION_EXPIRED_REPLY;
+    if (isExpiredCommand(err)) return INTERACTION_EXPIRED_REPLY;
     if (status === 403 || code === DISCORD_CODE.missingPermissions || code === DISCORD_CODE.missingAccess) return NO_PICTURE_RIGHTS_REPLY;
     if (status >= 500) return DISCORD_PROBLEM_REPLY;
     return UPLOAD_REFUSED_REPLY;
@@ -261,6 +277,9 @@ export const LOTTIE_STICKER_REPLY =
 export const FROM_REPLIED_NOTE = "(That message has no picture of its own, so I used the one in the message it replies to.)";
 const NO_PICTURE_IN_MESSAGE = "That message has no picture I can use. Pick a message with an image, GIF or sticker.";
 const NO_PICTURE_IN_REPLY = "That message has no picture I can use, and neither has the message it replies to. Pick a message with an image, GIF or sticker.";
+export const REPLIED_TO_DELETED = "That message has no picture I can use, and the message it replies to was deleted. Pick a message with an image, GIF or sticker.";
+export const REPLIED_TO_UNREADABLE =
+  "That message has no picture I can use, and I may not read the message it replies to (Mimic needs the View Channel and Read Message History permissions there). Pick the picture's own message instead.";
 
 const NO_IMAGE: Reply = {
   text: "I need a reaction image: attach one to the command, or right-click (long-press) a message with a picture → Apps → “Mimic this”.",
@@ -409,6 +428,23 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     return undefined;
   }
 
+  /**
+   * Removes a public deferral ("Mimic is thinking…") whose answer goes out privately. Tried twice: one left
+   * behind stays in the channel for good, empty.
+   */
+  async function takeDownPublicReply(i: RepliableInteraction): Promise<void> {
+    const err = await i.deleteReply().then(
+      () => undefined,
+      () => i.deleteReply().then(() => undefined, (e: unknown) => e),
+    );
+    if (err) logger.warn({ err, interaction: i.id, guildId: i.guildId, channelId: i.channelId }, "could not remove the public \"thinking…\" message of an answer sent privately");
+  }
+
+  /** A command's answer after its token's 15 minutes: told in a direct message, where the user accepts them. */
+  async function tellByDirectMessage(i: RepliableInteraction, content: string): Promise<void> {
+    await i.user.send({ content }).catch((e: unknown) => logger.warn({ err: e, interaction: i.id }, "could not tell the user in a direct message that their command expired"));
+  }
+
   /** Sends a core Reply as the response to a deferred interaction; failures become ephemeral follow-ups. */
   async function deliver(i: RepliableInteraction, reply: Reply, deferredEphemeral: boolean): Promise<void> {
     const files = reply.file ? [{ attachment: Buffer.from(reply.file.bytes), name: reply.file.name }] : [];
@@ -416,15 +452,29 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     try {
       if (reply.ephemeral && !deferredEphemeral) {
         // The deferral was public ("Mimic is thinking…"): remove it and answer privately.
-        await i.deleteReply().catch(() => undefined);
+        await takeDownPublicReply(i);
         await i.followUp({ content, files, flags: MessageFlags.Ephemeral });
         return;
       }
       await i.editReply({ content, files });
     } catch (err) {
-      if (!reply.file) throw err;
+      if (!reply.file) {
+        if (!isExpiredCommand(err)) throw err;
+        logger.warn({ interaction: i.id }, "the command expired before its answer: telling the user in a direct message");
+        return tellByDirectMessage(i, content);
+      }
       const f = reply.file;
-      const logged = { err, mime: f.mime, bytes: f.bytes.byteLength, width: f.width, height: f.height, interaction: i.id };
+      const logged = {
+        err,
+        code: err instanceof DiscordAPIError ? err.code : undefined,
+        guildId: i.guildId,
+        channelId: i.channelId,
+        mime: f.mime,
+        bytes: f.bytes.byteLength,
+        width: f.width,
+        height: f.height,
+        interaction: i.id,
+      };
       const edited = !(reply.ephemeral && !deferredEphemeral);
       if (edited && isDiscordTrouble(err)) {
         // A late answer (or Discord's own error) need not mean the picture was lost: look at the reply first,
@@ -444,27 +494,53 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
       // The picture exists but Discord did not take it: drop the public "Working on it…" and say why, privately.
       logger.error(logged, "discord upload failed");
       await reply.undelivered?.();
-      if (!deferredEphemeral) await i.deleteReply().catch(() => undefined);
+      if (!deferredEphemeral) await takeDownPublicReply(i);
       const why = uploadFailedReply(err);
-      if (why === INTERACTION_EXPIRED_REPLY) {
-        // The command's own token is what expired: a follow-up on it cannot arrive. A direct message can, where the user accepts them.
-        await i.user.send({ content: why }).catch((e: unknown) => logger.warn({ err: e, interaction: i.id }, "could not tell the user in a direct message that their command expired"));
-        return;
-      }
+      // The command's own token is what expired: a follow-up on it cannot arrive. A direct message can.
+      if (why === INTERACTION_EXPIRED_REPLY) return tellByDirectMessage(i, why);
       await i.followUp({ content: why, flags: MessageFlags.Ephemeral });
     }
   }
 
-  /** Commands that render: public deferral, progress edits, then the picture. */
+  /**
+   * A member who may not post pictures in this channel (a read-only channel, where Discord still lets them use
+   * commands): Mimic must not post for them what they could not post themselves.
+   */
+  const mayNotPostHere = (i: RepliableInteraction): boolean => {
+    if (!i.inGuild()) return false;
+    const send = i.channel?.isThread() ? PermissionFlagsBits.SendMessagesInThreads : PermissionFlagsBits.SendMessages;
+    return !i.memberPermissions.has([send, PermissionFlagsBits.AttachFiles]);
+  };
+
+  /** Commands that render: public deferral (private for a member who may not post here), progress edits, then the picture. */
   async function runRender(i: RepliableInteraction, name: string, work: (ctx: CommandContext) => Promise<Reply>) {
     const started = performance.now();
-    await i.deferReply();
+    const privately = mayNotPostHere(i);
+    await i.deferReply(privately ? { flags: MessageFlags.Ephemeral } : {});
     opts.onAcknowledged?.({ command: name, latencyMs: performance.now() - started });
     const progress = progressReporter((text) => i.editReply({ content: text }));
-    const ctx = { ...contextOf(i), progress: progress.onProgress, pendingReply: JSON.stringify({ appId: i.applicationId, token: i.token, at: i.createdTimestamp }) };
-    const reply = await work(ctx);
+    // A queue that long would otherwise make the meme for a command that can no longer be answered.
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new MimicError("TIMEOUT", RENDER_DEADLINE_REPLY, { details: { reason: "command-deadline" } })),
+      Math.max(0, i.createdTimestamp + RENDER_DEADLINE_MS - Date.now()),
+    );
+    timer.unref();
+    const ctx = {
+      ...contextOf(i),
+      signal: deadline.signal,
+      progress: progress.onProgress,
+      pendingReply: JSON.stringify({ appId: i.applicationId, token: i.token, at: i.createdTimestamp }),
+    };
+    let reply: Reply;
+    try {
+      reply = await work(ctx);
+    } finally {
+      clearTimeout(timer);
+    }
     await progress.close();
-    await deliver(i, reply, false);
+    if (privately && reply.file) reply = { ...reply, text: `${reply.text}\n${ONLY_YOU_NOTE}`.trim() };
+    await deliver(i, reply, privately);
   }
 
   /** Private commands (faces, usage, settings): ephemeral from the start. */
@@ -588,9 +664,9 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
 
   /**
    * The pictures of the message `m` replies to. Discord sends that message along with a reply (discord.js caches
-   * it); where it did not, it is fetched. Undefined when `m` is no reply or the message cannot be read (deleted).
+   * it); where it did not, it is fetched. Undefined when `m` is no reply; why not, where that message cannot be read.
    */
-  async function repliedToPictures(m: Message): Promise<MessagePictures | undefined> {
+  async function repliedToPictures(m: Message): Promise<MessagePictures | "deleted" | "unreadable" | undefined> {
     const ref = m.reference;
     if (!isReply(m) || !ref?.messageId) return undefined;
     const sent = m.channel?.messages.cache.get(ref.messageId);
@@ -599,6 +675,8 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
       return picturesOfApiMessage((await client.rest.get(Routes.channelMessage(ref.channelId ?? m.channelId, ref.messageId))) as APIMessage, stickerUrl);
     } catch (err) {
       logger.debug({ err, messageId: ref.messageId }, "could not read the message a reply answers");
+      if (err instanceof DiscordAPIError && err.code === RESTJSONErrorCodes.UnknownMessage) return "deleted";
+      if (err instanceof DiscordAPIError && err.status === 403) return "unreadable";
       return undefined;
     }
   }
@@ -610,6 +688,8 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
       if (!toTry) {
         // A text reply to a picture ("this one 😂"): the picture is what the user means.
         const replied = await repliedToPictures(i.targetMessage);
+        if (replied === "deleted") return { ...NO_IMAGE, text: REPLIED_TO_DELETED };
+        if (replied === "unreadable") return { ...NO_IMAGE, text: REPLIED_TO_UNREADABLE };
         if (replied) {
           toTry = imagesToTry(replied);
           viaReply = true;
