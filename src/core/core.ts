@@ -621,9 +621,9 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           const { kind } = placeWords(ctx.platform);
           // The server's own quota, where it has one: every use counts towards it, refused pictures too.
           const ofQuota = r.server.dailyQuota ? ` (${plural(r.server.generationsToday + (r.server.refusedToday ?? 0), "use", "uses")} of the ${r.server.dailyQuota} a day allowed)` : "";
-          lines.push(
-            `${kind ? `${capitalised(kind)} today` : "Everyone here today"}: ${plural(r.server.generationsToday, "meme", "memes")} by ${plural(r.server.activeUsersToday, "user", "users")}${ofQuota}.`,
-          );
+          // "0 memes by 0 users" read oddly above a count of refused pictures.
+          const made = r.server.generationsToday > 0 ? `${plural(r.server.generationsToday, "meme", "memes")} by ${plural(r.server.activeUsersToday, "user", "users")}` : "no memes yet";
+          lines.push(`${kind ? `${capitalised(kind)} today` : "Everyone here today"}: ${made}${ofQuota}.`);
           const refused = r.server.refusedToday ?? 0;
           const explicit = r.server.explicitToday ?? refused;
           const unusable = refused - explicit;

@@ -390,7 +390,7 @@ for (const { dialect, skip } of dialects) {
       expect(await meme()).toMatchObject({ errorCode: "NO_FACE", text: "No face found in that picture." });
       let usage = (await core.usage(admin())).text;
       expect(usage).toContain("Today you made 0 memes and 2 refused pictures of 3 allowed.");
-      expect(usage).toContain("\nRefused today: 2 (2 moving pictures Mimic could not use).\n");
+      expect(usage).toContain("\nServer today: no memes yet.\nRefused today: 2 (2 moving pictures Mimic could not use).\n");
       nextResult = () => {
         throw new MimicError("UNSAFE_CONTENT", "That picture looks explicit.", { details: { stage: "output" } });
       };
@@ -710,7 +710,7 @@ for (const { dialect, skip } of dialects) {
     it("every reply but a picture is private; a fresh server's usage has no top list; odd results are refused", async () => {
       // Nothing made yet and no face: how to start, not "another one".
       expect((await core.usage(admin())).text).toBe(
-        "Today you made 0 memes of 50 allowed.\nTo make one, save a face first with /face save (attach a clear photo of your face).\nSaved faces: 0.\nServer today: 0 memes by 0 users.",
+        "Today you made 0 memes of 50 allowed.\nTo make one, save a face first with /face save (attach a clear photo of your face).\nSaved faces: 0.\nServer today: no memes yet.",
       );
       const empty = await core.faceList(ctx());
       nextResult = (r) => ({ ...r, face: { ...(r as { face: object }).face, qualityNote: undefined } }) as JobResult;
