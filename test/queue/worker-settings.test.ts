@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import sharp from "sharp";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { loadConfig } from "../../src/config.ts";
@@ -38,10 +39,14 @@ describe("worker settings come from the configuration, not the environment", () 
   test("the configured pixel limit applies in the worker, the environment's does not", async () => {
     const ok = await q.submit({ kind: "enrol", image: { bytes: face("grace_hopper_512x512.jpg"), mime: "image/jpeg" } }, opts("a"));
     expect(ok.kind).toBe("enrol");
-    const e = await expectRejects(q.submit({ kind: "enrol", image: { bytes: face("franck_01829.jpg"), mime: "image/jpeg" } }, opts("b")));
+    // A PNG: a JPEG over the limit is read scaled down to it.
+    const png = new Uint8Array(await sharp(face("franck_01829.jpg")).png().toBuffer());
+    const e = await expectRejects(q.submit({ kind: "enrol", image: { bytes: png, mime: "image/png" } }, opts("b")));
     expect(e.code).toBe("IMAGE_TOO_LARGE");
     expect(e.details).toMatchObject({ width: 720, height: 576, maxPixels: 300_000 });
     expect(e.userMessage).toMatch(/limit is 0\.3 megapixels/);
+    // The same photo as the JPEG it is: read scaled down to the limit, and saved.
+    expect((await q.submit({ kind: "enrol", image: { bytes: face("franck_01829.jpg"), mime: "image/jpeg" } }, opts("b"))).kind).toBe("enrol");
   });
 
   test("the upload byte limit applies to what users send, not to the saved face's own PNG", async () => {

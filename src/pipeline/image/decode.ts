@@ -1,5 +1,5 @@
 import sharp from "sharp";
-import type { Metadata, OutputInfo } from "sharp";
+import type { Metadata, OutputInfo, Sharp } from "sharp";
 import { damagedFile, emptyFile, MimicError, notAPicture } from "../../errors.ts";
 import type { RgbImage } from "../types.ts";
 import { DEFAULT_INPUT_LIMITS } from "../settings.ts";
@@ -71,7 +71,18 @@ interface HeaderInfo {
   height: number;
   pages: number;
   delay?: number[];
+  /**
+   * A JPEG over the pixel limit that is read scaled down to it (its decoder shrinks while it reads, so the
+   * full-size picture is never held): the longest side, upright, that the decoded picture gets.
+   */
+  shrinkToSide?: number;
 }
+
+/**
+ * How far over the pixel limit a JPEG may be and still be read, scaled down: a phone's 48–200 MP photo. JPEG
+ * alone: its decoder scales as it reads (1/2 to 1/8), where others would hold every pixel first.
+ */
+const JPEG_SHRINKABLE = 16;
 
 /**
  * The bytes a decoder is given: a GIF's logical screen cut to its frames' area (see cropGifScreen), so a
@@ -112,10 +123,17 @@ export async function readHeader(input: Uint8Array, maxPixels: number): Promise<
     throw new MimicError("NOT_AN_IMAGE", `That picture has no pixels. Please send a ${FRIENDLY_FORMATS} image.`);
   }
   if (width * height > maxPixels) {
+    const pages = Math.max(1, meta.pages ?? 1);
+    if (format === "jpeg" && pages === 1 && width * height <= maxPixels * JPEG_SHRINKABLE) {
+      const shrinkToSide = Math.floor(Math.max(width, height) * Math.sqrt(maxPixels / (width * height)));
+      return { format, width, height, pages, shrinkToSide };
+    }
+    // As the user sees the picture: a phone photo is stored sideways, with its turn in EXIF.
+    const [w, h] = (meta.orientation ?? 1) >= 5 ? [height, width] : [width, height];
     throw new MimicError(
       "IMAGE_TOO_LARGE",
-      `That picture is too large (${width}×${height} pixels): the limit is ${formatMegapixels(maxPixels)} megapixels. Please send a smaller picture.`,
-      { details: { width, height, maxPixels } },
+      `That picture is too large (${w}×${h} pixels): the limit is ${formatMegapixels(maxPixels)} megapixels. Please send a smaller picture.`,
+      { details: { width: w, height: h, maxPixels } },
     );
   }
   const apng = format === "png" ? parseApng(bytes) : undefined;
@@ -132,10 +150,9 @@ export async function decodeImage(input: Uint8Array, opts: DecodeOptions = {}): 
   const maxPixels = opts.maxPixels ?? limits.maxPixels;
   checkBytes(input, opts.maxBytes ?? limits.maxBytes);
   const bytes = decodable(input);
-  await readHeader(bytes, maxPixels);
+  const header = await readHeader(bytes, maxPixels);
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: "truncated", pages: 1 })
-      .rotate()
+    const { data, info } = await upright(bytes, header, maxPixels, 1)
       .flatten({ background: WHITE })
       .toColourspace("srgb")
       .removeAlpha()
@@ -180,8 +197,7 @@ export async function decodeAnimation(input: Uint8Array, opts: AnimationOptions 
   try {
     // limitInputPixels applies to the whole stacked strip here, which we bounded above. A still is turned
     // upright by its EXIF orientation, as decodeImage does (a phone photo is stored sideways).
-    const source = sharp(bytes, { limitInputPixels: framePixels * frameCount, failOn: "truncated", pages: frameCount });
-    raw = await (frameCount === 1 ? source.rotate() : source)
+    raw = await (frameCount === 1 ? upright(bytes, header, framePixels, 1) : sharp(bytes, { limitInputPixels: framePixels * frameCount, failOn: "truncated", pages: frameCount }))
       .flatten({ background: WHITE })
       .toColourspace("srgb")
       .removeAlpha()
@@ -200,6 +216,16 @@ export async function decodeAnimation(input: Uint8Array, opts: AnimationOptions 
   }
   const delaysMs = frames.map((_, i) => displayMs(header.delay?.[i] ?? 100));
   return { frames, delaysMs, width, height };
+}
+
+/**
+ * One still picture's decoder, turned upright by its EXIF orientation; a JPEG over the pixel limit scaled down
+ * to it as it is read (header.shrinkToSide).
+ */
+function upright(bytes: Uint8Array, header: HeaderInfo, limitInputPixels: number, pages: number): Sharp {
+  const side = header.shrinkToSide;
+  const source = sharp(bytes, { limitInputPixels: side ? header.width * header.height : limitInputPixels, failOn: "truncated", pages }).rotate();
+  return side ? source.resize({ width: side, height: side, fit: "inside" }) : source;
 }
 
 /** Copies sharp's output into a tightly packed RGB buffer we own (grey and RGB inputs alike). */

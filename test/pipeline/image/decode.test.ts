@@ -168,9 +168,26 @@ describe("decodeImage", () => {
   });
 
   it("honours maxPixels and maxBytes", async () => {
-    const jpeg = fixture("grace_hopper_512x512.jpg");
-    await expectMimicError(decodeImage(jpeg, { maxPixels: 512 * 511 }), "IMAGE_TOO_LARGE", /512×512/);
-    await expectMimicError(decodeImage(jpeg, { maxBytes: 1024 }), "IMAGE_TOO_LARGE", /too large/);
+    const png = new Uint8Array(await sharp(fixture("grace_hopper_512x512.jpg")).png().toBuffer());
+    await expectMimicError(decodeImage(png, { maxPixels: 512 * 511 }), "IMAGE_TOO_LARGE", /512×512/);
+    await expectMimicError(decodeImage(fixture("grace_hopper_512x512.jpg"), { maxBytes: 1024 }), "IMAGE_TOO_LARGE", /too large/);
+  });
+
+  it("reads a JPEG over maxPixels (a phone's 48 MP photo) scaled down to the limit, upright; refuses one over 16 times it, in the size the user sees", async () => {
+    // Stored sideways (EXIF 6), as phones do: 8064×6048 in the file, 6048×8064 to its owner.
+    const phone = await sharp({ create: { width: 8064, height: 6048, channels: 3, background: "#8a7" } }).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const maxPixels = 40_000_000;
+    const image = await decodeImage(new Uint8Array(phone), { maxPixels });
+    expect(image.width * image.height).toBeLessThanOrEqual(maxPixels);
+    expect(image.width * image.height).toBeGreaterThan(0.99 * maxPixels);
+    expect(image.height).toBeGreaterThan(image.width);
+    expect(image.height / image.width).toBeCloseTo(8064 / 6048, 2);
+    // The same through the animation decoder (a still reaction).
+    const still = await decodeAnimation(new Uint8Array(phone), { maxPixels });
+    expect([still.width, still.height]).toEqual([image.width, image.height]);
+
+    const err = await expectMimicError(decodeImage(new Uint8Array(phone), { maxPixels: Math.floor((8064 * 6048) / 16) - 1 }), "IMAGE_TOO_LARGE", /6048×8064 pixels/);
+    expect(err.details).toMatchObject({ width: 6048, height: 8064 });
   });
 });
 
