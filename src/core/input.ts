@@ -27,6 +27,7 @@ export function sniffImageMime(bytes: Uint8Array): string | undefined {
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return "image/jpeg";
   if (b.length >= 6 && b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38) return "image/gif";
   if (b.length >= 12 && ascii(b, 0, 4) === "RIFF" && ascii(b, 8, 4) === "WEBP") return "image/webp";
+  if (isAvif(ftypBrands(b))) return "image/avif";
   return undefined;
 }
 
@@ -35,11 +36,11 @@ export function sniffImageMime(bytes: Uint8Array): string | undefined {
  * ffmpeg reads; QuickTime is an MP4-family container): adapters choosing among attachments prefer these.
  */
 export function readableMime(declared: string): boolean {
-  return /^(image\/(png|jpe?g|gif|webp)|video\/(mp4|webm|quicktime))$/i.test(declared.split(";")[0]!.trim());
+  return /^(image\/(png|jpe?g|gif|webp|avif)|video\/(mp4|webm|quicktime))$/i.test(declared.split(";")[0]!.trim());
 }
 
 /** File name endings of the types readableMime accepts. */
-const READABLE_NAME = /\.(png|jpe?g|gif|webp|mp4|webm|mov)(\?|$)/i;
+const READABLE_NAME = /\.(png|jpe?g|gif|webp|avif|mp4|webm|mov)(\?|$)/i;
 
 /** A declared type that says nothing of the content (none, application/octet-stream): the bytes decide (sniffImageMime). */
 export function untypedMime(declared: string | null | undefined): boolean {
@@ -258,13 +259,22 @@ function describeMime(declared: string | undefined, clips: boolean): string | un
  * whose upload declared no useful type. An AVIF shares the container and the "mif1" brand: it is not one.
  */
 function describeBytes(bytes: Uint8Array): string | undefined {
+  const brands = ftypBrands(bytes);
+  return brands?.some((b) => HEIC_BRANDS.has(b)) && !isAvif(brands) ? HEIC_HINT : undefined;
+}
+const HEIC_BRANDS = new Set(["heic", "heix", "hevc", "hevx", "heim", "heis"]);
+
+/** The brands of an ISO-BMFF file's ftyp box (MP4's container, which HEIC and AVIF pictures use too). */
+function ftypBrands(bytes: Uint8Array): string[] | undefined {
   if (bytes.length < 12 || ascii(bytes, 4, 4) !== "ftyp") return undefined;
   const boxEnd = Math.min(bytes.length, Math.max(16, ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0));
   const brands = [ascii(bytes, 8, 4)];
   for (let o = 16; o + 4 <= boxEnd; o += 4) brands.push(ascii(bytes, o, 4));
-  return brands.some((b) => HEIC_BRANDS.has(b)) && !brands.some((b) => b === "avif" || b === "avis") ? HEIC_HINT : undefined;
+  return brands;
 }
-const HEIC_BRANDS = new Set(["heic", "heix", "hevc", "hevx", "heim", "heis"]);
+
+/** An AVIF picture (AV1 in that container), which the worker's decoder reads; a HEIC one (HEVC) it cannot. */
+const isAvif = (brands: string[] | undefined) => !!brands?.some((b) => b === "avif" || b === "avis") && !brands.some((b) => HEIC_BRANDS.has(b));
 
 /**
  * Frames in a GIF, WebP or APNG (1 for other formats), from the file's header and frame table: an animated

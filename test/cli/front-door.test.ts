@@ -32,14 +32,19 @@ const meme = (...extra: string[]) =>
   mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", fixture("franck_04117.jpg"), "--out", join(dir, "m.png"), ...extra);
 
 describe("mimic meme: the same front door", () => {
-  it("refuses TIFF and AVIF as the playground does (the CLI accepted them)", async () => {
-    for (const fmt of ["tiff", "avif"] as const) {
-      const file = join(dir, `r.${fmt}`);
-      writeFileSync(file, await sharp(fixture("franck_04117.jpg"))[fmt]().toBuffer());
-      const r = await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", file, "--out", join(dir, "t.png"));
-      expect(r.code).not.toBe(0);
-      expect(r.stderr).toContain("That file is not a picture I can use. Please send a JPEG, PNG, WebP or GIF image, or an MP4 or WebM clip.");
-    }
+  it("refuses TIFF as the playground does (the CLI accepted it); reads AVIF (a browser's saved picture), as the bots do", async () => {
+    const tiff = join(dir, "r.tiff");
+    writeFileSync(tiff, await sharp(fixture("franck_04117.jpg")).tiff().toBuffer());
+    const r = await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", tiff, "--out", join(dir, "t.png"));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("That file is not a picture I can use. Please send a JPEG, PNG, WebP or GIF image, or an MP4 or WebM clip.");
+
+    const avif = join(dir, "r.avif");
+    writeFileSync(avif, await sharp(fixture("franck_04117.jpg")).avif().toBuffer());
+    const out = join(dir, "avif.png");
+    const made = await mimic("meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", avif, "--out", out);
+    expect(made.code, made.stderr).toBe(0);
+    expect((await sharp(out).metadata()).format).toBe("png");
   });
 
   it("has the bots' caption limit, in the same words", async () => {
@@ -74,9 +79,12 @@ describe("the CLI passes its configuration to the pipeline (which reads no envir
   it("MAX_INPUT_PIXELS and ORT_EXECUTION_PROVIDER reach meme, morph, analyze and face save", async () => {
     const small = { MAX_INPUT_PIXELS: "300000" };
     const tooLarge = /That picture is too large \(720×576 pixels\): the limit is 0\.3 megapixels/;
-    expect((await mimicWith(small, "meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", fixture("franck_04117.jpg"), "--out", join(dir, "p.png"))).stderr).toMatch(tooLarge);
-    expect((await mimicWith(small, "morph", "--from", fixture("grace_hopper_512x512.jpg"), "--to", fixture("franck_04117.jpg"), "--out", join(dir, "p.gif"))).stderr).toMatch(tooLarge);
-    expect((await mimicWith(small, "analyze", fixture("franck_04117.jpg"))).stderr).toMatch(tooLarge);
+    // A PNG: a JPEG over the limit is read scaled down to it.
+    const reaction = join(dir, "franck_04117.png");
+    writeFileSync(reaction, await sharp(fixture("franck_04117.jpg")).png().toBuffer());
+    expect((await mimicWith(small, "meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", reaction, "--out", join(dir, "p.png"))).stderr).toMatch(tooLarge);
+    expect((await mimicWith(small, "morph", "--from", fixture("grace_hopper_512x512.jpg"), "--to", reaction, "--out", join(dir, "p.gif"))).stderr).toMatch(tooLarge);
+    expect((await mimicWith(small, "analyze", reaction)).stderr).toMatch(tooLarge);
     const cuda = await mimicWith({ ORT_EXECUTION_PROVIDER: "cuda", DATA_DIR: dir, DATABASE_URL: `file:${join(dir, "m.db")}` }, "face", "add", fixture("grace_hopper_512x512.jpg"), "--name", "me");
     expect(cuda.code).not.toBe(0);
     expect(cuda.stderr).toMatch(/ORT_EXECUTION_PROVIDER=cuda/);
