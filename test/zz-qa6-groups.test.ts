@@ -48,7 +48,7 @@ describe("QA6", () => {
     delete process.env.MIMIC_TEST_GATE_DIR;
   });
   const open = (g: string) => writeFileSync(join(gates, `${g}.open`), "");
-  const started = async (g: string) => vi.waitFor(() => expect(require("node:fs").existsSync(join(gates, `${g}.started`))).toBe(true), { timeout: 30_000 });
+  const started = async (g: string) => vi.waitFor(() => expect(existsSync(join(gates, `${g}.started`))).toBe(true), { timeout: 15_000 }).catch((e) => { console.log("NOT STARTED", g, callsSince(0).join("\n"), logs.map((l) => l.msg + JSON.stringify(l.fields).slice(0,300))); throw e; });
   const usage = async (u: typeof ALICE) => {
     const r = fake.answerTo(fake.sendCommand(DM(u), u, "/usage"), "sendMessage", 30_000);
     return String((await r).params.text).split("\n")[0];
@@ -57,10 +57,10 @@ describe("QA6", () => {
 
   it("slow mode: the queue message takes the slot; the result and the flood notice both fail", async () => {
     const from = fake.calls.length;
-    fake.sendPhoto(GROUP, BOB, fake.addFile(REACTION_LAUGH_JPG), cap("/meme gate:b"));
+    fake.sendPhoto(GROUP, BOB, fake.addFile(REACTION_LAUGH_JPG), cap("/meme gate:b |"));
     await started("b");
     const status = fake.waitFor((c) => fake.calls.indexOf(c) >= from && c.method === "sendMessage" && /queue|Next in line/.test(String(c.params.text)), 30_000);
-    fake.sendPhoto(GROUP, ALICE, fake.addFile(REACTION_LAUGH_JPG), cap("/meme gate:a"));
+    fake.sendPhoto(GROUP, ALICE, fake.addFile(REACTION_LAUGH_JPG), cap("/meme gate:a |"));
     await status.catch(() => undefined);
     // slow mode 60 s: after the bot's message, every send to the group is refused for a minute
     fake.chatFailures.set(GROUP.id, { status: 429, description: "Too Many Requests: retry after 60", parameters: { retry_after: 60 } });
@@ -76,7 +76,7 @@ describe("QA6", () => {
 
   it("bot kicked mid-job", async () => {
     const from = fake.calls.length;
-    fake.sendPhoto(GROUP, ALICE, fake.addFile(REACTION_LAUGH_JPG), cap("/meme gate:k"));
+    fake.sendPhoto(GROUP, ALICE, fake.addFile(REACTION_LAUGH_JPG), cap("/meme gate:k |"));
     await started("k");
     fake.chatFailures.set(GROUP.id, { status: 403, description: "Forbidden: bot was kicked from the supergroup chat" });
     const kickedAt = fake.calls.length;
@@ -95,7 +95,7 @@ describe("QA6", () => {
     const from = fake.calls.length;
     open("r");
     const photo = fake.sendPhoto(GROUP, BOB, fake.addFile(REACTION_LAUGH_JPG));
-    const ans = fake.answerTo(fake.sendCommand(GROUP, ALICE, "/meme gate:r", photo), ["sendPhoto", "sendMessage"], 30_000);
+    const ans = fake.answerTo(fake.sendCommand(GROUP, ALICE, "/meme gate:r |", photo), ["sendPhoto", "sendMessage"], 30_000);
     console.log("RESTRICTED answer:", (await ans).method, "getChatMember calls:", fake.calls.slice(from).filter((c) => c.method === "getChatMember").length);
   });
 
@@ -103,7 +103,7 @@ describe("QA6", () => {
     const NEW = -100999;
     fake.memberStatus.set(`${NEW}:${BOB.id}`, "administrator");
     const OLD = { id: -4321, type: "group" as const, title: "Old" };
-    fake.sendPhoto(OLD, ALICE, fake.addFile(REACTION_LAUGH_JPG), cap("/meme gate:m"));
+    fake.sendPhoto(OLD, ALICE, fake.addFile(REACTION_LAUGH_JPG), cap("/meme gate:m |"));
     await started("m");
     fake.sendMessage(OLD, ALICE, { migrate_to_chat_id: NEW });
     fake.sendMessage({ id: NEW, type: "supergroup", title: "Old" }, ALICE, { migrate_from_chat_id: OLD.id });

@@ -108,7 +108,7 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
   let generatorTimings: StageTimings = {};
   // Where a swap's frames were cut from the reaction's (mimic frames use templateView).
   let avoidView: Box | null = null;
-  // Mimic frames are the template's: an extreme photo is cut to MAX_ANIMATION_ASPECT around its face.
+  // Mimic frames are the template's: an extreme photo, or one whose face is small, is cut around its face.
   const templateView = faceView(template.width, template.height, [templateFace.landmarks]);
   const fitTemplate = (imgs: RgbImage[]) => fitFrames(imgs.map((f) => viewOf(f, templateView)), input.size ?? DEFAULT_ANIMATION_SIZE, signal);
   if (generator && reaction.frames.length === 1) {
@@ -274,25 +274,40 @@ function markFaceOf(input: AnimatedMemeInput, faces: (AnalyzedFace | null)[], te
 }
 
 /**
- * The part of a width × height picture an animation shows: null (all of it) up to MAX_ANIMATION_ASPECT, else
- * the longest window of that shape across the picture, centred on the faces (clamped to the picture).
+ * The faces' least size in an animation, as a share of its longest side (96 px at 384): a big photo or a long
+ * screenshot scaled whole to the animation's size leaves a face a few pixels wide, its expression unseen.
+ */
+const MIN_FACE_SHARE = 0.25;
+
+/**
+ * The part of a width × height picture an animation shows: null (all of it) where that keeps the faces at least
+ * MIN_FACE_SHARE and the shape within MAX_ANIMATION_ASPECT; else the picture's shape (within that aspect), as
+ * large as it may be, around the faces (with a margin) and clamped to the picture.
  */
 export function faceView(width: number, height: number, landmarks: Float32Array[]): Box | null {
-  const tall = height > width * MAX_ANIMATION_ASPECT;
-  const wide = width > height * MAX_ANIMATION_ASPECT;
-  if ((!tall && !wide) || landmarks.length === 0) return null;
-  let c = 0;
+  if (landmarks.length === 0) return null;
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
   for (const lm of landmarks) {
-    let lo = Infinity, hi = -Infinity;
-    for (let i = tall ? 1 : 0; i < lm.length; i += 3) {
-      lo = Math.min(lo, lm[i]);
-      hi = Math.max(hi, lm[i]);
+    for (let i = 0; i + 1 < lm.length; i += 3) {
+      x0 = Math.min(x0, lm[i]);
+      x1 = Math.max(x1, lm[i]);
+      y0 = Math.min(y0, lm[i + 1]);
+      y1 = Math.max(y1, lm[i + 1]);
     }
-    c += (lo + hi) / 2 / landmarks.length;
   }
-  const span = Math.round((tall ? width : height) * MAX_ANIMATION_ASPECT);
-  const start = Math.round(Math.min(Math.max(0, c - span / 2), (tall ? height : width) - span));
-  return tall ? { x: 0, y: start, width, height: span } : { x: start, y: 0, width: span, height };
+  const aspect = Math.min(MAX_ANIMATION_ASPECT, Math.max(1 / MAX_ANIMATION_ASPECT, width / height));
+  // The largest view of that shape the picture holds.
+  let vw = Math.min(width, height * aspect);
+  let vh = vw / aspect;
+  // The view's long side at most the faces' size / MIN_FACE_SHARE, yet never so small that it cuts the faces
+  // (each of them in every frame, with a tenth either side).
+  const faceSide = Math.max(x1 - x0, y1 - y0);
+  const k = Math.min(1, Math.max(faceSide / MIN_FACE_SHARE / Math.max(vw, vh), (1.2 * (x1 - x0)) / vw, (1.2 * (y1 - y0)) / vh));
+  vw = Math.min(width, Math.round(vw * k));
+  vh = Math.min(height, Math.round(vh * k));
+  if (vw >= width && vh >= height) return null;
+  const clamp = (v: number, hi: number) => Math.round(Math.min(Math.max(0, v), hi));
+  return { x: clamp((x0 + x1) / 2 - vw / 2, width - vw), y: clamp((y0 + y1) / 2 - vh / 2, height - vh), width: vw, height: vh };
 }
 
 const viewOf = (img: RgbImage, view: Box | null): RgbImage => (view ? cropImage(img, view) : img);
@@ -341,9 +356,13 @@ export interface FaceMorphGifInput {
 /** The classic two-face morph (two templates, or template and reaction face) as a GIF in a's frame. */
 export async function renderFaceMorphGif(input: FaceMorphGifInput): Promise<{ gif: EncodedGif; timingsMs: StageTimings }> {
   const t0 = performance.now();
-  const k = scaleFor(input.a, input.size ?? DEFAULT_ANIMATION_SIZE);
-  const a = k === 1 ? input.a : resizeImage(input.a, Math.max(1, Math.round(input.a.width * k)), Math.max(1, Math.round(input.a.height * k)));
-  const m = morphFaces({ a, aLandmarks: scalePoints(input.aFace.landmarks, k), b: input.b, bLandmarks: input.bFace.landmarks, ...input.morph });
+  const size = input.size ?? DEFAULT_ANIMATION_SIZE;
+  // a's frame, cut around its face where that face would be too small (or the photo too long).
+  const view = faceView(input.a.width, input.a.height, [input.aFace.landmarks]);
+  const whole = viewOf(input.a, view);
+  const k = scaleFor(whole, size);
+  const a = k === 1 ? whole : resizeImage(whole, Math.max(1, Math.round(whole.width * k)), Math.max(1, Math.round(whole.height * k)));
+  const m = morphFaces({ a, aLandmarks: scalePoints(landmarksIn(input.aFace.landmarks, view), k), b: input.b, bLandmarks: input.bFace.landmarks, ...input.morph });
   const t1 = performance.now();
   const frames = await captionFrames(m.frames, input.captions);
   // Scaled to fit maxBytes, the captions are drawn again at the size reached (not shrunk with the pixels).

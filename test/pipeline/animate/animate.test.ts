@@ -23,6 +23,7 @@ import { encodeGif } from "../../../src/pipeline/gif/index.ts";
 import { cropImage, decodeAnimation, decodeImage, pasteImage, resizeImage, solidImage, warpAffine } from "../../../src/pipeline/image/index.ts";
 import { measureExpression, transferExpression } from "../../../src/pipeline/transfer/index.ts";
 import { assembleMeme } from "../../../src/pipeline/meme.ts";
+import { renderFaceMorphGif } from "../../../src/pipeline/animate/index.ts";
 import type { AnalyzedFace, Box, RgbImage } from "../../../src/pipeline/types.ts";
 import { decodeGifFrames, psnr } from "../gif/helpers.ts";
 
@@ -338,6 +339,49 @@ describe("animated meme from an extremely tall or wide picture", () => {
     const seen = (await analyzer.analyze(frames[0])).faces[0]!;
     expect(seen.box.width).toBeGreaterThan(reactionFace.box.width * (192 / 576) * 0.9);
     expect(Math.abs(seen.box.x + seen.box.width / 2 - 192)).toBeLessThan(384 * 0.15);
+  });
+});
+
+describe("animated meme from a big picture whose face is small", () => {
+  /** The photo on a plain canvas (a phone photo taken from afar, a screenshot with a small face in it). */
+  function onCanvas(photo: RgbImage, width: number, height: number, x: number, y: number): RgbImage {
+    const canvas = solidImage(width, height, [30, 30, 34]);
+    pasteImage(canvas, photo, x, y);
+    return canvas;
+  }
+
+  for (const mode of ["mimic", "swap"] as const) {
+    it(`${mode}: the frames are cut around the face, in the picture's shape, so it is a quarter of the animation's side`, async () => {
+      // grace's 512 px portrait (face 204 px) in a 2400 × 1800 picture: scaled whole to 384 px, the face would be 33 px.
+      const big = onCanvas(img["grace_hopper_512x512.jpg"], 2400, 1800, 1700, 300);
+      const bigFace = (await analyzer.analyze(big)).faces[0]!;
+      const out = await assembleMeme({
+        ...(mode === "mimic"
+          ? { template: big, templateFace: bigFace, reaction: { frames: [img["franck_04117.jpg"]], delaysMs: [0] }, reactionFaces: [face["franck_04117.jpg"]] }
+          : { template: img["franck_01829.jpg"], templateFace: face["franck_01829.jpg"], reaction: { frames: [big], delaysMs: [0] }, reactionFaces: [bigFace] }),
+        mode,
+        output: { kind: "animation", format: "gif", morph: { frames: 4, loop: "forward" } },
+      });
+      expect([out.width, out.height]).toEqual([384, 288]);
+      const { frames } = await decodeGifFrames(out.bytes);
+      const seen = (await analyzer.analyze(frames[0])).faces[0]!;
+      expect(Math.max(seen.box.width, seen.box.height)).toBeGreaterThan(384 * 0.2);
+    });
+  }
+
+  it("the two-face morph (mimic morph --mode faces) cuts its first photo the same way", async () => {
+    const big = onCanvas(img["grace_hopper_512x512.jpg"], 2400, 1800, 1700, 300);
+    const { gif } = await renderFaceMorphGif({
+      a: big,
+      aFace: (await analyzer.analyze(big)).faces[0]!,
+      b: img["franck_04117.jpg"],
+      bFace: face["franck_04117.jpg"],
+      morph: { frames: 3, loop: "forward" },
+    });
+    const { frames } = await decodeGifFrames(gif.bytes);
+    expect([frames[0].width, frames[0].height]).toEqual([384, 288]);
+    const seen = (await analyzer.analyze(frames[0])).faces[0]!;
+    expect(Math.max(seen.box.width, seen.box.height)).toBeGreaterThan(384 * 0.2);
   });
 });
 
