@@ -8,7 +8,7 @@
  */
 import { MimicError } from "../errors.ts";
 import { getFaceAnalyzer, type FaceAnalyzer } from "../pipeline/face/index.ts";
-import { applyAffine, cropImage, resizeImage } from "../pipeline/image/index.ts";
+import { applyAffine, cropImage, resizeImage, rotateQuarterTurns } from "../pipeline/image/index.ts";
 import { decodeImage, encodePng } from "../pipeline/image/index.ts";
 import type { DecodeOptions } from "../pipeline/image/index.ts";
 import type { AnalyzedFace, FaceAnalysis, RgbImage } from "../pipeline/types.ts";
@@ -126,6 +126,10 @@ export const TEMPLATE_MAX_SIDE = 1024;
  */
 export const PORTRAIT_FRAME = { side: 1.5, above: 0.7, below: 1.3 } as const;
 
+/** A head rolled this far is a photo lying on its side or upside down, not a tilted head. */
+const SIDEWAYS_ROLL_DEG = 60;
+export const TURNED_UPRIGHT_NOTE = "The photo was lying on its side (or upside down), so I turned it upright.";
+
 export interface PreparedEnrolment {
   template: EnrolledTemplate;
   warnings: string[];
@@ -165,10 +169,20 @@ export async function prepareEnrolment(
 ): Promise<PreparedEnrolment> {
   const analyzer = opts.analyzer ?? (await getFaceAnalyzer());
   // `decoded`: the caller already decoded these bytes (the job handler, for the NSFW gate).
-  const image = opts.decoded ?? (await decodeImage(bytes, opts.decode));
-  const analysis = await analyzer.analyze(image);
+  let image = opts.decoded ?? (await decodeImage(bytes, opts.decode));
   const rules = opts.rules ?? DEFAULT_ENROLMENT_RULES;
-  const verdict = assessEnrolment(analysis, rules);
+  let verdict = assessEnrolment(await analyzer.analyze(image), rules);
+  // A face lying on its side or upside down: a photo whose EXIF turn was lost (or never written). Turned
+  // upright and looked at again, rather than the user told to hold their head straight.
+  const roll = verdict.ok ? undefined : verdict.refusal.details?.roll;
+  if (typeof roll === "number" && Math.abs(roll) >= SIDEWAYS_ROLL_DEG) {
+    const upright = rotateQuarterTurns(image, -Math.round(roll / 90));
+    const again = assessEnrolment(await analyzer.analyze(upright), rules);
+    if (again.ok) {
+      image = upright;
+      verdict = { ...again, warnings: [TURNED_UPRIGHT_NOTE, ...again.warnings] };
+    }
+  }
   if (!verdict.ok) throw verdict.refusal;
   const face = verdict.face;
   const fr = portraitFrame(image, face, rules);

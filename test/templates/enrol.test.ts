@@ -14,6 +14,7 @@ import {
   TEMPLATE_MAX_SIDE,
   type Store,
 } from "../../src/templates/index.ts";
+import { TURNED_UPRIGHT_NOTE } from "../../src/templates/enrol.ts";
 import { createTestDb, type TestDb } from "./helpers.ts";
 
 const fixture = (name: string) => new Uint8Array(readFileSync(join(import.meta.dirname, "..", "fixtures", "faces", name)));
@@ -173,6 +174,19 @@ describe("enrolment from real photos (face analysis stage)", () => {
     expect(srcX).toBeGreaterThan(400);
     expect(srcX).toBeLessThan(400 + 1536);
     expect(srcY).toBeGreaterThan(300);
+  });
+
+  it("a photo lying on its side or upside down without an EXIF turn is turned upright, saved and said; a head tilted 50° is still refused", async () => {
+    for (const deg of [90, 180, 270]) {
+      const turned = new Uint8Array(await sharp(fixture("grace_hopper_512x512.jpg")).rotate(deg).jpeg().toBuffer());
+      expect((await sharp(turned).metadata()).orientation).toBeUndefined();
+      const r = await prepareEnrolment(turned);
+      expect(r.warnings, `${deg}°`).toEqual([TURNED_UPRIGHT_NOTE]);
+      expect(Math.abs((r.template.analysis as { pose: { roll: number } }).pose.roll), `${deg}°`).toBeLessThan(10);
+    }
+    // A real tilt stays the user's to fix (and is not turned a quarter round).
+    const tilted = new Uint8Array(await sharp(fixture("grace_hopper_512x512.jpg")).rotate(50, { background: "#506070" }).jpeg().toBuffer());
+    await expect(prepareEnrolment(tilted)).rejects.toMatchObject({ code: "FACE_UNUSABLE", userMessage: expect.stringMatching(/tilted \d+° sideways/) });
   });
 
   it("accepts a 104 px face, works on it enlarged to 128 px and says a bigger photo is sharper", async () => {

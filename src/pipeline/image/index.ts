@@ -11,6 +11,7 @@ export {
   invertAffine,
   pasteImage,
   resizeImage,
+  rotateQuarterTurns,
   shrinkByBox,
   solidImage,
   squareCropTransform,

@@ -344,6 +344,25 @@ export function flipHorizontal(src: RgbImage): RgbImage {
   return { data, width: w, height: h };
 }
 
+/** The picture turned clockwise by `turns` quarter turns (any integer; 0 mod 4 gives a copy). */
+export function rotateQuarterTurns(src: RgbImage, turns: number): RgbImage {
+  const t = ((turns % 4) + 4) % 4;
+  const { width: w, height: h } = src;
+  const [ow, oh] = t % 2 === 1 ? [h, w] : [w, h];
+  const data = new Uint8Array(src.data.length);
+  // Where source pixel (x, y) lands, as base + x·stepX + y·stepY (in pixels): a quarter turn sends it to (h-1-y, x).
+  const [base, stepX, stepY] = t === 0 ? [0, 1, ow] : t === 1 ? [h - 1, ow, -1] : t === 2 ? [(h - 1) * w + (w - 1), -1, -w] : [(w - 1) * ow, -ow, 1];
+  for (let y = 0, s = 0; y < h; y++) {
+    for (let x = 0, p = base + y * stepY; x < w; x++, s += 3, p += stepX) {
+      const d = p * 3;
+      data[d] = src.data[s];
+      data[d + 1] = src.data[s + 1];
+      data[d + 2] = src.data[s + 2];
+    }
+  }
+  return { data, width: ow, height: oh };
+}
+
 /** Copies `src` onto `dst` with its top-left corner at (x, y), clipped. Mutates dst. */
 export function pasteImage(dst: RgbImage, src: RgbImage, x: number, y: number): void {
   const x0 = Math.max(0, x);

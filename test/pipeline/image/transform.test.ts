@@ -1,3 +1,4 @@
+import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import {
   applyAffine,
@@ -7,6 +8,7 @@ import {
   invertAffine,
   pasteImage,
   resizeImage,
+  rotateQuarterTurns,
   shrinkByBox,
   solidImage,
   squareCropTransform,
@@ -50,6 +52,17 @@ describe("affine helpers", () => {
 });
 
 describe("pixel helpers", () => {
+  it("rotateQuarterTurns turns clockwise as sharp does, for any number of quarter turns", async () => {
+    const w = 5, h = 3;
+    const data = Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 7) % 251);
+    for (const turns of [0, 1, 2, 3, -1, 6]) {
+      const mine = rotateQuarterTurns({ data, width: w, height: h }, turns);
+      const ref = await sharp(Buffer.from(data), { raw: { width: w, height: h, channels: 3 } }).rotate((((turns % 4) + 4) % 4) * 90).raw().toBuffer({ resolveWithObject: true });
+      expect([mine.width, mine.height], `${turns}`).toEqual([ref.info.width, ref.info.height]);
+      expect(Buffer.from(mine.data).equals(ref.data), `${turns}`).toBe(true);
+    }
+  });
+
   it("identity warp reproduces the image", () => {
     const img = pattern(37, 23);
     const out = warpAffine(img, [1, 0, 0, 0, 1, 0], 37, 23);
