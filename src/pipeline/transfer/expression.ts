@@ -294,9 +294,11 @@ export interface RetargetOptions {
   seen?: RegionsSeen;
 }
 
-/** How far the reaction's picture shows its eyes and brows (upper) and its lips (lower): 0 (not at all) … 1. */
+/** How far the reaction's picture shows its eyes (upper), its brows and its lips (lower): 0 (not at all) … 1. */
 export interface RegionsSeen {
   upper: number;
+  /** The brows, at most as far as the eyes: a guessed brow bends the user's brows (and spectacle frames). */
+  brows: number;
   lower: number;
 }
 
@@ -334,6 +336,7 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
 
   const t = clamp(opts.intensity, 0, 1);
   const tUpper = t * clamp(opts.seen?.upper ?? 1, 0, 1), tLower = t * clamp(opts.seen?.lower ?? 1, 0, 1);
+  const tBrow = t * clamp(opts.seen?.brows ?? 1, 0, 1);
   const disp = new Float64Array(MESH_POINTS * 3);
   const isControl = new Uint8Array(MESH_POINTS);
   const controls: number[] = [];
@@ -357,7 +360,7 @@ export function retargetExpression(template: Float32Array, reaction: Float32Arra
     const s = isBrow ? 1 : rightSide.has(i) ? eyeScaleR : eyeScaleL;
     for (let k = 0; k < 3; k++) {
       const e = isBrow ? lr[3 * i + k]! - nr[3 * i + k]! + lo[3 * i + k]! - no[3 * i + k]! : (lr[3 * i + k]! - nr[3 * i + k]!) * s;
-      disp[3 * i + k] = (nt[3 * i + k]! + e - lt[3 * i + k]!) * tUpper;
+      disp[3 * i + k] = (nt[3 * i + k]! + e - lt[3 * i + k]!) * (isBrow ? tBrow : tUpper);
     }
   }
   if (useMouth) addCheekRaise(lt, disp, isControl, controls);

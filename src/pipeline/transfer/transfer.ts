@@ -111,6 +111,7 @@ export function transferExpression(input: TransferInput): TransferResult {
   const res = mode === "swap" ? swapFace(input, shown, regions, t0, seen) : mimic(input, shown, regions, t0, seen);
   const notes = [
     ...(asked !== "lower" && seen.upper < 1 ? [cutOffNote("eyes and brows", seen.upper)] : []),
+    ...(asked !== "lower" && seen.upper >= 1 && seen.brows < 1 ? [cutOffNote("brows", seen.brows)] : []),
     ...(asked !== "upper" && seen.lower < 1 ? [cutOffNote("mouth", seen.lower)] : []),
   ];
   const copied = upper || lower;
@@ -130,7 +131,7 @@ export function nothingCopiedError(regions: Regions = "all"): MimicError {
   );
 }
 
-function cutOffNote(what: "eyes and brows" | "mouth", seen: number): string {
+function cutOffNote(what: "eyes and brows" | "brows" | "mouth", seen: number): string {
   const [is, them, yours] = what === "mouth" ? ["is", "it", "yours as it is"] : ["are", "them", "yours as they are"];
   return seen > 0
     ? `The reaction's ${what} ${is} close to the picture's edge, so I copied ${them} only in part. Use a picture that shows the whole face to copy ${them} fully.`

@@ -96,12 +96,14 @@ export function photoFace(analysis: FaceAnalysis, source?: string): { face: Anal
  */
 const EDGE_UNSEEN = 0.06;
 const EDGE_SEEN = 0.12;
-const UPPER_FEATURES = [...RIGHT_BROW, ...LEFT_BROW, ...RIGHT_EYE_UPPER, ...RIGHT_EYE_LOWER, ...LEFT_EYE_UPPER, ...LEFT_EYE_LOWER];
+const EYE_FEATURES = [...RIGHT_EYE_UPPER, ...RIGHT_EYE_LOWER, ...LEFT_EYE_UPPER, ...LEFT_EYE_LOWER];
+const BROW_FEATURES = [...RIGHT_BROW, ...LEFT_BROW];
 const LOWER_FEATURES = [...LIPS_OUTER_UPPER, ...LIPS_OUTER_LOWER];
 
 /**
- * How far a face in a `width` × `height` picture shows its eyes and brows (upper) and its lips (lower), from 0
- * (cut off by the picture's edge, or too near it for its landmarks to be trusted) to 1 (well inside).
+ * How far a face in a `width` × `height` picture shows its eyes (upper), its brows (at most as far as its eyes:
+ * brows above eyes cut off are cut off too) and its lips (lower), from 0 (cut off by the picture's edge, or too
+ * near it for its landmarks to be trusted) to 1 (well inside). A crop tight on the forehead keeps the eyes.
  */
 export function regionsSeen(face: AnalyzedFace, width: number, height: number): RegionsSeen {
   const lm = face.landmarks;
@@ -115,5 +117,6 @@ export function regionsSeen(face: AnalyzedFace, width: number, height: number): 
     const f = (near / size - EDGE_UNSEEN) / (EDGE_SEEN - EDGE_UNSEEN);
     return f >= 1 ? 1 : f > 0 ? f : 0;
   };
-  return { upper: shown(UPPER_FEATURES), lower: shown(LOWER_FEATURES) };
+  const upper = shown(EYE_FEATURES);
+  return { upper, brows: Math.min(upper, shown(BROW_FEATURES)), lower: shown(LOWER_FEATURES) };
 }
