@@ -3,7 +3,10 @@ import {
   ANONYMOUS_SENDER_REPLY,
   BUTTON_NOT_YOURS,
   FLOOD_RETRIES,
-  NO_PICTURE_RIGHTS_REPLY,
+  NO_MEDIA_RIGHTS_REPLY,
+  noPictureRightsReply,
+  TOPIC_GONE_REPLY,
+  SENT_PRIVATELY_NOTE,
   TELEGRAM_PROBLEM_REPLY,
   TOAST_MAX_CHARS,
   UPLOAD_REFUSED_REPLY,
@@ -100,6 +103,38 @@ describe("Telegram adapter: who a command acts for", () => {
   afterEach(async () => {
     await bot?.stop();
     await fake?.close();
+  });
+
+  it("a member a group's \"no media\" restriction keeps from posting pictures gets no meme posted for them there; one allowed photos does", async () => {
+    const reaction = fake.sendPhoto(GROUP, BOB, fake.addFile(new Uint8Array(16)));
+    fake.memberStatus.set(`${GROUP.id}:${ALICE.id}`, "restricted");
+    const refused = fake.nextCall("sendMessage");
+    fake.sendCommand(GROUP, ALICE, "/meme hi |", reaction);
+    expect((await refused).params.text).toBe(NO_MEDIA_RIGHTS_REPLY);
+    expect(calls.filter((c) => c.method === "meme")).toEqual([]);
+    // Restricted in other ways, but allowed photos: the meme is made.
+    fake.memberRights.set(`${GROUP.id}:${ALICE.id}`, { can_send_photos: true });
+    const made = fake.nextCall("sendMessage");
+    fake.sendCommand(GROUP, ALICE, "/meme hi |", reaction);
+    expect((await made).params.text).not.toBe(NO_MEDIA_RIGHTS_REPLY);
+    expect(calls.filter((c) => c.method === "meme")).toHaveLength(1);
+    // A member not restricted at all: no change.
+    fake.memberStatus.delete(`${GROUP.id}:${ALICE.id}`);
+    const again = fake.nextCall("sendMessage");
+    fake.sendCommand(GROUP, ALICE, "/morph", reaction);
+    expect((await again).params.text).toBe(`morph for ${ALICE.id}`);
+  });
+
+  it("a channel's post Telegram forwards into its discussion group is nobody's command there: nothing is said", async () => {
+    const SERVICE = { id: 777000, is_bot: false as const, first_name: "Telegram" };
+    const channel = { id: -100999, type: "channel", title: "News" };
+    fake.sendMessage(GROUP, SERVICE, { text: "/meme today's news", entities: [{ type: "bot_command", offset: 0, length: 5 }], is_automatic_forward: true, sender_chat: channel });
+    // The next thing said in the group answers the next command.
+    const next = fake.nextCall("sendMessage");
+    fake.sendCommand(GROUP, ALICE, "/usage");
+    expect((await next).params.text).toBe(`usage for ${ALICE.id}`);
+    expect(calls.map((c) => c.method)).toEqual(["usage"]);
+    expect(fake.calls.filter((c) => c.method === "sendMessage").map((c) => c.params.text)).toEqual([`usage for ${ALICE.id}`]);
   });
 
   it("refuses every command posted by an anonymous admin or as a channel (but /config from an anonymous admin)", async () => {
@@ -201,6 +236,10 @@ describe("Telegram adapter: who a command acts for", () => {
     expect(call.method).toBe("sendDocument");
     expect(uploadedFile(call).bytes.length).toBe(2000);
 
+    // A side over 20 times the other (a swap into a long banner): sendPhoto would refuse it too.
+    memeFile = { bytes: new Uint8Array(2000), name: "mimic-me.png", mime: "image/png", width: 4200, height: 200 };
+    expect((await meme()).method).toBe("sendDocument");
+
     // Over sendPhoto's 10 MB.
     memeFile = { bytes: new Uint8Array(10_500_000), name: "mimic-me.png", mime: "image/png", width: 3000, height: 3000 };
     call = await meme();
@@ -226,13 +265,15 @@ describe("Telegram adapter: flood control and refused uploads", () => {
   let bot: TelegramBot;
   let undelivered: () => Promise<void>;
   let delivered: (messageRef: string) => Promise<void>;
+  let serverMoved: Core["serverMoved"];
   const memeFile: ReplyFile = { bytes: new Uint8Array(2000), name: "mimic-me.png", mime: "image/png", width: 512, height: 512 };
 
   beforeEach(async () => {
     fake = await FakeTelegram.start();
     undelivered = vi.fn(async () => undefined);
     delivered = vi.fn(async () => undefined);
-    const core = recordingCore([], { meme: () => ({ text: "", ephemeral: false, file: memeFile, undelivered, delivered }) });
+    serverMoved = vi.fn(async () => undefined);
+    const core = { ...recordingCore([], { meme: () => ({ text: "", ephemeral: false, file: memeFile, undelivered, delivered }) }), serverMoved };
     bot = createTelegramBot({ core, token: fake.token, apiRoot: fake.apiRoot });
     await bot.start();
   });
@@ -265,6 +306,19 @@ describe("Telegram adapter: flood control and refused uploads", () => {
     expect(undelivered).not.toHaveBeenCalled();
   });
 
+  it("a group's flood control or slow mode past what is worth waiting: the meme goes to the user's private chat, said there, and counts", async () => {
+    const reaction = fake.sendPhoto(GROUP, ALICE, fake.addFile(new Uint8Array(16)));
+    fake.chatFailures.set(GROUP.id, { status: 429, description: "Too Many Requests: retry after 60", parameters: { retry_after: 60 } });
+    const from = fake.calls.length;
+    fake.sendCommand(GROUP, ALICE, "/meme", reaction);
+    const dm = await fake.waitFor((c) => fake.calls.indexOf(c) >= from && c.method === "sendPhoto" && c.params.chat_id === ALICE.id);
+    expect(String(dm.params.caption)).toContain(SENT_PRIVATELY_NOTE);
+    await vi.waitFor(() => expect(delivered).toHaveBeenCalledWith(`${ALICE.id}:${(dm.result as { message_id: number }).message_id}`));
+    expect(undelivered).not.toHaveBeenCalled();
+    // Nothing more is asked of the group, which takes nothing now.
+    expect(fake.calls.slice(fake.calls.indexOf(dm)).filter((c) => c.method === "sendMessage" && c.params.chat_id === GROUP.id)).toEqual([]);
+  });
+
   it("says why an upload failed: flood control (and when to try again), no right to send pictures, or its size", async () => {
     const reaction = fake.sendPhoto(GROUP, ALICE, fake.addFile(new Uint8Array(16)));
     const refusal = async () => {
@@ -272,20 +326,25 @@ describe("Telegram adapter: flood control and refused uploads", () => {
       fake.sendCommand(GROUP, ALICE, "/meme", reaction);
       return String((await text).params.text);
     };
-    // Longer than it is worth waiting: not retried, and the user hears when to try again.
+    // Longer than it is worth waiting: not retried; tried in the user's private chat (refused here too), and the
+    // user hears when to try again.
     fake.failures.set("sendPhoto", { status: 429, description: "Too Many Requests: retry after 35", parameters: { retry_after: 35 } });
     expect(await refusal()).toBe(floodReply(35));
-    expect(sent("sendPhoto")).toHaveLength(1);
-    // Retried twice at most, then given up.
+    expect(sent("sendPhoto").map((c) => c.params.chat_id)).toEqual([GROUP.id, ALICE.id]);
+    // Retried twice at most, then given up (in the group, then privately).
     fake.failures.set("sendPhoto", { status: 429, description: "Too Many Requests: retry after 1", parameters: { retry_after: 1 } });
     expect(await refusal()).toBe(floodReply(1));
-    expect(sent("sendPhoto")).toHaveLength(1 + 1 + FLOOD_RETRIES);
+    expect(sent("sendPhoto")).toHaveLength(2 + 2 * (1 + FLOOD_RETRIES));
 
+    // The right named as the group's permissions name it: an animation needs "Stickers & GIFs", not "Photos".
     fake.failures.set("sendPhoto", { status: 400, description: "Bad Request: not enough rights to send photos to the chat" });
-    expect(await refusal()).toBe(NO_PICTURE_RIGHTS_REPLY);
+    expect(await refusal()).toBe(noPictureRightsReply("Photos"));
+    expect(noPictureRightsReply("Photos")).toContain("“Photos”");
+    fake.failures.set("sendPhoto", { status: 400, description: "Bad Request: not enough rights to send animations to the chat" });
+    expect(await refusal()).toBe(noPictureRightsReply("Stickers & GIFs"));
     fake.failures.set("sendPhoto", { status: 400, description: "Bad Request: PHOTO_INVALID_DIMENSIONS" });
     expect(await refusal()).toBe(UPLOAD_TOO_LARGE_REPLY);
-    expect(undelivered).toHaveBeenCalledTimes(4);
+    expect(undelivered).toHaveBeenCalledTimes(5);
   });
 
   /** Sends /meme as a photo's caption; returns the count of calls before it. */
@@ -344,6 +403,14 @@ describe("Telegram adapter: flood control and refused uploads", () => {
     expect(uploadsAfter(from)).toHaveLength(1);
     expect(undelivered).toHaveBeenCalledTimes(1);
 
+    // A topic deleted while the meme was made: said so, in General (the topic is gone).
+    fake.failures.set("sendPhoto", { status: 400, description: "Bad Request: message thread not found", times: 1 });
+    from = memeIn(forum, { is_topic_message: true, message_thread_id: 77, reply_to_message: topic });
+    text = await textAfter(from);
+    expect(text.params.text).toBe(TOPIC_GONE_REPLY);
+    expect(text.params.message_thread_id).toBeUndefined();
+    expect(undelivered).toHaveBeenCalledTimes(2);
+
     // A group upgraded to a supergroup: the picture goes to the new chat, once, and is noted there.
     const old = { id: -4321, type: "supergroup" as const, title: "Old" };
     fake.chatFailures.set(old.id, { status: 400, description: "Bad Request: group chat was upgraded to a supergroup chat", parameters: { migrate_to_chat_id: -100999 } });
@@ -355,16 +422,17 @@ describe("Telegram adapter: flood control and refused uploads", () => {
     // The old chat's message ids mean nothing in the new one.
     expect(moved.params.reply_parameters).toBeUndefined();
     expect(delivered).toHaveBeenCalledWith(`-100999:${(moved.result as { message_id: number }).message_id}`);
+    // The meme's records (its use, its audit row, made under the old id) follow the group, as its settings did.
+    expect(serverMoved).toHaveBeenCalledWith("telegram", String(old.id), "-100999");
     expect(uploadsAfter(from)).toHaveLength(2);
     expect(fake.calls.slice(from).filter((c) => c.method === "sendMessage")).toEqual([]);
-    expect(undelivered).toHaveBeenCalledTimes(1);
+    expect(undelivered).toHaveBeenCalledTimes(2);
 
     // The size only where Telegram says it; any other refusal gets no advice on size.
     for (const [status, description, expected] of [
       [413, "Request Entity Too Large", UPLOAD_TOO_LARGE_REPLY],
       [400, "Bad Request: file is too big", UPLOAD_TOO_LARGE_REPLY],
       [400, "Bad Request: IMAGE_PROCESS_FAILED", UPLOAD_REFUSED_REPLY],
-      [400, "Bad Request: message thread not found", UPLOAD_REFUSED_REPLY],
     ] as const) {
       fake.failures.set("sendPhoto", { status, description, times: 1 });
       from = memeIn(GROUP);

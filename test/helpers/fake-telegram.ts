@@ -55,7 +55,9 @@ export class FakeTelegram {
   /** `${chatId}:${userId}` → status; default "member". */
   /** Users who sent an update, by id: getChatMember answers with them. */
   readonly usersSeen = new Map<number, User>();
-  readonly memberStatus = new Map<string, "creator" | "administrator" | "member">();
+  readonly memberStatus = new Map<string, "creator" | "administrator" | "member" | "restricted">();
+  /** A restricted member's rights, by "chat:user" (default: text only, no media, as a group's "no media" restriction). */
+  readonly memberRights = new Map<string, Record<string, boolean>>();
 
   /** The command menu the bot set (setMyCommands), as getMyCommands answers it. */
   commands: { command: string; description: string }[] = [];
@@ -279,7 +281,10 @@ export class FakeTelegram {
         // A member as Telegram gives one: the user who wrote in a chat here; one never seen is not found.
         const user = this.usersSeen.get(Number(params.user_id));
         if (!user) return this.json(res, 400, { ok: false, error_code: 400, description: "Bad Request: user not found" });
-        return ok({ status, user });
+        if (status !== "restricted") return ok({ status, user });
+        const media = { can_send_audios: false, can_send_documents: false, can_send_photos: false, can_send_videos: false, can_send_video_notes: false, can_send_voice_notes: false, can_send_polls: false, can_send_other_messages: false };
+        const rights = this.memberRights.get(`${params.chat_id}:${params.user_id}`) ?? {};
+        return ok({ status, user, is_member: true, can_send_messages: true, ...media, can_add_web_page_previews: false, can_change_info: false, can_invite_users: false, can_pin_messages: false, can_manage_topics: false, until_date: 0, ...rights });
       }
       case "sendMessage":
       case "sendPhoto":

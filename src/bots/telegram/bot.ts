@@ -77,9 +77,10 @@ const CHAT_ACTION_EVERY_MS = 4500;
 export const ANONYMOUS_SENDER_REPLY =
   "Please post as yourself (not anonymously or as a channel) to use Mimic: your saved faces belong to your own account.";
 
-/** sendPhoto refuses photos over 10 MB or with width + height over 10000: those go as a file instead. */
+/** sendPhoto refuses photos over 10 MB, with width + height over 10000 or a side over 20 times the other: those go as a file instead. */
 export const TELEGRAM_PHOTO_MAX_BYTES = 10 * 1000 * 1000;
 export const TELEGRAM_PHOTO_MAX_SIDES = 10_000;
+export const TELEGRAM_PHOTO_MAX_RATIO = 20;
 /** Telegram refused the finished picture for its size or dimensions. */
 export const UPLOAD_TOO_LARGE_REPLY = "Your meme was made, but it is too large for Telegram to take. Try again with a smaller reaction image.";
 /** Any other refusal (4xx): no advice on size, which may not be the reason. */
@@ -92,8 +93,11 @@ export const UPLOAD_UNCERTAIN_REPLY =
 /** The forum topic the command came from was closed before the result was ready. */
 export const topicClosedReply = (topic: string | undefined) =>
   `Your meme was made, but the topic${topic ? ` ${quoted(topic)}` : " it was asked in"} is closed, so I may not post in it. A group admin can reopen the topic; or send the command in an open one.`;
-export const NO_PICTURE_RIGHTS_REPLY =
-  "Your meme was made, but this chat does not let me send pictures. A group admin can allow me to send photos and videos here.";
+/** The permission a refused upload needed, as a group's permission list names it ("Photos", "Stickers & GIFs", "Files"…). */
+export const noPictureRightsReply = (right: string) =>
+  `Your meme was made, but this chat does not let me send it. A group admin can allow me ${quoted(right)} in the group's permissions.`;
+/** The topic the command came from was deleted before the result was ready. */
+export const TOPIC_GONE_REPLY = "Your meme was made, but the topic it was asked in no longer exists. Please send the command again in another topic.";
 export const floodReply = (seconds: number | undefined) =>
   `Your meme was made, but Telegram is limiting how fast I may post here (flood control). Please try again${seconds ? ` in ${seconds} s` : " in a little while"}.`;
 
@@ -108,8 +112,15 @@ export const STOP_CONFIRM_MS = 3_000;
 export const REACH_ATTEMPT_MS = 15_000;
 
 /** Telegram's flood control (429): retry a call at most this often, and only when it asks to wait at most this long. */
+/** /meme or /morph in a group where the sender may not post pictures. */
+export const NO_MEDIA_RIGHTS_REPLY =
+  "You may not post pictures in this group, so I won't post a meme for you here. Send me the picture in our private chat instead.";
+
+/** In a group, the queue message's updates at most this often (they share the group's message budget with the memes). */
+const GROUP_PROGRESS_EVERY_MS = 5_000;
+
 export const FLOOD_RETRIES = 2;
-export const FLOOD_MAX_WAIT_S = 10;
+export const FLOOD_MAX_WAIT_S = 30;
 
 /** Seconds a 429 asks to wait: its parameters.retry_after, or the number in "Too Many Requests: retry after N". */
 function retryAfterOf(e: { parameters?: { retry_after?: number }; description?: string }): number | undefined {
@@ -128,6 +139,10 @@ function memeAction(animated: MemeInput["animated"], image: ImageInput): ChatAct
 
 /** A forum topic closed since the command: it takes no message either. */
 const topicClosed = (err: unknown) => err instanceof GrammyError && /TOPIC_CLOSED/.test(err.description);
+/** The forum topic was deleted: Telegram no longer knows its thread. */
+const topicGone = (err: unknown) => err instanceof GrammyError && /message thread not found|TOPIC_DELETED/i.test(err.description);
+/** Telegram's name for the right a refused upload needed, from its "not enough rights to send …" error. */
+const RIGHT_NAMES: Record<string, string> = { photos: "Photos", videos: "Videos", animations: "Stickers & GIFs", gifs: "Stickers & GIFs", documents: "Files" };
 
 /** Telegram's own trouble, worth one more try: an error on its side (5xx), or no usable answer (a network error, a timeout). */
 function isTelegramTrouble(err: unknown): boolean {
@@ -148,6 +163,12 @@ function mayHaveArrived(err: unknown): boolean {
 }
 
 /** A basic group upgraded to a supergroup: Telegram names the new chat, where the picture must go instead. */
+/** Telegram's flood control (429) answered a call. */
+const floodControlled = (err: unknown) => err instanceof GrammyError && err.error_code === 429;
+
+/** Under a meme sent privately because the group's flood control or slow mode kept it out. */
+export const SENT_PRIVATELY_NOTE = "(The group is in slow mode or flood control, so I sent your meme here instead.)";
+
 function migratedTo(err: unknown): number | undefined {
   return err instanceof GrammyError ? err.parameters?.migrate_to_chat_id : undefined;
 }
@@ -159,8 +180,10 @@ const TOO_LARGE = /Request Entity Too Large|PHOTO_INVALID_DIMENSIONS|file is too
 function uploadFailedReply(err: unknown, topic?: string): string {
   if (err instanceof GrammyError) {
     if (err.error_code === 429) return floodReply(retryAfterOf(err));
-    if (/not enough rights to send (photos|videos|animations|documents|gifs)/i.test(err.description)) return NO_PICTURE_RIGHTS_REPLY;
+    const right = /not enough rights to send (photos|videos|animations|documents|gifs)/i.exec(err.description)?.[1]?.toLowerCase();
+    if (right) return noPictureRightsReply(RIGHT_NAMES[right]!);
     if (topicClosed(err)) return topicClosedReply(topic);
+    if (topicGone(err)) return TOPIC_GONE_REPLY;
     if (err.error_code === 413 || (err.error_code === 400 && TOO_LARGE.test(err.description))) return UPLOAD_TOO_LARGE_REPLY;
   }
   return isTelegramTrouble(err) ? TELEGRAM_PROBLEM_REPLY : UPLOAD_REFUSED_REPLY;
@@ -171,7 +194,9 @@ const TELEGRAM_SERVICE_USER_ID = 777000;
 
 function tooBigForPhoto(f: ReplyFile): boolean {
   const size = f.width !== undefined && f.height !== undefined ? { width: f.width, height: f.height } : pngSize(f.bytes);
-  return f.bytes.byteLength > TELEGRAM_PHOTO_MAX_BYTES || (size !== undefined && size.width + size.height > TELEGRAM_PHOTO_MAX_SIDES);
+  if (f.bytes.byteLength > TELEGRAM_PHOTO_MAX_BYTES) return true;
+  if (size === undefined) return false;
+  return size.width + size.height > TELEGRAM_PHOTO_MAX_SIDES || Math.max(size.width, size.height) > TELEGRAM_PHOTO_MAX_RATIO * Math.min(size.width, size.height);
 }
 
 /** Width and height from a PNG's IHDR chunk (bytes 16–23), for files whose reply did not say. */
@@ -367,6 +392,22 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     }
   }
 
+  /**
+   * Whether the sender may post pictures in this group: Mimic must not post for a member what a "no media"
+   * restriction keeps them from posting. Best effort: a failed look-up lets the request through.
+   */
+  async function mayPostPictures(ctx: Context): Promise<boolean> {
+    const chat = ctx.chat;
+    if (!chat || chat.type === "private" || !ctx.from) return true;
+    try {
+      const member = await ctx.api.getChatMember(chat.id, ctx.from.id);
+      return member.status !== "restricted" || member.can_send_photos;
+    } catch (err) {
+      logger.warn({ err }, "getChatMember failed");
+      return true;
+    }
+  }
+
   /** A group admin posting anonymously: the message is posted as the group itself, which only its admins can do. */
   const isAnonymousAdmin = (ctx: Context) => ctx.chat !== undefined && ctx.chat.type !== "private" && ctx.msg?.sender_chat?.id === ctx.chat.id;
 
@@ -559,6 +600,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
           logger.warn({ err: first, movedTo, mayShowTwice: uncertain }, "telegram upload failed; sending it once more");
           try {
             const sentAgain = await upload(to, { ...where, caption: reply.text });
+            // The meme was made for the old id (its use and audit record): moved with the group's other records.
+            if (movedTo !== undefined) await core.serverMoved("telegram", String(chatId), String(movedTo));
             await reply.delivered?.(messageRef(to, sentAgain.message_id));
             return;
           } catch (second) {
@@ -566,12 +609,24 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
             uncertain ||= mayHaveArrived(second);
           }
         }
+        // Flood control (a busy group, or its slow mode) past what is worth waiting: the group takes nothing now,
+        // the refusal included. The meme goes to the user's private chat with Mimic instead, where they have one.
+        if (floodControlled(err) && !uncertain && ctx.chat?.type !== "private" && ctx.from) {
+          try {
+            const dm = await upload(ctx.from.id, { caption: `${reply.text}\n${SENT_PRIVATELY_NOTE}`.trim() });
+            await reply.delivered?.(messageRef(ctx.from.id, dm.message_id));
+            logger.warn({ err }, "telegram flood control kept a meme out of its group: sent privately");
+            return;
+          } catch (dmErr) {
+            logger.warn({ err: dmErr }, "telegram: flood control kept a meme out of its group, and it could not be sent privately");
+          }
+        }
         logger.error({ err, movedTo, mime: f.mime, bytes: f.bytes.byteLength, width: f.width, height: f.height }, "telegram upload failed");
         if (!uncertain) await reply.undelivered?.();
         const topicName = ctx.msg?.is_topic_message ? ctx.msg.reply_to_message?.forum_topic_created?.name : undefined;
         const text = uncertain ? UPLOAD_UNCERTAIN_REPLY : uploadFailedReply(err, topicName);
-        // A closed topic takes no message either: the words go to the group's General topic.
-        await ctx.api.sendMessage(to, text, topicClosed(err) ? {} : where);
+        // A closed or deleted topic takes no message either: the words go to the group's General topic.
+        await ctx.api.sendMessage(to, text, topicClosed(err) || topicGone(err) ? {} : where);
         return;
       }
       // Telegram shows a photo re-encoded (another hash): /audit asked of this message finds it by the message.
@@ -625,6 +680,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     let statusMessageId: number | undefined;
     const lost: z.infer<typeof lostCommand> = { chatId, threadId: thread.message_thread_id, messageId: ctx.msg?.message_id };
     let updatePendingReply: ((reply: string) => Promise<void>) | undefined;
+    const inGroup = ctx.chat?.type !== "private";
     const progress = progressReporter(async (text) => {
       if (statusMessageId === undefined) {
         // A reply to the command, as its result will be: in a group, whose place in the queue it is.
@@ -635,7 +691,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
           logger.warn({ err }, "telegram: could not note the queue message of a request in progress"),
         );
       } else await ctx.api.editMessageText(chatId, statusMessageId, text);
-    });
+      // A group's messages and edits share Telegram's budget of about 20 a minute with the memes themselves.
+    }, inGroup ? GROUP_PROGRESS_EVERY_MS : undefined);
     try {
       const c = await contextOf(ctx, false);
       const reply = await work({
@@ -703,6 +760,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     if (!cmd || !KNOWN_COMMANDS.has(cmd.name)) return onOther(ctx, cmd);
     // A command's album is answered by the command: its other pictures need no pointer.
     albumSeen(ctx);
+    // A channel's post Telegram forwards into its discussion group is nobody's command there.
+    if (ctx.msg?.is_automatic_forward) return;
     // An anonymous admin may still configure the group: settings are the group's, not a person's.
     if (ctx.msg?.sender_chat && !(cmd.name === "config" && isAnonymousAdmin(ctx))) {
       await send(ctx, { text: ANONYMOUS_SENDER_REPLY, ephemeral: true });
@@ -731,6 +790,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
           await send(ctx, { text: e.message, ephemeral: true });
           return;
         }
+        if (!(await mayPostPictures(ctx))) return void (await send(ctx, { text: NO_MEDIA_RIGHTS_REPLY, ephemeral: true }));
         detach(
           render(ctx, cmd.name === "morph" ? "upload_video" : memeAction(parsed.animated, image), (c) =>
             cmd.name === "morph"
