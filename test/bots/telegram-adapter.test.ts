@@ -403,6 +403,14 @@ describe("Telegram adapter: flood control and refused uploads", () => {
     expect(uploadsAfter(from)).toHaveLength(1);
     expect(undelivered).toHaveBeenCalledTimes(1);
 
+    // A text answer (a refusal, /usage) in a closed topic: to General too, not lost.
+    fake.failures.set("sendMessage", { status: 400, description: "Bad Request: TOPIC_CLOSED", times: 1 });
+    from = fake.calls.length;
+    fake.sendMessage(forum, ALICE, { text: "/usage", entities: [{ type: "bot_command", offset: 0, length: 6 }], is_topic_message: true, message_thread_id: 77 });
+    // (Telegram refused the first, in the topic.)
+    const usage = await fake.waitFor((c) => fake.calls.indexOf(c) >= from && c.method === "sendMessage" && c.params.message_thread_id === undefined);
+    expect(usage.params).toMatchObject({ chat_id: forum.id, text: `usage for ${ALICE.id}` });
+
     // A topic deleted while the meme was made: said so, in General (the topic is gone).
     fake.failures.set("sendPhoto", { status: 400, description: "Bad Request: message thread not found", times: 1 });
     from = memeIn(forum, { is_topic_message: true, message_thread_id: 77, reply_to_message: topic });
@@ -462,6 +470,28 @@ describe("Telegram adapter: the chat action while a command is worked on", () =>
   });
 
   const command = { caption_entities: [{ type: "bot_command", offset: 0, length: 5 }] };
+
+  it("Mimic removed from the group while it works (the chat action answered 403): the request is stopped, and nothing is sent there", async () => {
+    // A core whose meme waits until the adapter stops it, as a job in the queue would.
+    let stopped: AbortSignal | undefined;
+    const core = {
+      ...recordingCore([]),
+      meme: (ctx: CommandContext) =>
+        new Promise<Reply>((resolve) => {
+          stopped = ctx.signal;
+          ctx.signal?.addEventListener("abort", () => resolve({ text: "The request was cancelled.", ephemeral: true, errorCode: "CANCELLED" }), { once: true });
+        }),
+    };
+    await bot.stop();
+    bot = createTelegramBot({ core, token: fake.token, apiRoot: fake.apiRoot });
+    await bot.start();
+    fake.chatFailures.set(GROUP.id, { status: 403, description: "Forbidden: bot was kicked from the supergroup chat" });
+    fake.sendPhoto(GROUP, ALICE, fake.addFile(new Uint8Array(16)), { caption: "/meme hi", ...command });
+    await vi.waitFor(() => expect(stopped?.aborted).toBe(true), { timeout: 30_000, interval: 20 });
+    await bot.stop();
+    const toGroup = fake.calls.filter((c) => c.params.chat_id === GROUP.id && ["sendMessage", "sendPhoto", "sendAnimation", "sendDocument"].includes(c.method));
+    expect(toGroup.map((c) => c.method)).toEqual([]);
+  });
 
   it("is never sent again under flood control, so none shows after the answer", async () => {
     fake.failures.set("sendChatAction", { status: 429, description: "Too Many Requests: retry after 1", parameters: { retry_after: 1 } });

@@ -633,7 +633,12 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       await reply.delivered?.(messageRef(chatId, sent.message_id));
       return;
     }
-    await ctx.api.sendMessage(chatId, reply.text, { ...replyTo, reply_markup: extra.keyboard });
+    await ctx.api.sendMessage(chatId, reply.text, { ...replyTo, reply_markup: extra.keyboard }).catch((err: unknown) => {
+      // As a picture is: to a group's new id after its upgrade, to General from a closed or deleted topic.
+      const movedTo = migratedTo(err);
+      if (movedTo === undefined && !topicClosed(err) && !topicGone(err)) throw err;
+      return ctx.api.sendMessage(movedTo ?? chatId, reply.text, { reply_markup: extra.keyboard });
+    });
   }
 
   /**
@@ -665,10 +670,16 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     // retry of bot.api, waits out a 429's time instead, and none starts once the answer goes out.
     let answering = false;
     let quietUntil = 0;
+    // Mimic removed from the chat (or the chat deleted) while it works: nothing made could be posted there.
+    const removed = new AbortController();
     const chatAction = () => {
       if (answering || Date.now() < quietUntil) return;
       actionsApi.sendChatAction(chatId, kind, thread).catch((err: unknown) => {
         if (err instanceof GrammyError && err.error_code === 429) quietUntil = Date.now() + (retryAfterOf(err) ?? CHAT_ACTION_EVERY_MS / 1000) * 1000;
+        if (err instanceof GrammyError && err.error_code === 403 && !removed.signal.aborted) {
+          logger.warn({ chatId, reason: err.description }, "telegram: Mimic may no longer post in this chat, so its request there is stopped");
+          removed.abort(new MimicError("CANCELLED", "Mimic may no longer post in this chat."));
+        }
       });
     };
     chatAction();
@@ -697,6 +708,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       const c = await contextOf(ctx, false);
       const reply = await work({
         ...c,
+        signal: removed.signal,
         pendingReply: JSON.stringify(lost),
         bindPendingReply: (update) => (updatePendingReply = update),
         progress: (e) => {
@@ -706,6 +718,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       });
       await progress.close();
       stopActions();
+      // Its use was given back with the cancellation; there is nobody to tell.
+      if (removed.signal.aborted) return;
       await send(ctx, reply);
     } finally {
       stopActions();
