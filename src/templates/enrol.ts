@@ -11,6 +11,7 @@ import { getFaceAnalyzer, type FaceAnalyzer } from "../pipeline/face/index.ts";
 import { applyAffine, cropImage, resizeImage, rotateQuarterTurns } from "../pipeline/image/index.ts";
 import { decodeImage, encodePng } from "../pipeline/image/index.ts";
 import type { DecodeOptions } from "../pipeline/image/index.ts";
+import { AMBIGUOUS_FACE_RATIO } from "../pipeline/transfer/validate.ts";
 import type { AnalyzedFace, FaceAnalysis, RgbImage } from "../pipeline/types.ts";
 import { normaliseTemplateName } from "./names.ts";
 import type { EnrolledTemplate, Owner, TemplateStore, TemplateSummary } from "./templates.ts";
@@ -46,7 +47,7 @@ export const DEFAULT_ENROLMENT_RULES: EnrolmentRules = {
   warnMouthOpenness: 0.2,
   // Measured on the fixtures: sharp photos 230–1900; Gaussian blur σ 2 → 44–97 (still usable), σ 3 → 19–31.
   minSharpness: 40,
-  ambiguousFaceRatio: 0.8,
+  ambiguousFaceRatio: AMBIGUOUS_FACE_RATIO,
 };
 
 export type EnrolmentVerdict =

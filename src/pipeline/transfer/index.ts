@@ -5,5 +5,5 @@ export { retargetExpression, neutralShape, restEyesOwn, REST, REACTION_REST } fr
 export type { Regions, RegionsSeen, RetargetOptions } from "./expression.ts";
 export { measureExpression } from "./measure.ts";
 export type { ExpressionMeasures } from "./measure.ts";
-export { checkFace, photoFace, regionsSeen, selectFace, FACE_LIMITS } from "./validate.ts";
+export { AMBIGUOUS_FACE_RATIO, checkFace, photoFace, regionsSeen, selectFace, FACE_LIMITS } from "./validate.ts";
 export type { FaceRole } from "./validate.ts";

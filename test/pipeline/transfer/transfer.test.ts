@@ -1000,5 +1000,13 @@ describe("makeMeme", () => {
     const asFace = await makeMeme(reaction, template, { sources: { face: "“pair.png”" } }, fx.analyzer);
     expect(asFace.templateFace.box.x).toBeLessThan(600);
     expect(asFace.notes).toContain("1 smaller face in the face photo “pair.png” was ignored; I used the largest one.");
+    // Two faces of about the same size in the face photo: refused, as saving that photo would be (which is the user?).
+    const twins = solidImage(1040, 520, [90, 110, 130]);
+    pasteImage(twins, fx.images.get("grace_hopper_512x512.jpg")!, 0, 4);
+    pasteImage(twins, fx.images.get("grace_hopper_512x512.jpg")!, 524, 4);
+    await expect(makeMeme(new Uint8Array(await encodePng(twins)), template, { sources: { face: "“twins.png”" } }, fx.analyzer)).rejects.toMatchObject({
+      code: "FACE_UNUSABLE",
+      userMessage: "I see 2 faces of about the same size in the face photo “twins.png”, so I can't tell which one is you. Crop the photo to just your face.",
+    });
   });
 });
