@@ -11,7 +11,7 @@ import { getFaceAnalyzer, type FaceAnalyzer } from "../pipeline/face/index.ts";
 import { applyAffine, cropImage, resizeImage, rotateQuarterTurns } from "../pipeline/image/index.ts";
 import { decodeImage, encodePng } from "../pipeline/image/index.ts";
 import type { DecodeOptions } from "../pipeline/image/index.ts";
-import { AMBIGUOUS_FACE_RATIO } from "../pipeline/transfer/validate.ts";
+import { AMBIGUOUS_FACE_RATIO, ambiguousFaces } from "../pipeline/transfer/validate.ts";
 import type { AnalyzedFace, FaceAnalysis, RgbImage } from "../pipeline/types.ts";
 import { normaliseTemplateName } from "./names.ts";
 import type { EnrolledTemplate, Owner, TemplateStore, TemplateSummary } from "./templates.ts";
@@ -69,14 +69,8 @@ export function assessEnrolment(analysis: Pick<FaceAnalysis, "faces">, rules: En
   if (!face) {
     return refuse("NO_FACE", "I couldn't find a face in that photo. Send a well-lit photo where your face is clearly visible.");
   }
-  const second = faces[1];
-  if (second && second.quality.faceSizePx >= rules.ambiguousFaceRatio * face.quality.faceSizePx) {
-    return refuse(
-      "FACE_UNUSABLE",
-      `I see ${faces.length} faces of about the same size, so I can't tell which one is you. Crop the photo to just your face.`,
-      { faces: faces.length },
-    );
-  }
+  const ambiguous = ambiguousFaces(faces, rules.ambiguousFaceRatio);
+  if (ambiguous) return { ok: false, refusal: ambiguous, warnings, otherFaces };
   if (otherFaces > 0) {
     warnings.push(`${otherFaces} smaller face${otherFaces > 1 ? "s were" : " was"} ignored; I saved the largest one.`);
   }

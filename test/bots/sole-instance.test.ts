@@ -1,15 +1,17 @@
 /**
- * One store, one bot: a second Mimic with the in-process queue on a store another one runs on is refused
- * (both would answer every command), through the real composition root and the real CLI; a killed one leaves
- * nothing behind; Redis mode's front ends still share a store. SLOW: it spawns the CLI.
+ * One store, one bot: a second Mimic running a bot with the in-process queue on a store another one runs on is
+ * refused (both would answer every command), through the real composition root and the real CLI; a killed one
+ * leaves nothing behind; Redis mode's front ends and playgrounds still share a store. SLOW: it spawns the CLI.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { isMimicError } from "../../src/errors.ts";
 import { logger } from "../../src/logger.ts";
+import { FakeDiscord } from "../helpers/fake-discord.ts";
 import { DOUBLE_HANDLERS, startTestApp } from "./harness.ts";
 import { createTestDb, dialects, PG_URL, rejection } from "../templates/helpers.ts";
 
@@ -18,16 +20,18 @@ const REDIS = process.env.TEST_REDIS_URL;
 const work = mkdtempSync(join(tmpdir(), "mimic-sole-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const ALREADY_RUNNING = /^Another Mimic is already running on the store (sqlite|postgres) .+: two would both answer every command\. Stop the other one first/;
+const ALREADY_RUNNING = /^Another Mimic bot is already running on the store (sqlite|postgres) .+: two would both answer every command\. Stop the other one first/;
+/** A bot's token in the configuration: createApp takes the store sole for it (the bot itself starts in startApp). */
+const BOT = { DISCORD_TOKEN: "test-token" };
 
 describe("a second Mimic on the same store", () => {
   for (const { dialect, skip } of dialects) {
     it.skipIf(skip)(`is refused on ${dialect} while the first runs, and starts once it stopped`, async () => {
       const db = await createTestDb(dialect, "sole");
       try {
-        const first = await startTestApp({ DATABASE_URL: db.url }, { handlers: DOUBLE_HANDLERS });
+        const first = await startTestApp({ ...BOT, DATABASE_URL: db.url }, { handlers: DOUBLE_HANDLERS });
         try {
-          const refused = await rejection(startTestApp({ DATABASE_URL: db.url }, { handlers: DOUBLE_HANDLERS }));
+          const refused = await rejection(startTestApp({ ...BOT, DATABASE_URL: db.url }, { handlers: DOUBLE_HANDLERS }));
           expect(isMimicError(refused) && refused.code).toBe("CONFIG");
           expect(refused.userMessage).toMatch(ALREADY_RUNNING);
           // The refused one neither migrated nor closed anything under the first.
@@ -35,8 +39,11 @@ describe("a second Mimic on the same store", () => {
         } finally {
           await first.close();
         }
-        const next = await startTestApp({ DATABASE_URL: db.url }, { handlers: DOUBLE_HANDLERS });
+        const next = await startTestApp({ ...BOT, DATABASE_URL: db.url }, { handlers: DOUBLE_HANDLERS });
         await next.close();
+        // Playgrounds (no bot token) answer only their own page: two on one store are not refused.
+        const playgrounds = [await startTestApp({ DATABASE_URL: db.url }, { handlers: DOUBLE_HANDLERS }), await startTestApp({ DATABASE_URL: db.url }, { handlers: DOUBLE_HANDLERS })];
+        for (const p of playgrounds) await p.close();
       } finally {
         await db.drop();
       }
@@ -47,7 +54,7 @@ describe("a second Mimic on the same store", () => {
     const db = await createTestDb("postgres", "sole-lost");
     const schema = new URL(db.url).searchParams.get("schema") ?? "public";
     const error = vi.spyOn(logger, "error");
-    const first = await startTestApp({ DATABASE_URL: db.url }, { handlers: DOUBLE_HANDLERS });
+    const first = await startTestApp({ ...BOT, DATABASE_URL: db.url }, { handlers: DOUBLE_HANDLERS });
     let second: Awaited<ReturnType<typeof startTestApp>> | undefined;
     try {
       // The first re-takes its lock a second after losing it: a second start wins that race, or tries again.
@@ -55,7 +62,7 @@ describe("a second Mimic on the same store", () => {
         await db.query(
           `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND mode = 'ExclusiveLock' AND objid::bigint = (hashtext('mimic-sole:${schema}')::bigint & 4294967295)`,
         );
-        second = await startTestApp({ DATABASE_URL: db.url }, { handlers: DOUBLE_HANDLERS }).catch(() => undefined);
+        second = await startTestApp({ ...BOT, DATABASE_URL: db.url }, { handlers: DOUBLE_HANDLERS }).catch(() => undefined);
       }
       expect(second).toBeDefined();
       await vi.waitFor(() => expect(error.mock.calls.some(([, msg]) => typeof msg === "string" && msg.startsWith("another Mimic started on this store while this one's connection to it was lost"))).toBe(true), { timeout: 30_000, interval: 100 });
@@ -69,7 +76,7 @@ describe("a second Mimic on the same store", () => {
 
   it.skipIf(!REDIS)("is not refused in Redis mode, whose front ends share a store", async () => {
     const db = await createTestDb("sqlite", "sole-redis");
-    const env = { DATABASE_URL: db.url, QUEUE_URL: REDIS!, QUEUE_PREFIX: `mimic-sole-${process.pid}` };
+    const env = { ...BOT, DATABASE_URL: db.url, QUEUE_URL: REDIS!, QUEUE_PREFIX: `mimic-sole-${process.pid}` };
     const a = await startTestApp(env, { handlers: DOUBLE_HANDLERS });
     try {
       const b = await startTestApp(env, { handlers: DOUBLE_HANDLERS });
@@ -80,40 +87,58 @@ describe("a second Mimic on the same store", () => {
     }
   });
 
-  it("mimic start exits 2 naming the store while another runs on it; one killed with -9 does not block the next (the real CLI)", async () => {
-    const dataDir = join(work, "data");
-    const env = { ...process.env, DATA_DIR: dataDir, DATABASE_URL: "", PLAYGROUND_PORT: "0", LOG_LEVEL: "warn", DISCORD_TOKEN: "", TELEGRAM_TOKEN: "", QUEUE_WORKERS: "1", QUEUE_URL: "" };
-    const startPlayground = async () => {
-      const child = spawn(process.execPath, [join(root, "bin", "mimic.mjs"), "start"], { cwd: work, env, stdio: ["ignore", "pipe", "pipe"] });
-      const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-      let out = "", err = "";
-      child.stderr.on("data", (d: Buffer) => (err += d));
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on("data", (d: Buffer) => {
-          out += d;
-          const m = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
-          if (m) resolve(m[1]);
-        });
-        void exited.then((code) => reject(new Error(`exited ${code}: ${err}`)));
-      });
-      return { child, exited, url };
-    };
-
-    const first = await startPlayground();
+  it("mimic start exits 2 naming the store while another bot runs on it; one killed with -9 does not block the next (the real CLI)", async () => {
+    const discord = await FakeDiscord.start();
     try {
-      const second = spawnSync(process.execPath, [join(root, "bin", "mimic.mjs"), "start"], { cwd: work, env, encoding: "utf8", timeout: 120_000 });
-      expect(second.status, second.stderr).toBe(2);
-      expect(second.stderr.replace(/^mimic: /, "")).toMatch(ALREADY_RUNNING);
-      expect(second.stderr).toContain(join(dataDir, "mimic.db"));
-      expect((await fetch(first.url)).status).toBe(200);
-    } finally {
-      first.child.kill("SIGKILL");
-      await first.exited;
-    }
+      const dataDir = join(work, "data");
+      const env = { ...process.env, DATA_DIR: dataDir, DATABASE_URL: "", LOG_LEVEL: "warn", DISCORD_TOKEN: discord.token, DISCORD_API_ROOT: discord.base, TELEGRAM_TOKEN: "", QUEUE_WORKERS: "1", QUEUE_URL: "" };
+      const start = () => {
+        const child = spawn(process.execPath, [join(root, "bin", "mimic.mjs"), "start"], { cwd: work, env, stdio: ["ignore", "pipe", "pipe"] });
+        const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+        let out = "", err = "";
+        child.stderr.on("data", (d: Buffer) => (err += d));
+        child.stdout.on("data", (d: Buffer) => (out += d));
+        const running = new Promise<void>((resolve, reject) => {
+          child.stdout.on("data", () => /Mimic is running/.test(out) && resolve());
+          void exited.then((code) => reject(new Error(`exited ${code}: ${err}`)));
+        });
+        return { child, exited, running, stderr: () => err };
+      };
 
-    const third = await startPlayground();
-    expect((await fetch(third.url)).status).toBe(200);
-    third.child.kill("SIGTERM");
-    expect(await third.exited).toBe(0);
+      const first = start();
+      await first.running;
+      try {
+        const second = start();
+        expect(await second.exited, second.stderr()).toBe(2);
+        expect(second.stderr().replace(/^mimic: /, "")).toMatch(ALREADY_RUNNING);
+        expect(second.stderr()).toContain(join(dataDir, "mimic.db"));
+        expect(first.child.exitCode).toBeNull();
+      } finally {
+        first.child.kill("SIGKILL");
+        await first.exited;
+      }
+
+      const third = start();
+      await third.running;
+      third.child.kill("SIGTERM");
+      expect(await third.exited).toBe(0);
+    } finally {
+      await discord.close();
+    }
   }, 300_000);
+
+  it.skipIf(!PG_URL)("a PostgreSQL host that takes the connection but never answers stops the start with a clear error, not a hang", async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const refused = await rejection(startTestApp({ ...BOT, DATABASE_URL: `postgresql://postgres@127.0.0.1:${port}/test?schema=sole_silent` }, { handlers: DOUBLE_HANDLERS }));
+      expect(refused.code).toBe("CONFIG");
+      expect(refused.userMessage).toMatch(/^Could not connect to PostgreSQL at .* \(DATABASE_URL\)/);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  }, 120_000);
 });

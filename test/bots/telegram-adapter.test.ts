@@ -435,6 +435,14 @@ describe("Telegram adapter: flood control and refused uploads", () => {
     expect(uploadsAfter(from)).toHaveLength(2);
     expect(fake.calls.slice(from).filter((c) => c.method === "sendMessage")).toEqual([]);
     expect(undelivered).toHaveBeenCalledTimes(2);
+    // Sent is sent: a store that fails to move the records does not turn the posted meme into a refusal.
+    vi.mocked(serverMoved).mockRejectedValueOnce(new Error("the store is down"));
+    const older = { id: -4322, type: "supergroup" as const, title: "Older" };
+    fake.chatFailures.set(older.id, { status: 400, description: "Bad Request: group chat was upgraded to a supergroup chat", parameters: { migrate_to_chat_id: -100998 } });
+    from = memeIn(older);
+    await vi.waitFor(() => expect(delivered).toHaveBeenCalledTimes(2));
+    expect(fake.calls.slice(from).filter((c) => c.method === "sendMessage")).toEqual([]);
+    expect(undelivered).toHaveBeenCalledTimes(2);
 
     // The size only where Telegram says it; any other refusal gets no advice on size.
     for (const [status, description, expected] of [

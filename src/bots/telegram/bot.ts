@@ -111,7 +111,6 @@ export const STOP_CONFIRM_MS = 3_000;
 /** Each start-up getMe is bounded by this (grammY's own limit is 500 s); retries: src/bots/reach.ts. */
 export const REACH_ATTEMPT_MS = 15_000;
 
-/** Telegram's flood control (429): retry a call at most this often, and only when it asks to wait at most this long. */
 /** /meme or /morph in a group where the sender may not post pictures. */
 export const NO_MEDIA_RIGHTS_REPLY =
   "You may not post pictures in this group, so I won't post a meme for you here. Send me the picture in our private chat instead.";
@@ -119,6 +118,7 @@ export const NO_MEDIA_RIGHTS_REPLY =
 /** In a group, the queue message's updates at most this often (they share the group's message budget with the memes). */
 const GROUP_PROGRESS_EVERY_MS = 5_000;
 
+/** Telegram's flood control (429): retry a call at most this often, and only when it asks to wait at most this long. */
 export const FLOOD_RETRIES = 2;
 export const FLOOD_MAX_WAIT_S = 30;
 
@@ -162,13 +162,13 @@ function mayHaveArrived(err: unknown): boolean {
   return !(typeof code === "string" && NEVER_SENT.has(code));
 }
 
-/** A basic group upgraded to a supergroup: Telegram names the new chat, where the picture must go instead. */
 /** Telegram's flood control (429) answered a call. */
 const floodControlled = (err: unknown) => err instanceof GrammyError && err.error_code === 429;
 
 /** Under a meme sent privately because the group's flood control or slow mode kept it out. */
 export const SENT_PRIVATELY_NOTE = "(The group is in slow mode or flood control, so I sent your meme here instead.)";
 
+/** A basic group upgraded to a supergroup: Telegram names the new chat, where the picture must go instead. */
 function migratedTo(err: unknown): number | undefined {
   return err instanceof GrammyError ? err.parameters?.migrate_to_chat_id : undefined;
 }
@@ -598,15 +598,21 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         if (movedTo !== undefined || isTelegramTrouble(first)) {
           // Errors are logged under `err` only: its serializer masks the token in the request's URL.
           logger.warn({ err: first, movedTo, mayShowTwice: uncertain }, "telegram upload failed; sending it once more");
+          let sentAgain;
           try {
-            const sentAgain = await upload(to, { ...where, caption: reply.text });
-            // The meme was made for the old id (its use and audit record): moved with the group's other records.
-            if (movedTo !== undefined) await core.serverMoved("telegram", String(chatId), String(movedTo));
-            await reply.delivered?.(messageRef(to, sentAgain.message_id));
-            return;
+            sentAgain = await upload(to, { ...where, caption: reply.text });
           } catch (second) {
             err = second;
             uncertain ||= mayHaveArrived(second);
+          }
+          if (sentAgain) {
+            // The meme was made for the old id (its use and audit record): moved with the group's other records.
+            // (Sent is sent: a failed move is the store's trouble, not the user's.)
+            if (movedTo !== undefined) {
+              await core.serverMoved("telegram", String(chatId), String(movedTo)).catch((e: unknown) => logger.warn({ err: e }, "telegram: a meme's records could not follow its group's new id"));
+            }
+            await reply.delivered?.(messageRef(to, sentAgain.message_id));
+            return;
           }
         }
         // Flood control (a busy group, or its slow mode) past what is worth waiting: the group takes nothing now,

@@ -109,7 +109,7 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
   // Where a swap's frames were cut from the reaction's (mimic frames use templateView).
   let avoidView: Box | null = null;
   // Mimic frames are the template's: an extreme photo, or one whose face is small, is cut around its face.
-  const templateView = faceView(template.width, template.height, [templateFace.landmarks]);
+  const templateView = faceView(template.width, template.height, [templateFace.landmarks], input.size);
   const fitTemplate = (imgs: RgbImage[]) => fitFrames(imgs.map((f) => viewOf(f, templateView)), input.size ?? DEFAULT_ANIMATION_SIZE, signal);
   if (generator && reaction.frames.length === 1) {
     // The generator renders each step of the morph itself (the expression at the step's eased share of the
@@ -168,7 +168,7 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
     // the user's (reaction-framed; the residual texture fade carries the identity change).
     const whole = mode === "swap" ? still : template;
     const wholeLandmarks = mode === "swap" ? stillFace.landmarks : templateFace.landmarks;
-    const view = faceView(whole.width, whole.height, [wholeLandmarks]);
+    const view = faceView(whole.width, whole.height, [wholeLandmarks], input.size);
     const start = viewOf(whole, view);
     const startLandmarks = landmarksIn(wholeLandmarks, view);
     if (mode === "swap") avoidView = view;
@@ -210,7 +210,7 @@ export async function animatedMemeFrames(input: AnimatedMemeInput): Promise<Anim
     // swap output is reaction-sized: cut around the reaction's faces and scaled by its own size.
     const swapped = (input.mode ?? "mimic") === "swap";
     const view = swapped
-      ? faceView(r.frames[0].width, r.frames[0].height, faces.filter((f): f is AnalyzedFace => f !== null).map((f) => f.landmarks))
+      ? faceView(r.frames[0].width, r.frames[0].height, faces.filter((f): f is AnalyzedFace => f !== null).map((f) => f.landmarks), input.size)
       : templateView;
     if (swapped) avoidView = view;
     frames = await fitFrames(r.frames.map((f) => viewOf(f, view)), input.size ?? DEFAULT_ANIMATION_SIZE, signal);
@@ -280,11 +280,12 @@ function markFaceOf(input: AnimatedMemeInput, faces: (AnalyzedFace | null)[], te
 const MIN_FACE_SHARE = 0.25;
 
 /**
- * The part of a width × height picture an animation shows: null (all of it) where that keeps the faces at least
- * MIN_FACE_SHARE and the shape within MAX_ANIMATION_ASPECT; else the picture's shape (within that aspect), as
- * large as it may be, around the faces (with a margin) and clamped to the picture.
+ * The part of a width × height picture an animation of longest side `size` shows: null (all of it) where that
+ * keeps the faces at least MIN_FACE_SHARE and the shape within MAX_ANIMATION_ASPECT; else the picture's shape
+ * (within that aspect), as large as it may be, around the faces (with a margin) and clamped to the picture. A
+ * view is never cut below `size`: animations are not enlarged, so a smaller one would gain the face nothing.
  */
-export function faceView(width: number, height: number, landmarks: Float32Array[]): Box | null {
+export function faceView(width: number, height: number, landmarks: Float32Array[], size = DEFAULT_ANIMATION_SIZE): Box | null {
   if (landmarks.length === 0) return null;
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
   for (const lm of landmarks) {
@@ -302,7 +303,8 @@ export function faceView(width: number, height: number, landmarks: Float32Array[
   // The view's long side at most the faces' size / MIN_FACE_SHARE, yet never so small that it cuts the faces
   // (each of them in every frame, with a tenth either side).
   const faceSide = Math.max(x1 - x0, y1 - y0);
-  const k = Math.min(1, Math.max(faceSide / MIN_FACE_SHARE / Math.max(vw, vh), (1.2 * (x1 - x0)) / vw, (1.2 * (y1 - y0)) / vh));
+  const long = Math.max(vw, vh);
+  const k = Math.min(1, Math.max(faceSide / MIN_FACE_SHARE / long, size / long, (1.2 * (x1 - x0)) / vw, (1.2 * (y1 - y0)) / vh));
   vw = Math.min(width, Math.round(vw * k));
   vh = Math.min(height, Math.round(vh * k));
   if (vw >= width && vh >= height) return null;
@@ -358,7 +360,7 @@ export async function renderFaceMorphGif(input: FaceMorphGifInput): Promise<{ gi
   const t0 = performance.now();
   const size = input.size ?? DEFAULT_ANIMATION_SIZE;
   // a's frame, cut around its face where that face would be too small (or the photo too long).
-  const view = faceView(input.a.width, input.a.height, [input.aFace.landmarks]);
+  const view = faceView(input.a.width, input.a.height, [input.aFace.landmarks], size);
   const whole = viewOf(input.a, view);
   const k = scaleFor(whole, size);
   const a = k === 1 ? whole : resizeImage(whole, Math.max(1, Math.round(whole.width * k)), Math.max(1, Math.round(whole.height * k)));

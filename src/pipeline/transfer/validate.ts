@@ -83,19 +83,27 @@ export function selectFace(analysis: FaceAnalysis, role: FaceRole, index?: numbe
 export const AMBIGUOUS_FACE_RATIO = 0.8;
 
 /**
+ * The refusal of a face photo whose second face is at least `ratio` of its largest's size (which one is the
+ * user?), naming the photo where `where` says which; undefined where one face is clearly the largest.
+ */
+export function ambiguousFaces(faces: readonly AnalyzedFace[], ratio: number, where?: string): MimicError | undefined {
+  const sizes = faces.map((f) => f.quality.faceSizePx).sort((a, b) => b - a);
+  if (sizes.length < 2 || sizes[1]! < ratio * sizes[0]!) return undefined;
+  return new MimicError(
+    "FACE_UNUSABLE",
+    `I see ${sizes.length} faces of about the same size${where ? ` in ${where}` : ""}, so I can't tell which one is you. Crop the photo to just your face.`,
+    { details: { faces: sizes.length } },
+  );
+}
+
+/**
  * The face of a face photo given as a file (`photo`), by the rule saving a face uses: its largest, with a note
  * when others were left out; refused where another is about as large (which one is the user?).
  */
 export function photoFace(analysis: FaceAnalysis, source?: string): { face: AnalyzedFace; notes: string[] } {
+  const ambiguous = ambiguousFaces(analysis.faces, AMBIGUOUS_FACE_RATIO, what("photo", source));
+  if (ambiguous) throw ambiguous;
   const face = selectFace(analysis, "photo", undefined, source);
-  const sizes = analysis.faces.map((f) => f.quality.faceSizePx).sort((a, b) => b - a);
-  if (sizes.length > 1 && sizes[1]! >= AMBIGUOUS_FACE_RATIO * sizes[0]!) {
-    throw new MimicError(
-      "FACE_UNUSABLE",
-      `I see ${sizes.length} faces of about the same size in ${what("photo", source)}, so I can't tell which one is you. Crop the photo to just your face.`,
-      { details: { role: "photo", faces: sizes.length } },
-    );
-  }
   const others = analysis.faces.length - 1;
   return { face, notes: others > 0 ? [`${others} smaller face${others > 1 ? "s" : ""} in ${what("photo", source)} ${others > 1 ? "were" : "was"} ignored; I used the largest one.`] : [] };
 }

@@ -8,17 +8,18 @@
  * PostgreSQL connections come and go with the pool, so a running Mimic holds a shared advisory lock, per
  * schema, on one connection of its own for its whole life; a restore asks for the same lock exclusively.
  *
- * A sole holder (`mimic start` with the in-process queue) also refuses a second one on the same store: two would
- * both answer every command with the same bot token. PostgreSQL: an exclusive advisory lock on the mark's
+ * A sole holder (`mimic start` running a bot with the in-process queue) also refuses a second one on the same
+ * store: two would both answer every command with the same bot token. PostgreSQL: an exclusive advisory lock on the mark's
  * connection. SQLite: an exclusive lock on a file of its own beside the store (a CLI command on the store itself
  * must still open), which the system drops with the process, so a killed Mimic never leaves it stale.
  */
 import Database from "better-sqlite3";
 import pg from "pg";
 import { existsSync } from "node:fs";
-import { isMimicError, MimicError } from "../../errors.ts";
+import { MimicError } from "../../errors.ts";
 import { logger } from "../../logger.ts";
-import { sqliteStartupError } from "./errors.ts";
+import { postgresConnectError, sqliteStartupError } from "./errors.ts";
+import { CONNECT_TIMEOUT_MS } from "./migrate.ts";
 import { describeTarget, type DatabaseTarget } from "./url.ts";
 
 /** How long the check waits for a connection that is only briefly open (another mimic command reading). */
@@ -39,7 +40,7 @@ export const soleLockPath = (storePath: string) => `${storePath}-running`;
 export function alreadyRunning(store: string): MimicError {
   return new MimicError(
     "CONFIG",
-    `Another Mimic is already running on the store ${store}: two would both answer every command. Stop the other one first (pgrep -af "mimic.mjs start" finds it), or give this one a store of its own (DATABASE_URL or DATA_DIR).`,
+    `Another Mimic bot is already running on the store ${store}: two would both answer every command. Stop the other one first (pgrep -af "mimic.mjs start" finds it; one Mimic runs both bots when both tokens are set), or give this one a store of its own (DATABASE_URL or DATA_DIR).`,
   );
 }
 
@@ -107,17 +108,21 @@ export async function markStoreInUse(target: DatabaseTarget, opts: { sole?: bool
   };
   let first = true;
   const connect = async () => {
-    const c = new pg.Client({ connectionString: target.connectionString });
+    // Bounded, as start-up's own connection is: a host that takes the connection but never answers would hang.
+    const c = new pg.Client({ connectionString: target.connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     client = c;
     // After a lost connection: end it and make a new one (the lock went with the session).
     c.on("error", (err) => {
-      if (client !== c) return;
+      // The first attempt's failures reach its awaited calls, and stop the start there.
+      if (client !== c || first) return;
       client = undefined;
       void c.end().catch(() => undefined);
       retryLater(err);
     });
     try {
-      await c.connect();
+      await c.connect().catch((e: unknown) => {
+        throw first ? postgresConnectError(e, target) : e;
+      });
       if (sole) {
         const s = await c.query<{ held: boolean }>("SELECT pg_try_advisory_lock(hashtext($1)) AS held", [soleKey(target.schema)]);
         if (s.rows[0]?.held !== true) {
@@ -127,13 +132,17 @@ export async function markStoreInUse(target: DatabaseTarget, opts: { sole?: bool
       }
       const r = await c.query<{ held: boolean }>("SELECT pg_try_advisory_lock_shared(hashtext($1)) AS held", [lockKey(target.schema)]);
       if (released) return void (await c.end().catch(() => undefined));
-      if (r.rows[0]?.held !== true) throw new Error("a store restore holds the store");
+      if (r.rows[0]?.held !== true) {
+        if (first) throw new MimicError("CONFIG", `A store restore is running on ${describeTarget(target)}: start Mimic once it has finished.`);
+        throw new Error("a store restore holds the store");
+      }
       delay = RECONNECT_FIRST_MS;
     } catch (e) {
       if (client !== c) return;
       client = undefined;
       await c.end().catch(() => undefined);
-      if (first && isMimicError(e)) throw e;
+      // At start the store is not opened without its mark (unreachable, another sole holder, a restore running).
+      if (first) throw e;
       retryLater(e);
     }
   };

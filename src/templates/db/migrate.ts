@@ -122,7 +122,7 @@ async function migrateSqlite(path: string, migrations: Migration[]): Promise<str
 }
 
 /** How long start-up waits for PostgreSQL to answer a connection. */
-const CONNECT_TIMEOUT_MS = 10_000;
+export const CONNECT_TIMEOUT_MS = 10_000;
 
 /** Arbitrary constant shared by every Mimic process: "mimic" in ASCII. */
 const MIGRATION_LOCK_KEY = 0x6d696d6963;

@@ -24,6 +24,7 @@ import { cropImage, decodeAnimation, decodeImage, pasteImage, resizeImage, solid
 import { measureExpression, transferExpression } from "../../../src/pipeline/transfer/index.ts";
 import { assembleMeme } from "../../../src/pipeline/meme.ts";
 import { renderFaceMorphGif } from "../../../src/pipeline/animate/index.ts";
+import { faceView } from "../../../src/pipeline/animate/meme.ts";
 import type { AnalyzedFace, Box, RgbImage } from "../../../src/pipeline/types.ts";
 import { decodeGifFrames, psnr } from "../gif/helpers.ts";
 
@@ -368,6 +369,18 @@ describe("animated meme from a big picture whose face is small", () => {
       expect(Math.max(seen.box.width, seen.box.height)).toBeGreaterThan(384 * 0.2);
     });
   }
+
+  it("a small picture is shown whole: animations are not enlarged, so a cut would only make it smaller", () => {
+    // A face's mesh as a box of points (only its bounds matter here).
+    const faceAt = (x: number, y: number, side: number) => Float32Array.from([x, y, 0, x + side, y + side, 0]);
+    // A picture within the animation's 384 px, its face small: shown whole.
+    expect(faceView(300, 200, [faceAt(130, 80, 40)])).toBeNull();
+    // A typical reaction GIF (498 × 280) with a 90 px face: cut to 384 px (the face kept at its pixels), never below.
+    expect(faceView(498, 280, [faceAt(200, 90, 90)])).toMatchObject({ width: 384, height: 216 });
+    // At a smaller --size, to the faces' quarter share (360 px), still never below that size.
+    expect(faceView(498, 280, [faceAt(200, 90, 90)], 200)).toMatchObject({ width: 360, height: 202 });
+    expect(faceView(2400, 1800, [faceAt(1700, 300, 204)], 384)).toMatchObject({ width: 816, height: 612 });
+  });
 
   it("the two-face morph (mimic morph --mode faces) cuts its first photo the same way", async () => {
     const big = onCanvas(img["grace_hopper_512x512.jpg"], 2400, 1800, 1700, 300);
