@@ -56,8 +56,10 @@ export const REPLY_GRACE_MS = 5_000;
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
   // This config, not the environment again: a command-line override (start --port) must hold below too.
   // A bot with the in-process queue is the whole bot: a second one on the store would answer every command
-  // again. Redis mode's front ends share a store by design; playgrounds answer only their own page.
-  const markInUse = config.QUEUE_URL || (!config.DISCORD_TOKEN && !config.TELEGRAM_TOKEN) ? true : "sole";
+  // again. Redis mode's front ends share a store by design (but not with such a bot); playgrounds answer only
+  // their own page.
+  const bot = !!(config.DISCORD_TOKEN || config.TELEGRAM_TOKEN);
+  const markInUse = bot ? { sole: config.QUEUE_URL ? ("shared" as const) : ("exclusive" as const) } : true;
   const store = await openStore(config.DATABASE_URL, { config, markInUse, prune: true, audience: "chat" });
   if (config.FFMPEG_PATH !== undefined && config.FFMPEG_PATH !== "none" && !findFfmpeg(config.FFMPEG_PATH)) {
     logger.warn({ FFMPEG_PATH: config.FFMPEG_PATH }, "FFMPEG_PATH is not an executable file: animations are sent as GIF");

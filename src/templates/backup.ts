@@ -110,7 +110,8 @@ function realPath(path: string): string {
 function isStoreFile(out: string, storePath: string): boolean {
   const target = realPath(out);
   const outInfo = statSync(out, { throwIfNoEntry: false });
-  for (const suffix of ["", "-wal", "-shm", "-journal"]) {
+  // (Its -running lock file too: replaced, it would no longer keep a second bot out.)
+  for (const suffix of ["", "-wal", "-shm", "-journal", "-running", "-running-journal"]) {
     const own = `${storePath}${suffix}`;
     if (realPath(own) === target) return true;
     const info = statSync(own, { throwIfNoEntry: false });

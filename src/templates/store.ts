@@ -8,7 +8,7 @@ import { createPrismaClient, type Db } from "./db/client.ts";
 import { FACE_READER_CONNECTIONS, openBlobReader } from "./db/blobs.ts";
 import { isStorageFull, sqliteCode, sqliteStartupError, storageFull } from "./db/errors.ts";
 import { gateFor, type Gate } from "./db/gate.ts";
-import { markStoreInUse } from "./db/in-use.ts";
+import { markStoreInUse, type SoleMode } from "./db/in-use.ts";
 import { migrate } from "./db/migrate.ts";
 import { describeTarget, resolveDatabaseTarget, type DatabaseTarget } from "./db/url.ts";
 import { AuditLog } from "./audit.ts";
@@ -45,9 +45,10 @@ export interface StoreOptions {
   now?: () => number;
   /**
    * A running bot or playground: marks the store as in use while open, so a restore refuses to replace it.
-   * "sole": also refuses to open (CONFIG) while another sole holder runs on the store, and is one until closed.
+   * { sole }: a bot, which also refuses to open (CONFIG) beside another bot it may not share the store with
+   * (in-use.ts: "exclusive" for the in-process queue, "shared" for Redis mode's front ends).
    */
-  markInUse?: boolean | "sole";
+  markInUse?: boolean | { sole: SoleMode };
   /**
    * A running bot or playground (the composition root): deletes usage and audit rows past their retention now.
    * Off for the CLI's look-ups: one run without the bot's AUDIT_RETENTION_DAYS would delete what the bot keeps.
@@ -101,12 +102,12 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
   const cfg = opts.config ?? loadConfig();
   const target = configuredTarget(url, opts.dataDir, cfg);
   // Before migrating: a second sole holder (a newer version, say) must not migrate the store under the first.
-  const inUse = opts.markInUse ? await markStoreInUse(target, { sole: opts.markInUse === "sole" }) : undefined;
+  const inUse = opts.markInUse ? await markStoreInUse(target, typeof opts.markInUse === "object" ? opts.markInUse : {}) : undefined;
   let applied: string[];
   try {
     applied = await migrate(target);
   } catch (e) {
-    await inUse?.release();
+    await inUse?.release({ discard: true });
     throw e;
   }
   if (applied.length) logger.info({ store: describeTarget(target), applied }, "store migrated");
@@ -137,7 +138,7 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
     }
   } catch (e) {
     // Start-up's first write: an up-to-date schema migrates without writing, so a read-only file shows here.
-    await Promise.all([blobs.close(), db.$disconnect(), inUse?.release()]).catch(() => undefined);
+    await Promise.all([blobs.close(), db.$disconnect(), inUse?.release({ discard: true })]).catch(() => undefined);
     throw target.dialect === "sqlite" ? sqliteStartupError(e, target.path) : e;
   }
   let closed = false;

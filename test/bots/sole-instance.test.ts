@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { createServer, type AddressInfo, type Socket } from "node:net";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
@@ -74,16 +74,38 @@ describe("a second Mimic on the same store", () => {
     }
   });
 
-  it.skipIf(!REDIS)("is not refused in Redis mode, whose front ends share a store", async () => {
-    const db = await createTestDb("sqlite", "sole-redis");
-    const env = { ...BOT, DATABASE_URL: db.url, QUEUE_URL: REDIS!, QUEUE_PREFIX: `mimic-sole-${process.pid}` };
-    const a = await startTestApp(env, { handlers: DOUBLE_HANDLERS });
-    try {
-      const b = await startTestApp(env, { handlers: DOUBLE_HANDLERS });
-      await b.close();
-    } finally {
-      await a.close();
-      await db.drop();
+  for (const { dialect, skip } of dialects) {
+    it.skipIf(!REDIS || skip)(`Redis mode's front ends share a store on ${dialect}, but not with a bot running the in-process queue, in either order`, async () => {
+      const db = await createTestDb(dialect, "sole-redis");
+      const redis = { ...BOT, DATABASE_URL: db.url, QUEUE_URL: REDIS!, QUEUE_PREFIX: `mimic-sole-${dialect}-${process.pid}` };
+      const alone = { ...BOT, DATABASE_URL: db.url };
+      try {
+        const a = await startTestApp(redis, { handlers: DOUBLE_HANDLERS });
+        const b = await startTestApp(redis, { handlers: DOUBLE_HANDLERS });
+        expect((await rejection(startTestApp(alone, { handlers: DOUBLE_HANDLERS }))).userMessage).toMatch(ALREADY_RUNNING);
+        await b.close();
+        await a.close();
+        const c = await startTestApp(alone, { handlers: DOUBLE_HANDLERS });
+        try {
+          expect((await rejection(startTestApp(redis, { handlers: DOUBLE_HANDLERS }))).userMessage).toMatch(ALREADY_RUNNING);
+        } finally {
+          await c.close();
+        }
+      } finally {
+        await db.drop();
+      }
+    });
+  }
+
+  it("a store that is a folder, or no SQLite file, is refused in the store's own words, with no lock file left beside it", async () => {
+    const folder = join(work, "a-folder");
+    mkdirSync(folder);
+    const notSqlite = join(work, "notes.db");
+    writeFileSync(notSqlite, "not a database at all, just some text that is long enough to be read as a header");
+    for (const [path, words] of [[folder, /points at the folder/], [notSqlite, /is not a Mimic database/]] as const) {
+      const refused = await rejection(startTestApp({ ...BOT, DATABASE_URL: `file:${path}` }, { handlers: DOUBLE_HANDLERS }));
+      expect(refused.userMessage, path).toMatch(words);
+      expect(existsSync(`${path}-running`), path).toBe(false);
     }
   });
 

@@ -344,7 +344,8 @@ describe("mimic store backup / restore (CLI)", () => {
     const { ino, size } = statSync(live);
     const link = join(work, "source-link");
     symlinkSync(source.DATA_DIR!, link);
-    for (const target of [live, `${live}-wal`, `${live}-shm`, join(link, "mimic.db")]) {
+    // (The -running lock file too: replaced, it would no longer keep a second bot out.)
+    for (const target of [live, `${live}-wal`, `${live}-shm`, `${live}-running`, join(link, "mimic.db")]) {
       const r = mimic(source, "store", "backup", target, "--force");
       expect(r.code, target).toBe(2);
       expect(r.err, target).toMatch(/^mimic: “.*” is one of the store's own files \(.*mimic\.db\), so nothing was backed up\. Name a backup file outside the store/);

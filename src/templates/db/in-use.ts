@@ -8,14 +8,16 @@
  * PostgreSQL connections come and go with the pool, so a running Mimic holds a shared advisory lock, per
  * schema, on one connection of its own for its whole life; a restore asks for the same lock exclusively.
  *
- * A sole holder (`mimic start` running a bot with the in-process queue) also refuses a second one on the same
- * store: two would both answer every command with the same bot token. PostgreSQL: an exclusive advisory lock on the mark's
- * connection. SQLite: an exclusive lock on a file of its own beside the store (a CLI command on the store itself
- * must still open), which the system drops with the process, so a killed Mimic never leaves it stale.
+ * A bot with the in-process queue holds the store "exclusive": a second bot on it would answer every command
+ * again. Redis mode's front ends hold it "shared": they may share the store, but not with an exclusive one (an
+ * owner moving to Redis who starts the new front end before stopping the old bot). PostgreSQL: an advisory lock
+ * of that kind on the mark's connection. SQLite: a lock of that kind on a file of its own beside the store (a
+ * CLI command on the store itself must still open), which the system drops with the process, so a killed Mimic
+ * never leaves it stale.
  */
 import Database from "better-sqlite3";
 import pg from "pg";
-import { existsSync } from "node:fs";
+import { existsSync, statSync, unlinkSync } from "node:fs";
 import { MimicError } from "../../errors.ts";
 import { logger } from "../../logger.ts";
 import { postgresConnectError, sqliteStartupError } from "./errors.ts";
@@ -45,8 +47,12 @@ export function alreadyRunning(store: string): MimicError {
 }
 
 export interface InUseMark {
-  release(): Promise<void>;
+  /** `discard`: the start failed (its store unusable): a lock file this mark created is removed too. */
+  release(opts?: { discard?: boolean }): Promise<void>;
 }
+
+/** How a running bot holds its store: alone (the in-process queue), or shared with other front ends (Redis mode). */
+export type SoleMode = "exclusive" | "shared";
 
 /** True when another process has the store open (SQLite) or a running Mimic holds it (PostgreSQL). */
 export async function storeInUse(target: DatabaseTarget): Promise<boolean> {
@@ -87,9 +93,9 @@ export async function storeInUse(target: DatabaseTarget): Promise<boolean> {
  * connection; a lost connection is re-made in the background, since an unmarked bot could be restored under.
  * `sole`: refuses (CONFIG) while another sole holder runs on the store, and holds it sole until release().
  */
-export async function markStoreInUse(target: DatabaseTarget, opts: { sole?: boolean } = {}): Promise<InUseMark> {
-  const sole = opts.sole === true;
-  if (target.dialect === "sqlite") return sole ? holdSqliteSole(target) : { release: async () => undefined };
+export async function markStoreInUse(target: DatabaseTarget, opts: { sole?: SoleMode } = {}): Promise<InUseMark> {
+  const sole = opts.sole;
+  if (target.dialect === "sqlite") return sole ? holdSqliteSole(target, sole) : { release: async () => undefined };
   let client: pg.Client | undefined;
   let released = false;
   let delay = RECONNECT_FIRST_MS;
@@ -124,7 +130,8 @@ export async function markStoreInUse(target: DatabaseTarget, opts: { sole?: bool
         throw first ? postgresConnectError(e, target) : e;
       });
       if (sole) {
-        const s = await c.query<{ held: boolean }>("SELECT pg_try_advisory_lock(hashtext($1)) AS held", [soleKey(target.schema)]);
+        const fn = sole === "exclusive" ? "pg_try_advisory_lock" : "pg_try_advisory_lock_shared";
+        const s = await c.query<{ held: boolean }>(`SELECT ${fn}(hashtext($1)) AS held`, [soleKey(target.schema)]);
         if (s.rows[0]?.held !== true) {
           // At start the refusal stops this process; later (after a lost connection) another one started meanwhile.
           throw first ? alreadyRunning(describeTarget(target)) : TAKEN_MEANWHILE;
@@ -160,28 +167,46 @@ export async function markStoreInUse(target: DatabaseTarget, opts: { sole?: bool
 }
 
 /**
- * An exclusive lock on the store's `-running` file, held on a connection kept open until release(). SQLite's
- * own locking takes it (POSIX locks, which the system drops with a dead process; other connections in this
- * process are told apart too).
+ * A lock of `mode` on the store's `-running` file, held by a transaction kept open until release(): exclusive, or
+ * shared (a read). SQLite's own locking takes it (POSIX locks, which the system drops with a dead process; other
+ * connections in this process are told apart too).
  */
-function holdSqliteSole(target: Extract<DatabaseTarget, { dialect: "sqlite" }>): InUseMark {
+function holdSqliteSole(target: Extract<DatabaseTarget, { dialect: "sqlite" }>, mode: SoleMode): InUseMark {
+  // A folder given as the store is refused by the store's own opening, in its words: no lock file beside it.
+  if (statSync(target.path, { throwIfNoEntry: false })?.isDirectory()) return { release: async () => undefined };
+  const path = soleLockPath(target.path);
+  const created = !existsSync(path);
   let db: Database.Database | undefined;
   try {
-    db = new Database(soleLockPath(target.path), { timeout: 0 });
-    db.pragma("locking_mode = EXCLUSIVE");
-    db.exec("BEGIN EXCLUSIVE");
+    db = new Database(path, { timeout: 0 });
+    // SQLite opens a file it may not write read-only, and takes no lock that would keep another out.
+    if (db.readonly) {
+      throw new MimicError(
+        "CONFIG",
+        `Mimic may not write its lock file ${path} (made by another user?), so it could not make sure it is the only bot on the store. Make the file writable for the user Mimic runs as, or delete it while no Mimic runs.`,
+      );
+    }
+    if (mode === "exclusive") {
+      db.pragma("locking_mode = EXCLUSIVE");
+      db.exec("BEGIN EXCLUSIVE");
+    } else {
+      db.exec("BEGIN");
+      db.prepare("SELECT count(*) FROM sqlite_master").get();
+    }
   } catch (e) {
     db?.close();
+    if (e instanceof MimicError) throw e;
     if ((e as { code?: string }).code === "SQLITE_BUSY") throw alreadyRunning(describeTarget(target));
     // The data folder read-only or full: told in the words the store itself would use.
     throw sqliteStartupError(e, target.path);
   }
   const held = db;
   return {
-    async release() {
+    async release({ discard = false } = {}) {
       if (!held.open) return;
       held.exec("ROLLBACK");
       held.close();
+      if (discard && created) unlinkSync(path);
     },
   };
 }
