@@ -3,7 +3,7 @@
  * refused (both would answer every command), through the real composition root and the real CLI; a killed one
  * leaves nothing behind; Redis mode's front ends and playgrounds still share a store. SLOW: it spawns the CLI.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -96,6 +96,24 @@ describe("a second Mimic on the same store", () => {
       }
     });
   }
+
+  it("a lock file Mimic may not write (made by another user) stops the start, naming it, instead of locking nothing", async (ctx) => {
+    const db = await createTestDb("sqlite", "sole-readonly");
+    const lock = `${db.url.slice("file:".length)}-running`;
+    writeFileSync(lock, "");
+    // Tests run as root, who may write any file but an immutable one.
+    if (spawnSync("chattr", ["+i", lock]).status !== 0) return ctx.skip();
+    try {
+      const refused = await rejection(startTestApp({ ...BOT, DATABASE_URL: db.url }, { handlers: DOUBLE_HANDLERS }));
+      expect(refused.code).toBe("CONFIG");
+      expect(refused.userMessage).toBe(
+        `Mimic may not write its lock file ${lock} (made by another user?), so it could not make sure it is the only bot on the store. Make the file writable for the user Mimic runs as, or delete it while no Mimic runs.`,
+      );
+    } finally {
+      spawnSync("chattr", ["-i", lock]);
+      await db.drop();
+    }
+  });
 
   it("a store that is a folder, or no SQLite file, is refused in the store's own words, with no lock file left beside it", async () => {
     const folder = join(work, "a-folder");

@@ -17,7 +17,7 @@
  */
 import Database from "better-sqlite3";
 import pg from "pg";
-import { existsSync, statSync, unlinkSync } from "node:fs";
+import { accessSync, constants, existsSync, statSync, unlinkSync } from "node:fs";
 import { MimicError } from "../../errors.ts";
 import { logger } from "../../logger.ts";
 import { postgresConnectError, sqliteStartupError } from "./errors.ts";
@@ -179,8 +179,10 @@ function holdSqliteSole(target: Extract<DatabaseTarget, { dialect: "sqlite" }>, 
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { timeout: 0 });
-    // SQLite opens a file it may not write read-only, and takes no lock that would keep another out.
-    if (db.readonly) {
+    // SQLite opens a file it may not write read-only, and then takes no lock that would keep another out.
+    try {
+      accessSync(path, constants.W_OK);
+    } catch {
       throw new MimicError(
         "CONFIG",
         `Mimic may not write its lock file ${path} (made by another user?), so it could not make sure it is the only bot on the store. Make the file writable for the user Mimic runs as, or delete it while no Mimic runs.`,
