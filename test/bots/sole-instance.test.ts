@@ -142,6 +142,8 @@ describe("a second Mimic on the same store", () => {
           child.stdout.on("data", () => /Mimic is running/.test(out) && resolve());
           void exited.then((code) => reject(new Error(`exited ${code}: ${err}`)));
         });
+        // A refused start never runs: awaited where a start must succeed, its rejection is not a stray one.
+        running.catch(() => undefined);
         return { child, exited, running, stderr: () => err };
       };
 
