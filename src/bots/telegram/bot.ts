@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Api, Bot, GrammyError, HttpError, InlineKeyboard, InputFile, type Context } from "grammy";
-import type { Message, UserFromGetMe } from "grammy/types";
+import type { ChatMember, Message, UserFromGetMe } from "grammy/types";
 import { z } from "zod";
 import type { CommandContext, Core, ImageInput, LateAnswer, MemeInput, Reply, ReplyFile, SettingKey } from "../../core/index.ts";
 import { FORGET_BUTTONS, LOTTIE_MIME, LOTTIE_REACTION_REFUSAL, NOTHING_DELETED, progressReporter } from "../../core/index.ts";
@@ -381,14 +381,19 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
 
   /** Whether a user (the sender, by default) is an admin of the group the update came from. */
   async function isGroupAdmin(ctx: Context, userId = ctx.from?.id): Promise<boolean> {
+    const member = await groupMember(ctx, userId);
+    return member?.status === "creator" || member?.status === "administrator";
+  }
+
+  /** A user (the sender, by default) as the group the update came from has them; undefined in a private chat or where the look-up failed. */
+  async function groupMember(ctx: Context, userId = ctx.from?.id): Promise<ChatMember | undefined> {
     const chat = ctx.chat;
-    if (!chat || chat.type === "private" || userId === undefined) return false;
+    if (!chat || chat.type === "private" || userId === undefined) return undefined;
     try {
-      const member = await ctx.api.getChatMember(chat.id, userId);
-      return member.status === "creator" || member.status === "administrator";
+      return await ctx.api.getChatMember(chat.id, userId);
     } catch (err) {
       logger.warn({ err }, "getChatMember failed");
-      return false;
+      return undefined;
     }
   }
 
@@ -397,15 +402,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
    * restriction keeps them from posting. Best effort: a failed look-up lets the request through.
    */
   async function mayPostPictures(ctx: Context): Promise<boolean> {
-    const chat = ctx.chat;
-    if (!chat || chat.type === "private" || !ctx.from) return true;
-    try {
-      const member = await ctx.api.getChatMember(chat.id, ctx.from.id);
-      return member.status !== "restricted" || member.can_send_photos;
-    } catch (err) {
-      logger.warn({ err }, "getChatMember failed");
-      return true;
-    }
+    const member = await groupMember(ctx);
+    return member?.status !== "restricted" || member.can_send_photos;
   }
 
   /** A group admin posting anonymously: the message is posted as the group itself, which only its admins can do. */

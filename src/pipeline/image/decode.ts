@@ -152,7 +152,7 @@ export async function decodeImage(input: Uint8Array, opts: DecodeOptions = {}): 
   const bytes = decodable(input);
   const header = await readHeader(bytes, maxPixels);
   try {
-    const { data, info } = await upright(bytes, header, maxPixels, 1)
+    const { data, info } = await upright(bytes, header, maxPixels)
       .flatten({ background: WHITE })
       .toColourspace("srgb")
       .removeAlpha()
@@ -197,7 +197,7 @@ export async function decodeAnimation(input: Uint8Array, opts: AnimationOptions 
   try {
     // limitInputPixels applies to the whole stacked strip here, which we bounded above. A still is turned
     // upright by its EXIF orientation, as decodeImage does (a phone photo is stored sideways).
-    raw = await (frameCount === 1 ? upright(bytes, header, framePixels, 1) : sharp(bytes, { limitInputPixels: framePixels * frameCount, failOn: "truncated", pages: frameCount }))
+    raw = await (frameCount === 1 ? upright(bytes, header, framePixels) : sharp(bytes, { limitInputPixels: framePixels * frameCount, failOn: "truncated", pages: frameCount }))
       .flatten({ background: WHITE })
       .toColourspace("srgb")
       .removeAlpha()
@@ -222,9 +222,9 @@ export async function decodeAnimation(input: Uint8Array, opts: AnimationOptions 
  * One still picture's decoder, turned upright by its EXIF orientation; a JPEG over the pixel limit scaled down
  * to it as it is read (header.shrinkToSide).
  */
-function upright(bytes: Uint8Array, header: HeaderInfo, limitInputPixels: number, pages: number): Sharp {
+function upright(bytes: Uint8Array, header: HeaderInfo, limitInputPixels: number): Sharp {
   const side = header.shrinkToSide;
-  const source = sharp(bytes, { limitInputPixels: side ? header.width * header.height : limitInputPixels, failOn: "truncated", pages }).rotate();
+  const source = sharp(bytes, { limitInputPixels: side ? header.width * header.height : limitInputPixels, failOn: "truncated", pages: 1 }).rotate();
   return side ? source.resize({ width: side, height: side, fit: "inside" }) : source;
 }
 
