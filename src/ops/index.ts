@@ -2,7 +2,8 @@
  * The ops endpoint's parts, loaded by the composition root only when OPS_PORT is set (prom-client stays
  * off the start-up path otherwise).
  */
-import { readdir, stat } from "node:fs/promises";
+import { readdir, stat, statfs } from "node:fs/promises";
+import { dirname } from "node:path";
 import type { InferenceQueue } from "../queue/jobs.ts";
 import type { Store } from "../templates/store.ts";
 import type { ReadinessCheck } from "./server.ts";
@@ -23,13 +24,17 @@ function causeLine(e: unknown): string {
   return lines.at(-1) ?? String(e);
 }
 
+/** Below this much free space on the SQLite file's disk, saves and uses start to be refused as "storage full". */
+const STORAGE_MIN_FREE_BYTES = 1 << 20;
+
 /** The queue as readiness sees it: the Redis queue also says whether any `mimic worker` is there to run its jobs. */
 type CheckedQueue = InferenceQueue & { ready?: () => Promise<void>; checkWorkers?: () => Promise<void> };
 
 /**
  * What /readyz checks: the models are in place and (in-process queue) every worker process has loaded
  * them; the database answers a query; the queue answers (in Redis mode: Redis is reachable, and a worker
- * runs for QUEUE_PREFIX, or the last one left within the queue's grace, while requests are still taken).
+ * runs for QUEUE_PREFIX, or the last one left within the queue's grace, while requests are still taken); an
+ * SQLite file's disk has room for writes (PostgreSQL's disk is its server's to watch).
  */
 export function readinessChecks(parts: { store: Store; queue: CheckedQueue }): Record<string, ReadinessCheck> {
   return {
@@ -48,5 +53,15 @@ export function readinessChecks(parts: { store: Store; queue: CheckedQueue }): R
       await parts.queue.stats();
       await parts.queue.checkWorkers?.();
     },
+    ...(parts.store.file !== undefined && {
+      async storage() {
+        const folder = dirname(parts.store.file!);
+        const { bavail, bsize } = await statfs(folder);
+        const free = bavail * bsize;
+        if (free < STORAGE_MIN_FREE_BYTES) {
+          throw new Error(`the disk holding ${folder} is full (${Math.floor(free / 1024)} KiB free): free some space, or move DATA_DIR to a bigger disk`);
+        }
+      },
+    }),
   };
 }

@@ -38,6 +38,9 @@ export function refusalReason(e: unknown): string | undefined {
       return "disabled";
     case "UNSAFE_CONTENT":
       return "nsfw";
+    case "INTERNAL":
+      // The store's full disk (src/templates/db/errors.ts): every write is refused until the owner frees space.
+      return e.details?.reason === "storage-full" ? "storage_full" : undefined;
     default:
       return undefined;
   }
@@ -123,9 +126,11 @@ function timed<T extends object>(port: T, prefix: string, m: Metrics, onError?: 
         m.dbDuration.observe({ op, outcome: "ok" }, seconds(t0));
         return r;
       } catch (e) {
-        // A typed answer (not found, quota reached…) is the database working; anything else is an error.
+        // A typed answer (not found, quota reached…) is the database working; anything else, a full disk or a
+        // moved file (INTERNAL) included, is an error.
         const upkeep = UPKEEP.has(name);
-        m.dbDuration.observe({ op, outcome: isMimicError(e) && !upkeep ? "ok" : "error" }, seconds(t0));
+        const answered = isMimicError(e) && e.code !== "INTERNAL" && !upkeep;
+        m.dbDuration.observe({ op, outcome: answered ? "ok" : "error" }, seconds(t0));
         if (!upkeep) onError?.(e);
         throw e;
       }
@@ -134,16 +139,17 @@ function timed<T extends object>(port: T, prefix: string, m: Metrics, onError?: 
   return out as T;
 }
 
-/** The core's store ports with database latency per operation, and moderation's refusals by reason. */
+/** The core's store ports with database latency per operation, and their refusals (moderation's, a full disk) by reason. */
 export function observePorts(
   ports: { templates: TemplatePort; moderation: ModerationPort },
   m: Metrics,
 ): { templates: TemplatePort; moderation: ModerationPort } {
+  const countRefusal = (e: unknown) => {
+    const reason = refusalReason(e);
+    if (reason) m.refusals.inc({ reason });
+  };
   return {
-    templates: timed(ports.templates, "templates", m),
-    moderation: timed(ports.moderation, "moderation", m, (e) => {
-      const reason = refusalReason(e);
-      if (reason) m.refusals.inc({ reason });
-    }),
+    templates: timed(ports.templates, "templates", m, countRefusal),
+    moderation: timed(ports.moderation, "moderation", m, countRefusal),
   };
 }

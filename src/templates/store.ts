@@ -68,6 +68,8 @@ export interface Store {
   readonly description: string;
   /** Which store this is, across machines: the description, and for an SQLite file the machine it is on. */
   readonly identity: string;
+  /** The SQLite database file (absent for PostgreSQL): where readiness looks for free disk space. */
+  readonly file?: string;
   readonly templates: TemplateStore;
   readonly moderation: Moderation;
   readonly audit: AuditLog;
@@ -147,6 +149,7 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
     description: describeTarget(target),
     // An SQLite file is its machine's own: the same path on two machines names two stores.
     identity: target.dialect === "sqlite" ? `${describeTarget(target)} on ${hostname()}` : describeTarget(target),
+    ...(target.dialect === "sqlite" && { file: target.path }),
     templates: new TemplateStore(db, maxTemplatesPerUser, gate, blobs, opts.now),
     moderation,
     audit,

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startPlayground, type Playground } from "../../src/bots/playground/server.ts";
 import type { CommandContext } from "../../src/core/index.ts";
 import { FACE_JPG, NOT_AN_IMAGE, REACTION_LAUGH_JPG, reactionGif } from "../core/images.ts";
+import { postForm } from "../helpers/playground-form.ts";
 import { DOUBLE_HANDLERS, startTestApp, type TestApp } from "./harness.ts";
 
 /**
@@ -23,28 +24,7 @@ afterEach(async () => {
 
 const start = async () => (playground = await startPlayground({ core: app.core, host: "127.0.0.1", port: 0, maxUploadBytes: 3 << 20 }));
 
-interface Answer {
-  ok: boolean;
-  text: string;
-  errorCode?: string;
-}
-
-/** A form as a browser sends it: `filename` "" is a file input left blank. */
-async function post(path: string, fields: Record<string, string>, file?: { field: string; bytes: Uint8Array; filename: string }): Promise<Answer> {
-  const parts: Buffer[] = [];
-  for (const [k, v] of Object.entries(fields)) parts.push(Buffer.from(`--b\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
-  if (file) {
-    parts.push(Buffer.from(`--b\r\nContent-Disposition: form-data; name="${file.field}"; filename="${file.filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`));
-    parts.push(Buffer.from(file.bytes), Buffer.from("\r\n"));
-  }
-  parts.push(Buffer.from("--b--\r\n"));
-  const res = await fetch(new URL(path, playground!.url), {
-    method: "POST",
-    body: Buffer.concat(parts),
-    headers: { "x-mimic": "1", "content-type": "multipart/form-data; boundary=b" },
-  });
-  return (await res.json()) as Answer;
-}
+const post = (path: string, fields: Record<string, string>, file?: Parameters<typeof postForm>[3]) => postForm(playground!.url, path, fields, file);
 
 const saveFace = () => post("/api/faces", { name: "me" }, { field: "photo", bytes: FACE_JPG, filename: "me.jpg" });
 const meme = () => post("/api/meme", {}, { field: "image", bytes: REACTION_LAUGH_JPG, filename: "r.jpg" });

@@ -87,7 +87,7 @@ describe("ops endpoint", () => {
     const health = await get(r, "/healthz");
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: "ok" });
-    expect(await readyBody(r)).toEqual({ status: "ready", checks: { models: "ok", database: "ok", queue: "ok", shutdown: "ok" } });
+    expect(await readyBody(r)).toEqual({ status: "ready", checks: { models: "ok", database: "ok", queue: "ok", storage: "ok", shutdown: "ok" } });
 
     const saved = await r.app.core.faceSave(ctx("u1"), { name: "me", image: { kind: "bytes", bytes: FACE_JPG } });
     expect(saved.errorCode).toBeUndefined();

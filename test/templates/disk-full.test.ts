@@ -2,15 +2,22 @@
  * A full disk (a real one: a small tmpfs, so SQLite meets SQLITE_FULL when COMMIT writes the WAL, or an I/O
  * error creating its -shm file at start-up). A store open when it fills up answers every request after the
  * failure (storage full for writes) and works again once there is space, without a restart; the CLI tells its
- * operator to free space, and a look-up on a disk with no room at all still answers. Needs root
- * and mount; skipped with the reason where mounting is refused.
+ * operator to free space, and a look-up on a disk with no room at all still answers; the ops endpoint of a
+ * running app shows it (/readyz, the refusals and database errors in /metrics). Needs root and mount; skipped
+ * with the reason where mounting is refused.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, openSync, rmSync, writeSync, closeSync, ftruncateSync, fstatSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import Database from "better-sqlite3";
+import { startApp } from "../../src/app.ts";
+import { loadConfig } from "../../src/config.ts";
 import { openStore, type Store } from "../../src/templates/index.ts";
+import { FACE_JPG } from "../core/images.ts";
+import { postForm } from "../helpers/playground-form.ts";
+import { DOUBLE_HANDLERS } from "../bots/harness.ts";
 import { fakeTemplate, rejection } from "./helpers.ts";
 import { within } from "../helpers/within.ts";
 import { exitCode, runCli } from "../helpers/cli-run.ts";
@@ -119,4 +126,51 @@ describe.skipIf(!mounted)("the CLI on a full disk", () => {
       rmSync(filler, { force: true });
     }
   });
+});
+
+describe.skipIf(!mounted)("the ops endpoint of a running app whose disk fills up", () => {
+  const filler = join(mnt, "ops-filler");
+  afterAll(() => rmSync(filler, { force: true }));
+
+  /** The value of one sample line of the Prometheus text. */
+  const sample = (text: string, series: string) => Number(text.split("\n").find((l) => l.startsWith(`${series} `))?.slice(series.length + 1));
+
+  it("/readyz fails naming the full disk, /metrics counts the refused save and the database error; both recover once there is room", async () => {
+    const dataDir = join(mnt, "ops");
+    const config = loadConfig({ DATA_DIR: dataDir, PLAYGROUND_PORT: "0", OPS_PORT: "0", QUEUE_WORKERS: "1", LOG_LEVEL: "silent" });
+    const running = await startApp(config, { handlers: DOUBLE_HANDLERS, onFatal: () => {} });
+    try {
+      const ops = running.ops!.url;
+      const readyz = async () => {
+        const res = await fetch(`${ops}/readyz`);
+        return { status: res.status, body: (await res.json()) as { checks: Record<string, string> } };
+      };
+      await vi.waitFor(async () => expect((await readyz()).status).toBe(200), { timeout: 60_000, interval: 100 });
+      expect((await readyz()).body.checks.storage).toBe("ok");
+
+      // An empty WAL, so the save's commit needs new room on the disk (SQLite reuses a WAL's space once written).
+      const db = new Database(join(dataDir, "mimic.db"));
+      db.pragma("wal_checkpoint(TRUNCATE)");
+      db.close();
+      fillDisk(filler);
+      const full = await readyz();
+      expect(full.status).toBe(503);
+      expect(full.body.checks.storage).toMatch(new RegExp(`^the disk holding ${dataDir} is full \\(\\d+ KiB free\\): free some space, or move DATA_DIR to a bigger disk$`));
+
+      const save = () => postForm(running.playground!.url, "/api/faces", { name: "me" }, { field: "photo", bytes: FACE_JPG, filename: "me.jpg" });
+      const refused = await save();
+      expect(refused).toMatchObject({ ok: false, text: expect.stringContaining("Mimic's server storage is full") });
+      const metrics = await (await fetch(`${ops}/metrics`)).text();
+      expect(sample(metrics, 'mimic_refusals_total{reason="storage_full"}')).toBe(1);
+      expect(metrics).toMatch(/^mimic_db_duration_seconds_count\{op="templates\.\w+",outcome="error"\} 1$/m);
+
+      rmSync(filler);
+      expect((await readyz()).status).toBe(200);
+      const saved = await save();
+      expect(saved, saved.text).toMatchObject({ ok: true });
+    } finally {
+      rmSync(filler, { force: true });
+      await running.stop();
+    }
+  }, 120_000);
 });
