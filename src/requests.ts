@@ -168,7 +168,7 @@ export const workerSettingsSchema = z.strictObject({
   nsfw: inference,
   ffmpegPath: z.string().min(1).nullable(),
   /** The LivePortrait generator (MIMIC_GENERATOR=liveportrait): its model folder, onnxruntime options and feature-cache folder; null/absent: mesh only. */
-  generator: z.strictObject({ dir: z.string().min(1), provider: z.enum(["cpu", "cuda"]), threads: z.number().int().min(1).max(64), cacheDir: z.string().min(1) }).nullable().optional(),
+  generator: z.strictObject({ dir: z.string().min(1), provider: z.enum(["cpu", "cuda"]), threads: z.number().int().min(1).max(64) }).nullable().optional(),
 });
 export type WorkerSettings = z.infer<typeof workerSettingsSchema>;
 

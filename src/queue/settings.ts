@@ -2,6 +2,7 @@
  * The worker processes' settings (src/requests.ts WorkerSettings) from the validated configuration:
  * built by whoever starts a pool (the app, or a `mimic worker`), handed to each worker process at start.
  */
+import { rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { generatorDir, modelCacheDir, type Config } from "../config.ts";
 import { logger } from "../logger.ts";
@@ -28,7 +29,7 @@ export function workerSettings(config: Config): WorkerSettings {
     ffmpegPath: findFfmpeg(config.FFMPEG_PATH) ?? null,
     generator:
       config.MIMIC_GENERATOR === "liveportrait"
-        ? { dir: generatorDir(config), provider: config.ORT_EXECUTION_PROVIDER, threads: inference.threads, cacheDir: join(config.DATA_DIR, "generator-cache") }
+        ? { dir: generatorDir(config), provider: config.ORT_EXECUTION_PROVIDER, threads: inference.threads }
         : null,
   };
 }
@@ -36,9 +37,11 @@ export function workerSettings(config: Config): WorkerSettings {
 /**
  * Start-up check of a process that runs jobs (the app with the in-process queue, or `mimic worker`) when
  * MIMIC_GENERATOR=liveportrait: refuses to start unless every model file is there with FaceFusion's
- * signature, and warns when it would run on the CPU (about 21 s per frame; never the default).
+ * signature, and warns when it would run on the CPU (about 21 s per frame; never the default). Whatever the
+ * setting, it deletes the faces' appearance features that earlier versions kept on disk (engine.ts says why).
  */
 export function checkGeneratorAtStartup(config: Config): void {
+  removeRetiredFeatureCache(config.DATA_DIR);
   if (config.MIMIC_GENERATOR !== "liveportrait") return;
   checkGeneratorDir(generatorDir(config));
   if (config.ORT_EXECUTION_PROVIDER === "cpu") {
@@ -46,6 +49,18 @@ export function checkGeneratorAtStartup(config: Config): void {
       { MIMIC_GENERATOR: "liveportrait", ORT_EXECUTION_PROVIDER: "cpu" },
       "the LivePortrait generator runs on the CPU here: about 21 s per frame on 2 cores (see bench/README.md); it is meant for a GPU worker (ORT_EXECUTION_PROVIDER=cuda)",
     );
+  }
+}
+
+/** `<DATA_DIR>/generator-cache`: appearance features of saved faces, written there by earlier versions. */
+function removeRetiredFeatureCache(dataDir: string): void {
+  const dir = join(dataDir, "generator-cache");
+  if (!statSync(dir, { throwIfNoEntry: false })) return;
+  try {
+    rmSync(dir, { recursive: true, force: true });
+    logger.info({ dir }, "deleted the faces' appearance features an earlier version kept on disk");
+  } catch (err) {
+    logger.warn({ err, dir }, "could not delete the faces' appearance features an earlier version kept on disk: delete this folder");
   }
 }
 

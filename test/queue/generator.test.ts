@@ -1,16 +1,18 @@
 /**
  * The LivePortrait generator path end to end through the real queue and the real handlers, with stand-in
  * models of exactly FaceFusion's signatures (tools/generator/standins.ts): MIMIC_GENERATOR=liveportrait
- * sends mimic jobs to the generator, appearance features are computed once per template and kept in a file
- * cache that survives a restart, and generator jobs only reach workers that loaded the models.
+ * sends mimic jobs to the generator, appearance features are computed once per template and kept in memory
+ * only (a face's features never reach the disk; an earlier version's file cache is deleted at start-up), and
+ * generator jobs only reach workers that loaded the models.
  */
-import { mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { loadConfig } from "../../src/config.ts";
-import { createQueue, DEFAULT_HANDLERS } from "../../src/queue/index.ts";
+import { LivePortraitEngine } from "../../src/pipeline/generator/engine.ts";
+import { checkGeneratorAtStartup, createQueue, DEFAULT_HANDLERS } from "../../src/queue/index.ts";
 import type { AnimatedJob, ImageResult, InferenceQueue, MemeJob } from "../../src/queue/jobs.ts";
 import { createLocalQueue } from "../../src/queue/local.ts";
 import type { EnrolledTemplate } from "../../src/templates/templates.ts";
@@ -23,11 +25,19 @@ const face = (f: string) => new Uint8Array(readFileSync(new URL(`../fixtures/fac
 const root = mkdtempSync(join(tmpdir(), "mimic-gen-"));
 const modelDir = join(root, "models");
 const dataDir = join(root, "data");
-const cacheDir = join(dataDir, "generator-cache");
 writeStandIns(modelDir);
 
 const config = loadConfig({ MIMIC_GENERATOR: "liveportrait", MIMIC_GENERATOR_DIR: modelDir, DATA_DIR: dataDir, QUEUE_WORKERS: "1", ORT_THREADS: "1", LOG_LEVEL: "silent" });
-const genSettings = { ...ONE_THREAD, generator: { dir: modelDir, provider: "cpu" as const, threads: 1, cacheDir } };
+const genSettings = { ...ONE_THREAD, generator: { dir: modelDir, provider: "cpu" as const, threads: 1 } };
+/** Every file under a DATA_DIR but the optimised model graphs (model-cache/), which hold nothing of anyone. */
+const filesUnder = (dir: string) =>
+  existsSync(dir)
+    ? readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => join(e.parentPath, e.name))
+        .filter((f) => !f.startsWith(join(dir, "model-cache")))
+        .sort()
+    : [];
 
 function memeJob(template: EnrolledTemplate, reaction: string, extra: Partial<MemeJob> = {}): MemeJob {
   return { kind: "meme", template, reaction: { bytes: face(reaction), mime: "image/jpeg" }, captions: {}, intensity: 1, mode: "mimic", byteBudget: 8 << 20, ...extra };
@@ -60,8 +70,8 @@ describe("generator backend through the real queue", () => {
     expect(isPng(first.bytes)).toBe(true);
     expect(genStages(first)).toEqual(["gen.crop", "gen.features", "gen.generate", "gen.keypoints", "gen.motion", "gen.paste", "gen.retarget", "gen.stitch"]);
     expect(await meanDiff(first.bytes, template.cropPng)).toBeGreaterThan(1);
-    // Appearance features were computed once and written to the file cache.
-    expect(readdirSync(cacheDir).filter((f) => f.endsWith(".f32"))).toHaveLength(1);
+    // The appearance features (enough to redraw the face) stay in the worker's memory.
+    expect(filesUnder(dataDir), "nothing of the face under DATA_DIR").toEqual([]);
   }, 60_000);
 
   test("swap is drawn by the mesh engine, explicitly; a swap asking for the generator is refused, not redrawn", async () => {
@@ -87,8 +97,7 @@ describe("generator backend through the real queue", () => {
     const morph = (await q.submit(job({ animation: "morph", reaction: { bytes: face("franck_04117.jpg"), mime: "image/jpeg" } }), { requestId: "a3", userId: "u", serverId: "s" })) as ImageResult;
     expect(genStages(morph)).toContain("gen.generate");
     expect((await describeImage(morph.bytes)).pages).toBeGreaterThan(2);
-    // The template's features came from the cache: still one file.
-    expect(readdirSync(cacheDir).filter((f) => f.endsWith(".f32"))).toHaveLength(1);
+    expect(filesUnder(dataDir), "nothing of the face under DATA_DIR").toEqual([]);
   }, 120_000);
 
   test("the reaction drives the result: another reaction, another face; intensity 0 and 1 differ", async () => {
@@ -96,38 +105,33 @@ describe("generator backend through the real queue", () => {
     expect(await meanDiff(other.bytes, first.bytes)).toBeGreaterThan(0.05);
     const none = (await q.submit(memeJob(template, "franck_04117.jpg", { intensity: 0 }), { requestId: "m4", userId: "u", serverId: "s" })) as ImageResult;
     expect(await meanDiff(none.bytes, first.bytes)).toBeGreaterThan(0.05);
-    // Still one cached feature file: the template's features were not computed again.
-    expect(readdirSync(cacheDir).filter((f) => f.endsWith(".f32"))).toHaveLength(1);
   }, 60_000);
 });
 
-describe("feature cache across restarts, and routing by capability", () => {
-  test("a restarted worker reads the template's features from the file cache", async () => {
-    // Tampering with the cached features changes the picture: the new worker used the file, it did not recompute.
-    const [file] = readdirSync(cacheDir).filter((f) => f.endsWith(".f32"));
-    writeFileSync(join(cacheDir, file!), new Uint8Array(32 * 16 * 64 * 64 * 4));
-    const q = createLocalQueue({ workers: 1, capacity: 10, perUserLimit: 5, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS, settings: genSettings });
-    try {
-      await q.ready();
-      const job = memeJob(template, "franck_04117.jpg", { generator: "liveportrait" });
-      const fromFile = (await q.submit(job, { requestId: "c1", userId: "u", serverId: "s" })) as ImageResult;
-      unlinkSync(join(cacheDir, file!));
-      const fresh = createLocalQueue({ workers: 1, capacity: 10, perUserLimit: 5, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS, settings: genSettings });
+describe("appearance features, and routing by capability", () => {
+  test("computed once per template while it is among the recent ones, from memory after that", async () => {
+    const engine = await LivePortraitEngine.load({ dir: modelDir, provider: "cpu", threads: 1 });
+    const crop = (v: number) => new Float32Array(3 * 256 * 256).fill(v);
+    const a = await engine.features(crop(0.2), "a");
+    expect(await engine.features(crop(0.2), "a")).toBe(a);
+    await engine.features(crop(0.4), "b");
+    expect(engine.featureStats).toEqual({ computed: 2, fromMemory: 1 });
+  }, 60_000);
+
+  test("start-up deletes the features an earlier version kept under DATA_DIR/generator-cache, whatever MIMIC_GENERATOR says", () => {
+    for (const generator of ["liveportrait", "mesh"]) {
+      const dir = mkdtempSync(join(tmpdir(), "mimic-gen-retired-"));
       try {
-        await fresh.ready();
-        const recomputed = (await fresh.submit(job, { requestId: "c2", userId: "u", serverId: "s" })) as ImageResult;
-        // The same job on the same inputs is deterministic (0 difference): any difference comes from the tampered file.
-        expect(await meanDiff(fromFile.bytes, recomputed.bytes)).toBeGreaterThan(0.1);
-        const again = (await fresh.submit(job, { requestId: "c3", userId: "u", serverId: "s" })) as ImageResult;
-        expect(await meanDiff(again.bytes, recomputed.bytes)).toBe(0);
-        expect(readdirSync(cacheDir).filter((f) => f.endsWith(".f32"))).toEqual([file]);
+        mkdirSync(join(dir, "generator-cache"));
+        writeFileSync(join(dir, "generator-cache", "0f3a.f32"), new Uint8Array(64));
+        writeFileSync(join(dir, "mimic.db"), "kept");
+        checkGeneratorAtStartup(loadConfig({ MIMIC_GENERATOR: generator, MIMIC_GENERATOR_DIR: modelDir, DATA_DIR: dir, LOG_LEVEL: "silent" }));
+        expect(filesUnder(dir), generator).toEqual([join(dir, "mimic.db")]);
       } finally {
-        await fresh.close({ drainMs: 0 });
+        rmSync(dir, { recursive: true, force: true });
       }
-    } finally {
-      await q.close({ drainMs: 0 });
     }
-  }, 120_000);
+  });
 
   test("with one generator worker of two, generator jobs all reach it while mesh jobs keep being served", async () => {
     const q = createLocalQueue({ workers: 2, capacity: 20, perUserLimit: 1, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS, settings: genSettings, generatorWorkers: 1 });

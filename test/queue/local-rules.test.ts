@@ -423,7 +423,7 @@ describe("local queue while workers cannot load their handlers", LONGER, () => {
 
 describe("local queue routing by capability", LONGER, () => {
   const CAPABLE = new URL("./fixtures/capability-handlers.ts", import.meta.url);
-  const generator = { dir: "/nonexistent-models", provider: "cpu" as const, threads: 1, cacheDir: "/nonexistent-cache" };
+  const generator = { dir: "/nonexistent-models", provider: "cpu" as const, threads: 1 };
 
   test("a job for the generator waits for a worker that has it; a mesh job behind it goes first on another", async () => {
     // A generous job timeout: it bounds a hang here, the blockers must never run into it on a loaded machine.

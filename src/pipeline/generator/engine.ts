@@ -1,15 +1,12 @@
 /**
  * onnxruntime sessions for the six LivePortrait files, checked against FaceFusion's signatures before they
- * load, plus the appearance-feature cache. Frames share one call where a file's batch dimension is symbolic
+ * load, plus the appearance features of recent templates (in memory only). Frames share one call where a file's batch dimension is symbolic
  * (up to MAX_BATCH); the published files fix it at 1, so there each frame is its own call.
  */
 import { createHash } from "node:crypto";
-import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { removeOwnOrtDebugLogAtExit } from "../face/ort-debug-log.ts";
 import { MimicError } from "../../errors.ts";
-import { makeDir } from "../../make-dir.ts";
 import type { ExecutionProvider } from "../face/session.ts";
 import { angleDegrees, type Motion } from "./keypoints.ts";
 import { batchable, checkGeneratorDir, LIVEPORTRAIT_MODELS, type CheckedModel, type LivePortraitModel } from "./signatures.ts";
@@ -18,15 +15,16 @@ export const MAX_BATCH = 8;
 export const FEATURE_SIZE = 32 * 16 * 64 * 64;
 const IMAGE_SIZE = 3 * 256 * 256;
 const OUTPUT_SIZE = 3 * 512 * 512;
-/** Appearance features kept in memory per process (8 MiB each). */
+/**
+ * Appearance features kept in memory per process (8 MiB each). Never on disk: they are enough to redraw the
+ * face, and a face its user deleted or asked to forget must not outlive the store's row.
+ */
 const MEMORY_CACHE = 8;
 
 export interface GeneratorEngineOptions {
   dir: string;
   provider: ExecutionProvider;
   threads: number;
-  /** Folder for the appearance-feature file cache (survives restarts); none: memory only. */
-  cacheDir?: string;
 }
 
 interface Model {
@@ -40,15 +38,12 @@ type Feeds = Record<string, Float32Array>;
 export class LivePortraitEngine {
   private readonly memory = new Map<string, Float32Array>();
   /** Counts for tests and metrics: how appearance features were obtained. */
-  readonly featureStats = { computed: 0, fromMemory: 0, fromFile: 0 };
+  readonly featureStats = { computed: 0, fromMemory: 0 };
   /** Per model: onnxruntime calls made and the items (frames) they carried. */
   readonly runStats = Object.fromEntries(Object.keys(LIVEPORTRAIT_MODELS).map((k) => [k, { calls: 0, items: 0 }])) as Record<LivePortraitModel, { calls: number; items: number }>;
 
   private constructor(
     private readonly models: Record<LivePortraitModel, Model>,
-    private readonly cacheDir: string | undefined,
-    /** Changes when the feature extractor file changes, so cached features of other weights are never reused. */
-    private readonly fingerprint: string,
   ) {}
 
   static async load(opts: GeneratorEngineOptions): Promise<LivePortraitEngine> {
@@ -73,10 +68,7 @@ export class LivePortraitEngine {
       }
       models[key] = { session, checked: c, batch: batchable(c.signature) ? MAX_BATCH : 1 };
     }
-    const st = statSync(checked.featureExtractor.path);
-    const fingerprint = createHash("sha256").update(`${st.size}:${st.mtimeMs}`).digest("hex").slice(0, 16);
-    if (opts.cacheDir) makeDir(opts.cacheDir);
-    return new LivePortraitEngine(models as Record<LivePortraitModel, Model>, opts.cacheDir, fingerprint);
+    return new LivePortraitEngine(models as Record<LivePortraitModel, Model>);
   }
 
   /** Frames per call each model takes (1 for the published files). */
@@ -122,12 +114,12 @@ export class LivePortraitEngine {
   }
 
   /**
-   * Appearance features of a template crop (1×3×256×256), computed once per template: kept in memory and in
-   * the file cache under the crop's content hash.
+   * Appearance features of a template crop (1×3×256×256), computed once per template while it stays among the
+   * process's recent ones (keyed by the crop's content hash).
    */
   async features(tensor: Float32Array, templateKey: string): Promise<Float32Array> {
     if (tensor.length !== IMAGE_SIZE) throw new RangeError("features() takes one 3×256×256 crop");
-    const key = createHash("sha256").update(`${this.fingerprint}:${templateKey}`).update(new Uint8Array(tensor.buffer, tensor.byteOffset, tensor.byteLength)).digest("hex");
+    const key = createHash("sha256").update(templateKey).update(new Uint8Array(tensor.buffer, tensor.byteOffset, tensor.byteLength)).digest("hex");
     const hit = this.memory.get(key);
     if (hit) {
       this.memory.delete(key);
@@ -135,39 +127,11 @@ export class LivePortraitEngine {
       this.featureStats.fromMemory++;
       return hit;
     }
-    let feats = this.readCache(key);
-    if (feats) this.featureStats.fromFile++;
-    else {
-      [[feats]] = (await this.run("featureExtractor", [{ input: tensor }])) as [[Float32Array]];
-      this.featureStats.computed++;
-      this.writeCache(key, feats);
-    }
+    const [[feats]] = (await this.run("featureExtractor", [{ input: tensor }])) as [[Float32Array]];
+    this.featureStats.computed++;
     this.memory.set(key, feats);
     if (this.memory.size > MEMORY_CACHE) this.memory.delete(this.memory.keys().next().value!);
     return feats;
-  }
-
-  private readCache(key: string): Float32Array | undefined {
-    if (!this.cacheDir) return undefined;
-    try {
-      const buf = readFileSync(join(this.cacheDir, `${key}.f32`));
-      if (buf.length !== FEATURE_SIZE * 4) return undefined;
-      return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
-    } catch {
-      return undefined;
-    }
-  }
-
-  private writeCache(key: string, feats: Float32Array): void {
-    if (!this.cacheDir) return;
-    // Written aside and renamed, so a crash never leaves a half file that a later read would trust.
-    const tmp = join(this.cacheDir, `${key}.${process.pid}.tmp`);
-    try {
-      writeFileSync(tmp, new Uint8Array(feats.buffer, feats.byteOffset, feats.byteLength));
-      renameSync(tmp, join(this.cacheDir, `${key}.f32`));
-    } catch {
-      // A full or read-only disk only costs the recomputation next time.
-    }
   }
 
   async motion(tensors: Float32Array[]): Promise<Motion[]> {
