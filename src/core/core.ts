@@ -809,6 +809,19 @@ function nsfwRefusal(ctx: CommandContext, refusal: MimicError, counted: boolean)
 export const FORGET_BUTTONS = { yes: "Yes, delete everything", cancel: "Cancel" } as const;
 export const NOTHING_DELETED = "Nothing was deleted.";
 
+/**
+ * How long the buttons of a question that deletes (a face, everything) may be pressed: an older press would
+ * act on the faces the user has now, not on those the question was about (the adapters read when their
+ * message was sent).
+ */
+export const BUTTON_MAX_AGE_MS = 15 * 60_000;
+export const BUTTON_TOO_OLD = "These buttons are more than 15 minutes old, so they no longer work: send the command again.";
+
+/** Whether a press of a button on a message sent at `sentAtMs` comes too late (BUTTON_MAX_AGE_MS). */
+export function buttonTooOld(sentAtMs: number, nowMs = Date.now()): boolean {
+  return nowMs - sentAtMs > BUTTON_MAX_AGE_MS;
+}
+
 /** Where a user's faces were saved, all of which a forget-me deletes: every place on the platform. */
 const FORGET_EVERYWHERE: Record<Platform, string> = {
   discord: "from every server and DM",
