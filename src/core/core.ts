@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { echoed, formatSize, MimicError, isDatabaseUnreachable, isMimicError, userMessageOf } from "../errors.ts";
+import { echoed, formatSize, MimicError, isDatabaseUnreachable, isMimicError, quoted, userMessageOf } from "../errors.ts";
 import sharp from "sharp";
 import { logger } from "../logger.ts";
 import type { Regions } from "../pipeline/transfer/index.ts";
@@ -808,6 +808,8 @@ function nsfwRefusal(ctx: CommandContext, refusal: MimicError, counted: boolean)
 /** The two answers to a forget-me's question, as every platform's buttons say them, and what Cancel is told. */
 export const FORGET_BUTTONS = { yes: "Yes, delete everything", cancel: "Cancel" } as const;
 export const NOTHING_DELETED = "Nothing was deleted.";
+/** The question every platform asks before deleting one face (its buttons: Delete, Cancel). */
+export const deleteFaceQuestion = (name: string) => `Delete your face ${quoted(name)}? It cannot be undone.`;
 
 /**
  * How long the buttons of a question that deletes (a face, everything) may be pressed: an older press would

@@ -8,12 +8,11 @@ import {
   SAVE_NO_NAME_REPLY,
   buttonData,
   createTelegramBot,
-  deleteFaceQuestion,
   saveNoPhotoReply,
   unknownCommandReply,
   type TelegramBot,
 } from "../../src/bots/telegram/bot.ts";
-import { LOTTIE_FACE_REFUSAL, LOTTIE_REACTION_REFUSAL, NOTHING_DELETED } from "../../src/core/index.ts";
+import { deleteFaceQuestion, LOTTIE_FACE_REFUSAL, LOTTIE_REACTION_REFUSAL, NOTHING_DELETED } from "../../src/core/index.ts";
 import { logger } from "../../src/logger.ts";
 import { FakeTelegram, type RecordedCall } from "../helpers/fake-telegram.ts";
 import { DOUBLE_HANDLERS, startTestApp, type TestApp } from "./harness.ts";

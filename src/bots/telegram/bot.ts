@@ -3,7 +3,7 @@ import { Api, Bot, GrammyError, HttpError, InlineKeyboard, InputFile, type Conte
 import type { ChatMember, Message, UserFromGetMe } from "grammy/types";
 import { z } from "zod";
 import type { CommandContext, Core, ImageInput, LateAnswer, MemeInput, Reply, ReplyFile, SettingKey } from "../../core/index.ts";
-import { FORGET_BUTTONS, LOTTIE_MIME, LOTTIE_REACTION_REFUSAL, NOTHING_DELETED, progressReporter } from "../../core/index.ts";
+import { deleteFaceQuestion, FORGET_BUTTONS, LOTTIE_MIME, LOTTIE_REACTION_REFUSAL, NOTHING_DELETED, progressReporter } from "../../core/index.ts";
 import { MimicError, quoted } from "../../errors.ts";
 import { capitalised } from "../../places.ts";
 import { logger } from "../../logger.ts";
@@ -276,7 +276,6 @@ export function displayName(user: { first_name: string; last_name?: string; user
 }
 
 /** The question a face's 🗑 button asks first: a deleted face cannot be brought back. */
-export const deleteFaceQuestion = (name: string) => `Delete your face ${quoted(name)}? It cannot be undone.`;
 
 /**
  * The menu Telegram shows when "/" is typed (setMyCommands), in HELP's words; every one of them is handled by
