@@ -28,8 +28,8 @@ export function storeTemplates(store: Store): TemplatePort {
   return {
     list: (owner) => t.list(owner),
     find: (owner, name) => t.find(owner, name),
-    async resolve(owner, name) {
-      const { cropPng, cropSize, landmarks, embedding, analysis, ...summary } = await t.get(owner, name);
+    async resolve(owner, which) {
+      const { cropPng, cropSize, landmarks, embedding, analysis, ...summary } = await t.get(owner, which);
       const data: EnrolledTemplate = { cropPng, cropSize, landmarks, embedding, analysis };
       return { summary, data };
     },

@@ -363,7 +363,12 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
     const kind = opts.animation === "none" ? "meme" : "animated";
     // Built once admitted: most of a burst is refused by the quota and never needs the face's ~300 KB.
     const job = async (): Promise<Job> => {
-      const { data } = await templates.resolve(ownerOf(ctx), summary.name);
+      // By the id looked up before the download: a face renamed or deleted meanwhile is never swapped for another.
+      const { data } = await templates.resolve(ownerOf(ctx), { id: summary.id }).catch((e: unknown) => {
+        throw isMimicError(e) && e.details?.reason === "gone"
+          ? new MimicError("NOT_FOUND", `Your face “${summary.name}” was deleted while this request waited, so nothing was made. Please send it again.`, { cause: e })
+          : e;
+      });
       return opts.animation === "none"
         ? { kind: "meme", template: data, reaction, captions: opts.captions, intensity: opts.intensity, mode: opts.mode, byteBudget, visibleMark, nsfwThreshold, ...regionsOf(opts) }
         : {

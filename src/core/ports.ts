@@ -40,8 +40,11 @@ export interface TemplatePort {
   list(owner: Owner): Promise<TemplateSummary[]>;
   /** The template's summary only (no image data): by name, or the user's default. Throws NOT_FOUND. */
   find(owner: Owner, name?: string): Promise<TemplateSummary>;
-  /** The template to use, with its data: by name, or the user's default. Throws NOT_FOUND with a helpful message. */
-  resolve(owner: Owner, name?: string): Promise<{ summary: TemplateSummary; data: unknown }>;
+  /**
+   * The template to use, with its data: by name, or the user's default, or by id (the one a request looked up
+   * before its download, whatever it is called since). Throws NOT_FOUND with a helpful message.
+   */
+  resolve(owner: Owner, which?: string | { id: string }): Promise<{ summary: TemplateSummary; data: unknown }>;
   /**
    * Called as a save command arrives, before its slow work: the ticket `save` must be given. A forget-me after
    * this makes that save throw CANCELLED (even one racing the save's commit), so nothing of the user comes back;

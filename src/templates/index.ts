@@ -11,7 +11,7 @@
  *       BAD_INPUT (name invalid/taken), LIMIT_REACHED, CANCELLED (forgotten since opened). The first template becomes the default.
  *   list(owner) → TemplateSummary[]            count(owner) → number
  *   find(owner, name?) → TemplateSummary       (metadata only, for checks before admission) NOT_FOUND
- *   get(owner, name?) → StoredTemplate         (crop PNG, landmarks, embedding, analysis; default when no name) NOT_FOUND
+ *   get(owner, name? | {id}) → StoredTemplate (crop PNG, landmarks, embedding, analysis; default when no name) NOT_FOUND
  *   rename(owner, from, to)   setDefault(owner, name)   remove(owner, name) → {newDefault}
  *   forgetUser(owner) → {templates, usageRecords, auditRecords, heldRecords, heldInFlight} every template, the user row, all usage and audit records
  *

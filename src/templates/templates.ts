@@ -168,20 +168,27 @@ export class TemplateStore {
     });
   }
 
-  /** One template with its data: by name, or the owner's default. Throws NOT_FOUND saying what exists. */
-  async get(owner: Owner, rawName?: string): Promise<StoredTemplate> {
+  /**
+   * One template with its data: by name, or the owner's default, or by id (as `find` gave it). Throws NOT_FOUND
+   * saying what exists (by id: details.reason "gone").
+   */
+  async get(owner: Owner, which?: string | { id: string }): Promise<StoredTemplate> {
     checkIdentity(owner.platform, owner.userId);
-    const name = rawName === undefined ? undefined : normaliseTemplateName(rawName);
+    const byId = typeof which === "object" ? Number(which.id) : undefined;
+    const name = typeof which === "string" ? normaliseTemplateName(which) : undefined;
     const { user, row, blobs } = await this.gate.run(async () => {
       const user = await this.findUser(owner);
-      const row = user ? await this.db.template.findFirst({ where: whereTemplate(user, name), select: { ...summarySelect, analysis: true } }) : null;
+      const where = byId !== undefined ? { userId: user?.id ?? -1, id: Number.isSafeInteger(byId) ? byId : -1 } : user && whereTemplate(user, name);
+      const row = user && where ? await this.db.template.findFirst({ where, select: { ...summarySelect, analysis: true } }) : null;
       // Same unit of work (and on SQLite the same gate), so the blobs are the row's own.
       const blobs = row && user
         ? this.blobs
           ? await this.blobs.read(row.id, user.id)
           : await this.db.template.findFirst({ where: { id: row.id, userId: user.id }, select: { cropPng: true, landmarks: true, embedding: true } })
         : null;
-      if (!row || !user || !blobs) throw await this.notFound(owner, name);
+      if (!row || !user || !blobs) {
+        throw byId !== undefined ? new MimicError("NOT_FOUND", "That face no longer exists.", { details: { reason: "gone" } }) : await this.notFound(owner, name);
+      }
       return { user, row, blobs };
     });
     return {

@@ -8,7 +8,7 @@ import { MimicError } from "../../src/errors.ts";
 import { checkSafe, type NsfwClassifier } from "../../src/pipeline/safety/nsfw.ts";
 import { createTestDb, dialects, type TestDb } from "../templates/helpers.ts";
 import { queueDouble, testContext, type QueueDouble } from "./doubles.ts";
-import { FACE_JPG, REACTION_LAUGH_JPG, flatPng, reactionGif } from "./images.ts";
+import { FACE_JPG, REACTION_LAUGH_JPG, REACTION_SMILE_JPG, flatPng, reactionGif } from "./images.ts";
 
 /**
  * The command core bound to the REAL store (src/core/bindings.ts over src/templates: settings, bans,
@@ -300,6 +300,50 @@ for (const { dialect, skip } of dialects) {
       expect((await fetching.meme(ctx(), { image })).file).toBeDefined();
       expect(await tryBoth({})).toEqual(["QUOTA_EXCEEDED", "QUOTA_EXCEEDED"]);
       expect(fetched, "only the two memes made fetched their picture").toHaveLength(2);
+    });
+
+    it("a meme uses the face it looked up before its download: renamed meanwhile, still that face; deleted meanwhile, nothing is made and the use is given back", async () => {
+      let release!: () => void;
+      let downloading!: () => void;
+      const fetching = createCore(
+        { templates: storeTemplates(store), moderation: storeModeration(store), queue },
+        {
+          maxInputBytes: 25 * MIB,
+          fetch: async () => {
+            downloading();
+            await new Promise<void>((r) => (release = r));
+            return new Response(Buffer.from(REACTION_LAUGH_JPG), { headers: { "content-type": "image/jpeg" } });
+          },
+        },
+      );
+      const image = { kind: "url" as const, url: "https://cdn.example/reaction.jpg" };
+      /** A meme whose download waits while `meanwhile` runs. */
+      const memeWhile = async (meanwhile: () => Promise<unknown>, input: { template?: string } = {}) => {
+        const started = new Promise<void>((r) => (downloading = r));
+        const answer = fetching.meme(ctx(), { image, ...input });
+        await started;
+        await meanwhile();
+        release();
+        return answer;
+      };
+      await save("me");
+      await save("other", {}, REACTION_SMILE_JPG);
+      const crops = new Map((await Promise.all(["me", "other"].map(async (n) => [n, (await store.templates.get({ platform: "discord", userId: "101" }, n)).cropPng] as const))));
+
+      const swapped = await memeWhile(async () => {
+        await core.faceRename(ctx(), { from: "me", to: "tmp" });
+        await core.faceRename(ctx(), { from: "other", to: "me" });
+      }, { template: "me" });
+      expect(swapped.errorCode, swapped.text).toBeUndefined();
+      const used = queue.submitted.at(-1) as { template: EnrolledTemplate };
+      expect(Buffer.from(used.template.cropPng).equals(Buffer.from(crops.get("me")!)), "the face asked for, not the one given its name since").toBe(true);
+
+      const usesBefore = await usesOf("101");
+      const jobsBefore = queue.submitted.length;
+      const gone = await memeWhile(() => core.faceRemove(ctx(), { name: "tmp" }), { template: "tmp" });
+      expect(gone).toMatchObject({ errorCode: "NOT_FOUND", text: "Your face “tmp” was deleted while this request waited, so nothing was made. Please send it again." });
+      expect(queue.submitted).toHaveLength(jobsBefore);
+      expect(await usesOf("101")).toBe(usesBefore);
     });
 
     it("cooldown spaces one user's memes and tells how long to wait", async () => {

@@ -75,8 +75,14 @@ export function memoryTemplates(): TemplatePort & { usageRecords: Map<string, nu
       const { data: _d, ...summary } = t;
       return summary;
     },
-    async resolve(o, name) {
-      const t = name ? find(o, name) : listOf(o).find((t) => t.isDefault);
+    async resolve(o, which) {
+      if (typeof which === "object") {
+        const t = listOf(o).find((t) => t.id === which.id);
+        if (!t) throw new MimicError("NOT_FOUND", "That face no longer exists.", { details: { reason: "gone" } });
+        const { data, ...summary } = t;
+        return { summary, data };
+      }
+      const t = which ? find(o, which) : listOf(o).find((t) => t.isDefault);
       if (!t) throw new MimicError("NOT_FOUND", "You have no default face.");
       const { data, ...summary } = t;
       return { summary, data };
