@@ -598,7 +598,8 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const thrownAway =
           givenBack === 0 ? "" : givenBack === 1 ? " The picture being made for you now is thrown away and its use given back." : ` The ${givenBack} pictures being made for you now are thrown away and their uses given back.`;
         return {
-          text: `Done: deleted ${list}.${holding}${thrownAway} Mimic keeps nothing else about you${kind ? `, except any ban a ${kind} gave you` : ""}.`,
+          // Faces are per platform account: the same person's faces on another platform are theirs to forget there.
+          text: `Done: deleted ${list}.${holding}${thrownAway} Mimic keeps nothing else about ${kind ? `your ${capitalised(ctx.platform)} account` : "you"}, except a note that you asked (so that restoring an older backup cannot bring any of it back)${kind ? ` and any ban a ${kind} gave you` : ""}.`,
           ephemeral: true,
         };
       }),
@@ -844,7 +845,8 @@ const CHANNELS_LISTED = 20;
  * length limit (Discord's is 2,000 characters), and a popular picture or a long face list went past it.
  */
 const AUDIT_ROWS_LISTED = 15;
-const FACES_LISTED = 40;
+/** Faces a face list names (its text; a platform's buttons for them follow it). */
+export const FACES_LISTED = 40;
 
 /** A channel as the platform shows one (places.ts), in the place the command came from. */
 const channelRef = (ctx: Pick<CommandContext, "platform" | "serverId">, id: string): string => placeChannelRef(ctx.platform, ctx.serverId, id);

@@ -30,10 +30,11 @@ import { SQLITE_BUSY_TIMEOUT_MS } from "./db/retry.ts";
 import { nextTurn } from "./db/turns.ts";
 import { describeTarget, type DatabaseTarget } from "./db/url.ts";
 import { requireExistingStore } from "./existing-store.ts";
+import { forgetAgain, readForgotten, type RestoreSql } from "./forgotten.ts";
 import { configuredTarget, storeTarget } from "./store.ts";
 
 /** Every table of the store, in an order that inserts satisfy (users before their templates). */
-export const BACKUP_TABLES = ["users", "templates", "server_settings", "usage_events", "bans", "audit_events"] as const;
+export const BACKUP_TABLES = ["users", "templates", "server_settings", "usage_events", "bans", "audit_events", "forgotten_users"] as const;
 export type BackupTable = (typeof BACKUP_TABLES)[number];
 export type TableCounts = Record<BackupTable, number>;
 
@@ -55,6 +56,8 @@ export interface RestoreResult {
   tables: TableCounts;
   /** Whether rows the target had were replaced (--replace). */
   replaced: boolean;
+  /** Users who asked to be forgotten (before or after the backup was taken) whose earlier data it held: deleted again. */
+  forgottenAgain: number;
 }
 
 export interface BackupTargetOptions {
@@ -293,7 +296,7 @@ export async function restoreStore(file: string, opts: BackupTargetOptions & { r
     const replace = opts.replace === true;
     const commit = opts.onCommitting ?? (() => undefined);
     const loaded = await gateFor(dest).write(() => (dest.dialect === "sqlite" ? restoreIntoSqlite(copy, dest, replace, commit) : restoreIntoPostgres(copy, dest, replace, commit)));
-    return { file: resolve(file), target: describeTarget(dest), schema: schema.at(-1) ?? "", tables: loaded.copied, replaced: loaded.replaced };
+    return { file: resolve(file), target: describeTarget(dest), schema: schema.at(-1) ?? "", tables: loaded.copied, replaced: loaded.replaced, forgottenAgain: loaded.forgottenAgain };
   } finally {
     cleanup();
     temporary.delete(cleanup);
@@ -303,6 +306,7 @@ export async function restoreStore(file: string, opts: BackupTargetOptions & { r
 interface Loaded {
   copied: TableCounts;
   replaced: boolean;
+  forgottenAgain: number;
 }
 
 function refuseNonEmpty(dest: DatabaseTarget, held: TableCounts, replace: boolean): boolean {
@@ -333,9 +337,14 @@ async function restoreIntoSqlite(copy: string, dest: SqliteTarget, replace: bool
     db.prepare("ATTACH DATABASE ? AS backup").run(copy);
     const highWater = readSqliteHighWater(db, "backup");
     const columns = sqliteColumns(db, "main", "backup");
+    const onTarget: RestoreSql = {
+      all: async <T>(text: string, params: unknown[] = []) => db.prepare(text).all(...params) as T[],
+      run: async (text, params = []) => void db.prepare(text).run(...params),
+    };
     db.exec("BEGIN IMMEDIATE");
     try {
       const replaced = refuseNonEmpty(dest, countSqlite(db, "main"), replace);
+      const forgotten = await readForgotten(onTarget);
       if (replaced) for (const sql of WIPE) db.exec(sql);
       const copied = {} as TableCounts;
       for (const t of BACKUP_TABLES) {
@@ -357,9 +366,10 @@ async function restoreIntoSqlite(copy: string, dest: SqliteTarget, replace: bool
       }
       db.exec("UPDATE main.users SET default_template_id = (SELECT b.default_template_id FROM backup.users b WHERE b.id = users.id) WHERE id IN (SELECT id FROM backup.users WHERE default_template_id IS NOT NULL)");
       writeSqliteHighWater(db, highWater, "main");
+      const forgottenAgain = await forgetAgain(onTarget, "sqlite", forgotten);
       onCommitting();
       db.exec("COMMIT");
-      return { copied, replaced };
+      return { copied, replaced, forgottenAgain };
     } catch (e) {
       if (db.inTransaction) db.exec("ROLLBACK");
       throw e;
@@ -381,13 +391,24 @@ async function restoreIntoPostgres(copy: string, dest: PostgresTarget, replace: 
       // Timestamps without a zone (SQLite's CURRENT_TIMESTAMP) are UTC, as everywhere in the store.
       await dst.query("SET LOCAL TIME ZONE 'UTC'");
       const replaced = refuseNonEmpty(dest, await countPostgres(dst), replace);
+      const client = dst;
+      const numbered = (text: string) => {
+        let i = 0;
+        return text.replace(/\?/g, () => `$${++i}`);
+      };
+      const onTarget: RestoreSql = {
+        all: async <T>(text: string, params: unknown[] = []) => (await client.query(numbered(text), params)).rows as T[],
+        run: async (text, params = []) => void (await client.query(numbered(text), params)),
+      };
+      const forgotten = await readForgotten(onTarget);
       if (replaced) for (const sql of WIPE) await dst.query(sql);
       const copied = await copySqliteToPostgres(src, dst, await postgresLayout(dst, src));
       await writePostgresHighWater(dst, highWater);
+      const forgottenAgain = await forgetAgain(onTarget, "postgres", forgotten);
       // From here the server may commit even if this process stops: the caller can no longer say "nothing was restored".
       onCommitting();
       await dst.query("COMMIT");
-      return { copied, replaced };
+      return { copied, replaced, forgottenAgain };
     } catch (e) {
       await dst.query("ROLLBACK").catch(() => undefined);
       throw e;

@@ -90,7 +90,7 @@ export function fakeTemplate(seed: string, cropBytes = 256): EnrolledTemplate {
 }
 
 /** Every table of the store (the drift test checks this list against the schema). */
-export const STORE_TABLES = ["users", "templates", "server_settings", "usage_events", "bans", "audit_events"] as const;
+export const STORE_TABLES = ["users", "templates", "server_settings", "usage_events", "bans", "audit_events", "forgotten_users"] as const;
 
 /** The error a promise rejects with; fails the test when it resolves. */
 export async function rejection(p: Promise<unknown>): Promise<MimicError> {

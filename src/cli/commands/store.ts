@@ -69,6 +69,9 @@ export function register(program: Command): void {
         return;
       }
       process.stdout.write(`restored ${r.file} into ${r.target}${r.replaced ? " (replacing what it held)" : ""}:\n${table(r.tables)}\n`);
+      if (r.forgottenAgain > 0) {
+        process.stdout.write(`deleted again what ${r.forgottenAgain === 1 ? "1 user" : `${r.forgottenAgain} users`} who asked to be forgotten had up to their request (faces, uses, audit records)\n`);
+      }
     });
 }
 
