@@ -187,8 +187,8 @@ describe("Telegram adapter: who a command acts for", () => {
     calls.length = 0;
 
     // Bob presses Alice's buttons: refused, nothing deleted for anyone, Alice's messages untouched.
-    const listMessage = { message_id: 1, date: 0, chat: GROUP, text: String(list.params.text) };
-    const askMessage = { message_id: 2, date: 0, chat: GROUP, text: String(ask.params.text) };
+    const listMessage = { message_id: 1, date: Math.floor(Date.now() / 1000), chat: GROUP, text: String(list.params.text) };
+    const askMessage = { message_id: 2, date: Math.floor(Date.now() / 1000), chat: GROUP, text: String(ask.params.text) };
     for (const [message, data] of [
       [askMessage, "forget:11:yes"],
       [listMessage, "del:11:me"],
@@ -581,7 +581,7 @@ describe("Telegram adapter: a button's pop-up", () => {
     });
     try {
       await bot.start();
-      const ask = { message_id: 2, date: 0, chat: GROUP, text: "Delete everything?" };
+      const ask = { message_id: 2, date: Math.floor(Date.now() / 1000), chat: GROUP, text: "Delete everything?" };
       const answer = fake.nextCall("answerCallbackQuery");
       const edit = fake.nextCall("editMessageText");
       fake.pressButton(GROUP, ALICE, ask, "forget:11:yes");

@@ -187,7 +187,7 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     ]);
     expect(keyboard[0][0].text).toBe("★ me");
 
-    const listMessage = { message_id: 1, date: 0, chat: dm, text: String(list.params.text) };
+    const listMessage = { message_id: 1, date: Math.floor(Date.now() / 1000), chat: dm, text: String(list.params.text) };
     let edit = fake.nextCall("editMessageText");
     fake.pressButton(dm, ALICE, listMessage, "def:11:work");
     expect(String((await edit).params.text)).toContain("work (default)");
@@ -203,7 +203,7 @@ describe("Telegram bot (real grammY against a fake Bot API)", () => {
     const ask = await r;
     expect(JSON.stringify(ask.params.reply_markup)).toContain("forget:11:yes");
     edit = fake.nextCall("editMessageText");
-    fake.pressButton(dm, ALICE, { message_id: 2, date: 0, chat: dm, text: "x" }, "forget:11:yes");
+    fake.pressButton(dm, ALICE, { message_id: 2, date: Math.floor(Date.now() / 1000), chat: dm, text: "x" }, "forget:11:yes");
     // (The core's words for it: "deleted 1 saved face", or "deleted your 1 saved face".)
     expect(String((await edit).params.text)).toMatch(/deleted (your )?1 saved face/);
 

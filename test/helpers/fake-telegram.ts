@@ -38,6 +38,8 @@ export interface StoredFile {
 }
 
 export class FakeTelegram {
+  /** The most buttons Telegram takes in one inline keyboard. */
+  static readonly MAX_INLINE_BUTTONS = 100;
   readonly calls: RecordedCall[] = [];
   readonly botInfo = {
     id: 4242,
@@ -140,6 +142,10 @@ export class FakeTelegram {
     });
   }
 
+  /**
+   * A press of an inline button under `message` (its `date`, in seconds, is when the message was sent: Telegram
+   * gives 0 for one the bot can no longer access, older than 48 hours).
+   */
   pressButton(chat: Chat, from: User, message: Record<string, unknown>, data: string) {
     this.usersSeen.set(from.id, from);
     this.push({ callback_query: { id: `cb-${this.nextUpdateId}`, from, chat_instance: "ci", message, data } });
@@ -236,6 +242,11 @@ export class FakeTelegram {
       return this.json(res, chatFailure.status, { ok: false, error_code: chatFailure.status, description: chatFailure.description, parameters: chatFailure.parameters });
     }
     const ok = (result: unknown) => ((call.result = result), this.json(res, 200, { ok: true, result }));
+    // As Telegram: an inline keyboard of more than 100 buttons is refused, and the message with it.
+    const keyboard = (params.reply_markup as { inline_keyboard?: unknown[][] } | undefined)?.inline_keyboard;
+    if (keyboard && keyboard.flat().length > FakeTelegram.MAX_INLINE_BUTTONS) {
+      return this.json(res, 400, { ok: false, error_code: 400, description: "Bad Request: reply markup is too long" });
+    }
     const chatOf = (id: unknown): Chat => ({ id: Number(id), type: Number(id) < 0 ? "supergroup" : "private" });
     switch (method) {
       case "getMe":

@@ -3,14 +3,24 @@ import { Api, Bot, GrammyError, HttpError, InlineKeyboard, InputFile, type Conte
 import type { ChatMember, Message, UserFromGetMe } from "grammy/types";
 import { z } from "zod";
 import type { CommandContext, Core, ImageInput, LateAnswer, MemeInput, Reply, ReplyFile, SettingKey } from "../../core/index.ts";
-import { deleteFaceQuestion, FORGET_BUTTONS, LOTTIE_MIME, LOTTIE_REACTION_REFUSAL, NOTHING_DELETED, progressReporter } from "../../core/index.ts";
+import {
+  BUTTON_TOO_OLD,
+  buttonTooOld,
+  deleteFaceQuestion,
+  FACES_LISTED,
+  FORGET_BUTTONS,
+  LOTTIE_MIME,
+  LOTTIE_REACTION_REFUSAL,
+  NOTHING_DELETED,
+  progressReporter,
+} from "../../core/index.ts";
 import { MimicError, quoted } from "../../errors.ts";
 import { capitalised } from "../../places.ts";
 import { logger } from "../../logger.ts";
 import { redactUrl } from "../../redact-url.ts";
 import { createInFlight } from "../in-flight.ts";
 import { untilReached } from "../reach.ts";
-import { MemeArgsError, parseMemeArgs } from "./args.ts";
+import { MemeArgsError, readMemeArgs } from "./args.ts";
 
 /**
  * Thin Telegram adapter (grammY). Commands work as a photo/GIF/video caption ("/meme top | bottom") or as a
@@ -164,6 +174,25 @@ function mayHaveArrived(err: unknown): boolean {
 
 /** Telegram's flood control (429) answered a call. */
 const floodControlled = (err: unknown) => err instanceof GrammyError && err.error_code === 429;
+
+/**
+ * Telegram refused a message's inline keyboard ("reply markup is too long", REPLY_MARKUP_TOO_LONG, BUTTON_DATA_INVALID,
+ * "can't parse inline keyboard button"); not an edit that changes nothing ("message is not modified: … reply markup
+ * are exactly the same"), after which the buttons must stay.
+ */
+const keyboardRefused = (err: unknown) =>
+  err instanceof GrammyError && err.error_code === 400 && /markup|button/i.test(err.description) && !/not modified/i.test(err.description);
+
+/** Sends (or edits) a message with its inline keyboard; where Telegram refuses the keyboard, once more without, so the user still gets the text. */
+async function withoutKeyboardIfRefused<T>(keyboard: InlineKeyboard | undefined, call: (keyboard: InlineKeyboard | undefined) => Promise<T>): Promise<T> {
+  try {
+    return await call(keyboard);
+  } catch (err) {
+    if (!keyboard || !keyboardRefused(err)) throw err;
+    logger.warn({ err }, "telegram: a message's buttons were refused; sent without them");
+    return call(undefined);
+  }
+}
 
 /** Under a meme sent privately because the group's flood control or slow mode kept it out. */
 export const SENT_PRIVATELY_NOTE = "(The group is in slow mode or flood control, so I sent your meme here instead.)";
@@ -558,8 +587,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
    */
   function commandOf(ctx: Context): { name: string; args: string; addressed: boolean } | undefined {
     const text = ctx.msg?.text ?? ctx.msg?.caption;
-    // "/meme|bottom": Telegram ends the command at the "|" too.
-    const m = text?.match(/^\/([a-z_]+)(?:@(\w+))?(?:(?:\s+|(?=\|))([\s\S]*))?$/i);
+    // "/meme|bottom" (or the full-width "/meme｜bottom"): Telegram ends the command at the "|" too.
+    const m = text?.match(/^\/([a-z_]+)(?:@(\w+))?(?:(?:\s+|(?=[|\uFF5C]))([\s\S]*))?$/i);
     if (!m) return undefined;
     // "/meme@otherbot" in a group is for another bot.
     if (m[2] && m[2].toLowerCase() !== bot.botInfo.username.toLowerCase()) return undefined;
@@ -636,11 +665,13 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       await reply.delivered?.(messageRef(chatId, sent.message_id));
       return;
     }
-    await ctx.api.sendMessage(chatId, reply.text, { ...replyTo, reply_markup: extra.keyboard }).catch((err: unknown) => {
+    const post = (to: number, where: typeof replyTo | Record<string, never>) =>
+      withoutKeyboardIfRefused(extra.keyboard, (keyboard) => ctx.api.sendMessage(to, reply.text, { ...where, reply_markup: keyboard }));
+    await post(chatId, replyTo).catch((err: unknown) => {
       // As a picture is: to a group's new id after its upgrade, to General from a closed or deleted topic.
       const movedTo = migratedTo(err);
       if (movedTo === undefined && !topicClosed(err) && !topicGone(err)) throw err;
-      return ctx.api.sendMessage(movedTo ?? chatId, reply.text, { reply_markup: extra.keyboard });
+      return post(movedTo ?? chatId, {});
     });
   }
 
@@ -731,11 +762,15 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     }
   }
 
-  /** Buttons carry their owner's id: in a group anyone can press them, but they only act for the owner. */
+  /**
+   * Buttons carry their owner's id: in a group anyone can press them, but they only act for the owner. One row for
+   * each face the text lists (the core names the first FACES_LISTED): Telegram refuses a keyboard of more
+   * than 100 buttons, and with it the whole message.
+   */
   function facesKeyboard(reply: Reply, ownerId: number): InlineKeyboard | undefined {
     if (!reply.templates?.length) return undefined;
     return InlineKeyboard.from(
-      reply.templates.map((t) => [
+      reply.templates.slice(0, FACES_LISTED).map((t) => [
         InlineKeyboard.text(t.isDefault ? `★ ${t.name}` : `Use ${t.name} by default`, buttonData("def", ownerId, t.name)),
         InlineKeyboard.text(`🗑 ${t.name}`, buttonData("del", ownerId, t.name)),
       ]),
@@ -799,9 +834,9 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
           });
           return;
         }
-        let parsed;
+        let parsed, flagNote: string | undefined;
         try {
-          parsed = parseMemeArgs(cmd.args, cmd.name);
+          ({ args: parsed, flagNote } = readMemeArgs(cmd.args, cmd.name));
         } catch (e) {
           if (!(e instanceof MemeArgsError)) throw e;
           await send(ctx, { text: e.message, ephemeral: true });
@@ -809,11 +844,13 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         }
         if (!(await mayPostPictures(ctx))) return void (await send(ctx, { text: NO_MEDIA_RIGHTS_REPLY, ephemeral: true }));
         detach(
-          render(ctx, cmd.name === "morph" ? "upload_video" : memeAction(parsed.animated, image), (c) =>
-            cmd.name === "morph"
+          render(ctx, cmd.name === "morph" ? "upload_video" : memeAction(parsed.animated, image), async (c) => {
+            const reply = await (cmd.name === "morph"
               ? core.morph(c, { image, top: parsed.top, bottom: parsed.bottom, template: parsed.template, intensity: parsed.intensity })
-              : core.meme(c, { image, ...parsed }),
-          ),
+              : core.meme(c, { image, ...parsed }));
+            // A lower-case first word of the caption may have been read as an option ("still waiting…"): said under the answer.
+            return flagNote ? { ...reply, text: `${reply.text}\n${flagNote}` } : reply;
+          }),
         );
         return;
       }
@@ -904,6 +941,13 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     if (button.ownerId !== String(ctx.from.id)) return void (await ctx.answerCallbackQuery({ text: BUTTON_NOT_YOURS }));
     const { action, arg: name } = button;
     const owner = ctx.from.id;
+    // A deleting button pressed long after its question would act on the faces the user has now (a new face of an
+    // old name, everything saved since): refused. Telegram dates a message it no longer shows the bot (over 48 h) 0.
+    const deletes = action === "del" || action === "delyes" || (action === "forget" && name === "yes");
+    const sent = ctx.callbackQuery.message?.date;
+    if (deletes && (!sent || buttonTooOld(sent * 1000))) {
+      return void (await ctx.answerCallbackQuery({ text: BUTTON_TOO_OLD, show_alert: true }));
+    }
     if (action === "del") {
       // A deleted face cannot be brought back: the list becomes the question, as /forget asks first.
       await ctx.answerCallbackQuery();
@@ -927,7 +971,9 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     await ctx.answerCallbackQuery({ text: toast, show_alert: reply.errorCode !== undefined });
     if (action === "def" || action === "delyes" || action === "delno") {
       const list = await core.faceList(c);
-      await ctx.editMessageText(list.text, { reply_markup: facesKeyboard(list, ctx.from.id) }).catch(() => undefined);
+      await withoutKeyboardIfRefused(facesKeyboard(list, ctx.from.id), (keyboard) => ctx.editMessageText(list.text, { reply_markup: keyboard })).catch(
+        () => undefined,
+      );
     } else {
       await ctx.editMessageText(reply.text).catch(() => undefined);
     }
