@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { beforeEach, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { ALICE, BOB, EPHEMERAL, FakeDiscord, OPT, PERMISSIONS, content, flagsOf, str, sub } from "../helpers/fake-discord.ts";
+import { ALICE, BOB, EPHEMERAL, FakeDiscord, OPT, PERMISSIONS, buttonsOf, content, flagsOf, str, sub } from "../helpers/fake-discord.ts";
 import { ONLY_YOU_NOTE } from "../../src/bots/discord/bot.ts";
 import { commandDefinitions } from "../../src/bots/discord/commands.ts";
 import { useDiscordBot } from "./discord-harness.ts";
@@ -256,8 +256,12 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
     i = fake.slash(ALICE, "face", [sub("rename", [str("name", "home"), str("new_name", "work")])]);
     expect(content(await answer(i))).toMatch(/already/);
 
+    // Delete asks first (discord-face-delete.test.ts): its Delete button deletes.
     i = fake.slash(ALICE, "face", [sub("delete", [str("name", "work")])]);
-    expect(content(await answer(i))).toBe("Deleted your face “work”. “home” is now your default face.");
+    expect(content(await answer(i))).toBe("Delete your face “work”? It cannot be undone.");
+    expect(await faces(ALICE.id)).toEqual(["home", "work*"]);
+    const del = fake.press(ALICE, fake.original(i.token)!, buttonsOf(fake.original(i.token))[0]!.id!);
+    expect(content(await answer(del))).toBe("Deleted your face “work”. “home” is now your default face.");
     expect(await faces(ALICE.id)).toEqual(["home*"]);
 
     i = fake.slash(ALICE, "face", [sub("delete", [str("name", "nope")])]);

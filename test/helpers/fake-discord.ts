@@ -6,7 +6,7 @@ import { readBody } from "./read-body.ts";
 
 /**
  * A fake Discord for driving the real discord.js Client offline: a gateway (HELLO, heartbeat ACK,
- * READY, GUILD_CREATE, INTERACTION_CREATE dispatch) and the REST routes Mimic uses (a guild member, interaction
+ * READY, GUILD_CREATE, INTERACTION_CREATE dispatch) and the REST routes Mimic uses (a guild member, a user, interaction
  * callbacks, webhook edits/follow-ups with multipart files, channel messages, command registration),
  * plus a CDN serving attachments and stickers. An interaction's response (@original) is kept as the edits left
  * it: GET returns it, DELETE removes it. Button presses (MESSAGE_COMPONENT) are dispatched too, and their
@@ -58,10 +58,15 @@ export class FakeDiscord {
   readonly cdnServed: string[] = [];
   /** Messages returned by GET /channels/{id}/messages, newest first. */
   channelMessages: Record<string, unknown>[] = [];
-  /** The role that grants Manage Server, and the users GET /guilds/{id}/members/{user} gives it (others: none; absent: Unknown Member). */
+  /**
+   * The role that grants Manage Server, and the users GET /guilds/{id}/members/{user} gives it (others: none; absent:
+   * Unknown Member, and Unknown User for GET /users/{user}).
+   */
   readonly adminRoleId = "800000000000000009";
   readonly admins = new Set<string>();
   readonly absentMembers = new Set<string>();
+  /** Server nicknames GET /guilds/{id}/members/{user} gives (a member's display name there). */
+  readonly nicknames = new Map<string, string>();
   /** Per interaction id: ms from INTERACTION_CREATE sent to its callback received. */
   readonly ackLatencyMs = new Map<string, number>();
 
@@ -233,11 +238,14 @@ export class FakeDiscord {
    * A press of the button `customId` on `message` (the bot's message carrying it, e.g. original(token) of the
    * command that sent it) by `user`: a MESSAGE_COMPONENT interaction. Its callback UPDATE_MESSAGE (7), or
    * DEFERRED_UPDATE_MESSAGE (6) then an edit of @original, changes that message: original(token) of the command
-   * shows it too. A reply (4, 5) is a message of its own, as on Discord.
+   * shows it too. A reply (4, 5) is a message of its own, as on Discord. `ageMs`: the message was sent that long ago.
    */
-  press(user: FakeUser, message: Record<string, unknown>, customId: string, extra: { dm?: boolean; permissions?: string } = {}) {
-    const pressed = this.interact({ user, type: 3, dm: extra.dm, permissions: extra.permissions, message, data: { custom_id: customId, component_type: 2 } });
-    this.componentMessages.set(pressed.token, message);
+  press(user: FakeUser, message: Record<string, unknown>, customId: string, extra: { dm?: boolean; permissions?: string; ageMs?: number } = {}) {
+    // A message sent `ageMs` ago has an id that says so (discord.js reads its createdTimestamp from it): the press
+    // is on that copy, and what it changes shows on it (original() of the press), not on the command's message.
+    const on = extra.ageMs ? { ...message, id: idFromAgo(extra.ageMs) } : message;
+    const pressed = this.interact({ user, type: 3, dm: extra.dm, permissions: extra.permissions, message: on, data: { custom_id: customId, component_type: 2 } });
+    this.componentMessages.set(pressed.token, on);
     return pressed;
   }
 
@@ -509,7 +517,14 @@ export class FakeDiscord {
       const id = m[1]!;
       if (this.absentMembers.has(id)) return send(404, { message: "Unknown Member", code: 10007 });
       const user = { id, username: `user${id.slice(-2)}`, discriminator: "0", global_name: null, avatar: null };
-      return send(200, { user, roles: this.admins.has(id) ? [this.adminRoleId] : [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 });
+      const nick = this.nicknames.get(id);
+      return send(200, { user, ...(nick !== undefined && { nick }), roles: this.admins.has(id) ? [this.adminRoleId] : [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 });
+    }
+    // A user (a mention in a DM is looked up so); one of absentMembers is unknown.
+    if ((m = api.match(/^\/users\/(\d+)$/)) && req.method === "GET") {
+      const id = m[1]!;
+      if (this.absentMembers.has(id)) return send(404, { message: "Unknown User", code: 10013 });
+      return send(200, { id, username: `user${id.slice(-2)}`, discriminator: "0", global_name: null, avatar: null });
     }
     if ((m = api.match(/^\/channels\/\d+\/messages$/)) && req.method === "GET") {
       return send(200, this.channelMessages);

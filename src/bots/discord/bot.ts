@@ -33,7 +33,17 @@ import {
 } from "discord.js";
 import type { CommandContext, Core, ImageInput, LateAnswer, ProgressEvent, Reply, SettingKey, TransferMode } from "../../core/index.ts";
 import type { PlaceFacts } from "../../core/ports.ts";
-import { FORGET_BUTTONS, NOTHING_DELETED, progressReporter, readableFile, untypedMime } from "../../core/index.ts";
+import {
+  BUTTON_TOO_OLD,
+  buttonTooOld,
+  checkTemplateName,
+  deleteFaceQuestion,
+  FORGET_BUTTONS,
+  NOTHING_DELETED,
+  progressReporter,
+  readableFile,
+  untypedMime,
+} from "../../core/index.ts";
 import { MimicError } from "../../errors.ts";
 import { logger } from "../../logger.ts";
 import { redactUrl } from "../../redact-url.ts";
@@ -41,6 +51,7 @@ import { shuttingDown } from "../../queue/refusals.ts";
 import { memeFromFirstFace, type NumberedPicture } from "../first-face.ts";
 import { createInFlight } from "../in-flight.ts";
 import { REACH_WARN_EVERY_MS, untilReached } from "../reach.ts";
+import { mentionsIn, plainCaption, type MentionIds, type MentionNames } from "./captions.ts";
 import { COMMAND, HELP } from "./commands.ts";
 import { restOptions, type RestTimeouts } from "./rest.ts";
 
@@ -296,7 +307,8 @@ export const HISTORY_NOT_YOURS_REPLY =
 
 /**
  * /mimic forget's buttons: "forget:<user id>:yes|no". The user id is the asker's: anyone else's press is refused.
- * They carry all a press needs, so one pressed after Mimic restarted works as well.
+ * They carry all a press needs, so one pressed after Mimic restarted works as well (within BUTTON_MAX_AGE_MS of the
+ * question, as every deleting question's buttons).
  */
 const forgetButtonId = (userId: string, answer: "yes" | "no") => `forget:${userId}:${answer}`;
 const parseForgetButton = (id: string) => {
@@ -309,7 +321,58 @@ const forgetButtons = (userId: string) =>
     new ButtonBuilder().setCustomId(forgetButtonId(userId, "no")).setLabel(FORGET_BUTTONS.cancel).setStyle(ButtonStyle.Secondary),
   );
 export const FORGET_NOT_YOURS = "These buttons are for the person who ran /mimic forget. To delete your own data, run /mimic forget yourself.";
+
 export const BUTTON_EXPIRED = "This button has expired: run the command again.";
+
+/**
+ * /face delete's buttons: "delface:<user id>:yes|no:<face name>". The name is a stored one (1–32 of [a-z0-9_-]), so
+ * with a user id (at most 20 digits) the id stays within Discord's 100 characters. Like forget's, they carry all a
+ * press needs.
+ */
+const deleteFaceButtonId = (userId: string, answer: "yes" | "no", name: string) => `delface:${userId}:${answer}:${name}`;
+const parseDeleteFaceButton = (id: string) => {
+  const m = id.match(/^delface:(\d+):(yes|no):([a-z0-9_-]{1,32})$/);
+  return m ? { userId: m[1]!, yes: m[2] === "yes", name: m[3]! } : undefined;
+};
+const deleteFaceButtons = (userId: string, name: string) =>
+  new ActionRowBuilder<ButtonBuilder>().addComponents(
+    new ButtonBuilder().setCustomId(deleteFaceButtonId(userId, "yes", name)).setLabel("Delete").setStyle(ButtonStyle.Danger),
+    new ButtonBuilder().setCustomId(deleteFaceButtonId(userId, "no", name)).setLabel(FORGET_BUTTONS.cancel).setStyle(ButtonStyle.Secondary),
+  );
+export const DELETE_FACE_NOT_YOURS = "These buttons are for the person who ran /face delete. To delete one of your own faces, run /face delete yourself.";
+
+/** A press of a deleting question's button: whose question, Yes or Cancel, and what it deletes. */
+type Press = { userId: string; yes: boolean } & ({ kind: "forget" } | { kind: "face"; name: string });
+const parsePress = (id: string): Press | undefined => {
+  const forget = parseForgetButton(id);
+  if (forget) return { ...forget, kind: "forget" };
+  const face = parseDeleteFaceButton(id);
+  return face && { ...face, kind: "face" };
+};
+
+/** The stored form of a face name as typed (as the core reads it), or undefined where the core refuses it. */
+const faceNameOf = (typed: string): string | undefined => {
+  try {
+    return checkTemplateName(typed);
+  } catch {
+    return undefined;
+  }
+};
+
+/** `promise`'s value, or undefined once `ms` passed first (the promise goes on, its answer unused). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** Mentions looked up per caption: more are read "@user" (each lookup may ask Discord, and the meme waits). */
+const MAX_MEMBER_LOOKUPS = 10;
+/** How long a mentioned member's lookup may take before the caption reads "@user". */
+const MEMBER_LOOKUP_MS = 3_000;
 
 export const DISCORD_TOKEN_REFUSED =
   "DISCORD_TOKEN was refused by Discord (invalid token): copy the bot token again from the Discord Developer Portal (your application → Bot → Reset Token).";
@@ -565,10 +628,11 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
           if ("unreadable" in found) return { ...NO_IMAGE, text: "byMember" in found ? HISTORY_NOT_YOURS_REPLY : HISTORY_UNREADABLE_REPLY };
           if (!("image" in found)) return { ...NO_IMAGE, text: LOTTIE_STICKER_REPLY };
           const image = found.image;
+          const { top, bottom } = await readableCaptions(i, o.getString("top") ?? undefined, o.getString("bottom") ?? undefined);
           const common = {
             image,
-            top: o.getString("top") ?? undefined,
-            bottom: o.getString("bottom") ?? undefined,
+            top,
+            bottom,
             template: o.getString("template") ?? undefined,
             intensity: o.getInteger("intensity") ?? undefined,
           };
@@ -582,6 +646,8 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
         });
       case COMMAND.face: {
         const sub = o.getSubcommand();
+        // A deleted face cannot be brought back (one wrong autocomplete pick): asked first, with buttons.
+        if (sub === "delete") return askDeleteFace(i);
         return runPrivate(i, `face ${sub}`, (ctx) => {
           switch (sub) {
             case "save": {
@@ -593,8 +659,6 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
             }
             case "list":
               return core.faceList(ctx);
-            case "delete":
-              return core.faceRemove(ctx, { name: o.getString("name", true) });
             case "default":
               return core.faceDefault(ctx, { name: o.getString("name", true) });
             default:
@@ -647,19 +711,87 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     await i.editReply({ content: fitContent(question.text), components: question.errorCode ? [] : [forgetButtons(i.user.id)] });
   }
 
-  /** A press of /mimic forget's buttons: the asker's alone; the question becomes the answer, its buttons gone. */
+  /**
+   * /face delete: privately, the core's question with Delete / Cancel for this user, about a face they have. Any other
+   * name gets the core's own answer at once (not a face name, or which faces they have); nothing of theirs is
+   * deleted by it.
+   */
+  async function askDeleteFace(i: ChatInputCommandInteraction) {
+    const started = performance.now();
+    await i.deferReply({ flags: MessageFlags.Ephemeral });
+    opts.onAcknowledged?.({ command: "face delete", latencyMs: performance.now() - started });
+    const ctx = contextOf(i);
+    const typed = i.options.getString("name", true);
+    const name = faceNameOf(typed);
+    const list = name === undefined ? undefined : await core.faceList(ctx);
+    if (list?.errorCode) return deliver(i, list, true);
+    if (name === undefined || !list?.templates?.some((t) => t.name === name)) return deliver(i, await core.faceRemove(ctx, { name: typed }), true);
+    await i.editReply({ content: fitContent(deleteFaceQuestion(name)), components: [deleteFaceButtons(i.user.id, name)] });
+  }
+
+  /**
+   * A press of a deleting question's buttons (/mimic forget's, /face delete's): the asker's alone, and only within
+   * BUTTON_MAX_AGE_MS of the question (an older press would act on the faces the user has now). The question
+   * becomes the answer, its buttons gone.
+   */
   async function onButton(i: ButtonInteraction) {
-    const press = parseForgetButton(i.customId);
+    const press = parsePress(i.customId);
     if (!press) return void (await i.reply({ content: BUTTON_EXPIRED, flags: MessageFlags.Ephemeral }));
-    if (press.userId !== i.user.id) return void (await i.reply({ content: FORGET_NOT_YOURS, flags: MessageFlags.Ephemeral }));
+    if (press.userId !== i.user.id) {
+      return void (await i.reply({ content: press.kind === "forget" ? FORGET_NOT_YOURS : DELETE_FACE_NOT_YOURS, flags: MessageFlags.Ephemeral }));
+    }
+    if (buttonTooOld(i.message.createdTimestamp)) return void (await i.reply({ content: BUTTON_TOO_OLD, flags: MessageFlags.Ephemeral }));
     const started = performance.now();
     await i.deferUpdate();
-    opts.onAcknowledged?.({ command: `forget ${press.yes ? "yes" : "no"}`, latencyMs: performance.now() - started });
+    opts.onAcknowledged?.({ command: `${press.kind === "forget" ? "forget" : "face delete"} ${press.yes ? "yes" : "no"}`, latencyMs: performance.now() - started });
     if (!press.yes) return void (await i.editReply({ content: NOTHING_DELETED, components: [] }));
-    const reply = await core.forgetMe(contextOf(i), { confirm: true });
-    // A failure (the database unreachable) leaves the question and its buttons, to press again.
-    if (reply.errorCode) return void (await i.followUp({ content: fitContent(reply.text), flags: MessageFlags.Ephemeral }));
+    const ctx = contextOf(i);
+    const reply = press.kind === "forget" ? await core.forgetMe(ctx, { confirm: true }) : await core.faceRemove(ctx, { name: press.name });
+    // A failure (the database unreachable) leaves the question and its buttons, to press again; a face deleted
+    // meanwhile (by another question's press) leaves nothing to press for.
+    if (reply.errorCode && reply.errorCode !== "NOT_FOUND") return void (await i.followUp({ content: fitContent(reply.text), flags: MessageFlags.Ephemeral }));
     await i.editReply({ content: fitContent(reply.text), components: [] });
+  }
+
+  /** /meme's and /morph's captions with Discord's markup written out as the user saw it (captions.ts). */
+  async function readableCaptions(i: ChatInputCommandInteraction, top: string | undefined, bottom: string | undefined) {
+    const names = await mentionNames(i, mentionsIn(top, bottom));
+    return { top: top && plainCaption(top, names), bottom: bottom && plainCaption(bottom, names) };
+  }
+
+  /**
+   * The names the mentioned ids have here: a member's display name in this server (from the cache, which holds the
+   * asker, else asked of Discord), elsewhere (a DM, a server Mimic is not in) the user's; a channel's and a role's
+   * from the server's cache (the Guilds intent keeps them). Missing where unknown.
+   */
+  async function mentionNames(i: ChatInputCommandInteraction, ids: MentionIds): Promise<MentionNames> {
+    const guild = i.guildId ? client.guilds.cache.get(i.guildId) : undefined;
+    const users = new Map<string, string>();
+    await Promise.all(
+      ids.users.slice(0, MAX_MEMBER_LOOKUPS).map(async (id) => {
+        const lookup = guild
+          ? guild.members.fetch({ user: id }).then((m) => m.displayName)
+          : client.users.fetch(id).then((u) => u.displayName);
+        const name = await within(lookup, MEMBER_LOOKUP_MS).catch((err: unknown) => {
+          if (!(err instanceof DiscordAPIError && (err.code === RESTJSONErrorCodes.UnknownMember || err.code === RESTJSONErrorCodes.UnknownUser))) {
+            logger.debug({ err }, "looking up a member mentioned in a caption failed");
+          }
+          return undefined;
+        });
+        if (name) users.set(id, name);
+      }),
+    );
+    const channels = new Map<string, string>();
+    for (const id of ids.channels) {
+      const channel = guild?.channels.cache.get(id) ?? client.channels.cache.get(id) ?? (i.channel?.id === id ? i.channel : undefined);
+      if (channel && "name" in channel && channel.name) channels.set(id, channel.name);
+    }
+    const roles = new Map<string, string>();
+    for (const id of ids.roles) {
+      const role = guild?.roles.cache.get(id);
+      if (role) roles.set(id, role.name);
+    }
+    return { users, channels, roles };
   }
 
   /**

@@ -71,7 +71,8 @@ const face = new SlashCommandBuilder()
       .addStringOption((o) => o.setName("name").setDescription("A name for this face, e.g. me").setRequired(true).setMaxLength(32)),
   )
   .addSubcommand((s) => s.setName("list").setDescription("List your saved faces"))
-  .addSubcommand((s) => s.setName("delete").setDescription("Delete a saved face").addStringOption((o) => templateName(o, "Face to delete")))
+  // Asks first, with buttons (bot.ts): a wrong autocomplete pick must not lose a face for good.
+  .addSubcommand((s) => s.setName("delete").setDescription("Delete a saved face (asks first)").addStringOption((o) => templateName(o, "Face to delete")))
   .addSubcommand((s) =>
     s.setName("default").setDescription("Choose your default face").addStringOption((o) => templateName(o, "Face to use by default")),
   )
