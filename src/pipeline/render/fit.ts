@@ -10,6 +10,7 @@ import {
   renderBlock,
   wordSpaceKey,
   wordSpaces,
+  type DrawnLine,
   type Ink,
   type RenderedBlock,
 } from "./measure.ts";
@@ -151,8 +152,9 @@ export async function layoutCaption(text: PreparedText, box: Box, opts: FitOptio
 
 /** The lines as text (plain spaces), for the result. */
 const lineTexts = (lines: Token[][]) => lines.map((l) => l.map((t, i) => (i > 0 && t.spaceBefore ? " " : "") + t.text).join(""));
-/** The lines as drawn: with the wider spaces withWordSpaces chose. */
-const drawnLines = (lines: Token[][]) => lines.map((l) => l.map((t, i) => (i > 0 && t.spaceBefore ? (t.wideSpace?.text ?? " ") : "") + t.text).join(""));
+/** The lines as drawn: with the wider spaces withWordSpaces chose, each in its typed line's direction (its first token's). */
+const drawnLines = (lines: Token[][]): DrawnLine[] =>
+  lines.map((l) => ({ text: l.map((t, i) => (i > 0 && t.spaceBefore ? (t.wideSpace?.text ?? " ") : "") + t.text).join(""), dir: l[0]?.rtl ? "rtl" : "ltr" }));
 
 /**
  * Tokens after a space get the wider space measure.ts's wordSpaces draws where a plain one would be narrower
@@ -424,7 +426,9 @@ export function breakWord(t: Token, letters: (piece: string) => boolean): Token[
     g.forEach((c, i) => pieces.push({ text: c, hyphen: i > 0 && hyphenates(g[i - 1], c) }));
   } else return [t];
   return pieces.map((p, i) =>
-    i === 0 ? { ...t, text: p.text } : { text: p.text, spaceBefore: false, hardBreakBefore: false, ...(p.hyphen ? { hyphen: true as const } : {}) },
+    i === 0
+      ? { ...t, text: p.text }
+      : { text: p.text, spaceBefore: false, hardBreakBefore: false, ...(p.hyphen ? { hyphen: true as const } : {}), ...(t.rtl ? { rtl: true as const } : {}) },
   );
 }
 

@@ -106,16 +106,6 @@ const inkCache = new Map<string, Ink>();
 const BATCH_ROWS = 16;
 
 /**
- * A line's paragraph direction, by Unicode's rule (its first strong letter). SVG text is left-to-right
- * unless told otherwise, which would put an Arabic or Hebrew sentence's first word on the left.
- */
-export function baseDirection(text: string): "ltr" | "rtl" {
-  // U+200E/U+200F/U+061C are the invisible left-to-right, right-to-left and Arabic letter marks.
-  const m = /[\p{L}\p{Nl}\u200e\u200f\u061c]/u.exec(text);
-  return m && /[\p{Script=Arabic}\p{Script=Hebrew}\p{Script=Syriac}\p{Script=Thaana}\p{Script=Nko}\u200f\u061c]/u.test(m[0]) ? "rtl" : "ltr";
-}
-
-/**
  * A letter of Latin, Greek or Cyrillic with a combining diacritic (U+0300–U+036F) that has no precomposed form:
  * Anton places no marks, so its accent would stand beside the letter (and beside a Greek or Cyrillic letter drawn
  * by Fira, Pango takes the mark from Anton). Such a letter is drawn whole by the fonts after Anton (MARKED_FAMILY),
@@ -123,23 +113,42 @@ export function baseDirection(text: string): "ltr" | "rtl" {
  */
 export function isMarkedLetter(grapheme: string): boolean {
   const nfc = grapheme.normalize("NFC");
-  // Overlays (U+0334–U+0338) need no anchor: fonts.ts gives them to Fira, which draws them over Anton's letter.
-  return /^[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}]\p{M}*[\u0300-\u0333\u0339-\u036f]/u.test(nfc);
+  // Overlays need no anchor: fonts.ts gives the tilde and short stroke (U+0334, U+0335) to Fira, which draws them over
+  // Anton's letter; the long stroke (STRUCK) is drawn as a line through it. No font has the slashes (U+0337, U+0338).
+  return /^[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}]\p{M}*[\u0300-\u0333\u0337-\u036f]/u.test(nfc);
 }
+
+/**
+ * The long stroke overlay, typed after each letter to strike text through. Fira's (Anton has none) is as wide for every
+ * letter and ends where its letter ends, so it stuck out to the left of most letters. A letter with it is drawn without
+ * it, with a line through (text-decoration), which spans the letter's own width.
+ */
+const STRUCK = "\u0336";
 
 /** The caption family list without Anton, for isMarkedLetter's letters. */
 const MARKED_FAMILY = CAPTION_FONT_FAMILY.split(", ").filter((f) => f !== "Anton").join(", ");
 
 type RunKind = "plain" | "emoji" | "marked";
+interface TextRun {
+  text: string;
+  kind: RunKind;
+  /** Its letters had STRUCK, left out of `text`: drawn with a line through. */
+  struck: boolean;
+}
 
-/** The text split into runs of emoji (isEmoji, where they are drawn grown), marked letters and everything else, in order. */
-function textRuns(text: string, growEmoji: boolean): Array<{ text: string; kind: RunKind }> {
-  const runs: Array<{ text: string; kind: RunKind }> = [];
-  for (const g of splitGraphemes(text)) {
+/**
+ * The text split into runs of emoji (isEmoji, where they are drawn grown), marked letters and everything else, each
+ * struck through or not, in order.
+ */
+function textRuns(text: string, growEmoji: boolean): TextRun[] {
+  const runs: TextRun[] = [];
+  for (const typed of splitGraphemes(text)) {
+    const g = typed.replaceAll(STRUCK, "");
+    const struck = g !== typed;
     const kind: RunKind = growEmoji && isEmoji(g) ? "emoji" : isMarkedLetter(g) ? "marked" : "plain";
     const last = runs[runs.length - 1];
-    if (last && last.kind === kind) last.text += g;
-    else runs.push({ text: g, kind });
+    if (last && last.kind === kind && last.struck === struck) last.text += g;
+    else runs.push({ text: g, kind, struck });
   }
   return runs;
 }
@@ -152,19 +161,22 @@ function textElement(text: string, x: number, y: number, size: number, anchor: "
   const outlined = open(`fill="#fff" stroke="#000" stroke-width="${stroke.toFixed(2)}" paint-order="stroke"`);
   const bolden = emojiBolden(size);
   const runs = textRuns(text, emojiGrown(size));
-  if (runs.every((r) => r.kind === "plain")) return `${outlined}${xmlEscape(text)}</text>`;
+  if (runs.every((r) => r.kind === "plain" && !r.struck)) return `${outlined}${xmlEscape(text)}</text>`;
   // Emoji in their own size, with EMOJI_PADs beside them (preserved: librsvg folds a pad next to a word space
   // into it); a second pass draws only their widened white lines, over the widened outline.
   const padded = (i: number) =>
     (i > 0 ? EMOJI_PAD : "") + splitGraphemes(runs[i].text).join(EMOJI_PAD) + (i < runs.length - 1 ? EMOJI_PAD : "");
+  const line = (r: TextRun) => (r.struck ? ' text-decoration="line-through"' : "");
   const spans = (paint: string) =>
     runs
       .map((r, i) =>
         r.kind === "emoji"
-          ? `<tspan xml:space="preserve" font-size="${emojiSize(size).toFixed(2)}" ${paint}>${xmlEscape(padded(i))}</tspan>`
+          ? `<tspan xml:space="preserve" font-size="${emojiSize(size).toFixed(2)}"${line(r)} ${paint}>${xmlEscape(padded(i))}</tspan>`
           : r.kind === "marked"
-            ? `<tspan font-family="${xmlEscape(MARKED_FAMILY)}">${xmlEscape(r.text)}</tspan>`
-            : xmlEscape(r.text),
+            ? `<tspan font-family="${xmlEscape(MARKED_FAMILY)}"${line(r)}>${xmlEscape(r.text)}</tspan>`
+            : r.struck
+              ? `<tspan${line(r)}>${xmlEscape(r.text)}</tspan>`
+              : xmlEscape(r.text),
       )
       .join("");
   const first = `${outlined}${spans(`stroke-width="${(stroke + 2 * bolden).toFixed(2)}"`)}</text>`;
@@ -364,13 +376,19 @@ export interface RenderedBlock {
   clipped: boolean;
 }
 
+/** A line to draw, in the direction of the typed line it was wrapped from (text.ts's baseDirection). */
+export interface DrawnLine {
+  text: string;
+  dir: "ltr" | "rtl";
+}
+
 /**
  * Renders lines centred under each other at fontSize. `lineExtents` are the estimated ink top/bottom of
  * each line relative to its baseline (from token measurements), used for line pitch and the bands in which
  * each line's ink is measured.
  */
 export async function renderBlock(
-  lines: string[],
+  lines: DrawnLine[],
   fontSize: number,
   lineExtents: { top: number; bottom: number; width: number }[],
 ): Promise<RenderedBlock> {
@@ -384,7 +402,7 @@ export async function renderBlock(
   }
   const width = Math.ceil(Math.max(...lineExtents.map((e) => e.width)) * 1.15 + 2 * pad);
   const height = Math.ceil(baselines[lines.length - 1] + lineExtents[lines.length - 1].bottom + pad);
-  const body = lines.map((l, i) => textElement(l, width / 2, baselines[i], fontSize, "middle", baseDirection(l))).join("");
+  const body = lines.map((l, i) => textElement(l.text, width / 2, baselines[i], fontSize, "middle", l.dir)).join("");
   const rgba = await renderSvg(width, height, body);
   const lineInk: Box[] = [];
   for (let i = 0; i < lines.length; i++) {

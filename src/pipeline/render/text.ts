@@ -4,10 +4,12 @@ import { captionFontFiles } from "./fonts.ts";
 
 /**
  * Caption text rules: what a user typed becomes a list of unbreakable tokens with the break opportunities
- * between them. Lines break at spaces, at explicit newlines, and between CJK words (Chinese and Japanese
- * have no spaces: Intl.Segmenter finds the word boundaries), never inside a word, never before closing
- * punctuation (，。！) or after opening punctuation (「（). Only fit.ts's rules 4 and 7 break a long word:
- * a URL or path at its natural points (urlPieces), between letters with a hyphen (hyphenates).
+ * between them. Lines break at spaces, at explicit newlines, and between the words of scripts written without
+ * spaces (Chinese, Japanese, Thai, Lao, Khmer, Myanmar: Intl.Segmenter finds the word boundaries), never inside
+ * a word, never before what belongs to the letter before it (ATTACHED), never before closing punctuation (，。！)
+ * or after opening punctuation (「（). Only fit.ts's rules 4 and 7 break a long word: a URL or path at its natural
+ * points (urlPieces), between letters with a hyphen (hyphenates). Each typed line keeps one direction
+ * (baseDirection) on all the lines it is wrapped onto.
  */
 
 /** Longest caption accepted, in user-perceived characters. Three lines of meme text rarely exceed 100. */
@@ -31,11 +33,19 @@ export interface Token {
   wideSpace?: { text: string; gap: number };
   /** A piece of a word broken between letters (fit.ts rules 4 and 7): a line that ends before it ends with a hyphen. */
   hyphen?: true;
+  /** Its typed line is right-to-left (baseDirection): so is every line it is wrapped onto, whatever word starts it. */
+  rtl?: true;
 }
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 const words = new Intl.Segmenter("zh", { granularity: "word" });
-const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
+/** Scripts that may break between words with no space: the segmenter's word boundaries. */
+const SPACELESS = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;
+/**
+ * What belongs to the letter before it, so a line never starts with it: a combining mark, a Thai or Lao vowel
+ * written after its consonant, and their repetition marks (the segmenter splits "ສະບາຍໆ" before its ໆ).
+ */
+const ATTACHED = /^[\p{M}\u0e30\u0e32\u0e33\u0e45\u0e46\u0eb0\u0eb2\u0eb3\u0ec6]/u;
 const CLOSING = /^[\p{Pe}\p{Pf}\p{Po}]/u;
 const OPENING = /[\p{Ps}\p{Pi}]$/u;
 
@@ -67,15 +77,20 @@ const fontCoverage = () => (coverage ??= coverageOf(captionFontFiles()));
  * and form feeds separate words as spaces do. Exported as patterns so the playground page counts as the server does.
  */
 export const CAPTION_DROPPED = /[\u0000-\u0008\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
-/** A run of spaces is one; a zero-width space beside a space (or a line's end) would draw a second gap: it counts as nothing there. */
-export const CAPTION_SPACE_RUN = /[\s\u3000\u200b]*[\s\u3000][\s\u3000\u200b]*/g;
+/**
+ * A run of spaces is one; a zero-width space beside a space (or a line's end) would draw a second gap: it counts as nothing there.
+ * The Braille blank (U+2800) and the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0) are typed as blanks that apps do not
+ * trim: they are spaces here, so a caption of them alone is empty.
+ */
+export const CAPTION_SPACE_RUN = /[\s\u3000\u2800\u115f\u1160\u3164\uffa0\u200b]*[\s\u3000\u2800\u115f\u1160\u3164\uffa0][\s\u3000\u2800\u115f\u1160\u3164\uffa0\u200b]*/g;
 export const CAPTION_EDGE_ZWSP = /^\u200b+|\u200b+$/g;
 
 /**
  * The cheap part, without fonts (the front door's check, on the main thread): NFC, control characters
  * dropped (tabs, vertical tabs and form feeds are spaces), runs of spaces collapsed (with zero-width spaces
- * beside them), blank lines removed. Throws BAD_INPUT naming the limit when the caption
- * is longer than MAX_CAPTION_CHARS. Returns "" for empty or whitespace-only input. Case is kept.
+ * beside them; the Braille and Hangul blanks count as spaces), blank lines removed. Throws BAD_INPUT naming
+ * the limit when the caption is longer than MAX_CAPTION_CHARS. Returns "" for empty or whitespace-only input.
+ * Case is kept.
  */
 export function cleanCaption(text: string, which?: "top" | "bottom"): string {
   if (typeof text !== "string") return "";
@@ -249,11 +264,23 @@ function followedByCased(clusters: string[], from: number): boolean {
   return false;
 }
 
+/**
+ * A line's paragraph direction, by Unicode's rule (its first strong letter). SVG text is left-to-right
+ * unless told otherwise, which would put an Arabic or Hebrew sentence's first word on the left.
+ */
+export function baseDirection(text: string): "ltr" | "rtl" {
+  // U+200E/U+200F/U+061C are the invisible left-to-right, right-to-left and Arabic letter marks.
+  const m = /[\p{L}\p{Nl}\u200e\u200f\u061c]/u.exec(text);
+  return m && /[\p{Script=Arabic}\p{Script=Hebrew}\p{Script=Syriac}\p{Script=Thaana}\p{Script=Nko}\u200f\u061c]/u.test(m[0]) ? "rtl" : "ltr";
+}
+
 /** Splits normalised text into unbreakable tokens (see the module comment for the rules). */
 export function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
   let hard = false;
   for (const line of text.split("\n")) {
+    // Taken before wrapping: a wrapped line that starts with a word of the other direction keeps its paragraph's.
+    const rtl = baseDirection(line) === "rtl";
     let space = false;
     let prev: string | null = null;
     for (const { segment } of words.segment(line)) {
@@ -265,11 +292,11 @@ export function tokenize(text: string): Token[] {
       const canBreak =
         prev === null ||
         space ||
-        ((CJK.test(prev) || CJK.test(segment)) && !CLOSING.test(segment) && !OPENING.test(prev));
+        ((SPACELESS.test(prev) || SPACELESS.test(segment)) && !CLOSING.test(segment) && !OPENING.test(prev) && !ATTACHED.test(segment));
       if (!canBreak && last) {
         last.text += segment;
       } else {
-        tokens.push({ text: segment, spaceBefore: space && prev !== null, hardBreakBefore: hard && prev === null });
+        tokens.push({ text: segment, spaceBefore: space && prev !== null, hardBreakBefore: hard && prev === null, ...(rtl ? { rtl: true as const } : {}) });
       }
       prev = segment;
       space = false;

@@ -14,7 +14,7 @@ import {
 } from "../../../src/pipeline/render/index.ts";
 import { cutNote, MAX_BOX_SHARE, MIN_FONT_PER_SIDE, MIN_FONT_PX, minCaptionFont, renderCaptionOverlay } from "../../../src/pipeline/render/meme.ts";
 import { ELLIPSIS } from "../../../src/pipeline/render/fit.ts";
-import { prepareCaption, upperCaseCaption } from "../../../src/pipeline/render/text.ts";
+import { cleanCaption, prepareCaption, upperCaseCaption } from "../../../src/pipeline/render/text.ts";
 import { changedPixels, decodePng, grey, inside } from "./helpers.ts";
 
 const BOX = { x: 20, y: 10, width: 400, height: 90 };
@@ -90,6 +90,20 @@ describe("caption text rules", () => {
     const long = "A".repeat(MAX_CAPTION_CHARS + 1);
     expect(() => normalizeCaption(long)).toThrow(MimicError);
     expect(() => normalizeCaption(long)).toThrow(new RegExp(`limit is ${MAX_CAPTION_CHARS}`));
+  });
+
+  it("the Braille blank and the Hangul fillers are blanks: alone they make no caption, between words one space, and no note", async () => {
+    for (const blank of ["\u2800", "\u3164", "\u115f", "\u1160", "\uffa0"]) {
+      const name = `U+${blank.codePointAt(0)!.toString(16).toUpperCase()}`;
+      expect(cleanCaption(blank), name).toBe("");
+      expect(cleanCaption(`${blank} ${blank}\n${blank}`), name).toBe("");
+      expect(prepareCaption(`${blank}${blank}`), name).toEqual({ text: "", notes: [] });
+      expect(prepareCaption(`hi${blank}there ${blank}`), name).toEqual({ text: "hi there", notes: [] });
+    }
+    // Nothing is drawn for a caption of blanks.
+    const img = grey(64, 64, 77);
+    const after = await decodePng(await renderMeme(img, { top: "\u2800", bottom: "\u3164\u3164" }));
+    expect(Buffer.compare(Buffer.from(after.data), Buffer.from(img.data))).toBe(0);
   });
 
   it("breaks between CJK words but never before closing punctuation", () => {

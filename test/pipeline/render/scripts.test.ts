@@ -8,8 +8,8 @@ import { CAPTION_FONT_FAMILY, ensureCaptionFonts, fitCaption, layoutCaption, pre
 import { coverageOf, covers } from "../../../src/pipeline/render/coverage.ts";
 import { renderCaptionOverlay } from "../../../src/pipeline/render/meme.ts";
 import { xmlEscape } from "../../../src/pipeline/render/fonts.ts";
-import { isMarkedLetter, measureTokens } from "../../../src/pipeline/render/measure.ts";
-import { MAX_CLUSTER_CODE_POINTS, MAX_STACKED_MARKS, normalizeCaption, prepareCaption } from "../../../src/pipeline/render/text.ts";
+import { isMarkedLetter, measureTokens, REF_SIZE, strokeWidth } from "../../../src/pipeline/render/measure.ts";
+import { MAX_CLUSTER_CODE_POINTS, MAX_STACKED_MARKS, normalizeCaption, prepareCaption, tokenize } from "../../../src/pipeline/render/text.ts";
 import { changedPixels, decodePng, grey, inside } from "./helpers.ts";
 
 /**
@@ -78,6 +78,22 @@ function placed(l: CaptionLayout, box: { width: number; height: number }): Buffe
   return out;
 }
 
+/** A line's words as drawn in a layout's block, left to right: runs of inked columns between blank ones. */
+function wordsLeftToRight(l: CaptionLayout, line: number): Array<{ x: number; width: number }> {
+  const b = l.block!;
+  const band = b.lineInk[line];
+  const runs: Array<{ x: number; width: number }> = [];
+  for (let x = band.x; x < band.x + band.width; x++) {
+    let inked = false;
+    for (let y = band.y; y < band.y + band.height && !inked; y++) inked = b.rgba[(y * b.width + x) * 4 + 3] > 0;
+    if (!inked) continue;
+    const last = runs.at(-1);
+    if (last && last.x + last.width === x) last.width++;
+    else runs.push({ x, width: 1 });
+  }
+  return runs;
+}
+
 /** Fraction of pixels whose alpha differs by more than a half. */
 function differing(a: Buffer, b: Buffer): number {
   let n = 0;
@@ -114,6 +130,42 @@ describe("caption scripts", () => {
     expect(differing(alpha(forcedLtr), alpha(ltr))).toBeGreaterThan(0.03);
   });
 
+  it("right-to-left: a line wrapped from a right-to-left sentence stays right to left when it starts with a Latin word", async () => {
+    // Wrapped as typed text is: "IPHONE" starts the second line, and is still the rightmost word there (read first).
+    const l = await layoutCaption(prepareCaption("אני אוהב את iPhone הישן שלי").text, { x: 0, y: 0, width: 240, height: 80 }, { maxFontSize: 60 });
+    expect(l.lines).toEqual(["אני אוהב את", "IPHONE הישן שלי"]);
+    const ink = await measureTokens(l.lines.flatMap((line) => line.split(" ")));
+    const widthOf = (word: string) => ((ink.get(word)!.right - ink.get(word)!.left) * l.fontSize) / REF_SIZE;
+    l.lines.forEach((line, i) => {
+      // The words as drawn, left to right, told apart by their measured widths: the typed order, reversed.
+      const drawn = wordsLeftToRight(l, i);
+      const typed = line.split(" ");
+      expect(drawn, line).toHaveLength(typed.length);
+      typed.reverse().forEach((word, k) => expect(Math.abs(drawn[k].width - widthOf(word)), `${line}: ${word}`).toBeLessThanOrEqual(3));
+    });
+  });
+
+  it("right-to-left: a caption cut short ends with its ellipsis on the left, where the sentence goes on", async () => {
+    const box = { x: 0, y: 0, width: 300, height: 110 };
+    const l = await layoutCaption(
+      prepareCaption("שלום lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor").text,
+      box,
+      { minFontSize: 30, growTo: box },
+    );
+    expect(l.cut).toBe(true);
+    const last = l.lines.at(-1)!;
+    expect(last).toMatch(/^[A-Z]+.*…$/);
+    // The last line's leftmost ink is the ellipsis's dots, low on the line; its rightmost a capital, full height.
+    const b = l.block!;
+    const line = b.lineInk.at(-1)!;
+    const top = (x: number) => {
+      for (let y = line.y; y < line.y + line.height; y++) if (b.rgba[(y * b.width + x) * 4 + 3] > 0) return y - line.y;
+      return line.height;
+    };
+    expect(top(line.x + 2), last).toBeGreaterThan(line.height / 2);
+    expect(top(line.x + line.width - 3), last).toBeLessThan(line.height / 4);
+  });
+
   it("each script renders inside its meme box", async () => {
     for (const text of Object.values(SAMPLES)) {
       const img = grey(400, 300);
@@ -121,6 +173,48 @@ describe("caption scripts", () => {
       expect(changed.bbox).not.toBeNull();
       expect(changed.white).toBeGreaterThan(100);
     }
+  });
+});
+
+describe("scripts written without spaces", () => {
+  const words = new Intl.Segmenter("th", { granularity: "word" });
+  /** Where the segmenter puts word boundaries in `text` (offsets in UTF-16 units). */
+  const boundaries = (text: string) => new Set([...words.segment(text)].map((w) => w.index).concat(text.length));
+  /** What must not start a line: a combining mark, a Thai or Lao vowel written after its consonant, a repetition mark. */
+  const ATTACHED = /^[\p{M}\u0e30\u0e32\u0e33\u0e45\u0e46\u0eb0\u0eb2\u0eb3\u0ec6]/u;
+
+  it("Thai wraps between words, as the segmenter finds them, never inside one", async () => {
+    for (const text of ["ฉันชอบกินข้าวผัดกะเพราไก่ไข่ดาวมากที่สุดในโลกนี้เลยจริงๆนะ", "ภาษาไทยไม่มีช่องว่างระหว่างคำเลยทำให้ตัดคำยากมากสำหรับคอมพิวเตอร์"]) {
+      const overlay = await renderCaptionOverlay(400, 400, prepareCaptions({ bottom: text }).captions);
+      const { lines } = overlay.layouts[0];
+      expect(lines.length, text).toBeGreaterThan(1);
+      expect(lines.join(""), text).toBe(text); // no hyphen, nothing dropped
+      const at = boundaries(text);
+      let end = 0;
+      for (const line of lines.slice(0, -1)) {
+        end += line.length;
+        expect(at.has(end), `${lines.join(" | ")}`).toBe(true);
+      }
+      for (const line of lines) expect(line, lines.join(" | ")).not.toMatch(ATTACHED);
+    }
+  });
+
+  it("Thai, Lao, Khmer and Myanmar words are tokens of their own; a repetition mark stays with its word", () => {
+    for (const text of ["ไปกินข้าวกันไหม", "ສະບາຍດີເຈົ້າເປັນແນວໃດ", "ខ្ញុំស្រឡាញ់ភាសាខ្មែរណាស់", "မင်္ဂလာပါခင်ဗျားနေကောင်းလား"]) {
+      const tokens = tokenize(text).map((t) => t.text);
+      expect(tokens.length, text).toBeGreaterThan(2);
+      expect(tokens.join(""), text).toBe(text);
+      const at = boundaries(text);
+      let start = 0;
+      for (const t of tokens) {
+        expect(at.has(start), `${tokens.join(" | ")}`).toBe(true);
+        expect(t, tokens.join(" | ")).not.toMatch(ATTACHED);
+        start += t.length;
+      }
+    }
+    // The segmenter splits a repetition mark off some words ("ສະບາຍໆ": "ສະ", "ບາຍ", "ໆ"): it stays on the word.
+    expect(tokenize("ສະບາຍໆ").map((t) => t.text)).toEqual(["ສະ", "ບາຍໆ"]);
+    expect(tokenize("เกมส์ๆๆ").map((t) => t.text)).toEqual(["เกมส์ๆๆ"]);
   });
 });
 
@@ -198,6 +292,22 @@ describe("combining marks and the notes that name them", () => {
       expect(b.fontSize).toBe(48);
       // Beside the O it made the word a third of a letter wider; over it, no wider.
       expect(Math.abs(b.measuredBoxes[0].width - a.measuredBoxes[0].width), marked).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it("a long stroke overlay (U+0336, typed to strike text through) is drawn across its own letter, not out to its left", async () => {
+    const WIDE = { x: 0, y: 0, width: 1000, height: 200 };
+    for (const plain of ["I", "NOT", "W", "ЖЁ", "ΣΟΦΙΑ", "שלום", "I W"]) {
+      const struck = [...plain].map((c) => (c === " " ? c : c + "\u0336")).join("");
+      expect(prepareCaption(struck)).toEqual({ text: struck, notes: [] });
+      const [a, b] = await Promise.all([plain, struck].map((t) => layoutCaption(prepareCaption(t).text, WIDE, { maxFontSize: 48 })));
+      expect(b.fontSize).toBe(48);
+      // Fira's stroke is as wide for every letter and ended where its letter ends: it stuck out far to the left of an
+      // "I". The line through spans the letters' advance: wider than their ink by their side bearings at most.
+      expect(Math.abs(b.measuredBoxes[0].width - a.measuredBoxes[0].width), struck).toBeLessThanOrEqual(strokeWidth(48));
+      // And it is drawn: it inks the gaps between letters and the ends of its line.
+      const inked = (l: CaptionLayout) => l.block!.rgba.filter((v, i) => i % 4 === 3 && v > 0).length;
+      expect(inked(b), struck).toBeGreaterThan(inked(a));
     }
   });
 
