@@ -25,6 +25,20 @@ function isEnrolledTemplate(v: unknown): v is EnrolledTemplate {
 
 export function storeTemplates(store: Store): TemplatePort {
   const t = store.templates;
+  /** `work` under the place's limit of faces; a LIMIT_REACHED says whose limit it was (details.byServer). */
+  async function underServerLimit<T>(scope: Scope, work: (maxTemplates: number) => Promise<T>): Promise<T> {
+    const rules = await store.moderation.rules(scope.platform, scope.serverId);
+    try {
+      return await work(rules.maxTemplatesPerUser);
+    } catch (e) {
+      // The server's own (it caps saving there, counting the user's faces from everywhere), or the operator's.
+      if (isMimicError(e) && e.code === "LIMIT_REACHED" && e.details?.reason === "limit") {
+        const byServer = scope.serverId !== null && rules.maxTemplatesPerUser < store.moderation.defaults.maxTemplatesPerUser;
+        throw new MimicError(e.code, e.userMessage, { cause: e, details: { ...e.details, byServer } });
+      }
+      throw e;
+    }
+  }
   return {
     list: (owner) => t.list(owner),
     find: (owner, name) => t.find(owner, name),
@@ -34,23 +48,14 @@ export function storeTemplates(store: Store): TemplatePort {
       return { summary, data };
     },
     openSave: (owner) => t.openSave(owner),
+    checkSave: (owner, name, scope) => underServerLimit(scope, (maxTemplates) => t.checkSave(owner, name, { maxTemplates })),
     async save(owner, name, face, scope, opened) {
       if (!isEnrolledTemplate(face.data)) {
         throw new MimicError("INTERNAL", "That face could not be saved because of an internal error. Please try again.", {
           logMessage: "enrol job returned no EnrolledTemplate",
         });
       }
-      const rules = await store.moderation.rules(scope.platform, scope.serverId);
-      try {
-        return await t.save(owner, name, face.data, { maxTemplates: rules.maxTemplatesPerUser, opened });
-      } catch (e) {
-        // Whose limit it was: the server's own (it caps saving there, counting the user's faces from everywhere), or the operator's.
-        if (isMimicError(e) && e.code === "LIMIT_REACHED" && e.details?.reason === "limit") {
-          const byServer = scope.serverId !== null && rules.maxTemplatesPerUser < store.moderation.defaults.maxTemplatesPerUser;
-          throw new MimicError(e.code, e.userMessage, { cause: e, details: { ...e.details, byServer } });
-        }
-        throw e;
-      }
+      return underServerLimit(scope, (maxTemplates) => t.save(owner, name, face.data as EnrolledTemplate, { maxTemplates, opened }));
     },
     remove: (owner, name) => t.remove(owner, name),
     setDefault: async (owner, name) => ({ name: (await t.setDefault(owner, name)).name }),

@@ -195,9 +195,12 @@ const regionsOf = (opts: { regions?: Regions }) => (opts.regions && opts.regions
 /** Longest side of a face thumbnail, px. */
 const THUMBNAIL_SIZE = 96;
 
-/** Template names follow the store's rule (1–32 of a-z 0-9 _ -, case-insensitive); checked before any work. */
-export function checkTemplateName(name: string): string {
-  return normaliseTemplateName(name);
+/**
+ * Template names follow the store's rule (1–32 of a-z 0-9 _ -, case-insensitive); checked before any work.
+ * `fresh` (default): a name to give, which may not start with "-"; false: one to look up.
+ */
+export function checkTemplateName(name: string, opts: { fresh?: boolean } = { fresh: true }): string {
+  return normaliseTemplateName(name, opts);
 }
 
 /** The longest a request waits for its user's earlier ones to be admitted; past it, they seem stuck. */
@@ -485,6 +488,10 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         refuseByDeclaredType(input.image);
         // A banned user's (or a switched-off place's) photo is never fetched, nor anything written for them.
         await moderation.check?.(scopeOf(ctx), "enrol");
+        // Before the photo's download and analysis (perhaps a long wait in the queue): a name taken, the limit reached.
+        await templates.checkSave(ownerOf(ctx), name, scopeOf(ctx)).catch((e: unknown) => {
+          throw saveRefusal(e, ctx) ?? e;
+        });
         // Opened before anything slow: a forget-me from here on cancels this save instead of being undone by it.
         const opened = await templates.openSave(ownerOf(ctx));
         const image = await load(ctx, input.image);
@@ -492,7 +499,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const { result } = await runJob(ctx, "enrol", { kind: "enrol", image, ...(gate.nsfwFilter ? { nsfwThreshold: gate.nsfwThreshold } : {}) });
         if (result.kind !== "enrol") throw new MimicError("INTERNAL", "Something went wrong on our side.", { logMessage: "render result for enrol" });
         const saved = await templates.save(ownerOf(ctx), name, result.face, scopeOf(ctx), opened).catch((e: unknown) => {
-          throw limitRefusal(e, ctx) ?? e;
+          throw saveRefusal(e, ctx) ?? e;
         });
         const quality = result.face.qualityNote ? ` (${result.face.qualityNote.replace(/\.$/, "")})` : "";
         return {
@@ -852,11 +859,15 @@ export const FACES_LISTED = 40;
 const channelRef = (ctx: Pick<CommandContext, "platform" | "serverId">, id: string): string => placeChannelRef(ctx.platform, ctx.serverId, id);
 
 /**
- * A refusal of the saved-faces limit, in the platform's words and honest about what it caps: a server's own
- * limit stops saving a face there while the user has that many, counting the faces saved anywhere (they are the
- * user's everywhere); the operator's limit is the most Mimic keeps for anyone. Undefined for any other error.
+ * A save's refusal in the platform's words: a name taken says how to delete that face there; the saved-faces
+ * limit is honest about what it caps (a server's own limit stops saving a face there while the user has that
+ * many, counting the faces saved anywhere, as they are the user's everywhere; the operator's limit is the most
+ * Mimic keeps for anyone). Undefined for any other error.
  */
-function limitRefusal(e: unknown, ctx: CommandContext): MimicError | undefined {
+function saveRefusal(e: unknown, ctx: CommandContext): MimicError | undefined {
+  if (isMimicError(e) && e.details?.reason === "nameTaken") {
+    return new MimicError(e.code, `${e.userMessage.replace(/\.$/, "")} (${hint(ctx.platform, "deleteFace")}).`, { cause: e, details: e.details });
+  }
   if (!isMimicError(e) || e.code !== "LIMIT_REACHED" || e.details?.reason !== "limit") return undefined;
   const { count, limit, byServer } = e.details as { count: number; limit: number; byServer?: boolean };
   const have = `You already have ${plural(count, "saved face", "saved faces")}`;

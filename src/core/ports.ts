@@ -51,6 +51,8 @@ export interface TemplatePort {
    * a save opened after the forget is unaffected.
    */
   openSave(owner: Owner): Promise<SaveTicket>;
+  /** What `save` would refuse (the name taken, the limit reached), checked before a save's slow work; `save` checks again. */
+  checkSave(owner: Owner, name: string, scope: Scope): Promise<void>;
   /** Saves a new template; the first one becomes the default. Throws LIMIT_REACHED / BAD_INPUT (name) / CANCELLED (forgotten since opened). */
   save(owner: Owner, name: string, face: EnrolledFace, scope: Scope, opened: SaveTicket): Promise<TemplateSummary>;
   /** Deletes a template; `name`: as stored. A deleted default's successor (or null: none left) is `newDefault`. */

@@ -13,7 +13,6 @@ import { decodeImage, encodePng } from "../pipeline/image/index.ts";
 import type { DecodeOptions } from "../pipeline/image/index.ts";
 import { AMBIGUOUS_FACE_RATIO, ambiguousFaces } from "../pipeline/transfer/validate.ts";
 import type { AnalyzedFace, FaceAnalysis, RgbImage } from "../pipeline/types.ts";
-import { normaliseTemplateName } from "./names.ts";
 import type { EnrolledTemplate, Owner, TemplateStore, TemplateSummary } from "./templates.ts";
 
 export interface EnrolmentRules {
@@ -237,17 +236,7 @@ export async function enrolFace(
   opts: { maxTemplates?: number | null; makeDefault?: boolean; analyzer?: FaceAnalyzer; rules?: EnrolmentRules; decode?: DecodeOptions } = {},
 ): Promise<{ template: TemplateSummary; warnings: string[]; otherFaces: number }> {
   // Fail fast, before the heavy analysis, on what the save would refuse anyway (it re-checks atomically).
-  const wanted = normaliseTemplateName(name);
-  const existing = await templates.list(owner);
-  if (existing.some((t) => t.name === wanted)) {
-    throw new MimicError("BAD_INPUT", `You already have a face named “${wanted}”. Pick another name, or remove that one first.`, { details: { reason: "nameTaken", name: wanted } });
-  }
-  const limit = Math.min(templates.maxTemplatesPerUser, opts.maxTemplates ?? Infinity);
-  if (existing.length >= limit) {
-    throw new MimicError("LIMIT_REACHED", `You already have ${existing.length} saved ${existing.length === 1 ? "face" : "faces"}, the most allowed here is ${limit}. Remove one first.`, {
-      details: { reason: "limit", limit, count: existing.length, names: existing.map((t) => t.name) },
-    });
-  }
+  await templates.checkSave(owner, name, opts);
   const prepared = await prepareEnrolment(photo, opts);
   const template = await templates.save(owner, name, prepared.template, opts);
   return { template, warnings: prepared.warnings, otherFaces: prepared.otherFaces };

@@ -14,13 +14,17 @@ const codePoint = (ch: string) => `U+${ch.codePointAt(0)!.toString(16).toUpperCa
  * Template names are 1–32 of [a-z0-9_-], case-insensitive: "Smile" and "smile" are the same template,
  * so the stored form is lower-case and every lookup lower-cases first. The name as given is checked before it
  * is lower-cased: Unicode case folding maps some non-ASCII letters onto ASCII ones (the Kelvin sign U+212A
- * to "k"), which would save "\u212Aate" as "kate".
+ * to "k"), which would save "\u212Aate" as "kate". `fresh`: a name to give (a save, a rename's new name), which
+ * may not start with "-": a command line reads it as an option (`mimic face rm -x`). Faces already named so
+ * are still found.
  */
-export function normaliseTemplateName(raw: string): string {
+export function normaliseTemplateName(raw: string, opts: { fresh?: boolean } = {}): string {
   const trimmed = raw.trim();
-  if (!RAW_NAME_PATTERN.test(trimmed)) {
+  const dash = opts.fresh === true && trimmed.startsWith("-");
+  if (!RAW_NAME_PATTERN.test(trimmed) || dash) {
     const length = [...trimmed].length;
     const invisible = INVISIBLE.exec(trimmed)?.[0];
+    const other = /[^A-Za-z0-9_-]/u.exec(trimmed)?.[0];
     const why =
       length === 0
         ? "it is empty"
@@ -28,10 +32,12 @@ export function normaliseTemplateName(raw: string): string {
           ? `it has an invisible character (${codePoint(invisible)})`
           : length > 32
             ? `it has ${length} characters`
-            : "it has other characters";
+            : other !== undefined
+              ? other === " " ? "it has a space" : `it has ${quoted(other)}`
+              : "it starts with -, which a command line reads as an option";
     throw new MimicError(
       "BAD_INPUT",
-      `${quoted([...trimmed].slice(0, 40).join(""))} can't be a face name (${why}): use 1–32 letters, digits, _ or -, e.g. “smile” or “work_photo”.`,
+      `${quoted([...trimmed].slice(0, 40).join(""))} can't be a face name (${why}): use 1–32 of a–z, 0–9, _ and - (no accents, spaces or emoji), e.g. “smile” or “work_photo”.`,
     );
   }
   return trimmed.toLowerCase();

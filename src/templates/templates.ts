@@ -76,6 +76,17 @@ export class TemplateStore {
   }
 
   /**
+   * What `save` would refuse, checked before the slow work of a save (the photo's download and analysis): a name
+   * taken, the limit reached. The save checks again, atomically. Throws as `save` does.
+   */
+  async checkSave(owner: Owner, rawName: string, opts: { maxTemplates?: number | null } = {}): Promise<void> {
+    checkIdentity(owner.platform, owner.userId);
+    const name = normaliseTemplateName(rawName, { fresh: true });
+    const limit = Math.min(this.maxTemplatesPerUser, opts.maxTemplates ?? Infinity);
+    refuseSave(await this.list(owner), name, limit);
+  }
+
+  /**
    * Saves a new template. The user's first template becomes the default (or any, with makeDefault).
    * `opened`: what openSave returned when this save began; the save is then kept only while that user row stands.
    * Throws BAD_INPUT (name invalid or taken), LIMIT_REACHED (too many templates), CANCELLED (the owner asked to
@@ -88,7 +99,7 @@ export class TemplateStore {
     opts: { maxTemplates?: number | null; makeDefault?: boolean; opened?: string } = {},
   ): Promise<TemplateSummary> {
     checkIdentity(owner.platform, owner.userId);
-    const name = normaliseTemplateName(rawName);
+    const name = normaliseTemplateName(rawName, { fresh: true });
     checkEnrolled(face);
     const limit = Math.min(this.maxTemplatesPerUser, opts.maxTemplates ?? Infinity);
     const data = {
@@ -109,17 +120,7 @@ export class TemplateStore {
           throw new MimicError("CANCELLED", "You asked Mimic to forget you while this face was being saved, so it was not kept.", { details: { reason: "forgotten" } });
         }
         if (!user) throw new Error("user row vanished inside its own transaction");
-        const existing = await tx.template.findMany({ where: { userId: user.id }, select: { name: true } });
-        if (existing.some((t) => t.name === name)) {
-          throw new MimicError("BAD_INPUT", `You already have a face named “${name}”. Pick another name, or remove that one first.`, { details: { reason: "nameTaken", name } });
-        }
-        if (existing.length >= limit) {
-          throw new MimicError(
-            "LIMIT_REACHED",
-            `You already have ${existing.length} saved ${existing.length === 1 ? "face" : "faces"}, the most allowed here is ${limit}. Remove one first.`,
-            { details: { reason: "limit", limit, count: existing.length, names: existing.map((t) => t.name) } },
-          );
-        }
+        refuseSave(await tx.template.findMany({ where: { userId: user.id }, select: { name: true } }), name, limit);
         const created = await tx.template.create({ data: { ...data, userId: user.id }, select: summarySelect });
         const isDefault = user.defaultTemplateId === null || opts.makeDefault === true;
         if (isDefault) await tx.user.update({ where: { id: user.id }, data: { defaultTemplateId: created.id } });
@@ -203,7 +204,7 @@ export class TemplateStore {
   async rename(owner: Owner, rawFrom: string, rawTo: string): Promise<TemplateSummary> {
     checkIdentity(owner.platform, owner.userId);
     const from = normaliseTemplateName(rawFrom);
-    const to = normaliseTemplateName(rawTo);
+    const to = normaliseTemplateName(rawTo, { fresh: true });
     return this.exclusive(() =>
       this.db.$transaction(async (tx) => {
         const user = await lockUser(tx, owner, false);
@@ -323,6 +324,20 @@ export class TemplateStore {
     const shown = `${names.slice(0, NAMES_LISTED).join(", ")}${names.length > NAMES_LISTED ? ` and ${names.length - NAMES_LISTED} more` : ""}`;
     if (name === undefined) return new MimicError("NOT_FOUND", `You have no default face. Choose one of: ${shown}.`, { details: { reason: "noDefault", names } });
     return new MimicError("NOT_FOUND", `You have no face named “${name}”. Your faces: ${shown}.`, { details: { reason: "noSuchFace", names } });
+  }
+}
+
+/** The save's refusals, given the owner's faces: the name taken, or `limit` faces already. */
+function refuseSave(existing: Array<{ name: string }>, name: string, limit: number): void {
+  if (existing.some((t) => t.name === name)) {
+    throw new MimicError("BAD_INPUT", `You already have a face named “${name}”. Pick another name, or remove that one first.`, { details: { reason: "nameTaken", name } });
+  }
+  if (existing.length >= limit) {
+    throw new MimicError(
+      "LIMIT_REACHED",
+      `You already have ${existing.length} saved ${existing.length === 1 ? "face" : "faces"}, the most allowed here is ${limit}. Remove one first.`,
+      { details: { reason: "limit", limit, count: existing.length, names: existing.map((t) => t.name) } },
+    );
   }
 }
 

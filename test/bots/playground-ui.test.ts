@@ -345,7 +345,7 @@ describe.skipIf(!hasChromium)("playground page in a real headless Chromium (layo
     const name = page.getByRole("textbox", { name: "Name", exact: true });
     const described = await name.getAttribute("aria-describedby");
     expect(described).toBeTruthy();
-    expect(await page.textContent(`#${described}`)).toContain("1–32 letters, digits, _ or -");
+    expect(await page.textContent(`#${described}`)).toContain("1–32 of a–z, 0–9, _ and -");
     expect(await page.isVisible(`#${described}`)).toBe(true);
     await page.setInputFiles("#save-photo", file("me.jpg", "image/jpeg", FACE_JPG));
     const before = await page.textContent("#message");
@@ -353,7 +353,7 @@ describe.skipIf(!hasChromium)("playground page in a real headless Chromium (layo
     await page.click("#save-form button[type=submit]");
     expect(await name.evaluate((i) => (i as unknown as { validity: { patternMismatch: boolean } }).validity.patternMismatch)).toBe(true);
     // Chromium shows the title under its "Please match the requested format."
-    expect(await name.getAttribute("title")).toContain("1–32 letters, digits, _ or -");
+    expect(await name.getAttribute("title")).toContain("1–32 of a–z, 0–9, _ and -");
     expect(await page.textContent("#message"), "nothing was sent").toBe(before);
     await name.fill("Work_Photo-2");
     expect(await name.evaluate((i) => (i as unknown as { validity: { valid: boolean } }).validity.valid)).toBe(true);

@@ -810,12 +810,36 @@ for (const { dialect, skip } of dialects) {
       expect((await audited.audit(admin(), { hash })).text).toMatch(/^No picture with SHA-256 [0-9a-f]{12}… was made or used here in the last \d+ days\./);
     });
 
+    it("a save whose name is taken, or past the limit of faces, is refused before its photo is downloaded or analysed; a taken name's answer says how to delete that face", async () => {
+      const fetched: string[] = [];
+      const fetching = createCore(
+        { templates: storeTemplates(store), moderation: storeModeration(store), queue },
+        { maxInputBytes: 25 * MIB, fetch: async (url) => (fetched.push(url), new Response(Buffer.from(FACE_JPG), { headers: { "content-type": "image/jpeg" } })) },
+      );
+      const photo = { kind: "url" as const, url: "https://cdn.example/face.jpg" };
+      expect((await fetching.faceSave(ctx(), { name: "me", image: photo })).errorCode).toBeUndefined();
+      const jobs = queue.submitted.length;
+      expect(await fetching.faceSave(ctx(), { name: "Me", image: photo })).toMatchObject({
+        errorCode: "BAD_INPUT",
+        text: "You already have a face named “me”. Pick another name, or remove that one first (/face delete).",
+      });
+      expect((await fetching.faceSave(ctx({ platform: "telegram" }), { name: "me", image: photo })).errorCode).toBeUndefined();
+      expect((await fetching.faceSave(ctx({ platform: "telegram" }), { name: "me", image: photo })).text).toMatch(/\(the 🗑 buttons of \/faces\)\.$/);
+      for (const name of ["b", "c", "d", "e"]) expect((await save(name)).errorCode).toBeUndefined();
+      const jobsAtLimit = queue.submitted.length;
+      const fetchesAtLimit = fetched.length;
+      expect(await fetching.faceSave(ctx(), { name: "f", image: photo })).toMatchObject({ errorCode: "LIMIT_REACHED" });
+      expect(fetched, "nothing fetched for the refused saves").toHaveLength(fetchesAtLimit);
+      expect(queue.submitted).toHaveLength(jobsAtLimit);
+      expect(jobsAtLimit - jobs, "only the saves that went through ran a job").toBe(5);
+    });
+
     it("a used-up quota of one meme is said in the singular, and a bad face name is called a face name", async () => {
       expect((await save("me")).errorCode).toBeUndefined();
       expect(await set("quota", "1")).toContain("quota: 1 per user per day");
       expect((await meme()).errorCode).toBeUndefined();
       expect((await meme()).text).toMatch(/^You've used your one meme for today here\. More in /);
-      expect((await save("Mr Smith!")).text).toBe("“Mr Smith!” can't be a face name (it has other characters): use 1–32 letters, digits, _ or -, e.g. “smile” or “work_photo”.");
+      expect((await save("Mr Smith!")).text).toBe("“Mr Smith!” can't be a face name (it has a space): use 1–32 of a–z, 0–9, _ and - (no accents, spaces or emoji), e.g. “smile” or “work_photo”.");
     });
   });
 }

@@ -90,13 +90,17 @@ export function memoryTemplates(): TemplatePort & { usageRecords: Map<string, nu
     async openSave(o) {
       return generationOf(o);
     },
-    async save(o, name, face: EnrolledFace, _scope, opened) {
-      if (opened !== generationOf(o)) throw new MimicError("CANCELLED", "You asked Mimic to forget you while this face was being saved, so it was not kept.");
+    async checkSave(o, name) {
       const list = listOf(o);
       if (list.some((t) => t.name.toLowerCase() === name.toLowerCase())) {
         throw new MimicError("BAD_INPUT", `You already have a face named “${name}”.`);
       }
       if (list.length >= 5) throw new MimicError("LIMIT_REACHED", "You can keep at most 5 faces.");
+    },
+    async save(o, name, face: EnrolledFace, scope, opened) {
+      if (opened !== generationOf(o)) throw new MimicError("CANCELLED", "You asked Mimic to forget you while this face was being saved, so it was not kept.");
+      await this.checkSave(o, name, scope);
+      const list = listOf(o);
       const t = { id: String(nextId++), name, isDefault: list.length === 0, createdAt: new Date(), data: face.data };
       byOwner.set(key(o), [...list, t]);
       return { id: t.id, name, isDefault: t.isDefault, createdAt: t.createdAt };

@@ -353,7 +353,7 @@ const parsePress = (id: string): Press | undefined => {
 /** The stored form of a face name as typed (as the core reads it), or undefined where the core refuses it. */
 const faceNameOf = (typed: string): string | undefined => {
   try {
-    return checkTemplateName(typed);
+    return checkTemplateName(typed, { fresh: false });
   } catch {
     return undefined;
   }

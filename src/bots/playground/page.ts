@@ -96,8 +96,8 @@ export const PLAYGROUND_PAGE = `<!doctype html>
         <input id="save-photo" name="photo" type="file" accept="image/*" required></label>
       <label for="save-name">Name</label>
       <input id="save-name" name="name" type="text" value="me" maxlength="32" required pattern="[A-Za-z0-9_\\-]{1,32}"
-        title="1–32 letters, digits, _ or -" aria-describedby="save-name-hint" autocapitalize="none" spellcheck="false">
-      <p class="hint" id="save-name-hint">1–32 letters, digits, _ or - (e.g. smile, work_photo)</p>
+        title="1–32 of a–z, 0–9, _ and -" aria-describedby="save-name-hint" autocapitalize="none" spellcheck="false">
+      <p class="hint" id="save-name-hint">1–32 of a–z, 0–9, _ and - (no accents or spaces; e.g. smile, work_photo)</p>
       <button type="submit">Save face</button>
       <p class="note" role="status" aria-live="polite"></p>
     </form>
