@@ -276,8 +276,9 @@ export function storeModeration(store: Store): ModerationPort {
           await m.updateRules(s, { enabled: parseSwitch(value) });
           break;
         case "quota": {
-          const quota = parseCount(value, "The daily quota", 1_000_000);
           const bound = m.defaults.maxDailyQuotaPerUser ?? 0;
+          // Under the owner's bound, a number past it is told the bound, not the store's own ceiling.
+          const quota = parseCount(value, "The daily quota", bound > 0 ? Number.MAX_SAFE_INTEGER : 1_000_000);
           if (quota !== null && boundedQuota(quota, bound) !== quota) {
             const choose = bound === 1 ? "the quota can only be 1" : `choose a quota from 1 to ${bound}`;
             throw new MimicError("BAD_INPUT", `This Mimic's owner allows at most ${bound === 1 ? "1 meme" : `${bound} memes`} per user per day: ${choose}, or “default”.`);

@@ -680,7 +680,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         }
         if (!SETTING_KEYS.includes(input.key)) {
           // Echo a few characters only: the key is whatever was typed, and a chat caps a message's length (Telegram 4096).
-          throw new MimicError("BAD_INPUT", `Unknown setting ${echoed(input.key)}. Settings: ${SETTING_KEYS.join(", ")}. ${hint(ctx.platform, "config")} alone shows each with its value.`);
+          throw new MimicError("BAD_INPUT", `Unknown setting ${echoed(input.key)}. Settings: ${SETTING_KEYS.join(", ")}. ${hint(ctx.platform, "showConfig")} shows each with its value.`);
         }
         const value = (input.value ?? "").trim();
         if (value === "") {

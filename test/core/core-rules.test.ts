@@ -640,7 +640,7 @@ for (const { dialect, skip } of dialects) {
         expect(r).toMatchObject({ errorCode: "BAD_INPUT", ephemeral: true });
         expect(r.text).toBe(`Give a value for “${key}”, e.g. ${examples[key]}.`);
       }
-      expect((await core.config(admin(), { key: "bogus" as never, value: "1" })).text).toBe(`Unknown setting “bogus”. Settings: ${SETTING_KEYS.join(", ")}. /mimic config alone shows each with its value.`);
+      expect((await core.config(admin(), { key: "bogus" as never, value: "1" })).text).toBe(`Unknown setting “bogus”. Settings: ${SETTING_KEYS.join(", ")}. /mimic config with no setting shows each with its value.`);
       expect((await core.config(ctx(), {})).text).toBe("Only server admins (the Manage Server permission) can see or change Mimic's settings.");
       expect((await core.config(admin({ serverId: null }), {})).text).toBe("Settings belong to a server: use this command there.");
     });
