@@ -718,8 +718,13 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         } else throw new MimicError("BAD_INPUT", `${capitalised(AUDIT_PICTURE[ctx.platform])}.`);
         const [rows, total] = await Promise.all([audit.lookup(hash, here), audit.count?.(hash, here)]);
         if (rows.length === 0) {
+          // Made elsewhere (a private chat, another server) and posted here: said, so the admin does not take it for
+          // none of Mimic's; whose it is stays with the place it was made in.
+          const elsewhere = (await audit.count?.(hash, { platform: ctx.platform })) ?? 0;
+          const away = ctx.platform === "telegram" ? "a private chat or another group" : "a DM or another server";
+          const seen = elsewhere > 0 ? ` Mimic did see it elsewhere on ${capitalised(ctx.platform)} (${away}); who made or used it there is not shown here.` : "";
           return {
-            text: `No picture with SHA-256 ${hash.slice(0, 12)}… was made or used here in the last ${audit.retentionDays} days. (Chat apps may re-encode pictures: a re-encoded copy has another hash.)`,
+            text: `No picture with SHA-256 ${hash.slice(0, 12)}… was made or used here in the last ${audit.retentionDays} days.${seen} (Chat apps may re-encode pictures: a re-encoded copy has another hash.)`,
             ephemeral: true,
           };
         }

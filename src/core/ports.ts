@@ -270,8 +270,11 @@ export interface AuditPort {
   hashOfMessage?(messageRef: string, where: { platform: Platform; serverId: string }): Promise<string | null>;
   /** Rows of one server whose input or output has this hash, newest first (at most a few dozen). */
   lookup(sha256: string, where: { platform: Platform; serverId: string }): Promise<Array<Omit<AuditEntry, "platform" | "kind"> & { kind: string; at: Date }>>;
-  /** How many such rows there are in all (lookup returns only the newest); absent: lookup's own count is all there is. */
-  count?(sha256: string, where: { platform: Platform; serverId: string }): Promise<number>;
+  /**
+   * How many such rows there are in all (lookup returns only the newest); without a serverId, on the whole platform.
+   * Absent: lookup's own count is all there is.
+   */
+  count?(sha256: string, where: { platform: Platform; serverId?: string }): Promise<number>;
   /** How many days rows are kept (said in "not found" answers). */
   readonly retentionDays: number;
 }

@@ -157,15 +157,20 @@ export class AuditLog {
   }
 
   /** How many rows lookup would find without its limit. */
-  async count(sha256: string, where?: { platform: string; serverId: string }): Promise<number> {
+  async count(sha256: string, where?: { platform: string; serverId?: string }): Promise<number> {
     return this.gate.run(() => this.db.auditEvent.count({ where: this.matching(sha256, where) }));
   }
 
-  /** The rows of this hash (input or output), within the retention, of one server where given. */
-  private matching(sha256: string, where?: { platform: string; serverId: string }) {
+  /** The rows of this hash (input or output), within the retention, of one platform or one of its servers where given. */
+  private matching(sha256: string, where?: { platform: string; serverId?: string }) {
     const h = parseSha256(sha256);
     const oldest = BigInt(this.now() - this.retentionDays * DAY_MS);
-    return { OR: [{ outputSha256: h }, { inputSha256: h }], atMs: { gte: oldest }, ...(where && { platform: where.platform, serverId: where.serverId }) };
+    return {
+      OR: [{ outputSha256: h }, { inputSha256: h }],
+      atMs: { gte: oldest },
+      ...(where && { platform: where.platform }),
+      ...(where?.serverId !== undefined && { serverId: where.serverId }),
+    };
   }
 
   /** Deletes rows older than the retention; returns how many. */
