@@ -77,10 +77,12 @@ export function storeAudit(store: Store): AuditPort {
   };
 }
 
-function parseSwitch(value: string): boolean {
+/** An on/off setting as admins write it; “default” is the setting's default (`dflt`), as for the numbers. */
+function parseSwitch(value: string, dflt: boolean): boolean {
   if (/^(on|true|yes|1|enable|enabled)$/i.test(value)) return true;
   if (/^(off|false|no|0|disable|disabled)$/i.test(value)) return false;
-  throw new MimicError("BAD_INPUT", `“${value.slice(0, 20)}” is not on or off.`);
+  if (/^default$/i.test(value)) return dflt;
+  throw new MimicError("BAD_INPUT", `“${value.slice(0, 20)}” is not on or off (or “default”: ${dflt ? "on" : "off"}).`);
 }
 
 /** A number an admin sets, or null for “default” (back to the operator's default). */
@@ -273,7 +275,7 @@ export function storeModeration(store: Store): ModerationPort {
       let outcome: SettingOutcome | undefined;
       switch (key) {
         case "enabled":
-          await m.updateRules(s, { enabled: parseSwitch(value) });
+          await m.updateRules(s, { enabled: parseSwitch(value, true) });
           break;
         case "quota": {
           const bound = m.defaults.maxDailyQuotaPerUser ?? 0;
@@ -303,7 +305,7 @@ export function storeModeration(store: Store): ModerationPort {
           await m.updateRules(s, { maxTemplatesPerUser: parseCount(value, "The number of faces", m.defaults.maxTemplatesPerUser, 1) });
           break;
         case "animated": {
-          const on = parseSwitch(value);
+          const on = parseSwitch(value, true);
           // Read and written in one unit: another command switched off at the same moment stays off.
           await m.updateRules(s, (current) => {
             const others = current.disabledCommands.filter((c) => c !== ANIMATED_COMMAND);
@@ -312,10 +314,10 @@ export function storeModeration(store: Store): ModerationPort {
           break;
         }
         case "mark":
-          await m.updateRules(s, { visibleMark: parseSwitch(value) });
+          await m.updateRules(s, { visibleMark: parseSwitch(value, false) });
           break;
         case "nsfw":
-          await m.updateRules(s, { nsfwFilter: parseSwitch(value) });
+          await m.updateRules(s, { nsfwFilter: parseSwitch(value, true) });
           break;
         case "nsfw_threshold": {
           const t = /^default$/i.test(value) ? null : Number(value);
@@ -326,7 +328,7 @@ export function storeModeration(store: Store): ModerationPort {
           break;
         }
         case "swap":
-          await m.updateRules(s, { swapAllowed: parseSwitch(value) });
+          await m.updateRules(s, { swapAllowed: parseSwitch(value, true) });
           break;
         case "channel": {
           const [first = "", ...words] = value.trim().split(/\s+/);

@@ -653,8 +653,13 @@ for (const { dialect, skip } of dialects) {
       };
       for (const v of ["ON", "Yes", "1", "true", "enable", "enabled"]) expect(await set("mark", v)).toContain("• mark: on");
       for (const v of ["OFF", "No", "0", "false", "disable", "disabled"]) expect(await set("mark", v)).toContain("• mark: off");
-      for (const v of ["xon", "onx", "xoff", "offx"]) expect(await refusal("mark", v)).toBe(`“${v}” is not on or off.`);
-      expect(await refusal("swap", "y".repeat(30))).toBe(`“${"y".repeat(20)}” is not on or off.`);
+      for (const v of ["xon", "onx", "xoff", "offx"]) expect(await refusal("mark", v)).toBe(`“${v}” is not on or off (or “default”: off).`);
+      expect(await refusal("swap", "y".repeat(30))).toBe(`“${"y".repeat(20)}” is not on or off (or “default”: on).`);
+      // “default” puts a switch back as a fresh server has it, as it does a number.
+      expect(await set("mark", "on")).toContain("• mark: on");
+      expect(await set("mark", "Default")).toContain("• mark: off");
+      expect(await set("nsfw", "off")).toContain("• nsfw: off");
+      expect(await set("nsfw", "default")).toContain("• nsfw: on");
 
       expect(await set("quota", "1000000")).toContain("• quota: 1000000 per user per day");
       expect(await refusal("quota", "12x")).toBe("The daily quota must be a whole number from 0 to 1000000, or “default”; not “12x”.");
