@@ -100,6 +100,11 @@ export const configSchema = z.object({
   /** The owner's bounds on what a server's admins may set: the most memes per user per day (0 = no bound), the shortest cooldown. */
   MAX_DAILY_QUOTA_PER_USER: int(0, 0, 1_000_000),
   MIN_COOLDOWN_SECONDS: int(0, 0, 86_400),
+  /** The owner's bounds on the NSFW check: kept on everywhere, and refusing at no higher a score than this. */
+  NSFW_REQUIRED: z
+    .preprocess(emptyToUndefined, z.enum(["true", "false", "1", "0"], { error: "must be true or false (or 1 or 0)" }).default("false"))
+    .transform((v) => v === "true" || v === "1"),
+  MAX_NSFW_THRESHOLD: num(1, 0.01, 1),
   AUDIT_RETENTION_DAYS: int(30, 1, 3650),
   /** PostgreSQL: connections a process's store pool may hold (its face reader holds up to 4 more; see README). */
   DATABASE_POOL_SIZE: int(10, 1, 1000),

@@ -242,6 +242,8 @@ export function storeModeration(store: Store): ModerationPort {
       bounds: {
         ...(m.defaults.maxDailyQuotaPerUser && { maxDailyQuota: m.defaults.maxDailyQuotaPerUser }),
         ...(m.defaults.minCooldownSeconds && { minCooldownSeconds: m.defaults.minCooldownSeconds }),
+        ...(m.defaults.nsfwRequired && { nsfwRequired: true }),
+        ...(m.defaults.maxNsfwThreshold !== undefined && m.defaults.maxNsfwThreshold < 1 && { maxNsfwThreshold: m.defaults.maxNsfwThreshold }),
       },
     };
   }
@@ -316,13 +318,22 @@ export function storeModeration(store: Store): ModerationPort {
         case "mark":
           await m.updateRules(s, { visibleMark: parseSwitch(value, false) });
           break;
-        case "nsfw":
-          await m.updateRules(s, { nsfwFilter: parseSwitch(value, true) });
+        case "nsfw": {
+          const on = parseSwitch(value, true);
+          if (!on && m.defaults.nsfwRequired) {
+            throw new MimicError("BAD_INPUT", "This Mimic's owner keeps the NSFW check on everywhere, so it cannot be switched off here. You can make it stricter with nsfw_threshold.");
+          }
+          await m.updateRules(s, { nsfwFilter: on });
           break;
+        }
         case "nsfw_threshold": {
           const t = /^default$/i.test(value) ? null : Number(value);
           if (t !== null && !(/^(0?\.\d+|1(\.0*)?)$/.test(value) && t > 0 && t <= 1)) {
             throw new MimicError("BAD_INPUT", `The NSFW threshold is a number above 0 and at most 1 (e.g. 0.7), or “default”; not “${value.slice(0, 20)}”.`);
+          }
+          const most = m.defaults.maxNsfwThreshold ?? 1;
+          if (t !== null && t > most) {
+            throw new MimicError("BAD_INPUT", `This Mimic's owner allows an NSFW threshold of at most ${most} (lower is stricter): choose that or lower, or “default”.`);
           }
           await m.updateRules(s, { nsfwThreshold: t });
           break;

@@ -884,6 +884,12 @@ function saveRefusal(e: unknown, ctx: CommandContext): MimicError | undefined {
   return new MimicError("LIMIT_REACHED", text, { cause: e, details: e.details });
 }
 
+/** The owner's bounds on the NSFW check, as the settings list says them ("" where none). */
+function nsfwBounds(b: ServerSettings["bounds"]): string {
+  const said = [...(b?.nsfwRequired ? ["keeps it on"] : []), ...(b?.maxNsfwThreshold !== undefined ? [`allows a threshold of at most ${b.maxNsfwThreshold}`] : [])];
+  return said.length ? `; this Mimic's owner ${said.join(" and ")}` : "";
+}
+
 /** The first `max` items, then how many more. */
 function listed(items: readonly string[], max: number): string {
   return `${items.slice(0, max).join(", ")}${items.length > max ? ` and ${items.length - max} more` : ""}`;
@@ -937,7 +943,7 @@ function describeSettings(s: ServerSettings, ctx: CommandContext, banned: readon
     `• channel: ${s.channels.length === 0 ? "all" : listed(s.channels.map((id) => channelRef(ctx, id)), CHANNELS_LISTED)}`,
     `• mark: ${s.visibleMark ? "on" : "off"} (a small visible “AI-edited” label on every picture)`,
     s.nsfwFilter
-      ? `• nsfw: on (threshold ${s.nsfwThreshold}): explicit pictures, faces and results are refused`
+      ? `• nsfw: on (threshold ${s.nsfwThreshold}): explicit pictures, faces and results are refused${nsfwBounds(s.bounds)}`
       : "• nsfw: off: pictures are not checked for explicit content",
     `• swap: ${s.swap ? "allowed" : "off"} (putting your face into someone else's picture)`,
     ...(banned.length ? [`• banned: ${listed(banned.map(refOf), BANS_LISTED)}`] : []),

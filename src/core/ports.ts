@@ -97,8 +97,8 @@ export interface ServerSettings {
   overridden?: Array<NumericSetting>;
   /** The operator's defaults of those numbers (what “default” goes back to); absent where unknown. */
   defaults?: Pick<ServerSettings, NumericSetting>;
-  /** The operator's bounds on what the server may set (MAX_DAILY_QUOTA_PER_USER, MIN_COOLDOWN_SECONDS), where set. */
-  bounds?: { maxDailyQuota?: number; minCooldownSeconds?: number };
+  /** The operator's bounds on what the server may set (MAX_DAILY_QUOTA_PER_USER, MIN_COOLDOWN_SECONDS, NSFW_REQUIRED, MAX_NSFW_THRESHOLD), where set. */
+  bounds?: { maxDailyQuota?: number; minCooldownSeconds?: number; nsfwRequired?: boolean; maxNsfwThreshold?: number };
 }
 
 /** The settings that are numbers with an operator's default (a server may set its own, or go back to the default). */

@@ -63,6 +63,10 @@ export interface RuleDefaults {
   maxDailyQuotaPerUser?: number;
   /** The owner's shortest cooldown: a server may not go below it. */
   minCooldownSeconds?: number;
+  /** The owner keeps the NSFW check on everywhere: a server may not switch it off. */
+  nsfwRequired?: boolean;
+  /** The owner's highest NSFW threshold (the most lenient): a server may not set a higher one. */
+  maxNsfwThreshold?: number;
 }
 
 /** A daily quota (0: unlimited) within the owner's bound (0: none). */
@@ -274,8 +278,8 @@ export class Moderation {
       // A server may lower the configured maximum, never raise it.
       maxTemplatesPerUser: Math.min(own?.maxTemplatesPerUser ?? d.maxTemplatesPerUser, d.maxTemplatesPerUser),
       visibleMark: row ? bool(row.visible_mark) : false,
-      nsfwFilter: row ? bool(row.nsfw_filter) : true,
-      nsfwThreshold: n(row?.nsfw_threshold) ?? DEFAULT_NSFW_THRESHOLD,
+      nsfwFilter: d.nsfwRequired === true || (row ? bool(row.nsfw_filter) : true),
+      nsfwThreshold: Math.min(n(row?.nsfw_threshold) ?? DEFAULT_NSFW_THRESHOLD, d.maxNsfwThreshold ?? 1),
       swapAllowed: row ? bool(row.swap_allowed) : true,
       overridden: own ? (["dailyQuotaPerUser", "dailyQuotaPerServer", "cooldownSeconds", "maxTemplatesPerUser"] as const).filter((k) => own[k] !== null) : [],
     };

@@ -18,7 +18,7 @@ import { TemplateStore } from "./templates.ts";
 /** The settings a store takes from the configuration. */
 export type StoreConfig = Pick<
   Config,
-  "DATABASE_URL" | "DATA_DIR" | "MAX_TEMPLATES_PER_USER" | "DAILY_QUOTA_PER_USER" | "DAILY_QUOTA_PER_SERVER" | "COOLDOWN_SECONDS" | "MAX_DAILY_QUOTA_PER_USER" | "MIN_COOLDOWN_SECONDS" | "AUDIT_RETENTION_DAYS" | "DATABASE_POOL_SIZE" | "UNANSWERED_TIMEOUT_SECONDS"
+  "DATABASE_URL" | "DATA_DIR" | "MAX_TEMPLATES_PER_USER" | "DAILY_QUOTA_PER_USER" | "DAILY_QUOTA_PER_SERVER" | "COOLDOWN_SECONDS" | "MAX_DAILY_QUOTA_PER_USER" | "MIN_COOLDOWN_SECONDS" | "NSFW_REQUIRED" | "MAX_NSFW_THRESHOLD" | "AUDIT_RETENTION_DAYS" | "DATABASE_POOL_SIZE" | "UNANSWERED_TIMEOUT_SECONDS"
 >;
 
 export interface StoreOptions {
@@ -31,7 +31,7 @@ export interface StoreOptions {
   dataDir?: string;
   /** Default MAX_TEMPLATES_PER_USER (10). */
   maxTemplatesPerUser?: number;
-  /** Defaults for servers that set none, and the owner's bounds; default DAILY_QUOTA_PER_USER, DAILY_QUOTA_PER_SERVER, COOLDOWN_SECONDS, MAX_DAILY_QUOTA_PER_USER, MIN_COOLDOWN_SECONDS. */
+  /** Defaults for servers that set none, and the owner's bounds; default DAILY_QUOTA_PER_USER, DAILY_QUOTA_PER_SERVER, COOLDOWN_SECONDS, MAX_DAILY_QUOTA_PER_USER, MIN_COOLDOWN_SECONDS, NSFW_REQUIRED, MAX_NSFW_THRESHOLD. */
   defaults?: Partial<Omit<RuleDefaults, "maxTemplatesPerUser">>;
   /** PostgreSQL connections in the pool; default DATABASE_POOL_SIZE (10). */
   poolSize?: number;
@@ -123,6 +123,8 @@ export async function openStore(url?: string, opts: StoreOptions = {}): Promise<
     maxTemplatesPerUser,
     maxDailyQuotaPerUser: opts.defaults?.maxDailyQuotaPerUser ?? cfg.MAX_DAILY_QUOTA_PER_USER,
     minCooldownSeconds: opts.defaults?.minCooldownSeconds ?? cfg.MIN_COOLDOWN_SECONDS,
+    nsfwRequired: opts.defaults?.nsfwRequired ?? cfg.NSFW_REQUIRED,
+    maxNsfwThreshold: opts.defaults?.maxNsfwThreshold ?? cfg.MAX_NSFW_THRESHOLD,
   };
   // SQLite's single connection must not interleave units of work (and other stores on the same file in
   // this process share the gate); pass-through on PostgreSQL.

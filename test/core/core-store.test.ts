@@ -682,6 +682,34 @@ for (const { dialect, skip } of dialects) {
       }
     });
 
+    it("the owner's NSFW bounds hold: NSFW_REQUIRED keeps the check on, MAX_NSFW_THRESHOLD caps the threshold, over what a server set before", async () => {
+      await set("nsfw", "off");
+      await set("nsfw_threshold", "0.95");
+      const bounded = await openStore(db.url, { now: () => clock, defaults: { nsfwRequired: true, maxNsfwThreshold: 0.5 } });
+      try {
+        const boundedCore = createCore({ templates: storeTemplates(bounded), moderation: storeModeration(bounded), queue }, { maxInputBytes: 25 * MIB });
+        expect(await bounded.moderation.rules("discord", "g1")).toMatchObject({ nsfwFilter: true, nsfwThreshold: 0.5 });
+        expect(await boundedCore.config(admin(), { key: "nsfw", value: "off" })).toMatchObject({
+          errorCode: "BAD_INPUT",
+          text: "This Mimic's owner keeps the NSFW check on everywhere, so it cannot be switched off here. You can make it stricter with nsfw_threshold.",
+        });
+        expect(await boundedCore.config(admin(), { key: "nsfw_threshold", value: "0.6" })).toMatchObject({
+          errorCode: "BAD_INPUT",
+          text: "This Mimic's owner allows an NSFW threshold of at most 0.5 (lower is stricter): choose that or lower, or “default”.",
+        });
+        expect((await boundedCore.config(admin(), { key: "nsfw_threshold", value: "0.3" })).text).toContain(
+          "\n• nsfw: on (threshold 0.3): explicit pictures, faces and results are refused; this Mimic's owner keeps it on and allows a threshold of at most 0.5\n",
+        );
+        // What reaches a job is the bounded threshold.
+        await save("me");
+        const jobs = queue.submitted.length;
+        expect((await boundedCore.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) })).errorCode).toBeUndefined();
+        expect(queue.submitted.slice(jobs).map((j) => (j as { nsfwThreshold?: number }).nsfwThreshold)).toEqual([0.3]);
+      } finally {
+        await bounded.close();
+      }
+    });
+
     it("a banned user's face save is refused before their photo is fetched or anything is written for them", async () => {
       await set("ban", "303");
       const asked: string[] = [];
