@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { MimicError } from "./errors.ts";
 import type { AnimationFormat } from "./pipeline/video/animation.ts";
-import { cleanCaption, MAX_CAPTION_CHARS } from "./pipeline/render/text.ts";
+import { cleanCaption, MAX_CAPTION_CHARS, readLineBreaks } from "./pipeline/render/text.ts";
 
 /**
  * The one front door: what a meme, a morph or a face enrolment may ask for, parsed once where a request
@@ -52,28 +52,36 @@ const regions = z.preprocess(
 
 const SWITCH_ON = /^(on|true|yes|1)$/i;
 const SWITCH_OFF = /^(off|false|no|0)$/i;
-const animated = z.preprocess(
-  (v) => {
-    const b = blankToUndefined(v);
-    if (typeof b !== "string") return b;
-    return SWITCH_ON.test(b.trim()) ? true : SWITCH_OFF.test(b.trim()) ? false : b;
-  },
-  z.boolean({ error: "must be on or off" }).optional(),
-);
+/** On or off, from a boolean or a form's string (a checked checkbox sends "on"). */
+const onOff = () =>
+  z.preprocess(
+    (v) => {
+      const b = blankToUndefined(v);
+      if (typeof b !== "string") return b;
+      return SWITCH_ON.test(b.trim()) ? true : SWITCH_OFF.test(b.trim()) ? false : b;
+    },
+    z.boolean({ error: "must be on or off" }).optional(),
+  );
+const animated = onOff();
+/** Captions drawn as typed instead of in capitals (URLs, @handles, codes). */
+const keepCase = onOff();
 
 const template = z.preprocess(blankToUndefined, z.string({ error: "must be a face name" }).optional());
 
-const memeFields = z.strictObject({ top: caption, bottom: caption, template, intensity, mode, regions, animated });
-const morphFields = z.strictObject({ top: caption, bottom: caption, template, intensity });
+const memeFields = z.strictObject({ top: caption, bottom: caption, template, intensity, mode, regions, animated, keepCase });
+const morphFields = z.strictObject({ top: caption, bottom: caption, template, intensity, keepCase });
 const enrolFields = z.strictObject({ name: z.string({ error: "must be a face name" }) });
 
 /**
- * Captions as checked at the front door (cleanCaption: length, spaces, control characters; no fonts). They
- * are prepared for drawing once, in the worker that draws them, which reports what it changed.
+ * Captions as checked at the front door (typed line breaks read, then cleanCaption: length, spaces, control
+ * characters; no fonts). They are prepared for drawing once, in the worker that draws them, which reports what it
+ * changed.
  */
 export interface Captioned {
   top?: string;
   bottom?: string;
+  /** Drawn as typed; absent: in capitals, the classic look. */
+  keepCase?: true;
 }
 
 export interface MemeRequest extends Captioned {
@@ -124,16 +132,18 @@ function parse<S extends z.ZodType>(schema: S, raw: unknown, labels: FieldLabels
   return r.data;
 }
 
-function captions(top: string | undefined, bottom: string | undefined): Captioned {
-  // Named in a refusal: the user may have typed both.
-  return { top: cleanCaption(top ?? "", "top") || undefined, bottom: cleanCaption(bottom ?? "", "bottom") || undefined };
+function captions(f: { top?: string; bottom?: string; keepCase?: boolean }): Captioned {
+  // Named in a refusal: the user may have typed both. Line breaks are read here alone, once (readLineBreaks);
+  // keepCase only when asked, so a job without it reads as before (to a worker of the version before, too).
+  const clean = (text: string | undefined, which: "top" | "bottom") => cleanCaption(readLineBreaks(text ?? ""), which) || undefined;
+  return { top: clean(f.top, "top"), bottom: clean(f.bottom, "bottom"), ...(f.keepCase ? { keepCase: true as const } : {}) };
 }
 
 /** A meme request from typed options or form strings. Throws BAD_INPUT naming the field. */
 export function parseMemeRequest(raw: unknown, labels: FieldLabels = {}): MemeRequest {
   const f = parse(memeFields, raw, labels, Object.keys(memeFields.shape));
   return {
-    ...captions(f.top, f.bottom),
+    ...captions(f),
     template: f.template,
     intensity: (f.intensity ?? 100) / 100,
     mode: f.mode ?? "mimic",
@@ -144,7 +154,7 @@ export function parseMemeRequest(raw: unknown, labels: FieldLabels = {}): MemeRe
 
 export function parseMorphRequest(raw: unknown, labels: FieldLabels = {}): MorphRequest {
   const f = parse(morphFields, raw, labels, Object.keys(morphFields.shape));
-  return { ...captions(f.top, f.bottom), template: f.template, intensity: (f.intensity ?? 100) / 100 };
+  return { ...captions(f), template: f.template, intensity: (f.intensity ?? 100) / 100 };
 }
 
 export function parseEnrolRequest(raw: unknown, labels: FieldLabels = {}): EnrolRequest {
@@ -186,8 +196,8 @@ export function parseWorkerSettings(raw: unknown): WorkerSettings {
 
 /** A job's input picture: bytes checked at the front door (src/core/input.ts). */
 const imageSource = z.strictObject({ bytes: z.custom<Uint8Array>((v) => v instanceof Uint8Array, "must be bytes"), mime: z.string() });
-/** Captions as the front door checked them (cleanCaption); the worker prepares them for drawing. */
-const jobCaptions = z.strictObject({ top: z.string().optional(), bottom: z.string().optional() });
+/** Captions as the front door checked them (cleanCaption); the worker prepares them for drawing, as typed with keepCase. */
+const jobCaptions = z.strictObject({ top: z.string().optional(), bottom: z.string().optional(), keepCase: z.boolean().optional() });
 /** The NSFW gate's threshold (a per-server setting); absent: the gate is off. */
 const nsfwThreshold = z.number().gt(0).lte(1).optional();
 const ANIMATION_FORMATS = ["gif", "mp4", "gif-or-mp4"] as const satisfies readonly AnimationFormat[];

@@ -150,8 +150,8 @@ export async function writeOutputFile(file: string, bytes: Uint8Array, flag = "-
 }
 
 /** Captions and the other request fields through the front door's parser (flag names in its messages). */
-export function memeRequestFromFlags(flags: { top?: string; bottom?: string; mode?: string; regions?: string; intensity?: string }): MemeRequest {
-  return parseMemeRequest(flags, { top: "--top", bottom: "--bottom", mode: "--mode", regions: "--regions", intensity: "--intensity" });
+export function memeRequestFromFlags(flags: { top?: string; bottom?: string; mode?: string; regions?: string; intensity?: string; keepCase?: boolean }): MemeRequest {
+  return parseMemeRequest(flags, { top: "--top", bottom: "--bottom", mode: "--mode", regions: "--regions", intensity: "--intensity", keepCase: "--keep-case" });
 }
 
 /** What the assembly changed in the captions to draw them, on stderr (the picture goes to a file). */

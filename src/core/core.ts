@@ -57,6 +57,8 @@ export interface MemeInput {
   regions?: Regions | string;
   /** true: animated output even from a still (a morph); false: a PNG even from a GIF; default: follow the input. */
   animated?: boolean | string;
+  /** Captions drawn as typed (default: in capitals); a form sends it as a string. */
+  keepCase?: boolean | string;
   /**
    * Another picture of the same message is tried if this one shows no usable face (src/bots/first-face.ts): a
    * moving picture read in vain is given back at once, and its reply's countUnused counts it if none works.
@@ -70,6 +72,8 @@ export interface MorphInput {
   top?: string;
   bottom?: string;
   intensity?: number | string;
+  /** As MemeInput's. */
+  keepCase?: boolean | string;
 }
 
 export interface ConfigInput {
@@ -465,7 +469,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         // An animation is what has several frames (GIF, WebP, a video); a one-frame GIF is a still picture.
         const moving = (await frameCount(reaction)) > 1;
         const animation = req.animated === false ? "none" : moving ? "reaction" : req.animated ? "morph" : "none";
-        const captions = { top: req.top, bottom: req.bottom };
+        const captions = { top: req.top, bottom: req.bottom, ...(req.keepCase && { keepCase: req.keepCase }) };
         return render(ctx, reaction, template, { captions, intensity: req.intensity, mode: req.mode, regions: req.regions, animation, stillIfAnimationsOff: req.animated === undefined, moving, othersToTry });
       }),
 
@@ -479,7 +483,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         await moderation.check?.(scopeOf(ctx), "animated", { limits: true });
         const reaction = await load(ctx, image, true);
         const moving = (await frameCount(reaction)) > 1;
-        return render(ctx, reaction, template, { captions: { top: req.top, bottom: req.bottom }, intensity: req.intensity, mode: "mimic", animation: "morph", moving });
+        return render(ctx, reaction, template, { captions: { top: req.top, bottom: req.bottom, ...(req.keepCase && { keepCase: req.keepCase }) }, intensity: req.intensity, mode: "mimic", animation: "morph", moving });
       }),
 
     faceSave: (ctx, input) =>

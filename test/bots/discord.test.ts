@@ -241,11 +241,11 @@ describe("mimic register", () => {
       return seen;
     };
     const choices = defs.reduce((n, d) => n + walk(d.options, d.name), 0);
-    // The nested setting choices are reached (a walk of the top level alone sees only mode's 2).
+    // The nested setting choices are reached (a walk of the top level alone sees only mode's 2 and case's 2 on /meme and /morph).
     const config = defs.find((d) => d.name === "mimic")!.options!.find((o) => o.name === "config")!;
     const setting = config.options!.find((o) => o.name === "setting")!;
     expect(setting.choices!.map((c) => c.value)).toEqual([...SETTING_KEYS]);
-    expect(choices).toBe(2 + SETTING_KEYS.length);
+    expect(choices).toBe(2 + 2 * 2 + SETTING_KEYS.length);
     // "config" is admin-only: it says so, and /mimic stays usable by everyone (usage, forget), so the
     // check is the adapter's Manage Server test (discord-adapter.test.ts), not a command-wide permission.
     expect(config.description).toMatch(/Manage Server/);

@@ -57,7 +57,7 @@ describe("playground: one front door", () => {
   it("refuses an unknown field by name", async () => {
     const a = await meme({ top: "hi", colour: "red" });
     expect(a.body).toMatchObject({ ok: false, errorCode: "BAD_INPUT" });
-    expect(a.body.text).toMatch(/^Unknown field “colour”\. Known fields: top, bottom, template, intensity, mode, regions, animated\.$/);
+    expect(a.body.text).toMatch(/^Unknown field “colour”\. Known fields: top, bottom, template, intensity, mode, regions, animated, keepCase\.$/);
     // An adapter's own flag is no form field either.
     expect((await meme({ top: "hi", othersToTry: "true" })).body.text).toMatch(/^Unknown field “othersToTry”\. Known fields: /);
     const face = await post("/api/faces", { name: "x", extra: "1" }, { field: "photo", bytes: FACE_JPG, name: "me.jpg" });

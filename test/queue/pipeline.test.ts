@@ -102,6 +102,38 @@ describe("real pipeline handlers in worker threads", () => {
     expect(rowsDiff(0, Math.floor(h / 2))).toBeLessThan(0.5);
   });
 
+  test("captions as typed (keepCase): the worker draws the letters as typed, in the PNG and in every GIF frame", async () => {
+    const reaction = { bytes: face("franck_04117.jpg"), mime: "image/jpeg" };
+    const still = (captions: { bottom: string; keepCase?: boolean }) => ({ kind: "meme" as const, template, reaction, captions, intensity: 1, mode: "mimic" as const, byteBudget: 8 << 20 });
+    const gif = (captions: { bottom: string; keepCase?: boolean }) => ({ ...still(captions), kind: "animated" as const, animation: "morph" as const, byteBudget: 4 << 20 });
+    /** Every frame's pixels (a still is one), and their size. */
+    const frames = async (b: Uint8Array) => {
+      const { data, info } = await sharp(b, { pages: -1 }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const h = (info as { pageHeight?: number }).pageHeight ?? info.height;
+      const size = info.width * h * 3;
+      return { w: info.width, h, px: Array.from({ length: data.length / size }, (_, i) => data.subarray(i * size, (i + 1) * size)) };
+    };
+    for (const job of [still, gif]) {
+      const upper = await q.submit(job({ bottom: "lower case" }), { requestId: `k-${job.name}-0`, userId: "u1", serverId: "s" });
+      const kept = await q.submit(job({ bottom: "lower case", keepCase: true }), { requestId: `k-${job.name}-1`, userId: "u1", serverId: "s" });
+      const [a, b] = await Promise.all([frames((upper as ImageResult).bytes), frames((kept as ImageResult).bytes)]);
+      expect(b.px.length, job.name).toBe(a.px.length);
+      expect(a.px.length, job.name).toBeGreaterThanOrEqual(job === gif ? 4 : 1);
+      a.px.forEach((pa, f) => {
+        const pb = b.px[f]!;
+        let bottom = 0;
+        let rest = 0;
+        for (let i = 0; i < pa.length; i += 3) {
+          const d = Math.abs(pa[i] - pb[i]) + Math.abs(pa[i + 1] - pb[i + 1]) + Math.abs(pa[i + 2] - pb[i + 2]);
+          if (d > 60) (i / 3 / a.w > a.h * 0.75 ? bottom++ : rest++);
+        }
+        // Other letters in the caption's strip of every frame, nothing else.
+        expect(bottom, `${job.name} frame ${f}`).toBeGreaterThan(200);
+        expect(rest / (a.w * a.h), `${job.name} frame ${f}`).toBeLessThan(0.002);
+      });
+    }
+  });
+
   test("outputs carry the AI-edit marks; a server's visible mark is drawn in the corner of stills and of every GIF frame", async () => {
     const job = (visibleMark: boolean, animated: boolean) =>
       animated

@@ -47,12 +47,13 @@ import {
 import { MimicError } from "../../errors.ts";
 import { logger } from "../../logger.ts";
 import { redactUrl } from "../../redact-url.ts";
+import { escapeLineBreaks } from "../../pipeline/render/text.ts";
 import { shuttingDown } from "../../queue/refusals.ts";
 import { memeFromFirstFace, type NumberedPicture } from "../first-face.ts";
 import { createInFlight } from "../in-flight.ts";
 import { REACH_WARN_EVERY_MS, untilReached } from "../reach.ts";
 import { mentionsIn, plainCaption, type MentionIds, type MentionNames } from "./captions.ts";
-import { COMMAND, HELP } from "./commands.ts";
+import { CAPTION_CASE, COMMAND, HELP } from "./commands.ts";
 import { restOptions, type RestTimeouts } from "./rest.ts";
 
 /**
@@ -629,12 +630,14 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
           if (!("image" in found)) return { ...NO_IMAGE, text: LOTTIE_STICKER_REPLY };
           const image = found.image;
           const { top, bottom } = await readableCaptions(i, o.getString("top") ?? undefined, o.getString("bottom") ?? undefined);
+          const letters = o.getString("case");
           const common = {
             image,
             top,
             bottom,
             template: o.getString("template") ?? undefined,
             intensity: o.getInteger("intensity") ?? undefined,
+            keepCase: letters === null ? undefined : letters === CAPTION_CASE.asTyped,
           };
           return i.commandName === COMMAND.morph
             ? core.morph(ctx, common)
@@ -753,9 +756,14 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     await i.editReply({ content: fitContent(reply.text), components: [] });
   }
 
-  /** /meme's and /morph's captions with Discord's markup written out as the user saw it (captions.ts). */
+  /**
+   * /meme's and /morph's captions with Discord's markup written out as the user saw it (captions.ts). A name written
+   * in is drawn as it is: a "~n" in it is no line break the user typed (readLineBreaks).
+   */
   async function readableCaptions(i: ChatInputCommandInteraction, top: string | undefined, bottom: string | undefined) {
-    const names = await mentionNames(i, mentionsIn(top, bottom));
+    const found = await mentionNames(i, mentionsIn(top, bottom));
+    const asTyped = (m: ReadonlyMap<string, string>) => new Map([...m].map(([id, name]) => [id, escapeLineBreaks(name)]));
+    const names = { users: asTyped(found.users), channels: asTyped(found.channels), roles: asTyped(found.roles) };
     return { top: top && plainCaption(top, names), bottom: bottom && plainCaption(bottom, names) };
   }
 

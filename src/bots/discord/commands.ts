@@ -15,6 +15,17 @@ import { MAX_CLUSTER_CODE_POINTS } from "../../pipeline/render/text.ts";
  */
 const CAPTION_OPTION_MAX = MAX_CAPTION_CHARS * MAX_CLUSTER_CODE_POINTS;
 
+/** An option cannot hold a newline: one is typed as \n or ~n (read by the core's request parser). */
+const CAPTION_HOW = "; \\n or ~n starts a new line";
+
+/** /meme's and /morph's `case` choices: capitals (the classic look) or the letters as typed (URLs, @handles, codes). */
+export const CAPTION_CASE = { upper: "upper", asTyped: "as typed" } as const;
+const captionCase = (o: import("discord.js").SlashCommandStringOption) =>
+  o
+    .setName("case")
+    .setDescription("Captions in capitals (default) or as typed")
+    .addChoices({ name: CAPTION_CASE.upper, value: CAPTION_CASE.upper }, { name: CAPTION_CASE.asTyped, value: CAPTION_CASE.asTyped });
+
 /**
  * The one definition of Mimic's Discord commands: `mimic register` deploys exactly this list and the
  * bot's handler dispatches on the same names, so the two cannot drift apart.
@@ -34,8 +45,9 @@ const meme = new SlashCommandBuilder()
   .setDescription("Put a reaction's expression on your face (save it first with /face save), with optional captions")
   .setContexts(contexts)
   .addAttachmentOption((o) => o.setName("image").setDescription("Reaction image or GIF (default: the latest image in this channel)"))
-  .addStringOption((o) => o.setName("top").setDescription("Top caption").setMaxLength(CAPTION_OPTION_MAX))
-  .addStringOption((o) => o.setName("bottom").setDescription("Bottom caption").setMaxLength(CAPTION_OPTION_MAX))
+  .addStringOption((o) => o.setName("top").setDescription(`Top caption${CAPTION_HOW}`).setMaxLength(CAPTION_OPTION_MAX))
+  .addStringOption((o) => o.setName("bottom").setDescription(`Bottom caption${CAPTION_HOW}`).setMaxLength(CAPTION_OPTION_MAX))
+  .addStringOption(captionCase)
   .addStringOption((o) => o.setName("template").setDescription("Which of your saved faces (default: your default face)").setAutocomplete(true))
   .addIntegerOption((o) => o.setName("intensity").setDescription("How much of the expression, in % (default 100)").setMinValue(0).setMaxValue(100))
   .addStringOption((o) =>
@@ -52,8 +64,9 @@ const morph = new SlashCommandBuilder()
   .setContexts(contexts)
   .addAttachmentOption((o) => o.setName("image").setDescription("Reaction image (default: the latest image in this channel)"))
   .addStringOption((o) => o.setName("template").setDescription("Which of your saved faces (default: your default face)").setAutocomplete(true))
-  .addStringOption((o) => o.setName("top").setDescription("Top caption").setMaxLength(CAPTION_OPTION_MAX))
-  .addStringOption((o) => o.setName("bottom").setDescription("Bottom caption").setMaxLength(CAPTION_OPTION_MAX))
+  .addStringOption((o) => o.setName("top").setDescription(`Top caption${CAPTION_HOW}`).setMaxLength(CAPTION_OPTION_MAX))
+  .addStringOption((o) => o.setName("bottom").setDescription(`Bottom caption${CAPTION_HOW}`).setMaxLength(CAPTION_OPTION_MAX))
+  .addStringOption(captionCase)
   .addIntegerOption((o) => o.setName("intensity").setDescription("How much of the expression, in % (default 100)").setMinValue(0).setMaxValue(100));
 
 const templateName = (o: import("discord.js").SlashCommandStringOption, description: string) =>

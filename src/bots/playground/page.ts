@@ -5,7 +5,7 @@
  * bytes as they are (shown through an object URL); pictures can be chosen, dropped or pasted. The caption
  * limit is checked here too (as the front door counts it), so the page can say which caption is too long.
  */
-import { CAPTION_DROPPED, CAPTION_EDGE_ZWSP, CAPTION_SPACE_RUN, MAX_CAPTION_CHARS } from "../../pipeline/render/text.ts";
+import { CAPTION_DROPPED, CAPTION_EDGE_ZWSP, CAPTION_LINE_BREAK, CAPTION_SPACE_RUN, MAX_CAPTION_CHARS } from "../../pipeline/render/text.ts";
 
 /** A server-side pattern as a RegExp the page's script builds (text.ts's caption cleaning, counted alike). */
 const inPage = (re: RegExp) => `new RegExp(${JSON.stringify(re.source)}, ${JSON.stringify(re.flags)})`;
@@ -118,6 +118,7 @@ export const PLAYGROUND_PAGE = `<!doctype html>
         <div><label for="meme-bottom">Bottom caption</label><input id="meme-bottom" name="bottom" type="text" data-caption="bottom caption" aria-describedby="meme-caption-hint"></div>
       </div>
       <p class="hint" id="meme-caption-hint"></p>
+      <label><input id="meme-keep-case" name="keepCase" type="checkbox"> captions as typed (not in capitals)</label>
       <label for="meme-mode">Mode</label>
       <select id="meme-mode" name="mode"><option value="mimic">mimic: the expression onto your photo</option><option value="swap">swap: your face into the image</option></select>
       <label for="meme-regions">Regions</label>
@@ -137,9 +138,12 @@ export const PLAYGROUND_PAGE = `<!doctype html>
       <p class="label">Face</p>
       <div class="picker" id="morph-faces"></div>
       <input type="hidden" name="template" id="morph-template" value="">
-      <label for="morph-bottom">Caption</label>
-      <input id="morph-bottom" name="bottom" type="text" data-caption="caption" aria-describedby="morph-caption-hint">
+      <div class="row">
+        <div><label for="morph-top">Top caption</label><input id="morph-top" name="top" type="text" data-caption="top caption" aria-describedby="morph-caption-hint"></div>
+        <div><label for="morph-bottom">Bottom caption</label><input id="morph-bottom" name="bottom" type="text" data-caption="bottom caption" aria-describedby="morph-caption-hint"></div>
+      </div>
       <p class="hint" id="morph-caption-hint"></p>
+      <label><input id="morph-keep-case" name="keepCase" type="checkbox"> captions as typed (not in capitals)</label>
       <label for="morph-intensity">Intensity <output id="morph-intensity-value">100 %</output></label>
       <input id="morph-intensity" name="intensity" type="range" min="0" max="100" step="5" value="100">
       <button type="submit">Make morph</button>
@@ -367,12 +371,14 @@ for (const id of ["meme-intensity", "morph-intensity"]) {
   const r = $("#" + id), out = $("#" + id + "-value");
   r.oninput = () => { out.textContent = r.value + " %"; };
 }
-// The caption limit, counted as the front door counts it (cleanCaption: NFC, controls dropped, spaces collapsed,
-// user-perceived characters), so a caption is refused here, by name, before the upload.
-const MAX_CAPTION = ${MAX_CAPTION_CHARS}, CAPTION_RULE = "Up to " + MAX_CAPTION + " characters per caption.";
+// The caption limit, counted as the front door counts it (readLineBreaks, then cleanCaption: NFC, controls dropped,
+// spaces collapsed, user-perceived characters), so a caption is refused here, by name, before the upload. A text
+// input holds no newline: the rule says how to type one.
+const MAX_CAPTION = ${MAX_CAPTION_CHARS}, CAPTION_RULE = "Up to " + MAX_CAPTION + " characters per caption; \\\\n or ~n starts a new line.";
 const graphemes = typeof Intl.Segmenter === "function" ? new Intl.Segmenter(undefined, { granularity: "grapheme" }) : null;
 function captionLength(text) {
-  const clean = text.normalize("NFC").replace(/\\r\\n?/g, "\\n")
+  const clean = text.replace(${inPage(CAPTION_LINE_BREAK)}, (_, kept) => kept || "\\n")
+    .normalize("NFC").replace(/\\r\\n?/g, "\\n")
     .replace(${inPage(CAPTION_DROPPED)}, "")
     .split("\\n")
     .map((l) => l.replace(${inPage(CAPTION_SPACE_RUN)}, " ").replace(${inPage(CAPTION_EDGE_ZWSP)}, "").trim())

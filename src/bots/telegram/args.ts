@@ -2,18 +2,24 @@ import type { MemeInput } from "../../core/index.ts";
 
 /**
  * Telegram has no typed command options, so /meme takes a small text syntax:
- *   /meme [face=<name>] [intensity=<0-100>] [swap] [gif|still] [--] top caption | bottom caption
+ *   /meme [face=<name>] [intensity=<0-100>] [swap] [gif|still] [keepcase] [--] top caption | bottom caption
  * Options come first; everything after them is the caption ("|", or the full-width "｜" of Chinese and
  * Japanese keyboards, separates top from bottom; with neither the text is the bottom caption, as classic memes
  * put the punchline there). The flags are lower-case words, so a caption that starts a sentence ("Still better
  * than Monday") stays a caption; "--" ends the options for one that starts with a flag's word in lower case
- * ("-- gif me the money"), and a flag read right before caption text is said in a note (flagNote). The caption
- * keeps its line breaks. /morph takes the same syntax without swap and still (a morph is always animated, of
+ * ("-- gif me the money"), and a flag read right before caption text is said in a note (flagNote). keepcase draws
+ * the captions as typed instead of in capitals. The caption keeps its line breaks (typed ones too, \n or ~n, read by
+ * the core's request parser). /morph takes the same syntax without swap and still (a morph is always animated, of
  * your own face).
  */
 export type ParsedMemeArgs = Omit<MemeInput, "image">;
 
-const FLAGS: Record<string, Partial<ParsedMemeArgs>> = { swap: { mode: "swap" }, gif: { animated: true }, still: { animated: false } };
+const FLAGS: Record<string, Partial<ParsedMemeArgs>> = {
+  swap: { mode: "swap" },
+  gif: { animated: true },
+  still: { animated: false },
+  keepcase: { keepCase: true },
+};
 /** Flags /morph has no use for: refused, rather than silently ignored. */
 const NOT_FOR_MORPH = new Set(["swap", "still"]);
 

@@ -285,7 +285,8 @@ export const HELP = [
   "Mimic puts the expression of a reaction image on your own face.",
   "1. Save your face: reply to a clear photo of you with /save me",
   "2. Reply to a reaction photo, GIF, video or sticker with /meme top text | bottom text",
-  "   options first: face=<name> intensity=<0-100> swap gif still; -- ends them (/meme -- gif me the money)",
+  "   options first: face=<name> intensity=<0-100> swap gif still keepcase (captions as typed, not in capitals);",
+  "   -- ends them (/meme -- gif me the money); \\n or ~n starts a new line in a caption",
   "/morph (as a reply) makes an animated morph, /faces manages your faces,",
   "/usage shows your usage, /forget deletes your data, /config and /audit <sha256> (who made a picture) are for group admins",
   "(/config ban as a reply bans the message's author).",
@@ -846,7 +847,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         detach(
           render(ctx, cmd.name === "morph" ? "upload_video" : memeAction(parsed.animated, image), async (c) => {
             const reply = await (cmd.name === "morph"
-              ? core.morph(c, { image, top: parsed.top, bottom: parsed.bottom, template: parsed.template, intensity: parsed.intensity })
+              ? core.morph(c, { image, top: parsed.top, bottom: parsed.bottom, template: parsed.template, intensity: parsed.intensity, keepCase: parsed.keepCase })
               : core.meme(c, { image, ...parsed }));
             // A lower-case first word of the caption may have been read as an option ("still waiting…"): said under the answer.
             return flagNote ? { ...reply, text: `${reply.text}\n${flagNote}` } : reply;

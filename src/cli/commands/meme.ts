@@ -34,6 +34,7 @@ interface MemeFlags {
   faceIndex: string;
   top?: string;
   bottom?: string;
+  keepCase?: boolean;
   out: string;
   json?: boolean;
   animate?: boolean;
@@ -58,8 +59,9 @@ export function register(program: Command): void {
     .option("--intensity <0..100>", "how strongly the expression is applied, in percent (as in the bots)", "100")
     .option("--regions <which>", "all, upper (brows and eyes) or lower (mouth and jaw)", "all")
     .option("--face-index <n>", "which face of the reaction to copy (0 = largest)", "0")
-    .option("--top <text>", "top caption")
+    .option("--top <text>", "top caption (\\n or ~n starts a new line; \\\\n writes \\n)")
     .option("--bottom <text>", "bottom caption")
+    .option("--keep-case", "draw the captions as typed, not in capitals")
     .option("--animate", "the bots' animated option: --out x.gif already makes the meme animated; with --animate a non-.gif --out is refused")
     .option("--frames <n>", "frames of the morph (GIF output)")
     .option("--fps <n>", "frame rate of the morph (GIF output)")
@@ -68,10 +70,10 @@ export function register(program: Command): void {
     .option("--json", "print faces used, timings per stage and the output path as JSON")
     .action(async (o: MemeFlags) => {
       // The same request rules as the bots and the playground: captions (length), mode, regions, intensity.
-      const req = memeRequestFromFlags({ top: o.top, bottom: o.bottom, mode: o.mode, regions: o.regions, intensity: o.intensity });
+      const req = memeRequestFromFlags({ top: o.top, bottom: o.bottom, mode: o.mode, regions: o.regions, intensity: o.intensity, keepCase: o.keepCase });
       const mode: TransferMode = req.mode;
       const regions: Regions = req.regions ?? "all";
-      const captions = { top: req.top, bottom: req.bottom };
+      const captions = { top: req.top, bottom: req.bottom, keepCase: req.keepCase };
       const intensity = req.intensity;
       const faceIndex = Number(o.faceIndex);
       if (!/^\d+$/.test(o.faceIndex.trim()) || !Number.isSafeInteger(faceIndex)) {
@@ -162,7 +164,7 @@ async function writeAnimatedMeme(
   o: MemeFlags,
   templateBytes: Uint8Array,
   reactionBytes: Uint8Array,
-  opts: { mode: TransferMode; regions: Regions; intensity: number; faceIndex: number; captions: { top?: string; bottom?: string }; limits: InputLimits },
+  opts: { mode: TransferMode; regions: Regions; intensity: number; faceIndex: number; captions: { top?: string; bottom?: string; keepCase?: boolean }; limits: InputLimits },
 ): Promise<void> {
   const count = (flag: string, v: string | undefined, min: number, max: number) =>
     v === undefined ? undefined : wholeNumber(flag, v, min, max);

@@ -20,6 +20,7 @@ interface MorphFlags {
   maxBytes: string;
   top?: string;
   bottom?: string;
+  keepCase?: boolean;
   dither?: boolean;
   out: string;
   json?: boolean;
@@ -44,8 +45,9 @@ export function register(program: Command): void {
     .option("--loop <mode>", "pingpong (there and back) or forward", "pingpong")
     .option("--size <px>", "longest side of the GIF", "384")
     .option("--max-bytes <n>", "byte budget the GIF must meet", String(DEFAULT_GIF_MAX_BYTES))
-    .option("--top <text>", "top caption")
+    .option("--top <text>", "top caption (\\n or ~n starts a new line; \\\\n writes \\n)")
     .option("--bottom <text>", "bottom caption")
+    .option("--keep-case", "draw the captions as typed, not in capitals")
     .option("--dither", "Floyd–Steinberg dithering (smoother gradients, bigger file)")
     .option("--json", "print frames, size, bytes, reductions and timings as JSON")
     .action(async (o: MorphFlags) => {
@@ -63,8 +65,8 @@ export function register(program: Command): void {
       await checkOutputFile(o.out);
       const [fromBytes, toBytes] = await Promise.all([readInputFile(o.from, "--from"), readInputFile(o.to, "--to", true)]);
       // Captions by the same rules as every other entrance (length here; marks and fonts where they are drawn).
-      const req = parseMorphRequest({ top: o.top, bottom: o.bottom }, { top: "--top", bottom: "--bottom" });
-      const captions = { top: req.top, bottom: req.bottom };
+      const req = parseMorphRequest({ top: o.top, bottom: o.bottom, keepCase: o.keepCase }, { top: "--top", bottom: "--bottom", keepCase: "--keep-case" });
+      const captions = { top: req.top, bottom: req.bottom, keepCase: req.keepCase };
       const limits = inputLimits();
       const analyzer = await configuredAnalyzer();
       const template = await decodeImage(fromBytes, limits);

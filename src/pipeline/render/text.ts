@@ -4,12 +4,12 @@ import { captionFontFiles } from "./fonts.ts";
 
 /**
  * Caption text rules: what a user typed becomes a list of unbreakable tokens with the break opportunities
- * between them. Lines break at spaces, at explicit newlines, and between the words of scripts written without
- * spaces (Chinese, Japanese, Thai, Lao, Khmer, Myanmar: Intl.Segmenter finds the word boundaries), never inside
- * a word, never before what belongs to the letter before it (ATTACHED), never before closing punctuation (，。！)
- * or after opening punctuation (「（). Only fit.ts's rules 4 and 7 break a long word: a URL or path at its natural
- * points (urlPieces), between letters with a hyphen (hyphenates). Each typed line keeps one direction
- * (baseDirection) on all the lines it is wrapped onto.
+ * between them. Lines break at spaces, at explicit newlines (typed as \n or ~n where a field holds none:
+ * readLineBreaks), and between the words of scripts written without spaces (Chinese, Japanese, Thai, Lao, Khmer,
+ * Myanmar: Intl.Segmenter finds the word boundaries), never inside a word, never before what belongs to the letter
+ * before it (ATTACHED), never before closing punctuation (，。！) or after opening punctuation (「（). Only fit.ts's
+ * rules 4 and 7 break a long word: a URL or path at its natural points (urlPieces), between letters with a hyphen
+ * (hyphenates). Each typed line keeps one direction (baseDirection) on all the lines it is wrapped onto.
  */
 
 /** Longest caption accepted, in user-perceived characters. Three lines of meme text rarely exceed 100. */
@@ -84,6 +84,19 @@ export const CAPTION_DROPPED = /[\u0000-\u0008\u000e-\u001f\u007f-\u009f\u202a-\
  */
 export const CAPTION_SPACE_RUN = /[\s\u3000\u2800\u115f\u1160\u3164\uffa0\u200b]*[\s\u3000\u2800\u115f\u1160\u3164\uffa0][\s\u3000\u2800\u115f\u1160\u3164\uffa0\u200b]*/g;
 export const CAPTION_EDGE_ZWSP = /^\u200b+|\u200b+$/g;
+
+/**
+ * A line break typed where a field holds none (Discord's options, the playground's one-line inputs): \n (a
+ * backslash and n) and memegen's ~n. A backslash before either keeps it as typed: \\n draws \n, \~n draws ~n.
+ * Read once, at the front door (requests.ts), so a kept \n is never read again where the worker cleans the caption.
+ */
+export const CAPTION_LINE_BREAK = /\\(\\n|~n)|\\n|~n/g;
+
+/** The typed line breaks (CAPTION_LINE_BREAK) as newlines, and the escaped ones as typed. */
+export const readLineBreaks = (text: string): string => text.replace(CAPTION_LINE_BREAK, (_, kept?: string) => kept ?? "\n");
+
+/** Text that readLineBreaks gives back unchanged: what looks like a typed break is escaped (a name written into a caption). */
+export const escapeLineBreaks = (text: string): string => text.replace(/\\n|~n/g, "\\$&");
 
 /**
  * The cheap part, without fonts (the front door's check, on the main thread): NFC, control characters

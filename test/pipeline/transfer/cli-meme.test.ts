@@ -47,6 +47,25 @@ describe("mimic meme", () => {
     expect(stdout).toMatch(/swap\.png: 720×576 swap, reaction face 0 of 1/);
   });
 
+  it("--keep-case draws the captions as typed; \\n and ~n in a caption are line breaks, \\\\n is kept as typed (meme and morph)", async () => {
+    /** The pixels of what `mimic <command>` wrote (every frame of a GIF). */
+    const drawn = async (command: "meme" | "morph", name: string, ...flags: string[]) => {
+      const out = join(dir, name);
+      const input = command === "meme" ? ["--face", fixture("grace_hopper_512x512.jpg"), "--reaction"] : ["--from", fixture("grace_hopper_512x512.jpg"), "--to"];
+      const gif = command === "morph" ? ["--frames", "3", "--size", "256"] : [];
+      await mimic(command, ...input, fixture("franck_04117.jpg"), ...gif, "--out", out, ...flags);
+      return sharp(readFileSync(out), { pages: -1 }).raw().toBuffer();
+    };
+    const typed = await drawn("meme", "typed.png", "--top", "one\\ntwo", "--keep-case");
+    expect((await drawn("meme", "tilde.png", "--top", "one~ntwo", "--keep-case")).equals(typed)).toBe(true);
+    expect((await drawn("meme", "newline.png", "--top", "one\ntwo", "--keep-case")).equals(typed)).toBe(true);
+    expect((await drawn("meme", "upper.png", "--top", "one\\ntwo")).equals(typed)).toBe(false);
+    expect((await drawn("meme", "escaped.png", "--top", "one\\\\ntwo", "--keep-case")).equals(typed)).toBe(false);
+    const morph = await drawn("morph", "kept.gif", "--top", "Hi @Bob~nok", "--keep-case");
+    expect((await drawn("morph", "upper.gif", "--top", "Hi @Bob~nok")).equals(morph)).toBe(false);
+    expect((await drawn("morph", "newline.gif", "--top", "Hi @Bob\nok", "--keep-case")).equals(morph)).toBe(true);
+  });
+
   it("rejects bad flags and unusable inputs with a clear message", async () => {
     const base = ["meme", "--face", fixture("grace_hopper_512x512.jpg"), "--reaction", fixture("franck_04117.jpg"), "--out", join(dir, "x.png")];
     const fails = async (args: string[], pattern: RegExp, code = 2) => {
