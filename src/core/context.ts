@@ -79,7 +79,9 @@ export interface Reply {
    * anyone beside the caller may see (`shared`) and what only the caller should (`personal`). `text` stays the
    * whole answer, for platforms that answer privately (Discord's ephemeral replies, the playground); an adapter
    * that cannot (a Telegram group) posts `shared` and delivers `personal` to the caller alone. `about` names the
-   * personal part, for the adapter's own words on where it went ("each person's counts today").
+   * personal part, for the adapter's own words on where it went ("each person's counts today"). `personal` empty:
+   * nothing is the caller's alone, `shared` is only the short form for a crowd (a settings change: the change and
+   * its line, not every setting).
    */
   split?: { shared: string; personal: string; about: string };
   /** Structured data for adapters that render lists as UI (Telegram inline keyboards, playground). */

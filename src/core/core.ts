@@ -680,7 +680,13 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         }
         if (input.key === undefined) {
           const banned = (await moderation.bannedUsers?.(scopeOf(ctx))) ?? [];
-          return { text: describeSettings(await moderation.settings(scopeOf(ctx)), ctx, banned, await peopleRefs(ctx, banned)), ephemeral: true };
+          const settings = await moderation.settings(scopeOf(ctx));
+          const refOf = await peopleRefs(ctx, banned);
+          const text = describeSettings(settings, ctx, banned, refOf);
+          // Who is banned is the admins' alone: apart, for an adapter that cannot answer privately.
+          return banned.length
+            ? { text, ephemeral: true, split: { shared: describeSettings(settings, ctx, banned), personal: `• banned: ${listed(banned.map(refOf), BANS_LISTED)}`, about: "who is banned" } }
+            : { text, ephemeral: true };
         }
         if (!SETTING_KEYS.includes(input.key)) {
           // Echo a few characters only: the key is whatever was typed, and a chat caps a message's length (Telegram 4096).
@@ -698,7 +704,11 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const banned = (await moderation.bannedUsers?.(scopeOf(ctx))) ?? [];
         const refOf = await peopleRefs(ctx, after.outcome && "userId" in after.outcome ? [after.outcome.userId, ...banned] : banned);
         const said = after.outcome ? outcomeSaid(after.outcome, ctx, refOf) : `Updated “${input.key}”.`;
-        return { text: `${said}\n${describeSettings(after, ctx, banned, refOf)}`, ephemeral: true };
+        const all = describeSettings(after, ctx, banned, refOf);
+        // Where others read the answer: the change and its setting's line, not the whole list (nor who is banned).
+        const line = input.key === "ban" || input.key === "unban" ? undefined : all.split("\n").find((l) => l.startsWith(`• ${input.key === "nsfw_threshold" ? "nsfw" : input.key}:`));
+        const brief = [said, line, `${capitalised(hint(ctx.platform, "showConfig"))} lists every setting.`].filter(Boolean).join("\n");
+        return { text: `${said}\n${all}`, ephemeral: true, split: { shared: brief, personal: "", about: "" } };
       }),
 
     audit: (ctx, input) =>
@@ -932,11 +942,12 @@ function origin(s: ServerSettings, key: NumericSetting, shown: (n: number) => st
   return s.overridden.includes(key) ? ` (set here; default ${shown(s.defaults[key])})` : " (default)";
 }
 
-function describeSettings(s: ServerSettings, ctx: CommandContext, banned: readonly string[], refOf: (id: string) => string): string {
+/** The settings list; without `refOf`, the banned are only counted (the list a whole group reads on Telegram). */
+function describeSettings(s: ServerSettings, ctx: CommandContext, banned: readonly string[], refOf?: (id: string) => string): string {
   const count = (n: number) => (n === 0 ? "unlimited" : String(n));
   const cooldown = (n: number) => (n === 0 ? "none" : formatDuration(n));
   return [
-    `Mimic settings for this ${serverWord(ctx.platform)}:`,
+    `Mimic settings for this ${serverWord(ctx.platform)} (a day runs from 00:00 UTC):`,
     `• enabled: ${s.enabled ? "on" : "off"}`,
     `• quota: ${s.dailyQuota === 0 ? "unlimited" : `${s.dailyQuota} per user per day`}${origin(s, "dailyQuota", count)}${s.bounds?.maxDailyQuota ? `; this Mimic's owner allows at most ${s.bounds.maxDailyQuota}` : ""}`,
     `• server_quota: ${s.serverDailyQuota === 0 ? "unlimited" : `${s.serverDailyQuota} per day`}${origin(s, "serverDailyQuota", count)}`,
@@ -950,7 +961,7 @@ function describeSettings(s: ServerSettings, ctx: CommandContext, banned: readon
       ? `• nsfw: on (threshold ${s.nsfwThreshold}): explicit pictures, faces and results are refused${nsfwBounds(s.bounds)}`
       : "• nsfw: off: pictures are not checked for explicit content",
     `• swap: ${s.swap ? "allowed" : "off"} (putting your face into someone else's picture)`,
-    ...(banned.length ? [`• banned: ${listed(banned.map(refOf), BANS_LISTED)}`] : []),
+    ...(banned.length ? [`• banned: ${refOf ? listed(banned.map(refOf), BANS_LISTED) : plural(banned.length, "person", "people")}`] : []),
     `Change one with ${hint(ctx.platform, "config")}. A number set to “default” follows the default again.`,
   ].join("\n");
 }

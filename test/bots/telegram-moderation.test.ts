@@ -36,11 +36,17 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     await fake?.close();
   });
 
-  /** The bot's text answer to a command (a refusal, a confirmation). */
+  /** The bot's text answer to a command (a refusal, a confirmation), in the chat it was sent in. */
   async function say(chat: Chat, from: typeof ALICE, text: string, replyTo?: Record<string, unknown>): Promise<string> {
-    const reply = fake.nextCall("sendMessage", 60_000);
-    fake.sendCommand(chat, from, text, replyTo);
-    return String((await reply).params.text);
+    return String((await fake.answerTo(fake.sendCommand(chat, from, text, replyTo), "sendMessage", 60_000)).params.text);
+  }
+
+  /** /config's list in the group, and what went meanwhile to the sender's private chat (who is banned). */
+  async function configIn(chat: Chat, from: typeof ALICE): Promise<{ text: string; privately: string[] }> {
+    const start = fake.calls.length;
+    const text = await say(chat, from, "/config");
+    const privately = fake.calls.slice(start).filter((c) => c.method === "sendMessage" && c.params.chat_id === from.id).map((c) => String(c.params.text));
+    return { text, privately };
   }
 
   /** /meme as a reply to a reaction photo: "made" when a picture comes back, else the refusal's text. */
@@ -66,8 +72,14 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     // The id comes first and a name cannot turn the line around (U+202E is dropped), whatever its owner typed.
     const CAROL = { id: 31, is_bot: false as const, first_name: "Carol\u202e", last_name: "Smith\nJr", username: "carol" };
     fake.sendMessage(GROUP, CAROL, { text: "hi" });
-    expect(await say(GROUP, ALICE, `/config ban ${CAROL.id}`)).toMatch(/^Banned user 31 \(Carol Smith Jr @carol\): they can no longer use Mimic in this group\.\n[\s\S]*\n• banned: user 22 \(Bob\), user 31 \(Carol Smith Jr @carol\)\n/);
-    expect(await say(GROUP, ALICE, "/config ban 33")).toMatch(/^Banned user 33: they can[\s\S]*\n• banned: user 22 \(Bob\), user 31 \(Carol Smith Jr @carol\), user 33\n/);
+    // The group reads the change, not every setting.
+    expect(await say(GROUP, ALICE, `/config ban ${CAROL.id}`)).toBe("Banned user 31 (Carol Smith Jr @carol): they can no longer use Mimic in this group.\n/config alone lists every setting.");
+    expect(await say(GROUP, ALICE, "/config ban 33")).toMatch(/^Banned user 33: they can/);
+    // Who is banned goes to the admin alone; the group reads how many.
+    const listed = await configIn(GROUP, ALICE);
+    expect(listed.text).toContain("\n• banned: 3 people\n");
+    expect(listed.text).not.toContain("Carol");
+    expect(listed.privately).toEqual(["In “Memes”, who is banned:\n• banned: user 22 (Bob), user 31 (Carol Smith Jr @carol), user 33"]);
     for (const id of [CAROL.id, 33]) expect(await say(GROUP, ALICE, `/config unban ${id}`)).toMatch(/^Lifted the ban/);
     // Mimic itself is no person to ban.
     expect(await say(GROUP, ALICE, `/config ban ${fake.botInfo.id}`)).toBe("That is Mimic itself, which cannot be banned. To stop Mimic in this group, set “enabled” to off.");
@@ -105,7 +117,7 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     const bobsMessage = fake.sendPhoto(GROUP, BOB, fake.addFile(FACE_JPG));
     const banned = await say(GROUP, ALICE, "/config ban", bobsMessage);
     expect(banned).toContain(`Banned user ${BOB.id} (Bob): they can no longer use Mimic in this group.`);
-    expect(banned).toContain(`• banned: user ${BOB.id} (Bob)`);
+    expect((await configIn(GROUP, ALICE)).privately).toEqual([`In “Memes”, who is banned:\n• banned: user ${BOB.id} (Bob)`]);
     expect(await meme(GROUP, BOB)).toMatch(/blocked you/);
     expect(await say(GROUP, ALICE, "/config unban", bobsMessage)).not.toContain("banned:");
     expect(await meme(GROUP, BOB)).toBe("made");
@@ -133,7 +145,7 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     // A real reply inside the topic still names its author.
     const bobsMessage = { message_id: 501, date: 0, chat: FORUM, from: BOB, text: "hi", ...inTopic, reply_to_message: topicStart };
     fake.usersSeen.set(BOB.id, BOB);
-    expect(String((await inTopicSay("/config ban", bobsMessage)).text)).toContain(`• banned: user ${BOB.id} (Bob)`);
+    expect(String((await inTopicSay("/config ban", bobsMessage)).text)).toContain(`Banned user ${BOB.id} (Bob)`);
     expect(await bans()).toEqual([String(BOB.id)]);
   });
 
@@ -190,7 +202,7 @@ describe("Telegram: a group's moderation rules (real grammY, store and queue)", 
     expect(await meme(NEW as unknown as Chat, BOB)).toMatch(/blocked you/);
     const settings = await say(NEW as unknown as Chat, ALICE, "/config");
     expect(settings).toMatch(/quota: 3 per user per day/);
-    expect(settings).toContain(String(BOB.id));
+    expect(settings).toContain("\n• banned: 1 person\n");
   });
 
   /** /usage in `chat`: the answer posted there, and the messages sent meanwhile to the sender's private chat. */

@@ -587,7 +587,7 @@ for (const { dialect, skip } of dialects) {
       const shown = await core.config(admin({ platform: "telegram" }), {});
       expect(shown.text).toBe(
         [
-          "Mimic settings for this group:",
+          "Mimic settings for this group (a day runs from 00:00 UTC):",
           "• enabled: on",
           "• quota: 50 per user per day (default)",
           "• server_quota: unlimited (default)",
@@ -612,11 +612,14 @@ for (const { dialect, skip } of dialects) {
       await set("channel", "add 1002");
       const updated = await set("mark", "on");
       expect(updated.split("\n")[0]).toBe("Updated “mark”.");
-      expect(updated).toContain("Mimic settings for this server:");
+      expect(updated).toContain("Mimic settings for this server (a day runs from 00:00 UTC):");
       // The numbers the server set itself are marked, with the default each would go back to.
       for (const line of ["• enabled: off", "• animated: off", "• mark: on (", "• nsfw: on (threshold 0.55)", "• swap: off (", "• quota: unlimited (set here; default 50)\n", "• server_quota: 500 per day (set here; default unlimited)\n", "• cooldown: 30 s (set here; default none)\n", "• max_faces: 5 per user (default);", "• channel: <#1001>, <#1002>", "Change one with /mimic config."]) {
         expect(updated).toContain(line);
       }
+      // Where others read it (a Telegram group): the change and its setting's line, not the whole list.
+      const change = await core.config(admin(), { key: "nsfw_threshold", value: "0.6" });
+      expect(change.split).toEqual({ shared: "Updated “nsfw_threshold”.\n• nsfw: on (threshold 0.6): explicit pictures, faces and results are refused\n/mimic config with no setting lists every setting.", personal: "", about: "" });
       // Off is said as what it means: nothing is checked (not “refuses”).
       expect(await set("nsfw", "off")).toContain("\n• nsfw: off: pictures are not checked for explicit content\n");
       const examples: Record<string, string> = {

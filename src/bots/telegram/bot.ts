@@ -685,6 +685,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   async function personalApart(ctx: Context, command: string, reply: Reply): Promise<Reply> {
     if (!reply.split || !ctx.from || ctx.chat?.type === "private") return reply;
     const { shared, personal, about } = reply.split;
+    if (personal === "") return { text: shared, ephemeral: reply.ephemeral, errorCode: reply.errorCode };
     const place = ctx.chat?.title ? quoted(ctx.chat.title) : "the group";
     let note: string;
     try {
@@ -915,7 +916,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
           } else value = target?.userId;
         }
         // Mimic's own id: "/config ban <its id>" is refused (a reply to its message already is, as a bot's).
-        await send(ctx, await core.config(c, { key: key as SettingKey | undefined, value, facts: { botUserId: String(bot.botInfo.id), isAdmin: (id) => isGroupAdmin(ctx, Number(id)) } }));
+        const reply = await core.config(c, { key: key as SettingKey | undefined, value, facts: { botUserId: String(bot.botInfo.id), isAdmin: (id) => isGroupAdmin(ctx, Number(id)) } });
+        await send(ctx, await personalApart(ctx, "config", reply));
         return;
       }
     }
