@@ -71,6 +71,16 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer>
     res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
     res.end(body);
   };
+  // A probe every few seconds: a warning when the failing checks change (and info when ready again), not per probe.
+  let lastFailed = "";
+  const noteReadiness = (failed: Record<string, string | undefined>) => {
+    const key = JSON.stringify(failed);
+    if (key === lastFailed) return;
+    const wasReady = lastFailed === "" || lastFailed === "{}";
+    lastFailed = key;
+    if (Object.keys(failed).length) logger.warn({ failed }, "not ready");
+    else if (!wasReady) logger.info("ready again");
+  };
   const server: Server = createServer((req, res) => {
     let path: string;
     try {
@@ -88,7 +98,7 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer>
         const failed = Object.fromEntries(results.filter(([, err]) => err !== undefined));
         const ready = Object.keys(failed).length === 0;
         const checks = Object.fromEntries(results.map(([name, err]) => [name, err === undefined ? "ok" : err]));
-        if (!ready) logger.warn({ failed }, "not ready");
+        noteReadiness(failed);
         send(res, ready ? 200 : 503, "application/json", `${JSON.stringify({ status: ready ? "ready" : "not ready", checks })}\n`);
       });
       return;
