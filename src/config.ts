@@ -180,6 +180,35 @@ export function generatorDir(config: Pick<Config, "MIMIC_GENERATOR_DIR" | "DATA_
   return config.MIMIC_GENERATOR_DIR ?? `${config.DATA_DIR.replace(/\/+$/, "")}/liveportrait`;
 }
 
+/** Variables a .env may rightly set for Node.js or the system rather than Mimic. */
+const NOT_MIMICS = /^(NODE_\w+|UV_THREADPOOL_SIZE|TZ|LANG|LC_\w+|HOME|PATH|TMPDIR|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|npm_\w+)$/;
+
+/**
+ * The .env file's settings that are not Mimic's (MIMIC_ENV_FILE_KEYS, as bin/mimic.mjs read it), each with the
+ * setting it is most likely a misspelling of: a typo is otherwise silently ignored, and its default used.
+ */
+export function unknownSettings(env: NodeJS.ProcessEnv = process.env): Array<{ key: string; meant?: string }> {
+  const known = Object.keys(configSchema.shape);
+  return (env.MIMIC_ENV_FILE_KEYS ?? "")
+    .split(",")
+    .filter((k) => k && !known.includes(k) && !k.startsWith("MIMIC_ENV_") && !NOT_MIMICS.test(k))
+    .map((key) => {
+      const [meant] = known.map((k) => [k, editDistance(key.toUpperCase(), k)] as const).filter(([, d]) => d <= 3).sort((a, b) => a[1] - b[1])[0] ?? [];
+      return meant ? { key, meant } : { key };
+    });
+}
+
+/** Levenshtein distance (settings names are short: the plain table is enough). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
 /** Parse and validate; throws a CONFIG MimicError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema

@@ -63,7 +63,8 @@ describe("mimic start", () => {
   it("reads ./.env where the shell has not set a variable; a bad LOG_LEVEL, DATA_DIR or PLAYGROUND_HOST is named, not a crash (the real CLI)", async () => {
     const dir = tempDir();
     // As a Windows editor saves it: a byte-order mark and CRLF line ends (the mark once hid the first setting).
-    writeFileSync(join(dir, ".env"), "\uFEFFLOG_LEVEL=verbose\r\nPLAYGROUND_PORT=0\r\n");
+    // A misspelled setting and one of Node's own beside them.
+    writeFileSync(join(dir, ".env"), "\uFEFFLOG_LEVEL=verbose\r\nPLAYGROUND_PORT=0\r\nCOOLDOWN_SECOND=30\r\nNODE_NO_WARNINGS=1\r\n");
     const run = (env: Record<string, string>) =>
       new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
         const child = spawn(process.execPath, [join(root, "bin/mimic.mjs"), "start"], {
@@ -94,6 +95,9 @@ describe("mimic start", () => {
     const fromShell = await run({ ...(shell as Record<string, string>), LOG_LEVEL: "warn" });
     expect(fromShell.out).toMatch(/open http:\/\/127\.0\.0\.1:\d+\//);
     expect(fromShell.code).toBe(0);
+    // A misspelling is said, with what it likely meant, instead of its default being used in silence.
+    expect(fromShell.out + fromShell.err).toContain(`COOLDOWN_SECOND in ${join(dir, ".env")} is not a Mimic setting and is ignored: did you mean COOLDOWN_SECONDS?`);
+    expect(fromShell.out + fromShell.err).not.toContain("NODE_NO_WARNINGS");
     // Start-up mistakes name the setting to change, without a stack trace.
     writeFileSync(join(dir, "a-file"), "");
     const mistakes: [Record<string, string>, RegExp][] = [

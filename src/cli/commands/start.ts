@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { startApp } from "../../app.ts";
 import { loadConfig } from "../../config.ts";
 import { wholeNumber } from "../args.ts";
+import { warnUnknownSettings } from "../env-file.ts";
 import { stopOnSignals } from "../stop-signals.ts";
 
 /**
@@ -17,6 +18,7 @@ export function register(program: Command): void {
       // Checked as the flag it is: folded into PLAYGROUND_PORT, a mistake would be reported as that variable.
       const port = o.port === undefined ? undefined : wholeNumber("--port", o.port, 0, 65_535);
       const config = loadConfig({ ...process.env, ...(port !== undefined ? { PLAYGROUND_PORT: String(port) } : {}) });
+      warnUnknownSettings();
       const running = await startApp(config);
       const lines: string[] = [`Mimic is running (store: ${running.app.store.description}).`];
       if (running.discord) lines.push(`Discord: logged in as ${running.discord.client.user?.tag ?? "?"}.`);

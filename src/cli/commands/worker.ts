@@ -6,6 +6,7 @@ import { loadConfig } from "../../config.ts";
 import { MimicError, quoted } from "../../errors.ts";
 import { stopOnSignals } from "../stop-signals.ts";
 import { wholeNumber } from "../args.ts";
+import { warnUnknownSettings } from "../env-file.ts";
 
 /** `mimic worker`: consume jobs from the shared Redis queue (QUEUE_URL) until SIGTERM/SIGINT. */
 export function register(program: Command): void {
@@ -19,6 +20,7 @@ export function register(program: Command): void {
       // Checked as the flag it is: folded into QUEUE_WORKERS, a mistake would be reported as that variable.
       const threads = o.threads === undefined ? undefined : wholeNumber("--threads", o.threads, 1, 256);
       const config = loadConfig({ ...process.env, ...(threads !== undefined ? { QUEUE_WORKERS: String(threads) } : {}) });
+      warnUnknownSettings();
       if (!config.QUEUE_URL) {
         throw new MimicError("CONFIG", "mimic worker needs QUEUE_URL (e.g. redis://127.0.0.1:6379), the same as the bots use.");
       }
