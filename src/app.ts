@@ -79,6 +79,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   let ports = { templates: storeTemplates(store), moderation: storeModeration(store) };
   let metrics: Metrics | undefined;
   let readiness: App["readiness"];
+  let onTurnedAway: ((refusal: unknown) => void) | undefined;
   if (config.OPS_PORT !== undefined) {
     // Observers only watch calls and results: the queue and the ports behave the same either way.
     const ops = await import("./ops/index.ts");
@@ -86,8 +87,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     readiness = ops.readinessChecks({ store, queue });
     queue = ops.observeQueue(queue, metrics);
     ports = ops.observePorts(ports, metrics);
+    onTurnedAway = ops.countTurnedAway(metrics);
   }
-  const core = createCore({ ...ports, audit: storeAudit(store), queue }, { maxInputBytes: config.MAX_INPUT_BYTES, fetch: opts.fetch });
+  const core = createCore({ ...ports, audit: storeAudit(store), queue }, { maxInputBytes: config.MAX_INPUT_BYTES, fetch: opts.fetch, onTurnedAway });
   let closed = false;
   return {
     config,

@@ -98,6 +98,10 @@ export interface CoreOptions {
   maxInputBytes: number;
   /** Used to download url inputs (tests may inject one); global fetch otherwise. */
   fetch?: FetchLike;
+  /** How long a request waits for its user's earlier one before it is answered busy; default TURN_WAIT_MS. */
+  turnWaitMs?: number;
+  /** A request turned away by the core itself (its user's earlier one seems stuck), for the metrics. */
+  onTurnedAway?: (refusal: unknown) => void;
 }
 
 export interface Core {
@@ -230,9 +234,11 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
    * waits longer than a download may take is told to wait for the request before it (which seems stuck).
    */
   const takeTurn = async (ctx: CommandContext) => {
-    const end = await turns.take(`${ctx.platform}\u0000${ctx.userId}`, { signal: ctx.signal, timeoutMs: TURN_WAIT_MS }).catch((e: unknown) => {
+    const end = await turns.take(`${ctx.platform}\u0000${ctx.userId}`, { signal: ctx.signal, timeoutMs: options.turnWaitMs ?? TURN_WAIT_MS }).catch((e: unknown) => {
       if (e instanceof TurnWaitTimeout) {
-        throw new MimicError("BUSY", "You already have a request in progress. Please wait for it to finish before sending another.", { retryAfterSeconds: 60, details: { reason: "user" } });
+        const busy = new MimicError("BUSY", "You already have a request in progress. Please wait for it to finish before sending another.", { retryAfterSeconds: 60, details: { reason: "user" } });
+        options.onTurnedAway?.(busy);
+        throw busy;
       }
       // A caller's own reason (an adapter's deadline) says more than "cancelled".
       throw ctx.signal?.reason instanceof MimicError ? ctx.signal.reason : new MimicError("CANCELLED", "The request was cancelled.", { cause: e });

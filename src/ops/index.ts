@@ -9,7 +9,7 @@ import type { Store } from "../templates/store.ts";
 import type { ReadinessCheck } from "./server.ts";
 
 export { createMetrics, type Metrics } from "./metrics.ts";
-export { observePorts, observeQueue, refusalReason } from "./observe.ts";
+export { countTurnedAway, observePorts, observeQueue, refusalReason } from "./observe.ts";
 export { startOpsServer, type OpsServer, type ReadinessCheck } from "./server.ts";
 
 /** The bundled models (repository root /models; dist/ links it at the same relative place). */

@@ -104,6 +104,11 @@ export function observeQueue(queue: InferenceQueue, m: Metrics): InferenceQueue 
   };
 }
 
+/** The core's own refusals (a request whose user's earlier one seems stuck: CoreOptions.onTurnedAway), by reason. */
+export function countTurnedAway(m: Metrics): (refusal: unknown) => void {
+  return (e) => m.refusals.inc({ reason: refusalReason(e) ?? "busy" });
+}
+
 /**
  * Moderation's own upkeep (abandoned.ts), not a request: a typed error there (a busy database) is an error, and
  * never a user turned away.

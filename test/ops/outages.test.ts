@@ -15,7 +15,10 @@ import { startApp, type RunningApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { ModerationPort, TemplatePort } from "../../src/core/ports.ts";
 import { MimicError } from "../../src/errors.ts";
-import { createMetrics, observePorts, observeQueue, startOpsServer, type OpsServer } from "../../src/ops/index.ts";
+import { createCore } from "../../src/core/index.ts";
+import { countTurnedAway, createMetrics, observePorts, observeQueue, startOpsServer, type OpsServer } from "../../src/ops/index.ts";
+import { memoryPorts, testContext } from "../core/doubles.ts";
+import { REACTION_LAUGH_JPG } from "../core/images.ts";
 import { createRedisQueue } from "../../src/queue/redis.ts";
 import { TEST_HANDLERS, redisQueueOptions } from "../queue/helpers.ts";
 import { closedPort } from "../helpers/net.ts";
@@ -155,3 +158,30 @@ describe("the watch for lost requests in the metrics", () => {
   });
 });
 
+
+describe("the core's own refusals in the metrics", () => {
+  it("a request that gives up waiting for its user's earlier one (which seems stuck) is counted as user_busy", async () => {
+    const metrics = createMetrics();
+    const ports = memoryPorts();
+    let release!: () => void;
+    const stuck = new Promise<void>((r) => (release = r));
+    const core = createCore(ports, {
+      maxInputBytes: 1 << 20,
+      turnWaitMs: 50,
+      onTurnedAway: countTurnedAway(metrics),
+      // The first request's download hangs, holding its user's turn.
+      fetch: async () => (await stuck, new Response(Buffer.from(REACTION_LAUGH_JPG), { headers: { "content-type": "image/jpeg" } })),
+    });
+    const ctx = testContext({ userId: "7" });
+    expect((await core.faceSave(ctx, { name: "me", image: { kind: "bytes", bytes: REACTION_LAUGH_JPG } })).errorCode).toBeUndefined();
+    const image = { kind: "url" as const, url: "https://cdn.example/r.jpg" };
+    const first = core.meme(ctx, { image });
+    const second = await core.meme({ ...ctx, requestId: "r2" }, { image });
+    expect(second).toMatchObject({ errorCode: "BUSY", text: expect.stringMatching(/^You already have a request in progress/) });
+    release();
+    expect((await first).errorCode).toBeUndefined();
+    const ops: OpsServer = await startOpsServer({ host: "127.0.0.1", port: 0, metrics, checks: {} });
+    cleanups.push(() => ops.close());
+    expect(sample(await (await fetch(`${ops.url}/metrics`)).text(), 'mimic_refusals_total{reason="user_busy"}')).toBe(1);
+  });
+});
