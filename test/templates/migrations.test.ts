@@ -11,7 +11,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MimicError } from "../../src/errors.ts";
-import { loadMigrations, migrate, resolveDatabaseTarget, type DatabaseTarget } from "../../src/templates/index.ts";
+import { describeTarget, loadMigrations, migrate, resolveDatabaseTarget, type DatabaseTarget } from "../../src/templates/index.ts";
 import { createScript, portableSql } from "../../tools/db/prisma-cli.ts";
 import { derivePostgresSchema, schemaPath, sqliteSchemaPath, writePostgresSchema } from "../../tools/db/schemas.ts";
 import { createTestDb, dialects, STORE_TABLES, type TestDb } from "./helpers.ts";
@@ -110,7 +110,10 @@ describe.each(dialects)("committed migrations on $dialect", ({ dialect, skip }) 
     expect(e1).toBeInstanceOf(MimicError);
     expect((e1 as MimicError).userMessage).toMatch(/was edited after it was applied/);
     const e2 = await migrate(target, []).catch((e: unknown) => e);
-    expect((e2 as MimicError).userMessage).toMatch(/newer than this code/);
+    // Which store, and what to do: the newer Mimic can use it and back it up.
+    expect((e2 as MimicError).userMessage).toBe(
+      `The store ${describeTarget(target)} was last used by a newer Mimic (it has migration ${real[0]!.name}, which this version does not know), so this version cannot use it. Run the newer version again; it can also back the store up (mimic store backup).`,
+    );
   });
 
   it.skipIf(skip)("a failing migration is rolled back whole and not recorded", async () => {

@@ -19,7 +19,7 @@ import { MimicError } from "../../errors.ts";
 import { postgresConnectError, sqliteStartupError } from "./errors.ts";
 import { gateFor } from "./gate.ts";
 import { withRetry } from "./retry.ts";
-import type { DatabaseTarget } from "./url.ts";
+import { describeTarget, type DatabaseTarget } from "./url.ts";
 
 export interface Migration {
   name: string;
@@ -47,7 +47,9 @@ function checkApplied(applied: Map<string, string>, migrations: Migration[]): Mi
   const known = new Set(migrations.map((m) => m.name));
   for (const name of applied.keys()) {
     if (!known.has(name)) {
-      throw new MimicError("CONFIG", `The database has migration ${name}, which this version of Mimic does not know: it is newer than this code`);
+      throw new MimicError("CONFIG", `The database has migration ${name}, which this version of Mimic does not know: it is newer than this code`, {
+        details: { reason: "newerSchema", migration: name },
+      });
     }
   }
   for (const m of migrations) {
@@ -61,6 +63,20 @@ function checkApplied(applied: Map<string, string>, migrations: Migration[]): Mi
 
 /** Returns the names of the migrations it applied (empty when the database was up to date). */
 export async function migrate(target: DatabaseTarget, migrations = loadMigrations(target.dialect)): Promise<string[]> {
+  return migrateEither(target, migrations).catch((e: unknown) => {
+    // After a rollback to an older Mimic: which store, and what to do (the newer version can read and back it up).
+    if (e instanceof MimicError && e.details?.reason === "newerSchema") {
+      throw new MimicError(
+        "CONFIG",
+        `The store ${describeTarget(target)} was last used by a newer Mimic (it has migration ${String(e.details.migration)}, which this version does not know), so this version cannot use it. Run the newer version again; it can also back the store up (mimic store backup).`,
+        { cause: e, details: e.details },
+      );
+    }
+    throw e;
+  });
+}
+
+function migrateEither(target: DatabaseTarget, migrations: Migration[]): Promise<string[]> {
   if (target.dialect === "postgres") return migratePostgres(target, migrations);
   // Same-file work in this process is queued (see gate.ts); the busy timeout then only ever waits for
   // other processes. The file is first opened and written here: a full, read-only or foreign one is named.
