@@ -23,7 +23,7 @@ if (!REDIS) console.warn("test/queue/generator-redis.test.ts skipped: set TEST_R
 const face = (f: string) => new Uint8Array(readFileSync(new URL(`../fixtures/faces/${f}`, import.meta.url)));
 const root = mkdtempSync(join(tmpdir(), "mimic-gen-redis-"));
 writeStandIns(join(root, "models"));
-const genSettings = { ...ONE_THREAD, generator: { dir: join(root, "models"), provider: "cpu" as const, threads: 1, cacheDir: join(root, "cache") } };
+const genSettings = { ...ONE_THREAD, generator: { dir: join(root, "models"), provider: "cpu" as const, threads: 1 } };
 const prefix = `mimictest:${randomUUID().slice(0, 8)}`;
 const base = { workers: 1, capacity: 20, perUserLimit: 1, jobTimeoutMs: 60_000, cheapFirst: false, handlersUrl: DEFAULT_HANDLERS };
 const worker = (settings: typeof genSettings | typeof ONE_THREAD) =>
