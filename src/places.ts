@@ -52,13 +52,22 @@ export function userRef(platform: string, id: string, name?: string): string {
 }
 
 /**
- * A channel as the platform shows one: a Discord channel mention; on Telegram a forum topic's id, or General where
- * it is the group's own id (a group without topics, or its General topic); else the chat's id.
+ * A channel as the platform shows one: a Discord channel mention; on Telegram a forum topic's id with its link, or
+ * General where it is the group's own id (a group without topics, or its General topic); else the chat's id.
  */
 export function channelRef(platform: string, serverId: string | null, id: string): string {
   if (platform === "discord") return `<#${id}>`;
-  if (platform === "telegram") return id === serverId ? "General" : /^\d+$/.test(id) ? `topic ${id}` : `chat ${id}`;
+  if (platform === "telegram") return id === serverId ? "General" : /^\d+$/.test(id) ? telegramTopic(serverId, id) : `chat ${id}`;
   return `chat ${id}`;
+}
+
+/**
+ * Telegram apps show no topic ids: in a supergroup a link opens the topic (the group's id without its supergroup
+ * prefix, then the topic's), and the id stays beside it for "/config channel remove <id>".
+ */
+function telegramTopic(serverId: string | null, id: string): string {
+  const chat = /^-100(\d+)$/.exec(serverId ?? "")?.[1];
+  return chat ? `topic ${id} (https://t.me/c/${chat}/${id})` : `topic ${id}`;
 }
 
 /** "a", "a or b", "a, b or c": a short list of alternatives. */

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   ANONYMOUS_SENDER_REPLY,
+  ANONYMOUS_USAGE_REPLY,
   BUTTON_NOT_YOURS,
   FLOOD_RETRIES,
   NO_MEDIA_RIGHTS_REPLY,
@@ -137,11 +138,11 @@ describe("Telegram adapter: who a command acts for", () => {
     expect(fake.calls.filter((c) => c.method === "sendMessage").map((c) => c.params.text)).toEqual([`usage for ${ALICE.id}`]);
   });
 
-  it("refuses every command posted by an anonymous admin or as a channel (but /config from an anonymous admin)", async () => {
+  it("refuses every command posted by an anonymous admin or as a channel (but /config and /audit from an anonymous admin)", async () => {
     const asGroup = { sender_chat: { id: GROUP.id, type: "supergroup", title: GROUP.title } };
     const asChannel = { sender_chat: { id: -100999, type: "channel", title: "News" } };
     for (const [from, senderChat, commands] of [
-      [GROUP_ANONYMOUS_BOT, asGroup, ["/faces", "/usage", "/forget", "/save me", "/meme hi"]],
+      [GROUP_ANONYMOUS_BOT, asGroup, ["/faces", "/forget", "/save me", "/meme hi"]],
       [CHANNEL_BOT, asChannel, ["/faces", "/usage", "/forget", "/config quota 1", "/save me", "/meme hi"]],
     ] as const) {
       for (const text of commands) {
@@ -152,6 +153,10 @@ describe("Telegram adapter: who a command acts for", () => {
         expect(call.params.reply_markup, text).toBeUndefined();
       }
     }
+    // An anonymous admin's usage would be the placeholder's, which every anonymous admin shares: how to see one's own.
+    const usage = fake.nextCall("sendMessage");
+    fake.sendMessage(GROUP, GROUP_ANONYMOUS_BOT, { text: "/usage", entities: [{ type: "bot_command", offset: 0, length: 6 }], ...asGroup });
+    expect((await usage).params.text).toBe(ANONYMOUS_USAGE_REPLY);
     expect(calls).toEqual([]);
 
     // The same person posting as themself is served.
@@ -168,6 +173,14 @@ describe("Telegram adapter: who a command acts for", () => {
     expect((await reply).params.text).toBe(`config for ${GROUP_ANONYMOUS_BOT.id}`);
     // With Mimic's own id, which the core refuses to ban.
     expect(calls.map((c) => [c.method, c.ctx.isAdmin, c.input])).toEqual([["config", true, { key: "quota", value: "1", facts: { botUserId: String(fake.botInfo.id), isAdmin: expect.any(Function) } }]]);
+    expect(fake.calls.slice(from).filter((c) => c.method === "getChatMember")).toEqual([]);
+
+    // /audit alike: who made a picture is the group's business.
+    calls.length = 0;
+    reply = fake.nextCall("sendMessage");
+    fake.sendMessage(GROUP, GROUP_ANONYMOUS_BOT, { text: `/audit ${"a".repeat(64)}`, entities: [{ type: "bot_command", offset: 0, length: 6 }], ...asGroup });
+    expect((await reply).params.text).toBe(`audit for ${GROUP_ANONYMOUS_BOT.id}`);
+    expect(calls.map((c) => [c.method, c.ctx.isAdmin])).toEqual([["audit", true]]);
     expect(fake.calls.slice(from).filter((c) => c.method === "getChatMember")).toEqual([]);
   });
 

@@ -552,7 +552,7 @@ for (const { dialect, skip } of dialects) {
       const tg = { platform: "telegram" as const, serverId: "-100123", channelId: "5" };
       expect(await set("channel", "add 5", tg)).toContain("• channel: topic 5");
       const notListed = await core.config(admin({ ...tg, channelId: "7" }), { key: "channel", value: "remove 7" });
-      expect(notListed).toMatchObject({ errorCode: "NOT_FOUND", text: "Topic 7 was not listed, so nothing changed." });
+      expect(notListed).toMatchObject({ errorCode: "NOT_FOUND", text: "Topic 7 (https://t.me/c/123/7) was not listed, so nothing changed." });
       expect((await core.config(admin(tg), {})).text).toContain("• channel: topic 5");
       expect((await core.config(admin(), { key: "channel", value: "remove 42" })).text).toBe("No channels are listed (Mimic answers in every channel), so there is nothing to remove.");
       expect(await set("channel", "add 41")).toContain("• channel: <#41>");
@@ -729,7 +729,7 @@ for (const { dialect, skip } of dialects) {
       const tg = { platform: "telegram" as const, serverId: "-100123", channelId: "5" };
       expect((await save("me", tg)).errorCode).toBeUndefined();
       await set("channel", "add 7 -100123", tg);
-      expect((await meme(tg)).text).toBe("Mimic doesn't answer in this topic here. Ask in topic 7 or General.");
+      expect((await meme(tg)).text).toBe("Mimic doesn't answer in this topic here. Ask in topic 7 (https://t.me/c/123/7) or General.");
     });
 
     it("the words of the channel setting are read in any case, like on and off", async () => {

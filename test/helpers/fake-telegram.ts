@@ -58,7 +58,11 @@ export class FakeTelegram {
   /** Users who sent an update, by id: getChatMember answers with them. */
   readonly usersSeen = new Map<number, User>();
   readonly memberStatus = new Map<string, "creator" | "administrator" | "member" | "restricted">();
-  /** A restricted member's rights, by "chat:user" (default: text only, no media, as a group's "no media" restriction). */
+  /**
+   * A restricted member's rights, by "chat:user" (default: text only, no media, as a group's "no media" restriction);
+   * an administrator's admin rights (default: those Telegram ticks when promoting someone; all false plays an admin
+   * with a title only).
+   */
   readonly memberRights = new Map<string, Record<string, boolean>>();
 
   /** The command menu the bot set (setMyCommands), as getMyCommands answers it. */
@@ -292,6 +296,11 @@ export class FakeTelegram {
         // A member as Telegram gives one: the user who wrote in a chat here; one never seen is not found.
         const user = this.usersSeen.get(Number(params.user_id));
         if (!user) return this.json(res, 400, { ok: false, error_code: 400, description: "Bad Request: user not found" });
+        if (status === "creator") return ok({ status, user, is_anonymous: false });
+        if (status === "administrator") {
+          const admin = { can_be_edited: false, is_anonymous: false, can_manage_chat: true, can_delete_messages: true, can_manage_video_chats: true, can_restrict_members: true, can_promote_members: false, can_change_info: true, can_invite_users: true, can_post_stories: false, can_edit_stories: false, can_delete_stories: false, can_pin_messages: true, can_manage_topics: true };
+          return ok({ status, user, ...admin, ...this.memberRights.get(`${params.chat_id}:${params.user_id}`) });
+        }
         if (status !== "restricted") return ok({ status, user });
         const media = { can_send_audios: false, can_send_documents: false, can_send_photos: false, can_send_videos: false, can_send_video_notes: false, can_send_voice_notes: false, can_send_polls: false, can_send_other_messages: false };
         const rights = this.memberRights.get(`${params.chat_id}:${params.user_id}`) ?? {};

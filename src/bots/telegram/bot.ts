@@ -13,6 +13,7 @@ import {
   LOTTIE_REACTION_REFUSAL,
   NOTHING_DELETED,
   progressReporter,
+  SETTING_KEYS,
 } from "../../core/index.ts";
 import { MimicError, quoted } from "../../errors.ts";
 import { capitalised } from "../../places.ts";
@@ -40,6 +41,8 @@ export interface TelegramBotOptions {
    * from then on, so the composition root must stop the process rather than run on silently.
    */
   onFatal?: (err: unknown) => void;
+  /** How long a group hears no repeat of a user's refusal (default REFUSAL_QUIET_MS; tests shorten it). */
+  refusalQuietMs?: number;
 }
 
 export interface TelegramBot {
@@ -86,6 +89,28 @@ const CHAT_ACTION_EVERY_MS = 4500;
  */
 export const ANONYMOUS_SENDER_REPLY =
   "Please post as yourself (not anonymously or as a channel) to use Mimic: your saved faces belong to your own account.";
+/** /usage from an anonymous admin: a person's counts are their account's, which a post as the group does not name. */
+export const ANONYMOUS_USAGE_REPLY =
+  "Usage is counted per person, and a message posted anonymously does not say whose it is. Send /usage as yourself (not anonymously) to see yours and the group's, with each person's counts sent to you privately.";
+
+/**
+ * Refusals that stand however often one asks (switched off, banned, a topic the admins left out, a command switched
+ * off): in a group, where everyone reads them, each user hears one at most once in this time. Discord says them privately.
+ */
+export const REFUSAL_QUIET_MS = 10 * 60_000;
+/** The core's codes for those refusals (a swap where swaps are switched off is a FORBIDDEN too). */
+const STANDING_REFUSALS = new Set(["DISABLED", "FORBIDDEN"]);
+/** Users remembered as told: the oldest go first beyond this, so a busy group cannot grow the memory. */
+const REFUSALS_REMEMBERED = 1000;
+
+/**
+ * The admin right a change of settings takes in a group, as Telegram's admin settings name it: Discord asks for
+ * Manage Server, and a Telegram admin may hold a title and no right at all.
+ */
+const SETTINGS_RIGHT = { flag: "can_change_info", name: "Change Group Info", what: "Changing Mimic's settings" } as const;
+const BAN_RIGHT = { flag: "can_restrict_members", name: "Ban Users", what: "Banning or unbanning people from Mimic" } as const;
+export const missingRightReply = (right: { name: string; what: string }) =>
+  `${right.what} here takes the ${quoted(right.name)} admin right, which you don't have in this group. The group's owner (or an admin who may add admins) can give it to you; /config alone still shows the settings.`;
 
 /** sendPhoto refuses photos over 10 MB, with width + height over 10000 or a side over 20 times the other: those go as a file instead. */
 export const TELEGRAM_PHOTO_MAX_BYTES = 10 * 1000 * 1000;
@@ -264,6 +289,8 @@ export const personalSentNote = (about: string) => `${capitalised(about)}: sent 
 export const personalRefusedNote = (botUsername: string, command: string, about: string) =>
   `Start a private chat with me (t.me/${botUsername}) and send /${command} here again to get ${about} privately.`;
 export const personalFailedNote = (command: string, about: string) => `I couldn't send you ${about} privately just now. Send /${command} here again to try once more.`;
+/** An anonymous admin has no private chat a bot can reach: the message names the group, not them. */
+export const personalAnonymousNote = (command: string, about: string) => `Send /${command} as yourself (not anonymously) to get ${about} in our private chat.`;
 
 export const NO_TOPICS_REPLY =
   "This group has no topics, so Mimic answers everywhere in it. To limit it to some topics, turn on Topics in the group's settings and send /config channel add inside each one; to stop it here, use /config enabled off.";
@@ -414,8 +441,18 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     return member?.status === "creator" || member?.status === "administrator";
   }
 
+  /** The sender of an update as its group has them: one look-up serves both whether they are an admin and which rights they hold. */
+  const senders = new WeakMap<Context, Promise<ChatMember | undefined>>();
+
   /** A user (the sender, by default) as the group the update came from has them; undefined in a private chat or where the look-up failed. */
-  async function groupMember(ctx: Context, userId = ctx.from?.id): Promise<ChatMember | undefined> {
+  function groupMember(ctx: Context, userId = ctx.from?.id): Promise<ChatMember | undefined> {
+    if (userId !== ctx.from?.id) return lookUpMember(ctx, userId);
+    let member = senders.get(ctx);
+    if (!member) senders.set(ctx, (member = lookUpMember(ctx, userId)));
+    return member;
+  }
+
+  async function lookUpMember(ctx: Context, userId: number | undefined): Promise<ChatMember | undefined> {
     const chat = ctx.chat;
     if (!chat || chat.type === "private" || userId === undefined) return undefined;
     try {
@@ -424,6 +461,37 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       logger.warn({ err }, "getChatMember failed");
       return undefined;
     }
+  }
+
+  /**
+   * The right an admin lacks for a change of `key` (Ban Users for ban and unban, Change Group Info for the rest);
+   * undefined for the group's creator, an admin who holds it, or a key that is no setting (the core says so).
+   */
+  async function missingRight(ctx: Context, key: string): Promise<typeof SETTINGS_RIGHT | typeof BAN_RIGHT | undefined> {
+    if (!(SETTING_KEYS as readonly string[]).includes(key)) return undefined;
+    const member = await groupMember(ctx);
+    if (member?.status !== "administrator") return undefined;
+    const right = key === "ban" || key === "unban" ? BAN_RIGHT : SETTINGS_RIGHT;
+    return member[right.flag] ? undefined : right;
+  }
+
+  /** Who was told a standing refusal lately, by "chat:user", with when they may hear it again (oldest first). */
+  const refusalsSaid = new Map<string, number>();
+  const refusalQuietMs = opts.refusalQuietMs ?? REFUSAL_QUIET_MS;
+
+  /** Notes a standing refusal for the sender in this group; true where they were told it lately, so it is not said again. */
+  function refusalRepeated(ctx: Context): boolean {
+    const key = `${ctx.chat!.id}:${ctx.from?.id}`;
+    const now = Date.now();
+    if ((refusalsSaid.get(key) ?? 0) > now) return true;
+    // Re-inserted at the end: the map stays in the order its entries expire, so the expired are at its front.
+    refusalsSaid.delete(key);
+    refusalsSaid.set(key, now + refusalQuietMs);
+    for (const [k, until] of refusalsSaid) {
+      if (until > now && refusalsSaid.size <= REFUSALS_REMEMBERED) break;
+      refusalsSaid.delete(k);
+    }
+    return false;
   }
 
   /**
@@ -686,6 +754,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     if (!reply.split || !ctx.from || ctx.chat?.type === "private") return reply;
     const { shared, personal, about } = reply.split;
     if (personal === "") return { text: shared, ephemeral: reply.ephemeral, errorCode: reply.errorCode };
+    // The sender is Telegram's placeholder for every anonymous admin: no private chat is theirs.
+    if (isAnonymousAdmin(ctx)) return { text: `${shared}\n${personalAnonymousNote(command, about)}`, ephemeral: reply.ephemeral, errorCode: reply.errorCode };
     const place = ctx.chat?.title ? quoted(ctx.chat.title) : "the group";
     let note: string;
     try {
@@ -756,6 +826,11 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
       stopActions();
       // Its use was given back with the cancellation; there is nobody to tell.
       if (removed.signal.aborted) return;
+      // A group reads every answer: the same refusal again is noise there, the user has heard it.
+      if (inGroup && reply.errorCode !== undefined && STANDING_REFUSALS.has(reply.errorCode) && refusalRepeated(ctx)) {
+        logger.debug({ chatId, userId: ctx.from?.id, code: reply.errorCode }, "telegram: a refusal this user heard here lately is not said again");
+        return;
+      }
       await send(ctx, reply);
     } finally {
       stopActions();
@@ -816,9 +891,11 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     albumSeen(ctx);
     // A channel's post Telegram forwards into its discussion group is nobody's command there.
     if (ctx.msg?.is_automatic_forward) return;
-    // An anonymous admin may still configure the group: settings are the group's, not a person's.
-    if (ctx.msg?.sender_chat && !(cmd.name === "config" && isAnonymousAdmin(ctx))) {
-      await send(ctx, { text: ANONYMOUS_SENDER_REPLY, ephemeral: true });
+    // An anonymous admin may still configure the group and look up who made a picture: those are the group's, not a
+    // person's. Their usage would be the placeholder's, shared by every anonymous admin.
+    if (ctx.msg?.sender_chat && !((cmd.name === "config" || cmd.name === "audit") && isAnonymousAdmin(ctx))) {
+      const usage = cmd.name === "usage" && isAnonymousAdmin(ctx);
+      await send(ctx, { text: usage ? ANONYMOUS_USAGE_REPLY : ANONYMOUS_SENDER_REPLY, ephemeral: true });
       return;
     }
     switch (cmd.name) {
@@ -898,6 +975,12 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
         // Setting names in any letter case, as the core reads them.
         const key = typedKey?.toLowerCase();
         const c = await contextOf(ctx, true);
+        // Viewing is any admin's; a change takes the right Telegram gives for it. An anonymous admin's rights cannot
+        // be read (the message names the group): they may change everything, as before rights were asked for.
+        if (key !== undefined && c.isAdmin && !isAnonymousAdmin(ctx)) {
+          const lacking = await missingRight(ctx, key);
+          if (lacking) return void (await send(ctx, { text: missingRightReply(lacking), ephemeral: true, errorCode: "FORBIDDEN" }));
+        }
         let value: string | undefined = rest.join(" ") || undefined;
         // On Telegram the channel setting names forum topics: a group without topics has no other place to name.
         // The operation is read in any case ("Add"), as the core reads it.
