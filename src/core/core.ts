@@ -616,7 +616,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           givenBack === 0 ? "" : givenBack === 1 ? " The picture being made for you now is thrown away and its use given back." : ` The ${givenBack} pictures being made for you now are thrown away and their uses given back.`;
         return {
           // Faces are per platform account: the same person's faces on another platform are theirs to forget there.
-          text: `Done: deleted ${list}.${holding}${thrownAway} Mimic keeps nothing else about ${kind ? `your ${capitalised(ctx.platform)} account` : "you"}, except a note that you asked (so that restoring an older backup cannot bring any of it back)${kind ? ` and any ban a ${kind} gave you` : ""}.`,
+          text: `Done: deleted ${list}.${holding}${thrownAway} Mimic keeps nothing else about ${kind ? `your ${capitalised(ctx.platform)} account` : "you"}, except a note that you asked (so that restoring an older backup here cannot bring any of it back)${kind ? ` and any ban a ${kind} gave you` : ""}.`,
           ephemeral: true,
         };
       }),

@@ -271,9 +271,8 @@ export class TemplateStore {
     return this.exclusive(() =>
       this.db.$transaction(async (tx) => {
         const user = await lockUser(tx, owner, false);
-        // Noted first, so a restore of an older backup deletes again what the user had up to now (backup.ts).
-        const { _max } = await tx.template.aggregate({ _max: { id: true } });
-        const noted = { atMs: BigInt(this.now()), templateMark: _max.id ?? 0 };
+        // Noted first, so a restore of an older backup deletes again what the user had up to now (forgotten.ts).
+        const noted = { atMs: BigInt(this.now()) };
         await tx.forgottenUser.upsert({
           where: { platform_platformUserId: { platform: owner.platform, platformUserId: owner.userId } },
           create: { platform: owner.platform, platformUserId: owner.userId, ...noted },

@@ -75,7 +75,7 @@ describe("Discord: /mimic forget asks first, with buttons", () => {
     // The owner's press deletes, and says what went.
     const yes = fake.press(ALICE, question.message(), `forget:${ALICE.id}:yes`);
     const done = content(await fake.finalAnswer(yes.token));
-    expect(done).toBe("Done: deleted your 2 saved faces and your usage history. Mimic keeps nothing else about your Discord account, except a note that you asked (so that restoring an older backup cannot bring any of it back) and any ban a server gave you.");
+    expect(done).toBe("Done: deleted your 2 saved faces and your usage history. Mimic keeps nothing else about your Discord account, except a note that you asked (so that restoring an older backup here cannot bring any of it back) and any ban a server gave you.");
     expect(question.message()).toMatchObject({ content: done, components: [] });
     expect(await faces()).toEqual([]);
     expect(await faces(BOB.id)).toEqual(["bob"]);

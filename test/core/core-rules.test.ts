@@ -97,7 +97,7 @@ for (const { dialect, skip } of dialects) {
       expect((await bare.meme(ctx(), { image: bytes(REACTION_LAUGH_JPG) })).file).toBeDefined();
       // The meme just made still counts towards the limits: its record is held for a day, and the reply says so.
       expect((await core.forgetMe(ctx(), { confirm: true })).text).toBe(
-        "Done: deleted your 1 saved face and your usage history. The 1 use you made in the last 24 hours still counts towards daily limits and cooldowns: its record is deleted a day after it was made. Mimic keeps nothing else about your Discord account, except a note that you asked (so that restoring an older backup cannot bring any of it back) and any ban a server gave you.",
+        "Done: deleted your 1 saved face and your usage history. The 1 use you made in the last 24 hours still counts towards daily limits and cooldowns: its record is deleted a day after it was made. Mimic keeps nothing else about your Discord account, except a note that you asked (so that restoring an older backup here cannot bring any of it back) and any ban a server gave you.",
       );
       await save("a");
       await save("b");
@@ -112,7 +112,7 @@ for (const { dialect, skip } of dialects) {
       // Two days on, the uses are old enough to go at once: these two and the two held since the last forget.
       clock += 2 * DAY_MS;
       expect((await core.forgetMe(ctx(), { confirm: true })).text).toBe(
-        "Done: deleted your 1 saved face, your usage history (4 uses older than a day) and the record of the 2 pictures you made. Mimic keeps nothing else about your Discord account, except a note that you asked (so that restoring an older backup cannot bring any of it back) and any ban a server gave you.",
+        "Done: deleted your 1 saved face, your usage history (4 uses older than a day) and the record of the 2 pictures you made. Mimic keeps nothing else about your Discord account, except a note that you asked (so that restoring an older backup here cannot bring any of it back) and any ban a server gave you.",
       );
       // The question: what goes (faces counted, saved anywhere), what stays a while (today's uses) and what stays (bans).
       expect(await core.forgetMe(ctx(), { confirm: false })).toEqual({
@@ -129,7 +129,7 @@ for (const { dialect, skip } of dialects) {
       expect((await core.forgetMe(ctx({ platform: "telegram" }), { confirm: false })).text).toMatch(
         /^This permanently deletes your 1 saved face \(from every group and private chat\), .* Any ban a group gave you stays\. Delete everything\?$/,
       );
-      expect((await core.forgetMe(ctx({ platform: "telegram" }), { confirm: true })).text).toMatch(/^Done: deleted your 1 saved face and your usage history\. Mimic keeps nothing else about your Telegram account, except a note that you asked \(so that restoring an older backup cannot bring any of it back\) and any ban a group gave you\.$/);
+      expect((await core.forgetMe(ctx({ platform: "telegram" }), { confirm: true })).text).toMatch(/^Done: deleted your 1 saved face and your usage history\. Mimic keeps nothing else about your Telegram account, except a note that you asked \(so that restoring an older backup here cannot bring any of it back\) and any ban a group gave you\.$/);
       expect((await core.forgetMe(ctx({ platform: "playground" }), { confirm: false })).text).toBe(
         "This permanently deletes your usage history and the record of which pictures you made (you have no saved faces). Uses from the last 24 hours still count towards daily limits and cooldowns: they are deleted a day after they were made. Delete everything?",
       );
@@ -145,7 +145,7 @@ for (const { dialect, skip } of dialects) {
       const made = await core.morph(ctx(), { image: bytes(REACTION_LAUGH_JPG) });
       // The use of the picture in progress is given back (below), so the answer does not count it among those that still count.
       expect(forgot?.text).toBe(
-        "Done: deleted your 1 saved face and your usage history. The picture being made for you now is thrown away and its use given back. Mimic keeps nothing else about your Discord account, except a note that you asked (so that restoring an older backup cannot bring any of it back) and any ban a server gave you.",
+        "Done: deleted your 1 saved face and your usage history. The picture being made for you now is thrown away and its use given back. Mimic keeps nothing else about your Discord account, except a note that you asked (so that restoring an older backup here cannot bring any of it back) and any ban a server gave you.",
       );
       expect(made).toMatchObject({ errorCode: "CANCELLED", text: "You asked Mimic to forget you while this was being made, so it was thrown away." });
       expect(made.file).toBeUndefined();

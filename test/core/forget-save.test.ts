@@ -64,7 +64,7 @@ for (const { dialect, skip } of dialects) {
       const saving = core.faceSave(ctx(), { name: "new", image });
       await held.reached;
       const forgot = await core.forgetMe(ctx(), { confirm: true });
-      expect(forgot.text).toMatch(/^Done: deleted your 1 saved face and your usage history\. .*Mimic keeps nothing else about your Discord account, except a note that you asked \(so that restoring an older backup cannot bring any of it back\) and any ban a server gave you\.$/);
+      expect(forgot.text).toMatch(/^Done: deleted your 1 saved face and your usage history\. .*Mimic keeps nothing else about your Discord account, except a note that you asked \(so that restoring an older backup here cannot bring any of it back\) and any ban a server gave you\.$/);
       held.open();
       expect(await saving).toEqual({ text: CANCELLED_TEXT, ephemeral: true, errorCode: "CANCELLED" });
       expect(await rows("templates")).toEqual([]);

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "forgotten_users" DROP COLUMN "template_mark";
+
