@@ -378,10 +378,13 @@ describe("Discord adapter (real discord.js, store and queue)", () => {
   });
 
   it("a public “thinking…” whose first removal fails is removed on a second try, not left empty in the channel", async () => {
-    // No picture: a refusal, answered privately.
-    const i = fake.slash(ALICE, "meme", [str("top", "hi")]);
+    // A picture gone from the CDN: a refusal only its download shows, after the public "thinking…", answered privately.
+    await saveFace(ALICE, "me");
+    const gone = { ...fake.addAttachment(REACTION_LAUGH_JPG, "laugh.jpg", "image/jpeg"), url: `${fake.base}/attachments/gone/laugh.jpg` };
+    const i = fake.slash(ALICE, "meme", [{ name: "image", type: OPT.attachment, value: gone.id }], { attachments: [gone] });
     fake.failNext((c) => c.method === "DELETE" && c.path.includes(i.token), 500, { code: 0, message: "Internal Server Error" });
     const told = await fake.waitFor((c) => c.method === "POST" && c.path.includes(`/webhooks/${fake.appId}/${i.token}`));
+    expect(content(told)).toMatch(/^I could not download that picture/);
     expect(flagsOf(told)).toBe(EPHEMERAL);
     expect(fake.callsFor(i.token).filter((c) => c.method === "DELETE").map((c) => c.status ?? 204)).toEqual([500, 204]);
     expect(fake.original(i.token)).toBeNull();

@@ -9,6 +9,13 @@ import { ALICE, BOB, CONTENT_MAX, EPHEMERAL, FakeDiscord, content, flagsOf, sub 
  * characters, and which channel message "/meme" without an attachment takes its picture from.
  */
 
+/**
+ * The picture as the core fetches it once past its immediate refusals: a URL the adapter gives as a function is asked
+ * for then (the Discord adapter's cue for a public "thinking…").
+ */
+const asFetched = async (image: ImageInput): Promise<ImageInput> =>
+  image.kind === "url" && typeof image.url === "function" ? { ...image, url: await image.url() } : image;
+
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 describe("Discord adapter: delivery and the channel's latest picture", () => {
@@ -25,7 +32,7 @@ describe("Discord adapter: delivery and the channel's latest picture", () => {
     memeReply = { text: "meme made", ephemeral: false };
     usageReply = { text: "usage", ephemeral: true };
     const core = scriptedCore({
-      meme: async (_ctx, input) => (images.push(input.image), memeReply),
+      meme: async (_ctx, input) => (images.push(await asFetched(input.image)), memeReply),
       usage: async () => usageReply,
     });
     bot = createDiscordBot({ core, token: fake.token, apiRoot: fake.base });

@@ -11,6 +11,13 @@ const BOB = { id: "100000000000000022", username: "bob" };
 /** A third-party address someone put in an embed (here: a cloud metadata endpoint). */
 const THIRD_PARTY = "http://169.254.169.254/latest/meta-data/lol.png";
 
+/**
+ * The picture as the core fetches it once past its immediate refusals: a URL the adapter gives as a function is asked
+ * for then (the Discord adapter's cue for a public "thinking…").
+ */
+const asFetched = async (image: ImageInput): Promise<ImageInput> =>
+  image.kind === "url" && typeof image.url === "function" ? { ...image, url: await image.url() } : image;
+
 describe("Discord adapter: embed pictures go through Discord's media proxy", () => {
   let fake: FakeDiscord;
   let bot: DiscordBot;
@@ -20,7 +27,7 @@ describe("Discord adapter: embed pictures go through Discord's media proxy", () 
     fake = await FakeDiscord.start();
     images = [];
     const meme = async (_ctx: unknown, input: { image?: ImageInput }): Promise<Reply> => {
-      if (input.image) images.push(input.image);
+      if (input.image) images.push(await asFetched(input.image));
       return { text: "meme made", ephemeral: false };
     };
     const core = scriptedCore({

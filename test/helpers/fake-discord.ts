@@ -35,7 +35,12 @@ export interface FakeUser {
 }
 
 let snowflake = BigInt(Date.now() - 1420070400000) << 22n;
-const nextId = () => String(++snowflake);
+/** A fresh id carries the time it is made, as Discord's do (the bot times its acknowledgement from an interaction's). */
+const nextId = () => {
+  const now = BigInt(Date.now() - 1420070400000) << 22n;
+  snowflake = snowflake >= now ? snowflake + 1n : now;
+  return String(snowflake);
+};
 /** An id Discord would have given `ageMs` ago (a snowflake carries its time: discord.js reads createdTimestamp from it). */
 const idFromAgo = (ageMs: number) => String((BigInt(Date.now() - ageMs - 1420070400000) << 22n) + (++snowflake & 0x3fffffn));
 

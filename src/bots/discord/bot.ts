@@ -58,8 +58,9 @@ import { restOptions, type RestTimeouts } from "./rest.ts";
 
 /**
  * Thin Discord adapter: translates interactions into core calls and core replies into interaction
- * responses. It acknowledges every command at once (deferReply, well inside Discord's 3 s), shows
- * queue progress by editing that reply, and turns failures into ephemeral messages.
+ * responses. It acknowledges every command well inside Discord's 3 s (deferReply: at once, or for a render once
+ * the core is past its immediate refusals), shows queue progress by editing that reply, and turns failures into
+ * ephemeral messages.
  */
 
 export interface DiscordBotOptions {
@@ -73,6 +74,12 @@ export interface DiscordBotOptions {
   restTimeouts?: Partial<RestTimeouts>;
   /** Called for each request turned away because Mimic is stopping (the ops metrics count them). */
   onTurnedAway?: (reason: "shutting_down") => void;
+  /**
+   * How long a render command may wait unacknowledged for the core's immediate refusals (default ACK_WAIT_MS, and no
+   * later than ACK_BY_MS after Discord made it). Tests of those refusals lengthen it: a loaded machine must not
+   * turn a private refusal into a public one (the fake Discord has no 3 s limit).
+   */
+  ackWaitMs?: number;
 }
 
 export interface DiscordBot {
@@ -109,6 +116,14 @@ const INTERACTION_ANSWERABLE_MS = 15 * 60_000 - 30_000;
 const RENDER_DEADLINE_MS = 14 * 60_000;
 export const RENDER_DEADLINE_REPLY =
   "Mimic was too busy to make your meme within the 15 minutes Discord gives a command, so it was stopped (it does not count). Please try again later.";
+
+/**
+ * How long a render command may go unacknowledged while the core checks whether it will be refused at once (a
+ * refusal is then answered privately, never as a public "thinking…" taken down again): at most this long after it
+ * arrived, and no later than ACK_BY_MS after Discord made it, well inside the 3 s Discord waits for an answer.
+ */
+const ACK_WAIT_MS = 750;
+const ACK_BY_MS = 1_250;
 
 /** Under a meme answered privately because its member may not post pictures in the channel. */
 export const ONLY_YOU_NOTE = "(Only you can see this: you may not post pictures in this channel.)";
@@ -576,15 +591,58 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     return !i.memberPermissions.has([send, PermissionFlagsBits.AttachFiles]);
   };
 
-  /** Commands that render: public deferral (private for a member who may not post here), progress edits, then the picture. */
-  async function runRender(i: RepliableInteraction, name: string, work: (ctx: CommandContext) => Promise<Reply>) {
+  /**
+   * Commands that render: acknowledged publicly once the core fetches the picture (it is then past moderation's
+   * immediate refusals), privately where it refused first (see ACK_WAIT_MS) or for a member who may not post here;
+   * progress edits, then the picture. `fetched` wraps a picture so that the core's fetch of it acknowledges.
+   */
+  async function runRender(
+    i: RepliableInteraction,
+    name: string,
+    work: (ctx: CommandContext, fetched: (image: ImageInput) => ImageInput) => Promise<Reply>,
+  ) {
     const started = performance.now();
-    const privately = mayNotPostHere(i);
-    await i.deferReply(privately ? { flags: MessageFlags.Ephemeral } : {});
-    opts.onAcknowledged?.({ command: name, latencyMs: performance.now() - started });
-    const progress = progressReporter((text) => i.editReply({ content: text }));
     // A queue that long would otherwise make the meme for a command that can no longer be answered.
     const deadline = new AbortController();
+    let ack: Promise<void> | undefined;
+    let ackedPrivately = false;
+    const acknowledge = (privately: boolean): Promise<void> => {
+      if (ack) return ack;
+      ackedPrivately = privately;
+      ack = i.deferReply(privately ? { flags: MessageFlags.Ephemeral } : {}).then(
+        () => opts.onAcknowledged?.({ command: name, latencyMs: performance.now() - started }),
+        (err: unknown) => {
+          // Nothing could be answered: the work stops, its use given back.
+          deadline.abort(err);
+          throw err;
+        },
+      );
+      // Awaited below; meanwhile its failure is no unhandled rejection.
+      ack.catch(() => undefined);
+      return ack;
+    };
+    if (mayNotPostHere(i)) await acknowledge(true);
+    // A public "thinking…" waits for the core to fetch the picture (for ACK_WAIT_MS at most): a request refused
+    // before that (banned, switched off, another channel, a cooldown, the quota, no face) is answered privately.
+    const ackWaitMs = opts.ackWaitMs ?? ACK_WAIT_MS;
+    const ackBy = i.createdTimestamp + ackWaitMs + (ACK_BY_MS - ACK_WAIT_MS);
+    const ackTimer = setTimeout(() => void acknowledge(false), Math.max(0, Math.min(ackWaitMs, ackBy - Date.now())));
+    ackTimer.unref();
+    const fetched = (image: ImageInput): ImageInput => {
+      if (image.kind !== "url") return image;
+      const { url } = image;
+      return {
+        ...image,
+        url: () => {
+          void acknowledge(false);
+          return typeof url === "string" ? Promise.resolve(url) : url();
+        },
+      };
+    };
+    const progress = progressReporter(async (text) => {
+      await acknowledge(false);
+      return i.editReply({ content: text });
+    });
     const timer = setTimeout(
       () => deadline.abort(new MimicError("TIMEOUT", RENDER_DEADLINE_REPLY, { details: { reason: "command-deadline" } })),
       Math.max(0, i.createdTimestamp + RENDER_DEADLINE_MS - Date.now()),
@@ -598,13 +656,20 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     };
     let reply: Reply;
     try {
-      reply = await work(ctx);
+      reply = await work(ctx, fetched);
+    } catch (err) {
+      // The caller answers the failure: not while an acknowledgement is still on its way.
+      await ack?.catch(() => undefined);
+      throw err;
     } finally {
       clearTimeout(timer);
+      clearTimeout(ackTimer);
     }
     await progress.close();
-    if (privately && reply.file) reply = { ...reply, text: `${reply.text}\n${ONLY_YOU_NOTE}`.trim() };
-    await deliver(i, reply, privately);
+    // Not acknowledged yet: nothing was fetched, so no picture either; a refusal stays private from the start.
+    await acknowledge(reply.ephemeral && !reply.file);
+    if (ackedPrivately && reply.file) reply = { ...reply, text: `${reply.text}\n${ONLY_YOU_NOTE}`.trim() };
+    await deliver(i, reply, ackedPrivately);
   }
 
   /** Private commands (faces, usage, settings): ephemeral from the start. */
@@ -620,7 +685,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     switch (i.commandName) {
       case COMMAND.meme:
       case COMMAND.morph:
-        return runRender(i, i.commandName, async (ctx) => {
+        return runRender(i, i.commandName, async (ctx, fetched) => {
           const att = o.getAttachment("image");
           const found: Found | typeof UNREADABLE | typeof NOT_YOURS_TO_READ = att
             ? { image: { kind: "url", url: att.url, declaredSize: att.size, declaredMime: att.contentType ?? undefined, name: att.name } }
@@ -628,7 +693,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
           if (!found) return NO_IMAGE;
           if ("unreadable" in found) return { ...NO_IMAGE, text: "byMember" in found ? HISTORY_NOT_YOURS_REPLY : HISTORY_UNREADABLE_REPLY };
           if (!("image" in found)) return { ...NO_IMAGE, text: LOTTIE_STICKER_REPLY };
-          const image = found.image;
+          const image = fetched(found.image);
           const { top, bottom } = await readableCaptions(i, o.getString("top") ?? undefined, o.getString("bottom") ?? undefined);
           const letters = o.getString("case");
           const common = {
@@ -684,12 +749,15 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
           switch (sub) {
             case "usage":
               return core.usage(ctx);
-            case "config":
-              return core.config(ctx, {
-                key: (o.getString("setting") as SettingKey | null) ?? undefined,
-                value: o.getString("value") ?? undefined,
-                facts: placeFacts(i),
-              });
+            case "config": {
+              const key = (o.getString("setting") as SettingKey | null) ?? undefined;
+              let value = o.getString("value") ?? undefined;
+              // "channel add" (or remove) alone names the channel it is used in, as Telegram's names its topic; a
+              // thread or forum post goes by its channel (channelOf). The operation in any case, as the core reads it.
+              const op = value?.trim();
+              if (key === "channel" && i.inGuild() && ctx.channelId && op && /^(add|remove)$/i.test(op)) value = `${op} ${ctx.channelId}`;
+              return core.config(ctx, { key, value, facts: placeFacts(i) });
+            }
             case "audit": {
               const att = o.getAttachment("picture");
               return core.audit(ctx, {
@@ -743,7 +811,8 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     if (press.userId !== i.user.id) {
       return void (await i.reply({ content: press.kind === "forget" ? FORGET_NOT_YOURS : DELETE_FACE_NOT_YOURS, flags: MessageFlags.Ephemeral }));
     }
-    if (buttonTooOld(i.message.createdTimestamp)) return void (await i.reply({ content: BUTTON_TOO_OLD, flags: MessageFlags.Ephemeral }));
+    // Cancel deletes nothing: it works however old, as Telegram's does.
+    if (press.yes && buttonTooOld(i.message.createdTimestamp)) return void (await i.reply({ content: BUTTON_TOO_OLD, flags: MessageFlags.Ephemeral }));
     const started = performance.now();
     await i.deferUpdate();
     opts.onAcknowledged?.({ command: `${press.kind === "forget" ? "forget" : "face delete"} ${press.yes ? "yes" : "no"}`, latencyMs: performance.now() - started });
@@ -791,7 +860,8 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
     );
     const channels = new Map<string, string>();
     for (const id of ids.channels) {
-      const channel = guild?.channels.cache.get(id) ?? client.channels.cache.get(id) ?? (i.channel?.id === id ? i.channel : undefined);
+      // This server's channels only: another server's (the client caches every server's) may be private to it.
+      const channel = guild?.channels.cache.get(id) ?? (i.channel?.id === id ? i.channel : undefined);
       if (channel && "name" in channel && channel.name) channels.set(id, channel.name);
     }
     const roles = new Map<string, string>();
@@ -822,7 +892,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
   }
 
   async function onMessageContext(i: MessageContextMenuCommandInteraction) {
-    return runRender(i, "mimic-this", async (ctx) => {
+    return runRender(i, "mimic-this", async (ctx, fetched) => {
       let toTry = imagesToTry(picturesOfMessage(i.targetMessage));
       let viaReply = false;
       if (!toTry) {
@@ -837,7 +907,7 @@ export function createDiscordBot(opts: DiscordBotOptions): DiscordBot {
         if (!toTry) return { ...NO_IMAGE, text: isReply(i.targetMessage) ? NO_PICTURE_IN_REPLY : NO_PICTURE_IN_MESSAGE };
       }
       if (!Array.isArray(toTry) && !("image" in toTry)) return { ...NO_IMAGE, text: LOTTIE_STICKER_REPLY };
-      const pictures = Array.isArray(toTry) ? toTry : [{ image: toTry.image, number: 1 }];
+      const pictures = (Array.isArray(toTry) ? toTry : [{ image: toTry.image, number: 1 }]).map((p) => ({ ...p, image: fetched(p.image) }));
       // A faceless try is followed by the next one or by the final answer: its "did not work" is not shown.
       const tries = pictures.length > 1 ? { ...ctx, progress: (e: ProgressEvent) => void (e.type !== "failed" && ctx.progress?.(e)) } : ctx;
       const reply = await memeFromFirstFace(pictures, (image, othersToTry) => core.meme(tries, { image, othersToTry }));

@@ -135,7 +135,7 @@ const mimicThis = new ContextMenuCommandBuilder()
 export const HELP = [
   "Mimic puts the expression of a reaction picture on your own face.",
   "1. Save your face: /face save with a clear, front-facing photo of you (name it e.g. me).",
-  "2. /meme with a reaction image or GIF attached (or right after one was posted here), top and bottom captions optional.",
+  "2. /meme with a reaction image or GIF attached (or right after one was posted here), top and bottom captions optional (\\n or ~n starts a new line; case “as typed” keeps small letters).",
   "/morph makes an animated GIF of your face taking on the reaction's expression.",
   "On any message with a picture: right-click (long-press) → Apps → “Mimic this”.",
   "/face list, default, rename and delete manage your faces; /mimic usage shows today's usage; /mimic forget deletes your data.",
