@@ -181,7 +181,7 @@ export function generatorDir(config: Pick<Config, "MIMIC_GENERATOR_DIR" | "DATA_
 }
 
 /** Variables a .env may rightly set for Node.js or the system rather than Mimic. */
-const NOT_MIMICS = /^(NODE_\w+|UV_THREADPOOL_SIZE|TZ|LANG|LC_\w+|HOME|PATH|TMPDIR|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|npm_\w+)$/;
+const NOT_MIMICS = /^(NODE_\w+|UV_THREADPOOL_SIZE|TZ|LANG|LC_\w+|HOME|PATH|TMPDIR|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy|npm_\w+|CUDA_\w+|OMP_\w+|PG\w+|SSL_\w+)$/;
 
 /**
  * The .env file's settings that are not Mimic's (MIMIC_ENV_FILE_KEYS, as bin/mimic.mjs read it), each with the
@@ -193,7 +193,7 @@ export function unknownSettings(env: NodeJS.ProcessEnv = process.env): Array<{ k
     .split(",")
     .filter((k) => k && !known.includes(k) && !k.startsWith("MIMIC_ENV_") && !NOT_MIMICS.test(k))
     .map((key) => {
-      const [meant] = known.map((k) => [k, editDistance(key.toUpperCase(), k)] as const).filter(([, d]) => d <= 3).sort((a, b) => a[1] - b[1])[0] ?? [];
+      const [meant] = known.map((k) => [k, editDistance(key.toUpperCase(), k)] as const).filter(([, d]) => d <= 2).sort((a, b) => a[1] - b[1])[0] ?? [];
       return meant ? { key, meant } : { key };
     });
 }

@@ -742,7 +742,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           // none of Mimic's; whose it is stays with the place it was made in.
           const elsewhere = (await audit.count?.(hash, { platform: ctx.platform })) ?? 0;
           const away = ctx.platform === "telegram" ? "a private chat or another group" : "a DM or another server";
-          const seen = elsewhere > 0 ? ` Mimic did see it elsewhere on ${capitalised(ctx.platform)} (${away}); who made or used it there is not shown here.` : "";
+          const seen = elsewhere > 0 ? ` Mimic made it elsewhere on ${capitalised(ctx.platform)} (${away}); who made it there is not shown here.` : "";
           return {
             text: `No picture with SHA-256 ${hash.slice(0, 12)}… was made or used here in the last ${audit.retentionDays} days.${seen} (Chat apps may re-encode pictures: a re-encoded copy has another hash.)`,
             ephemeral: true,

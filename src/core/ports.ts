@@ -271,7 +271,8 @@ export interface AuditPort {
   /** Rows of one server whose input or output has this hash, newest first (at most a few dozen). */
   lookup(sha256: string, where: { platform: Platform; serverId: string }): Promise<Array<Omit<AuditEntry, "platform" | "kind"> & { kind: string; at: Date }>>;
   /**
-   * How many such rows there are in all (lookup returns only the newest); without a serverId, on the whole platform.
+   * How many such rows there are in all (lookup returns only the newest); without a serverId, the pictures Mimic made
+   * (outputs only) on the whole platform.
    * Absent: lookup's own count is all there is.
    */
   count?(sha256: string, where: { platform: Platform; serverId?: string }): Promise<number>;

@@ -71,12 +71,13 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer>
     res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
     res.end(body);
   };
-  // A probe every few seconds: a warning when the failing checks change (and info when ready again), not per probe.
+  // A probe every few seconds: a warning when the set of failing checks changes (and info when ready again), not per
+  // probe; by their names, as some messages carry a figure that changes at every probe ("N KiB free", "N s ago").
   let lastFailed = "";
   const noteReadiness = (failed: Record<string, string | undefined>) => {
-    const key = JSON.stringify(failed);
+    const key = Object.keys(failed).sort().join(",");
     if (key === lastFailed) return;
-    const wasReady = lastFailed === "" || lastFailed === "{}";
+    const wasReady = lastFailed === "";
     lastFailed = key;
     if (Object.keys(failed).length) logger.warn({ failed }, "not ready");
     else if (!wasReady) logger.info("ready again");

@@ -161,12 +161,15 @@ export class AuditLog {
     return this.gate.run(() => this.db.auditEvent.count({ where: this.matching(sha256, where) }));
   }
 
-  /** The rows of this hash (input or output), within the retention, of one platform or one of its servers where given. */
+  /**
+   * The rows of this hash, within the retention: in one server, as input or output; on a whole platform (no
+   * serverId), as output only, so nobody learns which pictures someone used as reactions in a DM or elsewhere.
+   */
   private matching(sha256: string, where?: { platform: string; serverId?: string }) {
     const h = parseSha256(sha256);
     const oldest = BigInt(this.now() - this.retentionDays * DAY_MS);
     return {
-      OR: [{ outputSha256: h }, { inputSha256: h }],
+      OR: where && where.serverId === undefined ? [{ outputSha256: h }] : [{ outputSha256: h }, { inputSha256: h }],
       atMs: { gte: oldest },
       ...(where && { platform: where.platform }),
       ...(where?.serverId !== undefined && { serverId: where.serverId }),

@@ -96,7 +96,7 @@ describe("mimic start", () => {
     expect(fromShell.out).toMatch(/open http:\/\/127\.0\.0\.1:\d+\//);
     expect(fromShell.code).toBe(0);
     // A misspelling is said, with what it likely meant, instead of its default being used in silence.
-    expect(fromShell.out + fromShell.err).toContain(`COOLDOWN_SECOND in ${join(dir, ".env")} is not a Mimic setting and is ignored: did you mean COOLDOWN_SECONDS?`);
+    expect(fromShell.out + fromShell.err).toContain(`COOLDOWN_SECOND in ${join(dir, ".env")} is not one of Mimic's settings: did you mean COOLDOWN_SECONDS?`);
     expect(fromShell.out + fromShell.err).not.toContain("NODE_NO_WARNINGS");
     // Start-up mistakes name the setting to change, without a stack trace.
     writeFileSync(join(dir, "a-file"), "");

@@ -783,8 +783,10 @@ for (const { dialect, skip } of dialects) {
       expect(byPicture.text).toBe(`SHA-256 ${hashOf(REACTION_LAUGH_JPG).slice(0, 12)}…:\n• ${stamp} UTC: <@101> used it as the reaction image (meme, face #${faceId}) in <#c7>`);
       // Another server's moderators see nothing of who made it: only that Mimic saw it elsewhere on the platform.
       expect((await core.audit(admin({ serverId: "g2" }), { hash: out })).text).toBe(
-        `No picture with SHA-256 ${out.slice(0, 12)}… was made or used here in the last ${store.audit.retentionDays} days. Mimic did see it elsewhere on Discord (a DM or another server); who made or used it there is not shown here. (Chat apps may re-encode pictures: a re-encoded copy has another hash.)`,
+        `No picture with SHA-256 ${out.slice(0, 12)}… was made or used here in the last ${store.audit.retentionDays} days. Mimic made it elsewhere on Discord (a DM or another server); who made it there is not shown here. (Chat apps may re-encode pictures: a re-encoded copy has another hash.)`,
       );
+      // A picture used elsewhere as a reaction is not said to be seen: what someone reacted with in a DM is theirs.
+      expect((await core.audit(admin({ serverId: "g2" }), { image: bytes(REACTION_LAUGH_JPG) })).text).not.toContain("elsewhere");
       // Nor does the same hash say anything on another platform.
       expect((await core.audit(admin({ platform: "telegram", serverId: "-100" }), { hash: out })).text).not.toContain("elsewhere");
       // Asked of one of Mimic's results sent before it noted its messages: the file it carries is hashed, as any picture.

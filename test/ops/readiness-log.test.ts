@@ -31,12 +31,15 @@ describe("readiness in the log", () => {
     const probe = async () => (await fetch(`${ops!.url}/readyz`)).status;
     for (let i = 0; i < 3; i++) expect(await probe()).toBe(503);
     expect(warn.mock.calls).toEqual([[{ failed: { shutdown: "stopping" } }, "not ready"]]);
-    failing = "stopped";
-    expect(await probe()).toBe(503);
-    expect(warn).toHaveBeenCalledTimes(2);
+    // A message whose figure changes at each probe is the same failure.
+    for (const left of ["3 s left", "2 s left"]) {
+      failing = left;
+      expect(await probe()).toBe(503);
+    }
+    expect(warn).toHaveBeenCalledTimes(1);
     failing = undefined;
     for (let i = 0; i < 2; i++) expect(await probe()).toBe(200);
     expect(info.mock.calls.filter((c) => c.includes("ready again"))).toHaveLength(1);
-    expect(warn).toHaveBeenCalledTimes(2);
+    expect(warn).toHaveBeenCalledTimes(1);
   });
 });

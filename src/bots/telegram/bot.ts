@@ -332,8 +332,6 @@ export function displayName(user: { first_name: string; last_name?: string; user
   return user.username ? `${shown || "?"} @${user.username}` : shown || "?";
 }
 
-/** The question a face's 🗑 button asks first: a deleted face cannot be brought back. */
-
 /**
  * The menu Telegram shows when "/" is typed (setMyCommands), in HELP's words; every one of them is handled by
  * onCommand. Descriptions: 1–256 characters.
@@ -1030,7 +1028,9 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     // A deleting button pressed long after its question would act on the faces the user has now (a new face of an
     // old name, everything saved since): refused. Telegram dates a message it no longer shows the bot (over 48 h) 0.
     const deletes = action === "del" || action === "delyes" || (action === "forget" && name === "yes");
-    const sent = ctx.callbackQuery.message?.date;
+    const message = ctx.callbackQuery.message;
+    // The delete question is the list edited into it (🗑): asked when it was edited, not when the list was sent.
+    const sent = message?.date && action === "delyes" && "edit_date" in message && message.edit_date ? message.edit_date : message?.date;
     if (deletes && (!sent || buttonTooOld(sent * 1000))) {
       return void (await ctx.answerCallbackQuery({ text: BUTTON_TOO_OLD, show_alert: true }));
     }
