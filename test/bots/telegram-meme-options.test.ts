@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTelegramBot, type TelegramBot } from "../../src/bots/telegram/bot.ts";
 import { parseMemeArgs } from "../../src/bots/telegram/args.ts";
-import type { CommandContext, Core, Reply } from "../../src/core/index.ts";
+import type { CommandContext, Reply } from "../../src/core/index.ts";
 import { FakeTelegram } from "../helpers/fake-telegram.ts";
+import { scriptedCore } from "../helpers/scripted-core.ts";
 
 /**
  * /meme's and /morph's text options as a Telegram user types them (real grammY against the fake Bot API, a
@@ -26,23 +27,7 @@ describe("Telegram: /meme's options as typed", () => {
       inputs.push({ method, input: rest });
       return { text: MADE, ephemeral: false, file: { bytes: new Uint8Array(64), mime: method === "morph" ? "video/mp4" : "image/png", name: "meme.png", width: 8, height: 8 } };
     };
-    const unused = async (): Promise<Reply> => ({ text: "unused", ephemeral: true });
-    const core: Core = {
-      meme: made("meme"),
-      morph: made("morph"),
-      faceSave: unused,
-      faceList: unused,
-      faceThumbnail: unused,
-      faceRemove: unused,
-      faceDefault: unused,
-      faceRename: unused,
-      forgetMe: unused,
-      usage: unused,
-      config: unused,
-      audit: unused,
-      templateNames: async () => [],
-      serverMoved: async () => undefined,
-    };
+    const core = scriptedCore({ meme: made("meme"), morph: made("morph") });
     bot = createTelegramBot({ core, token: fake.token, apiRoot: fake.apiRoot });
     await bot.start();
   });
