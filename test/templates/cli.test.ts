@@ -146,6 +146,11 @@ describe("mimic face (CLI)", () => {
   it("an empty or overlong --user is refused by the flag's name, in a sentence", () => {
     expect(mimic("list", "--user", "")).toMatchObject({ code: 2, err: "mimic: --user must be a user id of 1 to 128 characters (got an empty one).\n" });
     expect(mimic("rm", "me", "--user", "x".repeat(129))).toMatchObject({ code: 2, err: "mimic: --user must be a user id of 1 to 128 characters (got 129 characters).\n" });
+    // Only the playground has a default user: a Discord or Telegram one is named, not taken for "local".
+    expect(mimic("list", "--platform", "discord")).toMatchObject({
+      code: 2,
+      err: "mimic: Name the discord user with --user <id> (their numeric Discord user id): only the playground has a default user.\n",
+    });
   });
 
   it("forget counts in the singular where there is one of each (not \"1 templates\")", () => {

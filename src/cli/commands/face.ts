@@ -15,7 +15,8 @@ export function register(program: Command): void {
   const face = program.command("face").description("Save, list and remove face templates");
   const withUser = (c: Command) =>
     c
-      .option("--user <id>", "platform user id", "local")
+      // No default: "local" is the playground's user only (checkUserFlag); another platform's user must be named.
+      .option("--user <id>", "platform user id (default: the playground's local user)")
       .addOption(new Option("--platform <name>", "whose user id --user is").choices(["discord", "telegram", "playground"]).default("playground"));
 
   withUser(face.command("add").description("Save the face in a photo as a template").argument("<image>", "JPEG, PNG or WebP photo of one face"))
@@ -138,6 +139,12 @@ function withCliHint(e: unknown, o: UserOpts): unknown {
 
 /** The store's own check of a user id, before it, in words that name the flag. */
 function checkUserFlag(o: UserOpts): void {
+  if ((o.user as string | undefined) === undefined) {
+    if (o.platform !== "playground") {
+      throw new MimicError("BAD_INPUT", `Name the ${o.platform} user with --user <id> (their numeric ${o.platform === "discord" ? "Discord" : "Telegram"} user id): only the playground has a default user.`);
+    }
+    o.user = "local";
+  }
   if (o.user.length === 0) throw new MimicError("BAD_INPUT", "--user must be a user id of 1 to 128 characters (got an empty one).");
   if (o.user.length > 128) throw new MimicError("BAD_INPUT", `--user must be a user id of 1 to 128 characters (got ${o.user.length} characters).`);
 }
