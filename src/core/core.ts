@@ -704,7 +704,10 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           if (ctx.platform === "telegram" && (input.key === "ban" || input.key === "unban")) {
             throw new MimicError("BAD_INPUT", `Reply to one of the person's messages with /config ${input.key}.`);
           }
-          throw new MimicError("BAD_INPUT", `Give a value for “${input.key}”, e.g. ${exampleFor(input.key, ctx.platform)}.`);
+          // With what it is now, so an admin can look one setting up without the whole list.
+          const banned = (await moderation.bannedUsers?.(scopeOf(ctx))) ?? [];
+          const now = settingLine(describeSettings(await moderation.settings(scopeOf(ctx)), ctx, banned), input.key);
+          throw new MimicError("BAD_INPUT", `Give a value for “${input.key}”, e.g. ${exampleFor(input.key, ctx.platform)}.${now ? ` Now: ${now.replace(/^• /, "")}` : ""}`);
         }
         const after = await moderation.updateSetting(scopeOf(ctx), input.key, value, input.facts);
         const banned = (await moderation.bannedUsers?.(scopeOf(ctx))) ?? [];
@@ -712,7 +715,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         const said = after.outcome ? outcomeSaid(after.outcome, ctx, refOf) : `Updated “${input.key}”.`;
         const all = describeSettings(after, ctx, banned, refOf);
         // Where others read the answer: the change and its setting's line, not the whole list (nor who is banned).
-        const line = input.key === "ban" || input.key === "unban" ? undefined : all.split("\n").find((l) => l.startsWith(`• ${input.key === "nsfw_threshold" ? "nsfw" : input.key}:`));
+        const line = settingLine(all, input.key);
         const brief = [said, line, `${capitalised(hint(ctx.platform, "showConfig"))} lists every setting.`].filter(Boolean).join("\n");
         return { text: `${said}\n${all}`, ephemeral: true, split: { shared: brief, personal: "", about: "" } };
       }),
@@ -946,6 +949,12 @@ function outcomeSaid(o: SettingOutcome, ctx: CommandContext, refOf: (id: string)
 function origin(s: ServerSettings, key: NumericSetting, shown: (n: number) => string): string {
   if (!s.overridden || !s.defaults) return "";
   return s.overridden.includes(key) ? ` (set here; default ${shown(s.defaults[key])})` : " (default)";
+}
+
+/** One setting's line of the settings list (its threshold is the nsfw line's; ban and unban have none of their own). */
+function settingLine(list: string, key: SettingKey): string | undefined {
+  if (key === "ban" || key === "unban") return undefined;
+  return list.split("\n").find((l) => l.startsWith(`• ${key === "nsfw_threshold" ? "nsfw" : key}:`));
 }
 
 /** The settings list; without `refOf`, the banned are only counted (the list a whole group reads on Telegram). */
