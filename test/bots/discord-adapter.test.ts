@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { beforeEach, describe, expect, it } from "vitest";
-import { randomBytes } from "node:crypto";
 import { ALICE, BOB, EPHEMERAL, FakeDiscord, OPT, PERMISSIONS, buttonsOf, content, flagsOf, str, sub } from "../helpers/fake-discord.ts";
 import { ONLY_YOU_NOTE } from "../../src/bots/discord/bot.ts";
 import { commandDefinitions } from "../../src/bots/discord/commands.ts";
@@ -40,28 +39,7 @@ const threadPayload = (fake: FakeDiscord, id: string, parentId: string) => ({
  */
 function memeIn(fake: FakeDiscord, user: typeof ALICE, channel: Record<string, unknown>) {
   const reaction = fake.addAttachment(REACTION_LAUGH_JPG, "laugh.jpg", "image/jpeg");
-  const token = `itoken-${randomBytes(6).toString("hex")}`;
-  const u = { ...user, discriminator: "0", global_name: user.username, avatar: null };
-  gateway(fake, "INTERACTION_CREATE", {
-    id: String(BigInt(Date.now() - 1420070400000) << 22n | BigInt(Math.floor(Math.random() * 4_000_000))),
-    application_id: fake.appId,
-    type: 2,
-    token,
-    version: 1,
-    app_permissions: "2147483647",
-    locale: "en-US",
-    entitlements: [],
-    attachment_size_limit: 10 * 1024 * 1024,
-    data: { id: "1", name: "meme", type: 1, options: [{ name: "image", type: OPT.attachment, value: reaction.id }], resolved: { attachments: { [reaction.id]: reaction } } },
-    guild_id: fake.guildId,
-    guild: { id: fake.guildId, locale: "en-US", features: [] },
-    channel_id: channel.id,
-    channel,
-    member: { user: u, roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, permissions: PERMISSIONS.none },
-    guild_locale: "en-US",
-    authorizing_integration_owners: { "0": fake.guildId },
-    context: 0,
-  });
+  const { token } = fake.slash(user, "meme", [{ name: "image", type: OPT.attachment, value: reaction.id }], { attachments: [reaction], permissions: PERMISSIONS.none, channel });
   return fake.finalAnswer(token);
 }
 

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
 import { ALICE, BOB, EPHEMERAL, FakeDiscord, OPT, PERMISSIONS, content, str, sub, type RestCall } from "../helpers/fake-discord.ts";
 import { useDiscordBot } from "./discord-harness.ts";
@@ -85,30 +84,8 @@ describe("Discord: /mimic config channel add without a channel", () => {
 
   /** /mimic config channel <value> by an admin, made in `channel` (default: the fake's #memes). */
   function configIn(fake: FakeDiscord, value: string, channel?: Record<string, unknown>) {
-    if (!channel) return fake.finalAnswer(fake.slash(BOB, "mimic", [sub("config", [str("setting", "channel"), str("value", value)])], { permissions: PERMISSIONS.manageGuild }).token);
-    const token = `itoken-${randomBytes(6).toString("hex")}`;
-    const u = { ...BOB, discriminator: "0", global_name: BOB.username, avatar: null };
-    gateway(fake, "INTERACTION_CREATE", {
-      id: String((BigInt(Date.now() - 1420070400000) << 22n) | BigInt(Math.floor(Math.random() * 4_000_000))),
-      application_id: fake.appId,
-      type: 2,
-      token,
-      version: 1,
-      app_permissions: "2147483647",
-      locale: "en-US",
-      entitlements: [],
-      attachment_size_limit: 10 * 1024 * 1024,
-      data: { id: "1", name: "mimic", type: 1, options: [sub("config", [str("setting", "channel"), str("value", value)])] },
-      guild_id: fake.guildId,
-      guild: { id: fake.guildId, locale: "en-US", features: [] },
-      channel_id: channel.id,
-      channel,
-      member: { user: u, roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, permissions: PERMISSIONS.manageGuild },
-      guild_locale: "en-US",
-      authorizing_integration_owners: { "0": fake.guildId },
-      context: 0,
-    });
-    return fake.finalAnswer(token);
+    const options = [sub("config", [str("setting", "channel"), str("value", value)])];
+    return fake.finalAnswer(fake.slash(BOB, "mimic", options, { permissions: PERMISSIONS.manageGuild, ...(channel && { channel }) }).token);
   }
 
   it("names the channel it is used in, as Telegram's names the topic; in a thread or forum post, the channel it is in", async () => {

@@ -170,6 +170,8 @@ export class FakeDiscord {
     appPermissions?: string;
     /** A command made this long ago (its id says when), e.g. one near the end of its 15 minutes. */
     ageMs?: number;
+    /** The server's channel (or thread, forum post) it is made in, as Discord sends it; default #memes. */
+    channel?: Record<string, unknown>;
   }): { id: string; token: string } {
     const id = opts.ageMs ? idFromAgo(opts.ageMs) : nextId();
     const token = `itoken-${randomBytes(6).toString("hex")}`;
@@ -185,8 +187,8 @@ export class FakeDiscord {
       : {
           guild_id: this.guildId,
           guild: { id: this.guildId, locale: "en-US", features: [] },
-          channel_id: this.channelId,
-          channel: { id: this.channelId, type: 0, guild_id: this.guildId, name: "memes" },
+          channel_id: opts.channel ? String(opts.channel.id) : this.channelId,
+          channel: opts.channel ?? { id: this.channelId, type: 0, guild_id: this.guildId, name: "memes" },
           member: {
             user,
             roles: [],
@@ -224,7 +226,16 @@ export class FakeDiscord {
     user: FakeUser,
     name: string,
     options: { name: string; type: number; value?: unknown; focused?: boolean; options?: unknown[] }[],
-    extra: { permissions?: string; attachments?: ReturnType<FakeDiscord["addAttachment"]>[]; type?: 2 | 4; attachmentSizeLimit?: number; dm?: boolean; appPermissions?: string; ageMs?: number } = {},
+    extra: {
+      permissions?: string;
+      attachments?: ReturnType<FakeDiscord["addAttachment"]>[];
+      type?: 2 | 4;
+      attachmentSizeLimit?: number;
+      dm?: boolean;
+      appPermissions?: string;
+      ageMs?: number;
+      channel?: Record<string, unknown>;
+    } = {},
   ) {
     const resolved = extra.attachments?.length ? { attachments: Object.fromEntries(extra.attachments.map((a) => [a.id, a])) } : undefined;
     return this.interact({
@@ -235,6 +246,7 @@ export class FakeDiscord {
       type: extra.type,
       attachmentSizeLimit: extra.attachmentSizeLimit,
       dm: extra.dm,
+      channel: extra.channel,
       data: { id: nextId(), name, type: 1, options, ...(resolved ? { resolved } : {}) },
     });
   }
