@@ -12,7 +12,7 @@ import { hint } from "./hints.ts";
 import { capitalised, channelRef as placeChannelRef, placeWords, serverWord, sharedChat, userRef } from "../places.ts";
 import { frameCount, loadImage, refuseByDeclaredType, type FetchLike } from "./input.ts";
 import { Turns, TurnWaitTimeout } from "./turns.ts";
-import { parseMemeRequest, parseMorphRequest } from "../requests.ts";
+import { parseMemeRequest, parseMorphRequest, type Captioned } from "../requests.ts";
 import type {
   Admission,
   Captions,
@@ -475,7 +475,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         // An animation is what has several frames (GIF, WebP, a video); a one-frame GIF is a still picture.
         const moving = (await frameCount(reaction)) > 1;
         const animation = req.animated === false ? "none" : moving ? "reaction" : req.animated ? "morph" : "none";
-        const captions = { top: req.top, bottom: req.bottom, ...(req.keepCase && { keepCase: req.keepCase }) };
+        const captions = captionsOf(req);
         return render(ctx, reaction, template, { captions, intensity: req.intensity, mode: req.mode, regions: req.regions, animation, stillIfAnimationsOff: req.animated === undefined, moving, othersToTry });
       }),
 
@@ -489,7 +489,7 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
         await moderation.check?.(scopeOf(ctx), "animated", { limits: true });
         const reaction = await load(ctx, image, true);
         const moving = (await frameCount(reaction)) > 1;
-        return render(ctx, reaction, template, { captions: { top: req.top, bottom: req.bottom, ...(req.keepCase && { keepCase: req.keepCase }) }, intensity: req.intensity, mode: "mimic", animation: "morph", moving });
+        return render(ctx, reaction, template, { captions: captionsOf(req), intensity: req.intensity, mode: "mimic", animation: "morph", moving });
       }),
 
     faceSave: (ctx, input) =>
@@ -704,9 +704,9 @@ export function createCore(ports: CorePorts, options: CoreOptions): Core {
           if (ctx.platform === "telegram" && (input.key === "ban" || input.key === "unban")) {
             throw new MimicError("BAD_INPUT", `Reply to one of the person's messages with /config ${input.key}.`);
           }
-          // With what it is now, so an admin can look one setting up without the whole list.
-          const banned = (await moderation.bannedUsers?.(scopeOf(ctx))) ?? [];
-          const now = settingLine(describeSettings(await moderation.settings(scopeOf(ctx)), ctx, banned), input.key);
+          // With what it is now, so an admin can look one setting up without the whole list (no setting's own line
+          // lists the banned: none are read).
+          const now = settingLine(describeSettings(await moderation.settings(scopeOf(ctx)), ctx, []), input.key);
           throw new MimicError("BAD_INPUT", `Give a value for “${input.key}”, e.g. ${exampleFor(input.key, ctx.platform)}.${now ? ` Now: ${now.replace(/^• /, "")}` : ""}`);
         }
         const after = await moderation.updateSetting(scopeOf(ctx), input.key, value, input.facts);
@@ -950,6 +950,9 @@ function origin(s: ServerSettings, key: NumericSetting, shown: (n: number) => st
   if (!s.overridden || !s.defaults) return "";
   return s.overridden.includes(key) ? ` (set here; default ${shown(s.defaults[key])})` : " (default)";
 }
+
+/** A request's captions as its job carries them: keepCase only when asked (requests.ts). */
+const captionsOf = (req: Captioned): Captions => ({ top: req.top, bottom: req.bottom, ...(req.keepCase && { keepCase: req.keepCase }) });
 
 /** One setting's line of the settings list (its threshold is the nsfw line's; ban and unban have none of their own). */
 function settingLine(list: string, key: SettingKey): string | undefined {
